@@ -14,7 +14,11 @@ Points outside mainland China are returned unchanged for GCJ-02 (as the official
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
+
+from childspace._errors import DataError
 
 _A = 6378245.0
 _EE = 0.00669342162296594323
@@ -89,7 +93,9 @@ def _refine(forward, tlon, tlat, lon, lat, tol=1e-10, max_iter=30):
         dlon, dlat = flon - tlon, flat - tlat
         lon = lon - dlon
         lat = lat - dlat
-        if np.all(np.abs(dlon) < tol) and np.all(np.abs(dlat) < tol):
+        # NaN inputs (empty cells) must not keep the loop going: test convergence on finite values only
+        done = ~np.isfinite(dlon) | ~np.isfinite(dlat) | ((np.abs(dlon) < tol) & (np.abs(dlat) < tol))
+        if np.all(done):
             break
     return lon, lat
 
@@ -138,12 +144,29 @@ _ALIASES = {
     "gcj02": "gcj02", "gcj-02": "gcj02", "gcj": "gcj02", "amap": "gcj02", "gaode": "gcj02", "高德": "gcj02",
     "tencent": "gcj02", "火星": "gcj02",
     "bd09": "bd09", "bd-09": "bd09", "baidu": "bd09", "百度": "bd09", "bd09ll": "bd09",
+    "cgcs-2000": "wgs84", "国家2000": "wgs84", "2000": "wgs84", "gcj-2": "gcj02", "国测局": "gcj02",
+    "腾讯": "gcj02", "qq": "gcj02", "百度坐标": "bd09", "高德坐标": "gcj02", "火星坐标": "gcj02",
 }
 
 
+class DatumError(DataError, ValueError):
+    """An unknown datum name (a :class:`~childspace.DataError`, and a ``ValueError`` for older callers)."""
+
+
 def normalise_datum(datum: str) -> str:
-    """Map a datum name (``"GCJ-02"``, ``"amap"``, ``"百度"``, ...) onto ``"wgs84" | "gcj02" | "bd09"``."""
-    key = str(datum).strip().lower()
+    """Map a datum name (``"GCJ-02"``, ``"amap"``, ``"百度"``, ...) onto ``"wgs84" | "gcj02" | "bd09"``.
+
+    Case, surrounding spaces, inner spaces/underscores and full-width characters are ignored
+    (``" GCJ_02 "``, ``"ＷＧＳ８４"``).
+
+    Raises
+    ------
+    DatumError
+        (a DataError and ValueError) for an unknown name, listing the accepted ones.
+    """
+    key = unicodedata.normalize("NFKC", str(datum)).strip().lower().replace("_", "-").replace(" ", "")
     if key not in _ALIASES:
-        raise ValueError(f"unknown datum {datum!r}; use one of {', '.join(DATUMS)}")
+        raise DatumError(f"unknown coordinate system {datum!r}; use one of {', '.join(DATUMS)} "
+                         f"(accepted names: {', '.join(sorted(_ALIASES))})",
+                         fix="coords='wgs84' for GPS/OSM/CGCS2000, 'gcj02' for Amap/Tencent, 'bd09' for Baidu")
     return _ALIASES[key]

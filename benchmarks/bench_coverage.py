@@ -1,0 +1,101 @@
+"""Benchmark of childspace.coverage on a synthetic county-scale street lattice.
+
+Goals (issue "Service-radius coverage and gaps"):
+* county scale: 200k nodes, 500k origins, 2,000 facilities, all categories (origin access + dissolved walking
+  service areas) < 5 s;
+* 2,000 per-facility walking service-area polygons < 10 s.
+
+Usage: ``python benchmarks/bench_coverage.py [--nodes 200000] [--origins 500000] [--facilities 2000]``.
+Building the lattice (WalkNetwork.from_frames) is not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import Transformer
+
+from childspace import coverage as cv
+from childspace.network import WalkNetwork
+from childspace.standards import CATEGORIES
+
+M = "EPSG:4549"
+
+
+def lattice(n_nodes: int, spacing: float = 100.0) -> WalkNetwork:
+    side = int(round(np.sqrt(n_nodes)))
+    x0, y0 = Transformer.from_crs("EPSG:4326", M, always_xy=True).transform(120.98, 28.12)
+    ii, jj = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+    ids = (ii * side + jj).ravel().astype(np.int64) + 1
+    x = x0 + ii.ravel() * spacing
+    y = y0 + jj.ravel() * spacing
+    nodes = gpd.GeoDataFrame(index=ids, geometry=shapely.points(x, y), crs=M)
+    nodes.index.name = "osmid"
+    idx = (ii * side + jj)
+    u = np.r_[idx[:-1, :].ravel(), idx[:, :-1].ravel()]
+    v = np.r_[idx[1:, :].ravel(), idx[:, 1:].ravel()]
+    geom = shapely.linestrings(np.stack([np.c_[x[u], y[u]], np.c_[x[v], y[v]]], axis=1))
+    edges = gpd.GeoDataFrame({"u": ids[u], "v": ids[v], "key": 0, "highway": "residential"}, geometry=geom, crs=M)
+    nodes = nodes.to_crs(4326)
+    nodes["x"], nodes["y"] = nodes.geometry.x, nodes.geometry.y
+    return WalkNetwork.from_frames(nodes, edges.to_crs(4326), crs=M), (x.min(), y.min(), x.max(), y.max())
+
+
+def random_points(bounds, n, rng) -> np.ndarray:
+    x0, y0, x1, y1 = bounds
+    return np.c_[rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nodes", type=int, default=200_000)
+    ap.add_argument("--origins", type=int, default=500_000)
+    ap.add_argument("--facilities", type=int, default=2_000)
+    args = ap.parse_args()
+    rng = np.random.default_rng(7)
+    t = time.perf_counter()
+    net, bounds = lattice(args.nodes)
+    print(f"setup: {net} built in {time.perf_counter() - t:.1f} s")
+    oxy = random_points(bounds, args.origins, rng)
+    origins = gpd.GeoDataFrame({"origin_id": np.arange(args.origins).astype(str),
+                                "children": rng.integers(0, 6, args.origins)},
+                               geometry=shapely.points(oxy), crs=M).to_crs(4326)
+    fxy = random_points(bounds, args.facilities, rng)
+    cats = np.array(CATEGORIES)[rng.integers(0, len(CATEGORIES), args.facilities)]
+    facilities = gpd.GeoDataFrame({"facility_id": [f"F{i}" for i in range(args.facilities)], "category": cats,
+                                   "area_ha": rng.uniform(0.1, 2.0, args.facilities)},
+                                  geometry=shapely.points(fxy), crs=M).to_crs(4326)
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = time.perf_counter()
+        acc = cv.origin_access(origins, facilities, net)
+        t_acc = time.perf_counter() - t
+        t = time.perf_counter()
+        dis = cv.dissolve_service_areas(facilities, net)
+        t_dis = time.perf_counter() - t
+        t = time.perf_counter()
+        sa = cv.service_areas(facilities, net)
+        t_sa = time.perf_counter() - t
+    rows.append(("origin_access, all categories (walk + line)", t_acc, None))
+    rows.append(("dissolve_service_areas, all categories (walk)", t_dis, None))
+    rows.append(("county total: access + dissolved areas", t_acc + t_dis, 5.0))
+    rows.append((f"service_areas: {len(sa)} per-facility walking polygons", t_sa, 10.0))
+    print(f"\n{net.n_nodes:,} nodes, {net.n_edges:,} edges, {args.origins:,} origins, {args.facilities:,} "
+          f"facilities, {len(set(cats))} categories")
+    print(f"{'step':55s} {'seconds':>8s} {'goal':>6s}  verdict")
+    for name, sec, goal in rows:
+        verdict = "" if goal is None else ("met" if sec < goal else "MISSED")
+        print(f"{name:55s} {sec:8.2f} {'' if goal is None else f'<{goal:g}':>6s}  {verdict}")
+    covered = {c: float(acc[f"covered_walk_{c}"].mean()) for c in CATEGORIES if f"covered_walk_{c}" in acc}
+    print("\nshare of origins covered by walking:", {k: round(v, 3) for k, v in covered.items()})
+    print("dissolved area km2:", dict(zip(dis["category"], (dis["area_m2"] / 1e6).round(1))))
+
+
+if __name__ == "__main__":
+    main()

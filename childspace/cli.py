@@ -1,0 +1,149 @@
+"""The ``childspace`` command: a thin layer over :mod:`childspace.pipeline`.
+
+Errors in the input data print one line (file, feature, fix) and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from childspace._errors import ChildspaceError, ChildspaceWarning
+
+EXAMPLES = {
+    "demo": """examples:
+  childspace demo                       # whole chain on the bundled synthetic sample, outputs under ./outputs
+  childspace demo --outputs /tmp/cs     # write somewhere else
+  childspace demo --no-maps             # tables and GeoPackages only (faster)""",
+    "report": """examples:
+  childspace report --config my_city.toml
+  childspace report --config data/sample.toml --outputs /tmp/run1
+The config lists your files (boundaries, facilities with their datum, pilots, origins, the OSM extract) and the
+analysis settings; copy data/sample.toml and edit the paths.""",
+    "check": """examples:
+  childspace check --config my_city.toml     # load and validate every input, report what was repaired/excluded
+  childspace check --config data/sample.toml""",
+    "coverage": """examples:
+  childspace coverage --config my_city.toml                 # all categories of the config
+  childspace coverage --config my_city.toml --category kindergarten --radius 300""",
+    "routes": """examples:
+  childspace routes --config my_city.toml                   # routes to the nearest primary and middle school
+  childspace routes --config my_city.toml --max-level 2""",
+    "network": """examples:
+  childspace network --osm zhejiang-latest.osm.pbf --area data/boundaries/townships.gpkg --out outputs/walk.gpkg
+  childspace network --osm data/osm/sample.osm --out outputs/sample_walk.gpkg""",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="childspace",
+        description="儿童友好城市空间分析 Child-friendly city planning: coverage, gaps and safe routes to school.",
+        epilog="Run 'childspace COMMAND --help' for a command's options and examples.",
+    )
+    p.add_argument("--version", action="version", version=f"childspace {_version()}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_, description=help_, epilog=EXAMPLES[name],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    d = add("demo", "Run the whole chain on the bundled synthetic sample (示例数据全流程).")
+    d.add_argument("--outputs", type=Path, default=Path("outputs"), help="output folder (default: ./outputs)")
+    d.add_argument("--no-maps", action="store_true", help="skip HTML/PNG maps and the HTML report")
+
+    r = add("report", "Run the whole chain on your own files described in a config (全流程分析与报告).")
+    r.add_argument("--config", type=Path, required=True, help="run configuration (TOML), see data/sample.toml")
+    r.add_argument("--outputs", type=Path, help="output folder (default: the config's [project] outputs)")
+    r.add_argument("--no-maps", action="store_true", help="skip HTML/PNG maps and the HTML report")
+
+    c = add("check", "Load and validate the inputs of a config (数据检查).")
+    c.add_argument("--config", type=Path, required=True, help="run configuration (TOML)")
+
+    cv = add("coverage", "Service-radius coverage and gaps (服务半径覆盖与缺口).")
+    cv.add_argument("--config", type=Path, required=True, help="run configuration (TOML)")
+    cv.add_argument("--category", action="append", help="canonical category (repeatable); default: the config's")
+    cv.add_argument("--radius", type=float, help="walking radius in metres, overriding the standard")
+    cv.add_argument("--outputs", type=Path, help="output folder")
+
+    rt = add("routes", "Safe routes to school, hazards and walksheds (儿童安全通学路径).")
+    rt.add_argument("--config", type=Path, required=True, help="run configuration (TOML)")
+    rt.add_argument("--max-level", type=int, help="highest stress level counted as safe (default 2)")
+    rt.add_argument("--outputs", type=Path, help="output folder")
+
+    n = add("network", "Build the walk network from an OSM extract and save it (构建步行路网).")
+    n.add_argument("--osm", type=Path, required=True, help=".osm, .osm.bz2 or .osm.pbf file")
+    n.add_argument("--area", type=Path, help="boundary file whose extent is the study area (default: whole file)")
+    n.add_argument("--buffer", type=float, default=500.0, help="metres kept outside the study area (default 500)")
+    n.add_argument("--out", type=Path, required=True, help="GeoPackage to write")
+    return p
+
+
+def _version() -> str:
+    from childspace import __version__
+    return __version__
+
+
+def _progress(msg: str) -> None:
+    print(f"• {msg}", flush=True)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
+    print(f"  ! {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    from childspace import pipeline
+
+    warnings.showwarning = _show_warning
+    warnings.simplefilter("always", ChildspaceWarning)
+    try:
+        if args.command == "demo":
+            cfg = pipeline.sample_config(outputs=args.outputs)
+            written = pipeline.run_all(cfg, maps=not args.no_maps, progress=_progress)
+        elif args.command == "report":
+            cfg = pipeline.load_config(args.config, outputs=args.outputs)
+            written = pipeline.run_all(cfg, maps=not args.no_maps, progress=_progress)
+        elif args.command == "check":
+            cfg = pipeline.load_config(args.config)
+            summary = pipeline.check_inputs(cfg, progress=_progress)
+            print(summary)
+            return 0
+        elif args.command == "coverage":
+            cfg = pipeline.load_config(args.config, outputs=args.outputs)
+            if args.category:
+                cfg.categories = list(args.category)
+            if args.radius:
+                cfg.radius_override = float(args.radius)
+            written = pipeline.run_all(cfg, maps=False, routes=False, progress=_progress)
+        elif args.command == "routes":
+            cfg = pipeline.load_config(args.config, outputs=args.outputs)
+            if args.max_level:
+                cfg.safe_max_level = int(args.max_level)
+            written = pipeline.run_all(cfg, maps=False, coverage=False, progress=_progress)
+        elif args.command == "network":
+            out = pipeline.build_network_file(args.osm, args.out, area=args.area, buffer_m=args.buffer,
+                                              progress=_progress)
+            written = {"network": out}
+        else:  # pragma: no cover - argparse restricts the choices
+            raise AssertionError(args.command)
+    except ChildspaceError as exc:
+        print(f"childspace: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("childspace: interrupted", file=sys.stderr)
+        return 130
+    print("\n输出文件 Outputs:")
+    for name, path in written.items():
+        print(f"  {name}: {path}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1219 @@
+"""Service-radius coverage: who lives within reach of which facility, service areas, per-unit figures and gaps.
+
+Two distances are computed for every origin (where children live) and facility category:
+
+* straight line (直线距离): metres in the local metric CRS (:func:`childspace.projection.local_crs_for`),
+  nearest facility found with a shapely ``STRtree`` (vectorised);
+* walking (步行距离): metres along the walk network (:class:`childspace.network.WalkNetwork`), origins and
+  facilities snapped onto their nearest street; points farther than ``max_snap`` from any street are not
+  attached, get an infinite walking distance and are counted in the result's ``attrs`` and a warning.
+
+A point is *covered* by a category when its distance to the nearest facility is at most the category's radius
+(``childspace.standards``; parks: 300 m below 0.5 ha, 500 m from 0.5 ha, by the facility's ``area_ha``). Where
+the radius differs between facilities of one category, each radius class is evaluated separately and the covered
+flags are OR-ed, so a child 400 m from a large park is covered while one 400 m from a small park is not.
+
+Walking service areas are the reachable parts of the streets (edges cut at the exact remaining distance) buffered
+by a street-side width, so land across a river or a highway without a crossing is not counted as served.
+
+All inputs are canonical layers (EPSG:4326, see ``docs/architecture.md``); outputs are EPSG:4326 unless stated.
+Capacity-aware accessibility (2SFCA, Luo & Wang 2003) and maximal-coverage siting (MCLP, Church & ReVelle 1974,
+solved with PySAL ``spopt``) answer "who has enough seats" and "where should the next one go".
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from childspace._errors import ChildspaceWarning, DataError, NetworkError
+from childspace.projection import WGS84, local_crs_for
+
+__all__ = [
+    "origin_access", "service_areas", "dissolve_service_areas", "unit_coverage", "life_circles", "gaps",
+    "uncovered_origins", "two_step_fca", "suggest_sites", "category_radii",
+]
+
+#: Default maximum distance (m) between a point and the street it is attached to.
+MAX_SNAP_M = 150.0
+#: Rows of the dense per-source distance block computed at a time (memory: rows x nodes x 8 bytes).
+_CHUNK_CELLS = 40_000_000
+
+RadiiLike = Mapping[str, float] | Any | None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# standards and radii
+# ---------------------------------------------------------------------------------------------------------------
+def _default_standards() -> Any | None:
+    try:
+        from childspace.standards import default_standards
+    except ImportError:  # pragma: no cover - standards module ships with the package
+        return None
+    return default_standards()
+
+
+def _is_standards(obj: Any) -> bool:
+    return hasattr(obj, "categories") and hasattr(obj, "radius") and hasattr(obj, "target")
+
+
+def category_radii(category: str, facilities: gpd.GeoDataFrame | pd.DataFrame | None = None,
+                   radii: RadiiLike = None) -> np.ndarray | float:
+    """Walking/straight-line radius (m) of a category, per facility when it depends on the facility.
+
+    Parameters
+    ----------
+    category : str
+        Canonical category key.
+    facilities : DataFrame, optional
+        Facilities of that category; their ``area_ha`` column decides park radii (300 m below 0.5 ha, 500 m
+        from 0.5 ha by default; unknown area counts as small).
+    radii : mapping or Standards, optional
+        ``{category: metres}`` (one radius for every facility of the category), a
+        :class:`childspace.standards.Standards`, or None for the default standards.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        Metres, one per facility when ``facilities`` is given, else the category's base radius.
+    """
+    n = None if facilities is None else len(facilities)
+    if isinstance(radii, Mapping) and category in radii:
+        r = float(radii[category])
+        if not r > 0:
+            raise DataError(f"radius for {category!r} must be > 0 m, got {radii[category]!r}",
+                            fix="give radii={category: metres} with positive values")
+        return r if n is None else np.full(n, r)
+    std = radii if _is_standards(radii) else _default_standards()
+    if std is None or category not in getattr(std, "categories", {}):
+        raise DataError(f"no radius known for category {category!r}",
+                        fix=f"pass radii={{'{category}': metres}} or add the category to the standards TOML")
+    if n is None:
+        return float(std.radius(category))
+    area = (pd.to_numeric(facilities["area_ha"], errors="coerce").to_numpy(dtype="float64")
+            if "area_ha" in facilities.columns else np.full(n, np.nan))
+    return np.asarray(std.radius(category, area), dtype="float64").reshape(n)
+
+
+def _target_pct(category: str, target_pct: float | Mapping[str, float] | None, standards: Any) -> float:
+    if isinstance(target_pct, Mapping):
+        if category in target_pct:
+            return float(target_pct[category])
+        target_pct = None
+    if target_pct is not None:
+        return float(target_pct)
+    if standards is not None and category in getattr(standards, "categories", {}):
+        return float(standards.target(category))
+    return 80.0
+
+
+def _label(category: str) -> str:
+    std = _default_standards()
+    if std is not None and category in std.categories:
+        return std.label(category)
+    return category
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# validation helpers
+# ---------------------------------------------------------------------------------------------------------------
+def _require(gdf: Any, what: str, columns: Sequence[str], geom: str | None = None) -> None:
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise DataError(f"{what} must be a GeoDataFrame, got {type(gdf).__name__}",
+                        fix=f"load {what} with childspace.io")
+    if gdf.crs is None:
+        raise DataError(f"{what} have no CRS", fix="load them with childspace.io or call .set_crs('EPSG:4326')")
+    missing = [c for c in columns if c not in gdf.columns]
+    if missing:
+        raise DataError(f"{what} lack column(s) {', '.join(missing)}; columns are {list(gdf.columns)}",
+                        fix=f"load {what} with childspace.io (canonical columns)")
+    bad = gdf.geometry.isna() | gdf.geometry.is_empty
+    if geom is not None:
+        kinds = gdf.geometry.geom_type
+        if geom == "point":
+            bad |= ~kinds.isin(["Point"])
+        else:
+            bad |= ~kinds.isin(["Polygon", "MultiPolygon"])
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        ident = _row_name(gdf, i)
+        raise DataError(f"{what}: {int(bad.sum())} feature(s) with a missing or non-{geom or 'valid'} geometry",
+                        feature=ident, fix=f"give every {what[:-1] if what.endswith('s') else what} a "
+                                           f"{geom or 'valid'} geometry or drop the row")
+
+
+def _row_name(gdf: pd.DataFrame, i: int) -> str:
+    row = gdf.iloc[i]
+    for col in ("facility_id", "origin_id", "unit_id", "pilot_id"):
+        if col in gdf.columns:
+            name = f" ({row['name']})" if "name" in gdf.columns else ""
+            return f"row {i} ({col}={row[col]}){name}"
+    return f"row {i}"
+
+
+def _metric_crs(network: Any, *layers: gpd.GeoDataFrame) -> CRS:
+    if network is not None:
+        return CRS.from_user_input(network.crs)
+    frames = [g for g in layers if g is not None and len(g)]
+    if not frames:
+        raise DataError("no features to analyse", fix="pass non-empty layers")
+    boxes = gpd.GeoSeries(
+        [shapely.box(*g.to_crs(WGS84).total_bounds) for g in frames], crs=WGS84)
+    return local_crs_for(boxes)
+
+
+def _categories(facilities: gpd.GeoDataFrame, categories: Iterable[str] | str | None) -> list[str]:
+    present = list(dict.fromkeys(facilities["category"].astype(str)))
+    if categories is None:
+        std = _default_standards()
+        order = list(std.categories) if std is not None else []
+        return [c for c in order if c in present] + [c for c in present if c not in order]
+    if isinstance(categories, str):
+        categories = [categories]
+    return list(dict.fromkeys(str(c) for c in categories))
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, ChildspaceWarning, stacklevel=3)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# graph internals: CSR arrays from the WalkNetwork, snapping, bounded Dijkstra from points on edges
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass
+class _Graph:
+    n: int
+    u: np.ndarray
+    v: np.ndarray
+    length: np.ndarray          # metres
+    csr: sparse.csr_array       # symmetric, n x n, min length over parallel edges (the engine's)
+    inc: sparse.csr_array       # node x edge incidence
+    network: Any
+
+
+_GRAPHS: dict[int, tuple[Any, _Graph]] = {}
+
+
+def _graph(network: Any) -> _Graph:
+    """Arrays of a WalkNetwork used here (cached for the last network object)."""
+    hit = _GRAPHS.get(id(network))
+    if hit is not None and hit[0] is network:
+        return hit[1]
+    u = np.asarray(network.u, dtype=np.int64)
+    v = np.asarray(network.v, dtype=np.int64)
+    n = int(network.n_nodes)
+    m = len(u)
+    inc = sparse.csr_array((np.ones(2 * m, dtype=np.float32), (np.r_[u, v], np.r_[np.arange(m), np.arange(m)])),
+                           shape=(n, m))
+    g = _Graph(n=n, u=u, v=v, length=np.asarray(network.length, dtype="float64"), csr=network.csr, inc=inc,
+               network=network)
+    _GRAPHS.clear()
+    _GRAPHS[id(network)] = (network, g)
+    return g
+
+
+@dataclass
+class _Pts:
+    edge: np.ndarray    # int, -1 when not attached
+    offset: np.ndarray  # metres from u (network length units)
+    ok: np.ndarray      # bool
+    snap: Any           # the engine's Snap object
+
+
+def _snap(network: Any, points: gpd.GeoSeries, max_snap: float, allow_none: bool = False) -> _Pts:
+    """Attach points to the network; with ``allow_none`` a set of which none attaches gives ok=False for all."""
+    try:
+        snap = network.snap(points, max_distance=max_snap)
+    except NetworkError:
+        if not allow_none:
+            raise
+        m = len(points)
+        return _Pts(edge=np.full(m, -1, dtype=np.int64), offset=np.full(m, np.nan), ok=np.zeros(m, dtype=bool),
+                    snap=None)
+    ok = np.asarray(snap.ok, dtype=bool)
+    edge = np.where(ok, np.asarray(snap.edge, dtype=np.int64), -1)
+    return _Pts(edge=edge, offset=np.where(ok, np.asarray(snap.offset, dtype="float64"), np.nan), ok=ok,
+                snap=snap)
+
+
+def _augmented(g: _Graph, pts: _Pts, idx: np.ndarray, handicap: np.ndarray | None = None,
+               super_source: bool = False) -> sparse.csr_array:
+    """The street graph plus one virtual node per source point (n + k), or one super source (n + 1).
+
+    A virtual node has directed edges to the two ends of its edge (offset, length - offset); a super source
+    links every source with an extra ``handicap`` (m), so that one bounded Dijkstra with limit ``R`` reaches
+    exactly what each source reaches within ``R - handicap`` (per-source radii in one run).
+    """
+    e = pts.edge[idx]
+    o = np.clip(pts.offset[idx], 0.0, g.length[e])
+    k = len(idx)
+    h = np.zeros(k) if handicap is None else np.asarray(handicap, dtype="float64")
+    rows = np.r_[np.arange(k), np.arange(k)]
+    if super_source:
+        rows = np.zeros(2 * k, dtype=np.int64)
+        k = 1
+    rows = rows + g.n
+    cols = np.r_[g.u[e], g.v[e]]
+    w = np.r_[o + h, g.length[e] - o + h] + 1e-9    # csgraph: an explicit zero would not be an edge
+    order = np.lexsort((w, cols, rows))              # keep the cheapest link per (row, col): no summing
+    rows, cols, w = rows[order], cols[order], w[order]
+    first = np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])]
+    rows, cols, w = rows[first], cols[first], w[first]
+    base = g.csr
+    itype = np.int64
+    counts = np.bincount(rows - g.n, minlength=k)
+    indptr = np.r_[base.indptr, base.indptr[-1] + np.cumsum(counts)].astype(itype)
+    indices = np.r_[base.indices, cols].astype(itype)
+    data = np.r_[base.data, w]
+    return sparse.csr_array((data, indices, indptr), shape=(g.n + k, g.n + k))
+
+
+def _point_dist(g: _Graph, D: np.ndarray, src: _Pts, src_idx: np.ndarray, tgt: _Pts,
+                tgt_idx: np.ndarray) -> np.ndarray:
+    """Walking distances (rows: sources, cols: targets) from node distances ``D`` (rows x n)."""
+    e = tgt.edge[tgt_idx]
+    t = tgt.offset[tgt_idx]
+    out = np.minimum(D[:, g.u[e]] + t, D[:, g.v[e]] + (g.length[e] - t))
+    se = src.edge[src_idx]
+    so = src.offset[src_idx]
+    same = se[:, None] == e[None, :]
+    if same.any():
+        r, c = np.nonzero(same)
+        out[r, c] = np.minimum(out[r, c], np.abs(so[r] - t[c]))
+    return out
+
+
+def _source_blocks(g: _Graph, pts: _Pts, idx: np.ndarray, limit: np.ndarray | float):
+    """Yield (positions into idx, node distances block) with one bounded Dijkstra per source point."""
+    idx = np.asarray(idx)
+    if len(idx) == 0:
+        return
+    limits = np.broadcast_to(np.asarray(limit, dtype="float64"), idx.shape)
+    aug = _augmented(g, pts, idx)
+    chunk = max(1, _CHUNK_CELLS // max(g.n, 1))
+    for lim in np.unique(limits):
+        pos_all = np.flatnonzero(limits == lim)
+        for a in range(0, len(pos_all), chunk):
+            pos = pos_all[a:a + chunk]
+            D = csgraph.dijkstra(aug, directed=True, indices=g.n + pos,
+                                 limit=float(lim) if np.isfinite(lim) else np.inf)
+            yield pos, D[:, :g.n]
+
+
+def _reach_pieces(g: _Graph, D: np.ndarray, radius: np.ndarray, src_edge: np.ndarray,
+                  src_off: np.ndarray, src_radius: np.ndarray | None = None,
+                  src_row: np.ndarray | None = None):
+    """Reachable parts of edges from node distances D (rows x n) with remaining budgets ``radius`` per row.
+
+    Returns arrays (row, edge, start, end) in network metres along the edge from u. Full edges have
+    start 0 and end length. ``src_edge``/``src_off`` (one per source; ``src_row`` maps sources to rows, default
+    one source per row) add the part of the source's own edge within its radius (``src_radius``, default the
+    row radius).
+    """
+    k = D.shape[0]
+    radius = np.broadcast_to(np.asarray(radius, dtype="float64"), (k,))
+    reached = sparse.csr_array((D <= radius[:, None]).astype(np.float32))
+    pat = (reached @ g.inc).tocoo()
+    row, edge = pat.row.astype(np.int64), pat.col.astype(np.int64)
+    L = g.length[edge]
+    rem_u = radius[row] - D[row, g.u[edge]]
+    rem_v = radius[row] - D[row, g.v[edge]]
+    rem_u = np.where(np.isfinite(rem_u), rem_u, -1.0)
+    rem_v = np.where(np.isfinite(rem_v), rem_v, -1.0)
+    full = rem_u + rem_v >= L
+    parts_r = [row[full]]
+    parts_e = [edge[full]]
+    parts_s = [np.zeros(int(full.sum()))]
+    parts_t = [L[full]]
+    pu = ~full & (rem_u > 0)
+    parts_r.append(row[pu]); parts_e.append(edge[pu])
+    parts_s.append(np.zeros(int(pu.sum()))); parts_t.append(np.minimum(rem_u[pu], L[pu]))
+    pv = ~full & (rem_v > 0)
+    parts_r.append(row[pv]); parts_e.append(edge[pv])
+    parts_s.append(np.maximum(L[pv] - rem_v[pv], 0.0)); parts_t.append(L[pv])
+    srow = np.arange(k) if src_row is None else np.asarray(src_row)
+    sr = radius[srow] if src_radius is None else np.asarray(src_radius, dtype="float64")
+    se = np.asarray(src_edge)
+    so = np.asarray(src_off)
+    parts_r.append(srow); parts_e.append(se)
+    parts_s.append(np.maximum(so - sr, 0.0)); parts_t.append(np.minimum(so + sr, g.length[se]))
+    r = np.concatenate(parts_r)
+    e = np.concatenate(parts_e)
+    s = np.concatenate(parts_s)
+    t = np.concatenate(parts_t)
+    keep = t - s > 1e-6
+    return r[keep], e[keep], s[keep], t[keep]
+
+
+def _substrings(g: _Graph, edge: np.ndarray, s: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """LineStrings of edge parts [s, t] (metres from u, network CRS)."""
+    if len(edge) == 0:
+        return np.zeros(0, dtype=object)
+    return g.network.substrings(edge, s, t)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# origin access
+# ---------------------------------------------------------------------------------------------------------------
+def _radius_classes(r: np.ndarray) -> list[tuple[float, np.ndarray]]:
+    return [(float(x), np.flatnonzero(r == x)) for x in np.unique(r)]
+
+
+def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, network: Any = None,
+                  categories: Iterable[str] | str | None = None, radii: RadiiLike = None,
+                  max_snap: float = MAX_SNAP_M) -> gpd.GeoDataFrame:
+    """Distance from every origin to the nearest facility of each category, walking and straight-line.
+
+    Parameters
+    ----------
+    origins : GeoDataFrame
+        Canonical origins (``origin_id``, ``children``, Point geometry; any CRS, normally EPSG:4326).
+    facilities : GeoDataFrame
+        Canonical facilities (``facility_id``, ``category``, Point; optional ``area_ha`` for parks).
+    network : WalkNetwork, optional
+        Walk network; without it only straight-line figures are computed (walking columns are NaN/False).
+    categories : str or iterable of str, optional
+        Categories to evaluate (default: those present in ``facilities``, in standards order). A requested
+        category without any facility gives infinite distances, no coverage and a ``ChildspaceWarning``.
+    radii : mapping or Standards, optional
+        ``{category: metres}`` or a Standards object; default the bundled standards (park radius by ``area_ha``).
+    max_snap : float
+        Metres; origins/facilities farther than this from any street are not attached to the network: their
+        walking distance is ``inf`` (origins) or they do not serve (facilities). Both are counted.
+
+    Returns
+    -------
+    GeoDataFrame
+        The origins (their CRS) plus per category ``dist_walk_<cat>``, ``dist_line_<cat>`` (m, ``inf`` when
+        unreachable), ``covered_walk_<cat>``, ``covered_line_<cat>`` (bool) and ``nearest_<cat>``
+        (facility_id of the nearest facility by walking, else straight line; None when there is none).
+        ``attrs`` holds ``metric_crs``, ``categories``, ``walk`` (bool), ``radii`` (m per category, list for
+        size-dependent radii), ``unsnapped_origins``, ``unsnapped_facilities`` (per category),
+        ``unreachable_origins`` (per category: attached origins with no facility reachable).
+    """
+    _require(origins, "origins", ["origin_id", "children"], "point")
+    _require(facilities, "facilities", ["facility_id", "category"], "point")
+    cats = _categories(facilities, categories)
+    crs = _metric_crs(network, origins, facilities)
+    om = origins.to_crs(crs)
+    fm = facilities.to_crs(crs)
+    out = origins.copy()
+    ogeom = np.asarray(om.geometry.values, dtype=object)
+    n = len(out)
+    attrs: dict[str, Any] = {"metric_crs": crs.to_string(), "categories": cats, "walk": network is not None,
+                             "radii": {}, "unsnapped_facilities": {}, "unreachable_origins": {}}
+    org_pts = None
+    if network is not None and n:
+        org_pts = _snap(network, om.geometry, max_snap)
+        attrs["unsnapped_origins"] = int((~org_pts.ok).sum())
+        if attrs["unsnapped_origins"]:
+            _warn(f"{attrs['unsnapped_origins']} of {n} origins are farther than {max_snap:g} m from any street: "
+                  "their walking distance is inf (uncovered); check their coordinates or extend the OSM area")
+    else:
+        attrs["unsnapped_origins"] = 0
+    cols: dict[str, Any] = {}
+    for cat in cats:
+        sub = fm[fm["category"].astype(str) == cat]
+        fid = sub["facility_id"].astype(str).to_numpy()
+        dist_line = np.full(n, np.inf)
+        cov_line = np.zeros(n, dtype=bool)
+        dist_walk = np.full(n, np.inf if network is not None else np.nan)
+        cov_walk = np.zeros(n, dtype=bool)
+        nearest = np.full(n, None, dtype=object)
+        if len(sub) == 0:
+            _warn(f"no facilities of category {cat!r} ({_label(cat)}): every origin counts as uncovered; add "
+                  f"{cat} facilities or drop the category")
+            attrs["radii"][cat] = float(category_radii(cat, None, radii))
+        else:
+            r = category_radii(cat, sub, radii)
+            classes = _radius_classes(r)
+            attrs["radii"][cat] = classes[0][0] if len(classes) == 1 else [c[0] for c in classes]
+            fgeom = np.asarray(sub.geometry.values, dtype=object)
+            if n:
+                tree = shapely.STRtree(fgeom)
+                (oi, fi), d = tree.query_nearest(ogeom, return_distance=True, all_matches=False)
+                dist_line[oi] = d
+                nearest[oi] = fid[fi]
+                for radius, members in classes:
+                    if len(classes) == 1:
+                        cov_line |= dist_line <= radius
+                        continue
+                    t2 = shapely.STRtree(fgeom[members])
+                    (oi2, _), d2 = t2.query_nearest(ogeom, return_distance=True, all_matches=False)
+                    cov_line[oi2] |= d2 <= radius
+            if network is not None and n:
+                fpts = _snap(network, sub.geometry, max_snap, allow_none=True)
+                bad = int((~fpts.ok).sum())
+                attrs["unsnapped_facilities"][cat] = bad
+                if bad:
+                    names = ", ".join(fid[~fpts.ok][:5])
+                    _warn(f"{bad} {cat} facilities are farther than {max_snap:g} m from any street and do not "
+                          f"serve anyone by walking ({names}{'…' if bad > 5 else ''}); check their coordinates")
+                okf = np.flatnonzero(fpts.ok)
+                if len(okf):
+                    d, src = _nearest(network, sub.geometry.iloc[okf], org_pts, None, max_snap)
+                    dist_walk = d
+                    has = src >= 0
+                    nearest[has] = fid[okf[src[has]]]
+                    for radius, members in classes:
+                        mem = np.intersect1d(members, okf)
+                        if len(mem) == 0:
+                            continue
+                        if len(classes) == 1:
+                            cov_walk |= dist_walk <= radius
+                        else:
+                            dc, _ = _nearest(network, sub.geometry.iloc[mem], org_pts, radius, max_snap)
+                            cov_walk |= dc <= radius
+                attrs["unreachable_origins"][cat] = int((org_pts.ok & ~np.isfinite(dist_walk)).sum())
+        cols[f"dist_walk_{cat}"] = dist_walk
+        cols[f"dist_line_{cat}"] = dist_line
+        cols[f"covered_walk_{cat}"] = cov_walk
+        cols[f"covered_line_{cat}"] = cov_line
+        cols[f"nearest_{cat}"] = nearest
+    out = pd.concat([out.drop(columns=[c for c in cols if c in out.columns]),
+                     pd.DataFrame(cols, index=out.index)], axis=1)
+    out = gpd.GeoDataFrame(out, geometry=origins.geometry.name, crs=origins.crs)
+    out.attrs.update(attrs)
+    return out
+
+
+def _nearest(network: Any, fgeoms: gpd.GeoSeries, opts: _Pts, cutoff: float | None, max_snap: float):
+    """Walking distance (m) from every origin to the nearest of ``fgeoms`` and its position (-1: none)."""
+    fs = network.snap(fgeoms, max_distance=max_snap)
+    d, s = network.nearest(fs, opts.snap, cutoff=cutoff)
+    d = np.where(opts.ok, np.asarray(d, dtype="float64"), np.inf)
+    s = np.where(np.isfinite(d), np.asarray(s, dtype=np.int64), -1)
+    return d, s
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# service areas
+# ---------------------------------------------------------------------------------------------------------------
+def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: RadiiLike = None,
+                  method: str = "walk", street_width: float = 25.0, categories: Iterable[str] | str | None = None,
+                  max_snap: float = MAX_SNAP_M, quad_segs: int = 2) -> gpd.GeoDataFrame:
+    """Service-area polygon of every facility.
+
+    Parameters
+    ----------
+    facilities : GeoDataFrame
+        Canonical facilities (Point, any CRS).
+    network : WalkNetwork, optional
+        Required for ``method="walk"``.
+    radii : mapping or Standards, optional
+        Radii in metres (see :func:`category_radii`; parks by ``area_ha``).
+    method : {"walk", "line"}
+        ``"line"``: a circle of the radius. ``"walk"``: the parts of the streets within the walking radius
+        (edges reached partly are cut at the exact remaining distance) buffered by ``street_width`` on each side,
+        so land across a river or highway without a crossing is not included.
+    street_width : float
+        Metres on each side of a reachable street counted as served (walk only).
+    categories : str or iterable, optional
+        Restrict to these categories.
+    max_snap : float
+        Metres; a facility farther from any street gets no walking area (geometry None, counted in
+        ``attrs["unsnapped"]`` and a warning).
+    quad_segs : int
+        Segments per quarter circle of the buffers (2 keeps 2,000 polygons fast; 8 for print quality).
+
+    Returns
+    -------
+    GeoDataFrame
+        ``facility_id``, ``category``, ``method``, ``radius_m``, geometry (EPSG:4326).
+    """
+    _require(facilities, "facilities", ["facility_id", "category"], "point")
+    if method not in ("walk", "line"):
+        raise DataError(f"unknown method {method!r}", fix="use method='walk' or method='line'")
+    if method == "walk" and network is None:
+        raise NetworkError("walking service areas need a walk network",
+                           fix="pass network=WalkNetwork.from_osm(...) or use method='line'")
+    cats = _categories(facilities, categories)
+    crs = _metric_crs(network, facilities)
+    fm = facilities.to_crs(crs)
+    fm = fm[fm["category"].astype(str).isin(cats)]
+    radius = np.zeros(len(fm))
+    for cat in cats:
+        m = (fm["category"].astype(str) == cat).to_numpy()
+        if m.any():
+            radius[m] = category_radii(cat, fm[m], radii)
+    geoms = np.full(len(fm), None, dtype=object)
+    attrs: dict[str, Any] = {"metric_crs": crs.to_string(), "street_width": street_width}
+    if method == "line":
+        geoms = shapely.buffer(np.asarray(fm.geometry.values, dtype=object), radius, quad_segs=max(quad_segs, 8))
+    else:
+        g = _graph(network)
+        pts = _snap(network, fm.geometry, max_snap, allow_none=True)
+        attrs["unsnapped"] = int((~pts.ok).sum())
+        if attrs["unsnapped"]:
+            _warn(f"{attrs['unsnapped']} facilities are farther than {max_snap:g} m from any street and get no "
+                  "walking service area (geometry None); check their coordinates")
+        ok = np.flatnonzero(pts.ok)
+        for pos, D in _source_blocks(g, pts, ok, radius[ok]):
+            fi = ok[pos]
+            row, edge, s, t = _reach_pieces(g, D, radius[fi], pts.edge[fi], pts.offset[fi])
+            lines = _substrings(g, edge, s, t)
+            order = np.argsort(row, kind="stable")
+            rows_present = np.unique(row)
+            ml = shapely.multilinestrings(lines[order], indices=np.searchsorted(rows_present, row[order]))
+            geoms[fi[rows_present]] = shapely.buffer(ml, street_width, quad_segs=quad_segs)
+    out = gpd.GeoDataFrame({"facility_id": fm["facility_id"].astype(str).to_numpy(),
+                            "category": fm["category"].astype(str).to_numpy(),
+                            "method": method, "radius_m": radius},
+                           geometry=gpd.GeoSeries(geoms, crs=crs).values, crs=crs).to_crs(WGS84)
+    out.attrs.update(attrs)
+    return out
+
+
+def _union_lines(lines: np.ndarray, width: float, quad_segs: int, tile: float = 1000.0):
+    """Buffer and dissolve many lines: buffer per tile (one MultiLineString each), then one union."""
+    if len(lines) == 0:
+        return shapely.Polygon()
+    mid = shapely.get_coordinates(shapely.line_interpolate_point(lines, 0.5, normalized=True))
+    key = np.floor(mid[:, 0] / tile).astype(np.int64) * 1_000_003 + np.floor(mid[:, 1] / tile).astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    _, grp = np.unique(key[order], return_inverse=True)
+    ml = shapely.multilinestrings(lines[order], indices=grp)
+    polys = shapely.buffer(ml, width, quad_segs=quad_segs)
+    return shapely.make_valid(shapely.union_all(polys)) if len(polys) > 1 else polys[0]
+
+
+def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any = None, radii: RadiiLike = None,
+                           method: str = "walk", street_width: float = 25.0,
+                           categories: Iterable[str] | str | None = None, max_snap: float = MAX_SNAP_M,
+                           quad_segs: int = 2) -> gpd.GeoDataFrame:
+    """One service-area polygon per category (the union of its facilities' areas).
+
+    Parameters
+    ----------
+    areas_or_facilities : GeoDataFrame
+        Either the output of :func:`service_areas` (polygons: dissolved per category and method as they are), or
+        canonical facilities (points): then the dissolved areas are computed directly, which is much faster than
+        per-facility polygons: one bounded Dijkstra per category from a super source (facilities with a smaller
+        radius start with a handicap of ``max radius - radius``), the reachable parts of the streets buffered by
+        ``street_width`` per 1 km tile and unioned once.
+    network, radii, method, street_width, categories, max_snap, quad_segs
+        As in :func:`service_areas`.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``category``, ``method``, ``radius_m`` (the largest radius of the category), ``n_facilities``,
+        ``area_m2`` (in the metric CRS), geometry (EPSG:4326).
+    """
+    gdf = areas_or_facilities
+    if not isinstance(gdf, gpd.GeoDataFrame) or "category" not in gdf.columns:
+        raise DataError("expected service areas or facilities with a 'category' column",
+                        fix="pass the output of service_areas() or canonical facilities")
+    polygons = len(gdf) and gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).any()
+    if polygons:
+        crs = local_crs_for(gdf)
+        gm = gdf.to_crs(crs)
+        rows = []
+        meth = gm["method"] if "method" in gm.columns else pd.Series(method, index=gm.index)
+        for (cat, mth), part in gm.groupby([gm["category"].astype(str), meth], sort=False):
+            geom = shapely.union_all(np.asarray(part.geometry.dropna().values, dtype=object))
+            rows.append({"category": cat, "method": mth, "radius_m": float(part["radius_m"].max()),
+                         "n_facilities": int(part.geometry.notna().sum()), "area_m2": float(geom.area),
+                         "geometry": geom})
+        return _dissolved_frame(rows, crs)
+    _require(gdf, "facilities", ["facility_id", "category"], "point")
+    if method not in ("walk", "line"):
+        raise DataError(f"unknown method {method!r}", fix="use method='walk' or method='line'")
+    if method == "walk" and network is None:
+        raise NetworkError("walking service areas need a walk network",
+                           fix="pass network=WalkNetwork.from_osm(...) or use method='line'")
+    cats = _categories(gdf, categories)
+    crs = _metric_crs(network, gdf)
+    fm = gdf.to_crs(crs)
+    rows = []
+    g = _graph(network) if method == "walk" else None
+    pts_all = _snap(network, fm.geometry, max_snap, allow_none=True) if method == "walk" else None
+    for cat in cats:
+        m = (fm["category"].astype(str) == cat).to_numpy()
+        if not m.any():
+            _warn(f"no facilities of category {cat!r} ({_label(cat)}): its service area is empty")
+            rows.append({"category": cat, "method": method, "radius_m": float(category_radii(cat, None, radii)),
+                         "n_facilities": 0, "area_m2": 0.0, "geometry": shapely.Polygon()})
+            continue
+        r = category_radii(cat, fm[m], radii)
+        rmax = float(r.max())
+        if method == "line":
+            geom = shapely.union_all(shapely.buffer(np.asarray(fm.geometry.values[m], dtype=object), r,
+                                                    quad_segs=8))
+            nf = int(m.sum())
+        else:
+            idx = np.flatnonzero(m & pts_all.ok)
+            nf = len(idx)
+            if nf == 0:
+                geom = shapely.Polygon()
+            else:
+                aug = _augmented(g, pts_all, idx, handicap=rmax - r[np.searchsorted(np.flatnonzero(m), idx)],
+                                 super_source=True)
+                D = csgraph.dijkstra(aug, directed=True, indices=[g.n], limit=rmax)[:, :g.n]
+                rr = r[np.searchsorted(np.flatnonzero(m), idx)]
+                _, edge, s, t = _reach_pieces(g, D, np.array([rmax]), pts_all.edge[idx], pts_all.offset[idx],
+                                              src_radius=rr, src_row=np.zeros(len(idx), dtype=np.int64))
+                geom = _union_lines(_substrings(g, edge, s, t), street_width, quad_segs)
+        rows.append({"category": cat, "method": method, "radius_m": rmax, "n_facilities": nf,
+                     "area_m2": float(geom.area), "geometry": geom})
+    return _dissolved_frame(rows, crs)
+
+
+def _dissolved_frame(rows: list[dict], crs: CRS) -> gpd.GeoDataFrame:
+    cols = ["category", "method", "radius_m", "n_facilities", "area_m2", "geometry"]
+    df = pd.DataFrame(rows, columns=cols)
+    return gpd.GeoDataFrame(df, geometry="geometry", crs=crs).to_crs(WGS84)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# per-unit figures
+# ---------------------------------------------------------------------------------------------------------------
+def _grouped_weighted_quantile(group: np.ndarray, values: np.ndarray, weights: np.ndarray, q: float,
+                               n_groups: int) -> np.ndarray:
+    """Per group: the smallest value whose cumulative weight reaches ``q`` of the group's total (NaN if none)."""
+    out = np.full(n_groups, np.nan)
+    keep = (weights > 0) & ~np.isnan(values)
+    if not keep.any():
+        return out
+    g, v, w = group[keep], values[keep], weights[keep]
+    order = np.lexsort((v, g))
+    g, v, w = g[order], v[order], w[order]
+    cum = np.cumsum(w)
+    starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+    ends = np.r_[starts[1:], len(g)]
+    before = np.r_[0.0, cum][starts]
+    total = cum[ends - 1] - before
+    need = before + q * total
+    gid = np.repeat(np.arange(len(starts)), ends - starts)
+    reached = cum >= np.repeat(need, ends - starts) - 1e-9
+    first = np.full(len(starts), -1)
+    pos = np.flatnonzero(reached)
+    gp = gid[pos]
+    firsts = np.r_[True, gp[1:] != gp[:-1]]
+    first[gp[firsts]] = pos[firsts]
+    out[g[starts]] = v[first]
+    return out
+
+
+def _assign_units(access: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> tuple[pd.DataFrame, int]:
+    """(origin position, unit position) pairs by point-in-polygon; and the number of origins in no unit."""
+    pts = gpd.GeoDataFrame({"_o": np.arange(len(access))}, geometry=access.geometry.to_crs(units.crs).values,
+                           crs=units.crs)
+    polys = gpd.GeoDataFrame({"_u": np.arange(len(units))}, geometry=units.geometry.values, crs=units.crs)
+    j = gpd.sjoin(pts, polys, how="inner", predicate="within")[["_o", "_u"]]
+    outside = len(access) - j["_o"].nunique()
+    return j.reset_index(drop=True), int(outside)
+
+
+def unit_coverage(units: gpd.GeoDataFrame, access: gpd.GeoDataFrame, categories: Iterable[str] | str | None = None,
+                  target_pct: float | Mapping[str, float] | None = 80.0,
+                  service_areas: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
+    """Coverage figures per unit (township, community, pilot catchment) and category.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        ``unit_id``, ``name``, ``level`` (optional), (Multi)Polygon geometry, any CRS.
+    access : GeoDataFrame
+        Output of :func:`origin_access`. Origins are assigned to units by point-in-polygon; an origin may belong
+        to units of several levels (township and community). Origins inside no unit are counted in
+        ``attrs["origins_outside"]`` and a warning; the rest is computed.
+    categories : str or iterable, optional
+        Default: the categories of ``access`` (``access.attrs["categories"]`` or the ``dist_line_*`` columns).
+    target_pct : float or mapping, optional
+        Target share of children covered (percent); a mapping per category; None: each category's standard.
+    service_areas : GeoDataFrame, optional
+        Dissolved service areas (:func:`dissolve_service_areas`); the walking ones (else the straight-line ones)
+        give ``area_pct_walk``; without them it is NaN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit and category: ``unit_id``, ``name``, ``level``, ``category``, ``radius_m`` (largest
+        radius of the category), ``children``, ``children_covered_walk``, ``pct_walk``,
+        ``children_covered_line``, ``pct_line``, ``area_pct_walk``, ``median_walk_m``, ``p90_walk_m``
+        (children-weighted; ``inf`` when more than half / a tenth of the children cannot reach a facility),
+        ``detour_ratio`` (children-weighted median of walking / straight-line distance over origins with a finite
+        walking distance), ``below_target`` (bool, on ``pct_walk``, or ``pct_line`` when walking was not
+        computed; False for units without children), ``target_pct``, ``note``. A unit without children has NaN
+        percentages and the note "无儿童 no children".
+    """
+    _require(units, "units", ["unit_id", "name"], "polygon")
+    if not isinstance(access, gpd.GeoDataFrame):
+        raise DataError("access must be the GeoDataFrame returned by origin_access()",
+                        fix="run coverage.origin_access(origins, facilities, network) first")
+    if categories is None:
+        cats = list(access.attrs.get("categories") or
+                    [c[len("dist_line_"):] for c in access.columns if c.startswith("dist_line_")])
+    else:
+        cats = [categories] if isinstance(categories, str) else list(categories)
+    for cat in cats:
+        miss = [c for c in (f"dist_walk_{cat}", f"dist_line_{cat}", f"covered_walk_{cat}", f"covered_line_{cat}")
+                if c not in access.columns]
+        if miss:
+            raise DataError(f"access has no figures for category {cat!r} (missing {', '.join(miss)})",
+                            fix=f"run origin_access(..., categories=[..., '{cat}'])")
+    std = _default_standards()
+    crs = local_crs_for(units)
+    um = units.to_crs(crs)
+    pairs, outside = _assign_units(access, um)
+    if outside:
+        _warn(f"{outside} of {len(access)} origins lie inside no unit and are left out of the unit figures "
+              "(they stay in the origin table); check the unit boundaries cover the origins")
+    o = pairs["_o"].to_numpy()
+    u = pairs["_u"].to_numpy()
+    nu = len(um)
+    children = pd.to_numeric(access["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")[o]
+    kids = np.bincount(u, weights=children, minlength=nu)
+    area = um.geometry.area.to_numpy()
+    radii_attr = access.attrs.get("radii", {})
+    level = um["level"].to_numpy() if "level" in um.columns else np.full(nu, None)
+    sa = None
+    if service_areas is not None and len(service_areas):
+        sa = service_areas.to_crs(crs)
+    frames = []
+    for cat in cats:
+        dw = access[f"dist_walk_{cat}"].to_numpy(dtype="float64")[o]
+        dl = access[f"dist_line_{cat}"].to_numpy(dtype="float64")[o]
+        walk = not np.all(np.isnan(access[f"dist_walk_{cat}"].to_numpy(dtype="float64")))
+        cw = np.bincount(u, weights=children * access[f"covered_walk_{cat}"].to_numpy(dtype=bool)[o], minlength=nu)
+        cl = np.bincount(u, weights=children * access[f"covered_line_{cat}"].to_numpy(dtype=bool)[o], minlength=nu)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pw = np.where(kids > 0, 100.0 * cw / kids, np.nan) if walk else np.full(nu, np.nan)
+            pl = np.where(kids > 0, 100.0 * cl / kids, np.nan)
+            ratio = np.where(np.isfinite(dw) & (dl > 0), dw / dl, np.nan)
+        med = _grouped_weighted_quantile(u, dw, children, 0.5, nu)
+        p90 = _grouped_weighted_quantile(u, dw, children, 0.9, nu)
+        det = _grouped_weighted_quantile(u, ratio, children, 0.5, nu)
+        apct = np.full(nu, np.nan)
+        if sa is not None:
+            sel = sa[sa["category"].astype(str) == cat]
+            if "method" in sel.columns and (sel["method"] == "walk").any():
+                sel = sel[sel["method"] == "walk"]
+            if len(sel):
+                geom = shapely.union_all(np.asarray(sel.geometry.values, dtype=object))
+                inter = shapely.area(shapely.intersection(np.asarray(um.geometry.values, dtype=object), geom))
+                apct = np.where(area > 0, 100.0 * inter / area, np.nan)
+        tgt = _target_pct(cat, target_pct, std)
+        basis = pw if walk else pl
+        r = radii_attr.get(cat)
+        r = float(max(r)) if isinstance(r, (list, tuple)) else (float(r) if r is not None else np.nan)
+        frames.append(pd.DataFrame({
+            "unit_id": um["unit_id"].astype(str).to_numpy(), "name": um["name"].to_numpy(), "level": level,
+            "category": cat, "radius_m": r, "children": kids, "children_covered_walk": cw if walk else np.nan,
+            "pct_walk": pw, "children_covered_line": cl, "pct_line": pl, "area_pct_walk": apct,
+            "median_walk_m": med if walk else np.nan, "p90_walk_m": p90 if walk else np.nan,
+            "detour_ratio": det, "below_target": np.nan_to_num(basis, nan=np.inf) < tgt, "target_pct": tgt,
+            "note": np.where(kids > 0, "", "无儿童 no children"),
+        }))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    out.attrs.update({"origins_outside": outside, "origins": len(access), "metric_crs": crs.to_string()})
+    return out
+
+
+def life_circles(unit_coverage_df: pd.DataFrame, standards: Any = None) -> pd.DataFrame:
+    """Which categories each unit lacks in its 5-, 10- and 15-minute life circles (生活圈).
+
+    A category belongs to the life circle given by the standards (``life_circle`` of each category: e.g.
+    kindergarten and playground 5 min, primary school 10 min, middle school 15 min). A category is *present* in a
+    unit's life circle when at least its target share of the unit's children (``target_pct``) is covered by
+    walking (``pct_walk``; ``pct_line`` when walking was not computed). A unit without children cannot be judged:
+    its lists stay empty and ``lc*_complete`` is NaN. Each circle is judged on its own categories only.
+
+    Parameters
+    ----------
+    unit_coverage_df : DataFrame
+        Output of :func:`unit_coverage`.
+    standards : Standards, optional
+        Default: the bundled standards.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id``, ``name``, and for N in 5, 10, 15: ``lcN_missing`` (bilingual labels, Chinese first, joined
+        with "; "), ``lcN_complete`` (bool, NaN when the unit has no children or no category of that circle was
+        evaluated).
+    """
+    std = standards if standards is not None else _default_standards()
+    df = unit_coverage_df
+    need = ["unit_id", "category", "pct_walk", "pct_line", "target_pct", "children"]
+    miss = [c for c in need if c not in df.columns]
+    if miss:
+        raise DataError(f"unit coverage table lacks {', '.join(miss)}", fix="pass the output of unit_coverage()")
+    minutes = sorted(std.life_circles) if std is not None and std.life_circles else [5, 10, 15]
+
+    def circle(cat: str) -> int | None:
+        if std is not None and cat in std.categories:
+            return int(std.categories[cat].life_circle)
+        return None
+
+    d = df.copy()
+    d["_lc"] = d["category"].map(circle)
+    pct = d["pct_walk"].where(d["pct_walk"].notna(), d["pct_line"])
+    d["_present"] = pct >= d["target_pct"]
+    d["_label"] = d["category"].map(lambda c: std.label(c) if std is not None and c in std.categories else c)
+    rows = []
+    names = d.drop_duplicates("unit_id").set_index("unit_id")["name"] if "name" in d.columns else None
+    for uid, part in d.groupby("unit_id", sort=False):
+        row: dict[str, Any] = {"unit_id": uid, "name": names.get(uid) if names is not None else None}
+        has_kids = bool(part["children"].max() > 0)
+        for mnt in minutes:
+            sub = part[part["_lc"] == mnt]
+            lacking = sub.loc[~sub["_present"], "_label"].tolist() if has_kids else []
+            row[f"lc{mnt}_missing"] = "; ".join(lacking)
+            row[f"lc{mnt}_complete"] = (len(lacking) == 0) if (has_kids and len(sub)) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def uncovered_origins(access: gpd.GeoDataFrame, categories: Iterable[str] | str | None = None,
+                      method: str = "walk") -> gpd.GeoDataFrame:
+    """Origins not covered by a category (one row per origin and category), most children first.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``origin_id``, ``children``, ``category``, ``distance_m`` (to the nearest facility, ``inf`` when
+        unreachable), geometry (the origins' CRS).
+    """
+    cats = (list(access.attrs.get("categories") or
+                 [c[len("dist_line_"):] for c in access.columns if c.startswith("dist_line_")])
+            if categories is None else ([categories] if isinstance(categories, str) else list(categories)))
+    parts = []
+    for cat in cats:
+        flag = access[f"covered_{method}_{cat}"].to_numpy(dtype=bool)
+        sub = access.loc[~flag, ["origin_id", "children", access.geometry.name]].copy()
+        sub["category"] = cat
+        sub["distance_m"] = access.loc[~flag, f"dist_{method}_{cat}"].to_numpy(dtype="float64")
+        parts.append(sub)
+    if not parts:
+        return gpd.GeoDataFrame(columns=["origin_id", "children", "category", "distance_m", "geometry"],
+                                geometry="geometry", crs=access.crs)
+    out = pd.concat(parts, ignore_index=True).sort_values(["children", "distance_m"], ascending=[False, False])
+    return gpd.GeoDataFrame(out.reset_index(drop=True), geometry=access.geometry.name, crs=access.crs)
+
+
+def gaps(units: gpd.GeoDataFrame, access: gpd.GeoDataFrame, service_areas_dissolved: gpd.GeoDataFrame,
+         categories: Iterable[str] | str | None = None, min_area_m2: float = 1.0) -> gpd.GeoDataFrame:
+    """The parts of each unit outside the walking service area of each category, ranked by children affected.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        ``unit_id``, ``name``, (Multi)Polygon.
+    access : GeoDataFrame
+        Output of :func:`origin_access`.
+    service_areas_dissolved : GeoDataFrame
+        Output of :func:`dissolve_service_areas` (walking areas preferred; straight-line used when a category
+        has no walking area).
+    categories : str or iterable, optional
+        Default: the categories of ``access``.
+    min_area_m2 : float
+        Gap pieces smaller than this (slivers along the buffer edges) are dropped.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``unit_id``, ``unit_name``, ``category``, ``category_label``, ``children_uncovered`` (children of the
+        uncovered origins, by walking, lying inside the gap polygon), ``area_m2``, ``rank`` (1 = most children,
+        then largest area), geometry (valid (Multi)Polygons, EPSG:4326). Units fully covered have no row.
+        ``attrs["uncovered_origins_total"]``: uncovered children per category over all units.
+    """
+    _require(units, "units", ["unit_id", "name"], "polygon")
+    cats = (list(access.attrs.get("categories") or
+                 [c[len("dist_line_"):] for c in access.columns if c.startswith("dist_line_")])
+            if categories is None else ([categories] if isinstance(categories, str) else list(categories)))
+    crs = local_crs_for(units)
+    um = units.to_crs(crs)
+    ugeom = shapely.make_valid(np.asarray(um.geometry.values, dtype=object))
+    sa = service_areas_dissolved.to_crs(crs) if service_areas_dissolved is not None else None
+    ogeom = np.asarray(access.geometry.to_crs(crs).values, dtype=object)
+    kids = pd.to_numeric(access["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")
+    rows = []
+    totals = {}
+    for cat in cats:
+        area_geom = shapely.Polygon()
+        if sa is not None:
+            sel = sa[sa["category"].astype(str) == cat]
+            if "method" in sel.columns and (sel["method"] == "walk").any():
+                sel = sel[sel["method"] == "walk"]
+            if len(sel):
+                area_geom = shapely.union_all(np.asarray(sel.geometry.values, dtype=object))
+        walk = not np.all(np.isnan(access[f"dist_walk_{cat}"].to_numpy(dtype="float64")))
+        covered = access[f"covered_{'walk' if walk else 'line'}_{cat}"].to_numpy(dtype=bool)
+        totals[cat] = float(kids[~covered].sum())
+        diff = shapely.make_valid(shapely.difference(ugeom, area_geom))
+        diff = _polygonal(diff, min_area_m2)
+        unc = np.flatnonzero(~covered & (kids > 0))
+        tree = shapely.STRtree(ogeom[unc])
+        inside = tree.query(diff, predicate="intersects")   # (gap index, origin index)
+        per = np.bincount(inside[0], weights=kids[unc][inside[1]], minlength=len(diff)) if inside.size else \
+            np.zeros(len(diff))
+        for i in range(len(diff)):  # one row per unit: bounded by the number of units
+            if diff[i] is None or shapely.is_empty(diff[i]):
+                continue
+            rows.append({"unit_id": str(um["unit_id"].iloc[i]), "unit_name": um["name"].iloc[i], "category": cat,
+                         "category_label": _label(cat), "children_uncovered": float(per[i]),
+                         "area_m2": float(shapely.area(diff[i])), "geometry": diff[i]})
+    cols = ["unit_id", "unit_name", "category", "category_label", "children_uncovered", "area_m2", "rank",
+            "geometry"]
+    if not rows:
+        out = gpd.GeoDataFrame(columns=cols, geometry="geometry", crs=WGS84)
+    else:
+        df = pd.DataFrame(rows).sort_values(["children_uncovered", "area_m2"], ascending=[False, False])
+        df["rank"] = np.arange(1, len(df) + 1)
+        out = gpd.GeoDataFrame(df[cols].reset_index(drop=True), geometry="geometry", crs=crs).to_crs(WGS84)
+    out.attrs["uncovered_origins_total"] = totals
+    return out
+
+
+def _polygonal(geoms: np.ndarray, min_area: float) -> np.ndarray:
+    """Keep only polygon parts of at least ``min_area`` (drops lines/points from overlay, slivers)."""
+    out = np.empty(len(geoms), dtype=object)
+    parts, idx = shapely.get_parts(geoms, return_index=True)
+    if len(parts):
+        # polygons from collections
+        sub, sidx = shapely.get_parts(parts, return_index=True)
+        poly = shapely.get_type_id(sub) == 3
+        keep = poly & (shapely.area(sub) >= min_area)
+        owner = idx[sidx]
+        for i in range(len(geoms)):
+            sel = sub[keep & (owner == i)]
+            out[i] = (shapely.MultiPolygon(list(sel)) if len(sel) > 1 else sel[0]) if len(sel) else None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# capacity-aware accessibility and siting
+# ---------------------------------------------------------------------------------------------------------------
+def _pairs_within(network: Any, src: gpd.GeoSeries, tgt: _Pts, radius: float, max_snap: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Pts]:
+    """(source position, target position, metres) for every pair within ``radius`` by walking (sparse)."""
+    g = _graph(network)
+    sp_ = _snap(network, src, max_snap, allow_none=True)
+    ok = np.flatnonzero(sp_.ok)
+    tp = np.flatnonzero(tgt.ok)
+    rs, rt, rd = [], [], []
+    for pos, D in _source_blocks(g, sp_, ok, radius):
+        for a in range(0, len(tp), max(1, _CHUNK_CELLS // max(len(pos), 1))):
+            tsel = tp[a:a + _CHUNK_CELLS // max(len(pos), 1)]
+            d = _point_dist(g, D, sp_, ok[pos], tgt, tsel)
+            r, c = np.nonzero(d <= radius)
+            rs.append(ok[pos][r]); rt.append(tsel[c]); rd.append(d[r, c])
+    if not rs:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), sp_
+    return np.concatenate(rs), np.concatenate(rt), np.concatenate(rd), sp_
+
+
+@dataclass
+class SfcaResult:
+    """Result of :func:`two_step_fca`.
+
+    Attributes
+    ----------
+    origins : GeoDataFrame
+        Origins plus ``sfca_ratio`` (capacity units per child within reach, e.g. kindergarten seats per child;
+        0 where no facility is within the radius) and ``sfca_facilities`` (number of facilities within reach).
+    facilities : GeoDataFrame
+        Facilities plus ``sfca_demand`` (children within the radius) and ``sfca_supply_ratio`` (capacity /
+        demand; NaN with no demand).
+    units : DataFrame or None
+        With ``units``: ``unit_id``, ``name``, ``children``, ``sfca_ratio`` (children-weighted mean of the
+        origins' ratios), ``capacity_in_reach``.
+    """
+
+    origins: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    units: pd.DataFrame | None
+
+
+def two_step_fca(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, network: Any, radius: float,
+                 capacity_col: str = "capacity", units: gpd.GeoDataFrame | None = None,
+                 max_snap: float = MAX_SNAP_M) -> SfcaResult:
+    """Two-step floating catchment area (2SFCA) accessibility on walking distances.
+
+    Step 1: every facility j gets ``R_j = S_j / sum(P_k for origins k within radius of j)`` (capacity per child
+    of its catchment). Step 2: every origin i gets ``A_i = sum(R_j for facilities j within radius of i)``.
+    Source: Luo, W. & Wang, F. (2003), "Measures of spatial accessibility to health care in a GIS environment",
+    Environment and Planning B 30(6): 865-884. Distances are walking metres (one bounded Dijkstra per facility).
+
+    Parameters
+    ----------
+    origins : GeoDataFrame
+        ``origin_id``, ``children`` (demand P), Point.
+    facilities : GeoDataFrame
+        Facilities of one category with a capacity column (supply S, e.g. seats).
+    network : WalkNetwork
+    radius : float
+        Catchment radius, walking metres.
+    capacity_col : str
+        Column of ``facilities`` with the capacity (numbers ≥ 0; missing values are an error).
+    units : GeoDataFrame, optional
+        Units to summarise the ratios in (children-weighted).
+    max_snap : float
+        Metres; points farther from the network are not attached (ratio 0 for origins, no supply for facilities).
+
+    Returns
+    -------
+    SfcaResult
+    """
+    _require(origins, "origins", ["origin_id", "children"], "point")
+    _require(facilities, "facilities", ["facility_id", capacity_col], "point")
+    cap = pd.to_numeric(facilities[capacity_col], errors="coerce")
+    bad = cap.isna() | (cap < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{int(bad.sum())} facilities have no usable {capacity_col!r} (capacity)",
+                        feature=_row_name(facilities, i),
+                        fix=f"fill in {capacity_col} (容量, e.g. seats) for every facility or drop those rows")
+    if not radius > 0:
+        raise DataError(f"radius must be > 0 m, got {radius!r}", fix="give the catchment radius in metres")
+    opts = _snap(network, origins.geometry, max_snap)
+    fi, oi, _, fpts = _pairs_within(network, facilities.geometry, opts, float(radius), max_snap)
+    P = pd.to_numeric(origins["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")
+    S = cap.to_numpy(dtype="float64")
+    demand = np.bincount(fi, weights=P[oi], minlength=len(facilities))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        R = np.where(demand > 0, S / demand, np.nan)
+    A = np.bincount(oi, weights=np.nan_to_num(R[fi]), minlength=len(origins))
+    nfac = np.bincount(oi, minlength=len(origins))
+    o_out = origins.copy()
+    o_out["sfca_ratio"] = A
+    o_out["sfca_facilities"] = nfac
+    f_out = facilities.copy()
+    f_out["sfca_demand"] = demand
+    f_out["sfca_supply_ratio"] = R
+    u_out = None
+    if units is not None:
+        _require(units, "units", ["unit_id", "name"], "polygon")
+        pairs, outside = _assign_units(origins, units.to_crs(local_crs_for(units)))
+        o, u = pairs["_o"].to_numpy(), pairs["_u"].to_numpy()
+        kids = np.bincount(u, weights=P[o], minlength=len(units))
+        wsum = np.bincount(u, weights=P[o] * A[o], minlength=len(units))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(kids > 0, wsum / kids, np.nan)
+        u_out = pd.DataFrame({"unit_id": units["unit_id"].astype(str).to_numpy(), "name": units["name"].to_numpy(),
+                              "children": kids, "sfca_ratio": ratio, "capacity_in_reach": wsum})
+        u_out.attrs["origins_outside"] = outside
+    o_out.attrs.update({"radius_m": float(radius), "unsnapped_origins": int((~opts.ok).sum()),
+                        "unsnapped_facilities": int((~fpts.ok).sum())})
+    return SfcaResult(origins=o_out, facilities=f_out, units=u_out)
+
+
+def suggest_sites(candidates: gpd.GeoDataFrame | None, origins: gpd.GeoDataFrame, network: Any, radius: float,
+                  p: int = 1, facilities: gpd.GeoDataFrame | None = None, thin_m: float | None = None,
+                  max_snap: float = MAX_SNAP_M, max_cells: int = 50_000_000) -> gpd.GeoDataFrame:
+    """Where to build ``p`` new facilities to cover the most children (maximal covering location problem).
+
+    MCLP (Church, R. & ReVelle, C. (1974), "The maximal covering location problem", Papers of the Regional
+    Science Association 32: 101-118), built with PySAL ``spopt.locate.MCLP.from_cost_matrix`` on walking
+    distances and solved with the CBC solver bundled with ``pulp`` (works offline).
+
+    Parameters
+    ----------
+    candidates : GeoDataFrame or None
+        Candidate sites (Point; optional ``candidate_id``). None: street nodes within ``radius`` (straight line) of
+        an uncovered origin (the gap areas), thinned to one node per ``thin_m`` grid cell (default radius / 2).
+    origins : GeoDataFrame
+        ``origin_id``, ``children``, Point.
+    network : WalkNetwork
+    radius : float
+        Walking radius (m) a new site covers.
+    p : int
+        Number of sites to choose.
+    facilities : GeoDataFrame, optional
+        Existing facilities of the category: children already within ``radius`` of one are not counted as
+        demand (only newly covered children count).
+    thin_m : float, optional
+        Grid cell (m) for thinning default candidates.
+    max_snap : float
+        Metres (see :func:`origin_access`).
+    max_cells : int
+        Largest origins x candidates cost matrix allowed (memory guard).
+
+    Returns
+    -------
+    GeoDataFrame
+        The chosen sites: ``candidate_id``, ``children_new`` (children newly covered, each counted once, at the
+        first chosen site covering them), ``origins_new``, ``rank``, geometry (EPSG:4326).
+        ``attrs``: ``children_new_total``, ``demand_children`` (uncovered before), ``candidates`` (evaluated),
+        ``radius_m``.
+    """
+    import pulp
+    from spopt.locate import MCLP
+
+    _require(origins, "origins", ["origin_id", "children"], "point")
+    if p < 1:
+        raise DataError(f"p must be at least 1, got {p}", fix="ask for one or more sites")
+    opts = _snap(network, origins.geometry, max_snap)
+    kids = pd.to_numeric(origins["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")
+    covered = np.zeros(len(origins), dtype=bool)
+    if facilities is not None and len(facilities):
+        d, _ = _nearest(network, facilities.geometry, opts, float(radius), max_snap)
+        covered = d <= radius
+    demand = np.flatnonzero(~covered & (kids > 0) & opts.ok)
+    crs = CRS.from_user_input(network.crs)
+    if candidates is None:
+        nodes = np.c_[network.x, network.y]
+        og = shapely.points(shapely.get_coordinates(origins.geometry.to_crs(crs).values)[demand])
+        tree = shapely.STRtree(og)
+        near = np.unique(tree.query(shapely.points(nodes), predicate="dwithin", distance=float(radius))[0])
+        cell = float(thin_m or radius / 2.0)
+        key = np.floor(nodes[near] / cell).astype(np.int64)
+        _, first = np.unique(key, axis=0, return_index=True)
+        sel = near[np.sort(first)]
+        candidates = gpd.GeoDataFrame({"candidate_id": [f"node_{network.node_osmid[i]}" for i in sel]},
+                                      geometry=shapely.points(nodes[sel]), crs=crs)
+    _require(candidates, "candidates", [], "point")
+    cand = candidates.reset_index(drop=True)
+    cid = (cand["candidate_id"].astype(str).to_numpy() if "candidate_id" in cand.columns
+           else np.array([f"candidate_{i}" for i in range(len(cand))]))
+    empty = gpd.GeoDataFrame({"candidate_id": [], "children_new": [], "origins_new": [], "rank": []},
+                             geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
+    attrs = {"demand_children": float(kids[demand].sum()), "candidates": len(cand), "radius_m": float(radius),
+             "children_new_total": 0.0}
+    if len(demand) == 0 or len(cand) == 0:
+        empty.attrs.update(attrs)
+        return empty
+    sub = _Pts(edge=opts.edge[demand], offset=opts.offset[demand], ok=opts.ok[demand], snap=None)
+    if len(demand) * len(cand) > max_cells:
+        raise DataError(f"{len(demand)} uncovered origins x {len(cand)} candidates is too large a problem",
+                        fix="pass fewer candidates (or a larger thin_m), or run per township")
+    ci, oi, dd, _ = _pairs_within(network, cand.geometry, sub, float(radius), max_snap)
+    cost = np.full((len(demand), len(cand)), float(radius) * 10.0 + 1.0)
+    cost[oi, ci] = dd
+    useful = np.unique(ci)
+    if len(useful) == 0:
+        empty.attrs.update(attrs)
+        return empty
+    with warnings.catch_warnings():   # pulp 3.3 announces API changes for 4.0; nothing to act on here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model = MCLP.from_cost_matrix(cost[:, useful], kids[demand], service_radius=float(radius),
+                                      p_facilities=int(min(p, len(useful))))
+        model.solve(pulp.PULP_CBC_CMD(msg=False))
+    chosen = np.array([j for j, var in enumerate(model.fac_vars) if (var.value() or 0) > 0.5], dtype=np.int64)
+    gain = [(j, [int(i) for i in model.fac2cli[j]]) for j in chosen]
+    gain.sort(key=lambda t: -kids[demand][t[1]].sum() if t[1] else 0.0)
+    seen = np.zeros(len(demand), dtype=bool)
+    rows = []
+    for rank, (j, clients) in enumerate(gain, start=1):
+        cl = np.array(clients, dtype=np.int64)
+        new = cl[~seen[cl]] if cl.size else cl
+        seen[new] = True
+        c = int(useful[j])
+        rows.append({"candidate_id": cid[c], "children_new": float(kids[demand][new].sum()),
+                     "origins_new": int(new.size), "rank": rank, "geometry": cand.geometry.to_crs(crs).iloc[c]})
+    out = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=crs).to_crs(WGS84)
+    attrs["children_new_total"] = float(out["children_new"].sum())
+    out.attrs.update(attrs)
+    return out

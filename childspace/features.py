@@ -1,0 +1,499 @@
+"""Child-friendly facilities from OpenStreetMap, and merging them with the user's own facility register.
+
+Classification of OSM tags into canonical categories (:func:`classify_tags`)
+--------------------------------------------------------------------------
+- ``kindergarten`` 幼儿园: ``amenity=kindergarten``; ``amenity=childcare`` only when the name contains 幼儿园
+  (in China "childcare" places are mostly 0-3 托育 centres, not kindergartens).
+- ``primary_school`` 小学 / ``middle_school`` 初中: ``amenity=school`` classified, in this order, by
+  ``isced:level`` (1 -> primary, 2 -> middle; ISCED 2011 levels, UNESCO), by ``school=*`` (primary; middle,
+  junior_high, lower_secondary), or by the name (小学 -> primary; 初中/初级中学/中学 -> middle, but 高中/高级中学, 职业/职高/中专/技校
+  are not middle schools; 九年一贯制/九年制 -> both). A school that is both (``isced:level=1;2``, 九年一贯制) gives **two
+  facilities**, one per category (ids suffixed ``#primary_school``/``#middle_school``), because coverage is
+  computed per category. Schools that cannot be classified are not returned; they are listed in
+  ``result.attrs["unclassified"]`` (a DataFrame) so a planner can tag them.
+- ``playground`` 儿童游戏场地: ``leisure=playground``.
+- ``park`` 公园: ``leisure=park``; ``leisure=garden`` when public (``access`` absent/yes/public/permissive and
+  ``garden:type`` not residential/private).
+- ``mother_baby_room`` 母婴室: ``baby_feeding=room`` (a dedicated feeding room, OSM wiki Key:baby_feeding);
+  ``changing_table=yes`` with ``changing_table:location=dedicated_room``; ``amenity=toilets`` with
+  ``changing_table=yes`` (subtype ``changing_table``: a nappy table, not a full 母婴室 — filter on ``subtype`` if
+  the stricter definition is needed); any feature named 母婴室/哺乳室/母婴. ``amenity=baby_hatch`` is an anonymous
+  infant drop-off (OSM wiki), not a mother-and-baby room, and is ignored.
+- ``library`` 图书馆: ``amenity=library``.
+- ``hospital`` 医院（儿科）: ``amenity``/``healthcare`` = hospital/clinic/doctors with
+  ``healthcare:speciality`` containing paediatrics/pediatrics, or a name containing 儿童/妇幼/儿科.
+- ``children_home`` 儿童之家: a name containing 儿童之家 (typically on ``amenity=social_facility`` or
+  ``community_centre``).
+
+Areas (closed ways and multipolygon relations) are reduced to a representative point inside them
+(``shapely.point_on_surface``) and keep ``area_ha`` (hectares, local metric CRS). ``entrance=*`` nodes on an
+area's outline are kept as a list of (lon, lat) in ``entrances``. A point feature of a category that lies
+inside an area of the same category (the school's node inside the school grounds) is dropped as a duplicate of
+the area.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from childspace import _osm_reader
+from childspace._errors import DataError
+from childspace.osm import AreaLike, area_polygon
+from childspace.projection import local_crs, local_crs_for
+
+WGS84 = "EPSG:4326"
+
+#: Bilingual labels (Chinese first) of the categories produced here.
+CATEGORY_LABELS: dict[str, str] = {
+    "kindergarten": "幼儿园 Kindergarten",
+    "primary_school": "小学 Primary school",
+    "middle_school": "初中 Middle school",
+    "playground": "儿童游戏场地 Playground",
+    "park": "公园 Park",
+    "mother_baby_room": "母婴室 Mother-and-baby room",
+    "library": "图书馆 Library",
+    "hospital": "儿科医院 Paediatric hospital",
+    "children_home": "儿童之家 Children's home",
+}
+
+#: Tag keys that make an object a candidate (filtered in C++ before Python sees it).
+CANDIDATE_KEYS = ("amenity", "leisure", "healthcare", "baby_feeding", "changing_table", "name", "school")
+#: Tags summarised in the ``osm_tags`` column.
+SUMMARY_KEYS = (
+    "amenity",
+    "leisure",
+    "healthcare",
+    "healthcare:speciality",
+    "isced:level",
+    "school",
+    "baby_feeding",
+    "changing_table",
+    "changing_table:location",
+    "access",
+    "operator",
+)
+
+_PRIMARY_NAME = re.compile(r"小学")
+_MIDDLE_NAME = re.compile(r"初中|初级中学|中学")
+_NOT_MIDDLE_NAME = re.compile(r"高中|高级中学|职业|职高|中专|技校|技工|中等专业")
+_BOTH_NAME = re.compile(r"九年一贯|九年制")
+_MB_NAME = re.compile(r"母婴|哺乳")
+_CHILD_HOSP_NAME = re.compile(r"儿童|妇幼|儿科")
+
+
+def _school_levels(tags: dict[str, str]) -> set[str]:
+    """Categories of an ``amenity=school`` object (empty set: unclassified)."""
+    isced = tags.get("isced:level")
+    if isced:
+        levels: set[str] = set()
+        for part in re.split(r"[;,]", isced):
+            part = part.strip()
+            rng = re.fullmatch(r"(\d)\s*-\s*(\d)", part)
+            nums = range(int(rng[1]), int(rng[2]) + 1) if rng else ([int(part)] if part.isdigit() else [])
+            for n in nums:
+                if n == 1:
+                    levels.add("primary_school")
+                elif n == 2:
+                    levels.add("middle_school")
+        if levels or any(ch.isdigit() for ch in isced):
+            return levels
+    school = (tags.get("school") or "").lower()
+    if school:
+        out = set()
+        if "primary" in school:
+            out.add("primary_school")
+        if any(s in school for s in ("middle", "junior_high", "lower_secondary")):
+            out.add("middle_school")
+        if out:
+            return out
+    name = tags.get("name") or tags.get("name:zh") or ""
+    if _BOTH_NAME.search(name):
+        return {"primary_school", "middle_school"}
+    out = set()
+    if _PRIMARY_NAME.search(name):
+        out.add("primary_school")
+    if _MIDDLE_NAME.search(name) and not _NOT_MIDDLE_NAME.search(name):
+        out.add("middle_school")
+    return out
+
+
+def classify_tags(tags: dict[str, str]) -> list[tuple[str, str | None]]:
+    """Canonical categories of an OSM object, with a subtype, from its tags (rules in the module docstring).
+
+    Parameters
+    ----------
+    tags : dict
+        Raw OSM tags.
+
+    Returns
+    -------
+    list of (category, subtype)
+        Empty when the object is not a child-friendly facility; two entries for a school of both levels.
+        ``("unclassified_school", None)`` for a school whose level cannot be determined.
+    """
+    amenity = tags.get("amenity")
+    leisure = tags.get("leisure")
+    healthcare = tags.get("healthcare")
+    name = tags.get("name") or tags.get("name:zh") or ""
+    out: list[tuple[str, str | None]] = []
+    if "儿童之家" in name:
+        return [("children_home", amenity)]
+    if amenity == "kindergarten" or (amenity == "childcare" and "幼儿园" in name):
+        return [("kindergarten", amenity)]
+    if amenity == "school":
+        levels = _school_levels(tags)
+        if not levels:
+            return [("unclassified_school", None)]
+        return [(c, "school") for c in ("primary_school", "middle_school") if c in levels]
+    if leisure == "playground":
+        return [("playground", None)]
+    if leisure == "park":
+        return [("park", "park")]
+    if leisure == "garden":
+        if tags.get("access") in (None, "yes", "public", "permissive") and tags.get("garden:type") not in (
+            "residential",
+            "private",
+        ):
+            return [("park", "garden")]
+        return []
+    if amenity == "library":
+        return [("library", None)]
+    if amenity in ("hospital", "clinic", "doctors") or healthcare in ("hospital", "clinic", "doctor"):
+        spec = (tags.get("healthcare:speciality") or "").lower()
+        if "paediatric" in spec or "pediatric" in spec or _CHILD_HOSP_NAME.search(name):
+            return [("hospital", amenity or healthcare)]
+        return []
+    if tags.get("baby_feeding") == "room" or _MB_NAME.search(name):
+        return [("mother_baby_room", "room")]
+    if tags.get("changing_table") == "yes":
+        if "dedicated_room" in (tags.get("changing_table:location") or ""):
+            return [("mother_baby_room", "room")]
+        if amenity == "toilets":
+            return [("mother_baby_room", "changing_table")]
+    return out
+
+
+def _keep(tags: dict[str, str]) -> bool:
+    return bool(classify_tags(tags))
+
+
+def facilities_from_osm(
+    source: str | Path | AreaLike, area: AreaLike | None = None, buffer_m: float = 0.0
+) -> gpd.GeoDataFrame:
+    """Child-friendly facilities from an OSM file (or, when ``source`` is an area, from Overpass via osmnx).
+
+    Parameters
+    ----------
+    source : str or Path, or area
+        An OSM file (.osm, .osm.bz2, .osm.gz, .osm.pbf); or a study area (shapely geometry in EPSG:4326,
+        GeoDataFrame/GeoSeries, bbox tuple) to download from Overpass (online, opt-in, cached by osmnx).
+    area : area-like, optional
+        Keep only facilities inside this area (buffered by ``buffer_m`` metres, local metric CRS).
+    buffer_m : float
+        Buffer around ``area`` in metres.
+
+    Returns
+    -------
+    GeoDataFrame, EPSG:4326
+        Canonical facilities: ``facility_id`` ("osm/node/123", "osm/way/5", "osm/relation/7", suffixed
+        ``#<category>`` for schools of two levels), ``name``, ``category``, ``label`` (bilingual), ``source``
+        ("osm"), ``subtype``, ``area_ha`` (hectares, NaN for points), ``entrances`` (list of (lon, lat) or
+        None), ``capacity`` (from the ``capacity`` tag, NaN when absent), ``address``, ``osm_tags`` (summary),
+        Point geometry. ``attrs["unclassified"]``: schools whose level could not be determined.
+
+    Raises
+    ------
+    DataError
+        Missing or unreadable file.
+    """
+    if isinstance(source, (str, Path)):
+        p = _osm_reader.check_osm_path(source)
+        raw = _osm_reader.read_features(p, _keep, CANDIDATE_KEYS)
+        geoms = shapely.from_wkb(np.array([g if g is not None else None for g in raw.geoms], dtype=object))
+        kinds, ids, tags = raw.kinds, raw.ids, raw.tags
+        outline = raw.way_entrance_refs
+        ent = gpd.GeoDataFrame(
+            {"id": raw.entrance_ids}, geometry=shapely.points(raw.entrance_lon, raw.entrance_lat), crs=WGS84
+        )
+    else:
+        kinds, ids, tags, geoms = _from_overpass(source)
+        outline = {}
+        ent = gpd.GeoDataFrame({"id": np.zeros(0, np.int64)}, geometry=[], crs=WGS84)
+    return _assemble(kinds, ids, tags, geoms, outline, ent, area, buffer_m)
+
+
+def _from_overpass(area: AreaLike) -> tuple[list[str], list[int], list[dict], np.ndarray]:
+    import osmnx as ox
+
+    poly = area_polygon(area)
+    q = {
+        "amenity": [
+            "kindergarten",
+            "childcare",
+            "school",
+            "library",
+            "hospital",
+            "clinic",
+            "doctors",
+            "toilets",
+            "social_facility",
+            "community_centre",
+        ],
+        "leisure": ["playground", "park", "garden"],
+        "healthcare": True,
+        "baby_feeding": True,
+    }
+    ox.settings.use_cache = True
+    gdf = ox.features_from_polygon(poly, q).reset_index()
+    keys = [c for c in gdf.columns if c not in ("element", "id", "geometry")]
+    kinds, ids, tags = [], [], []
+    for row in gdf.itertuples(index=False):
+        d = row._asdict()
+        kinds.append(d.get("element"))
+        ids.append(int(d.get("id")))
+        tags.append({k: str(v) for k in keys if isinstance((v := d.get(k)), str)})
+    return kinds, ids, tags, gdf.geometry.values
+
+
+def _assemble(
+    kinds: list[str],
+    ids: list[int],
+    tags: list[dict],
+    geoms: Any,
+    outline: dict[int, list[int]],
+    ent: gpd.GeoDataFrame,
+    area: AreaLike | None,
+    buffer_m: float,
+) -> gpd.GeoDataFrame:
+    rows: list[dict[str, Any]] = []
+    row_geom: list[Any] = []
+    unclassified: list[dict[str, Any]] = []
+    for kind, oid, tg, g in zip(kinds, ids, tags, geoms):
+        if g is None or shapely.is_empty(g):
+            continue
+        cats = classify_tags(tg)
+        base = f"osm/{kind}/{oid}"
+        for cat, sub in cats:
+            if cat == "unclassified_school":
+                unclassified.append(
+                    {
+                        "osm_id": base,
+                        "name": tg.get("name"),
+                        "isced:level": tg.get("isced:level"),
+                        "lon": shapely.point_on_surface(g).x,
+                        "lat": shapely.point_on_surface(g).y,
+                    }
+                )
+                continue
+            fid = base if len(cats) == 1 else f"{base}#{cat}"
+            cap = tg.get("capacity")
+            addr = tg.get("addr:full") or "".join(
+                tg.get(k, "") for k in ("addr:city", "addr:district", "addr:street", "addr:housenumber")
+            )
+            rows.append(
+                {
+                    "facility_id": fid,
+                    "name": tg.get("name") or tg.get("name:zh"),
+                    "category": cat,
+                    "label": CATEGORY_LABELS[cat],
+                    "source": "osm",
+                    "subtype": sub,
+                    "capacity": float(cap) if cap and re.fullmatch(r"\d+(\.\d+)?", cap) else np.nan,
+                    "address": addr or None,
+                    "osm_kind": kind,
+                    "osm_way": oid if kind == "way" else None,
+                    "osm_tags": "; ".join(f"{k}={tg[k]}" for k in SUMMARY_KEYS if k in tg),
+                }
+            )
+            row_geom.append(g)
+    cols = [
+        "facility_id",
+        "name",
+        "category",
+        "label",
+        "source",
+        "subtype",
+        "area_ha",
+        "entrances",
+        "capacity",
+        "address",
+        "osm_tags",
+    ]
+    if not rows:
+        out = gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=WGS84)
+        out.attrs["unclassified"] = pd.DataFrame(unclassified)
+        return out
+    df = pd.DataFrame(rows)
+    shapes = np.asarray(row_geom, dtype=object)
+    poly = np.isin(shapely.get_type_id(shapes), [3, 6])
+    # area in hectares in the local metric CRS
+    lon_c, lat_c = shapely.get_coordinates(shapely.centroid(shapes)).mean(axis=0)
+    crs = local_crs(float(lon_c), float(lat_c))
+    metric = gpd.GeoSeries(shapes, crs=WGS84).to_crs(crs).values
+    df["area_ha"] = np.where(poly, shapely.area(np.asarray(metric)) / 10_000.0, np.nan)
+    pts = np.where(poly, shapely.point_on_surface(shapes), shapes)
+    # entrances on outlines: node ids for ways, else points within 0.5 m of the outline
+    df["entrances"] = None
+    if len(ent) and poly.any():
+        ent_m = ent.to_crs(crs)
+        tree = shapely.STRtree(ent_m.geometry.values)
+        pi = np.flatnonzero(poly)
+        bi, ei = tree.query(shapely.boundary(np.asarray(metric)[pi]), predicate="dwithin", distance=0.5)
+        lists: dict[int, list[tuple[float, float]]] = {}
+        for b, e in zip(bi, ei):
+            row = pi[b]
+            refs = outline.get(df["osm_way"].iat[row]) if df["osm_kind"].iat[row] == "way" else None
+            if refs is not None and int(ent["id"].iat[e]) not in refs:
+                continue
+            g = ent.geometry.iat[e]
+            lists.setdefault(row, []).append((g.x, g.y))
+        for row, lst in lists.items():
+            df.at[row, "entrances"] = lst
+    out = gpd.GeoDataFrame(df, geometry=pts, crs=WGS84)
+    # a point inside an area of the same category is the same facility
+    is_pt = ~poly
+    if is_pt.any() and poly.any():
+        tree = shapely.STRtree(shapes[poly])
+        pi_, ai_ = tree.query(shapes[is_pt], predicate="within")
+        same = (
+            out["category"].to_numpy()[np.flatnonzero(is_pt)[pi_]]
+            == out["category"].to_numpy()[np.flatnonzero(poly)[ai_]]
+        )
+        drop = np.flatnonzero(is_pt)[pi_[same]]
+        out = out.drop(index=out.index[np.unique(drop)])
+    if area is not None:
+        a = area_polygon(area, buffer_m)
+        out = out[shapely.contains_xy(a, out.geometry.x.to_numpy(), out.geometry.y.to_numpy())]
+    out = out[cols + ["geometry"]].reset_index(drop=True)
+    out.attrs["unclassified"] = pd.DataFrame(unclassified)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# merging with the user's facilities
+# ----------------------------------------------------------------------------------------------------
+_ADMIN_PREFIX = re.compile(r"^(浙江省)?(温州市)?(乐清市)?")
+_PUNCT = re.compile(r"[\s\-_·•,，.。、()（）\[\]【】\"'“”‘’/]+")
+
+
+def normalise_name(name: Any) -> str:
+    """Name normalised for comparison: NFKC (full-width -> half-width), lower case, no spaces/punctuation,
+    without a leading 浙江省/温州市/乐清市."""
+    if name is None or (isinstance(name, float) and np.isnan(name)):
+        return ""
+    s = unicodedata.normalize("NFKC", str(name)).lower()
+    s = _PUNCT.sub("", s)
+    return _ADMIN_PREFIX.sub("", s)
+
+
+def name_score(a: Any, b: Any) -> float:
+    """Similarity of two names in [0, 1].
+
+    difflib ratio of the normalised names; 1.0 when one contains the other (at least 2 characters); 0.0 when
+    either is missing.
+    """
+    na, nb = normalise_name(a), normalise_name(b)
+    if not na or not nb:
+        return 0.0
+    short, long_ = sorted((na, nb), key=len)
+    if len(short) >= 2 and short in long_:
+        return 1.0
+    return difflib.SequenceMatcher(None, na, nb).ratio()
+
+
+def merge_facilities(
+    user: gpd.GeoDataFrame,
+    osm: gpd.GeoDataFrame,
+    max_distance_m: float = 100.0,
+    name_similarity: float = 0.6,
+    unnamed_distance_m: float = 30.0,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Merge OSM facilities into the user's, dropping OSM duplicates (user data wins).
+
+    An OSM facility is a duplicate of a user facility when both have the same ``category``, lie within
+    ``max_distance_m`` metres of each other (local metric CRS), and their names are similar
+    (:func:`name_score` >= ``name_similarity``), or either name is missing and they are within
+    ``unnamed_distance_m`` metres.
+
+    Parameters
+    ----------
+    user, osm : GeoDataFrame
+        Canonical facilities (``facility_id``, ``name``, ``category``, Point geometry), any CRS.
+    max_distance_m : float
+        Maximum distance in metres.
+    name_similarity : float
+        Minimum name similarity in [0, 1] (:func:`name_score`).
+    unnamed_distance_m : float
+        Distance in metres under which a pair with a missing name is a duplicate.
+
+    Returns
+    -------
+    merged : GeoDataFrame, EPSG:4326
+        User rows (``source`` "user" where missing) followed by the OSM rows that are not duplicates.
+    duplicates : DataFrame
+        One row per dropped OSM facility: ``osm_id``, ``user_id``, ``category``, ``distance_m``, ``osm_name``,
+        ``user_name``, ``similarity``.
+    """
+    for label, g in (("user", user), ("osm", osm)):
+        missing = {"facility_id", "name", "category"} - set(g.columns)
+        if missing:
+            raise DataError(
+                f"{label} facilities lack columns {sorted(missing)}",
+                fix="load them with childspace.io.load_facilities / facilities_from_osm",
+            )
+        if g.crs is None:
+            raise DataError(f"{label} facilities have no CRS", fix="set it with .set_crs(...)")
+    u = user.to_crs(WGS84)
+    o = osm.to_crs(WGS84)
+    report_cols = ["osm_id", "user_id", "category", "distance_m", "osm_name", "user_name", "similarity"]
+    if "source" not in u.columns:
+        u = u.assign(source="user")
+    else:
+        u = u.assign(source=u["source"].fillna("user"))
+    if len(u) == 0 or len(o) == 0:
+        merged = pd.concat([u, o], ignore_index=True)
+        return gpd.GeoDataFrame(merged, geometry="geometry", crs=WGS84), pd.DataFrame(columns=report_cols)
+    crs = local_crs_for(gpd.GeoSeries(np.concatenate([u.geometry.values, o.geometry.values]), crs=WGS84))
+    up = np.asarray(u.to_crs(crs).geometry.values)
+    op = np.asarray(o.to_crs(crs).geometry.values)
+    tree = shapely.STRtree(op)
+    ui, oi = tree.query(up, predicate="dwithin", distance=max_distance_m)
+    ucat = u["category"].to_numpy()
+    ocat = o["category"].to_numpy()
+    same = ucat[ui] == ocat[oi]
+    ui, oi = ui[same], oi[same]
+    d = shapely.distance(up[ui], op[oi])
+    uname = u["name"].to_numpy()
+    oname = o["name"].to_numpy()
+    sim = np.fromiter((name_score(uname[a], oname[b]) for a, b in zip(ui, oi)), dtype=float, count=len(ui))
+    unnamed = np.array(
+        [not normalise_name(uname[a]) or not normalise_name(oname[b]) for a, b in zip(ui, oi)], dtype=bool
+    )
+    dup = (sim >= name_similarity) | (unnamed & (d < unnamed_distance_m))
+    pairs = pd.DataFrame({"ui": ui[dup], "oi": oi[dup], "d": d[dup], "s": sim[dup]})
+    pairs = pairs.sort_values(["oi", "d"]).drop_duplicates("oi")  # each OSM facility reported once
+    report = pd.DataFrame(
+        {
+            "osm_id": o["facility_id"].to_numpy()[pairs["oi"]],
+            "user_id": u["facility_id"].to_numpy()[pairs["ui"]],
+            "category": ocat[pairs["oi"]],
+            "distance_m": pairs["d"].to_numpy(),
+            "osm_name": oname[pairs["oi"]],
+            "user_name": uname[pairs["ui"]],
+            "similarity": pairs["s"].to_numpy(),
+        },
+        columns=report_cols,
+    ).reset_index(drop=True)
+    keep = np.ones(len(o), dtype=bool)
+    keep[pairs["oi"].to_numpy()] = False
+    merged = pd.concat([u, o[keep]], ignore_index=True)
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=WGS84), report

@@ -1,0 +1,1352 @@
+"""``WalkNetwork``: the walk network as arrays, with snapping and shortest-path queries.
+
+The graph is held as a symmetric ``scipy.sparse`` CSR array over positional node indices ``0..n-1`` (walking
+ignores ``oneway``), in a local metric CRS (:func:`childspace.projection.local_crs_for`), so every distance is in
+metres. Edge attributes are a GeoDataFrame whose row order is the edge index; node coordinates are numpy arrays.
+
+Points (facilities, homes, entrances) are attached to the nearest point of the nearest *edge*, not to the nearest
+node (:meth:`WalkNetwork.snap`). A query with many sources runs one :func:`scipy.sparse.csgraph.dijkstra` call on
+an augmented graph holding one extra "virtual" node per snapped source, linked to the two ends of its edge with the
+partial lengths. Targets on edges take ``min(d[u] + offset, d[v] + length - offset)``, and a target on the same
+edge as a source also gets the direct distance along the edge.
+
+Parallel edges (two ways joining the same pair of nodes) keep the shorter one in the CSR; an array maps every CSR
+entry back to the edge that achieves it, so paths map back to edge rows, also under custom weights
+(:meth:`WalkNetwork.edge_weights`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+from pyproj import CRS
+from scipy.sparse.csgraph import connected_components, dijkstra
+
+from childspace._errors import DataError, NetworkError
+from childspace.projection import local_crs_for
+
+__all__ = ["WalkNetwork", "Snap", "EdgeWeight", "Paths"]
+
+_FORMAT_VERSION = 1
+_META_LAYER = "childspace_meta"
+#: default memory budget (MiB) for dense per-source distance rows in ``distance_matrix`` / ``k_nearest``
+DEFAULT_MEMORY_MB = 256
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# small array helpers
+# ----------------------------------------------------------------------------------------------------------------
+def _group_argmin(values: np.ndarray, owner: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per group: the minimum of ``values`` and the position (into ``values``) achieving it (-1 if none/inf)."""
+    best = np.full(n_groups, np.inf)
+    arg = np.full(n_groups, -1, dtype=np.int64)
+    if values.size == 0:
+        return best, arg
+    order = np.lexsort((values, owner))
+    o = owner[order]
+    first = np.ones(o.size, dtype=bool)
+    first[1:] = o[1:] != o[:-1]
+    pos = order[first]
+    best[owner[pos]] = values[pos]
+    arg[owner[pos]] = pos
+    arg[~np.isfinite(best)] = -1
+    return best, arg
+
+
+def _group_min_columns(mat: np.ndarray, owner: np.ndarray, n_groups: int) -> np.ndarray:
+    """Reduce the columns of ``mat`` (r, c) to (r, n_groups) by minimum over columns sharing an owner."""
+    out = np.full((mat.shape[0], n_groups), np.inf)
+    if mat.shape[1] == 0:
+        return out
+    order = np.argsort(owner, kind="stable")
+    o = owner[order]
+    starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
+    out[:, o[starts]] = np.minimum.reduceat(mat[:, order], starts, axis=1)
+    return out
+
+
+def _part(frac: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Cost of a fraction of edges: ``frac * w``, with 0 for a zero fraction even on impassable (inf) edges."""
+    with np.errstate(invalid="ignore"):
+        return np.where(frac == 0, 0.0, frac * w)
+
+
+def _ragged_ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flattened ``arange(starts[i], starts[i] + counts[i])`` for all i, and the row i of each element."""
+    total = int(counts.sum())
+    row = np.repeat(np.arange(counts.size), counts)
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), row
+    offs = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts) + offs, row
+
+
+def _as_object_none(df: pd.DataFrame, skip: Sequence[str]) -> pd.DataFrame:
+    """Text columns as object dtype with ``None`` for missing values (stable through GeoPackage round trips)."""
+    gname = df.geometry.name if isinstance(df, gpd.GeoDataFrame) else None
+    for col in df.columns:
+        if col in skip or col == gname:
+            continue
+        s = df[col]
+        if pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
+            obj = s.astype(object)
+            df[col] = obj.where(obj.notna(), None)
+    return df
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# data classes
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class EdgeWeight:
+    """A weight per edge and the CSR built from it (minimum per node pair), usable by every query.
+
+    Attributes
+    ----------
+    values : numpy.ndarray (n_edges,)
+        Cost of traversing each whole edge (e.g. metres, or metres x stress factor); ``inf`` = impassable.
+    csr : scipy.sparse.csr_array (n_nodes, n_nodes)
+        Symmetric graph; entry (i, j) is the cheapest edge between nodes i and j.
+    entry_edge : numpy.ndarray (nnz,)
+        Edge index achieving each CSR entry (aligned with ``csr.data``).
+    """
+
+    values: np.ndarray
+    csr: sp.csr_array
+    entry_edge: np.ndarray
+    _keys: list = field(default_factory=list, repr=False)
+
+    def entry_keys(self) -> np.ndarray:
+        """Sorted int64 keys ``row * n + col`` of the CSR entries (for vectorised (row, col) -> entry lookups)."""
+        if not self._keys:
+            n = self.csr.shape[0]
+            rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.csr.indptr))
+            self._keys.append(rows * n + self.csr.indices.astype(np.int64))
+        return self._keys[0]
+
+    def lookup(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Edge index of the CSR entry (rows[i], cols[i]) for each i (-1 when there is no such entry)."""
+        keys = self.entry_keys()
+        n = self.csr.shape[0]
+        q = rows.astype(np.int64) * n + cols.astype(np.int64)
+        pos = np.searchsorted(keys, q)
+        pos_c = np.minimum(pos, max(keys.size - 1, 0))
+        hit = (keys.size > 0) & (keys[pos_c] == q) if keys.size else np.zeros(q.size, dtype=bool)
+        return np.where(hit, self.entry_edge[pos_c] if keys.size else -1, -1)
+
+
+@dataclass(frozen=True, eq=False)
+class Snap:
+    """Points attached to a walk network (the result of :meth:`WalkNetwork.snap`).
+
+    Each row is one attachment point; several attachment points may belong to one *group* (e.g. the entrances
+    of one school). Queries answer per group, in the order of :attr:`labels`.
+
+    Attributes
+    ----------
+    edge : numpy.ndarray (m,) int64
+        Edge index the point is attached to (the nearest edge, also for points that are not ``ok``).
+    offset : numpy.ndarray (m,) float
+        Distance along the edge from its ``u`` end to the snapped point, metres.
+    distance : numpy.ndarray (m,) float
+        Straight-line distance from the point to the snapped point, metres (``inf`` when the point is empty).
+    ok : numpy.ndarray (m,) bool
+        ``distance <= max_distance``; only these points are attached and used by queries.
+    xy : numpy.ndarray (m, 2)
+        Snapped point, network CRS (metres).
+    ids : numpy.ndarray (m,)
+        Label of each input point (the input index, or ``0..m-1`` for arrays).
+    owner : numpy.ndarray (m,) int64
+        Group (position in :attr:`labels`) of each point.
+    labels : numpy.ndarray (g,)
+        Group labels, one per result row of queries.
+    max_distance : float
+        Snapping tolerance used, metres.
+    crs : pyproj.CRS
+        The network CRS.
+    """
+
+    edge: np.ndarray
+    offset: np.ndarray
+    frac: np.ndarray
+    distance: np.ndarray
+    ok: np.ndarray
+    xy: np.ndarray
+    ids: np.ndarray
+    owner: np.ndarray
+    labels: np.ndarray
+    max_distance: float
+    crs: CRS
+    n_network_edges: int
+
+    def __len__(self) -> int:
+        return int(self.labels.size)
+
+    @property
+    def n_groups(self) -> int:
+        """Number of groups (rows of query results)."""
+        return int(self.labels.size)
+
+    @property
+    def n_points(self) -> int:
+        """Number of attachment points."""
+        return int(self.edge.size)
+
+    @property
+    def group_ok(self) -> np.ndarray:
+        """Per group: True when at least one of its points is attached."""
+        out = np.zeros(self.n_groups, dtype=bool)
+        out[self.owner[self.ok]] = True
+        return out
+
+    def unsnapped(self) -> pd.DataFrame:
+        """The points that were not attached: ``id``, ``group``, ``distance_m`` (to the nearest edge), ``reason``."""
+        bad = ~self.ok
+        dist = self.distance[bad]
+        reason = np.where(np.isfinite(dist), f"farther than {self.max_distance:g} m from the walk network",
+                          "empty or missing geometry")
+        return pd.DataFrame({"id": self.ids[bad], "group": self.labels[self.owner[bad]], "distance_m": dist,
+                             "reason": reason})
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for reporting: points, attached, not attached (with their ids), groups with no attached point."""
+        g_ok = self.group_ok
+        return {"points": self.n_points, "attached": int(self.ok.sum()), "not_attached": int((~self.ok).sum()),
+                "ids_not_attached": self.ids[~self.ok].tolist(), "groups": self.n_groups,
+                "groups_not_attached": self.labels[~g_ok].tolist(), "max_distance_m": self.max_distance}
+
+
+@dataclass(frozen=True, eq=False)
+class Paths:
+    """Shortest paths from each target group to its nearest source (the result of :meth:`WalkNetwork.paths`).
+
+    Path ``i`` runs source -> target: ``edges(i)`` lists edge indices in walking order, starting with the source's
+    own edge (walked partially, from ``source_offset``) and ending with the target's edge (walked partially, up to
+    ``target_offset``); a source and target on the same edge give a one-edge path.
+
+    Attributes
+    ----------
+    dist : numpy.ndarray (g,)
+        Path cost (metres for the default weight); ``inf`` when unreachable.
+    source : numpy.ndarray (g,)
+        Source group index (into the sources' labels), -1 when unreachable.
+    ptr, flat_edges, flat_forward : numpy.ndarray
+        Ragged storage: path ``i`` is ``flat_edges[ptr[i]:ptr[i+1]]``; ``flat_forward`` tells whether each edge is
+        walked u -> v (True) or v -> u. The first/last edge of a path are partial.
+    source_offset, target_offset : numpy.ndarray (g,)
+        Positions (m from ``u``) on the first and last edge.
+    """
+
+    dist: np.ndarray
+    source: np.ndarray
+    ptr: np.ndarray
+    flat_edges: np.ndarray
+    flat_forward: np.ndarray
+    source_offset: np.ndarray
+    target_offset: np.ndarray
+    network: "WalkNetwork" = field(repr=False)
+
+    def __len__(self) -> int:
+        return int(self.dist.size)
+
+    def edges(self, i: int) -> np.ndarray:
+        """Edge indices (source -> target) of path ``i`` (empty when unreachable)."""
+        return self.flat_edges[self.ptr[i]:self.ptr[i + 1]]
+
+    def edge_lists(self) -> list[np.ndarray]:
+        """All paths as a list of edge-index arrays."""
+        return np.split(self.flat_edges, self.ptr[1:-1]) if len(self) else []
+
+    def length(self) -> np.ndarray:
+        """Walked length of each path in metres (partial first/last edges counted partially)."""
+        return self.network._paths_length(self)
+
+    def geometry(self) -> gpd.GeoSeries:
+        """Path LineStrings (network CRS, source -> target); None when unreachable."""
+        return self.network._paths_geometry(self)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the engine
+# ----------------------------------------------------------------------------------------------------------------
+class WalkNetwork:
+    """The walk network as CSR arrays in a local metric CRS.
+
+    Build it with :meth:`from_frames` (the ``osm.read_osm`` tables), :meth:`from_osm`, :meth:`from_networkx` or
+    :meth:`load`.
+
+    Attributes
+    ----------
+    crs : pyproj.CRS
+        Metric CRS of every coordinate and distance.
+    nodes : geopandas.GeoDataFrame
+        One row per node, index ``0..n-1``; columns ``osmid``, ``x``, ``y`` (metres, ``crs``), the node tags.
+    edges : geopandas.GeoDataFrame
+        One row per undirected edge, index ``0..e-1``; ``u``, ``v`` positional node indices, ``u_osmid``,
+        ``v_osmid``, the edge tags, ``length`` (metres, geometric length in ``crs``), geometry oriented u -> v.
+    node_osmid, x, y : numpy.ndarray (n,)
+    u, v, length : numpy.ndarray (e,)
+    component : numpy.ndarray (n,)
+        Connected-component label per node; label 0 is the largest component.
+    """
+
+    def __init__(self, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, crs: Any):
+        """Wrap frames that are already metric and positional (use the ``from_*`` constructors instead)."""
+        if len(nodes) == 0 or len(edges) == 0:
+            raise NetworkError(f"the walk network is empty ({len(nodes)} nodes, {len(edges)} edges)",
+                               fix="check that the OSM extract covers the study area and has walkable ways "
+                                   "(highway=*), or enlarge the area / buffer")
+        self.crs: CRS = CRS.from_user_input(crs)
+        self.nodes = nodes
+        self.edges = edges
+        self.node_osmid = nodes["osmid"].to_numpy()
+        self.x = nodes["x"].to_numpy(dtype=float)
+        self.y = nodes["y"].to_numpy(dtype=float)
+        self.u = edges["u"].to_numpy(dtype=np.int64)
+        self.v = edges["v"].to_numpy(dtype=np.int64)
+        self.length = edges["length"].to_numpy(dtype=float)
+        self._geom = np.asarray(edges.geometry.array, dtype=object)
+        self._length_weight = self._build_weight(self.length)
+        ncomp, labels = connected_components(self._length_weight.csr, directed=False)
+        sizes = np.bincount(labels, minlength=ncomp)
+        rank = np.empty(ncomp, dtype=np.int64)
+        rank[np.argsort(-sizes, kind="stable")] = np.arange(ncomp)
+        self.component = rank[labels]
+        self.component_sizes = np.sort(sizes)[::-1]
+        self._tree: shapely.STRtree | None = None
+        self._vcoords: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ construction
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return int(self.x.size)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of edges."""
+        return int(self.u.size)
+
+    @property
+    def csr(self) -> sp.csr_array:
+        """Symmetric CSR of edge lengths (metres), minimum over parallel edges."""
+        return self._length_weight.csr
+
+    def __repr__(self) -> str:
+        return (f"WalkNetwork({self.n_nodes} nodes, {self.n_edges} edges, {self.length.sum() / 1000:.1f} km, "
+                f"{self.component_sizes.size} components, crs={self.crs.to_string()})")
+
+    @classmethod
+    def from_frames(cls, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, crs: Any = None) -> "WalkNetwork":
+        """Build the engine from the walk-network tables of ``osm.read_osm``.
+
+        Parameters
+        ----------
+        nodes : geopandas.GeoDataFrame
+            Index = OSM node id (``osmid``), Point geometry (any CRS, usually EPSG:4326), tag columns.
+        edges : geopandas.GeoDataFrame
+            ``u``, ``v`` (OSM node ids), LineString geometry (any CRS; missing geometries become straight
+            segments), tag columns. An input ``length`` column is replaced by the geometric length in ``crs``.
+        crs : optional
+            Metric CRS to work in; default :func:`childspace.projection.local_crs_for` of the nodes.
+
+        Returns
+        -------
+        WalkNetwork
+
+        Raises
+        ------
+        NetworkError
+            Empty tables, no CRS, duplicate node ids, or edges whose ``u``/``v`` are not in ``nodes``.
+        """
+        if nodes is None or edges is None or len(nodes) == 0 or len(edges) == 0:
+            raise NetworkError(f"the walk network is empty ({0 if nodes is None else len(nodes)} nodes, "
+                               f"{0 if edges is None else len(edges)} edges)",
+                               fix="check that the OSM extract covers the study area and has walkable ways "
+                                   "(highway=*), or enlarge the area / buffer")
+        if nodes.crs is None:
+            raise NetworkError("the nodes table has no CRS", feature="nodes",
+                               fix="set it with nodes.set_crs('EPSG:4326') (osm.read_osm output is EPSG:4326)")
+        for col in ("u", "v"):
+            if col not in edges.columns:
+                raise NetworkError(f"the edges table has no '{col}' column", feature="edges",
+                                   fix="build the tables with childspace.osm.read_osm")
+        if not nodes.index.is_unique:
+            dup = nodes.index[nodes.index.duplicated()].unique()[:5].tolist()
+            raise NetworkError(f"duplicate node ids in the nodes table: {dup}", feature="nodes",
+                               fix="drop duplicate nodes (one row per OSM node id)")
+        metric = CRS.from_user_input(crs) if crs is not None else local_crs_for(nodes)
+        if not metric.is_projected:
+            raise NetworkError(f"CRS {metric.to_string()} is not a projected (metric) CRS",
+                               fix="pass a metric CRS, or None to choose the local Gauss-Krueger/UTM zone")
+
+        n_geo = nodes.to_crs(metric) if not CRS.from_user_input(nodes.crs).equals(metric) else nodes
+        pts = np.asarray(n_geo.geometry.array, dtype=object)
+        if shapely.is_missing(pts).any() or shapely.is_empty(pts).any():
+            bad = nodes.index[shapely.is_missing(pts) | shapely.is_empty(pts)][:5].tolist()
+            raise NetworkError(f"nodes without geometry: {bad}", feature="nodes",
+                               fix="every node needs a Point geometry")
+        nx_ = shapely.get_x(pts)
+        ny_ = shapely.get_y(pts)
+        node_cols = [c for c in nodes.columns if c not in ("x", "y", "osmid", nodes.geometry.name)]
+        nodes_out = gpd.GeoDataFrame(
+            {"osmid": nodes.index.to_numpy(), "x": nx_, "y": ny_,
+             **{c: nodes[c].to_numpy() for c in node_cols}},
+            geometry=pts, crs=metric)
+
+        idx = pd.Index(nodes.index)
+        ui = idx.get_indexer(edges["u"])
+        vi = idx.get_indexer(edges["v"])
+        missing = (ui < 0) | (vi < 0)
+        if missing.any():
+            rows = np.flatnonzero(missing)
+            desc = ", ".join(f"row {r} (u={edges['u'].iloc[r]}, v={edges['v'].iloc[r]}"
+                             + (f", way {edges['osmid'].iloc[r]}" if "osmid" in edges.columns else "") + ")"
+                             for r in rows[:5])
+            raise NetworkError(f"{rows.size} edge(s) refer to nodes that are not in the nodes table: {desc}",
+                               feature="edges", fix="build nodes and edges together (osm.read_osm), or drop "
+                                                    "edges whose end nodes were clipped away")
+
+        if isinstance(edges, gpd.GeoDataFrame) and edges.geometry.name in edges.columns:
+            if edges.crs is None:
+                raise NetworkError("the edges table has no CRS", feature="edges",
+                                   fix="set it with edges.set_crs('EPSG:4326')")
+            e_geo = edges.to_crs(metric) if not CRS.from_user_input(edges.crs).equals(metric) else edges
+            geom = np.asarray(e_geo.geometry.array, dtype=object).copy()
+            gname = edges.geometry.name
+        else:
+            geom = np.full(len(edges), None, dtype=object)
+            gname = "geometry"
+        none = shapely.is_missing(geom) | shapely.is_empty(geom)
+        if none.any():
+            a, b = ui[none], vi[none]
+            geom[none] = shapely.linestrings(np.stack([np.c_[nx_[a], ny_[a]], np.c_[nx_[b], ny_[b]]], axis=1))
+        types = shapely.get_type_id(geom)
+        if (types != 1).any():
+            if (types == 5).any():  # MultiLineString: merge to one line where possible
+                ml = types == 5
+                geom[ml] = shapely.line_merge(geom[ml])
+                types = shapely.get_type_id(geom)
+            if (types != 1).any():
+                rows = np.flatnonzero(types != 1)[:5].tolist()
+                raise NetworkError(f"edges with a geometry that is not a LineString at rows {rows}",
+                                   feature="edges", fix="give each edge a single LineString from u to v")
+        # orient every geometry u -> v (a reversed geometry would make offsets run from the wrong end)
+        start = shapely.get_point(geom, 0)
+        sx, sy = shapely.get_x(start), shapely.get_y(start)
+        du = np.hypot(sx - nx_[ui], sy - ny_[ui])
+        dv = np.hypot(sx - nx_[vi], sy - ny_[vi])
+        flip = (dv < du) & (ui != vi)
+        if flip.any():
+            geom[flip] = shapely.reverse(geom[flip])
+
+        skip = {"u", "v", "length", gname, "geometry"}
+        edge_cols = [c for c in edges.columns if c not in skip]
+        data = {"u": ui.astype(np.int64), "v": vi.astype(np.int64),
+                "u_osmid": edges["u"].to_numpy(), "v_osmid": edges["v"].to_numpy()}
+        for c in edge_cols:
+            if c in ("u_osmid", "v_osmid"):
+                continue
+            data[c] = edges[c].to_numpy()
+        data["length"] = shapely.length(geom)
+        edges_out = gpd.GeoDataFrame(data, geometry=geom, crs=metric)
+        _as_object_none(nodes_out, skip=("osmid", "x", "y"))
+        _as_object_none(edges_out, skip=("u", "v", "length"))
+        return cls(nodes_out, edges_out, metric)
+
+    @classmethod
+    def from_osm(cls, path: str | Path, area: Any = None, buffer_m: float = 500, crs: Any = None) -> "WalkNetwork":
+        """Read an OSM file with :func:`childspace.osm.read_osm` and build the engine (see :meth:`from_frames`)."""
+        from childspace.osm import read_osm  # imported here: osm is optional for users of saved networks
+
+        nodes, edges = read_osm(path, area=area, buffer_m=buffer_m)
+        return cls.from_frames(nodes, edges, crs=crs)
+
+    @classmethod
+    def from_networkx(cls, G: Any, crs: Any = None) -> "WalkNetwork":
+        """Build the engine from an osmnx graph (MultiDiGraph with ``x``, ``y`` node attributes, ``graph['crs']``).
+
+        Directed edge pairs (u->v and v->u of the same way and length) are merged into one undirected edge.
+        """
+        import osmnx as ox
+
+        if G.number_of_edges() == 0:
+            raise NetworkError("the graph has no edges", fix="check the graph (osmnx) you passed")
+        nodes, edges = ox.convert.graph_to_gdfs(G)
+        edges = edges.reset_index()
+        a = np.minimum(edges["u"].to_numpy(), edges["v"].to_numpy())
+        b = np.maximum(edges["u"].to_numpy(), edges["v"].to_numpy())
+        way = edges["osmid"].astype(str).to_numpy() if "osmid" in edges.columns else np.zeros(len(edges))
+        ln = np.round(edges["length"].to_numpy(dtype=float), 2) if "length" in edges.columns else 0.0
+        key = pd.DataFrame({"a": a, "b": b, "w": way, "l": ln})
+        edges = edges.loc[~key.duplicated().to_numpy()].reset_index(drop=True)
+        nodes = nodes.drop(columns=[c for c in ("x", "y") if c in nodes.columns])
+        nodes.index.name = "osmid"
+        for col in edges.columns:  # list-valued osmnx attributes -> ";"-joined strings
+            if edges[col].dtype == object and edges[col].map(lambda t: isinstance(t, list)).any():
+                edges[col] = edges[col].map(lambda t: ";".join(map(str, t)) if isinstance(t, list) else t)
+        return cls.from_frames(nodes, edges, crs=crs)
+
+    # ------------------------------------------------------------------ weights
+    def _build_weight(self, values: np.ndarray) -> EdgeWeight:
+        n = self.n_nodes
+        e = np.arange(self.u.size)
+        keep = (self.u != self.v) & np.isfinite(values)
+        u, v, w, e = self.u[keep], self.v[keep], values[keep], e[keep]
+        rows = np.concatenate([u, v])
+        cols = np.concatenate([v, u])
+        data = np.concatenate([w, w])
+        eid = np.concatenate([e, e])
+        key = rows * n + cols
+        order = np.lexsort((data, key))  # by (row, col), cheapest first
+        key = key[order]
+        first = np.ones(key.size, dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        sel = order[first]
+        rows, cols, data, eid = rows[sel], cols[sel], data[sel], eid[sel]
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+        itype = np.int32 if max(n, rows.size) < 2**31 - 1 else np.int64
+        csr = sp.csr_array((data.astype(np.float64), cols.astype(itype), indptr.astype(itype)), shape=(n, n))
+        return EdgeWeight(values=values, csr=csr, entry_edge=eid)
+
+    def edge_weights(self, values: Any) -> EdgeWeight:
+        """A custom weight usable by every query (``weight=``).
+
+        Parameters
+        ----------
+        values : array-like (n_edges,)
+            Cost of each whole edge, in the order of :attr:`edges` (e.g. ``length * stress_factor``); must be
+            >= 0; ``inf`` marks an edge that may not be walked. Partial edges cost proportionally.
+
+        Returns
+        -------
+        EdgeWeight
+        """
+        vals = np.asarray(values, dtype=float).reshape(-1)
+        if vals.size != self.n_edges:
+            raise NetworkError(f"a weight needs one value per edge ({self.n_edges}), got {vals.size}",
+                               fix="compute the weight from network.edges (same row order)")
+        bad = np.isnan(vals) | (vals < 0)
+        if bad.any():
+            rows = np.flatnonzero(bad)[:5].tolist()
+            raise NetworkError(f"{int(bad.sum())} edge weight(s) are negative or NaN (edge rows {rows})",
+                               fix="weights must be >= 0 (use inf for edges that may not be walked)")
+        return self._build_weight(vals)
+
+    def _weight(self, weight: Any) -> EdgeWeight:
+        if weight is None:
+            return self._length_weight
+        if isinstance(weight, EdgeWeight):
+            if weight.values.size != self.n_edges:
+                raise NetworkError("the weight belongs to another network", fix="build it with edge_weights()")
+            return weight
+        return self.edge_weights(weight)
+
+    # ------------------------------------------------------------------ snapping
+    def snap(self, points: Any, max_distance: float = 150.0, group: Any = None) -> Snap:
+        """Attach points to the nearest point of the nearest edge.
+
+        Parameters
+        ----------
+        points : GeoSeries, GeoDataFrame (any CRS, Point geometries) or array (m, 2) in the network CRS (metres)
+        max_distance : float
+            Points farther than this (metres) from every edge are not attached (``ok=False``) and are listed by
+            :meth:`Snap.unsnapped` / :meth:`Snap.summary`.
+        group : array-like (m,), optional
+            A label per point; points sharing a label are several entrances of one facility, and queries answer
+            once per label (the best entrance). Default: every point is its own group.
+
+        Returns
+        -------
+        Snap
+
+        Raises
+        ------
+        NetworkError
+            Points without a CRS, or none of the (non-empty) points within ``max_distance`` of the network.
+        DataError
+            Geometries that are not Points.
+        """
+        if isinstance(points, (gpd.GeoDataFrame, gpd.GeoSeries)):
+            if points.crs is None:
+                raise NetworkError("the points have no CRS, so they cannot be placed on the network",
+                                   fix="set it with .set_crs('EPSG:4326') (or load them through childspace.io)")
+            gs = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
+            if not CRS.from_user_input(gs.crs).equals(self.crs):
+                gs = gs.to_crs(self.crs)
+            geom = np.asarray(gs.array, dtype=object)
+            ids = points.index.to_numpy()
+        else:
+            arr = np.asarray(points, dtype=float)
+            if arr.ndim != 2 or arr.shape[1] != 2:
+                raise DataError(f"points must be (m, 2) coordinates in the network CRS, got shape {arr.shape}",
+                                fix="pass a GeoSeries/GeoDataFrame with a CRS, or an (m, 2) array of x, y metres")
+            geom = shapely.points(arr)
+            ids = np.arange(arr.shape[0])
+        m = geom.size
+        empty = shapely.is_missing(geom) | shapely.is_empty(geom)
+        types = shapely.get_type_id(geom)
+        notpt = (~empty) & (types != 0)
+        if notpt.any():
+            rows = ids[notpt][:5].tolist()
+            raise DataError(f"{int(notpt.sum())} geometries are not Points (ids {rows})",
+                            fix="pass points (use .representative_point() for areas, or their entrances)")
+        if group is None:
+            labels, owner = ids, np.arange(m, dtype=np.int64)
+        else:
+            gvals = np.asarray(group)
+            if gvals.size != m:
+                raise DataError(f"group has {gvals.size} labels for {m} points", fix="give one label per point")
+            codes, uniq = pd.factorize(pd.Series(gvals), sort=False)
+            owner = codes.astype(np.int64)
+            labels = np.asarray(uniq)
+        edge = np.zeros(m, dtype=np.int64)
+        dist = np.full(m, np.inf)
+        if self._tree is None:
+            self._tree = shapely.STRtree(self._geom)
+        good = np.flatnonzero(~empty)
+        if good.size:
+            (qi, ti), d = self._tree.query_nearest(geom[good], all_matches=False, return_distance=True)
+            edge[good[qi]] = ti
+            dist[good[qi]] = d
+        eg = self._geom[edge]
+        offset = np.where(empty, 0.0, shapely.line_locate_point(eg, np.where(empty, shapely.points(0, 0), geom)))
+        elen = self.length[edge]
+        offset = np.clip(offset, 0.0, elen)
+        frac = np.divide(offset, elen, out=np.zeros(m), where=elen > 0)
+        snapped = shapely.line_interpolate_point(eg, offset)
+        xy = shapely.get_coordinates(snapped) if m else np.zeros((0, 2))
+        ok = dist <= max_distance
+        if m and good.size and not ok.any():
+            raise NetworkError(
+                f"none of the {m} points is within {max_distance:g} m of the walk network (nearest edge at "
+                f"{np.min(dist[good]):.0f} m)",
+                fix="check the points' CRS and datum (GCJ-02/BD-09 coordinates must be converted), that the "
+                    "network covers the points' area, or raise max_distance")
+        return Snap(edge=edge, offset=offset, frac=frac, distance=dist, ok=ok, xy=xy, ids=ids, owner=owner,
+                    labels=labels, max_distance=float(max_distance), crs=self.crs, n_network_edges=self.n_edges)
+
+    def snap_nodes(self) -> Snap:
+        """Every node as a target (a node is snapped to one of its edges at offset 0 or length)."""
+        n = self.n_nodes
+        # one incident edge per node (a node that is some edge's u sits at offset 0, else at the v end)
+        e_u = np.full(n, -1, dtype=np.int64)
+        e_u[self.u] = np.arange(self.n_edges)
+        e_v = np.full(n, -1, dtype=np.int64)
+        e_v[self.v] = np.arange(self.n_edges)
+        is_u = e_u >= 0
+        edge = np.where(is_u, e_u, e_v)
+        iso = edge < 0
+        edge[iso] = 0
+        offset = np.where(is_u, 0.0, self.length[edge])
+        frac = np.where(is_u, 0.0, 1.0)
+        ids = self.node_osmid
+        return Snap(edge=edge, offset=offset, frac=frac, distance=np.where(iso, np.inf, 0.0), ok=~iso,
+                    xy=np.c_[self.x, self.y], ids=ids, owner=np.arange(n, dtype=np.int64),
+                    labels=np.arange(n), max_distance=0.0, crs=self.crs, n_network_edges=self.n_edges)
+
+    def _check_snap(self, s: Snap, what: str) -> None:
+        if not isinstance(s, Snap):
+            raise NetworkError(f"{what} must be a Snap", fix=f"attach them first: {what} = network.snap(points)")
+        if s.n_network_edges != self.n_edges or not s.crs.equals(self.crs):
+            raise NetworkError(f"{what} were snapped to another network", fix="snap them to this network")
+
+    # ------------------------------------------------------------------ queries
+    def _augmented(self, w: EdgeWeight, s: Snap) -> tuple[sp.csr_array, np.ndarray]:
+        """CSR with one virtual node per attached source point (rows n..n+k-1); returns it and the point ids."""
+        n = self.n_nodes
+        pts = np.flatnonzero(s.ok)
+        e = s.edge[pts]
+        f = s.frac[pts]
+        we = w.values[e]
+        wu = _part(f, we)
+        wv = _part(1.0 - f, we)
+        loop = self.u[e] == self.v[e]
+        wu = np.where(loop, np.minimum(wu, wv), wu)
+        cols = np.stack([self.u[e], self.v[e]], axis=1)
+        vals = np.stack([wu, wv], axis=1)
+        keep = np.isfinite(vals)
+        keep[:, 1] &= ~loop
+        counts = keep.sum(axis=1)
+        k = pts.size
+        base = w.csr
+        itype = base.indices.dtype
+        indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(counts)]).astype(itype)
+        indices = np.concatenate([base.indices, cols[keep].astype(itype)])
+        data = np.concatenate([base.data, vals[keep]])
+        aug = sp.csr_array((data, indices, indptr), shape=(n + k, n + k))
+        return aug, pts
+
+    def _target_dist(self, w: EdgeWeight, dist: np.ndarray, t: Snap, tp: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Distances of target points ``tp`` from node distances: (via-u, via-v) candidates."""
+        e = t.edge[tp]
+        we = w.values[e]
+        f = t.frac[tp]
+        du = dist[self.u[e]] + _part(f, we)
+        dv = dist[self.v[e]] + _part(1.0 - f, we)
+        return du, dv
+
+    def _same_edge(self, w: EdgeWeight, s: Snap, sp_pts: np.ndarray, t: Snap, tp: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """For target points: direct along-edge cost to the closest source point on the same edge, and its index
+        (into ``sp_pts``; -1 if none)."""
+        best = np.full(tp.size, np.inf)
+        arg = np.full(tp.size, -1, dtype=np.int64)
+        if sp_pts.size == 0 or tp.size == 0:
+            return best, arg
+        se = s.edge[sp_pts]
+        sf = s.frac[sp_pts]
+        order = np.lexsort((sf, se))
+        key = se[order].astype(float) + 0.5 * sf[order]  # sorted by (edge, frac)
+        te = t.edge[tp]
+        tf = t.frac[tp]
+        q = te.astype(float) + 0.5 * tf
+        pos = np.searchsorted(key, q)
+        we = w.values[te]
+        for cand in (pos - 1, pos):
+            valid = (cand >= 0) & (cand < key.size)
+            c = np.clip(cand, 0, key.size - 1)
+            j = order[c]
+            valid &= se[j] == te
+            d = _part(np.abs(sf[j] - tf), we)
+            d = np.where(valid, d, np.inf)
+            better = d < best
+            best = np.where(better, d, best)
+            arg = np.where(better, j, arg)
+        return best, arg
+
+    def _run(self, w: EdgeWeight, s: Snap, cutoff: float | None) -> tuple[list[np.ndarray], np.ndarray]:
+        """One multi-source Dijkstra: [dist, predecessors, source node] over the augmented graph, and the
+        attached source points (virtual node ``n + j`` is point ``pts[j]``)."""
+        aug, pts = self._augmented(w, s)
+        n = self.n_nodes
+        limit = np.inf if cutoff is None else float(cutoff)
+        if pts.size == 0:
+            none = np.full(n, -9999, dtype=np.int32)
+            return [np.full(n, np.inf), none, none.copy()], pts
+        # (scipy returns the ``sources`` array only together with the predecessors)
+        out = dijkstra(aug, directed=True, indices=n + np.arange(pts.size), min_only=True,
+                       return_predecessors=True, limit=limit)
+        return list(out), pts
+
+    def node_distances(self, sources: Snap, cutoff: float | None = None, weight: Any = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """Distance from every node to its nearest source (one Dijkstra for all sources).
+
+        Parameters
+        ----------
+        sources : Snap
+        cutoff : float, optional
+            Stop searching beyond this cost (metres for the default weight); farther nodes get ``inf``.
+        weight : EdgeWeight or array (n_edges,), optional
+            Default: edge length in metres.
+
+        Returns
+        -------
+        dist : numpy.ndarray (n_nodes,)
+            Cost to the nearest source (``inf`` if unreachable / beyond ``cutoff``).
+        nearest_source : numpy.ndarray (n_nodes,) int64
+            Source group (index into ``sources.labels``), -1 if unreachable.
+        """
+        self._check_snap(sources, "sources")
+        w = self._weight(weight)
+        (d, _, src), pts = self._run(w, sources, cutoff)
+        n = self.n_nodes
+        dist = d[:n].copy()
+        s = src[:n].astype(np.int64)
+        reach = s >= n
+        near = np.full(n, -1, dtype=np.int64)
+        near[reach] = sources.owner[pts[s[reach] - n]]
+        dist[~reach] = np.inf
+        return dist, near
+
+    def _nearest_points(self, w: EdgeWeight, sources: Snap, targets: Snap, cutoff: float | None):
+        (res, pts) = self._run(w, sources, cutoff)
+        d = res[0]
+        src = res[-1]
+        n = self.n_nodes
+        tp = np.flatnonzero(targets.ok)
+        du, dv = self._target_dist(w, d, targets, tp)
+        direct, darg = self._same_edge(w, sources, pts, targets, tp)
+        # ties go to the direct along-edge path, then to the u end
+        choice = np.array([2, 0, 1])[np.argmin(np.stack([direct, du, dv]), axis=0)]
+        best = np.choose(choice, [du, dv, direct])
+        e = targets.edge[tp]
+        end_node = np.where(choice == 0, self.u[e], self.v[e])
+        src_pt = np.where(choice == 2, darg, src[end_node].astype(np.int64) - n)
+        if cutoff is not None:
+            best = np.where(best <= cutoff, best, np.inf)
+        src_pt = np.where(np.isfinite(best), src_pt, -1)
+        return tp, best, choice, src_pt, pts, res
+
+    def nearest(self, sources: Snap, targets: Snap, cutoff: float | None = None, weight: Any = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Network distance from each target to its nearest source (exact for points on the same edge).
+
+        Parameters
+        ----------
+        sources, targets : Snap
+        cutoff : float, optional
+            Maximum cost (metres for the default weight); beyond it the target is unreachable.
+        weight : EdgeWeight or array (n_edges,), optional
+
+        Returns
+        -------
+        dist : numpy.ndarray (targets.n_groups,)
+            Cost from the target to its nearest source; ``inf`` when unreachable or not attached.
+        source : numpy.ndarray (targets.n_groups,) int64
+            Source group index (into ``sources.labels``), -1 when unreachable.
+        """
+        self._check_snap(sources, "sources")
+        self._check_snap(targets, "targets")
+        w = self._weight(weight)
+        tp, best, _, src_pt, pts, _ = self._nearest_points(w, sources, targets, cutoff)
+        gbest, garg = _group_argmin(best, targets.owner[tp], targets.n_groups)
+        source = np.full(targets.n_groups, -1, dtype=np.int64)
+        hit = garg >= 0
+        source[hit] = sources.owner[pts[src_pt[garg[hit]]]]
+        return gbest, source
+
+    def distance_matrix(self, sources: Snap, targets: Snap, cutoff: float | None = None, weight: Any = None,
+                        memory_mb: float = DEFAULT_MEMORY_MB) -> np.ndarray:
+        """Network cost between every source group and every target group.
+
+        One Dijkstra call per chunk of sources (dense rows of ``n_nodes`` floats; chunks sized to
+        ``memory_mb``).
+
+        Returns
+        -------
+        numpy.ndarray (sources.n_groups, targets.n_groups)
+            Metres for the default weight; ``inf`` when unreachable / beyond ``cutoff`` / not attached.
+        """
+        self._check_snap(sources, "sources")
+        self._check_snap(targets, "targets")
+        w = self._weight(weight)
+        aug, pts = self._augmented(w, sources)
+        n = self.n_nodes
+        tp = np.flatnonzero(targets.ok)
+        att = np.full((pts.size, tp.size), np.inf)
+        te = targets.edge[tp]
+        tf = targets.frac[tp]
+        twe = w.values[te]
+        tu, tv = self.u[te], self.v[te]
+        limit = np.inf if cutoff is None else float(cutoff)
+        chunk = max(1, int(memory_mb * 2**20 // (8 * 3 * (n + pts.size))))
+        se_all = sources.edge[pts]
+        sf_all = sources.frac[pts]
+        for a in range(0, pts.size, chunk):
+            b = min(pts.size, a + chunk)
+            D = dijkstra(aug, directed=True, indices=n + np.arange(a, b), limit=limit)
+            m = np.minimum(D[:, tu] + _part(tf, twe), D[:, tv] + _part(1.0 - tf, twe))
+            same = se_all[a:b, None] == te[None, :]
+            direct = np.where(same, _part(np.abs(sf_all[a:b, None] - tf[None, :]), twe[None, :]), np.inf)
+            m = np.minimum(m, direct)
+            att[a:b] = m
+        if cutoff is not None:
+            att[att > cutoff] = np.inf
+        by_t = _group_min_columns(att, targets.owner[tp], targets.n_groups)  # (pts, Tg)
+        return _group_min_columns(by_t.T, sources.owner[pts], sources.n_groups).T
+
+    def k_nearest(self, sources: Snap, targets: Snap, k: int, cutoff: float | None = None, weight: Any = None,
+                  memory_mb: float = DEFAULT_MEMORY_MB) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest source groups of every target group (e.g. the 3 nearest kindergartens).
+
+        Returns
+        -------
+        dist : numpy.ndarray (targets.n_groups, k)
+            Costs, ascending (``inf`` padding when fewer than ``k`` are reachable).
+        source : numpy.ndarray (targets.n_groups, k) int64
+            Source group indices, -1 padding.
+        """
+        if k < 1:
+            raise NetworkError(f"k must be >= 1, got {k}", fix="ask for at least one nearest source")
+        mat = self.distance_matrix(sources, targets, cutoff=cutoff, weight=weight, memory_mb=memory_mb).T
+        g = mat.shape[1]
+        kk = min(k, g)
+        if kk < g:
+            part = np.argpartition(mat, kk - 1, axis=1)[:, :kk]
+        else:
+            part = np.broadcast_to(np.arange(g), (mat.shape[0], g)).copy()
+        vals = np.take_along_axis(mat, part, axis=1)
+        order = np.argsort(vals, axis=1, kind="stable")
+        idx = np.take_along_axis(part, order, axis=1)
+        vals = np.take_along_axis(vals, order, axis=1)
+        idx = np.where(np.isfinite(vals), idx, -1)
+        dist = np.full((mat.shape[0], k), np.inf)
+        src = np.full((mat.shape[0], k), -1, dtype=np.int64)
+        dist[:, :kk] = vals
+        src[:, :kk] = idx
+        return dist, src
+
+    # ------------------------------------------------------------------ paths
+    def paths(self, sources: Snap, targets: Snap, weight: Any = None, cutoff: float | None = None) -> Paths:
+        """Shortest path from every target group to its nearest source.
+
+        One Dijkstra call gives the shortest-path forest of all sources (each node's predecessor towards its
+        nearest source); the paths of all targets are read from it together, one hop per step.
+
+        Returns
+        -------
+        Paths
+            Edge indices in walking order source -> target, with the partial first and last edges.
+        """
+        self._check_snap(sources, "sources")
+        self._check_snap(targets, "targets")
+        w = self._weight(weight)
+        tp, best, choice, src_pt, pts, res = self._nearest_points(w, sources, targets, cutoff)
+        _, pred, _ = res
+        n = self.n_nodes
+        G = targets.n_groups
+        gbest, garg = _group_argmin(best, targets.owner[tp], G)
+        hit = np.flatnonzero(garg >= 0)
+        sel = garg[hit]  # positions into tp
+        t_pt = tp[sel]
+        t_edge = targets.edge[t_pt]
+        ch = choice[sel]
+        s_pt = pts[src_pt[sel]]
+        s_edge = sources.edge[s_pt]
+        # chain: walk predecessors from the entry node of each target's edge back to a virtual source node
+        pn = pred[:n].astype(np.int64)
+        nodes_r = np.flatnonzero((pn >= 0) & (pn < n))
+        pred_edge = np.full(n, -1, dtype=np.int64)
+        pred_edge[nodes_r] = w.lookup(pn[nodes_r], nodes_r)
+        entry = np.where(ch == 0, self.u[t_edge], self.v[t_edge])
+        via = ch != 2
+        rec_t: list[np.ndarray] = []
+        rec_e: list[np.ndarray] = []
+        rec_f: list[np.ndarray] = []
+        rec_s: list[np.ndarray] = []
+        exit_node = np.full(hit.size, -1, dtype=np.int64)
+        active = np.flatnonzero(via)
+        cur = entry.copy()
+        step = 0
+        while active.size:
+            c = cur[active]
+            p = pn[c]
+            is_real = (p >= 0) & (p < n)
+            done = ~is_real
+            exit_node[active[done]] = c[done]
+            a_r = active[is_real]
+            if a_r.size:
+                e = pred_edge[c[is_real]]
+                rec_t.append(a_r)
+                rec_e.append(e)
+                rec_f.append(self.u[e] == p[is_real])
+                rec_s.append(np.full(a_r.size, step))
+                cur[a_r] = p[is_real]
+            active = a_r
+            step += 1
+            if step > n + 1:  # a cycle would be a bug in the predecessor array
+                raise NetworkError("predecessor walk did not terminate", fix="report this network")
+        ct = np.concatenate(rec_t) if rec_t else np.zeros(0, dtype=np.int64)
+        ce = np.concatenate(rec_e) if rec_e else np.zeros(0, dtype=np.int64)
+        cf = np.concatenate(rec_f) if rec_f else np.zeros(0, dtype=bool)
+        cs = np.concatenate(rec_s) if rec_s else np.zeros(0, dtype=np.int64)
+        order = np.lexsort((-cs, ct))  # per target, source side first
+        ct, ce, cf = ct[order], ce[order], cf[order]
+        n_chain = np.bincount(ct, minlength=hit.size)
+        # first edge: source's edge (walked from the source towards exit_node); last: target's edge
+        s_loop = self.u[s_edge] == self.v[s_edge]
+        s_frac = sources.frac[s_pt]
+        # leaving the source's edge at v means walking it u -> v; on a loop edge, the shorter way round
+        src_fwd = np.where(s_loop, (1.0 - s_frac) < s_frac, exit_node == self.v[s_edge])
+        tgt_fwd = ch == 0  # entering the target's edge at u means walking it u -> v
+        direct_fwd = targets.offset[t_pt] >= sources.offset[s_pt]
+        counts = np.where(via, n_chain + 2, 1)
+        ptr_h = np.zeros(hit.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=ptr_h[1:])
+        flat_e = np.empty(ptr_h[-1], dtype=np.int64)
+        flat_f = np.empty(ptr_h[-1], dtype=bool)
+        flat_e[ptr_h[:-1]] = s_edge
+        flat_f[ptr_h[:-1]] = np.where(via, src_fwd, direct_fwd)
+        last = ptr_h[1:] - 1
+        flat_e[last[via]] = t_edge[via]
+        flat_f[last[via]] = tgt_fwd[via]
+        if ct.size:
+            chain_start = ptr_h[:-1][ct] + 1
+            rank = np.arange(ct.size) - np.repeat(np.cumsum(n_chain) - n_chain, n_chain)
+            flat_e[chain_start + rank] = ce
+            flat_f[chain_start + rank] = cf
+        s_off_h = sources.offset[s_pt]
+        t_off_h = targets.offset[t_pt]
+        # drop a first/last edge walked over zero metres (a point sitting at a node), so that paths list only
+        # edges actually walked; the offsets then refer to the new first/last edge's end node
+        L = self.length
+        first_i, last_i = ptr_h[:-1], ptr_h[1:] - 1
+        first_len = np.where(flat_f[first_i], L[flat_e[first_i]] - s_off_h, s_off_h)
+        last_len = np.where(flat_f[last_i], t_off_h, L[flat_e[last_i]] - t_off_h)
+        drop_first = (counts > 1) & (first_len <= 0)
+        drop_last = (counts > 1) & (last_len <= 0) & ~(drop_first & (counts == 2))
+        keep = np.ones(flat_e.size, dtype=bool)
+        keep[first_i[drop_first]] = False
+        keep[last_i[drop_last]] = False
+        nf = first_i[drop_first] + 1
+        s_off_h[drop_first] = np.where(flat_f[nf], 0.0, L[flat_e[nf]])
+        nl = last_i[drop_last] - 1
+        t_off_h[drop_last] = np.where(flat_f[nl], L[flat_e[nl]], 0.0)
+        counts = counts - drop_first - drop_last
+        flat_e, flat_f = flat_e[keep], flat_f[keep]
+        # expand to all target groups (unreachable ones get empty paths)
+        counts_all = np.zeros(G, dtype=np.int64)
+        counts_all[hit] = counts
+        ptr = np.zeros(G + 1, dtype=np.int64)
+        np.cumsum(counts_all, out=ptr[1:])
+        source = np.full(G, -1, dtype=np.int64)
+        source[hit] = sources.owner[s_pt]
+        s_off = np.full(G, np.nan)
+        t_off = np.full(G, np.nan)
+        s_off[hit] = s_off_h
+        t_off[hit] = t_off_h
+        return Paths(dist=gbest, source=source, ptr=ptr, flat_edges=flat_e, flat_forward=flat_f,
+                     source_offset=s_off, target_offset=t_off, network=self)
+
+    def _vertex_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All edge vertices: coords (K, 2), start pointer per edge (e+1,), cumulative distance per vertex (K,)."""
+        if self._vcoords is None:
+            coords, li = shapely.get_coordinates(self._geom, return_index=True)
+            ptr = np.zeros(self.n_edges + 1, dtype=np.int64)
+            np.cumsum(np.bincount(li, minlength=self.n_edges), out=ptr[1:])
+            seg = np.r_[0.0, np.hypot(*np.diff(coords, axis=0).T)]
+            seg[ptr[:-1]] = 0.0
+            cum = np.cumsum(seg)
+            cum -= np.repeat(cum[ptr[:-1]], np.diff(ptr))
+            self._vcoords = (coords, ptr, cum)
+        return self._vcoords
+
+    def substrings(self, edge: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """Pieces of edges between two distances from ``u`` (vectorised ``shapely.ops.substring``).
+
+        Parameters
+        ----------
+        edge : array (p,) of edge indices
+        start, end : array (p,)
+            Metres from the edge's ``u`` end; ``start > end`` gives the piece oriented towards ``u``.
+
+        Returns
+        -------
+        numpy.ndarray (p,) of LineStrings (network CRS)
+        """
+        edge = np.asarray(edge, dtype=np.int64)
+        start = np.asarray(start, dtype=float)
+        end = np.asarray(end, dtype=float)
+        if edge.size == 0:
+            return np.zeros(0, dtype=object)
+        coords, vptr, cum = self._vertex_table()
+        lo = np.clip(np.minimum(start, end), 0, self.length[edge])
+        hi = np.clip(np.maximum(start, end), 0, self.length[edge])
+        idx, row = _ragged_ranges(vptr[edge], vptr[edge + 1] - vptr[edge])
+        inner = (cum[idx] > lo[row]) & (cum[idx] < hi[row])
+        idx, row = idx[inner], row[inner]
+        g = self._geom[edge]
+        p0 = shapely.get_coordinates(shapely.line_interpolate_point(g, lo))
+        p1 = shapely.get_coordinates(shapely.line_interpolate_point(g, hi))
+        p = edge.size
+        allrow = np.concatenate([np.arange(p), row, np.arange(p)])
+        rank = np.concatenate([np.zeros(p), 1.0 + cum[idx], np.full(p, np.inf)])
+        xy = np.concatenate([p0, coords[idx], p1])
+        order = np.lexsort((rank, allrow))
+        lines = shapely.linestrings(xy[order], indices=allrow[order])
+        rev = start > end
+        if rev.any():
+            lines[rev] = shapely.reverse(lines[rev])
+        return lines
+
+    def _paths_length(self, P: Paths) -> np.ndarray:
+        G = len(P)
+        counts = np.diff(P.ptr)
+        full = self.length[P.flat_edges]
+        first = P.ptr[:-1][counts > 0]
+        last = P.ptr[1:][counts > 0] - 1
+        g = np.flatnonzero(counts > 0)
+        L = np.full(G, np.inf)
+        tot = np.zeros(G)
+        np.add.at(tot, np.repeat(np.arange(G), counts), full)
+        so, to = P.source_offset[g], P.target_offset[g]
+        fe, le = P.flat_edges[first], P.flat_edges[last]
+        single = counts[g] == 1
+        fw_first = P.flat_forward[first]
+        fw_last = P.flat_forward[last]
+        first_len = np.where(fw_first, self.length[fe] - so, so)
+        last_len = np.where(fw_last, to, self.length[le] - to)
+        multi = tot[g] - self.length[fe] - self.length[le] + first_len + last_len
+        L[g] = np.where(single, np.abs(to - so), multi)
+        return L
+
+    def _paths_geometry(self, P: Paths) -> gpd.GeoSeries:
+        G = len(P)
+        counts = np.diff(P.ptr)
+        g = np.flatnonzero(counts > 0)
+        out = np.full(G, None, dtype=object)
+        if g.size == 0:
+            return gpd.GeoSeries(out, crs=self.crs)
+        e = P.flat_edges
+        pos = np.arange(e.size)
+        path_of = np.repeat(np.arange(G), counts)
+        is_first = pos == P.ptr[:-1][path_of]
+        is_last = pos == P.ptr[1:][path_of] - 1
+        L = self.length[e]
+        fw = P.flat_forward
+        start = np.where(fw, 0.0, L)
+        end = np.where(fw, L, 0.0)
+        so = P.source_offset[path_of]
+        to = P.target_offset[path_of]
+        start = np.where(is_first, so, start)
+        end = np.where(is_last, to, end)
+        pieces = self.substrings(e, start, end)
+        coords, ci = shapely.get_coordinates(pieces, return_index=True)
+        pid = path_of[ci]
+        # drop repeated vertices where consecutive pieces meet
+        keep = np.ones(ci.size, dtype=bool)
+        keep[1:] = ~((pid[1:] == pid[:-1]) & np.all(coords[1:] == coords[:-1], axis=1))
+        coords, pid = coords[keep], pid[keep]
+        npts = np.bincount(pid, minlength=G)
+        one = npts == 1  # zero-length path: repeat the point so it is a valid LineString
+        if one.any():
+            extra = np.flatnonzero(one[pid])
+            coords = np.insert(coords, extra, coords[extra], axis=0)
+            pid = np.insert(pid, extra, pid[extra])
+        used = np.unique(pid)
+        lines = shapely.linestrings(coords, indices=np.searchsorted(used, pid))
+        out[used] = lines
+        return gpd.GeoSeries(out, crs=self.crs)
+
+    def path_geometry(self, edge_indices: Sequence[int], start_offset: float | None = None,
+                      end_offset: float | None = None) -> shapely.LineString:
+        """One path's LineString from its edge sequence (walking order), the first/last edges cut at offsets.
+
+        Parameters
+        ----------
+        edge_indices : sequence of int
+            Consecutive edges (each sharing a node with the next).
+        start_offset : float, optional
+            Position on the first edge (metres from its ``u``) where the walk starts; default its far end from
+            the second edge (whole edge).
+        end_offset : float, optional
+            Position on the last edge where the walk ends; default the whole edge.
+
+        Returns
+        -------
+        shapely.LineString (network CRS)
+        """
+        e = np.asarray(edge_indices, dtype=np.int64)
+        if e.size == 0:
+            raise NetworkError("an empty path has no geometry", fix="check that the target is reachable")
+        if e.size == 1:
+            a = 0.0 if start_offset is None else start_offset
+            b = self.length[e[0]] if end_offset is None else end_offset
+            fw = np.array([b >= a])
+        else:
+            u, v = self.u[e], self.v[e]
+            # a node shared with the next edge is where the edge is left
+            shared_next = np.where((v[:-1] == u[1:]) | (v[:-1] == v[1:]), v[:-1], u[:-1])
+            fw = np.empty(e.size, dtype=bool)
+            fw[:-1] = shared_next == v[:-1]
+            fw[-1] = shared_next[-1] == u[-1]
+        P = Paths(dist=np.zeros(1), source=np.zeros(1, dtype=np.int64), ptr=np.array([0, e.size]),
+                  flat_edges=e, flat_forward=fw,
+                  source_offset=np.array([(0.0 if fw[0] else self.length[e[0]]) if start_offset is None
+                                          else float(start_offset)]),
+                  target_offset=np.array([(self.length[e[-1]] if fw[-1] else 0.0) if end_offset is None
+                                          else float(end_offset)]), network=self)
+        return self._paths_geometry(P).iloc[0]
+
+    # ------------------------------------------------------------------ service areas
+    def reachable_edges(self, node_dist: np.ndarray, cutoff: float, weight: Any = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """How far along every edge one gets within ``cutoff`` from the ``u`` end and from the ``v`` end.
+
+        Parameters
+        ----------
+        node_dist : numpy.ndarray (n_nodes,)
+            Cost to every node (from :meth:`node_distances`).
+        cutoff : float
+            Budget, same unit as ``node_dist`` (metres for the default weight).
+        weight : EdgeWeight or array, optional
+            The weight ``node_dist`` was computed with (to convert the remaining budget into metres).
+
+        Returns
+        -------
+        reach_u, reach_v : numpy.ndarray (n_edges,)
+            Metres reachable along the edge from ``u`` and from ``v`` (0..length); the edge is wholly covered
+            when ``reach_u + reach_v >= length``. Pieces around sources on an edge are given by
+            :meth:`edge_pieces` with ``sources``.
+        """
+        w = self._weight(weight)
+        nd = np.asarray(node_dist, dtype=float)
+        L = self.length
+        with np.errstate(divide="ignore", invalid="ignore"):
+            metres_per_cost = np.where(w.values > 0, L / w.values, np.inf)
+            ru = np.clip((cutoff - nd[self.u]) * metres_per_cost, 0.0, L)
+            rv = np.clip((cutoff - nd[self.v]) * metres_per_cost, 0.0, L)
+        ru = np.where(np.isnan(ru), np.where(cutoff - nd[self.u] >= 0, L, 0.0), ru)
+        rv = np.where(np.isnan(rv), np.where(cutoff - nd[self.v] >= 0, L, 0.0), rv)
+        return ru, rv
+
+    def edge_pieces(self, node_dist: np.ndarray, cutoff: float, weight: Any = None,
+                    sources: Snap | None = None) -> gpd.GeoDataFrame:
+        """The walkable pieces of edges within ``cutoff`` (for service-area polygons).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``edge``, ``start_m``, ``end_m`` (metres from ``u``), geometry (network CRS). Whole edges appear
+            once; partly reached edges as one piece from each reached end; with ``sources``, the stretch within
+            ``cutoff`` of each source on its own edge is added (pieces may overlap).
+        """
+        w = self._weight(weight)
+        ru, rv = self.reachable_edges(node_dist, cutoff, weight=w)
+        L = self.length
+        whole = (ru + rv >= L) & ((ru > 0) | (rv > 0) | (L == 0) & np.isfinite(node_dist[self.u]))
+        e_all = np.arange(self.n_edges)
+        pu = (~whole) & (ru > 0)
+        pv = (~whole) & (rv > 0)
+        edge = [e_all[whole], e_all[pu], e_all[pv]]
+        st = [np.zeros(whole.sum()), np.zeros(pu.sum()), (L - rv)[pv]]
+        en = [L[whole], ru[pu], L[pv]]
+        if sources is not None:
+            self._check_snap(sources, "sources")
+            sp_ = np.flatnonzero(sources.ok)
+            se = sources.edge[sp_]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mpc = np.where(w.values[se] > 0, L[se] / w.values[se], np.inf)
+            reach = np.where(np.isfinite(mpc), cutoff * mpc, L[se])
+            a = np.clip(sources.offset[sp_] - reach, 0, L[se])
+            b = np.clip(sources.offset[sp_] + reach, 0, L[se])
+            keep = (b > a) & ~whole[se]
+            edge.append(se[keep])
+            st.append(a[keep])
+            en.append(b[keep])
+        edge_a = np.concatenate(edge)
+        st_a = np.concatenate(st)
+        en_a = np.concatenate(en)
+        geom = self.substrings(edge_a, st_a, en_a)
+        return gpd.GeoDataFrame({"edge": edge_a, "start_m": st_a, "end_m": en_a}, geometry=geom, crs=self.crs)
+
+    # ------------------------------------------------------------------ components
+    def islands(self, snap: Snap, min_nodes: int | None = None) -> pd.DataFrame:
+        """Attached points that sit on a small network component (not reachable from the main network).
+
+        Parameters
+        ----------
+        snap : Snap
+        min_nodes : int, optional
+            Components with fewer nodes count as islands; default: every component but the largest.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per such point: ``id``, ``group``, ``edge``, ``component``, ``component_nodes``.
+            ``len(result)`` is the count to report.
+        """
+        self._check_snap(snap, "points")
+        p = np.flatnonzero(snap.ok)
+        comp = self.component[self.u[snap.edge[p]]]
+        size = self.component_sizes[comp]
+        bad = comp > 0 if min_nodes is None else size < min_nodes
+        q = p[bad]
+        return pd.DataFrame({"id": snap.ids[q], "group": snap.labels[snap.owner[q]], "edge": snap.edge[q],
+                             "component": comp[bad], "component_nodes": size[bad]})
+
+    # ------------------------------------------------------------------ I/O
+    def save(self, path: str | Path) -> Path:
+        """Write the network to a GeoPackage (layers ``nodes``, ``edges``, and a metadata table).
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+        """
+        import pyogrio
+
+        path = Path(path)
+        if path.exists():
+            path.unlink()
+        self.nodes.to_file(path, layer="nodes", driver="GPKG", engine="pyogrio")
+        self.edges.to_file(path, layer="edges", driver="GPKG", engine="pyogrio")
+        meta = {"format": "childspace.WalkNetwork", "version": str(_FORMAT_VERSION),
+                "crs_wkt": self.crs.to_wkt(), "n_nodes": str(self.n_nodes), "n_edges": str(self.n_edges),
+                "dtypes_nodes": json.dumps({c: str(t) for c, t in self.nodes.dtypes.items()}),
+                "dtypes_edges": json.dumps({c: str(t) for c, t in self.edges.dtypes.items()})}
+        pyogrio.write_dataframe(pd.DataFrame({"key": list(meta), "value": list(meta.values())}), path,
+                                layer=_META_LAYER, driver="GPKG")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "WalkNetwork":
+        """Read a network written by :meth:`save`.
+
+        Raises
+        ------
+        NetworkError
+            The file is missing or is not a saved WalkNetwork.
+        """
+        import pyogrio
+
+        path = Path(path)
+        if not path.exists():
+            raise NetworkError("file not found", path=path, fix="save a network first with WalkNetwork.save()")
+        layers = {name for name, _ in pyogrio.list_layers(path)}
+        if not {"nodes", "edges", _META_LAYER} <= layers:
+            raise NetworkError(f"not a saved walk network (layers: {sorted(layers)})", path=path,
+                               fix="build the network with WalkNetwork.from_osm() and save() it")
+        meta_df = pyogrio.read_dataframe(path, layer=_META_LAYER)
+        meta = dict(zip(meta_df["key"], meta_df["value"]))
+        crs = CRS.from_wkt(meta["crs_wkt"])
+        nodes = gpd.read_file(path, layer="nodes", engine="pyogrio")
+        edges = gpd.read_file(path, layer="edges", engine="pyogrio")
+        nodes = nodes.set_crs(crs, allow_override=True)
+        edges = edges.set_crs(crs, allow_override=True)
+        for frame, key in ((nodes, "dtypes_nodes"), (edges, "dtypes_edges")):
+            dtypes = json.loads(meta.get(key, "{}"))
+            for c, t in dtypes.items():
+                if c in frame.columns and c != frame.geometry.name and t != "object" and str(frame[c].dtype) != t:
+                    try:
+                        frame[c] = frame[c].astype(t)
+                    except (TypeError, ValueError):
+                        pass
+        _as_object_none(nodes, skip=("osmid", "x", "y"))
+        _as_object_none(edges, skip=("u", "v", "length"))
+        if len(nodes) != int(meta["n_nodes"]) or len(edges) != int(meta["n_edges"]):
+            raise NetworkError("node/edge counts differ from the saved metadata", path=path,
+                               fix="the file was modified; rebuild and save the network again")
+        return cls(nodes, edges, crs)
+
+    def to_networkx(self) -> Any:
+        """An osmnx-compatible ``networkx.MultiDiGraph`` (both directions per edge), in the network CRS.
+
+        Nodes are keyed by OSM id with attributes ``x``, ``y`` (metres) and tags; edges carry ``length``,
+        ``osmid`` (way), ``geometry`` (oriented along the direction), tags; ``G.graph['crs']`` is set, so
+        ``osmnx.distance.nearest_nodes`` and ``osmnx.routing.shortest_path`` work on it.
+        """
+        import networkx as nx
+
+        G = nx.MultiDiGraph(crs=self.crs, simplified=True, name="childspace walk network")
+        ncols = [c for c in self.nodes.columns if c not in ("osmid", self.nodes.geometry.name)]
+        nrec = self.nodes[ncols].to_dict("records")
+        G.add_nodes_from(zip(self.node_osmid.tolist(), nrec))
+        ecols = [c for c in self.edges.columns if c not in ("u", "v", "u_osmid", "v_osmid", "key",
+                                                            self.edges.geometry.name)]
+        erec = self.edges[ecols].to_dict("records")
+        keys = self.edges["key"].to_numpy() if "key" in self.edges.columns else np.zeros(self.n_edges, int)
+        uo = self.node_osmid[self.u].tolist()
+        vo = self.node_osmid[self.v].tolist()
+        rev = shapely.reverse(self._geom)
+        fwd_list = []
+        back_list = []
+        for i, rec in enumerate(erec):
+            k = int(keys[i])
+            fwd_list.append((uo[i], vo[i], k, {**rec, "geometry": self._geom[i], "reversed": False}))
+            if uo[i] != vo[i]:
+                back_list.append((vo[i], uo[i], k, {**rec, "geometry": rev[i], "reversed": True}))
+        G.add_edges_from(fwd_list)
+        G.add_edges_from(back_list)
+        return G

@@ -1,0 +1,588 @@
+"""Static maps for reports (静态地图): matplotlib figures in the local metric CRS.
+
+Each function mirrors a map of :mod:`childspace.maps` and returns a :class:`matplotlib.figure.Figure` drawn in the
+local metric CRS (:func:`childspace.projection.local_crs_for`; CGCS2000 3-degree Gauss–Krüger in China), with a
+north arrow, a scale bar of a round length in metres/kilometres, a legend and a bilingual title. Saving is
+separate: :func:`save_figure`.
+
+The arrow points to grid north of the projected CRS; in Yueqing (120.5–121.3°E on the 120°E central meridian)
+grid north is within about 0.6° of true north (meridian convergence ≈ Δλ·sin φ).
+
+Chinese text needs a CJK font: :func:`find_cjk_font` looks for Noto Sans CJK / Source Han Sans / WenQuanYi /
+SimHei / Microsoft YaHei / PingFang and raises a :class:`~childspace.ChildspaceError` saying how to install one.
+Figures are built without pyplot, so nothing is shown or kept open.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from matplotlib import font_manager, patheffects, rc_context
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from pyproj import CRS
+
+from childspace._errors import ChildspaceError, DataError
+from childspace.projection import local_crs_for
+from childspace.report import CATEGORY_LABELS, STATUS_LABELS, STRESS_LABELS, category_label
+
+__all__ = [
+    "find_cjk_font",
+    "plot_coverage",
+    "plot_pilots",
+    "plot_routes",
+    "plot_overview",
+    "save_figure",
+    "nice_scale_length",
+]
+
+#: CJK families tried in order (Simplified Chinese faces first)
+CJK_FAMILIES: tuple[str, ...] = (
+    "Noto Sans CJK SC", "Source Han Sans SC", "Source Han Sans CN", "Noto Sans SC", "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", "SimHei", "Heiti SC", "STHeiti", "Hiragino Sans GB",
+    "Noto Sans CJK JP", "Noto Sans CJK TC", "Source Han Sans", "Sarasa Gothic SC", "Droid Sans Fallback",
+    "Arial Unicode MS",
+)
+_FILE_HINTS = ("notosanscjk", "sourcehansans", "notosanssc", "wqy", "msyh", "simhei", "pingfang", "droidsansfallback",
+               "sarasa", "hiragino", "stheiti", "arialuni")
+
+_SYNTHETIC_NOTE = "示例数据（虚构） Synthetic sample data"
+
+
+@functools.lru_cache(maxsize=1)
+def find_cjk_font() -> str:
+    """The family name of an installed font that renders Chinese.
+
+    Looks first by family name among the fonts matplotlib knows, then scans the system font files for known CJK
+    font files and registers them.
+
+    Returns
+    -------
+    str
+        e.g. ``"Noto Sans CJK SC"``.
+
+    Raises
+    ------
+    ChildspaceError
+        No CJK font installed; the message says how to install one.
+    """
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    for fam in CJK_FAMILIES:
+        if fam in known:
+            return fam
+    for path in font_manager.findSystemFonts():
+        stem = Path(path).name.lower().replace("-", "").replace("_", "")
+        if any(h in stem for h in _FILE_HINTS):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    for fam in CJK_FAMILIES:
+        if fam in known:
+            return fam
+    raise ChildspaceError(
+        "no font with Chinese characters was found for the static maps",
+        fix="install one: Debian/Ubuntu `sudo apt install fonts-noto-cjk`; Windows has Microsoft YaHei (微软雅黑); "
+            "macOS has PingFang SC; then delete matplotlib's font cache (~/.cache/matplotlib) and retry")
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    fam = find_cjk_font()
+    with rc_context({"font.family": "sans-serif", "font.sans-serif": [fam, "DejaVu Sans"],
+                     "axes.unicode_minus": False, "font.size": 10, "hatch.linewidth": 0.6,
+                     "hatch.color": "#7f0000"}):
+        yield
+
+
+def nice_scale_length(width_m: float, fraction: float = 0.2) -> float:
+    """A round scale-bar length (1, 2 or 5 × 10^k metres) not longer than ``fraction`` of ``width_m``.
+
+    Parameters
+    ----------
+    width_m : float
+        Width of the map extent in metres.
+    fraction : float, default 0.2
+        Largest share of the width the bar may take.
+
+    Returns
+    -------
+    float
+        Length in metres, e.g. ``nice_scale_length(4300)`` → 500.0.
+    """
+    target = max(float(width_m) * fraction, 1e-9)
+    k = np.floor(np.log10(target))
+    best = 10.0 ** k
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * 10.0 ** k <= target:
+            best = m * 10.0 ** k
+    return float(best)
+
+
+def _scale_label(length_m: float) -> str:
+    if length_m >= 1000:
+        km = length_m / 1000
+        return f"{km:g} 公里 km"
+    return f"{length_m:g} 米 m"
+
+
+def _decorate(fig: Figure, ax, title: str, synthetic: bool, handles: Sequence, crs: CRS) -> None:
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    width, height = x1 - x0, y1 - y0
+    # fit the figure height to the extent's shape so no large empty band is left (6-12 inches)
+    fw = fig.get_size_inches()[0]
+    pos = ax.get_position()
+    fig.set_size_inches(fw, float(np.clip(fw * pos.width * height / width / pos.height, 6.0, 12.0)))
+    # scale bar: two alternating halves, lower left
+    length = nice_scale_length(width)
+    bx, by = x0 + 0.04 * width, y0 + 0.04 * height
+    h = 0.012 * height
+    ax.add_patch(Rectangle((bx, by), length / 2, h, facecolor="black", edgecolor="black", zorder=20))
+    ax.add_patch(Rectangle((bx + length / 2, by), length / 2, h, facecolor="white", edgecolor="black", zorder=20))
+    halo = [patheffects.withStroke(linewidth=3, foreground="white")]
+    ax.text(bx, by + 1.8 * h, "0", ha="center", va="bottom", fontsize=9, zorder=21, path_effects=halo)
+    ax.text(bx + length, by + 1.8 * h, _scale_label(length), ha="center", va="bottom", fontsize=9, zorder=21,
+            path_effects=halo)
+    # north arrow, upper right (grid north of the projected CRS)
+    ax.annotate("", xy=(0.95, 0.95), xytext=(0.95, 0.86), xycoords="axes fraction",
+                arrowprops=dict(facecolor="black", edgecolor="black", width=5, headwidth=14, headlength=12),
+                zorder=21)
+    ax.text(0.95, 0.965, "N 北", transform=ax.transAxes, ha="center", va="bottom", fontsize=12,
+            fontweight="bold", zorder=21, path_effects=halo)
+    fig.suptitle(title, fontsize=15, fontweight="bold", x=0.02, ha="left", y=0.975)
+    note = f"坐标系 CRS: {crs.name} (EPSG:{crs.to_epsg()})"
+    if synthetic:
+        fig.text(0.02, 0.925, _SYNTHETIC_NOTE, fontsize=11, fontweight="bold", color="#7a5200",
+                 bbox=dict(boxstyle="round,pad=0.3", facecolor="#fff3cd", edgecolor="#e0b84d"))
+    fig.text(0.02, 0.015, note, fontsize=8, color="#555555")
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=True, fontsize=9,
+                  title="图例 Legend", title_fontsize=10, borderaxespad=0.0)
+
+
+def _new_figure() -> tuple[Figure, object]:
+    fig = Figure(figsize=(12, 8.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.02, 0.05, 0.68, 0.84))
+    return fig, ax
+
+
+def _metric(gdf: gpd.GeoDataFrame | None, crs: CRS, what: str) -> gpd.GeoDataFrame | None:
+    if gdf is None:
+        return None
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise DataError(f"{what} must be a GeoDataFrame, got {type(gdf).__name__}", feature=what,
+                        fix=f"pass {what} as a GeoDataFrame")
+    if gdf.crs is None:
+        raise DataError(f"{what} has no CRS", feature=what,
+                        fix="load it through childspace.io or set its CRS with .set_crs()")
+    out = gdf.to_crs(crs)
+    return out[~(out.geometry.isna() | out.geometry.is_empty)]
+
+
+def _crs_for(*layers: gpd.GeoDataFrame | None) -> CRS:
+    for g in layers:
+        if g is not None and len(g):
+            if g.crs is None:
+                raise DataError("a layer has no CRS", fix="load it through childspace.io or set its CRS")
+            return local_crs_for(g)
+    raise DataError("nothing to draw: every layer given is empty", fix="check the inputs of the figure")
+
+
+def _draw_boundaries(ax, b: gpd.GeoDataFrame | None, handles: list, label_limit: int = 60,
+                     outline: Sequence[str] = ("community", "township")) -> None:
+    if b is None or not len(b):
+        return
+    level = b["level"].astype(str).to_numpy() if "level" in b.columns else np.array(["community"] * len(b))
+    halo = [patheffects.withStroke(linewidth=3, foreground="white")]
+    for lev, colour, lw, ls, lab in (("community", "#777777", 0.7, "--", "村社区边界 Community boundary"),
+                                     ("township", "#222222", 1.8, "-", "乡镇街道边界 Township boundary")):
+        sub = b[level == lev]
+        if not len(sub):
+            continue
+        if lev in outline:
+            sub.boundary.plot(ax=ax, color=colour, linewidth=lw, linestyle=ls, zorder=6)
+            handles.append(Line2D([], [], color=colour, lw=lw + 0.5, ls=ls, label=lab))
+        show_labels = lev == "township" or not (level == "township").any()
+        if "name" in sub.columns and len(sub) <= label_limit and show_labels:
+            pts = sub.geometry.representative_point()
+            for x, y, t in zip(pts.x, pts.y, sub["name"].astype(str)):
+                ax.text(x, y, t, ha="center", va="center", fontsize=10 if lev == "township" else 8,
+                        fontweight="bold" if lev == "township" else "normal", zorder=15, path_effects=halo)
+
+
+def _fix_extent(ax, *layers: gpd.GeoDataFrame | None, pad: float = 0.04) -> None:
+    b = np.array([g.total_bounds for g in layers if g is not None and len(g)])
+    minx, miny, maxx, maxy = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+    dx, dy = (maxx - minx) or 100.0, (maxy - miny) or 100.0
+    ax.set_xlim(minx - pad * dx, maxx + pad * dx)
+    ax.set_ylim(miny - (pad + 0.08) * dy, maxy + (pad + 0.06) * dy)  # room for scale bar and arrow
+
+
+# ----------------------------------------------------------------------------------------------------
+
+def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame,
+                  service_areas: gpd.GeoDataFrame | None = None, access: gpd.GeoDataFrame | None = None,
+                  gaps: gpd.GeoDataFrame | None = None, category: str | None = None, *,
+                  title: str | None = None, synthetic: bool = False) -> Figure:
+    """Static coverage map of one category (mirrors :func:`childspace.maps.coverage_map`).
+
+    Parameters are those of :func:`childspace.maps.coverage_map` (any CRS in; drawn in the local metric CRS).
+    Gaps are shaded by ``children_uncovered``; homes not covered on foot (``covered_walk_<cat>`` false, else
+    ``covered_line_<cat>``) are red dots sized by ``children``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if category is None:
+        cats = facilities["category"].dropna().unique() if "category" in facilities.columns else []
+        if len(cats) != 1:
+            raise ChildspaceError("plot_coverage needs a category when facilities hold several",
+                                  fix=f"pass category= one of {sorted(map(str, cats))}")
+        category = str(cats[0])
+    crs = _crs_for(boundaries, facilities)
+    b = _metric(boundaries, crs, "boundaries")
+    fac = _metric(facilities, crs, "facilities")
+    if "category" in fac.columns:
+        fac = fac[fac["category"].astype(str) == category]
+    clabel = category_label(category)
+    zh, en = CATEGORY_LABELS.get(category, (category, category))
+    from childspace.maps import CATEGORY_COLOURS
+
+    colour = CATEGORY_COLOURS.get(category, "#1f78b4")
+    with _style():
+        fig, ax = _new_figure()
+        handles: list = []
+        if gaps is not None and len(gaps):
+            g = _metric(gaps, crs, "gaps")
+            if "category" in g.columns:
+                g = g[g["category"].astype(str) == category]
+            if len(g):
+                g.plot(ax=ax, column="children_uncovered", cmap="Reds", alpha=0.75, edgecolor="#99000d",
+                       linewidth=0.6, zorder=2, legend=True,
+                       legend_kwds={"label": "缺口未覆盖儿童 Gap: children uncovered", "shrink": 0.45,
+                                    "location": "bottom", "pad": 0.02, "aspect": 30})
+                handles.append(Patch(facecolor="#fb6a4a", edgecolor="#99000d", label="覆盖缺口 Coverage gap"))
+        if service_areas is not None and len(service_areas):
+            sa = _metric(service_areas, crs, "service_areas")
+            if "category" in sa.columns:
+                sa = sa[sa["category"].astype(str) == category]
+            meth = sa["method"].astype(str).to_numpy() if "method" in sa.columns else np.array(["walk"] * len(sa))
+            r = pd.to_numeric(sa["radius_m"], errors="coerce").max() if "radius_m" in sa.columns else np.nan
+            rt = f"（{r:,.0f} 米 m）" if np.isfinite(r) else ""
+            if (meth == "line").any():
+                sa[meth == "line"].boundary.plot(ax=ax, color=colour, linewidth=1.0, linestyle="--", zorder=3)
+                handles.append(Line2D([], [], color=colour, ls="--", label=f"直线服务区{rt} Straight-line area"))
+            if (meth == "walk").any():
+                sa[meth == "walk"].plot(ax=ax, color=colour, alpha=0.25, edgecolor=colour, linewidth=0.8,
+                                        zorder=3)
+                handles.append(Patch(facecolor=colour, alpha=0.35, edgecolor=colour,
+                                     label=f"步行服务区{rt} Walking area"))
+        _draw_boundaries(ax, b, handles)
+        if access is not None and len(access):
+            acc = _metric(access, crs, "access")
+            col = next((c for c in (f"covered_walk_{category}", f"covered_line_{category}") if c in acc.columns),
+                       None)
+            if col is None:
+                raise DataError(f"access lacks covered_walk_{category} / covered_line_{category}",
+                                feature="access", fix=f"run coverage.origin_access for category {category!r}")
+            unc = acc[~acc[col].fillna(False).astype(bool).to_numpy()]
+            if len(unc):
+                kids = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)),
+                                     errors="coerce").fillna(0).to_numpy()
+                ax.scatter(unc.geometry.x, unc.geometry.y, s=6 + 6 * kids, c="#ef3b2c", edgecolors="#67000d",
+                           linewidths=0.4, zorder=8)
+                handles.append(Line2D([], [], marker="o", ls="", color="#ef3b2c", markeredgecolor="#67000d",
+                                      label="未覆盖住户（大小=儿童数） Uncovered homes (size = children)"))
+        if len(fac):
+            ax.scatter(fac.geometry.x, fac.geometry.y, s=90, c=colour, edgecolors="white", linewidths=1.5,
+                       zorder=10)
+            handles.insert(0, Line2D([], [], marker="o", ls="", markersize=9, color=colour,
+                                     markeredgecolor="white", label=f"{clabel}（{len(fac)}）"))
+        _fix_extent(ax, b, fac)
+        _decorate(fig, ax, title or f"{zh}服务覆盖 {en} service coverage", synthetic, handles, crs)
+    return fig
+
+
+def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | None = None, *,
+                boundaries: gpd.GeoDataFrame | None = None, title: str | None = None,
+                synthetic: bool = False, label: bool = True) -> Figure:
+    """Static map of pilot units coloured by status (mirrors :func:`childspace.maps.pilot_map`).
+
+    Batches are told apart by marker shape (2022 ● circle, 2023 ■ square; others ◆); key projects have a black
+    ring. ``label=True`` writes the pilot ids next to the markers.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    crs = _crs_for(pilots_status, boundaries)
+    ps = _metric(pilots_status, crs, "pilots_status")
+    if "status" not in ps.columns:
+        raise DataError("pilots_status lacks the column 'status'", feature="pilots_status",
+                        fix="pass the output of childspace.pilots.pilot_status")
+    bad = sorted(set(ps["status"].astype(str)) - set(STATUS_LABELS))
+    if bad:
+        raise DataError(f"unknown pilot status values {bad}", feature="pilots_status.status",
+                        fix=f"status must be one of {list(STATUS_LABELS)}")
+    b = _metric(boundaries, crs, "boundaries")
+    with _style():
+        fig, ax = _new_figure()
+        handles: list = []
+        if catchments is not None and len(catchments):
+            c = _metric(catchments, crs, "catchments")
+            c.boundary.plot(ax=ax, color="#777777", linewidth=0.5, linestyle=":", zorder=2)
+            handles.append(Line2D([], [], color="#777777", ls=":", label="试点服务范围 Pilot catchment"))
+        _draw_boundaries(ax, b, handles)
+        status = ps["status"].astype(str).to_numpy()
+        colours = np.array([STATUS_LABELS[s][2] for s in status])
+        key = (ps["key_project"].fillna(False).astype(bool).to_numpy() if "key_project" in ps.columns
+               else np.zeros(len(ps), dtype=bool))
+        poly = ps.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+        if poly.any():
+            ps[poly].plot(ax=ax, color=colours[poly], alpha=0.55, edgecolor=np.where(key[poly], "black", "#333333"),
+                          linewidth=np.where(key[poly], 2.0, 0.8), zorder=5)
+        pts = ps[~poly]
+        batch = ps["batch"].to_numpy() if "batch" in ps.columns else np.zeros(len(ps))
+        markers = {2022: "o", 2023: "s"}
+        for bval in pd.unique(batch):
+            sel = (~poly) & (batch == bval)
+            if sel.any():
+                sub = ps[sel]
+                ax.scatter(sub.geometry.x, sub.geometry.y, s=np.where(key[sel], 110, 70), c=colours[sel],
+                           marker=markers.get(int(bval) if np.isfinite(float(bval)) else 0, "D"),
+                           edgecolors=np.where(key[sel], "black", "white"),
+                           linewidths=np.where(key[sel], 2.0, 1.0), zorder=9)
+            mk = markers.get(int(bval), "D")
+            n = int((batch == bval).sum())
+            handles.append(Line2D([], [], marker=mk, ls="", color="#888888", markersize=8,
+                                  label=f"{bval}年试点（{n}个） Pilots {bval} ({n})"))
+        if label and "pilot_id" in ps.columns and len(ps) <= 80:
+            rp = ps.geometry.representative_point()
+            halo = [patheffects.withStroke(linewidth=2, foreground="white")]
+            for x, y, t in zip(rp.x, rp.y, ps["pilot_id"].astype(str)):
+                ax.annotate(t, (x, y), xytext=(5, 5), textcoords="offset points", fontsize=6.5, zorder=12,
+                            path_effects=halo)
+        for k_, (zh, en, col) in STATUS_LABELS.items():
+            handles.append(Patch(facecolor=col, edgecolor="#333333",
+                                 label=f"{zh} {en}（{int((status == k_).sum())}）"))
+        handles.append(Line2D([], [], marker="o", ls="", color="white", markeredgecolor="black",
+                              markeredgewidth=2, markersize=9, label="黑圈 = 重点项目 Black ring = key project"))
+        del pts
+        _fix_extent(ax, ps, b, _metric(catchments, crs, "catchments") if catchments is not None else None)
+        _decorate(fig, ax, title or "儿童友好试点单元评估 Child-friendly pilot units", synthetic, handles, crs)
+    return fig
+
+
+def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None,
+                walksheds: gpd.GeoDataFrame | None = None, schools: gpd.GeoDataFrame | None = None, *,
+                boundaries: gpd.GeoDataFrame | None = None, route: str = "safest", title: str | None = None,
+                synthetic: bool = False) -> Figure:
+    """Static map of routes to school by worst stress level (mirrors :func:`childspace.maps.routes_map`).
+
+    Parameters
+    ----------
+    route : {"safest", "shortest", "both"}, default "safest"
+        Which routes of ``routes.school_routes`` to draw (shortest ones dotted).
+    Other parameters as in :func:`childspace.maps.routes_map`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if route not in ("safest", "shortest", "both"):
+        raise ChildspaceError(f"unknown route choice {route!r}", fix='use "safest", "shortest" or "both"')
+    crs = _crs_for(routes, boundaries)
+    r = _metric(routes, crs, "routes")
+    if "worst_level" not in r.columns:
+        raise DataError("routes lack the column 'worst_level'", feature="routes",
+                        fix="pass the output of childspace.routes.school_routes")
+    if route != "both" and "route" in r.columns:
+        r = r[r["route"].astype(str) == route]
+    b = _metric(boundaries, crs, "boundaries")
+    with _style():
+        fig, ax = _new_figure()
+        handles: list = []
+        if walksheds is not None and len(walksheds):
+            w = _metric(walksheds, crs, "walksheds")
+            kind = w["kind"].astype(str).to_numpy() if "kind" in w.columns else np.array(["plain"] * len(w))
+            if (kind == "plain").any():
+                w[kind == "plain"].plot(ax=ax, color="#4a6fa5", alpha=0.10, linewidth=0, zorder=2)
+                w[kind == "plain"].boundary.plot(ax=ax, color="#4a6fa5", linewidth=1.2, linestyle="--", zorder=2)
+                handles.append(Patch(facecolor="#dfe6f0", edgecolor="#4a6fa5", ls="--",
+                                     label="普通步行范围 Plain walkshed"))
+            if (kind == "safe").any():
+                w[kind == "safe"].plot(ax=ax, color="#1a9641", alpha=0.22, edgecolor="#1a9641", linewidth=1,
+                                       zorder=3)
+                handles.append(Patch(facecolor="#a9d8b3", edgecolor="#1a9641", label="安全步行范围 Safe walkshed"))
+        _draw_boundaries(ax, b, handles)
+        level = pd.to_numeric(r["worst_level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
+        kids = (pd.to_numeric(r["children"], errors="coerce").fillna(0).to_numpy() if "children" in r.columns
+                else np.zeros(len(r)))
+        kinds = r["route"].astype(str).to_numpy() if "route" in r.columns else np.array(["safest"] * len(r))
+        for lv in (1, 2, 3, 4):
+            for kd, ls in (("safest", "-"), ("shortest", ":")):
+                sel = (level == lv) & (kinds == kd)
+                if sel.any():
+                    r[sel].plot(ax=ax, color=STRESS_LABELS[lv][2], linewidth=np.clip(1.2 + 0.35 * np.sqrt(kids[sel]),
+                                                                                     1.2, 5), linestyle=ls,
+                                zorder=6 + lv)
+        for lv, (zh, en, col) in STRESS_LABELS.items():
+            handles.append(Line2D([], [], color=col, lw=3, label=f"{zh} {en}"))
+        if route == "both":
+            handles.append(Line2D([], [], color="#555555", lw=2, ls=":", label="点线 = 最短路线 Dotted = shortest"))
+        if hazards is not None and len(hazards):
+            h = _metric(hazards, crs, "hazards")
+            hl = pd.to_numeric(h["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
+            hk = pd.to_numeric(h.get("children", pd.Series(0, index=h.index)), errors="coerce").fillna(0).to_numpy()
+            is_pt = h.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
+            if (~is_pt).any():
+                h[~is_pt].plot(ax=ax, color=[STRESS_LABELS[v][2] for v in hl[~is_pt]], linewidth=6, alpha=0.6,
+                               zorder=11)
+            if is_pt.any():
+                hp = h[is_pt]
+                ax.scatter(hp.geometry.x, hp.geometry.y, s=30 + 8 * hk[is_pt], marker="^",
+                           c=[STRESS_LABELS[v][2] for v in hl[is_pt]], edgecolors="black", linewidths=1,
+                           zorder=12)
+            handles.append(Line2D([], [], marker="^", ls="", color="#d7191c", markeredgecolor="black",
+                                  markersize=10, label="隐患点（大小=受影响儿童） Hazard (size = children)"))
+        if schools is not None and len(schools):
+            s = _metric(schools, crs, "schools")
+            ax.scatter(s.geometry.x, s.geometry.y, s=120, c="#1f78b4", edgecolors="white", linewidths=1.5,
+                       zorder=13, marker="o")
+            halo = [patheffects.withStroke(linewidth=3, foreground="white")]
+            if "name" in s.columns and len(s) <= 60:
+                for x, y, t in zip(s.geometry.x, s.geometry.y, s["name"].astype(str)):
+                    ax.annotate(t, (x, y), xytext=(7, 7), textcoords="offset points", fontsize=9, zorder=14,
+                                path_effects=halo)
+            handles.append(Line2D([], [], marker="o", ls="", color="#1f78b4", markeredgecolor="white",
+                                  markersize=10, label="学校 School"))
+        _fix_extent(ax, r, b, _metric(walksheds, crs, "walksheds") if walksheds is not None else None)
+        which = {"safest": "最安全路线 safest routes", "shortest": "最短路线 shortest routes",
+                 "both": "最安全与最短路线 safest and shortest routes"}[route]
+        _decorate(fig, ax, title or f"上学路线安全评估（{which.split(' ')[0]}） Safe routes to school "
+                  f"({which.split(' ', 1)[1]})", synthetic, handles, crs)
+    return fig
+
+
+def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, category: str | None = None, *,
+                  value: str = "pct_walk", level: str | None = None, title: str | None = None,
+                  synthetic: bool = False) -> Figure:
+    """Choropleth of coverage % per unit (mirrors :func:`childspace.maps.overview_map`).
+
+    Parameters
+    ----------
+    level : {"community", "township"}, optional
+        Units shaded; default communities when present, else townships. Township outlines are always drawn.
+    Other parameters as in :func:`childspace.maps.overview_map`; classes 0–20–40–60–80–100 %, grey = no data,
+    hatched = below target.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from childspace.maps import COVERAGE_BINS
+
+    crs = _crs_for(boundaries)
+    b = _metric(boundaries, crs, "boundaries")
+    uc = pd.DataFrame(unit_coverage)
+    for col in ("unit_id", value):
+        if col not in uc.columns:
+            raise DataError(f"unit_coverage lacks the column {col!r}", feature="unit_coverage",
+                            fix="pass the output of childspace.coverage.unit_coverage")
+    if "category" in uc.columns:
+        if category is None:
+            cats = uc["category"].dropna().unique()
+            if len(cats) != 1:
+                raise ChildspaceError("plot_overview needs a category when unit_coverage holds several",
+                                      fix=f"pass category= one of {sorted(map(str, cats))}")
+            category = str(cats[0])
+        uc = uc[uc["category"].astype(str) == category]
+    lev = b["level"].astype(str) if "level" in b.columns else pd.Series("community", index=b.index)
+    if level is None:
+        level = "community" if (lev == "community").any() else "township"
+    sub = b[lev.to_numpy() == level].copy()
+    sub["unit_id"] = sub["unit_id"].astype(str)
+    cols = ["unit_id", value] + (["below_target"] if "below_target" in uc.columns else [])
+    u = uc[cols].copy()
+    u["unit_id"] = u["unit_id"].astype(str)
+    sub = sub.merge(u.drop_duplicates("unit_id"), on="unit_id", how="left")
+    vals = pd.to_numeric(sub[value], errors="coerce").to_numpy(dtype=float)
+    uppers = np.array([x[0] for x in COVERAGE_BINS])
+    idx = np.clip(np.searchsorted(uppers, np.nan_to_num(vals, nan=-1.0), side="right"), 0, len(COVERAGE_BINS) - 1)
+    fill = np.where(np.isfinite(vals), np.array([x[1] for x in COVERAGE_BINS])[idx], "#bdbdbd")
+    clabel = category_label(category) if category else ""
+    vlabel = {"pct_walk": "步行覆盖率 Walking coverage", "pct_line": "直线覆盖率 Straight-line coverage",
+              "area_pct_walk": "步行覆盖面积比 Area covered on foot"}.get(value, value)
+    with _style():
+        fig, ax = _new_figure()
+        handles: list = [Patch(facecolor=c, edgecolor="#444444", label=lab) for _u, c, lab in COVERAGE_BINS]
+        handles.append(Patch(facecolor="#bdbdbd", edgecolor="#444444", label="无数据 No data"))
+        sub.plot(ax=ax, color=fill, edgecolor="#555555", linewidth=0.6, zorder=2)
+        if "below_target" in sub.columns:
+            bt = sub["below_target"].fillna(False).astype(bool).to_numpy()
+            if bt.any():
+                sub[bt].plot(ax=ax, facecolor="none", edgecolor="#7f0000", hatch="//", linewidth=0.0, zorder=3)
+                handles.append(Patch(facecolor="white", edgecolor="#7f0000", hatch="//",
+                                     label="斜线 = 低于目标 Hatched = below target"))
+        _draw_boundaries(ax, b, handles, outline=("township",))
+        if len(sub) <= 40 and "name" in sub.columns and level == "community":
+            rp = sub.geometry.representative_point()
+            halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+            for x, y, t, v in zip(rp.x, rp.y, sub["name"].astype(str), vals):
+                ax.text(x, y, f"{t}\n{v:.0f}%" if np.isfinite(v) else f"{t}\n—", ha="center", va="center",
+                        fontsize=9, zorder=14, path_effects=halo)
+        _fix_extent(ax, b)
+        cz, ce = (clabel.split(" ", 1) + [""])[:2] if clabel else ("", "")
+        vz, ve = vlabel.split(" ", 1)
+        _decorate(fig, ax, title or f"{cz}{vz} {ce}: {ve}", synthetic, handles, crs)
+        ax.get_legend().set_title(f"{vlabel} %")
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
+    """Save a figure (PNG, or any format matplotlib knows from the suffix) atomically: temp file + rename.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str or Path
+        Target file; its folder must exist.
+    dpi : int, default 150
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ChildspaceError("the output folder does not exist", path=path.parent,
+                              fix="create the folder first or choose another output path")
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".{fmt}", dir=path.parent)
+    os.close(fd)
+    try:
+        with _style():
+            fig.savefig(tmp, dpi=dpi, format=fmt, facecolor="white", bbox_inches="tight", pad_inches=0.25)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

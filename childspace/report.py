@@ -1,0 +1,627 @@
+"""Excel workbook, CSV tables and a self-contained HTML report (报告输出).
+
+Also holds the bilingual vocabulary (Chinese first, then English) that the maps (:mod:`childspace.maps`), the
+static figures (:mod:`childspace.plot`) and the tables share: category labels, status labels and column headers.
+
+Percentages: columns named ``pct_*``, ``area_pct_*``, ``target_pct`` and ``share_*`` follow the analysis
+outputs: ``pct_*``/``target_pct`` are percentages 0–100; ``share_*`` and ``assumed_share`` are fractions 0–1.
+Both are shown as per cent in the workbook.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import os
+import tempfile
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from childspace._errors import ChildspaceError, DataError
+
+__all__ = [
+    "CATEGORY_LABELS",
+    "STATUS_LABELS",
+    "KIND_LABELS",
+    "COLUMN_LABELS",
+    "category_label",
+    "column_label",
+    "bilingual_headers",
+    "write_excel",
+    "write_csv_tables",
+    "html_report",
+    "SHEET_NAMES",
+]
+
+# ----------------------------------------------------------------------------------------------------
+# vocabulary
+# ----------------------------------------------------------------------------------------------------
+
+_FALLBACK_CATEGORIES: dict[str, tuple[str, str]] = {
+    "kindergarten": ("幼儿园", "Kindergarten"),
+    "primary_school": ("小学", "Primary school"),
+    "middle_school": ("初中", "Middle school"),
+    "playground": ("儿童游戏场地", "Playground"),
+    "park": ("公园", "Park"),
+    "mother_baby_room": ("母婴室", "Mother and baby room"),
+    "children_home": ("儿童之家", "Children's home"),
+    "library": ("图书馆", "Library"),
+    "hospital": ("医院", "Hospital"),
+}
+
+
+def _load_category_labels() -> dict[str, tuple[str, str]]:
+    labels = dict(_FALLBACK_CATEGORIES)
+    path = Path(__file__).parent / "config" / "standards.toml"
+    try:
+        with open(path, "rb") as fh:
+            cats = tomllib.load(fh).get("categories", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return labels
+    for key, val in cats.items():
+        if isinstance(val, dict) and "zh" in val and "en" in val:
+            labels[key] = (str(val["zh"]), str(val["en"]))
+    return labels
+
+
+#: canonical category -> (中文, English), read from ``childspace/config/standards.toml``.
+CATEGORY_LABELS: dict[str, tuple[str, str]] = _load_category_labels()
+
+#: pilot status -> (中文, English, colour). Colours: green / amber / red.
+STATUS_LABELS: dict[str, tuple[str, str, str]] = {
+    "meets": ("达标", "Meets", "#1a9641"),
+    "partly": ("部分达标", "Partly meets", "#f0a020"),
+    "gap": ("缺口", "Gap", "#d7191c"),
+}
+
+#: pilot kind -> (中文, English)
+KIND_LABELS: dict[str, tuple[str, str]] = {
+    "community": ("社区", "Community"),
+    "school": ("学校", "School"),
+    "hospital": ("医院", "Hospital"),
+    "park": ("公园", "Park"),
+    "venue": ("场馆", "Venue"),
+    "street": ("街区", "Street"),
+    "enterprise": ("企业", "Enterprise"),
+}
+
+#: route verdict -> (中文, English, colour)
+VERDICT_LABELS: dict[str, tuple[str, str, str]] = {
+    "safe": ("安全", "Safe", "#1a9641"),
+    "caution": ("注意", "Caution", "#f0a020"),
+    "unsafe": ("不安全", "Unsafe", "#d7191c"),
+}
+
+#: pedestrian stress level 1-4 -> (中文, English, colour): green, light green, orange, red.
+STRESS_LABELS: dict[int, tuple[str, str, str]] = {
+    1: ("1级 低压力", "Level 1 low stress", "#1a9641"),
+    2: ("2级 较低", "Level 2", "#a6d96a"),
+    3: ("3级 较高", "Level 3", "#fdae61"),
+    4: ("4级 高压力", "Level 4 high stress", "#d7191c"),
+}
+
+_LEVEL_LABELS = {"township": "乡镇街道 Township", "community": "村社区 Community"}
+
+#: fixed column headers (bilingual, Chinese first)
+COLUMN_LABELS: dict[str, str] = {
+    "unit_id": "单元编号 Unit ID",
+    "unit_name": "单元名称 Unit name",
+    "name": "名称 Name",
+    "level": "层级 Level",
+    "parent_id": "上级编号 Parent ID",
+    "code": "区划代码 Code",
+    "population": "人口 Population",
+    "category": "设施类型 Category",
+    "category_zh": "设施类型（中文） Category (Chinese)",
+    "radius_m": "服务半径(米) Radius (m)",
+    "children": "儿童数 Children",
+    "children_covered_walk": "步行覆盖儿童 Children covered (walk)",
+    "pct_walk": "步行覆盖率 Coverage walk %",
+    "children_covered_line": "直线覆盖儿童 Children covered (straight line)",
+    "pct_line": "直线覆盖率 Coverage straight line %",
+    "area_pct_walk": "步行覆盖面积比 Area covered walk %",
+    "median_walk_m": "步行距离中位数(米) Median walk (m)",
+    "p90_walk_m": "步行距离90分位(米) 90th pct walk (m)",
+    "detour_ratio": "绕行系数 Detour ratio",
+    "below_target": "低于目标 Below target",
+    "target_pct": "目标覆盖率 Target %",
+    "lc5_missing": "5分钟生活圈缺项 Missing in 5-min circle",
+    "lc10_missing": "10分钟生活圈缺项 Missing in 10-min circle",
+    "lc15_missing": "15分钟生活圈缺项 Missing in 15-min circle",
+    "lc5_complete": "5分钟生活圈完整 5-min circle complete",
+    "lc10_complete": "10分钟生活圈完整 10-min circle complete",
+    "lc15_complete": "15分钟生活圈完整 15-min circle complete",
+    "children_uncovered": "未覆盖儿童 Children uncovered",
+    "area_m2": "面积(平方米) Area (m²)",
+    "rank": "排序 Rank",
+    "pilot_id": "试点编号 Pilot ID",
+    "batch": "批次 Batch",
+    "kind": "类型 Kind",
+    "township": "所属镇街 Township",
+    "notes": "备注 Notes",
+    "key_project": "重点项目 Key project",
+    "status": "状态 Status",
+    "status_zh": "状态（中文） Status (Chinese)",
+    "reasons": "原因 Reasons",
+    "facility_id": "设施编号 Facility ID",
+    "capacity": "容量 Capacity",
+    "address": "地址 Address",
+    "source": "来源 Source",
+    "school_id": "学校编号 School ID",
+    "origin_id": "起点编号 Origin ID",
+    "route": "路线 Route",
+    "length_m": "长度(米) Length (m)",
+    "worst_level": "最差压力等级 Worst stress level",
+    "unsafe_crossings": "不安全过街 Unsafe crossings",
+    "share_l1": "1级路段占比 Share level 1",
+    "share_l2": "2级路段占比 Share level 2",
+    "share_l3": "3级路段占比 Share level 3",
+    "share_l4": "4级路段占比 Share level 4",
+    "assumed_share": "推定标签占比 Share on assumed tags",
+    "verdict": "评价 Verdict",
+    "children_safe": "安全路线儿童 Children safe",
+    "children_caution": "需注意儿童 Children caution",
+    "children_unsafe": "不安全儿童 Children unsafe",
+    "children_unreachable": "不可达儿童 Children unreachable",
+    "hazard_id": "隐患编号 Hazard ID",
+    "type": "类型 Type",
+    "schools": "涉及学校 Schools",
+    "reason": "原因 Reason",
+    "max_level": "最高压力等级 Max stress level",
+    "method": "方法 Method",
+}
+
+_PREFIX_LABELS = [
+    ("dist_walk_", "步行距离(米) Walk distance (m)"),
+    ("dist_line_", "直线距离(米) Straight-line distance (m)"),
+    ("covered_walk_", "步行覆盖 Covered (walk)"),
+    ("covered_line_", "直线覆盖 Covered (line)"),
+    ("nearest_", "最近设施 Nearest"),
+    ("has_", "具备 Has"),
+    ("dist_", "距离(米) Distance (m)"),
+]
+
+#: suggested sheet names for :func:`write_excel` (Excel limits sheet names to 31 characters)
+SHEET_NAMES: dict[str, str] = {
+    "township_coverage": "乡镇覆盖 Township coverage",
+    "community_coverage": "社区覆盖 Community coverage",
+    "pilots": "试点单元 Pilot units",
+    "schools": "学校 Schools",
+    "hazards": "隐患点 Hazards",
+    "gaps": "缺口 Gaps",
+    "life_circles": "生活圈 Life circles",
+    "routes": "上学路线 School routes",
+}
+
+
+def category_label(category: str) -> str:
+    """Bilingual label of a canonical category, e.g. ``"幼儿园 Kindergarten"`` (unknown: the key itself)."""
+    zh, en = CATEGORY_LABELS.get(category, (category, ""))
+    return f"{zh} {en}".strip()
+
+
+def column_label(column: str) -> str:
+    """Bilingual header for an analysis column (Chinese first). Unknown columns are returned unchanged."""
+    if column in COLUMN_LABELS:
+        return COLUMN_LABELS[column]
+    for prefix, label in _PREFIX_LABELS:
+        if column.startswith(prefix):
+            cat = column[len(prefix):]
+            if cat in CATEGORY_LABELS:
+                zh, en = CATEGORY_LABELS[cat]
+                lab_zh, lab_en = label.split(" ", 1)
+                return f"{zh}{lab_zh} {en}: {lab_en}"
+    return column
+
+
+def bilingual_headers(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` with bilingual headers; duplicate headers after translation get the raw name appended."""
+    new = [column_label(str(c)) for c in df.columns]
+    seen: dict[str, int] = {}
+    for i, c in enumerate(new):
+        if c in seen:
+            new[i] = f"{c} ({df.columns[i]})"
+        seen[new[i]] = i
+    out = df.copy()
+    out.columns = new
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------------
+
+def _atomic_target(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.parent.exists():
+        raise ChildspaceError("the output folder does not exist", path=path.parent,
+                              fix="create the folder first or choose another output path")
+    return path
+
+
+def _write_atomic_bytes(path: Path, writer) -> Path:
+    """Call ``writer(tmp_path)`` then rename the temporary file onto ``path`` (same folder, atomic)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        writer(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _plain_table(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Drop geometry-typed columns (a table never carries geometry); lists become '; '-joined text."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"table {name!r} is a {type(df).__name__}, not a DataFrame",
+                        fix="pass pandas DataFrames / GeoDataFrames as the tables")
+    out = pd.DataFrame(df).copy()
+    geom_cols = [c for c in out.columns if str(out[c].dtype) == "geometry"]
+    out = out.drop(columns=geom_cols)
+    for c in out.columns:
+        if out[c].dtype == object:
+            sample = out[c].dropna()
+            if len(sample) and sample.map(lambda v: isinstance(v, (list, tuple, set))).any():
+                out[c] = out[c].map(lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple, set)) else v)
+    return pd.DataFrame(out)
+
+
+def _display_width(text: str) -> int:
+    # CJK characters take about two Latin character widths in Excel
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _pct_kind(column: str) -> str | None:
+    """'pct100' for 0-100 percentages, 'frac' for 0-1 shares, None otherwise."""
+    if column.startswith("pct_") or column.startswith("area_pct_") or column == "target_pct":
+        return "pct100"
+    if column.startswith("share_") or column == "assumed_share":
+        return "frac"
+    return None
+
+
+# ----------------------------------------------------------------------------------------------------
+# Excel
+# ----------------------------------------------------------------------------------------------------
+
+def write_excel(path: str | Path, sheets: Mapping[str, pd.DataFrame]) -> Path:
+    """Write one workbook with one sheet per analysis table.
+
+    Headers are bilingual (Chinese first, :func:`column_label`), the header row is frozen and bold, columns are
+    sized to their content, percentage columns get a per-cent format, and geometry columns are dropped.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.xlsx`` file to write; written to a temporary file in the same folder and renamed (atomic).
+    sheets : mapping of str to DataFrame
+        Sheet name -> table, e.g. ``{"乡镇覆盖 Township coverage": df}`` (see :data:`SHEET_NAMES`). Names longer
+        than 31 characters (Excel's limit) are cut; characters ``[]:*?/\\`` are replaced.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    path = _atomic_target(path)
+    if not sheets:
+        raise DataError("no tables to write", path=path, fix="pass at least one DataFrame in `sheets`")
+    wb = Workbook()
+    wb.remove(wb.active)
+    used: set[str] = set()
+    for raw_name, df in sheets.items():
+        table = _plain_table(df, raw_name)
+        name = str(raw_name)
+        for ch in "[]:*?/\\":
+            name = name.replace(ch, "_")
+        name = name[:31] or "Sheet"
+        base, k = name, 2
+        while name.lower() in used:
+            suffix = f" ({k})"
+            name = base[: 31 - len(suffix)] + suffix
+            k += 1
+        used.add(name.lower())
+        ws = wb.create_sheet(name)
+        headers = [column_label(str(c)) for c in table.columns]
+        ws.append(headers)
+        fill = PatternFill("solid", fgColor="DDEBF7")
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+            cell.fill = fill
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        values = table.astype(object).where(table.notna(), None).to_numpy()
+        for row in values:
+            ws.append([_excel_value(v) for v in row])
+        for j, col in enumerate(table.columns, start=1):
+            letter = get_column_letter(j)
+            kind = _pct_kind(str(col))
+            if kind is not None and pd.api.types.is_numeric_dtype(table[col]):
+                fmt = '0.0"%"' if kind == "pct100" else "0.0%"
+                for cell in ws[letter][1:]:
+                    cell.number_format = fmt
+            elif pd.api.types.is_float_dtype(table[col]):
+                for cell in ws[letter][1:]:
+                    cell.number_format = "0.0"
+            texts = [str(v) for v in table[col].head(500).tolist() if v is not None]
+            width = max([_display_width(headers[j - 1]) // 2 + 2] + [_display_width(t) + 2 for t in texts])
+            ws.column_dimensions[letter].width = float(min(max(width, 8), 60))
+        ws.freeze_panes = "A2"
+        ws.row_dimensions[1].height = 32
+    return _write_atomic_bytes(path, lambda tmp: wb.save(tmp))
+
+
+def _excel_value(v):
+    if v is None:
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return None if not np.isfinite(v) else float(v)
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    if isinstance(v, (str, int, float, bool)):
+        return v
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    return str(v)
+
+
+# ----------------------------------------------------------------------------------------------------
+# CSV
+# ----------------------------------------------------------------------------------------------------
+
+def write_csv_tables(directory: str | Path, tables: Mapping[str, pd.DataFrame], *,
+                     bilingual: bool = False) -> dict[str, Path]:
+    """Write each table as ``<directory>/<name>.csv`` in UTF-8 with BOM (Excel opens Chinese correctly).
+
+    Parameters
+    ----------
+    directory : str or Path
+        Existing output folder.
+    tables : mapping of str to DataFrame
+        File stem -> table. Geometry columns are dropped; list values are ``"; "``-joined.
+    bilingual : bool, default False
+        Write bilingual headers (:func:`column_label`) instead of the machine column names. Keep False when the
+        CSV is to be read back by programs.
+
+    Returns
+    -------
+    dict of str to Path
+        File stem -> file written. Each file is written to a temporary file and renamed (atomic).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ChildspaceError("the output folder does not exist", path=directory,
+                              fix="create the folder first or choose another output folder")
+    written: dict[str, Path] = {}
+    for stem, df in tables.items():
+        safe = "".join("_" if ch in '<>:"/\\|?*' else ch for ch in str(stem)).strip() or "table"
+        table = _plain_table(df, stem)
+        if bilingual:
+            table = bilingual_headers(table)
+        target = directory / f"{safe}.csv"
+        written[str(stem)] = _write_atomic_bytes(
+            target, lambda tmp, t=table: t.to_csv(tmp, index=False, encoding="utf-8-sig",
+                                                  quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n"))
+    return written
+
+
+# ----------------------------------------------------------------------------------------------------
+# HTML report
+# ----------------------------------------------------------------------------------------------------
+
+_REPORT_CSS = """
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC","WenQuanYi Micro Hei",
+ sans-serif;margin:0;color:#222;background:#f6f7f9;font-size:15px;line-height:1.5}
+header{background:#1f4e79;color:#fff;padding:18px 28px}
+header h1{margin:0;font-size:26px}
+header .synthetic{display:inline-block;margin-top:6px;background:#fff3cd;color:#7a5200;padding:2px 10px;
+ border-radius:4px;font-weight:bold}
+main{padding:10px 28px 40px;max-width:1280px}
+section{background:#fff;border:1px solid #dde;border-radius:6px;padding:12px 18px;margin:16px 0}
+h2{font-size:20px;margin:4px 0 10px;color:#1f4e79}
+h3{font-size:16px;margin:10px 0 6px}
+table{border-collapse:collapse;font-size:13px;margin:6px 0}
+th,td{border:1px solid #ccd;padding:3px 7px;text-align:left;vertical-align:top}
+th{background:#ddebf7}
+td.num{text-align:right}
+.status{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-weight:bold;white-space:nowrap}
+.meets{background:#1a9641}.partly{background:#e08a00}.gap{background:#d7191c}.unknown{background:#888}
+iframe{width:100%;height:560px;border:1px solid #ccd;border-radius:4px}
+img.fig{max-width:100%;border:1px solid #ccd;border-radius:4px;margin:6px 0}
+ul.summary li{margin:3px 0}
+.pilot{border-left:5px solid #888;padding:4px 10px;margin:8px 0;background:#fafbfc}
+.pilot.meets{border-color:#1a9641;background:#f3faf4}.pilot.partly{border-color:#e08a00;background:#fff8ec}
+.pilot.gap{border-color:#d7191c;background:#fdf1f1}
+.pilot .meta{color:#555;font-size:13px}
+.scroll{max-height:420px;overflow:auto}
+"""
+
+
+def _esc(v) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return ""
+    return html.escape(str(v))
+
+
+def _table_html(df: pd.DataFrame, max_rows: int = 300) -> str:
+    table = _plain_table(df, "table")
+    # values planners read: categories, statuses and yes/no in both languages
+    for col in table.columns:
+        if col == "category":
+            table[col] = table[col].map(lambda v: category_label(v) if isinstance(v, str) else v)
+        elif col == "status":
+            table[col] = table[col].map(lambda v: " ".join(STATUS_LABELS[v][:2]) if v in STATUS_LABELS else v)
+        elif col == "kind":
+            table[col] = table[col].map(lambda v: " ".join(KIND_LABELS[v]) if v in KIND_LABELS else v)
+        elif col == "verdict":
+            table[col] = table[col].map(lambda v: " ".join(VERDICT_LABELS[v][:2]) if v in VERDICT_LABELS else v)
+        elif pd.api.types.is_bool_dtype(table[col]):
+            table[col] = table[col].map({True: "是 Yes", False: "否 No"})
+    table = bilingual_headers(table)
+    note = ""
+    if len(table) > max_rows:
+        note = (f"<p>仅显示前 {max_rows} 行，共 {len(table)} 行；完整表格见 Excel 工作簿。 "
+                f"First {max_rows} of {len(table)} rows shown; see the Excel workbook for all.</p>")
+        table = table.head(max_rows)
+    head = "".join(f"<th>{_esc(c)}</th>" for c in table.columns)
+    rows = []
+    for raw_row in table.itertuples(index=False):
+        cells = []
+        for v in raw_row:
+            if isinstance(v, (float, np.floating)):
+                cells.append(f'<td class="num">{"" if not np.isfinite(v) else f"{v:,.1f}"}</td>')
+            elif isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+                cells.append(f'<td class="num">{int(v):,}</td>')
+            else:
+                cells.append(f"<td>{_esc(v)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f'{note}<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def _rel(target: str | Path, base: Path) -> str:
+    target = Path(target)
+    try:
+        return os.path.relpath(target.resolve(), base.resolve()).replace(os.sep, "/")
+    except ValueError:  # other drive on Windows
+        return target.resolve().as_uri()
+
+
+def _pilot_sections(pilots_status: pd.DataFrame) -> str:
+    required = ["pilot_id", "name", "status"]
+    missing = [c for c in required if c not in pilots_status.columns]
+    if missing:
+        raise DataError(f"pilot status table lacks columns {missing}",
+                        fix="pass the output of childspace.pilots.pilot_status")
+    df = pd.DataFrame(pilots_status).copy()
+    sort_cols = [c for c in ("batch", "pilot_id") if c in df.columns]
+    df = df.sort_values(sort_cols, kind="stable") if sort_cols else df
+    counts = df["status"].value_counts()
+    parts = ["<p>"]
+    for key, (zh, en, _c) in STATUS_LABELS.items():
+        parts.append(f'<span class="status {key}">{zh} {en}: {int(counts.get(key, 0))}</span> ')
+    parts.append(f"&nbsp; 共 {len(df)} 个试点单元 {len(df)} pilot units</p>")
+    groups = df.groupby("batch", sort=True) if "batch" in df.columns else [("", df)]
+    for batch, g in groups:
+        if batch != "":
+            parts.append(f"<h3>{_esc(batch)} 年批次（{len(g)} 个） Batch {_esc(batch)} ({len(g)} units)</h3>")
+        for r in g.to_dict("records"):
+            st = str(r.get("status", ""))
+            zh, en, _c = STATUS_LABELS.get(st, (str(r.get("status_zh", st)), st, "#888"))
+            cls = st if st in STATUS_LABELS else "unknown"
+            kind = str(r.get("kind", "") or "")
+            kzh, ken = KIND_LABELS.get(kind, (kind, ""))
+            kp = r.get("key_project", False)
+            key = " ★ 重点项目 Key project" if (kp is not None and kp is not pd.NA and not (
+                isinstance(kp, float) and np.isnan(kp)) and bool(kp)) else ""
+            town = f" · {_esc(r['township'])}" if r.get("township") not in (None, "") and not (
+                isinstance(r.get("township"), float) and np.isnan(r["township"])) else ""
+            reasons = _esc(r.get("reasons", "")) or "—"
+            parts.append(
+                f'<div class="pilot {cls}" id="pilot-{_esc(r["pilot_id"])}" data-status="{_esc(st)}">'
+                f'<b>{_esc(r["pilot_id"])} {_esc(r["name"])}</b> <span class="status {cls}">{zh} {en}</span>'
+                f"{_esc(key)}<div class=\"meta\">批次 Batch {_esc(r.get('batch', ''))} · 类型 Kind {kzh} {ken}"
+                f"{town}</div><div>原因 Reasons: {reasons}</div></div>")
+    return "".join(parts)
+
+
+def html_report(path: str | Path, title: str, summary: Sequence[str] | str | None = None, *,
+                maps: Mapping[str, str | Path] | None = None,
+                pngs: Mapping[str, str | Path] | None = None,
+                tables: Mapping[str, pd.DataFrame] | None = None,
+                pilots_status: pd.DataFrame | None = None,
+                synthetic: bool = False,
+                embed_maps: bool = True) -> Path:
+    """Write one HTML page that puts the maps, figures, tables and pilot-unit statuses together.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.html`` file to write (atomic: temporary file + rename). Map and PNG paths are linked relative to
+        its folder, so keep the report next to its ``maps/`` and ``figures/``.
+    title : str
+        Page title (bilingual, Chinese first).
+    summary : str or sequence of str, optional
+        Findings on the gaps found, one bullet each (bilingual text).
+    maps : mapping of str to path, optional
+        Caption -> interactive map HTML file (from :func:`childspace.maps.save_map`): shown in an iframe with a
+        link to open it full screen.
+    pngs : mapping of str to path, optional
+        Caption -> static figure file (shown as an image).
+    tables : mapping of str to DataFrame, optional
+        Caption -> table (bilingual headers; first 300 rows shown).
+    pilots_status : DataFrame, optional
+        Output of ``childspace.pilots.pilot_status``: one section per pilot unit (id, name, batch, kind,
+        status, reasons), grouped by batch.
+    synthetic : bool, default False
+        Say on the page that the data are the synthetic sample (示例数据（虚构）).
+    embed_maps : bool, default True
+        Show maps in iframes; False gives links only.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    path = _atomic_target(path)
+    base = path.parent
+    body: list[str] = []
+    syn = ('<div class="synthetic">示例数据（虚构） Synthetic sample data — 非真实情况 not real conditions</div>'
+           if synthetic else "")
+    body.append(f"<header><h1>{_esc(title)}</h1>{syn}</header><main>")
+    toc = ['<section><h2>目录 Contents</h2><ul>']
+    if summary:
+        toc.append('<li><a href="#summary">发现摘要 Summary of gaps</a></li>')
+    if maps:
+        toc.append('<li><a href="#maps">交互地图 Interactive maps</a></li>')
+    if pngs:
+        toc.append('<li><a href="#figures">静态地图 Static maps</a></li>')
+    if tables:
+        toc.append('<li><a href="#tables">表格 Tables</a></li>')
+    if pilots_status is not None:
+        toc.append('<li><a href="#pilots">试点单元 Pilot units</a></li>')
+    toc.append("</ul></section>")
+    body.extend(toc)
+    if summary:
+        items = [summary] if isinstance(summary, str) else list(summary)
+        body.append('<section id="summary"><h2>发现摘要 Summary of gaps</h2><ul class="summary">'
+                    + "".join(f"<li>{_esc(s)}</li>" for s in items) + "</ul></section>")
+    if maps:
+        body.append('<section id="maps"><h2>交互地图 Interactive maps</h2>')
+        for caption, p in maps.items():
+            rel = _esc(_rel(p, base))
+            body.append(f'<h3>{_esc(caption)}</h3><p><a href="{rel}" target="_blank">在新窗口打开 Open full screen</a></p>')
+            if embed_maps:
+                body.append(f'<iframe src="{rel}" title="{_esc(caption)}" loading="lazy"></iframe>')
+        body.append("</section>")
+    if pngs:
+        body.append('<section id="figures"><h2>静态地图 Static maps</h2>')
+        for caption, p in pngs.items():
+            body.append(f'<h3>{_esc(caption)}</h3><img class="fig" src="{_esc(_rel(p, base))}" alt="{_esc(caption)}">')
+        body.append("</section>")
+    if tables:
+        body.append('<section id="tables"><h2>表格 Tables</h2>')
+        for caption, df in tables.items():
+            body.append(f"<h3>{_esc(caption)}</h3>{_table_html(df)}")
+        body.append("</section>")
+    if pilots_status is not None:
+        body.append(f'<section id="pilots"><h2>试点单元 Pilot units</h2>{_pilot_sections(pilots_status)}</section>')
+    body.append("</main>")
+    page = ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{_esc(title)}</title><style>{_REPORT_CSS}</style></head><body>"
+            + "\n".join(body) + "</body></html>\n")
+    return _write_atomic_bytes(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))

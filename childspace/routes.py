@@ -1,0 +1,841 @@
+"""Safe routes to school: shortest and safest acceptable routes, per-school summary, hazards, safe walksheds.
+
+Every origin (homes with ``children``, or community centroids) is routed to its school of each requested
+category - the nearest by walking distance, or the school a catchment table (学区) assigns - twice:
+
+``shortest``
+    the shortest walking route (metres);
+``safest``
+    the *safest acceptable* route: the route minimising the stress-weighted cost of
+    :func:`childspace.safety.routing_cost` (length x factor per level, plus crossing penalties), provided it is
+    not longer than ``max(max_detour_ratio x shortest, shortest + min_extra_m)`` (``[routing]`` in
+    ``config/safety.toml``). When the least-stress route is longer than that, a child would in practice take the
+    shortest route, so the shortest route is reported as the safest acceptable one (``over_detour = True``, with
+    the least-stress route's length in ``min_stress_length_m``).
+
+Both are evaluated exactly on their edge and node sequences: the level of each edge walked, and at each node
+passed, the crossing of the worst road there other than the two edges used (:class:`childspace.safety.Stress`).
+A route's ``worst_level`` is its worst edge or crossing; ``verdict`` is ``safe`` (<= 2), ``caution`` (3) or
+``unsafe`` (4); origins that cannot reach a school (not attached to the network, another component, or farther
+than ``max_distance``) get ``unreachable`` rows.
+
+Searches: the shortest routes of all origins of a category come from one multi-source Dijkstra (the shortest-path
+forest of its schools); the safest routes from one Dijkstra per school (its tree under the stress cost, bounded
+by the cost of the worst shortest route it serves). Paths are read from the predecessor arrays for all origins
+at once and evaluated with array operations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse.csgraph import dijkstra
+import scipy.sparse as sp
+
+from childspace._errors import ChildspaceWarning, DataError
+from childspace.safety import Stress, _cfg, network_stress, routing_cost, verdict as _verdict
+
+WGS84 = "EPSG:4326"
+
+__all__ = ["school_routes", "school_summary", "hazards", "walksheds"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------------------------
+def _require(gdf: Any, what: str, columns: Sequence[str]) -> None:
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise DataError(f"{what} must be a GeoDataFrame", feature=what,
+                        fix="load it with childspace.io (canonical layers)")
+    if gdf.crs is None:
+        raise DataError(f"{what} have no CRS", feature=what, fix="call .set_crs('EPSG:4326') or load with "
+                                                                   "childspace.io")
+    missing = [c for c in columns if c not in gdf.columns]
+    if missing:
+        raise DataError(f"{what} lack the column(s) {missing}", feature=what,
+                        fix=f"give {what} the canonical columns {list(columns)} (see docs/architecture.md)")
+    if gdf[columns[0]].duplicated().any():
+        dup = gdf.loc[gdf[columns[0]].duplicated(), columns[0]].astype(str).unique()[:5].tolist()
+        raise DataError(f"duplicate {columns[0]} values in {what}: {dup}", feature=what,
+                        fix=f"make {columns[0]} unique")
+
+
+def _subset(s: Any, idx: np.ndarray) -> Any:
+    """The points ``idx`` of a Snap (one point per group) as a Snap of their own."""
+    idx = np.asarray(idx, dtype=np.int64)
+    return dataclasses.replace(s, edge=s.edge[idx], offset=s.offset[idx], frac=s.frac[idx],
+                               distance=s.distance[idx], ok=s.ok[idx], xy=s.xy[idx], ids=s.ids[idx],
+                               owner=np.arange(idx.size, dtype=np.int64), labels=s.labels[idx])
+
+
+class _RouteData:
+    """Edge/crossing sequences of routes, keyed by ``route_key`` (kept in ``routes.attrs``; shared, not copied)."""
+
+    def __init__(self, edge_key: np.ndarray, edge: np.ndarray, cross_key: np.ndarray, cross_node: np.ndarray,
+                 cross_edge: np.ndarray, cross_level: np.ndarray, n_edges: int):
+        self.edge_key, self.edge = edge_key, edge
+        self.cross_key, self.cross_node = cross_key, cross_node
+        self.cross_edge, self.cross_level = cross_edge, cross_level
+        self.n_edges = n_edges
+
+    def __deepcopy__(self, memo: dict) -> "_RouteData":
+        return self
+
+    def edges_of(self, key: int) -> np.ndarray:
+        """Edge indices (walking order school -> origin) of route ``key``."""
+        return self.edge[self.edge_key == key]
+
+    def nodes_of(self, key: int) -> np.ndarray:
+        """Nodes passed (crossing points evaluated) of route ``key``."""
+        return self.cross_node[self.cross_key == key]
+
+
+@dataclasses.dataclass
+class _Eval:
+    """Per-path evaluation of a Paths object (all arrays per path unless flat_*)."""
+
+    reach: np.ndarray
+    length: np.ndarray
+    cost: np.ndarray
+    shares: np.ndarray          # (g, 4)
+    assumed: np.ndarray
+    worst_edge: np.ndarray
+    worst_cross: np.ndarray
+    n_unsafe: np.ndarray
+    n_cross: np.ndarray
+    flat_path: np.ndarray
+    flat_edge: np.ndarray
+    cross_path: np.ndarray
+    cross_node: np.ndarray
+    cross_edge: np.ndarray
+    cross_level: np.ndarray
+    paths: Any
+
+
+def _evaluate(network: Any, stress: Stress, P: Any, cost_values: np.ndarray, unsafe_level: int) -> _Eval:
+    """Exact evaluation of every path of ``P`` (edges walked, partial ends, crossings at interior nodes)."""
+    G = len(P)
+    counts = np.diff(P.ptr)
+    path_of = np.repeat(np.arange(G), counts)
+    e = P.flat_edges
+    fw = P.flat_forward
+    L = network.length[e]
+    pos = np.arange(e.size)
+    first = pos == P.ptr[:-1][path_of]
+    last = pos == P.ptr[1:][path_of] - 1
+    start = np.where(fw, 0.0, L)
+    end = np.where(fw, L, 0.0)
+    start = np.where(first, P.source_offset[path_of], start)
+    end = np.where(last, P.target_offset[path_of], end)
+    walked = np.abs(end - start)
+    reach = np.isfinite(P.dist) & (counts > 0)
+    length = np.bincount(path_of, weights=walked, minlength=G)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_m = np.where(L > 0, cost_values[e] / L, 0.0)
+    cost = np.bincount(path_of, weights=walked * per_m, minlength=G)
+    level = stress.edge_level[e].astype(np.int64)
+    shares = np.bincount(path_of * 5 + level, weights=walked, minlength=G * 5).reshape(G, 5)[:, 1:]
+    assumed_e = stress.edges["assumed"].to_numpy(dtype=bool)[e]
+    assumed = np.bincount(path_of, weights=walked * assumed_e, minlength=G)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(length[:, None] > 0, shares / length[:, None], np.where(level.size, 0.0, 0.0))
+        assumed = np.where(length > 0, assumed / length, 0.0)
+    # a zero-length path (origin at the school) still has the level of its edge
+    worst_edge = np.zeros(G, dtype=np.int64)
+    np.maximum.at(worst_edge, path_of, level)
+    # crossings at interior nodes: between consecutive edges of a path
+    pair = np.flatnonzero(~last)
+    a, b = e[pair], e[pair + 1]
+    node = np.where(fw[pair], network.v[a], network.u[a])
+    c_level = stress.crossing_level(node, a, b).astype(np.int64)
+    c_edge = stress.crossing_edge(node, a, b)
+    c_path = path_of[pair]
+    has = c_edge >= 0
+    worst_cross = np.zeros(G, dtype=np.int64)
+    np.maximum.at(worst_cross, c_path[has], c_level[has])
+    n_unsafe = np.bincount(c_path[has & (c_level >= unsafe_level)], minlength=G)
+    n_cross = np.bincount(c_path[has], minlength=G)
+    return _Eval(reach=reach, length=np.where(reach, length, np.nan), cost=np.where(reach, cost, np.inf),
+                 shares=shares, assumed=assumed, worst_edge=worst_edge, worst_cross=worst_cross,
+                 n_unsafe=n_unsafe, n_cross=n_cross, flat_path=path_of, flat_edge=e,
+                 cross_path=c_path[has], cross_node=node[has], cross_edge=c_edge[has],
+                 cross_level=c_level[has].astype(np.int8), paths=P)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# school routes
+# ----------------------------------------------------------------------------------------------------------------
+def _assignment(assignment: pd.DataFrame | None, origins: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
+                ) -> pd.Series:
+    """School facility_id assigned to each origin (index = origin position; NaN when not assigned)."""
+    out = pd.Series(pd.NA, index=np.arange(len(origins)), dtype=object)
+    if assignment is None:
+        return out
+    if not isinstance(assignment, pd.DataFrame) or "facility_id" not in assignment.columns or not (
+            {"origin_id", "unit_id"} & set(assignment.columns)):
+        raise DataError("the catchment table needs columns origin_id or unit_id, and facility_id",
+                        feature="assignment", fix="give one row per origin (origin_id) or per unit (unit_id) "
+                                                  "with the facility_id of its school")
+    known = set(schools["facility_id"].astype(str))
+    fac = assignment["facility_id"].astype(str)
+    bad = ~fac.isin(known)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{int(bad.sum())} catchment rows name a school that is not among the schools "
+                        f"(e.g. facility_id={fac.iloc[i]!r})", feature=f"assignment row {assignment.index[i]}",
+                        fix="use facility_id values of the schools layer, or add the school")
+    if "origin_id" in assignment.columns:
+        m = dict(zip(assignment["origin_id"].astype(str), fac))
+        key = origins["origin_id"].astype(str)
+    else:
+        if "unit_id" not in origins.columns:
+            raise DataError("the catchment table is by unit_id but the origins have no unit_id column",
+                            feature="origins", fix="add unit_id to the origins (or assign by origin_id)")
+        m = dict(zip(assignment["unit_id"].astype(str), fac))
+        key = origins["unit_id"].astype(str)
+    out[:] = key.map(m).to_numpy(dtype=object)
+    return out
+
+
+def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
+                  assignment: pd.DataFrame | None = None,
+                  categories: Sequence[str] | str = ("primary_school", "middle_school"),
+                  max_distance: float | None = None, config: str | Path | Mapping[str, Any] | None = None,
+                  stress: Stress | None = None, max_snap: float = 150.0, geometry: bool = True
+                  ) -> gpd.GeoDataFrame:
+    """Shortest and safest acceptable walking routes from every origin to its school of each category.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        Metric walk network (distances in metres).
+    origins : GeoDataFrame
+        ``origin_id``, ``children``, Point geometry (any CRS, normally EPSG:4326); optional ``unit_id``.
+    schools : GeoDataFrame
+        Facilities with ``facility_id``, ``category``, Point geometry; optional ``name``. Other categories are
+        ignored.
+    assignment : DataFrame, optional
+        Catchment table (学区): ``origin_id`` or ``unit_id`` -> ``facility_id``. Origins it does not list go to
+        their nearest school of the category; an assigned school of another category is ignored for that
+        category.
+    categories : str or sequence of str
+        Canonical school categories to route to.
+    max_distance : float, optional
+        Longest shortest route (metres); origins farther are ``unreachable``. Default: no limit.
+    config : path, mapping or None
+        Safety config (:func:`childspace.safety.load_config`).
+    stress : Stress, optional
+        Precomputed :func:`childspace.safety.network_stress` of ``network``.
+    max_snap : float
+        Maximum distance (metres) from a point to the network for it to be attached.
+    geometry : bool
+        Build route LineStrings (False: geometry is None; faster for very many origins).
+
+    Returns
+    -------
+    GeoDataFrame (EPSG:4326)
+        Two rows per origin and category: ``origin_id``, ``school_id``, ``category``, ``route``
+        (``shortest``/``safest``), ``children``, ``length_m``, ``straight_m``, ``detour_ratio``,
+        ``worst_level`` (max of edges and crossings), ``worst_edge_level``, ``worst_crossing_level``,
+        ``crossings``, ``unsafe_crossings`` (level >= 3), ``share_l1``..``share_l4`` (length shares),
+        ``assumed_share`` (share of length on edges with assumed tags), ``verdict``
+        (``safe``/``caution``/``unsafe``/``unreachable``), ``over_detour``, ``min_stress_length_m``,
+        ``assigned`` (school from the catchment table), ``route_key``, geometry (origin -> school).
+        ``routes.attrs["childspace_routes"]`` keeps the edge and crossing sequences for :func:`hazards`.
+    """
+    _require(origins, "origins", ["origin_id", "children"])
+    _require(schools, "schools", ["facility_id", "category"])
+    cats = [categories] if isinstance(categories, str) else list(categories)
+    cfg = _cfg(config) if stress is None else (stress.config if config is None else _cfg(config))
+    stress = network_stress(network, cfg) if stress is None else stress
+    r = cfg["routing"]
+    unsafe_level = int(r.get("unsafe_level", 3))
+    rc = routing_cost(network, stress, cfg)
+    w_safe = network.edge_weights(rc.cost)
+    w_len = network.length
+
+    crs = network.crs
+    om = origins.to_crs(crs)
+    sm = schools.to_crs(crs)
+    children = pd.to_numeric(om["children"], errors="coerce")
+    if children.isna().any() or (children < 0).any():
+        i = int(np.flatnonzero((children.isna() | (children < 0)).to_numpy())[0])
+        raise DataError("children must be a number >= 0", feature=f"origin {om['origin_id'].iloc[i]}",
+                        fix="fill the children column (0 when unknown)")
+    children = children.to_numpy(dtype=float)
+    o_snap = network.snap(om.geometry, max_distance=max_snap)
+    s_snap = network.snap(sm.geometry, max_distance=max_snap)
+    if (~s_snap.ok).any():
+        bad = sm["facility_id"].to_numpy()[~s_snap.ok][:5].tolist()
+        warnings.warn(f"{int((~s_snap.ok).sum())} schools are farther than {max_snap:g} m from the walk network "
+                      f"and get no routes: {bad}", ChildspaceWarning, stacklevel=2)
+    if (~o_snap.ok).any():
+        warnings.warn(f"{int((~o_snap.ok).sum())} origins are farther than {max_snap:g} m from the walk network; "
+                      "they are reported as unreachable", ChildspaceWarning, stacklevel=2)
+    assigned_to = _assignment(assignment, om, sm)
+    ox = shapely.get_x(np.asarray(om.geometry.array))
+    oy = shapely.get_y(np.asarray(om.geometry.array))
+    sx = shapely.get_x(np.asarray(sm.geometry.array))
+    sy = shapely.get_y(np.asarray(sm.geometry.array))
+    fid = sm["facility_id"].astype(str).to_numpy(dtype=object)
+    fid_pos = {f: i for i, f in enumerate(fid)}
+    cat_arr = sm["category"].astype(str).to_numpy(dtype=object)
+
+    blocks: list[dict] = []
+    key0 = 0
+    flats: list[tuple] = []
+    for cat in cats:
+        sidx = np.flatnonzero((cat_arr == cat) & s_snap.ok)
+        if sidx.size == 0:
+            warnings.warn(f"no school of category {cat!r} on the walk network; no routes for it",
+                          ChildspaceWarning, stacklevel=2)
+            continue
+        n_o = len(om)
+        school_of = np.full(n_o, -1, dtype=np.int64)
+        is_assigned = np.zeros(n_o, dtype=bool)
+        a_pos = assigned_to.map(lambda f: fid_pos.get(f, -1) if isinstance(f, str) else -1).to_numpy(
+            dtype=np.int64)
+        a_ok = (a_pos >= 0)
+        a_ok[a_ok] = np.isin(a_pos[a_ok], sidx)
+        is_assigned[a_ok] = True
+        # shortest routes: nearest school (one multi-source search), or the assigned school (one per school)
+        short_evals: list[tuple[np.ndarray, np.ndarray, _Eval]] = []
+        free = np.flatnonzero(~is_assigned)
+        if free.size:
+            P = network.paths(_subset(s_snap, sidx), _subset(o_snap, free), cutoff=max_distance)
+            ev = _evaluate(network, stress, P, w_len, unsafe_level)
+            sch = np.where(P.source >= 0, sidx[np.maximum(P.source, 0)], -1)
+            short_evals.append((free, sch, ev))
+        for s in np.unique(a_pos[is_assigned]):
+            oi = np.flatnonzero(is_assigned & (a_pos == s))
+            P = network.paths(_subset(s_snap, [s]), _subset(o_snap, oi), cutoff=max_distance)
+            ev = _evaluate(network, stress, P, w_len, unsafe_level)
+            short_evals.append((oi, np.where(P.source >= 0, s, -1), ev))
+        for oi, sch, ev in short_evals:
+            school_of[oi] = np.where(ev.reach, sch, -1)
+        # safest routes: one search per school under the stress cost
+        safe_evals: list[tuple[np.ndarray, np.ndarray, _Eval]] = []
+        short_cost = np.full(n_o, np.inf)
+        short_len = np.full(n_o, np.nan)
+        for oi, sch, ev in short_evals:
+            # cost of each shortest route under the stress weight bounds the safest search
+            cst = np.bincount(ev.flat_path, weights=_walked(network, ev.paths) * _per_m(network, rc.cost,
+                              ev.flat_edge), minlength=len(oi))
+            short_cost[oi] = np.where(ev.reach, cst, np.inf)
+            short_len[oi] = ev.length
+        for s in np.unique(school_of[school_of >= 0]):
+            oi = np.flatnonzero(school_of == s)
+            bound = float(np.max(short_cost[oi])) * (1 + 1e-9) + 1e-6
+            P = network.paths(_subset(s_snap, [s]), _subset(o_snap, oi), weight=w_safe, cutoff=bound)
+            ev = _evaluate(network, stress, P, rc.cost, unsafe_level)
+            safe_evals.append((oi, np.full(len(oi), s), ev))
+        # assemble rows
+        for kind, evs in (("shortest", short_evals), ("safest", safe_evals)):
+            for oi, sch, ev in evs:
+                blocks.append(dict(kind=kind, cat=cat, oi=oi, sch=sch, ev=ev, key0=key0))
+                key0 += len(oi)
+        # origins with no reachable school: unreachable rows for both kinds
+        unreach = np.flatnonzero(school_of < 0)
+        unreach_safe = unreach  # safest rows exist only for reachable origins
+        for kind in ("safest",):
+            if unreach_safe.size:
+                blocks.append(dict(kind=kind, cat=cat, oi=unreach_safe, sch=np.full(unreach_safe.size, -1),
+                                   ev=None, key0=key0))
+                key0 += unreach_safe.size
+        blocks.append(dict(kind="_short_ref", cat=cat, short_len=short_len, short_evals=short_evals))
+
+    return _assemble(network, stress, cfg, blocks, om, sm, children, ox, oy, sx, sy, fid, is_geometry=geometry,
+                     assigned_to=assigned_to, fid_pos=fid_pos)
+
+
+def _walked(network: Any, P: Any) -> np.ndarray:
+    counts = np.diff(P.ptr)
+    path_of = np.repeat(np.arange(len(P)), counts)
+    e = P.flat_edges
+    fw = P.flat_forward
+    L = network.length[e]
+    pos = np.arange(e.size)
+    first = pos == P.ptr[:-1][path_of]
+    last = pos == P.ptr[1:][path_of] - 1
+    start = np.where(first, P.source_offset[path_of], np.where(fw, 0.0, L))
+    end = np.where(last, P.target_offset[path_of], np.where(fw, L, 0.0))
+    return np.abs(end - start)
+
+
+def _per_m(network: Any, values: np.ndarray, e: np.ndarray) -> np.ndarray:
+    L = network.length[e]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(L > 0, values[e] / L, 0.0)
+
+
+def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: gpd.GeoDataFrame,
+              sm: gpd.GeoDataFrame, children: np.ndarray, ox: np.ndarray, oy: np.ndarray, sx: np.ndarray,
+              sy: np.ndarray, fid: np.ndarray, is_geometry: bool, assigned_to: pd.Series,
+              fid_pos: dict) -> gpd.GeoDataFrame:
+    r = cfg["routing"]
+    ratio, extra = float(r["max_detour_ratio"]), float(r["min_extra_m"])
+    frames = []
+    geoms = []
+    fk_e, fe, fk_c, fn, fce, fcl = [], [], [], [], [], []
+    oid = om["origin_id"].to_numpy(dtype=object)
+    short_geom: dict[str, dict] = {}
+    # keys of shortest rows, to reuse them for fallbacks
+    short_key: dict[tuple[str, int], int] = {}
+    for b in blocks:
+        if b["kind"] == "shortest":
+            for j, o in enumerate(b["oi"]):
+                short_key[(b["cat"], int(o))] = b["key0"] + j
+    short_rows: dict[str, pd.DataFrame] = {}
+    for b in blocks:
+        kind = b["kind"]
+        if kind == "_short_ref":
+            continue
+        oi, sch, ev, cat = b["oi"], np.asarray(b["sch"]), b["ev"], b["cat"]
+        k = len(oi)
+        keys = b["key0"] + np.arange(k)
+        df = pd.DataFrame({"origin_id": oid[oi], "school_id": np.where(sch >= 0, fid[np.maximum(sch, 0)], None),
+                           "category": cat, "route": kind, "children": children[oi]})
+        straight = np.where(sch >= 0, np.hypot(ox[oi] - sx[np.maximum(sch, 0)], oy[oi] - sy[np.maximum(sch, 0)]),
+                            np.nan)
+        if ev is None:
+            reach = np.zeros(k, dtype=bool)
+            df["length_m"] = np.nan
+            df["straight_m"] = np.nan
+            for c in ("worst_level", "worst_edge_level", "worst_crossing_level", "crossings", "unsafe_crossings"):
+                df[c] = 0
+            for lv in range(1, 5):
+                df[f"share_l{lv}"] = np.nan
+            df["assumed_share"] = np.nan
+            df["over_detour"] = False
+            df["min_stress_length_m"] = np.nan
+            g = np.full(k, None, dtype=object)
+        else:
+            reach = ev.reach & (sch >= 0)
+            df["length_m"] = np.where(reach, ev.length, np.nan)
+            df["straight_m"] = np.where(reach, straight, np.nan)
+            df["worst_edge_level"] = np.where(reach, ev.worst_edge, 0)
+            df["worst_crossing_level"] = np.where(reach, ev.worst_cross, 0)
+            df["worst_level"] = np.maximum(df["worst_edge_level"], df["worst_crossing_level"])
+            df["crossings"] = np.where(reach, ev.n_cross, 0)
+            df["unsafe_crossings"] = np.where(reach, ev.n_unsafe, 0)
+            for lv in range(1, 5):
+                df[f"share_l{lv}"] = np.where(reach, ev.shares[:, lv - 1], np.nan)
+            df["assumed_share"] = np.where(reach, ev.assumed, np.nan)
+            df["over_detour"] = False
+            df["min_stress_length_m"] = np.nan
+            g = np.asarray(ev.paths.geometry().array, dtype=object) if is_geometry else np.full(k, None,
+                                                                                               dtype=object)
+            g = np.where(reach, g, None)
+            # flats
+            fsel = reach[ev.flat_path]
+            fk_e.append(keys[ev.flat_path[fsel]])
+            fe.append(ev.flat_edge[fsel])
+            csel = reach[ev.cross_path]
+            fk_c.append(keys[ev.cross_path[csel]])
+            fn.append(ev.cross_node[csel])
+            fce.append(ev.cross_edge[csel])
+            fcl.append(ev.cross_level[csel])
+            if kind == "safest":
+                ref = short_rows[cat].set_index("origin_id")
+                s_len = ref.loc[df["origin_id"], "length_m"].to_numpy(dtype=float)
+                limit = np.maximum(ratio * s_len, s_len + extra)
+                over = reach & (df["length_m"].to_numpy() > limit + 1e-9)
+                if over.any():
+                    df["min_stress_length_m"] = np.where(over, df["length_m"], np.nan)
+                    cols = [c for c in ref.columns if c not in ("route", "min_stress_length_m", "over_detour",
+                                                                 "route_key")]
+                    sub = ref.loc[df["origin_id"][over]]
+                    for c in cols:
+                        if c in df.columns:
+                            df.loc[over, c] = sub[c].to_numpy()
+                    df.loc[over, "over_detour"] = True
+                    gref = short_geom[cat]
+                    g[over] = [gref[o] for o in df["origin_id"][over]]
+                    # route sequences: drop the least-stress ones, reuse the shortest ones
+                    over_keys = keys[over]
+                    fk_e[-1], fe[-1] = _drop_keys(fk_e[-1], fe[-1], over_keys)
+                    fk_c[-1], (fn[-1], fce[-1], fcl[-1]) = _drop_keys_multi(fk_c[-1], (fn[-1], fce[-1], fcl[-1]),
+                                                                            over_keys)
+                    src_keys = np.array([short_key[(cat, int(o))] for o in oi[over]], dtype=np.int64)
+                    _copy_keys(fk_e, fe, src_keys, over_keys, fk_c, fn, fce, fcl)
+        df["route_key"] = keys
+        df["assigned"] = np.array([isinstance(assigned_to.iloc[int(o)], str)
+                                   and fid_pos.get(assigned_to.iloc[int(o)], -1) == s
+                                   for o, s in zip(oi, sch)], dtype=bool) if k else np.zeros(0, dtype=bool)
+        if kind == "shortest":
+            prev = short_rows.get(cat)
+            short_rows[cat] = df if prev is None else pd.concat([prev, df], ignore_index=True)
+            short_geom.setdefault(cat, {}).update(dict(zip(df["origin_id"], g)))
+        frames.append(df)
+        geoms.append(g)
+    if frames:
+        df = pd.concat(frames, ignore_index=True)
+        g = np.concatenate(geoms)
+    else:
+        df = pd.DataFrame(columns=["origin_id", "school_id", "category", "route", "children", "length_m",
+                                   "straight_m", "worst_level", "route_key"])
+        g = np.zeros(0, dtype=object)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["detour_ratio"] = np.where(df["straight_m"].to_numpy(dtype=float) > 0,
+                                      df["length_m"].to_numpy(dtype=float) / df["straight_m"].to_numpy(dtype=float),
+                                      np.nan)
+    df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)
+    geo = gpd.GeoSeries(g, crs=network.crs)
+    # routes run origin -> school (paths were read school -> origin)
+    arr = np.asarray(geo.array, dtype=object)
+    has = ~shapely.is_missing(arr)
+    arr[has] = shapely.reverse(arr[has])
+    out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(arr, crs=network.crs).to_crs(WGS84).values, crs=WGS84)
+    order = ["origin_id", "school_id", "category", "route", "children", "length_m", "straight_m", "detour_ratio",
+             "worst_level", "worst_edge_level", "worst_crossing_level", "crossings", "unsafe_crossings",
+             "share_l1", "share_l2", "share_l3", "share_l4", "assumed_share", "verdict", "over_detour",
+             "min_stress_length_m", "assigned", "route_key", "geometry"]
+    out = out[[c for c in order if c in out.columns]]
+    out = out.sort_values(["category", "origin_id", "route"], ascending=[True, True, False], kind="stable") \
+        .reset_index(drop=True)
+    cat_ = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
+    out.attrs["childspace_routes"] = _RouteData(cat_(fk_e), cat_(fe), cat_(fk_c), cat_(fn), cat_(fce),
+                                                cat_(fcl).astype(np.int8) if fcl else np.zeros(0, np.int8),
+                                                network.n_edges)
+    return out
+
+
+def _drop_keys(keys: np.ndarray, vals: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    m = ~np.isin(keys, drop)
+    return keys[m], vals[m]
+
+
+def _drop_keys_multi(keys: np.ndarray, vals: tuple, drop: np.ndarray) -> tuple[np.ndarray, tuple]:
+    m = ~np.isin(keys, drop)
+    return keys[m], tuple(v[m] for v in vals)
+
+
+def _copy_keys(fk_e: list, fe: list, src: np.ndarray, dst: np.ndarray, fk_c: list, fn: list, fce: list,
+               fcl: list) -> None:
+    """Append the edge/crossing sequences of routes ``src`` again under keys ``dst``."""
+    ke = np.concatenate(fk_e)
+    ve = np.concatenate(fe)
+    mapping = dict(zip(src.tolist(), dst.tolist()))
+    m = np.isin(ke, src)
+    fk_e.append(np.array([mapping[k] for k in ke[m].tolist()], dtype=np.int64))
+    fe.append(ve[m])
+    kc = np.concatenate(fk_c)
+    m = np.isin(kc, src)
+    fk_c.append(np.array([mapping[k] for k in kc[m].tolist()], dtype=np.int64))
+    fn.append(np.concatenate(fn)[m])
+    fce.append(np.concatenate(fce)[m])
+    fcl.append(np.concatenate(fcl)[m])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# summary and hazards
+# ----------------------------------------------------------------------------------------------------------------
+def school_summary(routes: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Children per school by the verdict of their safest acceptable route.
+
+    Parameters
+    ----------
+    routes : GeoDataFrame
+        From :func:`school_routes`.
+    schools : GeoDataFrame
+        ``facility_id``, optional ``name``, ``category``.
+
+    Returns
+    -------
+    DataFrame
+        ``school_id``, ``name``, ``category``, ``children_safe``, ``children_caution``, ``children_unsafe``
+        (by the ``safest`` route's verdict), ``children_unreachable`` (origins of the school's category with no
+        route to any school, counted once per category under ``school_id`` None), ``children_over_detour``
+        (the least-stress route is too long, the shortest is used), ``pct_safe``.
+    """
+    s = routes[routes["route"] == "safest"]
+    cnt = pd.crosstab([s["school_id"].fillna("—"), s["category"]], s["verdict"], values=s["children"],
+                      aggfunc="sum").fillna(0)
+    for v in ("safe", "caution", "unsafe", "unreachable"):
+        if v not in cnt.columns:
+            cnt[v] = 0.0
+    over = s[s["over_detour"].astype(bool)].groupby(["school_id", "category"])["children"].sum() \
+        if "over_detour" in s.columns else pd.Series(dtype=float)
+    cnt = cnt.reset_index().rename(columns={"school_id": "school_id"})
+    out = pd.DataFrame({"school_id": cnt["school_id"].replace("—", None), "category": cnt["category"],
+                        "children_safe": cnt["safe"], "children_caution": cnt["caution"],
+                        "children_unsafe": cnt["unsafe"], "children_unreachable": cnt["unreachable"]})
+    out["children_over_detour"] = [float(over.get((a, b), 0.0)) for a, b in zip(out["school_id"],
+                                                                                  out["category"])]
+    names = dict(zip(schools["facility_id"].astype(str), schools["name"] if "name" in schools.columns
+                     else schools["facility_id"].astype(str)))
+    out.insert(1, "name", out["school_id"].map(lambda x: names.get(str(x)) if x is not None else
+                                                "无可达学校 no reachable school"))
+    # schools with no routes at all still appear, with zeros
+    cats = set(routes["category"].unique())
+    sch = schools[schools["category"].isin(cats)] if "category" in schools.columns else schools
+    miss = sch[~sch["facility_id"].astype(str).isin(out["school_id"].dropna().astype(str))]
+    if len(miss):
+        add = pd.DataFrame({"school_id": miss["facility_id"].astype(str).to_numpy(),
+                            "name": miss["name"].to_numpy() if "name" in miss.columns else None,
+                            "category": miss["category"].to_numpy() if "category" in miss.columns else None})
+        for c in ("children_safe", "children_caution", "children_unsafe", "children_unreachable",
+                  "children_over_detour"):
+            add[c] = 0.0
+        out = pd.concat([out, add], ignore_index=True)
+    tot = out[["children_safe", "children_caution", "children_unsafe"]].sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["pct_safe"] = np.where(tot > 0, 100.0 * out["children_safe"] / tot, np.nan)
+    return out.reset_index(drop=True)
+
+
+def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None, top: int | None = None,
+            min_level: int = 3, route: str = "safest") -> gpd.GeoDataFrame:
+    """Road segments and crossings at level >= ``min_level`` ranked by the children whose route uses them.
+
+    The routes counted are the ``safest`` rows of :func:`school_routes`, i.e. the safest *acceptable* route of
+    each child (the shortest one where the least-stress route is too long): a hazard on it is one the child
+    cannot reasonably avoid, so it is where a crossing, signal or sidewalk helps most. (A hazard on the
+    shortest route that a safe detour avoids is a lesser priority.)
+
+    Parameters
+    ----------
+    routes : GeoDataFrame
+        Straight from :func:`school_routes` (its ``attrs`` carry the edge/crossing sequences).
+    network : WalkNetwork
+        The network the routes were computed on.
+    stress : Stress, optional
+        The stress model the routes were computed with (default: recomputed with the default config).
+    top : int, optional
+        Keep the ``top`` highest-ranked hazards.
+    min_level : int
+        Lowest level reported (3: stressful and unsafe).
+    route : str
+        ``"safest"`` (default, the routes children are advised to take) or ``"shortest"`` (what children walk
+        when nobody guides them).
+
+    Returns
+    -------
+    GeoDataFrame (EPSG:4326)
+        ``hazard_id``, ``type`` (``segment``/``crossing``), ``level``, ``children``, ``routes``, ``schools``
+        ("; "-joined school ids), ``name`` (street), ``reason`` (bilingual), ``rank`` (1 = most children), ``edge``
+        or ``node`` (network positions), geometry (LineString for segments, Point for crossings).
+    """
+    data = routes.attrs.get("childspace_routes")
+    if data is None:
+        raise DataError("the routes carry no edge sequences", feature="routes",
+                        fix="pass the GeoDataFrame returned by school_routes (not a reloaded file)")
+    if data.n_edges != network.n_edges:
+        raise DataError("the routes were computed on another network", feature="routes",
+                        fix="pass the same WalkNetwork as to school_routes")
+    stress = network_stress(network) if stress is None else stress
+    if route not in ("safest", "shortest"):
+        raise DataError(f"route must be 'safest' or 'shortest', got {route!r}", feature="hazards",
+                        fix="choose which routes to count")
+    s = routes[(routes["route"] == route) & (routes["verdict"] != "unreachable")]
+    key_children = pd.Series(s["children"].to_numpy(dtype=float), index=s["route_key"].to_numpy())
+    key_school = pd.Series(s["school_id"].astype(str).to_numpy(), index=s["route_key"].to_numpy())
+    rows = []
+    # segments
+    lev = stress.edge_level
+    m = np.isin(data.edge_key, key_children.index.to_numpy()) & (lev[data.edge] >= min_level)
+    if m.any():
+        seg = pd.DataFrame({"key": data.edge_key[m], "edge": data.edge[m]}).drop_duplicates()
+        seg["children"] = key_children.reindex(seg["key"]).to_numpy()
+        seg["school"] = key_school.reindex(seg["key"]).to_numpy()
+        g = seg.groupby("edge").agg(children=("children", "sum"), routes=("key", "size"),
+                                    schools=("school", lambda x: "; ".join(sorted(set(x)))))
+        e = g.index.to_numpy()
+        names = network.edges["name"].to_numpy(dtype=object)[e] if "name" in network.edges.columns else None
+        rows.append(pd.DataFrame({
+            "type": "segment", "level": lev[e].astype(int), "children": g["children"].to_numpy(),
+            "routes": g["routes"].to_numpy(), "schools": g["schools"].to_numpy(),
+            "name": names, "reason": stress.edges["reason"].to_numpy(dtype=object)[e],
+            "edge": e, "node": -1, "geometry": np.asarray(network.edges.geometry.array, dtype=object)[e]}))
+    # crossings (per node; the worst crossing there among the routes using it)
+    m = np.isin(data.cross_key, key_children.index.to_numpy()) & (data.cross_level >= min_level)
+    if m.any():
+        cr = pd.DataFrame({"key": data.cross_key[m], "node": data.cross_node[m], "edge": data.cross_edge[m],
+                           "level": data.cross_level[m].astype(int)})
+        cr = cr.sort_values("level", ascending=False, kind="stable").drop_duplicates(["key", "node"])
+        cr["children"] = key_children.reindex(cr["key"]).to_numpy()
+        cr["school"] = key_school.reindex(cr["key"]).to_numpy()
+        worst = cr.drop_duplicates("node")[["node", "edge", "level"]].set_index("node")
+        g = cr.groupby("node").agg(children=("children", "sum"), routes=("key", "size"),
+                                   schools=("school", lambda x: "; ".join(sorted(set(x)))))
+        nodes = g.index.to_numpy()
+        w = worst.loc[nodes]
+        inc = stress.incidence.set_index(["node", "edge"])["reason"]
+        reason = inc.reindex(pd.MultiIndex.from_arrays([nodes, w["edge"].to_numpy()])).to_numpy(dtype=object)
+        names = network.edges["name"].to_numpy(dtype=object)[w["edge"].to_numpy()] \
+            if "name" in network.edges.columns else None
+        rows.append(pd.DataFrame({
+            "type": "crossing", "level": w["level"].to_numpy(), "children": g["children"].to_numpy(),
+            "routes": g["routes"].to_numpy(), "schools": g["schools"].to_numpy(), "name": names,
+            "reason": reason, "edge": w["edge"].to_numpy(), "node": nodes,
+            "geometry": shapely.points(network.x[nodes], network.y[nodes])}))
+    cols = ["hazard_id", "type", "level", "children", "routes", "schools", "name", "reason", "rank", "edge", "node"]
+    if not rows:
+        return gpd.GeoDataFrame({c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=network.crs).to_crs(WGS84)
+                                .values, crs=WGS84)
+    df = pd.concat(rows, ignore_index=True)
+    df = df.sort_values(["children", "level", "type"], ascending=[False, False, True], kind="stable") \
+        .reset_index(drop=True)
+    df["rank"] = np.arange(1, len(df) + 1)
+    df["hazard_id"] = np.where(df["type"] == "crossing", "C" + df["node"].astype(str), "S" + df["edge"].astype(str))
+    if top is not None:
+        df = df.head(int(top))
+    geo = gpd.GeoSeries(df.pop("geometry").to_numpy(), crs=network.crs).to_crs(WGS84)
+    return gpd.GeoDataFrame(df[cols], geometry=geo.values, crs=WGS84)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# walksheds
+# ----------------------------------------------------------------------------------------------------------------
+def _default_radius(category: str) -> float:
+    try:
+        from childspace.standards import default_standards
+
+        return float(default_standards().radius(category))
+    except Exception:  # standards unavailable or unknown category: the GB 50180 school radii
+        return 1000.0 if category == "middle_school" else 500.0
+
+
+def _line_graph_reach(network: Any, stress: Stress, edge_ok: np.ndarray, snap: Any, point: int, radius: float,
+                      max_level: int) -> tuple[np.ndarray, np.ndarray]:
+    """Metres reachable along each edge from its u and v ends within ``radius`` of a snapped point, walking
+    only edges with ``edge_ok`` and passing nodes only where the crossing (given the two edges used) is at most
+    ``max_level``. Exact turn-aware search on the edge graph (one state per edge direction)."""
+    L = network.length
+    E = network.n_edges
+    cand = np.flatnonzero(edge_ok)
+    u, v = network.u, network.v
+    # incidences of allowed edges at their nodes
+    inc_edge = np.concatenate([cand, cand])
+    inc_node = np.concatenate([u[cand], v[cand]])
+    inc_at_v = np.concatenate([np.zeros(cand.size, bool), np.ones(cand.size, bool)])
+    order = np.argsort(inc_node, kind="stable")
+    inc_edge, inc_node, inc_at_v = inc_edge[order], inc_node[order], inc_at_v[order]
+    starts = np.flatnonzero(np.r_[True, inc_node[1:] != inc_node[:-1]])
+    deg = np.diff(np.r_[starts, inc_node.size])
+    grp = np.repeat(np.arange(starts.size), deg)
+    # all ordered pairs (i -> j) of incidences at the same node
+    rep = deg[grp]
+    i_idx = np.repeat(np.arange(inc_node.size), rep)
+    j_off = np.arange(i_idx.size) - np.repeat(np.cumsum(rep) - rep, rep)
+    j_idx = starts[grp[i_idx]] + j_off
+    keep = inc_edge[i_idx] != inc_edge[j_idx]
+    i_idx, j_idx = i_idx[keep], j_idx[keep]
+    node = inc_node[i_idx]
+    lvl = stress.crossing_level(node, inc_edge[i_idx], inc_edge[j_idx])
+    ok = lvl <= max_level
+    i_idx, j_idx = i_idx[ok], j_idx[ok]
+    # state 2e: arrived at v (walked u->v); 2e+1: arrived at u
+    s_in = 2 * inc_edge[i_idx] + np.where(inc_at_v[i_idx], 0, 1)
+    s_out = 2 * inc_edge[j_idx] + np.where(inc_at_v[j_idx], 1, 0)
+    cost = L[inc_edge[j_idx]]
+    n_states = 2 * E + 1
+    src = 2 * E
+    e0 = int(snap.edge[point])
+    off = float(snap.offset[point])
+    rows = np.r_[s_in, src, src]
+    cols = np.r_[s_out, 2 * e0, 2 * e0 + 1]
+    data = np.r_[cost, L[e0] - off, off]
+    data = np.where(data <= 0, 1e-9, data)  # csgraph drops explicit zeros
+    G = sp.csr_array((data, (rows, cols)), shape=(n_states, n_states))
+    d = dijkstra(G, directed=True, indices=src, limit=radius + L.max() + 1.0)
+    d_fwd = d[0:2 * E:2]   # arrival at v having walked u->v
+    d_bwd = d[1:2 * E:2]
+    with np.errstate(invalid="ignore"):
+        ru = np.clip(radius - (d_fwd - L), 0.0, L)
+        rv = np.clip(radius - (d_bwd - L), 0.0, L)
+    ru = np.where(np.isfinite(d_fwd), ru, 0.0)
+    rv = np.where(np.isfinite(d_bwd), rv, 0.0)
+    # the school's own edge: from the point itself both ways
+    ru[e0] = rv[e0] = 0.0
+    return ru, rv
+
+
+def _pieces(network: Any, ru: np.ndarray, rv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    L = network.length
+    whole = (ru + rv >= L) & ((ru > 0) | (rv > 0))
+    pu = ~whole & (ru > 0)
+    pv = ~whole & (rv > 0)
+    e = np.arange(network.n_edges)
+    return (np.concatenate([e[whole], e[pu], e[pv]]),
+            np.concatenate([np.zeros(whole.sum()), np.zeros(pu.sum()), (L - rv)[pv]]),
+            np.concatenate([L[whole], ru[pu], L[pv]]))
+
+
+def walksheds(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None = None,
+              radius: float | Mapping[str, float] | None = None, max_level: int = 2, buffer_m: float = 25.0,
+              max_snap: float = 150.0, config: str | Path | Mapping[str, Any] | None = None) -> gpd.GeoDataFrame:
+    """Plain and safe walksheds of each school.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+    schools : GeoDataFrame
+        ``facility_id``, ``category`` (optional), Point geometry.
+    stress : Stress, optional
+    radius : float or mapping category -> float, optional
+        Walking radius in metres; default the category's standard radius (:mod:`childspace.standards`; GB 50180:
+        primary school 500 m, middle school 1000 m).
+    max_level : int
+        The safe walkshed uses only edges at or below this level and passes nodes only where the crossing is at
+        or below it (exact, turn by turn: the crossing at a node depends on the two edges used). The school's own
+        edge is always walkable from the school point (its frontage).
+    buffer_m : float
+        Half-width (metres) of the band around reachable edge pieces forming the polygon.
+
+    Returns
+    -------
+    GeoDataFrame (EPSG:4326)
+        Two rows per school: ``school_id``, ``kind`` (``plain``/``safe``), ``max_level`` (None for plain),
+        ``radius_m``, ``length_m`` (network length reached), ``area_m2`` (metric CRS), geometry (Polygon).
+    """
+    _require(schools, "schools", ["facility_id"])
+    stress = network_stress(network, config) if stress is None else stress
+    sm = schools.to_crs(network.crs)
+    snap = network.snap(sm.geometry, max_distance=max_snap)
+    cats = sm["category"].astype(str).to_numpy() if "category" in sm.columns else np.full(len(sm), "")
+    edge_ok = stress.edge_level <= max_level
+    rows = []
+    for i in range(len(sm)):
+        if isinstance(radius, Mapping):
+            R = float(radius.get(cats[i], _default_radius(cats[i])))
+        elif radius is None:
+            R = _default_radius(cats[i])
+        else:
+            R = float(radius)
+        sid = str(sm["facility_id"].iloc[i])
+        if not snap.ok[i]:
+            for kind in ("plain", "safe"):
+                rows.append(dict(school_id=sid, kind=kind, max_level=None if kind == "plain" else max_level,
+                                 radius_m=R, length_m=0.0, area_m2=0.0, geometry=None))
+            continue
+        one = _subset(snap, [i])
+        d, _ = network.node_distances(one, cutoff=R)
+        ru, rv = network.reachable_edges(d, R)
+        e0 = int(snap.edge[i])
+        ru[e0] = rv[e0] = 0.0
+        plain = (ru, rv)
+        safe = _line_graph_reach(network, stress, edge_ok, snap, i, R, max_level)
+        for kind, (a, b) in (("plain", plain), ("safe", safe)):
+            e, s0, s1 = _pieces(network, a, b)
+            # the stretch of the school's own edge within R of the school
+            off = float(snap.offset[i])
+            e = np.r_[e, e0]
+            s0 = np.r_[s0, max(0.0, off - R)]
+            s1 = np.r_[s1, min(network.length[e0], off + R)]
+            lines = network.substrings(e, s0, s1)
+            reached = float(np.sum(np.abs(s1 - s0)))
+            poly = shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=4))
+            rows.append(dict(school_id=sid, kind=kind, max_level=None if kind == "plain" else max_level,
+                             radius_m=R, length_m=reached, area_m2=float(shapely.area(poly)), geometry=poly))
+    df = pd.DataFrame(rows)
+    geo = gpd.GeoSeries(df.pop("geometry").to_numpy(), crs=network.crs).to_crs(WGS84)
+    return gpd.GeoDataFrame(df, geometry=geo.values, crs=WGS84)

@@ -1,0 +1,915 @@
+"""Pedestrian level of traffic stress (PLTS-like levels 1-4) for walk-network edges and crossings.
+
+Levels: 1 comfortable for a child walking alone, 2 acceptable with care, 3 stressful (accompany the child),
+4 unsafe. The rules and thresholds are a table in ``childspace/config/safety.toml`` (each with its basis:
+Mekuria, Furth & Nixon 2012 for the LTS idea; Oregon DOT Analysis Procedures Manual ch. 14 (2020) for
+pedestrian LTS; GA/T 1215-2014 for school zones; CJJ 37-2012 and the Road Traffic Safety Law regulations for
+Chinese default speeds). This module is a table-driven evaluator, vectorised over the edges table.
+
+Walking along an edge
+    class level (highway class x sidewalk state) raised/lowered by ordered modifier rules on the parsed speed
+    (km/h), lanes, lighting and surface. Missing tags take the class default and are reported per edge
+    (``assumed``, ``assumed_tags``).
+Crossings
+    rated per (node, road edge) pair: the road's speed and lanes with the control at the node (signals, marked,
+    unmarked; a refuge island lowers the level). A route passing a node, entering by edge a and leaving by edge
+    b, goes round the node on one side of it: it crosses the edges lying angularly between a and b on that side,
+    and takes the side whose worst crossing is lower (:meth:`Stress.crossing_level`). This is a simplification:
+    the walker is assumed free to be on either side of the road it arrives on, and each edge between is crossed
+    at this node with the node's control. At nodes with more than 8 edges every road other than a and b is taken
+    as crossed (conservative). Crossing ways (``footway=crossing``) are walked at level 1;
+    the crossing is rated at the node where they meet the road; a crossing way that meets no road is rated as a
+    crossing of the configured ``unknown_road``.
+Routing cost
+    ``length * length_factor[level]`` per edge plus, for each endpoint node, half of that node's crossing penalty
+    for the worst road at the node that is not the edge's own road (same way id or same street name). A route
+    passing a node therefore pays about one crossing penalty there; walking straight along a road through a
+    junction pays only for the side streets. This is an approximation used for the search only: routes are then
+    evaluated exactly on their edge and node sequence (:mod:`childspace.routes`).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from childspace._errors import ChildspaceWarning, DataError
+
+DEFAULT_PATH = Path(__file__).resolve().parent / "config" / "safety.toml"
+
+#: Crossing control codes (higher = more protective).
+CONTROL_NAMES = {1: "unmarked", 2: "marked", 3: "signals"}
+_CONTROL_CODES = {v: k for k, v in CONTROL_NAMES.items()}
+_CONTROL_ZH = {1: "无标线穿越", 2: "斑马线穿越", 3: "信号灯控制穿越"}
+_CONTROL_EN = {1: "Unmarked crossing of", 2: "Zebra crossing of", 3: "Signalised crossing of"}
+
+_SIDEWALK_ZH = {"present": "有人行道", "none": "无人行道", "separate": "人行道独立绘制", "": ""}
+_SIDEWALK_EN = {"present": "with sidewalk", "none": "without sidewalk", "separate": "separate sidewalks", "": ""}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Config
+# ----------------------------------------------------------------------------------------------------------------
+def _merge(base: dict, extra: Mapping) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in extra.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load_config(config: str | Path | Mapping[str, Any] | None = None) -> dict:
+    """The safety rule table: package defaults, optionally overridden.
+
+    Parameters
+    ----------
+    config : path, mapping or None
+        None: ``childspace/config/safety.toml``. A TOML path or a mapping of the same shape: merged over the
+        defaults (tables merged key by key; lists such as ``edge_rules`` replaced whole).
+
+    Returns
+    -------
+    dict
+    """
+    with open(DEFAULT_PATH, "rb") as fh:
+        base = tomllib.load(fh)
+    if config is None:
+        return base
+    if isinstance(config, Mapping):
+        if config.get("_resolved"):
+            return dict(config)
+        return _merge(base, config)
+    path = Path(config)
+    if not path.exists():
+        raise DataError("safety config file not found", path=path, fix="give the path of a TOML file like "
+                        f"{DEFAULT_PATH}")
+    try:
+        with open(path, "rb") as fh:
+            user = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(f"not valid TOML ({exc})", path=path, fix="correct the TOML syntax") from exc
+    return _merge(base, user)
+
+
+def _cfg(config: str | Path | Mapping[str, Any] | None) -> dict:
+    cfg = load_config(config)
+    cfg["_resolved"] = True
+    return cfg
+
+
+def _split_label(label: str) -> tuple[str, str]:
+    zh, _, en = str(label).partition(" ")
+    return zh, en
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Tag parsing (vectorised)
+# ----------------------------------------------------------------------------------------------------------------
+def _tag(df: pd.DataFrame, *names: str) -> pd.Series:
+    """A tag column as lower-case stripped strings (<NA> when missing); the first existing alias wins."""
+    for name in names:
+        if name in df.columns:
+            s = pd.Series(df[name].to_numpy(dtype=object), index=df.index, dtype="string")
+            s = s.str.strip().str.lower()
+            return s.mask(s == "")
+    return pd.Series(pd.NA, index=df.index, dtype="string")
+
+
+_NUM_UNIT = re.compile(r"^\s*(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>km/h|kmh|kph|km|mph|knots)?\s*$")
+_ZONE = re.compile(r"^(?P<cc>[a-z]{2}(?:-[a-z0-9]+)?):(?P<zone>.+)$")
+
+
+def parse_maxspeed(values: pd.Series | list, config: Mapping[str, Any] | None = None) -> pd.Series:
+    """Parse OSM ``maxspeed`` values to km/h.
+
+    Understands ``"50"``, ``"50 km/h"``, ``"30 mph"`` (x 1.609344), zone values (``"CN:urban"``, ``"DE:zone30"``,
+    ``"walk"``, ``"none"``; table in the config) and several values (``"50;30"``: the highest, conservative).
+
+    Parameters
+    ----------
+    values : Series or list of str
+        Raw tag values (None/NaN when missing).
+    config : mapping, optional
+        Safety config (``[maxspeed]`` table).
+
+    Returns
+    -------
+    Series of float
+        km/h; NaN where missing or not understood.
+    """
+    cfg = _cfg(config)["maxspeed"] if not (config and "maxspeed" in config) else config["maxspeed"]
+    s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    s = pd.Series(s.to_numpy(dtype=object), index=s.index, dtype="string").str.strip().str.lower()
+    parts = s.str.split(";").explode()
+    parts = parts.str.strip()
+    m = parts.str.extract(_NUM_UNIT)
+    num = pd.to_numeric(m["num"].str.replace(",", ".", regex=False), errors="coerce")
+    unit = m["unit"].fillna("km/h")
+    factor = np.where(unit == "mph", 1.609344, np.where(unit == "knots", 1.852, 1.0))
+    speed = num * factor
+    zones = {str(k).lower(): float(v) for k, v in cfg.get("zones", {}).items()}
+    generic = {str(k).lower(): float(v) for k, v in cfg.get("generic", {}).items()}
+    z = parts.map(zones).astype(float)
+    speed = speed.fillna(z)
+    zm = parts.str.extract(_ZONE)
+    gen = zm["zone"].map(generic).astype(float)
+    zone_num = pd.to_numeric(zm["zone"].str.extract(r"^zone:?(\d+)$")[0], errors="coerce")
+    speed = speed.fillna(gen).fillna(zone_num)
+    bare = parts.map(generic).astype(float)
+    speed = speed.fillna(bare)
+    out = speed.groupby(level=0, sort=False).max()
+    return out.reindex(s.index).astype(float)
+
+
+def parse_lanes(values: pd.Series | list) -> pd.Series:
+    """Parse OSM ``lanes`` values (``"4"``, ``"2;3"`` -> the highest, ``"1.5"``) to float; NaN when missing."""
+    s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    s = pd.Series(s.to_numpy(dtype=object), index=s.index, dtype="string").str.strip()
+    parts = s.str.split(r"[;|]", regex=True).explode().str.strip()
+    num = pd.to_numeric(parts.str.extract(r"^(\d+(?:\.\d+)?)$")[0], errors="coerce")
+    out = num.groupby(level=0, sort=False).max()
+    return out.reindex(s.index).astype(float)
+
+
+def _sidewalk_state(edges: pd.DataFrame, cfg: dict) -> pd.Series:
+    """'present' / 'none' / 'separate' / <NA> from sidewalk, sidewalk:both/left/right."""
+    sw = cfg["sidewalk"]
+    present, separate, none = set(sw["present"]), set(sw["separate"]), set(sw["none"])
+    main = _tag(edges, "sidewalk")
+    state = pd.Series(pd.NA, index=edges.index, dtype="string")
+    state = state.mask(main.isin(present), "present").mask(main.isin(separate), "separate")
+    state = state.mask(main.isin(none), "none")
+    both = _tag(edges, "sidewalk_both", "sidewalk:both")
+    left = _tag(edges, "sidewalk_left", "sidewalk:left")
+    right = _tag(edges, "sidewalk_right", "sidewalk:right")
+    yes = {"yes"} | present
+    side_present = both.isin(yes) | left.isin(yes) | right.isin(yes)
+    side_sep = both.isin(separate) | left.isin(separate) | right.isin(separate)
+    side_none = both.isin(none) | (left.isin(none) & right.isin(none))
+    todo = state.isna()
+    state = state.mask(todo & side_none, "none")
+    state = state.mask(todo & side_sep, "separate")
+    state = state.mask(todo & side_present, "present")
+    return state
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Edge stress
+# ----------------------------------------------------------------------------------------------------------------
+def edge_stress(edges: pd.DataFrame, config: str | Path | Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Level of traffic stress of walking along each edge.
+
+    Parameters
+    ----------
+    edges : DataFrame or GeoDataFrame
+        Walk-network edges (columns as in ``docs/architecture.md`` "Walk-network tables"; missing tag columns
+        are treated as missing tags).
+    config : path, mapping or None
+        Safety config (see :func:`load_config`).
+
+    Returns
+    -------
+    DataFrame
+        Same index as ``edges``: ``level`` (int 1-4), ``assumed`` (bool: some input came from a default),
+        ``assumed_tags`` ("; "-joined tag names), ``reason`` (bilingual, Chinese first), ``group`` (class key of
+        the config), ``road`` (bool: carries motor traffic), ``maxspeed_kmh`` and ``lanes`` (parsed or default),
+        ``sidewalk`` (state used), ``crossing_way`` (bool).
+    """
+    cfg = _cfg(config)
+    idx = edges.index
+    n = len(edges)
+    hw = _tag(edges, "highway")
+    footway = _tag(edges, "footway")
+    cycleway = _tag(edges, "cycleway")
+    crossing_tag = _tag(edges, "crossing")
+
+    group = pd.Series("_other", index=idx, dtype=object)
+    is_road = np.zeros(n, dtype=bool)
+    base_level = np.full(n, int(cfg["classes_other"]["level"]), dtype=np.int16)
+    d_speed = np.full(n, np.nan)
+    d_lanes = np.full(n, np.nan)
+    d_sidewalk = pd.Series(pd.NA, index=idx, dtype="string")
+    lvl = {k: np.full(n, 0, dtype=np.int16) for k in ("none", "present", "separate")}
+    label = pd.Series(cfg["classes_other"]["label"], index=idx, dtype=object)
+    for key, c in cfg["classes"].items():
+        m = hw.isin(c["highway"]).fillna(False).to_numpy(dtype=bool)
+        if not m.any():
+            continue
+        group[m] = key
+        label[m] = c.get("label", key)
+        if c.get("road", False):
+            is_road[m] = True
+            d_speed[m] = float(c["maxspeed"])
+            d_lanes[m] = float(c["lanes"])
+            d_sidewalk[m] = c.get("sidewalk", "none")
+            for k in lvl:
+                lvl[k][m] = int(c[f"level_{k}"])
+        else:
+            base_level[m] = int(c["level"])
+
+    is_crossing_way = (footway.isin(cfg["crossing_way"]["footway"]) | (cycleway == "crossing")
+                       | (hw == "crossing") | crossing_tag.notna()).fillna(False).to_numpy(dtype=bool) & ~is_road
+    is_sidewalk_way = footway.isin(cfg["sidewalk_way"]["footway"]).fillna(False).to_numpy(dtype=bool) & ~is_road \
+        & ~is_crossing_way
+    base_level[is_crossing_way] = int(cfg["crossing_way"]["level"])
+    base_level[is_sidewalk_way] = int(cfg["sidewalk_way"]["level"])
+    group[is_crossing_way] = "crossing_way"
+    group[is_sidewalk_way] = "sidewalk_way"
+    label[is_crossing_way] = cfg["crossing_way"]["label"]
+    label[is_sidewalk_way] = cfg["sidewalk_way"]["label"]
+
+    # parsed tags
+    raw_speed = _tag(edges, "maxspeed")
+    speed = parse_maxspeed(raw_speed, cfg).to_numpy()
+    unparsed = raw_speed.notna().to_numpy() & np.isnan(speed)
+    if unparsed.any():
+        vals = sorted(set(raw_speed[unparsed].astype(str)))[:5]
+        warnings.warn(f"{int(unparsed.sum())} edges have a maxspeed value that is not understood ({vals}); the "
+                      "class default speed is used and flagged as assumed", ChildspaceWarning, stacklevel=2)
+    lanes = parse_lanes(_tag(edges, "lanes")).to_numpy()
+    oneway = _tag(edges, "oneway").isin(["yes", "true", "1", "-1"]).fillna(False).to_numpy(dtype=bool)
+    speed_assumed = is_road & np.isnan(speed)
+    lanes_assumed = is_road & np.isnan(lanes)
+    lanes_default = np.where(oneway, np.ceil(d_lanes / 2.0), d_lanes)
+    speed = np.where(speed_assumed, d_speed, speed)
+    lanes = np.where(lanes_assumed, lanes_default, lanes)
+    speed = np.where(is_road, speed, np.nan)
+    lanes = np.where(is_road, lanes, np.nan)
+
+    sw = _sidewalk_state(edges, cfg)
+    sw_assumed = is_road & sw.isna().to_numpy()
+    sw = sw.fillna(d_sidewalk).fillna("none")
+    sw_arr = np.where(is_road, sw.to_numpy(dtype=object), "")
+    level = base_level.copy()
+    for k in lvl:
+        m = is_road & (sw_arr == k)
+        level[m] = lvl[k][m]
+
+    lit = _tag(edges, "lit").fillna("missing").to_numpy(dtype=object)
+    surface = _tag(edges, "surface")
+    unpaved = surface.isin(cfg["sidewalk"].get("unpaved_surfaces", [])).fillna(False).to_numpy(dtype=bool)
+    lit_assumed = np.zeros(n, dtype=bool)
+
+    zh_mod = pd.Series("", index=idx, dtype=object)
+    en_mod = pd.Series("", index=idx, dtype=object)
+    for rule in cfg.get("edge_rules", []):
+        w = rule.get("when", {})
+        m = np.ones(n, dtype=bool)
+        if "road" in w:
+            m &= is_road if w["road"] else ~is_road
+        if "sidewalk" in w:
+            m &= np.isin(sw_arr, list(w["sidewalk"]))
+        with np.errstate(invalid="ignore"):
+            if "speed_min" in w:
+                m &= speed >= float(w["speed_min"])
+            if "speed_max" in w:
+                m &= speed <= float(w["speed_max"])
+            if "lanes_min" in w:
+                m &= lanes >= float(w["lanes_min"])
+            if "lanes_max" in w:
+                m &= lanes <= float(w["lanes_max"])
+        if "unpaved" in w:
+            m &= unpaved if w["unpaved"] else ~unpaved
+        if "lit" in w:
+            # a missing lit tag never triggers the rule, but is reported as assumed where it could have
+            lit_assumed |= m & (lit == "missing")
+            m &= np.isin(lit, list(w["lit"]))
+        if not m.any():
+            continue
+        new = level.copy()
+        if "min_level" in rule:
+            new = np.maximum(new, int(rule["min_level"]))
+        if "max_level" in rule:
+            new = np.minimum(new, int(rule["max_level"]))
+        if "add" in rule:
+            new = np.minimum(new + int(rule["add"]), 4)
+        changed = m & (new != level)
+        level = np.where(m, new, level)
+        if changed.any():
+            zh_mod[changed] = zh_mod[changed] + "；" + rule.get("zh", rule.get("name", ""))
+            en_mod[changed] = en_mod[changed] + "; " + rule.get("en", rule.get("name", ""))
+    level = np.clip(level, 1, 4)
+
+    # assumptions
+    parts = []
+    for name, mask in (("highway", (group == "_other").to_numpy()), ("maxspeed", speed_assumed),
+                       ("lanes", lanes_assumed), ("sidewalk", sw_assumed), ("lit", lit_assumed)):
+        parts.append(pd.Series(np.where(mask, name, ""), index=idx))
+    assumed_tags = parts[0]
+    for p in parts[1:]:
+        assumed_tags = assumed_tags.str.cat(p, sep="; ")
+    assumed_tags = assumed_tags.str.replace(r"(; )+", "; ", regex=True).str.strip("; ")
+    assumed = (assumed_tags != "").to_numpy()
+
+    # reasons, Chinese first
+    lab = label.map(_split_label)
+    zh = lab.map(lambda t: t[0])
+    en = lab.map(lambda t: t[1])
+    sw_zh = pd.Series(sw_arr, index=idx).map(_SIDEWALK_ZH)
+    sw_en = pd.Series(sw_arr, index=idx).map(_SIDEWALK_EN)
+    sp = pd.Series(np.where(is_road, np.nan_to_num(speed).round().astype(int).astype(str), ""), index=idx)
+    ln = pd.Series(np.where(is_road, np.nan_to_num(lanes).round().astype(int).astype(str), ""), index=idx)
+    road_zh = pd.Series(np.where(is_road, "，" + sw_zh + "，" + sp + "km/h，" + ln + "车道", ""), index=idx)
+    road_en = pd.Series(np.where(is_road, ", " + sw_en + ", " + sp + " km/h, " + ln + " lanes", ""), index=idx)
+    reason = zh + road_zh + zh_mod + " " + en + road_en + en_mod
+    assumed_note = pd.Series(np.where(assumed, "（假定 assumed: " + assumed_tags + "）", ""), index=idx)
+    reason = reason + assumed_note
+
+    return pd.DataFrame({
+        "level": level.astype(np.int8),
+        "assumed": assumed,
+        "assumed_tags": assumed_tags.astype(object),
+        "reason": reason.astype(object),
+        "group": group.astype(object),
+        "road": is_road,
+        "maxspeed_kmh": speed,
+        "lanes": lanes,
+        "sidewalk": pd.Series(sw_arr, index=idx).replace("", None).astype(object),
+        "crossing_way": is_crossing_way,
+    }, index=idx)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Crossings
+# ----------------------------------------------------------------------------------------------------------------
+def _control_codes(df: pd.DataFrame, cfg: dict, node: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Control code per row (3 signals, 2 marked, 1 unmarked, 0 unknown type, -1 nothing mapped), island flag,
+    and whether the row is a mapped crossing at all."""
+    c = cfg["crossing"]["control"]
+    hw = _tag(df, "highway")
+    crossing = _tag(df, "crossing")
+    ref = _tag(df, "crossing_ref", "crossing:ref")
+    markings = _tag(df, "crossing_markings", "crossing:markings")
+    signals_tag = _tag(df, "crossing_signals", "crossing:signals")
+    island_tag = _tag(df, "crossing_island", "crossing:island")
+    n = len(df)
+    code = np.full(n, -1, dtype=np.int8)
+    mapped = (hw == "crossing").fillna(False).to_numpy(dtype=bool) | crossing.notna().fillna(False).to_numpy(dtype=bool) \
+        | ref.notna().fillna(False).to_numpy(dtype=bool) | markings.notna().fillna(False).to_numpy(dtype=bool)
+    code[mapped] = 0
+    code[(crossing.isin(c["unmarked"]) | (markings == "no")).fillna(False).to_numpy(dtype=bool)] = 1
+    code[(crossing.isin(c["marked"]) | ref.isin(c["marked_ref"])
+          | markings.isin(c["marked_markings"])).fillna(False).to_numpy(dtype=bool)] = 2
+    sig = crossing.isin(c["signals"]) | (signals_tag == "yes")
+    if node:
+        sig = sig | hw.isin(c["signals_highway"])
+    code[sig.fillna(False).to_numpy(dtype=bool)] = 3
+    island = (island_tag == "yes") | (crossing == "island")
+    return code, island.fillna(False).to_numpy(dtype=bool), mapped | sig.fillna(False).to_numpy(dtype=bool)
+
+
+def _node_positions(nodes: pd.DataFrame, edges: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    index = pd.Index(nodes.index)
+    u = index.get_indexer(pd.Index(edges["u"]))
+    v = index.get_indexer(pd.Index(edges["v"]))
+    bad = (u < 0) | (v < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{int(bad.sum())} edges refer to nodes missing from the nodes table",
+                        feature=f"edge row {i} (u={edges['u'].iloc[i]}, v={edges['v'].iloc[i]})",
+                        fix="build nodes and edges with childspace.osm.read_osm (or keep them together)")
+    return u, v
+
+
+def _crossing_levels(control: np.ndarray, island: np.ndarray, speed: np.ndarray, lanes: np.ndarray,
+                     cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Crossing level per row from control code (1-3), island flag, speed (km/h), lanes. Returns level and
+    the index of the rule used (-1: the control's default)."""
+    n = len(control)
+    level = np.zeros(n, dtype=np.int16)
+    rule_used = np.full(n, -1, dtype=np.int32)
+    for i, rule in enumerate(cfg.get("crossing_rules", [])):
+        m = (level == 0) & np.isin(control, [_CONTROL_CODES[c] for c in rule["control"]])
+        with np.errstate(invalid="ignore"):
+            if "speed_min" in rule:
+                m &= speed >= float(rule["speed_min"])
+            if "speed_max" in rule:
+                m &= speed <= float(rule["speed_max"])
+            if "lanes_min" in rule:
+                m &= lanes >= float(rule["lanes_min"])
+            if "lanes_max" in rule:
+                m &= lanes <= float(rule["lanes_max"])
+        level[m] = int(rule["level"])
+        rule_used[m] = i
+    for name, code in _CONTROL_CODES.items():
+        m = (level == 0) & (control == code)
+        level[m] = int(cfg["crossing"]["default"][name])
+    red = int(cfg["crossing"]["control"].get("island_reduction", 1))
+    level = np.where(island, np.maximum(level - red, 1), level)
+    return level.astype(np.int8), rule_used
+
+
+def _crossing_reason(control: np.ndarray, island: np.ndarray, speed: np.ndarray, lanes: np.ndarray,
+                     label: np.ndarray) -> np.ndarray:
+    sp = np.nan_to_num(speed).round().astype(int).astype(str)
+    ln = np.nan_to_num(lanes).round().astype(int).astype(str)
+    zh_lab = np.array([_split_label(x)[0] for x in label], dtype=object)
+    en_lab = np.array([_split_label(x)[1] for x in label], dtype=object)
+    czh = np.array([_CONTROL_ZH.get(int(c), "") for c in control], dtype=object)
+    cen = np.array([_CONTROL_EN.get(int(c), "") for c in control], dtype=object)
+    isl_zh = np.where(island, "（有安全岛）", "")
+    isl_en = np.where(island, " (refuge island)", "")
+    return (czh + sp + "km/h" + ln + "车道" + zh_lab + isl_zh + " " + cen + " a " + ln + "-lane " + sp
+            + " km/h " + en_lab + isl_en).astype(object)
+
+
+def crossing_incidence(nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd.DataFrame | None = None,
+                       config: str | Path | Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Crossing level of every (node, road edge) pair: what it takes to cross that road at that node.
+
+    Parameters
+    ----------
+    nodes, edges : DataFrame
+        Walk-network tables; ``edges.u``/``edges.v`` must be labels of ``nodes.index``.
+    edge_levels : DataFrame, optional
+        Output of :func:`edge_stress` for ``edges`` (computed when omitted).
+    config : path, mapping or None
+
+    Returns
+    -------
+    DataFrame
+        One row per road-edge end: ``node`` and ``edge`` (positions in ``nodes``/``edges``), ``node_id``,
+        ``edge_id`` (labels), ``level`` (1-4), ``control`` (``signals``/``marked``/``unmarked``), ``island``
+        (bool), ``assumed`` (bool), ``assumed_tags``, ``reason`` (bilingual), ``road_key`` (way identity:
+        street name, else way id).
+    """
+    cfg = _cfg(config)
+    es = edge_stress(edges, cfg) if edge_levels is None else edge_levels
+    u, v = _node_positions(nodes, edges)
+    ncode, nisland, _ = _control_codes(nodes, cfg, node=True)
+    ecode, eisland, _ = _control_codes(edges, cfg, node=False)
+    is_cw = es["crossing_way"].fillna(False).to_numpy(dtype=bool)
+    # control from crossing ways at each node: the least protective definite value, else unknown (0)
+    n = len(nodes)
+    way_def = np.full(n, 99, dtype=np.int16)
+    way_unknown = np.zeros(n, dtype=bool)
+    way_island = np.zeros(n, dtype=bool)
+    for ends in (u, v):
+        cw = is_cw & (ecode >= 1)
+        np.minimum.at(way_def, ends[cw], ecode[cw])
+        way_unknown[ends[is_cw & (ecode <= 0)]] = True
+        way_island[ends[is_cw & eisland]] = True
+    control = np.where(ncode >= 1, ncode, np.where(way_def < 99, way_def, -1)).astype(np.int16)
+    unknown = (control < 1) & ((ncode == 0) | way_unknown)
+    default_unknown = _CONTROL_CODES[cfg["crossing"]["control"]["unknown"]]
+    control = np.where(unknown, default_unknown, np.where(control < 1, 1, control))
+    island = nisland | way_island
+
+    road = es["road"].fillna(False).to_numpy(dtype=bool)
+    eidx = np.flatnonzero(road)
+    node_pos = np.concatenate([u[eidx], v[eidx]])
+    edge_pos = np.concatenate([eidx, eidx])
+    speed = es["maxspeed_kmh"].to_numpy()[edge_pos]
+    lanes = es["lanes"].to_numpy()[edge_pos]
+    ctrl = control[node_pos]
+    isl = island[node_pos]
+    level, _ = _crossing_levels(ctrl, isl, speed, lanes, cfg)
+    groups = es["group"].to_numpy(dtype=object)[edge_pos]
+    labels = np.array([cfg["classes"].get(g, cfg["classes_other"]).get("label", g) for g in groups],
+                      dtype=object)
+    tags = es["assumed_tags"].to_numpy(dtype=object)[edge_pos]
+    road_tags = np.array(["; ".join(t for t in str(x).split("; ") if t in ("maxspeed", "lanes", "highway"))
+                          for x in tags], dtype=object)
+    ctrl_tag = np.where(unknown[node_pos], "crossing", "")
+    assumed_tags = np.array(["; ".join(t for t in (a, b) if t) for a, b in zip(road_tags, ctrl_tag)],
+                            dtype=object)
+    name = _tag(edges, "name").to_numpy(dtype=object)[edge_pos]
+    osmid = edges["osmid"].to_numpy(dtype=object)[edge_pos] if "osmid" in edges.columns \
+        else edge_pos.astype(object)
+    road_key = np.where(pd.isna(name), np.array([f"way:{x}" for x in osmid], dtype=object),
+                        np.array([f"name:{x}" for x in name], dtype=object))
+    out = pd.DataFrame({
+        "node": node_pos.astype(np.int64), "edge": edge_pos.astype(np.int64),
+        "node_id": np.asarray(nodes.index)[node_pos], "edge_id": np.asarray(edges.index)[edge_pos],
+        "level": level, "control": np.array([CONTROL_NAMES[int(c)] for c in ctrl], dtype=object),
+        "island": isl, "maxspeed_kmh": speed, "lanes": lanes,
+        "assumed": assumed_tags != "", "assumed_tags": assumed_tags,
+        "reason": _crossing_reason(ctrl, isl, speed, lanes, labels), "road_key": road_key,
+    })
+    return out.sort_values(["node", "level", "edge"], ascending=[True, False, True], kind="stable") \
+        .reset_index(drop=True)
+
+
+def _unconnected_crossing_ways(nodes: pd.DataFrame, edges: pd.DataFrame, es: pd.DataFrame,
+                               inc: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """Crossing-way edges whose two end nodes meet no road: rated as a crossing of the configured unknown road."""
+    u, v = _node_positions(nodes, edges)
+    has_road = np.zeros(len(nodes), dtype=bool)
+    has_road[inc["node"].to_numpy()] = True
+    cw = es["crossing_way"].fillna(False).to_numpy(dtype=bool) & ~has_road[u] & ~has_road[v]
+    idx = np.flatnonzero(cw)
+    if len(idx) == 0:
+        return pd.DataFrame({"edge": np.array([], dtype=np.int64), "level": np.array([], dtype=np.int8),
+                             "reason": np.array([], dtype=object), "control": np.array([], dtype=object)})
+    ecode, eisland, _ = _control_codes(edges.iloc[idx], cfg, node=False)
+    unknown = ecode < 1
+    default_unknown = _CONTROL_CODES[cfg["crossing"]["control"]["unknown"]]
+    ctrl = np.where(ecode >= 1, ecode, default_unknown)
+    road_cls = cfg["classes"][cfg["crossing"]["control"]["unknown_road"]]
+    speed = np.full(len(idx), float(road_cls["maxspeed"]))
+    lanes = np.full(len(idx), float(road_cls["lanes"]))
+    level, _ = _crossing_levels(ctrl, eisland, speed, lanes, cfg)
+    reason = _crossing_reason(ctrl, eisland, speed, lanes, np.full(len(idx), road_cls["label"], dtype=object))
+    reason = reason + np.where(unknown, "（假定 assumed: crossing）", "") + "（人行横道未连接道路，道路按默认 " \
+        "crossing way meets no road: default road assumed）"
+    return pd.DataFrame({"edge": idx.astype(np.int64), "level": level, "reason": reason,
+                         "control": np.array([CONTROL_NAMES[int(c)] for c in ctrl], dtype=object)})
+
+
+def node_crossing_stress(nodes: pd.DataFrame, edges: pd.DataFrame,
+                         config: str | Path | Mapping[str, Any] | None = None,
+                         incidence: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Worst crossing at each node: the most stressful road at the node with the node's crossing control.
+
+    Parameters
+    ----------
+    nodes, edges : DataFrame
+        Walk-network tables.
+    config : path, mapping or None
+    incidence : DataFrame, optional
+        Output of :func:`crossing_incidence` (computed when omitted).
+
+    Returns
+    -------
+    DataFrame
+        Index as ``nodes``: ``level`` (0 where no road meets the node, else 1-4), ``control``, ``n_roads``
+        (road edges at the node), ``road_edge`` (label of the worst road edge), ``island``, ``assumed``,
+        ``assumed_tags``, ``reason``.
+    """
+    cfg = _cfg(config)
+    inc = crossing_incidence(nodes, edges, None, cfg) if incidence is None else incidence
+    first = inc.drop_duplicates("node", keep="first").set_index("node")
+    counts = inc.groupby("node").size()
+    n = len(nodes)
+    pos = np.arange(n)
+    out = pd.DataFrame(index=nodes.index)
+    out["level"] = first["level"].reindex(pos).fillna(0).astype(np.int8).to_numpy()
+    out["control"] = first["control"].reindex(pos).to_numpy(dtype=object)
+    out["n_roads"] = counts.reindex(pos).fillna(0).astype(np.int32).to_numpy()
+    out["road_edge"] = first["edge_id"].reindex(pos).to_numpy(dtype=object)
+    out["island"] = first["island"].reindex(pos).fillna(False).astype(bool).to_numpy()
+    out["assumed"] = first["assumed"].reindex(pos).fillna(False).astype(bool).to_numpy()
+    out["assumed_tags"] = first["assumed_tags"].reindex(pos).fillna("").to_numpy(dtype=object)
+    out["reason"] = first["reason"].reindex(pos).fillna("").to_numpy(dtype=object)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Network-level model
+# ----------------------------------------------------------------------------------------------------------------
+#: Nodes with more edges than this use the conservative rule (every other road at the node is crossed).
+MAX_ANGULAR_DEGREE = 8
+
+
+@dataclass
+class Stress:
+    """Stress of a walk network, aligned with its positional node and edge indices.
+
+    Attributes
+    ----------
+    edges : DataFrame
+        :func:`edge_stress` per edge (row i = edge i); crossing ways that meet no road carry their crossing level.
+    nodes : DataFrame
+        :func:`node_crossing_stress` per node (row i = node i).
+    incidence : DataFrame
+        :func:`crossing_incidence` (node, road edge) pairs.
+    ring_edge, ring_level : ndarray (n_nodes, MAX_ANGULAR_DEGREE)
+        Per node, its edges in anticlockwise order of their direction leaving the node (-1 padding) and the
+        level of crossing each of them there (0 for edges without motor traffic).
+    degree : ndarray (n_nodes,)
+        Edge ends at each node.
+    top_edge, top_level : ndarray (n_nodes, 3)
+        Per node the three most stressful road edges and their crossing levels (conservative rule for nodes of
+        degree above ``MAX_ANGULAR_DEGREE``).
+    config : dict
+    """
+
+    edges: pd.DataFrame
+    nodes: pd.DataFrame
+    incidence: pd.DataFrame
+    ring_edge: np.ndarray
+    ring_level: np.ndarray
+    degree: np.ndarray
+    top_edge: np.ndarray
+    top_level: np.ndarray
+    config: dict = field(repr=False)
+
+    @property
+    def edge_level(self) -> np.ndarray:
+        """Level per edge (int8, positional)."""
+        return self.edges["level"].to_numpy(dtype=np.int8)
+
+    def _crossing(self, node: np.ndarray, enter_edge: np.ndarray, leave_edge: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Crossing level and crossed edge at ``node`` for a walker entering by ``enter_edge`` and leaving by
+        ``leave_edge``.
+
+        Rule: going round the node from the entering edge to the leaving edge, the walker can pass on either
+        side; on each side it crosses the edges lying between the two (in angular order); it takes the side
+        whose worst crossing is lower. A straight walk along a road past a side street on the other side crosses
+        nothing; crossing a road from one side street to the opposite one crosses the road on both sides. At
+        nodes with more than MAX_ANGULAR_DEGREE edges (rare) every other road is taken as crossed.
+        """
+        node = np.asarray(node, dtype=np.int64)
+        a = np.asarray(enter_edge, dtype=np.int64)
+        b = np.asarray(leave_edge, dtype=np.int64)
+        q = node.size
+        level = np.zeros(q, dtype=np.int8)
+        which = np.full(q, -1, dtype=np.int64)
+        if q == 0:
+            return level, which
+        D = self.ring_edge.shape[1]
+        ring = self.ring_edge[node]                     # (q, D)
+        lv = self.ring_level[node].astype(np.int16)
+        deg = self.degree[node]
+        k = np.arange(D)[None, :]
+        rows = np.arange(q)
+        ra = np.argmax(ring == a[:, None], axis=1)
+        rb = np.argmax(ring == b[:, None], axis=1)
+        found = (ring[rows, ra] == a) & (ring[rows, rb] == b) & (deg <= D) & (deg > 0)
+        d1 = np.maximum(deg, 1)
+        rel_k = (k - ra[:, None]) % d1[:, None]
+        rel_b = ((rb - ra) % d1)[:, None]
+        valid = k < deg[:, None]
+        l1 = np.where(valid & (rel_k > 0) & (rel_k < rel_b), lv, -1)
+        l2 = np.where(valid & (rel_k > rel_b), lv, -1)
+        m1 = l1.max(axis=1)
+        m2 = l2.max(axis=1)
+        use1 = m1 <= m2
+        lev = np.maximum(np.where(use1, m1, m2), 0)
+        arg = np.where(use1, l1.argmax(axis=1), l2.argmax(axis=1))
+        w = np.where(lev > 0, ring[rows, arg], -1)
+        level[found] = lev[found]
+        which[found] = w[found]
+        # conservative fallback: every other road at the node
+        rest = np.flatnonzero(~found)
+        if rest.size:
+            done = np.zeros(rest.size, dtype=bool)
+            for j in range(self.top_edge.shape[1]):
+                e = self.top_edge[node[rest], j]
+                ok = ~done & (e >= 0) & (e != a[rest]) & (e != b[rest])
+                level[rest[ok]] = self.top_level[node[rest[ok]], j]
+                which[rest[ok]] = e[ok]
+                done |= ok
+        return level, which
+
+    def crossing_level(self, node: np.ndarray, enter_edge: np.ndarray, leave_edge: np.ndarray) -> np.ndarray:
+        """Crossing level (0: nothing crossed, else 1-4) at ``node`` between the route's two edges there."""
+        return self._crossing(node, enter_edge, leave_edge)[0]
+
+    def crossing_edge(self, node: np.ndarray, enter_edge: np.ndarray, leave_edge: np.ndarray) -> np.ndarray:
+        """The (worst) road edge crossed at ``node`` between the route's two edges there; -1 when none."""
+        return self._crossing(node, enter_edge, leave_edge)[1]
+
+
+def _tables(network: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if isinstance(network, tuple):
+        nodes, edges = network
+    else:
+        nodes, edges = network.nodes, network.edges
+    return nodes, edges
+
+
+def _end_bearings(nodes: pd.DataFrame, edges: pd.DataFrame, u: np.ndarray, v: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Direction (radians) in which each edge leaves its u end and its v end, from its geometry (else the
+    straight line between its nodes). Geographic coordinates have their x scaled by cos(latitude)."""
+    m = len(edges)
+    geo = isinstance(edges, gpd.GeoDataFrame) and edges.crs is not None
+    if geo:
+        g = np.asarray(edges.geometry.array, dtype=object)
+        geo = not (shapely.is_missing(g) | shapely.is_empty(g)).any()
+    if geo:
+        coords, li = shapely.get_coordinates(g, return_index=True)
+        ptr = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.bincount(li, minlength=m), out=ptr[1:])
+        p0, p1 = coords[ptr[:-1]], coords[np.minimum(ptr[:-1] + 1, ptr[1:] - 1)]
+        q0, q1 = coords[ptr[1:] - 1], coords[np.maximum(ptr[1:] - 2, ptr[:-1])]
+        geographic = CRS.from_user_input(edges.crs).is_geographic
+        # orient: the geometry may run v -> u
+        if isinstance(nodes, gpd.GeoDataFrame) and nodes.crs is not None:
+            nx_ = shapely.get_x(np.asarray(nodes.to_crs(edges.crs).geometry.array))
+            ny_ = shapely.get_y(np.asarray(nodes.to_crs(edges.crs).geometry.array))
+            flip = (np.hypot(p0[:, 0] - nx_[v], p0[:, 1] - ny_[v]) < np.hypot(p0[:, 0] - nx_[u], p0[:, 1] - ny_[u]))
+            flip &= u != v
+            p0[flip], q0[flip] = q0[flip].copy(), p0[flip].copy()
+            p1[flip], q1[flip] = q1[flip].copy(), p1[flip].copy()
+    else:
+        if isinstance(nodes, gpd.GeoDataFrame):
+            x = shapely.get_x(np.asarray(nodes.geometry.array))
+            y = shapely.get_y(np.asarray(nodes.geometry.array))
+            geographic = nodes.crs is None or CRS.from_user_input(nodes.crs).is_geographic
+        else:
+            x, y = nodes["x"].to_numpy(dtype=float), nodes["y"].to_numpy(dtype=float)
+            geographic = True
+        p0 = q1 = np.c_[x[u], y[u]]
+        p1 = q0 = np.c_[x[v], y[v]]
+    scale = np.cos(np.radians(np.clip(p0[:, 1], -89.0, 89.0))) if geographic else 1.0
+    au = np.arctan2(p1[:, 1] - p0[:, 1], (p1[:, 0] - p0[:, 0]) * scale)
+    av = np.arctan2(q1[:, 1] - q0[:, 1], (q1[:, 0] - q0[:, 0]) * scale)
+    return au, av
+
+
+def network_stress(network: Any, config: str | Path | Mapping[str, Any] | None = None) -> Stress:
+    """Edge and crossing stress of a whole walk network.
+
+    Parameters
+    ----------
+    network : WalkNetwork or (nodes, edges) tuple
+        With a WalkNetwork, rows follow its positional node/edge indices.
+    config : path, mapping or None
+
+    Returns
+    -------
+    Stress
+    """
+    cfg = _cfg(config)
+    nodes, edges = _tables(network)
+    es = edge_stress(edges, cfg)
+    inc = crossing_incidence(nodes, edges, es, cfg)
+    un = _unconnected_crossing_ways(nodes, edges, es, inc, cfg)
+    if len(un):
+        es = es.copy()
+        rows = es.index[un["edge"].to_numpy()]
+        es.loc[rows, "level"] = np.maximum(es.loc[rows, "level"].to_numpy(), un["level"].to_numpy())
+        es.loc[rows, "reason"] = un["reason"].to_numpy()
+    nc = node_crossing_stress(nodes, edges, cfg, inc)
+    n = len(nodes)
+    k = 3
+    top_edge = np.full((n, k), -1, dtype=np.int64)
+    top_level = np.zeros((n, k), dtype=np.int8)
+    rank = inc.groupby("node").cumcount().to_numpy()
+    keep = rank < k
+    top_edge[inc["node"].to_numpy()[keep], rank[keep]] = inc["edge"].to_numpy()[keep]
+    top_level[inc["node"].to_numpy()[keep], rank[keep]] = inc["level"].to_numpy()[keep]
+    # the edges around each node in angular order, with the level of crossing each of them there
+    u, v = _node_positions(nodes, edges)
+    au, av = _end_bearings(nodes, edges, u, v)
+    m = len(edges)
+    e_all = np.arange(m)
+    r_node = np.concatenate([u, v])
+    r_edge = np.concatenate([e_all, e_all])
+    r_ang = np.concatenate([au, av])
+    key = r_node.astype(np.int64) * m + r_edge
+    ikey = inc["node"].to_numpy().astype(np.int64) * m + inc["edge"].to_numpy()
+    lvl_map = pd.Series(inc["level"].to_numpy(), index=ikey)
+    lvl_map = lvl_map[~lvl_map.index.duplicated()]
+    r_lvl = lvl_map.reindex(key).fillna(0).to_numpy().astype(np.int8)
+    order = np.lexsort((r_ang, r_node))
+    r_node, r_edge, r_lvl = r_node[order], r_edge[order], r_lvl[order]
+    degree = np.bincount(r_node, minlength=n).astype(np.int64)
+    start = np.concatenate([[0], np.cumsum(degree)[:-1]])
+    pos = np.arange(r_node.size) - start[r_node]
+    D = MAX_ANGULAR_DEGREE
+    ring_edge = np.full((n, D), -1, dtype=np.int64)
+    ring_level = np.zeros((n, D), dtype=np.int8)
+    ok = pos < D
+    ring_edge[r_node[ok], pos[ok]] = r_edge[ok]
+    ring_level[r_node[ok], pos[ok]] = r_lvl[ok]
+    return Stress(edges=es, nodes=nc, incidence=inc, ring_edge=ring_edge, ring_level=ring_level, degree=degree,
+                  top_edge=top_edge, top_level=top_level, config=cfg)
+
+
+@dataclass
+class RoutingCost:
+    """Per-edge search weights of the safest-route search (metres-equivalent, positional edges).
+
+    ``along`` = length x length_factor[level]; ``pen_u``/``pen_v`` = half the crossing penalty at the u/v end
+    (worst road at that node other than the edge's own road); ``cost`` = along + pen_u + pen_v.
+    ``factor`` = length_factor[level] (per metre along the edge).
+    """
+
+    cost: np.ndarray
+    along: np.ndarray
+    pen_u: np.ndarray
+    pen_v: np.ndarray
+    factor: np.ndarray
+
+
+def routing_cost(network: Any, stress: Stress | None = None,
+                 config: str | Path | Mapping[str, Any] | None = None,
+                 length: np.ndarray | None = None) -> RoutingCost:
+    """Search weights for the "safest acceptable route".
+
+    Parameters
+    ----------
+    network : WalkNetwork or (nodes, edges) tuple
+    stress : Stress, optional
+        From :func:`network_stress` (computed when omitted).
+    config : path, mapping or None
+        ``[routing]`` table: ``length_factor`` and ``crossing_penalty_m`` per level.
+    length : ndarray, optional
+        Edge lengths in metres (default: ``network.length`` or the edges' ``length`` column).
+
+    Returns
+    -------
+    RoutingCost
+        Arrays per edge in metres-equivalent. The crossing penalty of a node is folded half into each edge at
+        the node, taking for each edge the worst road at the node that does not belong to the edge's own road
+        (same street name or way id): crossing a road costs about one full penalty; walking along a road through
+        a junction costs the side streets only. Exact route evaluation happens afterwards.
+    """
+    stress = network_stress(network, config) if stress is None else stress
+    cfg = stress.config if config is None else _cfg(config)
+    nodes, edges = _tables(network)
+    if length is None:
+        length = np.asarray(getattr(network, "length", edges["length"].to_numpy()), dtype=float)
+    r = cfg["routing"]
+    lf = np.asarray([1.0] + list(r["length_factor"]), dtype=float)  # index by level 1..4
+    cp = np.asarray([0.0] + list(r["crossing_penalty_m"]), dtype=float)
+    level = stress.edge_level.astype(np.int64)
+    factor = lf[level]
+    along = length * factor
+    # per node: worst (key1, level1); worst level among other keys (level2)
+    inc = stress.incidence
+    first = inc.drop_duplicates("node", keep="first")
+    n = len(nodes)
+    key1 = np.full(n, None, dtype=object)
+    lvl1 = np.zeros(n, dtype=np.int64)
+    key1[first["node"].to_numpy()] = first["road_key"].to_numpy()
+    lvl1[first["node"].to_numpy()] = first["level"].to_numpy()
+    other = inc[inc["road_key"].to_numpy() != key1[inc["node"].to_numpy()]]
+    second = other.drop_duplicates("node", keep="first")
+    lvl2 = np.zeros(n, dtype=np.int64)
+    lvl2[second["node"].to_numpy()] = second["level"].to_numpy()
+    # each edge's own road key (non-roads: unique)
+    u, v = _node_positions(nodes, edges)
+    m = len(edges)
+    name = _tag(edges, "name").to_numpy(dtype=object)
+    osmid = edges["osmid"].to_numpy(dtype=object) if "osmid" in edges.columns else np.arange(m).astype(object)
+    own = np.where(pd.isna(name), np.array([f"way:{x}" for x in osmid], dtype=object),
+                   np.array([f"name:{x}" for x in name], dtype=object))
+    is_road = stress.edges["road"].fillna(False).to_numpy(dtype=bool)
+    own = np.where(is_road, own, np.array([f"edge:{i}" for i in range(m)], dtype=object))
+    pen_u = 0.5 * cp[np.where(own == key1[u], lvl2[u], lvl1[u])]
+    pen_v = 0.5 * cp[np.where(own == key1[v], lvl2[v], lvl1[v])]
+    return RoutingCost(cost=along + pen_u + pen_v, along=along, pen_u=pen_u, pen_v=pen_v, factor=factor)
+
+
+def verdict(level: np.ndarray | pd.Series, config: str | Path | Mapping[str, Any] | None = None) -> np.ndarray:
+    """``safe`` (worst level <= 2), ``caution`` (3), ``unsafe`` (4) per route; ``unreachable`` where level is 0
+    or missing."""
+    cfg = _cfg(config)["verdict"]
+    lv = np.asarray(pd.to_numeric(pd.Series(level), errors="coerce").fillna(0), dtype=float)
+    return np.select([lv <= 0, lv <= cfg["safe_max"], lv <= cfg["caution_max"]],
+                     ["unreachable", "safe", "caution"], "unsafe").astype(object)
+
+
+def level_label(level: int) -> str:
+    """Bilingual label of a stress level (``"4 不安全 Unsafe for a child"``)."""
+    return str(load_config()["levels"]["labels"][str(int(level))])
+

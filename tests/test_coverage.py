@@ -1,0 +1,260 @@
+"""Coverage on a hand-made street grid with a river: every figure below is computed by hand.
+
+Grid (metres, EPSG:4549 around 120.98E 28.12N), streets every 100 m:
+west bank x = 0, 100, 200 and east bank x = 300, 400, both y = 0, 100, 200; no street crosses the river
+between x = 200 and x = 300. Kindergarten K1 at (50, 0) on the street (0,0)-(100,0), radius 300 m.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import Transformer
+
+from childspace import coverage as cv
+from childspace._errors import ChildspaceWarning, DataError
+from childspace.network import WalkNetwork
+
+M = "EPSG:4549"
+X0, Y0 = (round(c) for c in Transformer.from_crs("EPSG:4326", M, always_xy=True).transform(120.98, 28.12))
+
+
+def P(x: float, y: float) -> shapely.Point:
+    return shapely.Point(X0 + x, Y0 + y)
+
+
+def grid_network(banks=((0, 100, 200), (300, 400)), rows=(0, 100, 200)) -> WalkNetwork:
+    nodes, edges = {}, []
+
+    def nid(x, y):
+        return int((x + 1000) * 10000 + (y + 1000))
+
+    for bank in banks:
+        for i, x in enumerate(bank):
+            for j, y in enumerate(rows):
+                nodes[nid(x, y)] = P(x, y)
+                if i + 1 < len(bank):
+                    edges.append((nid(x, y), nid(bank[i + 1], y), shapely.LineString([P(x, y), P(bank[i + 1], y)])))
+                if j + 1 < len(rows):
+                    edges.append((nid(x, y), nid(x, rows[j + 1]), shapely.LineString([P(x, y), P(x, rows[j + 1])])))
+    ng = gpd.GeoDataFrame(index=np.array(list(nodes), dtype=np.int64), geometry=list(nodes.values()), crs=M)
+    ng = ng.to_crs(4326)
+    ng.index.name = "osmid"
+    ng["x"], ng["y"] = ng.geometry.x, ng.geometry.y
+    eg = gpd.GeoDataFrame({"u": [e[0] for e in edges], "v": [e[1] for e in edges], "key": 0,
+                           "highway": "residential"}, geometry=[e[2] for e in edges], crs=M).to_crs(4326)
+    return WalkNetwork.from_frames(ng, eg, crs=M)
+
+
+def points(xy, **cols) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(cols, geometry=[P(x, y) for x, y in xy], crs=M).to_crs(4326)
+
+
+def boxes(**units) -> gpd.GeoDataFrame:
+    ids = list(units)
+    return gpd.GeoDataFrame({"unit_id": ids, "name": [f"单元{i}" for i in ids], "level": "community"},
+                            geometry=[shapely.box(X0 + a, Y0 + b, X0 + c, Y0 + d) for a, b, c, d in units.values()],
+                            crs=M).to_crs(4326)
+
+
+# O1..O6: (position, children); O6 lies outside every unit
+ORIGINS = [((150, 100), 10), ((200, 200), 20), ((300, 100), 30), ((0, 50), 5), ((400, 200), 8), ((100, 270), 7)]
+
+
+@pytest.fixture(scope="module")
+def net():
+    return grid_network()
+
+
+@pytest.fixture(scope="module")
+def origins():
+    return points([p for p, _ in ORIGINS], origin_id=[f"O{i + 1}" for i in range(6)],
+                  children=[c for _, c in ORIGINS])
+
+
+@pytest.fixture(scope="module")
+def facilities():
+    return points([(50, 0), (0, 200), (400, 0)], facility_id=["K1", "PL", "PS"],
+                  category=["kindergarten", "park", "park"], area_ha=[np.nan, 1.0, 0.2], name=["k", "pl", "ps"])
+
+
+@pytest.fixture(scope="module")
+def units():
+    return boxes(A=(-50, -50, 250, 250), B=(250, -50, 450, 250), C=(-50, 300, 450, 400))
+
+
+@pytest.fixture(scope="module")
+def access(origins, facilities, net):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        return cv.origin_access(origins, facilities, net, categories=["kindergarten", "park", "library"])
+
+
+def test_walk_and_line_distances(access):
+    walk = access["dist_walk_kindergarten"].to_numpy()
+    line = access["dist_line_kindergarten"].to_numpy()
+    # O1: 50 + 100 + 50; O2: 350 either way round; O3, O5 across the river: unreachable; O4: 50 + 50;
+    # O6 snaps 70 m to (100, 200): 50 + 100 + 100
+    np.testing.assert_allclose(walk, [200, 350, np.inf, 100, np.inf, 250], atol=1e-3)
+    np.testing.assert_allclose(line, [np.hypot(100, 100), 250, np.hypot(250, 100), np.hypot(50, 50),
+                                      np.hypot(350, 200), np.hypot(50, 270)], atol=1e-3)
+    assert access["covered_walk_kindergarten"].tolist() == [True, False, False, True, False, True]
+    assert access["covered_line_kindergarten"].tolist() == [True, True, True, True, False, True]
+    assert access["nearest_kindergarten"].tolist() == ["K1"] * 6
+    assert access.attrs["unreachable_origins"]["kindergarten"] == 2
+
+
+def test_category_without_facilities_is_uncovered_with_warning(origins, facilities, net):
+    with pytest.warns(ChildspaceWarning, match="library"):
+        a = cv.origin_access(origins, facilities, net, categories=["library"])
+    assert np.isinf(a["dist_walk_library"]).all() and not a["covered_line_library"].any()
+
+
+def test_park_radius_by_size_is_or_of_classes():
+    # straight street; origin at 0, small park (r 300) 350 m east, large park (r 500) 450 m west
+    net = grid_network(banks=(tuple(range(-600, 700, 100)),), rows=(0,))
+    o = points([(0, 0), (0, 0)], origin_id=["a", "b"], children=[1, 1])
+    f = points([(350, 0), (-450, 0)], facility_id=["small", "large"], category=["park", "park"],
+               area_ha=[0.3, 0.6])
+    a = cv.origin_access(o, f, net)
+    assert a.attrs["radii"]["park"] == [300.0, 500.0]
+    assert a["dist_walk_park"].iloc[0] == pytest.approx(350, abs=1e-3)
+    assert a["nearest_park"].iloc[0] == "small"
+    assert bool(a["covered_walk_park"].iloc[0]) and bool(a["covered_line_park"].iloc[0])
+    # the same with only the small park: not covered
+    a2 = cv.origin_access(o, f.iloc[:1], net)
+    assert not a2["covered_walk_park"].any() and not a2["covered_line_park"].any()
+
+
+def _k1_expected_pieces():
+    """Reachable streets from K1 within 300 m, by hand (everything on the west bank except the last 50 m
+    towards (200, 200) on both streets ending there)."""
+    segs = [((0, 0), (200, 0)), ((0, 100), (200, 100)), ((0, 200), (150, 200)),
+            ((0, 0), (0, 200)), ((100, 0), (100, 200)), ((200, 0), (200, 150))]
+    return shapely.MultiLineString([[(X0 + a, Y0 + b), (X0 + c, Y0 + d)] for (a, b), (c, d) in segs])
+
+
+def test_walk_service_area_matches_hand_pieces_and_excludes_far_bank(facilities, net):
+    sa = cv.service_areas(facilities, net, categories="kindergarten").to_crs(M)
+    line = cv.service_areas(facilities, net, categories="kindergarten", method="line").to_crs(M)
+    geom = sa.geometry.iloc[0]
+    expected = shapely.buffer(_k1_expected_pieces(), 25.0, quad_segs=2)
+    assert geom.is_valid
+    assert shapely.symmetric_difference(geom, expected).area < 1.0
+    assert geom.contains(P(200, 140)) and not geom.contains(P(200, 190))
+    far_bank = P(300, 100)
+    assert not geom.contains(far_bank) and line.geometry.iloc[0].contains(far_bank)
+    assert sa["radius_m"].iloc[0] == 300 and sa["method"].iloc[0] == "walk"
+
+
+def test_dissolved_equals_union_of_per_facility(facilities, net):
+    per = cv.service_areas(facilities, net)
+    d1 = cv.dissolve_service_areas(per).to_crs(M).set_index("category")
+    d2 = cv.dissolve_service_areas(facilities, net).to_crs(M).set_index("category")
+    for cat in ("kindergarten", "park"):
+        assert shapely.symmetric_difference(d1.geometry[cat], d2.geometry[cat]).area < 1.0
+    # parks on opposite banks: the union is the sum of the two areas
+    areas = per.to_crs(M).set_index("facility_id").area
+    assert d2.geometry["park"].area == pytest.approx(areas["PL"] + areas["PS"], rel=1e-6)
+
+
+def test_unit_coverage_hand_figures(units, access, facilities, net):
+    d = cv.dissolve_service_areas(facilities, net, categories=["kindergarten", "park"])
+    with pytest.warns(ChildspaceWarning, match="1 of 6 origins"):
+        uc = cv.unit_coverage(units, access, service_areas=d)
+    assert uc.attrs["origins_outside"] == 1
+    k = uc[uc.category == "kindergarten"].set_index("unit_id")
+    assert k.loc["A", "children"] == 35 and k.loc["A", "children_covered_walk"] == 15
+    assert k.loc["A", "pct_walk"] == pytest.approx(100 * 15 / 35)
+    assert k.loc["A", "pct_line"] == pytest.approx(100.0)
+    # children-weighted: 100 m (5), 200 m (10), 350 m (20) -> median and p90 350 m
+    assert k.loc["A", "median_walk_m"] == pytest.approx(350, abs=1e-3)
+    assert k.loc["A", "p90_walk_m"] == pytest.approx(350, abs=1e-3)
+    assert k.loc["A", "detour_ratio"] == pytest.approx(1.4, abs=1e-6)   # O2: 350 / 250 holds 20 of 35
+    assert bool(k.loc["A", "below_target"])
+    assert k.loc["B", "pct_walk"] == 0 and k.loc["B", "pct_line"] == pytest.approx(100 * 30 / 38)
+    assert np.isinf(k.loc["B", "median_walk_m"]) and np.isnan(k.loc["B", "detour_ratio"])
+    # unit C has no children: NaN and a note, no error
+    assert np.isnan(k.loc["C", "pct_walk"]) and "no children" in k.loc["C", "note"]
+    assert not bool(k.loc["C", "below_target"])
+    # area: the walking area of K1 lies wholly inside A (90,000 m2)
+    sa_area = cv.service_areas(facilities, net, categories="kindergarten").to_crs(M).area.iloc[0]
+    assert k.loc["A", "area_pct_walk"] == pytest.approx(100 * sa_area / 90000.0, rel=1e-6)
+    assert k.loc["B", "area_pct_walk"] == 0
+    lib = uc[uc.category == "library"].set_index("unit_id")
+    assert lib.loc["A", "pct_walk"] == 0 and lib.loc["A", "pct_line"] == 0
+
+
+def test_unit_coverage_requires_category_columns(units, access):
+    with pytest.raises(DataError, match="hospital"):
+        cv.unit_coverage(units, access, categories=["hospital"])
+
+
+def test_life_circles(units, access):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        uc = cv.unit_coverage(units, access)
+    lc = cv.life_circles(uc).set_index("unit_id")
+    assert lc.loc["A", "lc5_missing"] == "幼儿园 Kindergarten"        # park is 100 % covered, kindergarten 43 %
+    assert lc.loc["A", "lc15_missing"] == "图书馆 Library"
+    assert lc.loc["A", "lc5_complete"] is False or lc.loc["A", "lc5_complete"] == False  # noqa: E712
+    assert lc.loc["C", "lc5_missing"] == "" and np.isnan(lc.loc["C", "lc5_complete"])
+
+
+def test_gaps_ranked_and_valid(units, access, facilities, net):
+    d = cv.dissolve_service_areas(facilities, net, categories=["kindergarten", "park"])
+    g = cv.gaps(units, access, d, categories=["kindergarten"])
+    assert g.crs.to_epsg() == 4326 and g.is_valid.all()
+    assert g["unit_id"].tolist() == ["B", "A", "C"]
+    assert g["children_uncovered"].tolist() == [38, 20, 0]
+    assert g["rank"].tolist() == [1, 2, 3]
+    gm = g.to_crs(M).set_index("unit_id")
+    sa_area = cv.service_areas(facilities, net, categories="kindergarten").to_crs(M).area.iloc[0]
+    assert gm.loc["A"].geometry.area == pytest.approx(90000 - sa_area, rel=1e-6)
+    assert gm.loc["B"].geometry.area == pytest.approx(60000, rel=1e-6)
+    assert gm.loc["A"].geometry.contains(P(200, 200)) and not gm.loc["A"].geometry.contains(P(100, 100))
+    assert g.attrs["uncovered_origins_total"]["kindergarten"] == 58     # O2 20 + O3 30 + O5 8
+
+
+def test_two_step_fca(origins, net):
+    f = points([(50, 0), (0, 200)], facility_id=["K1", "K2"], category=["kindergarten"] * 2, capacity=[30, 10])
+    r = cv.two_step_fca(origins, f, net, 300)
+    fr = r.facilities.set_index("facility_id")
+    # K1 reaches O1, O4, O6 (10 + 5 + 7); K2 reaches O1, O2, O4, O6 (10 + 20 + 5 + 7)
+    assert fr.loc["K1", "sfca_demand"] == 22 and fr.loc["K2", "sfca_demand"] == 42
+    ratio = r.origins.set_index("origin_id")["sfca_ratio"]
+    assert ratio["O1"] == pytest.approx(30 / 22 + 10 / 42)
+    assert ratio["O2"] == pytest.approx(10 / 42)
+    assert ratio["O3"] == 0
+    # the seats are all given out: sum over children of the ratio equals total capacity reached
+    kids = r.origins.set_index("origin_id")["children"]
+    assert (ratio * kids).sum() == pytest.approx(40)
+    bad = f.assign(capacity=[30, None])
+    with pytest.raises(DataError, match="capacity"):
+        cv.two_step_fca(origins, bad, net, 300)
+
+
+def test_suggest_sites_covers_far_bank(origins, facilities, net):
+    sites = cv.suggest_sites(None, origins, net, 300, p=1, facilities=facilities.iloc[:1])
+    # uncovered by K1: O2 (20), O3 (30), O5 (8); one east-bank node within 300 m of O3 and O5 wins 38
+    assert len(sites) == 1 and sites["children_new"].iloc[0] == 38
+    assert sites.attrs["demand_children"] == 58
+    two = cv.suggest_sites(None, origins, net, 300, p=2, facilities=facilities.iloc[:1])
+    assert two["children_new"].sum() == 58
+
+
+def test_line_only_without_network(origins, facilities):
+    a = cv.origin_access(origins, facilities, None, categories=["kindergarten"])
+    assert a["dist_walk_kindergarten"].isna().all()
+    assert a["covered_line_kindergarten"].sum() == 5
+
+
+def test_bad_input_names_the_row(origins, facilities):
+    broken = facilities.copy()
+    broken.loc[1, "geometry"] = None
+    with pytest.raises(DataError, match="facility_id=PL"):
+        cv.origin_access(origins, broken)

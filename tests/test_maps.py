@@ -1,0 +1,263 @@
+"""Interactive maps: self-contained HTML checked in a real headless Chromium (no network)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import LineString, Point, box
+
+from _browser import distinct_colours, dump_dom, require_chromium, screenshot
+from childspace import maps
+from childspace._errors import ChildspaceError, DataError
+
+METRIC = "EPSG:4549"  # CGCS2000 / 3-degree GK CM 120E (Yueqing)
+
+
+def _origin() -> tuple[float, float]:
+    pt = gpd.GeoSeries([Point(120.98, 28.12)], crs=4326).to_crs(METRIC).iloc[0]
+    return pt.x, pt.y
+
+
+def make_sample(n_2022: int = 17, n_2023: int = 31) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
+    """Hand-made layers in the shapes of docs/architecture.md, built in metres and returned in EPSG:4326.
+
+    Two 2 km x 2 km townships, each split into four 1 km x 1 km communities; two kindergartens, two primary
+    schools; homes on a 250 m grid; 17 + 31 pilot units.
+    """
+    x0, y0 = _origin()
+
+    def g(geoms):
+        return gpd.GeoSeries([shapely.affinity.translate(geom, x0, y0) for geom in geoms], crs=METRIC)
+
+    towns = gpd.GeoDataFrame({"unit_id": ["T1", "T2"], "name": ["东港镇", "西山街道"], "level": "township",
+                              "children": [800, 600]},
+                             geometry=g([box(0, 0, 2000, 2000), box(2000, 0, 4000, 2000)]))
+    comm_geoms, comm_ids, comm_names, parents = [], [], [], []
+    names = ["海滨社区", "桥头村", "新城社区", "水门社区", "山前村", "溪口社区", "红星社区", "南岙村"]
+    k = 0
+    for t, tx in (("T1", 0), ("T2", 2000)):
+        for cx in (0, 1000):
+            for cy in (0, 1000):
+                comm_geoms.append(box(tx + cx, cy, tx + cx + 1000, cy + 1000))
+                comm_ids.append(f"{t}C{k}")
+                comm_names.append(names[k])
+                parents.append(t)
+                k += 1
+    comms = gpd.GeoDataFrame({"unit_id": comm_ids, "name": comm_names, "level": "community",
+                              "parent_id": parents, "children": np.arange(8) * 20 + 100},
+                             geometry=g(comm_geoms))
+    boundaries = pd.concat([towns, comms], ignore_index=True).to_crs(4326)
+
+    fac = gpd.GeoDataFrame(
+        {"facility_id": ["K1", "K2", "P1", "P2"], "name": ["阳光幼儿园", "蓝天幼儿园", "实验小学", "城南小学"],
+         "category": ["kindergarten", "kindergarten", "primary_school", "primary_school"],
+         "capacity": [180, 240, 900, 1200], "address": ["海滨路1号", "新城路8号", "学府路2号", "南街5号"]},
+        geometry=g([Point(500, 500), Point(2500, 1500), Point(1500, 1000), Point(3500, 500)])).to_crs(4326)
+
+    xs, ys = np.meshgrid(np.arange(125, 4000, 250), np.arange(125, 2000, 250))
+    xs, ys = xs.ravel(), ys.ravel()
+    homes_m = g([Point(a, b) for a, b in zip(xs, ys)])
+    kpos = np.array([[500, 500], [2500, 1500]])
+    d = np.min(np.hypot(xs[:, None] - kpos[:, 0], ys[:, None] - kpos[:, 1]), axis=1)
+    access = gpd.GeoDataFrame({"origin_id": [f"H{i}" for i in range(len(xs))],
+                               "children": (np.arange(len(xs)) % 7) + 1,
+                               "dist_line_kindergarten": d, "dist_walk_kindergarten": d * 1.3,
+                               "covered_line_kindergarten": d <= 300, "covered_walk_kindergarten": d * 1.3 <= 300,
+                               "nearest_kindergarten": np.where(xs < 2000, "K1", "K2")},
+                              geometry=homes_m).to_crs(4326)
+
+    kmet = g([Point(500, 500), Point(2500, 1500)])
+    sa = gpd.GeoDataFrame({"facility_id": ["K1", "K2", "K1", "K2"], "category": "kindergarten",
+                           "method": ["line", "line", "walk", "walk"], "radius_m": 300.0},
+                          geometry=list(kmet.buffer(300)) + [shapely.affinity.scale(p.buffer(300), 0.8, 0.6)
+                                                             for p in kmet], crs=METRIC).to_crs(4326)
+    gaps = gpd.GeoDataFrame({"unit_id": ["T2C6", "T1C1", "T2C5"], "unit_name": ["红星社区", "桥头村", "溪口社区"],
+                             "category": "kindergarten", "children_uncovered": [140, 65, 20],
+                             "area_m2": [640000.0, 300000.0, 90000.0], "rank": [1, 2, 3]},
+                            geometry=g([box(3100, 100, 3900, 900), box(100, 1300, 700, 1800),
+                                        box(2100, 100, 2400, 400)])).to_crs(4326)
+
+    rows = []
+    for uid, pct in zip(["T1", "T2"] + comm_ids, [72.0, 35.5, 95.0, 10.0, 55.0, 81.0, 66.0, 25.0, np.nan, 42.0]):
+        rows.append({"unit_id": uid, "category": "kindergarten", "radius_m": 300.0, "children": 100,
+                     "pct_walk": pct, "pct_line": min(pct + 10, 100) if np.isfinite(pct) else np.nan,
+                     "children_covered_walk": pct if np.isfinite(pct) else np.nan,
+                     "below_target": bool(np.isfinite(pct) and pct < 80), "target_pct": 80.0})
+        rows.append({"unit_id": uid, "category": "primary_school", "radius_m": 500.0, "children": 100,
+                     "pct_walk": 50.0, "pct_line": 60.0, "children_covered_walk": 50,
+                     "below_target": True, "target_pct": 80.0})
+    unit_cov = pd.DataFrame(rows)
+
+    statuses = ["meets", "partly", "gap"]
+    kinds = ["community", "school", "hospital", "park", "venue", "street", "enterprise"]
+    prow, pgeo = [], []
+    for i in range(n_2022 + n_2023):
+        batch = 2022 if i < n_2022 else 2023
+        kind = kinds[i % len(kinds)]
+        px, py = 150 + (i % 12) * 320, 150 + (i // 12) * 420
+        pgeo.append(box(px - 120, py - 120, px + 120, py + 120) if kind == "community" else Point(px, py))
+        st = statuses[i % 3]
+        prow.append({"pilot_id": f"P{batch}-{i + 1:02d}", "name": f"试点单元{i + 1}号", "batch": batch, "kind": kind,
+                     "township": "东港镇" if px < 2000 else "西山街道", "key_project": i % 10 == 0,
+                     "status": st, "status_zh": {"meets": "达标", "partly": "部分达标", "gap": "缺口"}[st],
+                     "reasons": "" if st == "meets" else "300米内无幼儿园 no kindergarten within 300 m",
+                     "has_kindergarten": st == "meets", "dist_kindergarten": 150.0 + 100 * (i % 3),
+                     "has_playground": st != "gap", "dist_playground": 80.0 + 30 * (i % 5)})
+    pilots = gpd.GeoDataFrame(prow, geometry=g(pgeo)).to_crs(4326)
+    catch = gpd.GeoDataFrame({"pilot_id": pilots["pilot_id"]},
+                             geometry=g(pgeo).buffer(300).values, crs=METRIC).to_crs(4326)
+
+    route_rows, route_geo = [], []
+    for i, (hx, hy) in enumerate([(200, 1800), (900, 200), (1800, 1700), (1200, 600), (3000, 1900), (3900, 100)]):
+        sx, sy = (1500, 1000) if hx < 2000 else (3500, 500)
+        sid = "P1" if hx < 2000 else "P2"
+        for kind, bend, lvl in (("shortest", 0, min(4, 2 + i % 3)), ("safest", 250, 1 + i % 4)):
+            route_geo.append(LineString([(hx, hy), ((hx + sx) / 2 + bend, (hy + sy) / 2), (sx, sy)]))
+            route_rows.append({"origin_id": f"H{i}", "school_id": sid, "route": kind, "children": 3 + 5 * i,
+                               "length_m": float(np.hypot(hx - sx, hy - sy)), "detour_ratio": 1.0 + bend / 2000,
+                               "worst_level": lvl, "unsafe_crossings": int(lvl >= 3),
+                               "share_l1": 0.5, "share_l2": 0.3, "share_l3": 0.2, "share_l4": 0.0,
+                               "assumed_share": 0.25,
+                               "verdict": {1: "safe", 2: "safe", 3: "caution", 4: "unsafe"}[lvl]})
+    routes = gpd.GeoDataFrame(route_rows, geometry=g(route_geo)).to_crs(4326)
+    hazards = gpd.GeoDataFrame(
+        {"hazard_id": ["HZ1", "HZ2", "HZ3"], "type": ["crossing", "crossing", "segment"], "level": [4, 3, 4],
+         "children": [60, 12, 35], "schools": ["P1", "P2", "P1"], "name": ["学府路口", "南街口", "海滨路"],
+         "reason": ["无信号灯、4车道 no signals, 4 lanes", "无斑马线 unmarked", "无人行道 50 km/h no sidewalk"],
+         "rank": [1, 3, 2]},
+        geometry=g([Point(1300, 1000), Point(3300, 600), LineString([(600, 1400), (1200, 1200)])])).to_crs(4326)
+    smet = g([Point(1500, 1000), Point(3500, 500)])
+    walksheds = gpd.GeoDataFrame({"school_id": ["P1", "P2", "P1", "P2"], "kind": ["plain", "plain", "safe", "safe"],
+                                  "max_level": [4, 4, 2, 2], "radius_m": 800.0},
+                                 geometry=list(smet.buffer(800)) + [shapely.affinity.scale(p.buffer(800), 0.6, 0.8)
+                                                                    for p in smet], crs=METRIC)
+    walksheds["area_m2"] = walksheds.area
+    walksheds = walksheds.to_crs(4326)
+    return {"boundaries": boundaries, "facilities": fac, "access": access, "service_areas": sa, "gaps": gaps,
+            "unit_coverage": unit_cov, "pilots": pilots, "catchments": catch, "routes": routes,
+            "hazards": hazards, "walksheds": walksheds, "schools": fac[fac["category"] == "primary_school"]}
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return make_sample()
+
+
+@pytest.fixture(scope="module")
+def built(sample):
+    s = sample
+    return {
+        "coverage": maps.coverage_map(s["boundaries"], s["facilities"], s["service_areas"], s["access"],
+                                      s["gaps"], "kindergarten", synthetic=True),
+        "pilots": maps.pilot_map(s["pilots"], s["catchments"], boundaries=s["boundaries"], synthetic=True),
+        "routes": maps.routes_map(s["routes"], s["hazards"], s["walksheds"], s["schools"],
+                                  boundaries=s["boundaries"], synthetic=True, basemaps=()),
+        "overview": maps.overview_map(s["boundaries"], s["unit_coverage"], "kindergarten", synthetic=True),
+    }
+
+
+_EXPECTED = {
+    "coverage": ["幼儿园（2） Kindergarten (2)", "步行服务区（300 米 m） Walking service area",
+                 "直线服务区（300 米 m） Straight-line service area", "覆盖缺口（按儿童数） Gaps (by children)",
+                 "未覆盖住户（步行） Uncovered homes (on foot)", "乡镇街道边界 Township boundaries"],
+    "pilots": ["2022年试点（17个） Pilots 2022 (17)", "2023年试点（31个） Pilots 2023 (31)",
+               "达标 Meets", "部分达标 Partly meets", "缺口 Gap", "重点项目 ★ Key projects (5)"],
+    "routes": ["最安全路线（6） Safest routes (6)", "最短路线（6） Shortest routes (6)", "隐患点（3） Hazards (3)",
+               "安全步行范围 Safe walkshed", "普通步行范围 Plain walkshed", "4级 高压力 Level 4 high stress"],
+    "overview": ["村社区覆盖率 Community coverage", "乡镇街道覆盖率 Township coverage", "80–100%", "无数据 No data"],
+}
+
+
+def test_html_is_self_contained(built, tmp_path):
+    for key, m in built.items():
+        path = maps.save_map(m, tmp_path / f"{key}.html")
+        text = path.read_text(encoding="utf-8")
+        # no script or stylesheet from the network: Leaflet is inline
+        ext = re.findall(r"<(?:script|link)\b[^>]*(?:src|href)\s*=\s*[\"']?(?:https?:)?//", text, flags=re.I)
+        assert ext == [], f"{key}: external resources {ext}"
+        assert "Leaflet 1.9.4" in text and "L.control.scale" in text.replace("L.control\n", "L.control")
+        assert "cdn.jsdelivr" not in text and "code.jquery.com" not in text
+        # the only http(s) URLs left are tile templates and attribution links
+        leaflet_js = (Path(maps.__file__).parent / "static" / "leaflet.js").read_text(encoding="utf-8")
+        leaflet_js = leaflet_js[: leaflet_js.rfind("//# sourceMappingURL")].rstrip()
+        assert leaflet_js in text  # inlined verbatim
+        urls = set(re.findall(r"https?://[^\s\"'<>)\\]+", text.replace(leaflet_js, "")))
+        assert all(("{z}" in u or "openstreetmap.org/copyright" in u or "leafletjs.com" in u
+                    or "autonavi" in u) for u in urls), urls
+        assert maps.SYNTHETIC_NOTE in text
+
+
+def test_render_refuses_cdn_elements(sample):
+    import folium
+
+    m = maps.coverage_map(sample["boundaries"], sample["facilities"], category="kindergarten", basemaps=())
+    folium.Marker([28.12, 120.98], icon=folium.Icon(icon="info-sign")).add_to(m)
+    with pytest.raises(ChildspaceError, match="internet"):
+        maps.render_html(m)
+
+
+def test_bad_input_is_named(sample):
+    bad = sample["pilots"].assign(status=["meets"] * 47 + ["ok"])
+    with pytest.raises(DataError, match="ok"):
+        maps.pilot_map(bad)
+    with pytest.raises(ChildspaceError, match="category"):
+        maps.coverage_map(sample["boundaries"], sample["facilities"])
+    nocrs = sample["facilities"].set_crs(None, allow_override=True)
+    with pytest.raises(DataError, match="no CRS"):
+        maps.coverage_map(None, nocrs, category="kindergarten")
+
+
+def test_maps_run_in_headless_browser(built, tmp_path):
+    require_chromium()
+    for key, m in built.items():
+        path = maps.save_map(m, tmp_path / f"{key}.html")
+        dom = dump_dom(path)
+        root = re.search(r"<html[^>]*>", dom).group(0)
+        assert 'data-map-ready="1"' in root, f"{key}: page scripts did not finish"
+        assert "data-js-errors" not in root, root
+        assert "leaflet-control-layers" in dom and "leaflet-control-scale" in dom
+        for text in _EXPECTED[key]:
+            assert text in dom, f"{key}: {text!r} missing from the rendered page"
+        assert "示例数据（虚构） Synthetic sample data" in dom
+        # Leaflet drew vector paths (SVG) for the layers
+        assert dom.count("<path") >= 5, f"{key}: only {dom.count('<path')} paths drawn"
+
+
+def test_pilot_batches_drawn(built, sample, tmp_path):
+    require_chromium()
+    path = maps.save_map(built["pilots"], tmp_path / "p.html")
+    dom = dump_dom(path)
+    # 48 pilots: 14 community polygons + 34 points, plus catchments (48) and boundaries (10) -> >= 106 paths
+    n_paths = dom.count("<path")
+    assert n_paths >= 48 + 48 + 10, n_paths
+    # status colours are used as fills
+    for colour in ("#1a9641", "#f0a020", "#d7191c"):
+        assert f'fill="{colour}"' in dom
+
+
+def test_screenshots_not_blank(built, tmp_path):
+    require_chromium()
+    out = Path(tmp_path)
+    for key, m in built.items():
+        html_path = maps.save_map(m, out / f"{key}.html")
+        png = screenshot(html_path, out / f"{key}.png")
+        assert png.stat().st_size > 10_000
+        assert distinct_colours(png) > 200, f"{key}: screenshot looks blank"
+
+
+def test_script_errors_are_caught(sample, tmp_path):
+    """The error collector works: a page with a broken script is flagged (so the check above can fail)."""
+    require_chromium()
+    from branca.element import Element
+
+    m = maps.coverage_map(sample["boundaries"], sample["facilities"], category="kindergarten", basemaps=())
+    m.get_root().script.add_child(Element("undefined_function_xyz();"))
+    path = maps.save_map(m, tmp_path / "broken.html")
+    root = re.search(r"<html[^>]*>", dump_dom(path)).group(0)
+    assert "undefined_function_xyz" in root

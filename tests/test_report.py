@@ -1,0 +1,134 @@
+"""Excel workbook, CSV tables and the HTML report."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from _browser import distinct_colours, dump_dom, require_chromium, screenshot
+from childspace import maps, plot, report
+from childspace._errors import ChildspaceError, DataError
+from test_maps import make_sample
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return make_sample()
+
+
+def _coverage_table(sample) -> pd.DataFrame:
+    uc = sample["unit_coverage"]
+    names = sample["boundaries"].set_index("unit_id")["name"]
+    return uc.assign(name=uc["unit_id"].map(names))
+
+
+def test_workbook_sheets_headers_formats(sample, tmp_path):
+    cov = _coverage_table(sample)
+    sheets = {
+        report.SHEET_NAMES["township_coverage"]: cov[cov["unit_id"].str.len() == 2],
+        report.SHEET_NAMES["community_coverage"]: cov[cov["unit_id"].str.len() > 2],
+        report.SHEET_NAMES["pilots"]: sample["pilots"],          # GeoDataFrame: geometry dropped
+        report.SHEET_NAMES["hazards"]: sample["hazards"],
+        report.SHEET_NAMES["routes"]: sample["routes"],
+    }
+    path = report.write_excel(tmp_path / "结果 results.xlsx", sheets)
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["乡镇覆盖 Township coverage", "社区覆盖 Community coverage", "试点单元 Pilot units",
+                             "隐患点 Hazards", "上学路线 School routes"]
+    ws = wb["乡镇覆盖 Township coverage"]
+    headers = [c.value for c in ws[1]]
+    assert headers[:3] == ["单元编号 Unit ID", "设施类型 Category", "服务半径(米) Radius (m)"]
+    assert "步行覆盖率 Coverage walk %" in headers
+    assert ws.freeze_panes == "A2"
+    assert ws.max_row == 1 + 4  # 2 townships x 2 categories
+    col = headers.index("步行覆盖率 Coverage walk %") + 1
+    cell = ws.cell(row=2, column=col)
+    assert cell.value == pytest.approx(72.0) and cell.number_format == '0.0"%"'
+    pw = wb["试点单元 Pilot units"]
+    ph = [c.value for c in pw[1]]
+    assert "geometry" not in ph and "试点编号 Pilot ID" in ph and "幼儿园具备 Kindergarten: Has" in ph
+    assert pw.max_row == 1 + 48
+    rw = wb["上学路线 School routes"]
+    rh = [c.value for c in rw[1]]
+    share = rw.cell(row=2, column=rh.index("1级路段占比 Share level 1") + 1)
+    assert share.value == pytest.approx(0.5) and share.number_format == "0.0%"
+    # widths set from content: the Chinese reasons column is wider than the id column
+    assert pw.column_dimensions["A"].width >= 8
+    reasons_letter = pw.cell(row=1, column=ph.index("原因 Reasons") + 1).column_letter
+    assert pw.column_dimensions[reasons_letter].width > pw.column_dimensions["A"].width
+    # atomic write leaves no temporary files behind
+    assert [p.name for p in tmp_path.iterdir()] == ["结果 results.xlsx"]
+
+
+def test_workbook_errors(tmp_path):
+    with pytest.raises(DataError, match="no tables"):
+        report.write_excel(tmp_path / "x.xlsx", {})
+    with pytest.raises(ChildspaceError, match="does not exist"):
+        report.write_excel(tmp_path / "missing" / "x.xlsx", {"a": pd.DataFrame({"x": [1]})})
+
+
+def test_csv_round_trip(sample, tmp_path):
+    cov = _coverage_table(sample)
+    lc = pd.DataFrame({"unit_id": ["T1", "T2"], "lc5_missing": [["kindergarten", "playground"], []],
+                       "lc5_complete": [False, True]})
+    written = report.write_csv_tables(tmp_path, {"unit_coverage": cov, "pilots": sample["pilots"],
+                                                 "life_circles": lc})
+    raw = written["unit_coverage"].read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM for Excel
+    back = pd.read_csv(written["unit_coverage"], encoding="utf-8-sig")
+    pd.testing.assert_frame_equal(back.reset_index(drop=True), cov.reset_index(drop=True), check_dtype=False)
+    p = pd.read_csv(written["pilots"], encoding="utf-8-sig")
+    assert "geometry" not in p.columns and len(p) == 48 and p.loc[0, "name"] == "试点单元1号"
+    l5 = pd.read_csv(written["life_circles"], encoding="utf-8-sig", keep_default_na=False)
+    assert l5["lc5_missing"].tolist() == ["kindergarten; playground", ""]
+    bil = report.write_csv_tables(tmp_path, {"bi": cov}, bilingual=True)
+    assert pd.read_csv(bil["bi"], encoding="utf-8-sig").columns[0] == "单元编号 Unit ID"
+
+
+def test_html_report_lists_every_pilot(sample, tmp_path):
+    s = sample
+    (tmp_path / "maps").mkdir()
+    (tmp_path / "figures").mkdir()
+    mp = maps.save_map(maps.overview_map(s["boundaries"], s["unit_coverage"], "kindergarten", basemaps=(),
+                                         synthetic=True), tmp_path / "maps" / "overview.html")
+    png = plot.save_figure(plot.plot_overview(s["boundaries"], s["unit_coverage"], "kindergarten", synthetic=True),
+                           tmp_path / "figures" / "overview.png", dpi=80)
+    cov = _coverage_table(s)
+    summary = ["幼儿园：5 个社区低于 80% 目标 Kindergartens: 5 communities below the 80% target",
+               "最大缺口：红星社区 140 名儿童 Largest gap: 红星社区, 140 children"]
+    path = report.html_report(tmp_path / "report.html", "儿童友好空间评估报告 Child-friendly space report", summary,
+                              maps={"覆盖率总览 Coverage overview": mp}, pngs={"覆盖率 Coverage": png},
+                              tables={"社区覆盖 Community coverage": cov}, pilots_status=s["pilots"],
+                              synthetic=True)
+    text = path.read_text(encoding="utf-8")
+    # every pilot with its status
+    blocks = re.findall(r'<div class="pilot (\w+)" id="pilot-([^"]+)" data-status="(\w+)">(.*?)</div></div>', text)
+    assert len(blocks) == 48
+    expected = dict(zip(s["pilots"]["pilot_id"], s["pilots"]["status"]))
+    assert {pid: st for _c, pid, st, _b in blocks} == expected
+    zh = {"meets": "达标 Meets", "partly": "部分达标 Partly meets", "gap": "缺口 Gap"}
+    for _cls, pid, st, body in blocks:
+        assert zh[st] in body
+    assert "Batch 2022 (17 units)" in text and "Batch 2023 (31 units)" in text
+    assert 'src="maps/overview.html"' in text and 'src="figures/overview.png"' in text
+    assert "示例数据（虚构）" in text and summary[0] in text
+    assert text.count("★ 重点项目 Key project") == 5
+    with pytest.raises(DataError, match="status"):
+        report.html_report(tmp_path / "r2.html", "t", pilots_status=s["pilots"].drop(columns="status"))
+
+
+def test_html_report_in_browser(sample, tmp_path):
+    require_chromium()
+    s = sample
+    path = report.html_report(tmp_path / "report.html", "儿童友好空间评估报告 Child-friendly space report",
+                              ["发现 Finding"], tables={"乡镇 Townships": _coverage_table(s).head(4)},
+                              pilots_status=s["pilots"], synthetic=True)
+    dom = dump_dom(path, budget_ms=1000)
+    assert dom.count('class="pilot ') == 48
+    png = screenshot(path, tmp_path / "report.png", size=(1200, 1400), budget_ms=1000)
+    assert distinct_colours(png) > 100

@@ -1,0 +1,192 @@
+"""Safe routes to school on a hand-made network, on the bundled sample and on a real OSM extract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from childspace.network import WalkNetwork
+from childspace.routes import hazards, school_routes, school_summary, walksheds
+from childspace.safety import network_stress
+
+CRS = "EPSG:4549"          # CGCS2000 3-degree GK, CM 120E (Yueqing)
+X0, Y0 = 596000.0, 3111000.0
+
+#  Hand-made acceptance network (metres, relative to X0, Y0):
+#
+#         N(100,100) ---北街--- M(200,100)
+#          |学院路               |文化路
+#   A(0,0)-B(100,0)====旭阳路====C(200,0)====D(400,0)   primary, 4 lanes, 60 km/h, no sidewalk
+#          |学院路               |文化路      C: traffic signals (crossing=traffic_signals); B: no crossing
+#         H(100,-100) ---南街--- K(200,-100)
+#
+#  school at (100, 90) on B-N; home1 (3 children) at (100,-90) and home2 (2 children) at (100,-10), both on H-B.
+NODES = {1: (0, 0), 2: (100, 0), 3: (200, 0), 4: (400, 0), 5: (100, 100), 6: (200, 100), 7: (100, -100),
+         8: (200, -100)}
+A, B, C, D, N, M, H, K = 1, 2, 3, 4, 5, 6, 7, 8
+PRIMARY = dict(highway="primary", name="旭阳路", maxspeed="60", lanes="4", sidewalk="no")
+
+
+def _res(name):
+    return dict(highway="residential", name=name, maxspeed="30", lanes="2", sidewalk="both")
+
+
+EDGES = [(A, B, 100, PRIMARY), (B, C, 100, PRIMARY), (C, D, 100, PRIMARY),
+         (H, B, 101, _res("学院路")), (B, N, 101, _res("学院路")),
+         (K, C, 102, _res("文化路")), (C, M, 102, _res("文化路")),
+         (H, K, 103, _res("南街")), (N, M, 104, _res("北街"))]
+
+
+def acceptance_frames():
+    nodes = gpd.GeoDataFrame(
+        {"highway": [None] * len(NODES), "crossing": [None] * len(NODES), "crossing_island": [None] * len(NODES)},
+        geometry=[shapely.Point(X0 + x, Y0 + y) for x, y in NODES.values()], index=pd.Index(list(NODES),
+                                                                                           name="osmid"), crs=CRS)
+    nodes.loc[C, "highway"] = "traffic_signals"
+    nodes.loc[C, "crossing"] = "traffic_signals"
+    cols = ["highway", "name", "maxspeed", "lanes", "sidewalk"]
+    rows = []
+    for u, v, way, tags in EDGES:
+        rows.append({"u": u, "v": v, "key": 0, "osmid": way, **{c: tags.get(c) for c in cols},
+                     "footway": None, "crossing": None, "lit": None, "surface": None,
+                     "geometry": shapely.LineString([(X0 + NODES[u][0], Y0 + NODES[u][1]),
+                                                     (X0 + NODES[v][0], Y0 + NODES[v][1])])})
+    edges = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS)
+    return nodes, edges
+
+
+@pytest.fixture(scope="module")
+def case():
+    nodes, edges = acceptance_frames()
+    net = WalkNetwork.from_frames(nodes, edges, crs=CRS)
+    stress = network_stress(net)
+    homes = gpd.GeoDataFrame({"origin_id": ["home1", "home2"], "children": [3, 2]},
+                             geometry=[shapely.Point(X0 + 100, Y0 - 90), shapely.Point(X0 + 100, Y0 - 10)],
+                             crs=CRS)
+    schools = gpd.GeoDataFrame({"facility_id": ["S1"], "name": ["阳光小学"], "category": ["primary_school"]},
+                               geometry=[shapely.Point(X0 + 100, Y0 + 90)], crs=CRS)
+    routes = school_routes(net, homes, schools, categories="primary_school", stress=stress)
+    return net, stress, homes, schools, routes
+
+
+def _row(routes, origin, kind):
+    r = routes[(routes["origin_id"] == origin) & (routes["route"] == kind)]
+    assert len(r) == 1
+    return r.iloc[0]
+
+
+def _pos(net, osmid):
+    return int(np.flatnonzero(net.node_osmid == osmid)[0])
+
+
+def test_shortest_route_is_unsafe(case):
+    net, stress, homes, schools, routes = case
+    r = _row(routes, "home1", "shortest")
+    assert r["school_id"] == "S1"
+    assert r["length_m"] == pytest.approx(180.0)          # 90 m to B, across, 90 m to the school
+    assert r["detour_ratio"] == pytest.approx(1.0)
+    assert r["worst_level"] == 4 and r["worst_crossing_level"] == 4 and r["worst_edge_level"] == 1
+    assert r["unsafe_crossings"] == 1
+    assert r["verdict"] == "unsafe"
+    data = routes.attrs["childspace_routes"]
+    assert _pos(net, B) in data.nodes_of(int(r["route_key"]))
+
+
+def test_safest_route_takes_the_signals(case):
+    net, stress, homes, schools, routes = case
+    r = _row(routes, "home1", "safest")
+    # 10 to H, 100 to K, 100 to C (signals), 100 to M, 100 to N, 10 to the school
+    assert r["length_m"] == pytest.approx(420.0)
+    assert r["detour_ratio"] == pytest.approx(420.0 / 180.0)
+    assert not r["over_detour"]
+    assert r["worst_level"] == 2 and r["unsafe_crossings"] == 0
+    assert r["verdict"] == "safe"
+    assert r["share_l1"] == pytest.approx(1.0)
+    data = routes.attrs["childspace_routes"]
+    nodes = data.nodes_of(int(r["route_key"]))
+    assert _pos(net, C) in nodes and _pos(net, B) not in nodes
+    # the route geometry runs origin -> school and has the route's length
+    g = gpd.GeoSeries([r.geometry], crs=routes.crs).to_crs(CRS).iloc[0]
+    assert g.length == pytest.approx(420.0, abs=1e-6)
+    assert shapely.Point(g.coords[0]).distance(shapely.Point(X0 + 100, Y0 - 90)) < 1e-6
+
+
+def test_too_long_safe_route_falls_back_to_shortest(case):
+    net, stress, homes, schools, routes = case
+    # home2, 10 m from B: crossing at B is the only reasonable way (through the signals: 500 m instead of 100 m)
+    s = _row(routes, "home2", "shortest")
+    f = _row(routes, "home2", "safest")
+    assert s["length_m"] == pytest.approx(100.0) and s["verdict"] == "unsafe"
+    assert f["length_m"] == pytest.approx(100.0) and f["verdict"] == "unsafe"
+    # with no detour allowed, home1's safe 420 m route is not acceptable: the shortest route is reported
+    strict = {"routing": {"max_detour_ratio": 1.0, "min_extra_m": 0.0}}
+    r = school_routes(net, homes, schools, categories="primary_school", config=strict)
+    f1 = _row(r, "home1", "safest")
+    assert f1["over_detour"] and f1["min_stress_length_m"] == pytest.approx(420.0)
+    assert f1["length_m"] == pytest.approx(180.0) and f1["verdict"] == "unsafe"
+    data = r.attrs["childspace_routes"]
+    assert _pos(net, B) in data.nodes_of(int(f1["route_key"]))
+
+
+def test_hazards_rank_the_unmarked_crossing_first(case):
+    net, stress, homes, schools, routes = case
+    hz = hazards(routes, net, stress)
+    top = hz.iloc[0]
+    assert top["type"] == "crossing" and top["level"] == 4 and top["rank"] == 1
+    assert top["children"] == 2                     # home2 walks it on its safest acceptable route
+    assert top["schools"] == "S1"
+    assert top["reason"].startswith("无标线穿越60km/h4车道主干路")
+    assert "Unmarked crossing of a 4-lane 60 km/h primary road" in top["reason"]
+    pt = gpd.GeoSeries([top.geometry], crs=hz.crs).to_crs(CRS).iloc[0]
+    assert pt.distance(shapely.Point(X0 + 100, Y0)) < 1e-6
+    # on the shortest routes both homes cross there
+    hs = hazards(routes, net, stress, route="shortest")
+    assert hs.iloc[0]["hazard_id"] == top["hazard_id"] and hs.iloc[0]["children"] == 5
+
+
+def test_school_summary(case):
+    net, stress, homes, schools, routes = case
+    s = school_summary(routes, schools).set_index("school_id")
+    assert s.loc["S1", "children_safe"] == 3
+    assert s.loc["S1", "children_unsafe"] == 2
+    assert s.loc["S1", "children_over_detour"] == 0
+    assert s.loc["S1", "name"] == "阳光小学"
+
+
+def test_assignment_and_unreachable(case):
+    net, stress, homes, schools, routes = case
+    sch = pd.concat([schools, gpd.GeoDataFrame(
+        {"facility_id": ["S2"], "name": ["东小学"], "category": ["primary_school"]},
+        geometry=[shapely.Point(X0 + 390, Y0 + 5)], crs=CRS)], ignore_index=True)
+    # home1 is assigned to S2 (学区), home2 keeps its nearest school
+    r = school_routes(net, homes, sch, assignment=pd.DataFrame({"origin_id": ["home1"], "facility_id": ["S2"]}),
+                      categories="primary_school", stress=stress)
+    a = _row(r, "home1", "shortest")
+    assert a["school_id"] == "S2" and a["assigned"]
+    # 90 m to B, 100 m to C and 190 m along the primary to (390, 0)
+    assert a["length_m"] == pytest.approx(380.0)
+    # its safest route avoids walking at B onto the sidewalkless primary: via H, K to the signals at C
+    assert _row(r, "home1", "safest")["length_m"] == pytest.approx(10 + 100 + 100 + 190)
+    assert _row(r, "home2", "shortest")["school_id"] == "S1"
+    # a limit shorter than every route: all unreachable
+    r = school_routes(net, homes, schools, categories="primary_school", stress=stress, max_distance=50)
+    assert (r["verdict"] == "unreachable").all() and r["length_m"].isna().all()
+
+
+def test_walksheds_safe_smaller_where_the_arterial_cuts(case):
+    net, stress, homes, schools, routes = case
+    ws = walksheds(net, schools, stress, radius=300.0).set_index("kind")
+    plain, safe = ws.loc["plain"], ws.loc["safe"]
+    assert safe["area_m2"] < plain["area_m2"]
+    # plain: 90 + 100 + 100 (B-C) ... reaches H across B; safe: the south side only through the signals
+    h = gpd.GeoSeries([shapely.Point(X0 + 100, Y0 - 60)], crs=CRS).to_crs(ws.crs).iloc[0]
+    assert plain.geometry.contains(h) and not safe.geometry.contains(h)
+    # network length reached: plain = school edge 100 + N-M 100 + (M-C 10 of 100 left? no) ... check by hand:
+    # from the school (10 m from N, 90 m from B) within 300 m: B-N 100, N-M 100, M-C 100 (to 300 at C? 10+100+100
+    # = 210 at C), C-K 90 (to 300), A-B 100, B-C 100, C-D 90, B-H 100, H-K 110 - 0 ... see safe below
+    assert safe["length_m"] == pytest.approx(100 + 100 + 100 + 90)  # B-N, N-M, M-C, then 90 m of C-K
