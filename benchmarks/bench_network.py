@@ -109,6 +109,11 @@ def traced_peak(fn) -> float:
     return peak / 2**20
 
 
+def rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -134,9 +139,12 @@ def case_raw(n):
 def case_engine(n):
     from childspace.network import WalkNetwork
 
+    from scipy.sparse.csgraph import dijkstra
+
     xy, e = lattice(n)
     fac, _ = facilities(xy, e)
     nodes, edges = frames(xy, e)
+    frames_rss = rss_mib()
     t0 = time.perf_counter()
     net = WalkNetwork.from_frames(nodes, edges, crs=CRS)
     build = time.perf_counter() - t0
@@ -146,8 +154,17 @@ def case_engine(n):
     src = net.snap(fac)
     snap = time.perf_counter() - t0
     q = lambda: net.node_distances(src)  # noqa: E731
-    t, (d, near) = best_of(q)
-    return {"query_s": t, "query_peak_mib": traced_peak(q), "maxrss_mib": maxrss_mib(), "build_s": build,
+    # paired with raw scipy on the engine's own CSR (from the facility edges' u nodes), interleaved, so that
+    # the ratio holds on a loaded machine
+    un = net.u[src.edge]
+    raw = lambda: dijkstra(net.csr, directed=True, indices=un, min_only=True)  # noqa: E731
+    te, tr = [], []
+    for _ in range(5):
+        tr.append(best_of(raw, 1)[0])
+        t_, (d, near) = best_of(q, 1)
+        te.append(t_)
+    return {"query_s": min(te), "paired_raw_s": min(tr), "query_peak_mib": traced_peak(q),
+            "maxrss_mib": maxrss_mib(), "frames_rss_mib": frames_rss, "build_s": build,
             "snap_s": snap, "attached": int(src.ok.sum()), "max_nearest_m": float(np.max(d[np.isfinite(d)]))}
 
 
@@ -265,6 +282,7 @@ def main():
     sizes = [100_000] if args.quick else [100_000, 1_000_000]
     budget = 5.0 if args.quick else 20.0
     print(machine_info())
+    print(f"load average at start: {os.getloadavg()[0]:.1f} (other processes share the CPUs: compare ratios)")
     print(f"lattice: spacing {SPACING:g} m, jitter +-{JITTER:g} m, {DROP:.0%} links removed; {N_FAC} facilities\n")
     rows = []
     res_all = {}
@@ -292,7 +310,9 @@ def main():
             if name == "recipe":
                 note = f"{r['sample']} of {N_FAC} run in {r['sample_s']:.1f} s, extrapolated; cutoff {cutoff:.0f} m"
             if name == "engine":
-                note = f"snap {fmt_s(r['snap_s'])}, {r['attached']} attached"
+                note = (f"snap {fmt_s(r['snap_s'])}, {r['attached']} attached; paired raw on same CSR "
+                        f"{fmt_s(r['paired_raw_s'])} -> {q / r['paired_raw_s']:.2f}x; input frames "
+                        f"{r['frames_rss_mib']:.0f} MiB of the RSS")
             ratio = f"{q / raw_t:.2f}x" if raw_t and q else "-"
             build = fmt_s(r.get("build_s")) if r.get("build_s") is not None else "-"
             rows.append((f"{n:,}", label, fmt_s(q), ratio, build, f"{r['maxrss_mib']:.0f} MiB", note))
@@ -316,16 +336,20 @@ def main():
             eng, raw = res_all[n]["engine"], res_all[n]["raw"]
             goals.append((f"nearest of {N_FAC} for every node, {n:,} nodes < {fmt_s(limit)}",
                           eng["query_s"] < limit, fmt_s(eng["query_s"])))
-            goals.append((f"engine within {GOAL_RATIO}x of raw scipy, {n:,} nodes",
-                          eng["query_s"] <= GOAL_RATIO * raw_best(raw),
-                          f"{eng['query_s'] / raw_best(raw):.2f}x of the faster raw call"))
+            goals.append((f"engine within {GOAL_RATIO}x of raw scipy, {n:,} nodes (paired, same process)",
+                          eng["query_s"] <= GOAL_RATIO * eng["paired_raw_s"],
+                          f"{eng['query_s'] / eng['paired_raw_s']:.2f}x (separate processes: "
+                          f"{eng['query_s'] / raw_best(raw):.2f}x of the faster raw call)"))
     if "build_s" in b:
         goals.append(("build from a parsed 200k-node network < 2 s", b["build_s"] < GOAL_BUILD_200K,
                       fmt_s(b["build_s"])))
     if 1_000_000 in res_all and "maxrss_mib" in res_all[1_000_000]["engine"]:
         m = res_all[1_000_000]["engine"]
-        goals.append(("peak memory, engine case, 1M nodes < 1 GiB", m["maxrss_mib"] < GOAL_MEM_1M,
-                      f"{m['maxrss_mib']:.0f} MiB process (query alone {m['query_peak_mib']:.0f} MiB traced)"))
+        own = m["maxrss_mib"] - m["frames_rss_mib"]
+        goals.append(("peak memory, 1M nodes < 1 GiB: whole process incl. the caller's input GeoDataFrames",
+                      m["maxrss_mib"] < GOAL_MEM_1M, f"{m['maxrss_mib']:.0f} MiB"))
+        goals.append(("peak memory, 1M nodes < 1 GiB: engine build + query (peak minus input frames)",
+                      own < GOAL_MEM_1M, f"{own:.0f} MiB (query alone {m['query_peak_mib']:.0f} MiB traced)"))
     for text, ok, val in goals:
         print(f"  [{'PASS' if ok else 'FAIL'}] {text}: {val}")
 

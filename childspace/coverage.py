@@ -565,12 +565,29 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
             order = np.argsort(row, kind="stable")
             rows_present = np.unique(row)
             ml = shapely.multilinestrings(lines[order], indices=np.searchsorted(rows_present, row[order]))
-            geoms[fi[rows_present]] = shapely.buffer(ml, street_width, quad_segs=quad_segs)
+            geoms[fi[rows_present]] = _buffer(ml, street_width, quad_segs)
     out = gpd.GeoDataFrame({"facility_id": fm["facility_id"].astype(str).to_numpy(),
                             "category": fm["category"].astype(str).to_numpy(),
                             "method": method, "radius_m": radius},
                            geometry=gpd.GeoSeries(geoms, crs=crs).values, crs=crs).to_crs(WGS84)
     out.attrs.update(attrs)
+    return out
+
+
+def _buffer(geoms: np.ndarray, width: float, quad_segs: int) -> np.ndarray:
+    """``shapely.buffer`` over an array, split across CPU threads (GEOS releases the GIL)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(os.cpu_count() or 1, 8, len(geoms))
+    if workers <= 1 or len(geoms) < 4:
+        return shapely.buffer(geoms, width, quad_segs=quad_segs)
+    parts = np.array_split(np.arange(len(geoms)), workers * 4)
+    out = np.empty(len(geoms), dtype=object)
+    with ThreadPoolExecutor(workers) as pool:
+        for idx, res in zip(parts, pool.map(lambda i: shapely.buffer(geoms[i], width, quad_segs=quad_segs),
+                                            parts)):
+            out[idx] = res
     return out
 
 
@@ -583,7 +600,7 @@ def _union_lines(lines: np.ndarray, width: float, quad_segs: int, tile: float = 
     order = np.argsort(key, kind="stable")
     _, grp = np.unique(key[order], return_inverse=True)
     ml = shapely.multilinestrings(lines[order], indices=grp)
-    polys = shapely.buffer(ml, width, quad_segs=quad_segs)
+    polys = _buffer(ml, width, quad_segs)
     return shapely.make_valid(shapely.union_all(polys)) if len(polys) > 1 else polys[0]
 
 

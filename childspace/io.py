@@ -48,8 +48,6 @@ from childspace.standards import Standards, default_standards
 
 WGS84 = "EPSG:4326"
 _ROW = "__row__"
-_TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"}
-_SPATIAL_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".zip", ".kml", ".gml", ".fgb"}
 _POLY_TYPES = {"Polygon", "MultiPolygon"}
 
 Source = str | Path | pd.DataFrame
@@ -106,8 +104,10 @@ def _frame_from_rows(raw: pd.DataFrame, first_line: int) -> tuple[pd.DataFrame, 
     df = raw.iloc[h + 1:].copy()
     df.columns = names
     df[_ROW] = np.arange(h + 1, h + 1 + len(df)) + first_line
-    cells = df.drop(columns=_ROW).astype("string")
-    blank = (cells.isna() | cells.apply(lambda c: c.str.strip().eq(""))).all(axis=1)
+    blank = np.ones(len(df), dtype=bool)
+    for col in df.columns.drop(_ROW):
+        cell = df[col].astype("string")
+        blank &= (cell.isna() | cell.str.strip().eq("")).fillna(True).to_numpy(dtype=bool)
     df = df.loc[~blank].reset_index(drop=True)
     return df, h
 
@@ -423,10 +423,12 @@ def _to_points(gdf: gpd.GeoDataFrame, info: dict, ids: pd.Series, what: str
              7: "collections"}
     new = geoms.copy()
     new[nonpoint] = shapely.point_on_surface(geoms[nonpoint])
+    # a layer of polygons only (e.g. parks) is expected and only logged; a mixed layer is warned about
+    mixed = bool((present & (types == 0)).any()) or bool((nonpoint & ~poly).any())
     V.log_issue(info["issues"], "geometry_type", f"{int(nonpoint.sum())} {what} given as "
                 f"{'/'.join(names.get(k, str(k)) for k in kinds)} reduced to representative points"
                 + (" (polygon area kept in area_ha, outline in footprint)" if poly.any() else ""),
-                ids=ids[nonpoint].tolist(), path=info["path"])
+                ids=ids[nonpoint].tolist(), path=info["path"], warn=mixed)
     out = gdf.set_geometry(gpd.GeoSeries(new, index=gdf.index, crs=gdf.crs))
     return out, area, footprint
 

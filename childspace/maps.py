@@ -374,7 +374,7 @@ def _new_map(bounds_gdfs: Sequence[gpd.GeoDataFrame | None], title: str, subtitl
     minx, miny = np.nanmin(b[:, 0]), np.nanmin(b[:, 1])
     maxx, maxy = np.nanmax(b[:, 2]), np.nanmax(b[:, 3])
     m = _SelfContainedMap(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=13, tiles=None,
-                          control_scale=False, prefer_canvas=False)
+                          control_scale=False, prefer_canvas=False, zoom_snap=0.25)
     _MetricScale().add_to(m)
     m.get_root().title = title
     unknown = [b_ for b_ in basemaps if b_ not in ("osm", "amap")]

@@ -440,8 +440,11 @@ class WalkNetwork:
                 raise NetworkError(f"edges with a geometry that is not a LineString at rows {rows}",
                                    feature="edges", fix="give each edge a single LineString from u to v")
         # orient every geometry u -> v (a reversed geometry would make offsets run from the wrong end)
-        start = shapely.get_point(geom, 0)
-        sx, sy = shapely.get_x(start), shapely.get_y(start)
+        # (first vertices read from the coordinate array: no temporary Point objects for millions of edges)
+        coords, li = shapely.get_coordinates(geom, return_index=True)
+        first_v = np.searchsorted(li, np.arange(len(geom)))
+        sx, sy = coords[first_v, 0], coords[first_v, 1]
+        del coords, li
         du = np.hypot(sx - nx_[ui], sy - ny_[ui])
         dv = np.hypot(sx - nx_[vi], sy - ny_[vi])
         flip = (dv < du) & (ui != vi)
@@ -498,24 +501,29 @@ class WalkNetwork:
     # ------------------------------------------------------------------ weights
     def _build_weight(self, values: np.ndarray) -> EdgeWeight:
         n = self.n_nodes
-        e = np.arange(self.u.size)
         keep = (self.u != self.v) & np.isfinite(values)
-        u, v, w, e = self.u[keep], self.v[keep], values[keep], e[keep]
-        rows = np.concatenate([u, v])
-        cols = np.concatenate([v, u])
+        e = np.flatnonzero(keep)
+        u, v, w = self.u[e], self.v[e], values[e]
+        # both directions; entry j < m is u -> v of edge e[j], entry m + j is v -> u
+        key = np.concatenate([u * n + v, v * n + u])
         data = np.concatenate([w, w])
-        eid = np.concatenate([e, e])
-        key = rows * n + cols
         order = np.lexsort((data, key))  # by (row, col), cheapest first
         key = key[order]
         first = np.ones(key.size, dtype=bool)
         first[1:] = key[1:] != key[:-1]
         sel = order[first]
-        rows, cols, data, eid = rows[sel], cols[sel], data[sel], eid[sel]
-        indptr = np.zeros(n + 1, dtype=np.int64)
+        del order, first
+        key = key[np.flatnonzero(np.r_[True, key[1:] != key[:-1]])] if key.size else key
+        data = data[sel]
+        eid = e[sel % max(e.size, 1)]
+        del sel
+        rows = key // n
+        itype = np.int32 if max(n, key.size) < 2**31 - 1 else np.int64
+        cols = (key - rows * n).astype(itype)
+        indptr = np.zeros(n + 1, dtype=itype)
         np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-        itype = np.int32 if max(n, rows.size) < 2**31 - 1 else np.int64
-        csr = sp.csr_array((data.astype(np.float64), cols.astype(itype), indptr.astype(itype)), shape=(n, n))
+        del key, rows
+        csr = sp.csr_array((data, cols, indptr), shape=(n, n))
         return EdgeWeight(values=values, csr=csr, entry_edge=eid)
 
     def edge_weights(self, values: Any) -> EdgeWeight:

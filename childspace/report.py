@@ -68,8 +68,12 @@ def _load_category_labels() -> dict[str, tuple[str, str]]:
     return labels
 
 
-#: canonical category -> (中文, English), read from ``childspace/config/standards.toml``.
-CATEGORY_LABELS: dict[str, tuple[str, str]] = _load_category_labels()
+#: canonical category -> (中文, English), read from ``childspace/config/standards.toml``; plus the combined
+#: checklist element of the pilot analysis.
+CATEGORY_LABELS: dict[str, tuple[str, str]] = {
+    **_load_category_labels(),
+    "park_playground": ("公园或儿童游戏场地", "Park or playground"),
+}
 
 #: pilot status -> (中文, English, colour). Colours: green / amber / red.
 STATUS_LABELS: dict[str, tuple[str, str, str]] = {
@@ -173,6 +177,10 @@ COLUMN_LABELS: dict[str, str] = {
     "reason": "原因 Reason",
     "max_level": "最高压力等级 Max stress level",
     "method": "方法 Method",
+    "n_elements": "检查项数 Elements checked",
+    "n_present": "具备项数 Elements present",
+    "rule": "判定规则 Rule",
+    "kind_input": "原始类型 Kind (as given)",
 }
 
 _PREFIX_LABELS = [
@@ -538,11 +546,11 @@ def _pilot_sections(pilots_status: pd.DataFrame) -> str:
     return "".join(parts)
 
 
-def html_report(path: str | Path, title: str, summary: Sequence[str] | str | None = None, *,
+def html_report(path: str | Path, title: str, summary: Sequence[str] | str | None = None,
                 maps: Mapping[str, str | Path] | None = None,
                 pngs: Mapping[str, str | Path] | None = None,
                 tables: Mapping[str, pd.DataFrame] | None = None,
-                pilots_status: pd.DataFrame | None = None,
+                pilots_status: pd.DataFrame | None = None, *,
                 synthetic: bool = False,
                 embed_maps: bool = True) -> Path:
     """Write one HTML page that puts the maps, figures, tables and pilot-unit statuses together.

@@ -356,6 +356,58 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
                      assigned_to=assigned_to, fid_pos=fid_pos)
 
 
+def _geometry(network: Any, P: Any) -> np.ndarray:
+    """Route LineStrings origin -> school (network CRS) from paths read school -> origin: whole edges from the
+    vertex table, only the partial first/last edges cut (vectorised)."""
+    G = len(P)
+    counts = np.diff(P.ptr)
+    out = np.full(G, None, dtype=object)
+    if P.flat_edges.size == 0:
+        return out
+    path_of = np.repeat(np.arange(G), counts)
+    e = P.flat_edges
+    fw = P.flat_forward
+    L = network.length[e]
+    pos = np.arange(e.size)
+    first = pos == P.ptr[:-1][path_of]
+    last = pos == P.ptr[1:][path_of] - 1
+    coords, vptr, _ = network._vertex_table()
+    # partial ends
+    part = np.flatnonzero(first | last)
+    st = np.where(first[part], P.source_offset[path_of[part]], np.where(fw[part], 0.0, L[part]))
+    en = np.where(last[part], P.target_offset[path_of[part]], np.where(fw[part], L[part], 0.0))
+    pieces = network.substrings(e[part], st, en)
+    pc, pi = shapely.get_coordinates(pieces, return_index=True)
+    p_entry = part[pi]
+    p_k = np.arange(pi.size) - np.searchsorted(pi, pi)
+    # whole edges
+    full = np.flatnonzero(~(first | last))
+    cnt = vptr[e[full] + 1] - vptr[e[full]]
+    rows = np.repeat(np.arange(full.size), cnt)
+    k = np.arange(rows.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    kk = np.where(fw[full][rows], k, cnt[rows] - 1 - k)
+    fc = coords[vptr[e[full]][rows] + kk]
+    f_entry = full[rows]
+    xy = np.concatenate([pc, fc])
+    entry = np.concatenate([p_entry, f_entry])
+    kall = np.concatenate([p_k, k])
+    # origin -> school: entries and vertices in reverse order
+    order = np.lexsort((-kall, -entry, path_of[entry]))
+    xy, entry = xy[order], entry[order]
+    pid = path_of[entry]
+    keep = np.ones(pid.size, dtype=bool)
+    keep[1:] = ~((pid[1:] == pid[:-1]) & np.all(xy[1:] == xy[:-1], axis=1))
+    xy, pid = xy[keep], pid[keep]
+    one = np.bincount(pid, minlength=G) == 1
+    if one.any():
+        extra = np.flatnonzero(one[pid])
+        xy = np.insert(xy, extra, xy[extra], axis=0)
+        pid = np.insert(pid, extra, pid[extra])
+    used, inv = np.unique(pid, return_inverse=True)
+    out[used] = shapely.linestrings(xy, indices=inv)
+    return out
+
+
 def _walked(network: Any, P: Any) -> np.ndarray:
     counts = np.diff(P.ptr)
     path_of = np.repeat(np.arange(len(P)), counts)
@@ -431,8 +483,7 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
             df["assumed_share"] = np.where(reach, ev.assumed, np.nan)
             df["over_detour"] = False
             df["min_stress_length_m"] = np.nan
-            g = np.asarray(ev.paths.geometry().array, dtype=object) if is_geometry else np.full(k, None,
-                                                                                               dtype=object)
+            g = _geometry(network, ev.paths) if is_geometry else np.full(k, None, dtype=object)
             g = np.where(reach, g, None)
             # flats
             fsel = reach[ev.flat_path]
@@ -467,9 +518,9 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
                     src_keys = np.array([short_key[(cat, int(o))] for o in oi[over]], dtype=np.int64)
                     _copy_keys(fk_e, fe, src_keys, over_keys, fk_c, fn, fce, fcl)
         df["route_key"] = keys
-        df["assigned"] = np.array([isinstance(assigned_to.iloc[int(o)], str)
-                                   and fid_pos.get(assigned_to.iloc[int(o)], -1) == s
-                                   for o, s in zip(oi, sch)], dtype=bool) if k else np.zeros(0, dtype=bool)
+        a_pos = assigned_to.map(lambda f: fid_pos.get(f, -1) if isinstance(f, str) else -1).to_numpy(
+            dtype=np.int64)
+        df["assigned"] = (a_pos[oi] == sch) & (sch >= 0)
         if kind == "shortest":
             prev = short_rows.get(cat)
             short_rows[cat] = df if prev is None else pd.concat([prev, df], ignore_index=True)
@@ -488,12 +539,7 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
                                       df["length_m"].to_numpy(dtype=float) / df["straight_m"].to_numpy(dtype=float),
                                       np.nan)
     df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)
-    geo = gpd.GeoSeries(g, crs=network.crs)
-    # routes run origin -> school (paths were read school -> origin)
-    arr = np.asarray(geo.array, dtype=object)
-    has = ~shapely.is_missing(arr)
-    arr[has] = shapely.reverse(arr[has])
-    out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(arr, crs=network.crs).to_crs(WGS84).values, crs=WGS84)
+    out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g, crs=network.crs).to_crs(WGS84).values, crs=WGS84)
     order = ["origin_id", "school_id", "category", "route", "children", "length_m", "straight_m", "detour_ratio",
              "worst_level", "worst_edge_level", "worst_crossing_level", "crossings", "unsafe_crossings",
              "share_l1", "share_l2", "share_l3", "share_l4", "assumed_share", "verdict", "over_detour",

