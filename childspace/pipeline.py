@@ -107,3 +107,479 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
 def sample_config(outputs: str | Path | None = None) -> RunConfig:
     """The run configuration of the bundled synthetic sample (``data/sample.toml``)."""
     return load_config(REPO_DATA / "sample.toml", outputs=outputs if outputs is not None else Path("outputs"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the chain
+# ---------------------------------------------------------------------------------------------------------------
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass
+class Inputs:
+    """The loaded, validated inputs of a run (canonical layers, EPSG:4326)."""
+
+    townships: Any = None
+    communities: Any = None
+    facilities: Any = None
+    pilots: Any = None
+    origins: Any = None
+    study_area: Any = None
+    reports: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Results:
+    """Everything a run computes; the frames are the library functions' outputs, unchanged."""
+
+    inputs: Inputs
+    network: Any = None
+    tables: dict[str, Any] = field(default_factory=dict)
+    layers: dict[str, Any] = field(default_factory=dict)
+    summary: list[str] = field(default_factory=list)
+
+
+def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
+    """Load and validate every input file of ``cfg`` (no network, no analysis)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from childspace import io
+
+    inp = Inputs()
+    if "township" in cfg.boundaries:
+        e = cfg.boundaries["township"]
+        progress(f"乡镇街道边界 Townships: {e['path'].name}")
+        inp.townships = io.load_boundaries(e["path"], level="township", layer=e.get("layer"), crs=e.get("crs"),
+                                           encoding=e.get("encoding"), columns=e.get("columns"))
+    if "community" in cfg.boundaries:
+        e = cfg.boundaries["community"]
+        progress(f"村社区边界 Communities: {e['path'].name}")
+        inp.communities = io.load_boundaries(e["path"], level="community", layer=e.get("layer"), crs=e.get("crs"),
+                                             encoding=e.get("encoding"), columns=e.get("columns"))
+    units = [b for b in (inp.townships, inp.communities) if b is not None]
+    if units:
+        import shapely
+
+        inp.study_area = shapely.union_all(pd.concat([u.geometry for u in units]).to_numpy())
+    parts = []
+    for e in cfg.facilities:
+        progress(f"设施 Facilities: {e['path'].name} (coords={e.get('coords', 'wgs84')})")
+        f = io.load_facilities(e["path"], layer=e.get("layer"), crs=e.get("crs"), coords=e.get("coords", "wgs84"),
+                               encoding=e.get("encoding"), columns=e.get("columns"), category=e.get("category"),
+                               study_area=inp.study_area, sheet=e.get("sheet"))
+        f["source_file"] = e["path"].name
+        parts.append(f)
+    if parts:
+        fac = pd.concat(parts, ignore_index=True)
+        dup = fac["facility_id"].duplicated(keep=False)
+        if dup.any():  # ids are unique per file; make them unique across files by prefixing the file stem
+            stem = fac["source_file"].str.rsplit(".", n=1).str[0]
+            fac.loc[dup, "facility_id"] = stem[dup] + ":" + fac.loc[dup, "facility_id"].astype(str)
+        inp.facilities = gpd.GeoDataFrame(fac, geometry="geometry", crs="EPSG:4326")
+    if cfg.pilots:
+        e = cfg.pilots
+        progress(f"试点单元 Pilot units: {e['path'].name}")
+        inp.pilots = io.load_pilots(e["path"], boundaries=inp.communities, coords=e.get("coords", "wgs84"),
+                                    sheet=e.get("sheet"), columns=e.get("columns"))
+    if cfg.origins:
+        e = cfg.origins
+        progress(f"儿童居住点 Origins: {e['path'].name}")
+        inp.origins = io.load_origins(e["path"], layer=e.get("layer"), crs=e.get("crs"),
+                                      coords=e.get("coords", "wgs84"), columns=e.get("columns"),
+                                      study_area=inp.study_area)
+    elif inp.communities is not None and "children" in inp.communities:
+        progress("无居住点文件：以社区中心点和儿童数代替 No origins file: community centroids weighted by children")
+        c = inp.communities
+        inp.origins = gpd.GeoDataFrame({"origin_id": c["unit_id"].astype(str), "children": c["children"].fillna(0)
+                                        .astype(int), "unit_id": c["unit_id"]},
+                                       geometry=c.geometry.representative_point(), crs=c.crs)
+    for name in ("townships", "communities", "facilities", "pilots", "origins"):
+        g = getattr(inp, name)
+        if g is not None:
+            inp.reports[name] = io.validate_report(g)
+    return inp
+
+
+def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
+    """Load every input and return a readable summary (counts, repairs, exclusions, register check)."""
+    from childspace import register
+
+    inp = load_inputs(cfg, progress)
+    lines = [f"{cfg.name}"]
+    for name in ("townships", "communities", "facilities", "pilots", "origins"):
+        g = getattr(inp, name)
+        if g is None:
+            continue
+        extra = ""
+        if name == "facilities":
+            extra = " — " + ", ".join(f"{k} {v}" for k, v in g["category"].value_counts().sort_index().items())
+        if name == "pilots":
+            extra = " — " + ", ".join(f"{k}: {v}" for k, v in g["batch"].value_counts().sort_index().items())
+        if name == "origins":
+            extra = f" — {int(g['children'].sum())} children"
+        lines.append(f"  {name}: {len(g)} features{extra}")
+        rep = inp.reports.get(name)
+        if rep is not None and len(rep):
+            for _, r in rep.iterrows():
+                lines.append(f"    - {'; '.join(str(v) for v in r.to_numpy() if str(v) not in ('', 'nan', 'None'))}")
+    reg = register.load_register()
+    for name, level in (("townships", "township"), ("communities", "community")):
+        g = getattr(inp, name)
+        if g is None:
+            continue
+        chk = register.check_units(g, reg, level=level)
+        matched = int((chk["status"] == "ok").sum()) if "status" in chk else 0
+        if matched == 0:
+            lines.append(f"  register: none of the {name} matches the Yueqing register (another city, or "
+                         "synthetic data) — not checked")
+        else:
+            counts = chk["status"].value_counts().to_dict()
+            lines.append(f"  register ({level}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return "\n".join(lines)
+
+
+def build_network(cfg: RunConfig, inputs: Inputs, progress: Progress = _quiet) -> Any:
+    """The walk network of the study area (boundaries' union, buffered by ``cfg.buffer_m``)."""
+    from childspace.network import WalkNetwork
+    from childspace.osm import read_osm
+
+    progress(f"步行路网 Walk network: {cfg.osm.name} (buffer {cfg.buffer_m:g} m)")
+    nodes, edges = read_osm(cfg.osm, area=inputs.study_area, buffer_m=cfg.buffer_m)
+    net = WalkNetwork.from_frames(nodes, edges)
+    progress(f"  {net.n_nodes:,} nodes, {net.n_edges:,} edges, CRS {net.crs.to_string()}")
+    return net
+
+
+def _radii(cfg: RunConfig) -> Any:
+    from childspace.standards import load_standards
+
+    std = load_standards(overrides=cfg.standards)
+    if cfg.radius_override is None:
+        return std
+    return {c: cfg.radius_override for c in cfg.categories}
+
+
+def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
+                 progress: Progress = _quiet) -> Results:
+    """Load, build the network and run the analyses of ``cfg``; returns the frames (writes nothing)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from childspace import checks
+    from childspace import coverage as cov
+    from childspace import features
+    from childspace import pilots as pil
+
+    inp = load_inputs(cfg, progress)
+    res = Results(inputs=inp)
+    net = res.network = build_network(cfg, inp, progress)
+
+    fac = inp.facilities
+    if fac is not None and len(fac):
+        chk = checks.datum_check(fac, net)
+        res.tables["datum_check"] = chk
+        for msg in chk.loc[chk["suspect"] != "", "message"]:
+            import warnings
+
+            from childspace._errors import ChildspaceWarning
+            warnings.warn(msg, ChildspaceWarning, stacklevel=2)
+    if cfg.osm_facilities:
+        progress("OSM 设施 Facilities mapped in OpenStreetMap")
+        osm_fac = features.facilities_from_osm(cfg.osm, area=inp.study_area)
+        if fac is None:
+            fac = osm_fac
+        elif len(osm_fac):
+            fac, dups = features.merge_facilities(fac, osm_fac)
+            res.tables["osm_duplicates"] = dups
+            progress(f"  {len(osm_fac)} found in OSM, {len(dups)} duplicates of yours removed, "
+                     f"{int((fac['source'] == 'osm').sum())} added")
+    inp.facilities = fac
+    res.layers["facilities"] = fac
+    radii = _radii(cfg)
+    categories = [c for c in cfg.categories if fac is not None]
+
+    if coverage and fac is not None and inp.origins is not None:
+        progress("服务覆盖 Coverage: distances from every home to the nearest facility of each category")
+        access = cov.origin_access(inp.origins, fac, net, categories=categories, radii=radii)
+        res.layers["access"] = access
+        progress("服务范围 Service areas (walking and straight-line)")
+        sa_walk = cov.service_areas(fac, net, radii=radii, method="walk", categories=categories)
+        sa_line = cov.service_areas(fac, None, radii=radii, method="line", categories=categories)
+        res.layers["service_areas"] = gpd.GeoDataFrame(pd.concat([sa_walk, sa_line], ignore_index=True),
+                                                       geometry="geometry", crs=sa_walk.crs)
+        d_walk = cov.dissolve_service_areas(sa_walk, net, radii=radii, method="walk", categories=categories)
+        d_line = cov.dissolve_service_areas(sa_line, None, radii=radii, method="line", categories=categories)
+        res.layers["service_areas_dissolved"] = gpd.GeoDataFrame(pd.concat([d_walk, d_line], ignore_index=True),
+                                                                 geometry="geometry", crs=d_walk.crs)
+        gap_parts = []
+        for level, units in (("township", inp.townships), ("community", inp.communities)):
+            if units is None:
+                continue
+            progress(f"单元覆盖 Coverage per {level}")
+            uc = cov.unit_coverage(units, access, categories, target_pct=cfg.target_pct, service_areas=d_walk)
+            res.tables[f"{level}_coverage"] = uc
+            res.tables[f"{level}_life_circles"] = cov.life_circles(uc, radii)
+            if level == "community" or inp.communities is None:
+                gap_parts.append(cov.gaps(units, access, d_walk, categories))
+        if gap_parts:
+            res.layers["gaps"] = gpd.GeoDataFrame(pd.concat(gap_parts, ignore_index=True), geometry="geometry",
+                                                  crs=gap_parts[0].crs)
+        if inp.pilots is not None:
+            progress("试点单元 Pilot units: catchments, checklist and status")
+            res.layers["pilot_catchments"] = pil.pilot_catchments(inp.pilots, net, radius=cfg.pilot_radius_m)
+            res.layers["pilots"] = pil.pilot_status(inp.pilots, fac, inp.origins, net, radii=radii,
+                                                    target_pct=cfg.target_pct)
+    if routes and fac is not None and inp.origins is not None:
+        from childspace import routes as rt
+        from childspace import safety
+
+        schools = fac[fac["category"].isin(["primary_school", "middle_school"])]
+        if len(schools):
+            progress("通学路径 Routes to school: stress of every street and crossing")
+            stress = safety.network_stress(net)
+            progress(f"  routes from {len(inp.origins):,} homes to {len(schools)} schools (shortest and safest)")
+            r = rt.school_routes(net, inp.origins, schools, stress=stress)
+            res.layers["routes"] = r
+            res.tables["schools"] = rt.school_summary(r, schools)
+            res.layers["hazards"] = rt.hazards(r, net, stress)
+            progress("  school walksheds: plain and safe-only")
+            res.layers["walksheds"] = rt.walksheds(net, schools, stress, max_level=cfg.safe_max_level)
+            res.layers["schools"] = schools
+    res.summary = summarise(res, cfg)
+    return res
+
+
+def summarise(res: Results, cfg: RunConfig) -> list[str]:
+    """Bilingual bullet points on the gaps found."""
+    from childspace.standards import category_label
+
+    out: list[str] = []
+    uc = res.tables.get("community_coverage")
+    if uc is not None and len(uc):
+        for cat, part in uc.groupby("category", sort=False):
+            below = part[part["below_target"]]
+            tot = part["children"].sum()
+            cov_ = part["children_covered_walk"].sum()
+            pct = 100.0 * cov_ / tot if tot else float("nan")
+            out.append(f"{category_label(cat)}：步行 {pct:.0f}% 的儿童在服务半径内，{len(below)} 个社区低于 "
+                       f"{cfg.target_pct:g}% — {pct:.0f}% of children within walking reach; {len(below)} "
+                       f"communities below target")
+    ps = res.layers.get("pilots")
+    if ps is not None and len(ps):
+        for batch, part in ps.groupby("batch"):
+            c = part["status"].value_counts()
+            out.append(f"{batch} 年试点 {len(part)} 个：达标 {c.get('meets', 0)}，部分达标 {c.get('partly', 0)}，"
+                       f"缺口 {c.get('gap', 0)} — batch {batch}: {len(part)} units, {c.get('meets', 0)} meet, "
+                       f"{c.get('partly', 0)} partly, {c.get('gap', 0)} with gaps")
+    sch = res.tables.get("schools")
+    if sch is not None and len(sch):
+        safe, caution, unsafe = (int(sch[c].sum()) for c in ("children_safe", "children_caution", "children_unsafe"))
+        out.append(f"通学路径：{safe} 名儿童有安全路径，{caution} 名需注意，{unsafe} 名不安全 — routes to school: "
+                   f"{safe} children safe, {caution} caution, {unsafe} unsafe")
+    hz = res.layers.get("hazards")
+    if hz is not None and len(hz):
+        top = hz.sort_values("rank").iloc[0]
+        out.append(f"首要隐患 Top hazard: {top['name'] or ''} — {top['reason']} ({int(top['children'])} 名儿童 children)")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# writing (the only place files are written; each through a temporary file and a rename)
+# ---------------------------------------------------------------------------------------------------------------
+def _for_file(df: Any) -> Any:
+    """A copy whose non-geometry columns are plain scalars (lists joined, bytes/geometries as WKT/hex)."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    from shapely.geometry.base import BaseGeometry
+
+    out = df.copy()
+    out.attrs = {}
+    geom_name = out.geometry.name if isinstance(out, gpd.GeoDataFrame) else None
+    for col in out.columns:
+        if col == geom_name:
+            continue
+        s = out[col]
+        if isinstance(s.dtype, gpd.array.GeometryDtype):
+            out[col] = s.to_wkt()
+        elif s.dtype == object:
+            def conv(v: Any) -> Any:
+                if isinstance(v, (list, tuple, set, np.ndarray)):
+                    return "; ".join(str(x) for x in v)
+                if isinstance(v, bytes):
+                    return v.hex()
+                if isinstance(v, BaseGeometry):
+                    return v.wkt
+                if isinstance(v, dict):
+                    return str(v)
+                return v
+            out[col] = s.map(conv)
+    if isinstance(out, pd.DataFrame) and not isinstance(out, gpd.GeoDataFrame):
+        return out
+    return out
+
+
+def write_geopackage(path: Path, layers: dict[str, Any]) -> Path:
+    """Write GeoDataFrames as layers of one GeoPackage (EPSG:4326), atomically."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gpkg", dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        for name, gdf in layers.items():
+            if gdf is None or len(gdf) == 0:
+                continue
+            _for_file(gdf.to_crs("EPSG:4326")).to_file(tmp, layer=name, driver="GPKG")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Progress = _quiet) -> dict[str, Path]:
+    """Write the GeoPackage, CSV tables, Excel workbook and (with ``maps``) HTML/PNG maps and the HTML report."""
+    import pandas as pd
+
+    from childspace import report
+
+    out = Path(cfg.outputs)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    inp = res.inputs
+    layers = {"townships": inp.townships, "communities": inp.communities, **res.layers}
+    if inp.pilots is not None and "pilots" not in layers:
+        layers["pilots"] = inp.pilots
+    if inp.origins is not None and "access" not in layers:
+        layers["origins"] = inp.origins
+    progress(f"写出 Writing {out}")
+    written["geopackage"] = write_geopackage(out / "childspace.gpkg", layers)
+
+    tables: dict[str, pd.DataFrame] = {}
+    for key, sheet in (("township_coverage", "township_coverage"), ("community_coverage", "community_coverage"),
+                       ("township_life_circles", "township_life_circles"),
+                       ("community_life_circles", "community_life_circles")):
+        if key in res.tables:
+            tables[sheet] = res.tables[key]
+    if "pilots" in res.layers:
+        tables["pilot_units"] = pd.DataFrame(res.layers["pilots"].drop(columns="geometry"))
+    if "schools" in res.tables:
+        tables["schools"] = res.tables["schools"]
+    if "hazards" in res.layers:
+        tables["hazards"] = pd.DataFrame(res.layers["hazards"].drop(columns="geometry"))
+    if "gaps" in res.layers:
+        tables["gaps"] = pd.DataFrame(res.layers["gaps"].drop(columns="geometry"))
+    if "datum_check" in res.tables:
+        tables["datum_check"] = res.tables["datum_check"]
+    tables = {k: _for_file(v) for k, v in tables.items()}
+    (out / "tables").mkdir(exist_ok=True)
+    for name, p in report.write_csv_tables(out / "tables", tables).items():
+        written[f"csv:{name}"] = p
+    written["excel"] = report.write_excel(out / "childspace.xlsx", tables)
+    if maps:
+        written.update(_write_maps(res, cfg, out, tables, progress))
+    return written
+
+
+def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
+                progress: Progress) -> dict[str, Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from childspace import maps, plot, report
+    from childspace.standards import category_label
+
+    written: dict[str, Path] = {}
+    inp = res.inputs
+    syn = cfg.synthetic
+    bounds = inp.communities if inp.communities is not None else inp.townships
+    html_maps: dict[str, Path] = {}
+    pngs: dict[str, Path] = {}
+
+    def both(key: str, caption: str, fmap: Any, fig: Any) -> None:
+        p = maps.save_map(fmap, out / "maps" / f"{key}.html")
+        html_maps[caption] = p
+        written[f"map:{key}"] = p
+        q = plot.save_figure(fig, out / "figures" / f"{key}.png")
+        plt.close(fig)
+        pngs[caption] = q
+        written[f"png:{key}"] = q
+
+    progress("地图 Maps (HTML and PNG)")
+    (out / "maps").mkdir(exist_ok=True)
+    (out / "figures").mkdir(exist_ok=True)
+    fac = res.layers.get("facilities")
+    if "access" in res.layers:
+        uc = res.tables.get("community_coverage", res.tables.get("township_coverage"))
+        first = next(c for c in cfg.categories if (uc["category"] == c).any())
+        both("overview", "总览 Overview", maps.overview_map(bounds, uc, first, synthetic=syn),
+             plot.plot_overview(bounds, uc, first, synthetic=syn))
+        for cat in cfg.categories:
+            if fac is None or not (fac["category"] == cat).any():
+                continue
+            f = fac[fac["category"] == cat]
+            sa = res.layers["service_areas"]
+            sa = sa[sa["category"] == cat]
+            g = res.layers.get("gaps")
+            g = g[g["category"] == cat] if g is not None else None
+            cap = f"{category_label(cat)}"
+            both(f"coverage_{cat}", cap,
+                 maps.coverage_map(bounds, f, sa, res.layers["access"], g, cat, synthetic=syn),
+                 plot.plot_coverage(bounds, f, sa, res.layers["access"], g, cat, synthetic=syn))
+    if "pilots" in res.layers:
+        both("pilots", "试点单元 Pilot units",
+             maps.pilot_map(res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
+                            synthetic=syn),
+             plot.plot_pilots(res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
+                              synthetic=syn))
+    if "routes" in res.layers:
+        both("routes", "通学路径 Routes to school",
+             maps.routes_map(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
+                             res.layers.get("schools"), boundaries=bounds, synthetic=syn),
+             plot.plot_routes(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
+                              res.layers.get("schools"), boundaries=bounds, synthetic=syn))
+    progress("报告 HTML report")
+    written["report"] = report.html_report(
+        out / "report.html", f"儿童友好空间分析报告 Child-friendly city analysis — {cfg.name}",
+        summary=res.summary, maps=html_maps, pngs=pngs, tables=tables,
+        pilots_status=res.layers.get("pilots"), synthetic=syn)
+    return written
+
+
+def run_all(cfg: RunConfig, maps: bool = True, coverage: bool = True, routes: bool = True,
+            progress: Progress = _quiet) -> dict[str, Path]:
+    """Run the whole chain on ``cfg`` and write its outputs; returns the files written."""
+    res = run_analyses(cfg, coverage=coverage, routes=routes, progress=progress)
+    for line in res.summary:
+        progress(line)
+    return write_outputs(res, cfg, maps=maps, progress=progress)
+
+
+def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m: float = 500.0,
+                       progress: Progress = _quiet) -> Path:
+    """Parse an OSM extract (clipped to the extent of a boundary file) and save the walk network (GeoPackage)."""
+    from childspace import io
+    from childspace.network import WalkNetwork
+    from childspace.osm import read_osm
+
+    poly = None
+    if area is not None:
+        import shapely
+
+        b = io.load_boundaries(area)
+        poly = shapely.union_all(b.geometry.to_numpy())
+    progress(f"读取 Reading {osm}")
+    nodes, edges = read_osm(osm, area=poly, buffer_m=buffer_m)
+    net = WalkNetwork.from_frames(nodes, edges)
+    progress(f"  {net.n_nodes:,} nodes, {net.n_edges:,} edges")
+    return net.save(out)

@@ -439,6 +439,10 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
     fk_e, fe, fk_c, fn, fce, fcl = [], [], [], [], [], []
     oid = om["origin_id"].to_numpy(dtype=object)
     short_geom: dict[str, dict] = {}
+    copies_src: list[np.ndarray] = []
+    copies_dst: list[np.ndarray] = []
+    a_pos_all = np.array([fid_pos.get(f, -1) if isinstance(f, str) else -1 for f in assigned_to.to_numpy()],
+                         dtype=np.int64)
     # keys of shortest rows, to reuse them for fallbacks
     short_key: dict[tuple[str, int], int] = {}
     for b in blocks:
@@ -515,18 +519,18 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
                     fk_e[-1], fe[-1] = _drop_keys(fk_e[-1], fe[-1], over_keys)
                     fk_c[-1], (fn[-1], fce[-1], fcl[-1]) = _drop_keys_multi(fk_c[-1], (fn[-1], fce[-1], fcl[-1]),
                                                                             over_keys)
-                    src_keys = np.array([short_key[(cat, int(o))] for o in oi[over]], dtype=np.int64)
-                    _copy_keys(fk_e, fe, src_keys, over_keys, fk_c, fn, fce, fcl)
+                    copies_src.append(np.array([short_key[(cat, int(o))] for o in oi[over]], dtype=np.int64))
+                    copies_dst.append(over_keys)
         df["route_key"] = keys
-        a_pos = assigned_to.map(lambda f: fid_pos.get(f, -1) if isinstance(f, str) else -1).to_numpy(
-            dtype=np.int64)
-        df["assigned"] = (a_pos[oi] == sch) & (sch >= 0)
+        df["assigned"] = (a_pos_all[oi] == sch) & (sch >= 0)
         if kind == "shortest":
             prev = short_rows.get(cat)
             short_rows[cat] = df if prev is None else pd.concat([prev, df], ignore_index=True)
             short_geom.setdefault(cat, {}).update(dict(zip(df["origin_id"], g)))
         frames.append(df)
         geoms.append(g)
+    if copies_src:
+        _copy_keys(fk_e, fe, np.concatenate(copies_src), np.concatenate(copies_dst), fk_c, fn, fce, fcl)
     if frames:
         df = pd.concat(frames, ignore_index=True)
         g = np.concatenate(geoms)
@@ -566,16 +570,16 @@ def _drop_keys_multi(keys: np.ndarray, vals: tuple, drop: np.ndarray) -> tuple[n
 
 def _copy_keys(fk_e: list, fe: list, src: np.ndarray, dst: np.ndarray, fk_c: list, fn: list, fce: list,
                fcl: list) -> None:
-    """Append the edge/crossing sequences of routes ``src`` again under keys ``dst``."""
+    """Append the edge/crossing sequences of routes ``src`` again under keys ``dst`` (vectorised)."""
+    order = np.argsort(src)
+    s_sorted, d_sorted = src[order], dst[order]
     ke = np.concatenate(fk_e)
-    ve = np.concatenate(fe)
-    mapping = dict(zip(src.tolist(), dst.tolist()))
     m = np.isin(ke, src)
-    fk_e.append(np.array([mapping[k] for k in ke[m].tolist()], dtype=np.int64))
-    fe.append(ve[m])
+    fk_e.append(d_sorted[np.searchsorted(s_sorted, ke[m])])
+    fe.append(np.concatenate(fe)[m])
     kc = np.concatenate(fk_c)
     m = np.isin(kc, src)
-    fk_c.append(np.array([mapping[k] for k in kc[m].tolist()], dtype=np.int64))
+    fk_c.append(d_sorted[np.searchsorted(s_sorted, kc[m])])
     fn.append(np.concatenate(fn)[m])
     fce.append(np.concatenate(fce)[m])
     fcl.append(np.concatenate(fcl)[m])
