@@ -1,82 +1,184 @@
 """Cross-checks between layers that no single loader can make.
 
-:func:`datum_check` finds facility files whose points sit a few hundred metres off the street network in the
-direction of the GCJ-02 / BD-09 shift: coordinates picked on Amap or Baidu maps and loaded as WGS84.
+:func:`datum_check` finds facility files whose points were picked on Amap/Tencent (GCJ-02) or Baidu (BD-09) maps
+and loaded as WGS84: every point of such a file is displaced by the datum's shift (about 540 m in Yueqing for
+GCJ-02, 1.1 km for BD-09), always in the same direction.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from childspace import datum
+from childspace.projection import local_crs_for
 
-#: a file is suspect when its median distance to the nearest street is at least this (metres) as loaded ...
+#: street test: a group is suspect when its median distance to the nearest street is at least this (m) ...
 SUSPECT_MEDIAN_M = 120.0
-#: ... and a datum conversion brings the median below this fraction of it
+#: ... and converting from a datum brings that median below this fraction of it
 IMPROVEMENT_RATIO = 0.35
+#: reference test: pairs of a file point and a reference point of the same category, with similar names,
+#: searched within this distance (m) ...
+PAIR_SEARCH_M = 2000.0
+#: ... whose offset matches the datum's shift within this fraction of the shift's length
+SHIFT_TOLERANCE = 0.3
 
 
-def _median_street_distance(network: Any, lon: np.ndarray, lat: np.ndarray) -> float:
+def _street_distance(network: Any, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326")
-    d = network.snap(pts, max_distance=np.inf).distance
-    return float(np.median(d)) if len(d) else float("nan")
+    return network.snap(pts, max_distance=np.inf).distance
 
 
-def datum_check(facilities: gpd.GeoDataFrame, network: Any, by: str | None = "source_file",
-                min_points: int = 3) -> pd.DataFrame:
-    """Test each group of facilities for a GCJ-02 / BD-09 offset against the walk network.
+#: words naming a room or department inside a venue, stripped before comparing names across categories
+_ROOM_WORDS = re.compile(r"(母婴室|母婴关爱室|哺乳室|第三卫生间|儿科|儿童保健科|门诊部?)$")
 
-    Facilities are entrances next to streets, so their median distance to the nearest edge is normally a few
-    tens of metres. Points picked on Amap (GCJ-02, ~540 m off in Yueqing) or Baidu (BD-09, ~1.1 km off) and loaded
-    as WGS84 sit hundreds of metres off, and converting them from that datum brings them back. The check converts
-    each group's points as if they were GCJ-02 and as if BD-09 and compares the median distances.
+
+def _venue(name: str) -> str:
+    """A normalised name without a trailing room/department word ("市图书馆母婴室" -> "市图书馆")."""
+    prev = None
+    while prev != name:
+        prev, name = name, _ROOM_WORDS.sub("", name)
+    return name
+
+
+def _pairs(part: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, crs: Any, min_score: float) -> pd.DataFrame:
+    """For each point of ``part``, the reference point of the same category with the most similar name."""
+    from childspace.features import name_score, normalise_name
+
+    a = part.to_crs(crs)
+    b = reference.to_crs(crs)
+    tree = shapely.STRtree(np.asarray(b.geometry.array, dtype=object))
+    ia, ib = tree.query(np.asarray(a.geometry.array, dtype=object), predicate="dwithin", distance=PAIR_SEARCH_M)
+    same = a["category"].to_numpy()[ia] == b["category"].to_numpy()[ib]
+    names_a, names_b = a["name"].to_numpy(), b["name"].to_numpy()
+    score = np.array([name_score(names_a[i], names_b[j]) for i, j in zip(ia, ib)], dtype=float)
+    # same category and a similar name, or any category when the venues are the same once room words are
+    # stripped (a mother-and-baby room "市图书馆母婴室" inside the library "市图书馆", "第一人民医院母婴室" in
+    # "第一人民医院（儿科）")
+    va = np.array([_venue(normalise_name(x)) for x in names_a], dtype=object)
+    vb = np.array([_venue(normalise_name(x)) for x in names_b], dtype=object)
+    venue = np.array([len(va[i]) >= 4 and va[i] == vb[j] for i, j in zip(ia, ib)], dtype=bool)
+    keep = (same & (score >= min_score)) | venue
+    df = pd.DataFrame({"a": ia[keep], "b": ib[keep], "score": score[keep]})
+    return df.sort_values(["a", "score"], ascending=[True, False]).drop_duplicates("a")
+
+
+def _shift_m(lon: np.ndarray, lat: np.ndarray, to: str, crs: Any) -> np.ndarray:
+    """The displacement (m, local CRS) that ``to`` applies to WGS84 points."""
+    from pyproj import Transformer
+
+    t = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    x0, y0 = t.transform(lon, lat)
+    x1, y1 = t.transform(*datum.from_wgs84(lon, lat, to))
+    return np.column_stack([np.asarray(x1) - x0, np.asarray(y1) - y0])
+
+
+def datum_check(facilities: gpd.GeoDataFrame, network: Any = None, reference: gpd.GeoDataFrame | None = None,
+                by: str | None = "source_file", min_points: int = 3, min_pairs: int = 2,
+                name_similarity: float = 0.6) -> pd.DataFrame:
+    """Test each file of facilities for a GCJ-02 / BD-09 shift.
+
+    Two tests, each used when its data are there:
+
+    * **reference** (strong): points of the file are paired with reference points (facilities mapped in
+      OpenStreetMap, which are WGS84, and the facilities of the *other* files) of the same category and a
+      similar name, or of any category when one name contains the other (a mother-and-baby room inside a
+      library), within 2 km. When the offsets
+      of the pairs match the displacement that GCJ-02 (or BD-09) applies at those places, within 30 % of its
+      length, for at least ``min_pairs`` pairs and most pairs, the file is suspect.
+    * **street** (for sparse networks): facilities are entrances next to streets; a file whose median distance
+      to the nearest street is ≥ 120 m while converting it from a datum brings the median below 35 % of that is
+      suspect. In a dense urban grid a 540 m shift can land next to another street, so this test alone cannot
+      clear a file; it can only flag one.
 
     Parameters
     ----------
     facilities : GeoDataFrame
-        Canonical facilities (EPSG:4326), with a column ``by`` naming the file each came from (all in one group
-        when ``by`` is None or missing).
-    network : WalkNetwork
-        The walk network (metric CRS).
+        Canonical facilities (any CRS), with a column ``by`` naming the file each came from (one group when
+        ``by`` is None or missing).
+    network : WalkNetwork, optional
+        The walk network, for the street test.
+    reference : GeoDataFrame, optional
+        Trusted WGS84 facilities (``name``, ``category``), for the reference test; the other groups of
+        ``facilities`` are used as references too.
     by : str, optional
         Column grouping the points (default ``source_file``).
     min_points : int
-        Groups with fewer points are not judged.
+        Groups with fewer points are not judged by the street test.
+    min_pairs : int
+        Fewest matched pairs for the reference test.
+    name_similarity : float
+        Least name similarity (0–1, :func:`childspace.features.name_score`) of a pair.
 
     Returns
     -------
     DataFrame
-        One row per group: ``group``, ``points``, ``median_m`` (as loaded), ``median_if_gcj02_m``,
-        ``median_if_bd09_m``, ``suspect`` (``"gcj02"``, ``"bd09"`` or ``""``), ``message`` (bilingual advice
-        naming the ``coords=`` option, empty when nothing is suspect).
+        One row per group: ``group``, ``points``, ``pairs`` (matched reference pairs), ``pair_offset_m``
+        (median offset of the pairs), ``median_m`` (median distance to the nearest street as loaded),
+        ``median_if_gcj02_m``, ``median_if_bd09_m``, ``suspect`` (``"gcj02"``, ``"bd09"`` or ``""``),
+        ``evidence`` (``reference``/``street``), ``message`` (bilingual advice naming the ``coords=`` option).
     """
     f = facilities.to_crs("EPSG:4326")
     keys = f[by].astype(str) if by and by in f.columns else pd.Series("all", index=f.index)
+    crs = local_crs_for(f)
+    ref_all = f[["name", "category", "geometry"]].assign(_group=keys.to_numpy())
+    if reference is not None and len(reference):
+        r = reference.to_crs("EPSG:4326")[["name", "category", "geometry"]].assign(_group="\0reference")
+        ref_all = pd.concat([ref_all, r], ignore_index=True)
+    ref_all = gpd.GeoDataFrame(ref_all, geometry="geometry", crs="EPSG:4326")
+    ref_all = ref_all[ref_all.geometry.notna() & (ref_all.geometry.geom_type == "Point")]
+    cols = ["group", "points", "pairs", "pair_offset_m", "median_m", "median_if_gcj02_m", "median_if_bd09_m",
+            "suspect", "evidence", "message"]
     rows = []
     for key, part in f.groupby(keys, sort=True):
-        pts = part.geometry
-        pts = pts[~(pts.is_empty | pts.isna())]
-        pts = pts[pts.geom_type == "Point"]
-        lon, lat = pts.x.to_numpy(), pts.y.to_numpy()
-        row = {"group": key, "points": len(pts), "median_m": np.nan, "median_if_gcj02_m": np.nan,
-               "median_if_bd09_m": np.nan, "suspect": "", "message": ""}
-        if len(pts) >= min_points:
-            row["median_m"] = _median_street_distance(network, lon, lat)
-            row["median_if_gcj02_m"] = _median_street_distance(network, *datum.gcj02_to_wgs84(lon, lat))
-            row["median_if_bd09_m"] = _median_street_distance(network, *datum.bd09_to_wgs84(lon, lat))
+        part = part[part.geometry.notna() & ~part.geometry.is_empty & (part.geometry.geom_type == "Point")]
+        lon, lat = part.geometry.x.to_numpy(), part.geometry.y.to_numpy()
+        row: dict[str, Any] = dict.fromkeys(cols, np.nan)
+        row.update(group=key, points=len(part), pairs=0, suspect="", evidence="", message="")
+        found: tuple[str, float, float] | None = None   # (datum, as loaded, after conversion)
+        ref = ref_all[ref_all["_group"] != key]
+        if len(ref) and len(part):
+            pairs = _pairs(part, ref, crs, name_similarity)
+            row["pairs"] = len(pairs)
+            if len(pairs) >= min_pairs:
+                a = part.to_crs(crs).geometry.to_numpy()[pairs["a"].to_numpy()]
+                b = ref.to_crs(crs).geometry.to_numpy()[pairs["b"].to_numpy()]
+                off = shapely.get_coordinates(a) - shapely.get_coordinates(b)
+                row["pair_offset_m"] = float(np.median(np.hypot(*off.T)))
+                blon, blat = shapely.get_coordinates(ref.geometry.to_numpy()[pairs["b"].to_numpy()]).T
+                for to in ("gcj02", "bd09"):
+                    shift = _shift_m(blon, blat, to, crs)
+                    miss = np.hypot(*(off - shift).T) / np.hypot(*shift.T)
+                    if np.median(miss) <= SHIFT_TOLERANCE and (miss <= SHIFT_TOLERANCE).sum() >= min_pairs:
+                        rest = float(np.median(np.hypot(*(off - shift).T)))
+                        found = (to, row["pair_offset_m"], rest)
+                        row["evidence"] = "reference"
+                        break
+        if network is not None and len(part) >= min_points:
+            row["median_m"] = float(np.median(_street_distance(network, lon, lat)))
+            row["median_if_gcj02_m"] = float(np.median(_street_distance(network, *datum.gcj02_to_wgs84(lon, lat))))
+            row["median_if_bd09_m"] = float(np.median(_street_distance(network, *datum.bd09_to_wgs84(lon, lat))))
             best = min(("gcj02", row["median_if_gcj02_m"]), ("bd09", row["median_if_bd09_m"]), key=lambda t: t[1])
-            if row["median_m"] >= SUSPECT_MEDIAN_M and best[1] <= IMPROVEMENT_RATIO * row["median_m"]:
-                row["suspect"] = best[0]
-                source = "高德/腾讯 Amap/Tencent (GCJ-02)" if best[0] == "gcj02" else "百度 Baidu (BD-09)"
-                row["message"] = (
-                    f"{key}: 点位距路网中位数 {row['median_m']:.0f} 米，按 {best[0].upper()} 纠偏后为 {best[1]:.0f} 米，"
-                    f"坐标可能取自{source.split(' ')[0]}地图 — points sit a median {row['median_m']:.0f} m off the "
-                    f"streets and {best[1]:.0f} m after converting from {best[0].upper()}: they were probably "
-                    f"picked on {source}; load them with coords=\"{best[0]}\"")
+            if found is None and row["median_m"] >= SUSPECT_MEDIAN_M and best[1] <= IMPROVEMENT_RATIO * row["median_m"]:
+                found = (best[0], row["median_m"], best[1])
+                row["evidence"] = "street"
+        if found is not None:
+            to, before, after = found
+            row["suspect"] = to
+            app = "高德/腾讯" if to == "gcj02" else "百度"
+            app_en = "Amap/Tencent (GCJ-02)" if to == "gcj02" else "Baidu (BD-09)"
+            what = ("与其他数据（OSM、其他文件）中同名设施相距" if row["evidence"] == "reference" else "距路网")
+            what_en = ("from the same facilities in other data (OpenStreetMap, other files)"
+                       if row["evidence"] == "reference" else "from the streets")
+            row["message"] = (
+                f"{key}: 点位{what}中位数 {before:.0f} 米，按 {to.upper()} 纠偏后为 {after:.0f} 米，坐标可能取自{app}地图，"
+                f"请用 coords=\"{to}\" 读取 — points sit a median {before:.0f} m {what_en}, {after:.0f} m after "
+                f"converting from {to.upper()}: they were probably picked on {app_en}; load them with "
+                f"coords=\"{to}\"")
         rows.append(row)
-    return pd.DataFrame(rows, columns=["group", "points", "median_m", "median_if_gcj02_m", "median_if_bd09_m",
-                                       "suspect", "message"])
+    return pd.DataFrame(rows, columns=cols)

@@ -35,6 +35,7 @@ import shapely
 from pyproj import CRS
 from scipy import sparse
 from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
 
 from childspace._errors import ChildspaceWarning, DataError, NetworkError
 from childspace.projection import WGS84, local_crs_for
@@ -408,7 +409,7 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     om = origins.to_crs(crs)
     fm = facilities.to_crs(crs)
     out = origins.copy()
-    ogeom = np.asarray(om.geometry.values, dtype=object)
+    oxy = shapely.get_coordinates(np.asarray(om.geometry.values, dtype=object))
     n = len(out)
     attrs: dict[str, Any] = {"metric_crs": crs.to_string(), "categories": cats, "walk": network is not None,
                              "radii": {}, "unsnapped_facilities": {}, "unreachable_origins": {}}
@@ -438,19 +439,18 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
             r = category_radii(cat, sub, radii)
             classes = _radius_classes(r)
             attrs["radii"][cat] = classes[0][0] if len(classes) == 1 else [c[0] for c in classes]
-            fgeom = np.asarray(sub.geometry.values, dtype=object)
             if n:
-                tree = shapely.STRtree(fgeom)
-                (oi, fi), d = tree.query_nearest(ogeom, return_distance=True, all_matches=False)
-                dist_line[oi] = d
-                nearest[oi] = fid[fi]
+                # facilities and origins are points: a KD-tree gives the exact straight-line nearest neighbour
+                fxy = shapely.get_coordinates(np.asarray(sub.geometry.values, dtype=object))
+                d, fi = cKDTree(fxy).query(oxy)
+                dist_line = d
+                nearest = fid[fi].astype(object)
                 for radius, members in classes:
                     if len(classes) == 1:
                         cov_line |= dist_line <= radius
                         continue
-                    t2 = shapely.STRtree(fgeom[members])
-                    (oi2, _), d2 = t2.query_nearest(ogeom, return_distance=True, all_matches=False)
-                    cov_line[oi2] |= d2 <= radius
+                    d2, _ = cKDTree(fxy[members]).query(oxy, distance_upper_bound=radius)
+                    cov_line |= d2 <= radius
             if network is not None and n:
                 fpts = _snap(network, sub.geometry, max_snap, allow_none=True)
                 bad = int((~fpts.ok).sum())

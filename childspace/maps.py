@@ -203,14 +203,26 @@ class _GeoLayer(Layer):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
+        {%- if this.pane %}
+        if (!{{ this._parent.get_name() }}.getPane({{ this.pane|tojson }})) {
+            {{ this._parent.get_name() }}.createPane({{ this.pane|tojson }}).style.zIndex = {{ this.pane_z }};
+        }
+        {%- endif %}
         var {{ this.get_name() }} = L.geoJson({{ this.data_json }}, {
+            {%- if this.pane %}
+            pane: {{ this.pane|tojson }},
+            {%- endif %}
             style: function (f) { return f.properties._s || {}; },
             pointToLayer: function (f, ll) {
                 if (f.properties._label !== undefined) {
                     return L.marker(ll, {interactive: false, keyboard: false,
                         icon: L.divIcon({className: 'cs-label', html: f.properties._label, iconSize: null})});
                 }
-                return L.circleMarker(ll, f.properties._s || {});
+                var o = Object.assign({}, f.properties._s || {});
+                {%- if this.pane %}
+                o.pane = {{ this.pane|tojson }};
+                {%- endif %}
+                return L.circleMarker(ll, o);
             },
             onEachFeature: function (f, layer) {
                 if (f.properties._p) { layer.bindPopup(f.properties._p, {maxWidth: 420}); }
@@ -221,10 +233,13 @@ class _GeoLayer(Layer):
         """
     )
 
-    def __init__(self, data_json: str, name: str, show: bool = True):
-        super().__init__(name=name, overlay=True, control=True, show=show)
+    def __init__(self, data_json: str, name: str, show: bool = True, overlay: bool = True,
+                 pane: str | None = None, pane_z: int = 350):
+        super().__init__(name=name, overlay=overlay, control=True, show=show)
         self._name = "GeoLayer"
         self.data_json = data_json
+        self.pane = pane
+        self.pane_z = int(pane_z)
 
 
 class _MetricScale(MacroElement):
@@ -322,7 +337,8 @@ def _features_json(geoms: gpd.GeoSeries, props: Sequence[dict]) -> str:
 
 
 def _add_layer(m: folium.Map, gdf: gpd.GeoDataFrame, styles: Sequence[dict], popups: Sequence[str] | None,
-               tooltips: Sequence[str] | None, name: str, show: bool = True) -> _GeoLayer:
+               tooltips: Sequence[str] | None, name: str, show: bool = True, overlay: bool = True,
+               pane: str | None = None, pane_z: int = 350) -> _GeoLayer:
     n = len(gdf)
     props = []
     for i in range(n):
@@ -332,7 +348,8 @@ def _add_layer(m: folium.Map, gdf: gpd.GeoDataFrame, styles: Sequence[dict], pop
         if tooltips is not None:
             p["_t"] = tooltips[i]
         props.append(p)
-    layer = _GeoLayer(_features_json(gdf.geometry, props), name=name, show=show)
+    layer = _GeoLayer(_features_json(gdf.geometry, props), name=name, show=show, overlay=overlay, pane=pane,
+                      pane_z=pane_z)
     layer.add_to(m)
     return layer
 
@@ -366,7 +383,7 @@ def _legend_html(sections: Sequence[tuple[str, Sequence[tuple[str, str, str]]]])
 
 
 def _new_map(bounds_gdfs: Sequence[gpd.GeoDataFrame | None], title: str, subtitle: str | None,
-             synthetic: bool, basemaps: Sequence[str]) -> folium.Map:
+             synthetic: bool, basemaps: Sequence[str], tiles_overlay: bool = False) -> folium.Map:
     frames = [g for g in bounds_gdfs if g is not None and len(g)]
     if not frames:
         raise DataError("nothing to draw: every layer given is empty", fix="check the inputs of the map")
@@ -385,18 +402,21 @@ def _new_map(bounds_gdfs: Sequence[gpd.GeoDataFrame | None], title: str, subtitl
             folium.TileLayer(
                 tiles="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
                 attr='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
-                name="开放街道地图 OpenStreetMap", overlay=False, control=True, show=(i == 0), max_zoom=19,
+                name="开放街道地图 OpenStreetMap", overlay=tiles_overlay, control=True, show=(i == 0),
+                max_zoom=19,
             ).add_to(m)
         else:
             folium.TileLayer(
                 tiles="https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
                 attr="&copy; 高德地图 Amap (GCJ-02)", subdomains="1234",
                 name="高德地图（GCJ-02坐标，与数据偏移约500米） Amap (GCJ-02, ~500 m off)",
-                overlay=False, control=True, show=(i == 0), max_zoom=18,
+                overlay=tiles_overlay, control=True, show=(i == 0), max_zoom=18,
             ).add_to(m)
-    _BlankBase("无底图（白色） No basemap (white)", show=not basemaps).add_to(m)
-    m.fit_bounds([[float(miny), float(minx)], [float(maxy), float(maxx)]], padding_top_left=(20, 90),
-                 padding_bottom_right=(20, 20))
+    if not tiles_overlay:
+        _BlankBase("无底图（白色） No basemap (white)", show=not basemaps).add_to(m)
+    # keep the data clear of the title (top left) and of the layer list and legend (right-hand side)
+    m.fit_bounds([[float(miny), float(minx)], [float(maxy), float(maxx)]], padding_top_left=(20, 80),
+                 padding_bottom_right=(320, 20))
     sub = f"<div class='s'>{html.escape(subtitle)}</div>" if subtitle else ""
     syn = f"<div class='syn'>{html.escape(SYNTHETIC_NOTE)}</div>" if synthetic else ""
     m.get_root().html.add_child(Element(

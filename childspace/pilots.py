@@ -26,7 +26,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from childspace._errors import ChildspaceWarning, DataError
 from childspace.coverage import (MAX_SNAP_M, _default_standards, _require, _target_pct, origin_access,

@@ -267,10 +267,13 @@ def _radii(cfg: RunConfig) -> Any:
 def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
                  progress: Progress = _quiet) -> Results:
     """Load, build the network and run the analyses of ``cfg``; returns the frames (writes nothing)."""
+    import warnings
+
     import geopandas as gpd
     import pandas as pd
 
     from childspace import checks
+    from childspace._errors import ChildspaceWarning
     from childspace import coverage as cov
     from childspace import features
     from childspace import pilots as pil
@@ -280,17 +283,17 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
     net = res.network = build_network(cfg, inp, progress)
 
     fac = inp.facilities
-    if fac is not None and len(fac):
-        chk = checks.datum_check(fac, net)
-        res.tables["datum_check"] = chk
-        for msg in chk.loc[chk["suspect"] != "", "message"]:
-            import warnings
-
-            from childspace._errors import ChildspaceWarning
-            warnings.warn(msg, ChildspaceWarning, stacklevel=2)
+    osm_fac = None
     if cfg.osm_facilities:
         progress("OSM 设施 Facilities mapped in OpenStreetMap")
         osm_fac = features.facilities_from_osm(cfg.osm, area=inp.study_area)
+    if fac is not None and len(fac):
+        # before merging: a file in GCJ-02/BD-09 read as WGS84 would not match its OSM twins
+        chk = checks.datum_check(fac, net, reference=osm_fac)
+        res.tables["datum_check"] = chk
+        for msg in chk.loc[chk["suspect"] != "", "message"]:
+            warnings.warn(msg, ChildspaceWarning, stacklevel=2)
+    if osm_fac is not None:
         if fac is None:
             fac = osm_fac
         elif len(osm_fac):

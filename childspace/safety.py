@@ -146,13 +146,22 @@ def _isin(s: pd.Series, values: Any) -> pd.Series:
 def _keys(edges: pd.DataFrame) -> np.ndarray:
     """Integer road identity per edge: the street name when present, else the way id."""
     m = len(edges)
-    name = _tag(edges, "name")
-    ncodes, nuniq = pd.factorize(name, use_na_sentinel=True)
+    if "name" in edges.columns:
+        rcodes, runiq = pd.factorize(edges["name"], use_na_sentinel=True)
+        nuniq = _norm(pd.Series(np.asarray(runiq, dtype=object)))
+        ucodes, nu = pd.factorize(nuniq, use_na_sentinel=True)
+        ncodes = np.append(ucodes, -1)[rcodes]
+        n_names = len(nu)
+    else:
+        ncodes, n_names = np.full(m, -1), 0
     if "osmid" in edges.columns:
-        wcodes, _ = pd.factorize(pd.Series(edges["osmid"].to_numpy(dtype=object)).astype(str))
+        try:
+            wcodes, _ = pd.factorize(edges["osmid"])
+        except TypeError:  # list-valued way ids (merged ways)
+            wcodes, _ = pd.factorize(pd.Series(edges["osmid"].to_numpy(dtype=object)).astype(str))
     else:
         wcodes = np.arange(m)
-    return np.where(ncodes >= 0, ncodes, len(nuniq) + wcodes).astype(np.int64)
+    return np.where(ncodes >= 0, ncodes, n_names + wcodes).astype(np.int64)
 
 
 _NUM_UNIT = re.compile(r"^\s*(?P<num>\d+(?:[.,]\d+)?)\s*(?P<unit>km/h|kmh|kph|km|mph|knots)?\s*$")
@@ -235,6 +244,42 @@ def _sidewalk_state(edges: pd.DataFrame, cfg: dict) -> pd.Series:
     return state
 
 
+#: Tag columns that decide the walking-along level of an edge (aliases included).
+_EDGE_TAG_COLUMNS = ("highway", "footway", "cycleway", "crossing", "maxspeed", "lanes", "oneway", "sidewalk",
+                     "sidewalk_both", "sidewalk:both", "sidewalk_left", "sidewalk:left", "sidewalk_right",
+                     "sidewalk:right", "lit", "surface")
+#: Tag columns that decide the crossing control of a node or way.
+_CONTROL_TAG_COLUMNS = ("highway", "crossing", "crossing_ref", "crossing:ref", "crossing_markings",
+                        "crossing:markings", "crossing_signals", "crossing:signals", "crossing_island",
+                        "crossing:island")
+
+
+def _dedupe(df: pd.DataFrame, columns: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Distinct combinations of ``columns`` (those present) and the code of each row's combination.
+
+    Tag tables repeat a few hundred combinations over hundreds of thousands of rows; rules are evaluated once
+    per combination and expanded with ``codes``. Missing values (None/NaN) form one value.
+    """
+    present = [c for c in columns if c in df.columns]
+    n = len(df)
+    if n == 0:
+        return df[present].iloc[:0], np.zeros(0, dtype=np.int64)
+    key = np.zeros(n, dtype=np.int64)
+    for c in present:
+        col = df[c]
+        try:
+            codes, uniq = pd.factorize(col, use_na_sentinel=True)
+        except TypeError:  # unhashable values (lists): by their text
+            codes, uniq = pd.factorize(col.astype(str), use_na_sentinel=True)
+        key = key * (len(uniq) + 1) + (codes + 1)
+        if key.max() > 2**40:
+            key = pd.factorize(key)[0].astype(np.int64)
+    codes, _ = pd.factorize(key)
+    codes = codes.astype(np.int64)
+    _, first = np.unique(codes, return_index=True)
+    return df[present].iloc[first], codes
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Edge stress
 # ----------------------------------------------------------------------------------------------------------------
@@ -255,9 +300,89 @@ def edge_stress(edges: pd.DataFrame, config: str | Path | Mapping[str, Any] | No
         Same index as ``edges``: ``level`` (int 1-4), ``assumed`` (bool: some input came from a default),
         ``assumed_tags`` ("; "-joined tag names), ``reason`` (bilingual, Chinese first), ``group`` (class key of
         the config), ``road`` (bool: carries motor traffic), ``maxspeed_kmh`` and ``lanes`` (parsed or default),
-        ``sidewalk`` (state used), ``crossing_way`` (bool).
+        ``sidewalk`` (state used), ``crossing_way`` (bool), ``beside`` (for ``footway=sidewalk`` ways rated
+        from the road beside them: the positional row of that road edge, else -1) and ``buffer_m`` (estimated
+        buffer between that road's carriageway and the sidewalk, m; NaN otherwise). Sidewalk ways are rated from
+        the road beside them only when ``edges`` is a GeoDataFrame with a CRS (see the ``[sidewalk_way]`` table).
     """
     cfg = _cfg(config)
+    uniq, codes = _dedupe(edges, _EDGE_TAG_COLUMNS)
+    res = _edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq)))
+    out = res.iloc[codes]
+    out.index = edges.index
+    out["beside"] = np.full(len(out), -1, dtype=np.int64)
+    out["buffer_m"] = np.full(len(out), np.nan)
+    if isinstance(edges, gpd.GeoDataFrame) and edges.crs is not None and len(edges):
+        out = _rate_sidewalk_ways(edges, out, cfg)
+    return out
+
+
+def _rate_sidewalk_ways(edges: gpd.GeoDataFrame, es: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """Rate ``footway=sidewalk`` ways from the road beside them (``[sidewalk_way.from_road]`` in the config).
+
+    The road beside a sidewalk way is the road edge nearest to the way's midpoint within ``search_m`` (STRtree
+    nearest query, metres in a local metric CRS). The sidewalk takes the level of walking along that road with a
+    sidewalk (the road's class ``level_present`` and the edge rules, on the road's own speed and lanes), lowered by
+    ``buffer_reduction`` when the estimated buffer (midpoint offset from the road centre line minus half the
+    carriageway, ``lanes x lane_width_m / 2``) is at least ``buffer_min_m``. Sidewalk ways with no road within
+    ``search_m`` keep ``[sidewalk_way].level``.
+    """
+    rule = cfg["sidewalk_way"].get("from_road")
+    if not rule:
+        return es
+    group = es["group"].to_numpy(dtype=object)
+    road = es["road"].to_numpy(dtype=bool)
+    geom = np.asarray(edges.geometry.array, dtype=object)
+    usable = ~(shapely.is_missing(geom) | shapely.is_empty(geom))
+    sw_idx = np.flatnonzero((group == "sidewalk_way") & usable)
+    road_idx = np.flatnonzero(road & usable)
+    if sw_idx.size == 0 or road_idx.size == 0:
+        return es
+    crs = CRS.from_user_input(edges.crs)
+    if crs.is_geographic:
+        from childspace.projection import local_crs_for
+        metric = local_crs_for(edges)
+        sw_g = np.asarray(gpd.GeoSeries(geom[sw_idx], crs=crs).to_crs(metric).array, dtype=object)
+        rd_g = np.asarray(gpd.GeoSeries(geom[road_idx], crs=crs).to_crs(metric).array, dtype=object)
+    else:
+        sw_g, rd_g = geom[sw_idx], geom[road_idx]
+    mid = shapely.line_interpolate_point(sw_g, 0.5, normalized=True)
+    tree = shapely.STRtree(rd_g)
+    pairs, dist = tree.query_nearest(mid, max_distance=float(rule["search_m"]), return_distance=True,
+                                     all_matches=False)
+    if pairs.shape[1] == 0:
+        return es
+    sw_rows = sw_idx[pairs[0]]
+    rd_rows = road_idx[pairs[1]]
+    # walking along the road beside, with a sidewalk: the road's tags with sidewalk=yes through the same rules
+    tags = [c for c in _EDGE_TAG_COLUMNS if c in edges.columns and not c.startswith("sidewalk")]
+    beside = pd.DataFrame(edges[tags].iloc[rd_rows].to_numpy(dtype=object), columns=tags)
+    beside["sidewalk"] = "yes"
+    uniq, codes = _dedupe(beside, tuple(beside.columns))
+    along = _edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq))).iloc[codes]
+    lanes = along["lanes"].to_numpy(dtype=float)
+    buffer = dist - lanes * float(rule["lane_width_m"]) / 2.0
+    buffered = buffer >= float(rule["buffer_min_m"])
+    level = along["level"].to_numpy(dtype=np.int16)
+    level = np.where(buffered, np.maximum(level - int(rule["buffer_reduction"]), 1), level)
+    zh_lab, en_lab = _split_label(cfg["sidewalk_way"]["label"])
+    b_txt = pd.Series(np.round(np.maximum(buffer, 0.0)).astype(int).astype(str))
+    note = np.where(buffered, "；隔离约" + b_txt + "m，降" + str(int(rule["buffer_reduction"])) + "级 buffer ~"
+                    + b_txt + " m: level lowered", "；无隔离 no buffer").astype(object)
+    reason = (zh_lab + "（" + en_lab + "）紧邻 beside: ") + along["reason"].to_numpy(dtype=object) + note
+    tags_a = along["assumed_tags"].to_numpy(dtype=object)
+    cols = {"level": level.astype(np.int8), "reason": reason, "assumed_tags": tags_a, "assumed": tags_a != "",
+            "beside": rd_rows.astype(np.int64), "buffer_m": buffer}
+    es = es.copy()
+    for col, vals in cols.items():
+        arr = es[col].to_numpy(copy=True)
+        arr[sw_rows] = vals
+        es[col] = arr
+    return es
+
+
+def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.DataFrame:
+    """:func:`edge_stress` on distinct tag combinations (``counts``: edges per row, for warnings)."""
     idx = edges.index
     n = len(edges)
     hw = _tag(edges, "highway")
@@ -306,8 +431,8 @@ def edge_stress(edges: pd.DataFrame, config: str | Path | Mapping[str, Any] | No
     unparsed = raw_speed.notna().to_numpy() & np.isnan(speed)
     if unparsed.any():
         vals = sorted(set(raw_speed[unparsed].astype(str)))[:5]
-        warnings.warn(f"{int(unparsed.sum())} edges have a maxspeed value that is not understood ({vals}); the "
-                      "class default speed is used and flagged as assumed", ChildspaceWarning, stacklevel=2)
+        warnings.warn(f"{int(counts[unparsed].sum())} edges have a maxspeed value that is not understood ({vals}); the "
+                      "class default speed is used and flagged as assumed", ChildspaceWarning, stacklevel=3)
     lanes = parse_lanes(_tag(edges, "lanes")).to_numpy()
     oneway = _isin(_tag(edges, "oneway"), ["yes", "true", "1", "-1"]).fillna(False).to_numpy(dtype=bool)
     speed_assumed = is_road & np.isnan(speed)
@@ -416,7 +541,13 @@ def edge_stress(edges: pd.DataFrame, config: str | Path | Mapping[str, Any] | No
 # ----------------------------------------------------------------------------------------------------------------
 def _control_codes(df: pd.DataFrame, cfg: dict, node: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Control code per row (3 signals, 2 marked, 1 unmarked, 0 unknown type, -1 nothing mapped), island flag,
-    and whether the row is a mapped crossing at all."""
+    and whether the row is a mapped crossing at all (evaluated once per distinct tag combination)."""
+    uniq, codes = _dedupe(df, _CONTROL_TAG_COLUMNS)
+    code, island, mapped = _control_codes_rows(uniq, cfg, node)
+    return code[codes], island[codes], mapped[codes]
+
+
+def _control_codes_rows(df: pd.DataFrame, cfg: dict, node: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     c = cfg["crossing"]["control"]
     hw = _tag(df, "highway")
     crossing = _tag(df, "crossing")
@@ -488,9 +619,9 @@ def _crossing_reason(control: np.ndarray, island: np.ndarray, speed: np.ndarray,
                        "s": np.nan_to_num(np.asarray(speed, dtype=float)).round().astype(int),
                        "l": np.nan_to_num(np.asarray(lanes, dtype=float)).round().astype(int),
                        "b": np.asarray(label, dtype=object)})
-    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(df))
+    uniq, codes = _dedupe(df, ("c", "i", "s", "l", "b"))
     out = []
-    for c, i, sp_, ln, lab in uniq:
+    for c, i, sp_, ln, lab in uniq.itertuples(index=False, name=None):
         zh, en = _split_label(lab)
         out.append(f"{_CONTROL_ZH.get(int(c), '')}{sp_}km/h{ln}车道{zh}{'（有安全岛）' if i else ''} "
                    f"{_CONTROL_EN.get(int(c), '')} a {ln}-lane {sp_} km/h {en}{' (refuge island)' if i else ''}")
@@ -551,26 +682,28 @@ def crossing_incidence(nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd
     groups = es["group"].to_numpy(dtype=object)[edge_pos]
     glab = {g: cfg["classes"].get(g, cfg["classes_other"]).get("label", g) for g in pd.unique(groups)}
     labels = pd.Series(groups).map(glab).to_numpy(dtype=object)
-    tags = es["assumed_tags"].to_numpy(dtype=object)[edge_pos]
-    tags_e = es["assumed_tags"].to_numpy(dtype=object)
-    has_sp = pd.Series(tags_e).str.contains("maxspeed", regex=False).to_numpy(dtype=bool)[edge_pos]
-    has_ln = pd.Series(tags_e).str.contains("lanes", regex=False).to_numpy(dtype=bool)[edge_pos]
-    has_hw = pd.Series(tags_e).str.contains("highway", regex=False).to_numpy(dtype=bool)[edge_pos]
-    has_cr = unknown[node_pos]
-    assumed_tags = pd.Series(np.where(has_hw, "highway; ", ""), dtype=object) + np.where(has_sp, "maxspeed; ", "") \
-        + np.where(has_ln, "lanes; ", "") + np.where(has_cr, "crossing; ", "")
-    assumed_tags = assumed_tags.str.rstrip("; ").to_numpy(dtype=object)
+    # assumed tags: from the edge's own (per distinct value) and the node's unknown crossing type
+    tcodes, tuniq = pd.factorize(pd.Series(es["assumed_tags"].to_numpy(dtype=object)).fillna(""))
+    tu = pd.Series(np.asarray(tuniq, dtype=object)).astype(str)
+    bits = (tu.str.contains("highway", regex=False).to_numpy(dtype=np.int64)
+            + 2 * tu.str.contains("maxspeed", regex=False).to_numpy(dtype=np.int64)
+            + 4 * tu.str.contains("lanes", regex=False).to_numpy(dtype=np.int64))
+    combo = bits[tcodes[edge_pos]] + 8 * unknown[node_pos].astype(np.int64)
+    names = np.array(["; ".join(t for b, t in zip((1, 2, 4, 8), ("highway", "maxspeed", "lanes", "crossing"))
+                                if c & b) for c in range(16)], dtype=object)
+    assumed_tags = names[combo]
     road_key = _keys(edges)[edge_pos]
+    ctrl_names = np.array([CONTROL_NAMES.get(i, "") for i in range(4)], dtype=object)
     out = pd.DataFrame({
         "node": node_pos.astype(np.int64), "edge": edge_pos.astype(np.int64),
         "node_id": np.asarray(nodes.index)[node_pos], "edge_id": np.asarray(edges.index)[edge_pos],
-        "level": level, "control": np.array([CONTROL_NAMES[int(c)] for c in ctrl], dtype=object),
+        "level": level, "control": ctrl_names[ctrl],
         "island": isl, "maxspeed_kmh": speed, "lanes": lanes,
-        "assumed": assumed_tags != "", "assumed_tags": assumed_tags,
+        "assumed": combo > 0, "assumed_tags": assumed_tags,
         "reason": _crossing_reason(ctrl, isl, speed, lanes, labels), "road_key": road_key,
     })
-    return out.sort_values(["node", "level", "edge"], ascending=[True, False, True], kind="stable") \
-        .reset_index(drop=True)
+    order = np.lexsort((edge_pos, -level.astype(np.int64), node_pos))
+    return out.iloc[order].reset_index(drop=True)
 
 
 def _unconnected_crossing_ways(nodes: pd.DataFrame, edges: pd.DataFrame, es: pd.DataFrame,

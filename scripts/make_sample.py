@@ -662,6 +662,16 @@ def _home_candidates(lines: list[Line], spacing: float = 30.0, offset: float = 2
     return np.vstack(pts)
 
 
+def _density_range(township: int, g: Polygon) -> tuple[float, float]:
+    """Range of the home density (share of candidate plots taken) of a community, by where it lies."""
+    x = g.centroid.x
+    if township == 2:
+        return 0.2, 0.35
+    if township == 1:
+        return (0.6, 0.8) if x < 1450.0 else (0.3, 0.45)
+    return (0.45, 0.65) if x > -1200.0 else (0.3, 0.45)
+
+
 def make_sample(seed: int = SEED) -> Sample:
     rng = np.random.default_rng(seed)
     lines, P, info = build_lines(rng)
@@ -781,7 +791,10 @@ def make_sample(seed: int = SEED) -> Sample:
     comm_of[pi] = ci
     keep = comm_of >= 0
     cand, comm_of = cand[keep], comm_of[keep]
-    dens = np.array([rng.uniform(0.35, 0.7) if t < 2 else rng.uniform(0.2, 0.35) for t, _ in comms])
+    # share of the candidate plots that hold a home: dense in the central part of 示例乙街道 (cols 0-2 of its
+    # communities), medium in the inner half of 示例甲街道, thinner at the western and eastern edges, sparse in
+    # the villages north of the river
+    dens = np.array([rng.uniform(*_density_range(t, g)) for t, g in comms])
     # dense blocks where the deliberate situations are: west of the arterial, south bank opposite KG05/PS03
     for k, (t, g) in enumerate(comms):
         if g.intersects(box(-400, -800, 480, 540)) or g.intersects(box(-900, 300, 0, 540)):

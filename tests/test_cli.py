@@ -1,0 +1,124 @@
+"""The command line: help, one-line errors, and the whole chain on the bundled sample (``childspace demo``)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import openpyxl
+import pyogrio
+import pytest
+
+from childspace.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ["demo", "report", "check", "coverage", "routes", "network"]
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "childspace.cli", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=600)
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in COMMANDS:
+        assert cmd in out
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_every_command_has_help_with_examples(cmd, capsys):
+    with pytest.raises(SystemExit):
+        main([cmd, "--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out and f"childspace {cmd}" in out
+
+
+def test_missing_config_is_one_line_without_traceback(tmp_path):
+    r = run_cli("report", "--config", str(tmp_path / "nope.toml"))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("childspace: error:") and "nope.toml" in lines[0]
+
+
+def _config_with(tmp_path: Path, facilities_csv: str) -> Path:
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data)
+    (data / "facilities" / "facilities.csv").write_text(facilities_csv, encoding="utf-8")
+    return data / "sample.toml"
+
+
+def test_unknown_category_names_file_row_and_known_labels(tmp_path):
+    cfg = _config_with(tmp_path, "名称,类型,经度,纬度\n示例幼儿园,幼儿园,120.97,28.115\n示例游泳馆,游泳馆,120.98,28.12\n")
+    r = run_cli("check", "--config", str(cfg))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    err = [ln for ln in r.stderr.splitlines() if ln.startswith("childspace: error:")]
+    assert len(err) == 1
+    assert "facilities.csv" in err[0] and "游泳馆" in err[0] and "幼儿园" in err[0]
+
+
+def test_check_summarises_the_sample():
+    r = run_cli("check", "--config", str(ROOT / "data" / "sample.toml"))
+    assert r.returncode == 0, r.stderr
+    assert "pilots: 48 features" in r.stdout and "2022: 17" in r.stdout and "2023: 31" in r.stdout
+    assert "communities: 30 features" in r.stdout
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("demo")
+    r = run_cli("demo", "--outputs", str(out))
+    return out, r
+
+
+def test_demo_runs_end_to_end(demo):
+    out, r = demo
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Traceback" not in r.stderr
+    assert str(out) in r.stdout
+    for rel in ("childspace.gpkg", "childspace.xlsx", "report.html", "maps/pilots.html", "maps/routes.html",
+                "maps/overview.html", "maps/coverage_kindergarten.html", "figures/pilots.png",
+                "tables/pilot_units.csv"):
+        assert (out / rel).stat().st_size > 0, rel
+    assert not list(out.rglob(".*.tmp")) and not list(out.glob(".childspace.*"))  # no temporary files left
+
+
+def test_demo_geopackage_layers(demo):
+    out, _ = demo
+    layers = {name for name, _ in pyogrio.list_layers(out / "childspace.gpkg")}
+    assert {"townships", "communities", "facilities", "access", "service_areas", "gaps", "pilots", "routes",
+            "hazards", "walksheds"} <= layers
+    pilots = gpd.read_file(out / "childspace.gpkg", layer="pilots")
+    assert len(pilots) == 48
+    assert set(pilots["status"]) <= {"meets", "partly", "gap"}
+    assert (pilots["batch"] == 2022).sum() == 17 and (pilots["batch"] == 2023).sum() == 31
+    gaps = gpd.read_file(out / "childspace.gpkg", layer="gaps")
+    assert gaps.crs.to_epsg() == 4326 and gaps.is_valid.all() and (gaps["children_uncovered"] >= 0).all()
+
+
+def test_demo_workbook_and_report(demo):
+    out, _ = demo
+    wb = openpyxl.load_workbook(out / "childspace.xlsx", read_only=True)
+    assert len(wb.sheetnames) >= 5
+    html = (out / "report.html").read_text(encoding="utf-8")
+    pilots = gpd.read_file(out / "childspace.gpkg", layer="pilots")
+    for pid in pilots["pilot_id"]:
+        assert pid in html
+    assert "示例数据" in html  # the synthetic sample says so
+
+
+def test_demo_warns_about_a_gcj02_file_read_as_wgs84(tmp_path):
+    cfg = _config_with(tmp_path, (ROOT / "data" / "facilities" / "facilities.csv").read_text(encoding="utf-8"))
+    text = cfg.read_text(encoding="utf-8").replace('coords = "gcj02"', 'coords = "wgs84"')
+    cfg.write_text(text, encoding="utf-8")
+    r = run_cli("report", "--config", str(cfg), "--outputs", str(tmp_path / "out"), "--no-maps")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'mother_baby_rooms_amap.xlsx' in r.stderr and 'coords="gcj02"' in r.stderr
