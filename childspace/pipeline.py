@@ -353,6 +353,13 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
             progress("  school walksheds: plain and safe-only")
             res.layers["walksheds"] = rt.walksheds(net, schools, stress, max_level=cfg.safe_max_level)
             res.layers["schools"] = schools
+        zone_schools = fac[fac["category"].isin(["kindergarten", "primary_school", "middle_school"])]
+        if len(zone_schools):
+            progress("校园周边 School zones (GA/T 1215-2014: 30 km/h within 150 m, crossing within 50 m)")
+            zones, zone_roads = safety.school_zones(net, zone_schools, stress=stress if len(schools) else None,
+                                                    return_segments=True)
+            res.layers["school_zones"] = zones
+            res.layers["school_zone_roads"] = zone_roads
     res.summary = summarise(res, cfg)
     return res
 
@@ -381,9 +388,19 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
                        f"{c.get('partly', 0)} partly, {c.get('gap', 0)} with gaps")
     sch = res.tables.get("schools")
     if sch is not None and len(sch):
-        safe, caution, unsafe = (int(sch[c].sum()) for c in ("children_safe", "children_caution", "children_unsafe"))
-        out.append(f"通学路径：{safe} 名儿童有安全路径，{caution} 名需注意，{unsafe} 名不安全 — routes to school: "
-                   f"{safe} children safe, {caution} caution, {unsafe} unsafe")
+        for cat, part in sch.groupby("category", sort=False):
+            safe, caution, unsafe, none_ = (int(part[c].sum()) for c in (
+                "children_safe", "children_caution", "children_unsafe", "children_unreachable"))
+            out.append(f"{category_label(cat).split(' ')[0]}通学路径：{safe} 名儿童有安全路径，{caution} 名需注意，{unsafe} 名不安全，"
+                       f"{none_} 名无可达路径 — routes to the nearest {cat.replace('_', ' ')}: {safe} children safe, "
+                       f"{caution} caution, {unsafe} unsafe, {none_} unreachable")
+    zs = res.layers.get("school_zones")
+    if zs is not None and len(zs):
+        out.append(f"校园周边（GA/T 1215-2014）：{int(zs['compliant'].sum())}/{len(zs)} 所学校/幼儿园达标，"
+                   f"{int((~zs['speed_ok']).sum())} 所周边道路限速高于30km/h，{int((~zs['crossing_ok']).sum())} 所校门"
+                   f"50米内无人行横道 — school zones: {int(zs['compliant'].sum())} of {len(zs)} comply; "
+                   f"{int((~zs['speed_ok']).sum())} with zone roads over 30 km/h, {int((~zs['crossing_ok']).sum())} "
+                   f"without a marked crossing within 50 m of the gate")
     hz = res.layers.get("hazards")
     if hz is not None and len(hz):
         top = hz.sort_values("rank").iloc[0]
@@ -478,6 +495,8 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
         tables["schools"] = res.tables["schools"]
     if "hazards" in res.layers:
         tables["hazards"] = pd.DataFrame(res.layers["hazards"].drop(columns="geometry"))
+    if "school_zones" in res.layers:
+        tables["school_zones"] = pd.DataFrame(res.layers["school_zones"].drop(columns="geometry"))
     if "gaps" in res.layers:
         tables["gaps"] = pd.DataFrame(res.layers["gaps"].drop(columns="geometry"))
     if "datum_check" in res.tables:
