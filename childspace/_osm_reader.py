@@ -6,16 +6,24 @@ tag values, a flat array of node references with their coordinates (NaN where a 
 and tagged nodes. No OSM node becomes a Python object unless it carries one of the requested tags or a second
 pass is needed for it.
 
-Reading strategy ---------------- Pass 1 reads nodes and ways together with pyosmium's C++ node-location
-cache, so the coordinates of way nodes are attached to the ways when nodes precede ways (always true for .pbf
-extracts and for API/JOSM XML). Only ways with a ``highway`` tag and nodes with one of the requested keys
-reach Python (tag filters run in C++). A way's coordinates are taken in one call as WKB and decoded in bulk by
-shapely. Pass 2 is run only for references whose node came after the way in the file (Overpass ``out; >; out
-skel;`` output) and reads just those node ids.
+Reading strategy
+----------------
+Pass 1 runs entirely inside libosmium (``osmium.apply`` with C++ handlers, no Python per object): a
+node-location cache attaches coordinates to the ways, key filters keep only ways with a ``highway`` tag and
+nodes with one of the requested keys, and a writer puts those into a temporary OPL text file (one object per
+line, node coordinates on the way lines). Python then decodes that file in blocks: the node lists of a block
+in one ``pandas.read_csv`` call (C parser), tags per way with two ``str.split`` calls, and only for ways that
+pass the optional bounding-box test, so a county read from a province file skips most of the decoding. Pass 2
+is run only for references whose node came after the way in the file (Overpass ``out; >; out skel;`` output)
+and reads just those node ids. The temporary file (roughly 5x the size of the selected part of a .pbf) is
+deleted on return.
 """
 
 from __future__ import annotations
 
+import io
+import re
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +31,9 @@ from pathlib import Path
 import numpy as np
 import osmium
 import osmium.filter
-import shapely
+import osmium.index
+import osmium.io
+import pandas as pd
 
 from childspace._errors import DataError
 
@@ -117,6 +127,9 @@ def read_ways_and_nodes(
     way_keys: Sequence[str],
     node_keys: Sequence[str],
     way_key_filter: Sequence[str] = ("highway",),
+    bbox: tuple[float, float, float, float] | None = None,
+    keep_outside: Sequence[str] = (),
+    chunk_bytes: int = 64 * 2**20,
 ) -> tuple[RawWays, RawNodes]:
     """Read ways (passing ``way_keep``) and tagged nodes from an OSM file.
 
@@ -125,14 +138,22 @@ def read_ways_and_nodes(
     path : str or Path
         .osm, .osm.bz2, .osm.gz or .osm.pbf file.
     way_keep : callable
-        Called with a dict of the way's tags restricted to ``way_keys`` (absent keys left out); the way is kept
-        when it returns True.
+        Called with a dict of the way's tags (raw strings); the way is kept when it returns True.
     way_keys : sequence of str
         Tag keys stored per kept way (None when absent).
     node_keys : sequence of str
         Nodes having any of these keys are returned in :class:`RawNodes` with these tag values.
     way_key_filter : sequence of str
         Only ways with at least one of these keys are considered (filtered in C++).
+    bbox : (west, south, east, north) degrees, optional
+        Early spatial filter: a way whose nodes all have coordinates and none of which lies in this box is
+        skipped before its tags are decoded (unless ``keep_outside`` says otherwise). Ways with a node missing
+        from the file are never skipped here. The caller still applies its exact area test.
+    keep_outside : sequence of str
+        ``"key=value"`` pairs: ways outside ``bbox`` carrying one of them are kept anyway (e.g. sidewalks that
+        the caller compares with roads inside the area).
+    chunk_bytes : int
+        Size of the blocks in which the intermediate file is decoded (bounds the memory of the decoding).
 
     Returns
     -------
@@ -140,102 +161,106 @@ def read_ways_and_nodes(
         Coordinates in degrees (EPSG:4326); NaN for node references missing from the file.
     """
     p = Path(path)
-    way_ids: list[int] = []
-    refs_per_way: list[list[int]] = []
-    wkbs: list[str | None] = []
-    fallback: dict[int, tuple[list[float], list[float]]] = {}
+    way_keys = list(way_keys)
+    node_keys = list(node_keys)
+    parts_ids: list[np.ndarray] = []
+    parts_counts: list[np.ndarray] = []
+    parts_refs: list[np.ndarray] = []
+    parts_lon: list[np.ndarray] = []
+    parts_lat: list[np.ndarray] = []
+    way_cols: dict[str, list] = {k: [] for k in way_keys}
     node_ids: list[int] = []
     node_x: list[float] = []
     node_y: list[float] = []
     node_tags = _tag_columns(node_keys)
-    factory = osmium.geom.WKBFactory()
-    use_all = osmium.geom.ALL
-    invalid_loc = osmium.InvalidLocationError
-    way_vals: list[list[str | None]] = []
     seen_way = False
     node_before_way = False
     node_after_way = False
+    outside_marks = tuple(_opl_escape(s) for s in keep_outside)
 
-    try:
-        fp = osmium.FileProcessor(str(p), osmium.osm.NODE | osmium.osm.WAY).with_locations("flex_mem")
-        fp.with_filter(osmium.filter.KeyFilter(*way_key_filter).enable_for(osmium.osm.WAY))
-        fp.with_filter(osmium.filter.KeyFilter(*node_keys).enable_for(osmium.osm.NODE))
-        for obj in fp:
-            if obj.is_way():
-                seen_way = True
-                # one C++ lookup per key is several times faster than iterating the tag list in Python
-                raw = getattr(obj, "_pyosmium_data", None)
-                get = raw.tags_get_value_by_key if raw is not None else obj.tags.get
-                vals = [get(k, None) for k in way_keys]
-                if not way_keep({k: v for k, v in zip(way_keys, vals) if v is not None}):
+    with tempfile.TemporaryDirectory(prefix="childspace_osm_") as tmp:
+        opl = Path(tmp) / "selected.opl"
+        _select_to_opl(p, opl, way_key_filter, node_keys)
+        with open(opl, encoding="utf-8") as f:
+            while True:
+                lines = f.readlines(chunk_bytes)
+                if not lines:
+                    break
+                node_lines = [ln for ln in lines if ln[0] == "n"]
+                if node_lines:
+                    first_way = _first_index(lines, "w")
+                    if seen_way or len(lines) - 1 - _first_index(lines[::-1], "n") > first_way:
+                        node_after_way = True
+                    if not seen_way and _first_index(lines, "n") < first_way:
+                        node_before_way = True
+                    for ln in node_lines:
+                        a, t, x, y = ln.split(" ")
+                        node_ids.append(int(a[1:]))
+                        node_x.append(float(x[1:]) if len(x) > 1 else np.nan)
+                        node_y.append(float(y[1:]) if len(y.strip()) > 1 else np.nan)
+                        tags = _opl_tags(t)
+                        for k in node_keys:
+                            v = tags.get(k)
+                            node_tags[k].append(_opl_unescape(v) if v is not None else None)
+                way_lines = [ln.split(" ") for ln in lines if ln[0] == "w"]
+                del lines, node_lines
+                if not way_lines:
                     continue
-                nodes = obj.nodes
-                i = len(way_ids)
-                way_ids.append(obj.id)
-                way_vals.append(vals)
-                refs_per_way.append([r.ref for r in nodes])
-                try:
-                    wkbs.append(factory.create_linestring(nodes, use_all))
-                except (invalid_loc, RuntimeError):
-                    wkbs.append(None)
-                    xs, ys = [], []
-                    for r in nodes:
-                        loc = r.location
-                        if loc.valid():
-                            xs.append(loc.lon)
-                            ys.append(loc.lat)
-                        else:
-                            xs.append(np.nan)
-                            ys.append(np.nan)
-                    fallback[i] = (xs, ys)
-            elif obj.is_node():
-                if seen_way:
-                    node_after_way = True
-                else:
-                    node_before_way = True
-                loc = obj.location
-                node_ids.append(obj.id)
-                node_x.append(loc.lon if loc.valid() else np.nan)
-                node_y.append(loc.lat if loc.valid() else np.nan)
-                tg = obj.tags
-                for k in node_keys:
-                    node_tags[k].append(tg.get(k))
-    except RuntimeError as err:
-        raise _not_osm(p, err) from err
+                seen_way = True
+                w_id, w_tags, w_nodes = zip(*way_lines)
+                del way_lines
+                counts, refs, lon, lat = _opl_node_lists(w_nodes)
+                del w_nodes
+                starts = np.zeros(len(counts), dtype=np.int64)
+                np.cumsum(counts[:-1], out=starts[1:])
+                cand = np.ones(len(counts), dtype=bool)
+                if bbox is not None and len(refs):
+                    w, s, e, n = bbox
+                    has_nan = np.isnan(lon)
+                    in_box = (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
+                    way_of = np.repeat(np.arange(len(counts)), counts)
+                    any_in = np.bincount(way_of[in_box], minlength=len(counts)) > 0
+                    any_nan = np.bincount(way_of[has_nan], minlength=len(counts)) > 0
+                    cand = any_in | any_nan
+                    if outside_marks:
+                        for i in np.flatnonzero(~cand):
+                            t = w_tags[i]
+                            if any(m in t for m in outside_marks):
+                                cand[i] = True
+                cand_idx = np.flatnonzero(cand)
+                dicts = [_opl_tags(w_tags[i]) for i in cand_idx]
+                ok = np.fromiter(map(way_keep, dicts), dtype=bool, count=len(dicts))
+                keep_idx = cand_idx[ok]
+                kept = [d for d, o in zip(dicts, ok) if o]
+                del dicts
+                for k in way_keys:
+                    way_cols[k].extend([d.get(k) for d in kept])
+                del kept
+                ids = np.fromiter((int(w_id[i][1:]) for i in keep_idx), dtype=np.int64, count=len(keep_idx))
+                sel = _ranges(starts[keep_idx], counts[keep_idx])
+                parts_ids.append(ids)
+                parts_counts.append(counts[keep_idx])
+                parts_refs.append(refs[sel])
+                parts_lon.append(lon[sel])
+                parts_lat.append(lat[sel])
 
-    columns = list(zip(*way_vals)) if way_vals else [() for _ in way_keys]
-    tags_out = {k: list(col) for k, col in zip(way_keys, columns)}
-    del way_vals, columns
-    counts = np.fromiter((len(r) for r in refs_per_way), dtype=np.int64, count=len(refs_per_way))
+    # raw OPL strings -> tag values (unescaped once per distinct value)
+    tags_out: dict[str, list] = {}
+    for k, col in way_cols.items():
+        arr = np.empty(len(col), dtype=object)
+        arr[:] = col
+        tags_out[k] = _unescape_column(arr)
+    del way_cols
+    counts = np.concatenate(parts_counts) if parts_counts else np.zeros(0, dtype=np.int64)
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    total = int(offsets[-1])
-    refs_arr = np.fromiter((r for refs in refs_per_way for r in refs), dtype=np.int64, count=total)
-    del refs_per_way
-    lon = np.full(total, np.nan)
-    lat = np.full(total, np.nan)
-    has_wkb = np.fromiter((w is not None for w in wkbs), dtype=bool, count=len(wkbs))
-    if has_wkb.any():
-        geoms = shapely.from_wkb(np.array([w for w in wkbs if w is not None], dtype=object))
-        xy = shapely.get_coordinates(geoms)
-        pos = _ranges(offsets[:-1][has_wkb], counts[has_wkb])
-        if len(pos) == len(xy):
-            lon[pos] = xy[:, 0]
-            lat[pos] = xy[:, 1]
-        else:  # pragma: no cover - defensive: a factory that dropped vertices; fall back to pass 2
-            pass
-    for i, (xs, ys) in fallback.items():
-        lon[offsets[i] : offsets[i + 1]] = xs
-        lat[offsets[i] : offsets[i + 1]] = ys
-    del wkbs, fallback
-
     ways = RawWays(
-        ids=np.asarray(way_ids, dtype=np.int64),
+        ids=np.concatenate(parts_ids) if parts_ids else np.zeros(0, dtype=np.int64),
         tags=tags_out,
         offsets=offsets,
-        refs=refs_arr,
-        lon=lon,
-        lat=lat,
+        refs=np.concatenate(parts_refs) if parts_refs else np.zeros(0, dtype=np.int64),
+        lon=np.concatenate(parts_lon) if parts_lon else np.zeros(0),
+        lat=np.concatenate(parts_lat) if parts_lat else np.zeros(0),
     )
     nodes = RawNodes(
         ids=np.asarray(node_ids, dtype=np.int64),
@@ -243,7 +268,7 @@ def read_ways_and_nodes(
         lat=np.asarray(node_y, dtype=float),
         tags=node_tags,
     )
-    missing = np.isnan(lon)
+    missing = np.isnan(ways.lon)
     # A second pass can only find nodes that come after the ways in the file. When tagged nodes were seen and
     # all of them came before the first way, the file is sorted (nodes first, as .pbf extracts are) and the
     # missing nodes are simply not in the file (clipped extract).
@@ -251,6 +276,108 @@ def read_ways_and_nodes(
     if missing.any() and not sorted_file:
         _fill_locations(p, ways, missing)
     return ways, nodes
+
+
+def _select_to_opl(p: Path, out: Path, way_key_filter: Sequence[str], node_keys: Sequence[str]) -> None:
+    """Copy the ways with one of ``way_key_filter`` (node locations attached) and the nodes with one of
+    ``node_keys`` from ``p`` to the OPL text file ``out``, entirely inside libosmium (no Python per object).
+
+    OPL ("object per line", https://osmcode.org/opl-file-format/):
+    ``w<id> T<k>=<v>,... N n<ref>x<lon>y<lat>,...`` for ways (``x``/``y`` empty when the node location is
+    unknown) and ``n<id> T<tags> x<lon> y<lat>`` for nodes; space, comma, equals sign, percent sign and some
+    other characters in tags are escaped as ``%<hex>%``.
+    """
+    index = osmium.index.create_map("flex_mem")
+    locations = osmium.NodeLocationsForWays(index)
+    locations.ignore_errors()  # unknown locations are written empty and handled afterwards
+    writer = osmium.WriteHandler(osmium.io.File(str(out), "opl,add_metadata=false,locations_on_ways=true"))
+    try:
+        osmium.apply(
+            str(p),
+            locations,
+            osmium.filter.EntityFilter(osmium.osm.NODE | osmium.osm.WAY),
+            osmium.filter.KeyFilter(*way_key_filter).enable_for(osmium.osm.WAY),
+            osmium.filter.KeyFilter(*node_keys).enable_for(osmium.osm.NODE),
+            writer,
+        )
+    except RuntimeError as err:
+        raise _not_osm(p, err) from err
+    finally:
+        writer.close()
+
+
+_OPL_ESCAPE = re.compile(r"%([0-9a-fA-F]+)%")
+
+
+def _opl_unescape(s: str) -> str:
+    return _OPL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), s) if "%" in s else s
+
+
+def _opl_escape(s: str) -> str:
+    """OPL spelling of a plain ``key=value`` pair (escapes the characters OPL escapes in keys and values)."""
+    key, _, value = s.partition("=")
+
+    def esc(t: str) -> str:
+        return "".join(c if c.isalnum() or c in ":_-.;/" else f"%{ord(c):x}%" for c in t)
+
+    return f"{esc(key)}={esc(value)}"
+
+
+def _opl_tags(field: str) -> dict[str, str]:
+    """Tags of an OPL ``T`` field (``Tk=v,k2=v2``) as a dict; keys and values still OPL-escaped (values that
+    contain ``%`` must go through :func:`_opl_unescape`; plain words such as ``residential`` need nothing)."""
+    if len(field) <= 1:
+        return {}
+    return dict(kv.split("=", 1) for kv in field[1:].split(","))
+
+
+def _unescape_column(arr: np.ndarray) -> np.ndarray:
+    """Unescape the OPL-escaped strings of an object array (None kept), once per distinct escaped value."""
+    has = np.fromiter((v is not None and "%" in v for v in arr), dtype=bool, count=len(arr))
+    if has.any():
+        cache: dict[str, str] = {}
+        idx = np.flatnonzero(has)
+        arr[idx] = [cache[v] if v in cache else cache.setdefault(v, _opl_unescape(v)) for v in arr[idx]]
+    return arr
+
+
+def _first_index(lines: list[str], kind: str) -> int:
+    """Index of the first OPL line of an object kind ("n", "w"), len(lines) when there is none."""
+    for i, ln in enumerate(lines):
+        if ln[0] == kind:
+            return i
+    return len(lines)
+
+
+def _opl_node_lists(fields: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Decode OPL ``N`` fields (``Nn1x..y..,n2x..y..``) in bulk into counts, refs, lon and lat arrays."""
+    fields = [f.rstrip("\n") for f in fields]
+    counts = np.fromiter(
+        (f.count(",") + 1 if len(f) > 1 else 0 for f in fields), dtype=np.int64, count=len(fields)
+    )
+    total = int(counts.sum())
+    if total == 0:
+        return counts, np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+    # one CSV row per reference: "ref,lon,lat" (empty lon/lat when the location is unknown), parsed in C
+    text = ",".join(f[1:] for f in fields if len(f) > 1).translate(_OPL_TO_CSV)
+    table = pd.read_csv(
+        io.StringIO(text),
+        header=None,
+        names=["ref", "lon", "lat"],
+        dtype={"ref": np.int64, "lon": np.float64, "lat": np.float64},
+        engine="c",
+    )
+    if len(table) != total:  # pragma: no cover - defensive: the OPL writer changed its layout
+        raise RuntimeError(f"OPL node lists: {len(table)} references decoded, {total} expected")
+    return (
+        counts,
+        table["ref"].to_numpy(np.int64),
+        table["lon"].to_numpy(np.float64),
+        table["lat"].to_numpy(np.float64),
+    )
+
+
+_OPL_TO_CSV = str.maketrans({",": "\n", "n": None, "x": ",", "y": ","})
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

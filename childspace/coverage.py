@@ -234,7 +234,11 @@ class _Pts:
 def _snap(network: Any, points: gpd.GeoSeries, max_snap: float, allow_none: bool = False) -> _Pts:
     """Attach points to the network; with ``allow_none`` a set of which none attaches gives ok=False for all."""
     try:
-        snap = network.snap(points, max_distance=max_snap)
+        if points.crs is None:
+            raise NetworkError("the points have no CRS, so they cannot be placed on the network",
+                               fix="set it with .set_crs('EPSG:4326') (or load them through childspace.io)")
+        snap = _snap_xy(network, _metric_xy(points, CRS.from_user_input(network.crs)), points.index.to_numpy(),
+                        max_snap)
     except NetworkError:
         if not allow_none:
             raise
@@ -364,6 +368,383 @@ def _substrings(g: _Graph, edge: np.ndarray, s: np.ndarray, t: np.ndarray) -> np
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# local engine pieces (kept here, separate from childspace.network): fast snapping of many points, one-Dijkstra
+# nearest facility, and the raster path for walking service areas
+# ---------------------------------------------------------------------------------------------------------------
+#: Snap index: edges are sampled every ``_SNAP_STEP`` metres; a point's 16 nearest samples give candidate edges.
+_SNAP_STEP = 25.0
+_SNAP_K = 16
+#: ``engine="auto"`` uses the exact vector method below this many reachable street pieces, the raster above.
+VECTOR_MAX_PIECES = 20_000
+#: Default raster cell (m) of walking service areas (outline accurate to about one cell, see service_areas).
+CELL_M = 10.0
+#: Largest raster (cells) built at once; larger extents are cut into strips that are unioned afterwards.
+MAX_CELLS = 50_000_000
+
+
+@dataclass
+class _Segments:
+    a: np.ndarray        # (S, 2) segment start, network CRS
+    b: np.ndarray        # (S, 2) segment end
+    edge: np.ndarray     # (S,) edge of the segment
+    c0: np.ndarray       # (S,) metres from the edge's u end to the segment start
+    slen: np.ndarray     # (S,) segment length, m
+    ptr: np.ndarray      # (n_edges + 1,) first segment of every edge
+    tree: Any = None     # cKDTree over samples along the segments
+    sample_seg: np.ndarray | None = None
+
+
+_SEGMENTS: dict[int, tuple[Any, _Segments]] = {}
+
+
+def _segments(network: Any) -> _Segments:
+    """Straight segments of all edges (vertex pairs), cached for the last network object."""
+    hit = _SEGMENTS.get(id(network))
+    if hit is not None and hit[0] is network:
+        return hit[1]
+    geom = np.asarray(network.edges.geometry.values, dtype=object)
+    coords, li = shapely.get_coordinates(geom, return_index=True)
+    same = li[1:] == li[:-1]
+    a, b, edge = coords[:-1][same], coords[1:][same], li[:-1][same].astype(np.int64)
+    slen = np.hypot(*(b - a).T)
+    cum = np.cumsum(slen)
+    ptr = np.zeros(len(geom) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(edge, minlength=len(geom)), out=ptr[1:])
+    first = ptr[:-1][edge]
+    c0 = cum - slen - np.r_[0.0, cum][first]
+    seg = _Segments(a=a, b=b, edge=edge, c0=c0, slen=slen, ptr=ptr)
+    _SEGMENTS.clear()
+    _SEGMENTS[id(network)] = (network, seg)
+    return seg
+
+
+def _ragged(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``starts[i] + 0..counts[i]-1`` flattened, owner ``i`` of each)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    owner = np.repeat(np.arange(len(counts)), counts)
+    first = np.r_[0, np.cumsum(counts)[:-1]]
+    return np.asarray(starts, dtype=np.int64)[owner] + np.arange(owner.size) - first[owner], owner
+
+
+def _snap_index(seg: _Segments) -> None:
+    if seg.tree is not None:
+        return
+    k = np.ceil(seg.slen / _SNAP_STEP).astype(np.int64) + 1
+    pos, owner = _ragged(np.zeros(len(k), dtype=np.int64), k)
+    t = pos / (k[owner] - 1)
+    xy = seg.a[owner] + (seg.b[owner] - seg.a[owner]) * t[:, None]
+    seg.tree = cKDTree(xy)
+    seg.sample_seg = owner
+
+
+def _seg_project(seg: _Segments, xy: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance from points ``xy`` to segments ``s`` and the fraction (0..1) of the closest point."""
+    a, d = seg.a[s], seg.b[s] - seg.a[s]
+    ll = np.einsum("...i,...i->...", d, d)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.clip(np.einsum("...i,...i->...", xy - a, d) / ll, 0.0, 1.0)
+    t = np.where(ll > 0, t, 0.0)
+    p = a + d * t[..., None]
+    q = xy - p
+    return np.hypot(q[..., 0], q[..., 1]), t
+
+
+def _snap_xy(network: Any, xy: np.ndarray, ids: np.ndarray, max_snap: float) -> Any:
+    """Same result as ``network.snap`` (a :class:`childspace.network.Snap`) for many points, much faster.
+
+    Edges are sampled every ``_SNAP_STEP`` m (every point of a segment lies within half a step of a sample); the
+    ``_SNAP_K`` samples nearest to a point give candidate segments, measured exactly. The answer is certain when
+    the best distance plus half a step is below the distance of the farthest of those samples (no unseen segment
+    can be closer); the remaining points go through ``network.snap`` (an R-tree nearest query).
+    """
+    from childspace.network import Snap
+
+    seg = _segments(network)
+    _snap_index(seg)
+    m = len(xy)
+    edge = np.zeros(m, dtype=np.int64)
+    dist = np.full(m, np.inf)
+    offset = np.zeros(m)
+    sxy = np.zeros((m, 2))
+    if m:
+        k = min(_SNAP_K, seg.tree.n)
+        dk, ik = seg.tree.query(xy, k=k, workers=-1)
+        dk, ik = dk.reshape(m, k), ik.reshape(m, k)
+        cand = seg.sample_seg[ik]
+        d, t = _seg_project(seg, xy[:, None, :], cand)
+        j = np.argmin(d, axis=1)
+        rows = np.arange(m)
+        best, s, tb = d[rows, j], cand[rows, j], t[rows, j]
+        sure = best + _SNAP_STEP / 2.0 < dk[:, -1]
+        edge = seg.edge[s]
+        dist = best
+        offset = seg.c0[s] + tb * seg.slen[s]
+        sxy = seg.a[s] + (seg.b[s] - seg.a[s]) * tb[:, None]
+        rest = np.flatnonzero(~sure)
+        if len(rest):
+            r = network.snap(xy[rest], max_distance=np.inf)
+            edge[rest], dist[rest], offset[rest], sxy[rest] = r.edge, r.distance, r.offset, r.xy
+    length = np.asarray(network.length, dtype="float64")
+    offset = np.clip(offset, 0.0, length[edge]) if m else offset
+    frac = np.divide(offset, length[edge], out=np.zeros(m), where=length[edge] > 0) if m else offset
+    ok = dist <= max_snap
+    if m and not ok.any():
+        raise NetworkError(f"none of the {m} points is within {max_snap:g} m of the walk network (nearest edge at "
+                           f"{np.min(dist):.0f} m)",
+                           fix="check the points' CRS and datum (GCJ-02/BD-09 coordinates must be converted), that "
+                               "the network covers the points' area, or raise max_snap")
+    return Snap(edge=edge, offset=offset, frac=frac, distance=dist, ok=ok, xy=sxy, ids=np.asarray(ids),
+                owner=np.arange(m, dtype=np.int64), labels=np.asarray(ids), max_distance=float(max_snap),
+                crs=CRS.from_user_input(network.crs), n_network_edges=int(network.n_edges))
+
+
+def _metric_xy(geoms: gpd.GeoSeries, crs: CRS) -> np.ndarray:
+    """(m, 2) coordinates of points in ``crs`` (pyproj on the coordinate arrays; no geometry objects made)."""
+    xy = shapely.get_coordinates(np.asarray(geoms.values, dtype=object))
+    if len(xy) != len(geoms):    # empty points have no coordinates: let geopandas handle the general case
+        return shapely.get_coordinates(np.asarray(geoms.to_crs(crs).values, dtype=object))
+    src = CRS.from_user_input(geoms.crs)
+    if src.equals(crs):
+        return xy
+    from pyproj import Transformer
+    x, y = Transformer.from_crs(src, crs, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    return np.c_[x, y]
+
+
+def _walk_nearest(g: _Graph, fpts: _Pts, fidx: np.ndarray, opts: _Pts, handicap: np.ndarray | None = None,
+                  limit: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    """Walking metres from every origin to the nearest facility ``fidx`` (+ its ``handicap``), one Dijkstra.
+
+    Returns ``(dist, src)``: ``inf`` beyond ``limit``, unreachable or not attached, and the position in ``fidx``
+    of the nearest facility (-1 when none). Origins on a facility's own edge also get the direct distance.
+    """
+    m = len(opts.edge)
+    dist = np.full(m, np.inf)
+    src = np.full(m, -1, dtype=np.int64)
+    fidx = np.asarray(fidx, dtype=np.int64)
+    if len(fidx) == 0 or m == 0:
+        return dist, src
+    h = np.zeros(len(fidx)) if handicap is None else np.asarray(handicap, dtype="float64")
+    aug = _augmented(g, fpts, fidx, handicap=h)
+    D, _, S = csgraph.dijkstra(aug, directed=True, indices=g.n + np.arange(len(fidx)), min_only=True,
+                               return_predecessors=True, limit=limit + 1e-9)
+    D = D - 1e-9    # the virtual links carry +1e-9 (an explicit zero would not be an edge)
+    ok = np.flatnonzero(opts.ok)
+    e, o = opts.edge[ok], opts.offset[ok]
+    du = D[g.u[e]] + o
+    dv = D[g.v[e]] + (g.length[e] - o)
+    viau = du <= dv
+    best = np.where(viau, du, dv)
+    node = np.where(viau, g.u[e], g.v[e])
+    s = np.where(np.isfinite(best), S[node].astype(np.int64) - g.n, -1)
+    # facilities on the origin's own edge: the nearest one on each side along the edge
+    fe, fo = fpts.edge[fidx], np.clip(fpts.offset[fidx], 0.0, g.length[fpts.edge[fidx]])
+    scale = float(g.length.max(initial=0.0)) + 1.0      # (edge, offset) as one sortable number
+    fkey = fe * scale + fo
+    order = np.argsort(fkey, kind="stable")
+    fkey = fkey[order]
+    pos = np.searchsorted(fkey, e * scale + o)
+    for cand in (pos - 1, pos):
+        c = np.clip(cand, 0, len(order) - 1)
+        valid = (cand >= 0) & (cand < len(order)) & (fe[order[c]] == e)
+        if not valid.any():
+            continue
+        direct = np.where(valid, np.abs(fo[order[c]] - o) + h[order[c]], np.inf)
+        better = direct < best
+        best = np.where(better, direct, best)
+        s = np.where(better, order[c], s)
+    best = np.where(best <= limit, best, np.inf)
+    dist[ok] = best
+    src[ok] = np.where(np.isfinite(best), s, -1)
+    return dist, src
+
+
+def _piece_samples(g: _Graph, seg: _Segments, edge: np.ndarray, s: np.ndarray, t: np.ndarray, step: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Points every ``step`` metres (at most) along edge pieces [s, t] (m from u), ends included.
+
+    Returns ``(xy (P, 2), piece (P,))`` in the network CRS.
+    """
+    if len(edge) == 0:
+        return np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
+    sj, p = _ragged(seg.ptr[edge], seg.ptr[edge + 1] - seg.ptr[edge])
+    lo = np.maximum(s[p], seg.c0[sj])
+    hi = np.minimum(t[p], seg.c0[sj] + seg.slen[sj])
+    keep = hi >= lo
+    sj, p, lo, hi = sj[keep], p[keep], lo[keep], hi[keep]
+    k = np.ceil((hi - lo) / step).astype(np.int64) + 1
+    i, q = _ragged(np.zeros(len(k), dtype=np.int64), k)
+    frac = np.divide(i, k[q] - 1, out=np.zeros(len(i)), where=k[q] > 1)
+    along = lo[q] + (hi[q] - lo[q]) * frac - seg.c0[sj[q]]
+    sl = seg.slen[sj[q]]
+    u = np.divide(along, sl, out=np.zeros(len(i)), where=sl > 0)
+    a = seg.a[sj[q]]
+    return a + (seg.b[sj[q]] - a) * u[:, None], p[q]
+
+
+def _disk_dilate(grid: np.ndarray, radius_cells: float) -> np.ndarray:
+    """Binary dilation of a 0/1 uint8 grid by a disk (cells whose centre lies within ``radius_cells`` of a set
+    cell's centre): horizontal runs first, then one shifted OR per row of the disk."""
+    r = int(np.floor(radius_cells + 1e-9))
+    if r <= 0:
+        return grid
+    half = np.floor(np.sqrt(np.maximum(radius_cells ** 2 - np.arange(r + 1) ** 2, 0.0)) + 1e-9).astype(int)
+    rows = {0: grid}
+    h = grid.copy()
+    for k in range(1, r + 1):
+        h[:, k:] |= grid[:, :-k]
+        h[:, :-k] |= grid[:, k:]
+        rows[k] = h.copy() if k < r else h
+    out = rows[half[0]].copy()
+    for dy in range(1, r + 1):
+        src = rows[half[dy]]
+        out[dy:, :] |= src[:-dy, :]
+        out[:-dy, :] |= src[dy:, :]
+    return out
+
+
+def _drop_collinear(xy: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    """Mask of ring vertices to keep (closing vertices and vertices on a straight run are dropped)."""
+    n = len(xy)
+    start = np.r_[True, ring[1:] != ring[:-1]]
+    end = np.r_[ring[1:] != ring[:-1], True]
+    keep = ~end                                # the closing vertex repeats the first one
+    first = np.flatnonzero(start)
+    last = np.flatnonzero(end) - 1             # last distinct vertex of each ring
+    idx = np.arange(n)
+    prev = idx - 1
+    prev[first] = last
+    nxt = idx + 1
+    nxt[last] = first
+    d1 = xy - xy[prev]
+    d2 = xy[nxt] - xy
+    cross = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
+    keep &= np.abs(cross) > 1e-9
+    # a ring must keep at least 3 vertices: rings that would not are kept whole (without the closing vertex)
+    cnt = np.bincount(ring[keep], minlength=ring.max() + 1 if n else 0)
+    small = cnt[ring] < 3
+    keep = np.where(small, ~end, keep)
+    return keep
+
+
+def _raster_areas(xy: np.ndarray, tile: np.ndarray, origin: np.ndarray, shape: tuple[int, int], n_tiles: int,
+                  cell: float, width: float) -> np.ndarray:
+    """Polygons of the cells within ``width`` m of the sample points, one geometry per tile (None if empty).
+
+    All tiles have the same ``shape`` (rows, cols) and their lower-left cell centre at ``origin[tile]``
+    (network CRS); they are laid out side by side in one mosaic traced at once with contourpy (marching squares
+    on the 0/1 cell field at level 0.5), so the outline runs half-way between served and unserved cell centres.
+    Tiles must leave a margin of at least ``width / cell + 1`` cells around their points.
+    """
+    import contourpy
+
+    out = np.full(n_tiles, None, dtype=object)
+    if len(xy) == 0 or n_tiles == 0:
+        return out
+    H, W = shape
+    ncol = max(1, int(np.ceil(np.sqrt(n_tiles * H / max(W, 1)))))
+    ncol = min(ncol, n_tiles)
+    nrow = int(np.ceil(n_tiles / ncol))
+    ti = np.arange(n_tiles)
+    row0, col0 = (ti // ncol) * H, (ti % ncol) * W
+    grid = np.zeros((nrow * H, ncol * W), dtype=np.uint8)
+    j = np.floor((xy[:, 0] - origin[tile, 0]) / cell + 0.5).astype(np.int64)
+    i = np.floor((xy[:, 1] - origin[tile, 1]) / cell + 0.5).astype(np.int64)
+    inside = (i >= 0) & (i < H) & (j >= 0) & (j < W)
+    grid[row0[tile[inside]] + i[inside], col0[tile[inside]] + j[inside]] = 1
+    grid = _disk_dilate(grid, width / cell)
+    gen = contourpy.contour_generator(z=grid, fill_type=contourpy.FillType.ChunkCombinedOffsetOffset,
+                                      name="serial", corner_mask=False)
+    pts, offs, outer = (a[0] for a in gen.filled(0.5, 1.5))
+    del grid
+    if pts is None or len(pts) == 0:
+        return out
+    ring = np.repeat(np.arange(len(offs) - 1), np.diff(offs))
+    ring_poly = np.repeat(np.arange(len(outer) - 1), np.diff(outer))
+    keep = _drop_collinear(pts, ring)
+    pts, ring = pts[keep], ring[keep]
+    # the tile of every polygon: from the first vertex of its outer ring
+    first_pt = pts[np.searchsorted(ring, outer[:-1])]
+    ptile = (np.floor(first_pt[:, 1] / H).astype(np.int64) * ncol + np.floor(first_pt[:, 0] / W).astype(np.int64))
+    vt = ptile[ring_poly[ring]]
+    wx = origin[vt, 0] + (pts[:, 0] - col0[vt]) * cell
+    wy = origin[vt, 1] + (pts[:, 1] - row0[vt]) * cell
+    rings = shapely.linearrings(np.c_[wx, wy], indices=ring)
+    polys = shapely.polygons(rings, indices=ring_poly)
+    bad = ~shapely.is_valid(polys)
+    if bad.any():
+        polys[bad] = shapely.make_valid(polys[bad])
+    order = np.argsort(ptile, kind="stable")
+    tiles_present, start = np.unique(ptile[order], return_index=True)
+    counts = np.diff(np.r_[start, len(order)])
+    if bad.any():     # rare: make_valid may return multi-part geometries; dissolve them per tile
+        for t_, s_, n_ in zip(tiles_present, start, counts):
+            out[t_] = shapely.union_all(polys[order[s_:s_ + n_]])
+        return out
+    out[tiles_present] = shapely.multipolygons(polys[order],
+                                               indices=np.repeat(np.arange(len(tiles_present)), counts))
+    single = counts == 1
+    out[tiles_present[single]] = polys[order[start[single]]]
+    return out
+
+
+def _raster_per_source(xy: np.ndarray, owner: np.ndarray, centre: np.ndarray, reach: np.ndarray, n: int,
+                       cell: float, width: float, max_cells: int = MAX_CELLS) -> np.ndarray:
+    """One polygon per source from samples ``xy`` of its reachable streets (``owner``: source 0..n-1).
+
+    Each source gets a square window centred on ``centre`` (its snapped point) reaching ``reach`` m (its
+    radius; every reachable street point lies within it) plus the street width; windows of equal size are
+    traced together (:func:`_raster_areas`), in batches of at most ``max_cells`` cells.
+    """
+    out = np.full(n, None, dtype=object)
+    half = np.ceil((np.asarray(reach, dtype="float64") + width) / cell).astype(np.int64) + 2
+    order = np.argsort(owner, kind="stable")
+    xy, owner = xy[order], owner[order]
+    bounds = np.searchsorted(owner, np.arange(n + 1))
+    for hw in np.unique(half):
+        members = np.flatnonzero(half == hw)
+        side = int(2 * hw + 1)
+        per = max(1, max_cells // (side * side))
+        for a in range(0, len(members), per):
+            mem = members[a:a + per]
+            idx, tl = _ragged(bounds[mem], bounds[mem + 1] - bounds[mem])
+            origin = centre[mem] - hw * cell
+            out[mem] = _raster_areas(xy[idx], tl, origin, (side, side), len(mem), cell, width)
+    return out
+
+
+def _raster_dissolved(xy: np.ndarray, cell: float, width: float, max_cells: int = MAX_CELLS) -> Any:
+    """One (Multi)Polygon: cells within ``width`` m of the samples ``xy``; cut into strips of at most
+    ``max_cells`` cells (each traced with an overlap, clipped to its own rows, then unioned)."""
+    if len(xy) == 0:
+        return shapely.Polygon()
+    margin = int(np.ceil(width / cell)) + 2
+    lo = np.floor(xy.min(axis=0) / cell) * cell - margin * cell
+    hi = np.ceil(xy.max(axis=0) / cell) * cell + margin * cell
+    W = int(round((hi[0] - lo[0]) / cell)) + 1
+    H = int(round((hi[1] - lo[1]) / cell)) + 1
+    if H * W <= max_cells:
+        geom = _raster_areas(xy, np.zeros(len(xy), dtype=np.int64), lo[None, :], (H, W), 1, cell, width)[0]
+        return geom if geom is not None else shapely.Polygon()
+    rows_per = max(1, max_cells // W - 2 * margin)
+    parts = []
+    for r0 in range(0, H, rows_per):
+        y0 = lo[1] + r0 * cell
+        y1 = lo[1] + min(r0 + rows_per, H) * cell
+        sel = (xy[:, 1] >= y0 - 2 * margin * cell) & (xy[:, 1] < y1 + 2 * margin * cell)
+        if not sel.any():
+            continue
+        h = int(round((y1 - y0) / cell)) + 4 * margin
+        origin = np.array([[lo[0], y0 - 2 * margin * cell]])
+        g_ = _raster_areas(xy[sel], np.zeros(int(sel.sum()), dtype=np.int64), origin, (h, W), 1, cell, width)[0]
+        if g_ is not None:
+            parts.append(shapely.clip_by_rect(g_, lo[0] - cell, y0 - cell / 2, hi[0] + cell, y1 - cell / 2))
+    if not parts:
+        return shapely.Polygon()
+    return shapely.make_valid(shapely.union_all(parts))
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # origin access
 # ---------------------------------------------------------------------------------------------------------------
 def _radius_classes(r: np.ndarray) -> list[tuple[float, np.ndarray]]:
@@ -406,16 +787,20 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     _require(facilities, "facilities", ["facility_id", "category"], "point")
     cats = _categories(facilities, categories)
     crs = _metric_crs(network, origins, facilities)
-    om = origins.to_crs(crs)
-    fm = facilities.to_crs(crs)
-    out = origins.copy()
-    oxy = shapely.get_coordinates(np.asarray(om.geometry.values, dtype=object))
-    n = len(out)
+    oxy = _metric_xy(origins.geometry, crs)
+    fxy_all = _metric_xy(facilities.geometry, crs)
+    fcat = facilities["category"].astype(str).to_numpy()
+    fid_all = facilities["facility_id"].astype(str).to_numpy()
+    n = len(origins)
     attrs: dict[str, Any] = {"metric_crs": crs.to_string(), "categories": cats, "walk": network is not None,
                              "radii": {}, "unsnapped_facilities": {}, "unreachable_origins": {}}
-    org_pts = None
+    org_pts = fac_pts = g = None
     if network is not None and n:
-        org_pts = _snap(network, om.geometry, max_snap)
+        g = _graph(network)
+        # origins and facilities are attached to the streets once, for all categories
+        org_pts = _snap(network, gpd.GeoSeries(shapely.points(oxy), index=origins.index, crs=crs), max_snap)
+        fac_pts = _snap(network, gpd.GeoSeries(shapely.points(fxy_all), index=facilities.index, crs=crs),
+                        max_snap, allow_none=True)
         attrs["unsnapped_origins"] = int((~org_pts.ok).sum())
         if attrs["unsnapped_origins"]:
             _warn(f"{attrs['unsnapped_origins']} of {n} origins are farther than {max_snap:g} m from any street: "
@@ -424,64 +809,62 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
         attrs["unsnapped_origins"] = 0
     cols: dict[str, Any] = {}
     for cat in cats:
-        sub = fm[fm["category"].astype(str) == cat]
-        fid = sub["facility_id"].astype(str).to_numpy()
+        members = np.flatnonzero(fcat == cat)
+        fid = fid_all[members]
         dist_line = np.full(n, np.inf)
         cov_line = np.zeros(n, dtype=bool)
         dist_walk = np.full(n, np.inf if network is not None else np.nan)
         cov_walk = np.zeros(n, dtype=bool)
         nearest = np.full(n, None, dtype=object)
-        if len(sub) == 0:
+        if len(members) == 0:
             _warn(f"no facilities of category {cat!r} ({_label(cat)}): every origin counts as uncovered; add "
                   f"{cat} facilities or drop the category")
             attrs["radii"][cat] = float(category_radii(cat, None, radii))
         else:
-            r = category_radii(cat, sub, radii)
+            r = category_radii(cat, facilities.iloc[members], radii)
             classes = _radius_classes(r)
             attrs["radii"][cat] = classes[0][0] if len(classes) == 1 else [c[0] for c in classes]
             if n:
                 # facilities and origins are points: a KD-tree gives the exact straight-line nearest neighbour
-                fxy = shapely.get_coordinates(np.asarray(sub.geometry.values, dtype=object))
-                d, fi = cKDTree(fxy).query(oxy)
-                dist_line = d
+                fxy = fxy_all[members]
+                dist_line, fi = cKDTree(fxy).query(oxy, workers=-1)
                 nearest = fid[fi].astype(object)
-                for radius, members in classes:
+                for radius, cls in classes:
                     if len(classes) == 1:
                         cov_line |= dist_line <= radius
                         continue
-                    d2, _ = cKDTree(fxy[members]).query(oxy, distance_upper_bound=radius)
+                    d2, _ = cKDTree(fxy[cls]).query(oxy, distance_upper_bound=radius, workers=-1)
                     cov_line |= d2 <= radius
             if network is not None and n:
-                fpts = _snap(network, sub.geometry, max_snap, allow_none=True)
-                bad = int((~fpts.ok).sum())
+                okm = fac_pts.ok[members]
+                bad = int((~okm).sum())
                 attrs["unsnapped_facilities"][cat] = bad
                 if bad:
-                    names = ", ".join(fid[~fpts.ok][:5])
+                    names = ", ".join(fid[~okm][:5])
                     _warn(f"{bad} {cat} facilities are farther than {max_snap:g} m from any street and do not "
                           f"serve anyone by walking ({names}{'…' if bad > 5 else ''}); check their coordinates")
-                okf = np.flatnonzero(fpts.ok)
+                okf = np.flatnonzero(okm)
                 if len(okf):
-                    d, src = _nearest(network, sub.geometry.iloc[okf], org_pts, None, max_snap)
-                    dist_walk = d
+                    dist_walk, src = _walk_nearest(g, fac_pts, members[okf], org_pts)
                     has = src >= 0
                     nearest[has] = fid[okf[src[has]]]
-                    for radius, members in classes:
-                        mem = np.intersect1d(members, okf)
-                        if len(mem) == 0:
-                            continue
-                        if len(classes) == 1:
-                            cov_walk |= dist_walk <= radius
-                        else:
-                            dc, _ = _nearest(network, sub.geometry.iloc[mem], org_pts, radius, max_snap)
-                            cov_walk |= dc <= radius
+                    if len(classes) == 1:
+                        cov_walk = dist_walk <= classes[0][0]
+                    else:
+                        # one more Dijkstra: a facility of radius r starts with a handicap of rmax - r, so
+                        # "within rmax" means "within its own radius"
+                        rmax = float(r.max())
+                        dh, _ = _walk_nearest(g, fac_pts, members[okf], org_pts, handicap=rmax - r[okf],
+                                              limit=rmax)
+                        cov_walk = dh <= rmax
                 attrs["unreachable_origins"][cat] = int((org_pts.ok & ~np.isfinite(dist_walk)).sum())
         cols[f"dist_walk_{cat}"] = dist_walk
         cols[f"dist_line_{cat}"] = dist_line
         cols[f"covered_walk_{cat}"] = cov_walk
         cols[f"covered_line_{cat}"] = cov_line
         cols[f"nearest_{cat}"] = nearest
-    out = pd.concat([out.drop(columns=[c for c in cols if c in out.columns]),
-                     pd.DataFrame(cols, index=out.index)], axis=1)
+    out = pd.concat([origins.drop(columns=[c for c in cols if c in origins.columns]),
+                     pd.DataFrame(cols, index=origins.index)], axis=1)
     out = gpd.GeoDataFrame(out, geometry=origins.geometry.name, crs=origins.crs)
     out.attrs.update(attrs)
     return out

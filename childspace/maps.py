@@ -50,6 +50,9 @@ __all__ = [
     "pilot_map",
     "routes_map",
     "overview_map",
+    "stress_frames",
+    "route_edge_use",
+    "hex_totals",
     "save_map",
     "render_html",
     "SYNTHETIC_NOTE",
@@ -416,7 +419,7 @@ def _new_map(bounds_gdfs: Sequence[gpd.GeoDataFrame | None], title: str, subtitl
         _BlankBase("无底图（白色） No basemap (white)", show=not basemaps).add_to(m)
     # keep the data clear of the title (top left) and of the layer list and legend (right-hand side)
     m.fit_bounds([[float(miny), float(minx)], [float(maxy), float(maxx)]], padding_top_left=(20, 80),
-                 padding_bottom_right=(320, 20))
+                 padding_bottom_right=(420, 20))
     sub = f"<div class='s'>{html.escape(subtitle)}</div>" if subtitle else ""
     syn = f"<div class='syn'>{html.escape(SYNTHETIC_NOTE)}</div>" if synthetic else ""
     m.get_root().html.add_child(Element(
@@ -459,6 +462,70 @@ def _boundary_layers(m: folium.Map, boundaries: gpd.GeoDataFrame | None, labels:
     return items
 
 
+def hex_totals(points: gpd.GeoDataFrame, weights: np.ndarray | pd.Series | None = None,
+               size_m: float = 150.0) -> gpd.GeoDataFrame:
+    """Sum of ``weights`` per hexagonal cell (pointy-top hexagons, ``size_m`` = centre-to-corner, metres).
+
+    Parameters
+    ----------
+    points : GeoDataFrame
+        Points in any CRS with a CRS; binned in the local metric CRS (:func:`childspace.projection.local_crs_for`).
+    weights : array-like, optional
+        One value per point (e.g. children); default 1 per point.
+    size_m : float, default 150
+        Hexagon circumradius in metres (cell area = 2.598 · size²; 150 m → 5.85 ha).
+
+    Returns
+    -------
+    GeoDataFrame (metric CRS)
+        Non-empty cells only: ``total`` (sum of weights), ``points`` (count), Polygon geometry.
+    """
+    from childspace.projection import local_crs_for
+
+    if size_m <= 0:
+        raise ChildspaceError(f"hexagon size must be positive, got {size_m}", fix="pass size_m > 0 (metres)")
+    crs = local_crs_for(points)
+    pts = points.geometry.to_crs(crs)
+    x, y = pts.x.to_numpy(dtype=float), pts.y.to_numpy(dtype=float)
+    w = np.ones(len(x)) if weights is None else np.asarray(pd.to_numeric(pd.Series(np.asarray(weights)),
+                                                                       errors="coerce").fillna(0), dtype=float)
+    s3 = np.sqrt(3.0)
+    # axial coordinates of pointy-top hexagons, then cube rounding (standard hexagon-grid arithmetic)
+    qf = (s3 / 3.0 * x - y / 3.0) / size_m
+    rf = (2.0 / 3.0 * y) / size_m
+    sf = -qf - rf
+    q, r, s_ = np.round(qf), np.round(rf), np.round(sf)
+    dq, dr, ds = np.abs(q - qf), np.abs(r - rf), np.abs(s_ - sf)
+    fix_q = (dq > dr) & (dq > ds)
+    fix_r = ~fix_q & (dr > ds)
+    q = np.where(fix_q, -r - s_, q)
+    r = np.where(fix_r, -q - s_, r)
+    cells, inv = np.unique(np.stack([q, r], axis=1), axis=0, return_inverse=True)
+    inv = inv.ravel()
+    total = np.bincount(inv, weights=w, minlength=len(cells))
+    count = np.bincount(inv, minlength=len(cells))
+    cx = size_m * s3 * (cells[:, 0] + cells[:, 1] / 2.0)
+    cy = size_m * 1.5 * cells[:, 1]
+    ang = np.deg2rad(30.0 + 60.0 * np.arange(7))
+    ring = np.stack([cx[:, None] + size_m * np.cos(ang)[None, :], cy[:, None] + size_m * np.sin(ang)[None, :]],
+                    axis=2)
+    polys = shapely.polygons(ring)
+    return gpd.GeoDataFrame({"total": total, "points": count}, geometry=polys, crs=crs)
+
+
+def _auto_hex_size(gdf: gpd.GeoDataFrame) -> float:
+    """A round hexagon size giving about 20 cells across the extent (50–1000 m)."""
+    from childspace.projection import local_crs_for
+
+    b = gdf.to_crs(local_crs_for(gdf)).total_bounds
+    span = max(b[2] - b[0], b[3] - b[1], 1.0)
+    raw = span / 20.0 / np.sqrt(3.0)
+    for v in (50, 75, 100, 150, 200, 300, 500, 750, 1000):
+        if v >= raw:
+            return float(v)
+    return 1000.0
+
+
 def _category_filter(gdf: gpd.GeoDataFrame, category: str) -> gpd.GeoDataFrame:
     if "category" not in gdf.columns:
         return gdf
@@ -472,6 +539,7 @@ def _category_filter(gdf: gpd.GeoDataFrame, category: str) -> gpd.GeoDataFrame:
 def coverage_map(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame,
                  service_areas: gpd.GeoDataFrame | None = None, access: gpd.GeoDataFrame | None = None,
                  gaps: gpd.GeoDataFrame | None = None, category: str | None = None, *,
+                 max_points: int = 500, hex_size: float | None = None,
                  title: str | None = None, synthetic: bool = False,
                  basemaps: Sequence[str] = ("osm",)) -> folium.Map:
     """Map of one facility category: facilities, service areas, uncovered homes and gap areas.
@@ -493,6 +561,11 @@ def coverage_map(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFra
         by children affected.
     category : str, optional
         Canonical category; may be omitted when ``facilities`` holds a single category.
+    max_points : int, default 500
+        With more uncovered homes than this, the children uncovered are summed per hexagon (shown) and the home
+        dots are made small and hidden at first.
+    hex_size : float, optional
+        Hexagon circumradius in metres; default about 20 cells across the extent (:func:`hex_totals`).
     title : str, optional
         Title box text; default "<category> 服务覆盖 Service coverage".
     synthetic : bool, default False
@@ -532,7 +605,7 @@ def coverage_map(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFra
             edges = _nice_breaks(kids, 4)
             ramp = ["#fee5d9", "#fcae91", "#fb6a4a", "#cb181d"]
             cls = np.clip(np.searchsorted(edges[1:-1], kids, side="right"), 0, 3)
-            styles = [{"color": "#99000d", "weight": 1, "fillColor": ramp[c], "fillOpacity": 0.65}
+            styles = [{"color": "#99000d", "weight": 1.2, "fillColor": ramp[c], "fillOpacity": 0.45}
                       for c in cls]
             name_col = "unit_name" if "unit_name" in g.columns else ("unit_id" if "unit_id" in g.columns else None)
             names = _esc(g[name_col]) if name_col else ["—"] * len(g)
@@ -582,11 +655,36 @@ def coverage_map(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFra
             raise DataError(f"access lacks covered_walk_{category} / covered_line_{category}", feature="access",
                             fix=f"run coverage.origin_access for category {category!r}")
         unc = acc[~acc[col].fillna(False).astype(bool).to_numpy()]
+        aggregate = len(unc) > max_points
+        basis = "步行" if col.startswith("covered_walk") else "直线"
+        en_basis = "on foot" if basis == "步行" else "straight line"
+        if aggregate:
+            kids_all = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)), errors="coerce").fillna(0)
+            size = hex_size if hex_size is not None else _auto_hex_size(acc)
+            hx = hex_totals(unc, kids_all.to_numpy(), size)
+            hx = _to_wgs84(hx[hx["total"].to_numpy() > 0], "hexagons")
+            if len(hx):
+                tot = hx["total"].to_numpy(dtype=float)
+                edges_ = _nice_breaks(tot, 4)
+                ramp = ["#dadaeb", "#9e9ac8", "#6a51a3", "#3f007d"]
+                cls = np.clip(np.searchsorted(edges_[1:-1], tot, side="right"), 0, 3)
+                styles = [{"color": "#3f007d", "weight": 0.6, "fillColor": ramp[c], "fillOpacity": 0.7}
+                          for c in cls]
+                pops = _popup_html(["未覆盖儿童 Children uncovered"] * len(hx),
+                                   [("儿童数 Children", _fmt_num(hx["total"])),
+                                    ("住户数 Homes", _fmt_num(hx["points"])),
+                                    ("格网 Cell", [f"六边形 {size:g} 米 hexagon {size:g} m"] * len(hx))])
+                tips = [f"未覆盖（{basis}） Uncovered ({en_basis}): {k} 名儿童 children" for k in _fmt_num(hx["total"])]
+                hname = f"未覆盖儿童（{basis}，每{size:g}米六边形） Children uncovered ({en_basis}, {size:g} m hexagons)"
+                _add_layer(m, hx, styles, pops, tips, hname)
+                legend.append((f"未覆盖儿童/六边形（{basis}） Children uncovered per hexagon",
+                               [("fill", ramp[i], f"{edges_[i]:,.0f}–{edges_[i + 1]:,.0f}") for i in range(4)]))
         if len(unc):
             kids = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)), errors="coerce").fillna(0)
-            radius = np.clip(2.5 + 1.6 * np.sqrt(kids.to_numpy()), 3, 14)
-            styles = [{"radius": float(r), "color": "#67000d", "weight": 1, "fillColor": "#ef3b2c",
-                       "fillOpacity": 0.8} for r in radius]
+            radius = (np.clip(1.5 + 0.6 * np.sqrt(kids.to_numpy()), 2, 5) if aggregate
+                      else np.clip(2.5 + 1.6 * np.sqrt(kids.to_numpy()), 3, 14))
+            styles = [{"radius": float(r), "color": "#67000d", "weight": 0.5 if aggregate else 1,
+                       "fillColor": "#ef3b2c", "fillOpacity": 0.6 if aggregate else 0.8} for r in radius]
             rows = [("儿童数 Children", _fmt_num(kids))]
             dcol = f"dist_walk_{category}"
             if dcol in unc.columns:
@@ -597,10 +695,8 @@ def coverage_map(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFra
             ids = _esc(unc["origin_id"]) if "origin_id" in unc.columns else ["—"] * len(unc)
             pops = _popup_html([f"未覆盖住户 Uncovered home {i}" for i in ids], rows)
             tips = [f"未覆盖 Uncovered: {k} 名儿童 children" for k in _fmt_num(kids)]
-            basis = "步行" if col.startswith("covered_walk") else "直线"
-            en_basis = "on foot" if basis == "步行" else "straight line"
             lname = f"未覆盖住户（{basis}） Uncovered homes ({en_basis})"
-            _add_layer(m, unc, styles, pops, tips, lname)
+            _add_layer(m, unc, styles, pops, tips, lname, show=not aggregate)
             legend.append(("住户 Homes", [("dot", "#ef3b2c", f"{lname}，大小=儿童数 size = children")]))
 
     # facilities on top
@@ -752,11 +848,142 @@ def pilot_map(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | No
 # 3. routes
 # ----------------------------------------------------------------------------------------------------
 
+def stress_frames(network: Any, stress: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Street and crossing stress as map layers.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The network the stress was computed on (metric CRS, positional edge/node indices).
+    stress : safety.Stress
+        ``safety.network_stress(network)``.
+
+    Returns
+    -------
+    edges : GeoDataFrame (network CRS)
+        One row per network edge in positional order: ``edge`` (position), ``name``, ``highway``, ``level``
+        (1–4), ``reason``, ``assumed`` (bool), ``length`` (m), LineString geometry. Pass as ``network_stress=`` to
+        :func:`routes_map` / :func:`childspace.plot.plot_routes`.
+    crossings : GeoDataFrame (network CRS)
+        Nodes where a road is crossed (node crossing ``level`` > 0): ``node``, ``level`` (1–4), ``control``,
+        ``reason``, Point geometry. Pass as ``crossings=`` to :func:`routes_map`.
+    """
+    ne, nn = int(network.n_edges), int(network.n_nodes)
+    if len(stress.edges) != ne or len(stress.nodes) != nn:
+        raise DataError(f"the stress has {len(stress.edges)} edges / {len(stress.nodes)} nodes, the network "
+                        f"{ne} / {nn}", feature="stress", fix="pass safety.network_stress(network) of this network")
+    ed = network.edges
+    se = stress.edges
+
+    def col(df: pd.DataFrame, name: str, n: int) -> np.ndarray:
+        return df[name].to_numpy(dtype=object) if name in df.columns else np.full(n, None, dtype=object)
+
+    edges = gpd.GeoDataFrame({
+        "edge": np.arange(ne), "name": col(ed, "name", ne), "highway": col(ed, "highway", ne),
+        "level": se["level"].to_numpy(dtype=int), "reason": col(se, "reason", ne),
+        "assumed": se["assumed"].to_numpy(dtype=bool) if "assumed" in se.columns else np.zeros(ne, dtype=bool),
+        "length": np.asarray(network.length, dtype=float)},
+        geometry=np.asarray(ed.geometry.values, dtype=object), crs=network.crs)
+    sn = stress.nodes
+    lev = sn["level"].to_numpy(dtype=int)
+    sel = np.flatnonzero(lev > 0)
+    crossings = gpd.GeoDataFrame({
+        "node": sel, "level": lev[sel], "control": col(sn, "control", nn)[sel], "reason": col(sn, "reason", nn)[sel]},
+        geometry=shapely.points(np.asarray(network.x)[sel], np.asarray(network.y)[sel]), crs=network.crs)
+    return edges, crossings
+
+
+def route_edge_use(routes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, route: str = "safest") -> gpd.GeoDataFrame:
+    """Children walking along each street: the routes of one kind summed per network edge.
+
+    Parameters
+    ----------
+    routes : GeoDataFrame
+        ``routes.school_routes`` output, as returned (its ``attrs["childspace_routes"]`` holds the edge sequences).
+    edges : GeoDataFrame
+        The network edges in positional order (e.g. the first frame of :func:`stress_frames`; an ``edge`` column,
+        if present, gives the positions).
+    route : {"safest", "shortest"}, default "safest"
+
+    Returns
+    -------
+    GeoDataFrame (CRS of ``edges``)
+        The edges used by at least one route, most children first: the columns of ``edges`` plus ``children``
+        (sum over routes using the edge), ``routes`` (number of routes) and ``schools`` (number of schools).
+        Unreachable routes are left out.
+    """
+    data = routes.attrs.get("childspace_routes")
+    if data is None:
+        raise DataError("the routes carry no edge sequences", feature="routes",
+                        fix="pass the GeoDataFrame returned by routes.school_routes (not a reloaded file)")
+    if route not in ("safest", "shortest"):
+        raise DataError(f"route must be 'safest' or 'shortest', got {route!r}", feature="route_edge_use",
+                        fix="choose which routes to count")
+    pos = edges["edge"].to_numpy(dtype=np.int64) if "edge" in edges.columns else np.arange(len(edges))
+    if int(data.n_edges) != len(edges) or not np.array_equal(np.sort(pos), np.arange(len(edges))):
+        raise DataError(f"the routes were computed on a network of {data.n_edges} edges, {len(edges)} given",
+                        feature="edges", fix="pass the edges of the network the routes were computed on")
+    _require(routes, ["route", "route_key", "children", "school_id"], "routes")
+    sel = (routes["route"].astype(str) == route).to_numpy().copy()
+    if "verdict" in routes.columns:
+        sel &= (routes["verdict"].astype(str) != "unreachable").to_numpy()
+    keys = routes["route_key"].to_numpy(dtype=np.int64)[sel]
+    kids = pd.to_numeric(routes["children"], errors="coerce").fillna(0).to_numpy(dtype=float)[sel]
+    school = pd.factorize(routes["school_id"].astype(str).to_numpy()[sel])[0]
+    order = np.argsort(keys)
+    keys, kids, school = keys[order], kids[order], school[order]
+    ek = np.asarray(data.edge_key, dtype=np.int64)
+    ee = np.asarray(data.edge, dtype=np.int64)
+    i = np.searchsorted(keys, ek)
+    ok = (i < len(keys)) & (keys[np.minimum(i, max(len(keys) - 1, 0))] == ek) if len(keys) else np.zeros(len(ek), bool)
+    pair = np.unique(np.stack([ek[ok], ee[ok]], axis=1), axis=0) if ok.any() else np.zeros((0, 2), np.int64)
+    idx = np.searchsorted(keys, pair[:, 0])
+    n = len(edges)
+    children = np.bincount(pair[:, 1], weights=kids[idx], minlength=n)
+    n_routes = np.bincount(pair[:, 1], minlength=n)
+    sp = np.unique(np.stack([pair[:, 1], school[idx]], axis=1), axis=0) if len(pair) else np.zeros((0, 2), np.int64)
+    n_schools = np.bincount(sp[:, 0], minlength=n) if len(sp) else np.zeros(n, dtype=np.int64)
+    out = edges.copy()
+    out["children"] = children[pos]
+    out["routes"] = n_routes[pos]
+    out["schools"] = n_schools[pos]
+    out = out[out["routes"].to_numpy() > 0].sort_values("children", ascending=False, kind="stable")
+    return out
+
+
+def _edge_use_layer(m: folium.Map, use: gpd.GeoDataFrame, kind: str, show: bool) -> tuple[str, float]:
+    """Streets used by routes: colour = street stress level, width = children (sqrt scale)."""
+    u = _to_wgs84(use, "edge use")
+    kids = u["children"].to_numpy(dtype=float)
+    kmax = float(kids.max()) if len(kids) else 1.0
+    width = 2.0 + 12.0 * np.sqrt(kids / max(kmax, 1.0))
+    lev = (pd.to_numeric(u["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
+           if "level" in u.columns else np.full(len(u), 4))
+    order = np.argsort(kids, kind="stable")  # busiest drawn last (on top)
+    u = u.iloc[order]
+    width, lev, kids = width[order], lev[order], kids[order]
+    styles = [{"color": STRESS_LABELS[lv][2], "weight": float(w), "opacity": 0.85, "lineCap": "butt"}
+              for lv, w in zip(lev, width)]
+    names = _esc(u["name"]) if "name" in u.columns else ["—"] * len(u)
+    rows = [("街道 Street", names), ("通行儿童 Children on this street", _fmt_num(pd.Series(kids))),
+            ("路线数 Routes", _fmt_num(u["routes"])), ("学校数 Schools", _fmt_num(u["schools"])),
+            ("压力等级 Stress level", [" ".join(STRESS_LABELS[v][:2]) for v in lev])]
+    if "reason" in u.columns:
+        rows.append(("原因 Reason", _esc(u["reason"])))
+    zh, en = ("最安全路线", "safest routes") if kind == "safest" else ("最短路线", "shortest routes")
+    pops = _popup_html([f"{n} · {zh} {en}" for n in names], rows)
+    tips = [f"{n}: {k} 名儿童 children" for n, k in zip(names, _fmt_num(pd.Series(kids)))]
+    name = f"通学儿童流量（{zh}） Children per street ({en})"
+    _add_layer(m, u, styles, pops, tips, name, show=show)
+    return name, kmax
+
+
 def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None,
                walksheds: gpd.GeoDataFrame | None = None, schools: gpd.GeoDataFrame | None = None, *,
-               boundaries: gpd.GeoDataFrame | None = None, title: str | None = None, synthetic: bool = False,
-               basemaps: Sequence[str] = ("osm",)) -> folium.Map:
-    """Safe routes to school: routes coloured by stress level, hazards sized by children, walksheds.
+               boundaries: gpd.GeoDataFrame | None = None, network_stress: gpd.GeoDataFrame | None = None,
+               crossings: gpd.GeoDataFrame | None = None, max_route_lines: int = 1500, title: str | None = None,
+               synthetic: bool = False, basemaps: Sequence[str] = ("osm",)) -> folium.Map:
+    """Safe routes to school: children per street, street and crossing stress, hazards, walksheds.
 
     Parameters
     ----------
@@ -772,6 +999,18 @@ def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None
         ``area_m2``; plain and safe walksheds are separate layers.
     schools : GeoDataFrame, optional
         Facilities (``facility_id``, ``name``) of the schools, drawn with labels.
+    network_stress : GeoDataFrame, optional
+        Every network edge with its stress ``level`` (1–4) in positional order (first frame of
+        :func:`stress_frames`; columns ``edge``, ``level``, optional ``name``, ``reason``): the whole street
+        network as a toggleable layer coloured by level. With it, and routes as returned by
+        ``routes.school_routes`` (edge sequences in ``attrs``), the main route layer is the number of children
+        walking along each street (:func:`route_edge_use`; width = children, colour = street level), for the
+        safest routes (shown) and the shortest ones (hidden at first).
+    crossings : GeoDataFrame, optional
+        Crossing points with a ``level`` (second frame of :func:`stress_frames`): small markers by level.
+    max_route_lines : int, default 1500
+        With the per-street layer, individual route lines are added (hidden at first) only for up to this many
+        routes of a kind; more make the page heavy. Without it, every route is drawn.
     boundaries, title, synthetic, basemaps
         As in :func:`coverage_map`.
 
@@ -814,10 +1053,68 @@ def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None
         if items:
             legend.append(("步行范围 Walksheds", items))
 
+    if network_stress is not None and len(network_stress):
+        ns = _to_wgs84(network_stress, "network_stress")
+        _require(ns, ["level"], "network_stress")
+        nl = pd.to_numeric(ns["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
+        styles = [{"color": STRESS_LABELS[lv][2], "weight": 2.0, "opacity": 0.75} for lv in nl]
+        nnames = _esc(ns["name"]) if "name" in ns.columns else ["—"] * len(ns)
+        rows = [("压力等级 Stress level", [" ".join(STRESS_LABELS[v][:2]) for v in nl])]
+        if "reason" in ns.columns:
+            rows.append(("原因 Reason", _esc(ns["reason"])))
+        if "assumed" in ns.columns:
+            rows.append(("推定标签 Assumed tags", ["是 Yes" if a else "否 No"
+                                                   for a in ns["assumed"].fillna(False).astype(bool)]))
+        tips = [f"{n} · {STRESS_LABELS[lv][0]}" for n, lv in zip(nnames, nl)]
+        counts = np.bincount(nl, minlength=5)
+        _add_layer(m, ns, styles, _popup_html([f"街道 Street: {n}" for n in nnames], rows), tips,
+                   f"街道压力等级（全路网 {len(ns)} 段） Street stress (all {len(ns)} segments)", show=True)
+        legend.append(("街道压力等级 Street stress level",
+                       [("line", col, f"{zh} {en}（{counts[lv]}）") for lv, (zh, en, col) in STRESS_LABELS.items()]))
+
+    if crossings is not None and len(crossings):
+        cx = _to_wgs84(crossings, "crossings")
+        _require(cx, ["level"], "crossings")
+        cl = pd.to_numeric(cx["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
+        order = np.argsort(cl, kind="stable")
+        cx, cl = cx.iloc[order], cl[order]
+        styles = [{"radius": 2.5 if lv <= 2 else 5.0, "color": "#222222", "weight": 0.8 if lv <= 2 else 1.2,
+                   "fillColor": STRESS_LABELS[lv][2], "fillOpacity": 1.0} for lv in cl]
+        rows = [("过街压力等级 Crossing level", [" ".join(STRESS_LABELS[v][:2]) for v in cl])]
+        if "control" in cx.columns:
+            rows.append(("过街方式 Control", _esc(cx["control"])))
+        if "reason" in cx.columns:
+            rows.append(("原因 Reason", _esc(cx["reason"])))
+        pops = _popup_html(["过街点 Crossing"] * len(cx), rows)
+        tips = [f"过街 Crossing · {STRESS_LABELS[lv][0]}" for lv in cl]
+        _add_layer(m, cx, styles, pops, tips, f"过街点压力等级（{len(cx)}） Crossing stress ({len(cx)})", show=True)
+        legend.append(("过街点 Crossings", [("dot", STRESS_LABELS[lv][2], f"{zh} {en}")
+                                          for lv, (zh, en, _c) in STRESS_LABELS.items()]))
+
     level = pd.to_numeric(r["worst_level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
     kids = (pd.to_numeric(r["children"], errors="coerce").fillna(0).to_numpy() if "children" in r.columns
             else np.zeros(len(r)))
     weight = np.clip(2.0 + np.sqrt(kids) * 0.8, 2.5, 9.0)
+    kinds = r["route"].astype(str).to_numpy() if "route" in r.columns else np.array(["safest"] * len(r))
+    aggregated = False
+    if (network_stress is not None and len(network_stress) and "childspace_routes" in routes.attrs
+            and "route_key" in routes.columns):
+        use_items = []
+        kmax = 0.0
+        for kind in ("safest", "shortest"):
+            if not (kinds == kind).any():
+                continue
+            use = route_edge_use(routes, network_stress, kind)
+            if len(use):
+                name, k_ = _edge_use_layer(m, use, kind, show=(kind == "safest"))
+                use_items.append(name)
+                kmax = k_ if not aggregated else kmax  # the legend describes the first (shown) layer
+                aggregated = True
+        if aggregated:
+            legend.append(("通学儿童流量 Children per street",
+                           [("line", "#555555", f"线宽=走该街道的儿童数（最多 {kmax:,.0f}） Width = children "
+                                                f"(max {kmax:,.0f})"),
+                            ("line", STRESS_LABELS[4][2], "颜色=街道压力等级 Colour = street level")]))
     rows = [("起点 Origin", _esc(r["origin_id"]) if "origin_id" in r.columns else ["—"] * len(r)),
             ("学校 School", _esc(r["school_id"])),
             ("儿童数 Children", _fmt_num(pd.Series(kids))),
@@ -836,23 +1133,25 @@ def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None
     if "assumed_share" in r.columns:
         rows.append(("推定标签占比 Share on assumed tags",
                      _fmt_num(pd.to_numeric(r["assumed_share"], errors="coerce") * 100, 0, "%")))
-    kinds = r["route"].astype(str).to_numpy() if "route" in r.columns else np.array(["safest"] * len(r))
     pops = _popup_html([("最安全路线 Safest route" if k == "safest" else "最短路线 Shortest route")
                         for k in kinds], rows)
     styles = [{"color": STRESS_LABELS[lv][2], "weight": float(wt), "opacity": 0.9,
                **({"dashArray": "2 6"} if k == "shortest" else {})} for lv, wt, k in zip(level, weight, kinds)]
     tips = [f"{STRESS_LABELS[lv][0]} · {sid}" for lv, sid in zip(level, _esc(r["school_id"]))]
     order = np.argsort(level, kind="stable")  # worst drawn last, on top
+    drawn_lines = False
     for kind, zh, en, show in (("shortest", "最短路线", "Shortest routes", False),
                                ("safest", "最安全路线", "Safest routes", True)):
         sel = order[kinds[order] == kind]
-        if not len(sel):
+        if not len(sel) or (aggregated and len(sel) > max_route_lines):
             continue
         _add_layer(m, r.iloc[sel], [styles[i] for i in sel], [pops[i] for i in sel], [tips[i] for i in sel],
-                   f"{zh}（{len(sel)}） {en} ({len(sel)})", show=show)
-    legend.append(("路线最差压力等级 Worst stress on route",
-                   [("line", col, f"{zh} {en}") for _lv, (zh, en, col) in STRESS_LABELS.items()]))
-    legend.append(("线宽=儿童数 Width = children", [("dash", "#555555", "虚线=最短路线 Dotted = shortest route")]))
+                   f"{zh}（{len(sel)}） {en} ({len(sel)})", show=show and not aggregated)
+        drawn_lines = True
+    if drawn_lines:
+        legend.append(("单条路线：颜色=最差压力等级 Single routes: colour = worst level",
+                       [("line", col, f"{zh} {en}") for _lv, (zh, en, col) in STRESS_LABELS.items()]
+                       + [("dash", "#555555", "虚线=最短路线，线宽=儿童数 Dotted = shortest, width = children")]))
 
     if hazards is not None and len(hazards):
         h = _to_wgs84(hazards, "hazards")
@@ -914,86 +1213,249 @@ def _coverage_class(values: np.ndarray) -> list[str]:
     return out
 
 
+#: life-circle completeness classes: number of the 5/10/15-minute circles complete -> (colour, label)
+LIFE_CIRCLE_CLASSES: dict[int, tuple[str, str]] = {
+    0: ("#d7191c", "0 个完整 none complete"),
+    1: ("#fdae61", "1 个完整 1 complete"),
+    2: ("#a6d96a", "2 个完整 2 complete"),
+    3: ("#1a9641", "3 个完整（5/10/15分钟） all 3 complete"),
+}
+
+_VALUE_LABELS = {"pct_walk": "步行覆盖率 Walking coverage", "pct_line": "直线覆盖率 Straight-line coverage",
+                 "area_pct_walk": "步行覆盖面积比 Area covered on foot"}
+
+
+def _split_label(label: str) -> tuple[str, str]:
+    zh, _, en = label.partition(" ")
+    return zh, en
+
+
+def _coverage_rows(sub: pd.DataFrame, vals: np.ndarray, value: str, vlabel: str,
+                   below: np.ndarray) -> list[tuple[str, list[str]]]:
+    rows = [("编号 Unit ID", _esc(sub["unit_id"])), (vlabel + " %", _fmt_num(pd.Series(vals), 1, "%"))]
+    for col, lab, d in (("children", "儿童数 Children", 0),
+                        ("children_covered_walk", "步行覆盖儿童 Covered on foot", 0),
+                        ("pct_line", "直线覆盖率 Straight-line %", 1),
+                        ("median_walk_m", "步行距离中位数 Median walk (m)", 0),
+                        ("radius_m", "服务半径 Radius (m)", 0), ("target_pct", "目标 Target %", 0)):
+        if col in sub.columns and col != value:
+            rows.append((lab, _fmt_num(sub[col], d)))
+    if "below_target" in sub.columns:
+        rows.append(("低于目标 Below target", ["是 Yes" if x else "否 No" for x in below]))
+    return rows
+
+
+def _join_coverage(b: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None, value: str) -> gpd.GeoDataFrame:
+    """Boundaries left-joined with the rows of one category (one row per unit, else a DataError)."""
+    if category is not None and "category" in uc.columns:
+        uc = uc[uc["category"].astype(str) == category]
+    if uc["unit_id"].astype(str).duplicated().any():
+        dup = uc.loc[uc["unit_id"].astype(str).duplicated(), "unit_id"].iloc[0]
+        raise DataError(f"unit_coverage has several rows for unit {dup!r} in category {category!r}",
+                        feature=f"unit_id={dup}", fix="pass one row per unit and category")
+    keep = [c for c in ("unit_id", value, "children", "children_covered_walk", "pct_walk", "pct_line",
+                        "median_walk_m", "radius_m", "below_target", "target_pct") if c in uc.columns]
+    uc = uc[list(dict.fromkeys(keep))].copy()
+    uc["unit_id"] = uc["unit_id"].astype(str)
+    b = b.assign(unit_id=b["unit_id"].astype(str))
+    data_cols = [c for c in uc.columns if c != "unit_id" and c not in b.columns]
+    return b.merge(uc[["unit_id"] + data_cols], on="unit_id", how="left")
+
+
+def _choropleth_styles(sub: gpd.GeoDataFrame, value: str) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    vals = pd.to_numeric(sub[value], errors="coerce").to_numpy(dtype=float)
+    cols = _coverage_class(vals)
+    below = (sub["below_target"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+             if "below_target" in sub.columns else np.zeros(len(sub), dtype=bool))
+    styles = [{"color": "#7f0000" if bt else "#444444", "weight": 2.2 if bt else 1.0,
+               "fillColor": c, "fillOpacity": 0.75} for c, bt in zip(cols, below)]
+    return vals, below, styles
+
+
+def _township_outlines(m: folium.Map, townships: gpd.GeoDataFrame | None,
+                       show_names: bool = True) -> list[tuple[str, str, str]]:
+    """Township boundaries drawn over everything (thick, dark, with a white casing) and their names."""
+    if townships is None or not len(townships):
+        return []
+    t = _to_wgs84(townships, "townships")
+    _require(t, ["unit_id", "name"], "townships")
+    tips = [f"{n}（{u}）" for n, u in zip(_esc(t["name"]), _esc(t["unit_id"]))]
+    _add_layer(m, t, [{"color": "#ffffff", "weight": 6, "fill": False, "opacity": 0.9}] * len(t), None, None,
+               "乡镇街道边界（底衬） Township boundaries (casing)", pane="csTop", pane_z=450).control = False
+    _add_layer(m, t, [{"color": "#111111", "weight": 3, "fill": False, "opacity": 1.0}] * len(t), None, tips,
+               f"乡镇街道边界（{len(t)}） Township boundaries ({len(t)})", pane="csTop", pane_z=450)
+    if len(t) <= 80:
+        _add_labels(m, t, t["name"].astype(str).tolist(), "乡镇街道名称 Township names", show=show_names)
+    return [("line", "#111111", "乡镇街道边界 Township boundaries")]
+
+
+def _life_circle_layer(m: folium.Map, units: gpd.GeoDataFrame, life_circles: pd.DataFrame, name: str,
+                       show: bool, overlay: bool) -> list[tuple[str, str, str]]:
+    """Units coloured by how many of the 5/10/15-minute life circles are complete."""
+    _require(life_circles, ["unit_id"], "life_circles")
+    comp_cols = sorted((c for c in life_circles.columns if re.fullmatch(r"lc\d+_complete", str(c))),
+                       key=lambda c: int(re.findall(r"\d+", c)[0]))
+    if not comp_cols:
+        raise DataError("life_circles has no lc<N>_complete columns", feature="life_circles",
+                        fix="pass the output of childspace.coverage.life_circles")
+    lc = pd.DataFrame(life_circles).copy()
+    lc["unit_id"] = lc["unit_id"].astype(str)
+    lc = lc.drop_duplicates("unit_id")
+    j = units.assign(unit_id=units["unit_id"].astype(str)).merge(
+        lc.drop(columns=[c for c in ("name", "level") if c in lc.columns]), on="unit_id", how="left")
+    comp = j[comp_cols].apply(lambda s: pd.to_numeric(s.astype("object").where(s.notna(), np.nan),
+                                                      errors="coerce")).to_numpy(dtype=float)
+    judged = np.isfinite(comp)
+    n_ok = np.where(judged, comp, 0).sum(axis=1).astype(int)
+    any_judged = judged.any(axis=1)
+    fills = [LIFE_CIRCLE_CLASSES[min(k, 3)][0] if a else _NO_DATA for k, a in zip(n_ok, any_judged)]
+    styles = [{"color": "#444444", "weight": 1.0, "fillColor": f, "fillOpacity": 0.75} for f in fills]
+    rows: list[tuple[str, list[str]]] = [("编号 Unit ID", _esc(j["unit_id"])),
+                                         ("完整的生活圈 Complete circles",
+                                          [f"{k} / {int(a)}" for k, a in zip(n_ok, judged.sum(axis=1))])]
+    for c in comp_cols:
+        mnt = re.findall(r"\d+", c)[0]
+        miss_col = f"lc{mnt}_missing"
+        vals = comp[:, comp_cols.index(c)]
+        miss = (j[miss_col].fillna("").astype(str).to_numpy() if miss_col in j.columns
+                else np.array([""] * len(j)))
+        txt = []
+        for v, ms in zip(vals, miss):
+            if not np.isfinite(v):
+                txt.append("无法判断 not judged")
+            elif v:
+                txt.append("<span style='color:#1a9641'>✓ 完整 complete</span>")
+            else:
+                txt.append(f"<span style='color:#d7191c'>✗ 缺 missing:</span> {html.escape(ms)}")
+        rows.append((f"{mnt}分钟生活圈 {mnt}-min circle", txt))
+    pops = _popup_html([f"{n} 生活圈 Life circles" for n in _esc(j["name"])], rows)
+    tips = [f"{n}: {k}/{int(a)} 生活圈完整 circles complete" for n, k, a in
+            zip(_esc(j["name"]), n_ok, judged.sum(axis=1))]
+    _add_layer(m, j, styles, pops, tips, name, show=show, overlay=overlay, pane="csChoro", pane_z=350)
+    minutes = "/".join(re.findall(r"\d+", c)[0] for c in comp_cols)
+    return ([("fill", col, lab) for _k, (col, lab) in LIFE_CIRCLE_CLASSES.items()]
+            + [("fill", _NO_DATA, f"无法判断（无儿童） Not judged (no children) — {minutes} 分钟 min")])
+
+
 def overview_map(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, category: str | None = None, *,
-                 value: str = "pct_walk", title: str | None = None, synthetic: bool = False,
-                 basemaps: Sequence[str] = ("osm",)) -> folium.Map:
-    """Township and community boundaries with a choropleth of coverage per unit.
+                 townships: gpd.GeoDataFrame | None = None, life_circles: pd.DataFrame | None = None,
+                 categories: Sequence[str] | None = None, value: str = "pct_walk", title: str | None = None,
+                 synthetic: bool = False, basemaps: Sequence[str] = ("osm",)) -> folium.Map:
+    """Coverage per unit as choropleths: one category, or every category as a radio-switched layer.
 
     Parameters
     ----------
     boundaries : GeoDataFrame
-        Canonical boundaries (``unit_id``, ``name``, ``level``).
+        Canonical boundaries (``unit_id``, ``name``, ``level``), any CRS; the units shaded.
     unit_coverage : DataFrame
         ``coverage.unit_coverage`` long table (``unit_id``, ``category``, ``children``, ``pct_walk``,
         ``pct_line``, ``below_target``, ``target_pct`` …); percentages 0–100.
     category : str, optional
-        The category mapped; may be omitted when the table holds one category.
+        Map this one category only (as before). When omitted and the table holds several categories, every
+        category becomes one choropleth in a radio group (one shown at a time, Leaflet base layers); the basemap
+        tiles are then checkbox overlays underneath.
+    townships : GeoDataFrame, optional
+        Township boundaries (``unit_id``, ``name``) drawn over the communities (thick dark line with a white
+        casing, always on top) with their names.
+    life_circles : DataFrame, optional
+        ``coverage.life_circles`` (``unit_id``, ``lc5_complete``, ``lc10_complete``, ``lc15_complete``,
+        ``lc*_missing``): adds a "life-circle completeness" choropleth, units coloured by how many of the
+        5/10/15-minute circles are complete (0–3; grey = cannot be judged); the popup lists what is missing.
+    categories : sequence of str, optional
+        Order (and selection) of the categories in the radio group; default the table's order.
     value : str, default "pct_walk"
         Column shaded (``pct_walk``, ``pct_line`` or ``area_pct_walk``), in per cent 0–100. Classes: 0–20,
-        20–40, 40–60, 60–80, 80–100 %; units without figures are grey.
+        20–40, 40–60, 60–80, 80–100 %; units without figures are grey; units below target have a dark red edge.
     title, synthetic, basemaps
         As in :func:`coverage_map`.
 
     Returns
     -------
     folium.Map
-        One choropleth layer per level present (townships, communities) and the outlines.
     """
     b = _to_wgs84(boundaries, "boundaries")
     _require(b, ["unit_id", "name"], "boundaries")
     _require(unit_coverage, ["unit_id", value], "unit_coverage")
     uc = pd.DataFrame(unit_coverage)
-    if "category" in uc.columns:
-        if category is None:
-            cats = uc["category"].dropna().unique()
-            if len(cats) != 1:
-                raise ChildspaceError("overview_map needs a category when unit_coverage holds several",
-                                      fix=f"pass category= one of {sorted(map(str, cats))}")
-            category = str(cats[0])
-        uc = uc[uc["category"].astype(str) == category]
-    if uc["unit_id"].astype(str).duplicated().any():
-        dup = uc.loc[uc["unit_id"].astype(str).duplicated(), "unit_id"].iloc[0]
-        raise DataError(f"unit_coverage has several rows for unit {dup!r} in category {category!r}",
-                        feature=f"unit_id={dup}", fix="pass one row per unit and category")
+    present_cats = ([str(c) for c in pd.unique(uc["category"].dropna())] if "category" in uc.columns else [])
+    if category is not None and present_cats and category not in present_cats:
+        raise DataError(f"unit_coverage has no rows for category {category!r}", feature="unit_coverage",
+                        fix=f"pass category= one of {present_cats}")
+    if categories is not None:
+        unknown = [c for c in categories if c not in present_cats]
+        if unknown:
+            raise DataError(f"unit_coverage has no rows for categories {unknown}", feature="unit_coverage",
+                            fix=f"choose among {present_cats}")
+    multi = category is None and (len(present_cats) > 1 or life_circles is not None)
+    if not multi:
+        if category is None and len(present_cats) == 1:
+            category = present_cats[0]
+        return _overview_single(b, uc, category, townships, value, title, synthetic, basemaps)
+    cats = list(categories) if categories is not None else present_cats
+    vlabel = _VALUE_LABELS.get(value, value)
+    vz, ve = _split_label(vlabel)
+    frames = [b] + ([_to_wgs84(townships, "townships")] if townships is not None and len(townships) else [])
+    m = _new_map(frames, title or f"儿童服务设施覆盖总览 Overview of coverage for children", 
+                 f"{vz}，每次显示一类（右上角切换） {ve}, one category at a time (switch top right)",
+                 synthetic, basemaps, tiles_overlay=True)
+    level = b["level"].astype(str).to_numpy() if "level" in b.columns else np.array(["community"] * len(b))
+    shade_level = "community" if (level == "community").any() else "township"
+    units = b[level == shade_level]
+    lv_zh, lv_en = ("村社区", "communities") if shade_level == "community" else ("乡镇街道", "townships")
+    for i, cat in enumerate(cats):
+        j = _join_coverage(units, uc, cat, value)
+        vals, below, styles = _choropleth_styles(j, value)
+        clabel = category_label(cat)
+        cz, ce = _split_label(clabel)
+        pops = _popup_html([f"{n} · {clabel}" for n in _esc(j["name"])], _coverage_rows(j, vals, value, vlabel,
+                                                                                       below))
+        tips = [f"{n} · {cz}: {v}" for n, v in zip(_esc(j["name"]), _fmt_num(pd.Series(vals), 1, "%"))]
+        n_below = int(below.sum())
+        _add_layer(m, j, styles, pops, tips,
+                   f"{cz}（{n_below}/{len(j)} 低于目标） {ce} ({n_below}/{len(j)} below target)",
+                   show=(i == 0), overlay=False, pane="csChoro", pane_z=350)
+    legend: list[tuple[str, list[tuple[str, str, str]]]] = [
+        (f"{vlabel} %（{lv_zh} {lv_en}）",
+         [("fill", col, lab) for _u, col, lab in COVERAGE_BINS] + [("fill", _NO_DATA, "无数据 No data")]),
+        ("标记 Marks", [("line", "#7f0000", "深红边=低于目标 Dark red edge = below target")])]
+    if life_circles is not None:
+        items = _life_circle_layer(m, units, life_circles, "生活圈完整度 Life-circle completeness",
+                                   show=False, overlay=False)
+        legend.append(("生活圈完整度 Life circles complete", items))
+    _BlankBase("不着色 No shading", show=False).add_to(m)
+    b_items = _boundary_layers(m, b, labels=True, outline=("community", "township"))
+    b_items += _township_outlines(m, townships, show_names=len(units) > 80)
+    if b_items:
+        legend.append(("边界 Boundaries", b_items))
+    return _finish(m, legend)
+
+
+def _overview_single(b: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None,
+                     townships: gpd.GeoDataFrame | None, value: str, title: str | None, synthetic: bool,
+                     basemaps: Sequence[str]) -> folium.Map:
+    """One category: a choropleth layer per level present and the below-target outlines."""
+    if "category" in uc.columns and category is None:
+        cats = uc["category"].dropna().unique()
+        raise ChildspaceError("overview_map needs a category when unit_coverage holds several",
+                              fix=f"pass category= one of {sorted(map(str, cats))}")
     clabel = category_label(category) if category else ""
-    vlabel = {"pct_walk": "步行覆盖率 Walking coverage", "pct_line": "直线覆盖率 Straight-line coverage",
-              "area_pct_walk": "步行覆盖面积比 Area covered on foot"}.get(value, value)
-    m = _new_map([b], title or f"{clabel.split(' ')[0]}{vlabel.split(' ')[0]} {clabel.split(' ', 1)[-1]}: "
+    vlabel = _VALUE_LABELS.get(value, value)
+    frames = [b] + ([_to_wgs84(townships, "townships")] if townships is not None and len(townships) else [])
+    m = _new_map(frames, title or f"{clabel.split(' ')[0]}{vlabel.split(' ')[0]} {clabel.split(' ', 1)[-1]}: "
                  f"{vlabel.split(' ', 1)[-1]}", None, synthetic, basemaps)
-    keep = [c for c in ("unit_id", value, "children", "children_covered_walk", "pct_walk", "pct_line",
-                        "median_walk_m", "radius_m", "below_target", "target_pct") if c in uc.columns]
-    keep = list(dict.fromkeys(keep))
-    uc = uc[keep].copy()
-    uc["unit_id"] = uc["unit_id"].astype(str)
-    b = b.assign(unit_id=b["unit_id"].astype(str))
-    data_cols = [c for c in uc.columns if c != "unit_id" and c not in b.columns]
-    j = b.merge(uc[["unit_id"] + data_cols], on="unit_id", how="left")
+    j = _join_coverage(b, uc, category, value)
     level = j["level"].astype(str).to_numpy() if "level" in j.columns else np.array(["community"] * len(j))
     present = [lv for lv in ("township", "community") if (level == lv).any()]
     legend_items = [("fill", col, lab) for _u, col, lab in COVERAGE_BINS] + [("fill", _NO_DATA, "无数据 No data")]
     for lv in present:
         sub = j[level == lv]
-        vals = pd.to_numeric(sub[value], errors="coerce").to_numpy(dtype=float)
-        cols = _coverage_class(vals)
-        below = (sub["below_target"].fillna(False).astype(bool).to_numpy() if "below_target" in sub.columns
-                 else np.zeros(len(sub), dtype=bool))
-        styles = [{"color": "#7f0000" if bt else "#444444", "weight": 2.2 if bt else 1.0,
-                   "fillColor": c, "fillOpacity": 0.75} for c, bt in zip(cols, below)]
-        rows = [("编号 Unit ID", _esc(sub["unit_id"])), (vlabel + " %", _fmt_num(pd.Series(vals), 1, "%"))]
-        for col, lab, d in (("children", "儿童数 Children", 0),
-                            ("children_covered_walk", "步行覆盖儿童 Covered on foot", 0),
-                            ("pct_line", "直线覆盖率 Straight-line %", 1),
-                            ("median_walk_m", "步行距离中位数 Median walk (m)", 0),
-                            ("radius_m", "服务半径 Radius (m)", 0), ("target_pct", "目标 Target %", 0)):
-            if col in sub.columns and col != value:
-                rows.append((lab, _fmt_num(sub[col], d)))
-        if "below_target" in sub.columns:
-            rows.append(("低于目标 Below target", ["是 Yes" if x else "否 No" for x in below]))
-        pops = _popup_html([f"{n} {clabel}" for n in _esc(sub["name"])], rows)
+        vals, below, styles = _choropleth_styles(sub, value)
+        pops = _popup_html([f"{n} {clabel}" for n in _esc(sub["name"])],
+                           _coverage_rows(sub, vals, value, vlabel, below))
         tips = [f"{n}: {v}" for n, v in zip(_esc(sub["name"]), _fmt_num(pd.Series(vals), 1, "%"))]
         lname = "乡镇街道覆盖率 Township coverage" if lv == "township" else "村社区覆盖率 Community coverage"
         show = lv == "community" or len(present) == 1
-        _add_layer(m, sub, styles, pops, tips, lname, show=show)
+        _add_layer(m, sub, styles, pops, tips, lname, show=show, pane="csChoro", pane_z=350)
         if below.any():
             bsub = sub[below]
             _add_layer(m, bsub, [{"color": "#7f0000", "weight": 3.5, "fill": False, "dashArray": "8 4"}] * len(bsub),
@@ -1001,6 +1463,7 @@ def overview_map(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cate
                        f"{'乡镇' if lv == 'township' else '村社区'}低于目标（{len(bsub)}） "
                        f"{'Townships' if lv == 'township' else 'Communities'} below target ({len(bsub)})", show=show)
     items = _boundary_layers(m, b, outline=("township",))
+    items += _township_outlines(m, townships)
     legend: list[tuple[str, list[tuple[str, str, str]]]] = [
         (f"{vlabel} %", legend_items),
         ("标记 Marks", [("dash", "#7f0000", "深红虚线框=低于目标 Dark red dashes = below target")])]

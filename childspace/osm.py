@@ -52,12 +52,15 @@ Study area
 ----------
 ``area`` is buffered by ``buffer_m`` metres in the local metric CRS; ways with at least one node inside the
 buffered area are kept **whole** (not clipped), so routes that leave the area briefly are not cut.
+Ways with no node in the bounding box of the buffered area are skipped while the file is decoded (their tags
+are never parsed), except ``footway=sidewalk`` ways, which the ``sidewalk=separate`` rule compares with roads
+that reach into the area.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -331,16 +334,26 @@ def read_osm(
     way_keys = list(
         dict.fromkeys(list(EDGE_TAGS.values()) + list(EDGE_EXTRA_TAGS.values()) + list(_RULE_KEYS))
     )
-    ways, tagged = _osm_reader.read_ways_and_nodes(
-        p, lambda t: is_walkable(t, trunk), way_keys, list(NODE_TAGS.values())
-    )
-    if len(ways.ids) == 0:
+    def read(bbox: tuple[float, float, float, float] | None):
+        return _osm_reader.read_ways_and_nodes(
+            p,
+            lambda t: is_walkable(t, trunk),
+            way_keys,
+            list(NODE_TAGS.values()),
+            bbox=bbox,
+            # sidewalks beside a kept road may lie outside the area; the road test needs them
+            keep_outside=("footway=sidewalk",),
+        )
+
+    # ways with no node in the area's bounding box are skipped while reading (before their tags are decoded)
+    ways, tagged = read(poly.bounds if poly is not None else None)
+    if len(ways.ids) == 0 and poly is None:
         raise NetworkError(
             "no walkable ways in the file",
             path=p,
             fix="check that the extract covers a built-up area and contains highway=* ways",
         )
-    return _build_tables(p, ways, tagged, poly, box)
+    return _build_tables(p, ways, tagged, poly, box, full_read=lambda: read(None)[0])
 
 
 def _outside(p: Path, poly: BaseGeometry, box: tuple[float, float, float, float], what: str) -> NetworkError:
@@ -355,9 +368,13 @@ def _outside(p: Path, poly: BaseGeometry, box: tuple[float, float, float, float]
     )
 
 
-def _tag_frame(tags: dict[str, list], index: np.ndarray | None = None) -> pd.DataFrame:
-    df = pd.DataFrame({k: pd.array(v, dtype=object) for k, v in tags.items()})
-    return df if index is None else df.iloc[index].reset_index(drop=True)
+def _separate_sidewalks(tags: dict[str, np.ndarray]) -> np.ndarray:
+    """Vectorised :func:`_has_separate_sidewalks` over per-key object arrays of way tags."""
+    hw = tags["highway"]
+    road = np.fromiter((h in _ROAD_CLASSES for h in hw), dtype=bool, count=len(hw))
+    both = (tags["sidewalk"] == "separate") | (tags["sidewalk:both"] == "separate")
+    sides = (tags["sidewalk:left"] == "separate") & (tags["sidewalk:right"] == "separate")
+    return road & (both | sides)
 
 
 def _build_tables(
@@ -366,6 +383,7 @@ def _build_tables(
     tagged: _osm_reader.RawNodes,
     poly: BaseGeometry | None,
     box: tuple[float, float, float, float] | None,
+    full_read: Callable[[], _osm_reader.RawWays] | None = None,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     n_ways = len(ways.ids)
     counts = np.diff(ways.offsets)
@@ -383,12 +401,20 @@ def _build_tables(
             inside[cand] = shapely.contains_xy(poly, ways.lon[cand], ways.lat[cand])
         way_in = np.bincount(way_of_ref[inside], minlength=n_ways) > 0
         if not way_in.any():
-            if valid.any():
+            # error path: the extent of all walkable ways in the file (the read above skipped far ones)
+            every = full_read() if full_read is not None else ways
+            if len(every.ids) == 0:
+                raise NetworkError(
+                    "no walkable ways in the file",
+                    path=p,
+                    fix="check that the extract covers a built-up area and contains highway=* ways",
+                )
+            if not np.isnan(every.lon).all():
                 ext = (
-                    float(np.nanmin(ways.lon)),
-                    float(np.nanmin(ways.lat)),
-                    float(np.nanmax(ways.lon)),
-                    float(np.nanmax(ways.lat)),
+                    float(np.nanmin(every.lon)),
+                    float(np.nanmin(every.lat)),
+                    float(np.nanmax(every.lon)),
+                    float(np.nanmax(every.lat)),
                 )
                 if not poly.intersects(shapely.box(*ext)):
                     raise _outside(p, poly, ext, "extent of its walkable ways")
@@ -426,23 +452,8 @@ def _build_tables(
             stacklevel=3,
         )
 
-    tags_df = _tag_frame(ways.tags)
-    separate = np.fromiter(
-        (
-            _has_separate_sidewalks(
-                {"highway": h, "sidewalk": s, "sidewalk:both": b, "sidewalk:left": lf, "sidewalk:right": r}
-            )
-            for h, s, b, lf, r in zip(
-                ways.tags["highway"],
-                ways.tags["sidewalk"],
-                ways.tags["sidewalk:both"],
-                ways.tags["sidewalk:left"],
-                ways.tags["sidewalk:right"],
-            )
-        ),
-        dtype=bool,
-        count=n_ways,
-    )
+    tags_df = {k: np.asarray(v, dtype=object) for k, v in ways.tags.items()}  # object arrays per key
+    separate = _separate_sidewalks(tags_df)
     drop_way = np.zeros(n_ways, dtype=bool)
     if (separate & way_in).any():
         drop_way = _roads_beside_sidewalks(
@@ -500,10 +511,9 @@ def _build_tables(
     ok = ~((u == v) & (length <= 0.0))
     u, v, eway, length, geoms = u[ok], v[ok], eway[ok], length[ok], geoms[ok]
 
-    etags = tags_df.iloc[eway].reset_index(drop=True)
     cols: dict[str, Any] = {"u": u, "v": v, "key": np.zeros(len(u), dtype=np.int64), "osmid": ways.ids[eway]}
     for col, key in {**EDGE_TAGS, **EDGE_EXTRA_TAGS}.items():
-        cols[col] = etags[key].to_numpy(dtype=object)
+        cols[col] = tags_df[key][eway]
     cols["length"] = length
     edges = gpd.GeoDataFrame(cols, geometry=geoms, crs=WGS84)
     lo = np.minimum(u, v)
@@ -559,7 +569,7 @@ def _tagged_graph_nodes(tagged: _osm_reader.RawNodes) -> np.ndarray:
 
 def _roads_beside_sidewalks(
     cand: np.ndarray,
-    tags_df: pd.DataFrame,
+    tags_df: dict[str, np.ndarray],
     offsets: np.ndarray,
     lon: np.ndarray,
     lat: np.ndarray,
@@ -571,8 +581,8 @@ def _roads_beside_sidewalks(
     ``footway=sidewalk`` lines through an STRtree; intersection lengths summed per road with ``np.bincount``.
     """
     n_ways = len(cand)
-    fw = tags_df["footway"].to_numpy(dtype=object)
-    hw = tags_df["highway"].to_numpy(dtype=object)
+    fw = tags_df["footway"]
+    hw = tags_df["highway"]
     sidewalk_way = (fw == "sidewalk") & np.isin(hw, ["footway", "path", "cycleway", "pedestrian"])
     drop = np.zeros(n_ways, dtype=bool)
     if not sidewalk_way.any():

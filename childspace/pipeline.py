@@ -141,6 +141,7 @@ class Results:
     tables: dict[str, Any] = field(default_factory=dict)
     layers: dict[str, Any] = field(default_factory=dict)
     summary: list[str] = field(default_factory=list)
+    stress: Any = None
 
 
 def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
@@ -345,6 +346,7 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
         if len(schools):
             progress("通学路径 Routes to school: stress of every street and crossing")
             stress = safety.network_stress(net)
+            res.stress = stress
             progress(f"  routes from {len(inp.origins):,} homes to {len(schools)} schools (shortest and safest)")
             r = rt.school_routes(net, inp.origins, schools, stress=stress)
             res.layers["routes"] = r
@@ -543,9 +545,12 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
     fac = res.layers.get("facilities")
     if "access" in res.layers:
         uc = res.tables.get("community_coverage", res.tables.get("township_coverage"))
-        first = next(c for c in cfg.categories if (uc["category"] == c).any())
-        both("overview", "总览 Overview", maps.overview_map(bounds, uc, first, synthetic=syn),
-             plot.plot_overview(bounds, uc, first, synthetic=syn))
+        present = [c for c in cfg.categories if (uc["category"] == c).any()]
+        both("overview", "总览 Overview",
+             maps.overview_map(bounds, uc, townships=inp.townships, categories=present,
+                               life_circles=res.tables.get("community_life_circles"), synthetic=syn),
+             plot.plot_overview(bounds, uc, townships=inp.townships, small_multiples=True, categories=present,
+                                synthetic=syn))
         for cat in cfg.categories:
             if fac is None or not (fac["category"] == cat).any():
                 continue
@@ -565,11 +570,14 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
              plot.plot_pilots(res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
                               synthetic=syn))
     if "routes" in res.layers:
+        edges_stress, crossings = maps.stress_frames(res.network, res.stress)
         both("routes", "通学路径 Routes to school",
              maps.routes_map(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
-                             res.layers.get("schools"), boundaries=bounds, synthetic=syn),
+                             res.layers.get("schools"), boundaries=bounds, synthetic=syn,
+                             network_stress=edges_stress, crossings=crossings),
              plot.plot_routes(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
-                              res.layers.get("schools"), boundaries=bounds, synthetic=syn))
+                              res.layers.get("schools"), boundaries=bounds, synthetic=syn,
+                              network_stress=edges_stress))
     progress("报告 HTML report")
     written["report"] = report.html_report(
         out / "report.html", f"儿童友好空间分析报告 Child-friendly city analysis — {cfg.name}",

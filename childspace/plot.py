@@ -239,12 +239,15 @@ def _fix_extent(ax, *layers: gpd.GeoDataFrame | None, pad: float = 0.04) -> None
 def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame,
                   service_areas: gpd.GeoDataFrame | None = None, access: gpd.GeoDataFrame | None = None,
                   gaps: gpd.GeoDataFrame | None = None, category: str | None = None, *,
+                  max_points: int = 500, hex_size: float | None = None,
                   title: str | None = None, synthetic: bool = False) -> Figure:
     """Static coverage map of one category (mirrors :func:`childspace.maps.coverage_map`).
 
     Parameters are those of :func:`childspace.maps.coverage_map` (any CRS in; drawn in the local metric CRS).
     Gaps are shaded by ``children_uncovered``; homes not covered on foot (``covered_walk_<cat>`` false, else
-    ``covered_line_<cat>``) are red dots sized by ``children``.
+    ``covered_line_<cat>``) are red dots sized by ``children``; with more than ``max_points`` of them the children
+    uncovered are summed per hexagon (``hex_size`` metres, default about 20 cells across;
+    :func:`childspace.maps.hex_totals`) instead.
 
     Returns
     -------
@@ -274,8 +277,11 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
             if "category" in g.columns:
                 g = g[g["category"].astype(str) == category]
             if len(g):
-                g.plot(ax=ax, column="children_uncovered", cmap="Reds", alpha=0.75, edgecolor="#99000d",
-                       linewidth=0.6, zorder=2, legend=True,
+                n_unc = 0
+                if access is not None and f"covered_walk_{category}" in access.columns:
+                    n_unc = int((~access[f"covered_walk_{category}"].fillna(False).astype(bool)).sum())
+                g.plot(ax=ax, column="children_uncovered", cmap="Reds", alpha=0.45, edgecolor="#99000d",
+                       linewidth=0.6, zorder=2, legend=n_unc <= max_points,
                        legend_kwds={"label": "缺口未覆盖儿童 Gap: children uncovered", "shrink": 0.45,
                                     "location": "bottom", "pad": 0.02, "aspect": 30})
                 handles.append(Patch(facecolor="#fb6a4a", edgecolor="#99000d", label="覆盖缺口 Coverage gap"))
@@ -303,7 +309,23 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
                 raise DataError(f"access lacks covered_walk_{category} / covered_line_{category}",
                                 feature="access", fix=f"run coverage.origin_access for category {category!r}")
             unc = acc[~acc[col].fillna(False).astype(bool).to_numpy()]
-            if len(unc):
+            if len(unc) > max_points:
+                from childspace.maps import _auto_hex_size, hex_totals
+
+                kids = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)),
+                                     errors="coerce").fillna(0).to_numpy()
+                size = hex_size if hex_size is not None else _auto_hex_size(acc)
+                hx = hex_totals(unc, kids, size).to_crs(crs)
+                hx = hx[hx["total"].to_numpy() > 0]
+                if len(hx):
+                    hx.plot(ax=ax, column="total", cmap="Purples", alpha=0.75, edgecolor="#3f007d", linewidth=0.3,
+                            zorder=7, legend=True,
+                            legend_kwds={"label": f"每{size:g}米六边形未覆盖儿童 Children uncovered per {size:g} m "
+                                                  "hexagon", "orientation": "horizontal", "location": "bottom",
+                                         "pad": 0.02, "aspect": 30, "shrink": 0.6})
+                    handles.append(Patch(facecolor="#9e9ac8", edgecolor="#3f007d",
+                                         label=f"未覆盖儿童（{size:g}米六边形） Children uncovered ({size:g} m hexagons)"))
+            elif len(unc):
                 kids = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)),
                                      errors="coerce").fillna(0).to_numpy()
                 ax.scatter(unc.geometry.x, unc.geometry.y, s=6 + 6 * kids, c="#ef3b2c", edgecolors="#67000d",
@@ -392,7 +414,8 @@ def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | 
 
 def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None,
                 walksheds: gpd.GeoDataFrame | None = None, schools: gpd.GeoDataFrame | None = None, *,
-                boundaries: gpd.GeoDataFrame | None = None, route: str = "safest", title: str | None = None,
+                boundaries: gpd.GeoDataFrame | None = None, route: str = "safest",
+                network_stress: gpd.GeoDataFrame | None = None, title: str | None = None,
                 synthetic: bool = False) -> Figure:
     """Static map of routes to school by worst stress level (mirrors :func:`childspace.maps.routes_map`).
 
@@ -400,6 +423,11 @@ def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = Non
     ----------
     route : {"safest", "shortest", "both"}, default "safest"
         Which routes of ``routes.school_routes`` to draw (shortest ones dotted).
+    network_stress : GeoDataFrame, optional
+        Network edges with ``level`` (:func:`childspace.maps.stress_frames`): the whole network is drawn thin by
+        street level and, for ``route`` "safest"/"shortest" with routes as returned by ``school_routes``, the
+        routes are summed per street (width = children, :func:`childspace.maps.route_edge_use`) instead of
+        drawing one line per route.
     Other parameters as in :func:`childspace.maps.routes_map`.
 
     Returns
@@ -436,6 +464,27 @@ def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = Non
         kids = (pd.to_numeric(r["children"], errors="coerce").fillna(0).to_numpy() if "children" in r.columns
                 else np.zeros(len(r)))
         kinds = r["route"].astype(str).to_numpy() if "route" in r.columns else np.array(["safest"] * len(r))
+        use = None
+        if network_stress is not None and len(network_stress):
+            ns = _metric(network_stress, crs, "network_stress")
+            nl = pd.to_numeric(ns["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
+            ns.plot(ax=ax, color=[STRESS_LABELS[v][2] for v in nl], linewidth=0.8, alpha=0.8, zorder=4)
+            if route != "both" and "childspace_routes" in routes.attrs:
+                from childspace.maps import route_edge_use
+
+                use = _metric(route_edge_use(routes, network_stress, route), crs, "edge use")
+        if use is not None and len(use):
+            k = use["children"].to_numpy(dtype=float)
+            kmax = max(float(k.max()), 1.0)
+            ul = pd.to_numeric(use["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
+            o = np.argsort(k, kind="stable")
+            use.iloc[o].plot(ax=ax, color=[STRESS_LABELS[v][2] for v in ul[o]],
+                             linewidth=1.0 + 7.0 * np.sqrt(k[o] / kmax), alpha=0.9, zorder=7)
+            for frac in (1.0, 0.25):
+                handles.append(Line2D([], [], color="#555555", lw=1.0 + 7.0 * np.sqrt(frac),
+                                      label=f"{kmax * frac:,.0f} 名儿童走此街道 children on the street"))
+            r = r.iloc[0:0]
+            level, kids, kinds = level[:0], kids[:0], kinds[:0]
         for lv in (1, 2, 3, 4):
             for kd, ls in (("safest", "-"), ("shortest", ":")):
                 sel = (level == lv) & (kinds == kd)
@@ -473,7 +522,7 @@ def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = Non
                                 path_effects=halo)
             handles.append(Line2D([], [], marker="o", ls="", color="#1f78b4", markeredgecolor="white",
                                   markersize=10, label="学校 School"))
-        _fix_extent(ax, r, b, _metric(walksheds, crs, "walksheds") if walksheds is not None else None)
+        _fix_extent(ax, r, b, use, _metric(walksheds, crs, "walksheds") if walksheds is not None else None)
         which = {"safest": "最安全路线 safest routes", "shortest": "最短路线 shortest routes",
                  "both": "最安全与最短路线 safest and shortest routes"}[route]
         _decorate(fig, ax, title or f"上学路线安全评估（{which.split(' ')[0]}） Safe routes to school "
@@ -481,15 +530,106 @@ def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = Non
     return fig
 
 
+def _overview_fill(sub: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None,
+                   value: str) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
+    from childspace.maps import COVERAGE_BINS
+
+    if category is not None and "category" in uc.columns:
+        uc = uc[uc["category"].astype(str) == category]
+    cols = ["unit_id", value] + (["below_target"] if "below_target" in uc.columns else [])
+    u = uc[cols].copy()
+    u["unit_id"] = u["unit_id"].astype(str)
+    sub = sub.merge(u.drop_duplicates("unit_id"), on="unit_id", how="left")
+    vals = pd.to_numeric(sub[value], errors="coerce").to_numpy(dtype=float)
+    uppers = np.array([x[0] for x in COVERAGE_BINS])
+    idx = np.clip(np.searchsorted(uppers, np.nan_to_num(vals, nan=-1.0), side="right"), 0, len(COVERAGE_BINS) - 1)
+    fill = np.where(np.isfinite(vals), np.array([x[1] for x in COVERAGE_BINS])[idx], "#bdbdbd")
+    return sub, vals, fill
+
+
+def _overview_small_multiples(b: gpd.GeoDataFrame, sub: gpd.GeoDataFrame, uc: pd.DataFrame, cats: list[str],
+                              townships: gpd.GeoDataFrame | None, value: str, vlabel: str, title: str | None,
+                              synthetic: bool, crs: CRS) -> Figure:
+    from childspace.maps import COVERAGE_BINS
+
+    n = len(cats)
+    ncols = min(3, n) if n <= 6 else 4
+    nrows = int(np.ceil(n / ncols))
+    minx, miny, maxx, maxy = b.total_bounds
+    aspect = (maxy - miny) / max(maxx - minx, 1.0)
+    panel_w = 4.2
+    fig = Figure(figsize=(panel_w * ncols, panel_w * aspect * nrows + 2.2), dpi=100)
+    FigureCanvasAgg(fig)
+    top = 1.0 - 1.25 / fig.get_size_inches()[1]
+    bottom = 0.9 / fig.get_size_inches()[1]
+    halo = [patheffects.withStroke(linewidth=2, foreground="white")]
+    axes = []
+    for i, cat in enumerate(cats):
+        r, c = divmod(i, ncols)
+        h = (top - bottom) / nrows
+        ax = fig.add_axes((0.01 + c * 0.98 / ncols, top - (r + 1) * h, 0.98 / ncols - 0.01, h - 0.06))
+        axes.append(ax)
+        s2, vals, fill = _overview_fill(sub, uc, cat, value)
+        s2.plot(ax=ax, color=fill, edgecolor="#666666", linewidth=0.4, zorder=2)
+        if townships is not None and len(townships):
+            townships.boundary.plot(ax=ax, color="#111111", linewidth=1.4, zorder=5)
+        tot = (uc[uc["category"].astype(str) == cat] if "category" in uc.columns else uc)
+        share = ""
+        if {"children", "children_covered_walk"} <= set(tot.columns) and value == "pct_walk":
+            ch = pd.to_numeric(tot["children"], errors="coerce").sum()
+            cv = pd.to_numeric(tot["children_covered_walk"], errors="coerce").sum()
+            share = f"（全部 {100 * cv / ch:.0f}% overall）" if ch else ""
+        ax.set_title(f"{category_label(cat)}{share}", fontsize=11, fontweight="bold")
+        ax.set_xlim(minx, maxx)
+        ax.set_ylim(miny, maxy)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+    # scale bar on the last panel, north arrow on the first
+    ax = axes[-1]
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    length = nice_scale_length(x1 - x0, 0.3)
+    ax.add_patch(Rectangle((x0, y0 - 0.04 * (y1 - y0)), length, 0.015 * (y1 - y0), facecolor="black",
+                           clip_on=False, zorder=20))
+    ax.text(x0 + length, y0 - 0.02 * (y1 - y0), _scale_label(length), fontsize=8, va="bottom", ha="left",
+            path_effects=halo, clip_on=False)
+    axes[0].annotate("N 北", xy=(0.97, 0.97), xytext=(0.97, 0.80), xycoords="axes fraction", ha="center",
+                     fontsize=9, fontweight="bold", arrowprops=dict(facecolor="black", width=3, headwidth=9,
+                                                                    headlength=8), zorder=21)
+    handles = [Patch(facecolor=c, edgecolor="#444444", label=lab) for _u, c, lab in COVERAGE_BINS]
+    handles.append(Patch(facecolor="#bdbdbd", edgecolor="#444444", label="无数据 No data"))
+    if townships is not None and len(townships):
+        handles.append(Line2D([], [], color="#111111", lw=1.6, label="乡镇街道边界 Township boundary"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False,
+               title=f"{vlabel} %", title_fontsize=10, bbox_to_anchor=(0.5, 0.0))
+    vz, ve = vlabel.split(" ", 1)
+    fig.suptitle(title or f"各类设施{vz} {ve} by category", fontsize=15, fontweight="bold", x=0.01, ha="left",
+                 y=0.995, va="top")
+    if synthetic:
+        fig.text(0.99, 0.995, _SYNTHETIC_NOTE, fontsize=10, fontweight="bold", color="#7a5200", ha="right", va="top",
+                 bbox=dict(boxstyle="round,pad=0.3", facecolor="#fff3cd", edgecolor="#e0b84d"))
+    fig.text(0.99, 0.003, f"坐标系 CRS: {crs.name} (EPSG:{crs.to_epsg()})", fontsize=7, color="#555555",
+             ha="right", va="bottom")
+    return fig
+
+
 def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, category: str | None = None, *,
-                  value: str = "pct_walk", level: str | None = None, title: str | None = None,
-                  synthetic: bool = False) -> Figure:
+                  value: str = "pct_walk", level: str | None = None, townships: gpd.GeoDataFrame | None = None,
+                  small_multiples: bool = False, categories: Sequence[str] | None = None,
+                  title: str | None = None, synthetic: bool = False) -> Figure:
     """Choropleth of coverage % per unit (mirrors :func:`childspace.maps.overview_map`).
 
     Parameters
     ----------
     level : {"community", "township"}, optional
         Units shaded; default communities when present, else townships. Township outlines are always drawn.
+    townships : GeoDataFrame, optional
+        Township boundaries drawn over the units (thick dark lines, names).
+    small_multiples : bool, default False
+        One small panel per category (``categories``, default every category of the table) sharing one legend,
+        for reports; ``category`` is then ignored.
+    categories : sequence of str, optional
+        Panels of the small multiples, in order.
     Other parameters as in :func:`childspace.maps.overview_map`; classes 0–20–40–60–80–100 %, grey = no data,
     hatched = below target.
 
@@ -506,6 +646,18 @@ def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cat
         if col not in uc.columns:
             raise DataError(f"unit_coverage lacks the column {col!r}", feature="unit_coverage",
                             fix="pass the output of childspace.coverage.unit_coverage")
+    vlabel0 = {"pct_walk": "步行覆盖率 Walking coverage", "pct_line": "直线覆盖率 Straight-line coverage",
+               "area_pct_walk": "步行覆盖面积比 Area covered on foot"}.get(value, value)
+    t = _metric(townships, crs, "townships")
+    if small_multiples:
+        cats = (list(categories) if categories is not None else
+                ([str(c) for c in pd.unique(uc["category"].dropna())] if "category" in uc.columns else [None]))
+        lev0 = b["level"].astype(str) if "level" in b.columns else pd.Series("community", index=b.index)
+        lvl = level or ("community" if (lev0 == "community").any() else "township")
+        sub0 = b[lev0.to_numpy() == lvl].copy()
+        sub0["unit_id"] = sub0["unit_id"].astype(str)
+        with _style():
+            return _overview_small_multiples(b, sub0, uc, cats, t, value, vlabel0, title, synthetic, crs)
     if "category" in uc.columns:
         if category is None:
             cats = uc["category"].dropna().unique()
@@ -537,18 +689,29 @@ def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cat
         sub.plot(ax=ax, color=fill, edgecolor="#555555", linewidth=0.6, zorder=2)
         if "below_target" in sub.columns:
             bt = sub["below_target"].fillna(False).astype(bool).to_numpy()
-            if bt.any():
+            tgt = (pd.to_numeric(uc["target_pct"], errors="coerce").dropna().unique() if "target_pct" in uc.columns
+                   else np.array([]))
+            redundant = len(tgt) == 1 and any(abs(float(tgt[0]) - u_) < 1e-6 for u_, _c, _l in COVERAGE_BINS)
+            if bt.any() and redundant:  # the colour classes already split at the target: say it, no hatching
+                handles.append(Patch(facecolor="white", edgecolor="white",
+                                     label=f"目标 {float(tgt[0]):g}%：低于 {float(tgt[0]):g}% 即低于目标 "
+                                           f"Target {float(tgt[0]):g}%"))
+            elif bt.any():
                 sub[bt].plot(ax=ax, facecolor="none", edgecolor="#7f0000", hatch="//", linewidth=0.0, zorder=3)
                 handles.append(Patch(facecolor="white", edgecolor="#7f0000", hatch="//",
                                      label="斜线 = 低于目标 Hatched = below target"))
-        _draw_boundaries(ax, b, handles, outline=("township",))
+        _draw_boundaries(ax, b, handles, outline=("township",), label_limit=0 if level == "community" else 60)
+        if t is not None and len(t):
+            t.boundary.plot(ax=ax, color="white", linewidth=4.5, zorder=7)
+            t.boundary.plot(ax=ax, color="#111111", linewidth=2.2, zorder=8)
+            handles.append(Line2D([], [], color="#111111", lw=2.2, label="乡镇街道边界 Township boundary"))
         if len(sub) <= 40 and "name" in sub.columns and level == "community":
             rp = sub.geometry.representative_point()
             halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
-            for x, y, t, v in zip(rp.x, rp.y, sub["name"].astype(str), vals):
-                ax.text(x, y, f"{t}\n{v:.0f}%" if np.isfinite(v) else f"{t}\n—", ha="center", va="center",
+            for x, y, t_, v in zip(rp.x, rp.y, sub["name"].astype(str), vals):
+                ax.text(x, y, f"{t_}\n{v:.0f}%" if np.isfinite(v) else f"{t_}\n—", ha="center", va="center",
                         fontsize=9, zorder=14, path_effects=halo)
-        _fix_extent(ax, b)
+        _fix_extent(ax, b, t)
         cz, ce = (clabel.split(" ", 1) + [""])[:2] if clabel else ("", "")
         vz, ve = vlabel.split(" ", 1)
         _decorate(fig, ax, title or f"{cz}{vz} {ce}: {ve}", synthetic, handles, crs)

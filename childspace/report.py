@@ -34,6 +34,7 @@ __all__ = [
     "write_excel",
     "write_csv_tables",
     "html_report",
+    "township_table_html",
     "SHEET_NAMES",
 ]
 
@@ -456,6 +457,10 @@ ul.summary li{margin:3px 0}
 .pilot.gap{border-color:#d7191c;background:#fdf1f1}
 .pilot .meta{color:#555;font-size:13px}
 .scroll{max-height:420px;overflow:auto}
+table.township td.cov{text-align:center;font-weight:bold;min-width:70px}
+table.township td.cov[data-below="1"]{color:#5a0000}
+p.legend .sw{display:inline-block;width:16px;height:11px;border:1px solid #555;margin:0 4px 0 8px;
+ vertical-align:middle}
 """
 
 
@@ -546,11 +551,80 @@ def _pilot_sections(pilots_status: pd.DataFrame) -> str:
     return "".join(parts)
 
 
+def _coverage_cell_colour(v: float) -> str:
+    # the classes of the maps' choropleths (childspace.maps.COVERAGE_BINS), kept here to avoid an import cycle
+    for upper, colour in ((20.0, "#d7191c"), (40.0, "#fdae61"), (60.0, "#ffffbf"), (80.0, "#a6d96a")):
+        if v < upper:
+            return colour
+    return "#1a9641"
+
+
+def township_table_html(township_coverage: pd.DataFrame, value: str = "pct_walk") -> str:
+    """Townships x categories table of coverage % (cells coloured by the map classes; bold red = below target).
+
+    Parameters
+    ----------
+    township_coverage : DataFrame
+        ``coverage.unit_coverage`` rows of the townships (``unit_id``, ``name``, ``category``, ``value``,
+        optional ``children``, ``below_target``, ``target_pct``); percentages 0–100.
+    value : str, default "pct_walk"
+
+    Returns
+    -------
+    str
+        An HTML ``<table>`` (one row per township, one column per category, plus children).
+    """
+    need = ["unit_id", "category", value]
+    missing = [c for c in need if c not in township_coverage.columns]
+    if missing:
+        raise DataError(f"township coverage table lacks columns {missing}",
+                        fix="pass coverage.unit_coverage of the townships")
+    df = pd.DataFrame(township_coverage)
+    cats = [str(c) for c in pd.unique(df["category"].dropna())]
+    df = df.assign(unit_id=df["unit_id"].astype(str))
+    piv = df.pivot_table(index="unit_id", columns="category", values=value, aggfunc="first")
+    below = (df.pivot_table(index="unit_id", columns="category", values="below_target", aggfunc="first")
+             if "below_target" in df.columns else None)
+    names = df.drop_duplicates("unit_id").set_index("unit_id")["name"] if "name" in df.columns else None
+    kids = (df.drop_duplicates("unit_id").set_index("unit_id")["children"] if "children" in df.columns else None)
+    head = ("<tr><th>乡镇街道 Township</th>" + ("<th>儿童数 Children</th>" if kids is not None else "")
+            + "".join(f"<th>{_esc(category_label(c))}</th>" for c in cats) + "</tr>")
+    rows = []
+    for uid in pd.unique(df["unit_id"]):
+        name = _esc(names.get(uid, uid)) if names is not None else _esc(uid)
+        cells = [f"<td><b>{name}</b><br><span style='color:#666;font-size:12px'>{_esc(uid)}</span></td>"]
+        if kids is not None:
+            k = pd.to_numeric(pd.Series([kids.get(uid)]), errors="coerce").iloc[0]
+            cells.append(f'<td class="num">{"" if not np.isfinite(k) else f"{k:,.0f}"}</td>')
+        for c in cats:
+            v = piv.at[uid, c] if (uid in piv.index and c in piv.columns) else np.nan
+            v = float(v) if v is not None and pd.notna(v) else np.nan
+            if not np.isfinite(v):
+                cells.append('<td class="num cov" style="background:#bdbdbd">—</td>')
+                continue
+            bt = bool(below.at[uid, c]) if below is not None and uid in below.index and c in below.columns \
+                and pd.notna(below.at[uid, c]) else False
+            mark = " ▼" if bt else ""
+            cells.append(f'<td class="num cov" data-below="{int(bt)}" style="background:{_coverage_cell_colour(v)}">'
+                         f"{v:.0f}%{mark}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    target = ""
+    if "target_pct" in df.columns and df["target_pct"].notna().any():
+        target = f"{float(pd.to_numeric(df['target_pct'], errors='coerce').dropna().iloc[0]):g}%"
+    legend = ("".join(f'<span class="sw" style="background:{c}"></span>{lab} ' for c, lab in
+                      (("#d7191c", "0–20%"), ("#fdae61", "20–40%"), ("#ffffbf", "40–60%"), ("#a6d96a", "60–80%"),
+                       ("#1a9641", "80–100%"), ("#bdbdbd", "无数据 No data")))
+              + (f" &nbsp; ▼ = 低于目标 {target} below target" if target else ""))
+    return (f'<p class="legend">{legend}</p><div class="scroll"><table class="township">'
+            f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>")
+
+
 def html_report(path: str | Path, title: str, summary: Sequence[str] | str | None = None,
                 maps: Mapping[str, str | Path] | None = None,
                 pngs: Mapping[str, str | Path] | None = None,
                 tables: Mapping[str, pd.DataFrame] | None = None,
                 pilots_status: pd.DataFrame | None = None, *,
+                township_coverage: pd.DataFrame | None = None,
                 synthetic: bool = False,
                 embed_maps: bool = True) -> Path:
     """Write one HTML page that puts the maps, figures, tables and pilot-unit statuses together.
@@ -574,6 +648,10 @@ def html_report(path: str | Path, title: str, summary: Sequence[str] | str | Non
     pilots_status : DataFrame, optional
         Output of ``childspace.pilots.pilot_status``: one section per pilot unit (id, name, batch, kind,
         status, reasons), grouped by batch.
+    township_coverage : DataFrame, optional
+        ``coverage.unit_coverage`` of the townships: a per-township section (townships x categories, coverage %
+        in coloured cells) placed before the pilot units. Default: the table named ``"township_coverage"`` in
+        ``tables``, if any.
     synthetic : bool, default False
         Say on the page that the data are the synthetic sample (示例数据（虚构）).
     embed_maps : bool, default True
@@ -599,6 +677,10 @@ def html_report(path: str | Path, title: str, summary: Sequence[str] | str | Non
         toc.append('<li><a href="#figures">静态地图 Static maps</a></li>')
     if tables:
         toc.append('<li><a href="#tables">表格 Tables</a></li>')
+    if township_coverage is None and tables and "township_coverage" in tables:
+        township_coverage = tables["township_coverage"]
+    if township_coverage is not None and len(township_coverage):
+        toc.append('<li><a href="#townships">乡镇街道覆盖 Coverage by township</a></li>')
     if pilots_status is not None:
         toc.append('<li><a href="#pilots">试点单元 Pilot units</a></li>')
     toc.append("</ul></section>")
@@ -625,6 +707,10 @@ def html_report(path: str | Path, title: str, summary: Sequence[str] | str | Non
         for caption, df in tables.items():
             body.append(f"<h3>{_esc(caption)}</h3>{_table_html(df)}")
         body.append("</section>")
+    if township_coverage is not None and len(township_coverage):
+        body.append('<section id="townships"><h2>乡镇街道覆盖 Coverage by township</h2>'
+                    "<p>步行服务半径内儿童所占比例 Share of children within walking reach, by category.</p>"
+                    f"{township_table_html(township_coverage)}</section>")
     if pilots_status is not None:
         body.append(f'<section id="pilots"><h2>试点单元 Pilot units</h2>{_pilot_sections(pilots_status)}</section>')
     body.append("</main>")

@@ -120,8 +120,66 @@ class _Eval:
     paths: Any
 
 
-def _evaluate(network: Any, stress: Stress, P: Any, cost_values: np.ndarray, unsafe_level: int) -> _Eval:
-    """Exact evaluation of every path of ``P`` (edges walked, partial ends, crossings at interior nodes)."""
+def _concat_paths(network: Any, parts: list[tuple[np.ndarray, Any]], n_o: int) -> tuple[np.ndarray, Any]:
+    """One Paths object from several (origin positions, Paths) parts, rows in ascending origin order."""
+    from childspace.network import Paths
+
+    if len(parts) == 1:
+        oi, P = parts[0]
+        if np.all(np.diff(oi) > 0):
+            return oi, P
+    oi = np.concatenate([p[0] for p in parts])
+    order = np.argsort(oi, kind="stable")
+    counts = np.concatenate([np.diff(p[1].ptr) for p in parts])
+    starts = np.concatenate([p[1].ptr[:-1] + off for p, off in
+                             zip(parts, np.cumsum([0] + [p[1].flat_edges.size for p in parts])[:-1])])
+    flat_e = np.concatenate([p[1].flat_edges for p in parts])
+    flat_f = np.concatenate([p[1].flat_forward for p in parts])
+    idx, _ = _ragged_ranges(starts[order], counts[order])
+    ptr = np.zeros(oi.size + 1, dtype=np.int64)
+    np.cumsum(counts[order], out=ptr[1:])
+    cat = (lambda name: np.concatenate([getattr(p[1], name) for p in parts])[order])
+    return oi[order], Paths(dist=cat("dist"), source=cat("source"), ptr=ptr, flat_edges=flat_e[idx],
+                            flat_forward=flat_f[idx], source_offset=cat("source_offset"),
+                            target_offset=cat("target_offset"), network=network)
+
+
+def _take_paths(network: Any, P: Any, rows: np.ndarray) -> Any:
+    """The paths ``rows`` of ``P`` as a Paths object of their own."""
+    from childspace.network import Paths
+
+    counts = np.diff(P.ptr)[rows]
+    idx, _ = _ragged_ranges(P.ptr[:-1][rows], counts)
+    ptr = np.zeros(rows.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return Paths(dist=P.dist[rows], source=P.source[rows], ptr=ptr, flat_edges=P.flat_edges[idx],
+                 flat_forward=P.flat_forward[idx], source_offset=P.source_offset[rows],
+                 target_offset=P.target_offset[rows], network=network)
+
+
+def _ragged_ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    total = int(counts.sum())
+    row = np.repeat(np.arange(counts.size), counts)
+    offs = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts, counts).astype(np.int64) + offs, row
+
+
+def _crossings(network: Any, stress: Stress, node: np.ndarray, a: np.ndarray, b: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Crossing level and crossed edge for (node, enter edge, leave edge) triples, each distinct triple
+    evaluated once (routes of one school share most of their turns)."""
+    if node.size == 0:
+        return np.zeros(0, dtype=np.int8), np.zeros(0, dtype=np.int64)
+    E = np.int64(network.n_edges)
+    key = (a.astype(np.int64) * E + b.astype(np.int64)) * 2 + (node == network.v[a])
+    uk, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    lv, ce = stress._crossing(node[first], a[first], b[first])
+    return lv[inv], ce[inv]
+
+
+def _evaluate(network: Any, stress: Stress, P: Any, weight: Any, unsafe_level: int) -> _Eval:
+    """Exact evaluation of every path of ``P`` (edges walked, partial ends, crossings at interior nodes);
+    ``cost`` is each path's cost under ``weight`` (an EdgeWeight) by the engine's rules."""
     G = len(P)
     counts = np.diff(P.ptr)
     path_of = np.repeat(np.arange(G), counts)
@@ -138,9 +196,7 @@ def _evaluate(network: Any, stress: Stress, P: Any, cost_values: np.ndarray, uns
     walked = np.abs(end - start)
     reach = np.isfinite(P.dist) & (counts > 0)
     length = np.bincount(path_of, weights=walked, minlength=G)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_m = np.where(L > 0, cost_values[e] / L, 0.0)
-    cost = np.bincount(path_of, weights=walked * per_m, minlength=G)
+    cost = network.path_costs(P, weight)
     level = stress.edge_level[e].astype(np.int64)
     shares = np.bincount(path_of * 5 + level, weights=walked, minlength=G * 5).reshape(G, 5)[:, 1:]
     assumed_e = stress.edges["assumed"].to_numpy(dtype=bool)[e]
@@ -155,8 +211,8 @@ def _evaluate(network: Any, stress: Stress, P: Any, cost_values: np.ndarray, uns
     pair = np.flatnonzero(~last)
     a, b = e[pair], e[pair + 1]
     node = np.where(fw[pair], network.v[a], network.u[a])
-    c_level = stress.crossing_level(node, a, b).astype(np.int64)
-    c_edge = stress.crossing_edge(node, a, b)
+    c_level, c_edge = _crossings(network, stress, node, a, b)
+    c_level = c_level.astype(np.int64)
     c_path = path_of[pair]
     has = c_edge >= 0
     worst_cross = np.zeros(G, dtype=np.int64)
@@ -259,7 +315,7 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
     r = cfg["routing"]
     unsafe_level = int(r.get("unsafe_level", 3))
     rc = routing_cost(network, stress, cfg)
-    w_safe = network.edge_weights(rc.cost)
+    w_safe = network.edge_weights(rc.cost, end_u=rc.pen_u, end_v=rc.pen_v)
     w_len = network.length
 
     crs = network.crs
@@ -306,37 +362,51 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
         a_ok = (a_pos >= 0)
         a_ok[a_ok] = np.isin(a_pos[a_ok], sidx)
         is_assigned[a_ok] = True
-        # shortest routes: nearest school (one multi-source search), or the assigned school (one per school)
-        short_evals: list[tuple[np.ndarray, np.ndarray, _Eval]] = []
+        # shortest routes: the nearest school (one multi-source search: the schools' shortest-path forest) and
+        # the assigned school (one tree per assigned school, all on one augmented graph)
+        parts: list[tuple[np.ndarray, Any]] = []
         free = np.flatnonzero(~is_assigned)
         if free.size:
             P = network.paths(_subset(s_snap, sidx), _subset(o_snap, free), cutoff=max_distance)
-            ev = _evaluate(network, stress, P, w_len, unsafe_level)
-            sch = np.where(P.source >= 0, sidx[np.maximum(P.source, 0)], -1)
-            short_evals.append((free, sch, ev))
-        for s in np.unique(a_pos[is_assigned]):
-            oi = np.flatnonzero(is_assigned & (a_pos == s))
-            P = network.paths(_subset(s_snap, [s]), _subset(o_snap, oi), cutoff=max_distance)
-            ev = _evaluate(network, stress, P, w_len, unsafe_level)
-            short_evals.append((oi, np.where(P.source >= 0, s, -1), ev))
-        for oi, sch, ev in short_evals:
-            school_of[oi] = np.where(ev.reach, sch, -1)
-        # safest routes: one search per school under the stress cost
-        safe_evals: list[tuple[np.ndarray, np.ndarray, _Eval]] = []
-        short_cost = np.full(n_o, np.inf)
+            parts.append((free, P))
+        oa = np.flatnonzero(is_assigned)
+        if oa.size:
+            src = np.searchsorted(sidx, a_pos[oa])
+            P = network.paths_from(_subset(s_snap, sidx), _subset(o_snap, oa), src, cutoff=max_distance)
+            parts.append((oa, P))
+        oi_s, P_s = _concat_paths(network, parts, n_o)
+        sch = np.where(P_s.source >= 0, sidx[np.maximum(P_s.source, 0)], -1)
+        ev = _evaluate(network, stress, P_s, w_safe, unsafe_level)
+        short_evals = [(oi_s, sch, ev)]
+        school_of[oi_s] = np.where(ev.reach, sch, -1)
         short_len = np.full(n_o, np.nan)
-        for oi, sch, ev in short_evals:
-            # cost of each shortest route under the stress weight bounds the safest search
-            cst = np.bincount(ev.flat_path, weights=_walked(network, ev.paths) * _per_m(network, rc.cost,
-                              ev.flat_edge), minlength=len(oi))
-            short_cost[oi] = np.where(ev.reach, cst, np.inf)
-            short_len[oi] = ev.length
-        for s in np.unique(school_of[school_of >= 0]):
-            oi = np.flatnonzero(school_of == s)
-            bound = float(np.max(short_cost[oi])) * (1 + 1e-9) + 1e-6
-            P = network.paths(_subset(s_snap, [s]), _subset(o_snap, oi), weight=w_safe, cutoff=bound)
-            ev = _evaluate(network, stress, P, rc.cost, unsafe_level)
-            safe_evals.append((oi, np.full(len(oi), s), ev))
+        short_len[oi_s] = ev.length
+        # safest routes under the stress cost (end penalties undiluted on partial edges). First the least-stress
+        # forest of all the category's schools (one search): where an origin's least-stress school is its own
+        # school, that path is its least-stress route to it. The others get one tree per school (all on one
+        # augmented graph), bounded by the stress cost of the worst shortest route it serves.
+        short_cost = np.full(n_o, np.inf)
+        short_cost[oi_s] = np.where(ev.reach, ev.cost, np.inf)
+        safe_evals: list[tuple[np.ndarray, np.ndarray, _Eval]] = []
+        oi = np.flatnonzero(school_of >= 0)
+        if oi.size:
+            src = np.searchsorted(sidx, school_of[oi])
+            s_cat = _subset(s_snap, sidx)
+            parts = []
+            Pf = network.paths(s_cat, _subset(o_snap, oi), weight=w_safe)
+            own = Pf.source == src
+            if own.any():
+                parts.append((oi[own], _take_paths(network, Pf, np.flatnonzero(own))))
+            if (~own).any():
+                rest = oi[~own]
+                bound = np.zeros(sidx.size)
+                np.maximum.at(bound, src[~own], short_cost[rest])
+                bound = bound * (1 + 1e-9) + 1e-6
+                parts.append((rest, network.paths_from(s_cat, _subset(o_snap, rest), src[~own], weight=w_safe,
+                                                       cutoff=bound)))
+            oi_f, P = _concat_paths(network, parts, n_o)
+            ev = _evaluate(network, stress, P, w_safe, unsafe_level)
+            safe_evals.append((oi_f, school_of[oi_f], ev))
         # assemble rows
         for kind, evs in (("shortest", short_evals), ("safest", safe_evals)):
             for oi, sch, ev in evs:
@@ -357,75 +427,9 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
 
 
 def _geometry(network: Any, P: Any) -> np.ndarray:
-    """Route LineStrings origin -> school (network CRS) from paths read school -> origin: whole edges from the
-    vertex table, only the partial first/last edges cut (vectorised)."""
-    G = len(P)
-    counts = np.diff(P.ptr)
-    out = np.full(G, None, dtype=object)
-    if P.flat_edges.size == 0:
-        return out
-    path_of = np.repeat(np.arange(G), counts)
-    e = P.flat_edges
-    fw = P.flat_forward
-    L = network.length[e]
-    pos = np.arange(e.size)
-    first = pos == P.ptr[:-1][path_of]
-    last = pos == P.ptr[1:][path_of] - 1
-    coords, vptr, _ = network._vertex_table()
-    # partial ends
-    part = np.flatnonzero(first | last)
-    st = np.where(first[part], P.source_offset[path_of[part]], np.where(fw[part], 0.0, L[part]))
-    en = np.where(last[part], P.target_offset[path_of[part]], np.where(fw[part], L[part], 0.0))
-    pieces = network.substrings(e[part], st, en)
-    pc, pi = shapely.get_coordinates(pieces, return_index=True)
-    p_entry = part[pi]
-    p_k = np.arange(pi.size) - np.searchsorted(pi, pi)
-    # whole edges
-    full = np.flatnonzero(~(first | last))
-    cnt = vptr[e[full] + 1] - vptr[e[full]]
-    rows = np.repeat(np.arange(full.size), cnt)
-    k = np.arange(rows.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    kk = np.where(fw[full][rows], k, cnt[rows] - 1 - k)
-    fc = coords[vptr[e[full]][rows] + kk]
-    f_entry = full[rows]
-    xy = np.concatenate([pc, fc])
-    entry = np.concatenate([p_entry, f_entry])
-    kall = np.concatenate([p_k, k])
-    # origin -> school: entries and vertices in reverse order
-    order = np.lexsort((-kall, -entry, path_of[entry]))
-    xy, entry = xy[order], entry[order]
-    pid = path_of[entry]
-    keep = np.ones(pid.size, dtype=bool)
-    keep[1:] = ~((pid[1:] == pid[:-1]) & np.all(xy[1:] == xy[:-1], axis=1))
-    xy, pid = xy[keep], pid[keep]
-    one = np.bincount(pid, minlength=G) == 1
-    if one.any():
-        extra = np.flatnonzero(one[pid])
-        xy = np.insert(xy, extra, xy[extra], axis=0)
-        pid = np.insert(pid, extra, pid[extra])
-    used, inv = np.unique(pid, return_inverse=True)
-    out[used] = shapely.linestrings(xy, indices=inv)
-    return out
-
-
-def _walked(network: Any, P: Any) -> np.ndarray:
-    counts = np.diff(P.ptr)
-    path_of = np.repeat(np.arange(len(P)), counts)
-    e = P.flat_edges
-    fw = P.flat_forward
-    L = network.length[e]
-    pos = np.arange(e.size)
-    first = pos == P.ptr[:-1][path_of]
-    last = pos == P.ptr[1:][path_of] - 1
-    start = np.where(first, P.source_offset[path_of], np.where(fw, 0.0, L))
-    end = np.where(last, P.target_offset[path_of], np.where(fw, L, 0.0))
-    return np.abs(end - start)
-
-
-def _per_m(network: Any, values: np.ndarray, e: np.ndarray) -> np.ndarray:
-    L = network.length[e]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(L > 0, values[e] / L, 0.0)
+    """Route LineStrings origin -> school in EPSG:4326 from paths read school -> origin (vectorised: vertex
+    table, partial first/last edges cut by interpolation, one coordinate transformation, one linestrings call)."""
+    return network._paths_linestrings(P, reverse=True, crs=WGS84)
 
 
 def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: gpd.GeoDataFrame,
@@ -543,7 +547,7 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
                                       df["length_m"].to_numpy(dtype=float) / df["straight_m"].to_numpy(dtype=float),
                                       np.nan)
     df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)
-    out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g, crs=network.crs).to_crs(WGS84).values, crs=WGS84)
+    out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g, crs=WGS84).values, crs=WGS84)  # built in WGS84
     order = ["origin_id", "school_id", "category", "route", "children", "length_m", "straight_m", "detour_ratio",
              "worst_level", "worst_edge_level", "worst_crossing_level", "crossings", "unsafe_crossings",
              "share_l1", "share_l2", "share_l3", "share_l4", "assumed_share", "verdict", "over_detour",

@@ -394,6 +394,7 @@ def park_geometry(P: np.ndarray) -> list[dict]:
         dict(id="PK07", name="示例荷塘口袋公园", geom=corner(1, 8, 35, 45)),
         dict(id="PK08", name="示例云岭口袋公园", geom=corner(15, 12, 60, 70)),
         dict(id="PK09", name="示例星河口袋公园", geom=corner(18, 4, 40, 45, sx=-1)),
+        dict(id="PK10", name="示例和谐公园", geom=corner(13, 8, 80, 70)),
     ]
 
 
@@ -662,14 +663,65 @@ def _home_candidates(lines: list[Line], spacing: float = 30.0, offset: float = 2
     return np.vstack(pts)
 
 
+# residential compounds (小区) of central 示例乙街道, each with its kindergarten and playground: (name of the
+# compound's new kindergarten or "" when an existing one serves it, its capacity, name of the compound's
+# playground, core in local metres)
+COMPOUNDS = [
+    ("示例晨光幼儿园", 180, "示例晨光小区儿童游戏场", (-150.0, -350.0)),
+    ("", None, "示例桃李小区儿童游戏场", (-115.0, -720.0)),  # KG03
+    ("示例学府幼儿园", 240, "示例学府小区儿童游戏场", (300.0, -450.0)),
+    ("示例朝阳东苑幼儿园", 180, "示例朝阳东苑儿童游戏场", (760.0, -560.0)),
+    ("", None, "示例和平小区儿童游戏场", (191.0, 88.0)),  # KG07
+    ("示例锦绣幼儿园", 180, "示例锦绣小区儿童游戏场", (-200.0, 250.0)),
+    ("示例和谐幼儿园", 210, "示例和谐小区儿童游戏场", (560.0, 250.0)),
+    ("示例明珠幼儿园", 240, "示例明珠小区儿童游戏场", (1150.0, 400.0)),
+    ("示例明珠东苑幼儿园", 180, "示例明珠东苑儿童游戏场", (1450.0, 250.0)),
+    ("示例春晖幼儿园", 270, "示例春晖小区儿童游戏场", (1250.0, -250.0)),
+    ("示例春晖南苑幼儿园", 180, "示例春晖南苑儿童游戏场", (1340.0, -600.0)),
+    ("示例桂园幼儿园", 210, "示例桂园小区儿童游戏场", (-850.0, -650.0)),  # 示例甲街道
+]
+COMPOUND_L1 = 200.0
+# facilities added where a planner would find them: schools of the central compounds, 母婴室 in public venues,
+# one 儿童之家 per central community, playgrounds in the compounds
+EXTRA_FACILITIES = [  # id, name, 类型, wanted local xy, capacity
+    ("PS05", "示例锦绣小学", "小学", (20, 200), 1080),
+    ("PS06", "示例和谐小学", "小学", (650, 180), 1080),
+    ("PS07", "示例明珠小学", "小学", (1300, 330), 1350),
+    ("PS08", "示例春晖小学", "小学", (1200, -380), 1080),
+    ("KG19", "示例市机关幼儿园", "幼儿园", (1060, -280), 270),
+    ("PG08", "示例春晖东苑儿童游戏场", "儿童游戏场地", (1420, -560), None),
+    ("PG09", "示例商业步行街儿童乐园", "儿童游戏场地", (1000, -60), None),
+    ("PG10", "示例科技馆儿童科普乐园", "儿童游戏场地", (1690, 60), None),
+    ("PG11", "示例老街儿童游戏场", "儿童游戏场地", (-1560, -190), None),
+    ("MB06", "示例锦绣社区党群服务中心母婴室", "母婴室", (-76, 79), None),
+    ("MB07", "示例乙街道便民服务中心母婴室", "母婴室", (100, -420), None),
+    ("MB08", "示例青少年宫母婴室", "母婴室", (1010, 320), None),
+    ("MB09", "示例妇幼保健院母婴室", "母婴室", (-150, -1180), None),
+    ("MB10", "示例科技馆母婴室", "母婴室", (1700, 120), None),
+    ("MB11", "示例秋实社区服务中心母婴室", "母婴室", (1750, -450), None),
+    ("MB12", "示例甲街道社区卫生服务中心母婴室", "母婴室", (-1210, -140), None),
+    ("MB13", "示例和谐社区党群服务中心母婴室", "母婴室", (600, 230), None),
+    ("CH03", "示例锦绣社区儿童之家", "儿童之家", (-20, 150), None),
+    ("CH04", "示例和谐社区儿童之家", "儿童之家", (620, 200), None),
+    ("CH05", "示例明珠社区儿童之家", "儿童之家", (1350, 350), None),
+    ("CH06", "示例春晖社区儿童之家", "儿童之家", (1150, -220), None),
+    ("CH07", "示例秋实社区儿童之家", "儿童之家", (1700, -250), None),
+]
+
+
+def _is_compound_community(township: int, g: Polygon) -> bool:
+    """Communities built as compounds: those holding a compound core."""
+    return any(g.covers(Point(c)) for *_, c in COMPOUNDS)
+
+
 def _density_range(township: int, g: Polygon) -> tuple[float, float]:
     """Range of the home density (share of candidate plots taken) of a community, by where it lies."""
     x = g.centroid.x
     if township == 2:
-        return 0.2, 0.35
+        return 0.15, 0.3
     if township == 1:
-        return (0.6, 0.8) if x < 1450.0 else (0.3, 0.45)
-    return (0.45, 0.65) if x > -1200.0 else (0.3, 0.45)
+        return (0.4, 0.55) if x < 1450.0 else (0.3, 0.45)
+    return (0.45, 0.6) if x > -1200.0 else (0.25, 0.4)
 
 
 def make_sample(seed: int = SEED) -> Sample:
@@ -698,17 +750,18 @@ def make_sample(seed: int = SEED) -> Sample:
         ("KG01", "示例甲街道中心幼儿园", "幼儿园", (-1300, -330), 270),
         ("KG02", "示例青松幼儿园", "幼儿园", (-1690, -1120), 180),
         ("KG03", "示例乙街道中心幼儿园", "幼儿园", (-110, -720), 360),
-        ("KG04", "示例星河幼儿园", "幼儿园", (1500, -330), 270),
+        ("KG04", "示例星河幼儿园", "幼儿园", (1500, -420), 270),
         ("KG05", "示例丙镇中心幼儿园", "幼儿园", (-200, float(r(-200)) + 90), 180),  # across the river
         ("KG06", "示例云岭幼儿园", "幼儿园", (1310, 1210), 150),
-        ("KG07", "示例朝阳幼儿园", "幼儿园", (190, 110), 240),
-        ("PS01", "示例甲街道第一小学", "小学", (-1100, -850), 1620),
+        ("KG07", "示例和平幼儿园", "幼儿园", (190, 110), 240),
+        ("PS01", "示例甲街道第一小学", "小学", (-960, -820), 1620),
         ("PS02", "示例乙街道实验小学", "小学", (670, -365), 1800),  # east of the arterial
         ("PS03", "示例丙镇中心小学", "小学", (-800, float(r(-800)) + 90), 1080),  # north bank
         ("PS04", "示例星河小学", "小学", (1610, -910), 1350),
         ("MS01", "示例甲街道初级中学", "初中", (-1490, 160), 1200),
         ("MS02", "示例乙街道第二中学", "初中", (1100, -1090), 1500),
         ("MS03", "示例丙镇初级中学", "初中", (1200, 1010), 900),
+        ("MS04", "示例乙街道第三中学", "初中", (850, -150), 1350),
         ("PG01", "示例中心公园儿童乐园", "儿童游戏场地", None, None),
         ("PG02", "示例西苑公园儿童游戏场", "儿童游戏场地", None, None),
         ("PG03", "示例滨江公园儿童游戏场", "儿童游戏场地", None, None),
@@ -735,6 +788,12 @@ def make_sample(seed: int = SEED) -> Sample:
         "PG03": np.array([1230.0, float(r(1230.0)) - 40.0]),
         "MB05": park_c[0] + [-25.0, -70.0],
     }
+    fac_specs += [(f"KG{8 + k:02d}", name, "幼儿园", xy, cap) for k, (name, cap, xy) in
+                  enumerate((n, c, xy) for n, c, _, xy in COMPOUNDS if n)]
+    fac_specs += EXTRA_FACILITIES
+    fac_specs += [(f"PG{12 + k:02d}", pg, "儿童游戏场地", (xy[0] + 40.0, xy[1] + 40.0), None)
+                  for k, (_, _, pg, xy) in enumerate(COMPOUNDS)]
+    want_of = {row[0]: row[3] for row in fac_specs}
     fac_rows = []
     for fid, name, typ, want, cap in fac_specs:
         if fid in fixed_xy:
@@ -772,7 +831,11 @@ def make_sample(seed: int = SEED) -> Sample:
     facilities = all_facilities[in_csv].reset_index(drop=True)
 
     # --- homes ----------------------------------------------------------------------------------------------
-    cand = _home_candidates(lines)
+    # plots along the streets, and a second, deeper row of apartment blocks (used in the compounds only)
+    cand0 = _home_candidates(lines)
+    cand1 = _home_candidates(lines, offset=45.0)
+    cand = np.vstack([cand0, cand1])
+    deep = np.r_[np.zeros(len(cand0), dtype=bool), np.ones(len(cand1), dtype=bool)]
     cp = shapely.points(cand)
     walk_union = shapely.union_all([LineString(ln.coords) for ln in lines if ln.walk])
     arterial = shapely.union_all([LineString(ln.coords) for ln in lines if ln.role == "arterial"])
@@ -782,24 +845,35 @@ def make_sample(seed: int = SEED) -> Sample:
     fac_buffer = shapely.union_all(shapely.buffer(shapely.points(fac_xy), 15.0))
     ok = (shapely.distance(cp, walk_union) >= 12.0) & (shapely.distance(cp, arterial) >= 40.0)
     ok &= ~shapely.intersects(cp, blocked) & ~shapely.intersects(cp, fac_buffer)
-    cand = cand[ok]
-    cp = cp[ok]
+    cand, cp, deep = cand[ok], cp[ok], deep[ok]
     comm_geoms = np.array([g for _, g in comms], dtype=object)
     ctree = shapely.STRtree(comm_geoms)
     pi, ci = ctree.query(cp, predicate="within")
     comm_of = np.full(len(cand), -1)
     comm_of[pi] = ci
     keep = comm_of >= 0
-    cand, comm_of = cand[keep], comm_of[keep]
-    # share of the candidate plots that hold a home: dense in the central part of 示例乙街道 (cols 0-2 of its
-    # communities), medium in the inner half of 示例甲街道, thinner at the western and eastern edges, sparse in
-    # the villages north of the river
+    cand, comm_of, deep = cand[keep], comm_of[keep], deep[keep]
+    # share of the candidate plots that hold a home: medium in the southern part of 示例乙街道 and the inner
+    # half of 示例甲街道, thinner at the western and eastern edges, sparse in the villages north of the river
     dens = np.array([rng.uniform(*_density_range(t, g)) for t, g in comms])
-    # dense blocks where the deliberate situations are: west of the arterial, south bank opposite KG05/PS03
-    for k, (t, g) in enumerate(comms):
-        if g.intersects(box(-400, -800, 480, 540)) or g.intersects(box(-900, 300, 0, 540)):
-            dens[k] = max(dens[k], 0.7)
-    take = rng.random(len(cand)) < dens[comm_of]
+    plot_dens = dens[comm_of]
+    # the central communities of 示例乙街道 are built as residential compounds (小区) around their kindergartens
+    # (GB 50180-2018 places the kindergarten in the 5-minute life circle of the homes it serves): plots within
+    # COMPOUND_L1 m (grid distance) of a compound core are mostly taken, the civic and commercial land between
+    # them holds few homes
+    core = np.array([c for *_, c in COMPOUNDS], dtype=float)
+    l1 = np.abs(cand[:, None, :] - core[None, :, :]).sum(axis=2).min(axis=1)
+    in_centre = np.array([_is_compound_community(t, g) for t, g in comms])[comm_of]
+    in_compound = in_centre & (l1 <= COMPOUND_L1)
+    plot_dens = np.where(in_centre, np.where(in_compound, 0.9, 0.06), plot_dens)
+    plot_dens = np.where(deep & ~in_compound, 0.0, plot_dens)
+    # dense where the deliberate situations are: west of the arterial within PS02's radius, and the south bank
+    # opposite KG05/PS03
+    ps02 = np.array(want_of["PS02"], dtype=float)
+    west_of_ps02 = (cand[:, 0] < ARTERIAL_X) & (np.hypot(*(cand - ps02).T) <= 520.0)
+    bank = (cand[:, 0] > -950.0) & (cand[:, 0] < 0.0) & (cand[:, 1] > river_y(cand[:, 0]) - 200.0)
+    plot_dens = np.where((west_of_ps02 | bank) & ~deep, np.maximum(plot_dens, 0.7), plot_dens)
+    take = rng.random(len(cand)) < plot_dens
     hxy, hcomm = cand[take], comm_of[take]
     order = np.lexsort((hxy[:, 0], -hxy[:, 1]))  # north to south, west to east
     hxy, hcomm = hxy[order], hcomm[order]
@@ -900,13 +974,15 @@ def _pilots(rng, comms, names, codes, town_names, towns, fac_rows, streets: Stre
     def comm_at(xy) -> int:
         return _which(comm_geoms, xy)
 
-    # community pilots: chosen ones first (well served / clearly not), the rest drawn at random
-    chosen_2022 = [comm_at((-1700, -1300)), comm_at((0, -500)), comm_at((-800, 1200)), comm_at((-200, 300))]
-    chosen_2023 = [comm_at((1200, 1100)), comm_at((1700, 1300)), comm_at((-1700, 300))]
-    rest = [k for k in range(len(comms)) if k not in chosen_2022 + chosen_2023]
-    rest = [rest[k] for k in rng.permutation(len(rest))]
-    c2022 = chosen_2022 + rest[:8 - len(chosen_2022)]
-    c2023 = chosen_2023 + rest[8 - len(chosen_2022):8 - len(chosen_2022) + 12 - len(chosen_2023)]
+    # community pilots, chosen by place: the central compounds, the inner and outer parts of 示例甲街道, the eastern
+    # edge of 示例乙街道 and villages north of the river (first of each list: the notes and key projects below)
+    c2022 = [comm_at(xy) for xy in ((-1700, -1300), (-171, -415), (-637, 1265), (-41, 186), (565, 263),
+                                    (-1586, -218), (815, 1272), (-52, 810))]
+    c2023 = [comm_at(xy) for xy in ((882, 844), (1649, 1291), (-1570, 344), (-1502, 1294), (1163, -478),
+                                    (-922, 856), (-852, -661), (1688, -1192), (-757, -1193), (1189, 327),
+                                    (1741, -484), (1737, 190))]
+    assert len(set(c2022 + c2023)) == 20
+    chosen_2022, chosen_2023 = c2022[:4], c2023[:1]
     rows = []
 
     def add(batch, name, kind, xy, code="", key=False, note=""):

@@ -261,3 +261,156 @@ def test_script_errors_are_caught(sample, tmp_path):
     path = maps.save_map(m, tmp_path / "broken.html")
     root = re.search(r"<html[^>]*>", dump_dom(path)).group(0)
     assert "undefined_function_xyz" in root
+
+
+# ----------------------------------------------------------------------------------------------------
+# overview with every category, townships and life circles; per-street route use; hexagon totals
+# ----------------------------------------------------------------------------------------------------
+
+def _life_circles(sample) -> pd.DataFrame:
+    comms = sample["boundaries"][sample["boundaries"]["level"] == "community"]
+    ids = comms["unit_id"].tolist()
+    # unit k has k % 4 circles complete; the last one cannot be judged
+    rows = []
+    for k, uid in enumerate(ids):
+        done = [i < (k % 4) for i in range(3)]
+        rows.append({"unit_id": uid, "lc5_complete": done[0], "lc10_complete": done[1], "lc15_complete": done[2],
+                     "lc5_missing": "" if done[0] else "幼儿园 Kindergarten", "lc10_missing": "", "lc15_missing": ""})
+    rows[-1].update(lc5_complete=np.nan, lc10_complete=np.nan, lc15_complete=np.nan)
+    return pd.DataFrame(rows)
+
+
+def test_overview_every_category_radio(sample, tmp_path):
+    require_chromium()
+    b = sample["boundaries"]
+    comms, towns = b[b["level"] == "community"], b[b["level"] == "township"]
+    m = maps.overview_map(comms, sample["unit_coverage"], townships=towns, life_circles=_life_circles(sample),
+                          synthetic=True, basemaps=())
+    dom = dump_dom(maps.save_map(m, tmp_path / "ov.html"))
+    root = re.search(r"<html[^>]*>", dom).group(0)
+    assert 'data-map-ready="1"' in root and "data-js-errors" not in root
+    # kindergarten communities: 95, 10, 55, 81, 66, 25, no data, 42 % -> 5 of 8 below the 80 % target
+    assert "幼儿园（5/8 低于目标） Kindergarten (5/8 below target)" in dom
+    assert "小学（8/8 低于目标） Primary school (8/8 below target)" in dom
+    assert "生活圈完整度 Life-circle completeness" in dom
+    assert "乡镇街道边界（2） Township boundaries (2)" in dom
+    # 2 categories + life circles + no shading in one radio group; one checked
+    radios = re.findall(r'<input type="radio" class="leaflet-control-layers-selector" name="leaflet-base-layers[^>]*>',
+                        dom)
+    assert len(radios) == 4, radios
+    # only one choropleth drawn at a time: the kindergarten classes are used as fills, the life-circle ones not
+    assert 'fill="#d7191c"' in dom  # 10 % community
+    assert f'fill="{maps.LIFE_CIRCLE_CLASSES[2][0]}"' not in dom or 'fill="#a6d96a"' in dom
+
+
+def test_overview_life_circle_classes(sample, tmp_path):
+    b = sample["boundaries"]
+    comms = b[b["level"] == "community"]
+    m = maps.overview_map(comms, sample["unit_coverage"], life_circles=_life_circles(sample), basemaps=())
+    text = maps.render_html(m)
+    # unit k has k % 4 complete: ids 0..6 give 0,1,2,3,0,1,2 complete, the 8th is not judged
+    for k in range(7):
+        assert f"{k % 4} / 3" in text
+    assert "0 / 0" in text and "无法判断 not judged" in text
+    with pytest.raises(DataError, match="lc<N>_complete"):
+        maps.overview_map(comms, sample["unit_coverage"], life_circles=pd.DataFrame({"unit_id": ["x"]}))
+    with pytest.raises(DataError, match="no rows for category"):
+        maps.overview_map(comms, sample["unit_coverage"], "library")
+
+
+def _toy_routes():
+    """Four network edges; three routes (keys 10, 11, 12) with known edge sequences."""
+    from childspace.routes import _RouteData
+
+    x0, y0 = _origin()
+    edges = gpd.GeoDataFrame(
+        {"edge": [0, 1, 2, 3], "name": ["甲路", "乙路", "丙路", "丁路"], "level": [1, 4, 2, 3],
+         "reason": ["", "4车道 4 lanes", "", ""]},
+        geometry=[LineString([(x0 + 100 * i, y0), (x0 + 100 * (i + 1), y0)]) for i in range(4)], crs=METRIC)
+    routes = gpd.GeoDataFrame(
+        {"origin_id": ["A", "B", "C", "A"], "school_id": ["S1", "S1", "S2", "S1"],
+         "route": ["safest", "safest", "safest", "shortest"], "children": [3, 5, 7, 3],
+         "route_key": [10, 11, 12, 13], "verdict": ["safe", "caution", "unreachable", "unsafe"],
+         "worst_level": [1, 2, 4, 4]},
+        geometry=[LineString([(x0, y0), (x0 + 400, y0)])] * 4, crs=METRIC)
+    routes.attrs["childspace_routes"] = _RouteData(
+        edge_key=np.array([10, 10, 11, 11, 11, 12, 13]), edge=np.array([0, 1, 1, 2, 2, 3, 3]),
+        cross_key=np.zeros(0, np.int64), cross_node=np.zeros(0, np.int64), cross_edge=np.zeros(0, np.int64),
+        cross_level=np.zeros(0, np.int8), n_edges=4)
+    return routes, edges
+
+
+def test_route_edge_use_hand_counts():
+    routes, edges = _toy_routes()
+    use = maps.route_edge_use(routes, edges, "safest")
+    got = dict(zip(use["edge"], use["children"]))
+    # edge 0: route 10 (3); edge 1: routes 10 + 11 (3 + 5); edge 2: route 11 once (listed twice, counted once);
+    # edge 3: only the unreachable route 12 and the shortest route 13 -> not in the safest use
+    assert got == {0: 3.0, 1: 8.0, 2: 5.0}
+    assert dict(zip(use["edge"], use["routes"])) == {0: 1, 1: 2, 2: 1}
+    assert list(use["edge"]) == [1, 2, 0]  # most children first
+    short = maps.route_edge_use(routes, edges, "shortest")
+    assert dict(zip(short["edge"], short["children"])) == {3: 3.0}
+    with pytest.raises(DataError, match="network"):
+        maps.route_edge_use(routes, edges.iloc[:3], "safest")
+    with pytest.raises(DataError, match="edge sequences"):
+        maps.route_edge_use(gpd.GeoDataFrame(routes.copy()).pipe(lambda d: d.__setattr__("attrs", {}) or d),
+                            edges)
+
+
+def test_routes_map_with_network_stress(sample, tmp_path):
+    require_chromium()
+    routes, edges = _toy_routes()
+    x0, y0 = _origin()
+    crossings = gpd.GeoDataFrame({"node": [1, 2], "level": [1, 4], "control": ["traffic_signals", "unmarked"],
+                                  "reason": ["信号灯 signals", "无标线 unmarked"]},
+                                 geometry=[Point(x0 + 100, y0), Point(x0 + 300, y0)], crs=METRIC)
+    m = maps.routes_map(routes, network_stress=edges, crossings=crossings, basemaps=())
+    dom = dump_dom(maps.save_map(m, tmp_path / "r.html"))
+    root = re.search(r"<html[^>]*>", dom).group(0)
+    assert 'data-map-ready="1"' in root and "data-js-errors" not in root
+    for text in ("街道压力等级（全路网 4 段） Street stress (all 4 segments)", "过街点压力等级（2） Crossing stress (2)",
+                 "通学儿童流量（最安全路线） Children per street (safest routes)",
+                 "通学儿童流量（最短路线） Children per street (shortest routes)",
+                 "最安全路线（3） Safest routes (3)", "线宽=走该街道的儿童数（最多 8）"):
+        assert text in dom, text
+    # the per-street safest layer is shown, the shortest one and the single route lines are not
+    labels = re.findall(r'<label>\s*<span>\s*<input type="checkbox" class="leaflet-control-layers-selector"'
+                        r'( checked="")?>\s*<span>\s*(.*?)</span>', dom)
+    state = {name.strip(): bool(chk) for chk, name in labels}
+    assert state["通学儿童流量（最安全路线） Children per street (safest routes)"] is True
+    assert state["通学儿童流量（最短路线） Children per street (shortest routes)"] is False
+    assert state["最安全路线（3） Safest routes (3)"] is False
+
+
+def test_hex_totals_sum_and_area():
+    x0, y0 = _origin()
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(0, 1000, size=(300, 2))
+    pts = gpd.GeoDataFrame(geometry=[Point(x0 + a, y0 + b) for a, b in xy], crs=METRIC).to_crs(4326)
+    w = rng.integers(0, 5, size=300)
+    hx = maps.hex_totals(pts, w, size_m=100.0)
+    assert hx["total"].sum() == pytest.approx(w.sum())
+    assert hx["points"].sum() == 300
+    assert np.allclose(hx.area, 1.5 * np.sqrt(3) * 100.0 ** 2)  # regular hexagon: (3√3/2)·s²
+    # every point lies in the cell it was counted in (cells tile the plane without overlap)
+    pm = pts.to_crs(hx.crs)
+    joined = gpd.sjoin(pm.assign(w=w), hx, predicate="within")
+    assert len(joined) == 300
+    assert joined.groupby("index_right")["w"].sum().reindex(hx.index).fillna(0).to_numpy() == \
+        pytest.approx(hx["total"].to_numpy())
+
+
+def test_coverage_map_aggregates_many_homes(sample):
+    s = sample
+    m = maps.coverage_map(s["boundaries"], s["facilities"], s["service_areas"], s["access"], s["gaps"],
+                          "kindergarten", max_points=10, hex_size=200, basemaps=())
+    text = maps.render_html(m)
+    assert "Children uncovered (on foot, 200 m hexagons)" in text
+    assert "Uncovered homes (on foot)" in text  # the dots stay, hidden at first
+    # the hexagon popups carry the children summed per cell; all uncovered children are accounted for
+    acc = s["access"]
+    unc_kids = int(acc.loc[~acc["covered_walk_kindergarten"], "children"].sum())
+    hx = maps.hex_totals(acc[~acc["covered_walk_kindergarten"]], acc.loc[~acc["covered_walk_kindergarten"],
+                                                                        "children"].to_numpy(), 200)
+    assert int(hx["total"].sum()) == unc_kids

@@ -447,3 +447,152 @@ def test_helsinki_against_networkx():
     net = WalkNetwork.from_osm(path)
     assert net.crs.to_epsg() == 32635 and net.n_nodes > 1000
     _check_against_networkx_osm(net, 20, 200, 1)
+
+
+# ------------------------------------------------------------------------------------------------ per-source trees
+def test_paths_from_given_sources_hand_case(line):
+    # sources: S0 at 50 m (edge A-B), S1 at 250 m (edge C-D); targets at 120 m, 260 m, 40 m
+    src = line.snap(xy((50, 0), (250, 0)))
+    tgt = line.snap(xy((120, 1), (260, -1), (40, 0)))
+    # target 0 and 1 from the *far* source, target 2 from S0 (same edge, behind the source)
+    p = line.paths_from(src, tgt, [1, 0, 0])
+    np.testing.assert_allclose(p.dist, [130, 210, 10])
+    np.testing.assert_array_equal(p.source, [1, 0, 0])
+    assert p.edges(0).tolist() == [2, 1] and p.edges(1).tolist() == [0, 1, 2] and p.edges(2).tolist() == [0]
+    np.testing.assert_allclose(p.length(), [130, 210, 10])
+    np.testing.assert_allclose(line.path_costs(p), [130, 210, 10])
+    g = p.geometry()
+    np.testing.assert_allclose(shapely.get_coordinates(g.iloc[0]), xy((250, 0), (200, 0), (120, 0)))
+    np.testing.assert_allclose(shapely.get_coordinates(g.iloc[2]), xy((50, 0), (40, 0)))
+    # reversed (target -> source) lines, transformed in one call
+    r = line._paths_linestrings(p, reverse=True, crs="EPSG:4326")
+    back = gpd.GeoSeries(r, crs="EPSG:4326").to_crs(CRS)
+    np.testing.assert_allclose(shapely.get_coordinates(back.iloc[1]), xy((260, 0), (200, 0), (100, 0), (50, 0)),
+                               atol=1e-6)
+    # no source (-1), a per-source cutoff, and bad input
+    q = line.paths_from(src, tgt, [-1, 0, 0], cutoff=[100.0, np.inf])
+    assert np.isinf(q.dist[:2]).all() and q.source.tolist() == [-1, -1, 0] and q.edges(1).size == 0
+    assert q.geometry().iloc[0] is None
+    with pytest.raises(NetworkError, match="one source group per target"):
+        line.paths_from(src, tgt, [0, 1])
+    with pytest.raises(NetworkError, match="not among"):
+        line.paths_from(src, tgt, [0, 1, 2])
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_paths_from_against_networkx(seed):
+    net, rng = _random_net(seed)
+    # sources with two entrances each (groups), targets each assigned a random source group
+    sp_ = rng.uniform(0, 2000, (16, 2)) + [X0, Y0]
+    src = net.snap(sp_, max_distance=100, group=np.repeat(np.arange(8), 2))
+    tgt = net.snap(rng.uniform(0, 2000, (80, 2)) + [X0, Y0], max_distance=100)
+    assign = rng.integers(-1, 8, tgt.n_groups)
+    weight = net.length * rng.uniform(1.0, 3.0, net.n_edges)
+    for w in (None, weight):
+        wv = net.length if w is None else weight
+        G = _nx_with_points(net, [src, tgt], wv)
+        p = net.paths_from(src, tgt, assign, weight=w, memory_mb=0.05)  # tiny budget: several path readings
+        exp = np.full(tgt.n_groups, np.inf)
+        for g in range(8):
+            pts = [("p", 0, int(i)) for i in np.flatnonzero(src.ok & (src.owner == g))]
+            if not pts:
+                continue
+            dd = nx.multi_source_dijkstra_path_length(G, pts, weight="weight")
+            for t in np.flatnonzero((assign == g) & tgt.ok):
+                exp[t] = dd.get(("p", 1, int(t)), np.inf)
+        np.testing.assert_allclose(p.dist, exp, atol=1e-6)
+        fin = np.isfinite(exp)
+        assert fin.sum() > 30
+        assert (p.source[fin] == assign[fin]).all() and (p.source[~fin] == -1).all()
+        np.testing.assert_allclose(net.path_costs(p, w)[fin], exp[fin], atol=1e-6)
+        np.testing.assert_allclose(p.geometry()[fin].length.to_numpy(), p.length()[fin], atol=1e-6)
+        if w is None:
+            np.testing.assert_allclose(p.length()[fin], exp[fin], atol=1e-6)
+        # consecutive edges share a node; the path starts on the source's edge and ends on the target's
+        for i in np.flatnonzero(fin)[:25]:
+            e = p.edges(i)
+            for a, b in zip(e[:-1], e[1:]):
+                assert {net.u[a], net.v[a]} & {net.u[b], net.v[b]}
+            assert e[-1] == tgt.edge[i] or p.target_offset[i] in (0.0, net.length[e[-1]])
+    # a cutoff per source group bounds each tree
+    d_all = net.paths_from(src, tgt, assign).dist
+    cut = np.full(8, 500.0)
+    d_cut = net.paths_from(src, tgt, assign, cutoff=cut).dist
+    np.testing.assert_allclose(d_cut, np.where(d_all <= 500.0, d_all, np.inf))
+
+
+def test_end_costs_are_paid_in_full_on_partial_edges(line):
+    # A-B-C-D, 100 m each; a penalty of 40 at B folded as 20 into the B end of A-B and of B-C
+    end_u = np.array([0.0, 20.0, 0.0])
+    end_v = np.array([20.0, 0.0, 0.0])
+    w = line.edge_weights(line.length + end_u + end_v, end_u=end_u, end_v=end_v)
+    src = line.snap(xy((90, 0)))
+    tgt = line.snap(xy((110, 0), (95, 0), (300, 0)))
+    d, _ = line.nearest(src, tgt, weight=w)
+    # 10 m + 20 (B end of A-B) + 20 (B end of B-C) + 10 m; 5 m along the same edge; 210 m + 40 at B
+    np.testing.assert_allclose(d, [60, 5, 250])
+    # a diluted weight (no end costs) would charge only a tenth of each half-penalty
+    d0, _ = line.nearest(src, tgt, weight=line.length + end_u + end_v)
+    np.testing.assert_allclose(d0, [10 * 1.2 + 10 * 1.2, 5 * 1.2, 10 * 1.2 + 120 + 100])
+    p = line.paths(src, tgt, weight=w)
+    np.testing.assert_allclose(line.path_costs(p, w), d)
+    np.testing.assert_allclose(line.path_costs(p), [20, 5, 210])           # metres of the same paths
+    np.testing.assert_allclose(line.distance_matrix(src, tgt, weight=w)[0], d)
+    q = line.paths_from(src, tgt, [0, 0, 0], weight=w)
+    np.testing.assert_allclose(q.dist, d)
+    # a node-placed point pays no end cost for zero metres: from B itself to C costs 100 + 20 (B end of B-C)
+    np.testing.assert_allclose(line.nearest(line.snap(xy((100, 0))), line.snap(xy((200, 0))), weight=w)[0], [120])
+    with pytest.raises(NetworkError, match="larger than the whole edge"):
+        line.edge_weights(np.full(3, 10.0), end_u=end_u, end_v=end_v)
+    with pytest.raises(NetworkError, match="end_u"):
+        line.edge_weights(line.length + 40, end_u=[1.0, -1.0, 0.0])
+
+
+def test_lookup_high_degree_node():
+    # a star of 12 spokes: entries beyond the scanned ones fall back to the binary search
+    ang = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    pts = np.r_[[[0.0, 0.0]], np.c_[100 * np.cos(ang), 100 * np.sin(ang)]]
+    net = make_net(pts, [(0, i) for i in range(1, 13)])
+    w = net._weight(None)
+    rows = np.r_[np.zeros(12, dtype=np.int64), np.arange(1, 13), [1]]
+    cols = np.r_[np.arange(1, 13), np.zeros(12, dtype=np.int64), [2]]
+    e = w.lookup(rows, cols)
+    np.testing.assert_array_equal(e[:24], np.r_[np.arange(12), np.arange(12)])
+    assert e[24] == -1
+
+
+@pytest.mark.skipif(not HAS_OSM, reason="childspace.osm not available")
+def test_path_geometry_matches_shapely_substrings_on_sample():
+    from shapely.ops import substring
+
+    path = ROOT / "data" / "osm" / "sample.osm"
+    if not path.exists():
+        pytest.skip("data/osm/sample.osm not generated")
+    net = WalkNetwork.from_osm(path)
+    rng = np.random.default_rng(4)
+    minx, miny, maxx, maxy = net.edges.total_bounds
+    src = net.snap(np.c_[rng.uniform(minx, maxx, 6), rng.uniform(miny, maxy, 6)], max_distance=300)
+    tgt = net.snap(np.c_[rng.uniform(minx, maxx, 40), rng.uniform(miny, maxy, 40)], max_distance=300)
+    p = net.paths_from(src, tgt, rng.integers(0, 6, 40))
+    geo = p.geometry()
+    rev = net._paths_linestrings(p, reverse=True)
+    lines = np.asarray(net.edges.geometry.array)
+    n_multi = 0
+    for i in np.flatnonzero(np.isfinite(p.dist)):
+        e = p.edges(i)
+        fw = p.flat_forward[p.ptr[i]:p.ptr[i + 1]]
+        pieces = []
+        for k, (ek, f) in enumerate(zip(e, fw)):
+            a = p.source_offset[i] if k == 0 else (0.0 if f else net.length[ek])
+            b = p.target_offset[i] if k == e.size - 1 else (net.length[ek] if f else 0.0)
+            pieces.append(shapely.get_coordinates(substring(lines[ek], a, b)))
+            n_multi += len(lines[ek].coords) > 2
+        ref = np.concatenate(pieces)
+        ref = ref[np.r_[True, np.any(np.diff(ref, axis=0) != 0, axis=1)]]
+        got = shapely.get_coordinates(geo.iloc[i])
+        if ref.shape[0] == 1:
+            ref = np.r_[ref, ref]
+        np.testing.assert_allclose(got, ref, atol=1e-6)
+        np.testing.assert_allclose(shapely.get_coordinates(rev[i]), got[::-1], atol=1e-9)
+        assert geo.iloc[i].length == pytest.approx(p.dist[i], abs=1e-3)
+    assert n_multi > 10  # edges with inner vertices were exercised

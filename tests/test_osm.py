@@ -515,3 +515,79 @@ def test_bundled_sample():
     assert np.isin(ends, nodes.index.to_numpy()).all()
     assert (edges["length"] > 0).all()
     assert nodes["x"].between(120.5, 121.5).all() and nodes["y"].between(27.8, 28.5).all()
+
+
+# --- reading strategy: tag escaping, early area filter, chunked decoding -------------------------------
+def test_tag_values_with_escaped_characters_read_raw(tmp_path):
+    name = "人民路 A,B=1%2;x@y"  # space, comma, '=', '%', '@' are escaped in the intermediate text format
+    nodes = {1: (0, 0, {"highway": "crossing", "crossing": "zebra", "note": "a b"}), 2: (100, 0, {})}
+    ways = {7: ([1, 2], {"highway": "footway", "name": name, "surface": "paving stones"})}
+    n, e = read_osm(write(tmp_path, "esc.osm", osm_xml(nodes, ways)))
+    assert e["name"].tolist() == [name]
+    assert e["surface"].tolist() == ["paving stones"]
+    assert n.loc[1, "crossing"] == "zebra"
+
+
+def test_area_read_keeps_sidewalks_outside_the_area_for_the_separate_rule(tmp_path):
+    # a 400 m road tagged sidewalk=separate; sidewalks 10 m either side over x = 100..400 m (75 % of it);
+    # the study area only covers the road's west end, so no sidewalk node lies in the area
+    nodes = {1: (0, 0, {}), 2: (100, 0, {}), 3: (400, 0, {})}
+    nodes |= {10: (100, 10, {}), 11: (400, 10, {}), 20: (100, -10, {}), 21: (400, -10, {})}
+    ways = {
+        1: ([1, 2, 3], {"highway": "residential", "sidewalk": "separate"}),
+        2: ([10, 11], {"highway": "footway", "footway": "sidewalk"}),
+        3: ([20, 21], {"highway": "footway", "footway": "sidewalk"}),
+        4: ([1, 2], {"highway": "service"}),  # keeps node 1..2 walkable inside the area
+    }
+    p = write(tmp_path, "sep.osm", osm_xml(nodes, ways))
+    _, full = read_osm(p)
+    assert 1 not in set(full["osmid"])  # covered on both sides over 75 % >= 50 %: dropped
+    w, s = ll(-20, -5)
+    e, n = ll(20, 5)
+    _, part = read_osm(p, area=(w, s, e, n), buffer_m=0)
+    assert set(part["osmid"]) == {4}  # same decision with the area; far sidewalks not in the output
+    ways[2] = ([10, 11], {"highway": "footway"})  # one side no longer a sidewalk -> road kept whole
+    _, part = read_osm(write(tmp_path, "sep2.osm", osm_xml(nodes, ways)), area=(w, s, e, n), buffer_m=0)
+    assert set(part["osmid"]) == {1, 4}
+    assert part.loc[part["osmid"] == 1, "length"].sum() == pytest.approx(400.0, rel=5e-3)
+
+
+def test_area_read_of_ways_first_file(tmp_path):
+    nodes = {1: (0, 0, {}), 2: (100, 0, {"highway": "traffic_signals"}), 3: (200, 0, {}), 4: (5000, 0, {})}
+    ways = {1: ([1, 2, 3], {"highway": "residential"}), 2: ([3, 4], {"highway": "residential"})}
+    p = write(tmp_path, "wf.osm", osm_xml(nodes, ways, ways_first=True))
+    w, s = ll(-10, -10)
+    e, n = ll(10, 10)
+    nd, ed = read_osm(p, area=(w, s, e, n), buffer_m=0)
+    assert set(ed["osmid"]) == {1} and sorted(nd.index) == [1, 2, 3]
+    assert ed["length"].sum() == pytest.approx(200.0, rel=5e-3)
+
+
+def test_chunked_decoding_identical():
+    from childspace import _osm_reader
+    from childspace.osm import EDGE_EXTRA_TAGS, EDGE_TAGS, NODE_TAGS
+
+    keys = list(dict.fromkeys([*EDGE_TAGS.values(), *EDGE_EXTRA_TAGS.values()]))
+    args = (helsinki(), lambda t: is_walkable(t), keys, list(NODE_TAGS.values()))
+    a_w, a_n = _osm_reader.read_ways_and_nodes(*args)
+    b_w, b_n = _osm_reader.read_ways_and_nodes(*args, chunk_bytes=50_000)  # many blocks, split mid-file
+    assert len(a_w.ids) > 2000
+    for f in ("ids", "offsets", "refs"):
+        assert np.array_equal(getattr(a_w, f), getattr(b_w, f)), f
+    assert np.array_equal(a_w.lon, b_w.lon, equal_nan=True)
+    assert np.array_equal(a_w.lat, b_w.lat, equal_nan=True)
+    assert all(list(a_w.tags[k]) == list(b_w.tags[k]) for k in keys)
+    assert np.array_equal(a_n.ids, b_n.ids) and a_n.tags == b_n.tags
+    # coordinates agree with pyosmium's own node locations
+    fp = osmium.FileProcessor(str(helsinki()), osmium.osm.NODE)
+    loc = {n.id: (n.location.lon, n.location.lat) for n in fp}
+    k = np.flatnonzero(~np.isnan(a_w.lon))[::97]
+    assert all(loc[r] == (x, y) for r, x, y in zip(a_w.refs[k], a_w.lon[k], a_w.lat[k]))
+    # a bbox read keeps exactly the ways with a node in the box (this extract: no way lacks coordinates there)
+    box = (24.94, 60.165, 24.945, 60.17)
+    c_w, _ = _osm_reader.read_ways_and_nodes(*args, bbox=box)
+    way_of = np.repeat(np.arange(len(a_w.ids)), np.diff(a_w.offsets))
+    inb = (a_w.lon >= box[0]) & (a_w.lon <= box[2]) & (a_w.lat >= box[1]) & (a_w.lat <= box[3])
+    nan_way = np.bincount(way_of[np.isnan(a_w.lon)], minlength=len(a_w.ids)) > 0
+    expect = a_w.ids[(np.bincount(way_of[inb], minlength=len(a_w.ids)) > 0) | nan_way]
+    assert 0 < len(c_w.ids) < len(a_w.ids) and np.array_equal(c_w.ids, expect)

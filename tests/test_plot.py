@@ -115,3 +115,29 @@ def test_errors(sample, tmp_path):
     fig = plot.plot_overview(sample["boundaries"], sample["unit_coverage"], "kindergarten")
     with pytest.raises(ChildspaceError, match="does not exist"):
         plot.save_figure(fig, tmp_path / "nope" / "x.png")
+
+
+def test_overview_small_multiples_and_townships(sample, tmp_path):
+    b = sample["boundaries"]
+    comms, towns = b[b["level"] == "community"], b[b["level"] == "township"]
+    fig = plot.plot_overview(comms, sample["unit_coverage"], townships=towns, small_multiples=True, synthetic=True)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title().split("（")[0] for ax in panels] == ["幼儿园 Kindergarten", "小学 Primary school"]
+    # primary school: 50 % walking coverage everywhere -> overall 50 %
+    assert "全部 50% overall" in panels[1].get_title()
+    # every community panel is filled with its class colour: primary school all 40-60 % (#ffffbf)
+    faces = panels[1].collections[0].get_facecolors()
+    assert len(faces) == 8 and np.allclose(faces[:, :3], [1.0, 1.0, 191 / 255], atol=1e-3)
+    png = plot.save_figure(fig, tmp_path / "multi.png")
+    assert distinct_colours(png) > 50
+    one = plot.plot_overview(comms, sample["unit_coverage"], "kindergarten", townships=towns)
+    assert any("乡镇街道边界 Township boundary" == t.get_text() for t in one.axes[0].get_legend().get_texts())
+
+
+def test_coverage_png_aggregates_many_homes(sample):
+    s = sample
+    fig = plot.plot_coverage(s["boundaries"], s["facilities"], s["service_areas"], s["access"], s["gaps"],
+                             "kindergarten", max_points=10, hex_size=200)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "未覆盖儿童（200米六边形） Children uncovered (200 m hexagons)" in labels
+    assert not any("Uncovered homes" in t for t in labels)

@@ -132,3 +132,21 @@ def test_html_report_in_browser(sample, tmp_path):
     assert dom.count('class="pilot ') == 48
     png = screenshot(path, tmp_path / "report.png", size=(1200, 1400), budget_ms=1000)
     assert distinct_colours(png) > 100
+
+
+def test_township_section_before_pilots(sample, tmp_path):
+    uc = _coverage_table(sample)
+    towns = uc[uc["unit_id"].isin(["T1", "T2"])].assign(name=lambda d: d["unit_id"].map({"T1": "东港镇",
+                                                                                          "T2": "西山街道"}))
+    path = report.html_report(tmp_path / "r.html", "报告 Report", tables={"township_coverage": towns},
+                              pilots_status=sample["pilots"], synthetic=True)
+    text = path.read_text(encoding="utf-8")
+    assert text.index('id="townships"') < text.index('id="pilots"')
+    sec = text[text.index('id="townships"'):text.index('id="pilots"')]
+    # T1 kindergarten 72 % (60-80 class, below the 80 % target), T2 35.5 % (20-40 class); schools 50 %
+    assert re.search(r'data-below="1" style="background:#a6d96a">72% ▼', sec)
+    assert re.search(r'style="background:#fdae61">36% ▼', sec)
+    assert sec.count('style="background:#ffffbf">50% ▼') == 2
+    assert "东港镇" in sec and "幼儿园 Kindergarten" in sec and "小学 Primary school" in sec
+    with pytest.raises(DataError, match="township coverage"):
+        report.township_table_html(pd.DataFrame({"unit_id": ["T1"]}))

@@ -123,6 +123,9 @@ def test_too_long_safe_route_falls_back_to_shortest(case):
     f = _row(routes, "home2", "safest")
     assert s["length_m"] == pytest.approx(100.0) and s["verdict"] == "unsafe"
     assert f["length_m"] == pytest.approx(100.0) and f["verdict"] == "unsafe"
+    # the least-stress route is the 500 m one through the signals (the full half-penalty at B is paid on the
+    # partial first and last edges, not a share of it): too long, so the shortest is reported
+    assert f["over_detour"] and f["min_stress_length_m"] == pytest.approx(500.0)
     # with no detour allowed, home1's safe 420 m route is not acceptable: the shortest route is reported
     strict = {"routing": {"max_detour_ratio": 1.0, "min_extra_m": 0.0}}
     r = school_routes(net, homes, schools, categories="primary_school", config=strict)
@@ -154,7 +157,7 @@ def test_school_summary(case):
     s = school_summary(routes, schools).set_index("school_id")
     assert s.loc["S1", "children_safe"] == 3
     assert s.loc["S1", "children_unsafe"] == 2
-    assert s.loc["S1", "children_over_detour"] == 0
+    assert s.loc["S1", "children_over_detour"] == 2   # home2: the 500 m safe route is too long
     assert s.loc["S1", "name"] == "阳光小学"
 
 

@@ -159,3 +159,69 @@ def test_config_override_and_errors(tmp_path):
 
 def test_verdict():
     assert list(verdict([1, 2, 3, 4, 0])) == ["safe", "safe", "caution", "unsafe", "unreachable"]
+
+
+def test_dedupe_matches_row_by_row_and_counts_warnings():
+    from childspace.safety import _cfg, _edge_stress_rows
+    rows = _edges(CASES)
+    big = pd.concat([rows] * 3).sample(frac=1.0, random_state=0).reset_index(drop=True)
+    got = edge_stress(big)
+    ref = _edge_stress_rows(big, _cfg(None), np.ones(len(big), dtype=np.int64))
+    for col in ("level", "assumed", "assumed_tags", "reason", "group", "road", "sidewalk", "crossing_way"):
+        assert got[col].tolist() == ref[col].tolist(), col
+    np.testing.assert_allclose(got["maxspeed_kmh"], ref["maxspeed_kmh"], equal_nan=True)
+    with pytest.warns(ChildspaceWarning, match="^3 edges"):
+        edge_stress(pd.DataFrame([dict(u=i, v=i + 1, highway="primary", maxspeed="fast") for i in range(3)]))
+
+
+def _sidewalk_beside(road: dict, offset: float):
+    """A 200 m east-west road and a footway=sidewalk way parallel to it, ``offset`` m north (EPSG:4549)."""
+    import geopandas as gpd
+    import shapely
+    x0, y0 = 590000.0, 3110000.0
+    edges = pd.DataFrame([dict(u=1, v=2, osmid=1, **road), dict(u=3, v=4, osmid=2, highway="footway",
+                                                                footway="sidewalk")])
+    geom = [shapely.LineString([(x0, y0), (x0 + 200, y0)]),
+            shapely.LineString([(x0, y0 + offset), (x0 + 200, y0 + offset)])]
+    return gpd.GeoDataFrame(edges, geometry=geom, crs="EPSG:4549")
+
+
+@pytest.mark.parametrize("road,offset,level,buffered", [
+    # 60 km/h, 6 lanes: the road with a sidewalk is level 3 (wide road); 12 m - 6 x 3.5 / 2 = 1.5 m: no buffer
+    (dict(highway="primary", maxspeed="60", lanes="6", sidewalk="separate"), 12.0, 3, False),
+    # the same road, sidewalk 18 m off the centre line: 7.5 m buffer, one level lower
+    (dict(highway="primary", maxspeed="60", lanes="6", sidewalk="separate"), 18.0, 2, True),
+    # 80 km/h: >= 70 km/h beside traffic is level 4 without buffer
+    (dict(highway="trunk", maxspeed="80", lanes="4", sidewalk="separate"), 8.0, 4, False),
+    # a 30 km/h residential street: level 1 (calm street with a sidewalk)
+    (dict(highway="residential", maxspeed="30", lanes="2", sidewalk="separate"), 5.0, 1, False),
+])
+def test_sidewalk_way_rated_from_the_road_beside(road, offset, level, buffered):
+    es = edge_stress(_sidewalk_beside(road, offset))
+    sw = es.iloc[1]
+    assert sw["level"] == level, sw["reason"]
+    assert sw["beside"] == 0
+    lanes = float(road["lanes"])
+    assert sw["buffer_m"] == pytest.approx(offset - lanes * 3.5 / 2)
+    assert ("隔离约" in sw["reason"]) == buffered and ("no buffer" in sw["reason"]) == (not buffered)
+    assert sw["reason"].startswith("人行道")
+    assert not sw["assumed"]
+    assert es["beside"].iloc[0] == -1 and np.isnan(es["buffer_m"].iloc[0])
+
+
+def test_sidewalk_way_without_road_nearby_and_assumed_speed():
+    far = edge_stress(_sidewalk_beside(dict(highway="primary", maxspeed="60", lanes="6"), 35.0))
+    assert far["level"].iloc[1] == 2 and far["beside"].iloc[1] == -1          # nothing within 20 m
+    # the road's speed is assumed (primary default 60 km/h): the sidewalk says so
+    es = edge_stress(_sidewalk_beside(dict(highway="primary", lanes="4"), 8.0))
+    assert es["level"].iloc[1] == 3 and "maxspeed" in es["assumed_tags"].iloc[1] and es["assumed"].iloc[1]
+    # geographic CRS: same answer (projected to metres internally)
+    geo = edge_stress(_sidewalk_beside(dict(highway="primary", maxspeed="60", lanes="6"), 12.0).to_crs(4326))
+    assert geo["level"].iloc[1] == 3 and geo["buffer_m"].iloc[1] == pytest.approx(1.5, abs=0.05)
+    # network_stress carries the rating through
+    import geopandas as gpd
+    import shapely
+    e = _sidewalk_beside(dict(highway="primary", maxspeed="60", lanes="6"), 12.0)
+    pts = {1: (590000.0, 3110000.0), 2: (590200.0, 3110000.0), 3: (590000.0, 3110012.0), 4: (590200.0, 3110012.0)}
+    nodes = gpd.GeoDataFrame(geometry=[shapely.Point(p) for p in pts.values()], index=list(pts), crs="EPSG:4549")
+    assert network_stress((nodes, e)).edge_level[1] == 3
