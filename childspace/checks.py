@@ -46,26 +46,48 @@ def _venue(name: str) -> str:
     return name
 
 
-def _pairs(part: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, crs: Any, min_score: float) -> pd.DataFrame:
-    """For each point of ``part``, the reference point of the same category with the most similar name."""
-    from childspace.features import name_score, normalise_name
+_GENERIC_WORDS = ("游乐场", "儿童游戏场", "游戏场", "小区", "社区", "中心", "示例")
 
+
+def _distinctive(name: str, words: tuple[str, ...]) -> str:
+    """A normalised name without category and generic words: what tells one kindergarten from another."""
+    for w in words:
+        name = name.replace(w, "")
+    return name
+
+
+def _pairs(part: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, crs: Any, min_score: float) -> pd.DataFrame:
+    """Mutual best pairs of a point of ``part`` and a reference point, by name, within the search distance."""
+    import difflib
+
+    from childspace.features import normalise_name
+    from childspace.standards import default_standards
+
+    labels = {normalise_name(lab) for c in default_standards().categories.values() for lab in (*c.labels, c.zh)}
+    words = tuple(sorted((w for w in labels | set(_GENERIC_WORDS) if w and not w.isascii()), key=len,
+                         reverse=True))
     a = part.to_crs(crs)
     b = reference.to_crs(crs)
     tree = shapely.STRtree(np.asarray(b.geometry.array, dtype=object))
     ia, ib = tree.query(np.asarray(a.geometry.array, dtype=object), predicate="dwithin", distance=PAIR_SEARCH_M)
     same = a["category"].to_numpy()[ia] == b["category"].to_numpy()[ib]
-    names_a, names_b = a["name"].to_numpy(), b["name"].to_numpy()
-    score = np.array([name_score(names_a[i], names_b[j]) for i, j in zip(ia, ib)], dtype=float)
-    # same category and a similar name, or any category when the venues are the same once room words are
-    # stripped (a mother-and-baby room "市图书馆母婴室" inside the library "市图书馆", "第一人民医院母婴室" in
-    # "第一人民医院（儿科）")
-    va = np.array([_venue(normalise_name(x)) for x in names_a], dtype=object)
-    vb = np.array([_venue(normalise_name(x)) for x in names_b], dtype=object)
-    venue = np.array([len(va[i]) >= 4 and va[i] == vb[j] for i, j in zip(ia, ib)], dtype=bool)
-    keep = (same & (score >= min_score)) | venue
+    na = [normalise_name(x) for x in a["name"].to_numpy()]
+    nb = [normalise_name(x) for x in b["name"].to_numpy()]
+    da = [_distinctive(x, words) for x in na]
+    db = [_distinctive(x, words) for x in nb]
+    # same category and similar distinctive names (category words and shared generic words removed, so that
+    # "锦绣幼儿园" does not pair with "丙镇中心幼儿园"), or any category when the venues are the same once room
+    # words are stripped (a mother-and-baby room "市图书馆母婴室" inside the library "市图书馆")
+    score = np.array([difflib.SequenceMatcher(None, da[i], db[j]).ratio() if da[i] and db[j] else 0.0
+                      for i, j in zip(ia, ib)], dtype=float)
+    venue = np.array([len(_venue(na[i])) >= 4 and _venue(na[i]) == _venue(nb[j]) for i, j in zip(ia, ib)],
+                     dtype=bool)
+    score = np.where(venue, 1.0, np.where(same, score, 0.0))
+    keep = score >= min_score
     df = pd.DataFrame({"a": ia[keep], "b": ib[keep], "score": score[keep]})
-    return df.sort_values(["a", "score"], ascending=[True, False]).drop_duplicates("a")
+    # mutual best: each file point's best reference, and each reference point's best file point
+    df = df.sort_values(["a", "score"], ascending=[True, False]).drop_duplicates("a")
+    return df.sort_values(["b", "score"], ascending=[True, False]).drop_duplicates("b")
 
 
 def _shift_m(lon: np.ndarray, lat: np.ndarray, to: str, crs: Any) -> np.ndarray:
@@ -80,15 +102,15 @@ def _shift_m(lon: np.ndarray, lat: np.ndarray, to: str, crs: Any) -> np.ndarray:
 
 def datum_check(facilities: gpd.GeoDataFrame, network: Any = None, reference: gpd.GeoDataFrame | None = None,
                 by: str | None = "source_file", min_points: int = 3, min_pairs: int = 2,
-                name_similarity: float = 0.6) -> pd.DataFrame:
+                name_similarity: float = 0.75) -> pd.DataFrame:
     """Test each file of facilities for a GCJ-02 / BD-09 shift.
 
     Two tests, each used when its data are there:
 
-    * **reference** (strong): points of the file are paired with reference points (facilities mapped in
-      OpenStreetMap, which are WGS84, and the facilities of the *other* files) of the same category and a
-      similar name, or of any category when one name contains the other (a mother-and-baby room inside a
-      library), within 2 km. When the offsets
+    * **reference** (strong): points of the file are paired (mutual best matches) with reference points
+      (facilities mapped in OpenStreetMap, which are WGS84, and the facilities of the *other* files) of the same
+      category and a similar distinctive name, or of any category when the venue is the same (a
+      mother-and-baby room inside a library), within 2 km. When the offsets
       of the pairs match the displacement that GCJ-02 (or BD-09) applies at those places, within 30 % of its
       length, for at least ``min_pairs`` pairs and most pairs, the file is suspect.
     * **street** (for sparse networks): facilities are entrances next to streets; a file whose median distance
@@ -113,7 +135,8 @@ def datum_check(facilities: gpd.GeoDataFrame, network: Any = None, reference: gp
     min_pairs : int
         Fewest matched pairs for the reference test.
     name_similarity : float
-        Least name similarity (0–1, :func:`childspace.features.name_score`) of a pair.
+        Least similarity (0–1, difflib ratio) of the distinctive parts of two names (category and generic words
+        such as 幼儿园, 社区, 中心 removed) for a pair.
 
     Returns
     -------

