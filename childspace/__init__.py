@@ -21,4 +21,4 @@ Modules, one per concern (data flows one way: io -> network -> analyses -> maps/
 
 __version__ = "0.1.0"
 
-from childspace._errors import ChildspaceError, DataError  # noqa: F401
+from childspace._errors import ChildspaceError, ChildspaceWarning, DataError, NetworkError  # noqa: F401

@@ -603,6 +603,17 @@ def _piece_samples(g: _Graph, seg: _Segments, edge: np.ndarray, s: np.ndarray, t
     return a + (seg.b[sj[q]] - a) * u[:, None], p[q]
 
 
+def _fit_cell(cell: float, width: float) -> float:
+    """The raster cell actually used: at most ``cell``, shrunk so that ``width`` is a whole number of cells plus
+    a half (the traced outline then lies ``width`` from the street, not half a cell off)."""
+    if width <= 0:
+        return cell
+    k = np.floor(width / cell + 1e-9)
+    if k + 0.5 < width / cell - 1e-9:
+        k += 1
+    return float(width / (k + 0.5))
+
+
 def _disk_dilate(grid: np.ndarray, radius_cells: float) -> np.ndarray:
     """Binary dilation of a 0/1 uint8 grid by a disk (cells whose centre lies within ``radius_cells`` of a set
     cell's centre): horizontal runs first, then one shifted OR per row of the disk."""
@@ -635,7 +646,7 @@ def _drop_collinear(xy: np.ndarray, ring: np.ndarray) -> np.ndarray:
     idx = np.arange(n)
     prev = idx - 1
     prev[first] = last
-    nxt = idx + 1
+    nxt = np.minimum(idx + 1, n - 1)
     nxt[last] = first
     d1 = xy - xy[prev]
     d2 = xy[nxt] - xy
@@ -673,7 +684,9 @@ def _raster_areas(xy: np.ndarray, tile: np.ndarray, origin: np.ndarray, shape: t
     i = np.floor((xy[:, 1] - origin[tile, 1]) / cell + 0.5).astype(np.int64)
     inside = (i >= 0) & (i < H) & (j >= 0) & (j < W)
     grid[row0[tile[inside]] + i[inside], col0[tile[inside]] + j[inside]] = 1
-    grid = _disk_dilate(grid, width / cell)
+    # the outline runs half-way between a served and an unserved cell centre: a disk of width / cell - 1/2
+    # cells (a whole number, see _fit_cell) puts it at ``width`` from the street
+    grid = _disk_dilate(grid, max(width / cell - 0.5, 0.0))
     gen = contourpy.contour_generator(z=grid, fill_type=contourpy.FillType.ChunkCombinedOffsetOffset,
                                       name="serial", corner_mask=False)
     pts, offs, outer = (a[0] for a in gen.filled(0.5, 1.5))
@@ -1001,11 +1014,11 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
                 ml = shapely.multilinestrings(lines, indices=np.searchsorted(present, fac[order]))
                 geoms[present] = _buffer(ml, street_width, quad_segs)
         else:
-            attrs["cell_m"] = float(cell_m)
+            cell = attrs["cell_m"] = _fit_cell(float(cell_m), float(street_width))
             seg = _segments(network)
-            xy, piece = _piece_samples(g, seg, edge, s0, t0, float(cell_m))
+            xy, piece = _piece_samples(g, seg, edge, s0, t0, cell)
             geoms[ok] = _raster_per_source(xy, np.searchsorted(ok, fac[piece]), pts.snap.xy[ok], radius[ok],
-                                           len(ok), float(cell_m), float(street_width))
+                                           len(ok), cell, float(street_width))
     out = gpd.GeoDataFrame({"facility_id": fm["facility_id"].astype(str).to_numpy(),
                             "category": fm["category"].astype(str).to_numpy(),
                             "method": method, "radius_m": radius},
@@ -1128,8 +1141,9 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
                 if use == "vector":
                     geom = _union_lines(_substrings(g, edge, s, t), street_width, quad_segs)
                 else:
-                    xy, _ = _piece_samples(g, _segments(network), edge, s, t, float(cell_m))
-                    geom = _raster_dissolved(xy, float(cell_m), float(street_width))
+                    cell = _fit_cell(float(cell_m), float(street_width))
+                    xy, _ = _piece_samples(g, _segments(network), edge, s, t, cell)
+                    geom = _raster_dissolved(xy, cell, float(street_width))
         rows.append({"category": cat, "method": method, "radius_m": rmax, "n_facilities": nf,
                      "area_m2": float(geom.area), "geometry": geom})
     out = _dissolved_frame(rows, crs)

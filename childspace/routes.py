@@ -144,6 +144,31 @@ def _concat_paths(network: Any, parts: list[tuple[np.ndarray, Any]], n_o: int) -
                             target_offset=cat("target_offset"), network=network)
 
 
+def _school_pos(assigned_to: pd.Series, fid: np.ndarray) -> np.ndarray:
+    """Position (into the schools) of each origin's assigned school, -1 where none (vectorised lookup)."""
+    vals = assigned_to.to_numpy(dtype=object)
+    out = np.full(vals.size, -1, dtype=np.int64)
+    has = np.flatnonzero(pd.notna(vals))
+    if has.size:
+        out[has] = pd.Index(fid).get_indexer(vals[has].astype(str))
+    return out
+
+
+def _same_paths(P: Any, Q: Any, q_rows: np.ndarray) -> np.ndarray:
+    """Per path of ``P``: True when it is the same walk as path ``q_rows[i]`` of ``Q`` (edges, directions,
+    offsets)."""
+    cp = np.diff(P.ptr)
+    cq = np.diff(Q.ptr)[q_rows]
+    same = (cp == cq) & (P.source_offset == Q.source_offset[q_rows]) & (P.target_offset == Q.target_offset[q_rows])
+    rows = np.flatnonzero(same & (cp > 0))
+    ip, owner = _ragged_ranges(P.ptr[:-1][rows], cp[rows])
+    iq, _ = _ragged_ranges(Q.ptr[:-1][q_rows[rows]], cp[rows])
+    diff = (P.flat_edges[ip] != Q.flat_edges[iq]) | (P.flat_forward[ip] != Q.flat_forward[iq])
+    bad = np.bincount(owner[diff], minlength=rows.size) > 0
+    same[rows[bad]] = False
+    return same & (cp > 0)
+
+
 def _take_paths(network: Any, P: Any, rows: np.ndarray) -> Any:
     """The paths ``rows`` of ``P`` as a Paths object of their own."""
     from childspace.network import Paths
@@ -357,8 +382,7 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
         n_o = len(om)
         school_of = np.full(n_o, -1, dtype=np.int64)
         is_assigned = np.zeros(n_o, dtype=bool)
-        a_pos = assigned_to.map(lambda f: fid_pos.get(f, -1) if isinstance(f, str) else -1).to_numpy(
-            dtype=np.int64)
+        a_pos = _school_pos(assigned_to, fid)
         a_ok = (a_pos >= 0)
         a_ok[a_ok] = np.isin(a_pos[a_ok], sidx)
         is_assigned[a_ok] = True
@@ -442,18 +466,23 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
     geoms = []
     fk_e, fe, fk_c, fn, fce, fcl = [], [], [], [], [], []
     oid = om["origin_id"].to_numpy(dtype=object)
-    short_geom: dict[str, dict] = {}
     copies_src: list[np.ndarray] = []
     copies_dst: list[np.ndarray] = []
-    a_pos_all = np.array([fid_pos.get(f, -1) if isinstance(f, str) else -1 for f in assigned_to.to_numpy()],
-                         dtype=np.int64)
-    # keys of shortest rows, to reuse them for fallbacks
-    short_key: dict[tuple[str, int], int] = {}
+    a_pos_all = _school_pos(assigned_to, fid)
+    n_o = len(om)
+    # per category: row of each origin among the shortest rows, and the route key of that row (for fallbacks)
+    short_pos: dict[str, np.ndarray] = {}
+    short_key: dict[str, np.ndarray] = {}
     for b in blocks:
         if b["kind"] == "shortest":
-            for j, o in enumerate(b["oi"]):
-                short_key[(b["cat"], int(o))] = b["key0"] + j
+            sp_ = short_pos.setdefault(b["cat"], np.full(n_o, -1, dtype=np.int64))
+            sk = short_key.setdefault(b["cat"], np.full(n_o, -1, dtype=np.int64))
+            base = int((sp_ >= 0).sum())
+            sp_[b["oi"]] = base + np.arange(len(b["oi"]))
+            sk[b["oi"]] = b["key0"] + np.arange(len(b["oi"]))
     short_rows: dict[str, pd.DataFrame] = {}
+    short_g: dict[str, np.ndarray] = {}
+    short_P: dict[str, Any] = {}
     for b in blocks:
         kind = b["kind"]
         if kind == "_short_ref":
@@ -491,8 +520,10 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
             df["assumed_share"] = np.where(reach, ev.assumed, np.nan)
             df["over_detour"] = False
             df["min_stress_length_m"] = np.nan
-            g = _geometry(network, ev.paths) if is_geometry else np.full(k, None, dtype=object)
-            g = np.where(reach, g, None)
+            if is_geometry and kind == "shortest":
+                g = np.where(reach, _geometry(network, ev.paths), None)
+            else:  # safest: built below, only where it differs from the shortest route
+                g = np.full(k, None, dtype=object)
             # flats
             fsel = reach[ev.flat_path]
             fk_e.append(keys[ev.flat_path[fsel]])
@@ -503,34 +534,46 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
             fce.append(ev.cross_edge[csel])
             fcl.append(ev.cross_level[csel])
             if kind == "safest":
-                ref = short_rows[cat].set_index("origin_id")
-                s_len = ref.loc[df["origin_id"], "length_m"].to_numpy(dtype=float)
+                ref = short_rows[cat]
+                rpos = short_pos[cat][oi]
+                s_len = ref["length_m"].to_numpy(dtype=float)[rpos]
                 limit = np.maximum(ratio * s_len, s_len + extra)
                 over = reach & (df["length_m"].to_numpy() > limit + 1e-9)
                 if over.any():
                     df["min_stress_length_m"] = np.where(over, df["length_m"], np.nan)
                     cols = [c for c in ref.columns if c not in ("route", "min_stress_length_m", "over_detour",
                                                                  "route_key")]
-                    sub = ref.loc[df["origin_id"][over]]
+                    io = np.flatnonzero(over)
                     for c in cols:
                         if c in df.columns:
-                            df.loc[over, c] = sub[c].to_numpy()
+                            col = df[c].to_numpy().copy()
+                            col[io] = ref[c].to_numpy()[rpos[io]]
+                            df[c] = col
                     df.loc[over, "over_detour"] = True
-                    gref = short_geom[cat]
-                    g[over] = [gref[o] for o in df["origin_id"][over]]
                     # route sequences: drop the least-stress ones, reuse the shortest ones
                     over_keys = keys[over]
                     fk_e[-1], fe[-1] = _drop_keys(fk_e[-1], fe[-1], over_keys)
                     fk_c[-1], (fn[-1], fce[-1], fcl[-1]) = _drop_keys_multi(fk_c[-1], (fn[-1], fce[-1], fcl[-1]),
                                                                             over_keys)
-                    copies_src.append(np.array([short_key[(cat, int(o))] for o in oi[over]], dtype=np.int64))
+                    copies_src.append(short_key[cat][oi[over]])
                     copies_dst.append(over_keys)
+            if kind == "safest" and is_geometry and ev is not None:
+                # the same path as the shortest route (or the shortest route reported instead): share its line
+                same = over | (reach & _same_paths(ev.paths, short_P[cat], rpos))
+                g[same] = short_g[cat][rpos[same]]
+                build = np.flatnonzero(reach & ~same)
+                if build.size:
+                    g[build] = _geometry(network, _take_paths(network, ev.paths, build))
         df["route_key"] = keys
         df["assigned"] = (a_pos_all[oi] == sch) & (sch >= 0)
         if kind == "shortest":
             prev = short_rows.get(cat)
             short_rows[cat] = df if prev is None else pd.concat([prev, df], ignore_index=True)
-            short_geom.setdefault(cat, {}).update(dict(zip(df["origin_id"], g)))
+            short_g[cat] = g if prev is None else np.concatenate([short_g[cat], g])
+            if ev is not None:
+                short_P[cat] = ev.paths if prev is None else _concat_paths(
+                    network, [(np.arange(len(prev)), short_P[cat]), (len(prev) + np.arange(k), ev.paths)],
+                    len(prev) + k)[1]
         frames.append(df)
         geoms.append(g)
     if copies_src:
