@@ -139,7 +139,7 @@ def _k1_expected_pieces():
 
 
 def test_walk_service_area_matches_hand_pieces_and_excludes_far_bank(facilities, net):
-    sa = cv.service_areas(facilities, net, categories="kindergarten").to_crs(M)
+    sa = cv.service_areas(facilities, net, categories="kindergarten", engine="vector").to_crs(M)
     line = cv.service_areas(facilities, net, categories="kindergarten", method="line").to_crs(M)
     geom = sa.geometry.iloc[0]
     expected = shapely.buffer(_k1_expected_pieces(), 25.0, quad_segs=2)
@@ -152,9 +152,9 @@ def test_walk_service_area_matches_hand_pieces_and_excludes_far_bank(facilities,
 
 
 def test_dissolved_equals_union_of_per_facility(facilities, net):
-    per = cv.service_areas(facilities, net)
+    per = cv.service_areas(facilities, net, engine="vector")
     d1 = cv.dissolve_service_areas(per).to_crs(M).set_index("category")
-    d2 = cv.dissolve_service_areas(facilities, net).to_crs(M).set_index("category")
+    d2 = cv.dissolve_service_areas(facilities, net, engine="vector").to_crs(M).set_index("category")
     for cat in ("kindergarten", "park"):
         assert shapely.symmetric_difference(d1.geometry[cat], d2.geometry[cat]).area < 1.0
     # parks on opposite banks: the union is the sum of the two areas
@@ -163,7 +163,7 @@ def test_dissolved_equals_union_of_per_facility(facilities, net):
 
 
 def test_unit_coverage_hand_figures(units, access, facilities, net):
-    d = cv.dissolve_service_areas(facilities, net, categories=["kindergarten", "park"])
+    d = cv.dissolve_service_areas(facilities, net, categories=["kindergarten", "park"], engine="vector")
     with pytest.warns(ChildspaceWarning, match="1 of 6 origins"):
         uc = cv.unit_coverage(units, access, service_areas=d)
     assert uc.attrs["origins_outside"] == 1
@@ -182,7 +182,7 @@ def test_unit_coverage_hand_figures(units, access, facilities, net):
     assert np.isnan(k.loc["C", "pct_walk"]) and "no children" in k.loc["C", "note"]
     assert not bool(k.loc["C", "below_target"])
     # area: the walking area of K1 lies wholly inside A (90,000 m2)
-    sa_area = cv.service_areas(facilities, net, categories="kindergarten").to_crs(M).area.iloc[0]
+    sa_area = cv.service_areas(facilities, net, categories="kindergarten", engine="vector").to_crs(M).area.iloc[0]
     assert k.loc["A", "area_pct_walk"] == pytest.approx(100 * sa_area / 90000.0, rel=1e-6)
     assert k.loc["B", "area_pct_walk"] == 0
     lib = uc[uc.category == "library"].set_index("unit_id")
@@ -206,14 +206,14 @@ def test_life_circles(units, access):
 
 
 def test_gaps_ranked_and_valid(units, access, facilities, net):
-    d = cv.dissolve_service_areas(facilities, net, categories=["kindergarten", "park"])
+    d = cv.dissolve_service_areas(facilities, net, categories=["kindergarten", "park"], engine="vector")
     g = cv.gaps(units, access, d, categories=["kindergarten"])
     assert g.crs.to_epsg() == 4326 and g.is_valid.all()
     assert g["unit_id"].tolist() == ["B", "A", "C"]
     assert g["children_uncovered"].tolist() == [38, 20, 0]
     assert g["rank"].tolist() == [1, 2, 3]
     gm = g.to_crs(M).set_index("unit_id")
-    sa_area = cv.service_areas(facilities, net, categories="kindergarten").to_crs(M).area.iloc[0]
+    sa_area = cv.service_areas(facilities, net, categories="kindergarten", engine="vector").to_crs(M).area.iloc[0]
     assert gm.loc["A"].geometry.area == pytest.approx(90000 - sa_area, rel=1e-6)
     assert gm.loc["B"].geometry.area == pytest.approx(60000, rel=1e-6)
     assert gm.loc["A"].geometry.contains(P(200, 200)) and not gm.loc["A"].geometry.contains(P(100, 100))
@@ -258,3 +258,137 @@ def test_bad_input_names_the_row(origins, facilities):
     broken.loc[1, "geometry"] = None
     with pytest.raises(DataError, match="facility_id=PL"):
         cv.origin_access(origins, broken)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# raster engine of the walking service areas, fast snapping, one-Dijkstra nearest facility
+# ---------------------------------------------------------------------------------------------------------------
+def _iou(a, b) -> float:
+    return shapely.intersection(a, b).area / shapely.union(a, b).area
+
+
+def test_auto_engine_is_vector_for_small_inputs(facilities, net):
+    sa = cv.service_areas(facilities, net)
+    assert sa.attrs["engine"] == "vector" and sa.attrs["pieces"] < cv.VECTOR_MAX_PIECES
+    assert set(cv.dissolve_service_areas(facilities, net).attrs["engine"].values()) == {"vector"}
+
+
+@pytest.mark.parametrize("cell", [5.0, 10.0])
+def test_raster_service_areas_agree_with_vector_on_hand_grid(facilities, net, cell):
+    vec = cv.service_areas(facilities, net, engine="vector").to_crs(M).set_index("facility_id")
+    ras = cv.service_areas(facilities, net, engine="raster", cell_m=cell).to_crs(M).set_index("facility_id")
+    assert ras.attrs["engine"] == "raster" and ras.attrs["cell_m"] <= cell
+    for fid in ("K1", "PL", "PS"):
+        a, b = vec.geometry[fid], ras.geometry[fid]
+        assert b.is_valid and b.geom_type in ("Polygon", "MultiPolygon")
+        assert b.area == pytest.approx(a.area, rel=0.03)
+        assert _iou(a, b) >= 0.95
+        assert a.hausdorff_distance(b) <= 1.0 * cell      # outline within about one cell
+    k1 = ras.geometry["K1"]
+    # the far bank (no crossing) stays out, the reached end of x = 200 (to y = 150, + 25 m) is in, beyond is out
+    assert not k1.intersects(shapely.box(X0 + 260, Y0 - 50, X0 + 450, Y0 + 250))
+    assert k1.contains(P(200, 140)) and not k1.contains(P(200, 190))
+    # the hand pieces buffered by 25 m: the blocks' interiors are holes
+    assert not k1.contains(P(50, 50)) and k1.contains(P(50, 20))
+
+
+def test_raster_dissolved_agrees_with_vector_on_hand_grid(facilities, net):
+    vec = cv.dissolve_service_areas(facilities, net, engine="vector").to_crs(M).set_index("category")
+    ras = cv.dissolve_service_areas(facilities, net, engine="raster", cell_m=5.0).to_crs(M).set_index("category")
+    assert set(ras.attrs["engine"].values()) == {"raster"}
+    for cat in ("kindergarten", "park"):
+        a, b = vec.geometry[cat], ras.geometry[cat]
+        assert b.is_valid and b.area == pytest.approx(a.area, rel=0.03) and _iou(a, b) >= 0.9
+        assert ras.loc[cat, "area_m2"] == pytest.approx(b.area, rel=1e-6)
+    # the two parks lie on opposite banks: two separate parts
+    assert ras.geometry["park"].geom_type == "MultiPolygon" and len(ras.geometry["park"].geoms) == 2
+
+
+def test_raster_strips_equal_one_grid():
+    # an L of samples every 5 m; a strip limit of 1,500 cells forces several strips
+    xy = np.r_[np.c_[np.arange(0, 400, 5.0), np.zeros(80)], np.c_[np.zeros(80), np.arange(0, 400, 5.0)]]
+    one = cv._raster_dissolved(xy, 10.0, 25.0)
+    strips = cv._raster_dissolved(xy, 10.0, 25.0, max_cells=1_500)
+    assert one.is_valid and strips.is_valid
+    assert shapely.symmetric_difference(one, strips).area < 1.0
+    # the exact 25 m buffer of the two lines (0,0)-(395,0) and (0,0)-(0,395)
+    exact = shapely.buffer(shapely.MultiLineString([[(0, 0), (395, 0)], [(0, 0), (0, 395)]]), 25.0, quad_segs=64)
+    assert one.area == pytest.approx(exact.area, rel=0.02) and _iou(one, exact) >= 0.95
+
+
+def test_raster_engine_arguments_are_checked(facilities, net):
+    with pytest.raises(DataError, match="engine"):
+        cv.service_areas(facilities, net, engine="pixels")
+    with pytest.raises(DataError, match="cell_m"):
+        cv.dissolve_service_areas(facilities, net, engine="raster", cell_m=0)
+
+
+def test_fast_snap_matches_network_snap(net):
+    rng = np.random.default_rng(3)
+    xy = np.c_[X0 + rng.uniform(-200, 600, 3000), Y0 + rng.uniform(-200, 400, 3000)]
+    pts = gpd.GeoSeries(shapely.points(xy), crs=M)
+    fast = cv._snap(net, pts, 150.0).snap
+    ref = net.snap(pts, max_distance=150.0)
+    np.testing.assert_allclose(fast.distance, ref.distance, atol=1e-6)
+    assert (fast.ok == ref.ok).all()
+    np.testing.assert_allclose(fast.xy, ref.xy, atol=1e-6)
+    same = fast.edge == ref.edge
+    np.testing.assert_allclose(fast.offset[same], ref.offset[same], atol=1e-6)
+    # a different edge only in a tie: the point snaps to a street node shared by both edges (an edge end)
+    diff = ~same
+    assert diff.sum() < len(xy) / 2
+    L = net.length[fast.edge[diff]]
+    assert (np.isclose(fast.offset[diff], 0, atol=1e-6) | np.isclose(fast.offset[diff], L, atol=1e-6)).all()
+
+
+_DATA = __import__("pathlib").Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture(scope="module")
+def sample():
+    from childspace import io
+
+    need = ["facilities/facilities.csv", "origins/homes.gpkg", "osm/sample.osm"]
+    if not all((_DATA / p).exists() for p in need):
+        pytest.skip("bundled sample not generated yet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        fac = io.load_facilities(_DATA / "facilities/facilities.csv")
+        origins = io.load_origins(_DATA / "origins/homes.gpkg")
+        net = WalkNetwork.from_osm(_DATA / "osm/sample.osm")
+    return fac, origins, net
+
+
+def test_sample_origin_access_matches_engine_queries(sample):
+    fac, origins, net = sample
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        acc = cv.origin_access(origins, fac, net, categories=["kindergarten", "primary_school"])
+    for cat in ("kindergarten", "primary_school"):
+        sub = fac[fac["category"] == cat]
+        ref, src = net.nearest(net.snap(sub, max_distance=150.0), net.snap(origins, max_distance=150.0))
+        got = acc[f"dist_walk_{cat}"].to_numpy()
+        np.testing.assert_allclose(got[np.isfinite(ref)], ref[np.isfinite(ref)], atol=1e-6)
+        assert (np.isinf(got) == np.isinf(ref)).all()
+        r = acc.attrs["radii"][cat]
+        assert (acc[f"covered_walk_{cat}"].to_numpy() == (ref <= r)).all()
+
+
+def test_sample_raster_agrees_with_vector(sample):
+    fac, _, net = sample
+    sub = fac[fac["category"].isin(["kindergarten", "primary_school"])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        vec = cv.service_areas(sub, net, engine="vector").to_crs(M)
+        ras = cv.service_areas(sub, net, engine="raster").to_crs(M)
+        dv = cv.dissolve_service_areas(sub, net, engine="vector").to_crs(M)
+        dr = cv.dissolve_service_areas(sub, net, engine="raster").to_crs(M)
+    have = vec.geometry.notna().to_numpy()
+    assert have.sum() >= 3 and (ras.geometry.notna().to_numpy() == have).all()
+    a, b = vec.geometry[have].to_numpy(), ras.geometry[have].to_numpy()
+    assert shapely.is_valid(b).all()
+    np.testing.assert_allclose(shapely.area(b), shapely.area(a), rtol=0.05)
+    iou = shapely.area(shapely.intersection(a, b)) / shapely.area(shapely.union(a, b))
+    assert (iou >= 0.9).all()
+    for ga, gb in zip(dv.geometry, dr.geometry):
+        assert gb.is_valid and gb.area == pytest.approx(ga.area, rel=0.05) and _iou(ga, gb) >= 0.9
