@@ -53,6 +53,9 @@ __all__ = [
     "stress_frames",
     "route_edge_use",
     "hex_totals",
+    "school_zone_circles",
+    "zone_status",
+    "ZONE_STATUS_LABELS",
     "save_map",
     "render_html",
     "SYNTHETIC_NOTE",
@@ -197,6 +200,13 @@ class _SelfContainedMap(folium.Map):
         header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
         header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="cs_css")
         header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
+
+    def render(self, **kwargs: Any) -> None:
+        """Render with every layer control last, so layers added after the map was built (e.g.
+        ``folium.FeatureGroup(...).add_to(m)``) are defined before the control lists them."""
+        for key in [k for k, v in self._children.items() if isinstance(v, folium.LayerControl)]:
+            self._children.move_to_end(key)
+        super().render(**kwargs)
 
 
 class _GeoLayer(Layer):
@@ -429,6 +439,8 @@ def _new_map(bounds_gdfs: Sequence[gpd.GeoDataFrame | None], title: str, subtitl
 
 def _finish(m: folium.Map, legend: Sequence[tuple[str, Sequence[tuple[str, str, str]]]]) -> folium.Map:
     m.get_root().html.add_child(Element(_legend_html(legend)))
+    # the control is moved behind every other child when the page is rendered (_SelfContainedMap.render), so
+    # layers a user adds to the returned map appear in it too
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m
 
@@ -978,10 +990,219 @@ def _edge_use_layer(m: folium.Map, use: gpd.GeoDataFrame, kind: str, show: bool)
     return name, kmax
 
 
+# ----------------------------------------------------------------------------------------------------
+# school zones (GA/T 1215-2014)
+# ----------------------------------------------------------------------------------------------------
+
+#: school-zone result -> (中文, English, colour): both requirements met, one failed, both failed
+ZONE_STATUS_LABELS: dict[str, tuple[str, str, str]] = {
+    "compliant": ("符合", "Compliant", "#1a9641"),
+    "one": ("一项不符合", "One requirement fails", "#f0a020"),
+    "both": ("两项均不符合", "Both requirements fail", "#d7191c"),
+}
+
+#: zone-road colours: at or under the limit / over it
+ZONE_ROAD_COLOURS: dict[bool, str] = {False: "#2c7bb6", True: "#d7191c"}
+
+
+def _zone_rules() -> tuple[float, float, float]:
+    """(radius m, speed limit km/h, crossing distance m) of ``[school_zone]`` in the safety config."""
+    from childspace.safety import load_config
+
+    zc = load_config()["school_zone"]
+    return float(zc["radius_m"]), float(zc["speed_limit_kmh"]), float(zc["crossing_m"])
+
+
+def _bool_col(df: pd.DataFrame, col: str, default: bool) -> np.ndarray:
+    if col not in df.columns:
+        return np.full(len(df), default, dtype=bool)
+    return df[col].astype("boolean").fillna(default).to_numpy(dtype=bool)
+
+
+def zone_status(school_zones: pd.DataFrame) -> np.ndarray:
+    """Per school ``"compliant"``, ``"one"`` (one of the two requirements fails) or ``"both"``.
+
+    Parameters
+    ----------
+    school_zones : DataFrame
+        :func:`childspace.safety.school_zones` table (``speed_ok``, ``crossing_ok``).
+
+    Returns
+    -------
+    numpy.ndarray of str
+    """
+    _require(school_zones, ["speed_ok", "crossing_ok"], "school_zones")
+    n_fail = (~_bool_col(school_zones, "speed_ok", True)).astype(int) + \
+        (~_bool_col(school_zones, "crossing_ok", False)).astype(int)
+    return np.array(["compliant", "one", "both"], dtype=object)[n_fail]
+
+
+def school_zone_circles(school_zones: gpd.GeoDataFrame, schools: gpd.GeoDataFrame | None = None,
+                        radius_m: float | None = None) -> gpd.GeoDataFrame:
+    """The zone of each school: the union of the circles of ``radius_m`` around its gates (GA/T 1215-2014 3.2).
+
+    Parameters
+    ----------
+    school_zones : GeoDataFrame
+        :func:`childspace.safety.school_zones` table (``school_id``, geometry = the school point, any CRS). An
+        ``entrances`` column (lists of (lon, lat), WGS84) gives the gates.
+    schools : GeoDataFrame, optional
+        Facilities with ``facility_id`` and ``entrances`` (as from :mod:`childspace.features`): the gates of the
+        schools whose zone table has none. Schools without mapped entrances use the school point, as the check
+        itself does.
+    radius_m : float, optional
+        Circle radius in metres; default ``[school_zone].radius_m`` of the safety config (150 m).
+
+    Returns
+    -------
+    GeoDataFrame (EPSG:4326)
+        One row per school: ``school_id``, ``n_gates``, ``radius_m``, (Multi)Polygon geometry (buffered in the
+        local metric CRS, :func:`childspace.projection.local_crs_for`).
+    """
+    from childspace.projection import local_crs_for
+
+    z = _to_wgs84(school_zones, "school_zones")
+    _require(z, ["school_id"], "school_zones")
+    radius = _zone_rules()[0] if radius_m is None else float(radius_m)
+    if radius <= 0:
+        raise ChildspaceError(f"the zone radius must be positive, got {radius}", fix="pass radius_m > 0 (metres)")
+    ids = z["school_id"].astype(str).to_numpy(dtype=object)
+    ent = (z["entrances"].to_numpy(dtype=object) if "entrances" in z.columns
+           else np.full(len(z), None, dtype=object))
+    if schools is not None and len(schools) and {"facility_id", "entrances"} <= set(schools.columns):
+        lookup = dict(zip(schools["facility_id"].astype(str), schools["entrances"].to_numpy(dtype=object)))
+        merged = np.empty(len(ent), dtype=object)
+        merged[:] = [e if _has_points(e) else lookup.get(i) for e, i in zip(ent, ids)]
+        ent = merged
+    has = np.array([_has_points(e) for e in ent], dtype=bool)
+    counts = np.where(has, [len(e) if h else 1 for e, h in zip(ent, has)], 1)
+    owner = np.repeat(np.arange(len(z)), counts)
+    gx = np.repeat(z.geometry.x.to_numpy(dtype=float), counts)
+    gy = np.repeat(z.geometry.y.to_numpy(dtype=float), counts)
+    if has.any():
+        xy = np.asarray([tuple(p)[:2] for e, h in zip(ent, has) if h for p in e], dtype=float)
+        slot = np.isin(owner, np.flatnonzero(has))
+        gx[slot], gy[slot] = xy[:, 0], xy[:, 1]
+    gates = gpd.GeoSeries(shapely.points(gx, gy), crs=4326)
+    crs = local_crs_for(z) if len(z) else 4326
+    circles = gates.to_crs(crs).buffer(radius, quad_segs=32)
+    zone = circles.groupby(owner).agg(lambda g: shapely.union_all(np.asarray(g.array, dtype=object)))
+    geom = gpd.GeoSeries(np.asarray(zone.reindex(np.arange(len(z))).to_numpy(), dtype=object), crs=crs)
+    return gpd.GeoDataFrame({"school_id": ids, "n_gates": counts.astype(np.int64), "radius_m": radius},
+                            geometry=geom.to_crs(4326).values, crs=4326)
+
+
+def _has_points(e: Any) -> bool:
+    return isinstance(e, (list, tuple, np.ndarray)) and len(e) > 0
+
+
+def _zone_popups(z: gpd.GeoDataFrame, limit: float, cross_m: float) -> list[str]:
+    n = len(z)
+    status = zone_status(z)
+    names = _esc(z["name"]) if "name" in z.columns else _esc(z["school_id"])
+    sp_ok = _bool_col(z, "speed_ok", True)
+    cr_ok = _bool_col(z, "crossing_ok", False)
+    ms = _fmt_num(z["max_speed_kmh"], 0, " km/h") if "max_speed_kmh" in z.columns else ["—"] * n
+    cd = _fmt_num(z["crossing_m"], 0, " m") if "crossing_m" in z.columns else ["—"] * n
+    ctype = {"marked": "人行横道 marked", "signals": "信号灯 signals"}
+    ct = ([ctype.get(str(v), "—") if v is not None and v == v else "—" for v in z["crossing_type"]]
+          if "crossing_type" in z.columns else ["—"] * n)
+
+    def mark(ok: bool) -> str:
+        return ("<span style='color:#1a9641'>✓ 符合 meets</span>" if ok
+                else "<span style='color:#d7191c'>✗ 不符合 fails</span>")
+
+    rows: list[tuple[str, list[str]]] = [
+        ("学校编号 School ID", _esc(z["school_id"])),
+        ("结论 Result", [f"<span style='color:{ZONE_STATUS_LABELS[s][2]}'>{ZONE_STATUS_LABELS[s][0]} "
+                         f"{ZONE_STATUS_LABELS[s][1]}</span>" for s in status]),
+        (f"限速≤{limit:g} km/h Speed ≤ {limit:g} km/h", [f"{mark(o)} · 最高 max {m}" for o, m in zip(sp_ok, ms)]),
+        (f"{cross_m:g}米内人行横道 Crossing within {cross_m:g} m",
+         [f"{mark(o)} · {d} · {t}" for o, d, t in zip(cr_ok, cd, ct)]),
+    ]
+    if "category" in z.columns:
+        rows.insert(1, ("类型 Category", [category_label(str(c)) if isinstance(c, str) else "—"
+                                         for c in z["category"]]))
+    if "zone_road_m" in z.columns:
+        rows.append(("范围内道路 Zone roads (m)", _fmt_num(z["zone_road_m"], 0)))
+    if "share_speed_assumed" in z.columns:
+        rows.append(("假定限速占比 Speed assumed", _fmt_num(pd.to_numeric(z["share_speed_assumed"],
+                                                                         errors="coerce") * 100, 0, "%")))
+    if "finding" in z.columns:
+        rows.append(("发现 Findings", [v.replace(" | ", "<br>") for v in _esc(z["finding"])]))
+    return _popup_html([f"{nm} · 校园周边 School zone" for nm in names], rows)
+
+
+def _school_zone_base(m: folium.Map, school_zones: gpd.GeoDataFrame | None, zone_roads: gpd.GeoDataFrame | None,
+                      schools: gpd.GeoDataFrame | None) -> list[tuple[str, str, str]]:
+    """Zone circles (under the routes) and zone roads (narrow lines over the routes); returns legend items."""
+    radius, limit, _cross = _zone_rules()
+    items: list[tuple[str, str, str]] = []
+    if school_zones is not None and len(school_zones):
+        z = _to_wgs84(school_zones, "school_zones")
+        _require(z, ["school_id", "speed_ok", "crossing_ok"], "school_zones")
+        circ = school_zone_circles(z, schools, radius)
+        status = zone_status(z)
+        styles = [{"color": ZONE_STATUS_LABELS[s][2], "weight": 2.0, "dashArray": "5 4",
+                   "fillColor": ZONE_STATUS_LABELS[s][2], "fillOpacity": 0.06} for s in status]
+        names = _esc(z["name"]) if "name" in z.columns else _esc(z["school_id"])
+        tips = [f"{nm} · 校门{radius:g}米范围 {radius:g} m around the gate" for nm in names]
+        _add_layer(m, circ, styles, None, tips,
+                   f"校园周边{radius:g}米范围（{len(circ)}） School zones {radius:g} m ({len(circ)})")
+        items.append(("dash", "#555555", f"校门{radius:g}米范围（GA/T 1215-2014） {radius:g} m around the gate"))
+    if zone_roads is not None and len(zone_roads):
+        zr = _to_wgs84(zone_roads, "zone_roads")
+        over = _bool_col(zr, "over_limit", False)
+        assumed = _bool_col(zr, "speed_assumed", False)
+        order = np.argsort(over, kind="stable")  # roads over the limit drawn last, on top
+        zr, over, assumed = zr.iloc[order], over[order], assumed[order]
+        styles = [{"color": ZONE_ROAD_COLOURS[bool(o)], "weight": 4.0, "opacity": 0.95, "lineCap": "butt",
+                   **({"dashArray": "10 5"} if a else {})} for o, a in zip(over, assumed)]
+        names = _esc(zr["name"]) if "name" in zr.columns else ["—"] * len(zr)
+        sp = _fmt_num(zr["maxspeed_kmh"], 0, " km/h") if "maxspeed_kmh" in zr.columns else ["—"] * len(zr)
+        rows = [("限速 Speed limit", [f"{v}（假定 assumed）" if a else v for v, a in zip(sp, assumed)]),
+                (f"高于{limit:g} km/h Over {limit:g} km/h", ["是 Yes" if o else "否 No" for o in over])]
+        for col, lab in (("school_id", "学校 School"), ("highway", "道路等级 Road class")):
+            if col in zr.columns:
+                rows.append((lab, _esc(zr[col])))
+        if "length_m" in zr.columns:
+            rows.append(("范围内长度 Length in zone (m)", _fmt_num(zr["length_m"], 0)))
+        pops = _popup_html([f"校园周边道路 School-zone road: {nm}" for nm in names], rows)
+        tips = [f"{nm} · {v}" for nm, v in zip(names, sp)]
+        n_over = int(over.sum())
+        _add_layer(m, zr, styles, pops, tips,
+                   f"校园周边道路（{len(zr)}段，{n_over}段超{limit:g}） School-zone roads ({len(zr)}, {n_over} over "
+                   f"{limit:g} km/h)")
+        items += [("line", ZONE_ROAD_COLOURS[True], f"限速高于{limit:g} km/h Over {limit:g} km/h"),
+                  ("line", ZONE_ROAD_COLOURS[False], f"限速≤{limit:g} km/h At most {limit:g} km/h"),
+                  ("dash", "#555555", "虚线=限速按道路等级假定 Dashed = speed assumed from road class")]
+    return items
+
+
+def _school_zone_markers(m: folium.Map, school_zones: gpd.GeoDataFrame | None) -> list[tuple[str, str, str]]:
+    """School markers (rings) coloured by the zone result, popup = the findings; returns legend items."""
+    if school_zones is None or not len(school_zones):
+        return []
+    _radius, limit, cross_m = _zone_rules()
+    z = _to_wgs84(school_zones, "school_zones")
+    status = zone_status(z)
+    styles = [{"radius": 13, "color": ZONE_STATUS_LABELS[s][2], "weight": 4, "fillColor": ZONE_STATUS_LABELS[s][2],
+               "fillOpacity": 0.25} for s in status]
+    names = _esc(z["name"]) if "name" in z.columns else _esc(z["school_id"])
+    tips = [f"{nm} · 校园周边 School zone: {ZONE_STATUS_LABELS[s][0]} {ZONE_STATUS_LABELS[s][1]}"
+            for nm, s in zip(names, status)]
+    n_ok = int((status == "compliant").sum())
+    _add_layer(m, z, styles, _zone_popups(z, limit, cross_m), tips,
+               f"校园周边检查（{n_ok}/{len(z)} 符合） School-zone check ({n_ok}/{len(z)} compliant)")
+    counts = pd.Series(status).value_counts()
+    return [("dot", col, f"{zh} {en}（{int(counts.get(k, 0))}）") for k, (zh, en, col) in ZONE_STATUS_LABELS.items()]
+
+
 def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None,
                walksheds: gpd.GeoDataFrame | None = None, schools: gpd.GeoDataFrame | None = None, *,
                boundaries: gpd.GeoDataFrame | None = None, network_stress: gpd.GeoDataFrame | None = None,
-               crossings: gpd.GeoDataFrame | None = None, max_route_lines: int = 1500, title: str | None = None,
+               crossings: gpd.GeoDataFrame | None = None, school_zones: gpd.GeoDataFrame | None = None,
+               zone_roads: gpd.GeoDataFrame | None = None, max_route_lines: int = 1500, title: str | None = None,
                synthetic: bool = False, basemaps: Sequence[str] = ("osm",)) -> folium.Map:
     """Safe routes to school: children per street, street and crossing stress, hazards, walksheds.
 
@@ -1008,6 +1229,16 @@ def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None
         safest routes (shown) and the shortest ones (hidden at first).
     crossings : GeoDataFrame, optional
         Crossing points with a ``level`` (second frame of :func:`stress_frames`): small markers by level.
+    school_zones : GeoDataFrame, optional
+        :func:`childspace.safety.school_zones` per-school table (``school_id``, ``name``, ``speed_ok``,
+        ``crossing_ok``, ``compliant``, ``finding``, ``max_speed_kmh``, ``crossing_m`` …; geometry = the school):
+        the 150 m circles around each gate (:func:`school_zone_circles`; gates from an ``entrances`` column of the
+        table or of ``schools``, else the school point) and a ring per school coloured by the result (green =
+        compliant, amber = one requirement fails, red = both), whose popup lists the findings (GA/T 1215-2014).
+    zone_roads : GeoDataFrame, optional
+        The zone road segments (second frame of ``school_zones(..., return_segments=True)``: ``maxspeed_kmh``,
+        ``over_limit``, ``speed_assumed``, ``length_m``): red = speed limit over 30 km/h, blue = at most 30 km/h,
+        dashed = limit assumed from the road class.
     max_route_lines : int, default 1500
         With the per-street layer, individual route lines are added (hidden at first) only for up to this many
         routes of a kind; more make the page heavy. Without it, every route is drawn.
@@ -1021,7 +1252,7 @@ def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None
     r = _to_wgs84(routes, "routes")
     _require(r, ["school_id", "worst_level"], "routes")
     frames: list[gpd.GeoDataFrame | None] = [r]
-    for extra in (walksheds, schools, boundaries):
+    for extra in (walksheds, schools, boundaries, school_zones):
         if extra is not None and len(extra):
             frames.append(_to_wgs84(extra, "layer"))
     m = _new_map(frames, title or "上学路线安全评估 Safe routes to school", None, synthetic, basemaps)
@@ -1091,6 +1322,8 @@ def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None
         legend.append(("过街点 Crossings", [("dot", STRESS_LABELS[lv][2], f"{zh} {en}")
                                           for lv, (zh, en, _c) in STRESS_LABELS.items()]))
 
+    zone_items = _school_zone_base(m, school_zones, None, schools)
+
     level = pd.to_numeric(r["worst_level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
     kids = (pd.to_numeric(r["children"], errors="coerce").fillna(0).to_numpy() if "children" in r.columns
             else np.zeros(len(r)))
@@ -1153,6 +1386,8 @@ def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None
                        [("line", col, f"{zh} {en}") for _lv, (zh, en, col) in STRESS_LABELS.items()]
                        + [("dash", "#555555", "虚线=最短路线，线宽=儿童数 Dotted = shortest, width = children")]))
 
+    zone_items += _school_zone_base(m, None, zone_roads, None)
+
     if hazards is not None and len(hazards):
         h = _to_wgs84(hazards, "hazards")
         _require(h, ["level"], "hazards")
@@ -1195,6 +1430,9 @@ def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None
             _add_labels(m, s.set_geometry(s.geometry.translate(0, 0.0004)), [html.unescape(n) for n in sname],
                         "学校名称 School names")
         legend.append(("学校 Schools", [("dot", "#1f78b4", "学校 School")]))
+    zone_items = _school_zone_markers(m, school_zones) + zone_items
+    if zone_items:
+        legend.append(("校园周边（GA/T 1215-2014） School zones", zone_items))
     if b_items:
         legend.append(("边界 Boundaries", b_items))
     return _finish(m, legend)

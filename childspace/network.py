@@ -10,6 +10,12 @@ an augmented graph holding one extra "virtual" node per snapped source, linked t
 partial lengths. Targets on edges take ``min(d[u] + offset, d[v] + length - offset)``, and a target on the same
 edge as a source also gets the direct distance along the edge.
 
+Routes from *given* sources (each target's assigned school) use one shortest-path tree per source group
+(:meth:`WalkNetwork.paths_from`): the augmented graph is built once for all sources, each group's tree is one
+bounded Dijkstra call over its virtual nodes, and the paths of all targets are read from the kept predecessor
+arrays together. A weight may carry end costs (:meth:`WalkNetwork.edge_weights` ``end_u``/``end_v``, e.g. crossing
+penalties at nodes) that partial edges pay in full rather than by the share walked.
+
 Parallel edges (two ways joining the same pair of nodes) keep the shorter one in the CSR; an array maps every CSR
 entry back to the edge that achieves it, so paths map back to edge rows, also under custom weights
 (:meth:`WalkNetwork.edge_weights`).
@@ -320,9 +326,18 @@ class Paths:
         """Walked length of each path in metres (partial first/last edges counted partially)."""
         return self.network._paths_length(self)
 
-    def geometry(self) -> gpd.GeoSeries:
-        """Path LineStrings (network CRS, source -> target); None when unreachable."""
-        return self.network._paths_geometry(self)
+    def geometry(self, reverse: bool = False, crs: Any = None) -> gpd.GeoSeries:
+        """Path LineStrings; None when unreachable.
+
+        Parameters
+        ----------
+        reverse : bool
+            False: source -> target; True: target -> source (e.g. home -> school for paths read from schools).
+        crs : optional
+            Output CRS (coordinates transformed in one call before the lines are made); default the network CRS.
+        """
+        out_crs = self.network.crs if crs is None else CRS.from_user_input(crs)
+        return gpd.GeoSeries(self.network._paths_linestrings(self, reverse=reverse, crs=crs), crs=out_crs)
 
 
 # ----------------------------------------------------------------------------------------------------------------

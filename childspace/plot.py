@@ -175,6 +175,131 @@ def _decorate(fig: Figure, ax, title: str, synthetic: bool, handles: Sequence, c
                   title="图例 Legend", title_fontsize=10, borderaxespad=0.0)
 
 
+
+# ----------------------------------------------------------------------------------------------------
+# label placement
+# ----------------------------------------------------------------------------------------------------
+
+#: candidate positions of a point label, in order of preference: (dx, dy) signs of the offset from the marker
+_POINT_SLOTS = np.array([(1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)], dtype=float)
+#: candidate shifts of an area label, in units of its own half width / half height
+_AREA_SLOTS = np.array([(0, 0), (0, 1.1), (0, -1.1), (0.6, 1.1), (-0.6, 1.1), (0.6, -1.1), (-0.6, -1.1),
+                        (0, 2.2), (0, -2.2), (1.1, 0), (-1.1, 0), (0, 3.3), (0, -3.3)], dtype=float)
+
+
+class _Labels:
+    """Labels collected while a map is drawn and placed once its size and extent are final.
+
+    Greedy, deterministic placement: labels are taken by priority (then in the order added); each tries a few
+    positions (point labels: around the marker, then farther out with a leader line; area labels: the centre,
+    then small shifts) and takes the first whose box overlaps no label placed before, no marker and stays inside
+    the axes. A label that fits nowhere is tried in its short form (if given), else left out and counted. The
+    boxes are compared in display units with array operations.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self.obstacles: list[np.ndarray] = []
+        self.left_out: list[str] = []
+
+    def add(self, x: Sequence[float], y: Sequence[float], texts: Sequence[str], *, priority: float = 0.0,
+            kind: str = "point", marker_pt: float = 4.0, short: Sequence[str] | None = None,
+            **text_kw) -> None:
+        """Queue labels at data coordinates (metres); ``marker_pt``: radius of the marker (points) to clear."""
+        xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        shorts = list(short) if short is not None else [None] * len(xs)
+        for xi, yi, t, sh in zip(xs, ys, texts, shorts):
+            if np.isfinite(xi) and np.isfinite(yi) and str(t):
+                self.rows.append({"x": xi, "y": yi, "text": str(t), "short": sh, "priority": float(priority),
+                                  "kind": kind, "marker_pt": float(marker_pt), "kw": text_kw})
+
+    def avoid(self, x: Sequence[float], y: Sequence[float], radius_pt: float | Sequence[float]) -> None:
+        """Markers (data coordinates, radius in points) that labels must not cover."""
+        xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        r = np.broadcast_to(np.asarray(radius_pt, dtype=float), xs.shape)
+        self.obstacles.append(np.stack([xs, ys, r], axis=1) if len(xs) else np.zeros((0, 3)))
+
+    def place(self, ax) -> int:
+        """Draw the labels that fit; returns the number left out."""
+        if not self.rows:
+            return 0
+        fig = ax.figure
+        renderer = fig.canvas.get_renderer()
+        ax.apply_aspect()
+        to_px = ax.transData
+        px_per_pt = fig.dpi / 72.0
+        frame = ax.get_window_extent(renderer)
+        obs = np.concatenate(self.obstacles) if self.obstacles else np.zeros((0, 3))
+        if len(obs):
+            oxy = to_px.transform(obs[:, :2])
+            orad = obs[:, 2] * px_per_pt
+            boxes = np.column_stack([oxy[:, 0] - orad, oxy[:, 1] - orad, oxy[:, 0] + orad, oxy[:, 1] + orad])
+        else:
+            boxes = np.zeros((0, 4))
+        placed = np.zeros((len(self.rows) + len(boxes), 4))
+        placed[:len(boxes)] = boxes
+        n = len(boxes)
+        order = sorted(range(len(self.rows)), key=lambda i: -self.rows[i]["priority"])
+        halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+        gap = 2.0 * px_per_pt
+        left_out = 0
+        for i in order:
+            row = self.rows[i]
+            ax_xy = to_px.transform([[row["x"], row["y"]]])[0]
+            done = False
+            size = float(row["kw"].get("fontsize", 8))
+            # the label, then its short form, then (area labels) the label in a smaller font
+            variants = [(row["text"], size), (row["short"], size)]
+            if row["kind"] == "area":
+                variants.append((row["text"], 0.8 * size))
+            for text, fs in variants:
+                if not text:
+                    continue
+                kw = {"zorder": 16, **row["kw"], "fontsize": fs}
+                art = ax.text(row["x"], row["y"], text, ha="center", va="center", path_effects=halo,
+                              gid="cs-label", **kw)
+                bb = art.get_window_extent(renderer)
+                hw, hh = bb.width / 2 + 1.0, bb.height / 2 + 1.0
+                if row["kind"] == "point":
+                    r = row["marker_pt"] * px_per_pt + gap
+                    near = ax_xy + _POINT_SLOTS * np.array([r + hw, r + hh])
+                    far = ax_xy + _POINT_SLOTS * np.array([2.5 * r + hw, 2.5 * r + hh])
+                    cand = np.concatenate([near, far])
+                else:
+                    cand = ax_xy + _AREA_SLOTS * np.array([hw, hh])
+                c = np.column_stack([cand[:, 0] - hw, cand[:, 1] - hh, cand[:, 0] + hw, cand[:, 1] + hh])
+                inside = ((c[:, 0] >= frame.x0) & (c[:, 2] <= frame.x1) & (c[:, 1] >= frame.y0)
+                          & (c[:, 3] <= frame.y1))
+                p = placed[:n]
+                hit = ((c[:, None, 0] < p[None, :, 2]) & (c[:, None, 2] > p[None, :, 0])
+                       & (c[:, None, 1] < p[None, :, 3]) & (c[:, None, 3] > p[None, :, 1])).any(axis=1)
+                free = np.flatnonzero(inside & ~hit)
+                if not len(free):
+                    art.remove()
+                    continue
+                k = int(free[0])
+                xy = to_px.inverted().transform([cand[k]])[0]
+                art.set_position((float(xy[0]), float(xy[1])))
+                placed[n] = c[k]
+                n += 1
+                if row["kind"] == "point" and k >= len(_POINT_SLOTS):  # far ring: a leader line to the marker
+                    edge = np.clip(ax_xy, c[k, :2], c[k, 2:])
+                    ends = to_px.inverted().transform([ax_xy, edge])
+                    ax.plot(ends[:, 0], ends[:, 1], color="#555555", lw=0.6, zorder=15, gid="cs-leader")
+                done = True
+                break
+            if not done:
+                left_out += 1
+                self.left_out.append(row["text"])
+        return left_out
+
+
+def _note_left_out(fig: Figure, n: int) -> None:
+    if n:
+        fig.text(0.98, 0.015, f"另有 {n} 个标注因空间不足未显示 {n} labels not shown (no room)", fontsize=8,
+                 color="#555555", ha="right")
+
+
 def _new_figure() -> tuple[Figure, object]:
     fig = Figure(figsize=(12, 8.5), dpi=100)
     FigureCanvasAgg(fig)
@@ -205,7 +330,7 @@ def _crs_for(*layers: gpd.GeoDataFrame | None) -> CRS:
 
 
 def _draw_boundaries(ax, b: gpd.GeoDataFrame | None, handles: list, label_limit: int = 60,
-                     outline: Sequence[str] = ("community", "township")) -> None:
+                     outline: Sequence[str] = ("community", "township"), labels: _Labels | None = None) -> None:
     if b is None or not len(b):
         return
     level = b["level"].astype(str).to_numpy() if "level" in b.columns else np.array(["community"] * len(b))
@@ -221,6 +346,11 @@ def _draw_boundaries(ax, b: gpd.GeoDataFrame | None, handles: list, label_limit:
         show_labels = lev == "township" or not (level == "township").any()
         if "name" in sub.columns and len(sub) <= label_limit and show_labels:
             pts = sub.geometry.representative_point()
+            if labels is not None:  # placed later, clear of markers and other labels
+                labels.add(pts.x, pts.y, sub["name"].astype(str).tolist(), kind="area",
+                           priority=3.0 if lev == "township" else 1.0, fontsize=10 if lev == "township" else 8,
+                           fontweight="bold" if lev == "township" else "normal", zorder=15)
+                continue
             for x, y, t in zip(pts.x, pts.y, sub["name"].astype(str)):
                 ax.text(x, y, t, ha="center", va="center", fontsize=10 if lev == "township" else 8,
                         fontweight="bold" if lev == "township" else "normal", zorder=15, path_effects=halo)
@@ -300,7 +430,8 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
                                         zorder=3)
                 handles.append(Patch(facecolor=colour, alpha=0.35, edgecolor=colour,
                                      label=f"步行服务区{rt} Walking area"))
-        _draw_boundaries(ax, b, handles)
+        labels = _Labels()
+        _draw_boundaries(ax, b, handles, labels=labels)
         if access is not None and len(access):
             acc = _metric(access, crs, "access")
             col = next((c for c in (f"covered_walk_{category}", f"covered_line_{category}") if c in acc.columns),
@@ -335,10 +466,12 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
         if len(fac):
             ax.scatter(fac.geometry.x, fac.geometry.y, s=90, c=colour, edgecolors="white", linewidths=1.5,
                        zorder=10)
+            labels.avoid(fac.geometry.x, fac.geometry.y, np.sqrt(90) / 2 + 1.5)
             handles.insert(0, Line2D([], [], marker="o", ls="", markersize=9, color=colour,
                                      markeredgecolor="white", label=f"{clabel}（{len(fac)}）"))
         _fix_extent(ax, b, fac)
         _decorate(fig, ax, title or f"{zh}服务覆盖 {en} service coverage", synthetic, handles, crs)
+        _note_left_out(fig, labels.place(ax))
     return fig
 
 
@@ -371,7 +504,8 @@ def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | 
             c = _metric(catchments, crs, "catchments")
             c.boundary.plot(ax=ax, color="#777777", linewidth=0.5, linestyle=":", zorder=2)
             handles.append(Line2D([], [], color="#777777", ls=":", label="试点服务范围 Pilot catchment"))
-        _draw_boundaries(ax, b, handles)
+        labels = _Labels()
+        _draw_boundaries(ax, b, handles, labels=labels)
         status = ps["status"].astype(str).to_numpy()
         colours = np.array([STATUS_LABELS[s][2] for s in status])
         key = (ps["key_project"].fillna(False).astype(bool).to_numpy() if "key_project" in ps.columns
@@ -395,12 +529,18 @@ def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | 
             n = int((batch == bval).sum())
             handles.append(Line2D([], [], marker=mk, ls="", color="#888888", markersize=8,
                                   label=f"{bval}年试点（{n}个） Pilots {bval} ({n})"))
-        if label and "pilot_id" in ps.columns and len(ps) <= 80:
-            rp = ps.geometry.representative_point()
-            halo = [patheffects.withStroke(linewidth=2, foreground="white")]
-            for x, y, t in zip(rp.x, rp.y, ps["pilot_id"].astype(str)):
-                ax.annotate(t, (x, y), xytext=(5, 5), textcoords="offset points", fontsize=6.5, zorder=12,
-                            path_effects=halo)
+        rp = ps.geometry.representative_point()
+        mpt = np.where(key, np.sqrt(110) / 2 + 2.0, np.sqrt(70) / 2 + 1.0)
+        labels.avoid(rp.x[~poly], rp.y[~poly], mpt[~poly])
+        if label and "pilot_id" in ps.columns and len(ps) <= 150:
+            ids = ps["pilot_id"].astype(str)
+            # short form when the full id does not fit: the number after the last "-" (the batch is the marker)
+            short = [t.rsplit("-", 1)[-1] if "-" in t else None for t in ids]
+            for sel, prio in ((key, 2.5), (~key, 2.0)):
+                if sel.any():
+                    labels.add(rp.x[sel], rp.y[sel], ids[sel].tolist(), priority=prio, kind="point",
+                               marker_pt=float(mpt.max()) if (~poly[sel]).any() else 2.0,
+                               short=[sh for sh, k in zip(short, sel) if k], fontsize=6.5, zorder=12)
         for k_, (zh, en, col) in STATUS_LABELS.items():
             handles.append(Patch(facecolor=col, edgecolor="#333333",
                                  label=f"{zh} {en}（{int((status == k_).sum())}）"))
@@ -409,13 +549,15 @@ def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | 
         del pts
         _fix_extent(ax, ps, b, _metric(catchments, crs, "catchments") if catchments is not None else None)
         _decorate(fig, ax, title or "儿童友好试点单元评估 Child-friendly pilot units", synthetic, handles, crs)
+        _note_left_out(fig, labels.place(ax))
     return fig
 
 
 def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None,
                 walksheds: gpd.GeoDataFrame | None = None, schools: gpd.GeoDataFrame | None = None, *,
                 boundaries: gpd.GeoDataFrame | None = None, route: str = "safest",
-                network_stress: gpd.GeoDataFrame | None = None, title: str | None = None,
+                network_stress: gpd.GeoDataFrame | None = None, school_zones: gpd.GeoDataFrame | None = None,
+                zone_roads: gpd.GeoDataFrame | None = None, title: str | None = None,
                 synthetic: bool = False) -> Figure:
     """Static map of routes to school by worst stress level (mirrors :func:`childspace.maps.routes_map`).
 
@@ -428,7 +570,13 @@ def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = Non
         street level and, for ``route`` "safest"/"shortest" with routes as returned by ``school_routes``, the
         routes are summed per street (width = children, :func:`childspace.maps.route_edge_use`) instead of
         drawing one line per route.
-    Other parameters as in :func:`childspace.maps.routes_map`.
+    school_zones, zone_roads : GeoDataFrame, optional
+        :func:`childspace.safety.school_zones` (``return_segments=True``) outputs: the 150 m circles around each
+        gate (dashed, coloured by the result: green compliant, amber one requirement fails, red both), the zone
+        roads (red = limit over 30 km/h, blue = at most 30 km/h, dashed = limit assumed) and a ring per school
+        coloured by the result (GA/T 1215-2014).
+    Other parameters as in :func:`childspace.maps.routes_map`. School and community names are placed clear of
+    each other and of the markers; names that fit nowhere are left out and counted in a note.
 
     Returns
     -------
@@ -459,7 +607,9 @@ def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = Non
                 w[kind == "safe"].plot(ax=ax, color="#1a9641", alpha=0.22, edgecolor="#1a9641", linewidth=1,
                                        zorder=3)
                 handles.append(Patch(facecolor="#a9d8b3", edgecolor="#1a9641", label="安全步行范围 Safe walkshed"))
-        _draw_boundaries(ax, b, handles)
+        labels = _Labels()
+        _draw_boundaries(ax, b, handles, labels=labels)
+        zone_handles, zs = _draw_school_zones(ax, school_zones, zone_roads, schools, crs)
         level = pd.to_numeric(r["worst_level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
         kids = (pd.to_numeric(r["children"], errors="coerce").fillna(0).to_numpy() if "children" in r.columns
                 else np.zeros(len(r)))
@@ -509,25 +659,84 @@ def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = Non
                 ax.scatter(hp.geometry.x, hp.geometry.y, s=30 + 8 * hk[is_pt], marker="^",
                            c=[STRESS_LABELS[v][2] for v in hl[is_pt]], edgecolors="black", linewidths=1,
                            zorder=12)
+                labels.avoid(hp.geometry.x, hp.geometry.y, np.sqrt(30 + 8 * hk[is_pt]) / 2)
             handles.append(Line2D([], [], marker="^", ls="", color="#d7191c", markeredgecolor="black",
                                   markersize=10, label="隐患点（大小=受影响儿童） Hazard (size = children)"))
         if schools is not None and len(schools):
             s = _metric(schools, crs, "schools")
             ax.scatter(s.geometry.x, s.geometry.y, s=120, c="#1f78b4", edgecolors="white", linewidths=1.5,
                        zorder=13, marker="o")
-            halo = [patheffects.withStroke(linewidth=3, foreground="white")]
+            labels.avoid(s.geometry.x, s.geometry.y, np.sqrt(120) / 2 + 1.5)
             if "name" in s.columns and len(s) <= 60:
-                for x, y, t in zip(s.geometry.x, s.geometry.y, s["name"].astype(str)):
-                    ax.annotate(t, (x, y), xytext=(7, 7), textcoords="offset points", fontsize=9, zorder=14,
-                                path_effects=halo)
+                labels.add(s.geometry.x, s.geometry.y, s["name"].astype(str).tolist(), priority=3.0,
+                           marker_pt=np.sqrt(120) / 2 + 1.5, fontsize=9, zorder=14)
             handles.append(Line2D([], [], marker="o", ls="", color="#1f78b4", markeredgecolor="white",
                                   markersize=10, label="学校 School"))
+        if zs is not None and len(zs):
+            _zone_rings(ax, zs)
+            labels.avoid(zs.geometry.x, zs.geometry.y, _ZONE_RING_PT)
+        handles += zone_handles
         _fix_extent(ax, r, b, use, _metric(walksheds, crs, "walksheds") if walksheds is not None else None)
         which = {"safest": "最安全路线 safest routes", "shortest": "最短路线 shortest routes",
                  "both": "最安全与最短路线 safest and shortest routes"}[route]
         _decorate(fig, ax, title or f"上学路线安全评估（{which.split(' ')[0]}） Safe routes to school "
                   f"({which.split(' ', 1)[1]})", synthetic, handles, crs)
+        _note_left_out(fig, labels.place(ax))
     return fig
+
+
+_ZONE_RING_PT = 8.0  # radius (points) of the school-zone ring around a school marker
+
+
+def _draw_school_zones(ax, school_zones: gpd.GeoDataFrame | None, zone_roads: gpd.GeoDataFrame | None,
+                       schools: gpd.GeoDataFrame | None, crs: CRS) -> tuple[list, gpd.GeoDataFrame | None]:
+    """Zone circles and zone roads; returns legend handles and the zone table in ``crs`` (rings drawn later)."""
+    from childspace.maps import (ZONE_ROAD_COLOURS, ZONE_STATUS_LABELS, _zone_rules, school_zone_circles,
+                                 zone_status)
+
+    radius, limit, _cross = _zone_rules()
+    handles: list = []
+    zs = None
+    if school_zones is not None and len(school_zones):
+        zs = _metric(school_zones, crs, "school_zones")
+        status = zone_status(zs)
+        circ = school_zone_circles(school_zones, schools, radius).to_crs(crs)
+        circ.boundary.plot(ax=ax, color=[ZONE_STATUS_LABELS[v][2] for v in status], linewidth=1.0,
+                           linestyle="--", zorder=5)
+        handles.append(Line2D([], [], color="#555555", ls="--", lw=1.0,
+                              label=f"校门{radius:g}米范围 {radius:g} m around the gate (GA/T 1215-2014)"))
+        counts = pd.Series(status).value_counts()
+        for k, (zh, en, col) in ZONE_STATUS_LABELS.items():
+            handles.append(Line2D([], [], marker="o", ls="", markersize=11, markerfacecolor="none",
+                                  markeredgecolor=col, markeredgewidth=2.5,
+                                  label=f"校园周边{zh} School zone: {en.lower()}（{int(counts.get(k, 0))}）"))
+    if zone_roads is not None and len(zone_roads):
+        zr = _metric(zone_roads, crs, "zone_roads")
+        over = (zr["over_limit"].astype("boolean").fillna(False).to_numpy(dtype=bool) if "over_limit" in zr.columns
+                else np.zeros(len(zr), dtype=bool))
+        assumed = (zr["speed_assumed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+                   if "speed_assumed" in zr.columns else np.zeros(len(zr), dtype=bool))
+        for o in (False, True):
+            for a, ls in ((False, "-"), (True, "--")):
+                sel = (over == o) & (assumed == a)
+                if sel.any():
+                    zr[sel].plot(ax=ax, color=ZONE_ROAD_COLOURS[o], linewidth=2.2, linestyle=ls, zorder=9)
+        handles.append(Line2D([], [], color=ZONE_ROAD_COLOURS[True], lw=2.2,
+                              label=f"校园周边道路限速高于{limit:g} Zone road over {limit:g} km/h"))
+        handles.append(Line2D([], [], color=ZONE_ROAD_COLOURS[False], lw=2.2,
+                              label=f"校园周边道路限速≤{limit:g} Zone road at most {limit:g} km/h"))
+        if assumed.any():
+            handles.append(Line2D([], [], color="#555555", lw=2.2, ls="--",
+                                  label="虚线 = 限速按道路等级假定 Dashed = speed assumed"))
+    return handles, zs
+
+
+def _zone_rings(ax, zs: gpd.GeoDataFrame) -> None:
+    from childspace.maps import ZONE_STATUS_LABELS, zone_status
+
+    status = zone_status(zs)
+    ax.scatter(zs.geometry.x, zs.geometry.y, s=(2 * _ZONE_RING_PT) ** 2, facecolors="none",
+               edgecolors=[ZONE_STATUS_LABELS[v][2] for v in status], linewidths=2.5, zorder=13.5)
 
 
 def _overview_fill(sub: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None,
@@ -579,7 +788,8 @@ def _overview_small_multiples(b: gpd.GeoDataFrame, sub: gpd.GeoDataFrame, uc: pd
             ch = pd.to_numeric(tot["children"], errors="coerce").sum()
             cv = pd.to_numeric(tot["children_covered_walk"], errors="coerce").sum()
             share = f"（全部 {100 * cv / ch:.0f}% overall）" if ch else ""
-        ax.set_title(f"{category_label(cat)}{share}", fontsize=11, fontweight="bold")
+        # a fixed title position (y given): matplotlib's automatic placement lifts some titles above others
+        ax.set_title(f"{category_label(cat)}{share}", fontsize=11, fontweight="bold", y=1.0, pad=6.0)
         ax.set_xlim(minx, maxx)
         ax.set_ylim(miny, maxy)
         ax.set_aspect("equal")

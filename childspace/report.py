@@ -35,6 +35,7 @@ __all__ = [
     "write_csv_tables",
     "html_report",
     "township_table_html",
+    "school_zone_table_html",
     "SHEET_NAMES",
 ]
 
@@ -182,6 +183,26 @@ COLUMN_LABELS: dict[str, str] = {
     "n_present": "具备项数 Elements present",
     "rule": "判定规则 Rule",
     "kind_input": "原始类型 Kind (as given)",
+    # school zones (safety.school_zones, GA/T 1215-2014)
+    "n_gates": "校门数 Gates",
+    "zone_road_m": "校园周边道路长度(米) Zone road length (m)",
+    "n_segments": "路段数 Road segments",
+    "max_speed_kmh": "最高限速(km/h) Max speed limit (km/h)",
+    "speed_ok": "限速符合 Speed limit met",
+    "share_over_limit": "超限速道路占比 Share over the limit",
+    "share_speed_assumed": "假定限速占比 Share with assumed speed",
+    "crossing_m": "最近人行横道距离(米) Nearest marked crossing (m)",
+    "crossing_type": "人行横道类型 Crossing type",
+    "crossing_osmid": "人行横道OSM编号 Crossing OSM id",
+    "crossing_ok": "人行横道符合 Crossing requirement met",
+    "compliant": "符合规范 Compliant",
+    "finding": "发现 Finding",
+    "edge": "路段序号 Edge",
+    "osmid": "OSM编号 OSM id",
+    "highway": "道路等级 Road class",
+    "maxspeed_kmh": "限速(km/h) Speed limit (km/h)",
+    "speed_assumed": "限速为假定 Speed assumed",
+    "over_limit": "超过限速 Over the limit",
 }
 
 _PREFIX_LABELS = [
@@ -204,6 +225,7 @@ SHEET_NAMES: dict[str, str] = {
     "gaps": "缺口 Gaps",
     "life_circles": "生活圈 Life circles",
     "routes": "上学路线 School routes",
+    "school_zones": "校园周边 School zones",
 }
 
 
@@ -459,6 +481,8 @@ ul.summary li{margin:3px 0}
 .scroll{max-height:420px;overflow:auto}
 table.township td.cov{text-align:center;font-weight:bold;min-width:70px}
 table.township td.cov[data-below="1"]{color:#5a0000}
+table.zones td.ok{background:#d9f0d3;color:#1a5c1a;font-weight:bold;text-align:center}
+table.zones td.fail{background:#fddbc7;color:#8b0000;font-weight:bold;text-align:center}
 p.legend .sw{display:inline-block;width:16px;height:11px;border:1px solid #555;margin:0 4px 0 8px;
  vertical-align:middle}
 """
@@ -619,12 +643,73 @@ def township_table_html(township_coverage: pd.DataFrame, value: str = "pct_walk"
             f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>")
 
 
+def school_zone_table_html(school_zones: pd.DataFrame) -> str:
+    """Per-school table of the GA/T 1215-2014 school-zone check, worst first, pass/fail cells coloured.
+
+    Parameters
+    ----------
+    school_zones : DataFrame
+        :func:`childspace.safety.school_zones` table (``school_id``, ``name``, ``speed_ok``, ``crossing_ok``,
+        ``compliant``, ``finding``, optional ``category``, ``zone_road_m`` (m), ``max_speed_kmh``, ``crossing_m``
+        (m)); a geometry column is ignored.
+
+    Returns
+    -------
+    str
+        A summary line and an HTML ``<table class="zones">`` with bilingual headers (Chinese first).
+    """
+    need = ["school_id", "speed_ok", "crossing_ok"]
+    missing = [c for c in need if c not in school_zones.columns]
+    if missing:
+        raise DataError(f"school-zone table lacks columns {missing}",
+                        fix="pass the output of childspace.safety.school_zones")
+    df = pd.DataFrame(school_zones).drop(columns=["geometry"], errors="ignore").reset_index(drop=True)
+
+    def flag(col: str, default: bool) -> np.ndarray:
+        return (df[col].astype("boolean").fillna(default).to_numpy(dtype=bool) if col in df.columns
+                else np.full(len(df), default))
+
+    speed, cross = flag("speed_ok", True), flag("crossing_ok", False)
+    comp = flag("compliant", False) if "compliant" in df.columns else speed & cross
+    fails = (~speed).astype(int) + (~cross).astype(int)
+    order = np.lexsort((df["school_id"].astype(str).to_numpy(), -fails))
+    cols = [c for c in ("school_id", "name", "category", "compliant", "speed_ok", "max_speed_kmh",
+                        "crossing_ok", "crossing_m", "zone_road_m", "finding") if c in df.columns or c == "compliant"]
+    head = "".join(f"<th>{_esc(column_label(c))}</th>" for c in cols)
+    rows = []
+    for i in order:
+        cells = []
+        for c in cols:
+            if c in ("compliant", "speed_ok", "crossing_ok"):
+                ok = bool({"compliant": comp, "speed_ok": speed, "crossing_ok": cross}[c][i])
+                cells.append(f'<td class="{"ok" if ok else "fail"}">{"✓ 是 Yes" if ok else "✗ 否 No"}</td>')
+            elif c == "category":
+                v = df.at[i, c]
+                cells.append(f"<td>{_esc(category_label(v) if isinstance(v, str) else v)}</td>")
+            elif c in ("max_speed_kmh", "crossing_m", "zone_road_m"):
+                v = pd.to_numeric(pd.Series([df.at[i, c]]), errors="coerce").iloc[0]
+                cells.append(f'<td class="num">{"—" if not np.isfinite(v) else f"{v:,.0f}"}</td>')
+            elif c == "finding":
+                cells.append(f"<td>{_esc(df.at[i, c]).replace(' | ', '<br>')}</td>")
+            else:
+                cells.append(f"<td>{_esc(df.at[i, c])}</td>")
+        rows.append(f'<tr data-school="{_esc(df.at[i, "school_id"])}">' + "".join(cells) + "</tr>")
+    n = len(df)
+    summary = (f"<p>{int(comp.sum())} / {n} 所学校符合 GA/T 1215-2014 校园周边要求（限速与人行横道）；"
+               f"{int((~speed).sum())} 所限速不符合，{int((~cross).sum())} 所人行横道不符合。 "
+               f"{int(comp.sum())} of {n} schools meet GA/T 1215-2014 around the gate (speed limit and marked "
+               f"crossing); {int((~speed).sum())} fail the speed limit, {int((~cross).sum())} the crossing.</p>")
+    return (f'{summary}<div class="scroll"><table class="zones"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
 def html_report(path: str | Path, title: str, summary: Sequence[str] | str | None = None,
                 maps: Mapping[str, str | Path] | None = None,
                 pngs: Mapping[str, str | Path] | None = None,
                 tables: Mapping[str, pd.DataFrame] | None = None,
                 pilots_status: pd.DataFrame | None = None, *,
                 township_coverage: pd.DataFrame | None = None,
+                school_zones: pd.DataFrame | None = None,
                 synthetic: bool = False,
                 embed_maps: bool = True) -> Path:
     """Write one HTML page that puts the maps, figures, tables and pilot-unit statuses together.
@@ -652,6 +737,9 @@ def html_report(path: str | Path, title: str, summary: Sequence[str] | str | Non
         ``coverage.unit_coverage`` of the townships: a per-township section (townships x categories, coverage %
         in coloured cells) placed before the pilot units. Default: the table named ``"township_coverage"`` in
         ``tables``, if any.
+    school_zones : DataFrame, optional
+        :func:`childspace.safety.school_zones` table: a "school zones" section (:func:`school_zone_table_html`,
+        GA/T 1215-2014), placed after the township section.
     synthetic : bool, default False
         Say on the page that the data are the synthetic sample (示例数据（虚构）).
     embed_maps : bool, default True
@@ -681,6 +769,8 @@ def html_report(path: str | Path, title: str, summary: Sequence[str] | str | Non
         township_coverage = tables["township_coverage"]
     if township_coverage is not None and len(township_coverage):
         toc.append('<li><a href="#townships">乡镇街道覆盖 Coverage by township</a></li>')
+    if school_zones is not None:
+        toc.append('<li><a href="#school-zones">校园周边道路 School zones</a></li>')
     if pilots_status is not None:
         toc.append('<li><a href="#pilots">试点单元 Pilot units</a></li>')
     toc.append("</ul></section>")
@@ -711,6 +801,11 @@ def html_report(path: str | Path, title: str, summary: Sequence[str] | str | Non
         body.append('<section id="townships"><h2>乡镇街道覆盖 Coverage by township</h2>'
                     "<p>步行服务半径内儿童所占比例 Share of children within walking reach, by category.</p>"
                     f"{township_table_html(township_coverage)}</section>")
+    if school_zones is not None:
+        body.append('<section id="school-zones"><h2>校园周边道路 School zones</h2>'
+                    "<p>GA/T 1215-2014：校门150米范围内道路限速30 km/h，校门50米内有人行横道。 Roads within 150 m of "
+                    "a school gate limited to 30 km/h; a marked crossing within 50 m of the gate.</p>"
+                    f"{school_zone_table_html(school_zones)}</section>")
     if pilots_status is not None:
         body.append(f'<section id="pilots"><h2>试点单元 Pilot units</h2>{_pilot_sections(pilots_status)}</section>')
     body.append("</main>")

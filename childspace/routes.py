@@ -20,9 +20,14 @@ A route's ``worst_level`` is its worst edge or crossing; ``verdict`` is ``safe``
 than ``max_distance``) get ``unreachable`` rows.
 
 Searches: the shortest routes of all origins of a category come from one multi-source Dijkstra (the shortest-path
-forest of its schools); the safest routes from one Dijkstra per school (its tree under the stress cost, bounded
-by the cost of the worst shortest route it serves). Paths are read from the predecessor arrays for all origins
-at once and evaluated with array operations.
+forest of its schools), those of origins assigned to a school by a catchment table from that school's own tree
+(:meth:`childspace.network.WalkNetwork.paths_from`: one tree per school, all on one augmented graph). The safest
+routes use the stress weight with each edge's crossing penalties as end costs (paid in full on the partial first
+and last edges, not diluted by the share walked). One least-stress forest of all the category's schools settles
+every origin whose least-stress school is its own school; the others get one tree per school, bounded by the
+stress cost of the worst shortest route it serves. Paths are read from the predecessor arrays for all origins at
+once, evaluated with array operations (each distinct crossing turn once), and drawn from the vertex table with one
+coordinate transformation; a safest route identical to the shortest shares its line.
 """
 
 from __future__ import annotations
@@ -197,7 +202,9 @@ def _crossings(network: Any, stress: Stress, node: np.ndarray, a: np.ndarray, b:
         return np.zeros(0, dtype=np.int8), np.zeros(0, dtype=np.int64)
     E = np.int64(network.n_edges)
     key = (a.astype(np.int64) * E + b.astype(np.int64)) * 2 + (node == network.v[a])
-    uk, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    inv, uk = pd.factorize(key)  # hash-based: no sort of millions of keys
+    first = np.empty(uk.size, dtype=np.int64)
+    first[inv] = np.arange(inv.size)  # one occurrence of each distinct triple
     lv, ce = stress._crossing(node[first], a[first], b[first])
     return lv[inv], ce[inv]
 
@@ -453,7 +460,7 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
 def _geometry(network: Any, P: Any) -> np.ndarray:
     """Route LineStrings origin -> school in EPSG:4326 from paths read school -> origin (vectorised: vertex
     table, partial first/last edges cut by interpolation, one coordinate transformation, one linestrings call)."""
-    return network._paths_linestrings(P, reverse=True, crs=WGS84)
+    return np.asarray(P.geometry(reverse=True, crs=WGS84).array, dtype=object)
 
 
 def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: gpd.GeoDataFrame,

@@ -465,8 +465,9 @@ def test_paths_from_given_sources_hand_case(line):
     np.testing.assert_allclose(shapely.get_coordinates(g.iloc[0]), xy((250, 0), (200, 0), (120, 0)))
     np.testing.assert_allclose(shapely.get_coordinates(g.iloc[2]), xy((50, 0), (40, 0)))
     # reversed (target -> source) lines, transformed in one call
-    r = line._paths_linestrings(p, reverse=True, crs="EPSG:4326")
-    back = gpd.GeoSeries(r, crs="EPSG:4326").to_crs(CRS)
+    r = p.geometry(reverse=True, crs="EPSG:4326")
+    assert r.crs.to_epsg() == 4326
+    back = r.to_crs(CRS)
     np.testing.assert_allclose(shapely.get_coordinates(back.iloc[1]), xy((260, 0), (200, 0), (100, 0), (50, 0)),
                                atol=1e-6)
     # no source (-1), a per-source cutoff, and bad input
@@ -575,7 +576,7 @@ def test_path_geometry_matches_shapely_substrings_on_sample():
     tgt = net.snap(np.c_[rng.uniform(minx, maxx, 40), rng.uniform(miny, maxy, 40)], max_distance=300)
     p = net.paths_from(src, tgt, rng.integers(0, 6, 40))
     geo = p.geometry()
-    rev = net._paths_linestrings(p, reverse=True)
+    rev = p.geometry(reverse=True).to_numpy()
     lines = np.asarray(net.edges.geometry.array)
     n_multi = 0
     for i in np.flatnonzero(np.isfinite(p.dist)):
