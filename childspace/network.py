@@ -1044,7 +1044,7 @@ class WalkNetwork:
             Default: edge length in metres.
         cutoff : float or array (sources.n_groups,), optional
             Maximum cost (metres for the default weight), one for all or one per source group; a target beyond
-            it is unreachable.
+            it is unreachable (NaN or inf: no limit).
         memory_mb : float
             Budget (MiB) for the predecessor arrays kept between path readings.
 
@@ -1074,7 +1074,12 @@ class WalkNetwork:
         if cutoff is None:
             lim = np.full(sources.n_groups, np.inf)
         else:
-            lim = np.broadcast_to(np.asarray(cutoff, dtype=float), (sources.n_groups,)).copy()
+            c = np.asarray(cutoff, dtype=float)
+            if c.ndim > 1 or (c.ndim == 1 and c.size != sources.n_groups):
+                raise NetworkError(f"cutoff needs one value or one per source group ({sources.n_groups}), got "
+                                   f"shape {c.shape}", fix="pass a number, or an array aligned with sources.labels")
+            lim = np.broadcast_to(c, (sources.n_groups,)).copy()
+            lim[np.isnan(lim)] = np.inf
         n = self.n_nodes
         aug, pts = self._augmented(w, sources)
         N = n + pts.size

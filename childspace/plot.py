@@ -676,7 +676,8 @@ def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = Non
             _zone_rings(ax, zs)
             labels.avoid(zs.geometry.x, zs.geometry.y, _ZONE_RING_PT)
         handles += zone_handles
-        _fix_extent(ax, r, b, use, _metric(walksheds, crs, "walksheds") if walksheds is not None else None)
+        _fix_extent(ax, r, b, use, _metric(walksheds, crs, "walksheds") if walksheds is not None else None,
+                    _metric(schools, crs, "schools") if schools is not None else None, zs)
         which = {"safest": "最安全路线 safest routes", "shortest": "最短路线 shortest routes",
                  "both": "最安全与最短路线 safest and shortest routes"}[route]
         _decorate(fig, ax, title or f"上学路线安全评估（{which.split(' ')[0]}） Safe routes to school "

@@ -414,3 +414,120 @@ def test_coverage_map_aggregates_many_homes(sample):
     hx = maps.hex_totals(acc[~acc["covered_walk_kindergarten"]], acc.loc[~acc["covered_walk_kindergarten"],
                                                                         "children"].to_numpy(), 200)
     assert int(hx["total"].sum()) == unc_kids
+
+
+# ----------------------------------------------------------------------------------------------------
+# layers added by the user after a map is built; school zones (GA/T 1215-2014)
+# ----------------------------------------------------------------------------------------------------
+
+def test_layer_added_after_build_is_listed_without_script_error(sample, tmp_path):
+    """A planner's own layer added to the returned map shows in the layer control; the page has no JS error."""
+    require_chromium()
+    import folium
+
+    m = maps.routes_map(sample["routes"], sample["hazards"], schools=sample["schools"], basemaps=())
+    fg = folium.FeatureGroup(name="规划新校址 Planned school sites").add_to(m)
+    folium.CircleMarker([28.121, 120.985], radius=9, color="#000000", fill=True).add_to(fg)
+    folium.GeoJson({"type": "Feature", "properties": {}, "geometry": {"type": "Point",
+                                                                        "coordinates": [120.99, 28.12]}},
+                   name="我的GeoJSON My GeoJSON").add_to(m)
+    text = maps.render_html(m)
+    # the control is written after every layer variable it lists
+    assert text.rfind("L.control.layers") > text.rfind(fg.get_name() + " = ")
+    dom = dump_dom(maps.save_map(m, tmp_path / "extended.html"))
+    root = re.search(r"<html[^>]*>", dom).group(0)
+    assert 'data-map-ready="1"' in root and "data-js-errors" not in root, root
+    labels = re.findall(r'class="leaflet-control-layers-selector"[^>]*>\s*<span>\s*(.*?)</span>', dom)
+    names = [t.strip() for t in labels]
+    assert "规划新校址 Planned school sites" in names and "我的GeoJSON My GeoJSON" in names
+    assert "隐患点（3） Hazards (3)" in names  # the builder's own layers are still listed
+    assert len(names) == len(set(names))
+
+
+X0Z, Y0Z = 590000.0, 3110000.0  # metres, EPSG:4549 (near Yueqing)
+
+
+def _zone_network():
+    """Two east-west roads 1 km apart, each 400 m long with a zebra node: a 50 km/h road (y = 0, zebra at
+    x = 280) and a 30 km/h road (y = 1000, zebra at x = 230); plus a footway (not a zone road)."""
+    from childspace.network import WalkNetwork
+
+    xy = {1: (0, 0), 2: (280, 0), 3: (400, 0), 11: (0, 1000), 12: (230, 1000), 13: (400, 1000), 14: (100, 1000),
+          15: (100, 1120)}
+    ids = list(xy)
+    nodes = gpd.GeoDataFrame({"highway": ["crossing" if i in (2, 12) else None for i in ids],
+                              "crossing": ["zebra" if i in (2, 12) else None for i in ids]},
+                             geometry=[Point(X0Z + xy[i][0], Y0Z + xy[i][1]) for i in ids],
+                             index=pd.Index(ids, name="osmid"), crs=METRIC)
+    fast = dict(highway="secondary", maxspeed="50", lanes="4", sidewalk="both", name="大道")
+    calm = dict(highway="residential", maxspeed="30", lanes="2", sidewalk="both", name="小街")
+    rows = [dict(u=1, v=2, osmid=10, **fast), dict(u=2, v=3, osmid=10, **fast),
+            dict(u=11, v=14, osmid=20, **calm), dict(u=14, v=12, osmid=20, **calm),
+            dict(u=12, v=13, osmid=20, **calm), dict(u=14, v=15, osmid=21, highway="footway")]
+    edges = pd.DataFrame(rows).assign(key=0)
+    geom = [LineString([(X0Z + xy[r["u"]][0], Y0Z + xy[r["u"]][1]), (X0Z + xy[r["v"]][0], Y0Z + xy[r["v"]][1])])
+            for r in rows]
+    return WalkNetwork.from_frames(nodes, gpd.GeoDataFrame(edges, geometry=geom, crs=METRIC), crs=METRIC)
+
+
+def zone_sample():
+    """School-zone check on the two-road network: S1 (50 km/h road, zebra 81 m away) fails both requirements,
+    S2 (30 km/h road, zebra 32 m away) is compliant. Real safety.school_zones output."""
+    from childspace.safety import school_zones
+
+    net = _zone_network()
+    schools = gpd.GeoDataFrame({"facility_id": ["S1", "S2"], "name": ["大道小学", "小街幼儿园"],
+                                "category": ["primary_school", "kindergarten"]},
+                               geometry=[Point(X0Z + 200, Y0Z + 10), Point(X0Z + 200, Y0Z + 1010)], crs=METRIC)
+    zones, roads = school_zones(net, schools, return_segments=True)
+    return net, schools, zones, roads
+
+
+def test_school_zone_circles_areas():
+    _net, schools, zones, _roads = zone_sample()
+    circ = maps.school_zone_circles(zones)
+    assert list(circ["school_id"]) == ["S1", "S2"] and (circ["radius_m"] == 150.0).all()
+    area = circ.to_crs(METRIC).area.to_numpy()
+    # one gate each: a 150 m circle (128-gon: area ratio (n/2π)·sin(2π/n) = 0.9996)
+    assert area == pytest.approx(np.pi * 150.0 ** 2, rel=1e-3)
+    # two gates 100 m apart: two circles minus their lens, 2r²·acos(d/2r) − (d/2)·√(4r² − d²)
+    g = gpd.GeoSeries([Point(X0Z + 150, Y0Z + 10), Point(X0Z + 250, Y0Z + 10)], crs=METRIC).to_crs(4326)
+    with_gates = zones.assign(entrances=[[(p.x, p.y) for p in g], None])
+    r, d = 150.0, 100.0
+    lens = 2 * r * r * np.arccos(d / (2 * r)) - d / 2 * np.sqrt(4 * r * r - d * d)
+    a2 = maps.school_zone_circles(with_gates).to_crs(METRIC).area.to_numpy()
+    assert a2[0] == pytest.approx(2 * np.pi * r * r - lens, rel=2e-3)
+    assert a2[1] == pytest.approx(np.pi * r * r, rel=1e-3)
+    # the gates can also come from the schools' entrances (as from childspace.features)
+    sch = schools.to_crs(4326).assign(entrances=[[(p.x, p.y) for p in g], None])
+    a3 = maps.school_zone_circles(zones, schools=sch).to_crs(METRIC).area.to_numpy()
+    assert a3 == pytest.approx(a2, rel=1e-9)
+    assert list(maps.zone_status(zones)) == ["both", "compliant"]
+
+
+def test_routes_map_school_zones_in_browser(sample, tmp_path):
+    require_chromium()
+    _net, schools, zones, roads = zone_sample()
+    assert not zones.iloc[0]["compliant"] and zones.iloc[1]["compliant"]
+    n_over = int(roads["over_limit"].sum())
+    assert 0 < n_over < len(roads)
+    # the routes of the sample stand in; the zones lie 10 km away, which the map extent must include
+    m = maps.routes_map(sample["routes"], schools=schools, school_zones=zones, zone_roads=roads, basemaps=())
+    text = maps.render_html(m)
+    # the popup of S1 lists both failures, the one of S2 says it complies
+    assert "校门50米内无人行横道" in text and "限速高于30km/h" in text and "符合GA/T 1215-2014" in text
+    assert "✗ 不符合 fails" in text and "✓ 符合 meets" in text
+    dom = dump_dom(maps.save_map(m, tmp_path / "zones.html"))
+    root = re.search(r"<html[^>]*>", dom).group(0)
+    assert 'data-map-ready="1"' in root and "data-js-errors" not in root, root
+    for t in ("校园周边150米范围（2） School zones 150 m (2)",
+              "校园周边检查（1/2 符合） School-zone check (1/2 compliant)",
+              f"校园周边道路（{len(roads)}段，{n_over}段超30） School-zone roads ({len(roads)}, {n_over} over 30 km/h)",
+              "校园周边（GA/T 1215-2014） School zones", "限速高于30 km/h Over 30 km/h",
+              "限速≤30 km/h At most 30 km/h", "符合 Compliant（1）", "两项均不符合 Both requirements fail（1）"):
+        assert t in dom, t
+    # drawn: zone roads over (red) and under (blue) the limit, rings in green and red
+    assert f'stroke="{maps.ZONE_ROAD_COLOURS[True]}"' in dom and f'stroke="{maps.ZONE_ROAD_COLOURS[False]}"' in dom
+    assert 'stroke="#1a9641"' in dom and 'stroke="#d7191c"' in dom
+    with pytest.raises(DataError, match="speed_ok"):
+        maps.routes_map(sample["routes"], school_zones=zones.drop(columns="speed_ok"), basemaps=())

@@ -478,6 +478,8 @@ def test_paths_from_given_sources_hand_case(line):
         line.paths_from(src, tgt, [0, 1])
     with pytest.raises(NetworkError, match="not among"):
         line.paths_from(src, tgt, [0, 1, 2])
+    with pytest.raises(NetworkError, match="one per source group"):
+        line.paths_from(src, tgt, [0, 1, 0], cutoff=[1.0, 2.0, 3.0])
 
 
 @pytest.mark.parametrize("seed", [2, 5])

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import warnings
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
+import shapely
 import pytest
 from matplotlib.figure import Figure
 
@@ -141,3 +144,122 @@ def test_coverage_png_aggregates_many_homes(sample):
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "未覆盖儿童（200米六边形） Children uncovered (200 m hexagons)" in labels
     assert not any("Uncovered homes" in t for t in labels)
+
+
+# ----------------------------------------------------------------------------------------------------
+# label placement, panel titles, school zones
+# ----------------------------------------------------------------------------------------------------
+
+def _placed_boxes(fig):
+    """Window extents of the placed labels (gid "cs-label") after a draw."""
+    with plot._style():  # measured in the CJK font the figure is saved with
+        fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    texts = [t for t in fig.axes[0].texts if t.get_gid() == "cs-label"]
+    return texts, np.array([[b.x0, b.y0, b.x1, b.y1] for b in (t.get_window_extent(r) for t in texts)])
+
+
+def _overlaps(boxes: np.ndarray, tol: float = 0.5) -> list[tuple[int, int]]:
+    b = boxes
+    hit = ((b[:, None, 0] < b[None, :, 2] - tol) & (b[:, None, 2] > b[None, :, 0] + tol)
+           & (b[:, None, 1] < b[None, :, 3] - tol) & (b[:, None, 3] > b[None, :, 1] + tol))
+    i, j = np.nonzero(np.triu(hit, 1))
+    return list(zip(i.tolist(), j.tolist()))
+
+
+def test_pilot_labels_do_not_overlap(sample):
+    ps = sample["pilots"]
+    # two pilots at exactly the same place (as SD2023-23 / SD2023-10 in the sample) and one 5 m away
+    twin = ps[ps["kind"] == "school"].iloc[[0, 1, 2]].copy()
+    twin["pilot_id"] = ["SD2023-23", "SD2023-10", "SD2023-11"]
+    p0 = twin.geometry.iloc[0]
+    twin = twin.set_geometry([p0, p0, shapely.affinity.translate(p0, 0.00005, 0)], crs=4326)
+    pilots = gpd.GeoDataFrame(pd.concat([ps, twin], ignore_index=True), crs=4326)
+    fig = plot.plot_pilots(pilots, boundaries=sample["boundaries"], synthetic=True)
+    texts, boxes = _placed_boxes(fig)
+    shown = [t.get_text() for t in texts]
+    assert _overlaps(boxes) == [], [(shown[i], shown[j]) for i, j in _overlaps(boxes)]
+    for pid in ("SD2023-23", "SD2023-10", "SD2023-11"):
+        assert pid in shown or pid.rsplit("-", 1)[1] in shown, pid
+    # every label lies inside the map frame
+    frame = fig.axes[0].get_window_extent(fig.canvas.get_renderer())
+    assert (boxes[:, 0] >= frame.x0 - 0.5).all() and (boxes[:, 2] <= frame.x1 + 0.5).all()
+    # nothing silently lost: labels left out are counted in a note
+    n_expected = len(pilots) + int((sample["boundaries"]["level"] == "township").sum())
+    notes = [t.get_text() for t in fig.texts if "labels not shown" in t.get_text()]
+    left = int(notes[0].split()[1]) if notes else 0
+    assert len(texts) + left == n_expected
+    # deterministic: the same input gives the same positions
+    _t2, boxes2 = _placed_boxes(plot.plot_pilots(pilots, boundaries=sample["boundaries"], synthetic=True))
+    np.testing.assert_allclose(boxes2, boxes)
+
+
+def test_label_placer_crowded_point():
+    """Twenty labels on one marker. Of the eight slots of each ring, the N and S ones are blocked by the corner
+    labels (a label's half width, ~15 px, exceeds the marker clearance, ~10 px), so each ring holds six: 12
+    placed (six with leader lines), 8 left out and counted; boxes never overlap each other or the marker."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    with plot._style():
+        fig = Figure(figsize=(6, 6), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_xlim(0, 1000)
+        ax.set_ylim(0, 1000)
+        lab = plot._Labels()
+        lab.avoid([500.0], [500.0], 5.0)
+        lab.add(np.full(20, 500.0), np.full(20, 500.0), [f"P-{i:02d}" for i in range(20)], marker_pt=5.0,
+                fontsize=8)
+        left = lab.place(ax)
+        texts, boxes = _placed_boxes(fig)
+    assert len(texts) == 12 and left == 8 and lab.left_out == [f"P-{i:02d}" for i in range(12, 20)]
+    assert _overlaps(boxes) == []
+    cx, cy = ax.transData.transform((500, 500))
+    r = 5.0 * fig.dpi / 72
+    assert not ((boxes[:, 0] < cx + r) & (boxes[:, 2] > cx - r) & (boxes[:, 1] < cy + r) & (boxes[:, 3] > cy - r)).any()
+    leaders = [ln for ln in ax.lines if ln.get_gid() == "cs-leader"]
+    assert len(leaders) == 6  # the far ring
+
+
+def test_small_multiple_titles_aligned(sample):
+    """Every panel title of a row sits at the same height (also when only some titles carry a figure)."""
+    b = sample["boundaries"]
+    comms, towns = b[b["level"] == "community"], b[b["level"] == "township"]
+    uc = sample["unit_coverage"]
+    extra = [uc[uc["category"] == "kindergarten"].assign(category=c) for c in ("park", "library", "hospital")]
+    uc4 = pd.concat([uc] + extra, ignore_index=True)
+    uc4.loc[uc4["category"] == "library", "children_covered_walk"] = np.nan  # no overall share in its title
+    fig = plot.plot_overview(comms, uc4, townships=towns, small_multiples=True, synthetic=True)
+    with plot._style():
+        fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert len(panels) == 5
+    rows: dict[float, list[float]] = {}
+    for ax in panels:
+        top = round(ax.get_position().y1, 3)
+        rows.setdefault(top, []).append(ax.title.get_window_extent(r).y0)
+    assert len(rows) == 2  # 3 + 2 panels
+    for ys in rows.values():
+        assert max(ys) - min(ys) < 0.5, ys
+
+
+def test_plot_routes_school_zones(sample):
+    from test_maps import zone_sample
+
+    _net, schools, zones, roads = zone_sample()
+    fig = plot.plot_routes(sample["routes"], schools=schools, school_zones=zones, zone_roads=roads, synthetic=True)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "校门150米范围 150 m around the gate (GA/T 1215-2014)" in labels
+    assert "校园周边符合 School zone: compliant（1）" in labels
+    assert "校园周边两项均不符合 School zone: both requirements fail（1）" in labels
+    assert "校园周边道路限速高于30 Zone road over 30 km/h" in labels
+    from matplotlib.colors import to_rgba
+
+    colours = {tuple(np.round(c, 3)) for coll in fig.axes[0].collections for c in coll.get_edgecolors()}
+    for c in ("#d7191c", "#2c7bb6", "#1a9641"):  # over-limit road, calm road, compliant ring
+        assert tuple(np.round(to_rgba(c), 3)) in colours, c
+    # the school names are placed without overlap
+    texts, boxes = _placed_boxes(fig)
+    assert {"大道小学", "小街幼儿园"} <= {t.get_text() for t in texts}
+    assert _overlaps(boxes) == []

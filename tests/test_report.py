@@ -150,3 +150,34 @@ def test_township_section_before_pilots(sample, tmp_path):
     assert "东港镇" in sec and "幼儿园 Kindergarten" in sec and "小学 Primary school" in sec
     with pytest.raises(DataError, match="township coverage"):
         report.township_table_html(pd.DataFrame({"unit_id": ["T1"]}))
+
+
+def test_school_zone_table_and_report_section(tmp_path):
+    """The real school-zone check of two hand-made schools: the failing one is listed first, headers are
+    bilingual, the summary counts are right; the report gets a section and the generic table no raw names."""
+    from test_maps import zone_sample
+
+    _net, _schools, zones, roads = zone_sample()
+    html_text = report.school_zone_table_html(zones)
+    assert "1 / 2 所学校符合" in html_text and "1 of 2 schools meet GA/T 1215-2014" in html_text
+    assert "1 fail the speed limit, 1 the crossing" in html_text
+    rows = re.findall(r'<tr data-school="([^"]+)">', html_text)
+    assert rows == ["S1", "S2"]  # both requirements fail first
+    for header in ("符合规范 Compliant", "限速符合 Speed limit met", "人行横道符合 Crossing requirement met",
+                   "最高限速(km/h) Max speed limit (km/h)", "最近人行横道距离(米) Nearest marked crossing (m)",
+                   "校园周边道路长度(米) Zone road length (m)", "发现 Finding"):
+        assert f"<th>{header}</th>" in html_text, header
+    s1 = html_text[html_text.index('data-school="S1"'):html_text.index('data-school="S2"')]
+    assert s1.count('class="fail"') == 3 and '<td class="num">50</td>' in s1 and '<td class="num">81</td>' in s1
+    # every column of the zone table and of the zone roads has a bilingual header
+    for df in (zones, roads):
+        plain = pd.DataFrame(df.drop(columns="geometry"))
+        unlabelled = [c for c in plain.columns if report.column_label(c) == c]
+        assert unlabelled == [], unlabelled
+    path = report.html_report(tmp_path / "r.html", "报告 Report", school_zones=zones,
+                              tables={"校园周边 School zones": pd.DataFrame(zones.drop(columns="geometry"))})
+    page = path.read_text(encoding="utf-8")
+    assert 'id="school-zones"' in page and 'href="#school-zones"' in page
+    assert "<th>school_id</th>" not in page and "<th>speed_ok</th>" not in page
+    with pytest.raises(DataError, match="speed_ok"):
+        report.school_zone_table_html(zones.drop(columns="speed_ok"))
