@@ -257,12 +257,25 @@ def build_network(cfg: RunConfig, inputs: Inputs, progress: Progress = _quiet) -
 
 
 def _radii(cfg: RunConfig) -> Any:
+    """The standards of the run: defaults, the config's [standards] table, then a CLI --radius override."""
     from childspace.standards import load_standards
 
-    std = load_standards(overrides=cfg.standards)
-    if cfg.radius_override is None:
-        return std
-    return {c: cfg.radius_override for c in cfg.categories}
+    overrides: dict[str, Any] = {}
+    for key, value in (cfg.standards or {}).items():
+        # [standards] kindergarten = { radius_m = 250 } is shorthand for [standards.categories.kindergarten]
+        if key == "categories" or not isinstance(value, dict) or key in ("life_circles",):
+            overrides[key] = value
+        else:
+            overrides.setdefault("categories", {})[key] = value
+    std = load_standards(overrides=overrides or None)
+    if cfg.radius_override is not None:   # one radius for every category asked, parks of any size included
+        cats = overrides.setdefault("categories", {})
+        for c in cfg.categories:
+            cats.setdefault(c, {})["radius_m"] = float(cfg.radius_override)
+            if std.categories[c].radius_large_m is not None:
+                cats[c]["radius_large_m"] = float(cfg.radius_override)
+        std = load_standards(overrides=overrides)
+    return std
 
 
 def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
@@ -612,4 +625,13 @@ def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m:
     nodes, edges = read_osm(osm, area=poly, buffer_m=buffer_m)
     net = WalkNetwork.from_frames(nodes, edges)
     progress(f"  {net.n_nodes:,} nodes, {net.n_edges:,} edges")
-    return net.save(out)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    try:
+        net.save(tmp)
+        tmp.replace(out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return out

@@ -122,3 +122,36 @@ def test_demo_warns_about_a_gcj02_file_read_as_wgs84(tmp_path):
     r = run_cli("report", "--config", str(cfg), "--outputs", str(tmp_path / "out"), "--no-maps")
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'mother_baby_rooms_amap.xlsx' in r.stderr and 'coords="gcj02"' in r.stderr
+
+
+def test_coverage_radius_override_changes_the_figures(tmp_path):
+    def kg_line(radius: str | None) -> float:
+        args = ["coverage", "--config", str(ROOT / "data" / "sample.toml"), "--category", "kindergarten",
+                "--outputs", str(tmp_path / (radius or "std"))]
+        if radius:
+            args += ["--radius", radius]
+        r = run_cli(*args)
+        assert r.returncode == 0, r.stderr[-2000:]
+        line = next(ln for ln in r.stdout.splitlines() if "Kindergarten" in ln and "%" in ln)
+        return float(line.split("步行 ")[1].split("%")[0])
+
+    standard, wider = kg_line(None), kg_line("600")
+    assert wider > standard   # 600 m reaches more children than the standard's 300 m
+
+
+def test_network_command_saves_a_network_that_loads(tmp_path):
+    from childspace.network import WalkNetwork
+
+    out = tmp_path / "new" / "walk.gpkg"
+    r = run_cli("network", "--osm", str(ROOT / "data" / "osm" / "sample.osm"), "--area",
+                str(ROOT / "data" / "boundaries" / "townships.gpkg"), "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    net = WalkNetwork.load(out)
+    assert net.n_nodes > 100 and net.n_edges > net.n_nodes
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_network_command_rejects_a_file_that_is_not_osm(tmp_path):
+    r = run_cli("network", "--osm", str(ROOT / "data" / "facilities" / "facilities.csv"), "--out",
+                str(tmp_path / "x.gpkg"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "not an OSM file" in r.stderr
