@@ -584,18 +584,24 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
                               synthetic=syn))
     if "routes" in res.layers:
         edges_stress, crossings = maps.stress_frames(res.network, res.stress)
+        zones = res.layers.get("school_zones")
+        if zones is not None and fac is not None and "entrances" in fac.columns:   # gates, where mapped
+            gates = fac[["facility_id", "entrances"]].rename(columns={"facility_id": "school_id"})
+            zones = zones.merge(gates, on="school_id", how="left")
         both("routes", "通学路径 Routes to school",
              maps.routes_map(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
                              res.layers.get("schools"), boundaries=bounds, synthetic=syn,
-                             network_stress=edges_stress, crossings=crossings),
+                             network_stress=edges_stress, crossings=crossings, school_zones=zones,
+                             zone_roads=res.layers.get("school_zone_roads")),
              plot.plot_routes(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
                               res.layers.get("schools"), boundaries=bounds, synthetic=syn,
-                              network_stress=edges_stress))
+                              network_stress=edges_stress, school_zones=zones,
+                              zone_roads=res.layers.get("school_zone_roads")))
     progress("报告 HTML report")
     written["report"] = report.html_report(
         out / "report.html", f"儿童友好空间分析报告 Child-friendly city analysis — {cfg.name}",
         summary=res.summary, maps=html_maps, pngs=pngs, tables=tables,
-        pilots_status=res.layers.get("pilots"), synthetic=syn)
+        pilots_status=res.layers.get("pilots"), synthetic=syn, school_zones=res.layers.get("school_zones"))
     return written
 
 
