@@ -19,9 +19,7 @@ import base64
 import functools
 import html
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from branca.element import Element, MacroElement
 from folium.map import Layer
 from folium.template import Template
 
+from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
 from childspace.report import (
     CATEGORY_LABELS,
@@ -1758,18 +1757,7 @@ def save_map(m: folium.Map, path: str | Path) -> Path:
     Path
         The file written.
     """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise ChildspaceError("the output folder does not exist", path=path.parent,
-                              fix="create the folder first or choose another output path")
     text = render_html(m)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)

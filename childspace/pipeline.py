@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from childspace._atomic import atomic_path
 from childspace._errors import DataError
 
 REPO_DATA = Path(__file__).resolve().parents[1] / "data"
@@ -461,22 +462,11 @@ def _for_file(df: Any) -> Any:
 
 def write_geopackage(path: Path, layers: dict[str, Any]) -> Path:
     """Write GeoDataFrames as layers of one GeoPackage (EPSG:4326), atomically."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".gpkg", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)
-    try:
+    with atomic_path(path, make_dirs=True) as tmp:
         for name, gdf in layers.items():
             if gdf is None or len(gdf) == 0:
                 continue
             _for_file(gdf.to_crs("EPSG:4326")).to_file(tmp, layer=name, driver="GPKG")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
@@ -631,13 +621,6 @@ def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m:
     nodes, edges = read_osm(osm, area=poly, buffer_m=buffer_m)
     net = WalkNetwork.from_frames(nodes, edges)
     progress(f"  {net.n_nodes:,} nodes, {net.n_edges:,} edges")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    try:
+    with atomic_path(out, make_dirs=True) as tmp:
         net.save(tmp)
-        tmp.replace(out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return out
+    return Path(out)

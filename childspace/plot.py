@@ -16,8 +16,6 @@ Figures are built without pyplot, so nothing is shown or kept open.
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +31,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from pyproj import CRS
 
+from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
 from childspace.projection import local_crs_for
 from childspace.report import CATEGORY_LABELS, STATUS_LABELS, STRESS_LABELS, category_label
@@ -945,18 +944,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     Path
     """
     path = Path(path)
-    if not path.parent.is_dir():
-        raise ChildspaceError("the output folder does not exist", path=path.parent,
-                              fix="create the folder first or choose another output path")
     fmt = path.suffix.lstrip(".").lower() or "png"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".{fmt}", dir=path.parent)
-    os.close(fd)
-    try:
-        with _style():
-            fig.savefig(tmp, dpi=dpi, format=fmt, facecolor="white", bbox_inches="tight", pad_inches=0.25)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, _style():
+        fig.savefig(tmp, dpi=dpi, format=fmt, facecolor="white", bbox_inches="tight", pad_inches=0.25)
     return path

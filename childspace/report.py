@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import html
 import os
-import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
 
 __all__ = [
@@ -266,25 +266,10 @@ def bilingual_headers(df: pd.DataFrame) -> pd.DataFrame:
 # helpers
 # ----------------------------------------------------------------------------------------------------
 
-def _atomic_target(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.parent.exists():
-        raise ChildspaceError("the output folder does not exist", path=path.parent,
-                              fix="create the folder first or choose another output path")
-    return path
-
-
 def _write_atomic_bytes(path: Path, writer) -> Path:
-    """Call ``writer(tmp_path)`` then rename the temporary file onto ``path`` (same folder, atomic)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        writer(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Call ``writer(tmp_path)`` and rename the temporary file onto ``path`` (same folder, atomic)."""
+    with atomic_path(path) as tmp:
+        writer(tmp)
     return path
 
 
@@ -345,7 +330,7 @@ def write_excel(path: str | Path, sheets: Mapping[str, pd.DataFrame]) -> Path:
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    path = _atomic_target(path)
+    path = Path(path)
     if not sheets:
         raise DataError("no tables to write", path=path, fix="pass at least one DataFrame in `sheets`")
     wb = Workbook()
@@ -750,7 +735,7 @@ def html_report(path: str | Path, title: str, summary: Sequence[str] | str | Non
     Path
         The file written.
     """
-    path = _atomic_target(path)
+    path = Path(path)
     base = path.parent
     body: list[str] = []
     syn = ('<div class="synthetic">示例数据（虚构） Synthetic sample data — 非真实情况 not real conditions</div>'
