@@ -1632,7 +1632,7 @@ def overview_map(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cate
     vlabel = _VALUE_LABELS.get(value, value)
     vz, ve = _split_label(vlabel)
     frames = [b] + ([_to_wgs84(townships, "townships")] if townships is not None and len(townships) else [])
-    m = _new_map(frames, title or f"儿童服务设施覆盖总览 Overview of coverage for children", 
+    m = _new_map(frames, title or "儿童服务设施覆盖总览 Overview of coverage for children",
                  f"{vz}，每次显示一类（右上角切换） {ve}, one category at a time (switch top right)",
                  synthetic, basemaps, tiles_overlay=True)
     level = b["level"].astype(str).to_numpy() if "level" in b.columns else np.array(["community"] * len(b))

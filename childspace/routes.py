@@ -348,7 +348,6 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
     unsafe_level = int(r.get("unsafe_level", 3))
     rc = routing_cost(network, stress, cfg)
     w_safe = network.edge_weights(rc.cost, end_u=rc.pen_u, end_v=rc.pen_v)
-    w_len = network.length
 
     crs = network.crs
     om = origins.to_crs(crs)
@@ -379,7 +378,6 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
 
     blocks: list[dict] = []
     key0 = 0
-    flats: list[tuple] = []
     for cat in cats:
         sidx = np.flatnonzero((cat_arr == cat) & s_snap.ok)
         if sidx.size == 0:
