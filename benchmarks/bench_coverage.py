@@ -9,17 +9,17 @@ Usage: ``python benchmarks/bench_coverage.py [--nodes 200000] [--origins 500000]
 [--engine auto|vector|raster]``.
 Building the lattice (WalkNetwork.from_frames) is not timed.
 
-Recorded (2-core machine shared with other jobs, load average about 5; better of two runs; raster engine with
-7.5 m cells where ``engine="auto"`` picks it):
+Recorded (2-core machine shared with other jobs; raster engine with 7.5 m cells where ``engine="auto"`` picks it;
+"before" = coverage with its own graph code, "now" = all graph work through WalkNetwork; see docs/benchmarks.md):
 
-=====================================================  ==============  ================  =====  ======
-step                                                   before (wall s)  now: wall / CPU s  goal   verdict
-=====================================================  ==============  ================  =====  ======
-origin_access, all categories                          11.1             11.9 / 8.3
-dissolve_service_areas, all categories                 66.0             20.6 / 13.1
-county total                                           77.1             32.5 / 21.4        < 5    missed
-service_areas, 2,000 per-facility polygons             126.7            16.8 / 11.2        < 10   missed
-=====================================================  ==============  ================  =====  ======
+=====================================================  ==============  =================  ================  =====
+step                                                   first (wall s)  before: wall / CPU  now: wall / CPU   goal
+=====================================================  ==============  =================  ================  =====
+origin_access, all categories                          11.1             7.1 / 7.2           6.1 / 7.5
+dissolve_service_areas, all categories                 66.0            15.0 / 11.7         10.6 / 11.0
+county total                                           77.1            22.1 / 18.9         16.6 / 18.4       < 5
+service_areas, 2,000 per-facility polygons             126.7           12.0 / 10.3          9.4 / 9.4        < 10
+=====================================================  ==============  =================  ================  =====
 """
 
 from __future__ import annotations

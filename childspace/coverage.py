@@ -23,6 +23,7 @@ solved with PySAL ``spopt``) answer "who has enough seats" and "where should the
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,11 +34,10 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
-from scipy import sparse
-from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from childspace._errors import ChildspaceWarning, DataError, NetworkError
+from childspace.network import Snap, _ragged_ranges
 from childspace.projection import WGS84, local_crs_for
 
 __all__ = [
@@ -47,8 +47,6 @@ __all__ = [
 
 #: Default maximum distance (m) between a point and the street it is attached to.
 MAX_SNAP_M = 150.0
-#: Rows of the dense per-source distance block computed at a time (memory: rows x nodes x 8 bytes).
-_CHUNK_CELLS = 40_000_000
 
 RadiiLike = Mapping[str, float] | Any | None
 
@@ -189,192 +187,23 @@ def _warn(msg: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# graph internals: CSR arrays from the WalkNetwork, snapping, bounded Dijkstra from points on edges
+# attaching points to the network (all graph work is done by childspace.network.WalkNetwork)
 # ---------------------------------------------------------------------------------------------------------------
-@dataclass
-class _Graph:
-    n: int
-    u: np.ndarray
-    v: np.ndarray
-    length: np.ndarray          # metres
-    csr: sparse.csr_array       # symmetric, n x n, min length over parallel edges (the engine's)
-    inc: sparse.csr_array       # node x edge incidence
-    network: Any
-
-
-_GRAPHS: dict[int, tuple[Any, _Graph]] = {}
-
-
-def _graph(network: Any) -> _Graph:
-    """Arrays of a WalkNetwork used here (cached for the last network object)."""
-    hit = _GRAPHS.get(id(network))
-    if hit is not None and hit[0] is network:
-        return hit[1]
-    u = np.asarray(network.u, dtype=np.int64)
-    v = np.asarray(network.v, dtype=np.int64)
-    n = int(network.n_nodes)
-    m = len(u)
-    inc = sparse.csr_array((np.ones(2 * m, dtype=np.float32), (np.r_[u, v], np.r_[np.arange(m), np.arange(m)])),
-                           shape=(n, m))
-    g = _Graph(n=n, u=u, v=v, length=np.asarray(network.length, dtype="float64"), csr=network.csr, inc=inc,
-               network=network)
-    _GRAPHS.clear()
-    _GRAPHS[id(network)] = (network, g)
-    return g
-
-
-@dataclass
-class _Pts:
-    edge: np.ndarray    # int, -1 when not attached
-    offset: np.ndarray  # metres from u (network length units)
-    ok: np.ndarray      # bool
-    snap: Any           # the engine's Snap object
-
-
-def _snap(network: Any, points: gpd.GeoSeries, max_snap: float, allow_none: bool = False) -> _Pts:
-    """Attach points to the network; with ``allow_none`` a set of which none attaches gives ok=False for all."""
+def _snap(network: Any, points: gpd.GeoSeries | np.ndarray, max_snap: float, allow_none: bool = False) -> Snap:
+    """``network.snap``; with ``allow_none`` a set of which no point attaches gives ``ok=False`` for all (instead
+    of the engine's error)."""
     try:
-        if points.crs is None:
-            raise NetworkError("the points have no CRS, so they cannot be placed on the network",
-                               fix="set it with .set_crs('EPSG:4326') (or load them through childspace.io)")
-        snap = _snap_xy(network, _metric_xy(points, CRS.from_user_input(network.crs)), points.index.to_numpy(),
-                        max_snap)
-    except NetworkError:
-        if not allow_none:
+        return network.snap(points, max_distance=max_snap)
+    except NetworkError as err:
+        if not allow_none or "none of the" not in str(err):
             raise
-        m = len(points)
-        return _Pts(edge=np.full(m, -1, dtype=np.int64), offset=np.full(m, np.nan), ok=np.zeros(m, dtype=bool),
-                    snap=None)
-    ok = np.asarray(snap.ok, dtype=bool)
-    edge = np.where(ok, np.asarray(snap.edge, dtype=np.int64), -1)
-    return _Pts(edge=edge, offset=np.where(ok, np.asarray(snap.offset, dtype="float64"), np.nan), ok=ok,
-                snap=snap)
-
-
-def _augmented(g: _Graph, pts: _Pts, idx: np.ndarray, handicap: np.ndarray | None = None,
-               super_source: bool = False) -> sparse.csr_array:
-    """The street graph plus one virtual node per source point (n + k), or one super source (n + 1).
-
-    A virtual node has directed edges to the two ends of its edge (offset, length - offset); a super source
-    links every source with an extra ``handicap`` (m), so that one bounded Dijkstra with limit ``R`` reaches
-    exactly what each source reaches within ``R - handicap`` (per-source radii in one run).
-    """
-    e = pts.edge[idx]
-    o = np.clip(pts.offset[idx], 0.0, g.length[e])
-    k = len(idx)
-    h = np.zeros(k) if handicap is None else np.asarray(handicap, dtype="float64")
-    rows = np.r_[np.arange(k), np.arange(k)]
-    if super_source:
-        rows = np.zeros(2 * k, dtype=np.int64)
-        k = 1
-    rows = rows + g.n
-    cols = np.r_[g.u[e], g.v[e]]
-    w = np.r_[o + h, g.length[e] - o + h] + 1e-9    # csgraph: an explicit zero would not be an edge
-    order = np.lexsort((w, cols, rows))              # keep the cheapest link per (row, col): no summing
-    rows, cols, w = rows[order], cols[order], w[order]
-    first = np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])]
-    rows, cols, w = rows[first], cols[first], w[first]
-    base = g.csr
-    itype = np.int64
-    counts = np.bincount(rows - g.n, minlength=k)
-    indptr = np.r_[base.indptr, base.indptr[-1] + np.cumsum(counts)].astype(itype)
-    indices = np.r_[base.indices, cols].astype(itype)
-    data = np.r_[base.data, w]
-    return sparse.csr_array((data, indices, indptr), shape=(g.n + k, g.n + k))
-
-
-def _point_dist(g: _Graph, D: np.ndarray, src: _Pts, src_idx: np.ndarray, tgt: _Pts,
-                tgt_idx: np.ndarray) -> np.ndarray:
-    """Walking distances (rows: sources, cols: targets) from node distances ``D`` (rows x n)."""
-    e = tgt.edge[tgt_idx]
-    t = tgt.offset[tgt_idx]
-    out = np.minimum(D[:, g.u[e]] + t, D[:, g.v[e]] + (g.length[e] - t))
-    se = src.edge[src_idx]
-    so = src.offset[src_idx]
-    same = se[:, None] == e[None, :]
-    if same.any():
-        r, c = np.nonzero(same)
-        out[r, c] = np.minimum(out[r, c], np.abs(so[r] - t[c]))
-    return out
-
-
-def _source_blocks(g: _Graph, pts: _Pts, idx: np.ndarray, limit: np.ndarray | float):
-    """Yield (positions into idx, node distances block) with one bounded Dijkstra per source point."""
-    idx = np.asarray(idx)
-    if len(idx) == 0:
-        return
-    limits = np.broadcast_to(np.asarray(limit, dtype="float64"), idx.shape)
-    aug = _augmented(g, pts, idx)
-    chunk = max(1, _CHUNK_CELLS // max(g.n, 1))
-    for lim in np.unique(limits):
-        pos_all = np.flatnonzero(limits == lim)
-        for a in range(0, len(pos_all), chunk):
-            pos = pos_all[a:a + chunk]
-            D = csgraph.dijkstra(aug, directed=True, indices=g.n + pos,
-                                 limit=float(lim) if np.isfinite(lim) else np.inf)
-            yield pos, D[:, :g.n]
-
-
-def _reach_pieces(g: _Graph, D: np.ndarray, radius: np.ndarray, src_edge: np.ndarray,
-                  src_off: np.ndarray, src_radius: np.ndarray | None = None,
-                  src_row: np.ndarray | None = None):
-    """Reachable parts of edges from node distances D (rows x n) with remaining budgets ``radius`` per row.
-
-    Returns arrays (row, edge, start, end) in network metres along the edge from u. Full edges have
-    start 0 and end length. ``src_edge``/``src_off`` (one per source; ``src_row`` maps sources to rows, default
-    one source per row) add the part of the source's own edge within its radius (``src_radius``, default the
-    row radius).
-    """
-    k = D.shape[0]
-    radius = np.broadcast_to(np.asarray(radius, dtype="float64"), (k,))
-    reached = sparse.csr_array((D <= radius[:, None]).astype(np.float32))
-    pat = (reached @ g.inc).tocoo()
-    row, edge = pat.row.astype(np.int64), pat.col.astype(np.int64)
-    L = g.length[edge]
-    rem_u = radius[row] - D[row, g.u[edge]]
-    rem_v = radius[row] - D[row, g.v[edge]]
-    rem_u = np.where(np.isfinite(rem_u), rem_u, -1.0)
-    rem_v = np.where(np.isfinite(rem_v), rem_v, -1.0)
-    full = rem_u + rem_v >= L
-    parts_r = [row[full]]
-    parts_e = [edge[full]]
-    parts_s = [np.zeros(int(full.sum()))]
-    parts_t = [L[full]]
-    pu = ~full & (rem_u > 0)
-    parts_r.append(row[pu]); parts_e.append(edge[pu])
-    parts_s.append(np.zeros(int(pu.sum()))); parts_t.append(np.minimum(rem_u[pu], L[pu]))
-    pv = ~full & (rem_v > 0)
-    parts_r.append(row[pv]); parts_e.append(edge[pv])
-    parts_s.append(np.maximum(L[pv] - rem_v[pv], 0.0)); parts_t.append(L[pv])
-    srow = np.arange(k) if src_row is None else np.asarray(src_row)
-    sr = radius[srow] if src_radius is None else np.asarray(src_radius, dtype="float64")
-    se = np.asarray(src_edge)
-    so = np.asarray(src_off)
-    parts_r.append(srow); parts_e.append(se)
-    parts_s.append(np.maximum(so - sr, 0.0)); parts_t.append(np.minimum(so + sr, g.length[se]))
-    r = np.concatenate(parts_r)
-    e = np.concatenate(parts_e)
-    s = np.concatenate(parts_s)
-    t = np.concatenate(parts_t)
-    keep = t - s > 1e-6
-    return r[keep], e[keep], s[keep], t[keep]
-
-
-def _substrings(g: _Graph, edge: np.ndarray, s: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """LineStrings of edge parts [s, t] (metres from u, network CRS)."""
-    if len(edge) == 0:
-        return np.zeros(0, dtype=object)
-    return g.network.substrings(edge, s, t)
+        snap = network.snap(points, max_distance=np.inf)
+        return dataclasses.replace(snap, ok=np.zeros(snap.n_points, dtype=bool), max_distance=float(max_snap))
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# local engine pieces (kept here, separate from childspace.network): fast snapping of many points, one-Dijkstra
-# nearest facility, and the raster path for walking service areas
+# the raster path for walking service areas
 # ---------------------------------------------------------------------------------------------------------------
-#: Snap index: edges are sampled every ``_SNAP_STEP`` metres; a point's ``_SNAP_K`` nearest samples give
-#: candidate edges.
-_SNAP_STEP = 35.0
-_SNAP_K = 10
 #: ``engine="auto"`` uses the exact vector method below this many reachable street pieces, the raster above.
 VECTOR_MAX_PIECES = 20_000
 #: Default raster cell (m) of walking service areas (outline accurate to about one cell, see service_areas).
@@ -391,132 +220,24 @@ def _check_raster_args(engine: str, cell_m: float, street_width: float) -> None:
         raise DataError(f"street_width must be ≥ 0 m, got {street_width!r}", fix="e.g. street_width=25")
 
 
+def _check_area_args(facilities: gpd.GeoDataFrame, network: Any, method: str, engine: str, cell_m: float,
+                     street_width: float) -> None:
+    """Checks shared by the service-area functions (facility columns, method, network, raster settings)."""
+    _require(facilities, "facilities", ["facility_id", "category"], "point")
+    if method not in ("walk", "line"):
+        raise DataError(f"unknown method {method!r}", fix="use method='walk' or method='line'")
+    if method == "walk" and network is None:
+        raise NetworkError("walking service areas need a walk network",
+                           fix="pass network=WalkNetwork.from_osm(...) or use method='line'")
+    _check_raster_args(engine, cell_m, street_width)
+
+
 def _choose_engine(engine: str, pieces: int) -> str:
     if engine not in ("auto", "vector", "raster"):
         raise DataError(f"unknown engine {engine!r}", fix="use engine='auto', 'vector' or 'raster'")
     if engine == "auto":
         return "vector" if pieces < VECTOR_MAX_PIECES else "raster"
     return engine
-
-
-@dataclass
-class _Segments:
-    a: np.ndarray        # (S, 2) segment start, network CRS
-    b: np.ndarray        # (S, 2) segment end
-    edge: np.ndarray     # (S,) edge of the segment
-    c0: np.ndarray       # (S,) metres from the edge's u end to the segment start
-    slen: np.ndarray     # (S,) segment length, m
-    ptr: np.ndarray      # (n_edges + 1,) first segment of every edge
-    tree: Any = None     # cKDTree over samples along the segments
-    sample_seg: np.ndarray | None = None
-    dx: np.ndarray | None = None       # b - a, and 1 / |b - a|^2 (0 for zero-length segments)
-    dy: np.ndarray | None = None
-    inv_ll: np.ndarray | None = None
-
-
-_SEGMENTS: dict[int, tuple[Any, _Segments]] = {}
-
-
-def _segments(network: Any) -> _Segments:
-    """Straight segments of all edges (vertex pairs), cached for the last network object."""
-    hit = _SEGMENTS.get(id(network))
-    if hit is not None and hit[0] is network:
-        return hit[1]
-    geom = np.asarray(network.edges.geometry.values, dtype=object)
-    coords, li = shapely.get_coordinates(geom, return_index=True)
-    same = li[1:] == li[:-1]
-    a, b, edge = coords[:-1][same], coords[1:][same], li[:-1][same].astype(np.int64)
-    slen = np.hypot(*(b - a).T)
-    cum = np.cumsum(slen)
-    ptr = np.zeros(len(geom) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(edge, minlength=len(geom)), out=ptr[1:])
-    first = ptr[:-1][edge]
-    c0 = cum - slen - np.r_[0.0, cum][first]
-    seg = _Segments(a=a, b=b, edge=edge, c0=c0, slen=slen, ptr=ptr)
-    _SEGMENTS.clear()
-    _SEGMENTS[id(network)] = (network, seg)
-    return seg
-
-
-def _ragged(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(``starts[i] + 0..counts[i]-1`` flattened, owner ``i`` of each)."""
-    counts = np.asarray(counts, dtype=np.int64)
-    owner = np.repeat(np.arange(len(counts)), counts)
-    first = np.r_[0, np.cumsum(counts)[:-1]]
-    return np.asarray(starts, dtype=np.int64)[owner] + np.arange(owner.size) - first[owner], owner
-
-
-def _snap_index(seg: _Segments) -> None:
-    if seg.tree is not None:
-        return
-    k = np.ceil(seg.slen / _SNAP_STEP).astype(np.int64) + 1
-    pos, owner = _ragged(np.zeros(len(k), dtype=np.int64), k)
-    t = pos / (k[owner] - 1)
-    xy = seg.a[owner] + (seg.b[owner] - seg.a[owner]) * t[:, None]
-    seg.tree = cKDTree(xy)
-    seg.sample_seg = owner
-    seg.dx = np.ascontiguousarray(seg.b[:, 0] - seg.a[:, 0])
-    seg.dy = np.ascontiguousarray(seg.b[:, 1] - seg.a[:, 1])
-    ll = seg.dx ** 2 + seg.dy ** 2
-    seg.inv_ll = np.divide(1.0, ll, out=np.zeros_like(ll), where=ll > 0)
-
-
-def _seg_project(seg: _Segments, px: np.ndarray, py: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distance from points (``px``, ``py``, broadcast against ``s``) to segments ``s`` and the fraction (0..1)
-    of the closest point along each segment."""
-    ax, ay, dx, dy = seg.a[:, 0][s], seg.a[:, 1][s], seg.dx[s], seg.dy[s]
-    rx, ry = px - ax, py - ay
-    t = np.clip((rx * dx + ry * dy) * seg.inv_ll[s], 0.0, 1.0)
-    return np.hypot(rx - dx * t, ry - dy * t), t
-
-
-def _snap_xy(network: Any, xy: np.ndarray, ids: np.ndarray, max_snap: float) -> Any:
-    """Same result as ``network.snap`` (a :class:`childspace.network.Snap`) for many points, much faster.
-
-    Edges are sampled every ``_SNAP_STEP`` m (every point of a segment lies within half a step of a sample); the
-    ``_SNAP_K`` samples nearest to a point give candidate segments, measured exactly. The answer is certain when
-    the best distance plus half a step is below the distance of the farthest of those samples (no unseen segment
-    can be closer); the remaining points go through ``network.snap`` (an R-tree nearest query).
-    """
-    from childspace.network import Snap
-
-    seg = _segments(network)
-    _snap_index(seg)
-    m = len(xy)
-    edge = np.zeros(m, dtype=np.int64)
-    dist = np.full(m, np.inf)
-    offset = np.zeros(m)
-    sxy = np.zeros((m, 2))
-    if m:
-        k = min(_SNAP_K, seg.tree.n)
-        dk, ik = seg.tree.query(xy, k=k, workers=-1)
-        dk, ik = dk.reshape(m, k), ik.reshape(m, k)
-        cand = seg.sample_seg[ik]
-        d, t = _seg_project(seg, xy[:, :1], xy[:, 1:], cand)
-        j = np.argmin(d, axis=1)
-        rows = np.arange(m)
-        best, s, tb = d[rows, j], cand[rows, j], t[rows, j]
-        sure = best + _SNAP_STEP / 2.0 < dk[:, -1]
-        edge = seg.edge[s]
-        dist = best
-        offset = seg.c0[s] + tb * seg.slen[s]
-        sxy = seg.a[s] + (seg.b[s] - seg.a[s]) * tb[:, None]
-        rest = np.flatnonzero(~sure)
-        if len(rest):
-            r = network.snap(xy[rest], max_distance=np.inf)
-            edge[rest], dist[rest], offset[rest], sxy[rest] = r.edge, r.distance, r.offset, r.xy
-    length = np.asarray(network.length, dtype="float64")
-    offset = np.clip(offset, 0.0, length[edge]) if m else offset
-    frac = np.divide(offset, length[edge], out=np.zeros(m), where=length[edge] > 0) if m else offset
-    ok = dist <= max_snap
-    if m and not ok.any():
-        raise NetworkError(f"none of the {m} points is within {max_snap:g} m of the walk network (nearest edge at "
-                           f"{np.min(dist):.0f} m)",
-                           fix="check the points' CRS and datum (GCJ-02/BD-09 coordinates must be converted), that "
-                               "the network covers the points' area, or raise max_snap")
-    return Snap(edge=edge, offset=offset, frac=frac, distance=dist, ok=ok, xy=sxy, ids=np.asarray(ids),
-                owner=np.arange(m, dtype=np.int64), labels=np.asarray(ids), max_distance=float(max_snap),
-                crs=CRS.from_user_input(network.crs), n_network_edges=int(network.n_edges))
 
 
 def _metric_xy(geoms: gpd.GeoSeries, crs: CRS) -> np.ndarray:
@@ -530,77 +251,6 @@ def _metric_xy(geoms: gpd.GeoSeries, crs: CRS) -> np.ndarray:
     from pyproj import Transformer
     x, y = Transformer.from_crs(src, crs, always_xy=True).transform(xy[:, 0], xy[:, 1])
     return np.c_[x, y]
-
-
-def _walk_nearest(g: _Graph, fpts: _Pts, fidx: np.ndarray, opts: _Pts, handicap: np.ndarray | None = None,
-                  limit: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
-    """Walking metres from every origin to the nearest facility ``fidx`` (+ its ``handicap``), one Dijkstra.
-
-    Returns ``(dist, src)``: ``inf`` beyond ``limit``, unreachable or not attached, and the position in ``fidx``
-    of the nearest facility (-1 when none). Origins on a facility's own edge also get the direct distance.
-    """
-    m = len(opts.edge)
-    dist = np.full(m, np.inf)
-    src = np.full(m, -1, dtype=np.int64)
-    fidx = np.asarray(fidx, dtype=np.int64)
-    if len(fidx) == 0 or m == 0:
-        return dist, src
-    h = np.zeros(len(fidx)) if handicap is None else np.asarray(handicap, dtype="float64")
-    aug = _augmented(g, fpts, fidx, handicap=h)
-    D, _, S = csgraph.dijkstra(aug, directed=True, indices=g.n + np.arange(len(fidx)), min_only=True,
-                               return_predecessors=True, limit=limit + 1e-9)
-    D = D - 1e-9    # the virtual links carry +1e-9 (an explicit zero would not be an edge)
-    ok = np.flatnonzero(opts.ok)
-    e, o = opts.edge[ok], opts.offset[ok]
-    du = D[g.u[e]] + o
-    dv = D[g.v[e]] + (g.length[e] - o)
-    viau = du <= dv
-    best = np.where(viau, du, dv)
-    node = np.where(viau, g.u[e], g.v[e])
-    s = np.where(np.isfinite(best), S[node].astype(np.int64) - g.n, -1)
-    # facilities on the origin's own edge: the nearest one on each side along the edge
-    fe, fo = fpts.edge[fidx], np.clip(fpts.offset[fidx], 0.0, g.length[fpts.edge[fidx]])
-    scale = float(g.length.max(initial=0.0)) + 1.0      # (edge, offset) as one sortable number
-    fkey = fe * scale + fo
-    order = np.argsort(fkey, kind="stable")
-    fkey = fkey[order]
-    pos = np.searchsorted(fkey, e * scale + o)
-    for cand in (pos - 1, pos):
-        c = np.clip(cand, 0, len(order) - 1)
-        valid = (cand >= 0) & (cand < len(order)) & (fe[order[c]] == e)
-        if not valid.any():
-            continue
-        direct = np.where(valid, np.abs(fo[order[c]] - o) + h[order[c]], np.inf)
-        better = direct < best
-        best = np.where(better, direct, best)
-        s = np.where(better, order[c], s)
-    best = np.where(best <= limit, best, np.inf)
-    dist[ok] = best
-    src[ok] = np.where(np.isfinite(best), s, -1)
-    return dist, src
-
-
-def _piece_samples(g: _Graph, seg: _Segments, edge: np.ndarray, s: np.ndarray, t: np.ndarray, step: float
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Points every ``step`` metres (at most) along edge pieces [s, t] (m from u), ends included.
-
-    Returns ``(xy (P, 2), piece (P,))`` in the network CRS.
-    """
-    if len(edge) == 0:
-        return np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
-    sj, p = _ragged(seg.ptr[edge], seg.ptr[edge + 1] - seg.ptr[edge])
-    lo = np.maximum(s[p], seg.c0[sj])
-    hi = np.minimum(t[p], seg.c0[sj] + seg.slen[sj])
-    keep = hi >= lo
-    sj, p, lo, hi = sj[keep], p[keep], lo[keep], hi[keep]
-    k = np.ceil((hi - lo) / step).astype(np.int64) + 1
-    i, q = _ragged(np.zeros(len(k), dtype=np.int64), k)
-    frac = np.divide(i, k[q] - 1, out=np.zeros(len(i)), where=k[q] > 1)
-    along = lo[q] + (hi[q] - lo[q]) * frac - seg.c0[sj[q]]
-    sl = seg.slen[sj[q]]
-    u = np.divide(along, sl, out=np.zeros(len(i)), where=sl > 0)
-    a = seg.a[sj[q]]
-    return a + (seg.b[sj[q]] - a) * u[:, None], p[q]
 
 
 def _fit_cell(cell: float, width: float) -> float:
@@ -742,7 +392,7 @@ def _raster_per_source(xy: np.ndarray, owner: np.ndarray, centre: np.ndarray, re
         per = max(1, max_cells // (side * side))
         for a in range(0, len(members), per):
             mem = members[a:a + per]
-            idx, tl = _ragged(bounds[mem], bounds[mem + 1] - bounds[mem])
+            idx, tl = _ragged_ranges(bounds[mem], bounds[mem + 1] - bounds[mem])
             origin = centre[mem] - hw * cell
             out[mem] = _raster_areas(xy[idx], tl, origin, (side, side), len(mem), cell, width)
     return out
@@ -829,13 +479,11 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     n = len(origins)
     attrs: dict[str, Any] = {"metric_crs": crs.to_string(), "categories": cats, "walk": network is not None,
                              "radii": {}, "unsnapped_facilities": {}, "unreachable_origins": {}}
-    org_pts = fac_pts = g = None
+    org_pts = fac_pts = None
     if network is not None and n:
-        g = _graph(network)
         # origins and facilities are attached to the streets once, for all categories
-        org_pts = _snap(network, gpd.GeoSeries(shapely.points(oxy), index=origins.index, crs=crs), max_snap)
-        fac_pts = _snap(network, gpd.GeoSeries(shapely.points(fxy_all), index=facilities.index, crs=crs),
-                        max_snap, allow_none=True)
+        org_pts = _snap(network, oxy, max_snap)
+        fac_pts = _snap(network, fxy_all, max_snap, allow_none=True)
         attrs["unsnapped_origins"] = int((~org_pts.ok).sum())
         if attrs["unsnapped_origins"]:
             _warn(f"{attrs['unsnapped_origins']} of {n} origins are farther than {max_snap:g} m from any street: "
@@ -880,18 +528,18 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
                           f"serve anyone by walking ({names}{'…' if bad > 5 else ''}); check their coordinates")
                 okf = np.flatnonzero(okm)
                 if len(okf):
-                    dist_walk, src = _walk_nearest(g, fac_pts, members[okf], org_pts)
+                    dist_walk, src = network.nearest(fac_pts.take(members[okf]), org_pts)
                     has = src >= 0
                     nearest[has] = fid[okf[src[has]]]
                     if len(classes) == 1:
                         cov_walk = dist_walk <= classes[0][0]
                     else:
-                        # one more Dijkstra: a facility of radius r starts with a handicap of rmax - r, so
-                        # "within rmax" means "within its own radius"
-                        rmax = float(r.max())
-                        dh, _ = _walk_nearest(g, fac_pts, members[okf], org_pts, handicap=rmax - r[okf],
-                                              limit=rmax)
-                        cov_walk = dh <= rmax
+                        # one bounded search per radius class: covered when within its own class's radius
+                        for radius, cls in classes:
+                            okc = np.flatnonzero(okm[cls])
+                            if len(okc):
+                                dc, _ = network.nearest(fac_pts.take(members[cls[okc]]), org_pts, cutoff=radius)
+                                cov_walk |= dc <= radius
                 attrs["unreachable_origins"][cat] = int((org_pts.ok & ~np.isfinite(dist_walk)).sum())
         cols[f"dist_walk_{cat}"] = dist_walk
         cols[f"dist_line_{cat}"] = dist_line
@@ -905,10 +553,10 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     return out
 
 
-def _nearest(network: Any, fgeoms: gpd.GeoSeries, opts: _Pts, cutoff: float | None, max_snap: float):
+def _nearest(network: Any, fgeoms: gpd.GeoSeries, opts: Snap, cutoff: float | None, max_snap: float):
     """Walking distance (m) from every origin to the nearest of ``fgeoms`` and its position (-1: none)."""
     fs = network.snap(fgeoms, max_distance=max_snap)
-    d, s = network.nearest(fs, opts.snap, cutoff=cutoff)
+    d, s = network.nearest(fs, opts, cutoff=cutoff)
     d = np.where(opts.ok, np.asarray(d, dtype="float64"), np.inf)
     s = np.where(np.isfinite(d), np.asarray(s, dtype=np.int64), -1)
     return d, s
@@ -971,13 +619,7 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
         ``metric_crs``, ``street_width``, ``unsnapped`` (walk), ``engine`` (``vector``/``raster``/``line``),
         ``pieces`` (reachable street pieces), ``cell_m`` (raster).
     """
-    _require(facilities, "facilities", ["facility_id", "category"], "point")
-    if method not in ("walk", "line"):
-        raise DataError(f"unknown method {method!r}", fix="use method='walk' or method='line'")
-    if method == "walk" and network is None:
-        raise NetworkError("walking service areas need a walk network",
-                           fix="pass network=WalkNetwork.from_osm(...) or use method='line'")
-    _check_raster_args(engine, cell_m, street_width)
+    _check_area_args(facilities, network, method, engine, cell_m, street_width)
     cats = _categories(facilities, categories)
     crs = _metric_crs(network, facilities)
     fm = facilities.to_crs(crs)
@@ -993,34 +635,30 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
         attrs["engine"] = "line"
         geoms = shapely.buffer(np.asarray(fm.geometry.values, dtype=object), radius, quad_segs=max(quad_segs, 8))
     else:
-        g = _graph(network)
         pts = _snap(network, fm.geometry, max_snap, allow_none=True)
         attrs["unsnapped"] = int((~pts.ok).sum())
         if attrs["unsnapped"]:
             _warn(f"{attrs['unsnapped']} facilities are farther than {max_snap:g} m from any street and get no "
                   "walking service area (geometry None); check their coordinates")
         ok = np.flatnonzero(pts.ok)
-        rows_, edges_, s_, t_ = [], [], [], []
-        for pos, D in _source_blocks(g, pts, ok, radius[ok]):
-            fi = ok[pos]
-            row, edge, s0, t0 = _reach_pieces(g, D, radius[fi], pts.edge[fi], pts.offset[fi])
-            rows_.append(fi[row]); edges_.append(edge); s_.append(s0); t_.append(t0)
-        cat_ = (lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dtype=dt))
-        fac, edge, s0, t0 = cat_(rows_, np.int64), cat_(edges_, np.int64), cat_(s_, float), cat_(t_, float)
+        fsnap = pts.take(ok)          # group j = facility ok[j]
+        # one bounded search per facility (sparse facility x node costs), then the reachable street pieces
+        reach = network.reach(fsnap, radius[ok])
+        row, edge, s0, t0 = network.reached_pieces(reach, radius[ok], sources=fsnap)
+        fac = ok[row]
         use = _choose_engine(engine, len(edge))
         attrs.update({"engine": use, "pieces": int(len(edge))})
         if use == "vector":
             order = np.argsort(fac, kind="stable")
             present = np.unique(fac)
             if len(present):
-                lines = _substrings(g, edge[order], s0[order], t0[order])
+                lines = network.substrings(edge[order], s0[order], t0[order])
                 ml = shapely.multilinestrings(lines, indices=np.searchsorted(present, fac[order]))
                 geoms[present] = _buffer(ml, street_width, quad_segs)
         else:
             cell = attrs["cell_m"] = _fit_cell(float(cell_m), float(street_width))
-            seg = _segments(network)
-            xy, piece = _piece_samples(g, seg, edge, s0, t0, cell)
-            geoms[ok] = _raster_per_source(xy, np.searchsorted(ok, fac[piece]), pts.snap.xy[ok], radius[ok],
+            xy, piece = network.sample_pieces(edge, s0, t0, cell)
+            geoms[ok] = _raster_per_source(xy, row[piece], pts.xy[ok], radius[ok],
                                            len(ok), cell, float(street_width))
     out = gpd.GeoDataFrame({"facility_id": fm["facility_id"].astype(str).to_numpy(),
                             "category": fm["category"].astype(str).to_numpy(),
@@ -1101,19 +739,12 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
                          "n_facilities": int(part.geometry.notna().sum()), "area_m2": float(geom.area),
                          "geometry": geom})
         return _dissolved_frame(rows, crs)
-    _require(gdf, "facilities", ["facility_id", "category"], "point")
-    if method not in ("walk", "line"):
-        raise DataError(f"unknown method {method!r}", fix="use method='walk' or method='line'")
-    if method == "walk" and network is None:
-        raise NetworkError("walking service areas need a walk network",
-                           fix="pass network=WalkNetwork.from_osm(...) or use method='line'")
+    _check_area_args(gdf, network, method, engine, cell_m, street_width)
     cats = _categories(gdf, categories)
     crs = _metric_crs(network, gdf)
     fm = gdf.to_crs(crs)
-    _check_raster_args(engine, cell_m, street_width)
     rows = []
     engines: dict[str, str] = {}
-    g = _graph(network) if method == "walk" else None
     pts_all = _snap(network, fm.geometry, max_snap, allow_none=True) if method == "walk" else None
     for cat in cats:
         m = (fm["category"].astype(str) == cat).to_numpy()
@@ -1134,18 +765,18 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
             if nf == 0:
                 geom = shapely.Polygon()
             else:
-                aug = _augmented(g, pts_all, idx, handicap=rmax - r[np.searchsorted(np.flatnonzero(m), idx)],
-                                 super_source=True)
-                D = csgraph.dijkstra(aug, directed=True, indices=[g.n], limit=rmax)[:, :g.n]
-                rr = r[np.searchsorted(np.flatnonzero(m), idx)]
-                _, edge, s, t = _reach_pieces(g, D, np.array([rmax]), pts_all.edge[idx], pts_all.offset[idx],
-                                              src_radius=rr, src_row=np.zeros(len(idx), dtype=np.int64))
+                # one search for the whole category: a facility of radius r starts rmax - r late, so "within
+                # rmax" of the super source means "within its own radius"
+                fsnap = pts_all.take(idx)
+                h = rmax - r[np.searchsorted(np.flatnonzero(m), idx)]
+                dist, _ = network.node_distances(fsnap, cutoff=rmax, handicap=h)
+                _, edge, s, t = network.reached_pieces(dist, rmax, sources=fsnap, handicap=h)
                 use = engines[cat] = _choose_engine(engine, len(edge))
                 if use == "vector":
-                    geom = _union_lines(_substrings(g, edge, s, t), street_width, quad_segs)
+                    geom = _union_lines(network.substrings(edge, s, t), street_width, quad_segs)
                 else:
                     cell = _fit_cell(float(cell_m), float(street_width))
-                    xy, _ = _piece_samples(g, _segments(network), edge, s, t, cell)
+                    xy, _ = network.sample_pieces(edge, s, t, cell)
                     geom = _raster_dissolved(xy, cell, float(street_width))
         rows.append({"category": cat, "method": method, "radius_m": rmax, "n_facilities": nf,
                      "area_m2": float(geom.area), "geometry": geom})
@@ -1481,23 +1112,12 @@ def _polygonal(geoms: np.ndarray, min_area: float) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------------
 # capacity-aware accessibility and siting
 # ---------------------------------------------------------------------------------------------------------------
-def _pairs_within(network: Any, src: gpd.GeoSeries, tgt: _Pts, radius: float, max_snap: float
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Pts]:
+def _pairs_within(network: Any, src: gpd.GeoSeries, tgt: Snap, radius: float, max_snap: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Snap]:
     """(source position, target position, metres) for every pair within ``radius`` by walking (sparse)."""
-    g = _graph(network)
     sp_ = _snap(network, src, max_snap, allow_none=True)
-    ok = np.flatnonzero(sp_.ok)
-    tp = np.flatnonzero(tgt.ok)
-    rs, rt, rd = [], [], []
-    for pos, D in _source_blocks(g, sp_, ok, radius):
-        for a in range(0, len(tp), max(1, _CHUNK_CELLS // max(len(pos), 1))):
-            tsel = tp[a:a + _CHUNK_CELLS // max(len(pos), 1)]
-            d = _point_dist(g, D, sp_, ok[pos], tgt, tsel)
-            r, c = np.nonzero(d <= radius)
-            rs.append(ok[pos][r]); rt.append(tsel[c]); rd.append(d[r, c])
-    if not rs:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), sp_
-    return np.concatenate(rs), np.concatenate(rt), np.concatenate(rd), sp_
+    s, t, d = network.pairs_within(sp_, tgt, float(radius))
+    return s, t, d, sp_
 
 
 @dataclass
@@ -1670,7 +1290,7 @@ def suggest_sites(candidates: gpd.GeoDataFrame | None, origins: gpd.GeoDataFrame
     if len(demand) == 0 or len(cand) == 0:
         empty.attrs.update(attrs)
         return empty
-    sub = _Pts(edge=opts.edge[demand], offset=opts.offset[demand], ok=opts.ok[demand], snap=None)
+    sub = opts.take(demand)
     if len(demand) * len(cand) > max_cells:
         raise DataError(f"{len(demand)} uncovered origins x {len(cand)} candidates is too large a problem",
                         fix="pass fewer candidates (or a larger thin_m), or run per township")

@@ -5,9 +5,10 @@ ignores ``oneway``), in a local metric CRS (:func:`childspace.projection.local_c
 metres. Edge attributes are a GeoDataFrame whose row order is the edge index; node coordinates are numpy arrays.
 
 Points (facilities, homes, entrances) are attached to the nearest point of the nearest *edge*, not to the nearest
-node (:meth:`WalkNetwork.snap`). A query with many sources runs one :func:`scipy.sparse.csgraph.dijkstra` call on
-an augmented graph holding one extra "virtual" node per snapped source, linked to the two ends of its edge with the
-partial lengths. Targets on edges take ``min(d[u] + offset, d[v] + length - offset)``, and a target on the same
+node (:meth:`WalkNetwork.snap`: candidate segments from a KD-tree over points sampled along the edges, measured
+exactly, with an R-tree query for the few points the samples cannot decide). A query with many sources runs one
+:func:`scipy.sparse.csgraph.dijkstra` call on an augmented graph holding one extra "virtual" node per snapped
+source, linked to the two ends of its edge with the partial lengths. Targets on edges take ``min(d[u] + offset, d[v] + length - offset)``, and a target on the same
 edge as a source also gets the direct distance along the edge.
 
 Routes from *given* sources (each target's assigned school) use one shortest-path tree per source group
@@ -36,6 +37,7 @@ import scipy.sparse as sp
 import shapely
 from pyproj import CRS
 from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
 
 from childspace._errors import DataError, NetworkError
 from childspace.projection import local_crs_for
@@ -46,6 +48,10 @@ _FORMAT_VERSION = 1
 _META_LAYER = "childspace_meta"
 #: default memory budget (MiB) for dense per-source distance rows in ``distance_matrix`` / ``k_nearest``
 DEFAULT_MEMORY_MB = 256
+#: snapping index: edges are sampled every ``_SNAP_STEP`` metres; a point's ``_SNAP_K`` nearest samples give the
+#: candidate segments measured exactly (see ``WalkNetwork._nearest_edge``)
+_SNAP_STEP = 35.0
+_SNAP_K = 10
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -56,6 +62,11 @@ def _group_argmin(values: np.ndarray, owner: np.ndarray, n_groups: int) -> tuple
     best = np.full(n_groups, np.inf)
     arg = np.full(n_groups, -1, dtype=np.int64)
     if values.size == 0:
+        return best, arg
+    if values.size == n_groups and np.array_equal(owner, np.arange(n_groups)):  # one value per group
+        fin = np.isfinite(values)
+        best[fin] = values[fin]
+        arg[fin] = np.flatnonzero(fin)
         return best, arg
     order = np.lexsort((values, owner))
     o = owner[order]
@@ -94,6 +105,20 @@ def _ragged_ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, 
         return np.zeros(0, dtype=np.int64), row
     offs = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     return np.repeat(starts, counts) + offs, row
+
+
+def _transform_points(geom: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
+    """(m, 2) coordinates of point geometries transformed from ``src`` to ``dst`` (NaN for empty points);
+    pyproj on the coordinate arrays, no geometry objects made."""
+    from pyproj import Transformer
+
+    out = np.full((geom.size, 2), np.nan)
+    has = ~(shapely.is_missing(geom) | shapely.is_empty(geom))
+    xy = shapely.get_coordinates(geom[has])
+    if xy.shape[0] == int(has.sum()):
+        x, y = Transformer.from_crs(src, dst, always_xy=True).transform(xy[:, 0], xy[:, 1])
+        out[has] = np.c_[x, y]
+    return out
 
 
 def _as_object_none(df: pd.DataFrame, skip: Sequence[str]) -> pd.DataFrame:
@@ -264,6 +289,16 @@ class Snap:
         out[self.owner[self.ok]] = True
         return out
 
+    def take(self, points: Any) -> "Snap":
+        """The attachment points ``points`` (positions or a boolean mask over :attr:`edge`) as a Snap of their
+        own; its groups are the groups of those points, in order of first appearance."""
+        idx = np.arange(self.n_points)[np.asarray(points)] if np.asarray(points).dtype == bool else \
+            np.asarray(points, dtype=np.int64).reshape(-1)
+        codes, uniq = pd.factorize(self.owner[idx], sort=False)
+        return dataclasses.replace(self, edge=self.edge[idx], offset=self.offset[idx], frac=self.frac[idx],
+                                   distance=self.distance[idx], ok=self.ok[idx], xy=self.xy[idx], ids=self.ids[idx],
+                                   owner=codes.astype(np.int64), labels=self.labels[uniq])
+
     def unsnapped(self) -> pd.DataFrame:
         """The points that were not attached: ``id``, ``group``, ``distance_m`` (to the nearest edge), ``reason``."""
         bad = ~self.ok
@@ -389,6 +424,8 @@ class WalkNetwork:
         self.component_sizes = np.sort(sizes)[::-1]
         self._tree: shapely.STRtree | None = None
         self._vcoords: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._snapidx: dict[str, Any] | None = None
+        self._inc: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ construction
     @property
@@ -677,15 +714,17 @@ class WalkNetwork:
         DataError
             Geometries that are not Points.
         """
+        pxy = None  # (m, 2) point coordinates in the network CRS, where already known
         if isinstance(points, (gpd.GeoDataFrame, gpd.GeoSeries)):
             if points.crs is None:
                 raise NetworkError("the points have no CRS, so they cannot be placed on the network",
                                    fix="set it with .set_crs('EPSG:4326') (or load them through childspace.io)")
             gs = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
-            if not CRS.from_user_input(gs.crs).equals(self.crs):
-                gs = gs.to_crs(self.crs)
             geom = np.asarray(gs.array, dtype=object)
             ids = points.index.to_numpy()
+            src_crs = CRS.from_user_input(gs.crs)
+            if not src_crs.equals(self.crs):
+                pxy = _transform_points(geom, src_crs, self.crs)
         else:
             arr = np.asarray(points, dtype=float)
             if arr.ndim != 2 or arr.shape[1] != 2:
@@ -693,6 +732,7 @@ class WalkNetwork:
                                 fix="pass a GeoSeries/GeoDataFrame with a CRS, or an (m, 2) array of x, y metres")
             geom = shapely.points(arr)
             ids = np.arange(arr.shape[0])
+            pxy = arr
         m = geom.size
         empty = shapely.is_missing(geom) | shapely.is_empty(geom)
         types = shapely.get_type_id(geom)
@@ -712,20 +752,16 @@ class WalkNetwork:
             labels = np.asarray(uniq)
         edge = np.zeros(m, dtype=np.int64)
         dist = np.full(m, np.inf)
-        if self._tree is None:
-            self._tree = shapely.STRtree(self._geom)
+        offset = np.zeros(m)
+        xy = np.zeros((m, 2))
         good = np.flatnonzero(~empty)
+        gxy = shapely.get_coordinates(geom[good]) if pxy is None else pxy[good]
+        fin = np.isfinite(gxy).all(axis=1)
+        good, gxy = good[fin], gxy[fin]
         if good.size:
-            (qi, ti), d = self._tree.query_nearest(geom[good], all_matches=False, return_distance=True)
-            edge[good[qi]] = ti
-            dist[good[qi]] = d
-        eg = self._geom[edge]
-        offset = np.where(empty, 0.0, shapely.line_locate_point(eg, np.where(empty, shapely.points(0, 0), geom)))
+            edge[good], dist[good], offset[good], xy[good] = self._nearest_edge(gxy)
         elen = self.length[edge]
-        offset = np.clip(offset, 0.0, elen)
         frac = np.divide(offset, elen, out=np.zeros(m), where=elen > 0)
-        snapped = shapely.line_interpolate_point(eg, offset)
-        xy = shapely.get_coordinates(snapped) if m else np.zeros((0, 2))
         ok = dist <= max_distance
         if m and good.size and not ok.any():
             raise NetworkError(
@@ -735,6 +771,74 @@ class WalkNetwork:
                     "network covers the points' area, or raise max_distance")
         return Snap(edge=edge, offset=offset, frac=frac, distance=dist, ok=ok, xy=xy, ids=ids, owner=owner,
                     labels=labels, max_distance=float(max_distance), crs=self.crs, n_network_edges=self.n_edges)
+
+    def _snap_index(self) -> dict[str, Any]:
+        """Straight segments of all edges and a KD-tree over points sampled along them (built once)."""
+        if self._snapidx is None:
+            coords, vptr, cum = self._vertex_table()
+            last = np.zeros(coords.shape[0], dtype=bool)
+            last[vptr[1:] - 1] = True
+            a = np.flatnonzero(~last)                    # segment a -> a + 1 (both vertices of one edge)
+            seg_edge = np.repeat(np.arange(self.n_edges), np.diff(vptr) - 1)
+            d = coords[a + 1] - coords[a]
+            slen = np.hypot(d[:, 0], d[:, 1])
+            ll = slen ** 2
+            k = np.ceil(slen / _SNAP_STEP).astype(np.int64) + 1
+            pos, owner = _ragged_ranges(np.zeros(k.size, dtype=np.int64), k)
+            t = pos / (k[owner] - 1)
+            samples = coords[a[owner]] + d[owner] * t[:, None]
+            self._snapidx = {"tree": cKDTree(samples), "sample_seg": owner, "ax": coords[a, 0], "ay": coords[a, 1],
+                             "dx": np.ascontiguousarray(d[:, 0]), "dy": np.ascontiguousarray(d[:, 1]),
+                             "inv_ll": np.divide(1.0, ll, out=np.zeros_like(ll), where=ll > 0),
+                             "edge": seg_edge, "c0": cum[a], "slen": slen}
+        return self._snapidx
+
+    def _nearest_edge(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Nearest edge of every point (m, 2), network CRS: (edge, distance, offset from u, snapped xy).
+
+        Edges are sampled every ``_SNAP_STEP`` m, so every point of a segment lies within half a step of a
+        sample. The ``_SNAP_K`` samples nearest to a point give candidate segments, measured exactly; the answer
+        is certain when the best distance plus half a step is below the distance of the farthest of those
+        samples (no other segment can be closer). The other points go through an R-tree nearest query
+        (:meth:`_nearest_edge_strtree`), so the result is always the nearest point of the nearest edge.
+        """
+        ix = self._snap_index()
+        m = xy.shape[0]
+        k = min(_SNAP_K, ix["tree"].n)
+        dk, ik = ix["tree"].query(xy, k=k, workers=-1)
+        dk, ik = dk.reshape(m, k), ik.reshape(m, k)
+        cand = ix["sample_seg"][ik]
+        rx = xy[:, :1] - ix["ax"][cand]
+        ry = xy[:, 1:] - ix["ay"][cand]
+        dx, dy = ix["dx"][cand], ix["dy"][cand]
+        t = np.clip((rx * dx + ry * dy) * ix["inv_ll"][cand], 0.0, 1.0)
+        d = np.hypot(rx - dx * t, ry - dy * t)
+        j = np.argmin(d, axis=1)
+        rows = np.arange(m)
+        best, s, tb = d[rows, j], cand[rows, j], t[rows, j]
+        edge = ix["edge"][s]
+        offset = np.clip(ix["c0"][s] + tb * ix["slen"][s], 0.0, self.length[edge])
+        sxy = np.c_[ix["ax"][s] + ix["dx"][s] * tb, ix["ay"][s] + ix["dy"][s] * tb]
+        rest = np.flatnonzero(best + _SNAP_STEP / 2.0 >= dk[:, -1])
+        if rest.size:
+            edge[rest], best[rest], offset[rest], sxy[rest] = self._nearest_edge_strtree(xy[rest])
+        return edge, best, offset, sxy
+
+    def _nearest_edge_strtree(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """As :meth:`_nearest_edge`, with a shapely R-tree nearest query and ``line_locate_point`` (the
+        reference method; slower for many points)."""
+        if self._tree is None:
+            self._tree = shapely.STRtree(self._geom)
+        pts = shapely.points(xy)
+        edge = np.zeros(xy.shape[0], dtype=np.int64)
+        dist = np.full(xy.shape[0], np.inf)
+        (qi, ti), d = self._tree.query_nearest(pts, all_matches=False, return_distance=True)
+        edge[qi] = ti
+        dist[qi] = d
+        eg = self._geom[edge]
+        offset = np.clip(shapely.line_locate_point(eg, pts), 0.0, self.length[edge])
+        sxy = shapely.get_coordinates(shapely.line_interpolate_point(eg, offset)).reshape(-1, 2)
+        return edge, dist, offset, sxy
 
     def snap_nodes(self) -> Snap:
         """Every node as a target (a node is snapped to one of its edges at offset 0 or length)."""
@@ -762,23 +866,47 @@ class WalkNetwork:
             raise NetworkError(f"{what} were snapped to another network", fix="snap them to this network")
 
     # ------------------------------------------------------------------ queries
-    def _augmented(self, w: EdgeWeight, s: Snap) -> tuple[sp.csr_array, np.ndarray]:
-        """CSR with one virtual node per attached source point (rows n..n+k-1); returns it and the point ids."""
+    def _augmented(self, w: EdgeWeight, s: Snap, handicap: np.ndarray | None = None,
+                   virtual: np.ndarray | None = None) -> tuple[sp.csr_array, np.ndarray]:
+        """CSR with virtual source nodes (rows n..n+k-1); returns it and the attached point ids ``pts``.
+
+        By default there is one virtual node per attached point (``n + j`` is point ``pts[j]``). ``virtual``
+        (one value 0..k-1 per attached point) lets several points share a virtual node (one per group, or a
+        single super source); ``handicap`` (one cost per attached point) is added to the point's links, so a
+        search from the virtual node starts that point ``handicap`` late.
+        """
         n = self.n_nodes
         pts = np.flatnonzero(s.ok)
         e = s.edge[pts]
         f = s.frac[pts]
         wu = w.piece(e, np.zeros(f.size), f)
         wv = w.piece(e, f, np.ones(f.size))
+        if handicap is not None:
+            wu = wu + handicap
+            wv = wv + handicap
         loop = self.u[e] == self.v[e]
         wu = np.where(loop, np.minimum(wu, wv), wu)
         cols = np.stack([self.u[e], self.v[e]], axis=1)
         vals = np.stack([wu, wv], axis=1)
         keep = np.isfinite(vals)
         keep[:, 1] &= ~loop
+        base = w.csr
+        if virtual is not None:  # shared virtual nodes: the cheapest link per (virtual node, node)
+            vrow = np.repeat(np.asarray(virtual, dtype=np.int64)[:, None], 2, axis=1)[keep]
+            vcol, vval = cols[keep], vals[keep]
+            order = np.lexsort((vval, vcol, vrow))
+            vrow, vcol, vval = vrow[order], vcol[order], vval[order]
+            first = np.r_[True, (vrow[1:] != vrow[:-1]) | (vcol[1:] != vcol[:-1])] if vrow.size else vrow == 0
+            vrow, vcol, vval = vrow[first], vcol[first], vval[first]
+            k = int(np.max(virtual)) + 1 if pts.size else 0
+            itype = base.indices.dtype
+            indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(np.bincount(vrow, minlength=k))])
+            aug = sp.csr_array((np.concatenate([base.data, vval]),
+                                np.concatenate([base.indices, vcol.astype(itype)]), indptr.astype(itype)),
+                               shape=(n + k, n + k))
+            return aug, pts
         counts = keep.sum(axis=1)
         k = pts.size
-        base = w.csr
         itype = base.indices.dtype
         indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(counts)]).astype(itype)
         indices = np.concatenate([base.indices, cols[keep].astype(itype)])
@@ -822,10 +950,12 @@ class WalkNetwork:
             arg = np.where(better, j, arg)
         return best, arg
 
-    def _run(self, w: EdgeWeight, s: Snap, cutoff: float | None) -> tuple[list[np.ndarray], np.ndarray]:
+    def _run(self, w: EdgeWeight, s: Snap, cutoff: float | None, handicap: np.ndarray | None = None
+             ) -> tuple[list[np.ndarray], np.ndarray]:
         """One multi-source Dijkstra: [dist, predecessors, source node] over the augmented graph, and the
-        attached source points (virtual node ``n + j`` is point ``pts[j]``)."""
-        aug, pts = self._augmented(w, s)
+        attached source points (virtual node ``n + j`` is point ``pts[j]``); ``handicap`` per group."""
+        hp = None if handicap is None else handicap[s.owner[s.ok]]
+        aug, pts = self._augmented(w, s, handicap=hp)
         n = self.n_nodes
         limit = np.inf if cutoff is None else float(cutoff)
         if pts.size == 0:
@@ -836,8 +966,8 @@ class WalkNetwork:
                        return_predecessors=True, limit=limit)
         return list(out), pts
 
-    def node_distances(self, sources: Snap, cutoff: float | None = None, weight: Any = None
-                       ) -> tuple[np.ndarray, np.ndarray]:
+    def node_distances(self, sources: Snap, cutoff: float | None = None, weight: Any = None,
+                       handicap: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Distance from every node to its nearest source (one Dijkstra for all sources).
 
         Parameters
@@ -847,6 +977,11 @@ class WalkNetwork:
             Stop searching beyond this cost (metres for the default weight); farther nodes get ``inf``.
         weight : EdgeWeight or array (n_edges,), optional
             Default: edge length in metres.
+        handicap : array-like (sources.n_groups,), optional
+            A cost (>= 0, same unit) added to every path from each source group: the result is
+            ``min over groups (handicap + distance)``. With ``cutoff=R`` and ``handicap = R - radius`` a node is
+            within the cutoff exactly when it lies within its own source's ``radius`` (per-source radii in one
+            search, e.g. parks of different sizes).
 
         Returns
         -------
@@ -857,7 +992,7 @@ class WalkNetwork:
         """
         self._check_snap(sources, "sources")
         w = self._weight(weight)
-        (d, _, src), pts = self._run(w, sources, cutoff)
+        (d, _, src), pts = self._run(w, sources, cutoff, self._group_values(sources, handicap, "handicap"))
         n = self.n_nodes
         dist = d[:n].copy()
         s = src[:n].astype(np.int64)
@@ -866,6 +1001,21 @@ class WalkNetwork:
         near[reach] = sources.owner[pts[s[reach] - n]]
         dist[~reach] = np.inf
         return dist, near
+
+    def _group_values(self, s: Snap, values: Any, name: str, default: float | None = None) -> np.ndarray | None:
+        """One finite value >= 0 per group of ``s`` (a scalar is broadcast); None when not given."""
+        if values is None:
+            return None if default is None else np.full(s.n_groups, float(default))
+        a = np.asarray(values, dtype=float)
+        a = np.broadcast_to(a, (s.n_groups,)).astype(float) if a.ndim == 0 else a.reshape(-1)
+        if a.size != s.n_groups:
+            raise NetworkError(f"{name} needs one value per source group ({s.n_groups}), got {a.size}",
+                               fix=f"give {name} in the order of sources.labels")
+        bad = np.isnan(a) | (a < 0)
+        if bad.any():
+            raise NetworkError(f"{int(bad.sum())} {name} value(s) are negative or NaN (groups "
+                               f"{s.labels[bad][:5].tolist()})", fix=f"{name} must be >= 0")
+        return a
 
     def _nearest_points(self, w: EdgeWeight, sources: Snap, targets: Snap, cutoff: float | None):
         (res, pts) = self._run(w, sources, cutoff)
@@ -1601,34 +1751,254 @@ class WalkNetwork:
             once; partly reached edges as one piece from each reached end; with ``sources``, the stretch within
             ``cutoff`` of each source on its own edge is added (pieces may overlap).
         """
+        _, edge, st, en = self.reached_pieces(node_dist, cutoff, weight=weight, sources=sources)
+        geom = self.substrings(edge, st, en)
+        return gpd.GeoDataFrame({"edge": edge, "start_m": st, "end_m": en}, geometry=geom, crs=self.crs)
+
+    def _incidence(self) -> tuple[np.ndarray, np.ndarray]:
+        """Edges at every node: ``edges[ptr[i]:ptr[i+1]]`` (a loop edge is listed twice at its node)."""
+        if self._inc is None:
+            ends = np.concatenate([self.u, self.v])
+            order = np.argsort(ends, kind="stable")
+            ptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
+            np.cumsum(np.bincount(ends, minlength=self.n_nodes), out=ptr[1:])
+            self._inc = (ptr, order % self.n_edges, order < self.n_edges)
+        return self._inc[0], self._inc[1]
+
+    def reach(self, sources: Snap, cutoff: Any, weight: Any = None, memory_mb: float = DEFAULT_MEMORY_MB
+              ) -> sp.csr_array:
+        """Bounded search from every source group separately: the cost to each node it reaches.
+
+        One virtual node per group (linked to the ends of its points' edges) in one augmented graph; groups are
+        searched in chunks of equal-sized dense rows (``memory_mb``) with :func:`scipy.sparse.csgraph.dijkstra`
+        bounded by the chunk's largest cutoff, and only the entries within each group's own cutoff are kept.
+
+        Parameters
+        ----------
+        sources : Snap
+        cutoff : float or array-like (sources.n_groups,)
+            Budget per group (metres for the default weight), finite and >= 0.
+        weight : EdgeWeight or array (n_edges,), optional
+        memory_mb : float
+            Memory for the dense rows of one chunk.
+
+        Returns
+        -------
+        scipy.sparse.csr_array (sources.n_groups, n_nodes)
+            Stored entries are exactly the reached nodes (cost <= the group's cutoff); a cost of 0 is stored
+            explicitly, so read ``indptr``/``indices``/``data`` rather than testing for non-zeros. Groups without
+            an attached point have an empty row.
+        """
+        self._check_snap(sources, "sources")
         w = self._weight(weight)
-        ru, rv = self.reachable_edges(node_dist, cutoff, weight=w)
-        L = self.length
-        whole = (ru + rv >= L) & ((ru > 0) | (rv > 0) | (L == 0) & np.isfinite(node_dist[self.u]))
-        e_all = np.arange(self.n_edges)
-        pu = (~whole) & (ru > 0)
-        pv = (~whole) & (rv > 0)
-        edge = [e_all[whole], e_all[pu], e_all[pv]]
-        st = [np.zeros(whole.sum()), np.zeros(pu.sum()), (L - rv)[pv]]
-        en = [L[whole], ru[pu], L[pv]]
+        cut = self._group_values(sources, cutoff, "cutoff")
+        if not np.isfinite(cut).all():
+            raise NetworkError("reach() needs a finite cutoff per source group",
+                               fix="use node_distances() for unbounded searches")
+        n, G = self.n_nodes, sources.n_groups
+        owner = sources.owner[sources.ok]
+        gk = np.unique(owner)                     # groups with an attached point, one virtual node each
+        aug, _ = self._augmented(w, sources, virtual=np.searchsorted(gk, owner))
+        chunk = max(1, int(memory_mb * 2**20 // (8 * (n + gk.size))))
+        order = gk[np.argsort(cut[gk], kind="stable")]
+        rows_, cols_, vals_ = [], [], []
+        for a in range(0, order.size, chunk):
+            grp = order[a:a + chunk]
+            D = dijkstra(aug, directed=True, indices=n + np.searchsorted(gk, grp), limit=float(cut[grp].max()))
+            r, c = np.nonzero(D[:, :n] <= cut[grp][:, None])
+            rows_.append(grp[r])
+            cols_.append(c)
+            vals_.append(D[r, c])
+            del D
+        rows = np.concatenate(rows_) if rows_ else np.zeros(0, dtype=np.int64)
+        cols = np.concatenate(cols_) if cols_ else np.zeros(0, dtype=np.int64)
+        vals = np.concatenate(vals_) if vals_ else np.zeros(0)
+        o = np.lexsort((cols, rows))
+        indptr = np.zeros(G + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=G), out=indptr[1:])
+        return sp.csr_array((vals[o], cols[o], indptr), shape=(G, n))
+
+    def reached_pieces(self, dist: Any, cutoff: Any, weight: Any = None, sources: Snap | None = None,
+                       handicap: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The pieces of edges within budget, as arrays (no geometry), for one or many rows of node costs.
+
+        Parameters
+        ----------
+        dist : numpy.ndarray (n_nodes,) or (r, n_nodes), or scipy sparse (r, n_nodes)
+            Cost to the nodes (:meth:`node_distances`, or :meth:`reach` whose stored entries are the reached
+            nodes); ``inf`` = not reached.
+        cutoff : float or array-like (r,)
+            Budget per row, same unit as ``dist``.
+        weight : EdgeWeight or array, optional
+            The weight ``dist`` was computed with (the remaining budget is turned into metres along each edge).
+        sources : Snap, optional
+            Adds the stretch of every attached source point's own edge within ``cutoff - handicap`` of the point
+            (the part reached without passing a node). Its groups are the rows when ``dist`` has
+            ``sources.n_groups`` rows; with one row, all sources belong to it (a super-source search).
+        handicap : array-like (sources.n_groups,), optional
+            As in :meth:`node_distances` (the budget of a source's own stretch is ``cutoff - handicap``).
+
+        Returns
+        -------
+        row, edge : numpy.ndarray int64
+            Row of ``dist`` and edge index of every piece.
+        start, end : numpy.ndarray float
+            Metres from the edge's ``u`` end (``start < end``). Whole edges come first, once per row; then pieces
+            from the ``u`` end, from the ``v`` end, and around sources (pieces may overlap; a source's stretch on
+            an edge its row covers whole is left out).
+        """
+        w = self._weight(weight)
+        n, E, L = self.n_nodes, self.n_edges, self.length
+        if sp.issparse(dist):
+            D = sp.csr_array(dist)
+            R = D.shape[0]
+            r_ent = np.repeat(np.arange(R), np.diff(D.indptr))
+            n_ent, d_ent = D.indices.astype(np.int64), np.asarray(D.data, dtype=float)
+        else:
+            D = np.atleast_2d(np.asarray(dist, dtype=float))
+            R = D.shape[0]
+            r_ent, n_ent = np.nonzero(np.isfinite(D))
+            d_ent = D[r_ent, n_ent]
+        if D.shape[1] != n:
+            raise NetworkError(f"dist needs {n} node columns, got {D.shape[1]}", fix="pass node costs of this network")
+        cut = np.broadcast_to(np.asarray(cutoff, dtype=float), (R,))
+        keep = d_ent <= cut[r_ent]
+        r_ent, n_ent, rem = r_ent[keep], n_ent[keep], (cut[r_ent] - d_ent)[keep]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mpc = np.where(w.values > 0, L / w.values, np.inf)          # metres per unit of cost
+        # every reached node's incident edges, with the metres reachable from that end
+        ptr, inc_edge = self._incidence()
+        is_u_all = self._inc[2]
+        idx, k = _ragged_ranges(ptr[n_ent], ptr[n_ent + 1] - ptr[n_ent])
+        e, at_u = inc_edge[idx], is_u_all[idx]
+        row = r_ent[k]
+        with np.errstate(invalid="ignore"):
+            m = np.minimum(rem[k] * mpc[e], L[e])
+        m = np.where(np.isnan(m), L[e], m)                               # inf budget x zero cost
+        key, inv = np.unique(row * E + e, return_inverse=True)
+        ru = np.full(key.size, -1.0)
+        rv = np.full(key.size, -1.0)
+        ru[inv[at_u]] = m[at_u]
+        rv[inv[~at_u]] = m[~at_u]
+        prow, pe = key // E, key % E
+        Lp = L[pe]
+        whole = (ru >= Lp) | (rv >= Lp) | ((ru >= 0) & (rv >= 0) & (ru + rv >= Lp))
+        pu = ~whole & (ru > 0)
+        pv = ~whole & (rv > 0)
+        rows = [prow[whole], prow[pu], prow[pv]]
+        edges = [pe[whole], pe[pu], pe[pv]]
+        st = [np.zeros(int(whole.sum())), np.zeros(int(pu.sum())), (Lp - rv)[pv]]
+        en = [Lp[whole], ru[pu], Lp[pv]]
         if sources is not None:
             self._check_snap(sources, "sources")
-            sp_ = np.flatnonzero(sources.ok)
+            p = np.flatnonzero(sources.ok)
+            g = sources.owner[p]
+            srow = g if R == sources.n_groups and R > 1 else np.zeros(p.size, dtype=np.int64)
+            if R not in (1, sources.n_groups):
+                raise NetworkError(f"dist has {R} rows for {sources.n_groups} source groups",
+                                   fix="pass one row per source group, or one row for all")
+            h = self._group_values(sources, handicap, "handicap", default=0.0)
+            se = sources.edge[p]
+            with np.errstate(invalid="ignore"):
+                b = np.minimum((cut[srow] - h[g]) * mpc[se], L[se])
+            b = np.where(np.isnan(b), L[se], b)
+            a0 = np.clip(sources.offset[p] - b, 0, L[se])
+            b0 = np.clip(sources.offset[p] + b, 0, L[se])
+            wkey = prow[whole] * E + pe[whole]
+            on_whole = np.isin(srow * E + se, wkey)
+            ok = (b >= 0) & (b0 > a0) & ~on_whole
+            rows.append(srow[ok])
+            edges.append(se[ok])
+            st.append(a0[ok])
+            en.append(b0[ok])
+        return (np.concatenate(rows).astype(np.int64), np.concatenate(edges).astype(np.int64),
+                np.concatenate(st), np.concatenate(en))
+
+    def sample_pieces(self, edge: Any, start: Any, end: Any, step: float) -> tuple[np.ndarray, np.ndarray]:
+        """Points at most ``step`` metres apart along edge pieces, both ends and every vertex included.
+
+        Parameters
+        ----------
+        edge, start, end : array-like (p,)
+            Pieces as from :meth:`reached_pieces` (metres from ``u``, ``start <= end``).
+        step : float
+            Largest gap between consecutive points, metres (> 0).
+
+        Returns
+        -------
+        xy : numpy.ndarray (P, 2)
+            Points, network CRS.
+        piece : numpy.ndarray (P,) int64
+            The piece of every point.
+        """
+        edge = np.asarray(edge, dtype=np.int64)
+        s0 = np.asarray(start, dtype=float)
+        t0 = np.asarray(end, dtype=float)
+        if edge.size == 0:
+            return np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
+        ix = self._snap_index()
+        _, vptr, _ = self._vertex_table()
+        sptr = vptr - np.arange(vptr.size)                      # segments of edge i: sptr[i]:sptr[i+1]
+        sj, p = _ragged_ranges(sptr[edge], sptr[edge + 1] - sptr[edge])
+        c0, sl = ix["c0"][sj], ix["slen"][sj]
+        lo = np.maximum(s0[p], c0)
+        hi = np.minimum(t0[p], c0 + sl)
+        keep = hi >= lo
+        sj, p, lo, hi = sj[keep], p[keep], lo[keep], hi[keep]
+        k = np.ceil((hi - lo) / step).astype(np.int64) + 1
+        i, q = _ragged_ranges(np.zeros(k.size, dtype=np.int64), k)
+        frac = np.divide(i, k[q] - 1, out=np.zeros(i.size), where=k[q] > 1)
+        s_ = sj[q]
+        along = lo[q] + (hi[q] - lo[q]) * frac - ix["c0"][s_]
+        t = np.divide(along, ix["slen"][s_], out=np.zeros(i.size), where=ix["slen"][s_] > 0)
+        return np.c_[ix["ax"][s_] + ix["dx"][s_] * t, ix["ay"][s_] + ix["dy"][s_] * t], p[q]
+
+    def pairs_within(self, sources: Snap, targets: Snap, cutoff: float, weight: Any = None,
+                     memory_mb: float = DEFAULT_MEMORY_MB) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (source group, target group) pair within ``cutoff``, with its cost (sparse distance matrix).
+
+        Built on :meth:`reach` (one bounded search per source group); exact for points on the same edge.
+
+        Returns
+        -------
+        source, target : numpy.ndarray int64
+            Group indices (into ``sources.labels`` / ``targets.labels``), sorted by target then source.
+        cost : numpy.ndarray float
+            Metres for the default weight (<= cutoff).
+        """
+        self._check_snap(targets, "targets")
+        w = self._weight(weight)
+        Rm = self.reach(sources, cutoff, weight=w, memory_mb=memory_mb)
+        Rt = Rm.T.tocsr()                                       # node -> (source group, cost)
+        tp = np.flatnonzero(targets.ok)
+        te, tf = targets.edge[tp], targets.frac[tp]
+        cs, ct, cc = [], [], []
+        for node, part in ((self.u[te], w.piece(te, np.zeros(tf.size), tf)),
+                           (self.v[te], w.piece(te, tf, np.ones(tf.size)))):
+            idx, k = _ragged_ranges(Rt.indptr[node].astype(np.int64), np.diff(Rt.indptr)[node].astype(np.int64))
+            cs.append(Rt.indices[idx].astype(np.int64))
+            ct.append(k)
+            cc.append(Rt.data[idx] + part[k])
+        # sources on the target's own edge: the direct stretch
+        sp_ = np.flatnonzero(sources.ok)
+        if sp_.size and tp.size:
             se = sources.edge[sp_]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                mpc = np.where(w.values[se] > 0, L[se] / w.values[se], np.inf)
-            reach = np.where(np.isfinite(mpc), cutoff * mpc, L[se])
-            a = np.clip(sources.offset[sp_] - reach, 0, L[se])
-            b = np.clip(sources.offset[sp_] + reach, 0, L[se])
-            keep = (b > a) & ~whole[se]
-            edge.append(se[keep])
-            st.append(a[keep])
-            en.append(b[keep])
-        edge_a = np.concatenate(edge)
-        st_a = np.concatenate(st)
-        en_a = np.concatenate(en)
-        geom = self.substrings(edge_a, st_a, en_a)
-        return gpd.GeoDataFrame({"edge": edge_a, "start_m": st_a, "end_m": en_a}, geometry=geom, crs=self.crs)
+            o = np.argsort(se, kind="stable")
+            lo = np.searchsorted(se[o], te, side="left")
+            hi = np.searchsorted(se[o], te, side="right")
+            idx, k = _ragged_ranges(lo, hi - lo)
+            j = sp_[o[idx]]
+            cs.append(sources.owner[j])
+            ct.append(k)
+            cc.append(w.piece(te[k], sources.frac[j], tf[k]))
+        s_all, t_all, c_all = np.concatenate(cs), np.concatenate(ct), np.concatenate(cc)
+        tg = targets.owner[tp][t_all]
+        inside = c_all <= cutoff
+        s_all, tg, c_all = s_all[inside], tg[inside], c_all[inside]
+        order = np.lexsort((c_all, s_all, tg))
+        s_all, tg, c_all = s_all[order], tg[order], c_all[order]
+        first = np.r_[True, (s_all[1:] != s_all[:-1]) | (tg[1:] != tg[:-1])] if s_all.size else s_all == 0
+        return s_all[first], tg[first], c_all[first]
 
     # ------------------------------------------------------------------ components
     def islands(self, snap: Snap, min_nodes: int | None = None) -> pd.DataFrame:

@@ -323,24 +323,6 @@ def test_raster_engine_arguments_are_checked(facilities, net):
         cv.dissolve_service_areas(facilities, net, engine="raster", cell_m=0)
 
 
-def test_fast_snap_matches_network_snap(net):
-    rng = np.random.default_rng(3)
-    xy = np.c_[X0 + rng.uniform(-200, 600, 3000), Y0 + rng.uniform(-200, 400, 3000)]
-    pts = gpd.GeoSeries(shapely.points(xy), crs=M)
-    fast = cv._snap(net, pts, 150.0).snap
-    ref = net.snap(pts, max_distance=150.0)
-    np.testing.assert_allclose(fast.distance, ref.distance, atol=1e-6)
-    assert (fast.ok == ref.ok).all()
-    np.testing.assert_allclose(fast.xy, ref.xy, atol=1e-6)
-    same = fast.edge == ref.edge
-    np.testing.assert_allclose(fast.offset[same], ref.offset[same], atol=1e-6)
-    # a different edge only in a tie: the point snaps to a street node shared by both edges (an edge end)
-    diff = ~same
-    assert diff.sum() < len(xy) / 2
-    L = net.length[fast.edge[diff]]
-    assert (np.isclose(fast.offset[diff], 0, atol=1e-6) | np.isclose(fast.offset[diff], L, atol=1e-6)).all()
-
-
 _DATA = __import__("pathlib").Path(__file__).resolve().parents[1] / "data"
 
 

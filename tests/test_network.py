@@ -599,3 +599,120 @@ def test_path_geometry_matches_shapely_substrings_on_sample():
         np.testing.assert_allclose(shapely.get_coordinates(rev[i]), got[::-1], atol=1e-9)
         assert geo.iloc[i].length == pytest.approx(p.dist[i], abs=1e-3)
     assert n_multi > 10  # edges with inner vertices were exercised
+
+
+# ------------------------------------------------------------------------------------------------ snapping index,
+# per-source reach, handicaps, pieces and pairs (the operations coverage builds on)
+@pytest.mark.parametrize("seed", [3, 11])
+def test_snap_matches_rtree_nearest_edge(seed):
+    net, rng = _random_net(seed)
+    pts = rng.uniform(-300, 2300, (3000, 2)) + [X0, Y0]
+    s = net.snap(gpd.GeoSeries(shapely.points(pts), crs=CRS).to_crs(4326), max_distance=150)
+    edge, dist, offset, sxy = net._nearest_edge_strtree(pts)
+    np.testing.assert_allclose(s.distance, dist, atol=1e-6)
+    np.testing.assert_allclose(s.xy, sxy, atol=1e-5)
+    assert (s.ok == (dist <= 150)).all() and (~s.ok).sum() > 10
+    same = s.edge == edge
+    np.testing.assert_allclose(s.offset[same], offset[same], atol=1e-5)
+    # a different edge only in a tie: the snapped point is a node shared by both edges
+    L = net.length[s.edge[~same]]
+    assert same.mean() > 0.9
+    assert (np.isclose(s.offset[~same], 0, atol=1e-6) | np.isclose(s.offset[~same], L, atol=1e-6)).all()
+    # the snapped point lies on the reported edge at the reported offset
+    on = shapely.line_interpolate_point(net.edges.geometry.values[s.edge], s.offset)
+    np.testing.assert_allclose(shapely.get_coordinates(on), s.xy, atol=1e-5)
+
+
+def test_snap_take_keeps_groups(line):
+    s = line.snap(xy((10, 5), (20, 5), (250, 0)), group=["a", "b", "a"])
+    t = s.take([2, 1])
+    assert t.labels.tolist() == ["a", "b"] and t.owner.tolist() == [0, 1]
+    np.testing.assert_allclose(t.offset, [50, 20])
+
+
+def test_handicap_reach_pieces_and_pairs_hand_case(line):
+    # sources at 50 (radius 120) and 250 (radius 30) on 0-100-200-300
+    src = line.snap(xy((50, 0), (250, 0)))
+    h = np.array([0.0, 90.0])
+    nd, near = line.node_distances(src, cutoff=120, handicap=h)
+    np.testing.assert_allclose(nd, [50, 50, np.inf, np.inf])  # node 200: 150 m / 90 + 50 m, both > 120
+    R = line.reach(src, [120, 30])
+    assert R.shape == (2, 4)
+    np.testing.assert_allclose(R.toarray()[0], [50, 50, 0, 0])
+    assert R[[1]].nnz == 0                                    # 30 m from 250 reaches no node
+    row, edge, st, en = line.reached_pieces(R, [120, 30], sources=src)
+    got = sorted(zip(row.tolist(), edge.tolist(), st.round(6).tolist(), en.round(6).tolist()))
+    assert got == [(0, 0, 0.0, 100.0), (0, 1, 0.0, 70.0), (1, 2, 20.0, 80.0)]
+    # the same areas from one handicapped search
+    _, e2, s2, t2 = line.reached_pieces(nd, 120, sources=src, handicap=h)
+    assert sorted(zip(e2.tolist(), s2.round(6).tolist(), t2.round(6).tolist())) == \
+        [(0, 0.0, 100.0), (1, 0.0, 70.0), (2, 20.0, 80.0)]
+    tgt = line.snap(xy((160, 3), (280, 0), (0, 0)))
+    s, t, c = line.pairs_within(src, tgt, 120)
+    assert sorted(zip(s.tolist(), t.tolist(), c.round(6).tolist())) == [(0, 0, 110.0), (0, 2, 50.0), (1, 0, 90.0),
+                                                                       (1, 1, 30.0)]
+    xs, ys = line.sample_pieces([1], [0.0], [70.0], 30.0)
+    np.testing.assert_allclose(xs[:, 0] - X0, [100, 100 + 70 / 3, 100 + 140 / 3, 170])
+
+
+def _covered(edge, start, end) -> dict[int, float]:
+    """Metres of every edge covered by the union of the intervals [start, end]."""
+    out: dict[int, float] = {}
+    for e in np.unique(edge):
+        iv = sorted(zip(start[edge == e], end[edge == e]))
+        tot, cur_s, cur_e = 0.0, iv[0][0], iv[0][1]
+        for a, b in iv[1:]:
+            if a > cur_e:
+                tot, cur_s, cur_e = tot + cur_e - cur_s, a, b
+            else:
+                cur_e = max(cur_e, b)
+        out[int(e)] = tot + cur_e - cur_s
+    return out
+
+
+@pytest.mark.parametrize("seed", [4])
+def test_reach_handicap_and_pairs_against_networkx(seed):
+    net, rng = _random_net(seed)
+    src = net.snap(rng.uniform(0, 2000, (15, 2)) + [X0, Y0], max_distance=100)
+    tgt = net.snap(rng.uniform(0, 2000, (80, 2)) + [X0, Y0], max_distance=100)
+    G = _nx_with_points(net, [src, tgt], net.length)
+    radius = rng.uniform(200, 600, src.n_groups)
+    R = net.reach(src, radius, memory_mb=0.01)                # many small chunks
+    D = R.toarray()
+    stored = np.zeros(D.shape, dtype=bool)
+    stored[np.repeat(np.arange(R.shape[0]), np.diff(R.indptr)), R.indices] = True
+    per = {}
+    reached = 0
+    for j in range(src.n_points):
+        if not src.ok[j]:
+            assert R.indptr[j + 1] == R.indptr[j]
+            continue
+        per[j] = nx.single_source_dijkstra_path_length(G, ("p", 0, j), weight="weight")
+        exp = np.array([per[j].get(i, np.inf) for i in range(net.n_nodes)])
+        inside = exp <= radius[j]
+        assert (stored[j] == inside).all()
+        reached += int(inside.sum())
+        np.testing.assert_allclose(D[j][inside], exp[inside], atol=1e-6)
+    assert reached > 50
+    # handicapped super source: min over sources of (rmax - r + d) within rmax <=> within own radius
+    rmax = radius.max()
+    nd, _ = net.node_distances(src, cutoff=rmax, handicap=rmax - radius)
+    exp = np.full(net.n_nodes, np.inf)
+    for j, dd in per.items():
+        exp = np.minimum(exp, np.array([dd.get(i, np.inf) for i in range(net.n_nodes)]) + rmax - radius[j])
+    exp[exp > rmax] = np.inf
+    np.testing.assert_allclose(nd, exp, atol=1e-6)
+    # the union of per-source pieces equals the handicapped pieces (same covered length per edge)
+    r1, e1, s1, t1 = net.reached_pieces(R, radius, sources=src)
+    _, e2, s2, t2 = net.reached_pieces(nd, rmax, sources=src, handicap=rmax - radius)
+    c1, c2 = _covered(e1, s1, t1), _covered(e2, s2, t2)
+    assert c1.keys() == c2.keys() and len(c1) > 20
+    np.testing.assert_allclose([c1[k] for k in c1], [c2[k] for k in c1], atol=1e-6)
+    # pairs within the smallest radius against networkx
+    cut = float(radius.min())
+    s, t, c = net.pairs_within(src, tgt, cut)
+    got = {(int(a), int(b)): float(x) for a, b, x in zip(s, t, c)}
+    exp_pairs = {(j, i): dd[("p", 1, i)] for j, dd in per.items() for i in np.flatnonzero(tgt.ok)
+                 if dd.get(("p", 1, i), np.inf) <= cut}
+    assert got.keys() == exp_pairs.keys() and len(got) > 5
+    np.testing.assert_allclose([got[k] for k in exp_pairs], list(exp_pairs.values()), atol=1e-6)
