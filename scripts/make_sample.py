@@ -398,6 +398,99 @@ def park_geometry(P: np.ndarray) -> list[dict]:
     ]
 
 
+# Sites laid over the base town: two parks of >= 0.5 ha inside blocks (behind the homes on their streets)
+# and a second primary school for the north of 示例甲街道. Their random draws come from their own generator
+# and the plots they take are emptied after the homes are drawn (see make_sample), so the base town --
+# streets, homes, children -- does not depend on them.
+ADDED_PARKS = [  # id, name, block corners (i0, j0, i1, j1) on the grid, inset from the block's streets (m)
+    ("PK11", "示例锦绣公园", (8, 7, 9, 8), 50.0),  # between the 锦绣 and 晨光 compounds
+    ("PK12", "示例枫林公园", (5, 8, 6, 9), 50.0),  # 枫林社区, 示例甲街道
+]
+ADDED_SCHOOLS = [  # id, name, 类型, wanted local xy, capacity
+    ("PS09", "示例甲街道第二小学", "小学", (-700.0, 250.0), 1080),  # 枫林社区
+]
+
+
+def added_park_geometry(P: np.ndarray) -> list[dict]:
+    """The parks of ``ADDED_PARKS`` (local metres): the inner part of a block, ``inset`` m from its
+    streets."""
+    out = []
+    for pid, name, (i0, j0, i1, j1), inset in ADDED_PARKS:
+        poly = Polygon([P[i0, j0], P[i1, j0], P[i1, j1], P[i0, j1]]).buffer(-inset, join_style="mitre")
+        out.append(dict(id=pid, name=name, geom=poly))
+    return out
+
+
+# --- school zones (GA/T 1215-2014 中小学与幼儿园校园周边道路交通设施设置规范) ----------------------------------------
+# GA/T 1215-2014: the roads within 150 m of a school gate carry a 30 km/h limit, and a marked pedestrian
+# crossing (人行横道线) lies within 50 m of the gate. In the sample about a third of the schools and
+# kindergartens have both in place, some only the crossing, the rest neither (schools beside the 40-50 km/h
+# roads).
+SCHOOL_ZONE_RADIUS_M = 150.0  # [GA/T 1215-2014 3.2] roads within 150 m of the gate
+ZONE_COMPLETE = ("KG03", "KG08", "KG09", "KG10", "KG19", "PS02", "PS05", "MS04", "PS08", "KG15")
+ZONE_CROSSING_ONLY = ("PS01", "KG07")  # a zebra at the gate, but a 40-50 km/h road within 150 m
+# a 30 km/h section (学校区域) of the tertiary 河东街 in front of 示例春晖小学 and 示例春晖幼儿园: (x, y0, y1), local m
+SCHOOL_ZONE_SECTION = (COL_X[I_TERTIARY_E], -480.0, -80.0)
+ZEBRA = {"highway": "crossing", "crossing": "marked", "crossing_ref": "zebra"}
+
+
+def _insert_vertex(ln: Line, q: np.ndarray) -> np.ndarray:
+    """Put point ``q`` (on the line) among its vertices unless one lies within 1 cm; returns the vertex."""
+    d_v = np.hypot(*(ln.coords - q).T)
+    if d_v.min() <= 0.01:
+        return ln.coords[int(np.argmin(d_v))].copy()
+    g = LineString(ln.coords)
+    seg = np.hypot(*np.diff(ln.coords, axis=0).T)
+    at = float(g.project(Point(q)))
+    k = int(np.searchsorted(np.cumsum(seg), at))  # q lies on segment k (vertices k, k+1)
+    ln.coords = np.vstack([ln.coords[:k + 1], q, ln.coords[k + 1:]])
+    return q
+
+
+def _split_section(lines: list[Line], name: str, x: float, y0: float, y1: float, tags: dict) -> None:
+    """Cut the north-south way ``name`` at x at y0 and y1; the middle piece gets ``tags`` added."""
+    k = next(k for k, ln in enumerate(lines) if ln.tags.get("name") == name and ln.role == "street"
+             and ln.coords[:, 1].min() < y0 and ln.coords[:, 1].max() > y1
+             and np.allclose(ln.coords[:, 0], x))
+    ln = lines[k]
+    c = ln.coords[::-1] if ln.coords[0, 1] > ln.coords[-1, 1] else ln.coords  # south to north
+    inner = c[(c[:, 1] > y0) & (c[:, 1] < y1)]
+    south = np.vstack([c[c[:, 1] < y0], [x, y0]])
+    middle = np.vstack([[x, y0], inner, [x, y1]])
+    north = np.vstack([[x, y1], c[c[:, 1] > y1]])
+    lines[k:k + 1] = [Line(south, dict(ln.tags), role=ln.role),
+                      Line(middle, dict(ln.tags, **tags), role=ln.role),
+                      Line(north, dict(ln.tags), role=ln.role)]
+
+
+def school_zone_streets(lines: list[Line], fac_xy: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Lay out the school zones: 30 km/h streets and the places of the zebra crossings at the gates.
+
+    The 30 km/h section of 河东街 is cut out of its way; the residential streets within 150 m of a school of
+    ``ZONE_COMPLETE`` get ``maxspeed=30`` (a signed limit instead of the untagged default); a vertex is put on
+    the street in front of each school of ``ZONE_COMPLETE`` and ``ZONE_CROSSING_ONLY`` (the point of that
+    street nearest the school, 20-35 m from it): the crossings are tagged there once the OSM nodes exist
+    (:func:`tag_crossings`).
+    Returns the crossing points (local metres).
+    """
+    x, y0, y1 = SCHOOL_ZONE_SECTION
+    _split_section(lines, COL_NAMES[I_TERTIARY_E], x, y0, y1, {"maxspeed": "30"})
+    streets = StreetIndex(lines)
+    points = []
+    for fid in ZONE_COMPLETE + ZONE_CROSSING_ONLY:
+        p = Point(fac_xy[fid])
+        k = int(streets.tree.nearest(p))
+        ln = streets.lines[k]
+        q = np.asarray(shapely.shortest_line(streets.geoms[k], p).coords[0])
+        points.append(_insert_vertex(ln, q))
+    zone = shapely.union_all([Point(fac_xy[fid]).buffer(SCHOOL_ZONE_RADIUS_M) for fid in ZONE_COMPLETE])
+    for ln in lines:
+        if (ln.role == "street" and ln.tags.get("highway") == "residential" and "maxspeed" not in ln.tags
+                and zone.intersects(LineString(ln.coords))):
+            ln.tags["maxspeed"] = "30"
+    return points
+
+
 def park_paths(P: np.ndarray, parks: list[dict]) -> list[Line]:
     fw = {"highway": "footway", "lit": "yes", "surface": "paving_stones"}
     out = [
@@ -563,8 +656,9 @@ def _find_node(osm: OsmData, xy, tol: float = 0.5) -> int:
     return k + 1
 
 
-def tag_crossings(osm: OsmData, P: np.ndarray) -> dict:
-    """Signals on the arterial, marked/zebra/uncontrolled crossings on the secondary and tertiary roads."""
+def tag_crossings(osm: OsmData, P: np.ndarray, gates: list[np.ndarray] | None = None) -> dict:
+    """Signals on the arterial, marked/zebra/uncontrolled crossings on the secondary and tertiary roads, and
+    a zebra crossing at each point of ``gates`` (local metres; vertices from :func:`school_zone_streets`)."""
     sig = _find_node(osm, (ARTERIAL_X, SIGNAL_Y))
     osm.node_tags[sig] = {"highway": "traffic_signals", "crossing": "traffic_signals",
                           "crossing_island": "no"}
@@ -586,6 +680,12 @@ def tag_crossings(osm: OsmData, P: np.ndarray) -> dict:
         nid = _find_node(osm, P[i, j])
         osm.node_tags[nid] = tags
         tagged[(i, j)] = nid
+    for q in gates or []:
+        nid = _find_node(osm, q, tol=0.01)
+        if nid in osm.node_tags:
+            raise RuntimeError(f"the crossing at a school gate {q} falls on a tagged node")
+        osm.node_tags[nid] = dict(ZEBRA)
+        tagged.setdefault("gates", []).append(nid)
     return tagged
 
 
@@ -729,6 +829,8 @@ def make_sample(seed: int = SEED) -> Sample:
     lines, P, info = build_lines(rng)
     parks = park_geometry(P)
     lines += park_paths(P, parks)
+    n_base_parks = len(parks)
+    parks += added_park_geometry(P)
     lines += service_roads(rng, P)
     node_lines(lines)
     streets = StreetIndex(lines)
@@ -802,6 +904,12 @@ def make_sample(seed: int = SEED) -> Sample:
         else:
             xy, street = streets.near(want, d=float(rng.uniform(20.0, 35.0)))
         fac_rows.append((fid, name, typ, xy, cap, street))
+    n_base = len(fac_rows) + n_base_parks  # rows of the base facilities and parks
+    site_rng = np.random.default_rng([seed, 1])  # draws of the added sites (ADDED_PARKS, ADDED_SCHOOLS)
+    added_rows = []
+    for fid, name, typ, want, cap in ADDED_SCHOOLS:
+        xy, street = streets.near(want, d=float(site_rng.uniform(20.0, 35.0)))
+        added_rows.append((fid, name, typ, xy, cap, street))
     # parks: one point per park at its entrance (boundary point nearest a street)
     for k, p in enumerate(parks):
         g = p["geom"]
@@ -812,11 +920,13 @@ def make_sample(seed: int = SEED) -> Sample:
         p["category"] = typ
         p["area_ha"] = round(area_ha, 2)
         fac_rows.append((p["id"], p["name"], typ, ent, None, street))
+    # rows: the base facilities, the base parks, then the added schools and parks
+    fac_rows = fac_rows[:n_base] + added_rows + fac_rows[n_base:]
     fac_xy = np.vstack([row[3] for row in fac_rows])
     lon, lat = to_lonlat(fac_xy)
     town_names = [t[1] for t in TOWNSHIPS]
     fac_town = [town_names[_which(towns, xy)] for xy in fac_xy]
-    numbers = rng.integers(1, 300, size=len(fac_rows))
+    numbers = np.r_[rng.integers(1, 300, size=n_base), site_rng.integers(1, 300, size=len(fac_rows) - n_base)]
     all_facilities = pd.DataFrame({
         "编号": [row[0] for row in fac_rows],
         "名称": [row[1] for row in fac_rows],
@@ -839,10 +949,10 @@ def make_sample(seed: int = SEED) -> Sample:
     cp = shapely.points(cand)
     walk_union = shapely.union_all([LineString(ln.coords) for ln in lines if ln.walk])
     arterial = shapely.union_all([LineString(ln.coords) for ln in lines if ln.role == "arterial"])
-    blocked = shapely.union_all([p["geom"].buffer(8.0) for p in parks]
+    blocked = shapely.union_all([p["geom"].buffer(8.0) for p in parks[:n_base_parks]]
                                 + [water.buffer(15.0), school_site.buffer(10.0), INDUSTRIAL,
                                    box(-HALF_W, -HALF_H, HALF_W, HALF_H).exterior.buffer(20.0)])
-    fac_buffer = shapely.union_all(shapely.buffer(shapely.points(fac_xy), 15.0))
+    fac_buffer = shapely.union_all(shapely.buffer(shapely.points(fac_xy[:n_base]), 15.0))
     ok = (shapely.distance(cp, walk_union) >= 12.0) & (shapely.distance(cp, arterial) >= 40.0)
     ok &= ~shapely.intersects(cp, blocked) & ~shapely.intersects(cp, fac_buffer)
     cand, cp, deep = cand[ok], cp[ok], deep[ok]
@@ -873,6 +983,10 @@ def make_sample(seed: int = SEED) -> Sample:
     west_of_ps02 = (cand[:, 0] < ARTERIAL_X) & (np.hypot(*(cand - ps02).T) <= 520.0)
     bank = (cand[:, 0] > -950.0) & (cand[:, 0] < 0.0) & (cand[:, 1] > river_y(cand[:, 0]) - 200.0)
     plot_dens = np.where((west_of_ps02 | bank) & ~deep, np.maximum(plot_dens, 0.7), plot_dens)
+    # the added sites empty the plots they take (after the draw, so the other plots keep their draws)
+    added = shapely.union_all([p["geom"].buffer(8.0) for p in parks[n_base_parks:]]
+                              + list(shapely.buffer(shapely.points(fac_xy[n_base:]), 15.0)))
+    plot_dens = np.where(shapely.intersects(shapely.points(cand), added), 0.0, plot_dens)
     take = rng.random(len(cand)) < plot_dens
     hxy, hcomm = cand[take], comm_of[take]
     order = np.lexsort((hxy[:, 0], -hxy[:, 1]))  # north to south, west to east
@@ -946,8 +1060,9 @@ def make_sample(seed: int = SEED) -> Sample:
     ]
     river_way = np.column_stack([np.arange(-2100.0, 2100.0 + 1e-6, 50.0),
                                  river_y(np.arange(-2100.0, 2100.0 + 1e-6, 50.0))])
+    gates = school_zone_streets(lines, fxy)
     osm = build_osm(lines, areas, pois, [(river_way, {"waterway": "river", "name": "示例江"})])
-    tagged = tag_crossings(osm, P)
+    tagged = tag_crossings(osm, P, gates)
 
     return Sample(lines=lines, areas=areas, pois=pois, townships=townships, communities=communities,
                   facilities=facilities, parks=parks_gdf, pilots=pilots, homes=homes,

@@ -305,9 +305,13 @@ def test_osm_basics(osm):
     assert side["both"] and side["no"] and side[None]
     lit = Counter(t.get("lit") for _, _, t in osm.highway_ways())
     assert lit["yes"] and lit["no"]
-    speeds = {t["highway"]: t.get("maxspeed") for _, _, t in osm.highway_ways() if t["highway"] in
-              ("secondary", "tertiary")}
-    assert speeds == {"secondary": "50", "tertiary": "40"}
+    speeds = Counter((t["highway"], t.get("maxspeed")) for _, _, t in osm.highway_ways() if t["highway"] in
+                     ("secondary", "tertiary"))
+    assert set(speeds) == {("secondary", "50"), ("tertiary", "40"), ("tertiary", "30")}
+    # the one 30 km/h section of a tertiary road: 河东街 in front of two schools (学校区域), 400 m long
+    zone = [w for w in osm.highway_ways() if w[2]["highway"] == "tertiary" and w[2].get("maxspeed") == "30"]
+    assert len(zone) == 1 and zone[0][2]["name"] == "河东街"
+    assert LineString(osm.xy(zone[0][1])).length == pytest.approx(400.0, abs=0.1)
 
 
 def test_osm_ways_share_nodes_where_they_cross(osm):
@@ -438,6 +442,40 @@ def test_one_township_lacks_a_childrens_home(facilities):
     assert inside["示例甲街道"] >= 1 and inside["示例乙街道"] >= 2 and inside["示例丙镇"] == 0
 
 
+def test_added_sites_leave_the_homes_in_place(gen, generated, monkeypatch):
+    """The added parks and school move no home of the base town: without them the homes are the same plus,
+    at most, those on the plots they occupy."""
+    sample, _ = generated
+    monkeypatch.setattr(gen, "ADDED_PARKS", [])
+    monkeypatch.setattr(gen, "ADDED_SCHOOLS", [])
+    base = gen.make_sample()
+    assert len(base.parks) == len(sample.parks) - 2
+    assert "PS09" not in set(base.facilities["编号"]) and "PS09" in set(sample.facilities["编号"])
+    with_sites = {tuple(r) for r in np.round(sample.extra["home_xy"], 6)}
+    without = {tuple(r) for r in np.round(base.extra["home_xy"], 6)}
+    assert with_sites <= without
+    parks = sample.parks.to_crs(4549)
+    added = shapely.union_all(parks.geometry[parks["id"].isin(["PK11", "PK12"])].buffer(8.0))
+    gone = np.array(sorted(without - with_sites)).reshape(-1, 2) + [gen._E0, gen._N0]
+    school = np.asarray(sample.extra["fac_xy"]["PS09"]) + [gen._E0, gen._N0]
+    assert (shapely.intersects(shapely.points(gone), added) | (np.hypot(*(gone - school).T) <= 15.0)).all()
+    assert parks.loc[parks["id"].isin(["PK11", "PK12"]), "area_ha"].min() >= 0.5
+
+
+def test_school_gates_have_zebra_crossings(osm, facilities):
+    """A zebra crossing on the street in front of the gate of the schools with one; never on the arterial."""
+    zebras = [n for n, t in osm.node_tags.items()
+              if t.get("highway") == "crossing" and t.get("crossing_ref") == "zebra"]
+    zxy = osm.xy(zebras)
+    primary_nodes = {r for w in osm.ways if w[2].get("highway") == "primary" for r in w[1]}
+    assert not set(zebras) & primary_nodes
+    with_crossing = ["KG03", "KG08", "KG09", "KG10", "KG19", "PS02", "PS05", "MS04", "PS08", "KG15", "PS01",
+                     "KG07"]
+    for fid in with_crossing:
+        d = np.hypot(*(zxy - facilities.loc[fid, "xy"]).T).min()
+        assert 8.0 <= d <= 40.0, fid  # on the street beside the school, not in its grounds
+
+
 # --- through the childspace loaders -------------------------------------------------------------------------
 io = pytest.importorskip("childspace.io")
 
@@ -527,3 +565,34 @@ def test_centre_served_edges_not(analysed):
     north = uc[(uc["town"] == "330382903000") & uc["category"].isin(["kindergarten", "mother_baby_room",
                                                                       "children_home", "playground"])]
     assert (north["pct_walk"] < 80.0).all()  # no village north of the river reaches it
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_school_zones_find_every_outcome():
+    """GA/T 1215-2014 school zones on the sample: about a third comply, a third fail one requirement, the rest
+    both (data/README.md)."""
+    from childspace import safety
+    from childspace.network import WalkNetwork
+
+    fac = io.load_facilities(DATA / "facilities/facilities.csv")
+    net = WalkNetwork.from_osm(DATA / "osm/sample.osm")
+    z, seg = safety.school_zones(net, fac, return_segments=True)
+    assert len(z) == 31  # 18 kindergartens, 9 primary and 4 middle schools
+    z = z.set_index("school_id")
+    outcome = Counter(zip(z["speed_ok"], z["crossing_ok"]))
+    assert 8 <= outcome[True, True] <= 13  # compliant
+    assert outcome[False, True] >= 2 and outcome[True, False] >= 5  # one requirement fails
+    assert 8 <= outcome[True, False] + outcome[False, True] <= 14
+    assert 7 <= outcome[False, False] <= 12  # both fail
+    assert (z["compliant"] == (z["speed_ok"] & z["crossing_ok"])).all()
+    # the 学校区域 on 河东街: both schools beside it comply, with the tertiary road signed 30 km/h
+    for fid in ("PS08", "KG15"):
+        assert z.loc[fid, "compliant"] and z.loc[fid, "crossing_m"] <= 35.0, fid
+        own = seg[(seg["school_id"] == fid) & (seg["name"] == "河东街")]
+        assert len(own) and (own["maxspeed_kmh"] == 30).all() and not own["speed_assumed"].any()
+    # 示例星河小学 beside 育英路 (50 km/h) without a crossing: both fail; 示例甲街道第一小学 has the crossing only
+    assert not z.loc["PS04", "speed_ok"] and not z.loc["PS04", "crossing_ok"]
+    assert z.loc["PS04", "max_speed_kmh"] == 50
+    assert z.loc["PS01", "crossing_ok"] and not z.loc["PS01", "speed_ok"]
+    # compliant zones rest on signed limits, not on assumed ones, for most of their road length
+    assert z.loc[z["compliant"], "share_speed_assumed"].median() < 0.2
