@@ -210,6 +210,9 @@ VECTOR_MAX_PIECES = 20_000
 CELL_M = 7.5
 #: Largest raster (cells) built at once; larger extents are cut into strips that are unioned afterwards.
 MAX_CELLS = 50_000_000
+#: Side (cells) of the blocks that decide which parts of a dissolved raster are traced together (see
+#: _raster_dissolved); larger blocks mean fewer, larger windows.
+BLOCK_CELLS = 32
 
 
 def _check_raster_args(engine: str, cell_m: float, street_width: float) -> None:
@@ -309,6 +312,22 @@ def _drop_collinear(xy: np.ndarray, ring: np.ndarray) -> np.ndarray:
     return keep
 
 
+def _filled_rings(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Outline of the set cells of a 0/1 grid: contourpy (marching squares, level 0.5, no corner masking).
+
+    Returns vertices ``(P, 2)`` in cell units (x = column, y = row), ring offsets into them and polygon offsets
+    into the rings (first ring of each polygon is its exterior); empty arrays when nothing is set.
+    """
+    import contourpy
+
+    gen = contourpy.contour_generator(z=grid, fill_type=contourpy.FillType.ChunkCombinedOffsetOffset,
+                                      name="serial", corner_mask=False)
+    pts, offs, outer = (a[0] for a in gen.filled(0.5, 1.5))
+    if pts is None or len(pts) == 0:
+        return np.zeros((0, 2)), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    return pts, offs, outer
+
+
 def _raster_areas(xy: np.ndarray, tile: np.ndarray, origin: np.ndarray, shape: tuple[int, int], n_tiles: int,
                   cell: float, width: float) -> np.ndarray:
     """Polygons of the cells within ``width`` m of the sample points, one geometry per tile (None if empty).
@@ -318,8 +337,6 @@ def _raster_areas(xy: np.ndarray, tile: np.ndarray, origin: np.ndarray, shape: t
     on the 0/1 cell field at level 0.5), so the outline runs half-way between served and unserved cell centres.
     Tiles must leave a margin of at least ``width / cell + 1`` cells around their points.
     """
-    import contourpy
-
     out = np.full(n_tiles, None, dtype=object)
     if len(xy) == 0 or n_tiles == 0:
         return out
@@ -338,11 +355,9 @@ def _raster_areas(xy: np.ndarray, tile: np.ndarray, origin: np.ndarray, shape: t
     # served and an unserved cell centre, so with width / cell = k + 1/2 (see _fit_cell) it lies ``width``
     # from the street along the grid axes
     grid = _disk_dilate(grid, width / cell)
-    gen = contourpy.contour_generator(z=grid, fill_type=contourpy.FillType.ChunkCombinedOffsetOffset,
-                                      name="serial", corner_mask=False)
-    pts, offs, outer = (a[0] for a in gen.filled(0.5, 1.5))
+    pts, offs, outer = _filled_rings(grid)
     del grid
-    if pts is None or len(pts) == 0:
+    if len(pts) == 0:
         return out
     ring = np.repeat(np.arange(len(offs) - 1), np.diff(offs))
     ring_poly = np.repeat(np.arange(len(outer) - 1), np.diff(outer))
@@ -399,18 +414,103 @@ def _raster_per_source(xy: np.ndarray, owner: np.ndarray, centre: np.ndarray, re
 
 
 def _raster_dissolved(xy: np.ndarray, cell: float, width: float, max_cells: int = MAX_CELLS) -> Any:
-    """One (Multi)Polygon: cells within ``width`` m of the samples ``xy``; cut into strips of at most
-    ``max_cells`` cells (each traced with an overlap, clipped to its own rows, then unioned)."""
+    """One (Multi)Polygon: the cells within ``width`` m of the samples ``xy`` (metric CRS), outlined.
+
+    The cells are those of one grid aligned on the samples' extent, but only where there is content: the grid
+    is cut into blocks of ``BLOCK_CELLS`` cells (at least ``2 * width / cell + 1``, so samples in blocks that do
+    not touch, even at a corner, can never give touching cells), the occupied blocks are labelled into
+    8-connected clusters (``scipy.ndimage.label``) and each cluster is burnt, dilated and traced in its own window
+    (its samples' bounding box plus a margin). The clusters' outlines are disjoint, so the result is the same as
+    tracing the whole grid at once, at a cost that follows the covered area instead of the extent. A cluster
+    window above ``max_cells`` cells is traced in strips (:func:`_raster_strips`).
+    """
     if len(xy) == 0:
         return shapely.Polygon()
+    from scipy import ndimage
+
+    margin = int(np.ceil(width / cell)) + 2
+    lo = np.floor(xy.min(axis=0) / cell) * cell - margin * cell      # grid origin (a cell centre)
+    J = np.floor((xy[:, 0] - lo[0]) / cell + 0.5).astype(np.int64)
+    I = np.floor((xy[:, 1] - lo[1]) / cell + 0.5).astype(np.int64)
+    block = max(BLOCK_CELLS, 2 * int(np.floor(width / cell + 1e-9)) + 2)
+    bi, bj = I // block, J // block
+    occupied = np.zeros((int(bi.max()) + 1, int(bj.max()) + 1), dtype=bool)
+    occupied[bi, bj] = True
+    labels, n_clusters = ndimage.label(occupied, structure=np.ones((3, 3), dtype=bool))
+    cluster = labels[bi, bj] - 1
+    order = np.argsort(cluster, kind="stable")
+    I, J, cluster = I[order], J[order], cluster[order]
+    start = np.searchsorted(cluster, np.arange(n_clusters + 1))
+    i_lo = np.minimum.reduceat(I, start[:-1]) - margin
+    j_lo = np.minimum.reduceat(J, start[:-1]) - margin
+    h = np.maximum.reduceat(I, start[:-1]) + margin + 1 - i_lo
+    w = np.maximum.reduceat(J, start[:-1]) + margin + 1 - j_lo
+    # each cluster in its own window (small arrays stay in the CPU cache: faster than one packed mosaic)
+    pts_parts, ring_len, ring_count = [], [], []
+    big = []
+    for k in range(n_clusters):
+        a, b = start[k], start[k + 1]
+        if int(h[k]) * int(w[k]) > max_cells:
+            big.append(order[a:b])
+            continue
+        grid = np.zeros((int(h[k]), int(w[k])), dtype=np.uint8)
+        grid[I[a:b] - i_lo[k], J[a:b] - j_lo[k]] = 1
+        pts, offs, outer = _filled_rings(_disk_dilate(grid, width / cell))
+        if len(pts) == 0:
+            continue
+        pts_parts.append(pts + (j_lo[k], i_lo[k]))
+        ring_len.append(np.diff(offs))
+        ring_count.append(np.diff(outer))
+    polys = np.zeros(0, dtype=object)
+    if pts_parts:
+        pts = np.concatenate(pts_parts)
+        ring = np.repeat(np.arange(sum(len(r) for r in ring_len)), np.concatenate(ring_len))
+        ring_counts = np.concatenate(ring_count)
+        ring_poly = np.repeat(np.arange(len(ring_counts)), ring_counts)
+        keep = _drop_collinear(pts, ring)
+        pts, ring = pts[keep], ring[keep]
+        rings = shapely.linearrings(np.c_[lo[0] + pts[:, 0] * cell, lo[1] + pts[:, 1] * cell], indices=ring)
+        polys = shapely.polygons(rings, indices=ring_poly)
+    bad = ~_threaded(shapely.is_valid, polys)
+    extra = [_raster_strips(xy[idx], cell, width, max_cells) for idx in big]
+    if bad.any() or extra:
+        # rare: make_valid may give multi-part geometries; strips were already unioned: dissolve everything
+        if bad.any():
+            polys[bad] = shapely.make_valid(polys[bad])
+        parts = shapely.get_parts(np.r_[polys, np.asarray(extra, dtype=object)])
+        parts = parts[shapely.get_type_id(parts) == 3]
+        return shapely.make_valid(shapely.union_all(parts)) if len(parts) else shapely.Polygon()
+    if len(polys) == 0:
+        return shapely.Polygon()
+    return polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
+
+
+def _threaded(fn: Any, geoms: np.ndarray) -> np.ndarray:
+    """``fn`` (a vectorised shapely function) over an array, split across CPU threads (GEOS releases the GIL)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(os.cpu_count() or 1, 8, len(geoms))
+    if workers <= 1 or len(geoms) < 4:
+        return fn(geoms)
+    parts = np.array_split(np.arange(len(geoms)), workers * 4)
+    out = None
+    with ThreadPoolExecutor(workers) as pool:
+        for idx, res in zip(parts, pool.map(lambda i: fn(geoms[i]), parts)):
+            if out is None:
+                out = np.empty(len(geoms), dtype=np.asarray(res).dtype)
+            out[idx] = res
+    return out
+
+
+def _raster_strips(xy: np.ndarray, cell: float, width: float, max_cells: int = MAX_CELLS) -> Any:
+    """Like :func:`_raster_dissolved` for one large cluster: its grid cut into strips of at most ``max_cells``
+    cells, each traced with an overlap, clipped to its own rows, then unioned."""
     margin = int(np.ceil(width / cell)) + 2
     lo = np.floor(xy.min(axis=0) / cell) * cell - margin * cell
     hi = np.ceil(xy.max(axis=0) / cell) * cell + margin * cell
     W = int(round((hi[0] - lo[0]) / cell)) + 1
     H = int(round((hi[1] - lo[1]) / cell)) + 1
-    if H * W <= max_cells:
-        geom = _raster_areas(xy, np.zeros(len(xy), dtype=np.int64), lo[None, :], (H, W), 1, cell, width)[0]
-        return geom if geom is not None else shapely.Polygon()
     rows_per = max(1, max_cells // W - 2 * margin)
     parts = []
     for r0 in range(0, H, rows_per):
@@ -711,8 +811,9 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
         canonical facilities (points): then the dissolved areas are computed directly, which is much faster than
         per-facility polygons: one bounded Dijkstra per category from a super source (facilities with a smaller
         radius start with a handicap of ``max radius - radius``), the reachable parts of the streets drawn with
-        the vector engine (buffered by ``street_width`` per 1 km tile and unioned once) or the raster engine (one
-        grid of ``cell_m`` cells over the category's extent, cut into strips above ``MAX_CELLS`` cells).
+        the vector engine (buffered by ``street_width`` per 1 km tile and unioned once) or the raster engine (a grid
+        of ``cell_m`` cells over the category's extent, traced only in windows around its separate clusters, a
+        window above ``MAX_CELLS`` cells in strips).
     network, radii, method, street_width, categories, max_snap, quad_segs, engine, cell_m
         As in :func:`service_areas` (``engine="auto"``: vector below 20,000 reachable pieces per category,
         raster above; the raster outline is accurate to about one ``cell_m``, areas within a few percent).

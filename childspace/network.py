@@ -2029,6 +2029,14 @@ class WalkNetwork:
     def save(self, path: str | Path) -> Path:
         """Write the network to a GeoPackage (layers ``nodes``, ``edges``, and a metadata table).
 
+        The file is written under a temporary name in the same folder and renamed onto ``path`` only when
+        complete, so a failed save leaves an existing file at ``path`` untouched.
+
+        Parameters
+        ----------
+        path : str or Path
+            The GeoPackage to write (replaced if it exists).
+
         Returns
         -------
         pathlib.Path
@@ -2036,17 +2044,19 @@ class WalkNetwork:
         """
         import pyogrio
 
+        from childspace._atomic import atomic_path
+
         path = Path(path)
-        if path.exists():
-            path.unlink()
-        self.nodes.to_file(path, layer="nodes", driver="GPKG", engine="pyogrio")
-        self.edges.to_file(path, layer="edges", driver="GPKG", engine="pyogrio")
         meta = {"format": "childspace.WalkNetwork", "version": str(_FORMAT_VERSION),
                 "crs_wkt": self.crs.to_wkt(), "n_nodes": str(self.n_nodes), "n_edges": str(self.n_edges),
                 "dtypes_nodes": json.dumps({c: str(t) for c, t in self.nodes.dtypes.items()}),
                 "dtypes_edges": json.dumps({c: str(t) for c, t in self.edges.dtypes.items()})}
-        pyogrio.write_dataframe(pd.DataFrame({"key": list(meta), "value": list(meta.values())}), path,
-                                layer=_META_LAYER, driver="GPKG")
+        # written under a temporary name beside ``path`` and renamed into place: a failed save keeps the old file
+        with atomic_path(path) as tmp:
+            self.nodes.to_file(tmp, layer="nodes", driver="GPKG", engine="pyogrio")
+            self.edges.to_file(tmp, layer="edges", driver="GPKG", engine="pyogrio")
+            pyogrio.write_dataframe(pd.DataFrame({"key": list(meta), "value": list(meta.values())}), tmp,
+                                    layer=_META_LAYER, driver="GPKG")
         return path
 
     @classmethod

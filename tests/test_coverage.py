@@ -316,6 +316,63 @@ def test_raster_strips_equal_one_grid():
     assert one.area == pytest.approx(exact.area, rel=0.02) and _iou(one, exact) >= 0.95
 
 
+def _one_grid(xy: np.ndarray, cell: float, width: float):
+    """The whole extent burnt and traced as one grid (the reference for the per-cluster windows)."""
+    margin = int(np.ceil(width / cell)) + 2
+    lo = np.floor(xy.min(axis=0) / cell) * cell - margin * cell
+    hi = np.ceil(xy.max(axis=0) / cell) * cell + margin * cell
+    shape = (int(round((hi[1] - lo[1]) / cell)) + 1, int(round((hi[0] - lo[0]) / cell)) + 1)
+    return cv._raster_areas(xy, np.zeros(len(xy), dtype=np.int64), lo[None, :], shape, 1, cell, width)[0]
+
+
+def test_raster_clusters_trace_like_one_grid():
+    # streets sampled every 5 m: three separate crosses far apart, two short lines whose 25 m bands meet across
+    # a block boundary, and a lone point; 10 m cells (fitted: 25 m = 2.5 cells), blocks of 32 cells = 320 m
+    rng = np.random.default_rng(3)
+    parts = []
+    for cx, cy in ((0, 0), (2000, 300), (900, 1700)):
+        s = np.arange(-200, 200.1, 5.0)
+        parts += [np.c_[cx + s, np.full_like(s, cy)], np.c_[np.full_like(s, cx), cy + s]]
+    shift = rng.uniform(-1, 1, (1, 2))
+    # the grid starts 5 cells (the margin) below the lowest sample's cell: a block edge lies half-way between the
+    # cell centres lo + (32 k - 1) cells and lo + 32 k cells; the two lines end 5 m before and start 40 m after
+    # the edge at k = 11 (a 45 m gap < 2 x 25 m)
+    lo_x = np.floor((-200 + shift[0, 0]) / 10.0) * 10.0 - 50.0
+    edge = lo_x + (32 * 11 - 0.5) * 10.0 - shift[0, 0]
+    parts += [np.c_[np.arange(edge - 200, edge - 4.9, 5.0), np.full(40, 1000.0)],
+              np.c_[np.arange(edge + 40, edge + 200.1, 5.0), np.full(33, 1000.0)],
+              np.array([[4321.0, -777.0]])]
+    xy = np.concatenate(parts) + shift
+    got = cv._raster_dissolved(xy, 10.0, 25.0)
+    ref = _one_grid(xy, 10.0, 25.0)
+    assert got.is_valid and ref.is_valid
+    assert got.area == pytest.approx(ref.area, rel=1e-9)
+    assert shapely.symmetric_difference(got, ref).area < 1e-3
+    # three crosses + the two joined lines + the point = 5 separate parts
+    assert got.geom_type == "MultiPolygon" and len(got.geoms) == 5
+    lines = [g for g in got.geoms if g.bounds[0] < edge + shift[0, 0] < g.bounds[2]]
+    assert len(lines) == 1 and lines[0].bounds[2] > edge + 200      # the two lines form one band
+    # the lone point: the cells whose centre lies within 25 m (2.5 cells) of its cell's centre, rows of 3, 5, 5,
+    # 5, 3 cells = 21 cells, outlined half-way between cell centres; marching squares cut each of the 8 convex
+    # corners by 1/8 cell and add 1/8 cell at each of the 4 concave ones: 20.5 cells of 100 m2
+    lone = [g for g in got.geoms if g.bounds[0] > 4000][0]
+    assert lone.area == pytest.approx((21 - 8 / 8 + 4 / 8) * 100.0)
+
+
+def test_raster_cluster_above_max_cells_goes_to_strips():
+    # one cross of 800 m arms is a single cluster of about 85 x 85 cells: with max_cells=2,000 it is traced in
+    # strips, the small square far away in its own window
+    s = np.arange(-400, 400.1, 5.0)
+    xy = np.r_[np.c_[s, np.zeros_like(s)], np.c_[np.zeros_like(s), s], np.c_[5000 + s[:20], np.full(20, 5000.0)]]
+    whole = cv._raster_dissolved(xy, 10.0, 25.0)
+    strips = cv._raster_dissolved(xy, 10.0, 25.0, max_cells=2_000)
+    assert strips.is_valid and len(strips.geoms) == 2
+    assert shapely.symmetric_difference(whole, strips).area < 1.0
+    exact = shapely.buffer(shapely.MultiLineString([[(-400, 0), (400, 0)], [(0, -400), (0, 400)],
+                                                    [(4600, 5000), (4695, 5000)]]), 25.0, quad_segs=64)
+    assert whole.area == pytest.approx(exact.area, rel=0.02) and _iou(whole, exact) >= 0.95
+
+
 def test_raster_engine_arguments_are_checked(facilities, net):
     with pytest.raises(DataError, match="engine"):
         cv.service_areas(facilities, net, engine="pixels")

@@ -389,6 +389,20 @@ def test_save_load_round_trip(tmp_path, square):
         WalkNetwork.load(tmp_path / "x.gpkg")
 
 
+def test_failed_save_keeps_the_old_file(tmp_path, square):
+    path = square.save(tmp_path / "net.gpkg")
+    before = path.read_bytes()
+    broken = make_net([(0, 0), (50, 0)], [(0, 1)])
+    broken.edges["bad"] = np.array([1j])     # GeoPackage has no complex field type: the edges layer fails
+    with pytest.raises(NotImplementedError):
+        broken.save(path)
+    assert path.read_bytes() == before                      # the old network is intact ...
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.gpkg"]   # ... and no partial file is left
+    back = WalkNetwork.load(path)
+    assert back.n_nodes == 4 and back.n_edges == 5
+    np.testing.assert_array_equal(back.length, square.length)
+
+
 def test_to_networkx_with_osmnx(square):
     import osmnx as ox
 
