@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -37,7 +39,6 @@ import scipy.sparse as sp
 import shapely
 from pyproj import CRS
 from scipy.sparse.csgraph import connected_components, dijkstra
-from scipy.spatial import cKDTree
 
 from childspace._errors import DataError, NetworkError
 from childspace.projection import local_crs_for
@@ -48,10 +49,11 @@ _FORMAT_VERSION = 1
 _META_LAYER = "childspace_meta"
 #: default memory budget (MiB) for dense per-source distance rows in ``distance_matrix`` / ``k_nearest``
 DEFAULT_MEMORY_MB = 256
-#: snapping index: edges are sampled every ``_SNAP_STEP`` metres; a point's ``_SNAP_K`` nearest samples give the
-#: candidate segments measured exactly (see ``WalkNetwork._nearest_edge``)
-_SNAP_STEP = 35.0
-_SNAP_K = 10
+#: snapping index: a bucket grid over edge segments (see ``WalkNetwork._snap_index``): target number of grid
+#: entries sharing a typical segment's cell, largest number of cells, and candidates measured per chunk
+_SNAP_CELL_LOAD = 2.5
+_SNAP_MAX_CELLS = 20_000_000
+_SNAP_CHUNK = 1_000_000
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -730,13 +732,17 @@ class WalkNetwork:
             if arr.ndim != 2 or arr.shape[1] != 2:
                 raise DataError(f"points must be (m, 2) coordinates in the network CRS, got shape {arr.shape}",
                                 fix="pass a GeoSeries/GeoDataFrame with a CRS, or an (m, 2) array of x, y metres")
-            geom = shapely.points(arr)
+            geom = None  # coordinates only: no geometry objects needed
             ids = np.arange(arr.shape[0])
             pxy = arr
-        m = geom.size
-        empty = shapely.is_missing(geom) | shapely.is_empty(geom)
-        types = shapely.get_type_id(geom)
-        notpt = (~empty) & (types != 0)
+        if geom is None:
+            m = pxy.shape[0]
+            empty = np.zeros(m, dtype=bool)
+            notpt = empty
+        else:
+            m = geom.size
+            empty = shapely.is_missing(geom) | shapely.is_empty(geom)
+            notpt = (~empty) & (shapely.get_type_id(geom) != 0)
         if notpt.any():
             rows = ids[notpt][:5].tolist()
             raise DataError(f"{int(notpt.sum())} geometries are not Points (ids {rows})",
@@ -773,7 +779,12 @@ class WalkNetwork:
                     labels=labels, max_distance=float(max_distance), crs=self.crs, n_network_edges=self.n_edges)
 
     def _snap_index(self) -> dict[str, Any]:
-        """Straight segments of all edges and a KD-tree over points sampled along them (built once)."""
+        """Straight segments of all edges and a bucket grid over them (built once).
+
+        Every segment is listed in each grid cell its bounding box touches. The cell size starts at the mean
+        area per segment and shrinks until a typical segment shares its cells with about ``_SNAP_CELL_LOAD``
+        entries (the load weighted by segment density, so dense town centres stay cheap to query).
+        """
         if self._snapidx is None:
             coords, vptr, cum = self._vertex_table()
             last = np.zeros(coords.shape[0], dtype=bool)
@@ -783,43 +794,109 @@ class WalkNetwork:
             d = coords[a + 1] - coords[a]
             slen = np.hypot(d[:, 0], d[:, 1])
             ll = slen ** 2
-            k = np.ceil(slen / _SNAP_STEP).astype(np.int64) + 1
-            pos, owner = _ragged_ranges(np.zeros(k.size, dtype=np.int64), k)
-            t = pos / (k[owner] - 1)
-            samples = coords[a[owner]] + d[owner] * t[:, None]
-            self._snapidx = {"tree": cKDTree(samples), "sample_seg": owner, "ax": coords[a, 0], "ay": coords[a, 1],
-                             "dx": np.ascontiguousarray(d[:, 0]), "dy": np.ascontiguousarray(d[:, 1]),
-                             "inv_ll": np.divide(1.0, ll, out=np.zeros_like(ll), where=ll > 0),
-                             "edge": seg_edge, "c0": cum[a], "slen": slen}
+            lo = np.minimum(coords[a], coords[a + 1])
+            hi = np.maximum(coords[a], coords[a + 1])
+            ix: dict[str, Any] = {"ax": coords[a, 0], "ay": coords[a, 1],
+                                  "dx": np.ascontiguousarray(d[:, 0]), "dy": np.ascontiguousarray(d[:, 1]),
+                                  "inv_ll": np.divide(1.0, ll, out=np.zeros_like(ll), where=ll > 0),
+                                  "edge": seg_edge, "c0": cum[a], "slen": slen}
+            if a.size:
+                origin = lo.min(axis=0)
+                span = np.maximum(hi.max(axis=0) - origin, 1.0)
+                cell = max(float(np.sqrt(span[0] * span[1] / a.size)), 1.0)
+                for _ in range(4):
+                    cell = max(cell, float(np.sqrt(span[0] * span[1] / _SNAP_MAX_CELLS)))
+                    shape = (np.floor(span / cell).astype(np.int64) + 1)
+                    # a small margin so that floating-point rounding at cell borders never drops a segment
+                    eps = 1e-7 * cell + 1e-9 * float(np.abs(origin).max())
+                    c_lo = np.clip(np.floor((lo - eps - origin) / cell).astype(np.int64), 0, shape - 1)
+                    c_hi = np.clip(np.floor((hi + eps - origin) / cell).astype(np.int64), 0, shape - 1)
+                    kx = c_hi[:, 0] - c_lo[:, 0] + 1
+                    ky = c_hi[:, 1] - c_lo[:, 1] + 1
+                    q, seg = _ragged_ranges(np.zeros(a.size, dtype=np.int64), kx * ky)
+                    cid = (c_lo[seg, 0] + q // ky[seg]) * shape[1] + c_lo[seg, 1] + q % ky[seg]
+                    cnt = np.bincount(cid, minlength=int(shape[0] * shape[1]))
+                    load = float((cnt.astype(float) ** 2).sum() / cnt.sum())
+                    if load <= 1.5 * _SNAP_CELL_LOAD:
+                        break
+                    cell *= float(np.sqrt(_SNAP_CELL_LOAD / load))
+                order = np.argsort(cid, kind="stable")
+                indptr = np.zeros(cnt.size + 1, dtype=np.int64)
+                np.cumsum(cnt, out=indptr[1:])
+                ix.update(origin=origin, cell=cell, shape=shape, indptr=indptr, cell_seg=seg[order])
+            self._snapidx = ix
         return self._snapidx
 
     def _nearest_edge(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Nearest edge of every point (m, 2), network CRS: (edge, distance, offset from u, snapped xy).
 
-        Edges are sampled every ``_SNAP_STEP`` m, so every point of a segment lies within half a step of a
-        sample. The ``_SNAP_K`` samples nearest to a point give candidate segments, measured exactly; the answer
-        is certain when the best distance plus half a step is below the distance of the farthest of those
-        samples (no other segment can be closer). The other points go through an R-tree nearest query
+        The segments listed in the 3 x 3 grid cells around a point are measured exactly. The answer is certain
+        when the best distance is below the distance from the point to the border of that block (a closer
+        segment would have its nearest point inside the block, so it would be listed there). The other points
+        (far from every street, or outside the grid) go through an R-tree nearest query
         (:meth:`_nearest_edge_strtree`), so the result is always the nearest point of the nearest edge.
         """
         ix = self._snap_index()
         m = xy.shape[0]
-        k = min(_SNAP_K, ix["tree"].n)
-        dk, ik = ix["tree"].query(xy, k=k, workers=-1)
-        dk, ik = dk.reshape(m, k), ik.reshape(m, k)
-        cand = ix["sample_seg"][ik]
-        rx = xy[:, :1] - ix["ax"][cand]
-        ry = xy[:, 1:] - ix["ay"][cand]
-        dx, dy = ix["dx"][cand], ix["dy"][cand]
-        t = np.clip((rx * dx + ry * dy) * ix["inv_ll"][cand], 0.0, 1.0)
-        d = np.hypot(rx - dx * t, ry - dy * t)
-        j = np.argmin(d, axis=1)
-        rows = np.arange(m)
-        best, s, tb = d[rows, j], cand[rows, j], t[rows, j]
-        edge = ix["edge"][s]
-        offset = np.clip(ix["c0"][s] + tb * ix["slen"][s], 0.0, self.length[edge])
-        sxy = np.c_[ix["ax"][s] + ix["dx"][s] * tb, ix["ay"][s] + ix["dy"][s] * tb]
-        rest = np.flatnonzero(best + _SNAP_STEP / 2.0 >= dk[:, -1])
+        edge = np.zeros(m, dtype=np.int64)
+        best = np.full(m, np.inf)
+        offset = np.zeros(m)
+        sxy = np.zeros((m, 2))
+        certain = np.zeros(m, dtype=bool)
+        if m and "cell" in ix:
+            cell, shape, indptr = ix["cell"], ix["shape"], ix["indptr"]
+            rel = (xy - ix["origin"]) / cell
+            ci = np.floor(rel).astype(np.int64)
+            # distance from each point to the border of its 3 x 3 block of cells, metres
+            frac = rel - ci
+            guard = (1.0 + np.minimum(frac, 1.0 - frac).min(axis=1)) * cell * (1.0 - 1e-9)
+            starts = np.zeros((m, 9), dtype=np.int64)
+            counts = np.zeros((m, 9), dtype=np.int64)
+            for k, (oi, oj) in enumerate((i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)):
+                gi, gj = ci[:, 0] + oi, ci[:, 1] + oj
+                inside = (gi >= 0) & (gi < shape[0]) & (gj >= 0) & (gj < shape[1])
+                c = np.where(inside, gi * shape[1] + gj, 0)
+                starts[:, k] = indptr[c]
+                counts[:, k] = np.where(inside, indptr[c + 1] - indptr[c], 0)
+            per_pt = counts.sum(axis=1)
+            # chunks of points bound the memory of the candidate arrays
+            bounds = np.searchsorted(np.cumsum(per_pt), np.arange(1, 1 + int(per_pt.sum()) // _SNAP_CHUNK)
+                                     * _SNAP_CHUNK)
+            def measure(lo_: int, hi_: int) -> None:
+                sl = slice(lo_, hi_)
+                pos, row = _ragged_ranges(starts[sl].ravel(), counts[sl].ravel())
+                if pos.size == 0:
+                    return
+                cand = ix["cell_seg"][pos]
+                pt = row // 9 + lo_
+                rx = xy[pt, 0] - ix["ax"][cand]
+                ry = xy[pt, 1] - ix["ay"][cand]
+                dx, dy = ix["dx"][cand], ix["dy"][cand]
+                t = np.clip((rx * dx + ry * dy) * ix["inv_ll"][cand], 0.0, 1.0)
+                dist = np.hypot(rx - dx * t, ry - dy * t)
+                first = np.flatnonzero(np.r_[True, pt[1:] != pt[:-1]])
+                owners = pt[first]
+                mn = np.minimum.reduceat(dist, first)
+                hit = np.flatnonzero(dist == np.repeat(mn, np.diff(np.r_[first, pt.size])))
+                hit = hit[np.r_[True, pt[hit][1:] != pt[hit][:-1]]]   # first best candidate per point
+                sb, tb = cand[hit], t[hit]
+                best[owners] = mn
+                e = ix["edge"][sb]
+                edge[owners] = e
+                offset[owners] = np.clip(ix["c0"][sb] + tb * ix["slen"][sb], 0.0, self.length[e])
+                sxy[owners] = np.c_[ix["ax"][sb] + ix["dx"][sb] * tb, ix["ay"][sb] + ix["dy"][sb] * tb]
+
+            # chunks write disjoint rows; numpy releases the GIL in these array operations, so two threads
+            # share the work
+            jobs = [(int(a_), int(b_)) for a_, b_ in zip(np.r_[0, bounds], np.r_[bounds, m]) if b_ > a_]
+            if len(jobs) > 1:
+                with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+                    list(pool.map(lambda j: measure(*j), jobs))
+            else:
+                for j in jobs:
+                    measure(*j)
+            certain = best < guard
+        rest = np.flatnonzero(~certain)
         if rest.size:
             edge[rest], best[rest], offset[rest], sxy[rest] = self._nearest_edge_strtree(xy[rest])
         return edge, best, offset, sxy
@@ -932,6 +1009,13 @@ class WalkNetwork:
             return best, arg
         se = s.edge[sp_pts]
         sf = s.frac[sp_pts]
+        # only targets on an edge that carries a source can have a direct along-edge path
+        has_src = np.zeros(self.n_edges, dtype=bool)
+        has_src[se] = True
+        sub = np.flatnonzero(has_src[t.edge[tp]])
+        if sub.size == 0:
+            return best, arg
+        tp = tp[sub]
         order = np.lexsort((sf, se))
         key = se[order].astype(float) + 0.5 * sf[order]  # sorted by (edge, frac)
         te = t.edge[tp]
@@ -945,9 +1029,10 @@ class WalkNetwork:
             valid &= se[j] == te
             d = w.piece(te, sf[j], tf)
             d = np.where(valid, d, np.inf)
-            better = d < best
-            best = np.where(better, d, best)
-            arg = np.where(better, j, arg)
+            cur_b, cur_a = best[sub], arg[sub]
+            better = d < cur_b
+            best[sub] = np.where(better, d, cur_b)
+            arg[sub] = np.where(better, j, cur_a)
         return best, arg
 
     def _run(self, w: EdgeWeight, s: Snap, cutoff: float | None, handicap: np.ndarray | None = None
