@@ -42,7 +42,7 @@ from childspace.projection import WGS84, local_crs_for
 
 __all__ = [
     "origin_access", "service_areas", "dissolve_service_areas", "unit_coverage", "life_circles", "gaps",
-    "uncovered_origins", "two_step_fca", "suggest_sites", "category_radii",
+    "uncovered_origins", "two_step_fca", "suggest_sites", "category_radii", "facilities_per_unit",
 ]
 
 #: Default maximum distance (m) between a point and the street it is attached to.
@@ -1036,6 +1036,61 @@ def unit_coverage(units: gpd.GeoDataFrame, access: gpd.GeoDataFrame, categories:
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     out.attrs.update({"origins_outside": outside, "origins": len(access), "metric_crs": crs.to_string()})
     return out
+
+
+def facilities_per_unit(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, standards: Any = None,
+                        categories: Iterable[str] | str | None = None) -> pd.DataFrame:
+    """Count the facilities of each category inside each unit, against a minimum per township.
+
+    Some standards are a count, not a radius: the action plan wants a children's home (儿童之家) in every
+    township (``min_per_township`` in ``config/standards.toml``). Facilities are assigned to units by
+    point-in-polygon (vectorised spatial join).
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        Canonical boundaries (``unit_id``, ``name``), any CRS.
+    facilities : GeoDataFrame
+        Canonical facilities (``category``), any CRS.
+    standards : Standards, optional
+        Default: :func:`childspace.standards.default_standards`.
+    categories : str or iterable, optional
+        Default: the categories with a ``min_per_township``.
+
+    Returns
+    -------
+    DataFrame
+        One row per unit and category: ``unit_id``, ``name``, ``category``, ``count``, ``min_required``
+        (NaN when the category has no minimum), ``meets`` (bool; True when there is no minimum), ``finding``
+        (bilingual, empty when met).
+    """
+    std = standards if _is_standards(standards) else _default_standards()
+    if categories is None:
+        cats = [c for c, spec in std.categories.items() if getattr(spec, "min_per_township", None)]
+    else:
+        cats = [categories] if isinstance(categories, str) else list(categories)
+    u = units[["unit_id", "name", "geometry"]].reset_index(drop=True)
+    f = facilities[facilities["category"].isin(cats)][["category", "geometry"]].to_crs(u.crs)
+    joined = gpd.sjoin(f, u, predicate="within", how="inner")
+    counts = joined.groupby(["unit_id", "category"]).size()
+    idx = pd.MultiIndex.from_product([u["unit_id"], cats], names=["unit_id", "category"])
+    out = counts.reindex(idx, fill_value=0).rename("count").reset_index()
+    out = out.merge(u[["unit_id", "name"]], on="unit_id", how="left")
+    minimum = {c: getattr(std.categories[c], "min_per_township", None) for c in cats}
+    out["min_required"] = out["category"].map(minimum).astype(float)
+    out["meets"] = out["min_required"].isna() | (out["count"] >= out["min_required"])
+    labels = {c: _label(c) for c in cats}
+
+    def finding(row: pd.Series) -> str:
+        if row["meets"]:
+            return ""
+        zh, _, en = labels[row["category"]].partition(" ")
+        return (f"{row['name']}缺{zh}（{int(row['count'])}处，至少{int(row['min_required'])}处） "
+                f"{row['name']}: {int(row['count'])} {en.lower() or row['category']}(s), at least "
+                f"{int(row['min_required'])} required")
+
+    out["finding"] = out.apply(finding, axis=1) if len(out) else pd.Series(dtype=str)
+    return out[["unit_id", "name", "category", "count", "min_required", "meets", "finding"]]
 
 
 def life_circles(unit_coverage_df: pd.DataFrame, standards: Any = None) -> pd.DataFrame:

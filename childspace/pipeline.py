@@ -344,6 +344,8 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
             res.tables[f"{level}_life_circles"] = cov.life_circles(uc, radii)
             if level == "community" or inp.communities is None:
                 gap_parts.append(cov.gaps(units, access, d_walk, categories))
+        if inp.townships is not None:   # count standards: e.g. a children's home in every township
+            res.tables["township_minimums"] = cov.facilities_per_unit(inp.townships, fac, radii)
         if gap_parts:
             res.layers["gaps"] = gpd.GeoDataFrame(pd.concat(gap_parts, ignore_index=True), geometry="geometry",
                                                   crs=gap_parts[0].crs)
@@ -395,6 +397,9 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
             out.append(f"{category_label(cat)}：步行 {pct:.0f}% 的儿童在服务半径内，{len(below)} 个社区低于 "
                        f"{cfg.target_pct:g}% — {pct:.0f}% of children within walking reach; {len(below)} "
                        f"communities below target")
+    mins = res.tables.get("township_minimums")
+    if mins is not None and len(mins):
+        out.extend(mins.loc[~mins["meets"], "finding"].tolist())
     ps = res.layers.get("pilots")
     if ps is not None and len(ps):
         for batch, part in ps.groupby("batch"):
@@ -504,6 +509,8 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
         tables["school_zones"] = pd.DataFrame(res.layers["school_zones"].drop(columns="geometry"))
     if "gaps" in res.layers:
         tables["gaps"] = pd.DataFrame(res.layers["gaps"].drop(columns="geometry"))
+    if "township_minimums" in res.tables:
+        tables["township_minimums"] = res.tables["township_minimums"]
     if "datum_check" in res.tables:
         tables["datum_check"] = res.tables["datum_check"]
     tables = {k: _for_file(v) for k, v in tables.items()}

@@ -431,3 +431,27 @@ def test_sample_raster_agrees_with_vector(sample):
     assert (iou >= 0.9).all()
     for ga, gb in zip(dv.geometry, dr.geometry):
         assert gb.is_valid and gb.area == pytest.approx(ga.area, rel=0.05) and _iou(ga, gb) >= 0.9
+
+
+def test_facilities_per_unit_finds_the_township_without_a_childrens_home():
+    """The action plan wants a children's home in every township; the sample's 示例丙镇 has none."""
+    from pathlib import Path
+
+    from childspace import io
+    from childspace.coverage import facilities_per_unit
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    towns = io.load_boundaries(data / "boundaries" / "townships.gpkg", level="township")
+    fac = io.load_facilities(data / "facilities" / "facilities.csv")
+    got = facilities_per_unit(towns, fac).set_index("name")
+    # hand count: children's homes of the CSV by township, point in polygon
+    homes = fac[fac["category"] == "children_home"]
+    for _, t in towns.iterrows():
+        assert got.loc[t["name"], "count"] == int(homes.within(t.geometry).sum())
+    assert not got.loc["示例丙镇", "meets"] and got.loc["示例丙镇", "count"] == 0
+    assert "示例丙镇缺儿童之家" in got.loc["示例丙镇", "finding"]
+    assert got.drop(index="示例丙镇")["meets"].all() and (got.drop(index="示例丙镇")["finding"] == "").all()
+    # a category without a minimum is counted and always meets
+    kg = facilities_per_unit(towns, fac, categories="kindergarten")
+    assert kg["min_required"].isna().all() and kg["meets"].all()
+    assert kg["count"].sum() == int((fac["category"] == "kindergarten").sum())

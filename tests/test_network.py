@@ -730,3 +730,48 @@ def test_reach_handicap_and_pairs_against_networkx(seed):
                  if dd.get(("p", 1, i), np.inf) <= cut}
     assert got.keys() == exp_pairs.keys() and len(got) > 5
     np.testing.assert_allclose([got[k] for k in exp_pairs], list(exp_pairs.values()), atol=1e-6)
+
+
+def test_grid_snap_on_a_clustered_network_matches_rtree(monkeypatch):
+    """A dense centre and a sparse outskirt (the bucket grid shrinks its cells), points spread over several
+    chunks, and points outside the grid (answered by the fallback): all equal to the R-tree method."""
+    import childspace.network as network_module
+
+    rng = np.random.default_rng(7)
+    # dense 20 m grid of streets in a 400 m square, and a few long streets 3 km away
+    lines = [shapely.LineString([(X0 + x, Y0), (X0 + x, Y0 + 400)]) for x in range(0, 401, 20)]
+    lines += [shapely.LineString([(X0, Y0 + y), (X0 + 400, Y0 + y)]) for y in range(0, 401, 20)]
+    lines += [shapely.LineString([(X0 + 3000, Y0 + y), (X0 + 6000, Y0 + y + 500)]) for y in (0, 1500, 3000)]
+    merged = shapely.node(shapely.MultiLineString(lines))
+    segs = list(merged.geoms)
+    ends = np.array([[*s.coords[0], *s.coords[-1]] for s in segs]).round(6)
+    pts_xy = np.unique(np.r_[ends[:, :2], ends[:, 2:]], axis=0)
+    ids = {tuple(p): i + 1 for i, p in enumerate(pts_xy)}
+    nodes = gpd.GeoDataFrame({"osmid": list(ids.values())}, geometry=shapely.points(pts_xy),
+                             crs=CRS).set_index("osmid")
+    edges = gpd.GeoDataFrame({"u": [ids[tuple(e[:2])] for e in ends], "v": [ids[tuple(e[2:])] for e in ends],
+                              "key": 0, "osmid": np.arange(len(segs))}, geometry=segs, crs=CRS)
+    net = WalkNetwork.from_frames(nodes, edges, crs=CRS)
+    monkeypatch.setattr(network_module, "_SNAP_CHUNK", 500)      # force many chunks
+    pts = np.r_[rng.uniform(-50, 450, (2000, 2)), rng.uniform(2500, 6500, (1500, 2)),
+                rng.uniform(-20000, -15000, (20, 2))] + [X0, Y0]   # the last ones far outside every cell
+    fallback = []
+    strtree = WalkNetwork._nearest_edge_strtree
+
+    def counting(self, xy):
+        fallback.append(np.asarray(xy))
+        return strtree(self, xy)
+
+    monkeypatch.setattr(WalkNetwork, "_nearest_edge_strtree", counting)
+    s = net.snap(pts, max_distance=np.inf)
+    # in the dense centre the grid certifies nearly every point; the fallback takes points it cannot certify
+    # (far from any street, as in the sparse outskirt, or outside the grid)
+    fb = np.concatenate(fallback) - [X0, Y0]
+    inside = ((pts - [X0, Y0] > 0) & (pts - [X0, Y0] < 400)).all(axis=1)
+    in_centre = ((fb > 0) & (fb < 400)).all(axis=1).sum()
+    assert in_centre < 0.02 * inside.sum()
+    assert ((fb < -10000).all(axis=1)).sum() == 20
+    edge, dist, offset, sxy = strtree(net, pts)
+    np.testing.assert_allclose(s.distance, dist, atol=1e-6)
+    np.testing.assert_allclose(s.xy, sxy, atol=1e-5)
+    assert (s.distance[-20:] > 10_000).all()
