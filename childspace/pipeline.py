@@ -517,7 +517,8 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
     (out / "tables").mkdir(exist_ok=True)
     for name, p in report.write_csv_tables(out / "tables", tables).items():
         written[f"csv:{name}"] = p
-    written["excel"] = report.write_excel(out / "childspace.xlsx", tables)
+    written["excel"] = report.write_excel(out / "childspace.xlsx",
+                                          {report.SHEET_NAMES.get(k, k): v for k, v in tables.items()})
     if maps:
         written.update(_write_maps(res, cfg, out, tables, progress))
     return written

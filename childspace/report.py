@@ -226,6 +226,11 @@ SHEET_NAMES: dict[str, str] = {
     "life_circles": "生活圈 Life circles",
     "routes": "上学路线 School routes",
     "school_zones": "校园周边 School zones",
+    "pilot_units": "试点单元 Pilot units",
+    "township_life_circles": "乡镇生活圈 Township life circles",
+    "community_life_circles": "社区生活圈 Community life circles",
+    "township_minimums": "乡镇设施数 Township minimums",
+    "datum_check": "坐标检查 Datum check",
 }
 
 
