@@ -319,7 +319,7 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
     inp.facilities = fac
     res.layers["facilities"] = fac
     radii = _radii(cfg)
-    categories = [c for c in cfg.categories if fac is not None]
+    categories = list(cfg.categories)
 
     if coverage and fac is not None and inp.origins is not None:
         progress("服务覆盖 Coverage: distances from every home to the nearest facility of each category")
@@ -436,7 +436,6 @@ def _for_file(df: Any) -> Any:
     """A copy whose non-geometry columns are plain scalars (lists joined, bytes/geometries as WKT/hex)."""
     import geopandas as gpd
     import numpy as np
-    import pandas as pd
     from shapely.geometry.base import BaseGeometry
 
     out = df.copy()
@@ -460,8 +459,6 @@ def _for_file(df: Any) -> Any:
                     return str(v)
                 return v
             out[col] = s.map(conv)
-    if isinstance(out, pd.DataFrame) and not isinstance(out, gpd.GeoDataFrame):
-        return out
     return out
 
 
