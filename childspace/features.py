@@ -49,21 +49,9 @@ from childspace import _osm_reader
 from childspace._errors import DataError
 from childspace.osm import AreaLike, area_polygon
 from childspace.projection import local_crs, local_crs_for
+from childspace.standards import category_label
 
 WGS84 = "EPSG:4326"
-
-#: Bilingual labels (Chinese first) of the categories produced here.
-CATEGORY_LABELS: dict[str, str] = {
-    "kindergarten": "幼儿园 Kindergarten",
-    "primary_school": "小学 Primary school",
-    "middle_school": "初中 Middle school",
-    "playground": "儿童游戏场地 Playground",
-    "park": "公园 Park",
-    "mother_baby_room": "母婴室 Mother-and-baby room",
-    "library": "图书馆 Library",
-    "hospital": "儿科医院 Paediatric hospital",
-    "children_home": "儿童之家 Children's home",
-}
 
 #: Tag keys that make an object a candidate (filtered in C++ before Python sees it).
 CANDIDATE_KEYS = ("amenity", "leisure", "healthcare", "baby_feeding", "changing_table", "name", "school")
@@ -304,7 +292,7 @@ def _assemble(
                     "facility_id": fid,
                     "name": tg.get("name") or tg.get("name:zh"),
                     "category": cat,
-                    "label": CATEGORY_LABELS[cat],
+                    "label": category_label(cat),
                     "source": "osm",
                     "subtype": sub,
                     "capacity": float(cap) if cap and re.fullmatch(r"\d+(\.\d+)?", cap) else np.nan,

@@ -36,11 +36,16 @@ from folium.template import Template
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
 from childspace.report import (
+    _VALUE_LABELS,
     CATEGORY_LABELS,
+    COVERAGE_BINS,
+    NO_DATA_COLOUR,
     KIND_LABELS,
     STATUS_LABELS,
     STRESS_LABELS,
     VERDICT_LABELS,
+    _coverage_colours,
+    _only_category,
     category_label,
 )
 
@@ -79,15 +84,9 @@ CATEGORY_COLOURS: dict[str, str] = {
     "hospital": "#1b9e77",
 }
 
-#: coverage % classes for choropleths: upper bounds and colours (red = low coverage, green = high)
-COVERAGE_BINS: list[tuple[float, str, str]] = [
-    (20.0, "#d7191c", "0–20%"),
-    (40.0, "#fdae61", "20–40%"),
-    (60.0, "#ffffbf", "40–60%"),
-    (80.0, "#a6d96a", "60–80%"),
-    (100.0001, "#1a9641", "80–100%"),
-]
-_NO_DATA = "#bdbdbd"
+#: legend rows of the coverage choropleths
+_COVERAGE_LEGEND: list[tuple[str, str, str]] = (
+    [("fill", col, lab) for _u, col, lab in COVERAGE_BINS] + [("fill", NO_DATA_COLOUR, "无数据 No data")])
 
 _FONT_STACK = ('"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",'
                '"WenQuanYi Micro Hei","SimHei",sans-serif')
@@ -592,11 +591,7 @@ def coverage_map(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFra
     fac = _to_wgs84(facilities, "facilities")
     _require(fac, ["facility_id", "name"], "facilities")
     if category is None:
-        cats = fac["category"].dropna().unique() if "category" in fac.columns else []
-        if len(cats) != 1:
-            raise ChildspaceError("coverage_map needs a category when facilities hold several",
-                                  fix=f"pass category= one of {sorted(map(str, cats))}")
-        category = str(cats[0])
+        category = _only_category(fac, "coverage_map", "facilities hold")
     clabel = category_label(category)
     colour = CATEGORY_COLOURS.get(category, "#1f78b4")
     fac = _category_filter(fac, category)
@@ -1441,15 +1436,6 @@ def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None
 # 4. overview choropleth
 # ----------------------------------------------------------------------------------------------------
 
-def _coverage_class(values: np.ndarray) -> list[str]:
-    uppers = np.array([b[0] for b in COVERAGE_BINS])
-    idx = np.searchsorted(uppers, np.nan_to_num(values, nan=-1.0), side="right")
-    out = []
-    for v, i in zip(values, idx):
-        out.append(_NO_DATA if not np.isfinite(v) else COVERAGE_BINS[min(i, len(COVERAGE_BINS) - 1)][1])
-    return out
-
-
 #: life-circle completeness classes: number of the 5/10/15-minute circles complete -> (colour, label)
 LIFE_CIRCLE_CLASSES: dict[int, tuple[str, str]] = {
     0: ("#d7191c", "0 个完整 none complete"),
@@ -1457,10 +1443,6 @@ LIFE_CIRCLE_CLASSES: dict[int, tuple[str, str]] = {
     2: ("#a6d96a", "2 个完整 2 complete"),
     3: ("#1a9641", "3 个完整（5/10/15分钟） all 3 complete"),
 }
-
-_VALUE_LABELS = {"pct_walk": "步行覆盖率 Walking coverage", "pct_line": "直线覆盖率 Straight-line coverage",
-                 "area_pct_walk": "步行覆盖面积比 Area covered on foot"}
-
 
 def _split_label(label: str) -> tuple[str, str]:
     zh, _, en = label.partition(" ")
@@ -1501,7 +1483,7 @@ def _join_coverage(b: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None, 
 
 def _choropleth_styles(sub: gpd.GeoDataFrame, value: str) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     vals = pd.to_numeric(sub[value], errors="coerce").to_numpy(dtype=float)
-    cols = _coverage_class(vals)
+    cols = _coverage_colours(vals)
     below = (sub["below_target"].astype("boolean").fillna(False).to_numpy(dtype=bool)
              if "below_target" in sub.columns else np.zeros(len(sub), dtype=bool))
     styles = [{"color": "#7f0000" if bt else "#444444", "weight": 2.2 if bt else 1.0,
@@ -1545,7 +1527,7 @@ def _life_circle_layer(m: folium.Map, units: gpd.GeoDataFrame, life_circles: pd.
     judged = np.isfinite(comp)
     n_ok = np.where(judged, comp, 0).sum(axis=1).astype(int)
     any_judged = judged.any(axis=1)
-    fills = [LIFE_CIRCLE_CLASSES[min(k, 3)][0] if a else _NO_DATA for k, a in zip(n_ok, any_judged)]
+    fills = [LIFE_CIRCLE_CLASSES[min(k, 3)][0] if a else NO_DATA_COLOUR for k, a in zip(n_ok, any_judged)]
     styles = [{"color": "#444444", "weight": 1.0, "fillColor": f, "fillOpacity": 0.75} for f in fills]
     rows: list[tuple[str, list[str]]] = [("编号 Unit ID", _esc(j["unit_id"])),
                                          ("完整的生活圈 Complete circles",
@@ -1571,7 +1553,7 @@ def _life_circle_layer(m: folium.Map, units: gpd.GeoDataFrame, life_circles: pd.
     _add_layer(m, j, styles, pops, tips, name, show=show, overlay=overlay, pane="csChoro", pane_z=350)
     minutes = "/".join(re.findall(r"\d+", c)[0] for c in comp_cols)
     return ([("fill", col, lab) for _k, (col, lab) in LIFE_CIRCLE_CLASSES.items()]
-            + [("fill", _NO_DATA, f"无法判断（无儿童） Not judged (no children) — {minutes} 分钟 min")])
+            + [("fill", NO_DATA_COLOUR, f"无法判断（无儿童） Not judged (no children) — {minutes} 分钟 min")])
 
 
 def overview_map(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, category: str | None = None, *,
@@ -1652,8 +1634,7 @@ def overview_map(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cate
                    f"{cz}（{n_below}/{len(j)} 低于目标） {ce} ({n_below}/{len(j)} below target)",
                    show=(i == 0), overlay=False, pane="csChoro", pane_z=350)
     legend: list[tuple[str, list[tuple[str, str, str]]]] = [
-        (f"{vlabel} %（{lv_zh} {lv_en}）",
-         [("fill", col, lab) for _u, col, lab in COVERAGE_BINS] + [("fill", _NO_DATA, "无数据 No data")]),
+        (f"{vlabel} %（{lv_zh} {lv_en}）", list(_COVERAGE_LEGEND)),
         ("标记 Marks", [("line", "#7f0000", "深红边=低于目标 Dark red edge = below target")])]
     if life_circles is not None:
         items = _life_circle_layer(m, units, life_circles, "生活圈完整度 Life-circle completeness",
@@ -1683,7 +1664,7 @@ def _overview_single(b: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None
     j = _join_coverage(b, uc, category, value)
     level = j["level"].astype(str).to_numpy() if "level" in j.columns else np.array(["community"] * len(j))
     present = [lv for lv in ("township", "community") if (level == lv).any()]
-    legend_items = [("fill", col, lab) for _u, col, lab in COVERAGE_BINS] + [("fill", _NO_DATA, "无数据 No data")]
+    legend_items = list(_COVERAGE_LEGEND)
     for lv in present:
         sub = j[level == lv]
         vals, below, styles = _choropleth_styles(sub, value)

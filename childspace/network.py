@@ -30,7 +30,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -43,7 +43,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from childspace._errors import DataError, NetworkError
 from childspace.projection import local_crs_for
 
-__all__ = ["WalkNetwork", "Snap", "EdgeWeight", "Paths"]
+__all__ = ["WalkNetwork", "Snap", "EdgeWeight", "Paths", "PathSteps"]
 
 _FORMAT_VERSION = 1
 _META_LAYER = "childspace_meta"
@@ -318,6 +318,34 @@ class Snap:
                 "groups_not_attached": self.labels[~g_ok].tolist(), "max_distance_m": self.max_distance}
 
 
+class PathSteps(NamedTuple):
+    """The steps of all paths of a :class:`Paths`, one entry per edge walked (paths in order, each source -> target).
+
+    Attributes
+    ----------
+    path : numpy.ndarray (t,) of int
+        Path index of each step.
+    edge : numpy.ndarray (t,) of int
+        Edge index.
+    forward : numpy.ndarray (t,) of bool
+        True when the edge is walked u -> v.
+    start, end : numpy.ndarray (t,) of float
+        Where the walk enters and leaves the edge, metres from its ``u`` end (``start > end`` when walked
+        v -> u); whole edges run from one end to the other, the first/last steps of a path start at
+        ``source_offset`` / end at ``target_offset`` (not clipped to the edge).
+    first, last : numpy.ndarray (t,) of bool
+        The step is the first / last of its path.
+    """
+
+    path: np.ndarray
+    edge: np.ndarray
+    forward: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+
 @dataclass(frozen=True, eq=False)
 class Paths:
     """Shortest paths from each target group to its nearest source (the result of :meth:`WalkNetwork.paths`).
@@ -358,6 +386,26 @@ class Paths:
     def edge_lists(self) -> list[np.ndarray]:
         """All paths as a list of edge-index arrays."""
         return np.split(self.flat_edges, self.ptr[1:-1]) if len(self) else []
+
+    def steps(self) -> PathSteps:
+        """Per-step arrays of all paths: path index, edge, direction, and start/end along the edge (metres).
+
+        Returns
+        -------
+        PathSteps
+            One entry per edge walked (``len == flat_edges.size``), positions in metres from each edge's ``u``.
+        """
+        counts = np.diff(self.ptr)
+        path = np.repeat(np.arange(len(self)), counts)
+        e = self.flat_edges
+        fw = self.flat_forward
+        L = self.network.length[e]
+        pos = np.arange(e.size)
+        first = pos == self.ptr[:-1][path]
+        last = pos == self.ptr[1:][path] - 1
+        start = np.where(first, self.source_offset[path], np.where(fw, 0.0, L))
+        end = np.where(last, self.target_offset[path], np.where(fw, L, 0.0))
+        return PathSteps(path=path, edge=e, forward=fw, start=start, end=end, first=first, last=last)
 
     def length(self) -> np.ndarray:
         """Walked length of each path in metres (partial first/last edges counted partially)."""
@@ -1537,27 +1585,17 @@ class WalkNetwork:
         w = self._weight(weight)
         G = len(paths)
         counts = np.diff(paths.ptr)
-        path_of = np.repeat(np.arange(G), counts)
-        e = paths.flat_edges
-        fw = paths.flat_forward
-        L = self.length[e]
-        pos = np.arange(e.size)
-        first = pos == paths.ptr[:-1][path_of]
-        last = pos == paths.ptr[1:][path_of] - 1
-        ends = np.flatnonzero(first | last)
-        fa = np.zeros(e.size)
-        fb = np.zeros(e.size)
-        Le, fe = L[ends], fw[ends]
-        start = np.where(first[ends], paths.source_offset[path_of[ends]], np.where(fe, 0.0, Le))
-        end = np.where(last[ends], paths.target_offset[path_of[ends]], np.where(fe, Le, 0.0))
+        st = paths.steps()
+        e = st.edge
+        ends = np.flatnonzero(st.first | st.last)
+        Le, start, end = self.length[e[ends]], st.start[ends], st.end[ends]
         with np.errstate(divide="ignore", invalid="ignore"):
-            fa[ends] = np.where(Le > 0, start / Le, np.where(start > 0, 1.0, 0.0))
-            fb[ends] = np.where(Le > 0, end / Le, np.where(end > 0, 1.0, 0.0))
-        # whole edges: exactly their weight (also zero-length ones)
+            fa = np.where(Le > 0, start / Le, np.where(start > 0, 1.0, 0.0))
+            fb = np.where(Le > 0, end / Le, np.where(end > 0, 1.0, 0.0))
+        # whole edges: exactly their weight (also zero-length ones); partial ends: their walked share
         c = w.values[e]
-        ends = np.flatnonzero(first | last)
-        c[ends] = w.piece(e[ends], fa[ends], fb[ends])
-        out = np.bincount(path_of, weights=c, minlength=G)
+        c[ends] = w.piece(e[ends], fa, fb)
+        out = np.bincount(st.path, weights=c, minlength=G)
         return np.where(counts > 0, out, np.inf)
 
     def _vertex_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1647,17 +1685,12 @@ class WalkNetwork:
         if T == 0:
             return out
         coords, vptr, cum = self._vertex_table()
-        path_of = np.repeat(np.arange(G), counts)
-        e = P.flat_edges
-        fw = P.flat_forward
+        st = P.steps()
+        path_of, e = st.path, st.edge
         L = self.length[e]
         pos = np.arange(T)
-        first = pos == P.ptr[:-1][path_of]
-        last = pos == P.ptr[1:][path_of] - 1
-        start = np.where(first, P.source_offset[path_of], np.where(fw, 0.0, L))
-        end = np.where(last, P.target_offset[path_of], np.where(fw, L, 0.0))
-        start = np.clip(start, 0.0, L)
-        end = np.clip(end, 0.0, L)
+        start = np.clip(st.start, 0.0, L)
+        end = np.clip(st.end, 0.0, L)
         if reverse:  # walk each entry from its end to its start, the entries of a path in reverse order
             ent = P.ptr[:-1][path_of] + P.ptr[1:][path_of] - 1 - pos
             a, b = end[ent], start[ent]

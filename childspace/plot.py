@@ -34,7 +34,17 @@ from pyproj import CRS
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
 from childspace.projection import local_crs_for
-from childspace.report import CATEGORY_LABELS, STATUS_LABELS, STRESS_LABELS, category_label
+from childspace.report import (
+    _VALUE_LABELS,
+    CATEGORY_LABELS,
+    COVERAGE_BINS,
+    NO_DATA_COLOUR,
+    STATUS_LABELS,
+    STRESS_LABELS,
+    _coverage_colours,
+    _only_category,
+    category_label,
+)
 
 __all__ = [
     "find_cjk_font",
@@ -383,11 +393,7 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
     matplotlib.figure.Figure
     """
     if category is None:
-        cats = facilities["category"].dropna().unique() if "category" in facilities.columns else []
-        if len(cats) != 1:
-            raise ChildspaceError("plot_coverage needs a category when facilities hold several",
-                                  fix=f"pass category= one of {sorted(map(str, cats))}")
-        category = str(cats[0])
+        category = _only_category(facilities, "plot_coverage", "facilities hold")
     crs = _crs_for(boundaries, facilities)
     b = _metric(boundaries, crs, "boundaries")
     fac = _metric(facilities, crs, "facilities")
@@ -739,10 +745,16 @@ def _zone_rings(ax, zs: gpd.GeoDataFrame) -> None:
                edgecolors=[ZONE_STATUS_LABELS[v][2] for v in status], linewidths=2.5, zorder=13.5)
 
 
+def _coverage_handles() -> list:
+    """Legend patches of the coverage classes and "no data"."""
+    return ([Patch(facecolor=c, edgecolor="#444444", label=lab) for _u, c, lab in COVERAGE_BINS]
+            + [Patch(facecolor=NO_DATA_COLOUR, edgecolor="#444444", label="无数据 No data")])
+
+
 def _overview_fill(sub: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None,
                    value: str) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
-    from childspace.maps import COVERAGE_BINS
-
+    """Units left-joined with the ``value`` (and ``below_target``) of one category, the values and their fill
+    colours (classes of :data:`childspace.report.COVERAGE_BINS`)."""
     if category is not None and "category" in uc.columns:
         uc = uc[uc["category"].astype(str) == category]
     cols = ["unit_id", value] + (["below_target"] if "below_target" in uc.columns else [])
@@ -750,17 +762,12 @@ def _overview_fill(sub: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None
     u["unit_id"] = u["unit_id"].astype(str)
     sub = sub.merge(u.drop_duplicates("unit_id"), on="unit_id", how="left")
     vals = pd.to_numeric(sub[value], errors="coerce").to_numpy(dtype=float)
-    uppers = np.array([x[0] for x in COVERAGE_BINS])
-    idx = np.clip(np.searchsorted(uppers, np.nan_to_num(vals, nan=-1.0), side="right"), 0, len(COVERAGE_BINS) - 1)
-    fill = np.where(np.isfinite(vals), np.array([x[1] for x in COVERAGE_BINS])[idx], "#bdbdbd")
-    return sub, vals, fill
+    return sub, vals, _coverage_colours(vals)
 
 
 def _overview_small_multiples(b: gpd.GeoDataFrame, sub: gpd.GeoDataFrame, uc: pd.DataFrame, cats: list[str],
                               townships: gpd.GeoDataFrame | None, value: str, vlabel: str, title: str | None,
                               synthetic: bool, crs: CRS) -> Figure:
-    from childspace.maps import COVERAGE_BINS
-
     n = len(cats)
     ncols = min(3, n) if n <= 6 else 4
     nrows = int(np.ceil(n / ncols))
@@ -806,8 +813,7 @@ def _overview_small_multiples(b: gpd.GeoDataFrame, sub: gpd.GeoDataFrame, uc: pd
     axes[0].annotate("N 北", xy=(0.97, 0.97), xytext=(0.97, 0.80), xycoords="axes fraction", ha="center",
                      fontsize=9, fontweight="bold", arrowprops=dict(facecolor="black", width=3, headwidth=9,
                                                                     headlength=8), zorder=21)
-    handles = [Patch(facecolor=c, edgecolor="#444444", label=lab) for _u, c, lab in COVERAGE_BINS]
-    handles.append(Patch(facecolor="#bdbdbd", edgecolor="#444444", label="无数据 No data"))
+    handles = _coverage_handles()
     if townships is not None and len(townships):
         handles.append(Line2D([], [], color="#111111", lw=1.6, label="乡镇街道边界 Township boundary"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False,
@@ -847,8 +853,6 @@ def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cat
     -------
     matplotlib.figure.Figure
     """
-    from childspace.maps import COVERAGE_BINS
-
     crs = _crs_for(boundaries)
     b = _metric(boundaries, crs, "boundaries")
     uc = pd.DataFrame(unit_coverage)
@@ -856,8 +860,7 @@ def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cat
         if col not in uc.columns:
             raise DataError(f"unit_coverage lacks the column {col!r}", feature="unit_coverage",
                             fix="pass the output of childspace.coverage.unit_coverage")
-    vlabel0 = {"pct_walk": "步行覆盖率 Walking coverage", "pct_line": "直线覆盖率 Straight-line coverage",
-               "area_pct_walk": "步行覆盖面积比 Area covered on foot"}.get(value, value)
+    vlabel = _VALUE_LABELS.get(value, value)
     t = _metric(townships, crs, "townships")
     if small_multiples:
         cats = (list(categories) if categories is not None else
@@ -867,35 +870,21 @@ def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cat
         sub0 = b[lev0.to_numpy() == lvl].copy()
         sub0["unit_id"] = sub0["unit_id"].astype(str)
         with _style():
-            return _overview_small_multiples(b, sub0, uc, cats, t, value, vlabel0, title, synthetic, crs)
+            return _overview_small_multiples(b, sub0, uc, cats, t, value, vlabel, title, synthetic, crs)
     if "category" in uc.columns:
         if category is None:
-            cats = uc["category"].dropna().unique()
-            if len(cats) != 1:
-                raise ChildspaceError("plot_overview needs a category when unit_coverage holds several",
-                                      fix=f"pass category= one of {sorted(map(str, cats))}")
-            category = str(cats[0])
+            category = _only_category(uc, "plot_overview", "unit_coverage holds")
         uc = uc[uc["category"].astype(str) == category]
     lev = b["level"].astype(str) if "level" in b.columns else pd.Series("community", index=b.index)
     if level is None:
         level = "community" if (lev == "community").any() else "township"
     sub = b[lev.to_numpy() == level].copy()
     sub["unit_id"] = sub["unit_id"].astype(str)
-    cols = ["unit_id", value] + (["below_target"] if "below_target" in uc.columns else [])
-    u = uc[cols].copy()
-    u["unit_id"] = u["unit_id"].astype(str)
-    sub = sub.merge(u.drop_duplicates("unit_id"), on="unit_id", how="left")
-    vals = pd.to_numeric(sub[value], errors="coerce").to_numpy(dtype=float)
-    uppers = np.array([x[0] for x in COVERAGE_BINS])
-    idx = np.clip(np.searchsorted(uppers, np.nan_to_num(vals, nan=-1.0), side="right"), 0, len(COVERAGE_BINS) - 1)
-    fill = np.where(np.isfinite(vals), np.array([x[1] for x in COVERAGE_BINS])[idx], "#bdbdbd")
+    sub, vals, fill = _overview_fill(sub, uc, category, value)
     clabel = category_label(category) if category else ""
-    vlabel = {"pct_walk": "步行覆盖率 Walking coverage", "pct_line": "直线覆盖率 Straight-line coverage",
-              "area_pct_walk": "步行覆盖面积比 Area covered on foot"}.get(value, value)
     with _style():
         fig, ax = _new_figure()
-        handles: list = [Patch(facecolor=c, edgecolor="#444444", label=lab) for _u, c, lab in COVERAGE_BINS]
-        handles.append(Patch(facecolor="#bdbdbd", edgecolor="#444444", label="无数据 No data"))
+        handles: list = _coverage_handles()
         sub.plot(ax=ax, color=fill, edgecolor="#555555", linewidth=0.6, zorder=2)
         if "below_target" in sub.columns:
             bt = sub["below_target"].fillna(False).astype(bool).to_numpy()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import html
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pandas as pd
 
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
+from childspace.standards import default_standards
 
 __all__ = [
     "CATEGORY_LABELS",
@@ -43,37 +43,10 @@ __all__ = [
 # vocabulary
 # ----------------------------------------------------------------------------------------------------
 
-_FALLBACK_CATEGORIES: dict[str, tuple[str, str]] = {
-    "kindergarten": ("幼儿园", "Kindergarten"),
-    "primary_school": ("小学", "Primary school"),
-    "middle_school": ("初中", "Middle school"),
-    "playground": ("儿童游戏场地", "Playground"),
-    "park": ("公园", "Park"),
-    "mother_baby_room": ("母婴室", "Mother and baby room"),
-    "children_home": ("儿童之家", "Children's home"),
-    "library": ("图书馆", "Library"),
-    "hospital": ("医院", "Hospital"),
-}
-
-
-def _load_category_labels() -> dict[str, tuple[str, str]]:
-    labels = dict(_FALLBACK_CATEGORIES)
-    path = Path(__file__).parent / "config" / "standards.toml"
-    try:
-        with open(path, "rb") as fh:
-            cats = tomllib.load(fh).get("categories", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        return labels
-    for key, val in cats.items():
-        if isinstance(val, dict) and "zh" in val and "en" in val:
-            labels[key] = (str(val["zh"]), str(val["en"]))
-    return labels
-
-
-#: canonical category -> (中文, English), read from ``childspace/config/standards.toml``; plus the combined
-#: checklist element of the pilot analysis.
+#: canonical category -> (中文, English), from the default standards (``childspace/config/standards.toml``,
+#: :func:`childspace.standards.default_standards`); plus the combined checklist element of the pilot analysis.
 CATEGORY_LABELS: dict[str, tuple[str, str]] = {
-    **_load_category_labels(),
+    **{key: (cat.zh, cat.en) for key, cat in default_standards().categories.items()},
     "park_playground": ("公园或儿童游戏场地", "Park or playground"),
 }
 
@@ -109,6 +82,47 @@ STRESS_LABELS: dict[int, tuple[str, str, str]] = {
     3: ("3级 较高", "Level 3", "#fdae61"),
     4: ("4级 高压力", "Level 4 high stress", "#d7191c"),
 }
+
+#: coverage % classes shared by the choropleths (maps, figures) and the HTML tables: upper bound (exclusive),
+#: colour, label. Red = low coverage, green = high.
+COVERAGE_BINS: list[tuple[float, str, str]] = [
+    (20.0, "#d7191c", "0–20%"),
+    (40.0, "#fdae61", "20–40%"),
+    (60.0, "#ffffbf", "40–60%"),
+    (80.0, "#a6d96a", "60–80%"),
+    (100.0001, "#1a9641", "80–100%"),
+]
+#: fill of units without a figure
+NO_DATA_COLOUR = "#bdbdbd"
+
+#: analysis value column -> bilingual label (coverage choropleths)
+_VALUE_LABELS: dict[str, str] = {"pct_walk": "步行覆盖率 Walking coverage",
+                                 "pct_line": "直线覆盖率 Straight-line coverage",
+                                 "area_pct_walk": "步行覆盖面积比 Area covered on foot"}
+
+
+def _only_category(table: pd.DataFrame, caller: str, holds: str) -> str:
+    """The one category in ``table["category"]``; a ChildspaceError naming ``caller`` when there are several/none.
+
+    ``holds`` completes the message, e.g. ``"facilities hold"``.
+    """
+    cats = table["category"].dropna().unique() if "category" in table.columns else []
+    if len(cats) != 1:
+        raise ChildspaceError(f"{caller} needs a category when {holds} several",
+                              fix=f"pass category= one of {sorted(map(str, cats))}")
+    return str(cats[0])
+
+
+def _coverage_colours(values: np.ndarray) -> np.ndarray:
+    """Fill colour of each coverage value (per cent 0–100) by :data:`COVERAGE_BINS`; NaN -> :data:`NO_DATA_COLOUR`.
+
+    Values below 0 fall in the first class, values of 100 and above in the last.
+    """
+    vals = np.asarray(values, dtype=float)
+    uppers = np.array([b[0] for b in COVERAGE_BINS])
+    idx = np.clip(np.searchsorted(uppers, np.nan_to_num(vals, nan=-1.0), side="right"), 0, len(COVERAGE_BINS) - 1)
+    return np.where(np.isfinite(vals), np.array([b[1] for b in COVERAGE_BINS])[idx], NO_DATA_COLOUR)
+
 
 _LEVEL_LABELS = {"township": "乡镇街道 Township", "community": "村社区 Community"}
 
@@ -565,14 +579,6 @@ def _pilot_sections(pilots_status: pd.DataFrame) -> str:
     return "".join(parts)
 
 
-def _coverage_cell_colour(v: float) -> str:
-    # the classes of the maps' choropleths (childspace.maps.COVERAGE_BINS), kept here to avoid an import cycle
-    for upper, colour in ((20.0, "#d7191c"), (40.0, "#fdae61"), (60.0, "#ffffbf"), (80.0, "#a6d96a")):
-        if v < upper:
-            return colour
-    return "#1a9641"
-
-
 def township_table_html(township_coverage: pd.DataFrame, value: str = "pct_walk") -> str:
     """Townships x categories table of coverage % (cells coloured by the map classes; bold red = below target).
 
@@ -614,20 +620,19 @@ def township_table_html(township_coverage: pd.DataFrame, value: str = "pct_walk"
             v = piv.at[uid, c] if (uid in piv.index and c in piv.columns) else np.nan
             v = float(v) if v is not None and pd.notna(v) else np.nan
             if not np.isfinite(v):
-                cells.append('<td class="num cov" style="background:#bdbdbd">—</td>')
+                cells.append(f'<td class="num cov" style="background:{NO_DATA_COLOUR}">—</td>')
                 continue
             bt = bool(below.at[uid, c]) if below is not None and uid in below.index and c in below.columns \
                 and pd.notna(below.at[uid, c]) else False
             mark = " ▼" if bt else ""
-            cells.append(f'<td class="num cov" data-below="{int(bt)}" style="background:{_coverage_cell_colour(v)}">'
-                         f"{v:.0f}%{mark}</td>")
+            cells.append(f'<td class="num cov" data-below="{int(bt)}" '
+                         f'style="background:{_coverage_colours([v])[0]}">{v:.0f}%{mark}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     target = ""
     if "target_pct" in df.columns and df["target_pct"].notna().any():
         target = f"{float(pd.to_numeric(df['target_pct'], errors='coerce').dropna().iloc[0]):g}%"
     legend = ("".join(f'<span class="sw" style="background:{c}"></span>{lab} ' for c, lab in
-                      (("#d7191c", "0–20%"), ("#fdae61", "20–40%"), ("#ffffbf", "40–60%"), ("#a6d96a", "60–80%"),
-                       ("#1a9641", "80–100%"), ("#bdbdbd", "无数据 No data")))
+                      [(c, lab) for _u, c, lab in COVERAGE_BINS] + [(NO_DATA_COLOUR, "无数据 No data")])
               + (f" &nbsp; ▼ = 低于目标 {target} below target" if target else ""))
     return (f'<p class="legend">{legend}</p><div class="scroll"><table class="township">'
             f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>")

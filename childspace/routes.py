@@ -214,18 +214,9 @@ def _evaluate(network: Any, stress: Stress, P: Any, weight: Any, unsafe_level: i
     ``cost`` is each path's cost under ``weight`` (an EdgeWeight) by the engine's rules."""
     G = len(P)
     counts = np.diff(P.ptr)
-    path_of = np.repeat(np.arange(G), counts)
-    e = P.flat_edges
-    fw = P.flat_forward
-    L = network.length[e]
-    pos = np.arange(e.size)
-    first = pos == P.ptr[:-1][path_of]
-    last = pos == P.ptr[1:][path_of] - 1
-    start = np.where(fw, 0.0, L)
-    end = np.where(fw, L, 0.0)
-    start = np.where(first, P.source_offset[path_of], start)
-    end = np.where(last, P.target_offset[path_of], end)
-    walked = np.abs(end - start)
+    st = P.steps()
+    path_of, e, fw, last = st.path, st.edge, st.forward, st.last
+    walked = np.abs(st.end - st.start)
     reach = np.isfinite(P.dist) & (counts > 0)
     length = np.bincount(path_of, weights=walked, minlength=G)
     cost = network.path_costs(P, weight)
