@@ -471,12 +471,14 @@ def _raster_dissolved(xy: np.ndarray, cell: float, width: float, max_cells: int 
         pts, ring = pts[keep], ring[keep]
         rings = shapely.linearrings(np.c_[lo[0] + pts[:, 0] * cell, lo[1] + pts[:, 1] * cell], indices=ring)
         polys = shapely.polygons(rings, indices=ring_poly)
-    bad = ~_threaded(shapely.is_valid, polys)
+    # No validity check is needed here: on a 0/1 grid traced at level 0.5 without corner masking every outline
+    # vertex is the midpoint of one grid edge between a set and an unset cell, and each such edge is crossed by
+    # exactly one ring; so no two rings (nor a ring and itself) share a point, rings are at least half a cell
+    # apart, dropping collinear vertices does not move the outline, and contourpy puts each hole inside its own
+    # exterior. The polygons are valid by construction (the tests check shapely.is_valid on traced outlines).
     extra = [_raster_strips(xy[idx], cell, width, max_cells) for idx in big]
-    if bad.any() or extra:
-        # rare: make_valid may give multi-part geometries; strips were already unioned: dissolve everything
-        if bad.any():
-            polys[bad] = shapely.make_valid(polys[bad])
+    if extra:
+        # strips were already unioned: dissolve everything
         parts = shapely.get_parts(np.r_[polys, np.asarray(extra, dtype=object)])
         parts = parts[shapely.get_type_id(parts) == 3]
         return shapely.make_valid(shapely.union_all(parts)) if len(parts) else shapely.Polygon()
@@ -501,6 +503,16 @@ def _threaded(fn: Any, geoms: np.ndarray) -> np.ndarray:
                 out = np.empty(len(geoms), dtype=np.asarray(res).dtype)
             out[idx] = res
     return out
+
+
+def _map_threads(fn: Any, items: Sequence[Any], workers: int = 2) -> list[Any]:
+    """``[fn(x) for x in items]`` on up to ``workers`` threads (for work that releases the GIL), in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if len(items) <= 1 or workers <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 def _raster_strips(xy: np.ndarray, cell: float, width: float, max_cells: int = MAX_CELLS) -> Any:
@@ -579,6 +591,31 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     n = len(origins)
     attrs: dict[str, Any] = {"metric_crs": crs.to_string(), "categories": cats, "walk": network is not None,
                              "radii": {}, "unsnapped_facilities": {}, "unreachable_origins": {}}
+    # the straight-line figures (KD-tree queries, which release the GIL) run on a second thread while the
+    # origins are attached to the streets and the walking searches run on this one
+    members_of = {cat: np.flatnonzero(fcat == cat) for cat in cats}
+    radii_of = {cat: category_radii(cat, facilities.iloc[members_of[cat]], radii)
+                for cat in cats if len(members_of[cat])}
+
+    def line_part(cat: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # facilities and origins are points: a KD-tree gives the exact straight-line nearest neighbour
+        fxy = fxy_all[members_of[cat]]
+        classes = _radius_classes(radii_of[cat])
+        dist_line, fi = cKDTree(fxy).query(oxy, workers=-1)
+        cov_line = np.zeros(n, dtype=bool)
+        for radius, cls in classes:
+            if len(classes) == 1:
+                cov_line |= dist_line <= radius
+                continue
+            d2, _ = cKDTree(fxy[cls]).query(oxy, distance_upper_bound=radius, workers=-1)
+            cov_line |= d2 <= radius
+        return dist_line, fi, cov_line
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)
+    line_jobs = {cat: pool.submit(line_part, cat) for cat in radii_of} if n else {}
+    pool.shutdown(wait=False)
     org_pts = fac_pts = None
     if network is not None and n:
         # origins and facilities are attached to the streets once, for all categories
@@ -604,20 +641,11 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
                   f"{cat} facilities or drop the category")
             attrs["radii"][cat] = float(category_radii(cat, None, radii))
         else:
-            r = category_radii(cat, facilities.iloc[members], radii)
-            classes = _radius_classes(r)
+            classes = _radius_classes(radii_of[cat])
             attrs["radii"][cat] = classes[0][0] if len(classes) == 1 else [c[0] for c in classes]
             if n:
-                # facilities and origins are points: a KD-tree gives the exact straight-line nearest neighbour
-                fxy = fxy_all[members]
-                dist_line, fi = cKDTree(fxy).query(oxy, workers=-1)
+                dist_line, fi, cov_line = line_jobs[cat].result()
                 nearest = fid[fi].astype(object)
-                for radius, cls in classes:
-                    if len(classes) == 1:
-                        cov_line |= dist_line <= radius
-                        continue
-                    d2, _ = cKDTree(fxy[cls]).query(oxy, distance_upper_bound=radius, workers=-1)
-                    cov_line |= d2 <= radius
             if network is not None and n:
                 okm = fac_pts.ok[members]
                 bad = int((~okm).sum())
@@ -844,16 +872,12 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
     cats = _categories(gdf, categories)
     crs = _metric_crs(network, gdf)
     fm = gdf.to_crs(crs)
-    rows = []
     engines: dict[str, str] = {}
     pts_all = _snap(network, fm.geometry, max_snap, allow_none=True) if method == "walk" else None
-    for cat in cats:
-        m = (fm["category"].astype(str) == cat).to_numpy()
-        if not m.any():
-            _warn(f"no facilities of category {cat!r} ({_label(cat)}): its service area is empty")
-            rows.append({"category": cat, "method": method, "radius_m": float(category_radii(cat, None, radii)),
-                         "n_facilities": 0, "area_m2": 0.0, "geometry": shapely.Polygon()})
-            continue
+    fcat = fm["category"].astype(str).to_numpy()
+
+    def one(cat: str) -> dict:
+        m = fcat == cat
         r = category_radii(cat, fm[m], radii)
         rmax = float(r.max())
         if method == "line":
@@ -879,17 +903,53 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
                     cell = _fit_cell(float(cell_m), float(street_width))
                     xy, _ = network.sample_pieces(edge, s, t, cell)
                     geom = _raster_dissolved(xy, cell, float(street_width))
-        rows.append({"category": cat, "method": method, "radius_m": rmax, "n_facilities": nf,
-                     "area_m2": float(geom.area), "geometry": geom})
+        return {"category": cat, "method": method, "radius_m": rmax, "n_facilities": nf,
+                "area_m2": float(geom.area), "geometry": geom}
+
+    present = [c for c in cats if (fcat == c).any()]
+    # largest expected work first (facilities x radius²) so that the two threads finish close together
+    cost = {c: float((fcat == c).sum()) * float(np.max(category_radii(c, fm[fcat == c], radii))) ** 2
+            for c in present}
+    present.sort(key=lambda c: -cost[c])
+    for cat in cats:
+        if cat not in present:
+            _warn(f"no facilities of category {cat!r} ({_label(cat)}): its service area is empty")
+    # the categories are independent and their heavy steps (scipy Dijkstra, numpy, contourpy, GEOS) release the
+    # GIL: two threads keep both cores busy; results are the same as one after the other
+    done = dict(zip(present, _map_threads(one, present)))
+    rows = [done[cat] if cat in done else
+            {"category": cat, "method": method, "radius_m": float(category_radii(cat, None, radii)),
+             "n_facilities": 0, "area_m2": 0.0, "geometry": shapely.Polygon()} for cat in cats]
     out = _dissolved_frame(rows, crs)
-    out.attrs["engine"] = engines
+    out.attrs["engine"] = {cat: engines[cat] for cat in cats if cat in engines}
     return out
 
 
 def _dissolved_frame(rows: list[dict], crs: CRS) -> gpd.GeoDataFrame:
     cols = ["category", "method", "radius_m", "n_facilities", "area_m2", "geometry"]
     df = pd.DataFrame(rows, columns=cols)
-    return gpd.GeoDataFrame(df, geometry="geometry", crs=crs).to_crs(WGS84)
+    geoms = _to_wgs84(np.asarray(df["geometry"].to_numpy(), dtype=object), crs)
+    return gpd.GeoDataFrame(df.drop(columns="geometry"), geometry=gpd.GeoSeries(geoms, crs=WGS84).values,
+                            crs=WGS84)
+
+
+def _to_wgs84(geoms: np.ndarray, crs: CRS) -> np.ndarray:
+    """Geometries from ``crs`` to EPSG:4326 (x = longitude), one geometry per thread task.
+
+    The same coordinate transformation as ``GeoSeries.to_crs`` (pyproj, always_xy), applied with
+    ``shapely.transform`` on each geometry's coordinate array; pyproj and GEOS release the GIL, so large outlines
+    are converted on two cores at once.
+    """
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs(crs, WGS84, always_xy=True)
+
+    def conv(g: Any) -> Any:
+        if g is None:
+            return None
+        return shapely.transform(g, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+
+    return np.asarray(_map_threads(conv, list(geoms)) + [None], dtype=object)[:-1]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -455,3 +455,21 @@ def test_facilities_per_unit_finds_the_township_without_a_childrens_home():
     kg = facilities_per_unit(towns, fac, categories="kindergarten")
     assert kg["min_required"].isna().all() and kg["meets"].all()
     assert kg["count"].sum() == int((fac["category"] == "kindergarten").sum())
+
+
+@pytest.mark.parametrize("width", [0.0, 15.0])
+def test_raster_outlines_are_valid_without_repair(width):
+    # random cells, dense with diagonal-only contacts (saddles) and holes: the traced polygons must be valid as
+    # built (the dissolved raster path relies on it and no longer runs is_valid/make_valid)
+    rng = np.random.default_rng(3)
+    for seed in range(5):
+        cells = np.argwhere(rng.random((40, 40)) < (0.35 if width == 0 else 0.08))
+        xy = cells[:, ::-1] * 10.0 + 1000.0
+        g = cv._raster_dissolved(xy, 10.0, width)
+        parts = shapely.get_parts(g)
+        assert len(parts) > 1 and shapely.is_valid(parts).all() and g.is_valid
+        # parts are disjoint: their areas add up to the area of their union
+        assert shapely.union_all(parts).area == pytest.approx(sum(p.area for p in parts), rel=1e-12)
+        if width == 0:
+            # without dilation the outline runs through edge midpoints of the set cells: never more than them
+            assert g.area > 0 and g.area <= len(cells) * 100.0
