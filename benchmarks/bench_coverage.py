@@ -12,14 +12,16 @@ Building the lattice (WalkNetwork.from_frames) is not timed.
 Recorded (2-core machine shared with other jobs; raster engine with 7.5 m cells where ``engine="auto"`` picks it;
 "before" = coverage with its own graph code, "merge" = all graph work through WalkNetwork, "windows" = dissolved
 raster areas traced per cluster window, "grid" = snapping through a bucket grid, "threads" = categories on
-two threads and no is_valid on traced outlines; two runs each; see docs/benchmarks.md):
+two threads and no is_valid on traced outlines, "shared" = the origins' side of the walking searches built once for
+all categories (WalkNetwork.nearest_many); two runs each; see docs/benchmarks.md):
 
-step (wall s / CPU s)           first  windows (2 runs)         grid (2 runs)          threads (2 runs)       goal
-origin_access, all categories   11.1   5.7 / 7.0,  5.1 / 6.4    3.3 / 4.4, 3.1 / 4.1   2.8 / 4.3, 2.8 / 4.1
-dissolve, all categories        66.0   4.5 / 5.5,  4.4 / 5.4    5.1 / 6.1, 4.9 / 5.9   3.4 / 5.7, 3.5 / 5.4
-county total                    77.1  10.2 / 12.5, 9.5 / 11.8   8.4 / 10.5, 8.0 / 10.0  6.3 / 10.0, 6.3 / 9.5  < 5
-service_areas, 2,000 polygons  126.7   9.0 / 9.0,  9.6 / 9.6    9.6 / 9.5, 9.6 / 9.6   9.2 / 9.2, 9.2 / 9.2   < 10
-(the "before" and "merge" columns are in docs/benchmarks.md)
+step (wall s / CPU s)           first  grid (2 runs)           threads (2 runs)        shared (2 runs)        goal
+origin_access, all categories   11.1   3.3 / 4.4, 3.1 / 4.1    2.8 / 4.3, 2.8 / 4.1    2.5 / 3.8, 2.2 / 3.2
+dissolve, all categories        66.0   5.1 / 6.1, 4.9 / 5.9    3.4 / 5.7, 3.5 / 5.4    3.6 / 5.7, 3.6 / 5.7
+county total                    77.1   8.4 / 10.5, 8.0 / 10.0  6.3 / 10.0, 6.3 / 9.5  6.0 / 9.5, 5.8 / 9.0  < 5
+service_areas, 2,000 polygons  126.7   9.6 / 9.5, 9.6 / 9.6    9.2 / 9.2, 9.2 / 9.2    8.9 / 8.9, 9.1 / 9.1   < 10
+(the "before", "merge" and "windows" columns are in docs/benchmarks.md; load average about 1.0 at the end of the
+"shared" runs)
 """
 
 from __future__ import annotations

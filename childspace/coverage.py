@@ -627,6 +627,27 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
                   "their walking distance is inf (uncovered); check their coordinates or extend the OSM area")
     else:
         attrs["unsnapped_origins"] = 0
+    # all walking searches share the origins as targets: one call computes the origins' side once
+    walk_keys: list[tuple[str, float | None]] = []
+    walk_srcs: list[Snap] = []
+    if network is not None and n:
+        for cat in radii_of:
+            members = members_of[cat]
+            okm = fac_pts.ok[members]
+            if not okm.any():
+                continue
+            walk_keys.append((cat, None))
+            walk_srcs.append(fac_pts.take(members[np.flatnonzero(okm)]))
+            classes = _radius_classes(radii_of[cat])
+            if len(classes) > 1:
+                # one bounded search per radius class: covered when within its own class's radius
+                for radius, cls in classes:
+                    okc = np.flatnonzero(okm[cls])
+                    if len(okc):
+                        walk_keys.append((cat, radius))
+                        walk_srcs.append(fac_pts.take(members[cls[okc]]))
+    walk_res = network.nearest_many(walk_srcs, org_pts, cutoff=[k[1] for k in walk_keys]) if walk_srcs else []
+    walk_of: dict[tuple[str, float | None], tuple[np.ndarray, np.ndarray]] = dict(zip(walk_keys, walk_res))
     cols: dict[str, Any] = {}
     for cat in cats:
         members = np.flatnonzero(fcat == cat)
@@ -656,18 +677,15 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
                           f"serve anyone by walking ({names}{'…' if bad > 5 else ''}); check their coordinates")
                 okf = np.flatnonzero(okm)
                 if len(okf):
-                    dist_walk, src = network.nearest(fac_pts.take(members[okf]), org_pts)
+                    dist_walk, src = walk_of[(cat, None)]
                     has = src >= 0
                     nearest[has] = fid[okf[src[has]]]
                     if len(classes) == 1:
                         cov_walk = dist_walk <= classes[0][0]
                     else:
-                        # one bounded search per radius class: covered when within its own class's radius
-                        for radius, cls in classes:
-                            okc = np.flatnonzero(okm[cls])
-                            if len(okc):
-                                dc, _ = network.nearest(fac_pts.take(members[cls[okc]]), org_pts, cutoff=radius)
-                                cov_walk |= dc <= radius
+                        for radius, _ in classes:
+                            if (cat, radius) in walk_of:
+                                cov_walk |= walk_of[(cat, radius)][0] <= radius
                 attrs["unreachable_origins"][cat] = int((org_pts.ok & ~np.isfinite(dist_walk)).sum())
         cols[f"dist_walk_{cat}"] = dist_walk
         cols[f"dist_line_{cat}"] = dist_line

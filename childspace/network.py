@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -476,6 +477,9 @@ class WalkNetwork:
         self._vcoords: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._snapidx: dict[str, Any] | None = None
         self._inc: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        # guards the lazy caches above: queries may run on several threads (re-entrant: _snap_index fills
+        # _vertex_table while holding it)
+        self._lazy_lock = threading.RLock()
 
     # ------------------------------------------------------------------ construction
     @property
@@ -833,47 +837,53 @@ class WalkNetwork:
         area per segment and shrinks until a typical segment shares its cells with about ``_SNAP_CELL_LOAD``
         entries (the load weighted by segment density, so dense town centres stay cheap to query).
         """
-        if self._snapidx is None:
-            coords, vptr, cum = self._vertex_table()
-            last = np.zeros(coords.shape[0], dtype=bool)
-            last[vptr[1:] - 1] = True
-            a = np.flatnonzero(~last)                    # segment a -> a + 1 (both vertices of one edge)
-            seg_edge = np.repeat(np.arange(self.n_edges), np.diff(vptr) - 1)
-            d = coords[a + 1] - coords[a]
-            slen = np.hypot(d[:, 0], d[:, 1])
-            ll = slen ** 2
-            lo = np.minimum(coords[a], coords[a + 1])
-            hi = np.maximum(coords[a], coords[a + 1])
-            ix: dict[str, Any] = {"ax": coords[a, 0], "ay": coords[a, 1],
-                                  "dx": np.ascontiguousarray(d[:, 0]), "dy": np.ascontiguousarray(d[:, 1]),
-                                  "inv_ll": np.divide(1.0, ll, out=np.zeros_like(ll), where=ll > 0),
-                                  "edge": seg_edge, "c0": cum[a], "slen": slen}
-            if a.size:
-                origin = lo.min(axis=0)
-                span = np.maximum(hi.max(axis=0) - origin, 1.0)
-                cell = max(float(np.sqrt(span[0] * span[1] / a.size)), 1.0)
-                for _ in range(4):
-                    cell = max(cell, float(np.sqrt(span[0] * span[1] / _SNAP_MAX_CELLS)))
-                    shape = (np.floor(span / cell).astype(np.int64) + 1)
-                    # a small margin so that floating-point rounding at cell borders never drops a segment
-                    eps = 1e-7 * cell + 1e-9 * float(np.abs(origin).max())
-                    c_lo = np.clip(np.floor((lo - eps - origin) / cell).astype(np.int64), 0, shape - 1)
-                    c_hi = np.clip(np.floor((hi + eps - origin) / cell).astype(np.int64), 0, shape - 1)
-                    kx = c_hi[:, 0] - c_lo[:, 0] + 1
-                    ky = c_hi[:, 1] - c_lo[:, 1] + 1
-                    q, seg = _ragged_ranges(np.zeros(a.size, dtype=np.int64), kx * ky)
-                    cid = (c_lo[seg, 0] + q // ky[seg]) * shape[1] + c_lo[seg, 1] + q % ky[seg]
-                    cnt = np.bincount(cid, minlength=int(shape[0] * shape[1]))
-                    load = float((cnt.astype(float) ** 2).sum() / cnt.sum())
-                    if load <= 1.5 * _SNAP_CELL_LOAD:
-                        break
-                    cell *= float(np.sqrt(_SNAP_CELL_LOAD / load))
-                order = np.argsort(cid, kind="stable")
-                indptr = np.zeros(cnt.size + 1, dtype=np.int64)
-                np.cumsum(cnt, out=indptr[1:])
-                ix.update(origin=origin, cell=cell, shape=shape, indptr=indptr, cell_seg=seg[order])
-            self._snapidx = ix
+        if self._snapidx is not None:
+            return self._snapidx
+        with self._lazy_lock:
+            if self._snapidx is None:
+                self._snapidx = self._build_snap_index()
         return self._snapidx
+
+    def _build_snap_index(self) -> dict[str, Any]:
+        coords, vptr, cum = self._vertex_table()
+        last = np.zeros(coords.shape[0], dtype=bool)
+        last[vptr[1:] - 1] = True
+        a = np.flatnonzero(~last)                    # segment a -> a + 1 (both vertices of one edge)
+        seg_edge = np.repeat(np.arange(self.n_edges), np.diff(vptr) - 1)
+        d = coords[a + 1] - coords[a]
+        slen = np.hypot(d[:, 0], d[:, 1])
+        ll = slen ** 2
+        lo = np.minimum(coords[a], coords[a + 1])
+        hi = np.maximum(coords[a], coords[a + 1])
+        ix: dict[str, Any] = {"ax": coords[a, 0], "ay": coords[a, 1],
+                              "dx": np.ascontiguousarray(d[:, 0]), "dy": np.ascontiguousarray(d[:, 1]),
+                              "inv_ll": np.divide(1.0, ll, out=np.zeros_like(ll), where=ll > 0),
+                              "edge": seg_edge, "c0": cum[a], "slen": slen}
+        if a.size:
+            origin = lo.min(axis=0)
+            span = np.maximum(hi.max(axis=0) - origin, 1.0)
+            cell = max(float(np.sqrt(span[0] * span[1] / a.size)), 1.0)
+            for _ in range(4):
+                cell = max(cell, float(np.sqrt(span[0] * span[1] / _SNAP_MAX_CELLS)))
+                shape = (np.floor(span / cell).astype(np.int64) + 1)
+                # a small margin so that floating-point rounding at cell borders never drops a segment
+                eps = 1e-7 * cell + 1e-9 * float(np.abs(origin).max())
+                c_lo = np.clip(np.floor((lo - eps - origin) / cell).astype(np.int64), 0, shape - 1)
+                c_hi = np.clip(np.floor((hi + eps - origin) / cell).astype(np.int64), 0, shape - 1)
+                kx = c_hi[:, 0] - c_lo[:, 0] + 1
+                ky = c_hi[:, 1] - c_lo[:, 1] + 1
+                q, seg = _ragged_ranges(np.zeros(a.size, dtype=np.int64), kx * ky)
+                cid = (c_lo[seg, 0] + q // ky[seg]) * shape[1] + c_lo[seg, 1] + q % ky[seg]
+                cnt = np.bincount(cid, minlength=int(shape[0] * shape[1]))
+                load = float((cnt.astype(float) ** 2).sum() / cnt.sum())
+                if load <= 1.5 * _SNAP_CELL_LOAD:
+                    break
+                cell *= float(np.sqrt(_SNAP_CELL_LOAD / load))
+            order = np.argsort(cid, kind="stable")
+            indptr = np.zeros(cnt.size + 1, dtype=np.int64)
+            np.cumsum(cnt, out=indptr[1:])
+            ix.update(origin=origin, cell=cell, shape=shape, indptr=indptr, cell_seg=seg[order])
+        return ix
 
     def _nearest_edge(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Nearest edge of every point (m, 2), network CRS: (edge, distance, offset from u, snapped xy).
@@ -953,7 +963,9 @@ class WalkNetwork:
         """As :meth:`_nearest_edge`, with a shapely R-tree nearest query and ``line_locate_point`` (the
         reference method; slower for many points)."""
         if self._tree is None:
-            self._tree = shapely.STRtree(self._geom)
+            with self._lazy_lock:
+                if self._tree is None:
+                    self._tree = shapely.STRtree(self._geom)
         pts = shapely.points(xy)
         edge = np.zeros(xy.shape[0], dtype=np.int64)
         dist = np.full(xy.shape[0], np.inf)
@@ -1150,24 +1162,79 @@ class WalkNetwork:
                                f"{s.labels[bad][:5].tolist()})", fix=f"{name} must be >= 0")
         return a
 
-    def _nearest_points(self, w: EdgeWeight, sources: Snap, targets: Snap, cutoff: float | None):
+    def _target_parts(self, w: EdgeWeight, t: Snap) -> tuple[np.ndarray, ...]:
+        """Per attached target point: (points, u node, v node, cost from u, cost to v); independent of sources."""
+        tp = np.flatnonzero(t.ok)
+        e = t.edge[tp]
+        f = t.frac[tp]
+        return tp, self.u[e], self.v[e], w.piece(e, np.zeros(f.size), f), w.piece(e, f, np.ones(f.size))
+
+    def _nearest_points(self, w: EdgeWeight, sources: Snap, targets: Snap, cutoff: float | None,
+                        tparts: tuple[np.ndarray, ...] | None = None):
         (res, pts) = self._run(w, sources, cutoff)
         d = res[0]
         src = res[-1]
         n = self.n_nodes
-        tp = np.flatnonzero(targets.ok)
-        du, dv = self._target_dist(w, d, targets, tp)
+        tp, tu, tv, pu, pv = self._target_parts(w, targets) if tparts is None else tparts
+        du = d[tu] + pu
+        dv = d[tv] + pv
         direct, darg = self._same_edge(w, sources, pts, targets, tp)
-        # ties go to the direct along-edge path, then to the u end
-        choice = np.array([2, 0, 1])[np.argmin(np.stack([direct, du, dv]), axis=0)]
-        best = np.choose(choice, [du, dv, direct])
-        e = targets.edge[tp]
-        end_node = np.where(choice == 0, self.u[e], self.v[e])
-        src_pt = np.where(choice == 2, darg, src[end_node].astype(np.int64) - n)
+        # ties go to the direct along-edge path, then to the u end (choice: 0 via u, 1 via v, 2 direct)
+        via_v = dv < du
+        best = np.where(via_v, dv, du)
+        use_direct = direct <= best
+        best = np.where(use_direct, direct, best)
+        choice = via_v.astype(np.int64)
+        choice[use_direct] = 2
+        end_node = np.where(via_v, tv, tu)
+        src_pt = np.where(use_direct, darg, src[end_node].astype(np.int64) - n)
         if cutoff is not None:
             best = np.where(best <= cutoff, best, np.inf)
         src_pt = np.where(np.isfinite(best), src_pt, -1)
         return tp, best, choice, src_pt, pts, res
+
+    def _nearest_groups(self, sources: Snap, targets: Snap, tp: np.ndarray, best: np.ndarray, src_pt: np.ndarray,
+                        pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        gbest, garg = _group_argmin(best, targets.owner[tp], targets.n_groups)
+        source = np.full(targets.n_groups, -1, dtype=np.int64)
+        hit = garg >= 0
+        source[hit] = sources.owner[pts[src_pt[garg[hit]]]]
+        return gbest, source
+
+    def nearest_many(self, sources: Sequence[Snap], targets: Snap, cutoff: Any = None, weight: Any = None
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`nearest` for several source sets and the same targets (e.g. one set per facility category).
+
+        The targets' side (their edge ends and partial-edge costs) is computed once for all source sets, so this
+        is faster than calling :meth:`nearest` per set; the results are identical.
+
+        Parameters
+        ----------
+        sources : sequence of Snap
+        targets : Snap
+        cutoff : float or sequence of float/None, optional
+            Maximum cost (metres for the default weight), one for all sets or one per set.
+        weight : EdgeWeight or array (n_edges,), optional
+
+        Returns
+        -------
+        list of (dist, source)
+            Per source set, as returned by :meth:`nearest`.
+        """
+        self._check_snap(targets, "targets")
+        for s in sources:
+            self._check_snap(s, "sources")
+        cut = list(cutoff) if isinstance(cutoff, (list, tuple, np.ndarray)) else [cutoff] * len(sources)
+        if len(cut) != len(sources):
+            raise NetworkError(f"cutoff has {len(cut)} values for {len(sources)} source sets",
+                               fix="give one cutoff, or one per source set")
+        w = self._weight(weight)
+        tparts = self._target_parts(w, targets)
+        out = []
+        for s, c in zip(sources, cut):
+            tp, best, _, src_pt, pts, _ = self._nearest_points(w, s, targets, c, tparts)
+            out.append(self._nearest_groups(s, targets, tp, best, src_pt, pts))
+        return out
 
     def nearest(self, sources: Snap, targets: Snap, cutoff: float | None = None, weight: Any = None
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -1191,11 +1258,7 @@ class WalkNetwork:
         self._check_snap(targets, "targets")
         w = self._weight(weight)
         tp, best, _, src_pt, pts, _ = self._nearest_points(w, sources, targets, cutoff)
-        gbest, garg = _group_argmin(best, targets.owner[tp], targets.n_groups)
-        source = np.full(targets.n_groups, -1, dtype=np.int64)
-        hit = garg >= 0
-        source[hit] = sources.owner[pts[src_pt[garg[hit]]]]
-        return gbest, source
+        return self._nearest_groups(sources, targets, tp, best, src_pt, pts)
 
     def distance_matrix(self, sources: Snap, targets: Snap, cutoff: float | None = None, weight: Any = None,
                         memory_mb: float = DEFAULT_MEMORY_MB) -> np.ndarray:
@@ -1600,16 +1663,22 @@ class WalkNetwork:
 
     def _vertex_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All edge vertices: coords (K, 2), start pointer per edge (e+1,), cumulative distance per vertex (K,)."""
-        if self._vcoords is None:
-            coords, li = shapely.get_coordinates(self._geom, return_index=True)
-            ptr = np.zeros(self.n_edges + 1, dtype=np.int64)
-            np.cumsum(np.bincount(li, minlength=self.n_edges), out=ptr[1:])
-            seg = np.r_[0.0, np.hypot(*np.diff(coords, axis=0).T)]
-            seg[ptr[:-1]] = 0.0
-            cum = np.cumsum(seg)
-            cum -= np.repeat(cum[ptr[:-1]], np.diff(ptr))
-            self._vcoords = (coords, ptr, cum)
+        if self._vcoords is not None:
+            return self._vcoords
+        with self._lazy_lock:
+            if self._vcoords is None:
+                self._vcoords = self._build_vertex_table()
         return self._vcoords
+
+    def _build_vertex_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        coords, li = shapely.get_coordinates(self._geom, return_index=True)
+        ptr = np.zeros(self.n_edges + 1, dtype=np.int64)
+        np.cumsum(np.bincount(li, minlength=self.n_edges), out=ptr[1:])
+        seg = np.r_[0.0, np.hypot(*np.diff(coords, axis=0).T)]
+        seg[ptr[:-1]] = 0.0
+        cum = np.cumsum(seg)
+        cum -= np.repeat(cum[ptr[:-1]], np.diff(ptr))
+        return coords, ptr, cum
 
     def substrings(self, edge: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
         """Pieces of edges between two distances from ``u`` (vectorised ``shapely.ops.substring``).
@@ -1876,11 +1945,13 @@ class WalkNetwork:
     def _incidence(self) -> tuple[np.ndarray, np.ndarray]:
         """Edges at every node: ``edges[ptr[i]:ptr[i+1]]`` (a loop edge is listed twice at its node)."""
         if self._inc is None:
-            ends = np.concatenate([self.u, self.v])
-            order = np.argsort(ends, kind="stable")
-            ptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
-            np.cumsum(np.bincount(ends, minlength=self.n_nodes), out=ptr[1:])
-            self._inc = (ptr, order % self.n_edges, order < self.n_edges)
+            with self._lazy_lock:
+                if self._inc is None:
+                    ends = np.concatenate([self.u, self.v])
+                    order = np.argsort(ends, kind="stable")
+                    ptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
+                    np.cumsum(np.bincount(ends, minlength=self.n_nodes), out=ptr[1:])
+                    self._inc = (ptr, order % self.n_edges, order < self.n_edges)
         return self._inc[0], self._inc[1]
 
     def reach(self, sources: Snap, cutoff: Any, weight: Any = None, memory_mb: float = DEFAULT_MEMORY_MB

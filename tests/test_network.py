@@ -775,3 +775,40 @@ def test_grid_snap_on_a_clustered_network_matches_rtree(monkeypatch):
     np.testing.assert_allclose(s.distance, dist, atol=1e-6)
     np.testing.assert_allclose(s.xy, sxy, atol=1e-5)
     assert (s.distance[-20:] > 10_000).all()
+
+
+def test_nearest_many_equals_nearest_per_set():
+    net, rng = _random_net(5)
+    tgt = net.snap(rng.uniform(0, 2000, (200, 2)) + [X0, Y0], max_distance=150)
+    sets = [net.snap(rng.uniform(0, 2000, (k, 2)) + [X0, Y0], max_distance=150) for k in (3, 12, 40)]
+    # a source set sharing edges with targets exercises the direct along-edge path
+    sets.append(net.snap(np.c_[tgt.xy[:8, 0] + 1e-3, tgt.xy[:8, 1]], max_distance=150))
+    cuts = [None, 600.0, None, 250.0]
+    res = net.nearest_many(sets, tgt, cutoff=cuts)
+    assert len(res) == len(sets)
+    for s, c, (d, src) in zip(sets, cuts, res):
+        d0, s0 = net.nearest(s, tgt, cutoff=c)
+        np.testing.assert_array_equal(d, d0)
+        np.testing.assert_array_equal(src, s0)
+        assert np.isfinite(d).sum() > 20
+        if c is not None:
+            assert (d[np.isfinite(d)] <= c).all() and not np.isfinite(d).all()
+    # a scalar cutoff applies to every set; the wrong number of cutoffs is an error naming the fix
+    d1, _ = net.nearest_many(sets[:2], tgt, cutoff=300.0)[1]
+    np.testing.assert_array_equal(d1, net.nearest(sets[1], tgt, cutoff=300.0)[0])
+    with pytest.raises(NetworkError, match="one per source set"):
+        net.nearest_many(sets, tgt, cutoff=[100.0])
+
+
+def test_lazy_caches_are_built_once_under_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    net, rng = _random_net(2)
+    pts = rng.uniform(0, 2000, (500, 2)) + [X0, Y0]
+    with ThreadPoolExecutor(4) as pool:
+        snaps = list(pool.map(lambda _: net.snap(pts, max_distance=150), range(8)))
+    ref = net.snap(pts, max_distance=150)
+    for s in snaps:
+        np.testing.assert_array_equal(s.edge, ref.edge)
+        np.testing.assert_array_equal(s.offset, ref.offset)
+    assert net._snapidx is not None and net._vcoords is not None
