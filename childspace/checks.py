@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 
 from childspace import datum
-from childspace.projection import local_crs_for
+from childspace.projection import local_crs_for, transformer
 
 #: street test: a group is suspect when its median distance to the nearest street is at least this (m) ...
 SUSPECT_MEDIAN_M = 120.0
@@ -92,9 +92,7 @@ def _pairs(part: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, crs: Any, min_sc
 
 def _shift_m(lon: np.ndarray, lat: np.ndarray, to: str, crs: Any) -> np.ndarray:
     """The displacement (m, local CRS) that ``to`` applies to WGS84 points."""
-    from pyproj import Transformer
-
-    t = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    t = transformer("EPSG:4326", crs)
     x0, y0 = t.transform(lon, lat)
     x1, y1 = t.transform(*datum.from_wgs84(lon, lat, to))
     return np.column_stack([np.asarray(x1) - x0, np.asarray(y1) - y0])

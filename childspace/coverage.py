@@ -38,7 +38,7 @@ from scipy.spatial import cKDTree
 
 from childspace._errors import ChildspaceWarning, DataError, NetworkError
 from childspace.network import Snap, _ragged_ranges
-from childspace.projection import WGS84, local_crs_for
+from childspace.projection import WGS84, local_crs_for, to_metric, transformer
 
 __all__ = [
     "origin_access", "service_areas", "dissolve_service_areas", "unit_coverage", "life_circles", "gaps",
@@ -205,14 +205,14 @@ def _snap(network: Any, points: gpd.GeoSeries | np.ndarray, max_snap: float, all
 # the raster path for walking service areas
 # ---------------------------------------------------------------------------------------------------------------
 #: ``engine="auto"`` uses the exact vector method below this many reachable street pieces, the raster above.
-VECTOR_MAX_PIECES = 20_000
+VECTOR_MAX_PIECES = 5_000
 #: Default raster cell (m) of walking service areas (outline accurate to about one cell, see service_areas).
 CELL_M = 7.5
 #: Largest raster (cells) built at once; larger extents are cut into strips that are unioned afterwards.
 MAX_CELLS = 50_000_000
 #: Side (cells) of the blocks that decide which parts of a dissolved raster are traced together (see
 #: _raster_dissolved); larger blocks mean fewer, larger windows.
-BLOCK_CELLS = 32
+BLOCK_CELLS = 16
 
 
 def _check_raster_args(engine: str, cell_m: float, street_width: float) -> None:
@@ -251,8 +251,7 @@ def _metric_xy(geoms: gpd.GeoSeries, crs: CRS) -> np.ndarray:
     src = CRS.from_user_input(geoms.crs)
     if src.equals(crs):
         return xy
-    from pyproj import Transformer
-    x, y = Transformer.from_crs(src, crs, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    x, y = transformer(src, crs).transform(xy[:, 0], xy[:, 1])
     return np.c_[x, y]
 
 
@@ -289,26 +288,31 @@ def _disk_dilate(grid: np.ndarray, radius_cells: float) -> np.ndarray:
 
 
 def _drop_collinear(xy: np.ndarray, ring: np.ndarray) -> np.ndarray:
-    """Mask of ring vertices to keep (closing vertices and vertices on a straight run are dropped)."""
+    """Mask of ring vertices to keep (closing vertices and vertices on a straight run are dropped).
+
+    ``xy`` holds closed rings one after the other (each ring's last vertex repeats its first), ``ring`` the ring
+    number of every vertex (non-decreasing).
+    """
     n = len(xy)
-    start = np.r_[True, ring[1:] != ring[:-1]]
-    end = np.r_[ring[1:] != ring[:-1], True]
-    keep = ~end                                # the closing vertex repeats the first one
-    first = np.flatnonzero(start)
-    last = np.flatnonzero(end) - 1             # last distinct vertex of each ring
-    idx = np.arange(n)
-    prev = idx - 1
-    prev[first] = last
-    nxt = np.minimum(idx + 1, n - 1)
-    nxt[last] = first
-    d1 = xy - xy[prev]
-    d2 = xy[nxt] - xy
-    cross = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
-    keep &= np.abs(cross) > 1e-9
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    brk = ring[1:] != ring[:-1]
+    first = np.flatnonzero(np.r_[True, brk])
+    close = np.flatnonzero(np.r_[brk, True])     # the closing vertex of each ring
+    d = np.diff(xy, axis=0)                      # d[i] = xy[i + 1] - xy[i]
+    cross = np.empty(n)
+    cross[1:-1] = d[:-1, 0] * d[1:, 1] - d[:-1, 1] * d[1:, 0]
+    # a ring's first vertex: the segment before it is the ring's last one (which ends on the closing vertex)
+    dp, dn = d[close - 1], d[first]
+    cross[first] = dp[:, 0] * dn[:, 1] - dp[:, 1] * dn[:, 0]
+    keep = np.abs(cross) > 1e-9
+    keep[close] = False
     # a ring must keep at least 3 vertices: rings that would not are kept whole (without the closing vertex)
-    cnt = np.bincount(ring[keep], minlength=ring.max() + 1 if n else 0)
-    small = cnt[ring] < 3
-    keep = np.where(small, ~end, keep)
+    small = np.bincount(ring[keep], minlength=int(ring[-1]) + 1) < 3
+    if small.any():
+        whole = small[ring]
+        keep[whole] = True
+        keep[close] = False
     return keep
 
 
@@ -317,11 +321,18 @@ def _filled_rings(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
     Returns vertices ``(P, 2)`` in cell units (x = column, y = row), ring offsets into them and polygon offsets
     into the rings (first ring of each polygon is its exterior); empty arrays when nothing is set.
+    The generator is made directly (``contourpy.contour_generator`` would also build coordinate grids and scan
+    for a mask: a third of the time on the thousands of small windows of a county).
     """
     import contourpy
 
-    gen = contourpy.contour_generator(z=grid, fill_type=contourpy.FillType.ChunkCombinedOffsetOffset,
-                                      name="serial", corner_mask=False)
+    h, w = grid.shape
+    gen = contourpy.SerialContourGenerator(
+        np.broadcast_to(np.arange(w, dtype=np.float64), (h, w)),
+        np.broadcast_to(np.arange(h, dtype=np.float64)[:, None], (h, w)),
+        grid.astype(np.float64), None, corner_mask=False, line_type=contourpy.LineType.SeparateCode,
+        fill_type=contourpy.FillType.ChunkCombinedOffsetOffset, quad_as_tri=False,
+        z_interp=contourpy.ZInterp.Linear)
     pts, offs, outer = (a[0] for a in gen.filled(0.5, 1.5))
     if pts is None or len(pts) == 0:
         return np.zeros((0, 2)), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
@@ -544,6 +555,18 @@ def _raster_strips(xy: np.ndarray, cell: float, width: float, max_cells: int = M
 # ---------------------------------------------------------------------------------------------------------------
 # origin access
 # ---------------------------------------------------------------------------------------------------------------
+def _spatial_order(xy: np.ndarray, cell: float = 500.0) -> np.ndarray:
+    """A permutation of the points (m, 2; metres) that visits them cell by cell, row after row of ``cell`` m
+    cells, alternating direction (a serpentine); non-finite points go last."""
+    ok = np.isfinite(xy).all(axis=1)
+    if not ok.any():
+        return np.arange(len(xy))
+    g = np.zeros((len(xy), 2), dtype=np.int64)
+    g[ok] = np.floor((xy[ok] - xy[ok].min(axis=0)) / cell).astype(np.int64)
+    col = np.where(g[:, 1] % 2 == 0, g[:, 0], -g[:, 0])
+    return np.lexsort((col, g[:, 1], ~ok))
+
+
 def _radius_classes(r: np.ndarray) -> list[tuple[float, np.ndarray]]:
     return [(float(x), np.flatnonzero(r == x)) for x in np.unique(r)]
 
@@ -585,6 +608,10 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     cats = _categories(facilities, categories)
     crs = _metric_crs(network, origins, facilities)
     oxy = _metric_xy(origins.geometry, crs)
+    # the origins are processed in a spatial order (nearby origins next to each other: the KD-tree queries,
+    # the snapping and the gathers of the walking searches run faster) and the columns put back at the end
+    perm = _spatial_order(oxy)
+    oxy = oxy[perm]
     fxy_all = _metric_xy(facilities.geometry, crs)
     fcat = facilities["category"].astype(str).to_numpy()
     fid_all = facilities["facility_id"].astype(str).to_numpy()
@@ -692,6 +719,9 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
         cols[f"covered_walk_{cat}"] = cov_walk
         cols[f"covered_line_{cat}"] = cov_line
         cols[f"nearest_{cat}"] = nearest
+    for k, v in cols.items():
+        cols[k] = np.empty_like(v)
+        cols[k][perm] = v
     out = pd.concat([origins.drop(columns=[c for c in cols if c in origins.columns]),
                      pd.DataFrame(cols, index=origins.index)], axis=1)
     out = gpd.GeoDataFrame(out, geometry=origins.geometry.name, crs=origins.crs)
@@ -768,7 +798,7 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
     _check_area_args(facilities, network, method, engine, cell_m, street_width)
     cats = _categories(facilities, categories)
     crs = _metric_crs(network, facilities)
-    fm = facilities.to_crs(crs)
+    fm = to_metric(facilities, crs)
     fm = fm[fm["category"].astype(str).isin(cats)]
     radius = np.zeros(len(fm))
     for cat in cats:
@@ -889,7 +919,7 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
     _check_area_args(gdf, network, method, engine, cell_m, street_width)
     cats = _categories(gdf, categories)
     crs = _metric_crs(network, gdf)
-    fm = gdf.to_crs(crs)
+    fm = to_metric(gdf, crs)
     engines: dict[str, str] = {}
     pts_all = _snap(network, fm.geometry, max_snap, allow_none=True) if method == "walk" else None
     fcat = fm["category"].astype(str).to_numpy()
@@ -958,9 +988,7 @@ def _to_wgs84(geoms: np.ndarray, crs: CRS) -> np.ndarray:
     ``shapely.transform`` on each geometry's coordinate array; pyproj and GEOS release the GIL, so large outlines
     are converted on two cores at once.
     """
-    from pyproj import Transformer
-
-    tr = Transformer.from_crs(crs, WGS84, always_xy=True)
+    tr = transformer(crs, WGS84)
 
     def conv(g: Any) -> Any:
         if g is None:

@@ -42,7 +42,7 @@ from pyproj import CRS
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from childspace._errors import DataError, NetworkError
-from childspace.projection import local_crs_for
+from childspace.projection import local_crs_for, transformer
 
 __all__ = ["WalkNetwork", "Snap", "EdgeWeight", "Paths", "PathSteps"]
 
@@ -113,13 +113,11 @@ def _ragged_ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, 
 def _transform_points(geom: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
     """(m, 2) coordinates of point geometries transformed from ``src`` to ``dst`` (NaN for empty points);
     pyproj on the coordinate arrays, no geometry objects made."""
-    from pyproj import Transformer
-
     out = np.full((geom.size, 2), np.nan)
     has = ~(shapely.is_missing(geom) | shapely.is_empty(geom))
     xy = shapely.get_coordinates(geom[has])
     if xy.shape[0] == int(has.sum()):
-        x, y = Transformer.from_crs(src, dst, always_xy=True).transform(xy[:, 0], xy[:, 1])
+        x, y = transformer(src, dst).transform(xy[:, 0], xy[:, 1])
         out[has] = np.c_[x, y]
     return out
 
@@ -888,11 +886,14 @@ class WalkNetwork:
     def _nearest_edge(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Nearest edge of every point (m, 2), network CRS: (edge, distance, offset from u, snapped xy).
 
-        The segments listed in the 3 x 3 grid cells around a point are measured exactly. The answer is certain
+        The segments listed in a block of grid cells around a point are measured exactly; the answer is certain
         when the best distance is below the distance from the point to the border of that block (a closer
-        segment would have its nearest point inside the block, so it would be listed there). The other points
-        (far from every street, or outside the grid) go through an R-tree nearest query
-        (:meth:`_nearest_edge_strtree`), so the result is always the nearest point of the nearest edge.
+        segment would have its nearest point inside the block, so it would be listed there). A first pass
+        measures the 2 x 2 cells nearest to the point (its own cell and the three beside its nearest corner:
+        at least half a cell of guard), a second the 3 x 3 cells around it for the points left uncertain (at
+        least one cell); the rest (far from every street, or outside the grid) go through an R-tree nearest
+        query (:meth:`_nearest_edge_strtree`), so the result is always the nearest point of the nearest edge.
+        Among segments at exactly the same distance the one listed first in the network wins, whatever the pass.
         """
         ix = self._snap_index()
         m = xy.shape[0]
@@ -905,59 +906,89 @@ class WalkNetwork:
             cell, shape, indptr = ix["cell"], ix["shape"], ix["indptr"]
             rel = (xy - ix["origin"]) / cell
             ci = np.floor(rel).astype(np.int64)
-            # distance from each point to the border of its 3 x 3 block of cells, metres
             frac = rel - ci
-            guard = (1.0 + np.minimum(frac, 1.0 - frac).min(axis=1)) * cell * (1.0 - 1e-9)
-            starts = np.zeros((m, 9), dtype=np.int64)
-            counts = np.zeros((m, 9), dtype=np.int64)
-            for k, (oi, oj) in enumerate((i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)):
-                gi, gj = ci[:, 0] + oi, ci[:, 1] + oj
-                inside = (gi >= 0) & (gi < shape[0]) & (gj >= 0) & (gj < shape[1])
-                c = np.where(inside, gi * shape[1] + gj, 0)
-                starts[:, k] = indptr[c]
-                counts[:, k] = np.where(inside, indptr[c + 1] - indptr[c], 0)
-            per_pt = counts.sum(axis=1)
-            # chunks of points bound the memory of the candidate arrays
-            bounds = np.searchsorted(np.cumsum(per_pt), np.arange(1, 1 + int(per_pt.sum()) // _SNAP_CHUNK)
-                                     * _SNAP_CHUNK)
-            def measure(lo_: int, hi_: int) -> None:
-                sl = slice(lo_, hi_)
-                pos, row = _ragged_ranges(starts[sl].ravel(), counts[sl].ravel())
-                if pos.size == 0:
-                    return
-                cand = ix["cell_seg"][pos]
-                pt = row // 9 + lo_
-                rx = xy[pt, 0] - ix["ax"][cand]
-                ry = xy[pt, 1] - ix["ay"][cand]
-                dx, dy = ix["dx"][cand], ix["dy"][cand]
-                t = np.clip((rx * dx + ry * dy) * ix["inv_ll"][cand], 0.0, 1.0)
-                dist = np.hypot(rx - dx * t, ry - dy * t)
-                first = np.flatnonzero(np.r_[True, pt[1:] != pt[:-1]])
-                owners = pt[first]
-                mn = np.minimum.reduceat(dist, first)
-                hit = np.flatnonzero(dist == np.repeat(mn, np.diff(np.r_[first, pt.size])))
-                hit = hit[np.r_[True, pt[hit][1:] != pt[hit][:-1]]]   # first best candidate per point
-                sb, tb = cand[hit], t[hit]
-                best[owners] = mn
-                e = ix["edge"][sb]
-                edge[owners] = e
-                offset[owners] = np.clip(ix["c0"][sb] + tb * ix["slen"][sb], 0.0, self.length[e])
-                sxy[owners] = np.c_[ix["ax"][sb] + ix["dx"][sb] * tb, ix["ay"][sb] + ix["dy"][sb] * tb]
-
-            # chunks write disjoint rows; numpy releases the GIL in these array operations, so two threads
-            # share the work
-            jobs = [(int(a_), int(b_)) for a_, b_ in zip(np.r_[0, bounds], np.r_[bounds, m]) if b_ > a_]
-            if len(jobs) > 1:
-                with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
-                    list(pool.map(lambda j: measure(*j), jobs))
-            else:
-                for j in jobs:
-                    measure(*j)
-            certain = best < guard
+            near = np.where(frac < 0.5, -1, 1)          # towards the nearest cell corner, per axis
+            todo = np.arange(m)
+            for block in (2, 3):
+                if block == 2:
+                    steps = [(0, 0), (1, 0), (0, 1), (1, 1)]
+                    guard = np.maximum(frac[todo], 1.0 - frac[todo]).min(axis=1) * cell
+                    sign = near[todo]
+                else:
+                    steps = [(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)]
+                    guard = (1.0 + np.minimum(frac[todo], 1.0 - frac[todo]).min(axis=1)) * cell
+                    sign = np.ones((todo.size, 2), dtype=np.int64)
+                k_ = len(steps)
+                starts = np.zeros((todo.size, k_), dtype=np.int64)
+                counts = np.zeros((todo.size, k_), dtype=np.int64)
+                for k, (oi, oj) in enumerate(steps):
+                    gi, gj = ci[todo, 0] + oi * sign[:, 0], ci[todo, 1] + oj * sign[:, 1]
+                    inside = (gi >= 0) & (gi < shape[0]) & (gj >= 0) & (gj < shape[1])
+                    c = np.where(inside, gi * shape[1] + gj, 0)
+                    starts[:, k] = indptr[c]
+                    counts[:, k] = np.where(inside, indptr[c + 1] - indptr[c], 0)
+                self._measure_cells(xy, todo, starts, counts, edge, best, offset, sxy)
+                certain[todo] = best[todo] < guard * (1.0 - 1e-9)
+                todo = todo[~certain[todo]]
+                if todo.size == 0:
+                    break
         rest = np.flatnonzero(~certain)
         if rest.size:
             edge[rest], best[rest], offset[rest], sxy[rest] = self._nearest_edge_strtree(xy[rest])
         return edge, best, offset, sxy
+
+    def _measure_cells(self, xy: np.ndarray, pts: np.ndarray, starts: np.ndarray, counts: np.ndarray,
+                       edge: np.ndarray, best: np.ndarray, offset: np.ndarray, sxy: np.ndarray) -> None:
+        """Nearest of the segments listed in the given grid cells (``starts``/``counts`` into the bucket grid,
+        one row per point of ``pts``), written into ``edge``, ``best``, ``offset``, ``sxy`` at ``pts``."""
+        ix = self._snap_index()
+        k_ = starts.shape[1]
+        per_pt = counts.sum(axis=1)
+        # chunks of points bound the memory of the candidate arrays
+        bounds = np.searchsorted(np.cumsum(per_pt), np.arange(1, 1 + int(per_pt.sum()) // _SNAP_CHUNK)
+                                 * _SNAP_CHUNK)
+
+        def measure(lo_: int, hi_: int) -> None:
+            pos, row = _ragged_ranges(starts[lo_:hi_].ravel(), counts[lo_:hi_].ravel())
+            if pos.size == 0:
+                return
+            cand = ix["cell_seg"][pos]
+            pt = pts[row // k_ + lo_]
+            rx = xy[pt, 0] - ix["ax"][cand]
+            ry = xy[pt, 1] - ix["ay"][cand]
+            dx, dy = ix["dx"][cand], ix["dy"][cand]
+            t = np.clip((rx * dx + ry * dy) * ix["inv_ll"][cand], 0.0, 1.0)
+            dist = np.hypot(rx - dx * t, ry - dy * t)
+            first = np.flatnonzero(np.r_[True, pt[1:] != pt[:-1]])
+            owners = pt[first]
+            mn = np.minimum.reduceat(dist, first)
+            hit = np.flatnonzero(dist == np.repeat(mn, np.diff(np.r_[first, pt.size])))
+            # ties: the lowest segment number (the same answer whichever cells were measured)
+            hfirst = np.flatnonzero(np.r_[True, pt[hit][1:] != pt[hit][:-1]])
+            sb = np.minimum.reduceat(cand[hit], hfirst)
+            if hit.size > hfirst.size:
+                tb = np.zeros(hfirst.size)
+                tb_all, sb_all = t[hit], cand[hit]
+                grp = np.repeat(np.arange(hfirst.size), np.diff(np.r_[hfirst, hit.size]))
+                sel = sb_all == sb[grp]
+                tb[grp[sel]] = tb_all[sel]
+            else:
+                tb = t[hit]
+            best[owners] = mn
+            e = ix["edge"][sb]
+            edge[owners] = e
+            offset[owners] = np.clip(ix["c0"][sb] + tb * ix["slen"][sb], 0.0, self.length[e])
+            sxy[owners] = np.c_[ix["ax"][sb] + ix["dx"][sb] * tb, ix["ay"][sb] + ix["dy"][sb] * tb]
+
+        # chunks write disjoint rows; numpy releases the GIL in these array operations, so two threads share
+        # the work
+        jobs = [(int(a_), int(b_)) for a_, b_ in zip(np.r_[0, bounds], np.r_[bounds, pts.size]) if b_ > a_]
+        if len(jobs) > 1:
+            with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+                list(pool.map(lambda j: measure(*j), jobs))
+        else:
+            for j in jobs:
+                measure(*j)
 
     def _nearest_edge_strtree(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """As :meth:`_nearest_edge`, with a shapely R-tree nearest query and ``line_locate_point`` (the
@@ -1843,9 +1874,7 @@ class WalkNetwork:
             xy = np.insert(xy, at, xy[at], axis=0)
             pid = np.insert(pid, at, one)
         if crs is not None and not CRS.from_user_input(crs).equals(self.crs):
-            from pyproj import Transformer
-
-            tr = Transformer.from_crs(self.crs, CRS.from_user_input(crs), always_xy=True)
+            tr = transformer(self.crs, crs)
             xy = np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
         used = np.flatnonzero(nonempty)
         inv = np.searchsorted(used, pid)
