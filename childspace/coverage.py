@@ -37,6 +37,7 @@ from pyproj import CRS
 from scipy.spatial import cKDTree
 
 from childspace._errors import ChildspaceWarning, DataError, NetworkError
+from childspace._parallel import map_split, map_threads
 from childspace.network import Snap, _ragged_ranges
 from childspace.projection import WGS84, local_crs_for, to_metric, transformer
 
@@ -449,15 +450,17 @@ def _raster_dissolved(xy: np.ndarray, cell: float, width: float, max_cells: int 
     occupied[bi, bj] = True
     labels, n_clusters = ndimage.label(occupied, structure=np.ones((3, 3), dtype=bool))
     cluster = labels[bi, bj] - 1
-    order = np.argsort(cluster, kind="stable")
+    # (numpy's stable sort is a radix sort on 16-bit integers)
+    order = np.argsort(cluster.astype(np.int16) if n_clusters < 2 ** 15 else cluster, kind="stable")
     I, J, cluster = I[order], J[order], cluster[order]
     start = np.searchsorted(cluster, np.arange(n_clusters + 1))
     i_lo = np.minimum.reduceat(I, start[:-1]) - margin
     j_lo = np.minimum.reduceat(J, start[:-1]) - margin
     h = np.maximum.reduceat(I, start[:-1]) + margin + 1 - i_lo
     w = np.maximum.reduceat(J, start[:-1]) + margin + 1 - j_lo
+    flat = (I - i_lo[cluster]) * w[cluster] + (J - j_lo[cluster])      # cell of each sample in its window
     # each cluster in its own window (small arrays stay in the CPU cache: faster than one packed mosaic)
-    pts_parts, ring_len, ring_count = [], [], []
+    pts_parts, ring_len, ring_count, shift = [], [], [], []
     big = []
     for k in range(n_clusters):
         a, b = start[k], start[k + 1]
@@ -465,16 +468,19 @@ def _raster_dissolved(xy: np.ndarray, cell: float, width: float, max_cells: int 
             big.append(order[a:b])
             continue
         grid = np.zeros((int(h[k]), int(w[k])), dtype=np.uint8)
-        grid[I[a:b] - i_lo[k], J[a:b] - j_lo[k]] = 1
+        grid.ravel()[flat[a:b]] = 1
         pts, offs, outer = _filled_rings(_disk_dilate(grid, width / cell))
         if len(pts) == 0:
             continue
-        pts_parts.append(pts + (j_lo[k], i_lo[k]))
+        pts_parts.append(pts)
+        shift.append((len(pts), j_lo[k], i_lo[k]))
         ring_len.append(np.diff(offs))
         ring_count.append(np.diff(outer))
     polys = np.zeros(0, dtype=object)
     if pts_parts:
         pts = np.concatenate(pts_parts)
+        npts, sx, sy = np.asarray(shift).T
+        pts += np.repeat(np.c_[sx, sy], npts.astype(np.int64), axis=0)      # window cells to grid cells
         ring = np.repeat(np.arange(sum(len(r) for r in ring_len)), np.concatenate(ring_len))
         ring_counts = np.concatenate(ring_count)
         ring_poly = np.repeat(np.arange(len(ring_counts)), ring_counts)
@@ -496,34 +502,6 @@ def _raster_dissolved(xy: np.ndarray, cell: float, width: float, max_cells: int 
     if len(polys) == 0:
         return shapely.Polygon()
     return polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
-
-
-def _threaded(fn: Any, geoms: np.ndarray) -> np.ndarray:
-    """``fn`` (a vectorised shapely function) over an array, split across CPU threads (GEOS releases the GIL)."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    workers = min(os.cpu_count() or 1, 8, len(geoms))
-    if workers <= 1 or len(geoms) < 4:
-        return fn(geoms)
-    parts = np.array_split(np.arange(len(geoms)), workers * 4)
-    out = None
-    with ThreadPoolExecutor(workers) as pool:
-        for idx, res in zip(parts, pool.map(lambda i: fn(geoms[i]), parts)):
-            if out is None:
-                out = np.empty(len(geoms), dtype=np.asarray(res).dtype)
-            out[idx] = res
-    return out
-
-
-def _map_threads(fn: Any, items: Sequence[Any], workers: int = 2) -> list[Any]:
-    """``[fn(x) for x in items]`` on up to ``workers`` threads (for work that releases the GIL), in order."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    if len(items) <= 1 or workers <= 1:
-        return [fn(x) for x in items]
-    with ThreadPoolExecutor(min(workers, len(items))) as pool:
-        return list(pool.map(fn, items))
 
 
 def _raster_strips(xy: np.ndarray, cell: float, width: float, max_cells: int = MAX_CELLS) -> Any:
@@ -846,19 +824,7 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
 
 def _buffer(geoms: np.ndarray, width: float, quad_segs: int) -> np.ndarray:
     """``shapely.buffer`` over an array, split across CPU threads (GEOS releases the GIL)."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    workers = min(os.cpu_count() or 1, 8, len(geoms))
-    if workers <= 1 or len(geoms) < 4:
-        return shapely.buffer(geoms, width, quad_segs=quad_segs)
-    parts = np.array_split(np.arange(len(geoms)), workers * 4)
-    out = np.empty(len(geoms), dtype=object)
-    with ThreadPoolExecutor(workers) as pool:
-        for idx, res in zip(parts, pool.map(lambda i: shapely.buffer(geoms[i], width, quad_segs=quad_segs),
-                                            parts)):
-            out[idx] = res
-    return out
+    return map_split(lambda g: shapely.buffer(g, width, quad_segs=quad_segs), geoms)
 
 
 def _union_lines(lines: np.ndarray, width: float, quad_segs: int, tile: float = 1000.0):
@@ -951,8 +917,9 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
                     cell = _fit_cell(float(cell_m), float(street_width))
                     xy, _ = network.sample_pieces(edge, s, t, cell)
                     geom = _raster_dissolved(xy, cell, float(street_width))
+        # reprojected here, on this category's thread
         return {"category": cat, "method": method, "radius_m": rmax, "n_facilities": nf,
-                "area_m2": float(geom.area), "geometry": geom}
+                "area_m2": float(geom.area), "geometry": _to_wgs84(np.array([geom], dtype=object), crs)[0]}
 
     present = [c for c in cats if (fcat == c).any()]
     # largest expected work first (facilities x radius²) so that the two threads finish close together
@@ -964,19 +931,23 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
             _warn(f"no facilities of category {cat!r} ({_label(cat)}): its service area is empty")
     # the categories are independent and their heavy steps (scipy Dijkstra, numpy, contourpy, GEOS) release the
     # GIL: two threads keep both cores busy; results are the same as one after the other
-    done = dict(zip(present, _map_threads(one, present)))
+    done = dict(zip(present, map_threads(one, present)))
     rows = [done[cat] if cat in done else
             {"category": cat, "method": method, "radius_m": float(category_radii(cat, None, radii)),
              "n_facilities": 0, "area_m2": 0.0, "geometry": shapely.Polygon()} for cat in cats]
-    out = _dissolved_frame(rows, crs)
+    out = _dissolved_frame(rows, None)
     out.attrs["engine"] = {cat: engines[cat] for cat in cats if cat in engines}
     return out
 
 
-def _dissolved_frame(rows: list[dict], crs: CRS) -> gpd.GeoDataFrame:
+def _dissolved_frame(rows: list[dict], crs: CRS | None) -> gpd.GeoDataFrame:
+    """The dissolved areas' frame; geometries in ``crs`` (reprojected here) or, with ``crs=None``, already in
+    EPSG:4326."""
     cols = ["category", "method", "radius_m", "n_facilities", "area_m2", "geometry"]
     df = pd.DataFrame(rows, columns=cols)
-    geoms = _to_wgs84(np.asarray(df["geometry"].to_numpy(), dtype=object), crs)
+    geoms = np.asarray(df["geometry"].to_numpy(), dtype=object)
+    if crs is not None:
+        geoms = _to_wgs84(geoms, crs)
     return gpd.GeoDataFrame(df.drop(columns="geometry"), geometry=gpd.GeoSeries(geoms, crs=WGS84).values,
                             crs=WGS84)
 
@@ -995,7 +966,7 @@ def _to_wgs84(geoms: np.ndarray, crs: CRS) -> np.ndarray:
             return None
         return shapely.transform(g, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
 
-    return np.asarray(_map_threads(conv, list(geoms)) + [None], dtype=object)[:-1]
+    return np.asarray(map_threads(conv, list(geoms)) + [None], dtype=object)[:-1]
 
 
 # ---------------------------------------------------------------------------------------------------------------

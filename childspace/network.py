@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
@@ -42,6 +40,7 @@ from pyproj import CRS
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from childspace._errors import DataError, NetworkError
+from childspace._parallel import map_threads
 from childspace.projection import local_crs_for, transformer
 
 __all__ = ["WalkNetwork", "Snap", "EdgeWeight", "Paths", "PathSteps"]
@@ -54,7 +53,7 @@ DEFAULT_MEMORY_MB = 256
 #: entries sharing a typical segment's cell, largest number of cells, and candidates measured per chunk
 _SNAP_CELL_LOAD = 2.5
 _SNAP_MAX_CELLS = 20_000_000
-_SNAP_CHUNK = 1_000_000
+_SNAP_CHUNK = 250_000
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -983,12 +982,7 @@ class WalkNetwork:
         # chunks write disjoint rows; numpy releases the GIL in these array operations, so two threads share
         # the work
         jobs = [(int(a_), int(b_)) for a_, b_ in zip(np.r_[0, bounds], np.r_[bounds, pts.size]) if b_ > a_]
-        if len(jobs) > 1:
-            with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
-                list(pool.map(lambda j: measure(*j), jobs))
-        else:
-            for j in jobs:
-                measure(*j)
+        map_threads(lambda j: measure(*j), jobs)
 
     def _nearest_edge_strtree(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """As :meth:`_nearest_edge`, with a shapely R-tree nearest query and ``line_locate_point`` (the

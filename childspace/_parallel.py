@@ -1,0 +1,60 @@
+"""Threads shared by the analyses.
+
+The heavy steps (numpy on large arrays, scipy's KD-tree, GEOS through shapely, contourpy, PROJ) release the GIL,
+so a few threads keep all cores busy. One pool serves the whole process: threads are not started on every call,
+and what a library keeps per thread stays warm (pyproj makes a transformer's PROJ object once per thread, about
+50 ms each). A call made from one of the pool's own threads runs serially (no pool task waits for another).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+_local = threading.local()
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def n_workers() -> int:
+    """Threads of the shared pool: the CPU count, at most 8."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _mark_worker() -> None:
+    _local.worker = True
+
+
+def _shared_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(n_workers(), thread_name_prefix="childspace",
+                                           initializer=_mark_worker)
+    return _pool
+
+
+def map_threads(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+    """``[fn(x) for x in items]`` on the shared threads, results in order (serial for one item, on a one-core
+    machine, or when called from a pool thread)."""
+    items = list(items)
+    if len(items) <= 1 or n_workers() <= 1 or getattr(_local, "worker", False):
+        return [fn(x) for x in items]
+    return list(_shared_pool().map(fn, items))
+
+
+def map_split(fn: Callable[[np.ndarray], Any], values: np.ndarray, per_worker: int = 4) -> np.ndarray:
+    """``fn`` (vectorised over an array) applied to ``values`` in parts on the shared threads, as one array."""
+    parts = np.array_split(np.arange(len(values)), n_workers() * per_worker) if len(values) >= 4 else []
+    if len(parts) <= 1:
+        return np.asarray(fn(values))
+    res = map_threads(lambda i: fn(values[i]), parts)
+    out = np.empty(len(values), dtype=np.asarray(res[0]).dtype)
+    for idx, r in zip(parts, res):
+        out[idx] = r
+    return out
