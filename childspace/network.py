@@ -109,6 +109,23 @@ def _ragged_ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, 
     return np.repeat(starts, counts) + offs, row
 
 
+def _with_virtual(base: sp.csr_array, virtual: np.ndarray, cols: np.ndarray, vals: np.ndarray, keep: np.ndarray,
+                  k: int) -> sp.csr_array:
+    """``base`` (m x m) plus ``k`` virtual nodes (rows m..m+k-1): point j links to the nodes ``cols[j]`` at
+    ``vals[j]`` where ``keep[j]``, through virtual node ``virtual[j]``; the cheapest link per (virtual node, node)."""
+    m = base.shape[0]
+    vrow = np.repeat(virtual[:, None], 2, axis=1)[keep]
+    vcol, vval = cols[keep], vals[keep]
+    order = np.lexsort((vval, vcol, vrow))
+    vrow, vcol, vval = vrow[order], vcol[order], vval[order]
+    first = np.r_[True, (vrow[1:] != vrow[:-1]) | (vcol[1:] != vcol[:-1])] if vrow.size else vrow == 0
+    vrow, vcol, vval = vrow[first], vcol[first], vval[first]
+    itype = base.indices.dtype
+    indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(np.bincount(vrow, minlength=k))])
+    return sp.csr_array((np.concatenate([base.data, vval]), np.concatenate([base.indices, vcol.astype(itype)]),
+                         indptr.astype(itype)), shape=(m + k, m + k))
+
+
 def _transform_points(geom: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
     """(m, 2) coordinates of point geometries transformed from ``src`` to ``dst`` (NaN for empty points);
     pyproj on the coordinate arrays, no geometry objects made."""
@@ -1028,16 +1045,10 @@ class WalkNetwork:
             raise NetworkError(f"{what} were snapped to another network", fix="snap them to this network")
 
     # ------------------------------------------------------------------ queries
-    def _augmented(self, w: EdgeWeight, s: Snap, handicap: np.ndarray | None = None,
-                   virtual: np.ndarray | None = None) -> tuple[sp.csr_array, np.ndarray]:
-        """CSR with virtual source nodes (rows n..n+k-1); returns it and the attached point ids ``pts``.
-
-        By default there is one virtual node per attached point (``n + j`` is point ``pts[j]``). ``virtual``
-        (one value 0..k-1 per attached point) lets several points share a virtual node (one per group, or a
-        single super source); ``handicap`` (one cost per attached point) is added to the point's links, so a
-        search from the virtual node starts that point ``handicap`` late.
-        """
-        n = self.n_nodes
+    def _source_links(self, w: EdgeWeight, s: Snap, handicap: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Links from the attached points of ``s`` to their edge's ends: points ``pts``, end nodes ``(k, 2)``,
+        costs ``(k, 2)`` (plus ``handicap`` per point) and which links exist (finite; one for a loop edge)."""
         pts = np.flatnonzero(s.ok)
         e = s.edge[pts]
         f = s.frac[pts]
@@ -1052,21 +1063,23 @@ class WalkNetwork:
         vals = np.stack([wu, wv], axis=1)
         keep = np.isfinite(vals)
         keep[:, 1] &= ~loop
+        return pts, cols, vals, keep
+
+    def _augmented(self, w: EdgeWeight, s: Snap, handicap: np.ndarray | None = None,
+                   virtual: np.ndarray | None = None) -> tuple[sp.csr_array, np.ndarray]:
+        """CSR with virtual source nodes (rows n..n+k-1); returns it and the attached point ids ``pts``.
+
+        By default there is one virtual node per attached point (``n + j`` is point ``pts[j]``). ``virtual``
+        (one value 0..k-1 per attached point) lets several points share a virtual node (one per group, or a
+        single super source); ``handicap`` (one cost per attached point) is added to the point's links, so a
+        search from the virtual node starts that point ``handicap`` late.
+        """
+        n = self.n_nodes
+        pts, cols, vals, keep = self._source_links(w, s, handicap)
         base = w.csr
         if virtual is not None:  # shared virtual nodes: the cheapest link per (virtual node, node)
-            vrow = np.repeat(np.asarray(virtual, dtype=np.int64)[:, None], 2, axis=1)[keep]
-            vcol, vval = cols[keep], vals[keep]
-            order = np.lexsort((vval, vcol, vrow))
-            vrow, vcol, vval = vrow[order], vcol[order], vval[order]
-            first = np.r_[True, (vrow[1:] != vrow[:-1]) | (vcol[1:] != vcol[:-1])] if vrow.size else vrow == 0
-            vrow, vcol, vval = vrow[first], vcol[first], vval[first]
             k = int(np.max(virtual)) + 1 if pts.size else 0
-            itype = base.indices.dtype
-            indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(np.bincount(vrow, minlength=k))])
-            aug = sp.csr_array((np.concatenate([base.data, vval]),
-                                np.concatenate([base.indices, vcol.astype(itype)]), indptr.astype(itype)),
-                               shape=(n + k, n + k))
-            return aug, pts
+            return _with_virtual(base, np.asarray(virtual, dtype=np.int64), cols, vals, keep, k), pts
         counts = keep.sum(axis=1)
         k = pts.size
         itype = base.indices.dtype
@@ -2010,6 +2023,11 @@ class WalkNetwork:
         n, G = self.n_nodes, sources.n_groups
         owner = sources.owner[sources.ok]
         gk = np.unique(owner)                     # groups with an attached point, one virtual node each
+        slack = self._straight_line_slack(w)
+        if slack is not None and gk.size:
+            local = self._reach_local(w, sources, cut, slack, memory_mb)
+            if local is not None:
+                return local
         aug, _ = self._augmented(w, sources, virtual=np.searchsorted(gk, owner))
         chunk = max(1, int(memory_mb * 2**20 // (8 * (n + gk.size))))
         order = gk[np.argsort(cut[gk], kind="stable")]
@@ -2029,6 +2047,115 @@ class WalkNetwork:
         indptr = np.zeros(G + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=G), out=indptr[1:])
         return sp.csr_array((vals[o], cols[o], indptr), shape=(G, n))
+
+    def _straight_line_slack(self, w: EdgeWeight) -> float | None:
+        """Metres by which a straight-line distance may exceed the cost of a path under ``w``; None when ``w``
+        does not bound straight lines (a cost below the edge's length).
+
+        A path costs at least its length when every edge's cost (the part paid along it, without end costs) is
+        at least its geometric length; its length is at least the straight line between its ends, up to the
+        distance between node coordinates and their edges' ends (measured here) and 0.5 % for lengths that were
+        measured in another projection.
+        """
+        vals = w.values
+        if w.end_u is not None:
+            with np.errstate(invalid="ignore"):
+                vals = w.values - w.end_u - w.end_v
+        ok = np.isinf(w.values) | (vals >= self.length * 0.995)
+        if not ok.all():
+            return None
+        coords, ptr, _ = self._vertex_table()
+        if coords.shape[0] == 0:
+            return None
+        du = np.hypot(coords[ptr[:-1], 0] - self.x[self.u], coords[ptr[:-1], 1] - self.y[self.u])
+        dv = np.hypot(coords[ptr[1:] - 1, 0] - self.x[self.v], coords[ptr[1:] - 1, 1] - self.y[self.v])
+        return 2.0 * float(max(du.max(), dv.max())) + 1.0
+
+    def _reach_local(self, w: EdgeWeight, sources: Snap, cut: np.ndarray, slack: float, memory_mb: float
+                     ) -> sp.csr_array | None:
+        """:meth:`reach` on local subgraphs: the source groups are taken tile by tile, each tile's searches run
+        on the nodes within straight-line reach of its groups (cutoff + ``slack`` around their points), which
+        hold every path within the cutoff (a path costs at least its straight-line length; see
+        :meth:`_straight_line_slack`). Same result as the searches on the whole network; the dense rows shrink
+        from all nodes to a window's. None when windows would not be much smaller than the network."""
+        n, G = self.n_nodes, sources.n_groups
+        pts, cols, vals, keep = self._source_links(w, sources)
+        owner = sources.owner[pts]
+        gk = np.unique(owner)
+        gpos = np.searchsorted(gk, owner)
+        pxy = sources.xy[pts]
+        lo = np.full((gk.size, 2), np.inf)
+        hi = np.full((gk.size, 2), -np.inf)
+        np.minimum.at(lo, gpos, pxy)
+        np.maximum.at(hi, gpos, pxy)
+        r = cut[gk] * 1.005 + slack                               # straight-line reach of each group
+        tile = max(2.0 * float(r.max()), 100.0)
+        nxy = np.c_[self.x, self.y]
+        n0, n1 = nxy.min(axis=0), nxy.max(axis=0)
+        if (tile + 2 * float(r.max())) ** 2 > 0.25 * float(np.prod(np.maximum(n1 - n0, 1.0))):
+            return None
+        # nodes bucketed on a grid of half-reach cells, to gather a window's nodes without scanning them all
+        cell = max(float(r.max()) / 2.0, float(np.sqrt(np.prod(np.maximum(n1 - n0, 1.0)) / 4e6)))
+        shape = np.floor((n1 - n0) / cell).astype(np.int64) + 1
+        ncell = (np.floor((nxy - n0) / cell).astype(np.int64) * [shape[1], 1]).sum(axis=1)
+        node_order = np.argsort(ncell, kind="stable")
+        cptr = np.zeros(int(shape[0] * shape[1]) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ncell, minlength=int(shape[0] * shape[1])), out=cptr[1:])
+        # groups by tile, and by cutoff within a tile
+        centre = (lo + hi) / 2.0
+        tkey = np.floor((centre - n0) / tile).astype(np.int64)
+        gorder = np.lexsort((cut[gk], tkey[:, 1], tkey[:, 0]))
+        tk = tkey[gorder]
+        tstart = np.flatnonzero(np.r_[True, (tk[1:] != tk[:-1]).any(axis=1)])
+        base = w.csr
+        remap = np.full(n, -1, dtype=np.int64)
+        pts_of = np.argsort(gpos, kind="stable")                  # attached points grouped by group position
+        pptr = np.searchsorted(gpos[pts_of], np.arange(gk.size + 1))
+        rows_, cols_, vals_ = [], [], []
+        for a, b in zip(tstart, np.r_[tstart[1:], gk.size]):
+            gsel = gorder[a:b]
+            wlo = (lo[gsel] - r[gsel, None]).min(axis=0)
+            whi = (hi[gsel] + r[gsel, None]).max(axis=0)
+            c0 = np.clip(np.floor((wlo - n0) / cell).astype(np.int64), 0, shape - 1)
+            c1 = np.clip(np.floor((whi - n0) / cell).astype(np.int64), 0, shape - 1)
+            ci = np.arange(c0[0], c1[0] + 1)[:, None] * shape[1] + np.arange(c0[1], c1[1] + 1)[None, :]
+            ci = ci.ravel()
+            idx, _ = _ragged_ranges(cptr[ci], cptr[ci + 1] - cptr[ci])
+            sub = np.sort(node_order[idx])
+            sx, sy = self.x[sub], self.y[sub]
+            sub = sub[(sx >= wlo[0]) & (sx <= whi[0]) & (sy >= wlo[1]) & (sy <= whi[1])]
+            m = sub.size
+            remap[sub] = np.arange(m)
+            eidx, erow = _ragged_ranges(base.indptr[sub].astype(np.int64),
+                                        (base.indptr[sub + 1] - base.indptr[sub]).astype(np.int64))
+            ecol = remap[base.indices[eidx]]
+            inside = ecol >= 0
+            sub_csr = sp.csr_array((base.data[eidx][inside], ecol[inside].astype(base.indices.dtype),
+                                    np.r_[0, np.cumsum(np.bincount(erow[inside], minlength=m))]
+                                    .astype(base.indices.dtype)), shape=(m, m))
+            rows_per = max(1, int(memory_mb * 2**20 // (8 * (m + gsel.size))))
+            for a2 in range(0, gsel.size, rows_per):
+                grp = gsel[a2:a2 + rows_per]                    # group positions (into gk)
+                pi, prow = _ragged_ranges(pptr[grp], pptr[grp + 1] - pptr[grp])
+                pj = pts_of[pi]
+                lc = remap[cols[pj]]
+                aug = _with_virtual(sub_csr, prow, np.where(lc >= 0, lc, 0), vals[pj], keep[pj] & (lc >= 0),
+                                    grp.size)
+                lim = cut[gk[grp]]
+                D = dijkstra(aug, directed=True, indices=m + np.arange(grp.size), limit=float(lim.max()))
+                rr, cc = np.nonzero(D[:, :m] <= lim[:, None])
+                rows_.append(gk[grp][rr])
+                cols_.append(sub[cc])
+                vals_.append(D[rr, cc])
+                del D
+            remap[sub] = -1
+        rows = np.concatenate(rows_) if rows_ else np.zeros(0, dtype=np.int64)
+        cols_all = np.concatenate(cols_) if cols_ else np.zeros(0, dtype=np.int64)
+        costs = np.concatenate(vals_) if vals_ else np.zeros(0)
+        o = np.lexsort((cols_all, rows))
+        indptr = np.zeros(G + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=G), out=indptr[1:])
+        return sp.csr_array((costs[o], cols_all[o], indptr), shape=(G, n))
 
     def reached_pieces(self, dist: Any, cutoff: Any, weight: Any = None, sources: Snap | None = None,
                        handicap: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

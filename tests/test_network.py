@@ -211,9 +211,9 @@ def test_substrings_with_vertices():
 
 
 # ------------------------------------------------------------------------------------------------ against networkx
-def _random_net(seed: int, n_pts: int = 120):
+def _random_net(seed: int, n_pts: int = 120, extent: float = 2000.0):
     rng = np.random.default_rng(seed)
-    pts = rng.uniform(0, 2000, size=(n_pts, 2))
+    pts = rng.uniform(0, extent, size=(n_pts, 2))
     tri = Delaunay(pts)
     e = np.concatenate([tri.simplices[:, [0, 1]], tri.simplices[:, [1, 2]], tri.simplices[:, [2, 0]]])
     e = np.unique(np.sort(e, axis=1), axis=0)
@@ -682,6 +682,37 @@ def _covered(edge, start, end) -> dict[int, float]:
                 cur_e = max(cur_e, b)
         out[int(e)] = tot + cur_e - cur_s
     return out
+
+
+def test_reach_on_local_windows_equals_whole_network_search(monkeypatch):
+    # 10 km x 10 km: a 600 m search only needs the nodes within 600 m (straight line) of its source, so reach()
+    # runs each tile's searches on such a window; the result must be exactly that of whole-network searches
+    net, rng = _random_net(11, n_pts=2500, extent=10_000.0)
+    pts = rng.uniform(0, 10_000, (300, 2)) + [X0, Y0]
+    group = np.r_[np.arange(250), rng.integers(0, 250, 50)]      # 50 extra entrances, some far from the first
+    src = net.snap(pts, max_distance=200, group=group)
+    radius = rng.choice([300.0, 450.0, 600.0], src.n_groups)
+    used = []
+    real = WalkNetwork._reach_local
+    def spy(*a):
+        res = real(*a)
+        used.append(res is not None)
+        return res
+
+    monkeypatch.setattr(WalkNetwork, "_reach_local", spy)
+    local = net.reach(src, radius, memory_mb=0.05)
+    assert used == [True] and local.nnz > 2_000
+    monkeypatch.setattr(WalkNetwork, "_straight_line_slack", lambda self, w: None)
+    whole = net.reach(src, radius, memory_mb=0.05)
+    assert np.array_equal(local.indptr, whole.indptr) and np.array_equal(local.indices, whole.indices)
+    assert np.array_equal(local.data, whole.data)
+
+
+def test_reach_skips_local_windows_when_costs_undercut_lengths():
+    net, _ = _random_net(11, n_pts=2500, extent=10_000.0)
+    assert net._straight_line_slack(net._weight(None)) < 2.0            # node coordinates = edge ends
+    assert net._straight_line_slack(net._weight(net.length * 0.5)) is None
+    assert net._straight_line_slack(net._weight(net.length * 3.0)) is not None
 
 
 @pytest.mark.parametrize("seed", [4])
