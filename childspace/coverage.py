@@ -544,10 +544,11 @@ def _spatial_order(xy: np.ndarray, cell: float = 500.0) -> np.ndarray:
     ok = np.isfinite(xy).all(axis=1)
     if not ok.any():
         return np.arange(len(xy))
-    g = np.zeros((len(xy), 2), dtype=np.int64)
-    g[ok] = np.floor((xy[ok] - xy[ok].min(axis=0)) / cell).astype(np.int64)
-    col = np.where(g[:, 1] % 2 == 0, g[:, 0], -g[:, 0])
-    return np.lexsort((col, g[:, 1], ~ok))
+    g = np.floor((np.where(ok[:, None], xy, 0.0) - xy[ok].min(axis=0)) / cell).astype(np.int64)
+    width = int(g[:, 0].max()) + 1
+    col = np.where(g[:, 1] % 2 == 0, g[:, 0], width - 1 - g[:, 0])
+    key = np.where(ok, g[:, 1] * width + col, np.iinfo(np.int64).max)
+    return np.argsort(key, kind="stable")
 
 
 def _radius_classes(r: np.ndarray) -> list[tuple[float, np.ndarray]]:
@@ -659,6 +660,8 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     walk_res = network.nearest_many(walk_srcs, org_pts, cutoff=[k[1] for k in walk_keys]) if walk_srcs else []
     walk_of: dict[tuple[str, float | None], tuple[np.ndarray, np.ndarray]] = dict(zip(walk_keys, walk_res))
     cols: dict[str, Any] = {}
+    # facility ids as Python objects once, with None at the end for "no facility" (index -1)
+    fid_obj = np.append(fid_all.astype(object), None)
     for cat in cats:
         members = np.flatnonzero(fcat == cat)
         fid = fid_all[members]
@@ -666,7 +669,7 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
         cov_line = np.zeros(n, dtype=bool)
         dist_walk = np.full(n, np.inf if network is not None else np.nan)
         cov_walk = np.zeros(n, dtype=bool)
-        nearest = np.full(n, None, dtype=object)
+        near = np.full(n, -1, dtype=np.int64)          # nearest facility (row in ``facilities``), -1: none
         if len(members) == 0:
             _warn(f"no facilities of category {cat!r} ({_label(cat)}): every origin counts as uncovered; add "
                   f"{cat} facilities or drop the category")
@@ -676,7 +679,7 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
             attrs["radii"][cat] = classes[0][0] if len(classes) == 1 else [c[0] for c in classes]
             if n:
                 dist_line, fi, cov_line = line_jobs[cat].result()
-                nearest = fid[fi].astype(object)
+                near = members[fi]
             if network is not None and n:
                 okm = fac_pts.ok[members]
                 bad = int((~okm).sum())
@@ -689,7 +692,7 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
                 if len(okf):
                     dist_walk, src = walk_of[(cat, None)]
                     has = src >= 0
-                    nearest[has] = fid[okf[src[has]]]
+                    near[has] = members[okf[src[has]]]
                     if len(classes) == 1:
                         cov_walk = dist_walk <= classes[0][0]
                     else:
@@ -701,12 +704,14 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
         cols[f"dist_line_{cat}"] = dist_line
         cols[f"covered_walk_{cat}"] = cov_walk
         cols[f"covered_line_{cat}"] = cov_line
-        cols[f"nearest_{cat}"] = nearest
-    for k, v in cols.items():
+        cols[f"nearest_{cat}"] = near
+    for k, v in cols.items():                          # back to the origins' order
         cols[k] = np.empty_like(v)
         cols[k][perm] = v
+        if k.startswith("nearest_"):
+            cols[k] = fid_obj[cols[k]]
     out = pd.concat([origins.drop(columns=[c for c in cols if c in origins.columns]),
-                     pd.DataFrame(cols, index=origins.index)], axis=1)
+                     pd.DataFrame(cols, index=origins.index, copy=False)], axis=1)   # (new arrays: no copy)
     out = gpd.GeoDataFrame(out, geometry=origins.geometry.name, crs=origins.crs)
     out.attrs.update(attrs)
     return out
