@@ -10,18 +10,16 @@ Usage: ``python benchmarks/bench_coverage.py [--nodes 200000] [--origins 500000]
 Building the lattice (WalkNetwork.from_frames) is not timed.
 
 Recorded (2-core machine shared with other jobs; raster engine with 7.5 m cells where ``engine="auto"`` picks it;
-"before" = coverage with its own graph code, "merge" = all graph work through WalkNetwork, "windows" = dissolved
-raster areas traced per cluster window, "grid" = snapping through a bucket grid, "threads" = categories on
-two threads and no is_valid on traced outlines, "shared" = the origins' side of the walking searches built once for
-all categories (WalkNetwork.nearest_many); two runs each; see docs/benchmarks.md):
+"first" = the first version, "shared" = the last figures that missed the county goal, "local" = snapping on the 2 x 2
+nearest cells, one shared thread pool, contourpy generators made directly, raster above 5,000 pieces, bounded
+searches on local windows and 4M-cell mosaics for the per-facility areas; five runs; see docs/benchmarks.md):
 
-step (wall s / CPU s)           first  grid (2 runs)           threads (2 runs)        shared (2 runs)        goal
-origin_access, all categories   11.1   3.3 / 4.4, 3.1 / 4.1    2.8 / 4.3, 2.8 / 4.1    2.5 / 3.8, 2.2 / 3.2
-dissolve, all categories        66.0   5.1 / 6.1, 4.9 / 5.9    3.4 / 5.7, 3.5 / 5.4    3.6 / 5.7, 3.6 / 5.7
-county total                    77.1   8.4 / 10.5, 8.0 / 10.0  6.3 / 10.0, 6.3 / 9.5  6.0 / 9.5, 5.8 / 9.0  < 5
-service_areas, 2,000 polygons  126.7   9.6 / 9.5, 9.6 / 9.6    9.2 / 9.2, 9.2 / 9.2    8.9 / 8.9, 9.1 / 9.1   < 10
-(the "before", "merge" and "windows" columns are in docs/benchmarks.md; load average about 1.0 at the end of the
-"shared" runs)
+step (wall s / CPU s)           first  shared (2 runs)         local (5 runs)                                       goal
+origin_access, all categories   11.1   2.5 / 3.8, 2.2 / 3.2    1.75 / 2.7, 1.78 / 2.7, 1.72 / 2.7, 1.85 / 2.8, 1.62 / 2.6
+dissolve, all categories        66.0   3.6 / 5.7, 3.6 / 5.7    2.14 / 3.3, 2.16 / 3.1, 2.18 / 3.0, 2.23 / 3.4, 2.13 / 3.0
+county total                    77.1   6.0 / 9.5, 5.8 / 9.0    3.90 / 5.9, 3.94 / 5.8, 3.89 / 5.7, 4.08 / 6.2, 3.75 / 5.6  < 5
+service_areas, 2,000 polygons  126.7   8.9 / 8.9, 9.1 / 9.1    3.97 / 4.4, 4.00 / 4.4, 4.01 / 4.4, 4.03 / 4.4, 3.99 / 4.4  < 10
+(load average 1.1–1.3 at the end of the "local" runs)
 """
 
 from __future__ import annotations
