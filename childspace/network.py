@@ -109,6 +109,18 @@ def _ragged_ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, 
     return np.repeat(starts, counts) + offs, row
 
 
+def _csr_from_parts(rows: list[np.ndarray], cols: list[np.ndarray], vals: list[np.ndarray], shape: tuple[int, int]
+                    ) -> sp.csr_array:
+    """A CSR array from (row, col, value) triples given in parts (no duplicates), entries sorted in each row."""
+    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    v = np.concatenate(vals) if vals else np.zeros(0)
+    o = np.lexsort((c, r))
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=shape[0]), out=indptr[1:])
+    return sp.csr_array((v[o], c[o], indptr), shape=shape)
+
+
 def _with_virtual(base: sp.csr_array, virtual: np.ndarray, cols: np.ndarray, vals: np.ndarray, keep: np.ndarray,
                   k: int) -> sp.csr_array:
     """``base`` (m x m) plus ``k`` virtual nodes (rows m..m+k-1): point j links to the nodes ``cols[j]`` at
@@ -2040,13 +2052,7 @@ class WalkNetwork:
             cols_.append(c)
             vals_.append(D[r, c])
             del D
-        rows = np.concatenate(rows_) if rows_ else np.zeros(0, dtype=np.int64)
-        cols = np.concatenate(cols_) if cols_ else np.zeros(0, dtype=np.int64)
-        vals = np.concatenate(vals_) if vals_ else np.zeros(0)
-        o = np.lexsort((cols, rows))
-        indptr = np.zeros(G + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=G), out=indptr[1:])
-        return sp.csr_array((vals[o], cols[o], indptr), shape=(G, n))
+        return _csr_from_parts(rows_, cols_, vals_, (G, n))
 
     def _straight_line_slack(self, w: EdgeWeight) -> float | None:
         """Metres by which a straight-line distance may exceed the cost of a path under ``w``; None when ``w``
@@ -2149,13 +2155,7 @@ class WalkNetwork:
                 vals_.append(D[rr, cc])
                 del D
             remap[sub] = -1
-        rows = np.concatenate(rows_) if rows_ else np.zeros(0, dtype=np.int64)
-        cols_all = np.concatenate(cols_) if cols_ else np.zeros(0, dtype=np.int64)
-        costs = np.concatenate(vals_) if vals_ else np.zeros(0)
-        o = np.lexsort((cols_all, rows))
-        indptr = np.zeros(G + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=G), out=indptr[1:])
-        return sp.csr_array((costs[o], cols_all[o], indptr), shape=(G, n))
+        return _csr_from_parts(rows_, cols_, vals_, (G, n))
 
     def reached_pieces(self, dist: Any, cutoff: Any, weight: Any = None, sources: Snap | None = None,
                        handicap: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
