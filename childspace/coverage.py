@@ -205,10 +205,15 @@ def _snap(network: Any, points: gpd.GeoSeries | np.ndarray, max_snap: float, all
 # ---------------------------------------------------------------------------------------------------------------
 # the raster path for walking service areas
 # ---------------------------------------------------------------------------------------------------------------
-#: ``engine="auto"`` uses the exact vector method below this many reachable street pieces, the raster above
-#: (measured on the county benchmark: a category of ~10,000 pieces takes 0.65 s as vector, 0.07 s as raster,
-#: areas within 1 %; the bundled sample's ~3,500 pieces stay vector).
+#: ``engine="auto"`` uses the exact vector method when there are fewer reachable street pieces than
+#: ``VECTOR_MAX_PIECES`` in all and than ``VECTOR_MAX_UNION`` in the largest single area (one facility's, or one
+#: category's dissolved area), the raster otherwise. Buffering and unioning cost grows with the overlap of the
+#: pieces' buffers, so with their number per area: measured 50 µs a piece on the bundled sample (at most ~400
+#: pieces per area; 0.19 s for its 90 facilities), 65 µs on the county lattice (a category of ~10,000 pieces:
+#: 0.65 s as vector, 0.07 s as raster), 560 µs on central Helsinki's dense footways (a category of 4,800 pieces:
+#: 2.7 s; 24 facilities' own areas: 23 s as vector, 0.08 s as raster). Raster areas are within about 1 %.
 VECTOR_MAX_PIECES = 5_000
+VECTOR_MAX_UNION = 500
 #: Default raster cell (m) of walking service areas (outline accurate to about one cell, see service_areas).
 CELL_M = 7.5
 #: Largest raster (cells) built at once; larger extents are cut into strips that are unioned afterwards.
@@ -222,7 +227,7 @@ BLOCK_CELLS = 16
 
 
 def _check_raster_args(engine: str, cell_m: float, street_width: float) -> None:
-    _choose_engine(engine, 0)
+    _choose_engine(engine, 0, 0)
     if not (np.isfinite(cell_m) and cell_m > 0):
         raise DataError(f"cell_m must be a positive number of metres, got {cell_m!r}", fix="e.g. cell_m=10")
     if not (np.isfinite(street_width) and street_width >= 0):
@@ -241,11 +246,12 @@ def _check_area_args(facilities: gpd.GeoDataFrame, network: Any, method: str, en
     _check_raster_args(engine, cell_m, street_width)
 
 
-def _choose_engine(engine: str, pieces: int) -> str:
+def _choose_engine(engine: str, pieces: int, largest: int) -> str:
+    """The engine to use for ``pieces`` reachable pieces in all, ``largest`` of them in one area."""
     if engine not in ("auto", "vector", "raster"):
         raise DataError(f"unknown engine {engine!r}", fix="use engine='auto', 'vector' or 'raster'")
     if engine == "auto":
-        return "vector" if pieces < VECTOR_MAX_PIECES else "raster"
+        return "vector" if pieces < VECTOR_MAX_PIECES and largest < VECTOR_MAX_UNION else "raster"
     return engine
 
 
@@ -748,7 +754,9 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
       cells the areas on the bundled sample and the hand-checked grid agree with the vector ones within about
       4 % and their intersection over union is at least 0.9 (10 m cells: about 0.89 for 300 m areas); land
       across a river stays excluded (a street must reach it).
-    * ``"auto"`` (default): vector below ``VECTOR_MAX_PIECES`` (5,000) reachable pieces, raster above.
+    * ``"auto"`` (default): vector below ``VECTOR_MAX_PIECES`` (5,000) reachable pieces in all and
+      ``VECTOR_MAX_UNION`` (500) in one facility's area, raster otherwise (the vector cost grows with how much the
+      pieces' buffers overlap: dense footway networks are slow).
 
     Parameters
     ----------
@@ -781,7 +789,7 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
     GeoDataFrame
         ``facility_id``, ``category``, ``method``, ``radius_m``, geometry (EPSG:4326). ``attrs``:
         ``metric_crs``, ``street_width``, ``unsnapped`` (walk), ``engine`` (``vector``/``raster``/``line``),
-        ``pieces`` (reachable street pieces), ``cell_m`` (raster).
+        ``pieces`` (reachable street pieces), ``largest_pieces`` (in one facility's area), ``cell_m`` (raster).
     """
     _check_area_args(facilities, network, method, engine, cell_m, street_width)
     cats = _categories(facilities, categories)
@@ -810,8 +818,9 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
         reach = network.reach(fsnap, radius[ok])
         row, edge, s0, t0 = network.reached_pieces(reach, radius[ok], sources=fsnap)
         fac = ok[row]
-        use = _choose_engine(engine, len(edge))
-        attrs.update({"engine": use, "pieces": int(len(edge))})
+        largest = int(np.bincount(row).max()) if len(row) else 0
+        use = _choose_engine(engine, len(edge), largest)
+        attrs.update({"engine": use, "pieces": int(len(edge)), "largest_pieces": largest})
         if use == "vector":
             order = np.argsort(fac, kind="stable")
             present = np.unique(fac)
@@ -867,7 +876,7 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
         of ``cell_m`` cells over the category's extent, traced only in windows around its separate clusters, a
         window above ``MAX_CELLS`` cells in strips).
     network, radii, method, street_width, categories, max_snap, quad_segs, engine, cell_m
-        As in :func:`service_areas` (``engine="auto"``: vector below 5,000 reachable pieces per category,
+        As in :func:`service_areas` (``engine="auto"``: vector below 500 reachable pieces per category,
         raster above; the raster outline is accurate to about one ``cell_m``, areas within a few percent).
 
     Returns
@@ -920,7 +929,7 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
                 h = rmax - r[np.searchsorted(np.flatnonzero(m), idx)]
                 dist, _ = network.node_distances(fsnap, cutoff=rmax, handicap=h)
                 _, edge, s, t = network.reached_pieces(dist, rmax, sources=fsnap, handicap=h)
-                use = engines[cat] = _choose_engine(engine, len(edge))
+                use = engines[cat] = _choose_engine(engine, len(edge), len(edge))
                 if use == "vector":
                     geom = _union_lines(network.substrings(edge, s, t), street_width, quad_segs)
                 else:

@@ -273,6 +273,20 @@ def test_auto_engine_is_vector_for_small_inputs(facilities, net):
     assert set(cv.dissolve_service_areas(facilities, net).attrs["engine"].values()) == {"vector"}
 
 
+def test_auto_engine_is_raster_for_a_dense_area():
+    # a 20 m grid (a dense footway network): a 300 m area holds over 500 street pieces, more than the vector
+    # engine unions quickly, so "auto" rasterises it; the areas agree with the exact vector ones
+    xs = tuple(range(0, 801, 20))
+    dense = grid_network(banks=(xs,), rows=xs)
+    fac = points([(400, 400), (100, 100)], facility_id=["G1", "G2"], category="playground", name=["g1", "g2"])
+    sa = cv.service_areas(fac, dense, radii={"playground": 300.0})
+    assert sa.attrs["largest_pieces"] >= cv.VECTOR_MAX_UNION and sa.attrs["engine"] == "raster"
+    vec = cv.service_areas(fac, dense, radii={"playground": 300.0}, engine="vector")
+    np.testing.assert_allclose(sa.to_crs(M).area, vec.to_crs(M).area, rtol=0.04)
+    dis = cv.dissolve_service_areas(fac, dense, radii={"playground": 300.0})
+    assert dis.attrs["engine"] == {"playground": "raster"}
+
+
 @pytest.mark.parametrize("cell", [5.0, 10.0])
 def test_raster_service_areas_agree_with_vector_on_hand_grid(facilities, net, cell):
     vec = cv.service_areas(facilities, net, engine="vector").to_crs(M).set_index("facility_id")
