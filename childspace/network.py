@@ -476,7 +476,8 @@ class WalkNetwork:
         Connected-component label per node; label 0 is the largest component.
     """
 
-    def __init__(self, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, crs: Any):
+    def __init__(self, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, crs: Any,
+                 beside_roads: gpd.GeoDataFrame | None = None):
         """Wrap frames that are already metric and positional (use the ``from_*`` constructors instead)."""
         if len(nodes) == 0 or len(edges) == 0:
             raise NetworkError(f"the walk network is empty ({len(nodes)} nodes, {len(edges)} edges)",
@@ -485,6 +486,9 @@ class WalkNetwork:
         self.crs: CRS = CRS.from_user_input(crs)
         self.nodes = nodes
         self.edges = edges
+        #: roads that are not walked because their sidewalks are mapped as separate ways (``osm.read_osm``
+        #: ``beside_roads``), in ``crs``; the safety rating of those sidewalks and their crossings uses them
+        self.beside_roads = beside_roads
         self.node_osmid = nodes["osmid"].to_numpy()
         self.x = nodes["x"].to_numpy(dtype=float)
         self.y = nodes["y"].to_numpy(dtype=float)
@@ -528,7 +532,8 @@ class WalkNetwork:
                 f"{self.component_sizes.size} components, crs={self.crs.to_string()})")
 
     @classmethod
-    def from_frames(cls, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, crs: Any = None) -> "WalkNetwork":
+    def from_frames(cls, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, crs: Any = None,
+                    beside_roads: gpd.GeoDataFrame | None = None) -> "WalkNetwork":
         """Build the engine from the walk-network tables of ``osm.read_osm``.
 
         Parameters
@@ -540,6 +545,9 @@ class WalkNetwork:
             segments), tag columns. An input ``length`` column is replaced by the geometric length in ``crs``.
         crs : optional
             Metric CRS to work in; default :func:`childspace.projection.local_crs_for` of the nodes.
+        beside_roads : geopandas.GeoDataFrame, optional
+            Roads not walked because their sidewalks are separate ways (``read_osm(..., beside_roads=True)``),
+            kept as :attr:`beside_roads` for the safety ratings.
 
         Returns
         -------
@@ -646,15 +654,22 @@ class WalkNetwork:
         edges_out = gpd.GeoDataFrame(data, geometry=geom, crs=metric)
         _as_object_none(nodes_out, skip=("osmid", "x", "y"))
         _as_object_none(edges_out, skip=("u", "v", "length"))
-        return cls(nodes_out, edges_out, metric)
+        roads = None
+        if beside_roads is not None and len(beside_roads):
+            if beside_roads.crs is None:
+                raise NetworkError("the beside_roads table has no CRS", feature="beside_roads",
+                                   fix="pass the third table of read_osm(..., beside_roads=True)")
+            roads = beside_roads.to_crs(metric).reset_index(drop=True)
+            _as_object_none(roads, skip=())
+        return cls(nodes_out, edges_out, metric, beside_roads=roads)
 
     @classmethod
     def from_osm(cls, path: str | Path, area: Any = None, buffer_m: float = 500, crs: Any = None) -> "WalkNetwork":
         """Read an OSM file with :func:`childspace.osm.read_osm` and build the engine (see :meth:`from_frames`)."""
         from childspace.osm import read_osm  # imported here: osm is optional for users of saved networks
 
-        nodes, edges = read_osm(path, area=area, buffer_m=buffer_m)
-        return cls.from_frames(nodes, edges, crs=crs)
+        nodes, edges, roads = read_osm(path, area=area, buffer_m=buffer_m, beside_roads=True)
+        return cls.from_frames(nodes, edges, crs=crs, beside_roads=roads)
 
     @classmethod
     def from_networkx(cls, G: Any, crs: Any = None) -> "WalkNetwork":
@@ -2366,7 +2381,8 @@ class WalkNetwork:
 
     # ------------------------------------------------------------------ I/O
     def save(self, path: str | Path) -> Path:
-        """Write the network to a GeoPackage (layers ``nodes``, ``edges``, and a metadata table).
+        """Write the network to a GeoPackage (layers ``nodes``, ``edges``, ``beside_roads`` when there are any, and
+        a metadata table).
 
         The file is written under a temporary name in the same folder and renamed onto ``path`` only when
         complete, so a failed save leaves an existing file at ``path`` untouched.
@@ -2394,6 +2410,8 @@ class WalkNetwork:
         with atomic_path(path) as tmp:
             self.nodes.to_file(tmp, layer="nodes", driver="GPKG", engine="pyogrio")
             self.edges.to_file(tmp, layer="edges", driver="GPKG", engine="pyogrio")
+            if self.beside_roads is not None and len(self.beside_roads):
+                self.beside_roads.to_file(tmp, layer="beside_roads", driver="GPKG", engine="pyogrio")
             pyogrio.write_dataframe(pd.DataFrame({"key": list(meta), "value": list(meta.values())}), tmp,
                                     layer=_META_LAYER, driver="GPKG")
         return path
@@ -2436,7 +2454,11 @@ class WalkNetwork:
         if len(nodes) != int(meta["n_nodes"]) or len(edges) != int(meta["n_edges"]):
             raise NetworkError("node/edge counts differ from the saved metadata", path=path,
                                fix="the file was modified; rebuild and save the network again")
-        return cls(nodes, edges, crs)
+        roads = None
+        if "beside_roads" in layers:
+            roads = gpd.read_file(path, layer="beside_roads", engine="pyogrio").set_crs(crs, allow_override=True)
+            _as_object_none(roads, skip=())
+        return cls(nodes, edges, crs, beside_roads=roads)
 
     def to_networkx(self) -> Any:
         """An osmnx-compatible ``networkx.MultiDiGraph`` (both directions per edge), in the network CRS.

@@ -39,6 +39,8 @@ cover at least half of the road's length (intersection length of the sidewalks w
 0.5, in the local metric CRS). Otherwise (sidewalks not mapped there, or only on one side) the road stays
 walkable. The nodes of a dropped road still count for deciding graph nodes, so crossing ways that pass through
 the road's nodes keep a graph node there and the two sides remain connected through the crossing.
+``read_osm(..., beside_roads=True)`` also returns the dropped roads with their tags: the safety module rates
+their sidewalks and the crossings over them from their speed and lanes.
 
 Graph nodes and edges --------------------- Graph nodes are way ends, nodes used two or more times by walkable
 ways (including dropped ``sidewalk=separate`` roads, see above), and nodes tagged
@@ -287,7 +289,8 @@ def read_osm(
     buffer_m: float = 500.0,
     network: str = "walk",
     trunk: Literal["keep", "sidewalk"] = "keep",
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    beside_roads: bool = False,
+) -> tuple[gpd.GeoDataFrame, ...]:
     """Read an OSM file into walk-network tables.
 
     Parameters
@@ -303,6 +306,9 @@ def read_osm(
         Only ``"walk"`` is supported.
     trunk : {"keep", "sidewalk"}
         Treatment of trunk roads (see the module docstring).
+    beside_roads : bool
+        Also return the roads dropped for their separately mapped sidewalks (third table): not walked, but the
+        safety rating of the sidewalks beside them and of the crossings over them needs their speed and lanes.
 
     Returns
     -------
@@ -313,6 +319,9 @@ def read_osm(
     edges : GeoDataFrame, EPSG:4326
         ``u``, ``v`` (OSM node ids), ``key``, ``osmid`` (way id), tag columns (raw OSM strings or None, see
         :data:`EDGE_TAGS` plus :data:`EDGE_EXTRA_TAGS`), ``length`` (metres, geodesic), LineString u -> v.
+    roads : GeoDataFrame, EPSG:4326 (only with ``beside_roads=True``)
+        The dropped ``sidewalk=separate`` roads: ``osmid`` (way id), the same tag columns as ``edges``, one
+        LineString per way (per present piece of a clipped way).
 
     Raises
     ------
@@ -353,7 +362,7 @@ def read_osm(
             path=p,
             fix="check that the extract covers a built-up area and contains highway=* ways",
         )
-    return _build_tables(p, ways, tagged, poly, box, full_read=lambda: read(None)[0])
+    return _build_tables(p, ways, tagged, poly, box, full_read=lambda: read(None)[0], beside_roads=beside_roads)
 
 
 def _outside(p: Path, poly: BaseGeometry, box: tuple[float, float, float, float], what: str) -> NetworkError:
@@ -384,7 +393,8 @@ def _build_tables(
     poly: BaseGeometry | None,
     box: tuple[float, float, float, float] | None,
     full_read: Callable[[], _osm_reader.RawWays] | None = None,
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    beside_roads: bool = False,
+) -> tuple[gpd.GeoDataFrame, ...]:
     n_ways = len(ways.ids)
     counts = np.diff(ways.offsets)
     way_of_ref = np.repeat(np.arange(n_ways, dtype=np.int64), counts)
@@ -472,6 +482,7 @@ def _build_tables(
     if tag_graph.size:
         is_graph |= np.isin(refs, tag_graph)
 
+    roads = _dropped_roads(drop_way, refs, lon, lat, way_idx, piece, ways, tags_df) if beside_roads else None
     # drop the refs of dropped roads now (their nodes already counted)
     keep_ref = ~drop_way[way_idx]
     refs, lon, lat, way_idx, piece, is_graph = (
@@ -544,7 +555,27 @@ def _build_tables(
         crs=WGS84,
         index=pd.Index(ends, name="osmid", dtype=np.int64),
     )
-    return nodes, edges
+    return (nodes, edges, roads) if beside_roads else (nodes, edges)
+
+
+def _dropped_roads(drop_way: np.ndarray, refs: np.ndarray, lon: np.ndarray, lat: np.ndarray, way_idx: np.ndarray,
+                   piece: np.ndarray, ways: Any, tags_df: dict[str, np.ndarray]) -> gpd.GeoDataFrame:
+    """The roads dropped for their separate sidewalks as lines with their tags (one per way piece)."""
+    sel = np.flatnonzero(drop_way[way_idx])
+    pid = piece[sel]
+    same = pid[1:] == pid[:-1]
+    keep = np.zeros(sel.size, dtype=bool)             # refs of pieces with at least two refs
+    keep[:-1] |= same
+    keep[1:] |= same
+    sel, pid = sel[keep], pid[keep]
+    _, grp = np.unique(pid, return_inverse=True)
+    first = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]]) if sel.size else np.zeros(0, dtype=np.int64)
+    geoms = shapely.linestrings(lon[sel], lat[sel], indices=grp) if sel.size else np.zeros(0, dtype=object)
+    wi = way_idx[sel[first]]
+    cols: dict[str, Any] = {"osmid": ways.ids[wi]}
+    for col, key in {**EDGE_TAGS, **EDGE_EXTRA_TAGS}.items():
+        cols[col] = tags_df[key][wi]
+    return gpd.GeoDataFrame(cols, geometry=geoms, crs=WGS84)
 
 
 def _lookup(ids: np.ndarray, query: np.ndarray) -> np.ndarray | None:

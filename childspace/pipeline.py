@@ -251,8 +251,8 @@ def build_network(cfg: RunConfig, inputs: Inputs, progress: Progress = _quiet) -
     from childspace.osm import read_osm
 
     progress(f"步行路网 Walk network: {cfg.osm.name} (buffer {cfg.buffer_m:g} m)")
-    nodes, edges = read_osm(cfg.osm, area=inputs.study_area, buffer_m=cfg.buffer_m)
-    net = WalkNetwork.from_frames(nodes, edges)
+    nodes, edges, roads = read_osm(cfg.osm, area=inputs.study_area, buffer_m=cfg.buffer_m, beside_roads=True)
+    net = WalkNetwork.from_frames(nodes, edges, beside_roads=roads)
     progress(f"  {net.n_nodes:,} nodes, {net.n_edges:,} edges, CRS {net.crs.to_string()}")
     return net
 
@@ -623,8 +623,8 @@ def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m:
         b = io.load_boundaries(area)
         poly = shapely.union_all(b.geometry.to_numpy())
     progress(f"读取 Reading {osm}")
-    nodes, edges = read_osm(osm, area=poly, buffer_m=buffer_m)
-    net = WalkNetwork.from_frames(nodes, edges)
+    nodes, edges, roads = read_osm(osm, area=poly, buffer_m=buffer_m, beside_roads=True)
+    net = WalkNetwork.from_frames(nodes, edges, beside_roads=roads)
     progress(f"  {net.n_nodes:,} nodes, {net.n_edges:,} edges")
     with atomic_path(out, make_dirs=True) as tmp:
         net.save(tmp)

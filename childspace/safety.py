@@ -19,10 +19,12 @@ Crossings
     at this node with the node's control. At nodes with more than 8 edges every road other than a and b is taken
     as crossed (conservative). Crossing ways (``footway=crossing``) are walked at level 1;
     the crossing is rated at the node where they meet the road; a crossing way that meets no road is rated as a
-    crossing of the configured ``unknown_road``.
+    crossing of the road it crosses among the network's ``beside_roads`` (roads left out of the walk network
+    because their sidewalks are separate ways), else of the configured ``unknown_road``.
 Sidewalk ways
-    ``footway=sidewalk`` ways are rated from the road beside them (nearest road edge to their midpoint within
-    ~20 m): walking along that road with a sidewalk, one level lower behind a buffer (``[sidewalk_way]``).
+    ``footway=sidewalk`` ways are rated from the road beside them (nearest road edge, or road of
+    ``beside_roads``, to their midpoint within ~20 m): walking along that road with a sidewalk, one level lower
+    behind a buffer (``[sidewalk_way]``).
 School zones
     :func:`school_zones` checks GA/T 1215-2014: 30 km/h on the roads within 150 m of a school gate and a marked
     crossing within 50 m of it (``[school_zone]``).
@@ -289,7 +291,8 @@ def _dedupe(df: pd.DataFrame, columns: tuple[str, ...]) -> tuple[pd.DataFrame, n
 # ----------------------------------------------------------------------------------------------------------------
 # Edge stress
 # ----------------------------------------------------------------------------------------------------------------
-def edge_stress(edges: pd.DataFrame, config: str | Path | Mapping[str, Any] | None = None) -> pd.DataFrame:
+def edge_stress(edges: pd.DataFrame, config: str | Path | Mapping[str, Any] | None = None,
+                beside_roads: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
     """Level of traffic stress of walking along each edge.
 
     Parameters
@@ -299,6 +302,9 @@ def edge_stress(edges: pd.DataFrame, config: str | Path | Mapping[str, Any] | No
         are treated as missing tags).
     config : path, mapping or None
         Safety config (see :func:`load_config`).
+    beside_roads : GeoDataFrame, optional
+        Roads that are not walked because their sidewalks are separate ways (``WalkNetwork.beside_roads``); the
+        sidewalk ways beside them are rated from them too.
 
     Returns
     -------
@@ -307,7 +313,8 @@ def edge_stress(edges: pd.DataFrame, config: str | Path | Mapping[str, Any] | No
         ``assumed_tags`` ("; "-joined tag names), ``reason`` (bilingual, Chinese first), ``group`` (class key of
         the config), ``road`` (bool: carries motor traffic), ``maxspeed_kmh`` and ``lanes`` (parsed or default),
         ``sidewalk`` (state used), ``crossing_way`` (bool), ``beside`` (for ``footway=sidewalk`` ways rated
-        from the road beside them: the positional row of that road edge, else -1) and ``buffer_m`` (estimated
+        from a road edge beside them: the positional row of that road edge, else -1), ``beside_road`` (the same
+        for a road of ``beside_roads``: its row, else -1) and ``buffer_m`` (estimated
         buffer between that road's carriageway and the sidewalk, m; NaN otherwise). Sidewalk ways are rated from
         the road beside them only when ``edges`` is a GeoDataFrame with a CRS (see the ``[sidewalk_way]`` table).
     """
@@ -317,17 +324,27 @@ def edge_stress(edges: pd.DataFrame, config: str | Path | Mapping[str, Any] | No
     out = res.iloc[codes]
     out.index = edges.index
     out["beside"] = np.full(len(out), -1, dtype=np.int64)
+    out["beside_road"] = np.full(len(out), -1, dtype=np.int64)
     out["buffer_m"] = np.full(len(out), np.nan)
     if isinstance(edges, gpd.GeoDataFrame) and edges.crs is not None and len(edges):
-        out = _rate_sidewalk_ways(edges, out, cfg)
+        out = _rate_sidewalk_ways(edges, out, cfg, beside_roads)
     return out
 
 
-def _rate_sidewalk_ways(edges: gpd.GeoDataFrame, es: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+def _metric_lines(geom: np.ndarray, crs: Any, metric: CRS | None) -> np.ndarray:
+    """Line geometries from ``crs`` to ``metric`` (unchanged when ``metric`` is None)."""
+    if metric is None:
+        return geom
+    return np.asarray(gpd.GeoSeries(geom, crs=crs).to_crs(metric).array, dtype=object)
+
+
+def _rate_sidewalk_ways(edges: gpd.GeoDataFrame, es: pd.DataFrame, cfg: dict,
+                        beside_roads: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
     """Rate ``footway=sidewalk`` ways from the road beside them (``[sidewalk_way.from_road]`` in the config).
 
-    The road beside a sidewalk way is the road edge nearest to the way's midpoint within ``search_m`` (STRtree
-    nearest query, metres in a local metric CRS). The sidewalk takes the level of walking along that road with a
+    The road beside a sidewalk way is the road edge, or road of ``beside_roads`` (roads not walked because of
+    their separate sidewalks), nearest to the way's midpoint within ``search_m`` (STRtree nearest query, metres
+    in a local metric CRS). The sidewalk takes the level of walking along that road with a
     sidewalk (the road's class ``level_present`` and the edge rules, on the road's own speed and lanes), lowered by
     ``buffer_reduction`` when the estimated buffer (midpoint offset from the road centre line minus half the
     carriageway, ``lanes x lane_width_m / 2``) is at least ``buffer_min_m``. Sidewalk ways with no road within
@@ -342,16 +359,25 @@ def _rate_sidewalk_ways(edges: gpd.GeoDataFrame, es: pd.DataFrame, cfg: dict) ->
     usable = ~(shapely.is_missing(geom) | shapely.is_empty(geom))
     sw_idx = np.flatnonzero((group == "sidewalk_way") & usable)
     road_idx = np.flatnonzero(road & usable)
-    if sw_idx.size == 0 or road_idx.size == 0:
+    extra = beside_roads if beside_roads is not None and len(beside_roads) else None
+    if sw_idx.size == 0 or (road_idx.size == 0 and extra is None):
         return es
     crs = CRS.from_user_input(edges.crs)
+    metric = None
     if crs.is_geographic:
         from childspace.projection import local_crs_for
         metric = local_crs_for(edges)
-        sw_g = np.asarray(gpd.GeoSeries(geom[sw_idx], crs=crs).to_crs(metric).array, dtype=object)
-        rd_g = np.asarray(gpd.GeoSeries(geom[road_idx], crs=crs).to_crs(metric).array, dtype=object)
-    else:
-        sw_g, rd_g = geom[sw_idx], geom[road_idx]
+    sw_g = _metric_lines(geom[sw_idx], crs, metric)
+    rd_g = _metric_lines(geom[road_idx], crs, metric)
+    tags = [c for c in _EDGE_TAG_COLUMNS if c in edges.columns and not c.startswith("sidewalk")]
+    road_tags = pd.DataFrame(edges[tags].iloc[road_idx].to_numpy(dtype=object), columns=tags)
+    n_net = road_idx.size
+    if extra is not None:     # the roads beside separate sidewalks are candidates too (rows after the edges)
+        x_g = np.asarray(extra.to_crs(metric if metric is not None else crs).geometry.array, dtype=object)
+        rd_g = np.concatenate([rd_g, x_g])
+        x_tags = pd.DataFrame({c: extra[c].to_numpy(dtype=object) if c in extra.columns else None
+                               for c in tags}, columns=tags)
+        road_tags = pd.concat([road_tags, x_tags], ignore_index=True)
     mid = shapely.line_interpolate_point(sw_g, 0.5, normalized=True)
     tree = shapely.STRtree(rd_g)
     pairs, dist = tree.query_nearest(mid, max_distance=float(rule["search_m"]), return_distance=True,
@@ -359,10 +385,12 @@ def _rate_sidewalk_ways(edges: gpd.GeoDataFrame, es: pd.DataFrame, cfg: dict) ->
     if pairs.shape[1] == 0:
         return es
     sw_rows = sw_idx[pairs[0]]
-    rd_rows = road_idx[pairs[1]]
+    cand = pairs[1]
+    on_net = cand < n_net
+    rd_rows = np.where(on_net, road_idx[np.minimum(cand, max(n_net - 1, 0))] if n_net else -1, -1)
+    x_rows = np.where(on_net, -1, cand - n_net)
     # walking along the road beside, with a sidewalk: the road's tags with sidewalk=yes through the same rules
-    tags = [c for c in _EDGE_TAG_COLUMNS if c in edges.columns and not c.startswith("sidewalk")]
-    beside = pd.DataFrame(edges[tags].iloc[rd_rows].to_numpy(dtype=object), columns=tags)
+    beside = road_tags.iloc[cand].reset_index(drop=True)
     beside["sidewalk"] = "yes"
     uniq, codes = _dedupe(beside, tuple(beside.columns))
     along = _edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq))).iloc[codes]
@@ -378,7 +406,7 @@ def _rate_sidewalk_ways(edges: gpd.GeoDataFrame, es: pd.DataFrame, cfg: dict) ->
     reason = (zh_lab + "（" + en_lab + "）紧邻 beside: ") + along["reason"].to_numpy(dtype=object) + note
     tags_a = along["assumed_tags"].to_numpy(dtype=object)
     cols = {"level": level.astype(np.int8), "reason": reason, "assumed_tags": tags_a, "assumed": tags_a != "",
-            "beside": rd_rows.astype(np.int64), "buffer_m": buffer}
+            "beside": rd_rows.astype(np.int64), "beside_road": x_rows.astype(np.int64), "buffer_m": buffer}
     es = es.copy()
     for col, vals in cols.items():
         arr = es[col].to_numpy(copy=True)
@@ -713,8 +741,11 @@ def crossing_incidence(nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd
 
 
 def _unconnected_crossing_ways(nodes: pd.DataFrame, edges: pd.DataFrame, es: pd.DataFrame,
-                               inc: pd.DataFrame, cfg: dict) -> pd.DataFrame:
-    """Crossing-way edges whose two end nodes meet no road: rated as a crossing of the configured unknown road."""
+                               inc: pd.DataFrame, cfg: dict, beside_roads: gpd.GeoDataFrame | None = None
+                               ) -> pd.DataFrame:
+    """Crossing-way edges whose two end nodes meet no road: rated as a crossing of the road of ``beside_roads``
+    (roads not walked because of their separate sidewalks) that the crossing way crosses, else of the configured
+    unknown road."""
     u, v = _node_positions(nodes, edges)
     has_road = np.zeros(len(nodes), dtype=bool)
     has_road[inc["node"].to_numpy()] = True
@@ -730,12 +761,47 @@ def _unconnected_crossing_ways(nodes: pd.DataFrame, edges: pd.DataFrame, es: pd.
     road_cls = cfg["classes"][cfg["crossing"]["control"]["unknown_road"]]
     speed = np.full(len(idx), float(road_cls["maxspeed"]))
     lanes = np.full(len(idx), float(road_cls["lanes"]))
+    labels = np.full(len(idx), road_cls["label"], dtype=object)
+    crossed = _crossed_beside_roads(edges, idx, beside_roads)
+    found = crossed >= 0
+    if found.any():
+        tags = [c for c in _EDGE_TAG_COLUMNS if c in beside_roads.columns and not c.startswith("sidewalk")]
+        rt = pd.DataFrame(beside_roads[tags].iloc[crossed[found]].to_numpy(dtype=object), columns=tags)
+        uniq, codes = _dedupe(rt, tuple(rt.columns))
+        rs = _edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq))).iloc[codes]
+        speed[found] = rs["maxspeed_kmh"].to_numpy(dtype=float)
+        lanes[found] = rs["lanes"].to_numpy(dtype=float)
+        labels[found] = [cfg["classes"].get(g, cfg["classes_other"]).get("label", g)
+                         for g in rs["group"].to_numpy(dtype=object)]
     level, _ = _crossing_levels(ctrl, eisland, speed, lanes, cfg)
-    reason = _crossing_reason(ctrl, eisland, speed, lanes, np.full(len(idx), road_cls["label"], dtype=object))
-    reason = reason + np.where(unknown, "（假定 assumed: crossing）", "") + "（人行横道未连接道路，道路按默认 " \
-        "crossing way meets no road: default road assumed）"
+    reason = _crossing_reason(ctrl, eisland, speed, lanes, labels)
+    reason = reason + np.where(unknown, "（假定 assumed: crossing）", "") + np.where(
+        found, "（道路的人行道另绘 the road's sidewalks are mapped separately）",
+        "（人行横道未连接道路，道路按默认 crossing way meets no road: default road assumed）")
     return pd.DataFrame({"edge": idx.astype(np.int64), "level": level, "reason": reason,
                          "control": np.array([CONTROL_NAMES[int(c)] for c in ctrl], dtype=object)})
+
+
+def _crossed_beside_roads(edges: pd.DataFrame, idx: np.ndarray, beside_roads: gpd.GeoDataFrame | None,
+                          tolerance_m: float = 2.0) -> np.ndarray:
+    """Row of the road of ``beside_roads`` each edge ``idx`` crosses (nearest within ``tolerance_m``), else -1."""
+    out = np.full(len(idx), -1, dtype=np.int64)
+    if beside_roads is None or not len(beside_roads) or not isinstance(edges, gpd.GeoDataFrame) \
+            or edges.crs is None:
+        return out
+    crs = CRS.from_user_input(edges.crs)
+    metric = None
+    if crs.is_geographic:
+        from childspace.projection import local_crs_for
+        metric = local_crs_for(edges)
+    geom = _metric_lines(np.asarray(edges.geometry.array, dtype=object)[idx], crs, metric)
+    roads = np.asarray(beside_roads.to_crs(metric if metric is not None else crs).geometry.array, dtype=object)
+    ok = ~(shapely.is_missing(geom) | shapely.is_empty(geom))
+    if not ok.any():
+        return out
+    pairs = shapely.STRtree(roads).query_nearest(geom[ok], max_distance=tolerance_m, all_matches=False)
+    out[np.flatnonzero(ok)[pairs[0]]] = pairs[1]
+    return out
 
 
 def node_crossing_stress(nodes: pd.DataFrame, edges: pd.DataFrame,
@@ -947,9 +1013,10 @@ def network_stress(network: Any, config: str | Path | Mapping[str, Any] | None =
     """
     cfg = _cfg(config)
     nodes, edges = _tables(network)
-    es = edge_stress(edges, cfg)
+    roads = getattr(network, "beside_roads", None)
+    es = edge_stress(edges, cfg, beside_roads=roads)
     inc = crossing_incidence(nodes, edges, es, cfg)
-    un = _unconnected_crossing_ways(nodes, edges, es, inc, cfg)
+    un = _unconnected_crossing_ways(nodes, edges, es, inc, cfg, beside_roads=roads)
     if len(un):
         es = es.copy()
         rows = es.index[un["edge"].to_numpy()]

@@ -177,6 +177,42 @@ def test_sidewalk_separate_road_dropped_but_crossing_connects(tmp_path):
     assert 1 not in nodes.index and 3 not in nodes.index
 
 
+def test_dropped_road_rates_its_sidewalks_and_crossing(tmp_path):
+    # the primary road 1-2-3 is dropped (sidewalks mapped on both sides); its speed and lanes still rate the
+    # sidewalks beside it and the zebra crossing over it, instead of the defaults for "no road nearby"
+    from childspace.network import WalkNetwork
+    from childspace.safety import network_stress
+
+    p = write(tmp_path, "x.osm", crossing_scene(
+        {"highway": "primary", "sidewalk": "separate", "maxspeed": "70", "lanes": "6", "name": "人民路"},
+        {"highway": "footway", "footway": "sidewalk"}))
+    nodes, edges, roads = read_osm(p, beside_roads=True)
+    assert len(read_osm(p)) == 2                                   # the default stays (nodes, edges)
+    assert 100 not in set(edges["osmid"])
+    assert roads["osmid"].tolist() == [100] and roads["maxspeed"].tolist() == ["70"]
+    assert roads["name"].tolist() == ["人民路"] and roads.crs.to_epsg() == 4326
+    assert shapely.get_num_coordinates(roads.geometry.values).tolist() == [3]
+    net = WalkNetwork.from_frames(nodes, edges, beside_roads=roads)
+    assert net.beside_roads.crs == net.crs
+    assert net.beside_roads.geometry.length.iloc[0] == pytest.approx(200.0, rel=0.01)
+    es = network_stress(net).edges
+    sw = es[net.edges["footway"].eq("sidewalk").to_numpy()]
+    assert len(sw) == 4 and (sw["beside_road"] == 0).all() and (sw["beside"] == -1).all()
+    # >= 70 km/h beside the sidewalk: level 4 (12 m from the centre line, 6 lanes: no buffer)
+    assert (sw["level"] == 4).all() and sw["reason"].str.contains("70 km/h, 6 lanes").all()
+    cw = es[net.edges["footway"].eq("crossing").to_numpy()]
+    assert len(cw) == 2 and cw["reason"].str.contains("6-lane 70 km/h primary").all()
+    assert not cw["reason"].str.contains("default road").any()
+    # without the dropped road the same network falls back to the defaults
+    plain = network_stress(WalkNetwork.from_frames(nodes, edges)).edges
+    assert (plain["beside_road"] == -1).all()
+    assert plain[net.edges["footway"].eq("crossing").to_numpy()]["reason"].str.contains("default road").all()
+    # saved and loaded with the network
+    back = WalkNetwork.load(net.save(tmp_path / "net.gpkg"))
+    assert back.beside_roads["osmid"].tolist() == [100] and back.beside_roads.crs == net.crs
+    assert network_stress(back).edges["level"].tolist() == es["level"].tolist()
+
+
 def test_sidewalk_separate_kept_when_sidewalks_not_mapped_or_one_side(tmp_path):
     # sidewalks not tagged footway=sidewalk -> nothing to walk on instead -> road kept
     p = write(
