@@ -18,8 +18,8 @@ Crossings
     the walker is assumed free to be on either side of the road it arrives on, and each edge between is crossed
     at this node with the node's control. At nodes with more than 8 edges every road other than a and b is taken
     as crossed (conservative). Crossing ways (``footway=crossing``) are walked at level 1;
-    the crossing is rated at the node where they meet the road; a crossing way that meets no road is rated as a
-    crossing of the road it crosses among the network's ``beside_roads`` (roads left out of the walk network
+    the crossing is rated at the node where they meet the road; a crossing way that meets no road at any of its
+    nodes is rated as a crossing of the road it crosses among the network's ``beside_roads`` (roads left out of the walk network
     because their sidewalks are separate ways), else of the configured ``unknown_road``.
 Sidewalk ways
     ``footway=sidewalk`` ways are rated from the road beside them (nearest road edge, or road of
@@ -743,13 +743,24 @@ def crossing_incidence(nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd
 def _unconnected_crossing_ways(nodes: pd.DataFrame, edges: pd.DataFrame, es: pd.DataFrame,
                                inc: pd.DataFrame, cfg: dict, beside_roads: gpd.GeoDataFrame | None = None
                                ) -> pd.DataFrame:
-    """Crossing-way edges whose two end nodes meet no road: rated as a crossing of the road of ``beside_roads``
-    (roads not walked because of their separate sidewalks) that the crossing way crosses, else of the configured
-    unknown road."""
+    """Crossing-way edges of ways that meet no road at any of their nodes: rated as a crossing of the road of
+    ``beside_roads`` (roads not walked because of their separate sidewalks) that the edge crosses, else of the
+    configured unknown road.
+
+    A crossing way is often split into several edges (at kerbs, islands, the road node): only the way as a whole
+    tells whether it meets a road, so the pieces between a kerb and the sidewalk of a crossing whose middle
+    meets the road are not rated again (the crossing is rated once, at the road node).
+    """
     u, v = _node_positions(nodes, edges)
     has_road = np.zeros(len(nodes), dtype=bool)
     has_road[inc["node"].to_numpy()] = True
-    cw = es["crossing_way"].fillna(False).to_numpy(dtype=bool) & ~has_road[u] & ~has_road[v]
+    is_cw = es["crossing_way"].fillna(False).to_numpy(dtype=bool)
+    meets = has_road[u] | has_road[v]
+    if "osmid" in edges.columns and is_cw.any():
+        way = pd.Series(edges["osmid"].to_numpy(dtype=object)[is_cw])
+        way_meets = pd.Series(meets[is_cw]).groupby(way.fillna(-1).astype(str).to_numpy()).transform("any")
+        meets[np.flatnonzero(is_cw)] = way_meets.to_numpy(dtype=bool)
+    cw = is_cw & ~meets
     idx = np.flatnonzero(cw)
     if len(idx) == 0:
         return pd.DataFrame({"edge": np.array([], dtype=np.int64), "level": np.array([], dtype=np.int8),

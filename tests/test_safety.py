@@ -129,6 +129,26 @@ def test_crossing_rule_by_sides():
     assert st.crossing_edge([0], [2], [3])[0] in (0, 1)
 
 
+def test_crossing_way_split_at_kerbs_is_rated_once_at_the_road():
+    # crossing way 7 runs 13 -> 15 (kerb, where a path joins) -> 10 (road node) -> 16 (kerb) -> 14; its kerb
+    # pieces meet no road themselves, but the way does (at 10): they are walked at level 1, the crossing is rated
+    # at node 10. Crossing way 8 (20 -> 21) meets no road anywhere: rated as a crossing of the default road.
+    nodes = pd.DataFrame({"x": [0.0, -1e-3, 1e-3, 0.0, 0.0, 0.0, 0.0, 2e-4, 5e-3, 5e-3],
+                          "y": [0.0, 0.0, 0.0, 1e-3, -1e-3, 1e-4, -1e-4, 1e-4, 0.0, 1e-4]},
+                         index=[10, 11, 12, 13, 14, 15, 16, 17, 20, 21])
+    cw = dict(highway="footway", footway="crossing", crossing="unmarked")
+    edges = pd.DataFrame([dict(u=10, v=11, osmid=1, **ROAD60), dict(u=10, v=12, osmid=1, **ROAD60),
+                          dict(u=13, v=15, osmid=7, **cw), dict(u=15, v=10, osmid=7, **cw),
+                          dict(u=10, v=16, osmid=7, **cw), dict(u=16, v=14, osmid=7, **cw),
+                          dict(u=15, v=17, osmid=9, highway="footway"), dict(u=20, v=21, osmid=8, **cw)])
+    st = network_stress((nodes, edges))
+    lv = st.edges["level"].tolist()
+    assert lv[2:6] == [1, 1, 1, 1]                           # the whole crossing way is walked at level 1
+    assert not st.edges["reason"].iloc[2:6].str.contains("default road").any()
+    assert st.crossing_level([0], [2 + 1], [4])[0] == 4      # crossing the 60 km/h road at node 10: level 4
+    assert "default road" in st.edges["reason"].iloc[7] and lv[7] > 1
+
+
 def test_routing_cost_folds_crossing_penalties():
     nodes, edges = _star({}, ROAD60)
     edges["length"] = 100.0
