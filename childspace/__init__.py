@@ -8,6 +8,7 @@ Modules, one per concern (data flows one way: io -> network -> analyses -> maps/
 - ``childspace.standards``   categories and service-radius standards (one config file)
 - ``childspace.register``    the official administrative register (townships, villages/communities)
 - ``childspace.osm``         read OpenStreetMap (.osm/.osm.bz2/.osm.pbf, Overpass) into walk-network tables
+- ``childspace.overpass``    opt-in download of an area's OSM data from an Overpass server (cached XML)
 - ``childspace.network``     ``WalkNetwork``: CSR arrays, snapping and shortest-path queries
 - ``childspace.features``    facilities from OSM, merged with the user's
 - ``childspace.coverage``    service-radius coverage, service areas and gaps

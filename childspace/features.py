@@ -175,19 +175,24 @@ def _keep(tags: dict[str, str]) -> bool:
 
 
 def facilities_from_osm(
-    source: str | Path | AreaLike, area: AreaLike | None = None, buffer_m: float = 0.0
+    source: str | Path | AreaLike, area: AreaLike | None = None, buffer_m: float = 0.0,
+    cache_folder: str | Path | None = None,
 ) -> gpd.GeoDataFrame:
-    """Child-friendly facilities from an OSM file (or, when ``source`` is an area, from Overpass via osmnx).
+    """Child-friendly facilities from an OSM file (or, when ``source`` is an area, from an Overpass download).
 
     Parameters
     ----------
     source : str or Path, or area
         An OSM file (.osm, .osm.bz2, .osm.gz, .osm.pbf); or a study area (shapely geometry in EPSG:4326,
-        GeoDataFrame/GeoSeries, bbox tuple) to download from Overpass (online, opt-in, cached by osmnx).
+        GeoDataFrame/GeoSeries, bbox tuple) to download from Overpass (online, opt-in; the OSM XML is cached in
+        ``cache_folder`` and read like a file, see :mod:`childspace.overpass`).
     area : area-like, optional
-        Keep only facilities inside this area (buffered by ``buffer_m`` metres, local metric CRS).
+        Keep only facilities inside this area (buffered by ``buffer_m`` metres, local metric CRS); with an
+        Overpass ``source`` the default is that area.
     buffer_m : float
         Buffer around ``area`` in metres.
+    cache_folder : str or Path, optional
+        Overpass cache (default ``~/.cache/childspace/overpass``).
 
     Returns
     -------
@@ -203,53 +208,18 @@ def facilities_from_osm(
     DataError
         Missing or unreadable file.
     """
-    if isinstance(source, (str, Path)):
-        p = _osm_reader.check_osm_path(source)
-        raw = _osm_reader.read_features(p, _keep, CANDIDATE_KEYS)
-        geoms = shapely.from_wkb(np.array([g if g is not None else None for g in raw.geoms], dtype=object))
-        kinds, ids, tags = raw.kinds, raw.ids, raw.tags
-        outline = raw.way_entrance_refs
-        ent = gpd.GeoDataFrame(
-            {"id": raw.entrance_ids}, geometry=shapely.points(raw.entrance_lon, raw.entrance_lat), crs=WGS84
-        )
-    else:
-        kinds, ids, tags, geoms = _from_overpass(source)
-        outline = {}
-        ent = gpd.GeoDataFrame({"id": np.zeros(0, np.int64)}, geometry=[], crs=WGS84)
-    return _assemble(kinds, ids, tags, geoms, outline, ent, area, buffer_m)
+    if not isinstance(source, (str, Path)):
+        from childspace import overpass
 
-
-def _from_overpass(area: AreaLike) -> tuple[list[str], list[int], list[dict], np.ndarray]:
-    import osmnx as ox
-
-    poly = area_polygon(area)
-    q = {
-        "amenity": [
-            "kindergarten",
-            "childcare",
-            "school",
-            "library",
-            "hospital",
-            "clinic",
-            "doctors",
-            "toilets",
-            "social_facility",
-            "community_centre",
-        ],
-        "leisure": ["playground", "park", "garden"],
-        "healthcare": True,
-        "baby_feeding": True,
-    }
-    ox.settings.use_cache = True
-    gdf = ox.features_from_polygon(poly, q).reset_index()
-    keys = [c for c in gdf.columns if c not in ("element", "id", "geometry")]
-    kinds, ids, tags = [], [], []
-    for row in gdf.itertuples(index=False):
-        d = row._asdict()
-        kinds.append(d.get("element"))
-        ids.append(int(d.get("id")))
-        tags.append({k: str(v) for k in keys if isinstance((v := d.get(k)), str)})
-    return kinds, ids, tags, gdf.geometry.values
+        path = overpass.download(source, buffer_m, "facilities", cache_folder=cache_folder)
+        return facilities_from_osm(path, area=source if area is None else area, buffer_m=buffer_m)
+    p = _osm_reader.check_osm_path(source)
+    raw = _osm_reader.read_features(p, _keep, CANDIDATE_KEYS)
+    geoms = shapely.from_wkb(np.array([g if g is not None else None for g in raw.geoms], dtype=object))
+    ent = gpd.GeoDataFrame(
+        {"id": raw.entrance_ids}, geometry=shapely.points(raw.entrance_lon, raw.entrance_lat), crs=WGS84
+    )
+    return _assemble(raw.kinds, raw.ids, raw.tags, geoms, raw.way_entrance_refs, ent, area, buffer_m)
 
 
 def _assemble(

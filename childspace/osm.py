@@ -1,7 +1,7 @@
 """Read OpenStreetMap data into walk-network tables (``nodes``, ``edges``).
 
 Sources: a local file (.osm, .osm.bz2, .osm.gz, .osm.pbf; e.g. a Geofabrik extract, a JOSM or Overpass export)
-with :func:`read_osm`, or, when online, Overpass through osmnx with :func:`graph_from_overpass`. Both return
+with :func:`read_osm`, or, when online, an Overpass download with :func:`graph_from_overpass`. Both return
 the same tables (see ``docs/architecture.md``, "Walk-network tables"), which
 :class:`childspace.network.WalkNetwork` turns into its CSR engine.
 
@@ -660,7 +660,7 @@ def _way_lines(offsets: np.ndarray, lon: np.ndarray, lat: np.ndarray, valid: np.
 
 
 # ----------------------------------------------------------------------------------------------------
-# osmnx (Overpass, online, opt-in)
+# osmnx graphs, and Overpass (online, opt-in)
 # ----------------------------------------------------------------------------------------------------
 def _first(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
@@ -683,8 +683,9 @@ def tables_from_osmnx(
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Convert an osmnx graph into the walk-network tables of :func:`read_osm`.
 
-    The walkability rules of :func:`is_walkable` are applied to the edges (tags osmnx kept; see
-    :func:`graph_from_overpass` for the tags to request). Reciprocal directed edges become one undirected row;
+    The walkability rules of :func:`is_walkable` are applied to the edges (the tags osmnx kept: add the keys of
+    :data:`EDGE_TAGS`, :data:`EDGE_EXTRA_TAGS` to ``ox.settings.useful_tags_way``; the ``sidewalk=separate``
+    rule of :func:`read_osm` needs the raw ways and is not applied). Reciprocal directed edges become one undirected row;
     lengths are recomputed geodesically (metres) from the geometry.
 
     Parameters
@@ -786,25 +787,19 @@ def geodesic_lengths(lines: Iterable[BaseGeometry] | np.ndarray) -> np.ndarray:
     return np.bincount(idx[:-1][same], weights=d, minlength=len(arr))
 
 
-#: Overpass filter for :func:`graph_from_overpass`: all highways that :func:`is_walkable` may keep, crossings
-#: drawn as cycleways included; the final decision is made by :func:`is_walkable` on the tags.
-OVERPASS_FILTER = (
-    '["highway"]["area"!~"yes"]["highway"!~"motorway|motorway_link|construction|proposed|planned|'
-    'abandoned|disused|razed|platform|bus_guideway|busway|raceway|escape|elevator|no"]'
-    '["foot"!~"no|private|use_sidepath"]'
-)
-
-
 def graph_from_overpass(
     area: AreaLike,
     buffer_m: float = 500.0,
     cache_folder: str | Path | None = None,
     trunk: Literal["keep", "sidewalk"] = "keep",
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    beside_roads: bool = False,
+    url: str | None = None,
+) -> tuple[gpd.GeoDataFrame, ...]:
     """Download the walk network of an area from Overpass (online) and return :func:`read_osm`'s tables.
 
-    Needs internet access to an Overpass server; responses are cached on disk (``ox.settings.use_cache``), so
-    a second call for the same area works offline. Offline users should use :func:`read_osm` on an extract.
+    The area's ways are downloaded as OSM XML (:func:`childspace.overpass.download`, cached on disk: a second
+    call for the same area works offline) and read with :func:`read_osm`, so the result follows exactly the
+    rules of a local extract. Offline users read an extract with :func:`read_osm`.
 
     Parameters
     ----------
@@ -813,34 +808,24 @@ def graph_from_overpass(
     buffer_m : float
         Buffer in metres.
     cache_folder : str or Path, optional
-        Where osmnx caches Overpass responses (default: osmnx's ``./cache``).
-    trunk : {"keep", "sidewalk"}
-        See :func:`is_walkable`.
+        Where Overpass responses are kept (default ``~/.cache/childspace/overpass``).
+    trunk, beside_roads
+        See :func:`read_osm`.
+    url : str, optional
+        Overpass API endpoint (default :data:`childspace.overpass.OVERPASS_URL`).
 
     Returns
     -------
-    (nodes, edges)
-        Same schema as :func:`read_osm`.
-    """
-    import osmnx as ox
+    (nodes, edges) or (nodes, edges, roads)
+        As :func:`read_osm`.
 
-    poly = area_polygon(area, buffer_m)
-    way_tags = sorted(set(EDGE_TAGS.values()) | set(EDGE_EXTRA_TAGS.values()) | set(_RULE_KEYS))
-    node_tags = sorted(set(NODE_TAGS.values()) | {"ref", "highway"})
-    ox.settings.useful_tags_way = sorted(set(ox.settings.useful_tags_way) | set(way_tags))
-    ox.settings.useful_tags_node = sorted(set(ox.settings.useful_tags_node) | set(node_tags))
-    ox.settings.use_cache = True
-    if cache_folder is not None:
-        ox.settings.cache_folder = str(cache_folder)
-    try:
-        G = ox.graph_from_polygon(
-            poly, custom_filter=OVERPASS_FILTER, simplify=False, retain_all=True, truncate_by_edge=True
-        )
-    except Exception as err:  # network problems, Overpass errors
-        raise NetworkError(
-            f"Overpass download failed ({err})",
-            fix="check the internet connection, or download an extract and use read_osm()",
-        ) from err
-    # keep ends of ways, junctions and crossing nodes; merge only within one way
-    G = ox.simplify_graph(G, node_attrs_include=["highway", "crossing"], edge_attrs_differ=["osmid"])
-    return tables_from_osmnx(G, trunk)
+    Raises
+    ------
+    NetworkError
+        The download failed (no connection, server error).
+    """
+    from childspace import overpass
+
+    path = overpass.download(area, buffer_m, "walk", cache_folder=cache_folder,
+                             **({"url": url} if url else {}))
+    return read_osm(path, area=area, buffer_m=buffer_m, trunk=trunk, beside_roads=beside_roads)

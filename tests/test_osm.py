@@ -627,3 +627,79 @@ def test_chunked_decoding_identical():
     nan_way = np.bincount(way_of[np.isnan(a_w.lon)], minlength=len(a_w.ids)) > 0
     expect = a_w.ids[(np.bincount(way_of[inb], minlength=len(a_w.ids)) > 0) | nan_way]
     assert 0 < len(c_w.ids) < len(a_w.ids) and np.array_equal(c_w.ids, expect)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Overpass (online in use; here the server is replaced by a function answering with the bundled sample's XML)
+# ---------------------------------------------------------------------------------------------------------------
+SAMPLE_OSM = Path(__file__).resolve().parents[1] / "data" / "osm" / "sample.osm"
+
+
+class _Reply:
+    def __init__(self, content: bytes, status: int = 200):
+        self.content, self.status_code = content, status
+
+
+def _fake_server(monkeypatch, reply):
+    import requests
+
+    sent = []
+
+    def post(url, data=None, timeout=None):
+        sent.append((url, data["data"]))
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    monkeypatch.setattr(requests, "post", post)
+    return sent
+
+
+def test_overpass_walk_network_equals_the_file_path(tmp_path, monkeypatch):
+    from childspace import features, overpass
+    from childspace.osm import graph_from_overpass
+
+    sent = _fake_server(monkeypatch, _Reply(SAMPLE_OSM.read_bytes()))
+    ref_n, ref_e = read_osm(SAMPLE_OSM)
+    w, s, e, n = ref_n.total_bounds
+    area = shapely.box(w, s, e, n).buffer(-0.003)
+    nodes, edges, roads = graph_from_overpass(area, buffer_m=200, cache_folder=tmp_path, beside_roads=True)
+    url, q = sent[0]
+    assert url == overpass.OVERPASS_URL and q.startswith("[out:xml]") and 'way["highway"]' in q
+    assert q.endswith("(._;>;);out body;")
+    south, west, north, east = map(float, q.split("[bbox:")[1].split("]")[0].split(","))
+    assert west < area.bounds[0] and east > area.bounds[2] and south < area.bounds[1] and north > area.bounds[3]
+    exp_n, exp_e, exp_r = read_osm(SAMPLE_OSM, area=area, buffer_m=200, beside_roads=True)
+    assert nodes.equals(exp_n) and edges.equals(exp_e) and roads.equals(exp_r)
+    assert 224 in set(roads["osmid"]) and 224 not in set(edges["osmid"])     # sidewalk=separate rule applied
+    # the second call reads the cache: no request
+    again = graph_from_overpass(area, buffer_m=200, cache_folder=tmp_path)
+    assert len(sent) == 1 and again[1].equals(exp_e)
+    # facilities: the same classification as from a file (tags with ':' included, e.g. healthcare:speciality)
+    fac = features.facilities_from_osm(area, cache_folder=tmp_path)
+    q2 = sent[1][1]
+    assert 'nwr["amenity"]' in q2 and 'nwr["baby_feeding"]' in q2 and 'nwr["name"~"母婴|哺乳"]' in q2
+    ref = features.facilities_from_osm(SAMPLE_OSM, area=area)
+    assert fac.drop(columns="geometry").equals(ref.drop(columns="geometry")) and len(fac) > 10
+    assert "osm/node/2739" in set(fac["facility_id"])                       # the paediatric hospital
+
+
+@pytest.mark.parametrize("reply,match", [
+    (ConnectionError("no route to host"), "Overpass download failed"),
+    (_Reply(b"rate limited", status=429), "HTTP 429"),
+    (_Reply(b"<html>busy</html>"), "no OSM data"),
+    (_Reply(b'<?xml version="1.0"?><osm version="0.6"><remark> runtime error: Query timed out </remark></osm>'),
+     "runtime error"),
+])
+def test_overpass_failures_are_network_errors(tmp_path, monkeypatch, reply, match):
+    import requests
+
+    from childspace.osm import graph_from_overpass
+
+    if isinstance(reply, ConnectionError):
+        reply = requests.ConnectionError("no route to host")
+    _fake_server(monkeypatch, reply)
+    with pytest.raises(NetworkError, match=match) as err:
+        graph_from_overpass((120.96, 28.10, 121.0, 28.13), cache_folder=tmp_path)
+    assert "read_osm" in str(err.value) or "server" in str(err.value)
+    assert not list(tmp_path.glob("*.osm"))                                  # nothing cached
