@@ -38,6 +38,7 @@ class RunConfig:
     categories: list[str] = field(default_factory=lambda: list(DEFAULT_CATEGORIES))
     pilot_radius_m: float = 500.0
     safe_max_level: int = 2
+    hazards_rank_by: str = "children"
     standards: dict[str, Any] | None = None
     radius_override: float | None = None
     source: Path | None = None
@@ -85,6 +86,9 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
             raise DataError(f"unknown boundary level [boundaries.{lvl}]", path=path,
                             fix="use [boundaries.township] and/or [boundaries.community]")
     fac = [_resolve(base, e, f"facilities #{i + 1}", path) for i, e in enumerate(raw.get("facilities", []))]
+    if str(ana.get("hazards_rank_by", "children")) not in ("children", "level"):
+        raise DataError(f"[analysis] hazards_rank_by = {ana['hazards_rank_by']!r} is not known", path=path,
+                        fix='use "children" (most children first) or "level" (worst level first)')
     return RunConfig(
         name=proj.get("name", path.stem),
         outputs=out_dir,
@@ -100,6 +104,7 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
         categories=list(ana.get("categories", DEFAULT_CATEGORIES)),
         pilot_radius_m=float(ana.get("pilot_radius_m", 500.0)),
         safe_max_level=int(ana.get("safe_max_level", 2)),
+        hazards_rank_by=str(ana.get("hazards_rank_by", "children")),
         standards=raw.get("standards"),
         source=path,
     )
@@ -367,7 +372,7 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
             r = rt.school_routes(net, inp.origins, schools, stress=stress)
             res.layers["routes"] = r
             res.tables["schools"] = rt.school_summary(r, schools)
-            res.layers["hazards"] = rt.hazards(r, net, stress)
+            res.layers["hazards"] = rt.hazards(r, net, stress, rank_by=cfg.hazards_rank_by)
             progress("  school walksheds: plain and safe-only")
             res.layers["walksheds"] = rt.walksheds(net, schools, stress, max_level=cfg.safe_max_level)
             res.layers["schools"] = schools

@@ -686,7 +686,7 @@ def school_summary(routes: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> pd.Da
 
 
 def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None, top: int | None = None,
-            min_level: int = 3, route: str = "safest") -> gpd.GeoDataFrame:
+            min_level: int = 3, route: str = "safest", rank_by: str = "children") -> gpd.GeoDataFrame:
     """Road segments and crossings at level >= ``min_level`` ranked by the children whose route uses them.
 
     The routes counted are the ``safest`` rows of :func:`school_routes`, i.e. the safest *acceptable* route of
@@ -709,12 +709,15 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
     route : str
         ``"safest"`` (default, the routes children are advised to take) or ``"shortest"`` (what children walk
         when nobody guides them).
+    rank_by : str
+        ``"children"`` (default: most children first, then the higher level) or ``"level"`` (level 4 first,
+        then by children: the most dangerous places first, however few children pass).
 
     Returns
     -------
     GeoDataFrame (EPSG:4326)
         ``hazard_id``, ``type`` (``segment``/``crossing``), ``level``, ``children``, ``routes``, ``schools``
-        ("; "-joined school ids), ``name`` (street), ``reason`` (bilingual), ``rank`` (1 = most children), ``edge``
+        ("; "-joined school ids), ``name`` (street), ``reason`` (bilingual), ``rank`` (1 = first by ``rank_by``), ``edge``
         or ``node`` (network positions), geometry (LineString for segments, Point for crossings).
     """
     data = routes.attrs.get("childspace_routes")
@@ -728,6 +731,9 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
     if route not in ("safest", "shortest"):
         raise DataError(f"route must be 'safest' or 'shortest', got {route!r}", feature="hazards",
                         fix="choose which routes to count")
+    if rank_by not in ("children", "level"):
+        raise DataError(f"rank_by must be 'children' or 'level', got {rank_by!r}", feature="hazards",
+                        fix="rank the hazards by the children affected or by their level")
     s = routes[(routes["route"] == route) & (routes["verdict"] != "unreachable")]
     key_children = pd.Series(s["children"].to_numpy(dtype=float), index=s["route_key"].to_numpy())
     key_school = pd.Series(s["school_id"].astype(str).to_numpy(), index=s["route_key"].to_numpy())
@@ -775,8 +781,8 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=network.crs).to_crs(WGS84)
                                 .values, crs=WGS84)
     df = pd.concat(rows, ignore_index=True)
-    df = df.sort_values(["children", "level", "type"], ascending=[False, False, True], kind="stable") \
-        .reset_index(drop=True)
+    keys = ["children", "level"] if rank_by == "children" else ["level", "children"]
+    df = df.sort_values(keys + ["type"], ascending=[False, False, True], kind="stable").reset_index(drop=True)
     df["rank"] = np.arange(1, len(df) + 1)
     df["hazard_id"] = np.where(df["type"] == "crossing", "C" + df["node"].astype(str), "S" + df["edge"].astype(str))
     if top is not None:

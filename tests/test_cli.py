@@ -65,6 +65,18 @@ def test_unknown_category_names_file_row_and_known_labels(tmp_path):
     assert "facilities.csv" in err[0] and "游泳馆" in err[0] and "幼儿园" in err[0]
 
 
+def test_unknown_hazard_ranking_in_config_is_one_line(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data)
+    cfg = data / "sample.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('hazards_rank_by = "children"',
+                                                           'hazards_rank_by = "danger"'), encoding="utf-8")
+    r = run_cli("check", "--config", str(cfg))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    err = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(err) == 1 and "sample.toml" in err[0] and "hazards_rank_by" in err[0] and '"level"' in err[0]
+
+
 def test_check_summarises_the_sample():
     r = run_cli("check", "--config", str(ROOT / "data" / "sample.toml"))
     assert r.returncode == 0, r.stderr

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from childspace._errors import DataError
 from childspace.network import WalkNetwork
 from childspace.routes import hazards, school_routes, school_summary, walksheds
 from childspace.safety import network_stress
@@ -252,6 +253,12 @@ def test_helsinki_extract():
     hz = hazards(routes, net, stress)
     assert (hz["level"] >= 3).all() and list(hz["rank"]) == list(range(1, len(hz) + 1))
     assert (np.diff(hz["children"].to_numpy()) <= 0).all()
+    by_level = hazards(routes, net, stress, rank_by="level")
+    assert sorted(by_level["hazard_id"]) == sorted(hz["hazard_id"])
+    lv, ch = by_level["level"].to_numpy(), by_level["children"].to_numpy()
+    assert (np.diff(lv) <= 0).all() and all((np.diff(ch[lv == k]) <= 0).all() for k in (3, 4))
+    with pytest.raises(DataError, match="rank_by"):
+        hazards(routes, net, stress, rank_by="danger")
     ws = walksheds(net, schools.iloc[:2], stress)
     for sid, grp in ws.groupby("school_id"):
         k = grp.set_index("kind")
