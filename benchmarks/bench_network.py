@@ -126,10 +126,10 @@ def case_raw(n):
     _, fac_nodes = facilities(xy, e)
     A = raw_csr(xy, e)
     del xy, e
-    q = lambda: dijkstra(A, directed=False, indices=fac_nodes, min_only=True)  # noqa: E731
+    q = lambda: dijkstra(A, directed=False, indices=fac_nodes, min_only=True)
     t, d = best_of(q)
     # the same on the symmetric CSR as a directed graph (skips scipy's undirected conversion)
-    qd = lambda: dijkstra(A, directed=True, indices=fac_nodes, min_only=True)  # noqa: E731
+    qd = lambda: dijkstra(A, directed=True, indices=fac_nodes, min_only=True)
     td, dd = best_of(qd)
     assert np.array_equal(d, dd)
     return {"query_s": t, "query_directed_s": td, "query_peak_mib": traced_peak(q), "maxrss_mib": maxrss_mib(),
@@ -137,9 +137,9 @@ def case_raw(n):
 
 
 def case_engine(n):
-    from childspace.network import WalkNetwork
-
     from scipy.sparse.csgraph import dijkstra
+
+    from childspace.network import WalkNetwork
 
     xy, e = lattice(n)
     fac, _ = facilities(xy, e)
@@ -153,11 +153,11 @@ def case_engine(n):
     t0 = time.perf_counter()
     src = net.snap(fac)
     snap = time.perf_counter() - t0
-    q = lambda: net.node_distances(src)  # noqa: E731
+    q = lambda: net.node_distances(src)
     # paired with raw scipy on the engine's own CSR (from the facility edges' u nodes), interleaved, so that
     # the ratio holds on a loaded machine
     un = net.u[src.edge]
-    raw = lambda: dijkstra(net.csr, directed=True, indices=un, min_only=True)  # noqa: E731
+    raw = lambda: dijkstra(net.csr, directed=True, indices=un, min_only=True)
     te, tr = [], []
     for _ in range(5):
         tr.append(best_of(raw, 1)[0])
@@ -325,7 +325,7 @@ def main():
     for r in rows:
         r = tuple(r) + ("",) * (len(header) - len(r))
         print("  ".join(str(c).ljust(wd) for c, wd in zip(r, widths)) + "  " + r[-1])
-    print(f"\nbuild from parsed frames (EPSG:4326 -> local GK), 200,000-node lattice: "
+    print("\nbuild from parsed frames (EPSG:4326 -> local GK), 200,000-node lattice: "
           + (fmt_s(b["build_s"]) + f" ({b['n_edges']:,} edges, peak RSS {b['maxrss_mib']:.0f} MiB)"
              if "error" not in b else "error: " + b["error"]))
 

@@ -90,7 +90,7 @@ def _progress(msg: str) -> None:
     print(f"• {msg}", flush=True)
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
+def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"  ! {message}", file=sys.stderr, flush=True)
 
 

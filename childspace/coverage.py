@@ -42,8 +42,17 @@ from childspace.network import Snap, _ragged_ranges
 from childspace.projection import WGS84, local_crs_for, to_metric, transformer
 
 __all__ = [
-    "origin_access", "service_areas", "dissolve_service_areas", "unit_coverage", "life_circles", "gaps",
-    "uncovered_origins", "two_step_fca", "suggest_sites", "category_radii", "facilities_per_unit",
+    "category_radii",
+    "dissolve_service_areas",
+    "facilities_per_unit",
+    "gaps",
+    "life_circles",
+    "origin_access",
+    "service_areas",
+    "suggest_sites",
+    "two_step_fca",
+    "uncovered_origins",
+    "unit_coverage",
 ]
 
 #: Default maximum distance (m) between a point and the street it is attached to.
@@ -148,7 +157,7 @@ def _require(gdf: Any, what: str, columns: Sequence[str], geom: str | None = Non
         i = int(np.flatnonzero(bad.to_numpy())[0])
         ident = _row_name(gdf, i)
         raise DataError(f"{what}: {int(bad.sum())} feature(s) with a missing or non-{geom or 'valid'} geometry",
-                        feature=ident, fix=f"give every {what[:-1] if what.endswith('s') else what} a "
+                        feature=ident, fix=f"give every {what.removesuffix('s')} a "
                                            f"{geom or 'valid'} geometry or drop the row")
 
 
@@ -820,7 +829,7 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
         fac = ok[row]
         largest = int(np.bincount(row).max()) if len(row) else 0
         use = _choose_engine(engine, len(edge), largest)
-        attrs.update({"engine": use, "pieces": int(len(edge)), "largest_pieces": largest})
+        attrs.update({"engine": use, "pieces": len(edge), "largest_pieces": largest})
         if use == "vector":
             order = np.argsort(fac, kind="stable")
             present = np.unique(fac)

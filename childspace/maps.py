@@ -39,8 +39,8 @@ from childspace.report import (
     _VALUE_LABELS,
     CATEGORY_LABELS,
     COVERAGE_BINS,
-    NO_DATA_COLOUR,
     KIND_LABELS,
+    NO_DATA_COLOUR,
     STATUS_LABELS,
     STRESS_LABELS,
     VERDICT_LABELS,
@@ -50,20 +50,20 @@ from childspace.report import (
 )
 
 __all__ = [
-    "coverage_map",
-    "pilot_map",
-    "routes_map",
-    "overview_map",
-    "stress_frames",
-    "route_edge_use",
-    "hex_totals",
-    "school_zone_circles",
-    "zone_status",
-    "ZONE_STATUS_LABELS",
-    "save_map",
-    "render_html",
-    "SYNTHETIC_NOTE",
     "CATEGORY_COLOURS",
+    "SYNTHETIC_NOTE",
+    "ZONE_STATUS_LABELS",
+    "coverage_map",
+    "hex_totals",
+    "overview_map",
+    "pilot_map",
+    "render_html",
+    "route_edge_use",
+    "routes_map",
+    "save_map",
+    "school_zone_circles",
+    "stress_frames",
+    "zone_status",
 ]
 
 _STATIC = Path(__file__).parent / "static"
@@ -175,7 +175,7 @@ def _leaflet_assets() -> tuple[str, str]:
             return "url()"
         return "url(data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii") + ")"
 
-    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)  # comments only (links to browser bug trackers)
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)  # comments only (links to browser bug trackers)
     css = re.sub(r"url\(images/([A-Za-z0-9_.-]+)\)", _img, css)
     return js, css
 

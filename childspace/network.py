@@ -27,9 +27,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -43,7 +44,7 @@ from childspace._errors import DataError, NetworkError
 from childspace._parallel import map_threads
 from childspace.projection import local_crs_for, transformer
 
-__all__ = ["WalkNetwork", "Snap", "EdgeWeight", "Paths", "PathSteps"]
+__all__ = ["EdgeWeight", "PathSteps", "Paths", "Snap", "WalkNetwork"]
 
 _FORMAT_VERSION = 1
 _META_LAYER = "childspace_meta"
@@ -318,7 +319,7 @@ class Snap:
         out[self.owner[self.ok]] = True
         return out
 
-    def take(self, points: Any) -> "Snap":
+    def take(self, points: Any) -> Snap:
         """The attachment points ``points`` (positions or a boolean mask over :attr:`edge`) as a Snap of their
         own; its groups are the groups of those points, in order of first appearance."""
         idx = np.arange(self.n_points)[np.asarray(points)] if np.asarray(points).dtype == bool else \
@@ -401,7 +402,7 @@ class Paths:
     flat_forward: np.ndarray
     source_offset: np.ndarray
     target_offset: np.ndarray
-    network: "WalkNetwork" = field(repr=False)
+    network: WalkNetwork = field(repr=False)
 
     def __len__(self) -> int:
         return int(self.dist.size)
@@ -533,7 +534,7 @@ class WalkNetwork:
 
     @classmethod
     def from_frames(cls, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, crs: Any = None,
-                    beside_roads: gpd.GeoDataFrame | None = None) -> "WalkNetwork":
+                    beside_roads: gpd.GeoDataFrame | None = None) -> WalkNetwork:
         """Build the engine from the walk-network tables of ``osm.read_osm``.
 
         Parameters
@@ -664,7 +665,7 @@ class WalkNetwork:
         return cls(nodes_out, edges_out, metric, beside_roads=roads)
 
     @classmethod
-    def from_osm(cls, path: str | Path, area: Any = None, buffer_m: float = 500, crs: Any = None) -> "WalkNetwork":
+    def from_osm(cls, path: str | Path, area: Any = None, buffer_m: float = 500, crs: Any = None) -> WalkNetwork:
         """Read an OSM file with :func:`childspace.osm.read_osm` and build the engine (see :meth:`from_frames`)."""
         from childspace.osm import read_osm  # imported here: osm is optional for users of saved networks
 
@@ -672,7 +673,7 @@ class WalkNetwork:
         return cls.from_frames(nodes, edges, crs=crs, beside_roads=roads)
 
     @classmethod
-    def from_networkx(cls, G: Any, crs: Any = None) -> "WalkNetwork":
+    def from_networkx(cls, G: Any, crs: Any = None) -> WalkNetwork:
         """Build the engine from an osmnx graph (MultiDiGraph with ``x``, ``y`` node attributes, ``graph['crs']``).
 
         Directed edge pairs (u->v and v->u of the same way and length) are merged into one undirected edge.
@@ -2417,7 +2418,7 @@ class WalkNetwork:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "WalkNetwork":
+    def load(cls, path: str | Path) -> WalkNetwork:
         """Read a network written by :meth:`save`.
 
         Raises

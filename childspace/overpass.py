@@ -26,7 +26,7 @@ from typing import Any, Literal
 from childspace._atomic import atomic_path
 from childspace._errors import NetworkError
 
-__all__ = ["OVERPASS_URL", "query", "download"]
+__all__ = ["OVERPASS_URL", "download", "query"]
 
 #: Default Overpass API endpoint.
 OVERPASS_URL = "https://overpass-api.de/api/interpreter"

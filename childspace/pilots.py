@@ -28,8 +28,15 @@ import numpy as np
 import pandas as pd
 
 from childspace._errors import ChildspaceWarning, DataError
-from childspace.coverage import (MAX_SNAP_M, _default_standards, _require, _target_pct, origin_access,
-                                 service_areas, unit_coverage)
+from childspace.coverage import (
+    MAX_SNAP_M,
+    _default_standards,
+    _require,
+    _target_pct,
+    origin_access,
+    service_areas,
+    unit_coverage,
+)
 from childspace.projection import WGS84, local_crs_for
 
 __all__ = ["ELEMENTS", "pilot_catchments", "pilot_status"]

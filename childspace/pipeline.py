@@ -7,9 +7,10 @@ rename). The CLI and the notebooks call it; the analyses stay pure library funct
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from childspace._atomic import atomic_path
 from childspace._errors import DataError
@@ -292,11 +293,10 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
     import geopandas as gpd
     import pandas as pd
 
-    from childspace import checks
-    from childspace._errors import ChildspaceWarning
+    from childspace import checks, features
     from childspace import coverage as cov
-    from childspace import features
     from childspace import pilots as pil
+    from childspace._errors import ChildspaceWarning
 
     inp = load_inputs(cfg, progress)
     res = Results(inputs=inp)

@@ -16,10 +16,9 @@ Figures are built without pyplot, so nothing is shown or kept open.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -48,12 +47,12 @@ from childspace.report import (
 
 __all__ = [
     "find_cjk_font",
+    "nice_scale_length",
     "plot_coverage",
+    "plot_overview",
     "plot_pilots",
     "plot_routes",
-    "plot_overview",
     "save_figure",
-    "nice_scale_length",
 ]
 
 #: CJK families tried in order (Simplified Chinese faces first)
@@ -697,8 +696,13 @@ _ZONE_RING_PT = 8.0  # radius (points) of the school-zone ring around a school m
 def _draw_school_zones(ax, school_zones: gpd.GeoDataFrame | None, zone_roads: gpd.GeoDataFrame | None,
                        schools: gpd.GeoDataFrame | None, crs: CRS) -> tuple[list, gpd.GeoDataFrame | None]:
     """Zone circles and zone roads; returns legend handles and the zone table in ``crs`` (rings drawn later)."""
-    from childspace.maps import (ZONE_ROAD_COLOURS, ZONE_STATUS_LABELS, _zone_rules, school_zone_circles,
-                                 zone_status)
+    from childspace.maps import (
+        ZONE_ROAD_COLOURS,
+        ZONE_STATUS_LABELS,
+        _zone_rules,
+        school_zone_circles,
+        zone_status,
+    )
 
     radius, limit, _cross = _zone_rules()
     handles: list = []

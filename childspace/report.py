@@ -25,18 +25,18 @@ from childspace.standards import default_standards
 
 __all__ = [
     "CATEGORY_LABELS",
-    "STATUS_LABELS",
-    "KIND_LABELS",
     "COLUMN_LABELS",
+    "KIND_LABELS",
+    "SHEET_NAMES",
+    "STATUS_LABELS",
+    "bilingual_headers",
     "category_label",
     "column_label",
-    "bilingual_headers",
-    "write_excel",
-    "write_csv_tables",
     "html_report",
-    "township_table_html",
     "school_zone_table_html",
-    "SHEET_NAMES",
+    "township_table_html",
+    "write_csv_tables",
+    "write_excel",
 ]
 
 # ----------------------------------------------------------------------------------------------------

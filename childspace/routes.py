@@ -33,24 +33,25 @@ coordinate transformation; a safest route identical to the shortest shares its l
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-import warnings
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
-import scipy.sparse as sp
 
 from childspace._errors import ChildspaceWarning, DataError
-from childspace.safety import Stress, _cfg, network_stress, routing_cost, verdict as _verdict
+from childspace.safety import Stress, _cfg, network_stress, routing_cost
+from childspace.safety import verdict as _verdict
 
 WGS84 = "EPSG:4326"
 
-__all__ = ["school_routes", "school_summary", "hazards", "walksheds"]
+__all__ = ["hazards", "school_routes", "school_summary", "walksheds"]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -91,7 +92,7 @@ class _RouteData:
         self.cross_edge, self.cross_level = cross_edge, cross_level
         self.n_edges = n_edges
 
-    def __deepcopy__(self, memo: dict) -> "_RouteData":
+    def __deepcopy__(self, memo: dict) -> _RouteData:
         return self
 
     def edges_of(self, key: int) -> np.ndarray:

@@ -234,9 +234,7 @@ def _street_tags(rng: np.random.Generator, cls: str, name: str) -> dict:
             t["maxspeed"] = "30"
         if rng.random() < 0.3:
             t["surface"] = "asphalt"
-    elif cls == "living_street":
-        t.update(lit="yes", surface="paving_stones")
-    elif cls == "pedestrian":
+    elif cls == "living_street" or cls == "pedestrian":
         t.update(lit="yes", surface="paving_stones")
     return t
 
@@ -306,7 +304,7 @@ def build_lines(rng: np.random.Generator) -> tuple[list[Line], np.ndarray, dict]
     for i in range(N_COLS):
         if i == I_ARTERIAL:
             continue
-        for part in (range(0, J_BANK_S), range(J_BANK_N, N_ROWS - 1)):
+        for part in (range(J_BANK_S), range(J_BANK_N, N_ROWS - 1)):
             segs = [np.vstack([P[i, j], P[i, j + 1]]) for j in part]
             classes = [V[i, j] for j in part]
             chunk = i not in (I_TERTIARY_W, I_TERTIARY_E)
@@ -340,7 +338,7 @@ def build_lines(rng: np.random.Generator) -> tuple[list[Line], np.ndarray, dict]
     ax = ARTERIAL_X
     ra = float(river_y(ax))
     art = {"highway": "primary", "name": "示例大道", "maxspeed": "60", "lit": "yes", "surface": "asphalt"}
-    ys_south = [P[I_ARTERIAL, j, 1] for j in range(0, J_BANK_S + 1)]
+    ys_south = [P[I_ARTERIAL, j, 1] for j in range(J_BANK_S + 1)]
     lines.append(Line(np.array([[ax, -HALF_H], [ax, ys_south[0]], [ax, ys_south[1]]]),
                       dict(art, lanes="6", sidewalk="no"), role="arterial"))
     lines.append(Line(np.array([[ax, y] for y in ys_south[1:]]), dict(art, lanes="6", sidewalk="separate"),

@@ -22,10 +22,9 @@ def test_success_replaces_the_file_and_leaves_no_temporary(tmp_path):
 def test_failure_keeps_the_previous_file_and_cleans_up(tmp_path):
     target = tmp_path / "table.xlsx"
     target.write_bytes(b"previous good file")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(b"half")
-            raise RuntimeError("writer crashed")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("writer crashed")
     assert target.read_bytes() == b"previous good file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table.xlsx"]
 

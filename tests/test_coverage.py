@@ -201,7 +201,7 @@ def test_life_circles(units, access):
     lc = cv.life_circles(uc).set_index("unit_id")
     assert lc.loc["A", "lc5_missing"] == "幼儿园 Kindergarten"        # park is 100 % covered, kindergarten 43 %
     assert lc.loc["A", "lc15_missing"] == "图书馆 Library"
-    assert lc.loc["A", "lc5_complete"] is False or lc.loc["A", "lc5_complete"] == False  # noqa: E712
+    assert lc.loc["A", "lc5_complete"] is False or lc.loc["A", "lc5_complete"] == False
     assert lc.loc["C", "lc5_missing"] == "" and np.isnan(lc.loc["C", "lc5_complete"])
 
 

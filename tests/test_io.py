@@ -14,8 +14,16 @@ from shapely.geometry import Point, Polygon, box
 from childspace import DataError
 from childspace._errors import ChildspaceWarning
 from childspace.datum import wgs84_to_bd09, wgs84_to_gcj02
-from childspace.io import (excluded_rows, footprints, load_boundaries, load_facilities, load_origins, load_pilots,
-                           read_table_or_layer, validate_report)
+from childspace.io import (
+    excluded_rows,
+    footprints,
+    load_boundaries,
+    load_facilities,
+    load_origins,
+    load_pilots,
+    read_table_or_layer,
+    validate_report,
+)
 
 GEOD = Geod(ellps="WGS84")
 REPO = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from _browser import distinct_colours, dump_dom, require_chromium, screenshot
 from shapely.geometry import LineString, Point, box
 
-from _browser import distinct_colours, dump_dom, require_chromium, screenshot
 from childspace import maps
 from childspace._errors import ChildspaceError, DataError
 
@@ -179,7 +179,7 @@ def test_html_is_self_contained(built, tmp_path):
         path = maps.save_map(m, tmp_path / f"{key}.html")
         text = path.read_text(encoding="utf-8")
         # no script or stylesheet from the network: Leaflet is inline
-        ext = re.findall(r"<(?:script|link)\b[^>]*(?:src|href)\s*=\s*[\"']?(?:https?:)?//", text, flags=re.I)
+        ext = re.findall(r"<(?:script|link)\b[^>]*(?:src|href)\s*=\s*[\"']?(?:https?:)?//", text, flags=re.IGNORECASE)
         assert ext == [], f"{key}: external resources {ext}"
         assert "Leaflet 1.9.4" in text and "L.control.scale" in text.replace("L.control\n", "L.control")
         assert "cdn.jsdelivr" not in text and "code.jquery.com" not in text

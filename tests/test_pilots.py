@@ -8,10 +8,10 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from test_coverage import X0, Y0, M, P, grid_network, points
 
 from childspace import pilots as pl
 from childspace._errors import ChildspaceWarning, DataError
-from test_coverage import M, P, X0, Y0, grid_network, points
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,14 @@ import warnings
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 import pytest
-from matplotlib.figure import Figure
-
+import shapely
 from _browser import distinct_colours
+from matplotlib.figure import Figure
+from test_maps import make_sample
+
 from childspace import plot
 from childspace._errors import ChildspaceError, DataError
-from test_maps import make_sample
 
 
 @pytest.fixture(scope="module")

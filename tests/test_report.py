@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pandas as pd
 import pytest
-
 from _browser import distinct_colours, dump_dom, require_chromium, screenshot
+from test_maps import make_sample
+
 from childspace import maps, plot, report
 from childspace._errors import ChildspaceError, DataError
-from test_maps import make_sample
 
 
 @pytest.fixture(scope="module")

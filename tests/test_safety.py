@@ -7,8 +7,16 @@ import pandas as pd
 import pytest
 
 from childspace._errors import ChildspaceWarning, DataError
-from childspace.safety import (edge_stress, load_config, network_stress, node_crossing_stress, parse_lanes,
-                               parse_maxspeed, routing_cost, verdict)
+from childspace.safety import (
+    edge_stress,
+    load_config,
+    network_stress,
+    node_crossing_stress,
+    parse_lanes,
+    parse_maxspeed,
+    routing_cost,
+    verdict,
+)
 
 
 def test_parse_maxspeed():

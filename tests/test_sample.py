@@ -161,7 +161,7 @@ def test_communities_shapefile_gbk_without_cpg():
     assert not base.with_suffix(".cpg").exists()
     raw = base.with_suffix(".dbf").read_bytes()
     assert "示例".encode("gbk") in raw
-    assert "示例".encode("utf-8") not in raw
+    assert "示例".encode() not in raw
     c = gpd.read_file(base.with_suffix(".shp"), encoding="GBK")
     assert c.crs.to_epsg() == 4549
     assert list(c.columns) == ["CODE", "NAME", "TOWN_CODE", "POP", "CHILDREN", "geometry"]
