@@ -21,6 +21,17 @@ _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
 
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist: start a new pool when one is needed."""
+    global _pool, _lock
+    _pool = None
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def n_workers() -> int:
     """Threads of the shared pool: the CPU count, at most 8."""
     return max(1, min(os.cpu_count() or 1, 8))
