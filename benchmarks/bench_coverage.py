@@ -1,4 +1,4 @@
-"""Benchmark of childspace.coverage on a synthetic county-scale street lattice.
+"""Benchmark of childspace.analysis.coverage on a synthetic county-scale street lattice.
 
 Goals (issue "Service-radius coverage and gaps"):
 * county scale: 200k nodes, 500k origins, 2,000 facilities, all categories (origin access + dissolved walking
@@ -34,9 +34,9 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from childspace import coverage as cv
-from childspace.network import WalkNetwork
-from childspace.standards import CATEGORIES
+from childspace.analysis import coverage as cv
+from childspace.network.engine import WalkNetwork
+from childspace.inputs.standards import CATEGORIES
 
 M = "EPSG:4549"
 

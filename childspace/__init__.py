@@ -1,25 +1,22 @@
 """childspace: GIS toolkit for child-friendly city planning (儿童友好城市规划).
 
-Modules, one per concern (data flows one way: io -> network -> analyses -> maps/reports):
+Subpackages, one per layer; data flows one way and a lower layer never imports a higher one
+(``tests/test_architecture.py`` checks it):
 
-- ``childspace.io``          read and validate planners' files into the canonical data model (EPSG:4326)
-- ``childspace.datum``       GCJ-02 / BD-09 / WGS84 conversions
-- ``childspace.projection``  choose a local metric CRS for a dataset
-- ``childspace.standards``   categories and service-radius standards (one config file)
-- ``childspace.register``    the official administrative register (townships, villages/communities)
-- ``childspace.osm``         read OpenStreetMap (.osm/.osm.bz2/.osm.pbf, Overpass) into walk-network tables
-- ``childspace.overpass``    opt-in download of an area's OSM data from an Overpass server (cached XML)
-- ``childspace.network``     ``WalkNetwork``: CSR arrays, snapping and shortest-path queries
-- ``childspace.features``    facilities from OSM, merged with the user's
-- ``childspace.coverage``    service-radius coverage, service areas and gaps
-- ``childspace.pilots``      pilot-unit checklists and status
-- ``childspace.safety``      pedestrian level of traffic stress for edges and crossings
-- ``childspace.routes``      safe routes to school, hazards, safe walksheds
-- ``childspace.maps``        interactive folium maps (self-contained HTML)
-- ``childspace.plot``        static PNG maps for reports
-- ``childspace.report``      Excel workbook, CSV and HTML report
+- ``childspace.inputs``    read and validate planners' files into the canonical data model (EPSG:4326): loaders,
+  GCJ-02/BD-09 datums, local metric projections, categories and standards, the administrative register
+- ``childspace.osm``       OpenStreetMap: the file reader (.osm/.osm.gz/.osm.bz2/.osm.pbf), the opt-in Overpass
+  downloader, facilities from OSM tags
+- ``childspace.network``   ``WalkNetwork``: CSR arrays, snapping and shortest-path queries
+- ``childspace.analysis``  coverage and service areas, pilot units, route safety, routes to school, data checks
+- ``childspace.outputs``   interactive maps, static figures, workbook, CSV and HTML report
+- ``childspace.run``       the run config, the whole chain (pipeline) and the ``childspace`` command
+
+Below them: ``_errors`` (exceptions and warnings), ``_atomic`` (atomic file writes), ``_parallel`` (one thread pool).
 """
 
 __version__ = "0.1.0"
 
-from childspace._errors import ChildspaceError, ChildspaceWarning, DataError, NetworkError  # noqa: F401
+from childspace._errors import ChildspaceError, ChildspaceWarning, DataError, NetworkError
+
+__all__ = ["ChildspaceError", "ChildspaceWarning", "DataError", "NetworkError", "__version__"]

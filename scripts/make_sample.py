@@ -1,4 +1,4 @@
-"""Generate the bundled synthetic sample under ``data/`` (示例区域，虚构数据 — a synthetic demonstration area).
+"""Generate the bundled synthetic sample under ``childspace/data/`` (示例区域，虚构数据 — a synthetic demonstration area).
 
 Everything here is invented: the townships, communities, streets, river, facilities, pilot units and homes do
 not exist. The area is placed near 120.98°E, 28.12°N only so that coordinates fall inside Yueqing's range and
@@ -7,14 +7,14 @@ with real files.
 
 Usage::
 
-    python scripts/make_sample.py                 # regenerate data/ (identical output every run)
+    python scripts/make_sample.py                 # regenerate childspace/data/ (identical output every run)
     python scripts/make_sample.py --out /tmp/x    # write the same files elsewhere
 
 The layout is built in local metres (x east, y north) around the centre, in EPSG:4549, then converted. Random
 choices come from ``numpy.random.default_rng(SEED)`` drawn in a fixed order, and every file is written in a
 stable order (fixed GeoPackage/DBF dates, fixed Excel timestamps), so two runs give byte-identical files.
 
-The deliberate situations built in are listed in ``data/README.md``.
+The deliberate situations built in are listed in ``childspace/data/README.md``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString, Point, Polygon, box
 
-from childspace.datum import wgs84_to_gcj02
+from childspace.inputs.datum import wgs84_to_gcj02
 
 SEED = 20240601
 CENTRE_LONLAT = (120.98, 28.12)
@@ -1254,7 +1254,7 @@ def _normalise_zip(path: Path) -> None:
 
 
 def write_sample(sample: Sample, out: Path) -> list[Path]:
-    """Write every file of the sample under ``out`` (the layout of ``data/``); returns the paths written."""
+    """Write every file of the sample under ``out`` (the layout of ``childspace/data/``); returns the paths written."""
     out = Path(out)
     paths = []
     for sub in ("boundaries", "facilities", "pilots", "origins", "osm"):
@@ -1313,8 +1313,8 @@ def write_sample(sample: Sample, out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Regenerate the synthetic sample (示例区域，虚构数据).")
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "data",
-                    help="output folder (default: the repository's data/)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "childspace" / "data",
+                    help="output folder (default: the repository's childspace/data/)")
     ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args(argv)
     sample = make_sample(args.seed)

@@ -8,13 +8,15 @@ import geopandas as gpd
 import numpy as np
 import pytest
 
-from childspace import datum, io
-from childspace.checks import datum_check
-from childspace.features import facilities_from_osm
-from childspace.network import WalkNetwork
-from childspace.osm import read_osm
+from childspace.inputs import datum
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+from childspace.inputs import loaders as io
+from childspace.analysis.checks import datum_check
+from childspace.osm.features import facilities_from_osm
+from childspace.network.engine import WalkNetwork
+from childspace.osm.reader import read_osm
+
+DATA = Path(__file__).resolve().parents[1] / "childspace" / "data"
 
 
 @pytest.fixture(scope="module")

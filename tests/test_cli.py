@@ -12,14 +12,14 @@ import openpyxl
 import pyogrio
 import pytest
 
-from childspace.cli import main
+from childspace.run.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ["demo", "report", "check", "coverage", "routes", "network"]
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "childspace.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "childspace.run.cli", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, timeout=600)
 
 
@@ -50,7 +50,7 @@ def test_missing_config_is_one_line_without_traceback(tmp_path):
 
 def _config_with(tmp_path: Path, facilities_csv: str) -> Path:
     data = tmp_path / "data"
-    shutil.copytree(ROOT / "data", data)
+    shutil.copytree(ROOT / "childspace" / "data", data)
     (data / "facilities" / "facilities.csv").write_text(facilities_csv, encoding="utf-8")
     return data / "sample.toml"
 
@@ -67,7 +67,7 @@ def test_unknown_category_names_file_row_and_known_labels(tmp_path):
 
 def test_unknown_hazard_ranking_in_config_is_one_line(tmp_path):
     data = tmp_path / "data"
-    shutil.copytree(ROOT / "data", data)
+    shutil.copytree(ROOT / "childspace" / "data", data)
     cfg = data / "sample.toml"
     cfg.write_text(cfg.read_text(encoding="utf-8").replace('hazards_rank_by = "children"',
                                                            'hazards_rank_by = "danger"'), encoding="utf-8")
@@ -78,7 +78,7 @@ def test_unknown_hazard_ranking_in_config_is_one_line(tmp_path):
 
 
 def test_check_summarises_the_sample():
-    r = run_cli("check", "--config", str(ROOT / "data" / "sample.toml"))
+    r = run_cli("check", "--config", str(ROOT / "childspace" / "data" / "sample.toml"))
     assert r.returncode == 0, r.stderr
     assert "pilots: 48 features" in r.stdout and "2022: 17" in r.stdout and "2023: 31" in r.stdout
     assert "communities: 30 features" in r.stdout
@@ -128,7 +128,7 @@ def test_demo_workbook_and_report(demo):
 
 
 def test_demo_warns_about_a_gcj02_file_read_as_wgs84(tmp_path):
-    cfg = _config_with(tmp_path, (ROOT / "data" / "facilities" / "facilities.csv").read_text(encoding="utf-8"))
+    cfg = _config_with(tmp_path, (ROOT / "childspace" / "data" / "facilities" / "facilities.csv").read_text(encoding="utf-8"))
     text = cfg.read_text(encoding="utf-8").replace('coords = "gcj02"', 'coords = "wgs84"')
     cfg.write_text(text, encoding="utf-8")
     r = run_cli("report", "--config", str(cfg), "--outputs", str(tmp_path / "out"), "--no-maps")
@@ -138,7 +138,7 @@ def test_demo_warns_about_a_gcj02_file_read_as_wgs84(tmp_path):
 
 def test_coverage_radius_override_changes_the_figures(tmp_path):
     def kg_line(radius: str | None) -> float:
-        args = ["coverage", "--config", str(ROOT / "data" / "sample.toml"), "--category", "kindergarten",
+        args = ["coverage", "--config", str(ROOT / "childspace" / "data" / "sample.toml"), "--category", "kindergarten",
                 "--outputs", str(tmp_path / (radius or "std"))]
         if radius:
             args += ["--radius", radius]
@@ -152,11 +152,11 @@ def test_coverage_radius_override_changes_the_figures(tmp_path):
 
 
 def test_network_command_saves_a_network_that_loads(tmp_path):
-    from childspace.network import WalkNetwork
+    from childspace.network.engine import WalkNetwork
 
     out = tmp_path / "new" / "walk.gpkg"
-    r = run_cli("network", "--osm", str(ROOT / "data" / "osm" / "sample.osm"), "--area",
-                str(ROOT / "data" / "boundaries" / "townships.gpkg"), "--out", str(out))
+    r = run_cli("network", "--osm", str(ROOT / "childspace" / "data" / "osm" / "sample.osm"), "--area",
+                str(ROOT / "childspace" / "data" / "boundaries" / "townships.gpkg"), "--out", str(out))
     assert r.returncode == 0, r.stderr[-2000:]
     net = WalkNetwork.load(out)
     assert net.n_nodes > 100 and net.n_edges > net.n_nodes
@@ -164,6 +164,6 @@ def test_network_command_saves_a_network_that_loads(tmp_path):
 
 
 def test_network_command_rejects_a_file_that_is_not_osm(tmp_path):
-    r = run_cli("network", "--osm", str(ROOT / "data" / "facilities" / "facilities.csv"), "--out",
+    r = run_cli("network", "--osm", str(ROOT / "childspace" / "data" / "facilities" / "facilities.csv"), "--out",
                 str(tmp_path / "x.gpkg"))
     assert r.returncode == 2 and "Traceback" not in r.stderr and "not an OSM file" in r.stderr

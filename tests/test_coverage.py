@@ -15,9 +15,9 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from childspace import coverage as cv
+from childspace.analysis import coverage as cv
 from childspace._errors import ChildspaceWarning, DataError
-from childspace.network import WalkNetwork
+from childspace.network.engine import WalkNetwork
 
 M = "EPSG:4549"
 X0, Y0 = (round(c) for c in Transformer.from_crs("EPSG:4326", M, always_xy=True).transform(120.98, 28.12))
@@ -394,12 +394,12 @@ def test_raster_engine_arguments_are_checked(facilities, net):
         cv.dissolve_service_areas(facilities, net, engine="raster", cell_m=0)
 
 
-_DATA = __import__("pathlib").Path(__file__).resolve().parents[1] / "data"
+_DATA = __import__("pathlib").Path(__file__).resolve().parents[1] / "childspace" / "data"
 
 
 @pytest.fixture(scope="module")
 def sample():
-    from childspace import io
+    from childspace.inputs import loaders as io
 
     need = ["facilities/facilities.csv", "origins/homes.gpkg", "osm/sample.osm"]
     if not all((_DATA / p).exists() for p in need):
@@ -451,10 +451,10 @@ def test_facilities_per_unit_finds_the_township_without_a_childrens_home():
     """The action plan wants a children's home in every township; the sample's 示例丙镇 has none."""
     from pathlib import Path
 
-    from childspace import io
-    from childspace.coverage import facilities_per_unit
+    from childspace.inputs import loaders as io
+    from childspace.analysis.coverage import facilities_per_unit
 
-    data = Path(__file__).resolve().parents[1] / "data"
+    data = Path(__file__).resolve().parents[1] / "childspace" / "data"
     towns = io.load_boundaries(data / "boundaries" / "townships.gpkg", level="township")
     fac = io.load_facilities(data / "facilities" / "facilities.csv")
     got = facilities_per_unit(towns, fac).set_index("name")

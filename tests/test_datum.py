@@ -5,7 +5,7 @@ import pytest
 from pyproj import Geod
 
 from childspace import DataError
-from childspace import datum as D
+from childspace.inputs import datum as D
 
 GEOD = Geod(ellps="WGS84")
 

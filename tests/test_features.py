@@ -1,4 +1,4 @@
-"""Tests of childspace.features: OSM facility classification, areas and entrances, merging with user data."""
+"""Tests of childspace.osm.features: OSM facility classification, areas and entrances, merging with user data."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from childspace import DataError
-from childspace.features import classify_tags, facilities_from_osm, merge_facilities, name_score
+from childspace.osm.features import classify_tags, facilities_from_osm, merge_facilities, name_score
 
 LON0, LAT0 = 120.98, 28.12
 M_LAT = 1.0 / 111_320.0

@@ -13,8 +13,8 @@ from shapely.geometry import Point, Polygon, box
 
 from childspace import DataError
 from childspace._errors import ChildspaceWarning
-from childspace.datum import wgs84_to_bd09, wgs84_to_gcj02
-from childspace.io import (
+from childspace.inputs.datum import wgs84_to_bd09, wgs84_to_gcj02
+from childspace.inputs.loaders import (
     excluded_rows,
     footprints,
     load_boundaries,
@@ -532,13 +532,13 @@ def test_origins_errors_and_polygons(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ bundled sample
 SAMPLE = {
-    "townships": REPO / "data/boundaries/townships.gpkg",
-    "communities": REPO / "data/boundaries/communities.shp",
-    "facilities": REPO / "data/facilities/facilities.csv",
-    "mbr": REPO / "data/facilities/mother_baby_rooms_amap.xlsx",
-    "parks": REPO / "data/facilities/parks.geojson",
-    "pilots": REPO / "data/pilots/pilot_units.xlsx",
-    "homes": REPO / "data/origins/homes.gpkg",
+    "townships": REPO / "childspace/data/boundaries/townships.gpkg",
+    "communities": REPO / "childspace/data/boundaries/communities.shp",
+    "facilities": REPO / "childspace/data/facilities/facilities.csv",
+    "mbr": REPO / "childspace/data/facilities/mother_baby_rooms_amap.xlsx",
+    "parks": REPO / "childspace/data/facilities/parks.geojson",
+    "pilots": REPO / "childspace/data/pilots/pilot_units.xlsx",
+    "homes": REPO / "childspace/data/origins/homes.gpkg",
 }
 
 

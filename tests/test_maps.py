@@ -13,7 +13,7 @@ import shapely
 from _browser import distinct_colours, dump_dom, require_chromium, screenshot
 from shapely.geometry import LineString, Point, box
 
-from childspace import maps
+from childspace.outputs import maps
 from childspace._errors import ChildspaceError, DataError
 
 METRIC = "EPSG:4549"  # CGCS2000 / 3-degree GK CM 120E (Yueqing)
@@ -320,7 +320,7 @@ def test_overview_life_circle_classes(sample, tmp_path):
 
 def _toy_routes():
     """Four network edges; three routes (keys 10, 11, 12) with known edge sequences."""
-    from childspace.routes import _RouteData
+    from childspace.analysis.routes import _RouteData
 
     x0, y0 = _origin()
     edges = gpd.GeoDataFrame(
@@ -450,7 +450,7 @@ X0Z, Y0Z = 590000.0, 3110000.0  # metres, EPSG:4549 (near Yueqing)
 def _zone_network():
     """Two east-west roads 1 km apart, each 400 m long with a zebra node: a 50 km/h road (y = 0, zebra at
     x = 280) and a 30 km/h road (y = 1000, zebra at x = 230); plus a footway (not a zone road)."""
-    from childspace.network import WalkNetwork
+    from childspace.network.engine import WalkNetwork
 
     xy = {1: (0, 0), 2: (280, 0), 3: (400, 0), 11: (0, 1000), 12: (230, 1000), 13: (400, 1000), 14: (100, 1000),
           15: (100, 1120)}
@@ -473,7 +473,7 @@ def _zone_network():
 def zone_sample():
     """School-zone check on the two-road network: S1 (50 km/h road, zebra 81 m away) fails both requirements,
     S2 (30 km/h road, zebra 32 m away) is compliant. Real safety.school_zones output."""
-    from childspace.safety import school_zones
+    from childspace.analysis.safety import school_zones
 
     net = _zone_network()
     schools = gpd.GeoDataFrame({"facility_id": ["S1", "S2"], "name": ["大道小学", "小街幼儿园"],

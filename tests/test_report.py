@@ -9,7 +9,11 @@ import pytest
 from _browser import distinct_colours, dump_dom, require_chromium, screenshot
 from test_maps import make_sample
 
-from childspace import maps, plot, report
+from childspace.outputs import maps
+
+from childspace.outputs import figures as plot
+
+from childspace.outputs import report
 from childspace._errors import ChildspaceError, DataError
 
 

@@ -11,9 +11,9 @@ import pytest
 import shapely
 
 from childspace._errors import DataError
-from childspace.network import WalkNetwork
-from childspace.routes import hazards, school_routes, school_summary, walksheds
-from childspace.safety import network_stress
+from childspace.network.engine import WalkNetwork
+from childspace.analysis.routes import hazards, school_routes, school_summary, walksheds
+from childspace.analysis.safety import network_stress
 
 CRS = "EPSG:4549"          # CGCS2000 3-degree GK, CM 120E (Yueqing)
 X0, Y0 = 596000.0, 3111000.0
@@ -265,15 +265,15 @@ def test_helsinki_extract():
         assert 0 < k.loc["safe", "area_m2"] <= k.loc["plain", "area_m2"] + 1e-6
 
 
-SAMPLE_OSM = ROOT / "data" / "osm" / "sample.osm"
-SAMPLE_FAC = ROOT / "data" / "facilities" / "facilities.csv"
-SAMPLE_HOMES = ROOT / "data" / "origins" / "homes.gpkg"
+SAMPLE_OSM = ROOT / "childspace" / "data" / "osm" / "sample.osm"
+SAMPLE_FAC = ROOT / "childspace" / "data" / "facilities" / "facilities.csv"
+SAMPLE_HOMES = ROOT / "childspace" / "data" / "origins" / "homes.gpkg"
 
 
 @pytest.mark.skipif(not (SAMPLE_OSM.exists() and SAMPLE_FAC.exists() and SAMPLE_HOMES.exists()),
                     reason="the bundled sample is not present")
 def test_bundled_sample():
-    from childspace.io import load_facilities, load_origins
+    from childspace.inputs.loaders import load_facilities, load_origins
 
     net = WalkNetwork.from_osm(SAMPLE_OSM)
     fac = load_facilities(SAMPLE_FAC)
@@ -291,7 +291,7 @@ def test_bundled_sample():
 
 def _least_stress_check(net, homes, schools, stress):
     """Every safest route is the least-stress route to its school (independent per-school searches)."""
-    from childspace.safety import routing_cost
+    from childspace.analysis.safety import routing_cost
 
     routes = school_routes(net, homes, schools, categories="primary_school", stress=stress)
     rc = routing_cost(net, stress)
@@ -328,7 +328,7 @@ def test_safest_routes_are_least_stress_routes_helsinki():
     routes = _least_stress_check(net, homes, schools, stress)
     # both ways of finding them were exercised: for some homes the least-stress school overall is not the
     # school they are routed to (their nearest), so their route comes from that school's own tree
-    from childspace.safety import routing_cost
+    from childspace.analysis.safety import routing_cost
 
     rc = routing_cost(net, stress)
     w = net.edge_weights(rc.cost, end_u=rc.pen_u, end_v=rc.pen_v)

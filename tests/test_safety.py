@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from childspace._errors import ChildspaceWarning, DataError
-from childspace.safety import (
+from childspace.analysis.safety import (
     edge_stress,
     load_config,
     network_stress,
@@ -190,7 +190,7 @@ def test_verdict():
 
 
 def test_dedupe_matches_row_by_row_and_counts_warnings():
-    from childspace.safety import _cfg, _edge_stress_rows
+    from childspace.analysis.safety import _cfg, _edge_stress_rows
     rows = _edges(CASES)
     big = pd.concat([rows] * 3).sample(frac=1.0, random_state=0).reset_index(drop=True)
     got = edge_stress(big)

@@ -21,10 +21,10 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString
 
-from childspace.datum import gcj02_to_wgs84
+from childspace.inputs.datum import gcj02_to_wgs84
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "data"
+DATA = REPO / "childspace" / "data"
 FILES = [
     "boundaries/townships.gpkg",
     "boundaries/communities.shp",
@@ -477,13 +477,13 @@ def test_school_gates_have_zebra_crossings(osm, facilities):
 
 
 # --- through the childspace loaders -------------------------------------------------------------------------
-io = pytest.importorskip("childspace.io")
+io = pytest.importorskip("childspace.inputs.loaders")
 
 
 @pytest.mark.filterwarnings("ignore")
 def test_sample_loads_through_childspace_io():
     if not all(hasattr(io, n) for n in ("load_boundaries", "load_facilities", "load_pilots", "load_origins")):
-        pytest.skip("childspace.io loaders not available")
+        pytest.skip("childspace.inputs.loaders loaders not available")
     comm = io.load_boundaries(DATA / "boundaries" / "communities.shp")
     assert len(comm) == 30 and (comm["level"] == "community").all()
     assert comm["name"].str.startswith("示例").all()  # the GBK .dbf decoded without a .cpg
@@ -510,9 +510,9 @@ def test_sample_loads_through_childspace_io():
 def analysed():
     import warnings
 
-    from childspace import coverage as cv
-    from childspace import pilots as pl
-    from childspace.network import WalkNetwork
+    from childspace.analysis import coverage as cv
+    from childspace.analysis import pilots as pl
+    from childspace.network.engine import WalkNetwork
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -571,8 +571,8 @@ def test_centre_served_edges_not(analysed):
 def test_school_zones_find_every_outcome():
     """GA/T 1215-2014 school zones on the sample: about a third comply, a third fail one requirement, the rest
     both (data/README.md)."""
-    from childspace import safety
-    from childspace.network import WalkNetwork
+    from childspace.analysis import safety
+    from childspace.network.engine import WalkNetwork
 
     fac = io.load_facilities(DATA / "facilities/facilities.csv")
     net = WalkNetwork.from_osm(DATA / "osm/sample.osm")

@@ -11,10 +11,10 @@ import pytest
 import shapely
 
 from childspace._errors import DataError
-from childspace.io import load_facilities
-from childspace.network import WalkNetwork
-from childspace.osm import read_osm
-from childspace.safety import network_stress, school_zones
+from childspace.inputs.loaders import load_facilities
+from childspace.network.engine import WalkNetwork
+from childspace.osm.reader import read_osm
+from childspace.analysis.safety import network_stress, school_zones
 
 ROOT = Path(__file__).resolve().parents[1]
 CRS = "EPSG:4549"
@@ -126,12 +126,12 @@ def test_config_override_and_bad_input():
 
 @pytest.fixture(scope="module")
 def sample_net() -> WalkNetwork:
-    nodes, edges = read_osm(ROOT / "data" / "osm" / "sample.osm")
+    nodes, edges = read_osm(ROOT / "childspace" / "data" / "osm" / "sample.osm")
     return WalkNetwork.from_frames(nodes, edges)
 
 
 def test_sample_schools_all_get_a_row(sample_net):
-    fac = load_facilities(ROOT / "data" / "facilities" / "facilities.csv")
+    fac = load_facilities(ROOT / "childspace" / "data" / "facilities" / "facilities.csv")
     schools = fac[fac["category"].isin(["kindergarten", "primary_school", "middle_school"])]
     st = network_stress(sample_net)
     z, seg = school_zones(sample_net, fac, stress=st, return_segments=True)

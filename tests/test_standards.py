@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from childspace import DataError
-from childspace.standards import CATEGORIES, canonical_category, category_label, load_standards
+from childspace.inputs.standards import CATEGORIES, canonical_category, category_label, load_standards
 
 
 def test_default_config_has_every_category_with_basis():

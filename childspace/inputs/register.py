@@ -140,7 +140,7 @@ def check_units(boundaries: pd.DataFrame, register: pd.DataFrame | None = None,
     reg = load_register() if register is None else register
     if "name" not in boundaries.columns:
         raise DataError(f"boundaries have no 'name' column; found {list(boundaries.columns)}",
-                        fix="load them with childspace.io.load_boundaries")
+                        fix="load them with childspace.inputs.loaders.load_boundaries")
     if level is None:
         if "level" in boundaries.columns and boundaries["level"].notna().any():
             level = str(boundaries["level"].mode().iloc[0])

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from childspace import datum
-from childspace.projection import local_crs_for, transformer
+from childspace.inputs import datum
+from childspace.inputs.projection import local_crs_for, transformer
 
 #: street test: a group is suspect when its median distance to the nearest street is at least this (m) ...
 SUSPECT_MEDIAN_M = 120.0
@@ -60,8 +60,8 @@ def _pairs(part: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, crs: Any, min_sc
     """Mutual best pairs of a point of ``part`` and a reference point, by name, within the search distance."""
     import difflib
 
-    from childspace.features import normalise_name
-    from childspace.standards import default_standards
+    from childspace.inputs.standards import default_standards
+    from childspace.osm.features import normalise_name
 
     labels = {normalise_name(lab) for c in default_standards().categories.values() for lab in (*c.labels, c.zh)}
     words = tuple(sorted((w for w in labels | set(_GENERIC_WORDS) if w and not w.isascii()), key=len,

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help()
         return 0
-    from childspace import pipeline
+    from childspace.run import pipeline
 
     warnings.showwarning = _show_warning
     warnings.simplefilter("always", ChildspaceWarning)

@@ -66,7 +66,7 @@ def local_crs(lon: float, lat: float) -> CRS:
 def local_crs_for(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
     """The local metric CRS for a GeoDataFrame (any CRS), from the centre of its bounds in WGS84."""
     if gdf.crs is None:
-        raise ValueError("the layer has no CRS; load it through childspace.io or set one with .set_crs()")
+        raise ValueError("the layer has no CRS; load it through childspace.inputs.loaders or set one with .set_crs()")
     g = gdf.to_crs(WGS84) if not CRS.from_user_input(gdf.crs).equals(CRS.from_epsg(4326)) else gdf
     minx, miny, maxx, maxy = g.total_bounds
     if not np.all(np.isfinite([minx, miny, maxx, maxy])):
@@ -82,7 +82,7 @@ def to_metric(gdf: gpd.GeoDataFrame, crs: CRS | None = None) -> gpd.GeoDataFrame
     """
     crs = CRS.from_user_input(crs) if crs is not None else local_crs_for(gdf)
     if gdf.crs is None:
-        raise ValueError("the layer has no CRS; load it through childspace.io or set one with .set_crs()")
+        raise ValueError("the layer has no CRS; load it through childspace.inputs.loaders or set one with .set_crs()")
     src = CRS.from_user_input(gdf.crs)
     if src.equals(crs):
         return gdf.copy()

@@ -22,7 +22,7 @@ import numpy as np
 
 from childspace._errors import DataError
 
-DEFAULT_PATH = Path(__file__).resolve().parent / "config" / "standards.toml"
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "config" / "standards.toml"
 
 #: The canonical category keys, in report order.
 CATEGORIES = ("kindergarten", "primary_school", "middle_school", "playground", "park", "mother_baby_room",

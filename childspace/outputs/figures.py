@@ -1,7 +1,7 @@
 """Static maps for reports (静态地图): matplotlib figures in the local metric CRS.
 
 Each function mirrors a map of :mod:`childspace.maps` and returns a :class:`matplotlib.figure.Figure` drawn in the
-local metric CRS (:func:`childspace.projection.local_crs_for`; CGCS2000 3-degree Gauss–Krüger in China), with a
+local metric CRS (:func:`childspace.inputs.projection.local_crs_for`; CGCS2000 3-degree Gauss–Krüger in China), with a
 north arrow, a scale bar of a round length in metres/kilometres, a legend and a bilingual title. Saving is
 separate: :func:`save_figure`.
 
@@ -32,8 +32,8 @@ from pyproj import CRS
 
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
-from childspace.projection import local_crs_for
-from childspace.report import (
+from childspace.inputs.projection import local_crs_for
+from childspace.outputs.report import (
     _VALUE_LABELS,
     CATEGORY_LABELS,
     COVERAGE_BINS,
@@ -323,7 +323,7 @@ def _metric(gdf: gpd.GeoDataFrame | None, crs: CRS, what: str) -> gpd.GeoDataFra
                         fix=f"pass {what} as a GeoDataFrame")
     if gdf.crs is None:
         raise DataError(f"{what} has no CRS", feature=what,
-                        fix="load it through childspace.io or set its CRS with .set_crs()")
+                        fix="load it through childspace.inputs.loaders or set its CRS with .set_crs()")
     out = gdf.to_crs(crs)
     return out[~(out.geometry.isna() | out.geometry.is_empty)]
 
@@ -332,7 +332,7 @@ def _crs_for(*layers: gpd.GeoDataFrame | None) -> CRS:
     for g in layers:
         if g is not None and len(g):
             if g.crs is None:
-                raise DataError("a layer has no CRS", fix="load it through childspace.io or set its CRS")
+                raise DataError("a layer has no CRS", fix="load it through childspace.inputs.loaders or set its CRS")
             return local_crs_for(g)
     raise DataError("nothing to draw: every layer given is empty", fix="check the inputs of the figure")
 
@@ -379,13 +379,13 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
                   gaps: gpd.GeoDataFrame | None = None, category: str | None = None, *,
                   max_points: int = 500, hex_size: float | None = None,
                   title: str | None = None, synthetic: bool = False) -> Figure:
-    """Static coverage map of one category (mirrors :func:`childspace.maps.coverage_map`).
+    """Static coverage map of one category (mirrors :func:`childspace.outputs.maps.coverage_map`).
 
-    Parameters are those of :func:`childspace.maps.coverage_map` (any CRS in; drawn in the local metric CRS).
+    Parameters are those of :func:`childspace.outputs.maps.coverage_map` (any CRS in; drawn in the local metric CRS).
     Gaps are shaded by ``children_uncovered``; homes not covered on foot (``covered_walk_<cat>`` false, else
     ``covered_line_<cat>``) are red dots sized by ``children``; with more than ``max_points`` of them the children
     uncovered are summed per hexagon (``hex_size`` metres, default about 20 cells across;
-    :func:`childspace.maps.hex_totals`) instead.
+    :func:`childspace.outputs.maps.hex_totals`) instead.
 
     Returns
     -------
@@ -400,7 +400,7 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
         fac = fac[fac["category"].astype(str) == category]
     clabel = category_label(category)
     zh, en = CATEGORY_LABELS.get(category, (category, category))
-    from childspace.maps import CATEGORY_COLOURS
+    from childspace.outputs.maps import CATEGORY_COLOURS
 
     colour = CATEGORY_COLOURS.get(category, "#1f78b4")
     with _style():
@@ -445,7 +445,7 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
                                 feature="access", fix=f"run coverage.origin_access for category {category!r}")
             unc = acc[~acc[col].fillna(False).astype(bool).to_numpy()]
             if len(unc) > max_points:
-                from childspace.maps import _auto_hex_size, hex_totals
+                from childspace.outputs.maps import _auto_hex_size, hex_totals
 
                 kids = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)),
                                      errors="coerce").fillna(0).to_numpy()
@@ -482,7 +482,7 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
 def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | None = None, *,
                 boundaries: gpd.GeoDataFrame | None = None, title: str | None = None,
                 synthetic: bool = False, label: bool = True) -> Figure:
-    """Static map of pilot units coloured by status (mirrors :func:`childspace.maps.pilot_map`).
+    """Static map of pilot units coloured by status (mirrors :func:`childspace.outputs.maps.pilot_map`).
 
     Batches are told apart by marker shape (2022 ● circle, 2023 ■ square; others ◆); key projects have a black
     ring. ``label=True`` writes the pilot ids next to the markers.
@@ -495,7 +495,7 @@ def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | 
     ps = _metric(pilots_status, crs, "pilots_status")
     if "status" not in ps.columns:
         raise DataError("pilots_status lacks the column 'status'", feature="pilots_status",
-                        fix="pass the output of childspace.pilots.pilot_status")
+                        fix="pass the output of childspace.analysis.pilots.pilot_status")
     bad = sorted(set(ps["status"].astype(str)) - set(STATUS_LABELS))
     if bad:
         raise DataError(f"unknown pilot status values {bad}", feature="pilots_status.status",
@@ -563,23 +563,23 @@ def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = Non
                 network_stress: gpd.GeoDataFrame | None = None, school_zones: gpd.GeoDataFrame | None = None,
                 zone_roads: gpd.GeoDataFrame | None = None, title: str | None = None,
                 synthetic: bool = False) -> Figure:
-    """Static map of routes to school by worst stress level (mirrors :func:`childspace.maps.routes_map`).
+    """Static map of routes to school by worst stress level (mirrors :func:`childspace.outputs.maps.routes_map`).
 
     Parameters
     ----------
     route : {"safest", "shortest", "both"}, default "safest"
         Which routes of ``routes.school_routes`` to draw (shortest ones dotted).
     network_stress : GeoDataFrame, optional
-        Network edges with ``level`` (:func:`childspace.maps.stress_frames`): the whole network is drawn thin by
+        Network edges with ``level`` (:func:`childspace.outputs.maps.stress_frames`): the whole network is drawn thin by
         street level and, for ``route`` "safest"/"shortest" with routes as returned by ``school_routes``, the
-        routes are summed per street (width = children, :func:`childspace.maps.route_edge_use`) instead of
+        routes are summed per street (width = children, :func:`childspace.outputs.maps.route_edge_use`) instead of
         drawing one line per route.
     school_zones, zone_roads : GeoDataFrame, optional
-        :func:`childspace.safety.school_zones` (``return_segments=True``) outputs: the 150 m circles around each
+        :func:`childspace.analysis.safety.school_zones` (``return_segments=True``) outputs: the 150 m circles around each
         gate (dashed, coloured by the result: green compliant, amber one requirement fails, red both), the zone
         roads (red = limit over 30 km/h, blue = at most 30 km/h, dashed = limit assumed) and a ring per school
         coloured by the result (GA/T 1215-2014).
-    Other parameters as in :func:`childspace.maps.routes_map`. School and community names are placed clear of
+    Other parameters as in :func:`childspace.outputs.maps.routes_map`. School and community names are placed clear of
     each other and of the markers; names that fit nowhere are left out and counted in a note.
 
     Returns
@@ -592,7 +592,7 @@ def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = Non
     r = _metric(routes, crs, "routes")
     if "worst_level" not in r.columns:
         raise DataError("routes lack the column 'worst_level'", feature="routes",
-                        fix="pass the output of childspace.routes.school_routes")
+                        fix="pass the output of childspace.analysis.routes.school_routes")
     if route != "both" and "route" in r.columns:
         r = r[r["route"].astype(str) == route]
     b = _metric(boundaries, crs, "boundaries")
@@ -624,7 +624,7 @@ def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = Non
             nl = pd.to_numeric(ns["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
             ns.plot(ax=ax, color=[STRESS_LABELS[v][2] for v in nl], linewidth=0.8, alpha=0.8, zorder=4)
             if route != "both" and "childspace_routes" in routes.attrs:
-                from childspace.maps import route_edge_use
+                from childspace.outputs.maps import route_edge_use
 
                 use = _metric(route_edge_use(routes, network_stress, route), crs, "edge use")
         if use is not None and len(use):
@@ -696,7 +696,7 @@ _ZONE_RING_PT = 8.0  # radius (points) of the school-zone ring around a school m
 def _draw_school_zones(ax, school_zones: gpd.GeoDataFrame | None, zone_roads: gpd.GeoDataFrame | None,
                        schools: gpd.GeoDataFrame | None, crs: CRS) -> tuple[list, gpd.GeoDataFrame | None]:
     """Zone circles and zone roads; returns legend handles and the zone table in ``crs`` (rings drawn later)."""
-    from childspace.maps import (
+    from childspace.outputs.maps import (
         ZONE_ROAD_COLOURS,
         ZONE_STATUS_LABELS,
         _zone_rules,
@@ -742,7 +742,7 @@ def _draw_school_zones(ax, school_zones: gpd.GeoDataFrame | None, zone_roads: gp
 
 
 def _zone_rings(ax, zs: gpd.GeoDataFrame) -> None:
-    from childspace.maps import ZONE_STATUS_LABELS, zone_status
+    from childspace.outputs.maps import ZONE_STATUS_LABELS, zone_status
 
     status = zone_status(zs)
     ax.scatter(zs.geometry.x, zs.geometry.y, s=(2 * _ZONE_RING_PT) ** 2, facecolors="none",
@@ -758,7 +758,7 @@ def _coverage_handles() -> list:
 def _overview_fill(sub: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None,
                    value: str) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
     """Units left-joined with the ``value`` (and ``below_target``) of one category, the values and their fill
-    colours (classes of :data:`childspace.report.COVERAGE_BINS`)."""
+    colours (classes of :data:`childspace.outputs.report.COVERAGE_BINS`)."""
     if category is not None and "category" in uc.columns:
         uc = uc[uc["category"].astype(str) == category]
     cols = ["unit_id", value] + (["below_target"] if "below_target" in uc.columns else [])
@@ -837,7 +837,7 @@ def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cat
                   value: str = "pct_walk", level: str | None = None, townships: gpd.GeoDataFrame | None = None,
                   small_multiples: bool = False, categories: Sequence[str] | None = None,
                   title: str | None = None, synthetic: bool = False) -> Figure:
-    """Choropleth of coverage % per unit (mirrors :func:`childspace.maps.overview_map`).
+    """Choropleth of coverage % per unit (mirrors :func:`childspace.outputs.maps.overview_map`).
 
     Parameters
     ----------
@@ -850,7 +850,7 @@ def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cat
         for reports; ``category`` is then ignored.
     categories : sequence of str, optional
         Panels of the small multiples, in order.
-    Other parameters as in :func:`childspace.maps.overview_map`; classes 0–20–40–60–80–100 %, grey = no data,
+    Other parameters as in :func:`childspace.outputs.maps.overview_map`; classes 0–20–40–60–80–100 %, grey = no data,
     hatched = below target.
 
     Returns
@@ -863,7 +863,7 @@ def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cat
     for col in ("unit_id", value):
         if col not in uc.columns:
             raise DataError(f"unit_coverage lacks the column {col!r}", feature="unit_coverage",
-                            fix="pass the output of childspace.coverage.unit_coverage")
+                            fix="pass the output of childspace.analysis.coverage.unit_coverage")
     vlabel = _VALUE_LABELS.get(value, value)
     t = _metric(townships, crs, "townships")
     if small_multiples:

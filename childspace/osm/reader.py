@@ -3,7 +3,7 @@
 Sources: a local file (.osm, .osm.bz2, .osm.gz, .osm.pbf; e.g. a Geofabrik extract, a JOSM or Overpass export)
 with :func:`read_osm`, or, when online, an Overpass download with :func:`graph_from_overpass`. Both return
 the same tables (see ``docs/architecture.md``, "Walk-network tables"), which
-:class:`childspace.network.WalkNetwork` turns into its CSR engine.
+:class:`childspace.network.engine.WalkNetwork` turns into its CSR engine.
 
 Which ways are walkable (:func:`is_walkable`) --------------------------------------------- Kept: ``highway``
 = footway, pedestrian, path, steps, living_street, residential, service, unclassified, road, track, corridor,
@@ -73,11 +73,11 @@ import shapely
 from pyproj import CRS, Geod
 from shapely.geometry.base import BaseGeometry
 
-from childspace import _osm_reader
 from childspace._errors import ChildspaceWarning, DataError, NetworkError
-from childspace.projection import local_crs
+from childspace.inputs.area import AreaLike, area_polygon
+from childspace.inputs.projection import WGS84, local_crs
+from childspace.osm import _parse as _osm_reader
 
-WGS84 = "EPSG:4326"
 _GEOD = Geod(ellps="WGS84")
 
 #: Edge tag columns of the walk-network contract, with the OSM key each one is read from.
@@ -223,61 +223,6 @@ def _has_separate_sidewalks(tags: dict[str, Any]) -> bool:
     if tags.get("sidewalk") == "separate" or tags.get("sidewalk:both") == "separate":
         return True
     return tags.get("sidewalk:left") == "separate" and tags.get("sidewalk:right") == "separate"
-
-
-# ----------------------------------------------------------------------------------------------------
-# study area
-# ----------------------------------------------------------------------------------------------------
-AreaLike = BaseGeometry | gpd.GeoDataFrame | gpd.GeoSeries | tuple[float, float, float, float]
-
-
-def area_polygon(area: AreaLike, buffer_m: float = 0.0) -> BaseGeometry:
-    """The study area as one shapely geometry in EPSG:4326 degrees, buffered by ``buffer_m`` metres.
-
-    Parameters
-    ----------
-    area : shapely (Multi)Polygon (EPSG:4326), GeoDataFrame/GeoSeries (any CRS) or bbox tuple
-        A bbox is (west, south, east, north) in degrees.
-    buffer_m : float
-        Buffer distance in metres, applied in the local metric CRS (:func:`childspace.projection.local_crs`).
-
-    Returns
-    -------
-    shapely geometry in EPSG:4326.
-    """
-    if isinstance(area, (gpd.GeoDataFrame, gpd.GeoSeries)):
-        if area.crs is None:
-            raise DataError(
-                "the study area layer has no CRS",
-                fix="set it with .set_crs(...) or load it with childspace.io",
-            )
-        geom = shapely.union_all(area.to_crs(WGS84).geometry.values)
-    elif isinstance(area, BaseGeometry):
-        geom = area
-    elif isinstance(area, (tuple, list)) and len(area) == 4:
-        w, s, e, n = (float(v) for v in area)
-        if not (
-            w < e and s < n and -180 <= w <= 180 and -90 <= s <= 90 and -180 <= e <= 180 and -90 <= n <= 90
-        ):
-            raise DataError(
-                f"study-area bbox {tuple(area)} is not (west, south, east, north) in degrees",
-                fix="give (min lon, min lat, max lon, max lat), e.g. (120.9, 28.0, 121.1, 28.2)",
-            )
-        geom = shapely.box(w, s, e, n)
-    else:
-        raise DataError(
-            f"cannot use a {type(area).__name__} as study area",
-            fix="give a shapely Polygon in EPSG:4326, a GeoDataFrame/GeoSeries, or a bbox tuple "
-            "(west, south, east, north)",
-        )
-    if geom.is_empty:
-        raise DataError("the study area is empty", fix="give a non-empty polygon or bbox")
-    if buffer_m and buffer_m > 0:
-        c = geom.centroid
-        crs = local_crs(c.x, c.y)
-        s = gpd.GeoSeries([geom], crs=WGS84).to_crs(crs).buffer(buffer_m).to_crs(WGS84)
-        geom = s.iloc[0]
-    return geom
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -797,7 +742,7 @@ def graph_from_overpass(
 ) -> tuple[gpd.GeoDataFrame, ...]:
     """Download the walk network of an area from Overpass (online) and return :func:`read_osm`'s tables.
 
-    The area's ways are downloaded as OSM XML (:func:`childspace.overpass.download`, cached on disk: a second
+    The area's ways are downloaded as OSM XML (:func:`childspace.osm.overpass.download`, cached on disk: a second
     call for the same area works offline) and read with :func:`read_osm`, so the result follows exactly the
     rules of a local extract. Offline users read an extract with :func:`read_osm`.
 
@@ -812,7 +757,7 @@ def graph_from_overpass(
     trunk, beside_roads
         See :func:`read_osm`.
     url : str, optional
-        Overpass API endpoint (default :data:`childspace.overpass.OVERPASS_URL`).
+        Overpass API endpoint (default :data:`childspace.osm.overpass.OVERPASS_URL`).
 
     Returns
     -------
@@ -824,7 +769,7 @@ def graph_from_overpass(
     NetworkError
         The download failed (no connection, server error).
     """
-    from childspace import overpass
+    from childspace.osm import overpass
 
     path = overpass.download(area, buffer_m, "walk", cache_folder=cache_folder,
                              **({"url": url} if url else {}))

@@ -45,16 +45,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from childspace import _osm_reader
 from childspace._errors import DataError
-from childspace.osm import AreaLike, area_polygon
-from childspace.projection import local_crs, local_crs_for
-from childspace.standards import category_label
+from childspace.inputs.area import AreaLike, area_polygon
+from childspace.inputs.projection import WGS84, local_crs, local_crs_for
+from childspace.inputs.standards import category_label
+from childspace.osm import _parse as _osm_reader
+from childspace.osm._tags import CANDIDATE_KEYS, MB_NAME
 
-WGS84 = "EPSG:4326"
-
-#: Tag keys that make an object a candidate (filtered in C++ before Python sees it).
-CANDIDATE_KEYS = ("amenity", "leisure", "healthcare", "baby_feeding", "changing_table", "name", "school")
 #: Tags summarised in the ``osm_tags`` column.
 SUMMARY_KEYS = (
     "amenity",
@@ -74,7 +71,6 @@ _PRIMARY_NAME = re.compile(r"小学")
 _MIDDLE_NAME = re.compile(r"初中|初级中学|中学")
 _NOT_MIDDLE_NAME = re.compile(r"高中|高级中学|职业|职高|中专|技校|技工|中等专业")
 _BOTH_NAME = re.compile(r"九年一贯|九年制")
-_MB_NAME = re.compile(r"母婴|哺乳")
 _CHILD_HOSP_NAME = re.compile(r"儿童|妇幼|儿科")
 
 
@@ -160,7 +156,7 @@ def classify_tags(tags: dict[str, str]) -> list[tuple[str, str | None]]:
         if "paediatric" in spec or "pediatric" in spec or _CHILD_HOSP_NAME.search(name):
             return [("hospital", amenity or healthcare)]
         return []
-    if tags.get("baby_feeding") == "room" or _MB_NAME.search(name):
+    if tags.get("baby_feeding") == "room" or MB_NAME.search(name):
         return [("mother_baby_room", "room")]
     if tags.get("changing_table") == "yes":
         if "dedicated_room" in (tags.get("changing_table:location") or ""):
@@ -209,7 +205,7 @@ def facilities_from_osm(
         Missing or unreadable file.
     """
     if not isinstance(source, (str, Path)):
-        from childspace import overpass
+        from childspace.osm import overpass
 
         path = overpass.download(source, buffer_m, "facilities", cache_folder=cache_folder)
         return facilities_from_osm(path, area=source if area is None else area, buffer_m=buffer_m)
@@ -406,7 +402,7 @@ def merge_facilities(
         if missing:
             raise DataError(
                 f"{label} facilities lack columns {sorted(missing)}",
-                fix="load them with childspace.io.load_facilities / facilities_from_osm",
+                fix="load them with childspace.inputs.loaders.load_facilities / facilities_from_osm",
             )
         if g.crs is None:
             raise DataError(f"{label} facilities have no CRS", fix="set it with .set_crs(...)")

@@ -15,7 +15,7 @@ from typing import Any
 from childspace._atomic import atomic_path
 from childspace._errors import DataError
 
-REPO_DATA = Path(__file__).resolve().parents[1] / "data"
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "data"
 
 DEFAULT_CATEGORIES = ["kindergarten", "primary_school", "middle_school", "playground", "park",
                       "mother_baby_room", "children_home"]
@@ -113,7 +113,7 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
 
 def sample_config(outputs: str | Path | None = None) -> RunConfig:
     """The run configuration of the bundled synthetic sample (``data/sample.toml``)."""
-    return load_config(REPO_DATA / "sample.toml", outputs=outputs if outputs is not None else Path("outputs"))
+    return load_config(SAMPLE_DATA / "sample.toml", outputs=outputs if outputs is not None else Path("outputs"))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
     import geopandas as gpd
     import pandas as pd
 
-    from childspace import io
+    from childspace.inputs import loaders as io
 
     inp = Inputs()
     if "township" in cfg.boundaries:
@@ -215,7 +215,7 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
 
 def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
     """Load every input and return a readable summary (counts, repairs, exclusions, register check)."""
-    from childspace import register
+    from childspace.inputs import register
 
     inp = load_inputs(cfg, progress)
     lines = [f"{cfg.name}"]
@@ -253,8 +253,8 @@ def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
 
 def build_network(cfg: RunConfig, inputs: Inputs, progress: Progress = _quiet) -> Any:
     """The walk network of the study area (boundaries' union, buffered by ``cfg.buffer_m``)."""
-    from childspace.network import WalkNetwork
-    from childspace.osm import read_osm
+    from childspace.network.engine import WalkNetwork
+    from childspace.osm.reader import read_osm
 
     progress(f"步行路网 Walk network: {cfg.osm.name} (buffer {cfg.buffer_m:g} m)")
     nodes, edges, roads = read_osm(cfg.osm, area=inputs.study_area, buffer_m=cfg.buffer_m, beside_roads=True)
@@ -265,7 +265,7 @@ def build_network(cfg: RunConfig, inputs: Inputs, progress: Progress = _quiet) -
 
 def _radii(cfg: RunConfig) -> Any:
     """The standards of the run: defaults, the config's [standards] table, then a CLI --radius override."""
-    from childspace.standards import load_standards
+    from childspace.inputs.standards import load_standards
 
     overrides: dict[str, Any] = {}
     for key, value in (cfg.standards or {}).items():
@@ -293,10 +293,11 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
     import geopandas as gpd
     import pandas as pd
 
-    from childspace import checks, features
-    from childspace import coverage as cov
-    from childspace import pilots as pil
     from childspace._errors import ChildspaceWarning
+    from childspace.analysis import checks
+    from childspace.analysis import coverage as cov
+    from childspace.analysis import pilots as pil
+    from childspace.osm import features
 
     inp = load_inputs(cfg, progress)
     res = Results(inputs=inp)
@@ -360,8 +361,8 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
             res.layers["pilots"] = pil.pilot_status(inp.pilots, fac, inp.origins, net, radii=radii,
                                                     target_pct=cfg.target_pct)
     if routes and fac is not None and inp.origins is not None:
-        from childspace import routes as rt
-        from childspace import safety
+        from childspace.analysis import routes as rt
+        from childspace.analysis import safety
 
         schools = fac[fac["category"].isin(["primary_school", "middle_school"])]
         if len(schools):
@@ -389,7 +390,7 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
 
 def summarise(res: Results, cfg: RunConfig) -> list[str]:
     """Bilingual bullet points on the gaps found."""
-    from childspace.standards import category_label
+    from childspace.inputs.standards import category_label
 
     out: list[str] = []
     uc = res.tables.get("community_coverage")
@@ -481,7 +482,7 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
     """Write the GeoPackage, CSV tables, Excel workbook and (with ``maps``) HTML/PNG maps and the HTML report."""
     import pandas as pd
 
-    from childspace import report
+    from childspace.outputs import report
 
     out = Path(cfg.outputs)
     out.mkdir(parents=True, exist_ok=True)
@@ -533,8 +534,9 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from childspace import maps, plot, report
-    from childspace.standards import category_label
+    from childspace.inputs.standards import category_label
+    from childspace.outputs import figures as plot
+    from childspace.outputs import maps, report
 
     written: dict[str, Path] = {}
     inp = res.inputs
@@ -617,9 +619,9 @@ def run_all(cfg: RunConfig, maps: bool = True, coverage: bool = True, routes: bo
 def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m: float = 500.0,
                        progress: Progress = _quiet) -> Path:
     """Parse an OSM extract (clipped to the extent of a boundary file) and save the walk network (GeoPackage)."""
-    from childspace import io
-    from childspace.network import WalkNetwork
-    from childspace.osm import read_osm
+    from childspace.inputs import loaders as io
+    from childspace.network.engine import WalkNetwork
+    from childspace.osm.reader import read_osm
 
     poly = None
     if area is not None:

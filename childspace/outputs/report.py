@@ -21,7 +21,7 @@ import pandas as pd
 
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
-from childspace.standards import default_standards
+from childspace.inputs.standards import default_standards
 
 __all__ = [
     "CATEGORY_LABELS",
@@ -44,7 +44,7 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------------
 
 #: canonical category -> (中文, English), from the default standards (``childspace/config/standards.toml``,
-#: :func:`childspace.standards.default_standards`); plus the combined checklist element of the pilot analysis.
+#: :func:`childspace.inputs.standards.default_standards`); plus the combined checklist element of the pilot analysis.
 CATEGORY_LABELS: dict[str, tuple[str, str]] = {
     **{key: (cat.zh, cat.en) for key, cat in default_standards().categories.items()},
     "park_playground": ("公园或儿童游戏场地", "Park or playground"),
@@ -546,7 +546,7 @@ def _pilot_sections(pilots_status: pd.DataFrame) -> str:
     missing = [c for c in required if c not in pilots_status.columns]
     if missing:
         raise DataError(f"pilot status table lacks columns {missing}",
-                        fix="pass the output of childspace.pilots.pilot_status")
+                        fix="pass the output of childspace.analysis.pilots.pilot_status")
     df = pd.DataFrame(pilots_status).copy()
     sort_cols = [c for c in ("batch", "pilot_id") if c in df.columns]
     df = df.sort_values(sort_cols, kind="stable") if sort_cols else df
@@ -644,7 +644,7 @@ def school_zone_table_html(school_zones: pd.DataFrame) -> str:
     Parameters
     ----------
     school_zones : DataFrame
-        :func:`childspace.safety.school_zones` table (``school_id``, ``name``, ``speed_ok``, ``crossing_ok``,
+        :func:`childspace.analysis.safety.school_zones` table (``school_id``, ``name``, ``speed_ok``, ``crossing_ok``,
         ``compliant``, ``finding``, optional ``category``, ``zone_road_m`` (m), ``max_speed_kmh``, ``crossing_m``
         (m)); a geometry column is ignored.
 
@@ -657,7 +657,7 @@ def school_zone_table_html(school_zones: pd.DataFrame) -> str:
     missing = [c for c in need if c not in school_zones.columns]
     if missing:
         raise DataError(f"school-zone table lacks columns {missing}",
-                        fix="pass the output of childspace.safety.school_zones")
+                        fix="pass the output of childspace.analysis.safety.school_zones")
     df = pd.DataFrame(school_zones).drop(columns=["geometry"], errors="ignore").reset_index(drop=True)
 
     def flag(col: str, default: bool) -> np.ndarray:
@@ -719,21 +719,21 @@ def html_report(path: str | Path, title: str, summary: Sequence[str] | str | Non
     summary : str or sequence of str, optional
         Findings on the gaps found, one bullet each (bilingual text).
     maps : mapping of str to path, optional
-        Caption -> interactive map HTML file (from :func:`childspace.maps.save_map`): shown in an iframe with a
+        Caption -> interactive map HTML file (from :func:`childspace.outputs.maps.save_map`): shown in an iframe with a
         link to open it full screen.
     pngs : mapping of str to path, optional
         Caption -> static figure file (shown as an image).
     tables : mapping of str to DataFrame, optional
         Caption -> table (bilingual headers; first 300 rows shown).
     pilots_status : DataFrame, optional
-        Output of ``childspace.pilots.pilot_status``: one section per pilot unit (id, name, batch, kind,
+        Output of ``childspace.analysis.pilots.pilot_status``: one section per pilot unit (id, name, batch, kind,
         status, reasons), grouped by batch.
     township_coverage : DataFrame, optional
         ``coverage.unit_coverage`` of the townships: a per-township section (townships x categories, coverage %
         in coloured cells) placed before the pilot units. Default: the table named ``"township_coverage"`` in
         ``tables``, if any.
     school_zones : DataFrame, optional
-        :func:`childspace.safety.school_zones` table: a "school zones" section (:func:`school_zone_table_html`,
+        :func:`childspace.analysis.safety.school_zones` table: a "school zones" section (:func:`school_zone_table_html`,
         GA/T 1215-2014), placed after the township section.
     synthetic : bool, default False
         Say on the page that the data are the synthetic sample (示例数据（虚构）).

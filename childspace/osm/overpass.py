@@ -1,7 +1,7 @@
 """Download OpenStreetMap data of a study area from an Overpass API server (online, opt-in).
 
 The download is raw OSM XML written to a cache folder, and everything after it is the local-file path
-(:func:`childspace.osm.read_osm`, :func:`childspace.features.facilities_from_osm`): a network or facility list
+(:func:`childspace.osm.reader.read_osm`, :func:`childspace.osm.features.facilities_from_osm`): a network or facility list
 fetched online is built by exactly the same rules as one read from an extract, and a second call for the same
 area and query reads the cached file without going online.
 
@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 from childspace._atomic import atomic_path
 from childspace._errors import NetworkError
+from childspace.inputs.area import area_polygon
+from childspace.osm._tags import CANDIDATE_KEYS, MB_NAME
 
 __all__ = ["OVERPASS_URL", "download", "query"]
 
@@ -48,8 +50,6 @@ def query(area: Any, buffer_m: float = 500.0, what: Literal["walk", "facilities"
     timeout_s : int
         Server-side time limit of the query.
     """
-    from childspace.osm import area_polygon
-
     if what not in ("walk", "facilities"):
         raise ValueError(f"unknown Overpass query {what!r}; use 'walk' or 'facilities'")
     w, s, e, n = area_polygon(area, float(buffer_m) + MARGIN_M).bounds
@@ -57,9 +57,7 @@ def query(area: Any, buffer_m: float = 500.0, what: Literal["walk", "facilities"
     if what == "walk":
         body = 'way["highway"];'
     else:   # the keys the facility reader looks at (a name only for mother-and-baby rooms)
-        from childspace.features import _MB_NAME, CANDIDATE_KEYS
-
-        body = "".join(f'nwr["{k}"];' for k in CANDIDATE_KEYS if k != "name") + f'nwr["name"~"{_MB_NAME.pattern}"];'
+        body = "".join(f'nwr["{k}"];' for k in CANDIDATE_KEYS if k != "name") + f'nwr["name"~"{MB_NAME.pattern}"];'
     return f"{head}({body});(._;>;);out body;"
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from childspace._errors import ChildspaceWarning, DataError
-from childspace.coverage import (
+from childspace.analysis.coverage import (
     MAX_SNAP_M,
     _default_standards,
     _require,
@@ -37,7 +37,7 @@ from childspace.coverage import (
     service_areas,
     unit_coverage,
 )
-from childspace.projection import WGS84, local_crs_for
+from childspace.inputs.projection import WGS84, local_crs_for
 
 __all__ = ["ELEMENTS", "pilot_catchments", "pilot_status"]
 
@@ -74,7 +74,7 @@ def _select(pilots: gpd.GeoDataFrame, batch: int | Iterable[int] | None) -> gpd.
     if batch is None:
         return pilots
     if "batch" not in pilots.columns:
-        raise DataError("pilots have no 'batch' column to filter on", fix="load pilots with childspace.io")
+        raise DataError("pilots have no 'batch' column to filter on", fix="load pilots with childspace.inputs.loaders")
     want = [batch] if isinstance(batch, (int, np.integer)) else list(batch)
     return pilots[pd.to_numeric(pilots["batch"], errors="coerce").isin(want)]
 
@@ -86,7 +86,7 @@ def pilot_catchments(pilots: gpd.GeoDataFrame, network: Any = None, radius: floa
 
     Community pilots use their community polygon. Point-like pilots (school, hospital, park, venue, street,
     enterprise) use the walking service area of the pilot point within ``radius`` (streets reachable within
-    ``radius`` m, buffered by ``street_width`` m; see :func:`childspace.coverage.service_areas`), or a circle of
+    ``radius`` m, buffered by ``street_width`` m; see :func:`childspace.analysis.coverage.service_areas`), or a circle of
     ``radius`` when no network is given or the point is farther than ``max_snap`` from any street.
 
     Parameters
@@ -151,7 +151,7 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
 
     * community pilot: an element is present when at least the target share (``target_pct``, default each
       category's standard, 80 %) of the children living in the community polygon are covered by walking (straight
-      line without a network) — the same figure as :func:`childspace.coverage.unit_coverage`; ``dist_<key>`` is
+      line without a network) — the same figure as :func:`childspace.analysis.coverage.unit_coverage`; ``dist_<key>`` is
       the children-weighted median walking distance. A community without any origin falls back to the point rule
       from a point inside its polygon (said in ``notes_rule``);
     * point pilot: an element is present when the nearest facility of its categories is within the category

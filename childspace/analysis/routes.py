@@ -7,21 +7,21 @@ category - the nearest by walking distance, or the school a catchment table (学
     the shortest walking route (metres);
 ``safest``
     the *safest acceptable* route: the route minimising the stress-weighted cost of
-    :func:`childspace.safety.routing_cost` (length x factor per level, plus crossing penalties), provided it is
+    :func:`childspace.analysis.safety.routing_cost` (length x factor per level, plus crossing penalties), provided it is
     not longer than ``max(max_detour_ratio x shortest, shortest + min_extra_m)`` (``[routing]`` in
     ``config/safety.toml``). When the least-stress route is longer than that, a child would in practice take the
     shortest route, so the shortest route is reported as the safest acceptable one (``over_detour = True``, with
     the least-stress route's length in ``min_stress_length_m``).
 
 Both are evaluated exactly on their edge and node sequences: the level of each edge walked, and at each node
-passed, the crossing of the worst road there other than the two edges used (:class:`childspace.safety.Stress`).
+passed, the crossing of the worst road there other than the two edges used (:class:`childspace.analysis.safety.Stress`).
 A route's ``worst_level`` is its worst edge or crossing; ``verdict`` is ``safe`` (<= 2), ``caution`` (3) or
 ``unsafe`` (4); origins that cannot reach a school (not attached to the network, another component, or farther
 than ``max_distance``) get ``unreachable`` rows.
 
 Searches: the shortest routes of all origins of a category come from one multi-source Dijkstra (the shortest-path
 forest of its schools), those of origins assigned to a school by a catchment table from that school's own tree
-(:meth:`childspace.network.WalkNetwork.paths_from`: one tree per school, all on one augmented graph). The safest
+(:meth:`childspace.network.engine.WalkNetwork.paths_from`: one tree per school, all on one augmented graph). The safest
 routes use the stress weight with each edge's crossing penalties as end costs (paid in full on the partial first
 and last edges, not diluted by the share walked). One least-stress forest of all the category's schools settles
 every origin whose least-stress school is its own school; the others get one tree per school, bounded by the
@@ -46,10 +46,11 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from childspace._errors import ChildspaceWarning, DataError
-from childspace.safety import Stress, _cfg, network_stress, routing_cost
-from childspace.safety import verdict as _verdict
-
-WGS84 = "EPSG:4326"
+from childspace.analysis.safety import Stress, _cfg, network_stress, routing_cost
+from childspace.analysis.safety import verdict as _verdict
+from childspace.inputs.projection import WGS84
+from childspace.network import Paths
+from childspace.network.arrays import ragged_ranges
 
 __all__ = ["hazards", "school_routes", "school_summary", "walksheds"]
 
@@ -60,10 +61,10 @@ __all__ = ["hazards", "school_routes", "school_summary", "walksheds"]
 def _require(gdf: Any, what: str, columns: Sequence[str]) -> None:
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise DataError(f"{what} must be a GeoDataFrame", feature=what,
-                        fix="load it with childspace.io (canonical layers)")
+                        fix="load it with childspace.inputs.loaders (canonical layers)")
     if gdf.crs is None:
         raise DataError(f"{what} have no CRS", feature=what, fix="call .set_crs('EPSG:4326') or load with "
-                                                                   "childspace.io")
+                                                                   "childspace.inputs.loaders")
     missing = [c for c in columns if c not in gdf.columns]
     if missing:
         raise DataError(f"{what} lack the column(s) {missing}", feature=what,
@@ -128,7 +129,6 @@ class _Eval:
 
 def _concat_paths(network: Any, parts: list[tuple[np.ndarray, Any]], n_o: int) -> tuple[np.ndarray, Any]:
     """One Paths object from several (origin positions, Paths) parts, rows in ascending origin order."""
-    from childspace.network import Paths
 
     if len(parts) == 1:
         oi, P = parts[0]
@@ -141,7 +141,7 @@ def _concat_paths(network: Any, parts: list[tuple[np.ndarray, Any]], n_o: int) -
                              zip(parts, np.cumsum([0] + [p[1].flat_edges.size for p in parts])[:-1])])
     flat_e = np.concatenate([p[1].flat_edges for p in parts])
     flat_f = np.concatenate([p[1].flat_forward for p in parts])
-    idx, _ = _ragged_ranges(starts[order], counts[order])
+    idx, _ = ragged_ranges(starts[order], counts[order])
     ptr = np.zeros(oi.size + 1, dtype=np.int64)
     np.cumsum(counts[order], out=ptr[1:])
     cat = (lambda name: np.concatenate([getattr(p[1], name) for p in parts])[order])
@@ -167,8 +167,8 @@ def _same_paths(P: Any, Q: Any, q_rows: np.ndarray) -> np.ndarray:
     cq = np.diff(Q.ptr)[q_rows]
     same = (cp == cq) & (P.source_offset == Q.source_offset[q_rows]) & (P.target_offset == Q.target_offset[q_rows])
     rows = np.flatnonzero(same & (cp > 0))
-    ip, owner = _ragged_ranges(P.ptr[:-1][rows], cp[rows])
-    iq, _ = _ragged_ranges(Q.ptr[:-1][q_rows[rows]], cp[rows])
+    ip, owner = ragged_ranges(P.ptr[:-1][rows], cp[rows])
+    iq, _ = ragged_ranges(Q.ptr[:-1][q_rows[rows]], cp[rows])
     diff = (P.flat_edges[ip] != Q.flat_edges[iq]) | (P.flat_forward[ip] != Q.flat_forward[iq])
     bad = np.bincount(owner[diff], minlength=rows.size) > 0
     same[rows[bad]] = False
@@ -177,10 +177,9 @@ def _same_paths(P: Any, Q: Any, q_rows: np.ndarray) -> np.ndarray:
 
 def _take_paths(network: Any, P: Any, rows: np.ndarray) -> Any:
     """The paths ``rows`` of ``P`` as a Paths object of their own."""
-    from childspace.network import Paths
 
     counts = np.diff(P.ptr)[rows]
-    idx, _ = _ragged_ranges(P.ptr[:-1][rows], counts)
+    idx, _ = ragged_ranges(P.ptr[:-1][rows], counts)
     ptr = np.zeros(rows.size + 1, dtype=np.int64)
     np.cumsum(counts, out=ptr[1:])
     return Paths(dist=P.dist[rows], source=P.source[rows], ptr=ptr, flat_edges=P.flat_edges[idx],
@@ -188,11 +187,6 @@ def _take_paths(network: Any, P: Any, rows: np.ndarray) -> Any:
                  target_offset=P.target_offset[rows], network=network)
 
 
-def _ragged_ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    total = int(counts.sum())
-    row = np.repeat(np.arange(counts.size), counts)
-    offs = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    return np.repeat(starts, counts).astype(np.int64) + offs, row
 
 
 def _crossings(network: Any, stress: Stress, node: np.ndarray, a: np.ndarray, b: np.ndarray
@@ -311,9 +305,9 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
     max_distance : float, optional
         Longest shortest route (metres); origins farther are ``unreachable``. Default: no limit.
     config : path, mapping or None
-        Safety config (:func:`childspace.safety.load_config`).
+        Safety config (:func:`childspace.analysis.safety.load_config`).
     stress : Stress, optional
-        Precomputed :func:`childspace.safety.network_stress` of ``network``.
+        Precomputed :func:`childspace.analysis.safety.network_stress` of ``network``.
     max_snap : float
         Maximum distance (metres) from a point to the network for it to be attached.
     geometry : bool
@@ -797,7 +791,7 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
 # ----------------------------------------------------------------------------------------------------------------
 def _default_radius(category: str) -> float:
     try:
-        from childspace.standards import default_standards
+        from childspace.inputs.standards import default_standards
 
         return float(default_standards().radius(category))
     except Exception:  # standards unavailable or unknown category: the GB 50180 school radii

@@ -35,7 +35,7 @@ from folium.template import Template
 
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
-from childspace.report import (
+from childspace.outputs.report import (
     _VALUE_LABELS,
     CATEGORY_LABELS,
     COVERAGE_BINS,
@@ -324,7 +324,7 @@ def _to_wgs84(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
                         fix=f"pass {what} as a GeoDataFrame (e.g. from childspace.io)")
     if gdf.crs is None:
         raise DataError(f"{what} has no CRS", feature=what,
-                        fix="load it through childspace.io or set its CRS with .set_crs()")
+                        fix="load it through childspace.inputs.loaders or set its CRS with .set_crs()")
     out = gdf.to_crs(4326) if gdf.crs.to_epsg() != 4326 else gdf
     out = out[~(out.geometry.isna() | out.geometry.is_empty)]
     return out
@@ -479,7 +479,7 @@ def hex_totals(points: gpd.GeoDataFrame, weights: np.ndarray | pd.Series | None 
     Parameters
     ----------
     points : GeoDataFrame
-        Points in any CRS with a CRS; binned in the local metric CRS (:func:`childspace.projection.local_crs_for`).
+        Points in any CRS with a CRS; binned in the local metric CRS (:func:`childspace.inputs.projection.local_crs_for`).
     weights : array-like, optional
         One value per point (e.g. children); default 1 per point.
     size_m : float, default 150
@@ -490,7 +490,7 @@ def hex_totals(points: gpd.GeoDataFrame, weights: np.ndarray | pd.Series | None 
     GeoDataFrame (metric CRS)
         Non-empty cells only: ``total`` (sum of weights), ``points`` (count), Polygon geometry.
     """
-    from childspace.projection import local_crs_for
+    from childspace.inputs.projection import local_crs_for
 
     if size_m <= 0:
         raise ChildspaceError(f"hexagon size must be positive, got {size_m}", fix="pass size_m > 0 (metres)")
@@ -525,7 +525,7 @@ def hex_totals(points: gpd.GeoDataFrame, weights: np.ndarray | pd.Series | None 
 
 def _auto_hex_size(gdf: gpd.GeoDataFrame) -> float:
     """A round hexagon size giving about 20 cells across the extent (50–1000 m)."""
-    from childspace.projection import local_crs_for
+    from childspace.inputs.projection import local_crs_for
 
     b = gdf.to_crs(local_crs_for(gdf)).total_bounds
     span = max(b[2] - b[0], b[3] - b[1], 1.0)
@@ -869,7 +869,7 @@ def stress_frames(network: Any, stress: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoD
     edges : GeoDataFrame (network CRS)
         One row per network edge in positional order: ``edge`` (position), ``name``, ``highway``, ``level``
         (1–4), ``reason``, ``assumed`` (bool), ``length`` (m), LineString geometry. Pass as ``network_stress=`` to
-        :func:`routes_map` / :func:`childspace.plot.plot_routes`.
+        :func:`routes_map` / :func:`childspace.outputs.figures.plot_routes`.
     crossings : GeoDataFrame (network CRS)
         Nodes where a road is crossed (node crossing ``level`` > 0): ``node``, ``level`` (1–4), ``control``,
         ``reason``, Point geometry. Pass as ``crossings=`` to :func:`routes_map`.
@@ -1001,7 +1001,7 @@ ZONE_ROAD_COLOURS: dict[bool, str] = {False: "#2c7bb6", True: "#d7191c"}
 
 def _zone_rules() -> tuple[float, float, float]:
     """(radius m, speed limit km/h, crossing distance m) of ``[school_zone]`` in the safety config."""
-    from childspace.safety import load_config
+    from childspace.analysis.safety import load_config
 
     zc = load_config()["school_zone"]
     return float(zc["radius_m"]), float(zc["speed_limit_kmh"]), float(zc["crossing_m"])
@@ -1019,7 +1019,7 @@ def zone_status(school_zones: pd.DataFrame) -> np.ndarray:
     Parameters
     ----------
     school_zones : DataFrame
-        :func:`childspace.safety.school_zones` table (``speed_ok``, ``crossing_ok``).
+        :func:`childspace.analysis.safety.school_zones` table (``speed_ok``, ``crossing_ok``).
 
     Returns
     -------
@@ -1038,7 +1038,7 @@ def school_zone_circles(school_zones: gpd.GeoDataFrame, schools: gpd.GeoDataFram
     Parameters
     ----------
     school_zones : GeoDataFrame
-        :func:`childspace.safety.school_zones` table (``school_id``, geometry = the school point, any CRS). An
+        :func:`childspace.analysis.safety.school_zones` table (``school_id``, geometry = the school point, any CRS). An
         ``entrances`` column (lists of (lon, lat), WGS84) gives the gates.
     schools : GeoDataFrame, optional
         Facilities with ``facility_id`` and ``entrances`` (as from :mod:`childspace.features`): the gates of the
@@ -1051,9 +1051,9 @@ def school_zone_circles(school_zones: gpd.GeoDataFrame, schools: gpd.GeoDataFram
     -------
     GeoDataFrame (EPSG:4326)
         One row per school: ``school_id``, ``n_gates``, ``radius_m``, (Multi)Polygon geometry (buffered in the
-        local metric CRS, :func:`childspace.projection.local_crs_for`).
+        local metric CRS, :func:`childspace.inputs.projection.local_crs_for`).
     """
-    from childspace.projection import local_crs_for
+    from childspace.inputs.projection import local_crs_for
 
     z = _to_wgs84(school_zones, "school_zones")
     _require(z, ["school_id"], "school_zones")
@@ -1224,7 +1224,7 @@ def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None
     crossings : GeoDataFrame, optional
         Crossing points with a ``level`` (second frame of :func:`stress_frames`): small markers by level.
     school_zones : GeoDataFrame, optional
-        :func:`childspace.safety.school_zones` per-school table (``school_id``, ``name``, ``speed_ok``,
+        :func:`childspace.analysis.safety.school_zones` per-school table (``school_id``, ``name``, ``speed_ok``,
         ``crossing_ok``, ``compliant``, ``finding``, ``max_speed_kmh``, ``crossing_m`` …; geometry = the school):
         the 150 m circles around each gate (:func:`school_zone_circles`; gates from an ``entrances`` column of the
         table or of ``schools``, else the school point) and a ring per school coloured by the result (green =
@@ -1516,7 +1516,7 @@ def _life_circle_layer(m: folium.Map, units: gpd.GeoDataFrame, life_circles: pd.
                        key=lambda c: int(re.findall(r"\d+", c)[0]))
     if not comp_cols:
         raise DataError("life_circles has no lc<N>_complete columns", feature="life_circles",
-                        fix="pass the output of childspace.coverage.life_circles")
+                        fix="pass the output of childspace.analysis.coverage.life_circles")
     lc = pd.DataFrame(life_circles).copy()
     lc["unit_id"] = lc["unit_id"].astype(str)
     lc = lc.drop_duplicates("unit_id")
@@ -1717,7 +1717,7 @@ def render_html(m: folium.Map) -> str:
     if needs:
         raise ChildspaceError(
             "the map needs files from the internet: " + ", ".join(needs),
-            fix="build maps with childspace.maps functions only (CircleMarkers/GeoJSON layers), without folium "
+            fix="build maps with childspace.outputs.maps functions only (CircleMarkers/GeoJSON layers), without folium "
                 "plugins or folium.Marker icons")
     idx = text.rfind("</html>")
     return text[:idx] + _READY_JS + text[idx:] if idx >= 0 else text + _READY_JS

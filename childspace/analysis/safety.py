@@ -55,7 +55,7 @@ from pyproj import CRS
 
 from childspace._errors import ChildspaceWarning, DataError
 
-DEFAULT_PATH = Path(__file__).resolve().parent / "config" / "safety.toml"
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "config" / "safety.toml"
 
 #: Crossing control codes (higher = more protective).
 CONTROL_NAMES = {1: "unmarked", 2: "marked", 3: "signals"}
@@ -365,7 +365,7 @@ def _rate_sidewalk_ways(edges: gpd.GeoDataFrame, es: pd.DataFrame, cfg: dict,
     crs = CRS.from_user_input(edges.crs)
     metric = None
     if crs.is_geographic:
-        from childspace.projection import local_crs_for
+        from childspace.inputs.projection import local_crs_for
         metric = local_crs_for(edges)
     sw_g = _metric_lines(geom[sw_idx], crs, metric)
     rd_g = _metric_lines(geom[road_idx], crs, metric)
@@ -614,7 +614,7 @@ def _node_positions(nodes: pd.DataFrame, edges: pd.DataFrame) -> tuple[np.ndarra
         i = int(np.flatnonzero(bad)[0])
         raise DataError(f"{int(bad.sum())} edges refer to nodes missing from the nodes table",
                         feature=f"edge row {i} (u={edges['u'].iloc[i]}, v={edges['v'].iloc[i]})",
-                        fix="build nodes and edges with childspace.osm.read_osm (or keep them together)")
+                        fix="build nodes and edges with childspace.osm.reader.read_osm (or keep them together)")
     return u, v
 
 
@@ -803,7 +803,7 @@ def _crossed_beside_roads(edges: pd.DataFrame, idx: np.ndarray, beside_roads: gp
     crs = CRS.from_user_input(edges.crs)
     metric = None
     if crs.is_geographic:
-        from childspace.projection import local_crs_for
+        from childspace.inputs.projection import local_crs_for
         metric = local_crs_for(edges)
     geom = _metric_lines(np.asarray(edges.geometry.array, dtype=object)[idx], crs, metric)
     roads = np.asarray(beside_roads.to_crs(metric if metric is not None else crs).geometry.array, dtype=object)
@@ -1173,10 +1173,10 @@ def _metric_tables(network: Any) -> tuple[pd.DataFrame, gpd.GeoDataFrame, Any]:
     nodes, edges = _tables(network)
     if not isinstance(edges, gpd.GeoDataFrame) or edges.crs is None:
         raise DataError("the walk network's edges have no geometry or no CRS", feature="network edges",
-                        fix="build the network with childspace.network.WalkNetwork.from_frames or osm.read_osm")
+                        fix="build the network with childspace.network.engine.WalkNetwork.from_frames or osm.read_osm")
     crs = CRS.from_user_input(edges.crs)
     if crs.is_geographic:
-        from childspace.projection import local_crs_for
+        from childspace.inputs.projection import local_crs_for
         metric = local_crs_for(edges)
         edges = edges.to_crs(metric)
         if isinstance(nodes, gpd.GeoDataFrame) and nodes.crs is not None:
@@ -1227,7 +1227,7 @@ def school_zones(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None 
     network : WalkNetwork or (nodes, edges) tuple
         Walk network with geometry and a CRS (any; distances are computed in metres in a metric CRS).
     schools : GeoDataFrame
-        Facilities (Points, any CRS), e.g. from :func:`childspace.io.load_facilities`; with a ``category``
+        Facilities (Points, any CRS), e.g. from :func:`childspace.inputs.loaders.load_facilities`; with a ``category``
         column only the categories of ``[school_zone].categories`` are kept. ``facility_id`` (else the index)
         identifies a school; optional ``name``, ``entrances``.
     stress : Stress, optional
@@ -1254,7 +1254,7 @@ def school_zones(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None 
     zc = cfg["school_zone"]
     if not isinstance(schools, gpd.GeoDataFrame) or schools.crs is None:
         raise DataError("the schools have no CRS", feature="schools",
-                        fix="load them with childspace.io.load_facilities or call .set_crs('EPSG:4326')")
+                        fix="load them with childspace.inputs.loaders.load_facilities or call .set_crs('EPSG:4326')")
     sch = schools
     if "category" in sch.columns:
         sch = sch[sch["category"].isin(list(zc["categories"])).to_numpy()]

@@ -1,7 +1,7 @@
 """Low-level OSM file reading with pyosmium into flat numpy arrays (internal).
 
-The public entry points are :func:`childspace.osm.read_osm` and
-:func:`childspace.features.facilities_from_osm`. This module only turns a file into arrays: way ids, per-way
+The public entry points are :func:`childspace.osm.reader.read_osm` and
+:func:`childspace.osm.features.facilities_from_osm`. This module only turns a file into arrays: way ids, per-way
 tag values, a flat array of node references with their coordinates (NaN where a node is absent from the file),
 and tagged nodes. No OSM node becomes a Python object unless it carries one of the requested tags or a second
 pass is needed for it.

@@ -1,7 +1,7 @@
 """``WalkNetwork``: the walk network as arrays, with snapping and shortest-path queries.
 
 The graph is held as a symmetric ``scipy.sparse`` CSR array over positional node indices ``0..n-1`` (walking
-ignores ``oneway``), in a local metric CRS (:func:`childspace.projection.local_crs_for`), so every distance is in
+ignores ``oneway``), in a local metric CRS (:func:`childspace.inputs.projection.local_crs_for`), so every distance is in
 metres. Edge attributes are a GeoDataFrame whose row order is the edge index; node coordinates are numpy arrays.
 
 Points (facilities, homes, entrances) are attached to the nearest point of the nearest *edge*, not to the nearest
@@ -42,7 +42,8 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from childspace._errors import DataError, NetworkError
 from childspace._parallel import map_threads
-from childspace.projection import local_crs_for, transformer
+from childspace.inputs.projection import local_crs_for, transformer
+from childspace.network.arrays import ragged_ranges
 
 __all__ = ["EdgeWeight", "PathSteps", "Paths", "Snap", "WalkNetwork"]
 
@@ -98,16 +99,6 @@ def _part(frac: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Cost of a fraction of edges: ``frac * w``, with 0 for a zero fraction even on impassable (inf) edges."""
     with np.errstate(invalid="ignore"):
         return np.where(frac == 0, 0.0, frac * w)
-
-
-def _ragged_ranges(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flattened ``arange(starts[i], starts[i] + counts[i])`` for all i, and the row i of each element."""
-    total = int(counts.sum())
-    row = np.repeat(np.arange(counts.size), counts)
-    if total == 0:
-        return np.zeros(0, dtype=np.int64), row
-    offs = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    return np.repeat(starts, counts) + offs, row
 
 
 def _csr_from_parts(rows: list[np.ndarray], cols: list[np.ndarray], vals: list[np.ndarray], shape: tuple[int, int]
@@ -545,7 +536,7 @@ class WalkNetwork:
             ``u``, ``v`` (OSM node ids), LineString geometry (any CRS; missing geometries become straight
             segments), tag columns. An input ``length`` column is replaced by the geometric length in ``crs``.
         crs : optional
-            Metric CRS to work in; default :func:`childspace.projection.local_crs_for` of the nodes.
+            Metric CRS to work in; default :func:`childspace.inputs.projection.local_crs_for` of the nodes.
         beside_roads : geopandas.GeoDataFrame, optional
             Roads not walked because their sidewalks are separate ways (``read_osm(..., beside_roads=True)``),
             kept as :attr:`beside_roads` for the safety ratings.
@@ -570,7 +561,7 @@ class WalkNetwork:
         for col in ("u", "v"):
             if col not in edges.columns:
                 raise NetworkError(f"the edges table has no '{col}' column", feature="edges",
-                                   fix="build the tables with childspace.osm.read_osm")
+                                   fix="build the tables with childspace.osm.reader.read_osm")
         if not nodes.index.is_unique:
             dup = nodes.index[nodes.index.duplicated()].unique()[:5].tolist()
             raise NetworkError(f"duplicate node ids in the nodes table: {dup}", feature="nodes",
@@ -666,8 +657,10 @@ class WalkNetwork:
 
     @classmethod
     def from_osm(cls, path: str | Path, area: Any = None, buffer_m: float = 500, crs: Any = None) -> WalkNetwork:
-        """Read an OSM file with :func:`childspace.osm.read_osm` and build the engine (see :meth:`from_frames`)."""
-        from childspace.osm import read_osm  # imported here: osm is optional for users of saved networks
+        """Read an OSM file with :func:`childspace.osm.reader.read_osm` and build the engine (see :meth:`from_frames`)."""
+        from childspace.osm.reader import (
+            read_osm,  # imported here: osm is optional for users of saved networks
+        )
 
         nodes, edges, roads = read_osm(path, area=area, buffer_m=buffer_m, beside_roads=True)
         return cls.from_frames(nodes, edges, crs=crs, beside_roads=roads)
@@ -914,7 +907,7 @@ class WalkNetwork:
                 c_hi = np.clip(np.floor((hi + eps - origin) / cell).astype(np.int64), 0, shape - 1)
                 kx = c_hi[:, 0] - c_lo[:, 0] + 1
                 ky = c_hi[:, 1] - c_lo[:, 1] + 1
-                q, seg = _ragged_ranges(np.zeros(a.size, dtype=np.int64), kx * ky)
+                q, seg = ragged_ranges(np.zeros(a.size, dtype=np.int64), kx * ky)
                 cid = (c_lo[seg, 0] + q // ky[seg]) * shape[1] + c_lo[seg, 1] + q % ky[seg]
                 cnt = np.bincount(cid, minlength=int(shape[0] * shape[1]))
                 load = float((cnt.astype(float) ** 2).sum() / cnt.sum())
@@ -993,7 +986,7 @@ class WalkNetwork:
                                  * _SNAP_CHUNK)
 
         def measure(lo_: int, hi_: int) -> None:
-            pos, row = _ragged_ranges(starts[lo_:hi_].ravel(), counts[lo_:hi_].ravel())
+            pos, row = ragged_ranges(starts[lo_:hi_].ravel(), counts[lo_:hi_].ravel())
             if pos.size == 0:
                 return
             cand = ix["cell_seg"][pos]
@@ -1531,7 +1524,7 @@ class WalkNetwork:
             jpos = p_order[p_start[g]:p_start[g + 1]]  # positions into pts (virtual node n + j)
             if jpos.size == 0 or tg.size == 0:
                 continue
-            tpi, trow = _ragged_ranges(t_start[tg], t_start[tg + 1] - t_start[tg])
+            tpi, trow = ragged_ranges(t_start[tg], t_start[tg + 1] - t_start[tg])
             tp = t_order[tpi]
             if tp.size == 0:
                 continue
@@ -1767,7 +1760,7 @@ class WalkNetwork:
         coords, vptr, cum = self._vertex_table()
         lo = np.clip(np.minimum(start, end), 0, self.length[edge])
         hi = np.clip(np.maximum(start, end), 0, self.length[edge])
-        idx, row = _ragged_ranges(vptr[edge], vptr[edge + 1] - vptr[edge])
+        idx, row = ragged_ranges(vptr[edge], vptr[edge + 1] - vptr[edge])
         inner = (cum[idx] > lo[row]) & (cum[idx] < hi[row])
         idx, row = idx[inner], row[inner]
         g = self._geom[edge]
@@ -1842,7 +1835,7 @@ class WalkNetwork:
         pa = np.zeros(T, dtype=np.int64)  # vertices with cum <= a (partial entries), for interpolation
         pb = np.zeros(T, dtype=np.int64)
         if part.size:
-            idx, row = _ragged_ranges(v0[part], v1[part] - v0[part])
+            idx, row = ragged_ranges(v0[part], v1[part] - v0[part])
             c = cum[idx]
             k_lo[part] = v0[part] + np.bincount(row, weights=c <= lo[part][row], minlength=part.size).astype(
                 np.int64)
@@ -1888,7 +1881,7 @@ class WalkNetwork:
         xy[p0] = pa_xy
         pid[p0] = path_of
         # interior vertices, from a towards b
-        idx, row = _ragged_ranges(np.zeros(T, dtype=np.int64), n_int)
+        idx, row = ragged_ranges(np.zeros(T, dtype=np.int64), n_int)
         desc = a > b
         src = np.where(desc[row], k_hi[row] - 1 - idx, k_lo[row] + idx)
         dst = p0[row] + 1 + idx
@@ -2142,13 +2135,13 @@ class WalkNetwork:
             c1 = np.clip(np.floor((whi - n0) / cell).astype(np.int64), 0, shape - 1)
             ci = np.arange(c0[0], c1[0] + 1)[:, None] * shape[1] + np.arange(c0[1], c1[1] + 1)[None, :]
             ci = ci.ravel()
-            idx, _ = _ragged_ranges(cptr[ci], cptr[ci + 1] - cptr[ci])
+            idx, _ = ragged_ranges(cptr[ci], cptr[ci + 1] - cptr[ci])
             sub = np.sort(node_order[idx])
             sx, sy = self.x[sub], self.y[sub]
             sub = sub[(sx >= wlo[0]) & (sx <= whi[0]) & (sy >= wlo[1]) & (sy <= whi[1])]
             m = sub.size
             remap[sub] = np.arange(m)
-            eidx, erow = _ragged_ranges(base.indptr[sub].astype(np.int64),
+            eidx, erow = ragged_ranges(base.indptr[sub].astype(np.int64),
                                         (base.indptr[sub + 1] - base.indptr[sub]).astype(np.int64))
             ecol = remap[base.indices[eidx]]
             inside = ecol >= 0
@@ -2158,7 +2151,7 @@ class WalkNetwork:
             rows_per = max(1, int(memory_mb * 2**20 // (8 * (m + gsel.size))))
             for a2 in range(0, gsel.size, rows_per):
                 grp = gsel[a2:a2 + rows_per]                    # group positions (into gk)
-                pi, prow = _ragged_ranges(pptr[grp], pptr[grp + 1] - pptr[grp])
+                pi, prow = ragged_ranges(pptr[grp], pptr[grp + 1] - pptr[grp])
                 pj = pts_of[pi]
                 lc = remap[cols[pj]]
                 aug = _with_virtual(sub_csr, prow, np.where(lc >= 0, lc, 0), vals[pj], keep[pj] & (lc >= 0),
@@ -2224,7 +2217,7 @@ class WalkNetwork:
         # every reached node's incident edges, with the metres reachable from that end
         ptr, inc_edge = self._incidence()
         is_u_all = self._inc[2]
-        idx, k = _ragged_ranges(ptr[n_ent], ptr[n_ent + 1] - ptr[n_ent])
+        idx, k = ragged_ranges(ptr[n_ent], ptr[n_ent + 1] - ptr[n_ent])
         e, at_u = inc_edge[idx], is_u_all[idx]
         row = r_ent[k]
         with np.errstate(invalid="ignore"):
@@ -2294,14 +2287,14 @@ class WalkNetwork:
         ix = self._snap_index()
         _, vptr, _ = self._vertex_table()
         sptr = vptr - np.arange(vptr.size)                      # segments of edge i: sptr[i]:sptr[i+1]
-        sj, p = _ragged_ranges(sptr[edge], sptr[edge + 1] - sptr[edge])
+        sj, p = ragged_ranges(sptr[edge], sptr[edge + 1] - sptr[edge])
         c0, sl = ix["c0"][sj], ix["slen"][sj]
         lo = np.maximum(s0[p], c0)
         hi = np.minimum(t0[p], c0 + sl)
         keep = hi >= lo
         sj, p, lo, hi = sj[keep], p[keep], lo[keep], hi[keep]
         k = np.ceil((hi - lo) / step).astype(np.int64) + 1
-        i, q = _ragged_ranges(np.zeros(k.size, dtype=np.int64), k)
+        i, q = ragged_ranges(np.zeros(k.size, dtype=np.int64), k)
         frac = np.divide(i, k[q] - 1, out=np.zeros(i.size), where=k[q] > 1)
         s_ = sj[q]
         along = lo[q] + (hi[q] - lo[q]) * frac - ix["c0"][s_]
@@ -2330,7 +2323,7 @@ class WalkNetwork:
         cs, ct, cc = [], [], []
         for node, part in ((self.u[te], w.piece(te, np.zeros(tf.size), tf)),
                            (self.v[te], w.piece(te, tf, np.ones(tf.size)))):
-            idx, k = _ragged_ranges(Rt.indptr[node].astype(np.int64), np.diff(Rt.indptr)[node].astype(np.int64))
+            idx, k = ragged_ranges(Rt.indptr[node].astype(np.int64), np.diff(Rt.indptr)[node].astype(np.int64))
             cs.append(Rt.indices[idx].astype(np.int64))
             ct.append(k)
             cc.append(Rt.data[idx] + part[k])
@@ -2341,7 +2334,7 @@ class WalkNetwork:
             o = np.argsort(se, kind="stable")
             lo = np.searchsorted(se[o], te, side="left")
             hi = np.searchsorted(se[o], te, side="right")
-            idx, k = _ragged_ranges(lo, hi - lo)
+            idx, k = ragged_ranges(lo, hi - lo)
             j = sp_[o[idx]]
             cs.append(sources.owner[j])
             ct.append(k)

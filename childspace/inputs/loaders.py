@@ -39,14 +39,13 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
-from childspace import _validate as V
 from childspace._errors import DataError
-from childspace.datum import normalise_datum, to_wgs84
-from childspace.projection import local_crs_for
-from childspace.register import normalise_unit_name
-from childspace.standards import Standards, default_standards
+from childspace.inputs import _validate as V
+from childspace.inputs.datum import normalise_datum, to_wgs84
+from childspace.inputs.projection import WGS84, local_crs_for
+from childspace.inputs.register import normalise_unit_name
+from childspace.inputs.standards import Standards, default_standards
 
-WGS84 = "EPSG:4326"
 _ROW = "__row__"
 _POLY_TYPES = {"Polygon", "MultiPolygon"}
 

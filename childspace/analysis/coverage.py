@@ -2,9 +2,9 @@
 
 Two distances are computed for every origin (where children live) and facility category:
 
-* straight line (直线距离): metres in the local metric CRS (:func:`childspace.projection.local_crs_for`),
+* straight line (直线距离): metres in the local metric CRS (:func:`childspace.inputs.projection.local_crs_for`),
   nearest facility found with a shapely ``STRtree`` (vectorised);
-* walking (步行距离): metres along the walk network (:class:`childspace.network.WalkNetwork`), origins and
+* walking (步行距离): metres along the walk network (:class:`childspace.network.engine.WalkNetwork`), origins and
   facilities snapped onto their nearest street; points farther than ``max_snap`` from any street are not
   attached, get an infinite walking distance and are counted in the result's ``attrs`` and a warning.
 
@@ -38,8 +38,9 @@ from scipy.spatial import cKDTree
 
 from childspace._errors import ChildspaceWarning, DataError, NetworkError
 from childspace._parallel import map_split, map_threads
-from childspace.network import Snap, _ragged_ranges
-from childspace.projection import WGS84, local_crs_for, to_metric, transformer
+from childspace.inputs.projection import WGS84, local_crs_for, to_metric, transformer
+from childspace.network import Snap
+from childspace.network.arrays import ragged_ranges
 
 __all__ = [
     "category_radii",
@@ -66,7 +67,7 @@ RadiiLike = Mapping[str, float] | Any | None
 # ---------------------------------------------------------------------------------------------------------------
 def _default_standards() -> Any | None:
     try:
-        from childspace.standards import default_standards
+        from childspace.inputs.standards import default_standards
     except ImportError:  # pragma: no cover - standards module ships with the package
         return None
     return default_standards()
@@ -89,7 +90,7 @@ def category_radii(category: str, facilities: gpd.GeoDataFrame | pd.DataFrame | 
         from 0.5 ha by default; unknown area counts as small).
     radii : mapping or Standards, optional
         ``{category: metres}`` (one radius for every facility of the category), a
-        :class:`childspace.standards.Standards`, or None for the default standards.
+        :class:`childspace.inputs.standards.Standards`, or None for the default standards.
 
     Returns
     -------
@@ -139,13 +140,13 @@ def _label(category: str) -> str:
 def _require(gdf: Any, what: str, columns: Sequence[str], geom: str | None = None) -> None:
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise DataError(f"{what} must be a GeoDataFrame, got {type(gdf).__name__}",
-                        fix=f"load {what} with childspace.io")
+                        fix=f"load {what} with childspace.inputs.loaders")
     if gdf.crs is None:
-        raise DataError(f"{what} have no CRS", fix="load them with childspace.io or call .set_crs('EPSG:4326')")
+        raise DataError(f"{what} have no CRS", fix="load them with childspace.inputs.loaders or call .set_crs('EPSG:4326')")
     missing = [c for c in columns if c not in gdf.columns]
     if missing:
         raise DataError(f"{what} lack column(s) {', '.join(missing)}; columns are {list(gdf.columns)}",
-                        fix=f"load {what} with childspace.io (canonical columns)")
+                        fix=f"load {what} with childspace.inputs.loaders (canonical columns)")
     bad = gdf.geometry.isna() | gdf.geometry.is_empty
     if geom is not None:
         kinds = gdf.geometry.geom_type
@@ -197,7 +198,7 @@ def _warn(msg: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# attaching points to the network (all graph work is done by childspace.network.WalkNetwork)
+# attaching points to the network (all graph work is done by childspace.network.engine.WalkNetwork)
 # ---------------------------------------------------------------------------------------------------------------
 def _snap(network: Any, points: gpd.GeoSeries | np.ndarray, max_snap: float, allow_none: bool = False) -> Snap:
     """``network.snap``; with ``allow_none`` a set of which no point attaches gives ``ok=False`` for all (instead
@@ -436,7 +437,7 @@ def _raster_per_source(xy: np.ndarray, owner: np.ndarray, centre: np.ndarray, re
 
     def trace(batch: tuple[np.ndarray, int]) -> np.ndarray:
         mem, hw = batch
-        idx, tl = _ragged_ranges(bounds[mem], bounds[mem + 1] - bounds[mem])
+        idx, tl = ragged_ranges(bounds[mem], bounds[mem + 1] - bounds[mem])
         side = 2 * hw + 1
         return _raster_areas(xy[idx], tl, centre[mem] - hw * cell, (side, side), len(mem), cell, width)
 
@@ -1158,7 +1159,7 @@ def facilities_per_unit(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, s
     facilities : GeoDataFrame
         Canonical facilities (``category``), any CRS.
     standards : Standards, optional
-        Default: :func:`childspace.standards.default_standards`.
+        Default: :func:`childspace.inputs.standards.default_standards`.
     categories : str or iterable, optional
         Default: the categories with a ``min_per_township``.
 
