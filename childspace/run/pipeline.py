@@ -253,7 +253,7 @@ def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
 
 def build_network(cfg: RunConfig, inputs: Inputs, progress: Progress = _quiet) -> Any:
     """The walk network of the study area (boundaries' union, buffered by ``cfg.buffer_m``)."""
-    from childspace.network.engine import WalkNetwork
+    from childspace.network import WalkNetwork
     from childspace.osm.reader import read_osm
 
     progress(f"步行路网 Walk network: {cfg.osm.name} (buffer {cfg.buffer_m:g} m)")
@@ -529,6 +529,9 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
 
 def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
                 progress: Progress) -> dict[str, Path]:
+    import warnings
+    from functools import partial
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -537,6 +540,7 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
     from childspace.inputs.standards import category_label
     from childspace.outputs import figures as plot
     from childspace.outputs import maps, report
+    from childspace._errors import ChildspaceWarning
 
     written: dict[str, Path] = {}
     inp = res.inputs
@@ -545,14 +549,30 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
     html_maps: dict[str, Path] = {}
     pngs: dict[str, Path] = {}
 
-    def both(key: str, caption: str, fmap: Any, fig: Any) -> None:
-        p = maps.save_map(fmap, out / "maps" / f"{key}.html")
-        html_maps[caption] = p
-        written[f"map:{key}"] = p
-        q = plot.save_figure(fig, out / "figures" / f"{key}.png")
-        plt.close(fig)
-        pngs[caption] = q
-        written[f"png:{key}"] = q
+    def guarded(what: str, make: Callable[[], Any]) -> Any:
+        # one failing map or figure is a warning naming it; the other maps, the report and the tables are written
+        try:
+            return make()
+        except Exception as exc:  # noqa: BLE001
+            warnings.warn(f"{what} was not written: {type(exc).__name__}: {exc}", ChildspaceWarning, stacklevel=3)
+            return None
+
+    def png(key: str, fig: Callable[[], Any]) -> Path:
+        f = fig()
+        try:
+            return plot.save_figure(f, out / "figures" / f"{key}.png")
+        finally:
+            plt.close(f)
+
+    def both(key: str, caption: str, fmap: Callable[[], Any], fig: Callable[[], Any]) -> None:
+        p = guarded(f"map maps/{key}.html", lambda: maps.save_map(fmap(), out / "maps" / f"{key}.html"))
+        if p is not None:
+            html_maps[caption] = p
+            written[f"map:{key}"] = p
+        q = guarded(f"figure figures/{key}.png", lambda: png(key, fig))
+        if q is not None:
+            pngs[caption] = q
+            written[f"png:{key}"] = q
 
     progress("地图 Maps (HTML and PNG)")
     (out / "maps").mkdir(exist_ok=True)
@@ -562,10 +582,10 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
         uc = res.tables.get("community_coverage", res.tables.get("township_coverage"))
         present = [c for c in cfg.categories if (uc["category"] == c).any()]
         both("overview", "总览 Overview",
-             maps.overview_map(bounds, uc, townships=inp.townships, categories=present,
-                               life_circles=res.tables.get("community_life_circles"), synthetic=syn),
-             plot.plot_overview(bounds, uc, townships=inp.townships, small_multiples=True, categories=present,
-                                synthetic=syn))
+             partial(maps.overview_map, bounds, uc, townships=inp.townships, categories=present,
+                     life_circles=res.tables.get("community_life_circles"), synthetic=syn),
+             partial(plot.plot_overview, bounds, uc, townships=inp.townships, small_multiples=True,
+                     categories=present, synthetic=syn))
         for cat in cfg.categories:
             if fac is None or not (fac["category"] == cat).any():
                 continue
@@ -576,29 +596,30 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
             g = g[g["category"] == cat] if g is not None else None
             cap = f"{category_label(cat)}"
             both(f"coverage_{cat}", cap,
-                 maps.coverage_map(bounds, f, sa, res.layers["access"], g, cat, synthetic=syn),
-                 plot.plot_coverage(bounds, f, sa, res.layers["access"], g, cat, synthetic=syn))
+                 partial(maps.coverage_map, bounds, f, sa, res.layers["access"], g, cat, synthetic=syn),
+                 partial(plot.plot_coverage, bounds, f, sa, res.layers["access"], g, cat, synthetic=syn))
     if "pilots" in res.layers:
         both("pilots", "试点单元 Pilot units",
-             maps.pilot_map(res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
-                            synthetic=syn),
-             plot.plot_pilots(res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
-                              synthetic=syn))
+             partial(maps.pilot_map, res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
+                     synthetic=syn),
+             partial(plot.plot_pilots, res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
+                     synthetic=syn))
     if "routes" in res.layers:
-        edges_stress, crossings = maps.stress_frames(res.network, res.stress)
+        edges_stress, crossings = guarded("street stress of the routes maps",
+                                          partial(maps.stress_frames, res.network, res.stress)) or (None, None)
         zones = res.layers.get("school_zones")
         if zones is not None and fac is not None and "entrances" in fac.columns:   # gates, where mapped
             gates = fac[["facility_id", "entrances"]].rename(columns={"facility_id": "school_id"})
             zones = zones.merge(gates, on="school_id", how="left")
         both("routes", "通学路径 Routes to school",
-             maps.routes_map(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
-                             res.layers.get("schools"), boundaries=bounds, synthetic=syn,
-                             network_stress=edges_stress, crossings=crossings, school_zones=zones,
-                             zone_roads=res.layers.get("school_zone_roads")),
-             plot.plot_routes(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
-                              res.layers.get("schools"), boundaries=bounds, synthetic=syn,
-                              network_stress=edges_stress, school_zones=zones,
-                              zone_roads=res.layers.get("school_zone_roads")))
+             partial(maps.routes_map, res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
+                     res.layers.get("schools"), boundaries=bounds, synthetic=syn,
+                     network_stress=edges_stress, crossings=crossings, school_zones=zones,
+                     zone_roads=res.layers.get("school_zone_roads")),
+             partial(plot.plot_routes, res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
+                     res.layers.get("schools"), boundaries=bounds, synthetic=syn,
+                     network_stress=edges_stress, school_zones=zones,
+                     zone_roads=res.layers.get("school_zone_roads")))
     progress("报告 HTML report")
     written["report"] = report.html_report(
         out / "report.html", f"儿童友好空间分析报告 Child-friendly city analysis — {cfg.name}",
@@ -620,7 +641,7 @@ def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m:
                        progress: Progress = _quiet) -> Path:
     """Parse an OSM extract (clipped to the extent of a boundary file) and save the walk network (GeoPackage)."""
     from childspace.inputs import loaders as io
-    from childspace.network.engine import WalkNetwork
+    from childspace.network import WalkNetwork
     from childspace.osm.reader import read_osm
 
     poly = None
