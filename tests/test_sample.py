@@ -183,7 +183,8 @@ def test_communities_shapefile_gbk_without_cpg():
 
 def test_facilities_csv():
     f = pd.read_csv(DATA / "facilities" / "facilities.csv", encoding="utf-8", dtype={"编号": str})
-    assert list(f.columns) == ["编号", "名称", "类型", "经度", "纬度", "地址", "容量"]
+    assert list(f.columns) == ["编号", "名称", "类型", "经度", "纬度", "地址", "容量",
+                               "办园性质", "是否普惠", "办园等级", "示范型"]  # the last four: plan indicators
     assert f["编号"].is_unique
     counts = Counter(f["类型"])
     for typ in ("幼儿园", "小学", "初中", "儿童游戏场地", "儿童之家", "图书馆", "医院"):

@@ -41,6 +41,7 @@ from pyproj import CRS
 
 from childspace._errors import DataError
 from childspace.inputs import _validate as V
+from childspace.inputs.attributes import read_attributes
 from childspace.inputs.datum import normalise_datum, to_wgs84
 from childspace.inputs.projection import WGS84, local_crs_for
 from childspace.inputs.register import normalise_unit_name
@@ -819,6 +820,7 @@ def load_facilities(path: Source, layer: str | int | None = None, crs: Any = Non
         out["capacity"] = num
     if "address" in out.columns:
         out["address"] = out["address"].map(V.clean_str).astype(object)
+    out = read_attributes(out, info["issues"], path_, columns)  # places, ownership, 普惠, grade, 示范型, venue size
     out = _repair(out, info, out["facility_id"], polygonal=True)
     out, area, footprint = _to_points(out, info, out["facility_id"], "facilities")
     if not np.all(np.isnan(area)) or "area_ha" in out.columns:

@@ -384,6 +384,8 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
                                                     return_segments=True)
             res.layers["school_zones"] = zones
             res.layers["school_zone_roads"] = zone_roads
+    from childspace.run.plan_step import add_indicators  # the action plan's targets, measured
+    add_indicators(cfg, res, progress)
     res.summary = summarise(res, cfg)
     return res
 
@@ -516,6 +518,7 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
         tables["township_minimums"] = res.tables["township_minimums"]
     if "datum_check" in res.tables:
         tables["datum_check"] = res.tables["datum_check"]
+    tables.update({k: res.tables[k] for k in ("indicators", "venues_missing_room") if k in res.tables})
     tables = {k: _for_file(v) for k, v in tables.items()}
     (out / "tables").mkdir(exist_ok=True)
     for name, p in report.write_csv_tables(out / "tables", tables).items():
