@@ -26,8 +26,10 @@ The input files and objects are never modified.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -61,7 +63,7 @@ from childspace.inputs.tables import (
     validate_report,
 )
 
-__all__ = ["PILOT_KINDS", "Source", "excluded_rows", "footprints", "load_boundaries", "load_facilities",
+__all__ = ["PILOT_KINDS", "Source", "combine_facilities", "excluded_rows", "footprints", "load_boundaries", "load_facilities",
            "load_origins", "load_pilots", "read_table_or_layer", "validate_report"]
 
 PILOT_KINDS = ("community", "school", "hospital", "park", "venue", "street", "enterprise")
@@ -112,9 +114,35 @@ def _level_of(value: Any) -> str | None:
     return None
 
 
+def _blank_children(units: gpd.GeoDataFrame, info: dict, column: Any) -> None:
+    """Warn about units whose child count is blank: they count no children wherever counts are used (e.g. as
+    origins when there is no origins file). The children they may hold are estimated from their population and
+    the children's share of the population in the other units, when both are known."""
+    children = units["children"].to_numpy(dtype="float64")
+    blank = np.isnan(children)
+    if not blank.any():
+        return
+    n, total = int(blank.sum()), len(units)
+    known = float(np.nansum(children))
+    estimate = ""
+    if "population" in units.columns:
+        pop = units["population"].to_numpy(dtype="float64")
+        both = ~blank & np.isfinite(pop) & (pop > 0)
+        if both.any() and np.isfinite(pop[blank]).any():
+            share = children[both].sum() / pop[both].sum()
+            est = float(np.nansum(pop[blank]) * share)
+            estimate = (f"; from their population ({np.nansum(pop[blank]):,.0f}) and the children's share elsewhere "
+                        f"({share:.1%}) they hold about {est:,.0f} children, "
+                        f"{est / (known + est):.0%} of the total")
+    V.log_issue(info["issues"], "children_blank", f"{n} of {total} units have no child count in column {column!r} "
+                f"(blank, not 0): {_rows(units, blank, info, 'name')}; they count 0 children where counts are "
+                f"used ({known:,.0f} children counted in the others){estimate} -> fill in the counts (0 where "
+                "there are none)", ids=units.loc[blank, "unit_id"].tolist(), path=info["path"])
+
+
 def load_boundaries(path: Source, level: str | None = None, layer: str | int | None = None, crs: Any = None,
                     encoding: str | None = None, columns: Mapping[str, str] | None = None,
-                    sheet: str | int | None = None) -> gpd.GeoDataFrame:
+                    sheet: str | int | None = None, max_rows: int | None = None) -> gpd.GeoDataFrame:
     """Read administrative units (townships or villages/communities) as polygons.
 
     Parameters
@@ -132,17 +160,21 @@ def load_boundaries(path: Source, level: str | None = None, layer: str | int | N
         Text encoding of a Shapefile .dbf without .cpg; default detected.
     columns : mapping, optional
         canonical name -> input column, for columns the built-in names do not catch.
+    max_rows : int, optional
+        Refuse a file with more features (default ``childspace.inputs.tables.MAX_ROWS``, 500,000).
 
     Returns
     -------
     GeoDataFrame
         EPSG:4326; ``unit_id`` (str: the code when there is one, else the id column, else ``U0001``...), ``name``,
         ``level``, optional ``code`` (12-digit; 9-digit township codes are padded with ``000``), ``parent_id``
-        (same padding), ``population``, ``children``; other input columns kept; geometry (Multi)Polygon.
-        Invalid polygons are repaired (make_valid) with a warning.
+        (same padding), ``population``, ``children`` (float; blank stays NaN, with a warning counting the units
+        and the children they may hold); other input columns kept; geometry (Multi)Polygon.
+        Invalid polygons are repaired (make_valid) with a warning; a polygon without area, or a unit without
+        geometry, is an error naming it.
     """
     gdf, info, used = _load_points_or_layer(path, layer=layer, sheet=sheet, encoding=encoding, crs=crs,
-                                            coords="wgs84", columns=columns)
+                                            coords="wgs84", columns=columns, max_rows=max_rows)
     path_ = info["path"]
     mapping = _map_columns(gdf, ["name", "code", "id", "parent_id", "population", "children", "level"],
                            ["name"], info, columns)
@@ -178,6 +210,8 @@ def load_boundaries(path: Source, level: str | None = None, layer: str | int | N
                 raise DataError(f"{col} is not a number ≥ 0 at {_rows(out, bad, info, 'name')}", path=path_,
                                 fix=f"write whole numbers in the {mapping[col]!r} column")
             out[col] = num
+    if "children" in out.columns:
+        _blank_children(out, info, mapping["children"])
     # level
     if level is not None:
         if level not in ("township", "community"):
@@ -199,7 +233,7 @@ def load_boundaries(path: Source, level: str | None = None, layer: str | int | N
             raise DataError(f"cannot tell township from community at {_rows(out, lv.isna().to_numpy(), info, 'name')}",
                             path=path_, fix="pass level='township' or level='community'")
         out["level"] = lv.astype(object)
-    out = _repair(out, info, out["unit_id"], polygonal=True)
+    out = _repair(out, info, out["unit_id"], polygonal=True, name_col="name", zero_area="error")
     canonical = ["unit_id", "name", "level", "parent_id", "code", "population", "children"]
     return _finish(out, canonical, info, "boundaries")
 
@@ -207,7 +241,8 @@ def load_boundaries(path: Source, level: str | None = None, layer: str | int | N
 def load_facilities(path: Source, layer: str | int | None = None, crs: Any = None, coords: str = "wgs84",
                     encoding: str | None = None, columns: Mapping[str, str] | None = None,
                     category: str | None = None, study_area: Any = None, sheet: str | int | None = None,
-                    standards: Standards | None = None) -> gpd.GeoDataFrame:
+                    standards: Standards | None = None, strict: bool = False,
+                    max_rows: int | None = None) -> gpd.GeoDataFrame:
     """Read facilities (schools, parks, mother-and-baby rooms, ...) as points.
 
     Parameters
@@ -234,6 +269,11 @@ def load_facilities(path: Source, layer: str | int | None = None, crs: Any = Non
         text; :func:`excluded_rows` gives them as a GeoDataFrame).
     standards : Standards, optional
         For the category labels; default the bundled standards.
+    strict : bool
+        Refuse a file with rows without coordinates (default: they are left out with a warning naming them,
+        unless they are more than half of the rows).
+    max_rows : int, optional
+        Refuse a file with more rows (default ``childspace.inputs.tables.MAX_ROWS``, 500,000).
 
     Returns
     -------
@@ -246,7 +286,8 @@ def load_facilities(path: Source, layer: str | int | None = None, crs: Any = Non
     """
     std = standards or default_standards()
     gdf, info, used = _load_points_or_layer(path, layer=layer, sheet=sheet, encoding=encoding, crs=crs,
-                                            coords=coords, columns=columns)
+                                            coords=coords, columns=columns, max_rows=max_rows,
+                                            missing_rows="error" if strict else "drop")
     path_ = info["path"]
     required = ["name"] if category is not None else ["name", "category"]
     mapping = _map_columns(gdf, ["id", "name", "category", "address", "capacity", "area_ha", "subtype", "source"],
@@ -297,7 +338,7 @@ def load_facilities(path: Source, layer: str | int | None = None, crs: Any = Non
         out["capacity"] = num
     if "address" in out.columns:
         out["address"] = out["address"].map(V.clean_str).astype(object)
-    out = _repair(out, info, out["facility_id"], polygonal=True)
+    out = _repair(out, info, out["facility_id"], polygonal=True, name_col="name", zero_area="point")
     out, area, footprint = _to_points(out, info, out["facility_id"], "facilities")
     if not np.all(np.isnan(area)) or "area_ha" in out.columns:
         given = V.to_number(out["area_ha"])[0] if "area_ha" in out.columns else np.full(len(out), np.nan)
@@ -335,7 +376,7 @@ def _pilot_kind(value: Any) -> str | None:
 def load_pilots(path: Source, boundaries: gpd.GeoDataFrame | None = None, coords: str = "wgs84",
                 layer: str | int | None = None, crs: Any = None, encoding: str | None = None,
                 columns: Mapping[str, str] | None = None, sheet: str | int | None = None,
-                batch_years: Mapping[int, int] | None = None) -> gpd.GeoDataFrame:
+                batch_years: Mapping[int, int] | None = None, max_rows: int | None = None) -> gpd.GeoDataFrame:
     """Read the pilot units (试点单元) of the child-friendly programme.
 
     Parameters
@@ -348,7 +389,7 @@ def load_pilots(path: Source, boundaries: gpd.GeoDataFrame | None = None, coords
         (with a warning).
     coords : {"wgs84", "gcj02", "bd09"} or alias
         Datum of the lon/lat columns.
-    layer, crs, encoding, columns, sheet : optional
+    layer, crs, encoding, columns, sheet, max_rows : optional
         As in :func:`load_facilities`.
     batch_years : mapping, optional
         Batch number -> year for labels like ``"第一批"``; default ``{1: 2022, 2: 2023, 3: 2024, 4: 2025}``.
@@ -363,7 +404,8 @@ def load_pilots(path: Source, boundaries: gpd.GeoDataFrame | None = None, coords
     """
     years = dict(batch_years or _BATCH_YEARS)
     gdf, info, used = _load_points_or_layer(path, layer=layer, sheet=sheet, encoding=encoding, crs=crs,
-                                            coords=coords, columns=columns, allow_missing=True)
+                                            coords=coords, columns=columns, missing_rows="keep",
+                                            max_rows=max_rows)
     path_ = info["path"]
     mapping = _map_columns(gdf, ["id", "name", "batch", "kind", "township", "code", "key_project", "notes"],
                            ["name", "batch", "kind"], info, columns)
@@ -465,7 +507,8 @@ def load_pilots(path: Source, boundaries: gpd.GeoDataFrame | None = None, coords
 
 def load_origins(path: Source, layer: str | int | None = None, crs: Any = None, coords: str = "wgs84",
                  encoding: str | None = None, columns: Mapping[str, str] | None = None,
-                 study_area: Any = None, sheet: str | int | None = None) -> gpd.GeoDataFrame:
+                 study_area: Any = None, sheet: str | int | None = None, strict: bool = False,
+                 max_rows: int | None = None) -> gpd.GeoDataFrame:
     """Read where children live (homes, residential buildings or blocks) with their number of children.
 
     Parameters
@@ -473,7 +516,7 @@ def load_origins(path: Source, layer: str | int | None = None, crs: Any = None, 
     path : str, Path or DataFrame
         Points (or polygons, reduced to representative points with a warning) with a children column
         (children/儿童数/儿童人数); optional ``origin_id``/编号 and ``unit_id``.
-    layer, crs, coords, encoding, columns, sheet, study_area : optional
+    layer, crs, coords, encoding, columns, sheet, study_area, strict, max_rows : optional
         As in :func:`load_facilities`.
 
     Returns
@@ -483,7 +526,8 @@ def load_origins(path: Source, layer: str | int | None = None, crs: Any = None, 
         fractional counts are rounded with a warning), optional ``unit_id``.
     """
     gdf, info, used = _load_points_or_layer(path, layer=layer, sheet=sheet, encoding=encoding, crs=crs,
-                                            coords=coords, columns=columns, name_hint=None)
+                                            coords=coords, columns=columns, name_hint=None, max_rows=max_rows,
+                                            missing_rows="error" if strict else "drop")
     path_ = info["path"]
     aliases_id = ("origin_id", "id", "编号", "序号")
     found_id = V.find_column(gdf.columns, "id", columns, aliases={"id": aliases_id})
@@ -516,3 +560,58 @@ def load_origins(path: Source, layer: str | int | None = None, crs: Any = None, 
     out = _apply_study_area(out, study_area, info, "origin_id", "origins")
     return _finish(out, ["origin_id", "children", "unit_id"], info, "origins")
 
+
+
+def combine_facilities(layers: Sequence[gpd.GeoDataFrame], files: Sequence[Any] | None = None
+                       ) -> gpd.GeoDataFrame:
+    """Put facilities loaded from several files into one layer, keeping every file's repairs and exclusions.
+
+    Parameters
+    ----------
+    layers : sequence of GeoDataFrame
+        Layers from :func:`load_facilities`.
+    files : sequence, optional
+        The file of each layer (default ``attrs["source"]``); its name goes into ``source_file``.
+
+    Returns
+    -------
+    GeoDataFrame
+        EPSG:4326; the rows of all layers with ``source_file``. An id found in more than one file is made unique
+        by prefixing the file's stem (``b:F01``), with a warning naming the files and the ids. ``attrs["issues"]``
+        holds every file's issues (and this one); ``attrs["excluded"]``/``["n_excluded"]`` every file's
+        exclusions.
+    """
+    if not layers:
+        raise DataError("no facility layers to combine", fix="load at least one facility file")
+    names = [Path(str(f)).name for f in files] if files is not None else \
+        [Path(str(g.attrs.get("source", f"layer {i + 1}"))).name for i, g in enumerate(layers)]
+    parts = []
+    for g, name in zip(layers, names):
+        part = gpd.GeoDataFrame(g.to_crs(WGS84) if g.crs is not None else g, copy=True)
+        part.attrs = {}
+        part["source_file"] = name
+        parts.append(part)
+    fac = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=WGS84)
+    issues = [dict(i) for g in layers for i in g.attrs.get("issues", [])]
+    dup = fac["facility_id"].astype(str).duplicated(keep=False).to_numpy()
+    if dup.any():
+        files_of: dict[str, list[str]] = {}
+        for fid, name in zip(fac.loc[dup, "facility_id"].astype(str), fac.loc[dup, "source_file"]):
+            files_of.setdefault(fid, [])
+            if name not in files_of[fid]:
+                files_of[fid].append(name)
+        shown = "; ".join(f"{fid} in {' and '.join(fs)}" for fid, fs in list(files_of.items())[:10])
+        more = f" and {len(files_of) - 10} more" if len(files_of) > 10 else ""
+        stem = fac["source_file"].str.rsplit(".", n=1).str[0]
+        fac.loc[dup, "facility_id"] = stem[dup] + ":" + fac.loc[dup, "facility_id"].astype(str)
+        V.log_issue(issues, "duplicate_ids_across_files", f"{len(files_of)} facility ids are used in more than one "
+                    f"file ({shown}{more}); they are prefixed with their file's name (e.g. "
+                    f"{fac.loc[dup, 'facility_id'].iat[0]}) to keep them apart -> give each file its own ids",
+                    ids=sorted(files_of), path=", ".join(dict.fromkeys(names)), warn=True)
+    feats = [f for g in layers if g.attrs.get("excluded") for f in json.loads(g.attrs["excluded"])["features"]]
+    fac.attrs = {"source": ", ".join(dict.fromkeys(str(g.attrs.get("source", "")) for g in layers)),
+                 "layer": "facilities", "encoding": None, "issues": issues,
+                 "excluded": json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False)
+                 if feats else "",
+                 "n_excluded": int(sum(int(g.attrs.get("n_excluded", 0)) for g in layers))}
+    return fac
