@@ -26,12 +26,14 @@ from childspace._errors import ChildspaceWarning, DataError
 #: file has several of them.
 ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("name", "名称", "名字", "单位名称", "设施名称", "学校名称", "机构名称", "场所名称", "试点名称",
-             "单元名称", "社区名称", "村社区名称", "镇街名称", "乡镇名称", "项目名称", "mc", "name_zh", "name:zh"),
-    "category": ("category", "类型", "类别", "设施类型", "设施类别", "分类", "种类", "type", "fclass"),
+             "单元名称", "社区名称", "村社区名称", "镇街名称", "乡镇名称", "项目名称", "mc", "name_zh", "name:zh",
+             "名稱", "設施名稱", "學校名稱"),
+    "category": ("category", "类型", "类别", "设施类型", "设施类别", "分类", "种类", "type", "fclass", "類型", "類別",
+                 "設施類型"),
     "kind": ("kind", "类型", "试点类型", "单元类型", "类别", "type", "category"),
-    "id": ("id", "编号", "编码", "序号", "facility_id", "pilot_id", "origin_id", "unit_id", "fid_", "objectid"),
+    "id": ("id", "编号", "编码", "序号", "facility_id", "pilot_id", "origin_id", "unit_id", "fid_", "objectid", "編號"),
     "code": ("code", "社区编码", "行政区划代码", "区划代码", "统计用区划代码", "编码", "代码", "adcode", "xzqdm"),
-    "address": ("address", "地址", "详细地址", "addr", "位置"),
+    "address": ("address", "地址", "详细地址", "addr", "位置", "詳細地址"),
     "capacity": ("capacity", "容量", "学位数", "学位", "床位数", "规模", "人数容量"),
     "population": ("population", "人口", "pop", "常住人口", "户籍人口", "总人口", "人口数"),
     "children": ("children", "儿童数", "儿童人数", "儿童", "儿童人口", "0-17岁人口", "0-17岁儿童", "未成年人数",
@@ -44,8 +46,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "parent_id": ("parent_id", "town_code", "towncode", "parent", "上级编码", "所属镇街编码", "镇街编码", "乡镇编码",
                   "township_code"),
     "level": ("level", "级别", "层级", "行政级别"),
-    "lon": ("lon", "经度", "东经", "lng", "long", "longitude", "x", "x坐标", "point_x", "横坐标"),
-    "lat": ("lat", "纬度", "北纬", "latitude", "y", "y坐标", "point_y", "纵坐标"),
+    "lon": ("lon", "经度", "东经", "lng", "long", "longitude", "x", "x坐标", "point_x", "横坐标", "經度", "東經"),
+    "lat": ("lat", "纬度", "北纬", "latitude", "y", "y坐标", "point_y", "纵坐标", "緯度", "北緯"),
     "datum": ("datum", "坐标系", "坐标系统", "坐标类型", "coord_type", "coordsys"),
     "area_ha": ("area_ha", "面积(公顷)", "面积公顷", "占地面积(公顷)", "面积(ha)", "area(ha)"),
     "unit_id": ("unit_id", "单元编号", "所属单元", "所属社区编码"),
@@ -354,7 +356,7 @@ def parse_number(text: str, coordinate: bool = False) -> float:
         m = _DMS.fullmatch(text)
         if m:
             deg, mins, secs = float(m["d"]), float(m["m"] or 0), float(m["s"] or 0)
-            if mins >= 60 or secs >= 60 or (m["h1"] and m["h2"]):
+            if mins >= 60 or secs > 60 or (m["h1"] and m["h2"]):  # 60.0 s: a rounded 59.99999
                 return np.nan
             hemi = (m["h1"] or m["h2"] or "").upper()
             sign = -1.0 if hemi in ("S", "W", "南纬", "西经") else 1.0
@@ -370,7 +372,8 @@ def parse_number(text: str, coordinate: bool = False) -> float:
 
 #: Names of a single column holding "lon,lat" (Amap's location, a copied pair), compared after :func:`norm_key`.
 PAIR_NAMES = ("坐标", "经纬度", "经纬度坐标", "坐标点", "位置坐标", "gps坐标", "高德坐标", "百度坐标", "location",
-              "lnglat", "lonlat", "lng,lat", "lon,lat", "经度,纬度", "coordinates", "coords", "xy", "gps")
+              "lnglat", "lonlat", "lng,lat", "lon,lat", "经度,纬度", "coordinates", "coords", "xy", "gps", "坐標",
+              "經緯度")
 _PAIR = re.compile(r"[(\[]?\s*([+-]?\d+(?:\.\d+)?)\s*[,，;；/\s]\s*([+-]?\d+(?:\.\d+)?)\s*[)\]]?")
 
 
