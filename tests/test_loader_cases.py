@@ -201,6 +201,12 @@ def test_duplicate_ids_across_files_are_named_and_kept_apart(tmp_path):
     assert "F01 in schools.csv and parks.csv" in msg and "F02 in schools.csv and parks.csv" in msg
     rep = validate_report(fac)
     assert {"swapped_lonlat", "duplicate_ids_across_files"} <= set(rep["check"])  # per-file repairs kept
+    # ids numbered by the loader (no id column) repeat across files by nature: kept apart without a warning
+    table().drop(columns="编号").to_csv(tmp_path / "x.csv", index=False)
+    table().drop(columns="编号").to_csv(tmp_path / "y.csv", index=False)
+    xy, msgs = caught(combine_facilities, [load_facilities(tmp_path / "x.csv"), load_facilities(tmp_path / "y.csv")])
+    assert xy["facility_id"].is_unique and xy["facility_id"].iloc[3] == "y:F0001"
+    assert not [m for m in msgs if "more than one file" in m]
 
 
 def test_run_config_keeps_per_file_repairs_and_passes_strict(tmp_path):

@@ -92,7 +92,8 @@ def _finish(gdf: gpd.GeoDataFrame, canonical: Sequence[str], info: dict, layer_n
     out = out.reset_index(drop=True)
     out.attrs = {"source": str(info["path"]), "layer": layer_name, "encoding": info.get("encoding"),
                  "issues": list(info["issues"]), "excluded": gdf.attrs.get("excluded", ""),
-                 "n_excluded": int(gdf.attrs.get("n_excluded", 0))}
+                 "n_excluded": int(gdf.attrs.get("n_excluded", 0)),
+                 "generated_ids": bool(info.get("generated_ids", False))}
     return out
 
 
@@ -326,6 +327,7 @@ def load_facilities(path: Source, layer: str | int | None = None, crs: Any = Non
         out["category"] = labels.map(lookup)
     out["facility_id"] = _ids(out, "id" if "id" in out.columns else None, "F", info, "name",
                               label=repr(mapping.get("id")))
+    info["generated_ids"] = "id" not in out.columns
     if "id" in out.columns:
         out = out.drop(columns="id")
     if "source" not in out.columns:
@@ -595,19 +597,25 @@ def combine_facilities(layers: Sequence[gpd.GeoDataFrame], files: Sequence[Any] 
     issues = [dict(i) for g in layers for i in g.attrs.get("issues", [])]
     dup = fac["facility_id"].astype(str).duplicated(keep=False).to_numpy()
     if dup.any():
+        generated = {name for g, name in zip(layers, names) if g.attrs.get("generated_ids")}
         files_of: dict[str, list[str]] = {}
         for fid, name in zip(fac.loc[dup, "facility_id"].astype(str), fac.loc[dup, "source_file"]):
-            files_of.setdefault(fid, [])
-            if name not in files_of[fid]:
-                files_of[fid].append(name)
-        shown = "; ".join(f"{fid} in {' and '.join(fs)}" for fid, fs in list(files_of.items())[:10])
-        more = f" and {len(files_of) - 10} more" if len(files_of) > 10 else ""
+            if name not in generated:  # ids numbered by the loader (F0001...) are expected to repeat
+                files_of.setdefault(fid, [])
+                if name not in files_of[fid]:
+                    files_of[fid].append(name)
+        files_of = {fid: fs for fid, fs in files_of.items() if len(fs) > 1}
         stem = fac["source_file"].str.rsplit(".", n=1).str[0]
         fac.loc[dup, "facility_id"] = stem[dup] + ":" + fac.loc[dup, "facility_id"].astype(str)
-        V.log_issue(issues, "duplicate_ids_across_files", f"{len(files_of)} facility ids are used in more than one "
-                    f"file ({shown}{more}); they are prefixed with their file's name (e.g. "
-                    f"{fac.loc[dup, 'facility_id'].iat[0]}) to keep them apart -> give each file its own ids",
-                    ids=sorted(files_of), path=", ".join(dict.fromkeys(names)), warn=True)
+        if files_of:
+            shown = "; ".join(f"{fid} in {' and '.join(fs)}" for fid, fs in list(files_of.items())[:10])
+            more = f" and {len(files_of) - 10} more" if len(files_of) > 10 else ""
+            involved = list(dict.fromkeys(f for fs in files_of.values() for f in fs))
+            example = f"{Path(files_of[next(iter(files_of))][1]).stem}:{next(iter(files_of))}"
+            V.log_issue(issues, "duplicate_ids_across_files", f"{len(files_of)} facility ids are used in more than "
+                        f"one file ({shown}{more}); they are prefixed with their file's name (e.g. {example}) to "
+                        "keep them apart -> give each file its own ids", ids=sorted(files_of),
+                        path=", ".join(involved))
     feats = [f for g in layers if g.attrs.get("excluded") for f in json.loads(g.attrs["excluded"])["features"]]
     fac.attrs = {"source": ", ".join(dict.fromkeys(str(g.attrs.get("source", "")) for g in layers)),
                  "layer": "facilities", "encoding": None, "issues": issues,
