@@ -860,8 +860,10 @@ class WalkNetwork:
             raise NetworkError(
                 f"none of the {m} points is within {max_distance:g} m of the walk network (nearest edge at "
                 f"{np.min(dist[good]):.0f} m)",
-                fix="check the points' CRS and datum (GCJ-02/BD-09 coordinates must be converted), that the "
-                    "network covers the points' area, or raise max_distance")
+                fix="check the points' CRS and datum (coords = \"gcj02\"/\"bd09\" for Amap/Baidu picks, crs= for "
+                    "projected files) and that the OSM extract covers their area; to snap farther in Python, pass "
+                    "max_distance= to WalkNetwork.snap (max_snap= to the coverage functions); a run configuration "
+                    "has no such setting, because points this far from every street are misplaced")
         return Snap(edge=edge, offset=offset, frac=frac, distance=dist, ok=ok, xy=xy, ids=ids, owner=owner,
                     labels=labels, max_distance=float(max_distance), crs=self.crs, n_network_edges=self.n_edges)
 

@@ -179,16 +179,11 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
         progress(f"设施 Facilities: {e['path'].name} (coords={e.get('coords', 'wgs84')})")
         f = io.load_facilities(e["path"], layer=e.get("layer"), crs=e.get("crs"), coords=e.get("coords", "wgs84"),
                                encoding=e.get("encoding"), columns=e.get("columns"), category=e.get("category"),
-                               study_area=inp.study_area, sheet=e.get("sheet"))
-        f["source_file"] = e["path"].name
+                               study_area=inp.study_area, sheet=e.get("sheet"), strict=bool(e.get("strict", False)),
+                               max_rows=e.get("max_rows"))
         parts.append(f)
-    if parts:
-        fac = pd.concat(parts, ignore_index=True)
-        dup = fac["facility_id"].duplicated(keep=False)
-        if dup.any():  # ids are unique per file; make them unique across files by prefixing the file stem
-            stem = fac["source_file"].str.rsplit(".", n=1).str[0]
-            fac.loc[dup, "facility_id"] = stem[dup] + ":" + fac.loc[dup, "facility_id"].astype(str)
-        inp.facilities = gpd.GeoDataFrame(fac, geometry="geometry", crs="EPSG:4326")
+    if parts:  # one layer; ids found in several files are prefixed with the file's name, with a warning
+        inp.facilities = io.combine_facilities(parts, [e["path"] for e in cfg.facilities])
     if cfg.pilots:
         e = cfg.pilots
         progress(f"试点单元 Pilot units: {e['path'].name}")
@@ -199,7 +194,8 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
         progress(f"儿童居住点 Origins: {e['path'].name}")
         inp.origins = io.load_origins(e["path"], layer=e.get("layer"), crs=e.get("crs"),
                                       coords=e.get("coords", "wgs84"), columns=e.get("columns"),
-                                      study_area=inp.study_area)
+                                      study_area=inp.study_area, strict=bool(e.get("strict", False)),
+                                      max_rows=e.get("max_rows"))
     elif inp.communities is not None and "children" in inp.communities:
         progress("无居住点文件：以社区中心点和儿童数代替 No origins file: community centroids weighted by children")
         c = inp.communities
