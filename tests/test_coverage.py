@@ -98,11 +98,11 @@ def test_walk_and_line_distances(access):
     walk = access["dist_walk_kindergarten"].to_numpy()
     line = access["dist_line_kindergarten"].to_numpy()
     # O1: 50 + 100 + 50; O2: 350 either way round; O3, O5 across the river: unreachable; O4: 50 + 50;
-    # O6 snaps 70 m to (100, 200): 50 + 100 + 100
-    np.testing.assert_allclose(walk, [200, 350, np.inf, 100, np.inf, 250], atol=1e-3)
+    # O6 snaps 70 m to (100, 200): its access leg 70 + 50 + 100 + 100 (the kindergarten sits on its street)
+    np.testing.assert_allclose(walk, [200, 350, np.inf, 100, np.inf, 320], atol=1e-3)
     np.testing.assert_allclose(line, [np.hypot(100, 100), 250, np.hypot(250, 100), np.hypot(50, 50),
                                       np.hypot(350, 200), np.hypot(50, 270)], atol=1e-3)
-    assert access["covered_walk_kindergarten"].tolist() == [True, False, False, True, False, True]
+    assert access["covered_walk_kindergarten"].tolist() == [True, False, False, True, False, False]
     assert access["covered_line_kindergarten"].tolist() == [True, True, True, True, False, True]
     assert access["nearest_kindergarten"].tolist() == ["K1"] * 6
     assert access.attrs["unreachable_origins"]["kindergarten"] == 2
@@ -217,17 +217,18 @@ def test_gaps_ranked_and_valid(units, access, facilities, net):
     assert gm.loc["A"].geometry.area == pytest.approx(90000 - sa_area, rel=1e-6)
     assert gm.loc["B"].geometry.area == pytest.approx(60000, rel=1e-6)
     assert gm.loc["A"].geometry.contains(P(200, 200)) and not gm.loc["A"].geometry.contains(P(100, 100))
-    assert g.attrs["uncovered_origins_total"]["kindergarten"] == 58     # O2 20 + O3 30 + O5 8
+    # O2 20 + O3 30 + O5 8 + O6 7 (outside every unit; 320 m with its 70 m access leg)
+    assert g.attrs["uncovered_origins_total"]["kindergarten"] == 65
 
 
 def test_two_step_fca(origins, net):
     f = points([(50, 0), (0, 200)], facility_id=["K1", "K2"], category=["kindergarten"] * 2, capacity=[30, 10])
     r = cv.two_step_fca(origins, f, net, 300)
     fr = r.facilities.set_index("facility_id")
-    # K1 reaches O1, O4, O6 (10 + 5 + 7); K2 reaches O1, O2, O4, O6 (10 + 20 + 5 + 7)
-    assert fr.loc["K1", "sfca_demand"] == 22 and fr.loc["K2", "sfca_demand"] == 42
+    # K1 reaches O1, O4 (10 + 5; O6 is 70 + 250 m away); K2 reaches O1, O2, O4, O6 (10 + 20 + 5 + 7)
+    assert fr.loc["K1", "sfca_demand"] == 15 and fr.loc["K2", "sfca_demand"] == 42
     ratio = r.origins.set_index("origin_id")["sfca_ratio"]
-    assert ratio["O1"] == pytest.approx(30 / 22 + 10 / 42)
+    assert ratio["O1"] == pytest.approx(30 / 15 + 10 / 42)
     assert ratio["O2"] == pytest.approx(10 / 42)
     assert ratio["O3"] == 0
     # the seats are all given out: sum over children of the ratio equals total capacity reached
@@ -240,11 +241,12 @@ def test_two_step_fca(origins, net):
 
 def test_suggest_sites_covers_far_bank(origins, facilities, net):
     sites = cv.suggest_sites(None, origins, net, 300, p=1, facilities=facilities.iloc[:1])
-    # uncovered by K1: O2 (20), O3 (30), O5 (8); one east-bank node within 300 m of O3 and O5 wins 38
+    # uncovered by K1: O2 (20), O3 (30), O5 (8), O6 (7: 70 m leg + 250 m); one east-bank node within 300 m
+    # of O3 and O5 wins 38, a second site takes O2 and O6
     assert len(sites) == 1 and sites["children_new"].iloc[0] == 38
-    assert sites.attrs["demand_children"] == 58
+    assert sites.attrs["demand_children"] == 65
     two = cv.suggest_sites(None, origins, net, 300, p=2, facilities=facilities.iloc[:1])
-    assert two["children_new"].sum() == 58
+    assert two["children_new"].sum() == 65
 
 
 def test_line_only_without_network(origins, facilities):
@@ -419,7 +421,8 @@ def test_sample_origin_access_matches_engine_queries(sample):
         acc = cv.origin_access(origins, fac, net, categories=["kindergarten", "primary_school"])
     for cat in ("kindergarten", "primary_school"):
         sub = fac[fac["category"] == cat]
-        ref, src = net.nearest(net.snap(sub, max_distance=150.0), net.snap(origins, max_distance=150.0))
+        ref, src = net.nearest(net.snap(sub, max_distance=150.0, legs=True),
+                               net.snap(origins, max_distance=150.0, legs=True))
         got = acc[f"dist_walk_{cat}"].to_numpy()
         np.testing.assert_allclose(got[np.isfinite(ref)], ref[np.isfinite(ref)], atol=1e-6)
         assert (np.isinf(got) == np.isinf(ref)).all()

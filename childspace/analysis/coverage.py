@@ -58,6 +58,11 @@ __all__ = [
 
 #: Default maximum distance (m) between a point and the street it is attached to.
 MAX_SNAP_M = 150.0
+#: Default for ``legs=``: walking distances include the access legs, the straight walk from a home to the street
+#: it is attached to and from the street to the facility (leg + network + leg), so a walking distance is never
+#: shorter than the straight line. ``legs=False`` measures between the snapped points only (the figures before
+#: legs were counted, for comparison).
+ACCESS_LEGS = True
 
 RadiiLike = Mapping[str, float] | Any | None
 
@@ -200,15 +205,16 @@ def _warn(msg: str) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # attaching points to the network (all graph work is done by childspace.network.engine.WalkNetwork)
 # ---------------------------------------------------------------------------------------------------------------
-def _snap(network: Any, points: gpd.GeoSeries | np.ndarray, max_snap: float, allow_none: bool = False) -> Snap:
-    """``network.snap``; with ``allow_none`` a set of which no point attaches gives ``ok=False`` for all (instead
-    of the engine's error)."""
+def _snap(network: Any, points: gpd.GeoSeries | np.ndarray, max_snap: float, allow_none: bool = False,
+          legs: bool = ACCESS_LEGS) -> Snap:
+    """``network.snap`` (with the access legs when ``legs``); with ``allow_none`` a set of which no point attaches
+    gives ``ok=False`` for all (instead of the engine's error)."""
     try:
-        return network.snap(points, max_distance=max_snap)
+        return network.snap(points, max_distance=max_snap, legs=legs)
     except NetworkError as err:
         if not allow_none or "none of the" not in str(err):
             raise
-        snap = network.snap(points, max_distance=np.inf)
+        snap = network.snap(points, max_distance=np.inf, legs=legs)
         return dataclasses.replace(snap, ok=np.zeros(snap.n_points, dtype=bool), max_distance=float(max_snap))
 
 
@@ -573,8 +579,13 @@ def _radius_classes(r: np.ndarray) -> list[tuple[float, np.ndarray]]:
 
 def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, network: Any = None,
                   categories: Iterable[str] | str | None = None, radii: RadiiLike = None,
-                  max_snap: float = MAX_SNAP_M) -> gpd.GeoDataFrame:
+                  max_snap: float = MAX_SNAP_M, legs: bool = ACCESS_LEGS) -> gpd.GeoDataFrame:
     """Distance from every origin to the nearest facility of each category, walking and straight-line.
+
+    The walking distance is leg + network + leg: the straight walk from the home to the point of the street it
+    is attached to, the network distance, and the straight walk from the facility's street point to the
+    facility; an origin is covered when that sum is within the radius. It is therefore never shorter than the
+    straight line (``dist_walk >= dist_line``).
 
     Parameters
     ----------
@@ -592,6 +603,9 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     max_snap : float
         Metres; origins/facilities farther than this from any street are not attached to the network: their
         walking distance is ``inf`` (origins) or they do not serve (facilities). Both are counted.
+    legs : bool
+        Count the access legs (default ``ACCESS_LEGS``, True). False: distances between the snapped points
+        only, as before legs were counted (for comparison; walking may then come out below the straight line).
 
     Returns
     -------
@@ -617,6 +631,7 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     fid_all = facilities["facility_id"].astype(str).to_numpy()
     n = len(origins)
     attrs: dict[str, Any] = {"metric_crs": crs.to_string(), "categories": cats, "walk": network is not None,
+                             "legs": bool(legs) and network is not None,
                              "radii": {}, "unsnapped_facilities": {}, "unreachable_origins": {}}
     # the straight-line figures (KD-tree queries, which release the GIL) run on a second thread while the
     # origins are attached to the streets and the walking searches run on this one
@@ -646,8 +661,8 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     org_pts = fac_pts = None
     if network is not None and n:
         # origins and facilities are attached to the streets once, for all categories
-        org_pts = _snap(network, oxy, max_snap)
-        fac_pts = _snap(network, fxy_all, max_snap, allow_none=True)
+        org_pts = _snap(network, oxy, max_snap, legs=legs)
+        fac_pts = _snap(network, fxy_all, max_snap, allow_none=True, legs=legs)
         attrs["unsnapped_origins"] = int((~org_pts.ok).sum())
         if attrs["unsnapped_origins"]:
             _warn(f"{attrs['unsnapped_origins']} of {n} origins are farther than {max_snap:g} m from any street: "
@@ -735,7 +750,7 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
 
 def _nearest(network: Any, fgeoms: gpd.GeoSeries, opts: Snap, cutoff: float | None, max_snap: float):
     """Walking distance (m) from every origin to the nearest of ``fgeoms`` and its position (-1: none)."""
-    fs = network.snap(fgeoms, max_distance=max_snap)
+    fs = _snap(network, fgeoms, max_snap, legs=opts.leg is not None)
     d, s = network.nearest(fs, opts, cutoff=cutoff)
     d = np.where(opts.ok, np.asarray(d, dtype="float64"), np.inf)
     s = np.where(np.isfinite(d), np.asarray(s, dtype=np.int64), -1)
@@ -748,8 +763,11 @@ def _nearest(network: Any, fgeoms: gpd.GeoSeries, opts: Snap, cutoff: float | No
 def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: RadiiLike = None,
                   method: str = "walk", street_width: float = 25.0, categories: Iterable[str] | str | None = None,
                   max_snap: float = MAX_SNAP_M, quad_segs: int = 2, engine: str = "auto",
-                  cell_m: float = CELL_M) -> gpd.GeoDataFrame:
+                  cell_m: float = CELL_M, legs: bool = ACCESS_LEGS) -> gpd.GeoDataFrame:
     """Service-area polygon of every facility.
+
+    With ``legs`` (default) the walking budget on the streets is the radius minus the facility's access leg
+    (the straight walk from the facility to the street it is attached to).
 
     Two engines draw the walking areas from the same reachable street pieces (exact network distances):
 
@@ -793,6 +811,9 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
         How walking polygons are drawn (see above).
     cell_m : float
         Raster cell size in metres (raster engine): the outline is accurate to about one cell.
+    legs : bool
+        Subtract the facility's access leg from the walking budget (default ``ACCESS_LEGS``; see
+        :func:`origin_access`).
 
     Returns
     -------
@@ -817,7 +838,7 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
         attrs["engine"] = "line"
         geoms = shapely.buffer(np.asarray(fm.geometry.values, dtype=object), radius, quad_segs=max(quad_segs, 8))
     else:
-        pts = _snap(network, fm.geometry, max_snap, allow_none=True)
+        pts = _snap(network, fm.geometry, max_snap, allow_none=True, legs=legs)
         attrs["unsnapped"] = int((~pts.ok).sum())
         if attrs["unsnapped"]:
             _warn(f"{attrs['unsnapped']} facilities are farther than {max_snap:g} m from any street and get no "
@@ -872,7 +893,8 @@ def _union_lines(lines: np.ndarray, width: float, quad_segs: int, tile: float = 
 def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any = None, radii: RadiiLike = None,
                            method: str = "walk", street_width: float = 25.0,
                            categories: Iterable[str] | str | None = None, max_snap: float = MAX_SNAP_M,
-                           quad_segs: int = 2, engine: str = "auto", cell_m: float = CELL_M) -> gpd.GeoDataFrame:
+                           quad_segs: int = 2, engine: str = "auto", cell_m: float = CELL_M,
+                           legs: bool = ACCESS_LEGS) -> gpd.GeoDataFrame:
     """One service-area polygon per category (the union of its facilities' areas).
 
     Parameters
@@ -885,7 +907,7 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
         the vector engine (buffered by ``street_width`` per 1 km tile and unioned once) or the raster engine (a grid
         of ``cell_m`` cells over the category's extent, traced only in windows around its separate clusters, a
         window above ``MAX_CELLS`` cells in strips).
-    network, radii, method, street_width, categories, max_snap, quad_segs, engine, cell_m
+    network, radii, method, street_width, categories, max_snap, quad_segs, engine, cell_m, legs
         As in :func:`service_areas` (``engine="auto"``: vector below 500 reachable pieces per category,
         raster above; the raster outline is accurate to about one ``cell_m``, areas within a few percent).
 
@@ -916,7 +938,7 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
     crs = _metric_crs(network, gdf)
     fm = to_metric(gdf, crs)
     engines: dict[str, str] = {}
-    pts_all = _snap(network, fm.geometry, max_snap, allow_none=True) if method == "walk" else None
+    pts_all = _snap(network, fm.geometry, max_snap, allow_none=True, legs=legs) if method == "walk" else None
     fcat = fm["category"].astype(str).to_numpy()
 
     def one(cat: str) -> dict:
@@ -1377,7 +1399,7 @@ def _polygonal(geoms: np.ndarray, min_area: float) -> np.ndarray:
 def _pairs_within(network: Any, src: gpd.GeoSeries, tgt: Snap, radius: float, max_snap: float
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Snap]:
     """(source position, target position, metres) for every pair within ``radius`` by walking (sparse)."""
-    sp_ = _snap(network, src, max_snap, allow_none=True)
+    sp_ = _snap(network, src, max_snap, allow_none=True, legs=tgt.leg is not None)
     s, t, d = network.pairs_within(sp_, tgt, float(radius))
     return s, t, d, sp_
 

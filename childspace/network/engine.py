@@ -87,6 +87,11 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         #: roads that are not walked because their sidewalks are mapped as separate ways (``osm.read_osm``
         #: ``beside_roads``), in ``crs``; the safety rating of those sidewalks and their crossings uses them
         self.beside_roads = beside_roads
+        #: lines a point's access leg may not cross when it is snapped (:meth:`snap`, rule 3): the carriageways
+        #: of :attr:`beside_roads`; assign other geometries (network CRS) to change the default
+        self.barriers: np.ndarray | None = (
+            None if beside_roads is None or len(beside_roads) == 0
+            else np.asarray(beside_roads.geometry.array, dtype=object))
         self.node_osmid = nodes["osmid"].to_numpy()
         self.x = nodes["x"].to_numpy(dtype=float)
         self.y = nodes["y"].to_numpy(dtype=float)
@@ -102,6 +107,9 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         self.component = rank[labels]
         self.component_sizes = np.sort(sizes)[::-1]
         self._tree: shapely.STRtree | None = None
+        self._walktree: shapely.STRtree | None = None
+        self._btree: tuple[shapely.STRtree, np.ndarray] | None = None
+        self._walkmask: np.ndarray | None = None
         self._vcoords: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._snapidx: dict[str, Any] | None = None
         self._inc: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None

@@ -17,6 +17,7 @@ from childspace.network._helpers import (
     _part,
     _with_virtual,
 )
+from childspace.network.arrays import ragged_ranges
 from childspace.network.types import EdgeWeight, Snap
 
 
@@ -36,6 +37,9 @@ class QueryMixin:
         if handicap is not None:
             wu = wu + handicap
             wv = wv + handicap
+        if s.leg is not None:                   # access legs: the walk from the point to its snapped point
+            wu = wu + s.leg[pts]
+            wv = wv + s.leg[pts]
         loop = self.u[e] == self.v[e]
         wu = np.where(loop, np.minimum(wu, wv), wu)
         cols = np.stack([self.u[e], self.v[e]], axis=1)
@@ -72,8 +76,9 @@ class QueryMixin:
         """Distances of target points ``tp`` from node distances: (via-u, via-v) candidates."""
         e = t.edge[tp]
         f = t.frac[tp]
-        du = dist[self.u[e]] + w.piece(e, np.zeros(f.size), f)
-        dv = dist[self.v[e]] + w.piece(e, f, np.ones(f.size))
+        leg = t.legs(tp)
+        du = dist[self.u[e]] + w.piece(e, np.zeros(f.size), f) + leg
+        dv = dist[self.v[e]] + w.piece(e, f, np.ones(f.size)) + leg
         return du, dv
 
     def _same_edge(self, w: EdgeWeight, s: Snap, sp_pts: np.ndarray, t: Snap, tp: np.ndarray
@@ -93,10 +98,23 @@ class QueryMixin:
         if sub.size == 0:
             return best, arg
         tp = tp[sub]
-        order = np.lexsort((sf, se))
-        key = se[order].astype(float) + 0.5 * sf[order]  # sorted by (edge, frac)
         te = t.edge[tp]
         tf = t.frac[tp]
+        if s.leg is not None:
+            # with access legs the best source on the edge is not always the nearest one along it: all sources
+            # on the target's edge are measured (few per edge: facilities)
+            o = np.argsort(se, kind="stable")
+            lo = np.searchsorted(se[o], te, side="left")
+            hi = np.searchsorted(se[o], te, side="right")
+            idx, k = ragged_ranges(lo, hi - lo)
+            j = o[idx]
+            d = w.piece(te[k], sf[j], tf[k]) + s.leg[sp_pts[j]] + t.legs(tp[k])
+            b_, a_ = _group_argmin(d, k, tp.size)
+            best[sub] = b_
+            arg[sub] = np.where(a_ >= 0, j[np.maximum(a_, 0)], -1)
+            return best, arg
+        order = np.lexsort((sf, se))
+        key = se[order].astype(float) + 0.5 * sf[order]  # sorted by (edge, frac)
         q = te.astype(float) + 0.5 * tf
         pos = np.searchsorted(key, q)
         for cand in (pos - 1, pos):
@@ -104,7 +122,7 @@ class QueryMixin:
             c = np.clip(cand, 0, key.size - 1)
             j = order[c]
             valid &= se[j] == te
-            d = w.piece(te, sf[j], tf)
+            d = w.piece(te, sf[j], tf) + t.legs(tp)
             d = np.where(valid, d, np.inf)
             cur_b, cur_a = best[sub], arg[sub]
             better = d < cur_b
@@ -184,7 +202,9 @@ class QueryMixin:
         tp = np.flatnonzero(t.ok)
         e = t.edge[tp]
         f = t.frac[tp]
-        return tp, self.u[e], self.v[e], w.piece(e, np.zeros(f.size), f), w.piece(e, f, np.ones(f.size))
+        leg = t.legs(tp)
+        return (tp, self.u[e], self.v[e], w.piece(e, np.zeros(f.size), f) + leg,
+                w.piece(e, f, np.ones(f.size)) + leg)
 
     def _nearest_points(self, w: EdgeWeight, sources: Snap, targets: Snap, cutoff: float | None,
                         tparts: tuple[np.ndarray, ...] | None = None):
@@ -304,8 +324,10 @@ class QueryMixin:
         chunk = max(1, int(memory_mb * 2**20 // (8 * 3 * (n + pts.size))))
         se_all = sources.edge[pts]
         sf_all = sources.frac[pts]
-        tcu = w.piece(te, np.zeros(tf.size), tf)
-        tcv = w.piece(te, tf, np.ones(tf.size))
+        tleg = targets.legs(tp)
+        sleg = sources.legs(pts)
+        tcu = w.piece(te, np.zeros(tf.size), tf) + tleg
+        tcv = w.piece(te, tf, np.ones(tf.size)) + tleg
         for a in range(0, pts.size, chunk):
             b = min(pts.size, a + chunk)
             D = dijkstra(aug, directed=True, indices=n + np.arange(a, b), limit=limit)
@@ -316,7 +338,7 @@ class QueryMixin:
             else:
                 dpart = w.piece(np.broadcast_to(te[None, :], same.shape), np.broadcast_to(
                     sf_all[a:b, None], same.shape), np.broadcast_to(tf[None, :], same.shape))
-            direct = np.where(same, dpart, np.inf)
+            direct = np.where(same, dpart + sleg[a:b, None] + tleg[None, :], np.inf)
             m = np.minimum(m, direct)
             att[a:b] = m
         if cutoff is not None:

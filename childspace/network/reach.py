@@ -245,7 +245,7 @@ class ReachMixin:
         weight : EdgeWeight or array, optional
             The weight ``dist`` was computed with (the remaining budget is turned into metres along each edge).
         sources : Snap, optional
-            Adds the stretch of every attached source point's own edge within ``cutoff - handicap`` of the point
+            Adds the stretch of every attached source point's own edge within ``cutoff - handicap - leg`` of the point
             (the part reached without passing a node). Its groups are the rows when ``dist`` has
             ``sources.n_groups`` rows; with one row, all sources belong to it (a super-source search).
         handicap : array-like (sources.n_groups,), optional
@@ -313,7 +313,7 @@ class ReachMixin:
             h = self._group_values(sources, handicap, "handicap", default=0.0)
             se = sources.edge[p]
             with np.errstate(invalid="ignore"):
-                b = np.minimum((cut[srow] - h[g]) * mpc[se], L[se])
+                b = np.minimum((cut[srow] - h[g] - sources.legs(p)) * mpc[se], L[se])
             b = np.where(np.isnan(b), L[se], b)
             a0 = np.clip(sources.offset[p] - b, 0, L[se])
             b0 = np.clip(sources.offset[p] + b, 0, L[se])
@@ -386,8 +386,9 @@ class ReachMixin:
         tp = np.flatnonzero(targets.ok)
         te, tf = targets.edge[tp], targets.frac[tp]
         cs, ct, cc = [], [], []
-        for node, part in ((self.u[te], w.piece(te, np.zeros(tf.size), tf)),
-                           (self.v[te], w.piece(te, tf, np.ones(tf.size)))):
+        tleg = targets.legs(tp)
+        for node, part in ((self.u[te], w.piece(te, np.zeros(tf.size), tf) + tleg),
+                           (self.v[te], w.piece(te, tf, np.ones(tf.size)) + tleg)):
             idx, k = ragged_ranges(Rt.indptr[node].astype(np.int64), np.diff(Rt.indptr)[node].astype(np.int64))
             cs.append(Rt.indices[idx].astype(np.int64))
             ct.append(k)
@@ -403,7 +404,7 @@ class ReachMixin:
             j = sp_[o[idx]]
             cs.append(sources.owner[j])
             ct.append(k)
-            cc.append(w.piece(te[k], sources.frac[j], tf[k]))
+            cc.append(w.piece(te[k], sources.frac[j], tf[k]) + sources.legs(j) + tleg[k])
         s_all, t_all, c_all = np.concatenate(cs), np.concatenate(ct), np.concatenate(cc)
         tg = targets.owner[tp][t_all]
         inside = c_all <= cutoff

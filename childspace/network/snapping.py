@@ -26,8 +26,25 @@ _SNAP_CHUNK = 250_000
 class SnapMixin:
     """Snapping methods of :class:`childspace.network.engine.WalkNetwork`."""
 
-    def snap(self, points: Any, max_distance: float = 150.0, group: Any = None) -> Snap:
-        """Attach points to the nearest point of the nearest edge.
+    def snap(self, points: Any, max_distance: float = 150.0, group: Any = None, legs: bool = False,
+             barriers: Any = "network") -> Snap:
+        """Attach points to the nearest point of the nearest walkable edge that is not across a barrier.
+
+        The rule, in order:
+
+        1. Only walkable edges take points: an edge tagged ``highway=motorway``/``motorway_link``,
+           ``foot=no``/``private``/``use_sidepath``, ``motorroad=yes`` or ``access=no``/``private`` (without
+           ``foot=yes``/``designated``/``permissive``) is never snapped to (networks read with
+           :func:`childspace.osm.reader.read_osm` hold walkable ways only; this guards tables from elsewhere,
+           e.g. :meth:`from_networkx`).
+        2. The point goes to the nearest point of the nearest such edge (straight-line distance in the network
+           CRS, exact: see :meth:`_nearest_edge`).
+        3. Barriers: when the straight leg from the point to that snapped point crosses a barrier line (by
+           default the network's :attr:`barriers`: the carriageways of roads whose sidewalks are mapped as
+           separate ways, so a home is not attached to the sidewalk across a main road), the point goes to the
+           nearest edge within ``max_distance`` whose leg crosses no barrier; if there is none, the nearest
+           edge is kept (counted in ``Snap.summary()['across_barrier']``).
+        4. Points farther than ``max_distance`` from every walkable edge are not attached.
 
         Parameters
         ----------
@@ -38,6 +55,15 @@ class SnapMixin:
         group : array-like (m,), optional
             A label per point; points sharing a label are several entrances of one facility, and queries answer
             once per label (the best entrance). Default: every point is its own group.
+        legs : bool
+            Record each point's access leg (the straight distance to its snapped point, metres) in
+            :attr:`Snap.leg`; every query then adds it to each distance from or to the point, so a walking
+            distance is leg + network + leg and never shorter than the straight line between the two points.
+            Default False: distances start at the snapped point.
+        barriers : "network", None, GeoSeries or array of line/polygon geometries
+            Lines a leg may not cross (rule 3): ``"network"`` (default) the network's :attr:`barriers`; None: no
+            barrier check; geometries in the network CRS (a GeoSeries in another CRS is reprojected), e.g.
+            rivers, railways or motorways read from the extract.
 
         Returns
         -------
@@ -100,6 +126,10 @@ class SnapMixin:
         good, gxy = good[fin], gxy[fin]
         if good.size:
             edge[good], dist[good], offset[good], xy[good] = self._nearest_edge(gxy)
+        across = 0
+        btree = self._barrier_tree(barriers)
+        if btree is not None and good.size:
+            across = self._avoid_barriers(btree, gxy, good, max_distance, edge, dist, offset, xy)
         elen = self.length[edge]
         frac = np.divide(offset, elen, out=np.zeros(m), where=elen > 0)
         ok = dist <= max_distance
@@ -109,8 +139,90 @@ class SnapMixin:
                 f"{np.min(dist[good]):.0f} m)",
                 fix="check the points' CRS and datum (GCJ-02/BD-09 coordinates must be converted), that the "
                     "network covers the points' area, or raise max_distance")
-        return Snap(edge=edge, offset=offset, frac=frac, distance=dist, ok=ok, xy=xy, ids=ids, owner=owner,
-                    labels=labels, max_distance=float(max_distance), crs=self.crs, n_network_edges=self.n_edges)
+        leg = np.where(ok, dist, 0.0) if legs else None
+        out = Snap(edge=edge, offset=offset, frac=frac, distance=dist, ok=ok, xy=xy, ids=ids, owner=owner,
+                   labels=labels, max_distance=float(max_distance), crs=self.crs, n_network_edges=self.n_edges,
+                   leg=leg, across_barrier=int(across))
+        return out
+
+    def walkable_edges(self) -> np.ndarray:
+        """Per edge: True when points may be snapped to it (rule 1 of :meth:`snap`), from the edge tags."""
+        if getattr(self, "_walkmask", None) is None:
+            E = self.n_edges
+            col = (lambda c: self.edges[c].astype(object).to_numpy() if c in self.edges.columns
+                   else np.full(E, None, dtype=object))
+            hw, foot, acc, mroad = col("highway"), col("foot"), col("access"), col("motorroad")
+            foot_ok = np.isin(foot, ["yes", "designated", "permissive"])
+            bad = np.isin(hw, ["motorway", "motorway_link"]) & ~foot_ok
+            bad |= np.isin(foot, ["no", "private", "use_sidepath"])
+            bad |= (mroad == "yes") & ~foot_ok
+            bad |= np.isin(acc, ["no", "private"]) & ~foot_ok
+            self._walkmask = ~bad
+        return self._walkmask
+
+    def _barrier_tree(self, barriers: Any) -> tuple[shapely.STRtree, np.ndarray] | None:
+        """R-tree over the barrier geometries of :meth:`snap` (``"network"``: :attr:`barriers`, cached)."""
+        if barriers is None:
+            return None
+        if isinstance(barriers, str):
+            if barriers != "network":
+                raise NetworkError(f"unknown barriers value {barriers!r}",
+                                   fix="pass 'network', None, or barrier geometries")
+            geoms = getattr(self, "barriers", None)
+            if geoms is None or len(geoms) == 0:
+                return None
+            if getattr(self, "_btree", None) is None:
+                g = np.asarray(geoms, dtype=object)
+                self._btree = (shapely.STRtree(g), g)
+            return self._btree
+        if isinstance(barriers, (gpd.GeoSeries, gpd.GeoDataFrame)):
+            gs = barriers.geometry if isinstance(barriers, gpd.GeoDataFrame) else barriers
+            if gs.crs is not None and not CRS.from_user_input(gs.crs).equals(self.crs):
+                gs = gs.to_crs(self.crs)
+            g = np.asarray(gs.array, dtype=object)
+        else:
+            g = np.asarray(barriers, dtype=object).reshape(-1)
+        g = g[~(shapely.is_missing(g) | shapely.is_empty(g))]
+        return (shapely.STRtree(g), g) if g.size else None
+
+    def _avoid_barriers(self, btree: tuple[shapely.STRtree, np.ndarray], gxy: np.ndarray, good: np.ndarray,
+                        max_distance: float, edge: np.ndarray, dist: np.ndarray, offset: np.ndarray,
+                        xy: np.ndarray) -> int:
+        """Rule 3 of :meth:`snap`, in place on the rows ``good``: points whose leg crosses a barrier move to the
+        nearest walkable edge within ``max_distance`` reachable without crossing. Returns how many points keep
+        a leg across a barrier (no such edge)."""
+        tree, _ = btree
+        d0 = dist[good]
+        live = np.flatnonzero((d0 > 0) & (d0 <= max_distance))
+        if live.size == 0:
+            return 0
+        legs_ = shapely.linestrings(np.stack([gxy[live], xy[good[live]]], axis=1))
+        qi, _ = tree.query(legs_, predicate="intersects")
+        cross = live[np.unique(qi)]
+        if cross.size == 0:
+            return 0
+        # candidate edges within max_distance of the crossing points, their nearest points and legs
+        walk = np.flatnonzero(self.walkable_edges())
+        if getattr(self, "_walktree", None) is None:
+            self._walktree = shapely.STRtree(self._geom[walk])
+        pts = shapely.points(gxy[cross])
+        pi, ti = self._walktree.query(pts, predicate="dwithin", distance=max_distance)
+        e = walk[ti]
+        eg = self._geom[e]
+        off = np.clip(shapely.line_locate_point(eg, pts[pi]), 0.0, self.length[e])
+        sxy = shapely.get_coordinates(shapely.line_interpolate_point(eg, off)).reshape(-1, 2)
+        d = np.hypot(sxy[:, 0] - gxy[cross][pi, 0], sxy[:, 1] - gxy[cross][pi, 1])
+        cand_legs = shapely.linestrings(np.stack([gxy[cross][pi], sxy], axis=1))
+        ci, _ = tree.query(cand_legs, predicate="intersects")
+        blocked = np.zeros(pi.size, dtype=bool)
+        blocked[ci] = True
+        d = np.where(blocked | (d > max_distance), np.inf, d)
+        order = np.lexsort((d, pi))
+        first = order[np.r_[True, pi[order][1:] != pi[order][:-1]]] if order.size else order
+        found = first[np.isfinite(d[first])]
+        rows = good[cross[pi[found]]]
+        edge[rows], dist[rows], offset[rows], xy[rows] = e[found], d[found], off[found], sxy[found]
+        return int(cross.size - found.size)
 
     def _snap_index(self) -> dict[str, Any]:
         """Straight segments of all edges and a bucket grid over them (built once).
@@ -132,6 +244,7 @@ class SnapMixin:
         last[vptr[1:] - 1] = True
         a = np.flatnonzero(~last)                    # segment a -> a + 1 (both vertices of one edge)
         seg_edge = np.repeat(np.arange(self.n_edges), np.diff(vptr) - 1)
+        sel = np.flatnonzero(self.walkable_edges()[seg_edge])   # only walkable edges' segments are listed
         d = coords[a + 1] - coords[a]
         slen = np.hypot(d[:, 0], d[:, 1])
         ll = slen ** 2
@@ -141,10 +254,11 @@ class SnapMixin:
                               "dx": np.ascontiguousarray(d[:, 0]), "dy": np.ascontiguousarray(d[:, 1]),
                               "inv_ll": np.divide(1.0, ll, out=np.zeros_like(ll), where=ll > 0),
                               "edge": seg_edge, "c0": cum[a], "slen": slen}
-        if a.size:
+        lo, hi = lo[sel], hi[sel]
+        if sel.size:
             origin = lo.min(axis=0)
             span = np.maximum(hi.max(axis=0) - origin, 1.0)
-            cell = max(float(np.sqrt(span[0] * span[1] / a.size)), 1.0)
+            cell = max(float(np.sqrt(span[0] * span[1] / sel.size)), 1.0)
             for _ in range(4):
                 cell = max(cell, float(np.sqrt(span[0] * span[1] / _SNAP_MAX_CELLS)))
                 shape = (np.floor(span / cell).astype(np.int64) + 1)
@@ -154,7 +268,7 @@ class SnapMixin:
                 c_hi = np.clip(np.floor((hi + eps - origin) / cell).astype(np.int64), 0, shape - 1)
                 kx = c_hi[:, 0] - c_lo[:, 0] + 1
                 ky = c_hi[:, 1] - c_lo[:, 1] + 1
-                q, seg = ragged_ranges(np.zeros(a.size, dtype=np.int64), kx * ky)
+                q, seg = ragged_ranges(np.zeros(sel.size, dtype=np.int64), kx * ky)
                 cid = (c_lo[seg, 0] + q // ky[seg]) * shape[1] + c_lo[seg, 1] + q % ky[seg]
                 cnt = np.bincount(cid, minlength=int(shape[0] * shape[1]))
                 load = float((cnt.astype(float) ** 2).sum() / cnt.sum())
@@ -164,7 +278,7 @@ class SnapMixin:
             order = np.argsort(cid, kind="stable")
             indptr = np.zeros(cnt.size + 1, dtype=np.int64)
             np.cumsum(cnt, out=indptr[1:])
-            ix.update(origin=origin, cell=cell, shape=shape, indptr=indptr, cell_seg=seg[order])
+            ix.update(origin=origin, cell=cell, shape=shape, indptr=indptr, cell_seg=sel[seg[order]])
         return ix
 
     def _nearest_edge(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -275,12 +389,12 @@ class SnapMixin:
         if self._tree is None:
             with self._lazy_lock:
                 if self._tree is None:
-                    self._tree = shapely.STRtree(self._geom)
+                    self._tree = shapely.STRtree(self._geom[self.walkable_edges()])
         pts = shapely.points(xy)
         edge = np.zeros(xy.shape[0], dtype=np.int64)
         dist = np.full(xy.shape[0], np.inf)
         (qi, ti), d = self._tree.query_nearest(pts, all_matches=False, return_distance=True)
-        edge[qi] = ti
+        edge[qi] = np.flatnonzero(self.walkable_edges())[ti]
         dist[qi] = d
         eg = self._geom[edge]
         offset = np.clip(shapely.line_locate_point(eg, pts), 0.0, self.length[edge])

@@ -133,6 +133,13 @@ class Snap:
         Snapping tolerance used, metres.
     crs : pyproj.CRS
         The network CRS.
+    leg : numpy.ndarray (m,) float or None
+        Access leg of each point, metres: the straight walk between the point and its snapped point, added by
+        every query to each distance from or to the point (``snap(..., legs=True)``). None: no legs (queries
+        measure from the snapped point, as a point already on the street).
+    across_barrier : int
+        Points left attached across a barrier because no edge within ``max_distance`` could be reached without
+        crossing one (:meth:`WalkNetwork.snap`, rule 3).
     """
 
     edge: np.ndarray
@@ -147,6 +154,14 @@ class Snap:
     max_distance: float
     crs: CRS
     n_network_edges: int
+    leg: np.ndarray | None = None
+    across_barrier: int = 0
+
+    def legs(self, points: np.ndarray) -> np.ndarray:
+        """Access legs (metres) of the attachment points ``points`` (zeros when the snap has none)."""
+        if self.leg is None:
+            return np.zeros(np.asarray(points).shape)
+        return self.leg[points]
 
     def __len__(self) -> int:
         return int(self.labels.size)
@@ -176,7 +191,8 @@ class Snap:
         codes, uniq = pd.factorize(self.owner[idx], sort=False)
         return dataclasses.replace(self, edge=self.edge[idx], offset=self.offset[idx], frac=self.frac[idx],
                                    distance=self.distance[idx], ok=self.ok[idx], xy=self.xy[idx], ids=self.ids[idx],
-                                   owner=codes.astype(np.int64), labels=self.labels[uniq])
+                                   owner=codes.astype(np.int64), labels=self.labels[uniq],
+                                   leg=None if self.leg is None else self.leg[idx])
 
     def unsnapped(self) -> pd.DataFrame:
         """The points that were not attached: ``id``, ``group``, ``distance_m`` (to the nearest edge), ``reason``."""
@@ -192,7 +208,8 @@ class Snap:
         g_ok = self.group_ok
         return {"points": self.n_points, "attached": int(self.ok.sum()), "not_attached": int((~self.ok).sum()),
                 "ids_not_attached": self.ids[~self.ok].tolist(), "groups": self.n_groups,
-                "groups_not_attached": self.labels[~g_ok].tolist(), "max_distance_m": self.max_distance}
+                "groups_not_attached": self.labels[~g_ok].tolist(), "max_distance_m": self.max_distance,
+                "across_barrier": self.across_barrier, "legs": self.leg is not None}
 
 
 class PathSteps(NamedTuple):
