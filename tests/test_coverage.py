@@ -176,8 +176,10 @@ def test_unit_coverage_hand_figures(units, access, facilities, net):
     assert k.loc["A", "p90_walk_m"] == pytest.approx(350, abs=1e-3)
     assert k.loc["A", "detour_ratio"] == pytest.approx(1.4, abs=1e-6)   # O2: 350 / 250 holds 20 of 35
     assert bool(k.loc["A", "below_target"])
-    assert k.loc["B", "pct_walk"] == 0 and k.loc["B", "pct_line"] == pytest.approx(100 * 30 / 38)
-    assert np.isinf(k.loc["B", "median_walk_m"]) and np.isnan(k.loc["B", "detour_ratio"])
+    # B (east bank) is a part of the network with no kindergarten: its homes are counted apart, not as 0 %
+    assert np.isnan(k.loc["B", "pct_walk"]) and k.loc["B", "pct_line"] == pytest.approx(100 * 30 / 38)
+    assert k.loc["B", "children_no_network"] == 38 and k.loc["B", "homes_no_network"] == 2
+    assert np.isnan(k.loc["B", "median_walk_m"]) and np.isnan(k.loc["B", "detour_ratio"])
     # unit C has no children: NaN and a note, no error
     assert np.isnan(k.loc["C", "pct_walk"]) and "no children" in k.loc["C", "note"]
     assert not bool(k.loc["C", "below_target"])
@@ -490,3 +492,30 @@ def test_raster_outlines_are_valid_without_repair(width):
         if width == 0:
             # without dilation the outline runs through edge midpoints of the set cells: never more than them
             assert g.area > 0 and g.area <= len(cells) * 100.0
+
+
+def test_network_parts_counted_apart():
+    """Two parts of the network (a clipped extract): the west part has the only school; homes on the east part
+    are counted in children_no_network and left out of the percentage; no inf in the table; one warning."""
+    net = grid_network(banks=((0, 100, 200), (600, 700)), rows=(0, 100))
+    homes = points([(50, 0), (150, 100), (650, 0), (700, 50)], origin_id=["W1", "W2", "E1", "E2"],
+                   children=[10, 20, 5, 7])
+    school = points([(0, 0)], facility_id=["S"], category=["primary_school"], name=["s"])
+    with pytest.warns(ChildspaceWarning, match=r"2 homes \(12 children\) with no primary_school"):
+        acc = cv.origin_access(homes, school, net, categories=["primary_school"])
+    assert acc["no_network_primary_school"].tolist() == [False, False, True, True]
+    assert acc.attrs["no_network_origins"] == {"primary_school": 2}
+    # W1 50 m, W2 100 + 100 + 50 = 250 m: both within 500 m
+    units = boxes(W=(-50, -50, 250, 150), E=(550, -50, 750, 150), ALL=(-50, -50, 750, 150))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        uc = cv.unit_coverage(units, acc).set_index("unit_id")
+    assert uc.loc["W", "pct_walk"] == 100.0 and uc.loc["W", "children_no_network"] == 0
+    assert uc.loc["ALL", "pct_walk"] == 100.0 and uc.loc["ALL", "children_no_network"] == 12
+    assert uc.loc["ALL", "children"] == 42 and uc.loc["ALL", "homes_no_network"] == 2
+    assert "2 homes in a part of the network with no primary school" in uc.loc["ALL", "note"]
+    assert np.isnan(uc.loc["E", "pct_walk"]) and np.isnan(uc.loc["E", "median_walk_m"])
+    assert uc.loc["E", "children_no_network"] == 12 and uc.loc["E", "pct_line"] == 0.0
+    num = uc.select_dtypes("number").to_numpy(dtype=float)
+    assert not np.isinf(num).any()
+    assert uc.loc["ALL", "median_walk_m"] == pytest.approx(250.0)

@@ -612,7 +612,11 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     GeoDataFrame
         The origins (their CRS) plus per category ``dist_walk_<cat>``, ``dist_line_<cat>`` (m, ``inf`` when
         unreachable), ``covered_walk_<cat>``, ``covered_line_<cat>`` (bool) and ``nearest_<cat>``
-        (facility_id of the nearest facility by walking, else straight line; None when there is none).
+        (facility_id of the nearest facility by walking, else straight line; None when there is none) and
+        ``no_network_<cat>`` (bool: the origin is attached to a part of the network, a connected component,
+        that holds no facility of the category: its walking distance is ``inf`` because the network is cut,
+        e.g. a clipped extract or an island; counted in ``attrs["no_network_origins"]`` /
+        ``attrs["no_network_children"]`` and a ``ChildspaceWarning``).
         ``attrs`` holds ``metric_crs``, ``categories``, ``walk`` (bool), ``radii`` (m per category, list for
         size-dependent radii), ``unsnapped_origins``, ``unsnapped_facilities`` (per category),
         ``unreachable_origins`` (per category: attached origins with no facility reachable).
@@ -689,6 +693,12 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
                         walk_keys.append((cat, radius))
                         walk_srcs.append(fac_pts.take(members[cls[okc]]))
     walk_res = network.nearest_many(walk_srcs, org_pts, cutoff=[k[1] for k in walk_keys]) if walk_srcs else []
+    # network parts: the component of every attached origin, to tell "no facility in this part of the network"
+    # (a clipped extract, an island) from "too far"
+    org_comp = network.component[network.u[org_pts.edge]] if org_pts is not None else None
+    attrs["no_network_origins"] = {}
+    attrs["no_network_children"] = {}
+    kids_sorted = pd.to_numeric(origins["children"], errors="coerce").fillna(0).to_numpy(dtype=float)[perm]
     walk_of: dict[tuple[str, float | None], tuple[np.ndarray, np.ndarray]] = dict(zip(walk_keys, walk_res))
     cols: dict[str, Any] = {}
     # facility ids as Python objects once, with None at the end for "no facility" (index -1)
@@ -701,6 +711,7 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
         dist_walk = np.full(n, np.inf if network is not None else np.nan)
         cov_walk = np.zeros(n, dtype=bool)
         near = np.full(n, -1, dtype=np.int64)          # nearest facility (row in ``facilities``), -1: none
+        no_net = np.zeros(n, dtype=bool)               # attached, but no facility in the origin's network part
         if len(members) == 0:
             _warn(f"no facilities of category {cat!r} ({_label(cat)}): every origin counts as uncovered; add "
                   f"{cat} facilities or drop the category")
@@ -731,11 +742,23 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
                             if (cat, radius) in walk_of:
                                 cov_walk |= walk_of[(cat, radius)][0] <= radius
                 attrs["unreachable_origins"][cat] = int((org_pts.ok & ~np.isfinite(dist_walk)).sum())
+                if len(okf):
+                    fcomp = np.unique(network.component[network.u[fac_pts.edge[members[okf]]]])
+                    no_net = org_pts.ok & ~np.isin(org_comp, fcomp)
+                    attrs["no_network_origins"][cat] = int(no_net.sum())
+                    attrs["no_network_children"][cat] = int(kids_sorted[no_net].sum())
         cols[f"dist_walk_{cat}"] = dist_walk
         cols[f"dist_line_{cat}"] = dist_line
         cols[f"covered_walk_{cat}"] = cov_walk
         cols[f"covered_line_{cat}"] = cov_line
         cols[f"nearest_{cat}"] = near
+        cols[f"no_network_{cat}"] = no_net
+    parts = {c: k for c, k in attrs["no_network_origins"].items() if k}
+    if parts:
+        _warn("origins in a part of the network with no facility of the category (the OSM extract may be "
+              "clipped, or the part is an island); they are left out of the walking percentages and counted "
+              "in children_no_network: " + ", ".join(
+                  f"{k} homes ({attrs['no_network_children'][c]} children) with no {c}" for c, k in parts.items()))
     for k, v in cols.items():                          # back to the origins' order
         cols[k] = np.empty_like(v)
         cols[k][perm] = v
@@ -1087,11 +1110,15 @@ def unit_coverage(units: gpd.GeoDataFrame, access: gpd.GeoDataFrame, categories:
         One row per unit and category: ``unit_id``, ``name``, ``level``, ``category``, ``radius_m`` (largest
         radius of the category), ``children``, ``children_covered_walk``, ``pct_walk``,
         ``children_covered_line``, ``pct_line``, ``area_pct_walk``, ``median_walk_m``, ``p90_walk_m``
-        (children-weighted; ``inf`` when more than half / a tenth of the children cannot reach a facility),
+        (children-weighted over the children with a network; NaN when more than half / a tenth of them cannot
+        reach a facility, never ``inf``),
         ``detour_ratio`` (children-weighted median of walking / straight-line distance over origins with a finite
         walking distance), ``below_target`` (bool, on ``pct_walk``, or ``pct_line`` when walking was not
-        computed; False for units without children), ``target_pct``, ``note``. A unit without children has NaN
-        percentages and the note "无儿童 no children".
+        computed; False for units without children), ``target_pct``, ``children_no_network`` and
+        ``homes_no_network`` (origins in a part of the network without a facility of the category, see
+        :func:`origin_access`: left out of ``pct_walk`` and the walking quantiles and counted here), ``note``. A
+        unit without children has NaN percentages and the note "无儿童 no children"; a unit with homes in such a
+        part says how many ("… homes in a part of the network with no …: the extract may be clipped").
     """
     _require(units, "units", ["unit_id", "name"], "polygon")
     if not isinstance(access, gpd.GeoDataFrame):
@@ -1132,13 +1159,23 @@ def unit_coverage(units: gpd.GeoDataFrame, access: gpd.GeoDataFrame, categories:
         dl = access[f"dist_line_{cat}"].to_numpy(dtype="float64")[o]
         walk = not np.all(np.isnan(access[f"dist_walk_{cat}"].to_numpy(dtype="float64")))
         cw = np.bincount(u, weights=children * access[f"covered_walk_{cat}"].to_numpy(dtype=bool)[o], minlength=nu)
+        nn_col = f"no_network_{cat}"
+        nn = access[nn_col].to_numpy(dtype=bool)[o] if nn_col in access.columns else np.zeros(o.size, dtype=bool)
+        kids_nn = np.bincount(u, weights=children * nn, minlength=nu)
+        homes_nn = np.bincount(u, weights=nn.astype(float), minlength=nu).astype(np.int64)
+        kids_w = kids - kids_nn                          # the walking percentage's base: children with a network
         cl = np.bincount(u, weights=children * access[f"covered_line_{cat}"].to_numpy(dtype=bool)[o], minlength=nu)
         with np.errstate(invalid="ignore", divide="ignore"):
-            pw = np.where(kids > 0, 100.0 * cw / kids, np.nan) if walk else np.full(nu, np.nan)
+            pw = np.where(kids_w > 0, 100.0 * cw / kids_w, np.nan) if walk else np.full(nu, np.nan)
             pl = np.where(kids > 0, 100.0 * cl / kids, np.nan)
             ratio = np.where(np.isfinite(dw) & (dl > 0), dw / dl, np.nan)
-        med = _grouped_weighted_quantile(u, dw, children, 0.5, nu)
-        p90 = _grouped_weighted_quantile(u, dw, children, 0.9, nu)
+        # quantiles over the children with a network; a quantile that falls on unreachable children is NaN
+        # (never inf in a table), the counts say why
+        keep = ~nn
+        med = _grouped_weighted_quantile(u[keep], dw[keep], children[keep], 0.5, nu)
+        p90 = _grouped_weighted_quantile(u[keep], dw[keep], children[keep], 0.9, nu)
+        med = np.where(np.isfinite(med), med, np.nan)
+        p90 = np.where(np.isfinite(p90), p90, np.nan)
         det = _grouped_weighted_quantile(u, ratio, children, 0.5, nu)
         apct = np.full(nu, np.nan)
         if sa is not None:
@@ -1159,7 +1196,11 @@ def unit_coverage(units: gpd.GeoDataFrame, access: gpd.GeoDataFrame, categories:
             "pct_walk": pw, "children_covered_line": cl, "pct_line": pl, "area_pct_walk": apct,
             "median_walk_m": med if walk else np.nan, "p90_walk_m": p90 if walk else np.nan,
             "detour_ratio": det, "below_target": np.nan_to_num(basis, nan=np.inf) < tgt, "target_pct": tgt,
-            "note": np.where(kids > 0, "", "无儿童 no children"),
+            "children_no_network": kids_nn, "homes_no_network": homes_nn,
+            "note": np.where(kids <= 0, "无儿童 no children", np.where(
+                homes_nn > 0, [f"{h} 处住宅所在路网片段没有{_label(cat).split(' ')[0]}（路网数据可能被裁剪） {h} homes "
+                               f"in a part of the network with no {cat.replace('_', ' ')}: the extract may be clipped"
+                               for h in homes_nn], "")),
         }))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     out.attrs.update({"origins_outside": outside, "origins": len(access), "metric_crs": crs.to_string()})
