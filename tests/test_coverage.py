@@ -519,3 +519,72 @@ def test_network_parts_counted_apart():
     num = uc.select_dtypes("number").to_numpy(dtype=float)
     assert not np.isinf(num).any()
     assert uc.loc["ALL", "median_walk_m"] == pytest.approx(250.0)
+
+
+def _park(box_xy, area_ha=1.0, entrances=None):
+    """A park facility given as a polygon (the loaders keep the outline as WKB in ``footprint``)."""
+    poly = gpd.GeoSeries([shapely.box(*(np.add(box_xy, [X0, Y0, X0, Y0])))], crs=M).to_crs(4326)
+    f = gpd.GeoDataFrame({"facility_id": ["P"], "name": ["park"], "category": ["park"], "area_ha": [area_ha],
+                          "footprint": [shapely.to_wkb(poly.iloc[0])]},
+                         geometry=poly.representative_point().values, crs=4326)
+    if entrances is not None:
+        e = gpd.GeoSeries([P(x, y) for x, y in entrances], crs=M).to_crs(4326)
+        f["entrances"] = [[(p.x, p.y) for p in e]]
+    return f
+
+
+@pytest.fixture(scope="module")
+def ring_net():
+    # streets y=0 and y=300 from x=0 to 400, joined by x=0 and x=400
+    return grid_network(banks=((0, 400),), rows=(0, 300))
+
+
+def test_polygon_park_reached_at_its_boundary(ring_net):
+    from childspace.analysis.access_points import facility_access_points
+
+    park = _park((150, 3, 250, 103))        # its south side runs 3 m from the street y=0
+    ap = facility_access_points(park, ring_net)
+    assert ap["counts"]["boundary"] == 1 and set(ap["kind"]) == {"boundary"}
+    rel = ap["xy"] - [X0, Y0]
+    # along the south side (every 25 m) and up the east and west sides as far as 10 m from the street
+    assert (rel[:, 1] >= 3.0 - 1e-6).all() and (rel[:, 1] <= 10.0 + 1e-6).all()
+    assert rel[:, 0].min() == pytest.approx(150) and rel[:, 0].max() == pytest.approx(250)
+    assert np.isclose(rel[:, 1], 3.0).sum() == 5
+    homes = points([(200, -20), (200, 50), (120, -10)], origin_id=["S", "IN", "SW"], children=[1, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        acc = cv.origin_access(homes, park, ring_net, categories=["park"])
+    # S: 20 m to its street, straight to the access point 3 m off it: 23 m (the park's middle would be 73 m);
+    # IN: inside the park; SW: 10 + 30 along the street + 3
+    np.testing.assert_allclose(acc["dist_walk_park"], [23.0, 0.0, 43.0], atol=1e-6)
+    np.testing.assert_allclose(acc["dist_line_park"], [23.0, 0.0, np.hypot(30, 13)], atol=1e-6)
+    assert acc["covered_walk_park"].all() and acc["nearest_park"].tolist() == ["P"] * 3
+
+
+def test_polygon_park_mapped_entrances_win(ring_net):
+    from childspace.analysis.access_points import facility_access_points
+
+    park = _park((150, 3, 250, 103), entrances=[(250, 53)])      # one gate on the east side
+    ap = facility_access_points(park, ring_net)
+    assert ap["kind"].tolist() == ["entrance"] and ap["counts"]["entrance"] == 1
+    homes = points([(200, -20)], origin_id=["S"], children=[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        acc = cv.origin_access(homes, park, ring_net, categories=["park"])
+    # the gate snaps 53 m south to (250, 0): 20 + 50 + 53
+    assert acc["dist_walk_park"].iloc[0] == pytest.approx(123.0)
+
+
+def test_polygon_park_service_area_starts_at_its_boundary(ring_net):
+    park = _park((150, 3, 250, 103))                             # 1 ha: 500 m
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        sa = cv.service_areas(park, ring_net, engine="vector").to_crs(M).geometry.iloc[0]
+        pt = park.assign(footprint=None)                          # the same park as a point in its middle
+        sa_pt = cv.service_areas(pt, ring_net, engine="vector").to_crs(M).geometry.iloc[0]
+        dis = cv.dissolve_service_areas(park, ring_net, engine="vector").to_crs(M).geometry.iloc[0]
+    # 3 + 150 + 290 = 443 m up the east street from the access point at (250, 3); 53 + 200 + 290 from the middle
+    assert sa.contains(P(395, 290)) and not sa_pt.contains(P(395, 290))
+    assert sa.contains(P(200, 80))                                # the park's own ground
+    assert dis.contains(P(395, 290)) and dis.contains(P(200, 80))
+    assert not sa.contains(P(300, 310))                           # 553 m

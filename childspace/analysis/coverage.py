@@ -38,6 +38,7 @@ from scipy.spatial import cKDTree
 
 from childspace._errors import ChildspaceWarning, DataError, NetworkError
 from childspace._parallel import map_split, map_threads
+from childspace.analysis.access_points import facility_access_points, facility_shapes, inside_outlines
 from childspace.inputs.projection import WGS84, local_crs_for, to_metric, transformer
 from childspace.network import Snap
 from childspace.network.arrays import ragged_ranges
@@ -206,16 +207,30 @@ def _warn(msg: str) -> None:
 # attaching points to the network (all graph work is done by childspace.network.engine.WalkNetwork)
 # ---------------------------------------------------------------------------------------------------------------
 def _snap(network: Any, points: gpd.GeoSeries | np.ndarray, max_snap: float, allow_none: bool = False,
-          legs: bool = ACCESS_LEGS) -> Snap:
+          legs: bool = ACCESS_LEGS, group: np.ndarray | None = None) -> Snap:
     """``network.snap`` (with the access legs when ``legs``); with ``allow_none`` a set of which no point attaches
     gives ``ok=False`` for all (instead of the engine's error)."""
     try:
-        return network.snap(points, max_distance=max_snap, legs=legs)
+        return network.snap(points, max_distance=max_snap, legs=legs, group=group)
     except NetworkError as err:
         if not allow_none or "none of the" not in str(err):
             raise
-        snap = network.snap(points, max_distance=np.inf, legs=legs)
+        snap = network.snap(points, max_distance=np.inf, legs=legs, group=group)
         return dataclasses.replace(snap, ok=np.zeros(snap.n_points, dtype=bool), max_distance=float(max_snap))
+
+
+def _snap_facilities(network: Any, facilities: gpd.GeoDataFrame, max_snap: float, legs: bool
+                     ) -> tuple[Snap, dict[str, Any]]:
+    """Facilities attached by their access points (:mod:`childspace.analysis.access_points`: the point, mapped
+    entrances, or where streets meet a polygon's outline); group ``i`` of the Snap is facility row ``i``."""
+    ap = facility_access_points(facilities, network, network.crs)
+    snap = _snap(network, ap["xy"], max_snap, allow_none=True, legs=legs, group=ap["owner"])
+    return snap, ap
+
+
+def _points_of(snap: Snap, groups: np.ndarray) -> np.ndarray:
+    """Boolean mask of the attachment points of ``snap`` that belong to the groups ``groups``."""
+    return np.isin(snap.owner, groups)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -643,10 +658,26 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     radii_of = {cat: category_radii(cat, facilities.iloc[members_of[cat]], radii)
                 for cat in cats if len(members_of[cat])}
 
+    # polygon facilities are reached at their outline, facilities with mapped entrances at those too
+    shapes, outline = facility_shapes(facilities, crs)
+
     def line_part(cat: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        # facilities and origins are points: a KD-tree gives the exact straight-line nearest neighbour
         fxy = fxy_all[members_of[cat]]
         classes = _radius_classes(radii_of[cat])
+        geoms = shapes[members_of[cat]]
+        if (shapely.get_type_id(geoms) != 0).any():
+            # polygons and entrances: the distance to the outline (0 inside) or the nearest entrance, R-tree
+            opts = shapely.points(oxy)
+            (qi, ti), d = shapely.STRtree(geoms).query_nearest(opts, return_distance=True, all_matches=False)
+            dist_line = np.full(n, np.inf)
+            fi = np.zeros(n, dtype=np.int64)
+            dist_line[qi], fi[qi] = d, ti
+            cov_line = np.zeros(n, dtype=bool)
+            for radius, cls in classes:
+                q2, _ = shapely.STRtree(geoms[cls]).query(opts, predicate="dwithin", distance=radius)
+                cov_line[q2] = True
+            return dist_line, fi, cov_line
+        # facilities and origins are points: a KD-tree gives the exact straight-line nearest neighbour
         dist_line, fi = cKDTree(fxy).query(oxy, workers=-1)
         cov_line = np.zeros(n, dtype=bool)
         for radius, cls in classes:
@@ -666,7 +697,8 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     if network is not None and n:
         # origins and facilities are attached to the streets once, for all categories
         org_pts = _snap(network, oxy, max_snap, legs=legs)
-        fac_pts = _snap(network, fxy_all, max_snap, allow_none=True, legs=legs)
+        fac_pts, ap = _snap_facilities(network, facilities, max_snap, legs)
+        attrs["access_points"] = ap["counts"]
         attrs["unsnapped_origins"] = int((~org_pts.ok).sum())
         if attrs["unsnapped_origins"]:
             _warn(f"{attrs['unsnapped_origins']} of {n} origins are farther than {max_snap:g} m from any street: "
@@ -679,11 +711,11 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     if network is not None and n:
         for cat in radii_of:
             members = members_of[cat]
-            okm = fac_pts.ok[members]
+            okm = fac_pts.group_ok[members]
             if not okm.any():
                 continue
             walk_keys.append((cat, None))
-            walk_srcs.append(fac_pts.take(members[np.flatnonzero(okm)]))
+            walk_srcs.append(fac_pts.take(_points_of(fac_pts, members[np.flatnonzero(okm)])))
             classes = _radius_classes(radii_of[cat])
             if len(classes) > 1:
                 # one bounded search per radius class: covered when within its own class's radius
@@ -691,7 +723,7 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
                     okc = np.flatnonzero(okm[cls])
                     if len(okc):
                         walk_keys.append((cat, radius))
-                        walk_srcs.append(fac_pts.take(members[cls[okc]]))
+                        walk_srcs.append(fac_pts.take(_points_of(fac_pts, members[cls[okc]])))
     walk_res = network.nearest_many(walk_srcs, org_pts, cutoff=[k[1] for k in walk_keys]) if walk_srcs else []
     # network parts: the component of every attached origin, to tell "no facility in this part of the network"
     # (a clipped extract, an island) from "too far"
@@ -723,7 +755,7 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
                 dist_line, fi, cov_line = line_jobs[cat].result()
                 near = members[fi]
             if network is not None and n:
-                okm = fac_pts.ok[members]
+                okm = fac_pts.group_ok[members]
                 bad = int((~okm).sum())
                 attrs["unsnapped_facilities"][cat] = bad
                 if bad:
@@ -743,10 +775,22 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
                                 cov_walk |= walk_of[(cat, radius)][0] <= radius
                 attrs["unreachable_origins"][cat] = int((org_pts.ok & ~np.isfinite(dist_walk)).sum())
                 if len(okf):
-                    fcomp = np.unique(network.component[network.u[fac_pts.edge[members[okf]]]])
+                    fp = _points_of(fac_pts, members[okf]) & fac_pts.ok
+                    fcomp = np.unique(network.component[network.u[fac_pts.edge[fp]]])
                     no_net = org_pts.ok & ~np.isin(org_comp, fcomp)
                     attrs["no_network_origins"][cat] = int(no_net.sum())
                     attrs["no_network_children"][cat] = int(kids_sorted[no_net].sum())
+        if len(members) and n:
+            # a home inside a facility's outline (a park, a school ground) is at distance 0
+            oi, fi_in = inside_outlines(outline[members], oxy)
+            if oi.size:
+                dist_line[oi] = 0.0
+                cov_line[oi] = True
+                near[oi] = members[fi_in]
+                no_net[oi] = False
+                if network is not None:
+                    dist_walk[oi] = 0.0
+                    cov_walk[oi] = True
         cols[f"dist_walk_{cat}"] = dist_walk
         cols[f"dist_line_{cat}"] = dist_line
         cols[f"covered_walk_{cat}"] = cov_walk
@@ -861,13 +905,14 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
         attrs["engine"] = "line"
         geoms = shapely.buffer(np.asarray(fm.geometry.values, dtype=object), radius, quad_segs=max(quad_segs, 8))
     else:
-        pts = _snap(network, fm.geometry, max_snap, allow_none=True, legs=legs)
-        attrs["unsnapped"] = int((~pts.ok).sum())
+        pts, ap = _snap_facilities(network, fm, max_snap, legs)
+        attrs["access_points"] = ap["counts"]
+        attrs["unsnapped"] = int((~pts.group_ok).sum())
         if attrs["unsnapped"]:
             _warn(f"{attrs['unsnapped']} facilities are farther than {max_snap:g} m from any street and get no "
                   "walking service area (geometry None); check their coordinates")
-        ok = np.flatnonzero(pts.ok)
-        fsnap = pts.take(ok)          # group j = facility ok[j]
+        ok = np.flatnonzero(pts.group_ok)
+        fsnap = pts.take(_points_of(pts, ok))          # group j = facility ok[j] (all its access points)
         # one bounded search per facility (sparse facility x node costs), then the reachable street pieces
         reach = network.reach(fsnap, radius[ok])
         row, edge, s0, t0 = network.reached_pieces(reach, radius[ok], sources=fsnap)
@@ -885,8 +930,18 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
         else:
             cell = attrs["cell_m"] = _fit_cell(float(cell_m), float(street_width))
             xy, piece = network.sample_pieces(edge, s0, t0, cell)
-            geoms[ok] = _raster_per_source(xy, row[piece], pts.xy[ok], radius[ok],
+            # each window centred on the facility's point, reaching its radius beyond its farthest access point
+            centre = _metric_xy(fm.geometry, crs)[ok]
+            far = np.zeros(len(ok))
+            att = fsnap.ok
+            np.maximum.at(far, fsnap.owner[att], np.hypot(*(fsnap.xy[att] - centre[fsnap.owner[att]]).T))
+            geoms[ok] = _raster_per_source(xy, row[piece], centre, radius[ok] + far,
                                            len(ok), cell, float(street_width))
+        # a polygon facility serves its own ground too
+        outl = ap["outline"]
+        has = np.flatnonzero(np.array([g is not None for g in outl], dtype=bool))
+        if has.size:
+            geoms[has] = [g if a is None else shapely.union(a, g) for a, g in zip(geoms[has], outl[has])]
     out = gpd.GeoDataFrame({"facility_id": fm["facility_id"].astype(str).to_numpy(),
                             "category": fm["category"].astype(str).to_numpy(),
                             "method": method, "radius_m": radius},
@@ -961,7 +1016,10 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
     crs = _metric_crs(network, gdf)
     fm = to_metric(gdf, crs)
     engines: dict[str, str] = {}
-    pts_all = _snap(network, fm.geometry, max_snap, allow_none=True, legs=legs) if method == "walk" else None
+    pts_all, outline_all = None, None
+    if method == "walk":
+        pts_all, ap_all = _snap_facilities(network, fm, max_snap, legs)
+        outline_all = ap_all["outline"]
     fcat = fm["category"].astype(str).to_numpy()
 
     def one(cat: str) -> dict:
@@ -973,14 +1031,14 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
                                                     quad_segs=8))
             nf = int(m.sum())
         else:
-            idx = np.flatnonzero(m & pts_all.ok)
+            idx = np.flatnonzero(m & pts_all.group_ok)
             nf = len(idx)
             if nf == 0:
                 geom = shapely.Polygon()
             else:
                 # one search for the whole category: a facility of radius r starts rmax - r late, so "within
                 # rmax" of the super source means "within its own radius"
-                fsnap = pts_all.take(idx)
+                fsnap = pts_all.take(_points_of(pts_all, idx))
                 h = rmax - r[np.searchsorted(np.flatnonzero(m), idx)]
                 dist, _ = network.node_distances(fsnap, cutoff=rmax, handicap=h)
                 _, edge, s, t = network.reached_pieces(dist, rmax, sources=fsnap, handicap=h)
@@ -991,6 +1049,9 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
                     cell = _fit_cell(float(cell_m), float(street_width))
                     xy, _ = network.sample_pieces(edge, s, t, cell)
                     geom = _raster_dissolved(xy, cell, float(street_width))
+            own = [g for g in outline_all[m] if g is not None] if outline_all is not None else []
+            if own:                                    # polygon facilities serve their own ground too
+                geom = shapely.union_all([geom, *own])
         # reprojected here, on this category's thread
         return {"category": cat, "method": method, "radius_m": rmax, "n_facilities": nf,
                 "area_m2": float(geom.area), "geometry": _to_wgs84(np.array([geom], dtype=object), crs)[0]}
