@@ -42,7 +42,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from childspace._errors import DataError
-from childspace.analysis._coverage_base import (  # noqa: F401  (re-exported: public and used by pilots)
+from childspace.analysis._coverage_base import (
     ACCESS_LEGS,
     MAX_SNAP_M,
     RadiiLike,
@@ -64,7 +64,7 @@ from childspace.analysis._coverage_base import (  # noqa: F401  (re-exported: pu
     category_radii,
 )
 from childspace.analysis.access_points import facility_shapes, inside_outlines
-from childspace.analysis.areas import (  # noqa: F401  (re-exported)
+from childspace.analysis.areas import (  # noqa: F401  (re-exported, also the constants and raster helpers)
     BATCH_CELLS,
     BLOCK_CELLS,
     CELL_M,
@@ -76,11 +76,12 @@ from childspace.analysis.areas import (  # noqa: F401  (re-exported)
     dissolve_service_areas,
     service_areas,
 )
-from childspace.analysis.siting import SfcaResult, suggest_sites, two_step_fca  # noqa: F401  (re-exported)
+from childspace.analysis.siting import SfcaResult, suggest_sites, two_step_fca
 from childspace.inputs.projection import WGS84, local_crs_for
 from childspace.network import Snap
 
 __all__ = [
+    "SfcaResult",
     "category_radii",
     "dissolve_service_areas",
     "facilities_per_unit",
