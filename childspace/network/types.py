@@ -135,8 +135,10 @@ class Snap:
         The network CRS.
     leg : numpy.ndarray (m,) float or None
         Access leg of each point, metres: the straight walk between the point and its snapped point, added by
-        every query to each distance from or to the point (``snap(..., legs=True)``). None: no legs (queries
-        measure from the snapped point, as a point already on the street).
+        every query to each distance from or to the point (``snap(..., legs=True)``), in the query's cost unit
+        (metres for the default weight); ``Paths.dist`` includes them, while ``Paths.length`` and
+        :meth:`WalkNetwork.path_costs` measure the network part only. None: no legs (queries measure from the
+        snapped point, as a point already on the street).
     across_barrier : int
         Points left attached across a barrier because no edge within ``max_distance`` could be reached without
         crossing one (:meth:`WalkNetwork.snap`, rule 3).
