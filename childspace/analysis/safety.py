@@ -1343,7 +1343,7 @@ def school_zones(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None 
                                              all_matches=False)
         order = np.lexsort((dist, owner[qi]))
         so, sd, sc = owner[qi][order], dist[order], ci[order]
-        first = np.r_[True, so[1:] != so[:-1]]
+        first = np.r_[True, so[1:] != so[:-1]][:so.size]   # none within search_m: empty, not [True]
         c_dist[so[first]] = sd[first]
         c_best[so[first]] = sc[first]
     found = c_best >= 0

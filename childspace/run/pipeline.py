@@ -40,6 +40,8 @@ class RunConfig:
     pilot_radius_m: float = 500.0
     safe_max_level: int = 2
     hazards_rank_by: str = "children"
+    from_osm: dict[str, Any] | None = None       # [from_osm]: units and homes from the extract (run/osm_inputs.py)
+    school_names: dict[str, Any] | None = None   # [schools] name_patterns: levels of OSM schools by name
     standards: dict[str, Any] | None = None
     radius_override: float | None = None
     source: Path | None = None
@@ -106,6 +108,8 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
         pilot_radius_m=float(ana.get("pilot_radius_m", 500.0)),
         safe_max_level=int(ana.get("safe_max_level", 2)),
         hazards_rank_by=str(ana.get("hazards_rank_by", "children")),
+        from_osm=raw.get("from_osm"),
+        school_names=raw.get("schools", {}).get("name_patterns"),
         standards=raw.get("standards"),
         source=path,
     )
@@ -169,6 +173,9 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
         progress(f"村社区边界 Communities: {e['path'].name}")
         inp.communities = io.load_boundaries(e["path"], level="community", layer=e.get("layer"), crs=e.get("crs"),
                                              encoding=e.get("encoding"), columns=e.get("columns"))
+    from childspace.run import osm_inputs
+
+    osm_inputs.units_from_osm(cfg, inp, progress)   # no boundary files: units from the extract
     units = [b for b in (inp.townships, inp.communities) if b is not None]
     if units:
         import shapely
@@ -206,6 +213,7 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
         inp.origins = gpd.GeoDataFrame({"origin_id": c["unit_id"].astype(str), "children": c["children"].fillna(0)
                                         .astype(int), "unit_id": c["unit_id"]},
                                        geometry=c.geometry.representative_point(), crs=c.crs)
+    osm_inputs.homes_from_osm(cfg, inp, progress)   # no homes and no child counts: estimated from the extract
     for name in ("townships", "communities", "facilities", "pilots", "origins"):
         g = getattr(inp, name)
         if g is not None:
@@ -307,7 +315,7 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
     osm_fac = None
     if cfg.osm_facilities:
         progress("OSM 设施 Facilities mapped in OpenStreetMap")
-        osm_fac = features.facilities_from_osm(cfg.osm, area=inp.study_area)
+        osm_fac = features.facilities_from_osm(cfg.osm, area=inp.study_area, school_names=cfg.school_names)
     if fac is not None and len(fac):
         # before merging: a file in GCJ-02/BD-09 read as WGS84 would not match its OSM twins
         chk = checks.datum_check(fac, net, reference=osm_fac)
@@ -322,6 +330,10 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
             res.tables["osm_duplicates"] = dups
             progress(f"  {len(osm_fac)} found in OSM, {len(dups)} duplicates of yours removed, "
                      f"{int((fac['source'] == 'osm').sum())} added")
+    if osm_fac is not None:   # found, classified, merged, left out and why
+        rep = res.tables["osm_facilities"] = features.osm_report(osm_fac, res.tables.get("osm_duplicates"))
+        progress(f"  OSM: {int(rep['found'].sum())} found, {int(rep['level_unknown'].sum())} schools of unknown "
+                 f"level, {int(rep['merged'].sum())} merged, {int(rep['left_out'].sum())} left out")
     inp.facilities = fac
     res.layers["facilities"] = fac
     radii = _radii(cfg)
@@ -474,7 +486,8 @@ def write_geopackage(path: Path, layers: dict[str, Any]) -> Path:
         for name, gdf in layers.items():
             if gdf is None or len(gdf) == 0:
                 continue
-            _for_file(gdf.to_crs("EPSG:4326")).to_file(tmp, layer=name, driver="GPKG")
+            meta = {"method": gdf.attrs["method"]} if gdf.attrs.get("method") else None   # estimates say how
+            _for_file(gdf.to_crs("EPSG:4326")).to_file(tmp, layer=name, driver="GPKG", layer_metadata=meta)
     return path
 
 
@@ -516,6 +529,8 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
         tables["township_minimums"] = res.tables["township_minimums"]
     if "datum_check" in res.tables:
         tables["datum_check"] = res.tables["datum_check"]
+    if "osm_facilities" in res.tables:
+        tables["osm_facilities"] = res.tables["osm_facilities"]
     tables = {k: _for_file(v) for k, v in tables.items()}
     (out / "tables").mkdir(exist_ok=True)
     for name, p in report.write_csv_tables(out / "tables", tables).items():
