@@ -343,6 +343,8 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
         progress("服务覆盖 Coverage: distances from every home to the nearest facility of each category")
         access = cov.origin_access(inp.origins, fac, net, categories=categories, radii=radii)
         res.layers["access"] = access
+        if inp.origins.attrs.get("method"):   # estimated homes: the method goes with the layer
+            access.attrs["method"] = inp.origins.attrs["method"]
         progress("服务范围 Service areas (walking and straight-line)")
         sa_walk = cov.service_areas(fac, net, radii=radii, method="walk", categories=categories)
         sa_line = cov.service_areas(fac, None, radii=radii, method="line", categories=categories)
@@ -385,7 +387,7 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
             r = rt.school_routes(net, inp.origins, schools, stress=stress)
             res.layers["routes"] = r
             res.tables["schools"] = rt.school_summary(r, schools)
-            res.layers["hazards"] = rt.hazards(r, net, stress, rank_by=cfg.hazards_rank_by)
+            res.layers["hazards"] = rt.hazards(r, net, stress, rank_by=cfg.hazards_rank_by, schools=schools)
             progress("  school walksheds: plain and safe-only")
             res.layers["walksheds"] = rt.walksheds(net, schools, stress, max_level=cfg.safe_max_level)
             res.layers["schools"] = schools
@@ -454,6 +456,7 @@ def _for_file(df: Any) -> Any:
     """A copy whose non-geometry columns are plain scalars (lists joined, bytes/geometries as WKT/hex)."""
     import geopandas as gpd
     import numpy as np
+    import pandas as pd
     from shapely.geometry.base import BaseGeometry
 
     out = df.copy()
@@ -463,6 +466,9 @@ def _for_file(df: Any) -> Any:
         if col == geom_name:
             continue
         s = out[col]
+        if pd.api.types.is_float_dtype(s.dtype):   # "no facility reachable" is an empty cell, not inf
+            out[col] = s.where(np.isfinite(s.to_numpy(dtype=float)))
+            continue
         if isinstance(s.dtype, gpd.array.GeometryDtype):
             out[col] = s.to_wkt()
         elif s.dtype == object:
