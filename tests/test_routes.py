@@ -391,3 +391,13 @@ def test_loop_street_hazards(tmp_path):
     # children from the west (1) and the side road (2) cross there; the home on the ring walks round it
     assert cross["children"].iloc[0] == 3
     assert hz["hazard_id"].is_unique
+
+
+def test_zero_length_route_has_no_invalid_line(case):
+    net, stress, homes, schools, _ = case
+    at_school = gpd.GeoDataFrame({"origin_id": ["there"], "children": [1]}, geometry=list(schools.geometry),
+                                 crs=CRS)
+    r = school_routes(net, at_school, schools, categories="primary_school", stress=stress)
+    assert (r["length_m"] == 0).all()
+    g = np.asarray(r.geometry.array)
+    assert shapely.is_missing(g).all()   # no two-identical-point LineString (invalid in GIS files)

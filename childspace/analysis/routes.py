@@ -443,8 +443,15 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
 
 def _geometry(network: Any, P: Any) -> np.ndarray:
     """Route LineStrings origin -> school in EPSG:4326 from paths read school -> origin (vectorised: vertex
-    table, partial first/last edges cut by interpolation, one coordinate transformation, one linestrings call)."""
-    return np.asarray(P.geometry(reverse=True, crs=WGS84).array, dtype=object)
+    table, partial first/last edges cut by interpolation, one coordinate transformation, one linestrings call).
+    A route of zero length (the home is at the school's snap point) has no line: None, not an invalid
+    two-identical-point LineString."""
+    g = np.asarray(P.geometry(reverse=True, crs=WGS84).array, dtype=object)
+    present = ~shapely.is_missing(g)
+    bad = np.zeros(g.size, dtype=bool)
+    bad[present] = ~shapely.is_valid(g[present]) & (shapely.length(g[present]) == 0)
+    g[bad] = None
+    return g
 
 
 def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: gpd.GeoDataFrame,
