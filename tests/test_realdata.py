@@ -249,3 +249,49 @@ def test_hazards_grouped_by_place(run):
     for s in hz["schools"]:
         for part in str(s).split("; "):
             assert part not in ids or part not in names
+
+
+def test_school_zone_standard_outside_china_says_so(run):
+    name, cfg, res, written, warns = run
+    zones = res.layers.get("school_zones")
+    if zones is None or not len(zones):
+        pytest.skip("no school zone")
+    assert "GA/T 1215-2014" in zones.attrs["note"] and "outside China" in zones.attrs["note"]
+    assert zones.attrs["note"] in res.summary
+
+
+def test_children_shared_from_unit_totals_by_floor_area():
+    from childspace.osm import areas
+
+    a = areas.read_areas(EXTRACTS["andorra"])
+    units = areas.admin_units(a, 7)
+    assert len(units) == 6 and units.attrs["admin_level"] == 7
+    homes = areas.residential_homes(a, area=units)
+    assert set(homes["kind"]) == {"building", "landuse"} and (homes["floor_m2"] > 0).all()
+    last = units["unit_id"].iloc[-1]
+    totals = {"Ordino": 800, "Encamp": 1500, last: 600}   # by name or by id
+    est = areas.estimate_children(homes, units, totals=totals)
+    by_unit = est.groupby("unit_id")["children"].sum()
+    ids = dict(zip(units["name"], units["unit_id"]))
+    assert by_unit[ids["Encamp"]] == pytest.approx(1500) and by_unit[last] == pytest.approx(600)
+    assert by_unit[ids["Ordino"]] == pytest.approx(800)
+    assert est["children"].sum() == pytest.approx(2900)   # units without a total get none
+    part = est[est["unit_id"] == ids["Encamp"]]   # dasymetric: children proportional to floor area
+    assert np.allclose(part["children"] / part["floor_m2"], 1500 / part["floor_m2"].sum())
+    assert est["estimate"].str.contains("floor area").all()
+    with pytest.raises(Exception, match="not in the boundaries"):
+        areas.estimate_children(homes, units, totals={"Nowhere": 5})
+
+
+def test_network_command_level_option(tmp_path):
+    from childspace.osm import areas
+    from childspace.run import cli
+
+    units = areas.admin_units(EXTRACTS["monaco"], 8)[["unit_id", "name", "geometry"]]   # "Monaco": no suffix
+    units = units.rename(columns={"unit_id": "code"})
+    area = tmp_path / "monaco.gpkg"
+    units.to_file(area, driver="GPKG")
+    args = ["network", "--osm", str(EXTRACTS["monaco"]), "--area", str(area), "--out", str(tmp_path / "w.gpkg")]
+    assert cli.main(args) == 2
+    assert cli.main(args + ["--level", "township"]) == 0
+    assert (tmp_path / "w.gpkg").exists()

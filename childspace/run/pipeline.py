@@ -373,7 +373,7 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
             progress("试点单元 Pilot units: catchments, checklist and status")
             res.layers["pilot_catchments"] = pil.pilot_catchments(inp.pilots, net, radius=cfg.pilot_radius_m)
             res.layers["pilots"] = pil.pilot_status(inp.pilots, fac, inp.origins, net, radii=radii,
-                                                    target_pct=cfg.target_pct)
+                                                    target_pct=cfg.target_pct, categories=categories)
     if routes and fac is not None and inp.origins is not None:
         from childspace.analysis import routes as rt
         from childspace.analysis import safety
@@ -398,6 +398,14 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
                                                     return_segments=True)
             res.layers["school_zones"] = zones
             res.layers["school_zone_roads"] = zone_roads
+            from childspace.inputs.projection import _in_china
+            pts = zone_schools.to_crs("EPSG:4326").geometry
+            if not _in_china(float(pts.x.mean()), float(pts.y.mean())):   # a Chinese standard: say so abroad
+                zones.attrs["note"] = ("校园周边按中国标准 GA/T 1215-2014 评估，此地不在中国，仅供参考 — school zones judged by the "
+                                       "Chinese standard GA/T 1215-2014 (30 km/h within 150 m of a gate, a marked "
+                                       "crossing within 50 m); this area is outside China: for reference only, "
+                                       "check the local rules")
+                progress(f"  {zones.attrs['note']}")
     res.summary = summarise(res, cfg)
     return res
 
@@ -442,6 +450,8 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
                    f"50米内无人行横道 — school zones: {int(zs['compliant'].sum())} of {len(zs)} comply; "
                    f"{int((~zs['speed_ok']).sum())} with zone roads over 30 km/h, {int((~zs['crossing_ok']).sum())} "
                    f"without a marked crossing within 50 m of the gate")
+        if zs.attrs.get("note"):
+            out.append(zs.attrs["note"])
     hz = res.layers.get("hazards")
     if hz is not None and len(hz):
         top = hz.sort_values("rank").iloc[0]
@@ -638,7 +648,7 @@ def run_all(cfg: RunConfig, maps: bool = True, coverage: bool = True, routes: bo
 
 
 def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m: float = 500.0,
-                       progress: Progress = _quiet) -> Path:
+                       progress: Progress = _quiet, level: str | None = None) -> Path:
     """Parse an OSM extract (clipped to the extent of a boundary file) and save the walk network (GeoPackage)."""
     from childspace.inputs import loaders as io
     from childspace.network.engine import WalkNetwork
@@ -648,7 +658,7 @@ def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m:
     if area is not None:
         import shapely
 
-        b = io.load_boundaries(area)
+        b = io.load_boundaries(area, level=level)   # level: names without 街道/镇/乡/社区/村 (other countries)
         poly = shapely.union_all(b.geometry.to_numpy())
     progress(f"读取 Reading {osm}")
     nodes, edges, roads = read_osm(osm, area=poly, buffer_m=buffer_m, beside_roads=True)
