@@ -236,7 +236,9 @@ def test_hazards_grouped_by_place(run):
     named = seg[seg["name"].notna() & (seg["name"].astype(str) != "")].to_crs(res.network.crs)
     # one place of a street at one level is one hazard: two hazards of the same street and level are apart
     g = np.asarray(named.geometry.array)
-    i, j = shapely.STRtree(g).query(g, predicate="dwithin", distance=24.0)
+    from childspace.analysis.routes import HAZARD_JOIN_M
+
+    i, j = shapely.STRtree(g).query(g, predicate="dwithin", distance=HAZARD_JOIN_M - 1.0)
     pair = i < j
     same = (named["name"].to_numpy()[i[pair]] == named["name"].to_numpy()[j[pair]]) & \
         (named["level"].to_numpy()[i[pair]] == named["level"].to_numpy()[j[pair]])

@@ -733,8 +733,9 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
     Notes
     -----
     A segment hazard is one *place*: the pieces of one street (same name, else same OSM way) at the same level
-    that touch or lie within ``HAZARD_JOIN_M`` (25 m) of each other (both carriageways of a divided road), so
-    a long arterial split at every side street is one entry, not ten.
+    that touch or lie within ``HAZARD_JOIN_M`` (100 m, about a block) of each other (both carriageways of a
+    divided road; pieces either side of a short calmer stretch), so a long arterial split at every side street
+    is one entry, not ten.
     """
     data = routes.attrs.get("childspace_routes")
     if data is None:
@@ -821,8 +822,9 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
     return gpd.GeoDataFrame(df[cols], geometry=geo.values, crs=WGS84)
 
 
-#: Pieces of one street at one level closer than this (metres) are one hazard (divided roads, short gaps).
-HAZARD_JOIN_M = 25.0
+#: Pieces of one street at one level closer than this (metres) are one hazard: both carriageways of a divided
+#: road, and pieces either side of a short calmer stretch (about one block), which the same children walk.
+HAZARD_JOIN_M = 100.0
 
 
 def _school_names(routes: pd.DataFrame, schools: gpd.GeoDataFrame | None) -> np.ndarray:
