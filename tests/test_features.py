@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import shapely
 
-from childspace import DataError
-from childspace.osm.features import classify_tags, facilities_from_osm, merge_facilities, name_score
+from childspace import ChildspaceWarning, DataError
+from childspace.osm.features import classify_tags, facilities_from_osm, merge_facilities, name_score, osm_report
 
 LON0, LAT0 = 120.98, 28.12
 M_LAT = 1.0 / 111_320.0
@@ -52,15 +52,28 @@ def xml(nodes, ways, relations=()) -> str:
         ({"amenity": "school", "isced:level": "1"}, ["primary_school"]),
         ({"amenity": "school", "isced:level": "2"}, ["middle_school"]),
         ({"amenity": "school", "isced:level": "1;2"}, ["primary_school", "middle_school"]),
-        ({"amenity": "school", "isced:level": "3"}, ["unclassified_school"]),
+        ({"amenity": "school", "isced:level": "3"}, ["upper_school"]),
         ({"amenity": "school", "name": "乐清市实验小学"}, ["primary_school"]),
         ({"amenity": "school", "name": "柳市镇第一初级中学"}, ["middle_school"]),
         ({"amenity": "school", "name": "乐成中学"}, ["middle_school"]),
-        ({"amenity": "school", "name": "乐清市高级中学"}, ["unclassified_school"]),
-        ({"amenity": "school", "name": "乐清中等专业学校"}, ["unclassified_school"]),
+        ({"amenity": "school", "name": "乐清市高级中学"}, ["upper_school"]),
+        ({"amenity": "school", "name": "乐清中等专业学校"}, ["upper_school"]),
         ({"amenity": "school", "name": "虹桥九年一贯制学校"}, ["primary_school", "middle_school"]),
         ({"amenity": "school", "school": "primary"}, ["primary_school"]),
-        ({"amenity": "school", "name": "外国语学校"}, ["unclassified_school"]),
+        ({"amenity": "school", "name": "外国语学校"}, ["primary_school", "middle_school"]),   # unknown level
+        # outside China: names by language (config/school_levels.toml)
+        ({"amenity": "school", "name": "Volksschule Krems"}, ["primary_school"]),
+        ({"amenity": "school", "name": "Grundschule am Park"}, ["primary_school"]),
+        ({"amenity": "school", "name": "Lincoln Elementary School"}, ["primary_school"]),
+        ({"amenity": "school", "name": "Kaisaniemen ala-aste"}, ["primary_school"]),
+        ({"amenity": "school", "name": "BG/BRG Piaristengasse Krems"}, ["middle_school"]),
+        ({"amenity": "school", "name": "Mittelschule Krems"}, ["middle_school"]),
+        ({"amenity": "school", "name": "Kruununhaan yläasteen koulu"}, ["middle_school"]),
+        ({"amenity": "school", "name": "Lycée Albert-1er"}, ["upper_school"]),
+        ({"amenity": "school", "name": "BORG Krems"}, ["upper_school"]),
+        ({"amenity": "school", "name": "Ressun lukio"}, ["upper_school"]),
+        ({"amenity": "school", "name": "École Saint-Charles"}, ["primary_school", "middle_school"]),
+        ({"amenity": "school"}, ["primary_school", "middle_school"]),
         ({"leisure": "playground"}, ["playground"]),
         ({"leisure": "park", "name": "中心公园"}, ["park"]),
         ({"leisure": "garden", "access": "private"}, []),
@@ -79,7 +92,23 @@ def xml(nodes, ways, relations=()) -> str:
     ],
 )
 def test_classify_tags(tags, expected):
-    assert [c for c, _ in classify_tags(tags)] == expected
+    got = classify_tags(tags)
+    assert [c for c, _ in got] == expected
+    known = tags.get("isced:level") or tags.get("school") or any(
+        w in tags.get("name", "") for w in ("小学", "中学", "九年", "Volks", "Grund", "Elem", "ala-", "BG", "Mittel", "ylä"))
+    if tags.get("amenity") == "school" and expected and expected[0] != "upper_school":
+        assert {s for _, s in got} == ({"school"} if known else {"school_unknown_level"})
+
+
+def test_school_name_patterns_from_the_run_config():
+    from childspace.osm.features import school_name_patterns
+
+    pats = school_name_patterns({"primary": ["Saint-Charles"], "not_middle": {"fr": ["institut"]}})
+    assert [c for c, _ in classify_tags({"amenity": "school", "name": "École Saint-Charles"}, pats)] == \
+        ["primary_school"]
+    assert classify_tags({"amenity": "school", "name": "Institut Collège X"}, pats) == [("upper_school", None)]
+    with pytest.raises(DataError, match="not a regular expression"):
+        school_name_patterns({"middle": ["(unclosed"]})
 
 
 def square(nid0: int, x0: float, y0: float, size: float) -> dict:
@@ -126,12 +155,15 @@ def scene(tmp_path: Path) -> Path:
 
 
 def test_facilities_from_osm(tmp_path):
-    f = facilities_from_osm(scene(tmp_path))
+    with pytest.warns(ChildspaceWarning, match=r"1 OSM schools of unknown level .* 外国语学校.*name_patterns"):
+        f = facilities_from_osm(scene(tmp_path))
     assert f.crs.to_epsg() == 4326
     got = dict(zip(f["facility_id"], f["category"]))
     assert got == {
         "osm/node/1": "kindergarten",
         "osm/node/2": "mother_baby_room",
+        "osm/node/3#primary_school": "primary_school",   # 外国语学校: level unknown, counted as both
+        "osm/node/3#middle_school": "middle_school",
         "osm/way/10": "primary_school",
         "osm/relation/7": "park",
     }  # node 4 inside way 10 dropped
@@ -147,7 +179,12 @@ def test_facilities_from_osm(tmp_path):
     assert "leisure=park" in park["osm_tags"]
     assert f.set_index("facility_id").loc["osm/node/2", "subtype"] == "changing_table"
     uncl = f.attrs["unclassified"]
-    assert list(uncl["osm_id"]) == ["osm/node/3"] and uncl["name"].iloc[0] == "外国语学校"
+    assert [u["osm_id"] for u in uncl] == ["osm/node/3"] and uncl[0]["name"] == "外国语学校"
+    left = f.attrs["left_out"]
+    assert [(r["osm_id"], r["category"]) for r in left] == [("osm/node/4", "primary_school")]
+    rep = osm_report(f).set_index("category")
+    assert rep.loc["primary_school", ["found", "level_unknown", "left_out", "added"]].tolist() == [3, 1, 1, 2]
+    assert "the same facility as the area" in rep.loc["primary_school", "reasons"]
     assert (f.geometry.geom_type == "Point").all()
     # area filter: only the kindergarten near the origin
     a = facilities_from_osm(scene(tmp_path), area=(*ll(-10, -10), *ll(10, 10)))

@@ -132,3 +132,15 @@ def test_bundled_sample_all_pilots_get_a_status():
     assert (st["reasons"].str.len() > 0).to_numpy().sum() == (st["status"] != "meets").sum()
     assert set(uc["category"]) == set(acc.attrs["categories"])
     assert uc["pct_line"].dropna().between(0, 100).all()
+
+
+def test_checklist_follows_the_run_categories(pilots, facilities, origins, net):
+    """A run without mother-and-baby rooms among its categories does not fail every pilot on them."""
+    cats = ["kindergarten", "primary_school", "park", "children_home"]
+    assert pl.elements_for(cats) == ["park_playground", "kindergarten", "primary_school", "children_home"]
+    st = pl.pilot_status(pilots, facilities, origins, net, categories=cats).set_index("pilot_id")
+    assert "has_mother_baby_room" not in st.columns
+    s = st.loc["S"]
+    assert s["n_elements"] == 4 and s["n_present"] == 4 and s["status"] == "meets" and s["reasons"] == ""
+    with pytest.raises(DataError, match="no checklist element"):
+        pl.pilot_status(pilots, facilities, origins, net, categories=["library"])

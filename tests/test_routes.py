@@ -336,3 +336,68 @@ def test_safest_routes_are_least_stress_routes_helsinki():
     s = routes[routes["route"] == "safest"].set_index("origin_id").loc[homes["origin_id"]]
     other = (best >= 0) & (schools["facility_id"].to_numpy()[np.maximum(best, 0)] != s["school_id"].to_numpy())
     assert 0 < other.sum() < len(homes)
+
+
+# A street that loops back to its start node (a loop street, a service-road ring) meets that node twice; on real
+# extracts this made the crossing table hold the pair (node, loop) twice and hazards() failed with "cannot handle a
+# non-unique multi-index". Three ways: a main road west-east, a ring off it (north, then back from the south) and
+# a side road; the school is east of the ring's node, so the walk from the west crosses the ring there.
+LOOP_OSM = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6">
+ <node id="1" lat="48.4100" lon="15.6000"/>
+ <node id="2" lat="48.4100" lon="15.6020"/>
+ <node id="3" lat="48.4100" lon="15.6040"/>
+ <node id="4" lat="48.4115" lon="15.6035"/>
+ <node id="5" lat="48.4130" lon="15.6045"/>
+ <node id="6" lat="48.4088" lon="15.6045"/>
+ <node id="7" lat="48.4085" lon="15.6020"/>
+ <node id="8" lat="48.4070" lon="15.6020"/>
+ <node id="9" lat="48.4100" lon="15.6080"/>
+ <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="primary"/><tag k="name" v="Hauptstrasse"/></way>
+ <way id="11"><nd ref="3"/><nd ref="4"/><nd ref="5"/><nd ref="6"/><nd ref="3"/><tag k="highway" v="primary"/>
+  <tag k="lanes" v="4"/><tag k="name" v="Ring"/></way>
+ <way id="12"><nd ref="2"/><nd ref="7"/><nd ref="8"/><tag k="highway" v="secondary"/><tag k="name" v="Nordweg"/></way>
+ <way id="13"><nd ref="3"/><nd ref="9"/><tag k="highway" v="residential"/><tag k="name" v="Ostgasse"/></way>
+ <node id="20" lat="48.4102" lon="15.6079"><tag k="amenity" v="school"/><tag k="name" v="Volksschule Ring"/>
+  <tag k="isced:level" v="1"/></node>
+</osm>
+"""
+
+
+def test_loop_street_hazards(tmp_path):
+    from childspace.osm.features import facilities_from_osm
+
+    path = tmp_path / "loop.osm"
+    path.write_text(LOOP_OSM, encoding="utf-8")
+    net = WalkNetwork.from_osm(path)
+    loop = np.flatnonzero(net.u == net.v)
+    assert len(loop) == 1                                     # the ring is one edge from its node back to it
+    stress = network_stress(net)
+    inc = stress.incidence
+    assert not inc.duplicated(["node", "edge"]).any()
+    assert ((inc["edge"] == loop[0]).sum()) == 1
+    schools = facilities_from_osm(path)
+    homes = gpd.GeoDataFrame({"origin_id": ["w", "s", "e", "ring"], "children": [1, 2, 3, 4]},
+                             geometry=shapely.points([(15.6001, 48.4101), (15.6021, 48.4075), (15.6041, 48.4099),
+                                                      (15.6044, 48.4130)]), crs="EPSG:4326")
+    with pytest.warns(Warning):
+        routes = school_routes(net, homes, schools, stress=stress)
+    hz = hazards(routes, net, stress)
+    ring_node = int(net.u[loop[0]])
+    cross = hz[hz["type"] == "crossing"]
+    # the walk from the west along the main road crosses the ring's southern arm at its node: one hazard there
+    assert list(cross["node"]) == [ring_node]
+    assert cross["name"].iloc[0] == "Ring" and int(cross["level"].iloc[0]) == 4
+    # children from the west (1) and the side road (2) cross there; the home on the ring walks round it
+    assert cross["children"].iloc[0] == 3
+    assert hz["hazard_id"].is_unique
+
+
+def test_zero_length_route_has_no_invalid_line(case):
+    net, stress, homes, schools, _ = case
+    at_school = gpd.GeoDataFrame({"origin_id": ["there"], "children": [1]}, geometry=list(schools.geometry),
+                                 crs=CRS)
+    r = school_routes(net, at_school, schools, categories="primary_school", stress=stress)
+    assert (r["length_m"] == 0).all()
+    g = np.asarray(r.geometry.array)
+    assert shapely.is_missing(g).all()   # no two-identical-point LineString (invalid in GIS files)

@@ -39,7 +39,7 @@ from childspace.analysis.coverage import (
 )
 from childspace.inputs.projection import WGS84, local_crs_for
 
-__all__ = ["ELEMENTS", "pilot_catchments", "pilot_status"]
+__all__ = ["ELEMENTS", "elements_for", "pilot_catchments", "pilot_status"]
 
 #: Checklist elements: key -> (categories that satisfy it, Chinese name, English name).
 ELEMENTS: dict[str, tuple[tuple[str, ...], str, str]] = {
@@ -49,6 +49,18 @@ ELEMENTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "primary_school": (("primary_school",), "小学", "primary school"),
     "children_home": (("children_home",), "儿童之家", "children's home"),
 }
+
+
+
+def elements_for(categories: Iterable[str] | None) -> list[str]:
+    """The checklist elements a run's ``[analysis] categories`` can judge: those with at least one of their
+    categories among ``categories`` (all of :data:`ELEMENTS` when None). An element judged on categories the run
+    does not analyse would always read as missing."""
+    if categories is None:
+        return list(ELEMENTS)
+    cats = set(categories)
+    return [k for k, (cs, _, _) in ELEMENTS.items() if cats & set(cs)]
+
 
 _POINT_KINDS = ("school", "hospital", "park", "venue", "street", "enterprise")
 _STATUS_ZH = {"meets": "达标", "partly": "部分达标", "gap": "缺口"}
@@ -144,7 +156,7 @@ def _fmt_m(d: float) -> str:
 def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins: gpd.GeoDataFrame | None,
                  network: Any = None, elements: Iterable[str] | None = None, radii: Mapping[str, float] | Any = None,
                  target_pct: float | Mapping[str, float] | None = None, batch: int | Iterable[int] | None = None,
-                 max_snap: float = MAX_SNAP_M) -> gpd.GeoDataFrame:
+                 max_snap: float = MAX_SNAP_M, categories: Iterable[str] | None = None) -> gpd.GeoDataFrame:
     """Checklist of child-friendly elements within reach of each pilot, and its status.
 
     Rule ("within reach"):
@@ -180,6 +192,10 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
         Keep only these batches.
     max_snap : float
         Metres.
+    categories : iterable of str, optional
+        The run's categories (``[analysis] categories``): elements are judged only on these (an element none of
+        whose categories is analysed is left off the checklist; ``park_playground`` with only ``park`` is judged
+        on parks).
 
     Returns
     -------
@@ -193,7 +209,15 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
     unknown = [k for k in keys if k not in ELEMENTS]
     if unknown:
         raise DataError(f"unknown checklist element(s) {unknown}", fix=f"use some of {list(ELEMENTS)}")
-    cats = list(dict.fromkeys(c for k in keys for c in ELEMENTS[k][0]))
+    run_cats = None if categories is None else set(categories)
+    elem = {k: (tuple(c for c in ELEMENTS[k][0] if run_cats is None or c in run_cats), *ELEMENTS[k][1:])
+            for k in keys}
+    keys = [k for k in keys if elem[k][0]]
+    if not keys:
+        raise DataError("no checklist element can be judged with the run's categories", feature="pilots",
+                        fix=f"include some of {sorted({c for v in ELEMENTS.values() for c in v[0]})} in "
+                            "[analysis] categories")
+    cats = list(dict.fromkeys(c for k in keys for c in elem[k][0]))
     std = radii if hasattr(radii, "categories") else _default_standards()
     n = len(sel)
     geom_pt = sel.geometry.copy()
@@ -214,7 +238,7 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
     detail: dict[str, list[str]] = {k: [""] * n for k in keys}
     rule = np.where(comm, "coverage", "nearest").astype(object)
     for k in keys:
-        for c in ELEMENTS[k][0]:
+        for c in elem[k][0]:
             d = acc[f"dist_{m}_{c}"].to_numpy(dtype="float64")
             dist[k] = np.fmin(dist[k], d)
             has[k] |= acc[f"covered_{m}_{c}"].to_numpy(dtype=bool)
@@ -228,12 +252,12 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
             uc = unit_coverage(units, oacc, categories=cats, target_pct=target_pct)
         ci = np.flatnonzero(comm)
         for k in keys:
-            part = uc[uc["category"].isin(ELEMENTS[k][0])]
+            part = uc[uc["category"].isin(elem[k][0])]
             pct_col = "pct_walk" if walk else "pct_line"
             best = part.groupby("unit_id", sort=False)[pct_col].max()
             med = part.groupby("unit_id", sort=False)["median_walk_m"].min()
             kids = part.groupby("unit_id", sort=False)["children"].max()
-            tgt = {c: _target_pct(c, target_pct, std) for c in ELEMENTS[k][0]}
+            tgt = {c: _target_pct(c, target_pct, std) for c in elem[k][0]}
             ok_any = part.assign(_ok=part[pct_col] >= part["category"].map(tgt)).groupby("unit_id")["_ok"].any()
             for j, i in enumerate(ci):
                 uid = units["unit_id"].iloc[j]
@@ -255,12 +279,12 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
         for k in keys:
             if has[k][i]:
                 continue
-            _, zh, en = ELEMENTS[k]
+            _, zh, en = elem[k]
             if isinstance(detail[k][i], tuple):
                 z, e = detail[k][i]
                 parts.append(f"缺{zh}{z} {en[0].upper() + en[1:]} {e}")
                 continue
-            r = [radius_of[c] for c in ELEMENTS[k][0]]
+            r = [radius_of[c] for c in elem[k][0]]
             r = [max(x) if isinstance(x, list) else x for x in r]
             rtxt = "/".join(_fmt_m(x) for x in r)
             d = dist[k][i]

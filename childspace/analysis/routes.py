@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import shapely
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from childspace._errors import ChildspaceWarning, DataError
 from childspace.analysis.safety import Stress, _cfg, network_stress, routing_cost
@@ -443,8 +443,15 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
 
 def _geometry(network: Any, P: Any) -> np.ndarray:
     """Route LineStrings origin -> school in EPSG:4326 from paths read school -> origin (vectorised: vertex
-    table, partial first/last edges cut by interpolation, one coordinate transformation, one linestrings call)."""
-    return np.asarray(P.geometry(reverse=True, crs=WGS84).array, dtype=object)
+    table, partial first/last edges cut by interpolation, one coordinate transformation, one linestrings call).
+    A route of zero length (the home is at the school's snap point) has no line: None, not an invalid
+    two-identical-point LineString."""
+    g = np.asarray(P.geometry(reverse=True, crs=WGS84).array, dtype=object)
+    present = ~shapely.is_missing(g)
+    bad = np.zeros(g.size, dtype=bool)
+    bad[present] = ~shapely.is_valid(g[present]) & (shapely.length(g[present]) == 0)
+    g[bad] = None
+    return g
 
 
 def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: gpd.GeoDataFrame,
@@ -641,8 +648,8 @@ def school_summary(routes: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> pd.Da
     DataFrame
         ``school_id``, ``name``, ``category``, ``children_safe``, ``children_caution``, ``children_unsafe``
         (by the ``safest`` route's verdict), ``children_unreachable`` (origins of the school's category with no
-        route to any school, counted once per category under ``school_id`` None), ``children_over_detour``
-        (the least-stress route is too long, the shortest is used), ``pct_safe``.
+        route to any school, counted once per category under ``school_id`` ``unreachable/<category>``),
+        ``children_over_detour`` (the least-stress route is too long, the shortest is used), ``pct_safe``.
     """
     s = routes[routes["route"] == "safest"]
     cnt = pd.crosstab([s["school_id"].fillna("—"), s["category"]], s["verdict"], values=s["children"],
@@ -653,15 +660,17 @@ def school_summary(routes: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> pd.Da
     over = s[s["over_detour"].astype(bool)].groupby(["school_id", "category"])["children"].sum() \
         if "over_detour" in s.columns else pd.Series(dtype=float)
     cnt = cnt.reset_index().rename(columns={"school_id": "school_id"})
-    out = pd.DataFrame({"school_id": cnt["school_id"].replace("—", None), "category": cnt["category"],
+    none = cnt["school_id"] == "—"   # children with no reachable school: an id that says so, never empty
+    out = pd.DataFrame({"school_id": cnt["school_id"].where(~none, "unreachable/" + cnt["category"].astype(str)),
+                        "category": cnt["category"],
                         "children_safe": cnt["safe"], "children_caution": cnt["caution"],
                         "children_unsafe": cnt["unsafe"], "children_unreachable": cnt["unreachable"]})
     out["children_over_detour"] = [float(over.get((a, b), 0.0)) for a, b in zip(out["school_id"],
                                                                                   out["category"])]
     names = dict(zip(schools["facility_id"].astype(str), schools["name"] if "name" in schools.columns
                      else schools["facility_id"].astype(str)))
-    out.insert(1, "name", out["school_id"].map(lambda x: names.get(str(x)) if x is not None else
-                                                "无可达学校 no reachable school"))
+    out.insert(1, "name", out["school_id"].map(lambda x: "无可达学校 no reachable school"
+                                                if str(x).startswith("unreachable/") else names.get(str(x))))
     # schools with no routes at all still appear, with zeros
     cats = set(routes["category"].unique())
     sch = schools[schools["category"].isin(cats)] if "category" in schools.columns else schools
@@ -681,7 +690,8 @@ def school_summary(routes: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> pd.Da
 
 
 def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None, top: int | None = None,
-            min_level: int = 3, route: str = "safest", rank_by: str = "children") -> gpd.GeoDataFrame:
+            min_level: int = 3, route: str = "safest", rank_by: str = "children",
+            schools: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """Road segments and crossings at level >= ``min_level`` ranked by the children whose route uses them.
 
     The routes counted are the ``safest`` rows of :func:`school_routes`, i.e. the safest *acceptable* route of
@@ -707,13 +717,25 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
     rank_by : str
         ``"children"`` (default: most children first, then the higher level) or ``"level"`` (level 4 first,
         then by children: the most dangerous places first, however few children pass).
+    schools : GeoDataFrame, optional
+        ``facility_id``, ``name``: the ``schools`` column names schools by name (an unnamed school by its id;
+        without ``schools`` the ids are used).
 
     Returns
     -------
     GeoDataFrame (EPSG:4326)
-        ``hazard_id``, ``type`` (``segment``/``crossing``), ``level``, ``children``, ``routes``, ``schools``
-        ("; "-joined school ids), ``name`` (street), ``reason`` (bilingual), ``rank`` (1 = first by ``rank_by``), ``edge``
-        or ``node`` (network positions), geometry (LineString for segments, Point for crossings).
+        ``hazard_id``, ``type`` (``segment``/``crossing``), ``level``, ``children`` (each child once per hazard),
+        ``routes``, ``schools`` ("; "-joined school names), ``name`` (street), ``reason`` (bilingual), ``rank``
+        (1 = first by ``rank_by``), ``edge`` (for a segment: its longest piece) or ``node`` (network positions),
+        ``pieces`` (network edges in the hazard), ``length_m``, geometry (LineString/MultiLineString for
+        segments, Point for crossings).
+
+    Notes
+    -----
+    A segment hazard is one *place*: the pieces of one street (same name, else same OSM way) at the same level
+    that touch or lie within ``HAZARD_JOIN_M`` (100 m, about a block) of each other (both carriageways of a
+    divided road; pieces either side of a short calmer stretch), so a long arterial split at every side street
+    is one entry, not ten.
     """
     data = routes.attrs.get("childspace_routes")
     if data is None:
@@ -731,24 +753,37 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
                         fix="rank the hazards by the children affected or by their level")
     s = routes[(routes["route"] == route) & (routes["verdict"] != "unreachable")]
     key_children = pd.Series(s["children"].to_numpy(dtype=float), index=s["route_key"].to_numpy())
-    key_school = pd.Series(s["school_id"].astype(str).to_numpy(), index=s["route_key"].to_numpy())
+    key_school = pd.Series(_school_names(s, schools), index=s["route_key"].to_numpy())
     rows = []
-    # segments
+    # segments: the pieces of one street at one level that touch form one hazard (one place to fix)
     lev = stress.edge_level
     m = np.isin(data.edge_key, key_children.index.to_numpy()) & (lev[data.edge] >= min_level)
     if m.any():
         seg = pd.DataFrame({"key": data.edge_key[m], "edge": data.edge[m]}).drop_duplicates()
-        seg["children"] = key_children.reindex(seg["key"]).to_numpy()
-        seg["school"] = key_school.reindex(seg["key"]).to_numpy()
-        g = seg.groupby("edge").agg(children=("children", "sum"), routes=("key", "size"),
-                                    schools=("school", lambda x: "; ".join(sorted(set(x)))))
-        e = g.index.to_numpy()
-        names = network.edges["name"].to_numpy(dtype=object)[e] if "name" in network.edges.columns else None
+        he = np.unique(seg["edge"].to_numpy())
+        grp = _street_groups(network, he, lev[he])
+        seg["group"] = grp[np.searchsorted(he, seg["edge"].to_numpy())]
+        per = seg.drop_duplicates(["group", "key"])          # a child walking 3 pieces of a street counts once
+        per = per.assign(children=key_children.reindex(per["key"]).to_numpy(),
+                         school=key_school.reindex(per["key"]).to_numpy())
+        g = per.groupby("group").agg(children=("children", "sum"), routes=("key", "size"),
+                                     schools=("school", lambda x: "; ".join(sorted(set(x)))))
+        L = network.length
+        order = np.lexsort((-L[he], grp))                    # the longest piece represents the group
+        first = order[np.r_[True, grp[order][1:] != grp[order][:-1]]]
+        rep_e = he[first]
+        gid = grp[first]
+        g = g.loc[gid]
+        geoms = np.asarray(network.edges.geometry.array, dtype=object)
+        lines = pd.Series(geoms[he]).groupby(grp).agg(lambda x: shapely.line_merge(shapely.union_all(
+            np.asarray(x.to_numpy(), dtype=object)))).loc[gid].to_numpy(dtype=object)
+        names = network.edges["name"].to_numpy(dtype=object)[rep_e] if "name" in network.edges.columns else None
         rows.append(pd.DataFrame({
-            "type": "segment", "level": lev[e].astype(int), "children": g["children"].to_numpy(),
+            "type": "segment", "level": lev[rep_e].astype(int), "children": g["children"].to_numpy(),
             "routes": g["routes"].to_numpy(), "schools": g["schools"].to_numpy(),
-            "name": names, "reason": stress.edges["reason"].to_numpy(dtype=object)[e],
-            "edge": e, "node": -1, "geometry": np.asarray(network.edges.geometry.array, dtype=object)[e]}))
+            "name": names, "reason": stress.edges["reason"].to_numpy(dtype=object)[rep_e],
+            "edge": rep_e, "node": -1, "pieces": np.bincount(grp)[gid],
+            "length_m": np.bincount(grp, weights=L[he])[gid], "geometry": lines}))
     # crossings (per node; the worst crossing there among the routes using it)
     m = np.isin(data.cross_key, key_children.index.to_numpy()) & (data.cross_level >= min_level)
     if m.any():
@@ -769,9 +804,10 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
         rows.append(pd.DataFrame({
             "type": "crossing", "level": w["level"].to_numpy(), "children": g["children"].to_numpy(),
             "routes": g["routes"].to_numpy(), "schools": g["schools"].to_numpy(), "name": names,
-            "reason": reason, "edge": w["edge"].to_numpy(), "node": nodes,
+            "reason": reason, "edge": w["edge"].to_numpy(), "node": nodes, "pieces": 1, "length_m": 0.0,
             "geometry": shapely.points(network.x[nodes], network.y[nodes])}))
-    cols = ["hazard_id", "type", "level", "children", "routes", "schools", "name", "reason", "rank", "edge", "node"]
+    cols = ["hazard_id", "type", "level", "children", "routes", "schools", "name", "reason", "rank", "edge", "node",
+            "pieces", "length_m"]
     if not rows:
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=network.crs).to_crs(WGS84)
                                 .values, crs=WGS84)
@@ -785,6 +821,46 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
     geo = gpd.GeoSeries(df.pop("geometry").to_numpy(), crs=network.crs).to_crs(WGS84)
     return gpd.GeoDataFrame(df[cols], geometry=geo.values, crs=WGS84)
 
+
+#: Pieces of one street at one level closer than this (metres) are one hazard: both carriageways of a divided
+#: road, and pieces either side of a short calmer stretch (about one block), which the same children walk.
+HAZARD_JOIN_M = 100.0
+
+
+def _school_names(routes: pd.DataFrame, schools: gpd.GeoDataFrame | None) -> np.ndarray:
+    """The name of each route's school (its id when unnamed or when ``schools`` is not given)."""
+    ids = routes["school_id"].astype(str).to_numpy(dtype=object)
+    if schools is None or "name" not in schools.columns:
+        return ids
+    nm = pd.Series(schools["name"].to_numpy(dtype=object), index=schools["facility_id"].astype(str).to_numpy())
+    nm = nm[~nm.index.duplicated()]
+    got = nm.reindex(ids).to_numpy(dtype=object)
+    ok = pd.notna(got) & (pd.Series(got, dtype=object).astype(str).str.strip() != "").to_numpy()
+    return np.where(ok, got, ids)
+
+
+def _street_groups(network: Any, edges: np.ndarray, level: np.ndarray, join_m: float = HAZARD_JOIN_M
+                   ) -> np.ndarray:
+    """Group label (0..k-1) of each edge of ``edges``: edges of one street (same name, else same OSM way) and
+    the same level that touch or come within ``join_m`` metres of each other (the two carriageways of a
+    divided road, pieces either side of a short gap) are one group (connected components)."""
+    n = edges.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    cols = network.edges.columns
+    name = network.edges["name"].to_numpy(dtype=object)[edges] if "name" in cols else np.full(n, None, object)
+    way = network.edges["osmid"].to_numpy(dtype=object)[edges] if "osmid" in cols else edges
+    nm = pd.Series(name, dtype=object).fillna("").astype(str).str.strip()
+    blank = (nm == "").to_numpy()
+    way_s = pd.Series(way, dtype=object).fillna(-1).astype(str)
+    street = np.where(blank, ("way:" + way_s).to_numpy(dtype=object), ("name:" + nm).to_numpy(dtype=object))
+    code = pd.factorize(pd.MultiIndex.from_arrays([street, np.asarray(level, dtype=np.int64)]))[0]
+    geoms = np.asarray(network.edges.geometry.array, dtype=object)[edges]   # metric CRS (network.crs)
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=join_m)
+    same = code[i] == code[j]
+    G = sp.csr_array((np.ones(int(same.sum())), (i[same], j[same])), shape=(n, n))
+    _, lab = connected_components(G, directed=False)
+    return pd.factorize(lab)[0].astype(np.int64)
 
 # ----------------------------------------------------------------------------------------------------------------
 # walksheds

@@ -677,7 +677,7 @@ def crossing_incidence(nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd
     Returns
     -------
     DataFrame
-        One row per road-edge end: ``node`` and ``edge`` (positions in ``nodes``/``edges``), ``node_id``,
+        One row per road-edge end (one per distinct (node, edge) pair: a loop's two ends are one row): ``node`` and ``edge`` (positions in ``nodes``/``edges``), ``node_id``,
         ``edge_id`` (labels), ``level`` (1-4), ``control`` (``signals``/``marked``/``unmarked``), ``island``
         (bool), ``assumed`` (bool), ``assumed_tags``, ``reason`` (bilingual), ``road_key`` (int way identity:
         street name, else way id).
@@ -706,8 +706,9 @@ def crossing_incidence(nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd
 
     road = es["road"].fillna(False).to_numpy(dtype=bool)
     eidx = np.flatnonzero(road)
-    node_pos = np.concatenate([u[eidx], v[eidx]])
-    edge_pos = np.concatenate([eidx, eidx])
+    open_ = eidx[u[eidx] != v[eidx]]   # a loop (a way back to its start) meets its node once, not twice
+    node_pos = np.concatenate([u[eidx], v[open_]])
+    edge_pos = np.concatenate([eidx, open_])
     speed = es["maxspeed_kmh"].to_numpy()[edge_pos]
     lanes = es["lanes"].to_numpy()[edge_pos]
     ctrl = control[node_pos]
@@ -1342,7 +1343,7 @@ def school_zones(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None 
                                              all_matches=False)
         order = np.lexsort((dist, owner[qi]))
         so, sd, sc = owner[qi][order], dist[order], ci[order]
-        first = np.r_[True, so[1:] != so[:-1]]
+        first = np.r_[True, so[1:] != so[:-1]][:so.size]   # none within search_m: empty, not [True]
         c_dist[so[first]] = sd[first]
         c_best[so[first]] = sc[first]
     found = c_best >= 0

@@ -37,7 +37,8 @@ def _transformer(src: CRS, dst: CRS) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
-def _in_china(lon: float, lat: float) -> bool:
+def in_china(lon: float, lat: float) -> bool:
+    """Whether a WGS84 point lies in China's bounding box (the China-specific defaults and standards apply)."""
     return 73.0 <= lon <= 136.0 and 17.0 <= lat <= 54.0
 
 
@@ -54,7 +55,7 @@ def local_crs(lon: float, lat: float) -> CRS:
     pyproj.CRS
         CGCS2000 3-degree Gauss-Krueger zone (China) or WGS84 / UTM zone (elsewhere); units metres.
     """
-    if _in_china(lon, lat):
+    if in_china(lon, lat):
         cm = int(round(lon / 3.0) * 3)
         cm = min(max(cm, _GK3_FIRST_CM), 135)
         return CRS.from_epsg(_GK3_FIRST_EPSG + (cm - _GK3_FIRST_CM) // 3)

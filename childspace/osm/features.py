@@ -7,11 +7,15 @@ Classification of OSM tags into canonical categories (:func:`classify_tags`)
   centres), and ``amenity=kindergarten`` named 托育/托儿所 without 幼儿园.
 - ``primary_school`` 小学 / ``middle_school`` 初中: ``amenity=school`` classified, in this order, by
   ``isced:level`` (1 -> primary, 2 -> middle; ISCED 2011 levels, UNESCO), by ``school=*`` (primary; middle,
-  junior_high, lower_secondary), or by the name (小学 -> primary; 初中/初级中学/中学 -> middle, but 高中/高级中学, 职业/职高/中专/技校
-  are not middle schools; 九年一贯制/九年制 -> both). A school that is both (``isced:level=1;2``, 九年一贯制) gives **two
-  facilities**, one per category (ids suffixed ``#primary_school``/``#middle_school``), because coverage is
-  computed per category. Schools that cannot be classified are not returned; they are listed in
-  ``result.attrs["unclassified"]`` (a DataFrame) so a planner can tag them.
+  junior_high, lower_secondary), or by name patterns by language (``config/school_levels.toml``, extended by
+  ``school_names``: 小学/Primary/Elementary/Grundschule/Volksschule -> primary; 初中/中学/Middle/Secondary/
+  Gymnasium/Mittelschule -> middle; 九年一贯制/peruskoulu -> both; 高中/职业/Lycée/lukio/BORG/Handelsakademie are
+  upper secondary or vocational and are left out). A school that is both (``isced:level=1;2``, 九年一贯制) gives
+  **two facilities**, one per category (ids suffixed ``#primary_school``/``#middle_school``), because coverage
+  is computed per category. A school whose level cannot be told is **a school of unknown level**: two
+  facilities as well, with ``subtype`` ``school_unknown_level``, listed once per OSM object in
+  ``result.attrs["unclassified"]`` (records) and announced by a warning that says how to set the level
+  (outside China most schools carry no level tag: dropping them read as 0 % coverage).
 - ``playground`` 儿童游戏场地: ``leisure=playground``.
 - ``park`` 公园: ``leisure=park``; ``leisure=garden`` when public (``access`` absent/yes/public/permissive and
   ``garden:type`` not residential/private).
@@ -30,7 +34,8 @@ Areas (closed ways and multipolygon relations) are reduced to a representative p
 (``shapely.point_on_surface``) and keep ``area_ha`` (hectares, local metric CRS). ``entrance=*`` nodes on an
 area's outline are kept as a list of (lon, lat) in ``entrances``. A point feature of a category that lies
 inside an area of the same category (the school's node inside the school grounds) is dropped as a duplicate of
-the area.
+the area. Everything found but not returned is listed in ``result.attrs["left_out"]`` with the reason;
+:func:`osm_report` gives, per category, found / level unknown / left out / merged / added.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +52,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from childspace._errors import DataError
+from childspace._errors import ChildspaceWarning, DataError
 from childspace.inputs.area import AreaLike, area_polygon
 from childspace.inputs.projection import WGS84, local_crs, local_crs_for
 from childspace.inputs.standards import category_label
@@ -68,15 +74,53 @@ SUMMARY_KEYS = (
     "operator",
 )
 
-_PRIMARY_NAME = re.compile(r"小学")
-_MIDDLE_NAME = re.compile(r"初中|初级中学|中学")
-_NOT_MIDDLE_NAME = re.compile(r"高中|高级中学|职业|职高|中专|技校|技工|中等专业")
-_BOTH_NAME = re.compile(r"九年一贯|九年制")
 _CHILD_HOSP_NAME = re.compile(r"儿童|妇幼|儿科")
+#: Data file of the default school-name patterns, by level and language.
+SCHOOL_LEVELS_FILE = Path(__file__).resolve().parents[1] / "config" / "school_levels.toml"
+_LEVEL_KEYS = ("primary", "middle", "both", "not_middle")
+_NAME_KEYS = ("name", "name:zh", "name:en", "name:de", "official_name")
+#: Subtype of a school whose level is unknown (counted as both primary and middle).
+UNKNOWN_LEVEL = "school_unknown_level"
 
 
-def _school_levels(tags: dict[str, str]) -> set[str]:
-    """Categories of an ``amenity=school`` object (empty set: unclassified)."""
+def school_name_patterns(extra: dict[str, Any] | None = None) -> dict[str, re.Pattern[str]]:
+    """The name patterns of school levels: ``config/school_levels.toml`` plus ``extra`` (same layout:
+    level -> list of patterns, or level -> language -> list), compiled case-insensitively."""
+    import tomllib
+
+    raw = tomllib.loads(SCHOOL_LEVELS_FILE.read_text(encoding="utf-8"))
+    out: dict[str, re.Pattern[str]] = {}
+    for level in _LEVEL_KEYS:
+        pats: list[str] = []
+        for src in (raw.get(level, {}), (extra or {}).get(level, {})):
+            vals = src.values() if isinstance(src, dict) else [src]
+            for v in vals:
+                pats.extend([v] if isinstance(v, str) else list(v))
+        for pat in pats:
+            try:
+                re.compile(pat)
+            except re.error as exc:
+                raise DataError(f"school name pattern {pat!r} ({level}) is not a regular expression ({exc})",
+                                feature="[schools] name_patterns", fix="escape special characters with \\") from None
+        out[level] = re.compile("|".join(f"(?:{q})" for q in pats) if pats else r"(?!x)x", re.IGNORECASE)
+    return out
+
+
+_DEFAULT_PATTERNS: dict[str, re.Pattern[str]] | None = None
+
+
+def _patterns(p: dict[str, re.Pattern[str]] | None) -> dict[str, re.Pattern[str]]:
+    global _DEFAULT_PATTERNS
+    if p is not None:
+        return p
+    if _DEFAULT_PATTERNS is None:
+        _DEFAULT_PATTERNS = school_name_patterns()
+    return _DEFAULT_PATTERNS
+
+
+def _school_levels(tags: dict[str, str], patterns: dict[str, re.Pattern[str]] | None = None) -> set[str] | None:
+    """Categories of an ``amenity=school`` object: empty set when its level is unknown, None when it is
+    neither primary nor middle (upper secondary or vocational by its tags or name)."""
     isced = tags.get("isced:level")
     if isced:
         levels: set[str] = set()
@@ -89,8 +133,10 @@ def _school_levels(tags: dict[str, str]) -> set[str]:
                     levels.add("primary_school")
                 elif n == 2:
                     levels.add("middle_school")
-        if levels or any(ch.isdigit() for ch in isced):
+        if levels:
             return levels
+        if any(ch.isdigit() for ch in isced):
+            return None
     school = (tags.get("school") or "").lower()
     if school:
         out = set()
@@ -100,30 +146,38 @@ def _school_levels(tags: dict[str, str]) -> set[str]:
             out.add("middle_school")
         if out:
             return out
-    name = tags.get("name") or tags.get("name:zh") or ""
-    if _BOTH_NAME.search(name):
+    pat = _patterns(patterns)
+    name = " | ".join(tags[k] for k in _NAME_KEYS if tags.get(k))
+    if pat["both"].search(name):
         return {"primary_school", "middle_school"}
     out = set()
-    if _PRIMARY_NAME.search(name):
+    if pat["primary"].search(name):
         out.add("primary_school")
-    if _MIDDLE_NAME.search(name) and not _NOT_MIDDLE_NAME.search(name):
+    not_middle = bool(pat["not_middle"].search(name))
+    if pat["middle"].search(name) and not not_middle:
         out.add("middle_school")
+    if not out and not_middle:
+        return None
     return out
 
 
-def classify_tags(tags: dict[str, str]) -> list[tuple[str, str | None]]:
+def classify_tags(tags: dict[str, str], patterns: dict[str, re.Pattern[str]] | None = None
+                  ) -> list[tuple[str, str | None]]:
     """Canonical categories of an OSM object, with a subtype, from its tags (rules in the module docstring).
 
     Parameters
     ----------
     tags : dict
         Raw OSM tags.
+    patterns : dict, optional
+        School-name patterns (:func:`school_name_patterns`; default: ``config/school_levels.toml``).
 
     Returns
     -------
     list of (category, subtype)
-        Empty when the object is not a child-friendly facility; two entries for a school of both levels.
-        ``("unclassified_school", None)`` for a school whose level cannot be determined.
+        Empty when the object is not a child-friendly facility; two entries for a school of both levels, and for
+        a school of unknown level (subtype ``school_unknown_level``). ``("upper_school", None)`` for a school
+        that is neither primary nor middle (left out, reported).
     """
     amenity = tags.get("amenity")
     leisure = tags.get("leisure")
@@ -136,9 +190,11 @@ def classify_tags(tags: dict[str, str]) -> list[tuple[str, str | None]]:
         infant = "幼儿园" not in name and (amenity == "childcare" or "托育" in name or "托儿所" in name)
         return [("infant_care" if infant else "kindergarten", amenity)]
     if amenity == "school":
-        levels = _school_levels(tags)
+        levels = _school_levels(tags, patterns)
+        if levels is None:
+            return [("upper_school", None)]
         if not levels:
-            return [("unclassified_school", None)]
+            return [("primary_school", UNKNOWN_LEVEL), ("middle_school", UNKNOWN_LEVEL)]
         return [(c, "school") for c in ("primary_school", "middle_school") if c in levels]
     if leisure == "playground":
         return [("playground", None)]
@@ -172,9 +228,19 @@ def _keep(tags: dict[str, str]) -> bool:
     return bool(classify_tags(tags))
 
 
+#: Reasons an OSM facility is left out, as written in the ``reason`` column of ``attrs["left_out"]``.
+LEFT_OUT = {
+    "upper_school": "高中/职业学校，非小学初中 upper secondary or vocational school, not primary or middle "
+                    "(isced:level or name)",
+    "no_geometry": "几何不完整（数据范围外）incomplete geometry (members outside the extract)",
+    "inside_area": "与其所在的同类设施面重复 the same facility as the area it lies in",
+    "outside_area": "在研究范围外 outside the study area",
+}
+
+
 def facilities_from_osm(
     source: str | Path | AreaLike, area: AreaLike | None = None, buffer_m: float = 0.0,
-    cache_folder: str | Path | None = None,
+    cache_folder: str | Path | None = None, school_names: dict[str, Any] | None = None,
 ) -> gpd.GeoDataFrame:
     """Child-friendly facilities from an OSM file (or, when ``source`` is an area, from an Overpass download).
 
@@ -191,15 +257,26 @@ def facilities_from_osm(
         Buffer around ``area`` in metres.
     cache_folder : str or Path, optional
         Overpass cache (default ``~/.cache/childspace/overpass``).
+    school_names : dict, optional
+        Extra school-name patterns by level (``primary``, ``middle``, ``both``, ``not_middle``; a list of
+        regular expressions, or language -> list), added to ``config/school_levels.toml``.
 
     Returns
     -------
     GeoDataFrame, EPSG:4326
         Canonical facilities: ``facility_id`` ("osm/node/123", "osm/way/5", "osm/relation/7", suffixed
         ``#<category>`` for schools of two levels), ``name``, ``category``, ``label`` (bilingual), ``source``
-        ("osm"), ``subtype``, ``area_ha`` (hectares, NaN for points), ``entrances`` (list of (lon, lat) or
-        None), ``capacity`` (from the ``capacity`` tag, NaN when absent), ``address``, ``osm_tags`` (summary),
-        Point geometry. ``attrs["unclassified"]``: schools whose level could not be determined.
+        ("osm"), ``subtype`` (``school_unknown_level`` for a school counted as both levels because its level
+        is not known), ``area_ha`` (hectares, NaN for points), ``entrances`` (list of (lon, lat) or None),
+        ``capacity`` (from the ``capacity`` tag, NaN when absent), ``address``, ``osm_tags`` (summary), Point
+        geometry. ``attrs["unclassified"]``: the schools of unknown level, one record (dict: ``osm_id``,
+        ``name``, ``lon``, ``lat``) per OSM object; ``attrs["left_out"]``: records of the OSM objects found but
+        not returned (``osm_id``, ``name``, ``category``, ``reason``); :func:`osm_report` sums both up.
+
+    Warns
+    -----
+    ChildspaceWarning
+        When schools of unknown level are counted as both primary and middle schools.
 
     Raises
     ------
@@ -210,14 +287,26 @@ def facilities_from_osm(
         from childspace.osm import overpass
 
         path = overpass.download(source, buffer_m, "facilities", cache_folder=cache_folder)
-        return facilities_from_osm(path, area=source if area is None else area, buffer_m=buffer_m)
+        return facilities_from_osm(path, area=source if area is None else area, buffer_m=buffer_m,
+                                   school_names=school_names)
+    pats = school_name_patterns(school_names) if school_names else None
     p = _osm_reader.check_osm_path(source)
-    raw = _osm_reader.read_features(p, _keep, CANDIDATE_KEYS)
+    raw = _osm_reader.read_features(p, lambda t: bool(classify_tags(t, pats)), CANDIDATE_KEYS)
     geoms = shapely.from_wkb(np.array([g if g is not None else None for g in raw.geoms], dtype=object))
     ent = gpd.GeoDataFrame(
         {"id": raw.entrance_ids}, geometry=shapely.points(raw.entrance_lon, raw.entrance_lat), crs=WGS84
     )
-    return _assemble(raw.kinds, raw.ids, raw.tags, geoms, raw.way_entrance_refs, ent, area, buffer_m)
+    out = _assemble(raw.kinds, raw.ids, raw.tags, geoms, raw.way_entrance_refs, ent, area, buffer_m, pats)
+    unk = pd.DataFrame(out.attrs["unclassified"], columns=["osm_id", "name", "lon", "lat"])
+    if len(unk):
+        warnings.warn(
+            f"{len(unk)} OSM 学校未注明学段，按小学和初中各计一次 — {len(unk)} OSM schools of unknown level (no "
+            "isced:level, school=* or known name pattern) are counted as both primary and middle schools "
+            f"(e.g. {', '.join(str(n) for n in unk['name'].fillna(unk['osm_id']).head(3))}); set their level "
+            "with isced:level in OSM, list them in your facility register with 类型 小学/初中 (your register "
+            "wins over OSM), or add name patterns in the run config: [schools] name_patterns = "
+            "{ primary = [\"...\"], middle = [\"...\"] }", ChildspaceWarning, stacklevel=2)
+    return out
 
 
 def _assemble(
@@ -229,26 +318,22 @@ def _assemble(
     ent: gpd.GeoDataFrame,
     area: AreaLike | None,
     buffer_m: float,
+    patterns: dict[str, re.Pattern[str]] | None = None,
 ) -> gpd.GeoDataFrame:
     rows: list[dict[str, Any]] = []
     row_geom: list[Any] = []
-    unclassified: list[dict[str, Any]] = []
+    left: list[dict[str, Any]] = []
     for kind, oid, tg, g in zip(kinds, ids, tags, geoms):
-        if g is None or shapely.is_empty(g):
-            continue
-        cats = classify_tags(tg)
+        cats = classify_tags(tg, patterns)
         base = f"osm/{kind}/{oid}"
+        nm = tg.get("name") or tg.get("name:zh")
+        if g is None or shapely.is_empty(g):
+            left.extend({"osm_id": base, "name": nm, "category": c, "reason": LEFT_OUT["no_geometry"]}
+                        for c, _ in cats)
+            continue
         for cat, sub in cats:
-            if cat == "unclassified_school":
-                unclassified.append(
-                    {
-                        "osm_id": base,
-                        "name": tg.get("name"),
-                        "isced:level": tg.get("isced:level"),
-                        "lon": shapely.point_on_surface(g).x,
-                        "lat": shapely.point_on_surface(g).y,
-                    }
-                )
+            if cat == "upper_school":
+                left.append({"osm_id": base, "name": nm, "category": "school", "reason": LEFT_OUT["upper_school"]})
                 continue
             fid = base if len(cats) == 1 else f"{base}#{cat}"
             cap = tg.get("capacity")
@@ -258,7 +343,8 @@ def _assemble(
             rows.append(
                 {
                     "facility_id": fid,
-                    "name": tg.get("name") or tg.get("name:zh"),
+                    "osm_id": base,
+                    "name": nm,
                     "category": cat,
                     "label": category_label(cat),
                     "source": "osm",
@@ -284,9 +370,12 @@ def _assemble(
         "address",
         "osm_tags",
     ]
+    left_cols = ["osm_id", "name", "category", "reason"]
     if not rows:
         out = gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=WGS84)
-        out.attrs["unclassified"] = pd.DataFrame(unclassified)
+        out.attrs["unclassified"] = []
+        out.attrs["left_out"] = pd.DataFrame(left, columns=left_cols).drop_duplicates(["osm_id", "reason"]) \
+            .to_dict("records")
         return out
     df = pd.DataFrame(rows)
     shapes = np.asarray(row_geom, dtype=object)
@@ -324,14 +413,68 @@ def _assemble(
             out["category"].to_numpy()[np.flatnonzero(is_pt)[pi_]]
             == out["category"].to_numpy()[np.flatnonzero(poly)[ai_]]
         )
-        drop = np.flatnonzero(is_pt)[pi_[same]]
-        out = out.drop(index=out.index[np.unique(drop)])
+        drop = np.unique(np.flatnonzero(is_pt)[pi_[same]])
+        gone = out.iloc[drop]
+        left.extend({"osm_id": o, "name": n, "category": c, "reason": LEFT_OUT["inside_area"]}
+                    for o, n, c in zip(gone["osm_id"], gone["name"], gone["category"]))
+        out = out.drop(index=out.index[drop])
     if area is not None:
         a = area_polygon(area, buffer_m)
-        out = out[shapely.contains_xy(a, out.geometry.x.to_numpy(), out.geometry.y.to_numpy())]
+        inside = shapely.contains_xy(a, out.geometry.x.to_numpy(), out.geometry.y.to_numpy())
+        gone = out[~inside]
+        left.extend({"osm_id": o, "name": n, "category": c, "reason": LEFT_OUT["outside_area"]}
+                    for o, n, c in zip(gone["osm_id"], gone["name"], gone["category"]))
+        out = out[inside]
+    unk = out[out["subtype"] == UNKNOWN_LEVEL].drop_duplicates("osm_id")
+    unclassified = pd.DataFrame({"osm_id": unk["osm_id"].to_numpy(), "name": unk["name"].to_numpy(),
+                                 "lon": unk.geometry.x.to_numpy(), "lat": unk.geometry.y.to_numpy()})
     out = out[cols + ["geometry"]].reset_index(drop=True)
-    out.attrs["unclassified"] = pd.DataFrame(unclassified)
+    # attrs hold records, not DataFrames: pandas compares attrs when frames are joined (DataFrames cannot be)
+    out.attrs["unclassified"] = unclassified.to_dict("records")
+    left_df = pd.DataFrame(left, columns=left_cols)
+    # a school of two levels left out for the same reason is one object
+    out.attrs["left_out"] = left_df.drop_duplicates(["osm_id", "reason"]).to_dict("records")
     return out
+
+
+def osm_report(osm: gpd.GeoDataFrame, duplicates: pd.DataFrame | None = None,
+               merged: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
+    """What became of the OSM facilities of a run: found, classified, merged, left out and why, per category.
+
+    Parameters
+    ----------
+    osm : GeoDataFrame
+        From :func:`facilities_from_osm` (with its ``attrs``).
+    duplicates : DataFrame, optional
+        The second value of :func:`merge_facilities` (OSM facilities dropped as duplicates of the user's).
+    merged : GeoDataFrame, optional
+        Unused; accepted so a caller can pass both results of :func:`merge_facilities`.
+
+    Returns
+    -------
+    DataFrame
+        One row per category (and ``school`` for schools left out): ``category``, ``label``, ``found`` (OSM
+        objects), ``level_unknown`` (schools counted as both levels), ``left_out``, ``merged`` (duplicates of
+        the user's facilities, dropped), ``added`` (in the run), ``reasons`` (why left out, with counts).
+    """
+    kept = osm.groupby("category").size() if len(osm) else pd.Series(dtype=int)
+    unk = osm.loc[osm["subtype"] == UNKNOWN_LEVEL].groupby("category").size() if len(osm) else pd.Series(dtype=int)
+    left = pd.DataFrame(osm.attrs.get("left_out", []), columns=["osm_id", "name", "category", "reason"])
+    lo = left.groupby("category").size() if len(left) else pd.Series(dtype=int)
+    why = (left.groupby("category")["reason"].apply(lambda r: "; ".join(f"{k} ×{v}" for k, v in
+                                                                         r.value_counts().items()))
+           if len(left) else pd.Series(dtype=object))
+    dup = duplicates.groupby("category").size() if duplicates is not None and len(duplicates) \
+        else pd.Series(dtype=int)
+    cats = sorted(set(kept.index) | set(lo.index) | set(dup.index))
+    rows = []
+    for c in cats:
+        k, m = int(kept.get(c, 0)), int(dup.get(c, 0))
+        rows.append({"category": c, "label": category_label(c) if c != "school" else "学校 school",
+                     "found": k + int(lo.get(c, 0)), "level_unknown": int(unk.get(c, 0)),
+                     "left_out": int(lo.get(c, 0)), "merged": m, "added": k - m, "reasons": why.get(c, "")})
+    return pd.DataFrame(rows, columns=["category", "label", "found", "level_unknown", "left_out", "merged",
+                                       "added", "reasons"])
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -33,7 +33,8 @@ analysis settings; copy data/sample.toml and edit the paths.""",
   childspace routes --config my_city.toml --max-level 2""",
     "network": """examples:
   childspace network --osm zhejiang-latest.osm.pbf --area data/boundaries/townships.gpkg --out outputs/walk.gpkg
-  childspace network --osm data/osm/sample.osm --out outputs/sample_walk.gpkg""",
+  childspace network --osm data/osm/sample.osm --out outputs/sample_walk.gpkg
+  childspace network --osm krems.osm.pbf --area districts.gpkg --level township --out walk.gpkg""",
 }
 
 
@@ -76,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     n = add("network", "Build the walk network from an OSM extract and save it (构建步行路网).")
     n.add_argument("--osm", type=Path, required=True, help=".osm, .osm.bz2 or .osm.pbf file")
     n.add_argument("--area", type=Path, help="boundary file whose extent is the study area (default: whole file)")
+    n.add_argument("--level", choices=["township", "community"],
+                   help="level of the --area units when their names carry no 街道/镇/乡/社区/村 suffix")
     n.add_argument("--buffer", type=float, default=500.0, help="metres kept outside the study area (default 500)")
     n.add_argument("--out", type=Path, required=True, help="GeoPackage to write")
     return p
@@ -129,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             written = pipeline.run_all(cfg, maps=False, coverage=False, progress=_progress)
         elif args.command == "network":
             out = pipeline.build_network_file(args.osm, args.out, area=args.area, buffer_m=args.buffer,
-                                              progress=_progress)
+                                              progress=_progress, level=args.level)
             written = {"network": out}
         else:  # pragma: no cover - argparse restricts the choices
             raise AssertionError(args.command)

@@ -40,6 +40,8 @@ class RunConfig:
     pilot_radius_m: float = 500.0
     safe_max_level: int = 2
     hazards_rank_by: str = "children"
+    from_osm: dict[str, Any] | None = None       # [from_osm]: units and homes from the extract (run/osm_inputs.py)
+    school_names: dict[str, Any] | None = None   # [schools] name_patterns: levels of OSM schools by name
     standards: dict[str, Any] | None = None
     radius_override: float | None = None
     source: Path | None = None
@@ -106,6 +108,8 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
         pilot_radius_m=float(ana.get("pilot_radius_m", 500.0)),
         safe_max_level=int(ana.get("safe_max_level", 2)),
         hazards_rank_by=str(ana.get("hazards_rank_by", "children")),
+        from_osm=raw.get("from_osm"),
+        school_names=raw.get("schools", {}).get("name_patterns"),
         standards=raw.get("standards"),
         source=path,
     )
@@ -169,6 +173,9 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
         progress(f"村社区边界 Communities: {e['path'].name}")
         inp.communities = io.load_boundaries(e["path"], level="community", layer=e.get("layer"), crs=e.get("crs"),
                                              encoding=e.get("encoding"), columns=e.get("columns"))
+    from childspace.run import osm_inputs
+
+    osm_inputs.units_from_osm(cfg, inp, progress)   # no boundary files: units from the extract
     units = [b for b in (inp.townships, inp.communities) if b is not None]
     if units:
         import shapely
@@ -202,6 +209,7 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
         inp.origins = gpd.GeoDataFrame({"origin_id": c["unit_id"].astype(str), "children": c["children"].fillna(0)
                                         .astype(int), "unit_id": c["unit_id"]},
                                        geometry=c.geometry.representative_point(), crs=c.crs)
+    osm_inputs.homes_from_osm(cfg, inp, progress)   # no homes and no child counts: estimated from the extract
     for name in ("townships", "communities", "facilities", "pilots", "origins"):
         g = getattr(inp, name)
         if g is not None:
@@ -303,7 +311,7 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
     osm_fac = None
     if cfg.osm_facilities:
         progress("OSM 设施 Facilities mapped in OpenStreetMap")
-        osm_fac = features.facilities_from_osm(cfg.osm, area=inp.study_area)
+        osm_fac = features.facilities_from_osm(cfg.osm, area=inp.study_area, school_names=cfg.school_names)
     if fac is not None and len(fac):
         # before merging: a file in GCJ-02/BD-09 read as WGS84 would not match its OSM twins
         chk = checks.datum_check(fac, net, reference=osm_fac)
@@ -318,6 +326,10 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
             res.tables["osm_duplicates"] = dups
             progress(f"  {len(osm_fac)} found in OSM, {len(dups)} duplicates of yours removed, "
                      f"{int((fac['source'] == 'osm').sum())} added")
+    if osm_fac is not None:   # found, classified, merged, left out and why
+        rep = res.tables["osm_facilities"] = features.osm_report(osm_fac, res.tables.get("osm_duplicates"))
+        progress(f"  OSM: {int(rep['found'].sum())} found, {int(rep['level_unknown'].sum())} schools of unknown "
+                 f"level, {int(rep['merged'].sum())} merged, {int(rep['left_out'].sum())} left out")
     inp.facilities = fac
     res.layers["facilities"] = fac
     radii = _radii(cfg)
@@ -327,6 +339,8 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
         progress("服务覆盖 Coverage: distances from every home to the nearest facility of each category")
         access = cov.origin_access(inp.origins, fac, net, categories=categories, radii=radii)
         res.layers["access"] = access
+        if inp.origins.attrs.get("method"):   # estimated homes: the method goes with the layer
+            access.attrs["method"] = inp.origins.attrs["method"]
         progress("服务范围 Service areas (walking and straight-line)")
         sa_walk = cov.service_areas(fac, net, radii=radii, method="walk", categories=categories)
         sa_line = cov.service_areas(fac, None, radii=radii, method="line", categories=categories)
@@ -355,7 +369,7 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
             progress("试点单元 Pilot units: catchments, checklist and status")
             res.layers["pilot_catchments"] = pil.pilot_catchments(inp.pilots, net, radius=cfg.pilot_radius_m)
             res.layers["pilots"] = pil.pilot_status(inp.pilots, fac, inp.origins, net, radii=radii,
-                                                    target_pct=cfg.target_pct)
+                                                    target_pct=cfg.target_pct, categories=categories)
     if routes and fac is not None and inp.origins is not None:
         from childspace.analysis import routes as rt
         from childspace.analysis import safety
@@ -369,7 +383,7 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
             r = rt.school_routes(net, inp.origins, schools, stress=stress)
             res.layers["routes"] = r
             res.tables["schools"] = rt.school_summary(r, schools)
-            res.layers["hazards"] = rt.hazards(r, net, stress, rank_by=cfg.hazards_rank_by)
+            res.layers["hazards"] = rt.hazards(r, net, stress, rank_by=cfg.hazards_rank_by, schools=schools)
             progress("  school walksheds: plain and safe-only")
             res.layers["walksheds"] = rt.walksheds(net, schools, stress, max_level=cfg.safe_max_level)
             res.layers["schools"] = schools
@@ -380,6 +394,14 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
                                                     return_segments=True)
             res.layers["school_zones"] = zones
             res.layers["school_zone_roads"] = zone_roads
+            from childspace.inputs.projection import in_china
+            pts = zone_schools.to_crs("EPSG:4326").geometry
+            if not in_china(float(pts.x.mean()), float(pts.y.mean())):   # a Chinese standard: say so abroad
+                zones.attrs["note"] = ("校园周边按中国标准 GA/T 1215-2014 评估，此地不在中国，仅供参考 — school zones judged by the "
+                                       "Chinese standard GA/T 1215-2014 (30 km/h within 150 m of a gate, a marked "
+                                       "crossing within 50 m); this area is outside China: for reference only, "
+                                       "check the local rules")
+                progress(f"  {zones.attrs['note']}")
     from childspace.run.plan_step import add_indicators  # the action plan's targets, measured
     add_indicators(cfg, res, progress)
     res.summary = summarise(res, cfg)
@@ -426,6 +448,8 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
                    f"50米内无人行横道 — school zones: {int(zs['compliant'].sum())} of {len(zs)} comply; "
                    f"{int((~zs['speed_ok']).sum())} with zone roads over 30 km/h, {int((~zs['crossing_ok']).sum())} "
                    f"without a marked crossing within 50 m of the gate")
+        if zs.attrs.get("note"):
+            out.append(zs.attrs["note"])
     hz = res.layers.get("hazards")
     if hz is not None and len(hz):
         top = hz.sort_values("rank").iloc[0]
@@ -440,6 +464,7 @@ def _for_file(df: Any) -> Any:
     """A copy whose non-geometry columns are plain scalars (lists joined, bytes/geometries as WKT/hex)."""
     import geopandas as gpd
     import numpy as np
+    import pandas as pd
     from shapely.geometry.base import BaseGeometry
 
     out = df.copy()
@@ -449,6 +474,9 @@ def _for_file(df: Any) -> Any:
         if col == geom_name:
             continue
         s = out[col]
+        if pd.api.types.is_float_dtype(s.dtype):   # "no facility reachable" is an empty cell, not inf
+            out[col] = s.where(np.isfinite(s.to_numpy(dtype=float)))
+            continue
         if isinstance(s.dtype, gpd.array.GeometryDtype):
             out[col] = s.to_wkt()
         elif s.dtype == object:
@@ -472,7 +500,8 @@ def write_geopackage(path: Path, layers: dict[str, Any]) -> Path:
         for name, gdf in layers.items():
             if gdf is None or len(gdf) == 0:
                 continue
-            _for_file(gdf.to_crs("EPSG:4326")).to_file(tmp, layer=name, driver="GPKG")
+            meta = {"method": gdf.attrs["method"]} if gdf.attrs.get("method") else None   # estimates say how
+            _for_file(gdf.to_crs("EPSG:4326")).to_file(tmp, layer=name, driver="GPKG", layer_metadata=meta)
     return path
 
 
@@ -515,6 +544,8 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
     if "datum_check" in res.tables:
         tables["datum_check"] = res.tables["datum_check"]
     tables.update({k: res.tables[k] for k in ("indicators", "venues_missing_room") if k in res.tables})
+    if "osm_facilities" in res.tables:
+        tables["osm_facilities"] = res.tables["osm_facilities"]
     tables = {k: _for_file(v) for k, v in tables.items()}
     (out / "tables").mkdir(exist_ok=True)
     for name, p in report.write_csv_tables(out / "tables", tables).items():
@@ -637,7 +668,7 @@ def run_all(cfg: RunConfig, maps: bool = True, coverage: bool = True, routes: bo
 
 
 def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m: float = 500.0,
-                       progress: Progress = _quiet) -> Path:
+                       progress: Progress = _quiet, level: str | None = None) -> Path:
     """Parse an OSM extract (clipped to the extent of a boundary file) and save the walk network (GeoPackage)."""
     from childspace.inputs import loaders as io
     from childspace.network import WalkNetwork
@@ -647,7 +678,7 @@ def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m:
     if area is not None:
         import shapely
 
-        b = io.load_boundaries(area)
+        b = io.load_boundaries(area, level=level)   # level: names without 街道/镇/乡/社区/村 (other countries)
         poly = shapely.union_all(b.geometry.to_numpy())
     progress(f"读取 Reading {osm}")
     nodes, edges, roads = read_osm(osm, area=poly, buffer_m=buffer_m, beside_roads=True)

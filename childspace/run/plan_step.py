@@ -47,8 +47,16 @@ def add_indicators(cfg: Any, res: Any, progress: Any = lambda _: None) -> None:
     from childspace.inputs.venues import load_venues
     from childspace.osm.venues import venues_from_osm
 
+    from childspace.inputs.projection import in_china
+
     inp = res.inputs
     plan_cfg = _section(cfg, "plan")
+    area = inp.study_area if inp.study_area is not None else getattr(res.network, "nodes", None)
+    if "path" not in plan_cfg and area is not None:
+        w, s, e, n = area.to_crs("EPSG:4326").total_bounds if hasattr(area, "to_crs") else area.bounds
+        if not in_china((w + e) / 2, (s + n) / 2):   # the default plan is a Chinese city's: not applied abroad
+            progress("行动计划指标：数据不在中国，未指定 [plan]，跳过 Plan indicators skipped: outside China and no [plan]")
+            return
     plan = load_plan(_path(cfg, plan_cfg, "plan") if "path" in plan_cfg else None)
     progress(f"行动计划指标 Plan indicators: {plan.zh}")
     ven_cfg = _section(cfg, "venues")
