@@ -206,7 +206,7 @@ def test_dropped_road_rates_its_sidewalks_and_crossing(tmp_path):
     # without the dropped road the same network falls back to the defaults
     plain = network_stress(WalkNetwork.from_frames(nodes, edges)).edges
     assert (plain["beside_road"] == -1).all()
-    assert plain[net.edges["footway"].eq("crossing").to_numpy()]["reason"].str.contains("default road").all()
+    assert plain[net.edges["footway"].eq("crossing").to_numpy()]["reason"].str.contains("road crossed is unknown").all()
     # saved and loaded with the network
     back = WalkNetwork.load(net.save(tmp_path / "net.gpkg"))
     assert back.beside_roads["osmid"].tolist() == [100] and back.beside_roads.crs == net.crs

@@ -229,9 +229,9 @@ def _rate_from_roads_beside(edges: gpd.GeoDataFrame, es: pd.DataFrame, cfg: dict
     buffered = buffer >= float(rule["buffer_min_m"])
     level = along["level"].to_numpy(dtype=np.int16)
     level = np.where(buffered, np.maximum(level - int(rule["buffer_reduction"]), 1), level)
-    own = es["level"].to_numpy(dtype=np.int16)[rows]
-    level = np.maximum(level, own)
     sw_row = is_sw[rows]
+    own = np.where(sw_row, 1, es["level"].to_numpy(dtype=np.int16)[rows])   # a path's own conditions still count
+    level = np.maximum(level, own)
     zh_lab, en_lab = _split_label(cfg["sidewalk_way"]["label"])
     zh_p, en_p = _split_label(cfg["classes"]["path"]["label"])
     head = np.where(sw_row, f"{zh_lab}（{en_lab}）紧邻 beside: ",
