@@ -81,13 +81,19 @@ def edge_contexts(edges: pd.DataFrame, cfg: dict, extra: gpd.GeoDataFrame | None
             mids = np.vstack([mids, xm])
         cell = float(ctx_cfg["cell_m"])
         good = np.isfinite(mids).all(axis=1)
-        key = np.full(n + n_x, -1, dtype=np.int64)
-        ij = np.floor(mids[good] / cell).astype(np.int64)
-        key[good] = ij[:, 0] * 10_000_000 + ij[:, 1]
-        codes, _ = pd.factorize(key[:n][good[:n]])
-        counts = pd.Series(key[:n][good[:n]]).value_counts()
-        cnt = pd.Series(key).map(counts).fillna(0).to_numpy()
-        rural |= good & (cnt < float(ctx_cfg.get("urban_min_edges", 0)))
+        ij = np.zeros((n + n_x, 2), dtype=np.int64)
+        ij[good] = np.floor(mids[good] / cell).astype(np.int64)
+        # edges of the walk network per cell, summed over the 3 x 3 cells around each edge's own cell (a window
+        # centred on the edge, not a fixed grid that cuts a town in two)
+        own = good.copy()
+        own[n:] = False
+        counts = pd.Series(1, index=pd.MultiIndex.from_arrays([ij[own, 0], ij[own, 1]])).groupby(level=[0, 1]).sum()
+        window = np.zeros(n + n_x)
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                idx = pd.MultiIndex.from_arrays([ij[:, 0] + di, ij[:, 1] + dj])
+                window += counts.reindex(idx).fillna(0).to_numpy()
+        rural |= good & (window < float(ctx_cfg.get("urban_min_edges", 0)))
     for pat_key, col in (("rural_ref", "ref"), ("rural_name", "name")):
         pat = ctx_cfg.get(pat_key)
         if not pat:
