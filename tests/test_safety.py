@@ -260,10 +260,10 @@ def test_sidewalk_way_rated_from_the_road_beside(road, offset, level, buffered):
 def test_sidewalk_way_without_road_nearby_and_assumed_speed():
     far = edge_stress(_sidewalk_beside(dict(highway="primary", maxspeed="60", lanes="6"), 35.0))
     assert far["level"].iloc[1] == 2 and far["beside"].iloc[1] == -1          # nothing within 15 m
-    # the road's speed is assumed (China, rural context: primary 70 km/h): the sidewalk says so
+    # the road's speed is assumed (China, urban road: primary 60 km/h): the sidewalk says so
     es = edge_stress(_sidewalk_beside(dict(highway="primary", lanes="4"), 8.0), profile="china")
-    assert es["level"].iloc[1] == 4 and "maxspeed" in es["assumed_tags"].iloc[1] and es["assumed"].iloc[1]
-    assert "speed not mapped: assumed 70 km/h" in es["reason"].iloc[1]
+    assert es["level"].iloc[1] == 3 and "maxspeed" in es["assumed_tags"].iloc[1] and es["assumed"].iloc[1]
+    assert "speed not mapped: assumed 60 km/h" in es["reason"].iloc[1]
     # geographic CRS: same answer (projected to metres internally)
     geo = edge_stress(_sidewalk_beside(dict(highway="primary", maxspeed="60", lanes="6"), 12.0).to_crs(4326))
     assert geo["level"].iloc[1] == 3 and geo["buffer_m"].iloc[1] == pytest.approx(1.5, abs=0.05)

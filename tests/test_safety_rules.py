@@ -3,8 +3,6 @@ safety audit: none of them may come out "safe" for a primary-school child."""
 
 from __future__ import annotations
 
-import warnings
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -12,14 +10,20 @@ import pytest
 import shapely
 
 from childspace._errors import ChildspaceWarning
-from childspace.analysis.routes import assumption_summary, routes_table, school_routes, school_summary, walksheds
+from childspace.analysis._safety_crossings import _CONTROL_CODES, _crossing_levels
+from childspace.analysis.routes import (
+    assumption_summary,
+    routes_table,
+    school_routes,
+    school_summary,
+    walksheds,
+)
 from childspace.analysis.safety import (
     edge_stress,
     load_config,
     network_stress,
     resolve_profile,
 )
-from childspace.analysis._safety_crossings import _CONTROL_CODES, _crossing_levels
 from childspace.network.engine import WalkNetwork
 
 CRS = "EPSG:4549"
@@ -267,14 +271,19 @@ def test_profile_is_chosen_from_where_the_data_lies():
     assert resolve_profile(None, net) == "china"
     st = network_stress(net)
     assert st.profile == "china"
-    # China: art. 45, no centre line: 40 km/h on a highway (公路: a network this sparse reads as rural), 30 km/h
-    # in a town; 2 lanes unless tagged
-    assert st.edges["context"].iloc[0] == "rural"
-    assert st.edges["maxspeed_kmh"].iloc[0] == 40 and st.edges["lanes"].iloc[0] == 2
+    # China: art. 45, no centre line, urban road: 30 km/h (a residential street is no 公路); 2 lanes unless tagged
+    assert st.edges["context"].iloc[0] == "urban"
+    assert st.edges["maxspeed_kmh"].iloc[0] == 30 and st.edges["lanes"].iloc[0] == 2
     assert network_stress(net, profile="china", variant="optimistic").edges["maxspeed_kmh"].iloc[0] == 20
+    assert network_stress(net, profile="china", variant="pessimistic").edges["maxspeed_kmh"].iloc[0] == 40
+    # a county road (ref X...) is a 公路: one lane per direction on a highway, 70 km/h
+    cr = _across(dict(highway="tertiary", ref="X213"))
+    assert network_stress(cr).edges[["context", "maxspeed_kmh"]].iloc[0].tolist() == ["rural", 70]
     helsinki = gpd.GeoDataFrame(geometry=[shapely.Point(24.94, 60.17)], crs=4326)
     assert resolve_profile("auto", helsinki) == "generic"
     # the planner's choice and an edited profile
     assert network_stress(net, profile="generic").profile == "generic"
-    edited = {"base": "china", "defaults": {"rural": {"residential": {"maxspeed": 25}}}}
+    edited = {"base": "china", "defaults": {"urban": {"residential": {"maxspeed": 25}}}}
     assert network_stress(net, profile=edited).edges["maxspeed_kmh"].iloc[0] == 25
+    r = _route(net, profile=edited)[0]          # the variants of an edited profile (verdict range) work too
+    assert r.attrs["safety_profile"] == "china+edited" and r["verdict_worst"].notna().all()

@@ -172,10 +172,10 @@ def load_config(config: str | Path | Mapping[str, Any] | None = None, profile: P
     if profile is None and isinstance(config, Mapping) and config.get("_resolved"):
         profile = config["profile"].get("_spec", config["profile"]["name"])
     spec = profile if profile is not None else base.get("profile", {}).get("default", "auto")
-    if isinstance(spec, str) and spec.lower() == "auto":
-        spec = "generic"
-    prof = load_profile(spec)
-    prof["_spec"] = spec if isinstance(spec, str) else prof["name"]
+    auto = isinstance(spec, str) and spec.lower() == "auto"
+    prof = load_profile("generic" if auto else spec)
+    # "auto" without data reads as generic; network_stress decides it from the data
+    prof["_spec"] = "auto" if auto else (copy.deepcopy(dict(spec)) if isinstance(spec, Mapping) else spec)
     cfg = _apply_profile(base, prof, variant)
     cfg["_base"] = base
     return cfg

@@ -30,7 +30,7 @@ from childspace.analysis._safety_config import (
     _split_label,
     _tag,
 )
-from childspace.analysis._safety_edges import _edge_stress_rows, _metric_lines, edge_stress, edge_contexts
+from childspace.analysis._safety_edges import _edge_stress_rows, _metric_lines, edge_contexts, edge_stress
 
 #: Crossing control codes (higher = more protective).
 CONTROL_NAMES = {1: "unmarked", 2: "marked", 3: "signals"}

@@ -3,9 +3,9 @@ levels per (node, road), the angular ring of edges at each node, and the routing
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -23,7 +23,6 @@ from childspace.analysis._safety_crossings import (
     node_crossing_stress,
 )
 from childspace.analysis._safety_edges import edge_stress
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # Network-level model
@@ -214,8 +213,9 @@ def network_stress(network: Any, config: str | Path | Mapping[str, Any] | None =
     Stress
         ``Stress.profile`` names the profile used.
     """
-    if profile is None and not (isinstance(config, Mapping) and config.get("_resolved")):
-        profile = resolve_profile(None, network, config)
+    resolved = isinstance(config, Mapping) and config.get("_resolved")
+    if profile is None and (not resolved or config["profile"].get("_spec") == "auto"):
+        profile = resolve_profile("auto" if resolved else None, network, config)
     elif isinstance(profile, str) and profile.lower() == "auto":
         profile = resolve_profile(profile, network, config)
     cfg = _cfg(config, profile, variant)

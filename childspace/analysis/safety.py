@@ -36,14 +36,10 @@ Verdicts (:func:`verdict`, :func:`safe_max_levels`)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pyproj import CRS
 
 from childspace._errors import DataError
 from childspace.analysis._safety_config import (
@@ -51,7 +47,6 @@ from childspace.analysis._safety_config import (
     PROFILES,
     VARIANTS,
     _cfg,
-    _keys,
     load_config,
     load_profile,
     parse_lanes,
@@ -61,11 +56,17 @@ from childspace.analysis._safety_config import (
 )
 from childspace.analysis._safety_crossings import CONTROL_NAMES, crossing_incidence, node_crossing_stress
 from childspace.analysis._safety_edges import _edge_stress_rows, edge_stress
-from childspace.analysis._safety_network import MAX_ANGULAR_DEGREE, RoutingCost, Stress, network_stress, routing_cost
+from childspace.analysis._safety_network import (
+    MAX_ANGULAR_DEGREE,
+    RoutingCost,
+    Stress,
+    network_stress,
+    routing_cost,
+)
 from childspace.analysis.school_zones import school_zones
 
-__all__ = ["CONTROL_NAMES", "DEFAULT_PATH", "PROFILES", "VARIANTS", "MAX_ANGULAR_DEGREE", "RoutingCost", "Stress", "crossing_incidence",
-           "edge_stress", "level_label", "load_config", "load_profile", "network_stress", "node_crossing_stress",
+__all__ = ["CONTROL_NAMES", "DEFAULT_PATH", "MAX_ANGULAR_DEGREE", "PROFILES", "VARIANTS", "RoutingCost", "Stress",
+           "crossing_incidence", "edge_stress", "level_label", "load_config", "load_profile", "network_stress", "node_crossing_stress",
            "parse_lanes", "parse_maxspeed", "profile_name", "resolve_profile", "routing_cost", "safe_max_levels",
            "school_zones", "verdict", "_cfg", "_edge_stress_rows"]
 

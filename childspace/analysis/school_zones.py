@@ -3,9 +3,9 @@ school gate and a marked crossing within 50 m of it (``[school_zone]`` in ``conf
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -17,7 +17,6 @@ from childspace._errors import DataError
 from childspace.analysis._safety_config import _cfg
 from childspace.analysis._safety_crossings import _CONTROL_CODES, _control_codes
 from childspace.analysis._safety_network import network_stress
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # School zones (GA/T 1215-2014)
@@ -139,7 +138,8 @@ def school_zones(network: Any, schools: gpd.GeoDataFrame, stress: Any = None,
     cats = sch["category"].to_numpy(dtype=object) if "category" in sch.columns \
         else np.full(len(sch), None, dtype=object)
     nodes, edges, crs = _metric_tables(network)
-    st = network_stress(network, cfg) if stress is None else stress
+    st = network_stress(network, config) if stress is None else stress   # the profile decided by the data
+    cfg = st.config if config is None else cfg
     es = st.edges
     n_s = len(sch)
     radius = float(zc["radius_m"])

@@ -225,10 +225,16 @@ _CLOSED_CANDIDATES = frozenset({"motorway", "motorway_link", "trunk", "trunk_lin
 
 
 def is_closed_road(tags: dict[str, str], trunk: Literal["keep", "sidewalk"] = "keep") -> bool:
-    """A motor road that walkers may not use (``foot=no``, ``motorroad=yes``, a trunk with ``sidewalk=no``, a
-    motorway, ``access=no``): not walked, but kept for crossing checks (a footway meeting it at grade crosses
-    traffic)."""
-    return tags.get("highway") in _CLOSED_CANDIDATES and tags.get("area") != "yes" and not is_walkable(tags, trunk)
+    """A motor road that walkers may not use because of its traffic (``foot=no``/``use_sidepath``,
+    ``motorroad=yes``, a trunk with ``sidewalk=no``, a motorway): not walked, but kept for crossing checks (a
+    footway meeting it at grade crosses that traffic). Private roads (``access``/``foot`` = private, no) are not
+    closed roads in this sense: they are left out as before."""
+    hw = tags.get("highway")
+    if hw not in _CLOSED_CANDIDATES or tags.get("area") == "yes" or is_walkable(tags, trunk):
+        return False
+    return (tags.get("foot") in ("no", "use_sidepath") or tags.get("motorroad") == "yes"
+            or hw in ("motorway", "motorway_link")
+            or (hw in _TRUNKS and tags.get("sidewalk") in ("no", "none")))
 
 
 def _has_separate_sidewalks(tags: dict[str, Any]) -> bool:
@@ -536,9 +542,8 @@ def _closed_roads(tags_df: dict[str, np.ndarray], trunk: Literal["keep", "sidewa
     cand = np.fromiter((h in _CLOSED_CANDIDATES for h in hw), dtype=bool, count=n)
     if not cand.any():
         return np.zeros(n, dtype=bool)
-    maybe = cand & (np.isin(tags_df["foot"], list(_FOOT_FORBIDDEN)) | (tags_df["motorroad"] == "yes")
-                    | np.isin(tags_df["access"], list(_ACCESS_FORBIDDEN)) | np.isin(hw, ["motorway", "motorway_link"])
-                    | np.isin(hw, list(_TRUNKS)))
+    maybe = cand & (np.isin(tags_df["foot"], ["no", "use_sidepath"]) | (tags_df["motorroad"] == "yes")
+                    | np.isin(hw, ["motorway", "motorway_link"]) | np.isin(hw, list(_TRUNKS)))
     out = np.zeros(n, dtype=bool)
     for i in np.flatnonzero(maybe):
         tags = {k: tags_df[k][i] for k in _RULE_KEYS if tags_df[k][i] is not None}
