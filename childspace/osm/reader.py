@@ -42,6 +42,12 @@ the road's nodes keep a graph node there and the two sides remain connected thro
 ``read_osm(..., beside_roads=True)`` also returns the dropped roads with their tags: the safety module rates
 their sidewalks and the crossings over them from their speed and lanes.
 
+Roads closed to pedestrians for their traffic (``foot=no``/``use_sidepath``, ``motorroad=yes``, motorways, trunks
+with ``sidewalk=no``: :func:`is_closed_road`) are read too but not walked: their nodes count for graph nodes, so a
+footway that crosses one at grade is split there, and with ``beside_roads=True`` they are returned with
+``dropped = "closed"`` (the others ``"separate"``): the safety module rates such an at-grade crossing level 4.
+Private roads (``access=private``) are not closed roads in this sense and are simply left out.
+
 Graph nodes and edges --------------------- Graph nodes are way ends, nodes used two or more times by walkable
 ways (including dropped ``sidewalk=separate`` roads, see above), and nodes tagged
 ``highway=crossing``/``traffic_signals`` or ``crossing=*``. Ways are split at graph nodes into edges ``u ->
@@ -285,8 +291,9 @@ def read_osm(
         ``u``, ``v`` (OSM node ids), ``key``, ``osmid`` (way id), tag columns (raw OSM strings or None, see
         :data:`EDGE_TAGS` plus :data:`EDGE_EXTRA_TAGS`), ``length`` (metres, geodesic), LineString u -> v.
     roads : GeoDataFrame, EPSG:4326 (only with ``beside_roads=True``)
-        The dropped ``sidewalk=separate`` roads: ``osmid`` (way id), the same tag columns as ``edges``, one
-        LineString per way (per present piece of a clipped way).
+        The roads not walked: ``osmid`` (way id), the same tag columns as ``edges``, ``dropped`` (``"separate"``:
+        sidewalks mapped as separate ways; ``"closed"``: closed to pedestrians), one LineString per way (per
+        present piece of a clipped way).
 
     Raises
     ------
