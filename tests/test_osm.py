@@ -201,12 +201,12 @@ def test_dropped_road_rates_its_sidewalks_and_crossing(tmp_path):
     # >= 70 km/h beside the sidewalk: level 4 (12 m from the centre line, 6 lanes: no buffer)
     assert (sw["level"] == 4).all() and sw["reason"].str.contains("70 km/h, 6 lanes").all()
     cw = es[net.edges["footway"].eq("crossing").to_numpy()]
-    assert len(cw) == 2 and cw["reason"].str.contains("6-lane 70 km/h primary").all()
+    assert len(cw) == 2 and cw["reason"].str.contains("primary road (70 km/h, 6 lanes)", regex=False).all()
     assert not cw["reason"].str.contains("default road").any()
     # without the dropped road the same network falls back to the defaults
     plain = network_stress(WalkNetwork.from_frames(nodes, edges)).edges
     assert (plain["beside_road"] == -1).all()
-    assert plain[net.edges["footway"].eq("crossing").to_numpy()]["reason"].str.contains("default road").all()
+    assert plain[net.edges["footway"].eq("crossing").to_numpy()]["reason"].str.contains("road crossed is unknown").all()
     # saved and loaded with the network
     back = WalkNetwork.load(net.save(tmp_path / "net.gpkg"))
     assert back.beside_roads["osmid"].tolist() == [100] and back.beside_roads.crs == net.crs
@@ -704,3 +704,48 @@ def test_overpass_failures_are_network_errors(tmp_path, monkeypatch, reply, matc
         graph_from_overpass((120.96, 28.10, 121.0, 28.13), cache_folder=tmp_path)
     assert "read_osm" in str(err.value) or "server" in str(err.value)
     assert not list(tmp_path.glob("*.osm"))                                  # nothing cached
+
+
+def test_road_closed_to_pedestrians_is_kept_for_crossing_checks(tmp_path):
+    # a national road with foot=no (1-2-3) and a plain footway crossing it at grade through node 2 (no crossing
+    # tags, no sidewalks): the road is not walked, but the footway crossing it is a level-4 crossing
+    import warnings
+
+    from childspace.analysis.routes import school_routes
+    from childspace.analysis.safety import network_stress
+    from childspace.network.engine import WalkNetwork
+
+    p = write(tmp_path, "x.osm", crossing_scene(
+        {"highway": "trunk", "foot": "no", "ref": "G104", "name": "国道"}, {"highway": "footway"},
+        {"highway": "footway"}))
+    nodes, edges, roads = read_osm(p, beside_roads=True)
+    assert 100 not in set(edges["osmid"]) and 2 in nodes.index          # the footway is split at the road
+    assert roads["dropped"].tolist() == ["closed"] and roads["osmid"].tolist() == [100]
+    net = WalkNetwork.from_frames(nodes, edges, beside_roads=roads)
+    with pytest.warns(ChildspaceWarning, match="closed to pedestrians"):
+        st = network_stress(net)
+    n2 = int(np.flatnonzero(net.node_osmid == 2)[0])
+    e_n = int(np.flatnonzero((net.edges["osmid"] == 130).to_numpy() & (net.node_osmid[net.v] == 11)
+                             | (net.edges["osmid"] == 130).to_numpy() & (net.node_osmid[net.u] == 11))[0])
+    e_s = int(np.flatnonzero((net.edges["osmid"] == 130).to_numpy() & ((net.node_osmid[net.v] == 21)
+                                                                       | (net.node_osmid[net.u] == 21)))[0])
+    assert st.crossing_level([n2], [e_n], [e_s])[0] == 4
+    assert st.nodes["level"].iloc[n2] == 4 and "closed to pedestrians" in st.nodes["reason"].iloc[n2]
+    # a child walking from the north sidewalk to the south one: unsafe, with one crossing
+    import geopandas as gpd
+    import shapely
+
+    homes = gpd.GeoDataFrame({"origin_id": ["h"], "children": [1]}, geometry=[shapely.Point(ll(100, -12))],
+                             crs=4326)
+    schools = gpd.GeoDataFrame({"facility_id": ["s"], "category": ["primary_school"]},
+                               geometry=[shapely.Point(ll(100, 12))], crs=4326)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        r = school_routes(net, homes, schools, categories="primary_school", stress=st)
+    row = r[r["route"] == "safest"].iloc[0]
+    assert row["verdict"] == "unsafe" and row["worst_crossing_level"] == 4
+    # a private road is not a closed road: left out, no crossing invented
+    p2 = write(tmp_path, "y.osm", crossing_scene({"highway": "residential", "access": "private"},
+                                                 {"highway": "footway"}, {"highway": "footway"}))
+    _, _, roads2 = read_osm(p2, beside_roads=True)
+    assert len(roads2) == 0

@@ -15,6 +15,7 @@ from childspace.analysis.safety import (
     parse_lanes,
     parse_maxspeed,
     routing_cost,
+    safe_max_levels,
     verdict,
 )
 
@@ -32,27 +33,29 @@ def test_parse_lanes():
     np.testing.assert_allclose(got, [4, 3, np.nan, np.nan, 1.5], equal_nan=True)
 
 
-# tags -> expected (level, assumed_tags)
+# tags -> expected (level, assumed_tags); generic profile, urban context (no geometry): defaults 50 km/h, 2 lanes,
+# sidewalks present on urban streets (config/safety_profile_generic.toml)
 CASES = [
     (dict(highway="footway"), 1, ""),
     (dict(highway="steps"), 1, ""),
     (dict(highway="path", surface="dirt"), 2, ""),
     (dict(highway="living_street"), 1, "maxspeed; lanes; sidewalk"),
-    (dict(highway="residential"), 2, "maxspeed; lanes; sidewalk"),
+    (dict(highway="residential"), 2, "maxspeed; lanes; sidewalk"),      # assumed 50 km/h with a sidewalk
     (dict(highway="residential", maxspeed="30", lanes="2", sidewalk="both"), 1, ""),
-    (dict(highway="residential", maxspeed="50", lanes="2", sidewalk="no"), 3, "lit"),
+    (dict(highway="residential", maxspeed="50", lanes="2", sidewalk="no"), 4, "lit"),
     (dict(highway="service", maxspeed="20", lanes="1", sidewalk="no"), 2, ""),
     (dict(highway="tertiary", maxspeed="40", lanes="2", sidewalk="no"), 3, "lit"),
     (dict(highway="tertiary", maxspeed="40", lanes="2", sidewalk="both"), 2, ""),
-    (dict(highway="secondary", maxspeed="50", lanes="4", sidewalk="both"), 3, ""),
+    (dict(highway="secondary", maxspeed="50", lanes="4", sidewalk="both"), 2, ""),
     (dict(highway="primary", maxspeed="60", lanes="4", sidewalk="no"), 4, "lit"),
-    (dict(highway="primary", maxspeed="60", lanes="4", sidewalk="both"), 3, ""),
-    (dict(highway="primary", maxspeed="60", lanes="4", sidewalk="separate"), 2, ""),
+    (dict(highway="primary", maxspeed="60", lanes="4", sidewalk="both"), 3, ""),     # 51-69 km/h: 3
+    (dict(highway="primary", maxspeed="60", lanes="4", sidewalk="separate"), 3, ""),
+    (dict(highway="primary", maxspeed="100", lanes="6", sidewalk="separate"), 4, ""),  # was 2
     (dict(highway="primary", maxspeed="60", lanes="4", sidewalk_left="yes"), 3, ""),
     (dict(highway="primary", maxspeed="60", lanes="4", sidewalk_both="no"), 4, "lit"),
-    (dict(highway="primary"), 3, "maxspeed; lanes; sidewalk"),      # default: urban primary with sidewalks
-    (dict(highway="primary", maxspeed="30", lanes="2", sidewalk="both"), 2, ""),  # calm: school zone
-    (dict(highway="primary", maxspeed="60", lanes="6", sidewalk="both"), 3, ""),
+    (dict(highway="primary"), 2, "maxspeed; lanes; sidewalk"),      # urban primary: 50 km/h, 2 lanes, sidewalk
+    (dict(highway="primary", maxspeed="30", lanes="2", sidewalk="both"), 1, ""),
+    (dict(highway="primary", maxspeed="50", lanes="6", sidewalk="both"), 3, ""),
     (dict(highway="trunk", maxspeed="80", lanes="4", sidewalk="both"), 4, ""),
     (dict(highway="unclassified", maxspeed="40", lanes="2", sidewalk="no", lit="no"), 4, ""),
     (dict(highway="unclassified", maxspeed="40", lanes="2", sidewalk="no"), 3, "lit"),
@@ -77,16 +80,20 @@ def test_edge_levels_and_assumptions():
     # bilingual reason, Chinese first
     r = es["reason"].iloc[11]
     assert r.startswith("主干路，无人行道，60km/h，4车道") and "primary road, without sidewalk" in r
+    # an assumed value is said to be assumed, never stated as a fact
+    r = es["reason"].iloc[17]
+    assert "限速未标注（假定50km/h）" in r and "speed not mapped: assumed 50 km/h" in r
+    assert "lanes not mapped: assumed 2" in r and "sidewalk not mapped (assumed with sidewalk)" in r
     # a oneway road without lanes: half the class default
     one = edge_stress(pd.DataFrame([dict(u=1, v=2, highway="primary", oneway="yes")]))
-    assert one["lanes"].iloc[0] == 2
+    assert one["lanes"].iloc[0] == 1
 
 
 def test_unknown_maxspeed_is_reported():
     with pytest.warns(ChildspaceWarning, match="maxspeed"):
         es = edge_stress(pd.DataFrame([dict(u=1, v=2, highway="primary", maxspeed="fast", lanes="4",
                                             sidewalk="no")]))
-    assert es["maxspeed_kmh"].iloc[0] == 60 and "maxspeed" in es["assumed_tags"].iloc[0]
+    assert es["maxspeed_kmh"].iloc[0] == 50 and "maxspeed" in es["assumed_tags"].iloc[0]
 
 
 def _star(node_tags, road, way_tags=None):
@@ -105,13 +112,13 @@ ROAD30 = dict(highway="residential", maxspeed="30", lanes="2", sidewalk="no")
 
 @pytest.mark.parametrize("node_tags,road,way_tags,level,control", [
     ({}, ROAD60, None, 4, "unmarked"),
-    ({"highway": "traffic_signals"}, ROAD60, None, 2, "signals"),
+    ({"highway": "traffic_signals"}, ROAD60, None, 3, "signals"),            # >= 60 km/h, 4 lanes: 3
     ({"highway": "crossing", "crossing": "traffic_signals"}, dict(ROAD60, maxspeed="50"), None, 1, "signals"),
-    ({"highway": "crossing", "crossing": "marked"}, ROAD60, None, 3, "marked"),
+    ({"highway": "crossing", "crossing": "marked"}, ROAD60, None, 4, "marked"),
     ({"highway": "crossing", "crossing": "zebra"}, dict(ROAD60, maxspeed="40", lanes="2"), None, 2, "marked"),
-    ({"highway": "crossing", "crossing": "marked", "crossing_island": "yes"}, ROAD60, None, 2, "marked"),
+    ({"highway": "crossing", "crossing": "marked", "crossing_island": "yes"}, ROAD60, None, 3, "marked"),
     ({"highway": "crossing"}, ROAD60, None, 4, "unmarked"),                 # type unknown: assumed unmarked
-    ({}, ROAD60, {"footway": "crossing", "crossing": "uncontrolled"}, 3, "marked"),  # from the crossing way
+    ({}, ROAD60, {"footway": "crossing", "crossing": "uncontrolled"}, 4, "marked"),  # from the crossing way
     ({}, ROAD30, None, 1, "unmarked"),
 ])
 def test_node_crossing(node_tags, road, way_tags, level, control):
@@ -154,7 +161,9 @@ def test_crossing_way_split_at_kerbs_is_rated_once_at_the_road():
     assert lv[2:6] == [1, 1, 1, 1]                           # the whole crossing way is walked at level 1
     assert not st.edges["reason"].iloc[2:6].str.contains("default road").any()
     assert st.crossing_level([0], [2 + 1], [4])[0] == 4      # crossing the 60 km/h road at node 10: level 4
-    assert "default road" in st.edges["reason"].iloc[7] and lv[7] > 1
+    # no default road class is invented: the road is unknown, level 3 assumed and flagged
+    assert "road crossed is unknown" in st.edges["reason"].iloc[7] and lv[7] == 3
+    assert "road" in st.edges["assumed_tags"].iloc[7] and st.edges["assumed"].iloc[7]
 
 
 def test_routing_cost_folds_crossing_penalties():
@@ -185,8 +194,19 @@ def test_config_override_and_errors(tmp_path):
         node_crossing_stress(pd.DataFrame(index=[1]), pd.DataFrame([dict(u=1, v=2, highway="primary")]))
 
 
-def test_verdict():
-    assert list(verdict([1, 2, 3, 4, 0])) == ["safe", "safe", "caution", "unsafe", "unreachable"]
+def test_verdict_by_age():
+    # kindergarten and primary: safe alone only at level 1; middle school accepts 2
+    assert list(verdict([1, 2, 3, 4, 0], category="primary_school")) == ["safe", "caution", "caution", "unsafe",
+                                                                          "unreachable"]
+    assert list(verdict([1, 2, 3], category="kindergarten")) == ["safe", "caution", "caution"]
+    assert list(verdict([1, 2, 3], category="middle_school")) == ["safe", "safe", "caution"]
+    assert list(verdict([2, 2], category=["primary_school", "middle_school"])) == ["caution", "safe"]
+    # one number for all, and a mapping per category
+    assert list(verdict([2, 3, 4], safe_max_level=3, category="primary_school")) == ["safe", "safe", "unsafe"]
+    assert list(verdict([2], safe_max_level={"primary_school": 2}, category="primary_school")) == ["safe"]
+    assert safe_max_levels(None)["middle_school"] == 2
+    with pytest.raises(DataError, match="1-4"):
+        safe_max_levels(7)
 
 
 def test_dedupe_matches_row_by_row_and_counts_warnings():
@@ -215,10 +235,10 @@ def _sidewalk_beside(road: dict, offset: float):
 
 
 @pytest.mark.parametrize("road,offset,level,buffered", [
-    # 60 km/h, 6 lanes: the road with a sidewalk is level 3 (wide road); 12 m - 6 x 3.5 / 2 = 1.5 m: no buffer
+    # 60 km/h, 6 lanes: the road with a sidewalk is level 3; 12 m - 6 x 3.5 / 2 = 1.5 m: no buffer
     (dict(highway="primary", maxspeed="60", lanes="6", sidewalk="separate"), 12.0, 3, False),
-    # the same road, sidewalk 18 m off the centre line: 7.5 m buffer, one level lower
-    (dict(highway="primary", maxspeed="60", lanes="6", sidewalk="separate"), 18.0, 2, True),
+    # a 50 km/h, 4-lane road, sidewalk 14 m off the centre line: 7 m buffer, one level lower (2 -> 1)
+    (dict(highway="primary", maxspeed="50", lanes="4", sidewalk="separate"), 14.0, 1, True),
     # 80 km/h: >= 70 km/h beside traffic is level 4 without buffer
     (dict(highway="trunk", maxspeed="80", lanes="4", sidewalk="separate"), 8.0, 4, False),
     # a 30 km/h residential street: level 1 (calm street with a sidewalk)
@@ -239,10 +259,11 @@ def test_sidewalk_way_rated_from_the_road_beside(road, offset, level, buffered):
 
 def test_sidewalk_way_without_road_nearby_and_assumed_speed():
     far = edge_stress(_sidewalk_beside(dict(highway="primary", maxspeed="60", lanes="6"), 35.0))
-    assert far["level"].iloc[1] == 2 and far["beside"].iloc[1] == -1          # nothing within 20 m
-    # the road's speed is assumed (primary default 60 km/h): the sidewalk says so
-    es = edge_stress(_sidewalk_beside(dict(highway="primary", lanes="4"), 8.0))
+    assert far["level"].iloc[1] == 2 and far["beside"].iloc[1] == -1          # nothing within 15 m
+    # the road's speed is assumed (China, urban road: primary 60 km/h): the sidewalk says so
+    es = edge_stress(_sidewalk_beside(dict(highway="primary", lanes="4"), 8.0), profile="china")
     assert es["level"].iloc[1] == 3 and "maxspeed" in es["assumed_tags"].iloc[1] and es["assumed"].iloc[1]
+    assert "speed not mapped: assumed 60 km/h" in es["reason"].iloc[1]
     # geographic CRS: same answer (projected to metres internally)
     geo = edge_stress(_sidewalk_beside(dict(highway="primary", maxspeed="60", lanes="6"), 12.0).to_crs(4326))
     assert geo["level"].iloc[1] == 3 and geo["buffer_m"].iloc[1] == pytest.approx(1.5, abs=0.05)

@@ -88,8 +88,10 @@ def test_calm_street_near_zebra_is_compliant():
 
 def test_assumed_speed_is_reported():
     tags = dict(ROAD30)
-    tags.pop("maxspeed")          # residential default 30 km/h: compliant only by assumption
-    r = school_zones(_street(tags, crossing_x=230.0), _school(200.0, 10.0)).iloc[0]
+    tags.pop("maxspeed")          # China, in town: residential default 30 km/h: compliant only by assumption
+    net = _street(tags, crossing_x=230.0)
+    town = network_stress(net, profile={"base": "china", "context": {"urban_min_edges": 0}})
+    r = school_zones(net, _school(200.0, 10.0), stress=town).iloc[0]
     assert r["speed_ok"] and r["share_speed_assumed"] == pytest.approx(1.0)
     assert "speed limits assumed" in r["finding"]
 

@@ -46,13 +46,14 @@ import shapely
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from childspace._errors import ChildspaceWarning, DataError
-from childspace.analysis.safety import Stress, _cfg, network_stress, routing_cost
+from childspace.analysis.route_tables import _set_verdicts, assumption_summary, routes_table, school_summary
+from childspace.analysis.safety import Stress, _cfg, network_stress, routing_cost, safe_max_levels
 from childspace.analysis.safety import verdict as _verdict
 from childspace.inputs.projection import WGS84
 from childspace.network import Paths
 from childspace.network.arrays import ragged_ranges
 
-__all__ = ["hazards", "school_routes", "school_summary", "walksheds"]
+__all__ = ["assumption_summary", "hazards", "routes_table", "school_routes", "school_summary", "walksheds"]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -125,6 +126,8 @@ class _Eval:
     cross_edge: np.ndarray
     cross_level: np.ndarray
     paths: Any
+    n_assumed_cross: np.ndarray | None = None
+    alt_worst: list | None = None       # worst level per path under each alternative stress model
 
 
 def _concat_paths(network: Any, parts: list[tuple[np.ndarray, Any]], n_o: int) -> tuple[np.ndarray, Any]:
@@ -204,7 +207,8 @@ def _crossings(network: Any, stress: Stress, node: np.ndarray, a: np.ndarray, b:
     return lv[inv], ce[inv]
 
 
-def _evaluate(network: Any, stress: Stress, P: Any, weight: Any, unsafe_level: int) -> _Eval:
+def _evaluate(network: Any, stress: Stress, P: Any, weight: Any, unsafe_level: int,
+              alt: Sequence[Stress] = ()) -> _Eval:
     """Exact evaluation of every path of ``P`` (edges walked, partial ends, crossings at interior nodes);
     ``cost`` is each path's cost under ``weight`` (an EdgeWeight) by the engine's rules."""
     G = len(P)
@@ -237,7 +241,29 @@ def _evaluate(network: Any, stress: Stress, P: Any, weight: Any, unsafe_level: i
     np.maximum.at(worst_cross, c_path[has], c_level[has])
     n_unsafe = np.bincount(c_path[has & (c_level >= unsafe_level)], minlength=G)
     n_cross = np.bincount(c_path[has], minlength=G)
-    return _Eval(reach=reach, length=np.where(reach, length, np.nan), cost=np.where(reach, cost, np.inf),
+    # crossings whose rating rests on an assumed tag (speed, lanes, crossing type of the crossed road)
+    inc = stress.incidence
+    m_e = np.int64(network.n_edges)
+    ikey = inc["node"].to_numpy(dtype=np.int64) * m_e + inc["edge"].to_numpy(dtype=np.int64)
+    iass = inc["assumed"].to_numpy(dtype=bool)
+    pos = pd.Index(ikey).get_indexer(node[has].astype(np.int64) * m_e + c_edge[has].astype(np.int64))
+    c_ass = np.where(pos >= 0, iass[np.maximum(pos, 0)], False)
+    n_ass_c = np.bincount(c_path[has][c_ass], minlength=G)
+    # assumed share: assumed edge metres plus each assumed crossing as `crossing_equiv_m` metres, over the route
+    eq = float(stress.config.get("verdict", {}).get("crossing_equiv_m", 15.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tot = length + eq * n_cross
+        assumed = np.where(tot > 0, (assumed * length + eq * n_ass_c) / tot, 0.0)
+    # the same walks under the alternative (optimistic, pessimistic) defaults: worst level of each
+    alt_worst = []
+    for alt_st in alt:
+        w = np.zeros(G, dtype=np.int64)
+        np.maximum.at(w, path_of, alt_st.edge_level[e].astype(np.int64))
+        lv, _ = _crossings(network, alt_st, node, a, b)
+        np.maximum.at(w, c_path, lv.astype(np.int64))
+        alt_worst.append(w)
+    return _Eval(n_assumed_cross=n_ass_c, alt_worst=alt_worst, reach=reach, length=np.where(reach, length, np.nan),
+                 cost=np.where(reach, cost, np.inf),
                  shares=shares, assumed=assumed, worst_edge=worst_edge, worst_cross=worst_cross,
                  n_unsafe=n_unsafe, n_cross=n_cross, flat_path=path_of, flat_edge=e,
                  cross_path=c_path[has], cross_node=node[has], cross_edge=c_edge[has],
@@ -283,8 +309,9 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
                   assignment: pd.DataFrame | None = None,
                   categories: Sequence[str] | str = ("primary_school", "middle_school"),
                   max_distance: float | None = None, config: str | Path | Mapping[str, Any] | None = None,
-                  stress: Stress | None = None, max_snap: float = 150.0, geometry: bool = True
-                  ) -> gpd.GeoDataFrame:
+                  stress: Stress | None = None, max_snap: float = 150.0, geometry: bool = True,
+                  profile: Any = None, safe_max_level: int | Mapping[str, int] | None = None,
+                  verdict_range: bool = True) -> gpd.GeoDataFrame:
     """Shortest and safest acceptable walking routes from every origin to its school of each category.
 
     Parameters
@@ -312,6 +339,15 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
         Maximum distance (metres) from a point to the network for it to be attached.
     geometry : bool
         Build route LineStrings (False: geometry is None; faster for very many origins).
+    profile : str, path, mapping or None
+        Defaults profile for missing tags (:func:`childspace.analysis.safety.network_stress`; None: chosen from
+        the data, "china" in China, "generic" elsewhere). Ignored when ``stress`` is given (its profile is used).
+    safe_max_level : int, mapping or None
+        Highest level a child may walk alone, one for all or per school category
+        (:func:`childspace.analysis.safety.safe_max_levels`; default kindergarten/primary 1, middle school 2).
+    verdict_range : bool
+        Re-evaluate every route under the profile's optimistic and pessimistic variants (``verdict_best``,
+        ``verdict_worst``, ``verdict_assumed``); False: those columns equal the verdict.
 
     Returns
     -------
@@ -320,16 +356,28 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
         (``shortest``/``safest``), ``children``, ``length_m``, ``straight_m``, ``detour_ratio``,
         ``worst_level`` (max of edges and crossings), ``worst_edge_level``, ``worst_crossing_level``,
         ``crossings``, ``unsafe_crossings`` (level >= 3), ``share_l1``..``share_l4`` (length shares),
-        ``assumed_share`` (share of length on edges with assumed tags), ``verdict``
-        (``safe``/``caution``/``unsafe``/``unreachable``), ``over_detour``, ``min_stress_length_m``,
-        ``assigned`` (school from the catchment table), ``route_key``, geometry (origin -> school).
-        ``routes.attrs["childspace_routes"]`` keeps the edge and crossing sequences for :func:`hazards`.
+        ``assumed_share`` (share of the route resting on assumed tags: edge metres with an assumed tag plus each
+        crossing with an assumed speed, lanes or type counted as ``[verdict].crossing_equiv_m`` metres, over the
+        length plus all crossings counted so), ``assumed_crossings``, ``verdict``
+        (``safe``/``caution``/``unsafe``/``unreachable``, by the category's safe maximum), ``worst_level_best``,
+        ``worst_level_worst``, ``verdict_best``, ``verdict_worst`` (the same walk under the profile's optimistic
+        and pessimistic defaults), ``verdict_assumed`` (True when the verdict changes within that range: it rests
+        on assumptions), ``over_detour``, ``min_stress_length_m``, ``assigned`` (school from the catchment
+        table), ``route_key``, geometry (origin -> school). ``routes.attrs["childspace_routes"]`` keeps the edge
+        and crossing sequences for :func:`hazards`; ``routes.attrs["safety_profile"]`` names the profile and
+        ``routes.attrs["safe_max_level"]`` the safe maxima used.
     """
     _require(origins, "origins", ["origin_id", "children"])
     _require(schools, "schools", ["facility_id", "category"])
     cats = [categories] if isinstance(categories, str) else list(categories)
-    cfg = _cfg(config) if stress is None else (stress.config if config is None else _cfg(config))
-    stress = network_stress(network, cfg) if stress is None else stress
+    if stress is None:
+        stress = network_stress(network, config, profile=profile)
+    cfg = stress.config if config is None else _cfg(config)
+    alt = []
+    if verdict_range:   # the same network under the variants (their warnings repeat the typical model's)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ChildspaceWarning)
+            alt = [network_stress(network, stress.config, variant=v) for v in ("optimistic", "pessimistic")]
     r = cfg["routing"]
     unsafe_level = int(r.get("unsafe_level", 3))
     rc = routing_cost(network, stress, cfg)
@@ -391,7 +439,7 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
             parts.append((oa, P))
         oi_s, P_s = _concat_paths(network, parts, n_o)
         sch = np.where(P_s.source >= 0, sidx[np.maximum(P_s.source, 0)], -1)
-        ev = _evaluate(network, stress, P_s, w_safe, unsafe_level)
+        ev = _evaluate(network, stress, P_s, w_safe, unsafe_level, alt)
         short_evals = [(oi_s, sch, ev)]
         school_of[oi_s] = np.where(ev.reach, sch, -1)
         short_len = np.full(n_o, np.nan)
@@ -420,7 +468,7 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
                 parts.append((rest, network.paths_from(s_cat, _subset(o_snap, rest), src[~own], weight=w_safe,
                                                        cutoff=bound)))
             oi_f, P = _concat_paths(network, parts, n_o)
-            ev = _evaluate(network, stress, P, w_safe, unsafe_level)
+            ev = _evaluate(network, stress, P, w_safe, unsafe_level, alt)
             safe_evals.append((oi_f, school_of[oi_f], ev))
         # assemble rows
         for kind, evs in (("shortest", short_evals), ("safest", safe_evals)):
@@ -437,8 +485,19 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
                 key0 += unreach_safe.size
         blocks.append(dict(kind="_short_ref", cat=cat, short_len=short_len, short_evals=short_evals))
 
-    return _assemble(network, stress, cfg, blocks, om, sm, children, ox, oy, sx, sy, fid, is_geometry=geometry,
-                     assigned_to=assigned_to, fid_pos=fid_pos)
+    out = _assemble(network, stress, cfg, blocks, om, sm, children, ox, oy, sx, sy, fid, is_geometry=geometry,
+                    assigned_to=assigned_to, fid_pos=fid_pos)
+    smax = safe_max_levels(safe_max_level, cfg)
+    _set_verdicts(out, cfg, smax)
+    attrs = dict(out.attrs)
+    out = out[[c for c in out.columns if c != "geometry"] + ["geometry"]]
+    out.attrs.update(attrs)
+    out.attrs["safety_profile"] = stress.profile
+    out.attrs["safe_max_level"] = smax
+    return out
+
+
+
 
 
 def _geometry(network: Any, P: Any) -> np.ndarray:
@@ -501,6 +560,9 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
             for lv in range(1, 5):
                 df[f"share_l{lv}"] = np.nan
             df["assumed_share"] = np.nan
+            df["assumed_crossings"] = 0
+            df["worst_level_best"] = 0
+            df["worst_level_worst"] = 0
             df["over_detour"] = False
             df["min_stress_length_m"] = np.nan
             g = np.full(k, None, dtype=object)
@@ -516,6 +578,11 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
             for lv in range(1, 5):
                 df[f"share_l{lv}"] = np.where(reach, ev.shares[:, lv - 1], np.nan)
             df["assumed_share"] = np.where(reach, ev.assumed, np.nan)
+            df["assumed_crossings"] = np.where(reach, ev.n_assumed_cross, 0)
+            wl = df["worst_level"].to_numpy()
+            alts = ev.alt_worst or [wl, wl]
+            df["worst_level_best"] = np.where(reach, np.minimum(np.minimum(alts[0], alts[1]), wl), 0)
+            df["worst_level_worst"] = np.where(reach, np.maximum(np.maximum(alts[0], alts[1]), wl), 0)
             df["over_detour"] = False
             df["min_stress_length_m"] = np.nan
             if is_geometry and kind == "shortest":
@@ -587,11 +654,13 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
         df["detour_ratio"] = np.where(df["straight_m"].to_numpy(dtype=float) > 0,
                                       df["length_m"].to_numpy(dtype=float) / df["straight_m"].to_numpy(dtype=float),
                                       np.nan)
-    df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)
+    df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)   # set by category in school_routes
     out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g, crs=WGS84).values, crs=WGS84)  # built in WGS84
     order = ["origin_id", "school_id", "category", "route", "children", "length_m", "straight_m", "detour_ratio",
              "worst_level", "worst_edge_level", "worst_crossing_level", "crossings", "unsafe_crossings",
-             "share_l1", "share_l2", "share_l3", "share_l4", "assumed_share", "verdict", "over_detour",
+             "share_l1", "share_l2", "share_l3", "share_l4", "assumed_share", "assumed_crossings", "verdict",
+             "worst_level_best", "worst_level_worst", "verdict_best", "verdict_worst", "verdict_assumed",
+             "over_detour",
              "min_stress_length_m", "assigned", "route_key", "geometry"]
     out = out[[c for c in order if c in out.columns]]
     out = out.sort_values(["category", "origin_id", "route"], ascending=[True, True, False], kind="stable") \
@@ -633,64 +702,9 @@ def _copy_keys(fk_e: list, fe: list, src: np.ndarray, dst: np.ndarray, fk_c: lis
 # ----------------------------------------------------------------------------------------------------------------
 # summary and hazards
 # ----------------------------------------------------------------------------------------------------------------
-def school_summary(routes: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Children per school by the verdict of their safest acceptable route.
-
-    Parameters
-    ----------
-    routes : GeoDataFrame
-        From :func:`school_routes`.
-    schools : GeoDataFrame
-        ``facility_id``, optional ``name``, ``category``.
-
-    Returns
-    -------
-    DataFrame
-        ``school_id``, ``name``, ``category``, ``children_safe``, ``children_caution``, ``children_unsafe``
-        (by the ``safest`` route's verdict), ``children_unreachable`` (origins of the school's category with no
-        route to any school, counted once per category under ``school_id`` ``unreachable/<category>``),
-        ``children_over_detour`` (the least-stress route is too long, the shortest is used), ``pct_safe``.
-    """
-    s = routes[routes["route"] == "safest"]
-    cnt = pd.crosstab([s["school_id"].fillna("—"), s["category"]], s["verdict"], values=s["children"],
-                      aggfunc="sum").fillna(0)
-    for v in ("safe", "caution", "unsafe", "unreachable"):
-        if v not in cnt.columns:
-            cnt[v] = 0.0
-    over = s[s["over_detour"].astype(bool)].groupby(["school_id", "category"])["children"].sum() \
-        if "over_detour" in s.columns else pd.Series(dtype=float)
-    cnt = cnt.reset_index().rename(columns={"school_id": "school_id"})
-    none = cnt["school_id"] == "—"   # children with no reachable school: an id that says so, never empty
-    out = pd.DataFrame({"school_id": cnt["school_id"].where(~none, "unreachable/" + cnt["category"].astype(str)),
-                        "category": cnt["category"],
-                        "children_safe": cnt["safe"], "children_caution": cnt["caution"],
-                        "children_unsafe": cnt["unsafe"], "children_unreachable": cnt["unreachable"]})
-    out["children_over_detour"] = [float(over.get((a, b), 0.0)) for a, b in zip(out["school_id"],
-                                                                                  out["category"])]
-    names = dict(zip(schools["facility_id"].astype(str), schools["name"] if "name" in schools.columns
-                     else schools["facility_id"].astype(str)))
-    out.insert(1, "name", out["school_id"].map(lambda x: "无可达学校 no reachable school"
-                                                if str(x).startswith("unreachable/") else names.get(str(x))))
-    # schools with no routes at all still appear, with zeros
-    cats = set(routes["category"].unique())
-    sch = schools[schools["category"].isin(cats)] if "category" in schools.columns else schools
-    miss = sch[~sch["facility_id"].astype(str).isin(out["school_id"].dropna().astype(str))]
-    if len(miss):
-        add = pd.DataFrame({"school_id": miss["facility_id"].astype(str).to_numpy(),
-                            "name": miss["name"].to_numpy() if "name" in miss.columns else None,
-                            "category": miss["category"].to_numpy() if "category" in miss.columns else None})
-        for c in ("children_safe", "children_caution", "children_unsafe", "children_unreachable",
-                  "children_over_detour"):
-            add[c] = 0.0
-        out = pd.concat([out, add], ignore_index=True)
-    tot = out[["children_safe", "children_caution", "children_unsafe"]].sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["pct_safe"] = np.where(tot > 0, 100.0 * out["children_safe"] / tot, np.nan)
-    return out.reset_index(drop=True)
-
-
 def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None, top: int | None = None,
             min_level: int = 3, route: str = "safest", rank_by: str = "children",
+            safe_max_level: int | Mapping[str, int] | None = None,
             schools: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """Road segments and crossings at level >= ``min_level`` ranked by the children whose route uses them.
 
@@ -717,6 +731,9 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
     rank_by : str
         ``"children"`` (default: most children first, then the higher level) or ``"level"`` (level 4 first,
         then by children: the most dangerous places first, however few children pass).
+    safe_max_level : int, mapping or None
+        When given, a hazard is anything above the safe maximum of the route's school category
+        (:func:`childspace.analysis.safety.safe_max_levels`), instead of ``min_level``.
     schools : GeoDataFrame, optional
         ``facility_id``, ``name``: the ``schools`` column names schools by name (an unnamed school by its id;
         without ``schools`` the ids are used).
@@ -754,10 +771,19 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
     s = routes[(routes["route"] == route) & (routes["verdict"] != "unreachable")]
     key_children = pd.Series(s["children"].to_numpy(dtype=float), index=s["route_key"].to_numpy())
     key_school = pd.Series(_school_names(s, schools), index=s["route_key"].to_numpy())
+    if safe_max_level is not None:
+        smax = safe_max_levels(safe_max_level, stress.config)
+        key_min = pd.Series(s["category"].map(lambda c: smax.get(c, smax["default"]) + 1).to_numpy(dtype=np.int64),
+                            index=s["route_key"].to_numpy())
+        min_level = int(key_min.min()) if len(key_min) else min_level
+    else:
+        key_min = None
     rows = []
     # segments: the pieces of one street at one level that touch form one hazard (one place to fix)
     lev = stress.edge_level
     m = np.isin(data.edge_key, key_children.index.to_numpy()) & (lev[data.edge] >= min_level)
+    if key_min is not None:
+        m[m] = lev[data.edge[m]] >= key_min.reindex(data.edge_key[m]).to_numpy()
     if m.any():
         seg = pd.DataFrame({"key": data.edge_key[m], "edge": data.edge[m]}).drop_duplicates()
         he = np.unique(seg["edge"].to_numpy())
@@ -786,6 +812,8 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
             "length_m": np.bincount(grp, weights=L[he])[gid], "geometry": lines}))
     # crossings (per node; the worst crossing there among the routes using it)
     m = np.isin(data.cross_key, key_children.index.to_numpy()) & (data.cross_level >= min_level)
+    if key_min is not None:
+        m[m] = data.cross_level[m] >= key_min.reindex(data.cross_key[m]).to_numpy()
     if m.any():
         cr = pd.DataFrame({"key": data.cross_key[m], "node": data.cross_node[m], "edge": data.cross_edge[m],
                            "level": data.cross_level[m].astype(int)})
@@ -941,8 +969,9 @@ def _pieces(network: Any, ru: np.ndarray, rv: np.ndarray) -> tuple[np.ndarray, n
 
 
 def walksheds(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None = None,
-              radius: float | Mapping[str, float] | None = None, max_level: int = 2, buffer_m: float = 25.0,
-              max_snap: float = 150.0, config: str | Path | Mapping[str, Any] | None = None) -> gpd.GeoDataFrame:
+              radius: float | Mapping[str, float] | None = None, max_level: int | None = None,
+              buffer_m: float = 25.0, max_snap: float = 150.0, config: str | Path | Mapping[str, Any] | None = None,
+              safe_max_level: int | Mapping[str, int] | None = None) -> gpd.GeoDataFrame:
     """Plain and safe walksheds of each school.
 
     Parameters
@@ -954,12 +983,16 @@ def walksheds(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None = N
     radius : float or mapping category -> float, optional
         Walking radius in metres; default the category's standard radius (:mod:`childspace.standards`; GB 50180:
         primary school 500 m, middle school 1000 m).
-    max_level : int
-        The safe walkshed uses only edges at or below this level and passes nodes only where the crossing is at
+    max_level : int, optional
+        One level for every school (kept for callers that pass a number); None: the school category's safe
+        maximum (``safe_max_level``). The safe walkshed uses only edges at or below this level and passes nodes only where the crossing is at
         or below it (exact, turn by turn: the crossing at a node depends on the two edges used). The school's own
         edge is always walkable from the school point (its frontage).
     buffer_m : float
         Half-width (metres) of the band around reachable edge pieces forming the polygon.
+    safe_max_level : int, mapping or None
+        Safe maximum per school category (:func:`childspace.analysis.safety.safe_max_levels`; default
+        kindergarten/primary 1, middle school 2); used when ``max_level`` is None.
 
     Returns
     -------
@@ -972,9 +1005,11 @@ def walksheds(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None = N
     sm = schools.to_crs(network.crs)
     snap = network.snap(sm.geometry, max_distance=max_snap)
     cats = sm["category"].astype(str).to_numpy() if "category" in sm.columns else np.full(len(sm), "")
-    edge_ok = stress.edge_level <= max_level
+    smax = safe_max_levels(safe_max_level if max_level is None else int(max_level), stress.config)
     rows = []
     for i in range(len(sm)):
+        max_level_i = smax.get(cats[i], smax["default"])
+        edge_ok = stress.edge_level <= max_level_i
         if isinstance(radius, Mapping):
             R = float(radius.get(cats[i], _default_radius(cats[i])))
         elif radius is None:
@@ -984,7 +1019,7 @@ def walksheds(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None = N
         sid = str(sm["facility_id"].iloc[i])
         if not snap.ok[i]:
             for kind in ("plain", "safe"):
-                rows.append(dict(school_id=sid, kind=kind, max_level=None if kind == "plain" else max_level,
+                rows.append(dict(school_id=sid, kind=kind, max_level=None if kind == "plain" else max_level_i,
                                  radius_m=R, length_m=0.0, area_m2=0.0, geometry=None))
             continue
         one = _subset(snap, [i])
@@ -993,7 +1028,7 @@ def walksheds(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None = N
         e0 = int(snap.edge[i])
         ru[e0] = rv[e0] = 0.0
         plain = (ru, rv)
-        safe = _line_graph_reach(network, stress, edge_ok, snap, i, R, max_level)
+        safe = _line_graph_reach(network, stress, edge_ok, snap, i, R, max_level_i)
         for kind, (a, b) in (("plain", plain), ("safe", safe)):
             e, s0, s1 = _pieces(network, a, b)
             # the stretch of the school's own edge within R of the school
@@ -1004,7 +1039,7 @@ def walksheds(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None = N
             lines = network.substrings(e, s0, s1)
             reached = float(np.sum(np.abs(s1 - s0)))
             poly = shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=4))
-            rows.append(dict(school_id=sid, kind=kind, max_level=None if kind == "plain" else max_level,
+            rows.append(dict(school_id=sid, kind=kind, max_level=None if kind == "plain" else max_level_i,
                              radius_m=R, length_m=reached, area_m2=float(shapely.area(poly)), geometry=poly))
     df = pd.DataFrame(rows)
     geo = gpd.GeoSeries(df.pop("geometry").to_numpy(), crs=network.crs).to_crs(WGS84)

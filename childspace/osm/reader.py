@@ -42,6 +42,12 @@ the road's nodes keep a graph node there and the two sides remain connected thro
 ``read_osm(..., beside_roads=True)`` also returns the dropped roads with their tags: the safety module rates
 their sidewalks and the crossings over them from their speed and lanes.
 
+Roads closed to pedestrians for their traffic (``foot=no``/``use_sidepath``, ``motorroad=yes``, motorways, trunks
+with ``sidewalk=no``: :func:`is_closed_road`) are read too but not walked: their nodes count for graph nodes, so a
+footway that crosses one at grade is split there, and with ``beside_roads=True`` they are returned with
+``dropped = "closed"`` (the others ``"separate"``): the safety module rates such an at-grade crossing level 4.
+Private roads (``access=private``) are not closed roads in this sense and are simply left out.
+
 Graph nodes and edges --------------------- Graph nodes are way ends, nodes used two or more times by walkable
 ways (including dropped ``sidewalk=separate`` roads, see above), and nodes tagged
 ``highway=crossing``/``traffic_signals`` or ``crossing=*``. Ways are split at graph nodes into edges ``u ->
@@ -108,6 +114,7 @@ EDGE_EXTRA_TAGS: dict[str, str] = {
     "layer": "layer",
     "motorroad": "motorroad",
     "crossing_markings": "crossing:markings",
+    "ref": "ref",
 }
 #: Node tag columns with the OSM key each one is read from.
 NODE_TAGS: dict[str, str] = {
@@ -217,6 +224,25 @@ def is_walkable(tags: dict[str, str], trunk: Literal["keep", "sidewalk"] = "keep
     return False
 
 
+#: Motor-road classes whose ways closed to walkers are still read: their at-grade crossings are rated
+_CLOSED_CANDIDATES = frozenset({"motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
+                                "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified",
+                                "residential", "road"})
+
+
+def is_closed_road(tags: dict[str, str], trunk: Literal["keep", "sidewalk"] = "keep") -> bool:
+    """A motor road that walkers may not use because of its traffic (``foot=no``/``use_sidepath``,
+    ``motorroad=yes``, a trunk with ``sidewalk=no``, a motorway): not walked, but kept for crossing checks (a
+    footway meeting it at grade crosses that traffic). Private roads (``access``/``foot`` = private, no) are not
+    closed roads in this sense: they are left out as before."""
+    hw = tags.get("highway")
+    if hw not in _CLOSED_CANDIDATES or tags.get("area") == "yes" or is_walkable(tags, trunk):
+        return False
+    return (tags.get("foot") in ("no", "use_sidepath") or tags.get("motorroad") == "yes"
+            or hw in ("motorway", "motorway_link")
+            or (hw in _TRUNKS and tags.get("sidewalk") in ("no", "none")))
+
+
 def _has_separate_sidewalks(tags: dict[str, Any]) -> bool:
     if tags.get("highway") not in _ROAD_CLASSES:
         return False
@@ -265,8 +291,9 @@ def read_osm(
         ``u``, ``v`` (OSM node ids), ``key``, ``osmid`` (way id), tag columns (raw OSM strings or None, see
         :data:`EDGE_TAGS` plus :data:`EDGE_EXTRA_TAGS`), ``length`` (metres, geodesic), LineString u -> v.
     roads : GeoDataFrame, EPSG:4326 (only with ``beside_roads=True``)
-        The dropped ``sidewalk=separate`` roads: ``osmid`` (way id), the same tag columns as ``edges``, one
-        LineString per way (per present piece of a clipped way).
+        The roads not walked: ``osmid`` (way id), the same tag columns as ``edges``, ``dropped`` (``"separate"``:
+        sidewalks mapped as separate ways; ``"closed"``: closed to pedestrians), one LineString per way (per
+        present piece of a clipped way).
 
     Raises
     ------
@@ -291,7 +318,7 @@ def read_osm(
     def read(bbox: tuple[float, float, float, float] | None):
         return _osm_reader.read_ways_and_nodes(
             p,
-            lambda t: is_walkable(t, trunk),
+            lambda t: is_walkable(t, trunk) or is_closed_road(t, trunk),
             way_keys,
             list(NODE_TAGS.values()),
             bbox=bbox,
@@ -307,7 +334,8 @@ def read_osm(
             path=p,
             fix="check that the extract covers a built-up area and contains highway=* ways",
         )
-    return _build_tables(p, ways, tagged, poly, box, full_read=lambda: read(None)[0], beside_roads=beside_roads)
+    return _build_tables(p, ways, tagged, poly, box, full_read=lambda: read(None)[0], beside_roads=beside_roads,
+                         trunk=trunk)
 
 
 def _outside(p: Path, poly: BaseGeometry, box: tuple[float, float, float, float], what: str) -> NetworkError:
@@ -339,6 +367,7 @@ def _build_tables(
     box: tuple[float, float, float, float] | None,
     full_read: Callable[[], _osm_reader.RawWays] | None = None,
     beside_roads: bool = False,
+    trunk: Literal["keep", "sidewalk"] = "keep",
 ) -> tuple[gpd.GeoDataFrame, ...]:
     n_ways = len(ways.ids)
     counts = np.diff(ways.offsets)
@@ -408,12 +437,21 @@ def _build_tables(
         )
 
     tags_df = {k: np.asarray(v, dtype=object) for k, v in ways.tags.items()}  # object arrays per key
-    separate = _separate_sidewalks(tags_df)
+    closed = _closed_roads(tags_df, trunk)
+    if not way_in[~closed].any():
+        raise NetworkError(
+            "no walkable ways within the study area (only roads closed to pedestrians)",
+            path=p,
+            fix="check the study area (CRS, datum) or use a larger buffer_m",
+        )
+    separate = _separate_sidewalks(tags_df) & ~closed
     drop_way = np.zeros(n_ways, dtype=bool)
     if (separate & way_in).any():
         drop_way = _roads_beside_sidewalks(
             separate & way_in, tags_df, ways.offsets, ways.lon, ways.lat, valid
         )
+    dropped_kind = np.where(closed, "closed", np.where(drop_way, "separate", None)).astype(object)
+    drop_way |= closed
 
     # -- graph nodes (counted over all walkable ways in the area, including dropped sidewalk=separate roads)
     _, inv, use = np.unique(refs, return_inverse=True, return_counts=True)
@@ -427,7 +465,8 @@ def _build_tables(
     if tag_graph.size:
         is_graph |= np.isin(refs, tag_graph)
 
-    roads = _dropped_roads(drop_way, refs, lon, lat, way_idx, piece, ways, tags_df) if beside_roads else None
+    roads = _dropped_roads(drop_way, refs, lon, lat, way_idx, piece, ways, tags_df, dropped_kind) \
+        if beside_roads else None
     # drop the refs of dropped roads now (their nodes already counted)
     keep_ref = ~drop_way[way_idx]
     refs, lon, lat, way_idx, piece, is_graph = (
@@ -503,9 +542,27 @@ def _build_tables(
     return (nodes, edges, roads) if beside_roads else (nodes, edges)
 
 
+def _closed_roads(tags_df: dict[str, np.ndarray], trunk: Literal["keep", "sidewalk"] = "keep") -> np.ndarray:
+    """Per way: read only for crossing checks (:func:`is_closed_road`), evaluated on the few candidates."""
+    hw = tags_df["highway"]
+    n = len(hw)
+    cand = np.fromiter((h in _CLOSED_CANDIDATES for h in hw), dtype=bool, count=n)
+    if not cand.any():
+        return np.zeros(n, dtype=bool)
+    maybe = cand & (np.isin(tags_df["foot"], ["no", "use_sidepath"]) | (tags_df["motorroad"] == "yes")
+                    | np.isin(hw, ["motorway", "motorway_link"]) | np.isin(hw, list(_TRUNKS)))
+    out = np.zeros(n, dtype=bool)
+    for i in np.flatnonzero(maybe):
+        tags = {k: tags_df[k][i] for k in _RULE_KEYS if tags_df[k][i] is not None}
+        out[i] = is_closed_road(tags, trunk)
+    return out
+
+
 def _dropped_roads(drop_way: np.ndarray, refs: np.ndarray, lon: np.ndarray, lat: np.ndarray, way_idx: np.ndarray,
-                   piece: np.ndarray, ways: Any, tags_df: dict[str, np.ndarray]) -> gpd.GeoDataFrame:
-    """The roads dropped for their separate sidewalks as lines with their tags (one per way piece)."""
+                   piece: np.ndarray, ways: Any, tags_df: dict[str, np.ndarray],
+                   kind: np.ndarray | None = None) -> gpd.GeoDataFrame:
+    """The roads not walked as lines with their tags (one per way piece); ``dropped`` says why: ``separate``
+    (sidewalks mapped as separate ways) or ``closed`` (closed to pedestrians)."""
     sel = np.flatnonzero(drop_way[way_idx])
     pid = piece[sel]
     same = pid[1:] == pid[:-1]
@@ -520,6 +577,7 @@ def _dropped_roads(drop_way: np.ndarray, refs: np.ndarray, lon: np.ndarray, lat:
     cols: dict[str, Any] = {"osmid": ways.ids[wi]}
     for col, key in {**EDGE_TAGS, **EDGE_EXTRA_TAGS}.items():
         cols[col] = tags_df[key][wi]
+    cols["dropped"] = kind[wi] if kind is not None else np.full(len(wi), "separate", dtype=object)
     return gpd.GeoDataFrame(cols, geometry=geoms, crs=WGS84)
 
 

@@ -1,0 +1,433 @@
+"""Walking along an edge: the level of each walk-network edge (internal to :mod:`childspace.analysis.safety`).
+
+Class level (highway class x sidewalk state), then the ordered ``[[edge_rules]]`` of the config on the parsed
+speed (km/h), lanes, lighting and surface. Missing tags take the profile's default for the class and the edge's
+context (urban/rural); each assumed value is named in the reason ("speed not mapped: assumed 50 km/h").
+Footway=sidewalk ways and paths parallel to a road take the road's context (``[sidewalk_way.from_road]``).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from childspace._errors import ChildspaceWarning
+from childspace.analysis._safety_config import (
+    _EDGE_TAG_COLUMNS,
+    _cfg,
+    _dedupe,
+    _isin,
+    _sidewalk_state,
+    _split_label,
+    _tag,
+    class_defaults,
+    parse_lanes,
+    parse_maxspeed,
+)
+
+_SIDEWALK_ZH = {"present": "有人行道", "none": "无人行道", "separate": "人行道独立绘制", "": ""}
+_SIDEWALK_EN = {"present": "with sidewalk", "none": "without sidewalk", "separate": "separate sidewalks", "": ""}
+
+_EDGE_COLUMNS = ["level", "assumed", "assumed_tags", "reason", "group", "road", "maxspeed_kmh", "lanes",
+                 "sidewalk", "crossing_way", "context"]
+
+
+def _metric_crs(gdf: gpd.GeoDataFrame) -> tuple[CRS, CRS | None]:
+    crs = CRS.from_user_input(gdf.crs)
+    if crs.is_geographic:
+        from childspace.inputs.projection import local_crs_for
+        return crs, CRS.from_user_input(local_crs_for(gdf))
+    return crs, None
+
+
+def _metric_lines(geom: np.ndarray, crs: Any, metric: CRS | None) -> np.ndarray:
+    """Line geometries from ``crs`` to ``metric`` (unchanged when ``metric`` is None)."""
+    if metric is None:
+        return geom
+    return np.asarray(gpd.GeoSeries(geom, crs=crs).to_crs(metric).array, dtype=object)
+
+
+def edge_contexts(edges: pd.DataFrame, cfg: dict, extra: gpd.GeoDataFrame | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``urban``/``rural`` per edge (and per road of ``extra``) from the profile's ``[context]`` table.
+
+    Rural: a highway ref or name (profile's ``rural_ref``/``rural_name`` patterns), or a sparse network: fewer
+    than ``urban_min_edges`` edge midpoints in the ``cell_m`` grid cell (metric CRS). Urban otherwise, and always
+    when the edges carry no geometry.
+    """
+    ctx_cfg = cfg["profile"].get("context", {})
+    n = len(edges)
+    n_x = 0 if extra is None else len(extra)
+    rural = np.zeros(n + n_x, dtype=bool)
+    if isinstance(edges, gpd.GeoDataFrame) and edges.crs is not None and n and "cell_m" in ctx_cfg:
+        crs, metric = _metric_crs(edges)
+        g = _metric_lines(np.asarray(edges.geometry.array, dtype=object), crs, metric)
+        ok = ~(shapely.is_missing(g) | shapely.is_empty(g))
+        mids = np.full((n, 2), np.nan)
+        mids[ok] = shapely.get_coordinates(shapely.line_interpolate_point(g[ok], 0.5, normalized=True))
+        if n_x:
+            xg = np.asarray(extra.to_crs(metric if metric is not None else crs).geometry.array, dtype=object)
+            xok = ~(shapely.is_missing(xg) | shapely.is_empty(xg))
+            xm = np.full((n_x, 2), np.nan)
+            xm[xok] = shapely.get_coordinates(shapely.line_interpolate_point(xg[xok], 0.5, normalized=True))
+            mids = np.vstack([mids, xm])
+        cell = float(ctx_cfg["cell_m"])
+        good = np.isfinite(mids).all(axis=1)
+        ij = np.zeros((n + n_x, 2), dtype=np.int64)
+        ij[good] = np.floor(mids[good] / cell).astype(np.int64)
+        # edges of the walk network per cell, summed over the 3 x 3 cells around each edge's own cell (a window
+        # centred on the edge, not a fixed grid that cuts a town in two)
+        own = good.copy()
+        own[n:] = False
+        counts = pd.Series(1, index=pd.MultiIndex.from_arrays([ij[own, 0], ij[own, 1]])).groupby(level=[0, 1]).sum()
+        window = np.zeros(n + n_x)
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                idx = pd.MultiIndex.from_arrays([ij[:, 0] + di, ij[:, 1] + dj])
+                window += counts.reindex(idx).fillna(0).to_numpy()
+        rural |= good & (window < float(ctx_cfg.get("urban_min_edges", 0)))
+    for pat_key, col in (("rural_ref", "ref"), ("rural_name", "name")):
+        pat = ctx_cfg.get(pat_key)
+        if not pat:
+            continue
+        for lo, df in ((0, edges), (n, extra)):
+            if df is not None and col in df.columns and len(df):
+                s = df[col].astype("string")
+                hit = s.str.contains(re.compile(pat), na=False).to_numpy(dtype=bool)
+                rural[lo:lo + len(df)] |= hit
+    out = np.where(rural, "rural", "urban").astype(object)
+    return out[:n], out[n:]
+
+
+def edge_stress(edges: pd.DataFrame, config: str | Path | Any = None,
+                beside_roads: gpd.GeoDataFrame | None = None, profile: Any = None) -> pd.DataFrame:
+    """Level of traffic stress of walking along each edge.
+
+    Parameters
+    ----------
+    edges : DataFrame or GeoDataFrame
+        Walk-network edges (columns as in ``docs/architecture.md`` "Walk-network tables"; missing tag columns
+        are treated as missing tags).
+    config : path, mapping or None
+        Safety config (see :func:`childspace.analysis.safety.load_config`).
+    beside_roads : GeoDataFrame, optional
+        Roads that are not walked (``WalkNetwork.beside_roads``: roads whose sidewalks are separate ways, roads
+        closed to pedestrians); sidewalk ways and paths beside them are rated from them too.
+    profile : str, path, mapping or None
+        Defaults profile (see :func:`childspace.analysis.safety.load_profile`); None: the config's.
+
+    Returns
+    -------
+    DataFrame
+        Same index as ``edges``: ``level`` (int 1-4), ``assumed`` (bool: some input came from a default),
+        ``assumed_tags`` ("; "-joined tag names), ``reason`` (bilingual, Chinese first; assumed values are
+        named as such), ``group`` (class key of the config), ``road`` (bool: carries motor traffic),
+        ``maxspeed_kmh`` and ``lanes`` (parsed or default), ``sidewalk`` (state used), ``crossing_way`` (bool),
+        ``context`` (``urban``/``rural``), ``inferred_sidewalk`` (bool: a path rated from the road beside it),
+        ``beside`` (for ways rated from a road edge beside them: the positional row of that road edge, else -1),
+        ``beside_road`` (the same for a road of ``beside_roads``) and ``buffer_m`` (estimated buffer between that
+        road's carriageway and the way, m; NaN otherwise). Ways are rated from roads beside them only when
+        ``edges`` is a GeoDataFrame with a CRS.
+    """
+    cfg = _cfg(config, profile)
+    ctx, ctx_x = edge_contexts(edges, cfg, beside_roads)
+    work = edges.assign(_context=ctx) if len(edges) else edges.assign(_context=pd.Series([], dtype=object))
+    uniq, codes = _dedupe(work, _EDGE_TAG_COLUMNS)
+    res = _edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq)))
+    out = res.iloc[codes]
+    out.index = edges.index
+    out["inferred_sidewalk"] = np.zeros(len(out), dtype=bool)
+    out["beside"] = np.full(len(out), -1, dtype=np.int64)
+    out["beside_road"] = np.full(len(out), -1, dtype=np.int64)
+    out["buffer_m"] = np.full(len(out), np.nan)
+    if isinstance(edges, gpd.GeoDataFrame) and edges.crs is not None and len(edges):
+        out = _rate_from_roads_beside(edges, out, cfg, beside_roads, ctx, ctx_x)
+    return out
+
+
+def _grade(df: pd.DataFrame) -> np.ndarray:
+    """+1 on a bridge, -1 in a tunnel, 0 at grade (per row)."""
+    out = np.zeros(len(df), dtype=np.int8)
+    for col, val in (("bridge", 1), ("tunnel", -1)):
+        if col in df.columns:
+            s = _tag(df, col)
+            out[(s.notna() & (s != "no")).to_numpy(dtype=bool)] = val
+    return out
+
+
+def _rate_from_roads_beside(edges: gpd.GeoDataFrame, es: pd.DataFrame, cfg: dict,
+                            beside_roads: gpd.GeoDataFrame | None, ctx: np.ndarray, ctx_x: np.ndarray
+                            ) -> pd.DataFrame:
+    """Rate ``footway=sidewalk`` ways and paths parallel to a road from the road beside them
+    (``[sidewalk_way.from_road]`` in the config; the rule is described there)."""
+    rule = cfg["sidewalk_way"].get("from_road")
+    if not rule:
+        return es
+    search = float(rule["search_m"])
+    group = es["group"].to_numpy(dtype=object)
+    road = es["road"].to_numpy(dtype=bool)
+    geom = np.asarray(edges.geometry.array, dtype=object)
+    usable = ~(shapely.is_missing(geom) | shapely.is_empty(geom))
+    hw = _tag(edges, "highway")
+    is_sw = (group == "sidewalk_way") & usable
+    infer = (group == "path") & _isin(hw, rule.get("infer_paths", [])).to_numpy(dtype=bool) & usable \
+        & ~es["crossing_way"].to_numpy(dtype=bool)
+    w_idx = np.flatnonzero(is_sw | infer)
+    road_idx = np.flatnonzero(road & usable)
+    extra = beside_roads if beside_roads is not None and len(beside_roads) else None
+    if w_idx.size == 0 or (road_idx.size == 0 and extra is None):
+        return es
+    crs, metric = _metric_crs(edges)
+    w_g = _metric_lines(geom[w_idx], crs, metric)
+    rd_g = _metric_lines(geom[road_idx], crs, metric)
+    tags = [c for c in _EDGE_TAG_COLUMNS if c in edges.columns and not c.startswith("sidewalk")]
+    road_tags = pd.DataFrame(edges[tags].iloc[road_idx].to_numpy(dtype=object), columns=tags)
+    road_tags["_context"] = ctx[road_idx]
+    grade_r = _grade(edges.iloc[road_idx])
+    n_net = road_idx.size
+    if extra is not None:     # roads not walked are candidates too (rows after the edges)
+        x_g = np.asarray(extra.to_crs(metric if metric is not None else crs).geometry.array, dtype=object)
+        rd_g = np.concatenate([rd_g, x_g])
+        x_tags = pd.DataFrame({c: extra[c].to_numpy(dtype=object) if c in extra.columns else None
+                               for c in tags}, columns=tags)
+        x_tags["_context"] = ctx_x
+        road_tags = pd.concat([road_tags, x_tags], ignore_index=True)
+        grade_r = np.concatenate([grade_r, _grade(extra)])
+    ok_r = ~(shapely.is_missing(rd_g) | shapely.is_empty(rd_g))
+    tree = shapely.STRtree(np.where(ok_r, rd_g, None))
+    wi, ri = tree.query(w_g, predicate="dwithin", distance=search)
+    keep = _grade(edges.iloc[w_idx])[wi] == grade_r[ri]
+    wi, ri = wi[keep], ri[keep]
+    if wi.size == 0:
+        return es
+    # parallel: start, middle and end of the way within `search` of the road (sidewalk ways: any candidate)
+    pts = np.stack([shapely.line_interpolate_point(w_g, f, normalized=True) for f in (0.0, 0.5, 1.0)], axis=1)
+    d = np.stack([shapely.distance(pts[wi, k], rd_g[ri]) for k in range(3)], axis=1)
+    parallel = (d <= search + 1e-9).all(axis=1) | is_sw[w_idx][wi]
+    wi, ri, d = wi[parallel], ri[parallel], d[parallel]
+    if wi.size == 0:
+        return es
+    uniq_r, inv_r = np.unique(ri, return_inverse=True)
+    bands = shapely.buffer(rd_g[uniq_r], search, quad_segs=4)
+    overlap = shapely.length(shapely.intersection(w_g[wi], bands[inv_r]))
+    order = np.lexsort((-overlap, wi))
+    first = order[np.r_[True, wi[order][1:] != wi[order][:-1]]]
+    wsel, rsel, dsel = wi[first], ri[first], d[first].mean(axis=1)
+    rows = w_idx[wsel]
+    on_net = rsel < n_net
+    rd_rows = np.where(on_net, road_idx[np.minimum(rsel, max(n_net - 1, 0))] if n_net else -1, -1)
+    x_rows = np.where(on_net, -1, rsel - n_net)
+    # walking along the road beside, with a sidewalk: the road's tags with sidewalk=yes through the same rules
+    beside = road_tags.iloc[rsel].reset_index(drop=True)
+    beside["sidewalk"] = "yes"
+    uniq, codes = _dedupe(beside, tuple(beside.columns))
+    along = _edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq))).iloc[codes]
+    lanes = along["lanes"].to_numpy(dtype=float)
+    buffer = dsel - lanes * float(rule["lane_width_m"]) / 2.0
+    buffered = buffer >= float(rule["buffer_min_m"])
+    level = along["level"].to_numpy(dtype=np.int16)
+    level = np.where(buffered, np.maximum(level - int(rule["buffer_reduction"]), 1), level)
+    sw_row = is_sw[rows]
+    own = np.where(sw_row, 1, es["level"].to_numpy(dtype=np.int16)[rows])   # a path's own conditions still count
+    level = np.maximum(level, own)
+    zh_lab, en_lab = _split_label(cfg["sidewalk_way"]["label"])
+    zh_p, en_p = _split_label(cfg["classes"]["path"]["label"])
+    head = np.where(sw_row, f"{zh_lab}（{en_lab}）紧邻 beside: ",
+                    f"{zh_p}，推断为人行道（inferred sidewalk: {en_p} parallel to a road）紧邻 beside: ")
+    b_txt = pd.Series(np.round(np.maximum(buffer, 0.0)).astype(int).astype(str))
+    note = np.where(buffered, "；隔离约" + b_txt + "m，降" + str(int(rule["buffer_reduction"])) + "级 buffer ~"
+                    + b_txt + " m: level lowered", "；无隔离 no buffer").astype(object)
+    reason = head.astype(object) + along["reason"].to_numpy(dtype=object) + note
+    tags_a = along["assumed_tags"].to_numpy(dtype=object)
+    cols = {"level": level.astype(np.int8), "reason": reason, "assumed_tags": tags_a, "assumed": tags_a != "",
+            "beside": rd_rows.astype(np.int64), "beside_road": x_rows.astype(np.int64), "buffer_m": buffer,
+            "inferred_sidewalk": ~sw_row}
+    es = es.copy()
+    for col, vals in cols.items():
+        arr = es[col].to_numpy(copy=True)
+        arr[rows] = vals
+        es[col] = arr
+    return es
+
+
+def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.DataFrame:
+    """:func:`edge_stress` on distinct tag combinations (``counts``: edges per row, for warnings)."""
+    idx = edges.index
+    n = len(edges)
+    hw = _tag(edges, "highway")
+    footway = _tag(edges, "footway")
+    cycleway = _tag(edges, "cycleway")
+    crossing_tag = _tag(edges, "crossing")
+    context = edges["_context"].fillna("urban").to_numpy(dtype=object) if "_context" in edges.columns \
+        else np.full(n, "urban", dtype=object)
+
+    group = pd.Series("_other", index=idx, dtype=object)
+    is_road = np.zeros(n, dtype=bool)
+    base_level = np.full(n, int(cfg["classes_other"]["level"]), dtype=np.int16)
+    d_speed = np.full(n, np.nan)
+    d_lanes = np.full(n, np.nan)
+    d_sidewalk = np.full(n, None, dtype=object)
+    lvl = {k: np.full(n, 0, dtype=np.int16) for k in ("none", "present", "separate")}
+    label = pd.Series(cfg["classes_other"]["label"], index=idx, dtype=object)
+    for key, c in cfg["classes"].items():
+        m = _isin(hw, c["highway"]).fillna(False).to_numpy(dtype=bool)
+        if not m.any():
+            continue
+        group[m] = key
+        label[m] = c.get("label", key)
+        if c.get("road", False):
+            is_road[m] = True
+            for ctx in ("urban", "rural"):
+                mc = m & (context == ctx)
+                if not mc.any():
+                    continue
+                d = class_defaults(cfg, key, ctx)
+                d_speed[mc] = float(d.get("maxspeed", c.get("maxspeed", 50)))
+                d_lanes[mc] = float(d.get("lanes", c.get("lanes", 2)))
+                d_sidewalk[mc] = d.get("sidewalk", c.get("sidewalk", "none"))
+            for k in lvl:
+                lvl[k][m] = int(c[f"level_{k}"])
+        else:
+            base_level[m] = int(c["level"])
+
+    is_crossing_way = (_isin(footway, cfg["crossing_way"]["footway"]) | (cycleway == "crossing")
+                       | (hw == "crossing") | crossing_tag.notna()).fillna(False).to_numpy(dtype=bool) & ~is_road
+    is_sidewalk_way = _isin(footway, cfg["sidewalk_way"]["footway"]).fillna(False).to_numpy(dtype=bool) & ~is_road \
+        & ~is_crossing_way
+    base_level[is_crossing_way] = int(cfg["crossing_way"]["level"])
+    base_level[is_sidewalk_way] = int(cfg["sidewalk_way"]["level"])
+    group[is_crossing_way] = "crossing_way"
+    group[is_sidewalk_way] = "sidewalk_way"
+    label[is_crossing_way] = cfg["crossing_way"]["label"]
+    label[is_sidewalk_way] = cfg["sidewalk_way"]["label"]
+
+    # parsed tags
+    raw_speed = _tag(edges, "maxspeed")
+    speed = parse_maxspeed(raw_speed, cfg).to_numpy()
+    unparsed = raw_speed.notna().to_numpy() & np.isnan(speed)
+    if unparsed.any():
+        vals = sorted(set(raw_speed[unparsed].astype(str)))[:5]
+        warnings.warn(f"{int(counts[unparsed].sum())} edges have a maxspeed value that is not understood ({vals}); the "
+                      "profile's default speed is used and flagged as assumed", ChildspaceWarning, stacklevel=3)
+    lanes = parse_lanes(_tag(edges, "lanes")).to_numpy()
+    oneway = _isin(_tag(edges, "oneway"), ["yes", "true", "1", "-1"]).fillna(False).to_numpy(dtype=bool)
+    speed_assumed = is_road & np.isnan(speed)
+    lanes_assumed = is_road & np.isnan(lanes)
+    lanes_default = np.where(oneway, np.ceil(d_lanes / 2.0), d_lanes)
+    speed = np.where(speed_assumed, d_speed, speed)
+    lanes = np.where(lanes_assumed, lanes_default, lanes)
+    speed = np.where(is_road, speed, np.nan)
+    lanes = np.where(is_road, lanes, np.nan)
+
+    sw = _sidewalk_state(edges, cfg)
+    sw_assumed = is_road & sw.isna().to_numpy()
+    sw_arr = np.where(sw.isna().to_numpy(), d_sidewalk, sw.to_numpy(dtype=object))
+    sw_arr = np.where(is_road, np.where(pd.isna(sw_arr), "none", sw_arr), "").astype(object)
+    level = base_level.copy()
+    for k in lvl:
+        m = is_road & (sw_arr == k)
+        level[m] = lvl[k][m]
+
+    lit = _tag(edges, "lit").fillna("missing").to_numpy(dtype=object)
+    surface = _tag(edges, "surface")
+    unpaved = _isin(surface, cfg["sidewalk"].get("unpaved_surfaces", [])).fillna(False).to_numpy(dtype=bool)
+    lit_assumed = np.zeros(n, dtype=bool)
+    hw_arr = hw.fillna("").to_numpy(dtype=object)
+
+    zh_mod = pd.Series("", index=idx, dtype=object)
+    en_mod = pd.Series("", index=idx, dtype=object)
+    for rule in cfg.get("edge_rules", []):
+        w = rule.get("when", {})
+        m = np.ones(n, dtype=bool)
+        if "road" in w:
+            m &= is_road if w["road"] else ~is_road
+        if "sidewalk" in w:
+            m &= np.isin(sw_arr, list(w["sidewalk"]))
+        if "highway" in w:
+            m &= np.isin(hw_arr, list(w["highway"])) & (group.to_numpy(dtype=object) == "path")
+        with np.errstate(invalid="ignore"):
+            if "speed_min" in w:
+                m &= speed >= float(w["speed_min"])
+            if "speed_max" in w:
+                m &= speed <= float(w["speed_max"])
+            if "lanes_min" in w:
+                m &= lanes >= float(w["lanes_min"])
+            if "lanes_max" in w:
+                m &= lanes <= float(w["lanes_max"])
+        if "unpaved" in w:
+            m &= unpaved if w["unpaved"] else ~unpaved
+        if "lit" in w:
+            # a missing lit tag never triggers the rule, but is reported as assumed where it could have
+            lit_assumed |= m & (lit == "missing")
+            m &= np.isin(lit, list(w["lit"]))
+        if not m.any():
+            continue
+        new = level.copy()
+        if "level" in rule:
+            new = np.full(n, int(rule["level"]), dtype=np.int16)
+        if "min_level" in rule:
+            new = np.maximum(new, int(rule["min_level"]))
+        if "max_level" in rule:
+            new = np.minimum(new, int(rule["max_level"]))
+        if "add" in rule:
+            new = np.minimum(new + int(rule["add"]), 4)
+        changed = m & ((new != level) | ("level" in rule))
+        level = np.where(m, new, level)
+        if changed.any():
+            zh_mod[changed] = zh_mod[changed] + "；" + rule.get("zh", rule.get("name", ""))
+            en_mod[changed] = en_mod[changed] + "; " + rule.get("en", rule.get("name", ""))
+    level = np.clip(level, 1, 4)
+
+    # assumptions
+    parts = []
+    for name, mask in (("highway", (group == "_other").to_numpy()), ("maxspeed", speed_assumed),
+                       ("lanes", lanes_assumed), ("sidewalk", sw_assumed), ("lit", lit_assumed)):
+        parts.append(pd.Series(np.where(mask, name, ""), index=idx))
+    assumed_tags = parts[0]
+    for p in parts[1:]:
+        assumed_tags = assumed_tags.str.cat(p, sep="; ")
+    assumed_tags = assumed_tags.str.replace(r"(; )+", "; ", regex=True).str.strip("; ")
+    assumed = (assumed_tags != "").to_numpy()
+
+    # reasons, Chinese first; an assumed value is named as such, never stated as a fact
+    split = {x: _split_label(x) for x in pd.unique(label)}
+    zh = label.map({k: v[0] for k, v in split.items()})
+    en = label.map({k: v[1] for k, v in split.items()})
+    sw_s = pd.Series(sw_arr, index=idx)
+    sw_zh = pd.Series(np.where(sw_assumed, "人行道未标注（假定" + sw_s.map(_SIDEWALK_ZH).fillna("") + "）",
+                               sw_s.map(_SIDEWALK_ZH).fillna("")), index=idx)
+    sw_en = pd.Series(np.where(sw_assumed, "sidewalk not mapped (assumed " + sw_s.map(_SIDEWALK_EN).fillna("")
+                               + ")", sw_s.map(_SIDEWALK_EN).fillna("")), index=idx)
+    sp = pd.Series(np.where(is_road, np.nan_to_num(speed).round().astype(int).astype(str), ""), index=idx)
+    ln = pd.Series(np.where(is_road, np.nan_to_num(lanes).round().astype(int).astype(str), ""), index=idx)
+    sp_zh = pd.Series(np.where(speed_assumed, "限速未标注（假定" + sp + "km/h）", sp + "km/h"), index=idx)
+    sp_en = pd.Series(np.where(speed_assumed, "speed not mapped: assumed " + sp + " km/h", sp + " km/h"), index=idx)
+    ln_zh = pd.Series(np.where(lanes_assumed, "车道数未标注（假定" + ln + "车道）", ln + "车道"), index=idx)
+    ln_en = pd.Series(np.where(lanes_assumed, "lanes not mapped: assumed " + ln, ln + " lanes"), index=idx)
+    road_zh = pd.Series(np.where(is_road, "，" + sw_zh + "，" + sp_zh + "，" + ln_zh, ""), index=idx)
+    road_en = pd.Series(np.where(is_road, ", " + sw_en + ", " + sp_en + ", " + ln_en, ""), index=idx)
+    reason = zh + road_zh + zh_mod + " " + en + road_en + en_mod
+    other = (group == "_other").to_numpy()
+    reason = reason + pd.Series(np.where(other, "（类型未知，假定 type unknown: assumed）", ""), index=idx)
+
+    return pd.DataFrame({
+        "level": level.astype(np.int8),
+        "assumed": assumed,
+        "assumed_tags": assumed_tags.astype(object),
+        "reason": reason.astype(object),
+        "group": group.astype(object),
+        "road": is_road,
+        "maxspeed_kmh": speed,
+        "lanes": lanes,
+        "sidewalk": pd.Series(sw_arr, index=idx).replace("", None).astype(object),
+        "crossing_way": is_crossing_way,
+        "context": pd.Series(np.where(is_road, context, None), index=idx).astype(object),
+    }, index=idx)
