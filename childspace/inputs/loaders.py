@@ -636,7 +636,7 @@ def _level_of(value: Any) -> str | None:
 
 def load_boundaries(path: Source, level: str | None = None, layer: str | int | None = None, crs: Any = None,
                     encoding: str | None = None, columns: Mapping[str, str] | None = None,
-                    sheet: str | int | None = None) -> gpd.GeoDataFrame:
+                    sheet: str | int | None = None, coords: str = "wgs84") -> gpd.GeoDataFrame:
     """Read administrative units (townships or villages/communities) as polygons.
 
     Parameters
@@ -654,6 +654,8 @@ def load_boundaries(path: Source, level: str | None = None, layer: str | int | N
         Text encoding of a Shapefile .dbf without .cpg; default detected.
     columns : mapping, optional
         canonical name -> input column, for columns the built-in names do not catch.
+    coords : {"wgs84", "gcj02", "bd09"} or alias
+        Datum of lon/lat outlines drawn on Amap/Baidu; converted to WGS84.
 
     Returns
     -------
@@ -664,7 +666,7 @@ def load_boundaries(path: Source, level: str | None = None, layer: str | int | N
         Invalid polygons are repaired (make_valid) with a warning.
     """
     gdf, info, used = _load_points_or_layer(path, layer=layer, sheet=sheet, encoding=encoding, crs=crs,
-                                            coords="wgs84", columns=columns)
+                                            coords=coords, columns=columns)
     path_ = info["path"]
     mapping = _map_columns(gdf, ["name", "code", "id", "parent_id", "population", "children", "level"],
                            ["name"], info, columns)

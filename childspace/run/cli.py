@@ -70,7 +70,9 @@ def _parser() -> argparse.ArgumentParser:
 
     rt = add("routes", "Safe routes to school, hazards and walksheds (儿童安全通学路径).")
     rt.add_argument("--config", type=Path, required=True, help="run configuration (TOML)")
-    rt.add_argument("--max-level", type=int, help="highest stress level counted as safe (default 2)")
+    rt.add_argument("--max-level", type=int, choices=(1, 2, 3, 4),
+                    help="highest stress level (1-4) a route may reach to count as safe; drives the verdicts, "
+                         "walksheds and hazards (default: the config's [analysis] safe_max_level, else 2)")
     rt.add_argument("--outputs", type=Path, help="output folder")
 
     n = add("network", "Build the walk network from an OSM extract and save it (构建步行路网).")
