@@ -86,12 +86,12 @@ def test_config_mistake_names_file_line_and_fix(data, old, new, needle, words):
 def test_config_mistake_is_one_line_on_the_command_line(data):
     cfg = _edit(data, 'coords = "gcj02"', 'cords = "gcj02"')
     r = subprocess.run([sys.executable, "-m", "childspace", "check", "--config", str(cfg)], capture_output=True,
-                       text=True, cwd=ROOT, timeout=300)
+                       text=True, cwd=ROOT, timeout=300, check=False)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     err = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert err == [f"childspace: error: {cfg}: unknown key 'cords' in [[facilities]] 2 (line 23) — did you mean "
+    assert err == [(f"childspace: error: {cfg}: unknown key 'cords' in [[facilities]] 2 (line 23) — did you mean "
                    "'coords'? -> fix: write 'coords'; valid: path, layer, sheet, crs, coords, encoding, columns, "
-                   "category"]
+                   "category")]
 
 
 def test_osm_section_is_an_alias_and_rejects_loader_options(data):
@@ -135,7 +135,7 @@ def test_every_loader_option_reaches_its_loader(data, monkeypatch):
     for name in ("load_boundaries", "load_facilities", "load_pilots", "load_origins"):
         monkeypatch.setattr(io, name, spy(name))
     c = load_config(cfg)
-    expect = dict(layer=0, sheet=0, crs="EPSG:4326", coords="gcj02", encoding="utf-8", columns={"name": "名称"})
+    expect = {"layer": 0, "sheet": 0, "crs": "EPSG:4326", "coords": "gcj02", "encoding": "utf-8", "columns": {"name": "名称"}}
     assert c.pilots.loader_options() == expect and c.origins.loader_options() == expect
     # the pipeline calls each loader (each stops at once; the next input is tried with the earlier ones removed)
     with pytest.raises(DataError, match=r"stop \(input \[boundaries.township\] of the config\)"):

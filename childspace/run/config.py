@@ -81,8 +81,8 @@ class InputSpec:
 
     def loader_options(self) -> dict[str, Any]:
         """Keyword arguments for the loader (``load_boundaries``, ``load_facilities``, ...)."""
-        return dict(layer=self.layer, sheet=self.sheet, crs=self.crs, coords=self.coords,
-                    encoding=self.encoding, columns=self.columns)
+        return {"layer": self.layer, "sheet": self.sheet, "crs": self.crs, "coords": self.coords,
+                    "encoding": self.encoding, "columns": self.columns}
 
     def describe(self) -> str:
         """One line: the path and the options that are set."""
