@@ -6,6 +6,7 @@ rename). The CLI and the notebooks call it; the analyses stay pure library funct
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from childspace._atomic import atomic_path
-from childspace._errors import DataError
+from childspace._errors import ChildspaceError, DataError
+from childspace.run import outdir
 from childspace.run.config import (  # noqa: F401  (re-exported: the run config used to live here)
     DEFAULT_CATEGORIES,
     SAMPLE_DATA,
@@ -178,6 +180,10 @@ def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
         if rep is not None and len(rep):
             for _, r in rep.iterrows():
                 lines.append(f"    - {'; '.join(str(v) for v in r.to_numpy() if str(v) not in ('', 'nan', 'None'))}")
+    try:
+        lines.append(f"  outputs: {preflight(cfg)}")
+    except ChildspaceError as exc:
+        lines.append(f"  outputs: ! {exc}")
     reg = register.load_register()
     for name, level in (("townships", "township"), ("communities", "community")):
         g = getattr(inp, name)
@@ -466,14 +472,35 @@ def write_geopackage(path: Path, layers: dict[str, Any]) -> Path:
     return path
 
 
-def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Progress = _quiet) -> dict[str, Path]:
-    """Write the GeoPackage, CSV tables, Excel workbook and (with ``maps``) HTML/PNG maps and the HTML report."""
+def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Progress = _quiet,
+                  wait: bool = False) -> dict[str, Path]:
+    """Write the GeoPackage, CSV tables, Excel workbook and (with ``maps``) HTML/PNG maps and the HTML report.
+
+    The files are written into a staging folder beside ``cfg.outputs`` and swapped in, with a ``run.json``
+    manifest, when all are written (see :mod:`childspace.run.outdir`): the output folder holds one complete run.
+    ``wait``: wait for another run writing the same folder instead of stopping with an error.
+    """
+    out = Path(os.path.abspath(cfg.outputs))
+    progress(f"写出 Writing {out}")
+    with outdir.staged(out, info=_manifest_info(cfg, maps), wait=wait, progress=progress) as stage:
+        written = _write_files(res, cfg, stage, maps=maps, progress=progress)
+    return {k: out / p.relative_to(stage) for k, p in written.items()}
+
+
+def _manifest_info(cfg: RunConfig, maps: bool) -> dict[str, Any]:
+    return {"name": cfg.name, "config": str(cfg.source) if cfg.source else None,
+            "config_sha256": cfg.source_sha256, "maps": maps,
+            "settings": {"safe_max_level": cfg.safe_max_level, "radius_override": cfg.radius_override,
+                         "categories": cfg.categories}}
+
+
+def _write_files(res: Results, cfg: RunConfig, out: Path, maps: bool = True,
+                 progress: Progress = _quiet) -> dict[str, Path]:
+    """Write every output file under ``out`` (the staging folder)."""
     import pandas as pd
 
     from childspace.outputs import report
 
-    out = Path(cfg.outputs)
-    out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     inp = res.inputs
     layers = {"townships": inp.townships, "communities": inp.communities, **res.layers}
@@ -481,7 +508,6 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
         layers["pilots"] = inp.pilots
     if inp.origins is not None and "access" not in layers:
         layers["origins"] = inp.origins
-    progress(f"写出 Writing {out}")
     written["geopackage"] = write_geopackage(out / "childspace.gpkg", layers)
 
     tables: dict[str, pd.DataFrame] = {}
@@ -594,13 +620,33 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
     return written
 
 
+def preflight(cfg: RunConfig) -> str:
+    """Before any analysis: every input can be read, the output folder can be written, the disk has room.
+
+    Returns a one-line description of the output folder.
+
+    Raises
+    ------
+    ChildspaceError
+        One line naming the file or folder and the fix.
+    """
+    size = outdir.check_inputs_readable((section, spec.path) for section, spec in cfg.inputs())
+    return outdir.check_output_folder(Path(cfg.outputs), need_bytes=outdir.needed_bytes(size, Path(cfg.outputs)))
+
+
 def run_all(cfg: RunConfig, maps: bool = True, coverage: bool = True, routes: bool = True,
-            progress: Progress = _quiet) -> dict[str, Path]:
-    """Run the whole chain on ``cfg`` and write its outputs; returns the files written."""
-    res = run_analyses(cfg, coverage=coverage, routes=routes, progress=progress)
-    for line in res.summary:
-        progress(line)
-    return write_outputs(res, cfg, maps=maps, progress=progress)
+            progress: Progress = _quiet, wait: bool = False) -> dict[str, Path]:
+    """Run the whole chain on ``cfg`` and write its outputs; returns the files written.
+
+    The output folder is locked for the whole run (a second run into it stops, or waits with ``wait``) and
+    checked before the analyses start (:func:`preflight`).
+    """
+    preflight(cfg)
+    with outdir.locked(Path(cfg.outputs), wait=wait, progress=progress):
+        res = run_analyses(cfg, coverage=coverage, routes=routes, progress=progress)
+        for line in res.summary:
+            progress(line)
+        return write_outputs(res, cfg, maps=maps, progress=progress)
 
 
 def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m: float = 500.0,
