@@ -89,7 +89,7 @@ def test_config_mistake_is_one_line_on_the_command_line(data):
                        text=True, cwd=ROOT, timeout=300, check=False)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     err = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert err == [(f"childspace: error: {cfg}: unknown key 'cords' in [[facilities]] 2 (line 23) — did you mean "
+    assert err == [(f"childspace: error: {cfg}: unknown key 'cords' in [[facilities]] 2 (line 24) — did you mean "
                    "'coords'? -> fix: write 'coords'; valid: path, layer, sheet, crs, coords, encoding, columns, "
                    "category")]
 
@@ -236,7 +236,7 @@ def test_category_declared_in_standards_works_end_to_end(data):
     fac.write_text("\n".join([*lines, ",".join(row)]) + "\n", encoding="utf-8")
     cfg = _edit(data, STANDARDS_HINT, YOUTH)
     with pytest.warns(ChildspaceWarning, match=r"declares the category 'youth_centre' but \[analysis\] categories "
-                                               r"\(line 41\) does not list it"):
+                                               r"\(line 42\) does not list it"):
         load_config(cfg)
     _edit(data, '"children_home"]', '"children_home", "youth_centre"]')
     c = load_config(cfg)

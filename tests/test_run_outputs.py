@@ -325,3 +325,12 @@ def test_the_source_uses_no_posix_only_calls():
             assert src.count("import fcntl") == 1 and "msvcrt" in src
             continue
         assert call not in src, call
+
+
+def test_an_output_folder_inside_the_package_is_refused(tmp_path):
+    from childspace.run.config import PACKAGE_DIR
+
+    with pytest.raises(ChildspaceError, match="inside the childspace package"):
+        outdir.check_output_folder(PACKAGE_DIR / "outputs")
+    with pytest.raises(ChildspaceError, match="inside the childspace package"):
+        outdir.check_output_folder(PACKAGE_DIR / "data" / "outputs")

@@ -21,12 +21,13 @@ EXAMPLES = {
   childspace demo --no-maps             # tables and GeoPackages only (faster)""",
     "report": """examples:
   childspace report --config my_city.toml
-  childspace report --config data/sample.toml --outputs /tmp/run1
+  childspace report --config childspace/data/sample.toml --outputs /tmp/run1
 The config lists your files (boundaries, facilities with their datum, pilots, origins, the OSM extract) and the
-analysis settings; copy data/sample.toml and edit the paths.""",
+analysis settings; copy childspace/data/sample.toml and edit the paths. Misspelt keys are errors that
+name the line; `childspace check` prints the settings as understood.""",
     "check": """examples:
   childspace check --config my_city.toml     # load and validate every input, report what was repaired/excluded
-  childspace check --config data/sample.toml""",
+  childspace check --config childspace/data/sample.toml""",
     "coverage": """examples:
   childspace coverage --config my_city.toml                 # all categories of the config
   childspace coverage --config my_city.toml --category kindergarten --radius 300""",
@@ -61,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--wait", action="store_true", help=WAIT_HELP)
 
     r = add("report", "Run the whole chain on your own files described in a config (全流程分析与报告).")
-    r.add_argument("--config", type=Path, required=True, help="run configuration (TOML), see data/sample.toml")
+    r.add_argument("--config", type=Path, required=True, help="run configuration (TOML), see childspace/data/sample.toml")
     r.add_argument("--outputs", type=Path, help="output folder (default: the config's [project] outputs)")
     r.add_argument("--no-maps", action="store_true", help="skip HTML/PNG maps and the HTML report")
     r.add_argument("--wait", action="store_true", help=WAIT_HELP)

@@ -28,6 +28,7 @@ def _package_dir(name: str) -> Path:
 
 
 SAMPLE_DATA = _package_dir("data")
+PACKAGE_DIR = _package_dir(".").resolve()
 
 DEFAULT_CATEGORIES = ["kindergarten", "primary_school", "middle_school", "playground", "park",
                       "mother_baby_room", "children_home"]
@@ -527,10 +528,16 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
         ck.fail(f"[analysis] hazards_rank_by = {rank_by!r} is not known{{line}}", ("analysis", "hazards_rank_by"),
                 fix='use "children" (most children first) or "level" (worst level first)')
     name = ck.string(proj, "name", ("project",), "[project]") or path.stem
-    out_rel = ck.string(proj, "outputs", ("project",), "[project]") or "outputs"
+    out_rel = ck.string(proj, "outputs", ("project",), "[project]")
+    if outputs is not None:
+        out_dir = Path(outputs)
+    elif out_rel is None and base.is_relative_to(PACKAGE_DIR):   # the bundled sample: never inside the package
+        out_dir = Path.cwd() / "outputs"
+    else:
+        out_dir = (base / (out_rel or "outputs")).resolve()
     return RunConfig(
         name=name,
-        outputs=Path(outputs) if outputs is not None else (base / out_rel).resolve(),
+        outputs=out_dir,
         osm=osm,
         boundaries=bounds,
         facilities=fac,

@@ -90,6 +90,10 @@ def check_output_folder(out: Path, need_bytes: int = 0) -> str:
         or the disk is nearly full.
     """
     out = Path(out)
+    pkg = Path(__file__).resolve().parents[1]
+    if Path(os.path.abspath(out)).resolve().is_relative_to(pkg):
+        raise ChildspaceError("the output folder is inside the childspace package", path=out,
+                              fix="give another folder with --outputs (or [project] outputs in the config)")
     if out.exists() and not out.is_dir():
         raise ChildspaceError("the output path is a file, not a folder", path=out,
                               fix="give a folder for --outputs (it is created when missing)")
