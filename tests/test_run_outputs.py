@@ -334,3 +334,23 @@ def test_an_output_folder_inside_the_package_is_refused(tmp_path):
         outdir.check_output_folder(PACKAGE_DIR / "outputs")
     with pytest.raises(ChildspaceError, match="inside the childspace package"):
         outdir.check_output_folder(PACKAGE_DIR / "data" / "outputs")
+
+
+def test_old_outputs_that_cannot_be_moved_are_left_as_they_were(tmp_path, monkeypatch):
+    """As on Windows when childspace.xlsx is open in Excel: the rename of the old folder fails."""
+    out = tmp_path / "out"
+    out.mkdir()
+    _fake_old_run(out)
+    real = os.replace
+
+    def busy(src, dst):
+        if Path(src) == out:
+            raise PermissionError(13, "The process cannot access the file because it is being used by another "
+                                      "process")
+        return real(src, dst)
+
+    monkeypatch.setattr(outdir.os, "replace", busy)
+    with pytest.raises(ChildspaceError, match="could not be replaced .* close the files of this folder"), \
+            outdir.staged(out) as stage:
+        (stage / "report.html").write_text("new", encoding="utf-8")
+    assert _state(out) == "old" and sorted(q.name for q in tmp_path.iterdir()) == ["out"]

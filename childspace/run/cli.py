@@ -11,6 +11,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
+from typing import Any
 
 from childspace._errors import ChildspaceError, ChildspaceWarning
 
@@ -133,10 +134,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from childspace.run import pipeline
 
+    if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            return _run(args, pipeline)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return _run(args, pipeline)
+
+
+def _run(args: argparse.Namespace, pipeline: Any) -> int:
     warnings.showwarning = _show_warning
     warnings.simplefilter("always", ChildspaceWarning)
-    if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if args.command == "demo":
             cfg = pipeline.sample_config(outputs=args.outputs)

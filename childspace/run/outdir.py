@@ -365,7 +365,22 @@ def staged(out: Path, info: dict[str, Any] | None = None, wait: bool = False,
             shutil.rmtree(stage, ignore_errors=True)
             raise
         with _uninterrupted():
-            if out.exists():
-                os.replace(out, prev)
-            os.replace(stage, out)
+            try:
+                if out.exists():
+                    os.replace(out, prev)
+            except OSError as exc:   # Windows: a file of the old outputs is open (Excel, QGIS)
+                shutil.rmtree(stage, ignore_errors=True)
+                raise ChildspaceError(f"the old outputs could not be replaced ({exc.strerror or exc}); they are "
+                                      "left as they were", path=out,
+                                      fix="close the files of this folder open in Excel, QGIS or a browser and "
+                                          "run again") from None
+            try:
+                os.replace(stage, out)
+            except OSError as exc:
+                if prev.exists() and not out.exists():
+                    os.replace(prev, out)
+                shutil.rmtree(stage, ignore_errors=True)
+                raise ChildspaceError(f"the new outputs could not be moved into place ({exc.strerror or exc}); the "
+                                      "old ones are left as they were", path=out,
+                                      fix="check the folder's permissions and run again") from None
         shutil.rmtree(prev, ignore_errors=True)
