@@ -222,8 +222,9 @@ def _route_safety(fn: Any, cfg: RunConfig) -> dict[str, Any]:
 
     The route functions take ``safe_max_level=`` (an int or a per-category mapping). Where a function does not
     have it yet, the same level goes through what it does take: ``walksheds(max_level=)``, ``hazards(min_level=)``
-    (the first level above safe) and, for ``school_routes``, the ``[verdict] safe_max`` of the safety config
-    (a per-category table is then applied to the verdicts afterwards by :func:`_apply_levels`).
+    (the first level above safe); ``school_routes`` verdicts are then set from each route's ``worst_level`` by
+    :func:`_apply_levels` (passing a safety ``config`` instead would replace the stress model's own routing
+    settings).
     """
     import inspect
 
@@ -236,9 +237,7 @@ def _route_safety(fn: Any, cfg: RunConfig) -> dict[str, Any]:
         return {"max_level": low}
     if "min_level" in params:
         return {"min_level": low + 1}
-    if "config" in params and isinstance(lvl, int):
-        return {"config": {"verdict": {"safe_max": lvl, "caution_max": max(lvl, 3)}}}
-    return {}
+    return {}   # school_routes: the verdicts are set afterwards by _apply_levels
 
 
 def _walksheds(fn: Any, net: Any, schools: Any, stress: Any, cfg: RunConfig) -> Any:
@@ -254,14 +253,15 @@ def _walksheds(fn: Any, net: Any, schools: Any, stress: Any, cfg: RunConfig) -> 
 
 
 def _apply_levels(routes: Any, cfg: RunConfig, fn: Any) -> Any:
-    """Per-category ``safe_max_level`` on verdicts from a ``school_routes`` without ``safe_max_level=``."""
+    """``safe_max_level`` (one or per category) on the verdicts of a ``school_routes`` without
+    ``safe_max_level=``: a verdict depends only on the route's ``worst_level``, so this is exact."""
     import inspect
 
     import numpy as np
 
     from childspace.analysis.safety import verdict
 
-    if not isinstance(cfg.safe_max_level, dict) or "safe_max_level" in inspect.signature(fn).parameters:
+    if "safe_max_level" in inspect.signature(fn).parameters:
         return routes
     for cat in routes["category"].unique():
         lvl = cfg.level_for(cat)
