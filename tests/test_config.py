@@ -61,7 +61,8 @@ MISTAKES = [
     ('"children_home"]', '"children_homes"]', "categories = [", ["unknown category 'children_homes'",
                                                                 "did you mean 'children_home'"]),
     ("buffer_m = 500", 'buffer_m = "500m"', "buffer_m", ["buffer_m must be a number"]),
-    ('coords = "gcj02"', 'coords = "WGS 1984"', "WGS 1984", ["[[facilities]] 2 coords = 'WGS 1984' is not a known datum"]),
+    ('coords = "gcj02"', 'coords = "Beijing 1954"', "Beijing 1954",
+     ["[[facilities]] 2 coords = 'Beijing 1954' is not a known datum"]),
     ('path = "origins/homes.gpkg"', 'path = "origins/homes.gpkg"\ncrs = "EPSG:99999"', "EPSG:99999",
      ["[origins] crs = 'EPSG:99999' is not a known coordinate system"]),
     ('path = "pilots/pilot_units.xlsx"', 'path = "pilots/pilot_units.xlsx"\nencodng = "gbk"', "encodng",
@@ -91,7 +92,7 @@ def test_config_mistake_is_one_line_on_the_command_line(data):
     err = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert err == [(f"childspace: error: {cfg}: unknown key 'cords' in [[facilities]] 2 (line 24) — did you mean "
                    "'coords'? -> fix: write 'coords'; valid: path, layer, sheet, crs, coords, encoding, columns, "
-                   "category")]
+                   "category, max_rows, strict")]
 
 
 def test_osm_section_is_an_alias_and_rejects_loader_options(data):
@@ -135,7 +136,8 @@ def test_every_loader_option_reaches_its_loader(data, monkeypatch):
     for name in ("load_boundaries", "load_facilities", "load_pilots", "load_origins"):
         monkeypatch.setattr(io, name, spy(name))
     c = load_config(cfg)
-    expect = {"layer": 0, "sheet": 0, "crs": "EPSG:4326", "coords": "gcj02", "encoding": "utf-8", "columns": {"name": "名称"}}
+    expect = {"layer": 0, "sheet": 0, "crs": "EPSG:4326", "coords": "gcj02", "encoding": "utf-8",
+              "columns": {"name": "名称"}, "max_rows": None}
     assert c.pilots.loader_options() == expect and c.origins.loader_options() == expect
     # the pipeline calls each loader (each stops at once; the next input is tried with the earlier ones removed)
     with pytest.raises(DataError, match=r"stop \(input \[boundaries.township\] of the config\)"):
@@ -236,7 +238,7 @@ def test_category_declared_in_standards_works_end_to_end(data):
     fac.write_text("\n".join([*lines, ",".join(row)]) + "\n", encoding="utf-8")
     cfg = _edit(data, STANDARDS_HINT, YOUTH)
     with pytest.warns(ChildspaceWarning, match=r"declares the category 'youth_centre' but \[analysis\] categories "
-                                               r"\(line 42\) does not list it"):
+                                               r"\(line 52\) does not list it"):
         load_config(cfg)
     _edit(data, '"children_home"]', '"children_home", "youth_centre"]')
     c = load_config(cfg)

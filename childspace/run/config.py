@@ -78,18 +78,21 @@ class InputSpec:
     encoding: str | None = None
     columns: dict[str, str] | None = None
     category: str | None = None
+    max_rows: int | None = None
+    strict: bool = False
     section: str = ""
 
     def loader_options(self) -> dict[str, Any]:
-        """Keyword arguments for the loader (``load_boundaries``, ``load_facilities``, ...)."""
+        """Keyword arguments every loader takes (``strict``, for facilities and origins, and ``category`` apart)."""
         return {"layer": self.layer, "sheet": self.sheet, "crs": self.crs, "coords": self.coords,
-                    "encoding": self.encoding, "columns": self.columns}
+                "encoding": self.encoding, "columns": self.columns, "max_rows": self.max_rows}
 
     def describe(self) -> str:
         """One line: the path and the options that are set."""
         opts = [f"{k}={v!r}" for k, v in (("layer", self.layer), ("sheet", self.sheet), ("crs", self.crs),
                                           ("coords", self.coords), ("encoding", self.encoding),
-                                          ("columns", self.columns), ("category", self.category))
+                                          ("columns", self.columns), ("category", self.category),
+                                          ("max_rows", self.max_rows), ("strict", self.strict or None))
                 if v is not None]
         return f"{self.path}" + (f" ({', '.join(opts)})" if opts else "")
 
@@ -123,6 +126,8 @@ class RunConfig:
     radius_override: float | None = None
     source: Path | None = None
     source_sha256: str | None = None
+    plan: dict[str, Any] | None = None
+    venues: dict[str, Any] | None = None
 
     def inputs(self) -> list[tuple[str, InputSpec]]:
         """Every input file: (section, spec), the OSM extract included."""
@@ -132,6 +137,11 @@ class RunConfig:
             out.append(("[pilots]", self.pilots))
         if self.origins is not None:
             out.append(("[origins]", self.origins))
+        base = self.source.resolve().parent if self.source else Path.cwd()
+        for name, sec in (("plan", self.plan), ("venues", self.venues)):
+            if sec and "path" in sec:
+                p = Path(sec["path"])
+                out.append((f"[{name}]", InputSpec(path=p if p.is_absolute() else base / p, section=f"[{name}]")))
         out.append(("[osm]", InputSpec(path=self.osm, section="[osm]")))
         return out
 
@@ -254,7 +264,7 @@ def _decode(path: Path, data: bytes) -> str:
     return text
 
 
-def _input(ck: _Checker, base: Path, entry: Any, key: Key, where: str, extra: tuple[str, ...] = ()
+def _input(ck: _Checker, base: Path, entry: Any, key: Key, where: str, extra: tuple[str, ...] = ("max_rows",)
            ) -> InputSpec:
     from childspace.inputs.datum import normalise_datum
 
@@ -308,13 +318,21 @@ def _input(ck: _Checker, base: Path, entry: Any, key: Key, where: str, extra: tu
         if bad:
             ck.fail(f"{where} columns.{bad[0]} must be a column name (text){{line}}", (*key, "columns", bad[0]),
                     fix='write columns = { name = "学校名称" } (canonical name = column of your file)')
+    max_rows = entry.get("max_rows")
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1):
+        ck.fail(f"{where} max_rows must be a whole number ≥ 1, got {max_rows!r}{{line}}", (*key, "max_rows"),
+                fix="write max_rows = 1000000 (no quotes)")
+    strict = ck.boolean(entry, "strict", key, where, False) if "strict" in extra else False
     return InputSpec(path=path, layer=entry.get("layer"), sheet=entry.get("sheet"), crs=crs, coords=coords,
                      encoding=enc, columns=dict(cols) if cols else None,
                      category=ck.string(entry, "category", key, where) if "category" in extra else None,
-                     section=where)
+                     max_rows=max_rows, strict=strict, section=where)
 
 
-SECTIONS = ("project", "boundaries", "facilities", "pilots", "origins", "network", "osm", "analysis", "standards")
+SECTIONS = ("project", "boundaries", "facilities", "pilots", "origins", "network", "osm", "analysis", "standards",
+            "plan", "venues")
+PLAN_KEYS = ("path",)
+VENUE_KEYS = (*LOADER_OPTIONS, "osm")
 PROJECT_KEYS = ("name", "synthetic", "outputs")
 NETWORK_KEYS = ("osm", "buffer_m", "osm_facilities")
 OSM_KEYS = ("path", "buffer_m", "facilities")
@@ -483,10 +501,21 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
     if not isinstance(fac_raw, list):
         ck.fail("facilities must be one [[facilities]] block per file (double brackets){line}", ("facilities",),
                 fix='write [[facilities]] then path = "..."')
-    fac = [_input(ck, base, e, ("facilities", i), f"[[facilities]] {i + 1}", extra=("category",))
-           for i, e in enumerate(fac_raw)]
+    fac = [_input(ck, base, e, ("facilities", i), f"[[facilities]] {i + 1}",
+                  extra=("category", "max_rows", "strict")) for i, e in enumerate(fac_raw)]
     pilots = _input(ck, base, raw["pilots"], ("pilots",), "[pilots]") if "pilots" in raw else None
-    origins = _input(ck, base, raw["origins"], ("origins",), "[origins]") if "origins" in raw else None
+    origins = (_input(ck, base, raw["origins"], ("origins",), "[origins]", extra=("max_rows", "strict"))
+               if "origins" in raw else None)
+    plan = ck.table(raw.get("plan", {}), ("plan",), "[plan]", '[plan] path = "my_plan.toml"')
+    ck.known(plan, PLAN_KEYS, ("plan",), "[plan]")
+    if "path" in plan:
+        _input(ck, base, plan, ("plan",), "[plan]", extra=())
+    venues = ck.table(raw.get("venues", {}), ("venues",), "[venues]", '[venues] path = "venues.csv"')
+    ck.known(venues, VENUE_KEYS, ("venues",), "[venues]")
+    if "osm" in venues:
+        ck.boolean(venues, "osm", ("venues",), "[venues]", False)
+    if "path" in venues:
+        _input(ck, base, {k: v for k, v in venues.items() if k != "osm"}, ("venues",), "[venues]", extra=())
 
     standards = _standards(ck, raw.get("standards"))
     from childspace.inputs.standards import load_standards
@@ -554,6 +583,8 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
         standards=standards,
         source=path,
         source_sha256=hashlib.sha256(data).hexdigest(),
+        plan=dict(plan) or None,
+        venues=dict(venues) or None,
     )
 
 
