@@ -216,11 +216,11 @@ def test_run_config_keeps_per_file_repairs_and_passes_strict(tmp_path):
     table(经度=[LAT[0], LON[1], LON[2]], 纬度=[LON[0], LAT[1], LAT[2]]).to_csv(tmp_path / "b.csv", index=False)
     table(经度=[LON[0], None, LON[2]]).assign(编号=["E1", "E2", "E3"]).to_csv(tmp_path / "c.csv", index=False)
     cfg = P.RunConfig(name="t", outputs=tmp_path, osm=tmp_path, facilities=[
-        {"path": tmp_path / "a.csv"}, {"path": tmp_path / "b.csv"}, {"path": tmp_path / "c.csv"}])
+        P.InputSpec(path=tmp_path / "a.csv"), P.InputSpec(path=tmp_path / "b.csv"), P.InputSpec(path=tmp_path / "c.csv")])
     inp, _ = caught(P.load_inputs, cfg)
     assert len(inp.facilities) == 8
     assert {"swapped_lonlat", "duplicate_ids_across_files", "empty_coordinates"} <= set(inp.reports["facilities"]["check"])
-    cfg.facilities[2]["strict"] = True
+    cfg.facilities[2].strict = True
     with pytest.raises(DataError, match=r"c\.csv: empty coordinates at line 3"):
         P.load_inputs(cfg)
 

@@ -144,7 +144,8 @@ def _blank_children(units: gpd.GeoDataFrame, info: dict, column: Any) -> None:
 
 def load_boundaries(path: Source, level: str | None = None, layer: str | int | None = None, crs: Any = None,
                     encoding: str | None = None, columns: Mapping[str, str] | None = None,
-                    sheet: str | int | None = None, max_rows: int | None = None) -> gpd.GeoDataFrame:
+                    sheet: str | int | None = None, max_rows: int | None = None,
+                    coords: str = "wgs84") -> gpd.GeoDataFrame:
     """Read administrative units (townships or villages/communities) as polygons.
 
     Parameters
@@ -164,6 +165,8 @@ def load_boundaries(path: Source, level: str | None = None, layer: str | int | N
         canonical name -> input column, for columns the built-in names do not catch.
     max_rows : int, optional
         Refuse a file with more features (default ``childspace.inputs.tables.MAX_ROWS``, 500,000).
+    coords : {"wgs84", "gcj02", "bd09"} or alias
+        Datum of lon/lat outlines drawn on Amap/Baidu; converted to WGS84.
 
     Returns
     -------
@@ -176,7 +179,7 @@ def load_boundaries(path: Source, level: str | None = None, layer: str | int | N
         geometry, is an error naming it.
     """
     gdf, info, used = _load_points_or_layer(path, layer=layer, sheet=sheet, encoding=encoding, crs=crs,
-                                            coords="wgs84", columns=columns, max_rows=max_rows)
+                                            coords=coords, columns=columns, max_rows=max_rows)
     path_ = info["path"]
     mapping = _map_columns(gdf, ["name", "code", "id", "parent_id", "population", "children", "level"],
                            ["name"], info, columns)

@@ -6,9 +6,12 @@ Errors in the input data print one line (file, feature, fix) and exit with statu
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
+from typing import Any
 
 from childspace._errors import ChildspaceError, ChildspaceWarning
 
@@ -19,12 +22,13 @@ EXAMPLES = {
   childspace demo --no-maps             # tables and GeoPackages only (faster)""",
     "report": """examples:
   childspace report --config my_city.toml
-  childspace report --config data/sample.toml --outputs /tmp/run1
+  childspace report --config childspace/data/sample.toml --outputs /tmp/run1
 The config lists your files (boundaries, facilities with their datum, pilots, origins, the OSM extract) and the
-analysis settings; copy data/sample.toml and edit the paths.""",
+analysis settings; copy childspace/data/sample.toml and edit the paths. Misspelt keys are errors that
+name the line; `childspace check` prints the settings as understood.""",
     "check": """examples:
   childspace check --config my_city.toml     # load and validate every input, report what was repaired/excluded
-  childspace check --config data/sample.toml""",
+  childspace check --config childspace/data/sample.toml""",
     "coverage": """examples:
   childspace coverage --config my_city.toml                 # all categories of the config
   childspace coverage --config my_city.toml --category kindergarten --radius 300""",
@@ -36,6 +40,9 @@ analysis settings; copy data/sample.toml and edit the paths.""",
   childspace network --osm data/osm/sample.osm --out outputs/sample_walk.gpkg
   childspace network --osm krems.osm.pbf --area districts.gpkg --level township --out walk.gpkg""",
 }
+
+
+WAIT_HELP = "when another run is writing the same output folder, wait for it (default: stop with a message)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,11 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     d = add("demo", "Run the whole chain on the bundled synthetic sample (示例数据全流程).")
     d.add_argument("--outputs", type=Path, default=Path("outputs"), help="output folder (default: ./outputs)")
     d.add_argument("--no-maps", action="store_true", help="skip HTML/PNG maps and the HTML report")
+    d.add_argument("--wait", action="store_true", help=WAIT_HELP)
 
     r = add("report", "Run the whole chain on your own files described in a config (全流程分析与报告).")
-    r.add_argument("--config", type=Path, required=True, help="run configuration (TOML), see data/sample.toml")
+    r.add_argument("--config", type=Path, required=True, help="run configuration (TOML), see childspace/data/sample.toml")
     r.add_argument("--outputs", type=Path, help="output folder (default: the config's [project] outputs)")
     r.add_argument("--no-maps", action="store_true", help="skip HTML/PNG maps and the HTML report")
+    r.add_argument("--wait", action="store_true", help=WAIT_HELP)
 
     c = add("check", "Load and validate the inputs of a config (数据检查).")
     c.add_argument("--config", type=Path, required=True, help="run configuration (TOML)")
@@ -68,11 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     cv.add_argument("--category", action="append", help="canonical category (repeatable); default: the config's")
     cv.add_argument("--radius", type=float, help="walking radius in metres, overriding the standard")
     cv.add_argument("--outputs", type=Path, help="output folder")
+    cv.add_argument("--wait", action="store_true", help=WAIT_HELP)
 
     rt = add("routes", "Safe routes to school, hazards and walksheds (儿童安全通学路径).")
     rt.add_argument("--config", type=Path, required=True, help="run configuration (TOML)")
-    rt.add_argument("--max-level", type=int, help="highest stress level counted as safe (default 2)")
+    rt.add_argument("--max-level", type=int, choices=(1, 2, 3, 4),
+                    help="highest stress level (1-4) a route may reach to count as safe; drives the verdicts, "
+                         "walksheds and hazards (default: the config's [analysis] safe_max_level, else 2)")
     rt.add_argument("--outputs", type=Path, help="output folder")
+    rt.add_argument("--wait", action="store_true", help=WAIT_HELP)
 
     n = add("network", "Build the walk network from an OSM extract and save it (构建步行路网).")
     n.add_argument("--osm", type=Path, required=True, help=".osm, .osm.bz2 or .osm.pbf file")
@@ -89,6 +102,17 @@ def _version() -> str:
     return __version__
 
 
+def _safe_console() -> None:
+    """Print on any console encoding (GBK, cp1252, ASCII): characters it cannot show become '?', never a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="replace")
+            except (ValueError, OSError):   # pragma: no cover - a stream that cannot be reconfigured
+                pass
+
+
 def _progress(msg: str) -> None:
     print(f"• {msg}", flush=True)
 
@@ -97,22 +121,41 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"  ! {message}", file=sys.stderr, flush=True)
 
 
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl+C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Stopped()
+
+
 def main(argv: list[str] | None = None) -> int:
+    _safe_console()
     args = _parser().parse_args(argv)
     if args.command is None:
         _parser().print_help()
         return 0
     from childspace.run import pipeline
 
+    if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            return _run(args, pipeline)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return _run(args, pipeline)
+
+
+def _run(args: argparse.Namespace, pipeline: Any) -> int:
     warnings.showwarning = _show_warning
     warnings.simplefilter("always", ChildspaceWarning)
     try:
         if args.command == "demo":
             cfg = pipeline.sample_config(outputs=args.outputs)
-            written = pipeline.run_all(cfg, maps=not args.no_maps, progress=_progress)
+            written = pipeline.run_all(cfg, maps=not args.no_maps, progress=_progress, wait=args.wait)
         elif args.command == "report":
             cfg = pipeline.load_config(args.config, outputs=args.outputs)
-            written = pipeline.run_all(cfg, maps=not args.no_maps, progress=_progress)
+            written = pipeline.run_all(cfg, maps=not args.no_maps, progress=_progress, wait=args.wait)
         elif args.command == "check":
             cfg = pipeline.load_config(args.config)
             summary = pipeline.check_inputs(cfg, progress=_progress)
@@ -124,12 +167,12 @@ def main(argv: list[str] | None = None) -> int:
                 cfg.categories = list(args.category)
             if args.radius:
                 cfg.radius_override = float(args.radius)
-            written = pipeline.run_all(cfg, maps=False, routes=False, progress=_progress)
+            written = pipeline.run_all(cfg, maps=False, routes=False, progress=_progress, wait=args.wait)
         elif args.command == "routes":
             cfg = pipeline.load_config(args.config, outputs=args.outputs)
             if args.max_level:
                 cfg.safe_max_level = int(args.max_level)
-            written = pipeline.run_all(cfg, maps=False, coverage=False, progress=_progress)
+            written = pipeline.run_all(cfg, maps=False, coverage=False, progress=_progress, wait=args.wait)
         elif args.command == "network":
             out = pipeline.build_network_file(args.osm, args.out, area=args.area, buffer_m=args.buffer,
                                               progress=_progress, level=args.level)
@@ -139,8 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     except ChildspaceError as exc:
         print(f"childspace: error: {exc}", file=sys.stderr)
         return 2
+    except _Stopped:
+        print("childspace: stopped (SIGTERM); the output folder was left as it was", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
-        print("childspace: interrupted", file=sys.stderr)
+        print("childspace: interrupted; the output folder was left as it was", file=sys.stderr)
         return 130
     print("\n输出文件 Outputs:")
     for name, path in written.items():

@@ -6,119 +6,24 @@ rename). The CLI and the notebooks call it; the analyses stay pure library funct
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from childspace._atomic import atomic_path
-from childspace._errors import DataError
-
-SAMPLE_DATA = Path(__file__).resolve().parents[1] / "data"
-
-DEFAULT_CATEGORIES = ["kindergarten", "primary_school", "middle_school", "playground", "park",
-                      "mother_baby_room", "children_home"]
-
-
-@dataclass
-class RunConfig:
-    """Inputs and settings of one run (from a TOML file; see ``data/sample.toml``)."""
-
-    name: str
-    outputs: Path
-    osm: Path
-    boundaries: dict[str, dict[str, Any]] = field(default_factory=dict)
-    facilities: list[dict[str, Any]] = field(default_factory=list)
-    pilots: dict[str, Any] | None = None
-    origins: dict[str, Any] | None = None
-    synthetic: bool = False
-    buffer_m: float = 500.0
-    osm_facilities: bool = True
-    target_pct: float = 80.0
-    categories: list[str] = field(default_factory=lambda: list(DEFAULT_CATEGORIES))
-    pilot_radius_m: float = 500.0
-    safe_max_level: int = 2
-    hazards_rank_by: str = "children"
-    from_osm: dict[str, Any] | None = None       # [from_osm]: units and homes from the extract (run/osm_inputs.py)
-    school_names: dict[str, Any] | None = None   # [schools] name_patterns: levels of OSM schools by name
-    standards: dict[str, Any] | None = None
-    radius_override: float | None = None
-    source: Path | None = None
-
-
-def _resolve(base: Path, entry: dict[str, Any], where: str, cfg_path: Path) -> dict[str, Any]:
-    if "path" not in entry:
-        raise DataError(f"[{where}] has no 'path'", path=cfg_path, fix=f'add path = "..." under [{where}]')
-    out = dict(entry)
-    p = Path(entry["path"])
-    out["path"] = p if p.is_absolute() else (base / p)
-    if not out["path"].exists():
-        raise DataError(f"[{where}] file not found: {out['path']}", path=cfg_path,
-                        fix="check the path (relative paths are relative to the config file)")
-    return out
-
-
-def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfig:
-    """Read a run configuration (TOML). Relative paths are relative to the config file.
-
-    Raises
-    ------
-    DataError
-        When the file is missing, is not valid TOML, or names files that do not exist.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise DataError("config file not found", path=path, fix="give the path of a TOML file like data/sample.toml")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"not a valid TOML config ({exc})", path=path, fix="compare with data/sample.toml") from None
-    base = path.resolve().parent
-    proj = raw.get("project", {})
-    net = raw.get("network", {})
-    if "osm" not in net:
-        raise DataError("[network] osm = \"...\" is missing", path=path,
-                        fix="name an OpenStreetMap extract (.osm/.osm.pbf), e.g. a Geofabrik zhejiang-latest.osm.pbf")
-    osm = _resolve(base, {"path": net["osm"]}, "network", path)["path"]
-    ana = raw.get("analysis", {})
-    out_dir = Path(outputs) if outputs is not None else base / proj.get("outputs", "outputs")
-    bounds = {lvl: _resolve(base, e, f"boundaries.{lvl}", path) for lvl, e in raw.get("boundaries", {}).items()}
-    for lvl in bounds:
-        if lvl not in ("township", "community"):
-            raise DataError(f"unknown boundary level [boundaries.{lvl}]", path=path,
-                            fix="use [boundaries.township] and/or [boundaries.community]")
-    fac = [_resolve(base, e, f"facilities #{i + 1}", path) for i, e in enumerate(raw.get("facilities", []))]
-    if str(ana.get("hazards_rank_by", "children")) not in ("children", "level"):
-        raise DataError(f"[analysis] hazards_rank_by = {ana['hazards_rank_by']!r} is not known", path=path,
-                        fix='use "children" (most children first) or "level" (worst level first)')
-    return RunConfig(
-        name=proj.get("name", path.stem),
-        outputs=out_dir,
-        osm=osm,
-        boundaries=bounds,
-        facilities=fac,
-        pilots=_resolve(base, raw["pilots"], "pilots", path) if "pilots" in raw else None,
-        origins=_resolve(base, raw["origins"], "origins", path) if "origins" in raw else None,
-        synthetic=bool(proj.get("synthetic", False)),
-        buffer_m=float(net.get("buffer_m", 500.0)),
-        osm_facilities=bool(net.get("osm_facilities", True)),
-        target_pct=float(ana.get("target_pct", 80.0)),
-        categories=list(ana.get("categories", DEFAULT_CATEGORIES)),
-        pilot_radius_m=float(ana.get("pilot_radius_m", 500.0)),
-        safe_max_level=int(ana.get("safe_max_level", 2)),
-        hazards_rank_by=str(ana.get("hazards_rank_by", "children")),
-        from_osm=raw.get("from_osm"),
-        school_names=raw.get("schools", {}).get("name_patterns"),
-        standards=raw.get("standards"),
-        source=path,
-    )
-
-
-def sample_config(outputs: str | Path | None = None) -> RunConfig:
-    """The run configuration of the bundled synthetic sample (``data/sample.toml``)."""
-    return load_config(SAMPLE_DATA / "sample.toml", outputs=outputs if outputs is not None else Path("outputs"))
-
+from childspace._errors import ChildspaceError, DataError
+from childspace.run import outdir
+from childspace.run.config import (  # noqa: F401  (re-exported: the run config used to live here)
+    DEFAULT_CATEGORIES,
+    SAMPLE_DATA,
+    InputSpec,
+    RunConfig,
+    load_config,
+    sample_config,
+)
 
 # ---------------------------------------------------------------------------------------------------------------
 # the chain
@@ -163,16 +68,17 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
     from childspace.inputs import loaders as io
 
     inp = Inputs()
+    std = cfg.resolved_standards()
     if "township" in cfg.boundaries:
         e = cfg.boundaries["township"]
-        progress(f"乡镇街道边界 Townships: {e['path'].name}")
-        inp.townships = io.load_boundaries(e["path"], level="township", layer=e.get("layer"), crs=e.get("crs"),
-                                           encoding=e.get("encoding"), columns=e.get("columns"))
+        progress(f"乡镇街道边界 Townships: {e.path.name}")
+        with _input_context(e):
+            inp.townships = io.load_boundaries(e.path, level="township", **e.loader_options())
     if "community" in cfg.boundaries:
         e = cfg.boundaries["community"]
-        progress(f"村社区边界 Communities: {e['path'].name}")
-        inp.communities = io.load_boundaries(e["path"], level="community", layer=e.get("layer"), crs=e.get("crs"),
-                                             encoding=e.get("encoding"), columns=e.get("columns"))
+        progress(f"村社区边界 Communities: {e.path.name}")
+        with _input_context(e):
+            inp.communities = io.load_boundaries(e.path, level="community", **e.loader_options())
     from childspace.run import osm_inputs
 
     osm_inputs.units_from_osm(cfg, inp, progress)   # no boundary files: units from the extract
@@ -183,32 +89,33 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
         inp.study_area = shapely.union_all(pd.concat([u.geometry for u in units]).to_numpy())
     parts = []
     for e in cfg.facilities:
-        progress(f"设施 Facilities: {e['path'].name} (coords={e.get('coords', 'wgs84')})")
-        f = io.load_facilities(e["path"], layer=e.get("layer"), crs=e.get("crs"), coords=e.get("coords", "wgs84"),
-                               encoding=e.get("encoding"), columns=e.get("columns"), category=e.get("category"),
-                               study_area=inp.study_area, sheet=e.get("sheet"), strict=bool(e.get("strict", False)),
-                               max_rows=e.get("max_rows"))
+        progress(f"设施 Facilities: {e.path.name} (coords={e.coords})")
+        with _input_context(e):
+            f = io.load_facilities(e.path, **e.loader_options(), category=e.category, study_area=inp.study_area,
+                                   standards=std, strict=e.strict)
         parts.append(f)
     if parts:  # one layer; ids found in several files are prefixed with the file's name, with a warning
-        inp.facilities = io.combine_facilities(parts, [e["path"] for e in cfg.facilities])
+        inp.facilities = io.combine_facilities(parts, [e.path for e in cfg.facilities])
     if cfg.pilots:
         e = cfg.pilots
-        progress(f"试点单元 Pilot units: {e['path'].name}")
-        inp.pilots = io.load_pilots(e["path"], boundaries=inp.communities, coords=e.get("coords", "wgs84"),
-                                    sheet=e.get("sheet"), columns=e.get("columns"))
+        progress(f"试点单元 Pilot units: {e.path.name}")
+        with _input_context(e):
+            inp.pilots = io.load_pilots(e.path, boundaries=inp.communities, **e.loader_options())
     if cfg.origins:
         e = cfg.origins
-        progress(f"儿童居住点 Origins: {e['path'].name}")
-        inp.origins = io.load_origins(e["path"], layer=e.get("layer"), crs=e.get("crs"),
-                                      coords=e.get("coords", "wgs84"), columns=e.get("columns"),
-                                      study_area=inp.study_area, strict=bool(e.get("strict", False)),
-                                      max_rows=e.get("max_rows"))
-    elif inp.communities is not None and "children" in inp.communities:
-        progress("无居住点文件：以社区中心点和儿童数代替 No origins file: community centroids weighted by children")
-        c = inp.communities
-        inp.origins = gpd.GeoDataFrame({"origin_id": c["unit_id"].astype(str), "children": c["children"].fillna(0)
-                                        .astype(int), "unit_id": c["unit_id"]},
-                                       geometry=c.geometry.representative_point(), crs=c.crs)
+        progress(f"儿童居住点 Origins: {e.path.name}")
+        with _input_context(e):
+            inp.origins = io.load_origins(e.path, **e.loader_options(), study_area=inp.study_area, strict=e.strict)
+    else:
+        counted = [u for u in (inp.communities, inp.townships) if u is not None and "children" in u]
+        if counted:
+            c = counted[0]
+            progress(f"无居住点文件：以{'社区' if c is inp.communities else '乡镇'}中心点和儿童数代替 No origins file: "
+                     f"{'community' if c is inp.communities else 'township'} centroids weighted by children")
+            inp.origins = gpd.GeoDataFrame({"origin_id": c["unit_id"].astype(str),
+                                            "children": c["children"].fillna(0).astype(int),
+                                            "unit_id": c["unit_id"]},
+                                           geometry=c.geometry.representative_point(), crs=c.crs)
     osm_inputs.homes_from_osm(cfg, inp, progress)   # no homes and no child counts: estimated from the extract
     for name in ("townships", "communities", "facilities", "pilots", "origins"):
         g = getattr(inp, name)
@@ -217,12 +124,44 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
     return inp
 
 
+@contextmanager
+def _input_context(e: InputSpec) -> Iterator[None]:
+    """A loader's error says which section of the config gave the file (its fix names the option to set)."""
+    try:
+        yield
+    except DataError as exc:
+        if e.section and e.section not in exc.message:
+            raise DataError(f"{exc.message} (input {e.section} of the config)", path=exc.path, feature=exc.feature,
+                            fix=exc.fix) from None
+        raise
+
+
+def require_origins(cfg: RunConfig, inputs: Inputs) -> None:
+    """Coverage and routes need where children live: an ``[origins]`` file or child counts in the boundaries.
+
+    Raises
+    ------
+    DataError
+        Naming the config and the two ways to give them.
+    """
+    if inputs.origins is not None:
+        return
+    have = [s for s, g in (("[boundaries.community]", inputs.communities), ("[boundaries.township]",
+                                                                           inputs.townships)) if g is not None]
+    raise DataError("no children to count: there is no [origins] file and "
+                    + (f"the boundaries ({', '.join(have)}) have no children (儿童数) column" if have
+                       else "no boundaries with child counts"),
+                    path=cfg.source, fix='add [origins] path = "homes.gpkg" (points with a children column), or a '
+                                         'children/儿童数 column to the community boundaries')
+
+
 def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
     """Load every input and return a readable summary (counts, repairs, exclusions, register check)."""
     from childspace.inputs import register
 
     inp = load_inputs(cfg, progress)
-    lines = [f"{cfg.name}"]
+    require_origins(cfg, inp)
+    lines = [*cfg.describe(), "", f"输入检查 Inputs: {cfg.name}"]
     for name in ("townships", "communities", "facilities", "pilots", "origins"):
         g = getattr(inp, name)
         if g is None:
@@ -239,6 +178,10 @@ def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
         if rep is not None and len(rep):
             for _, r in rep.iterrows():
                 lines.append(f"    - {'; '.join(str(v) for v in r.to_numpy() if str(v) not in ('', 'nan', 'None'))}")
+    try:
+        lines.append(f"  outputs: {preflight(cfg)}")
+    except ChildspaceError as exc:
+        lines.append(f"  outputs: ! {exc}")
     reg = register.load_register()
     for name, level in (("townships", "township"), ("communities", "community")):
         g = getattr(inp, name)
@@ -269,24 +212,62 @@ def build_network(cfg: RunConfig, inputs: Inputs, progress: Progress = _quiet) -
 
 def _radii(cfg: RunConfig) -> Any:
     """The standards of the run: defaults, the config's [standards] table, then a CLI --radius override."""
-    from childspace.inputs.standards import load_standards
+    return cfg.resolved_standards()
 
-    overrides: dict[str, Any] = {}
-    for key, value in (cfg.standards or {}).items():
-        # [standards] kindergarten = { radius_m = 250 } is shorthand for [standards.categories.kindergarten]
-        if key == "categories" or not isinstance(value, dict) or key in ("life_circles",):
-            overrides[key] = value
-        else:
-            overrides.setdefault("categories", {})[key] = value
-    std = load_standards(overrides=overrides or None)
-    if cfg.radius_override is not None:   # one radius for every category asked, parks of any size included
-        cats = overrides.setdefault("categories", {})
-        for c in cfg.categories:
-            cats.setdefault(c, {})["radius_m"] = float(cfg.radius_override)
-            if std.categories[c].radius_large_m is not None:
-                cats[c]["radius_large_m"] = float(cfg.radius_override)
-        std = load_standards(overrides=overrides)
-    return std
+
+def _route_safety(fn: Any, cfg: RunConfig) -> dict[str, Any]:
+    """The keyword that passes ``cfg.safe_max_level`` to a route function.
+
+    The route functions take ``safe_max_level=`` (an int or a per-category mapping). Where a function does not
+    have it yet, the same level goes through what it does take: ``walksheds(max_level=)``, ``hazards(min_level=)``
+    (the first level above safe); ``school_routes`` verdicts are then set from each route's ``worst_level`` by
+    :func:`_apply_levels` (passing a safety ``config`` instead would replace the stress model's own routing
+    settings).
+    """
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    lvl = cfg.safe_max_level
+    if "safe_max_level" in params:
+        return {"safe_max_level": lvl}
+    low = min(lvl.values(), default=2) if isinstance(lvl, dict) else int(lvl)
+    if "max_level" in params:
+        return {"max_level": low}
+    if "min_level" in params:
+        return {"min_level": low + 1}
+    return {}   # school_routes: the verdicts are set afterwards by _apply_levels
+
+
+def _walksheds(fn: Any, net: Any, schools: Any, stress: Any, cfg: RunConfig) -> Any:
+    """Plain and safe-only walksheds of every school at its category's ``safe_max_level``."""
+    kw = _route_safety(fn, cfg)
+    if not isinstance(cfg.safe_max_level, dict) or "safe_max_level" in kw:
+        return fn(net, schools, stress, **kw)
+    import geopandas as gpd
+    import pandas as pd
+
+    parts = [fn(net, part, stress, max_level=cfg.level_for(cat)) for cat, part in schools.groupby("category")]
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=parts[0].crs)
+
+
+def _apply_levels(routes: Any, cfg: RunConfig, fn: Any) -> Any:
+    """``safe_max_level`` (one or per category) on the verdicts of a ``school_routes`` without
+    ``safe_max_level=``: a verdict depends only on the route's ``worst_level``, so this is exact."""
+    import inspect
+
+    import numpy as np
+
+    from childspace.analysis.safety import verdict
+
+    if "safe_max_level" in inspect.signature(fn).parameters:
+        return routes
+    for cat in routes["category"].unique():
+        lvl = cfg.level_for(cat)
+        rows = np.flatnonzero((routes["category"] == cat).to_numpy())
+        v = verdict(routes["worst_level"].to_numpy()[rows],
+                    config={"verdict": {"safe_max": lvl, "caution_max": max(lvl, 3)}})
+        routes.iloc[rows, routes.columns.get_loc("verdict")] = v
+    return routes
 
 
 def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
@@ -304,6 +285,8 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
     from childspace.osm import features
 
     inp = load_inputs(cfg, progress)
+    if coverage or routes:
+        require_origins(cfg, inp)
     res = Results(inputs=inp)
     net = res.network = build_network(cfg, inp, progress)
 
@@ -380,12 +363,14 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
             stress = safety.network_stress(net)
             res.stress = stress
             progress(f"  routes from {len(inp.origins):,} homes to {len(schools)} schools (shortest and safest)")
-            r = rt.school_routes(net, inp.origins, schools, stress=stress)
+            r = rt.school_routes(net, inp.origins, schools, stress=stress, **_route_safety(rt.school_routes, cfg))
+            r = _apply_levels(r, cfg, rt.school_routes)
             res.layers["routes"] = r
             res.tables["schools"] = rt.school_summary(r, schools)
-            res.layers["hazards"] = rt.hazards(r, net, stress, rank_by=cfg.hazards_rank_by, schools=schools)
+            res.layers["hazards"] = rt.hazards(r, net, stress, rank_by=cfg.hazards_rank_by, schools=schools,
+                                               **_route_safety(rt.hazards, cfg))
             progress("  school walksheds: plain and safe-only")
-            res.layers["walksheds"] = rt.walksheds(net, schools, stress, max_level=cfg.safe_max_level)
+            res.layers["walksheds"] = _walksheds(rt.walksheds, net, schools, stress, cfg)
             res.layers["schools"] = schools
         zone_schools = fac[fac["category"].isin(["kindergarten", "primary_school", "middle_school"])]
         if len(zone_schools):
@@ -410,7 +395,10 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
 
 def summarise(res: Results, cfg: RunConfig) -> list[str]:
     """Bilingual bullet points on the gaps found."""
-    from childspace.inputs.standards import category_label
+    std = cfg.resolved_standards()
+
+    def category_label(cat: str) -> str:
+        return std.label(cat)
 
     out: list[str] = []
     uc = res.tables.get("community_coverage")
@@ -505,14 +493,35 @@ def write_geopackage(path: Path, layers: dict[str, Any]) -> Path:
     return path
 
 
-def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Progress = _quiet) -> dict[str, Path]:
-    """Write the GeoPackage, CSV tables, Excel workbook and (with ``maps``) HTML/PNG maps and the HTML report."""
+def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Progress = _quiet,
+                  wait: bool = False) -> dict[str, Path]:
+    """Write the GeoPackage, CSV tables, Excel workbook and (with ``maps``) HTML/PNG maps and the HTML report.
+
+    The files are written into a staging folder beside ``cfg.outputs`` and swapped in, with a ``run.json``
+    manifest, when all are written (see :mod:`childspace.run.outdir`): the output folder holds one complete run.
+    ``wait``: wait for another run writing the same folder instead of stopping with an error.
+    """
+    out = Path(os.path.abspath(cfg.outputs))
+    progress(f"写出 Writing {out}")
+    with outdir.staged(out, info=_manifest_info(cfg, maps), wait=wait, progress=progress) as stage:
+        written = _write_files(res, cfg, stage, maps=maps, progress=progress)
+    return {k: out / p.relative_to(stage) for k, p in written.items()}
+
+
+def _manifest_info(cfg: RunConfig, maps: bool) -> dict[str, Any]:
+    return {"name": cfg.name, "config": str(cfg.source) if cfg.source else None,
+            "config_sha256": cfg.source_sha256, "maps": maps,
+            "settings": {"safe_max_level": cfg.safe_max_level, "radius_override": cfg.radius_override,
+                         "categories": cfg.categories}}
+
+
+def _write_files(res: Results, cfg: RunConfig, out: Path, maps: bool = True,
+                 progress: Progress = _quiet) -> dict[str, Path]:
+    """Write every output file under ``out`` (the staging folder)."""
     import pandas as pd
 
     from childspace.outputs import report
 
-    out = Path(cfg.outputs)
-    out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     inp = res.inputs
     layers = {"townships": inp.townships, "communities": inp.communities, **res.layers}
@@ -520,7 +529,6 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
         layers["pilots"] = inp.pilots
     if inp.origins is not None and "access" not in layers:
         layers["origins"] = inp.origins
-    progress(f"写出 Writing {out}")
     written["geopackage"] = write_geopackage(out / "childspace.gpkg", layers)
 
     tables: dict[str, pd.DataFrame] = {}
@@ -567,10 +575,9 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from childspace.inputs.standards import category_label
+    from childspace._errors import ChildspaceWarning
     from childspace.outputs import figures as plot
     from childspace.outputs import maps, report
-    from childspace._errors import ChildspaceWarning
 
     written: dict[str, Path] = {}
     inp = res.inputs
@@ -624,7 +631,7 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
             sa = sa[sa["category"] == cat]
             g = res.layers.get("gaps")
             g = g[g["category"] == cat] if g is not None else None
-            cap = f"{category_label(cat)}"
+            cap = cfg.resolved_standards().label(cat)
             both(f"coverage_{cat}", cap,
                  partial(maps.coverage_map, bounds, f, sa, res.layers["access"], g, cat, synthetic=syn),
                  partial(plot.plot_coverage, bounds, f, sa, res.layers["access"], g, cat, synthetic=syn))
@@ -658,13 +665,33 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
     return written
 
 
+def preflight(cfg: RunConfig) -> str:
+    """Before any analysis: every input can be read, the output folder can be written, the disk has room.
+
+    Returns a one-line description of the output folder.
+
+    Raises
+    ------
+    ChildspaceError
+        One line naming the file or folder and the fix.
+    """
+    size = outdir.check_inputs_readable((section, spec.path) for section, spec in cfg.inputs())
+    return outdir.check_output_folder(Path(cfg.outputs), need_bytes=outdir.needed_bytes(size, Path(cfg.outputs)))
+
+
 def run_all(cfg: RunConfig, maps: bool = True, coverage: bool = True, routes: bool = True,
-            progress: Progress = _quiet) -> dict[str, Path]:
-    """Run the whole chain on ``cfg`` and write its outputs; returns the files written."""
-    res = run_analyses(cfg, coverage=coverage, routes=routes, progress=progress)
-    for line in res.summary:
-        progress(line)
-    return write_outputs(res, cfg, maps=maps, progress=progress)
+            progress: Progress = _quiet, wait: bool = False) -> dict[str, Path]:
+    """Run the whole chain on ``cfg`` and write its outputs; returns the files written.
+
+    The output folder is locked for the whole run (a second run into it stops, or waits with ``wait``) and
+    checked before the analyses start (:func:`preflight`).
+    """
+    preflight(cfg)
+    with outdir.locked(Path(cfg.outputs), wait=wait, progress=progress):
+        res = run_analyses(cfg, coverage=coverage, routes=routes, progress=progress)
+        for line in res.summary:
+            progress(line)
+        return write_outputs(res, cfg, maps=maps, progress=progress)
 
 
 def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m: float = 500.0,

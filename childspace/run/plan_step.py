@@ -21,6 +21,8 @@ from childspace._errors import DataError
 
 
 def _section(cfg: Any, name: str) -> dict[str, Any]:
+    if hasattr(cfg, name):     # a RunConfig: the section as parsed and checked by childspace.run.config
+        return dict(getattr(cfg, name) or {})
     src = getattr(cfg, "source", None)
     if src is None or not Path(src).exists():
         return {}
