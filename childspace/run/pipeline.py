@@ -215,61 +215,6 @@ def _radii(cfg: RunConfig) -> Any:
     return cfg.resolved_standards()
 
 
-def _route_safety(fn: Any, cfg: RunConfig) -> dict[str, Any]:
-    """The keyword that passes ``cfg.safe_max_level`` to a route function.
-
-    The route functions take ``safe_max_level=`` (an int or a per-category mapping). Where a function does not
-    have it yet, the same level goes through what it does take: ``walksheds(max_level=)``, ``hazards(min_level=)``
-    (the first level above safe); ``school_routes`` verdicts are then set from each route's ``worst_level`` by
-    :func:`_apply_levels` (passing a safety ``config`` instead would replace the stress model's own routing
-    settings).
-    """
-    import inspect
-
-    params = inspect.signature(fn).parameters
-    lvl = cfg.safe_max_level
-    if "safe_max_level" in params:
-        return {"safe_max_level": lvl}
-    low = min(lvl.values(), default=2) if isinstance(lvl, dict) else int(lvl)
-    if "max_level" in params:
-        return {"max_level": low}
-    if "min_level" in params:
-        return {"min_level": low + 1}
-    return {}   # school_routes: the verdicts are set afterwards by _apply_levels
-
-
-def _walksheds(fn: Any, net: Any, schools: Any, stress: Any, cfg: RunConfig) -> Any:
-    """Plain and safe-only walksheds of every school at its category's ``safe_max_level``."""
-    kw = _route_safety(fn, cfg)
-    if not isinstance(cfg.safe_max_level, dict) or "safe_max_level" in kw:
-        return fn(net, schools, stress, **kw)
-    import geopandas as gpd
-    import pandas as pd
-
-    parts = [fn(net, part, stress, max_level=cfg.level_for(cat)) for cat, part in schools.groupby("category")]
-    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=parts[0].crs)
-
-
-def _apply_levels(routes: Any, cfg: RunConfig, fn: Any) -> Any:
-    """``safe_max_level`` (one or per category) on the verdicts of a ``school_routes`` without
-    ``safe_max_level=``: a verdict depends only on the route's ``worst_level``, so this is exact."""
-    import inspect
-
-    import numpy as np
-
-    from childspace.analysis.safety import verdict
-
-    if "safe_max_level" in inspect.signature(fn).parameters:
-        return routes
-    for cat in routes["category"].unique():
-        lvl = cfg.level_for(cat)
-        rows = np.flatnonzero((routes["category"] == cat).to_numpy())
-        v = verdict(routes["worst_level"].to_numpy()[rows],
-                    config={"verdict": {"safe_max": lvl, "caution_max": max(lvl, 3)}})
-        routes.iloc[rows, routes.columns.get_loc("verdict")] = v
-    return routes
-
-
 def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
                  progress: Progress = _quiet) -> Results:
     """Load, build the network and run the analyses of ``cfg``; returns the frames (writes nothing)."""
@@ -360,17 +305,21 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
         schools = fac[fac["category"].isin(["primary_school", "middle_school"])]
         if len(schools):
             progress("通学路径 Routes to school: stress of every street and crossing")
-            stress = safety.network_stress(net)
+            stress = safety.network_stress(net, profile=cfg.safety_profile)
             res.stress = stress
+            progress(f"  安全配置 Safety profile: {stress.profile} (默认值用于未标注的道路 defaults for untagged roads)")
             progress(f"  routes from {len(inp.origins):,} homes to {len(schools)} schools (shortest and safest)")
-            r = rt.school_routes(net, inp.origins, schools, stress=stress, **_route_safety(rt.school_routes, cfg))
-            r = _apply_levels(r, cfg, rt.school_routes)
+            lvl = cfg.safe_max_level   # None: by the child's age (config/safety.toml [verdict.safe_max_level])
+            r = rt.school_routes(net, inp.origins, schools, stress=stress, safe_max_level=lvl,
+                                 max_snap=cfg.max_snap_m)
             res.layers["routes"] = r
             res.tables["schools"] = rt.school_summary(r, schools)
+            res.tables["routes"] = rt.routes_table(r)   # one row per home and school category, no geometry
             res.layers["hazards"] = rt.hazards(r, net, stress, rank_by=cfg.hazards_rank_by, schools=schools,
-                                               **_route_safety(rt.hazards, cfg))
+                                               safe_max_level=lvl)
             progress("  school walksheds: plain and safe-only")
-            res.layers["walksheds"] = _walksheds(rt.walksheds, net, schools, stress, cfg)
+            res.layers["walksheds"] = rt.walksheds(net, schools, stress, safe_max_level=lvl,
+                                                   max_snap=cfg.max_snap_m)
             res.layers["schools"] = schools
         zone_schools = fac[fac["category"].isin(["kindergarten", "primary_school", "middle_school"])]
         if len(zone_schools):
@@ -438,6 +387,22 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
                    f"without a marked crossing within 50 m of the gate")
         if zs.attrs.get("note"):
             out.append(zs.attrs["note"])
+    r = res.layers.get("routes")
+    if r is not None and len(r):   # the profile used and how much of the verdicts rests on assumed tags
+        from childspace.analysis.route_tables import assumption_summary
+
+        prof = r.attrs.get("safety_profile") or "?"
+        smax = r.attrs.get("safe_max_level") or {}
+        ks = [k for k in ("kindergarten", "primary_school", "middle_school") if k in smax]
+        zh = "，".join(f"{category_label(k).split(' ')[0]} ≤{smax[k]} 级" for k in ks)
+        en = ", ".join(f"{k.replace('_', ' ')} <= {smax[k]}" for k in ks)
+        out.append(f"通学路径安全配置：{prof}（未标注的车速、车道、人行道取此配置的默认值）；可独自步行的最高压力等级：{zh} — "
+                   f"route safety profile: {prof} (defaults for untagged speeds, lanes and sidewalks); "
+                   f"safe to walk alone up to stress level: {en}")
+        for line in assumption_summary(r):   # "primary_school：…" → "小学：…" (Chinese first)
+            cat, sep, rest = line.partition("：")
+            out.append(f"{category_label(cat).split(' ')[0]}通学{sep}{rest}" if sep and cat in std.categories
+                       else line)
     hz = res.layers.get("hazards")
     if hz is not None and len(hz):
         top = hz.sort_values("rank").iloc[0]
@@ -512,7 +477,8 @@ def _manifest_info(cfg: RunConfig, maps: bool) -> dict[str, Any]:
     return {"name": cfg.name, "config": str(cfg.source) if cfg.source else None,
             "config_sha256": cfg.source_sha256, "maps": maps,
             "settings": {"safe_max_level": cfg.safe_max_level, "radius_override": cfg.radius_override,
-                         "categories": cfg.categories}}
+                         "categories": cfg.categories, "safety_profile": str(cfg.safety_profile),
+                         "max_snap_m": cfg.max_snap_m}}
 
 
 def _write_files(res: Results, cfg: RunConfig, out: Path, maps: bool = True,
@@ -541,6 +507,8 @@ def _write_files(res: Results, cfg: RunConfig, out: Path, maps: bool = True,
         tables["pilot_units"] = pd.DataFrame(res.layers["pilots"].drop(columns="geometry"))
     if "schools" in res.tables:
         tables["schools"] = res.tables["schools"]
+    if "routes" in res.tables:
+        tables["routes"] = res.tables["routes"]
     if "hazards" in res.layers:
         tables["hazards"] = pd.DataFrame(res.layers["hazards"].drop(columns="geometry"))
     if "school_zones" in res.layers:

@@ -1,0 +1,87 @@
+"""What a planner's run config reaches: the safety profile and the snap tolerance of [analysis]/[network]."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from childspace import DataError
+from childspace.run import pipeline
+from childspace.run.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "childspace" / "data"
+
+
+@pytest.fixture()
+def data(tmp_path) -> Path:
+    d = tmp_path / "data"
+    shutil.copytree(SAMPLE, d, ignore=shutil.ignore_patterns("outputs"))
+    return d
+
+
+def _set(data: Path, old: str, new: str) -> Path:
+    cfg = data / "sample.toml"
+    text = cfg.read_text(encoding="utf-8")
+    assert old in text, old
+    cfg.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return cfg
+
+
+PROFILE_LINE = 'safety_profile = "auto"'
+
+
+def test_safety_profile_defaults_to_auto_and_by_age_levels(data):
+    cfg = load_config(_set(data, PROFILE_LINE, ""))
+    assert cfg.safety_profile == "auto"
+    cfg = load_config(_set(data, "safe_max_level = { kindergarten = 1, primary_school = 1, middle_school = 2 }", ""))
+    assert cfg.safe_max_level is None   # by age, from config/safety.toml
+    assert [cfg.level_for(c) for c in ("kindergarten", "primary_school", "middle_school")] == [1, 1, 2]
+
+
+@pytest.mark.parametrize("value, message", [
+    ('"chna"', r"safety_profile = 'chna' is neither a known profile nor a file \(line \d+\)"),
+    ('"generic:XX"', r"no default speed limits known for country 'XX'"),
+    ('"mine.toml"', r"safety_profile = 'mine.toml' is neither a known profile nor a file \(line \d+\) \(not found"),
+    ("2", r"\[analysis\] safety_profile must be text"),
+])
+def test_a_wrong_safety_profile_is_one_line_with_the_line_number(data, value, message):
+    cfg = _set(data, PROFILE_LINE, f"safety_profile = {value}")
+    with pytest.raises(DataError, match=message):
+        load_config(cfg)
+
+
+def test_a_profile_file_next_to_the_config_is_found(data):
+    (data / "mine.toml").write_text((ROOT / "childspace" / "config" / "safety_profile_generic.toml")
+                                    .read_text(encoding="utf-8"), encoding="utf-8")
+    cfg = load_config(_set(data, PROFILE_LINE, 'safety_profile = "mine.toml"'))
+    assert Path(cfg.safety_profile) == data / "mine.toml"
+
+
+@pytest.fixture(scope="module")
+def generic_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("generic") / "data"
+    shutil.copytree(SAMPLE, d, ignore=shutil.ignore_patterns("outputs"))
+    cfg = load_config(_set(d, PROFILE_LINE, 'safety_profile = "generic"'))
+    return pipeline.run_analyses(cfg, coverage=False)
+
+
+def test_the_configured_profile_reaches_the_routes_and_the_summary(generic_run):
+    res = generic_run
+    assert res.stress.profile == "generic"   # "auto" would pick china for this area
+    r = res.layers["routes"]
+    assert r.attrs["safety_profile"] == "generic" and (res.tables["routes"]["profile"] == "generic").all()
+    assert (res.tables["schools"]["profile"] == "generic").all()
+    assert sum("route safety profile: generic" in ln for ln in res.summary) == 1
+    assert sum("(profile generic)" in ln for ln in res.summary) == 2   # primary and middle school
+
+
+def test_max_snap_m_reaches_coverage(data):
+    cfg = load_config(_set(data, "max_snap_m = 150", "max_snap_m = 40"))
+    assert cfg.max_snap_m == 40
+    tight = pipeline.run_analyses(cfg, routes=False)
+    assert tight.layers["access"].attrs["unsnapped_origins"] > 0
+    with pytest.raises(DataError, match=r"\[network\] max_snap_m must be > 0"):
+        load_config(_set(data, "max_snap_m = 40", "max_snap_m = 0"))
