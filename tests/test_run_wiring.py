@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from childspace import DataError
+from childspace import DataError, NetworkError
+from childspace._errors import ChildspaceWarning
 from childspace.run import pipeline
 from childspace.run.config import load_config
 
@@ -78,10 +80,34 @@ def test_the_configured_profile_reaches_the_routes_and_the_summary(generic_run):
     assert sum("(profile generic)" in ln for ln in res.summary) == 2   # primary and middle school
 
 
-def test_max_snap_m_reaches_coverage(data):
+def test_max_snap_m_reaches_coverage_and_the_warnings_name_the_layer_and_setting(data):
     cfg = load_config(_set(data, "max_snap_m = 150", "max_snap_m = 40"))
     assert cfg.max_snap_m == 40
-    tight = pipeline.run_analyses(cfg, routes=False)
+    with pytest.warns(ChildspaceWarning) as rec:
+        tight = pipeline.run_analyses(cfg, routes=False)
     assert tight.layers["access"].attrs["unsnapped_origins"] > 0
-    with pytest.raises(DataError, match=r"\[network\] max_snap_m must be > 0"):
-        load_config(_set(data, "max_snap_m = 40", "max_snap_m = 0"))
+    msgs = [str(w.message) for w in rec]
+    far_homes = [m for m in msgs if "origins (homes) are farther than 40 m" in m]
+    assert far_homes and all("[network] max_snap_m in the run config" in m for m in far_homes)
+    far_fac = [m for m in msgs if "farther than 40 m from any street and do not serve anyone" in m]
+    assert far_fac and all(re.search(r"from (facilities\.csv|parks\.geojson|OpenStreetMap|mother_baby_rooms_amap"
+                                     r"\.xlsx|infant_care\.csv): \d+", m) for m in far_fac), far_fac
+    assert all("[network] max_snap_m" in m for m in far_fac)
+    default = pipeline.run_analyses(load_config(_set(data, "max_snap_m = 40", "max_snap_m = 150")), routes=False)
+    assert default.layers["access"].attrs["unsnapped_origins"] == 0
+
+
+def test_origins_far_from_every_street_name_the_input_and_the_setting(data):
+    cfg = load_config(_set(data, "max_snap_m = 150", "max_snap_m = 0.001"))
+    with pytest.raises(NetworkError) as exc:
+        pipeline.run_analyses(cfg, routes=False)
+    text = str(exc.value)
+    assert "origins ([origins] homes.gpkg): none of the" in text and "sample.toml" in text
+    assert "raise the tolerance: [network] max_snap_m in the run config" in text
+    with pytest.raises(NetworkError, match=r"origins \(\[origins\] homes\.gpkg\): none of the .*max_snap_m"):
+        pipeline.run_analyses(cfg, coverage=False)   # routes alone: the same message
+
+
+def test_a_wrong_max_snap_m_is_one_line(data):
+    with pytest.raises(DataError, match=r"\[network\] max_snap_m must be > 0, got 0 \(line \d+\)"):
+        load_config(_set(data, "max_snap_m = 150", "max_snap_m = 0"))

@@ -136,6 +136,45 @@ def _input_context(e: InputSpec) -> Iterator[None]:
         raise
 
 
+def _origins_source(cfg: RunConfig, inp: Inputs) -> str:
+    """Where the run's origins came from, for messages."""
+    if cfg.origins is not None:
+        return f"[origins] {cfg.origins.path.name}"
+    if inp.origins is not None and inp.origins.attrs.get("method"):
+        return f"homes estimated from {cfg.osm.name} ([from_osm])"
+    src = "[boundaries.community]" if "community" in cfg.boundaries else "[boundaries.township]"
+    return f"unit centroids of {src} (no [origins] file)"
+
+
+@contextmanager
+def _origins_context(cfg: RunConfig, inp: Inputs) -> Iterator[None]:
+    """A "far from every street" error about the origins names the input they came from."""
+    from childspace._errors import NetworkError
+
+    import re
+
+    from childspace.analysis._coverage_base import SNAP_SETTING
+
+    try:
+        yield
+    except NetworkError as exc:
+        msg = exc.message
+        if msg.startswith("origins (homes)"):   # from the coverage functions
+            msg = msg.replace("origins (homes)", f"origins ({_origins_source(cfg, inp)})", 1)
+            raise NetworkError(msg, path=cfg.source, fix=exc.fix) from None
+        m = re.match(r"none of the (\d+) points", msg)
+        if m is None:
+            raise
+        n_origins = len(inp.origins) if inp.origins is not None else -1
+        what = (f"origins ({_origins_source(cfg, inp)})" if int(m.group(1)) == n_origins
+                else "schools (primary and middle, from [[facilities]] and OSM)")
+        raise NetworkError(f"{what}: {msg}", path=cfg.source,
+                           fix="check their coordinates (coords = \"gcj02\"/\"bd09\" for Amap/Baidu picks, crs= for "
+                               "projected files) and that the OSM extract covers their area; if they are right, "
+                               f"raise the tolerance: {SNAP_SETTING}, e.g. max_snap_m = {2 * cfg.max_snap_m:g}"
+                           ) from None
+
+
 def require_origins(cfg: RunConfig, inputs: Inputs) -> None:
     """Coverage and routes need where children live: an ``[origins]`` file or child counts in the boundaries.
 
@@ -265,16 +304,19 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
 
     if coverage and fac is not None and inp.origins is not None:
         progress("服务覆盖 Coverage: distances from every home to the nearest facility of each category")
-        access = cov.origin_access(inp.origins, fac, net, categories=categories, radii=radii)
+        snap = cfg.max_snap_m   # [network] max_snap_m: how far from a street a home or facility may lie
+        with _origins_context(cfg, inp):
+            access = cov.origin_access(inp.origins, fac, net, categories=categories, radii=radii, max_snap=snap)
         res.layers["access"] = access
         if inp.origins.attrs.get("method"):   # estimated homes: the method goes with the layer
             access.attrs["method"] = inp.origins.attrs["method"]
         progress("服务范围 Service areas (walking and straight-line)")
-        sa_walk = cov.service_areas(fac, net, radii=radii, method="walk", categories=categories)
+        sa_walk = cov.service_areas(fac, net, radii=radii, method="walk", categories=categories, max_snap=snap)
         sa_line = cov.service_areas(fac, None, radii=radii, method="line", categories=categories)
         res.layers["service_areas"] = gpd.GeoDataFrame(pd.concat([sa_walk, sa_line], ignore_index=True),
                                                        geometry="geometry", crs=sa_walk.crs)
-        d_walk = cov.dissolve_service_areas(sa_walk, net, radii=radii, method="walk", categories=categories)
+        d_walk = cov.dissolve_service_areas(sa_walk, net, radii=radii, method="walk", categories=categories,
+                                            max_snap=snap)
         d_line = cov.dissolve_service_areas(sa_line, None, radii=radii, method="line", categories=categories)
         res.layers["service_areas_dissolved"] = gpd.GeoDataFrame(pd.concat([d_walk, d_line], ignore_index=True),
                                                                  geometry="geometry", crs=d_walk.crs)
@@ -295,9 +337,11 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
                                                   crs=gap_parts[0].crs)
         if inp.pilots is not None:
             progress("试点单元 Pilot units: catchments, checklist and status")
-            res.layers["pilot_catchments"] = pil.pilot_catchments(inp.pilots, net, radius=cfg.pilot_radius_m)
+            res.layers["pilot_catchments"] = pil.pilot_catchments(inp.pilots, net, radius=cfg.pilot_radius_m,
+                                                                  max_snap=snap)
             res.layers["pilots"] = pil.pilot_status(inp.pilots, fac, inp.origins, net, radii=radii,
-                                                    target_pct=cfg.target_pct, categories=categories)
+                                                    target_pct=cfg.target_pct, categories=categories,
+                                                    max_snap=snap)
     if routes and fac is not None and inp.origins is not None:
         from childspace.analysis import routes as rt
         from childspace.analysis import safety
@@ -310,8 +354,9 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
             progress(f"  安全配置 Safety profile: {stress.profile} (默认值用于未标注的道路 defaults for untagged roads)")
             progress(f"  routes from {len(inp.origins):,} homes to {len(schools)} schools (shortest and safest)")
             lvl = cfg.safe_max_level   # None: by the child's age (config/safety.toml [verdict.safe_max_level])
-            r = rt.school_routes(net, inp.origins, schools, stress=stress, safe_max_level=lvl,
-                                 max_snap=cfg.max_snap_m)
+            with _origins_context(cfg, inp):
+                r = rt.school_routes(net, inp.origins, schools, stress=stress, safe_max_level=lvl,
+                                     max_snap=cfg.max_snap_m)
             res.layers["routes"] = r
             res.tables["schools"] = rt.school_summary(r, schools)
             res.tables["routes"] = rt.routes_table(r)   # one row per home and school category, no geometry
