@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,54 @@ def test_origins_far_from_every_street_name_the_input_and_the_setting(data):
 def test_a_wrong_max_snap_m_is_one_line(data):
     with pytest.raises(DataError, match=r"\[network\] max_snap_m must be > 0, got 0 \(line \d+\)"):
         load_config(_set(data, "max_snap_m = 150", "max_snap_m = 0"))
+
+
+REAL = Path("/work/shared/realdata")
+MONACO = next((p for p in (ROOT.parent / "shared" / "realdata" / "monaco.osm.gz", REAL / "monaco.osm.gz")
+               if p.exists()), None)
+
+
+@pytest.mark.skipif(MONACO is None, reason="real extracts not available")
+def test_only_an_osm_extract_passes_check_with_estimated_homes(tmp_path):
+    cfg = tmp_path / "only.toml"
+    cfg.write_text(f'[osm]\npath = "{MONACO.as_posix()}"\n', encoding="utf-8")
+    with pytest.warns(ChildspaceWarning, match="homes estimated from OSM"):
+        text = pipeline.check_inputs(load_config(cfg))
+    line = next(ln for ln in text.splitlines() if ln.startswith("  origins:"))
+    assert re.match(r"  origins: \d{3} features — \d+ children \(估算 estimated from monaco\.osm\.gz: homes: "
+                    r"residential buildings", line), line
+
+
+@pytest.mark.skipif(MONACO is None, reason="real extracts not available")
+def test_no_homes_from_osm_and_no_counts_fails_check_in_one_line(tmp_path):
+    cfg = tmp_path / "nohomes.toml"
+    cfg.write_text(f'[osm]\npath = "{MONACO.as_posix()}"\n[from_osm]\nhomes = false\n', encoding="utf-8")
+    with pytest.raises(DataError) as exc:
+        pipeline.check_inputs(load_config(cfg))
+    text = str(exc.value)
+    assert "\n" not in text
+    assert ("no children to count: there is no [origins] file and the boundaries (township units from OSM) have "
+            "no children (儿童数) column; no homes from the OSM extract ([from_osm] homes = false)") in text
+    assert "remove homes = false from [from_osm]" in text
+    # the same config runs when the homes are estimated: check and run agree
+    cfg.write_text(f'[osm]\npath = "{MONACO.as_posix()}"\n', encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        res = pipeline.run_analyses(load_config(cfg), routes=False)
+    assert res.inputs.origins is not None and res.layers["access"].attrs["method"]
+
+
+def test_no_residential_mapping_says_so_in_the_check_error(data, tmp_path):
+    import geopandas as gpd
+
+    b = gpd.read_file(data / "boundaries" / "townships.gpkg")
+    b.drop(columns=["人口", "儿童数"]).to_file(tmp_path / "t.geojson")
+    text = (data / "sample.toml").read_text(encoding="utf-8")
+    text = text.replace('path = "boundaries/townships.gpkg"', f'path = "{(tmp_path / "t.geojson").as_posix()}"')
+    text = text.replace('[boundaries.community]      # 村社区\npath = "boundaries/communities.shp"\n', "")
+    text = text.replace('[origins]                   # where children live (homes with child counts)\n'
+                        'path = "origins/homes.gpkg"\n', "")
+    (data / "sample.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=r"have no children \(儿童数\) column; the OSM extract sample\.osm maps no "
+                                        r"residential building or land in the study area"):
+        pipeline.check_inputs(load_config(data / "sample.toml"))

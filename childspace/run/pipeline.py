@@ -46,6 +46,9 @@ class Inputs:
     origins: Any = None
     study_area: Any = None
     reports: dict[str, Any] = field(default_factory=dict)
+    #: why no homes were estimated from the OSM extract (``[from_osm] homes = false``, nothing residential
+    #: mapped), for the "no children to count" message; None when they were, or were not needed
+    osm_homes_note: str | None = None
 
 
 @dataclass
@@ -185,13 +188,17 @@ def require_origins(cfg: RunConfig, inputs: Inputs) -> None:
     """
     if inputs.origins is not None:
         return
-    have = [s for s, g in (("[boundaries.community]", inputs.communities), ("[boundaries.township]",
-                                                                           inputs.townships)) if g is not None]
+    have = [s if lvl in cfg.boundaries else f"{lvl} units from OSM"
+            for s, lvl, g in (("[boundaries.community]", "community", inputs.communities),
+                              ("[boundaries.township]", "township", inputs.townships)) if g is not None]
+    osm = inputs.osm_homes_note or "no homes estimated from the OSM extract"
+    fix = 'add [origins] path = "homes.gpkg" (points with a children column), or a children/儿童数 column to the ' \
+          'community boundaries'
+    if "homes = false" in osm:
+        fix += ", or remove homes = false from [from_osm] (homes estimated from the extract's residential buildings)"
     raise DataError("no children to count: there is no [origins] file and "
                     + (f"the boundaries ({', '.join(have)}) have no children (儿童数) column" if have
-                       else "no boundaries with child counts"),
-                    path=cfg.source, fix='add [origins] path = "homes.gpkg" (points with a children column), or a '
-                                         'children/儿童数 column to the community boundaries')
+                       else "no boundaries with child counts") + f"; {osm}", path=cfg.source, fix=fix)
 
 
 def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
@@ -212,6 +219,8 @@ def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
             extra = " — " + ", ".join(f"{k}: {v}" for k, v in g["batch"].value_counts().sort_index().items())
         if name == "origins":
             extra = f" — {int(g['children'].sum())} children"
+            if g.attrs.get("method"):   # homes estimated from the OSM extract ([from_osm])
+                extra += f" (估算 estimated from {cfg.osm.name}: {g.attrs['method']})"
         lines.append(f"  {name}: {len(g)} features{extra}")
         rep = inp.reports.get(name)
         if rep is not None and len(rep):
