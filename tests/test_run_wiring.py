@@ -147,6 +147,11 @@ def test_no_homes_from_osm_and_no_counts_fails_check_in_one_line(tmp_path):
         warnings.simplefilter("ignore", ChildspaceWarning)
         res = pipeline.run_analyses(load_config(cfg), routes=False)
     assert res.inputs.origins is not None and res.layers["access"].attrs["method"]
+    # units from OSM only (no communities): the coverage sentences are per township
+    park = next(ln for ln in res.summary if ln.startswith("公园 Park："))
+    pct = res.tables["township_coverage"].query("category == 'park'")
+    expect = 100 * pct["children_covered_walk"].sum() / pct["children"].sum()
+    assert f"步行 {expect:.0f}% 的儿童在服务半径内" in park and "townships below target" in park
 
 
 def test_no_residential_mapping_says_so_in_the_check_error(data, tmp_path):

@@ -405,15 +405,19 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
 
     out: list[str] = []
     uc = res.tables.get("community_coverage")
+    unit_zh, unit_en = "社区", "communities"
+    if uc is None or not len(uc):   # units from a township file or from OSM only
+        uc = res.tables.get("township_coverage")
+        unit_zh, unit_en = "乡镇街道", "townships"
     if uc is not None and len(uc):
         for cat, part in uc.groupby("category", sort=False):
             below = part[part["below_target"]]
             tot = part["children"].sum()
             cov_ = part["children_covered_walk"].sum()
             pct = 100.0 * cov_ / tot if tot else float("nan")
-            out.append(f"{category_label(cat)}：步行 {pct:.0f}% 的儿童在服务半径内，{len(below)} 个社区低于 "
+            out.append(f"{category_label(cat)}：步行 {pct:.0f}% 的儿童在服务半径内，{len(below)} 个{unit_zh}低于 "
                        f"{cfg.target_pct:g}% — {pct:.0f}% of children within walking reach; {len(below)} "
-                       f"communities below target")
+                       f"{unit_en} below target")
     mins = res.tables.get("township_minimums")
     if mins is not None and len(mins):
         out.extend(mins.loc[~mins["meets"], "finding"].tolist())
@@ -427,7 +431,7 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
     sch = res.tables.get("schools")
     if sch is not None and len(sch):
         for cat, part in sch.groupby("category", sort=False):
-            safe, caution, unsafe, none_ = (int(part[c].sum()) for c in (
+            safe, caution, unsafe, none_ = (round(float(part[c].sum())) for c in (   # estimates: fractions
                 "children_safe", "children_caution", "children_unsafe", "children_unreachable"))
             out.append(f"{category_label(cat).split(' ')[0]}通学路径：{safe} 名儿童有安全路径，{caution} 名需注意，{unsafe} 名不安全，"
                        f"{none_} 名无可达路径 — routes to the nearest {cat.replace('_', ' ')}: {safe} children safe, "
@@ -460,7 +464,8 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
     hz = res.layers.get("hazards")
     if hz is not None and len(hz):
         top = hz.sort_values("rank").iloc[0]
-        out.append(f"首要隐患 Top hazard: {top['name'] or ''} — {top['reason']} ({int(top['children'])} 名儿童 children)")
+        name = top["name"] if isinstance(top["name"], str) and top["name"] else "（无名道路 unnamed）"
+        out.append(f"首要隐患 Top hazard: {name} — {top['reason']} ({round(float(top['children']))} 名儿童 children)")
     return out
 
 
