@@ -21,6 +21,7 @@ from scipy.sparse.csgraph import connected_components
 from childspace import ChildspaceError, DataError
 from childspace._errors import ChildspaceWarning, NetworkError
 from childspace.osm.reader import is_walkable, read_osm, tables_from_osmnx
+from conftest import sample_file
 
 LON0, LAT0 = 120.98, 28.12
 M_LAT = 1.0 / 111_320.0
@@ -543,8 +544,8 @@ def test_helsinki_extract():
 SAMPLE = Path(__file__).resolve().parents[1] / "childspace" / "data" / "osm" / "sample.osm"
 
 
-@pytest.mark.skipif(not SAMPLE.exists(), reason="data/osm/sample.osm not generated yet")
 def test_bundled_sample():
+    sample_file("osm/sample.osm")
     nodes, edges = read_osm(SAMPLE)
     assert len(edges) > 10
     ends = np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()])
