@@ -12,6 +12,8 @@ from test_maps import make_sample
 from childspace.outputs import maps
 
 from childspace.outputs import figures as plot
+from childspace.outputs.figures_overview import plot_overview
+from childspace.outputs.figures_routes import plot_routes
 
 from childspace.outputs import report
 from childspace._errors import ChildspaceError, DataError
@@ -47,7 +49,8 @@ def test_workbook_sheets_headers_formats(sample, tmp_path):
     headers = [c.value for c in ws[1]]
     assert headers[:3] == ["单元编号 Unit ID", "设施类型 Category", "服务半径(米) Radius (m)"]
     assert "步行覆盖率 Coverage walk %" in headers
-    assert ws.freeze_panes == "A2"
+    assert ws.freeze_panes == "B2"  # header row and the first column stay in view
+    assert ws.auto_filter.ref == f"A1:{ws.cell(row=1, column=ws.max_column).column_letter}{ws.max_row}"
     assert ws.max_row == 1 + 4  # 2 townships x 2 categories
     col = headers.index("步行覆盖率 Coverage walk %") + 1
     cell = ws.cell(row=2, column=col)
@@ -99,7 +102,7 @@ def test_html_report_lists_every_pilot(sample, tmp_path):
     (tmp_path / "figures").mkdir()
     mp = maps.save_map(maps.overview_map(s["boundaries"], s["unit_coverage"], "kindergarten", basemaps=(),
                                          synthetic=True), tmp_path / "maps" / "overview.html")
-    png = plot.save_figure(plot.plot_overview(s["boundaries"], s["unit_coverage"], "kindergarten", synthetic=True),
+    png = plot.save_figure(plot_overview(s["boundaries"], s["unit_coverage"], "kindergarten", synthetic=True),
                            tmp_path / "figures" / "overview.png", dpi=80)
     cov = _coverage_table(s)
     summary = ["幼儿园：5 个社区低于 80% 目标 Kindergartens: 5 communities below the 80% target",
@@ -147,11 +150,14 @@ def test_township_section_before_pilots(sample, tmp_path):
     assert text.index('id="townships"') < text.index('id="pilots"')
     sec = text[text.index('id="townships"'):text.index('id="pilots"')]
     # T1 kindergarten 72 % (60-80 class, below the 80 % target), T2 35.5 % (20-40 class); schools 50 %
-    assert re.search(r'data-below="1" style="background:#a6d96a">72% ▼', sec)
-    assert re.search(r'style="background:#fdae61">36% ▼', sec)
-    assert sec.count('style="background:#ffffbf">50% ▼') == 2
+    from childspace.outputs.style import coverage_classes
+
+    c = coverage_classes(80)
+    assert re.search(f'data-below="1" style="background:{c[3].colour}">72% ▼', sec)
+    assert re.search(f'style="background:{c[1].colour}">36% ▼', sec)
+    assert sec.count(f'style="background:{c[2].colour}">50% ▼') == 2
     assert "东港镇" in sec and "幼儿园 Kindergarten" in sec and "小学 Primary school" in sec
-    with pytest.raises(DataError, match="township coverage"):
+    with pytest.raises(DataError, match="coverage table"):
         report.township_table_html(pd.DataFrame({"unit_id": ["T1"]}))
 
 

@@ -518,10 +518,12 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
         tables["datum_check"] = res.tables["datum_check"]
     tables = {k: _for_file(v) for k, v in tables.items()}
     (out / "tables").mkdir(exist_ok=True)
-    for name, p in report.write_csv_tables(out / "tables", tables).items():
+    for name, p in report.write_csv_tables(out / "tables", tables, bilingual=True).items():
         written[f"csv:{name}"] = p
+    about = report.WorkbookAbout(title=cfg.name, synthetic=cfg.synthetic, categories=cfg.categories,
+                                 sources=[Path(str(e["path"])).name for e in cfg.facilities if "path" in e])
     written["excel"] = report.write_excel(out / "childspace.xlsx",
-                                          {report.SHEET_NAMES.get(k, k): v for k, v in tables.items()})
+                                          {report.SHEET_NAMES.get(k, k): v for k, v in tables.items()}, about=about)
     if maps:
         written.update(_write_maps(res, cfg, out, tables, progress))
     return written
@@ -536,12 +538,16 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
 
     from childspace.inputs.standards import category_label
     from childspace.outputs import figures as plot
+    from childspace.outputs.figures_overview import plot_overview
+    from childspace.outputs.figures_routes import plot_routes
     from childspace.outputs import maps, report
 
     written: dict[str, Path] = {}
     inp = res.inputs
     syn = cfg.synthetic
     bounds = inp.communities if inp.communities is not None else inp.townships
+    from childspace.analysis.streets import school_zone_rules, stress_frames
+    base = maps.Basemap(streets=res.network.edges if res.network is not None else None)
     html_maps: dict[str, Path] = {}
     pngs: dict[str, Path] = {}
 
@@ -563,8 +569,8 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
         present = [c for c in cfg.categories if (uc["category"] == c).any()]
         both("overview", "总览 Overview",
              maps.overview_map(bounds, uc, townships=inp.townships, categories=present,
-                               life_circles=res.tables.get("community_life_circles"), synthetic=syn),
-             plot.plot_overview(bounds, uc, townships=inp.townships, small_multiples=True, categories=present,
+                               life_circles=res.tables.get("community_life_circles"), synthetic=syn, base=base),
+             plot_overview(bounds, uc, townships=inp.townships, small_multiples=True, categories=present,
                                 synthetic=syn))
         for cat in cfg.categories:
             if fac is None or not (fac["category"] == cat).any():
@@ -576,16 +582,17 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
             g = g[g["category"] == cat] if g is not None else None
             cap = f"{category_label(cat)}"
             both(f"coverage_{cat}", cap,
-                 maps.coverage_map(bounds, f, sa, res.layers["access"], g, cat, synthetic=syn),
-                 plot.plot_coverage(bounds, f, sa, res.layers["access"], g, cat, synthetic=syn))
+                 maps.coverage_map(bounds, f, sa, res.layers["access"], g, cat, synthetic=syn, base=base,
+                                   unit_coverage=uc),
+                 plot.plot_coverage(bounds, f, sa, res.layers["access"], g, cat, synthetic=syn, unit_coverage=uc))
     if "pilots" in res.layers:
         both("pilots", "试点单元 Pilot units",
              maps.pilot_map(res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
-                            synthetic=syn),
+                            synthetic=syn, base=base),
              plot.plot_pilots(res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
                               synthetic=syn))
     if "routes" in res.layers:
-        edges_stress, crossings = maps.stress_frames(res.network, res.stress)
+        edges_stress, crossings = stress_frames(res.network, res.stress)
         zones = res.layers.get("school_zones")
         if zones is not None and fac is not None and "entrances" in fac.columns:   # gates, where mapped
             gates = fac[["facility_id", "entrances"]].rename(columns={"facility_id": "school_id"})
@@ -594,8 +601,9 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
              maps.routes_map(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
                              res.layers.get("schools"), boundaries=bounds, synthetic=syn,
                              network_stress=edges_stress, crossings=crossings, school_zones=zones,
-                             zone_roads=res.layers.get("school_zone_roads")),
-             plot.plot_routes(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
+                             zone_roads=res.layers.get("school_zone_roads"), base=base,
+                             zone_rules=school_zone_rules()),
+             plot_routes(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
                               res.layers.get("schools"), boundaries=bounds, synthetic=syn,
                               network_stress=edges_stress, school_zones=zones,
                               zone_roads=res.layers.get("school_zone_roads")))
@@ -603,7 +611,8 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
     written["report"] = report.html_report(
         out / "report.html", f"儿童友好空间分析报告 Child-friendly city analysis — {cfg.name}",
         summary=res.summary, maps=html_maps, pngs=pngs, tables=tables,
-        pilots_status=res.layers.get("pilots"), synthetic=syn, school_zones=res.layers.get("school_zones"))
+        pilots_status=res.layers.get("pilots"), synthetic=syn, school_zones=res.layers.get("school_zones"),
+        categories=cfg.categories)
     return written
 
 
