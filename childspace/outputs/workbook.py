@@ -349,7 +349,7 @@ def write_excel(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, about: 
         ws = wb.create_sheet(_sheet_name("说明 About", used))
         ws.append(["项目 Item", "内容 Content"])
         for k, v in _about_rows(about, default_target):
-            ws.append([k, safe_text(v)])
+            ws.append([k, v])
         for cell in ws[1]:
             cell.font = Font(bold=True)
             cell.fill = head_fill
@@ -456,7 +456,7 @@ def write_csv_tables(directory: str | Path, tables: Mapping[str, pd.DataFrame], 
         safe = "".join("_" if ch in '<>:"/\\|?*' else ch for ch in str(stem)).strip() or "table"
         table = _plain_table(df, stem)
         for c in table.columns:
-            if table[c].dtype == object:
+            if not (pd.api.types.is_numeric_dtype(table[c]) or pd.api.types.is_datetime64_any_dtype(table[c])):
                 table[c] = table[c].map(safe_text)
         if bilingual:
             table = bilingual_headers(_round_numbers(table))
