@@ -190,3 +190,43 @@ def test_school_zone_table_and_report_section(tmp_path):
     assert "<th>school_id</th>" not in page and "<th>speed_ok</th>" not in page
     with pytest.raises(DataError, match="speed_ok"):
         report.school_zone_table_html(zones.drop(columns="speed_ok"))
+
+
+def test_report_key_figures_matrix_method_print(sample, tmp_path):
+    """Key figures come first, the community x category matrix lists the worst units first, the method cites
+    each category's radius and basis from the standards, and the page has print CSS."""
+    from childspace.inputs.standards import default_standards
+
+    uc = _coverage_table(sample)
+    comms = uc[uc["unit_id"].str.len() > 2]
+    path = report.html_report(tmp_path / "r.html", "报告 Report", ["发现 Finding"],
+                              tables={"community_coverage": comms, "hazards": sample["hazards"]},
+                              pilots_status=sample["pilots"], synthetic=True)
+    text = path.read_text(encoding="utf-8")
+    order = [text.index(f'id="{i}"') for i in ("key", "summary", "communities", "pilots", "tables", "method")]
+    assert order == sorted(order)
+    key = text[text.index('id="key"'):text.index('id="summary"')]
+    n_units = comms["unit_id"].nunique()
+    n_below = comms.loc[comms["below_target"], "unit_id"].nunique()
+    assert f"{n_below} / {n_units}" in key
+    assert f">{len(sample['hazards'])}<" in key
+    n_meets = int((sample["pilots"]["status"] == "meets").sum())
+    assert f"{n_meets} / 48" in key
+    # matrix: one row per community, worst (most categories below target) first
+    mat = report.community_matrix(comms)
+    assert len(mat) == n_units and set(mat.columns) >= {"kindergarten", "primary_school", "n_below"}
+    sec = text[text.index('id="communities"'):text.index('id="pilots"')]
+    rows = re.findall(r"<tr><td><b>(.*?)</b>", sec)
+    assert len(rows) == n_units
+    worst = mat.sort_values("n_below", ascending=False, kind="stable")["name"].iloc[0]
+    assert rows[0] == worst
+    # method: every category of the tables with its radius and basis
+    meth = text[text.index('id="method"'):]
+    st = default_standards()
+    for cat in comms["category"].unique():
+        c = st[cat]
+        assert f"{c.zh} {c.en}" in meth and f">{c.radius_m:g}<" in meth and c.basis[:20] in meth
+    assert "GB 55014-2021" in meth and "80%" in meth and "© OpenStreetMap contributors" in meth
+    assert "@media print" in text and "size:A4 landscape" in text
+    # no count shows as "977.0"
+    assert not re.search(r">\d+\.0<", text)

@@ -88,8 +88,8 @@ ul.summary li{margin:3px 0}
 .pilot .meta{color:#555;font-size:13px}
 .scroll{max-height:420px;overflow:auto}
 table.matrix td.cov{text-align:center;font-weight:bold;min-width:64px}
-table.matrix td.cov[data-below="1"]{color:#3b1a00}
-table.matrix td.cov[data-below="0"]{color:#fff}
+table.matrix td.cov{color:#2a1200}
+table.matrix td.cov.c0,table.matrix td.cov.c1,table.matrix td.cov.c4{color:#fff}
 table.zones td.ok{background:#c6dbef;color:#08306b;font-weight:bold;text-align:center}
 table.zones td.fail{background:#f4c7d6;color:#6b0030;font-weight:bold;text-align:center}
 p.legend .sw{display:inline-block;width:16px;height:11px;border:1px solid #555;margin:0 4px 0 8px;
@@ -260,7 +260,8 @@ def _matrix_html(coverage: pd.DataFrame, unit_header: str, value: str = "pct_wal
             else:
                 bt = not coverage_classes(target)[int(coverage_class_index([v], target)[0])].meets
             mark = " ▼" if bt else ""
-            cells.append(f'<td class="num cov" data-below="{int(bt)}" '
+            ci = int(coverage_class_index([v], target)[0])
+            cells.append(f'<td class="num cov c{ci}" data-below="{int(bt)}" '
                          f'style="background:{coverage_colours([v], target)[0]}">{v:.0f}%{mark}</td>')
         if "n_below" in mat.columns:
             nb = r.get("n_below")
