@@ -43,6 +43,7 @@ from childspace.analysis.aggregate import auto_hex_size, hex_totals
 from childspace.outputs.style import (
     CATEGORY_COLOURS,
     CATEGORY_LABELS,
+    NO_DATA_COLOUR,
     STATUS_LABELS,
     STATUS_MARKERS,
     UNCOVERED_RAMP,
@@ -397,7 +398,8 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
     """Static coverage map of one category (mirrors :func:`childspace.outputs.maps.coverage_map`).
 
     With ``unit_coverage`` the communities are shaded by walking coverage in the classes of the target
-    (:func:`childspace.outputs.style.coverage_classes`; below-target classes hatched), as the map opens.
+    (:func:`childspace.outputs.style.coverage_classes`; below-target classes hatched), as the map opens; the
+    walking service areas are then outlined and the homes / hexagons left to the interactive map.
 
     Parameters are those of :func:`childspace.outputs.maps.coverage_map` (any CRS in; drawn in the local metric CRS).
     Gaps are shaded by ``children_uncovered``; homes not covered on foot (``covered_walk_<cat>`` false, else
@@ -447,14 +449,18 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
             if (meth == "line").any():
                 sa[meth == "line"].boundary.plot(ax=ax, color=colour, linewidth=1.0, linestyle="--", zorder=3)
                 handles.append(Line2D([], [], color=colour, ls="--", label=f"直线服务区{rt} Straight-line area"))
-            if (meth == "walk").any():
+            if (meth == "walk").any() and unit_coverage is not None:   # outline only over the choropleth
+                sa[meth == "walk"].boundary.plot(ax=ax, color=colour, linewidth=1.2, zorder=3)
+                handles.append(Line2D([], [], color=colour, lw=1.2, label=f"步行服务区{rt} Walking area"))
+            elif (meth == "walk").any():
                 sa[meth == "walk"].plot(ax=ax, color=colour, alpha=0.25, edgecolor=colour, linewidth=0.8,
                                         zorder=3)
                 handles.append(Patch(facecolor=colour, alpha=0.35, edgecolor=colour,
                                      label=f"步行服务区{rt} Walking area"))
         labels = _Labels()
         _draw_boundaries(ax, b, handles, labels=labels)
-        if access is not None and len(access):
+        # with the choropleth the figure answers "which communities fall short"; the homes stay in the HTML map
+        if access is not None and len(access) and unit_coverage is None:
             acc = _metric(access, crs, "access")
             col = next((c for c in (f"covered_walk_{category}", f"covered_line_{category}") if c in acc.columns),
                        None)
@@ -515,8 +521,9 @@ def _coverage_choropleth(ax, b: gpd.GeoDataFrame, uc: pd.DataFrame, category: st
     for i, c in enumerate(classes):
         if c.hatch and (idx == i).any():
             j[idx == i].plot(ax=ax, facecolor="none", edgecolor="#5a2a00", hatch=c.hatch, linewidth=0.0, zorder=1.6)
-    return [Patch(facecolor=c.colour, edgecolor="#444444", hatch=c.hatch, label=f"步行覆盖率 {c.label}")
-            for c in reversed(classes)]
+    return ([Patch(facecolor=c.colour, edgecolor="#444444", hatch=c.hatch, label=f"步行覆盖率 {c.label}")
+             for c in reversed(classes)]
+            + [Patch(facecolor=NO_DATA_COLOUR, edgecolor="#444444", label="无数据（无儿童） No data (no children)")])
 
 
 def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | None = None, *,
