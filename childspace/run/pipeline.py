@@ -547,7 +547,9 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
     syn = cfg.synthetic
     bounds = inp.communities if inp.communities is not None else inp.townships
     from childspace.analysis.streets import school_zone_rules, stress_frames
-    base = maps.Basemap(streets=res.network.edges if res.network is not None else None)
+    base = maps.Basemap(streets=res.network.edges if res.network is not None else None,
+                        tianditu_key=getattr(cfg, "tianditu_key", None))
+    tiles = tuple(getattr(cfg, "basemaps", ()) or ())   # opt-in tile layers; none: offline
     html_maps: dict[str, Path] = {}
     pngs: dict[str, Path] = {}
 
@@ -569,7 +571,8 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
         present = [c for c in cfg.categories if (uc["category"] == c).any()]
         both("overview", "总览 Overview",
              maps.overview_map(bounds, uc, townships=inp.townships, categories=present,
-                               life_circles=res.tables.get("community_life_circles"), synthetic=syn, base=base),
+                               life_circles=res.tables.get("community_life_circles"), synthetic=syn, base=base,
+                               basemaps=tiles),
              plot_overview(bounds, uc, townships=inp.townships, small_multiples=True, categories=present,
                                 synthetic=syn))
         for cat in cfg.categories:
@@ -583,12 +586,12 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
             cap = f"{category_label(cat)}"
             both(f"coverage_{cat}", cap,
                  maps.coverage_map(bounds, f, sa, res.layers["access"], g, cat, synthetic=syn, base=base,
-                                   unit_coverage=uc),
+                                   unit_coverage=uc, basemaps=tiles),
                  plot.plot_coverage(bounds, f, sa, res.layers["access"], g, cat, synthetic=syn, unit_coverage=uc))
     if "pilots" in res.layers:
         both("pilots", "试点单元 Pilot units",
              maps.pilot_map(res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
-                            synthetic=syn, base=base),
+                            synthetic=syn, base=base, basemaps=tiles),
              plot.plot_pilots(res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
                               synthetic=syn))
     if "routes" in res.layers:
@@ -601,12 +604,22 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
              maps.routes_map(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
                              res.layers.get("schools"), boundaries=bounds, synthetic=syn,
                              network_stress=edges_stress, crossings=crossings, school_zones=zones,
-                             zone_roads=res.layers.get("school_zone_roads"), base=base,
+                             zone_roads=res.layers.get("school_zone_roads"), base=base, basemaps=tiles,
                              zone_rules=school_zone_rules()),
              plot_routes(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
                               res.layers.get("schools"), boundaries=bounds, synthetic=syn,
                               network_stress=edges_stress, school_zones=zones,
                               zone_roads=res.layers.get("school_zone_roads")))
+    if "access" in res.layers or "pilots" in res.layers:
+        from childspace.outputs import atlas
+
+        progress("图集 Print atlas (PDF)")
+        written["atlas"] = atlas.write_atlas(
+            out / "atlas.pdf", boundaries=bounds, unit_coverage=res.tables.get("community_coverage"),
+            facilities=fac, service_areas=res.layers.get("service_areas"), categories=cfg.categories,
+            pilots_status=res.layers.get("pilots"), catchments=res.layers.get("pilot_catchments"),
+            townships=inp.townships, info=atlas.AtlasInfo(title=f"儿童友好空间分析图集 Child-friendly space atlas — "
+                                                               f"{cfg.name}", synthetic=syn))
     progress("报告 HTML report")
     written["report"] = report.html_report(
         out / "report.html", f"儿童友好空间分析报告 Child-friendly city analysis — {cfg.name}",
