@@ -807,6 +807,64 @@ EXTRA_FACILITIES = [  # id, name, 类型, wanted local xy, capacity
 ]
 
 
+# attributes of the kindergartens (办园性质, 是否普惠, 办园等级) and children's homes (示范型) read by the plan
+# indicators; columns added after 容量 so the other columns stay as they were
+KG_ATTRIBUTES = {  # id: (办园性质, 是否普惠, 办园等级)
+    "KG01": ("公办", "是", "省一级"), "KG02": ("民办", "是", "省三级"), "KG03": ("公办", "是", "省一级"),
+    "KG04": ("民办", "是", "省二级"), "KG05": ("公办", "是", "省二级"), "KG06": ("民办", "否", "省三级"),
+    "KG07": ("公办", "是", "省二级"), "KG08": ("民办", "是", "省二级"), "KG09": ("公办", "是", "省二级"),
+    "KG10": ("民办", "否", "省三级"), "KG11": ("公办", "是", "省二级"), "KG12": ("民办", "是", "省三级"),
+    "KG13": ("公办", "是", "省一级"), "KG14": ("民办", "是", "省三级"), "KG15": ("公办", "是", "省一级"),
+    "KG16": ("民办", "是", "准办"), "KG17": ("民办", "是", "省二级"),
+    "KG19": ("公办", "是", "省一级"),
+}
+DEMONSTRATION_HOMES = {"CH01", "CH06"}  # 示范型儿童之家 (none in 示例丙镇, which has no children's home)
+# infant-care register (托育机构, 0-3): id, name, 类型, wanted local xy, 托位数 (None: not reported), 性质
+INFANT_CARE = [
+    ("IC01", "示例甲街道托育服务中心", "托育机构", (-1250.0, -380.0), 25, "公办"),
+    ("IC02", "示例荷塘婴幼儿照护服务驿站", "婴幼儿照护服务驿站", (-1650.0, -520.0), 15, "公办"),
+    ("IC03", "示例乙街道普惠托育园", "托育机构", (-60.0, -680.0), 20, "民办普惠"),
+    ("IC04", "示例学府托儿所", "托儿所", (330.0, -420.0), 15, "民办"),
+    ("IC05", "示例春晖婴幼儿照护服务驿站", "婴幼儿照护服务驿站", (1280.0, -220.0), None, "公办"),
+]
+# public venues register (for the mother-and-baby-room rules): id, name, 类型, where (a facility id whose point
+# it takes, shifted by a few metres, or local xy), 建筑面积 (m², text as planners write it), 日均客流
+VENUES = [
+    ("VN01", "示例商业步行街", "步行街", "MB01", "", "15000"),
+    ("VN02", "示例市图书馆", "图书馆", "LB01", "8000", "2000"),
+    ("VN03", "示例第一人民医院", "医院", "HP01", "45000", "6000"),
+    ("VN04", "示例科技馆", "科技馆", "MB10", "12000", "3000"),
+    ("VN05", "示例青少年宫", "青少年宫", "MB08", "6000", "1500"),
+    ("VN06", "示例妇幼保健院", "妇幼保健院", "MB09", "9000", "2500"),
+    ("VN07", "示例丙镇文体中心", "文体中心", (300.0, 1150.0), "5600", "800"),
+    ("VN08", "示例汽车客运站", "客运站", (-1500.0, -1300.0), "3500", "12000"),
+    ("VN09", "示例甲街道便民服务中心", "便民服务中心", "MB04", "2500", "600"),
+    ("VN10", "示例丙镇农贸市场", "商场", (700.0, 1250.0), "1800", ""),
+    ("VN11", "示例乙街道购物中心", "购物中心", (700.0, -900.0), "2.3万", "9000"),
+]
+
+
+def _plan_registers(all_facilities: pd.DataFrame, fxy: dict, streets: StreetIndex, towns: list[Polygon]
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The infant-care and venue registers (no random draws: the other files keep their bytes)."""
+    town_names = [t[1] for t in TOWNSHIPS]
+    rows = []
+    for fid, name, typ, want, places, kind in INFANT_CARE:
+        xy, street = streets.near(want, d=25.0)
+        rows.append((fid, name, typ, xy, f"{town_names[_which(towns, xy)]}{street}（示例地址）", places, kind))
+    lon, lat = to_lonlat(np.vstack([r[3] for r in rows]))
+    infant = pd.DataFrame({"编号": [r[0] for r in rows], "名称": [r[1] for r in rows], "类型": [r[2] for r in rows],
+                           "经度": np.round(lon, 7), "纬度": np.round(lat, 7), "地址": [r[4] for r in rows],
+                           "托位数": pd.array([r[5] for r in rows], dtype="Int64"), "性质": [r[6] for r in rows]})
+    vxy = [np.asarray(fxy[w]) + [12.0, 8.0] if isinstance(w, str) else streets.near(w, d=25.0)[0]
+           for _, _, _, w, _, _ in VENUES]
+    lon, lat = to_lonlat(np.vstack(vxy))
+    venues = pd.DataFrame({"编号": [v[0] for v in VENUES], "名称": [v[1] for v in VENUES],
+                           "类型": [v[2] for v in VENUES], "经度": np.round(lon, 7), "纬度": np.round(lat, 7),
+                           "建筑面积": [v[4] for v in VENUES], "日均客流": [v[5] for v in VENUES]})
+    return infant, venues
+
+
 def _is_compound_community(township: int, g: Polygon) -> bool:
     """Communities built as compounds: those holding a compound core."""
     return any(g.covers(Point(c)) for *_, c in COMPOUNDS)
@@ -934,6 +992,11 @@ def make_sample(seed: int = SEED) -> Sample:
         "地址": [f"{t}{row[5]}{n}号（示例地址）" for t, row, n in zip(fac_town, fac_rows, numbers)],
         "容量": pd.array([row[4] for row in fac_rows], dtype="Int64"),
     })
+    for k, col in enumerate(("办园性质", "是否普惠", "办园等级")):
+        all_facilities[col] = all_facilities["编号"].map(lambda f, k=k: KG_ATTRIBUTES[f][k] if f in KG_ATTRIBUTES
+                                                       else "")
+    all_facilities["示范型"] = all_facilities["编号"].map(
+        lambda f: ("是" if f in DEMONSTRATION_HOMES else "否") if f.startswith("CH") else "")
     # the three facility files are complementary: 母婴室 only in the Amap (GCJ-02) sheet, parks only as polygons
     in_csv = ~all_facilities["类型"].isin(["母婴室", "公园", "口袋公园"])
     facilities = all_facilities[in_csv].reset_index(drop=True)
@@ -1061,6 +1124,7 @@ def make_sample(seed: int = SEED) -> Sample:
     gates = school_zone_streets(lines, fxy)
     osm = build_osm(lines, areas, pois, [(river_way, {"waterway": "river", "name": "示例江"})])
     tagged = tag_crossings(osm, P, gates)
+    infant_care, venues = _plan_registers(all_facilities, fxy, streets, towns)
 
     return Sample(lines=lines, areas=areas, pois=pois, townships=townships, communities=communities,
                   facilities=facilities, parks=parks_gdf, pilots=pilots, homes=homes,
@@ -1068,7 +1132,7 @@ def make_sample(seed: int = SEED) -> Sample:
                          "tagged": tagged, "water": water,
                          "school_site": school_site, "fac_xy": dict(fxy), "home_xy": hxy,
                          "home_comm": hcomm, "towns_local": towns,
-                         "comms_local": [g for _, g in comms]})
+                         "comms_local": [g for _, g in comms], "infant_care": infant_care, "venues": venues})
 
 
 def _which(polys: list[Polygon], xy) -> int:
@@ -1278,6 +1342,11 @@ def write_sample(sample: Sample, out: Path) -> list[Path]:
     p = out / "facilities" / "facilities.csv"
     sample.facilities.to_csv(p, index=False, encoding="utf-8", lineterminator="\n")
     paths.append(p)
+
+    for key, name in (("infant_care", "infant_care.csv"), ("venues", "venues.csv")):
+        p = out / "facilities" / name
+        sample.extra[key].to_csv(p, index=False, encoding="utf-8", lineterminator="\n")
+        paths.append(p)
 
     allf = sample.extra["all_facilities"]
     mb = allf[allf["类型"] == "母婴室"].reset_index(drop=True)

@@ -98,11 +98,11 @@ def test_walk_and_line_distances(access):
     walk = access["dist_walk_kindergarten"].to_numpy()
     line = access["dist_line_kindergarten"].to_numpy()
     # O1: 50 + 100 + 50; O2: 350 either way round; O3, O5 across the river: unreachable; O4: 50 + 50;
-    # O6 snaps 70 m to (100, 200): 50 + 100 + 100
-    np.testing.assert_allclose(walk, [200, 350, np.inf, 100, np.inf, 250], atol=1e-3)
+    # O6 snaps 70 m to (100, 200): its access leg 70 + 50 + 100 + 100 (the kindergarten sits on its street)
+    np.testing.assert_allclose(walk, [200, 350, np.inf, 100, np.inf, 320], atol=1e-3)
     np.testing.assert_allclose(line, [np.hypot(100, 100), 250, np.hypot(250, 100), np.hypot(50, 50),
                                       np.hypot(350, 200), np.hypot(50, 270)], atol=1e-3)
-    assert access["covered_walk_kindergarten"].tolist() == [True, False, False, True, False, True]
+    assert access["covered_walk_kindergarten"].tolist() == [True, False, False, True, False, False]
     assert access["covered_line_kindergarten"].tolist() == [True, True, True, True, False, True]
     assert access["nearest_kindergarten"].tolist() == ["K1"] * 6
     assert access.attrs["unreachable_origins"]["kindergarten"] == 2
@@ -176,8 +176,10 @@ def test_unit_coverage_hand_figures(units, access, facilities, net):
     assert k.loc["A", "p90_walk_m"] == pytest.approx(350, abs=1e-3)
     assert k.loc["A", "detour_ratio"] == pytest.approx(1.4, abs=1e-6)   # O2: 350 / 250 holds 20 of 35
     assert bool(k.loc["A", "below_target"])
-    assert k.loc["B", "pct_walk"] == 0 and k.loc["B", "pct_line"] == pytest.approx(100 * 30 / 38)
-    assert np.isinf(k.loc["B", "median_walk_m"]) and np.isnan(k.loc["B", "detour_ratio"])
+    # B (east bank) is a part of the network with no kindergarten: its homes are counted apart, not as 0 %
+    assert np.isnan(k.loc["B", "pct_walk"]) and k.loc["B", "pct_line"] == pytest.approx(100 * 30 / 38)
+    assert k.loc["B", "children_no_network"] == 38 and k.loc["B", "homes_no_network"] == 2
+    assert np.isnan(k.loc["B", "median_walk_m"]) and np.isnan(k.loc["B", "detour_ratio"])
     # unit C has no children: NaN and a note, no error
     assert np.isnan(k.loc["C", "pct_walk"]) and "no children" in k.loc["C", "note"]
     assert not bool(k.loc["C", "below_target"])
@@ -217,17 +219,18 @@ def test_gaps_ranked_and_valid(units, access, facilities, net):
     assert gm.loc["A"].geometry.area == pytest.approx(90000 - sa_area, rel=1e-6)
     assert gm.loc["B"].geometry.area == pytest.approx(60000, rel=1e-6)
     assert gm.loc["A"].geometry.contains(P(200, 200)) and not gm.loc["A"].geometry.contains(P(100, 100))
-    assert g.attrs["uncovered_origins_total"]["kindergarten"] == 58     # O2 20 + O3 30 + O5 8
+    # O2 20 + O3 30 + O5 8 + O6 7 (outside every unit; 320 m with its 70 m access leg)
+    assert g.attrs["uncovered_origins_total"]["kindergarten"] == 65
 
 
 def test_two_step_fca(origins, net):
     f = points([(50, 0), (0, 200)], facility_id=["K1", "K2"], category=["kindergarten"] * 2, capacity=[30, 10])
     r = cv.two_step_fca(origins, f, net, 300)
     fr = r.facilities.set_index("facility_id")
-    # K1 reaches O1, O4, O6 (10 + 5 + 7); K2 reaches O1, O2, O4, O6 (10 + 20 + 5 + 7)
-    assert fr.loc["K1", "sfca_demand"] == 22 and fr.loc["K2", "sfca_demand"] == 42
+    # K1 reaches O1, O4 (10 + 5; O6 is 70 + 250 m away); K2 reaches O1, O2, O4, O6 (10 + 20 + 5 + 7)
+    assert fr.loc["K1", "sfca_demand"] == 15 and fr.loc["K2", "sfca_demand"] == 42
     ratio = r.origins.set_index("origin_id")["sfca_ratio"]
-    assert ratio["O1"] == pytest.approx(30 / 22 + 10 / 42)
+    assert ratio["O1"] == pytest.approx(30 / 15 + 10 / 42)
     assert ratio["O2"] == pytest.approx(10 / 42)
     assert ratio["O3"] == 0
     # the seats are all given out: sum over children of the ratio equals total capacity reached
@@ -240,11 +243,12 @@ def test_two_step_fca(origins, net):
 
 def test_suggest_sites_covers_far_bank(origins, facilities, net):
     sites = cv.suggest_sites(None, origins, net, 300, p=1, facilities=facilities.iloc[:1])
-    # uncovered by K1: O2 (20), O3 (30), O5 (8); one east-bank node within 300 m of O3 and O5 wins 38
+    # uncovered by K1: O2 (20), O3 (30), O5 (8), O6 (7: 70 m leg + 250 m); one east-bank node within 300 m
+    # of O3 and O5 wins 38, a second site takes O2 and O6
     assert len(sites) == 1 and sites["children_new"].iloc[0] == 38
-    assert sites.attrs["demand_children"] == 58
+    assert sites.attrs["demand_children"] == 65
     two = cv.suggest_sites(None, origins, net, 300, p=2, facilities=facilities.iloc[:1])
-    assert two["children_new"].sum() == 58
+    assert two["children_new"].sum() == 65
 
 
 def test_line_only_without_network(origins, facilities):
@@ -419,7 +423,8 @@ def test_sample_origin_access_matches_engine_queries(sample):
         acc = cv.origin_access(origins, fac, net, categories=["kindergarten", "primary_school"])
     for cat in ("kindergarten", "primary_school"):
         sub = fac[fac["category"] == cat]
-        ref, src = net.nearest(net.snap(sub, max_distance=150.0), net.snap(origins, max_distance=150.0))
+        ref, src = net.nearest(net.snap(sub, max_distance=150.0, legs=True),
+                               net.snap(origins, max_distance=150.0, legs=True))
         got = acc[f"dist_walk_{cat}"].to_numpy()
         np.testing.assert_allclose(got[np.isfinite(ref)], ref[np.isfinite(ref)], atol=1e-6)
         assert (np.isinf(got) == np.isinf(ref)).all()
@@ -487,3 +492,99 @@ def test_raster_outlines_are_valid_without_repair(width):
         if width == 0:
             # without dilation the outline runs through edge midpoints of the set cells: never more than them
             assert g.area > 0 and g.area <= len(cells) * 100.0
+
+
+def test_network_parts_counted_apart():
+    """Two parts of the network (a clipped extract): the west part has the only school; homes on the east part
+    are counted in children_no_network and left out of the percentage; no inf in the table; one warning."""
+    net = grid_network(banks=((0, 100, 200), (600, 700)), rows=(0, 100))
+    homes = points([(50, 0), (150, 100), (650, 0), (700, 50)], origin_id=["W1", "W2", "E1", "E2"],
+                   children=[10, 20, 5, 7])
+    school = points([(0, 0)], facility_id=["S"], category=["primary_school"], name=["s"])
+    with pytest.warns(ChildspaceWarning, match=r"2 homes \(12 children\) with no primary_school"):
+        acc = cv.origin_access(homes, school, net, categories=["primary_school"])
+    assert acc["no_network_primary_school"].tolist() == [False, False, True, True]
+    assert acc.attrs["no_network_origins"] == {"primary_school": 2}
+    # W1 50 m, W2 100 + 100 + 50 = 250 m: both within 500 m
+    units = boxes(W=(-50, -50, 250, 150), E=(550, -50, 750, 150), ALL=(-50, -50, 750, 150))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        uc = cv.unit_coverage(units, acc).set_index("unit_id")
+    assert uc.loc["W", "pct_walk"] == 100.0 and uc.loc["W", "children_no_network"] == 0
+    assert uc.loc["ALL", "pct_walk"] == 100.0 and uc.loc["ALL", "children_no_network"] == 12
+    assert uc.loc["ALL", "children"] == 42 and uc.loc["ALL", "homes_no_network"] == 2
+    assert "2 homes in a part of the network with no primary school" in uc.loc["ALL", "note"]
+    assert np.isnan(uc.loc["E", "pct_walk"]) and np.isnan(uc.loc["E", "median_walk_m"])
+    assert uc.loc["E", "children_no_network"] == 12 and uc.loc["E", "pct_line"] == 0.0
+    num = uc.select_dtypes("number").to_numpy(dtype=float)
+    assert not np.isinf(num).any()
+    assert uc.loc["ALL", "median_walk_m"] == pytest.approx(250.0)
+
+
+def _park(box_xy, area_ha=1.0, entrances=None):
+    """A park facility given as a polygon (the loaders keep the outline as WKB in ``footprint``)."""
+    poly = gpd.GeoSeries([shapely.box(*(np.add(box_xy, [X0, Y0, X0, Y0])))], crs=M).to_crs(4326)
+    f = gpd.GeoDataFrame({"facility_id": ["P"], "name": ["park"], "category": ["park"], "area_ha": [area_ha],
+                          "footprint": [shapely.to_wkb(poly.iloc[0])]},
+                         geometry=poly.representative_point().values, crs=4326)
+    if entrances is not None:
+        e = gpd.GeoSeries([P(x, y) for x, y in entrances], crs=M).to_crs(4326)
+        f["entrances"] = [[(p.x, p.y) for p in e]]
+    return f
+
+
+@pytest.fixture(scope="module")
+def ring_net():
+    # streets y=0 and y=300 from x=0 to 400, joined by x=0 and x=400
+    return grid_network(banks=((0, 400),), rows=(0, 300))
+
+
+def test_polygon_park_reached_at_its_boundary(ring_net):
+    from childspace.analysis.access_points import facility_access_points
+
+    park = _park((150, 3, 250, 103))        # its south side runs 3 m from the street y=0
+    ap = facility_access_points(park, ring_net)
+    assert ap["counts"]["boundary"] == 1 and set(ap["kind"]) == {"boundary"}
+    rel = ap["xy"] - [X0, Y0]
+    # along the south side (every 25 m) and up the east and west sides as far as 10 m from the street
+    assert (rel[:, 1] >= 3.0 - 1e-6).all() and (rel[:, 1] <= 10.0 + 1e-6).all()
+    assert rel[:, 0].min() == pytest.approx(150) and rel[:, 0].max() == pytest.approx(250)
+    assert np.isclose(rel[:, 1], 3.0).sum() == 5
+    homes = points([(200, -20), (200, 50), (120, -10)], origin_id=["S", "IN", "SW"], children=[1, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        acc = cv.origin_access(homes, park, ring_net, categories=["park"])
+    # S: 20 m to its street, straight to the access point 3 m off it: 23 m (the park's middle would be 73 m);
+    # IN: inside the park; SW: 10 + 30 along the street + 3
+    np.testing.assert_allclose(acc["dist_walk_park"], [23.0, 0.0, 43.0], atol=1e-6)
+    np.testing.assert_allclose(acc["dist_line_park"], [23.0, 0.0, np.hypot(30, 13)], atol=1e-6)
+    assert acc["covered_walk_park"].all() and acc["nearest_park"].tolist() == ["P"] * 3
+
+
+def test_polygon_park_mapped_entrances_win(ring_net):
+    from childspace.analysis.access_points import facility_access_points
+
+    park = _park((150, 3, 250, 103), entrances=[(250, 53)])      # one gate on the east side
+    ap = facility_access_points(park, ring_net)
+    assert ap["kind"].tolist() == ["entrance"] and ap["counts"]["entrance"] == 1
+    homes = points([(200, -20)], origin_id=["S"], children=[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        acc = cv.origin_access(homes, park, ring_net, categories=["park"])
+    # the gate snaps 53 m south to (250, 0): 20 + 50 + 53
+    assert acc["dist_walk_park"].iloc[0] == pytest.approx(123.0)
+
+
+def test_polygon_park_service_area_starts_at_its_boundary(ring_net):
+    park = _park((150, 3, 250, 103))                             # 1 ha: 500 m
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        sa = cv.service_areas(park, ring_net, engine="vector").to_crs(M).geometry.iloc[0]
+        pt = park.assign(footprint=None)                          # the same park as a point in its middle
+        sa_pt = cv.service_areas(pt, ring_net, engine="vector").to_crs(M).geometry.iloc[0]
+        dis = cv.dissolve_service_areas(park, ring_net, engine="vector").to_crs(M).geometry.iloc[0]
+    # 3 + 150 + 290 = 443 m up the east street from the access point at (250, 3); 53 + 200 + 290 from the middle
+    assert sa.contains(P(395, 290)) and not sa_pt.contains(P(395, 290))
+    assert sa.contains(P(200, 80))                                # the park's own ground
+    assert dis.contains(P(395, 290)) and dis.contains(P(200, 80))
+    assert not sa.contains(P(300, 310))                           # 553 m

@@ -81,13 +81,23 @@ def test_nan_passes_through_and_does_not_break_others():
     ("WGS84", "wgs84"), ("wgs-84", "wgs84"), ("CGCS2000", "wgs84"), ("EPSG:4326", "wgs84"), ("ＷＧＳ８４", "wgs84"),
     ("GCJ-02", "gcj02"), (" gcj_02 ", "gcj02"), ("amap", "gcj02"), ("高德", "gcj02"), ("Tencent", "gcj02"),
     ("BD-09", "bd09"), ("Baidu", "bd09"), ("百度", "bd09"), ("bd09ll", "bd09"),
+    # spellings planners write in a config or a 坐标系 column
+    ("WGS 1984", "wgs84"), ("GCS_WGS_1984", "wgs84"), ("EPSG 4326", "wgs84"), ("GCJ02", "gcj02"),
+    ("火星坐标", "gcj02"), ("火星坐标系", "gcj02"), ("BD09", "bd09"), ("百度坐标系", "bd09"), ("高德坐标", "gcj02"),
+    ("CGCS 2000", "wgs84"), ("国家2000坐标系", "wgs84"),
 ])
 def test_normalise_datum_aliases(alias, expected):
     assert D.normalise_datum(alias) == expected
 
 
 def test_normalise_datum_error_lists_accepted_names():
-    with pytest.raises(DataError, match="unknown coordinate system 'utm'.*wgs84, gcj02, bd09"):
+    with pytest.raises(DataError, match=r"coords='utm' is not a known coordinate system; accepted: WGS84 \(also "
+                                        r"WGS 1984, EPSG:4326.*GCJ02.*火星坐标.*BD09.*百度"):
         D.normalise_datum("utm")
+    with pytest.raises(DataError, match=r"^f\.csv: .*fix: set coords = \"wgs84\".*in this file's block of the run "
+                                        r"configuration"):
+        D.normalise_datum("Mercator", path="f.csv")
+    with pytest.raises(DataError, match="Baidu Mercator"):
+        D.normalise_datum("BD09MC")
     with pytest.raises(ValueError):  # still a ValueError for callers that catch that
         D.to_wgs84(120.0, 28.0, "mars")

@@ -46,7 +46,9 @@ def xml(nodes, ways, relations=()) -> str:
     [
         ({"amenity": "kindergarten", "name": "阳光幼儿园"}, ["kindergarten"]),
         ({"amenity": "childcare", "name": "蓓蕾幼儿园"}, ["kindergarten"]),
-        ({"amenity": "childcare", "name": "小天使托育中心"}, []),
+        ({"amenity": "childcare", "name": "小天使托育中心"}, ["infant_care"]),
+        ({"amenity": "childcare"}, ["infant_care"]),
+        ({"amenity": "kindergarten", "name": "蓓蕾托儿所"}, ["infant_care"]),
         ({"amenity": "school", "isced:level": "1"}, ["primary_school"]),
         ({"amenity": "school", "isced:level": "2"}, ["middle_school"]),
         ({"amenity": "school", "isced:level": "1;2"}, ["primary_school", "middle_school"]),

@@ -296,11 +296,11 @@ def test_file_not_found_and_unreadable(tmp_path):
         load_facilities(tmp_path / "nothere.csv")
     bad = tmp_path / "broken.gpkg"
     bad.write_bytes(b"this is not a geopackage")
-    with pytest.raises(DataError, match=r"broken\.gpkg: cannot open the file as a GIS layer"):
+    with pytest.raises(DataError, match=r"broken\.gpkg: not a GeoPackage -> fix: export the layer again"):
         load_facilities(bad)
     xl = tmp_path / "broken.xlsx"
     xl.write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(DataError, match=r"broken\.xlsx: cannot read the Excel file"):
+    with pytest.raises(DataError, match=r"broken\.xlsx: damaged Excel workbook .* -> fix: open it in Excel/WPS"):
         load_facilities(xl)
 
 
@@ -364,8 +364,8 @@ def test_empty_and_bad_coordinates_name_rows(tmp_path):
     p = tmp_path / "f.csv"
     facility_table(np.array([LON[0], np.nan, LON[2]]), LAT).to_csv(p, index=False)
     with pytest.raises(DataError, match=r"empty coordinates at line 3 \(乐清市实验小学\).*fill in"):
-        load_facilities(p)
-    facility_table().assign(经度=["120.96", "东经120度", "120.98"]).to_csv(p, index=False)
+        load_facilities(p, strict=True)
+    facility_table().assign(经度=["120.96", "东经约120度", "120.98"]).to_csv(p, index=False)
     with pytest.raises(DataError, match=r"not numbers at line 3"):
         load_facilities(p)
     facility_table().assign(经度=[120.96, 500.0, 120.98], 纬度=[28.1, 28.1, 28.1]).to_csv(p, index=False)

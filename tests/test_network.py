@@ -766,7 +766,7 @@ def test_reach_handicap_and_pairs_against_networkx(seed):
 def test_grid_snap_on_a_clustered_network_matches_rtree(monkeypatch):
     """A dense centre and a sparse outskirt (the bucket grid shrinks its cells), points spread over several
     chunks, and points outside the grid (answered by the fallback): all equal to the R-tree method."""
-    import childspace.network.engine as network_module
+    import childspace.network.snapping as network_module
 
     rng = np.random.default_rng(7)
     # dense 20 m grid of streets in a 400 m square, and a few long streets 3 km away

@@ -43,7 +43,10 @@ def test_park_radius_depends_on_area():
 
 
 @pytest.mark.parametrize("label,expected", [
-    ("幼儿园", "kindergarten"), ("托幼", "kindergarten"), ("Kindergarten", "kindergarten"),
+    ("幼儿园", "kindergarten"), ("Kindergarten", "kindergarten"),
+    ("托育机构", "infant_care"), ("托儿所", "infant_care"), ("婴幼儿照护服务驿站", "infant_care"), ("托育", "infant_care"),
+    ("公办托育中心", "infant_care"), ("nursery", "infant_care"), ("Daycare", "infant_care"),
+    ("nursery school", "kindergarten"),
     ("ＫＩＮＤＥＲＧＡＲＴＥＮ", "kindergarten"), ("  kindergarten ", "kindergarten"), ("公办幼儿园", "kindergarten"),
     ("小学", "primary_school"), ("Primary  School", "primary_school"), ("primary_school", "primary_school"),
     ("初中", "middle_school"), ("中学", "middle_school"), ("middle school", "middle_school"),
@@ -87,8 +90,8 @@ def test_user_toml_overrides_and_merges(tmp_path):
     assert s.radius("park", area_ha=2.0) == 800 and s.radius("park", area_ha=0.1) == 300
     assert s.target_pct == 90 and s.target("primary_school") == 90
     assert s.canonical("托班") == "kindergarten"
-    with pytest.raises(DataError):  # the user's labels replace the list: 托幼 is gone
-        s.canonical("托幼")
+    with pytest.raises(DataError, match="unknown category label"):  # the user's labels replace the list
+        s.canonical("preschool")
     assert s.sources[-1] == str(user)
     # the defaults are not changed by a user file
     assert load_standards().radius("kindergarten") == 300
@@ -114,3 +117,46 @@ def test_bad_user_files(tmp_path):
         load_standards(overrides={"categories": {"kindergarten": {"radius_m": 0}}})
     with pytest.raises(DataError, match="given for both"):
         load_standards(overrides={"categories": {"park": {"labels": ["幼儿园"]}}})
+
+
+def test_infant_care_is_its_own_category_with_basis():
+    s = load_standards()
+    ic, kg = s.categories["infant_care"], s.categories["kindergarten"]
+    assert ic.radius_m == 300 and ic.life_circle == 5
+    assert "托儿所" in ic.basis and "GB 50180" in ic.basis and "4.5" in ic.basis
+    assert not set(ic.labels) & set(kg.labels)
+    assert category_label("infant_care") == "托育机构 Infant care (0-3)"
+
+
+@pytest.mark.parametrize("label", ["托幼", "幼托", "托幼机构", "公办托幼中心", "托幼/幼儿园"])
+def test_infant_or_kindergarten_labels_are_ambiguous_not_guessed(label):
+    with pytest.raises(DataError) as exc:
+        canonical_category(label)
+    msg = str(exc.value)
+    assert "ambiguous" in msg and "'托育机构'" in msg and "'幼儿园'" in msg and "0-3" in msg
+
+
+def test_a_category_may_claim_an_ambiguous_label(tmp_path):
+    # a city whose 托幼 are all kindergartens says so; then 托幼 is no longer ambiguous
+    s = load_standards(overrides={"categories": {"kindergarten": {"labels": ["幼儿园", "托幼"]}}})
+    assert s.canonical("托幼") == "kindergarten"
+    with pytest.raises(DataError, match="ambiguous"):
+        s.canonical("幼托")
+    with pytest.raises(DataError, match=r"\[ambiguous\]"):
+        load_standards(overrides={"ambiguous": {"托班": ["kindergarten", "nursery_school"]}})
+
+
+def test_ambiguous_label_in_a_file_names_file_rows_and_fix(tmp_path):
+    from childspace.inputs import load_facilities
+
+    p = tmp_path / "register.csv"
+    p.write_text("名称,类型,经度,纬度\n甲幼儿园,幼儿园,120.97,28.12\n乙托幼中心,托幼,120.98,28.12\n"
+                 "丙托育园,托育机构,120.99,28.12\n", encoding="utf-8")
+    with pytest.raises(DataError) as exc:
+        load_facilities(p)
+    msg = str(exc.value)
+    assert "register.csv" in msg and "乙托幼中心" in msg and "ambiguous" in msg
+    assert "'托育机构' / '幼儿园'" in msg
+    p.write_text("名称,类型,经度,纬度\n甲幼儿园,幼儿园,120.97,28.12\n丙托育园,托育机构,120.99,28.12\n",
+                 encoding="utf-8")
+    assert load_facilities(p)["category"].tolist() == ["kindergarten", "infant_care"]

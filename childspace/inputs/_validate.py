@@ -26,12 +26,14 @@ from childspace._errors import ChildspaceWarning, DataError
 #: file has several of them.
 ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("name", "名称", "名字", "单位名称", "设施名称", "学校名称", "机构名称", "场所名称", "试点名称",
-             "单元名称", "社区名称", "村社区名称", "镇街名称", "乡镇名称", "项目名称", "mc", "name_zh", "name:zh"),
-    "category": ("category", "类型", "类别", "设施类型", "设施类别", "分类", "种类", "type", "fclass"),
+             "单元名称", "社区名称", "村社区名称", "镇街名称", "乡镇名称", "项目名称", "mc", "name_zh", "name:zh",
+             "名稱", "設施名稱", "學校名稱"),
+    "category": ("category", "类型", "类别", "设施类型", "设施类别", "分类", "种类", "type", "fclass", "類型", "類別",
+                 "設施類型"),
     "kind": ("kind", "类型", "试点类型", "单元类型", "类别", "type", "category"),
-    "id": ("id", "编号", "编码", "序号", "facility_id", "pilot_id", "origin_id", "unit_id", "fid_", "objectid"),
+    "id": ("id", "编号", "编码", "序号", "facility_id", "pilot_id", "origin_id", "unit_id", "fid_", "objectid", "編號"),
     "code": ("code", "社区编码", "行政区划代码", "区划代码", "统计用区划代码", "编码", "代码", "adcode", "xzqdm"),
-    "address": ("address", "地址", "详细地址", "addr", "位置"),
+    "address": ("address", "地址", "详细地址", "addr", "位置", "詳細地址"),
     "capacity": ("capacity", "容量", "学位数", "学位", "床位数", "规模", "人数容量"),
     "population": ("population", "人口", "pop", "常住人口", "户籍人口", "总人口", "人口数"),
     "children": ("children", "儿童数", "儿童人数", "儿童", "儿童人口", "0-17岁人口", "0-17岁儿童", "未成年人数",
@@ -44,8 +46,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "parent_id": ("parent_id", "town_code", "towncode", "parent", "上级编码", "所属镇街编码", "镇街编码", "乡镇编码",
                   "township_code"),
     "level": ("level", "级别", "层级", "行政级别"),
-    "lon": ("lon", "经度", "东经", "lng", "long", "longitude", "x", "x坐标", "point_x", "横坐标"),
-    "lat": ("lat", "纬度", "北纬", "latitude", "y", "y坐标", "point_y", "纵坐标"),
+    "lon": ("lon", "经度", "东经", "lng", "long", "longitude", "x", "x坐标", "point_x", "横坐标", "經度", "東經"),
+    "lat": ("lat", "纬度", "北纬", "latitude", "y", "y坐标", "point_y", "纵坐标", "緯度", "北緯"),
     "datum": ("datum", "坐标系", "坐标系统", "坐标类型", "coord_type", "coordsys"),
     "area_ha": ("area_ha", "面积(公顷)", "面积公顷", "占地面积(公顷)", "面积(ha)", "area(ha)"),
     "unit_id": ("unit_id", "单元编号", "所属单元", "所属社区编码"),
@@ -93,20 +95,95 @@ def accepted(canonical: str) -> str:
 # Encodings
 # ----------------------------------------------------------------------------------------------------------------
 
-def decode_text(raw: bytes) -> tuple[str, str]:
-    """Decode the bytes of a text file: BOMs first, then strict UTF-8, then GB18030 (a superset of GBK/GB2312).
+#: File signatures (first bytes) of binary formats a planner may give under a text or Excel name.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook, or a zipped folder)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel .xls workbook (or another Office file)"),
+    (b"SQLite format 3\x00", "a SQLite database (a GeoPackage .gpkg)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x00\x00\x27\x0a", "a Shapefile .shp"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+)
+
+
+def sniff(raw: bytes) -> str | None:
+    """What a file's first bytes say it is (``"a zip archive (an Excel .xlsx ...)"``), or None for unknown."""
+    for magic, what in _MAGIC:
+        if raw.startswith(magic):
+            return what
+    return None
+
+
+def _cjk_share(text: str, codec: str) -> float:
+    """Share of the CJK characters of ``text`` that are common ones: encodable in GB2312 (simplified) for
+    ``gb18030``, in Big5 level 1 (lead byte 0xA4-0xC6, the frequent characters) for ``big5``."""
+    cjk = [c for c in text if "\u4e00" <= c <= "\u9fff"]
+    if not cjk:
+        return 1.0
+    hits = 0
+    for c in cjk:
+        try:
+            if codec == "big5":
+                hits += 0xA4 <= c.encode("big5")[0] <= 0xC6
+            else:
+                c.encode("gb2312")
+                hits += 1
+        except UnicodeEncodeError:
+            pass
+    return hits / len(cjk)
+
+
+def decode_text(raw: bytes, path: Any = None) -> tuple[str, str]:
+    """Decode the bytes of a text file: BOMs first, then strict UTF-8, then GB18030 (a superset of GBK/GB2312)
+    or Big5, whichever reads as common Chinese characters.
 
     Returns ``(text, encoding)``.
+
+    Raises
+    ------
+    DataError
+        When the bytes are not text in any of these encodings (a binary file under a text name, e.g. an .xlsx
+        renamed .csv), naming what the file looks like.
     """
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8"), "utf-8-sig"
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16"), "utf-16"
     try:
-        return raw.decode("utf-8"), "utf-8"
+        if raw.startswith(b"\xef\xbb\xbf"):
+            return raw[3:].decode("utf-8"), "utf-8-sig"
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return raw.decode("utf-16"), "utf-16"
     except UnicodeDecodeError:
         pass
-    return raw.decode("gb18030"), "gb18030"
+    else:
+        if b"\x00" not in raw[:4096]:
+            try:
+                return raw.decode("utf-8"), "utf-8"
+            except UnicodeDecodeError:
+                pass
+            candidates = []
+            for codec in ("gb18030", "big5"):
+                try:
+                    candidates.append((raw.decode(codec), codec))
+                except UnicodeDecodeError:
+                    pass
+            if len(candidates) == 2:
+                gb, big5 = candidates
+                share_gb = _cjk_share(gb[0], "gb18030")
+                if share_gb < 0.9 and _cjk_share(big5[0], "big5") > share_gb:
+                    return big5
+            if candidates:
+                return candidates[0]
+    what = sniff(raw)
+    if what is not None:
+        msg = f"this is not a text table: its first bytes show {what}"
+        fix = ("give the file its real extension (.xlsx for a workbook, .gpkg for a GeoPackage), or open it in "
+               "Excel/WPS and save it as 'CSV UTF-8'")
+    else:
+        msg = "this is not a text table in UTF-8, GBK/GB18030 or Big5 (binary or damaged data)"
+        fix = "open it in Excel/WPS and save it as 'CSV UTF-8' (or .xlsx), or pass encoding= if you know it"
+    raise DataError(msg, path=path, fix=fix)
 
 
 def dbf_text_bytes(dbf: Path, max_records: int = 20000) -> bytes:
@@ -181,18 +258,18 @@ def _cpg_codec(declared: str) -> str | None:
 # CRS guesses
 # ----------------------------------------------------------------------------------------------------------------
 
-def guess_crs(x: np.ndarray, y: np.ndarray, path: Any) -> str:
+def guess_crs(x: np.ndarray, y: np.ndarray, path: Any, lead: str = "the file has no CRS and") -> str:
     """Infer a CRS for coordinates read without one, or raise a DataError explaining what they look like.
 
     Only lon/lat degrees are inferred (EPSG:4326); projected coordinates are ambiguous (Gauss-Krueger zone,
-    UTM, local grids) and need ``crs=``.
+    UTM, local grids) and need ``crs=``. ``lead`` starts the message (what is known of the file's CRS).
     """
     x = np.asarray(x, dtype="float64")
     y = np.asarray(y, dtype="float64")
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
     if len(x) == 0:
-        raise DataError("no coordinates to tell the CRS from", path=path, fix="pass crs=")
+        raise DataError("no coordinates to tell the CRS from", path=path, fix=setting("crs", "EPSG:4549"))
     if np.all(np.abs(x) <= 180) and np.all(np.abs(y) <= 180):
         return "EPSG:4326"
     zone = np.floor(x / 1e6)
@@ -205,15 +282,17 @@ def guess_crs(x: np.ndarray, y: np.ndarray, path: Any) -> str:
         elif 13 <= z <= 23:
             hint = (f" (CGCS2000 6-degree zone {z}, central meridian {z * 6 - 3}E, with the zone prefix: "
                     f"EPSG:{4491 + z - 13})")
-        raise DataError(f"the file has no CRS and its eastings start with {z} (e.g. {x[0]:.1f}): they look like "
+        code = f"EPSG:{4513 + z - 25}" if 25 <= z <= 45 else (f"EPSG:{4491 + z - 13}" if 13 <= z <= 23 else None)
+        raise DataError(f"{lead} its eastings start with {z} (e.g. {x[0]:.1f}): they look like "
                         f"Gauss-Krueger coordinates with the zone number prefixed{hint}", path=path,
-                        fix=f"pass crs='EPSG:{4513 + z - 25}'" if 25 <= z <= 45 else "pass crs=")
+                        fix=setting("crs", code) if code else "give the file's CRS: " + setting("crs", "EPSG:...."))
     if np.all((x > 1e5) & (x < 1e6)) and np.all((y > 1e6) & (y < 7e6)):
-        raise DataError(f"the file has no CRS; its coordinates (e.g. {x[0]:.1f}, {y[0]:.1f}) look like metres "
+        raise DataError(f"{lead} its coordinates (e.g. {x[0]:.1f}, {y[0]:.1f}) look like metres "
                         "in a Gauss-Krueger zone without prefix (Yueqing: CGCS2000 CM 120E, EPSG:4549) or UTM "
-                        "(zone 51N, EPSG:32651)", path=path, fix="pass crs='EPSG:4549' (or the CRS of the file)")
-    raise DataError(f"the file has no CRS and its coordinates (e.g. {x[0]:.6g}, {y[0]:.6g}) are not lon/lat "
-                    "degrees", path=path, fix="pass crs= (e.g. 'EPSG:4549' or 'EPSG:4490')")
+                        "(zone 51N, EPSG:32651)", path=path,
+                        fix=setting("crs", "EPSG:4549") + " (or the CRS the data were made in)")
+    raise DataError(f"{lead} its coordinates (e.g. {x[0]:.6g}, {y[0]:.6g}) are not lon/lat "
+                    "degrees", path=path, fix="give the CRS the data were made in, e.g. " + setting("crs", "EPSG:4549"))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -240,20 +319,105 @@ def clean_str(value: Any) -> str | None:
     return unicodedata.normalize("NFKC", str(value)).strip()
 
 
-def to_number(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Parse numbers (also ``"1,200"``, full-width digits); returns ``(floats, bad_mask)`` (blank is not bad)."""
+def to_number(values: pd.Series, coordinate: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Parse numbers; returns ``(floats, bad_mask)`` (blank is not bad).
+
+    Besides plain numbers: full-width digits, thousands separators (``"1,200"``, ``"3,112,146.5"``), a decimal
+    comma (``"12,5"``, ``"1.234,5"``). With ``coordinate=True`` a single comma is always a decimal comma
+    (``"120,961"`` is 120.961 degrees, never 120961) and degrees-minutes-seconds are read (``120°57'40.3"E``,
+    ``北纬28度7分13秒``; S/W/南纬/西经 negative).
+    """
     num = np.array(pd.to_numeric(pd.Series(values, copy=False), errors="coerce").to_numpy(dtype="float64",
                                                                                            na_value=np.nan))
     todo = ~np.isfinite(num)
     bad = np.zeros(len(num), dtype=bool)
     if todo.any():  # the slow path only for cells plain parsing could not read
         sub = pd.Series(values).iloc[np.flatnonzero(todo)]
-        text = sub.map(lambda v: None if is_blank(v) else unicodedata.normalize("NFKC", str(v)).strip()
-                       .replace(",", ""))
-        fixed = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        text = sub.map(lambda v: None if is_blank(v) else unicodedata.normalize("NFKC", str(v)).strip())
+        fixed = text.map(lambda t: parse_number(t, coordinate) if isinstance(t, str) else np.nan).to_numpy(dtype="float64")
         num[todo] = fixed
         bad[todo] = text.notna().to_numpy() & ~np.isfinite(fixed)
     return num, bad
+
+
+_DMS = re.compile(r"(?P<h1>[NSEW]|东经|北纬|西经|南纬)?\s*(?P<d>\d+(?:\.\d+)?)\s*(?:°|º|˚|度|d)\s*"
+                  r"(?:(?P<m>\d+(?:\.\d+)?)\s*(?:′|'|’|分|m)\s*)?"
+                  r"(?:(?P<s>\d+(?:\.\d+)?)\s*(?:″|\"|”|''|′′|秒|s)\s*)?(?P<h2>[NSEW])?", re.IGNORECASE)
+
+
+def parse_number(text: str, coordinate: bool = False) -> float:
+    """One cell of :func:`to_number` (NFKC-normalised, stripped); NaN when it is not a number."""
+    t = text.replace("\u00a0", "").replace(" ", "") if not coordinate or not _DMS.fullmatch(text) else text
+    try:
+        return float(t)
+    except ValueError:
+        pass
+    if coordinate:
+        m = _DMS.fullmatch(text)
+        if m:
+            deg, mins, secs = float(m["d"]), float(m["m"] or 0), float(m["s"] or 0)
+            if mins >= 60 or secs > 60 or (m["h1"] and m["h2"]):  # 60.0 s: a rounded 59.99999
+                return np.nan
+            hemi = (m["h1"] or m["h2"] or "").upper()
+            sign = -1.0 if hemi in ("S", "W", "南纬", "西经") else 1.0
+            return sign * (deg + mins / 60.0 + secs / 3600.0)
+    if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", t) and not (coordinate and t.count(",") == 1):
+        return float(t.replace(",", ""))  # thousands separators
+    if re.fullmatch(r"[+-]?\d*,\d+", t):
+        return float(t.replace(",", "."))  # decimal comma
+    if re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+,\d+", t):
+        return float(t.replace(".", "").replace(",", "."))  # 1.234,5
+    return np.nan
+
+
+#: Names of a single column holding "lon,lat" (Amap's location, a copied pair), compared after :func:`norm_key`.
+PAIR_NAMES = ("坐标", "经纬度", "经纬度坐标", "坐标点", "位置坐标", "gps坐标", "高德坐标", "百度坐标", "location",
+              "lnglat", "lonlat", "lng,lat", "lon,lat", "经度,纬度", "coordinates", "coords", "xy", "gps", "坐標",
+              "經緯度")
+_PAIR = re.compile(r"[(\[]?\s*([+-]?\d+(?:\.\d+)?)\s*[,，;；/\s]\s*([+-]?\d+(?:\.\d+)?)\s*[)\]]?")
+
+
+def split_pair(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split ``"120.961,28.124"`` cells into ``(first, second, bad_mask)`` floats (blank is not bad)."""
+    text = values.map(lambda v: None if is_blank(v) else unicodedata.normalize("NFKC", str(v)).strip())
+    match = text.map(lambda t: _PAIR.fullmatch(t) if isinstance(t, str) else None)
+    found = [m for m in match if isinstance(m, re.Match)]
+    ok = match.map(lambda m: isinstance(m, re.Match)).to_numpy(dtype=bool)
+    a = np.full(len(values), np.nan)
+    b = np.full(len(values), np.nan)
+    a[ok] = [float(m.group(1)) for m in found]
+    b[ok] = [float(m.group(2)) for m in found]
+    bad = text.map(lambda t: isinstance(t, str)).to_numpy(dtype=bool) & ~ok
+    return a, b, bad
+
+
+def find_pair_column(df: pd.DataFrame, exclude: Iterable[Any] = ()) -> Any | None:
+    """A column holding "lon,lat" pairs: most of its (first 200) non-blank cells are a pair of numbers; a column
+    named like one (:data:`PAIR_NAMES`) comes first."""
+    skip = set(exclude)
+    names = {norm_key(n) for n in PAIR_NAMES}
+    cols = [c for c in df.columns if c not in skip]
+    cols = [c for c in cols if norm_key(c) in names] + [c for c in cols if norm_key(c) not in names]
+    for c in cols:
+        col = df[c]
+        if col.dtype != object:
+            continue
+        sample = col.head(200)
+        filled = sample.map(lambda v: not is_blank(v)).to_numpy(dtype=bool)
+        if filled.sum() == 0:
+            continue
+        a, b, bad = split_pair(sample[filled])
+        if (~bad).sum() * 2 <= len(bad):
+            continue
+        if norm_key(c) in names:
+            return c
+        # found by content only: the pairs must look like coordinates (lon/lat degrees or projected metres)
+        a, b = a[~bad], b[~bad]
+        degrees = (np.abs(a) <= 180) & (np.abs(b) <= 180) & ((np.abs(a) > 10) | (np.abs(b) > 10))
+        metric = (np.abs(a) > 1e4) & (np.abs(b) > 1e4)
+        if np.all(degrees | metric):
+            return c
+    return None
 
 
 _TRUE = {"是", "yes", "y", "true", "t", "1", "✓", "√", "✔", "对", "有", "重点", "x"}
@@ -309,6 +473,18 @@ def describe_rows(rows: Sequence[Any], names: Sequence[Any] | None = None, limit
     more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
     word = "row" if len(rows) == 1 else "rows"
     return f"{word} " + ", ".join(items) + more
+
+
+def setting(name: str, value: Any) -> str:
+    """How a planner sets a loader option, for a message's fix: in Python and in a run configuration.
+
+    >>> setting("crs", "EPSG:4549")
+    'crs=\'EPSG:4549\' in Python, or crs = "EPSG:4549" in this file\'s block of the run configuration (.toml)'
+    """
+    py = repr(value)
+    toml = (f'"{value}"' if isinstance(value, str) else str(value).lower() if isinstance(value, bool)
+            else str(value))
+    return f"{name}={py} in Python, or {name} = {toml} in this file's block of the run configuration (.toml)"
 
 
 def log_issue(issues: list[dict], check: str, message: str, ids: Sequence[Any] = (), warn: bool = True,

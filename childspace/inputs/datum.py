@@ -139,34 +139,65 @@ def from_wgs84(lon, lat, datum: str):
 
 
 _ALIASES = {
-    "wgs84": "wgs84", "wgs-84": "wgs84", "wgs": "wgs84", "epsg:4326": "wgs84", "gps": "wgs84",
-    "cgcs2000": "wgs84", "epsg:4490": "wgs84",
-    "gcj02": "gcj02", "gcj-02": "gcj02", "gcj": "gcj02", "amap": "gcj02", "gaode": "gcj02", "高德": "gcj02",
-    "tencent": "gcj02", "火星": "gcj02",
-    "bd09": "bd09", "bd-09": "bd09", "baidu": "bd09", "百度": "bd09", "bd09ll": "bd09",
-    "cgcs-2000": "wgs84", "国家2000": "wgs84", "2000": "wgs84", "gcj-2": "gcj02", "国测局": "gcj02",
-    "腾讯": "gcj02", "qq": "gcj02", "百度坐标": "bd09", "高德坐标": "gcj02", "火星坐标": "gcj02",
+    # WGS84 and CGCS2000 (they differ by centimetres): GPS, OSM, 天地图 and the natural-resources bureaus' data
+    "wgs84": "wgs84", "wgs": "wgs84", "wgs1984": "wgs84", "gcswgs1984": "wgs84", "epsg4326": "wgs84",
+    "4326": "wgs84", "gps": "wgs84", "cgcs2000": "wgs84", "gcscgcs2000": "wgs84", "epsg4490": "wgs84",
+    "4490": "wgs84", "国家2000": "wgs84", "2000国家大地": "wgs84", "2000": "wgs84", "天地图": "wgs84",
+    "wgs84经纬度": "wgs84", "大地": "wgs84",
+    # GCJ-02: Amap/高德, Tencent/腾讯 (the "Mars" datum, 火星坐标)
+    "gcj02": "gcj02", "gcj2": "gcj02", "gcj": "gcj02", "amap": "gcj02", "gaode": "gcj02", "autonavi": "gcj02",
+    "高德": "gcj02", "tencent": "gcj02", "qq": "gcj02", "腾讯": "gcj02", "火星": "gcj02", "国测局": "gcj02",
+    "gcj02ll": "gcj02",
+    # BD-09: Baidu/百度 (lon/lat; not Baidu's Mercator metres, bd09mc)
+    "bd09": "bd09", "bd9": "bd09", "bd09ll": "bd09", "baidu": "bd09", "百度": "bd09", "bd": "bd09",
 }
+
+_ACCEPTED = ("WGS84 (also WGS 1984, EPSG:4326, GPS, CGCS2000/EPSG:4490, 国家2000, 天地图), "
+             "GCJ02 (also GCJ-02, 高德/Amap, 腾讯/Tencent, 火星坐标, 国测局), BD09 (also BD-09, 百度/Baidu)")
 
 
 class DatumError(DataError, ValueError):
     """An unknown datum name (a :class:`~childspace.DataError`, and a ``ValueError`` for older callers)."""
 
 
-def normalise_datum(datum: str) -> str:
-    """Map a datum name (``"GCJ-02"``, ``"amap"``, ``"百度"``, ...) onto ``"wgs84" | "gcj02" | "bd09"``.
+def _datum_key(datum: object) -> str:
+    key = unicodedata.normalize("NFKC", str(datum)).strip().lower()
+    key = "".join(ch for ch in key if ch not in " _-/:()（）.·")
+    for suffix in ("坐标系统", "坐标系", "坐标", "经纬度"):
+        if key.endswith(suffix) and len(key) > len(suffix):
+            key = key[: -len(suffix)]
+            break
+    return key
 
-    Case, surrounding spaces, inner spaces/underscores and full-width characters are ignored
-    (``" GCJ_02 "``, ``"ＷＧＳ８４"``).
+
+def normalise_datum(datum: str, path: object = None) -> str:
+    """Map a datum name (``"GCJ-02"``, ``"WGS 1984"``, ``"EPSG:4326"``, ``"火星坐标"``, ``"百度"``, ...) onto
+    ``"wgs84" | "gcj02" | "bd09"``.
+
+    Case, spaces, ``_ - / : .``, full-width characters and a trailing 坐标/坐标系 are ignored (``" GCJ_02 "``,
+    ``"ＷＧＳ８４"``, ``"百度坐标系"``).
+
+    Parameters
+    ----------
+    datum : str
+        The name.
+    path : str or Path, optional
+        The file the name applies to, named in the error.
 
     Raises
     ------
     DatumError
-        (a DataError and ValueError) for an unknown name, listing the accepted ones.
+        (a DataError and ValueError) for an unknown name, naming the file and listing the accepted names.
     """
-    key = unicodedata.normalize("NFKC", str(datum)).strip().lower().replace("_", "-").replace(" ", "")
-    if key not in _ALIASES:
-        raise DatumError(f"unknown coordinate system {datum!r}; use one of {', '.join(DATUMS)} "
-                         f"(accepted names: {', '.join(sorted(_ALIASES))})",
-                         fix="coords='wgs84' for GPS/OSM/CGCS2000, 'gcj02' for Amap/Tencent, 'bd09' for Baidu")
-    return _ALIASES[key]
+    key = _datum_key(datum)
+    if key in _ALIASES:
+        return _ALIASES[key]
+    if key in ("bd09mc", "baidumercator", "百度墨卡托"):
+        msg = (f"coords={datum!r}: Baidu Mercator coordinates (metres) are not read; childspace reads Baidu "
+               "lon/lat (BD-09)")
+    else:
+        msg = f"coords={datum!r} is not a known coordinate system; accepted: {_ACCEPTED}"
+    raise DatumError(msg, path=path,
+                     fix='set coords = "wgs84" (GPS, OSM, CGCS2000), "gcj02" (picked on Amap/Tencent) or "bd09" '
+                         "(picked on Baidu) in this file's block of the run configuration, or coords= in Python; "
+                         "projected coordinates in metres take crs= (e.g. crs = \"EPSG:4549\") instead")

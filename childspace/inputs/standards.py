@@ -25,7 +25,7 @@ from childspace._errors import DataError
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "config" / "standards.toml"
 
 #: The canonical category keys, in report order.
-CATEGORIES = ("kindergarten", "primary_school", "middle_school", "playground", "park", "mother_baby_room",
+CATEGORIES = ("infant_care", "kindergarten", "primary_school", "middle_school", "playground", "park", "mother_baby_room",
               "children_home", "library", "hospital")
 
 _SPLIT = re.compile(r"\s*[/／、,，;；|｜]\s*")
@@ -117,13 +117,18 @@ class Standards:
         5, 10 and 15-minute life circles.
     sources : tuple of str
         The files merged, defaults first.
+    ambiguous : dict of str to tuple of str
+        Labels that name several categories (``"托幼"``: infant care and kindergarten); a facility labelled so is
+        an error asking for one of them, not a guess. A label a category lists itself is not ambiguous.
     """
 
     categories: dict[str, Category]
     target_pct: float
     life_circles: dict[int, LifeCircle]
     sources: tuple[str, ...] = ()
+    ambiguous: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _lookup: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _ambiguous: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         lookup: dict[str, str] = {}
@@ -137,6 +142,14 @@ class Standards:
                                     fix="keep each label under one category")
                 lookup[key] = cat.name
         object.__setattr__(self, "_lookup", lookup)
+        amb = {normalise_label(k): tuple(v) for k, v in self.ambiguous.items() if normalise_label(k) not in lookup}
+        for key, cats in amb.items():
+            unknown = [c for c in cats if c not in self.categories]
+            if len(cats) < 2 or unknown:
+                raise DataError(f"[ambiguous] {key!r} must list two or more known categories, got {list(cats)}",
+                                path=self.sources[-1] if self.sources else None,
+                                fix=f"use category keys among {', '.join(self.categories)}")
+        object.__setattr__(self, "_ambiguous", amb)
 
     # -- categories -------------------------------------------------------------------------------------------
     def known_labels(self) -> list[str]:
@@ -151,15 +164,30 @@ class Standards:
         if whole in self._lookup:
             return self._lookup[whole]
         parts = [p for p in _SPLIT.split(whole) if p]
+        for part in (whole, *parts):
+            if part in self._ambiguous:
+                raise self._ambiguity(label, self._ambiguous[part])
         found = {self._match_one(p) for p in parts} - {None}
         if len(found) == 1:
             return found.pop()
+        if not found:  # "公办托幼中心": an ambiguous word inside a label no category claims
+            for key, cats in self._ambiguous.items():
+                if _CJK.search(key) and key in whole:
+                    raise self._ambiguity(label, cats)
         if len(found) > 1:
             raise DataError(f"category label {label!r} names several categories ({', '.join(sorted(found))})",
                             fix="give one category per facility")
         raise DataError(f"unknown category label {label!r}; known labels: " + "; ".join(self.known_labels()),
                         fix="use one of the known labels or add it to the labels of a category in a standards "
                             "TOML file (load_standards(path))")
+
+    def _ambiguity(self, label: Any, cats: tuple[str, ...]) -> DataError:
+        names = [f"{self.categories[c].zh} ({c}: {self.categories[c].en})" for c in cats]
+        return DataError(f"category label {label!r} is ambiguous: it may mean {' or '.join(names)}",
+                         fix="write one of " + " / ".join(repr(self.categories[c].zh) for c in cats)
+                             + " in the category (类型) column of these rows instead of a guess"
+                             + (" (托育机构: 0-3 岁 infant care; 幼儿园: 3-6 岁 kindergarten)"
+                                if {"infant_care", "kindergarten"} <= set(cats) else ""))
 
     def _match_one(self, part: str) -> str | None:
         if part in self._lookup:
@@ -268,8 +296,10 @@ def _build(raw: dict, sources: tuple[str, ...]) -> Standards:
         if circles and cat.life_circle not in circles:
             raise DataError(f"category {cat.name!r}: life_circle {cat.life_circle} is not one of "
                             f"{sorted(circles)}", path=src, fix="use 5, 10 or 15")
+    ambiguous = {str(k): tuple(str(c) for c in (v if isinstance(v, list) else [v]))
+                 for k, v in raw.get("ambiguous", {}).items()}
     return Standards(categories=cats, target_pct=target, life_circles=dict(sorted(circles.items())),
-                     sources=sources)
+                     sources=sources, ambiguous=ambiguous)
 
 
 def load_standards(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Standards:

@@ -2,8 +2,9 @@
 
 Classification of OSM tags into canonical categories (:func:`classify_tags`)
 --------------------------------------------------------------------------
-- ``kindergarten`` 幼儿园: ``amenity=kindergarten``; ``amenity=childcare`` only when the name contains 幼儿园
-  (in China "childcare" places are mostly 0-3 托育 centres, not kindergartens).
+- ``kindergarten`` 幼儿园: ``amenity=kindergarten``; ``amenity=childcare`` only when the name contains 幼儿园.
+- ``infant_care`` 托育机构 (0-3): ``amenity=childcare`` otherwise (in China "childcare" places are mostly 0-3 托育
+  centres), and ``amenity=kindergarten`` named 托育/托儿所 without 幼儿园.
 - ``primary_school`` 小学 / ``middle_school`` 初中: ``amenity=school`` classified, in this order, by
   ``isced:level`` (1 -> primary, 2 -> middle; ISCED 2011 levels, UNESCO), by ``school=*`` (primary; middle,
   junior_high, lower_secondary), or by the name (小学 -> primary; 初中/初级中学/中学 -> middle, but 高中/高级中学, 职业/职高/中专/技校
@@ -131,8 +132,9 @@ def classify_tags(tags: dict[str, str]) -> list[tuple[str, str | None]]:
     out: list[tuple[str, str | None]] = []
     if "儿童之家" in name:
         return [("children_home", amenity)]
-    if amenity == "kindergarten" or (amenity == "childcare" and "幼儿园" in name):
-        return [("kindergarten", amenity)]
+    if amenity in ("kindergarten", "childcare"):
+        infant = "幼儿园" not in name and (amenity == "childcare" or "托育" in name or "托儿所" in name)
+        return [("infant_care" if infant else "kindergarten", amenity)]
     if amenity == "school":
         levels = _school_levels(tags)
         if not levels:

@@ -8,8 +8,10 @@ separate: :func:`save_figure`.
 The arrow points to grid north of the projected CRS; in Yueqing (120.5–121.3°E on the 120°E central meridian)
 grid north is within about 0.6° of true north (meridian convergence ≈ Δλ·sin φ).
 
-Chinese text needs a CJK font: :func:`find_cjk_font` looks for Noto Sans CJK / Source Han Sans / WenQuanYi /
-SimHei / Microsoft YaHei / PingFang and raises a :class:`~childspace.ChildspaceError` saying how to install one.
+Chinese text needs a CJK font: :func:`find_cjk_font` prefers one installed on the system (Noto Sans CJK / Source
+Han Sans / WenQuanYi / SimHei / Microsoft YaHei / PingFang) and otherwise uses the font bundled in
+``childspace/fonts/`` (a subset of Noto Sans CJK SC: GB2312 and every character of the package and its data);
+characters missing from the first font are taken from the next (:func:`cjk_font_stack`).
 Figures are built without pyplot, so nothing is shown or kept open.
 
 This module holds the coverage and pilot figures and the drawing helpers; the routes figure is
@@ -54,6 +56,7 @@ from childspace.outputs.style import (
 )
 
 __all__ = [
+    "cjk_font_stack",
     "find_cjk_font",
     "nice_scale_length",
     "plot_coverage",
@@ -80,25 +83,18 @@ CJK_FAMILIES: tuple[str, ...] = (
 _FILE_HINTS = ("notosanscjk", "sourcehansans", "notosanssc", "wqy", "msyh", "simhei", "pingfang", "droidsansfallback",
                "sarasa", "hiragino", "stheiti", "arialuni")
 
+#: the font shipped with the package: a subset of Noto Sans CJK SC (SIL OFL 1.1; see childspace/fonts/README.md)
+BUNDLED_FAMILY = "Childspace Sans CJK SC"
+BUNDLED_FONT_DIR = Path(__file__).resolve().parents[1] / "fonts"
+
 _SYNTHETIC_NOTE = "示例数据（虚构） Synthetic sample data"
 
 
-@functools.lru_cache(maxsize=1)
-def find_cjk_font() -> str:
-    """The family name of an installed font that renders Chinese.
+def _system_cjk_font() -> str | None:
+    """The family of an installed CJK font (first of :data:`CJK_FAMILIES`), or None.
 
     Looks first by family name among the fonts matplotlib knows, then scans the system font files for known CJK
     font files and registers them.
-
-    Returns
-    -------
-    str
-        e.g. ``"Noto Sans CJK SC"``.
-
-    Raises
-    ------
-    ChildspaceError
-        No CJK font installed; the message says how to install one.
     """
     known = {f.name for f in font_manager.fontManager.ttflist}
     for fam in CJK_FAMILIES:
@@ -115,16 +111,64 @@ def find_cjk_font() -> str:
     for fam in CJK_FAMILIES:
         if fam in known:
             return fam
-    raise ChildspaceError(
-        "no font with Chinese characters was found for the static maps",
-        fix="install one: Debian/Ubuntu `sudo apt install fonts-noto-cjk`; Windows has Microsoft YaHei (微软雅黑); "
-            "macOS has PingFang SC; then delete matplotlib's font cache (~/.cache/matplotlib) and retry")
+    return None
+
+
+def _bundled_cjk_font() -> str | None:
+    """Register the font shipped in ``childspace/fonts/`` with matplotlib; its family, or None if it is missing."""
+    for path in sorted(BUNDLED_FONT_DIR.glob("*.ttf")):
+        if not any(Path(f.fname) == path for f in font_manager.fontManager.ttflist):
+            try:
+                font_manager.fontManager.addfont(str(path))
+            except (OSError, RuntimeError, ValueError):
+                continue
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    return BUNDLED_FAMILY if BUNDLED_FAMILY in known else None
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font_stack() -> tuple[str, ...]:
+    """The families the static maps are drawn with, in order: the system CJK font, the bundled one, DejaVu Sans.
+
+    matplotlib takes each character from the first family that has it, so a rare character missing from the
+    system font comes from the bundled one, and symbols neither has (✔ ✗ ▾) from DejaVu Sans.
+
+    Raises
+    ------
+    ChildspaceError
+        Neither a system CJK font nor the bundled font (only if ``childspace/fonts/`` was removed).
+    """
+    fams = [f for f in (_system_cjk_font(), _bundled_cjk_font()) if f is not None]
+    if not fams:
+        raise ChildspaceError(
+            "no font with Chinese characters was found for the static maps (the font bundled in "
+            f"{BUNDLED_FONT_DIR} is missing too)",
+            fix="reinstall childspace, or install a CJK font: Debian/Ubuntu `sudo apt install fonts-noto-cjk`; "
+                "then delete matplotlib's font cache (~/.cache/matplotlib) and retry")
+    return tuple(dict.fromkeys([*fams, "DejaVu Sans"]))
+
+
+def find_cjk_font() -> str:
+    """The family name of the font that renders Chinese in the static maps.
+
+    A font installed on the system (Noto Sans CJK / Source Han Sans / WenQuanYi / Microsoft YaHei / PingFang SC,
+    see :data:`CJK_FAMILIES`) when there is one, otherwise the font bundled with the package
+    (:data:`BUNDLED_FAMILY`, a subset of Noto Sans CJK SC), registered with matplotlib.
+
+    Returns
+    -------
+    str
+        e.g. ``"Noto Sans CJK SC"`` or ``"Childspace Sans CJK SC"``.
+    """
+    return cjk_font_stack()[0]
 
 
 @contextmanager
 def _style() -> Iterator[None]:
-    fam = find_cjk_font()
-    with rc_context({"font.family": "sans-serif", "font.sans-serif": [fam, "DejaVu Sans"],
+    # font.family is the list itself: matplotlib falls back from one family to the next only within that list
+    # (the generic "sans-serif" resolves to a single font)
+    stack = list(cjk_font_stack())
+    with rc_context({"font.family": stack, "font.sans-serif": stack,
                      "axes.unicode_minus": False, "font.size": 10, "hatch.linewidth": 0.6,
                      "hatch.color": "#7f0000"}):
         yield

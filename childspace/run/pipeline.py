@@ -179,16 +179,11 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
         progress(f"设施 Facilities: {e['path'].name} (coords={e.get('coords', 'wgs84')})")
         f = io.load_facilities(e["path"], layer=e.get("layer"), crs=e.get("crs"), coords=e.get("coords", "wgs84"),
                                encoding=e.get("encoding"), columns=e.get("columns"), category=e.get("category"),
-                               study_area=inp.study_area, sheet=e.get("sheet"))
-        f["source_file"] = e["path"].name
+                               study_area=inp.study_area, sheet=e.get("sheet"), strict=bool(e.get("strict", False)),
+                               max_rows=e.get("max_rows"))
         parts.append(f)
-    if parts:
-        fac = pd.concat(parts, ignore_index=True)
-        dup = fac["facility_id"].duplicated(keep=False)
-        if dup.any():  # ids are unique per file; make them unique across files by prefixing the file stem
-            stem = fac["source_file"].str.rsplit(".", n=1).str[0]
-            fac.loc[dup, "facility_id"] = stem[dup] + ":" + fac.loc[dup, "facility_id"].astype(str)
-        inp.facilities = gpd.GeoDataFrame(fac, geometry="geometry", crs="EPSG:4326")
+    if parts:  # one layer; ids found in several files are prefixed with the file's name, with a warning
+        inp.facilities = io.combine_facilities(parts, [e["path"] for e in cfg.facilities])
     if cfg.pilots:
         e = cfg.pilots
         progress(f"试点单元 Pilot units: {e['path'].name}")
@@ -199,7 +194,8 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
         progress(f"儿童居住点 Origins: {e['path'].name}")
         inp.origins = io.load_origins(e["path"], layer=e.get("layer"), crs=e.get("crs"),
                                       coords=e.get("coords", "wgs84"), columns=e.get("columns"),
-                                      study_area=inp.study_area)
+                                      study_area=inp.study_area, strict=bool(e.get("strict", False)),
+                                      max_rows=e.get("max_rows"))
     elif inp.communities is not None and "children" in inp.communities:
         progress("无居住点文件：以社区中心点和儿童数代替 No origins file: community centroids weighted by children")
         c = inp.communities
@@ -253,7 +249,7 @@ def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
 
 def build_network(cfg: RunConfig, inputs: Inputs, progress: Progress = _quiet) -> Any:
     """The walk network of the study area (boundaries' union, buffered by ``cfg.buffer_m``)."""
-    from childspace.network.engine import WalkNetwork
+    from childspace.network import WalkNetwork
     from childspace.osm.reader import read_osm
 
     progress(f"步行路网 Walk network: {cfg.osm.name} (buffer {cfg.buffer_m:g} m)")
@@ -384,6 +380,8 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
                                                     return_segments=True)
             res.layers["school_zones"] = zones
             res.layers["school_zone_roads"] = zone_roads
+    from childspace.run.plan_step import add_indicators  # the action plan's targets, measured
+    add_indicators(cfg, res, progress)
     res.summary = summarise(res, cfg)
     return res
 
@@ -516,6 +514,7 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
         tables["township_minimums"] = res.tables["township_minimums"]
     if "datum_check" in res.tables:
         tables["datum_check"] = res.tables["datum_check"]
+    tables.update({k: res.tables[k] for k in ("indicators", "venues_missing_room") if k in res.tables})
     tables = {k: _for_file(v) for k, v in tables.items()}
     (out / "tables").mkdir(exist_ok=True)
     for name, p in report.write_csv_tables(out / "tables", tables, bilingual=True).items():
@@ -531,6 +530,9 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
 
 def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
                 progress: Progress) -> dict[str, Path]:
+    import warnings
+    from functools import partial
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -541,6 +543,7 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
     from childspace.outputs.figures_overview import plot_overview
     from childspace.outputs.figures_routes import plot_routes
     from childspace.outputs import maps, report
+    from childspace._errors import ChildspaceWarning
 
     written: dict[str, Path] = {}
     inp = res.inputs
@@ -553,14 +556,30 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
     html_maps: dict[str, Path] = {}
     pngs: dict[str, Path] = {}
 
-    def both(key: str, caption: str, fmap: Any, fig: Any) -> None:
-        p = maps.save_map(fmap, out / "maps" / f"{key}.html")
-        html_maps[caption] = p
-        written[f"map:{key}"] = p
-        q = plot.save_figure(fig, out / "figures" / f"{key}.png")
-        plt.close(fig)
-        pngs[caption] = q
-        written[f"png:{key}"] = q
+    def guarded(what: str, make: Callable[[], Any]) -> Any:
+        # one failing map or figure is a warning naming it; the other maps, the report and the tables are written
+        try:
+            return make()
+        except Exception as exc:  # noqa: BLE001
+            warnings.warn(f"{what} was not written: {type(exc).__name__}: {exc}", ChildspaceWarning, stacklevel=3)
+            return None
+
+    def png(key: str, fig: Callable[[], Any]) -> Path:
+        f = fig()
+        try:
+            return plot.save_figure(f, out / "figures" / f"{key}.png")
+        finally:
+            plt.close(f)
+
+    def both(key: str, caption: str, fmap: Callable[[], Any], fig: Callable[[], Any]) -> None:
+        p = guarded(f"map maps/{key}.html", lambda: maps.save_map(fmap(), out / "maps" / f"{key}.html"))
+        if p is not None:
+            html_maps[caption] = p
+            written[f"map:{key}"] = p
+        q = guarded(f"figure figures/{key}.png", lambda: png(key, fig))
+        if q is not None:
+            pngs[caption] = q
+            written[f"png:{key}"] = q
 
     progress("地图 Maps (HTML and PNG)")
     (out / "maps").mkdir(exist_ok=True)
@@ -570,11 +589,11 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
         uc = res.tables.get("community_coverage", res.tables.get("township_coverage"))
         present = [c for c in cfg.categories if (uc["category"] == c).any()]
         both("overview", "总览 Overview",
-             maps.overview_map(bounds, uc, townships=inp.townships, categories=present,
-                               life_circles=res.tables.get("community_life_circles"), synthetic=syn, base=base,
-                               basemaps=tiles),
-             plot_overview(bounds, uc, townships=inp.townships, small_multiples=True, categories=present,
-                                synthetic=syn))
+             partial(maps.overview_map, bounds, uc, townships=inp.townships, categories=present,
+                     life_circles=res.tables.get("community_life_circles"), synthetic=syn, base=base,
+                     basemaps=tiles),
+             partial(plot_overview, bounds, uc, townships=inp.townships, small_multiples=True,
+                     categories=present, synthetic=syn))
         for cat in cfg.categories:
             if fac is None or not (fac["category"] == cat).any():
                 continue
@@ -585,41 +604,45 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
             g = g[g["category"] == cat] if g is not None else None
             cap = f"{category_label(cat)}"
             both(f"coverage_{cat}", cap,
-                 maps.coverage_map(bounds, f, sa, res.layers["access"], g, cat, synthetic=syn, base=base,
-                                   unit_coverage=uc, basemaps=tiles),
-                 plot.plot_coverage(bounds, f, sa, res.layers["access"], g, cat, synthetic=syn, unit_coverage=uc))
+                 partial(maps.coverage_map, bounds, f, sa, res.layers["access"], g, cat, synthetic=syn, base=base,
+                         unit_coverage=uc, basemaps=tiles),
+                 partial(plot.plot_coverage, bounds, f, sa, res.layers["access"], g, cat, synthetic=syn,
+                         unit_coverage=uc))
     if "pilots" in res.layers:
         both("pilots", "试点单元 Pilot units",
-             maps.pilot_map(res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
-                            synthetic=syn, base=base, basemaps=tiles),
-             plot.plot_pilots(res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
-                              synthetic=syn))
+             partial(maps.pilot_map, res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
+                     synthetic=syn, base=base, basemaps=tiles),
+             partial(plot.plot_pilots, res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
+                     synthetic=syn))
     if "routes" in res.layers:
-        edges_stress, crossings = stress_frames(res.network, res.stress)
+        edges_stress, crossings = guarded("street stress of the routes maps",
+                                          partial(stress_frames, res.network, res.stress)) or (None, None)
         zones = res.layers.get("school_zones")
         if zones is not None and fac is not None and "entrances" in fac.columns:   # gates, where mapped
             gates = fac[["facility_id", "entrances"]].rename(columns={"facility_id": "school_id"})
             zones = zones.merge(gates, on="school_id", how="left")
         both("routes", "通学路径 Routes to school",
-             maps.routes_map(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
-                             res.layers.get("schools"), boundaries=bounds, synthetic=syn,
-                             network_stress=edges_stress, crossings=crossings, school_zones=zones,
-                             zone_roads=res.layers.get("school_zone_roads"), base=base, basemaps=tiles,
-                             zone_rules=school_zone_rules()),
-             plot_routes(res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
-                              res.layers.get("schools"), boundaries=bounds, synthetic=syn,
-                              network_stress=edges_stress, school_zones=zones,
-                              zone_roads=res.layers.get("school_zone_roads")))
+             partial(maps.routes_map, res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
+                     res.layers.get("schools"), boundaries=bounds, synthetic=syn,
+                     network_stress=edges_stress, crossings=crossings, school_zones=zones,
+                     zone_roads=res.layers.get("school_zone_roads"), base=base, basemaps=tiles,
+                     zone_rules=school_zone_rules()),
+             partial(plot_routes, res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
+                     res.layers.get("schools"), boundaries=bounds, synthetic=syn,
+                     network_stress=edges_stress, school_zones=zones,
+                     zone_roads=res.layers.get("school_zone_roads")))
     if "access" in res.layers or "pilots" in res.layers:
         from childspace.outputs import atlas
 
         progress("图集 Print atlas (PDF)")
-        written["atlas"] = atlas.write_atlas(
-            out / "atlas.pdf", boundaries=bounds, unit_coverage=res.tables.get("community_coverage"),
+        p_atlas = guarded("print atlas atlas.pdf", partial(
+            atlas.write_atlas, out / "atlas.pdf", boundaries=bounds, unit_coverage=res.tables.get("community_coverage"),
             facilities=fac, service_areas=res.layers.get("service_areas"), categories=cfg.categories,
             pilots_status=res.layers.get("pilots"), catchments=res.layers.get("pilot_catchments"),
             townships=inp.townships, info=atlas.AtlasInfo(title=f"儿童友好空间分析图集 Child-friendly space atlas — "
-                                                               f"{cfg.name}", synthetic=syn))
+                                                               f"{cfg.name}", synthetic=syn)))
+        if p_atlas is not None:
+            written["atlas"] = p_atlas
     progress("报告 HTML report")
     written["report"] = report.html_report(
         out / "report.html", f"儿童友好空间分析报告 Child-friendly city analysis — {cfg.name}",
@@ -642,7 +665,7 @@ def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m:
                        progress: Progress = _quiet) -> Path:
     """Parse an OSM extract (clipped to the extent of a boundary file) and save the walk network (GeoPackage)."""
     from childspace.inputs import loaders as io
-    from childspace.network.engine import WalkNetwork
+    from childspace.network import WalkNetwork
     from childspace.osm.reader import read_osm
 
     poly = None

@@ -1,0 +1,238 @@
+"""Shared pieces of the coverage analyses: radii from the standards, input checks, attaching points and
+facilities (with their access points and legs) to the walk network."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from childspace._errors import ChildspaceWarning, DataError, NetworkError
+from childspace.analysis.access_points import facility_access_points
+from childspace.inputs.projection import WGS84, local_crs_for, transformer
+from childspace.network import Snap
+
+#: Default maximum distance (m) between a point and the street it is attached to.
+MAX_SNAP_M = 150.0
+#: Default for ``legs=``: walking distances include the access legs, the straight walk from a home to the street
+#: it is attached to and from the street to the facility (leg + network + leg), so a walking distance is never
+#: shorter than the straight line. ``legs=False`` measures between the snapped points only (the figures before
+#: legs were counted, for comparison).
+ACCESS_LEGS = True
+
+RadiiLike = Mapping[str, float] | Any | None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# standards and radii
+# ---------------------------------------------------------------------------------------------------------------
+def _default_standards() -> Any | None:
+    try:
+        from childspace.inputs.standards import default_standards
+    except ImportError:  # pragma: no cover - standards module ships with the package
+        return None
+    return default_standards()
+
+
+def _is_standards(obj: Any) -> bool:
+    return hasattr(obj, "categories") and hasattr(obj, "radius") and hasattr(obj, "target")
+
+
+def category_radii(category: str, facilities: gpd.GeoDataFrame | pd.DataFrame | None = None,
+                   radii: RadiiLike = None) -> np.ndarray | float:
+    """Walking/straight-line radius (m) of a category, per facility when it depends on the facility.
+
+    Parameters
+    ----------
+    category : str
+        Canonical category key.
+    facilities : DataFrame, optional
+        Facilities of that category; their ``area_ha`` column decides park radii (300 m below 0.5 ha, 500 m
+        from 0.5 ha by default; unknown area counts as small).
+    radii : mapping or Standards, optional
+        ``{category: metres}`` (one radius for every facility of the category), a
+        :class:`childspace.inputs.standards.Standards`, or None for the default standards.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        Metres, one per facility when ``facilities`` is given, else the category's base radius.
+    """
+    n = None if facilities is None else len(facilities)
+    if isinstance(radii, Mapping) and category in radii:
+        r = float(radii[category])
+        if not r > 0:
+            raise DataError(f"radius for {category!r} must be > 0 m, got {radii[category]!r}",
+                            fix="give radii={category: metres} with positive values")
+        return r if n is None else np.full(n, r)
+    std = radii if _is_standards(radii) else _default_standards()
+    if std is None or category not in getattr(std, "categories", {}):
+        raise DataError(f"no radius known for category {category!r}",
+                        fix=f"pass radii={{'{category}': metres}} or add the category to the standards TOML")
+    if n is None:
+        return float(std.radius(category))
+    area = (pd.to_numeric(facilities["area_ha"], errors="coerce").to_numpy(dtype="float64")
+            if "area_ha" in facilities.columns else np.full(n, np.nan))
+    return np.asarray(std.radius(category, area), dtype="float64").reshape(n)
+
+
+def _target_pct(category: str, target_pct: float | Mapping[str, float] | None, standards: Any) -> float:
+    if isinstance(target_pct, Mapping):
+        if category in target_pct:
+            return float(target_pct[category])
+        target_pct = None
+    if target_pct is not None:
+        return float(target_pct)
+    if standards is not None and category in getattr(standards, "categories", {}):
+        return float(standards.target(category))
+    return 80.0
+
+
+def _label(category: str) -> str:
+    std = _default_standards()
+    if std is not None and category in std.categories:
+        return std.label(category)
+    return category
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# validation helpers
+# ---------------------------------------------------------------------------------------------------------------
+def _require(gdf: Any, what: str, columns: Sequence[str], geom: str | None = None) -> None:
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise DataError(f"{what} must be a GeoDataFrame, got {type(gdf).__name__}",
+                        fix=f"load {what} with childspace.inputs.loaders")
+    if gdf.crs is None:
+        raise DataError(f"{what} have no CRS", fix="load them with childspace.inputs.loaders or call .set_crs('EPSG:4326')")
+    missing = [c for c in columns if c not in gdf.columns]
+    if missing:
+        raise DataError(f"{what} lack column(s) {', '.join(missing)}; columns are {list(gdf.columns)}",
+                        fix=f"load {what} with childspace.inputs.loaders (canonical columns)")
+    bad = gdf.geometry.isna() | gdf.geometry.is_empty
+    if geom is not None:
+        kinds = gdf.geometry.geom_type
+        if geom == "point":
+            bad |= ~kinds.isin(["Point"])
+        else:
+            bad |= ~kinds.isin(["Polygon", "MultiPolygon"])
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        ident = _row_name(gdf, i)
+        raise DataError(f"{what}: {int(bad.sum())} feature(s) with a missing or non-{geom or 'valid'} geometry",
+                        feature=ident, fix=f"give every {what.removesuffix('s')} a "
+                                           f"{geom or 'valid'} geometry or drop the row")
+
+
+def _row_name(gdf: pd.DataFrame, i: int) -> str:
+    row = gdf.iloc[i]
+    for col in ("facility_id", "origin_id", "unit_id", "pilot_id"):
+        if col in gdf.columns:
+            name = f" ({row['name']})" if "name" in gdf.columns else ""
+            return f"row {i} ({col}={row[col]}){name}"
+    return f"row {i}"
+
+
+def _metric_crs(network: Any, *layers: gpd.GeoDataFrame) -> CRS:
+    if network is not None:
+        return CRS.from_user_input(network.crs)
+    frames = [g for g in layers if g is not None and len(g)]
+    if not frames:
+        raise DataError("no features to analyse", fix="pass non-empty layers")
+    boxes = gpd.GeoSeries(
+        [shapely.box(*g.to_crs(WGS84).total_bounds) for g in frames], crs=WGS84)
+    return local_crs_for(boxes)
+
+
+def _categories(facilities: gpd.GeoDataFrame, categories: Iterable[str] | str | None) -> list[str]:
+    present = list(dict.fromkeys(facilities["category"].astype(str)))
+    if categories is None:
+        std = _default_standards()
+        order = list(std.categories) if std is not None else []
+        return [c for c in order if c in present] + [c for c in present if c not in order]
+    if isinstance(categories, str):
+        categories = [categories]
+    return list(dict.fromkeys(str(c) for c in categories))
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, ChildspaceWarning, stacklevel=3)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# attaching points to the network (all graph work is done by childspace.network.engine.WalkNetwork)
+# ---------------------------------------------------------------------------------------------------------------
+def _snap(network: Any, points: gpd.GeoSeries | np.ndarray, max_snap: float, allow_none: bool = False,
+          legs: bool = ACCESS_LEGS, group: np.ndarray | None = None) -> Snap:
+    """``network.snap`` (with the access legs when ``legs``); with ``allow_none`` a set of which no point attaches
+    gives ``ok=False`` for all (instead of the engine's error)."""
+    try:
+        return network.snap(points, max_distance=max_snap, legs=legs, group=group)
+    except NetworkError as err:
+        if not allow_none or "none of the" not in str(err):
+            raise
+        snap = network.snap(points, max_distance=np.inf, legs=legs, group=group)
+        return dataclasses.replace(snap, ok=np.zeros(snap.n_points, dtype=bool), max_distance=float(max_snap))
+
+
+def _snap_facilities(network: Any, facilities: gpd.GeoDataFrame, max_snap: float, legs: bool
+                     ) -> tuple[Snap, dict[str, Any]]:
+    """Facilities attached by their access points (:mod:`childspace.analysis.access_points`: the point, mapped
+    entrances, or where streets meet a polygon's outline); group ``i`` of the Snap is facility row ``i``."""
+    ap = facility_access_points(facilities, network, network.crs)
+    snap = _snap(network, ap["xy"], max_snap, allow_none=True, legs=legs, group=ap["owner"])
+    return snap, ap
+
+
+def _points_of(snap: Snap, groups: np.ndarray) -> np.ndarray:
+    """Boolean mask of the attachment points of ``snap`` that belong to the groups ``groups``."""
+    return np.isin(snap.owner, groups)
+
+
+
+def _metric_xy(geoms: gpd.GeoSeries, crs: CRS) -> np.ndarray:
+    """(m, 2) coordinates of points in ``crs`` (pyproj on the coordinate arrays; no geometry objects made)."""
+    xy = shapely.get_coordinates(np.asarray(geoms.values, dtype=object))
+    if len(xy) != len(geoms):    # empty points have no coordinates: let geopandas handle the general case
+        return shapely.get_coordinates(np.asarray(geoms.to_crs(crs).values, dtype=object))
+    src = CRS.from_user_input(geoms.crs)
+    if src.equals(crs):
+        return xy
+    x, y = transformer(src, crs).transform(xy[:, 0], xy[:, 1])
+    return np.c_[x, y]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# origin access
+# ---------------------------------------------------------------------------------------------------------------
+def _spatial_order(xy: np.ndarray, cell: float = 500.0) -> np.ndarray:
+    """A permutation of the points (m, 2; metres) that visits them cell by cell, row after row of ``cell`` m
+    cells, alternating direction (a serpentine); non-finite points go last."""
+    ok = np.isfinite(xy).all(axis=1)
+    if not ok.any():
+        return np.arange(len(xy))
+    g = np.floor((np.where(ok[:, None], xy, 0.0) - xy[ok].min(axis=0)) / cell).astype(np.int64)
+    width = int(g[:, 0].max()) + 1
+    col = np.where(g[:, 1] % 2 == 0, g[:, 0], width - 1 - g[:, 0])
+    key = np.where(ok, g[:, 1] * width + col, np.iinfo(np.int64).max)
+    return np.argsort(key, kind="stable")
+
+
+def _radius_classes(r: np.ndarray) -> list[tuple[float, np.ndarray]]:
+    return [(float(x), np.flatnonzero(r == x)) for x in np.unique(r)]
+
+
+def _assign_units(access: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> tuple[pd.DataFrame, int]:
+    """(origin position, unit position) pairs by point-in-polygon; and the number of origins in no unit."""
+    pts = gpd.GeoDataFrame({"_o": np.arange(len(access))}, geometry=access.geometry.to_crs(units.crs).values,
+                           crs=units.crs)
+    polys = gpd.GeoDataFrame({"_u": np.arange(len(units))}, geometry=units.geometry.values, crs=units.crs)
+    j = gpd.sjoin(pts, polys, how="inner", predicate="within")[["_o", "_u"]]
+    outside = len(access) - j["_o"].nunique()
+    return j.reset_index(drop=True), int(outside)
