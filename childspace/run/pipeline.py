@@ -540,8 +540,7 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
 
     from childspace.inputs.standards import category_label
     from childspace.outputs import figures as plot
-    from childspace.outputs.figures_overview import plot_overview
-    from childspace.outputs.figures_routes import plot_routes
+    from childspace.outputs import figures_overview, figures_routes
     from childspace.outputs import maps, report
     from childspace._errors import ChildspaceWarning
 
@@ -592,7 +591,7 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
              partial(maps.overview_map, bounds, uc, townships=inp.townships, categories=present,
                      life_circles=res.tables.get("community_life_circles"), synthetic=syn, base=base,
                      basemaps=tiles),
-             partial(plot_overview, bounds, uc, townships=inp.townships, small_multiples=True,
+             partial(figures_overview.plot_overview, bounds, uc, townships=inp.townships, small_multiples=True,
                      categories=present, synthetic=syn))
         for cat in cfg.categories:
             if fac is None or not (fac["category"] == cat).any():
@@ -627,7 +626,7 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
                      network_stress=edges_stress, crossings=crossings, school_zones=zones,
                      zone_roads=res.layers.get("school_zone_roads"), base=base, basemaps=tiles,
                      zone_rules=school_zone_rules()),
-             partial(plot_routes, res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
+             partial(figures_routes.plot_routes, res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
                      res.layers.get("schools"), boundaries=bounds, synthetic=syn,
                      network_stress=edges_stress, school_zones=zones,
                      zone_roads=res.layers.get("school_zone_roads")))
