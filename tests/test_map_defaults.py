@@ -110,7 +110,7 @@ def test_amap_tiles_shift_every_overlay_to_gcj02(sample):
     plain = maps.render_html(maps.coverage_map(None, fac, category="kindergarten"))
     shifted = maps.render_html(maps.coverage_map(None, fac, category="kindergarten", basemaps=("amap",)))
     x, y = float(fac.geometry.x.iloc[0]), float(fac.geometry.y.iloc[0])
-    gx, gy = (float(np.asarray(v).ravel()[0]) for v in wgs84_to_gcj02(np.array([x]), np.array([y])))
+    gx, _gy = (float(np.asarray(v).ravel()[0]) for v in wgs84_to_gcj02(np.array([x]), np.array([y])))
     assert str(round(x, 6)) in plain
     assert str(round(gx, 6)) in shifted and str(round(x, 6)) not in shifted
     assert abs(gx - x) > 0.003  # about 500 m in Yueqing

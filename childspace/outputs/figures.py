@@ -40,8 +40,8 @@ from pyproj import CRS
 
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
-from childspace.inputs.projection import local_crs_for
 from childspace.analysis.aggregate import auto_hex_size, hex_totals
+from childspace.inputs.projection import local_crs_for
 from childspace.outputs.style import (
     CATEGORY_COLOURS,
     CATEGORY_LABELS,

@@ -12,7 +12,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from pyproj import CRS
 
-from childspace._errors import DataError
+from childspace._errors import ChildspaceError, DataError
 from childspace.analysis.streets import route_edge_use, school_zone_circles, school_zone_rules, zone_status
 from childspace.outputs.figures import (
     _crs_for,

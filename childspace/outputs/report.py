@@ -31,7 +31,6 @@ from childspace.outputs.style import (
     coverage_class_index,
     coverage_classes,
     coverage_colours,
-    split_label,
     status_text,
 )
 from childspace.outputs.workbook import (
@@ -330,7 +329,7 @@ def method_html(standards: Standards | None = None, categories: Sequence[str] | 
     for c in cats:
         try:
             cat = st[c]
-        except Exception:  # a category of the tables unknown to these standards: leave it out of the method
+        except (DataError, KeyError):  # a category unknown to these standards: left out of the method
             continue
         rows.append(f"<tr><td>{_esc(cat.zh)} {_esc(cat.en)}</td><td class='num'>{cat.radius_m:g}</td>"
                     f"<td>{_esc(cat.basis)}</td></tr>")

@@ -26,7 +26,14 @@ from folium.template import Template
 
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
-from childspace.outputs.maps.basemap import TILE_SOURCES, Basemap, TileNotice, add_tiles, check_tiles, vector_base_layers
+from childspace.outputs.maps.basemap import (
+    TILE_SOURCES,
+    Basemap,
+    TileNotice,
+    add_tiles,
+    check_tiles,
+    vector_base_layers,
+)
 from childspace.outputs.style import SYNTHETIC_NOTE
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"

@@ -98,7 +98,7 @@ def _zone_popups(z: gpd.GeoDataFrame, limit: float, cross_m: float) -> list[str]
     ms = fmt_num(z["max_speed_kmh"], 0, " km/h") if "max_speed_kmh" in z.columns else ["—"] * n
     cd = fmt_num(z["crossing_m"], 0, " m") if "crossing_m" in z.columns else ["—"] * n
     ctype = {"marked": "标线人行横道 marked", "signals": "信号灯 signals"}
-    ct = ([ctype.get(str(v), "—") if v is not None and v == v else "—" for v in z["crossing_type"]]
+    ct = ([ctype.get(str(v), "—") if v is not None and pd.notna(v) else "—" for v in z["crossing_type"]]
           if "crossing_type" in z.columns else ["—"] * n)
 
     def mark(ok: bool) -> str:
@@ -317,7 +317,7 @@ def _school_names(schools: gpd.GeoDataFrame | None, school_zones: gpd.GeoDataFra
         if df is not None and len(df) and idc in df.columns:
             ncol = "school_name" if "school_name" in df.columns else ("name" if "name" in df.columns else None)
             if ncol is not None and df is not routes or ncol == "school_name":
-                names.update({str(i): str(n) for i, n in zip(df[idc], df[ncol]) if n is not None and n == n})
+                names.update({str(i): str(n) for i, n in zip(df[idc], df[ncol]) if n is not None and pd.notna(n)})
     return names
 
 
@@ -379,7 +379,7 @@ def _crossing_layer(m: folium.Map, crossings: gpd.GeoDataFrame) -> list[tuple[st
                "fillColor": STRESS_LABELS[lv][2], "fillOpacity": 1.0} for lv in cl]
     rows = [("过街压力等级 Crossing level", _stress_text(cl))]
     if "control" in cx.columns:
-        rows.append(("过街方式 Control", [f"{CROSSING_LABELS.get(str(v), '其他')} {v}" if v is not None and v == v
+        rows.append(("过街方式 Control", [f"{CROSSING_LABELS.get(str(v), '其他')} {v}" if v is not None and pd.notna(v)
                                          else "—" for v in cx["control"]]))
     if "reason" in cx.columns:
         rows.append(("原因 Reason", esc(cx["reason"])))
