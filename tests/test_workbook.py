@@ -126,3 +126,20 @@ def test_every_output_table_keeps_hostile_names_as_text(hostile_run):
                     if v == "'" + HOSTILE:
                         seen_csv.add(p.stem)
     assert {"schools", "school_zones"} <= seen_csv, seen_csv
+
+
+def test_hazard_table_has_place_coordinates_and_school_names():
+    import geopandas as gpd
+    from shapely.geometry import LineString, Point
+
+    hz = gpd.GeoDataFrame({"hazard_id": ["S1", "C2"], "type": ["segment", "crossing"], "level": [3, 4],
+                           "children": [40, 90], "schools": ["P1; P2", "P2"], "name": ["育英路", None],
+                           "reason": ["r1", "r2"], "rank": [2, 1]},
+                          geometry=[LineString([(120.97, 28.11), (120.98, 28.11)]), Point(120.99, 28.12)], crs=4326)
+    schools = pd.DataFrame({"facility_id": ["P1", "P2"], "name": ["实验小学", "城南小学"]})
+    t = workbook.hazard_table(hz.to_crs(4549), schools)
+    assert list(t["rank"]) == [1, 2] and list(t.columns[:5]) == ["rank", "hazard_id", "place", "lon", "lat"]
+    assert list(t["place"]) == ["无名道路的过街点", "育英路路段"]
+    assert list(t["school_names"]) == ["城南小学", "实验小学、城南小学"]
+    assert t["lon"].iloc[0] == pytest.approx(120.99, abs=1e-6) and t["lat"].iloc[0] == pytest.approx(28.12, abs=1e-6)
+    assert 120.97 <= t["lon"].iloc[1] <= 120.98

@@ -38,6 +38,7 @@ from childspace.outputs.workbook import (
     WorkbookAbout,
     bilingual_headers,
     display_table,
+    hazard_table,
     write_csv_tables,
     write_excel,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "category_label",
     "column_label",
     "community_matrix",
+    "hazard_table",
     "html_report",
     "school_zone_table_html",
     "township_table_html",

@@ -426,6 +426,8 @@ SHEET_NAMES: dict[str, str] = {
     "township_minimums": "乡镇设施数 Township minimums",
     "datum_check": "坐标检查 Datum check",
     "matrix": "社区×类型 Community matrix",
+    "indicators": "规划指标 Plan indicators",
+    "venues_missing_room": "缺母婴室场馆 Venues without room",
 }
 
 

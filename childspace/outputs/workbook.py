@@ -48,6 +48,7 @@ __all__ = [
     "WorkbookAbout",
     "bilingual_headers",
     "display_table",
+    "hazard_table",
     "safe_text",
     "write_csv_tables",
     "write_excel",
@@ -227,6 +228,53 @@ def bilingual_headers(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     out.columns = header_labels([str(c) for c in df.columns])
     return out
+
+
+def hazard_table(hazards: Any, schools: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The hazards as a planner reads them: rank first, a place description, WGS84 coordinates, school names.
+
+    Parameters
+    ----------
+    hazards : GeoDataFrame
+        ``routes.hazards`` (``hazard_id``, ``type``, ``level``, ``children``, ``schools`` ("; "-joined ids),
+        ``name``, ``reason``, ``rank``, geometry in any CRS).
+    schools : DataFrame, optional
+        Facilities with ``facility_id`` and ``name`` (or ``school_id`` and ``name``): the ids in ``schools``
+        become names (``school_names``).
+
+    Returns
+    -------
+    DataFrame
+        Sorted by rank, with ``place`` (street name and type in 中文), ``lon``/``lat`` (WGS84, a point on the
+        hazard) and ``school_names`` added; the geometry dropped.
+    """
+    import geopandas as gpd
+
+    h = hazards
+    out = pd.DataFrame(h.drop(columns=h.geometry.name) if isinstance(h, gpd.GeoDataFrame) else h).copy()
+    if isinstance(h, gpd.GeoDataFrame) and h.crs is not None and len(h):
+        pts = h.geometry.to_crs(4326).representative_point()
+        out["lon"], out["lat"] = pts.x.round(6).to_numpy(), pts.y.round(6).to_numpy()
+    names: dict[str, str] = {}
+    if schools is not None and len(schools) and "name" in schools.columns:
+        idc = "facility_id" if "facility_id" in schools.columns else "school_id"
+        if idc in schools.columns:
+            names = {str(i): str(n) for i, n in zip(schools[idc], schools["name"]) if pd.notna(n)}
+    if "schools" in out.columns:
+        out["school_names"] = out["schools"].map(
+            lambda v: "、".join(names.get(x.strip(), x.strip()) for x in str(v).replace(",", ";").split(";")
+                               if x.strip()) if pd.notna(v) else None)
+    if "name" in out.columns or "type" in out.columns:
+        street = out["name"] if "name" in out.columns else pd.Series(None, index=out.index)
+        kind = out["type"] if "type" in out.columns else pd.Series("", index=out.index)
+        out["place"] = [
+            f"{s if isinstance(s, str) and s.strip() else '无名道路'}"
+            f"{'的过街点' if k == 'crossing' else ('路段' if k == 'segment' else '')}"
+            for s, k in zip(street, kind)]
+    first = [c for c in ("rank", "hazard_id", "place", "lon", "lat", "level", "children", "school_names",
+                         "reason") if c in out.columns]
+    out = out[first + [c for c in out.columns if c not in first]]
+    return out.sort_values("rank", kind="stable") if "rank" in out.columns else out
 
 
 # ----------------------------------------------------------------------------------------------------

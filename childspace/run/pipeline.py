@@ -505,7 +505,7 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
     if "schools" in res.tables:
         tables["schools"] = res.tables["schools"]
     if "hazards" in res.layers:
-        tables["hazards"] = pd.DataFrame(res.layers["hazards"].drop(columns="geometry"))
+        tables["hazards"] = report.hazard_table(res.layers["hazards"], res.layers.get("facilities"))
     if "school_zones" in res.layers:
         tables["school_zones"] = pd.DataFrame(res.layers["school_zones"].drop(columns="geometry"))
     if "gaps" in res.layers:
