@@ -114,7 +114,7 @@ def _safe_console() -> None:
 
 
 def _progress(msg: str) -> None:
-    print(f"• {msg}", flush=True)
+    print(f"· {msg}", flush=True)   # a bullet that GBK (cp936) consoles can show
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
