@@ -245,7 +245,8 @@ def run_scenario(cfg: RunConfig, add: Sequence[dict] = (), remove: Sequence[str]
         def routes_for(f: Any) -> Any:
             sch = f[f["category"].isin(school_cats)]
             return rt.school_routes(net, inp.origins, sch, stress=stress, categories=school_cats,
-                                    safe_max_level=cfg.safe_max_level, geometry=False)
+                                    safe_max_level=cfg.safe_max_level, geometry=False,
+                                    verdict_range=False)
 
         r0, r1 = routes_for(fac), routes_for(change.facilities)
 
