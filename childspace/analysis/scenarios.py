@@ -543,17 +543,17 @@ def describe(comparison: Comparison, change: Change | None = None, standards: St
         n_add = int((change.added["category"] == cat).sum()) if change is not None else 0
         n_rem = int((change.removed["category"] == cat).sum()) if change is not None else 0
         if n_add and not n_rem:
-            head_zh = f"新增{'' if n_add == 1 else f'{n_add} 所'}{zh}后"
+            head_zh = f"新增{'' if n_add == 1 else f' {n_add} 所'}{zh}后"
             head_en = f"the new {en}" if n_add == 1 else f"the {n_add} new {en}s"
-            verb_gain, verb_lose = "covers", "leaves"
+            verb_gain = "covers" if n_add == 1 else "cover"
         elif n_rem and not n_add:
-            head_zh = f"撤除{'' if n_rem == 1 else f'{n_rem} 所'}{zh}后"
+            head_zh = f"撤除{'' if n_rem == 1 else f' {n_rem} 所'}{zh}后"
             head_en = f"removing the {en}" if n_rem == 1 else f"removing {n_rem} {en}s"
-            verb_gain, verb_lose = "covers", "leaves"
+            verb_gain = "covers"
         else:
             head_zh = f"调整{zh}（新增 {n_add}，撤除 {n_rem}）后"
             head_en = f"the changes to {en}s (+{n_add}, -{n_rem})"
-            verb_gain, verb_lose = "cover", "leave"
+            verb_gain = "cover"
         lv_zh, lv_en_many, lv_en_one = _LEVEL.get(r["units_level"], _LEVEL[""])
         zh_parts, en_parts = [], []
         if r["newly_covered"] > 0:
@@ -561,11 +561,10 @@ def describe(comparison: Comparison, change: Change | None = None, standards: St
             en_parts.append(f"{head_en} {verb_gain} {_n(r['newly_covered'])} more children")
         if r["no_longer_covered"] > 0:
             zh_parts.append(f"{_n(r['no_longer_covered'])} 名儿童不再在服务半径内")
-            en_parts.append(f"{head_en if not en_parts else 'it'} {verb_lose} {_n(r['no_longer_covered'])} children "
-                            "out of reach")
+            en_parts.append(f"{_n(r['no_longer_covered'])} children are no longer within reach")
         if not zh_parts:
             zh_parts.append("覆盖儿童数不变")
-            en_parts.append(f"{head_en} covers no more children")
+            en_parts.append(f"{head_en} {verb_gain} no more children")
         up, down = int(r["units_reaching_target"]), int(r["units_falling_below"])
         if up:
             zh_parts.append(f"{up} {lv_zh}达标")

@@ -365,7 +365,9 @@ def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> Any:
     row = run.comparison.summary.set_index("category").loc[cat]
     title = (f"{zh}情景：变更后服务覆盖（新增覆盖 {row['newly_covered']:,.0f} 名儿童） {en} scenario: coverage after the "
              f"change ({row['newly_covered']:,.0f} children newly covered)")
-    m = maps.coverage_map(bounds, fac, sa, run.after.access, None, cat, title=title, synthetic=cfg.synthetic)
+    # every uncovered home as a dot (not summed per hexagon): the homes newly covered are drawn beside them
+    m = maps.coverage_map(bounds, fac, sa, run.after.access, None, cat, title=title, synthetic=cfg.synthetic,
+                          max_points=len(run.after.access) + 1)
     before = res.layers.get("service_areas_dissolved")
     if before is not None:
         b = before[(before["category"] == cat) & (before["method"] == "walk")].to_crs("EPSG:4326")
@@ -399,7 +401,7 @@ def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> Any:
                     f'#fff;transform:translate(-8px,-14px)">{sym}</div>')
             folium.Marker((y, x), icon=folium.DivIcon(html=html), tooltip=f"{zh_} {en_}: {fid} {name}").add_to(fg)
         fg.add_to(m)
-    legend = ('<div style="position:fixed;bottom:24px;left:10px;z-index:9999;background:#fff;padding:6px 9px;'
+    legend = ('<div style="position:fixed;bottom:40px;left:10px;z-index:9999;background:#fff;padding:6px 9px;'
               'border:1px solid #999;border-radius:4px;font-size:12px;line-height:18px">'
               '<b>情景 Scenario</b><br><span style="color:#d7191c;font-size:16px">★</span> 新增设施 Added site<br>'
               '<span style="color:#404040;font-size:16px">✕</span> 撤除设施 Removed site<br>'
