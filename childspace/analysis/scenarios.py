@@ -226,8 +226,8 @@ def apply_changes(facilities: gpd.GeoDataFrame, add: Any = None, remove: Iterabl
     removed = fac[drop].copy()
     if add is None or (hasattr(add, "__len__") and len(add) == 0):
         added = new_sites([], standards=standards)
-    elif isinstance(add, gpd.GeoDataFrame) and (add.get("source") == SCENARIO_SOURCE).all() \
-            and "facility_id" in add.columns:
+    elif isinstance(add, gpd.GeoDataFrame) and {"source", "facility_id"} <= set(add.columns) \
+            and (add["source"] == SCENARIO_SOURCE).all():
         added = add.to_crs(WGS84)
         clash = sorted(set(added["facility_id"].astype(str)) & known)
         if clash:

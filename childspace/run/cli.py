@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument("--outputs", type=Path, help="output folder")
     rt.add_argument("--wait", action="store_true", help=WAIT_HELP)
 
-    from childspace.run.scenario import add_command as _scenario_command   # childspace scenario
+    from childspace.run.scenario import add_command as _scenario_command  # childspace scenario
     _scenario_command(sub, WAIT_HELP)
 
     n = add("network", "Build the walk network from an OSM extract and save it (构建步行路网).")

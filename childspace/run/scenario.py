@@ -372,7 +372,7 @@ def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> Any:
     if before is not None:
         b = before[(before["category"] == cat) & (before["method"] == "walk")].to_crs("EPSG:4326")
         if len(b):
-            folium.GeoJson(b[["geometry"]].to_json(), name=f"变更前步行服务区 Walking service area before",
+            folium.GeoJson(b[["geometry"]].to_json(), name="变更前步行服务区 Walking service area before",
                            style_function=lambda _: {"color": "#333333", "weight": 2, "dashArray": "6 5",
                                                      "fill": False},
                            tooltip=f"变更前步行服务区 Walking service area before ({zh} {en})").add_to(m)
