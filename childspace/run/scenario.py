@@ -348,6 +348,8 @@ SHEETS = {"summary": "汇总 Summary", "units": "单元前后对比 Units before
 
 def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> Any:
     """Coverage of ``cat`` after the change, with the change marked (drawn through outputs.maps.coverage_map)."""
+    import inspect
+
     import folium
 
     from childspace.analysis import coverage as cov
@@ -365,9 +367,19 @@ def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> Any:
     row = run.comparison.summary.set_index("category").loc[cat]
     title = (f"{zh}情景：变更后服务覆盖（新增覆盖 {row['newly_covered']:,.0f} 名儿童） {en} scenario: coverage after the "
              f"change ({row['newly_covered']:,.0f} children newly covered)")
-    # every uncovered home as a dot (not summed per hexagon): the homes newly covered are drawn beside them
-    m = maps.coverage_map(bounds, fac, sa, run.after.access, None, cat, title=title, synthetic=cfg.synthetic,
-                          max_points=len(run.after.access) + 1)
+    # opens on the communities shaded by coverage after the change against the target (the run's map style);
+    # the homes newly covered, the service area before and the changed sites are drawn over it
+    uc = run.after.coverage
+    level = "community" if inp.communities is not None else "township"
+    uc = uc[(uc["category"] == cat) & (uc["level"].astype(str) == level)]
+    kw: dict[str, Any] = {"title": title, "synthetic": cfg.synthetic}
+    params = inspect.signature(maps.coverage_map).parameters
+    if "unit_coverage" in params:
+        kw.update(unit_coverage=uc, target_pct=cfg.target_pct)
+    if "base" in params and hasattr(maps, "Basemap"):
+        kw.update(base=maps.Basemap(streets=res.network.edges, tianditu_key=getattr(cfg, "tianditu_key", None)),
+                  basemaps=tuple(getattr(cfg, "basemaps", ()) or ()))
+    m = maps.coverage_map(bounds, fac, sa, run.after.access, None, cat, **kw)
     before = res.layers.get("service_areas_dissolved")
     if before is not None:
         b = before[(before["category"] == cat) & (before["method"] == "walk")].to_crs("EPSG:4326")
