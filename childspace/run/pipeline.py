@@ -559,7 +559,7 @@ def _write_files(res: Results, cfg: RunConfig, out: Path, maps: bool = True,
     for name, p in report.write_csv_tables(out / "tables", tables, bilingual=True).items():
         written[f"csv:{name}"] = p
     about = report.WorkbookAbout(title=cfg.name, synthetic=cfg.synthetic, categories=cfg.categories,
-                                 sources=[Path(str(e["path"])).name for e in cfg.facilities if "path" in e])
+                                 sources=[e.path.name for e in cfg.facilities])
     written["excel"] = report.write_excel(out / "childspace.xlsx",
                                           {report.SHEET_NAMES.get(k, k): v for k, v in tables.items()}, about=about)
     if maps:
@@ -588,8 +588,8 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
     bounds = inp.communities if inp.communities is not None else inp.townships
     from childspace.analysis.streets import school_zone_rules, stress_frames
     base = maps.Basemap(streets=res.network.edges if res.network is not None else None,
-                        tianditu_key=getattr(cfg, "tianditu_key", None))
-    tiles = tuple(getattr(cfg, "basemaps", ()) or ())   # opt-in tile layers; none: offline
+                        tianditu_key=cfg.tianditu_key)
+    tiles = cfg.basemaps   # opt-in tile layers ([maps] basemaps); none: offline
     html_maps: dict[str, Path] = {}
     pngs: dict[str, Path] = {}
 
