@@ -18,13 +18,12 @@ from scipy.spatial import Delaunay
 from childspace._errors import ChildspaceWarning
 from childspace.analysis import coverage as cv
 from childspace.network import WalkNetwork
+from conftest import REALDATA, realdata
 
 CRS = "EPSG:4549"
 X0, Y0 = 500000.0, 3110000.0
 ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent.parent / "shared" / "realdata"
-if not REAL.exists():
-    REAL = Path("/work/shared/realdata")
+REAL = REALDATA
 
 
 def make_net(pts, pairs, tags=None) -> WalkNetwork:
@@ -192,7 +191,9 @@ def _check_walk_ge_line(acc: gpd.GeoDataFrame, cats) -> int:
 def _real_case(path: Path, n: int = 3000):
     from childspace.osm.features import facilities_from_osm
 
-    if not path.exists():
+    if path.parent == REALDATA:
+        path = realdata(path.name)
+    elif not path.exists():
         pytest.skip(f"{path.name} is missing")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChildspaceWarning)

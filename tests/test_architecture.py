@@ -106,7 +106,6 @@ def test_the_checks_see_the_imports():
     assert _layer("childspace.analysis.routes") > _layer("childspace.network.engine") > _layer("childspace.osm.reader")
 
 
-@pytest.mark.xfail(reason="the large modules are being split", strict=False)
 def test_modules_stay_readable():
     big = {str(p.relative_to(PKG.parent)): n for p in MODULES.values()
            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}

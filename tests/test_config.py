@@ -284,3 +284,21 @@ def test_safe_max_level_per_category():
     cats = res.layers["schools"].set_index("facility_id")["category"]
     safe = ws[ws["kind"] == "safe"]
     assert (safe["max_level"] == safe["school_id"].map(cats).map({"primary_school": 2, "middle_school": 3})).all()
+
+
+def test_maps_section_reaches_the_run_and_checks_its_values(data):
+    cfg_path = data / "sample.toml"
+    base = cfg_path.read_text(encoding="utf-8")
+    assert load_config(cfg_path).basemaps == ()          # offline by default: no tiles
+    cfg_path.write_text(base + '\n[maps]\nbasemaps = ["osm", "tianditu"]\ntianditu_key = "abc"\n', encoding="utf-8")
+    cfg = load_config(cfg_path)
+    assert cfg.basemaps == ("osm", "tianditu") and cfg.tianditu_key == "abc"
+    cfg_path.write_text(base + '\n[maps]\nbasemaps = ["tianditu"]\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"names tianditu but no tianditu_key.*\(line \d+\)"):
+        load_config(cfg_path)
+    cfg_path.write_text(base + '\n[maps]\nbasemaps = ["google"]\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"each must be one of osm, tianditu, amap"):
+        load_config(cfg_path)
+    cfg_path.write_text(base + '\n[maps]\nbasemap = ["osm"]\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"unknown key 'basemap' in \[maps\].*did you mean 'basemaps'"):
+        load_config(cfg_path)

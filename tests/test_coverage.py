@@ -18,6 +18,7 @@ from pyproj import Transformer
 from childspace.analysis import coverage as cv
 from childspace._errors import ChildspaceWarning, DataError
 from childspace.network.engine import WalkNetwork
+from conftest import sample_file
 
 M = "EPSG:4549"
 X0, Y0 = (round(c) for c in Transformer.from_crs("EPSG:4326", M, always_xy=True).transform(120.98, 28.12))
@@ -406,8 +407,8 @@ def sample():
     from childspace.inputs import loaders as io
 
     need = ["facilities/facilities.csv", "origins/homes.gpkg", "osm/sample.osm"]
-    if not all((_DATA / p).exists() for p in need):
-        pytest.skip("bundled sample not generated yet")
+    for p in need:
+        sample_file(p)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChildspaceWarning)
         fac = io.load_facilities(_DATA / "facilities/facilities.csv")

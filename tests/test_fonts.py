@@ -152,7 +152,9 @@ def test_a_failing_figure_is_a_warning_and_the_rest_is_written(tmp_path, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("drawing failed on purpose")
 
-    monkeypatch.setattr(plot, "plot_routes", broken)   # the slowest figure: the test stays short
+    from childspace.outputs import figures_routes
+
+    monkeypatch.setattr(figures_routes, "plot_routes", broken)   # the slowest figure: the test stays short
     out = tmp_path / "out"
     code = main(["report", "--config", str(_small_config(tmp_path)), "--outputs", str(out)])
     err = capsys.readouterr().err

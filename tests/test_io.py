@@ -24,6 +24,7 @@ from childspace.inputs.loaders import (
     read_table_or_layer,
     validate_report,
 )
+from conftest import sample_file
 
 GEOD = Geod(ellps="WGS84")
 REPO = Path(__file__).resolve().parents[1]
@@ -543,9 +544,7 @@ SAMPLE = {
 
 
 def need(key):
-    if not SAMPLE[key].exists():
-        pytest.skip(f"bundled sample {SAMPLE[key].relative_to(REPO)} not generated yet (scripts/make_sample.py)")
-    return SAMPLE[key]
+    return sample_file(str(SAMPLE[key].relative_to(REPO / "childspace" / "data")))
 
 
 def test_sample_boundaries():

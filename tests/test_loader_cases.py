@@ -215,7 +215,7 @@ def test_run_config_keeps_per_file_repairs_and_passes_strict(tmp_path):
     table().to_csv(tmp_path / "a.csv", index=False)
     table(经度=[LAT[0], LON[1], LON[2]], 纬度=[LON[0], LAT[1], LAT[2]]).to_csv(tmp_path / "b.csv", index=False)
     table(经度=[LON[0], None, LON[2]]).assign(编号=["E1", "E2", "E3"]).to_csv(tmp_path / "c.csv", index=False)
-    cfg = P.RunConfig(name="t", outputs=tmp_path, osm=tmp_path, facilities=[
+    cfg = P.RunConfig(name="t", outputs=tmp_path, osm=tmp_path, from_osm={"units": False, "homes": False}, facilities=[
         P.InputSpec(path=tmp_path / "a.csv"), P.InputSpec(path=tmp_path / "b.csv"), P.InputSpec(path=tmp_path / "c.csv")])
     inp, _ = caught(P.load_inputs, cfg)
     assert len(inp.facilities) == 8

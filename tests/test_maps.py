@@ -13,6 +13,7 @@ import shapely
 from _browser import distinct_colours, dump_dom, require_chromium, screenshot
 from shapely.geometry import LineString, Point, box
 
+from childspace.analysis import aggregate, streets
 from childspace.outputs import maps
 from childspace._errors import ChildspaceError, DataError
 
@@ -170,7 +171,7 @@ _EXPECTED = {
                "达标 Meets", "部分达标 Partly meets", "缺口 Gap", "重点项目 ★ Key projects (5)"],
     "routes": ["最安全路线（6） Safest routes (6)", "最短路线（6） Shortest routes (6)", "隐患点（3） Hazards (3)",
                "安全步行范围 Safe walkshed", "普通步行范围 Plain walkshed", "4级 高压力 Level 4 high stress"],
-    "overview": ["村社区覆盖率 Community coverage", "乡镇街道覆盖率 Township coverage", "80–100%", "无数据 No data"],
+    "overview": ["村社区覆盖率（", "乡镇街道覆盖率（", "≥80% 达到目标 meets target", "无数据（无儿童） No data"],
 }
 
 
@@ -183,13 +184,13 @@ def test_html_is_self_contained(built, tmp_path):
         assert ext == [], f"{key}: external resources {ext}"
         assert "Leaflet 1.9.4" in text and "L.control.scale" in text.replace("L.control\n", "L.control")
         assert "cdn.jsdelivr" not in text and "code.jquery.com" not in text
-        # the only http(s) URLs left are tile templates and attribution links
-        leaflet_js = (Path(maps.__file__).parent / "static" / "leaflet.js").read_text(encoding="utf-8")
+        # offline first: no tile URL at all by default, only Leaflet's own and attribution links
+        leaflet_js = (Path(maps.__file__).parent.parent / "static" / "leaflet.js").read_text(encoding="utf-8")
         leaflet_js = leaflet_js[: leaflet_js.rfind("//# sourceMappingURL")].rstrip()
         assert leaflet_js in text  # inlined verbatim
         urls = set(re.findall(r"https?://[^\s\"'<>)\\]+", text.replace(leaflet_js, "")))
-        assert all(("{z}" in u or "openstreetmap.org/copyright" in u or "leafletjs.com" in u
-                    or "autonavi" in u) for u in urls), urls
+        assert all(("openstreetmap.org/copyright" in u or "leafletjs.com" in u) for u in urls), urls
+        assert "{z}" not in text and "TileLayer(" not in text.replace("L.TileLayer", "")
         assert maps.SYNTHETIC_NOTE in text
 
 
@@ -233,12 +234,15 @@ def test_pilot_batches_drawn(built, sample, tmp_path):
     require_chromium()
     path = maps.save_map(built["pilots"], tmp_path / "p.html")
     dom = dump_dom(path)
-    # 48 pilots: 14 community polygons + 34 points, plus catchments (48) and boundaries (10) -> >= 106 paths
+    # 48 pilots: 14 community polygons + 34 points, plus boundaries (10); the catchments (48) are off at first
     n_paths = dom.count("<path")
-    assert n_paths >= 48 + 48 + 10, n_paths
-    # status colours are used as fills
-    for colour in ("#1a9641", "#f0a020", "#d7191c"):
+    assert 48 + 10 <= n_paths < 48 + 48 + 10, n_paths
+    # status colours are used as fills, and every unit carries its status symbol (the cue without colour)
+    from childspace.outputs.style import STATUS_LABELS
+
+    for key, (_zh, _en, colour, sym) in STATUS_LABELS.items():
         assert f'fill="{colour}"' in dom
+        assert dom.count(f'class="sym {key}">{sym}<') == int((sample["pilots"]["status"] == key).sum())
 
 
 def test_screenshots_not_blank(built, tmp_path):
@@ -299,8 +303,11 @@ def test_overview_every_category_radio(sample, tmp_path):
                         dom)
     assert len(radios) == 4, radios
     # only one choropleth drawn at a time: the kindergarten classes are used as fills, the life-circle ones not
-    assert 'fill="#d7191c"' in dom  # 10 % community
-    assert f'fill="{maps.LIFE_CIRCLE_CLASSES[2][0]}"' not in dom or 'fill="#a6d96a"' in dom
+    from childspace.outputs.style import LIFE_CIRCLE_CLASSES, coverage_classes
+
+    assert f'fill="{coverage_classes(80)[0].colour}"' in dom  # 10 % community, lowest class
+    assert f'fill="{coverage_classes(80)[4].colour}"' in dom  # 95 % community, meets the target
+    assert f'fill="{LIFE_CIRCLE_CLASSES[2][0]}"' not in dom  # the life-circle layer is not drawn at first
 
 
 def test_overview_life_circle_classes(sample, tmp_path):
@@ -342,19 +349,19 @@ def _toy_routes():
 
 def test_route_edge_use_hand_counts():
     routes, edges = _toy_routes()
-    use = maps.route_edge_use(routes, edges, "safest")
+    use = streets.route_edge_use(routes, edges, "safest")
     got = dict(zip(use["edge"], use["children"]))
     # edge 0: route 10 (3); edge 1: routes 10 + 11 (3 + 5); edge 2: route 11 once (listed twice, counted once);
     # edge 3: only the unreachable route 12 and the shortest route 13 -> not in the safest use
     assert got == {0: 3.0, 1: 8.0, 2: 5.0}
     assert dict(zip(use["edge"], use["routes"])) == {0: 1, 1: 2, 2: 1}
     assert list(use["edge"]) == [1, 2, 0]  # most children first
-    short = maps.route_edge_use(routes, edges, "shortest")
+    short = streets.route_edge_use(routes, edges, "shortest")
     assert dict(zip(short["edge"], short["children"])) == {3: 3.0}
     with pytest.raises(DataError, match="network"):
-        maps.route_edge_use(routes, edges.iloc[:3], "safest")
+        streets.route_edge_use(routes, edges.iloc[:3], "safest")
     with pytest.raises(DataError, match="edge sequences"):
-        maps.route_edge_use(gpd.GeoDataFrame(routes.copy()).pipe(lambda d: d.__setattr__("attrs", {}) or d),
+        streets.route_edge_use(gpd.GeoDataFrame(routes.copy()).pipe(lambda d: d.__setattr__("attrs", {}) or d),
                             edges)
 
 
@@ -389,7 +396,7 @@ def test_hex_totals_sum_and_area():
     xy = rng.uniform(0, 1000, size=(300, 2))
     pts = gpd.GeoDataFrame(geometry=[Point(x0 + a, y0 + b) for a, b in xy], crs=METRIC).to_crs(4326)
     w = rng.integers(0, 5, size=300)
-    hx = maps.hex_totals(pts, w, size_m=100.0)
+    hx = aggregate.hex_totals(pts, w, size_m=100.0)
     assert hx["total"].sum() == pytest.approx(w.sum())
     assert hx["points"].sum() == 300
     assert np.allclose(hx.area, 1.5 * np.sqrt(3) * 100.0 ** 2)  # regular hexagon: (3√3/2)·s²
@@ -411,7 +418,7 @@ def test_coverage_map_aggregates_many_homes(sample):
     # the hexagon popups carry the children summed per cell; all uncovered children are accounted for
     acc = s["access"]
     unc_kids = int(acc.loc[~acc["covered_walk_kindergarten"], "children"].sum())
-    hx = maps.hex_totals(acc[~acc["covered_walk_kindergarten"]], acc.loc[~acc["covered_walk_kindergarten"],
+    hx = aggregate.hex_totals(acc[~acc["covered_walk_kindergarten"]], acc.loc[~acc["covered_walk_kindergarten"],
                                                                         "children"].to_numpy(), 200)
     assert int(hx["total"].sum()) == unc_kids
 
@@ -440,7 +447,7 @@ def test_layer_added_after_build_is_listed_without_script_error(sample, tmp_path
     labels = re.findall(r'class="leaflet-control-layers-selector"[^>]*>\s*<span>\s*(.*?)</span>', dom)
     names = [t.strip() for t in labels]
     assert "规划新校址 Planned school sites" in names and "我的GeoJSON My GeoJSON" in names
-    assert "隐患点（3） Hazards (3)" in names  # the builder's own layers are still listed
+    assert "隐患过街点（2） Hazard crossings (2)" in names  # the builder's own layers are still listed
     assert len(names) == len(set(names))
 
 
@@ -485,7 +492,7 @@ def zone_sample():
 
 def test_school_zone_circles_areas():
     _net, schools, zones, _roads = zone_sample()
-    circ = maps.school_zone_circles(zones)
+    circ = streets.school_zone_circles(zones)
     assert list(circ["school_id"]) == ["S1", "S2"] and (circ["radius_m"] == 150.0).all()
     area = circ.to_crs(METRIC).area.to_numpy()
     # one gate each: a 150 m circle (128-gon: area ratio (n/2π)·sin(2π/n) = 0.9996)
@@ -495,14 +502,14 @@ def test_school_zone_circles_areas():
     with_gates = zones.assign(entrances=[[(p.x, p.y) for p in g], None])
     r, d = 150.0, 100.0
     lens = 2 * r * r * np.arccos(d / (2 * r)) - d / 2 * np.sqrt(4 * r * r - d * d)
-    a2 = maps.school_zone_circles(with_gates).to_crs(METRIC).area.to_numpy()
+    a2 = streets.school_zone_circles(with_gates).to_crs(METRIC).area.to_numpy()
     assert a2[0] == pytest.approx(2 * np.pi * r * r - lens, rel=2e-3)
     assert a2[1] == pytest.approx(np.pi * r * r, rel=1e-3)
     # the gates can also come from the schools' entrances (as from childspace.features)
     sch = schools.to_crs(4326).assign(entrances=[[(p.x, p.y) for p in g], None])
-    a3 = maps.school_zone_circles(zones, schools=sch).to_crs(METRIC).area.to_numpy()
+    a3 = streets.school_zone_circles(zones, schools=sch).to_crs(METRIC).area.to_numpy()
     assert a3 == pytest.approx(a2, rel=1e-9)
-    assert list(maps.zone_status(zones)) == ["both", "compliant"]
+    assert list(streets.zone_status(zones)) == ["both", "compliant"]
 
 
 def test_routes_map_school_zones_in_browser(sample, tmp_path):
@@ -516,7 +523,7 @@ def test_routes_map_school_zones_in_browser(sample, tmp_path):
     text = maps.render_html(m)
     # the popup of S1 lists both failures, the one of S2 says it complies
     assert "校门50米内无人行横道" in text and "限速高于30km/h" in text and "符合GA/T 1215-2014" in text
-    assert "✗ 不符合 fails" in text and "✓ 符合 meets" in text
+    assert "× 不符合 fails" in text and "✓ 符合 meets" in text
     dom = dump_dom(maps.save_map(m, tmp_path / "zones.html"))
     root = re.search(r"<html[^>]*>", dom).group(0)
     assert 'data-map-ready="1"' in root and "data-js-errors" not in root, root
@@ -526,8 +533,13 @@ def test_routes_map_school_zones_in_browser(sample, tmp_path):
               "校园周边（GA/T 1215-2014） School zones", "限速高于30 km/h Over 30 km/h",
               "限速≤30 km/h At most 30 km/h", "符合 Compliant（1）", "两项均不符合 Both requirements fail（1）"):
         assert t in dom, t
-    # drawn: zone roads over (red) and under (blue) the limit, rings in green and red
-    assert f'stroke="{maps.ZONE_ROAD_COLOURS[True]}"' in dom and f'stroke="{maps.ZONE_ROAD_COLOURS[False]}"' in dom
-    assert 'stroke="#1a9641"' in dom and 'stroke="#d7191c"' in dom
+    # the zone layers are off when the map opens (the map answers "where are the hazards"): not drawn yet,
+    # but in the page with zone roads over and under the limit and rings for compliant and failing schools
+    from childspace.outputs.style import ZONE_ROAD_COLOURS, ZONE_STATUS_LABELS
+
+    assert not re.search(r'checked=""[^>]*>\s*<span>\s*校园周边', dom)
+    for colour in (ZONE_ROAD_COLOURS[True], ZONE_ROAD_COLOURS[False], ZONE_STATUS_LABELS["compliant"][2],
+                   ZONE_STATUS_LABELS["both"][2]):
+        assert f'"color": "{colour}"' in text
     with pytest.raises(DataError, match="speed_ok"):
         maps.routes_map(sample["routes"], school_zones=zones.drop(columns="speed_ok"), basemaps=())

@@ -15,6 +15,7 @@ from scipy.spatial import Delaunay
 
 from childspace._errors import DataError, NetworkError
 from childspace.network.engine import Snap, WalkNetwork
+from conftest import sample_file
 
 CRS = "EPSG:4549"  # CGCS2000 / 3-degree GK CM 120E (Yueqing); hand coordinates are offsets from (X0, Y0)
 X0, Y0 = 500000.0, 3110000.0
@@ -443,9 +444,7 @@ def _check_against_networkx_osm(net: WalkNetwork, n_src: int, n_tgt: int, seed: 
 
 @pytest.mark.skipif(not HAS_OSM, reason="childspace.osm.reader not available")
 def test_sample_osm_against_networkx():
-    path = ROOT / "childspace" / "data" / "osm" / "sample.osm"
-    if not path.exists():
-        pytest.skip("data/osm/sample.osm not generated")
+    path = sample_file("osm/sample.osm")
     net = WalkNetwork.from_osm(path)
     assert net.crs.to_epsg() == 4549
     _check_against_networkx_osm(net, 10, 80, 0)
@@ -582,9 +581,7 @@ def test_lookup_high_degree_node():
 def test_path_geometry_matches_shapely_substrings_on_sample():
     from shapely.ops import substring
 
-    path = ROOT / "childspace" / "data" / "osm" / "sample.osm"
-    if not path.exists():
-        pytest.skip("data/osm/sample.osm not generated")
+    path = sample_file("osm/sample.osm")
     net = WalkNetwork.from_osm(path)
     rng = np.random.default_rng(4)
     minx, miny, maxx, maxy = net.edges.total_bounds

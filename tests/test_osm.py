@@ -15,12 +15,14 @@ import osmium
 import pytest
 import scipy.sparse as sp
 import shapely
+from conftest import sample_file
 from pyproj import Geod
 from scipy.sparse.csgraph import connected_components
 
 from childspace import ChildspaceError, DataError
 from childspace._errors import ChildspaceWarning, NetworkError
-from childspace.osm.reader import is_walkable, read_osm, tables_from_osmnx
+from childspace.osm.reader import read_osm, tables_from_osmnx
+from childspace.osm.walk_rules import is_walkable
 
 LON0, LAT0 = 120.98, 28.12
 M_LAT = 1.0 / 111_320.0
@@ -180,8 +182,8 @@ def test_sidewalk_separate_road_dropped_but_crossing_connects(tmp_path):
 def test_dropped_road_rates_its_sidewalks_and_crossing(tmp_path):
     # the primary road 1-2-3 is dropped (sidewalks mapped on both sides); its speed and lanes still rate the
     # sidewalks beside it and the zebra crossing over it, instead of the defaults for "no road nearby"
-    from childspace.network.engine import WalkNetwork
     from childspace.analysis.safety import network_stress
+    from childspace.network.engine import WalkNetwork
 
     p = write(tmp_path, "x.osm", crossing_scene(
         {"highway": "primary", "sidewalk": "separate", "maxspeed": "70", "lanes": "6", "name": "人民路"},
@@ -543,8 +545,8 @@ def test_helsinki_extract():
 SAMPLE = Path(__file__).resolve().parents[1] / "childspace" / "data" / "osm" / "sample.osm"
 
 
-@pytest.mark.skipif(not SAMPLE.exists(), reason="data/osm/sample.osm not generated yet")
 def test_bundled_sample():
+    sample_file("osm/sample.osm")
     nodes, edges = read_osm(SAMPLE)
     assert len(edges) > 10
     ends = np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()])
@@ -656,8 +658,7 @@ def _fake_server(monkeypatch, reply):
 
 
 def test_overpass_walk_network_equals_the_file_path(tmp_path, monkeypatch):
-    from childspace.osm import features
-    from childspace.osm import overpass
+    from childspace.osm import features, overpass
     from childspace.osm.reader import graph_from_overpass
 
     sent = _fake_server(monkeypatch, _Reply(SAMPLE_OSM.read_bytes()))

@@ -12,6 +12,7 @@ from test_coverage import X0, Y0, M, P, grid_network, points
 
 from childspace.analysis import pilots as pl
 from childspace._errors import ChildspaceWarning, DataError
+from conftest import sample_file
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +104,9 @@ _SAMPLE = ["boundaries/communities.shp", "boundaries/townships.gpkg", "facilitie
            "origins/homes.gpkg", "osm/sample.osm"]
 
 
-@pytest.mark.skipif(not all((_DATA / p).exists() for p in _SAMPLE), reason="bundled sample not generated yet")
 def test_bundled_sample_all_pilots_get_a_status():
+    for p in _SAMPLE:
+        sample_file(p)
     import pandas as pd
 
     from childspace.analysis import coverage as cv

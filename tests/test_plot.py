@@ -14,6 +14,8 @@ from matplotlib.figure import Figure
 from test_maps import make_sample
 
 from childspace.outputs import figures as plot
+from childspace.outputs.figures_overview import plot_overview
+from childspace.outputs.figures_routes import plot_routes
 from childspace._errors import ChildspaceError, DataError
 
 
@@ -67,9 +69,9 @@ def test_four_figures_in_metric_crs(sample, tmp_path):
             "coverage": plot.plot_coverage(s["boundaries"], s["facilities"], s["service_areas"], s["access"],
                                            s["gaps"], "kindergarten", synthetic=True),
             "pilots": plot.plot_pilots(s["pilots"], s["catchments"], boundaries=s["boundaries"], synthetic=True),
-            "routes": plot.plot_routes(s["routes"], s["hazards"], s["walksheds"], s["schools"],
+            "routes": plot_routes(s["routes"], s["hazards"], s["walksheds"], s["schools"],
                                        boundaries=s["boundaries"], route="both", synthetic=True),
-            "overview": plot.plot_overview(s["boundaries"], s["unit_coverage"], "kindergarten", synthetic=True),
+            "overview": plot_overview(s["boundaries"], s["unit_coverage"], "kindergarten", synthetic=True),
         }
         paths = {k: plot.save_figure(f, tmp_path / f"{k}.png") for k, f in figs.items()}
     assert [str(w.message) for w in caught if "Glyph" in str(w.message)] == []
@@ -92,12 +94,12 @@ def test_four_figures_in_metric_crs(sample, tmp_path):
         assert distinct_colours(png) > 100
     # the pilot legend counts all 48 units by status
     labels = [t.get_text() for t in figs["pilots"].axes[0].get_legend().get_texts()]
-    assert "达标 Meets（16）" in labels and "缺口 Gap（16）" in labels
+    assert "✓ 达标 Meets（16）" in labels and "× 缺口 Gap（16）" in labels
     assert "2023年试点（31个） Pilots 2023 (31)" in labels
 
 
 def test_overview_classes(sample):
-    fig = plot.plot_overview(sample["boundaries"], sample["unit_coverage"], "kindergarten")
+    fig = plot_overview(sample["boundaries"], sample["unit_coverage"], "kindergarten")
     ax = fig.axes[0]
     # community labels carry the figure: 桥头村 10 %, 海滨社区 95 %, 红星社区 no data
     texts = [t.get_text() for t in ax.texts]
@@ -105,9 +107,17 @@ def test_overview_classes(sample):
     fills = {tuple(np.round(c, 3)) for coll in ax.collections for c in coll.get_facecolors()}
     from matplotlib.colors import to_rgba
 
-    assert tuple(np.round(to_rgba("#d7191c"), 3)) in fills   # 10 % -> 0-20 class
-    assert tuple(np.round(to_rgba("#1a9641"), 3)) in fills   # 95 % -> 80-100 class
-    assert tuple(np.round(to_rgba("#bdbdbd"), 3)) in fills   # no data
+    from childspace.outputs.style import NO_DATA_COLOUR, coverage_classes
+
+    classes = coverage_classes(80)
+    assert tuple(np.round(to_rgba(classes[0].colour), 3)) in fills   # 10 % -> 0-20 class
+    assert tuple(np.round(to_rgba(classes[4].colour), 3)) in fills   # 95 % -> meets the 80 % target
+    assert tuple(np.round(to_rgba(NO_DATA_COLOUR), 3)) in fills      # no data
+    # the classes below the target are hatched (the cue without colour), the meeting class is not
+    hatched = {c.get_hatch() for c in ax.collections if c.get_hatch()}
+    assert {"///", ".."} <= hatched
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "≥80% 达到目标 meets target" and "60–80% 低于目标 below target" in labels
 
 
 def test_errors(sample, tmp_path):
@@ -115,7 +125,7 @@ def test_errors(sample, tmp_path):
         plot.plot_coverage(sample["boundaries"], sample["facilities"])
     with pytest.raises(DataError, match="status"):
         plot.plot_pilots(sample["pilots"].drop(columns="status"))
-    fig = plot.plot_overview(sample["boundaries"], sample["unit_coverage"], "kindergarten")
+    fig = plot_overview(sample["boundaries"], sample["unit_coverage"], "kindergarten")
     with pytest.raises(ChildspaceError, match="does not exist"):
         plot.save_figure(fig, tmp_path / "nope" / "x.png")
 
@@ -123,17 +133,21 @@ def test_errors(sample, tmp_path):
 def test_overview_small_multiples_and_townships(sample, tmp_path):
     b = sample["boundaries"]
     comms, towns = b[b["level"] == "community"], b[b["level"] == "township"]
-    fig = plot.plot_overview(comms, sample["unit_coverage"], townships=towns, small_multiples=True, synthetic=True)
+    fig = plot_overview(comms, sample["unit_coverage"], townships=towns, small_multiples=True, synthetic=True)
     panels = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title().split("（")[0] for ax in panels] == ["幼儿园 Kindergarten", "小学 Primary school"]
     # primary school: 50 % walking coverage everywhere -> overall 50 %
     assert "全部 50% overall" in panels[1].get_title()
-    # every community panel is filled with its class colour: primary school all 40-60 % (#ffffbf)
+    # every community panel is filled with its class colour: primary school all 40-60 % (third class)
     faces = panels[1].collections[0].get_facecolors()
-    assert len(faces) == 8 and np.allclose(faces[:, :3], [1.0, 1.0, 191 / 255], atol=1e-3)
+    from matplotlib.colors import to_rgb
+
+    from childspace.outputs.style import coverage_classes
+
+    assert len(faces) == 8 and np.allclose(faces[:, :3], to_rgb(coverage_classes(80)[2].colour), atol=1e-3)
     png = plot.save_figure(fig, tmp_path / "multi.png")
     assert distinct_colours(png) > 50
-    one = plot.plot_overview(comms, sample["unit_coverage"], "kindergarten", townships=towns)
+    one = plot_overview(comms, sample["unit_coverage"], "kindergarten", townships=towns)
     assert any("乡镇街道边界 Township boundary" == t.get_text() for t in one.axes[0].get_legend().get_texts())
 
 
@@ -229,7 +243,7 @@ def test_small_multiple_titles_aligned(sample):
     extra = [uc[uc["category"] == "kindergarten"].assign(category=c) for c in ("park", "library", "hospital")]
     uc4 = pd.concat([uc] + extra, ignore_index=True)
     uc4.loc[uc4["category"] == "library", "children_covered_walk"] = np.nan  # no overall share in its title
-    fig = plot.plot_overview(comms, uc4, townships=towns, small_multiples=True, synthetic=True)
+    fig = plot_overview(comms, uc4, townships=towns, small_multiples=True, synthetic=True)
     with plot._style():
         fig.canvas.draw()
     r = fig.canvas.get_renderer()
@@ -251,7 +265,7 @@ def test_plot_routes_school_zones(sample):
     from test_maps import zone_sample
 
     _net, schools, zones, roads = zone_sample()
-    fig = plot.plot_routes(sample["routes"], schools=schools, school_zones=zones, zone_roads=roads, synthetic=True)
+    fig = plot_routes(sample["routes"], schools=schools, school_zones=zones, zone_roads=roads, synthetic=True)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "校门150米范围 150 m around the gate (GA/T 1215-2014)" in labels
     assert "校园周边符合 School zone: compliant（1）" in labels
@@ -260,7 +274,9 @@ def test_plot_routes_school_zones(sample):
     from matplotlib.colors import to_rgba
 
     colours = {tuple(np.round(c, 3)) for coll in fig.axes[0].collections for c in coll.get_edgecolors()}
-    for c in ("#d7191c", "#2c7bb6", "#1a9641"):  # over-limit road, calm road, compliant ring
+    from childspace.outputs.style import ZONE_ROAD_COLOURS, ZONE_STATUS_LABELS
+
+    for c in (ZONE_ROAD_COLOURS[True], ZONE_ROAD_COLOURS[False], ZONE_STATUS_LABELS["compliant"][2]):
         assert tuple(np.round(to_rgba(c), 3)) in colours, c
     # the school names are placed without overlap
     texts, boxes = _placed_boxes(fig)

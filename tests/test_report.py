@@ -12,6 +12,8 @@ from test_maps import make_sample
 from childspace.outputs import maps
 
 from childspace.outputs import figures as plot
+from childspace.outputs.figures_overview import plot_overview
+from childspace.outputs.figures_routes import plot_routes
 
 from childspace.outputs import report
 from childspace._errors import ChildspaceError, DataError
@@ -47,7 +49,8 @@ def test_workbook_sheets_headers_formats(sample, tmp_path):
     headers = [c.value for c in ws[1]]
     assert headers[:3] == ["单元编号 Unit ID", "设施类型 Category", "服务半径(米) Radius (m)"]
     assert "步行覆盖率 Coverage walk %" in headers
-    assert ws.freeze_panes == "A2"
+    assert ws.freeze_panes == "B2"  # header row and the first column stay in view
+    assert ws.auto_filter.ref == f"A1:{ws.cell(row=1, column=ws.max_column).column_letter}{ws.max_row}"
     assert ws.max_row == 1 + 4  # 2 townships x 2 categories
     col = headers.index("步行覆盖率 Coverage walk %") + 1
     cell = ws.cell(row=2, column=col)
@@ -99,7 +102,7 @@ def test_html_report_lists_every_pilot(sample, tmp_path):
     (tmp_path / "figures").mkdir()
     mp = maps.save_map(maps.overview_map(s["boundaries"], s["unit_coverage"], "kindergarten", basemaps=(),
                                          synthetic=True), tmp_path / "maps" / "overview.html")
-    png = plot.save_figure(plot.plot_overview(s["boundaries"], s["unit_coverage"], "kindergarten", synthetic=True),
+    png = plot.save_figure(plot_overview(s["boundaries"], s["unit_coverage"], "kindergarten", synthetic=True),
                            tmp_path / "figures" / "overview.png", dpi=80)
     cov = _coverage_table(s)
     summary = ["幼儿园：5 个社区低于 80% 目标 Kindergartens: 5 communities below the 80% target",
@@ -147,11 +150,14 @@ def test_township_section_before_pilots(sample, tmp_path):
     assert text.index('id="townships"') < text.index('id="pilots"')
     sec = text[text.index('id="townships"'):text.index('id="pilots"')]
     # T1 kindergarten 72 % (60-80 class, below the 80 % target), T2 35.5 % (20-40 class); schools 50 %
-    assert re.search(r'data-below="1" style="background:#a6d96a">72% ▼', sec)
-    assert re.search(r'style="background:#fdae61">36% ▼', sec)
-    assert sec.count('style="background:#ffffbf">50% ▼') == 2
+    from childspace.outputs.style import coverage_classes
+
+    c = coverage_classes(80)
+    assert re.search(f'data-below="1" style="background:{c[3].colour}">72% ▼', sec)
+    assert re.search(f'style="background:{c[1].colour}">36% ▼', sec)
+    assert sec.count(f'style="background:{c[2].colour}">50% ▼') == 2
     assert "东港镇" in sec and "幼儿园 Kindergarten" in sec and "小学 Primary school" in sec
-    with pytest.raises(DataError, match="township coverage"):
+    with pytest.raises(DataError, match="coverage table"):
         report.township_table_html(pd.DataFrame({"unit_id": ["T1"]}))
 
 
@@ -184,3 +190,43 @@ def test_school_zone_table_and_report_section(tmp_path):
     assert "<th>school_id</th>" not in page and "<th>speed_ok</th>" not in page
     with pytest.raises(DataError, match="speed_ok"):
         report.school_zone_table_html(zones.drop(columns="speed_ok"))
+
+
+def test_report_key_figures_matrix_method_print(sample, tmp_path):
+    """Key figures come first, the community x category matrix lists the worst units first, the method cites
+    each category's radius and basis from the standards, and the page has print CSS."""
+    from childspace.inputs.standards import default_standards
+
+    uc = _coverage_table(sample)
+    comms = uc[uc["unit_id"].str.len() > 2]
+    path = report.html_report(tmp_path / "r.html", "报告 Report", ["发现 Finding"],
+                              tables={"community_coverage": comms, "hazards": sample["hazards"]},
+                              pilots_status=sample["pilots"], synthetic=True)
+    text = path.read_text(encoding="utf-8")
+    order = [text.index(f'id="{i}"') for i in ("key", "summary", "communities", "pilots", "tables", "method")]
+    assert order == sorted(order)
+    key = text[text.index('id="key"'):text.index('id="summary"')]
+    n_units = comms["unit_id"].nunique()
+    n_below = comms.loc[comms["below_target"], "unit_id"].nunique()
+    assert f"{n_below} / {n_units}" in key
+    assert f">{len(sample['hazards'])}<" in key
+    n_meets = int((sample["pilots"]["status"] == "meets").sum())
+    assert f"{n_meets} / 48" in key
+    # matrix: one row per community, worst (most categories below target) first
+    mat = report.community_matrix(comms)
+    assert len(mat) == n_units and set(mat.columns) >= {"kindergarten", "primary_school", "n_below"}
+    sec = text[text.index('id="communities"'):text.index('id="pilots"')]
+    rows = re.findall(r"<tr><td><b>(.*?)</b>", sec)
+    assert len(rows) == n_units
+    worst = mat.sort_values("n_below", ascending=False, kind="stable")["name"].iloc[0]
+    assert rows[0] == worst
+    # method: every category of the tables with its radius and basis
+    meth = text[text.index('id="method"'):]
+    st = default_standards()
+    for cat in comms["category"].unique():
+        c = st[cat]
+        assert f"{c.zh} {c.en}" in meth and f">{c.radius_m:g}<" in meth and c.basis[:20] in meth
+    assert "GB 55014-2021" in meth and "80%" in meth and "© OpenStreetMap contributors" in meth
+    assert "@media print" in text and "size:A4 landscape" in text
+    # no count shows as "977.0"
+    assert not re.search(r">\d+\.0<", text)

@@ -14,6 +14,7 @@ from childspace._errors import DataError
 from childspace.network.engine import WalkNetwork
 from childspace.analysis.routes import hazards, school_routes, school_summary, walksheds
 from childspace.analysis.safety import network_stress
+from conftest import sample_file
 
 CRS = "EPSG:4549"          # CGCS2000 3-degree GK, CM 120E (Yueqing)
 X0, Y0 = 596000.0, 3111000.0
@@ -272,9 +273,9 @@ SAMPLE_FAC = ROOT / "childspace" / "data" / "facilities" / "facilities.csv"
 SAMPLE_HOMES = ROOT / "childspace" / "data" / "origins" / "homes.gpkg"
 
 
-@pytest.mark.skipif(not (SAMPLE_OSM.exists() and SAMPLE_FAC.exists() and SAMPLE_HOMES.exists()),
-                    reason="the bundled sample is not present")
 def test_bundled_sample():
+    for p in ("osm/sample.osm", "facilities/facilities.csv", "origins/homes.gpkg"):
+        sample_file(p)
     from childspace.inputs.loaders import load_facilities, load_origins
 
     net = WalkNetwork.from_osm(SAMPLE_OSM)

@@ -41,49 +41,26 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import shapely
-from scipy.sparse.csgraph import connected_components, dijkstra
 
 from childspace._errors import ChildspaceWarning, DataError
+from childspace.analysis._common import require_layer
+from childspace.analysis.hazards import HAZARD_JOIN_M, hazards  # re-exported: routes is the public module
 from childspace.analysis.route_tables import _set_verdicts, assumption_summary, routes_table, school_summary
 from childspace.analysis.safety import Stress, _cfg, network_stress, routing_cost, safe_max_levels
 from childspace.analysis.safety import verdict as _verdict
+from childspace.analysis.walksheds import walksheds  # re-exported
 from childspace.inputs.projection import WGS84
 from childspace.network import Paths
 from childspace.network.arrays import ragged_ranges
 
-__all__ = ["assumption_summary", "hazards", "routes_table", "school_routes", "school_summary", "walksheds"]
+__all__ = ["HAZARD_JOIN_M", "assumption_summary", "hazards", "routes_table", "school_routes", "school_summary",
+           "walksheds"]
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------------------------
-def _require(gdf: Any, what: str, columns: Sequence[str]) -> None:
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        raise DataError(f"{what} must be a GeoDataFrame", feature=what,
-                        fix="load it with childspace.inputs.loaders (canonical layers)")
-    if gdf.crs is None:
-        raise DataError(f"{what} have no CRS", feature=what, fix="call .set_crs('EPSG:4326') or load with "
-                                                                   "childspace.inputs.loaders")
-    missing = [c for c in columns if c not in gdf.columns]
-    if missing:
-        raise DataError(f"{what} lack the column(s) {missing}", feature=what,
-                        fix=f"give {what} the canonical columns {list(columns)} (see docs/architecture.md)")
-    if gdf[columns[0]].duplicated().any():
-        dup = gdf.loc[gdf[columns[0]].duplicated(), columns[0]].astype(str).unique()[:5].tolist()
-        raise DataError(f"duplicate {columns[0]} values in {what}: {dup}", feature=what,
-                        fix=f"make {columns[0]} unique")
-
-
-def _subset(s: Any, idx: np.ndarray) -> Any:
-    """The points ``idx`` of a Snap (one point per group) as a Snap of their own."""
-    idx = np.asarray(idx, dtype=np.int64)
-    return dataclasses.replace(s, edge=s.edge[idx], offset=s.offset[idx], frac=s.frac[idx],
-                               distance=s.distance[idx], ok=s.ok[idx], xy=s.xy[idx], ids=s.ids[idx],
-                               owner=np.arange(idx.size, dtype=np.int64), labels=s.labels[idx])
-
-
 class _RouteData:
     """Edge/crossing sequences of routes, keyed by ``route_key`` (kept in ``routes.attrs``; shared, not copied)."""
 
@@ -367,8 +344,8 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
         and crossing sequences for :func:`hazards`; ``routes.attrs["safety_profile"]`` names the profile and
         ``routes.attrs["safe_max_level"]`` the safe maxima used.
     """
-    _require(origins, "origins", ["origin_id", "children"])
-    _require(schools, "schools", ["facility_id", "category"])
+    require_layer(origins, "origins", ["origin_id", "children"])
+    require_layer(schools, "schools", ["facility_id", "category"])
     cats = [categories] if isinstance(categories, str) else list(categories)
     if stress is None:
         stress = network_stress(network, config, profile=profile)
@@ -430,12 +407,12 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
         parts: list[tuple[np.ndarray, Any]] = []
         free = np.flatnonzero(~is_assigned)
         if free.size:
-            P = network.paths(_subset(s_snap, sidx), _subset(o_snap, free), cutoff=max_distance)
+            P = network.paths(s_snap.take(sidx), o_snap.take(free), cutoff=max_distance)
             parts.append((free, P))
         oa = np.flatnonzero(is_assigned)
         if oa.size:
             src = np.searchsorted(sidx, a_pos[oa])
-            P = network.paths_from(_subset(s_snap, sidx), _subset(o_snap, oa), src, cutoff=max_distance)
+            P = network.paths_from(s_snap.take(sidx), o_snap.take(oa), src, cutoff=max_distance)
             parts.append((oa, P))
         oi_s, P_s = _concat_paths(network, parts, n_o)
         sch = np.where(P_s.source >= 0, sidx[np.maximum(P_s.source, 0)], -1)
@@ -454,9 +431,9 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
         oi = np.flatnonzero(school_of >= 0)
         if oi.size:
             src = np.searchsorted(sidx, school_of[oi])
-            s_cat = _subset(s_snap, sidx)
+            s_cat = s_snap.take(sidx)
             parts = []
-            Pf = network.paths(s_cat, _subset(o_snap, oi), weight=w_safe)
+            Pf = network.paths(s_cat, o_snap.take(oi), weight=w_safe)
             own = Pf.source == src
             if own.any():
                 parts.append((oi[own], _take_paths(network, Pf, np.flatnonzero(own))))
@@ -465,7 +442,7 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
                 bound = np.zeros(sidx.size)
                 np.maximum.at(bound, src[~own], short_cost[rest])
                 bound = bound * (1 + 1e-9) + 1e-6
-                parts.append((rest, network.paths_from(s_cat, _subset(o_snap, rest), src[~own], weight=w_safe,
+                parts.append((rest, network.paths_from(s_cat, o_snap.take(rest), src[~own], weight=w_safe,
                                                        cutoff=bound)))
             oi_f, P = _concat_paths(network, parts, n_o)
             ev = _evaluate(network, stress, P, w_safe, unsafe_level, alt)
@@ -699,348 +676,3 @@ def _copy_keys(fk_e: list, fe: list, src: np.ndarray, dst: np.ndarray, fk_c: lis
     fcl.append(np.concatenate(fcl)[m])
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# summary and hazards
-# ----------------------------------------------------------------------------------------------------------------
-def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None, top: int | None = None,
-            min_level: int = 3, route: str = "safest", rank_by: str = "children",
-            safe_max_level: int | Mapping[str, int] | None = None,
-            schools: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
-    """Road segments and crossings at level >= ``min_level`` ranked by the children whose route uses them.
-
-    The routes counted are the ``safest`` rows of :func:`school_routes`, i.e. the safest *acceptable* route of
-    each child (the shortest one where the least-stress route is too long): a hazard on it is one the child
-    cannot reasonably avoid, so it is where a crossing, signal or sidewalk helps most. (A hazard on the
-    shortest route that a safe detour avoids is a lesser priority.)
-
-    Parameters
-    ----------
-    routes : GeoDataFrame
-        Straight from :func:`school_routes` (its ``attrs`` carry the edge/crossing sequences).
-    network : WalkNetwork
-        The network the routes were computed on.
-    stress : Stress, optional
-        The stress model the routes were computed with (default: recomputed with the default config).
-    top : int, optional
-        Keep the ``top`` highest-ranked hazards.
-    min_level : int
-        Lowest level reported (3: stressful and unsafe).
-    route : str
-        ``"safest"`` (default, the routes children are advised to take) or ``"shortest"`` (what children walk
-        when nobody guides them).
-    rank_by : str
-        ``"children"`` (default: most children first, then the higher level) or ``"level"`` (level 4 first,
-        then by children: the most dangerous places first, however few children pass).
-    safe_max_level : int, mapping or None
-        When given, a hazard is anything above the safe maximum of the route's school category
-        (:func:`childspace.analysis.safety.safe_max_levels`), instead of ``min_level``.
-    schools : GeoDataFrame, optional
-        ``facility_id``, ``name``: the ``schools`` column names schools by name (an unnamed school by its id;
-        without ``schools`` the ids are used).
-
-    Returns
-    -------
-    GeoDataFrame (EPSG:4326)
-        ``hazard_id``, ``type`` (``segment``/``crossing``), ``level``, ``children`` (each child once per hazard),
-        ``routes``, ``schools`` ("; "-joined school names), ``name`` (street), ``reason`` (bilingual), ``rank``
-        (1 = first by ``rank_by``), ``edge`` (for a segment: its longest piece) or ``node`` (network positions),
-        ``pieces`` (network edges in the hazard), ``length_m``, geometry (LineString/MultiLineString for
-        segments, Point for crossings).
-
-    Notes
-    -----
-    A segment hazard is one *place*: the pieces of one street (same name, else same OSM way) at the same level
-    that touch or lie within ``HAZARD_JOIN_M`` (100 m, about a block) of each other (both carriageways of a
-    divided road; pieces either side of a short calmer stretch), so a long arterial split at every side street
-    is one entry, not ten.
-    """
-    data = routes.attrs.get("childspace_routes")
-    if data is None:
-        raise DataError("the routes carry no edge sequences", feature="routes",
-                        fix="pass the GeoDataFrame returned by school_routes (not a reloaded file)")
-    if data.n_edges != network.n_edges:
-        raise DataError("the routes were computed on another network", feature="routes",
-                        fix="pass the same WalkNetwork as to school_routes")
-    stress = network_stress(network) if stress is None else stress
-    if route not in ("safest", "shortest"):
-        raise DataError(f"route must be 'safest' or 'shortest', got {route!r}", feature="hazards",
-                        fix="choose which routes to count")
-    if rank_by not in ("children", "level"):
-        raise DataError(f"rank_by must be 'children' or 'level', got {rank_by!r}", feature="hazards",
-                        fix="rank the hazards by the children affected or by their level")
-    s = routes[(routes["route"] == route) & (routes["verdict"] != "unreachable")]
-    key_children = pd.Series(s["children"].to_numpy(dtype=float), index=s["route_key"].to_numpy())
-    key_school = pd.Series(_school_names(s, schools), index=s["route_key"].to_numpy())
-    if safe_max_level is not None:
-        smax = safe_max_levels(safe_max_level, stress.config)
-        key_min = pd.Series(s["category"].map(lambda c: smax.get(c, smax["default"]) + 1).to_numpy(dtype=np.int64),
-                            index=s["route_key"].to_numpy())
-        min_level = int(key_min.min()) if len(key_min) else min_level
-    else:
-        key_min = None
-    rows = []
-    # segments: the pieces of one street at one level that touch form one hazard (one place to fix)
-    lev = stress.edge_level
-    m = np.isin(data.edge_key, key_children.index.to_numpy()) & (lev[data.edge] >= min_level)
-    if key_min is not None:
-        m[m] = lev[data.edge[m]] >= key_min.reindex(data.edge_key[m]).to_numpy()
-    if m.any():
-        seg = pd.DataFrame({"key": data.edge_key[m], "edge": data.edge[m]}).drop_duplicates()
-        he = np.unique(seg["edge"].to_numpy())
-        grp = _street_groups(network, he, lev[he])
-        seg["group"] = grp[np.searchsorted(he, seg["edge"].to_numpy())]
-        per = seg.drop_duplicates(["group", "key"])          # a child walking 3 pieces of a street counts once
-        per = per.assign(children=key_children.reindex(per["key"]).to_numpy(),
-                         school=key_school.reindex(per["key"]).to_numpy())
-        g = per.groupby("group").agg(children=("children", "sum"), routes=("key", "size"),
-                                     schools=("school", lambda x: "; ".join(sorted(set(x)))))
-        L = network.length
-        order = np.lexsort((-L[he], grp))                    # the longest piece represents the group
-        first = order[np.r_[True, grp[order][1:] != grp[order][:-1]]]
-        rep_e = he[first]
-        gid = grp[first]
-        g = g.loc[gid]
-        geoms = np.asarray(network.edges.geometry.array, dtype=object)
-        lines = pd.Series(geoms[he]).groupby(grp).agg(lambda x: shapely.line_merge(shapely.union_all(
-            np.asarray(x.to_numpy(), dtype=object)))).loc[gid].to_numpy(dtype=object)
-        names = network.edges["name"].to_numpy(dtype=object)[rep_e] if "name" in network.edges.columns else None
-        rows.append(pd.DataFrame({
-            "type": "segment", "level": lev[rep_e].astype(int), "children": g["children"].to_numpy(),
-            "routes": g["routes"].to_numpy(), "schools": g["schools"].to_numpy(),
-            "name": names, "reason": stress.edges["reason"].to_numpy(dtype=object)[rep_e],
-            "edge": rep_e, "node": -1, "pieces": np.bincount(grp)[gid],
-            "length_m": np.bincount(grp, weights=L[he])[gid], "geometry": lines}))
-    # crossings (per node; the worst crossing there among the routes using it)
-    m = np.isin(data.cross_key, key_children.index.to_numpy()) & (data.cross_level >= min_level)
-    if key_min is not None:
-        m[m] = data.cross_level[m] >= key_min.reindex(data.cross_key[m]).to_numpy()
-    if m.any():
-        cr = pd.DataFrame({"key": data.cross_key[m], "node": data.cross_node[m], "edge": data.cross_edge[m],
-                           "level": data.cross_level[m].astype(int)})
-        cr = cr.sort_values("level", ascending=False, kind="stable").drop_duplicates(["key", "node"])
-        cr["children"] = key_children.reindex(cr["key"]).to_numpy()
-        cr["school"] = key_school.reindex(cr["key"]).to_numpy()
-        worst = cr.drop_duplicates("node")[["node", "edge", "level"]].set_index("node")
-        g = cr.groupby("node").agg(children=("children", "sum"), routes=("key", "size"),
-                                   schools=("school", lambda x: "; ".join(sorted(set(x)))))
-        nodes = g.index.to_numpy()
-        w = worst.loc[nodes]
-        inc = stress.incidence.set_index(["node", "edge"])["reason"]
-        reason = inc.reindex(pd.MultiIndex.from_arrays([nodes, w["edge"].to_numpy()])).to_numpy(dtype=object)
-        names = network.edges["name"].to_numpy(dtype=object)[w["edge"].to_numpy()] \
-            if "name" in network.edges.columns else None
-        rows.append(pd.DataFrame({
-            "type": "crossing", "level": w["level"].to_numpy(), "children": g["children"].to_numpy(),
-            "routes": g["routes"].to_numpy(), "schools": g["schools"].to_numpy(), "name": names,
-            "reason": reason, "edge": w["edge"].to_numpy(), "node": nodes, "pieces": 1, "length_m": 0.0,
-            "geometry": shapely.points(network.x[nodes], network.y[nodes])}))
-    cols = ["hazard_id", "type", "level", "children", "routes", "schools", "name", "reason", "rank", "edge", "node",
-            "pieces", "length_m"]
-    if not rows:
-        return gpd.GeoDataFrame({c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=network.crs).to_crs(WGS84)
-                                .values, crs=WGS84)
-    df = pd.concat(rows, ignore_index=True)
-    keys = ["children", "level"] if rank_by == "children" else ["level", "children"]
-    df = df.sort_values(keys + ["type"], ascending=[False, False, True], kind="stable").reset_index(drop=True)
-    df["rank"] = np.arange(1, len(df) + 1)
-    df["hazard_id"] = np.where(df["type"] == "crossing", "C" + df["node"].astype(str), "S" + df["edge"].astype(str))
-    if top is not None:
-        df = df.head(int(top))
-    geo = gpd.GeoSeries(df.pop("geometry").to_numpy(), crs=network.crs).to_crs(WGS84)
-    return gpd.GeoDataFrame(df[cols], geometry=geo.values, crs=WGS84)
-
-
-#: Pieces of one street at one level closer than this (metres) are one hazard: both carriageways of a divided
-#: road, and pieces either side of a short calmer stretch (about one block), which the same children walk.
-HAZARD_JOIN_M = 100.0
-
-
-def _school_names(routes: pd.DataFrame, schools: gpd.GeoDataFrame | None) -> np.ndarray:
-    """The name of each route's school (its id when unnamed or when ``schools`` is not given)."""
-    ids = routes["school_id"].astype(str).to_numpy(dtype=object)
-    if schools is None or "name" not in schools.columns:
-        return ids
-    nm = pd.Series(schools["name"].to_numpy(dtype=object), index=schools["facility_id"].astype(str).to_numpy())
-    nm = nm[~nm.index.duplicated()]
-    got = nm.reindex(ids).to_numpy(dtype=object)
-    ok = pd.notna(got) & (pd.Series(got, dtype=object).astype(str).str.strip() != "").to_numpy()
-    return np.where(ok, got, ids)
-
-
-def _street_groups(network: Any, edges: np.ndarray, level: np.ndarray, join_m: float = HAZARD_JOIN_M
-                   ) -> np.ndarray:
-    """Group label (0..k-1) of each edge of ``edges``: edges of one street (same name, else same OSM way) and
-    the same level that touch or come within ``join_m`` metres of each other (the two carriageways of a
-    divided road, pieces either side of a short gap) are one group (connected components)."""
-    n = edges.size
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    cols = network.edges.columns
-    name = network.edges["name"].to_numpy(dtype=object)[edges] if "name" in cols else np.full(n, None, object)
-    way = network.edges["osmid"].to_numpy(dtype=object)[edges] if "osmid" in cols else edges
-    nm = pd.Series(name, dtype=object).fillna("").astype(str).str.strip()
-    blank = (nm == "").to_numpy()
-    way_s = pd.Series(way, dtype=object).fillna(-1).astype(str)
-    street = np.where(blank, ("way:" + way_s).to_numpy(dtype=object), ("name:" + nm).to_numpy(dtype=object))
-    code = pd.factorize(pd.MultiIndex.from_arrays([street, np.asarray(level, dtype=np.int64)]))[0]
-    geoms = np.asarray(network.edges.geometry.array, dtype=object)[edges]   # metric CRS (network.crs)
-    i, j = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=join_m)
-    same = code[i] == code[j]
-    G = sp.csr_array((np.ones(int(same.sum())), (i[same], j[same])), shape=(n, n))
-    _, lab = connected_components(G, directed=False)
-    return pd.factorize(lab)[0].astype(np.int64)
-
-# ----------------------------------------------------------------------------------------------------------------
-# walksheds
-# ----------------------------------------------------------------------------------------------------------------
-def _default_radius(category: str) -> float:
-    try:
-        from childspace.inputs.standards import default_standards
-
-        return float(default_standards().radius(category))
-    except Exception:  # standards unavailable or unknown category: the GB 50180 school radii
-        return 1000.0 if category == "middle_school" else 500.0
-
-
-def _line_graph_reach(network: Any, stress: Stress, edge_ok: np.ndarray, snap: Any, point: int, radius: float,
-                      max_level: int) -> tuple[np.ndarray, np.ndarray]:
-    """Metres reachable along each edge from its u and v ends within ``radius`` of a snapped point, walking
-    only edges with ``edge_ok`` and passing nodes only where the crossing (given the two edges used) is at most
-    ``max_level``. Exact turn-aware search on the edge graph (one state per edge direction)."""
-    L = network.length
-    E = network.n_edges
-    cand = np.flatnonzero(edge_ok)
-    u, v = network.u, network.v
-    # incidences of allowed edges at their nodes
-    inc_edge = np.concatenate([cand, cand])
-    inc_node = np.concatenate([u[cand], v[cand]])
-    inc_at_v = np.concatenate([np.zeros(cand.size, bool), np.ones(cand.size, bool)])
-    order = np.argsort(inc_node, kind="stable")
-    inc_edge, inc_node, inc_at_v = inc_edge[order], inc_node[order], inc_at_v[order]
-    starts = np.flatnonzero(np.r_[True, inc_node[1:] != inc_node[:-1]])
-    deg = np.diff(np.r_[starts, inc_node.size])
-    grp = np.repeat(np.arange(starts.size), deg)
-    # all ordered pairs (i -> j) of incidences at the same node
-    rep = deg[grp]
-    i_idx = np.repeat(np.arange(inc_node.size), rep)
-    j_off = np.arange(i_idx.size) - np.repeat(np.cumsum(rep) - rep, rep)
-    j_idx = starts[grp[i_idx]] + j_off
-    keep = inc_edge[i_idx] != inc_edge[j_idx]
-    i_idx, j_idx = i_idx[keep], j_idx[keep]
-    node = inc_node[i_idx]
-    lvl = stress.crossing_level(node, inc_edge[i_idx], inc_edge[j_idx])
-    ok = lvl <= max_level
-    i_idx, j_idx = i_idx[ok], j_idx[ok]
-    # state 2e: arrived at v (walked u->v); 2e+1: arrived at u
-    s_in = 2 * inc_edge[i_idx] + np.where(inc_at_v[i_idx], 0, 1)
-    s_out = 2 * inc_edge[j_idx] + np.where(inc_at_v[j_idx], 1, 0)
-    cost = L[inc_edge[j_idx]]
-    n_states = 2 * E + 1
-    src = 2 * E
-    e0 = int(snap.edge[point])
-    off = float(snap.offset[point])
-    rows = np.r_[s_in, src, src]
-    cols = np.r_[s_out, 2 * e0, 2 * e0 + 1]
-    data = np.r_[cost, L[e0] - off, off]
-    data = np.where(data <= 0, 1e-9, data)  # csgraph drops explicit zeros
-    G = sp.csr_array((data, (rows, cols)), shape=(n_states, n_states))
-    d = dijkstra(G, directed=True, indices=src, limit=radius + L.max() + 1.0)
-    d_fwd = d[0:2 * E:2]   # arrival at v having walked u->v
-    d_bwd = d[1:2 * E:2]
-    with np.errstate(invalid="ignore"):
-        ru = np.clip(radius - (d_fwd - L), 0.0, L)
-        rv = np.clip(radius - (d_bwd - L), 0.0, L)
-    ru = np.where(np.isfinite(d_fwd), ru, 0.0)
-    rv = np.where(np.isfinite(d_bwd), rv, 0.0)
-    # the school's own edge: from the point itself both ways
-    ru[e0] = rv[e0] = 0.0
-    return ru, rv
-
-
-def _pieces(network: Any, ru: np.ndarray, rv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    L = network.length
-    whole = (ru + rv >= L) & ((ru > 0) | (rv > 0))
-    pu = ~whole & (ru > 0)
-    pv = ~whole & (rv > 0)
-    e = np.arange(network.n_edges)
-    return (np.concatenate([e[whole], e[pu], e[pv]]),
-            np.concatenate([np.zeros(whole.sum()), np.zeros(pu.sum()), (L - rv)[pv]]),
-            np.concatenate([L[whole], ru[pu], L[pv]]))
-
-
-def walksheds(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None = None,
-              radius: float | Mapping[str, float] | None = None, max_level: int | None = None,
-              buffer_m: float = 25.0, max_snap: float = 150.0, config: str | Path | Mapping[str, Any] | None = None,
-              safe_max_level: int | Mapping[str, int] | None = None) -> gpd.GeoDataFrame:
-    """Plain and safe walksheds of each school.
-
-    Parameters
-    ----------
-    network : WalkNetwork
-    schools : GeoDataFrame
-        ``facility_id``, ``category`` (optional), Point geometry.
-    stress : Stress, optional
-    radius : float or mapping category -> float, optional
-        Walking radius in metres; default the category's standard radius (:mod:`childspace.standards`; GB 50180:
-        primary school 500 m, middle school 1000 m).
-    max_level : int, optional
-        One level for every school (kept for callers that pass a number); None: the school category's safe
-        maximum (``safe_max_level``). The safe walkshed uses only edges at or below this level and passes nodes only where the crossing is at
-        or below it (exact, turn by turn: the crossing at a node depends on the two edges used). The school's own
-        edge is always walkable from the school point (its frontage).
-    buffer_m : float
-        Half-width (metres) of the band around reachable edge pieces forming the polygon.
-    safe_max_level : int, mapping or None
-        Safe maximum per school category (:func:`childspace.analysis.safety.safe_max_levels`; default
-        kindergarten/primary 1, middle school 2); used when ``max_level`` is None.
-
-    Returns
-    -------
-    GeoDataFrame (EPSG:4326)
-        Two rows per school: ``school_id``, ``kind`` (``plain``/``safe``), ``max_level`` (None for plain),
-        ``radius_m``, ``length_m`` (network length reached), ``area_m2`` (metric CRS), geometry (Polygon).
-    """
-    _require(schools, "schools", ["facility_id"])
-    stress = network_stress(network, config) if stress is None else stress
-    sm = schools.to_crs(network.crs)
-    snap = network.snap(sm.geometry, max_distance=max_snap)
-    cats = sm["category"].astype(str).to_numpy() if "category" in sm.columns else np.full(len(sm), "")
-    smax = safe_max_levels(safe_max_level if max_level is None else int(max_level), stress.config)
-    rows = []
-    for i in range(len(sm)):
-        max_level_i = smax.get(cats[i], smax["default"])
-        edge_ok = stress.edge_level <= max_level_i
-        if isinstance(radius, Mapping):
-            R = float(radius.get(cats[i], _default_radius(cats[i])))
-        elif radius is None:
-            R = _default_radius(cats[i])
-        else:
-            R = float(radius)
-        sid = str(sm["facility_id"].iloc[i])
-        if not snap.ok[i]:
-            for kind in ("plain", "safe"):
-                rows.append(dict(school_id=sid, kind=kind, max_level=None if kind == "plain" else max_level_i,
-                                 radius_m=R, length_m=0.0, area_m2=0.0, geometry=None))
-            continue
-        one = _subset(snap, [i])
-        d, _ = network.node_distances(one, cutoff=R)
-        ru, rv = network.reachable_edges(d, R)
-        e0 = int(snap.edge[i])
-        ru[e0] = rv[e0] = 0.0
-        plain = (ru, rv)
-        safe = _line_graph_reach(network, stress, edge_ok, snap, i, R, max_level_i)
-        for kind, (a, b) in (("plain", plain), ("safe", safe)):
-            e, s0, s1 = _pieces(network, a, b)
-            # the stretch of the school's own edge within R of the school
-            off = float(snap.offset[i])
-            e = np.r_[e, e0]
-            s0 = np.r_[s0, max(0.0, off - R)]
-            s1 = np.r_[s1, min(network.length[e0], off + R)]
-            lines = network.substrings(e, s0, s1)
-            reached = float(np.sum(np.abs(s1 - s0)))
-            poly = shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=4))
-            rows.append(dict(school_id=sid, kind=kind, max_level=None if kind == "plain" else max_level_i,
-                             radius_m=R, length_m=reached, area_m2=float(shapely.area(poly)), geometry=poly))
-    df = pd.DataFrame(rows)
-    geo = gpd.GeoSeries(df.pop("geometry").to_numpy(), crs=network.crs).to_crs(WGS84)
-    return gpd.GeoDataFrame(df, geometry=geo.values, crs=WGS84)

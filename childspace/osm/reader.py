@@ -83,6 +83,16 @@ from childspace._errors import ChildspaceWarning, DataError, NetworkError
 from childspace.inputs.area import AreaLike, area_polygon
 from childspace.inputs.projection import WGS84, local_crs
 from childspace.osm import _parse as _osm_reader
+from childspace.osm.walk_rules import (
+    CLOSED_CANDIDATES,
+    ROAD_CLASSES,
+    RULE_KEYS,
+    SIDEWALK_COVER_SHARE,
+    SIDEWALK_SEARCH_M,
+    TRUNKS,
+    is_closed_road,
+    is_walkable,
+)
 
 _GEOD = Geod(ellps="WGS84")
 
@@ -125,131 +135,6 @@ NODE_TAGS: dict[str, str] = {
     "crossing_ref": "crossing_ref",
     "crossing_markings": "crossing:markings",
 }
-
-_WALK_HIGHWAYS = frozenset(
-    {
-        "footway",
-        "pedestrian",
-        "path",
-        "steps",
-        "living_street",
-        "residential",
-        "service",
-        "unclassified",
-        "road",
-        "track",
-        "corridor",
-        "tertiary",
-        "tertiary_link",
-        "secondary",
-        "secondary_link",
-        "primary",
-        "primary_link",
-    }
-)
-_TRUNKS = frozenset({"trunk", "trunk_link"})
-_FOOT_ONLY_IF_ALLOWED = frozenset({"cycleway", "bridleway"})
-_FOOT_ALLOWED = frozenset({"yes", "designated", "permissive"})
-_FOOT_FORBIDDEN = frozenset({"no", "private", "use_sidepath"})
-_ACCESS_FORBIDDEN = frozenset({"no", "private"})
-_INDOOR_NOT_ROUTE = frozenset({"room", "area", "wall", "door", "level", "column"})
-_SIDEWALK_PRESENT = frozenset({"both", "left", "right", "yes", "separate"})
-#: Road classes that can carry a ``sidewalk=separate`` tag (footways and paths themselves cannot).
-_ROAD_CLASSES = _WALK_HIGHWAYS - {"footway", "pedestrian", "path", "steps", "corridor", "track"} | _TRUNKS
-
-#: Half-width (m) of the band on each side of a road searched for separately mapped sidewalks.
-SIDEWALK_SEARCH_M = 25.0
-#: Share of the road length that separate sidewalks must cover on each side for the road to be dropped.
-SIDEWALK_COVER_SHARE = 0.5
-
-_RULE_KEYS = (
-    "highway",
-    "foot",
-    "access",
-    "footway",
-    "cycleway",
-    "sidewalk",
-    "sidewalk:both",
-    "sidewalk:left",
-    "sidewalk:right",
-    "motorroad",
-    "area",
-    "indoor",
-    "service",
-)
-
-
-def is_walkable(tags: dict[str, str], trunk: Literal["keep", "sidewalk"] = "keep") -> bool:
-    """Whether a way with these OSM tags is walkable (rules in the module docstring).
-
-    Parameters
-    ----------
-    tags : dict
-        The way's OSM tags (raw strings).
-    trunk : {"keep", "sidewalk"}
-        Keep trunk roads unless closed to walkers ("keep"), or only with a sidewalk tagged ("sidewalk").
-
-    Returns
-    -------
-    bool
-    """
-    hw = tags.get("highway")
-    if hw is None:
-        return False
-    foot = tags.get("foot")
-    foot_ok = foot in _FOOT_ALLOWED
-    if foot in _FOOT_FORBIDDEN:
-        return False
-    if tags.get("access") in _ACCESS_FORBIDDEN and not foot_ok:
-        return False
-    if tags.get("motorroad") == "yes" and not foot_ok:
-        return False
-    if tags.get("indoor") in _INDOOR_NOT_ROUTE:
-        return False
-    if hw in _WALK_HIGHWAYS:
-        return True
-    if hw in _TRUNKS:
-        if tags.get("sidewalk") in ("no", "none"):
-            return foot_ok
-        if trunk == "keep" or foot_ok:
-            return True
-        return tags.get("sidewalk") in _SIDEWALK_PRESENT or any(
-            tags.get(k) in ("yes", "separate") for k in ("sidewalk:both", "sidewalk:left", "sidewalk:right")
-        )
-    if hw in _FOOT_ONLY_IF_ALLOWED:
-        if foot_ok:
-            return True
-        # a crossing drawn as a cycleway that pedestrians use as well (footway=crossing on the same way)
-        return hw == "cycleway" and tags.get("footway") == "crossing"
-    return False
-
-
-#: Motor-road classes whose ways closed to walkers are still read: their at-grade crossings are rated
-_CLOSED_CANDIDATES = frozenset({"motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
-                                "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified",
-                                "residential", "road"})
-
-
-def is_closed_road(tags: dict[str, str], trunk: Literal["keep", "sidewalk"] = "keep") -> bool:
-    """A motor road that walkers may not use because of its traffic (``foot=no``/``use_sidepath``,
-    ``motorroad=yes``, a trunk with ``sidewalk=no``, a motorway): not walked, but kept for crossing checks (a
-    footway meeting it at grade crosses that traffic). Private roads (``access``/``foot`` = private, no) are not
-    closed roads in this sense: they are left out as before."""
-    hw = tags.get("highway")
-    if hw not in _CLOSED_CANDIDATES or tags.get("area") == "yes" or is_walkable(tags, trunk):
-        return False
-    return (tags.get("foot") in ("no", "use_sidepath") or tags.get("motorroad") == "yes"
-            or hw in ("motorway", "motorway_link")
-            or (hw in _TRUNKS and tags.get("sidewalk") in ("no", "none")))
-
-
-def _has_separate_sidewalks(tags: dict[str, Any]) -> bool:
-    if tags.get("highway") not in _ROAD_CLASSES:
-        return False
-    if tags.get("sidewalk") == "separate" or tags.get("sidewalk:both") == "separate":
-        return True
-    return tags.get("sidewalk:left") == "separate" and tags.get("sidewalk:right") == "separate"
-
 
 # ----------------------------------------------------------------------------------------------------
 # reading
@@ -313,7 +198,7 @@ def read_osm(
         raise _outside(p, poly, box, "header bounds")
 
     way_keys = list(
-        dict.fromkeys(list(EDGE_TAGS.values()) + list(EDGE_EXTRA_TAGS.values()) + list(_RULE_KEYS))
+        dict.fromkeys(list(EDGE_TAGS.values()) + list(EDGE_EXTRA_TAGS.values()) + list(RULE_KEYS))
     )
     def read(bbox: tuple[float, float, float, float] | None):
         return _osm_reader.read_ways_and_nodes(
@@ -351,9 +236,9 @@ def _outside(p: Path, poly: BaseGeometry, box: tuple[float, float, float, float]
 
 
 def _separate_sidewalks(tags: dict[str, np.ndarray]) -> np.ndarray:
-    """Vectorised :func:`_has_separate_sidewalks` over per-key object arrays of way tags."""
+    """Vectorised :func:`has_separate_sidewalks` over per-key object arrays of way tags."""
     hw = tags["highway"]
-    road = np.fromiter((h in _ROAD_CLASSES for h in hw), dtype=bool, count=len(hw))
+    road = np.fromiter((h in ROAD_CLASSES for h in hw), dtype=bool, count=len(hw))
     both = (tags["sidewalk"] == "separate") | (tags["sidewalk:both"] == "separate")
     sides = (tags["sidewalk:left"] == "separate") & (tags["sidewalk:right"] == "separate")
     return road & (both | sides)
@@ -546,14 +431,14 @@ def _closed_roads(tags_df: dict[str, np.ndarray], trunk: Literal["keep", "sidewa
     """Per way: read only for crossing checks (:func:`is_closed_road`), evaluated on the few candidates."""
     hw = tags_df["highway"]
     n = len(hw)
-    cand = np.fromiter((h in _CLOSED_CANDIDATES for h in hw), dtype=bool, count=n)
+    cand = np.fromiter((h in CLOSED_CANDIDATES for h in hw), dtype=bool, count=n)
     if not cand.any():
         return np.zeros(n, dtype=bool)
     maybe = cand & (np.isin(tags_df["foot"], ["no", "use_sidepath"]) | (tags_df["motorroad"] == "yes")
-                    | np.isin(hw, ["motorway", "motorway_link"]) | np.isin(hw, list(_TRUNKS)))
+                    | np.isin(hw, ["motorway", "motorway_link"]) | np.isin(hw, list(TRUNKS)))
     out = np.zeros(n, dtype=bool)
     for i in np.flatnonzero(maybe):
-        tags = {k: tags_df[k][i] for k in _RULE_KEYS if tags_df[k][i] is not None}
+        tags = {k: tags_df[k][i] for k in RULE_KEYS if tags_df[k][i] is not None}
         out[i] = is_closed_road(tags, trunk)
     return out
 
@@ -728,7 +613,7 @@ def tables_from_osmnx(
     ge = ge.loc[~dup.to_numpy()].reset_index(drop=True)
     osmid = osmid[~dup.to_numpy()]
 
-    all_keys = set(EDGE_TAGS.values()) | set(EDGE_EXTRA_TAGS.values()) | set(_RULE_KEYS)
+    all_keys = set(EDGE_TAGS.values()) | set(EDGE_EXTRA_TAGS.values()) | set(RULE_KEYS)
 
     def col(key: str) -> np.ndarray:
         if key in ge.columns:
@@ -738,7 +623,7 @@ def tables_from_osmnx(
     tagcols = {k: col(k) for k in all_keys}
     walk = np.fromiter(
         (
-            is_walkable({k: tagcols[k][i] for k in _RULE_KEYS if tagcols[k][i] is not None}, trunk)
+            is_walkable({k: tagcols[k][i] for k in RULE_KEYS if tagcols[k][i] is not None}, trunk)
             for i in range(len(ge))
         ),
         dtype=bool,

@@ -1,6 +1,6 @@
 """Static maps for reports (静态地图): matplotlib figures in the local metric CRS.
 
-Each function mirrors a map of :mod:`childspace.maps` and returns a :class:`matplotlib.figure.Figure` drawn in the
+Each function mirrors a map of :mod:`childspace.outputs.maps` and returns a :class:`matplotlib.figure.Figure` drawn in the
 local metric CRS (:func:`childspace.inputs.projection.local_crs_for`; CGCS2000 3-degree Gauss–Krüger in China), with a
 north arrow, a scale bar of a round length in metres/kilometres, a legend and a bilingual title. Saving is
 separate: :func:`save_figure`.
@@ -13,6 +13,12 @@ Han Sans / WenQuanYi / SimHei / Microsoft YaHei / PingFang) and otherwise uses t
 ``childspace/fonts/`` (a subset of Noto Sans CJK SC: GB2312 and every character of the package and its data);
 characters missing from the first font are taken from the next (:func:`cjk_font_stack`).
 Figures are built without pyplot, so nothing is shown or kept open.
+
+This module holds the coverage and pilot figures and the drawing helpers; the routes figure is
+:func:`childspace.outputs.figures_routes.plot_routes`, the coverage overview
+:func:`childspace.outputs.figures_overview.plot_overview`. Classes, colours and labels come from
+:mod:`childspace.outputs.style` (below-target coverage classes and each pilot status also carry a hatch or a marker,
+so they stay apart without colour vision).
 """
 
 from __future__ import annotations
@@ -34,17 +40,19 @@ from pyproj import CRS
 
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
+from childspace.analysis.aggregate import auto_hex_size, hex_totals
 from childspace.inputs.projection import local_crs_for
-from childspace.outputs.report import (
-    _VALUE_LABELS,
+from childspace.outputs.style import (
+    CATEGORY_COLOURS,
     CATEGORY_LABELS,
-    COVERAGE_BINS,
     NO_DATA_COLOUR,
     STATUS_LABELS,
-    STRESS_LABELS,
-    _coverage_colours,
-    _only_category,
+    STATUS_MARKERS,
+    UNCOVERED_RAMP,
     category_label,
+    coverage_class_index,
+    coverage_classes,
+    coverage_colours,
 )
 
 __all__ = [
@@ -52,11 +60,18 @@ __all__ = [
     "find_cjk_font",
     "nice_scale_length",
     "plot_coverage",
-    "plot_overview",
     "plot_pilots",
-    "plot_routes",
     "save_figure",
 ]
+
+
+def only_category(table: pd.DataFrame, caller: str, holds: str) -> str:
+    """The one category in ``table["category"]``; a ChildspaceError naming ``caller`` when there are several/none."""
+    cats = table["category"].dropna().unique() if "category" in table.columns else []
+    if len(cats) != 1:
+        raise ChildspaceError(f"{caller} needs a category when {holds} several",
+                              fix=f"pass category= one of {sorted(map(str, cats))}")
+    return str(cats[0])
 
 #: CJK families tried in order (Simplified Chinese faces first)
 CJK_FAMILIES: tuple[str, ...] = (
@@ -421,22 +436,27 @@ def _fix_extent(ax, *layers: gpd.GeoDataFrame | None, pad: float = 0.04) -> None
 def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame,
                   service_areas: gpd.GeoDataFrame | None = None, access: gpd.GeoDataFrame | None = None,
                   gaps: gpd.GeoDataFrame | None = None, category: str | None = None, *,
+                  unit_coverage: pd.DataFrame | None = None, target_pct: float | None = None,
                   max_points: int = 500, hex_size: float | None = None,
                   title: str | None = None, synthetic: bool = False) -> Figure:
     """Static coverage map of one category (mirrors :func:`childspace.outputs.maps.coverage_map`).
+
+    With ``unit_coverage`` the communities are shaded by walking coverage in the classes of the target
+    (:func:`childspace.outputs.style.coverage_classes`; below-target classes hatched), as the map opens; the
+    walking service areas are then outlined and the homes / hexagons left to the interactive map.
 
     Parameters are those of :func:`childspace.outputs.maps.coverage_map` (any CRS in; drawn in the local metric CRS).
     Gaps are shaded by ``children_uncovered``; homes not covered on foot (``covered_walk_<cat>`` false, else
     ``covered_line_<cat>``) are red dots sized by ``children``; with more than ``max_points`` of them the children
     uncovered are summed per hexagon (``hex_size`` metres, default about 20 cells across;
-    :func:`childspace.outputs.maps.hex_totals`) instead.
+    :func:`childspace.analysis.aggregate.hex_totals`) instead.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     if category is None:
-        category = _only_category(facilities, "plot_coverage", "facilities hold")
+        category = only_category(facilities, "plot_coverage", "facilities hold")
     crs = _crs_for(boundaries, facilities)
     b = _metric(boundaries, crs, "boundaries")
     fac = _metric(facilities, crs, "facilities")
@@ -444,13 +464,13 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
         fac = fac[fac["category"].astype(str) == category]
     clabel = category_label(category)
     zh, en = CATEGORY_LABELS.get(category, (category, category))
-    from childspace.outputs.maps import CATEGORY_COLOURS
-
-    colour = CATEGORY_COLOURS.get(category, "#1f78b4")
+    colour = CATEGORY_COLOURS.get(category, "#0077bb")
     with _style():
         fig, ax = _new_figure()
         handles: list = []
-        if gaps is not None and len(gaps):
+        if unit_coverage is not None and b is not None and len(unit_coverage):
+            handles += _coverage_choropleth(ax, b, pd.DataFrame(unit_coverage), category, target_pct)
+        if gaps is not None and len(gaps) and unit_coverage is None:
             g = _metric(gaps, crs, "gaps")
             if "category" in g.columns:
                 g = g[g["category"].astype(str) == category]
@@ -458,11 +478,11 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
                 n_unc = 0
                 if access is not None and f"covered_walk_{category}" in access.columns:
                     n_unc = int((~access[f"covered_walk_{category}"].fillna(False).astype(bool)).sum())
-                g.plot(ax=ax, column="children_uncovered", cmap="Reds", alpha=0.45, edgecolor="#99000d",
+                g.plot(ax=ax, column="children_uncovered", cmap="Purples", alpha=0.55, edgecolor=UNCOVERED_RAMP[3],
                        linewidth=0.6, zorder=2, legend=n_unc <= max_points,
                        legend_kwds={"label": "缺口未覆盖儿童 Gap: children uncovered", "shrink": 0.45,
                                     "location": "bottom", "pad": 0.02, "aspect": 30})
-                handles.append(Patch(facecolor="#fb6a4a", edgecolor="#99000d", label="覆盖缺口 Coverage gap"))
+                handles.append(Patch(facecolor=UNCOVERED_RAMP[2], edgecolor=UNCOVERED_RAMP[3], label="覆盖缺口 Coverage gap"))
         if service_areas is not None and len(service_areas):
             sa = _metric(service_areas, crs, "service_areas")
             if "category" in sa.columns:
@@ -473,14 +493,18 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
             if (meth == "line").any():
                 sa[meth == "line"].boundary.plot(ax=ax, color=colour, linewidth=1.0, linestyle="--", zorder=3)
                 handles.append(Line2D([], [], color=colour, ls="--", label=f"直线服务区{rt} Straight-line area"))
-            if (meth == "walk").any():
+            if (meth == "walk").any() and unit_coverage is not None:   # outline only over the choropleth
+                sa[meth == "walk"].boundary.plot(ax=ax, color=colour, linewidth=1.2, zorder=3)
+                handles.append(Line2D([], [], color=colour, lw=1.2, label=f"步行服务区{rt} Walking area"))
+            elif (meth == "walk").any():
                 sa[meth == "walk"].plot(ax=ax, color=colour, alpha=0.25, edgecolor=colour, linewidth=0.8,
                                         zorder=3)
                 handles.append(Patch(facecolor=colour, alpha=0.35, edgecolor=colour,
                                      label=f"步行服务区{rt} Walking area"))
         labels = _Labels()
         _draw_boundaries(ax, b, handles, labels=labels)
-        if access is not None and len(access):
+        # with the choropleth the figure answers "which communities fall short"; the homes stay in the HTML map
+        if access is not None and len(access) and unit_coverage is None:
             acc = _metric(access, crs, "access")
             col = next((c for c in (f"covered_walk_{category}", f"covered_line_{category}") if c in acc.columns),
                        None)
@@ -489,11 +513,9 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
                                 feature="access", fix=f"run coverage.origin_access for category {category!r}")
             unc = acc[~acc[col].fillna(False).astype(bool).to_numpy()]
             if len(unc) > max_points:
-                from childspace.outputs.maps import _auto_hex_size, hex_totals
-
                 kids = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)),
                                      errors="coerce").fillna(0).to_numpy()
-                size = hex_size if hex_size is not None else _auto_hex_size(acc)
+                size = hex_size if hex_size is not None else auto_hex_size(acc)
                 hx = hex_totals(unc, kids, size).to_crs(crs)
                 hx = hx[hx["total"].to_numpy() > 0]
                 if len(hx):
@@ -507,9 +529,9 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
             elif len(unc):
                 kids = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)),
                                      errors="coerce").fillna(0).to_numpy()
-                ax.scatter(unc.geometry.x, unc.geometry.y, s=6 + 6 * kids, c="#ef3b2c", edgecolors="#67000d",
+                ax.scatter(unc.geometry.x, unc.geometry.y, s=6 + 6 * kids, c=UNCOVERED_RAMP[3], edgecolors="white",
                            linewidths=0.4, zorder=8)
-                handles.append(Line2D([], [], marker="o", ls="", color="#ef3b2c", markeredgecolor="#67000d",
+                handles.append(Line2D([], [], marker="o", ls="", color=UNCOVERED_RAMP[3], markeredgecolor="white",
                                       label="未覆盖住户（大小=儿童数） Uncovered homes (size = children)"))
         if len(fac):
             ax.scatter(fac.geometry.x, fac.geometry.y, s=90, c=colour, edgecolors="white", linewidths=1.5,
@@ -521,6 +543,31 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
         _decorate(fig, ax, title or f"{zh}服务覆盖 {en} service coverage", synthetic, handles, crs)
         _note_left_out(fig, labels.place(ax))
     return fig
+
+
+def _coverage_choropleth(ax, b: gpd.GeoDataFrame, uc: pd.DataFrame, category: str,
+                         target_pct: float | None) -> list:
+    """Communities shaded by walking coverage of ``category`` in the target's classes; returns legend handles."""
+    if "category" in uc.columns:
+        uc = uc[uc["category"].astype(str) == category]
+    if target_pct is None and "target_pct" in uc.columns and uc["target_pct"].notna().any():
+        target_pct = float(pd.to_numeric(uc["target_pct"], errors="coerce").dropna().iloc[0])
+    lev = b["level"].astype(str).to_numpy() if "level" in b.columns else np.array(["community"] * len(b))
+    units = b[lev == ("community" if (lev == "community").any() else "township")].copy()
+    units["unit_id"] = units["unit_id"].astype(str)
+    u = uc[["unit_id", "pct_walk"]].assign(unit_id=uc["unit_id"].astype(str)).drop_duplicates("unit_id")
+    j = units.merge(u, on="unit_id", how="left")
+    vals = pd.to_numeric(j["pct_walk"], errors="coerce").to_numpy(dtype=float)
+    j.plot(ax=ax, color=coverage_colours(vals, target_pct), edgecolor="#777777", linewidth=0.4, zorder=1.5,
+           alpha=0.85)
+    classes = coverage_classes(target_pct)
+    idx = coverage_class_index(vals, target_pct)
+    for i, c in enumerate(classes):
+        if c.hatch and (idx == i).any():
+            j[idx == i].plot(ax=ax, facecolor="none", edgecolor="#5a2a00", hatch=c.hatch, linewidth=0.0, zorder=1.6)
+    return ([Patch(facecolor=c.colour, edgecolor="#444444", hatch=c.hatch, label=f"步行覆盖率 {c.label}")
+             for c in reversed(classes)]
+            + [Patch(facecolor=NO_DATA_COLOUR, edgecolor="#444444", label="无数据（无儿童） No data (no children)")])
 
 
 def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | None = None, *,
@@ -562,6 +609,11 @@ def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | 
         if poly.any():
             ps[poly].plot(ax=ax, color=colours[poly], alpha=0.55, edgecolor=np.where(key[poly], "black", "#333333"),
                           linewidth=np.where(key[poly], 2.0, 0.8), zorder=5)
+            for st_, (_mk, hatch) in STATUS_MARKERS.items():   # the status without colour: a hatch per status
+                sel_ = poly & (status == st_)
+                if sel_.any() and hatch:
+                    ps[sel_].plot(ax=ax, facecolor="none", edgecolor="#222222", hatch=hatch, linewidth=0.0,
+                                  zorder=5.5)
         pts = ps[~poly]
         batch = ps["batch"].to_numpy() if "batch" in ps.columns else np.zeros(len(ps))
         markers = {2022: "o", 2023: "s"}
@@ -573,6 +625,11 @@ def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | 
                            marker=markers.get(int(bval) if np.isfinite(float(bval)) else 0, "D"),
                            edgecolors=np.where(key[sel], "black", "white"),
                            linewidths=np.where(key[sel], 2.0, 1.0), zorder=9)
+                for st_, over in (("partly", "."), ("gap", "x")):   # the status without colour
+                    sel2 = sel & (status == st_)
+                    if sel2.any():
+                        ax.scatter(ps[sel2].geometry.x, ps[sel2].geometry.y, s=28, c="black" if st_ == "partly"
+                                   else "white", marker=over, linewidths=1.6, zorder=9.5)
             mk = markers.get(int(bval), "D")
             n = int((batch == bval).sum())
             handles.append(Line2D([], [], marker=mk, ls="", color="#888888", markersize=8,
@@ -589,380 +646,15 @@ def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | 
                     labels.add(rp.x[sel], rp.y[sel], ids[sel].tolist(), priority=prio, kind="point",
                                marker_pt=float(mpt.max()) if (~poly[sel]).any() else 2.0,
                                short=[sh for sh, k in zip(short, sel) if k], fontsize=6.5, zorder=12)
-        for k_, (zh, en, col) in STATUS_LABELS.items():
-            handles.append(Patch(facecolor=col, edgecolor="#333333",
-                                 label=f"{zh} {en}（{int((status == k_).sum())}）"))
+        for k_, (zh, en, col, sym) in STATUS_LABELS.items():
+            handles.append(Patch(facecolor=col, edgecolor="#333333", hatch=STATUS_MARKERS[k_][1],
+                                 label=f"{sym} {zh} {en}（{int((status == k_).sum())}）"))
         handles.append(Line2D([], [], marker="o", ls="", color="white", markeredgecolor="black",
                               markeredgewidth=2, markersize=9, label="黑圈 = 重点项目 Black ring = key project"))
         del pts
         _fix_extent(ax, ps, b, _metric(catchments, crs, "catchments") if catchments is not None else None)
         _decorate(fig, ax, title or "儿童友好试点单元评估 Child-friendly pilot units", synthetic, handles, crs)
         _note_left_out(fig, labels.place(ax))
-    return fig
-
-
-def plot_routes(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None,
-                walksheds: gpd.GeoDataFrame | None = None, schools: gpd.GeoDataFrame | None = None, *,
-                boundaries: gpd.GeoDataFrame | None = None, route: str = "safest",
-                network_stress: gpd.GeoDataFrame | None = None, school_zones: gpd.GeoDataFrame | None = None,
-                zone_roads: gpd.GeoDataFrame | None = None, title: str | None = None,
-                synthetic: bool = False) -> Figure:
-    """Static map of routes to school by worst stress level (mirrors :func:`childspace.outputs.maps.routes_map`).
-
-    Parameters
-    ----------
-    route : {"safest", "shortest", "both"}, default "safest"
-        Which routes of ``routes.school_routes`` to draw (shortest ones dotted).
-    network_stress : GeoDataFrame, optional
-        Network edges with ``level`` (:func:`childspace.outputs.maps.stress_frames`): the whole network is drawn thin by
-        street level and, for ``route`` "safest"/"shortest" with routes as returned by ``school_routes``, the
-        routes are summed per street (width = children, :func:`childspace.outputs.maps.route_edge_use`) instead of
-        drawing one line per route.
-    school_zones, zone_roads : GeoDataFrame, optional
-        :func:`childspace.analysis.safety.school_zones` (``return_segments=True``) outputs: the 150 m circles around each
-        gate (dashed, coloured by the result: green compliant, amber one requirement fails, red both), the zone
-        roads (red = limit over 30 km/h, blue = at most 30 km/h, dashed = limit assumed) and a ring per school
-        coloured by the result (GA/T 1215-2014).
-    Other parameters as in :func:`childspace.outputs.maps.routes_map`. School and community names are placed clear of
-    each other and of the markers; names that fit nowhere are left out and counted in a note.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    if route not in ("safest", "shortest", "both"):
-        raise ChildspaceError(f"unknown route choice {route!r}", fix='use "safest", "shortest" or "both"')
-    crs = _crs_for(routes, boundaries)
-    r = _metric(routes, crs, "routes")
-    if "worst_level" not in r.columns:
-        raise DataError("routes lack the column 'worst_level'", feature="routes",
-                        fix="pass the output of childspace.analysis.routes.school_routes")
-    if route != "both" and "route" in r.columns:
-        r = r[r["route"].astype(str) == route]
-    b = _metric(boundaries, crs, "boundaries")
-    with _style():
-        fig, ax = _new_figure()
-        handles: list = []
-        if walksheds is not None and len(walksheds):
-            w = _metric(walksheds, crs, "walksheds")
-            kind = w["kind"].astype(str).to_numpy() if "kind" in w.columns else np.array(["plain"] * len(w))
-            if (kind == "plain").any():
-                w[kind == "plain"].plot(ax=ax, color="#4a6fa5", alpha=0.10, linewidth=0, zorder=2)
-                w[kind == "plain"].boundary.plot(ax=ax, color="#4a6fa5", linewidth=1.2, linestyle="--", zorder=2)
-                handles.append(Patch(facecolor="#dfe6f0", edgecolor="#4a6fa5", ls="--",
-                                     label="普通步行范围 Plain walkshed"))
-            if (kind == "safe").any():
-                w[kind == "safe"].plot(ax=ax, color="#1a9641", alpha=0.22, edgecolor="#1a9641", linewidth=1,
-                                       zorder=3)
-                handles.append(Patch(facecolor="#a9d8b3", edgecolor="#1a9641", label="安全步行范围 Safe walkshed"))
-        labels = _Labels()
-        _draw_boundaries(ax, b, handles, labels=labels)
-        zone_handles, zs = _draw_school_zones(ax, school_zones, zone_roads, schools, crs)
-        level = pd.to_numeric(r["worst_level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
-        kids = (pd.to_numeric(r["children"], errors="coerce").fillna(0).to_numpy() if "children" in r.columns
-                else np.zeros(len(r)))
-        kinds = r["route"].astype(str).to_numpy() if "route" in r.columns else np.array(["safest"] * len(r))
-        use = None
-        if network_stress is not None and len(network_stress):
-            ns = _metric(network_stress, crs, "network_stress")
-            nl = pd.to_numeric(ns["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
-            ns.plot(ax=ax, color=[STRESS_LABELS[v][2] for v in nl], linewidth=0.8, alpha=0.8, zorder=4)
-            if route != "both" and "childspace_routes" in routes.attrs:
-                from childspace.outputs.maps import route_edge_use
-
-                use = _metric(route_edge_use(routes, network_stress, route), crs, "edge use")
-        if use is not None and len(use):
-            k = use["children"].to_numpy(dtype=float)
-            kmax = max(float(k.max()), 1.0)
-            ul = pd.to_numeric(use["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
-            o = np.argsort(k, kind="stable")
-            use.iloc[o].plot(ax=ax, color=[STRESS_LABELS[v][2] for v in ul[o]],
-                             linewidth=1.0 + 7.0 * np.sqrt(k[o] / kmax), alpha=0.9, zorder=7)
-            for frac in (1.0, 0.25):
-                handles.append(Line2D([], [], color="#555555", lw=1.0 + 7.0 * np.sqrt(frac),
-                                      label=f"{kmax * frac:,.0f} 名儿童走此街道 children on the street"))
-            r = r.iloc[0:0]
-            level, kids, kinds = level[:0], kids[:0], kinds[:0]
-        for lv in (1, 2, 3, 4):
-            for kd, ls in (("safest", "-"), ("shortest", ":")):
-                sel = (level == lv) & (kinds == kd)
-                if sel.any():
-                    r[sel].plot(ax=ax, color=STRESS_LABELS[lv][2], linewidth=np.clip(1.2 + 0.35 * np.sqrt(kids[sel]),
-                                                                                     1.2, 5), linestyle=ls,
-                                zorder=6 + lv)
-        for lv, (zh, en, col) in STRESS_LABELS.items():
-            handles.append(Line2D([], [], color=col, lw=3, label=f"{zh} {en}"))
-        if route == "both":
-            handles.append(Line2D([], [], color="#555555", lw=2, ls=":", label="点线 = 最短路线 Dotted = shortest"))
-        if hazards is not None and len(hazards):
-            h = _metric(hazards, crs, "hazards")
-            hl = pd.to_numeric(h["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
-            hk = pd.to_numeric(h.get("children", pd.Series(0, index=h.index)), errors="coerce").fillna(0).to_numpy()
-            is_pt = h.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
-            if (~is_pt).any():
-                h[~is_pt].plot(ax=ax, color=[STRESS_LABELS[v][2] for v in hl[~is_pt]], linewidth=6, alpha=0.6,
-                               zorder=11)
-            if is_pt.any():
-                hp = h[is_pt]
-                ax.scatter(hp.geometry.x, hp.geometry.y, s=30 + 8 * hk[is_pt], marker="^",
-                           c=[STRESS_LABELS[v][2] for v in hl[is_pt]], edgecolors="black", linewidths=1,
-                           zorder=12)
-                labels.avoid(hp.geometry.x, hp.geometry.y, np.sqrt(30 + 8 * hk[is_pt]) / 2)
-            handles.append(Line2D([], [], marker="^", ls="", color="#d7191c", markeredgecolor="black",
-                                  markersize=10, label="隐患点（大小=受影响儿童） Hazard (size = children)"))
-        if schools is not None and len(schools):
-            s = _metric(schools, crs, "schools")
-            ax.scatter(s.geometry.x, s.geometry.y, s=120, c="#1f78b4", edgecolors="white", linewidths=1.5,
-                       zorder=13, marker="o")
-            labels.avoid(s.geometry.x, s.geometry.y, np.sqrt(120) / 2 + 1.5)
-            if "name" in s.columns and len(s) <= 60:
-                labels.add(s.geometry.x, s.geometry.y, s["name"].astype(str).tolist(), priority=3.0,
-                           marker_pt=np.sqrt(120) / 2 + 1.5, fontsize=9, zorder=14)
-            handles.append(Line2D([], [], marker="o", ls="", color="#1f78b4", markeredgecolor="white",
-                                  markersize=10, label="学校 School"))
-        if zs is not None and len(zs):
-            _zone_rings(ax, zs)
-            labels.avoid(zs.geometry.x, zs.geometry.y, _ZONE_RING_PT)
-        handles += zone_handles
-        _fix_extent(ax, r, b, use, _metric(walksheds, crs, "walksheds") if walksheds is not None else None,
-                    _metric(schools, crs, "schools") if schools is not None else None, zs)
-        which = {"safest": "最安全路线 safest routes", "shortest": "最短路线 shortest routes",
-                 "both": "最安全与最短路线 safest and shortest routes"}[route]
-        _decorate(fig, ax, title or f"上学路线安全评估（{which.split(' ')[0]}） Safe routes to school "
-                  f"({which.split(' ', 1)[1]})", synthetic, handles, crs)
-        _note_left_out(fig, labels.place(ax))
-    return fig
-
-
-_ZONE_RING_PT = 8.0  # radius (points) of the school-zone ring around a school marker
-
-
-def _draw_school_zones(ax, school_zones: gpd.GeoDataFrame | None, zone_roads: gpd.GeoDataFrame | None,
-                       schools: gpd.GeoDataFrame | None, crs: CRS) -> tuple[list, gpd.GeoDataFrame | None]:
-    """Zone circles and zone roads; returns legend handles and the zone table in ``crs`` (rings drawn later)."""
-    from childspace.outputs.maps import (
-        ZONE_ROAD_COLOURS,
-        ZONE_STATUS_LABELS,
-        _zone_rules,
-        school_zone_circles,
-        zone_status,
-    )
-
-    radius, limit, _cross = _zone_rules()
-    handles: list = []
-    zs = None
-    if school_zones is not None and len(school_zones):
-        zs = _metric(school_zones, crs, "school_zones")
-        status = zone_status(zs)
-        circ = school_zone_circles(school_zones, schools, radius).to_crs(crs)
-        circ.boundary.plot(ax=ax, color=[ZONE_STATUS_LABELS[v][2] for v in status], linewidth=1.0,
-                           linestyle="--", zorder=5)
-        handles.append(Line2D([], [], color="#555555", ls="--", lw=1.0,
-                              label=f"校门{radius:g}米范围 {radius:g} m around the gate (GA/T 1215-2014)"))
-        counts = pd.Series(status).value_counts()
-        for k, (zh, en, col) in ZONE_STATUS_LABELS.items():
-            handles.append(Line2D([], [], marker="o", ls="", markersize=11, markerfacecolor="none",
-                                  markeredgecolor=col, markeredgewidth=2.5,
-                                  label=f"校园周边{zh} School zone: {en.lower()}（{int(counts.get(k, 0))}）"))
-    if zone_roads is not None and len(zone_roads):
-        zr = _metric(zone_roads, crs, "zone_roads")
-        over = (zr["over_limit"].astype("boolean").fillna(False).to_numpy(dtype=bool) if "over_limit" in zr.columns
-                else np.zeros(len(zr), dtype=bool))
-        assumed = (zr["speed_assumed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-                   if "speed_assumed" in zr.columns else np.zeros(len(zr), dtype=bool))
-        for o in (False, True):
-            for a, ls in ((False, "-"), (True, "--")):
-                sel = (over == o) & (assumed == a)
-                if sel.any():
-                    zr[sel].plot(ax=ax, color=ZONE_ROAD_COLOURS[o], linewidth=2.2, linestyle=ls, zorder=9)
-        handles.append(Line2D([], [], color=ZONE_ROAD_COLOURS[True], lw=2.2,
-                              label=f"校园周边道路限速高于{limit:g} Zone road over {limit:g} km/h"))
-        handles.append(Line2D([], [], color=ZONE_ROAD_COLOURS[False], lw=2.2,
-                              label=f"校园周边道路限速≤{limit:g} Zone road at most {limit:g} km/h"))
-        if assumed.any():
-            handles.append(Line2D([], [], color="#555555", lw=2.2, ls="--",
-                                  label="虚线 = 限速按道路等级假定 Dashed = speed assumed"))
-    return handles, zs
-
-
-def _zone_rings(ax, zs: gpd.GeoDataFrame) -> None:
-    from childspace.outputs.maps import ZONE_STATUS_LABELS, zone_status
-
-    status = zone_status(zs)
-    ax.scatter(zs.geometry.x, zs.geometry.y, s=(2 * _ZONE_RING_PT) ** 2, facecolors="none",
-               edgecolors=[ZONE_STATUS_LABELS[v][2] for v in status], linewidths=2.5, zorder=13.5)
-
-
-def _coverage_handles() -> list:
-    """Legend patches of the coverage classes and "no data"."""
-    return ([Patch(facecolor=c, edgecolor="#444444", label=lab) for _u, c, lab in COVERAGE_BINS]
-            + [Patch(facecolor=NO_DATA_COLOUR, edgecolor="#444444", label="无数据 No data")])
-
-
-def _overview_fill(sub: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None,
-                   value: str) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
-    """Units left-joined with the ``value`` (and ``below_target``) of one category, the values and their fill
-    colours (classes of :data:`childspace.outputs.report.COVERAGE_BINS`)."""
-    if category is not None and "category" in uc.columns:
-        uc = uc[uc["category"].astype(str) == category]
-    cols = ["unit_id", value] + (["below_target"] if "below_target" in uc.columns else [])
-    u = uc[cols].copy()
-    u["unit_id"] = u["unit_id"].astype(str)
-    sub = sub.merge(u.drop_duplicates("unit_id"), on="unit_id", how="left")
-    vals = pd.to_numeric(sub[value], errors="coerce").to_numpy(dtype=float)
-    return sub, vals, _coverage_colours(vals)
-
-
-def _overview_small_multiples(b: gpd.GeoDataFrame, sub: gpd.GeoDataFrame, uc: pd.DataFrame, cats: list[str],
-                              townships: gpd.GeoDataFrame | None, value: str, vlabel: str, title: str | None,
-                              synthetic: bool, crs: CRS) -> Figure:
-    n = len(cats)
-    ncols = min(3, n) if n <= 6 else 4
-    nrows = int(np.ceil(n / ncols))
-    minx, miny, maxx, maxy = b.total_bounds
-    aspect = (maxy - miny) / max(maxx - minx, 1.0)
-    panel_w = 4.2
-    fig = Figure(figsize=(panel_w * ncols, panel_w * aspect * nrows + 2.2), dpi=100)
-    FigureCanvasAgg(fig)
-    top = 1.0 - 1.25 / fig.get_size_inches()[1]
-    bottom = 0.9 / fig.get_size_inches()[1]
-    halo = [patheffects.withStroke(linewidth=2, foreground="white")]
-    axes = []
-    for i, cat in enumerate(cats):
-        r, c = divmod(i, ncols)
-        h = (top - bottom) / nrows
-        ax = fig.add_axes((0.01 + c * 0.98 / ncols, top - (r + 1) * h, 0.98 / ncols - 0.01, h - 0.06))
-        axes.append(ax)
-        s2, vals, fill = _overview_fill(sub, uc, cat, value)
-        s2.plot(ax=ax, color=fill, edgecolor="#666666", linewidth=0.4, zorder=2)
-        if townships is not None and len(townships):
-            townships.boundary.plot(ax=ax, color="#111111", linewidth=1.4, zorder=5)
-        tot = (uc[uc["category"].astype(str) == cat] if "category" in uc.columns else uc)
-        share = ""
-        if {"children", "children_covered_walk"} <= set(tot.columns) and value == "pct_walk":
-            ch = pd.to_numeric(tot["children"], errors="coerce").sum()
-            cv = pd.to_numeric(tot["children_covered_walk"], errors="coerce").sum()
-            share = f"（全部 {100 * cv / ch:.0f}% overall）" if ch else ""
-        # a fixed title position (y given): matplotlib's automatic placement lifts some titles above others
-        ax.set_title(f"{category_label(cat)}{share}", fontsize=11, fontweight="bold", y=1.0, pad=6.0)
-        ax.set_xlim(minx, maxx)
-        ax.set_ylim(miny, maxy)
-        ax.set_aspect("equal")
-        ax.set_axis_off()
-    # scale bar on the last panel, north arrow on the first
-    ax = axes[-1]
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    length = nice_scale_length(x1 - x0, 0.3)
-    ax.add_patch(Rectangle((x0, y0 - 0.04 * (y1 - y0)), length, 0.015 * (y1 - y0), facecolor="black",
-                           clip_on=False, zorder=20))
-    ax.text(x0 + length, y0 - 0.02 * (y1 - y0), _scale_label(length), fontsize=8, va="bottom", ha="left",
-            path_effects=halo, clip_on=False)
-    axes[0].annotate("N 北", xy=(0.97, 0.97), xytext=(0.97, 0.80), xycoords="axes fraction", ha="center",
-                     fontsize=9, fontweight="bold", arrowprops=dict(facecolor="black", width=3, headwidth=9,
-                                                                    headlength=8), zorder=21)
-    handles = _coverage_handles()
-    if townships is not None and len(townships):
-        handles.append(Line2D([], [], color="#111111", lw=1.6, label="乡镇街道边界 Township boundary"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False,
-               title=f"{vlabel} %", title_fontsize=10, bbox_to_anchor=(0.5, 0.0))
-    vz, ve = vlabel.split(" ", 1)
-    fig.suptitle(title or f"各类设施{vz} {ve} by category", fontsize=15, fontweight="bold", x=0.01, ha="left",
-                 y=0.995, va="top")
-    if synthetic:
-        fig.text(0.99, 0.995, _SYNTHETIC_NOTE, fontsize=10, fontweight="bold", color="#7a5200", ha="right", va="top",
-                 bbox=dict(boxstyle="round,pad=0.3", facecolor="#fff3cd", edgecolor="#e0b84d"))
-    fig.text(0.99, 0.003, f"坐标系 CRS: {crs.name} (EPSG:{crs.to_epsg()})", fontsize=7, color="#555555",
-             ha="right", va="bottom")
-    return fig
-
-
-def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, category: str | None = None, *,
-                  value: str = "pct_walk", level: str | None = None, townships: gpd.GeoDataFrame | None = None,
-                  small_multiples: bool = False, categories: Sequence[str] | None = None,
-                  title: str | None = None, synthetic: bool = False) -> Figure:
-    """Choropleth of coverage % per unit (mirrors :func:`childspace.outputs.maps.overview_map`).
-
-    Parameters
-    ----------
-    level : {"community", "township"}, optional
-        Units shaded; default communities when present, else townships. Township outlines are always drawn.
-    townships : GeoDataFrame, optional
-        Township boundaries drawn over the units (thick dark lines, names).
-    small_multiples : bool, default False
-        One small panel per category (``categories``, default every category of the table) sharing one legend,
-        for reports; ``category`` is then ignored.
-    categories : sequence of str, optional
-        Panels of the small multiples, in order.
-    Other parameters as in :func:`childspace.outputs.maps.overview_map`; classes 0–20–40–60–80–100 %, grey = no data,
-    hatched = below target.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    crs = _crs_for(boundaries)
-    b = _metric(boundaries, crs, "boundaries")
-    uc = pd.DataFrame(unit_coverage)
-    for col in ("unit_id", value):
-        if col not in uc.columns:
-            raise DataError(f"unit_coverage lacks the column {col!r}", feature="unit_coverage",
-                            fix="pass the output of childspace.analysis.coverage.unit_coverage")
-    vlabel = _VALUE_LABELS.get(value, value)
-    t = _metric(townships, crs, "townships")
-    if small_multiples:
-        cats = (list(categories) if categories is not None else
-                ([str(c) for c in pd.unique(uc["category"].dropna())] if "category" in uc.columns else [None]))
-        lev0 = b["level"].astype(str) if "level" in b.columns else pd.Series("community", index=b.index)
-        lvl = level or ("community" if (lev0 == "community").any() else "township")
-        sub0 = b[lev0.to_numpy() == lvl].copy()
-        sub0["unit_id"] = sub0["unit_id"].astype(str)
-        with _style():
-            return _overview_small_multiples(b, sub0, uc, cats, t, value, vlabel, title, synthetic, crs)
-    if "category" in uc.columns:
-        if category is None:
-            category = _only_category(uc, "plot_overview", "unit_coverage holds")
-        uc = uc[uc["category"].astype(str) == category]
-    lev = b["level"].astype(str) if "level" in b.columns else pd.Series("community", index=b.index)
-    if level is None:
-        level = "community" if (lev == "community").any() else "township"
-    sub = b[lev.to_numpy() == level].copy()
-    sub["unit_id"] = sub["unit_id"].astype(str)
-    sub, vals, fill = _overview_fill(sub, uc, category, value)
-    clabel = category_label(category) if category else ""
-    with _style():
-        fig, ax = _new_figure()
-        handles: list = _coverage_handles()
-        sub.plot(ax=ax, color=fill, edgecolor="#555555", linewidth=0.6, zorder=2)
-        if "below_target" in sub.columns:
-            bt = sub["below_target"].fillna(False).astype(bool).to_numpy()
-            tgt = (pd.to_numeric(uc["target_pct"], errors="coerce").dropna().unique() if "target_pct" in uc.columns
-                   else np.array([]))
-            redundant = len(tgt) == 1 and any(abs(float(tgt[0]) - u_) < 1e-6 for u_, _c, _l in COVERAGE_BINS)
-            if bt.any() and redundant:  # the colour classes already split at the target: say it, no hatching
-                handles.append(Patch(facecolor="white", edgecolor="white",
-                                     label=f"目标 {float(tgt[0]):g}%：低于 {float(tgt[0]):g}% 即低于目标 "
-                                           f"Target {float(tgt[0]):g}%"))
-            elif bt.any():
-                sub[bt].plot(ax=ax, facecolor="none", edgecolor="#7f0000", hatch="//", linewidth=0.0, zorder=3)
-                handles.append(Patch(facecolor="white", edgecolor="#7f0000", hatch="//",
-                                     label="斜线 = 低于目标 Hatched = below target"))
-        _draw_boundaries(ax, b, handles, outline=("township",), label_limit=0 if level == "community" else 60)
-        if t is not None and len(t):
-            t.boundary.plot(ax=ax, color="white", linewidth=4.5, zorder=7)
-            t.boundary.plot(ax=ax, color="#111111", linewidth=2.2, zorder=8)
-            handles.append(Line2D([], [], color="#111111", lw=2.2, label="乡镇街道边界 Township boundary"))
-        if len(sub) <= 40 and "name" in sub.columns and level == "community":
-            rp = sub.geometry.representative_point()
-            halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
-            for x, y, t_, v in zip(rp.x, rp.y, sub["name"].astype(str), vals):
-                ax.text(x, y, f"{t_}\n{v:.0f}%" if np.isfinite(v) else f"{t_}\n—", ha="center", va="center",
-                        fontsize=9, zorder=14, path_effects=halo)
-        _fix_extent(ax, b, t)
-        cz, ce = (clabel.split(" ", 1) + [""])[:2] if clabel else ("", "")
-        vz, ve = vlabel.split(" ", 1)
-        _decorate(fig, ax, title or f"{cz}{vz} {ce}: {ve}", synthetic, handles, crs)
-        ax.get_legend().set_title(f"{vlabel} %")
     return fig
 
 
@@ -985,3 +677,4 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     with atomic_path(path) as tmp, _style():
         fig.savefig(tmp, dpi=dpi, format=fmt, facecolor="white", bbox_inches="tight", pad_inches=0.25)
     return path
+

@@ -1,16 +1,12 @@
-"""Excel workbook, CSV tables and a self-contained HTML report (报告输出).
+"""The HTML report (报告): key figures first, the community × category matrix, maps, figures, tables, method.
 
-Also holds the bilingual vocabulary (Chinese first, then English) that the maps (:mod:`childspace.maps`), the
-static figures (:mod:`childspace.plot`) and the tables share: category labels, status labels and column headers.
-
-Percentages: columns named ``pct_*``, ``area_pct_*``, ``target_pct`` and ``share_*`` follow the analysis
-outputs: ``pct_*``/``target_pct`` are percentages 0–100; ``share_*`` and ``assumed_share`` are fractions 0–1.
-Both are shown as per cent in the workbook.
+The workbook and the CSV tables are written by :mod:`childspace.outputs.workbook` (re-exported here:
+:func:`write_excel`, :func:`write_csv_tables`); labels, colours and classes come from
+:mod:`childspace.outputs.style`.
 """
 
 from __future__ import annotations
 
-import csv
 import html
 import os
 from collections.abc import Mapping, Sequence
@@ -20,8 +16,32 @@ import numpy as np
 import pandas as pd
 
 from childspace._atomic import atomic_path
-from childspace._errors import ChildspaceError, DataError
-from childspace.inputs.standards import default_standards
+from childspace._errors import DataError
+from childspace.inputs.standards import Standards, default_standards
+from childspace.outputs.style import (
+    CATEGORY_LABELS,
+    COLUMN_LABELS,
+    KIND_LABELS,
+    NO_DATA_COLOUR,
+    SHEET_NAMES,
+    STATUS_LABELS,
+    STATUS_RULE,
+    category_label,
+    column_label,
+    coverage_class_index,
+    coverage_classes,
+    coverage_colours,
+    status_text,
+)
+from childspace.outputs.workbook import (
+    OSM_CREDIT,
+    WorkbookAbout,
+    bilingual_headers,
+    display_table,
+    hazard_table,
+    write_csv_tables,
+    write_excel,
+)
 
 __all__ = [
     "CATEGORY_LABELS",
@@ -29,9 +49,12 @@ __all__ = [
     "KIND_LABELS",
     "SHEET_NAMES",
     "STATUS_LABELS",
+    "WorkbookAbout",
     "bilingual_headers",
     "category_label",
     "column_label",
+    "community_matrix",
+    "hazard_table",
     "html_report",
     "school_zone_table_html",
     "township_table_html",
@@ -39,424 +62,6 @@ __all__ = [
     "write_excel",
 ]
 
-# ----------------------------------------------------------------------------------------------------
-# vocabulary
-# ----------------------------------------------------------------------------------------------------
-
-#: canonical category -> (中文, English), from the default standards (``childspace/config/standards.toml``,
-#: :func:`childspace.inputs.standards.default_standards`); plus the combined checklist element of the pilot analysis.
-CATEGORY_LABELS: dict[str, tuple[str, str]] = {
-    **{key: (cat.zh, cat.en) for key, cat in default_standards().categories.items()},
-    "park_playground": ("公园或儿童游戏场地", "Park or playground"),
-}
-
-#: pilot status -> (中文, English, colour). Colours: green / amber / red.
-STATUS_LABELS: dict[str, tuple[str, str, str]] = {
-    "meets": ("达标", "Meets", "#1a9641"),
-    "partly": ("部分达标", "Partly meets", "#f0a020"),
-    "gap": ("缺口", "Gap", "#d7191c"),
-}
-
-#: pilot kind -> (中文, English)
-KIND_LABELS: dict[str, tuple[str, str]] = {
-    "community": ("社区", "Community"),
-    "school": ("学校", "School"),
-    "hospital": ("医院", "Hospital"),
-    "park": ("公园", "Park"),
-    "venue": ("场馆", "Venue"),
-    "street": ("街区", "Street"),
-    "enterprise": ("企业", "Enterprise"),
-}
-
-#: route verdict -> (中文, English, colour)
-VERDICT_LABELS: dict[str, tuple[str, str, str]] = {
-    "safe": ("安全", "Safe", "#1a9641"),
-    "caution": ("注意", "Caution", "#f0a020"),
-    "unsafe": ("不安全", "Unsafe", "#d7191c"),
-}
-
-#: pedestrian stress level 1-4 -> (中文, English, colour): green, light green, orange, red.
-STRESS_LABELS: dict[int, tuple[str, str, str]] = {
-    1: ("1级 低压力", "Level 1 low stress", "#1a9641"),
-    2: ("2级 较低", "Level 2", "#a6d96a"),
-    3: ("3级 较高", "Level 3", "#fdae61"),
-    4: ("4级 高压力", "Level 4 high stress", "#d7191c"),
-}
-
-#: coverage % classes shared by the choropleths (maps, figures) and the HTML tables: upper bound (exclusive),
-#: colour, label. Red = low coverage, green = high.
-COVERAGE_BINS: list[tuple[float, str, str]] = [
-    (20.0, "#d7191c", "0–20%"),
-    (40.0, "#fdae61", "20–40%"),
-    (60.0, "#ffffbf", "40–60%"),
-    (80.0, "#a6d96a", "60–80%"),
-    (100.0001, "#1a9641", "80–100%"),
-]
-#: fill of units without a figure
-NO_DATA_COLOUR = "#bdbdbd"
-
-#: analysis value column -> bilingual label (coverage choropleths)
-_VALUE_LABELS: dict[str, str] = {"pct_walk": "步行覆盖率 Walking coverage",
-                                 "pct_line": "直线覆盖率 Straight-line coverage",
-                                 "area_pct_walk": "步行覆盖面积比 Area covered on foot"}
-
-
-def _only_category(table: pd.DataFrame, caller: str, holds: str) -> str:
-    """The one category in ``table["category"]``; a ChildspaceError naming ``caller`` when there are several/none.
-
-    ``holds`` completes the message, e.g. ``"facilities hold"``.
-    """
-    cats = table["category"].dropna().unique() if "category" in table.columns else []
-    if len(cats) != 1:
-        raise ChildspaceError(f"{caller} needs a category when {holds} several",
-                              fix=f"pass category= one of {sorted(map(str, cats))}")
-    return str(cats[0])
-
-
-def _coverage_colours(values: np.ndarray) -> np.ndarray:
-    """Fill colour of each coverage value (per cent 0–100) by :data:`COVERAGE_BINS`; NaN -> :data:`NO_DATA_COLOUR`.
-
-    Values below 0 fall in the first class, values of 100 and above in the last.
-    """
-    vals = np.asarray(values, dtype=float)
-    uppers = np.array([b[0] for b in COVERAGE_BINS])
-    idx = np.clip(np.searchsorted(uppers, np.nan_to_num(vals, nan=-1.0), side="right"), 0, len(COVERAGE_BINS) - 1)
-    return np.where(np.isfinite(vals), np.array([b[1] for b in COVERAGE_BINS])[idx], NO_DATA_COLOUR)
-
-
-_LEVEL_LABELS = {"township": "乡镇街道 Township", "community": "村社区 Community"}
-
-#: fixed column headers (bilingual, Chinese first)
-COLUMN_LABELS: dict[str, str] = {
-    "unit_id": "单元编号 Unit ID",
-    "unit_name": "单元名称 Unit name",
-    "name": "名称 Name",
-    "level": "层级 Level",
-    "parent_id": "上级编号 Parent ID",
-    "code": "区划代码 Code",
-    "population": "人口 Population",
-    "category": "设施类型 Category",
-    "category_zh": "设施类型（中文） Category (Chinese)",
-    "radius_m": "服务半径(米) Radius (m)",
-    "children": "儿童数 Children",
-    "children_covered_walk": "步行覆盖儿童 Children covered (walk)",
-    "pct_walk": "步行覆盖率 Coverage walk %",
-    "children_covered_line": "直线覆盖儿童 Children covered (straight line)",
-    "pct_line": "直线覆盖率 Coverage straight line %",
-    "area_pct_walk": "步行覆盖面积比 Area covered walk %",
-    "median_walk_m": "步行距离中位数(米) Median walk (m)",
-    "p90_walk_m": "步行距离90分位(米) 90th pct walk (m)",
-    "detour_ratio": "绕行系数 Detour ratio",
-    "below_target": "低于目标 Below target",
-    "target_pct": "目标覆盖率 Target %",
-    "lc5_missing": "5分钟生活圈缺项 Missing in 5-min circle",
-    "lc10_missing": "10分钟生活圈缺项 Missing in 10-min circle",
-    "lc15_missing": "15分钟生活圈缺项 Missing in 15-min circle",
-    "lc5_complete": "5分钟生活圈完整 5-min circle complete",
-    "lc10_complete": "10分钟生活圈完整 10-min circle complete",
-    "lc15_complete": "15分钟生活圈完整 15-min circle complete",
-    "children_uncovered": "未覆盖儿童 Children uncovered",
-    "area_m2": "面积(平方米) Area (m²)",
-    "rank": "排序 Rank",
-    "pilot_id": "试点编号 Pilot ID",
-    "batch": "批次 Batch",
-    "kind": "类型 Kind",
-    "township": "所属镇街 Township",
-    "notes": "备注 Notes",
-    "key_project": "重点项目 Key project",
-    "status": "状态 Status",
-    "status_zh": "状态（中文） Status (Chinese)",
-    "reasons": "原因 Reasons",
-    "facility_id": "设施编号 Facility ID",
-    "capacity": "容量 Capacity",
-    "address": "地址 Address",
-    "source": "来源 Source",
-    "school_id": "学校编号 School ID",
-    "origin_id": "起点编号 Origin ID",
-    "route": "路线 Route",
-    "length_m": "长度(米) Length (m)",
-    "worst_level": "最差压力等级 Worst stress level",
-    "unsafe_crossings": "不安全过街 Unsafe crossings",
-    "share_l1": "1级路段占比 Share level 1",
-    "share_l2": "2级路段占比 Share level 2",
-    "share_l3": "3级路段占比 Share level 3",
-    "share_l4": "4级路段占比 Share level 4",
-    "assumed_share": "推定标签占比 Share on assumed tags",
-    "verdict": "评价 Verdict",
-    "children_safe": "安全路线儿童 Children safe",
-    "children_caution": "需注意儿童 Children caution",
-    "children_unsafe": "不安全儿童 Children unsafe",
-    "children_unreachable": "不可达儿童 Children unreachable",
-    "hazard_id": "隐患编号 Hazard ID",
-    "type": "类型 Type",
-    "schools": "涉及学校 Schools",
-    "reason": "原因 Reason",
-    "max_level": "最高压力等级 Max stress level",
-    "method": "方法 Method",
-    "n_elements": "检查项数 Elements checked",
-    "n_present": "具备项数 Elements present",
-    "rule": "判定规则 Rule",
-    "kind_input": "原始类型 Kind (as given)",
-    # school zones (safety.school_zones, GA/T 1215-2014)
-    "n_gates": "校门数 Gates",
-    "zone_road_m": "校园周边道路长度(米) Zone road length (m)",
-    "n_segments": "路段数 Road segments",
-    "max_speed_kmh": "最高限速(km/h) Max speed limit (km/h)",
-    "speed_ok": "限速符合 Speed limit met",
-    "share_over_limit": "超限速道路占比 Share over the limit",
-    "share_speed_assumed": "假定限速占比 Share with assumed speed",
-    "crossing_m": "最近人行横道距离(米) Nearest marked crossing (m)",
-    "crossing_type": "人行横道类型 Crossing type",
-    "crossing_osmid": "人行横道OSM编号 Crossing OSM id",
-    "crossing_ok": "人行横道符合 Crossing requirement met",
-    "compliant": "符合规范 Compliant",
-    "finding": "发现 Finding",
-    "edge": "路段序号 Edge",
-    "osmid": "OSM编号 OSM id",
-    "highway": "道路等级 Road class",
-    "maxspeed_kmh": "限速(km/h) Speed limit (km/h)",
-    "speed_assumed": "限速为假定 Speed assumed",
-    "over_limit": "超过限速 Over the limit",
-}
-
-_PREFIX_LABELS = [
-    ("dist_walk_", "步行距离(米) Walk distance (m)"),
-    ("dist_line_", "直线距离(米) Straight-line distance (m)"),
-    ("covered_walk_", "步行覆盖 Covered (walk)"),
-    ("covered_line_", "直线覆盖 Covered (line)"),
-    ("nearest_", "最近设施 Nearest"),
-    ("has_", "具备 Has"),
-    ("dist_", "距离(米) Distance (m)"),
-]
-
-#: suggested sheet names for :func:`write_excel` (Excel limits sheet names to 31 characters)
-SHEET_NAMES: dict[str, str] = {
-    "township_coverage": "乡镇覆盖 Township coverage",
-    "community_coverage": "社区覆盖 Community coverage",
-    "pilots": "试点单元 Pilot units",
-    "schools": "学校 Schools",
-    "hazards": "隐患点 Hazards",
-    "gaps": "缺口 Gaps",
-    "life_circles": "生活圈 Life circles",
-    "routes": "上学路线 School routes",
-    "school_zones": "校园周边 School zones",
-    "pilot_units": "试点单元 Pilot units",
-    "township_life_circles": "乡镇生活圈 Township life circles",
-    "community_life_circles": "社区生活圈 Community life circles",
-    "township_minimums": "乡镇设施数 Township minimums",
-    "datum_check": "坐标检查 Datum check",
-}
-
-
-def category_label(category: str) -> str:
-    """Bilingual label of a canonical category, e.g. ``"幼儿园 Kindergarten"`` (unknown: the key itself)."""
-    zh, en = CATEGORY_LABELS.get(category, (category, ""))
-    return f"{zh} {en}".strip()
-
-
-def column_label(column: str) -> str:
-    """Bilingual header for an analysis column (Chinese first). Unknown columns are returned unchanged."""
-    if column in COLUMN_LABELS:
-        return COLUMN_LABELS[column]
-    for prefix, label in _PREFIX_LABELS:
-        if column.startswith(prefix):
-            cat = column[len(prefix):]
-            if cat in CATEGORY_LABELS:
-                zh, en = CATEGORY_LABELS[cat]
-                lab_zh, lab_en = label.split(" ", 1)
-                return f"{zh}{lab_zh} {en}: {lab_en}"
-    return column
-
-
-def bilingual_headers(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` with bilingual headers; duplicate headers after translation get the raw name appended."""
-    new = [column_label(str(c)) for c in df.columns]
-    seen: dict[str, int] = {}
-    for i, c in enumerate(new):
-        if c in seen:
-            new[i] = f"{c} ({df.columns[i]})"
-        seen[new[i]] = i
-    out = df.copy()
-    out.columns = new
-    return out
-
-
-# ----------------------------------------------------------------------------------------------------
-# helpers
-# ----------------------------------------------------------------------------------------------------
-
-def _write_atomic_bytes(path: Path, writer) -> Path:
-    """Call ``writer(tmp_path)`` and rename the temporary file onto ``path`` (same folder, atomic)."""
-    with atomic_path(path) as tmp:
-        writer(tmp)
-    return path
-
-
-def _plain_table(df: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Drop geometry-typed columns (a table never carries geometry); lists become '; '-joined text."""
-    if not isinstance(df, pd.DataFrame):
-        raise DataError(f"table {name!r} is a {type(df).__name__}, not a DataFrame",
-                        fix="pass pandas DataFrames / GeoDataFrames as the tables")
-    out = pd.DataFrame(df).copy()
-    geom_cols = [c for c in out.columns if str(out[c].dtype) == "geometry"]
-    out = out.drop(columns=geom_cols)
-    for c in out.columns:
-        if out[c].dtype == object:
-            sample = out[c].dropna()
-            if len(sample) and sample.map(lambda v: isinstance(v, (list, tuple, set))).any():
-                out[c] = out[c].map(lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple, set)) else v)
-    return pd.DataFrame(out)
-
-
-def _display_width(text: str) -> int:
-    # CJK characters take about two Latin character widths in Excel
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-
-
-def _pct_kind(column: str) -> str | None:
-    """'pct100' for 0-100 percentages, 'frac' for 0-1 shares, None otherwise."""
-    if column.startswith("pct_") or column.startswith("area_pct_") or column == "target_pct":
-        return "pct100"
-    if column.startswith("share_") or column == "assumed_share":
-        return "frac"
-    return None
-
-
-# ----------------------------------------------------------------------------------------------------
-# Excel
-# ----------------------------------------------------------------------------------------------------
-
-def write_excel(path: str | Path, sheets: Mapping[str, pd.DataFrame]) -> Path:
-    """Write one workbook with one sheet per analysis table.
-
-    Headers are bilingual (Chinese first, :func:`column_label`), the header row is frozen and bold, columns are
-    sized to their content, percentage columns get a per-cent format, and geometry columns are dropped.
-
-    Parameters
-    ----------
-    path : str or Path
-        The ``.xlsx`` file to write; written to a temporary file in the same folder and renamed (atomic).
-    sheets : mapping of str to DataFrame
-        Sheet name -> table, e.g. ``{"乡镇覆盖 Township coverage": df}`` (see :data:`SHEET_NAMES`). Names longer
-        than 31 characters (Excel's limit) are cut; characters ``[]:*?/\\`` are replaced.
-
-    Returns
-    -------
-    Path
-        The file written.
-    """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    path = Path(path)
-    if not sheets:
-        raise DataError("no tables to write", path=path, fix="pass at least one DataFrame in `sheets`")
-    wb = Workbook()
-    wb.remove(wb.active)
-    used: set[str] = set()
-    for raw_name, df in sheets.items():
-        table = _plain_table(df, raw_name)
-        name = str(raw_name)
-        for ch in "[]:*?/\\":
-            name = name.replace(ch, "_")
-        name = name[:31] or "Sheet"
-        base, k = name, 2
-        while name.lower() in used:
-            suffix = f" ({k})"
-            name = base[: 31 - len(suffix)] + suffix
-            k += 1
-        used.add(name.lower())
-        ws = wb.create_sheet(name)
-        headers = [column_label(str(c)) for c in table.columns]
-        ws.append(headers)
-        fill = PatternFill("solid", fgColor="DDEBF7")
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-            cell.fill = fill
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-        values = table.astype(object).where(table.notna(), None).to_numpy()
-        for row in values:
-            ws.append([_excel_value(v) for v in row])
-        for j, col in enumerate(table.columns, start=1):
-            letter = get_column_letter(j)
-            kind = _pct_kind(str(col))
-            if kind is not None and pd.api.types.is_numeric_dtype(table[col]):
-                fmt = '0.0"%"' if kind == "pct100" else "0.0%"
-                for cell in ws[letter][1:]:
-                    cell.number_format = fmt
-            elif pd.api.types.is_float_dtype(table[col]):
-                for cell in ws[letter][1:]:
-                    cell.number_format = "0.0"
-            texts = [str(v) for v in table[col].head(500).tolist() if v is not None]
-            width = max([_display_width(headers[j - 1]) // 2 + 2] + [_display_width(t) + 2 for t in texts])
-            ws.column_dimensions[letter].width = float(min(max(width, 8), 60))
-        ws.freeze_panes = "A2"
-        ws.row_dimensions[1].height = 32
-    return _write_atomic_bytes(path, lambda tmp: wb.save(tmp))
-
-
-def _excel_value(v):
-    if v is None:
-        return None
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating,)):
-        return None if not np.isfinite(v) else float(v)
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
-    if isinstance(v, (str, int, float, bool)):
-        return v
-    if isinstance(v, pd.Timestamp):
-        return v.to_pydatetime()
-    return str(v)
-
-
-# ----------------------------------------------------------------------------------------------------
-# CSV
-# ----------------------------------------------------------------------------------------------------
-
-def write_csv_tables(directory: str | Path, tables: Mapping[str, pd.DataFrame], *,
-                     bilingual: bool = False) -> dict[str, Path]:
-    """Write each table as ``<directory>/<name>.csv`` in UTF-8 with BOM (Excel opens Chinese correctly).
-
-    Parameters
-    ----------
-    directory : str or Path
-        Existing output folder.
-    tables : mapping of str to DataFrame
-        File stem -> table. Geometry columns are dropped; list values are ``"; "``-joined.
-    bilingual : bool, default False
-        Write bilingual headers (:func:`column_label`) instead of the machine column names. Keep False when the
-        CSV is to be read back by programs.
-
-    Returns
-    -------
-    dict of str to Path
-        File stem -> file written. Each file is written to a temporary file and renamed (atomic).
-    """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise ChildspaceError("the output folder does not exist", path=directory,
-                              fix="create the folder first or choose another output folder")
-    written: dict[str, Path] = {}
-    for stem, df in tables.items():
-        safe = "".join("_" if ch in '<>:"/\\|?*' else ch for ch in str(stem)).strip() or "table"
-        table = _plain_table(df, stem)
-        if bilingual:
-            table = bilingual_headers(table)
-        target = directory / f"{safe}.csv"
-        written[str(stem)] = _write_atomic_bytes(
-            target, lambda tmp, t=table: t.to_csv(tmp, index=False, encoding="utf-8-sig",
-                                                  quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n"))
-    return written
-
-
-# ----------------------------------------------------------------------------------------------------
-# HTML report
-# ----------------------------------------------------------------------------------------------------
 
 _REPORT_CSS = """
 body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC","WenQuanYi Micro Hei",
@@ -474,21 +79,41 @@ th,td{border:1px solid #ccd;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#ddebf7}
 td.num{text-align:right}
 .status{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-weight:bold;white-space:nowrap}
-.meets{background:#1a9641}.partly{background:#e08a00}.gap{background:#d7191c}.unknown{background:#888}
+.meets{background:#2166ac}.partly{background:#f4a259;color:#000}.gap{background:#9e0142}.unknown{background:#888}
 iframe{width:100%;height:560px;border:1px solid #ccd;border-radius:4px}
 img.fig{max-width:100%;border:1px solid #ccd;border-radius:4px;margin:6px 0}
 ul.summary li{margin:3px 0}
 .pilot{border-left:5px solid #888;padding:4px 10px;margin:8px 0;background:#fafbfc}
-.pilot.meets{border-color:#1a9641;background:#f3faf4}.pilot.partly{border-color:#e08a00;background:#fff8ec}
-.pilot.gap{border-color:#d7191c;background:#fdf1f1}
+.pilot.meets{border-color:#2166ac;background:#f1f6fb}.pilot.partly{border-color:#f4a259;background:#fff8ec}
+.pilot.gap{border-color:#9e0142;background:#fbf0f4}
 .pilot .meta{color:#555;font-size:13px}
 .scroll{max-height:420px;overflow:auto}
-table.township td.cov{text-align:center;font-weight:bold;min-width:70px}
-table.township td.cov[data-below="1"]{color:#5a0000}
-table.zones td.ok{background:#d9f0d3;color:#1a5c1a;font-weight:bold;text-align:center}
-table.zones td.fail{background:#fddbc7;color:#8b0000;font-weight:bold;text-align:center}
+table.matrix td.cov{text-align:center;font-weight:bold;min-width:64px}
+table.matrix td.cov{color:#2a1200}
+table.matrix td.cov.c0,table.matrix td.cov.c1,table.matrix td.cov.c4{color:#fff}
+table.zones td.ok{background:#c6dbef;color:#08306b;font-weight:bold;text-align:center}
+table.zones td.fail{background:#f4c7d6;color:#6b0030;font-weight:bold;text-align:center}
 p.legend .sw{display:inline-block;width:16px;height:11px;border:1px solid #555;margin:0 4px 0 8px;
  vertical-align:middle}
+.keys{display:flex;flex-wrap:wrap;gap:12px;margin:4px 0}
+.key{flex:1 1 200px;border:1px solid #ccd;border-radius:6px;padding:8px 12px;background:#fafbfc}
+.key .v{font-size:26px;font-weight:bold;color:#1f4e79}
+.key .l{font-size:13px;color:#444}
+table.method td:first-child{white-space:nowrap;font-weight:bold}
+@media print{
+ @page{size:A4 landscape;margin:12mm}
+ body{background:#fff;font-size:11pt}
+ header{background:#fff;color:#000;border-bottom:2px solid #1f4e79;padding:0 0 6px}
+ main{max-width:none;padding:0}
+ section{border:none;padding:0;margin:0 0 10mm;break-inside:auto}
+ h2,h3{break-after:avoid}
+ tr,.pilot,.key,img.fig{break-inside:avoid}
+ .scroll{max-height:none;overflow:visible}
+ iframe,.noprint,#toc{display:none}
+ img.fig{max-height:170mm;border:none}
+ th{background:#ddebf7 !important;-webkit-print-color-adjust:exact;print-color-adjust:exact}
+ td.cov,.status{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+}
 """
 
 
@@ -499,19 +124,8 @@ def _esc(v) -> str:
 
 
 def _table_html(df: pd.DataFrame, max_rows: int = 300) -> str:
-    table = _plain_table(df, "table")
-    # values planners read: categories, statuses and yes/no in both languages
-    for col in table.columns:
-        if col == "category":
-            table[col] = table[col].map(lambda v: category_label(v) if isinstance(v, str) else v)
-        elif col == "status":
-            table[col] = table[col].map(lambda v: " ".join(STATUS_LABELS[v][:2]) if v in STATUS_LABELS else v)
-        elif col == "kind":
-            table[col] = table[col].map(lambda v: " ".join(KIND_LABELS[v]) if v in KIND_LABELS else v)
-        elif col == "verdict":
-            table[col] = table[col].map(lambda v: " ".join(VERDICT_LABELS[v][:2]) if v in VERDICT_LABELS else v)
-        elif pd.api.types.is_bool_dtype(table[col]):
-            table[col] = table[col].map({True: "是 Yes", False: "否 No"})
+    # values planners read: categories, statuses, kinds and yes/no in both languages, numbers rounded
+    table = display_table(df, "table")
     table = bilingual_headers(table)
     note = ""
     if len(table) > max_rows:
@@ -523,7 +137,9 @@ def _table_html(df: pd.DataFrame, max_rows: int = 300) -> str:
     for raw_row in table.itertuples(index=False):
         cells = []
         for v in raw_row:
-            if isinstance(v, (float, np.floating)):
+            if v is None or v is pd.NA:
+                cells.append("<td></td>")
+            elif isinstance(v, (float, np.floating)):
                 cells.append(f'<td class="num">{"" if not np.isfinite(v) else f"{v:,.1f}"}</td>')
             elif isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
                 cells.append(f'<td class="num">{int(v):,}</td>')
@@ -552,8 +168,8 @@ def _pilot_sections(pilots_status: pd.DataFrame) -> str:
     df = df.sort_values(sort_cols, kind="stable") if sort_cols else df
     counts = df["status"].value_counts()
     parts = ["<p>"]
-    for key, (zh, en, _c) in STATUS_LABELS.items():
-        parts.append(f'<span class="status {key}">{zh} {en}: {int(counts.get(key, 0))}</span> ')
+    for key in STATUS_LABELS:
+        parts.append(f'<span class="status {key}">{status_text(key)}: {int(counts.get(key, 0))}</span> ')
     parts.append(f"&nbsp; 共 {len(df)} 个试点单元 {len(df)} pilot units</p>")
     groups = df.groupby("batch", sort=True) if "batch" in df.columns else [("", df)]
     for batch, g in groups:
@@ -561,7 +177,7 @@ def _pilot_sections(pilots_status: pd.DataFrame) -> str:
             parts.append(f"<h3>{_esc(batch)} 年批次（{len(g)} 个） Batch {_esc(batch)} ({len(g)} units)</h3>")
         for r in g.to_dict("records"):
             st = str(r.get("status", ""))
-            zh, en, _c = STATUS_LABELS.get(st, (str(r.get("status_zh", st)), st, "#888"))
+            label = status_text(st) if st in STATUS_LABELS else str(r.get("status_zh", st))
             cls = st if st in STATUS_LABELS else "unknown"
             kind = str(r.get("kind", "") or "")
             kzh, ken = KIND_LABELS.get(kind, (kind, ""))
@@ -573,14 +189,95 @@ def _pilot_sections(pilots_status: pd.DataFrame) -> str:
             reasons = _esc(r.get("reasons", "")) or "—"
             parts.append(
                 f'<div class="pilot {cls}" id="pilot-{_esc(r["pilot_id"])}" data-status="{_esc(st)}">'
-                f'<b>{_esc(r["pilot_id"])} {_esc(r["name"])}</b> <span class="status {cls}">{zh} {en}</span>'
+                f'<b>{_esc(r["pilot_id"])} {_esc(r["name"])}</b> <span class="status {cls}">{_esc(label)}</span>'
                 f"{_esc(key)}<div class=\"meta\">批次 Batch {_esc(r.get('batch', ''))} · 类型 Kind {kzh} {ken}"
                 f"{town}</div><div>原因 Reasons: {reasons}</div></div>")
     return "".join(parts)
 
 
+def community_matrix(unit_coverage: pd.DataFrame, value: str = "pct_walk") -> pd.DataFrame:
+    """Units × categories table of coverage (per cent), one row per unit: ``unit_id``, ``name``, ``children``
+    (the largest count of the unit's rows), then one column per category, then ``n_below`` (categories below
+    target)."""
+    need = ["unit_id", "category", value]
+    missing = [c for c in need if c not in unit_coverage.columns]
+    if missing:
+        raise DataError(f"coverage table lacks columns {missing}", fix="pass coverage.unit_coverage")
+    df = pd.DataFrame(unit_coverage).assign(unit_id=lambda d: d["unit_id"].astype(str))
+    cats = [str(c) for c in pd.unique(df["category"].dropna())]
+    piv = df.pivot_table(index="unit_id", columns="category", values=value, aggfunc="first")
+    order = list(pd.unique(df["unit_id"]))
+    out = pd.DataFrame({"unit_id": order})
+    if "name" in df.columns:
+        out["name"] = out["unit_id"].map(df.drop_duplicates("unit_id").set_index("unit_id")["name"])
+    if "children" in df.columns:
+        out["children"] = out["unit_id"].map(pd.to_numeric(df["children"], errors="coerce").groupby(df["unit_id"])
+                                             .max()).round().astype("Int64")
+    for c in cats:
+        out[c] = out["unit_id"].map(piv[c]) if c in piv.columns else np.nan
+    if "below_target" in df.columns:
+        nb = df.assign(b=df["below_target"].astype("boolean").fillna(False).astype(int)).groupby("unit_id")["b"].sum()
+        out["n_below"] = out["unit_id"].map(nb).astype("Int64")
+    return out
+
+
+def _matrix_html(coverage: pd.DataFrame, unit_header: str, value: str = "pct_walk",
+                 sort_worst: bool = False) -> str:
+    """Units × categories table of coverage %: cells coloured by the target's classes, ▼ below target."""
+    need = ["unit_id", "category", value]
+    missing = [c for c in need if c not in coverage.columns]
+    if missing:
+        raise DataError(f"coverage table lacks columns {missing}", fix="pass coverage.unit_coverage")
+    df = pd.DataFrame(coverage)
+    target = None
+    if "target_pct" in df.columns and df["target_pct"].notna().any():
+        target = float(pd.to_numeric(df["target_pct"], errors="coerce").dropna().iloc[0])
+    mat = community_matrix(df, value)
+    cats = [c for c in mat.columns if c not in ("unit_id", "name", "children", "n_below")]
+    below = (df.assign(unit_id=df["unit_id"].astype(str))
+             .pivot_table(index="unit_id", columns="category", values="below_target", aggfunc="first")
+             if "below_target" in df.columns else None)
+    if sort_worst and "n_below" in mat.columns:
+        mat = mat.sort_values(["n_below", "unit_id"], ascending=[False, True], kind="stable")
+    head = (f"<tr><th>{_esc(unit_header)}</th>" + ("<th>儿童数 Children</th>" if "children" in mat.columns else "")
+            + "".join(f"<th>{_esc(category_label(c))}</th>" for c in cats)
+            + ("<th>低于目标的类别 Categories below target</th>" if "n_below" in mat.columns else "") + "</tr>")
+    rows = []
+    for r in mat.to_dict("records"):
+        uid = str(r["unit_id"])
+        cells = [f"<td><b>{_esc(r.get('name', uid))}</b><br><span style='color:#666;font-size:12px'>{_esc(uid)}"
+                 "</span></td>"]
+        if "children" in mat.columns:
+            k = r.get("children")
+            cells.append(f'<td class="num">{"" if k is None or k is pd.NA else f"{int(k):,}"}</td>')
+        for c in cats:
+            v = r.get(c)
+            v = float(v) if v is not None and pd.notna(v) else np.nan
+            if not np.isfinite(v):
+                cells.append(f'<td class="num cov" style="background:{NO_DATA_COLOUR}">—</td>')
+                continue
+            if below is not None and uid in below.index and c in below.columns and pd.notna(below.at[uid, c]):
+                bt = bool(below.at[uid, c])
+            else:
+                bt = not coverage_classes(target)[int(coverage_class_index([v], target)[0])].meets
+            mark = " ▼" if bt else ""
+            ci = int(coverage_class_index([v], target)[0])
+            cells.append(f'<td class="num cov c{ci}" data-below="{int(bt)}" '
+                         f'style="background:{coverage_colours([v], target)[0]}">{v:.0f}%{mark}</td>')
+        if "n_below" in mat.columns:
+            nb = r.get("n_below")
+            cells.append(f'<td class="num">{"" if nb is None or nb is pd.NA else int(nb)}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    legend = ("".join(f'<span class="sw" style="background:{c.colour}"></span>{_esc(c.label)} '
+                      for c in reversed(coverage_classes(target)))
+              + f'<span class="sw" style="background:{NO_DATA_COLOUR}"></span>无数据 No data'
+              + " &nbsp; ▼ = 低于目标 below target")
+    return (f'<p class="legend">{legend}</p><div class="scroll"><table class="matrix">'
+            f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>")
+
+
 def township_table_html(township_coverage: pd.DataFrame, value: str = "pct_walk") -> str:
-    """Townships x categories table of coverage % (cells coloured by the map classes; bold red = below target).
+    """Townships x categories table of coverage % (cells coloured by the classes of the target; ▼ = below target).
 
     Parameters
     ----------
@@ -594,48 +291,65 @@ def township_table_html(township_coverage: pd.DataFrame, value: str = "pct_walk"
     str
         An HTML ``<table>`` (one row per township, one column per category, plus children).
     """
-    need = ["unit_id", "category", value]
-    missing = [c for c in need if c not in township_coverage.columns]
-    if missing:
-        raise DataError(f"township coverage table lacks columns {missing}",
-                        fix="pass coverage.unit_coverage of the townships")
-    df = pd.DataFrame(township_coverage)
-    cats = [str(c) for c in pd.unique(df["category"].dropna())]
-    df = df.assign(unit_id=df["unit_id"].astype(str))
-    piv = df.pivot_table(index="unit_id", columns="category", values=value, aggfunc="first")
-    below = (df.pivot_table(index="unit_id", columns="category", values="below_target", aggfunc="first")
-             if "below_target" in df.columns else None)
-    names = df.drop_duplicates("unit_id").set_index("unit_id")["name"] if "name" in df.columns else None
-    kids = (df.drop_duplicates("unit_id").set_index("unit_id")["children"] if "children" in df.columns else None)
-    head = ("<tr><th>乡镇街道 Township</th>" + ("<th>儿童数 Children</th>" if kids is not None else "")
-            + "".join(f"<th>{_esc(category_label(c))}</th>" for c in cats) + "</tr>")
+    return _matrix_html(township_coverage, "乡镇街道 Township", value)
+
+
+def _key_figures(unit_coverage: pd.DataFrame | None, pilots_status: pd.DataFrame | None,
+                 hazards: pd.DataFrame | None, school_zones: pd.DataFrame | None) -> list[tuple[str, str]]:
+    """(value, label) of the few numbers a planner reads first."""
+    out: list[tuple[str, str]] = []
+    if unit_coverage is not None and len(unit_coverage) and "below_target" in unit_coverage.columns:
+        uc = pd.DataFrame(unit_coverage)
+        b = uc["below_target"].astype("boolean").fillna(False)
+        units = uc.loc[b.to_numpy(), "unit_id"].astype(str).nunique()
+        out.append((f"{units} / {uc['unit_id'].astype(str).nunique()}",
+                    "个单元至少一类低于目标 units below target in at least one category"))
+        if {"children", "children_covered_walk", "category"} <= set(uc.columns):
+            g = uc.groupby("category")[["children", "children_covered_walk"]].sum(numeric_only=True)
+            pct = (100 * g["children_covered_walk"] / g["children"].where(g["children"] > 0)).dropna()
+            if len(pct):
+                worst = str(pct.idxmin())
+                out.append((f"{pct.min():.0f}%", f"覆盖最低：{category_label(worst)} lowest coverage"))
+    if pilots_status is not None and len(pilots_status) and "status" in pilots_status.columns:
+        st = pilots_status["status"].astype(str)
+        out.append((f"{int((st == 'meets').sum())} / {len(st)}", "个试点单元达标 pilot units meet the checklist"))
+    if hazards is not None and len(hazards):
+        out.append((f"{len(hazards)}", "处通学隐患 hazards on routes to school"))
+    if school_zones is not None and len(school_zones) and "compliant" in school_zones.columns:
+        c = school_zones["compliant"].astype("boolean").fillna(False)
+        out.append((f"{int(c.sum())} / {len(c)}", "所学校校园周边符合 GA/T 1215-2014 school zones compliant"))
+    return out
+
+
+def method_html(standards: Standards | None = None, categories: Sequence[str] | None = None,
+                target_pct: float | None = None) -> str:
+    """The method section: what is measured, the target, and each category's radius with its basis."""
+    st = standards or default_standards()
+    target = float(target_pct) if target_pct is not None else float(st.target_pct)
+    cats = list(categories) if categories else list(st.categories)
     rows = []
-    for uid in pd.unique(df["unit_id"]):
-        name = _esc(names.get(uid, uid)) if names is not None else _esc(uid)
-        cells = [f"<td><b>{name}</b><br><span style='color:#666;font-size:12px'>{_esc(uid)}</span></td>"]
-        if kids is not None:
-            k = pd.to_numeric(pd.Series([kids.get(uid)]), errors="coerce").iloc[0]
-            cells.append(f'<td class="num">{"" if not np.isfinite(k) else f"{k:,.0f}"}</td>')
-        for c in cats:
-            v = piv.at[uid, c] if (uid in piv.index and c in piv.columns) else np.nan
-            v = float(v) if v is not None and pd.notna(v) else np.nan
-            if not np.isfinite(v):
-                cells.append(f'<td class="num cov" style="background:{NO_DATA_COLOUR}">—</td>')
-                continue
-            bt = bool(below.at[uid, c]) if below is not None and uid in below.index and c in below.columns \
-                and pd.notna(below.at[uid, c]) else False
-            mark = " ▼" if bt else ""
-            cells.append(f'<td class="num cov" data-below="{int(bt)}" '
-                         f'style="background:{_coverage_colours([v])[0]}">{v:.0f}%{mark}</td>')
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    target = ""
-    if "target_pct" in df.columns and df["target_pct"].notna().any():
-        target = f"{float(pd.to_numeric(df['target_pct'], errors='coerce').dropna().iloc[0]):g}%"
-    legend = ("".join(f'<span class="sw" style="background:{c}"></span>{lab} ' for c, lab in
-                      [(c, lab) for _u, c, lab in COVERAGE_BINS] + [(NO_DATA_COLOUR, "无数据 No data")])
-              + (f" &nbsp; ▼ = 低于目标 {target} below target" if target else ""))
-    return (f'<p class="legend">{legend}</p><div class="scroll"><table class="township">'
-            f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>")
+    for c in cats:
+        try:
+            cat = st[c]
+        except (DataError, KeyError):  # a category unknown to these standards: left out of the method
+            continue
+        rows.append(f"<tr><td>{_esc(cat.zh)} {_esc(cat.en)}</td><td class='num'>{cat.radius_m:g}</td>"
+                    f"<td>{_esc(cat.basis)}</td></tr>")
+    circles = "".join(f"<li>{_esc(lc.zh)} {_esc(lc.en)}: {lc.radius_m:g} 米 m — {_esc(lc.basis)}</li>"
+                      for lc in st.life_circles.values())
+    rules = "".join(f"<li>{_esc(t)}</li>" for t in STATUS_RULE)
+    return ("<p>覆盖率 = 步行服务半径内（沿 OpenStreetMap 步行网络）的儿童占该单元儿童总数的比例；直线距离作对照。"
+            f"各类设施以 <b>{target:g}%</b> 为目标（GB 55014-2021：公园服务半径覆盖率应大于 80%），低于目标即为缺口。 "
+            "Coverage = share of a unit's children within the walking radius along the OpenStreetMap network "
+            f"(straight-line distance for comparison); the target is <b>{target:g}%</b> for every category "
+            "(GB 55014-2021: park service-radius coverage above 80 %); below it is a gap.</p>"
+            "<table class='method'><thead><tr><th>设施类型 Category</th><th>服务半径(米) Radius (m)</th>"
+            f"<th>依据 Basis</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"<h3>生活圈 Life circles</h3><ul>{circles}</ul>"
+            f"<h3>试点单元判定 Pilot-unit status</h3><ul>{rules}</ul>"
+            "<h3>校园周边 School zones</h3><p>GA/T 1215-2014：校门150米范围内道路限速30 km/h，校门50米内有人行横道。 "
+            "Roads within 150 m of a school gate limited to 30 km/h; a marked crossing within 50 m of the gate.</p>"
+            f"<p>数据来源 Sources: {_esc(OSM_CREDIT)}。</p>")
 
 
 def school_zone_table_html(school_zones: pd.DataFrame) -> str:
@@ -677,7 +391,7 @@ def school_zone_table_html(school_zones: pd.DataFrame) -> str:
         for c in cols:
             if c in ("compliant", "speed_ok", "crossing_ok"):
                 ok = bool({"compliant": comp, "speed_ok": speed, "crossing_ok": cross}[c][i])
-                cells.append(f'<td class="{"ok" if ok else "fail"}">{"✓ 是 Yes" if ok else "✗ 否 No"}</td>')
+                cells.append(f'<td class="{"ok" if ok else "fail"}">{"✓ 是 Yes" if ok else "× 否 No"}</td>')
             elif c == "category":
                 v = df.at[i, c]
                 cells.append(f"<td>{_esc(category_label(v) if isinstance(v, str) else v)}</td>")
@@ -704,10 +418,20 @@ def html_report(path: str | Path, title: str, summary: Sequence[str] | str | Non
                 tables: Mapping[str, pd.DataFrame] | None = None,
                 pilots_status: pd.DataFrame | None = None, *,
                 township_coverage: pd.DataFrame | None = None,
+                community_coverage: pd.DataFrame | None = None,
                 school_zones: pd.DataFrame | None = None,
+                hazards: pd.DataFrame | None = None,
+                standards: Standards | None = None,
+                categories: Sequence[str] | None = None,
                 synthetic: bool = False,
                 embed_maps: bool = True) -> Path:
-    """Write one HTML page that puts the maps, figures, tables and pilot-unit statuses together.
+    """Write one HTML page: key figures first, the matrices, the maps and figures, the tables, the method.
+
+    Order: key figures (units below target, lowest coverage, pilot units meeting the checklist, hazards, school
+    zones), the summary of gaps, the community × category matrix (worst first), townships, pilot units, school
+    zones, maps (embedded; they request nothing from the network), figures, tables, and the method (each
+    category's radius and its basis from the standards, the target, the pilot rule). Prints on A4 landscape
+    (print CSS: no frames, tables unbroken).
 
     Parameters
     ----------
@@ -719,22 +443,25 @@ def html_report(path: str | Path, title: str, summary: Sequence[str] | str | Non
     summary : str or sequence of str, optional
         Findings on the gaps found, one bullet each (bilingual text).
     maps : mapping of str to path, optional
-        Caption -> interactive map HTML file (from :func:`childspace.outputs.maps.save_map`): shown in an iframe with a
-        link to open it full screen.
+        Caption -> interactive map HTML file (from :func:`childspace.outputs.maps.save_map`): shown in an iframe
+        with a link to open it full screen.
     pngs : mapping of str to path, optional
         Caption -> static figure file (shown as an image).
     tables : mapping of str to DataFrame, optional
-        Caption -> table (bilingual headers; first 300 rows shown).
+        Caption -> table (bilingual headers, codes translated; first 300 rows shown).
     pilots_status : DataFrame, optional
-        Output of ``childspace.analysis.pilots.pilot_status``: one section per pilot unit (id, name, batch, kind,
-        status, reasons), grouped by batch.
-    township_coverage : DataFrame, optional
-        ``coverage.unit_coverage`` of the townships: a per-township section (townships x categories, coverage %
-        in coloured cells) placed before the pilot units. Default: the table named ``"township_coverage"`` in
-        ``tables``, if any.
+        Output of ``childspace.analysis.pilots.pilot_status``: one entry per pilot unit, grouped by batch.
+    township_coverage, community_coverage : DataFrame, optional
+        ``coverage.unit_coverage`` of the townships / communities: units × categories matrices. Default: the
+        tables named ``"township_coverage"`` / ``"community_coverage"`` in ``tables``, if any.
     school_zones : DataFrame, optional
-        :func:`childspace.analysis.safety.school_zones` table: a "school zones" section (:func:`school_zone_table_html`,
-        GA/T 1215-2014), placed after the township section.
+        :func:`childspace.analysis.safety.school_zones` table: a "school zones" section (GA/T 1215-2014).
+    hazards : DataFrame, optional
+        ``routes.hazards``: counted in the key figures. Default: the table named ``"hazards"`` in ``tables``.
+    standards : Standards, optional
+        The standards of the run, for the method section (default ``childspace/config/standards.toml``).
+    categories : sequence of str, optional
+        Categories analysed (method section); default those of the coverage tables.
     synthetic : bool, default False
         Say on the page that the data are the synthetic sample (示例数据（虚构）).
     embed_maps : bool, default True
@@ -747,65 +474,76 @@ def html_report(path: str | Path, title: str, summary: Sequence[str] | str | Non
     """
     path = Path(path)
     base = path.parent
+    tables = dict(tables or {})
+    if township_coverage is None:
+        township_coverage = tables.get("township_coverage")
+    if community_coverage is None:
+        community_coverage = tables.get("community_coverage")
+    if hazards is None:
+        hazards = tables.get("hazards")
+    cov_any = community_coverage if community_coverage is not None else township_coverage
+    target = None
+    if cov_any is not None and "target_pct" in cov_any.columns and cov_any["target_pct"].notna().any():
+        target = float(pd.to_numeric(cov_any["target_pct"], errors="coerce").dropna().iloc[0])
+    if categories is None and cov_any is not None and "category" in cov_any.columns:
+        categories = [str(c) for c in pd.unique(cov_any["category"].dropna())]
     body: list[str] = []
     syn = ('<div class="synthetic">示例数据（虚构） Synthetic sample data — 非真实情况 not real conditions</div>'
            if synthetic else "")
     body.append(f"<header><h1>{_esc(title)}</h1>{syn}</header><main>")
-    toc = ['<section><h2>目录 Contents</h2><ul>']
-    if summary:
-        toc.append('<li><a href="#summary">发现摘要 Summary of gaps</a></li>')
-    if maps:
-        toc.append('<li><a href="#maps">交互地图 Interactive maps</a></li>')
-    if pngs:
-        toc.append('<li><a href="#figures">静态地图 Static maps</a></li>')
-    if tables:
-        toc.append('<li><a href="#tables">表格 Tables</a></li>')
-    if township_coverage is None and tables and "township_coverage" in tables:
-        township_coverage = tables["township_coverage"]
-    if township_coverage is not None and len(township_coverage):
-        toc.append('<li><a href="#townships">乡镇街道覆盖 Coverage by township</a></li>')
-    if school_zones is not None:
-        toc.append('<li><a href="#school-zones">校园周边道路 School zones</a></li>')
-    if pilots_status is not None:
-        toc.append('<li><a href="#pilots">试点单元 Pilot units</a></li>')
-    toc.append("</ul></section>")
-    body.extend(toc)
+    sections: list[tuple[str, str, str]] = []   # (id, heading, html)
+    keys = _key_figures(cov_any, pilots_status, hazards, school_zones)
+    if keys:
+        sections.append(("key", "关键数字 Key figures", '<div class="keys">' + "".join(
+            f'<div class="key"><div class="v">{_esc(v)}</div><div class="l">{_esc(lab)}</div></div>'
+            for v, lab in keys) + "</div>"))
     if summary:
         items = [summary] if isinstance(summary, str) else list(summary)
-        body.append('<section id="summary"><h2>发现摘要 Summary of gaps</h2><ul class="summary">'
-                    + "".join(f"<li>{_esc(s)}</li>" for s in items) + "</ul></section>")
+        sections.append(("summary", "发现摘要 Summary of gaps",
+                         '<ul class="summary">' + "".join(f"<li>{_esc(x)}</li>" for x in items) + "</ul>"))
+    if community_coverage is not None and len(community_coverage):
+        sections.append(("communities", "村社区 × 设施类型 Communities × categories",
+                         "<p>步行服务半径内儿童所占比例，低于目标的单元在前。 Share of children within walking reach; "
+                         "units with the most categories below target first.</p>"
+                         + _matrix_html(community_coverage, "村社区 Community", sort_worst=True)))
+    if township_coverage is not None and len(township_coverage):
+        sections.append(("townships", "乡镇街道覆盖 Coverage by township",
+                         "<p>步行服务半径内儿童所占比例 Share of children within walking reach, by category.</p>"
+                         + township_table_html(township_coverage)))
+    if pilots_status is not None:
+        sections.append(("pilots", "试点单元 Pilot units", _pilot_sections(pilots_status)))
+    if school_zones is not None:
+        sections.append(("school-zones", "校园周边道路 School zones",
+                         "<p>GA/T 1215-2014：校门150米范围内道路限速30 km/h，校门50米内有人行横道。 Roads within 150 m "
+                         "of a school gate limited to 30 km/h; a marked crossing within 50 m of the gate.</p>"
+                         + school_zone_table_html(school_zones)))
     if maps:
-        body.append('<section id="maps"><h2>交互地图 Interactive maps</h2>')
+        parts = []
         for caption, p in maps.items():
             rel = _esc(_rel(p, base))
-            body.append(f'<h3>{_esc(caption)}</h3><p><a href="{rel}" target="_blank">在新窗口打开 Open full screen</a></p>')
+            parts.append(f'<h3>{_esc(caption)}</h3><p class="noprint"><a href="{rel}" target="_blank">'
+                         "在新窗口打开 Open full screen</a></p>")
             if embed_maps:
-                body.append(f'<iframe src="{rel}" title="{_esc(caption)}" loading="lazy"></iframe>')
-        body.append("</section>")
+                parts.append(f'<iframe src="{rel}" title="{_esc(caption)}" loading="lazy"></iframe>')
+        sections.append(("maps", "交互地图 Interactive maps", "".join(parts)))
     if pngs:
-        body.append('<section id="figures"><h2>静态地图 Static maps</h2>')
-        for caption, p in pngs.items():
-            body.append(f'<h3>{_esc(caption)}</h3><img class="fig" src="{_esc(_rel(p, base))}" alt="{_esc(caption)}">')
-        body.append("</section>")
+        sections.append(("figures", "静态地图 Static maps", "".join(
+            f'<h3>{_esc(c)}</h3><img class="fig" src="{_esc(_rel(p, base))}" alt="{_esc(c)}">'
+            for c, p in pngs.items())))
     if tables:
-        body.append('<section id="tables"><h2>表格 Tables</h2>')
-        for caption, df in tables.items():
-            body.append(f"<h3>{_esc(caption)}</h3>{_table_html(df)}")
-        body.append("</section>")
-    if township_coverage is not None and len(township_coverage):
-        body.append('<section id="townships"><h2>乡镇街道覆盖 Coverage by township</h2>'
-                    "<p>步行服务半径内儿童所占比例 Share of children within walking reach, by category.</p>"
-                    f"{township_table_html(township_coverage)}</section>")
-    if school_zones is not None:
-        body.append('<section id="school-zones"><h2>校园周边道路 School zones</h2>'
-                    "<p>GA/T 1215-2014：校门150米范围内道路限速30 km/h，校门50米内有人行横道。 Roads within 150 m of "
-                    "a school gate limited to 30 km/h; a marked crossing within 50 m of the gate.</p>"
-                    f"{school_zone_table_html(school_zones)}</section>")
-    if pilots_status is not None:
-        body.append(f'<section id="pilots"><h2>试点单元 Pilot units</h2>{_pilot_sections(pilots_status)}</section>')
+        sections.append(("tables", "表格 Tables", "".join(f"<h3>{_esc(c)}</h3>{_table_html(df)}"
+                                                          for c, df in tables.items())))
+    sections.append(("method", "方法与标准 Method and standards", method_html(standards, categories, target)))
+    toc = ('<section id="toc"><h2>目录 Contents</h2><ul>'
+           + "".join(f'<li><a href="#{i}">{_esc(h)}</a></li>' for i, h, _x in sections) + "</ul></section>")
+    body.append(toc)
+    for i, h, x in sections:
+        body.append(f'<section id="{i}"><h2>{_esc(h)}</h2>{x}</section>')
     body.append("</main>")
     page = ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{_esc(title)}</title><style>{_REPORT_CSS}</style></head><body>"
             + "\n".join(body) + "</body></html>\n")
-    return _write_atomic_bytes(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    with atomic_path(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return path

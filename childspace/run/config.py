@@ -139,6 +139,8 @@ class RunConfig:
     source_sha256: str | None = None
     plan: dict[str, Any] | None = None
     venues: dict[str, Any] | None = None
+    basemaps: tuple[str, ...] = ()               # [maps] basemaps: opt-in tile layers ("osm", "tianditu", "amap")
+    tianditu_key: str | None = None              # [maps] tianditu_key: the planner's 天地图 key
     from_osm: dict[str, Any] | None = None       # [from_osm]: units and homes from the extract (run/osm_inputs.py)
     school_names: dict[str, Any] | None = None   # [schools] name_patterns: levels of OSM schools by name
 
@@ -354,7 +356,9 @@ def _input(ck: _Checker, base: Path, entry: Any, key: Key, where: str, extra: tu
 
 
 SECTIONS = ("project", "boundaries", "facilities", "pilots", "origins", "network", "osm", "analysis", "standards",
-            "plan", "venues", "from_osm", "schools")
+            "plan", "venues", "from_osm", "schools", "maps")
+MAPS_KEYS = ("basemaps", "tianditu_key")
+TILE_NAMES = ("osm", "tianditu", "amap")
 SCHOOLS_KEYS = ("name_patterns",)
 PLAN_KEYS = ("path",)
 VENUE_KEYS = (*LOADER_OPTIONS, "osm")
@@ -588,6 +592,19 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
         ck.fail(f"[schools] name_patterns must be a table of category = pattern, got {name_patterns!r}{{line}}",
                 ("schools", "name_patterns"), fix='write name_patterns = { primary_school = "小学|Primary" }')
 
+    maps_t = ck.table(raw.get("maps", {}), ("maps",), "[maps]", '[maps] basemaps = ["tianditu"]')
+    ck.known(maps_t, MAPS_KEYS, ("maps",), "[maps]")
+    basemaps = maps_t.get("basemaps", [])
+    if isinstance(basemaps, str):
+        basemaps = [basemaps]
+    if not isinstance(basemaps, list) or any(b not in TILE_NAMES for b in basemaps):
+        ck.fail(f"[maps] basemaps = {basemaps!r}: each must be one of {', '.join(TILE_NAMES)}{{line}}",
+                ("maps", "basemaps"), fix='write basemaps = ["tianditu"] (none: the offline base map only)')
+    tianditu_key = ck.string(maps_t, "tianditu_key", ("maps",), "[maps]")
+    if "tianditu" in basemaps and not tianditu_key:
+        ck.fail("[maps] basemaps names tianditu but no tianditu_key is given{line}", ("maps", "basemaps"),
+                fix='add tianditu_key = "..." (the key of your 天地图 account)')
+
     standards = _standards(ck, raw.get("standards"))
     from childspace.inputs.standards import load_standards
     std = load_standards(overrides=standards)
@@ -658,6 +675,8 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
         source_sha256=hashlib.sha256(data).hexdigest(),
         plan=dict(plan) or None,
         venues=dict(venues) or None,
+        basemaps=tuple(basemaps),
+        tianditu_key=tianditu_key,
         from_osm=dict(from_osm) or None,
         school_names=dict(name_patterns) if name_patterns else None,
     )

@@ -569,7 +569,7 @@ def _write_files(res: Results, cfg: RunConfig, out: Path, maps: bool = True,
     if "routes" in res.tables:
         tables["routes"] = res.tables["routes"]
     if "hazards" in res.layers:
-        tables["hazards"] = pd.DataFrame(res.layers["hazards"].drop(columns="geometry"))
+        tables["hazards"] = report.hazard_table(res.layers["hazards"], res.layers.get("facilities"))
     if "school_zones" in res.layers:
         tables["school_zones"] = pd.DataFrame(res.layers["school_zones"].drop(columns="geometry"))
     if "gaps" in res.layers:
@@ -583,10 +583,12 @@ def _write_files(res: Results, cfg: RunConfig, out: Path, maps: bool = True,
         tables["osm_facilities"] = res.tables["osm_facilities"]
     tables = {k: _for_file(v) for k, v in tables.items()}
     (out / "tables").mkdir(exist_ok=True)
-    for name, p in report.write_csv_tables(out / "tables", tables).items():
+    for name, p in report.write_csv_tables(out / "tables", tables, bilingual=True).items():
         written[f"csv:{name}"] = p
+    about = report.WorkbookAbout(title=cfg.name, synthetic=cfg.synthetic, categories=cfg.categories,
+                                 sources=[e.path.name for e in cfg.facilities])
     written["excel"] = report.write_excel(out / "childspace.xlsx",
-                                          {report.SHEET_NAMES.get(k, k): v for k, v in tables.items()})
+                                          {report.SHEET_NAMES.get(k, k): v for k, v in tables.items()}, about=about)
     if maps:
         written.update(_write_maps(res, cfg, out, tables, progress))
     return written
@@ -604,12 +606,17 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
 
     from childspace._errors import ChildspaceWarning
     from childspace.outputs import figures as plot
+    from childspace.outputs import figures_overview, figures_routes
     from childspace.outputs import maps, report
 
     written: dict[str, Path] = {}
     inp = res.inputs
     syn = cfg.synthetic
     bounds = inp.communities if inp.communities is not None else inp.townships
+    from childspace.analysis.streets import school_zone_rules, stress_frames
+    base = maps.Basemap(streets=res.network.edges if res.network is not None else None,
+                        tianditu_key=cfg.tianditu_key)
+    tiles = cfg.basemaps   # opt-in tile layers ([maps] basemaps); none: offline
     html_maps: dict[str, Path] = {}
     pngs: dict[str, Path] = {}
 
@@ -647,8 +654,9 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
         present = [c for c in cfg.categories if (uc["category"] == c).any()]
         both("overview", "总览 Overview",
              partial(maps.overview_map, bounds, uc, townships=inp.townships, categories=present,
-                     life_circles=res.tables.get("community_life_circles"), synthetic=syn),
-             partial(plot.plot_overview, bounds, uc, townships=inp.townships, small_multiples=True,
+                     life_circles=res.tables.get("community_life_circles"), synthetic=syn, base=base,
+                     basemaps=tiles),
+             partial(figures_overview.plot_overview, bounds, uc, townships=inp.townships, small_multiples=True,
                      categories=present, synthetic=syn))
         for cat in cfg.categories:
             if fac is None or not (fac["category"] == cat).any():
@@ -660,17 +668,19 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
             g = g[g["category"] == cat] if g is not None else None
             cap = cfg.resolved_standards().label(cat)
             both(f"coverage_{cat}", cap,
-                 partial(maps.coverage_map, bounds, f, sa, res.layers["access"], g, cat, synthetic=syn),
-                 partial(plot.plot_coverage, bounds, f, sa, res.layers["access"], g, cat, synthetic=syn))
+                 partial(maps.coverage_map, bounds, f, sa, res.layers["access"], g, cat, synthetic=syn, base=base,
+                         unit_coverage=uc, basemaps=tiles),
+                 partial(plot.plot_coverage, bounds, f, sa, res.layers["access"], g, cat, synthetic=syn,
+                         unit_coverage=uc))
     if "pilots" in res.layers:
         both("pilots", "试点单元 Pilot units",
              partial(maps.pilot_map, res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
-                     synthetic=syn),
+                     synthetic=syn, base=base, basemaps=tiles),
              partial(plot.plot_pilots, res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
                      synthetic=syn))
     if "routes" in res.layers:
         edges_stress, crossings = guarded("street stress of the routes maps",
-                                          partial(maps.stress_frames, res.network, res.stress)) or (None, None)
+                                          partial(stress_frames, res.network, res.stress)) or (None, None)
         zones = res.layers.get("school_zones")
         if zones is not None and fac is not None and "entrances" in fac.columns:   # gates, where mapped
             gates = fac[["facility_id", "entrances"]].rename(columns={"facility_id": "school_id"})
@@ -679,16 +689,30 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
              partial(maps.routes_map, res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
                      res.layers.get("schools"), boundaries=bounds, synthetic=syn,
                      network_stress=edges_stress, crossings=crossings, school_zones=zones,
-                     zone_roads=res.layers.get("school_zone_roads")),
-             partial(plot.plot_routes, res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
+                     zone_roads=res.layers.get("school_zone_roads"), base=base, basemaps=tiles,
+                     zone_rules=school_zone_rules()),
+             partial(figures_routes.plot_routes, res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
                      res.layers.get("schools"), boundaries=bounds, synthetic=syn,
                      network_stress=edges_stress, school_zones=zones,
                      zone_roads=res.layers.get("school_zone_roads")))
+    if "access" in res.layers or "pilots" in res.layers:
+        from childspace.outputs import atlas
+
+        progress("图集 Print atlas (PDF)")
+        p_atlas = guarded("print atlas atlas.pdf", partial(
+            atlas.write_atlas, out / "atlas.pdf", boundaries=bounds, unit_coverage=res.tables.get("community_coverage"),
+            facilities=fac, service_areas=res.layers.get("service_areas"), categories=cfg.categories,
+            pilots_status=res.layers.get("pilots"), catchments=res.layers.get("pilot_catchments"),
+            townships=inp.townships, info=atlas.AtlasInfo(title=f"儿童友好空间分析图集 Child-friendly space atlas — "
+                                                               f"{cfg.name}", synthetic=syn)))
+        if p_atlas is not None:
+            written["atlas"] = p_atlas
     progress("报告 HTML report")
     written["report"] = report.html_report(
         out / "report.html", f"儿童友好空间分析报告 Child-friendly city analysis — {cfg.name}",
         summary=res.summary, maps=html_maps, pngs=pngs, tables=tables,
-        pilots_status=res.layers.get("pilots"), synthetic=syn, school_zones=res.layers.get("school_zones"))
+        pilots_status=res.layers.get("pilots"), synthetic=syn, school_zones=res.layers.get("school_zones"),
+        categories=cfg.categories)
     return written
 
 

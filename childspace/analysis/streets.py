@@ -1,0 +1,225 @@
+"""Streets as map layers (街道图层): stress per street and crossing, children per street, school zones.
+
+Analysis tables the maps, figures and atlas draw: street and crossing stress in the shape of map layers
+(:func:`stress_frames`), the number of children walking along each street (:func:`route_edge_use`), the result of
+each school-zone check (:func:`zone_status`) and the zone circles around each gate (:func:`school_zone_circles`,
+GA/T 1215-2014). Nothing here draws.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from childspace._errors import ChildspaceError, DataError
+from childspace.inputs.projection import local_crs_for
+
+__all__ = ["route_edge_use", "school_zone_circles", "school_zone_rules", "stress_frames", "zone_status"]
+
+
+def _require(df: pd.DataFrame, cols: list[str], what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(f"{what} lacks the columns {missing} (has {list(df.columns)})", feature=what,
+                        fix=f"pass the output of the analysis that produces {what} (see docs/architecture.md)")
+
+
+def school_zone_rules() -> dict[str, float]:
+    """``radius_m``, ``speed_limit_kmh`` and ``crossing_m`` of ``[school_zone]`` in the safety config
+    (``childspace/config/safety.toml``, GA/T 1215-2014): pass them to the maps and figures."""
+    from childspace.analysis.safety import load_config
+
+    zc = load_config()["school_zone"]
+    return {"radius_m": float(zc["radius_m"]), "speed_limit_kmh": float(zc["speed_limit_kmh"]),
+            "crossing_m": float(zc["crossing_m"])}
+
+
+def stress_frames(network: Any, stress: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Street and crossing stress as map layers.
+
+    Parameters
+    ----------
+    network : WalkNetwork
+        The network the stress was computed on (metric CRS, positional edge/node indices).
+    stress : safety.Stress
+        ``safety.network_stress(network)``.
+
+    Returns
+    -------
+    edges : GeoDataFrame (network CRS)
+        One row per network edge in positional order: ``edge`` (position), ``name``, ``highway``, ``level``
+        (1–4), ``reason``, ``assumed`` (bool), ``length`` (m), LineString geometry. Pass as ``network_stress=`` to
+        :func:`routes_map` / :func:`childspace.outputs.figures_routes.plot_routes`.
+    crossings : GeoDataFrame (network CRS)
+        Nodes where a road is crossed (node crossing ``level`` > 0): ``node``, ``level`` (1–4), ``control``,
+        ``reason``, Point geometry. Pass as ``crossings=`` to :func:`routes_map`.
+    """
+    ne, nn = int(network.n_edges), int(network.n_nodes)
+    if len(stress.edges) != ne or len(stress.nodes) != nn:
+        raise DataError(f"the stress has {len(stress.edges)} edges / {len(stress.nodes)} nodes, the network "
+                        f"{ne} / {nn}", feature="stress", fix="pass safety.network_stress(network) of this network")
+    ed = network.edges
+    se = stress.edges
+
+    def col(df: pd.DataFrame, name: str, n: int) -> np.ndarray:
+        return df[name].to_numpy(dtype=object) if name in df.columns else np.full(n, None, dtype=object)
+
+    edges = gpd.GeoDataFrame({
+        "edge": np.arange(ne), "name": col(ed, "name", ne), "highway": col(ed, "highway", ne),
+        "level": se["level"].to_numpy(dtype=int), "reason": col(se, "reason", ne),
+        "assumed": se["assumed"].to_numpy(dtype=bool) if "assumed" in se.columns else np.zeros(ne, dtype=bool),
+        "length": np.asarray(network.length, dtype=float)},
+        geometry=np.asarray(ed.geometry.values, dtype=object), crs=network.crs)
+    sn = stress.nodes
+    lev = sn["level"].to_numpy(dtype=int)
+    sel = np.flatnonzero(lev > 0)
+    crossings = gpd.GeoDataFrame({
+        "node": sel, "level": lev[sel], "control": col(sn, "control", nn)[sel], "reason": col(sn, "reason", nn)[sel]},
+        geometry=shapely.points(np.asarray(network.x)[sel], np.asarray(network.y)[sel]), crs=network.crs)
+    return edges, crossings
+
+
+def route_edge_use(routes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, route: str = "safest") -> gpd.GeoDataFrame:
+    """Children walking along each street: the routes of one kind summed per network edge.
+
+    Parameters
+    ----------
+    routes : GeoDataFrame
+        ``routes.school_routes`` output, as returned (its ``attrs["childspace_routes"]`` holds the edge sequences).
+    edges : GeoDataFrame
+        The network edges in positional order (e.g. the first frame of :func:`stress_frames`; an ``edge`` column,
+        if present, gives the positions).
+    route : {"safest", "shortest"}, default "safest"
+
+    Returns
+    -------
+    GeoDataFrame (CRS of ``edges``)
+        The edges used by at least one route, most children first: the columns of ``edges`` plus ``children``
+        (sum over routes using the edge), ``routes`` (number of routes) and ``schools`` (number of schools).
+        Unreachable routes are left out.
+    """
+    data = routes.attrs.get("childspace_routes")
+    if data is None:
+        raise DataError("the routes carry no edge sequences", feature="routes",
+                        fix="pass the GeoDataFrame returned by routes.school_routes (not a reloaded file)")
+    if route not in ("safest", "shortest"):
+        raise DataError(f"route must be 'safest' or 'shortest', got {route!r}", feature="route_edge_use",
+                        fix="choose which routes to count")
+    pos = edges["edge"].to_numpy(dtype=np.int64) if "edge" in edges.columns else np.arange(len(edges))
+    if int(data.n_edges) != len(edges) or not np.array_equal(np.sort(pos), np.arange(len(edges))):
+        raise DataError(f"the routes were computed on a network of {data.n_edges} edges, {len(edges)} given",
+                        feature="edges", fix="pass the edges of the network the routes were computed on")
+    _require(routes, ["route", "route_key", "children", "school_id"], "routes")
+    sel = (routes["route"].astype(str) == route).to_numpy().copy()
+    if "verdict" in routes.columns:
+        sel &= (routes["verdict"].astype(str) != "unreachable").to_numpy()
+    keys = routes["route_key"].to_numpy(dtype=np.int64)[sel]
+    kids = pd.to_numeric(routes["children"], errors="coerce").fillna(0).to_numpy(dtype=float)[sel]
+    school = pd.factorize(routes["school_id"].astype(str).to_numpy()[sel])[0]
+    order = np.argsort(keys)
+    keys, kids, school = keys[order], kids[order], school[order]
+    ek = np.asarray(data.edge_key, dtype=np.int64)
+    ee = np.asarray(data.edge, dtype=np.int64)
+    i = np.searchsorted(keys, ek)
+    ok = (i < len(keys)) & (keys[np.minimum(i, max(len(keys) - 1, 0))] == ek) if len(keys) else np.zeros(len(ek), bool)
+    pair = np.unique(np.stack([ek[ok], ee[ok]], axis=1), axis=0) if ok.any() else np.zeros((0, 2), np.int64)
+    idx = np.searchsorted(keys, pair[:, 0])
+    n = len(edges)
+    children = np.bincount(pair[:, 1], weights=kids[idx], minlength=n)
+    n_routes = np.bincount(pair[:, 1], minlength=n)
+    sp = np.unique(np.stack([pair[:, 1], school[idx]], axis=1), axis=0) if len(pair) else np.zeros((0, 2), np.int64)
+    n_schools = np.bincount(sp[:, 0], minlength=n) if len(sp) else np.zeros(n, dtype=np.int64)
+    out = edges.copy()
+    out["children"] = children[pos]
+    out["routes"] = n_routes[pos]
+    out["schools"] = n_schools[pos]
+    out = out[out["routes"].to_numpy() > 0].sort_values("children", ascending=False, kind="stable")
+    return out
+
+
+
+def _bool_col(df: pd.DataFrame, col: str, default: bool) -> np.ndarray:
+    if col not in df.columns:
+        return np.full(len(df), default, dtype=bool)
+    return df[col].astype("boolean").fillna(default).to_numpy(dtype=bool)
+
+
+def zone_status(school_zones: pd.DataFrame) -> np.ndarray:
+    """Per school ``"compliant"``, ``"one"`` (one of the two requirements fails) or ``"both"``.
+
+    Parameters
+    ----------
+    school_zones : DataFrame
+        :func:`childspace.analysis.safety.school_zones` table (``speed_ok``, ``crossing_ok``).
+
+    Returns
+    -------
+    numpy.ndarray of str
+    """
+    _require(school_zones, ["speed_ok", "crossing_ok"], "school_zones")
+    n_fail = (~_bool_col(school_zones, "speed_ok", True)).astype(int) + \
+        (~_bool_col(school_zones, "crossing_ok", False)).astype(int)
+    return np.array(["compliant", "one", "both"], dtype=object)[n_fail]
+
+
+def school_zone_circles(school_zones: gpd.GeoDataFrame, schools: gpd.GeoDataFrame | None = None,
+                        radius_m: float | None = None) -> gpd.GeoDataFrame:
+    """The zone of each school: the union of the circles of ``radius_m`` around its gates (GA/T 1215-2014 3.2).
+
+    Parameters
+    ----------
+    school_zones : GeoDataFrame
+        :func:`childspace.analysis.safety.school_zones` table (``school_id``, geometry = the school point, any CRS). An
+        ``entrances`` column (lists of (lon, lat), WGS84) gives the gates.
+    schools : GeoDataFrame, optional
+        Facilities with ``facility_id`` and ``entrances`` (as from :mod:`childspace.features`): the gates of the
+        schools whose zone table has none. Schools without mapped entrances use the school point, as the check
+        itself does.
+    radius_m : float, optional
+        Circle radius in metres; default ``[school_zone].radius_m`` of the safety config (150 m).
+
+    Returns
+    -------
+    GeoDataFrame (EPSG:4326)
+        One row per school: ``school_id``, ``n_gates``, ``radius_m``, (Multi)Polygon geometry (buffered in the
+        local metric CRS, :func:`childspace.inputs.projection.local_crs_for`).
+    """
+    z = school_zones.to_crs(4326) if school_zones.crs is not None and school_zones.crs.to_epsg() != 4326 \
+        else school_zones
+    _require(z, ["school_id"], "school_zones")
+    radius = school_zone_rules()["radius_m"] if radius_m is None else float(radius_m)
+    if radius <= 0:
+        raise ChildspaceError(f"the zone radius must be positive, got {radius}", fix="pass radius_m > 0 (metres)")
+    ids = z["school_id"].astype(str).to_numpy(dtype=object)
+    ent = (z["entrances"].to_numpy(dtype=object) if "entrances" in z.columns
+           else np.full(len(z), None, dtype=object))
+    if schools is not None and len(schools) and {"facility_id", "entrances"} <= set(schools.columns):
+        lookup = dict(zip(schools["facility_id"].astype(str), schools["entrances"].to_numpy(dtype=object)))
+        merged = np.empty(len(ent), dtype=object)
+        merged[:] = [e if _has_points(e) else lookup.get(i) for e, i in zip(ent, ids)]
+        ent = merged
+    has = np.array([_has_points(e) for e in ent], dtype=bool)
+    counts = np.where(has, [len(e) if h else 1 for e, h in zip(ent, has)], 1)
+    owner = np.repeat(np.arange(len(z)), counts)
+    gx = np.repeat(z.geometry.x.to_numpy(dtype=float), counts)
+    gy = np.repeat(z.geometry.y.to_numpy(dtype=float), counts)
+    if has.any():
+        xy = np.asarray([tuple(p)[:2] for e, h in zip(ent, has) if h for p in e], dtype=float)
+        slot = np.isin(owner, np.flatnonzero(has))
+        gx[slot], gy[slot] = xy[:, 0], xy[:, 1]
+    gates = gpd.GeoSeries(shapely.points(gx, gy), crs=4326)
+    crs = local_crs_for(z) if len(z) else 4326
+    circles = gates.to_crs(crs).buffer(radius, quad_segs=32)
+    zone = circles.groupby(owner).agg(lambda g: shapely.union_all(np.asarray(g.array, dtype=object)))
+    geom = gpd.GeoSeries(np.asarray(zone.reindex(np.arange(len(z))).to_numpy(), dtype=object), crs=crs)
+    return gpd.GeoDataFrame({"school_id": ids, "n_gates": counts.astype(np.int64), "radius_m": radius},
+                            geometry=geom.to_crs(4326).values, crs=4326)
+
+
+def _has_points(e: Any) -> bool:
+    return isinstance(e, (list, tuple, np.ndarray)) and len(e) > 0
+

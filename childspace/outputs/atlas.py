@@ -1,0 +1,239 @@
+"""The print atlas (图集, PDF): one file a planner hands in, no browser needed.
+
+Pages (A3 or A4 landscape, fonts embedded as TrueType): an overview of coverage by community against the target,
+one page per category (the community classes, facilities, walking service areas), and one page per pilot unit (a
+map of the unit and its catchment, the checklist ✓/× with distances, the status rule, the reasons). Every page
+carries the map furniture of Chinese practice: title, legend, north arrow, scale bar, 制图单位 (mapping unit),
+日期 (date), 数据来源 (sources, with "© OpenStreetMap contributors"), 坐标系 (CRS) and a 示意图 disclaimer
+(configurable, :class:`AtlasInfo`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from matplotlib import rc_context
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from childspace._atomic import atomic_path
+from childspace._errors import DataError
+from childspace.outputs.figures import (
+    _crs_for,
+    _decorate,
+    _draw_boundaries,
+    _fix_extent,
+    _metric,
+    _new_figure,
+    _style,
+    plot_coverage,
+)
+from childspace.outputs.figures_overview import plot_overview
+from childspace.outputs.style import (
+    CATEGORY_COLOURS,
+    KIND_LABELS,
+    STATUS_LABELS,
+    STATUS_MARKERS,
+    STATUS_RULE,
+    element_label,
+    status_text,
+)
+from childspace.outputs.workbook import OSM_CREDIT
+
+__all__ = ["PAPER_SIZES", "AtlasInfo", "write_atlas"]
+
+#: paper sizes, landscape, in inches (ISO 216: A3 420 x 297 mm, A4 297 x 210 mm)
+PAPER_SIZES: dict[str, tuple[float, float]] = {"A3": (420 / 25.4, 297 / 25.4), "A4": (297 / 25.4, 210 / 25.4)}
+
+
+@dataclass
+class AtlasInfo:
+    """The furniture every page carries.
+
+    Attributes
+    ----------
+    title : str
+        Atlas title, e.g. "乐清市儿童友好空间分析图集 Yueqing child-friendly space atlas".
+    agency : str
+        制图单位 (who made the maps).
+    sources : sequence of str
+        Data sources (the planner's files); "© OpenStreetMap contributors" is always added.
+    date : str, optional
+        Date printed on every page (default today).
+    disclaimer : str
+        The 示意图 note (boundaries are schematic and not for boundary use; no 审图号).
+    synthetic : bool
+        Print "示例数据（虚构）" on every page.
+    """
+
+    title: str = "儿童友好空间分析图集 Child-friendly space atlas"
+    agency: str = "—"
+    sources: Sequence[str] = field(default_factory=list)
+    date: str | None = None
+    disclaimer: str = "示意图，边界不作为权属界线依据（未经审图） Schematic map; boundaries not for legal use (not reviewed)"
+    synthetic: bool = False
+
+
+def _furniture(fig: Figure, info: AtlasInfo, page: int) -> None:
+    """Footer: 制图单位, 日期, 数据来源, 示意图 disclaimer, page number (the CRS note is written by the figure)."""
+    date = info.date or _dt.date.today().isoformat()
+    srcs = "；".join([*info.sources, OSM_CREDIT])
+    fig.text(0.98, 0.062, f"制图单位 Made by: {info.agency}    日期 Date: {date}    第 {page} 页 Page {page}",
+             ha="right", va="bottom", fontsize=8, color="#333333")
+    fig.text(0.98, 0.045, f"数据来源 Sources: {srcs}", ha="right", va="bottom", fontsize=7, color="#333333")
+    fig.text(0.98, 0.028, info.disclaimer, ha="right", va="bottom", fontsize=7, color="#7a0000")
+
+
+def _to_paper(fig: Figure, paper: str) -> Figure:
+    w, h = PAPER_SIZES[paper]
+    fig.set_size_inches(w, h)
+    return fig
+
+
+def _pilot_page(ps: gpd.GeoDataFrame, i: int, catchments: gpd.GeoDataFrame | None,
+                boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame | None,
+                synthetic: bool) -> Figure:
+    """One pilot unit: its map (unit, catchment, facilities nearby) and its checklist."""
+    row = ps.iloc[i]
+    crs = _crs_for(ps)
+    one = _metric(ps.iloc[[i]], crs, "pilot")
+    cat = None
+    if catchments is not None and len(catchments) and "pilot_id" in catchments.columns:
+        c = catchments[catchments["pilot_id"].astype(str) == str(row["pilot_id"])]
+        cat = _metric(c, crs, "catchment") if len(c) else None
+    area = cat if cat is not None and len(cat) else one
+    b = _metric(boundaries, crs, "boundaries")
+    fac = _metric(facilities, crs, "facilities")
+    st = str(row["status"])
+    zh, en, colour, sym = STATUS_LABELS[st]
+    fig, ax = _new_figure()
+    ax.set_position((0.02, 0.08, 0.52, 0.8))
+    handles: list = []
+    _draw_boundaries(ax, b, handles, label_limit=0)
+    if cat is not None and len(cat):
+        cat.plot(ax=ax, facecolor="#deebf7", edgecolor="#555555", linestyle="--", linewidth=1.0, zorder=2)
+        handles.append(Patch(facecolor="#deebf7", edgecolor="#555555", ls="--", label="服务范围 Catchment"))
+    poly = one.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if poly.any():
+        one.plot(ax=ax, color=colour, alpha=0.5, edgecolor="black", hatch=STATUS_MARKERS[st][1], linewidth=1.5,
+                 zorder=4)
+    else:
+        ax.scatter(one.geometry.x, one.geometry.y, s=160, c=colour, marker=STATUS_MARKERS[st][0],
+                   edgecolors="black", linewidths=1.5, zorder=6)
+    handles.append(Patch(facecolor=colour, edgecolor="black", hatch=STATUS_MARKERS[st][1],
+                         label=f"{sym} {zh} {en}"))
+    if fac is not None and len(fac):
+        minx, miny, maxx, maxy = area.total_bounds
+        pad = max(maxx - minx, maxy - miny) * 0.3 + 200
+        near = fac.cx[minx - pad:maxx + pad, miny - pad:maxy + pad]
+        for key in pd.unique(near["category"].astype(str)) if "category" in near.columns else []:
+            sub = near[near["category"].astype(str) == key]
+            col = CATEGORY_COLOURS.get(key, "#555555")
+            ax.scatter(sub.geometry.x, sub.geometry.y, s=45, c=col, edgecolors="white", linewidths=1.0, zorder=7)
+            handles.append(Line2D([], [], marker="o", ls="", color=col, markeredgecolor="white",
+                                  label=element_label(key)))
+    _fix_extent(ax, area, pad=0.25)
+    title = f"{row['pilot_id']} {row['name']}"
+    _decorate(fig, ax, title, synthetic, [], crs)
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.58, 0.42), fontsize=9, frameon=True,
+               title="图例 Legend")
+    # the checklist
+    lines = [f"状态 Status: {status_text(st)}", ""]
+    meta = []
+    for col_, lab in (("batch", "批次 Batch"), ("kind", "类型 Kind"), ("township", "所属镇街 Township")):
+        if col_ in ps.columns and pd.notna(row.get(col_)):
+            v = row[col_]
+            meta.append(f"{lab}: {' '.join(KIND_LABELS[v]) if col_ == 'kind' and v in KIND_LABELS else v}")
+    lines += meta + ["", "检查项 Checklist:"]
+    for c in [c[4:] for c in ps.columns if c.startswith("has_")]:
+        has = bool(row[f"has_{c}"]) if pd.notna(row[f"has_{c}"]) else False
+        d = row.get(f"dist_{c}")
+        dist = f"  {float(d):,.0f} 米 m" if d is not None and pd.notna(d) and np.isfinite(float(d)) else ""
+        lines.append(f"  {'✓' if has else '×'} {element_label(c)}{dist}")
+    lines += ["", "判定规则 Rule:"] + [f"  {t}" for t in STATUS_RULE]
+    if "reasons" in ps.columns and pd.notna(row.get("reasons")) and str(row["reasons"]).strip():
+        lines += ["", "原因 Reasons:"] + [f"  {r.strip()}" for r in str(row["reasons"]).split(";") if r.strip()]
+    fig.text(0.58, 0.86, "\n".join(lines), ha="left", va="top", fontsize=10, linespacing=1.5,
+             bbox=dict(boxstyle="round,pad=0.6", facecolor="#fafbfc", edgecolor="#cccccc"))
+    return fig
+
+
+def write_atlas(path: str | Path, *, boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame | None = None,
+                facilities: gpd.GeoDataFrame | None = None, service_areas: gpd.GeoDataFrame | None = None,
+                categories: Sequence[str] | None = None, pilots_status: gpd.GeoDataFrame | None = None,
+                catchments: gpd.GeoDataFrame | None = None, townships: gpd.GeoDataFrame | None = None,
+                info: AtlasInfo | None = None, paper: str = "A3", dpi: int = 300) -> Path:
+    """Write the print atlas as one PDF.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.pdf`` file (atomic: temporary file + rename).
+    boundaries : GeoDataFrame
+        Canonical boundaries (communities shaded).
+    unit_coverage : DataFrame, optional
+        ``coverage.unit_coverage``: the overview page and the community classes of each category page.
+    facilities, service_areas : GeoDataFrame, optional
+        Facilities and (dissolved) service areas of the category pages and the pilot pages.
+    categories : sequence of str, optional
+        Category pages, in order (default those of ``unit_coverage``).
+    pilots_status, catchments : GeoDataFrame, optional
+        ``pilots.pilot_status`` and ``pilots.pilot_catchments``: one page per pilot unit.
+    townships : GeoDataFrame, optional
+        Township outlines on the overview.
+    info : AtlasInfo, optional
+        Title, 制图单位, date, sources, disclaimer, synthetic note.
+    paper : {"A3", "A4"}, default "A3"
+        Landscape page size.
+    dpi : int, default 300
+        Resolution of raster parts (maps are vector).
+
+    Returns
+    -------
+    Path
+        The PDF written; fonts are embedded (TrueType, ``pdf.fonttype`` 42).
+    """
+    if paper not in PAPER_SIZES:
+        raise DataError(f"unknown paper size {paper!r}", fix=f"use one of {sorted(PAPER_SIZES)}")
+    info = info or AtlasInfo()
+    uc = pd.DataFrame(unit_coverage) if unit_coverage is not None else None
+    cats = (list(categories) if categories is not None else
+            ([str(c) for c in pd.unique(uc["category"].dropna())] if uc is not None and "category" in uc.columns
+             else []))
+    figs: list[Figure] = []
+    if uc is not None and len(uc) and cats:
+        figs.append(plot_overview(boundaries, uc, townships=townships, small_multiples=True, categories=cats,
+                                  title=info.title, synthetic=info.synthetic))
+    for cat in cats:
+        if facilities is None or "category" not in facilities.columns:
+            break
+        f = facilities[facilities["category"].astype(str) == cat]
+        if not len(f):
+            continue
+        sa = (service_areas[service_areas["category"].astype(str) == cat]
+              if service_areas is not None and "category" in service_areas.columns else None)
+        figs.append(plot_coverage(boundaries, f, sa, None, None, cat, unit_coverage=uc, synthetic=info.synthetic))
+    if pilots_status is not None and len(pilots_status):
+        with _style():
+            order = np.lexsort((pilots_status["pilot_id"].astype(str).to_numpy(),
+                                pilots_status["batch"].to_numpy() if "batch" in pilots_status.columns
+                                else np.zeros(len(pilots_status))))
+            for i in order:
+                figs.append(_pilot_page(pilots_status, int(i), catchments, boundaries, facilities, info.synthetic))
+    if not figs:
+        raise DataError("nothing to put in the atlas", fix="pass unit_coverage and facilities, or pilots_status")
+    with atomic_path(path) as tmp, _style(), rc_context({"pdf.fonttype": 42}):
+        with PdfPages(tmp, metadata={"Title": info.title, "Creator": "childspace", "Subject": info.disclaimer}) as pdf:
+            for n, fig in enumerate(figs, start=1):
+                _to_paper(fig, paper)
+                _furniture(fig, info, n)
+                pdf.savefig(fig, dpi=dpi)
+    return Path(path)

@@ -1,0 +1,617 @@
+"""The page of every map: self-contained Leaflet, title, legend, layers, popups, boundaries, output.
+
+Leaflet 1.9.4 (BSD-2-Clause, ``childspace/outputs/static/LEAFLET_LICENSE``) is inlined into every page; nothing is
+loaded from a CDN. Layers are given in EPSG:4326 (any input CRS is reprojected).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import json
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from folium.map import Layer
+from folium.template import Template
+
+from childspace._atomic import atomic_path
+from childspace._errors import ChildspaceError, DataError
+from childspace.outputs.maps.basemap import (
+    TILE_SOURCES,
+    Basemap,
+    TileNotice,
+    add_tiles,
+    check_tiles,
+    vector_base_layers,
+)
+from childspace.outputs.style import SYNTHETIC_NOTE
+
+_STATIC = Path(__file__).resolve().parent.parent / "static"
+
+_FONT_STACK = ('"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",'
+               '"WenQuanYi Micro Hei","SimHei",sans-serif')
+
+_PAGE_CSS = f"""
+html,body{{margin:0;padding:0;height:100%;}}
+.leaflet-container{{background:#ffffff;font-family:{_FONT_STACK};font-size:13px;}}
+.cs-title{{position:absolute;top:10px;left:60px;z-index:1000;background:rgba(255,255,255,.94);
+  padding:6px 12px;border:1px solid #888;border-radius:5px;box-shadow:0 1px 4px rgba(0,0,0,.3);
+  font-family:{_FONT_STACK};max-width:46%;}}
+.cs-title .t{{font-size:17px;font-weight:bold;color:#1f2d3d;}}
+.cs-title .s{{font-size:13px;color:#333;margin-top:2px;}}
+.cs-title .syn{{display:inline-block;margin-top:3px;font-size:13px;font-weight:bold;color:#7a5200;
+  background:#fff3cd;border:1px solid #e0b84d;border-radius:3px;padding:0 6px;}}
+.cs-legend{{position:absolute;bottom:28px;right:10px;z-index:1000;background:rgba(255,255,255,.95);
+  padding:6px 10px;border:1px solid #888;border-radius:5px;box-shadow:0 1px 4px rgba(0,0,0,.3);
+  font-family:{_FONT_STACK};font-size:13px;line-height:18px;max-height:calc(100% - 170px);overflow:auto;
+  max-width:340px;}}
+@media (max-height:800px),(max-width:1100px){{.cs-legend{{font-size:12px;line-height:15px;padding:4px 8px;}}
+  .cs-title .t{{font-size:15px;}} .cs-title{{max-width:60%;}}}}
+.cs-notice{{display:none;position:absolute;bottom:28px;left:50%;transform:translateX(-50%);z-index:1001;
+  background:#fff3cd;border:1px solid #e0b84d;border-radius:4px;padding:4px 10px;font-family:{_FONT_STACK};
+  font-size:13px;color:#5c3d00;}}
+.cs-legend .sym{{display:inline-block;width:18px;margin-right:6px;text-align:center;font-weight:bold;}}
+.cs-legend .h{{font-weight:bold;margin:4px 0 2px;}}
+.cs-legend .i{{white-space:normal;padding-left:26px;text-indent:-26px;}}
+.cs-legend details{{margin-top:4px;border-top:1px solid #ccc;}}
+.cs-legend summary{{cursor:pointer;font-weight:bold;color:#333;}}
+.cs-legend .sw{{display:inline-block;width:18px;height:12px;margin-right:6px;vertical-align:middle;
+  border:1px solid #555;}}
+.cs-legend .dot{{display:inline-block;width:11px;height:11px;border-radius:50%;margin:0 9px 0 3px;
+  vertical-align:middle;border:1px solid #333;}}
+.cs-legend .ln{{display:inline-block;width:20px;height:0;margin-right:6px;vertical-align:middle;
+  border-top-width:4px;border-top-style:solid;}}
+.cs-label{{background:none;border:none;width:0;height:0;pointer-events:none;}}
+.cs-label>span{{position:absolute;transform:translate(-50%,-50%);font-family:{_FONT_STACK};font-size:13px;
+  font-weight:bold;color:#222;white-space:nowrap;text-shadow:-1px -1px 0 #fff,1px -1px 0 #fff,-1px 1px 0 #fff,
+  1px 1px 0 #fff,0 0 3px #fff;}}
+.cs-label>span.sym{{font-size:15px;color:#fff;text-shadow:0 0 2px #000,0 0 2px #000;}}
+.cs-label>span.sym.partly{{color:#000;text-shadow:0 0 2px #fff,0 0 2px #fff;}}
+.cs-label>span.hz{{font-size:11px;color:#fff;background:#000;border-radius:3px;padding:0 3px;
+  text-shadow:none;transform:translate(6px,-18px);}}
+.cs-label>span.star{{transform:translate(2px,-22px);font-size:18px;color:#000;}}
+.cs-legend .toggle{{cursor:pointer;font-weight:bold;font-size:14px;border-bottom:1px solid #ccc;
+  margin-bottom:2px;user-select:none;}}
+.cs-pop{{border-collapse:collapse;font-size:12px;}}
+.cs-pop th{{text-align:left;padding:1px 8px 1px 0;color:#444;font-weight:normal;white-space:nowrap;
+  vertical-align:top;}}
+.cs-pop td{{padding:1px 0;font-weight:bold;}}
+.cs-pop caption{{text-align:left;font-size:14px;font-weight:bold;padding-bottom:4px;}}
+.leaflet-control-layers{{font-size:13px;max-height:calc(100vh - 200px);overflow:auto;}}
+.leaflet-control-scale-line{{font-size:13px;border-width:3px;border-color:#222;background:rgba(255,255,255,.85);}}
+#cs-js-errors{{display:none;}}
+"""
+
+# Collects script errors into a data attribute of <html> (and a visible box), so a broken map is noticed.
+_ERROR_JS = """
+window.__csErrors = [];
+window.onerror = function (msg, src, line, col) {
+  var text = String(msg) + ' @' + (src || '') + ':' + line + ':' + col;
+  window.__csErrors.push(text);
+  document.documentElement.setAttribute('data-js-errors', window.__csErrors.join(' | '));
+  return false;
+};
+"""
+
+_READY_JS = """
+<script>
+(function () {
+  var root = document.documentElement;
+  root.setAttribute('data-map-ready', '1');
+  if (window.__csErrors && window.__csErrors.length) {
+    var box = document.createElement('div');
+    box.id = 'cs-js-errors-visible';
+    box.style.cssText = 'position:absolute;top:60px;left:60px;z-index:2000;background:#fdd;border:1px solid #c00;padding:6px;';
+    box.textContent = '地图脚本出错 Map script error: ' + window.__csErrors.join(' | ');
+    document.body.appendChild(box);
+  }
+})();
+</script>
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def _leaflet_assets() -> tuple[str, str]:
+    """(leaflet.js, leaflet.css) text with the CSS images inlined as data URIs."""
+    try:
+        js = (_STATIC / "leaflet.js").read_text(encoding="utf-8")
+        css = (_STATIC / "leaflet.css").read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ChildspaceError("the bundled Leaflet files are missing", path=_STATIC,
+                              fix="reinstall childspace (its static/ folder ships leaflet.js and leaflet.css)") from exc
+    js = re.sub(r"//# sourceMappingURL=\S+\s*$", "", js).replace("</script", "<\\/script")
+
+    def _img(match: re.Match) -> str:
+        name = match.group(1)
+        p = _STATIC / f"leaflet-{name}"
+        if not p.exists():
+            return "url()"
+        return "url(data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii") + ")"
+
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)  # comments only (links to browser bug trackers)
+    css = re.sub(r"url\(images/([A-Za-z0-9_.-]+)\)", _img, css)
+    return js, css
+
+
+class _SelfContainedMap(folium.Map):
+    """A folium.Map whose page carries Leaflet inline and loads no script or stylesheet from the network."""
+
+    default_js: list[tuple[str, str]] = []
+    default_css: list[tuple[str, str]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.default_js = []
+        self.default_css = []
+        js, css = _leaflet_assets()
+        header = self.get_root().header
+        header.add_child(Element('<meta name="viewport" content="width=device-width, initial-scale=1.0">'),
+                         name="cs_viewport")
+        header.add_child(Element(f"<script>{_ERROR_JS}</script>"), name="cs_errors")
+        header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
+        header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="cs_css")
+        header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
+
+    def render(self, **kwargs: Any) -> None:
+        """Render with every layer control last, so layers added after the map was built (e.g.
+        ``folium.FeatureGroup(...).add_to(m)``) are defined before the control lists them."""
+        for key in [k for k, v in self._children.items() if isinstance(v, folium.LayerControl)]:
+            self._children.move_to_end(key)
+        if not any(isinstance(v, _ControlFolding) for v in self._children.values()):
+            _ControlFolding().add_to(self)
+        for key in [k for k, v in self._children.items() if isinstance(v, _ControlFolding)]:
+            self._children.move_to_end(key)
+        super().render(**kwargs)
+
+
+class GeoLayer(Layer):
+    """A GeoJSON overlay whose features carry their own style (``_s``), popup (``_p``), tooltip (``_t``) and,
+    for label points, label text (``_label``); no jQuery, no per-feature Python objects in the page."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {%- if this.pane %}
+        if (!{{ this._parent.get_name() }}.getPane({{ this.pane|tojson }})) {
+            {{ this._parent.get_name() }}.createPane({{ this.pane|tojson }}).style.zIndex = {{ this.pane_z }};
+        }
+        {%- endif %}
+        var {{ this.get_name() }} = L.geoJson({{ this.data_json }}, {
+            {%- if this.pane %}
+            pane: {{ this.pane|tojson }},
+            {%- endif %}
+            {%- if not this.interactive %}
+            interactive: false, renderer: L.canvas({padding: 0.2{% if this.pane %}, pane: {{ this.pane|tojson }}{% endif %}}),
+            {%- endif %}
+            style: function (f) { return f.properties._s || {}; },
+            pointToLayer: function (f, ll) {
+                if (f.properties._label !== undefined) {
+                    return L.marker(ll, {interactive: false, keyboard: false,
+                        icon: L.divIcon({className: 'cs-label', html: f.properties._label, iconSize: null})});
+                }
+                var o = Object.assign({}, f.properties._s || {});
+                {%- if this.pane %}
+                o.pane = {{ this.pane|tojson }};
+                {%- endif %}
+                return L.circleMarker(ll, o);
+            },
+            onEachFeature: function (f, layer) {
+                if (f.properties._p) { layer.bindPopup(f.properties._p, {maxWidth: 420, autoPanPaddingTopLeft: [20, 120],
+                    autoPanPaddingBottomRight: [360, 30]}); }
+                if (f.properties._t) { layer.bindTooltip(f.properties._t, {sticky: true}); }
+            }
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data_json: str, name: str, show: bool = True, overlay: bool = True,
+                 pane: str | None = None, pane_z: int = 350, interactive: bool = True, control: bool = True):
+        super().__init__(name=name, overlay=overlay, control=control, show=show)
+        self._name = "GeoLayer"
+        self.interactive = bool(interactive)
+        self.data_json = data_json
+        self.pane = pane
+        self.pane_z = int(pane_z)
+
+
+class _MetricScale(MacroElement):
+    """Leaflet's scale bar (``L.control.scale``), metres/kilometres only."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, metric: true, maxWidth: 200, position: 'bottomleft'})
+            .addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"
+
+
+class BlankBase(Layer):
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.layerGroup();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, name: str, show: bool):
+        super().__init__(name=name, overlay=False, control=True, show=show)
+        self._name = "BlankBase"
+
+
+# ----------------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------------
+
+def esc(values: Iterable[Any]) -> list[str]:
+    out = []
+    for v in values:
+        if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA:
+            out.append("—")
+        else:
+            out.append(html.escape(str(v)))
+    return out
+
+
+def fmt_num(values: pd.Series, digits: int = 0, unit: str = "") -> list[str]:
+    arr = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    fmt = f"{{:,.{digits}f}}{unit}"
+    return ["—" if not np.isfinite(v) else fmt.format(v) for v in arr]
+
+
+def popup_html(title: Sequence[str] | None, rows: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+    """Build one ``<table class="cs-pop">`` per feature; ``rows`` are (bilingual label, already-escaped values)."""
+    n = len(title) if title is not None else (len(rows[0][1]) if rows else 0)
+    parts = [["<table class='cs-pop'>"] for _ in range(n)]
+    if title is not None:
+        for p, t in zip(parts, title):
+            p.append(f"<caption>{t}</caption>")
+    for label, vals in rows:
+        lab = html.escape(label)
+        for p, v in zip(parts, vals):
+            p.append(f"<tr><th>{lab}</th><td>{v}</td></tr>")
+    return ["".join(p) + "</table>" for p in parts]
+
+
+def to_wgs84(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise DataError(f"{what} must be a GeoDataFrame, got {type(gdf).__name__}",
+                        fix=f"pass {what} as a GeoDataFrame (e.g. from childspace.io)")
+    if gdf.crs is None:
+        raise DataError(f"{what} has no CRS", feature=what,
+                        fix="load it through childspace.inputs.loaders or set its CRS with .set_crs()")
+    out = gdf.to_crs(4326) if gdf.crs.to_epsg() != 4326 else gdf
+    out = out[~(out.geometry.isna() | out.geometry.is_empty)]
+    return out
+
+
+def require(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(f"{what} lacks the columns {missing} (has {list(df.columns)})", feature=what,
+                        fix=f"pass the output of the analysis that produces {what} (see docs/architecture.md)")
+
+
+def features_json(geoms: gpd.GeoSeries, props: Sequence[dict], datum: str = "wgs84") -> str:
+    """A GeoJSON FeatureCollection text: geometries rounded to 1e-6 degrees (~0.1 m), properties as given.
+
+    ``datum="gcj02"`` shifts the coordinates to GCJ-02 (for a map drawn over GCJ-02 tiles such as Amap's).
+    """
+    arr = np.asarray(geoms.values, dtype=object)
+    if datum == "gcj02":
+        from childspace.inputs.datum import wgs84_to_gcj02
+
+        def shift(c: np.ndarray) -> np.ndarray:
+            lon, lat = wgs84_to_gcj02(c[:, 0], c[:, 1])
+            return np.stack([np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)], axis=1)
+
+        arr = shapely.transform(arr, shift)
+    arr = shapely.transform(arr, lambda c: np.round(c, 6))
+    gj = shapely.to_geojson(arr)
+    feats = [f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p, ensure_ascii=False)}}}'
+             for g, p in zip(gj, props)]
+    text = '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
+    return text.replace("</", "<\\/")
+
+
+def map_datum(m: folium.Map) -> str:
+    """The datum overlays are drawn in: ``"gcj02"`` on a map over GCJ-02 tiles, else ``"wgs84"``."""
+    return str(getattr(m, "cs_datum", "wgs84"))
+
+
+def add_layer(m: folium.Map, gdf: gpd.GeoDataFrame, styles: Sequence[dict], popups: Sequence[str] | None,
+              tooltips: Sequence[str] | None, name: str, show: bool = True, overlay: bool = True,
+              pane: str | None = None, pane_z: int = 350, interactive: bool = True,
+              control: bool = True) -> GeoLayer:
+    """Add one GeoJSON layer, a style (and optional popup/tooltip) per feature; ``show`` = on when it opens."""
+    n = len(gdf)
+    props = []
+    for i in range(n):
+        p: dict[str, Any] = {"_s": styles[i]}
+        if popups is not None:
+            p["_p"] = popups[i]
+        if tooltips is not None:
+            p["_t"] = tooltips[i]
+        props.append(p)
+    layer = GeoLayer(features_json(gdf.geometry, props, map_datum(m)), name=name, show=show, overlay=overlay,
+                     pane=pane, pane_z=pane_z, interactive=interactive, control=control)
+    layer.add_to(m)
+    return layer
+
+
+def add_labels(m: folium.Map, gdf: gpd.GeoDataFrame, labels: Sequence[str], name: str, show: bool = True,
+               raw_html: bool = False, control: bool = True) -> None:
+    """Text labels at a point on each geometry (``raw_html``: labels are already HTML)."""
+    pts = gpd.GeoSeries(shapely.point_on_surface(np.asarray(gdf.geometry.values, dtype=object)), crs=gdf.crs)
+    props = [{"_label": t if raw_html else f"<span>{html.escape(str(t))}</span>"} for t in labels]
+    GeoLayer(features_json(pts, props, map_datum(m)), name=name, show=show, control=control).add_to(m)
+
+
+#: marks in a legend heading of a layer that is off when the map opens: such sections are folded under
+#: "其他图层 Other layers"
+OFF_MARK = "（勾选后显示 tick to show）"
+_OFF_MARKS = (OFF_MARK, "（切换后显示）", "(when switched on)")
+
+#: a legend entry: (kind, colour, label); kinds: 'fill', 'dot', 'line', 'dash', 'sym:<symbol>' (a coloured symbol)
+LegendItem = tuple[str, str, str]
+
+
+def legend_html(sections: Sequence[tuple[str, Sequence[LegendItem]]]) -> str:
+    """The legend box: sections of (heading, items); see :data:`LegendItem`."""
+    parts = ["<div class='cs-legend' id='cs-legend'><div class='toggle' title='点击收起/展开 Click to fold' "
+             "onclick=\"var b=document.getElementById('cs-legend-body');"
+             "b.style.display=(b.style.display==='none')?'':'none';\">图例 Legend ▾</div>"
+             "<div id='cs-legend-body'>"]
+    shown = [sec for sec in sections if not any(m in sec[0] for m in _OFF_MARKS)]
+    hidden = [sec for sec in sections if any(m in sec[0] for m in _OFF_MARKS)]
+    for group, secs in (("shown", shown), ("hidden", hidden)):
+        if not secs:
+            continue
+        if group == "hidden":
+            parts.append("<details id='cs-legend-more'><summary>其他图层（勾选后显示） Other layers (tick to show)"
+                         "</summary>")
+        for heading, items in secs:
+            for mark in _OFF_MARKS:
+                heading = heading.replace(mark, "")
+            parts.append(f"<div class='h'>{html.escape(heading)}</div>")
+            for kind, colour, label in items:
+                if kind == "fill":
+                    sw = f"<span class='sw' style='background:{colour};'></span>"
+                elif kind == "dot":
+                    sw = f"<span class='dot' style='background:{colour};'></span>"
+                elif kind == "dash":
+                    sw = f"<span class='ln' style='border-top-color:{colour};border-top-style:dashed;'></span>"
+                elif kind.startswith("sym:"):
+                    sw = f"<span class='sym' style='color:{colour};'>{html.escape(kind[4:])}</span>"
+                else:
+                    sw = f"<span class='ln' style='border-top-color:{colour};'></span>"
+                parts.append(f"<div class='i' data-kind='{html.escape(kind)}'>{sw}{html.escape(label)}</div>")
+        if group == "hidden":
+            parts.append("</details>")
+    parts.append("</div></div>")
+    return "".join(parts)
+
+
+def new_map(bounds_gdfs: Sequence[gpd.GeoDataFrame | None], title: str, subtitle: str | None,
+            synthetic: bool, basemaps: Sequence[str] = (), tiles_overlay: bool = False,
+            base: Basemap | None = None) -> folium.Map:
+    """A map fitted to the layers given, with its title box, scale bar and base map.
+
+    The base map is offline first: the vector layers of ``base`` (streets by class, water, green space) drawn
+    light under the data; tiles only when ``basemaps`` names them (:data:`TILE_SOURCES`), with a notice on the
+    page when they fail to load.
+    """
+    frames = [g for g in bounds_gdfs if g is not None and len(g)]
+    if not frames:
+        raise DataError("nothing to draw: every layer given is empty", fix="check the inputs of the map")
+    sources = check_tiles(basemaps, base)
+    b = np.array([g.total_bounds for g in frames])
+    minx, miny = np.nanmin(b[:, 0]), np.nanmin(b[:, 1])
+    maxx, maxy = np.nanmax(b[:, 2]), np.nanmax(b[:, 3])
+    datum = "gcj02" if any(TILE_SOURCES[k].datum == "gcj02" for k in sources) else "wgs84"
+    bbox84 = (float(minx), float(miny), float(maxx), float(maxy))
+    if datum == "gcj02":
+        from childspace.inputs.datum import wgs84_to_gcj02
+
+        (minx, maxx), (miny, maxy) = (np.asarray(v, dtype=float) for v in
+                                      wgs84_to_gcj02(np.array([minx, maxx]), np.array([miny, maxy])))
+    m = _SelfContainedMap(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=13, tiles=None,
+                          control_scale=False, prefer_canvas=False, zoom_snap=0.25)
+    m.cs_datum = datum
+    _MetricScale().add_to(m)
+    m.get_root().title = title
+    add_tiles(m, sources, base, tiles_overlay)
+    if not tiles_overlay:
+        BlankBase("无瓦片底图 No tiles" if sources else "离线底图 Offline base map", show=not sources).add_to(m)
+    for frame, styles, name, z, listed in vector_base_layers(base, bbox84):
+        add_layer(m, frame, styles, None, None, name, pane=f"csBase{z}", pane_z=z, interactive=False, control=listed)
+    # keep the data clear of the title (top left) and of the legend (right-hand side)
+    m.fit_bounds([[float(miny), float(minx)], [float(maxy), float(maxx)]], padding_top_left=(20, 90),
+                 padding_bottom_right=(330, 20))
+    sub = f"<div class='s'>{html.escape(subtitle)}</div>" if subtitle else ""
+    syn = f"<div class='syn'>{html.escape(SYNTHETIC_NOTE)}</div>" if synthetic else ""
+    m.get_root().html.add_child(Element(
+        f"<div class='cs-title' id='cs-title'><div class='t'>{html.escape(title)}</div>{sub}{syn}</div>"))
+    if sources:
+        m.get_root().html.add_child(Element(
+            "<div class='cs-notice' id='cs-tile-notice'>瓦片底图无法加载（离线或网络受限），仅显示数据图层。 "
+            "Basemap tiles failed to load (offline?); the data layers are complete.</div>"))
+        TileNotice().add_to(m)
+    return m
+
+
+class _ControlFolding(MacroElement):
+    """Folds the layer list on small screens (and in the report's frames): a click on its icon opens it."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var small = window.innerWidth < 1100 || window.innerHeight < 700;
+            document.querySelectorAll('.leaflet-control-layers').forEach(function (c) {
+                var t = c.querySelector('.leaflet-control-layers-toggle');
+                if (t) { t.addEventListener('click', function (e) {
+                    e.preventDefault(); c.classList.toggle('leaflet-control-layers-expanded'); }); }
+                if (small) { c.classList.remove('leaflet-control-layers-expanded'); }
+            });
+            if (small && window.innerHeight < 520) {
+                var lb = document.getElementById('cs-legend-body');
+                if (lb) { lb.style.display = 'none'; }
+            }
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "ControlFolding"
+
+
+def finish(m: folium.Map, legend: Sequence[tuple[str, Sequence[LegendItem]]]) -> folium.Map:
+    """Add the legend and the layer control (folded on small screens) to a map built by :func:`new_map`."""
+    m.get_root().html.add_child(Element(legend_html(legend)))
+    # the control is moved behind every other child when the page is rendered (_SelfContainedMap.render), so
+    # layers a user adds to the returned map appear in it too
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    return m
+
+
+def boundary_layers(m: folium.Map, boundaries: gpd.GeoDataFrame | None, labels: bool = True,
+                     label_limit: int = 80,
+                     outline: Sequence[str] = ("community", "township")) -> list[tuple[str, str, str]]:
+    """Township and community outlines (+ name labels); returns legend items."""
+    if boundaries is None or not len(boundaries):
+        return []
+    b = to_wgs84(boundaries, "boundaries")
+    require(b, ["unit_id", "name"], "boundaries")
+    level = b["level"] if "level" in b.columns else pd.Series("community", index=b.index)
+    items = []
+    for lev, colour, weight, lname in (("community", "#777777", 1.0, "村社区边界 Community boundaries"),
+                                       ("township", "#222222", 2.5, "乡镇街道边界 Township boundaries")):
+        sub = b[level.to_numpy() == lev]
+        if not len(sub):
+            continue
+        style = {"color": colour, "weight": weight, "fill": False, "opacity": 0.9}
+        if lev == "community":
+            style["dashArray"] = "4 3"
+        if lev in outline:
+            tips = [f"{n}（{u}）" for n, u in zip(esc(sub["name"]), esc(sub["unit_id"]))]
+            add_layer(m, sub, [style] * len(sub), None, tips, lname)
+            items.append(("dash" if lev == "community" else "line", colour, lname))
+        if labels and len(sub) <= label_limit:
+            add_labels(m, sub, sub["name"].astype(str).tolist(),
+                       "乡镇街道名称 Township names" if lev == "township" else "村社区名称 Community names",
+                       show=(lev == "township") or not (level == "township").any())
+    return items
+
+
+def category_filter(gdf: gpd.GeoDataFrame, category: str) -> gpd.GeoDataFrame:
+    if "category" not in gdf.columns:
+        return gdf
+    return gdf[gdf["category"].astype(str) == category]
+
+
+def nice_breaks(values: np.ndarray, k: int) -> np.ndarray:
+    """k equal-count class edges (k+1 values), made strictly increasing."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return np.linspace(0, 1, k + 1)
+    edges = np.quantile(v, np.linspace(0, 1, k + 1))
+    edges = np.round(edges)
+    for i in range(1, len(edges)):
+        if edges[i] <= edges[i - 1]:
+            edges[i] = edges[i - 1] + 1
+    return edges
+
+
+def bool_col(df: pd.DataFrame, col: str, default: bool) -> np.ndarray:
+    if col not in df.columns:
+        return np.full(len(df), default, dtype=bool)
+    return df[col].astype("boolean").fillna(default).to_numpy(dtype=bool)
+
+
+def township_outlines(m: folium.Map, townships: gpd.GeoDataFrame | None,
+                       show_names: bool = True) -> list[tuple[str, str, str]]:
+    """Township boundaries drawn over everything (thick, dark, with a white casing) and their names."""
+    if townships is None or not len(townships):
+        return []
+    t = to_wgs84(townships, "townships")
+    require(t, ["unit_id", "name"], "townships")
+    tips = [f"{n}（{u}）" for n, u in zip(esc(t["name"]), esc(t["unit_id"]))]
+    add_layer(m, t, [{"color": "#ffffff", "weight": 6, "fill": False, "opacity": 0.9}] * len(t), None, None,
+               "乡镇街道边界（底衬） Township boundaries (casing)", pane="csTop", pane_z=450).control = False
+    add_layer(m, t, [{"color": "#111111", "weight": 3, "fill": False, "opacity": 1.0}] * len(t), None, tips,
+               f"乡镇街道边界（{len(t)}） Township boundaries ({len(t)})", pane="csTop", pane_z=450)
+    if len(t) <= 80:
+        add_labels(m, t, t["name"].astype(str).tolist(), "乡镇街道名称 Township names", show=show_names)
+    return [("line", "#111111", "乡镇街道边界 Township boundaries")]
+
+
+
+_EXTERNAL = re.compile(r"""<(script|link)\b[^>]*?\b(?:src|href)\s*=\s*["']((?:https?:)?//[^"']+)["'][^>]*>""",
+                       re.IGNORECASE)
+
+
+def render_html(m: folium.Map) -> str:
+    """The complete HTML text of a map, checked to load no script or stylesheet from the network.
+
+    Raises
+    ------
+    ChildspaceError
+        When an element added to the map needs a script or stylesheet from the internet (e.g. folium plugins or
+        ``folium.Marker`` icons); the map would not work offline.
+    """
+    text = m.get_root().render()
+    needs = sorted({u for _t, u in _EXTERNAL.findall(text)})
+    # elements whose libraries folium would load from a CDN (dropped here): awesome-markers icons, jQuery
+    if "L.AwesomeMarkers" in text:
+        needs.append("Leaflet.awesome-markers (folium.Icon)")
+    if re.search(r"\$\(\s*[`'\"(document]", text):
+        needs.append("jQuery (folium.Popup or objects kept in front)")
+    if needs:
+        raise ChildspaceError(
+            "the map needs files from the internet: " + ", ".join(needs),
+            fix="build maps with childspace.outputs.maps functions only (CircleMarkers/GeoJSON layers), without folium "
+                "plugins or folium.Marker icons")
+    idx = text.rfind("</html>")
+    return text[:idx] + _READY_JS + text[idx:] if idx >= 0 else text + _READY_JS
+
+
+def save_map(m: folium.Map, path: str | Path) -> Path:
+    """Write a map as one self-contained HTML file (UTF-8), atomically (temporary file + rename).
+
+    Parameters
+    ----------
+    m : folium.Map
+        A map from this module.
+    path : str or Path
+        Target ``.html`` file; its folder must exist.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    text = render_html(m)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)

