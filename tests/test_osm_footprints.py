@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from conftest import realdata
 
 from childspace._errors import ChildspaceWarning
 from childspace.analysis import coverage as cov
@@ -17,14 +16,10 @@ from childspace.network import WalkNetwork
 from childspace.osm import areas
 from childspace.osm.features import facilities_from_osm
 
-MONACO = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "monaco.osm.gz"
-if not MONACO.exists():   # the worktree layout: /work/wt/NAME next to /work/shared
-    MONACO = Path("/work/shared/realdata/monaco.osm.gz")
-pytestmark = pytest.mark.skipif(not MONACO.exists(), reason="real extracts not available")
-
 
 @pytest.fixture(scope="module")
 def monaco():
+    MONACO = realdata("monaco.osm.gz")   # ../shared/realdata (CHILDSPACE_REALDATA); a failure in CI when absent
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChildspaceWarning)
         fac = facilities_from_osm(MONACO)

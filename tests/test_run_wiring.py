@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import realdata
 
 from childspace import DataError, NetworkError
 from childspace._errors import ChildspaceWarning
@@ -114,13 +115,8 @@ def test_a_wrong_max_snap_m_is_one_line(data):
         load_config(_set(data, "max_snap_m = 150", "max_snap_m = 0"))
 
 
-REAL = Path("/work/shared/realdata")
-MONACO = next((p for p in (ROOT.parent / "shared" / "realdata" / "monaco.osm.gz", REAL / "monaco.osm.gz")
-               if p.exists()), None)
-
-
-@pytest.mark.skipif(MONACO is None, reason="real extracts not available")
 def test_only_an_osm_extract_passes_check_with_estimated_homes(tmp_path):
+    MONACO = realdata("monaco.osm.gz")
     cfg = tmp_path / "only.toml"
     cfg.write_text(f'[osm]\npath = "{MONACO.as_posix()}"\n', encoding="utf-8")
     with pytest.warns(ChildspaceWarning, match="homes estimated from OSM"):
@@ -130,8 +126,8 @@ def test_only_an_osm_extract_passes_check_with_estimated_homes(tmp_path):
                     r"residential buildings", line), line
 
 
-@pytest.mark.skipif(MONACO is None, reason="real extracts not available")
 def test_no_homes_from_osm_and_no_counts_fails_check_in_one_line(tmp_path):
+    MONACO = realdata("monaco.osm.gz")
     cfg = tmp_path / "nohomes.toml"
     cfg.write_text(f'[osm]\npath = "{MONACO.as_posix()}"\n[from_osm]\nhomes = false\n', encoding="utf-8")
     with pytest.raises(DataError) as exc:

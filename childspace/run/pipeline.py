@@ -152,10 +152,9 @@ def _origins_source(cfg: RunConfig, inp: Inputs) -> str:
 @contextmanager
 def _origins_context(cfg: RunConfig, inp: Inputs) -> Iterator[None]:
     """A "far from every street" error about the origins names the input they came from."""
-    from childspace._errors import NetworkError
-
     import re
 
+    from childspace._errors import NetworkError
     from childspace.analysis._coverage_base import SNAP_SETTING
 
     try:
@@ -606,8 +605,7 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
 
     from childspace._errors import ChildspaceWarning
     from childspace.outputs import figures as plot
-    from childspace.outputs import figures_overview, figures_routes
-    from childspace.outputs import maps, report
+    from childspace.outputs import figures_overview, figures_routes, maps, report
 
     written: dict[str, Path] = {}
     inp = res.inputs
