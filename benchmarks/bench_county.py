@@ -243,7 +243,7 @@ def ref_routes(net, origins, schools) -> tuple[float, float]:
         for _, s in schools.groupby("category"):
             idx = sorted(set(_snap_nodes(net, s).tolist()))
             for g in (net.csr, g2):
-                d, pred, src = dijkstra(g, directed=False, indices=idx, min_only=True, return_predecessors=True)
+                d, _pred, src = dijkstra(g, directed=False, indices=idx, min_only=True, return_predecessors=True)
                 _ = d[homes], src[homes]
 
     w, c, _ = timed(run)

@@ -197,7 +197,7 @@ def units(rng: np.random.Generator, extent: tuple[float, float, float, float], n
     county = np.full(len(cells), -1)
     for k, b in enumerate(boxes):
         county[(county < 0) & shapely.contains_xy(b, centres[:, 0], centres[:, 1])] = k
-    per = max(1, int(round(n_town / len(boxes))))
+    per = max(1, round(n_town / len(boxes)))
     town_of = np.zeros(len(cells), dtype=int)
     next_t = 0
     for k, b in enumerate(boxes):
@@ -275,7 +275,7 @@ def make_county(out: Path, cols: int, rows: int, homes: int, facilities: int, sc
                      crs="EPSG:4326").to_file(out / "townships.gpkg", layer="townships", driver="GPKG")
 
     # facilities: schools (2/3 primary, 1/3 middle), then the other categories in the proportions above
-    n_primary = int(round(schools * 2 / 3))
+    n_primary = round(schools * 2 / 3)
     plan = [("小学", n_primary), ("初中", schools - n_primary)]
     rest = facilities - schools
     tot = sum(c for _, c in OTHER_CATEGORIES)

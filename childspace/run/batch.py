@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 import tomllib
@@ -270,7 +271,7 @@ def prepare(pc: ProvinceConfig, progress: Progress = _quiet) -> list[County]:
         towns = _within(inp.townships, r.geometry, 0.0) if inp.townships is not None else None
         comms = inp.communities
         if comms is not None:
-            parent = comms["parent_id"] if "parent_id" in comms else None
+            parent = comms.get("parent_id")
             if towns is not None and parent is not None and parent.isin(inp.townships["unit_id"]).all():
                 comms = comms[parent.isin(towns["unit_id"])]      # communities follow their township
             else:
@@ -589,7 +590,7 @@ def _overview_map(pc: ProvinceConfig, statuses: list[dict[str, Any]], coverage: 
     cov = coverage[coverage["county_id"] != "province"] if len(coverage) else coverage
 
     def colour(pct: float | None) -> str:
-        if pct is None or pct != pct:
+        if pct is None or math.isnan(pct):
             return "#bdbdbd"
         return "#1a9850" if pct >= 80 else "#fee08b" if pct >= 50 else "#d73027"
 
@@ -600,9 +601,10 @@ def _overview_map(pc: ProvinceConfig, statuses: list[dict[str, Any]], coverage: 
         for r in g.itertuples():
             pct = float(part["pct_walk"].get(r.county_id, float("nan"))) if part is not None else None
             tip = (f"{names.get(r.county_id, '')} ({r.county_id}): {state.get(r.county_id)}"
-                   + (f"; {cat}: {pct:.0f}%" if pct is not None and pct == pct else ""))
+                   + (f"; {cat}: {pct:.0f}%" if pct is not None and not math.isnan(pct) else ""))
+            fill = colour(pct) if state.get(r.county_id) == "ok" else "#000000"
             folium.GeoJson(r.geometry.__geo_interface__, tooltip=tip,
-                           style_function=lambda _f, c=colour(pct) if state.get(r.county_id) == "ok" else "#000000": {
+                           style_function=lambda _f, c=fill: {
                                "fillColor": c, "color": "#333333", "weight": 1, "fillOpacity": 0.6}).add_to(fg)
         fg.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
