@@ -17,6 +17,7 @@ import pytest
 
 from childspace._errors import DataError
 from childspace.run import batch
+from childspace.run.batch import _read_table
 from childspace.run.cli import main as cli_main
 from childspace.run.pipeline import SAMPLE_DATA
 
@@ -53,7 +54,7 @@ def test_eight_counties_each_with_outputs_and_province_tables(province):
     for st in res.statuses:
         out = pc.outputs / "counties" / st["county_id"]
         assert Path(st["files"]["geopackage"]).parent == out
-        cov = pd.read_csv(out / "tables" / "community_coverage.csv", encoding="utf-8-sig")
+        cov = _read_table(out / "tables" / "community_coverage.csv")   # bilingual headers back to column names
         # every county's homes are its own: the children counted are those of the homes split to it
         homes = gpd.read_file(pc.outputs / "work" / st["county_id"] / "origins.gpkg")
         per_cat = cov.groupby("category")["children"].sum()

@@ -502,6 +502,17 @@ def _county_polygon(files: dict[str, str]) -> Any:
     return None
 
 
+def _read_table(path: str | Path) -> Any:
+    """A county's CSV table with its machine column names (the files carry bilingual headers)."""
+    import pandas as pd
+
+    from childspace.outputs.style import COLUMN_LABELS
+
+    back = {label: col for col, label in COLUMN_LABELS.items()}
+    t = pd.read_csv(path, encoding="utf-8-sig")
+    return t.rename(columns=lambda c: back.get(c, c))
+
+
 def province_tables(statuses: list[dict[str, Any]]) -> tuple[Any, Any]:
     """Per-county summary and per-county, per-category coverage (children within walking reach)."""
     import pandas as pd
@@ -516,7 +527,7 @@ def province_tables(statuses: list[dict[str, Any]]) -> tuple[Any, Any]:
                                                          ("township", "csv:township_coverage"))
                           if files.get(k) and Path(files[k]).exists()), (None, None))
         if st.get("status") == "ok" and tc:
-            t = pd.read_csv(tc, encoding="utf-8-sig")
+            t = _read_table(tc)
             g = t.groupby("category", sort=False)[["children", "children_covered_walk",
                                                   "children_covered_line"]].sum()
             below = t.groupby("category", sort=False)["below_target"].sum()
@@ -534,7 +545,7 @@ def province_tables(statuses: list[dict[str, Any]]) -> tuple[Any, Any]:
                 row[col] = len(pd.read_csv(p, encoding="utf-8-sig"))
         sc = files.get("csv:schools")
         if sc and Path(sc).exists():
-            s = pd.read_csv(sc, encoding="utf-8-sig")
+            s = _read_table(sc)
             for c in ("children_safe", "children_caution", "children_unsafe", "children_unreachable"):
                 row[c] = float(s[c].sum()) if c in s else None
         rows.append(row)
