@@ -224,7 +224,7 @@ def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
         rep = inp.reports.get(name)
         if rep is not None and len(rep):
             for _, r in rep.iterrows():
-                lines.append(f"    - {'; '.join(str(v) for v in r.to_numpy() if str(v) not in ('', 'nan', 'None'))}")
+                lines.append(f"    - {_report_line(r)}")
     try:
         lines.append(f"  outputs: {preflight(cfg)}")
     except ChildspaceError as exc:
@@ -393,6 +393,27 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
     add_indicators(cfg, res, progress)
     res.summary = summarise(res, cfg)
     return res
+
+
+#: ids shown per line of a `check` repair report; the rest are counted (every id is in the workbook's tables)
+CHECK_MAX_IDS = 10
+
+
+def _report_line(r: Any) -> str:
+    """One repair/exclusion row of `check`: its check, count, message and file, and at most CHECK_MAX_IDS ids."""
+    parts = []
+    for key, v in r.items():
+        s = str(v)
+        if s in ("", "nan", "None"):
+            continue
+        if key == "ids":
+            ids = [i for i in (v if isinstance(v, (list, tuple)) else s.split(";")) if str(i).strip()]
+            if len(ids) > CHECK_MAX_IDS:
+                s = "; ".join(str(i).strip() for i in ids[:CHECK_MAX_IDS]) + f" … (+{len(ids) - CHECK_MAX_IDS} more)"
+            else:
+                s = "; ".join(str(i).strip() for i in ids)
+        parts.append(s)
+    return "; ".join(parts)
 
 
 def summarise(res: Results, cfg: RunConfig) -> list[str]:
