@@ -76,7 +76,7 @@ def _overview_fill(sub: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None
     return sub, vals, coverage_colours(vals, target)
 
 
-def _overview_small_multiples(b: gpd.GeoDataFrame, sub: gpd.GeoDataFrame, uc: pd.DataFrame, cats: list[str],
+def _overview_small_multiples(b: gpd.GeoDataFrame, sub: gpd.GeoDataFrame, uc: pd.DataFrame, cats: Sequence[str | None],
                               townships: gpd.GeoDataFrame | None, value: str, vlabel: str, title: str | None,
                               synthetic: bool, crs: CRS) -> Figure:
     n = len(cats)
@@ -215,5 +215,7 @@ def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cat
         cz, ce = (clabel.split(" ", 1) + [""])[:2] if clabel else ("", "")
         vz, ve = vlabel.split(" ", 1)
         _decorate(fig, ax, title or f"{cz}{vz} {ce}: {ve}", synthetic, handles, crs)
-        ax.get_legend().set_title(f"{vlabel} %")
+        legend = ax.get_legend()  # (the coverage classes are always in it)
+        if legend is not None:
+            legend.set_title(f"{vlabel} %")
     return fig
