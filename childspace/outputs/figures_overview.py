@@ -108,7 +108,7 @@ def _overview_small_multiples(b: gpd.GeoDataFrame, sub: gpd.GeoDataFrame, uc: pd
             cv = pd.to_numeric(tot["children_covered_walk"], errors="coerce").sum()
             share = f"（全部 {100 * cv / ch:.0f}% overall）" if ch else ""
         # a fixed title position (y given): matplotlib's automatic placement lifts some titles above others
-        ax.set_title(f"{category_label(cat)}{share}", fontsize=11, fontweight="bold", y=1.0, pad=6.0)
+        ax.set_title(f"{category_label(cat) if cat else ''}{share}", fontsize=11, fontweight="bold", y=1.0, pad=6.0)
         ax.set_xlim(minx, maxx)
         ax.set_ylim(miny, maxy)
         ax.set_aspect("equal")
