@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument("--outputs", type=Path, help="output folder")
     rt.add_argument("--wait", action="store_true", help=WAIT_HELP)
 
+    from childspace.run.scenario import add_command as _scenario_command  # childspace scenario
+    _scenario_command(sub, WAIT_HELP)
+
     n = add("network", "Build the walk network from an OSM extract and save it (构建步行路网).")
     n.add_argument("--osm", type=Path, required=True, help=".osm, .osm.bz2 or .osm.pbf file")
     n.add_argument("--area", type=Path, help="boundary file whose extent is the study area (default: whole file)")
@@ -173,6 +176,10 @@ def _run(args: argparse.Namespace, pipeline: Any) -> int:
             if args.max_level:
                 cfg.safe_max_level = int(args.max_level)
             written = pipeline.run_all(cfg, maps=False, coverage=False, progress=_progress, wait=args.wait)
+        elif args.command == "scenario":
+            from childspace.run.scenario import command
+
+            written = command(args, pipeline, _progress)
         elif args.command == "network":
             out = pipeline.build_network_file(args.osm, args.out, area=args.area, buffer_m=args.buffer,
                                               progress=_progress, level=args.level)

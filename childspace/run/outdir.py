@@ -35,7 +35,8 @@ from childspace._errors import ChildspaceError
 
 MANIFEST = "run.json"
 #: What childspace writes at the top of an output folder (outputs of versions without a manifest are recognised).
-KNOWN_OUTPUTS = ("childspace.gpkg", "childspace.xlsx", "report.html", "maps", "figures", "tables", MANIFEST)
+KNOWN_OUTPUTS = ("childspace.gpkg", "childspace.xlsx", "report.html", "maps", "figures", "tables", MANIFEST,
+                 "scenario")   # childspace scenario: OUTPUTS/scenario/NAME/
 # leftovers of childspace._atomic.atomic_path: ".<stem>.<8 random chars><suffix>" (+ SQLite side files)
 _TEMP = re.compile(r"^\.[^.].*\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?(-journal|-wal|-shm)?$")
 MB = 1024 * 1024
