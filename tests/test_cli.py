@@ -9,6 +9,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import openpyxl
+import pandas as pd
 import pyogrio
 import pytest
 
@@ -125,6 +126,49 @@ def test_demo_workbook_and_report(demo):
     for pid in pilots["pilot_id"]:
         assert pid in html
     assert "示例数据" in html  # the synthetic sample says so
+
+
+def test_demo_prints_the_safety_profile_and_the_assumptions(demo):
+    out, r = demo
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("• ")]
+    prof = [ln for ln in lines if "route safety profile: china" in ln]   # the sample lies in Yueqing
+    assert len(prof) == 1 and "小学 ≤1 级" in prof[0] and "middle school <= 2" in prof[0]
+    ass = {ln.split("：")[0]: ln for ln in lines if "rest on assumed tags" in ln}
+    assert set(ass) == {"• 小学通学", "• 初中通学"}
+    routes = pd.read_csv(out / "tables" / "routes.csv", encoding="utf-8-sig", dtype={"origin_id": str})
+    for cat, key in (("primary_school", "• 小学通学"), ("middle_school", "• 初中通学")):
+        part = routes[(routes["category"] == cat) & (routes["verdict"] != "unreachable")]
+        safe = part.loc[part["verdict"] == "safe", "children"].sum()
+        worst = part.loc[part["verdict_worst"] == "safe", "children"].sum()
+        best = part.loc[part["verdict_best"] == "safe", "children"].sum()
+        assumed = part.loc[part["verdict_assumed"], "children"].sum()
+        assert f"{safe:.0f} of {part['children'].sum():.0f} children safe" in ass[key]
+        assert f"{worst:.0f}-{best:.0f} under other plausible defaults; {assumed:.0f} children's" in ass[key]
+        assert worst <= safe <= best and 0 < assumed
+    # one row per home and school category, no geometry; both lengths and the verdict range
+    homes = gpd.read_file(out / "childspace.gpkg", layer="origins" if "origins" in dict(
+        pyogrio.list_layers(out / "childspace.gpkg")) else "access")
+    assert len(routes) == 2 * len(homes) and not routes.duplicated(["origin_id", "category"]).any()
+    assert {"shortest_m", "safest_m", "worst_level", "verdict", "verdict_best", "verdict_worst",
+            "assumed_share", "profile"} <= set(routes.columns) and "geometry" not in routes.columns
+    assert (routes["safest_m"] >= routes["shortest_m"] - 1e-6).all() and (routes["profile"] == "china").all()
+    wb = openpyxl.load_workbook(out / "childspace.xlsx", read_only=True)
+    assert any("routes" in name or "路径" in name for name in wb.sheetnames)
+
+
+def test_routes_max_level_changes_the_verdicts(tmp_path):
+    sample = str(ROOT / "childspace" / "data" / "sample.toml")
+
+    def routes_at(level: str) -> pd.DataFrame:
+        r = run_cli("routes", "--config", sample, "--max-level", level, "--outputs", str(tmp_path / level))
+        assert r.returncode == 0, r.stderr[-2000:]
+        return pd.read_csv(tmp_path / level / "tables" / "routes.csv", encoding="utf-8-sig")
+
+    r1, r3 = routes_at("1"), routes_at("3")
+    assert (r3.loc[r3["worst_level"] == 3, "verdict"] == "safe").all() and (r3["worst_level"] == 3).any()
+    assert (r1.loc[r1["worst_level"].between(2, 3), "verdict"] == "caution").all()
+    assert (r1["safe_max_level"] == 1).all() and (r3["safe_max_level"] == 3).all()
+    assert r3.loc[r3["verdict"] == "safe", "children"].sum() > r1.loc[r1["verdict"] == "safe", "children"].sum()
 
 
 def test_demo_warns_about_a_gcj02_file_read_as_wgs84(tmp_path):

@@ -36,7 +36,9 @@ EXPECTED = {
                                  "03_safe_routes_to_school/safe_routes.gpkg"],
     "04_use_your_own_city": ["04_use_your_own_city/maps/coverage_playground.html",
                              "04_use_your_own_city/pipeline/childspace.gpkg",
-                             "04_use_your_own_city/pipeline/childspace.xlsx"],
+                             "04_use_your_own_city/pipeline/childspace.xlsx",
+                             "04_use_your_own_city/osm_only/childspace.gpkg",     # only an OSM extract
+                             "04_use_your_own_city/osm_only/tables/routes.csv"],
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

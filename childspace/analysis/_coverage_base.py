@@ -168,17 +168,43 @@ def _warn(msg: str) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # attaching points to the network (all graph work is done by childspace.network.engine.WalkNetwork)
 # ---------------------------------------------------------------------------------------------------------------
+#: How a planner changes the snap tolerance, for messages (the run config's setting, then the Python keyword).
+SNAP_SETTING = "[network] max_snap_m in the run config (max_snap= in Python)"
+
+
 def _snap(network: Any, points: gpd.GeoSeries | np.ndarray, max_snap: float, allow_none: bool = False,
-          legs: bool = ACCESS_LEGS, group: np.ndarray | None = None) -> Snap:
+          legs: bool = ACCESS_LEGS, group: np.ndarray | None = None, what: str | None = None) -> Snap:
     """``network.snap`` (with the access legs when ``legs``); with ``allow_none`` a set of which no point attaches
-    gives ``ok=False`` for all (instead of the engine's error)."""
+    gives ``ok=False`` for all (instead of the engine's error). ``what`` names the layer in that error
+    ("origins", "facilities"), whose fix names the setting that changes the tolerance."""
     try:
         return network.snap(points, max_distance=max_snap, legs=legs, group=group)
     except NetworkError as err:
-        if not allow_none or "none of the" not in str(err):
+        if "none of the" not in str(err):
             raise
+        if not allow_none:
+            if what is None:
+                raise
+            raise NetworkError(
+                f"{what}: {err.message}",
+                fix="check their coordinates: the CRS and datum of the file (coords = \"gcj02\"/\"bd09\" for "
+                    "Amap/Baidu picks, crs= for projected files) and that the OSM extract covers their area; if they "
+                    f"are right and the streets are farther, raise the tolerance: {SNAP_SETTING}, e.g. "
+                    f"max_snap_m = {max(2 * max_snap, 300):g}") from None
         snap = network.snap(points, max_distance=np.inf, legs=legs, group=group)
         return dataclasses.replace(snap, ok=np.zeros(snap.n_points, dtype=bool), max_distance=float(max_snap))
+
+
+def _files_of(facilities: pd.DataFrame) -> str:
+    """Where facilities came from, for messages: ``"from facilities.csv: 2, OpenStreetMap: 1"``."""
+    if "source_file" in facilities.columns:
+        src = facilities["source_file"].astype(object)
+    else:
+        src = pd.Series([None] * len(facilities), index=facilities.index, dtype=object)
+    if "source" in facilities.columns:
+        src = src.where(src.notna(), facilities["source"].map({"osm": "OpenStreetMap"}))
+    counts = src.fillna("the facilities layer").value_counts()
+    return "from " + ", ".join(f"{k}: {v}" for k, v in counts.items())
 
 
 def _snap_facilities(network: Any, facilities: gpd.GeoDataFrame, max_snap: float, legs: bool

@@ -45,10 +45,12 @@ from childspace._errors import DataError
 from childspace.analysis._coverage_base import (
     ACCESS_LEGS,
     MAX_SNAP_M,
+    SNAP_SETTING,
     RadiiLike,
     _assign_units,
     _categories,
     _default_standards,
+    _files_of,
     _is_standards,
     _label,
     _metric_crs,
@@ -200,13 +202,14 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     org_pts = fac_pts = None
     if network is not None and n:
         # origins and facilities are attached to the streets once, for all categories
-        org_pts = _snap(network, oxy, max_snap, legs=legs)
+        org_pts = _snap(network, oxy, max_snap, legs=legs, what="origins (homes)")
         fac_pts, ap = _snap_facilities(network, facilities, max_snap, legs)
         attrs["access_points"] = ap["counts"]
         attrs["unsnapped_origins"] = int((~org_pts.ok).sum())
         if attrs["unsnapped_origins"]:
-            _warn(f"{attrs['unsnapped_origins']} of {n} origins are farther than {max_snap:g} m from any street: "
-                  "their walking distance is inf (uncovered); check their coordinates or extend the OSM area")
+            _warn(f"{attrs['unsnapped_origins']} of {n} origins (homes) are farther than {max_snap:g} m from any "
+                  "street: their walking distance is inf (uncovered); check their coordinates or extend the OSM "
+                  f"area, or raise the tolerance: {SNAP_SETTING}")
     else:
         attrs["unsnapped_origins"] = 0
     # all walking searches share the origins as targets: one call computes the origins' side once
@@ -264,8 +267,10 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
                 attrs["unsnapped_facilities"][cat] = bad
                 if bad:
                     names = ", ".join(fid[~okm][:5])
-                    _warn(f"{bad} {cat} facilities are farther than {max_snap:g} m from any street and do not "
-                          f"serve anyone by walking ({names}{'…' if bad > 5 else ''}); check their coordinates")
+                    _warn(f"{bad} {cat} facilities ({_label(cat)}) are farther than {max_snap:g} m from any street "
+                          f"and do not serve anyone by walking ({names}{'…' if bad > 5 else ''}; "
+                          f"{_files_of(facilities.iloc[members[~okm]])}); check their coordinates, or raise the "
+                          f"tolerance: {SNAP_SETTING}")
                 okf = np.flatnonzero(okm)
                 if len(okf):
                     dist_walk, src = walk_of[(cat, None)]

@@ -31,7 +31,8 @@ Classification of OSM tags into canonical categories (:func:`classify_tags`)
   ``community_centre``).
 
 Areas (closed ways and multipolygon relations) are reduced to a representative point inside them
-(``shapely.point_on_surface``) and keep ``area_ha`` (hectares, local metric CRS). ``entrance=*`` nodes on an
+(``shapely.point_on_surface``) and keep ``area_ha`` (hectares, local metric CRS) and their outline
+(``footprint``, WKB). ``entrance=*`` nodes on an
 area's outline are kept as a list of (lon, lat) in ``entrances``. A point feature of a category that lies
 inside an area of the same category (the school's node inside the school grounds) is dropped as a duplicate of
 the area. Everything found but not returned is listed in ``result.attrs["left_out"]`` with the reason;
@@ -267,7 +268,9 @@ def facilities_from_osm(
         Canonical facilities: ``facility_id`` ("osm/node/123", "osm/way/5", "osm/relation/7", suffixed
         ``#<category>`` for schools of two levels), ``name``, ``category``, ``label`` (bilingual), ``source``
         ("osm"), ``subtype`` (``school_unknown_level`` for a school counted as both levels because its level
-        is not known), ``area_ha`` (hectares, NaN for points), ``entrances`` (list of (lon, lat) or None),
+        is not known), ``area_ha`` (hectares, NaN for points), ``footprint`` (the outline of an area, WKB in
+        EPSG:4326 as :func:`childspace.inputs.loaders.footprints` reads it; None for points: coverage reaches an
+        area at its edge), ``entrances`` (list of (lon, lat) or None),
         ``capacity`` (from the ``capacity`` tag, NaN when absent), ``address``, ``osm_tags`` (summary), Point
         geometry. ``attrs["unclassified"]``: the schools of unknown level, one record (dict: ``osm_id``,
         ``name``, ``lon``, ``lat``) per OSM object; ``attrs["left_out"]``: records of the OSM objects found but
@@ -365,6 +368,7 @@ def _assemble(
         "source",
         "subtype",
         "area_ha",
+        "footprint",
         "entrances",
         "capacity",
         "address",
@@ -385,6 +389,9 @@ def _assemble(
     crs = local_crs(float(lon_c), float(lat_c))
     metric = gpd.GeoSeries(shapes, crs=WGS84).to_crs(crs).values
     df["area_ha"] = np.where(poly, shapely.area(np.asarray(metric)) / 10_000.0, np.nan)
+    # the outline (WKB, EPSG:4326) as the file loaders keep it: coverage reaches an area at its edge
+    # (childspace.analysis.access_points), not at the representative point
+    df["footprint"] = np.where(poly, shapely.to_wkb(shapes), None)
     pts = np.where(poly, shapely.point_on_surface(shapes), shapes)
     # entrances on outlines: node ids for ways, else points within 0.5 m of the outline
     df["entrances"] = None

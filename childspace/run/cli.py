@@ -39,6 +39,12 @@ name the line; `childspace check` prints the settings as understood.""",
   childspace network --osm zhejiang-latest.osm.pbf --area data/boundaries/townships.gpkg --out outputs/walk.gpkg
   childspace network --osm data/osm/sample.osm --out outputs/sample_walk.gpkg
   childspace network --osm krems.osm.pbf --area districts.gpkg --level township --out walk.gpkg""",
+    "batch": """examples:
+  childspace batch --config province.toml                          # every county on a local Dask cluster
+  childspace batch --config province.toml --workers 4
+  childspace batch --config province.toml --scheduler tcp://10.0.0.5:8786   # on a running Dask cluster
+A county whose outputs are complete is skipped on a rerun; failed counties run again. Needs the 'batch' extra:
+pip install "childspace[batch]". The province config is described in childspace/run/batch.py and docs/batch.md.""",
 }
 
 
@@ -97,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="level of the --area units when their names carry no 街道/镇/乡/社区/村 suffix")
     n.add_argument("--buffer", type=float, default=500.0, help="metres kept outside the study area (default 500)")
     n.add_argument("--out", type=Path, required=True, help="GeoPackage to write")
+    b = add("batch", "Run many counties as tasks on Dask and merge province tables (多县批量运行).")
+    b.add_argument("--config", type=Path, required=True, help="province configuration (TOML)")
+    b.add_argument("--outputs", type=Path, help="output folder (default: the config's [province] outputs)")
+    b.add_argument("--scheduler", help="address of a running Dask scheduler (default: a LocalCluster)")
+    b.add_argument("--workers", type=int, help="LocalCluster workers (default: the config's, else 2)")
+    b.add_argument("--no-maps", action="store_true", help="skip the counties' HTML/PNG maps and reports")
     return p
 
 
@@ -184,6 +196,9 @@ def _run(args: argparse.Namespace, pipeline: Any) -> int:
             out = pipeline.build_network_file(args.osm, args.out, area=args.area, buffer_m=args.buffer,
                                               progress=_progress, level=args.level)
             written = {"network": out}
+        elif args.command == "batch":
+            from childspace.run import batch
+            written = batch.cli(args, progress=_progress)
         else:  # pragma: no cover - argparse restricts the choices
             raise AssertionError(args.command)
     except ChildspaceError as exc:

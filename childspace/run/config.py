@@ -36,6 +36,10 @@ DEFAULT_CATEGORIES = ["kindergarten", "primary_school", "middle_school", "playgr
 #: Options every input file accepts; each is passed on to its loader (``childspace.inputs.loaders``).
 LOADER_OPTIONS = ("path", "layer", "sheet", "crs", "coords", "encoding", "columns")
 
+#: Default of ``[network] max_snap_m``, passed as ``max_snap=`` to the coverage and route functions (their own
+#: default, ``childspace.analysis._coverage_base.MAX_SNAP_M``).
+MAX_SNAP_M = 150.0
+
 BOUNDARY_LEVELS = ("township", "community")
 RANK_BY = ("children", "level")
 STRESS_LEVELS = (1, 2, 3, 4)
@@ -102,8 +106,13 @@ class RunConfig:
     """Inputs and settings of one run (from a TOML file; see ``childspace/data/sample.toml``).
 
     ``safe_max_level`` is the highest stress level (1-4) a child's route may reach to count as safe: one number,
-    or a table per school category (``{kindergarten = 1, primary_school = 2, middle_school = 3}``). It drives the
-    route verdicts, the walksheds and the hazards alike. ``standards`` holds the ``[standards]`` overrides in the
+    or a table per school category (``{kindergarten = 1, primary_school = 2, middle_school = 3}``); None (the
+    default): by the child's age, from ``[verdict.safe_max_level]`` of ``childspace/config/safety.toml``
+    (kindergarten and primary 1: alone only on level-1 streets; middle school 2). It drives the route verdicts,
+    the walksheds and the hazards alike. ``safety_profile`` is the defaults profile for missing OSM tags
+    (``"auto"``: China's in China, the generic one elsewhere; ``"china"``, ``"generic"``, ``"generic:XX"`` or a
+    TOML file, see :func:`childspace.analysis.safety.load_profile`). ``max_snap_m`` is the farthest a home or
+    facility may be from a street to be attached to it (metres). ``standards`` holds the ``[standards]`` overrides in the
     shape of ``childspace/config/standards.toml`` (``{"categories": {...}, "target_pct": ...}``).
     """
 
@@ -120,7 +129,9 @@ class RunConfig:
     target_pct: float = 80.0
     categories: list[str] = field(default_factory=lambda: list(DEFAULT_CATEGORIES))
     pilot_radius_m: float = 500.0
-    safe_max_level: int | dict[str, int] = 2
+    safe_max_level: int | dict[str, int] | None = None
+    safety_profile: str | Path = "auto"
+    max_snap_m: float = MAX_SNAP_M
     hazards_rank_by: str = "children"
     standards: dict[str, Any] | None = None
     radius_override: float | None = None
@@ -166,10 +177,11 @@ class RunConfig:
         return std
 
     def level_for(self, category: str) -> int:
-        """``safe_max_level`` of one category."""
-        if isinstance(self.safe_max_level, dict):
-            return int(self.safe_max_level.get(category, 2))
-        return int(self.safe_max_level)
+        """``safe_max_level`` of one category (by age from the safety rules when the config sets none)."""
+        from childspace.analysis.safety import safe_max_levels
+
+        lv = safe_max_levels(self.safe_max_level)
+        return int(lv.get(category, lv["default"]))
 
     def describe(self) -> list[str]:
         """The resolved configuration, one setting per line (what ``childspace check`` prints)."""
@@ -178,11 +190,21 @@ class RunConfig:
                  f"  project: name={self.name!r}, synthetic={self.synthetic}, outputs={self.outputs}"]
         for section, spec in self.inputs():
             lines.append(f"  {section}: {spec.path if section == '[osm]' else spec.describe()}")
-        lines.append(f"  network: buffer_m={self.buffer_m:g}, osm_facilities={self.osm_facilities}")
-        lvl = (self.safe_max_level if isinstance(self.safe_max_level, int)
-               else ", ".join(f"{k}={v}" for k, v in self.safe_max_level.items()))
+        lines.append(f"  network: buffer_m={self.buffer_m:g}, osm_facilities={self.osm_facilities}, "
+                     f"max_snap_m={self.max_snap_m:g}")
+        if self.safe_max_level is None:
+            from childspace.analysis.safety import safe_max_levels
+
+            by_age = safe_max_levels(None)
+            lvl = "by age (" + ", ".join(f"{k}={by_age[k]}" for k in ("kindergarten", "primary_school",
+                                                                        "middle_school") if k in by_age) + ")"
+        elif isinstance(self.safe_max_level, int):
+            lvl = str(self.safe_max_level)
+        else:
+            lvl = ", ".join(f"{k}={v}" for k, v in self.safe_max_level.items())
         lines.append(f"  analysis: target_pct={self.target_pct:g}, pilot_radius_m={self.pilot_radius_m:g}, "
-                     f"safe_max_level={lvl}, hazards_rank_by={self.hazards_rank_by!r}")
+                     f"safe_max_level={lvl}, hazards_rank_by={self.hazards_rank_by!r}, "
+                     f"safety_profile={str(self.safety_profile)!r}")
         lines.append(f"  analysis categories: {', '.join(self.categories)}")
         changed = set((self.standards or {}).get("categories", {}))
         lines.append("  standards (radius in metres; * = set in this config):")
@@ -341,9 +363,11 @@ SCHOOLS_KEYS = ("name_patterns",)
 PLAN_KEYS = ("path",)
 VENUE_KEYS = (*LOADER_OPTIONS, "osm")
 PROJECT_KEYS = ("name", "synthetic", "outputs")
-NETWORK_KEYS = ("osm", "buffer_m", "osm_facilities")
-OSM_KEYS = ("path", "buffer_m", "facilities")
-ANALYSIS_KEYS = ("target_pct", "categories", "pilot_radius_m", "safe_max_level", "hazards_rank_by")
+NETWORK_KEYS = ("osm", "buffer_m", "osm_facilities", "max_snap_m")
+OSM_KEYS = ("path", "buffer_m", "facilities", "max_snap_m")
+ANALYSIS_KEYS = ("target_pct", "categories", "pilot_radius_m", "safe_max_level", "hazards_rank_by",
+                 "safety_profile")
+
 
 
 def _standards(ck: _Checker, raw: Any) -> dict[str, Any] | None:
@@ -425,9 +449,11 @@ def _category(ck: _Checker, name: str, spec: Any, key: Key, known: Mapping[str, 
     return dict(spec)
 
 
-def _safe_max_level(ck: _Checker, ana: Mapping[str, Any], categories: list[str]) -> int | dict[str, int]:
+def _safe_max_level(ck: _Checker, ana: Mapping[str, Any], categories: list[str]) -> int | dict[str, int] | None:
     key: Key = ("analysis", "safe_max_level")
-    v = ana.get("safe_max_level", 2)
+    if "safe_max_level" not in ana:
+        return None   # by the child's age ([verdict.safe_max_level] of config/safety.toml)
+    v = ana["safe_max_level"]
 
     def level(x: Any, k: Key) -> int:
         if isinstance(x, bool) or not isinstance(x, int) or x not in STRESS_LEVELS:
@@ -440,6 +466,31 @@ def _safe_max_level(ck: _Checker, ana: Mapping[str, Any], categories: list[str])
         ck.known(v, categories, key, "[analysis] safe_max_level", what="category")
         return {k: level(x, (*key, k)) for k, x in v.items()}
     return level(v, key)
+
+
+def _safety_profile(ck: _Checker, ana: Mapping[str, Any], base: Path) -> str | Path:
+    """``[analysis] safety_profile``: "auto", "china", "generic", "generic:XX" or a TOML file (relative to the
+    config), checked by loading it."""
+    from childspace.analysis.safety import PROFILES, load_profile
+
+    key: Key = ("analysis", "safety_profile")
+    v = ck.string(ana, "safety_profile", ("analysis",), "[analysis]")
+    if v is None or v.strip().lower() == "auto":
+        return "auto"
+    v = v.strip()
+    named = v.partition(":")[0].lower() in PROFILES and not Path(v).suffix
+    spec: str | Path = v if named else (Path(v) if Path(v).is_absolute() else base / v)
+    if not named and not Path(spec).exists():
+        ck.fail(f"[analysis] safety_profile = {v!r} is neither a known profile nor a file{{line}}"
+                f"{' (not found: ' + str(spec) + ')' if Path(v).suffix else ''}", key,
+                fix='write "auto" (China\'s defaults in China, generic elsewhere), "china", "generic", '
+                    '"generic:AT" (a country code) or the path of a profile TOML shaped like '
+                    "childspace/config/safety_profile_china.toml")
+    try:
+        load_profile(spec)
+    except DataError as exc:
+        ck.fail(f"[analysis] safety_profile = {v!r}: {exc.message}{{line}}", key, fix=exc.fix or "")
+    return spec
 
 
 def read_config_text(path: Path) -> tuple[str, bytes]:
@@ -495,6 +546,11 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
                 "(.osm/.osm.pbf), e.g. a Geofabrik zhejiang-latest.osm.pbf")
     osm = _input(ck, base, {"path": osm_path}, ("network", "osm") if "osm" in net else ("osm", "path"),
                  "[osm]").path
+    for k in ("max_snap_m",):
+        if k in net and k in osm_t:
+            ck.fail(f"[network] {k} and [osm] {k} both given{{line}}", ("osm", k), fix="keep one of them")
+    max_snap_m = ck.number(net if "max_snap_m" in net else osm_t, "max_snap_m", ("network",) if "max_snap_m" in net
+                           else ("osm",), "[network]", MAX_SNAP_M, positive=True)
     buffer_m = ck.number(net if "buffer_m" in net else osm_t, "buffer_m", ("network",) if "buffer_m" in net
                          else ("osm",), "[osm]", 500.0)
     osm_facilities = (ck.boolean(net, "osm_facilities", ("network",), "[network]", True) if "osm_facilities" in net
@@ -611,6 +667,8 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
         categories=list(categories),
         pilot_radius_m=ck.number(ana, "pilot_radius_m", ("analysis",), "[analysis]", 500.0, positive=True),
         safe_max_level=_safe_max_level(ck, ana, list(std.categories)),
+        safety_profile=_safety_profile(ck, ana, base),
+        max_snap_m=max_snap_m,
         hazards_rank_by=str(rank_by),
         standards=standards,
         source=path,

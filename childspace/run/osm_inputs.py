@@ -106,7 +106,10 @@ def homes_from_osm(cfg: Any, inp: Any, progress: Any) -> None:
     from childspace.osm import areas
 
     opts = _opts(cfg)
-    if inp.origins is not None or not opts.get("homes", True):
+    if inp.origins is not None:
+        return
+    if not opts.get("homes", True):
+        inp.osm_homes_note = "no homes from the OSM extract ([from_osm] homes = false)"
         return
     units = inp.communities if inp.communities is not None else inp.townships
     a = _areas(cfg, inp)
@@ -114,6 +117,8 @@ def homes_from_osm(cfg: Any, inp: Any, progress: Any) -> None:
                                     landuse_far=float(opts.get("landuse_far", 1.0)),
                                     unmapped_land=bool(opts.get("unmapped_land", True)))
     if len(homes) == 0:
+        inp.osm_homes_note = (f"the OSM extract {cfg.osm.name} maps no residential building or land in the study "
+                              "area, so no homes could be estimated from it")
         warnings.warn(f"{cfg.osm.name}: no residential building or land mapped in the study area: no homes, "
                       "no coverage — give an [origins] file", ChildspaceWarning, stacklevel=2)
         return

@@ -46,6 +46,9 @@ class Inputs:
     origins: Any = None
     study_area: Any = None
     reports: dict[str, Any] = field(default_factory=dict)
+    #: why no homes were estimated from the OSM extract (``[from_osm] homes = false``, nothing residential
+    #: mapped), for the "no children to count" message; None when they were, or were not needed
+    osm_homes_note: str | None = None
 
 
 @dataclass
@@ -136,6 +139,44 @@ def _input_context(e: InputSpec) -> Iterator[None]:
         raise
 
 
+def _origins_source(cfg: RunConfig, inp: Inputs) -> str:
+    """Where the run's origins came from, for messages."""
+    if cfg.origins is not None:
+        return f"[origins] {cfg.origins.path.name}"
+    if inp.origins is not None and inp.origins.attrs.get("method"):
+        return f"homes estimated from {cfg.osm.name} ([from_osm])"
+    src = "[boundaries.community]" if "community" in cfg.boundaries else "[boundaries.township]"
+    return f"unit centroids of {src} (no [origins] file)"
+
+
+@contextmanager
+def _origins_context(cfg: RunConfig, inp: Inputs) -> Iterator[None]:
+    """A "far from every street" error about the origins names the input they came from."""
+    import re
+
+    from childspace._errors import NetworkError
+    from childspace.analysis._coverage_base import SNAP_SETTING
+
+    try:
+        yield
+    except NetworkError as exc:
+        msg = exc.message
+        if msg.startswith("origins (homes)"):   # from the coverage functions
+            msg = msg.replace("origins (homes)", f"origins ({_origins_source(cfg, inp)})", 1)
+            raise NetworkError(msg, path=cfg.source, fix=exc.fix) from None
+        m = re.match(r"none of the (\d+) points", msg)
+        if m is None:
+            raise
+        n_origins = len(inp.origins) if inp.origins is not None else -1
+        what = (f"origins ({_origins_source(cfg, inp)})" if int(m.group(1)) == n_origins
+                else "schools (primary and middle, from [[facilities]] and OSM)")
+        raise NetworkError(f"{what}: {msg}", path=cfg.source,
+                           fix="check their coordinates (coords = \"gcj02\"/\"bd09\" for Amap/Baidu picks, crs= for "
+                               "projected files) and that the OSM extract covers their area; if they are right, "
+                               f"raise the tolerance: {SNAP_SETTING}, e.g. max_snap_m = {2 * cfg.max_snap_m:g}"
+                           ) from None
+
+
 def require_origins(cfg: RunConfig, inputs: Inputs) -> None:
     """Coverage and routes need where children live: an ``[origins]`` file or child counts in the boundaries.
 
@@ -146,13 +187,17 @@ def require_origins(cfg: RunConfig, inputs: Inputs) -> None:
     """
     if inputs.origins is not None:
         return
-    have = [s for s, g in (("[boundaries.community]", inputs.communities), ("[boundaries.township]",
-                                                                           inputs.townships)) if g is not None]
+    have = [s if lvl in cfg.boundaries else f"{lvl} units from OSM"
+            for s, lvl, g in (("[boundaries.community]", "community", inputs.communities),
+                              ("[boundaries.township]", "township", inputs.townships)) if g is not None]
+    osm = inputs.osm_homes_note or "no homes estimated from the OSM extract"
+    fix = 'add [origins] path = "homes.gpkg" (points with a children column), or a children/儿童数 column to the ' \
+          'community boundaries'
+    if "homes = false" in osm:
+        fix += ", or remove homes = false from [from_osm] (homes estimated from the extract's residential buildings)"
     raise DataError("no children to count: there is no [origins] file and "
                     + (f"the boundaries ({', '.join(have)}) have no children (儿童数) column" if have
-                       else "no boundaries with child counts"),
-                    path=cfg.source, fix='add [origins] path = "homes.gpkg" (points with a children column), or a '
-                                         'children/儿童数 column to the community boundaries')
+                       else "no boundaries with child counts") + f"; {osm}", path=cfg.source, fix=fix)
 
 
 def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
@@ -173,6 +218,8 @@ def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
             extra = " — " + ", ".join(f"{k}: {v}" for k, v in g["batch"].value_counts().sort_index().items())
         if name == "origins":
             extra = f" — {int(g['children'].sum())} children"
+            if g.attrs.get("method"):   # homes estimated from the OSM extract ([from_osm])
+                extra += f" (估算 estimated from {cfg.osm.name}: {g.attrs['method']})"
         lines.append(f"  {name}: {len(g)} features{extra}")
         rep = inp.reports.get(name)
         if rep is not None and len(rep):
@@ -213,61 +260,6 @@ def build_network(cfg: RunConfig, inputs: Inputs, progress: Progress = _quiet) -
 def _radii(cfg: RunConfig) -> Any:
     """The standards of the run: defaults, the config's [standards] table, then a CLI --radius override."""
     return cfg.resolved_standards()
-
-
-def _route_safety(fn: Any, cfg: RunConfig) -> dict[str, Any]:
-    """The keyword that passes ``cfg.safe_max_level`` to a route function.
-
-    The route functions take ``safe_max_level=`` (an int or a per-category mapping). Where a function does not
-    have it yet, the same level goes through what it does take: ``walksheds(max_level=)``, ``hazards(min_level=)``
-    (the first level above safe); ``school_routes`` verdicts are then set from each route's ``worst_level`` by
-    :func:`_apply_levels` (passing a safety ``config`` instead would replace the stress model's own routing
-    settings).
-    """
-    import inspect
-
-    params = inspect.signature(fn).parameters
-    lvl = cfg.safe_max_level
-    if "safe_max_level" in params:
-        return {"safe_max_level": lvl}
-    low = min(lvl.values(), default=2) if isinstance(lvl, dict) else int(lvl)
-    if "max_level" in params:
-        return {"max_level": low}
-    if "min_level" in params:
-        return {"min_level": low + 1}
-    return {}   # school_routes: the verdicts are set afterwards by _apply_levels
-
-
-def _walksheds(fn: Any, net: Any, schools: Any, stress: Any, cfg: RunConfig) -> Any:
-    """Plain and safe-only walksheds of every school at its category's ``safe_max_level``."""
-    kw = _route_safety(fn, cfg)
-    if not isinstance(cfg.safe_max_level, dict) or "safe_max_level" in kw:
-        return fn(net, schools, stress, **kw)
-    import geopandas as gpd
-    import pandas as pd
-
-    parts = [fn(net, part, stress, max_level=cfg.level_for(cat)) for cat, part in schools.groupby("category")]
-    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=parts[0].crs)
-
-
-def _apply_levels(routes: Any, cfg: RunConfig, fn: Any) -> Any:
-    """``safe_max_level`` (one or per category) on the verdicts of a ``school_routes`` without
-    ``safe_max_level=``: a verdict depends only on the route's ``worst_level``, so this is exact."""
-    import inspect
-
-    import numpy as np
-
-    from childspace.analysis.safety import verdict
-
-    if "safe_max_level" in inspect.signature(fn).parameters:
-        return routes
-    for cat in routes["category"].unique():
-        lvl = cfg.level_for(cat)
-        rows = np.flatnonzero((routes["category"] == cat).to_numpy())
-        v = verdict(routes["worst_level"].to_numpy()[rows],
-                    config={"verdict": {"safe_max": lvl, "caution_max": max(lvl, 3)}})
-        routes.iloc[rows, routes.columns.get_loc("verdict")] = v
-    return routes
 
 
 def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
@@ -320,16 +312,19 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
 
     if coverage and fac is not None and inp.origins is not None:
         progress("服务覆盖 Coverage: distances from every home to the nearest facility of each category")
-        access = cov.origin_access(inp.origins, fac, net, categories=categories, radii=radii)
+        snap = cfg.max_snap_m   # [network] max_snap_m: how far from a street a home or facility may lie
+        with _origins_context(cfg, inp):
+            access = cov.origin_access(inp.origins, fac, net, categories=categories, radii=radii, max_snap=snap)
         res.layers["access"] = access
         if inp.origins.attrs.get("method"):   # estimated homes: the method goes with the layer
             access.attrs["method"] = inp.origins.attrs["method"]
         progress("服务范围 Service areas (walking and straight-line)")
-        sa_walk = cov.service_areas(fac, net, radii=radii, method="walk", categories=categories)
+        sa_walk = cov.service_areas(fac, net, radii=radii, method="walk", categories=categories, max_snap=snap)
         sa_line = cov.service_areas(fac, None, radii=radii, method="line", categories=categories)
         res.layers["service_areas"] = gpd.GeoDataFrame(pd.concat([sa_walk, sa_line], ignore_index=True),
                                                        geometry="geometry", crs=sa_walk.crs)
-        d_walk = cov.dissolve_service_areas(sa_walk, net, radii=radii, method="walk", categories=categories)
+        d_walk = cov.dissolve_service_areas(sa_walk, net, radii=radii, method="walk", categories=categories,
+                                            max_snap=snap)
         d_line = cov.dissolve_service_areas(sa_line, None, radii=radii, method="line", categories=categories)
         res.layers["service_areas_dissolved"] = gpd.GeoDataFrame(pd.concat([d_walk, d_line], ignore_index=True),
                                                                  geometry="geometry", crs=d_walk.crs)
@@ -350,9 +345,11 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
                                                   crs=gap_parts[0].crs)
         if inp.pilots is not None:
             progress("试点单元 Pilot units: catchments, checklist and status")
-            res.layers["pilot_catchments"] = pil.pilot_catchments(inp.pilots, net, radius=cfg.pilot_radius_m)
+            res.layers["pilot_catchments"] = pil.pilot_catchments(inp.pilots, net, radius=cfg.pilot_radius_m,
+                                                                  max_snap=snap)
             res.layers["pilots"] = pil.pilot_status(inp.pilots, fac, inp.origins, net, radii=radii,
-                                                    target_pct=cfg.target_pct, categories=categories)
+                                                    target_pct=cfg.target_pct, categories=categories,
+                                                    max_snap=snap)
     if routes and fac is not None and inp.origins is not None:
         from childspace.analysis import routes as rt
         from childspace.analysis import safety
@@ -360,17 +357,22 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
         schools = fac[fac["category"].isin(["primary_school", "middle_school"])]
         if len(schools):
             progress("通学路径 Routes to school: stress of every street and crossing")
-            stress = safety.network_stress(net)
+            stress = safety.network_stress(net, profile=cfg.safety_profile)
             res.stress = stress
+            progress(f"  安全配置 Safety profile: {stress.profile} (默认值用于未标注的道路 defaults for untagged roads)")
             progress(f"  routes from {len(inp.origins):,} homes to {len(schools)} schools (shortest and safest)")
-            r = rt.school_routes(net, inp.origins, schools, stress=stress, **_route_safety(rt.school_routes, cfg))
-            r = _apply_levels(r, cfg, rt.school_routes)
+            lvl = cfg.safe_max_level   # None: by the child's age (config/safety.toml [verdict.safe_max_level])
+            with _origins_context(cfg, inp):
+                r = rt.school_routes(net, inp.origins, schools, stress=stress, safe_max_level=lvl,
+                                     max_snap=cfg.max_snap_m)
             res.layers["routes"] = r
             res.tables["schools"] = rt.school_summary(r, schools)
+            res.tables["routes"] = rt.routes_table(r)   # one row per home and school category, no geometry
             res.layers["hazards"] = rt.hazards(r, net, stress, rank_by=cfg.hazards_rank_by, schools=schools,
-                                               **_route_safety(rt.hazards, cfg))
+                                               safe_max_level=lvl)
             progress("  school walksheds: plain and safe-only")
-            res.layers["walksheds"] = _walksheds(rt.walksheds, net, schools, stress, cfg)
+            res.layers["walksheds"] = rt.walksheds(net, schools, stress, safe_max_level=lvl,
+                                                   max_snap=cfg.max_snap_m)
             res.layers["schools"] = schools
         zone_schools = fac[fac["category"].isin(["kindergarten", "primary_school", "middle_school"])]
         if len(zone_schools):
@@ -402,15 +404,19 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
 
     out: list[str] = []
     uc = res.tables.get("community_coverage")
+    unit_zh, unit_en = "社区", "communities"
+    if uc is None or not len(uc):   # units from a township file or from OSM only
+        uc = res.tables.get("township_coverage")
+        unit_zh, unit_en = "乡镇街道", "townships"
     if uc is not None and len(uc):
         for cat, part in uc.groupby("category", sort=False):
             below = part[part["below_target"]]
             tot = part["children"].sum()
             cov_ = part["children_covered_walk"].sum()
             pct = 100.0 * cov_ / tot if tot else float("nan")
-            out.append(f"{category_label(cat)}：步行 {pct:.0f}% 的儿童在服务半径内，{len(below)} 个社区低于 "
+            out.append(f"{category_label(cat)}：步行 {pct:.0f}% 的儿童在服务半径内，{len(below)} 个{unit_zh}低于 "
                        f"{cfg.target_pct:g}% — {pct:.0f}% of children within walking reach; {len(below)} "
-                       f"communities below target")
+                       f"{unit_en} below target")
     mins = res.tables.get("township_minimums")
     if mins is not None and len(mins):
         out.extend(mins.loc[~mins["meets"], "finding"].tolist())
@@ -424,7 +430,7 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
     sch = res.tables.get("schools")
     if sch is not None and len(sch):
         for cat, part in sch.groupby("category", sort=False):
-            safe, caution, unsafe, none_ = (int(part[c].sum()) for c in (
+            safe, caution, unsafe, none_ = (round(float(part[c].sum())) for c in (   # estimates: fractions
                 "children_safe", "children_caution", "children_unsafe", "children_unreachable"))
             out.append(f"{category_label(cat).split(' ')[0]}通学路径：{safe} 名儿童有安全路径，{caution} 名需注意，{unsafe} 名不安全，"
                        f"{none_} 名无可达路径 — routes to the nearest {cat.replace('_', ' ')}: {safe} children safe, "
@@ -438,10 +444,27 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
                    f"without a marked crossing within 50 m of the gate")
         if zs.attrs.get("note"):
             out.append(zs.attrs["note"])
+    r = res.layers.get("routes")
+    if r is not None and len(r):   # the profile used and how much of the verdicts rests on assumed tags
+        from childspace.analysis.route_tables import assumption_summary
+
+        prof = r.attrs.get("safety_profile") or "?"
+        smax = r.attrs.get("safe_max_level") or {}
+        ks = [k for k in ("kindergarten", "primary_school", "middle_school") if k in smax]
+        zh = "，".join(f"{category_label(k).split(' ')[0]} ≤{smax[k]} 级" for k in ks)
+        en = ", ".join(f"{k.replace('_', ' ')} <= {smax[k]}" for k in ks)
+        out.append(f"通学路径安全配置：{prof}（未标注的车速、车道、人行道取此配置的默认值）；可独自步行的最高压力等级：{zh} — "
+                   f"route safety profile: {prof} (defaults for untagged speeds, lanes and sidewalks); "
+                   f"safe to walk alone up to stress level: {en}")
+        for line in assumption_summary(r):   # "primary_school：…" → "小学：…" (Chinese first)
+            cat, sep, rest = line.partition("：")
+            out.append(f"{category_label(cat).split(' ')[0]}通学{sep}{rest}" if sep and cat in std.categories
+                       else line)
     hz = res.layers.get("hazards")
     if hz is not None and len(hz):
         top = hz.sort_values("rank").iloc[0]
-        out.append(f"首要隐患 Top hazard: {top['name'] or ''} — {top['reason']} ({int(top['children'])} 名儿童 children)")
+        name = top["name"] if isinstance(top["name"], str) and top["name"] else "（无名道路 unnamed）"
+        out.append(f"首要隐患 Top hazard: {name} — {top['reason']} ({round(float(top['children']))} 名儿童 children)")
     return out
 
 
@@ -512,7 +535,8 @@ def _manifest_info(cfg: RunConfig, maps: bool) -> dict[str, Any]:
     return {"name": cfg.name, "config": str(cfg.source) if cfg.source else None,
             "config_sha256": cfg.source_sha256, "maps": maps,
             "settings": {"safe_max_level": cfg.safe_max_level, "radius_override": cfg.radius_override,
-                         "categories": cfg.categories}}
+                         "categories": cfg.categories, "safety_profile": str(cfg.safety_profile),
+                         "max_snap_m": cfg.max_snap_m}}
 
 
 def _write_files(res: Results, cfg: RunConfig, out: Path, maps: bool = True,
@@ -541,6 +565,8 @@ def _write_files(res: Results, cfg: RunConfig, out: Path, maps: bool = True,
         tables["pilot_units"] = pd.DataFrame(res.layers["pilots"].drop(columns="geometry"))
     if "schools" in res.tables:
         tables["schools"] = res.tables["schools"]
+    if "routes" in res.tables:
+        tables["routes"] = res.tables["routes"]
     if "hazards" in res.layers:
         tables["hazards"] = report.hazard_table(res.layers["hazards"], res.layers.get("facilities"))
     if "school_zones" in res.layers:
@@ -579,8 +605,7 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
 
     from childspace._errors import ChildspaceWarning
     from childspace.outputs import figures as plot
-    from childspace.outputs import figures_overview, figures_routes
-    from childspace.outputs import maps, report
+    from childspace.outputs import figures_overview, figures_routes, maps, report
 
     written: dict[str, Path] = {}
     inp = res.inputs

@@ -1,0 +1,350 @@
+"""End-to-end county benchmark: ``childspace report`` from the PBF to every output, stage by stage.
+
+Input: the folder written by ``scripts/make_county.py`` (made here with ``--make`` if missing). The run is
+:func:`childspace.run.pipeline.run_all` on the folder's ``county.toml``, exactly as ``childspace report`` runs it;
+each stage is timed by wrapping the public library function the pipeline calls (the pipeline has no stage hooks),
+counting only the outermost wrapped call (a function called inside another stage belongs to that stage). Per stage:
+wall s, CPU s (all threads of the process), the highest RSS sampled during the stage (every 20 ms) and, for
+writers, the size of what was written. Whatever the wrapped functions do not cover is the ``other`` row.
+
+In the same process, after the run, a reference for each heavy stage, so the ratio travels between machines:
+
+* parse: a bare pyosmium pass over the PBF with a node-location index for the ways (``osmium.apply`` with C++
+  handlers only), against ``read_osm``;
+* coverage: raw scipy (cKDTree snap of homes and facilities to the nearest network node, then one
+  ``csgraph.dijkstra(min_only=True)`` per category on the network's own CSR), against ``origin_access``;
+* routes: raw scipy (cKDTree snap, then per school category two ``dijkstra(min_only=True,
+  return_predecessors=True)`` searches, one on lengths and one on a second weight array), against
+  ``school_routes``.
+
+Usage::
+
+    python benchmarks/bench_county.py --data /tmp/county --make          # generate (once) and run
+    python benchmarks/bench_county.py --data /tmp/county --json out.json # also save the table
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Sampler:
+    """Highest RSS of this process since the last ``reset`` (sampled by a thread every ``dt`` s)."""
+
+    def __init__(self, dt: float = 0.02):
+        self.proc = psutil.Process()
+        self.peak = 0
+        self.dt = dt
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(self.dt)
+
+    def reset(self) -> None:
+        self.peak = self.proc.memory_info().rss
+
+    def read(self) -> int:
+        return max(self.peak, self.proc.memory_info().rss)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class Stages:
+    """Timing wrappers around library functions; rows in call order."""
+
+    def __init__(self, sampler: Sampler):
+        self.s = sampler
+        self.rows: list[dict] = []
+        self.depth = 0
+        self.pending: dict[str, list[float]] = {}   # builder time waiting for its save (maps, figures)
+        self.captured: dict[str, object] = {}
+
+    def wrap(self, owner: object, attr: str, label, kind: str = "stage", capture=None) -> None:
+        if not hasattr(owner, attr):
+            return
+        orig = getattr(owner, attr)
+        is_cm = isinstance(owner, type) and isinstance(owner.__dict__.get(attr), classmethod)
+        func = owner.__dict__[attr].__func__ if is_cm else orig
+        stages = self
+
+        @functools.wraps(func)
+        def timed(*args, **kwargs):
+            if stages.depth:
+                return func(*args, **kwargs)
+            stages.depth += 1
+            stages.s.reset()
+            t, c = time.perf_counter(), time.process_time()
+            try:
+                out = func(*args, **kwargs)
+            finally:
+                stages.depth -= 1
+            wall, cpu, rss = time.perf_counter() - t, time.process_time() - c, stages.s.read()
+            if capture:
+                capture(stages.captured, args, kwargs, out)
+            name = label(args, kwargs, out) if callable(label) else label
+            if kind == "build":
+                p = stages.pending.setdefault(name, [0.0, 0.0, 0])
+                p[0] += wall
+                p[1] += cpu
+                p[2] = max(p[2], rss)
+            else:
+                row = {"stage": name, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss / 2**20}
+                if kind in ("map", "figure"):
+                    b = stages.pending.pop(kind, [0.0, 0.0, 0])
+                    row.update(wall_s=wall + b[0], cpu_s=cpu + b[1], peak_rss_mb=max(rss, b[2]) / 2**20,
+                               build_s=b[0], save_s=wall)
+                if isinstance(out, (str, Path)) and Path(out).is_file():
+                    row["output"] = Path(out).name
+                    row["size_mb"] = Path(out).stat().st_size / 2**20
+                stages.rows.append(row)
+            return out
+
+        setattr(owner, attr, classmethod(timed) if is_cm else timed)
+
+
+def _arg(args, kwargs, i, name, default=None):
+    return kwargs.get(name, args[i] if len(args) > i else default)
+
+
+def instrument(st: Stages) -> None:
+    from childspace.analysis import coverage as cov
+    from childspace.analysis import pilots as pil
+    from childspace.analysis import routes as rt
+    from childspace.analysis import safety
+    from childspace.network import WalkNetwork
+    from childspace.osm import features, reader
+    from childspace.outputs import figures, maps, report
+    from childspace.run import pipeline
+
+    def cap_net(c, a, k, out):
+        c.setdefault("net", out)
+
+    def cap_access(c, a, k, out):
+        c["origins"], c["facilities"] = a[0], a[1]
+        c["categories"] = k.get("categories")
+
+    def cap_routes(c, a, k, out):
+        c["schools"] = a[2]
+
+    st.wrap(pipeline, "load_inputs", "load inputs (boundaries, facilities, pilots, homes)")
+    st.wrap(reader, "read_osm", "parse: read_osm (PBF -> nodes, edges)")
+    st.wrap(WalkNetwork, "from_frames", "network: WalkNetwork.from_frames", capture=cap_net)
+    st.wrap(features, "facilities_from_osm", "parse: OSM facilities")
+    for mod, names in ((cov, ("origin_access",)), (pil, ("pilot_catchments", "pilot_status")),
+                       (safety, ("network_stress", "school_zones")),
+                       (rt, ("school_summary", "hazards", "walksheds"))):
+        for n in names:
+            st.wrap(mod, n, f"analysis: {n}", capture=cap_access if n == "origin_access" else None)
+    st.wrap(rt, "school_routes", "analysis: school_routes", capture=cap_routes)
+    st.wrap(cov, "service_areas", lambda a, k, o: f"analysis: service_areas ({_arg(a, k, 3, 'method', 'walk')})")
+    st.wrap(cov, "dissolve_service_areas",
+            lambda a, k, o: f"analysis: dissolve_service_areas ({_arg(a, k, 3, 'method', 'walk')})")
+    for n in ("unit_coverage", "life_circles", "gaps", "facilities_per_unit"):
+        st.wrap(cov, n, f"analysis: {n}")
+    from childspace.analysis import checks
+
+    st.wrap(checks, "datum_check", "analysis: datum_check")
+    st.wrap(features, "merge_facilities", "analysis: merge_facilities")
+    try:
+        from childspace.run import plan_step
+
+        st.wrap(plan_step, "add_indicators", "analysis: plan indicators and venues")
+    except ImportError:
+        pass
+    st.wrap(pipeline, "summarise", "analysis: summary")
+    st.wrap(pipeline, "write_geopackage", "output: GeoPackage")
+    st.wrap(report, "write_csv_tables", "output: CSV tables")
+    st.wrap(report, "write_excel", "output: Excel workbook")
+    st.wrap(report, "html_report", "output: report.html")
+    st.wrap(maps, "stress_frames", "output: street stress frames (routes map)")
+    for n in ("overview_map", "coverage_map", "pilot_map", "routes_map"):
+        st.wrap(maps, n, "map", kind="build")
+    for n in ("plot_overview", "plot_coverage", "plot_pilots", "plot_routes"):
+        st.wrap(figures, n, "figure", kind="build")
+    st.wrap(maps, "save_map", lambda a, k, o: f"output: map {Path(o).name}", kind="map")
+    st.wrap(figures, "save_figure", lambda a, k, o: f"output: figure {Path(o).name}", kind="figure")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# same-run references
+# ---------------------------------------------------------------------------------------------------------------
+def timed(fn):
+    t, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return time.perf_counter() - t, time.process_time() - c, out
+
+
+def ref_parse(pbf: Path) -> tuple[float, float]:
+    import osmium
+    import osmium.index
+
+    def run():
+        idx = osmium.index.create_map("flex_mem")
+        loc = osmium.NodeLocationsForWays(idx)
+        loc.ignore_errors()   # ways cut at the extract's edge
+        osmium.apply(str(pbf), loc, osmium.filter.EntityFilter(osmium.osm.NODE | osmium.osm.WAY))
+
+    w, c, _ = timed(run)
+    return w, c
+
+
+def _snap_nodes(net, gdf):
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    g = gdf.to_crs(net.crs)
+    xy = np.c_[g.geometry.x.to_numpy(), g.geometry.y.to_numpy()] if g.geom_type.eq("Point").all() else \
+        np.c_[g.geometry.representative_point().x, g.geometry.representative_point().y]
+    return cKDTree(np.c_[net.x, net.y]).query(xy)[1]
+
+
+def ref_coverage(net, origins, facilities, categories) -> tuple[float, float]:
+    from scipy.sparse.csgraph import dijkstra
+
+    def run():
+        _snap_nodes(net, origins)
+        cats = categories or sorted(facilities["category"].unique())
+        for cat in cats:
+            f = facilities[facilities["category"] == cat]
+            if len(f):
+                dijkstra(net.csr, directed=False, indices=sorted(set(_snap_nodes(net, f).tolist())), min_only=True)
+
+    w, c, _ = timed(run)
+    return w, c
+
+
+def ref_routes(net, origins, schools) -> tuple[float, float]:
+    import numpy as np
+    from scipy.sparse.csgraph import dijkstra
+
+    def run():
+        homes = _snap_nodes(net, origins)
+        g2 = net.csr.copy()
+        g2.data = g2.data * (1.0 + (np.arange(g2.data.size) % 4))   # a second weight array ("safest")
+        for _, s in schools.groupby("category"):
+            idx = sorted(set(_snap_nodes(net, s).tolist()))
+            for g in (net.csr, g2):
+                d, _pred, src = dijkstra(g, directed=False, indices=idx, min_only=True, return_predecessors=True)
+                _ = d[homes], src[homes]
+
+    w, c, _ = timed(run)
+    return w, c
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=Path("/tmp/county"), help="folder of scripts/make_county.py")
+    ap.add_argument("--make", action="store_true", help="run scripts/make_county.py first if the folder is empty")
+    ap.add_argument("--outputs", type=Path, help="output folder (default DATA/outputs)")
+    ap.add_argument("--no-maps", action="store_true")
+    ap.add_argument("--json", type=Path, help="also write the rows as JSON")
+    args = ap.parse_args()
+    cfg_path = args.data / "county.toml"
+    if not cfg_path.exists():
+        if not args.make:
+            sys.exit(f"{cfg_path} not found: run scripts/make_county.py --out {args.data} (or pass --make)")
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "make_county.py"), "--out", str(args.data)],
+                       check=True)
+
+    from childspace.run import pipeline
+
+    sampler = Sampler()
+    st = Stages(sampler)
+    instrument(st)
+    cfg = pipeline.load_config(cfg_path, outputs=args.outputs or args.data / "outputs")
+    load0 = os.getloadavg()
+    t0, c0 = time.perf_counter(), time.process_time()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        written = pipeline.run_all(cfg, maps=not args.no_maps)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    load1 = os.getloadavg()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    covered_w = sum(r["wall_s"] for r in st.rows)
+    covered_c = sum(r["cpu_s"] for r in st.rows)
+    st.rows.append({"stage": "other (pipeline glue, not wrapped)", "wall_s": wall - covered_w,
+                    "cpu_s": cpu - covered_c, "peak_rss_mb": float("nan")})
+
+    # references, after the run (same process, same machine state)
+    c = st.captured
+    refs = {}
+    w, cc = ref_parse(cfg.osm)
+    refs["parse: read_osm (PBF -> nodes, edges)"] = ("bare pyosmium pass + node locations", w, cc)
+    if "origins" in c:
+        w, cc = ref_coverage(c["net"], c["origins"], c["facilities"], c["categories"])
+        refs["analysis: origin_access"] = ("raw scipy: KD-tree snap + dijkstra min_only per category", w, cc)
+    if "schools" in c:
+        w, cc = ref_routes(c["net"], c["origins"], c["schools"])
+        refs["analysis: school_routes"] = ("raw scipy: KD-tree snap + 2 dijkstra per school category", w, cc)
+    sampler.stop()
+
+    net = c.get("net")
+    print(f"\ncounty: {args.data}  PBF {cfg.osm.stat().st_size / 2**20:.1f} MB; network "
+          f"{getattr(net, 'n_nodes', 0):,} nodes, {getattr(net, 'n_edges', 0):,} edges; "
+          f"homes {len(c['origins']) if 'origins' in c else 0:,}; "
+          f"facilities {len(c['facilities']) if 'facilities' in c else 0:,}")
+    print(f"CPUs {os.cpu_count()}; load average at start {load0[0]:.1f}, at end {load1[0]:.1f}")
+    hdr = f"{'stage':<58} {'wall s':>7} {'CPU s':>7} {'RSS MB':>7} {'size MB':>8}  reference (wall / CPU s)  ratio"
+    print(hdr)
+    print("-" * len(hdr))
+    for r in st.rows:
+        ref = refs.get(r["stage"])
+        rtxt = f"{ref[1]:6.2f} / {ref[2]:6.2f}   {r['wall_s'] / ref[1]:5.1f}x" if ref else ""
+        if ref:
+            r.update(reference=ref[0], ref_wall_s=ref[1], ref_cpu_s=ref[2], ratio_wall=r["wall_s"] / ref[1],
+                     ratio_cpu=r["cpu_s"] / max(ref[2], 1e-9))
+        size = f"{r['size_mb']:8.1f}" if "size_mb" in r else " " * 8
+        print(f"{r['stage'][:58]:<58} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} {r['peak_rss_mb']:7.0f} {size}  {rtxt}")
+    print("-" * len(hdr))
+    print(f"{'total (run_all)':<58} {wall:7.2f} {cpu:7.2f} {peak:7.0f}")
+    for name, (what, w, cc) in refs.items():
+        print(f"reference for {name}: {what}: {w:.2f} s wall, {cc:.2f} s CPU")
+
+    sizes = {k: Path(p).stat().st_size / 2**20 for k, p in written.items() if Path(p).is_file()}
+    gpkg = sizes.get("geopackage", float("nan"))
+    html = {k: v for k, v in sizes.items() if k.startswith("map:")}
+    biggest = max(html.items(), key=lambda kv: kv[1]) if html else ("-", 0.0)
+    print(f"\noutputs: {len(sizes)} files, {sum(sizes.values()):.1f} MB; GeoPackage {gpkg:.1f} MB; "
+          f"largest map {biggest[0]} {biggest[1]:.1f} MB; maps over 5 MB: "
+          f"{', '.join(f'{k[4:]} {v:.0f}' for k, v in sorted(html.items(), key=lambda kv: -kv[1]) if v > 5) or 'none'}")
+    targets = [("end to end < 60 s wall", wall < 60, f"{wall:.1f} s"),
+               ("peak RSS < 4 GB", peak < 4096, f"{peak / 1024:.2f} GB"),
+               ("GeoPackage < 200 MB", gpkg < 200, f"{gpkg:.1f} MB"),
+               ("every HTML map < 5 MB", biggest[1] < 5, f"largest {biggest[1]:.1f} MB")]
+    for what, ok, fig in targets:
+        print(f"  {'PASS' if ok else 'FAIL'}  {what}: {fig}")
+    kinds: dict[str, int] = {}
+    for w_ in caught:
+        key = str(w_.message).split(":")[0][:70]
+        kinds[key] = kinds.get(key, 0) + 1
+    if kinds:
+        print(f"warnings during the run: {sum(kinds.values())} ({len(kinds)} kinds)")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": st.rows, "total": {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak},
+                                         "load": [load0, load1], "sizes_mb": sizes,
+                                         "references": {k: list(v) for k, v in refs.items()}},
+                                        indent=1, default=str), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
