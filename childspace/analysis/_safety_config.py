@@ -299,7 +299,7 @@ def _norm(col: pd.Series) -> pd.Series:
     codes, uniq = pd.factorize(col, use_na_sentinel=True)
     u = pd.Series(np.asarray(uniq, dtype=object), dtype="string").str.strip().str.lower()
     u = u.mask(u == "")
-    vals = np.append(u.to_numpy(dtype=object, na_value=None), None)[codes]
+    vals = np.append(u.to_numpy(dtype=object, na_value=None), None)[codes]  # type: ignore[call-overload]
     return pd.Series(vals, index=col.index, dtype="string")
 
 

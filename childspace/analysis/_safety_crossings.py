@@ -421,8 +421,8 @@ def _unconnected_crossing_ways(nodes: pd.DataFrame, edges: pd.DataFrame, es: pd.
             continue
         rows = np.flatnonzero(todo)[hit]
         if rated is None:
-            tags = [c for c in _EDGE_TAG_COLUMNS if c in roads.columns and not c.startswith("sidewalk")]
-            rt = pd.DataFrame(roads[tags].iloc[crossed[hit]].to_numpy(dtype=object), columns=tags)
+            cols = [c for c in _EDGE_TAG_COLUMNS if c in roads.columns and not c.startswith("sidewalk")]
+            rt = pd.DataFrame(roads[cols].iloc[crossed[hit]].to_numpy(dtype=object), columns=cols)
             rt["_context"] = edge_contexts(roads.iloc[crossed[hit]], cfg)[0]
             uniq, codes = _dedupe(rt, tuple(rt.columns))
             rated_rows = _edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq))).iloc[codes]

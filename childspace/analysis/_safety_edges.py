@@ -73,7 +73,7 @@ def edge_contexts(edges: pd.DataFrame, cfg: dict, extra: gpd.GeoDataFrame | None
         ok = ~(shapely.is_missing(g) | shapely.is_empty(g))
         mids = np.full((n, 2), np.nan)
         mids[ok] = shapely.get_coordinates(shapely.line_interpolate_point(g[ok], 0.5, normalized=True))
-        if n_x:
+        if extra is not None and n_x:
             xg = np.asarray(extra.to_crs(metric if metric is not None else crs).geometry.array, dtype=object)
             xok = ~(shapely.is_missing(xg) | shapely.is_empty(xg))
             xm = np.full((n_x, 2), np.nan)
@@ -202,7 +202,7 @@ def _rate_from_roads_beside(edges: gpd.GeoDataFrame, es: pd.DataFrame, cfg: dict
         road_tags = pd.concat([road_tags, x_tags], ignore_index=True)
         grade_r = np.concatenate([grade_r, _grade(extra)])
     ok_r = ~(shapely.is_missing(rd_g) | shapely.is_empty(rd_g))
-    tree = shapely.STRtree(np.where(ok_r, rd_g, None))
+    tree = shapely.STRtree(np.where(ok_r, rd_g, None))  # type: ignore[call-overload]
     wi, ri = tree.query(w_g, predicate="dwithin", distance=search)
     keep = _grade(edges.iloc[w_idx])[wi] == grade_r[ri]
     wi, ri = wi[keep], ri[keep]
@@ -429,5 +429,6 @@ def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.
         "lanes": lanes,
         "sidewalk": pd.Series(sw_arr, index=idx).replace("", None).astype(object),
         "crossing_way": is_crossing_way,
-        "context": pd.Series(np.where(is_road, context, None), index=idx).astype(object),
+        "context": pd.Series(np.where(is_road, context, None),  # type: ignore[arg-type]
+                             index=idx).astype(object),
     }, index=idx)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -214,7 +214,7 @@ def network_stress(network: Any, config: str | Path | Mapping[str, Any] | None =
         ``Stress.profile`` names the profile used.
     """
     resolved = isinstance(config, Mapping) and config.get("_resolved")
-    if profile is None and (not resolved or config["profile"].get("_spec") == "auto"):
+    if profile is None and (not resolved or cast(Mapping[str, Any], config)["profile"].get("_spec") == "auto"):
         profile = resolve_profile("auto" if resolved else None, network, config)
     elif isinstance(profile, str) and profile.lower() == "auto":
         profile = resolve_profile(profile, network, config)

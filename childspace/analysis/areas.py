@@ -161,11 +161,12 @@ def _filled_rings(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     gen = contourpy.SerialContourGenerator(
         np.broadcast_to(np.arange(w, dtype=np.float64), (h, w)),
         np.broadcast_to(np.arange(h, dtype=np.float64)[:, None], (h, w)),
-        grid.astype(np.float64), None, corner_mask=False, line_type=contourpy.LineType.SeparateCode,
+        grid.astype(np.float64), None,  # type: ignore[arg-type]  # (no mask; the stub does not allow None)
+        corner_mask=False, line_type=contourpy.LineType.SeparateCode,
         fill_type=contourpy.FillType.ChunkCombinedOffsetOffset, quad_as_tri=False,
         z_interp=contourpy.ZInterp.Linear)
     pts, offs, outer = (a[0] for a in gen.filled(0.5, 1.5))
-    if pts is None or len(pts) == 0:
+    if pts is None or offs is None or outer is None or len(pts) == 0:
         return np.zeros((0, 2)), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
     return pts, offs, outer
 
@@ -561,13 +562,14 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
 
     def one(cat: str) -> dict:
         m = fcat == cat
-        r = category_radii(cat, fm[m], radii)
+        r = np.asarray(category_radii(cat, fm[m], radii))  # (one radius per facility)
         rmax = float(r.max())
         if method == "line":
             geom = shapely.union_all(shapely.buffer(np.asarray(fm.geometry.values[m], dtype=object), r,
                                                     quad_segs=8))
             nf = int(m.sum())
         else:
+            assert pts_all is not None  # method "walk"
             idx = np.flatnonzero(m & pts_all.group_ok)
             nf = len(idx)
             if nf == 0:

@@ -279,7 +279,7 @@ def _venues(ctx: _Context, t: Target) -> list[dict]:
     if "daily_visitors" in v.columns:
         unknown = unknown & v["daily_visitors"].isna().to_numpy()
     for lvl, uid, name, i in ctx.units():
-        m = np.ones(len(v), bool) if i < 0 else ctx.venue_town == i
+        m = np.ones(len(v), bool) if i < 0 else np.asarray(ctx.venue_town == i)
         n_req = int((req & m).sum())
         n_ok = int((req & has & m).sum())
         n_unk = int((unknown & m).sum())

@@ -235,7 +235,7 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
     radius_of = {c: acc.attrs["radii"][c] for c in cats}
     has = {k: np.zeros(n, dtype=bool) for k in keys}
     dist = {k: np.full(n, np.inf) for k in keys}
-    detail: dict[str, list[str]] = {k: [""] * n for k in keys}
+    detail: dict[str, list[str | tuple[str, str]]] = {k: [""] * n for k in keys}
     rule = np.where(comm, "coverage", "nearest").astype(object)
     for k in keys:
         for c in elem[k][0]:
@@ -259,7 +259,7 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
             kids = part.groupby("unit_id", sort=False)["children"].max()
             tgt = {c: _target_pct(c, target_pct, std) for c in elem[k][0]}
             ok_any = part.assign(_ok=part[pct_col] >= part["category"].map(tgt)).groupby("unit_id")["_ok"].any()
-            for j, i in enumerate(ci):
+            for j, i in enumerate(ci.tolist()):
                 uid = units["unit_id"].iloc[j]
                 if kids.get(uid, 0) <= 0:
                     rule[i] = "nearest (no children in polygon)"
@@ -280,8 +280,9 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
             if has[k][i]:
                 continue
             _, zh, en = elem[k]
-            if isinstance(detail[k][i], tuple):
-                z, e = detail[k][i]
+            why = detail[k][i]
+            if isinstance(why, tuple):
+                z, e = why
                 parts.append(f"缺{zh}{z} {en[0].upper() + en[1:]} {e}")
                 continue
             r = [radius_of[c] for c in elem[k][0]]

@@ -563,7 +563,7 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
             df["over_detour"] = False
             df["min_stress_length_m"] = np.nan
             if is_geometry and kind == "shortest":
-                g = np.where(reach, _geometry(network, ev.paths), None)
+                g = np.where(reach, _geometry(network, ev.paths), None)  # type: ignore[call-overload]
             else:  # safest: built below, only where it differs from the shortest route
                 g = np.full(k, None, dtype=object)
             # flats

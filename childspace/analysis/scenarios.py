@@ -138,7 +138,7 @@ def new_sites(sites: Any, *, coords: str = "wgs84", standards: Standards | None 
         for i, r in enumerate(rows):
             for j, key in enumerate(("lon", "lat")):
                 try:
-                    raw[i, j] = float(r.get(key))
+                    raw[i, j] = float(r.get(key))  # type: ignore[arg-type]  # (None: TypeError below)
                 except (TypeError, ValueError):
                     raise DataError(f"{key} {r.get(key)!r} is not a number", feature=f"site {i + 1}",
                                     fix="give lon and lat in decimal degrees, e.g. 120.98, 28.12") from None

@@ -115,6 +115,7 @@ def combine_venues(register: gpd.GeoDataFrame | None, osm: gpd.GeoDataFrame | No
         return register if register is not None else osm
     if len(parts) == 1:
         return parts[0]
+    assert register is not None and osm is not None  # both given and not empty
     crs = local_crs_for(register)
     reg = register.to_crs(crs).geometry.values
     o = osm.to_crs(crs).geometry.values

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -11,7 +13,7 @@ from childspace.inputs.projection import WGS84, local_crs
 
 __all__ = ["AreaLike", "area_polygon"]
 
-AreaLike = BaseGeometry | gpd.GeoDataFrame | gpd.GeoSeries | tuple[float, float, float, float]
+AreaLike: TypeAlias = BaseGeometry | gpd.GeoDataFrame | gpd.GeoSeries | tuple[float, float, float, float]
 
 
 def area_polygon(area: AreaLike, buffer_m: float = 0.0) -> BaseGeometry:

@@ -15,6 +15,7 @@ Points outside mainland China are returned unchanged for GCJ-02 (as the official
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 
@@ -170,7 +171,7 @@ def _datum_key(datum: object) -> str:
     return key
 
 
-def normalise_datum(datum: str, path: object = None) -> str:
+def normalise_datum(datum: str, path: str | Path | None = None) -> str:
     """Map a datum name (``"GCJ-02"``, ``"WGS 1984"``, ``"EPSG:4326"``, ``"火星坐标"``, ``"百度"``, ...) onto
     ``"wgs84" | "gcj02" | "bd09"``.
 

@@ -198,7 +198,9 @@ def _points_from_table(df: pd.DataFrame, info: dict, columns: Mapping[str, str] 
                 gs[missing] = None
                 V.log_issue(info["issues"], "swapped_xy", f"x and y read as northing/easting (surveying order: "
                             f"X = north); swapped for all {int(ok.sum())} rows", path=path)
-    used = ([pair_col] if pair_col is not None else [lon_col, lat_col]) + ([datum_col] if datum_col else [])
+    # (without a pair column both lon_col and lat_col were found: checked above)
+    used = [c for c in ([pair_col] if pair_col is not None else [lon_col, lat_col]) if c is not None]
+    used += [datum_col] if datum_col else []
     gdf = gpd.GeoDataFrame(df.drop(columns=used), geometry=gs.values, crs=WGS84)
     return gdf, used
 

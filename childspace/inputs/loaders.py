@@ -478,7 +478,7 @@ def load_pilots(path: Source, boundaries: gpd.GeoDataFrame | None = None, coords
                 by_name.setdefault(V.norm_key(v), []).append(i)
                 by_short.setdefault(normalise_unit_name(v), []).append(i)
             unmatched = []
-            codes = out["code"].tolist() if "code" in out.columns else [None] * len(out)
+            codes: list[Any] = out["code"].tolist() if "code" in out.columns else [None] * len(out)
             for pos in np.flatnonzero(community):
                 hit = by_code.get(codes[pos]) if codes[pos] else None
                 if hit is None:

@@ -24,7 +24,7 @@ DEFAULT_REGISTER = Path(__file__).resolve().parents[1] / "data" / "boundaries" /
 _COLUMNS = ["level", "code", "name", "township_code", "township_name", "county_code", "county_name"]
 
 # Longest first: "社区居委会" must go before "居委会"/"社区".
-_SUFFIXES = ("街道办事处", "村民委员会", "居民委员会", "社区居委会", "社区居民委员会", "村委会", "居委会",
+_SUFFIXES: tuple[str, ...] = ("街道办事处", "村民委员会", "居民委员会", "社区居委会", "社区居民委员会", "村委会", "居委会",
              "街道办", "街道", "社区", "镇", "乡", "村")
 _SUFFIXES = tuple(sorted(set(_SUFFIXES), key=len, reverse=True))
 
@@ -204,15 +204,15 @@ def check_units(boundaries: pd.DataFrame, register: pd.DataFrame | None = None,
     for i in range(len(reg)):
         base = {"level": level, "code": reg.at[i, "code"], "name": reg.at[i, "name"],
                 "township_name": reg.at[i, "township_name"]}
-        rec = by_reg.get(i)
-        if rec is None:
+        found = by_reg.get(i)
+        if found is None:
             rows.append(base | {"status": "missing", "unit_id": None, "file_name": None, "file_code": None,
                                 "matched_by": "", "suggestions": "", "note": "not in the file"})
         else:
-            status = "code_name_mismatch" if rec.get("mismatch") else "ok"
-            rows.append(base | {"status": status, "unit_id": rec["unit_id"], "file_name": rec["file_name"],
-                                "file_code": rec["file_code"], "matched_by": rec["matched_by"], "suggestions": "",
-                                "note": rec.get("note", "")})
+            status = "code_name_mismatch" if found.get("mismatch") else "ok"
+            rows.append(base | {"status": status, "unit_id": found["unit_id"], "file_name": found["file_name"],
+                                "file_code": found["file_code"], "matched_by": found["matched_by"],
+                                "suggestions": "", "note": found.get("note", "")})
     for rec in extra:
         rows.append({"level": level, "code": None, "name": None, "township_name": None} | rec)
     cols = ["status", "level", "code", "name", "township_name", "unit_id", "file_name", "file_code", "matched_by",

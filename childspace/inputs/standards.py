@@ -167,7 +167,7 @@ class Standards:
         for part in (whole, *parts):
             if part in self._ambiguous:
                 raise self._ambiguity(label, self._ambiguous[part])
-        found = {self._match_one(p) for p in parts} - {None}
+        found = {m for p in parts if (m := self._match_one(p)) is not None}
         if len(found) == 1:
             return found.pop()
         if not found:  # "公办托幼中心": an ambiguous word inside a label no category claims

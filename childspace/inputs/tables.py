@@ -12,7 +12,7 @@ import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -24,7 +24,7 @@ from childspace.inputs import _validate as V
 
 _ROW = "__row__"
 
-Source = str | Path | pd.DataFrame
+Source: TypeAlias = str | Path | pd.DataFrame
 
 
 def _check_path(path: Source) -> Path:
@@ -176,7 +176,7 @@ def _check_xlsx_zip(p: Path) -> None:
     total = sum(i.file_size for i in infos)
     worst = max(infos, key=lambda i: i.file_size / max(i.compress_size, 1), default=None)
     ratio = worst.file_size / max(worst.compress_size, 1) if worst is not None else 0
-    if total > MAX_XLSX_UNCOMPRESSED or (ratio > MAX_XLSX_RATIO and worst.file_size > 2**20):
+    if worst is not None and (total > MAX_XLSX_UNCOMPRESSED or (ratio > MAX_XLSX_RATIO and worst.file_size > 2**20)):
         raise DataError(f"the workbook expands to {total / 2**20:,.0f} MB ({worst.filename} compressed "
                         f"{ratio:,.0f} times); refused as too large or malformed (limit "
                         f"{MAX_XLSX_UNCOMPRESSED // 2**20} MB, ratio {MAX_XLSX_RATIO})", path=p,

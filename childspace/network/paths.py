@@ -13,12 +13,13 @@ from scipy.sparse.csgraph import dijkstra
 
 from childspace._errors import NetworkError
 from childspace.inputs.projection import transformer
+from childspace.network._base import NetworkBase
 from childspace.network._helpers import DEFAULT_MEMORY_MB, _group_argmin
 from childspace.network.arrays import ragged_ranges
 from childspace.network.types import EdgeWeight, Paths, Snap
 
 
-class PathMixin:
+class PathMixin(NetworkBase):
     """Path methods of :class:`childspace.network.engine.WalkNetwork`."""
 
     def paths(self, sources: Snap, targets: Snap, weight: Any = None, cutoff: float | None = None) -> Paths:
@@ -128,7 +129,7 @@ class PathMixin:
         rows_max = max(1, int(memory_mb * 2**20 // (8 * N)))
         buf: list[np.ndarray] = []
         pending: list[int] = []
-        chains: list[tuple[np.ndarray, ...]] = []
+        chains: list[tuple[np.ndarray, tuple[np.ndarray, ...]]] = []
 
         def flush() -> None:
             if not pending:

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from childspace._errors import NetworkError
+from childspace.network._base import NetworkBase
 from childspace.network._helpers import (
     DEFAULT_MEMORY_MB,
     _group_argmin,
@@ -21,7 +22,7 @@ from childspace.network.arrays import ragged_ranges
 from childspace.network.types import EdgeWeight, Snap
 
 
-class QueryMixin:
+class QueryMixin(NetworkBase):
     """Distance queries of :class:`childspace.network.engine.WalkNetwork`."""
 
     # ------------------------------------------------------------------ queries
@@ -207,7 +208,8 @@ class QueryMixin:
                 w.piece(e, f, np.ones(f.size)) + leg)
 
     def _nearest_points(self, w: EdgeWeight, sources: Snap, targets: Snap, cutoff: float | None,
-                        tparts: tuple[np.ndarray, ...] | None = None):
+                        tparts: tuple[np.ndarray, ...] | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
         (res, pts) = self._run(w, sources, cutoff)
         d = res[0]
         src = res[-1]

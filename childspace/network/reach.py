@@ -10,12 +10,13 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from childspace._errors import NetworkError
+from childspace.network._base import NetworkBase
 from childspace.network._helpers import DEFAULT_MEMORY_MB, _csr_from_parts, _with_virtual
 from childspace.network.arrays import ragged_ranges
 from childspace.network.types import EdgeWeight, Snap
 
 
-class ReachMixin:
+class ReachMixin(NetworkBase):
     """Service-area searches of :class:`childspace.network.engine.WalkNetwork`."""
 
     def reachable_edges(self, node_dist: np.ndarray, cutoff: float, weight: Any = None
@@ -64,17 +65,20 @@ class ReachMixin:
         geom = self.substrings(edge, st, en)
         return gpd.GeoDataFrame({"edge": edge, "start_m": st, "end_m": en}, geometry=geom, crs=self.crs)
 
-    def _incidence(self) -> tuple[np.ndarray, np.ndarray]:
-        """Edges at every node: ``edges[ptr[i]:ptr[i+1]]`` (a loop edge is listed twice at its node)."""
-        if self._inc is None:
+    def _incidence(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Edges at every node: ``edges[ptr[i]:ptr[i+1]]`` (a loop edge is listed twice at its node), and per
+        listed edge whether the node is its ``u`` end."""
+        inc = self._inc
+        if inc is None:
             with self._lazy_lock:
-                if self._inc is None:
+                inc = self._inc
+                if inc is None:
                     ends = np.concatenate([self.u, self.v])
                     order = np.argsort(ends, kind="stable")
                     ptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
                     np.cumsum(np.bincount(ends, minlength=self.n_nodes), out=ptr[1:])
-                    self._inc = (ptr, order % self.n_edges, order < self.n_edges)
-        return self._inc[0], self._inc[1]
+                    inc = self._inc = (ptr, order % self.n_edges, order < self.n_edges)
+        return inc
 
     def reach(self, sources: Snap, cutoff: Any, weight: Any = None, memory_mb: float = DEFAULT_MEMORY_MB
               ) -> sp.csr_array:
@@ -103,7 +107,7 @@ class ReachMixin:
         self._check_snap(sources, "sources")
         w = self._weight(weight)
         cut = self._group_values(sources, cutoff, "cutoff")
-        if not np.isfinite(cut).all():
+        if cut is None or not np.isfinite(cut).all():
             raise NetworkError("reach() needs a finite cutoff per source group",
                                fix="use node_distances() for unbounded searches")
         n, G = self.n_nodes, sources.n_groups
@@ -280,8 +284,7 @@ class ReachMixin:
         with np.errstate(divide="ignore", invalid="ignore"):
             mpc = np.where(w.values > 0, L / w.values, np.inf)          # metres per unit of cost
         # every reached node's incident edges, with the metres reachable from that end
-        ptr, inc_edge = self._incidence()
-        is_u_all = self._inc[2]
+        ptr, inc_edge, is_u_all = self._incidence()
         idx, k = ragged_ranges(ptr[n_ent], ptr[n_ent + 1] - ptr[n_ent])
         e, at_u = inc_edge[idx], is_u_all[idx]
         row = r_ent[k]
@@ -311,6 +314,7 @@ class ReachMixin:
                 raise NetworkError(f"dist has {R} rows for {sources.n_groups} source groups",
                                    fix="pass one row per source group, or one row for all")
             h = self._group_values(sources, handicap, "handicap", default=0.0)
+            assert h is not None  # a default is given
             se = sources.edge[p]
             with np.errstate(invalid="ignore"):
                 b = np.minimum((cut[srow] - h[g] - sources.legs(p)) * mpc[se], L[se])

@@ -12,6 +12,7 @@ from pyproj import CRS
 
 from childspace._errors import DataError, NetworkError
 from childspace._parallel import map_threads
+from childspace.network._base import NetworkBase
 from childspace.network._helpers import _transform_points
 from childspace.network.arrays import ragged_ranges
 from childspace.network.types import Snap
@@ -23,7 +24,7 @@ _SNAP_MAX_CELLS = 20_000_000
 _SNAP_CHUNK = 250_000
 
 
-class SnapMixin:
+class SnapMixin(NetworkBase):
     """Snapping methods of :class:`childspace.network.engine.WalkNetwork`."""
 
     def snap(self, points: Any, max_distance: float = 150.0, group: Any = None, legs: bool = False,
@@ -76,7 +77,8 @@ class SnapMixin:
         DataError
             Geometries that are not Points.
         """
-        pxy = None  # (m, 2) point coordinates in the network CRS, where already known
+        pxy: np.ndarray | None = None  # (m, 2) point coordinates in the network CRS, where already known
+        geom: np.ndarray | None
         if isinstance(points, (gpd.GeoDataFrame, gpd.GeoSeries)):
             if points.crs is None:
                 raise NetworkError("the points have no CRS, so they cannot be placed on the network",
@@ -96,6 +98,7 @@ class SnapMixin:
             ids = np.arange(arr.shape[0])
             pxy = arr
         if geom is None:
+            assert pxy is not None  # points given as coordinates
             m = pxy.shape[0]
             empty = np.zeros(m, dtype=bool)
             notpt = empty
@@ -121,7 +124,11 @@ class SnapMixin:
         offset = np.zeros(m)
         xy = np.zeros((m, 2))
         good = np.flatnonzero(~empty)
-        gxy = shapely.get_coordinates(geom[good]) if pxy is None else pxy[good]
+        if pxy is None:
+            assert geom is not None
+            gxy = shapely.get_coordinates(geom[good])
+        else:
+            gxy = pxy[good]
         fin = np.isfinite(gxy).all(axis=1)
         good, gxy = good[fin], gxy[fin]
         if good.size:
@@ -149,7 +156,8 @@ class SnapMixin:
 
     def walkable_edges(self) -> np.ndarray:
         """Per edge: True when points may be snapped to it (rule 1 of :meth:`snap`), from the edge tags."""
-        if getattr(self, "_walkmask", None) is None:
+        mask: np.ndarray | None = getattr(self, "_walkmask", None)
+        if mask is None:
             E = self.n_edges
             col = (lambda c: self.edges[c].astype(object).to_numpy() if c in self.edges.columns
                    else np.full(E, None, dtype=object))
@@ -159,8 +167,8 @@ class SnapMixin:
             bad |= np.isin(foot, ["no", "private", "use_sidepath"])
             bad |= (mroad == "yes") & ~foot_ok
             bad |= np.isin(acc, ["no", "private"]) & ~foot_ok
-            self._walkmask = ~bad
-        return self._walkmask
+            mask = self._walkmask = ~bad
+        return mask
 
     def _barrier_tree(self, barriers: Any) -> tuple[shapely.STRtree, np.ndarray] | None:
         """R-tree over the barrier geometries of :meth:`snap` (``"network"``: :attr:`barriers`, cached)."""
@@ -205,10 +213,11 @@ class SnapMixin:
             return 0
         # candidate edges within max_distance of the crossing points, their nearest points and legs
         walk = np.flatnonzero(self.walkable_edges())
-        if getattr(self, "_walktree", None) is None:
-            self._walktree = shapely.STRtree(self._geom[walk])
+        walktree: shapely.STRtree | None = getattr(self, "_walktree", None)
+        if walktree is None:
+            walktree = self._walktree = shapely.STRtree(self._geom[walk])
         pts = shapely.points(gxy[cross])
-        pi, ti = self._walktree.query(pts, predicate="dwithin", distance=max_distance)
+        pi, ti = walktree.query(pts, predicate="dwithin", distance=max_distance)
         e = walk[ti]
         eg = self._geom[e]
         off = np.clip(shapely.line_locate_point(eg, pts[pi]), 0.0, self.length[e])

@@ -13,13 +13,14 @@ import shapely
 from pyproj import CRS
 
 from childspace._errors import NetworkError
+from childspace.network._base import NetworkBase
 from childspace.network._helpers import _as_object_none
 
 _FORMAT_VERSION = 1
 _META_LAYER = "childspace_meta"
 
 
-class StorageMixin:
+class StorageMixin(NetworkBase):
     """Save/load and networkx export of :class:`childspace.network.engine.WalkNetwork`."""
 
     def save(self, path: str | Path) -> Path:

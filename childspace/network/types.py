@@ -50,7 +50,7 @@ class EdgeWeight:
         b = np.asarray(b, dtype=float)
         lo, hi = np.minimum(a, b), np.maximum(a, b)
         frac = hi - lo
-        if self.end_u is None:
+        if self.end_u is None or self.end_v is None:  # set together (WalkNetwork.edge_weights)
             return _part(frac, self.values[edge])
         eu, ev = self.end_u[edge], self.end_v[edge]
         with np.errstate(invalid="ignore"):

@@ -50,7 +50,7 @@ class RawWays:
     """
 
     ids: np.ndarray
-    tags: dict[str, list]
+    tags: dict[str, np.ndarray]  # tag key -> one value per way (object array, None where absent)
     offsets: np.ndarray
     refs: np.ndarray
     lon: np.ndarray
@@ -245,7 +245,7 @@ def read_ways_and_nodes(
                 parts_lat.append(lat[sel])
 
     # raw OPL strings -> tag values (unescaped once per distinct value)
-    tags_out: dict[str, list] = {}
+    tags_out: dict[str, np.ndarray] = {}
     for k, col in way_cols.items():
         arr = np.empty(len(col), dtype=object)
         arr[:] = col
@@ -290,14 +290,20 @@ def _select_to_opl(p: Path, out: Path, way_key_filter: Sequence[str], node_keys:
     index = osmium.index.create_map("flex_mem")
     locations = osmium.NodeLocationsForWays(index)
     locations.ignore_errors()  # unknown locations are written empty and handled afterwards
-    writer = osmium.WriteHandler(osmium.io.File(str(out), "opl,add_metadata=false,locations_on_ways=true"))
+    # (WriteHandler takes an osmium.io.File too, although its stub names only str)
+    opl = osmium.io.File(str(out), "opl,add_metadata=false,locations_on_ways=true")
+    writer = osmium.WriteHandler(opl)  # type: ignore[arg-type]
+    way_filter = osmium.filter.KeyFilter(*way_key_filter)
+    way_filter.enable_for(osmium.osm.WAY)
+    node_filter = osmium.filter.KeyFilter(*node_keys)
+    node_filter.enable_for(osmium.osm.NODE)
     try:
         osmium.apply(
             str(p),
             locations,
             osmium.filter.EntityFilter(osmium.osm.NODE | osmium.osm.WAY),
-            osmium.filter.KeyFilter(*way_key_filter).enable_for(osmium.osm.WAY),
-            osmium.filter.KeyFilter(*node_keys).enable_for(osmium.osm.NODE),
+            way_filter,
+            node_filter,
             writer,
         )
     except RuntimeError as err:
@@ -349,7 +355,7 @@ def _first_index(lines: list[str], kind: str) -> int:
     return len(lines)
 
 
-def _opl_node_lists(fields: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _opl_node_lists(fields: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Decode OPL ``N`` fields (``Nn1x..y..,n2x..y..``) in bulk into counts, refs, lon and lat arrays."""
     fields = [f.rstrip("\n") for f in fields]
     counts = np.fromiter(
@@ -404,6 +410,8 @@ def _fill_locations(p: Path, ways: RawWays, missing: np.ndarray) -> None:
         if need.size and need.min() > 0 and np.unique(need >> 22).size <= 64:
             fp.with_filter(osmium.filter.IdFilter(need.tolist()))
         for n in fp:
+            if not isinstance(n, osmium.osm.Node):  # (the processor reads nodes only)
+                continue
             loc = n.location
             if loc.valid():
                 ids.append(n.id)
@@ -473,7 +481,7 @@ def read_features(
         fp.with_filter(osmium.filter.KeyFilter(*keys, "entrance"))
         for obj in fp:
             tags = {t.k: t.v for t in obj.tags}
-            if obj.is_node():
+            if isinstance(obj, osmium.osm.Node):
                 if "entrance" in tags and obj.location.valid():
                     ent_ids.append(obj.id)
                     ent_x.append(obj.location.lon)
@@ -488,11 +496,11 @@ def read_features(
                     out.geoms.append(factory.create_point(obj))
                 except RuntimeError:
                     out.geoms.append(None)
-            elif obj.is_way():
+            elif isinstance(obj, osmium.osm.Way):
                 # closed ways arrive again as areas; remember their outline nodes for entrances
                 if obj.is_closed() and keep(tags):
                     out.way_entrance_refs[obj.id] = [r.ref for r in obj.nodes]
-            elif obj.is_area():
+            elif isinstance(obj, osmium.osm.Area):
                 if not keep(tags):
                     continue
                 out.kinds.append("way" if obj.from_way() else "relation")

@@ -46,7 +46,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -109,11 +109,11 @@ def read_areas(source: str | Path) -> OsmAreas:
         fp = osmium.FileProcessor(str(p)).with_areas()
         fp.with_filter(osmium.filter.KeyFilter("boundary", "building", "landuse"))
         for obj in fp:
-            if obj.is_relation():
+            if isinstance(obj, osmium.osm.Relation):
                 if obj.tags.get("boundary") == "administrative":
                     rel_admin[f"osm/relation/{obj.id}"] = (obj.tags.get("name"), obj.tags.get("admin_level"))
                 continue
-            if not obj.is_area():
+            if not isinstance(obj, osmium.osm.Area):
                 continue
             tags = obj.tags
             oid = f"osm/{'way' if obj.from_way() else 'relation'}/{obj.orig_id()}"
@@ -403,7 +403,7 @@ def estimate_children(homes: gpd.GeoDataFrame, units: gpd.GeoDataFrame | None = 
         return out
     if np.isscalar(totals):
         s = floor.sum()
-        out["children"] = floor * (float(totals) / s) if s > 0 else 0.0
+        out["children"] = floor * (float(cast(float, totals)) / s) if s > 0 else 0.0
     else:
         tot = pd.Series(totals, dtype=float)
         if units is not None and len(units):   # keys may be names: map them to ids

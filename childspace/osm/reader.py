@@ -335,7 +335,9 @@ def _build_tables(
         drop_way = _roads_beside_sidewalks(
             separate & way_in, tags_df, ways.offsets, ways.lon, ways.lat, valid
         )
-    dropped_kind = np.where(closed, "closed", np.where(drop_way, "separate", None)).astype(object)
+    dropped_kind = np.full(n_ways, None, dtype=object)
+    dropped_kind[drop_way] = "separate"
+    dropped_kind[closed] = "closed"
     drop_way |= closed
 
     # -- graph nodes (counted over all walkable ways in the area, including dropped sidewalk=separate roads)
@@ -482,7 +484,7 @@ def _tagged_graph_nodes(tagged: _osm_reader.RawNodes) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     hw = np.asarray(tagged.tags["highway"], dtype=object)
     cr = np.asarray(tagged.tags["crossing"], dtype=object)
-    m = (hw == "crossing") | (hw == "traffic_signals") | np.not_equal(cr, None)
+    m = (hw == "crossing") | (hw == "traffic_signals") | np.not_equal(cr, None)  # type: ignore[call-overload]
     return tagged.ids[m]
 
 
@@ -715,5 +717,5 @@ def graph_from_overpass(
     from childspace.osm import overpass
 
     path = overpass.download(area, buffer_m, "walk", cache_folder=cache_folder,
-                             **({"url": url} if url else {}))
+                             url=url or overpass.OVERPASS_URL)
     return read_osm(path, area=area, buffer_m=buffer_m, trunk=trunk, beside_roads=beside_roads)

@@ -27,11 +27,13 @@ import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import overload
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from matplotlib import font_manager, patheffects, rc_context
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -205,7 +207,7 @@ def _scale_label(length_m: float) -> str:
     return f"{length_m:g} 米 m"
 
 
-def _decorate(fig: Figure, ax, title: str, synthetic: bool, handles: Sequence, crs: CRS) -> None:
+def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Sequence, crs: CRS) -> None:
     ax.set_aspect("equal")
     ax.set_axis_off()
     x0, x1 = ax.get_xlim()
@@ -270,7 +272,7 @@ class _Labels:
         self.left_out: list[str] = []
 
     def add(self, x: Sequence[float], y: Sequence[float], texts: Sequence[str], *, priority: float = 0.0,
-            kind: str = "point", marker_pt: float = 4.0, short: Sequence[str] | None = None,
+            kind: str = "point", marker_pt: float = 4.0, short: Sequence[str | None] | None = None,
             **text_kw) -> None:
         """Queue labels at data coordinates (metres); ``marker_pt``: radius of the marker (points) to clear."""
         xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -367,13 +369,17 @@ def _note_left_out(fig: Figure, n: int) -> None:
                  color="#555555", ha="right")
 
 
-def _new_figure() -> tuple[Figure, object]:
+def _new_figure() -> tuple[Figure, Axes]:
     fig = Figure(figsize=(12, 8.5), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0.02, 0.05, 0.68, 0.84))
     return fig, ax
 
 
+@overload
+def _metric(gdf: None, crs: CRS, what: str) -> None: ...
+@overload
+def _metric(gdf: gpd.GeoDataFrame, crs: CRS, what: str) -> gpd.GeoDataFrame: ...
 def _metric(gdf: gpd.GeoDataFrame | None, crs: CRS, what: str) -> gpd.GeoDataFrame | None:
     if gdf is None:
         return None
@@ -623,8 +629,8 @@ def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | 
                 sub = ps[sel]
                 ax.scatter(sub.geometry.x, sub.geometry.y, s=np.where(key[sel], 110, 70), c=colours[sel],
                            marker=markers.get(int(bval) if np.isfinite(float(bval)) else 0, "D"),
-                           edgecolors=np.where(key[sel], "black", "white"),
-                           linewidths=np.where(key[sel], 2.0, 1.0), zorder=9)
+                           edgecolors=np.where(key[sel], "black", "white").tolist(),
+                           linewidths=np.where(key[sel], 2.0, 1.0).tolist(), zorder=9)
                 for st_, over in (("partly", "."), ("gap", "x")):   # the status without colour
                     sel2 = sel & (status == st_)
                     if sel2.any():

@@ -76,7 +76,7 @@ def _overview_fill(sub: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None
     return sub, vals, coverage_colours(vals, target)
 
 
-def _overview_small_multiples(b: gpd.GeoDataFrame, sub: gpd.GeoDataFrame, uc: pd.DataFrame, cats: list[str],
+def _overview_small_multiples(b: gpd.GeoDataFrame, sub: gpd.GeoDataFrame, uc: pd.DataFrame, cats: Sequence[str | None],
                               townships: gpd.GeoDataFrame | None, value: str, vlabel: str, title: str | None,
                               synthetic: bool, crs: CRS) -> Figure:
     n = len(cats)
@@ -108,7 +108,7 @@ def _overview_small_multiples(b: gpd.GeoDataFrame, sub: gpd.GeoDataFrame, uc: pd
             cv = pd.to_numeric(tot["children_covered_walk"], errors="coerce").sum()
             share = f"（全部 {100 * cv / ch:.0f}% overall）" if ch else ""
         # a fixed title position (y given): matplotlib's automatic placement lifts some titles above others
-        ax.set_title(f"{category_label(cat)}{share}", fontsize=11, fontweight="bold", y=1.0, pad=6.0)
+        ax.set_title(f"{category_label(cat) if cat else ''}{share}", fontsize=11, fontweight="bold", y=1.0, pad=6.0)
         ax.set_xlim(minx, maxx)
         ax.set_ylim(miny, maxy)
         ax.set_aspect("equal")
@@ -215,5 +215,7 @@ def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cat
         cz, ce = (clabel.split(" ", 1) + [""])[:2] if clabel else ("", "")
         vz, ve = vlabel.split(" ", 1)
         _decorate(fig, ax, title or f"{cz}{vz} {ce}: {ve}", synthetic, handles, crs)
-        ax.get_legend().set_title(f"{vlabel} %")
+        legend = ax.get_legend()  # (the coverage classes are always in it)
+        if legend is not None:
+            legend.set_title(f"{vlabel} %")
     return fig

@@ -13,14 +13,14 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.map import Layer
 from folium.template import Template
 
@@ -143,8 +143,16 @@ def _leaflet_assets() -> tuple[str, str]:
     return js, css
 
 
+def _page(element: Element) -> Figure:
+    """The page (branca ``Figure``) an element belongs to (``get_root()`` is annotated as a plain Element)."""
+    return cast(Figure, element.get_root())
+
+
 class _SelfContainedMap(folium.Map):
     """A folium.Map whose page carries Leaflet inline and loads no script or stylesheet from the network."""
+
+    #: the datum of the map's coordinates (set by ``new_map``)
+    cs_datum: str
 
     default_js: list[tuple[str, str]] = []
     default_css: list[tuple[str, str]] = []
@@ -154,7 +162,7 @@ class _SelfContainedMap(folium.Map):
         self.default_js = []
         self.default_css = []
         js, css = _leaflet_assets()
-        header = self.get_root().header
+        header = _page(self).header
         header.add_child(Element('<meta name="viewport" content="width=device-width, initial-scale=1.0">'),
                          name="cs_viewport")
         header.add_child(Element(f"<script>{_ERROR_JS}</script>"), name="cs_errors")
@@ -162,7 +170,7 @@ class _SelfContainedMap(folium.Map):
         header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="cs_css")
         header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # (folium's Map.render returns None)
         """Render with every layer control last, so layers added after the map was built (e.g.
         ``folium.FeatureGroup(...).add_to(m)``) are defined before the control lists them."""
         for key in [k for k, v in self._children.items() if isinstance(v, folium.LayerControl)]:
@@ -436,7 +444,7 @@ def new_map(bounds_gdfs: Sequence[gpd.GeoDataFrame | None], title: str, subtitle
                           control_scale=False, prefer_canvas=False, zoom_snap=0.25)
     m.cs_datum = datum
     _MetricScale().add_to(m)
-    m.get_root().title = title
+    _page(m).title = title
     add_tiles(m, sources, base, tiles_overlay)
     if not tiles_overlay:
         BlankBase("无瓦片底图 No tiles" if sources else "离线底图 Offline base map", show=not sources).add_to(m)
@@ -447,10 +455,10 @@ def new_map(bounds_gdfs: Sequence[gpd.GeoDataFrame | None], title: str, subtitle
                  padding_bottom_right=(330, 20))
     sub = f"<div class='s'>{html.escape(subtitle)}</div>" if subtitle else ""
     syn = f"<div class='syn'>{html.escape(SYNTHETIC_NOTE)}</div>" if synthetic else ""
-    m.get_root().html.add_child(Element(
+    _page(m).html.add_child(Element(
         f"<div class='cs-title' id='cs-title'><div class='t'>{html.escape(title)}</div>{sub}{syn}</div>"))
     if sources:
-        m.get_root().html.add_child(Element(
+        _page(m).html.add_child(Element(
             "<div class='cs-notice' id='cs-tile-notice'>瓦片底图无法加载（离线或网络受限），仅显示数据图层。 "
             "Basemap tiles failed to load (offline?); the data layers are complete.</div>"))
         TileNotice().add_to(m)
@@ -487,7 +495,7 @@ class _ControlFolding(MacroElement):
 
 def finish(m: folium.Map, legend: Sequence[tuple[str, Sequence[LegendItem]]]) -> folium.Map:
     """Add the legend and the layer control (folded on small screens) to a map built by :func:`new_map`."""
-    m.get_root().html.add_child(Element(legend_html(legend)))
+    _page(m).html.add_child(Element(legend_html(legend)))
     # the control is moved behind every other child when the page is rendered (_SelfContainedMap.render), so
     # layers a user adds to the returned map appear in it too
     folium.LayerControl(collapsed=False, position="topright").add_to(m)

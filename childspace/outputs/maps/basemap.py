@@ -13,6 +13,7 @@ be combined with a WGS84/CGCS2000 tile source.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -98,7 +99,7 @@ class Basemap:
     tianditu_key: str | None = None
 
 
-def check_tiles(basemaps: object, base: Basemap | None) -> list[str]:
+def check_tiles(basemaps: str | Iterable[str] | None, base: Basemap | None) -> list[str]:
     """The tile sources asked for, checked: known names, a key where one is needed, one datum only."""
     if isinstance(basemaps, str):
         basemaps = (basemaps,)

@@ -8,6 +8,7 @@ and single routes are one click away in the layer list.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -343,7 +344,7 @@ def _walkshed_layers(m: folium.Map, walksheds: gpd.GeoDataFrame,
                 rows.append((lab, fmt_num(vals, d)))
         pops = popup_html([f"{zh} {en}"] * len(sub), rows)
         add_layer(m, sub, [style] * len(sub), pops, None, f"{zh} {en}", show=False)
-        items.append(("fill" if kind == "safe" else "dash", style["color"], f"{zh} {en}"))
+        items.append(("fill" if kind == "safe" else "dash", str(style["color"]), f"{zh} {en}"))
     return [("步行范围" + OFF + " Walksheds", items)] if items else []
 
 
@@ -437,7 +438,7 @@ def _hazard_layer(m: folium.Map, hazards: gpd.GeoDataFrame,
     hl = pd.to_numeric(h["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
     hk = pd.to_numeric(h.get("children", pd.Series(0, index=h.index)), errors="coerce").fillna(0).to_numpy()
     is_pt = h.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
-    styles = []
+    styles: list[dict[str, Any]] = []
     for lv, k, pt in zip(hl, hk, is_pt):
         if pt:
             styles.append({"radius": float(np.clip(6 + 1.0 * np.sqrt(k), 7, 20)), "color": "#000000",
