@@ -23,7 +23,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("/tmp/county"))
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--maps", action="store_true", help="also draw every county's maps (default: tables only)")
+    ap.add_argument(
+        "--maps", action="store_true", help="also draw every county's maps (default: tables only)"
+    )
     args = ap.parse_args()
     from childspace.run import batch
 
@@ -42,16 +44,30 @@ def main() -> None:
         wall = time.perf_counter() - t
         per_worker: dict[int, float] = {}
         for s in res.statuses:
-            per_worker[s.get("worker", 0)] = max(per_worker.get(s.get("worker", 0), 0.0),
-                                                  s.get("worker_peak_rss_mb") or 0.0)
-        rows.append((n, wall, sum(s.get("cpu_s") or 0 for s in res.statuses),
-                     max(s.get("wall_s") or 0 for s in res.statuses), sorted(per_worker.values()),
-                     len(res.failed), load0, os.getloadavg()[0]))
-    print(f"\n{'workers':>7} {'wall s':>8} {'county CPU s':>12} {'slowest county s':>16}  worker peak RSS MB"
-          "          failed  load start/end")
+            per_worker[s.get("worker", 0)] = max(
+                per_worker.get(s.get("worker", 0), 0.0), s.get("worker_peak_rss_mb") or 0.0
+            )
+        rows.append(
+            (
+                n,
+                wall,
+                sum(s.get("cpu_s") or 0 for s in res.statuses),
+                max(s.get("wall_s") or 0 for s in res.statuses),
+                sorted(per_worker.values()),
+                len(res.failed),
+                load0,
+                os.getloadavg()[0],
+            )
+        )
+    print(
+        f"\n{'workers':>7} {'wall s':>8} {'county CPU s':>12} {'slowest county s':>16}  worker peak RSS MB"
+        "          failed  load start/end"
+    )
     for n, wall, cpu, slow, rss, failed, l0, l1 in rows:
-        print(f"{n:>7} {wall:8.1f} {cpu:12.1f} {slow:16.1f}  {', '.join(f'{v:.0f}' for v in rss):<26}"
-              f"  {failed:>6}  {l0:.1f} / {l1:.1f}")
+        print(
+            f"{n:>7} {wall:8.1f} {cpu:12.1f} {slow:16.1f}  {', '.join(f'{v:.0f}' for v in rss):<26}"
+            f"  {failed:>6}  {l0:.1f} / {l1:.1f}"
+        )
     if len(rows) >= 2:
         print(f"speed-up {rows[0][0]} -> {rows[1][0]} workers: {rows[0][1] / rows[1][1]:.2f}x")
 

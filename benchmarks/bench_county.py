@@ -75,7 +75,7 @@ class Stages:
         self.s = sampler
         self.rows: list[dict] = []
         self.depth = 0
-        self.pending: dict[str, list[float]] = {}   # builder time waiting for its save (maps, figures)
+        self.pending: dict[str, list[float]] = {}  # builder time waiting for its save (maps, figures)
         self.captured: dict[str, object] = {}
 
     def wrap(self, owner: object, attr: str, label, kind: str = "stage", capture=None) -> None:
@@ -110,8 +110,13 @@ class Stages:
                 row = {"stage": name, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss / 2**20}
                 if kind in ("map", "figure"):
                     b = stages.pending.pop(kind, [0.0, 0.0, 0])
-                    row.update(wall_s=wall + b[0], cpu_s=cpu + b[1], peak_rss_mb=max(rss, b[2]) / 2**20,
-                               build_s=b[0], save_s=wall)
+                    row.update(
+                        wall_s=wall + b[0],
+                        cpu_s=cpu + b[1],
+                        peak_rss_mb=max(rss, b[2]) / 2**20,
+                        build_s=b[0],
+                        save_s=wall,
+                    )
                 if isinstance(out, (str, Path)) and Path(out).is_file():
                     row["output"] = Path(out).name
                     row["size_mb"] = Path(out).stat().st_size / 2**20
@@ -149,15 +154,23 @@ def instrument(st: Stages) -> None:
     st.wrap(reader, "read_osm", "parse: read_osm (PBF -> nodes, edges)")
     st.wrap(WalkNetwork, "from_frames", "network: WalkNetwork.from_frames", capture=cap_net)
     st.wrap(features, "facilities_from_osm", "parse: OSM facilities")
-    for mod, names in ((cov, ("origin_access",)), (pil, ("pilot_catchments", "pilot_status")),
-                       (safety, ("network_stress", "school_zones")),
-                       (rt, ("school_summary", "hazards", "walksheds"))):
+    for mod, names in (
+        (cov, ("origin_access",)),
+        (pil, ("pilot_catchments", "pilot_status")),
+        (safety, ("network_stress", "school_zones")),
+        (rt, ("school_summary", "hazards", "walksheds")),
+    ):
         for n in names:
             st.wrap(mod, n, f"analysis: {n}", capture=cap_access if n == "origin_access" else None)
     st.wrap(rt, "school_routes", "analysis: school_routes", capture=cap_routes)
-    st.wrap(cov, "service_areas", lambda a, k, o: f"analysis: service_areas ({_arg(a, k, 3, 'method', 'walk')})")
-    st.wrap(cov, "dissolve_service_areas",
-            lambda a, k, o: f"analysis: dissolve_service_areas ({_arg(a, k, 3, 'method', 'walk')})")
+    st.wrap(
+        cov, "service_areas", lambda a, k, o: f"analysis: service_areas ({_arg(a, k, 3, 'method', 'walk')})"
+    )
+    st.wrap(
+        cov,
+        "dissolve_service_areas",
+        lambda a, k, o: f"analysis: dissolve_service_areas ({_arg(a, k, 3, 'method', 'walk')})",
+    )
     for n in ("unit_coverage", "life_circles", "gaps", "facilities_per_unit"):
         st.wrap(cov, n, f"analysis: {n}")
     from childspace.analysis import checks
@@ -200,7 +213,7 @@ def ref_parse(pbf: Path) -> tuple[float, float]:
     def run():
         idx = osmium.index.create_map("flex_mem")
         loc = osmium.NodeLocationsForWays(idx)
-        loc.ignore_errors()   # ways cut at the extract's edge
+        loc.ignore_errors()  # ways cut at the extract's edge
         osmium.apply(str(pbf), loc, osmium.filter.EntityFilter(osmium.osm.NODE | osmium.osm.WAY))
 
     w, c, _ = timed(run)
@@ -212,8 +225,11 @@ def _snap_nodes(net, gdf):
     from scipy.spatial import cKDTree
 
     g = gdf.to_crs(net.crs)
-    xy = np.c_[g.geometry.x.to_numpy(), g.geometry.y.to_numpy()] if g.geom_type.eq("Point").all() else \
-        np.c_[g.geometry.representative_point().x, g.geometry.representative_point().y]
+    xy = (
+        np.c_[g.geometry.x.to_numpy(), g.geometry.y.to_numpy()]
+        if g.geom_type.eq("Point").all()
+        else np.c_[g.geometry.representative_point().x, g.geometry.representative_point().y]
+    )
     return cKDTree(np.c_[net.x, net.y]).query(xy)[1]
 
 
@@ -226,7 +242,9 @@ def ref_coverage(net, origins, facilities, categories) -> tuple[float, float]:
         for cat in cats:
             f = facilities[facilities["category"] == cat]
             if len(f):
-                dijkstra(net.csr, directed=False, indices=sorted(set(_snap_nodes(net, f).tolist())), min_only=True)
+                dijkstra(
+                    net.csr, directed=False, indices=sorted(set(_snap_nodes(net, f).tolist())), min_only=True
+                )
 
     w, c, _ = timed(run)
     return w, c
@@ -239,11 +257,13 @@ def ref_routes(net, origins, schools) -> tuple[float, float]:
     def run():
         homes = _snap_nodes(net, origins)
         g2 = net.csr.copy()
-        g2.data = g2.data * (1.0 + (np.arange(g2.data.size) % 4))   # a second weight array ("safest")
+        g2.data = g2.data * (1.0 + (np.arange(g2.data.size) % 4))  # a second weight array ("safest")
         for _, s in schools.groupby("category"):
             idx = sorted(set(_snap_nodes(net, s).tolist()))
             for g in (net.csr, g2):
-                d, _pred, src = dijkstra(g, directed=False, indices=idx, min_only=True, return_predecessors=True)
+                d, _pred, src = dijkstra(
+                    g, directed=False, indices=idx, min_only=True, return_predecessors=True
+                )
                 _ = d[homes], src[homes]
 
     w, c, _ = timed(run)
@@ -254,7 +274,9 @@ def ref_routes(net, origins, schools) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("/tmp/county"), help="folder of scripts/make_county.py")
-    ap.add_argument("--make", action="store_true", help="run scripts/make_county.py first if the folder is empty")
+    ap.add_argument(
+        "--make", action="store_true", help="run scripts/make_county.py first if the folder is empty"
+    )
     ap.add_argument("--outputs", type=Path, help="output folder (default DATA/outputs)")
     ap.add_argument("--no-maps", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON")
@@ -263,8 +285,9 @@ def main() -> None:
     if not cfg_path.exists():
         if not args.make:
             sys.exit(f"{cfg_path} not found: run scripts/make_county.py --out {args.data} (or pass --make)")
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "make_county.py"), "--out", str(args.data)],
-                       check=True)
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "make_county.py"), "--out", str(args.data)], check=True
+        )
 
     from childspace.run import pipeline
 
@@ -282,8 +305,14 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     covered_w = sum(r["wall_s"] for r in st.rows)
     covered_c = sum(r["cpu_s"] for r in st.rows)
-    st.rows.append({"stage": "other (pipeline glue, not wrapped)", "wall_s": wall - covered_w,
-                    "cpu_s": cpu - covered_c, "peak_rss_mb": float("nan")})
+    st.rows.append(
+        {
+            "stage": "other (pipeline glue, not wrapped)",
+            "wall_s": wall - covered_w,
+            "cpu_s": cpu - covered_c,
+            "peak_rss_mb": float("nan"),
+        }
+    )
 
     # references, after the run (same process, same machine state)
     c = st.captured
@@ -299,10 +328,12 @@ def main() -> None:
     sampler.stop()
 
     net = c.get("net")
-    print(f"\ncounty: {args.data}  PBF {cfg.osm.stat().st_size / 2**20:.1f} MB; network "
-          f"{getattr(net, 'n_nodes', 0):,} nodes, {getattr(net, 'n_edges', 0):,} edges; "
-          f"homes {len(c['origins']) if 'origins' in c else 0:,}; "
-          f"facilities {len(c['facilities']) if 'facilities' in c else 0:,}")
+    print(
+        f"\ncounty: {args.data}  PBF {cfg.osm.stat().st_size / 2**20:.1f} MB; network "
+        f"{getattr(net, 'n_nodes', 0):,} nodes, {getattr(net, 'n_edges', 0):,} edges; "
+        f"homes {len(c['origins']) if 'origins' in c else 0:,}; "
+        f"facilities {len(c['facilities']) if 'facilities' in c else 0:,}"
+    )
     print(f"CPUs {os.cpu_count()}; load average at start {load0[0]:.1f}, at end {load1[0]:.1f}")
     hdr = f"{'stage':<58} {'wall s':>7} {'CPU s':>7} {'RSS MB':>7} {'size MB':>8}  reference (wall / CPU s)  ratio"
     print(hdr)
@@ -311,10 +342,17 @@ def main() -> None:
         ref = refs.get(r["stage"])
         rtxt = f"{ref[1]:6.2f} / {ref[2]:6.2f}   {r['wall_s'] / ref[1]:5.1f}x" if ref else ""
         if ref:
-            r.update(reference=ref[0], ref_wall_s=ref[1], ref_cpu_s=ref[2], ratio_wall=r["wall_s"] / ref[1],
-                     ratio_cpu=r["cpu_s"] / max(ref[2], 1e-9))
+            r.update(
+                reference=ref[0],
+                ref_wall_s=ref[1],
+                ref_cpu_s=ref[2],
+                ratio_wall=r["wall_s"] / ref[1],
+                ratio_cpu=r["cpu_s"] / max(ref[2], 1e-9),
+            )
         size = f"{r['size_mb']:8.1f}" if "size_mb" in r else " " * 8
-        print(f"{r['stage'][:58]:<58} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} {r['peak_rss_mb']:7.0f} {size}  {rtxt}")
+        print(
+            f"{r['stage'][:58]:<58} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} {r['peak_rss_mb']:7.0f} {size}  {rtxt}"
+        )
     print("-" * len(hdr))
     print(f"{'total (run_all)':<58} {wall:7.2f} {cpu:7.2f} {peak:7.0f}")
     for name, (what, w, cc) in refs.items():
@@ -324,13 +362,17 @@ def main() -> None:
     gpkg = sizes.get("geopackage", float("nan"))
     html = {k: v for k, v in sizes.items() if k.startswith("map:")}
     biggest = max(html.items(), key=lambda kv: kv[1]) if html else ("-", 0.0)
-    print(f"\noutputs: {len(sizes)} files, {sum(sizes.values()):.1f} MB; GeoPackage {gpkg:.1f} MB; "
-          f"largest map {biggest[0]} {biggest[1]:.1f} MB; maps over 5 MB: "
-          f"{', '.join(f'{k[4:]} {v:.0f}' for k, v in sorted(html.items(), key=lambda kv: -kv[1]) if v > 5) or 'none'}")
-    targets = [("end to end < 60 s wall", wall < 60, f"{wall:.1f} s"),
-               ("peak RSS < 4 GB", peak < 4096, f"{peak / 1024:.2f} GB"),
-               ("GeoPackage < 200 MB", gpkg < 200, f"{gpkg:.1f} MB"),
-               ("every HTML map < 5 MB", biggest[1] < 5, f"largest {biggest[1]:.1f} MB")]
+    print(
+        f"\noutputs: {len(sizes)} files, {sum(sizes.values()):.1f} MB; GeoPackage {gpkg:.1f} MB; "
+        f"largest map {biggest[0]} {biggest[1]:.1f} MB; maps over 5 MB: "
+        f"{', '.join(f'{k[4:]} {v:.0f}' for k, v in sorted(html.items(), key=lambda kv: -kv[1]) if v > 5) or 'none'}"
+    )
+    targets = [
+        ("end to end < 60 s wall", wall < 60, f"{wall:.1f} s"),
+        ("peak RSS < 4 GB", peak < 4096, f"{peak / 1024:.2f} GB"),
+        ("GeoPackage < 200 MB", gpkg < 200, f"{gpkg:.1f} MB"),
+        ("every HTML map < 5 MB", biggest[1] < 5, f"largest {biggest[1]:.1f} MB"),
+    ]
     for what, ok, fig in targets:
         print(f"  {'PASS' if ok else 'FAIL'}  {what}: {fig}")
     kinds: dict[str, int] = {}
@@ -340,10 +382,20 @@ def main() -> None:
     if kinds:
         print(f"warnings during the run: {sum(kinds.values())} ({len(kinds)} kinds)")
     if args.json:
-        args.json.write_text(json.dumps({"rows": st.rows, "total": {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak},
-                                         "load": [load0, load1], "sizes_mb": sizes,
-                                         "references": {k: list(v) for k, v in refs.items()}},
-                                        indent=1, default=str), encoding="utf-8")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "rows": st.rows,
+                    "total": {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak},
+                    "load": [load0, load1],
+                    "sizes_mb": sizes,
+                    "references": {k: list(v) for k, v in refs.items()},
+                },
+                indent=1,
+                default=str,
+            ),
+            encoding="utf-8",
+        )
 
 
 if __name__ == "__main__":

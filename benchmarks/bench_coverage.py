@@ -35,8 +35,8 @@ import shapely
 from pyproj import Transformer
 
 from childspace.analysis import coverage as cv
-from childspace.network.engine import WalkNetwork
 from childspace.inputs.standards import CATEGORIES
+from childspace.network.engine import WalkNetwork
 
 M = "EPSG:4549"
 
@@ -50,11 +50,13 @@ def lattice(n_nodes: int, spacing: float = 100.0) -> WalkNetwork:
     y = y0 + jj.ravel() * spacing
     nodes = gpd.GeoDataFrame(index=ids, geometry=shapely.points(x, y), crs=M)
     nodes.index.name = "osmid"
-    idx = (ii * side + jj)
+    idx = ii * side + jj
     u = np.r_[idx[:-1, :].ravel(), idx[:, :-1].ravel()]
     v = np.r_[idx[1:, :].ravel(), idx[:, 1:].ravel()]
     geom = shapely.linestrings(np.stack([np.c_[x[u], y[u]], np.c_[x[v], y[v]]], axis=1))
-    edges = gpd.GeoDataFrame({"u": ids[u], "v": ids[v], "key": 0, "highway": "residential"}, geometry=geom, crs=M)
+    edges = gpd.GeoDataFrame(
+        {"u": ids[u], "v": ids[v], "key": 0, "highway": "residential"}, geometry=geom, crs=M
+    )
     nodes = nodes.to_crs(4326)
     nodes["x"], nodes["y"] = nodes.geometry.x, nodes.geometry.y
     return WalkNetwork.from_frames(nodes, edges.to_crs(4326), crs=M), (x.min(), y.min(), x.max(), y.max())
@@ -70,22 +72,34 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=200_000)
     ap.add_argument("--origins", type=int, default=500_000)
     ap.add_argument("--facilities", type=int, default=2_000)
-    ap.add_argument("--engine", default="auto", choices=["auto", "vector", "raster"],
-                    help="engine of the walking service-area polygons (default auto)")
+    ap.add_argument(
+        "--engine",
+        default="auto",
+        choices=["auto", "vector", "raster"],
+        help="engine of the walking service-area polygons (default auto)",
+    )
     args = ap.parse_args()
     rng = np.random.default_rng(7)
     t = time.perf_counter()
     net, bounds = lattice(args.nodes)
     print(f"setup: {net} built in {time.perf_counter() - t:.1f} s")
     oxy = random_points(bounds, args.origins, rng)
-    origins = gpd.GeoDataFrame({"origin_id": np.arange(args.origins).astype(str),
-                                "children": rng.integers(0, 6, args.origins)},
-                               geometry=shapely.points(oxy), crs=M).to_crs(4326)
+    origins = gpd.GeoDataFrame(
+        {"origin_id": np.arange(args.origins).astype(str), "children": rng.integers(0, 6, args.origins)},
+        geometry=shapely.points(oxy),
+        crs=M,
+    ).to_crs(4326)
     fxy = random_points(bounds, args.facilities, rng)
     cats = np.array(CATEGORIES)[rng.integers(0, len(CATEGORIES), args.facilities)]
-    facilities = gpd.GeoDataFrame({"facility_id": [f"F{i}" for i in range(args.facilities)], "category": cats,
-                                   "area_ha": rng.uniform(0.1, 2.0, args.facilities)},
-                                  geometry=shapely.points(fxy), crs=M).to_crs(4326)
+    facilities = gpd.GeoDataFrame(
+        {
+            "facility_id": [f"F{i}" for i in range(args.facilities)],
+            "category": cats,
+            "area_ha": rng.uniform(0.1, 2.0, args.facilities),
+        },
+        geometry=shapely.points(fxy),
+        crs=M,
+    ).to_crs(4326)
     rows = []
 
     def timed(fn):
@@ -102,15 +116,19 @@ def main() -> None:
     rows.append(("dissolve_service_areas, all categories (walk)", t_dis, c_dis, None))
     rows.append(("county total: access + dissolved areas", t_acc + t_dis, c_acc + c_dis, 5.0))
     rows.append((f"service_areas: {len(sa)} per-facility walking polygons", t_sa, c_sa, 10.0))
-    print(f"\n{net.n_nodes:,} nodes, {net.n_edges:,} edges, {args.origins:,} origins, {args.facilities:,} "
-          f"facilities, {len(set(cats))} categories; engine={args.engine} (dissolved: {dis.attrs.get('engine')}; "
-          f"per facility: {sa.attrs.get('engine')}, {sa.attrs.get('pieces', 0):,} pieces)")
+    print(
+        f"\n{net.n_nodes:,} nodes, {net.n_edges:,} edges, {args.origins:,} origins, {args.facilities:,} "
+        f"facilities, {len(set(cats))} categories; engine={args.engine} (dissolved: {dis.attrs.get('engine')}; "
+        f"per facility: {sa.attrs.get('engine')}, {sa.attrs.get('pieces', 0):,} pieces)"
+    )
     print(f"{'step':55s} {'wall s':>8s} {'CPU s':>8s} {'goal':>6s}  verdict (on wall time)")
     for name, sec, cpu, goal in rows:
         verdict = "" if goal is None else ("met" if sec < goal else "MISSED")
         print(f"{name:55s} {sec:8.2f} {cpu:8.2f} {'' if goal is None else f'<{goal:g}':>6s}  {verdict}")
-    print(f"(load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores; "
-          "CPU s counts both cores)")
+    print(
+        f"(load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores; "
+        "CPU s counts both cores)"
+    )
     covered = {c: float(acc[f"covered_walk_{c}"].mean()) for c in CATEGORIES if f"covered_walk_{c}" in acc}
     print("\nshare of origins covered by walking:", {k: round(v, 3) for k, v in covered.items()})
     print("dissolved area km2:", dict(zip(dis["category"], (dis["area_m2"] / 1e6).round(1))))

@@ -32,11 +32,11 @@ SPACING, JITTER, DROP = 80.0, 15.0, 0.05
 N_FAC = 500
 
 # goals (from the issue)
-GOAL_Q_1M = 0.7      # s, nearest facility for every node, 1M nodes, 500 facilities
-GOAL_Q_100K = 0.05   # s, same for 100k nodes
+GOAL_Q_1M = 0.7  # s, nearest facility for every node, 1M nodes, 500 facilities
+GOAL_Q_100K = 0.05  # s, same for 100k nodes
 GOAL_BUILD_200K = 2.0  # s, engine from parsed frames of 200k nodes
-GOAL_MEM_1M = 1024.0   # MiB, peak memory of the engine case at 1M nodes
-GOAL_RATIO = 1.5       # engine query time / the faster raw scipy call
+GOAL_MEM_1M = 1024.0  # MiB, peak memory of the engine case at 1M nodes
+GOAL_RATIO = 1.5  # engine query time / the faster raw scipy call
 
 
 def lattice(n_nodes: int, seed: int = 0):
@@ -79,11 +79,25 @@ def frames(xy, e, crs=CRS):
 
     n = len(xy)
     ids = np.arange(n, dtype=np.int64) * 7 + 100000
-    nodes = gpd.GeoDataFrame({"highway": np.full(n, None, dtype=object)}, index=pd.Index(ids, name="osmid"),
-                             geometry=shapely.points(xy), crs=CRS)
+    nodes = gpd.GeoDataFrame(
+        {"highway": np.full(n, None, dtype=object)},
+        index=pd.Index(ids, name="osmid"),
+        geometry=shapely.points(xy),
+        crs=CRS,
+    )
     lines = shapely.linestrings(np.stack([xy[e[:, 0]], xy[e[:, 1]]], axis=1))
-    edges = gpd.GeoDataFrame({"u": ids[e[:, 0]], "v": ids[e[:, 1]], "key": 0, "osmid": np.arange(len(e)),
-                              "highway": "residential", "name": None}, geometry=lines, crs=CRS)
+    edges = gpd.GeoDataFrame(
+        {
+            "u": ids[e[:, 0]],
+            "v": ids[e[:, 1]],
+            "key": 0,
+            "osmid": np.arange(len(e)),
+            "highway": "residential",
+            "name": None,
+        },
+        geometry=lines,
+        crs=CRS,
+    )
     if crs != CRS:
         nodes, edges = nodes.to_crs(crs), edges.to_crs(crs)
         nodes["x"], nodes["y"] = nodes.geometry.x, nodes.geometry.y
@@ -132,8 +146,13 @@ def case_raw(n):
     qd = lambda: dijkstra(A, directed=True, indices=fac_nodes, min_only=True)
     td, dd = best_of(qd)
     assert np.array_equal(d, dd)
-    return {"query_s": t, "query_directed_s": td, "query_peak_mib": traced_peak(q), "maxrss_mib": maxrss_mib(),
-            "max_nearest_m": float(np.max(d[np.isfinite(d)]))}
+    return {
+        "query_s": t,
+        "query_directed_s": td,
+        "query_peak_mib": traced_peak(q),
+        "maxrss_mib": maxrss_mib(),
+        "max_nearest_m": float(np.max(d[np.isfinite(d)])),
+    }
 
 
 def case_engine(n):
@@ -163,9 +182,17 @@ def case_engine(n):
         tr.append(best_of(raw, 1)[0])
         t_, (d, near) = best_of(q, 1)
         te.append(t_)
-    return {"query_s": min(te), "paired_raw_s": min(tr), "query_peak_mib": traced_peak(q),
-            "maxrss_mib": maxrss_mib(), "frames_rss_mib": frames_rss, "build_s": build,
-            "snap_s": snap, "attached": int(src.ok.sum()), "max_nearest_m": float(np.max(d[np.isfinite(d)]))}
+    return {
+        "query_s": min(te),
+        "paired_raw_s": min(tr),
+        "query_peak_mib": traced_peak(q),
+        "maxrss_mib": maxrss_mib(),
+        "frames_rss_mib": frames_rss,
+        "build_s": build,
+        "snap_s": snap,
+        "attached": int(src.ok.sum()),
+        "max_nearest_m": float(np.max(d[np.isfinite(d)])),
+    }
 
 
 def case_build(n):
@@ -221,12 +248,22 @@ def case_recipe(n, cutoff, budget_s):
         if time.perf_counter() - t0 > budget_s:
             break
     t = time.perf_counter() - t0
-    return {"sample": done, "sample_s": t, "query_s": t / done * N_FAC, "build_s": build,
-            "maxrss_mib": maxrss_mib()}
+    return {
+        "sample": done,
+        "sample_s": t,
+        "query_s": t / done * N_FAC,
+        "build_s": build,
+        "maxrss_mib": maxrss_mib(),
+    }
 
 
-CASES = {"raw": case_raw, "engine": case_engine, "build": case_build, "networkx": case_networkx,
-         "recipe": case_recipe}
+CASES = {
+    "raw": case_raw,
+    "engine": case_engine,
+    "build": case_build,
+    "networkx": case_networkx,
+    "recipe": case_recipe,
+}
 
 
 def run_case(name, n, *extra):
@@ -252,9 +289,11 @@ def machine_info() -> str:
                     break
     except OSError:
         pass
-    return (f"{platform.platform()} | {cpu} | {os.cpu_count()} CPUs | Python {platform.python_version()} | "
-            f"numpy {np.__version__} | scipy {scipy.__version__} | shapely {shapely.__version__} | "
-            f"networkx {networkx.__version__}")
+    return (
+        f"{platform.platform()} | {cpu} | {os.cpu_count()} CPUs | Python {platform.python_version()} | "
+        f"numpy {np.__version__} | scipy {scipy.__version__} | shapely {shapely.__version__} | "
+        f"networkx {networkx.__version__}"
+    )
 
 
 def raw_best(raw: dict) -> float:
@@ -283,7 +322,9 @@ def main():
     budget = 5.0 if args.quick else 20.0
     print(machine_info())
     print(f"load average at start: {os.getloadavg()[0]:.1f} (other processes share the CPUs: compare ratios)")
-    print(f"lattice: spacing {SPACING:g} m, jitter +-{JITTER:g} m, {DROP:.0%} links removed; {N_FAC} facilities\n")
+    print(
+        f"lattice: spacing {SPACING:g} m, jitter +-{JITTER:g} m, {DROP:.0%} links removed; {N_FAC} facilities\n"
+    )
     rows = []
     res_all = {}
     for n in sizes:
@@ -296,11 +337,13 @@ def main():
             res["raw_directed"] = dict(res["raw"], query_s=res["raw"]["query_directed_s"])
         raw_t = min(res["raw"].get("query_s", np.inf), res.get("raw_directed", {}).get("query_s", np.inf))
         raw_t = raw_t if np.isfinite(raw_t) else None
-        for name, label in (("raw", "raw scipy dijkstra(min_only), directed=False"),
-                            ("raw_directed", "raw scipy dijkstra(min_only), directed=True"),
-                            ("engine", "WalkNetwork.node_distances (mid-edge)"),
-                            ("networkx", "networkx multi_source_dijkstra"),
-                            ("recipe", "osmnx recipe: per-facility cutoff Dijkstra")):
+        for name, label in (
+            ("raw", "raw scipy dijkstra(min_only), directed=False"),
+            ("raw_directed", "raw scipy dijkstra(min_only), directed=True"),
+            ("engine", "WalkNetwork.node_distances (mid-edge)"),
+            ("networkx", "networkx multi_source_dijkstra"),
+            ("recipe", "osmnx recipe: per-facility cutoff Dijkstra"),
+        ):
             r = res.get(name, {"error": "not run"})
             if "error" in r:
                 rows.append((f"{n:,}", label, "error: " + r["error"], "", "", ""))
@@ -310,9 +353,11 @@ def main():
             if name == "recipe":
                 note = f"{r['sample']} of {N_FAC} run in {r['sample_s']:.1f} s, extrapolated; cutoff {cutoff:.0f} m"
             if name == "engine":
-                note = (f"snap {fmt_s(r['snap_s'])}, {r['attached']} attached; paired raw on same CSR "
-                        f"{fmt_s(r['paired_raw_s'])} -> {q / r['paired_raw_s']:.2f}x; input frames "
-                        f"{r['frames_rss_mib']:.0f} MiB of the RSS")
+                note = (
+                    f"snap {fmt_s(r['snap_s'])}, {r['attached']} attached; paired raw on same CSR "
+                    f"{fmt_s(r['paired_raw_s'])} -> {q / r['paired_raw_s']:.2f}x; input frames "
+                    f"{r['frames_rss_mib']:.0f} MiB of the RSS"
+                )
             ratio = f"{q / raw_t:.2f}x" if raw_t and q else "-"
             build = fmt_s(r.get("build_s")) if r.get("build_s") is not None else "-"
             rows.append((f"{n:,}", label, fmt_s(q), ratio, build, f"{r['maxrss_mib']:.0f} MiB", note))
@@ -325,31 +370,60 @@ def main():
     for r in rows:
         r = tuple(r) + ("",) * (len(header) - len(r))
         print("  ".join(str(c).ljust(wd) for c, wd in zip(r, widths)) + "  " + r[-1])
-    print("\nbuild from parsed frames (EPSG:4326 -> local GK), 200,000-node lattice: "
-          + (fmt_s(b["build_s"]) + f" ({b['n_edges']:,} edges, peak RSS {b['maxrss_mib']:.0f} MiB)"
-             if "error" not in b else "error: " + b["error"]))
+    print(
+        "\nbuild from parsed frames (EPSG:4326 -> local GK), 200,000-node lattice: "
+        + (
+            fmt_s(b["build_s"]) + f" ({b['n_edges']:,} edges, peak RSS {b['maxrss_mib']:.0f} MiB)"
+            if "error" not in b
+            else "error: " + b["error"]
+        )
+    )
 
     print("\ngoals:")
     goals = []
     for n, limit in ((100_000, GOAL_Q_100K), (1_000_000, GOAL_Q_1M)):
         if n in res_all and "query_s" in res_all[n]["engine"]:
             eng, raw = res_all[n]["engine"], res_all[n]["raw"]
-            goals.append((f"nearest of {N_FAC} for every node, {n:,} nodes < {fmt_s(limit)}",
-                          eng["query_s"] < limit, fmt_s(eng["query_s"])))
-            goals.append((f"engine within {GOAL_RATIO}x of raw scipy, {n:,} nodes (paired, same process)",
-                          eng["query_s"] <= GOAL_RATIO * eng["paired_raw_s"],
-                          f"{eng['query_s'] / eng['paired_raw_s']:.2f}x (separate processes: "
-                          f"{eng['query_s'] / raw_best(raw):.2f}x of the faster raw call)"))
+            goals.append(
+                (
+                    f"nearest of {N_FAC} for every node, {n:,} nodes < {fmt_s(limit)}",
+                    eng["query_s"] < limit,
+                    fmt_s(eng["query_s"]),
+                )
+            )
+            goals.append(
+                (
+                    f"engine within {GOAL_RATIO}x of raw scipy, {n:,} nodes (paired, same process)",
+                    eng["query_s"] <= GOAL_RATIO * eng["paired_raw_s"],
+                    f"{eng['query_s'] / eng['paired_raw_s']:.2f}x (separate processes: "
+                    f"{eng['query_s'] / raw_best(raw):.2f}x of the faster raw call)",
+                )
+            )
     if "build_s" in b:
-        goals.append(("build from a parsed 200k-node network < 2 s", b["build_s"] < GOAL_BUILD_200K,
-                      fmt_s(b["build_s"])))
+        goals.append(
+            (
+                "build from a parsed 200k-node network < 2 s",
+                b["build_s"] < GOAL_BUILD_200K,
+                fmt_s(b["build_s"]),
+            )
+        )
     if 1_000_000 in res_all and "maxrss_mib" in res_all[1_000_000]["engine"]:
         m = res_all[1_000_000]["engine"]
         own = m["maxrss_mib"] - m["frames_rss_mib"]
-        goals.append(("peak memory, 1M nodes < 1 GiB: whole process incl. the caller's input GeoDataFrames",
-                      m["maxrss_mib"] < GOAL_MEM_1M, f"{m['maxrss_mib']:.0f} MiB"))
-        goals.append(("peak memory, 1M nodes < 1 GiB: engine build + query (peak minus input frames)",
-                      own < GOAL_MEM_1M, f"{own:.0f} MiB (query alone {m['query_peak_mib']:.0f} MiB traced)"))
+        goals.append(
+            (
+                "peak memory, 1M nodes < 1 GiB: whole process incl. the caller's input GeoDataFrames",
+                m["maxrss_mib"] < GOAL_MEM_1M,
+                f"{m['maxrss_mib']:.0f} MiB",
+            )
+        )
+        goals.append(
+            (
+                "peak memory, 1M nodes < 1 GiB: engine build + query (peak minus input frames)",
+                own < GOAL_MEM_1M,
+                f"{own:.0f} MiB (query alone {m['query_peak_mib']:.0f} MiB traced)",
+            )
+        )
     for text, ok, val in goals:
         print(f"  [{'PASS' if ok else 'FAIL'}] {text}: {val}")
 

@@ -35,12 +35,15 @@ def atomic_path(path: str | Path, make_dirs: bool = False) -> Iterator[Path]:
     if make_dirs:
         path.parent.mkdir(parents=True, exist_ok=True)
     elif not path.parent.is_dir():
-        raise ChildspaceError("the output folder does not exist", path=path.parent,
-                              fix="create the folder first or choose another output path")
+        raise ChildspaceError(
+            "the output folder does not exist",
+            path=path.parent,
+            fix="create the folder first or choose another output path",
+        )
     fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
-    tmp.unlink()   # writers such as GDAL's GeoPackage driver want to create the file themselves
+    tmp.unlink()  # writers such as GDAL's GeoPackage driver want to create the file themselves
     try:
         yield tmp
         os.replace(tmp, path)

@@ -20,8 +20,14 @@ class ChildspaceError(Exception):
         What to do about it.
     """
 
-    def __init__(self, message: str, *, path: str | Path | None = None,
-                 feature: str | None = None, fix: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        feature: str | None = None,
+        fix: str | None = None,
+    ):
         self.message = message
         self.path = str(path) if path is not None else None
         self.feature = feature

@@ -46,8 +46,9 @@ def _shared_pool() -> ThreadPoolExecutor:
     if _pool is None:
         with _lock:
             if _pool is None:
-                _pool = ThreadPoolExecutor(n_workers(), thread_name_prefix="childspace",
-                                           initializer=_mark_worker)
+                _pool = ThreadPoolExecutor(
+                    n_workers(), thread_name_prefix="childspace", initializer=_mark_worker
+                )
     return _pool
 
 

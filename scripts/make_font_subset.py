@@ -47,12 +47,15 @@ OUT = ROOT / "childspace" / "fonts"
 FAMILY = "Childspace Sans CJK SC"
 PS_FAMILY = "ChildspaceSansCJKSC"
 WEIGHTS = {"Regular": "NotoSansCJK-Regular.ttc", "Bold": "NotoSansCJK-Bold.ttc"}
-FACE = "Noto Sans CJK SC"          # the face of the collection to keep
+FACE = "Noto Sans CJK SC"  # the face of the collection to keep
 
-RANGES = [(0x20, 0x7E), (0xA0, 0xFF),            # ASCII, Latin-1
-          (0x2000, 0x206F),                      # general punctuation (— – ‘ ’ “ ” … ‰ ※)
-          (0x3000, 0x303F),                      # CJK symbols and punctuation (、。《》【】)
-          (0xFF00, 0xFFEF)]                      # full-width and half-width forms (（），：０-９Ａ-Ｚ)
+RANGES = [
+    (0x20, 0x7E),
+    (0xA0, 0xFF),  # ASCII, Latin-1
+    (0x2000, 0x206F),  # general punctuation (— – ‘ ’ “ ” … ‰ ※)
+    (0x3000, 0x303F),  # CJK symbols and punctuation (、。《》【】)
+    (0xFF00, 0xFFEF),
+]  # full-width and half-width forms (（），：０-９Ａ-Ｚ)
 #: OpenType features kept (matplotlib >= 3.11 shapes text with libraqm/HarfBuzz). Not 'locl', 'vert' and the
 #: width variants: they pull in the Japanese, Korean and Traditional Chinese glyph forms (14,000 glyphs, 4 MB)
 LAYOUT_FEATURES = ["kern", "ccmp", "liga", "calt", "mark", "mkmk"]
@@ -78,8 +81,10 @@ def _dbf_text(path: Path) -> str:
     raw = path.read_bytes()
     header_len, record_len = struct.unpack("<HH", raw[8:12])
     n = struct.unpack("<I", raw[4:8])[0]
-    body = raw[header_len:header_len + n * record_len]
-    return "".join(body[i * record_len:(i + 1) * record_len].decode(enc, errors="replace") for i in range(n))
+    body = raw[header_len : header_len + n * record_len]
+    return "".join(
+        body[i * record_len : (i + 1) * record_len].decode(enc, errors="replace") for i in range(n)
+    )
 
 
 def _gpkg_text(path: Path) -> str:
@@ -110,8 +115,11 @@ def _xlsx_text(path: Path) -> str:
 def project_chars() -> set[str]:
     """The non-ASCII characters of the package's source and config and of the files under data/."""
     out: set[str] = set()
-    files = [*sorted((ROOT / "childspace").rglob("*.py")), *sorted((ROOT / "childspace" / "config").glob("*.toml")),
-             *sorted(p for p in (ROOT / "childspace" / "data").rglob("*") if p.is_file())]
+    files = [
+        *sorted((ROOT / "childspace").rglob("*.py")),
+        *sorted((ROOT / "childspace" / "config").glob("*.toml")),
+        *sorted(p for p in (ROOT / "childspace" / "data").rglob("*") if p.is_file()),
+    ]
     for p in files:
         suf = p.suffix.lower()
         if suf in TEXT_SUFFIXES:
@@ -173,16 +181,24 @@ def _to_truetype(font: TTFont) -> None:
     font["loca"] = newTable("loca")
     maxp = font["maxp"]
     maxp.tableVersion = 0x00010000
-    for attr in ("maxZones", "maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
-                 "maxStackElements", "maxSizeOfInstructions", "maxComponentElements"):
+    for attr in (
+        "maxZones",
+        "maxTwilightPoints",
+        "maxStorage",
+        "maxFunctionDefs",
+        "maxInstructionDefs",
+        "maxStackElements",
+        "maxSizeOfInstructions",
+        "maxComponentElements",
+    ):
         setattr(maxp, attr, 0)
     maxp.maxZones = 1
     font["head"].glyphDataFormat = 0
     font["head"].indexToLocFormat = 0
-    font["post"].formatType = 3.0       # no glyph names (the CID font's are "cid12345"): smaller
+    font["post"].formatType = 3.0  # no glyph names (the CID font's are "cid12345"): smaller
     font.sfntVersion = "\x00\x01\x00\x00"
     hmtx = font["hmtx"]
-    for name, g in glyphs.items():          # left side bearings of the new outlines
+    for name, g in glyphs.items():  # left side bearings of the new outlines
         g.recalcBounds(glyf)
         hmtx[name] = (hmtx[name][0], getattr(g, "xMin", 0))
 
@@ -193,8 +209,15 @@ def _rename(font: TTFont, weight: str) -> None:
     full = FAMILY if weight == "Regular" else f"{FAMILY} {weight}"
     ps = f"{PS_FAMILY}-{weight}"
     version = name.getDebugName(5) or ""
-    new = {1: FAMILY, 2: weight, 3: f"{ps};subset of {name.getDebugName(3)}", 4: full, 6: ps,
-           16: FAMILY, 17: weight}
+    new = {
+        1: FAMILY,
+        2: weight,
+        3: f"{ps};subset of {name.getDebugName(3)}",
+        4: full,
+        6: ps,
+        16: FAMILY,
+        17: weight,
+    }
     name.names = [r for r in name.names if r.nameID not in (1, 2, 3, 4, 6, 16, 17, 18, 19, 20, 21, 22, 25)]
     new[5] = f"{version}; subset of {FACE} for childspace"
     for nid, text in new.items():
@@ -220,7 +243,7 @@ def make(weight: str, ttc: Path, chars: set[str], out: Path) -> tuple[Path, set[
     _rename(font, weight)
     _to_truetype(font)
     path = out / f"{PS_FAMILY}-{weight}.ttf"
-    font.recalcTimestamp = False          # keep the source's dates: the same input gives the same bytes
+    font.recalcTimestamp = False  # keep the source's dates: the same input gives the same bytes
     font.save(str(path))
     return path, missing
 
@@ -234,11 +257,13 @@ def write_licence(base: Path, out: Path) -> Path:
     block = text.split("License: SIL-1.1\n", 2)[-1].split("\nLicense:", 1)[0]
     lines = [ln.removeprefix(" ") for ln in block.rstrip().splitlines()]
     body = "\n".join("" if ln == "." else ln for ln in lines)
-    head = ("Copyright 2014-2021 Adobe (http://www.adobe.com/), with Reserved Font Name 'Source'.\n"
-            "Noto is a trademark of Google Inc.\n\n"
-            "This Font Software is licensed under the SIL Open Font License, Version 1.1.\n"
-            "This license is copied below, and is also available with a FAQ at:\n"
-            "http://scripts.sil.org/OFL\n\n")
+    head = (
+        "Copyright 2014-2021 Adobe (http://www.adobe.com/), with Reserved Font Name 'Source'.\n"
+        "Noto is a trademark of Google Inc.\n\n"
+        "This Font Software is licensed under the SIL Open Font License, Version 1.1.\n"
+        "This license is copied below, and is also available with a FAQ at:\n"
+        "http://scripts.sil.org/OFL\n\n"
+    )
     path = out / "OFL.txt"
     path.write_text(head + body + "\n", "utf-8")
     return path
@@ -252,15 +277,22 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     chars = wanted_chars()
-    print(f"{len(chars)} characters wanted ({len(gb2312_chars())} GB2312, {len(project_chars())} from the project)")
+    print(
+        f"{len(chars)} characters wanted ({len(gb2312_chars())} GB2312, {len(project_chars())} from the project)"
+    )
     for weight in args.weights:
         path, missing = make(weight, _find(args.noto, WEIGHTS[weight]), chars, args.out)
         proj_missing = sorted(c for c in missing & project_chars())
         if proj_missing:
-            warnings.warn(f"{weight}: no glyph in {FACE} for project characters "
-                          f"{' '.join(f'{c} U+{ord(c):04X}' for c in proj_missing)}", stacklevel=1)
-        print(f"{path}: {path.stat().st_size / 1e6:.2f} MB, {len(chars) - len(missing)} characters "
-              f"({len(missing)} wanted but not in {FACE})")
+            warnings.warn(
+                f"{weight}: no glyph in {FACE} for project characters "
+                f"{' '.join(f'{c} U+{ord(c):04X}' for c in proj_missing)}",
+                stacklevel=1,
+            )
+        print(
+            f"{path}: {path.stat().st_size / 1e6:.2f} MB, {len(chars) - len(missing)} characters "
+            f"({len(missing)} wanted but not in {FACE})"
+        )
     print(write_licence(args.noto, args.out))
     return 0
 

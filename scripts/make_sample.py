@@ -65,19 +65,84 @@ SIGNAL_Y = -600.0  # the one signalised crossing of the arterial
 TOWN_AB_X = -400.0  # boundary between townships A and B (south of the river)
 INDUSTRIAL = box(1300.0, -1500.0, 2000.0, -1050.0)
 
-COL_NAMES = ["松风街", "竹影街", "河西街", "梅香街", "桂花街", "兰草街", "荷风街", "柳丝街", "枫叶街", "桃李街",
-             "杏花街", "星辰街", "示例大道", "学府街", "明珠街", "金桥街", "河东街", "玉泉街", "清溪街", "云岭街"]
-ROW_NAMES = ["南一路", "南二路", "南三路", "育英路", "春晖路", "秋实路", "晨光路", "锦绣路", "中心路", "和平路",
-             "滨江南路", "滨江北路", "北一路", "丙镇大街", "北三路", "北四路"]
+COL_NAMES = [
+    "松风街",
+    "竹影街",
+    "河西街",
+    "梅香街",
+    "桂花街",
+    "兰草街",
+    "荷风街",
+    "柳丝街",
+    "枫叶街",
+    "桃李街",
+    "杏花街",
+    "星辰街",
+    "示例大道",
+    "学府街",
+    "明珠街",
+    "金桥街",
+    "河东街",
+    "玉泉街",
+    "清溪街",
+    "云岭街",
+]
+ROW_NAMES = [
+    "南一路",
+    "南二路",
+    "南三路",
+    "育英路",
+    "春晖路",
+    "秋实路",
+    "晨光路",
+    "锦绣路",
+    "中心路",
+    "和平路",
+    "滨江南路",
+    "滨江北路",
+    "北一路",
+    "丙镇大街",
+    "北三路",
+    "北四路",
+]
 
 TOWNSHIPS = [  # code (fake: 9xx is not used by real Yueqing townships), name, x-range / side of the river
     ("330382901000", "示例甲街道"),
     ("330382902000", "示例乙街道"),
     ("330382903000", "示例丙镇"),
 ]
-COMMUNITY_STEMS = ["青松", "翠竹", "梅园", "桂园", "兰亭", "荷塘", "柳岸", "枫林", "桃源", "杏坛", "星河", "月湖",
-                   "晨光", "朝阳", "春晖", "秋实", "锦绣", "和谐", "明珠", "金桥", "银湖", "玉泉", "石门", "清溪",
-                   "云岭", "芳草", "长乐", "永安", "太平", "新华"]
+COMMUNITY_STEMS = [
+    "青松",
+    "翠竹",
+    "梅园",
+    "桂园",
+    "兰亭",
+    "荷塘",
+    "柳岸",
+    "枫林",
+    "桃源",
+    "杏坛",
+    "星河",
+    "月湖",
+    "晨光",
+    "朝阳",
+    "春晖",
+    "秋实",
+    "锦绣",
+    "和谐",
+    "明珠",
+    "金桥",
+    "银湖",
+    "玉泉",
+    "石门",
+    "清溪",
+    "云岭",
+    "芳草",
+    "长乐",
+    "永安",
+    "太平",
+    "新华",
+]
 
 
 def river_y(x: np.ndarray | float) -> np.ndarray:
@@ -168,8 +233,18 @@ def _segment_classes() -> tuple[np.ndarray, np.ndarray]:
 
 
 # streets kept when pruning: around school PS02, the village park PK04, and those carrying service roads
-_KEEP_SEGMENTS = {("H", 12, 6), ("H", 12, 5), ("V", 13, 5), ("H", 6, 12), ("H", 6, 13), ("H", 5, 1),
-                  ("H", 8, 6), ("H", 17, 1), ("H", 3, 12), ("V", 10, 13)}
+_KEEP_SEGMENTS = {
+    ("H", 12, 6),
+    ("H", 12, 5),
+    ("V", 13, 5),
+    ("H", 6, 12),
+    ("H", 6, 13),
+    ("H", 5, 1),
+    ("H", 8, 6),
+    ("H", 17, 1),
+    ("H", 3, 12),
+    ("V", 10, 13),
+}
 
 
 def _prune_grid(rng: np.random.Generator, H: np.ndarray, V: np.ndarray) -> None:
@@ -239,7 +314,9 @@ def _street_tags(rng: np.random.Generator, cls: str, name: str) -> dict:
     return t
 
 
-def _run_lines(rng: np.random.Generator, pts: list[np.ndarray], classes: list[str], name: str, chunk: bool) -> list[Line]:
+def _run_lines(
+    rng: np.random.Generator, pts: list[np.ndarray], classes: list[str], name: str, chunk: bool
+) -> list[Line]:
     """Lines along one grid row/column: runs of equal class, cut into ways of 1-4 blocks."""
     out: list[Line] = []
     k = 0
@@ -295,10 +372,20 @@ def build_lines(rng: np.random.Generator) -> tuple[list[Line], np.ndarray, dict]
                 ln.tags["name"] = "示例老街"
             lines.append(ln)
         if major:  # the road continues to the edge of the area
-            lines.append(Line(np.array([[-HALF_W, P[0, j, 1]], P[0, j]]),
-                              _street_tags(rng, H[0, j], ROW_NAMES[j]), role="street"))
-            lines.append(Line(np.array([P[-1, j], [HALF_W, P[-1, j, 1]]]),
-                              _street_tags(rng, H[-1, j], ROW_NAMES[j]), role="street"))
+            lines.append(
+                Line(
+                    np.array([[-HALF_W, P[0, j, 1]], P[0, j]]),
+                    _street_tags(rng, H[0, j], ROW_NAMES[j]),
+                    role="street",
+                )
+            )
+            lines.append(
+                Line(
+                    np.array([P[-1, j], [HALF_W, P[-1, j, 1]]]),
+                    _street_tags(rng, H[-1, j], ROW_NAMES[j]),
+                    role="street",
+                )
+            )
 
     # columns (north-south), except the arterial and the river crossings
     for i in range(N_COLS):
@@ -316,8 +403,13 @@ def build_lines(rng: np.random.Generator) -> tuple[list[Line], np.ndarray, dict]
         t = _street_tags(rng, "tertiary", COL_NAMES[i])
         lines.append(Line(np.array([[COL_X[i], -HALF_H], P[i, 0]]), dict(t), role="street"))
         lines.append(Line(np.array([P[i, -1], [COL_X[i], HALF_H]]), dict(t), role="street"))
-    lines.append(Line(np.array([[COL_X[I_TERTIARY_E], -HALF_H], P[I_TERTIARY_E, 0]]),
-                      _street_tags(rng, "tertiary", COL_NAMES[I_TERTIARY_E]), role="street"))
+    lines.append(
+        Line(
+            np.array([[COL_X[I_TERTIARY_E], -HALF_H], P[I_TERTIARY_E, 0]]),
+            _street_tags(rng, "tertiary", COL_NAMES[I_TERTIARY_E]),
+            role="street",
+        )
+    )
 
     # river crossings: approach, bridge (bridge=yes, layer=1), approach
     for i in (I_TERTIARY_W, I_FOOTBRIDGE):
@@ -326,11 +418,18 @@ def build_lines(rng: np.random.Generator) -> tuple[list[Line], np.ndarray, dict]
         if i == I_FOOTBRIDGE:
             t = {"highway": "footway", "name": "示例江步行桥", "lit": "yes", "surface": "paving_stones"}
         else:
-            t = {"highway": "tertiary", "name": COL_NAMES[i], "maxspeed": "40", "lanes": "2", "lit": "yes",
-                 "sidewalk": "both"}
+            t = {
+                "highway": "tertiary",
+                "name": COL_NAMES[i],
+                "maxspeed": "40",
+                "lanes": "2",
+                "lit": "yes",
+                "sidewalk": "both",
+            }
         lines.append(Line(np.array([P[i, J_BANK_S], [x, r - 22.0]]), dict(t), role="street"))
-        lines.append(Line(np.array([[x, r - 22.0], [x, r + 22.0]]), dict(t, bridge="yes", layer="1"),
-                          role="street"))
+        lines.append(
+            Line(np.array([[x, r - 22.0], [x, r + 22.0]]), dict(t, bridge="yes", layer="1"), role="street")
+        )
         lines.append(Line(np.array([[x, r + 22.0], P[i, J_BANK_N]]), dict(t), role="street"))
 
     # the arterial 示例大道: south end without sidewalks (6 lanes), separate sidewalks (6 lanes), bridge and
@@ -339,30 +438,62 @@ def build_lines(rng: np.random.Generator) -> tuple[list[Line], np.ndarray, dict]
     ra = float(river_y(ax))
     art = {"highway": "primary", "name": "示例大道", "maxspeed": "60", "lit": "yes", "surface": "asphalt"}
     ys_south = [P[I_ARTERIAL, j, 1] for j in range(J_BANK_S + 1)]
-    lines.append(Line(np.array([[ax, -HALF_H], [ax, ys_south[0]], [ax, ys_south[1]]]),
-                      dict(art, lanes="6", sidewalk="no"), role="arterial"))
-    lines.append(Line(np.array([[ax, y] for y in ys_south[1:]]), dict(art, lanes="6", sidewalk="separate"),
-                      role="arterial"))
-    lines.append(Line(np.array([[ax, ys_south[-1]], [ax, ra - 22.0]]), dict(art, lanes="4", sidewalk="both"),
-                      role="arterial"))
-    lines.append(Line(np.array([[ax, ra - 22.0], [ax, ra + 22.0]]),
-                      dict(art, lanes="4", sidewalk="both", bridge="yes", layer="1", name="示例大桥"),
-                      role="arterial"))
+    lines.append(
+        Line(
+            np.array([[ax, -HALF_H], [ax, ys_south[0]], [ax, ys_south[1]]]),
+            dict(art, lanes="6", sidewalk="no"),
+            role="arterial",
+        )
+    )
+    lines.append(
+        Line(
+            np.array([[ax, y] for y in ys_south[1:]]),
+            dict(art, lanes="6", sidewalk="separate"),
+            role="arterial",
+        )
+    )
+    lines.append(
+        Line(
+            np.array([[ax, ys_south[-1]], [ax, ra - 22.0]]),
+            dict(art, lanes="4", sidewalk="both"),
+            role="arterial",
+        )
+    )
+    lines.append(
+        Line(
+            np.array([[ax, ra - 22.0], [ax, ra + 22.0]]),
+            dict(art, lanes="4", sidewalk="both", bridge="yes", layer="1", name="示例大桥"),
+            role="arterial",
+        )
+    )
     ys_north = [P[I_ARTERIAL, j, 1] for j in range(J_BANK_N, N_ROWS)]
-    lines.append(Line(np.array([[ax, ra + 22.0]] + [[ax, y] for y in ys_north] + [[ax, HALF_H]]),
-                      dict(art, lanes="4", sidewalk="both"), role="arterial"))
+    lines.append(
+        Line(
+            np.array([[ax, ra + 22.0]] + [[ax, y] for y in ys_north] + [[ax, HALF_H]]),
+            dict(art, lanes="4", sidewalk="both"),
+            role="arterial",
+        )
+    )
     # separate sidewalks (footway=sidewalk) from row 1 to the south bank road, cut to their junctions
     y0, y1 = ys_south[1] - 8.0, ys_south[-1] + 8.0
     for side in (-1.0, 1.0):
         x = ax + side * SIDEWALK_OFFSET
-        lines.append(Line(np.array([[x, y0], [x, y1]]),
-                          {"highway": "footway", "footway": "sidewalk", "lit": "yes",
-                           "surface": "paving_stones"},
-                          trim="both", role="sidewalk"))
+        lines.append(
+            Line(
+                np.array([[x, y0], [x, y1]]),
+                {"highway": "footway", "footway": "sidewalk", "lit": "yes", "surface": "paving_stones"},
+                trim="both",
+                role="sidewalk",
+            )
+        )
     # the one signalised crossing: footway=crossing joining the two sidewalks through a node on the arterial
-    lines.append(Line(np.array([[ax - SIDEWALK_OFFSET, SIGNAL_Y], [ax + SIDEWALK_OFFSET, SIGNAL_Y]]),
-                      {"highway": "footway", "footway": "crossing", "crossing": "traffic_signals"},
-                      role="crossing"))
+    lines.append(
+        Line(
+            np.array([[ax - SIDEWALK_OFFSET, SIGNAL_Y], [ax + SIDEWALK_OFFSET, SIGNAL_Y]]),
+            {"highway": "footway", "footway": "crossing", "crossing": "traffic_signals"},
+            role="crossing",
+        )
+    )
 
     info = {"P": P, "H": H, "V": V}
     return lines, P, info
@@ -370,6 +501,7 @@ def build_lines(rng: np.random.Generator) -> tuple[list[Line], np.ndarray, dict]
 
 def park_geometry(P: np.ndarray) -> list[dict]:
     """Park polygons (local metres) with names and categories."""
+
     def block(i0, j0, i1, j1, inset=20.0):
         poly = Polygon([P[i0, j0], P[i1, j0], P[i1, j1], P[i0, j1]])
         return poly.buffer(-inset, join_style="mitre")
@@ -380,8 +512,11 @@ def park_geometry(P: np.ndarray) -> list[dict]:
         return box(min(x0, x0 + sx * w), min(y0, y0 + sy * h), max(x0, x0 + sx * w), max(y0, y0 + sy * h))
 
     xs = np.arange(900.0, 1700.0 + 1e-6, 50.0)
-    strip = Polygon(np.vstack([np.column_stack([xs, river_y(xs) - 46.0]),
-                               np.column_stack([xs[::-1], river_y(xs[::-1]) - 24.0])]))
+    strip = Polygon(
+        np.vstack(
+            [np.column_stack([xs, river_y(xs) - 46.0]), np.column_stack([xs[::-1], river_y(xs[::-1]) - 24.0])]
+        )
+    )
     return [
         dict(id="PK01", name="示例中心公园", geom=block(14, 4, 15, 6)),
         dict(id="PK02", name="示例西苑公园", geom=block(3, 4, 4, 5)),
@@ -441,24 +576,32 @@ def _insert_vertex(ln: Line, q: np.ndarray) -> np.ndarray:
     seg = np.hypot(*np.diff(ln.coords, axis=0).T)
     at = float(g.project(Point(q)))
     k = int(np.searchsorted(np.cumsum(seg), at))  # q lies on segment k (vertices k, k+1)
-    ln.coords = np.vstack([ln.coords[:k + 1], q, ln.coords[k + 1:]])
+    ln.coords = np.vstack([ln.coords[: k + 1], q, ln.coords[k + 1 :]])
     return q
 
 
 def _split_section(lines: list[Line], name: str, x: float, y0: float, y1: float, tags: dict) -> None:
     """Cut the north-south way ``name`` at x at y0 and y1; the middle piece gets ``tags`` added."""
-    k = next(k for k, ln in enumerate(lines) if ln.tags.get("name") == name and ln.role == "street"
-             and ln.coords[:, 1].min() < y0 and ln.coords[:, 1].max() > y1
-             and np.allclose(ln.coords[:, 0], x))
+    k = next(
+        k
+        for k, ln in enumerate(lines)
+        if ln.tags.get("name") == name
+        and ln.role == "street"
+        and ln.coords[:, 1].min() < y0
+        and ln.coords[:, 1].max() > y1
+        and np.allclose(ln.coords[:, 0], x)
+    )
     ln = lines[k]
     c = ln.coords[::-1] if ln.coords[0, 1] > ln.coords[-1, 1] else ln.coords  # south to north
     inner = c[(c[:, 1] > y0) & (c[:, 1] < y1)]
     south = np.vstack([c[c[:, 1] < y0], [x, y0]])
     middle = np.vstack([[x, y0], inner, [x, y1]])
     north = np.vstack([[x, y1], c[c[:, 1] > y1]])
-    lines[k:k + 1] = [Line(south, dict(ln.tags), role=ln.role),
-                      Line(middle, dict(ln.tags, **tags), role=ln.role),
-                      Line(north, dict(ln.tags), role=ln.role)]
+    lines[k : k + 1] = [
+        Line(south, dict(ln.tags), role=ln.role),
+        Line(middle, dict(ln.tags, **tags), role=ln.role),
+        Line(north, dict(ln.tags), role=ln.role),
+    ]
 
 
 def school_zone_streets(lines: list[Line], fac_xy: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -483,8 +626,12 @@ def school_zone_streets(lines: list[Line], fac_xy: dict[str, np.ndarray]) -> lis
         points.append(_insert_vertex(ln, q))
     zone = shapely.union_all([Point(fac_xy[fid]).buffer(SCHOOL_ZONE_RADIUS_M) for fid in ZONE_COMPLETE])
     for ln in lines:
-        if (ln.role == "street" and ln.tags.get("highway") == "residential" and "maxspeed" not in ln.tags
-                and zone.intersects(LineString(ln.coords))):
+        if (
+            ln.role == "street"
+            and ln.tags.get("highway") == "residential"
+            and "maxspeed" not in ln.tags
+            and zone.intersects(LineString(ln.coords))
+        ):
             ln.tags["maxspeed"] = "30"
     return points
 
@@ -507,8 +654,14 @@ def park_paths(P: np.ndarray, parks: list[dict]) -> list[Line]:
         out.append(Line(np.array([P[i, J_BANK_S], [x, float(river_y(x)) - 35.0]]), dict(fw), role="path"))
     # a path through the village park (PK04), from street to street
     c = np.asarray(parks[3]["geom"].centroid.coords[0])
-    out.append(Line(np.array([[c[0], P[6, 12, 1] - 30.0], [c[0], P[6, 13, 1] + 30.0]]),
-                    {"highway": "path", "surface": "gravel"}, trim="both", role="path"))
+    out.append(
+        Line(
+            np.array([[c[0], P[6, 12, 1] - 30.0], [c[0], P[6, 13, 1] + 30.0]]),
+            {"highway": "path", "surface": "gravel"},
+            trim="both",
+            role="path",
+        )
+    )
     return out
 
 
@@ -527,8 +680,9 @@ def service_roads(rng: np.random.Generator, P: np.ndarray) -> list[Line]:
     for start, d, length, kind in specs:
         s = np.asarray(start, dtype=float)
         e = s + np.asarray(d) * length
-        out.append(Line(np.vstack([s, e]), {"highway": "service", "service": kind}, trim="start",
-                        role="service"))
+        out.append(
+            Line(np.vstack([s, e]), {"highway": "service", "service": kind}, trim="start", role="service")
+        )
     return out
 
 
@@ -584,8 +738,12 @@ class OsmData:
     ways: list[tuple[list[int], dict]]
 
 
-def build_osm(lines: list[Line], areas: list[tuple[np.ndarray, dict]], pois: list[tuple[np.ndarray, dict]],
-              open_ways: list[tuple[np.ndarray, dict]] = ()) -> OsmData:
+def build_osm(
+    lines: list[Line],
+    areas: list[tuple[np.ndarray, dict]],
+    pois: list[tuple[np.ndarray, dict]],
+    open_ways: list[tuple[np.ndarray, dict]] = (),
+) -> OsmData:
     """Number nodes (junctions shared within 1 cm), densify ways, add areas, other ways and POI nodes."""
     walk_lines = [ln for ln in lines if ln.walk]
     allxy = np.vstack([ln.coords for ln in walk_lines])
@@ -610,7 +768,7 @@ def build_osm(lines: list[Line], areas: list[tuple[np.ndarray, dict]], pois: lis
     ways: list[tuple[list[int], dict]] = []
     pos = 0
     for ln in walk_lines:
-        ids = order_ids[pos:pos + len(ln.coords)].tolist()
+        ids = order_ids[pos : pos + len(ln.coords)].tolist()
         pos += len(ln.coords)
         refs: list[int] = []
         for a, b in zip(ids[:-1], ids[1:]):
@@ -658,11 +816,16 @@ def tag_crossings(osm: OsmData, P: np.ndarray, gates: list[np.ndarray] | None = 
     """Signals on the arterial, marked/zebra/uncontrolled crossings on the secondary and tertiary roads, and
     a zebra crossing at each point of ``gates`` (local metres; vertices from :func:`school_zone_streets`)."""
     sig = _find_node(osm, (ARTERIAL_X, SIGNAL_Y))
-    osm.node_tags[sig] = {"highway": "traffic_signals", "crossing": "traffic_signals",
-                          "crossing_island": "no"}
+    osm.node_tags[sig] = {
+        "highway": "traffic_signals",
+        "crossing": "traffic_signals",
+        "crossing_island": "no",
+    }
     specs = [
-        ((4, J_SECONDARY), {"highway": "crossing", "crossing": "marked", "crossing_ref": "zebra",
-                            "kerb": "lowered"}),
+        (
+            (4, J_SECONDARY),
+            {"highway": "crossing", "crossing": "marked", "crossing_ref": "zebra", "kerb": "lowered"},
+        ),
         ((7, J_SECONDARY), {"highway": "crossing", "crossing": "zebra", "crossing_island": "yes"}),
         ((10, J_SECONDARY), {"highway": "crossing", "crossing": "uncontrolled"}),
         ((15, J_SECONDARY), {"highway": "crossing", "crossing": "unmarked"}),
@@ -709,8 +872,9 @@ class StreetIndex:
 # --- the sample ---------------------------------------------------------------------------------------------
 def township_polygons() -> list[Polygon]:
     xs = np.arange(-HALF_W, HALF_W + 1e-6, 50.0)
-    south = Polygon(np.vstack([[[-HALF_W, -HALF_H], [HALF_W, -HALF_H]],
-                               np.column_stack([xs[::-1], river_y(xs[::-1])])]))
+    south = Polygon(
+        np.vstack([[[-HALF_W, -HALF_H], [HALF_W, -HALF_H]], np.column_stack([xs[::-1], river_y(xs[::-1])])])
+    )
     area = box(-HALF_W, -HALF_H, HALF_W, HALF_H)
     a = south.intersection(box(-HALF_W, -HALF_H, TOWN_AB_X, HALF_H))
     b = south.intersection(box(TOWN_AB_X, -HALF_H, HALF_W, HALF_H))
@@ -730,10 +894,15 @@ def community_polygons(rng, towns: list[Polygon]) -> list[tuple[int, Polygon]]:
         seeds = []
         for r in range(nr):
             for c in range(nc):
-                seeds.append((x0 + (c + 0.5 + rng.uniform(-0.25, 0.25)) * cw,
-                              y0 + (r + 0.5 + rng.uniform(-0.25, 0.25)) * rh))
-        vor = shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=box(-5000, -5000, 5000, 5000),
-                                       ordered=True)
+                seeds.append(
+                    (
+                        x0 + (c + 0.5 + rng.uniform(-0.25, 0.25)) * cw,
+                        y0 + (r + 0.5 + rng.uniform(-0.25, 0.25)) * rh,
+                    )
+                )
+        vor = shapely.voronoi_polygons(
+            shapely.multipoints(seeds), extend_to=box(-5000, -5000, 5000, 5000), ordered=True
+        )
         for cell in shapely.get_parts(vor):
             g = cell.intersection(towns[t])
             if not g.is_empty:
@@ -744,8 +913,12 @@ def community_polygons(rng, towns: list[Polygon]) -> list[tuple[int, Polygon]]:
 def _home_candidates(lines: list[Line], spacing: float = 30.0, offset: float = 20.0) -> np.ndarray:
     pts = []
     for ln in lines:
-        if ln.role != "street" or ln.tags.get("highway") not in ("residential", "living_street", "tertiary",
-                                                                   "secondary"):
+        if ln.role != "street" or ln.tags.get("highway") not in (
+            "residential",
+            "living_street",
+            "tertiary",
+            "secondary",
+        ):
             continue
         g = LineString(ln.coords)
         if g.length < 40:
@@ -810,12 +983,23 @@ EXTRA_FACILITIES = [  # id, name, 类型, wanted local xy, capacity
 # attributes of the kindergartens (办园性质, 是否普惠, 办园等级) and children's homes (示范型) read by the plan
 # indicators; columns added after 容量 so the other columns stay as they were
 KG_ATTRIBUTES = {  # id: (办园性质, 是否普惠, 办园等级)
-    "KG01": ("公办", "是", "省一级"), "KG02": ("民办", "是", "省三级"), "KG03": ("公办", "是", "省一级"),
-    "KG04": ("民办", "是", "省二级"), "KG05": ("公办", "是", "省二级"), "KG06": ("民办", "否", "省三级"),
-    "KG07": ("公办", "是", "省二级"), "KG08": ("民办", "是", "省二级"), "KG09": ("公办", "是", "省二级"),
-    "KG10": ("民办", "否", "省三级"), "KG11": ("公办", "是", "省二级"), "KG12": ("民办", "是", "省三级"),
-    "KG13": ("公办", "是", "省一级"), "KG14": ("民办", "是", "省三级"), "KG15": ("公办", "是", "省一级"),
-    "KG16": ("民办", "是", "准办"), "KG17": ("民办", "是", "省二级"),
+    "KG01": ("公办", "是", "省一级"),
+    "KG02": ("民办", "是", "省三级"),
+    "KG03": ("公办", "是", "省一级"),
+    "KG04": ("民办", "是", "省二级"),
+    "KG05": ("公办", "是", "省二级"),
+    "KG06": ("民办", "否", "省三级"),
+    "KG07": ("公办", "是", "省二级"),
+    "KG08": ("民办", "是", "省二级"),
+    "KG09": ("公办", "是", "省二级"),
+    "KG10": ("民办", "否", "省三级"),
+    "KG11": ("公办", "是", "省二级"),
+    "KG12": ("民办", "是", "省三级"),
+    "KG13": ("公办", "是", "省一级"),
+    "KG14": ("民办", "是", "省三级"),
+    "KG15": ("公办", "是", "省一级"),
+    "KG16": ("民办", "是", "准办"),
+    "KG17": ("民办", "是", "省二级"),
     "KG19": ("公办", "是", "省一级"),
 }
 DEMONSTRATION_HOMES = {"CH01", "CH06"}  # 示范型儿童之家 (none in 示例丙镇, which has no children's home)
@@ -844,24 +1028,46 @@ VENUES = [
 ]
 
 
-def _plan_registers(all_facilities: pd.DataFrame, fxy: dict, streets: StreetIndex, towns: list[Polygon]
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _plan_registers(
+    all_facilities: pd.DataFrame, fxy: dict, streets: StreetIndex, towns: list[Polygon]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The infant-care and venue registers (no random draws: the other files keep their bytes)."""
     town_names = [t[1] for t in TOWNSHIPS]
     rows = []
     for fid, name, typ, want, places, kind in INFANT_CARE:
         xy, street = streets.near(want, d=25.0)
-        rows.append((fid, name, typ, xy, f"{town_names[_which(towns, xy)]}{street}（示例地址）", places, kind))
+        rows.append(
+            (fid, name, typ, xy, f"{town_names[_which(towns, xy)]}{street}（示例地址）", places, kind)
+        )
     lon, lat = to_lonlat(np.vstack([r[3] for r in rows]))
-    infant = pd.DataFrame({"编号": [r[0] for r in rows], "名称": [r[1] for r in rows], "类型": [r[2] for r in rows],
-                           "经度": np.round(lon, 7), "纬度": np.round(lat, 7), "地址": [r[4] for r in rows],
-                           "托位数": pd.array([r[5] for r in rows], dtype="Int64"), "性质": [r[6] for r in rows]})
-    vxy = [np.asarray(fxy[w]) + [12.0, 8.0] if isinstance(w, str) else streets.near(w, d=25.0)[0]
-           for _, _, _, w, _, _ in VENUES]
+    infant = pd.DataFrame(
+        {
+            "编号": [r[0] for r in rows],
+            "名称": [r[1] for r in rows],
+            "类型": [r[2] for r in rows],
+            "经度": np.round(lon, 7),
+            "纬度": np.round(lat, 7),
+            "地址": [r[4] for r in rows],
+            "托位数": pd.array([r[5] for r in rows], dtype="Int64"),
+            "性质": [r[6] for r in rows],
+        }
+    )
+    vxy = [
+        np.asarray(fxy[w]) + [12.0, 8.0] if isinstance(w, str) else streets.near(w, d=25.0)[0]
+        for _, _, _, w, _, _ in VENUES
+    ]
     lon, lat = to_lonlat(np.vstack(vxy))
-    venues = pd.DataFrame({"编号": [v[0] for v in VENUES], "名称": [v[1] for v in VENUES],
-                           "类型": [v[2] for v in VENUES], "经度": np.round(lon, 7), "纬度": np.round(lat, 7),
-                           "建筑面积": [v[4] for v in VENUES], "日均客流": [v[5] for v in VENUES]})
+    venues = pd.DataFrame(
+        {
+            "编号": [v[0] for v in VENUES],
+            "名称": [v[1] for v in VENUES],
+            "类型": [v[2] for v in VENUES],
+            "经度": np.round(lon, 7),
+            "纬度": np.round(lat, 7),
+            "建筑面积": [v[4] for v in VENUES],
+            "日均客流": [v[5] for v in VENUES],
+        }
+    )
     return infant, venues
 
 
@@ -898,8 +1104,11 @@ def make_sample(seed: int = SEED) -> Sample:
     # --- school site, water, parks (areas) ------------------------------------------------------------------
     school_site = Polygon([P[12, 5], P[13, 5], P[13, 6], P[12, 6]]).buffer(-22.0, join_style="mitre")
     xs = np.arange(-HALF_W, HALF_W + 1e-6, 50.0)
-    water = Polygon(np.vstack([np.column_stack([xs, river_y(xs) - 20.0]),
-                               np.column_stack([xs[::-1], river_y(xs[::-1]) + 20.0])]))
+    water = Polygon(
+        np.vstack(
+            [np.column_stack([xs, river_y(xs) - 20.0]), np.column_stack([xs[::-1], river_y(xs[::-1]) + 20.0])]
+        )
+    )
     river_line = np.column_stack([xs, river_y(xs)])
 
     # --- facilities -----------------------------------------------------------------------------------------
@@ -946,11 +1155,15 @@ def make_sample(seed: int = SEED) -> Sample:
         "PG03": np.array([1230.0, float(r(1230.0)) - 40.0]),
         "MB05": park_c[0] + [-25.0, -70.0],
     }
-    fac_specs += [(f"KG{8 + k:02d}", name, "幼儿园", xy, cap) for k, (name, cap, xy) in
-                  enumerate((n, c, xy) for n, c, _, xy in COMPOUNDS if n)]
+    fac_specs += [
+        (f"KG{8 + k:02d}", name, "幼儿园", xy, cap)
+        for k, (name, cap, xy) in enumerate((n, c, xy) for n, c, _, xy in COMPOUNDS if n)
+    ]
     fac_specs += EXTRA_FACILITIES
-    fac_specs += [(f"PG{12 + k:02d}", pg, "儿童游戏场地", (xy[0] + 40.0, xy[1] + 40.0), None)
-                  for k, (_, _, pg, xy) in enumerate(COMPOUNDS)]
+    fac_specs += [
+        (f"PG{12 + k:02d}", pg, "儿童游戏场地", (xy[0] + 40.0, xy[1] + 40.0), None)
+        for k, (_, _, pg, xy) in enumerate(COMPOUNDS)
+    ]
     want_of = {row[0]: row[3] for row in fac_specs}
     fac_rows = []
     for fid, name, typ, want, cap in fac_specs:
@@ -983,20 +1196,24 @@ def make_sample(seed: int = SEED) -> Sample:
     town_names = [t[1] for t in TOWNSHIPS]
     fac_town = [town_names[_which(towns, xy)] for xy in fac_xy]
     numbers = np.r_[rng.integers(1, 300, size=n_base), site_rng.integers(1, 300, size=len(fac_rows) - n_base)]
-    all_facilities = pd.DataFrame({
-        "编号": [row[0] for row in fac_rows],
-        "名称": [row[1] for row in fac_rows],
-        "类型": [row[2] for row in fac_rows],
-        "经度": np.round(lon, 7),
-        "纬度": np.round(lat, 7),
-        "地址": [f"{t}{row[5]}{n}号（示例地址）" for t, row, n in zip(fac_town, fac_rows, numbers)],
-        "容量": pd.array([row[4] for row in fac_rows], dtype="Int64"),
-    })
+    all_facilities = pd.DataFrame(
+        {
+            "编号": [row[0] for row in fac_rows],
+            "名称": [row[1] for row in fac_rows],
+            "类型": [row[2] for row in fac_rows],
+            "经度": np.round(lon, 7),
+            "纬度": np.round(lat, 7),
+            "地址": [f"{t}{row[5]}{n}号（示例地址）" for t, row, n in zip(fac_town, fac_rows, numbers)],
+            "容量": pd.array([row[4] for row in fac_rows], dtype="Int64"),
+        }
+    )
     for k, col in enumerate(("办园性质", "是否普惠", "办园等级")):
-        all_facilities[col] = all_facilities["编号"].map(lambda f, k=k: KG_ATTRIBUTES[f][k] if f in KG_ATTRIBUTES
-                                                       else "")
+        all_facilities[col] = all_facilities["编号"].map(
+            lambda f, k=k: KG_ATTRIBUTES[f][k] if f in KG_ATTRIBUTES else ""
+        )
     all_facilities["示范型"] = all_facilities["编号"].map(
-        lambda f: ("是" if f in DEMONSTRATION_HOMES else "否") if f.startswith("CH") else "")
+        lambda f: ("是" if f in DEMONSTRATION_HOMES else "否") if f.startswith("CH") else ""
+    )
     # the three facility files are complementary: 母婴室 only in the Amap (GCJ-02) sheet, parks only as polygons
     in_csv = ~all_facilities["类型"].isin(["母婴室", "公园", "口袋公园"])
     facilities = all_facilities[in_csv].reset_index(drop=True)
@@ -1010,9 +1227,15 @@ def make_sample(seed: int = SEED) -> Sample:
     cp = shapely.points(cand)
     walk_union = shapely.union_all([LineString(ln.coords) for ln in lines if ln.walk])
     arterial = shapely.union_all([LineString(ln.coords) for ln in lines if ln.role == "arterial"])
-    blocked = shapely.union_all([p["geom"].buffer(8.0) for p in parks[:n_base_parks]]
-                                + [water.buffer(15.0), school_site.buffer(10.0), INDUSTRIAL,
-                                   box(-HALF_W, -HALF_H, HALF_W, HALF_H).exterior.buffer(20.0)])
+    blocked = shapely.union_all(
+        [p["geom"].buffer(8.0) for p in parks[:n_base_parks]]
+        + [
+            water.buffer(15.0),
+            school_site.buffer(10.0),
+            INDUSTRIAL,
+            box(-HALF_W, -HALF_H, HALF_W, HALF_H).exterior.buffer(20.0),
+        ]
+    )
     fac_buffer = shapely.union_all(shapely.buffer(shapely.points(fac_xy[:n_base]), 15.0))
     ok = (shapely.distance(cp, walk_union) >= 12.0) & (shapely.distance(cp, arterial) >= 40.0)
     ok &= ~shapely.intersects(cp, blocked) & ~shapely.intersects(cp, fac_buffer)
@@ -1045,8 +1268,10 @@ def make_sample(seed: int = SEED) -> Sample:
     bank = (cand[:, 0] > -950.0) & (cand[:, 0] < 0.0) & (cand[:, 1] > river_y(cand[:, 0]) - 200.0)
     plot_dens = np.where((west_of_ps02 | bank) & ~deep, np.maximum(plot_dens, 0.7), plot_dens)
     # the added sites empty the plots they take (after the draw, so the other plots keep their draws)
-    added = shapely.union_all([p["geom"].buffer(8.0) for p in parks[n_base_parks:]]
-                              + list(shapely.buffer(shapely.points(fac_xy[n_base:]), 15.0)))
+    added = shapely.union_all(
+        [p["geom"].buffer(8.0) for p in parks[n_base_parks:]]
+        + list(shapely.buffer(shapely.points(fac_xy[n_base:]), 15.0))
+    )
     plot_dens = np.where(shapely.intersects(shapely.points(cand), added), 0.0, plot_dens)
     take = rng.random(len(cand)) < plot_dens
     hxy, hcomm = cand[take], comm_of[take]
@@ -1054,10 +1279,14 @@ def make_sample(seed: int = SEED) -> Sample:
     hxy, hcomm = hxy[order], hcomm[order]
     children = rng.choice([0, 1, 2, 3, 4, 5], size=len(hxy), p=[0.22, 0.38, 0.24, 0.11, 0.04, 0.01])
     hlon, hlat = to_lonlat(hxy)
-    homes = gpd.GeoDataFrame({
-        "origin_id": [f"H{k + 1:04d}" for k in range(len(hxy))],
-        "children": children.astype("int32"),
-    }, geometry=shapely.points(np.column_stack([np.round(hlon, 7), np.round(hlat, 7)])), crs="EPSG:4326")
+    homes = gpd.GeoDataFrame(
+        {
+            "origin_id": [f"H{k + 1:04d}" for k in range(len(hxy))],
+            "children": children.astype("int32"),
+        },
+        geometry=shapely.points(np.column_stack([np.round(hlon, 7), np.round(hlat, 7)])),
+        crs="EPSG:4326",
+    )
 
     # --- communities & townships ----------------------------------------------------------------------------
     comm_children = np.bincount(hcomm, weights=children, minlength=len(comms)).astype(int)
@@ -1066,41 +1295,63 @@ def make_sample(seed: int = SEED) -> Sample:
     stems = list(COMMUNITY_STEMS)
     codes, names, tcodes = [], [], []
     per_town = [0, 0, 0]
-    for k, (t, g) in enumerate(comms):
+    for k, (t, _g) in enumerate(comms):
         per_town[t] += 1
         village = t == 2
         codes.append(TOWNSHIPS[t][0][:9] + f"{(200 if village else 0) + per_town[t]:03d}")
         names.append("示例" + stems[k] + ("村" if village else "社区"))
         tcodes.append(TOWNSHIPS[t][0])
-    communities = gpd.GeoDataFrame({
-        "CODE": codes, "NAME": names, "TOWN_CODE": tcodes,
-        "POP": comm_pop.astype("int64"), "CHILDREN": comm_children.astype("int64"),
-    }, geometry=to_gk(np.array([g for _, g in comms], dtype=object)), crs=f"EPSG:{METRIC_EPSG}")
+    communities = gpd.GeoDataFrame(
+        {
+            "CODE": codes,
+            "NAME": names,
+            "TOWN_CODE": tcodes,
+            "POP": comm_pop.astype("int64"),
+            "CHILDREN": comm_children.astype("int64"),
+        },
+        geometry=to_gk(np.array([g for _, g in comms], dtype=object)),
+        crs=f"EPSG:{METRIC_EPSG}",
+    )
     t_of = np.array([t for t, _ in comms])
-    townships = gpd.GeoDataFrame({
-        "编码": [t[0] for t in TOWNSHIPS],
-        "名称": [t[1] for t in TOWNSHIPS],
-        "人口": [int(comm_pop[t_of == t].sum()) for t in range(3)],
-        "儿童数": [int(comm_children[t_of == t].sum()) for t in range(3)],
-    }, geometry=to_gk(np.array(towns, dtype=object)), crs=f"EPSG:{METRIC_EPSG}").to_crs(4490)
+    townships = gpd.GeoDataFrame(
+        {
+            "编码": [t[0] for t in TOWNSHIPS],
+            "名称": [t[1] for t in TOWNSHIPS],
+            "人口": [int(comm_pop[t_of == t].sum()) for t in range(3)],
+            "儿童数": [int(comm_children[t_of == t].sum()) for t in range(3)],
+        },
+        geometry=to_gk(np.array(towns, dtype=object)),
+        crs=f"EPSG:{METRIC_EPSG}",
+    ).to_crs(4490)
 
     # --- parks layer ----------------------------------------------------------------------------------------
-    parks_gdf = gpd.GeoDataFrame({
-        "id": [p["id"] for p in parks], "name": [p["name"] for p in parks],
-        "category": [p["category"] for p in parks], "area_ha": [p["area_ha"] for p in parks],
-    }, geometry=to_gk(np.array([p["geom"] for p in parks], dtype=object)),
-        crs=f"EPSG:{METRIC_EPSG}").to_crs(4326)
+    parks_gdf = gpd.GeoDataFrame(
+        {
+            "id": [p["id"] for p in parks],
+            "name": [p["name"] for p in parks],
+            "category": [p["category"] for p in parks],
+            "area_ha": [p["area_ha"] for p in parks],
+        },
+        geometry=to_gk(np.array([p["geom"] for p in parks], dtype=object)),
+        crs=f"EPSG:{METRIC_EPSG}",
+    ).to_crs(4326)
 
     # --- pilots ---------------------------------------------------------------------------------------------
     pilots = _pilots(rng, comms, names, codes, town_names, towns, fac_rows, streets, P)
 
     # --- OSM areas and POIs ---------------------------------------------------------------------------------
     areas: list[tuple[np.ndarray, dict]] = []
-    areas.append((np.asarray(water.exterior.coords), {"natural": "water", "water": "river", "name": "示例江"}))
+    areas.append(
+        (np.asarray(water.exterior.coords), {"natural": "water", "water": "river", "name": "示例江"})
+    )
     for p in parks:
         areas.append((np.asarray(p["geom"].exterior.coords), {"leisure": "park", "name": p["name"]}))
-    areas.append((np.asarray(school_site.exterior.coords),
-                  {"amenity": "school", "isced:level": "1", "name": "示例乙街道实验小学"}))
+    areas.append(
+        (
+            np.asarray(school_site.exterior.coords),
+            {"amenity": "school", "isced:level": "1", "name": "示例乙街道实验小学"},
+        )
+    )
     fxy = {row[0]: row[3] for row in fac_rows}
     fname = {row[0]: row[1] for row in fac_rows}
     pois = [
@@ -1113,26 +1364,55 @@ def make_sample(seed: int = SEED) -> Sample:
         (fxy["PG03"], {"leisure": "playground"}),
         (streets.near((-700.0, -1000.0), d=25.0)[0], {"leisure": "playground", "name": "示例南苑小区游乐场"}),
         (fxy["LB01"], {"amenity": "library", "name": fname["LB01"]}),
-        (park_c[0] + [-40.0, -60.0], {"amenity": "toilets", "changing_table": "yes", "name": "示例中心公园公厕",
-                                      "wheelchair": "yes"}),
-        (fxy["HP01"], {"amenity": "hospital", "healthcare": "hospital",
-                       "healthcare:speciality": "paediatrics",
-                       "name": "示例第一人民医院"}),
+        (
+            park_c[0] + [-40.0, -60.0],
+            {"amenity": "toilets", "changing_table": "yes", "name": "示例中心公园公厕", "wheelchair": "yes"},
+        ),
+        (
+            fxy["HP01"],
+            {
+                "amenity": "hospital",
+                "healthcare": "hospital",
+                "healthcare:speciality": "paediatrics",
+                "name": "示例第一人民医院",
+            },
+        ),
     ]
-    river_way = np.column_stack([np.arange(-2100.0, 2100.0 + 1e-6, 50.0),
-                                 river_y(np.arange(-2100.0, 2100.0 + 1e-6, 50.0))])
+    river_way = np.column_stack(
+        [np.arange(-2100.0, 2100.0 + 1e-6, 50.0), river_y(np.arange(-2100.0, 2100.0 + 1e-6, 50.0))]
+    )
     gates = school_zone_streets(lines, fxy)
     osm = build_osm(lines, areas, pois, [(river_way, {"waterway": "river", "name": "示例江"})])
     tagged = tag_crossings(osm, P, gates)
     infant_care, venues = _plan_registers(all_facilities, fxy, streets, towns)
 
-    return Sample(lines=lines, areas=areas, pois=pois, townships=townships, communities=communities,
-                  facilities=facilities, parks=parks_gdf, pilots=pilots, homes=homes,
-                  extra={"osm": osm, "all_facilities": all_facilities, "river_line": river_line, "P": P,
-                         "tagged": tagged, "water": water,
-                         "school_site": school_site, "fac_xy": dict(fxy), "home_xy": hxy,
-                         "home_comm": hcomm, "towns_local": towns,
-                         "comms_local": [g for _, g in comms], "infant_care": infant_care, "venues": venues})
+    return Sample(
+        lines=lines,
+        areas=areas,
+        pois=pois,
+        townships=townships,
+        communities=communities,
+        facilities=facilities,
+        parks=parks_gdf,
+        pilots=pilots,
+        homes=homes,
+        extra={
+            "osm": osm,
+            "all_facilities": all_facilities,
+            "river_line": river_line,
+            "P": P,
+            "tagged": tagged,
+            "water": water,
+            "school_site": school_site,
+            "fac_xy": dict(fxy),
+            "home_xy": hxy,
+            "home_comm": hcomm,
+            "towns_local": towns,
+            "comms_local": [g for _, g in comms],
+            "infant_care": infant_care,
+            "venues": venues,
+        },
+    )
 
 
 def _which(polys: list[Polygon], xy) -> int:
@@ -1153,19 +1433,52 @@ def _pilots(rng, comms, names, codes, town_names, towns, fac_rows, streets: Stre
 
     # community pilots, chosen by place: the central compounds, the inner and outer parts of 示例甲街道, the eastern
     # edge of 示例乙街道 and villages north of the river (first of each list: the notes and key projects below)
-    c2022 = [comm_at(xy) for xy in ((-1700, -1300), (-171, -415), (-637, 1265), (-41, 186), (565, 263),
-                                    (-1586, -218), (815, 1272), (-52, 810))]
-    c2023 = [comm_at(xy) for xy in ((882, 844), (1649, 1291), (-1570, 344), (-1502, 1294), (1163, -478),
-                                    (-922, 856), (-852, -661), (1688, -1192), (-757, -1193), (1189, 327),
-                                    (1741, -484), (1737, 190))]
+    c2022 = [
+        comm_at(xy)
+        for xy in (
+            (-1700, -1300),
+            (-171, -415),
+            (-637, 1265),
+            (-41, 186),
+            (565, 263),
+            (-1586, -218),
+            (815, 1272),
+            (-52, 810),
+        )
+    ]
+    c2023 = [
+        comm_at(xy)
+        for xy in (
+            (882, 844),
+            (1649, 1291),
+            (-1570, 344),
+            (-1502, 1294),
+            (1163, -478),
+            (-922, 856),
+            (-852, -661),
+            (1688, -1192),
+            (-757, -1193),
+            (1189, 327),
+            (1741, -484),
+            (1737, 190),
+        )
+    ]
     assert len(set(c2022 + c2023)) == 20
     chosen_2022, chosen_2023 = c2022[:4], c2023[:1]
     rows = []
 
     def add(batch, name, kind, xy, code="", key=False, note=""):
-        rows.append(dict(batch=batch, name=name, kind=kind, xy=np.asarray(xy, dtype=float), code=code,
-                         key=key,
-                         note=note))
+        rows.append(
+            dict(
+                batch=batch,
+                name=name,
+                kind=kind,
+                xy=np.asarray(xy, dtype=float),
+                code=code,
+                key=key,
+                note=note,
+            )
+        )
 
     notes_comm = {
         chosen_2022[0]: "西南片区，周边缺少儿童游戏场地和母婴室（示例）",
@@ -1177,14 +1490,27 @@ def _pilots(rng, comms, names, codes, town_names, towns, fac_rows, streets: Stre
         for k in lst:
             g = comm_geoms[k]
             kind = "村社区" if comms[k][0] == 2 else "社区"
-            add(batch, names[k], kind, g.representative_point().coords[0], code=codes[k],
+            add(
+                batch,
+                names[k],
+                kind,
+                g.representative_point().coords[0],
+                code=codes[k],
                 key=(batch == 2022 and k == chosen_2022[1]) or (batch == 2023 and k == chosen_2023[0]),
-                note=notes_comm.get(k, ""))
+                note=notes_comm.get(k, ""),
+            )
 
     def fac_xy(fid):
         return fac[fid][3]
 
-    add(2022, fac["PS02"][1], "学校", fac_xy("PS02"), key=True, note="位于示例大道东侧，西侧学生需穿越6车道主干道（示例）")
+    add(
+        2022,
+        fac["PS02"][1],
+        "学校",
+        fac_xy("PS02"),
+        key=True,
+        note="位于示例大道东侧，西侧学生需穿越6车道主干道（示例）",
+    )
     add(2022, fac["PS01"][1], "学校", fac_xy("PS01"))
     add(2023, fac["PS03"][1], "学校", fac_xy("PS03"), key=True, note="南岸学生需绕行过桥（示例）")
     add(2023, fac["PS04"][1], "学校", fac_xy("PS04"))
@@ -1219,18 +1545,20 @@ def _pilots(rng, comms, names, codes, town_names, towns, fac_rows, streets: Stre
     xy = np.vstack(df["xy"].to_numpy())
     lon, lat = to_lonlat(xy)
     num = df.groupby("batch").cumcount() + 1
-    out = pd.DataFrame({
-        "编号": [f"SD{b}-{n:02d}" for b, n in zip(df["batch"], num)],
-        "名称": df["name"],
-        "批次": df["batch"].astype("int64"),
-        "类型": df["kind"],
-        "所属镇街": [town_names[_which(towns, p)] for p in xy],
-        "社区编码": df["code"],
-        "经度": np.round(lon, 7),
-        "纬度": np.round(lat, 7),
-        "重点项目": np.where(df["key"], "是", "否"),
-        "备注": df["note"],
-    })
+    out = pd.DataFrame(
+        {
+            "编号": [f"SD{b}-{n:02d}" for b, n in zip(df["batch"], num)],
+            "名称": df["name"],
+            "批次": df["batch"].astype("int64"),
+            "类型": df["kind"],
+            "所属镇街": [town_names[_which(towns, p)] for p in xy],
+            "社区编码": df["code"],
+            "经度": np.round(lon, 7),
+            "纬度": np.round(lat, 7),
+            "重点项目": np.where(df["key"], "是", "否"),
+            "备注": df["note"],
+        }
+    )
     return out
 
 
@@ -1242,11 +1570,13 @@ def _fmt(v: float) -> str:
 def write_osm(osm: OsmData, path: Path) -> None:
     lon, lat = to_lonlat(osm.node_xy)
     lon, lat = np.round(lon, 7), np.round(lat, 7)
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<osm version="0.6" generator="childspace scripts/make_sample.py">',
-           f"  <!-- {SYNTHETIC} -->",
-           f'  <bounds minlat="{_fmt(lat.min())}" minlon="{_fmt(lon.min())}" maxlat="{_fmt(lat.max())}" '
-           f'maxlon="{_fmt(lon.max())}"/>']
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<osm version="0.6" generator="childspace scripts/make_sample.py">',
+        f"  <!-- {SYNTHETIC} -->",
+        f'  <bounds minlat="{_fmt(lat.min())}" minlon="{_fmt(lon.min())}" maxlat="{_fmt(lat.max())}" '
+        f'maxlon="{_fmt(lon.max())}"/>',
+    ]
     meta = f'version="1" timestamp="{FIXED_TIMESTAMP}"'
     for k in range(len(lon)):
         nid = k + 1
@@ -1267,15 +1597,16 @@ def write_osm(osm: OsmData, path: Path) -> None:
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
-def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str, title: str,
-                text_cols: tuple[str, ...] = ()) -> None:
+def _write_xlsx(
+    df: pd.DataFrame, path: Path, sheet: str, title: str, text_cols: tuple[str, ...] = ()
+) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = sheet
     ws.append(list(df.columns))
     for row in df.itertuples(index=False):
         vals = []
-        for c, v in zip(df.columns, row):
+        for v in row:
             if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
                 vals.append(None)
             elif isinstance(v, (np.integer,)):
@@ -1290,8 +1621,11 @@ def _write_xlsx(df: pd.DataFrame, path: Path, sheet: str, title: str,
             for cell in ws.iter_cols(min_col=c, max_col=c, min_row=2):
                 for x in cell:
                     x.number_format = "@"
-        ws.column_dimensions[ws.cell(1, c).column_letter].width = 14 if name not in ("名称", "地址", "备注") else 30
+        ws.column_dimensions[ws.cell(1, c).column_letter].width = (
+            14 if name not in ("名称", "地址", "备注") else 30
+        )
     from datetime import datetime
+
     fixed = datetime(2024, 1, 1)
     wb.properties.creator = "childspace"
     wb.properties.title = title
@@ -1309,8 +1643,9 @@ def _normalise_zip(path: Path) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for name, data in items:
             if name == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*", rb"\g<1>2024-01-01T00:00:00Z",
-                              data)
+                data = re.sub(
+                    rb"(<dcterms:(created|modified)[^>]*>)[^<]*", rb"\g<1>2024-01-01T00:00:00Z", data
+                )
             info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o600 << 16
@@ -1327,15 +1662,25 @@ def write_sample(sample: Sample, out: Path) -> list[Path]:
 
     p = out / "boundaries" / "townships.gpkg"
     p.unlink(missing_ok=True)
-    pyogrio.write_dataframe(sample.townships, p, layer="townships", driver="GPKG",
-                            layer_options={"DESCRIPTION": SYNTHETIC, "IDENTIFIER": "示例乡镇街道 townships"})
+    pyogrio.write_dataframe(
+        sample.townships,
+        p,
+        layer="townships",
+        driver="GPKG",
+        layer_options={"DESCRIPTION": SYNTHETIC, "IDENTIFIER": "示例乡镇街道 townships"},
+    )
     paths.append(p)
 
     for ext in ("shp", "shx", "dbf", "prj", "cpg"):
         (out / "boundaries" / f"communities.{ext}").unlink(missing_ok=True)
     p = out / "boundaries" / "communities.shp"
-    pyogrio.write_dataframe(sample.communities, p, driver="ESRI Shapefile", encoding="GBK",
-                            layer_options={"DBF_DATE_LAST_UPDATE": FIXED_DATE})
+    pyogrio.write_dataframe(
+        sample.communities,
+        p,
+        driver="ESRI Shapefile",
+        encoding="GBK",
+        layer_options={"DBF_DATE_LAST_UPDATE": FIXED_DATE},
+    )
     (out / "boundaries" / "communities.cpg").unlink(missing_ok=True)
     paths += [out / "boundaries" / f"communities.{e}" for e in ("shp", "shx", "dbf", "prj")]
 
@@ -1351,16 +1696,28 @@ def write_sample(sample: Sample, out: Path) -> list[Path]:
     allf = sample.extra["all_facilities"]
     mb = allf[allf["类型"] == "母婴室"].reset_index(drop=True)
     glon, glat = wgs84_to_gcj02(mb["经度"].to_numpy(), mb["纬度"].to_numpy())
-    amap = pd.DataFrame({"名称": mb["名称"], "类型": mb["类型"], "经度": np.round(glon, 7),
-                         "纬度": np.round(glat, 7), "地址": mb["地址"]})
+    amap = pd.DataFrame(
+        {
+            "名称": mb["名称"],
+            "类型": mb["类型"],
+            "经度": np.round(glon, 7),
+            "纬度": np.round(glat, 7),
+            "地址": mb["地址"],
+        }
+    )
     p = out / "facilities" / "mother_baby_rooms_amap.xlsx"
     _write_xlsx(amap, p, "母婴室", "示例母婴室（高德坐标 GCJ-02）")
     paths.append(p)
 
     p = out / "facilities" / "parks.geojson"
     p.unlink(missing_ok=True)
-    pyogrio.write_dataframe(sample.parks, p, driver="GeoJSON", layer="示例公园_synthetic_parks",
-                            layer_options={"COORDINATE_PRECISION": 7, "DESCRIPTION": SYNTHETIC})
+    pyogrio.write_dataframe(
+        sample.parks,
+        p,
+        driver="GeoJSON",
+        layer="示例公园_synthetic_parks",
+        layer_options={"COORDINATE_PRECISION": 7, "DESCRIPTION": SYNTHETIC},
+    )
     paths.append(p)
 
     p = out / "pilots" / "pilot_units.xlsx"
@@ -1369,8 +1726,13 @@ def write_sample(sample: Sample, out: Path) -> list[Path]:
 
     p = out / "origins" / "homes.gpkg"
     p.unlink(missing_ok=True)
-    pyogrio.write_dataframe(sample.homes, p, layer="homes", driver="GPKG",
-                            layer_options={"DESCRIPTION": SYNTHETIC, "IDENTIFIER": "示例儿童居住点 homes"})
+    pyogrio.write_dataframe(
+        sample.homes,
+        p,
+        layer="homes",
+        driver="GPKG",
+        layer_options={"DESCRIPTION": SYNTHETIC, "IDENTIFIER": "示例儿童居住点 homes"},
+    )
     paths.append(p)
 
     p = out / "osm" / "sample.osm"
@@ -1382,8 +1744,12 @@ def write_sample(sample: Sample, out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Regenerate the synthetic sample (示例区域，虚构数据).")
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "childspace" / "data",
-                    help="output folder (default: the repository's childspace/data/)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "childspace" / "data",
+        help="output folder (default: the repository's childspace/data/)",
+    )
     ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args(argv)
     sample = make_sample(args.seed)

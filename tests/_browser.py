@@ -41,32 +41,54 @@ def require_chromium() -> str:
 def _run(args: list[str], timeout: float = 90.0) -> subprocess.CompletedProcess:
     exe = require_chromium()
     with tempfile.TemporaryDirectory(prefix="cs-chrome-") as profile:
-        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--disable-extensions", "--disable-dev-shm-usage", "--hide-scrollbars",
-               # no network: every http(s) request goes to a closed local port
-               "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-               "--host-resolver-rules=MAP * ~NOTFOUND",
-               f"--user-data-dir={profile}", *args]
+        cmd = [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            # no network: every http(s) request goes to a closed local port
+            "--proxy-server=http://127.0.0.1:9",
+            "--proxy-bypass-list=<-loopback>",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--user-data-dir={profile}",
+            *args,
+        ]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
 def dump_dom(html_path: str | Path, budget_ms: int = 3000, size: tuple[int, int] = (1200, 900)) -> str:
     """The DOM after the page's scripts ran (``--dump-dom`` with a virtual time budget)."""
     url = Path(html_path).resolve().as_uri()
-    res = _run([f"--window-size={size[0]},{size[1]}", f"--virtual-time-budget={budget_ms}", "--dump-dom", url])
+    res = _run(
+        [f"--window-size={size[0]},{size[1]}", f"--virtual-time-budget={budget_ms}", "--dump-dom", url]
+    )
     if res.returncode != 0 or not res.stdout.strip():
         raise RuntimeError(f"chromium --dump-dom failed ({res.returncode}): {res.stderr[-2000:]}")
     return res.stdout
 
 
-def screenshot(html_path: str | Path, png_path: str | Path, size: tuple[int, int] = (1200, 900),
-               budget_ms: int = 3000) -> Path:
+def screenshot(
+    html_path: str | Path, png_path: str | Path, size: tuple[int, int] = (1200, 900), budget_ms: int = 3000
+) -> Path:
     """Write a PNG screenshot of the page."""
     png_path = Path(png_path)
     url = Path(html_path).resolve().as_uri()
-    res = _run([f"--window-size={size[0]},{size[1]}", f"--virtual-time-budget={budget_ms}",
-                f"--screenshot={png_path}", url])
+    res = _run(
+        [
+            f"--window-size={size[0]},{size[1]}",
+            f"--virtual-time-budget={budget_ms}",
+            f"--screenshot={png_path}",
+            url,
+        ]
+    )
     if not png_path.exists():
         raise RuntimeError(f"chromium --screenshot wrote nothing ({res.returncode}): {res.stderr[-2000:]}")
     return png_path

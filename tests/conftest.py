@@ -44,9 +44,11 @@ _MODULE_MARKS = {
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for name, text in (("slow", "whole-chain runs on real extracts, wheel builds, kill tests (minutes)"),
-                       ("browser", "drives headless Chromium (skips without one)"),
-                       ("notebook", "executes a notebook top to bottom")):
+    for name, text in (
+        ("slow", "whole-chain runs on real extracts, wheel builds, kill tests (minutes)"),
+        ("browser", "drives headless Chromium (skips without one)"),
+        ("notebook", "executes a notebook top to bottom"),
+    ):
         config.addinivalue_line("markers", f"{name}: {text}")
 
 
@@ -63,8 +65,10 @@ def sample_file(rel: str) -> Path:
     """A file of the bundled sample; a missing one fails the test (it is committed with the repository)."""
     p = SAMPLE / rel
     if not p.exists():
-        pytest.fail(f"bundled sample file {p.relative_to(ROOT)} is missing: the checkout is incomplete "
-                    "(regenerate with scripts/make_sample.py and commit it)")
+        pytest.fail(
+            f"bundled sample file {p.relative_to(ROOT)} is missing: the checkout is incomplete "
+            "(regenerate with scripts/make_sample.py and commit it)"
+        )
     return p
 
 
@@ -82,8 +86,15 @@ def realdata(name: str) -> Path:
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     """The bundled sample folder, checked to be complete."""
-    for rel in ("sample.toml", "osm/sample.osm", "boundaries/townships.gpkg", "boundaries/communities.shp",
-                "facilities/facilities.csv", "origins/homes.gpkg", "pilots/pilot_units.xlsx"):
+    for rel in (
+        "sample.toml",
+        "osm/sample.osm",
+        "boundaries/townships.gpkg",
+        "boundaries/communities.shp",
+        "facilities/facilities.csv",
+        "origins/homes.gpkg",
+        "pilots/pilot_units.xlsx",
+    ):
         sample_file(rel)
     return SAMPLE
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import REALDATA, realdata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.spatial import Delaunay
@@ -18,7 +19,6 @@ from scipy.spatial import Delaunay
 from childspace._errors import ChildspaceWarning
 from childspace.analysis import coverage as cv
 from childspace.network import WalkNetwork
-from conftest import REALDATA, realdata
 
 CRS = "EPSG:4549"
 X0, Y0 = 500000.0, 3110000.0
@@ -29,13 +29,26 @@ REAL = REALDATA
 def make_net(pts, pairs, tags=None) -> WalkNetwork:
     pts = np.asarray(pts, dtype=float)
     ids = np.arange(len(pts), dtype=np.int64) * 10 + 1000
-    nodes = gpd.GeoDataFrame({"highway": [None] * len(pts)}, index=pd.Index(ids, name="osmid"),
-                             geometry=shapely.points(pts + [X0, Y0]), crs=CRS)
+    nodes = gpd.GeoDataFrame(
+        {"highway": [None] * len(pts)},
+        index=pd.Index(ids, name="osmid"),
+        geometry=shapely.points(pts + [X0, Y0]),
+        crs=CRS,
+    )
     rows = []
     for i, (a, b) in enumerate(pairs):
-        rows.append({"u": ids[a], "v": ids[b], "key": 0, "osmid": 500 + i, "highway": "footway", "foot": None,
-                     **((tags or {}).get(i, {})),
-                     "geometry": shapely.LineString([pts[a] + [X0, Y0], pts[b] + [X0, Y0]])})
+        rows.append(
+            {
+                "u": ids[a],
+                "v": ids[b],
+                "key": 0,
+                "osmid": 500 + i,
+                "highway": "footway",
+                "foot": None,
+                **((tags or {}).get(i, {})),
+                "geometry": shapely.LineString([pts[a] + [X0, Y0], pts[b] + [X0, Y0]]),
+            }
+        )
     return WalkNetwork.from_frames(nodes, gpd.GeoDataFrame(rows, crs=CRS), crs=CRS)
 
 
@@ -55,7 +68,7 @@ def test_legs_added_on_both_sides(line):
     # 30 + 200 + 40 through the network; on the same edge 30 + 30 + 40 directly
     np.testing.assert_allclose(d, [270.0, 100.0])
     d0, _ = line.nearest(line.snap(xy((50, 30))), line.snap(xy((250, 40), (80, -40))))
-    np.testing.assert_allclose(d0, [200.0, 30.0])                 # legs off: between the snapped points
+    np.testing.assert_allclose(d0, [200.0, 30.0])  # legs off: between the snapped points
     np.testing.assert_allclose(line.distance_matrix(s, t), [[270.0, 100.0]])
     assert line.paths(s, t).dist.tolist() == pytest.approx([270.0, 100.0])
     # a cutoff applies to the whole walk: 270 is beyond 250
@@ -68,12 +81,16 @@ def test_service_reach_shrinks_by_the_facility_leg(line):
     s = line.snap(xy((50, 30)), legs=True)
     R = line.reach(s, 100.0)
     got = dict(zip(R.indices.tolist(), R.data.tolist()))
-    assert got == pytest.approx({0: 80.0, 1: 80.0})              # 30 leg + 50 along
+    assert got == pytest.approx({0: 80.0, 1: 80.0})  # 30 leg + 50 along
     _, edge, a, b = line.reached_pieces(R, 100.0, sources=s)
     # 70 m of budget after the leg: the whole first edge (the source's own stretch 50 +- 70 m), 20 m into the
     # second edge from the node at 100 m (reached at 80), nothing more
-    covered = {e_: shapely.union_all([shapely.LineString([(a_, 0), (b_, 0)]) for ee, a_, b_ in zip(edge, a, b)
-                                      if ee == e_]) for e_ in set(edge.tolist())}
+    covered = {
+        e_: shapely.union_all(
+            [shapely.LineString([(a_, 0), (b_, 0)]) for ee, a_, b_ in zip(edge, a, b) if ee == e_]
+        )
+        for e_ in set(edge.tolist())
+    }
     assert set(covered) == {0, 1}
     assert covered[0].length == pytest.approx(100.0) and covered[1].length == pytest.approx(20.0)
     assert covered[1].bounds[0] == pytest.approx(0.0)
@@ -89,11 +106,14 @@ def test_same_edge_prefers_the_source_with_the_shorter_leg(line):
 
 def test_not_walkable_edges_take_no_points():
     # a motorway 5 m from the point, footways 25 m and 35 m away: the point goes to the nearer footway
-    net = make_net([(0, 0), (100, 0), (0, 20), (100, 20), (0, 60), (100, 60)], [(0, 1), (2, 3), (4, 5)],
-                   tags={1: {"highway": "motorway"}})
+    net = make_net(
+        [(0, 0), (100, 0), (0, 20), (100, 20), (0, 60), (100, 60)],
+        [(0, 1), (2, 3), (4, 5)],
+        tags={1: {"highway": "motorway"}},
+    )
     s = net.snap(xy((50, 25)))
     assert s.edge.tolist() == [0] and s.distance[0] == pytest.approx(25.0)
-    far = net.snap(xy((50, 5000)), max_distance=np.inf)        # far away: the R-tree fallback, same rule
+    far = net.snap(xy((50, 5000)), max_distance=np.inf)  # far away: the R-tree fallback, same rule
     assert far.edge.tolist() == [2]
     assert not net.walkable_edges()[1]
 
@@ -106,7 +126,7 @@ def test_snap_does_not_cross_a_barrier():
     home = xy((50, -12))
     plain = net.snap(home, barriers=barrier)
     assert plain.edge.tolist() == [1] and plain.distance[0] == pytest.approx(18.0)
-    assert net.snap(home, barriers=None).edge.tolist() == [0]   # no barrier: the nearest edge, across
+    assert net.snap(home, barriers=None).edge.tolist() == [0]  # no barrier: the nearest edge, across
     far = net.snap(home, barriers=barrier, max_distance=15.0)  # no legal edge within 15 m: kept, counted
     assert far.edge.tolist() == [0] and far.summary()["across_barrier"] == 1
 
@@ -116,8 +136,11 @@ def _random_net(seed: int, n: int = 60, size: float = 1000.0) -> WalkNetwork:
     rng = np.random.default_rng(seed)
     pts = rng.uniform(0, size, (n, 2))
     tri = Delaunay(pts)
-    pairs = {tuple(sorted((int(a), int(b)))) for s in tri.simplices for a, b in ((s[0], s[1]), (s[1], s[2]),
-                                                                                  (s[0], s[2]))}
+    pairs = {
+        tuple(sorted((int(a), int(b))))
+        for s in tri.simplices
+        for a, b in ((s[0], s[1]), (s[1], s[2]), (s[0], s[2]))
+    }
     pairs = sorted(pairs)
     keep = [p for i, p in enumerate(pairs) if rng.random() > 0.3 or i % 5 == 0]
     return make_net(pts, keep)
@@ -140,7 +163,7 @@ def test_queries_equal_brute_force_with_legs(rnet):
     np.testing.assert_allclose(d, brute.min(axis=0), atol=1e-6)
     fin = np.isfinite(d)
     np.testing.assert_allclose(brute[src[fin], np.flatnonzero(fin)], d[fin], atol=1e-6)
-    (dm, _), = rnet.nearest_many([S], T, cutoff=400.0)
+    ((dm, _),) = rnet.nearest_many([S], T, cutoff=400.0)
     np.testing.assert_allclose(dm, np.where(brute.min(axis=0) <= 400, brute.min(axis=0), np.inf), atol=1e-6)
     s_, t_, c_ = rnet.pairs_within(S, T, 300.0)
     exp = {(i, j) for i, j in zip(*np.nonzero(brute <= 300.0))}
@@ -158,13 +181,17 @@ def test_queries_equal_brute_force_with_legs(rnet):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.floats(-200, 1200), st.floats(-200, 1200)), min_size=1, max_size=8),
-       st.lists(st.tuples(st.floats(-200, 1200), st.floats(-200, 1200)), min_size=1, max_size=30))
+@given(
+    st.lists(st.tuples(st.floats(-200, 1200), st.floats(-200, 1200)), min_size=1, max_size=8),
+    st.lists(st.tuples(st.floats(-200, 1200), st.floats(-200, 1200)), min_size=1, max_size=30),
+)
 def test_walk_never_shorter_than_the_straight_line(rnet, fac, homes):
     S = rnet.snap(np.asarray(fac) + [X0, Y0], max_distance=np.inf, legs=True)
     T = rnet.snap(np.asarray(homes) + [X0, Y0], max_distance=np.inf, legs=True)
     d, _ = rnet.nearest(S, T)
-    line = np.hypot(*(np.asarray(homes)[:, None, :] - np.asarray(fac)[None, :, :]).transpose(2, 0, 1)).min(axis=1)
+    line = np.hypot(*(np.asarray(homes)[:, None, :] - np.asarray(fac)[None, :, :]).transpose(2, 0, 1)).min(
+        axis=1
+    )
     assert (d >= line - 1e-6).all()
 
 
@@ -174,8 +201,9 @@ def _homes_in(net: WalkNetwork, n: int, seed: int) -> gpd.GeoDataFrame:
     rng = np.random.default_rng(seed)
     x0, y0, x1, y1 = net.edges.total_bounds
     p = np.c_[rng.uniform(x0, x1, n), rng.uniform(y0, y1, n)]
-    return gpd.GeoDataFrame({"origin_id": [f"h{i}" for i in range(n)], "children": 1},
-                            geometry=shapely.points(p), crs=net.crs).to_crs(4326)
+    return gpd.GeoDataFrame(
+        {"origin_id": [f"h{i}" for i in range(n)], "children": 1}, geometry=shapely.points(p), crs=net.crs
+    ).to_crs(4326)
 
 
 def _check_walk_ge_line(acc: gpd.GeoDataFrame, cats) -> int:

@@ -62,15 +62,25 @@ GRAPH = {m: _imports(m, p, set(MODULES)) for m, p in MODULES.items()}
 
 
 def test_every_module_is_in_a_layer():
-    loose = [m for m in MODULES if m.count(".") == 1 and not m.split(".")[1].startswith("_")
-             and m.split(".")[1] not in LAYERS and m != "childspace"]
+    loose = [
+        m
+        for m in MODULES
+        if m.count(".") == 1
+        and not m.split(".")[1].startswith("_")
+        and m.split(".")[1] not in LAYERS
+        and m != "childspace"
+    ]
     assert not loose, f"modules outside the layer folders: {loose}"
 
 
 def test_no_import_from_a_higher_layer():
-    bad = [f"{m} ({LAYERS[_layer(m)] or 'base'}) imports {d} ({LAYERS[_layer(d)] or 'base'})"
-           for m, deps in GRAPH.items() if m != "childspace.__main__" for d in deps
-           if d in MODULES and _layer(d) > _layer(m) and not (m == "childspace" and d == "childspace._errors")]
+    bad = [
+        f"{m} ({LAYERS[_layer(m)] or 'base'}) imports {d} ({LAYERS[_layer(d)] or 'base'})"
+        for m, deps in GRAPH.items()
+        if m != "childspace.__main__"
+        for d in deps
+        if d in MODULES and _layer(d) > _layer(m) and not (m == "childspace" and d == "childspace._errors")
+    ]
     assert not bad, "\n".join(bad)
 
 
@@ -84,9 +94,9 @@ def test_no_import_cycle():
         stack.append(m)
         for d in sorted(GRAPH.get(m, ())):
             if d not in MODULES or d in ("childspace",) or MODULES[d].name == "__init__.py":
-                continue   # a package's __init__ only re-exports its own modules
+                continue  # a package's __init__ only re-exports its own modules
             if colour.get(d) == 1:
-                return stack[stack.index(d):] + [d]
+                return stack[stack.index(d) :] + [d]
             if colour.get(d) is None and (cyc := visit(d)):
                 return cyc
         stack.pop()
@@ -102,11 +112,22 @@ def test_the_checks_see_the_imports():
     """The graph is not empty and knows the main edges (a broken parser would pass every test above)."""
     assert "childspace.network" in GRAPH["childspace.analysis.coverage"]
     assert any(d.startswith("childspace.analysis") for d in GRAPH["childspace.run.pipeline"])
-    assert _layer("childspace.run.cli") > _layer("childspace.outputs.maps") > _layer("childspace.analysis.routes")
-    assert _layer("childspace.analysis.routes") > _layer("childspace.network.engine") > _layer("childspace.osm.reader")
+    assert (
+        _layer("childspace.run.cli")
+        > _layer("childspace.outputs.maps")
+        > _layer("childspace.analysis.routes")
+    )
+    assert (
+        _layer("childspace.analysis.routes")
+        > _layer("childspace.network.engine")
+        > _layer("childspace.osm.reader")
+    )
 
 
 def test_modules_stay_readable():
-    big = {str(p.relative_to(PKG.parent)): n for p in MODULES.values()
-           if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    big = {
+        str(p.relative_to(PKG.parent)): n
+        for p in MODULES.values()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert not big, f"modules over {MAX_LINES} lines (split them by concern): {big}"

@@ -21,34 +21,57 @@ def sample():
 def test_atlas_pages_paper_fonts_and_furniture(sample, tmp_path):
     s = sample
     pilots = s["pilots"].head(4)
-    info = atlas.AtlasInfo(agency="乐清市自然资源和规划局", sources=["facilities.csv"], date="2026-06-01",
-                           synthetic=True)
-    path = atlas.write_atlas(tmp_path / "atlas.pdf", boundaries=s["boundaries"], unit_coverage=s["unit_coverage"],
-                             facilities=s["facilities"], service_areas=s["service_areas"], pilots_status=pilots,
-                             catchments=s["catchments"], info=info, paper="A3")
+    info = atlas.AtlasInfo(
+        agency="乐清市自然资源和规划局", sources=["facilities.csv"], date="2026-06-01", synthetic=True
+    )
+    path = atlas.write_atlas(
+        tmp_path / "atlas.pdf",
+        boundaries=s["boundaries"],
+        unit_coverage=s["unit_coverage"],
+        facilities=s["facilities"],
+        service_areas=s["service_areas"],
+        pilots_status=pilots,
+        catchments=s["catchments"],
+        info=info,
+        paper="A3",
+    )
     data = path.read_bytes()
     assert data.startswith(b"%PDF")
     # overview + kindergarten + primary school + 4 pilot units; A3 landscape (1190.55 x 841.89 pt)
     assert len(re.findall(rb"/Type\s*/Page\b", data)) == 1 + 2 + 4
     assert re.search(rb"/MediaBox\s*\[\s*0 0 1190\.5\d* 841\.8\d*", data)
-    assert b"/FontFile2" in data          # TrueType fonts embedded (pdf.fonttype 42)
+    assert b"/FontFile2" in data  # TrueType fonts embedded (pdf.fonttype 42)
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler) not installed: the page texts are not checked")
     for page in range(1, 8):
-        text = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), str(path), "-"], capture_output=True,
-                              text=True, check=True).stdout
-        for word in ("制图单位", "乐清市自然资源和规划局", "2026-06-01", "数据来源", "OpenStreetMap contributors",
-                     "示意图", "坐标系", "示例数据"):
+        text = subprocess.run(
+            ["pdftotext", "-f", str(page), "-l", str(page), str(path), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for word in (
+            "制图单位",
+            "乐清市自然资源和规划局",
+            "2026-06-01",
+            "数据来源",
+            "OpenStreetMap contributors",
+            "示意图",
+            "坐标系",
+            "示例数据",
+        ):
             assert word in text, (page, word)
-    last = subprocess.run(["pdftotext", "-f", "4", "-l", "4", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    last = subprocess.run(
+        ["pdftotext", "-f", "4", "-l", "4", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "检查项 Checklist" in last and "判定规则 Rule" in last and "米 m" in last
 
 
 def test_atlas_a4_and_errors(sample, tmp_path):
     s = sample
-    path = atlas.write_atlas(tmp_path / "a4.pdf", boundaries=s["boundaries"], pilots_status=s["pilots"].head(1),
-                             paper="A4")
+    path = atlas.write_atlas(
+        tmp_path / "a4.pdf", boundaries=s["boundaries"], pilots_status=s["pilots"].head(1), paper="A4"
+    )
     assert re.search(rb"/MediaBox\s*\[\s*0 0 841\.8\d* 595\.2\d*", path.read_bytes())
     with pytest.raises(DataError, match="paper"):
         atlas.write_atlas(tmp_path / "x.pdf", boundaries=s["boundaries"], paper="A5")

@@ -14,7 +14,7 @@ def test_success_replaces_the_file_and_leaves_no_temporary(tmp_path):
     with atomic_path(target) as tmp:
         assert tmp.parent == tmp_path and tmp.suffix == ".html" and not tmp.exists()
         tmp.write_text("new", encoding="utf-8")
-        assert target.read_text(encoding="utf-8") == "old"   # untouched until the writer is done
+        assert target.read_text(encoding="utf-8") == "old"  # untouched until the writer is done
     assert target.read_text(encoding="utf-8") == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.html"]
 

@@ -35,8 +35,17 @@ def _make_county():
 @pytest.fixture(scope="module")
 def province(tmp_path_factory):
     d = tmp_path_factory.mktemp("province")
-    _make_county().make_county(d, cols=4, rows=2, homes=1200, facilities=100, schools=12, seed=5,
-                               base=SAMPLE_DATA / "osm" / "sample.osm", counties=(4, 2))
+    _make_county().make_county(
+        d,
+        cols=4,
+        rows=2,
+        homes=1200,
+        facilities=100,
+        schools=12,
+        seed=5,
+        base=SAMPLE_DATA / "osm" / "sample.osm",
+        counties=(4, 2),
+    )
     text = (d / "province.toml").read_text(encoding="utf-8").replace("maps = true", "maps = false")
     text = text.replace("[cluster]\nworkers = 2\n", "") + CLUSTER
     (d / "province.toml").write_text(text, encoding="utf-8")
@@ -54,7 +63,7 @@ def test_eight_counties_each_with_outputs_and_province_tables(province):
     for st in res.statuses:
         out = pc.outputs / "counties" / st["county_id"]
         assert Path(st["files"]["geopackage"]).parent == out
-        cov = _read_table(out / "tables" / "community_coverage.csv")   # bilingual headers back to column names
+        cov = _read_table(out / "tables" / "community_coverage.csv")  # bilingual headers back to column names
         # every county's homes are its own: the children counted are those of the homes split to it
         homes = gpd.read_file(pc.outputs / "work" / st["county_id"] / "origins.gpkg")
         per_cat = cov.groupby("category")["children"].sum()
@@ -91,13 +100,16 @@ def test_failed_county_reported_then_rerun_alone(province, capsys):
     (broken / "homes.gpkg").write_text("not a GeoPackage", encoding="utf-8")
     cfg9 = good["C01"].read_text(encoding="utf-8")
     origins = str(pc.outputs / "work" / "C01" / "origins.gpkg")
-    (broken / "county.toml").write_text(cfg9.replace(json.dumps(origins), json.dumps(str(broken / "homes.gpkg"))),
-                                        encoding="utf-8")
+    (broken / "county.toml").write_text(
+        cfg9.replace(json.dumps(origins), json.dumps(str(broken / "homes.gpkg"))), encoding="utf-8"
+    )
     entries = "".join(f'[[county]]\nid = "{cid}"\nconfig = "{p}"\n\n' for cid, p in good.items())
     entries += f'[[county]]\nid = "C09"\nname = "示例9县"\nconfig = "{broken / "county.toml"}"\n'
     prov_b = d / "province_b.toml"
-    prov_b.write_text(f'[province]\nname = "b"\noutputs = "{pc.outputs}"\nmaps = false\n\n{entries}{CLUSTER}',
-                      encoding="utf-8")
+    prov_b.write_text(
+        f'[province]\nname = "b"\noutputs = "{pc.outputs}"\nmaps = false\n\n{entries}{CLUSTER}',
+        encoding="utf-8",
+    )
     before = {cid: batch._status_path(pc.outputs, cid).stat().st_mtime_ns for cid in good}
 
     assert cli_main(["batch", "--config", str(prov_b)]) == 2
@@ -128,6 +140,8 @@ def test_province_config_errors(tmp_path):
     p.write_text('[[county]]\nid = "a"\nconfig = "missing.toml"\n', encoding="utf-8")
     with pytest.raises(DataError, match="missing.toml"):
         batch.load_province(p)
-    p.write_text('[[county]]\nconfig = "a.toml"\n[[county]]\nconfig = "a.toml"\n[clusters]\n', encoding="utf-8")
+    p.write_text(
+        '[[county]]\nconfig = "a.toml"\n[[county]]\nconfig = "a.toml"\n[clusters]\n', encoding="utf-8"
+    )
     with pytest.raises(DataError, match="unknown section"):
         batch.load_province(p)

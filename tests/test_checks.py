@@ -8,12 +8,11 @@ import geopandas as gpd
 import numpy as np
 import pytest
 
-from childspace.inputs import datum
-
-from childspace.inputs import loaders as io
 from childspace.analysis.checks import datum_check
-from childspace.osm.features import facilities_from_osm
+from childspace.inputs import datum
+from childspace.inputs import loaders as io
 from childspace.network.engine import WalkNetwork
+from childspace.osm.features import facilities_from_osm
 from childspace.osm.reader import read_osm
 
 DATA = Path(__file__).resolve().parents[1] / "childspace" / "data"
@@ -49,9 +48,9 @@ def test_true_positions_are_not_suspect(net, truth, osm_ref):
     assert len(rep) == 1
     row = rep.iloc[0]
     assert row["suspect"] == ""
-    assert row["median_m"] < 60          # entrances a few tens of metres from the street
+    assert row["median_m"] < 60  # entrances a few tens of metres from the street
     assert row["message"] == ""
-    assert row["pairs"] >= 5 and row["pair_offset_m"] < 60   # same places as in OSM
+    assert row["pairs"] >= 5 and row["pair_offset_m"] < 60  # same places as in OSM
 
 
 @pytest.mark.parametrize("to, lo, hi", [("gcj02", 350, 800), ("bd09", 800, 1500)])
@@ -76,14 +75,29 @@ def test_street_test_flags_a_shift_in_a_sparse_network(truth):
 
     t = truth.to_crs(4549)
     x0, y0 = t.geometry.iloc[0].x, t.geometry.iloc[0].y
-    pts = gpd.GeoDataFrame({"name": ["a", "b", "c", "d"], "category": "kindergarten",
-                            "source_file": "picked.csv"},
-                           geometry=[Point(x0 + dx, y0 + 20) for dx in (-300, -100, 100, 300)], crs=4549)
-    nodes = gpd.GeoDataFrame({"osmid": [1, 2, 3, 4]}, geometry=[Point(x0 - 2000, y0), Point(x0 + 2000, y0),
-                             Point(x0 - 2000, y0 + 3000), Point(x0 + 2000, y0 + 3000)], crs=4549).set_index("osmid")
-    edges = gpd.GeoDataFrame({"u": [1, 3], "v": [2, 4], "key": 0, "osmid": [10, 11], "highway": "residential"},
-                             geometry=[LineString([nodes.geometry[1], nodes.geometry[2]]),
-                                       LineString([nodes.geometry[3], nodes.geometry[4]])], crs=4549)
+    pts = gpd.GeoDataFrame(
+        {"name": ["a", "b", "c", "d"], "category": "kindergarten", "source_file": "picked.csv"},
+        geometry=[Point(x0 + dx, y0 + 20) for dx in (-300, -100, 100, 300)],
+        crs=4549,
+    )
+    nodes = gpd.GeoDataFrame(
+        {"osmid": [1, 2, 3, 4]},
+        geometry=[
+            Point(x0 - 2000, y0),
+            Point(x0 + 2000, y0),
+            Point(x0 - 2000, y0 + 3000),
+            Point(x0 + 2000, y0 + 3000),
+        ],
+        crs=4549,
+    ).set_index("osmid")
+    edges = gpd.GeoDataFrame(
+        {"u": [1, 3], "v": [2, 4], "key": 0, "osmid": [10, 11], "highway": "residential"},
+        geometry=[
+            LineString([nodes.geometry[1], nodes.geometry[2]]),
+            LineString([nodes.geometry[3], nodes.geometry[4]]),
+        ],
+        crs=4549,
+    )
     sparse = WalkNetwork.from_frames(nodes.to_crs(4326), edges.to_crs(4326))
     shifted = _shifted(pts.to_crs(4326), "gcj02", "picked.csv")
     rep = datum_check(shifted, sparse)

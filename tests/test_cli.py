@@ -20,8 +20,13 @@ COMMANDS = ["demo", "report", "check", "coverage", "routes", "network"]
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "childspace.run.cli", *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "childspace.run.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=600,
+    )
 
 
 def test_help_lists_every_command(capsys):
@@ -57,7 +62,9 @@ def _config_with(tmp_path: Path, facilities_csv: str) -> Path:
 
 
 def test_unknown_category_names_file_row_and_known_labels(tmp_path):
-    cfg = _config_with(tmp_path, "名称,类型,经度,纬度\n示例幼儿园,幼儿园,120.97,28.115\n示例游泳馆,游泳馆,120.98,28.12\n")
+    cfg = _config_with(
+        tmp_path, "名称,类型,经度,纬度\n示例幼儿园,幼儿园,120.97,28.115\n示例游泳馆,游泳馆,120.98,28.12\n"
+    )
     r = run_cli("check", "--config", str(cfg))
     assert r.returncode == 2, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
@@ -70,8 +77,10 @@ def test_unknown_hazard_ranking_in_config_is_one_line(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(ROOT / "childspace" / "data", data)
     cfg = data / "sample.toml"
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace('hazards_rank_by = "children"',
-                                                           'hazards_rank_by = "danger"'), encoding="utf-8")
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace('hazards_rank_by = "children"', 'hazards_rank_by = "danger"'),
+        encoding="utf-8",
+    )
     r = run_cli("check", "--config", str(cfg))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     err = [ln for ln in r.stderr.splitlines() if ln.strip()]
@@ -97,9 +106,17 @@ def test_demo_runs_end_to_end(demo):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Traceback" not in r.stderr
     assert str(out) in r.stdout
-    for rel in ("childspace.gpkg", "childspace.xlsx", "report.html", "maps/pilots.html", "maps/routes.html",
-                "maps/overview.html", "maps/coverage_kindergarten.html", "figures/pilots.png",
-                "tables/pilot_units.csv"):
+    for rel in (
+        "childspace.gpkg",
+        "childspace.xlsx",
+        "report.html",
+        "maps/pilots.html",
+        "maps/routes.html",
+        "maps/overview.html",
+        "maps/coverage_kindergarten.html",
+        "figures/pilots.png",
+        "tables/pilot_units.csv",
+    ):
         assert (out / rel).stat().st_size > 0, rel
     assert not list(out.rglob(".*.tmp")) and not list(out.glob(".childspace.*"))  # no temporary files left
 
@@ -107,8 +124,18 @@ def test_demo_runs_end_to_end(demo):
 def test_demo_geopackage_layers(demo):
     out, _ = demo
     layers = {name for name, _ in pyogrio.list_layers(out / "childspace.gpkg")}
-    assert {"townships", "communities", "facilities", "access", "service_areas", "gaps", "pilots", "routes",
-            "hazards", "walksheds"} <= layers
+    assert {
+        "townships",
+        "communities",
+        "facilities",
+        "access",
+        "service_areas",
+        "gaps",
+        "pilots",
+        "routes",
+        "hazards",
+        "walksheds",
+    } <= layers
     pilots = gpd.read_file(out / "childspace.gpkg", layer="pilots")
     assert len(pilots) == 48
     assert set(pilots["status"]) <= {"meets", "partly", "gap"}
@@ -131,7 +158,7 @@ def test_demo_workbook_and_report(demo):
 def test_demo_prints_the_safety_profile_and_the_assumptions(demo):
     out, r = demo
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("• ")]
-    prof = [ln for ln in lines if "route safety profile: china" in ln]   # the sample lies in Yueqing
+    prof = [ln for ln in lines if "route safety profile: china" in ln]  # the sample lies in Yueqing
     assert len(prof) == 1 and "小学 ≤1 级" in prof[0] and "middle school <= 2" in prof[0]
     ass = {ln.split("：")[0]: ln for ln in lines if "rest on assumed tags" in ln}
     assert set(ass) == {"• 小学通学", "• 初中通学"}
@@ -146,11 +173,21 @@ def test_demo_prints_the_safety_profile_and_the_assumptions(demo):
         assert f"{worst:.0f}-{best:.0f} under other plausible defaults; {assumed:.0f} children's" in ass[key]
         assert worst <= safe <= best and 0 < assumed
     # one row per home and school category, no geometry; both lengths and the verdict range
-    homes = gpd.read_file(out / "childspace.gpkg", layer="origins" if "origins" in dict(
-        pyogrio.list_layers(out / "childspace.gpkg")) else "access")
+    homes = gpd.read_file(
+        out / "childspace.gpkg",
+        layer="origins" if "origins" in dict(pyogrio.list_layers(out / "childspace.gpkg")) else "access",
+    )
     assert len(routes) == 2 * len(homes) and not routes.duplicated(["origin_id", "category"]).any()
-    assert {"shortest_m", "safest_m", "worst_level", "verdict", "verdict_best", "verdict_worst",
-            "assumed_share", "profile"} <= set(routes.columns) and "geometry" not in routes.columns
+    assert {
+        "shortest_m",
+        "safest_m",
+        "worst_level",
+        "verdict",
+        "verdict_best",
+        "verdict_worst",
+        "assumed_share",
+        "profile",
+    } <= set(routes.columns) and "geometry" not in routes.columns
     assert (routes["safest_m"] >= routes["shortest_m"] - 1e-6).all() and (routes["profile"] == "china").all()
     wb = openpyxl.load_workbook(out / "childspace.xlsx", read_only=True)
     assert any("routes" in name or "路径" in name for name in wb.sheetnames)
@@ -168,22 +205,33 @@ def test_routes_max_level_changes_the_verdicts(tmp_path):
     assert (r3.loc[r3["worst_level"] == 3, "verdict"] == "safe").all() and (r3["worst_level"] == 3).any()
     assert (r1.loc[r1["worst_level"].between(2, 3), "verdict"] == "caution").all()
     assert (r1["safe_max_level"] == 1).all() and (r3["safe_max_level"] == 3).all()
-    assert r3.loc[r3["verdict"] == "safe", "children"].sum() > r1.loc[r1["verdict"] == "safe", "children"].sum()
+    assert (
+        r3.loc[r3["verdict"] == "safe", "children"].sum() > r1.loc[r1["verdict"] == "safe", "children"].sum()
+    )
 
 
 def test_demo_warns_about_a_gcj02_file_read_as_wgs84(tmp_path):
-    cfg = _config_with(tmp_path, (ROOT / "childspace" / "data" / "facilities" / "facilities.csv").read_text(encoding="utf-8"))
+    cfg = _config_with(
+        tmp_path, (ROOT / "childspace" / "data" / "facilities" / "facilities.csv").read_text(encoding="utf-8")
+    )
     text = cfg.read_text(encoding="utf-8").replace('coords = "gcj02"', 'coords = "wgs84"')
     cfg.write_text(text, encoding="utf-8")
     r = run_cli("report", "--config", str(cfg), "--outputs", str(tmp_path / "out"), "--no-maps")
     assert r.returncode == 0, r.stderr[-3000:]
-    assert 'mother_baby_rooms_amap.xlsx' in r.stderr and 'coords="gcj02"' in r.stderr
+    assert "mother_baby_rooms_amap.xlsx" in r.stderr and 'coords="gcj02"' in r.stderr
 
 
 def test_coverage_radius_override_changes_the_figures(tmp_path):
     def kg_line(radius: str | None) -> float:
-        args = ["coverage", "--config", str(ROOT / "childspace" / "data" / "sample.toml"), "--category", "kindergarten",
-                "--outputs", str(tmp_path / (radius or "std"))]
+        args = [
+            "coverage",
+            "--config",
+            str(ROOT / "childspace" / "data" / "sample.toml"),
+            "--category",
+            "kindergarten",
+            "--outputs",
+            str(tmp_path / (radius or "std")),
+        ]
         if radius:
             args += ["--radius", radius]
         r = run_cli(*args)
@@ -192,15 +240,22 @@ def test_coverage_radius_override_changes_the_figures(tmp_path):
         return float(line.split("步行 ")[1].split("%")[0])
 
     standard, wider = kg_line(None), kg_line("600")
-    assert wider > standard   # 600 m reaches more children than the standard's 300 m
+    assert wider > standard  # 600 m reaches more children than the standard's 300 m
 
 
 def test_network_command_saves_a_network_that_loads(tmp_path):
     from childspace.network.engine import WalkNetwork
 
     out = tmp_path / "new" / "walk.gpkg"
-    r = run_cli("network", "--osm", str(ROOT / "childspace" / "data" / "osm" / "sample.osm"), "--area",
-                str(ROOT / "childspace" / "data" / "boundaries" / "townships.gpkg"), "--out", str(out))
+    r = run_cli(
+        "network",
+        "--osm",
+        str(ROOT / "childspace" / "data" / "osm" / "sample.osm"),
+        "--area",
+        str(ROOT / "childspace" / "data" / "boundaries" / "townships.gpkg"),
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     net = WalkNetwork.load(out)
     assert net.n_nodes > 100 and net.n_edges > net.n_nodes
@@ -208,6 +263,11 @@ def test_network_command_saves_a_network_that_loads(tmp_path):
 
 
 def test_network_command_rejects_a_file_that_is_not_osm(tmp_path):
-    r = run_cli("network", "--osm", str(ROOT / "childspace" / "data" / "facilities" / "facilities.csv"), "--out",
-                str(tmp_path / "x.gpkg"))
+    r = run_cli(
+        "network",
+        "--osm",
+        str(ROOT / "childspace" / "data" / "facilities" / "facilities.csv"),
+        "--out",
+        str(tmp_path / "x.gpkg"),
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr and "not an OSM file" in r.stderr

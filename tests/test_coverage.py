@@ -13,12 +13,12 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from conftest import sample_file
 from pyproj import Transformer
 
-from childspace.analysis import coverage as cv
 from childspace._errors import ChildspaceWarning, DataError
+from childspace.analysis import coverage as cv
 from childspace.network.engine import WalkNetwork
-from conftest import sample_file
 
 M = "EPSG:4549"
 X0, Y0 = (round(c) for c in Transformer.from_crs("EPSG:4326", M, always_xy=True).transform(120.98, 28.12))
@@ -39,15 +39,22 @@ def grid_network(banks=((0, 100, 200), (300, 400)), rows=(0, 100, 200)) -> WalkN
             for j, y in enumerate(rows):
                 nodes[nid(x, y)] = P(x, y)
                 if i + 1 < len(bank):
-                    edges.append((nid(x, y), nid(bank[i + 1], y), shapely.LineString([P(x, y), P(bank[i + 1], y)])))
+                    edges.append(
+                        (nid(x, y), nid(bank[i + 1], y), shapely.LineString([P(x, y), P(bank[i + 1], y)]))
+                    )
                 if j + 1 < len(rows):
-                    edges.append((nid(x, y), nid(x, rows[j + 1]), shapely.LineString([P(x, y), P(x, rows[j + 1])])))
+                    edges.append(
+                        (nid(x, y), nid(x, rows[j + 1]), shapely.LineString([P(x, y), P(x, rows[j + 1])]))
+                    )
     ng = gpd.GeoDataFrame(index=np.array(list(nodes), dtype=np.int64), geometry=list(nodes.values()), crs=M)
     ng = ng.to_crs(4326)
     ng.index.name = "osmid"
     ng["x"], ng["y"] = ng.geometry.x, ng.geometry.y
-    eg = gpd.GeoDataFrame({"u": [e[0] for e in edges], "v": [e[1] for e in edges], "key": 0,
-                           "highway": "residential"}, geometry=[e[2] for e in edges], crs=M).to_crs(4326)
+    eg = gpd.GeoDataFrame(
+        {"u": [e[0] for e in edges], "v": [e[1] for e in edges], "key": 0, "highway": "residential"},
+        geometry=[e[2] for e in edges],
+        crs=M,
+    ).to_crs(4326)
     return WalkNetwork.from_frames(ng, eg, crs=M)
 
 
@@ -57,13 +64,22 @@ def points(xy, **cols) -> gpd.GeoDataFrame:
 
 def boxes(**units) -> gpd.GeoDataFrame:
     ids = list(units)
-    return gpd.GeoDataFrame({"unit_id": ids, "name": [f"单元{i}" for i in ids], "level": "community"},
-                            geometry=[shapely.box(X0 + a, Y0 + b, X0 + c, Y0 + d) for a, b, c, d in units.values()],
-                            crs=M).to_crs(4326)
+    return gpd.GeoDataFrame(
+        {"unit_id": ids, "name": [f"单元{i}" for i in ids], "level": "community"},
+        geometry=[shapely.box(X0 + a, Y0 + b, X0 + c, Y0 + d) for a, b, c, d in units.values()],
+        crs=M,
+    ).to_crs(4326)
 
 
 # O1..O6: (position, children); O6 lies outside every unit
-ORIGINS = [((150, 100), 10), ((200, 200), 20), ((300, 100), 30), ((0, 50), 5), ((400, 200), 8), ((100, 270), 7)]
+ORIGINS = [
+    ((150, 100), 10),
+    ((200, 200), 20),
+    ((300, 100), 30),
+    ((0, 50), 5),
+    ((400, 200), 8),
+    ((100, 270), 7),
+]
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +89,20 @@ def net():
 
 @pytest.fixture(scope="module")
 def origins():
-    return points([p for p, _ in ORIGINS], origin_id=[f"O{i + 1}" for i in range(6)],
-                  children=[c for _, c in ORIGINS])
+    return points(
+        [p for p, _ in ORIGINS], origin_id=[f"O{i + 1}" for i in range(6)], children=[c for _, c in ORIGINS]
+    )
 
 
 @pytest.fixture(scope="module")
 def facilities():
-    return points([(50, 0), (0, 200), (400, 0)], facility_id=["K1", "PL", "PS"],
-                  category=["kindergarten", "park", "park"], area_ha=[np.nan, 1.0, 0.2], name=["k", "pl", "ps"])
+    return points(
+        [(50, 0), (0, 200), (400, 0)],
+        facility_id=["K1", "PL", "PS"],
+        category=["kindergarten", "park", "park"],
+        area_ha=[np.nan, 1.0, 0.2],
+        name=["k", "pl", "ps"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +123,18 @@ def test_walk_and_line_distances(access):
     # O1: 50 + 100 + 50; O2: 350 either way round; O3, O5 across the river: unreachable; O4: 50 + 50;
     # O6 snaps 70 m to (100, 200): its access leg 70 + 50 + 100 + 100 (the kindergarten sits on its street)
     np.testing.assert_allclose(walk, [200, 350, np.inf, 100, np.inf, 320], atol=1e-3)
-    np.testing.assert_allclose(line, [np.hypot(100, 100), 250, np.hypot(250, 100), np.hypot(50, 50),
-                                      np.hypot(350, 200), np.hypot(50, 270)], atol=1e-3)
+    np.testing.assert_allclose(
+        line,
+        [
+            np.hypot(100, 100),
+            250,
+            np.hypot(250, 100),
+            np.hypot(50, 50),
+            np.hypot(350, 200),
+            np.hypot(50, 270),
+        ],
+        atol=1e-3,
+    )
     assert access["covered_walk_kindergarten"].tolist() == [True, False, False, True, False, False]
     assert access["covered_line_kindergarten"].tolist() == [True, True, True, True, False, True]
     assert access["nearest_kindergarten"].tolist() == ["K1"] * 6
@@ -119,8 +151,9 @@ def test_park_radius_by_size_is_or_of_classes():
     # straight street; origin at 0, small park (r 300) 350 m east, large park (r 500) 450 m west
     net = grid_network(banks=(tuple(range(-600, 700, 100)),), rows=(0,))
     o = points([(0, 0), (0, 0)], origin_id=["a", "b"], children=[1, 1])
-    f = points([(350, 0), (-450, 0)], facility_id=["small", "large"], category=["park", "park"],
-               area_ha=[0.3, 0.6])
+    f = points(
+        [(350, 0), (-450, 0)], facility_id=["small", "large"], category=["park", "park"], area_ha=[0.3, 0.6]
+    )
     a = cv.origin_access(o, f, net)
     assert a.attrs["radii"]["park"] == [300.0, 500.0]
     assert a["dist_walk_park"].iloc[0] == pytest.approx(350, abs=1e-3)
@@ -134,8 +167,14 @@ def test_park_radius_by_size_is_or_of_classes():
 def _k1_expected_pieces():
     """Reachable streets from K1 within 300 m, by hand (everything on the west bank except the last 50 m
     towards (200, 200) on both streets ending there)."""
-    segs = [((0, 0), (200, 0)), ((0, 100), (200, 100)), ((0, 200), (150, 200)),
-            ((0, 0), (0, 200)), ((100, 0), (100, 200)), ((200, 0), (200, 150))]
+    segs = [
+        ((0, 0), (200, 0)),
+        ((0, 100), (200, 100)),
+        ((0, 200), (150, 200)),
+        ((0, 0), (0, 200)),
+        ((100, 0), (100, 200)),
+        ((200, 0), (200, 150)),
+    ]
     return shapely.MultiLineString([[(X0 + a, Y0 + b), (X0 + c, Y0 + d)] for (a, b), (c, d) in segs])
 
 
@@ -175,7 +214,7 @@ def test_unit_coverage_hand_figures(units, access, facilities, net):
     # children-weighted: 100 m (5), 200 m (10), 350 m (20) -> median and p90 350 m
     assert k.loc["A", "median_walk_m"] == pytest.approx(350, abs=1e-3)
     assert k.loc["A", "p90_walk_m"] == pytest.approx(350, abs=1e-3)
-    assert k.loc["A", "detour_ratio"] == pytest.approx(1.4, abs=1e-6)   # O2: 350 / 250 holds 20 of 35
+    assert k.loc["A", "detour_ratio"] == pytest.approx(1.4, abs=1e-6)  # O2: 350 / 250 holds 20 of 35
     assert bool(k.loc["A", "below_target"])
     # B (east bank) is a part of the network with no kindergarten: its homes are counted apart, not as 0 %
     assert np.isnan(k.loc["B", "pct_walk"]) and k.loc["B", "pct_line"] == pytest.approx(100 * 30 / 38)
@@ -185,7 +224,9 @@ def test_unit_coverage_hand_figures(units, access, facilities, net):
     assert np.isnan(k.loc["C", "pct_walk"]) and "no children" in k.loc["C", "note"]
     assert not bool(k.loc["C", "below_target"])
     # area: the walking area of K1 lies wholly inside A (90,000 m2)
-    sa_area = cv.service_areas(facilities, net, categories="kindergarten", engine="vector").to_crs(M).area.iloc[0]
+    sa_area = (
+        cv.service_areas(facilities, net, categories="kindergarten", engine="vector").to_crs(M).area.iloc[0]
+    )
     assert k.loc["A", "area_pct_walk"] == pytest.approx(100 * sa_area / 90000.0, rel=1e-6)
     assert k.loc["B", "area_pct_walk"] == 0
     lib = uc[uc.category == "library"].set_index("unit_id")
@@ -202,9 +243,9 @@ def test_life_circles(units, access):
         warnings.simplefilter("ignore", ChildspaceWarning)
         uc = cv.unit_coverage(units, access)
     lc = cv.life_circles(uc).set_index("unit_id")
-    assert lc.loc["A", "lc5_missing"] == "幼儿园 Kindergarten"        # park is 100 % covered, kindergarten 43 %
+    assert lc.loc["A", "lc5_missing"] == "幼儿园 Kindergarten"  # park is 100 % covered, kindergarten 43 %
     assert lc.loc["A", "lc15_missing"] == "图书馆 Library"
-    assert lc.loc["A", "lc5_complete"] is False or lc.loc["A", "lc5_complete"] == False
+    assert isinstance(lc.loc["A", "lc5_complete"], (bool, np.bool_)) and not lc.loc["A", "lc5_complete"]
     assert lc.loc["C", "lc5_missing"] == "" and np.isnan(lc.loc["C", "lc5_complete"])
 
 
@@ -216,7 +257,9 @@ def test_gaps_ranked_and_valid(units, access, facilities, net):
     assert g["children_uncovered"].tolist() == [38, 20, 0]
     assert g["rank"].tolist() == [1, 2, 3]
     gm = g.to_crs(M).set_index("unit_id")
-    sa_area = cv.service_areas(facilities, net, categories="kindergarten", engine="vector").to_crs(M).area.iloc[0]
+    sa_area = (
+        cv.service_areas(facilities, net, categories="kindergarten", engine="vector").to_crs(M).area.iloc[0]
+    )
     assert gm.loc["A"].geometry.area == pytest.approx(90000 - sa_area, rel=1e-6)
     assert gm.loc["B"].geometry.area == pytest.approx(60000, rel=1e-6)
     assert gm.loc["A"].geometry.contains(P(200, 200)) and not gm.loc["A"].geometry.contains(P(100, 100))
@@ -225,7 +268,9 @@ def test_gaps_ranked_and_valid(units, access, facilities, net):
 
 
 def test_two_step_fca(origins, net):
-    f = points([(50, 0), (0, 200)], facility_id=["K1", "K2"], category=["kindergarten"] * 2, capacity=[30, 10])
+    f = points(
+        [(50, 0), (0, 200)], facility_id=["K1", "K2"], category=["kindergarten"] * 2, capacity=[30, 10]
+    )
     r = cv.two_step_fca(origins, f, net, 300)
     fr = r.facilities.set_index("facility_id")
     # K1 reaches O1, O4 (10 + 5; O6 is 70 + 250 m away); K2 reaches O1, O2, O4, O6 (10 + 20 + 5 + 7)
@@ -302,7 +347,7 @@ def test_raster_service_areas_agree_with_vector_on_hand_grid(facilities, net, ce
         assert b.is_valid and b.geom_type in ("Polygon", "MultiPolygon")
         assert b.area == pytest.approx(a.area, rel=0.03)
         assert _iou(a, b) >= 0.95
-        assert a.hausdorff_distance(b) <= 1.0 * cell      # outline within about one cell
+        assert a.hausdorff_distance(b) <= 1.0 * cell  # outline within about one cell
     k1 = ras.geometry["K1"]
     # the far bank (no crossing) stays out, the reached end of x = 200 (to y = 150, + 25 m) is in, beyond is out
     assert not k1.intersects(shapely.box(X0 + 260, Y0 - 50, X0 + 450, Y0 + 250))
@@ -313,7 +358,11 @@ def test_raster_service_areas_agree_with_vector_on_hand_grid(facilities, net, ce
 
 def test_raster_dissolved_agrees_with_vector_on_hand_grid(facilities, net):
     vec = cv.dissolve_service_areas(facilities, net, engine="vector").to_crs(M).set_index("category")
-    ras = cv.dissolve_service_areas(facilities, net, engine="raster", cell_m=5.0).to_crs(M).set_index("category")
+    ras = (
+        cv.dissolve_service_areas(facilities, net, engine="raster", cell_m=5.0)
+        .to_crs(M)
+        .set_index("category")
+    )
     assert set(ras.attrs["engine"].values()) == {"raster"}
     for cat in ("kindergarten", "park"):
         a, b = vec.geometry[cat], ras.geometry[cat]
@@ -331,7 +380,9 @@ def test_raster_strips_equal_one_grid():
     assert one.is_valid and strips.is_valid
     assert shapely.symmetric_difference(one, strips).area < 1.0
     # the exact 25 m buffer of the two lines (0,0)-(395,0) and (0,0)-(0,395)
-    exact = shapely.buffer(shapely.MultiLineString([[(0, 0), (395, 0)], [(0, 0), (0, 395)]]), 25.0, quad_segs=64)
+    exact = shapely.buffer(
+        shapely.MultiLineString([[(0, 0), (395, 0)], [(0, 0), (0, 395)]]), 25.0, quad_segs=64
+    )
     assert one.area == pytest.approx(exact.area, rel=0.02) and _iou(one, exact) >= 0.95
 
 
@@ -358,9 +409,11 @@ def test_raster_clusters_trace_like_one_grid():
     # the edge at k = 11 (a 45 m gap < 2 x 25 m)
     lo_x = np.floor((-200 + shift[0, 0]) / 10.0) * 10.0 - 50.0
     edge = lo_x + (32 * 11 - 0.5) * 10.0 - shift[0, 0]
-    parts += [np.c_[np.arange(edge - 200, edge - 4.9, 5.0), np.full(40, 1000.0)],
-              np.c_[np.arange(edge + 40, edge + 200.1, 5.0), np.full(33, 1000.0)],
-              np.array([[4321.0, -777.0]])]
+    parts += [
+        np.c_[np.arange(edge - 200, edge - 4.9, 5.0), np.full(40, 1000.0)],
+        np.c_[np.arange(edge + 40, edge + 200.1, 5.0), np.full(33, 1000.0)],
+        np.array([[4321.0, -777.0]]),
+    ]
     xy = np.concatenate(parts) + shift
     got = cv._raster_dissolved(xy, 10.0, 25.0)
     ref = _one_grid(xy, 10.0, 25.0)
@@ -370,7 +423,7 @@ def test_raster_clusters_trace_like_one_grid():
     # three crosses + the two joined lines + the point = 5 separate parts
     assert got.geom_type == "MultiPolygon" and len(got.geoms) == 5
     lines = [g for g in got.geoms if g.bounds[0] < edge + shift[0, 0] < g.bounds[2]]
-    assert len(lines) == 1 and lines[0].bounds[2] > edge + 200      # the two lines form one band
+    assert len(lines) == 1 and lines[0].bounds[2] > edge + 200  # the two lines form one band
     # the lone point: the cells whose centre lies within 25 m (2.5 cells) of its cell's centre, rows of 3, 5, 5,
     # 5, 3 cells = 21 cells, outlined half-way between cell centres; marching squares cut each of the 8 convex
     # corners by 1/8 cell and add 1/8 cell at each of the 4 concave ones: 20.5 cells of 100 m2
@@ -382,13 +435,18 @@ def test_raster_cluster_above_max_cells_goes_to_strips():
     # one cross of 800 m arms is a single cluster of about 85 x 85 cells: with max_cells=2,000 it is traced in
     # strips, the small square far away in its own window
     s = np.arange(-400, 400.1, 5.0)
-    xy = np.r_[np.c_[s, np.zeros_like(s)], np.c_[np.zeros_like(s), s], np.c_[5000 + s[:20], np.full(20, 5000.0)]]
+    xy = np.r_[
+        np.c_[s, np.zeros_like(s)], np.c_[np.zeros_like(s), s], np.c_[5000 + s[:20], np.full(20, 5000.0)]
+    ]
     whole = cv._raster_dissolved(xy, 10.0, 25.0)
     strips = cv._raster_dissolved(xy, 10.0, 25.0, max_cells=2_000)
     assert strips.is_valid and len(strips.geoms) == 2
     assert shapely.symmetric_difference(whole, strips).area < 1.0
-    exact = shapely.buffer(shapely.MultiLineString([[(-400, 0), (400, 0)], [(0, -400), (0, 400)],
-                                                    [(4600, 5000), (4695, 5000)]]), 25.0, quad_segs=64)
+    exact = shapely.buffer(
+        shapely.MultiLineString([[(-400, 0), (400, 0)], [(0, -400), (0, 400)], [(4600, 5000), (4695, 5000)]]),
+        25.0,
+        quad_segs=64,
+    )
     assert whole.area == pytest.approx(exact.area, rel=0.02) and _iou(whole, exact) >= 0.95
 
 
@@ -424,8 +482,9 @@ def test_sample_origin_access_matches_engine_queries(sample):
         acc = cv.origin_access(origins, fac, net, categories=["kindergarten", "primary_school"])
     for cat in ("kindergarten", "primary_school"):
         sub = fac[fac["category"] == cat]
-        ref, src = net.nearest(net.snap(sub, max_distance=150.0, legs=True),
-                               net.snap(origins, max_distance=150.0, legs=True))
+        ref, src = net.nearest(
+            net.snap(sub, max_distance=150.0, legs=True), net.snap(origins, max_distance=150.0, legs=True)
+        )
         got = acc[f"dist_walk_{cat}"].to_numpy()
         np.testing.assert_allclose(got[np.isfinite(ref)], ref[np.isfinite(ref)], atol=1e-6)
         assert (np.isinf(got) == np.isinf(ref)).all()
@@ -457,8 +516,8 @@ def test_facilities_per_unit_finds_the_township_without_a_childrens_home():
     """The action plan wants a children's home in every township; the sample's 示例丙镇 has none."""
     from pathlib import Path
 
-    from childspace.inputs import loaders as io
     from childspace.analysis.coverage import facilities_per_unit
+    from childspace.inputs import loaders as io
 
     data = Path(__file__).resolve().parents[1] / "childspace" / "data"
     towns = io.load_boundaries(data / "boundaries" / "townships.gpkg", level="township")
@@ -482,7 +541,7 @@ def test_raster_outlines_are_valid_without_repair(width):
     # random cells, dense with diagonal-only contacts (saddles) and holes: the traced polygons must be valid as
     # built (the dissolved raster path relies on it and no longer runs is_valid/make_valid)
     rng = np.random.default_rng(3)
-    for seed in range(5):
+    for _ in range(5):
         cells = np.argwhere(rng.random((40, 40)) < (0.35 if width == 0 else 0.08))
         xy = cells[:, ::-1] * 10.0 + 1000.0
         g = cv._raster_dissolved(xy, 10.0, width)
@@ -499,8 +558,11 @@ def test_network_parts_counted_apart():
     """Two parts of the network (a clipped extract): the west part has the only school; homes on the east part
     are counted in children_no_network and left out of the percentage; no inf in the table; one warning."""
     net = grid_network(banks=((0, 100, 200), (600, 700)), rows=(0, 100))
-    homes = points([(50, 0), (150, 100), (650, 0), (700, 50)], origin_id=["W1", "W2", "E1", "E2"],
-                   children=[10, 20, 5, 7])
+    homes = points(
+        [(50, 0), (150, 100), (650, 0), (700, 50)],
+        origin_id=["W1", "W2", "E1", "E2"],
+        children=[10, 20, 5, 7],
+    )
     school = points([(0, 0)], facility_id=["S"], category=["primary_school"], name=["s"])
     with pytest.warns(ChildspaceWarning, match=r"2 homes \(12 children\) with no primary_school"):
         acc = cv.origin_access(homes, school, net, categories=["primary_school"])
@@ -525,9 +587,17 @@ def test_network_parts_counted_apart():
 def _park(box_xy, area_ha=1.0, entrances=None):
     """A park facility given as a polygon (the loaders keep the outline as WKB in ``footprint``)."""
     poly = gpd.GeoSeries([shapely.box(*(np.add(box_xy, [X0, Y0, X0, Y0])))], crs=M).to_crs(4326)
-    f = gpd.GeoDataFrame({"facility_id": ["P"], "name": ["park"], "category": ["park"], "area_ha": [area_ha],
-                          "footprint": [shapely.to_wkb(poly.iloc[0])]},
-                         geometry=poly.representative_point().values, crs=4326)
+    f = gpd.GeoDataFrame(
+        {
+            "facility_id": ["P"],
+            "name": ["park"],
+            "category": ["park"],
+            "area_ha": [area_ha],
+            "footprint": [shapely.to_wkb(poly.iloc[0])],
+        },
+        geometry=poly.representative_point().values,
+        crs=4326,
+    )
     if entrances is not None:
         e = gpd.GeoSeries([P(x, y) for x, y in entrances], crs=M).to_crs(4326)
         f["entrances"] = [[(p.x, p.y) for p in e]]
@@ -543,7 +613,7 @@ def ring_net():
 def test_polygon_park_reached_at_its_boundary(ring_net):
     from childspace.analysis.access_points import facility_access_points
 
-    park = _park((150, 3, 250, 103))        # its south side runs 3 m from the street y=0
+    park = _park((150, 3, 250, 103))  # its south side runs 3 m from the street y=0
     ap = facility_access_points(park, ring_net)
     assert ap["counts"]["boundary"] == 1 and set(ap["kind"]) == {"boundary"}
     rel = ap["xy"] - [X0, Y0]
@@ -565,7 +635,7 @@ def test_polygon_park_reached_at_its_boundary(ring_net):
 def test_polygon_park_mapped_entrances_win(ring_net):
     from childspace.analysis.access_points import facility_access_points
 
-    park = _park((150, 3, 250, 103), entrances=[(250, 53)])      # one gate on the east side
+    park = _park((150, 3, 250, 103), entrances=[(250, 53)])  # one gate on the east side
     ap = facility_access_points(park, ring_net)
     assert ap["kind"].tolist() == ["entrance"] and ap["counts"]["entrance"] == 1
     homes = points([(200, -20)], origin_id=["S"], children=[1])
@@ -577,15 +647,15 @@ def test_polygon_park_mapped_entrances_win(ring_net):
 
 
 def test_polygon_park_service_area_starts_at_its_boundary(ring_net):
-    park = _park((150, 3, 250, 103))                             # 1 ha: 500 m
+    park = _park((150, 3, 250, 103))  # 1 ha: 500 m
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChildspaceWarning)
         sa = cv.service_areas(park, ring_net, engine="vector").to_crs(M).geometry.iloc[0]
-        pt = park.assign(footprint=None)                          # the same park as a point in its middle
+        pt = park.assign(footprint=None)  # the same park as a point in its middle
         sa_pt = cv.service_areas(pt, ring_net, engine="vector").to_crs(M).geometry.iloc[0]
         dis = cv.dissolve_service_areas(park, ring_net, engine="vector").to_crs(M).geometry.iloc[0]
     # 3 + 150 + 290 = 443 m up the east street from the access point at (250, 3); 53 + 200 + 290 from the middle
     assert sa.contains(P(395, 290)) and not sa_pt.contains(P(395, 290))
-    assert sa.contains(P(200, 80))                                # the park's own ground
+    assert sa.contains(P(200, 80))  # the park's own ground
     assert dis.contains(P(395, 290)) and dis.contains(P(200, 80))
-    assert not sa.contains(P(300, 310))                           # 553 m
+    assert not sa.contains(P(300, 310))  # 553 m

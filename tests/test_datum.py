@@ -11,7 +11,9 @@ GEOD = Geod(ellps="WGS84")
 
 
 def metres(lon1, lat1, lon2, lat2):
-    return GEOD.inv(np.broadcast_to(lon1, np.shape(lon2)), np.broadcast_to(lat1, np.shape(lat2)), lon2, lat2)[2]
+    return GEOD.inv(np.broadcast_to(lon1, np.shape(lon2)), np.broadcast_to(lat1, np.shape(lat2)), lon2, lat2)[
+        2
+    ]
 
 
 def test_tiananmen_reference_gcj02():
@@ -33,7 +35,7 @@ def test_tiananmen_bd09_is_about_1km_off():
 def test_yueqing_gcj02_offset_direction_and_size():
     lon, lat = D.wgs84_to_gcj02(120.96, 28.12)
     dlon, dlat = float(lon) - 120.96, float(lat) - 28.12
-    assert dlon == pytest.approx(0.0040, abs=0.0005)   # east
+    assert dlon == pytest.approx(0.0040, abs=0.0005)  # east
     assert dlat == pytest.approx(-0.0034, abs=0.0005)  # south
     assert 450 < metres(120.96, 28.12, float(lon), float(lat)) < 650
 
@@ -41,8 +43,11 @@ def test_yueqing_gcj02_offset_direction_and_size():
 def test_round_trips_below_half_a_metre_over_zhejiang():
     lon, lat = np.meshgrid(np.linspace(118.0, 123.0, 25), np.linspace(27.0, 31.2, 25))
     lon, lat = lon.ravel(), lat.ravel()
-    for fwd, inv in ((D.wgs84_to_gcj02, D.gcj02_to_wgs84), (D.wgs84_to_bd09, D.bd09_to_wgs84),
-                     (D.gcj02_to_bd09, D.bd09_to_gcj02)):
+    for fwd, inv in (
+        (D.wgs84_to_gcj02, D.gcj02_to_wgs84),
+        (D.wgs84_to_bd09, D.bd09_to_wgs84),
+        (D.gcj02_to_bd09, D.bd09_to_gcj02),
+    ):
         back = inv(*fwd(lon, lat))
         err = metres(lon, lat, back[0], back[1])
         assert err.max() < 0.5
@@ -77,25 +82,53 @@ def test_nan_passes_through_and_does_not_break_others():
     assert abs(float(fx) - 120.964) < 1e-8 and abs(float(fy) - 28.1166) < 1e-8
 
 
-@pytest.mark.parametrize("alias,expected", [
-    ("WGS84", "wgs84"), ("wgs-84", "wgs84"), ("CGCS2000", "wgs84"), ("EPSG:4326", "wgs84"), ("ＷＧＳ８４", "wgs84"),
-    ("GCJ-02", "gcj02"), (" gcj_02 ", "gcj02"), ("amap", "gcj02"), ("高德", "gcj02"), ("Tencent", "gcj02"),
-    ("BD-09", "bd09"), ("Baidu", "bd09"), ("百度", "bd09"), ("bd09ll", "bd09"),
-    # spellings planners write in a config or a 坐标系 column
-    ("WGS 1984", "wgs84"), ("GCS_WGS_1984", "wgs84"), ("EPSG 4326", "wgs84"), ("GCJ02", "gcj02"),
-    ("火星坐标", "gcj02"), ("火星坐标系", "gcj02"), ("BD09", "bd09"), ("百度坐标系", "bd09"), ("高德坐标", "gcj02"),
-    ("CGCS 2000", "wgs84"), ("国家2000坐标系", "wgs84"),
-])
+@pytest.mark.parametrize(
+    "alias,expected",
+    [
+        ("WGS84", "wgs84"),
+        ("wgs-84", "wgs84"),
+        ("CGCS2000", "wgs84"),
+        ("EPSG:4326", "wgs84"),
+        ("ＷＧＳ８４", "wgs84"),
+        ("GCJ-02", "gcj02"),
+        (" gcj_02 ", "gcj02"),
+        ("amap", "gcj02"),
+        ("高德", "gcj02"),
+        ("Tencent", "gcj02"),
+        ("BD-09", "bd09"),
+        ("Baidu", "bd09"),
+        ("百度", "bd09"),
+        ("bd09ll", "bd09"),
+        # spellings planners write in a config or a 坐标系 column
+        ("WGS 1984", "wgs84"),
+        ("GCS_WGS_1984", "wgs84"),
+        ("EPSG 4326", "wgs84"),
+        ("GCJ02", "gcj02"),
+        ("火星坐标", "gcj02"),
+        ("火星坐标系", "gcj02"),
+        ("BD09", "bd09"),
+        ("百度坐标系", "bd09"),
+        ("高德坐标", "gcj02"),
+        ("CGCS 2000", "wgs84"),
+        ("国家2000坐标系", "wgs84"),
+    ],
+)
 def test_normalise_datum_aliases(alias, expected):
     assert D.normalise_datum(alias) == expected
 
 
 def test_normalise_datum_error_lists_accepted_names():
-    with pytest.raises(DataError, match=r"coords='utm' is not a known coordinate system; accepted: WGS84 \(also "
-                                        r"WGS 1984, EPSG:4326.*GCJ02.*火星坐标.*BD09.*百度"):
+    with pytest.raises(
+        DataError,
+        match=r"coords='utm' is not a known coordinate system; accepted: WGS84 \(also "
+        r"WGS 1984, EPSG:4326.*GCJ02.*火星坐标.*BD09.*百度",
+    ):
         D.normalise_datum("utm")
-    with pytest.raises(DataError, match=r"^f\.csv: .*fix: set coords = \"wgs84\".*in this file's block of the run "
-                                        r"configuration"):
+    with pytest.raises(
+        DataError,
+        match=r"^f\.csv: .*fix: set coords = \"wgs84\".*in this file's block of the run "
+        r"configuration",
+    ):
         D.normalise_datum("Mercator", path="f.csv")
     with pytest.raises(DataError, match="Baidu Mercator"):
         D.normalise_datum("BD09MC")

@@ -11,7 +11,13 @@ import pytest
 import shapely
 
 from childspace import ChildspaceWarning, DataError
-from childspace.osm.features import classify_tags, facilities_from_osm, merge_facilities, name_score, osm_report
+from childspace.osm.features import (
+    classify_tags,
+    facilities_from_osm,
+    merge_facilities,
+    name_score,
+    osm_report,
+)
 
 LON0, LAT0 = 120.98, 28.12
 M_LAT = 1.0 / 111_320.0
@@ -60,7 +66,7 @@ def xml(nodes, ways, relations=()) -> str:
         ({"amenity": "school", "name": "乐清中等专业学校"}, ["upper_school"]),
         ({"amenity": "school", "name": "虹桥九年一贯制学校"}, ["primary_school", "middle_school"]),
         ({"amenity": "school", "school": "primary"}, ["primary_school"]),
-        ({"amenity": "school", "name": "外国语学校"}, ["primary_school", "middle_school"]),   # unknown level
+        ({"amenity": "school", "name": "外国语学校"}, ["primary_school", "middle_school"]),  # unknown level
         # outside China: names by language (config/school_levels.toml)
         ({"amenity": "school", "name": "Volksschule Krems"}, ["primary_school"]),
         ({"amenity": "school", "name": "Grundschule am Park"}, ["primary_school"]),
@@ -94,8 +100,14 @@ def xml(nodes, ways, relations=()) -> str:
 def test_classify_tags(tags, expected):
     got = classify_tags(tags)
     assert [c for c, _ in got] == expected
-    known = tags.get("isced:level") or tags.get("school") or any(
-        w in tags.get("name", "") for w in ("小学", "中学", "九年", "Volks", "Grund", "Elem", "ala-", "BG", "Mittel", "ylä"))
+    known = (
+        tags.get("isced:level")
+        or tags.get("school")
+        or any(
+            w in tags.get("name", "")
+            for w in ("小学", "中学", "九年", "Volks", "Grund", "Elem", "ala-", "BG", "Mittel", "ylä")
+        )
+    )
     if tags.get("amenity") == "school" and expected and expected[0] != "upper_school":
         assert {s for _, s in got} == ({"school"} if known else {"school_unknown_level"})
 
@@ -104,9 +116,12 @@ def test_school_name_patterns_from_the_run_config():
     from childspace.osm.features import school_name_patterns
 
     pats = school_name_patterns({"primary": ["Saint-Charles"], "not_middle": {"fr": ["institut"]}})
-    assert [c for c, _ in classify_tags({"amenity": "school", "name": "École Saint-Charles"}, pats)] == \
-        ["primary_school"]
-    assert classify_tags({"amenity": "school", "name": "Institut Collège X"}, pats) == [("upper_school", None)]
+    assert [c for c, _ in classify_tags({"amenity": "school", "name": "École Saint-Charles"}, pats)] == [
+        "primary_school"
+    ]
+    assert classify_tags({"amenity": "school", "name": "Institut Collège X"}, pats) == [
+        ("upper_school", None)
+    ]
     with pytest.raises(DataError, match="not a regular expression"):
         school_name_patterns({"middle": ["(unclosed"]})
 
@@ -155,14 +170,16 @@ def scene(tmp_path: Path) -> Path:
 
 
 def test_facilities_from_osm(tmp_path):
-    with pytest.warns(ChildspaceWarning, match=r"1 OSM schools of unknown level .* 外国语学校.*name_patterns"):
+    with pytest.warns(
+        ChildspaceWarning, match=r"1 OSM schools of unknown level .* 外国语学校.*name_patterns"
+    ):
         f = facilities_from_osm(scene(tmp_path))
     assert f.crs.to_epsg() == 4326
     got = dict(zip(f["facility_id"], f["category"]))
     assert got == {
         "osm/node/1": "kindergarten",
         "osm/node/2": "mother_baby_room",
-        "osm/node/3#primary_school": "primary_school",   # 外国语学校: level unknown, counted as both
+        "osm/node/3#primary_school": "primary_school",  # 外国语学校: level unknown, counted as both
         "osm/node/3#middle_school": "middle_school",
         "osm/way/10": "primary_school",
         "osm/relation/7": "park",

@@ -60,7 +60,9 @@ def test_bundled_font_renders_chinese_without_a_system_font(no_system_font, tmp_
             fig.text(0.02, 0.2, TEXT, fontweight="bold")
             fig.savefig(tmp_path / "t.png")
             regular = font_manager.findfont(font_manager.FontProperties(), fallback_to_default=False)
-            bold = font_manager.findfont(font_manager.FontProperties(weight="bold"), fallback_to_default=False)
+            bold = font_manager.findfont(
+                font_manager.FontProperties(weight="bold"), fallback_to_default=False
+            )
     assert _glyph_warnings(caught) == []
     assert Path(regular) == plot.BUNDLED_FONT_DIR / "ChildspaceSansCJKSC-Regular.ttf"
     assert Path(bold) == plot.BUNDLED_FONT_DIR / "ChildspaceSansCJKSC-Bold.ttf"
@@ -130,7 +132,7 @@ def test_font_folder_has_licence_and_is_small():
     assert "SIL OPEN FONT LICENSE Version 1.1" in (folder / "OFL.txt").read_text(encoding="utf-8")
     assert "Noto Sans CJK SC" in (folder / "README.md").read_text(encoding="utf-8")
     assert sum(p.stat().st_size for p in folder.iterdir()) < 5_000_000
-    for p in folder.glob("*.ttf"):   # renamed: no Reserved Font Name ("Source") in the family
+    for p in folder.glob("*.ttf"):  # renamed: no Reserved Font Name ("Source") in the family
         names = TTFont(p, lazy=True)["name"]
         for nid in (1, 4, 6, 16):
             assert "Childspace" in names.getDebugName(nid) and "Source" not in names.getDebugName(nid)
@@ -154,16 +156,25 @@ def test_a_failing_figure_is_a_warning_and_the_rest_is_written(tmp_path, monkeyp
 
     from childspace.outputs import figures_routes
 
-    monkeypatch.setattr(figures_routes, "plot_routes", broken)   # the slowest figure: the test stays short
+    monkeypatch.setattr(figures_routes, "plot_routes", broken)  # the slowest figure: the test stays short
     out = tmp_path / "out"
     code = main(["report", "--config", str(_small_config(tmp_path)), "--outputs", str(out)])
     err = capsys.readouterr().err
     assert code == 0, err
     assert "figures/routes.png was not written: RuntimeError: drawing failed on purpose" in err
     assert not (out / "figures" / "routes.png").exists()
-    for rel in ("report.html", "childspace.gpkg", "childspace.xlsx", "tables/community_coverage.csv",
-                "tables/hazards.csv", "maps/routes.html", "maps/overview.html", "figures/overview.png",
-                "figures/coverage_kindergarten.png", "figures/pilots.png"):
+    for rel in (
+        "report.html",
+        "childspace.gpkg",
+        "childspace.xlsx",
+        "tables/community_coverage.csv",
+        "tables/hazards.csv",
+        "maps/routes.html",
+        "maps/overview.html",
+        "figures/overview.png",
+        "figures/coverage_kindergarten.png",
+        "figures/pilots.png",
+    ):
         assert (out / rel).stat().st_size > 0, rel
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "overview.png" in html and "routes.png" not in html

@@ -17,16 +17,27 @@ T2 = shapely.box(121.01, 28.00, 121.02, 28.01)
 
 
 def _towns(pop=(10_000, 5_000)):
-    return gpd.GeoDataFrame({"unit_id": ["t1", "t2"], "name": ["一镇", "二镇"], "population": list(pop)},
-                            geometry=[T1, T2], crs="EPSG:4326")
+    return gpd.GeoDataFrame(
+        {"unit_id": ["t1", "t2"], "name": ["一镇", "二镇"], "population": list(pop)},
+        geometry=[T1, T2],
+        crs="EPSG:4326",
+    )
 
 
 def _fac(rows):
     """rows: (category, x, capacity, extra dict); y = 28.005."""
     recs = []
     for k, (cat, x, cap, extra) in enumerate(rows):
-        recs.append({"facility_id": f"F{k}", "name": f"设施{k}", "category": cat, "capacity": cap, **extra,
-                     "geometry": shapely.Point(x, 28.005)})
+        recs.append(
+            {
+                "facility_id": f"F{k}",
+                "name": f"设施{k}",
+                "category": cat,
+                "capacity": cap,
+                **extra,
+                "geometry": shapely.Point(x, 28.005),
+            }
+        )
     return gpd.GeoDataFrame(recs, geometry="geometry", crs="EPSG:4326")
 
 
@@ -37,11 +48,16 @@ def _pick(table, target_id, unit_id="city"):
 
 
 def test_infant_care_places_per_1000_and_townships():
-    fac = _fac([("infant_care", 121.005, 30, {}), ("infant_care", 121.006, 15, {}),
-                ("kindergarten", 121.015, 200, {})])
+    fac = _fac(
+        [
+            ("infant_care", 121.005, 30, {}),
+            ("infant_care", 121.006, 15, {}),
+            ("kindergarten", 121.015, 200, {}),
+        ]
+    )
     t = plan_indicators(_towns(), fac)
     city = _pick(t, "infant_care_places")
-    assert city["value"] == pytest.approx(45 / 15_000 * 1000)       # 3.0 per 1,000
+    assert city["value"] == pytest.approx(45 / 15_000 * 1000)  # 3.0 per 1,000
     assert city["gap"] == pytest.approx(1.5) and city["status"] == STATUS_NOT_MET
     t1 = _pick(t, "infant_care_places", "t1")
     assert t1["value"] == pytest.approx(4.5) and t1["status"] == STATUS_MET and t1["gap"] == 0  # 45 / 10,000
@@ -64,15 +80,17 @@ def test_infant_care_missing_places_and_missing_register():
 
 
 def test_kindergarten_shares_by_places_then_by_count():
-    kg = [("kindergarten", 121.005, 300, {"ownership": "public", "inclusive": None, "grade": "省一级"}),
-          ("kindergarten", 121.006, 100, {"ownership": "private", "inclusive": True, "grade": "省三级"}),
-          ("kindergarten", 121.015, 100, {"ownership": "private", "inclusive": False, "grade": "省二级"})]
+    kg = [
+        ("kindergarten", 121.005, 300, {"ownership": "public", "inclusive": None, "grade": "省一级"}),
+        ("kindergarten", 121.006, 100, {"ownership": "private", "inclusive": True, "grade": "省三级"}),
+        ("kindergarten", 121.015, 100, {"ownership": "private", "inclusive": False, "grade": "省二级"}),
+    ]
     t = plan_indicators(_towns(), _fac(kg))
     inc = _pick(t, "inclusive_kindergartens")
-    assert inc["value"] == pytest.approx(80.0) and "by places" in inc["basis"]      # 400 of 500 places
+    assert inc["value"] == pytest.approx(80.0) and "by places" in inc["basis"]  # 400 of 500 places
     assert inc["gap"] == pytest.approx(13.5)
     q = _pick(t, "quality_kindergartens")
-    assert q["value"] == pytest.approx(80.0) and q["status"] == STATUS_MET        # 300 + 100 of 500
+    assert q["value"] == pytest.approx(80.0) and q["status"] == STATUS_MET  # 300 + 100 of 500
     assert _pick(t, "inclusive_kindergartens", "t2")["value"] == 0
     # one capacity unknown: every share by count, and the row says so
     kg[2] = ("kindergarten", 121.015, np.nan, kg[2][3])
@@ -88,8 +106,12 @@ def test_kindergarten_shares_by_places_then_by_count():
 
 
 def test_demonstration_children_homes_per_township():
-    fac = _fac([("children_home", 121.005, np.nan, {"demonstration": True}),
-                ("children_home", 121.015, np.nan, {"demonstration": False})])
+    fac = _fac(
+        [
+            ("children_home", 121.005, np.nan, {"demonstration": True}),
+            ("children_home", 121.015, np.nan, {"demonstration": False}),
+        ]
+    )
     t = plan_indicators(_towns(), fac)
     assert _pick(t, "demonstration_children_homes")["value"] == pytest.approx(50.0)
     assert _pick(t, "demonstration_children_homes", "t1")["status"] == STATUS_MET
@@ -105,27 +127,39 @@ def test_pilot_batches_and_new_places_missing():
     p23 = _pick(t, "pilots_2023")
     assert p23["value"] == 30 and p23["gap"] == 1 and p23["status"] == STATUS_NOT_MET
     assert _pick(t, "new_public_kindergarten_places")["status"] == STATUS_MISSING
-    assert _pick(plan_indicators(_towns(), None), "pilots_2022")["missing"].startswith("missing data: the pilot")
+    assert _pick(plan_indicators(_towns(), None), "pilots_2022")["missing"].startswith(
+        "missing data: the pilot"
+    )
 
 
 def test_venues_need_rooms_by_national_and_zhejiang_rules():
     plan = load_plan()
     x0, y0 = 121.005, 28.005
-    venues = gpd.GeoDataFrame({
-        "venue_id": ["big", "zj", "busy", "small", "unknown", "near"],
-        "name": ["大商场", "五千平米馆", "客运站", "小馆", "未知", "医院"],
-        "floor_area_m2": [20_000, 5_000, 3_000, 4_999, np.nan, 10_000],
-        "daily_visitors": [np.nan, np.nan, 10_001, 10_000, np.nan, np.nan],
-    }, geometry=shapely.points([[x0, y0], [x0 + 0.002, y0], [x0 + 0.004, y0], [x0 + 0.006, y0],
-                                [x0 + 0.008, y0], [121.015, y0]]), crs="EPSG:4326")
+    venues = gpd.GeoDataFrame(
+        {
+            "venue_id": ["big", "zj", "busy", "small", "unknown", "near"],
+            "name": ["大商场", "五千平米馆", "客运站", "小馆", "未知", "医院"],
+            "floor_area_m2": [20_000, 5_000, 3_000, 4_999, np.nan, 10_000],
+            "daily_visitors": [np.nan, np.nan, 10_001, 10_000, np.nan, np.nan],
+        },
+        geometry=shapely.points(
+            [[x0, y0], [x0 + 0.002, y0], [x0 + 0.004, y0], [x0 + 0.006, y0], [x0 + 0.008, y0], [121.015, y0]]
+        ),
+        crs="EPSG:4326",
+    )
     # one room 50 m north of the 大商场 (0.00045° lat ≈ 50 m), one 150 m north of the 医院
-    rooms = gpd.GeoDataFrame({"name": ["母婴室A", "母婴室B"]},
-                             geometry=shapely.points([[x0, y0 + 0.00045], [121.015, y0 + 0.00135]]), crs="EPSG:4326")
+    rooms = gpd.GeoDataFrame(
+        {"name": ["母婴室A", "母婴室B"]},
+        geometry=shapely.points([[x0, y0 + 0.00045], [121.015, y0 + 0.00135]]),
+        crs="EPSG:4326",
+    )
     chk = mother_baby_room_check(venues, rooms, plan.venue_rules, max_distance_m=100)
     assert chk["required"].tolist() == [True, True, True, False, False, True]
     assert chk["rules"].tolist()[:3] == ["national_2016; zhejiang_2017", "zhejiang_2017", "national_2016"]
     assert chk["has_room"].tolist() == [True, False, False, False, False, False]
-    assert chk.loc[0, "room_distance_m"] == pytest.approx(50, abs=1) and chk.loc[0, "nearest_room"] == "母婴室A"
+    assert (
+        chk.loc[0, "room_distance_m"] == pytest.approx(50, abs=1) and chk.loc[0, "nearest_room"] == "母婴室A"
+    )
     assert missing_rooms(chk)["venue_id"].tolist() == ["zj", "busy", "near"]
     # a longer reach finds the 医院's room; a footprint containing the room counts at distance 0
     assert mother_baby_room_check(venues, rooms, plan.venue_rules, max_distance_m=200)["has_room"].iloc[5]
@@ -133,7 +167,7 @@ def test_venues_need_rooms_by_national_and_zhejiang_rules():
     inside = mother_baby_room_check(v2, rooms, plan.venue_rules, max_distance_m=0)
     assert inside["has_room"].iloc[0] and inside["room_distance_m"].iloc[0] == 0
     t = plan_indicators(_towns(), None, venues=chk)
-    assert _pick(t, "mother_baby_rooms")["value"] == pytest.approx(25.0)          # 1 of 4
+    assert _pick(t, "mother_baby_rooms")["value"] == pytest.approx(25.0)  # 1 of 4
     assert "unknown for 1" in _pick(t, "mother_baby_rooms")["missing"]
     assert _pick(t, "mother_baby_rooms", "t2")["value"] == 0
 
@@ -150,14 +184,17 @@ def test_default_plan_carries_wording_and_sources():
     assert plan.venue_rules["national_2016"].daily_visitors == 10000
 
 
-@pytest.mark.parametrize("edit,match", [
-    (("target = 4.5", 'target = "4.5"'), "must be a number"),
-    (('measure = "infant_care_places_per_1000"', 'measure = "childcare"'), "unknown measure 'childcare'"),
-    (("batch = 2022", "bach = 2022"), "unknown key"),
-    (("target = 93.5", "target = 193.5"), "cannot exceed 100"),
-    (("max_distance_m = 100", "max_distance_m = -1"), "max_distance_m"),
-    (('wording = "到2025年，每千人口拥有3岁以下婴幼儿托位数达到4.5个"\n', ""), "lacks wording"),
-])
+@pytest.mark.parametrize(
+    "edit,match",
+    [
+        (("target = 4.5", 'target = "4.5"'), "must be a number"),
+        (('measure = "infant_care_places_per_1000"', 'measure = "childcare"'), "unknown measure 'childcare'"),
+        (("batch = 2022", "bach = 2022"), "unknown key"),
+        (("target = 93.5", "target = 193.5"), "cannot exceed 100"),
+        (("max_distance_m = 100", "max_distance_m = -1"), "max_distance_m"),
+        (('wording = "到2025年，每千人口拥有3岁以下婴幼儿托位数达到4.5个"\n', ""), "lacks wording"),
+    ],
+)
 def test_plan_file_is_validated(tmp_path, edit, match):
     text = DEFAULT_PLAN.read_text(encoding="utf-8")
     assert edit[0] in text
@@ -170,9 +207,11 @@ def test_plan_file_is_validated(tmp_path, edit, match):
 
 def test_another_city_writes_its_own_plan(tmp_path):
     p = tmp_path / "city.toml"
-    p.write_text('[plan]\nzh = "某市行动计划"\ncity = "某市"\n[targets.ic]\nmeasure = "infant_care_places_per_1000"\n'
-                 'zh = "托位"\nen = "Places"\nwording = "每千人口托位数达到3个"\ntarget = 3\nsource = "某市计划"\n',
-                 encoding="utf-8")
+    p.write_text(
+        '[plan]\nzh = "某市行动计划"\ncity = "某市"\n[targets.ic]\nmeasure = "infant_care_places_per_1000"\n'
+        'zh = "托位"\nen = "Places"\nwording = "每千人口托位数达到3个"\ntarget = 3\nsource = "某市计划"\n',
+        encoding="utf-8",
+    )
     plan = load_plan(p)
     t = plan_indicators(_towns(), _fac([("infant_care", 121.005, 45, {})]), plan=plan)
     assert list(t["target_id"].unique()) == ["ic"] and _pick(t, "ic")["status"] == STATUS_MET
@@ -186,14 +225,22 @@ def test_sample_has_a_value_or_missing_data_for_every_target():
     from childspace.run.pipeline import SAMPLE_DATA as D
 
     towns = load_boundaries(D / "boundaries/townships.gpkg", level="township")
-    fac = pd.concat([load_facilities(D / "facilities/facilities.csv"),
-                     load_facilities(D / "facilities/mother_baby_rooms_amap.xlsx", coords="gcj02"),
-                     load_facilities(D / "facilities/infant_care.csv")], ignore_index=True)
+    fac = pd.concat(
+        [
+            load_facilities(D / "facilities/facilities.csv"),
+            load_facilities(D / "facilities/mother_baby_rooms_amap.xlsx", coords="gcj02"),
+            load_facilities(D / "facilities/infant_care.csv"),
+        ],
+        ignore_index=True,
+    )
     fac = gpd.GeoDataFrame(fac, geometry="geometry", crs="EPSG:4326")
     plan = load_plan()
-    chk = vn.mother_baby_room_check(load_venues(D / "facilities/venues.csv"),
-                                    fac[fac["category"] == "mother_baby_room"], plan.venue_rules,
-                                    plan.room_distance_m)
+    chk = vn.mother_baby_room_check(
+        load_venues(D / "facilities/venues.csv"),
+        fac[fac["category"] == "mother_baby_room"],
+        plan.venue_rules,
+        plan.room_distance_m,
+    )
     t = plan_indicators(towns, fac, pilots=load_pilots(D / "pilots/pilot_units.xlsx"), venues=chk)
     city = t[t["level"] == "city"]
     assert list(city["target_id"]) == list(plan.targets)
@@ -220,7 +267,11 @@ def test_osm_venues_of_the_sample_with_footprint_area():
     centre = parks[parks["name"] == "示例中心公园"].iloc[0]
     # the park polygon of the generator, in EPSG:4549 metres
     ref = gpd.read_file(D / "facilities/parks.geojson").to_crs(4549)
-    assert centre["floor_area_m2"] == pytest.approx(ref.loc[ref["name"] == "示例中心公园"].area.iloc[0], rel=0.01)
+    assert centre["floor_area_m2"] == pytest.approx(
+        ref.loc[ref["name"] == "示例中心公园"].area.iloc[0], rel=0.01
+    )
     assert "site area" in centre["area_basis"]
     points = v[v["kind"].isin(["hospital", "culture"])]
-    assert set(points["name"]) == {"示例第一人民医院", "示例市图书馆"} and points["floor_area_m2"].isna().all()
+    assert (
+        set(points["name"]) == {"示例第一人民医院", "示例市图书馆"} and points["floor_area_m2"].isna().all()
+    )

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import sample_file
 from pyproj import Geod, Transformer
 from shapely.geometry import Point, Polygon, box
 
@@ -24,7 +25,6 @@ from childspace.inputs.loaders import (
     read_table_or_layer,
     validate_report,
 )
-from conftest import sample_file
 
 GEOD = Geod(ellps="WGS84")
 REPO = Path(__file__).resolve().parents[1]
@@ -41,8 +41,17 @@ def metres(lon1, lat1, lon2, lat2):
 
 
 def facility_table(lon=LON, lat=LAT, **extra):
-    df = pd.DataFrame({"编号": ["F01", "F02", "F03"], "名称": NAMES, "类型": CATS, "经度": lon, "纬度": lat,
-                       "地址": ["乐成街道1号", "城东街道2号", "城东街道3号"], "容量": [180, 1200, None]})
+    df = pd.DataFrame(
+        {
+            "编号": ["F01", "F02", "F03"],
+            "名称": NAMES,
+            "类型": CATS,
+            "经度": lon,
+            "纬度": lat,
+            "地址": ["乐成街道1号", "城东街道2号", "城东街道3号"],
+            "容量": [180, 1200, None],
+        }
+    )
     for k, v in extra.items():
         df[k] = v
     return df
@@ -56,8 +65,16 @@ def squares(crs="EPSG:4326"):
 
 
 def boundary_gdf(crs="EPSG:4326", names=("城东街道", "乐成街道")):
-    return gpd.GeoDataFrame({"编码": ["330382001", "330382002"], "名称": list(names), "人口": [52000, 61000],
-                             "儿童数": [9000, 11000]}, geometry=squares(crs).values, crs=crs)
+    return gpd.GeoDataFrame(
+        {
+            "编码": ["330382001", "330382002"],
+            "名称": list(names),
+            "人口": [52000, 61000],
+            "儿童数": [9000, 11000],
+        },
+        geometry=squares(crs).values,
+        crs=crs,
+    )
 
 
 def caught(func, *args, **kwargs):
@@ -87,8 +104,9 @@ def test_csv_encodings(tmp_path, encoding):
 
 def test_csv_english_columns_and_generated_ids(tmp_path):
     p = tmp_path / "f.csv"
-    pd.DataFrame({"Name": NAMES, "TYPE": ["kindergarten", "Primary School", "park"], "lng": LON,
-                  "Lat": LAT}).to_csv(p, index=False)
+    pd.DataFrame(
+        {"Name": NAMES, "TYPE": ["kindergarten", "Primary School", "park"], "lng": LON, "Lat": LAT}
+    ).to_csv(p, index=False)
     f = load_facilities(p)
     assert f["facility_id"].tolist() == ["F0001", "F0002", "F0003"]
     assert f["category"].tolist() == ["kindergarten", "primary_school", "park"]
@@ -132,8 +150,11 @@ def test_excel_title_row_second_sheet_and_bd09(tmp_path):
 def test_per_row_datum_column(tmp_path):
     glon, glat = wgs84_to_gcj02(LON, LAT)
     blon, blat = wgs84_to_bd09(LON, LAT)
-    df = facility_table(np.array([LON[0], glon[1], blon[2]]), np.array([LAT[0], glat[1], blat[2]]),
-                        坐标系=["WGS84", "高德", "BD-09"])
+    df = facility_table(
+        np.array([LON[0], glon[1], blon[2]]),
+        np.array([LAT[0], glat[1], blat[2]]),
+        坐标系=["WGS84", "高德", "BD-09"],
+    )
     p = tmp_path / "mixed.csv"
     df.to_csv(p, index=False)
     f = load_facilities(p)
@@ -167,9 +188,17 @@ def test_gpkg_with_two_layers_warns_and_layer_argument(tmp_path):
 # ------------------------------------------------------------------------------------------------ shapefiles
 def _write_shp(tmp_path, encoding, keep_cpg):
     p = tmp_path / f"communities_{encoding}.shp"
-    gdf = gpd.GeoDataFrame({"CODE": ["330382001001", "330382001002"], "NAME": ["旭阳社区", "东山南社区"],
-                            "TOWN_CODE": ["330382001", "330382001"], "POP": [8000, 9500],
-                            "CHILDREN": [1400, 1700]}, geometry=squares(4549).values, crs=4549)
+    gdf = gpd.GeoDataFrame(
+        {
+            "CODE": ["330382001001", "330382001002"],
+            "NAME": ["旭阳社区", "东山南社区"],
+            "TOWN_CODE": ["330382001", "330382001"],
+            "POP": [8000, 9500],
+            "CHILDREN": [1400, 1700],
+        },
+        geometry=squares(4549).values,
+        crs=4549,
+    )
     gdf.to_file(p, encoding=encoding)
     cpg = p.with_suffix(".cpg")
     if not keep_cpg and cpg.exists():
@@ -267,7 +296,9 @@ def test_boundaries_invalid_polygon_repaired_with_warning(tmp_path):
 
 
 def test_boundaries_with_points_are_an_error(tmp_path):
-    gdf = gpd.GeoDataFrame({"name": ["甲社区", "乙社区"]}, geometry=[box(0, 0, 1, 1), Point(0.5, 0.5)], crs=4326)
+    gdf = gpd.GeoDataFrame(
+        {"name": ["甲社区", "乙社区"]}, geometry=[box(0, 0, 1, 1), Point(0.5, 0.5)], crs=4326
+    )
     gdf.to_file(tmp_path / "mixed.gpkg")
     with pytest.raises(DataError, match=r"boundaries must be polygons; found Point at feature 2 \(乙社区\)"):
         load_boundaries(tmp_path / "mixed.gpkg")
@@ -288,7 +319,10 @@ def test_boundaries_bad_values(tmp_path):
     gdf.to_file(tmp_path / "nolevel.gpkg")
     with pytest.raises(DataError, match="cannot tell township from community"):
         load_boundaries(tmp_path / "nolevel.gpkg")
-    assert load_boundaries(tmp_path / "nolevel.gpkg", level="community")["unit_id"].tolist() == ["U0001", "U0002"]
+    assert load_boundaries(tmp_path / "nolevel.gpkg", level="community")["unit_id"].tolist() == [
+        "U0001",
+        "U0002",
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ validation
@@ -301,7 +335,9 @@ def test_file_not_found_and_unreadable(tmp_path):
         load_facilities(bad)
     xl = tmp_path / "broken.xlsx"
     xl.write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(DataError, match=r"broken\.xlsx: damaged Excel workbook .* -> fix: open it in Excel/WPS"):
+    with pytest.raises(
+        DataError, match=r"broken\.xlsx: damaged Excel workbook .* -> fix: open it in Excel/WPS"
+    ):
         load_facilities(xl)
 
 
@@ -392,10 +428,15 @@ def test_points_outside_study_area_excluded_and_listed(tmp_path):
 def test_mixed_points_and_polygons_in_a_facility_layer(tmp_path):
     sq = squares(4549).iloc[0]
     small = shapely.affinity.scale(sq, 0.1, 0.1)  # 100 m x 100 m = 1 ha
-    gdf = gpd.GeoDataFrame({"name": ["东山公园", "口袋公园", "游乐场"], "category": ["公园", "口袋公园", "游乐场"],
-                            "area_ha": [5.0, None, None]},
-                           geometry=[small, sq.centroid.buffer(30), Point(sq.centroid.x + 300, sq.centroid.y)],
-                           crs=4549)
+    gdf = gpd.GeoDataFrame(
+        {
+            "name": ["东山公园", "口袋公园", "游乐场"],
+            "category": ["公园", "口袋公园", "游乐场"],
+            "area_ha": [5.0, None, None],
+        },
+        geometry=[small, sq.centroid.buffer(30), Point(sq.centroid.x + 300, sq.centroid.y)],
+        crs=4549,
+    )
     p = tmp_path / "parks.gpkg"
     gdf.to_file(p)
     f, msgs = caught(load_facilities, p)
@@ -407,7 +448,9 @@ def test_mixed_points_and_polygons_in_a_facility_layer(tmp_path):
     assert any("area_ha of 1 polygons differs" in m and "F0001" in m for m in msgs)
     fp = footprints(f)
     assert fp.iloc[2] is None
-    assert fp.iloc[0].area == pytest.approx(gpd.GeoSeries([small], crs=4549).to_crs(4326).iloc[0].area, rel=1e-9)
+    assert fp.iloc[0].area == pytest.approx(
+        gpd.GeoSeries([small], crs=4549).to_crs(4326).iloc[0].area, rel=1e-9
+    )
     assert fp.iloc[0].contains(f.geometry.iloc[0])
     f.drop(columns="footprint").to_file(tmp_path / "out.gpkg")  # a plain, writable layer
     f.to_file(tmp_path / "out2.gpkg")  # WKB footprint is writable too
@@ -445,23 +488,28 @@ def test_read_table_or_layer_row_numbers(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ pilots
 def pilot_table():
-    return pd.DataFrame({
-        "编号": ["P1", "P2", "P3", "P4", "P5"],
-        "名称": ["旭阳社区", "乐清市实验小学", "东山南社区", "乐清市图书馆", "示例村"],
-        "批次": ["2022年", "第二批", 2023, "2022", "第一批"],
-        "类型": ["社区", "学校", "村社区", "图书馆", "儿童友好村"],
-        "所属镇街": ["城东街道"] * 5,
-        "社区编码": ["330382001001", None, None, None, None],
-        "经度": [120.965, 120.9705, 120.975, 120.98, 121.5],
-        "纬度": [28.115, 28.1288, 28.115, 28.12, 28.5],
-        "重点项目": ["是", "否", "✓", None, "0"],
-        "备注": ["示例", None, None, None, None],
-    })
+    return pd.DataFrame(
+        {
+            "编号": ["P1", "P2", "P3", "P4", "P5"],
+            "名称": ["旭阳社区", "乐清市实验小学", "东山南社区", "乐清市图书馆", "示例村"],
+            "批次": ["2022年", "第二批", 2023, "2022", "第一批"],
+            "类型": ["社区", "学校", "村社区", "图书馆", "儿童友好村"],
+            "所属镇街": ["城东街道"] * 5,
+            "社区编码": ["330382001001", None, None, None, None],
+            "经度": [120.965, 120.9705, 120.975, 120.98, 121.5],
+            "纬度": [28.115, 28.1288, 28.115, 28.12, 28.5],
+            "重点项目": ["是", "否", "✓", None, "0"],
+            "备注": ["示例", None, None, None, None],
+        }
+    )
 
 
 def test_pilots_with_boundaries(tmp_path):
-    comm = gpd.GeoDataFrame({"CODE": ["330382001001", "330382001002"], "NAME": ["旭阳社区", "东山南社区"]},
-                            geometry=squares(4549).values, crs=4549)
+    comm = gpd.GeoDataFrame(
+        {"CODE": ["330382001001", "330382001002"], "NAME": ["旭阳社区", "东山南社区"]},
+        geometry=squares(4549).values,
+        crs=4549,
+    )
     comm.to_file(tmp_path / "c.gpkg")
     bounds = load_boundaries(tmp_path / "c.gpkg")
     p = tmp_path / "pilots.xlsx"
@@ -472,10 +520,10 @@ def test_pilots_with_boundaries(tmp_path):
     assert pl["kind"].tolist() == ["community", "school", "community", "venue", "community"]
     assert pl["key_project"].tolist() == [True, False, True, False, False]
     assert pl.geom_type.tolist()[:4] == ["Polygon", "Point", "Polygon", "Point"]
-    assert pl.geometry.iloc[0].equals(bounds.geometry.iloc[0])      # by code
-    assert pl.geometry.iloc[2].equals(bounds.geometry.iloc[1])      # by exact name
+    assert pl.geometry.iloc[0].equals(bounds.geometry.iloc[0])  # by code
+    assert pl.geometry.iloc[2].equals(bounds.geometry.iloc[1])  # by exact name
     assert pl["unit_id"].tolist()[:3] == ["330382001001", None, "330382001002"]
-    assert pl.geom_type.iloc[4] == "Point"                           # 示例村 matches no boundary
+    assert pl.geom_type.iloc[4] == "Point"  # 示例村 matches no boundary
     assert any("1 community pilots match no boundary" in m and "P5" in m for m in msgs)
     assert pl.crs.to_epsg() == 4326
 
@@ -487,7 +535,9 @@ def test_pilots_without_boundaries_and_errors(tmp_path):
     assert (pl.geom_type == "Point").all()
     assert any("3 community pilots kept as points" in m for m in msgs)
     pilot_table().assign(类型=["社区", "学校", "火星基地", "社区", "社区"]).to_csv(p, index=False)
-    with pytest.raises(DataError, match=r"unknown pilot type 火星基地 at line 4 \(东山南社区\); known: community"):
+    with pytest.raises(
+        DataError, match=r"unknown pilot type 火星基地 at line 4 \(东山南社区\); known: community"
+    ):
         load_pilots(p)
     pilot_table().assign(批次=["2022", "明年", "2023", "2023", "2023"]).to_csv(p, index=False)
     with pytest.raises(DataError, match=r"batch not understood \(明年\) at line 3"):
@@ -505,8 +555,15 @@ def test_origins(tmp_path):
     assert o["origin_id"].tolist() == ["O0001", "O0002", "O0003"]
     assert o["children"].dtype == np.int64 and o["children"].tolist() == [3, 0, 12]
     p = tmp_path / "homes.csv"
-    pd.DataFrame({"编号": ["h1", "h2"], "儿童数": [2.6, 1.0], "lon": LON[:2], "lat": LAT[:2],
-                  "unit_id": ["330382001001", "330382001002"]}).to_csv(p, index=False)
+    pd.DataFrame(
+        {
+            "编号": ["h1", "h2"],
+            "儿童数": [2.6, 1.0],
+            "lon": LON[:2],
+            "lat": LAT[:2],
+            "unit_id": ["330382001001", "330382001002"],
+        }
+    ).to_csv(p, index=False)
     o, msgs = caught(load_origins, p)
     assert o["origin_id"].tolist() == ["h1", "h2"] and o["children"].tolist() == [3, 1]
     assert o["unit_id"].tolist() == ["330382001001", "330382001002"]
@@ -565,8 +622,19 @@ def test_sample_facilities_and_origins():
     f = load_facilities(need("facilities"), study_area=t)
     m = load_facilities(need("mbr"), coords="gcj02", study_area=t)
     parks = load_facilities(need("parks"), study_area=t)
-    assert set(f["category"]) <= set(("kindergarten", "primary_school", "middle_school", "playground", "park",
-                                      "mother_baby_room", "children_home", "library", "hospital"))
+    assert set(f["category"]) <= set(
+        (
+            "kindergarten",
+            "primary_school",
+            "middle_school",
+            "playground",
+            "park",
+            "mother_baby_room",
+            "children_home",
+            "library",
+            "hospital",
+        )
+    )
     assert (m["category"] == "mother_baby_room").all()
     assert (parks["category"] == "park").all() and parks["area_ha"].notna().all()
     allf = pd.concat([f, m, parks], ignore_index=True)

@@ -54,20 +54,31 @@ def test_xlsx_renamed_csv_and_random_bytes_are_data_errors(tmp_path):
     table().to_excel(tmp_path / "f.xlsx", index=False)
     renamed = tmp_path / "f.csv"
     renamed.write_bytes((tmp_path / "f.xlsx").read_bytes())
-    with pytest.raises(DataError, match=r"f\.csv: this is not a text table: its first bytes show a zip archive "
-                                        r"\(an Excel \.xlsx workbook.*fix: give the file its real extension"):
+    with pytest.raises(
+        DataError,
+        match=r"f\.csv: this is not a text table: its first bytes show a zip archive "
+        r"\(an Excel \.xlsx workbook.*fix: give the file its real extension",
+    ):
         load_facilities(renamed)
     noise = np.random.default_rng(7).bytes(5000)
     (tmp_path / "noise.csv").write_bytes(noise)
-    with pytest.raises(DataError, match=r"noise\.csv: this is not a text table in UTF-8, GBK/GB18030 or Big5"):
+    with pytest.raises(
+        DataError, match=r"noise\.csv: this is not a text table in UTF-8, GBK/GB18030 or Big5"
+    ):
         load_facilities(tmp_path / "noise.csv")
     (tmp_path / "noise.xlsx").write_bytes(noise)
-    with pytest.raises(DataError, match=r"noise\.xlsx: not an Excel \.xlsx workbook: .*binary or damaged.*fix: check "
-                                        r"it is the right file"):
+    with pytest.raises(
+        DataError,
+        match=r"noise\.xlsx: not an Excel \.xlsx workbook: .*binary or damaged.*fix: check "
+        r"it is the right file",
+    ):
         load_facilities(tmp_path / "noise.xlsx")
     table().to_csv(tmp_path / "text.xlsx", index=False)
-    with pytest.raises(DataError, match=r"text\.xlsx: not an Excel \.xlsx workbook: it is a text file.*rename it "
-                                        r"\.csv"):
+    with pytest.raises(
+        DataError,
+        match=r"text\.xlsx: not an Excel \.xlsx workbook: it is a text file.*rename it "
+        r"\.csv",
+    ):
         load_facilities(tmp_path / "text.xlsx")
     # following the fix works
     (tmp_path / "text.xlsx").rename(tmp_path / "text.csv")
@@ -85,14 +96,24 @@ def test_decode_text_tells_gbk_from_big5():
 # ------------------------------------------------------------------------------------------ CRS
 def test_geojson_in_metres_without_crs_is_refused_with_the_zone_then_read_with_crs(tmp_path):
     x, y = TO_4549.transform(LON, LAT)
-    feats = [{"type": "Feature", "properties": {"name": n, "category": c},
-              "geometry": {"type": "Point", "coordinates": [float(a), float(b)]}}
-             for n, c, a, b in zip(NAMES, CATS, x, y)]
+    feats = [
+        {
+            "type": "Feature",
+            "properties": {"name": n, "category": c},
+            "geometry": {"type": "Point", "coordinates": [float(a), float(b)]},
+        }
+        for n, c, a, b in zip(NAMES, CATS, x, y)
+    ]
     p = tmp_path / "metres.geojson"
-    p.write_text(json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False), encoding="utf-8")
-    with pytest.raises(DataError, match=r'metres\.geojson: the GeoJSON has no "crs" member.*look like metres.*'
-                                        r"EPSG:4549.*fix: crs='EPSG:4549' in Python, or crs = \"EPSG:4549\" in this "
-                                        r"file's block"):
+    p.write_text(
+        json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False), encoding="utf-8"
+    )
+    with pytest.raises(
+        DataError,
+        match=r'metres\.geojson: the GeoJSON has no "crs" member.*look like metres.*'
+        r"EPSG:4549.*fix: crs='EPSG:4549' in Python, or crs = \"EPSG:4549\" in this "
+        r"file's block",
+    ):
         load_facilities(p)
     f = load_facilities(p, crs="EPSG:4549")
     assert f.crs.to_epsg() == 4326
@@ -106,17 +127,26 @@ def _line_polygon():
 
 @pytest.mark.parametrize("crs", [4326, 4549])
 def test_zero_area_boundary_is_an_error_naming_the_unit(tmp_path, crs):
-    b = gpd.GeoDataFrame({"name": ["城东街道", "乐成街道"]}, geometry=[box(120.96, 28.11, 120.97, 28.12),
-                                                                    _line_polygon()], crs=4326).to_crs(crs)
+    b = gpd.GeoDataFrame(
+        {"name": ["城东街道", "乐成街道"]},
+        geometry=[box(120.96, 28.11, 120.97, 28.12), _line_polygon()],
+        crs=4326,
+    ).to_crs(crs)
     b.to_file(tmp_path / "b.gpkg")
-    with pytest.raises(DataError, match=r"a polygon without area \(a line or a point drawn as a polygon\) at "
-                                        r"feature 2 \(乐成街道\) -> fix: redraw"):
+    with pytest.raises(
+        DataError,
+        match=r"a polygon without area \(a line or a point drawn as a polygon\) at "
+        r"feature 2 \(乐成街道\) -> fix: redraw",
+    ):
         load_boundaries(tmp_path / "b.gpkg")
 
 
 def test_zero_area_facility_polygon_becomes_a_point_with_a_warning(tmp_path):
-    g = gpd.GeoDataFrame({"name": ["滨江公园", "细线公园"], "category": ["公园", "公园"]},
-                         geometry=[box(120.96, 28.11, 120.962, 28.112), _line_polygon()], crs=4326)
+    g = gpd.GeoDataFrame(
+        {"name": ["滨江公园", "细线公园"], "category": ["公园", "公园"]},
+        geometry=[box(120.96, 28.11, 120.962, 28.112), _line_polygon()],
+        crs=4326,
+    )
     g.to_file(tmp_path / "parks.gpkg")
     f, msgs = caught(load_facilities, tmp_path / "parks.gpkg")
     assert f.geom_type.tolist() == ["Point", "Point"]
@@ -128,12 +158,20 @@ def test_zero_area_facility_polygon_becomes_a_point_with_a_warning(tmp_path):
 
 # ------------------------------------------------------------------------------------------ number formats
 def test_decimal_comma_in_semicolon_and_quoted_csv(tmp_path):
-    lines = [f"{n};{c};{str(a).replace('.', ',')};{str(b).replace('.', ',')}" for n, c, a, b in
-             zip(NAMES, CATS, LON, LAT)]
+    lines = [
+        f"{n};{c};{str(a).replace('.', ',')};{str(b).replace('.', ',')}"
+        for n, c, a, b in zip(NAMES, CATS, LON, LAT)
+    ]
     (tmp_path / "semi.csv").write_text("名称;类型;经度;纬度\n" + "\n".join(lines) + "\n", encoding="utf-8")
-    (tmp_path / "quoted.csv").write_text("名称,类型,经度,纬度\n" + "\n".join(
-        f'{n},{c},"{str(a).replace(".", ",")}","{str(b).replace(".", ",")}"' for n, c, a, b in
-        zip(NAMES, CATS, LON, LAT)) + "\n", encoding="utf-8")
+    (tmp_path / "quoted.csv").write_text(
+        "名称,类型,经度,纬度\n"
+        + "\n".join(
+            f'{n},{c},"{str(a).replace(".", ",")}","{str(b).replace(".", ",")}"'
+            for n, c, a, b in zip(NAMES, CATS, LON, LAT)
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     for name in ("semi.csv", "quoted.csv"):
         f = load_facilities(tmp_path / name)
         assert np.allclose(f.geometry.x, LON) and np.allclose(f.geometry.y, LAT), name
@@ -143,10 +181,16 @@ def test_number_parsing_rules():
     num, bad = V.to_number(pd.Series(["1,200", "12,5", "1.234,5", "3,112,146.5", "", "abc"]))
     assert np.allclose(num[:4], [1200, 12.5, 1234.5, 3112146.5]) and np.isnan(num[4:]).all()
     assert bad.tolist() == [False] * 5 + [True]
-    lon, _ = V.to_number(pd.Series(["120,961", "120°57'40.3\"E", "东经120度57分40.3秒", "120.5°"]), coordinate=True)
+    lon, _ = V.to_number(
+        pd.Series(["120,961", "120°57'40.3\"E", "东经120度57分40.3秒", "120.5°"]), coordinate=True
+    )
     assert np.allclose(lon, [120.961, 120 + 57 / 60 + 40.3 / 3600, 120 + 57 / 60 + 40.3 / 3600, 120.5])
     lat, bad = V.to_number(pd.Series(["28°7′13″N", "S 33°52'", "28°75'"]), coordinate=True)
-    assert np.allclose(lat[:2], [28 + 7 / 60 + 13 / 3600, -(33 + 52 / 60)]) and bad.tolist() == [False, False, True]
+    assert np.allclose(lat[:2], [28 + 7 / 60 + 13 / 3600, -(33 + 52 / 60)]) and bad.tolist() == [
+        False,
+        False,
+        True,
+    ]
 
 
 def test_dms_coordinates_load(tmp_path):
@@ -155,7 +199,10 @@ def test_dms_coordinates_load(tmp_path):
         m = int((v - d) * 60)
         s = (v - d - m / 60) * 3600
         return f"{d}°{m}'{s:.4f}\"{hemi}"
-    table(经度=[dms(v, "E") for v in LON], 纬度=[dms(v, "N") for v in LAT]).to_csv(tmp_path / "dms.csv", index=False)
+
+    table(经度=[dms(v, "E") for v in LON], 纬度=[dms(v, "N") for v in LAT]).to_csv(
+        tmp_path / "dms.csv", index=False
+    )
     f = load_facilities(tmp_path / "dms.csv")
     assert np.allclose(f.geometry.x, LON, atol=1e-7) and np.allclose(f.geometry.y, LAT, atol=1e-7)
 
@@ -168,17 +215,26 @@ def test_combined_amap_column_is_split_and_converted(tmp_path):
     assert np.allclose(f.geometry.x, wlon, atol=1e-9) and np.allclose(f.geometry.y, wlat, atol=1e-9)
     assert "location" not in f.columns
     # an unnamed column of pairs is found by its content; a bad cell is named
-    df.rename(columns={"location": "点位"}).assign(点位=["120.9612，28.1203", "(120.9705, 28.1288)", "120.98"]) \
-        .to_csv(tmp_path / "bad.csv", index=False)
-    with pytest.raises(DataError, match=r"column '点位' holds \"lon,lat\" pairs, but not at line 4 \(城东口袋公园\)"):
+    df.rename(columns={"location": "点位"}).assign(
+        点位=["120.9612，28.1203", "(120.9705, 28.1288)", "120.98"]
+    ).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(
+        DataError, match=r"column '点位' holds \"lon,lat\" pairs, but not at line 4 \(城东口袋公园\)"
+    ):
         load_facilities(tmp_path / "bad.csv")
 
 
 # ------------------------------------------------------------------------------------------ blank child counts
 def test_blank_child_counts_are_warned_with_units_and_children(tmp_path):
-    b = gpd.GeoDataFrame({"name": ["城东社区", "乐成社区", "白石村"], "children": [100, None, 207],
-                          "population": [1000, 1500, 2000]},
-                         geometry=[box(120.96 + i * .01, 28.11, 120.97 + i * .01, 28.12) for i in range(3)], crs=4326)
+    b = gpd.GeoDataFrame(
+        {
+            "name": ["城东社区", "乐成社区", "白石村"],
+            "children": [100, None, 207],
+            "population": [1000, 1500, 2000],
+        },
+        geometry=[box(120.96 + i * 0.01, 28.11, 120.97 + i * 0.01, 28.12) for i in range(3)],
+        crs=4326,
+    )
     b.to_file(tmp_path / "c.gpkg")
     out, msgs = caught(load_boundaries, tmp_path / "c.gpkg")
     assert np.isnan(out["children"].iloc[1])
@@ -196,7 +252,14 @@ def test_duplicate_ids_across_files_are_named_and_kept_apart(tmp_path):
     a, _ = caught(load_facilities, tmp_path / "schools.csv")
     b, _ = caught(load_facilities, tmp_path / "parks.csv")
     fac, msgs = caught(combine_facilities, [a, b], [tmp_path / "schools.csv", tmp_path / "parks.csv"])
-    assert fac["facility_id"].tolist() == ["schools:F01", "schools:F02", "F03", "parks:F01", "parks:F02", "X9"]
+    assert fac["facility_id"].tolist() == [
+        "schools:F01",
+        "schools:F02",
+        "F03",
+        "parks:F01",
+        "parks:F02",
+        "X9",
+    ]
     (msg,) = [m for m in msgs if "more than one file" in m]
     assert "F01 in schools.csv and parks.csv" in msg and "F02 in schools.csv and parks.csv" in msg
     rep = validate_report(fac)
@@ -204,7 +267,9 @@ def test_duplicate_ids_across_files_are_named_and_kept_apart(tmp_path):
     # ids numbered by the loader (no id column) repeat across files by nature: kept apart without a warning
     table().drop(columns="编号").to_csv(tmp_path / "x.csv", index=False)
     table().drop(columns="编号").to_csv(tmp_path / "y.csv", index=False)
-    xy, msgs = caught(combine_facilities, [load_facilities(tmp_path / "x.csv"), load_facilities(tmp_path / "y.csv")])
+    xy, msgs = caught(
+        combine_facilities, [load_facilities(tmp_path / "x.csv"), load_facilities(tmp_path / "y.csv")]
+    )
     assert xy["facility_id"].is_unique and xy["facility_id"].iloc[3] == "y:F0001"
     assert not [m for m in msgs if "more than one file" in m]
 
@@ -213,13 +278,26 @@ def test_run_config_keeps_per_file_repairs_and_passes_strict(tmp_path):
     from childspace.run import pipeline as P
 
     table().to_csv(tmp_path / "a.csv", index=False)
-    table(经度=[LAT[0], LON[1], LON[2]], 纬度=[LON[0], LAT[1], LAT[2]]).to_csv(tmp_path / "b.csv", index=False)
+    table(经度=[LAT[0], LON[1], LON[2]], 纬度=[LON[0], LAT[1], LAT[2]]).to_csv(
+        tmp_path / "b.csv", index=False
+    )
     table(经度=[LON[0], None, LON[2]]).assign(编号=["E1", "E2", "E3"]).to_csv(tmp_path / "c.csv", index=False)
-    cfg = P.RunConfig(name="t", outputs=tmp_path, osm=tmp_path, from_osm={"units": False, "homes": False}, facilities=[
-        P.InputSpec(path=tmp_path / "a.csv"), P.InputSpec(path=tmp_path / "b.csv"), P.InputSpec(path=tmp_path / "c.csv")])
+    cfg = P.RunConfig(
+        name="t",
+        outputs=tmp_path,
+        osm=tmp_path,
+        from_osm={"units": False, "homes": False},
+        facilities=[
+            P.InputSpec(path=tmp_path / "a.csv"),
+            P.InputSpec(path=tmp_path / "b.csv"),
+            P.InputSpec(path=tmp_path / "c.csv"),
+        ],
+    )
     inp, _ = caught(P.load_inputs, cfg)
     assert len(inp.facilities) == 8
-    assert {"swapped_lonlat", "duplicate_ids_across_files", "empty_coordinates"} <= set(inp.reports["facilities"]["check"])
+    assert {"swapped_lonlat", "duplicate_ids_across_files", "empty_coordinates"} <= set(
+        inp.reports["facilities"]["check"]
+    )
     cfg.facilities[2].strict = True
     with pytest.raises(DataError, match=r"c\.csv: empty coordinates at line 3"):
         P.load_inputs(cfg)
@@ -230,7 +308,9 @@ def test_shapefile_without_dbf_or_shx_says_which_file_is_missing(tmp_path):
     g = gpd.GeoDataFrame({"name": ["城东街道"]}, geometry=[box(120.96, 28.11, 120.97, 28.12)], crs=4326)
     g.to_file(tmp_path / "b.shp")
     (tmp_path / "b.dbf").unlink()
-    with pytest.raises(DataError, match=r"b\.shp: the Shapefile's \.dbf file \(the attribute table.*is missing: b\.dbf"):
+    with pytest.raises(
+        DataError, match=r"b\.shp: the Shapefile's \.dbf file \(the attribute table.*is missing: b\.dbf"
+    ):
         load_boundaries(tmp_path / "b.shp")
     g.to_file(tmp_path / "c.shp")
     (tmp_path / "c.shx").unlink()
@@ -239,12 +319,17 @@ def test_shapefile_without_dbf_or_shx_says_which_file_is_missing(tmp_path):
 
 
 def test_truncated_geopackage_is_named_as_truncated(tmp_path):
-    g = gpd.GeoDataFrame(table().drop(columns=["经度", "纬度"]), geometry=gpd.points_from_xy(LON, LAT), crs=4326)
+    g = gpd.GeoDataFrame(
+        table().drop(columns=["经度", "纬度"]), geometry=gpd.points_from_xy(LON, LAT), crs=4326
+    )
     g.to_file(tmp_path / "full.gpkg")
     raw = (tmp_path / "full.gpkg").read_bytes()
     (tmp_path / "cut.gpkg").write_bytes(raw[: len(raw) // 3])
-    with pytest.raises(DataError, match=r"cut\.gpkg: the GeoPackage is truncated: .* bytes of the .* its header "
-                                        r"announces.*fix: copy or export the file again"):
+    with pytest.raises(
+        DataError,
+        match=r"cut\.gpkg: the GeoPackage is truncated: .* bytes of the .* its header "
+        r"announces.*fix: copy or export the file again",
+    ):
         load_facilities(tmp_path / "cut.gpkg")
 
 
@@ -272,8 +357,18 @@ def test_a_few_empty_coordinates_are_dropped_and_named_unless_strict(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ coords spellings
-@pytest.mark.parametrize("coords,shift", [("WGS 1984", False), ("WGS84", False), ("EPSG:4326", False),
-                                          ("GCJ02", True), ("火星坐标", True), ("BD09", True), ("百度", True)])
+@pytest.mark.parametrize(
+    "coords,shift",
+    [
+        ("WGS 1984", False),
+        ("WGS84", False),
+        ("EPSG:4326", False),
+        ("GCJ02", True),
+        ("火星坐标", True),
+        ("BD09", True),
+        ("百度", True),
+    ],
+)
 def test_coords_spellings(tmp_path, coords, shift):
     table().to_csv(tmp_path / "f.csv", index=False)
     f = load_facilities(tmp_path / "f.csv", coords=coords)
@@ -283,8 +378,11 @@ def test_coords_spellings(tmp_path, coords, shift):
 
 def test_unknown_coords_names_the_file_and_the_accepted_values(tmp_path):
     table().to_csv(tmp_path / "f.csv", index=False)
-    with pytest.raises(DataError, match=r"f\.csv: coords='WGS 1985' is not a known coordinate system; accepted: "
-                                        r"WGS84 .*GCJ02 .*BD09 .*fix: set coords = \"wgs84\""):
+    with pytest.raises(
+        DataError,
+        match=r"f\.csv: coords='WGS 1985' is not a known coordinate system; accepted: "
+        r"WGS84 .*GCJ02 .*BD09 .*fix: set coords = \"wgs84\"",
+    ):
         load_facilities(tmp_path / "f.csv", coords="WGS 1985")
 
 
@@ -302,25 +400,39 @@ def _sheet(path, header_rows, merges):
 
 
 def test_two_row_merged_header_is_read(tmp_path):
-    _sheet(tmp_path / "a.xlsx", [["名称", "类型", "坐标", None], [None, None, "经度", "纬度"]],
-           ["A1:A2", "B1:B2", "C1:D1"])
+    _sheet(
+        tmp_path / "a.xlsx",
+        [["名称", "类型", "坐标", None], [None, None, "经度", "纬度"]],
+        ["A1:A2", "B1:B2", "C1:D1"],
+    )
     f = load_facilities(tmp_path / "a.xlsx")
     assert f["name"].tolist() == NAMES and np.allclose(f.geometry.x, LON) and np.allclose(f.geometry.y, LAT)
-    _sheet(tmp_path / "b.xlsx", [["设施信息", None, "位置", None], ["名称", "类型", "经度", "纬度"]],
-           ["A1:B1", "C1:D1"])
+    _sheet(
+        tmp_path / "b.xlsx",
+        [["设施信息", None, "位置", None], ["名称", "类型", "经度", "纬度"]],
+        ["A1:B1", "C1:D1"],
+    )
     assert load_facilities(tmp_path / "b.xlsx")["name"].tolist() == NAMES
     # the same layout saved as CSV (merged cells export as blanks)
-    (tmp_path / "c.csv").write_text("名称,类型,坐标,\n,,经度,纬度\n" + "".join(
-        f"{n},{c},{a},{b}\n" for n, c, a, b in zip(NAMES, CATS, LON, LAT)), encoding="utf-8")
+    (tmp_path / "c.csv").write_text(
+        "名称,类型,坐标,\n,,经度,纬度\n"
+        + "".join(f"{n},{c},{a},{b}\n" for n, c, a, b in zip(NAMES, CATS, LON, LAT)),
+        encoding="utf-8",
+    )
     f = load_facilities(tmp_path / "c.csv")
     assert np.allclose(f.geometry.y, LAT)
 
 
 def test_header_with_empty_cells_explains_itself(tmp_path):
-    (tmp_path / "h.csv").write_text("名称,类型,坐标,\n" + "".join(
-        f"{n},{c},{a},{b}\n" for n, c, a, b in zip(NAMES, CATS, LON, LAT)), encoding="utf-8")
-    with pytest.raises(DataError, match=r"found columns \['名称', '类型', '坐标', 'column_4'\].*the header row has "
-                                        r"empty cells"):
+    (tmp_path / "h.csv").write_text(
+        "名称,类型,坐标,\n" + "".join(f"{n},{c},{a},{b}\n" for n, c, a, b in zip(NAMES, CATS, LON, LAT)),
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        DataError,
+        match=r"found columns \['名称', '类型', '坐标', 'column_4'\].*the header row has "
+        r"empty cells",
+    ):
         load_facilities(tmp_path / "h.csv")
 
 
@@ -347,8 +459,11 @@ def test_xlsx_zip_bomb_is_refused_from_the_zip_directory(tmp_path):
     _zip_bomb(p, 40)
     assert p.stat().st_size < 2**20  # 40 MB of XML in a small file
     tracemalloc.start()
-    with pytest.raises(DataError, match=r"bomb\.xlsx: the workbook expands to 40 MB \(xl/worksheets/sheet1\.xml "
-                                        r"compressed [\d,]+ times\); refused"):
+    with pytest.raises(
+        DataError,
+        match=r"bomb\.xlsx: the workbook expands to 40 MB \(xl/worksheets/sheet1\.xml "
+        r"compressed [\d,]+ times\); refused",
+    ):
         load_facilities(p)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
@@ -356,14 +471,20 @@ def test_xlsx_zip_bomb_is_refused_from_the_zip_directory(tmp_path):
 
 
 def test_row_limit_for_csv_xlsx_and_layers(tmp_path):
-    big = pd.DataFrame({"名称": [f"点{i}" for i in range(300)], "类型": "公园", "经度": 120.96, "纬度": 28.12})
+    big = pd.DataFrame(
+        {"名称": [f"点{i}" for i in range(300)], "类型": "公园", "经度": 120.96, "纬度": 28.12}
+    )
     big.to_csv(tmp_path / "big.csv", index=False)
     big.to_excel(tmp_path / "big.xlsx", index=False)
-    gpd.GeoDataFrame(big[["名称", "类型"]], geometry=gpd.points_from_xy(big["经度"], big["纬度"]), crs=4326) \
-        .to_file(tmp_path / "big.gpkg")
+    gpd.GeoDataFrame(
+        big[["名称", "类型"]], geometry=gpd.points_from_xy(big["经度"], big["纬度"]), crs=4326
+    ).to_file(tmp_path / "big.gpkg")
     for name, what in (("big.csv", "lines"), ("big.xlsx", "rows"), ("big.gpkg", "features")):
-        with pytest.raises(DataError, match=rf"big\.\w+: the file has .*{what}, more than the limit of 100 .*"
-                                            r"max_rows=400 in Python, or max_rows = 400 in this file's block"):
+        with pytest.raises(
+            DataError,
+            match=rf"big\.\w+: the file has .*{what}, more than the limit of 100 .*"
+            r"max_rows=400 in Python, or max_rows = 400 in this file's block",
+        ):
             load_facilities(tmp_path / name, max_rows=100)
         assert len(load_facilities(tmp_path / name, max_rows=400)) == 300  # following the fix works
 
@@ -379,10 +500,15 @@ def test_million_line_csv_is_refused_quickly_by_default(tmp_path):
 
 def test_deeply_nested_geojson_is_a_data_error(tmp_path):
     depth = 100_000
-    text = ('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"a","category":"公园",'
-            '"x":' + "[" * depth + "]" * depth + '},"geometry":{"type":"Point","coordinates":[120.96,28.12]}}]}')
+    text = (
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"a","category":"公园",'
+        '"x":' + "[" * depth + "]" * depth + '},"geometry":{"type":"Point","coordinates":[120.96,28.12]}}]}'
+    )
     p = tmp_path / "deep.geojson"
     p.write_text(text, encoding="utf-8")
-    with pytest.raises(DataError, match=r"deep\.geojson: not a readable GeoJSON file .*nested.*fix: its objects/arrays "
-                                        r"are nested deeper than any GeoJSON layer"):
+    with pytest.raises(
+        DataError,
+        match=r"deep\.geojson: not a readable GeoJSON file .*nested.*fix: its objects/arrays "
+        r"are nested deeper than any GeoJSON layer",
+    ):
         load_facilities(p)

@@ -18,20 +18,45 @@ from hypothesis import strategies as st
 from childspace._errors import ChildspaceError
 from childspace.inputs import load_boundaries, load_facilities, load_origins
 
-SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 #: names each encoding can hold (simplified for the GB encodings, traditional for Big5), some with the separators,
 #: quotes and spaces that CSV has to quote
-SIMPLIFIED = ["阳光幼儿园", "乐清市实验小学", "城东口袋公园", "白石街道儿童之家", "柳市镇第一小学", "Park, \"North\"",
-              "南岳;幼儿园", "虹桥 镇 公园", "x"]
-TRADITIONAL = ["陽光幼稚園", "樂清市實驗小學", "城東口袋公園", "白石街道兒童之家", "柳市鎮第一小學", "Park, \"North\"",
-               "南嶽;幼稚園", "虹橋 鎮 公園", "x"]
+SIMPLIFIED = [
+    "阳光幼儿园",
+    "乐清市实验小学",
+    "城东口袋公园",
+    "白石街道儿童之家",
+    "柳市镇第一小学",
+    'Park, "North"',
+    "南岳;幼儿园",
+    "虹桥 镇 公园",
+    "x",
+]
+TRADITIONAL = [
+    "陽光幼稚園",
+    "樂清市實驗小學",
+    "城東口袋公園",
+    "白石街道兒童之家",
+    "柳市鎮第一小學",
+    'Park, "North"',
+    "南嶽;幼稚園",
+    "虹橋 鎮 公園",
+    "x",
+]
 ENCODINGS = ["utf-8", "utf-8-sig", "gbk", "gb18030", "big5"]
 FORMATS = ["decimal", "decimal_comma", "dms", "swapped", "combined"]
 CATEGORIES = ["kindergarten", "primary_school", "park", "playground"]
-HEADERS = {"zh": ("名称", "类型", "经度", "纬度", "坐标"), "en": ("name", "category", "lon", "lat", "location"),
-           "big5": ("名稱", "類型", "經度", "緯度", "經緯度")}
+HEADERS = {
+    "zh": ("名称", "类型", "经度", "纬度", "坐标"),
+    "en": ("name", "category", "lon", "lat", "location"),
+    "big5": ("名稱", "類型", "經度", "緯度", "經緯度"),
+}
 
 
 def _dms(v: float, hemi: str) -> str:
@@ -54,8 +79,17 @@ def tables(draw):
     sep = draw(st.sampled_from([",", ";", "\t"]))
     header = draw(st.sampled_from(["big5"] if encoding == "big5" else ["zh", "en"]))
     kind = draw(st.sampled_from(["csv", "csv", "xlsx"]))
-    return {"encoding": encoding, "names": names, "cats": cats, "lon": lon, "lat": lat, "fmt": fmt, "sep": sep,
-            "header": header, "kind": kind}
+    return {
+        "encoding": encoding,
+        "names": names,
+        "cats": cats,
+        "lon": lon,
+        "lat": lat,
+        "fmt": fmt,
+        "sep": sep,
+        "header": header,
+        "kind": kind,
+    }
 
 
 def _write(t, path):
@@ -118,10 +152,16 @@ def _mutate(data: bytes, how: str, pos: float, noise: bytes) -> bytes:
 
 
 @SETTINGS
-@given(t=tables(), how=st.sampled_from(["truncate", "flip", "insert", "prefix", "empty"]),
-       pos=st.floats(0, 1), noise=st.binary(min_size=1, max_size=64),
-       loader=st.sampled_from(["facilities", "origins", "boundaries"]))
-def test_broken_tables_give_a_correct_load_or_a_childspace_error(tmp_path_factory, t, how, pos, noise, loader):
+@given(
+    t=tables(),
+    how=st.sampled_from(["truncate", "flip", "insert", "prefix", "empty"]),
+    pos=st.floats(0, 1),
+    noise=st.binary(min_size=1, max_size=64),
+    loader=st.sampled_from(["facilities", "origins", "boundaries"]),
+)
+def test_broken_tables_give_a_correct_load_or_a_childspace_error(
+    tmp_path_factory, t, how, pos, noise, loader
+):
     path = tmp_path_factory.mktemp("broken") / f"f.{t['kind']}"
     _write(t, path)
     path.write_bytes(_mutate(path.read_bytes(), how, pos, noise))
@@ -137,9 +177,11 @@ def test_broken_tables_give_a_correct_load_or_a_childspace_error(tmp_path_factor
 @pytest.fixture(scope="module")
 def layer_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("layers")
-    g = gpd.GeoDataFrame({"name": SIMPLIFIED[:4], "category": CATEGORIES},
-                         geometry=gpd.points_from_xy([120.96, 120.97, 120.98, 120.99], [28.1, 28.11, 28.12, 28.13]),
-                         crs=4326)
+    g = gpd.GeoDataFrame(
+        {"name": SIMPLIFIED[:4], "category": CATEGORIES},
+        geometry=gpd.points_from_xy([120.96, 120.97, 120.98, 120.99], [28.1, 28.11, 28.12, 28.13]),
+        crs=4326,
+    )
     out = {}
     for ext, driver in ((".gpkg", "GPKG"), (".geojson", "GeoJSON"), (".shp", "ESRI Shapefile")):
         p = d / f"layer{ext}"
@@ -148,20 +190,30 @@ def layer_files(tmp_path_factory):
     return out
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(ext=st.sampled_from([".gpkg", ".geojson", ".shp"]),
-       how=st.sampled_from(["truncate", "flip", "insert", "prefix", "empty"]),
-       pos=st.floats(0, 1), noise=st.binary(min_size=1, max_size=64))
-def test_broken_layers_give_a_correct_load_or_a_childspace_error(tmp_path_factory, layer_files, ext, how, pos,
-                                                                 noise):
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    ext=st.sampled_from([".gpkg", ".geojson", ".shp"]),
+    how=st.sampled_from(["truncate", "flip", "insert", "prefix", "empty"]),
+    pos=st.floats(0, 1),
+    noise=st.binary(min_size=1, max_size=64),
+)
+def test_broken_layers_give_a_correct_load_or_a_childspace_error(
+    tmp_path_factory, layer_files, ext, how, pos, noise
+):
     d = tmp_path_factory.mktemp("blayer")
     path = d / f"layer{ext}"
     path.write_bytes(_mutate(layer_files[ext], how, pos, noise))
     if ext == ".shp":  # the sidecar files, intact
-        g = gpd.GeoDataFrame({"name": SIMPLIFIED[:4], "category": CATEGORIES},
-                             geometry=gpd.points_from_xy([120.96, 120.97, 120.98, 120.99],
-                                                         [28.1, 28.11, 28.12, 28.13]), crs=4326)
+        g = gpd.GeoDataFrame(
+            {"name": SIMPLIFIED[:4], "category": CATEGORIES},
+            geometry=gpd.points_from_xy([120.96, 120.97, 120.98, 120.99], [28.1, 28.11, 28.12, 28.13]),
+            crs=4326,
+        )
         g.to_file(d / "ref.shp")
         for side in (".shx", ".dbf", ".prj", ".cpg"):
             if (d / f"ref{side}").exists():

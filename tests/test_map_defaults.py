@@ -25,7 +25,9 @@ def sample():
 def _checked_layers(dom: str) -> dict[str, bool]:
     """Layer name -> ticked, from the rendered layer control."""
     out = {}
-    for m in re.finditer(r'<input (?=[^>]*leaflet-control-layers-selector)([^>]*)>\s*<span>\s*(.*?)</span>', dom):
+    for m in re.finditer(
+        r"<input (?=[^>]*leaflet-control-layers-selector)([^>]*)>\s*<span>\s*(.*?)</span>", dom
+    ):
         out[m.group(2).strip()] = "checked" in m.group(1)
     return out
 
@@ -33,8 +35,15 @@ def _checked_layers(dom: str) -> dict[str, bool]:
 def test_coverage_map_opens_on_the_gap_against_the_target(sample, tmp_path):
     require_chromium()
     s = sample
-    m = maps.coverage_map(s["boundaries"], s["facilities"], s["service_areas"], s["access"], s["gaps"],
-                          "kindergarten", unit_coverage=s["unit_coverage"])
+    m = maps.coverage_map(
+        s["boundaries"],
+        s["facilities"],
+        s["service_areas"],
+        s["access"],
+        s["gaps"],
+        "kindergarten",
+        unit_coverage=s["unit_coverage"],
+    )
     dom = dump_dom(maps.save_map(m, tmp_path / "c.html"))
     layers = _checked_layers(dom)
     on = sorted(k for k, v in layers.items() if v)
@@ -42,11 +51,18 @@ def test_coverage_map_opens_on_the_gap_against_the_target(sample, tmp_path):
     # shown: the coverage choropleth, the facilities, boundaries; everything else one click away
     assert any(k.startswith("步行覆盖率（5/8 低于目标）") for k in on), on
     assert "幼儿园（2） Kindergarten (2)" in on
-    for name in ("步行服务区（300 米 m） Walking service area", "直线服务区（300 米 m） Straight-line service area",
-                 "覆盖缺口（按儿童数） Gaps (by children)", "未覆盖住户（步行） Uncovered homes (on foot)"):
+    for name in (
+        "步行服务区（300 米 m） Walking service area",
+        "直线服务区（300 米 m） Straight-line service area",
+        "覆盖缺口（按儿童数） Gaps (by children)",
+        "未覆盖住户（步行） Uncovered homes (on foot)",
+    ):
         assert name in off, (name, on)
     # the classes are tied to the 80 % target: 10 % and 95 % communities fall in the lowest / the meeting class
-    assert f'fill="{coverage_classes(80)[0].colour}"' in dom and f'fill="{coverage_classes(80)[4].colour}"' in dom
+    assert (
+        f'fill="{coverage_classes(80)[0].colour}"' in dom
+        and f'fill="{coverage_classes(80)[4].colour}"' in dom
+    )
     # the legend of the layers that are off is folded, and complete
     assert "其他图层（勾选后显示） Other layers (tick to show)" in dom
     assert "≥80% 达到目标 meets target" in dom and "60–80% 低于目标 below target" in dom
@@ -73,16 +89,23 @@ def test_routes_map_opens_on_hazards_with_a_complete_legend(sample, tmp_path):
     names = dict(zip(s["schools"]["facility_id"], s["schools"]["name"]))
     assert any(n in text for n in names.values())
     # on a 1366 x 768 screen the layer list is folded (the legend keeps its room)
-    assert "leaflet-control-layers-expanded" not in re.search(r'<div class="leaflet-control-layers[^"]*"', dom).group(0)
+    assert "leaflet-control-layers-expanded" not in re.search(
+        r'<div class="leaflet-control-layers[^"]*"', dom
+    ).group(0)
 
 
 def test_no_tile_is_requested_offline_and_tiles_are_opt_in(sample, tmp_path):
     require_chromium()
     s = sample
-    streets = gpd.GeoDataFrame({"highway": ["primary", "residential", "footway"]},
-                               geometry=[LineString([(120.975, 28.118), (121.02, 28.118)]),
-                                         LineString([(120.98, 28.11), (120.98, 28.13)]),
-                                         LineString([(120.99, 28.11), (120.99, 28.13)])], crs=4326)
+    streets = gpd.GeoDataFrame(
+        {"highway": ["primary", "residential", "footway"]},
+        geometry=[
+            LineString([(120.975, 28.118), (121.02, 28.118)]),
+            LineString([(120.98, 28.11), (120.98, 28.13)]),
+            LineString([(120.99, 28.11), (120.99, 28.13)]),
+        ],
+        crs=4326,
+    )
     base = maps.Basemap(streets=streets)
     off = maps.render_html(maps.overview_map(s["boundaries"], s["unit_coverage"], "kindergarten", base=base))
     assert "{z}" not in off and "tile.openstreetmap.org" not in off and "tianditu" not in off
@@ -97,8 +120,15 @@ def test_no_tile_is_requested_offline_and_tiles_are_opt_in(sample, tmp_path):
     assert re.search(r'id="cs-tile-notice"[^>]*style="display: block;"', dom)
     with pytest.raises(ChildspaceError, match="key"):
         maps.overview_map(s["boundaries"], s["unit_coverage"], "kindergarten", basemaps=("tianditu",))
-    t = maps.render_html(maps.overview_map(s["boundaries"], s["unit_coverage"], "kindergarten",
-                                           basemaps=("tianditu",), base=maps.Basemap(tianditu_key="KEY123")))
+    t = maps.render_html(
+        maps.overview_map(
+            s["boundaries"],
+            s["unit_coverage"],
+            "kindergarten",
+            basemaps=("tianditu",),
+            base=maps.Basemap(tianditu_key="KEY123"),
+        )
+    )
     assert "tianditu.gov.cn/vec_w/wmts" in t and "tk=KEY123" in t
     with pytest.raises(ChildspaceError, match="GCJ-02"):
         maps.overview_map(s["boundaries"], s["unit_coverage"], "kindergarten", basemaps=("amap", "osm"))

@@ -13,9 +13,9 @@ import shapely
 from _browser import distinct_colours, dump_dom, require_chromium, screenshot
 from shapely.geometry import LineString, Point, box
 
+from childspace._errors import ChildspaceError, DataError
 from childspace.analysis import aggregate, streets
 from childspace.outputs import maps
-from childspace._errors import ChildspaceError, DataError
 
 METRIC = "EPSG:4549"  # CGCS2000 / 3-degree GK CM 120E (Yueqing)
 
@@ -36,9 +36,15 @@ def make_sample(n_2022: int = 17, n_2023: int = 31) -> dict[str, gpd.GeoDataFram
     def g(geoms):
         return gpd.GeoSeries([shapely.affinity.translate(geom, x0, y0) for geom in geoms], crs=METRIC)
 
-    towns = gpd.GeoDataFrame({"unit_id": ["T1", "T2"], "name": ["东港镇", "西山街道"], "level": "township",
-                              "children": [800, 600]},
-                             geometry=g([box(0, 0, 2000, 2000), box(2000, 0, 4000, 2000)]))
+    towns = gpd.GeoDataFrame(
+        {
+            "unit_id": ["T1", "T2"],
+            "name": ["东港镇", "西山街道"],
+            "level": "township",
+            "children": [800, 600],
+        },
+        geometry=g([box(0, 0, 2000, 2000), box(2000, 0, 4000, 2000)]),
+    )
     comm_geoms, comm_ids, comm_names, parents = [], [], [], []
     names = ["海滨社区", "桥头村", "新城社区", "水门社区", "山前村", "溪口社区", "红星社区", "南岙村"]
     k = 0
@@ -50,49 +56,100 @@ def make_sample(n_2022: int = 17, n_2023: int = 31) -> dict[str, gpd.GeoDataFram
                 comm_names.append(names[k])
                 parents.append(t)
                 k += 1
-    comms = gpd.GeoDataFrame({"unit_id": comm_ids, "name": comm_names, "level": "community",
-                              "parent_id": parents, "children": np.arange(8) * 20 + 100},
-                             geometry=g(comm_geoms))
+    comms = gpd.GeoDataFrame(
+        {
+            "unit_id": comm_ids,
+            "name": comm_names,
+            "level": "community",
+            "parent_id": parents,
+            "children": np.arange(8) * 20 + 100,
+        },
+        geometry=g(comm_geoms),
+    )
     boundaries = pd.concat([towns, comms], ignore_index=True).to_crs(4326)
 
     fac = gpd.GeoDataFrame(
-        {"facility_id": ["K1", "K2", "P1", "P2"], "name": ["阳光幼儿园", "蓝天幼儿园", "实验小学", "城南小学"],
-         "category": ["kindergarten", "kindergarten", "primary_school", "primary_school"],
-         "capacity": [180, 240, 900, 1200], "address": ["海滨路1号", "新城路8号", "学府路2号", "南街5号"]},
-        geometry=g([Point(500, 500), Point(2500, 1500), Point(1500, 1000), Point(3500, 500)])).to_crs(4326)
+        {
+            "facility_id": ["K1", "K2", "P1", "P2"],
+            "name": ["阳光幼儿园", "蓝天幼儿园", "实验小学", "城南小学"],
+            "category": ["kindergarten", "kindergarten", "primary_school", "primary_school"],
+            "capacity": [180, 240, 900, 1200],
+            "address": ["海滨路1号", "新城路8号", "学府路2号", "南街5号"],
+        },
+        geometry=g([Point(500, 500), Point(2500, 1500), Point(1500, 1000), Point(3500, 500)]),
+    ).to_crs(4326)
 
     xs, ys = np.meshgrid(np.arange(125, 4000, 250), np.arange(125, 2000, 250))
     xs, ys = xs.ravel(), ys.ravel()
     homes_m = g([Point(a, b) for a, b in zip(xs, ys)])
     kpos = np.array([[500, 500], [2500, 1500]])
     d = np.min(np.hypot(xs[:, None] - kpos[:, 0], ys[:, None] - kpos[:, 1]), axis=1)
-    access = gpd.GeoDataFrame({"origin_id": [f"H{i}" for i in range(len(xs))],
-                               "children": (np.arange(len(xs)) % 7) + 1,
-                               "dist_line_kindergarten": d, "dist_walk_kindergarten": d * 1.3,
-                               "covered_line_kindergarten": d <= 300, "covered_walk_kindergarten": d * 1.3 <= 300,
-                               "nearest_kindergarten": np.where(xs < 2000, "K1", "K2")},
-                              geometry=homes_m).to_crs(4326)
+    access = gpd.GeoDataFrame(
+        {
+            "origin_id": [f"H{i}" for i in range(len(xs))],
+            "children": (np.arange(len(xs)) % 7) + 1,
+            "dist_line_kindergarten": d,
+            "dist_walk_kindergarten": d * 1.3,
+            "covered_line_kindergarten": d <= 300,
+            "covered_walk_kindergarten": d * 1.3 <= 300,
+            "nearest_kindergarten": np.where(xs < 2000, "K1", "K2"),
+        },
+        geometry=homes_m,
+    ).to_crs(4326)
 
     kmet = g([Point(500, 500), Point(2500, 1500)])
-    sa = gpd.GeoDataFrame({"facility_id": ["K1", "K2", "K1", "K2"], "category": "kindergarten",
-                           "method": ["line", "line", "walk", "walk"], "radius_m": 300.0},
-                          geometry=list(kmet.buffer(300)) + [shapely.affinity.scale(p.buffer(300), 0.8, 0.6)
-                                                             for p in kmet], crs=METRIC).to_crs(4326)
-    gaps = gpd.GeoDataFrame({"unit_id": ["T2C6", "T1C1", "T2C5"], "unit_name": ["红星社区", "桥头村", "溪口社区"],
-                             "category": "kindergarten", "children_uncovered": [140, 65, 20],
-                             "area_m2": [640000.0, 300000.0, 90000.0], "rank": [1, 2, 3]},
-                            geometry=g([box(3100, 100, 3900, 900), box(100, 1300, 700, 1800),
-                                        box(2100, 100, 2400, 400)])).to_crs(4326)
+    sa = gpd.GeoDataFrame(
+        {
+            "facility_id": ["K1", "K2", "K1", "K2"],
+            "category": "kindergarten",
+            "method": ["line", "line", "walk", "walk"],
+            "radius_m": 300.0,
+        },
+        geometry=list(kmet.buffer(300)) + [shapely.affinity.scale(p.buffer(300), 0.8, 0.6) for p in kmet],
+        crs=METRIC,
+    ).to_crs(4326)
+    gaps = gpd.GeoDataFrame(
+        {
+            "unit_id": ["T2C6", "T1C1", "T2C5"],
+            "unit_name": ["红星社区", "桥头村", "溪口社区"],
+            "category": "kindergarten",
+            "children_uncovered": [140, 65, 20],
+            "area_m2": [640000.0, 300000.0, 90000.0],
+            "rank": [1, 2, 3],
+        },
+        geometry=g([box(3100, 100, 3900, 900), box(100, 1300, 700, 1800), box(2100, 100, 2400, 400)]),
+    ).to_crs(4326)
 
     rows = []
-    for uid, pct in zip(["T1", "T2"] + comm_ids, [72.0, 35.5, 95.0, 10.0, 55.0, 81.0, 66.0, 25.0, np.nan, 42.0]):
-        rows.append({"unit_id": uid, "category": "kindergarten", "radius_m": 300.0, "children": 100,
-                     "pct_walk": pct, "pct_line": min(pct + 10, 100) if np.isfinite(pct) else np.nan,
-                     "children_covered_walk": pct if np.isfinite(pct) else np.nan,
-                     "below_target": bool(np.isfinite(pct) and pct < 80), "target_pct": 80.0})
-        rows.append({"unit_id": uid, "category": "primary_school", "radius_m": 500.0, "children": 100,
-                     "pct_walk": 50.0, "pct_line": 60.0, "children_covered_walk": 50,
-                     "below_target": True, "target_pct": 80.0})
+    for uid, pct in zip(
+        ["T1", "T2"] + comm_ids, [72.0, 35.5, 95.0, 10.0, 55.0, 81.0, 66.0, 25.0, np.nan, 42.0]
+    ):
+        rows.append(
+            {
+                "unit_id": uid,
+                "category": "kindergarten",
+                "radius_m": 300.0,
+                "children": 100,
+                "pct_walk": pct,
+                "pct_line": min(pct + 10, 100) if np.isfinite(pct) else np.nan,
+                "children_covered_walk": pct if np.isfinite(pct) else np.nan,
+                "below_target": bool(np.isfinite(pct) and pct < 80),
+                "target_pct": 80.0,
+            }
+        )
+        rows.append(
+            {
+                "unit_id": uid,
+                "category": "primary_school",
+                "radius_m": 500.0,
+                "children": 100,
+                "pct_walk": 50.0,
+                "pct_line": 60.0,
+                "children_covered_walk": 50,
+                "below_target": True,
+                "target_pct": 80.0,
+            }
+        )
     unit_cov = pd.DataFrame(rows)
 
     statuses = ["meets", "partly", "gap"]
@@ -104,45 +161,99 @@ def make_sample(n_2022: int = 17, n_2023: int = 31) -> dict[str, gpd.GeoDataFram
         px, py = 150 + (i % 12) * 320, 150 + (i // 12) * 420
         pgeo.append(box(px - 120, py - 120, px + 120, py + 120) if kind == "community" else Point(px, py))
         st = statuses[i % 3]
-        prow.append({"pilot_id": f"P{batch}-{i + 1:02d}", "name": f"试点单元{i + 1}号", "batch": batch, "kind": kind,
-                     "township": "东港镇" if px < 2000 else "西山街道", "key_project": i % 10 == 0,
-                     "status": st, "status_zh": {"meets": "达标", "partly": "部分达标", "gap": "缺口"}[st],
-                     "reasons": "" if st == "meets" else "300米内无幼儿园 no kindergarten within 300 m",
-                     "has_kindergarten": st == "meets", "dist_kindergarten": 150.0 + 100 * (i % 3),
-                     "has_playground": st != "gap", "dist_playground": 80.0 + 30 * (i % 5)})
+        prow.append(
+            {
+                "pilot_id": f"P{batch}-{i + 1:02d}",
+                "name": f"试点单元{i + 1}号",
+                "batch": batch,
+                "kind": kind,
+                "township": "东港镇" if px < 2000 else "西山街道",
+                "key_project": i % 10 == 0,
+                "status": st,
+                "status_zh": {"meets": "达标", "partly": "部分达标", "gap": "缺口"}[st],
+                "reasons": "" if st == "meets" else "300米内无幼儿园 no kindergarten within 300 m",
+                "has_kindergarten": st == "meets",
+                "dist_kindergarten": 150.0 + 100 * (i % 3),
+                "has_playground": st != "gap",
+                "dist_playground": 80.0 + 30 * (i % 5),
+            }
+        )
     pilots = gpd.GeoDataFrame(prow, geometry=g(pgeo)).to_crs(4326)
-    catch = gpd.GeoDataFrame({"pilot_id": pilots["pilot_id"]},
-                             geometry=g(pgeo).buffer(300).values, crs=METRIC).to_crs(4326)
+    catch = gpd.GeoDataFrame(
+        {"pilot_id": pilots["pilot_id"]}, geometry=g(pgeo).buffer(300).values, crs=METRIC
+    ).to_crs(4326)
 
     route_rows, route_geo = [], []
-    for i, (hx, hy) in enumerate([(200, 1800), (900, 200), (1800, 1700), (1200, 600), (3000, 1900), (3900, 100)]):
+    for i, (hx, hy) in enumerate(
+        [(200, 1800), (900, 200), (1800, 1700), (1200, 600), (3000, 1900), (3900, 100)]
+    ):
         sx, sy = (1500, 1000) if hx < 2000 else (3500, 500)
         sid = "P1" if hx < 2000 else "P2"
         for kind, bend, lvl in (("shortest", 0, min(4, 2 + i % 3)), ("safest", 250, 1 + i % 4)):
             route_geo.append(LineString([(hx, hy), ((hx + sx) / 2 + bend, (hy + sy) / 2), (sx, sy)]))
-            route_rows.append({"origin_id": f"H{i}", "school_id": sid, "route": kind, "children": 3 + 5 * i,
-                               "length_m": float(np.hypot(hx - sx, hy - sy)), "detour_ratio": 1.0 + bend / 2000,
-                               "worst_level": lvl, "unsafe_crossings": int(lvl >= 3),
-                               "share_l1": 0.5, "share_l2": 0.3, "share_l3": 0.2, "share_l4": 0.0,
-                               "assumed_share": 0.25,
-                               "verdict": {1: "safe", 2: "safe", 3: "caution", 4: "unsafe"}[lvl]})
+            route_rows.append(
+                {
+                    "origin_id": f"H{i}",
+                    "school_id": sid,
+                    "route": kind,
+                    "children": 3 + 5 * i,
+                    "length_m": float(np.hypot(hx - sx, hy - sy)),
+                    "detour_ratio": 1.0 + bend / 2000,
+                    "worst_level": lvl,
+                    "unsafe_crossings": int(lvl >= 3),
+                    "share_l1": 0.5,
+                    "share_l2": 0.3,
+                    "share_l3": 0.2,
+                    "share_l4": 0.0,
+                    "assumed_share": 0.25,
+                    "verdict": {1: "safe", 2: "safe", 3: "caution", 4: "unsafe"}[lvl],
+                }
+            )
     routes = gpd.GeoDataFrame(route_rows, geometry=g(route_geo)).to_crs(4326)
     hazards = gpd.GeoDataFrame(
-        {"hazard_id": ["HZ1", "HZ2", "HZ3"], "type": ["crossing", "crossing", "segment"], "level": [4, 3, 4],
-         "children": [60, 12, 35], "schools": ["P1", "P2", "P1"], "name": ["学府路口", "南街口", "海滨路"],
-         "reason": ["无信号灯、4车道 no signals, 4 lanes", "无斑马线 unmarked", "无人行道 50 km/h no sidewalk"],
-         "rank": [1, 3, 2]},
-        geometry=g([Point(1300, 1000), Point(3300, 600), LineString([(600, 1400), (1200, 1200)])])).to_crs(4326)
+        {
+            "hazard_id": ["HZ1", "HZ2", "HZ3"],
+            "type": ["crossing", "crossing", "segment"],
+            "level": [4, 3, 4],
+            "children": [60, 12, 35],
+            "schools": ["P1", "P2", "P1"],
+            "name": ["学府路口", "南街口", "海滨路"],
+            "reason": [
+                "无信号灯、4车道 no signals, 4 lanes",
+                "无斑马线 unmarked",
+                "无人行道 50 km/h no sidewalk",
+            ],
+            "rank": [1, 3, 2],
+        },
+        geometry=g([Point(1300, 1000), Point(3300, 600), LineString([(600, 1400), (1200, 1200)])]),
+    ).to_crs(4326)
     smet = g([Point(1500, 1000), Point(3500, 500)])
-    walksheds = gpd.GeoDataFrame({"school_id": ["P1", "P2", "P1", "P2"], "kind": ["plain", "plain", "safe", "safe"],
-                                  "max_level": [4, 4, 2, 2], "radius_m": 800.0},
-                                 geometry=list(smet.buffer(800)) + [shapely.affinity.scale(p.buffer(800), 0.6, 0.8)
-                                                                    for p in smet], crs=METRIC)
+    walksheds = gpd.GeoDataFrame(
+        {
+            "school_id": ["P1", "P2", "P1", "P2"],
+            "kind": ["plain", "plain", "safe", "safe"],
+            "max_level": [4, 4, 2, 2],
+            "radius_m": 800.0,
+        },
+        geometry=list(smet.buffer(800)) + [shapely.affinity.scale(p.buffer(800), 0.6, 0.8) for p in smet],
+        crs=METRIC,
+    )
     walksheds["area_m2"] = walksheds.area
     walksheds = walksheds.to_crs(4326)
-    return {"boundaries": boundaries, "facilities": fac, "access": access, "service_areas": sa, "gaps": gaps,
-            "unit_coverage": unit_cov, "pilots": pilots, "catchments": catch, "routes": routes,
-            "hazards": hazards, "walksheds": walksheds, "schools": fac[fac["category"] == "primary_school"]}
+    return {
+        "boundaries": boundaries,
+        "facilities": fac,
+        "access": access,
+        "service_areas": sa,
+        "gaps": gaps,
+        "unit_coverage": unit_cov,
+        "pilots": pilots,
+        "catchments": catch,
+        "routes": routes,
+        "hazards": hazards,
+        "walksheds": walksheds,
+        "schools": fac[fac["category"] == "primary_school"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -154,24 +265,60 @@ def sample():
 def built(sample):
     s = sample
     return {
-        "coverage": maps.coverage_map(s["boundaries"], s["facilities"], s["service_areas"], s["access"],
-                                      s["gaps"], "kindergarten", synthetic=True),
+        "coverage": maps.coverage_map(
+            s["boundaries"],
+            s["facilities"],
+            s["service_areas"],
+            s["access"],
+            s["gaps"],
+            "kindergarten",
+            synthetic=True,
+        ),
         "pilots": maps.pilot_map(s["pilots"], s["catchments"], boundaries=s["boundaries"], synthetic=True),
-        "routes": maps.routes_map(s["routes"], s["hazards"], s["walksheds"], s["schools"],
-                                  boundaries=s["boundaries"], synthetic=True, basemaps=()),
+        "routes": maps.routes_map(
+            s["routes"],
+            s["hazards"],
+            s["walksheds"],
+            s["schools"],
+            boundaries=s["boundaries"],
+            synthetic=True,
+            basemaps=(),
+        ),
         "overview": maps.overview_map(s["boundaries"], s["unit_coverage"], "kindergarten", synthetic=True),
     }
 
 
 _EXPECTED = {
-    "coverage": ["幼儿园（2） Kindergarten (2)", "步行服务区（300 米 m） Walking service area",
-                 "直线服务区（300 米 m） Straight-line service area", "覆盖缺口（按儿童数） Gaps (by children)",
-                 "未覆盖住户（步行） Uncovered homes (on foot)", "乡镇街道边界 Township boundaries"],
-    "pilots": ["2022年试点（17个） Pilots 2022 (17)", "2023年试点（31个） Pilots 2023 (31)",
-               "达标 Meets", "部分达标 Partly meets", "缺口 Gap", "重点项目 ★ Key projects (5)"],
-    "routes": ["最安全路线（6） Safest routes (6)", "最短路线（6） Shortest routes (6)", "隐患点（3） Hazards (3)",
-               "安全步行范围 Safe walkshed", "普通步行范围 Plain walkshed", "4级 高压力 Level 4 high stress"],
-    "overview": ["村社区覆盖率（", "乡镇街道覆盖率（", "≥80% 达到目标 meets target", "无数据（无儿童） No data"],
+    "coverage": [
+        "幼儿园（2） Kindergarten (2)",
+        "步行服务区（300 米 m） Walking service area",
+        "直线服务区（300 米 m） Straight-line service area",
+        "覆盖缺口（按儿童数） Gaps (by children)",
+        "未覆盖住户（步行） Uncovered homes (on foot)",
+        "乡镇街道边界 Township boundaries",
+    ],
+    "pilots": [
+        "2022年试点（17个） Pilots 2022 (17)",
+        "2023年试点（31个） Pilots 2023 (31)",
+        "达标 Meets",
+        "部分达标 Partly meets",
+        "缺口 Gap",
+        "重点项目 ★ Key projects (5)",
+    ],
+    "routes": [
+        "最安全路线（6） Safest routes (6)",
+        "最短路线（6） Shortest routes (6)",
+        "隐患点（3） Hazards (3)",
+        "安全步行范围 Safe walkshed",
+        "普通步行范围 Plain walkshed",
+        "4级 高压力 Level 4 high stress",
+    ],
+    "overview": [
+        "村社区覆盖率（",
+        "乡镇街道覆盖率（",
+        "≥80% 达到目标 meets target",
+        "无数据（无儿童） No data",
+    ],
 }
 
 
@@ -180,7 +327,9 @@ def test_html_is_self_contained(built, tmp_path):
         path = maps.save_map(m, tmp_path / f"{key}.html")
         text = path.read_text(encoding="utf-8")
         # no script or stylesheet from the network: Leaflet is inline
-        ext = re.findall(r"<(?:script|link)\b[^>]*(?:src|href)\s*=\s*[\"']?(?:https?:)?//", text, flags=re.IGNORECASE)
+        ext = re.findall(
+            r"<(?:script|link)\b[^>]*(?:src|href)\s*=\s*[\"']?(?:https?:)?//", text, flags=re.IGNORECASE
+        )
         assert ext == [], f"{key}: external resources {ext}"
         assert "Leaflet 1.9.4" in text and "L.control.scale" in text.replace("L.control\n", "L.control")
         assert "cdn.jsdelivr" not in text and "code.jquery.com" not in text
@@ -271,6 +420,7 @@ def test_script_errors_are_caught(sample, tmp_path):
 # overview with every category, townships and life circles; per-street route use; hexagon totals
 # ----------------------------------------------------------------------------------------------------
 
+
 def _life_circles(sample) -> pd.DataFrame:
     comms = sample["boundaries"][sample["boundaries"]["level"] == "community"]
     ids = comms["unit_id"].tolist()
@@ -278,8 +428,17 @@ def _life_circles(sample) -> pd.DataFrame:
     rows = []
     for k, uid in enumerate(ids):
         done = [i < (k % 4) for i in range(3)]
-        rows.append({"unit_id": uid, "lc5_complete": done[0], "lc10_complete": done[1], "lc15_complete": done[2],
-                     "lc5_missing": "" if done[0] else "幼儿园 Kindergarten", "lc10_missing": "", "lc15_missing": ""})
+        rows.append(
+            {
+                "unit_id": uid,
+                "lc5_complete": done[0],
+                "lc10_complete": done[1],
+                "lc15_complete": done[2],
+                "lc5_missing": "" if done[0] else "幼儿园 Kindergarten",
+                "lc10_missing": "",
+                "lc15_missing": "",
+            }
+        )
     rows[-1].update(lc5_complete=np.nan, lc10_complete=np.nan, lc15_complete=np.nan)
     return pd.DataFrame(rows)
 
@@ -288,8 +447,14 @@ def test_overview_every_category_radio(sample, tmp_path):
     require_chromium()
     b = sample["boundaries"]
     comms, towns = b[b["level"] == "community"], b[b["level"] == "township"]
-    m = maps.overview_map(comms, sample["unit_coverage"], townships=towns, life_circles=_life_circles(sample),
-                          synthetic=True, basemaps=())
+    m = maps.overview_map(
+        comms,
+        sample["unit_coverage"],
+        townships=towns,
+        life_circles=_life_circles(sample),
+        synthetic=True,
+        basemaps=(),
+    )
     dom = dump_dom(maps.save_map(m, tmp_path / "ov.html"))
     root = re.search(r"<html[^>]*>", dom).group(0)
     assert 'data-map-ready="1"' in root and "data-js-errors" not in root
@@ -299,8 +464,9 @@ def test_overview_every_category_radio(sample, tmp_path):
     assert "生活圈完整度 Life-circle completeness" in dom
     assert "乡镇街道边界（2） Township boundaries (2)" in dom
     # 2 categories + life circles + no shading in one radio group; one checked
-    radios = re.findall(r'<input type="radio" class="leaflet-control-layers-selector" name="leaflet-base-layers[^>]*>',
-                        dom)
+    radios = re.findall(
+        r'<input type="radio" class="leaflet-control-layers-selector" name="leaflet-base-layers[^>]*>', dom
+    )
     assert len(radios) == 4, radios
     # only one choropleth drawn at a time: the kindergarten classes are used as fills, the life-circle ones not
     from childspace.outputs.style import LIFE_CIRCLE_CLASSES, coverage_classes
@@ -331,19 +497,37 @@ def _toy_routes():
 
     x0, y0 = _origin()
     edges = gpd.GeoDataFrame(
-        {"edge": [0, 1, 2, 3], "name": ["甲路", "乙路", "丙路", "丁路"], "level": [1, 4, 2, 3],
-         "reason": ["", "4车道 4 lanes", "", ""]},
-        geometry=[LineString([(x0 + 100 * i, y0), (x0 + 100 * (i + 1), y0)]) for i in range(4)], crs=METRIC)
+        {
+            "edge": [0, 1, 2, 3],
+            "name": ["甲路", "乙路", "丙路", "丁路"],
+            "level": [1, 4, 2, 3],
+            "reason": ["", "4车道 4 lanes", "", ""],
+        },
+        geometry=[LineString([(x0 + 100 * i, y0), (x0 + 100 * (i + 1), y0)]) for i in range(4)],
+        crs=METRIC,
+    )
     routes = gpd.GeoDataFrame(
-        {"origin_id": ["A", "B", "C", "A"], "school_id": ["S1", "S1", "S2", "S1"],
-         "route": ["safest", "safest", "safest", "shortest"], "children": [3, 5, 7, 3],
-         "route_key": [10, 11, 12, 13], "verdict": ["safe", "caution", "unreachable", "unsafe"],
-         "worst_level": [1, 2, 4, 4]},
-        geometry=[LineString([(x0, y0), (x0 + 400, y0)])] * 4, crs=METRIC)
+        {
+            "origin_id": ["A", "B", "C", "A"],
+            "school_id": ["S1", "S1", "S2", "S1"],
+            "route": ["safest", "safest", "safest", "shortest"],
+            "children": [3, 5, 7, 3],
+            "route_key": [10, 11, 12, 13],
+            "verdict": ["safe", "caution", "unreachable", "unsafe"],
+            "worst_level": [1, 2, 4, 4],
+        },
+        geometry=[LineString([(x0, y0), (x0 + 400, y0)])] * 4,
+        crs=METRIC,
+    )
     routes.attrs["childspace_routes"] = _RouteData(
-        edge_key=np.array([10, 10, 11, 11, 11, 12, 13]), edge=np.array([0, 1, 1, 2, 2, 3, 3]),
-        cross_key=np.zeros(0, np.int64), cross_node=np.zeros(0, np.int64), cross_edge=np.zeros(0, np.int64),
-        cross_level=np.zeros(0, np.int8), n_edges=4)
+        edge_key=np.array([10, 10, 11, 11, 11, 12, 13]),
+        edge=np.array([0, 1, 1, 2, 2, 3, 3]),
+        cross_key=np.zeros(0, np.int64),
+        cross_node=np.zeros(0, np.int64),
+        cross_edge=np.zeros(0, np.int64),
+        cross_level=np.zeros(0, np.int8),
+        n_edges=4,
+    )
     return routes, edges
 
 
@@ -361,29 +545,44 @@ def test_route_edge_use_hand_counts():
     with pytest.raises(DataError, match="network"):
         streets.route_edge_use(routes, edges.iloc[:3], "safest")
     with pytest.raises(DataError, match="edge sequences"):
-        streets.route_edge_use(gpd.GeoDataFrame(routes.copy()).pipe(lambda d: d.__setattr__("attrs", {}) or d),
-                            edges)
+        streets.route_edge_use(
+            gpd.GeoDataFrame(routes.copy()).pipe(lambda d: d.__setattr__("attrs", {}) or d), edges
+        )
 
 
 def test_routes_map_with_network_stress(sample, tmp_path):
     require_chromium()
     routes, edges = _toy_routes()
     x0, y0 = _origin()
-    crossings = gpd.GeoDataFrame({"node": [1, 2], "level": [1, 4], "control": ["traffic_signals", "unmarked"],
-                                  "reason": ["信号灯 signals", "无标线 unmarked"]},
-                                 geometry=[Point(x0 + 100, y0), Point(x0 + 300, y0)], crs=METRIC)
+    crossings = gpd.GeoDataFrame(
+        {
+            "node": [1, 2],
+            "level": [1, 4],
+            "control": ["traffic_signals", "unmarked"],
+            "reason": ["信号灯 signals", "无标线 unmarked"],
+        },
+        geometry=[Point(x0 + 100, y0), Point(x0 + 300, y0)],
+        crs=METRIC,
+    )
     m = maps.routes_map(routes, network_stress=edges, crossings=crossings, basemaps=())
     dom = dump_dom(maps.save_map(m, tmp_path / "r.html"))
     root = re.search(r"<html[^>]*>", dom).group(0)
     assert 'data-map-ready="1"' in root and "data-js-errors" not in root
-    for text in ("街道压力等级（全路网 4 段） Street stress (all 4 segments)", "过街点压力等级（2） Crossing stress (2)",
-                 "通学儿童流量（最安全路线） Children per street (safest routes)",
-                 "通学儿童流量（最短路线） Children per street (shortest routes)",
-                 "最安全路线（3） Safest routes (3)", "线宽=走该街道的儿童数（最多 8）"):
+    for text in (
+        "街道压力等级（全路网 4 段） Street stress (all 4 segments)",
+        "过街点压力等级（2） Crossing stress (2)",
+        "通学儿童流量（最安全路线） Children per street (safest routes)",
+        "通学儿童流量（最短路线） Children per street (shortest routes)",
+        "最安全路线（3） Safest routes (3)",
+        "线宽=走该街道的儿童数（最多 8）",
+    ):
         assert text in dom, text
     # the per-street safest layer is shown, the shortest one and the single route lines are not
-    labels = re.findall(r'<label>\s*<span>\s*<input type="checkbox" class="leaflet-control-layers-selector"'
-                        r'( checked="")?>\s*<span>\s*(.*?)</span>', dom)
+    labels = re.findall(
+        r'<label>\s*<span>\s*<input type="checkbox" class="leaflet-control-layers-selector"'
+        r'( checked="")?>\s*<span>\s*(.*?)</span>',
+        dom,
+    )
     state = {name.strip(): bool(chk) for chk, name in labels}
     assert state["通学儿童流量（最安全路线） Children per street (safest routes)"] is True
     assert state["通学儿童流量（最短路线） Children per street (shortest routes)"] is False
@@ -399,33 +598,47 @@ def test_hex_totals_sum_and_area():
     hx = aggregate.hex_totals(pts, w, size_m=100.0)
     assert hx["total"].sum() == pytest.approx(w.sum())
     assert hx["points"].sum() == 300
-    assert np.allclose(hx.area, 1.5 * np.sqrt(3) * 100.0 ** 2)  # regular hexagon: (3√3/2)·s²
+    assert np.allclose(hx.area, 1.5 * np.sqrt(3) * 100.0**2)  # regular hexagon: (3√3/2)·s²
     # every point lies in the cell it was counted in (cells tile the plane without overlap)
     pm = pts.to_crs(hx.crs)
     joined = gpd.sjoin(pm.assign(w=w), hx, predicate="within")
     assert len(joined) == 300
-    assert joined.groupby("index_right")["w"].sum().reindex(hx.index).fillna(0).to_numpy() == \
-        pytest.approx(hx["total"].to_numpy())
+    assert joined.groupby("index_right")["w"].sum().reindex(hx.index).fillna(0).to_numpy() == pytest.approx(
+        hx["total"].to_numpy()
+    )
 
 
 def test_coverage_map_aggregates_many_homes(sample):
     s = sample
-    m = maps.coverage_map(s["boundaries"], s["facilities"], s["service_areas"], s["access"], s["gaps"],
-                          "kindergarten", max_points=10, hex_size=200, basemaps=())
+    m = maps.coverage_map(
+        s["boundaries"],
+        s["facilities"],
+        s["service_areas"],
+        s["access"],
+        s["gaps"],
+        "kindergarten",
+        max_points=10,
+        hex_size=200,
+        basemaps=(),
+    )
     text = maps.render_html(m)
     assert "Children uncovered (on foot, 200 m hexagons)" in text
     assert "Uncovered homes (on foot)" in text  # the dots stay, hidden at first
     # the hexagon popups carry the children summed per cell; all uncovered children are accounted for
     acc = s["access"]
     unc_kids = int(acc.loc[~acc["covered_walk_kindergarten"], "children"].sum())
-    hx = aggregate.hex_totals(acc[~acc["covered_walk_kindergarten"]], acc.loc[~acc["covered_walk_kindergarten"],
-                                                                        "children"].to_numpy(), 200)
+    hx = aggregate.hex_totals(
+        acc[~acc["covered_walk_kindergarten"]],
+        acc.loc[~acc["covered_walk_kindergarten"], "children"].to_numpy(),
+        200,
+    )
     assert int(hx["total"].sum()) == unc_kids
 
 
 # ----------------------------------------------------------------------------------------------------
 # layers added by the user after a map is built; school zones (GA/T 1215-2014)
 # ----------------------------------------------------------------------------------------------------
+
 
 def test_layer_added_after_build_is_listed_without_script_error(sample, tmp_path):
     """A planner's own layer added to the returned map shows in the layer control; the page has no JS error."""
@@ -435,9 +648,10 @@ def test_layer_added_after_build_is_listed_without_script_error(sample, tmp_path
     m = maps.routes_map(sample["routes"], sample["hazards"], schools=sample["schools"], basemaps=())
     fg = folium.FeatureGroup(name="规划新校址 Planned school sites").add_to(m)
     folium.CircleMarker([28.121, 120.985], radius=9, color="#000000", fill=True).add_to(fg)
-    folium.GeoJson({"type": "Feature", "properties": {}, "geometry": {"type": "Point",
-                                                                        "coordinates": [120.99, 28.12]}},
-                   name="我的GeoJSON My GeoJSON").add_to(m)
+    folium.GeoJson(
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [120.99, 28.12]}},
+        name="我的GeoJSON My GeoJSON",
+    ).add_to(m)
     text = maps.render_html(m)
     # the control is written after every layer variable it lists
     assert text.rfind("L.control.layers") > text.rfind(fg.get_name() + " = ")
@@ -459,21 +673,41 @@ def _zone_network():
     x = 280) and a 30 km/h road (y = 1000, zebra at x = 230); plus a footway (not a zone road)."""
     from childspace.network.engine import WalkNetwork
 
-    xy = {1: (0, 0), 2: (280, 0), 3: (400, 0), 11: (0, 1000), 12: (230, 1000), 13: (400, 1000), 14: (100, 1000),
-          15: (100, 1120)}
+    xy = {
+        1: (0, 0),
+        2: (280, 0),
+        3: (400, 0),
+        11: (0, 1000),
+        12: (230, 1000),
+        13: (400, 1000),
+        14: (100, 1000),
+        15: (100, 1120),
+    }
     ids = list(xy)
-    nodes = gpd.GeoDataFrame({"highway": ["crossing" if i in (2, 12) else None for i in ids],
-                              "crossing": ["zebra" if i in (2, 12) else None for i in ids]},
-                             geometry=[Point(X0Z + xy[i][0], Y0Z + xy[i][1]) for i in ids],
-                             index=pd.Index(ids, name="osmid"), crs=METRIC)
+    nodes = gpd.GeoDataFrame(
+        {
+            "highway": ["crossing" if i in (2, 12) else None for i in ids],
+            "crossing": ["zebra" if i in (2, 12) else None for i in ids],
+        },
+        geometry=[Point(X0Z + xy[i][0], Y0Z + xy[i][1]) for i in ids],
+        index=pd.Index(ids, name="osmid"),
+        crs=METRIC,
+    )
     fast = dict(highway="secondary", maxspeed="50", lanes="4", sidewalk="both", name="大道")
     calm = dict(highway="residential", maxspeed="30", lanes="2", sidewalk="both", name="小街")
-    rows = [dict(u=1, v=2, osmid=10, **fast), dict(u=2, v=3, osmid=10, **fast),
-            dict(u=11, v=14, osmid=20, **calm), dict(u=14, v=12, osmid=20, **calm),
-            dict(u=12, v=13, osmid=20, **calm), dict(u=14, v=15, osmid=21, highway="footway")]
+    rows = [
+        dict(u=1, v=2, osmid=10, **fast),
+        dict(u=2, v=3, osmid=10, **fast),
+        dict(u=11, v=14, osmid=20, **calm),
+        dict(u=14, v=12, osmid=20, **calm),
+        dict(u=12, v=13, osmid=20, **calm),
+        dict(u=14, v=15, osmid=21, highway="footway"),
+    ]
     edges = pd.DataFrame(rows).assign(key=0)
-    geom = [LineString([(X0Z + xy[r["u"]][0], Y0Z + xy[r["u"]][1]), (X0Z + xy[r["v"]][0], Y0Z + xy[r["v"]][1])])
-            for r in rows]
+    geom = [
+        LineString([(X0Z + xy[r["u"]][0], Y0Z + xy[r["u"]][1]), (X0Z + xy[r["v"]][0], Y0Z + xy[r["v"]][1])])
+        for r in rows
+    ]
     return WalkNetwork.from_frames(nodes, gpd.GeoDataFrame(edges, geometry=geom, crs=METRIC), crs=METRIC)
 
 
@@ -483,9 +717,15 @@ def zone_sample():
     from childspace.analysis.safety import school_zones
 
     net = _zone_network()
-    schools = gpd.GeoDataFrame({"facility_id": ["S1", "S2"], "name": ["大道小学", "小街幼儿园"],
-                                "category": ["primary_school", "kindergarten"]},
-                               geometry=[Point(X0Z + 200, Y0Z + 10), Point(X0Z + 200, Y0Z + 1010)], crs=METRIC)
+    schools = gpd.GeoDataFrame(
+        {
+            "facility_id": ["S1", "S2"],
+            "name": ["大道小学", "小街幼儿园"],
+            "category": ["primary_school", "kindergarten"],
+        },
+        geometry=[Point(X0Z + 200, Y0Z + 10), Point(X0Z + 200, Y0Z + 1010)],
+        crs=METRIC,
+    )
     zones, roads = school_zones(net, schools, return_segments=True)
     return net, schools, zones, roads
 
@@ -496,7 +736,7 @@ def test_school_zone_circles_areas():
     assert list(circ["school_id"]) == ["S1", "S2"] and (circ["radius_m"] == 150.0).all()
     area = circ.to_crs(METRIC).area.to_numpy()
     # one gate each: a 150 m circle (128-gon: area ratio (n/2π)·sin(2π/n) = 0.9996)
-    assert area == pytest.approx(np.pi * 150.0 ** 2, rel=1e-3)
+    assert area == pytest.approx(np.pi * 150.0**2, rel=1e-3)
     # two gates 100 m apart: two circles minus their lens, 2r²·acos(d/2r) − (d/2)·√(4r² − d²)
     g = gpd.GeoSeries([Point(X0Z + 150, Y0Z + 10), Point(X0Z + 250, Y0Z + 10)], crs=METRIC).to_crs(4326)
     with_gates = zones.assign(entrances=[[(p.x, p.y) for p in g], None])
@@ -527,19 +767,28 @@ def test_routes_map_school_zones_in_browser(sample, tmp_path):
     dom = dump_dom(maps.save_map(m, tmp_path / "zones.html"))
     root = re.search(r"<html[^>]*>", dom).group(0)
     assert 'data-map-ready="1"' in root and "data-js-errors" not in root, root
-    for t in ("校园周边150米范围（2） School zones 150 m (2)",
-              "校园周边检查（1/2 符合） School-zone check (1/2 compliant)",
-              f"校园周边道路（{len(roads)}段，{n_over}段超30） School-zone roads ({len(roads)}, {n_over} over 30 km/h)",
-              "校园周边（GA/T 1215-2014） School zones", "限速高于30 km/h Over 30 km/h",
-              "限速≤30 km/h At most 30 km/h", "符合 Compliant（1）", "两项均不符合 Both requirements fail（1）"):
+    for t in (
+        "校园周边150米范围（2） School zones 150 m (2)",
+        "校园周边检查（1/2 符合） School-zone check (1/2 compliant)",
+        f"校园周边道路（{len(roads)}段，{n_over}段超30） School-zone roads ({len(roads)}, {n_over} over 30 km/h)",
+        "校园周边（GA/T 1215-2014） School zones",
+        "限速高于30 km/h Over 30 km/h",
+        "限速≤30 km/h At most 30 km/h",
+        "符合 Compliant（1）",
+        "两项均不符合 Both requirements fail（1）",
+    ):
         assert t in dom, t
     # the zone layers are off when the map opens (the map answers "where are the hazards"): not drawn yet,
     # but in the page with zone roads over and under the limit and rings for compliant and failing schools
     from childspace.outputs.style import ZONE_ROAD_COLOURS, ZONE_STATUS_LABELS
 
     assert not re.search(r'checked=""[^>]*>\s*<span>\s*校园周边', dom)
-    for colour in (ZONE_ROAD_COLOURS[True], ZONE_ROAD_COLOURS[False], ZONE_STATUS_LABELS["compliant"][2],
-                   ZONE_STATUS_LABELS["both"][2]):
+    for colour in (
+        ZONE_ROAD_COLOURS[True],
+        ZONE_ROAD_COLOURS[False],
+        ZONE_STATUS_LABELS["compliant"][2],
+        ZONE_STATUS_LABELS["both"][2],
+    ):
         assert f'"color": "{colour}"' in text
     with pytest.raises(DataError, match="speed_ok"):
         maps.routes_map(sample["routes"], school_zones=zones.drop(columns="speed_ok"), basemaps=())

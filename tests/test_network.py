@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import sample_file
 from scipy.spatial import Delaunay
 
 from childspace._errors import DataError, NetworkError
 from childspace.network.engine import Snap, WalkNetwork
-from conftest import sample_file
 
 CRS = "EPSG:4549"  # CGCS2000 / 3-degree GK CM 120E (Yueqing); hand coordinates are offsets from (X0, Y0)
 X0, Y0 = 500000.0, 3110000.0
@@ -26,14 +26,27 @@ def make_net(pts, pairs, geoms=None, keys=None) -> WalkNetwork:
     """A network from local coordinates (metres) and (a, b) node-position pairs; geoms: optional vertex lists."""
     pts = np.asarray(pts, dtype=float)
     ids = np.arange(len(pts), dtype=np.int64) * 10 + 1000
-    nodes = gpd.GeoDataFrame({"highway": [None] * len(pts)}, index=pd.Index(ids, name="osmid"),
-                             geometry=shapely.points(pts + [X0, Y0]), crs=CRS)
+    nodes = gpd.GeoDataFrame(
+        {"highway": [None] * len(pts)},
+        index=pd.Index(ids, name="osmid"),
+        geometry=shapely.points(pts + [X0, Y0]),
+        crs=CRS,
+    )
     rows = []
     for i, (a, b) in enumerate(pairs):
         g = geoms[i] if geoms is not None and geoms[i] is not None else [pts[a], pts[b]]
-        rows.append({"u": ids[a], "v": ids[b], "key": 0 if keys is None else keys[i], "osmid": 500 + i,
-                     "highway": "footway", "name": None, "length": -1.0,
-                     "geometry": shapely.LineString(np.asarray(g, dtype=float) + [X0, Y0])})
+        rows.append(
+            {
+                "u": ids[a],
+                "v": ids[b],
+                "key": 0 if keys is None else keys[i],
+                "osmid": 500 + i,
+                "highway": "footway",
+                "name": None,
+                "length": -1.0,
+                "geometry": shapely.LineString(np.asarray(g, dtype=float) + [X0, Y0]),
+            }
+        )
     return WalkNetwork.from_frames(nodes, gpd.GeoDataFrame(rows, crs=CRS), crs=CRS)
 
 
@@ -99,8 +112,9 @@ def test_cutoff(line):
 def test_parallel_edges_keep_shorter_and_map_back():
     # two ways between A and B: straight (100 m) and a detour via (50, 80); then B-C
     detour = [(0, 0), (50, 80), (100, 0)]
-    net = make_net([(0, 0), (100, 0), (200, 0)], [(0, 1), (0, 1), (1, 2)], geoms=[None, detour, None],
-                   keys=[0, 1, 0])
+    net = make_net(
+        [(0, 0), (100, 0), (200, 0)], [(0, 1), (0, 1), (1, 2)], geoms=[None, detour, None], keys=[0, 1, 0]
+    )
     det_len = 2 * np.hypot(50, 80)
     np.testing.assert_allclose(net.length, [100, det_len, 100])
     assert net.csr.nnz == 4  # A-B once (shortest), B-C; both directions
@@ -336,10 +350,15 @@ def test_errors(line):
     with pytest.raises(NetworkError, match="empty"):
         WalkNetwork.from_frames(empty_n, empty_e)
     bad = line.edges.copy()
-    nodes = gpd.GeoDataFrame({"highway": [None] * 4}, index=pd.Index(line.node_osmid, name="osmid"),
-                             geometry=line.nodes.geometry.to_numpy(), crs=CRS)
-    edges = gpd.GeoDataFrame({"u": bad["u_osmid"], "v": bad["v_osmid"], "osmid": bad["osmid"]},
-                             geometry=bad.geometry, crs=CRS)
+    nodes = gpd.GeoDataFrame(
+        {"highway": [None] * 4},
+        index=pd.Index(line.node_osmid, name="osmid"),
+        geometry=line.nodes.geometry.to_numpy(),
+        crs=CRS,
+    )
+    edges = gpd.GeoDataFrame(
+        {"u": bad["u_osmid"], "v": bad["v_osmid"], "osmid": bad["osmid"]}, geometry=bad.geometry, crs=CRS
+    )
     edges.loc[1, "v"] = 99999
     with pytest.raises(NetworkError, match="row 1 .*v=99999.*way 501"):
         WalkNetwork.from_frames(nodes, edges)
@@ -355,13 +374,23 @@ def test_errors(line):
 def test_from_frames_wgs84_reversed_and_missing_geometry():
     pts = np.array([(0, 0), (100, 0), (100, 100)], dtype=float) + [X0, Y0]
     ids = pd.Index([11, 12, 13], name="osmid")
-    nodes = gpd.GeoDataFrame({"highway": [None, "crossing", None]}, index=ids,
-                             geometry=shapely.points(pts), crs=CRS).to_crs("EPSG:4326")
+    nodes = gpd.GeoDataFrame(
+        {"highway": [None, "crossing", None]}, index=ids, geometry=shapely.points(pts), crs=CRS
+    ).to_crs("EPSG:4326")
     nodes["x"], nodes["y"] = nodes.geometry.x, nodes.geometry.y
     rev = shapely.LineString([pts[1], pts[0]])  # stored v -> u
-    edges = gpd.GeoDataFrame({"u": [11, 12], "v": [12, 13], "key": [0, 0], "osmid": [1, 2],
-                              "highway": ["footway", "residential"], "length": [100.0, 100.0]},
-                             geometry=[rev, None], crs=CRS).to_crs("EPSG:4326")
+    edges = gpd.GeoDataFrame(
+        {
+            "u": [11, 12],
+            "v": [12, 13],
+            "key": [0, 0],
+            "osmid": [1, 2],
+            "highway": ["footway", "residential"],
+            "length": [100.0, 100.0],
+        },
+        geometry=[rev, None],
+        crs=CRS,
+    ).to_crs("EPSG:4326")
     net = WalkNetwork.from_frames(nodes, edges)
     assert net.crs.to_epsg() == 4549
     np.testing.assert_allclose(net.x, pts[:, 0], atol=1e-6)
@@ -394,11 +423,11 @@ def test_failed_save_keeps_the_old_file(tmp_path, square):
     path = square.save(tmp_path / "net.gpkg")
     before = path.read_bytes()
     broken = make_net([(0, 0), (50, 0)], [(0, 1)])
-    broken.edges["bad"] = np.array([1j])     # GeoPackage has no complex field type: the edges layer fails
+    broken.edges["bad"] = np.array([1j])  # GeoPackage has no complex field type: the edges layer fails
     with pytest.raises(NotImplementedError):
         broken.save(path)
-    assert path.read_bytes() == before                      # the old network is intact ...
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.gpkg"]   # ... and no partial file is left
+    assert path.read_bytes() == before  # the old network is intact ...
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.gpkg"]  # ... and no partial file is left
     back = WalkNetwork.load(path)
     assert back.n_nodes == 4 and back.n_edges == 5
     np.testing.assert_array_equal(back.length, square.length)
@@ -481,8 +510,9 @@ def test_paths_from_given_sources_hand_case(line):
     r = p.geometry(reverse=True, crs="EPSG:4326")
     assert r.crs.to_epsg() == 4326
     back = r.to_crs(CRS)
-    np.testing.assert_allclose(shapely.get_coordinates(back.iloc[1]), xy((260, 0), (200, 0), (100, 0), (50, 0)),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        shapely.get_coordinates(back.iloc[1]), xy((260, 0), (200, 0), (100, 0), (50, 0)), atol=1e-6
+    )
     # no source (-1), a per-source cutoff, and bad input
     q = line.paths_from(src, tgt, [-1, 0, 0], cutoff=[100.0, np.inf])
     assert np.isinf(q.dist[:2]).all() and q.source.tolist() == [-1, -1, 0] and q.edges(1).size == 0
@@ -552,12 +582,14 @@ def test_end_costs_are_paid_in_full_on_partial_edges(line):
     np.testing.assert_allclose(d0, [10 * 1.2 + 10 * 1.2, 5 * 1.2, 10 * 1.2 + 120 + 100])
     p = line.paths(src, tgt, weight=w)
     np.testing.assert_allclose(line.path_costs(p, w), d)
-    np.testing.assert_allclose(line.path_costs(p), [20, 5, 210])           # metres of the same paths
+    np.testing.assert_allclose(line.path_costs(p), [20, 5, 210])  # metres of the same paths
     np.testing.assert_allclose(line.distance_matrix(src, tgt, weight=w)[0], d)
     q = line.paths_from(src, tgt, [0, 0, 0], weight=w)
     np.testing.assert_allclose(q.dist, d)
     # a node-placed point pays no end cost for zero metres: from B itself to C costs 100 + 20 (B end of B-C)
-    np.testing.assert_allclose(line.nearest(line.snap(xy((100, 0))), line.snap(xy((200, 0))), weight=w)[0], [120])
+    np.testing.assert_allclose(
+        line.nearest(line.snap(xy((100, 0))), line.snap(xy((200, 0))), weight=w)[0], [120]
+    )
     with pytest.raises(NetworkError, match="larger than the whole edge"):
         line.edge_weights(np.full(3, 10.0), end_u=end_u, end_v=end_v)
     with pytest.raises(NetworkError, match="end_u"):
@@ -594,7 +626,7 @@ def test_path_geometry_matches_shapely_substrings_on_sample():
     n_multi = 0
     for i in np.flatnonzero(np.isfinite(p.dist)):
         e = p.edges(i)
-        fw = p.flat_forward[p.ptr[i]:p.ptr[i + 1]]
+        fw = p.flat_forward[p.ptr[i] : p.ptr[i + 1]]
         pieces = []
         for k, (ek, f) in enumerate(zip(e, fw)):
             a = p.source_offset[i] if k == 0 else (0.0 if f else net.length[ek])
@@ -650,18 +682,25 @@ def test_handicap_reach_pieces_and_pairs_hand_case(line):
     R = line.reach(src, [120, 30])
     assert R.shape == (2, 4)
     np.testing.assert_allclose(R.toarray()[0], [50, 50, 0, 0])
-    assert R[[1]].nnz == 0                                    # 30 m from 250 reaches no node
+    assert R[[1]].nnz == 0  # 30 m from 250 reaches no node
     row, edge, st, en = line.reached_pieces(R, [120, 30], sources=src)
     got = sorted(zip(row.tolist(), edge.tolist(), st.round(6).tolist(), en.round(6).tolist()))
     assert got == [(0, 0, 0.0, 100.0), (0, 1, 0.0, 70.0), (1, 2, 20.0, 80.0)]
     # the same areas from one handicapped search
     _, e2, s2, t2 = line.reached_pieces(nd, 120, sources=src, handicap=h)
-    assert sorted(zip(e2.tolist(), s2.round(6).tolist(), t2.round(6).tolist())) == \
-        [(0, 0.0, 100.0), (1, 0.0, 70.0), (2, 20.0, 80.0)]
+    assert sorted(zip(e2.tolist(), s2.round(6).tolist(), t2.round(6).tolist())) == [
+        (0, 0.0, 100.0),
+        (1, 0.0, 70.0),
+        (2, 20.0, 80.0),
+    ]
     tgt = line.snap(xy((160, 3), (280, 0), (0, 0)))
     s, t, c = line.pairs_within(src, tgt, 120)
-    assert sorted(zip(s.tolist(), t.tolist(), c.round(6).tolist())) == [(0, 0, 110.0), (0, 2, 50.0), (1, 0, 90.0),
-                                                                       (1, 1, 30.0)]
+    assert sorted(zip(s.tolist(), t.tolist(), c.round(6).tolist())) == [
+        (0, 0, 110.0),
+        (0, 2, 50.0),
+        (1, 0, 90.0),
+        (1, 1, 30.0),
+    ]
     xs, ys = line.sample_pieces([1], [0.0], [70.0], 30.0)
     np.testing.assert_allclose(xs[:, 0] - X0, [100, 100 + 70 / 3, 100 + 140 / 3, 170])
 
@@ -686,11 +725,12 @@ def test_reach_on_local_windows_equals_whole_network_search(monkeypatch):
     # runs each tile's searches on such a window; the result must be exactly that of whole-network searches
     net, rng = _random_net(11, n_pts=2500, extent=10_000.0)
     pts = rng.uniform(0, 10_000, (300, 2)) + [X0, Y0]
-    group = np.r_[np.arange(250), rng.integers(0, 250, 50)]      # 50 extra entrances, some far from the first
+    group = np.r_[np.arange(250), rng.integers(0, 250, 50)]  # 50 extra entrances, some far from the first
     src = net.snap(pts, max_distance=200, group=group)
     radius = rng.choice([300.0, 450.0, 600.0], src.n_groups)
     used = []
     real = WalkNetwork._reach_local
+
     def spy(*a):
         res = real(*a)
         used.append(res is not None)
@@ -707,7 +747,7 @@ def test_reach_on_local_windows_equals_whole_network_search(monkeypatch):
 
 def test_reach_skips_local_windows_when_costs_undercut_lengths():
     net, _ = _random_net(11, n_pts=2500, extent=10_000.0)
-    assert net._straight_line_slack(net._weight(None)) < 2.0            # node coordinates = edge ends
+    assert net._straight_line_slack(net._weight(None)) < 2.0  # node coordinates = edge ends
     assert net._straight_line_slack(net._weight(net.length * 0.5)) is None
     assert net._straight_line_slack(net._weight(net.length * 3.0)) is not None
 
@@ -719,7 +759,7 @@ def test_reach_handicap_and_pairs_against_networkx(seed):
     tgt = net.snap(rng.uniform(0, 2000, (80, 2)) + [X0, Y0], max_distance=100)
     G = _nx_with_points(net, [src, tgt], net.length)
     radius = rng.uniform(200, 600, src.n_groups)
-    R = net.reach(src, radius, memory_mb=0.01)                # many small chunks
+    R = net.reach(src, radius, memory_mb=0.01)  # many small chunks
     D = R.toarray()
     stored = np.zeros(D.shape, dtype=bool)
     stored[np.repeat(np.arange(R.shape[0]), np.diff(R.indptr)), R.indices] = True
@@ -754,8 +794,12 @@ def test_reach_handicap_and_pairs_against_networkx(seed):
     cut = float(radius.min())
     s, t, c = net.pairs_within(src, tgt, cut)
     got = {(int(a), int(b)): float(x) for a, b, x in zip(s, t, c)}
-    exp_pairs = {(j, i): dd[("p", 1, i)] for j, dd in per.items() for i in np.flatnonzero(tgt.ok)
-                 if dd.get(("p", 1, i), np.inf) <= cut}
+    exp_pairs = {
+        (j, i): dd[("p", 1, i)]
+        for j, dd in per.items()
+        for i in np.flatnonzero(tgt.ok)
+        if dd.get(("p", 1, i), np.inf) <= cut
+    }
     assert got.keys() == exp_pairs.keys() and len(got) > 5
     np.testing.assert_allclose([got[k] for k in exp_pairs], list(exp_pairs.values()), atol=1e-6)
 
@@ -775,14 +819,26 @@ def test_grid_snap_on_a_clustered_network_matches_rtree(monkeypatch):
     ends = np.array([[*s.coords[0], *s.coords[-1]] for s in segs]).round(6)
     pts_xy = np.unique(np.r_[ends[:, :2], ends[:, 2:]], axis=0)
     ids = {tuple(p): i + 1 for i, p in enumerate(pts_xy)}
-    nodes = gpd.GeoDataFrame({"osmid": list(ids.values())}, geometry=shapely.points(pts_xy),
-                             crs=CRS).set_index("osmid")
-    edges = gpd.GeoDataFrame({"u": [ids[tuple(e[:2])] for e in ends], "v": [ids[tuple(e[2:])] for e in ends],
-                              "key": 0, "osmid": np.arange(len(segs))}, geometry=segs, crs=CRS)
+    nodes = gpd.GeoDataFrame(
+        {"osmid": list(ids.values())}, geometry=shapely.points(pts_xy), crs=CRS
+    ).set_index("osmid")
+    edges = gpd.GeoDataFrame(
+        {
+            "u": [ids[tuple(e[:2])] for e in ends],
+            "v": [ids[tuple(e[2:])] for e in ends],
+            "key": 0,
+            "osmid": np.arange(len(segs)),
+        },
+        geometry=segs,
+        crs=CRS,
+    )
     net = WalkNetwork.from_frames(nodes, edges, crs=CRS)
-    monkeypatch.setattr(network_module, "_SNAP_CHUNK", 500)      # force many chunks
-    pts = np.r_[rng.uniform(-50, 450, (2000, 2)), rng.uniform(2500, 6500, (1500, 2)),
-                rng.uniform(-20000, -15000, (20, 2))] + [X0, Y0]   # the last ones far outside every cell
+    monkeypatch.setattr(network_module, "_SNAP_CHUNK", 500)  # force many chunks
+    pts = np.r_[
+        rng.uniform(-50, 450, (2000, 2)),
+        rng.uniform(2500, 6500, (1500, 2)),
+        rng.uniform(-20000, -15000, (20, 2)),
+    ] + [X0, Y0]  # the last ones far outside every cell
     fallback = []
     strtree = WalkNetwork._nearest_edge_strtree
 

@@ -25,20 +25,28 @@ OUTPUTS = ROOT / "outputs"
 
 # notebook -> files (relative to outputs/) it must write
 EXPECTED = {
-    "01_load_and_check_data": ["01_load_and_check_data/inputs_checked.gpkg",
-                               "01_load_and_check_data/validation_report.csv",
-                               "01_load_and_check_data/datum_check_map.html"],
-    "02_coverage_and_gaps": ["02_coverage_and_gaps/coverage_and_gaps.xlsx",
-                             "02_coverage_and_gaps/coverage_and_gaps.gpkg",
-                             "02_coverage_and_gaps/maps/coverage_kindergarten.html",
-                             "02_coverage_and_gaps/maps/suggested_kindergartens.html"],
-    "03_safe_routes_to_school": ["03_safe_routes_to_school/safe_routes.xlsx",
-                                 "03_safe_routes_to_school/safe_routes.gpkg"],
-    "04_use_your_own_city": ["04_use_your_own_city/maps/coverage_playground.html",
-                             "04_use_your_own_city/pipeline/childspace.gpkg",
-                             "04_use_your_own_city/pipeline/childspace.xlsx",
-                             "04_use_your_own_city/osm_only/childspace.gpkg",     # only an OSM extract
-                             "04_use_your_own_city/osm_only/tables/routes.csv"],
+    "01_load_and_check_data": [
+        "01_load_and_check_data/inputs_checked.gpkg",
+        "01_load_and_check_data/validation_report.csv",
+        "01_load_and_check_data/datum_check_map.html",
+    ],
+    "02_coverage_and_gaps": [
+        "02_coverage_and_gaps/coverage_and_gaps.xlsx",
+        "02_coverage_and_gaps/coverage_and_gaps.gpkg",
+        "02_coverage_and_gaps/maps/coverage_kindergarten.html",
+        "02_coverage_and_gaps/maps/suggested_kindergartens.html",
+    ],
+    "03_safe_routes_to_school": [
+        "03_safe_routes_to_school/safe_routes.xlsx",
+        "03_safe_routes_to_school/safe_routes.gpkg",
+    ],
+    "04_use_your_own_city": [
+        "04_use_your_own_city/maps/coverage_playground.html",
+        "04_use_your_own_city/pipeline/childspace.gpkg",
+        "04_use_your_own_city/pipeline/childspace.xlsx",
+        "04_use_your_own_city/osm_only/childspace.gpkg",  # only an OSM extract
+        "04_use_your_own_city/osm_only/tables/routes.csv",
+    ],
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -57,8 +65,9 @@ def _kernel_uses_this_python():
 
 
 def _execute(nb, timeout: int = 300):
-    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=timeout,
-                                     resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = nbclient.NotebookClient(
+        nb, kernel_name="python3", timeout=timeout, resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
     return client.execute()
 
 

@@ -185,11 +185,16 @@ def test_dropped_road_rates_its_sidewalks_and_crossing(tmp_path):
     from childspace.analysis.safety import network_stress
     from childspace.network.engine import WalkNetwork
 
-    p = write(tmp_path, "x.osm", crossing_scene(
-        {"highway": "primary", "sidewalk": "separate", "maxspeed": "70", "lanes": "6", "name": "人民路"},
-        {"highway": "footway", "footway": "sidewalk"}))
+    p = write(
+        tmp_path,
+        "x.osm",
+        crossing_scene(
+            {"highway": "primary", "sidewalk": "separate", "maxspeed": "70", "lanes": "6", "name": "人民路"},
+            {"highway": "footway", "footway": "sidewalk"},
+        ),
+    )
     nodes, edges, roads = read_osm(p, beside_roads=True)
-    assert len(read_osm(p)) == 2                                   # the default stays (nodes, edges)
+    assert len(read_osm(p)) == 2  # the default stays (nodes, edges)
     assert 100 not in set(edges["osmid"])
     assert roads["osmid"].tolist() == [100] and roads["maxspeed"].tolist() == ["70"]
     assert roads["name"].tolist() == ["人民路"] and roads.crs.to_epsg() == 4326
@@ -208,7 +213,11 @@ def test_dropped_road_rates_its_sidewalks_and_crossing(tmp_path):
     # without the dropped road the same network falls back to the defaults
     plain = network_stress(WalkNetwork.from_frames(nodes, edges)).edges
     assert (plain["beside_road"] == -1).all()
-    assert plain[net.edges["footway"].eq("crossing").to_numpy()]["reason"].str.contains("road crossed is unknown").all()
+    assert (
+        plain[net.edges["footway"].eq("crossing").to_numpy()]["reason"]
+        .str.contains("road crossed is unknown")
+        .all()
+    )
     # saved and loaded with the network
     back = WalkNetwork.load(net.save(tmp_path / "net.gpkg"))
     assert back.beside_roads["osmid"].tolist() == [100] and back.beside_roads.crs == net.crs
@@ -670,10 +679,12 @@ def test_overpass_walk_network_equals_the_file_path(tmp_path, monkeypatch):
     assert url == overpass.OVERPASS_URL and q.startswith("[out:xml]") and 'way["highway"]' in q
     assert q.endswith("(._;>;);out body;")
     south, west, north, east = map(float, q.split("[bbox:")[1].split("]")[0].split(","))
-    assert west < area.bounds[0] and east > area.bounds[2] and south < area.bounds[1] and north > area.bounds[3]
+    assert (
+        west < area.bounds[0] and east > area.bounds[2] and south < area.bounds[1] and north > area.bounds[3]
+    )
     exp_n, exp_e, exp_r = read_osm(SAMPLE_OSM, area=area, buffer_m=200, beside_roads=True)
     assert nodes.equals(exp_n) and edges.equals(exp_e) and roads.equals(exp_r)
-    assert 224 in set(roads["osmid"]) and 224 not in set(edges["osmid"])     # sidewalk=separate rule applied
+    assert 224 in set(roads["osmid"]) and 224 not in set(edges["osmid"])  # sidewalk=separate rule applied
     # the second call reads the cache: no request
     again = graph_from_overpass(area, buffer_m=200, cache_folder=tmp_path)
     assert len(sent) == 1 and again[1].equals(exp_e)
@@ -683,16 +694,23 @@ def test_overpass_walk_network_equals_the_file_path(tmp_path, monkeypatch):
     assert 'nwr["amenity"]' in q2 and 'nwr["baby_feeding"]' in q2 and 'nwr["name"~"母婴|哺乳"]' in q2
     ref = features.facilities_from_osm(SAMPLE_OSM, area=area)
     assert fac.drop(columns="geometry").equals(ref.drop(columns="geometry")) and len(fac) > 10
-    assert "osm/node/2739" in set(fac["facility_id"])                       # the paediatric hospital
+    assert "osm/node/2739" in set(fac["facility_id"])  # the paediatric hospital
 
 
-@pytest.mark.parametrize("reply,match", [
-    (ConnectionError("no route to host"), "Overpass download failed"),
-    (_Reply(b"rate limited", status=429), "HTTP 429"),
-    (_Reply(b"<html>busy</html>"), "no OSM data"),
-    (_Reply(b'<?xml version="1.0"?><osm version="0.6"><remark> runtime error: Query timed out </remark></osm>'),
-     "runtime error"),
-])
+@pytest.mark.parametrize(
+    "reply,match",
+    [
+        (ConnectionError("no route to host"), "Overpass download failed"),
+        (_Reply(b"rate limited", status=429), "HTTP 429"),
+        (_Reply(b"<html>busy</html>"), "no OSM data"),
+        (
+            _Reply(
+                b'<?xml version="1.0"?><osm version="0.6"><remark> runtime error: Query timed out </remark></osm>'
+            ),
+            "runtime error",
+        ),
+    ],
+)
 def test_overpass_failures_are_network_errors(tmp_path, monkeypatch, reply, match):
     import requests
 
@@ -704,7 +722,7 @@ def test_overpass_failures_are_network_errors(tmp_path, monkeypatch, reply, matc
     with pytest.raises(NetworkError, match=match) as err:
         graph_from_overpass((120.96, 28.10, 121.0, 28.13), cache_folder=tmp_path)
     assert "read_osm" in str(err.value) or "server" in str(err.value)
-    assert not list(tmp_path.glob("*.osm"))                                  # nothing cached
+    assert not list(tmp_path.glob("*.osm"))  # nothing cached
 
 
 def test_road_closed_to_pedestrians_is_kept_for_crossing_checks(tmp_path):
@@ -716,37 +734,60 @@ def test_road_closed_to_pedestrians_is_kept_for_crossing_checks(tmp_path):
     from childspace.analysis.safety import network_stress
     from childspace.network.engine import WalkNetwork
 
-    p = write(tmp_path, "x.osm", crossing_scene(
-        {"highway": "trunk", "foot": "no", "ref": "G104", "name": "国道"}, {"highway": "footway"},
-        {"highway": "footway"}))
+    p = write(
+        tmp_path,
+        "x.osm",
+        crossing_scene(
+            {"highway": "trunk", "foot": "no", "ref": "G104", "name": "国道"},
+            {"highway": "footway"},
+            {"highway": "footway"},
+        ),
+    )
     nodes, edges, roads = read_osm(p, beside_roads=True)
-    assert 100 not in set(edges["osmid"]) and 2 in nodes.index          # the footway is split at the road
+    assert 100 not in set(edges["osmid"]) and 2 in nodes.index  # the footway is split at the road
     assert roads["dropped"].tolist() == ["closed"] and roads["osmid"].tolist() == [100]
     net = WalkNetwork.from_frames(nodes, edges, beside_roads=roads)
     with pytest.warns(ChildspaceWarning, match="closed to pedestrians"):
         st = network_stress(net)
     n2 = int(np.flatnonzero(net.node_osmid == 2)[0])
-    e_n = int(np.flatnonzero((net.edges["osmid"] == 130).to_numpy() & (net.node_osmid[net.v] == 11)
-                             | (net.edges["osmid"] == 130).to_numpy() & (net.node_osmid[net.u] == 11))[0])
-    e_s = int(np.flatnonzero((net.edges["osmid"] == 130).to_numpy() & ((net.node_osmid[net.v] == 21)
-                                                                       | (net.node_osmid[net.u] == 21)))[0])
+    e_n = int(
+        np.flatnonzero(
+            (net.edges["osmid"] == 130).to_numpy() & (net.node_osmid[net.v] == 11)
+            | (net.edges["osmid"] == 130).to_numpy() & (net.node_osmid[net.u] == 11)
+        )[0]
+    )
+    e_s = int(
+        np.flatnonzero(
+            (net.edges["osmid"] == 130).to_numpy()
+            & ((net.node_osmid[net.v] == 21) | (net.node_osmid[net.u] == 21))
+        )[0]
+    )
     assert st.crossing_level([n2], [e_n], [e_s])[0] == 4
     assert st.nodes["level"].iloc[n2] == 4 and "closed to pedestrians" in st.nodes["reason"].iloc[n2]
     # a child walking from the north sidewalk to the south one: unsafe, with one crossing
     import geopandas as gpd
     import shapely
 
-    homes = gpd.GeoDataFrame({"origin_id": ["h"], "children": [1]}, geometry=[shapely.Point(ll(100, -12))],
-                             crs=4326)
-    schools = gpd.GeoDataFrame({"facility_id": ["s"], "category": ["primary_school"]},
-                               geometry=[shapely.Point(ll(100, 12))], crs=4326)
+    homes = gpd.GeoDataFrame(
+        {"origin_id": ["h"], "children": [1]}, geometry=[shapely.Point(ll(100, -12))], crs=4326
+    )
+    schools = gpd.GeoDataFrame(
+        {"facility_id": ["s"], "category": ["primary_school"]},
+        geometry=[shapely.Point(ll(100, 12))],
+        crs=4326,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChildspaceWarning)
         r = school_routes(net, homes, schools, categories="primary_school", stress=st)
     row = r[r["route"] == "safest"].iloc[0]
     assert row["verdict"] == "unsafe" and row["worst_crossing_level"] == 4
     # a private road is not a closed road: left out, no crossing invented
-    p2 = write(tmp_path, "y.osm", crossing_scene({"highway": "residential", "access": "private"},
-                                                 {"highway": "footway"}, {"highway": "footway"}))
+    p2 = write(
+        tmp_path,
+        "y.osm",
+        crossing_scene(
+            {"highway": "residential", "access": "private"}, {"highway": "footway"}, {"highway": "footway"}
+        ),
+    )
     _, _, roads2 = read_osm(p2, beside_roads=True)
     assert len(roads2) == 0

@@ -19,7 +19,9 @@ from childspace.osm.features import facilities_from_osm
 
 @pytest.fixture(scope="module")
 def monaco():
-    MONACO = realdata("monaco.osm.gz")   # ../shared/realdata (CHILDSPACE_REALDATA); a failure in CI when absent
+    MONACO = realdata(
+        "monaco.osm.gz"
+    )  # ../shared/realdata (CHILDSPACE_REALDATA); a failure in CI when absent
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChildspaceWarning)
         fac = facilities_from_osm(MONACO)
@@ -32,7 +34,7 @@ def monaco():
 def test_osm_areas_carry_their_outline(monaco):
     fac, _, _ = monaco
     poly = fac["area_ha"].notna().to_numpy()
-    assert poly.sum() >= 14 and (~poly).any()   # Monaco: 14 parks mapped as areas, points as well
+    assert poly.sum() >= 14 and (~poly).any()  # Monaco: 14 parks mapped as areas, points as well
     fp = footprints(fac)
     assert fp[poly].notna().all() and fp[~poly].isna().all()
     assert set(shapely.get_type_id(fp[poly].values)) <= {3, 6}
@@ -54,8 +56,10 @@ def test_parks_are_reached_at_their_edge(monaco):
     a, b = edge["dist_walk_park"].to_numpy(), middle["dist_walk_park"].to_numpy()
     f = np.isfinite(a) & np.isfinite(b)
     assert f.sum() > 900
-    assert (a[f] <= b[f] + 1e-6).all()                 # the edge is never farther than the middle
-    assert np.median(b[f] - a[f]) > 50                 # measured: 103 m less for the median home
-    assert (edge["dist_walk_park"] >= edge["dist_line_park"] - 1e-6).all()   # still never below the straight line
+    assert (a[f] <= b[f] + 1e-6).all()  # the edge is never farther than the middle
+    assert np.median(b[f] - a[f]) > 50  # measured: 103 m less for the median home
+    assert (
+        edge["dist_walk_park"] >= edge["dist_line_park"] - 1e-6
+    ).all()  # still never below the straight line
     r = 300.0
-    assert (a <= r).sum() > (b <= r).sum()             # measured: 333 homes within 300 m instead of 219
+    assert (a <= r).sum() > (b <= r).sum()  # measured: 333 homes within 300 m instead of 219

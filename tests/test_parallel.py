@@ -15,8 +15,10 @@ from childspace._parallel import map_split, map_threads, n_workers
 def test_map_threads_keeps_order_and_nested_calls_run_serially():
     assert map_threads(lambda x: x * x, range(20)) == [x * x for x in range(20)]
     # a call from a pool thread must not wait for the pool (it would deadlock with every worker busy)
-    inner = map_threads(lambda i: (threading.current_thread().name, map_threads(lambda x: x + i, [1, 2, 3])),
-                        range(2 * n_workers()))
+    inner = map_threads(
+        lambda i: (threading.current_thread().name, map_threads(lambda x: x + i, [1, 2, 3])),
+        range(2 * n_workers()),
+    )
     assert [r for _, r in inner] == [[1 + i, 2 + i, 3 + i] for i in range(2 * n_workers())]
     out = map_split(lambda a: a * 2, np.arange(1000))
     assert out.dtype == np.int64 and (out == np.arange(1000) * 2).all()

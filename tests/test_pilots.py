@@ -8,11 +8,11 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from conftest import sample_file
 from test_coverage import X0, Y0, M, P, grid_network, points
 
-from childspace.analysis import pilots as pl
 from childspace._errors import ChildspaceWarning, DataError
-from conftest import sample_file
+from childspace.analysis import pilots as pl
 
 
 @pytest.fixture(scope="module")
@@ -24,18 +24,27 @@ def net():
 def facilities():
     # west bank: kindergarten K1 (50, 0), large park at (0, 200), primary school at (200, 0),
     # children's home at (100, 100); the only mother-and-baby room is on the east bank at (400, 200)
-    return points([(50, 0), (0, 200), (200, 0), (100, 100), (400, 200)],
-                  facility_id=["K1", "PL", "S1", "H1", "MB"],
-                  category=["kindergarten", "park", "primary_school", "children_home", "mother_baby_room"],
-                  area_ha=[np.nan, 1.0, np.nan, np.nan, np.nan])
+    return points(
+        [(50, 0), (0, 200), (200, 0), (100, 100), (400, 200)],
+        facility_id=["K1", "PL", "S1", "H1", "MB"],
+        category=["kindergarten", "park", "primary_school", "children_home", "mother_baby_room"],
+        area_ha=[np.nan, 1.0, np.nan, np.nan, np.nan],
+    )
 
 
 @pytest.fixture(scope="module")
 def pilots():
     comm = shapely.box(X0 - 50, Y0 - 50, X0 + 250, Y0 + 250)
-    g = gpd.GeoDataFrame({"pilot_id": ["C1", "S", "E"], "name": ["社区", "学校", "企业"], "batch": [2022, 2023, 2023],
-                          "kind": ["community", "school", "enterprise"]},
-                         geometry=[comm, P(100, 0), P(300, 0)], crs=M)
+    g = gpd.GeoDataFrame(
+        {
+            "pilot_id": ["C1", "S", "E"],
+            "name": ["社区", "学校", "企业"],
+            "batch": [2022, 2023, 2023],
+            "kind": ["community", "school", "enterprise"],
+        },
+        geometry=[comm, P(100, 0), P(300, 0)],
+        crs=M,
+    )
     return g.to_crs(4326)
 
 
@@ -48,11 +57,19 @@ def test_point_pilots(pilots, facilities, origins, net):
     st = pl.pilot_status(pilots, facilities, origins, net).set_index("pilot_id")
     s = st.loc["S"]
     # school pilot at (100, 0): park 300 m walk (radius 500, large), K1 50, S1 100, H1 100; MB across the river
-    assert s["has_park_playground"] and s["has_kindergarten"] and s["has_primary_school"] and s["has_children_home"]
+    assert (
+        s["has_park_playground"]
+        and s["has_kindergarten"]
+        and s["has_primary_school"]
+        and s["has_children_home"]
+    )
     assert not s["has_mother_baby_room"] and np.isinf(s["dist_mother_baby_room"])
     assert s["dist_park_playground"] == pytest.approx(300, abs=1e-3)
     assert s["status"] == "partly" and s["status_zh"] == "部分达标" and s["n_present"] == 4
-    assert s["reasons"] == "缺母婴室（步行不可达，标准500米） No mother-and-baby room within 500 m (none reachable on foot)"
+    assert (
+        s["reasons"]
+        == "缺母婴室（步行不可达，标准500米） No mother-and-baby room within 500 m (none reachable on foot)"
+    )
     e = st.loc["E"]
     # enterprise pilot at (300, 0) on the east bank: only the mother-and-baby room (100 + 200 = 300 m) is in reach
     assert e["has_mother_baby_room"] and e["dist_mother_baby_room"] == pytest.approx(300, abs=1e-3)
@@ -99,9 +116,16 @@ def test_bad_pilot_kind(pilots, facilities, origins):
 
 
 _DATA = __import__("pathlib").Path(__file__).resolve().parents[1] / "childspace" / "data"
-_SAMPLE = ["boundaries/communities.shp", "boundaries/townships.gpkg", "facilities/facilities.csv",
-           "facilities/mother_baby_rooms_amap.xlsx", "facilities/parks.geojson", "pilots/pilot_units.xlsx",
-           "origins/homes.gpkg", "osm/sample.osm"]
+_SAMPLE = [
+    "boundaries/communities.shp",
+    "boundaries/townships.gpkg",
+    "facilities/facilities.csv",
+    "facilities/mother_baby_rooms_amap.xlsx",
+    "facilities/parks.geojson",
+    "pilots/pilot_units.xlsx",
+    "origins/homes.gpkg",
+    "osm/sample.osm",
+]
 
 
 def test_bundled_sample_all_pilots_get_a_status():
@@ -117,9 +141,14 @@ def test_bundled_sample_all_pilots_get_a_status():
         warnings.simplefilter("ignore", ChildspaceWarning)
         comm = io.load_boundaries(_DATA / "boundaries/communities.shp", level="community")
         town = io.load_boundaries(_DATA / "boundaries/townships.gpkg", level="township")
-        fac = pd.concat([io.load_facilities(_DATA / "facilities/facilities.csv"),
-                         io.load_facilities(_DATA / "facilities/mother_baby_rooms_amap.xlsx", coords="gcj02"),
-                         io.load_facilities(_DATA / "facilities/parks.geojson")], ignore_index=True)
+        fac = pd.concat(
+            [
+                io.load_facilities(_DATA / "facilities/facilities.csv"),
+                io.load_facilities(_DATA / "facilities/mother_baby_rooms_amap.xlsx", coords="gcj02"),
+                io.load_facilities(_DATA / "facilities/parks.geojson"),
+            ],
+            ignore_index=True,
+        )
         fac = gpd.GeoDataFrame(fac, geometry="geometry", crs=4326)
         pilots = io.load_pilots(_DATA / "pilots/pilot_units.xlsx", boundaries=comm)
         origins = io.load_origins(_DATA / "origins/homes.gpkg")

@@ -13,10 +13,10 @@ from _browser import distinct_colours
 from matplotlib.figure import Figure
 from test_maps import make_sample
 
+from childspace._errors import ChildspaceError, DataError
 from childspace.outputs import figures as plot
 from childspace.outputs.figures_overview import plot_overview
 from childspace.outputs.figures_routes import plot_routes
-from childspace._errors import ChildspaceError, DataError
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +55,9 @@ def test_missing_glyph_would_be_detected(tmp_path):
     assert any("missing from" in str(w.message) for w in caught)
 
 
-@pytest.mark.parametrize("width, expected", [(4300, 500), (1000, 200), (9999, 1000), (250, 50), (26000, 5000),
-                                             (70, 10)])
+@pytest.mark.parametrize(
+    "width, expected", [(4300, 500), (1000, 200), (9999, 1000), (250, 50), (26000, 5000), (70, 10)]
+)
 def test_nice_scale_length(width, expected):
     assert plot.nice_scale_length(width) == expected
 
@@ -66,11 +67,27 @@ def test_four_figures_in_metric_crs(sample, tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         figs = {
-            "coverage": plot.plot_coverage(s["boundaries"], s["facilities"], s["service_areas"], s["access"],
-                                           s["gaps"], "kindergarten", synthetic=True),
-            "pilots": plot.plot_pilots(s["pilots"], s["catchments"], boundaries=s["boundaries"], synthetic=True),
-            "routes": plot_routes(s["routes"], s["hazards"], s["walksheds"], s["schools"],
-                                       boundaries=s["boundaries"], route="both", synthetic=True),
+            "coverage": plot.plot_coverage(
+                s["boundaries"],
+                s["facilities"],
+                s["service_areas"],
+                s["access"],
+                s["gaps"],
+                "kindergarten",
+                synthetic=True,
+            ),
+            "pilots": plot.plot_pilots(
+                s["pilots"], s["catchments"], boundaries=s["boundaries"], synthetic=True
+            ),
+            "routes": plot_routes(
+                s["routes"],
+                s["hazards"],
+                s["walksheds"],
+                s["schools"],
+                boundaries=s["boundaries"],
+                route="both",
+                synthetic=True,
+            ),
             "overview": plot_overview(s["boundaries"], s["unit_coverage"], "kindergarten", synthetic=True),
         }
         paths = {k: plot.save_figure(f, tmp_path / f"{k}.png") for k, f in figs.items()}
@@ -88,7 +105,9 @@ def test_four_figures_in_metric_crs(sample, tmp_path):
         assert any("示例数据（虚构）" in t for t in texts)
         legend = ax.get_legend()
         assert legend is not None and len(legend.get_texts()) >= 4
-        assert fig._suptitle is not None and any("\u4e00" <= ch <= "\u9fff" for ch in fig._suptitle.get_text())
+        assert fig._suptitle is not None and any(
+            "\u4e00" <= ch <= "\u9fff" for ch in fig._suptitle.get_text()
+        )
         png = paths[key]
         assert png.stat().st_size > 20_000
         assert distinct_colours(png) > 100
@@ -110,9 +129,9 @@ def test_overview_classes(sample):
     from childspace.outputs.style import NO_DATA_COLOUR, coverage_classes
 
     classes = coverage_classes(80)
-    assert tuple(np.round(to_rgba(classes[0].colour), 3)) in fills   # 10 % -> 0-20 class
-    assert tuple(np.round(to_rgba(classes[4].colour), 3)) in fills   # 95 % -> meets the 80 % target
-    assert tuple(np.round(to_rgba(NO_DATA_COLOUR), 3)) in fills      # no data
+    assert tuple(np.round(to_rgba(classes[0].colour), 3)) in fills  # 10 % -> 0-20 class
+    assert tuple(np.round(to_rgba(classes[4].colour), 3)) in fills  # 95 % -> meets the 80 % target
+    assert tuple(np.round(to_rgba(NO_DATA_COLOUR), 3)) in fills  # no data
     # the classes below the target are hatched (the cue without colour), the meeting class is not
     hatched = {c.get_hatch() for c in ax.collections if c.get_hatch()}
     assert {"///", ".."} <= hatched
@@ -153,8 +172,16 @@ def test_overview_small_multiples_and_townships(sample, tmp_path):
 
 def test_coverage_png_aggregates_many_homes(sample):
     s = sample
-    fig = plot.plot_coverage(s["boundaries"], s["facilities"], s["service_areas"], s["access"], s["gaps"],
-                             "kindergarten", max_points=10, hex_size=200)
+    fig = plot.plot_coverage(
+        s["boundaries"],
+        s["facilities"],
+        s["service_areas"],
+        s["access"],
+        s["gaps"],
+        "kindergarten",
+        max_points=10,
+        hex_size=200,
+    )
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "未覆盖儿童（200米六边形） Children uncovered (200 m hexagons)" in labels
     assert not any("Uncovered homes" in t for t in labels)
@@ -163,6 +190,7 @@ def test_coverage_png_aggregates_many_homes(sample):
 # ----------------------------------------------------------------------------------------------------
 # label placement, panel titles, school zones
 # ----------------------------------------------------------------------------------------------------
+
 
 def _placed_boxes(fig):
     """Window extents of the placed labels (gid "cs-label") after a draw."""
@@ -175,8 +203,12 @@ def _placed_boxes(fig):
 
 def _overlaps(boxes: np.ndarray, tol: float = 0.5) -> list[tuple[int, int]]:
     b = boxes
-    hit = ((b[:, None, 0] < b[None, :, 2] - tol) & (b[:, None, 2] > b[None, :, 0] + tol)
-           & (b[:, None, 1] < b[None, :, 3] - tol) & (b[:, None, 3] > b[None, :, 1] + tol))
+    hit = (
+        (b[:, None, 0] < b[None, :, 2] - tol)
+        & (b[:, None, 2] > b[None, :, 0] + tol)
+        & (b[:, None, 1] < b[None, :, 3] - tol)
+        & (b[:, None, 3] > b[None, :, 1] + tol)
+    )
     i, j = np.nonzero(np.triu(hit, 1))
     return list(zip(i.tolist(), j.tolist()))
 
@@ -222,15 +254,22 @@ def test_label_placer_crowded_point():
         ax.set_ylim(0, 1000)
         lab = plot._Labels()
         lab.avoid([500.0], [500.0], 5.0)
-        lab.add(np.full(20, 500.0), np.full(20, 500.0), [f"P-{i:02d}" for i in range(20)], marker_pt=5.0,
-                fontsize=8)
+        lab.add(
+            np.full(20, 500.0),
+            np.full(20, 500.0),
+            [f"P-{i:02d}" for i in range(20)],
+            marker_pt=5.0,
+            fontsize=8,
+        )
         left = lab.place(ax)
         texts, boxes = _placed_boxes(fig)
     assert len(texts) == 12 and left == 8 and lab.left_out == [f"P-{i:02d}" for i in range(12, 20)]
     assert _overlaps(boxes) == []
     cx, cy = ax.transData.transform((500, 500))
     r = 5.0 * fig.dpi / 72
-    assert not ((boxes[:, 0] < cx + r) & (boxes[:, 2] > cx - r) & (boxes[:, 1] < cy + r) & (boxes[:, 3] > cy - r)).any()
+    assert not (
+        (boxes[:, 0] < cx + r) & (boxes[:, 2] > cx - r) & (boxes[:, 1] < cy + r) & (boxes[:, 3] > cy - r)
+    ).any()
     leaders = [ln for ln in ax.lines if ln.get_gid() == "cs-leader"]
     assert len(leaders) == 6  # the far ring
 
@@ -254,7 +293,7 @@ def test_small_multiple_titles_aligned(sample):
         top = round(ax.get_position().y1, 3)
         # the title's anchor (its baseline): the box bottom moves with descenders such as g or y
         anchor = ax.title.get_transform().transform(ax.title.get_position())[1]
-        assert abs(ax.title.get_window_extent(r).y1 - anchor) < 40   # the anchor belongs to the drawn title
+        assert abs(ax.title.get_window_extent(r).y1 - anchor) < 40  # the anchor belongs to the drawn title
         rows.setdefault(top, []).append(anchor)
     assert len(rows) == 2  # 3 + 2 panels
     for ys in rows.values():

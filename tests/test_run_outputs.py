@@ -28,8 +28,17 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the command; its output is decoded strictly in the console encoding it was given."""
     enc = (env or {}).get("PYTHONIOENCODING", "utf-8")
-    return subprocess.run([sys.executable, "-m", "childspace", *args], capture_output=True, text=True,
-                          encoding=enc, errors="strict", cwd=cwd or ROOT, timeout=600, env=env or ENV, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "childspace", *args],
+        capture_output=True,
+        text=True,
+        encoding=enc,
+        errors="strict",
+        cwd=cwd or ROOT,
+        timeout=600,
+        env=env or ENV,
+        check=False,
+    )
 
 
 def _one_error_line(stderr: str) -> str:
@@ -40,13 +49,20 @@ def _one_error_line(stderr: str) -> str:
 
 def _fake_old_run(out: Path) -> dict:
     """An output folder as an older run with maps left it (manifest included)."""
-    files = {"report.html": "<html>old</html>", "maps/overview.html": "old map", "tables/schools.csv": "old,table\n",
-             "childspace.xlsx": "old workbook"}
+    files = {
+        "report.html": "<html>old</html>",
+        "maps/overview.html": "old map",
+        "tables/schools.csv": "old,table\n",
+        "childspace.xlsx": "old workbook",
+    }
     for rel, text in files.items():
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         (out / rel).write_text(text, encoding="utf-8")
-    man = {"childspace_version": "0.0.9", "marker": "old",
-           "files": [{"path": rel, "bytes": (out / rel).stat().st_size} for rel in files]}
+    man = {
+        "childspace_version": "0.0.9",
+        "marker": "old",
+        "files": [{"path": rel, "bytes": (out / rel).stat().st_size} for rel in files],
+    }
     (out / "run.json").write_text(json.dumps(man), encoding="utf-8")
     return man
 
@@ -86,11 +102,14 @@ def test_outputs_pointing_at_a_file_fails_before_the_analysis(tmp_path, capsys):
 
 
 @pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs a folder nobody may write (Linux /sys)")
-@pytest.mark.parametrize("target,words", [
-    ("/sys/childspace-out", "cannot create the output folder: /sys is not writable"),
-    ("/sys/childspace-out/deeper/out", "cannot create the output folder: /sys is not writable"),
-    ("/sys/kernel", "the output folder is not writable"),
-])
+@pytest.mark.parametrize(
+    "target,words",
+    [
+        ("/sys/childspace-out", "cannot create the output folder: /sys is not writable"),
+        ("/sys/childspace-out/deeper/out", "cannot create the output folder: /sys is not writable"),
+        ("/sys/kernel", "the output folder is not writable"),
+    ],
+)
 def test_unwritable_output_folder_is_one_line(target, words):
     r = run_cli("report", "--config", str(SAMPLE_TOML), "--outputs", target)
     assert r.returncode == 2
@@ -110,9 +129,13 @@ def test_output_folder_with_other_files_is_refused(tmp_path, capsys):
 def test_disk_nearly_full_is_one_line(tmp_path, monkeypatch):
     class Usage:
         free = 5 * outdir.MB
+
     monkeypatch.setattr(outdir.shutil, "disk_usage", lambda p: Usage())
-    with pytest.raises(ChildspaceError, match=r"only 5 MB free on the disk of the output folder; this run needs "
-                                              r"about \d+ MB"):
+    with pytest.raises(
+        ChildspaceError,
+        match=r"only 5 MB free on the disk of the output folder; this run needs "
+        r"about \d+ MB",
+    ):
         pipeline.preflight(pipeline.sample_config(outputs=tmp_path / "out"))
 
 
@@ -121,7 +144,7 @@ def test_unreadable_input_is_named(tmp_path):
     cfg.pilots.path = tmp_path / "gone.xlsx"
     with pytest.raises(ChildspaceError, match=r"gone.xlsx: \[pilots\]: file not found"):
         pipeline.preflight(cfg)
-    cfg.pilots.path = tmp_path          # a folder that is not a dataset still reads; a file that cannot be opened:
+    cfg.pilots.path = tmp_path  # a folder that is not a dataset still reads; a file that cannot be opened:
     if os.name != "nt" and os.geteuid() != 0:
         f = tmp_path / "locked.xlsx"
         f.write_bytes(b"x")
@@ -152,20 +175,31 @@ with outdir.locked(Path(sys.argv[1])):
 
 def test_a_second_run_stops_or_waits(tmp_path):
     out = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env=ENV)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(ChildspaceError, match=r"another childspace run is writing to this output folder "
-                                                  r"\(pid \d+, started .*--wait"), outdir.locked(out):
+        with (
+            pytest.raises(
+                ChildspaceError,
+                match=r"another childspace run is writing to this output folder "
+                r"\(pid \d+, started .*--wait",
+            ),
+            outdir.locked(out),
+        ):
             pass
         r = run_cli("report", "--config", str(SAMPLE_TOML), "--outputs", str(out))
         assert r.returncode == 2 and "another childspace run is writing" in _one_error_line(r.stderr)
-        threading.Timer(1.5, holder.stdin.close).start()    # the other run finishes in 1.5 s
+        threading.Timer(1.5, holder.stdin.close).start()  # the other run finishes in 1.5 s
         t = time.perf_counter()
         with outdir.locked(out, wait=True):
             waited = time.perf_counter() - t
-        assert waited > 1.0            # it waited for the holder to finish
+        assert waited > 1.0  # it waited for the holder to finish
     finally:
         holder.wait(timeout=30)
     assert not outdir.lock_path(out).exists()
@@ -177,8 +211,8 @@ def test_leftovers_of_killed_runs_are_tidied_at_the_next_start(tmp_path):
     _fake_old_run(out)
     stage = outdir.staging_path(out)
     (stage / "maps").mkdir(parents=True)
-    (stage / "maps" / "half.html").write_text("<ht", encoding="utf-8")          # incomplete: no manifest
-    (out / ".childspace.k2j4x9_a.xlsx").write_bytes(b"PK\x03")                  # an older version's temp files
+    (stage / "maps" / "half.html").write_text("<ht", encoding="utf-8")  # incomplete: no manifest
+    (out / ".childspace.k2j4x9_a.xlsx").write_bytes(b"PK\x03")  # an older version's temp files
     (out / ".childspace.abcd1234.gpkg-journal").write_bytes(b"")
     (out / "figures").mkdir()
     (out / "figures" / ".overview.q1w2e3r4.png").write_bytes(b"")
@@ -193,7 +227,7 @@ def test_a_swap_cut_between_its_renames_is_finished_or_undone(tmp_path):
     out.mkdir()
     _fake_old_run(out)
     prev = outdir.previous_path(out)
-    os.replace(out, prev)                            # killed after the first rename, staging complete
+    os.replace(out, prev)  # killed after the first rename, staging complete
     stage = outdir.staging_path(out)
     stage.mkdir()
     (stage / "a.csv").write_text("new", encoding="utf-8")
@@ -242,8 +276,13 @@ print("done", flush=True)
 
 
 def _write(results_pickle: Path, out: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WRITE, str(results_pickle), str(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=ENV)
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITE, str(results_pickle), str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=ENV,
+    )
 
 
 def test_a_no_maps_run_replaces_an_older_run_whole(tmp_path, results_pickle):
@@ -253,15 +292,19 @@ def test_a_no_maps_run_replaces_an_older_run_whole(tmp_path, results_pickle):
     p = _write(results_pickle, out)
     assert p.wait(timeout=300) == 0
     assert _state(out) == "new"
-    assert not (out / "maps").exists() and not (out / "report.html").exists()   # the older run's maps are gone
+    assert not (out / "maps").exists() and not (out / "report.html").exists()  # the older run's maps are gone
     man = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert man["maps"] is False and len(man["config_sha256"]) == 64 and man["childspace_version"]
     assert {"childspace.gpkg", "childspace.xlsx", "tables/schools.csv"} <= {f["path"] for f in man["files"]}
-    assert sorted(q.name for q in tmp_path.iterdir()) == ["out"]   # no staging, previous or lock left
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["out"]  # no staging, previous or lock left
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGKILL, signal.SIGKILL, signal.SIGTERM, signal.SIGTERM]
-                         if hasattr(signal, "SIGKILL") else [])
+@pytest.mark.parametrize(
+    "sig",
+    [signal.SIGKILL, signal.SIGKILL, signal.SIGKILL, signal.SIGTERM, signal.SIGTERM]
+    if hasattr(signal, "SIGKILL")
+    else [],
+)
 def test_a_run_killed_while_writing_leaves_the_old_or_the_complete_folder(tmp_path, results_pickle, sig):
     out = tmp_path / "out"
     out.mkdir()
@@ -271,16 +314,16 @@ def test_a_run_killed_while_writing_leaves_the_old_or_the_complete_folder(tmp_pa
     while "写出 Writing" not in line:
         line = p.stdout.readline()
         assert line, "the writer ended before writing"
-    time.sleep(random.uniform(0.0, 4.0))     # writing the sample's outputs takes ~2-5 s here
+    time.sleep(random.uniform(0.0, 4.0))  # writing the sample's outputs takes ~2-5 s here
     p.send_signal(sig)
     code = p.wait(timeout=60)
     before = _state(out)
     assert before in ("old", "new"), before
     if sig == signal.SIGTERM:
-        assert code in (0, 143)       # 0: the signal came after the swap was done
+        assert code in (0, 143)  # 0: the signal came after the swap was done
         leftovers = {q.name for q in tmp_path.iterdir()} - {"out"}
-        assert leftovers == set(), leftovers     # SIGTERM like Ctrl+C: staging and lock removed
-    with outdir.locked(out):      # what the next run does first
+        assert leftovers == set(), leftovers  # SIGTERM like Ctrl+C: staging and lock removed
+    with outdir.locked(out):  # what the next run does first
         pass
     assert _state(out) == before
     assert sorted(q.name for q in tmp_path.iterdir()) == ["out"]
@@ -289,9 +332,16 @@ def test_a_run_killed_while_writing_leaves_the_old_or_the_complete_folder(tmp_pa
 # ---------------------------------------------------------------------------------------------------------------
 # console encodings
 # ---------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("env", [{"PYTHONIOENCODING": "gbk"}, {"PYTHONIOENCODING": "cp1252"},
-                                 {"PYTHONIOENCODING": "ascii"}, {"LC_ALL": "C", "LANG": "C"}],
-                         ids=["gbk", "cp1252", "ascii", "LC_ALL=C"])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PYTHONIOENCODING": "gbk"},
+        {"PYTHONIOENCODING": "cp1252"},
+        {"PYTHONIOENCODING": "ascii"},
+        {"LC_ALL": "C", "LANG": "C"},
+    ],
+    ids=["gbk", "cp1252", "ascii", "LC_ALL=C"],
+)
 def test_console_encodings_never_crash(env, tmp_path):
     e = {**ENV, **env}
     for k in ("PYTHONUTF8",):
@@ -308,8 +358,16 @@ def test_console_encodings_never_crash(env, tmp_path):
 
 
 def test_a_small_run_prints_on_a_gbk_console(tmp_path):
-    r = run_cli("coverage", "--config", str(SAMPLE_TOML), "--category", "kindergarten", "--outputs",
-                str(tmp_path / "out"), env={**ENV, "PYTHONIOENCODING": "gbk"})
+    r = run_cli(
+        "coverage",
+        "--config",
+        str(SAMPLE_TOML),
+        "--category",
+        "kindergarten",
+        "--outputs",
+        str(tmp_path / "out"),
+        env={**ENV, "PYTHONIOENCODING": "gbk"},
+    )
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert "幼儿园 Kindergarten" in r.stdout or "Kindergarten" in r.stdout
     assert (tmp_path / "out" / "run.json").exists()
@@ -319,8 +377,18 @@ def test_the_source_uses_no_posix_only_calls():
     """Paths are built with pathlib/os.path; locks and signals have a Windows branch (not runnable here)."""
     src = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "childspace" / "run").glob("*.py"))
     src += (ROOT / "childspace" / "_atomic.py").read_text(encoding="utf-8")
-    for call in ("os.getuid", "os.geteuid", "os.fork", "os.chown", "signal.SIGKILL", "signal.alarm", "fcntl.",
-                 "os.symlink", '+ "/"', "f\"{out}/"):
+    for call in (
+        "os.getuid",
+        "os.geteuid",
+        "os.fork",
+        "os.chown",
+        "signal.SIGKILL",
+        "signal.alarm",
+        "fcntl.",
+        "os.symlink",
+        '+ "/"',
+        'f"{out}/',
+    ):
         if call == "fcntl.":
             assert src.count("import fcntl") == 1 and "msvcrt" in src
             continue
@@ -345,12 +413,15 @@ def test_old_outputs_that_cannot_be_moved_are_left_as_they_were(tmp_path, monkey
 
     def busy(src, dst):
         if Path(src) == out:
-            raise PermissionError(13, "The process cannot access the file because it is being used by another "
-                                      "process")
+            raise PermissionError(
+                13, "The process cannot access the file because it is being used by another process"
+            )
         return real(src, dst)
 
     monkeypatch.setattr(outdir.os, "replace", busy)
-    with pytest.raises(ChildspaceError, match="could not be replaced .* close the files of this folder"), \
-            outdir.staged(out) as stage:
+    with (
+        pytest.raises(ChildspaceError, match="could not be replaced .* close the files of this folder"),
+        outdir.staged(out) as stage,
+    ):
         (stage / "report.html").write_text("new", encoding="utf-8")
     assert _state(out) == "old" and sorted(q.name for q in tmp_path.iterdir()) == ["out"]

@@ -40,17 +40,25 @@ PROFILE_LINE = 'safety_profile = "auto"'
 def test_safety_profile_defaults_to_auto_and_by_age_levels(data):
     cfg = load_config(_set(data, PROFILE_LINE, ""))
     assert cfg.safety_profile == "auto"
-    cfg = load_config(_set(data, "safe_max_level = { kindergarten = 1, primary_school = 1, middle_school = 2 }", ""))
-    assert cfg.safe_max_level is None   # by age, from config/safety.toml
+    cfg = load_config(
+        _set(data, "safe_max_level = { kindergarten = 1, primary_school = 1, middle_school = 2 }", "")
+    )
+    assert cfg.safe_max_level is None  # by age, from config/safety.toml
     assert [cfg.level_for(c) for c in ("kindergarten", "primary_school", "middle_school")] == [1, 1, 2]
 
 
-@pytest.mark.parametrize("value, message", [
-    ('"chna"', r"safety_profile = 'chna' is neither a known profile nor a file \(line \d+\)"),
-    ('"generic:XX"', r"no default speed limits known for country 'XX'"),
-    ('"mine.toml"', r"safety_profile = 'mine.toml' is neither a known profile nor a file \(line \d+\) \(not found"),
-    ("2", r"\[analysis\] safety_profile must be text"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ('"chna"', r"safety_profile = 'chna' is neither a known profile nor a file \(line \d+\)"),
+        ('"generic:XX"', r"no default speed limits known for country 'XX'"),
+        (
+            '"mine.toml"',
+            r"safety_profile = 'mine.toml' is neither a known profile nor a file \(line \d+\) \(not found",
+        ),
+        ("2", r"\[analysis\] safety_profile must be text"),
+    ],
+)
 def test_a_wrong_safety_profile_is_one_line_with_the_line_number(data, value, message):
     cfg = _set(data, PROFILE_LINE, f"safety_profile = {value}")
     with pytest.raises(DataError, match=message):
@@ -58,8 +66,10 @@ def test_a_wrong_safety_profile_is_one_line_with_the_line_number(data, value, me
 
 
 def test_a_profile_file_next_to_the_config_is_found(data):
-    (data / "mine.toml").write_text((ROOT / "childspace" / "config" / "safety_profile_generic.toml")
-                                    .read_text(encoding="utf-8"), encoding="utf-8")
+    (data / "mine.toml").write_text(
+        (ROOT / "childspace" / "config" / "safety_profile_generic.toml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
     cfg = load_config(_set(data, PROFILE_LINE, 'safety_profile = "mine.toml"'))
     assert Path(cfg.safety_profile) == data / "mine.toml"
 
@@ -74,12 +84,12 @@ def generic_run(tmp_path_factory):
 
 def test_the_configured_profile_reaches_the_routes_and_the_summary(generic_run):
     res = generic_run
-    assert res.stress.profile == "generic"   # "auto" would pick china for this area
+    assert res.stress.profile == "generic"  # "auto" would pick china for this area
     r = res.layers["routes"]
     assert r.attrs["safety_profile"] == "generic" and (res.tables["routes"]["profile"] == "generic").all()
     assert (res.tables["schools"]["profile"] == "generic").all()
     assert sum("route safety profile: generic" in ln for ln in res.summary) == 1
-    assert sum("(profile generic)" in ln for ln in res.summary) == 2   # primary and middle school
+    assert sum("(profile generic)" in ln for ln in res.summary) == 2  # primary and middle school
 
 
 def test_max_snap_m_reaches_coverage_and_the_warnings_name_the_layer_and_setting(data):
@@ -92,10 +102,18 @@ def test_max_snap_m_reaches_coverage_and_the_warnings_name_the_layer_and_setting
     far_homes = [m for m in msgs if "origins (homes) are farther than 40 m" in m]
     assert far_homes and all("[network] max_snap_m in the run config" in m for m in far_homes)
     far_fac = [m for m in msgs if "farther than 40 m from any street and do not serve anyone" in m]
-    assert far_fac and all(re.search(r"from (facilities\.csv|parks\.geojson|OpenStreetMap|mother_baby_rooms_amap"
-                                     r"\.xlsx|infant_care\.csv): \d+", m) for m in far_fac), far_fac
+    assert far_fac and all(
+        re.search(
+            r"from (facilities\.csv|parks\.geojson|OpenStreetMap|mother_baby_rooms_amap"
+            r"\.xlsx|infant_care\.csv): \d+",
+            m,
+        )
+        for m in far_fac
+    ), far_fac
     assert all("[network] max_snap_m" in m for m in far_fac)
-    default = pipeline.run_analyses(load_config(_set(data, "max_snap_m = 40", "max_snap_m = 150")), routes=False)
+    default = pipeline.run_analyses(
+        load_config(_set(data, "max_snap_m = 40", "max_snap_m = 150")), routes=False
+    )
     assert default.layers["access"].attrs["unsnapped_origins"] == 0
 
 
@@ -107,7 +125,7 @@ def test_origins_far_from_every_street_name_the_input_and_the_setting(data):
     assert "origins ([origins] homes.gpkg): none of the" in text and "sample.toml" in text
     assert "raise the tolerance: [network] max_snap_m in the run config" in text
     with pytest.raises(NetworkError, match=r"origins \(\[origins\] homes\.gpkg\): none of the .*max_snap_m"):
-        pipeline.run_analyses(cfg, coverage=False)   # routes alone: the same message
+        pipeline.run_analyses(cfg, coverage=False)  # routes alone: the same message
 
 
 def test_a_wrong_max_snap_m_is_one_line(data):
@@ -122,8 +140,11 @@ def test_only_an_osm_extract_passes_check_with_estimated_homes(tmp_path):
     with pytest.warns(ChildspaceWarning, match="homes estimated from OSM"):
         text = pipeline.check_inputs(load_config(cfg))
     line = next(ln for ln in text.splitlines() if ln.startswith("  origins:"))
-    assert re.match(r"  origins: \d{3} features — \d+ children \(估算 estimated from monaco\.osm\.gz: homes: "
-                    r"residential buildings", line), line
+    assert re.match(
+        r"  origins: \d{3} features — \d+ children \(估算 estimated from monaco\.osm\.gz: homes: "
+        r"residential buildings",
+        line,
+    ), line
 
 
 def test_no_homes_from_osm_and_no_counts_fails_check_in_one_line(tmp_path):
@@ -134,8 +155,10 @@ def test_no_homes_from_osm_and_no_counts_fails_check_in_one_line(tmp_path):
         pipeline.check_inputs(load_config(cfg))
     text = str(exc.value)
     assert "\n" not in text
-    assert ("no children to count: there is no [origins] file and the boundaries (township units from OSM) have "
-            "no children (儿童数) column; no homes from the OSM extract ([from_osm] homes = false)") in text
+    assert (
+        "no children to count: there is no [origins] file and the boundaries (township units from OSM) have "
+        "no children (儿童数) column; no homes from the OSM extract ([from_osm] homes = false)"
+    ) in text
     assert "remove homes = false from [from_osm]" in text
     # the same config runs when the homes are estimated: check and run agree
     cfg.write_text(f'[osm]\npath = "{MONACO.as_posix()}"\n', encoding="utf-8")
@@ -156,11 +179,19 @@ def test_no_residential_mapping_says_so_in_the_check_error(data, tmp_path):
     b = gpd.read_file(data / "boundaries" / "townships.gpkg")
     b.drop(columns=["人口", "儿童数"]).to_file(tmp_path / "t.geojson")
     text = (data / "sample.toml").read_text(encoding="utf-8")
-    text = text.replace('path = "boundaries/townships.gpkg"', f'path = "{(tmp_path / "t.geojson").as_posix()}"')
+    text = text.replace(
+        'path = "boundaries/townships.gpkg"', f'path = "{(tmp_path / "t.geojson").as_posix()}"'
+    )
     text = text.replace('[boundaries.community]      # 村社区\npath = "boundaries/communities.shp"\n', "")
-    text = text.replace('[origins]                   # where children live (homes with child counts)\n'
-                        'path = "origins/homes.gpkg"\n', "")
+    text = text.replace(
+        "[origins]                   # where children live (homes with child counts)\n"
+        'path = "origins/homes.gpkg"\n',
+        "",
+    )
     (data / "sample.toml").write_text(text, encoding="utf-8")
-    with pytest.raises(DataError, match=r"have no children \(儿童数\) column; the OSM extract sample\.osm maps no "
-                                        r"residential building or land in the study area"):
+    with pytest.raises(
+        DataError,
+        match=r"have no children \(儿童数\) column; the OSM extract sample\.osm maps no "
+        r"residential building or land in the study area",
+    ):
         pipeline.check_inputs(load_config(data / "sample.toml"))

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REALDATA, realdata
 
 from childspace.analysis.safety import network_stress
 from childspace.network.engine import WalkNetwork
-from conftest import REALDATA, realdata
 
 DATA = Path(__file__).resolve().parent / "data" / "safety_audit.csv"
 REAL = REALDATA
@@ -36,8 +36,12 @@ def _helsinki() -> Path | None:
     return p if p.exists() else None
 
 
-SOURCES = {"andorra": REAL / "andorra.osm.pbf", "monaco": REAL / "monaco.osm.gz", "krems": REAL / "krems.osm.gz",
-           "helsinki": _helsinki()}
+SOURCES = {
+    "andorra": REAL / "andorra.osm.pbf",
+    "monaco": REAL / "monaco.osm.gz",
+    "krems": REAL / "krems.osm.gz",
+    "helsinki": _helsinki(),
+}
 
 
 def _code_levels(src: str, part: pd.DataFrame) -> np.ndarray:
@@ -52,7 +56,8 @@ def _code_levels(src: str, part: pd.DataFrame) -> np.ndarray:
         if r.kind == "edge":
             ends = {int(r.node_a), int(r.node_b)}
             m = (e["osmid"].astype(np.int64).to_numpy() == int(r.way_id)) & np.array(
-                [{int(a), int(b)} == ends for a, b in zip(osm[net.u], osm[net.v])])
+                [{int(a), int(b)} == ends for a, b in zip(osm[net.u], osm[net.v])]
+            )
             if m.any():
                 out[i] = int(st.edge_level[np.flatnonzero(m)[0]])
         else:
@@ -70,7 +75,7 @@ def audit() -> pd.DataFrame:
     df = pd.read_csv(DATA)
     for s in df["source"].unique():
         if SOURCES.get(s) is not None and Path(SOURCES[s]).parent == REALDATA:
-            realdata(Path(SOURCES[s]).name)   # skipped on a developer's machine without them, a failure in CI
+            realdata(Path(SOURCES[s]).name)  # skipped on a developer's machine without them, a failure in CI
     missing = [s for s in df["source"].unique() if SOURCES.get(s) is None]
     if missing:
         pytest.skip(f"OSM extracts not available: {missing}")
@@ -93,7 +98,8 @@ def test_audit_agreement(audit, record_property):
     record_property("audit_within_one", within)
     by_kind = audit.assign(ok=diff == 0).groupby("kind")["ok"].mean().round(3).to_dict()
     worse = audit[diff > 0][["source", "kind", "way_id", "node_a", "level", "code", "reason"]]
-    assert exact >= 0.80 and within >= 0.98, (f"exact {exact:.3f}, within one {within:.3f}, by kind {by_kind}\n"
-                                              f"{worse.to_string()}")
+    assert exact >= 0.80 and within >= 0.98, (
+        f"exact {exact:.3f}, within one {within:.3f}, by kind {by_kind}\n{worse.to_string()}"
+    )
     # the code is never more lenient than the audit by two levels or more (a "safe" that the audit rates unsafe)
     assert not ((audit["code"] <= 1) & (audit["level"] >= 3)).any()

@@ -109,8 +109,12 @@ def test_generator_reproduces_data_exactly(generated, gen, tmp_path):
     # the generator itself, content-identical for the GDAL/openpyxl files (bytes may vary across versions)
     for f in ("osm/sample.osm", "facilities/facilities.csv"):
         assert (out / f).read_bytes() == (DATA / f).read_bytes(), f
-    for f in ("boundaries/townships.gpkg", "boundaries/communities.shp", "facilities/parks.geojson",
-              "origins/homes.gpkg"):
+    for f in (
+        "boundaries/townships.gpkg",
+        "boundaries/communities.shp",
+        "facilities/parks.geojson",
+        "origins/homes.gpkg",
+    ):
         a = pyogrio.read_dataframe(out / f, encoding="GBK" if f.endswith(".shp") else None)
         b = pyogrio.read_dataframe(DATA / f, encoding="GBK" if f.endswith(".shp") else None)
         pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
@@ -127,7 +131,8 @@ def test_a_different_seed_gives_a_different_town(gen):
     a = gen.make_sample(1)
     b = gen.make_sample(2)
     assert len(a.homes) != len(b.homes) or not np.allclose(
-        shapely.get_coordinates(a.homes.geometry), shapely.get_coordinates(b.homes.geometry))
+        shapely.get_coordinates(a.homes.geometry), shapely.get_coordinates(b.homes.geometry)
+    )
 
 
 def test_data_folder_is_small():
@@ -183,8 +188,19 @@ def test_communities_shapefile_gbk_without_cpg():
 
 def test_facilities_csv():
     f = pd.read_csv(DATA / "facilities" / "facilities.csv", encoding="utf-8", dtype={"编号": str})
-    assert list(f.columns) == ["编号", "名称", "类型", "经度", "纬度", "地址", "容量",
-                               "办园性质", "是否普惠", "办园等级", "示范型"]  # the last four: plan indicators
+    assert list(f.columns) == [
+        "编号",
+        "名称",
+        "类型",
+        "经度",
+        "纬度",
+        "地址",
+        "容量",
+        "办园性质",
+        "是否普惠",
+        "办园等级",
+        "示范型",
+    ]  # the last four: plan indicators
     assert f["编号"].is_unique
     counts = Counter(f["类型"])
     for typ in ("幼儿园", "小学", "初中", "儿童游戏场地", "儿童之家", "图书馆", "医院"):
@@ -198,8 +214,11 @@ def test_facilities_csv():
 
 def test_facilities_sit_near_streets(osm):
     f = pd.read_csv(DATA / "facilities" / "facilities.csv")
-    streets = [LineString(osm.xy(refs)) for _, refs, t in osm.highway_ways()
-               if t["highway"] not in ("primary", "footway", "path")]
+    streets = [
+        LineString(osm.xy(refs))
+        for _, refs, t in osm.highway_ways()
+        if t["highway"] not in ("primary", "footway", "path")
+    ]
     d = shapely.distance(shapely.points(_metric(f["经度"], f["纬度"])), shapely.union_all(streets))
     in_park = f["名称"].str.contains("公园")
     assert (d[~in_park] >= 8).all() and (d[~in_park] <= 40).all()  # beside a street, not on it
@@ -277,8 +296,12 @@ def test_coordinates_inside_yueqing(osm):
     for f in ("facilities/mother_baby_rooms_amap.xlsx", "pilots/pilot_units.xlsx"):
         t = pd.read_excel(DATA / f)
         lonlat.append(t[["经度", "纬度"]].to_numpy(float))
-    for f in ("boundaries/townships.gpkg", "boundaries/communities.shp", "facilities/parks.geojson",
-              "origins/homes.gpkg"):
+    for f in (
+        "boundaries/townships.gpkg",
+        "boundaries/communities.shp",
+        "facilities/parks.geojson",
+        "origins/homes.gpkg",
+    ):
         g = gpd.read_file(DATA / f, encoding="GBK" if f.endswith(".shp") else None).to_crs(4326)
         lonlat.append(shapely.get_coordinates(g.geometry))
     ll = np.vstack(lonlat)
@@ -299,15 +322,27 @@ def test_osm_basics(osm):
     text = (DATA / "osm" / "sample.osm").read_text(encoding="utf-8")
     assert '<osm version="0.6"' in text and "示例区域" in text
     hw = Counter(t["highway"] for _, _, t in osm.highway_ways())
-    for k in ("residential", "tertiary", "secondary", "primary", "living_street", "pedestrian", "service",
-              "footway", "path"):
+    for k in (
+        "residential",
+        "tertiary",
+        "secondary",
+        "primary",
+        "living_street",
+        "pedestrian",
+        "service",
+        "footway",
+        "path",
+    ):
         assert hw[k] >= 1, k
     side = Counter(t.get("sidewalk") for _, _, t in osm.highway_ways() if t["highway"] == "residential")
     assert side["both"] and side["no"] and side[None]
     lit = Counter(t.get("lit") for _, _, t in osm.highway_ways())
     assert lit["yes"] and lit["no"]
-    speeds = Counter((t["highway"], t.get("maxspeed")) for _, _, t in osm.highway_ways() if t["highway"] in
-                     ("secondary", "tertiary"))
+    speeds = Counter(
+        (t["highway"], t.get("maxspeed"))
+        for _, _, t in osm.highway_ways()
+        if t["highway"] in ("secondary", "tertiary")
+    )
     assert set(speeds) == {("secondary", "50"), ("tertiary", "40"), ("tertiary", "30")}
     # the one 30 km/h section of a tertiary road: 河东街 in front of two schools (学校区域), 400 m long
     zone = [w for w in osm.highway_ways() if w[2]["highway"] == "tertiary" and w[2].get("maxspeed") == "30"]
@@ -349,9 +384,13 @@ def test_osm_arterial_and_its_one_signalised_crossing(osm):
     for s in sidewalks:
         assert ends & set(s[1])  # the crossing joins both sidewalks
     # no other crossing node on the arterial; side streets meet it at plain (unsignalised) junctions
-    others = {r for w in osm.highway_ways()
-              if w[2]["highway"] != "primary" and w[2].get("footway") != "crossing" for r in w[1]}
-    junctions = (primary_nodes & others)
+    others = {
+        r
+        for w in osm.highway_ways()
+        if w[2]["highway"] != "primary" and w[2].get("footway") != "crossing"
+        for r in w[1]
+    }
+    junctions = primary_nodes & others
     assert len(junctions) >= 10
     assert not any("crossing" in osm.node_tags.get(n, {}) for n in junctions)
     assert sum("crossing" in osm.node_tags.get(n, {}) for n in primary_nodes) == 1
@@ -465,13 +504,28 @@ def test_added_sites_leave_the_homes_in_place(gen, generated, monkeypatch):
 
 def test_school_gates_have_zebra_crossings(osm, facilities):
     """A zebra crossing on the street in front of the gate of the schools with one; never on the arterial."""
-    zebras = [n for n, t in osm.node_tags.items()
-              if t.get("highway") == "crossing" and t.get("crossing_ref") == "zebra"]
+    zebras = [
+        n
+        for n, t in osm.node_tags.items()
+        if t.get("highway") == "crossing" and t.get("crossing_ref") == "zebra"
+    ]
     zxy = osm.xy(zebras)
     primary_nodes = {r for w in osm.ways if w[2].get("highway") == "primary" for r in w[1]}
     assert not set(zebras) & primary_nodes
-    with_crossing = ["KG03", "KG08", "KG09", "KG10", "KG19", "PS02", "PS05", "MS04", "PS08", "KG15", "PS01",
-                     "KG07"]
+    with_crossing = [
+        "KG03",
+        "KG08",
+        "KG09",
+        "KG10",
+        "KG19",
+        "PS02",
+        "PS05",
+        "MS04",
+        "PS08",
+        "KG15",
+        "PS01",
+        "KG07",
+    ]
     for fid in with_crossing:
         d = np.hypot(*(zxy - facilities.loc[fid, "xy"]).T).min()
         assert 8.0 <= d <= 40.0, fid  # on the street beside the school, not in its grounds
@@ -489,8 +543,15 @@ def test_sample_loads_through_childspace_io():
     towns = io.load_boundaries(DATA / "boundaries" / "townships.gpkg")
     assert (towns["level"] == "township").all() and len(towns) == 3
     fac = io.load_facilities(DATA / "facilities" / "facilities.csv")
-    assert set(fac["category"]) == {"kindergarten", "primary_school", "middle_school", "playground",
-                                    "children_home", "library", "hospital"}
+    assert set(fac["category"]) == {
+        "kindergarten",
+        "primary_school",
+        "middle_school",
+        "playground",
+        "children_home",
+        "library",
+        "hospital",
+    }
     parks = io.load_facilities(DATA / "facilities" / "parks.geojson")
     assert (parks["category"] == "park").all()
     mb = io.load_facilities(DATA / "facilities" / "mother_baby_rooms_amap.xlsx", coords="gcj02")
@@ -516,9 +577,14 @@ def analysed():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         comm = io.load_boundaries(DATA / "boundaries/communities.shp", level="community")
-        fac = pd.concat([io.load_facilities(DATA / "facilities/facilities.csv"),
-                         io.load_facilities(DATA / "facilities/mother_baby_rooms_amap.xlsx", coords="gcj02"),
-                         io.load_facilities(DATA / "facilities/parks.geojson")], ignore_index=True)
+        fac = pd.concat(
+            [
+                io.load_facilities(DATA / "facilities/facilities.csv"),
+                io.load_facilities(DATA / "facilities/mother_baby_rooms_amap.xlsx", coords="gcj02"),
+                io.load_facilities(DATA / "facilities/parks.geojson"),
+            ],
+            ignore_index=True,
+        )
         fac = gpd.GeoDataFrame(fac, geometry="geometry", crs=4326)
         pilots = io.load_pilots(DATA / "pilots/pilot_units.xlsx", boundaries=comm)
         origins = io.load_origins(DATA / "origins/homes.gpkg")
@@ -563,8 +629,10 @@ def test_centre_served_edges_not(analysed):
     centre = ok[ok["town"] == "330382902000"]
     for cat in ("kindergarten", "primary_school", "playground", "mother_baby_room"):
         assert (centre["category"] == cat).sum() >= 3, cat  # several central communities reach the target
-    north = uc[(uc["town"] == "330382903000") & uc["category"].isin(["kindergarten", "mother_baby_room",
-                                                                      "children_home", "playground"])]
+    north = uc[
+        (uc["town"] == "330382903000")
+        & uc["category"].isin(["kindergarten", "mother_baby_room", "children_home", "playground"])
+    ]
     assert (north["pct_walk"] < 80.0).all()  # no village north of the river reaches it
 
 

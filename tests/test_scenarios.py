@@ -15,7 +15,7 @@ from childspace.analysis import coverage as cov
 from childspace.analysis import scenarios as sc
 from childspace.run import pipeline
 
-COMMUNITY = "330382901002"   # 示例翠竹社区: 214 children, no kindergarten within 300 m
+COMMUNITY = "330382901002"  # 示例翠竹社区: 214 children, no kindergarten within 300 m
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +36,21 @@ def _homes_in(res, unit_id):
 
 
 def _after(res, cfg, change):
-    acc1 = sc.update_access(res.layers["access"], res.inputs.origins, change.facilities, res.network,
-                            change.categories, radii=cfg.resolved_standards())
-    uc1 = pd.concat([cov.unit_coverage(u, acc1, change.categories, target_pct=cfg.target_pct)
-                     for u in (res.inputs.townships, res.inputs.communities)], ignore_index=True)
+    acc1 = sc.update_access(
+        res.layers["access"],
+        res.inputs.origins,
+        change.facilities,
+        res.network,
+        change.categories,
+        radii=cfg.resolved_standards(),
+    )
+    uc1 = pd.concat(
+        [
+            cov.unit_coverage(u, acc1, change.categories, target_pct=cfg.target_pct)
+            for u in (res.inputs.townships, res.inputs.communities)
+        ],
+        ignore_index=True,
+    )
     return sc.State(coverage=uc1, access=acc1)
 
 
@@ -50,9 +61,14 @@ def _before(res):
 
 def _units(res):
     i = res.inputs
-    return gpd.GeoDataFrame(pd.concat([i.townships[["unit_id", "level", "geometry"]],
-                                       i.communities[["unit_id", "level", "geometry"]]], ignore_index=True),
-                            geometry="geometry", crs=i.communities.crs)
+    return gpd.GeoDataFrame(
+        pd.concat(
+            [i.townships[["unit_id", "level", "geometry"]], i.communities[["unit_id", "level", "geometry"]]],
+            ignore_index=True,
+        ),
+        geometry="geometry",
+        crs=i.communities.crs,
+    )
 
 
 def test_new_kindergarten_covers_exactly_the_children_within_300m_on_foot(base):
@@ -70,8 +86,11 @@ def test_new_kindergarten_covers_exactly_the_children_within_300m_on_foot(base):
     cy = np.average(homes_m.geometry.y.to_numpy()[inside], weights=w)
     node = int(np.argmin(np.hypot(net.x - cx, net.y - cy)))
     site = gpd.GeoSeries(gpd.points_from_xy([net.x[node]], [net.y[node]]), crs=net.crs).to_crs(4326).iloc[0]
-    change = sc.apply_changes(res.layers["facilities"], add=[("幼儿园", site.x, site.y, "新建示例翠竹幼儿园")],
-                              study_area=res.inputs.study_area)
+    change = sc.apply_changes(
+        res.layers["facilities"],
+        add=[("幼儿园", site.x, site.y, "新建示例翠竹幼儿园")],
+        study_area=res.inputs.study_area,
+    )
     assert change.categories == ["kindergarten"]
     assert change.added["facility_id"].tolist() == ["NEW01"] and change.added["source"].iloc[0] == "scenario"
     comp = sc.compare(_before(res), _after(res, cfg, change), units=_units(res))
@@ -107,7 +126,7 @@ def test_removing_a_kindergarten_loses_only_the_children_it_alone_covered(base):
     fac = res.layers["facilities"]
     kg = fac[fac["category"] == "kindergarten"]
     served = acc[acc["covered_walk_kindergarten"]].groupby("nearest_kindergarten")["children"].sum()
-    fid = str(served.idxmax())          # the kindergarten nearest to the most covered children
+    fid = str(served.idxmax())  # the kindergarten nearest to the most covered children
     change = sc.apply_changes(fac, remove=[fid])
     assert len(change.facilities) == len(fac) - 1 and change.removed["facility_id"].tolist() == [fid]
     after = _after(res, cfg, change)
@@ -126,7 +145,9 @@ def test_removing_a_kindergarten_loses_only_the_children_it_alone_covered(base):
     assert comm["no_longer_covered"].sum() <= summ["no_longer_covered"]
     assert ((comm["target_change"] == sc.REACHES).sum()) == 0
     # removing never brings a kindergarten nearer
-    assert (after.access["dist_walk_kindergarten"].to_numpy() >= acc["dist_walk_kindergarten"].to_numpy() - 1e-9).all()
+    assert (
+        after.access["dist_walk_kindergarten"].to_numpy() >= acc["dist_walk_kindergarten"].to_numpy() - 1e-9
+    ).all()
     assert len(kg) - 1 == int((change.facilities["category"] == "kindergarten").sum())
 
 
@@ -138,12 +159,16 @@ def test_suggested_sites_cover_what_the_siting_promised(base):
     poly = com.loc[com["unit_id"].isin([COMMUNITY, "330382902002"])].geometry.union_all()
     nodes = gpd.GeoSeries(gpd.points_from_xy(net.x, net.y), crs=net.crs)
     cand = gpd.GeoDataFrame({"candidate_id": [f"n{i}" for i in range(len(nodes))]}, geometry=nodes)
-    cand = cand[nodes.within(poly).to_numpy()]          # street nodes of two communities without kindergartens
-    sites = cov.suggest_sites(cand, res.inputs.origins, net, 300.0, p=2,
-                              facilities=fac[fac["category"] == "kindergarten"])
+    cand = cand[nodes.within(poly).to_numpy()]  # street nodes of two communities without kindergartens
+    sites = cov.suggest_sites(
+        cand, res.inputs.origins, net, 300.0, p=2, facilities=fac[fac["category"] == "kindergarten"]
+    )
     assert len(sites) == 2
-    change = sc.apply_changes(fac, add=sites.assign(category="kindergarten", name=sites["candidate_id"]),
-                              study_area=res.inputs.study_area)
+    change = sc.apply_changes(
+        fac,
+        add=sites.assign(category="kindergarten", name=sites["candidate_id"]),
+        study_area=res.inputs.study_area,
+    )
     comp = sc.compare(_before(res), _after(res, cfg, change), units=_units(res))
     summ = comp.summary.set_index("category").loc["kindergarten"]
     assert summ["newly_covered"] == sites["children_new"].sum() > 0
@@ -153,7 +178,9 @@ def test_suggested_sites_cover_what_the_siting_promised(base):
 def test_a_point_outside_the_study_area_is_refused(base):
     _, res = base
     with pytest.raises(DataError, match=r"outside the study area, [\d,]+ m beyond its edge.*--coords gcj02"):
-        sc.apply_changes(res.layers["facilities"], add=[("幼儿园", 121.30, 28.12)], study_area=res.inputs.study_area)
+        sc.apply_changes(
+            res.layers["facilities"], add=[("幼儿园", 121.30, 28.12)], study_area=res.inputs.study_area
+        )
     with pytest.raises(DataError, match="lat and lon swapped"):
         sc.new_sites([("kindergarten", 28.12, 120.98)])
     with pytest.raises(DataError, match="no facility with id 'KG99' to remove.*did you mean"):
@@ -194,8 +221,19 @@ def test_scenario_command_writes_the_comparison_and_keeps_the_run_folder(base, t
     out = tmp_path / "out"
     sample = str(pipeline.SAMPLE_DATA / "sample.toml")
     # a primary school in 示例杏坛社区 (no primary school covers any of its children)
-    rc = main(["scenario", "--config", sample, "--outputs", str(out), "--add", "小学,120.9844,28.1099,新建示例小学",
-               "--name", "new_primary"])
+    rc = main(
+        [
+            "scenario",
+            "--config",
+            sample,
+            "--outputs",
+            str(out),
+            "--add",
+            "小学,120.9844,28.1099,新建示例小学",
+            "--name",
+            "new_primary",
+        ]
+    )
     printed = capsys.readouterr().out
     assert rc == 0
     folder = out / "scenario" / "new_primary"
@@ -207,8 +245,10 @@ def test_scenario_command_writes_the_comparison_and_keeps_the_run_folder(base, t
     assert new > 0
     comm = units[units["层级 Level"] == "社区 community"]
     assert comm["新增覆盖儿童 Newly covered"].sum() == new
-    assert (comm["变更后覆盖儿童 Covered after"] - comm["变更前覆盖儿童 Covered before"]
-            == comm["新增覆盖儿童 Newly covered"]).all()
+    assert (
+        comm["变更后覆盖儿童 Covered after"] - comm["变更前覆盖儿童 Covered before"]
+        == comm["新增覆盖儿童 Newly covered"]
+    ).all()
     assert f"新增小学后新增覆盖 {new:,.0f} 名儿童" in printed
     # routes to primary schools were compared: the verdict changes are listed per home
     routes = pd.read_csv(folder / "tables" / "routes_changed.csv", encoding="utf-8-sig")

@@ -11,10 +11,10 @@ import pytest
 import shapely
 
 from childspace._errors import DataError
+from childspace.analysis.safety import network_stress, school_zones
 from childspace.inputs.loaders import load_facilities
 from childspace.network.engine import WalkNetwork
 from childspace.osm.reader import read_osm
-from childspace.analysis.safety import network_stress, school_zones
 
 ROOT = Path(__file__).resolve().parents[1]
 CRS = "EPSG:4549"
@@ -27,25 +27,43 @@ def _street(road_tags: dict, crossing_x: float, footway: bool = True) -> WalkNet
     xy = {1: (0.0, 0.0), 2: (crossing_x, 0.0), 3: (400.0, 0.0), 4: (100.0, 0.0), 5: (100.0, 120.0)}
     node_ids = [1, 4, 2, 3] + ([5] if footway else [])
     nodes = gpd.GeoDataFrame(
-        {"highway": ["crossing" if i == 2 else None for i in node_ids],
-         "crossing": ["zebra" if i == 2 else None for i in node_ids]},
+        {
+            "highway": ["crossing" if i == 2 else None for i in node_ids],
+            "crossing": ["zebra" if i == 2 else None for i in node_ids],
+        },
         geometry=[shapely.Point(X0 + xy[i][0], Y0 + xy[i][1]) for i in node_ids],
-        index=pd.Index(node_ids, name="osmid"), crs=CRS)
-    rows = [dict(u=1, v=4, osmid=10, **road_tags), dict(u=4, v=2, osmid=10, **road_tags),
-            dict(u=2, v=3, osmid=10, **road_tags)]
+        index=pd.Index(node_ids, name="osmid"),
+        crs=CRS,
+    )
+    rows = [
+        dict(u=1, v=4, osmid=10, **road_tags),
+        dict(u=4, v=2, osmid=10, **road_tags),
+        dict(u=2, v=3, osmid=10, **road_tags),
+    ]
     if footway:
         rows.append(dict(u=4, v=5, osmid=11, highway="footway"))
     edges = pd.DataFrame(rows)
     edges["key"] = 0
-    geom = [shapely.LineString([(X0 + xy[r["u"]][0], Y0 + xy[r["u"]][1]), (X0 + xy[r["v"]][0], Y0 + xy[r["v"]][1])])
-            for r in rows]
+    geom = [
+        shapely.LineString(
+            [(X0 + xy[r["u"]][0], Y0 + xy[r["u"]][1]), (X0 + xy[r["v"]][0], Y0 + xy[r["v"]][1])]
+        )
+        for r in rows
+    ]
     return WalkNetwork.from_frames(nodes, gpd.GeoDataFrame(edges, geometry=geom, crs=CRS), crs=CRS)
 
 
 def _school(x: float, y: float, **extra) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"facility_id": ["S1"], "name": ["测试小学"], "category": ["primary_school"],
-                             **{k: [v] for k, v in extra.items()}},
-                            geometry=[shapely.Point(X0 + x, Y0 + y)], crs=CRS)
+    return gpd.GeoDataFrame(
+        {
+            "facility_id": ["S1"],
+            "name": ["测试小学"],
+            "category": ["primary_school"],
+            **{k: [v] for k, v in extra.items()},
+        },
+        geometry=[shapely.Point(X0 + x, Y0 + y)],
+        crs=CRS,
+    )
 
 
 ROAD50 = dict(highway="secondary", maxspeed="50", lanes="4", sidewalk="both", name="大道")
@@ -64,10 +82,13 @@ def test_fast_road_far_zebra_fails_both():
     assert r["crossing_m"] == pytest.approx(np.hypot(80.0, 10.0), abs=0.01)
     assert r["crossing_type"] == "marked" and r["crossing_osmid"] == 2
     assert not r["crossing_ok"] and not r["compliant"]
-    assert "校门50米内无人行横道" in r["finding"] and "No marked crossing within 50 m of the gate" in r["finding"]
+    assert (
+        "校门50米内无人行横道" in r["finding"]
+        and "No marked crossing within 50 m of the gate" in r["finding"]
+    )
     assert "最近81米" in r["finding"]
     assert "限速高于30km/h" in r["finding"] and "above 30 km/h (max 50 km/h)" in r["finding"]
-    assert r["finding"].index("校门") == 0                                  # Chinese first
+    assert r["finding"].index("校门") == 0  # Chinese first
     # segments: the three road edges clipped to the circle (the footway is not a road), all over the limit
     assert set(seg["edge"]) == {0, 1, 2} and seg["over_limit"].all()
     assert seg["length_m"].sum() == pytest.approx(r["zone_road_m"])
@@ -88,7 +109,7 @@ def test_calm_street_near_zebra_is_compliant():
 
 def test_assumed_speed_is_reported():
     tags = dict(ROAD30)
-    tags.pop("maxspeed")          # China, in town: residential default 30 km/h: compliant only by assumption
+    tags.pop("maxspeed")  # China, in town: residential default 30 km/h: compliant only by assumption
     net = _street(tags, crossing_x=230.0)
     town = network_stress(net, profile={"base": "china", "context": {"urban_min_edges": 0}})
     r = school_zones(net, _school(200.0, 10.0), stress=town).iloc[0]
@@ -100,8 +121,12 @@ def test_entrance_is_the_gate_and_other_categories_are_skipped():
     net = _street(ROAD50, crossing_x=280.0)
     # school centre 300 m north (no road within 150 m); its mapped entrance is 20 m from the zebra
     gate = gpd.GeoSeries([shapely.Point(X0 + 280, Y0 + 20)], crs=CRS).to_crs(4326).iloc[0]
-    schools = pd.concat([_school(200.0, 300.0, entrances=[(gate.x, gate.y)]),
-                         _school(280.0, 5.0).assign(facility_id="P1", category="playground")])
+    schools = pd.concat(
+        [
+            _school(200.0, 300.0, entrances=[(gate.x, gate.y)]),
+            _school(280.0, 5.0).assign(facility_id="P1", category="playground"),
+        ]
+    )
     z = school_zones(net, gpd.GeoDataFrame(schools, crs=CRS))
     assert list(z["school_id"]) == ["S1"]
     r = z.iloc[0]
@@ -116,8 +141,9 @@ def test_entrance_is_the_gate_and_other_categories_are_skipped():
 
 def test_config_override_and_bad_input():
     net = _street(ROAD50, crossing_x=280.0)
-    r = school_zones(net, _school(200.0, 10.0), config={"school_zone": {"crossing_m": 100.0,
-                                                                         "speed_limit_kmh": 50.0}}).iloc[0]
+    r = school_zones(
+        net, _school(200.0, 10.0), config={"school_zone": {"crossing_m": 100.0, "speed_limit_kmh": 50.0}}
+    ).iloc[0]
     assert r["crossing_ok"] and r["speed_ok"] and r["compliant"]
     with pytest.raises(DataError, match="no CRS"):
         school_zones(net, gpd.GeoDataFrame({"category": ["primary_school"]}, geometry=[shapely.Point(0, 0)]))
@@ -144,7 +170,13 @@ def test_sample_schools_all_get_a_row(sample_net):
     # per school, segments add up to the zone road length; flags agree with the segments
     per = seg.groupby("school_id")["length_m"].sum().reindex(z["school_id"]).fillna(0).to_numpy()
     np.testing.assert_allclose(per, z["zone_road_m"].to_numpy(), rtol=1e-9)
-    over = seg.groupby("school_id")["over_limit"].any().reindex(z["school_id"]).fillna(False).to_numpy(dtype=bool)
+    over = (
+        seg.groupby("school_id")["over_limit"]
+        .any()
+        .reindex(z["school_id"])
+        .fillna(False)
+        .to_numpy(dtype=bool)
+    )
     np.testing.assert_array_equal(over, ~z["speed_ok"].to_numpy(dtype=bool))
     # no footways/sidewalks/crossing ways in a zone; every segment within 150 m of its school (+ tolerance)
     assert not seg["highway"].isin(["footway", "path", "pedestrian"]).any()

@@ -14,8 +14,11 @@ SAMPLE_OSM = Path(__file__).resolve().parents[1] / "childspace" / "data" / "osm"
 def test_snap_too_far_says_how_to_set_the_distance():
     net = WalkNetwork.from_osm(SAMPLE_OSM)
     far = gpd.GeoSeries.from_xy([24.94], [60.17], crs=4326)  # Helsinki, far from the sample area
-    with pytest.raises(NetworkError, match=r"none of the 1 points is within 150 m.*fix: .*coords = \"gcj02\".*"
-                                           r"pass max_distance= to WalkNetwork\.snap .*a run configuration has no "
-                                           r"such setting"):
+    with pytest.raises(
+        NetworkError,
+        match=r"none of the 1 points is within 150 m.*fix: .*coords = \"gcj02\".*"
+        r"pass max_distance= to WalkNetwork\.snap .*a run configuration has no "
+        r"such setting",
+    ):
         net.snap(far)
     assert net.snap(far, max_distance=1e8).ok.all()  # the Python fix works

@@ -42,21 +42,50 @@ def test_park_radius_depends_on_area():
     assert s.radius("kindergarten", area_ha=np.array([5.0])).tolist() == [300]
 
 
-@pytest.mark.parametrize("label,expected", [
-    ("幼儿园", "kindergarten"), ("Kindergarten", "kindergarten"),
-    ("托育机构", "infant_care"), ("托儿所", "infant_care"), ("婴幼儿照护服务驿站", "infant_care"), ("托育", "infant_care"),
-    ("公办托育中心", "infant_care"), ("nursery", "infant_care"), ("Daycare", "infant_care"),
-    ("nursery school", "kindergarten"),
-    ("ＫＩＮＤＥＲＧＡＲＴＥＮ", "kindergarten"), ("  kindergarten ", "kindergarten"), ("公办幼儿园", "kindergarten"),
-    ("小学", "primary_school"), ("Primary  School", "primary_school"), ("primary_school", "primary_school"),
-    ("初中", "middle_school"), ("中学", "middle_school"), ("middle school", "middle_school"),
-    ("儿童游戏场地", "playground"), ("游乐场", "playground"), ("儿童乐园", "playground"),
-    ("公园", "park"), ("口袋公园", "park"), ("社区公园", "park"), ("绿地", "park"),
-    ("母婴室", "mother_baby_room"), ("哺乳室", "mother_baby_room"), ("母婴关爱室", "mother_baby_room"),
-    ("母婴室/哺乳室", "mother_baby_room"), ("母婴室／哺乳室", "mother_baby_room"), ("母婴室、哺乳室", "mother_baby_room"),
-    ("儿童之家", "children_home"), ("children's home", "children_home"), ("Children’s Home", "children_home"),
-    ("图书馆", "library"), ("少儿图书馆", "library"), ("医院", "hospital"), ("儿科", "hospital"),
-])
+@pytest.mark.parametrize(
+    "label,expected",
+    [
+        ("幼儿园", "kindergarten"),
+        ("Kindergarten", "kindergarten"),
+        ("托育机构", "infant_care"),
+        ("托儿所", "infant_care"),
+        ("婴幼儿照护服务驿站", "infant_care"),
+        ("托育", "infant_care"),
+        ("公办托育中心", "infant_care"),
+        ("nursery", "infant_care"),
+        ("Daycare", "infant_care"),
+        ("nursery school", "kindergarten"),
+        ("ＫＩＮＤＥＲＧＡＲＴＥＮ", "kindergarten"),
+        ("  kindergarten ", "kindergarten"),
+        ("公办幼儿园", "kindergarten"),
+        ("小学", "primary_school"),
+        ("Primary  School", "primary_school"),
+        ("primary_school", "primary_school"),
+        ("初中", "middle_school"),
+        ("中学", "middle_school"),
+        ("middle school", "middle_school"),
+        ("儿童游戏场地", "playground"),
+        ("游乐场", "playground"),
+        ("儿童乐园", "playground"),
+        ("公园", "park"),
+        ("口袋公园", "park"),
+        ("社区公园", "park"),
+        ("绿地", "park"),
+        ("母婴室", "mother_baby_room"),
+        ("哺乳室", "mother_baby_room"),
+        ("母婴关爱室", "mother_baby_room"),
+        ("母婴室/哺乳室", "mother_baby_room"),
+        ("母婴室／哺乳室", "mother_baby_room"),
+        ("母婴室、哺乳室", "mother_baby_room"),
+        ("儿童之家", "children_home"),
+        ("children's home", "children_home"),
+        ("Children’s Home", "children_home"),
+        ("图书馆", "library"),
+        ("少儿图书馆", "library"),
+        ("医院", "hospital"),
+        ("儿科", "hospital"),
+    ],
+)
 def test_canonical_category(label, expected):
     assert canonical_category(label) == expected
 
@@ -82,8 +111,11 @@ def test_category_label_bilingual_chinese_first():
 
 def test_user_toml_overrides_and_merges(tmp_path):
     user = tmp_path / "mine.toml"
-    user.write_text('target_pct = 90\n[categories.kindergarten]\nradius_m = 250\nlabels = ["幼儿园", "托班"]\n'
-                    '[categories.park]\nradius_large_m = 800\n', encoding="utf-8")
+    user.write_text(
+        'target_pct = 90\n[categories.kindergarten]\nradius_m = 250\nlabels = ["幼儿园", "托班"]\n'
+        "[categories.park]\nradius_large_m = 800\n",
+        encoding="utf-8",
+    )
     s = load_standards(user)
     assert s.radius("kindergarten") == 250
     assert s.categories["kindergarten"].basis.startswith("GB 50180")  # untouched keys kept
@@ -98,9 +130,20 @@ def test_user_toml_overrides_and_merges(tmp_path):
 
 
 def test_overrides_mapping_and_new_category():
-    s = load_standards(overrides={"categories": {"primary_school": {"radius_m": 800, "target_pct": 95},
-                                                 "sports": {"zh": "体育场", "en": "Sports ground", "radius_m": 1000,
-                                                            "life_circle": 15, "labels": ["体育场"]}}})
+    s = load_standards(
+        overrides={
+            "categories": {
+                "primary_school": {"radius_m": 800, "target_pct": 95},
+                "sports": {
+                    "zh": "体育场",
+                    "en": "Sports ground",
+                    "radius_m": 1000,
+                    "life_circle": 15,
+                    "labels": ["体育场"],
+                },
+            }
+        }
+    )
     assert s.radius("primary_school") == 800 and s.target("primary_school") == 95
     assert s.target("kindergarten") == 80
     assert s.canonical("体育场") == "sports"
@@ -150,13 +193,18 @@ def test_ambiguous_label_in_a_file_names_file_rows_and_fix(tmp_path):
     from childspace.inputs import load_facilities
 
     p = tmp_path / "register.csv"
-    p.write_text("名称,类型,经度,纬度\n甲幼儿园,幼儿园,120.97,28.12\n乙托幼中心,托幼,120.98,28.12\n"
-                 "丙托育园,托育机构,120.99,28.12\n", encoding="utf-8")
+    p.write_text(
+        "名称,类型,经度,纬度\n甲幼儿园,幼儿园,120.97,28.12\n乙托幼中心,托幼,120.98,28.12\n"
+        "丙托育园,托育机构,120.99,28.12\n",
+        encoding="utf-8",
+    )
     with pytest.raises(DataError) as exc:
         load_facilities(p)
     msg = str(exc.value)
     assert "register.csv" in msg and "乙托幼中心" in msg and "ambiguous" in msg
     assert "'托育机构' / '幼儿园'" in msg
-    p.write_text("名称,类型,经度,纬度\n甲幼儿园,幼儿园,120.97,28.12\n丙托育园,托育机构,120.99,28.12\n",
-                 encoding="utf-8")
+    p.write_text(
+        "名称,类型,经度,纬度\n甲幼儿园,幼儿园,120.97,28.12\n丙托育园,托育机构,120.99,28.12\n",
+        encoding="utf-8",
+    )
     assert load_facilities(p)["category"].tolist() == ["kindergarten", "infant_care"]

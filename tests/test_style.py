@@ -13,10 +13,12 @@ from childspace.outputs import style
 
 # Machado, Oliveira & Fernandes (2009), "A physiologically-based model for simulation of color vision deficiency",
 # IEEE TVCG 15(6): deuteranopia and protanopia at severity 1.0, applied to linear RGB.
-DEUTERANOPIA = np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
-                         [-0.011820, 0.042940, 0.968881]])
-PROTANOPIA = np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
-                       [-0.003882, -0.048116, 1.051998]])
+DEUTERANOPIA = np.array(
+    [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]]
+)
+PROTANOPIA = np.array(
+    [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]]
+)
 
 
 def _linear(c: np.ndarray) -> np.ndarray:
@@ -38,7 +40,9 @@ def _delta_e(c1: str, c2: str, matrix: np.ndarray | None) -> float:
     return float(np.linalg.norm(_lab(a) - _lab(b)))
 
 
-@pytest.mark.parametrize("matrix", [None, DEUTERANOPIA, PROTANOPIA], ids=["normal", "deuteranopia", "protanopia"])
+@pytest.mark.parametrize(
+    "matrix", [None, DEUTERANOPIA, PROTANOPIA], ids=["normal", "deuteranopia", "protanopia"]
+)
 @pytest.mark.parametrize("labels", ["STATUS_LABELS", "VERDICT_LABELS", "ZONE_STATUS_LABELS"])
 def test_statuses_stay_apart_without_red_green(labels, matrix):
     colours = [v[2] for v in getattr(style, labels).values()]
@@ -85,4 +89,7 @@ def test_one_category_label_and_words_for_codes():
         style.element_label("swimming_pool")
     assert style.highway_label("residential") == "居住区道路 residential"
     assert style.status_text("gap") == "× 缺口 Gap"
-    assert style.column_label("dist_park_playground") == "公园或儿童游戏场地距离(米) Park or playground: Distance (m)"
+    assert (
+        style.column_label("dist_park_playground")
+        == "公园或儿童游戏场地距离(米) Park or playground: Distance (m)"
+    )

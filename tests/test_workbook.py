@@ -38,8 +38,10 @@ def test_text_that_starts_a_formula_stays_text(tmp_path):
         if isinstance(cell.value, str):
             texts[cell.value] = cell.data_type
     for v in [HOSTILE] + PREFIXED[:-1]:
-        assert texts.get(v) == "s", v      # kept as written, stored as a string
-    assert any(k.endswith("CR") and t == "s" for k, t in texts.items())  # the carriage return is XML-normalised
+        assert texts.get(v) == "s", v  # kept as written, stored as a string
+    assert any(
+        k.endswith("CR") and t == "s" for k, t in texts.items()
+    )  # the carriage return is XML-normalised
     csvs = workbook.write_csv_tables(tmp_path, {"t": df}, bilingual=True)
     with open(csvs["t"], encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
@@ -49,23 +51,44 @@ def test_text_that_starts_a_formula_stays_text(tmp_path):
 
 
 def test_workbook_reads_as_a_planner_needs(tmp_path):
-    uc = pd.DataFrame({"unit_id": ["C1", "C2"], "name": ["海滨社区", "桥头村"], "category": "kindergarten",
-                       "children": [977.0, 120.0], "pct_walk": [85.23, 41.0], "below_target": [False, True],
-                       "target_pct": 80.0, "median_walk_m": [212.4, 640.7]})
-    pilots = pd.DataFrame({"pilot_id": ["P1", "P2"], "status": ["gap", "meets"], "kind": ["school", "community"],
-                           "has_park_playground": [True, False]})
-    path = workbook.write_excel(tmp_path / "w.xlsx", {"社区覆盖 Community coverage": uc, "试点 Pilots": pilots},
-                                about=workbook.WorkbookAbout(title="示例", synthetic=True, sources=["facilities.csv"]))
+    uc = pd.DataFrame(
+        {
+            "unit_id": ["C1", "C2"],
+            "name": ["海滨社区", "桥头村"],
+            "category": "kindergarten",
+            "children": [977.0, 120.0],
+            "pct_walk": [85.23, 41.0],
+            "below_target": [False, True],
+            "target_pct": 80.0,
+            "median_walk_m": [212.4, 640.7],
+        }
+    )
+    pilots = pd.DataFrame(
+        {
+            "pilot_id": ["P1", "P2"],
+            "status": ["gap", "meets"],
+            "kind": ["school", "community"],
+            "has_park_playground": [True, False],
+        }
+    )
+    path = workbook.write_excel(
+        tmp_path / "w.xlsx",
+        {"社区覆盖 Community coverage": uc, "试点 Pilots": pilots},
+        about=workbook.WorkbookAbout(title="示例", synthetic=True, sources=["facilities.csv"]),
+    )
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames[0] == "说明 About"
     about = {r[0].value: r[1].value for r in wb["说明 About"].iter_rows(min_row=2)}
     assert "示例数据（虚构）" in about["数据性质 Data"]
-    assert "© OpenStreetMap contributors" in about["数据来源 Sources"] and "facilities.csv" in about["数据来源 Sources"]
+    assert (
+        "© OpenStreetMap contributors" in about["数据来源 Sources"]
+        and "facilities.csv" in about["数据来源 Sources"]
+    )
     assert any(k.startswith("标准 Standard: 幼儿园") and "GB 50180-2018" in v for k, v in about.items())
     ws = wb["社区覆盖 Community coverage"]
     head = [c.value for c in ws[1]]
     row = {h: c.value for h, c in zip(head, ws[2])}
-    assert row["儿童数 Children"] == 977 and isinstance(row["儿童数 Children"], int)       # not 977.0
+    assert row["儿童数 Children"] == 977 and isinstance(row["儿童数 Children"], int)  # not 977.0
     assert row["设施类型 Category"] == "幼儿园 Kindergarten"
     assert row["低于目标 Below target"] == "否 No"
     assert row["步行覆盖率 Coverage walk %"] == pytest.approx(85.2)
@@ -93,11 +116,31 @@ def hostile_run(tmp_path_factory):
     fac = data / "facilities" / "facilities.csv"
     text = fac.read_text(encoding="utf-8")
     assert "示例甲街道第一小学" in text
-    fac.write_text(text.replace("示例甲街道第一小学", '"=HYPERLINK(""http://example.invalid/x"")"')
-                   .replace("示例青松幼儿园", "@SUM(1+1)"), encoding="utf-8")
+    fac.write_text(
+        text.replace("示例甲街道第一小学", '"=HYPERLINK(""http://example.invalid/x"")"').replace(
+            "示例青松幼儿园", "@SUM(1+1)"
+        ),
+        encoding="utf-8",
+    )
     out = tmp / "out"
-    r = subprocess.run([sys.executable, "-m", "childspace.run.cli", "report", "--config", str(data / "sample.toml"),
-                        "--outputs", str(out), "--no-maps"], check=False, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "childspace.run.cli",
+            "report",
+            "--config",
+            str(data / "sample.toml"),
+            "--outputs",
+            str(out),
+            "--no-maps",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return out
 
@@ -119,7 +162,7 @@ def test_every_output_table_keeps_hostile_names_as_text(hostile_run):
                 for v in row:
                     try:
                         float(v)
-                        continue   # a number (e.g. -1) is not a formula
+                        continue  # a number (e.g. -1) is not a formula
                     except ValueError:
                         pass
                     assert not v.startswith(("=", "+", "-", "@", "\t", "\r")), (p.name, v)
@@ -132,14 +175,26 @@ def test_hazard_table_has_place_coordinates_and_school_names():
     import geopandas as gpd
     from shapely.geometry import LineString, Point
 
-    hz = gpd.GeoDataFrame({"hazard_id": ["S1", "C2"], "type": ["segment", "crossing"], "level": [3, 4],
-                           "children": [40, 90], "schools": ["P1; P2", "P2"], "name": ["育英路", None],
-                           "reason": ["r1", "r2"], "rank": [2, 1]},
-                          geometry=[LineString([(120.97, 28.11), (120.98, 28.11)]), Point(120.99, 28.12)], crs=4326)
+    hz = gpd.GeoDataFrame(
+        {
+            "hazard_id": ["S1", "C2"],
+            "type": ["segment", "crossing"],
+            "level": [3, 4],
+            "children": [40, 90],
+            "schools": ["P1; P2", "P2"],
+            "name": ["育英路", None],
+            "reason": ["r1", "r2"],
+            "rank": [2, 1],
+        },
+        geometry=[LineString([(120.97, 28.11), (120.98, 28.11)]), Point(120.99, 28.12)],
+        crs=4326,
+    )
     schools = pd.DataFrame({"facility_id": ["P1", "P2"], "name": ["实验小学", "城南小学"]})
     t = workbook.hazard_table(hz.to_crs(4549), schools)
     assert list(t["rank"]) == [1, 2] and list(t.columns[:5]) == ["rank", "hazard_id", "place", "lon", "lat"]
     assert list(t["place"]) == ["无名道路的过街点", "育英路路段"]
     assert list(t["school_names"]) == ["城南小学", "实验小学、城南小学"]
-    assert t["lon"].iloc[0] == pytest.approx(120.99, abs=1e-6) and t["lat"].iloc[0] == pytest.approx(28.12, abs=1e-6)
+    assert t["lon"].iloc[0] == pytest.approx(120.99, abs=1e-6) and t["lat"].iloc[0] == pytest.approx(
+        28.12, abs=1e-6
+    )
     assert 120.97 <= t["lon"].iloc[1] <= 120.98

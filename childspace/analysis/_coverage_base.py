@@ -45,8 +45,9 @@ def _is_standards(obj: Any) -> bool:
     return hasattr(obj, "categories") and hasattr(obj, "radius") and hasattr(obj, "target")
 
 
-def category_radii(category: str, facilities: gpd.GeoDataFrame | pd.DataFrame | None = None,
-                   radii: RadiiLike = None) -> np.ndarray | float:
+def category_radii(
+    category: str, facilities: gpd.GeoDataFrame | pd.DataFrame | None = None, radii: RadiiLike = None
+) -> np.ndarray | float:
     """Walking/straight-line radius (m) of a category, per facility when it depends on the facility.
 
     Parameters
@@ -69,17 +70,24 @@ def category_radii(category: str, facilities: gpd.GeoDataFrame | pd.DataFrame | 
     if isinstance(radii, Mapping) and category in radii:
         r = float(radii[category])
         if not r > 0:
-            raise DataError(f"radius for {category!r} must be > 0 m, got {radii[category]!r}",
-                            fix="give radii={category: metres} with positive values")
+            raise DataError(
+                f"radius for {category!r} must be > 0 m, got {radii[category]!r}",
+                fix="give radii={category: metres} with positive values",
+            )
         return r if n is None else np.full(n, r)
     std = radii if _is_standards(radii) else _default_standards()
     if std is None or category not in getattr(std, "categories", {}):
-        raise DataError(f"no radius known for category {category!r}",
-                        fix=f"pass radii={{'{category}': metres}} or add the category to the standards TOML")
+        raise DataError(
+            f"no radius known for category {category!r}",
+            fix=f"pass radii={{'{category}': metres}} or add the category to the standards TOML",
+        )
     if n is None:
         return float(std.radius(category))
-    area = (pd.to_numeric(facilities["area_ha"], errors="coerce").to_numpy(dtype="float64")
-            if "area_ha" in facilities.columns else np.full(n, np.nan))
+    area = (
+        pd.to_numeric(facilities["area_ha"], errors="coerce").to_numpy(dtype="float64")
+        if "area_ha" in facilities.columns
+        else np.full(n, np.nan)
+    )
     return np.asarray(std.radius(category, area), dtype="float64").reshape(n)
 
 
@@ -107,14 +115,21 @@ def _label(category: str) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 def _require(gdf: Any, what: str, columns: Sequence[str], geom: str | None = None) -> None:
     if not isinstance(gdf, gpd.GeoDataFrame):
-        raise DataError(f"{what} must be a GeoDataFrame, got {type(gdf).__name__}",
-                        fix=f"load {what} with childspace.inputs.loaders")
+        raise DataError(
+            f"{what} must be a GeoDataFrame, got {type(gdf).__name__}",
+            fix=f"load {what} with childspace.inputs.loaders",
+        )
     if gdf.crs is None:
-        raise DataError(f"{what} have no CRS", fix="load them with childspace.inputs.loaders or call .set_crs('EPSG:4326')")
+        raise DataError(
+            f"{what} have no CRS",
+            fix="load them with childspace.inputs.loaders or call .set_crs('EPSG:4326')",
+        )
     missing = [c for c in columns if c not in gdf.columns]
     if missing:
-        raise DataError(f"{what} lack column(s) {', '.join(missing)}; columns are {list(gdf.columns)}",
-                        fix=f"load {what} with childspace.inputs.loaders (canonical columns)")
+        raise DataError(
+            f"{what} lack column(s) {', '.join(missing)}; columns are {list(gdf.columns)}",
+            fix=f"load {what} with childspace.inputs.loaders (canonical columns)",
+        )
     bad = gdf.geometry.isna() | gdf.geometry.is_empty
     if geom is not None:
         kinds = gdf.geometry.geom_type
@@ -125,9 +140,11 @@ def _require(gdf: Any, what: str, columns: Sequence[str], geom: str | None = Non
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         ident = _row_name(gdf, i)
-        raise DataError(f"{what}: {int(bad.sum())} feature(s) with a missing or non-{geom or 'valid'} geometry",
-                        feature=ident, fix=f"give every {what.removesuffix('s')} a "
-                                           f"{geom or 'valid'} geometry or drop the row")
+        raise DataError(
+            f"{what}: {int(bad.sum())} feature(s) with a missing or non-{geom or 'valid'} geometry",
+            feature=ident,
+            fix=f"give every {what.removesuffix('s')} a {geom or 'valid'} geometry or drop the row",
+        )
 
 
 def _row_name(gdf: pd.DataFrame, i: int) -> str:
@@ -145,8 +162,7 @@ def _metric_crs(network: Any, *layers: gpd.GeoDataFrame) -> CRS:
     frames = [g for g in layers if g is not None and len(g)]
     if not frames:
         raise DataError("no features to analyse", fix="pass non-empty layers")
-    boxes = gpd.GeoSeries(
-        [shapely.box(*g.to_crs(WGS84).total_bounds) for g in frames], crs=WGS84)
+    boxes = gpd.GeoSeries([shapely.box(*g.to_crs(WGS84).total_bounds) for g in frames], crs=WGS84)
     return local_crs_for(boxes)
 
 
@@ -172,8 +188,15 @@ def _warn(msg: str) -> None:
 SNAP_SETTING = "[network] max_snap_m in the run config (max_snap= in Python)"
 
 
-def _snap(network: Any, points: gpd.GeoSeries | np.ndarray, max_snap: float, allow_none: bool = False,
-          legs: bool = ACCESS_LEGS, group: np.ndarray | None = None, what: str | None = None) -> Snap:
+def _snap(
+    network: Any,
+    points: gpd.GeoSeries | np.ndarray,
+    max_snap: float,
+    allow_none: bool = False,
+    legs: bool = ACCESS_LEGS,
+    group: np.ndarray | None = None,
+    what: str | None = None,
+) -> Snap:
     """``network.snap`` (with the access legs when ``legs``); with ``allow_none`` a set of which no point attaches
     gives ``ok=False`` for all (instead of the engine's error). ``what`` names the layer in that error
     ("origins", "facilities"), whose fix names the setting that changes the tolerance."""
@@ -187,10 +210,11 @@ def _snap(network: Any, points: gpd.GeoSeries | np.ndarray, max_snap: float, all
                 raise
             raise NetworkError(
                 f"{what}: {err.message}",
-                fix="check their coordinates: the CRS and datum of the file (coords = \"gcj02\"/\"bd09\" for "
-                    "Amap/Baidu picks, crs= for projected files) and that the OSM extract covers their area; if they "
-                    f"are right and the streets are farther, raise the tolerance: {SNAP_SETTING}, e.g. "
-                    f"max_snap_m = {max(2 * max_snap, 300):g}") from None
+                fix='check their coordinates: the CRS and datum of the file (coords = "gcj02"/"bd09" for '
+                "Amap/Baidu picks, crs= for projected files) and that the OSM extract covers their area; if they "
+                f"are right and the streets are farther, raise the tolerance: {SNAP_SETTING}, e.g. "
+                f"max_snap_m = {max(2 * max_snap, 300):g}",
+            ) from None
         snap = network.snap(points, max_distance=np.inf, legs=legs, group=group)
         return dataclasses.replace(snap, ok=np.zeros(snap.n_points, dtype=bool), max_distance=float(max_snap))
 
@@ -207,8 +231,9 @@ def _files_of(facilities: pd.DataFrame) -> str:
     return "from " + ", ".join(f"{k}: {v}" for k, v in counts.items())
 
 
-def _snap_facilities(network: Any, facilities: gpd.GeoDataFrame, max_snap: float, legs: bool
-                     ) -> tuple[Snap, dict[str, Any]]:
+def _snap_facilities(
+    network: Any, facilities: gpd.GeoDataFrame, max_snap: float, legs: bool
+) -> tuple[Snap, dict[str, Any]]:
     """Facilities attached by their access points (:mod:`childspace.analysis.access_points`: the point, mapped
     entrances, or where streets meet a polygon's outline); group ``i`` of the Snap is facility row ``i``."""
     ap = facility_access_points(facilities, network, network.crs)
@@ -221,11 +246,10 @@ def _points_of(snap: Snap, groups: np.ndarray) -> np.ndarray:
     return np.isin(snap.owner, groups)
 
 
-
 def _metric_xy(geoms: gpd.GeoSeries, crs: CRS) -> np.ndarray:
     """(m, 2) coordinates of points in ``crs`` (pyproj on the coordinate arrays; no geometry objects made)."""
     xy = shapely.get_coordinates(np.asarray(geoms.values, dtype=object))
-    if len(xy) != len(geoms):    # empty points have no coordinates: let geopandas handle the general case
+    if len(xy) != len(geoms):  # empty points have no coordinates: let geopandas handle the general case
         return shapely.get_coordinates(np.asarray(geoms.to_crs(crs).values, dtype=object))
     src = CRS.from_user_input(geoms.crs)
     if src.equals(crs):
@@ -256,8 +280,9 @@ def _radius_classes(r: np.ndarray) -> list[tuple[float, np.ndarray]]:
 
 def _assign_units(access: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> tuple[pd.DataFrame, int]:
     """(origin position, unit position) pairs by point-in-polygon; and the number of origins in no unit."""
-    pts = gpd.GeoDataFrame({"_o": np.arange(len(access))}, geometry=access.geometry.to_crs(units.crs).values,
-                           crs=units.crs)
+    pts = gpd.GeoDataFrame(
+        {"_o": np.arange(len(access))}, geometry=access.geometry.to_crs(units.crs).values, crs=units.crs
+    )
     polys = gpd.GeoDataFrame({"_u": np.arange(len(units))}, geometry=units.geometry.values, crs=units.crs)
     j = gpd.sjoin(pts, polys, how="inner", predicate="within")[["_o", "_u"]]
     outside = len(access) - j["_o"].nunique()

@@ -33,17 +33,81 @@ ProfileLike = str | Path | Mapping[str, Any] | None
 #: Coarse outline of mainland China with Hainan (lon, lat degrees), for choosing the profile automatically: it
 #: leaves out Mongolia, the Korean peninsula, Japan and Taiwan. Hong Kong and Macao fall inside (their own traffic
 #: law differs: name the profile there).
-_CHINA = shapely.Polygon([
-    (73.5, 39.5), (74.5, 38.6), (75.0, 37.0), (78.0, 35.5), (79.5, 34.5), (78.5, 32.6), (79.0, 31.0), (81.0, 30.2),
-    (84.0, 28.6), (86.0, 27.9), (89.0, 27.3), (92.0, 27.8), (96.0, 29.2), (97.5, 28.3), (98.6, 27.5), (97.5, 24.0),
-    (99.0, 22.0), (100.0, 21.5), (101.7, 21.1), (103.5, 22.6), (105.5, 23.2), (106.5, 22.5), (108.0, 21.5),
-    (108.0, 17.8), (111.5, 17.8), (111.3, 20.6), (114.0, 21.6), (117.5, 23.0), (119.3, 25.0), (120.3, 26.5),
-    (122.5, 30.0), (122.5, 32.0), (120.8, 34.5), (122.8, 37.5), (121.5, 39.0), (124.3, 39.9), (126.5, 41.6),
-    (128.0, 41.9), (130.4, 42.3), (131.0, 42.9), (133.1, 45.1), (134.7, 48.4), (131.0, 47.7), (130.5, 48.9),
-    (127.5, 49.8), (126.0, 52.8), (123.5, 53.5), (121.0, 53.3), (119.2, 50.3), (117.8, 49.5), (115.6, 47.9),
-    (119.0, 47.7), (119.9, 46.7), (117.4, 46.6), (116.0, 44.9), (113.6, 44.7), (111.9, 43.7), (110.4, 42.8),
-    (107.0, 42.4), (105.0, 41.6), (101.8, 42.5), (100.0, 42.6), (96.4, 42.7), (95.3, 44.0), (90.9, 45.2),
-    (90.0, 47.9), (87.8, 49.2), (85.5, 47.0), (82.5, 45.3), (79.8, 45.0), (73.5, 39.5)])
+_CHINA = shapely.Polygon(
+    [
+        (73.5, 39.5),
+        (74.5, 38.6),
+        (75.0, 37.0),
+        (78.0, 35.5),
+        (79.5, 34.5),
+        (78.5, 32.6),
+        (79.0, 31.0),
+        (81.0, 30.2),
+        (84.0, 28.6),
+        (86.0, 27.9),
+        (89.0, 27.3),
+        (92.0, 27.8),
+        (96.0, 29.2),
+        (97.5, 28.3),
+        (98.6, 27.5),
+        (97.5, 24.0),
+        (99.0, 22.0),
+        (100.0, 21.5),
+        (101.7, 21.1),
+        (103.5, 22.6),
+        (105.5, 23.2),
+        (106.5, 22.5),
+        (108.0, 21.5),
+        (108.0, 17.8),
+        (111.5, 17.8),
+        (111.3, 20.6),
+        (114.0, 21.6),
+        (117.5, 23.0),
+        (119.3, 25.0),
+        (120.3, 26.5),
+        (122.5, 30.0),
+        (122.5, 32.0),
+        (120.8, 34.5),
+        (122.8, 37.5),
+        (121.5, 39.0),
+        (124.3, 39.9),
+        (126.5, 41.6),
+        (128.0, 41.9),
+        (130.4, 42.3),
+        (131.0, 42.9),
+        (133.1, 45.1),
+        (134.7, 48.4),
+        (131.0, 47.7),
+        (130.5, 48.9),
+        (127.5, 49.8),
+        (126.0, 52.8),
+        (123.5, 53.5),
+        (121.0, 53.3),
+        (119.2, 50.3),
+        (117.8, 49.5),
+        (115.6, 47.9),
+        (119.0, 47.7),
+        (119.9, 46.7),
+        (117.4, 46.6),
+        (116.0, 44.9),
+        (113.6, 44.7),
+        (111.9, 43.7),
+        (110.4, 42.8),
+        (107.0, 42.4),
+        (105.0, 41.6),
+        (101.8, 42.5),
+        (100.0, 42.6),
+        (96.4, 42.7),
+        (95.3, 44.0),
+        (90.9, 45.2),
+        (90.0, 47.9),
+        (87.8, 49.2),
+        (85.5, 47.0),
+        (82.5, 45.3),
+        (79.8, 45.0),
+        (73.5, 39.5),
+    ]
+)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -61,7 +125,9 @@ def _merge(base: dict, extra: Mapping) -> dict:
 
 def _read_toml(path: Path, what: str) -> dict:
     if not path.exists():
-        raise DataError(f"{what} file not found", path=path, fix=f"give the path of a TOML file like {DEFAULT_PATH}")
+        raise DataError(
+            f"{what} file not found", path=path, fix=f"give the path of a TOML file like {DEFAULT_PATH}"
+        )
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -114,15 +180,21 @@ def load_profile(profile: str | Path | Mapping[str, Any]) -> dict:
         if country:
             known = set(out.get("countries", {}))
             if country.upper() not in known:
-                raise DataError(f"no default speed limits known for country {country!r} in profile {name!r}",
-                                feature="profile", fix=f"use one of {sorted(known - {'default'})} or "
-                                                      f"'{name}' (default values), or give a profile file")
+                raise DataError(
+                    f"no default speed limits known for country {country!r} in profile {name!r}",
+                    feature="profile",
+                    fix=f"use one of {sorted(known - {'default'})} or "
+                    f"'{name}' (default values), or give a profile file",
+                )
             out["country"] = country.upper()
         return out
     path = Path(text)
     if path.suffix.lower() != ".toml" and not path.exists():
-        raise DataError(f"unknown safety profile {text!r}", feature="profile",
-                        fix=f"use one of {list(PROFILES)}, 'generic:XX' (country code), 'auto', or a TOML file")
+        raise DataError(
+            f"unknown safety profile {text!r}",
+            feature="profile",
+            fix=f"use one of {list(PROFILES)}, 'generic:XX' (country code), 'auto', or a TOML file",
+        )
     out = _read_toml(path, "safety profile")
     out.setdefault("name", path.stem)
     return out
@@ -130,7 +202,9 @@ def load_profile(profile: str | Path | Mapping[str, Any]) -> dict:
 
 def _apply_profile(base: dict, prof: dict, variant: str) -> dict:
     if variant not in VARIANTS:
-        raise DataError(f"unknown profile variant {variant!r}", feature="variant", fix=f"use one of {VARIANTS}")
+        raise DataError(
+            f"unknown profile variant {variant!r}", feature="variant", fix=f"use one of {VARIANTS}"
+        )
     cfg = copy.deepcopy(base)
     prof = copy.deepcopy(prof)
     var = prof.get("variants", {}).get(variant, {}) if variant != "typical" else {}
@@ -142,7 +216,9 @@ def _apply_profile(base: dict, prof: dict, variant: str) -> dict:
     prof["defaults"] = defaults
     prof["variant"] = variant
     prof["forced_context"] = var.get("context")
-    cfg["crossing"]["control"]["unknown"] = var.get("crossing_unknown", prof.get("crossing_unknown", "unmarked"))
+    cfg["crossing"]["control"]["unknown"] = var.get(
+        "crossing_unknown", prof.get("crossing_unknown", "unmarked")
+    )
     if "unknown_road_level" in var:
         cfg["crossing_way"]["unknown_road_level"] = int(var["unknown_road_level"])
     cfg["edge_rules"] = list(cfg.get("edge_rules", [])) + list(prof.get("edge_rules", []))
@@ -150,8 +226,11 @@ def _apply_profile(base: dict, prof: dict, variant: str) -> dict:
     return cfg
 
 
-def load_config(config: str | Path | Mapping[str, Any] | None = None, profile: ProfileLike = None,
-                variant: str = "typical") -> dict:
+def load_config(
+    config: str | Path | Mapping[str, Any] | None = None,
+    profile: ProfileLike = None,
+    variant: str = "typical",
+) -> dict:
     """The safety rule table with a defaults profile applied.
 
     Parameters
@@ -181,14 +260,18 @@ def load_config(config: str | Path | Mapping[str, Any] | None = None, profile: P
     return cfg
 
 
-def _cfg(config: str | Path | Mapping[str, Any] | None, profile: ProfileLike = None,
-         variant: str | None = None) -> dict:
+def _cfg(
+    config: str | Path | Mapping[str, Any] | None, profile: ProfileLike = None, variant: str | None = None
+) -> dict:
     """A resolved config (computed once; a resolved config is returned as is unless a profile/variant is asked)."""
     if isinstance(config, Mapping) and config.get("_resolved") and profile is None and variant is None:
         return config  # type: ignore[return-value]
     if variant is None:
-        variant = config["profile"]["variant"] if isinstance(config, Mapping) and config.get("_resolved") \
+        variant = (
+            config["profile"]["variant"]
+            if isinstance(config, Mapping) and config.get("_resolved")
             else "typical"
+        )
     cfg = load_config(config, profile, variant)
     cfg["_resolved"] = True
     return cfg
@@ -237,13 +320,18 @@ def _country_from_tags(edges: Any) -> str | None:
     return str(cc.value_counts().index[0]) if len(cc) else None
 
 
-def resolve_profile(profile: ProfileLike, data: Any = None, config: Any = None) -> str | Path | Mapping[str, Any]:
+def resolve_profile(
+    profile: ProfileLike, data: Any = None, config: Any = None
+) -> str | Path | Mapping[str, Any]:
     """The profile to use for ``data``: ``profile`` itself, or for ``None``/``"auto"`` (and a config whose
     ``[profile].default`` is "auto") "china" when most of the data lies in China, else "generic" (with the
     country read from the data's maxspeed zone tags when it has known defaults)."""
     if profile is None:
-        base = _base_config(config) if not (isinstance(config, Mapping) and config.get("_resolved")) \
+        base = (
+            _base_config(config)
+            if not (isinstance(config, Mapping) and config.get("_resolved"))
             else config["_base"]
+        )
         profile = base.get("profile", {}).get("default", "auto")
     if not (isinstance(profile, str) and profile.lower() == "auto"):
         return profile
@@ -273,7 +361,9 @@ def class_defaults(cfg: Mapping[str, Any], cls: str, context: str) -> dict:
     sp = d.get("maxspeed")
     if isinstance(sp, str):
         countries = p.get("countries", {})
-        table = countries.get(p.get("country") or "default", countries.get("default", {"urban": 50, "rural": 80}))
+        table = countries.get(
+            p.get("country") or "default", countries.get("default", {"urban": 50, "rural": 80})
+        )
         d["maxspeed"] = float(table[sp])
     return d
 
@@ -412,13 +502,38 @@ def _sidewalk_state(edges: pd.DataFrame, cfg: dict) -> pd.Series:
 
 
 #: Tag columns that decide the walking-along level of an edge (aliases included; ``_context`` is computed).
-_EDGE_TAG_COLUMNS = ("highway", "footway", "cycleway", "crossing", "maxspeed", "lanes", "oneway", "sidewalk",
-                     "sidewalk_both", "sidewalk:both", "sidewalk_left", "sidewalk:left", "sidewalk_right",
-                     "sidewalk:right", "lit", "surface", "_context")
+_EDGE_TAG_COLUMNS = (
+    "highway",
+    "footway",
+    "cycleway",
+    "crossing",
+    "maxspeed",
+    "lanes",
+    "oneway",
+    "sidewalk",
+    "sidewalk_both",
+    "sidewalk:both",
+    "sidewalk_left",
+    "sidewalk:left",
+    "sidewalk_right",
+    "sidewalk:right",
+    "lit",
+    "surface",
+    "_context",
+)
 #: Tag columns that decide the crossing control of a node or way.
-_CONTROL_TAG_COLUMNS = ("highway", "crossing", "crossing_ref", "crossing:ref", "crossing_markings",
-                        "crossing:markings", "crossing_signals", "crossing:signals", "crossing_island",
-                        "crossing:island")
+_CONTROL_TAG_COLUMNS = (
+    "highway",
+    "crossing",
+    "crossing_ref",
+    "crossing:ref",
+    "crossing_markings",
+    "crossing:markings",
+    "crossing_signals",
+    "crossing:signals",
+    "crossing_island",
+    "crossing:island",
+)
 
 
 def _dedupe(df: pd.DataFrame, columns: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:

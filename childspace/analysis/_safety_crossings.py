@@ -57,12 +57,19 @@ def _control_codes_rows(df: pd.DataFrame, cfg: dict, node: bool) -> tuple[np.nda
     island_tag = _tag(df, "crossing_island", "crossing:island")
     n = len(df)
     code = np.full(n, -1, dtype=np.int8)
-    mapped = (hw == "crossing").fillna(False).to_numpy(dtype=bool) | crossing.notna().fillna(False).to_numpy(dtype=bool) \
-        | ref.notna().fillna(False).to_numpy(dtype=bool) | markings.notna().fillna(False).to_numpy(dtype=bool)
+    mapped = (
+        (hw == "crossing").fillna(False).to_numpy(dtype=bool)
+        | crossing.notna().fillna(False).to_numpy(dtype=bool)
+        | ref.notna().fillna(False).to_numpy(dtype=bool)
+        | markings.notna().fillna(False).to_numpy(dtype=bool)
+    )
     code[mapped] = 0
     code[(_isin(crossing, c["unmarked"]) | (markings == "no")).fillna(False).to_numpy(dtype=bool)] = 1
-    code[(_isin(crossing, c["marked"]) | _isin(ref, c["marked_ref"])
-          | _isin(markings, c["marked_markings"])).fillna(False).to_numpy(dtype=bool)] = 2
+    code[
+        (_isin(crossing, c["marked"]) | _isin(ref, c["marked_ref"]) | _isin(markings, c["marked_markings"]))
+        .fillna(False)
+        .to_numpy(dtype=bool)
+    ] = 2
     sig = _isin(crossing, c["signals"]) | (signals_tag == "yes")
     if node:
         sig = sig | _isin(hw, c["signals_highway"])
@@ -78,9 +85,11 @@ def _node_positions(nodes: pd.DataFrame, edges: pd.DataFrame) -> tuple[np.ndarra
     bad = (u < 0) | (v < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{int(bad.sum())} edges refer to nodes missing from the nodes table",
-                        feature=f"edge row {i} (u={edges['u'].iloc[i]}, v={edges['v'].iloc[i]})",
-                        fix="build nodes and edges with childspace.osm.reader.read_osm (or keep them together)")
+        raise DataError(
+            f"{int(bad.sum())} edges refer to nodes missing from the nodes table",
+            feature=f"edge row {i} (u={edges['u'].iloc[i]}, v={edges['v'].iloc[i]})",
+            fix="build nodes and edges with childspace.osm.reader.read_osm (or keep them together)",
+        )
     return u, v
 
 
@@ -107,8 +116,9 @@ def _node_xy(nodes: pd.DataFrame, edges: pd.DataFrame | None = None) -> tuple[np
     return np.full((len(nodes), 2), np.nan), None
 
 
-def _crossing_levels(control: np.ndarray, island: np.ndarray, speed: np.ndarray, lanes: np.ndarray,
-                     cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+def _crossing_levels(
+    control: np.ndarray, island: np.ndarray, speed: np.ndarray, lanes: np.ndarray, cfg: dict
+) -> tuple[np.ndarray, np.ndarray]:
     """Crossing level per row from control code (1-3), island flag, speed (km/h), lanes. Returns level and
     the index of the rule used (-1: the control's default)."""
     n = len(control)
@@ -133,7 +143,9 @@ def _crossing_levels(control: np.ndarray, island: np.ndarray, speed: np.ndarray,
     c = cfg["crossing"]["control"]
     red = int(c.get("island_reduction", 1))
     with np.errstate(invalid="ignore"):
-        big = (speed >= float(c.get("island_floor_speed", 60))) | (lanes >= float(c.get("island_floor_lanes", 4)))
+        big = (speed >= float(c.get("island_floor_speed", 60))) | (
+            lanes >= float(c.get("island_floor_lanes", 4))
+        )
     floor = np.where(big, np.minimum(int(c.get("island_floor", 3)), level), 1)
     level = np.where(island, np.maximum(level - red, floor), level)
     return level.astype(np.int8), rule_used
@@ -142,27 +154,41 @@ def _crossing_levels(control: np.ndarray, island: np.ndarray, speed: np.ndarray,
 def _long_crossing(island: np.ndarray, lanes: np.ndarray, cfg: dict) -> np.ndarray:
     c = cfg["crossing"]["control"]
     with np.errstate(invalid="ignore"):
-        return ~np.asarray(island, dtype=bool) & (np.nan_to_num(lanes) * float(c.get("lane_width_m", 3.5))
-                                                  > float(c.get("long_crossing_m", 16.0)))
+        return ~np.asarray(island, dtype=bool) & (
+            np.nan_to_num(lanes) * float(c.get("lane_width_m", 3.5)) > float(c.get("long_crossing_m", 16.0))
+        )
 
 
-def _crossing_reason(control: np.ndarray, island: np.ndarray, speed: np.ndarray, lanes: np.ndarray,
-                     label: np.ndarray, speed_assumed: np.ndarray | None = None,
-                     lanes_assumed: np.ndarray | None = None, control_note: np.ndarray | None = None,
-                     long_: np.ndarray | None = None) -> np.ndarray:
+def _crossing_reason(
+    control: np.ndarray,
+    island: np.ndarray,
+    speed: np.ndarray,
+    lanes: np.ndarray,
+    label: np.ndarray,
+    speed_assumed: np.ndarray | None = None,
+    lanes_assumed: np.ndarray | None = None,
+    control_note: np.ndarray | None = None,
+    long_: np.ndarray | None = None,
+) -> np.ndarray:
     """Bilingual reason per row (computed once per distinct combination). Assumed values are said to be assumed
     ("crossing of a primary road, speed not mapped: assumed 60 km/h")."""
     k = len(control)
     z = np.zeros(k, dtype=bool)
-    df = pd.DataFrame({"c": np.asarray(control, dtype=np.int64), "i": np.asarray(island, dtype=bool),
-                       "s": np.nan_to_num(np.asarray(speed, dtype=float)).round().astype(int),
-                       "l": np.nan_to_num(np.asarray(lanes, dtype=float)).round().astype(int),
-                       "b": np.asarray(label, dtype=object),
-                       "sa": z if speed_assumed is None else np.asarray(speed_assumed, dtype=bool),
-                       "la": z if lanes_assumed is None else np.asarray(lanes_assumed, dtype=bool),
-                       "cn": np.full(k, "", dtype=object) if control_note is None else np.asarray(control_note,
-                                                                                                  dtype=object),
-                       "lg": z if long_ is None else np.asarray(long_, dtype=bool)})
+    df = pd.DataFrame(
+        {
+            "c": np.asarray(control, dtype=np.int64),
+            "i": np.asarray(island, dtype=bool),
+            "s": np.nan_to_num(np.asarray(speed, dtype=float)).round().astype(int),
+            "l": np.nan_to_num(np.asarray(lanes, dtype=float)).round().astype(int),
+            "b": np.asarray(label, dtype=object),
+            "sa": z if speed_assumed is None else np.asarray(speed_assumed, dtype=bool),
+            "la": z if lanes_assumed is None else np.asarray(lanes_assumed, dtype=bool),
+            "cn": np.full(k, "", dtype=object)
+            if control_note is None
+            else np.asarray(control_note, dtype=object),
+            "lg": z if long_ is None else np.asarray(long_, dtype=bool),
+        }
+    )
     uniq, codes = _dedupe(df, tuple(df.columns))
     out = []
     for c, i, sp_, ln, lab, sa, la, cn, lg in uniq.itertuples(index=False, name=None):
@@ -172,19 +198,24 @@ def _crossing_reason(control: np.ndarray, island: np.ndarray, speed: np.ndarray,
         ln_zh = f"车道数未标注（假定{ln}车道）" if la else f"{ln}车道"
         ln_en = f"lanes not mapped: assumed {ln}" if la else f"{ln} lanes"
         cn_zh, _, cn_en = str(cn or "").partition("|")
-        out.append(f"{_CONTROL_ZH.get(int(c), '')}{zh}（{sp_zh}，{ln_zh}）{cn_zh}{'（有安全岛）' if i else ''}"
-                   f"{'（过街距离长且无安全岛）' if lg else ''} "
-                   f"{_CONTROL_EN.get(int(c), '')} a {en} ({sp_en}, {ln_en}){cn_en}"
-                   f"{' (refuge island)' if i else ''}{' (long crossing without refuge)' if lg else ''}")
+        out.append(
+            f"{_CONTROL_ZH.get(int(c), '')}{zh}（{sp_zh}，{ln_zh}）{cn_zh}{'（有安全岛）' if i else ''}"
+            f"{'（过街距离长且无安全岛）' if lg else ''} "
+            f"{_CONTROL_EN.get(int(c), '')} a {en} ({sp_en}, {ln_en}){cn_en}"
+            f"{' (refuge island)' if i else ''}{' (long crossing without refuge)' if lg else ''}"
+        )
     return np.asarray(out, dtype=object)[codes] if len(out) else np.zeros(0, dtype=object)
 
 
 _NOTE_ASSUMED = "（类型未标注，假定为{zh}）| (type not mapped: assumed {en})"
-_NOTE_SIGNALS = "（类型未标注，旁有信号灯，按信号控制）| (type not mapped: signals nearby, read as signalised)"
+_NOTE_SIGNALS = (
+    "（类型未标注，旁有信号灯，按信号控制）| (type not mapped: signals nearby, read as signalised)"
+)
 
 
-def _signals_nearby(nodes: pd.DataFrame, node_pos: np.ndarray, road_key: np.ndarray, control_raw: np.ndarray,
-                    cfg: dict) -> np.ndarray:
+def _signals_nearby(
+    nodes: pd.DataFrame, node_pos: np.ndarray, road_key: np.ndarray, control_raw: np.ndarray, cfg: dict
+) -> np.ndarray:
     """Per incidence row: True where the node's crossing type is unknown and a signal node lies within
     ``signals_near_m`` on the same road (same road key)."""
     near = float(cfg["crossing"]["control"].get("signals_near_m", 0.0))
@@ -204,15 +235,16 @@ def _signals_nearby(nodes: pd.DataFrame, node_pos: np.ndarray, road_key: np.ndar
     pairs = pd.DataFrame({"node": cand[ci], "sig": sig_nodes[si]})
     keys = pd.DataFrame({"n": node_pos, "k": road_key}).drop_duplicates()
     a = pairs.merge(keys.rename(columns={"n": "node"}), on="node")
-    a = a.merge(keys.rename(columns={"n": "sig"}), on=["sig", "k"])     # the signal node is on the same road
+    a = a.merge(keys.rename(columns={"n": "sig"}), on=["sig", "k"])  # the signal node is on the same road
     good = pd.MultiIndex.from_arrays([a["node"].to_numpy(), a["k"].to_numpy()])
     rows = pd.MultiIndex.from_arrays([node_pos, road_key])
     out[:] = rows.isin(good) & (control_raw[node_pos] == 0)
     return out
 
 
-def crossing_incidence(nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd.DataFrame | None = None,
-                       config: Any = None) -> pd.DataFrame:
+def crossing_incidence(
+    nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd.DataFrame | None = None, config: Any = None
+) -> pd.DataFrame:
     """Crossing level of every (node, road edge) pair: what it takes to cross that road at that node.
 
     Parameters
@@ -251,7 +283,7 @@ def crossing_incidence(nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd
         way_island[ends[is_cw & eisland]] = True
     control = np.where(ncode >= 1, ncode, np.where(way_def < 99, way_def, -1)).astype(np.int16)
     unknown = (control < 1) & ((ncode == 0) | way_unknown)
-    raw = np.where(unknown, 0, control)                 # 0: a crossing of unknown type; -1: nothing mapped
+    raw = np.where(unknown, 0, control)  # 0: a crossing of unknown type; -1: nothing mapped
     default_unknown = _CONTROL_CODES[cfg["crossing"]["control"]["unknown"]]
     control = np.where(unknown, default_unknown, np.where(control < 1, 1, control))
     island = nisland | way_island
@@ -278,33 +310,57 @@ def crossing_incidence(nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd
     # assumed tags: from the edge's own (per distinct value) and the node's unknown crossing type
     tcodes, tuniq = pd.factorize(pd.Series(es["assumed_tags"].to_numpy(dtype=object)).fillna(""))
     tu = pd.Series(np.asarray(tuniq, dtype=object)).astype(str)
-    bits = (tu.str.contains("highway", regex=False).to_numpy(dtype=np.int64)
-            + 2 * tu.str.contains("maxspeed", regex=False).to_numpy(dtype=np.int64)
-            + 4 * tu.str.contains("lanes", regex=False).to_numpy(dtype=np.int64))
+    bits = (
+        tu.str.contains("highway", regex=False).to_numpy(dtype=np.int64)
+        + 2 * tu.str.contains("maxspeed", regex=False).to_numpy(dtype=np.int64)
+        + 4 * tu.str.contains("lanes", regex=False).to_numpy(dtype=np.int64)
+    )
     combo = bits[tcodes[edge_pos]] + 8 * (is_unknown | sig_near).astype(np.int64)
-    names = np.array(["; ".join(t for b, t in zip((1, 2, 4, 8), ("highway", "maxspeed", "lanes", "crossing"))
-                                if c & b) for c in range(16)], dtype=object)
+    names = np.array(
+        [
+            "; ".join(t for b, t in zip((1, 2, 4, 8), ("highway", "maxspeed", "lanes", "crossing")) if c & b)
+            for c in range(16)
+        ],
+        dtype=object,
+    )
     assumed_tags = names[combo]
     ctrl_names = np.array([CONTROL_NAMES.get(i, "") for i in range(4)], dtype=object)
     uz, ue = (_CONTROL_ZH[default_unknown].replace("穿越", ""), CONTROL_NAMES[default_unknown])
     note = np.where(sig_near, _NOTE_SIGNALS, np.where(is_unknown, _NOTE_ASSUMED.format(zh=uz, en=ue), ""))
     long_ = _long_crossing(isl, lanes, cfg)
-    out = pd.DataFrame({
-        "node": node_pos, "edge": edge_pos,
-        "node_id": np.asarray(nodes.index)[node_pos], "edge_id": np.asarray(edges.index)[edge_pos],
-        "level": level, "control": ctrl_names[ctrl],
-        "island": isl, "maxspeed_kmh": speed, "lanes": lanes,
-        "assumed": combo > 0, "assumed_tags": assumed_tags,
-        "reason": _crossing_reason(ctrl, isl, speed, lanes, labels, (combo & 2) > 0, (combo & 4) > 0, note, long_),
-        "road_key": road_key, "long_no_refuge": long_, "signals_inferred": sig_near,
-        "closed_road": np.zeros(node_pos.size, dtype=bool),
-    })
+    out = pd.DataFrame(
+        {
+            "node": node_pos,
+            "edge": edge_pos,
+            "node_id": np.asarray(nodes.index)[node_pos],
+            "edge_id": np.asarray(edges.index)[edge_pos],
+            "level": level,
+            "control": ctrl_names[ctrl],
+            "island": isl,
+            "maxspeed_kmh": speed,
+            "lanes": lanes,
+            "assumed": combo > 0,
+            "assumed_tags": assumed_tags,
+            "reason": _crossing_reason(
+                ctrl, isl, speed, lanes, labels, (combo & 2) > 0, (combo & 4) > 0, note, long_
+            ),
+            "road_key": road_key,
+            "long_no_refuge": long_,
+            "signals_inferred": sig_near,
+            "closed_road": np.zeros(node_pos.size, dtype=bool),
+        }
+    )
     order = np.lexsort((edge_pos, -level.astype(np.int64), node_pos))
     return out.iloc[order].reset_index(drop=True)
 
 
-def closed_road_crossings(nodes: pd.DataFrame, edges: pd.DataFrame, roads: gpd.GeoDataFrame | None, cfg: dict,
-                          tolerance_m: float = 0.5) -> pd.DataFrame:
+def closed_road_crossings(
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    roads: gpd.GeoDataFrame | None,
+    cfg: dict,
+    tolerance_m: float = 0.5,
+) -> pd.DataFrame:
     """At-grade crossings of roads closed to pedestrians: walk nodes that are vertices of such a road.
 
     ``roads`` are the roads not walked (``WalkNetwork.beside_roads``); those with ``dropped == "closed"`` (foot=no,
@@ -340,7 +396,7 @@ def closed_road_crossings(nodes: pd.DataFrame, edges: pd.DataFrame, roads: gpd.G
     keep = first_edge[ni] >= 0
     ni, vi = ni[keep], vi[keep]
     rows_n, rows_a, rows_r = [], [], []
-    for step in (-1, 1):    # the road leaves the node towards its previous and its next vertex
+    for step in (-1, 1):  # the road leaves the node towards its previous and its next vertex
         nb = vi + step
         ok = (nb >= 0) & (nb < len(coords))
         ok[ok] &= li[nb[ok]] == li[vi[ok]]
@@ -350,29 +406,56 @@ def closed_road_crossings(nodes: pd.DataFrame, edges: pd.DataFrame, roads: gpd.G
         rows_r.append(closed[li[vi[ok]]])
     node = np.concatenate(rows_n)
     road_row = np.concatenate(rows_r)
-    names = roads["name"].to_numpy(dtype=object)[road_row] if "name" in roads.columns \
+    names = (
+        roads["name"].to_numpy(dtype=object)[road_row]
+        if "name" in roads.columns
         else np.full(node.size, None, dtype=object)
-    hw = roads["highway"].to_numpy(dtype=object)[road_row] if "highway" in roads.columns \
+    )
+    hw = (
+        roads["highway"].to_numpy(dtype=object)[road_row]
+        if "highway" in roads.columns
         else np.full(node.size, None, dtype=object)
+    )
     zh, en = _split_label(cfg["closed_road"]["label"])
     lvl = int(cfg["closed_road"]["level"])
-    reason = np.array([f"平面穿越{zh}{n or ''}（{h}，不准行人通行） At-grade crossing of a {en}"
-                       f"{' ' + str(n) if n else ''} ({h}, closed to pedestrians)"
-                       for n, h in zip(names, hw)], dtype=object)
-    out = pd.DataFrame({"node": node.astype(np.int64), "angle": np.concatenate(rows_a), "level": lvl,
-                        "reason": reason, "road_row": road_row.astype(np.int64), "edge": first_edge[node],
-                        "name": names})
+    reason = np.array(
+        [
+            f"平面穿越{zh}{n or ''}（{h}，不准行人通行） At-grade crossing of a {en}"
+            f"{' ' + str(n) if n else ''} ({h}, closed to pedestrians)"
+            for n, h in zip(names, hw)
+        ],
+        dtype=object,
+    )
+    out = pd.DataFrame(
+        {
+            "node": node.astype(np.int64),
+            "angle": np.concatenate(rows_a),
+            "level": lvl,
+            "reason": reason,
+            "road_row": road_row.astype(np.int64),
+            "edge": first_edge[node],
+            "name": names,
+        }
+    )
     out = out.drop_duplicates(["node", "road_row", "angle"]).reset_index(drop=True)
     if len(out):
-        warnings.warn(f"{out['node'].nunique()} walk nodes meet a road closed to pedestrians at grade (foot=no, "
-                      f"motorroad=yes or a trunk without sidewalk): rated as level-{lvl} crossings",
-                      ChildspaceWarning, stacklevel=3)
+        warnings.warn(
+            f"{out['node'].nunique()} walk nodes meet a road closed to pedestrians at grade (foot=no, "
+            f"motorroad=yes or a trunk without sidewalk): rated as level-{lvl} crossings",
+            ChildspaceWarning,
+            stacklevel=3,
+        )
     return out
 
 
-def _unconnected_crossing_ways(nodes: pd.DataFrame, edges: pd.DataFrame, es: pd.DataFrame,
-                               inc: pd.DataFrame, cfg: dict, beside_roads: gpd.GeoDataFrame | None = None
-                               ) -> pd.DataFrame:
+def _unconnected_crossing_ways(
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    es: pd.DataFrame,
+    inc: pd.DataFrame,
+    cfg: dict,
+    beside_roads: gpd.GeoDataFrame | None = None,
+) -> pd.DataFrame:
     """Crossing-way edges of ways that meet no road at any of their nodes: rated as a crossing of the road they
     cross geometrically (a walked road edge, else a road of ``beside_roads``), else at
     ``[crossing_way].unknown_road_level`` with the road flagged as assumed (no default road class is invented).
@@ -393,9 +476,15 @@ def _unconnected_crossing_ways(nodes: pd.DataFrame, edges: pd.DataFrame, es: pd.
     cw = is_cw & ~meets
     idx = np.flatnonzero(cw)
     if len(idx) == 0:
-        return pd.DataFrame({"edge": np.array([], dtype=np.int64), "level": np.array([], dtype=np.int8),
-                             "reason": np.array([], dtype=object), "control": np.array([], dtype=object),
-                             "assumed_tags": np.array([], dtype=object)})
+        return pd.DataFrame(
+            {
+                "edge": np.array([], dtype=np.int64),
+                "level": np.array([], dtype=np.int8),
+                "reason": np.array([], dtype=object),
+                "control": np.array([], dtype=object),
+                "assumed_tags": np.array([], dtype=object),
+            }
+        )
     ecode, eisland, _ = _control_codes(edges.iloc[idx], cfg, node=False)
     unknown = ecode < 1
     default_unknown = _CONTROL_CODES[cfg["crossing"]["control"]["unknown"]]
@@ -408,7 +497,9 @@ def _unconnected_crossing_ways(nodes: pd.DataFrame, edges: pd.DataFrame, es: pd.
     found = np.zeros(len(idx), dtype=bool)
     # the walked road edges it crosses, then the roads not walked
     road_rows = np.flatnonzero(es["road"].to_numpy(dtype=bool))
-    src_sets = [(edges.iloc[road_rows] if len(road_rows) else None, es.iloc[road_rows] if len(road_rows) else None)]
+    src_sets = [
+        (edges.iloc[road_rows] if len(road_rows) else None, es.iloc[road_rows] if len(road_rows) else None)
+    ]
     if beside_roads is not None and len(beside_roads):
         src_sets.append((beside_roads, None))
     for roads, rated in src_sets:
@@ -433,8 +524,10 @@ def _unconnected_crossing_ways(nodes: pd.DataFrame, edges: pd.DataFrame, es: pd.
         at = pd.Series(rated_rows["assumed_tags"].to_numpy(dtype=object)).fillna("").astype(str)
         sa[rows] = at.str.contains("maxspeed", regex=False).to_numpy()
         la[rows] = at.str.contains("lanes", regex=False).to_numpy()
-        labels[rows] = [cfg["classes"].get(g, cfg["classes_other"]).get("label", g)
-                        for g in rated_rows["group"].to_numpy(dtype=object)]
+        labels[rows] = [
+            cfg["classes"].get(g, cfg["classes_other"]).get("label", g)
+            for g in rated_rows["group"].to_numpy(dtype=object)
+        ]
         found[rows] = True
     level = np.full(len(idx), int(cfg["crossing_way"].get("unknown_road_level", 3)), dtype=np.int8)
     reason = np.full(len(idx), "", dtype=object)
@@ -443,32 +536,56 @@ def _unconnected_crossing_ways(nodes: pd.DataFrame, edges: pd.DataFrame, es: pd.
     if found.any():
         lv, _ = _crossing_levels(ctrl[found], eisland[found], speed[found], lanes[found], cfg)
         level[found] = lv
-        reason[found] = _crossing_reason(ctrl[found], eisland[found], speed[found], lanes[found], labels[found],
-                                         sa[found], la[found], note[found])
+        reason[found] = _crossing_reason(
+            ctrl[found],
+            eisland[found],
+            speed[found],
+            lanes[found],
+            labels[found],
+            sa[found],
+            la[found],
+            note[found],
+        )
     nf = ~found
     if nf.any():
-        reason[nf] = (f"人行横道未连接道路，所穿越道路不明，假定{int(cfg['crossing_way'].get('unknown_road_level', 3))}级"
-                      f" Crossing way meets no mapped road: the road crossed is unknown, level "
-                      f"{int(cfg['crossing_way'].get('unknown_road_level', 3))} assumed")
+        reason[nf] = (
+            f"人行横道未连接道路，所穿越道路不明，假定{int(cfg['crossing_way'].get('unknown_road_level', 3))}级"
+            f" Crossing way meets no mapped road: the road crossed is unknown, level "
+            f"{int(cfg['crossing_way'].get('unknown_road_level', 3))} assumed"
+        )
     tags = np.where(found, np.where(sa, "maxspeed", ""), "road")
     tags = np.where(la & found, np.where(tags == "", "lanes", tags + "; lanes"), tags)
     tags = np.where(unknown, np.where(tags == "", "crossing", tags + "; crossing"), tags)
-    return pd.DataFrame({"edge": idx.astype(np.int64), "level": level, "reason": reason,
-                         "control": np.array([CONTROL_NAMES[int(c)] for c in ctrl], dtype=object),
-                         "assumed_tags": tags.astype(object)})
+    return pd.DataFrame(
+        {
+            "edge": idx.astype(np.int64),
+            "level": level,
+            "reason": reason,
+            "control": np.array([CONTROL_NAMES[int(c)] for c in ctrl], dtype=object),
+            "assumed_tags": tags.astype(object),
+        }
+    )
 
 
-def _crossed_roads(edges: pd.DataFrame, idx: np.ndarray, roads: pd.DataFrame, tolerance_m: float = 2.0
-                   ) -> np.ndarray:
+def _crossed_roads(
+    edges: pd.DataFrame, idx: np.ndarray, roads: pd.DataFrame, tolerance_m: float = 2.0
+) -> np.ndarray:
     """Row of ``roads`` each edge ``idx`` crosses (nearest within ``tolerance_m``), else -1."""
     out = np.full(len(idx), -1, dtype=np.int64)
-    if roads is None or not len(roads) or not isinstance(edges, gpd.GeoDataFrame) or edges.crs is None \
-            or not isinstance(roads, gpd.GeoDataFrame) or roads.crs is None:
+    if (
+        roads is None
+        or not len(roads)
+        or not isinstance(edges, gpd.GeoDataFrame)
+        or edges.crs is None
+        or not isinstance(roads, gpd.GeoDataFrame)
+        or roads.crs is None
+    ):
         return out
     crs = CRS.from_user_input(edges.crs)
     metric = None
     if crs.is_geographic:
         from childspace.inputs.projection import local_crs_for
+
         metric = local_crs_for(edges)
     geom = _metric_lines(np.asarray(edges.geometry.array, dtype=object)[idx], crs, metric)
     rg = np.asarray(roads.to_crs(metric if metric is not None else crs).geometry.array, dtype=object)
@@ -480,8 +597,9 @@ def _crossed_roads(edges: pd.DataFrame, idx: np.ndarray, roads: pd.DataFrame, to
     return out
 
 
-def node_crossing_stress(nodes: pd.DataFrame, edges: pd.DataFrame, config: Any = None,
-                         incidence: pd.DataFrame | None = None) -> pd.DataFrame:
+def node_crossing_stress(
+    nodes: pd.DataFrame, edges: pd.DataFrame, config: Any = None, incidence: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Worst crossing at each node: the most stressful road at the node with the node's crossing control.
 
     Parameters

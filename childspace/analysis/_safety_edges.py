@@ -34,16 +34,33 @@ from childspace.analysis._safety_config import (
 )
 
 _SIDEWALK_ZH = {"present": "有人行道", "none": "无人行道", "separate": "人行道独立绘制", "": ""}
-_SIDEWALK_EN = {"present": "with sidewalk", "none": "without sidewalk", "separate": "separate sidewalks", "": ""}
+_SIDEWALK_EN = {
+    "present": "with sidewalk",
+    "none": "without sidewalk",
+    "separate": "separate sidewalks",
+    "": "",
+}
 
-_EDGE_COLUMNS = ["level", "assumed", "assumed_tags", "reason", "group", "road", "maxspeed_kmh", "lanes",
-                 "sidewalk", "crossing_way", "context"]
+_EDGE_COLUMNS = [
+    "level",
+    "assumed",
+    "assumed_tags",
+    "reason",
+    "group",
+    "road",
+    "maxspeed_kmh",
+    "lanes",
+    "sidewalk",
+    "crossing_way",
+    "context",
+]
 
 
 def _metric_crs(gdf: gpd.GeoDataFrame) -> tuple[CRS, CRS | None]:
     crs = CRS.from_user_input(gdf.crs)
     if crs.is_geographic:
         from childspace.inputs.projection import local_crs_for
+
         return crs, CRS.from_user_input(local_crs_for(gdf))
     return crs, None
 
@@ -55,8 +72,9 @@ def _metric_lines(geom: np.ndarray, crs: Any, metric: CRS | None) -> np.ndarray:
     return np.asarray(gpd.GeoSeries(geom, crs=crs).to_crs(metric).array, dtype=object)
 
 
-def edge_contexts(edges: pd.DataFrame, cfg: dict, extra: gpd.GeoDataFrame | None = None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def edge_contexts(
+    edges: pd.DataFrame, cfg: dict, extra: gpd.GeoDataFrame | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``urban``/``rural`` per edge (and per road of ``extra``) from the profile's ``[context]`` table.
 
     Rural: a highway ref or name (profile's ``rural_ref``/``rural_name`` patterns), or a sparse network: fewer
@@ -87,7 +105,11 @@ def edge_contexts(edges: pd.DataFrame, cfg: dict, extra: gpd.GeoDataFrame | None
         # centred on the edge, not a fixed grid that cuts a town in two)
         own = good.copy()
         own[n:] = False
-        counts = pd.Series(1, index=pd.MultiIndex.from_arrays([ij[own, 0], ij[own, 1]])).groupby(level=[0, 1]).sum()
+        counts = (
+            pd.Series(1, index=pd.MultiIndex.from_arrays([ij[own, 0], ij[own, 1]]))
+            .groupby(level=[0, 1])
+            .sum()
+        )
         window = np.zeros(n + n_x)
         for di in (-1, 0, 1):
             for dj in (-1, 0, 1):
@@ -102,13 +124,17 @@ def edge_contexts(edges: pd.DataFrame, cfg: dict, extra: gpd.GeoDataFrame | None
             if df is not None and col in df.columns and len(df):
                 s = df[col].astype("string")
                 hit = s.str.contains(re.compile(pat), na=False).to_numpy(dtype=bool)
-                rural[lo:lo + len(df)] |= hit
+                rural[lo : lo + len(df)] |= hit
     out = np.where(rural, "rural", "urban").astype(object)
     return out[:n], out[n:]
 
 
-def edge_stress(edges: pd.DataFrame, config: str | Path | Any = None,
-                beside_roads: gpd.GeoDataFrame | None = None, profile: Any = None) -> pd.DataFrame:
+def edge_stress(
+    edges: pd.DataFrame,
+    config: str | Path | Any = None,
+    beside_roads: gpd.GeoDataFrame | None = None,
+    profile: Any = None,
+) -> pd.DataFrame:
     """Level of traffic stress of walking along each edge.
 
     Parameters
@@ -163,9 +189,14 @@ def _grade(df: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _rate_from_roads_beside(edges: gpd.GeoDataFrame, es: pd.DataFrame, cfg: dict,
-                            beside_roads: gpd.GeoDataFrame | None, ctx: np.ndarray, ctx_x: np.ndarray
-                            ) -> pd.DataFrame:
+def _rate_from_roads_beside(
+    edges: gpd.GeoDataFrame,
+    es: pd.DataFrame,
+    cfg: dict,
+    beside_roads: gpd.GeoDataFrame | None,
+    ctx: np.ndarray,
+    ctx_x: np.ndarray,
+) -> pd.DataFrame:
     """Rate ``footway=sidewalk`` ways and paths parallel to a road from the road beside them
     (``[sidewalk_way.from_road]`` in the config; the rule is described there)."""
     rule = cfg["sidewalk_way"].get("from_road")
@@ -178,8 +209,12 @@ def _rate_from_roads_beside(edges: gpd.GeoDataFrame, es: pd.DataFrame, cfg: dict
     usable = ~(shapely.is_missing(geom) | shapely.is_empty(geom))
     hw = _tag(edges, "highway")
     is_sw = (group == "sidewalk_way") & usable
-    infer = (group == "path") & _isin(hw, rule.get("infer_paths", [])).to_numpy(dtype=bool) & usable \
+    infer = (
+        (group == "path")
+        & _isin(hw, rule.get("infer_paths", [])).to_numpy(dtype=bool)
+        & usable
         & ~es["crossing_way"].to_numpy(dtype=bool)
+    )
     w_idx = np.flatnonzero(is_sw | infer)
     road_idx = np.flatnonzero(road & usable)
     extra = beside_roads if beside_roads is not None and len(beside_roads) else None
@@ -193,11 +228,12 @@ def _rate_from_roads_beside(edges: gpd.GeoDataFrame, es: pd.DataFrame, cfg: dict
     road_tags["_context"] = ctx[road_idx]
     grade_r = _grade(edges.iloc[road_idx])
     n_net = road_idx.size
-    if extra is not None:     # roads not walked are candidates too (rows after the edges)
+    if extra is not None:  # roads not walked are candidates too (rows after the edges)
         x_g = np.asarray(extra.to_crs(metric if metric is not None else crs).geometry.array, dtype=object)
         rd_g = np.concatenate([rd_g, x_g])
-        x_tags = pd.DataFrame({c: extra[c].to_numpy(dtype=object) if c in extra.columns else None
-                               for c in tags}, columns=tags)
+        x_tags = pd.DataFrame(
+            {c: extra[c].to_numpy(dtype=object) if c in extra.columns else None for c in tags}, columns=tags
+        )
         x_tags["_context"] = ctx_x
         road_tags = pd.concat([road_tags, x_tags], ignore_index=True)
         grade_r = np.concatenate([grade_r, _grade(extra)])
@@ -236,20 +272,41 @@ def _rate_from_roads_beside(edges: gpd.GeoDataFrame, es: pd.DataFrame, cfg: dict
     level = along["level"].to_numpy(dtype=np.int16)
     level = np.where(buffered, np.maximum(level - int(rule["buffer_reduction"]), 1), level)
     sw_row = is_sw[rows]
-    own = np.where(sw_row, 1, es["level"].to_numpy(dtype=np.int16)[rows])   # a path's own conditions still count
+    own = np.where(
+        sw_row, 1, es["level"].to_numpy(dtype=np.int16)[rows]
+    )  # a path's own conditions still count
     level = np.maximum(level, own)
     zh_lab, en_lab = _split_label(cfg["sidewalk_way"]["label"])
     zh_p, en_p = _split_label(cfg["classes"]["path"]["label"])
-    head = np.where(sw_row, f"{zh_lab}（{en_lab}）紧邻 beside: ",
-                    f"{zh_p}，推断为人行道（inferred sidewalk: {en_p} parallel to a road）紧邻 beside: ")
+    head = np.where(
+        sw_row,
+        f"{zh_lab}（{en_lab}）紧邻 beside: ",
+        f"{zh_p}，推断为人行道（inferred sidewalk: {en_p} parallel to a road）紧邻 beside: ",
+    )
     b_txt = pd.Series(np.round(np.maximum(buffer, 0.0)).astype(int).astype(str))
-    note = np.where(buffered, "；隔离约" + b_txt + "m，降" + str(int(rule["buffer_reduction"])) + "级 buffer ~"
-                    + b_txt + " m: level lowered", "；无隔离 no buffer").astype(object)
+    note = np.where(
+        buffered,
+        "；隔离约"
+        + b_txt
+        + "m，降"
+        + str(int(rule["buffer_reduction"]))
+        + "级 buffer ~"
+        + b_txt
+        + " m: level lowered",
+        "；无隔离 no buffer",
+    ).astype(object)
     reason = head.astype(object) + along["reason"].to_numpy(dtype=object) + note
     tags_a = along["assumed_tags"].to_numpy(dtype=object)
-    cols = {"level": level.astype(np.int8), "reason": reason, "assumed_tags": tags_a, "assumed": tags_a != "",
-            "beside": rd_rows.astype(np.int64), "beside_road": x_rows.astype(np.int64), "buffer_m": buffer,
-            "inferred_sidewalk": ~sw_row}
+    cols = {
+        "level": level.astype(np.int8),
+        "reason": reason,
+        "assumed_tags": tags_a,
+        "assumed": tags_a != "",
+        "beside": rd_rows.astype(np.int64),
+        "beside_road": x_rows.astype(np.int64),
+        "buffer_m": buffer,
+        "inferred_sidewalk": ~sw_row,
+    }
     es = es.copy()
     for col, vals in cols.items():
         arr = es[col].to_numpy(copy=True)
@@ -266,8 +323,11 @@ def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.
     footway = _tag(edges, "footway")
     cycleway = _tag(edges, "cycleway")
     crossing_tag = _tag(edges, "crossing")
-    context = edges["_context"].fillna("urban").to_numpy(dtype=object) if "_context" in edges.columns \
+    context = (
+        edges["_context"].fillna("urban").to_numpy(dtype=object)
+        if "_context" in edges.columns
         else np.full(n, "urban", dtype=object)
+    )
 
     group = pd.Series("_other", index=idx, dtype=object)
     is_road = np.zeros(n, dtype=bool)
@@ -298,10 +358,17 @@ def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.
         else:
             base_level[m] = int(c["level"])
 
-    is_crossing_way = (_isin(footway, cfg["crossing_way"]["footway"]) | (cycleway == "crossing")
-                       | (hw == "crossing") | crossing_tag.notna()).fillna(False).to_numpy(dtype=bool) & ~is_road
-    is_sidewalk_way = _isin(footway, cfg["sidewalk_way"]["footway"]).fillna(False).to_numpy(dtype=bool) & ~is_road \
+    is_crossing_way = (
+        _isin(footway, cfg["crossing_way"]["footway"])
+        | (cycleway == "crossing")
+        | (hw == "crossing")
+        | crossing_tag.notna()
+    ).fillna(False).to_numpy(dtype=bool) & ~is_road
+    is_sidewalk_way = (
+        _isin(footway, cfg["sidewalk_way"]["footway"]).fillna(False).to_numpy(dtype=bool)
+        & ~is_road
         & ~is_crossing_way
+    )
     base_level[is_crossing_way] = int(cfg["crossing_way"]["level"])
     base_level[is_sidewalk_way] = int(cfg["sidewalk_way"]["level"])
     group[is_crossing_way] = "crossing_way"
@@ -315,8 +382,12 @@ def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.
     unparsed = raw_speed.notna().to_numpy() & np.isnan(speed)
     if unparsed.any():
         vals = sorted(set(raw_speed[unparsed].astype(str)))[:5]
-        warnings.warn(f"{int(counts[unparsed].sum())} edges have a maxspeed value that is not understood ({vals}); the "
-                      "profile's default speed is used and flagged as assumed", ChildspaceWarning, stacklevel=3)
+        warnings.warn(
+            f"{int(counts[unparsed].sum())} edges have a maxspeed value that is not understood ({vals}); the "
+            "profile's default speed is used and flagged as assumed",
+            ChildspaceWarning,
+            stacklevel=3,
+        )
     lanes = parse_lanes(_tag(edges, "lanes")).to_numpy()
     oneway = _isin(_tag(edges, "oneway"), ["yes", "true", "1", "-1"]).fillna(False).to_numpy(dtype=bool)
     speed_assumed = is_road & np.isnan(speed)
@@ -388,8 +459,13 @@ def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.
 
     # assumptions
     parts = []
-    for name, mask in (("highway", (group == "_other").to_numpy()), ("maxspeed", speed_assumed),
-                       ("lanes", lanes_assumed), ("sidewalk", sw_assumed), ("lit", lit_assumed)):
+    for name, mask in (
+        ("highway", (group == "_other").to_numpy()),
+        ("maxspeed", speed_assumed),
+        ("lanes", lanes_assumed),
+        ("sidewalk", sw_assumed),
+        ("lit", lit_assumed),
+    ):
         parts.append(pd.Series(np.where(mask, name, ""), index=idx))
     assumed_tags = parts[0]
     for p in parts[1:]:
@@ -402,14 +478,28 @@ def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.
     zh = label.map({k: v[0] for k, v in split.items()})
     en = label.map({k: v[1] for k, v in split.items()})
     sw_s = pd.Series(sw_arr, index=idx)
-    sw_zh = pd.Series(np.where(sw_assumed, "人行道未标注（假定" + sw_s.map(_SIDEWALK_ZH).fillna("") + "）",
-                               sw_s.map(_SIDEWALK_ZH).fillna("")), index=idx)
-    sw_en = pd.Series(np.where(sw_assumed, "sidewalk not mapped (assumed " + sw_s.map(_SIDEWALK_EN).fillna("")
-                               + ")", sw_s.map(_SIDEWALK_EN).fillna("")), index=idx)
+    sw_zh = pd.Series(
+        np.where(
+            sw_assumed,
+            "人行道未标注（假定" + sw_s.map(_SIDEWALK_ZH).fillna("") + "）",
+            sw_s.map(_SIDEWALK_ZH).fillna(""),
+        ),
+        index=idx,
+    )
+    sw_en = pd.Series(
+        np.where(
+            sw_assumed,
+            "sidewalk not mapped (assumed " + sw_s.map(_SIDEWALK_EN).fillna("") + ")",
+            sw_s.map(_SIDEWALK_EN).fillna(""),
+        ),
+        index=idx,
+    )
     sp = pd.Series(np.where(is_road, np.nan_to_num(speed).round().astype(int).astype(str), ""), index=idx)
     ln = pd.Series(np.where(is_road, np.nan_to_num(lanes).round().astype(int).astype(str), ""), index=idx)
     sp_zh = pd.Series(np.where(speed_assumed, "限速未标注（假定" + sp + "km/h）", sp + "km/h"), index=idx)
-    sp_en = pd.Series(np.where(speed_assumed, "speed not mapped: assumed " + sp + " km/h", sp + " km/h"), index=idx)
+    sp_en = pd.Series(
+        np.where(speed_assumed, "speed not mapped: assumed " + sp + " km/h", sp + " km/h"), index=idx
+    )
     ln_zh = pd.Series(np.where(lanes_assumed, "车道数未标注（假定" + ln + "车道）", ln + "车道"), index=idx)
     ln_en = pd.Series(np.where(lanes_assumed, "lanes not mapped: assumed " + ln, ln + " lanes"), index=idx)
     road_zh = pd.Series(np.where(is_road, "，" + sw_zh + "，" + sp_zh + "，" + ln_zh, ""), index=idx)
@@ -418,17 +508,22 @@ def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.
     other = (group == "_other").to_numpy()
     reason = reason + pd.Series(np.where(other, "（类型未知，假定 type unknown: assumed）", ""), index=idx)
 
-    return pd.DataFrame({
-        "level": level.astype(np.int8),
-        "assumed": assumed,
-        "assumed_tags": assumed_tags.astype(object),
-        "reason": reason.astype(object),
-        "group": group.astype(object),
-        "road": is_road,
-        "maxspeed_kmh": speed,
-        "lanes": lanes,
-        "sidewalk": pd.Series(sw_arr, index=idx).replace("", None).astype(object),
-        "crossing_way": is_crossing_way,
-        "context": pd.Series(np.where(is_road, context, None),  # type: ignore[arg-type]
-                             index=idx).astype(object),
-    }, index=idx)
+    return pd.DataFrame(
+        {
+            "level": level.astype(np.int8),
+            "assumed": assumed,
+            "assumed_tags": assumed_tags.astype(object),
+            "reason": reason.astype(object),
+            "group": group.astype(object),
+            "road": is_road,
+            "maxspeed_kmh": speed,
+            "lanes": lanes,
+            "sidewalk": pd.Series(sw_arr, index=idx).replace("", None).astype(object),
+            "crossing_way": is_crossing_way,
+            "context": pd.Series(
+                np.where(is_road, context, None),  # type: ignore[arg-type]
+                index=idx,
+            ).astype(object),
+        },
+        index=idx,
+    )

@@ -77,8 +77,9 @@ class Stress:
         """Level per edge (int8, positional)."""
         return self.edges["level"].to_numpy(dtype=np.int8)
 
-    def _crossing(self, node: np.ndarray, enter_edge: np.ndarray, leave_edge: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def _crossing(
+        self, node: np.ndarray, enter_edge: np.ndarray, leave_edge: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Crossing level and crossed edge at ``node`` for a walker entering by ``enter_edge`` and leaving by
         ``leave_edge``.
 
@@ -97,7 +98,7 @@ class Stress:
         if q == 0:
             return level, which
         D = self.ring_edge.shape[1]
-        ring = self.ring_edge[node]                     # (q, D)
+        ring = self.ring_edge[node]  # (q, D)
         lv = self.ring_level[node].astype(np.int16)
         deg = self.degree[node]
         k = np.arange(D)[None, :]
@@ -152,8 +153,9 @@ def _tables(network: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     return nodes, edges
 
 
-def _end_bearings(nodes: pd.DataFrame, edges: pd.DataFrame, u: np.ndarray, v: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _end_bearings(
+    nodes: pd.DataFrame, edges: pd.DataFrame, u: np.ndarray, v: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Direction (radians) in which each edge leaves its u end and its v end, from its geometry (else the
     straight line between its nodes). Geographic coordinates have their x scaled by cos(latitude)."""
     m = len(edges)
@@ -172,7 +174,9 @@ def _end_bearings(nodes: pd.DataFrame, edges: pd.DataFrame, u: np.ndarray, v: np
         if isinstance(nodes, gpd.GeoDataFrame) and nodes.crs is not None:
             nx_ = shapely.get_x(np.asarray(nodes.to_crs(edges.crs).geometry.array))
             ny_ = shapely.get_y(np.asarray(nodes.to_crs(edges.crs).geometry.array))
-            flip = (np.hypot(p0[:, 0] - nx_[v], p0[:, 1] - ny_[v]) < np.hypot(p0[:, 0] - nx_[u], p0[:, 1] - ny_[u]))
+            flip = np.hypot(p0[:, 0] - nx_[v], p0[:, 1] - ny_[v]) < np.hypot(
+                p0[:, 0] - nx_[u], p0[:, 1] - ny_[u]
+            )
             flip &= u != v
             p0[flip], q0[flip] = q0[flip].copy(), p0[flip].copy()
             p1[flip], q1[flip] = q1[flip].copy(), p1[flip].copy()
@@ -192,8 +196,12 @@ def _end_bearings(nodes: pd.DataFrame, edges: pd.DataFrame, u: np.ndarray, v: np
     return au, av
 
 
-def network_stress(network: Any, config: str | Path | Mapping[str, Any] | None = None,
-                   profile: Any = None, variant: str | None = None) -> Stress:
+def network_stress(
+    network: Any,
+    config: str | Path | Mapping[str, Any] | None = None,
+    profile: Any = None,
+    variant: str | None = None,
+) -> Stress:
     """Edge and crossing stress of a whole walk network.
 
     Parameters
@@ -214,7 +222,9 @@ def network_stress(network: Any, config: str | Path | Mapping[str, Any] | None =
         ``Stress.profile`` names the profile used.
     """
     resolved = isinstance(config, Mapping) and config.get("_resolved")
-    if profile is None and (not resolved or cast(Mapping[str, Any], config)["profile"].get("_spec") == "auto"):
+    if profile is None and (
+        not resolved or cast(Mapping[str, Any], config)["profile"].get("_spec") == "auto"
+    ):
         profile = resolve_profile("auto" if resolved else None, network, config)
     elif isinstance(profile, str) and profile.lower() == "auto":
         profile = resolve_profile(profile, network, config)
@@ -235,20 +245,34 @@ def network_stress(network: Any, config: str | Path | Mapping[str, Any] | None =
         es.loc[rows, "assumed"] = es.loc[rows, "assumed_tags"].astype(str).to_numpy() != ""
     m = len(edges)
     closed = closed_road_crossings(nodes, edges, roads, cfg)
-    if len(closed):     # incidence rows for reporting (worst first per node), not used for the ring levels
-        cr = pd.DataFrame({
-            "node": closed["node"].to_numpy(dtype=np.int64), "edge": closed["edge"].to_numpy(dtype=np.int64),
-            "node_id": np.asarray(nodes.index)[closed["node"].to_numpy()],
-            "edge_id": np.asarray(edges.index)[closed["edge"].to_numpy()],
-            "level": closed["level"].to_numpy(dtype=np.int8), "control": "unmarked", "island": False,
-            "maxspeed_kmh": np.nan, "lanes": np.nan, "assumed": False, "assumed_tags": "",
-            "reason": closed["reason"].to_numpy(dtype=object),
-            "road_key": -(10**12) - closed["road_row"].to_numpy(dtype=np.int64),
-            "long_no_refuge": False, "signals_inferred": False, "closed_road": True})
+    if len(closed):  # incidence rows for reporting (worst first per node), not used for the ring levels
+        cr = pd.DataFrame(
+            {
+                "node": closed["node"].to_numpy(dtype=np.int64),
+                "edge": closed["edge"].to_numpy(dtype=np.int64),
+                "node_id": np.asarray(nodes.index)[closed["node"].to_numpy()],
+                "edge_id": np.asarray(edges.index)[closed["edge"].to_numpy()],
+                "level": closed["level"].to_numpy(dtype=np.int8),
+                "control": "unmarked",
+                "island": False,
+                "maxspeed_kmh": np.nan,
+                "lanes": np.nan,
+                "assumed": False,
+                "assumed_tags": "",
+                "reason": closed["reason"].to_numpy(dtype=object),
+                "road_key": -(10**12) - closed["road_row"].to_numpy(dtype=np.int64),
+                "long_no_refuge": False,
+                "signals_inferred": False,
+                "closed_road": True,
+            }
+        )
         cr = cr.drop_duplicates(["node", "edge"])
         inc = pd.concat([inc, cr], ignore_index=True)
-        inc = inc.iloc[np.lexsort((inc["edge"].to_numpy(), -inc["level"].to_numpy(dtype=np.int64),
-                                   inc["node"].to_numpy()))]
+        inc = inc.iloc[
+            np.lexsort(
+                (inc["edge"].to_numpy(), -inc["level"].to_numpy(dtype=np.int64), inc["node"].to_numpy())
+            )
+        ]
         inc = inc.drop_duplicates(["node", "edge"], keep="first").reset_index(drop=True)
     nc = node_crossing_stress(nodes, edges, cfg, inc)
     n = len(nodes)
@@ -273,7 +297,7 @@ def network_stress(network: Any, config: str | Path | Mapping[str, Any] | None =
     lvl_map = lvl_map[~lvl_map.index.duplicated()]
     r_lvl = lvl_map.reindex(key).fillna(0).to_numpy().astype(np.int8)
     virtual_edge = np.zeros(0, dtype=np.int64)
-    if len(closed):     # the closed roads leaving each node, as ring entries n_edges + j
+    if len(closed):  # the closed roads leaving each node, as ring entries n_edges + j
         j = np.arange(len(closed))
         r_node = np.concatenate([r_node, closed["node"].to_numpy(dtype=np.int64)])
         r_edge = np.concatenate([r_edge, m + j])
@@ -291,8 +315,18 @@ def network_stress(network: Any, config: str | Path | Mapping[str, Any] | None =
     ok = pos < D
     ring_edge[r_node[ok], pos[ok]] = r_edge[ok]
     ring_level[r_node[ok], pos[ok]] = r_lvl[ok]
-    return Stress(edges=es, nodes=nc, incidence=inc, ring_edge=ring_edge, ring_level=ring_level, degree=degree,
-                  top_edge=top_edge, top_level=top_level, config=cfg, virtual_edge=virtual_edge)
+    return Stress(
+        edges=es,
+        nodes=nc,
+        incidence=inc,
+        ring_edge=ring_edge,
+        ring_level=ring_level,
+        degree=degree,
+        top_edge=top_edge,
+        top_level=top_level,
+        config=cfg,
+        virtual_edge=virtual_edge,
+    )
 
 
 @dataclass
@@ -311,9 +345,12 @@ class RoutingCost:
     factor: np.ndarray
 
 
-def routing_cost(network: Any, stress: Stress | None = None,
-                 config: str | Path | Mapping[str, Any] | None = None,
-                 length: np.ndarray | None = None) -> RoutingCost:
+def routing_cost(
+    network: Any,
+    stress: Stress | None = None,
+    config: str | Path | Mapping[str, Any] | None = None,
+    length: np.ndarray | None = None,
+) -> RoutingCost:
     """Search weights for the "safest acceptable route".
 
     Parameters
@@ -365,5 +402,3 @@ def routing_cost(network: Any, stress: Stress | None = None,
     pen_u = 0.5 * cp[np.where(own == key1[u], lvl2[u], lvl1[u])]
     pen_v = 0.5 * cp[np.where(own == key1[v], lvl2[v], lvl1[v])]
     return RoutingCost(cost=along + pen_u + pen_v, along=along, pen_u=pen_u, pen_v=pen_v, factor=factor)
-
-

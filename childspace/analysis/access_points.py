@@ -39,8 +39,14 @@ from pyproj import CRS
 from childspace.inputs.loaders import footprints
 from childspace.inputs.projection import WGS84
 
-__all__ = ["ENTRY_TOLERANCE_M", "facility_access_points", "facility_entrances", "facility_outlines",
-           "facility_shapes", "inside_outlines"]
+__all__ = [
+    "ENTRY_TOLERANCE_M",
+    "facility_access_points",
+    "facility_entrances",
+    "facility_outlines",
+    "facility_shapes",
+    "inside_outlines",
+]
 
 #: metres: an edge this close to a facility's outline (without crossing it) gives access points on the outline
 ENTRY_TOLERANCE_M = 10.0
@@ -56,7 +62,7 @@ def facility_outlines(facilities: gpd.GeoDataFrame, crs: Any) -> np.ndarray:
     if has.any():
         g = fp[has].to_crs(crs) if fp.crs is not None else fp[has].set_crs(WGS84).to_crs(crs)
         poly = np.asarray(g.array, dtype=object)
-        ok = np.isin(shapely.get_type_id(poly), [3, 6])         # Polygon, MultiPolygon
+        ok = np.isin(shapely.get_type_id(poly), [3, 6])  # Polygon, MultiPolygon
         out[np.flatnonzero(has)[ok]] = poly[ok]
     return out
 
@@ -76,8 +82,9 @@ def facility_entrances(facilities: gpd.GeoDataFrame, crs: Any) -> tuple[np.ndarr
     return shapely.get_coordinates(np.asarray(g.array, dtype=object)), np.repeat(rows, counts)
 
 
-def facility_access_points(facilities: gpd.GeoDataFrame, network: Any = None, crs: Any = None,
-                           tolerance_m: float = ENTRY_TOLERANCE_M) -> dict[str, Any]:
+def facility_access_points(
+    facilities: gpd.GeoDataFrame, network: Any = None, crs: Any = None, tolerance_m: float = ENTRY_TOLERANCE_M
+) -> dict[str, Any]:
     """The access points of every facility (rules in the module docstring), in the metric ``crs``.
 
     Parameters
@@ -101,7 +108,9 @@ def facility_access_points(facilities: gpd.GeoDataFrame, network: Any = None, cr
     """
     crs = CRS.from_user_input(crs if crs is not None else network.crs)
     n = len(facilities)
-    pts = shapely.get_coordinates(np.asarray(facilities.to_crs(crs).geometry.array, dtype=object)).reshape(-1, 2)
+    pts = shapely.get_coordinates(np.asarray(facilities.to_crs(crs).geometry.array, dtype=object)).reshape(
+        -1, 2
+    )
     outline = facility_outlines(facilities, crs)
     exy, erow = facility_entrances(facilities, crs)
     has_ent = np.zeros(n, dtype=bool)
@@ -141,12 +150,17 @@ def facility_access_points(facilities: gpd.GeoDataFrame, network: Any = None, cr
     plain = np.flatnonzero(~has_ent & ~has_b)
     xy = np.concatenate([pts[plain], exy, bxy])
     owner = np.concatenate([plain, erow, brow]).astype(np.int64)
-    kind = np.concatenate([np.full(plain.size, "point"), np.full(erow.size, "entrance"),
-                           np.full(brow.size, "boundary")]).astype(object)
+    kind = np.concatenate(
+        [np.full(plain.size, "point"), np.full(erow.size, "entrance"), np.full(brow.size, "boundary")]
+    ).astype(object)
     order = np.argsort(owner, kind="stable")
     outlined = np.array([g is not None for g in outline], dtype=bool)
-    counts = {"point": int((~outlined & ~has_ent).sum()), "entrance": int(has_ent.sum()),
-              "boundary": int(has_b.sum()), "outline_without_access": int((outlined & ~has_ent & ~has_b).sum())}
+    counts = {
+        "point": int((~outlined & ~has_ent).sum()),
+        "entrance": int(has_ent.sum()),
+        "boundary": int(has_b.sum()),
+        "outline_without_access": int((outlined & ~has_ent & ~has_b).sum()),
+    }
     return {"xy": xy[order], "owner": owner[order], "kind": kind[order], "outline": outline, "counts": counts}
 
 

@@ -13,8 +13,9 @@ from childspace.inputs.projection import local_crs_for
 __all__ = ["auto_hex_size", "hex_totals"]
 
 
-def hex_totals(points: gpd.GeoDataFrame, weights: np.ndarray | pd.Series | None = None,
-               size_m: float = 150.0) -> gpd.GeoDataFrame:
+def hex_totals(
+    points: gpd.GeoDataFrame, weights: np.ndarray | pd.Series | None = None, size_m: float = 150.0
+) -> gpd.GeoDataFrame:
     """Sum of ``weights`` per hexagonal cell (pointy-top hexagons, ``size_m`` = centre-to-corner, metres).
 
     Parameters
@@ -36,8 +37,11 @@ def hex_totals(points: gpd.GeoDataFrame, weights: np.ndarray | pd.Series | None 
     crs = local_crs_for(points)
     pts = points.geometry.to_crs(crs)
     x, y = pts.x.to_numpy(dtype=float), pts.y.to_numpy(dtype=float)
-    w = np.ones(len(x)) if weights is None else np.asarray(pd.to_numeric(pd.Series(np.asarray(weights)),
-                                                                       errors="coerce").fillna(0), dtype=float)
+    w = (
+        np.ones(len(x))
+        if weights is None
+        else np.asarray(pd.to_numeric(pd.Series(np.asarray(weights)), errors="coerce").fillna(0), dtype=float)
+    )
     s3 = np.sqrt(3.0)
     # axial coordinates of pointy-top hexagons, then cube rounding (standard hexagon-grid arithmetic)
     qf = (s3 / 3.0 * x - y / 3.0) / size_m
@@ -56,8 +60,9 @@ def hex_totals(points: gpd.GeoDataFrame, weights: np.ndarray | pd.Series | None 
     cx = size_m * s3 * (cells[:, 0] + cells[:, 1] / 2.0)
     cy = size_m * 1.5 * cells[:, 1]
     ang = np.deg2rad(30.0 + 60.0 * np.arange(7))
-    ring = np.stack([cx[:, None] + size_m * np.cos(ang)[None, :], cy[:, None] + size_m * np.sin(ang)[None, :]],
-                    axis=2)
+    ring = np.stack(
+        [cx[:, None] + size_m * np.cos(ang)[None, :], cy[:, None] + size_m * np.sin(ang)[None, :]], axis=2
+    )
     polys = shapely.polygons(ring)
     return gpd.GeoDataFrame({"total": total, "points": count}, geometry=polys, crs=crs)
 
@@ -71,4 +76,3 @@ def auto_hex_size(gdf: gpd.GeoDataFrame) -> float:
         if v >= raw:
             return float(v)
     return 1000.0
-

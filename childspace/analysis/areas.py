@@ -63,15 +63,18 @@ def _check_raster_args(engine: str, cell_m: float, street_width: float) -> None:
         raise DataError(f"street_width must be ≥ 0 m, got {street_width!r}", fix="e.g. street_width=25")
 
 
-def _check_area_args(facilities: gpd.GeoDataFrame, network: Any, method: str, engine: str, cell_m: float,
-                     street_width: float) -> None:
+def _check_area_args(
+    facilities: gpd.GeoDataFrame, network: Any, method: str, engine: str, cell_m: float, street_width: float
+) -> None:
     """Checks shared by the service-area functions (facility columns, method, network, raster settings)."""
     _require(facilities, "facilities", ["facility_id", "category"], "point")
     if method not in ("walk", "line"):
         raise DataError(f"unknown method {method!r}", fix="use method='walk' or method='line'")
     if method == "walk" and network is None:
-        raise NetworkError("walking service areas need a walk network",
-                           fix="pass network=WalkNetwork.from_osm(...) or use method='line'")
+        raise NetworkError(
+            "walking service areas need a walk network",
+            fix="pass network=WalkNetwork.from_osm(...) or use method='line'",
+        )
     _check_raster_args(engine, cell_m, street_width)
 
 
@@ -82,8 +85,6 @@ def _choose_engine(engine: str, pieces: int, largest: int) -> str:
     if engine == "auto":
         return "vector" if pieces < VECTOR_MAX_PIECES and largest < VECTOR_MAX_UNION else "raster"
     return engine
-
-
 
 
 def _fit_cell(cell: float, width: float) -> float:
@@ -103,7 +104,7 @@ def _disk_dilate(grid: np.ndarray, radius_cells: float) -> np.ndarray:
     r = int(np.floor(radius_cells + 1e-9))
     if r <= 0:
         return grid
-    half = np.floor(np.sqrt(np.maximum(radius_cells ** 2 - np.arange(r + 1) ** 2, 0.0)) + 1e-9).astype(int)
+    half = np.floor(np.sqrt(np.maximum(radius_cells**2 - np.arange(r + 1) ** 2, 0.0)) + 1e-9).astype(int)
     rows = {0: grid}
     h = grid.copy()
     for k in range(1, r + 1):
@@ -129,8 +130,8 @@ def _drop_collinear(xy: np.ndarray, ring: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=bool)
     brk = ring[1:] != ring[:-1]
     first = np.flatnonzero(np.r_[True, brk])
-    close = np.flatnonzero(np.r_[brk, True])     # the closing vertex of each ring
-    d = np.diff(xy, axis=0)                      # d[i] = xy[i + 1] - xy[i]
+    close = np.flatnonzero(np.r_[brk, True])  # the closing vertex of each ring
+    d = np.diff(xy, axis=0)  # d[i] = xy[i + 1] - xy[i]
     cross = np.empty(n)
     cross[1:-1] = d[:-1, 0] * d[1:, 1] - d[:-1, 1] * d[1:, 0]
     # a ring's first vertex: the segment before it is the ring's last one (which ends on the closing vertex)
@@ -161,18 +162,29 @@ def _filled_rings(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     gen = contourpy.SerialContourGenerator(
         np.broadcast_to(np.arange(w, dtype=np.float64), (h, w)),
         np.broadcast_to(np.arange(h, dtype=np.float64)[:, None], (h, w)),
-        grid.astype(np.float64), None,  # type: ignore[arg-type]  # (no mask; the stub does not allow None)
-        corner_mask=False, line_type=contourpy.LineType.SeparateCode,
-        fill_type=contourpy.FillType.ChunkCombinedOffsetOffset, quad_as_tri=False,
-        z_interp=contourpy.ZInterp.Linear)
+        grid.astype(np.float64),
+        None,  # type: ignore[arg-type]  # (no mask; the stub does not allow None)
+        corner_mask=False,
+        line_type=contourpy.LineType.SeparateCode,
+        fill_type=contourpy.FillType.ChunkCombinedOffsetOffset,
+        quad_as_tri=False,
+        z_interp=contourpy.ZInterp.Linear,
+    )
     pts, offs, outer = (a[0] for a in gen.filled(0.5, 1.5))
     if pts is None or offs is None or outer is None or len(pts) == 0:
         return np.zeros((0, 2)), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
     return pts, offs, outer
 
 
-def _raster_areas(xy: np.ndarray, tile: np.ndarray, origin: np.ndarray, shape: tuple[int, int], n_tiles: int,
-                  cell: float, width: float) -> np.ndarray:
+def _raster_areas(
+    xy: np.ndarray,
+    tile: np.ndarray,
+    origin: np.ndarray,
+    shape: tuple[int, int],
+    n_tiles: int,
+    cell: float,
+    width: float,
+) -> np.ndarray:
     """Polygons of the cells within ``width`` m of the sample points, one geometry per tile (None if empty).
 
     All tiles have the same ``shape`` (rows, cols) and their lower-left cell centre at ``origin[tile]``
@@ -208,7 +220,9 @@ def _raster_areas(xy: np.ndarray, tile: np.ndarray, origin: np.ndarray, shape: t
     pts, ring = pts[keep], ring[keep]
     # the tile of every polygon: from the first vertex of its outer ring
     first_pt = pts[np.searchsorted(ring, outer[:-1])]
-    ptile = (np.floor(first_pt[:, 1] / H).astype(np.int64) * ncol + np.floor(first_pt[:, 0] / W).astype(np.int64))
+    ptile = np.floor(first_pt[:, 1] / H).astype(np.int64) * ncol + np.floor(first_pt[:, 0] / W).astype(
+        np.int64
+    )
     vt = ptile[ring_poly[ring]]
     wx = origin[vt, 0] + (pts[:, 0] - col0[vt]) * cell
     wy = origin[vt, 1] + (pts[:, 1] - row0[vt]) * cell
@@ -218,15 +232,24 @@ def _raster_areas(xy: np.ndarray, tile: np.ndarray, origin: np.ndarray, shape: t
     order = np.argsort(ptile, kind="stable")
     tiles_present, start = np.unique(ptile[order], return_index=True)
     counts = np.diff(np.r_[start, len(order)])
-    out[tiles_present] = shapely.multipolygons(polys[order],
-                                               indices=np.repeat(np.arange(len(tiles_present)), counts))
+    out[tiles_present] = shapely.multipolygons(
+        polys[order], indices=np.repeat(np.arange(len(tiles_present)), counts)
+    )
     single = counts == 1
     out[tiles_present[single]] = polys[order[start[single]]]
     return out
 
 
-def _raster_per_source(xy: np.ndarray, owner: np.ndarray, centre: np.ndarray, reach: np.ndarray, n: int,
-                       cell: float, width: float, max_cells: int = BATCH_CELLS) -> np.ndarray:
+def _raster_per_source(
+    xy: np.ndarray,
+    owner: np.ndarray,
+    centre: np.ndarray,
+    reach: np.ndarray,
+    n: int,
+    cell: float,
+    width: float,
+    max_cells: int = BATCH_CELLS,
+) -> np.ndarray:
     """One polygon per source from samples ``xy`` of its reachable streets (``owner``: source 0..n-1).
 
     Each source gets a square window centred on ``centre`` (its snapped point) reaching ``reach`` m (its
@@ -243,7 +266,7 @@ def _raster_per_source(xy: np.ndarray, owner: np.ndarray, centre: np.ndarray, re
         members = np.flatnonzero(half == hw)
         side = int(2 * hw + 1)
         per = max(1, max_cells // (side * side))
-        batches += [(members[a:a + per], int(hw)) for a in range(0, len(members), per)]
+        batches += [(members[a : a + per], int(hw)) for a in range(0, len(members), per)]
 
     def trace(batch: tuple[np.ndarray, int]) -> np.ndarray:
         mem, hw = batch
@@ -272,24 +295,24 @@ def _raster_dissolved(xy: np.ndarray, cell: float, width: float, max_cells: int 
     from scipy import ndimage
 
     margin = int(np.ceil(width / cell)) + 2
-    lo = np.floor(xy.min(axis=0) / cell) * cell - margin * cell      # grid origin (a cell centre)
+    lo = np.floor(xy.min(axis=0) / cell) * cell - margin * cell  # grid origin (a cell centre)
     J = np.floor((xy[:, 0] - lo[0]) / cell + 0.5).astype(np.int64)
-    I = np.floor((xy[:, 1] - lo[1]) / cell + 0.5).astype(np.int64)
+    ii = np.floor((xy[:, 1] - lo[1]) / cell + 0.5).astype(np.int64)
     block = max(BLOCK_CELLS, 2 * int(np.floor(width / cell + 1e-9)) + 2)
-    bi, bj = I // block, J // block
+    bi, bj = ii // block, J // block
     occupied = np.zeros((int(bi.max()) + 1, int(bj.max()) + 1), dtype=bool)
     occupied[bi, bj] = True
     labels, n_clusters = ndimage.label(occupied, structure=np.ones((3, 3), dtype=bool))
     cluster = labels[bi, bj] - 1
     # (numpy's stable sort is a radix sort on 16-bit integers)
-    order = np.argsort(cluster.astype(np.int16) if n_clusters < 2 ** 15 else cluster, kind="stable")
-    I, J, cluster = I[order], J[order], cluster[order]
+    order = np.argsort(cluster.astype(np.int16) if n_clusters < 2**15 else cluster, kind="stable")
+    ii, J, cluster = ii[order], J[order], cluster[order]
     start = np.searchsorted(cluster, np.arange(n_clusters + 1))
-    i_lo = np.minimum.reduceat(I, start[:-1]) - margin
+    i_lo = np.minimum.reduceat(ii, start[:-1]) - margin
     j_lo = np.minimum.reduceat(J, start[:-1]) - margin
-    h = np.maximum.reduceat(I, start[:-1]) + margin + 1 - i_lo
+    h = np.maximum.reduceat(ii, start[:-1]) + margin + 1 - i_lo
     w = np.maximum.reduceat(J, start[:-1]) + margin + 1 - j_lo
-    flat = (I - i_lo[cluster]) * w[cluster] + (J - j_lo[cluster])      # cell of each sample in its window
+    flat = (ii - i_lo[cluster]) * w[cluster] + (J - j_lo[cluster])  # cell of each sample in its window
     # each cluster in its own window (small arrays stay in the CPU cache: faster than one packed mosaic)
     pts_parts, ring_len, ring_count, shift = [], [], [], []
     big = []
@@ -311,7 +334,7 @@ def _raster_dissolved(xy: np.ndarray, cell: float, width: float, max_cells: int 
     if pts_parts:
         pts = np.concatenate(pts_parts)
         npts, sx, sy = np.asarray(shift).T
-        pts += np.repeat(np.c_[sx, sy], npts.astype(np.int64), axis=0)      # window cells to grid cells
+        pts += np.repeat(np.c_[sx, sy], npts.astype(np.int64), axis=0)  # window cells to grid cells
         ring = np.repeat(np.arange(sum(len(r) for r in ring_len)), np.concatenate(ring_len))
         ring_counts = np.concatenate(ring_count)
         ring_poly = np.repeat(np.arange(len(ring_counts)), ring_counts)
@@ -353,7 +376,9 @@ def _raster_strips(xy: np.ndarray, cell: float, width: float, max_cells: int = M
             continue
         h = int(round((y1 - y0) / cell)) + 4 * margin
         origin = np.array([[lo[0], y0 - 2 * margin * cell]])
-        g_ = _raster_areas(xy[sel], np.zeros(int(sel.sum()), dtype=np.int64), origin, (h, W), 1, cell, width)[0]
+        g_ = _raster_areas(xy[sel], np.zeros(int(sel.sum()), dtype=np.int64), origin, (h, W), 1, cell, width)[
+            0
+        ]
         if g_ is not None:
             parts.append(shapely.clip_by_rect(g_, lo[0] - cell, y0 - cell / 2, hi[0] + cell, y1 - cell / 2))
     if not parts:
@@ -361,14 +386,22 @@ def _raster_strips(xy: np.ndarray, cell: float, width: float, max_cells: int = M
     return shapely.make_valid(shapely.union_all(parts))
 
 
-
 # ---------------------------------------------------------------------------------------------------------------
 # service areas
 # ---------------------------------------------------------------------------------------------------------------
-def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: RadiiLike = None,
-                  method: str = "walk", street_width: float = 25.0, categories: Iterable[str] | str | None = None,
-                  max_snap: float = MAX_SNAP_M, quad_segs: int = 2, engine: str = "auto",
-                  cell_m: float = CELL_M, legs: bool = ACCESS_LEGS) -> gpd.GeoDataFrame:
+def service_areas(
+    facilities: gpd.GeoDataFrame,
+    network: Any = None,
+    radii: RadiiLike = None,
+    method: str = "walk",
+    street_width: float = 25.0,
+    categories: Iterable[str] | str | None = None,
+    max_snap: float = MAX_SNAP_M,
+    quad_segs: int = 2,
+    engine: str = "auto",
+    cell_m: float = CELL_M,
+    legs: bool = ACCESS_LEGS,
+) -> gpd.GeoDataFrame:
     """Service-area polygon of every facility.
 
     With ``legs`` (default) the walking budget on the streets is the radius minus the facility's access leg
@@ -441,16 +474,20 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
     attrs: dict[str, Any] = {"metric_crs": crs.to_string(), "street_width": street_width}
     if method == "line":
         attrs["engine"] = "line"
-        geoms = shapely.buffer(np.asarray(fm.geometry.values, dtype=object), radius, quad_segs=max(quad_segs, 8))
+        geoms = shapely.buffer(
+            np.asarray(fm.geometry.values, dtype=object), radius, quad_segs=max(quad_segs, 8)
+        )
     else:
         pts, ap = _snap_facilities(network, fm, max_snap, legs)
         attrs["access_points"] = ap["counts"]
         attrs["unsnapped"] = int((~pts.group_ok).sum())
         if attrs["unsnapped"]:
-            _warn(f"{attrs['unsnapped']} facilities are farther than {max_snap:g} m from any street and get no "
-                  "walking service area (geometry None); check their coordinates")
+            _warn(
+                f"{attrs['unsnapped']} facilities are farther than {max_snap:g} m from any street and get no "
+                "walking service area (geometry None); check their coordinates"
+            )
         ok = np.flatnonzero(pts.group_ok)
-        fsnap = pts.take(_points_of(pts, ok))          # group j = facility ok[j] (all its access points)
+        fsnap = pts.take(_points_of(pts, ok))  # group j = facility ok[j] (all its access points)
         # one bounded search per facility (sparse facility x node costs), then the reachable street pieces
         reach = network.reach(fsnap, radius[ok])
         row, edge, s0, t0 = network.reached_pieces(reach, radius[ok], sources=fsnap)
@@ -473,17 +510,24 @@ def service_areas(facilities: gpd.GeoDataFrame, network: Any = None, radii: Radi
             far = np.zeros(len(ok))
             att = fsnap.ok
             np.maximum.at(far, fsnap.owner[att], np.hypot(*(fsnap.xy[att] - centre[fsnap.owner[att]]).T))
-            geoms[ok] = _raster_per_source(xy, row[piece], centre, radius[ok] + far,
-                                           len(ok), cell, float(street_width))
+            geoms[ok] = _raster_per_source(
+                xy, row[piece], centre, radius[ok] + far, len(ok), cell, float(street_width)
+            )
         # a polygon facility serves its own ground too
         outl = ap["outline"]
         has = np.flatnonzero(np.array([g is not None for g in outl], dtype=bool))
         if has.size:
             geoms[has] = [g if a is None else shapely.union(a, g) for a, g in zip(geoms[has], outl[has])]
-    out = gpd.GeoDataFrame({"facility_id": fm["facility_id"].astype(str).to_numpy(),
-                            "category": fm["category"].astype(str).to_numpy(),
-                            "method": method, "radius_m": radius},
-                           geometry=gpd.GeoSeries(geoms, crs=crs).values, crs=crs).to_crs(WGS84)
+    out = gpd.GeoDataFrame(
+        {
+            "facility_id": fm["facility_id"].astype(str).to_numpy(),
+            "category": fm["category"].astype(str).to_numpy(),
+            "method": method,
+            "radius_m": radius,
+        },
+        geometry=gpd.GeoSeries(geoms, crs=crs).values,
+        crs=crs,
+    ).to_crs(WGS84)
     out.attrs.update(attrs)
     return out
 
@@ -498,7 +542,9 @@ def _union_lines(lines: np.ndarray, width: float, quad_segs: int, tile: float = 
     if len(lines) == 0:
         return shapely.Polygon()
     mid = shapely.get_coordinates(shapely.line_interpolate_point(lines, 0.5, normalized=True))
-    key = np.floor(mid[:, 0] / tile).astype(np.int64) * 1_000_003 + np.floor(mid[:, 1] / tile).astype(np.int64)
+    key = np.floor(mid[:, 0] / tile).astype(np.int64) * 1_000_003 + np.floor(mid[:, 1] / tile).astype(
+        np.int64
+    )
     order = np.argsort(key, kind="stable")
     _, grp = np.unique(key[order], return_inverse=True)
     ml = shapely.multilinestrings(lines[order], indices=grp)
@@ -506,11 +552,19 @@ def _union_lines(lines: np.ndarray, width: float, quad_segs: int, tile: float = 
     return shapely.make_valid(shapely.union_all(polys)) if len(polys) > 1 else polys[0]
 
 
-def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any = None, radii: RadiiLike = None,
-                           method: str = "walk", street_width: float = 25.0,
-                           categories: Iterable[str] | str | None = None, max_snap: float = MAX_SNAP_M,
-                           quad_segs: int = 2, engine: str = "auto", cell_m: float = CELL_M,
-                           legs: bool = ACCESS_LEGS) -> gpd.GeoDataFrame:
+def dissolve_service_areas(
+    areas_or_facilities: gpd.GeoDataFrame,
+    network: Any = None,
+    radii: RadiiLike = None,
+    method: str = "walk",
+    street_width: float = 25.0,
+    categories: Iterable[str] | str | None = None,
+    max_snap: float = MAX_SNAP_M,
+    quad_segs: int = 2,
+    engine: str = "auto",
+    cell_m: float = CELL_M,
+    legs: bool = ACCESS_LEGS,
+) -> gpd.GeoDataFrame:
     """One service-area polygon per category (the union of its facilities' areas).
 
     Parameters
@@ -535,8 +589,10 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
     """
     gdf = areas_or_facilities
     if not isinstance(gdf, gpd.GeoDataFrame) or "category" not in gdf.columns:
-        raise DataError("expected service areas or facilities with a 'category' column",
-                        fix="pass the output of service_areas() or canonical facilities")
+        raise DataError(
+            "expected service areas or facilities with a 'category' column",
+            fix="pass the output of service_areas() or canonical facilities",
+        )
     polygons = len(gdf) and gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).any()
     if polygons:
         crs = local_crs_for(gdf)
@@ -545,9 +601,16 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
         meth = gm["method"] if "method" in gm.columns else pd.Series(method, index=gm.index)
         for (cat, mth), part in gm.groupby([gm["category"].astype(str), meth], sort=False):
             geom = shapely.union_all(np.asarray(part.geometry.dropna().values, dtype=object))
-            rows.append({"category": cat, "method": mth, "radius_m": float(part["radius_m"].max()),
-                         "n_facilities": int(part.geometry.notna().sum()), "area_m2": float(geom.area),
-                         "geometry": geom})
+            rows.append(
+                {
+                    "category": cat,
+                    "method": mth,
+                    "radius_m": float(part["radius_m"].max()),
+                    "n_facilities": int(part.geometry.notna().sum()),
+                    "area_m2": float(geom.area),
+                    "geometry": geom,
+                }
+            )
         return _dissolved_frame(rows, crs)
     _check_area_args(gdf, network, method, engine, cell_m, street_width)
     cats = _categories(gdf, categories)
@@ -565,8 +628,9 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
         r = np.asarray(category_radii(cat, fm[m], radii))  # (one radius per facility)
         rmax = float(r.max())
         if method == "line":
-            geom = shapely.union_all(shapely.buffer(np.asarray(fm.geometry.values[m], dtype=object), r,
-                                                    quad_segs=8))
+            geom = shapely.union_all(
+                shapely.buffer(np.asarray(fm.geometry.values[m], dtype=object), r, quad_segs=8)
+            )
             nf = int(m.sum())
         else:
             assert pts_all is not None  # method "walk"
@@ -589,16 +653,24 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
                     xy, _ = network.sample_pieces(edge, s, t, cell)
                     geom = _raster_dissolved(xy, cell, float(street_width))
             own = [g for g in outline_all[m] if g is not None] if outline_all is not None else []
-            if own:                                    # polygon facilities serve their own ground too
+            if own:  # polygon facilities serve their own ground too
                 geom = shapely.union_all([geom, *own])
         # reprojected here, on this category's thread
-        return {"category": cat, "method": method, "radius_m": rmax, "n_facilities": nf,
-                "area_m2": float(geom.area), "geometry": _to_wgs84(np.array([geom], dtype=object), crs)[0]}
+        return {
+            "category": cat,
+            "method": method,
+            "radius_m": rmax,
+            "n_facilities": nf,
+            "area_m2": float(geom.area),
+            "geometry": _to_wgs84(np.array([geom], dtype=object), crs)[0],
+        }
 
     present = [c for c in cats if (fcat == c).any()]
     # largest expected work first (facilities x radius²) so that the two threads finish close together
-    cost = {c: float((fcat == c).sum()) * float(np.max(category_radii(c, fm[fcat == c], radii))) ** 2
-            for c in present}
+    cost = {
+        c: float((fcat == c).sum()) * float(np.max(category_radii(c, fm[fcat == c], radii))) ** 2
+        for c in present
+    }
     present.sort(key=lambda c: -cost[c])
     for cat in cats:
         if cat not in present:
@@ -606,9 +678,19 @@ def dissolve_service_areas(areas_or_facilities: gpd.GeoDataFrame, network: Any =
     # the categories are independent and their heavy steps (scipy Dijkstra, numpy, contourpy, GEOS) release the
     # GIL: two threads keep both cores busy; results are the same as one after the other
     done = dict(zip(present, map_threads(one, present)))
-    rows = [done[cat] if cat in done else
-            {"category": cat, "method": method, "radius_m": float(category_radii(cat, None, radii)),
-             "n_facilities": 0, "area_m2": 0.0, "geometry": shapely.Polygon()} for cat in cats]
+    rows = [
+        done[cat]
+        if cat in done
+        else {
+            "category": cat,
+            "method": method,
+            "radius_m": float(category_radii(cat, None, radii)),
+            "n_facilities": 0,
+            "area_m2": 0.0,
+            "geometry": shapely.Polygon(),
+        }
+        for cat in cats
+    ]
     out = _dissolved_frame(rows, None)
     out.attrs["engine"] = {cat: engines[cat] for cat in cats if cat in engines}
     return out
@@ -622,8 +704,9 @@ def _dissolved_frame(rows: list[dict], crs: CRS | None) -> gpd.GeoDataFrame:
     geoms = np.asarray(df["geometry"].to_numpy(), dtype=object)
     if crs is not None:
         geoms = _to_wgs84(geoms, crs)
-    return gpd.GeoDataFrame(df.drop(columns="geometry"), geometry=gpd.GeoSeries(geoms, crs=WGS84).values,
-                            crs=WGS84)
+    return gpd.GeoDataFrame(
+        df.drop(columns="geometry"), geometry=gpd.GeoSeries(geoms, crs=WGS84).values, crs=WGS84
+    )
 
 
 def _to_wgs84(geoms: np.ndarray, crs: CRS) -> np.ndarray:
@@ -641,5 +724,3 @@ def _to_wgs84(geoms: np.ndarray, crs: CRS) -> np.ndarray:
         return shapely.transform(g, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
 
     return np.asarray(map_threads(conv, list(geoms)) + [None], dtype=object)[:-1]
-
-

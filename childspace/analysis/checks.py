@@ -63,13 +63,18 @@ def _pairs(part: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, crs: Any, min_sc
     from childspace.inputs.standards import default_standards
     from childspace.osm.features import normalise_name
 
-    labels = {normalise_name(lab) for c in default_standards().categories.values() for lab in (*c.labels, c.zh)}
-    words = tuple(sorted((w for w in labels | set(_GENERIC_WORDS) if w and not w.isascii()), key=len,
-                         reverse=True))
+    labels = {
+        normalise_name(lab) for c in default_standards().categories.values() for lab in (*c.labels, c.zh)
+    }
+    words = tuple(
+        sorted((w for w in labels | set(_GENERIC_WORDS) if w and not w.isascii()), key=len, reverse=True)
+    )
     a = part.to_crs(crs)
     b = reference.to_crs(crs)
     tree = shapely.STRtree(np.asarray(b.geometry.array, dtype=object))
-    ia, ib = tree.query(np.asarray(a.geometry.array, dtype=object), predicate="dwithin", distance=PAIR_SEARCH_M)
+    ia, ib = tree.query(
+        np.asarray(a.geometry.array, dtype=object), predicate="dwithin", distance=PAIR_SEARCH_M
+    )
     same = a["category"].to_numpy()[ia] == b["category"].to_numpy()[ib]
     na = [normalise_name(x) for x in a["name"].to_numpy()]
     nb = [normalise_name(x) for x in b["name"].to_numpy()]
@@ -78,10 +83,16 @@ def _pairs(part: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, crs: Any, min_sc
     # same category and similar distinctive names (category words and shared generic words removed, so that
     # "锦绣幼儿园" does not pair with "丙镇中心幼儿园"), or any category when the venues are the same once room
     # words are stripped (a mother-and-baby room "市图书馆母婴室" inside the library "市图书馆")
-    score = np.array([difflib.SequenceMatcher(None, da[i], db[j]).ratio() if da[i] and db[j] else 0.0
-                      for i, j in zip(ia, ib)], dtype=float)
-    venue = np.array([len(_venue(na[i])) >= 4 and _venue(na[i]) == _venue(nb[j]) for i, j in zip(ia, ib)],
-                     dtype=bool)
+    score = np.array(
+        [
+            difflib.SequenceMatcher(None, da[i], db[j]).ratio() if da[i] and db[j] else 0.0
+            for i, j in zip(ia, ib)
+        ],
+        dtype=float,
+    )
+    venue = np.array(
+        [len(_venue(na[i])) >= 4 and _venue(na[i]) == _venue(nb[j]) for i, j in zip(ia, ib)], dtype=bool
+    )
     score = np.where(venue, 1.0, np.where(same, score, 0.0))
     keep = score >= min_score
     df = pd.DataFrame({"a": ia[keep], "b": ib[keep], "score": score[keep]})
@@ -98,9 +109,15 @@ def _shift_m(lon: np.ndarray, lat: np.ndarray, to: str, crs: Any) -> np.ndarray:
     return np.column_stack([np.asarray(x1) - x0, np.asarray(y1) - y0])
 
 
-def datum_check(facilities: gpd.GeoDataFrame, network: Any = None, reference: gpd.GeoDataFrame | None = None,
-                by: str | None = "source_file", min_points: int = 3, min_pairs: int = 2,
-                name_similarity: float = 0.75) -> pd.DataFrame:
+def datum_check(
+    facilities: gpd.GeoDataFrame,
+    network: Any = None,
+    reference: gpd.GeoDataFrame | None = None,
+    by: str | None = "source_file",
+    min_points: int = 3,
+    min_pairs: int = 2,
+    name_similarity: float = 0.75,
+) -> pd.DataFrame:
     """Test each file of facilities for a GCJ-02 / BD-09 shift.
 
     Two tests, each used when its data are there:
@@ -153,15 +170,25 @@ def datum_check(facilities: gpd.GeoDataFrame, network: Any = None, reference: gp
         ref_all = pd.concat([ref_all, r], ignore_index=True)
     ref_all = gpd.GeoDataFrame(ref_all, geometry="geometry", crs="EPSG:4326")
     ref_all = ref_all[ref_all.geometry.notna() & (ref_all.geometry.geom_type == "Point")]
-    cols = ["group", "points", "pairs", "pair_offset_m", "median_m", "median_if_gcj02_m", "median_if_bd09_m",
-            "suspect", "evidence", "message"]
+    cols = [
+        "group",
+        "points",
+        "pairs",
+        "pair_offset_m",
+        "median_m",
+        "median_if_gcj02_m",
+        "median_if_bd09_m",
+        "suspect",
+        "evidence",
+        "message",
+    ]
     rows = []
     for key, part in f.groupby(keys, sort=True):
         part = part[part.geometry.notna() & ~part.geometry.is_empty & (part.geometry.geom_type == "Point")]
         lon, lat = part.geometry.x.to_numpy(), part.geometry.y.to_numpy()
         row: dict[str, Any] = dict.fromkeys(cols, np.nan)
         row.update(group=key, points=len(part), pairs=0, suspect="", evidence="", message="")
-        found: tuple[str, float, float] | None = None   # (datum, as loaded, after conversion)
+        found: tuple[str, float, float] | None = None  # (datum, as loaded, after conversion)
         ref = ref_all[ref_all["_group"] != key]
         if len(ref) and len(part):
             pairs = _pairs(part, ref, crs, name_similarity)
@@ -182,10 +209,20 @@ def datum_check(facilities: gpd.GeoDataFrame, network: Any = None, reference: gp
                         break
         if network is not None and len(part) >= min_points:
             row["median_m"] = float(np.median(_street_distance(network, lon, lat)))
-            row["median_if_gcj02_m"] = float(np.median(_street_distance(network, *datum.gcj02_to_wgs84(lon, lat))))
-            row["median_if_bd09_m"] = float(np.median(_street_distance(network, *datum.bd09_to_wgs84(lon, lat))))
-            best = min(("gcj02", row["median_if_gcj02_m"]), ("bd09", row["median_if_bd09_m"]), key=lambda t: t[1])
-            if found is None and row["median_m"] >= SUSPECT_MEDIAN_M and best[1] <= IMPROVEMENT_RATIO * row["median_m"]:
+            row["median_if_gcj02_m"] = float(
+                np.median(_street_distance(network, *datum.gcj02_to_wgs84(lon, lat)))
+            )
+            row["median_if_bd09_m"] = float(
+                np.median(_street_distance(network, *datum.bd09_to_wgs84(lon, lat)))
+            )
+            best = min(
+                ("gcj02", row["median_if_gcj02_m"]), ("bd09", row["median_if_bd09_m"]), key=lambda t: t[1]
+            )
+            if (
+                found is None
+                and row["median_m"] >= SUSPECT_MEDIAN_M
+                and best[1] <= IMPROVEMENT_RATIO * row["median_m"]
+            ):
                 found = (best[0], row["median_m"], best[1])
                 row["evidence"] = "street"
         if found is not None:
@@ -193,13 +230,17 @@ def datum_check(facilities: gpd.GeoDataFrame, network: Any = None, reference: gp
             row["suspect"] = to
             app = "高德/腾讯" if to == "gcj02" else "百度"
             app_en = "Amap/Tencent (GCJ-02)" if to == "gcj02" else "Baidu (BD-09)"
-            what = ("与其他数据（OSM、其他文件）中同名设施相距" if row["evidence"] == "reference" else "距路网")
-            what_en = ("from the same facilities in other data (OpenStreetMap, other files)"
-                       if row["evidence"] == "reference" else "from the streets")
+            what = "与其他数据（OSM、其他文件）中同名设施相距" if row["evidence"] == "reference" else "距路网"
+            what_en = (
+                "from the same facilities in other data (OpenStreetMap, other files)"
+                if row["evidence"] == "reference"
+                else "from the streets"
+            )
             row["message"] = (
                 f"{key}: 点位{what}中位数 {before:.0f} 米，按 {to.upper()} 纠偏后为 {after:.0f} 米，坐标可能取自{app}地图，"
-                f"请用 coords=\"{to}\" 读取 — points sit a median {before:.0f} m {what_en}, {after:.0f} m after "
+                f'请用 coords="{to}" 读取 — points sit a median {before:.0f} m {what_en}, {after:.0f} m after '
                 f"converting from {to.upper()}: they were probably picked on {app_en}; load them with "
-                f"coords=\"{to}\"")
+                f'coords="{to}"'
+            )
         rows.append(row)
     return pd.DataFrame(rows, columns=cols)

@@ -98,9 +98,15 @@ __all__ = [
 ]
 
 
-def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, network: Any = None,
-                  categories: Iterable[str] | str | None = None, radii: RadiiLike = None,
-                  max_snap: float = MAX_SNAP_M, legs: bool = ACCESS_LEGS) -> gpd.GeoDataFrame:
+def origin_access(
+    origins: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    network: Any = None,
+    categories: Iterable[str] | str | None = None,
+    radii: RadiiLike = None,
+    max_snap: float = MAX_SNAP_M,
+    legs: bool = ACCESS_LEGS,
+) -> gpd.GeoDataFrame:
     """Distance from every origin to the nearest facility of each category, walking and straight-line.
 
     The walking distance is leg + network + leg: the straight walk from the home to the point of the street it
@@ -155,14 +161,23 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
     fcat = facilities["category"].astype(str).to_numpy()
     fid_all = facilities["facility_id"].astype(str).to_numpy()
     n = len(origins)
-    attrs: dict[str, Any] = {"metric_crs": crs.to_string(), "categories": cats, "walk": network is not None,
-                             "legs": bool(legs) and network is not None,
-                             "radii": {}, "unsnapped_facilities": {}, "unreachable_origins": {}}
+    attrs: dict[str, Any] = {
+        "metric_crs": crs.to_string(),
+        "categories": cats,
+        "walk": network is not None,
+        "legs": bool(legs) and network is not None,
+        "radii": {},
+        "unsnapped_facilities": {},
+        "unreachable_origins": {},
+    }
     # the straight-line figures (KD-tree queries, which release the GIL) run on a second thread while the
     # origins are attached to the streets and the walking searches run on this one
     members_of = {cat: np.flatnonzero(fcat == cat) for cat in cats}
-    radii_of = {cat: category_radii(cat, facilities.iloc[members_of[cat]], radii)
-                for cat in cats if len(members_of[cat])}
+    radii_of = {
+        cat: category_radii(cat, facilities.iloc[members_of[cat]], radii)
+        for cat in cats
+        if len(members_of[cat])
+    }
 
     # polygon facilities are reached at their outline, facilities with mapped entrances at those too
     shapes, outline = facility_shapes(facilities, crs)
@@ -207,9 +222,11 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
         attrs["access_points"] = ap["counts"]
         attrs["unsnapped_origins"] = int((~org_pts.ok).sum())
         if attrs["unsnapped_origins"]:
-            _warn(f"{attrs['unsnapped_origins']} of {n} origins (homes) are farther than {max_snap:g} m from any "
-                  "street: their walking distance is inf (uncovered); check their coordinates or extend the OSM "
-                  f"area, or raise the tolerance: {SNAP_SETTING}")
+            _warn(
+                f"{attrs['unsnapped_origins']} of {n} origins (homes) are farther than {max_snap:g} m from any "
+                "street: their walking distance is inf (uncovered); check their coordinates or extend the OSM "
+                f"area, or raise the tolerance: {SNAP_SETTING}"
+            )
     else:
         attrs["unsnapped_origins"] = 0
     # all walking searches share the origins as targets: one call computes the origins' side once
@@ -249,11 +266,13 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
         cov_line = np.zeros(n, dtype=bool)
         dist_walk = np.full(n, np.inf if network is not None else np.nan)
         cov_walk = np.zeros(n, dtype=bool)
-        near = np.full(n, -1, dtype=np.int64)          # nearest facility (row in ``facilities``), -1: none
-        no_net = np.zeros(n, dtype=bool)               # attached, but no facility in the origin's network part
+        near = np.full(n, -1, dtype=np.int64)  # nearest facility (row in ``facilities``), -1: none
+        no_net = np.zeros(n, dtype=bool)  # attached, but no facility in the origin's network part
         if len(members) == 0:
-            _warn(f"no facilities of category {cat!r} ({_label(cat)}): every origin counts as uncovered; add "
-                  f"{cat} facilities or drop the category")
+            _warn(
+                f"no facilities of category {cat!r} ({_label(cat)}): every origin counts as uncovered; add "
+                f"{cat} facilities or drop the category"
+            )
             attrs["radii"][cat] = float(category_radii(cat, None, radii))
         else:
             classes = _radius_classes(radii_of[cat])
@@ -267,10 +286,12 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
                 attrs["unsnapped_facilities"][cat] = bad
                 if bad:
                     names = ", ".join(fid[~okm][:5])
-                    _warn(f"{bad} {cat} facilities ({_label(cat)}) are farther than {max_snap:g} m from any street "
-                          f"and do not serve anyone by walking ({names}{'…' if bad > 5 else ''}; "
-                          f"{_files_of(facilities.iloc[members[~okm]])}); check their coordinates, or raise the "
-                          f"tolerance: {SNAP_SETTING}")
+                    _warn(
+                        f"{bad} {cat} facilities ({_label(cat)}) are farther than {max_snap:g} m from any street "
+                        f"and do not serve anyone by walking ({names}{'…' if bad > 5 else ''}; "
+                        f"{_files_of(facilities.iloc[members[~okm]])}); check their coordinates, or raise the "
+                        f"tolerance: {SNAP_SETTING}"
+                    )
                 okf = np.flatnonzero(okm)
                 if len(okf):
                     dist_walk, src = walk_of[(cat, None)]
@@ -308,28 +329,38 @@ def origin_access(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, netwo
         cols[f"no_network_{cat}"] = no_net
     parts = {c: k for c, k in attrs["no_network_origins"].items() if k}
     if parts:
-        _warn("origins in a part of the network with no facility of the category (the OSM extract may be "
-              "clipped, or the part is an island); they are left out of the walking percentages and counted "
-              "in children_no_network: " + ", ".join(
-                  f"{k} homes ({attrs['no_network_children'][c]} children) with no {c}" for c, k in parts.items()))
-    for k, v in cols.items():                          # back to the origins' order
+        _warn(
+            "origins in a part of the network with no facility of the category (the OSM extract may be "
+            "clipped, or the part is an island); they are left out of the walking percentages and counted "
+            "in children_no_network: "
+            + ", ".join(
+                f"{k} homes ({attrs['no_network_children'][c]} children) with no {c}"
+                for c, k in parts.items()
+            )
+        )
+    for k, v in cols.items():  # back to the origins' order
         cols[k] = np.empty_like(v)
         cols[k][perm] = v
         if k.startswith("nearest_"):
             cols[k] = fid_obj[cols[k]]
-    out = pd.concat([origins.drop(columns=[c for c in cols if c in origins.columns]),
-                     pd.DataFrame(cols, index=origins.index, copy=False)], axis=1)   # (new arrays: no copy)
+    out = pd.concat(
+        [
+            origins.drop(columns=[c for c in cols if c in origins.columns]),
+            pd.DataFrame(cols, index=origins.index, copy=False),
+        ],
+        axis=1,
+    )  # (new arrays: no copy)
     out = gpd.GeoDataFrame(out, geometry=origins.geometry.name, crs=origins.crs)
     out.attrs.update(attrs)
     return out
 
 
-
 # ---------------------------------------------------------------------------------------------------------------
 # per-unit figures
 # ---------------------------------------------------------------------------------------------------------------
-def _grouped_weighted_quantile(group: np.ndarray, values: np.ndarray, weights: np.ndarray, q: float,
-                               n_groups: int) -> np.ndarray:
+def _grouped_weighted_quantile(
+    group: np.ndarray, values: np.ndarray, weights: np.ndarray, q: float, n_groups: int
+) -> np.ndarray:
     """Per group: the smallest value whose cumulative weight reaches ``q`` of the group's total (NaN if none)."""
     out = np.full(n_groups, np.nan)
     keep = (weights > 0) & ~np.isnan(values)
@@ -355,9 +386,13 @@ def _grouped_weighted_quantile(group: np.ndarray, values: np.ndarray, weights: n
     return out
 
 
-def unit_coverage(units: gpd.GeoDataFrame, access: gpd.GeoDataFrame, categories: Iterable[str] | str | None = None,
-                  target_pct: float | Mapping[str, float] | None = 80.0,
-                  service_areas: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
+def unit_coverage(
+    units: gpd.GeoDataFrame,
+    access: gpd.GeoDataFrame,
+    categories: Iterable[str] | str | None = None,
+    target_pct: float | Mapping[str, float] | None = 80.0,
+    service_areas: gpd.GeoDataFrame | None = None,
+) -> pd.DataFrame:
     """Coverage figures per unit (township, community, pilot catchment) and category.
 
     Parameters
@@ -394,26 +429,37 @@ def unit_coverage(units: gpd.GeoDataFrame, access: gpd.GeoDataFrame, categories:
     """
     _require(units, "units", ["unit_id", "name"], "polygon")
     if not isinstance(access, gpd.GeoDataFrame):
-        raise DataError("access must be the GeoDataFrame returned by origin_access()",
-                        fix="run coverage.origin_access(origins, facilities, network) first")
+        raise DataError(
+            "access must be the GeoDataFrame returned by origin_access()",
+            fix="run coverage.origin_access(origins, facilities, network) first",
+        )
     if categories is None:
-        cats = list(access.attrs.get("categories") or
-                    [c[len("dist_line_"):] for c in access.columns if c.startswith("dist_line_")])
+        cats = list(
+            access.attrs.get("categories")
+            or [c[len("dist_line_") :] for c in access.columns if c.startswith("dist_line_")]
+        )
     else:
         cats = [categories] if isinstance(categories, str) else list(categories)
     for cat in cats:
-        miss = [c for c in (f"dist_walk_{cat}", f"dist_line_{cat}", f"covered_walk_{cat}", f"covered_line_{cat}")
-                if c not in access.columns]
+        miss = [
+            c
+            for c in (f"dist_walk_{cat}", f"dist_line_{cat}", f"covered_walk_{cat}", f"covered_line_{cat}")
+            if c not in access.columns
+        ]
         if miss:
-            raise DataError(f"access has no figures for category {cat!r} (missing {', '.join(miss)})",
-                            fix=f"run origin_access(..., categories=[..., '{cat}'])")
+            raise DataError(
+                f"access has no figures for category {cat!r} (missing {', '.join(miss)})",
+                fix=f"run origin_access(..., categories=[..., '{cat}'])",
+            )
     std = _default_standards()
     crs = local_crs_for(units)
     um = units.to_crs(crs)
     pairs, outside = _assign_units(access, um)
     if outside:
-        _warn(f"{outside} of {len(access)} origins lie inside no unit and are left out of the unit figures "
-              "(they stay in the origin table); check the unit boundaries cover the origins")
+        _warn(
+            f"{outside} of {len(access)} origins lie inside no unit and are left out of the unit figures "
+            "(they stay in the origin table); check the unit boundaries cover the origins"
+        )
     o = pairs["_o"].to_numpy()
     u = pairs["_u"].to_numpy()
     nu = len(um)
@@ -430,13 +476,21 @@ def unit_coverage(units: gpd.GeoDataFrame, access: gpd.GeoDataFrame, categories:
         dw = access[f"dist_walk_{cat}"].to_numpy(dtype="float64")[o]
         dl = access[f"dist_line_{cat}"].to_numpy(dtype="float64")[o]
         walk = not np.all(np.isnan(access[f"dist_walk_{cat}"].to_numpy(dtype="float64")))
-        cw = np.bincount(u, weights=children * access[f"covered_walk_{cat}"].to_numpy(dtype=bool)[o], minlength=nu)
+        cw = np.bincount(
+            u, weights=children * access[f"covered_walk_{cat}"].to_numpy(dtype=bool)[o], minlength=nu
+        )
         nn_col = f"no_network_{cat}"
-        nn = access[nn_col].to_numpy(dtype=bool)[o] if nn_col in access.columns else np.zeros(o.size, dtype=bool)
+        nn = (
+            access[nn_col].to_numpy(dtype=bool)[o]
+            if nn_col in access.columns
+            else np.zeros(o.size, dtype=bool)
+        )
         kids_nn = np.bincount(u, weights=children * nn, minlength=nu)
         homes_nn = np.bincount(u, weights=nn.astype(float), minlength=nu).astype(np.int64)
-        kids_w = kids - kids_nn                          # the walking percentage's base: children with a network
-        cl = np.bincount(u, weights=children * access[f"covered_line_{cat}"].to_numpy(dtype=bool)[o], minlength=nu)
+        kids_w = kids - kids_nn  # the walking percentage's base: children with a network
+        cl = np.bincount(
+            u, weights=children * access[f"covered_line_{cat}"].to_numpy(dtype=bool)[o], minlength=nu
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
             pw = np.where(kids_w > 0, 100.0 * cw / kids_w, np.nan) if walk else np.full(nu, np.nan)
             pl = np.where(kids > 0, 100.0 * cl / kids, np.nan)
@@ -462,25 +516,54 @@ def unit_coverage(units: gpd.GeoDataFrame, access: gpd.GeoDataFrame, categories:
         basis = pw if walk else pl
         r = radii_attr.get(cat)
         r = float(max(r)) if isinstance(r, (list, tuple)) else (float(r) if r is not None else np.nan)
-        frames.append(pd.DataFrame({
-            "unit_id": um["unit_id"].astype(str).to_numpy(), "name": um["name"].to_numpy(), "level": level,
-            "category": cat, "radius_m": r, "children": kids, "children_covered_walk": cw if walk else np.nan,
-            "pct_walk": pw, "children_covered_line": cl, "pct_line": pl, "area_pct_walk": apct,
-            "median_walk_m": med if walk else np.nan, "p90_walk_m": p90 if walk else np.nan,
-            "detour_ratio": det, "below_target": np.nan_to_num(basis, nan=np.inf) < tgt, "target_pct": tgt,
-            "children_no_network": kids_nn, "homes_no_network": homes_nn,
-            "note": np.where(kids <= 0, "无儿童 no children", np.where(
-                homes_nn > 0, [f"{h} 处住宅所在路网片段没有{_label(cat).split(' ')[0]}（路网数据可能被裁剪） {h} homes "
-                               f"in a part of the network with no {cat.replace('_', ' ')}: the extract may be clipped"
-                               for h in homes_nn], "")),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unit_id": um["unit_id"].astype(str).to_numpy(),
+                    "name": um["name"].to_numpy(),
+                    "level": level,
+                    "category": cat,
+                    "radius_m": r,
+                    "children": kids,
+                    "children_covered_walk": cw if walk else np.nan,
+                    "pct_walk": pw,
+                    "children_covered_line": cl,
+                    "pct_line": pl,
+                    "area_pct_walk": apct,
+                    "median_walk_m": med if walk else np.nan,
+                    "p90_walk_m": p90 if walk else np.nan,
+                    "detour_ratio": det,
+                    "below_target": np.nan_to_num(basis, nan=np.inf) < tgt,
+                    "target_pct": tgt,
+                    "children_no_network": kids_nn,
+                    "homes_no_network": homes_nn,
+                    "note": np.where(
+                        kids <= 0,
+                        "无儿童 no children",
+                        np.where(
+                            homes_nn > 0,
+                            [
+                                f"{h} 处住宅所在路网片段没有{_label(cat).split(' ')[0]}（路网数据可能被裁剪） {h} homes "
+                                f"in a part of the network with no {cat.replace('_', ' ')}: the extract may be clipped"
+                                for h in homes_nn
+                            ],
+                            "",
+                        ),
+                    ),
+                }
+            )
+        )
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     out.attrs.update({"origins_outside": outside, "origins": len(access), "metric_crs": crs.to_string()})
     return out
 
 
-def facilities_per_unit(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, standards: Any = None,
-                        categories: Iterable[str] | str | None = None) -> pd.DataFrame:
+def facilities_per_unit(
+    units: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    standards: Any = None,
+    categories: Iterable[str] | str | None = None,
+) -> pd.DataFrame:
     """Count the facilities of each category inside each unit, against a minimum per township.
 
     Some standards are a count, not a radius: the action plan wants a children's home (儿童之家) in every
@@ -526,9 +609,11 @@ def facilities_per_unit(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, s
         if row["meets"]:
             return ""
         zh, _, en = labels[row["category"]].partition(" ")
-        return (f"{row['name']}缺{zh}（{int(row['count'])}处，至少{int(row['min_required'])}处） "
-                f"{row['name']}: {int(row['count'])} {en.lower() or row['category']}(s), at least "
-                f"{int(row['min_required'])} required")
+        return (
+            f"{row['name']}缺{zh}（{int(row['count'])}处，至少{int(row['min_required'])}处） "
+            f"{row['name']}: {int(row['count'])} {en.lower() or row['category']}(s), at least "
+            f"{int(row['min_required'])} required"
+        )
 
     out["finding"] = out.apply(finding, axis=1) if len(out) else pd.Series(dtype=str)
     return out[["unit_id", "name", "category", "count", "min_required", "meets", "finding"]]
@@ -562,7 +647,9 @@ def life_circles(unit_coverage_df: pd.DataFrame, standards: Any = None) -> pd.Da
     need = ["unit_id", "category", "pct_walk", "pct_line", "target_pct", "children"]
     miss = [c for c in need if c not in df.columns]
     if miss:
-        raise DataError(f"unit coverage table lacks {', '.join(miss)}", fix="pass the output of unit_coverage()")
+        raise DataError(
+            f"unit coverage table lacks {', '.join(miss)}", fix="pass the output of unit_coverage()"
+        )
     minutes = sorted(std.life_circles) if std is not None and std.life_circles else [5, 10, 15]
 
     def circle(cat: str) -> int | None:
@@ -589,8 +676,9 @@ def life_circles(unit_coverage_df: pd.DataFrame, standards: Any = None) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def uncovered_origins(access: gpd.GeoDataFrame, categories: Iterable[str] | str | None = None,
-                      method: str = "walk") -> gpd.GeoDataFrame:
+def uncovered_origins(
+    access: gpd.GeoDataFrame, categories: Iterable[str] | str | None = None, method: str = "walk"
+) -> gpd.GeoDataFrame:
     """Origins not covered by a category (one row per origin and category), most children first.
 
     Returns
@@ -599,9 +687,14 @@ def uncovered_origins(access: gpd.GeoDataFrame, categories: Iterable[str] | str 
         ``origin_id``, ``children``, ``category``, ``distance_m`` (to the nearest facility, ``inf`` when
         unreachable), geometry (the origins' CRS).
     """
-    cats = (list(access.attrs.get("categories") or
-                 [c[len("dist_line_"):] for c in access.columns if c.startswith("dist_line_")])
-            if categories is None else ([categories] if isinstance(categories, str) else list(categories)))
+    cats = (
+        list(
+            access.attrs.get("categories")
+            or [c[len("dist_line_") :] for c in access.columns if c.startswith("dist_line_")]
+        )
+        if categories is None
+        else ([categories] if isinstance(categories, str) else list(categories))
+    )
     parts = []
     for cat in cats:
         flag = access[f"covered_{method}_{cat}"].to_numpy(dtype=bool)
@@ -610,14 +703,24 @@ def uncovered_origins(access: gpd.GeoDataFrame, categories: Iterable[str] | str 
         sub["distance_m"] = access.loc[~flag, f"dist_{method}_{cat}"].to_numpy(dtype="float64")
         parts.append(sub)
     if not parts:
-        return gpd.GeoDataFrame(columns=["origin_id", "children", "category", "distance_m", "geometry"],
-                                geometry="geometry", crs=access.crs)
-    out = pd.concat(parts, ignore_index=True).sort_values(["children", "distance_m"], ascending=[False, False])
+        return gpd.GeoDataFrame(
+            columns=["origin_id", "children", "category", "distance_m", "geometry"],
+            geometry="geometry",
+            crs=access.crs,
+        )
+    out = pd.concat(parts, ignore_index=True).sort_values(
+        ["children", "distance_m"], ascending=[False, False]
+    )
     return gpd.GeoDataFrame(out.reset_index(drop=True), geometry=access.geometry.name, crs=access.crs)
 
 
-def gaps(units: gpd.GeoDataFrame, access: gpd.GeoDataFrame, service_areas_dissolved: gpd.GeoDataFrame,
-         categories: Iterable[str] | str | None = None, min_area_m2: float = 1.0) -> gpd.GeoDataFrame:
+def gaps(
+    units: gpd.GeoDataFrame,
+    access: gpd.GeoDataFrame,
+    service_areas_dissolved: gpd.GeoDataFrame,
+    categories: Iterable[str] | str | None = None,
+    min_area_m2: float = 1.0,
+) -> gpd.GeoDataFrame:
     """The parts of each unit outside the walking service area of each category, ranked by children affected.
 
     Parameters
@@ -643,9 +746,14 @@ def gaps(units: gpd.GeoDataFrame, access: gpd.GeoDataFrame, service_areas_dissol
         ``attrs["uncovered_origins_total"]``: uncovered children per category over all units.
     """
     _require(units, "units", ["unit_id", "name"], "polygon")
-    cats = (list(access.attrs.get("categories") or
-                 [c[len("dist_line_"):] for c in access.columns if c.startswith("dist_line_")])
-            if categories is None else ([categories] if isinstance(categories, str) else list(categories)))
+    cats = (
+        list(
+            access.attrs.get("categories")
+            or [c[len("dist_line_") :] for c in access.columns if c.startswith("dist_line_")]
+        )
+        if categories is None
+        else ([categories] if isinstance(categories, str) else list(categories))
+    )
     crs = local_crs_for(units)
     um = units.to_crs(crs)
     ugeom = shapely.make_valid(np.asarray(um.geometry.values, dtype=object))
@@ -669,17 +777,36 @@ def gaps(units: gpd.GeoDataFrame, access: gpd.GeoDataFrame, service_areas_dissol
         diff = _polygonal(diff, min_area_m2)
         unc = np.flatnonzero(~covered & (kids > 0))
         tree = shapely.STRtree(ogeom[unc])
-        inside = tree.query(diff, predicate="intersects")   # (gap index, origin index)
-        per = np.bincount(inside[0], weights=kids[unc][inside[1]], minlength=len(diff)) if inside.size else \
-            np.zeros(len(diff))
+        inside = tree.query(diff, predicate="intersects")  # (gap index, origin index)
+        per = (
+            np.bincount(inside[0], weights=kids[unc][inside[1]], minlength=len(diff))
+            if inside.size
+            else np.zeros(len(diff))
+        )
         for i in range(len(diff)):  # one row per unit: bounded by the number of units
             if diff[i] is None or shapely.is_empty(diff[i]):
                 continue
-            rows.append({"unit_id": str(um["unit_id"].iloc[i]), "unit_name": um["name"].iloc[i], "category": cat,
-                         "category_label": _label(cat), "children_uncovered": float(per[i]),
-                         "area_m2": float(shapely.area(diff[i])), "geometry": diff[i]})
-    cols = ["unit_id", "unit_name", "category", "category_label", "children_uncovered", "area_m2", "rank",
-            "geometry"]
+            rows.append(
+                {
+                    "unit_id": str(um["unit_id"].iloc[i]),
+                    "unit_name": um["name"].iloc[i],
+                    "category": cat,
+                    "category_label": _label(cat),
+                    "children_uncovered": float(per[i]),
+                    "area_m2": float(shapely.area(diff[i])),
+                    "geometry": diff[i],
+                }
+            )
+    cols = [
+        "unit_id",
+        "unit_name",
+        "category",
+        "category_label",
+        "children_uncovered",
+        "area_m2",
+        "rank",
+        "geometry",
+    ]
     if not rows:
         out = gpd.GeoDataFrame(columns=cols, geometry="geometry", crs=WGS84)
     else:
@@ -704,5 +831,3 @@ def _polygonal(geoms: np.ndarray, min_area: float) -> np.ndarray:
             sel = sub[keep & (owner == i)]
             out[i] = (shapely.MultiPolygon(list(sel)) if len(sel) > 1 else sel[0]) if len(sel) else None
     return out
-
-

@@ -23,10 +23,17 @@ __all__ = ["HAZARD_JOIN_M", "hazards"]
 # ----------------------------------------------------------------------------------------------------------------
 # summary and hazards
 # ----------------------------------------------------------------------------------------------------------------
-def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None, top: int | None = None,
-            min_level: int = 3, route: str = "safest", rank_by: str = "children",
-            safe_max_level: int | Mapping[str, int] | None = None,
-            schools: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+def hazards(
+    routes: gpd.GeoDataFrame,
+    network: Any,
+    stress: Stress | None = None,
+    top: int | None = None,
+    min_level: int = 3,
+    route: str = "safest",
+    rank_by: str = "children",
+    safe_max_level: int | Mapping[str, int] | None = None,
+    schools: gpd.GeoDataFrame | None = None,
+) -> gpd.GeoDataFrame:
     """Road segments and crossings at level >= ``min_level`` ranked by the children whose route uses them.
 
     The routes counted are the ``safest`` rows of :func:`school_routes`, i.e. the safest *acceptable* route of
@@ -77,25 +84,39 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
     """
     data = routes.attrs.get("childspace_routes")
     if data is None:
-        raise DataError("the routes carry no edge sequences", feature="routes",
-                        fix="pass the GeoDataFrame returned by school_routes (not a reloaded file)")
+        raise DataError(
+            "the routes carry no edge sequences",
+            feature="routes",
+            fix="pass the GeoDataFrame returned by school_routes (not a reloaded file)",
+        )
     if data.n_edges != network.n_edges:
-        raise DataError("the routes were computed on another network", feature="routes",
-                        fix="pass the same WalkNetwork as to school_routes")
+        raise DataError(
+            "the routes were computed on another network",
+            feature="routes",
+            fix="pass the same WalkNetwork as to school_routes",
+        )
     stress = network_stress(network) if stress is None else stress
     if route not in ("safest", "shortest"):
-        raise DataError(f"route must be 'safest' or 'shortest', got {route!r}", feature="hazards",
-                        fix="choose which routes to count")
+        raise DataError(
+            f"route must be 'safest' or 'shortest', got {route!r}",
+            feature="hazards",
+            fix="choose which routes to count",
+        )
     if rank_by not in ("children", "level"):
-        raise DataError(f"rank_by must be 'children' or 'level', got {rank_by!r}", feature="hazards",
-                        fix="rank the hazards by the children affected or by their level")
+        raise DataError(
+            f"rank_by must be 'children' or 'level', got {rank_by!r}",
+            feature="hazards",
+            fix="rank the hazards by the children affected or by their level",
+        )
     s = routes[(routes["route"] == route) & (routes["verdict"] != "unreachable")]
     key_children = pd.Series(s["children"].to_numpy(dtype=float), index=s["route_key"].to_numpy())
     key_school = pd.Series(_school_names(s, schools), index=s["route_key"].to_numpy())
     if safe_max_level is not None:
         smax = safe_max_levels(safe_max_level, stress.config)
-        key_min = pd.Series(s["category"].map(lambda c: smax.get(c, smax["default"]) + 1).to_numpy(dtype=np.int64),
-                            index=s["route_key"].to_numpy())
+        key_min = pd.Series(
+            s["category"].map(lambda c: smax.get(c, smax["default"]) + 1).to_numpy(dtype=np.int64),
+            index=s["route_key"].to_numpy(),
+        )
         min_level = int(key_min.min()) if len(key_min) else min_level
     else:
         key_min = None
@@ -110,61 +131,126 @@ def hazards(routes: gpd.GeoDataFrame, network: Any, stress: Stress | None = None
         he = np.unique(seg["edge"].to_numpy())
         grp = _street_groups(network, he, lev[he])
         seg["group"] = grp[np.searchsorted(he, seg["edge"].to_numpy())]
-        per = seg.drop_duplicates(["group", "key"])          # a child walking 3 pieces of a street counts once
-        per = per.assign(children=key_children.reindex(per["key"]).to_numpy(),
-                         school=key_school.reindex(per["key"]).to_numpy())
-        g = per.groupby("group").agg(children=("children", "sum"), routes=("key", "size"),
-                                     schools=("school", lambda x: "; ".join(sorted(set(x)))))
+        per = seg.drop_duplicates(["group", "key"])  # a child walking 3 pieces of a street counts once
+        per = per.assign(
+            children=key_children.reindex(per["key"]).to_numpy(),
+            school=key_school.reindex(per["key"]).to_numpy(),
+        )
+        g = per.groupby("group").agg(
+            children=("children", "sum"),
+            routes=("key", "size"),
+            schools=("school", lambda x: "; ".join(sorted(set(x)))),
+        )
         L = network.length
-        order = np.lexsort((-L[he], grp))                    # the longest piece represents the group
+        order = np.lexsort((-L[he], grp))  # the longest piece represents the group
         first = order[np.r_[True, grp[order][1:] != grp[order][:-1]]]
         rep_e = he[first]
         gid = grp[first]
         g = g.loc[gid]
         geoms = np.asarray(network.edges.geometry.array, dtype=object)
-        lines = pd.Series(geoms[he]).groupby(grp).agg(lambda x: shapely.line_merge(shapely.union_all(
-            np.asarray(x.to_numpy(), dtype=object)))).loc[gid].to_numpy(dtype=object)
-        names = network.edges["name"].to_numpy(dtype=object)[rep_e] if "name" in network.edges.columns else None
-        rows.append(pd.DataFrame({
-            "type": "segment", "level": lev[rep_e].astype(int), "children": g["children"].to_numpy(),
-            "routes": g["routes"].to_numpy(), "schools": g["schools"].to_numpy(),
-            "name": names, "reason": stress.edges["reason"].to_numpy(dtype=object)[rep_e],
-            "edge": rep_e, "node": -1, "pieces": np.bincount(grp)[gid],
-            "length_m": np.bincount(grp, weights=L[he])[gid], "geometry": lines}))
+        lines = (
+            pd.Series(geoms[he])
+            .groupby(grp)
+            .agg(lambda x: shapely.line_merge(shapely.union_all(np.asarray(x.to_numpy(), dtype=object))))
+            .loc[gid]
+            .to_numpy(dtype=object)
+        )
+        names = (
+            network.edges["name"].to_numpy(dtype=object)[rep_e] if "name" in network.edges.columns else None
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    "type": "segment",
+                    "level": lev[rep_e].astype(int),
+                    "children": g["children"].to_numpy(),
+                    "routes": g["routes"].to_numpy(),
+                    "schools": g["schools"].to_numpy(),
+                    "name": names,
+                    "reason": stress.edges["reason"].to_numpy(dtype=object)[rep_e],
+                    "edge": rep_e,
+                    "node": -1,
+                    "pieces": np.bincount(grp)[gid],
+                    "length_m": np.bincount(grp, weights=L[he])[gid],
+                    "geometry": lines,
+                }
+            )
+        )
     # crossings (per node; the worst crossing there among the routes using it)
     m = np.isin(data.cross_key, key_children.index.to_numpy()) & (data.cross_level >= min_level)
     if key_min is not None:
         m[m] = data.cross_level[m] >= key_min.reindex(data.cross_key[m]).to_numpy()
     if m.any():
-        cr = pd.DataFrame({"key": data.cross_key[m], "node": data.cross_node[m], "edge": data.cross_edge[m],
-                           "level": data.cross_level[m].astype(int)})
+        cr = pd.DataFrame(
+            {
+                "key": data.cross_key[m],
+                "node": data.cross_node[m],
+                "edge": data.cross_edge[m],
+                "level": data.cross_level[m].astype(int),
+            }
+        )
         cr = cr.sort_values("level", ascending=False, kind="stable").drop_duplicates(["key", "node"])
         cr["children"] = key_children.reindex(cr["key"]).to_numpy()
         cr["school"] = key_school.reindex(cr["key"]).to_numpy()
         worst = cr.drop_duplicates("node")[["node", "edge", "level"]].set_index("node")
-        g = cr.groupby("node").agg(children=("children", "sum"), routes=("key", "size"),
-                                   schools=("school", lambda x: "; ".join(sorted(set(x)))))
+        g = cr.groupby("node").agg(
+            children=("children", "sum"),
+            routes=("key", "size"),
+            schools=("school", lambda x: "; ".join(sorted(set(x)))),
+        )
         nodes = g.index.to_numpy()
         w = worst.loc[nodes]
         inc = stress.incidence.set_index(["node", "edge"])["reason"]
         reason = inc.reindex(pd.MultiIndex.from_arrays([nodes, w["edge"].to_numpy()])).to_numpy(dtype=object)
-        names = network.edges["name"].to_numpy(dtype=object)[w["edge"].to_numpy()] \
-            if "name" in network.edges.columns else None
-        rows.append(pd.DataFrame({
-            "type": "crossing", "level": w["level"].to_numpy(), "children": g["children"].to_numpy(),
-            "routes": g["routes"].to_numpy(), "schools": g["schools"].to_numpy(), "name": names,
-            "reason": reason, "edge": w["edge"].to_numpy(), "node": nodes, "pieces": 1, "length_m": 0.0,
-            "geometry": shapely.points(network.x[nodes], network.y[nodes])}))
-    cols = ["hazard_id", "type", "level", "children", "routes", "schools", "name", "reason", "rank", "edge", "node",
-            "pieces", "length_m"]
+        names = (
+            network.edges["name"].to_numpy(dtype=object)[w["edge"].to_numpy()]
+            if "name" in network.edges.columns
+            else None
+        )
+        rows.append(
+            pd.DataFrame(
+                {
+                    "type": "crossing",
+                    "level": w["level"].to_numpy(),
+                    "children": g["children"].to_numpy(),
+                    "routes": g["routes"].to_numpy(),
+                    "schools": g["schools"].to_numpy(),
+                    "name": names,
+                    "reason": reason,
+                    "edge": w["edge"].to_numpy(),
+                    "node": nodes,
+                    "pieces": 1,
+                    "length_m": 0.0,
+                    "geometry": shapely.points(network.x[nodes], network.y[nodes]),
+                }
+            )
+        )
+    cols = [
+        "hazard_id",
+        "type",
+        "level",
+        "children",
+        "routes",
+        "schools",
+        "name",
+        "reason",
+        "rank",
+        "edge",
+        "node",
+        "pieces",
+        "length_m",
+    ]
     if not rows:
-        return gpd.GeoDataFrame({c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=network.crs).to_crs(WGS84)
-                                .values, crs=WGS84)
+        return gpd.GeoDataFrame(
+            {c: [] for c in cols}, geometry=gpd.GeoSeries([], crs=network.crs).to_crs(WGS84).values, crs=WGS84
+        )
     df = pd.concat(rows, ignore_index=True)
     keys = ["children", "level"] if rank_by == "children" else ["level", "children"]
     df = df.sort_values(keys + ["type"], ascending=[False, False, True], kind="stable").reset_index(drop=True)
     df["rank"] = np.arange(1, len(df) + 1)
-    df["hazard_id"] = np.where(df["type"] == "crossing", "C" + df["node"].astype(str), "S" + df["edge"].astype(str))
+    df["hazard_id"] = np.where(
+        df["type"] == "crossing", "C" + df["node"].astype(str), "S" + df["edge"].astype(str)
+    )
     if top is not None:
         df = df.head(int(top))
     geo = gpd.GeoSeries(df.pop("geometry").to_numpy(), crs=network.crs).to_crs(WGS84)
@@ -181,15 +267,18 @@ def _school_names(routes: pd.DataFrame, schools: gpd.GeoDataFrame | None) -> np.
     ids = routes["school_id"].astype(str).to_numpy(dtype=object)
     if schools is None or "name" not in schools.columns:
         return ids
-    nm = pd.Series(schools["name"].to_numpy(dtype=object), index=schools["facility_id"].astype(str).to_numpy())
+    nm = pd.Series(
+        schools["name"].to_numpy(dtype=object), index=schools["facility_id"].astype(str).to_numpy()
+    )
     nm = nm[~nm.index.duplicated()]
     got = nm.reindex(ids).to_numpy(dtype=object)
     ok = pd.notna(got) & (pd.Series(got, dtype=object).astype(str).str.strip() != "").to_numpy()
     return np.where(ok, got, ids)
 
 
-def _street_groups(network: Any, edges: np.ndarray, level: np.ndarray, join_m: float = HAZARD_JOIN_M
-                   ) -> np.ndarray:
+def _street_groups(
+    network: Any, edges: np.ndarray, level: np.ndarray, join_m: float = HAZARD_JOIN_M
+) -> np.ndarray:
     """Group label (0..k-1) of each edge of ``edges``: edges of one street (same name, else same OSM way) and
     the same level that touch or come within ``join_m`` metres of each other (the two carriageways of a
     divided road, pieces either side of a short gap) are one group (connected components)."""
@@ -204,10 +293,9 @@ def _street_groups(network: Any, edges: np.ndarray, level: np.ndarray, join_m: f
     way_s = pd.Series(way, dtype=object).fillna(-1).astype(str)
     street = np.where(blank, ("way:" + way_s).to_numpy(dtype=object), ("name:" + nm).to_numpy(dtype=object))
     code = pd.factorize(pd.MultiIndex.from_arrays([street, np.asarray(level, dtype=np.int64)]))[0]
-    geoms = np.asarray(network.edges.geometry.array, dtype=object)[edges]   # metric CRS (network.crs)
+    geoms = np.asarray(network.edges.geometry.array, dtype=object)[edges]  # metric CRS (network.crs)
     i, j = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=join_m)
     same = code[i] == code[j]
     G = sp.csr_array((np.ones(int(same.sum())), (i[same], j[same])), shape=(n, n))
     _, lab = connected_components(G, directed=False)
     return pd.factorize(lab)[0].astype(np.int64)
-

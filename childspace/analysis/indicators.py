@@ -30,21 +30,46 @@ __all__ = ["COLUMNS", "STATUS_MET", "STATUS_MISSING", "STATUS_NOT_MET", "plan_in
 STATUS_MET = "达标 met"
 STATUS_NOT_MET = "未达标 not met"
 STATUS_MISSING = "缺数据 missing data"
-COLUMNS = ["level", "unit_id", "unit", "target_id", "indicator", "wording", "comparison", "target", "value",
-           "gap", "unit_of_measure", "status", "year", "basis", "missing", "source"]
+COLUMNS = [
+    "level",
+    "unit_id",
+    "unit",
+    "target_id",
+    "indicator",
+    "wording",
+    "comparison",
+    "target",
+    "value",
+    "gap",
+    "unit_of_measure",
+    "status",
+    "year",
+    "basis",
+    "missing",
+    "source",
+]
 CITY = "city"
 
 
 class _Context:
     """The inputs of one run, with every facility and venue placed in its township once."""
 
-    def __init__(self, townships: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame | None,
-                 communities: gpd.GeoDataFrame | None, pilots: Any, venues: gpd.GeoDataFrame | None,
-                 plan: Plan) -> None:
+    def __init__(
+        self,
+        townships: gpd.GeoDataFrame | None,
+        facilities: gpd.GeoDataFrame | None,
+        communities: gpd.GeoDataFrame | None,
+        pilots: Any,
+        venues: gpd.GeoDataFrame | None,
+        plan: Plan,
+    ) -> None:
         self.plan = plan
         self.towns = townships.to_crs(WGS84).reset_index(drop=True) if townships is not None else None
-        self.fac = facilities if facilities is not None else gpd.GeoDataFrame(
-            {"category": pd.Series(dtype=object)}, geometry=[], crs=WGS84)
+        self.fac = (
+            facilities
+            if facilities is not None
+            else gpd.GeoDataFrame({"category": pd.Series(dtype=object)}, geometry=[], crs=WGS84)
+        )
         self.fac_town = self._town_of(self.fac)
         self.pilots = pilots
         self.venues = venues
@@ -57,14 +82,15 @@ class _Context:
             return out
         pts = gdf.to_crs(WGS84).geometry.values
         ti, pi = shapely.STRtree(self.towns.geometry.values).query(pts, predicate="within")
-        out[ti[::-1]] = pi[::-1]   # first township wins on a shared edge
+        out[ti[::-1]] = pi[::-1]  # first township wins on a shared edge
         return out
 
     def _population(self, communities: gpd.GeoDataFrame | None) -> tuple[np.ndarray, str]:
         if self.towns is None:
             return np.zeros(0), ""
-        pop = pd.to_numeric(self.towns.get("population", pd.Series(np.nan, index=self.towns.index)),
-                            errors="coerce").to_numpy(dtype=float)
+        pop = pd.to_numeric(
+            self.towns.get("population", pd.Series(np.nan, index=self.towns.index)), errors="coerce"
+        ).to_numpy(dtype=float)
         source = "乡镇人口 township population"
         if np.isnan(pop).any() and communities is not None and "population" in communities.columns:
             c = communities.to_crs(WGS84)
@@ -81,8 +107,10 @@ class _Context:
         """(level, unit_id, name, township index or -1 for the city)."""
         out = [(CITY, CITY, self.plan.city or "全市 city", -1)]
         if self.towns is not None:
-            out += [("township", str(self.towns.at[i, "unit_id"]), str(self.towns.at[i, "name"]), i)
-                    for i in range(len(self.towns))]
+            out += [
+                ("township", str(self.towns.at[i, "unit_id"]), str(self.towns.at[i, "name"]), i)
+                for i in range(len(self.towns))
+            ]
         return out
 
     def of(self, category: str, town: int) -> pd.DataFrame:
@@ -92,8 +120,17 @@ class _Context:
         return self.fac.loc[mask]
 
 
-def _row(t: Target, level: str, unit_id: str, unit: str, value: float = np.nan, basis: str = "",
-         missing: str = "", target: float | None = None, measure_unit: str | None = None) -> dict:
+def _row(
+    t: Target,
+    level: str,
+    unit_id: str,
+    unit: str,
+    value: float = np.nan,
+    basis: str = "",
+    missing: str = "",
+    target: float | None = None,
+    measure_unit: str | None = None,
+) -> dict:
     goal = t.target if target is None else target
     if missing and not np.isfinite(value):
         status, gap = STATUS_MISSING, np.nan
@@ -101,13 +138,24 @@ def _row(t: Target, level: str, unit_id: str, unit: str, value: float = np.nan, 
         ok = value >= goal if t.comparison == ">=" else value <= goal
         status = STATUS_MET if ok else STATUS_NOT_MET
         gap = max(goal - value, 0.0) if t.comparison == ">=" else max(value - goal, 0.0)
-    return {"level": level, "unit_id": unit_id, "unit": unit, "target_id": t.id, "indicator": t.label,
-            "wording": t.wording, "comparison": t.comparison, "target": goal,
-            "value": round(float(value), 2) if np.isfinite(value) else np.nan,
-            "gap": round(float(gap), 2) if np.isfinite(gap) else np.nan,
-            "unit_of_measure": t.unit if measure_unit is None else measure_unit, "status": status,
-            "year": t.year, "basis": basis, "missing": ("missing data: " + missing) if missing else "",
-            "source": t.source}
+    return {
+        "level": level,
+        "unit_id": unit_id,
+        "unit": unit,
+        "target_id": t.id,
+        "indicator": t.label,
+        "wording": t.wording,
+        "comparison": t.comparison,
+        "target": goal,
+        "value": round(float(value), 2) if np.isfinite(value) else np.nan,
+        "gap": round(float(gap), 2) if np.isfinite(gap) else np.nan,
+        "unit_of_measure": t.unit if measure_unit is None else measure_unit,
+        "status": status,
+        "year": t.year,
+        "basis": basis,
+        "missing": ("missing data: " + missing) if missing else "",
+        "source": t.source,
+    }
 
 
 def _numbers(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -121,19 +169,26 @@ def _flags(df: pd.DataFrame, col: str) -> np.ndarray:
     if col not in df.columns:
         return np.full(len(df), None, dtype=object)
     v = df[col].to_numpy(dtype=object)
-    return np.array([None if x is None or (isinstance(x, float) and np.isnan(x)) else bool(x) for x in v],
-                    dtype=object)
+    return np.array(
+        [None if x is None or (isinstance(x, float) and np.isnan(x)) else bool(x) for x in v], dtype=object
+    )
 
 
 # -- measures -----------------------------------------------------------------------------------------------------
+
 
 def _infant_places(ctx: _Context, t: Target) -> list[dict]:
     rows = []
     all_ic = ctx.of("infant_care", -1)
     places_known = bool(len(all_ic)) and np.isfinite(_numbers(all_ic, "capacity")).any()
     for level, uid, name, i in ctx.units():
-        pop = float(np.nansum(ctx.population)) if i < 0 else float(ctx.population[i]) if len(ctx.population) \
+        pop = (
+            float(np.nansum(ctx.population))
+            if i < 0
+            else float(ctx.population[i])
+            if len(ctx.population)
             else np.nan
+        )
         ic = ctx.of("infant_care", i)
         cap = _numbers(ic, "capacity")
         known = np.isfinite(cap)
@@ -141,25 +196,40 @@ def _infant_places(ctx: _Context, t: Target) -> list[dict]:
             rows.append(_row(t, level, uid, name, missing="population (人口) of the township(s)"))
             continue
         if not len(all_ic):
-            rows.append(_row(t, level, uid, name, missing="no infant-care institutions (托育机构) in the inputs: "
-                                                          "add the register with 托位数 (places)"))
+            rows.append(
+                _row(
+                    t,
+                    level,
+                    uid,
+                    name,
+                    missing="no infant-care institutions (托育机构) in the inputs: "
+                    "add the register with 托位数 (places)",
+                )
+            )
             continue
         if not places_known:
             rows.append(_row(t, level, uid, name, missing="托位数 (places) of the infant-care institutions"))
             continue
         places = float(cap[known].sum())
         value = places / pop * 1000.0
-        basis = (f"{len(ic)} 托育机构 infant-care institutions, {places:,.0f} places "
-                 f"(known for {int(known.sum())}); {ctx.pop_source} {pop:,.0f}")
-        short = "" if known.all() else f"places unknown for {int((~known).sum())} institutions (value is a lower " \
-                                       "bound)"
+        basis = (
+            f"{len(ic)} 托育机构 infant-care institutions, {places:,.0f} places "
+            f"(known for {int(known.sum())}); {ctx.pop_source} {pop:,.0f}"
+        )
+        short = (
+            ""
+            if known.all()
+            else f"places unknown for {int((~known).sum())} institutions (value is a lower bound)"
+        )
         r = _row(t, level, uid, name, value, basis)
         r["missing"] = ("missing data: " + short) if short else ""
         rows.append(r)
     return rows
 
 
-def _townships_with(category: str, what: str, flag: str | None = None) -> Callable[[_Context, Target], list[dict]]:
+def _townships_with(
+    category: str, what: str, flag: str | None = None
+) -> Callable[[_Context, Target], list[dict]]:
     """Share of townships with at least one facility of ``category`` (with ``flag`` True when given)."""
 
     def measure(ctx: _Context, t: Target) -> list[dict]:
@@ -185,16 +255,34 @@ def _townships_with(category: str, what: str, flag: str | None = None) -> Callab
             if i < 0:
                 has = int((count > 0).sum())
                 basis = f"{has} of {n_towns} townships have at least one {word}{what}"
-                miss = "" if not (unknown[count == 0] > 0).any() else \
-                    f"{flag} unknown in {int(((unknown > 0) & (count == 0)).sum())} townships without a known one"
+                miss = (
+                    ""
+                    if not (unknown[count == 0] > 0).any()
+                    else f"{flag} unknown in {int(((unknown > 0) & (count == 0)).sum())} townships without a known one"
+                )
                 r = _row(t, lvl, uid, name, 100.0 * has / n_towns, basis)
                 r["missing"] = ("missing data: " + miss) if miss else ""
             elif count[i] == 0 and unknown[i] > 0:
-                r = _row(t, lvl, uid, name, missing=f"{flag} unknown for {unknown[i]} of its {what}",
-                         target=1, measure_unit="个 facilities")
+                r = _row(
+                    t,
+                    lvl,
+                    uid,
+                    name,
+                    missing=f"{flag} unknown for {unknown[i]} of its {what}",
+                    target=1,
+                    measure_unit="个 facilities",
+                )
             else:
-                r = _row(t, lvl, uid, name, float(count[i]), f"{count[i]} {word}{what} in the township", target=1,
-                         measure_unit="个 facilities")
+                r = _row(
+                    t,
+                    lvl,
+                    uid,
+                    name,
+                    float(count[i]),
+                    f"{count[i]} {word}{what} in the township",
+                    target=1,
+                    measure_unit="个 facilities",
+                )
             rows.append(r)
         return rows
 
@@ -206,39 +294,69 @@ def _kindergarten_share(ctx: _Context, t: Target, which: str) -> list[dict]:
 
     def status(kg: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         if which == "inclusive":
-            own = kg["ownership"].to_numpy(dtype=object) if "ownership" in kg.columns else \
-                np.full(len(kg), None, dtype=object)
+            own = (
+                kg["ownership"].to_numpy(dtype=object)
+                if "ownership" in kg.columns
+                else np.full(len(kg), None, dtype=object)
+            )
             inc = _flags(kg, "inclusive")
             yes = (own == "public") | np.array([f is True for f in inc])
             known = yes | np.array([f is False for f in inc])
             return yes, known
         grades = tuple(t.params.get("grades", QUALITY_GRADES))
-        g = kg["grade"].to_numpy(dtype=object) if "grade" in kg.columns else np.full(len(kg), None, dtype=object)
-        known = np.array([x is not None and not (isinstance(x, float) and np.isnan(x)) for x in g], dtype=bool)
+        g = (
+            kg["grade"].to_numpy(dtype=object)
+            if "grade" in kg.columns
+            else np.full(len(kg), None, dtype=object)
+        )
+        known = np.array(
+            [x is not None and not (isinstance(x, float) and np.isnan(x)) for x in g], dtype=bool
+        )
         return np.isin(g.astype(str), grades) & known, known
 
-    what = "办园性质/普惠 (ownership or inclusive status)" if which == "inclusive" else "办园等级 (quality grade)"
+    what = (
+        "办园性质/普惠 (ownership or inclusive status)"
+        if which == "inclusive"
+        else "办园等级 (quality grade)"
+    )
     if not len(kg_all):
-        return [_row(t, lvl, uid, name, missing="no kindergartens (幼儿园) in the inputs")
-                for lvl, uid, name, _ in ctx.units()]
+        return [
+            _row(t, lvl, uid, name, missing="no kindergartens (幼儿园) in the inputs")
+            for lvl, uid, name, _ in ctx.units()
+        ]
     _, known_all = status(kg_all)
     if not known_all.any():
-        return [_row(t, lvl, uid, name, missing=f"{what} of the kindergartens") for lvl, uid, name, _ in ctx.units()]
+        return [
+            _row(t, lvl, uid, name, missing=f"{what} of the kindergartens")
+            for lvl, uid, name, _ in ctx.units()
+        ]
     by_places = bool(np.isfinite(_numbers(kg_all, "capacity")[known_all]).all())
     rows = []
     for lvl, uid, name, i in ctx.units():
         kg = ctx.of("kindergarten", i)
         yes, known = status(kg)
         if not known.any():
-            rows.append(_row(t, lvl, uid, name, missing=f"{what} of its {len(kg)} kindergartens" if len(kg)
-                             else "no kindergarten in this township"))
+            rows.append(
+                _row(
+                    t,
+                    lvl,
+                    uid,
+                    name,
+                    missing=f"{what} of its {len(kg)} kindergartens"
+                    if len(kg)
+                    else "no kindergarten in this township",
+                )
+            )
             continue
         w = _numbers(kg, "capacity") if by_places else np.ones(len(kg))
         value = 100.0 * w[yes & known].sum() / w[known].sum()
         unit = "学位 places" if by_places else "所 kindergartens"
-        basis = (f"按学位 by places: {w[yes & known].sum():,.0f} of {w[known].sum():,.0f} places" if by_places else
-                 f"按园数 by count (places not known for every kindergarten): {int((yes & known).sum())} of "
-                 f"{int(known.sum())} kindergartens") + f" in {int(known.sum())} kindergartens ({unit})"
+        basis = (
+            f"按学位 by places: {w[yes & known].sum():,.0f} of {w[known].sum():,.0f} places"
+            if by_places
+            else f"按园数 by count (places not known for every kindergarten): {int((yes & known).sum())} of "
+            f"{int(known.sum())} kindergartens"
+        ) + f" in {int(known.sum())} kindergartens ({unit})"
         r = _row(t, lvl, uid, name, value, basis)
         if (~known).any():
             r["missing"] = f"missing data: {what} unknown for {int((~known).sum())} kindergartens (left out)"
@@ -248,9 +366,16 @@ def _kindergarten_share(ctx: _Context, t: Target, which: str) -> list[dict]:
 
 def _new_public_places(ctx: _Context, t: Target) -> list[dict]:
     since = t.params.get("since", "")
-    return [_row(t, CITY, CITY, ctx.plan.city or "全市 city",
-                 missing=f"places of public kindergartens opened since {since} (新增公办学位: 开办年份 and 学位数 of "
-                         "each new public kindergarten, or the education bureau's count); not in the inputs")]
+    return [
+        _row(
+            t,
+            CITY,
+            CITY,
+            ctx.plan.city or "全市 city",
+            missing=f"places of public kindergartens opened since {since} (新增公办学位: 开办年份 and 学位数 of "
+            "each new public kindergarten, or the education bureau's count); not in the inputs",
+        )
+    ]
 
 
 def _pilot_batch(ctx: _Context, t: Target) -> list[dict]:
@@ -269,9 +394,17 @@ def _pilot_batch(ctx: _Context, t: Target) -> list[dict]:
 def _venues(ctx: _Context, t: Target) -> list[dict]:
     rows = []
     if ctx.venues is None or not len(ctx.venues):
-        return [_row(t, lvl, uid, name, missing="public venues with 建筑面积 (floor area) or 日均客流 (daily visitors): "
-                                                "a venue register, or OSM venues")
-                for lvl, uid, name, _ in ctx.units()]
+        return [
+            _row(
+                t,
+                lvl,
+                uid,
+                name,
+                missing="public venues with 建筑面积 (floor area) or 日均客流 (daily visitors): "
+                "a venue register, or OSM venues",
+            )
+            for lvl, uid, name, _ in ctx.units()
+        ]
     v = ctx.venues
     req = v["required"].to_numpy(dtype=bool)
     has = v["has_room"].to_numpy(dtype=bool)
@@ -286,9 +419,15 @@ def _venues(ctx: _Context, t: Target) -> list[dict]:
         if n_req == 0:
             r = _row(t, lvl, uid, name, 100.0, f"{int(m.sum())} venues, none above the thresholds")
         else:
-            r = _row(t, lvl, uid, name, 100.0 * n_ok / n_req,
-                     f"{n_ok} of {n_req} venues that must have a room have one within "
-                     f"{ctx.plan.room_distance_m:g} m ({int(m.sum())} venues checked)")
+            r = _row(
+                t,
+                lvl,
+                uid,
+                name,
+                100.0 * n_ok / n_req,
+                f"{n_ok} of {n_req} venues that must have a room have one within "
+                f"{ctx.plan.room_distance_m:g} m ({int(m.sum())} venues checked)",
+            )
         if n_unk:
             r["missing"] = f"missing data: floor area and visitors unknown for {n_unk} venues (not counted)"
         rows.append(r)
@@ -301,16 +440,23 @@ _MEASURES: dict[str, Callable[[_Context, Target], list[dict]]] = {
     "new_public_kindergarten_places": _new_public_places,
     "inclusive_kindergarten_share": lambda c, t: _kindergarten_share(c, t, "inclusive"),
     "quality_kindergarten_share": lambda c, t: _kindergarten_share(c, t, "quality"),
-    "townships_with_demonstration_children_home": _townships_with("children_home", "children's homes (儿童之家)",
-                                                                  flag="demonstration"),
+    "townships_with_demonstration_children_home": _townships_with(
+        "children_home", "children's homes (儿童之家)", flag="demonstration"
+    ),
     "pilot_units_batch": _pilot_batch,
     "venues_with_mother_baby_room": _venues,
 }
 
 
-def plan_indicators(townships: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame | None, *,
-                    plan: Plan | None = None, communities: gpd.GeoDataFrame | None = None,
-                    pilots: pd.DataFrame | None = None, venues: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
+def plan_indicators(
+    townships: gpd.GeoDataFrame | None,
+    facilities: gpd.GeoDataFrame | None,
+    *,
+    plan: Plan | None = None,
+    communities: gpd.GeoDataFrame | None = None,
+    pilots: pd.DataFrame | None = None,
+    venues: gpd.GeoDataFrame | None = None,
+) -> pd.DataFrame:
     """The plan's targets measured for the city and each township.
 
     Parameters

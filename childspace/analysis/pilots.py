@@ -51,7 +51,6 @@ ELEMENTS: dict[str, tuple[tuple[str, ...], str, str]] = {
 }
 
 
-
 def elements_for(categories: Iterable[str] | None) -> list[str]:
     """The checklist elements a run's ``[analysis] categories`` can judge: those with at least one of their
     categories among ``categories`` (all of :data:`ELEMENTS` when None). An element judged on categories the run
@@ -72,28 +71,39 @@ def _select(pilots: gpd.GeoDataFrame, batch: int | Iterable[int] | None) -> gpd.
     bad = ~kinds.isin(("community",) + _POINT_KINDS)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"unknown pilot kind {pilots['kind'].iloc[i]!r}",
-                        feature=f"row {i} (pilot_id={pilots['pilot_id'].iloc[i]})",
-                        fix="use community, school, hospital, park, venue, street or enterprise")
+        raise DataError(
+            f"unknown pilot kind {pilots['kind'].iloc[i]!r}",
+            feature=f"row {i} (pilot_id={pilots['pilot_id'].iloc[i]})",
+            fix="use community, school, hospital, park, venue, street or enterprise",
+        )
     comm = (kinds == "community").to_numpy()
     poly = pilots.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
     wrong = comm & ~poly
     if wrong.any():
         i = int(np.flatnonzero(wrong)[0])
-        raise DataError("a community pilot needs its community polygon",
-                        feature=f"row {i} (pilot_id={pilots['pilot_id'].iloc[i]})",
-                        fix="give the community code (社区编码) so the loader attaches the community boundary")
+        raise DataError(
+            "a community pilot needs its community polygon",
+            feature=f"row {i} (pilot_id={pilots['pilot_id'].iloc[i]})",
+            fix="give the community code (社区编码) so the loader attaches the community boundary",
+        )
     if batch is None:
         return pilots
     if "batch" not in pilots.columns:
-        raise DataError("pilots have no 'batch' column to filter on", fix="load pilots with childspace.inputs.loaders")
+        raise DataError(
+            "pilots have no 'batch' column to filter on", fix="load pilots with childspace.inputs.loaders"
+        )
     want = [batch] if isinstance(batch, (int, np.integer)) else list(batch)
     return pilots[pd.to_numeric(pilots["batch"], errors="coerce").isin(want)]
 
 
-def pilot_catchments(pilots: gpd.GeoDataFrame, network: Any = None, radius: float = 500.0,
-                     street_width: float = 25.0, max_snap: float = MAX_SNAP_M,
-                     batch: int | Iterable[int] | None = None) -> gpd.GeoDataFrame:
+def pilot_catchments(
+    pilots: gpd.GeoDataFrame,
+    network: Any = None,
+    radius: float = 500.0,
+    street_width: float = 25.0,
+    max_snap: float = MAX_SNAP_M,
+    batch: int | Iterable[int] | None = None,
+) -> gpd.GeoDataFrame:
     """The area each pilot serves.
 
     Community pilots use their community polygon. Point-like pilots (school, hospital, park, venue, street,
@@ -126,25 +136,47 @@ def pilot_catchments(pilots: gpd.GeoDataFrame, network: Any = None, radius: floa
     rad = np.where(method == "polygon", np.nan, float(radius))
     pt = np.flatnonzero(method != "polygon")
     if len(pt):
-        pts = gpd.GeoDataFrame({"facility_id": pw["pilot_id"].astype(str).to_numpy()[pt], "category": "pilot"},
-                               geometry=pw.geometry.values[pt], crs=WGS84)
+        pts = gpd.GeoDataFrame(
+            {"facility_id": pw["pilot_id"].astype(str).to_numpy()[pt], "category": "pilot"},
+            geometry=pw.geometry.values[pt],
+            crs=WGS84,
+        )
         line = service_areas(pts, None, radii={"pilot": radius}, method="line")
         geoms[pt] = line.geometry.values
         if network is not None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ChildspaceWarning)
-                walk = service_areas(pts, network, radii={"pilot": radius}, method="walk", street_width=street_width,
-                                     max_snap=max_snap, quad_segs=4)
+                walk = service_areas(
+                    pts,
+                    network,
+                    radii={"pilot": radius},
+                    method="walk",
+                    street_width=street_width,
+                    max_snap=max_snap,
+                    quad_segs=4,
+                )
             ok = walk.geometry.notna().to_numpy() & ~walk.geometry.is_empty.to_numpy()
             geoms[pt[ok]] = walk.geometry.values[ok]
             method[pt[ok]] = "walk"
             if (~ok).any():
-                warnings.warn(f"{int((~ok).sum())} point pilots are farther than {max_snap:g} m from any street; "
-                              "their catchment is a straight-line circle", ChildspaceWarning, stacklevel=2)
-    out = gpd.GeoDataFrame({"pilot_id": pw["pilot_id"].astype(str).to_numpy(), "name": pw["name"].to_numpy(),
-                            "batch": pw["batch"].to_numpy() if "batch" in pw.columns else None,
-                            "kind": pw["kind"].astype(str).to_numpy(), "method": method, "radius_m": rad},
-                           geometry=gpd.GeoSeries(geoms, crs=WGS84).values, crs=WGS84)
+                warnings.warn(
+                    f"{int((~ok).sum())} point pilots are farther than {max_snap:g} m from any street; "
+                    "their catchment is a straight-line circle",
+                    ChildspaceWarning,
+                    stacklevel=2,
+                )
+    out = gpd.GeoDataFrame(
+        {
+            "pilot_id": pw["pilot_id"].astype(str).to_numpy(),
+            "name": pw["name"].to_numpy(),
+            "batch": pw["batch"].to_numpy() if "batch" in pw.columns else None,
+            "kind": pw["kind"].astype(str).to_numpy(),
+            "method": method,
+            "radius_m": rad,
+        },
+        geometry=gpd.GeoSeries(geoms, crs=WGS84).values,
+        crs=WGS84,
+    )
     out["area_m2"] = out.to_crs(local_crs_for(out)).geometry.area.to_numpy() if len(out) else []
     return out
 
@@ -153,10 +185,18 @@ def _fmt_m(d: float) -> str:
     return f"{d:,.0f}" if np.isfinite(d) else "∞"
 
 
-def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins: gpd.GeoDataFrame | None,
-                 network: Any = None, elements: Iterable[str] | None = None, radii: Mapping[str, float] | Any = None,
-                 target_pct: float | Mapping[str, float] | None = None, batch: int | Iterable[int] | None = None,
-                 max_snap: float = MAX_SNAP_M, categories: Iterable[str] | None = None) -> gpd.GeoDataFrame:
+def pilot_status(
+    pilots: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    origins: gpd.GeoDataFrame | None,
+    network: Any = None,
+    elements: Iterable[str] | None = None,
+    radii: Mapping[str, float] | Any = None,
+    target_pct: float | Mapping[str, float] | None = None,
+    batch: int | Iterable[int] | None = None,
+    max_snap: float = MAX_SNAP_M,
+    categories: Iterable[str] | None = None,
+) -> gpd.GeoDataFrame:
     """Checklist of child-friendly elements within reach of each pilot, and its status.
 
     Rule ("within reach"):
@@ -210,13 +250,18 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
     if unknown:
         raise DataError(f"unknown checklist element(s) {unknown}", fix=f"use some of {list(ELEMENTS)}")
     run_cats = None if categories is None else set(categories)
-    elem = {k: (tuple(c for c in ELEMENTS[k][0] if run_cats is None or c in run_cats), *ELEMENTS[k][1:])
-            for k in keys}
+    elem = {
+        k: (tuple(c for c in ELEMENTS[k][0] if run_cats is None or c in run_cats), *ELEMENTS[k][1:])
+        for k in keys
+    }
     keys = [k for k in keys if elem[k][0]]
     if not keys:
-        raise DataError("no checklist element can be judged with the run's categories", feature="pilots",
-                        fix=f"include some of {sorted({c for v in ELEMENTS.values() for c in v[0]})} in "
-                            "[analysis] categories")
+        raise DataError(
+            "no checklist element can be judged with the run's categories",
+            feature="pilots",
+            fix=f"include some of {sorted({c for v in ELEMENTS.values() for c in v[0]})} in "
+            "[analysis] categories",
+        )
     cats = list(dict.fromkeys(c for k in keys for c in elem[k][0]))
     std = radii if hasattr(radii, "categories") else _default_standards()
     n = len(sel)
@@ -225,8 +270,11 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
     if comm.any():
         metric = sel.to_crs(local_crs_for(sel))
         geom_pt = metric.geometry.representative_point().to_crs(sel.crs)
-    pts = gpd.GeoDataFrame({"origin_id": sel["pilot_id"].astype(str).to_numpy(), "children": 0},
-                           geometry=geom_pt.values, crs=sel.crs)
+    pts = gpd.GeoDataFrame(
+        {"origin_id": sel["pilot_id"].astype(str).to_numpy(), "children": 0},
+        geometry=geom_pt.values,
+        crs=sel.crs,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChildspaceWarning)
         acc = origin_access(pts, facilities, network, categories=cats, radii=radii, max_snap=max_snap)
@@ -243,12 +291,20 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
             dist[k] = np.fmin(dist[k], d)
             has[k] |= acc[f"covered_{m}_{c}"].to_numpy(dtype=bool)
     if comm.any() and origins is not None and len(origins):
-        units = gpd.GeoDataFrame({"unit_id": sel["pilot_id"].astype(str).to_numpy()[comm],
-                                  "name": sel["name"].to_numpy()[comm], "level": "pilot"},
-                                 geometry=sel.geometry.values[comm], crs=sel.crs)
+        units = gpd.GeoDataFrame(
+            {
+                "unit_id": sel["pilot_id"].astype(str).to_numpy()[comm],
+                "name": sel["name"].to_numpy()[comm],
+                "level": "pilot",
+            },
+            geometry=sel.geometry.values[comm],
+            crs=sel.crs,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ChildspaceWarning)
-            oacc = origin_access(origins, facilities, network, categories=cats, radii=radii, max_snap=max_snap)
+            oacc = origin_access(
+                origins, facilities, network, categories=cats, radii=radii, max_snap=max_snap
+            )
             uc = unit_coverage(units, oacc, categories=cats, target_pct=target_pct)
         ci = np.flatnonzero(comm)
         for k in keys:
@@ -258,7 +314,9 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
             med = part.groupby("unit_id", sort=False)["median_walk_m"].min()
             kids = part.groupby("unit_id", sort=False)["children"].max()
             tgt = {c: _target_pct(c, target_pct, std) for c in elem[k][0]}
-            ok_any = part.assign(_ok=part[pct_col] >= part["category"].map(tgt)).groupby("unit_id")["_ok"].any()
+            ok_any = (
+                part.assign(_ok=part[pct_col] >= part["category"].map(tgt)).groupby("unit_id")["_ok"].any()
+            )
             for j, i in enumerate(ci.tolist()):
                 uid = units["unit_id"].iloc[j]
                 if kids.get(uid, 0) <= 0:
@@ -269,8 +327,10 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
                     dist[k][i] = float(med.get(uid, np.inf))
                 pct = best.get(uid, np.nan)
                 t = min(tgt.values())
-                detail[k][i] = (f"（覆盖儿童{pct:.1f}%，目标{t:.0f}%）", f"covers {pct:.1f}% of children "
-                                f"(target {t:.0f}%)")
+                detail[k][i] = (
+                    f"（覆盖儿童{pct:.1f}%，目标{t:.0f}%）",
+                    f"covers {pct:.1f}% of children (target {t:.0f}%)",
+                )
     elif comm.any():
         rule[comm] = "nearest (no origins given)"
     reasons = []
@@ -290,7 +350,9 @@ def pilot_status(pilots: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, origins
             rtxt = "/".join(_fmt_m(x) for x in r)
             d = dist[k][i]
             near_zh = f"最近{_fmt_m(d)}米" if np.isfinite(d) else ("步行不可达" if walk else "无")
-            near_en = f"nearest {_fmt_m(d)} m" if np.isfinite(d) else ("none reachable on foot" if walk else "none")
+            near_en = (
+                f"nearest {_fmt_m(d)} m" if np.isfinite(d) else ("none reachable on foot" if walk else "none")
+            )
             parts.append(f"缺{zh}（{near_zh}，标准{rtxt}米） No {en} within {rtxt} m ({near_en})")
         reasons.append("; ".join(parts))
     n_present = np.sum([has[k] for k in keys], axis=0) if keys else np.zeros(n, dtype=int)

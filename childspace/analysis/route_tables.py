@@ -27,9 +27,12 @@ def _set_verdicts(routes: pd.DataFrame, cfg: dict, smax: dict) -> None:
     routes["verdict_assumed"] = routes["verdict_best"].to_numpy() != routes["verdict_worst"].to_numpy()
 
 
-def school_summary(routes: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
-                   safe_max_level: int | Mapping[str, int] | None = None,
-                   config: str | Path | Mapping[str, Any] | None = None) -> pd.DataFrame:
+def school_summary(
+    routes: gpd.GeoDataFrame,
+    schools: gpd.GeoDataFrame,
+    safe_max_level: int | Mapping[str, int] | None = None,
+    config: str | Path | Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
     """Children per school by the verdict of their safest acceptable route, with how much of it is assumed.
 
     Parameters
@@ -58,57 +61,103 @@ def school_summary(routes: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     """
     routes = _reverdict(routes, safe_max_level, config)
     s = routes[routes["route"] == "safest"]
-    cnt = pd.crosstab([s["school_id"].fillna("—"), s["category"]], s["verdict"], values=s["children"],
-                      aggfunc="sum").fillna(0)
+    cnt = pd.crosstab(
+        [s["school_id"].fillna("—"), s["category"]], s["verdict"], values=s["children"], aggfunc="sum"
+    ).fillna(0)
     for v in ("safe", "caution", "unsafe", "unreachable"):
         if v not in cnt.columns:
             cnt[v] = 0.0
     key = [s["school_id"].fillna("—"), s["category"]]
     ch = s["children"].astype(float)
-    extra = pd.DataFrame({
-        "assumed": ch.where(s.get("verdict_assumed", pd.Series(False, index=s.index)).astype(bool), 0.0),
-        "best": ch.where(s.get("verdict_best", s["verdict"]) == "safe", 0.0),
-        "worst": ch.where(s.get("verdict_worst", s["verdict"]) == "safe", 0.0),
-        "ash": ch * s["assumed_share"].astype(float).fillna(0.0), "ch": ch.where(s["assumed_share"].notna(), 0.0),
-    }).groupby(key).sum()
-    over = s[s["over_detour"].astype(bool)].groupby(["school_id", "category"])["children"].sum() \
-        if "over_detour" in s.columns else pd.Series(dtype=float)
+    extra = (
+        pd.DataFrame(
+            {
+                "assumed": ch.where(
+                    s.get("verdict_assumed", pd.Series(False, index=s.index)).astype(bool), 0.0
+                ),
+                "best": ch.where(s.get("verdict_best", s["verdict"]) == "safe", 0.0),
+                "worst": ch.where(s.get("verdict_worst", s["verdict"]) == "safe", 0.0),
+                "ash": ch * s["assumed_share"].astype(float).fillna(0.0),
+                "ch": ch.where(s["assumed_share"].notna(), 0.0),
+            }
+        )
+        .groupby(key)
+        .sum()
+    )
+    over = (
+        s[s["over_detour"].astype(bool)].groupby(["school_id", "category"])["children"].sum()
+        if "over_detour" in s.columns
+        else pd.Series(dtype=float)
+    )
     cnt = cnt.reset_index().rename(columns={"school_id": "school_id"})
-    none = cnt["school_id"] == "—"   # children with no reachable school: an id that says so, never empty
-    out = pd.DataFrame({"school_id": cnt["school_id"].where(~none, "unreachable/" + cnt["category"].astype(str)),
-                        "category": cnt["category"],
-                        "children_safe": cnt["safe"], "children_caution": cnt["caution"],
-                        "children_unsafe": cnt["unsafe"], "children_unreachable": cnt["unreachable"]})
-    out["children_over_detour"] = [float(over.get((a, b), 0.0)) for a, b in zip(out["school_id"],
-                                                                                  out["category"])]
+    none = cnt["school_id"] == "—"  # children with no reachable school: an id that says so, never empty
+    out = pd.DataFrame(
+        {
+            "school_id": cnt["school_id"].where(~none, "unreachable/" + cnt["category"].astype(str)),
+            "category": cnt["category"],
+            "children_safe": cnt["safe"],
+            "children_caution": cnt["caution"],
+            "children_unsafe": cnt["unsafe"],
+            "children_unreachable": cnt["unreachable"],
+        }
+    )
+    out["children_over_detour"] = [
+        float(over.get((a, b), 0.0)) for a, b in zip(out["school_id"], out["category"])
+    ]
     ex = extra.reindex(pd.MultiIndex.from_arrays([cnt["school_id"], cnt["category"]])).fillna(0.0)
     out["children_verdict_assumed"] = ex["assumed"].to_numpy()
     out["children_safe_best"] = ex["best"].to_numpy()
     out["children_safe_worst"] = ex["worst"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["assumed_share"] = np.where(ex["ch"].to_numpy() > 0, ex["ash"].to_numpy() / ex["ch"].to_numpy(), np.nan)
-    names = dict(zip(schools["facility_id"].astype(str), schools["name"] if "name" in schools.columns
-                     else schools["facility_id"].astype(str)))
-    out.insert(1, "name", out["school_id"].map(lambda x: "无可达学校 no reachable school"
-                                                if str(x).startswith("unreachable/") else names.get(str(x))))
+        out["assumed_share"] = np.where(
+            ex["ch"].to_numpy() > 0, ex["ash"].to_numpy() / ex["ch"].to_numpy(), np.nan
+        )
+    names = dict(
+        zip(
+            schools["facility_id"].astype(str),
+            schools["name"] if "name" in schools.columns else schools["facility_id"].astype(str),
+        )
+    )
+    out.insert(
+        1,
+        "name",
+        out["school_id"].map(
+            lambda x: (
+                "无可达学校 no reachable school" if str(x).startswith("unreachable/") else names.get(str(x))
+            )
+        ),
+    )
     # schools with no routes at all still appear, with zeros
     cats = set(routes["category"].unique())
     sch = schools[schools["category"].isin(cats)] if "category" in schools.columns else schools
     miss = sch[~sch["facility_id"].astype(str).isin(out["school_id"].dropna().astype(str))]
     if len(miss):
-        add = pd.DataFrame({"school_id": miss["facility_id"].astype(str).to_numpy(),
-                            "name": miss["name"].to_numpy() if "name" in miss.columns else None,
-                            "category": miss["category"].to_numpy() if "category" in miss.columns else None})
-        for c in ("children_safe", "children_caution", "children_unsafe", "children_unreachable",
-                  "children_over_detour", "children_verdict_assumed", "children_safe_best", "children_safe_worst"):
+        add = pd.DataFrame(
+            {
+                "school_id": miss["facility_id"].astype(str).to_numpy(),
+                "name": miss["name"].to_numpy() if "name" in miss.columns else None,
+                "category": miss["category"].to_numpy() if "category" in miss.columns else None,
+            }
+        )
+        for c in (
+            "children_safe",
+            "children_caution",
+            "children_unsafe",
+            "children_unreachable",
+            "children_over_detour",
+            "children_verdict_assumed",
+            "children_safe_best",
+            "children_safe_worst",
+        ):
             add[c] = 0.0
         out = pd.concat([out, add], ignore_index=True)
     tot = out[["children_safe", "children_caution", "children_unsafe"]].sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["pct_safe"] = np.where(tot > 0, 100.0 * out["children_safe"] / tot, np.nan)
     smax = routes.attrs.get("safe_max_level") or {}
-    out["safe_max_level"] = out["category"].map(lambda c: smax.get(c, smax.get("default"))).astype("Int64") \
-        if smax else pd.NA
+    out["safe_max_level"] = (
+        out["category"].map(lambda c: smax.get(c, smax.get("default"))).astype("Int64") if smax else pd.NA
+    )
     out["profile"] = routes.attrs.get("safety_profile")
     return out.reset_index(drop=True)
 
@@ -129,8 +178,11 @@ def _reverdict(routes: gpd.GeoDataFrame, safe_max_level: Any, config: Any) -> gp
     return out
 
 
-def routes_table(routes: gpd.GeoDataFrame, safe_max_level: int | Mapping[str, int] | None = None,
-                 config: str | Path | Mapping[str, Any] | None = None) -> pd.DataFrame:
+def routes_table(
+    routes: gpd.GeoDataFrame,
+    safe_max_level: int | Mapping[str, int] | None = None,
+    config: str | Path | Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
     """One row per home and school category: the routes a planner reads in a workbook or CSV.
 
     Parameters
@@ -153,12 +205,27 @@ def routes_table(routes: gpd.GeoDataFrame, safe_max_level: int | Mapping[str, in
     key = ["origin_id", "category"]
     safe = routes[routes["route"] == "safest"].set_index(key)
     short = routes[routes["route"] == "shortest"].set_index(key)["length_m"]
-    out = pd.DataFrame({
-        "school_id": safe["school_id"], "children": safe["children"],
-        "shortest_m": short.reindex(safe.index).to_numpy(), "safest_m": safe["length_m"],
-        "straight_m": safe["straight_m"], "worst_level": safe["worst_level"], "verdict": safe["verdict"]})
-    for c in ("verdict_best", "verdict_worst", "verdict_assumed", "assumed_share", "assumed_crossings",
-              "crossings", "unsafe_crossings", "over_detour"):
+    out = pd.DataFrame(
+        {
+            "school_id": safe["school_id"],
+            "children": safe["children"],
+            "shortest_m": short.reindex(safe.index).to_numpy(),
+            "safest_m": safe["length_m"],
+            "straight_m": safe["straight_m"],
+            "worst_level": safe["worst_level"],
+            "verdict": safe["verdict"],
+        }
+    )
+    for c in (
+        "verdict_best",
+        "verdict_worst",
+        "verdict_assumed",
+        "assumed_share",
+        "assumed_crossings",
+        "crossings",
+        "unsafe_crossings",
+        "over_detour",
+    ):
         out[c] = safe[c] if c in safe.columns else None
     smax = routes.attrs.get("safe_max_level") or {}
     out = out.reset_index()
@@ -167,8 +234,11 @@ def routes_table(routes: gpd.GeoDataFrame, safe_max_level: int | Mapping[str, in
     return out
 
 
-def assumption_summary(routes: gpd.GeoDataFrame, safe_max_level: int | Mapping[str, int] | None = None,
-                       config: str | Path | Mapping[str, Any] | None = None) -> list[str]:
+def assumption_summary(
+    routes: gpd.GeoDataFrame,
+    safe_max_level: int | Mapping[str, int] | None = None,
+    config: str | Path | Mapping[str, Any] | None = None,
+) -> list[str]:
     """Bilingual sentences per school category: children safe, the range under other plausible defaults, and
     how many children's verdicts rest on assumed tags (for a report's summary)."""
     routes = _reverdict(routes, safe_max_level, config)
@@ -184,8 +254,10 @@ def assumption_summary(routes: gpd.GeoDataFrame, safe_max_level: int | Mapping[s
         worst = float(ch[part.get("verdict_worst", part["verdict"]) == "safe"].sum())
         ass = float(ch[part.get("verdict_assumed", pd.Series(False, index=part.index)).astype(bool)].sum())
         lim = smax.get(cat, smax.get("default", "?"))
-        out.append(f"{cat}：{safe:.0f}/{tot:.0f} 名儿童可独自安全步行（≤{lim}级），按其他合理默认值在 {worst:.0f}–{best:.0f} "
-                   f"之间；{ass:.0f} 名儿童的结论依赖假定的标签（配置 {prof}） — {cat.replace('_', ' ')}: {safe:.0f} of "
-                   f"{tot:.0f} children safe to walk alone (level <= {lim}); {worst:.0f}-{best:.0f} under other "
-                   f"plausible defaults; {ass:.0f} children's verdicts rest on assumed tags (profile {prof})")
+        out.append(
+            f"{cat}：{safe:.0f}/{tot:.0f} 名儿童可独自安全步行（≤{lim}级），按其他合理默认值在 {worst:.0f}–{best:.0f} "
+            f"之间；{ass:.0f} 名儿童的结论依赖假定的标签（配置 {prof}） — {cat.replace('_', ' ')}: {safe:.0f} of "
+            f"{tot:.0f} children safe to walk alone (level <= {lim}); {worst:.0f}-{best:.0f} under other "
+            f"plausible defaults; {ass:.0f} children's verdicts rest on assumed tags (profile {prof})"
+        )
     return out

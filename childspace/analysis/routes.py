@@ -54,8 +54,15 @@ from childspace.inputs.projection import WGS84
 from childspace.network import Paths
 from childspace.network.arrays import ragged_ranges
 
-__all__ = ["HAZARD_JOIN_M", "assumption_summary", "hazards", "routes_table", "school_routes", "school_summary",
-           "walksheds"]
+__all__ = [
+    "HAZARD_JOIN_M",
+    "assumption_summary",
+    "hazards",
+    "routes_table",
+    "school_routes",
+    "school_summary",
+    "walksheds",
+]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -64,8 +71,16 @@ __all__ = ["HAZARD_JOIN_M", "assumption_summary", "hazards", "routes_table", "sc
 class _RouteData:
     """Edge/crossing sequences of routes, keyed by ``route_key`` (kept in ``routes.attrs``; shared, not copied)."""
 
-    def __init__(self, edge_key: np.ndarray, edge: np.ndarray, cross_key: np.ndarray, cross_node: np.ndarray,
-                 cross_edge: np.ndarray, cross_level: np.ndarray, n_edges: int):
+    def __init__(
+        self,
+        edge_key: np.ndarray,
+        edge: np.ndarray,
+        cross_key: np.ndarray,
+        cross_node: np.ndarray,
+        cross_edge: np.ndarray,
+        cross_level: np.ndarray,
+        n_edges: int,
+    ):
         self.edge_key, self.edge = edge_key, edge
         self.cross_key, self.cross_node = cross_key, cross_node
         self.cross_edge, self.cross_level = cross_edge, cross_level
@@ -90,7 +105,7 @@ class _Eval:
     reach: np.ndarray
     length: np.ndarray
     cost: np.ndarray
-    shares: np.ndarray          # (g, 4)
+    shares: np.ndarray  # (g, 4)
     assumed: np.ndarray
     worst_edge: np.ndarray
     worst_cross: np.ndarray
@@ -104,7 +119,7 @@ class _Eval:
     cross_level: np.ndarray
     paths: Any
     n_assumed_cross: np.ndarray | None = None
-    alt_worst: list | None = None       # worst level per path under each alternative stress model
+    alt_worst: list | None = None  # worst level per path under each alternative stress model
 
 
 def _concat_paths(network: Any, parts: list[tuple[np.ndarray, Any]], n_o: int) -> tuple[np.ndarray, Any]:
@@ -117,17 +132,28 @@ def _concat_paths(network: Any, parts: list[tuple[np.ndarray, Any]], n_o: int) -
     oi = np.concatenate([p[0] for p in parts])
     order = np.argsort(oi, kind="stable")
     counts = np.concatenate([np.diff(p[1].ptr) for p in parts])
-    starts = np.concatenate([p[1].ptr[:-1] + off for p, off in
-                             zip(parts, np.cumsum([0] + [p[1].flat_edges.size for p in parts])[:-1])])
+    starts = np.concatenate(
+        [
+            p[1].ptr[:-1] + off
+            for p, off in zip(parts, np.cumsum([0] + [p[1].flat_edges.size for p in parts])[:-1])
+        ]
+    )
     flat_e = np.concatenate([p[1].flat_edges for p in parts])
     flat_f = np.concatenate([p[1].flat_forward for p in parts])
     idx, _ = ragged_ranges(starts[order], counts[order])
     ptr = np.zeros(oi.size + 1, dtype=np.int64)
     np.cumsum(counts[order], out=ptr[1:])
-    cat = (lambda name: np.concatenate([getattr(p[1], name) for p in parts])[order])
-    return oi[order], Paths(dist=cat("dist"), source=cat("source"), ptr=ptr, flat_edges=flat_e[idx],
-                            flat_forward=flat_f[idx], source_offset=cat("source_offset"),
-                            target_offset=cat("target_offset"), network=network)
+    cat = lambda name: np.concatenate([getattr(p[1], name) for p in parts])[order]
+    return oi[order], Paths(
+        dist=cat("dist"),
+        source=cat("source"),
+        ptr=ptr,
+        flat_edges=flat_e[idx],
+        flat_forward=flat_f[idx],
+        source_offset=cat("source_offset"),
+        target_offset=cat("target_offset"),
+        network=network,
+    )
 
 
 def _school_pos(assigned_to: pd.Series, fid: np.ndarray) -> np.ndarray:
@@ -145,7 +171,11 @@ def _same_paths(P: Any, Q: Any, q_rows: np.ndarray) -> np.ndarray:
     offsets)."""
     cp = np.diff(P.ptr)
     cq = np.diff(Q.ptr)[q_rows]
-    same = (cp == cq) & (P.source_offset == Q.source_offset[q_rows]) & (P.target_offset == Q.target_offset[q_rows])
+    same = (
+        (cp == cq)
+        & (P.source_offset == Q.source_offset[q_rows])
+        & (P.target_offset == Q.target_offset[q_rows])
+    )
     rows = np.flatnonzero(same & (cp > 0))
     ip, owner = ragged_ranges(P.ptr[:-1][rows], cp[rows])
     iq, _ = ragged_ranges(Q.ptr[:-1][q_rows[rows]], cp[rows])
@@ -162,15 +192,21 @@ def _take_paths(network: Any, P: Any, rows: np.ndarray) -> Any:
     idx, _ = ragged_ranges(P.ptr[:-1][rows], counts)
     ptr = np.zeros(rows.size + 1, dtype=np.int64)
     np.cumsum(counts, out=ptr[1:])
-    return Paths(dist=P.dist[rows], source=P.source[rows], ptr=ptr, flat_edges=P.flat_edges[idx],
-                 flat_forward=P.flat_forward[idx], source_offset=P.source_offset[rows],
-                 target_offset=P.target_offset[rows], network=network)
+    return Paths(
+        dist=P.dist[rows],
+        source=P.source[rows],
+        ptr=ptr,
+        flat_edges=P.flat_edges[idx],
+        flat_forward=P.flat_forward[idx],
+        source_offset=P.source_offset[rows],
+        target_offset=P.target_offset[rows],
+        network=network,
+    )
 
 
-
-
-def _crossings(network: Any, stress: Stress, node: np.ndarray, a: np.ndarray, b: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _crossings(
+    network: Any, stress: Stress, node: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Crossing level and crossed edge for (node, enter edge, leave edge) triples, each distinct triple
     evaluated once (routes of one school share most of their turns)."""
     if node.size == 0:
@@ -184,8 +220,9 @@ def _crossings(network: Any, stress: Stress, node: np.ndarray, a: np.ndarray, b:
     return lv[inv], ce[inv]
 
 
-def _evaluate(network: Any, stress: Stress, P: Any, weight: Any, unsafe_level: int,
-              alt: Sequence[Stress] = ()) -> _Eval:
+def _evaluate(
+    network: Any, stress: Stress, P: Any, weight: Any, unsafe_level: int, alt: Sequence[Stress] = ()
+) -> _Eval:
     """Exact evaluation of every path of ``P`` (edges walked, partial ends, crossings at interior nodes);
     ``cost`` is each path's cost under ``weight`` (an EdgeWeight) by the engine's rules."""
     G = len(P)
@@ -239,56 +276,91 @@ def _evaluate(network: Any, stress: Stress, P: Any, weight: Any, unsafe_level: i
         lv, _ = _crossings(network, alt_st, node, a, b)
         np.maximum.at(w, c_path, lv.astype(np.int64))
         alt_worst.append(w)
-    return _Eval(n_assumed_cross=n_ass_c, alt_worst=alt_worst, reach=reach, length=np.where(reach, length, np.nan),
-                 cost=np.where(reach, cost, np.inf),
-                 shares=shares, assumed=assumed, worst_edge=worst_edge, worst_cross=worst_cross,
-                 n_unsafe=n_unsafe, n_cross=n_cross, flat_path=path_of, flat_edge=e,
-                 cross_path=c_path[has], cross_node=node[has], cross_edge=c_edge[has],
-                 cross_level=c_level[has].astype(np.int8), paths=P)
+    return _Eval(
+        n_assumed_cross=n_ass_c,
+        alt_worst=alt_worst,
+        reach=reach,
+        length=np.where(reach, length, np.nan),
+        cost=np.where(reach, cost, np.inf),
+        shares=shares,
+        assumed=assumed,
+        worst_edge=worst_edge,
+        worst_cross=worst_cross,
+        n_unsafe=n_unsafe,
+        n_cross=n_cross,
+        flat_path=path_of,
+        flat_edge=e,
+        cross_path=c_path[has],
+        cross_node=node[has],
+        cross_edge=c_edge[has],
+        cross_level=c_level[has].astype(np.int8),
+        paths=P,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # school routes
 # ----------------------------------------------------------------------------------------------------------------
-def _assignment(assignment: pd.DataFrame | None, origins: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
-                ) -> pd.Series:
+def _assignment(
+    assignment: pd.DataFrame | None, origins: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
+) -> pd.Series:
     """School facility_id assigned to each origin (index = origin position; NaN when not assigned)."""
     out = pd.Series(pd.NA, index=np.arange(len(origins)), dtype=object)
     if assignment is None:
         return out
-    if not isinstance(assignment, pd.DataFrame) or "facility_id" not in assignment.columns or not (
-            {"origin_id", "unit_id"} & set(assignment.columns)):
-        raise DataError("the catchment table needs columns origin_id or unit_id, and facility_id",
-                        feature="assignment", fix="give one row per origin (origin_id) or per unit (unit_id) "
-                                                  "with the facility_id of its school")
+    if (
+        not isinstance(assignment, pd.DataFrame)
+        or "facility_id" not in assignment.columns
+        or not ({"origin_id", "unit_id"} & set(assignment.columns))
+    ):
+        raise DataError(
+            "the catchment table needs columns origin_id or unit_id, and facility_id",
+            feature="assignment",
+            fix="give one row per origin (origin_id) or per unit (unit_id) "
+            "with the facility_id of its school",
+        )
     known = set(schools["facility_id"].astype(str))
     fac = assignment["facility_id"].astype(str)
     bad = ~fac.isin(known)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{int(bad.sum())} catchment rows name a school that is not among the schools "
-                        f"(e.g. facility_id={fac.iloc[i]!r})", feature=f"assignment row {assignment.index[i]}",
-                        fix="use facility_id values of the schools layer, or add the school")
+        raise DataError(
+            f"{int(bad.sum())} catchment rows name a school that is not among the schools "
+            f"(e.g. facility_id={fac.iloc[i]!r})",
+            feature=f"assignment row {assignment.index[i]}",
+            fix="use facility_id values of the schools layer, or add the school",
+        )
     if "origin_id" in assignment.columns:
         m = dict(zip(assignment["origin_id"].astype(str), fac))
         key = origins["origin_id"].astype(str)
     else:
         if "unit_id" not in origins.columns:
-            raise DataError("the catchment table is by unit_id but the origins have no unit_id column",
-                            feature="origins", fix="add unit_id to the origins (or assign by origin_id)")
+            raise DataError(
+                "the catchment table is by unit_id but the origins have no unit_id column",
+                feature="origins",
+                fix="add unit_id to the origins (or assign by origin_id)",
+            )
         m = dict(zip(assignment["unit_id"].astype(str), fac))
         key = origins["unit_id"].astype(str)
     out[:] = key.map(m).to_numpy(dtype=object)
     return out
 
 
-def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
-                  assignment: pd.DataFrame | None = None,
-                  categories: Sequence[str] | str = ("primary_school", "middle_school"),
-                  max_distance: float | None = None, config: str | Path | Mapping[str, Any] | None = None,
-                  stress: Stress | None = None, max_snap: float = 150.0, geometry: bool = True,
-                  profile: Any = None, safe_max_level: int | Mapping[str, int] | None = None,
-                  verdict_range: bool = True) -> gpd.GeoDataFrame:
+def school_routes(
+    network: Any,
+    origins: gpd.GeoDataFrame,
+    schools: gpd.GeoDataFrame,
+    assignment: pd.DataFrame | None = None,
+    categories: Sequence[str] | str = ("primary_school", "middle_school"),
+    max_distance: float | None = None,
+    config: str | Path | Mapping[str, Any] | None = None,
+    stress: Stress | None = None,
+    max_snap: float = 150.0,
+    geometry: bool = True,
+    profile: Any = None,
+    safe_max_level: int | Mapping[str, int] | None = None,
+    verdict_range: bool = True,
+) -> gpd.GeoDataFrame:
     """Shortest and safest acceptable walking routes from every origin to its school of each category.
 
     Parameters
@@ -351,7 +423,7 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
         stress = network_stress(network, config, profile=profile)
     cfg = stress.config if config is None else _cfg(config)
     alt = []
-    if verdict_range:   # the same network under the variants (their warnings repeat the typical model's)
+    if verdict_range:  # the same network under the variants (their warnings repeat the typical model's)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ChildspaceWarning)
             alt = [network_stress(network, stress.config, variant=v) for v in ("optimistic", "pessimistic")]
@@ -366,18 +438,29 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
     children = pd.to_numeric(om["children"], errors="coerce")
     if children.isna().any() or (children < 0).any():
         i = int(np.flatnonzero((children.isna() | (children < 0)).to_numpy())[0])
-        raise DataError("children must be a number >= 0", feature=f"origin {om['origin_id'].iloc[i]}",
-                        fix="fill the children column (0 when unknown)")
+        raise DataError(
+            "children must be a number >= 0",
+            feature=f"origin {om['origin_id'].iloc[i]}",
+            fix="fill the children column (0 when unknown)",
+        )
     children = children.to_numpy(dtype=float)
     o_snap = network.snap(om.geometry, max_distance=max_snap)
     s_snap = network.snap(sm.geometry, max_distance=max_snap)
     if (~s_snap.ok).any():
         bad = sm["facility_id"].to_numpy()[~s_snap.ok][:5].tolist()
-        warnings.warn(f"{int((~s_snap.ok).sum())} schools are farther than {max_snap:g} m from the walk network "
-                      f"and get no routes: {bad}", ChildspaceWarning, stacklevel=2)
+        warnings.warn(
+            f"{int((~s_snap.ok).sum())} schools are farther than {max_snap:g} m from the walk network "
+            f"and get no routes: {bad}",
+            ChildspaceWarning,
+            stacklevel=2,
+        )
     if (~o_snap.ok).any():
-        warnings.warn(f"{int((~o_snap.ok).sum())} origins are farther than {max_snap:g} m from the walk network; "
-                      "they are reported as unreachable", ChildspaceWarning, stacklevel=2)
+        warnings.warn(
+            f"{int((~o_snap.ok).sum())} origins are farther than {max_snap:g} m from the walk network; "
+            "they are reported as unreachable",
+            ChildspaceWarning,
+            stacklevel=2,
+        )
     assigned_to = _assignment(assignment, om, sm)
     ox = shapely.get_x(np.asarray(om.geometry.array))
     oy = shapely.get_y(np.asarray(om.geometry.array))
@@ -392,14 +475,17 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
     for cat in cats:
         sidx = np.flatnonzero((cat_arr == cat) & s_snap.ok)
         if sidx.size == 0:
-            warnings.warn(f"no school of category {cat!r} on the walk network; no routes for it",
-                          ChildspaceWarning, stacklevel=2)
+            warnings.warn(
+                f"no school of category {cat!r} on the walk network; no routes for it",
+                ChildspaceWarning,
+                stacklevel=2,
+            )
             continue
         n_o = len(om)
         school_of = np.full(n_o, -1, dtype=np.int64)
         is_assigned = np.zeros(n_o, dtype=bool)
         a_pos = _school_pos(assigned_to, fid)
-        a_ok = (a_pos >= 0)
+        a_ok = a_pos >= 0
         a_ok[a_ok] = np.isin(a_pos[a_ok], sidx)
         is_assigned[a_ok] = True
         # shortest routes: the nearest school (one multi-source search: the schools' shortest-path forest) and
@@ -442,8 +528,12 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
                 bound = np.zeros(sidx.size)
                 np.maximum.at(bound, src[~own], short_cost[rest])
                 bound = bound * (1 + 1e-9) + 1e-6
-                parts.append((rest, network.paths_from(s_cat, o_snap.take(rest), src[~own], weight=w_safe,
-                                                       cutoff=bound)))
+                parts.append(
+                    (
+                        rest,
+                        network.paths_from(s_cat, o_snap.take(rest), src[~own], weight=w_safe, cutoff=bound),
+                    )
+                )
             oi_f, P = _concat_paths(network, parts, n_o)
             ev = _evaluate(network, stress, P, w_safe, unsafe_level, alt)
             safe_evals.append((oi_f, school_of[oi_f], ev))
@@ -457,13 +547,36 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
         unreach_safe = unreach  # safest rows exist only for reachable origins
         for kind in ("safest",):
             if unreach_safe.size:
-                blocks.append(dict(kind=kind, cat=cat, oi=unreach_safe, sch=np.full(unreach_safe.size, -1),
-                                   ev=None, key0=key0))
+                blocks.append(
+                    dict(
+                        kind=kind,
+                        cat=cat,
+                        oi=unreach_safe,
+                        sch=np.full(unreach_safe.size, -1),
+                        ev=None,
+                        key0=key0,
+                    )
+                )
                 key0 += unreach_safe.size
         blocks.append(dict(kind="_short_ref", cat=cat, short_len=short_len, short_evals=short_evals))
 
-    out = _assemble(network, stress, cfg, blocks, om, sm, children, ox, oy, sx, sy, fid, is_geometry=geometry,
-                    assigned_to=assigned_to, fid_pos=fid_pos)
+    out = _assemble(
+        network,
+        stress,
+        cfg,
+        blocks,
+        om,
+        sm,
+        children,
+        ox,
+        oy,
+        sx,
+        sy,
+        fid,
+        is_geometry=geometry,
+        assigned_to=assigned_to,
+        fid_pos=fid_pos,
+    )
     smax = safe_max_levels(safe_max_level, cfg)
     _set_verdicts(out, cfg, smax)
     attrs = dict(out.attrs)
@@ -472,9 +585,6 @@ def school_routes(network: Any, origins: gpd.GeoDataFrame, schools: gpd.GeoDataF
     out.attrs["safety_profile"] = stress.profile
     out.attrs["safe_max_level"] = smax
     return out
-
-
-
 
 
 def _geometry(network: Any, P: Any) -> np.ndarray:
@@ -490,10 +600,23 @@ def _geometry(network: Any, P: Any) -> np.ndarray:
     return g
 
 
-def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: gpd.GeoDataFrame,
-              sm: gpd.GeoDataFrame, children: np.ndarray, ox: np.ndarray, oy: np.ndarray, sx: np.ndarray,
-              sy: np.ndarray, fid: np.ndarray, is_geometry: bool, assigned_to: pd.Series,
-              fid_pos: dict) -> gpd.GeoDataFrame:
+def _assemble(
+    network: Any,
+    stress: Stress,
+    cfg: dict,
+    blocks: list[dict],
+    om: gpd.GeoDataFrame,
+    sm: gpd.GeoDataFrame,
+    children: np.ndarray,
+    ox: np.ndarray,
+    oy: np.ndarray,
+    sx: np.ndarray,
+    sy: np.ndarray,
+    fid: np.ndarray,
+    is_geometry: bool,
+    assigned_to: pd.Series,
+    fid_pos: dict,
+) -> gpd.GeoDataFrame:
     r = cfg["routing"]
     ratio, extra = float(r["max_detour_ratio"]), float(r["min_extra_m"])
     frames = []
@@ -524,15 +647,29 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
         oi, sch, ev, cat = b["oi"], np.asarray(b["sch"]), b["ev"], b["cat"]
         k = len(oi)
         keys = b["key0"] + np.arange(k)
-        df = pd.DataFrame({"origin_id": oid[oi], "school_id": np.where(sch >= 0, fid[np.maximum(sch, 0)], None),
-                           "category": cat, "route": kind, "children": children[oi]})
-        straight = np.where(sch >= 0, np.hypot(ox[oi] - sx[np.maximum(sch, 0)], oy[oi] - sy[np.maximum(sch, 0)]),
-                            np.nan)
+        df = pd.DataFrame(
+            {
+                "origin_id": oid[oi],
+                "school_id": np.where(sch >= 0, fid[np.maximum(sch, 0)], None),
+                "category": cat,
+                "route": kind,
+                "children": children[oi],
+            }
+        )
+        straight = np.where(
+            sch >= 0, np.hypot(ox[oi] - sx[np.maximum(sch, 0)], oy[oi] - sy[np.maximum(sch, 0)]), np.nan
+        )
         if ev is None:
             reach = np.zeros(k, dtype=bool)
             df["length_m"] = np.nan
             df["straight_m"] = np.nan
-            for c in ("worst_level", "worst_edge_level", "worst_crossing_level", "crossings", "unsafe_crossings"):
+            for c in (
+                "worst_level",
+                "worst_edge_level",
+                "worst_crossing_level",
+                "crossings",
+                "unsafe_crossings",
+            ):
                 df[c] = 0
             for lv in range(1, 5):
                 df[f"share_l{lv}"] = np.nan
@@ -583,8 +720,11 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
                 over = reach & (df["length_m"].to_numpy() > limit + 1e-9)
                 if over.any():
                     df["min_stress_length_m"] = np.where(over, df["length_m"], np.nan)
-                    cols = [c for c in ref.columns if c not in ("route", "min_stress_length_m", "over_detour",
-                                                                 "route_key")]
+                    cols = [
+                        c
+                        for c in ref.columns
+                        if c not in ("route", "min_stress_length_m", "over_detour", "route_key")
+                    ]
                     io = np.flatnonzero(over)
                     for c in cols:
                         if c in df.columns:
@@ -595,8 +735,9 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
                     # route sequences: drop the least-stress ones, reuse the shortest ones
                     over_keys = keys[over]
                     fk_e[-1], fe[-1] = _drop_keys(fk_e[-1], fe[-1], over_keys)
-                    fk_c[-1], (fn[-1], fce[-1], fcl[-1]) = _drop_keys_multi(fk_c[-1], (fn[-1], fce[-1], fcl[-1]),
-                                                                            over_keys)
+                    fk_c[-1], (fn[-1], fce[-1], fcl[-1]) = _drop_keys_multi(
+                        fk_c[-1], (fn[-1], fce[-1], fcl[-1]), over_keys
+                    )
                     copies_src.append(short_key[cat][oi[over]])
                     copies_dst.append(over_keys)
             if kind == "safest" and is_geometry and ev is not None:
@@ -613,9 +754,15 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
             short_rows[cat] = df if prev is None else pd.concat([prev, df], ignore_index=True)
             short_g[cat] = g if prev is None else np.concatenate([short_g[cat], g])
             if ev is not None:
-                short_P[cat] = ev.paths if prev is None else _concat_paths(
-                    network, [(np.arange(len(prev)), short_P[cat]), (len(prev) + np.arange(k), ev.paths)],
-                    len(prev) + k)[1]
+                short_P[cat] = (
+                    ev.paths
+                    if prev is None
+                    else _concat_paths(
+                        network,
+                        [(np.arange(len(prev)), short_P[cat]), (len(prev) + np.arange(k), ev.paths)],
+                        len(prev) + k,
+                    )[1]
+                )
         frames.append(df)
         geoms.append(g)
     if copies_src:
@@ -624,28 +771,74 @@ def _assemble(network: Any, stress: Stress, cfg: dict, blocks: list[dict], om: g
         df = pd.concat(frames, ignore_index=True)
         g = np.concatenate(geoms)
     else:
-        df = pd.DataFrame(columns=["origin_id", "school_id", "category", "route", "children", "length_m",
-                                   "straight_m", "worst_level", "route_key"])
+        df = pd.DataFrame(
+            columns=[
+                "origin_id",
+                "school_id",
+                "category",
+                "route",
+                "children",
+                "length_m",
+                "straight_m",
+                "worst_level",
+                "route_key",
+            ]
+        )
         g = np.zeros(0, dtype=object)
     with np.errstate(divide="ignore", invalid="ignore"):
-        df["detour_ratio"] = np.where(df["straight_m"].to_numpy(dtype=float) > 0,
-                                      df["length_m"].to_numpy(dtype=float) / df["straight_m"].to_numpy(dtype=float),
-                                      np.nan)
-    df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)   # set by category in school_routes
+        df["detour_ratio"] = np.where(
+            df["straight_m"].to_numpy(dtype=float) > 0,
+            df["length_m"].to_numpy(dtype=float) / df["straight_m"].to_numpy(dtype=float),
+            np.nan,
+        )
+    df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)  # set by category in school_routes
     out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g, crs=WGS84).values, crs=WGS84)  # built in WGS84
-    order = ["origin_id", "school_id", "category", "route", "children", "length_m", "straight_m", "detour_ratio",
-             "worst_level", "worst_edge_level", "worst_crossing_level", "crossings", "unsafe_crossings",
-             "share_l1", "share_l2", "share_l3", "share_l4", "assumed_share", "assumed_crossings", "verdict",
-             "worst_level_best", "worst_level_worst", "verdict_best", "verdict_worst", "verdict_assumed",
-             "over_detour",
-             "min_stress_length_m", "assigned", "route_key", "geometry"]
+    order = [
+        "origin_id",
+        "school_id",
+        "category",
+        "route",
+        "children",
+        "length_m",
+        "straight_m",
+        "detour_ratio",
+        "worst_level",
+        "worst_edge_level",
+        "worst_crossing_level",
+        "crossings",
+        "unsafe_crossings",
+        "share_l1",
+        "share_l2",
+        "share_l3",
+        "share_l4",
+        "assumed_share",
+        "assumed_crossings",
+        "verdict",
+        "worst_level_best",
+        "worst_level_worst",
+        "verdict_best",
+        "verdict_worst",
+        "verdict_assumed",
+        "over_detour",
+        "min_stress_length_m",
+        "assigned",
+        "route_key",
+        "geometry",
+    ]
     out = out[[c for c in order if c in out.columns]]
-    out = out.sort_values(["category", "origin_id", "route"], ascending=[True, True, False], kind="stable") \
-        .reset_index(drop=True)
-    cat_ = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
-    out.attrs["childspace_routes"] = _RouteData(cat_(fk_e), cat_(fe), cat_(fk_c), cat_(fn), cat_(fce),
-                                                cat_(fcl).astype(np.int8) if fcl else np.zeros(0, np.int8),
-                                                network.n_edges)
+    out = out.sort_values(
+        ["category", "origin_id", "route"], ascending=[True, True, False], kind="stable"
+    ).reset_index(drop=True)
+    cat_ = lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64)
+    out.attrs["childspace_routes"] = _RouteData(
+        cat_(fk_e),
+        cat_(fe),
+        cat_(fk_c),
+        cat_(fn),
+        cat_(fce),
+        cat_(fcl).astype(np.int8) if fcl else np.zeros(0, np.int8),
+        network.n_edges,
+    )
     return out
 
 
@@ -659,8 +852,9 @@ def _drop_keys_multi(keys: np.ndarray, vals: tuple, drop: np.ndarray) -> tuple[n
     return keys[m], tuple(v[m] for v in vals)
 
 
-def _copy_keys(fk_e: list, fe: list, src: np.ndarray, dst: np.ndarray, fk_c: list, fn: list, fce: list,
-               fcl: list) -> None:
+def _copy_keys(
+    fk_e: list, fe: list, src: np.ndarray, dst: np.ndarray, fk_c: list, fn: list, fce: list, fcl: list
+) -> None:
     """Append the edge/crossing sequences of routes ``src`` again under keys ``dst`` (vectorised)."""
     order = np.argsort(src)
     s_sorted, d_sorted = src[order], dst[order]
@@ -674,5 +868,3 @@ def _copy_keys(fk_e: list, fe: list, src: np.ndarray, dst: np.ndarray, fk_c: lis
     fn.append(np.concatenate(fn)[m])
     fce.append(np.concatenate(fce)[m])
     fcl.append(np.concatenate(fcl)[m])
-
-

@@ -65,10 +65,32 @@ from childspace.analysis._safety_network import (
 )
 from childspace.analysis.school_zones import school_zones
 
-__all__ = ["CONTROL_NAMES", "DEFAULT_PATH", "MAX_ANGULAR_DEGREE", "PROFILES", "VARIANTS", "RoutingCost", "Stress",
-           "crossing_incidence", "edge_stress", "level_label", "load_config", "load_profile", "network_stress", "node_crossing_stress",
-           "parse_lanes", "parse_maxspeed", "profile_name", "resolve_profile", "routing_cost", "safe_max_levels",
-           "school_zones", "verdict", "_cfg", "_edge_stress_rows"]
+__all__ = [
+    "CONTROL_NAMES",
+    "DEFAULT_PATH",
+    "MAX_ANGULAR_DEGREE",
+    "PROFILES",
+    "VARIANTS",
+    "RoutingCost",
+    "Stress",
+    "crossing_incidence",
+    "edge_stress",
+    "level_label",
+    "load_config",
+    "load_profile",
+    "network_stress",
+    "node_crossing_stress",
+    "parse_lanes",
+    "parse_maxspeed",
+    "profile_name",
+    "resolve_profile",
+    "routing_cost",
+    "safe_max_levels",
+    "school_zones",
+    "verdict",
+    "_cfg",
+    "_edge_stress_rows",
+]
 
 SafeMaxLevel = int | Mapping[str, int] | None
 
@@ -98,13 +120,20 @@ def safe_max_levels(safe_max_level: SafeMaxLevel = None, config: Any = None) -> 
         out = {k: int(safe_max_level) for k in base}
     bad = {k: v for k, v in out.items() if not 1 <= v <= 4}
     if bad:
-        raise DataError(f"safe_max_level must be a level 1-4, got {bad}", feature="safe_max_level",
-                        fix="give 1 (safe alone only at level 1) to 4, e.g. [analysis] safe_max_level = 1")
+        raise DataError(
+            f"safe_max_level must be a level 1-4, got {bad}",
+            feature="safe_max_level",
+            fix="give 1 (safe alone only at level 1) to 4, e.g. [analysis] safe_max_level = 1",
+        )
     return out
 
 
-def verdict(level: np.ndarray | pd.Series, config: Any = None, safe_max_level: SafeMaxLevel = None,
-            category: Any = None) -> np.ndarray:
+def verdict(
+    level: np.ndarray | pd.Series,
+    config: Any = None,
+    safe_max_level: SafeMaxLevel = None,
+    category: Any = None,
+) -> np.ndarray:
     """Verdict per route from its worst level: ``safe`` (a child may walk it alone: worst level at most the
     category's safe maximum, :func:`safe_max_levels`), ``caution`` (up to ``[verdict].caution_max``: with care /
     older children, or accompany), ``unsafe`` (above); ``unreachable`` where level is 0 or missing.
@@ -128,8 +157,9 @@ def verdict(level: np.ndarray | pd.Series, config: Any = None, safe_max_level: S
         cat = pd.Series(np.broadcast_to(np.asarray(category, dtype=object), lv.shape))
         limit = cat.map(smax).fillna(smax["default"]).to_numpy(dtype=float)
     caution = float(cfg["verdict"].get("caution_max", 3))
-    return np.select([lv <= 0, lv <= limit, lv <= np.maximum(caution, limit)],
-                     ["unreachable", "safe", "caution"], "unsafe").astype(object)
+    return np.select(
+        [lv <= 0, lv <= limit, lv <= np.maximum(caution, limit)], ["unreachable", "safe", "caution"], "unsafe"
+    ).astype(object)
 
 
 def level_label(level: int) -> str:

@@ -37,7 +37,16 @@ from childspace.inputs.datum import normalise_datum, to_wgs84
 from childspace.inputs.projection import WGS84, local_crs_for
 from childspace.inputs.standards import Standards, default_standards
 
-__all__ = ["Change", "Comparison", "State", "apply_changes", "compare", "describe", "new_sites", "update_access"]
+__all__ = [
+    "Change",
+    "Comparison",
+    "State",
+    "apply_changes",
+    "compare",
+    "describe",
+    "new_sites",
+    "update_access",
+]
 
 #: ``source`` of the facilities a scenario adds.
 SCENARIO_SOURCE = "scenario"
@@ -80,8 +89,11 @@ def _site_rows(sites: Any) -> list[dict]:
         elif isinstance(s, Sequence) and not isinstance(s, str) and 3 <= len(s) <= 4:
             rows.append(dict(zip(("category", "lon", "lat", "name"), s)))
         else:
-            raise DataError(f"site {i + 1} ({s!r}) is not (category, lon, lat[, name])", feature=f"site {i + 1}",
-                            fix='give e.g. ("幼儿园", 120.98, 28.12) or {"category": ..., "lon": ..., "lat": ...}')
+            raise DataError(
+                f"site {i + 1} ({s!r}) is not (category, lon, lat[, name])",
+                feature=f"site {i + 1}",
+                fix='give e.g. ("幼儿园", 120.98, 28.12) or {"category": ..., "lon": ..., "lat": ...}',
+            )
     return rows
 
 
@@ -93,8 +105,15 @@ def _area_geometry(study_area: Any) -> Any:
     return study_area
 
 
-def new_sites(sites: Any, *, coords: str = "wgs84", standards: Standards | None = None, study_area: Any = None,
-              taken_ids: Iterable[str] = (), id_prefix: str = "NEW") -> gpd.GeoDataFrame:
+def new_sites(
+    sites: Any,
+    *,
+    coords: str = "wgs84",
+    standards: Standards | None = None,
+    study_area: Any = None,
+    taken_ids: Iterable[str] = (),
+    id_prefix: str = "NEW",
+) -> gpd.GeoDataFrame:
     """Canonical facilities from picked sites.
 
     Parameters
@@ -140,13 +159,21 @@ def new_sites(sites: Any, *, coords: str = "wgs84", standards: Standards | None 
                 try:
                     raw[i, j] = float(r.get(key))  # type: ignore[arg-type]  # (None: TypeError below)
                 except (TypeError, ValueError):
-                    raise DataError(f"{key} {r.get(key)!r} is not a number", feature=f"site {i + 1}",
-                                    fix="give lon and lat in decimal degrees, e.g. 120.98, 28.12") from None
+                    raise DataError(
+                        f"{key} {r.get(key)!r} is not a number",
+                        feature=f"site {i + 1}",
+                        fix="give lon and lat in decimal degrees, e.g. 120.98, 28.12",
+                    ) from None
         for i, (x, y) in enumerate(raw):
             if not (np.isfinite(x) and np.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90):
-                swapped = " (lat and lon swapped? lon comes first)" if -90 <= x <= 90 and -180 <= y <= 180 else ""
-                raise DataError(f"lon {x:g}, lat {y:g} are not valid coordinates{swapped}", feature=f"site {i + 1}",
-                                fix="give lon first, then lat, in decimal degrees, e.g. 120.98, 28.12")
+                swapped = (
+                    " (lat and lon swapped? lon comes first)" if -90 <= x <= 90 and -180 <= y <= 180 else ""
+                )
+                raise DataError(
+                    f"lon {x:g}, lat {y:g} are not valid coordinates{swapped}",
+                    feature=f"site {i + 1}",
+                    fix="give lon first, then lat, in decimal degrees, e.g. 120.98, 28.12",
+                )
         lon, lat = to_wgs84(raw[:, 0], raw[:, 1], normalise_datum(coords))
         lon, lat = np.atleast_1d(lon).astype(float), np.atleast_1d(lat).astype(float)
     cats = []
@@ -164,10 +191,13 @@ def new_sites(sites: Any, *, coords: str = "wgs84", standards: Standards | None 
             tmp = gpd.GeoSeries([area, pts[i]], crs=WGS84)
             m = tmp.to_crs(local_crs_for(tmp))
             d = float(m.iloc[0].boundary.distance(m.iloc[1]))
-            raise DataError(f"the new {std.label(cats[i])} at {lon[i]:.6f},{lat[i]:.6f} (WGS84) lies outside the "
-                            f"study area, {d:,.0f} m beyond its edge", feature=f"site {i + 1}",
-                            fix="pick a point inside the boundaries of the config; for a point picked on Amap or "
-                                "Baidu give its datum (--coords gcj02 / bd09)")
+            raise DataError(
+                f"the new {std.label(cats[i])} at {lon[i]:.6f},{lat[i]:.6f} (WGS84) lies outside the "
+                f"study area, {d:,.0f} m beyond its edge",
+                feature=f"site {i + 1}",
+                fix="pick a point inside the boundaries of the config; for a point picked on Amap or "
+                "Baidu give its datum (--coords gcj02 / bd09)",
+            )
     taken = {str(t) for t in taken_ids}
     out_ids = []
     k = 0
@@ -185,15 +215,34 @@ def new_sites(sites: Any, *, coords: str = "wgs84", standards: Standards | None 
                 break
         out_ids.append(cand)
         taken.add(cand)
-    out_names = [str(n) if n is not None and str(n).strip() not in ("", "nan", "None")
-                 else f"新建{std[c].zh} New {std[c].en.lower()} {fid}" for n, c, fid in zip(names, cats, out_ids)]
-    return gpd.GeoDataFrame({"facility_id": out_ids, "name": out_names, "category": cats,
-                             "subtype": [str(x) for x in labels], "source": SCENARIO_SOURCE},
-                            geometry=gpd.GeoSeries(pts, crs=WGS84), crs=WGS84)
+    out_names = [
+        str(n)
+        if n is not None and str(n).strip() not in ("", "nan", "None")
+        else f"新建{std[c].zh} New {std[c].en.lower()} {fid}"
+        for n, c, fid in zip(names, cats, out_ids)
+    ]
+    return gpd.GeoDataFrame(
+        {
+            "facility_id": out_ids,
+            "name": out_names,
+            "category": cats,
+            "subtype": [str(x) for x in labels],
+            "source": SCENARIO_SOURCE,
+        },
+        geometry=gpd.GeoSeries(pts, crs=WGS84),
+        crs=WGS84,
+    )
 
 
-def apply_changes(facilities: gpd.GeoDataFrame, add: Any = None, remove: Iterable[str] | None = None, *,
-                  coords: str = "wgs84", standards: Standards | None = None, study_area: Any = None) -> Change:
+def apply_changes(
+    facilities: gpd.GeoDataFrame,
+    add: Any = None,
+    remove: Iterable[str] | None = None,
+    *,
+    coords: str = "wgs84",
+    standards: Standards | None = None,
+    study_area: Any = None,
+) -> Change:
     """The facilities after adding ``add`` and removing the ids ``remove``.
 
     Parameters
@@ -218,16 +267,21 @@ def apply_changes(facilities: gpd.GeoDataFrame, add: Any = None, remove: Iterabl
     for r in rem:
         if r not in known:
             close = difflib.get_close_matches(r, sorted(known), n=3, cutoff=0.5)
-            raise DataError(f"no facility with id {r!r} to remove ({len(known)} facilities)",
-                            fix=("did you mean " + ", ".join(close) + "? " if close else "")
-                            + "the ids are in the facility_id column of the facilities table (tables/ or the "
-                              "GeoPackage of a run)")
+            raise DataError(
+                f"no facility with id {r!r} to remove ({len(known)} facilities)",
+                fix=("did you mean " + ", ".join(close) + "? " if close else "")
+                + "the ids are in the facility_id column of the facilities table (tables/ or the "
+                "GeoPackage of a run)",
+            )
     drop = ids.isin(rem).to_numpy()
     removed = fac[drop].copy()
     if add is None or (hasattr(add, "__len__") and len(add) == 0):
         added = new_sites([], standards=standards)
-    elif isinstance(add, gpd.GeoDataFrame) and {"source", "facility_id"} <= set(add.columns) \
-            and (add["source"] == SCENARIO_SOURCE).all():
+    elif (
+        isinstance(add, gpd.GeoDataFrame)
+        and {"source", "facility_id"} <= set(add.columns)
+        and (add["source"] == SCENARIO_SOURCE).all()
+    ):
         added = add.to_crs(WGS84)
         clash = sorted(set(added["facility_id"].astype(str)) & known)
         if clash:
@@ -238,15 +292,24 @@ def apply_changes(facilities: gpd.GeoDataFrame, add: Any = None, remove: Iterabl
     kept["scenario"] = ""
     new = added.copy()
     new["scenario"] = "added"
-    after = gpd.GeoDataFrame(pd.concat([kept, new], ignore_index=True), geometry=fac.geometry.name, crs=fac.crs)
+    after = gpd.GeoDataFrame(
+        pd.concat([kept, new], ignore_index=True), geometry=fac.geometry.name, crs=fac.crs
+    )
     after.attrs = {}
     cats = list(dict.fromkeys([*added["category"].astype(str), *removed["category"].astype(str)]))
     return Change(facilities=after, added=added, removed=removed, categories=cats)
 
 
-def update_access(access: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, network: Any,
-                  categories: Iterable[str], radii: RadiiLike = None, max_snap: float = MAX_SNAP_M,
-                  legs: bool = ACCESS_LEGS) -> gpd.GeoDataFrame:
+def update_access(
+    access: gpd.GeoDataFrame,
+    origins: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    network: Any,
+    categories: Iterable[str],
+    radii: RadiiLike = None,
+    max_snap: float = MAX_SNAP_M,
+    legs: bool = ACCESS_LEGS,
+) -> gpd.GeoDataFrame:
     """``access`` with the figures of ``categories`` recomputed on ``facilities`` (the other columns reused).
 
     Parameters
@@ -265,13 +328,17 @@ def update_access(access: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, facilitie
     """
     cats = list(dict.fromkeys(categories))
     if len(access) != len(origins):
-        raise DataError(f"access has {len(access)} rows but origins {len(origins)}",
-                        fix="give the access table computed from these origins")
+        raise DataError(
+            f"access has {len(access)} rows but origins {len(origins)}",
+            fix="give the access table computed from these origins",
+        )
     out = access.copy()
     out.attrs = {k: (dict(v) if isinstance(v, dict) else v) for k, v in access.attrs.items()}
     if not cats:
         return out
-    new = origin_access(origins, facilities, network, categories=cats, radii=radii, max_snap=max_snap, legs=legs)
+    new = origin_access(
+        origins, facilities, network, categories=cats, radii=radii, max_snap=max_snap, legs=legs
+    )
     for cat in cats:
         for pre in ("dist_walk_", "dist_line_", "covered_walk_", "covered_line_", "nearest_", "no_network_"):
             col = pre + cat
@@ -363,13 +430,16 @@ def _flag(access: gpd.GeoDataFrame, cat: str) -> np.ndarray:
     return access[f"covered_line_{cat}"].to_numpy(dtype=bool)
 
 
-def _per_home(before: State, after: State, units: gpd.GeoDataFrame | None, cats: list[str]
-              ) -> tuple[pd.DataFrame | None, dict[str, tuple[float, float]]]:
+def _per_home(
+    before: State, after: State, units: gpd.GeoDataFrame | None, cats: list[str]
+) -> tuple[pd.DataFrame | None, dict[str, tuple[float, float]]]:
     """Children newly / no longer covered, per unit (``level``, ``unit_id``, ``category``) and in total."""
     if before.access is None or after.access is None:
         return None, {}
     if len(before.access) != len(after.access):
-        raise DataError("the two states have different origins", fix="compare states computed on the same origins")
+        raise DataError(
+            "the two states have different origins", fix="compare states computed on the same origins"
+        )
     kids = pd.to_numeric(after.access["children"], errors="coerce").fillna(0).to_numpy(dtype=float)
     totals = {}
     gained_of, lost_of = {}, {}
@@ -387,8 +457,17 @@ def _per_home(before: State, after: State, units: gpd.GeoDataFrame | None, cats:
     for cat in cats:
         g = np.bincount(u, weights=kids[o] * gained_of[cat][o], minlength=len(um))
         lo = np.bincount(u, weights=kids[o] * lost_of[cat][o], minlength=len(um))
-        frames.append(pd.DataFrame({"level": level, "unit_id": um["unit_id"].astype(str).to_numpy(),
-                                    "category": cat, "newly_covered": g, "no_longer_covered": lo}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "level": level,
+                    "unit_id": um["unit_id"].astype(str).to_numpy(),
+                    "category": cat,
+                    "newly_covered": g,
+                    "no_longer_covered": lo,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True), totals
 
 
@@ -396,14 +475,24 @@ def _safest(routes: gpd.GeoDataFrame | None) -> pd.DataFrame | None:
     if routes is None or not len(routes):
         return None
     s = routes[routes["route"] == "safest"]
-    return pd.DataFrame({"origin_id": s["origin_id"].astype(str).to_numpy(), "category": s["category"].to_numpy(),
-                         "children": s["children"].astype(float).to_numpy(), "school": s["school_id"].to_numpy(),
-                         "verdict": s["verdict"].astype(str).to_numpy(),
-                         "length_m": s["length_m"].astype(float).to_numpy()})
+    return pd.DataFrame(
+        {
+            "origin_id": s["origin_id"].astype(str).to_numpy(),
+            "category": s["category"].to_numpy(),
+            "children": s["children"].astype(float).to_numpy(),
+            "school": s["school_id"].to_numpy(),
+            "verdict": s["verdict"].astype(str).to_numpy(),
+            "length_m": s["length_m"].astype(float).to_numpy(),
+        }
+    )
 
 
-def compare(before: State, after: State, units: gpd.GeoDataFrame | None = None,
-            categories: Iterable[str] | None = None) -> Comparison:
+def compare(
+    before: State,
+    after: State,
+    units: gpd.GeoDataFrame | None = None,
+    categories: Iterable[str] | None = None,
+) -> Comparison:
     """Before and after side by side.
 
     Parameters
@@ -431,7 +520,8 @@ def compare(before: State, after: State, units: gpd.GeoDataFrame | None = None,
     b["covered"], b["pct"] = _covered_col(b)
     a["covered"], a["pct"] = _covered_col(a)
     m = a[[*key, "name", "children", "covered", "pct", "target_pct", "below_target"]].merge(
-        b[[*key, "covered", "pct", "below_target"]], on=key, how="left", suffixes=("_after", "_before"))
+        b[[*key, "covered", "pct", "below_target"]], on=key, how="left", suffixes=("_after", "_before")
+    )
     per_home, totals = _per_home(before, after, units, cats)
     if per_home is not None:
         m = m.merge(per_home, on=key, how="left")
@@ -443,32 +533,67 @@ def compare(before: State, after: State, units: gpd.GeoDataFrame | None = None,
     ba = m["below_target_after"].astype(bool)
     has_kids = m["children"].astype(float) > 0
     change = np.where(bb & ~ba & has_kids, REACHES, np.where(~bb & ba & has_kids, FALLS, ""))
-    unit_df = pd.DataFrame({
-        "level": m["level"], "unit_id": m["unit_id"], "name": m["name"], "category": m["category"],
-        "children": m["children"].astype(float), "covered_before": m["covered_before"].astype(float),
-        "covered_after": m["covered_after"].astype(float), "newly_covered": m["newly_covered"].astype(float),
-        "no_longer_covered": m["no_longer_covered"].astype(float), "pct_before": m["pct_before"].astype(float),
-        "pct_after": m["pct_after"].astype(float), "target_pct": m["target_pct"].astype(float),
-        "below_before": bb.to_numpy(), "below_after": ba.to_numpy(), "target_change": change})
+    unit_df = pd.DataFrame(
+        {
+            "level": m["level"],
+            "unit_id": m["unit_id"],
+            "name": m["name"],
+            "category": m["category"],
+            "children": m["children"].astype(float),
+            "covered_before": m["covered_before"].astype(float),
+            "covered_after": m["covered_after"].astype(float),
+            "newly_covered": m["newly_covered"].astype(float),
+            "no_longer_covered": m["no_longer_covered"].astype(float),
+            "pct_before": m["pct_before"].astype(float),
+            "pct_after": m["pct_after"].astype(float),
+            "target_pct": m["target_pct"].astype(float),
+            "below_before": bb.to_numpy(),
+            "below_after": ba.to_numpy(),
+            "target_change": change,
+        }
+    )
 
     # pilots
-    pcols = ["pilot_id", "name", "kind", "batch", "status_before", "status_after", "status_zh_before",
-             "status_zh_after", "n_present_before", "n_present_after", "reasons_after"]
+    pcols = [
+        "pilot_id",
+        "name",
+        "kind",
+        "batch",
+        "status_before",
+        "status_after",
+        "status_zh_before",
+        "status_zh_after",
+        "n_present_before",
+        "n_present_after",
+        "reasons_after",
+    ]
     pil = pd.DataFrame(columns=pcols)
     counts = pd.DataFrame({"status": ["meets", "partly", "gap"], "before": 0, "after": 0})
     if before.pilots is not None and after.pilots is not None and len(after.pilots):
         pb = pd.DataFrame(before.pilots.drop(columns=before.pilots.geometry.name))
         pa = pd.DataFrame(after.pilots.drop(columns=after.pilots.geometry.name))
         j = pa[["pilot_id", "name", "kind", "batch", "status", "status_zh", "n_present", "reasons"]].merge(
-            pb[["pilot_id", "status", "status_zh", "n_present"]], on="pilot_id", suffixes=("_after", "_before"))
+            pb[["pilot_id", "status", "status_zh", "n_present"]],
+            on="pilot_id",
+            suffixes=("_after", "_before"),
+        )
         j = j.rename(columns={"reasons": "reasons_after"})
         pil = j.loc[j["status_before"] != j["status_after"], pcols].reset_index(drop=True)
         counts["before"] = [int((pb["status"] == s).sum()) for s in counts["status"]]
         counts["after"] = [int((pa["status"] == s).sum()) for s in counts["status"]]
 
     # routes to school
-    rcols = ["origin_id", "category", "children", "school_before", "school_after", "verdict_before",
-             "verdict_after", "length_before_m", "length_after_m"]
+    rcols = [
+        "origin_id",
+        "category",
+        "children",
+        "school_before",
+        "school_after",
+        "verdict_before",
+        "verdict_after",
+        "length_before_m",
+        "length_after_m",
+    ]
     rb, ra = _safest(before.routes), _safest(after.routes)
     rt = pd.DataFrame(columns=rcols)
     rj = None
@@ -481,43 +606,61 @@ def compare(before: State, after: State, units: gpd.GeoDataFrame | None = None,
         rt = rt.reset_index(drop=True)
 
     # per category
-    level_order = [lv for lv in ("community", "township") if (unit_df["level"] == lv).any()] or \
-        list(dict.fromkeys(unit_df["level"]))
+    level_order = [lv for lv in ("community", "township") if (unit_df["level"] == lv).any()] or list(
+        dict.fromkeys(unit_df["level"])
+    )
     rows = []
     for cat in cats:
         u = unit_df[unit_df["category"] == cat]
         lv = level_order[0] if level_order else ""
         ul = u[u["level"] == lv] if lv else u
-        gained, lost = totals.get(cat, (float(ul["newly_covered"].sum()), float(ul["no_longer_covered"].sum())))
-        row = {"category": cat, "children": float(ul["children"].sum()),
-               "covered_before": float(ul["covered_before"].sum()), "covered_after": float(ul["covered_after"].sum()),
-               "newly_covered": gained, "no_longer_covered": lost, "units_level": lv,
-               "units_reaching_target": int((ul["target_change"] == REACHES).sum()),
-               "units_falling_below": int((ul["target_change"] == FALLS).sum()),
-               "units_below_before": int(ul["below_before"].sum()), "units_below_after": int(ul["below_after"].sum()),
-               "children_verdict_changed": np.nan, "children_safe_before": np.nan, "children_safe_after": np.nan,
-               "children_school_changed": np.nan}
+        gained, lost = totals.get(
+            cat, (float(ul["newly_covered"].sum()), float(ul["no_longer_covered"].sum()))
+        )
+        row = {
+            "category": cat,
+            "children": float(ul["children"].sum()),
+            "covered_before": float(ul["covered_before"].sum()),
+            "covered_after": float(ul["covered_after"].sum()),
+            "newly_covered": gained,
+            "no_longer_covered": lost,
+            "units_level": lv,
+            "units_reaching_target": int((ul["target_change"] == REACHES).sum()),
+            "units_falling_below": int((ul["target_change"] == FALLS).sum()),
+            "units_below_before": int(ul["below_before"].sum()),
+            "units_below_after": int(ul["below_after"].sum()),
+            "children_verdict_changed": np.nan,
+            "children_safe_before": np.nan,
+            "children_safe_after": np.nan,
+            "children_school_changed": np.nan,
+        }
         if rj is not None and (rj["category"] == cat).any():
             r = rj[rj["category"] == cat]
             ch = r["children"].astype(float)
-            row["children_verdict_changed"] = float(ch[r["verdict_before"].astype(str)
-                                                       != r["verdict_after"].astype(str)].sum())
+            row["children_verdict_changed"] = float(
+                ch[r["verdict_before"].astype(str) != r["verdict_after"].astype(str)].sum()
+            )
             row["children_safe_before"] = float(ch[r["verdict_before"] == "safe"].sum())
             row["children_safe_after"] = float(ch[r["verdict_after"] == "safe"].sum())
-            row["children_school_changed"] = float(ch[r["school_before"].astype(str)
-                                                      != r["school_after"].astype(str)].sum())
+            row["children_school_changed"] = float(
+                ch[r["school_before"].astype(str) != r["school_after"].astype(str)].sum()
+            )
         rows.append(row)
     summary = pd.DataFrame(rows)
-    unit_df = unit_df.sort_values(["category", "level", "newly_covered", "unit_id"],
-                                  ascending=[True, True, False, True]).reset_index(drop=True)
+    unit_df = unit_df.sort_values(
+        ["category", "level", "newly_covered", "unit_id"], ascending=[True, True, False, True]
+    ).reset_index(drop=True)
     return Comparison(units=unit_df, pilots=pil, routes=rt, summary=summary, pilot_counts=counts)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # in words
 # ---------------------------------------------------------------------------------------------------------------
-_LEVEL = {"community": ("个社区", "communities", "community"), "township": ("个乡镇街道", "townships", "township"),
-          "": ("个单元", "units", "unit")}
+_LEVEL = {
+    "community": ("个社区", "communities", "community"),
+    "township": ("个乡镇街道", "townships", "township"),
+    "": ("个单元", "units", "unit"),
+}
 _STATUS = {"meets": ("达标", "meets"), "partly": ("部分达标", "partly"), "gap": ("缺口", "gap")}
 
 
@@ -529,7 +672,9 @@ def _plural(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
 
 
-def describe(comparison: Comparison, change: Change | None = None, standards: Standards | None = None) -> list[str]:
+def describe(
+    comparison: Comparison, change: Change | None = None, standards: Standards | None = None
+) -> list[str]:
     """The comparison as bilingual sentences, Chinese first, one per changed category, then pilots and routes.
 
     E.g. "新增幼儿园后新增覆盖 412 名儿童；3 个社区达标 — the new kindergarten covers 412 more children;
@@ -568,23 +713,29 @@ def describe(comparison: Comparison, change: Change | None = None, standards: St
         up, down = int(r["units_reaching_target"]), int(r["units_falling_below"])
         if up:
             zh_parts.append(f"{up} {lv_zh}达标")
-            en_parts.append(f"{up} {_plural(up, lv_en_one, lv_en_many)} {_plural(up, 'reaches', 'reach')} the target")
+            en_parts.append(
+                f"{up} {_plural(up, lv_en_one, lv_en_many)} {_plural(up, 'reaches', 'reach')} the target"
+            )
         if down:
             zh_parts.append(f"{down} {lv_zh}降至目标以下")
-            en_parts.append(f"{down} {_plural(down, lv_en_one, lv_en_many)} {_plural(down, 'falls', 'fall')} below "
-                            "the target")
+            en_parts.append(
+                f"{down} {_plural(down, lv_en_one, lv_en_many)} {_plural(down, 'falls', 'fall')} below "
+                "the target"
+            )
         if not up and not down:
             zh_parts.append(f"没有{lv_zh[1:]}改变达标状态")
             en_parts.append(f"no {lv_en_one} changes status against the target")
         zh_parts[0] = head_zh + zh_parts[0]
         out.append("；".join(zh_parts) + " — " + "; ".join(en_parts))
         if pd.notna(r["children_verdict_changed"]):
-            out.append(f"{zh}通学路径：{_n(r['children_verdict_changed'])} 名儿童的路径评价改变，安全路径儿童 "
-                       f"{_n(r['children_safe_before'])} → {_n(r['children_safe_after'])}，"
-                       f"{_n(r['children_school_changed'])} 名儿童改走另一所学校 — routes to the nearest {en}: the "
-                       f"verdict changes for {_n(r['children_verdict_changed'])} children, children with a safe route "
-                       f"{_n(r['children_safe_before'])} → {_n(r['children_safe_after'])}, "
-                       f"{_n(r['children_school_changed'])} children go to another school")
+            out.append(
+                f"{zh}通学路径：{_n(r['children_verdict_changed'])} 名儿童的路径评价改变，安全路径儿童 "
+                f"{_n(r['children_safe_before'])} → {_n(r['children_safe_after'])}，"
+                f"{_n(r['children_school_changed'])} 名儿童改走另一所学校 — routes to the nearest {en}: the "
+                f"verdict changes for {_n(r['children_verdict_changed'])} children, children with a safe route "
+                f"{_n(r['children_safe_before'])} → {_n(r['children_safe_after'])}, "
+                f"{_n(r['children_school_changed'])} children go to another school"
+            )
     pc = comparison.pilot_counts
     if len(comparison.pilots):
         moves = comparison.pilots.groupby(["status_before", "status_after"]).size()
@@ -592,8 +743,10 @@ def describe(comparison: Comparison, change: Change | None = None, standards: St
         en_m = ", ".join(f"{k} {_STATUS[a][1]} → {_STATUS[b][1]}" for (a, b), k in moves.items())
         zh_c = "，".join(f"{_STATUS[s][0]} {int(x)}→{int(y)}" for s, x, y in pc.itertuples(index=False))
         en_c = ", ".join(f"{_STATUS[s][1]} {int(x)} → {int(y)}" for s, x, y in pc.itertuples(index=False))
-        out.append(f"试点单元：{len(comparison.pilots)} 个状态改变（{zh_m}；{zh_c}） — pilot units: "
-                   f"{len(comparison.pilots)} change status ({en_m}; {en_c})")
+        out.append(
+            f"试点单元：{len(comparison.pilots)} 个状态改变（{zh_m}；{zh_c}） — pilot units: "
+            f"{len(comparison.pilots)} change status ({en_m}; {en_c})"
+        )
     elif pc["before"].sum():
         out.append("试点单元：状态均不变 — pilot units: no status changes")
     return out

@@ -34,12 +34,12 @@ def _nearest(network: Any, fgeoms: gpd.GeoSeries, opts: Snap, cutoff: float | No
     return d, s
 
 
-
 # ---------------------------------------------------------------------------------------------------------------
 # capacity-aware accessibility and siting
 # ---------------------------------------------------------------------------------------------------------------
-def _pairs_within(network: Any, src: gpd.GeoSeries, tgt: Snap, radius: float, max_snap: float
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Snap]:
+def _pairs_within(
+    network: Any, src: gpd.GeoSeries, tgt: Snap, radius: float, max_snap: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Snap]:
     """(source position, target position, metres) for every pair within ``radius`` by walking (sparse)."""
     sp_ = _snap(network, src, max_snap, allow_none=True, legs=tgt.leg is not None)
     s, t, d = network.pairs_within(sp_, tgt, float(radius))
@@ -68,9 +68,15 @@ class SfcaResult:
     units: pd.DataFrame | None
 
 
-def two_step_fca(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, network: Any, radius: float,
-                 capacity_col: str = "capacity", units: gpd.GeoDataFrame | None = None,
-                 max_snap: float = MAX_SNAP_M) -> SfcaResult:
+def two_step_fca(
+    origins: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    network: Any,
+    radius: float,
+    capacity_col: str = "capacity",
+    units: gpd.GeoDataFrame | None = None,
+    max_snap: float = MAX_SNAP_M,
+) -> SfcaResult:
     """Two-step floating catchment area (2SFCA) accessibility on walking distances.
 
     Step 1: every facility j gets ``R_j = S_j / sum(P_k for origins k within radius of j)`` (capacity per child
@@ -104,9 +110,11 @@ def two_step_fca(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, networ
     bad = cap.isna() | (cap < 0)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{int(bad.sum())} facilities have no usable {capacity_col!r} (capacity)",
-                        feature=_row_name(facilities, i),
-                        fix=f"fill in {capacity_col} (容量, e.g. seats) for every facility or drop those rows")
+        raise DataError(
+            f"{int(bad.sum())} facilities have no usable {capacity_col!r} (capacity)",
+            feature=_row_name(facilities, i),
+            fix=f"fill in {capacity_col} (容量, e.g. seats) for every facility or drop those rows",
+        )
     if not radius > 0:
         raise DataError(f"radius must be > 0 m, got {radius!r}", fix="give the catchment radius in metres")
     opts = _snap(network, origins.geometry, max_snap)
@@ -133,17 +141,37 @@ def two_step_fca(origins: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, networ
         wsum = np.bincount(u, weights=P[o] * A[o], minlength=len(units))
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(kids > 0, wsum / kids, np.nan)
-        u_out = pd.DataFrame({"unit_id": units["unit_id"].astype(str).to_numpy(), "name": units["name"].to_numpy(),
-                              "children": kids, "sfca_ratio": ratio, "capacity_in_reach": wsum})
+        u_out = pd.DataFrame(
+            {
+                "unit_id": units["unit_id"].astype(str).to_numpy(),
+                "name": units["name"].to_numpy(),
+                "children": kids,
+                "sfca_ratio": ratio,
+                "capacity_in_reach": wsum,
+            }
+        )
         u_out.attrs["origins_outside"] = outside
-    o_out.attrs.update({"radius_m": float(radius), "unsnapped_origins": int((~opts.ok).sum()),
-                        "unsnapped_facilities": int((~fpts.ok).sum())})
+    o_out.attrs.update(
+        {
+            "radius_m": float(radius),
+            "unsnapped_origins": int((~opts.ok).sum()),
+            "unsnapped_facilities": int((~fpts.ok).sum()),
+        }
+    )
     return SfcaResult(origins=o_out, facilities=f_out, units=u_out)
 
 
-def suggest_sites(candidates: gpd.GeoDataFrame | None, origins: gpd.GeoDataFrame, network: Any, radius: float,
-                  p: int = 1, facilities: gpd.GeoDataFrame | None = None, thin_m: float | None = None,
-                  max_snap: float = MAX_SNAP_M, max_cells: int = 50_000_000) -> gpd.GeoDataFrame:
+def suggest_sites(
+    candidates: gpd.GeoDataFrame | None,
+    origins: gpd.GeoDataFrame,
+    network: Any,
+    radius: float,
+    p: int = 1,
+    facilities: gpd.GeoDataFrame | None = None,
+    thin_m: float | None = None,
+    max_snap: float = MAX_SNAP_M,
+    max_cells: int = 50_000_000,
+) -> gpd.GeoDataFrame:
     """Where to build ``p`` new facilities to cover the most children (maximal covering location problem).
 
     MCLP (Church, R. & ReVelle, C. (1974), "The maximal covering location problem", Papers of the Regional
@@ -203,23 +231,38 @@ def suggest_sites(candidates: gpd.GeoDataFrame | None, origins: gpd.GeoDataFrame
         key = np.floor(nodes[near] / cell).astype(np.int64)
         _, first = np.unique(key, axis=0, return_index=True)
         sel = near[np.sort(first)]
-        candidates = gpd.GeoDataFrame({"candidate_id": [f"node_{network.node_osmid[i]}" for i in sel]},
-                                      geometry=shapely.points(nodes[sel]), crs=crs)
+        candidates = gpd.GeoDataFrame(
+            {"candidate_id": [f"node_{network.node_osmid[i]}" for i in sel]},
+            geometry=shapely.points(nodes[sel]),
+            crs=crs,
+        )
     _require(candidates, "candidates", [], "point")
     cand = candidates.reset_index(drop=True)
-    cid = (cand["candidate_id"].astype(str).to_numpy() if "candidate_id" in cand.columns
-           else np.array([f"candidate_{i}" for i in range(len(cand))]))
-    empty = gpd.GeoDataFrame({"candidate_id": [], "children_new": [], "origins_new": [], "rank": []},
-                             geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
-    attrs = {"demand_children": float(kids[demand].sum()), "candidates": len(cand), "radius_m": float(radius),
-             "children_new_total": 0.0}
+    cid = (
+        cand["candidate_id"].astype(str).to_numpy()
+        if "candidate_id" in cand.columns
+        else np.array([f"candidate_{i}" for i in range(len(cand))])
+    )
+    empty = gpd.GeoDataFrame(
+        {"candidate_id": [], "children_new": [], "origins_new": [], "rank": []},
+        geometry=gpd.GeoSeries([], crs=WGS84),
+        crs=WGS84,
+    )
+    attrs = {
+        "demand_children": float(kids[demand].sum()),
+        "candidates": len(cand),
+        "radius_m": float(radius),
+        "children_new_total": 0.0,
+    }
     if len(demand) == 0 or len(cand) == 0:
         empty.attrs.update(attrs)
         return empty
     sub = opts.take(demand)
     if len(demand) * len(cand) > max_cells:
-        raise DataError(f"{len(demand)} uncovered origins x {len(cand)} candidates is too large a problem",
-                        fix="pass fewer candidates (or a larger thin_m), or run per township")
+        raise DataError(
+            f"{len(demand)} uncovered origins x {len(cand)} candidates is too large a problem",
+            fix="pass fewer candidates (or a larger thin_m), or run per township",
+        )
     ci, oi, dd, _ = _pairs_within(network, cand.geometry, sub, float(radius), max_snap)
     cost = np.full((len(demand), len(cand)), float(radius) * 10.0 + 1.0)
     cost[oi, ci] = dd
@@ -227,10 +270,11 @@ def suggest_sites(candidates: gpd.GeoDataFrame | None, origins: gpd.GeoDataFrame
     if len(useful) == 0:
         empty.attrs.update(attrs)
         return empty
-    with warnings.catch_warnings():   # pulp 3.3 announces API changes for 4.0; nothing to act on here
+    with warnings.catch_warnings():  # pulp 3.3 announces API changes for 4.0; nothing to act on here
         warnings.simplefilter("ignore", DeprecationWarning)
-        model = MCLP.from_cost_matrix(cost[:, useful], kids[demand], service_radius=float(radius),
-                                      p_facilities=int(min(p, len(useful))))
+        model = MCLP.from_cost_matrix(
+            cost[:, useful], kids[demand], service_radius=float(radius), p_facilities=int(min(p, len(useful)))
+        )
         model.solve(pulp.PULP_CBC_CMD(msg=False))
     chosen = np.array([j for j, var in enumerate(model.fac_vars) if (var.value() or 0) > 0.5], dtype=np.int64)
     gain = [(j, [int(i) for i in model.fac2cli[j]]) for j in chosen]
@@ -242,8 +286,15 @@ def suggest_sites(candidates: gpd.GeoDataFrame | None, origins: gpd.GeoDataFrame
         new = cl[~seen[cl]] if cl.size else cl
         seen[new] = True
         c = int(useful[j])
-        rows.append({"candidate_id": cid[c], "children_new": float(kids[demand][new].sum()),
-                     "origins_new": int(new.size), "rank": rank, "geometry": cand.geometry.to_crs(crs).iloc[c]})
+        rows.append(
+            {
+                "candidate_id": cid[c],
+                "children_new": float(kids[demand][new].sum()),
+                "origins_new": int(new.size),
+                "rank": rank,
+                "geometry": cand.geometry.to_crs(crs).iloc[c],
+            }
+        )
     out = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=crs).to_crs(WGS84)
     attrs["children_new_total"] = float(out["children_new"].sum())
     out.attrs.update(attrs)

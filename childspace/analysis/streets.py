@@ -24,8 +24,11 @@ __all__ = ["route_edge_use", "school_zone_circles", "school_zone_rules", "stress
 def _require(df: pd.DataFrame, cols: list[str], what: str) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise DataError(f"{what} lacks the columns {missing} (has {list(df.columns)})", feature=what,
-                        fix=f"pass the output of the analysis that produces {what} (see docs/architecture.md)")
+        raise DataError(
+            f"{what} lacks the columns {missing} (has {list(df.columns)})",
+            feature=what,
+            fix=f"pass the output of the analysis that produces {what} (see docs/architecture.md)",
+        )
 
 
 def school_zone_rules() -> dict[str, float]:
@@ -34,8 +37,11 @@ def school_zone_rules() -> dict[str, float]:
     from childspace.analysis.safety import load_config
 
     zc = load_config()["school_zone"]
-    return {"radius_m": float(zc["radius_m"]), "speed_limit_kmh": float(zc["speed_limit_kmh"]),
-            "crossing_m": float(zc["crossing_m"])}
+    return {
+        "radius_m": float(zc["radius_m"]),
+        "speed_limit_kmh": float(zc["speed_limit_kmh"]),
+        "crossing_m": float(zc["crossing_m"]),
+    }
 
 
 def stress_frames(network: Any, stress: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -60,30 +66,51 @@ def stress_frames(network: Any, stress: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoD
     """
     ne, nn = int(network.n_edges), int(network.n_nodes)
     if len(stress.edges) != ne or len(stress.nodes) != nn:
-        raise DataError(f"the stress has {len(stress.edges)} edges / {len(stress.nodes)} nodes, the network "
-                        f"{ne} / {nn}", feature="stress", fix="pass safety.network_stress(network) of this network")
+        raise DataError(
+            f"the stress has {len(stress.edges)} edges / {len(stress.nodes)} nodes, the network {ne} / {nn}",
+            feature="stress",
+            fix="pass safety.network_stress(network) of this network",
+        )
     ed = network.edges
     se = stress.edges
 
     def col(df: pd.DataFrame, name: str, n: int) -> np.ndarray:
         return df[name].to_numpy(dtype=object) if name in df.columns else np.full(n, None, dtype=object)
 
-    edges = gpd.GeoDataFrame({
-        "edge": np.arange(ne), "name": col(ed, "name", ne), "highway": col(ed, "highway", ne),
-        "level": se["level"].to_numpy(dtype=int), "reason": col(se, "reason", ne),
-        "assumed": se["assumed"].to_numpy(dtype=bool) if "assumed" in se.columns else np.zeros(ne, dtype=bool),
-        "length": np.asarray(network.length, dtype=float)},
-        geometry=np.asarray(ed.geometry.values, dtype=object), crs=network.crs)
+    edges = gpd.GeoDataFrame(
+        {
+            "edge": np.arange(ne),
+            "name": col(ed, "name", ne),
+            "highway": col(ed, "highway", ne),
+            "level": se["level"].to_numpy(dtype=int),
+            "reason": col(se, "reason", ne),
+            "assumed": se["assumed"].to_numpy(dtype=bool)
+            if "assumed" in se.columns
+            else np.zeros(ne, dtype=bool),
+            "length": np.asarray(network.length, dtype=float),
+        },
+        geometry=np.asarray(ed.geometry.values, dtype=object),
+        crs=network.crs,
+    )
     sn = stress.nodes
     lev = sn["level"].to_numpy(dtype=int)
     sel = np.flatnonzero(lev > 0)
-    crossings = gpd.GeoDataFrame({
-        "node": sel, "level": lev[sel], "control": col(sn, "control", nn)[sel], "reason": col(sn, "reason", nn)[sel]},
-        geometry=shapely.points(np.asarray(network.x)[sel], np.asarray(network.y)[sel]), crs=network.crs)
+    crossings = gpd.GeoDataFrame(
+        {
+            "node": sel,
+            "level": lev[sel],
+            "control": col(sn, "control", nn)[sel],
+            "reason": col(sn, "reason", nn)[sel],
+        },
+        geometry=shapely.points(np.asarray(network.x)[sel], np.asarray(network.y)[sel]),
+        crs=network.crs,
+    )
     return edges, crossings
 
 
-def route_edge_use(routes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, route: str = "safest") -> gpd.GeoDataFrame:
+def route_edge_use(
+    routes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, route: str = "safest"
+) -> gpd.GeoDataFrame:
     """Children walking along each street: the routes of one kind summed per network edge.
 
     Parameters
@@ -104,15 +131,24 @@ def route_edge_use(routes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, route: str
     """
     data = routes.attrs.get("childspace_routes")
     if data is None:
-        raise DataError("the routes carry no edge sequences", feature="routes",
-                        fix="pass the GeoDataFrame returned by routes.school_routes (not a reloaded file)")
+        raise DataError(
+            "the routes carry no edge sequences",
+            feature="routes",
+            fix="pass the GeoDataFrame returned by routes.school_routes (not a reloaded file)",
+        )
     if route not in ("safest", "shortest"):
-        raise DataError(f"route must be 'safest' or 'shortest', got {route!r}", feature="route_edge_use",
-                        fix="choose which routes to count")
+        raise DataError(
+            f"route must be 'safest' or 'shortest', got {route!r}",
+            feature="route_edge_use",
+            fix="choose which routes to count",
+        )
     pos = edges["edge"].to_numpy(dtype=np.int64) if "edge" in edges.columns else np.arange(len(edges))
     if int(data.n_edges) != len(edges) or not np.array_equal(np.sort(pos), np.arange(len(edges))):
-        raise DataError(f"the routes were computed on a network of {data.n_edges} edges, {len(edges)} given",
-                        feature="edges", fix="pass the edges of the network the routes were computed on")
+        raise DataError(
+            f"the routes were computed on a network of {data.n_edges} edges, {len(edges)} given",
+            feature="edges",
+            fix="pass the edges of the network the routes were computed on",
+        )
     _require(routes, ["route", "route_key", "children", "school_id"], "routes")
     sel = (routes["route"].astype(str) == route).to_numpy().copy()
     if "verdict" in routes.columns:
@@ -125,13 +161,21 @@ def route_edge_use(routes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, route: str
     ek = np.asarray(data.edge_key, dtype=np.int64)
     ee = np.asarray(data.edge, dtype=np.int64)
     i = np.searchsorted(keys, ek)
-    ok = (i < len(keys)) & (keys[np.minimum(i, max(len(keys) - 1, 0))] == ek) if len(keys) else np.zeros(len(ek), bool)
+    ok = (
+        (i < len(keys)) & (keys[np.minimum(i, max(len(keys) - 1, 0))] == ek)
+        if len(keys)
+        else np.zeros(len(ek), bool)
+    )
     pair = np.unique(np.stack([ek[ok], ee[ok]], axis=1), axis=0) if ok.any() else np.zeros((0, 2), np.int64)
     idx = np.searchsorted(keys, pair[:, 0])
     n = len(edges)
     children = np.bincount(pair[:, 1], weights=kids[idx], minlength=n)
     n_routes = np.bincount(pair[:, 1], minlength=n)
-    sp = np.unique(np.stack([pair[:, 1], school[idx]], axis=1), axis=0) if len(pair) else np.zeros((0, 2), np.int64)
+    sp = (
+        np.unique(np.stack([pair[:, 1], school[idx]], axis=1), axis=0)
+        if len(pair)
+        else np.zeros((0, 2), np.int64)
+    )
     n_schools = np.bincount(sp[:, 0], minlength=n) if len(sp) else np.zeros(n, dtype=np.int64)
     out = edges.copy()
     out["children"] = children[pos]
@@ -139,7 +183,6 @@ def route_edge_use(routes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, route: str
     out["schools"] = n_schools[pos]
     out = out[out["routes"].to_numpy() > 0].sort_values("children", ascending=False, kind="stable")
     return out
-
 
 
 def _bool_col(df: pd.DataFrame, col: str, default: bool) -> np.ndarray:
@@ -161,13 +204,15 @@ def zone_status(school_zones: pd.DataFrame) -> np.ndarray:
     numpy.ndarray of str
     """
     _require(school_zones, ["speed_ok", "crossing_ok"], "school_zones")
-    n_fail = (~_bool_col(school_zones, "speed_ok", True)).astype(int) + \
-        (~_bool_col(school_zones, "crossing_ok", False)).astype(int)
+    n_fail = (~_bool_col(school_zones, "speed_ok", True)).astype(int) + (
+        ~_bool_col(school_zones, "crossing_ok", False)
+    ).astype(int)
     return np.array(["compliant", "one", "both"], dtype=object)[n_fail]
 
 
-def school_zone_circles(school_zones: gpd.GeoDataFrame, schools: gpd.GeoDataFrame | None = None,
-                        radius_m: float | None = None) -> gpd.GeoDataFrame:
+def school_zone_circles(
+    school_zones: gpd.GeoDataFrame, schools: gpd.GeoDataFrame | None = None, radius_m: float | None = None
+) -> gpd.GeoDataFrame:
     """The zone of each school: the union of the circles of ``radius_m`` around its gates (GA/T 1215-2014 3.2).
 
     Parameters
@@ -188,15 +233,23 @@ def school_zone_circles(school_zones: gpd.GeoDataFrame, schools: gpd.GeoDataFram
         One row per school: ``school_id``, ``n_gates``, ``radius_m``, (Multi)Polygon geometry (buffered in the
         local metric CRS, :func:`childspace.inputs.projection.local_crs_for`).
     """
-    z = school_zones.to_crs(4326) if school_zones.crs is not None and school_zones.crs.to_epsg() != 4326 \
+    z = (
+        school_zones.to_crs(4326)
+        if school_zones.crs is not None and school_zones.crs.to_epsg() != 4326
         else school_zones
+    )
     _require(z, ["school_id"], "school_zones")
     radius = school_zone_rules()["radius_m"] if radius_m is None else float(radius_m)
     if radius <= 0:
-        raise ChildspaceError(f"the zone radius must be positive, got {radius}", fix="pass radius_m > 0 (metres)")
+        raise ChildspaceError(
+            f"the zone radius must be positive, got {radius}", fix="pass radius_m > 0 (metres)"
+        )
     ids = z["school_id"].astype(str).to_numpy(dtype=object)
-    ent = (z["entrances"].to_numpy(dtype=object) if "entrances" in z.columns
-           else np.full(len(z), None, dtype=object))
+    ent = (
+        z["entrances"].to_numpy(dtype=object)
+        if "entrances" in z.columns
+        else np.full(len(z), None, dtype=object)
+    )
     if schools is not None and len(schools) and {"facility_id", "entrances"} <= set(schools.columns):
         lookup = dict(zip(schools["facility_id"].astype(str), schools["entrances"].to_numpy(dtype=object)))
         merged = np.empty(len(ent), dtype=object)
@@ -216,10 +269,12 @@ def school_zone_circles(school_zones: gpd.GeoDataFrame, schools: gpd.GeoDataFram
     circles = gates.to_crs(crs).buffer(radius, quad_segs=32)
     zone = circles.groupby(owner).agg(lambda g: shapely.union_all(np.asarray(g.array, dtype=object)))
     geom = gpd.GeoSeries(np.asarray(zone.reindex(np.arange(len(z))).to_numpy(), dtype=object), crs=crs)
-    return gpd.GeoDataFrame({"school_id": ids, "n_gates": counts.astype(np.int64), "radius_m": radius},
-                            geometry=geom.to_crs(4326).values, crs=4326)
+    return gpd.GeoDataFrame(
+        {"school_id": ids, "n_gates": counts.astype(np.int64), "radius_m": radius},
+        geometry=geom.to_crs(4326).values,
+        crs=4326,
+    )
 
 
 def _has_points(e: Any) -> bool:
     return isinstance(e, (list, tuple, np.ndarray)) and len(e) > 0
-

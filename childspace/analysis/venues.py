@@ -35,8 +35,12 @@ def _column(gdf: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(gdf[name], errors="coerce").to_numpy(dtype=float)
 
 
-def mother_baby_room_check(venues: gpd.GeoDataFrame, rooms: gpd.GeoDataFrame, rules: Mapping[str, VenueRule],
-                           max_distance_m: float = 100.0) -> gpd.GeoDataFrame:
+def mother_baby_room_check(
+    venues: gpd.GeoDataFrame,
+    rooms: gpd.GeoDataFrame,
+    rules: Mapping[str, VenueRule],
+    max_distance_m: float = 100.0,
+) -> gpd.GeoDataFrame:
     """Which venues must have a mother-and-baby room, and whether one is there.
 
     Parameters
@@ -91,7 +95,9 @@ def mother_baby_room_check(venues: gpd.GeoDataFrame, rooms: gpd.GeoDataFrame, ru
         (vi, ri), d = tree.query_nearest(metric, max_distance=reach, return_distance=True, all_matches=False)
         has[vi] = True
         dist[vi] = d
-        names = rooms["name"].to_numpy(dtype=object) if "name" in rooms.columns else np.asarray(ri, dtype=object)
+        names = (
+            rooms["name"].to_numpy(dtype=object) if "name" in rooms.columns else np.asarray(ri, dtype=object)
+        )
         nearest[vi] = names[ri]
     out["has_room"] = has
     out["nearest_room"] = nearest
@@ -107,8 +113,9 @@ def missing_rooms(check: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return check.loc[check["required"] & ~check["has_room"]].reset_index(drop=True)
 
 
-def combine_venues(register: gpd.GeoDataFrame | None, osm: gpd.GeoDataFrame | None,
-                   max_distance_m: float = 100.0) -> gpd.GeoDataFrame | None:
+def combine_venues(
+    register: gpd.GeoDataFrame | None, osm: gpd.GeoDataFrame | None, max_distance_m: float = 100.0
+) -> gpd.GeoDataFrame | None:
     """The register's venues plus the OSM venues that are not within ``max_distance_m`` of one of them."""
     parts = [g for g in (register, osm) if g is not None and len(g)]
     if not parts:

@@ -33,8 +33,9 @@ def _default_radius(category: str) -> float:
         return 1000.0 if category == "middle_school" else 500.0
 
 
-def _line_graph_reach(network: Any, stress: Stress, edge_ok: np.ndarray, snap: Any, point: int, radius: float,
-                      max_level: int) -> tuple[np.ndarray, np.ndarray]:
+def _line_graph_reach(
+    network: Any, stress: Stress, edge_ok: np.ndarray, snap: Any, point: int, radius: float, max_level: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Metres reachable along each edge from its u and v ends within ``radius`` of a snapped point, walking
     only edges with ``edge_ok`` and passing nodes only where the crossing (given the two edges used) is at most
     ``max_level``. Exact turn-aware search on the edge graph (one state per edge direction)."""
@@ -76,8 +77,8 @@ def _line_graph_reach(network: Any, stress: Stress, edge_ok: np.ndarray, snap: A
     data = np.where(data <= 0, 1e-9, data)  # csgraph drops explicit zeros
     G = sp.csr_array((data, (rows, cols)), shape=(n_states, n_states))
     d = dijkstra(G, directed=True, indices=src, limit=radius + L.max() + 1.0)
-    d_fwd = d[0:2 * E:2]   # arrival at v having walked u->v
-    d_bwd = d[1:2 * E:2]
+    d_fwd = d[0 : 2 * E : 2]  # arrival at v having walked u->v
+    d_bwd = d[1 : 2 * E : 2]
     with np.errstate(invalid="ignore"):
         ru = np.clip(radius - (d_fwd - L), 0.0, L)
         rv = np.clip(radius - (d_bwd - L), 0.0, L)
@@ -94,15 +95,24 @@ def _pieces(network: Any, ru: np.ndarray, rv: np.ndarray) -> tuple[np.ndarray, n
     pu = ~whole & (ru > 0)
     pv = ~whole & (rv > 0)
     e = np.arange(network.n_edges)
-    return (np.concatenate([e[whole], e[pu], e[pv]]),
-            np.concatenate([np.zeros(whole.sum()), np.zeros(pu.sum()), (L - rv)[pv]]),
-            np.concatenate([L[whole], ru[pu], L[pv]]))
+    return (
+        np.concatenate([e[whole], e[pu], e[pv]]),
+        np.concatenate([np.zeros(whole.sum()), np.zeros(pu.sum()), (L - rv)[pv]]),
+        np.concatenate([L[whole], ru[pu], L[pv]]),
+    )
 
 
-def walksheds(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None = None,
-              radius: float | Mapping[str, float] | None = None, max_level: int | None = None,
-              buffer_m: float = 25.0, max_snap: float = 150.0, config: str | Path | Mapping[str, Any] | None = None,
-              safe_max_level: int | Mapping[str, int] | None = None) -> gpd.GeoDataFrame:
+def walksheds(
+    network: Any,
+    schools: gpd.GeoDataFrame,
+    stress: Stress | None = None,
+    radius: float | Mapping[str, float] | None = None,
+    max_level: int | None = None,
+    buffer_m: float = 25.0,
+    max_snap: float = 150.0,
+    config: str | Path | Mapping[str, Any] | None = None,
+    safe_max_level: int | Mapping[str, int] | None = None,
+) -> gpd.GeoDataFrame:
     """Plain and safe walksheds of each school.
 
     Parameters
@@ -116,7 +126,8 @@ def walksheds(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None = N
         primary school 500 m, middle school 1000 m).
     max_level : int, optional
         One level for every school (kept for callers that pass a number); None: the school category's safe
-        maximum (``safe_max_level``). The safe walkshed uses only edges at or below this level and passes nodes only where the crossing is at
+        maximum (``safe_max_level``). The safe walkshed uses only edges at or below this level and passes
+        nodes only where the crossing is at
         or below it (exact, turn by turn: the crossing at a node depends on the two edges used). The school's own
         edge is always walkable from the school point (its frontage).
     buffer_m : float
@@ -150,8 +161,17 @@ def walksheds(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None = N
         sid = str(sm["facility_id"].iloc[i])
         if not snap.ok[i]:
             for kind in ("plain", "safe"):
-                rows.append(dict(school_id=sid, kind=kind, max_level=None if kind == "plain" else max_level_i,
-                                 radius_m=R, length_m=0.0, area_m2=0.0, geometry=None))
+                rows.append(
+                    dict(
+                        school_id=sid,
+                        kind=kind,
+                        max_level=None if kind == "plain" else max_level_i,
+                        radius_m=R,
+                        length_m=0.0,
+                        area_m2=0.0,
+                        geometry=None,
+                    )
+                )
             continue
         one = snap.take([i])
         d, _ = network.node_distances(one, cutoff=R)
@@ -170,8 +190,17 @@ def walksheds(network: Any, schools: gpd.GeoDataFrame, stress: Stress | None = N
             lines = network.substrings(e, s0, s1)
             reached = float(np.sum(np.abs(s1 - s0)))
             poly = shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=4))
-            rows.append(dict(school_id=sid, kind=kind, max_level=None if kind == "plain" else max_level_i,
-                             radius_m=R, length_m=reached, area_m2=float(shapely.area(poly)), geometry=poly))
+            rows.append(
+                dict(
+                    school_id=sid,
+                    kind=kind,
+                    max_level=None if kind == "plain" else max_level_i,
+                    radius_m=R,
+                    length_m=reached,
+                    area_m2=float(shapely.area(poly)),
+                    geometry=poly,
+                )
+            )
     df = pd.DataFrame(rows)
     geo = gpd.GeoSeries(df.pop("geometry").to_numpy(), crs=network.crs).to_crs(WGS84)
     return gpd.GeoDataFrame(df, geometry=geo.values, crs=WGS84)

@@ -25,28 +25,125 @@ from childspace._errors import ChildspaceWarning, DataError
 #: Accepted input column names per canonical column (compared after :func:`norm_key`). Earlier names win when a
 #: file has several of them.
 ALIASES: dict[str, tuple[str, ...]] = {
-    "name": ("name", "名称", "名字", "单位名称", "设施名称", "学校名称", "机构名称", "场所名称", "试点名称",
-             "单元名称", "社区名称", "村社区名称", "镇街名称", "乡镇名称", "项目名称", "mc", "name_zh", "name:zh",
-             "名稱", "設施名稱", "學校名稱"),
-    "category": ("category", "类型", "类别", "设施类型", "设施类别", "分类", "种类", "type", "fclass", "類型", "類別",
-                 "設施類型"),
+    "name": (
+        "name",
+        "名称",
+        "名字",
+        "单位名称",
+        "设施名称",
+        "学校名称",
+        "机构名称",
+        "场所名称",
+        "试点名称",
+        "单元名称",
+        "社区名称",
+        "村社区名称",
+        "镇街名称",
+        "乡镇名称",
+        "项目名称",
+        "mc",
+        "name_zh",
+        "name:zh",
+        "名稱",
+        "設施名稱",
+        "學校名稱",
+    ),
+    "category": (
+        "category",
+        "类型",
+        "类别",
+        "设施类型",
+        "设施类别",
+        "分类",
+        "种类",
+        "type",
+        "fclass",
+        "類型",
+        "類別",
+        "設施類型",
+    ),
     "kind": ("kind", "类型", "试点类型", "单元类型", "类别", "type", "category"),
-    "id": ("id", "编号", "编码", "序号", "facility_id", "pilot_id", "origin_id", "unit_id", "fid_", "objectid", "編號"),
-    "code": ("code", "社区编码", "行政区划代码", "区划代码", "统计用区划代码", "编码", "代码", "adcode", "xzqdm"),
+    "id": (
+        "id",
+        "编号",
+        "编码",
+        "序号",
+        "facility_id",
+        "pilot_id",
+        "origin_id",
+        "unit_id",
+        "fid_",
+        "objectid",
+        "編號",
+    ),
+    "code": (
+        "code",
+        "社区编码",
+        "行政区划代码",
+        "区划代码",
+        "统计用区划代码",
+        "编码",
+        "代码",
+        "adcode",
+        "xzqdm",
+    ),
     "address": ("address", "地址", "详细地址", "addr", "位置", "詳細地址"),
     "capacity": ("capacity", "容量", "学位数", "学位", "床位数", "规模", "人数容量"),
     "population": ("population", "人口", "pop", "常住人口", "户籍人口", "总人口", "人口数"),
-    "children": ("children", "儿童数", "儿童人数", "儿童", "儿童人口", "0-17岁人口", "0-17岁儿童", "未成年人数",
-                 "未成年人口", "child", "kids"),
+    "children": (
+        "children",
+        "儿童数",
+        "儿童人数",
+        "儿童",
+        "儿童人口",
+        "0-17岁人口",
+        "0-17岁儿童",
+        "未成年人数",
+        "未成年人口",
+        "child",
+        "kids",
+    ),
     "batch": ("batch", "批次", "试点批次", "年份", "year"),
-    "township": ("township", "所属镇街", "镇街", "所属街道", "所属乡镇", "所属镇街道", "乡镇街道", "乡镇", "街道",
-                 "town"),
+    "township": (
+        "township",
+        "所属镇街",
+        "镇街",
+        "所属街道",
+        "所属乡镇",
+        "所属镇街道",
+        "乡镇街道",
+        "乡镇",
+        "街道",
+        "town",
+    ),
     "key_project": ("key_project", "重点项目", "是否重点项目", "重点", "key"),
     "notes": ("notes", "备注", "note", "remark", "remarks", "说明"),
-    "parent_id": ("parent_id", "town_code", "towncode", "parent", "上级编码", "所属镇街编码", "镇街编码", "乡镇编码",
-                  "township_code"),
+    "parent_id": (
+        "parent_id",
+        "town_code",
+        "towncode",
+        "parent",
+        "上级编码",
+        "所属镇街编码",
+        "镇街编码",
+        "乡镇编码",
+        "township_code",
+    ),
     "level": ("level", "级别", "层级", "行政级别"),
-    "lon": ("lon", "经度", "东经", "lng", "long", "longitude", "x", "x坐标", "point_x", "横坐标", "經度", "東經"),
+    "lon": (
+        "lon",
+        "经度",
+        "东经",
+        "lng",
+        "long",
+        "longitude",
+        "x",
+        "x坐标",
+        "point_x",
+        "横坐标",
+        "經度",
+        "東經",
+    ),
     "lat": ("lat", "纬度", "北纬", "latitude", "y", "y坐标", "point_y", "纵坐标", "緯度", "北緯"),
     "datum": ("datum", "坐标系", "坐标系统", "坐标类型", "coord_type", "coordsys"),
     "area_ha": ("area_ha", "面积(公顷)", "面积公顷", "占地面积(公顷)", "面积(ha)", "area(ha)"),
@@ -61,8 +158,13 @@ def norm_key(name: Any) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(name))).lower()
 
 
-def find_column(columns: Iterable[Any], canonical: str, explicit: Mapping[str, str] | None = None,
-                aliases: Mapping[str, Sequence[str]] | None = None, exclude: Iterable[Any] = ()) -> Any | None:
+def find_column(
+    columns: Iterable[Any],
+    canonical: str,
+    explicit: Mapping[str, str] | None = None,
+    aliases: Mapping[str, Sequence[str]] | None = None,
+    exclude: Iterable[Any] = (),
+) -> Any | None:
     """The input column holding ``canonical``, or None.
 
     ``explicit`` (the user's ``columns=`` mapping, canonical -> input name) wins over the aliases.
@@ -178,8 +280,10 @@ def decode_text(raw: bytes, path: Any = None) -> tuple[str, str]:
     what = sniff(raw)
     if what is not None:
         msg = f"this is not a text table: its first bytes show {what}"
-        fix = ("give the file its real extension (.xlsx for a workbook, .gpkg for a GeoPackage), or open it in "
-               "Excel/WPS and save it as 'CSV UTF-8'")
+        fix = (
+            "give the file its real extension (.xlsx for a workbook, .gpkg for a GeoPackage), or open it in "
+            "Excel/WPS and save it as 'CSV UTF-8'"
+        )
     else:
         msg = "this is not a text table in UTF-8, GBK/GB18030 or Big5 (binary or damaged data)"
         fix = "open it in Excel/WPS and save it as 'CSV UTF-8' (or .xlsx), or pass encoding= if you know it"
@@ -212,7 +316,7 @@ def dbf_text_bytes(dbf: Path, max_records: int = 20000) -> bytes:
         fh.seek(hlen)
         data = fh.read(rlen * min(nrec, max_records))
     arr = np.frombuffer(data[: (len(data) // rlen) * rlen], dtype=np.uint8).reshape(-1, rlen)
-    parts = [arr[:, off:off + ln].tobytes() for off, ln in fields]
+    parts = [arr[:, off : off + ln].tobytes() for off, ln in fields]
     return b" ".join(parts)
 
 
@@ -248,15 +352,30 @@ def shapefile_encoding(shp: Path) -> tuple[str | None, str]:
 
 def _cpg_codec(declared: str) -> str | None:
     key = declared.strip().upper().replace("-", "").replace("_", "")
-    table = {"UTF8": "utf-8", "65001": "utf-8", "GBK": "gbk", "CP936": "gbk", "936": "gbk", "GB2312": "gbk",
-             "GB18030": "gb18030", "54936": "gb18030", "BIG5": "big5", "950": "big5", "LATIN1": "latin-1",
-             "ISO88591": "latin-1", "1252": "cp1252", "CP1252": "cp1252", "ANSI1252": "cp1252"}
+    table = {
+        "UTF8": "utf-8",
+        "65001": "utf-8",
+        "GBK": "gbk",
+        "CP936": "gbk",
+        "936": "gbk",
+        "GB2312": "gbk",
+        "GB18030": "gb18030",
+        "54936": "gb18030",
+        "BIG5": "big5",
+        "950": "big5",
+        "LATIN1": "latin-1",
+        "ISO88591": "latin-1",
+        "1252": "cp1252",
+        "CP1252": "cp1252",
+        "ANSI1252": "cp1252",
+    }
     return table.get(key)
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # CRS guesses
 # ----------------------------------------------------------------------------------------------------------------
+
 
 def guess_crs(x: np.ndarray, y: np.ndarray, path: Any, lead: str = "the file has no CRS and") -> str:
     """Infer a CRS for coordinates read without one, or raise a DataError explaining what they look like.
@@ -277,27 +396,43 @@ def guess_crs(x: np.ndarray, y: np.ndarray, path: Any, lead: str = "the file has
         z = int(zone[0])
         hint = ""
         if 25 <= z <= 45:
-            hint = (f" (CGCS2000 3-degree zone {z}, central meridian {z * 3}E, with the zone prefix: "
-                    f"EPSG:{4513 + z - 25})")
+            hint = (
+                f" (CGCS2000 3-degree zone {z}, central meridian {z * 3}E, with the zone prefix: "
+                f"EPSG:{4513 + z - 25})"
+            )
         elif 13 <= z <= 23:
-            hint = (f" (CGCS2000 6-degree zone {z}, central meridian {z * 6 - 3}E, with the zone prefix: "
-                    f"EPSG:{4491 + z - 13})")
-        code = f"EPSG:{4513 + z - 25}" if 25 <= z <= 45 else (f"EPSG:{4491 + z - 13}" if 13 <= z <= 23 else None)
-        raise DataError(f"{lead} its eastings start with {z} (e.g. {x[0]:.1f}): they look like "
-                        f"Gauss-Krueger coordinates with the zone number prefixed{hint}", path=path,
-                        fix=setting("crs", code) if code else "give the file's CRS: " + setting("crs", "EPSG:...."))
+            hint = (
+                f" (CGCS2000 6-degree zone {z}, central meridian {z * 6 - 3}E, with the zone prefix: "
+                f"EPSG:{4491 + z - 13})"
+            )
+        code = (
+            f"EPSG:{4513 + z - 25}" if 25 <= z <= 45 else (f"EPSG:{4491 + z - 13}" if 13 <= z <= 23 else None)
+        )
+        raise DataError(
+            f"{lead} its eastings start with {z} (e.g. {x[0]:.1f}): they look like "
+            f"Gauss-Krueger coordinates with the zone number prefixed{hint}",
+            path=path,
+            fix=setting("crs", code) if code else "give the file's CRS: " + setting("crs", "EPSG:...."),
+        )
     if np.all((x > 1e5) & (x < 1e6)) and np.all((y > 1e6) & (y < 7e6)):
-        raise DataError(f"{lead} its coordinates (e.g. {x[0]:.1f}, {y[0]:.1f}) look like metres "
-                        "in a Gauss-Krueger zone without prefix (Yueqing: CGCS2000 CM 120E, EPSG:4549) or UTM "
-                        "(zone 51N, EPSG:32651)", path=path,
-                        fix=setting("crs", "EPSG:4549") + " (or the CRS the data were made in)")
-    raise DataError(f"{lead} its coordinates (e.g. {x[0]:.6g}, {y[0]:.6g}) are not lon/lat "
-                    "degrees", path=path, fix="give the CRS the data were made in, e.g. " + setting("crs", "EPSG:4549"))
+        raise DataError(
+            f"{lead} its coordinates (e.g. {x[0]:.1f}, {y[0]:.1f}) look like metres "
+            "in a Gauss-Krueger zone without prefix (Yueqing: CGCS2000 CM 120E, EPSG:4549) or UTM "
+            "(zone 51N, EPSG:32651)",
+            path=path,
+            fix=setting("crs", "EPSG:4549") + " (or the CRS the data were made in)",
+        )
+    raise DataError(
+        f"{lead} its coordinates (e.g. {x[0]:.6g}, {y[0]:.6g}) are not lon/lat degrees",
+        path=path,
+        fix="give the CRS the data were made in, e.g. " + setting("crs", "EPSG:4549"),
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Value parsing
 # ----------------------------------------------------------------------------------------------------------------
+
 
 def is_blank(value: Any) -> bool:
     """True for None, NaN and whitespace-only strings."""
@@ -327,22 +462,30 @@ def to_number(values: pd.Series, coordinate: bool = False) -> tuple[np.ndarray, 
     (``"120,961"`` is 120.961 degrees, never 120961) and degrees-minutes-seconds are read (``120°57'40.3"E``,
     ``北纬28度7分13秒``; S/W/南纬/西经 negative).
     """
-    num = np.array(pd.to_numeric(pd.Series(values, copy=False), errors="coerce").to_numpy(dtype="float64",
-                                                                                           na_value=np.nan))
+    num = np.array(
+        pd.to_numeric(pd.Series(values, copy=False), errors="coerce").to_numpy(
+            dtype="float64", na_value=np.nan
+        )
+    )
     todo = ~np.isfinite(num)
     bad = np.zeros(len(num), dtype=bool)
     if todo.any():  # the slow path only for cells plain parsing could not read
         sub = pd.Series(values).iloc[np.flatnonzero(todo)]
         text = sub.map(lambda v: None if is_blank(v) else unicodedata.normalize("NFKC", str(v)).strip())
-        fixed = text.map(lambda t: parse_number(t, coordinate) if isinstance(t, str) else np.nan).to_numpy(dtype="float64")
+        fixed = text.map(lambda t: parse_number(t, coordinate) if isinstance(t, str) else np.nan).to_numpy(
+            dtype="float64"
+        )
         num[todo] = fixed
         bad[todo] = text.notna().to_numpy() & ~np.isfinite(fixed)
     return num, bad
 
 
-_DMS = re.compile(r"(?P<h1>[NSEW]|东经|北纬|西经|南纬)?\s*(?P<d>\d+(?:\.\d+)?)\s*(?:°|º|˚|度|d)\s*"
-                  r"(?:(?P<m>\d+(?:\.\d+)?)\s*(?:′|'|’|分|m)\s*)?"
-                  r"(?:(?P<s>\d+(?:\.\d+)?)\s*(?:″|\"|”|''|′′|秒|s)\s*)?(?P<h2>[NSEW])?", re.IGNORECASE)
+_DMS = re.compile(
+    r"(?P<h1>[NSEW]|东经|北纬|西经|南纬)?\s*(?P<d>\d+(?:\.\d+)?)\s*(?:°|º|˚|度|d)\s*"
+    r"(?:(?P<m>\d+(?:\.\d+)?)\s*(?:′|'|’|分|m)\s*)?"
+    r"(?:(?P<s>\d+(?:\.\d+)?)\s*(?:″|\"|”|''|′′|秒|s)\s*)?(?P<h2>[NSEW])?",
+    re.IGNORECASE,
+)
 
 
 def parse_number(text: str, coordinate: bool = False) -> float:
@@ -371,9 +514,28 @@ def parse_number(text: str, coordinate: bool = False) -> float:
 
 
 #: Names of a single column holding "lon,lat" (Amap's location, a copied pair), compared after :func:`norm_key`.
-PAIR_NAMES = ("坐标", "经纬度", "经纬度坐标", "坐标点", "位置坐标", "gps坐标", "高德坐标", "百度坐标", "location",
-              "lnglat", "lonlat", "lng,lat", "lon,lat", "经度,纬度", "coordinates", "coords", "xy", "gps", "坐標",
-              "經緯度")
+PAIR_NAMES = (
+    "坐标",
+    "经纬度",
+    "经纬度坐标",
+    "坐标点",
+    "位置坐标",
+    "gps坐标",
+    "高德坐标",
+    "百度坐标",
+    "location",
+    "lnglat",
+    "lonlat",
+    "lng,lat",
+    "lon,lat",
+    "经度,纬度",
+    "coordinates",
+    "coords",
+    "xy",
+    "gps",
+    "坐標",
+    "經緯度",
+)
 _PAIR = re.compile(r"[(\[]?\s*([+-]?\d+(?:\.\d+)?)\s*[,，;；/\s]\s*([+-]?\d+(?:\.\d+)?)\s*[)\]]?")
 
 
@@ -438,7 +600,19 @@ def parse_bool(value: Any) -> bool | None:
     return None
 
 
-_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_CN_DIGITS = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
 
 
 def parse_batch(value: Any, batch_years: Mapping[int, int]) -> int | None:
@@ -462,6 +636,7 @@ def parse_batch(value: Any, batch_years: Mapping[int, int]) -> int | None:
 # Rows and the issue log
 # ----------------------------------------------------------------------------------------------------------------
 
+
 def describe_rows(rows: Sequence[Any], names: Sequence[Any] | None = None, limit: int = 10) -> str:
     """``"rows 3 (阳光幼儿园), 7 (...)"``, at most ``limit`` shown and the rest counted."""
     items = []
@@ -482,17 +657,30 @@ def setting(name: str, value: Any) -> str:
     'crs=\'EPSG:4549\' in Python, or crs = "EPSG:4549" in this file\'s block of the run configuration (.toml)'
     """
     py = repr(value)
-    toml = (f'"{value}"' if isinstance(value, str) else str(value).lower() if isinstance(value, bool)
-            else str(value))
+    toml = (
+        f'"{value}"'
+        if isinstance(value, str)
+        else str(value).lower()
+        if isinstance(value, bool)
+        else str(value)
+    )
     return f"{name}={py} in Python, or {name} = {toml} in this file's block of the run configuration (.toml)"
 
 
-def log_issue(issues: list[dict], check: str, message: str, ids: Sequence[Any] = (), warn: bool = True,
-              path: Any = None) -> None:
+def log_issue(
+    issues: list[dict], check: str, message: str, ids: Sequence[Any] = (), warn: bool = True, path: Any = None
+) -> None:
     """Record a handled problem (and emit it as a ChildspaceWarning)."""
     ids = [str(i) for i in ids]
-    issues.append({"check": check, "count": len(ids), "ids": "; ".join(ids), "message": message,
-                   "file": None if path is None else str(path)})
+    issues.append(
+        {
+            "check": check,
+            "count": len(ids),
+            "ids": "; ".join(ids),
+            "message": message,
+            "file": None if path is None else str(path),
+        }
+    )
     if warn:
         prefix = f"{path}: " if path is not None else ""
         warnings.warn(prefix + message, ChildspaceWarning, stacklevel=4)

@@ -37,21 +37,75 @@ import pandas as pd
 
 from childspace._errors import ChildspaceWarning
 
-__all__ = ["ALIASES", "GRADES", "QUALITY_GRADES", "parse_grade", "parse_number", "parse_ownership",
-           "read_attributes"]
+__all__ = [
+    "ALIASES",
+    "GRADES",
+    "QUALITY_GRADES",
+    "parse_grade",
+    "parse_number",
+    "parse_ownership",
+    "read_attributes",
+]
 
 #: accepted input column names per attribute (compared after NFKC, lower case, no spaces); earlier names win
 ALIASES: dict[str, tuple[str, ...]] = {
-    "capacity": ("capacity", "places", "托位数", "核定托位数", "托位数(个)", "托位", "核定学位数", "学位数(个)"),
-    "ownership": ("ownership", "性质", "办园性质", "办学性质", "举办性质", "机构性质", "公办/民办", "公民办",
-                  "公办民办", "所有制"),
+    "capacity": (
+        "capacity",
+        "places",
+        "托位数",
+        "核定托位数",
+        "托位数(个)",
+        "托位",
+        "核定学位数",
+        "学位数(个)",
+    ),
+    "ownership": (
+        "ownership",
+        "性质",
+        "办园性质",
+        "办学性质",
+        "举办性质",
+        "机构性质",
+        "公办/民办",
+        "公民办",
+        "公办民办",
+        "所有制",
+    ),
     "inclusive": ("inclusive", "普惠", "是否普惠", "普惠性", "是否普惠性", "普惠性质", "普惠园"),
     "grade": ("grade", "等级", "办园等级", "幼儿园等级", "评估等级", "等级评定", "质量等级", "星级"),
-    "demonstration": ("demonstration", "示范型", "是否示范型", "示范", "是否示范", "示范性", "示范型儿童之家"),
-    "floor_area_m2": ("floor_area_m2", "floor_area", "建筑面积", "建筑面积(㎡)", "建筑面积(m2)", "建筑面积(m²)",
-                      "建筑面积(平方米)", "面积(平方米)", "面积(㎡)", "面积(m2)", "场所面积"),
-    "daily_visitors": ("daily_visitors", "visitors_per_day", "日均客流", "日均客流量", "日客流量", "日均人流量",
-                       "日均客流(人次)", "日客流(人次)", "客流量(人/日)"),
+    "demonstration": (
+        "demonstration",
+        "示范型",
+        "是否示范型",
+        "示范",
+        "是否示范",
+        "示范性",
+        "示范型儿童之家",
+    ),
+    "floor_area_m2": (
+        "floor_area_m2",
+        "floor_area",
+        "建筑面积",
+        "建筑面积(㎡)",
+        "建筑面积(m2)",
+        "建筑面积(m²)",
+        "建筑面积(平方米)",
+        "面积(平方米)",
+        "面积(㎡)",
+        "面积(m2)",
+        "场所面积",
+    ),
+    "daily_visitors": (
+        "daily_visitors",
+        "visitors_per_day",
+        "日均客流",
+        "日均客流量",
+        "日客流量",
+        "日均人流量",
+        "日均客流(人次)",
+        "日客流(人次)",
+        "客流量(人/日)",
+    ),
 }
 
 #: quality grades of kindergartens (Zhejiang: 省一级/省二级/省三级 by the provincial assessment), best first
@@ -67,7 +121,12 @@ def _key(text: Any) -> str:
 
 
 def _blank(v: Any) -> bool:
-    return v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip())
+    return (
+        v is None
+        or v is pd.NA
+        or (isinstance(v, float) and np.isnan(v))
+        or (isinstance(v, str) and not v.strip())
+    )
 
 
 def parse_number(value: Any) -> float | None:
@@ -93,7 +152,9 @@ def parse_ownership(value: Any) -> tuple[str | None, bool | None, bool]:
     if _blank(value):
         return None, None, True
     k = _key(value)
-    inclusive = False if ("非普惠" in k or "营利" in k and "非营利" not in k) else (True if "普惠" in k else None)
+    inclusive = (
+        False if ("非普惠" in k or "营利" in k and "非营利" not in k) else (True if "普惠" in k else None)
+    )
     if any(w in k for w in ("公办", "公立", "国有", "政府", "机关", "事业单位", "部队", "集体", "public")):
         return "public", inclusive, True
     if any(w in k for w in ("民办", "私立", "民营", "社会力量", "企业办", "private")):
@@ -126,7 +187,10 @@ def parse_grade(value: Any) -> str | None:
     if _blank(value):
         return ""
     k = _key(value)
-    if any(w in k for w in ("准办", "未定级", "未评", "未定", "暂无", "无等级", "不定级")) or k in ("无", "-"):
+    if any(w in k for w in ("准办", "未定级", "未评", "未定", "暂无", "无等级", "不定级")) or k in (
+        "无",
+        "-",
+    ):
         return "未定级"
     m = re.search(r"(省|市|县|区)?级?([一二三123])级", k)
     if m:
@@ -175,13 +239,24 @@ def _find(columns: Sequence[Any], canon: str, explicit: Mapping[str, str] | None
 def _report(issues: list[dict] | None, path: Any, check: str, message: str, ids: Sequence[Any]) -> None:
     ids = [str(i) for i in ids]
     if issues is not None:
-        issues.append({"check": check, "count": len(ids), "ids": "; ".join(ids), "message": message,
-                       "file": None if path is None else str(path)})
+        issues.append(
+            {
+                "check": check,
+                "count": len(ids),
+                "ids": "; ".join(ids),
+                "message": message,
+                "file": None if path is None else str(path),
+            }
+        )
     warnings.warn((f"{path}: " if path is not None else "") + message, ChildspaceWarning, stacklevel=4)
 
 
-def read_attributes(df: pd.DataFrame, issues: list[dict] | None = None, path: Any = None,
-                    columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+def read_attributes(
+    df: pd.DataFrame,
+    issues: list[dict] | None = None,
+    path: Any = None,
+    columns: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Find, rename and normalise the attribute columns of a facility table (see the module docstring).
 
     Parameters
@@ -206,8 +281,13 @@ def read_attributes(df: pd.DataFrame, issues: list[dict] | None = None, path: An
     geom = getattr(df, "_geometry_column_name", None)
     canon_cols = {"facility_id", "name", "category", "subtype", "source", "address", "area_ha", geom}
     taken = {c for c in out.columns if c in canon_cols}
-    ids = (out["facility_id"] if "facility_id" in out.columns
-           else out["name"] if "name" in out.columns else pd.Series(out.index, index=out.index)).astype(str)
+    ids = (
+        out["facility_id"]
+        if "facility_id" in out.columns
+        else out["name"]
+        if "name" in out.columns
+        else pd.Series(out.index, index=out.index)
+    ).astype(str)
     found: dict[str, Any] = {}
     for canon in ALIASES:
         if canon == "capacity" and "capacity" in out.columns:
@@ -220,9 +300,15 @@ def read_attributes(df: pd.DataFrame, issues: list[dict] | None = None, path: An
     def bad(canon: str, mask: np.ndarray, raw: pd.Series, what: str) -> None:
         if mask.any():
             vals = sorted({str(v) for v in raw[mask]})
-            _report(issues, path, f"attribute_{canon}", f"{int(mask.sum())} values of {found[canon]!r} not "
-                    f"understood as {what}: {', '.join(vals[:10])} (left empty; ids: "
-                    f"{', '.join(ids[mask].tolist()[:20])})", ids[mask].tolist())
+            _report(
+                issues,
+                path,
+                f"attribute_{canon}",
+                f"{int(mask.sum())} values of {found[canon]!r} not "
+                f"understood as {what}: {', '.join(vals[:10])} (left empty; ids: "
+                f"{', '.join(ids[mask].tolist()[:20])})",
+                ids[mask].tolist(),
+            )
 
     for canon, col in found.items():
         raw = out[col]
@@ -248,7 +334,11 @@ def read_attributes(df: pd.DataFrame, issues: list[dict] | None = None, path: An
             new = _none(parsed.map(lambda g: g or None))
         else:
             yes = ("普惠", "普惠性") if canon == "inclusive" else ("示范型", "示范", "示范性")
-            no = ("非普惠", "营利性") if canon == "inclusive" else ("普通", "一般", "基础型", "标准型", "规范型")
+            no = (
+                ("非普惠", "营利性")
+                if canon == "inclusive"
+                else ("普通", "一般", "基础型", "标准型", "规范型")
+            )
             parsed = _map_unique(raw, lambda v, y=yes, n=no: _parse_flag(v, y, n))
             bad(canon, ~parsed.map(lambda t: t[1]).to_numpy(dtype=bool), raw, "是/否 yes/no")
             new = _none(parsed.map(lambda t: t[0]))

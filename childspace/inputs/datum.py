@@ -141,20 +141,50 @@ def from_wgs84(lon, lat, datum: str):
 
 _ALIASES = {
     # WGS84 and CGCS2000 (they differ by centimetres): GPS, OSM, 天地图 and the natural-resources bureaus' data
-    "wgs84": "wgs84", "wgs": "wgs84", "wgs1984": "wgs84", "gcswgs1984": "wgs84", "epsg4326": "wgs84",
-    "4326": "wgs84", "gps": "wgs84", "cgcs2000": "wgs84", "gcscgcs2000": "wgs84", "epsg4490": "wgs84",
-    "4490": "wgs84", "国家2000": "wgs84", "2000国家大地": "wgs84", "2000": "wgs84", "天地图": "wgs84",
-    "wgs84经纬度": "wgs84", "大地": "wgs84",
+    "wgs84": "wgs84",
+    "wgs": "wgs84",
+    "wgs1984": "wgs84",
+    "gcswgs1984": "wgs84",
+    "epsg4326": "wgs84",
+    "4326": "wgs84",
+    "gps": "wgs84",
+    "cgcs2000": "wgs84",
+    "gcscgcs2000": "wgs84",
+    "epsg4490": "wgs84",
+    "4490": "wgs84",
+    "国家2000": "wgs84",
+    "2000国家大地": "wgs84",
+    "2000": "wgs84",
+    "天地图": "wgs84",
+    "wgs84经纬度": "wgs84",
+    "大地": "wgs84",
     # GCJ-02: Amap/高德, Tencent/腾讯 (the "Mars" datum, 火星坐标)
-    "gcj02": "gcj02", "gcj2": "gcj02", "gcj": "gcj02", "amap": "gcj02", "gaode": "gcj02", "autonavi": "gcj02",
-    "高德": "gcj02", "tencent": "gcj02", "qq": "gcj02", "腾讯": "gcj02", "火星": "gcj02", "国测局": "gcj02",
+    "gcj02": "gcj02",
+    "gcj2": "gcj02",
+    "gcj": "gcj02",
+    "amap": "gcj02",
+    "gaode": "gcj02",
+    "autonavi": "gcj02",
+    "高德": "gcj02",
+    "tencent": "gcj02",
+    "qq": "gcj02",
+    "腾讯": "gcj02",
+    "火星": "gcj02",
+    "国测局": "gcj02",
     "gcj02ll": "gcj02",
     # BD-09: Baidu/百度 (lon/lat; not Baidu's Mercator metres, bd09mc)
-    "bd09": "bd09", "bd9": "bd09", "bd09ll": "bd09", "baidu": "bd09", "百度": "bd09", "bd": "bd09",
+    "bd09": "bd09",
+    "bd9": "bd09",
+    "bd09ll": "bd09",
+    "baidu": "bd09",
+    "百度": "bd09",
+    "bd": "bd09",
 }
 
-_ACCEPTED = ("WGS84 (also WGS 1984, EPSG:4326, GPS, CGCS2000/EPSG:4490, 国家2000, 天地图), "
-             "GCJ02 (also GCJ-02, 高德/Amap, 腾讯/Tencent, 火星坐标, 国测局), BD09 (also BD-09, 百度/Baidu)")
+_ACCEPTED = (
+    "WGS84 (also WGS 1984, EPSG:4326, GPS, CGCS2000/EPSG:4490, 国家2000, 天地图), "
+    "GCJ02 (also GCJ-02, 高德/Amap, 腾讯/Tencent, 火星坐标, 国测局), BD09 (also BD-09, 百度/Baidu)"
+)
 
 
 class DatumError(DataError, ValueError):
@@ -194,11 +224,16 @@ def normalise_datum(datum: str, path: str | Path | None = None) -> str:
     if key in _ALIASES:
         return _ALIASES[key]
     if key in ("bd09mc", "baidumercator", "百度墨卡托"):
-        msg = (f"coords={datum!r}: Baidu Mercator coordinates (metres) are not read; childspace reads Baidu "
-               "lon/lat (BD-09)")
+        msg = (
+            f"coords={datum!r}: Baidu Mercator coordinates (metres) are not read; childspace reads Baidu "
+            "lon/lat (BD-09)"
+        )
     else:
         msg = f"coords={datum!r} is not a known coordinate system; accepted: {_ACCEPTED}"
-    raise DatumError(msg, path=path,
-                     fix='set coords = "wgs84" (GPS, OSM, CGCS2000), "gcj02" (picked on Amap/Tencent) or "bd09" '
-                         "(picked on Baidu) in this file's block of the run configuration, or coords= in Python; "
-                         "projected coordinates in metres take crs= (e.g. crs = \"EPSG:4549\") instead")
+    raise DatumError(
+        msg,
+        path=path,
+        fix='set coords = "wgs84" (GPS, OSM, CGCS2000), "gcj02" (picked on Amap/Tencent) or "bd09" '
+        "(picked on Baidu) in this file's block of the run configuration, or coords= in Python; "
+        'projected coordinates in metres take crs= (e.g. crs = "EPSG:4549") instead',
+    )

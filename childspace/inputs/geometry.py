@@ -54,29 +54,49 @@ def _resolve_crs(x: np.ndarray, y: np.ndarray, file_crs: Any, crs: Any, info: di
         try:
             user = CRS.from_user_input(crs)
         except Exception as exc:
-            raise DataError(f"crs={crs!r} is not a CRS ({exc})", path=path, fix="give e.g. crs='EPSG:4549'") \
-                from None
+            raise DataError(
+                f"crs={crs!r} is not a CRS ({exc})", path=path, fix="give e.g. crs='EPSG:4549'"
+            ) from None
         if file_crs is not None and _degrees_contradicted(x, y, file_crs):
-            V.log_issue(info["issues"], "crs", f"the file's own CRS ({CRS.from_user_input(file_crs).name}) does "
-                        f"not fit its coordinates (not degrees); using crs={crs!r} as asked", path=path, warn=False)
+            V.log_issue(
+                info["issues"],
+                "crs",
+                f"the file's own CRS ({CRS.from_user_input(file_crs).name}) does "
+                f"not fit its coordinates (not degrees); using crs={crs!r} as asked",
+                path=path,
+                warn=False,
+            )
         elif file_crs is not None and not CRS.from_user_input(file_crs).equals(user):
-            V.log_issue(info["issues"], "crs", f"the file says its CRS is {CRS.from_user_input(file_crs).name}; "
-                        f"using crs={crs!r} as asked", path=path)
+            V.log_issue(
+                info["issues"],
+                "crs",
+                f"the file says its CRS is {CRS.from_user_input(file_crs).name}; using crs={crs!r} as asked",
+                path=path,
+            )
         return user
     if file_crs is not None:
         if _degrees_contradicted(x, y, file_crs):
             suffix = str(path).lower().rsplit(".", 1)[-1]
-            lead = ("the GeoJSON has no \"crs\" member, so it is read as lon/lat degrees (RFC 7946), but"
-                    if suffix in ("geojson", "json") else
-                    f"the file says its CRS is {CRS.from_user_input(file_crs).name} (lon/lat degrees), but")
+            lead = (
+                'the GeoJSON has no "crs" member, so it is read as lon/lat degrees (RFC 7946), but'
+                if suffix in ("geojson", "json")
+                else f"the file says its CRS is {CRS.from_user_input(file_crs).name} (lon/lat degrees), but"
+            )
             V.guess_crs(x, y, path, lead=lead)  # raises, saying what the coordinates look like
-            raise DataError(f"{lead} its coordinates are out of the lon/lat range", path=path,
-                            fix="give the CRS the data were made in: " + V.setting("crs", "EPSG:4549"))
+            raise DataError(
+                f"{lead} its coordinates are out of the lon/lat range",
+                path=path,
+                fix="give the CRS the data were made in: " + V.setting("crs", "EPSG:4549"),
+            )
         return file_crs
     guessed = V.guess_crs(x, y, path)
     if warn:  # a lon/lat table is EPSG:4326 by nature; a GIS layer without CRS deserves a warning
-        V.log_issue(info["issues"], "crs", "no CRS in the file; all coordinates are lon/lat degrees, read as "
-                    "EPSG:4326 (WGS84/CGCS2000)", path=path)
+        V.log_issue(
+            info["issues"],
+            "crs",
+            "no CRS in the file; all coordinates are lon/lat degrees, read as EPSG:4326 (WGS84/CGCS2000)",
+            path=path,
+        )
     return guessed
 
 
@@ -91,16 +111,24 @@ def _datum_per_row(df: pd.DataFrame, coords: str, datum_col: str | None, info: d
             d = normalise_datum(value)
         except ValueError:
             bad = (values == value).to_numpy()
-            raise DataError(f"unknown coordinate system {value!r} in column {datum_col!r} at "
-                            f"{_rows(df, bad, info)}", path=info["path"],
-                            fix="use WGS84, GCJ-02 (高德/腾讯) or BD-09 (百度), or leave the cell empty") from None
+            raise DataError(
+                f"unknown coordinate system {value!r} in column {datum_col!r} at {_rows(df, bad, info)}",
+                path=info["path"],
+                fix="use WGS84, GCJ-02 (高德/腾讯) or BD-09 (百度), or leave the cell empty",
+            ) from None
         out[(values == value).to_numpy()] = d
     return out
 
 
-def _points_from_table(df: pd.DataFrame, info: dict, columns: Mapping[str, str] | None, coords: str,
-                       crs: Any, name_col: str | None, missing_rows: str = "error"
-                       ) -> tuple[gpd.GeoDataFrame, list[str]]:
+def _points_from_table(
+    df: pd.DataFrame,
+    info: dict,
+    columns: Mapping[str, str] | None,
+    coords: str,
+    crs: Any,
+    name_col: str | None,
+    missing_rows: str = "error",
+) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Build points (EPSG:4326) from lon/lat (or x/y) columns, or one column of "lon,lat" pairs; returns the
     layer and the columns consumed.
 
@@ -116,44 +144,71 @@ def _points_from_table(df: pd.DataFrame, info: dict, columns: Mapping[str, str] 
     if pair_col is not None:
         x, y, bad = V.split_pair(df[pair_col])
         if bad.any():
-            raise DataError(f"column {pair_col!r} holds \"lon,lat\" pairs, but not at "
-                            f"{_rows(df, bad, info, name_col)}", path=path,
-                            fix="write each cell as longitude,latitude (e.g. 120.9612,28.1203), or leave it empty")
-        V.log_issue(info["issues"], "coordinate_pairs", f"coordinates read from the combined column {pair_col!r} "
-                    "(longitude,latitude)", path=path, warn=False)
+            raise DataError(
+                f'column {pair_col!r} holds "lon,lat" pairs, but not at {_rows(df, bad, info, name_col)}',
+                path=path,
+                fix="write each cell as longitude,latitude (e.g. 120.9612,28.1203), or leave it empty",
+            )
+        V.log_issue(
+            info["issues"],
+            "coordinate_pairs",
+            f"coordinates read from the combined column {pair_col!r} (longitude,latitude)",
+            path=path,
+            warn=False,
+        )
     elif lon_col is None or lat_col is None:
         found = [c for c in df.columns if c != _ROW]
         which = "longitude" if lon_col is None else "latitude"
         header = ""
         if any(str(c).startswith("column_") for c in found):
-            header = ("; the header row has empty cells (merged cells, or column names over two rows?): give "
-                      "every coordinate column its own name (经度, 纬度) in one header row")
-        raise DataError(f"no {which} column; found columns {found}; accepted names: lon = {V.accepted('lon')}, "
-                        f"lat = {V.accepted('lat')}, or one column of \"lon,lat\" pairs named "
-                        f"{'/'.join(V.PAIR_NAMES[:6])}{header}", path=path,
-                        fix="rename the coordinate columns, or name them with columns={'lon': '<column>', "
-                            "'lat': '<column>'} (a [facilities.columns] table in the run configuration)")
+            header = (
+                "; the header row has empty cells (merged cells, or column names over two rows?): give "
+                "every coordinate column its own name (经度, 纬度) in one header row"
+            )
+        raise DataError(
+            f"no {which} column; found columns {found}; accepted names: lon = {V.accepted('lon')}, "
+            f'lat = {V.accepted("lat")}, or one column of "lon,lat" pairs named '
+            f"{'/'.join(V.PAIR_NAMES[:6])}{header}",
+            path=path,
+            fix="rename the coordinate columns, or name them with columns={'lon': '<column>', "
+            "'lat': '<column>'} (a [facilities.columns] table in the run configuration)",
+        )
     else:
         x, badx = V.to_number(df[lon_col], coordinate=True)
         y, bady = V.to_number(df[lat_col], coordinate=True)
         bad = badx | bady
         if bad.any():
-            raise DataError(f"coordinates that are not numbers at {_rows(df, bad, info, name_col)}", path=path,
-                            fix="write decimal degrees (e.g. 120.9612) or degrees-minutes-seconds "
-                                "(120°57'40\"E) in the lon/lat columns")
+            raise DataError(
+                f"coordinates that are not numbers at {_rows(df, bad, info, name_col)}",
+                path=path,
+                fix="write decimal degrees (e.g. 120.9612) or degrees-minutes-seconds "
+                "(120°57'40\"E) in the lon/lat columns",
+            )
     missing = ~(np.isfinite(x) & np.isfinite(y))
     if missing.any() and missing_rows != "keep":
         where = _rows(df, missing, info, name_col)
         if missing_rows == "error" or missing.sum() * 2 > len(df):
-            raise DataError(f"empty coordinates at {where}" + (f" ({int(missing.sum())} of {len(df)} rows)"
-                                                             if missing_rows != "error" else ""), path=path,
-                            fix="fill in the longitude and latitude of these rows or delete them"
-                                + ("" if missing_rows == "error" else "; if most rows are empty, check that the "
-                                   "coordinate columns are the right ones"))
+            raise DataError(
+                f"empty coordinates at {where}"
+                + (f" ({int(missing.sum())} of {len(df)} rows)" if missing_rows != "error" else ""),
+                path=path,
+                fix="fill in the longitude and latitude of these rows or delete them"
+                + (
+                    ""
+                    if missing_rows == "error"
+                    else "; if most rows are empty, check that the coordinate columns are the right ones"
+                ),
+            )
         n = int(missing.sum())
-        V.log_issue(info["issues"], "empty_coordinates", f"{n} {'row' if n == 1 else 'rows'} without coordinates "
-                    f"left out: {where}; fill them in to include them (to refuse such a file instead: "
-                    f"{V.setting('strict', True)})", ids=df.loc[missing, _ROW].tolist(), path=path)
+        V.log_issue(
+            info["issues"],
+            "empty_coordinates",
+            f"{n} {'row' if n == 1 else 'rows'} without coordinates "
+            f"left out: {where}; fill them in to include them (to refuse such a file instead: "
+            f"{V.setting('strict', True)})",
+            ids=df.loc[missing, _ROW].tolist(),
+            path=path,
+        )
         df, x, y = df.loc[~missing].reset_index(drop=True), x[~missing], y[~missing]
         missing = np.zeros(len(df), dtype=bool)
     datum_col = V.find_column(df.columns, "datum", columns)
@@ -168,12 +223,20 @@ def _points_from_table(df: pd.DataFrame, info: dict, columns: Mapping[str, str] 
         if swap.any():
             x[swap], y[swap] = y[swap].copy(), x[swap].copy()
             ids = df.loc[swap, _ROW].tolist()
-            V.log_issue(info["issues"], "swapped_lonlat", f"longitude and latitude swapped at "
-                        f"{_rows(df, swap, info, name_col)}; swapped back", ids=ids, path=path)
+            V.log_issue(
+                info["issues"],
+                "swapped_lonlat",
+                f"longitude and latitude swapped at {_rows(df, swap, info, name_col)}; swapped back",
+                ids=ids,
+                path=path,
+            )
         out = ~missing & ((np.abs(x) > 180) | (np.abs(y) > 90))
         if out.any():
-            raise DataError(f"coordinates out of range (|lon| > 180 or |lat| > 90) at "
-                            f"{_rows(df, out, info, name_col)}", path=path, fix="correct the coordinates")
+            raise DataError(
+                f"coordinates out of range (|lon| > 180 or |lat| > 90) at {_rows(df, out, info, name_col)}",
+                path=path,
+                fix="correct the coordinates",
+            )
         datums = _datum_per_row(df, coords, datum_col, info)
         for d in ("gcj02", "bd09"):
             m = (datums == d) & ~missing
@@ -184,8 +247,11 @@ def _points_from_table(df: pd.DataFrame, info: dict, columns: Mapping[str, str] 
         gs = gpd.GeoSeries(geoms, crs=crs_used).to_crs(WGS84)
     else:
         if datum_of(coords, path) != "wgs84":
-            raise DataError(f"coords={coords!r} applies to lon/lat degrees, but crs={crs!r} is projected",
-                            path=path, fix="leave coords= out for projected coordinates")
+            raise DataError(
+                f"coords={coords!r} applies to lon/lat degrees, but crs={crs!r} is projected",
+                path=path,
+                fix="leave coords= out for projected coordinates",
+            )
         geoms = shapely.points(x, y)
         geoms[missing] = None
         gs = gpd.GeoSeries(geoms, crs=crs_used).to_crs(WGS84)
@@ -196,8 +262,13 @@ def _points_from_table(df: pd.DataFrame, info: dict, columns: Mapping[str, str] 
             if _in_china(alt.x.to_numpy()[ok], alt.y.to_numpy()[ok]).all():
                 gs = alt
                 gs[missing] = None
-                V.log_issue(info["issues"], "swapped_xy", f"x and y read as northing/easting (surveying order: "
-                            f"X = north); swapped for all {int(ok.sum())} rows", path=path)
+                V.log_issue(
+                    info["issues"],
+                    "swapped_xy",
+                    f"x and y read as northing/easting (surveying order: "
+                    f"X = north); swapped for all {int(ok.sum())} rows",
+                    path=path,
+                )
     # (without a pair column both lon_col and lat_col were found: checked above)
     used = [c for c in ([pair_col] if pair_col is not None else [lon_col, lat_col]) if c is not None]
     used += [datum_col] if datum_col else []
@@ -205,8 +276,14 @@ def _points_from_table(df: pd.DataFrame, info: dict, columns: Mapping[str, str] 
     return gdf, used
 
 
-def _layer_to_wgs84(gdf: gpd.GeoDataFrame, info: dict, crs: Any, coords: str, name_col: str | None,
-                    missing_rows: str = "error") -> gpd.GeoDataFrame:
+def _layer_to_wgs84(
+    gdf: gpd.GeoDataFrame,
+    info: dict,
+    crs: Any,
+    coords: str,
+    name_col: str | None,
+    missing_rows: str = "error",
+) -> gpd.GeoDataFrame:
     path = info["path"]
     geom = gdf.geometry
     missing = (geom.isna() | geom.is_empty).to_numpy()
@@ -215,9 +292,15 @@ def _layer_to_wgs84(gdf: gpd.GeoDataFrame, info: dict, crs: Any, coords: str, na
         if missing_rows == "error" or missing.sum() * 2 > len(gdf):
             raise DataError(f"empty geometry at {where}", path=path, fix="draw these features or delete them")
         n = int(missing.sum())
-        V.log_issue(info["issues"], "empty_geometry", f"{n} {'feature' if n == 1 else 'features'} without "
-                    f"geometry left out: {where}; draw them to include them (to refuse such a file instead: "
-                    f"{V.setting('strict', True)})", ids=gdf.loc[missing, _ROW].tolist(), path=path)
+        V.log_issue(
+            info["issues"],
+            "empty_geometry",
+            f"{n} {'feature' if n == 1 else 'features'} without "
+            f"geometry left out: {where}; draw them to include them (to refuse such a file instead: "
+            f"{V.setting('strict', True)})",
+            ids=gdf.loc[missing, _ROW].tolist(),
+            path=path,
+        )
         gdf = gdf.loc[~missing].reset_index(drop=True)
         geom = gdf.geometry
         missing = np.zeros(len(gdf), dtype=bool)
@@ -226,18 +309,31 @@ def _layer_to_wgs84(gdf: gpd.GeoDataFrame, info: dict, crs: Any, coords: str, na
     out = gdf.set_crs(crs_used, allow_override=True).to_crs(WGS84)
     d = datum_of(coords, path)
     if d != "wgs84":
+
         def conv(a: np.ndarray) -> np.ndarray:
             lon, lat = to_wgs84(a[:, 0], a[:, 1], d)
             return np.column_stack([lon, lat])
+
         out = out.set_geometry(shapely.transform(out.geometry.values, conv), crs=WGS84)
     return out
 
 
-def _load_points_or_layer(path: Source, *, layer: Any, sheet: Any, encoding: str | None, crs: Any, coords: str,
-                          columns: Mapping[str, str] | None, name_hint: str | None = "name",
-                          missing_rows: str = "error", max_rows: int | None = None
-                          ) -> tuple[gpd.GeoDataFrame, dict, list[str]]:
-    datum_of(coords, path if not isinstance(path, pd.DataFrame) else None)  # a wrong name fails before reading
+def _load_points_or_layer(
+    path: Source,
+    *,
+    layer: Any,
+    sheet: Any,
+    encoding: str | None,
+    crs: Any,
+    coords: str,
+    columns: Mapping[str, str] | None,
+    name_hint: str | None = "name",
+    missing_rows: str = "error",
+    max_rows: int | None = None,
+) -> tuple[gpd.GeoDataFrame, dict, list[str]]:
+    datum_of(
+        coords, path if not isinstance(path, pd.DataFrame) else None
+    )  # a wrong name fails before reading
     df, info = read_table_or_layer(path, layer=layer, sheet=sheet, encoding=encoding, max_rows=max_rows)
     if len(df) == 0:
         raise DataError("the layer has no rows", path=info["path"], fix="check the file, layer= or sheet=")
@@ -259,8 +355,14 @@ MIN_POLYGON_AREA_M2 = 1.0
 MIN_POLYGON_WIDTH_M = 0.5
 
 
-def _repair(gdf: gpd.GeoDataFrame, info: dict, ids: pd.Series, polygonal: bool, name_col: str | None = None,
-            zero_area: str = "error") -> gpd.GeoDataFrame:
+def _repair(
+    gdf: gpd.GeoDataFrame,
+    info: dict,
+    ids: pd.Series,
+    polygonal: bool,
+    name_col: str | None = None,
+    zero_area: str = "error",
+) -> gpd.GeoDataFrame:
     """Repair invalid geometries (make_valid). With ``polygonal``, polygons without area (a line or a point drawn
     as a polygon, below :data:`MIN_POLYGON_AREA_M2`) are an ``"error"`` naming them, or with ``"point"`` become
     points with a warning naming them (never a line or a sliver)."""
@@ -280,25 +382,40 @@ def _repair(gdf: gpd.GeoDataFrame, info: dict, ids: pd.Series, polygonal: bool, 
         area = np.zeros(len(geoms))
         width = np.zeros(len(geoms))
         if is_poly.any():
-            metric = to_metric(gpd.GeoDataFrame(geometry=gpd.GeoSeries(fixed_all[is_poly], crs=gdf.crs))).geometry
+            metric = to_metric(
+                gpd.GeoDataFrame(geometry=gpd.GeoSeries(fixed_all[is_poly], crs=gdf.crs))
+            ).geometry
             area[is_poly] = metric.area.to_numpy()
             width[is_poly] = 2.0 * area[is_poly] / np.maximum(metric.length.to_numpy(), 1e-9)
         zero = was_poly & (~is_poly | (area < MIN_POLYGON_AREA_M2) | (width < MIN_POLYGON_WIDTH_M))
     if zero.any():
         where = _rows(gdf, zero, info, name_col)
         if zero_area == "error":
-            raise DataError(f"{'a polygon' if zero.sum() == 1 else f'{int(zero.sum())} polygons'} without area (a "
-                            f"line or a point drawn as a polygon) at {where}",
-                            path=info["path"], fix="redraw these polygons in GIS so that they enclose an area, or "
-                                                   "delete them")
+            raise DataError(
+                f"{'a polygon' if zero.sum() == 1 else f'{int(zero.sum())} polygons'} without area (a "
+                f"line or a point drawn as a polygon) at {where}",
+                path=info["path"],
+                fix="redraw these polygons in GIS so that they enclose an area, or delete them",
+            )
         fixed_all[zero] = shapely.centroid(geoms[zero])
-        V.log_issue(info["issues"], "zero_area", f"{int(zero.sum())} polygons without area (a line or a point "
-                    f"drawn as a polygon) used as points: {where}", ids=ids[zero].tolist(), path=info["path"])
+        V.log_issue(
+            info["issues"],
+            "zero_area",
+            f"{int(zero.sum())} polygons without area (a line or a point "
+            f"drawn as a polygon) used as points: {where}",
+            ids=ids[zero].tolist(),
+            path=info["path"],
+        )
     repaired = invalid & ~zero
     if repaired.any():
-        V.log_issue(info["issues"], "invalid_geometry", f"{int(repaired.sum())} invalid geometries repaired with "
-                    f"make_valid (ids: {', '.join(map(str, ids[repaired].tolist()[:20]))})",
-                    ids=ids[repaired].tolist(), path=info["path"])
+        V.log_issue(
+            info["issues"],
+            "invalid_geometry",
+            f"{int(repaired.sum())} invalid geometries repaired with "
+            f"make_valid (ids: {', '.join(map(str, ids[repaired].tolist()[:20]))})",
+            ids=ids[repaired].tolist(),
+            path=info["path"],
+        )
     if invalid.any() or zero.any():
         gdf = gdf.set_geometry(gpd.GeoSeries(fixed_all, index=gdf.index, crs=gdf.crs))
     return gdf
@@ -312,8 +429,9 @@ def _polygonal_part(g: Any) -> Any:
     return shapely.union_all(parts) if parts else g
 
 
-def _to_points(gdf: gpd.GeoDataFrame, info: dict, ids: pd.Series, what: str
-               ) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
+def _to_points(
+    gdf: gpd.GeoDataFrame, info: dict, ids: pd.Series, what: str
+) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
     """Reduce non-point geometries to representative points; returns (layer, area_ha, footprint WKB)."""
     geoms = gdf.geometry.values
     types = np.asarray(shapely.get_type_id(geoms))
@@ -329,35 +447,52 @@ def _to_points(gdf: gpd.GeoDataFrame, info: dict, ids: pd.Series, what: str
         area[poly] = metric.area.to_numpy() / 10_000.0
         footprint[poly] = shapely.to_wkb(geoms[poly])
     kinds = sorted(set(shapely.get_type_id(geoms[nonpoint]).tolist()))
-    names = {1: "lines", 2: "rings", 3: "polygons", 4: "multipoints", 5: "multilines", 6: "multipolygons",
-             7: "collections"}
+    names = {
+        1: "lines",
+        2: "rings",
+        3: "polygons",
+        4: "multipoints",
+        5: "multilines",
+        6: "multipolygons",
+        7: "collections",
+    }
     new = geoms.copy()
     new[nonpoint] = shapely.point_on_surface(geoms[nonpoint])
     # a layer of polygons only (e.g. parks) is expected and only logged; a mixed layer is warned about
     mixed = bool((present & (types == 0)).any()) or bool((nonpoint & ~poly).any())
-    V.log_issue(info["issues"], "geometry_type", f"{int(nonpoint.sum())} {what} given as "
-                f"{'/'.join(names.get(k, str(k)) for k in kinds)} reduced to representative points"
-                + (" (polygon area kept in area_ha, outline in footprint)" if poly.any() else ""),
-                ids=ids[nonpoint].tolist(), path=info["path"], warn=mixed)
+    V.log_issue(
+        info["issues"],
+        "geometry_type",
+        f"{int(nonpoint.sum())} {what} given as "
+        f"{'/'.join(names.get(k, str(k)) for k in kinds)} reduced to representative points"
+        + (" (polygon area kept in area_ha, outline in footprint)" if poly.any() else ""),
+        ids=ids[nonpoint].tolist(),
+        path=info["path"],
+        warn=mixed,
+    )
     out = gdf.set_geometry(gpd.GeoSeries(new, index=gdf.index, crs=gdf.crs))
     return out, area, footprint
-
 
 
 def _study_area_union(study_area: Any) -> Any:
     if isinstance(study_area, (gpd.GeoDataFrame, gpd.GeoSeries)):
         s = study_area.geometry if isinstance(study_area, gpd.GeoDataFrame) else study_area
         if s.crs is None:
-            raise DataError("study_area has no CRS", fix="set one with .set_crs() or load it with load_boundaries")
+            raise DataError(
+                "study_area has no CRS", fix="set one with .set_crs() or load it with load_boundaries"
+            )
         return shapely.union_all(s.to_crs(WGS84).values)
     if isinstance(study_area, shapely.Geometry):
         return study_area  # taken as lon/lat (EPSG:4326)
-    raise DataError(f"study_area must be a GeoDataFrame, GeoSeries or shapely geometry, got "
-                    f"{type(study_area).__name__}", fix="pass the boundaries layer")
+    raise DataError(
+        f"study_area must be a GeoDataFrame, GeoSeries or shapely geometry, got {type(study_area).__name__}",
+        fix="pass the boundaries layer",
+    )
 
 
-def _apply_study_area(gdf: gpd.GeoDataFrame, study_area: Any, info: dict, id_col: str, what: str
-                      ) -> gpd.GeoDataFrame:
+def _apply_study_area(
+    gdf: gpd.GeoDataFrame, study_area: Any, info: dict, id_col: str, what: str
+) -> gpd.GeoDataFrame:
     if study_area is None:
         return gdf
     area = _study_area_union(study_area)
@@ -367,9 +502,15 @@ def _apply_study_area(gdf: gpd.GeoDataFrame, study_area: Any, info: dict, id_col
     kept = gdf.loc[inside].copy()
     if out.any():
         ids = excluded[id_col].tolist()
-        V.log_issue(info["issues"], "outside_study_area", f"{int(out.sum())} {what} outside the study area kept "
-                    f"out (ids: {', '.join(map(str, ids[:20]))}{' ...' if len(ids) > 20 else ''}); listed in "
-                    f"attrs['excluded']", ids=ids, path=info["path"])
+        V.log_issue(
+            info["issues"],
+            "outside_study_area",
+            f"{int(out.sum())} {what} outside the study area kept "
+            f"out (ids: {', '.join(map(str, ids[:20]))}{' ...' if len(ids) > 20 else ''}); listed in "
+            f"attrs['excluded']",
+            ids=ids,
+            path=info["path"],
+        )
     kept.attrs["excluded"] = _records(excluded.drop(columns=[_ROW], errors="ignore")) if out.any() else ""
     kept.attrs["n_excluded"] = int(out.sum())
     return kept
@@ -408,7 +549,6 @@ def excluded_rows(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame.from_features(feats, crs=WGS84)
 
 
-
 def footprints(facilities: gpd.GeoDataFrame) -> gpd.GeoSeries:
     """The polygon outlines of facilities read from polygons (column ``footprint``, WKB), EPSG:4326.
 
@@ -422,4 +562,3 @@ def footprints(facilities: gpd.GeoDataFrame) -> gpd.GeoSeries:
     if has.any():
         geoms[has] = shapely.from_wkb(values[has])
     return gpd.GeoSeries(geoms, index=facilities.index, crs=WGS84)
-

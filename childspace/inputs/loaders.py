@@ -17,12 +17,12 @@ What the loaders do about common problems:
 * repaired or set-aside rows are announced with :class:`~childspace.ChildspaceWarning` (count and ids) and listed in
   ``gdf.attrs["issues"]`` (see :func:`validate_report`); rows outside ``study_area`` are kept out of the result and
   listed in ``gdf.attrs["excluded"]`` (a GeoJSON string; :func:`excluded_rows`
-  gives a GeoDataFrame) with their number in ``gdf.attrs["n_excluded"]``; anything that cannot be repaired is a :class:`~childspace.DataError`
+  gives a GeoDataFrame) with their number in ``gdf.attrs["n_excluded"]``; anything that cannot be repaired is
+  a :class:`~childspace.DataError`
   naming the file, the rows and the fix.
 
 The input files and objects are never modified.
 """
-
 
 from __future__ import annotations
 
@@ -64,8 +64,19 @@ from childspace.inputs.tables import (
     validate_report,
 )
 
-__all__ = ["PILOT_KINDS", "Source", "combine_facilities", "excluded_rows", "footprints", "load_boundaries", "load_facilities",
-           "load_origins", "load_pilots", "read_table_or_layer", "validate_report"]
+__all__ = [
+    "PILOT_KINDS",
+    "Source",
+    "combine_facilities",
+    "excluded_rows",
+    "footprints",
+    "load_boundaries",
+    "load_facilities",
+    "load_origins",
+    "load_pilots",
+    "read_table_or_layer",
+    "validate_report",
+]
 
 PILOT_KINDS = ("community", "school", "hospital", "park", "venue", "street", "enterprise")
 #: Pilot kind labels; the first block is matched exactly, then a label containing one of the Chinese words is
@@ -91,21 +102,26 @@ def _finish(gdf: gpd.GeoDataFrame, canonical: Sequence[str], info: dict, layer_n
     if geom != "geometry":
         out = out.rename_geometry("geometry")
     out = out.reset_index(drop=True)
-    out.attrs = {"source": str(info["path"]), "layer": layer_name, "encoding": info.get("encoding"),
-                 "issues": list(info["issues"]), "excluded": gdf.attrs.get("excluded", ""),
-                 "n_excluded": int(gdf.attrs.get("n_excluded", 0)),
-                 "generated_ids": bool(info.get("generated_ids", False))}
+    out.attrs = {
+        "source": str(info["path"]),
+        "layer": layer_name,
+        "encoding": info.get("encoding"),
+        "issues": list(info["issues"]),
+        "excluded": gdf.attrs.get("excluded", ""),
+        "n_excluded": int(gdf.attrs.get("n_excluded", 0)),
+        "generated_ids": bool(info.get("generated_ids", False)),
+    }
     return out
-
 
 
 # ================================================================================================================
 # Loaders
 # ================================================================================================================
 
-_LEVEL_LABELS = {"township": ("township", "town", "street", "乡镇", "镇", "乡", "街道", "镇街", "乡镇街道", "镇街道"),
-                 "community": ("community", "village", "社区", "村", "村社区", "村(社区)", "社区(村)", "居委会",
-                               "村委会")}
+_LEVEL_LABELS = {
+    "township": ("township", "town", "street", "乡镇", "镇", "乡", "街道", "镇街", "乡镇街道", "镇街道"),
+    "community": ("community", "village", "社区", "村", "村社区", "村(社区)", "社区(村)", "居委会", "村委会"),
+}
 
 
 def _level_of(value: Any) -> str | None:
@@ -133,19 +149,34 @@ def _blank_children(units: gpd.GeoDataFrame, info: dict, column: Any) -> None:
         if both.any() and np.isfinite(pop[blank]).any():
             share = children[both].sum() / pop[both].sum()
             est = float(np.nansum(pop[blank]) * share)
-            estimate = (f"; from their population ({np.nansum(pop[blank]):,.0f}) and the children's share elsewhere "
-                        f"({share:.1%}) they hold about {est:,.0f} children, "
-                        f"{est / (known + est):.0%} of the total")
-    V.log_issue(info["issues"], "children_blank", f"{n} of {total} units have no child count in column {column!r} "
-                f"(blank, not 0): {_rows(units, blank, info, 'name')}; they count 0 children where counts are "
-                f"used ({known:,.0f} children counted in the others){estimate} -> fill in the counts (0 where "
-                "there are none)", ids=units.loc[blank, "unit_id"].tolist(), path=info["path"])
+            estimate = (
+                f"; from their population ({np.nansum(pop[blank]):,.0f}) and the children's share elsewhere "
+                f"({share:.1%}) they hold about {est:,.0f} children, "
+                f"{est / (known + est):.0%} of the total"
+            )
+    V.log_issue(
+        info["issues"],
+        "children_blank",
+        f"{n} of {total} units have no child count in column {column!r} "
+        f"(blank, not 0): {_rows(units, blank, info, 'name')}; they count 0 children where counts are "
+        f"used ({known:,.0f} children counted in the others){estimate} -> fill in the counts (0 where "
+        "there are none)",
+        ids=units.loc[blank, "unit_id"].tolist(),
+        path=info["path"],
+    )
 
 
-def load_boundaries(path: Source, level: str | None = None, layer: str | int | None = None, crs: Any = None,
-                    encoding: str | None = None, columns: Mapping[str, str] | None = None,
-                    sheet: str | int | None = None, max_rows: int | None = None,
-                    coords: str = "wgs84") -> gpd.GeoDataFrame:
+def load_boundaries(
+    path: Source,
+    level: str | None = None,
+    layer: str | int | None = None,
+    crs: Any = None,
+    encoding: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    sheet: str | int | None = None,
+    max_rows: int | None = None,
+    coords: str = "wgs84",
+) -> gpd.GeoDataFrame:
     """Read administrative units (townships or villages/communities) as polygons.
 
     Parameters
@@ -178,19 +209,30 @@ def load_boundaries(path: Source, level: str | None = None, layer: str | int | N
         Invalid polygons are repaired (make_valid) with a warning; a polygon without area, or a unit without
         geometry, is an error naming it.
     """
-    gdf, info, used = _load_points_or_layer(path, layer=layer, sheet=sheet, encoding=encoding, crs=crs,
-                                            coords=coords, columns=columns, max_rows=max_rows)
+    gdf, info, used = _load_points_or_layer(
+        path,
+        layer=layer,
+        sheet=sheet,
+        encoding=encoding,
+        crs=crs,
+        coords=coords,
+        columns=columns,
+        max_rows=max_rows,
+    )
     path_ = info["path"]
-    mapping = _map_columns(gdf, ["name", "code", "id", "parent_id", "population", "children", "level"],
-                           ["name"], info, columns)
+    mapping = _map_columns(
+        gdf, ["name", "code", "id", "parent_id", "population", "children", "level"], ["name"], info, columns
+    )
     name_col = mapping["name"]
     types = gdf.geometry.geom_type.to_numpy()
     nonpoly = ~np.isin(types, list(_POLY_TYPES))
     if nonpoly.any():
         kinds = sorted(set(types[nonpoly].astype(str)))
-        raise DataError(f"boundaries must be polygons; found {'/'.join(kinds)} at "
-                        f"{_rows(gdf, nonpoly, info, name_col)}", path=path_,
-                        fix="use the polygon layer of the administrative units")
+        raise DataError(
+            f"boundaries must be polygons; found {'/'.join(kinds)} at {_rows(gdf, nonpoly, info, name_col)}",
+            path=path_,
+            fix="use the polygon layer of the administrative units",
+        )
     out = _assemble(gdf, mapping, used)
     out["name"] = out["name"].map(V.clean_str)
     blank = out["name"].isna().to_numpy()
@@ -200,8 +242,11 @@ def load_boundaries(path: Source, level: str | None = None, layer: str | int | N
         out["code"] = out["code"].map(_norm_code).astype(object)
     if "parent_id" in out.columns:
         out["parent_id"] = out["parent_id"].map(_norm_code).astype(object)
-    id_src = "code" if "code" in out.columns and out["code"].notna().all() else ("id" if "id" in out.columns
-                                                                              else None)
+    id_src = (
+        "code"
+        if "code" in out.columns and out["code"].notna().all()
+        else ("id" if "id" in out.columns else None)
+    )
     out["unit_id"] = _ids(out, id_src, "U", info, "name", label=repr(mapping.get(id_src)) if id_src else None)
     if "id" in out.columns and id_src != "id":
         out = out.rename(columns={"id": "id_input"})
@@ -212,8 +257,11 @@ def load_boundaries(path: Source, level: str | None = None, layer: str | int | N
             num, bad = V.to_number(out[col])
             if bad.any() or (num < 0).any():
                 bad = bad | (num < 0)
-                raise DataError(f"{col} is not a number ≥ 0 at {_rows(out, bad, info, 'name')}", path=path_,
-                                fix=f"write whole numbers in the {mapping[col]!r} column")
+                raise DataError(
+                    f"{col} is not a number ≥ 0 at {_rows(out, bad, info, 'name')}",
+                    path=path_,
+                    fix=f"write whole numbers in the {mapping[col]!r} column",
+                )
             out[col] = num
     if "children" in out.columns:
         _blank_children(out, info, mapping["children"])
@@ -227,27 +275,49 @@ def load_boundaries(path: Source, level: str | None = None, layer: str | int | N
         if "level" in out.columns:
             lv = out["level"].map(_level_of)
         if lv.isna().any() and "code" in out.columns:
-            by_code = out["code"].map(lambda c: None if c is None or not re.fullmatch(r"\d{12}", c)
-                                      else ("township" if c.endswith("000") else "community"))
+            by_code = out["code"].map(
+                lambda c: (
+                    None
+                    if c is None or not re.fullmatch(r"\d{12}", c)
+                    else ("township" if c.endswith("000") else "community")
+                )
+            )
             lv = lv.fillna(by_code)
         if lv.isna().any():
-            by_name = out["name"].map(lambda s: "township" if re.search(r"(街道|镇|乡)$", s) else
-                                      ("community" if re.search(r"(社区|村|村委会|居委会)$", s) else None))
+            by_name = out["name"].map(
+                lambda s: (
+                    "township"
+                    if re.search(r"(街道|镇|乡)$", s)
+                    else ("community" if re.search(r"(社区|村|村委会|居委会)$", s) else None)
+                )
+            )
             lv = lv.fillna(by_name)
         if lv.isna().any():
-            raise DataError(f"cannot tell township from community at {_rows(out, lv.isna().to_numpy(), info, 'name')}",
-                            path=path_, fix="pass level='township' or level='community'")
+            raise DataError(
+                f"cannot tell township from community at {_rows(out, lv.isna().to_numpy(), info, 'name')}",
+                path=path_,
+                fix="pass level='township' or level='community'",
+            )
         out["level"] = lv.astype(object)
     out = _repair(out, info, out["unit_id"], polygonal=True, name_col="name", zero_area="error")
     canonical = ["unit_id", "name", "level", "parent_id", "code", "population", "children"]
     return _finish(out, canonical, info, "boundaries")
 
 
-def load_facilities(path: Source, layer: str | int | None = None, crs: Any = None, coords: str = "wgs84",
-                    encoding: str | None = None, columns: Mapping[str, str] | None = None,
-                    category: str | None = None, study_area: Any = None, sheet: str | int | None = None,
-                    standards: Standards | None = None, strict: bool = False,
-                    max_rows: int | None = None) -> gpd.GeoDataFrame:
+def load_facilities(
+    path: Source,
+    layer: str | int | None = None,
+    crs: Any = None,
+    coords: str = "wgs84",
+    encoding: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    category: str | None = None,
+    study_area: Any = None,
+    sheet: str | int | None = None,
+    standards: Standards | None = None,
+    strict: bool = False,
+    max_rows: int | None = None,
+) -> gpd.GeoDataFrame:
     """Read facilities (schools, parks, mother-and-baby rooms, ...) as points.
 
     Parameters
@@ -290,18 +360,33 @@ def load_facilities(path: Source, layer: str | int | None = None, crs: Any = Non
         :func:`footprints`). Other input columns are kept.
     """
     std = standards or default_standards()
-    gdf, info, used = _load_points_or_layer(path, layer=layer, sheet=sheet, encoding=encoding, crs=crs,
-                                            coords=coords, columns=columns, max_rows=max_rows,
-                                            missing_rows="error" if strict else "drop")
+    gdf, info, used = _load_points_or_layer(
+        path,
+        layer=layer,
+        sheet=sheet,
+        encoding=encoding,
+        crs=crs,
+        coords=coords,
+        columns=columns,
+        max_rows=max_rows,
+        missing_rows="error" if strict else "drop",
+    )
     path_ = info["path"]
     required = ["name"] if category is not None else ["name", "category"]
-    mapping = _map_columns(gdf, ["id", "name", "category", "address", "capacity", "area_ha", "subtype", "source"],
-                           required, info, columns)
+    mapping = _map_columns(
+        gdf,
+        ["id", "name", "category", "address", "capacity", "area_ha", "subtype", "source"],
+        required,
+        info,
+        columns,
+    )
     out = _assemble(gdf, mapping, used)
     out["name"] = out["name"].map(V.clean_str)
     blank = out["name"].isna().to_numpy()
     if blank.any():
-        raise DataError(f"empty name at {_rows(out, blank, info)}", path=path_, fix="fill in the facility names")
+        raise DataError(
+            f"empty name at {_rows(out, blank, info)}", path=path_, fix="fill in the facility names"
+        )
     if category is not None:
         canon = std.canonical(category)
         if "category" in out.columns:
@@ -316,21 +401,26 @@ def load_facilities(path: Source, layer: str | int | None = None, crs: Any = Non
         labels = out["category"].map(V.clean_str)
         blank = labels.isna().to_numpy()
         if blank.any():
-            raise DataError(f"empty category at {_rows(out, blank, info, 'name')}", path=path_,
-                            fix="fill in the category (类型) of these rows, or pass category=")
+            raise DataError(
+                f"empty category at {_rows(out, blank, info, 'name')}",
+                path=path_,
+                fix="fill in the category (类型) of these rows, or pass category=",
+            )
         lookup: dict[str, str] = {}
         for lab in labels.unique():
             try:
                 lookup[lab] = std.canonical(lab)
             except DataError as exc:
                 bad = (labels == lab).to_numpy()
-                raise DataError(f"{exc.message} (at {_rows(out, bad, info, 'name')})", path=path_,
-                                fix=exc.fix) from None
+                raise DataError(
+                    f"{exc.message} (at {_rows(out, bad, info, 'name')})", path=path_, fix=exc.fix
+                ) from None
         if "subtype" not in out.columns:
             out["subtype"] = labels
         out["category"] = labels.map(lookup)
-    out["facility_id"] = _ids(out, "id" if "id" in out.columns else None, "F", info, "name",
-                              label=repr(mapping.get("id")))
+    out["facility_id"] = _ids(
+        out, "id" if "id" in out.columns else None, "F", info, "name", label=repr(mapping.get("id"))
+    )
     info["generated_ids"] = "id" not in out.columns
     if "id" in out.columns:
         out = out.drop(columns="id")
@@ -339,12 +429,17 @@ def load_facilities(path: Source, layer: str | int | None = None, crs: Any = Non
     if "capacity" in out.columns:
         num, bad = V.to_number(out["capacity"])
         if bad.any():
-            raise DataError(f"capacity is not a number at {_rows(out, bad, info, 'name')}", path=path_,
-                            fix=f"write numbers in the {mapping['capacity']!r} column")
+            raise DataError(
+                f"capacity is not a number at {_rows(out, bad, info, 'name')}",
+                path=path_,
+                fix=f"write numbers in the {mapping['capacity']!r} column",
+            )
         out["capacity"] = num
     if "address" in out.columns:
         out["address"] = out["address"].map(V.clean_str).astype(object)
-    out = read_attributes(out, info["issues"], path_, columns)  # places, ownership, 普惠, grade, 示范型, venue size
+    out = read_attributes(
+        out, info["issues"], path_, columns
+    )  # places, ownership, 普惠, grade, 示范型, venue size
     out = _repair(out, info, out["facility_id"], polygonal=True, name_col="name", zero_area="point")
     out, area, footprint = _to_points(out, info, out["facility_id"], "facilities")
     if not np.all(np.isnan(area)) or "area_ha" in out.columns:
@@ -353,9 +448,14 @@ def load_facilities(path: Source, layer: str | int | None = None, crs: Any = Non
         differ = computed & np.isfinite(given) & (np.abs(given - area) > 0.1 * np.maximum(area, 1e-9))
         if differ.any():
             ids = out.loc[differ, "facility_id"].tolist()
-            V.log_issue(info["issues"], "area_ha", f"area_ha of {int(differ.sum())} polygons differs by more than "
-                        f"10% from the polygon area; the polygon area is used (ids: {', '.join(ids[:20])})",
-                        ids=ids, path=path_)
+            V.log_issue(
+                info["issues"],
+                "area_ha",
+                f"area_ha of {int(differ.sum())} polygons differs by more than "
+                f"10% from the polygon area; the polygon area is used (ids: {', '.join(ids[:20])})",
+                ids=ids,
+                path=path_,
+            )
         out["area_ha"] = np.where(computed, area, given)
     if any(v is not None for v in footprint):
         out["footprint"] = footprint
@@ -371,8 +471,12 @@ def _pilot_kind(value: Any) -> str | None:
     for kind, labels in _KIND_LABELS.items():
         if text in {V.norm_key(x) for x in labels}:
             return kind
-    hits = {kind for kind, labels in _KIND_LABELS.items()
-            for lab in labels if re.search(r"[\u4e00-\u9fff]", lab) and len(lab) >= 2 and lab in text}
+    hits = {
+        kind
+        for kind, labels in _KIND_LABELS.items()
+        for lab in labels
+        if re.search(r"[\u4e00-\u9fff]", lab) and len(lab) >= 2 and lab in text
+    }
     if len(hits) == 1:
         return hits.pop()
     if not hits and re.search(r"[\u4e00-\u9fff](村|社区)$", text):  # "儿童友好村", "示范社区"
@@ -380,10 +484,18 @@ def _pilot_kind(value: Any) -> str | None:
     return None
 
 
-def load_pilots(path: Source, boundaries: gpd.GeoDataFrame | None = None, coords: str = "wgs84",
-                layer: str | int | None = None, crs: Any = None, encoding: str | None = None,
-                columns: Mapping[str, str] | None = None, sheet: str | int | None = None,
-                batch_years: Mapping[int, int] | None = None, max_rows: int | None = None) -> gpd.GeoDataFrame:
+def load_pilots(
+    path: Source,
+    boundaries: gpd.GeoDataFrame | None = None,
+    coords: str = "wgs84",
+    layer: str | int | None = None,
+    crs: Any = None,
+    encoding: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    sheet: str | int | None = None,
+    batch_years: Mapping[int, int] | None = None,
+    max_rows: int | None = None,
+) -> gpd.GeoDataFrame:
     """Read the pilot units (试点单元) of the child-friendly programme.
 
     Parameters
@@ -410,12 +522,25 @@ def load_pilots(path: Source, boundaries: gpd.GeoDataFrame | None = None, coords
         otherwise.
     """
     years = dict(batch_years or _BATCH_YEARS)
-    gdf, info, used = _load_points_or_layer(path, layer=layer, sheet=sheet, encoding=encoding, crs=crs,
-                                            coords=coords, columns=columns, missing_rows="keep",
-                                            max_rows=max_rows)
+    gdf, info, used = _load_points_or_layer(
+        path,
+        layer=layer,
+        sheet=sheet,
+        encoding=encoding,
+        crs=crs,
+        coords=coords,
+        columns=columns,
+        missing_rows="keep",
+        max_rows=max_rows,
+    )
     path_ = info["path"]
-    mapping = _map_columns(gdf, ["id", "name", "batch", "kind", "township", "code", "key_project", "notes"],
-                           ["name", "batch", "kind"], info, columns)
+    mapping = _map_columns(
+        gdf,
+        ["id", "name", "batch", "kind", "township", "code", "key_project", "notes"],
+        ["name", "batch", "kind"],
+        info,
+        columns,
+    )
     out = _assemble(gdf, mapping, used)
     out["name"] = out["name"].map(V.clean_str)
     blank = out["name"].isna().to_numpy()
@@ -426,23 +551,32 @@ def load_pilots(path: Source, boundaries: gpd.GeoDataFrame | None = None, coords
     if bad.any():
         labels = sorted(set(out.loc[bad, "kind"].map(lambda v: str(V.clean_str(v)))))
         known = "; ".join(f"{k}: {'/'.join(v)}" for k, v in _KIND_LABELS.items())
-        raise DataError(f"unknown pilot type {', '.join(labels)} at {_rows(out, bad, info, 'name')}; known: {known}",
-                        path=path_, fix="use one of the known types in the 类型 column")
+        raise DataError(
+            f"unknown pilot type {', '.join(labels)} at {_rows(out, bad, info, 'name')}; known: {known}",
+            path=path_,
+            fix="use one of the known types in the 类型 column",
+        )
     out["kind_input"] = out["kind"].map(V.clean_str)
     out["kind"] = kinds.astype(object)
     batch = out["batch"].map(lambda v: V.parse_batch(v, years))
     bad = batch.isna().to_numpy()
     if bad.any():
-        raise DataError(f"batch not understood ({', '.join(sorted(set(map(str, out.loc[bad, 'batch']))))}) at "
-                        f"{_rows(out, bad, info, 'name')}", path=path_,
-                        fix="write the year (2022) or 第一批/第二批 (batch_years= maps numbers to years)")
+        raise DataError(
+            f"batch not understood ({', '.join(sorted(set(map(str, out.loc[bad, 'batch']))))}) at "
+            f"{_rows(out, bad, info, 'name')}",
+            path=path_,
+            fix="write the year (2022) or 第一批/第二批 (batch_years= maps numbers to years)",
+        )
     out["batch"] = batch.astype("int64")
     if "key_project" in out.columns:
         kp = out["key_project"].map(V.parse_bool)
         bad = kp.isna().to_numpy()
         if bad.any():
-            raise DataError(f"key project flag not understood at {_rows(out, bad, info, 'name')}", path=path_,
-                            fix="write 是/否, yes/no, 1/0 or ✓")
+            raise DataError(
+                f"key project flag not understood at {_rows(out, bad, info, 'name')}",
+                path=path_,
+                fix="write 是/否, yes/no, 1/0 or ✓",
+            )
         out["key_project"] = kp.astype(bool)
     else:
         out["key_project"] = False
@@ -451,8 +585,9 @@ def load_pilots(path: Source, boundaries: gpd.GeoDataFrame | None = None, coords
             out[col] = out[col].map(V.clean_str).astype(object)
     if "code" in out.columns:
         out["code"] = out["code"].map(_norm_code).astype(object)
-    out["pilot_id"] = _ids(out, "id" if "id" in out.columns else None, "P", info, "name",
-                           label=repr(mapping.get("id")))
+    out["pilot_id"] = _ids(
+        out, "id" if "id" in out.columns else None, "P", info, "name", label=repr(mapping.get("id"))
+    )
     if "id" in out.columns:
         out = out.drop(columns="id")
     out["unit_id"] = pd.Series([None] * len(out), index=out.index, dtype=object)
@@ -461,9 +596,14 @@ def load_pilots(path: Source, boundaries: gpd.GeoDataFrame | None = None, coords
     geoms = out.geometry.values.copy()
     if community.any():
         if boundaries is None:
-            V.log_issue(info["issues"], "pilot_polygon", f"{int(community.sum())} community pilots kept as points: "
-                        "pass boundaries= (community polygons) to give them their unit's polygon",
-                        ids=out.loc[community, "pilot_id"].tolist(), path=path_)
+            V.log_issue(
+                info["issues"],
+                "pilot_polygon",
+                f"{int(community.sum())} community pilots kept as points: "
+                "pass boundaries= (community polygons) to give them their unit's polygon",
+                ids=out.loc[community, "pilot_id"].tolist(),
+                path=path_,
+            )
         else:
             b = boundaries.to_crs(WGS84) if boundaries.crs is not None else boundaries
             by_code: dict[str, int] = {}
@@ -482,40 +622,70 @@ def load_pilots(path: Source, boundaries: gpd.GeoDataFrame | None = None, coords
             for pos in np.flatnonzero(community):
                 hit = by_code.get(codes[pos]) if codes[pos] else None
                 if hit is None:
-                    cands = by_name.get(V.norm_key(out["name"].iat[pos])) or \
-                        by_short.get(normalise_unit_name(out["name"].iat[pos])) or []
+                    cands = (
+                        by_name.get(V.norm_key(out["name"].iat[pos]))
+                        or by_short.get(normalise_unit_name(out["name"].iat[pos]))
+                        or []
+                    )
                     hit = cands[0] if len(cands) == 1 else None
                 if hit is None:
                     unmatched.append(pos)
                     continue
                 geoms[pos] = b.geometry.iat[hit]
-                out.iat[pos, out.columns.get_loc("unit_id")] = b["unit_id"].iat[hit] if "unit_id" in b.columns \
-                    else None
+                out.iat[pos, out.columns.get_loc("unit_id")] = (
+                    b["unit_id"].iat[hit] if "unit_id" in b.columns else None
+                )
             if unmatched:
                 ids = out["pilot_id"].iloc[unmatched].tolist()
-                V.log_issue(info["issues"], "pilot_polygon", f"{len(unmatched)} community pilots match no boundary "
-                            f"by code or name and stay points (ids: {', '.join(map(str, ids[:20]))})",
-                            ids=ids, path=path_)
+                V.log_issue(
+                    info["issues"],
+                    "pilot_polygon",
+                    f"{len(unmatched)} community pilots match no boundary "
+                    f"by code or name and stay points (ids: {', '.join(map(str, ids[:20]))})",
+                    ids=ids,
+                    path=path_,
+                )
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
-        raise DataError(f"no location for {_rows(out, missing, info, 'name')}: empty coordinates"
-                        + (" and no matching community boundary" if community[missing].any() else ""),
-                        path=path_, fix="fill in lon/lat, or the community code with boundaries=")
+        raise DataError(
+            f"no location for {_rows(out, missing, info, 'name')}: empty coordinates"
+            + (" and no matching community boundary" if community[missing].any() else ""),
+            path=path_,
+            fix="fill in lon/lat, or the community code with boundaries=",
+        )
     out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=WGS84))
     nonpoint = ~community & (shapely.get_type_id(geoms) != 0)
     if nonpoint.any():
         sub, _, _ = _to_points(out.loc[nonpoint], info, out.loc[nonpoint, "pilot_id"], "non-community pilots")
         geoms[nonpoint] = sub.geometry.values
         out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=WGS84))
-    canonical = ["pilot_id", "name", "batch", "kind", "township", "code", "unit_id", "key_project", "notes",
-                 "kind_input"]
+    canonical = [
+        "pilot_id",
+        "name",
+        "batch",
+        "kind",
+        "township",
+        "code",
+        "unit_id",
+        "key_project",
+        "notes",
+        "kind_input",
+    ]
     return _finish(out, canonical, info, "pilots")
 
 
-def load_origins(path: Source, layer: str | int | None = None, crs: Any = None, coords: str = "wgs84",
-                 encoding: str | None = None, columns: Mapping[str, str] | None = None,
-                 study_area: Any = None, sheet: str | int | None = None, strict: bool = False,
-                 max_rows: int | None = None) -> gpd.GeoDataFrame:
+def load_origins(
+    path: Source,
+    layer: str | int | None = None,
+    crs: Any = None,
+    coords: str = "wgs84",
+    encoding: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    study_area: Any = None,
+    sheet: str | int | None = None,
+    strict: bool = False,
+    max_rows: int | None = None,
+) -> gpd.GeoDataFrame:
     """Read where children live (homes, residential buildings or blocks) with their number of children.
 
     Parameters
@@ -532,33 +702,54 @@ def load_origins(path: Source, layer: str | int | None = None, crs: Any = None, 
         EPSG:4326 points; ``origin_id`` (str; generated ``O0001``... when absent), ``children`` (int64 ≥ 0;
         fractional counts are rounded with a warning), optional ``unit_id``.
     """
-    gdf, info, used = _load_points_or_layer(path, layer=layer, sheet=sheet, encoding=encoding, crs=crs,
-                                            coords=coords, columns=columns, name_hint=None, max_rows=max_rows,
-                                            missing_rows="error" if strict else "drop")
+    gdf, info, used = _load_points_or_layer(
+        path,
+        layer=layer,
+        sheet=sheet,
+        encoding=encoding,
+        crs=crs,
+        coords=coords,
+        columns=columns,
+        name_hint=None,
+        max_rows=max_rows,
+        missing_rows="error" if strict else "drop",
+    )
     path_ = info["path"]
     aliases_id = ("origin_id", "id", "编号", "序号")
     found_id = V.find_column(gdf.columns, "id", columns, aliases={"id": aliases_id})
-    mapping = _map_columns(gdf, ["children", "unit_id"], ["children"], info, columns,
-                           skip=[found_id] if found_id else [])
+    mapping = _map_columns(
+        gdf, ["children", "unit_id"], ["children"], info, columns, skip=[found_id] if found_id else []
+    )
     if found_id is not None:
         mapping = {"id": found_id, **mapping}
     out = _assemble(gdf, mapping, used)
     num, bad = V.to_number(out["children"])
     nan = ~np.isfinite(num) & ~bad
     if bad.any() or nan.any():
-        raise DataError(f"children is empty or not a number at {_rows(out, bad | nan, info)}", path=path_,
-                        fix=f"write the number of children (0 if none) in the {mapping['children']!r} column")
+        raise DataError(
+            f"children is empty or not a number at {_rows(out, bad | nan, info)}",
+            path=path_,
+            fix=f"write the number of children (0 if none) in the {mapping['children']!r} column",
+        )
     neg = num < 0
     if neg.any():
-        raise DataError(f"negative number of children at {_rows(out, neg, info)}", path=path_,
-                        fix="children must be ≥ 0")
+        raise DataError(
+            f"negative number of children at {_rows(out, neg, info)}", path=path_, fix="children must be ≥ 0"
+        )
     frac = num != np.round(num)
     if frac.any():
-        V.log_issue(info["issues"], "children_rounded", f"{int(frac.sum())} fractional children counts rounded "
-                    f"to whole children (total {num.sum():.1f} -> {np.round(num).sum():.0f})",
-                    ids=out.loc[frac, _ROW].tolist(), path=path_)
+        V.log_issue(
+            info["issues"],
+            "children_rounded",
+            f"{int(frac.sum())} fractional children counts rounded "
+            f"to whole children (total {num.sum():.1f} -> {np.round(num).sum():.0f})",
+            ids=out.loc[frac, _ROW].tolist(),
+            path=path_,
+        )
     out["children"] = np.round(num).astype("int64")
-    out["origin_id"] = _ids(out, "id" if "id" in out.columns else None, "O", info, label=repr(mapping.get("id")))
+    out["origin_id"] = _ids(
+        out, "id" if "id" in out.columns else None, "O", info, label=repr(mapping.get("id"))
+    )
     if "id" in out.columns:
         out = out.drop(columns="id")
     if "unit_id" in out.columns:
@@ -568,9 +759,9 @@ def load_origins(path: Source, layer: str | int | None = None, crs: Any = None, 
     return _finish(out, ["origin_id", "children", "unit_id"], info, "origins")
 
 
-
-def combine_facilities(layers: Sequence[gpd.GeoDataFrame], files: Sequence[Any] | None = None
-                       ) -> gpd.GeoDataFrame:
+def combine_facilities(
+    layers: Sequence[gpd.GeoDataFrame], files: Sequence[Any] | None = None
+) -> gpd.GeoDataFrame:
     """Put facilities loaded from several files into one layer, keeping every file's repairs and exclusions.
 
     Parameters
@@ -590,8 +781,11 @@ def combine_facilities(layers: Sequence[gpd.GeoDataFrame], files: Sequence[Any] 
     """
     if not layers:
         raise DataError("no facility layers to combine", fix="load at least one facility file")
-    names = [Path(str(f)).name for f in files] if files is not None else \
-        [Path(str(g.attrs.get("source", f"layer {i + 1}"))).name for i, g in enumerate(layers)]
+    names = (
+        [Path(str(f)).name for f in files]
+        if files is not None
+        else [Path(str(g.attrs.get("source", f"layer {i + 1}"))).name for i, g in enumerate(layers)]
+    )
     parts = []
     for g, name in zip(layers, names):
         part = gpd.GeoDataFrame(g.to_crs(WGS84) if g.crs is not None else g, copy=True)
@@ -617,14 +811,26 @@ def combine_facilities(layers: Sequence[gpd.GeoDataFrame], files: Sequence[Any] 
             more = f" and {len(files_of) - 10} more" if len(files_of) > 10 else ""
             involved = list(dict.fromkeys(f for fs in files_of.values() for f in fs))
             example = f"{Path(files_of[next(iter(files_of))][1]).stem}:{next(iter(files_of))}"
-            V.log_issue(issues, "duplicate_ids_across_files", f"{len(files_of)} facility ids are used in more than "
-                        f"one file ({shown}{more}); they are prefixed with their file's name (e.g. {example}) to "
-                        "keep them apart -> give each file its own ids", ids=sorted(files_of),
-                        path=", ".join(involved))
-    feats = [f for g in layers if g.attrs.get("excluded") for f in json.loads(g.attrs["excluded"])["features"]]
-    fac.attrs = {"source": ", ".join(dict.fromkeys(str(g.attrs.get("source", "")) for g in layers)),
-                 "layer": "facilities", "encoding": None, "issues": issues,
-                 "excluded": json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False)
-                 if feats else "",
-                 "n_excluded": int(sum(int(g.attrs.get("n_excluded", 0)) for g in layers))}
+            V.log_issue(
+                issues,
+                "duplicate_ids_across_files",
+                f"{len(files_of)} facility ids are used in more than "
+                f"one file ({shown}{more}); they are prefixed with their file's name (e.g. {example}) to "
+                "keep them apart -> give each file its own ids",
+                ids=sorted(files_of),
+                path=", ".join(involved),
+            )
+    feats = [
+        f for g in layers if g.attrs.get("excluded") for f in json.loads(g.attrs["excluded"])["features"]
+    ]
+    fac.attrs = {
+        "source": ", ".join(dict.fromkeys(str(g.attrs.get("source", "")) for g in layers)),
+        "layer": "facilities",
+        "encoding": None,
+        "issues": issues,
+        "excluded": json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False)
+        if feats
+        else "",
+        "n_excluded": int(sum(int(g.attrs.get("n_excluded", 0)) for g in layers)),
+    }
     return fac

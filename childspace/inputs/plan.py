@@ -112,29 +112,40 @@ def load_plan(path: str | Path | None = None) -> Plan:
     except FileNotFoundError:
         raise _fail("plan file not found", p, "check the path, or leave it out for Yueqing's plan") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise _fail(f"not a valid TOML plan ({exc})", p, "compare with childspace/config/plan_yueqing.toml") from None
+        raise _fail(
+            f"not a valid TOML plan ({exc})", p, "compare with childspace/config/plan_yueqing.toml"
+        ) from None
     head = raw.get("plan", {})
     targets: dict[str, Target] = {}
     if not raw.get("targets"):
-        raise _fail("no [targets.*] tables", p, "add the plan's targets (see childspace/config/plan_yueqing.toml)")
+        raise _fail(
+            "no [targets.*] tables", p, "add the plan's targets (see childspace/config/plan_yueqing.toml)"
+        )
     for tid, spec in raw["targets"].items():
         where = f"[targets.{tid}]"
         if not isinstance(spec, dict):
             raise _fail(f"{where} is not a table", p, "write each target as a [targets.<id>] table")
         missing = [k for k in _REQUIRED if k not in spec]
         if missing:
-            raise _fail(f"{where} lacks {', '.join(missing)}", p, f"give {', '.join(_REQUIRED)} for every target")
+            raise _fail(
+                f"{where} lacks {', '.join(missing)}", p, f"give {', '.join(_REQUIRED)} for every target"
+            )
         measure = str(spec["measure"])
         if measure not in MEASURES:
             raise _fail(f"{where}: unknown measure {measure!r}", p, f"use one of {', '.join(MEASURES)}")
         allowed = set(_REQUIRED) | set(_OPTIONAL) | set(MEASURES[measure])
         unknown = sorted(set(spec) - allowed)
         if unknown:
-            raise _fail(f"{where}: unknown key(s) {', '.join(unknown)}", p,
-                        f"keys of a {measure} target: {', '.join(sorted(allowed))}")
+            raise _fail(
+                f"{where}: unknown key(s) {', '.join(unknown)}",
+                p,
+                f"keys of a {measure} target: {', '.join(sorted(allowed))}",
+            )
         value = spec["target"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise _fail(f"{where}: target must be a number ≥ 0, got {value!r}", p, "write the number, e.g. 4.5")
+            raise _fail(
+                f"{where}: target must be a number ≥ 0, got {value!r}", p, "write the number, e.g. 4.5"
+            )
         comparison = str(spec.get("comparison", ">="))
         if comparison not in (">=", "<="):
             raise _fail(f"{where}: comparison {comparison!r}", p, 'use ">=" (at least) or "<=" (at most)')
@@ -142,31 +153,59 @@ def load_plan(path: str | Path | None = None) -> Plan:
             raise _fail(f"{where}: a pilot_units_batch target needs batch = <year>", p, "e.g. batch = 2022")
         if (measure.endswith("_share") or measure.startswith(("townships_", "venues_"))) and value > 100:
             raise _fail(f"{where}: a share cannot exceed 100 %, got {value}", p, "give a percentage 0-100")
-        targets[tid] = Target(id=tid, measure=measure, zh=str(spec["zh"]), en=str(spec["en"]),
-                              wording=str(spec["wording"]), target=float(value), source=str(spec["source"]),
-                              unit=str(spec.get("unit", "")),
-                              year=int(spec["year"]) if "year" in spec else None, comparison=comparison,
-                              params={k: spec[k] for k in MEASURES[measure] if k in spec})
+        targets[tid] = Target(
+            id=tid,
+            measure=measure,
+            zh=str(spec["zh"]),
+            en=str(spec["en"]),
+            wording=str(spec["wording"]),
+            target=float(value),
+            source=str(spec["source"]),
+            unit=str(spec.get("unit", "")),
+            year=int(spec["year"]) if "year" in spec else None,
+            comparison=comparison,
+            params={k: spec[k] for k in MEASURES[measure] if k in spec},
+        )
     mb = raw.get("mother_baby_rooms", {})
     rules: dict[str, VenueRule] = {}
     for rid, spec in mb.get("rules", {}).items():
         area, vis = spec.get("floor_area_m2"), spec.get("daily_visitors")
         if area is None and vis is None:
-            raise _fail(f"[mother_baby_rooms.rules.{rid}] has neither floor_area_m2 nor daily_visitors", p,
-                        "give the threshold(s) of the rule")
+            raise _fail(
+                f"[mother_baby_rooms.rules.{rid}] has neither floor_area_m2 nor daily_visitors",
+                p,
+                "give the threshold(s) of the rule",
+            )
         for k, v in (("floor_area_m2", area), ("daily_visitors", vis)):
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
-                raise _fail(f"[mother_baby_rooms.rules.{rid}] {k} must be a positive number, got {v!r}", p,
-                            "e.g. floor_area_m2 = 5000")
-        rules[rid] = VenueRule(id=rid, zh=str(spec.get("zh", rid)), basis=str(spec.get("basis", "")),
-                               floor_area_m2=None if area is None else float(area),
-                               daily_visitors=None if vis is None else float(vis),
-                               inclusive=bool(spec.get("inclusive", False)))
+                raise _fail(
+                    f"[mother_baby_rooms.rules.{rid}] {k} must be a positive number, got {v!r}",
+                    p,
+                    "e.g. floor_area_m2 = 5000",
+                )
+        rules[rid] = VenueRule(
+            id=rid,
+            zh=str(spec.get("zh", rid)),
+            basis=str(spec.get("basis", "")),
+            floor_area_m2=None if area is None else float(area),
+            daily_visitors=None if vis is None else float(vis),
+            inclusive=bool(spec.get("inclusive", False)),
+        )
     dist = mb.get("max_distance_m", 100)
     if isinstance(dist, bool) or not isinstance(dist, (int, float)) or dist < 0:
         raise _fail(f"[mother_baby_rooms] max_distance_m must be a number ≥ 0, got {dist!r}", p, "e.g. 100")
     if any(t.measure == "venues_with_mother_baby_room" for t in targets.values()) and not rules:
-        raise _fail("a venues_with_mother_baby_room target needs [mother_baby_rooms.rules.*]", p,
-                    "copy the national_2016 rule from childspace/config/plan_yueqing.toml")
-    return Plan(zh=str(head.get("zh", p.stem)), en=str(head.get("en", "")), city=str(head.get("city", "")),
-                targets=targets, venue_rules=rules, room_distance_m=float(dist), source=str(p))
+        raise _fail(
+            "a venues_with_mother_baby_room target needs [mother_baby_rooms.rules.*]",
+            p,
+            "copy the national_2016 rule from childspace/config/plan_yueqing.toml",
+        )
+    return Plan(
+        zh=str(head.get("zh", p.stem)),
+        en=str(head.get("en", "")),
+        city=str(head.get("city", "")),
+        targets=targets,
+        venue_rules=rules,
+        room_distance_m=float(dist),
+        source=str(p),
+    )

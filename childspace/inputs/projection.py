@@ -67,7 +67,9 @@ def local_crs(lon: float, lat: float) -> CRS:
 def local_crs_for(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
     """The local metric CRS for a GeoDataFrame (any CRS), from the centre of its bounds in WGS84."""
     if gdf.crs is None:
-        raise ValueError("the layer has no CRS; load it through childspace.inputs.loaders or set one with .set_crs()")
+        raise ValueError(
+            "the layer has no CRS; load it through childspace.inputs.loaders or set one with .set_crs()"
+        )
     g = gdf.to_crs(WGS84) if not CRS.from_user_input(gdf.crs).equals(CRS.from_epsg(4326)) else gdf
     minx, miny, maxx, maxy = g.total_bounds
     if not np.all(np.isfinite([minx, miny, maxx, maxy])):
@@ -83,13 +85,17 @@ def to_metric(gdf: gpd.GeoDataFrame, crs: CRS | None = None) -> gpd.GeoDataFrame
     """
     crs = CRS.from_user_input(crs) if crs is not None else local_crs_for(gdf)
     if gdf.crs is None:
-        raise ValueError("the layer has no CRS; load it through childspace.inputs.loaders or set one with .set_crs()")
+        raise ValueError(
+            "the layer has no CRS; load it through childspace.inputs.loaders or set one with .set_crs()"
+        )
     src = CRS.from_user_input(gdf.crs)
     if src.equals(crs):
         return gdf.copy()
     tr = transformer(src, crs)
-    geoms = shapely.transform(np.asarray(gdf.geometry.values, dtype=object),
-                              lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    geoms = shapely.transform(
+        np.asarray(gdf.geometry.values, dtype=object),
+        lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])),
+    )
     out = gdf.copy()
     out[gdf.geometry.name] = gpd.GeoSeries(geoms, index=gdf.index, crs=crs)
     return out

@@ -24,8 +24,21 @@ DEFAULT_REGISTER = Path(__file__).resolve().parents[1] / "data" / "boundaries" /
 _COLUMNS = ["level", "code", "name", "township_code", "township_name", "county_code", "county_name"]
 
 # Longest first: "社区居委会" must go before "居委会"/"社区".
-_SUFFIXES: tuple[str, ...] = ("街道办事处", "村民委员会", "居民委员会", "社区居委会", "社区居民委员会", "村委会", "居委会",
-             "街道办", "街道", "社区", "镇", "乡", "村")
+_SUFFIXES: tuple[str, ...] = (
+    "街道办事处",
+    "村民委员会",
+    "居民委员会",
+    "社区居委会",
+    "社区居民委员会",
+    "村委会",
+    "居委会",
+    "街道办",
+    "街道",
+    "社区",
+    "镇",
+    "乡",
+    "村",
+)
 _SUFFIXES = tuple(sorted(set(_SUFFIXES), key=len, reverse=True))
 
 
@@ -45,13 +58,19 @@ def load_register(path: str | Path | None = None) -> pd.DataFrame:
     """
     path = Path(path) if path is not None else DEFAULT_REGISTER
     if not path.exists():
-        raise DataError("register file not found", path=path,
-                        fix="pass path= to the register CSV (data/boundaries/yueqing_register.csv in the repo)")
+        raise DataError(
+            "register file not found",
+            path=path,
+            fix="pass path= to the register CSV (data/boundaries/yueqing_register.csv in the repo)",
+        )
     df = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
     missing = [c for c in _COLUMNS if c not in df.columns]
     if missing:
-        raise DataError(f"register lacks columns {missing}; found {list(df.columns)}", path=path,
-                        fix="use the register layout " + ", ".join(_COLUMNS))
+        raise DataError(
+            f"register lacks columns {missing}; found {list(df.columns)}",
+            path=path,
+            fix="use the register layout " + ", ".join(_COLUMNS),
+        )
     df = df[_COLUMNS].copy()
     for col in df.columns:
         df[col] = df[col].str.strip()
@@ -104,15 +123,22 @@ def _assign(by_reg: dict, extra: list, i: int, rec: dict, reg: pd.DataFrame) -> 
     """Attach a file unit to register unit ``i``; a second file unit for the same register unit is reported."""
     if i in by_reg:
         first = by_reg[i]
-        extra.append(rec | {"status": "duplicate", "matched_by": rec["matched_by"],
-                            "suggestions": f"{reg.at[i, 'name']} ({reg.at[i, 'code']})",
-                            "note": f"the register unit is already matched by file unit {first['unit_id']}"})
+        extra.append(
+            rec
+            | {
+                "status": "duplicate",
+                "matched_by": rec["matched_by"],
+                "suggestions": f"{reg.at[i, 'name']} ({reg.at[i, 'code']})",
+                "note": f"the register unit is already matched by file unit {first['unit_id']}",
+            }
+        )
     else:
         by_reg[i] = rec
 
 
-def check_units(boundaries: pd.DataFrame, register: pd.DataFrame | None = None,
-                level: str | None = None) -> pd.DataFrame:
+def check_units(
+    boundaries: pd.DataFrame, register: pd.DataFrame | None = None, level: str | None = None
+) -> pd.DataFrame:
     """Compare the units of a boundary layer with the register.
 
     Each file unit is matched by code (``code``, 12 digits, or a 9-digit township code) and, failing that, by
@@ -135,17 +161,22 @@ def check_units(boundaries: pd.DataFrame, register: pd.DataFrame | None = None,
         ``file_name``, ``file_code``, ``matched_by`` (``code``/``name``/``""``), ``suggestions`` and ``note``.
         One row per register unit (``status`` ``ok``, ``missing``, ``code_name_mismatch``) followed by one row per
         file unit that matches none (``unmatched``, with the closest register names in ``suggestions``) or
-        several (``ambiguous``), or whose register unit already has a file unit (``duplicate``). Register units come first, in register order.
+        several (``ambiguous``), or whose register unit already has a file unit (``duplicate``). Register
+        units come first, in register order.
     """
     reg = load_register() if register is None else register
     if "name" not in boundaries.columns:
-        raise DataError(f"boundaries have no 'name' column; found {list(boundaries.columns)}",
-                        fix="load them with childspace.inputs.loaders.load_boundaries")
+        raise DataError(
+            f"boundaries have no 'name' column; found {list(boundaries.columns)}",
+            fix="load them with childspace.inputs.loaders.load_boundaries",
+        )
     if level is None:
         if "level" in boundaries.columns and boundaries["level"].notna().any():
             level = str(boundaries["level"].mode().iloc[0])
         else:
-            raise DataError("cannot tell the level of the boundaries", fix="pass level='township' or 'community'")
+            raise DataError(
+                "cannot tell the level of the boundaries", fix="pass level='township' or 'community'"
+            )
     if level not in ("township", "community"):
         raise DataError(f"unknown level {level!r}", fix="use level='township' or 'community'")
     reg = reg[reg["level"] == level].reset_index(drop=True)
@@ -172,15 +203,24 @@ def check_units(boundaries: pd.DataFrame, register: pd.DataFrame | None = None,
         if fcode in code_index:
             i = code_index[fcode]
             same = normalise_unit_name(name) == normalise_unit_name(reg.at[i, "name"]) or not _plain(name)
-            rec.update(matched_by="code", mismatch=not same, note="" if same else
-                       f"code {fcode} is {reg.at[i, 'name']} in the register, the file says {name}")
+            rec.update(
+                matched_by="code",
+                mismatch=not same,
+                note=""
+                if same
+                else f"code {fcode} is {reg.at[i, 'name']} in the register, the file says {name}",
+            )
             _assign(by_reg, extra, i, rec, reg)
             continue
         cands = key_index.get(normalise_unit_name(name)) or key_index.get(_plain(name)) or []
         if len(cands) > 1 and parent is not None and not (isinstance(parent, float) and pd.isna(parent)):
             pcode = _norm_code(parent, 12)[:9]
-            narrowed = [i for i in cands if reg.at[i, "township_code"] == pcode
-                        or normalise_unit_name(reg.at[i, "township_name"]) == normalise_unit_name(parent)]
+            narrowed = [
+                i
+                for i in cands
+                if reg.at[i, "township_code"] == pcode
+                or normalise_unit_name(reg.at[i, "township_name"]) == normalise_unit_name(parent)
+            ]
             cands = narrowed or cands
         if len(cands) == 1:
             i = cands[0]
@@ -190,31 +230,79 @@ def check_units(boundaries: pd.DataFrame, register: pd.DataFrame | None = None,
             rec.update(matched_by="name", note=note, mismatch=bool(fcode))
             _assign(by_reg, extra, i, rec, reg)
         elif len(cands) > 1:
-            extra.append(rec | {"status": "ambiguous", "matched_by": "",
-                                "suggestions": "; ".join(f"{reg.at[i, 'name']} ({reg.at[i, 'township_name']}, "
-                                                         f"{reg.at[i, 'code']})" for i in cands),
-                                "note": "name shared by several register units; give the code or parent_id"})
+            extra.append(
+                rec
+                | {
+                    "status": "ambiguous",
+                    "matched_by": "",
+                    "suggestions": "; ".join(
+                        f"{reg.at[i, 'name']} ({reg.at[i, 'township_name']}, {reg.at[i, 'code']})"
+                        for i in cands
+                    ),
+                    "note": "name shared by several register units; give the code or parent_id",
+                }
+            )
         else:
             close = _closest(normalise_unit_name(name), list(reg_keys))
-            extra.append(rec | {"status": "unmatched", "matched_by": "",
-                                "suggestions": "; ".join(reg_keys[k] for k in close),
-                                "note": "no register unit with this code or name"})
+            extra.append(
+                rec
+                | {
+                    "status": "unmatched",
+                    "matched_by": "",
+                    "suggestions": "; ".join(reg_keys[k] for k in close),
+                    "note": "no register unit with this code or name",
+                }
+            )
 
     rows = []
     for i in range(len(reg)):
-        base = {"level": level, "code": reg.at[i, "code"], "name": reg.at[i, "name"],
-                "township_name": reg.at[i, "township_name"]}
+        base = {
+            "level": level,
+            "code": reg.at[i, "code"],
+            "name": reg.at[i, "name"],
+            "township_name": reg.at[i, "township_name"],
+        }
         found = by_reg.get(i)
         if found is None:
-            rows.append(base | {"status": "missing", "unit_id": None, "file_name": None, "file_code": None,
-                                "matched_by": "", "suggestions": "", "note": "not in the file"})
+            rows.append(
+                base
+                | {
+                    "status": "missing",
+                    "unit_id": None,
+                    "file_name": None,
+                    "file_code": None,
+                    "matched_by": "",
+                    "suggestions": "",
+                    "note": "not in the file",
+                }
+            )
         else:
             status = "code_name_mismatch" if found.get("mismatch") else "ok"
-            rows.append(base | {"status": status, "unit_id": found["unit_id"], "file_name": found["file_name"],
-                                "file_code": found["file_code"], "matched_by": found["matched_by"],
-                                "suggestions": "", "note": found.get("note", "")})
+            rows.append(
+                base
+                | {
+                    "status": status,
+                    "unit_id": found["unit_id"],
+                    "file_name": found["file_name"],
+                    "file_code": found["file_code"],
+                    "matched_by": found["matched_by"],
+                    "suggestions": "",
+                    "note": found.get("note", ""),
+                }
+            )
     for rec in extra:
         rows.append({"level": level, "code": None, "name": None, "township_name": None} | rec)
-    cols = ["status", "level", "code", "name", "township_name", "unit_id", "file_name", "file_code", "matched_by",
-            "suggestions", "note"]
+    cols = [
+        "status",
+        "level",
+        "code",
+        "name",
+        "township_name",
+        "unit_id",
+        "file_name",
+        "file_code",
+        "matched_by",
+        "suggestions",
+        "note",
+    ]
     return pd.DataFrame(rows, columns=cols)

@@ -25,8 +25,18 @@ from childspace._errors import DataError
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "config" / "standards.toml"
 
 #: The canonical category keys, in report order.
-CATEGORIES = ("infant_care", "kindergarten", "primary_school", "middle_school", "playground", "park", "mother_baby_room",
-              "children_home", "library", "hospital")
+CATEGORIES = (
+    "infant_care",
+    "kindergarten",
+    "primary_school",
+    "middle_school",
+    "playground",
+    "park",
+    "mother_baby_room",
+    "children_home",
+    "library",
+    "hospital",
+)
 
 _SPLIT = re.compile(r"\s*[/／、,，;；|｜]\s*")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -137,18 +147,26 @@ class Standards:
                 key = normalise_label(lab)
                 other = lookup.get(key)
                 if other is not None and other != cat.name:
-                    raise DataError(f"label {lab!r} is given for both {other!r} and {cat.name!r}",
-                                    path=self.sources[-1] if self.sources else None,
-                                    fix="keep each label under one category")
+                    raise DataError(
+                        f"label {lab!r} is given for both {other!r} and {cat.name!r}",
+                        path=self.sources[-1] if self.sources else None,
+                        fix="keep each label under one category",
+                    )
                 lookup[key] = cat.name
         object.__setattr__(self, "_lookup", lookup)
-        amb = {normalise_label(k): tuple(v) for k, v in self.ambiguous.items() if normalise_label(k) not in lookup}
+        amb = {
+            normalise_label(k): tuple(v)
+            for k, v in self.ambiguous.items()
+            if normalise_label(k) not in lookup
+        }
         for key, cats in amb.items():
             unknown = [c for c in cats if c not in self.categories]
             if len(cats) < 2 or unknown:
-                raise DataError(f"[ambiguous] {key!r} must list two or more known categories, got {list(cats)}",
-                                path=self.sources[-1] if self.sources else None,
-                                fix=f"use category keys among {', '.join(self.categories)}")
+                raise DataError(
+                    f"[ambiguous] {key!r} must list two or more known categories, got {list(cats)}",
+                    path=self.sources[-1] if self.sources else None,
+                    fix=f"use category keys among {', '.join(self.categories)}",
+                )
         object.__setattr__(self, "_ambiguous", amb)
 
     # -- categories -------------------------------------------------------------------------------------------
@@ -175,19 +193,29 @@ class Standards:
                 if _CJK.search(key) and key in whole:
                     raise self._ambiguity(label, cats)
         if len(found) > 1:
-            raise DataError(f"category label {label!r} names several categories ({', '.join(sorted(found))})",
-                            fix="give one category per facility")
-        raise DataError(f"unknown category label {label!r}; known labels: " + "; ".join(self.known_labels()),
-                        fix="use one of the known labels or add it to the labels of a category in a standards "
-                            "TOML file (load_standards(path))")
+            raise DataError(
+                f"category label {label!r} names several categories ({', '.join(sorted(found))})",
+                fix="give one category per facility",
+            )
+        raise DataError(
+            f"unknown category label {label!r}; known labels: " + "; ".join(self.known_labels()),
+            fix="use one of the known labels or add it to the labels of a category in a standards "
+            "TOML file (load_standards(path))",
+        )
 
     def _ambiguity(self, label: Any, cats: tuple[str, ...]) -> DataError:
         names = [f"{self.categories[c].zh} ({c}: {self.categories[c].en})" for c in cats]
-        return DataError(f"category label {label!r} is ambiguous: it may mean {' or '.join(names)}",
-                         fix="write one of " + " / ".join(repr(self.categories[c].zh) for c in cats)
-                             + " in the category (类型) column of these rows instead of a guess"
-                             + (" (托育机构: 0-3 岁 infant care; 幼儿园: 3-6 岁 kindergarten)"
-                                if {"infant_care", "kindergarten"} <= set(cats) else ""))
+        return DataError(
+            f"category label {label!r} is ambiguous: it may mean {' or '.join(names)}",
+            fix="write one of "
+            + " / ".join(repr(self.categories[c].zh) for c in cats)
+            + " in the category (类型) column of these rows instead of a guess"
+            + (
+                " (托育机构: 0-3 岁 infant care; 幼儿园: 3-6 岁 kindergarten)"
+                if {"infant_care", "kindergarten"} <= set(cats)
+                else ""
+            ),
+        )
 
     def _match_one(self, part: str) -> str | None:
         if part in self._lookup:
@@ -195,7 +223,9 @@ class Standards:
         # Chinese labels inside a longer label ("公办幼儿园", "乐清市儿童医院"): accept when exactly one category
         # has a Chinese label contained in it.
         if _CJK.search(part):
-            hits = {cat for lab, cat in self._lookup.items() if _CJK.search(lab) and len(lab) >= 2 and lab in part}
+            hits = {
+                cat for lab, cat in self._lookup.items() if _CJK.search(lab) and len(lab) >= 2 and lab in part
+            }
             if len(hits) == 1:
                 return hits.pop()
         return None
@@ -271,15 +301,25 @@ def _build(raw: dict, sources: tuple[str, ...]) -> Standards:
     for name, spec in raw.get("categories", {}).items():
         missing = [k for k in ("zh", "en", "radius_m", "life_circle") if k not in spec]
         if missing:
-            raise DataError(f"category {name!r} lacks {', '.join(missing)}", path=src,
-                            fix="give zh, en, radius_m and life_circle for every category")
+            raise DataError(
+                f"category {name!r} lacks {', '.join(missing)}",
+                path=src,
+                fix="give zh, en, radius_m and life_circle for every category",
+            )
         radius = float(spec["radius_m"])
         if not radius > 0:
-            raise DataError(f"category {name!r}: radius_m must be > 0, got {spec['radius_m']!r}", path=src,
-                            fix="give a positive walking radius in metres")
+            raise DataError(
+                f"category {name!r}: radius_m must be > 0, got {spec['radius_m']!r}",
+                path=src,
+                fix="give a positive walking radius in metres",
+            )
         cats[name] = Category(
-            name=name, zh=str(spec["zh"]), en=str(spec["en"]), radius_m=radius,
-            basis=str(spec.get("basis", "")), life_circle=int(spec["life_circle"]),
+            name=name,
+            zh=str(spec["zh"]),
+            en=str(spec["en"]),
+            radius_m=radius,
+            basis=str(spec.get("basis", "")),
+            life_circle=int(spec["life_circle"]),
             labels=tuple(str(x) for x in spec.get("labels", ())),
             target_pct=float(spec.get("target_pct", target)),
             radius_large_m=float(spec["radius_large_m"]) if "radius_large_m" in spec else None,
@@ -289,17 +329,31 @@ def _build(raw: dict, sources: tuple[str, ...]) -> Standards:
     circles = {}
     for key, spec in raw.get("life_circles", {}).items():
         minutes = int(key)
-        circles[minutes] = LifeCircle(minutes=minutes, zh=str(spec.get("zh", f"{minutes}分钟生活圈")),
-                                      en=str(spec.get("en", f"{minutes}-minute life circle")),
-                                      radius_m=float(spec["radius_m"]), basis=str(spec.get("basis", "")))
+        circles[minutes] = LifeCircle(
+            minutes=minutes,
+            zh=str(spec.get("zh", f"{minutes}分钟生活圈")),
+            en=str(spec.get("en", f"{minutes}-minute life circle")),
+            radius_m=float(spec["radius_m"]),
+            basis=str(spec.get("basis", "")),
+        )
     for cat in cats.values():
         if circles and cat.life_circle not in circles:
-            raise DataError(f"category {cat.name!r}: life_circle {cat.life_circle} is not one of "
-                            f"{sorted(circles)}", path=src, fix="use 5, 10 or 15")
-    ambiguous = {str(k): tuple(str(c) for c in (v if isinstance(v, list) else [v]))
-                 for k, v in raw.get("ambiguous", {}).items()}
-    return Standards(categories=cats, target_pct=target, life_circles=dict(sorted(circles.items())),
-                     sources=sources, ambiguous=ambiguous)
+            raise DataError(
+                f"category {cat.name!r}: life_circle {cat.life_circle} is not one of {sorted(circles)}",
+                path=src,
+                fix="use 5, 10 or 15",
+            )
+    ambiguous = {
+        str(k): tuple(str(c) for c in (v if isinstance(v, list) else [v]))
+        for k, v in raw.get("ambiguous", {}).items()
+    }
+    return Standards(
+        categories=cats,
+        target_pct=target,
+        life_circles=dict(sorted(circles.items())),
+        sources=sources,
+        ambiguous=ambiguous,
+    )
 
 
 def load_standards(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> Standards:

@@ -109,17 +109,24 @@ MAX_TEXT_BYTES = 512 * 2**20
 
 
 def _too_many_rows(n: int | str, limit: int, p: Path, what: str = "rows") -> DataError:
-    return DataError(f"the file has {n} {what}, more than the limit of {limit:,}", path=p,
-                     fix=f"check it is the right file (or split it); to read it anyway raise the limit: "
-                         f"{V.setting('max_rows', limit * 4)}")
+    return DataError(
+        f"the file has {n} {what}, more than the limit of {limit:,}",
+        path=p,
+        fix=f"check it is the right file (or split it); to read it anyway raise the limit: "
+        f"{V.setting('max_rows', limit * 4)}",
+    )
 
 
 def _read_csv(p: Path, encoding: str | None, max_rows: int) -> tuple[pd.DataFrame, str]:
     try:
         size = p.stat().st_size
         if size > MAX_TEXT_BYTES:
-            raise DataError(f"the file is {size / 2**20:,.0f} MB, more than a table of {MAX_TEXT_BYTES // 2**20} MB "
-                            "childspace reads", path=p, fix="check it is the right file, or give it as a GeoPackage")
+            raise DataError(
+                f"the file is {size / 2**20:,.0f} MB, more than a table of {MAX_TEXT_BYTES // 2**20} MB "
+                "childspace reads",
+                path=p,
+                fix="check it is the right file, or give it as a GeoPackage",
+            )
         raw_bytes = p.read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read the file ({exc})", path=p, fix="close it in other programs") from None
@@ -127,8 +134,11 @@ def _read_csv(p: Path, encoding: str | None, max_rows: int) -> tuple[pd.DataFram
         try:
             text = raw_bytes.decode(encoding)
         except (UnicodeDecodeError, LookupError) as exc:
-            raise DataError(f"cannot decode the file as {encoding} ({exc})", path=p,
-                            fix="leave encoding= out to detect it, or give the right one") from None
+            raise DataError(
+                f"cannot decode the file as {encoding} ({exc})",
+                path=p,
+                fix="leave encoding= out to detect it, or give the right one",
+            ) from None
         used = encoding
     else:
         text, used = V.decode_text(raw_bytes, path=p)
@@ -138,13 +148,27 @@ def _read_csv(p: Path, encoding: str | None, max_rows: int) -> tuple[pd.DataFram
     if lines > max_rows + 10:
         raise _too_many_rows(f"{lines:,}", max_rows, p, "lines")
     first = text.split("\n", 1)[0]
-    sep = "\t" if first.count("\t") > first.count(",") else (";" if first.count(";") > first.count(",") else ",")
+    sep = (
+        "\t"
+        if first.count("\t") > first.count(",")
+        else (";" if first.count(";") > first.count(",") else ",")
+    )
     try:
-        raw = pd.read_csv(_io.StringIO(text), header=None, dtype=object, sep=sep, keep_default_na=False,
-                          na_values=[""], skip_blank_lines=False)
+        raw = pd.read_csv(
+            _io.StringIO(text),
+            header=None,
+            dtype=object,
+            sep=sep,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+        )
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
-        raise DataError(f"cannot parse the CSV ({str(exc).strip()[:200]})", path=p,
-                        fix="check the separator and quoting (export from Excel as 'CSV UTF-8')") from None
+        raise DataError(
+            f"cannot parse the CSV ({str(exc).strip()[:200]})",
+            path=p,
+            fix="check the separator and quoting (export from Excel as 'CSV UTF-8')",
+        ) from None
     return raw, used
 
 
@@ -157,8 +181,11 @@ def _check_xlsx_zip(p: Path) -> None:
         what = V.sniff(head)
         if what is not None:
             looks = f"its first bytes show {what}"
-            fix = ("open it in Excel/WPS and save it as .xlsx (Excel Workbook)" if ".xls " in what else
-                   "give the file its real extension (.gpkg, .pdf, ...)")
+            fix = (
+                "open it in Excel/WPS and save it as .xlsx (Excel Workbook)"
+                if ".xls " in what
+                else "give the file its real extension (.gpkg, .pdf, ...)"
+            )
         else:
             try:
                 V.decode_text(head)
@@ -171,16 +198,24 @@ def _check_xlsx_zip(p: Path) -> None:
         with zipfile.ZipFile(p) as z:
             infos = z.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DataError(f"damaged Excel workbook ({exc})", path=p,
-                        fix="open it in Excel/WPS and save it again as .xlsx (or export it again)") from None
+        raise DataError(
+            f"damaged Excel workbook ({exc})",
+            path=p,
+            fix="open it in Excel/WPS and save it again as .xlsx (or export it again)",
+        ) from None
     total = sum(i.file_size for i in infos)
     worst = max(infos, key=lambda i: i.file_size / max(i.compress_size, 1), default=None)
     ratio = worst.file_size / max(worst.compress_size, 1) if worst is not None else 0
-    if worst is not None and (total > MAX_XLSX_UNCOMPRESSED or (ratio > MAX_XLSX_RATIO and worst.file_size > 2**20)):
-        raise DataError(f"the workbook expands to {total / 2**20:,.0f} MB ({worst.filename} compressed "
-                        f"{ratio:,.0f} times); refused as too large or malformed (limit "
-                        f"{MAX_XLSX_UNCOMPRESSED // 2**20} MB, ratio {MAX_XLSX_RATIO})", path=p,
-                        fix="check it is the right file; save large tables as CSV or GeoPackage")
+    if worst is not None and (
+        total > MAX_XLSX_UNCOMPRESSED or (ratio > MAX_XLSX_RATIO and worst.file_size > 2**20)
+    ):
+        raise DataError(
+            f"the workbook expands to {total / 2**20:,.0f} MB ({worst.filename} compressed "
+            f"{ratio:,.0f} times); refused as too large or malformed (limit "
+            f"{MAX_XLSX_UNCOMPRESSED // 2**20} MB, ratio {MAX_XLSX_RATIO})",
+            path=p,
+            fix="check it is the right file; save large tables as CSV or GeoPackage",
+        )
 
 
 def _read_xlsx(p: Path, sheet: str | int | None, max_rows: int) -> pd.DataFrame:
@@ -191,22 +226,31 @@ def _read_xlsx(p: Path, sheet: str | int | None, max_rows: int) -> pd.DataFrame:
     try:
         wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged files
-        raise DataError(f"damaged Excel workbook ({type(exc).__name__}: {str(exc)[:200]})", path=p,
-                        fix="open it in Excel/WPS and save it again as .xlsx") from None
+        raise DataError(
+            f"damaged Excel workbook ({type(exc).__name__}: {str(exc)[:200]})",
+            path=p,
+            fix="open it in Excel/WPS and save it again as .xlsx",
+        ) from None
     try:
         names = wb.sheetnames
         if sheet is None:
             sheet = 0
         if isinstance(sheet, int) and not isinstance(sheet, bool):
             if not 0 <= sheet < len(names):
-                raise DataError(f"sheet={sheet} does not exist: the workbook has {len(names)} sheets ({names})",
-                                path=p, fix="give the sheet's name or its number counted from 0")
+                raise DataError(
+                    f"sheet={sheet} does not exist: the workbook has {len(names)} sheets ({names})",
+                    path=p,
+                    fix="give the sheet's name or its number counted from 0",
+                )
             ws = wb[names[sheet]]
         elif str(sheet) in names:
             ws = wb[str(sheet)]
         else:
-            raise DataError(f"no sheet {sheet!r}; the sheets are {names}", path=p,
-                            fix="give one of these names (or the sheet's number counted from 0)")
+            raise DataError(
+                f"no sheet {sheet!r}; the sheets are {names}",
+                path=p,
+                fix="give one of these names (or the sheet's number counted from 0)",
+            )
         declared = ws.max_row if ws.max_row is not None else 0
         if declared > max_rows + 10:
             raise _too_many_rows(f"{declared:,}", max_rows, p)
@@ -223,8 +267,11 @@ def _read_xlsx(p: Path, sheet: str | int | None, max_rows: int) -> pd.DataFrame:
         except DataError:
             raise
         except Exception as exc:
-            raise DataError(f"damaged Excel sheet ({type(exc).__name__}: {str(exc)[:200]})", path=p,
-                            fix="open it in Excel/WPS and save it again as .xlsx") from None
+            raise DataError(
+                f"damaged Excel sheet ({type(exc).__name__}: {str(exc)[:200]})",
+                path=p,
+                fix="open it in Excel/WPS and save it again as .xlsx",
+            ) from None
     finally:
         wb.close()
     while rows and all(V.is_blank(c) for c in rows[-1]):
@@ -249,30 +296,49 @@ def _layer_error(p: Path, exc: Exception) -> DataError:
             head = fh.read(100)
         if not head.startswith(b"SQLite format 3\x00"):
             what = V.sniff(head)
-            return DataError("not a GeoPackage" + (f": its first bytes show {what}" if what else ""), path=p,
-                             fix="export the layer again as GeoPackage (QGIS: Export > Save Features As), or give "
-                                 "the file its real extension")
+            return DataError(
+                "not a GeoPackage" + (f": its first bytes show {what}" if what else ""),
+                path=p,
+                fix="export the layer again as GeoPackage (QGIS: Export > Save Features As), or give "
+                "the file its real extension",
+            )
         page = int.from_bytes(head[16:18], "big")
         page = 65536 if page == 1 else page
         pages = int.from_bytes(head[28:32], "big")
         size = p.stat().st_size
         if pages and size < page * pages:
-            return DataError(f"the GeoPackage is truncated: {size:,} bytes of the {page * pages:,} its header "
-                             "announces (an interrupted copy or download)", path=p,
-                             fix="copy or export the file again")
-        return DataError(f"damaged GeoPackage ({text})", path=p,
-                         fix="open it in QGIS to check it, or export the layer again as GeoPackage")
+            return DataError(
+                f"the GeoPackage is truncated: {size:,} bytes of the {page * pages:,} its header "
+                "announces (an interrupted copy or download)",
+                path=p,
+                fix="copy or export the file again",
+            )
+        return DataError(
+            f"damaged GeoPackage ({text})",
+            path=p,
+            fix="open it in QGIS to check it, or export the layer again as GeoPackage",
+        )
     if suffix in (".geojson", ".json"):
         deep = "nested" in text.lower()
-        return DataError(f"not a readable GeoJSON file ({text})", path=p,
-                         fix="its objects/arrays are nested deeper than any GeoJSON layer (damaged, or not a layer "
-                             "export): export the layer again from GIS as GeoJSON or GeoPackage" if deep else
-                         "check the file is complete GeoJSON (open it in QGIS), or export the layer again")
+        return DataError(
+            f"not a readable GeoJSON file ({text})",
+            path=p,
+            fix="its objects/arrays are nested deeper than any GeoJSON layer (damaged, or not a layer "
+            "export): export the layer again from GIS as GeoJSON or GeoPackage"
+            if deep
+            else "check the file is complete GeoJSON (open it in QGIS), or export the layer again",
+        )
     if suffix == ".shp":
-        return DataError(f"cannot read the Shapefile ({text})", path=p,
-                         fix="copy all the files of the Shapefile together (.shp, .shx, .dbf, .prj, .cpg)")
-    return DataError(f"cannot open the file as a GIS layer ({text})", path=p,
-                     fix="use GeoPackage (.gpkg), GeoJSON, Shapefile (.shp), CSV or Excel (.xlsx)")
+        return DataError(
+            f"cannot read the Shapefile ({text})",
+            path=p,
+            fix="copy all the files of the Shapefile together (.shp, .shx, .dbf, .prj, .cpg)",
+        )
+    return DataError(
+        f"cannot open the file as a GIS layer ({text})",
+        path=p,
+        fix="use GeoPackage (.gpkg), GeoJSON, Shapefile (.shp), CSV or Excel (.xlsx)",
+    )
 
 
 def _shapefile_parts(p: Path) -> None:
@@ -280,15 +346,22 @@ def _shapefile_parts(p: Path) -> None:
     without any column)."""
     for ext, what in ((".shx", "the index"), (".dbf", "the attribute table with the names and codes")):
         if not any(p.with_suffix(e).exists() for e in (ext, ext.upper())):
-            raise DataError(f"the Shapefile's {ext} file ({what}) is missing: {p.with_suffix(ext).name} is not "
-                            "next to the .shp", path=p,
-                            fix="copy all the files of the Shapefile together (.shp, .shx, .dbf, .prj, .cpg), or "
-                                "export it again as GeoPackage")
+            raise DataError(
+                f"the Shapefile's {ext} file ({what}) is missing: {p.with_suffix(ext).name} is not "
+                "next to the .shp",
+                path=p,
+                fix="copy all the files of the Shapefile together (.shp, .shx, .dbf, .prj, .cpg), or "
+                "export it again as GeoPackage",
+            )
 
 
-def read_table_or_layer(path: Source, layer: str | int | None = None, sheet: str | int | None = None,
-                        encoding: str | None = None, max_rows: int | None = None
-                        ) -> tuple[pd.DataFrame, dict[str, Any]]:
+def read_table_or_layer(
+    path: Source,
+    layer: str | int | None = None,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+    max_rows: int | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a table (CSV/Excel) or a vector layer (GeoPackage/GeoJSON/Shapefile/...) as it is.
 
     Parameters
@@ -332,9 +405,12 @@ def read_table_or_layer(path: Source, layer: str | int | None = None, sheet: str
             if head.startswith(b"PK\x03\x04"):
                 raw = _read_xlsx(p, sheet, limit)  # an .xlsx named .xls
             else:
-                raise DataError("old Excel .xls workbooks are not read" + (
-                    "" if V.sniff(head) else " (and this file does not look like one)"), path=p,
-                    fix="open it in Excel/WPS and save it as .xlsx (Excel Workbook)")
+                raise DataError(
+                    "old Excel .xls workbooks are not read"
+                    + ("" if V.sniff(head) else " (and this file does not look like one)"),
+                    path=p,
+                    fix="open it in Excel/WPS and save it as .xlsx (Excel Workbook)",
+                )
         else:
             raw = _read_xlsx(p, sheet, limit)
         df, h, two = _frame_from_rows(raw, first_line=1)
@@ -350,8 +426,12 @@ def read_table_or_layer(path: Source, layer: str | int | None = None, sheet: str
         if layer is None:
             if len(layers) > 1:
                 names = ", ".join(str(n) for n in layers[:, 0])
-                V.log_issue(info["issues"], "layer",
-                            f"{len(layers)} layers ({names}); reading the first, {layers[0, 0]}", path=p)
+                V.log_issue(
+                    info["issues"],
+                    "layer",
+                    f"{len(layers)} layers ({names}); reading the first, {layers[0, 0]}",
+                    path=p,
+                )
                 kwargs["layer"] = layers[0, 0]
         else:
             kwargs["layer"] = layer
@@ -370,15 +450,24 @@ def read_table_or_layer(path: Source, layer: str | int | None = None, sheet: str
             df = gpd.read_file(p, engine="pyogrio", **kwargs)
         except Exception as exc:
             if "layer" in kwargs and str(kwargs["layer"]) not in {str(x) for x in layers[:, 0]}:
-                raise DataError(f"no layer {kwargs['layer']!r}; the layers are {list(layers[:, 0])}", path=p,
-                                fix="give one of these names to layer=") from None
+                raise DataError(
+                    f"no layer {kwargs['layer']!r}; the layers are {list(layers[:, 0])}",
+                    path=p,
+                    fix="give one of these names to layer=",
+                ) from None
             raise _layer_error(p, exc) from None
         info.update(kind="layer", encoding=encoding, row_word="feature")
         df[_ROW] = np.arange(1, len(df) + 1)
         return df, info
     if two:
-        V.log_issue(info["issues"], "header", f"the column names span two rows ({h + 1} and {h + 2}, merged "
-                    f"cells); read as {[c for c in df.columns if c != _ROW]}", path=p, warn=False)
+        V.log_issue(
+            info["issues"],
+            "header",
+            f"the column names span two rows ({h + 1} and {h + 2}, merged "
+            f"cells); read as {[c for c in df.columns if c != _ROW]}",
+            path=p,
+            warn=False,
+        )
     return df, info
 
 
@@ -388,9 +477,14 @@ def _rows(df: pd.DataFrame, mask: np.ndarray, info: dict, name_col: str | None =
     return V.describe_rows(sub[_ROW].tolist(), names).replace("row", info.get("row_word", "row"), 1)
 
 
-
-def _map_columns(df: pd.DataFrame, wanted: Sequence[str], required: Sequence[str], info: dict,
-                 columns: Mapping[str, str] | None, skip: Sequence[str] = ()) -> dict[str, Any]:
+def _map_columns(
+    df: pd.DataFrame,
+    wanted: Sequence[str],
+    required: Sequence[str],
+    info: dict,
+    columns: Mapping[str, str] | None,
+    skip: Sequence[str] = (),
+) -> dict[str, Any]:
     """canonical -> input column for each wanted canonical column found (a column serves one canonical only)."""
     found: dict[str, Any] = {}
     taken = set(skip) | {_ROW}
@@ -406,20 +500,27 @@ def _map_columns(df: pd.DataFrame, wanted: Sequence[str], required: Sequence[str
         unknown = [k for k in columns if k not in found and k not in ("lon", "lat", "datum")]
         for k in unknown:
             if k in wanted:
-                raise DataError(f"columns={{{k!r}: {columns[k]!r}}}: no such column; found columns "
-                                f"{[c for c in df.columns if c not in (_ROW, 'geometry')]}", path=info["path"],
-                                fix="give the column name exactly as in the file")
+                raise DataError(
+                    f"columns={{{k!r}: {columns[k]!r}}}: no such column; found columns "
+                    f"{[c for c in df.columns if c not in (_ROW, 'geometry')]}",
+                    path=info["path"],
+                    fix="give the column name exactly as in the file",
+                )
     for canon in required:
         if canon not in found:
             present = [c for c in df.columns if c not in (_ROW, "geometry")]
-            raise DataError(f"missing required column {canon!r}; found columns {present}; accepted names: "
-                            f"{V.accepted(canon)}", path=info["path"],
-                            fix=f"rename a column or pass columns={{{canon!r}: '<your column>'}}")
+            raise DataError(
+                f"missing required column {canon!r}; found columns {present}; accepted names: "
+                f"{V.accepted(canon)}",
+                path=info["path"],
+                fix=f"rename a column or pass columns={{{canon!r}: '<your column>'}}",
+            )
     return found
 
 
-def _ids(df: pd.DataFrame, col: Any, prefix: str, info: dict, name_col: Any = None,
-         label: Any = None) -> pd.Series:
+def _ids(
+    df: pd.DataFrame, col: Any, prefix: str, info: dict, name_col: Any = None, label: Any = None
+) -> pd.Series:
     n = len(df)
     if col is None:
         width = max(4, len(str(n)))
@@ -428,13 +529,19 @@ def _ids(df: pd.DataFrame, col: Any, prefix: str, info: dict, name_col: Any = No
     ids = df[col].map(V.clean_str)
     blank = ids.isna().to_numpy()
     if blank.any():
-        raise DataError(f"empty id in column {shown} at {_rows(df, blank, info, name_col)}", path=info["path"],
-                        fix="fill in the ids, or remove the column to have ids generated")
+        raise DataError(
+            f"empty id in column {shown} at {_rows(df, blank, info, name_col)}",
+            path=info["path"],
+            fix="fill in the ids, or remove the column to have ids generated",
+        )
     dup = ids.duplicated(keep=False).to_numpy()
     if dup.any():
         values = sorted(set(ids[dup]))
-        raise DataError(f"duplicate ids in column {shown}: {', '.join(values[:10])} at "
-                        f"{_rows(df, dup, info, name_col)}", path=info["path"], fix="make the ids unique")
+        raise DataError(
+            f"duplicate ids in column {shown}: {', '.join(values[:10])} at {_rows(df, dup, info, name_col)}",
+            path=info["path"],
+            fix="make the ids unique",
+        )
     return ids.astype(object)
 
 
@@ -474,4 +581,3 @@ def validate_report(gdf: pd.DataFrame) -> pd.DataFrame:
     """
     issues = gdf.attrs.get("issues", [])
     return pd.DataFrame(issues, columns=["check", "count", "ids", "message", "file"])
-

@@ -51,8 +51,13 @@ class NetworkBase:
 
     if TYPE_CHECKING:
         # defined by the engine and the mixins; declared here so each mixin can call the others
-        def __init__(self, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, crs: Any,
-                     beside_roads: gpd.GeoDataFrame | None = None) -> None: ...
+        def __init__(
+            self,
+            nodes: gpd.GeoDataFrame,
+            edges: gpd.GeoDataFrame,
+            crs: Any,
+            beside_roads: gpd.GeoDataFrame | None = None,
+        ) -> None: ...
 
         @property
         def n_nodes(self) -> int: ...
@@ -71,24 +76,37 @@ class NetworkBase:
 
         def _snap_index(self) -> dict[str, Any]: ...
 
-        def _source_links(self, w: EdgeWeight, s: Snap, handicap: np.ndarray | None = None
-                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
+        def _source_links(
+            self, w: EdgeWeight, s: Snap, handicap: np.ndarray | None = None
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
 
-        def _augmented(self, w: EdgeWeight, s: Snap, handicap: np.ndarray | None = None,
-                       virtual: np.ndarray | None = None) -> tuple[sp.csr_array, np.ndarray]: ...
+        def _augmented(
+            self,
+            w: EdgeWeight,
+            s: Snap,
+            handicap: np.ndarray | None = None,
+            virtual: np.ndarray | None = None,
+        ) -> tuple[sp.csr_array, np.ndarray]: ...
 
-        def _target_dist(self, w: EdgeWeight, dist: np.ndarray, t: Snap, tp: np.ndarray
-                         ) -> tuple[np.ndarray, ...]: ...
+        def _target_dist(
+            self, w: EdgeWeight, dist: np.ndarray, t: Snap, tp: np.ndarray
+        ) -> tuple[np.ndarray, ...]: ...
 
-        def _same_edge(self, w: EdgeWeight, s: Snap, sp_pts: np.ndarray, t: Snap, tp: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray]: ...
+        def _same_edge(
+            self, w: EdgeWeight, s: Snap, sp_pts: np.ndarray, t: Snap, tp: np.ndarray
+        ) -> tuple[np.ndarray, np.ndarray]: ...
 
-        def _nearest_points(self, w: EdgeWeight, sources: Snap, targets: Snap, cutoff: float | None,
-                            tparts: tuple[np.ndarray, ...] | None = None
-                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                       list[np.ndarray]]: ...
+        def _nearest_points(
+            self,
+            w: EdgeWeight,
+            sources: Snap,
+            targets: Snap,
+            cutoff: float | None,
+            tparts: tuple[np.ndarray, ...] | None = None,
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]: ...
 
-        def _group_values(self, s: Snap, values: Any, name: str, default: float | None = None
-                          ) -> np.ndarray | None: ...
+        def _group_values(
+            self, s: Snap, values: Any, name: str, default: float | None = None
+        ) -> np.ndarray | None: ...
 
         def substrings(self, edge: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray: ...

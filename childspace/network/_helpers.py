@@ -60,8 +60,9 @@ def _part(frac: np.ndarray, w: np.ndarray) -> np.ndarray:
         return np.where(frac == 0, 0.0, frac * w)
 
 
-def _csr_from_parts(rows: list[np.ndarray], cols: list[np.ndarray], vals: list[np.ndarray], shape: tuple[int, int]
-                    ) -> sp.csr_array:
+def _csr_from_parts(
+    rows: list[np.ndarray], cols: list[np.ndarray], vals: list[np.ndarray], shape: tuple[int, int]
+) -> sp.csr_array:
     """A CSR array from (row, col, value) triples given in parts (no duplicates), entries sorted in each row."""
     r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
     c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
@@ -72,8 +73,9 @@ def _csr_from_parts(rows: list[np.ndarray], cols: list[np.ndarray], vals: list[n
     return sp.csr_array((v[o], c[o], indptr), shape=shape)
 
 
-def _with_virtual(base: sp.csr_array, virtual: np.ndarray, cols: np.ndarray, vals: np.ndarray, keep: np.ndarray,
-                  k: int) -> sp.csr_array:
+def _with_virtual(
+    base: sp.csr_array, virtual: np.ndarray, cols: np.ndarray, vals: np.ndarray, keep: np.ndarray, k: int
+) -> sp.csr_array:
     """``base`` (m x m) plus ``k`` virtual nodes (rows m..m+k-1): point j links to the nodes ``cols[j]`` at
     ``vals[j]`` where ``keep[j]``, through virtual node ``virtual[j]``; the cheapest link per (virtual node, node)."""
     m = base.shape[0]
@@ -85,8 +87,14 @@ def _with_virtual(base: sp.csr_array, virtual: np.ndarray, cols: np.ndarray, val
     vrow, vcol, vval = vrow[first], vcol[first], vval[first]
     itype = base.indices.dtype
     indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(np.bincount(vrow, minlength=k))])
-    return sp.csr_array((np.concatenate([base.data, vval]), np.concatenate([base.indices, vcol.astype(itype)]),
-                         indptr.astype(itype)), shape=(m + k, m + k))
+    return sp.csr_array(
+        (
+            np.concatenate([base.data, vval]),
+            np.concatenate([base.indices, vcol.astype(itype)]),
+            indptr.astype(itype),
+        ),
+        shape=(m + k, m + k),
+    )
 
 
 def _transform_points(geom: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:

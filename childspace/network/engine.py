@@ -8,7 +8,8 @@ Points (facilities, homes, entrances) are attached to the nearest point of the n
 node (:meth:`WalkNetwork.snap`: candidate segments from a KD-tree over points sampled along the edges, measured
 exactly, with an R-tree query for the few points the samples cannot decide). A query with many sources runs one
 :func:`scipy.sparse.csgraph.dijkstra` call on an augmented graph holding one extra "virtual" node per snapped
-source, linked to the two ends of its edge with the partial lengths. Targets on edges take ``min(d[u] + offset, d[v] + length - offset)``, and a target on the same
+source, linked to the two ends of its edge with the partial lengths. Targets on edges take ``min(d[u] +
+offset, d[v] + length - offset)``, and a target on the same
 edge as a source also gets the direct distance along the edge.
 
 Routes from *given* sources (each target's assigned school) use one shortest-path tree per source group
@@ -74,13 +75,20 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         Connected-component label per node; label 0 is the largest component.
     """
 
-    def __init__(self, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, crs: Any,
-                 beside_roads: gpd.GeoDataFrame | None = None):
+    def __init__(
+        self,
+        nodes: gpd.GeoDataFrame,
+        edges: gpd.GeoDataFrame,
+        crs: Any,
+        beside_roads: gpd.GeoDataFrame | None = None,
+    ):
         """Wrap frames that are already metric and positional (use the ``from_*`` constructors instead)."""
         if len(nodes) == 0 or len(edges) == 0:
-            raise NetworkError(f"the walk network is empty ({len(nodes)} nodes, {len(edges)} edges)",
-                               fix="check that the OSM extract covers the study area and has walkable ways "
-                                   "(highway=*), or enlarge the area / buffer")
+            raise NetworkError(
+                f"the walk network is empty ({len(nodes)} nodes, {len(edges)} edges)",
+                fix="check that the OSM extract covers the study area and has walkable ways "
+                "(highway=*), or enlarge the area / buffer",
+            )
         self.crs: CRS = CRS.from_user_input(crs)
         self.nodes = nodes
         self.edges = edges
@@ -90,8 +98,10 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         #: lines a point's access leg may not cross when it is snapped (:meth:`snap`, rule 3): the carriageways
         #: of :attr:`beside_roads`; assign other geometries (network CRS) to change the default
         self.barriers: np.ndarray | None = (
-            None if beside_roads is None or len(beside_roads) == 0
-            else np.asarray(beside_roads.geometry.array, dtype=object))
+            None
+            if beside_roads is None or len(beside_roads) == 0
+            else np.asarray(beside_roads.geometry.array, dtype=object)
+        )
         self.node_osmid = nodes["osmid"].to_numpy()
         self.x = nodes["x"].to_numpy(dtype=float)
         self.y = nodes["y"].to_numpy(dtype=float)
@@ -134,12 +144,19 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         return self._length_weight.csr
 
     def __repr__(self) -> str:
-        return (f"WalkNetwork({self.n_nodes} nodes, {self.n_edges} edges, {self.length.sum() / 1000:.1f} km, "
-                f"{self.component_sizes.size} components, crs={self.crs.to_string()})")
+        return (
+            f"WalkNetwork({self.n_nodes} nodes, {self.n_edges} edges, {self.length.sum() / 1000:.1f} km, "
+            f"{self.component_sizes.size} components, crs={self.crs.to_string()})"
+        )
 
     @classmethod
-    def from_frames(cls, nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, crs: Any = None,
-                    beside_roads: gpd.GeoDataFrame | None = None) -> WalkNetwork:
+    def from_frames(
+        cls,
+        nodes: gpd.GeoDataFrame,
+        edges: gpd.GeoDataFrame,
+        crs: Any = None,
+        beside_roads: gpd.GeoDataFrame | None = None,
+    ) -> WalkNetwork:
         """Build the engine from the walk-network tables of ``osm.read_osm``.
 
         Parameters
@@ -165,39 +182,59 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
             Empty tables, no CRS, duplicate node ids, or edges whose ``u``/``v`` are not in ``nodes``.
         """
         if nodes is None or edges is None or len(nodes) == 0 or len(edges) == 0:
-            raise NetworkError(f"the walk network is empty ({0 if nodes is None else len(nodes)} nodes, "
-                               f"{0 if edges is None else len(edges)} edges)",
-                               fix="check that the OSM extract covers the study area and has walkable ways "
-                                   "(highway=*), or enlarge the area / buffer")
+            raise NetworkError(
+                f"the walk network is empty ({0 if nodes is None else len(nodes)} nodes, "
+                f"{0 if edges is None else len(edges)} edges)",
+                fix="check that the OSM extract covers the study area and has walkable ways "
+                "(highway=*), or enlarge the area / buffer",
+            )
         if nodes.crs is None:
-            raise NetworkError("the nodes table has no CRS", feature="nodes",
-                               fix="set it with nodes.set_crs('EPSG:4326') (osm.read_osm output is EPSG:4326)")
+            raise NetworkError(
+                "the nodes table has no CRS",
+                feature="nodes",
+                fix="set it with nodes.set_crs('EPSG:4326') (osm.read_osm output is EPSG:4326)",
+            )
         for col in ("u", "v"):
             if col not in edges.columns:
-                raise NetworkError(f"the edges table has no '{col}' column", feature="edges",
-                                   fix="build the tables with childspace.osm.reader.read_osm")
+                raise NetworkError(
+                    f"the edges table has no '{col}' column",
+                    feature="edges",
+                    fix="build the tables with childspace.osm.reader.read_osm",
+                )
         if not nodes.index.is_unique:
             dup = nodes.index[nodes.index.duplicated()].unique()[:5].tolist()
-            raise NetworkError(f"duplicate node ids in the nodes table: {dup}", feature="nodes",
-                               fix="drop duplicate nodes (one row per OSM node id)")
+            raise NetworkError(
+                f"duplicate node ids in the nodes table: {dup}",
+                feature="nodes",
+                fix="drop duplicate nodes (one row per OSM node id)",
+            )
         metric = CRS.from_user_input(crs) if crs is not None else local_crs_for(nodes)
         if not metric.is_projected:
-            raise NetworkError(f"CRS {metric.to_string()} is not a projected (metric) CRS",
-                               fix="pass a metric CRS, or None to choose the local Gauss-Krueger/UTM zone")
+            raise NetworkError(
+                f"CRS {metric.to_string()} is not a projected (metric) CRS",
+                fix="pass a metric CRS, or None to choose the local Gauss-Krueger/UTM zone",
+            )
 
         n_geo = nodes.to_crs(metric) if not CRS.from_user_input(nodes.crs).equals(metric) else nodes
         pts = np.asarray(n_geo.geometry.array, dtype=object)
         if shapely.is_missing(pts).any() or shapely.is_empty(pts).any():
             bad = nodes.index[shapely.is_missing(pts) | shapely.is_empty(pts)][:5].tolist()
-            raise NetworkError(f"nodes without geometry: {bad}", feature="nodes",
-                               fix="every node needs a Point geometry")
+            raise NetworkError(
+                f"nodes without geometry: {bad}", feature="nodes", fix="every node needs a Point geometry"
+            )
         nx_ = shapely.get_x(pts)
         ny_ = shapely.get_y(pts)
         node_cols = [c for c in nodes.columns if c not in ("x", "y", "osmid", nodes.geometry.name)]
         nodes_out = gpd.GeoDataFrame(
-            {"osmid": nodes.index.to_numpy(), "x": nx_, "y": ny_,
-             **{c: nodes[c].to_numpy() for c in node_cols}},
-            geometry=pts, crs=metric)
+            {
+                "osmid": nodes.index.to_numpy(),
+                "x": nx_,
+                "y": ny_,
+                **{c: nodes[c].to_numpy() for c in node_cols},
+            },
+            geometry=pts,
+            crs=metric,
+        )
 
         idx = pd.Index(nodes.index)
         ui = idx.get_indexer(edges["u"])
@@ -205,17 +242,26 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         missing = (ui < 0) | (vi < 0)
         if missing.any():
             rows = np.flatnonzero(missing)
-            desc = ", ".join(f"row {r} (u={edges['u'].iloc[r]}, v={edges['v'].iloc[r]}"
-                             + (f", way {edges['osmid'].iloc[r]}" if "osmid" in edges.columns else "") + ")"
-                             for r in rows[:5])
-            raise NetworkError(f"{rows.size} edge(s) refer to nodes that are not in the nodes table: {desc}",
-                               feature="edges", fix="build nodes and edges together (osm.read_osm), or drop "
-                                                    "edges whose end nodes were clipped away")
+            desc = ", ".join(
+                f"row {r} (u={edges['u'].iloc[r]}, v={edges['v'].iloc[r]}"
+                + (f", way {edges['osmid'].iloc[r]}" if "osmid" in edges.columns else "")
+                + ")"
+                for r in rows[:5]
+            )
+            raise NetworkError(
+                f"{rows.size} edge(s) refer to nodes that are not in the nodes table: {desc}",
+                feature="edges",
+                fix="build nodes and edges together (osm.read_osm), or drop "
+                "edges whose end nodes were clipped away",
+            )
 
         if isinstance(edges, gpd.GeoDataFrame) and edges.geometry.name in edges.columns:
             if edges.crs is None:
-                raise NetworkError("the edges table has no CRS", feature="edges",
-                                   fix="set it with edges.set_crs('EPSG:4326')")
+                raise NetworkError(
+                    "the edges table has no CRS",
+                    feature="edges",
+                    fix="set it with edges.set_crs('EPSG:4326')",
+                )
             e_geo = edges.to_crs(metric) if not CRS.from_user_input(edges.crs).equals(metric) else edges
             geom = np.asarray(e_geo.geometry.array, dtype=object).copy()
             gname = edges.geometry.name
@@ -234,8 +280,11 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
                 types = shapely.get_type_id(geom)
             if (types != 1).any():
                 rows = np.flatnonzero(types != 1)[:5].tolist()
-                raise NetworkError(f"edges with a geometry that is not a LineString at rows {rows}",
-                                   feature="edges", fix="give each edge a single LineString from u to v")
+                raise NetworkError(
+                    f"edges with a geometry that is not a LineString at rows {rows}",
+                    feature="edges",
+                    fix="give each edge a single LineString from u to v",
+                )
         # orient every geometry u -> v (a reversed geometry would make offsets run from the wrong end)
         # (first vertices read from the coordinate array: no temporary Point objects for millions of edges)
         coords, li = shapely.get_coordinates(geom, return_index=True)
@@ -250,8 +299,12 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
 
         skip = {"u", "v", "length", gname, "geometry"}
         edge_cols = [c for c in edges.columns if c not in skip]
-        data = {"u": ui.astype(np.int64), "v": vi.astype(np.int64),
-                "u_osmid": edges["u"].to_numpy(), "v_osmid": edges["v"].to_numpy()}
+        data = {
+            "u": ui.astype(np.int64),
+            "v": vi.astype(np.int64),
+            "u_osmid": edges["u"].to_numpy(),
+            "v_osmid": edges["v"].to_numpy(),
+        }
         for c in edge_cols:
             if c in ("u_osmid", "v_osmid"):
                 continue
@@ -263,14 +316,19 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         roads = None
         if beside_roads is not None and len(beside_roads):
             if beside_roads.crs is None:
-                raise NetworkError("the beside_roads table has no CRS", feature="beside_roads",
-                                   fix="pass the third table of read_osm(..., beside_roads=True)")
+                raise NetworkError(
+                    "the beside_roads table has no CRS",
+                    feature="beside_roads",
+                    fix="pass the third table of read_osm(..., beside_roads=True)",
+                )
             roads = beside_roads.to_crs(metric).reset_index(drop=True)
             _as_object_none(roads, skip=())
         return cls(nodes_out, edges_out, metric, beside_roads=roads)
 
     @classmethod
-    def from_osm(cls, path: str | Path, area: Any = None, buffer_m: float = 500, crs: Any = None) -> WalkNetwork:
+    def from_osm(
+        cls, path: str | Path, area: Any = None, buffer_m: float = 500, crs: Any = None
+    ) -> WalkNetwork:
         """Read an OSM file with :func:`childspace.osm.reader.read_osm` and build the engine (see :meth:`from_frames`)."""
         from childspace.osm.reader import (
             read_osm,  # imported here: osm is optional for users of saved networks
@@ -353,31 +411,42 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         """
         vals = np.asarray(values, dtype=float).reshape(-1)
         if vals.size != self.n_edges:
-            raise NetworkError(f"a weight needs one value per edge ({self.n_edges}), got {vals.size}",
-                               fix="compute the weight from network.edges (same row order)")
+            raise NetworkError(
+                f"a weight needs one value per edge ({self.n_edges}), got {vals.size}",
+                fix="compute the weight from network.edges (same row order)",
+            )
         bad = np.isnan(vals) | (vals < 0)
         if bad.any():
             rows = np.flatnonzero(bad)[:5].tolist()
-            raise NetworkError(f"{int(bad.sum())} edge weight(s) are negative or NaN (edge rows {rows})",
-                               fix="weights must be >= 0 (use inf for edges that may not be walked)")
+            raise NetworkError(
+                f"{int(bad.sum())} edge weight(s) are negative or NaN (edge rows {rows})",
+                fix="weights must be >= 0 (use inf for edges that may not be walked)",
+            )
         ends = []
         if end_u is not None or end_v is not None:
             for name, arr in (("end_u", end_u), ("end_v", end_v)):
                 a = np.zeros(self.n_edges) if arr is None else np.asarray(arr, dtype=float).reshape(-1)
                 if a.size != self.n_edges:
-                    raise NetworkError(f"{name} needs one value per edge ({self.n_edges}), got {a.size}",
-                                       fix="compute the end costs from network.edges (same row order)")
+                    raise NetworkError(
+                        f"{name} needs one value per edge ({self.n_edges}), got {a.size}",
+                        fix="compute the end costs from network.edges (same row order)",
+                    )
                 badn = ~np.isfinite(a) | (a < 0)
                 if badn.any():
                     rows = np.flatnonzero(badn)[:5].tolist()
-                    raise NetworkError(f"{int(badn.sum())} {name} value(s) are negative or not finite "
-                                       f"(edge rows {rows})", fix=f"{name} must be finite and >= 0")
+                    raise NetworkError(
+                        f"{int(badn.sum())} {name} value(s) are negative or not finite (edge rows {rows})",
+                        fix=f"{name} must be finite and >= 0",
+                    )
                 ends.append(a)
             over = np.isfinite(vals) & (ends[0] + ends[1] > vals * (1 + 1e-12) + 1e-9)
             if over.any():
                 rows = np.flatnonzero(over)[:5].tolist()
-                raise NetworkError(f"{int(over.sum())} edge(s) have end costs larger than the whole edge's cost "
-                                   f"(edge rows {rows})", fix="values must include end_u + end_v")
+                raise NetworkError(
+                    f"{int(over.sum())} edge(s) have end costs larger than the whole edge's cost "
+                    f"(edge rows {rows})",
+                    fix="values must include end_u + end_v",
+                )
         w = self._build_weight(vals)
         if ends:
             w = dataclasses.replace(w, end_u=ends[0], end_v=ends[1], _keys=[])
@@ -388,13 +457,17 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
             return self._length_weight
         if isinstance(weight, EdgeWeight):
             if weight.values.size != self.n_edges:
-                raise NetworkError("the weight belongs to another network", fix="build it with edge_weights()")
+                raise NetworkError(
+                    "the weight belongs to another network", fix="build it with edge_weights()"
+                )
             return weight
         return self.edge_weights(weight)
 
     def _check_snap(self, s: Snap, what: str) -> None:
         if not isinstance(s, Snap):
-            raise NetworkError(f"{what} must be a Snap", fix=f"attach them first: {what} = network.snap(points)")
+            raise NetworkError(
+                f"{what} must be a Snap", fix=f"attach them first: {what} = network.snap(points)"
+            )
         if s.n_network_edges != self.n_edges or not s.crs.equals(self.crs):
             raise NetworkError(f"{what} were snapped to another network", fix="snap them to this network")
 
@@ -439,5 +512,12 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         size = self.component_sizes[comp]
         bad = comp > 0 if min_nodes is None else size < min_nodes
         q = p[bad]
-        return pd.DataFrame({"id": snap.ids[q], "group": snap.labels[snap.owner[q]], "edge": snap.edge[q],
-                             "component": comp[bad], "component_nodes": size[bad]})
+        return pd.DataFrame(
+            {
+                "id": snap.ids[q],
+                "group": snap.labels[snap.owner[q]],
+                "edge": snap.edge[q],
+                "component": comp[bad],
+                "component_nodes": size[bad],
+            }
+        )

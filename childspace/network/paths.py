@@ -47,12 +47,24 @@ class PathMixin(NetworkBase):
         s_pt = pts[src_pt[sel]]
         t_edge = targets.edge[t_pt]
         entry = np.where(ch == 0, self.u[t_edge], self.v[t_edge])
-        chain = self._walk_chains(w, np.asarray(pred).astype(np.int64, copy=False), np.zeros(hit.size, np.int64),
-                                  entry, np.flatnonzero(ch != 2))
+        chain = self._walk_chains(
+            w,
+            np.asarray(pred).astype(np.int64, copy=False),
+            np.zeros(hit.size, np.int64),
+            entry,
+            np.flatnonzero(ch != 2),
+        )
         return self._make_paths(sources, targets, hit, gbest, t_pt, ch, s_pt, chain)
 
-    def paths_from(self, sources: Snap, targets: Snap, source: Any, weight: Any = None,
-                   cutoff: float | np.ndarray | None = None, memory_mb: float = DEFAULT_MEMORY_MB) -> Paths:
+    def paths_from(
+        self,
+        sources: Snap,
+        targets: Snap,
+        source: Any,
+        weight: Any = None,
+        cutoff: float | np.ndarray | None = None,
+        memory_mb: float = DEFAULT_MEMORY_MB,
+    ) -> Paths:
         """Shortest path to every target group from a *given* source group (e.g. its assigned school).
 
         One shortest-path tree per source group (not per target): the augmented graph holding a virtual node
@@ -94,19 +106,27 @@ class PathMixin(NetworkBase):
         G = targets.n_groups
         src_of = np.asarray(source, dtype=np.int64).reshape(-1)
         if src_of.size != G:
-            raise NetworkError(f"source needs one source group per target group ({G}), got {src_of.size}",
-                               fix="give the index (into sources.labels) of each target's source, -1 for none")
+            raise NetworkError(
+                f"source needs one source group per target group ({G}), got {src_of.size}",
+                fix="give the index (into sources.labels) of each target's source, -1 for none",
+            )
         if (src_of >= sources.n_groups).any() or (src_of < -1).any():
             bad = np.flatnonzero((src_of >= sources.n_groups) | (src_of < -1))[:5].tolist()
-            raise NetworkError(f"source names groups that are not among the {sources.n_groups} source groups "
-                               f"(target groups {bad})", fix="use indices into sources.labels, -1 for none")
+            raise NetworkError(
+                f"source names groups that are not among the {sources.n_groups} source groups "
+                f"(target groups {bad})",
+                fix="use indices into sources.labels, -1 for none",
+            )
         if cutoff is None:
             lim = np.full(sources.n_groups, np.inf)
         else:
             c = np.asarray(cutoff, dtype=float)
             if c.ndim > 1 or (c.ndim == 1 and c.size != sources.n_groups):
-                raise NetworkError(f"cutoff needs one value or one per source group ({sources.n_groups}), got "
-                                   f"shape {c.shape}", fix="pass a number, or an array aligned with sources.labels")
+                raise NetworkError(
+                    f"cutoff needs one value or one per source group ({sources.n_groups}), got "
+                    f"shape {c.shape}",
+                    fix="pass a number, or an array aligned with sources.labels",
+                )
             lim = np.broadcast_to(c, (sources.n_groups,)).copy()
             lim[np.isnan(lim)] = np.inf
         n = self.n_nodes
@@ -136,7 +156,9 @@ class PathMixin(NetworkBase):
                 return
             flat = np.concatenate(buf)
             ids = np.concatenate([rec[i][0] for i in pending])
-            base = np.concatenate([np.full(rec[i][0].size, k * N, dtype=np.int64) for k, i in enumerate(pending)])
+            base = np.concatenate(
+                [np.full(rec[i][0].size, k * N, dtype=np.int64) for k, i in enumerate(pending)]
+            )
             ch = np.concatenate([rec[i][2] for i in pending])
             entry = np.concatenate([rec[i][4] for i in pending])
             chains.append((ids, self._walk_chains(w, flat, base, entry, np.flatnonzero(ch != 2))))
@@ -144,16 +166,22 @@ class PathMixin(NetworkBase):
             pending.clear()
 
         for gi, g in enumerate(groups):
-            tg = want[g_bounds[gi]:g_bounds[gi + 1]]
-            jpos = p_order[p_start[g]:p_start[g + 1]]  # positions into pts (virtual node n + j)
+            tg = want[g_bounds[gi] : g_bounds[gi + 1]]
+            jpos = p_order[p_start[g] : p_start[g + 1]]  # positions into pts (virtual node n + j)
             if jpos.size == 0 or tg.size == 0:
                 continue
             tpi, trow = ragged_ranges(t_start[tg], t_start[tg + 1] - t_start[tg])
             tp = t_order[tpi]
             if tp.size == 0:
                 continue
-            d, pred, srcs = dijkstra(aug, directed=True, indices=n + jpos, min_only=True,
-                                     return_predecessors=True, limit=float(lim[g]))
+            d, pred, srcs = dijkstra(
+                aug,
+                directed=True,
+                indices=n + jpos,
+                min_only=True,
+                return_predecessors=True,
+                limit=float(lim[g]),
+            )
             du, dv = self._target_dist(w, d, targets, tp)
             direct, darg = self._same_edge(w, sources, pts[jpos], targets, tp)
             choice = np.array([2, 0, 1])[np.argmin(np.stack([direct, du, dv]), axis=0)]
@@ -177,10 +205,22 @@ class PathMixin(NetworkBase):
             buf.append(pred.astype(np.int64 if N >= 2**31 - 1 else np.int32, copy=False))
         flush()
         if not rec:
-            return self._make_paths(sources, targets, np.zeros(0, np.int64), gbest, np.zeros(0, np.int64),
-                                    np.zeros(0, np.int64), np.zeros(0, np.int64),
-                                    self._walk_chains(w, np.zeros(0, np.int64), np.zeros(0, np.int64),
-                                                      np.zeros(0, np.int64), np.zeros(0, np.int64)))
+            return self._make_paths(
+                sources,
+                targets,
+                np.zeros(0, np.int64),
+                gbest,
+                np.zeros(0, np.int64),
+                np.zeros(0, np.int64),
+                np.zeros(0, np.int64),
+                self._walk_chains(
+                    w,
+                    np.zeros(0, np.int64),
+                    np.zeros(0, np.int64),
+                    np.zeros(0, np.int64),
+                    np.zeros(0, np.int64),
+                ),
+            )
         hit_r = np.concatenate([r[0] for r in rec])
         order = np.argsort(hit_r, kind="stable")
         hit = hit_r[order]
@@ -202,8 +242,9 @@ class PathMixin(NetworkBase):
         chain = (np.concatenate(ct), np.concatenate(ce), np.concatenate(cf), np.concatenate(cs), ex)
         return self._make_paths(sources, targets, hit, gbest, t_pt, ch, s_pt, chain)
 
-    def _walk_chains(self, w: EdgeWeight, pred: np.ndarray, base: np.ndarray, entry: np.ndarray,
-                     active: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _walk_chains(
+        self, w: EdgeWeight, pred: np.ndarray, base: np.ndarray, entry: np.ndarray, active: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
         """Walk predecessors from ``entry`` nodes back to a virtual source node, one hop per step for all at once.
 
         ``pred`` is a flat predecessor array (several trees concatenated, tree ``k`` at ``base = k * N``) over
@@ -238,11 +279,20 @@ class PathMixin(NetworkBase):
             step += 1
             if step > n + 1:  # a cycle would be a bug in the predecessor array
                 raise NetworkError("predecessor walk did not terminate", fix="report this network")
-        cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dtype=dt))
+        cat = lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dtype=dt)
         return (cat(rec_t, np.int64), cat(rec_e, np.int64), cat(rec_f, bool), cat(rec_s, np.int64), exit_node)
 
-    def _make_paths(self, sources: Snap, targets: Snap, hit: np.ndarray, gbest: np.ndarray, t_pt: np.ndarray,
-                    ch: np.ndarray, s_pt: np.ndarray, chain: tuple[np.ndarray, ...]) -> Paths:
+    def _make_paths(
+        self,
+        sources: Snap,
+        targets: Snap,
+        hit: np.ndarray,
+        gbest: np.ndarray,
+        t_pt: np.ndarray,
+        ch: np.ndarray,
+        s_pt: np.ndarray,
+        chain: tuple[np.ndarray, ...],
+    ) -> Paths:
         """Assemble :class:`Paths` from the chosen target/source points of the reached target groups ``hit``
         (``ch``: 0 entered at u, 1 at v, 2 direct along a shared edge) and their predecessor chains."""
         G = targets.n_groups
@@ -305,8 +355,16 @@ class PathMixin(NetworkBase):
         t_off = np.full(G, np.nan)
         s_off[hit] = s_off_h
         t_off[hit] = t_off_h
-        return Paths(dist=gbest, source=source, ptr=ptr, flat_edges=flat_e, flat_forward=flat_f,
-                     source_offset=s_off, target_offset=t_off, network=self)
+        return Paths(
+            dist=gbest,
+            source=source,
+            ptr=ptr,
+            flat_edges=flat_e,
+            flat_forward=flat_f,
+            source_offset=s_off,
+            target_offset=t_off,
+            network=self,
+        )
 
     def path_costs(self, paths: Paths, weight: Any = None) -> np.ndarray:
         """Cost of each path under a weight, by the rules of the searches.
@@ -443,9 +501,11 @@ class PathMixin(NetworkBase):
             idx, row = ragged_ranges(v0[part], v1[part] - v0[part])
             c = cum[idx]
             k_lo[part] = v0[part] + np.bincount(row, weights=c <= lo[part][row], minlength=part.size).astype(
-                np.int64)
+                np.int64
+            )
             k_hi[part] = v0[part] + np.bincount(row, weights=c < hi[part][row], minlength=part.size).astype(
-                np.int64)
+                np.int64
+            )
             pa[part] = np.bincount(row, weights=c <= a[part][row], minlength=part.size).astype(np.int64)
             pb[part] = np.bincount(row, weights=c <= b[part][row], minlength=part.size).astype(np.int64)
         n_int = np.maximum(k_hi - k_lo, 0)
@@ -517,8 +577,9 @@ class PathMixin(NetworkBase):
     def _paths_geometry(self, P: Paths) -> gpd.GeoSeries:
         return gpd.GeoSeries(self._paths_linestrings(P), crs=self.crs)
 
-    def path_geometry(self, edge_indices: Sequence[int], start_offset: float | None = None,
-                      end_offset: float | None = None) -> shapely.LineString:
+    def path_geometry(
+        self, edge_indices: Sequence[int], start_offset: float | None = None, end_offset: float | None = None
+    ) -> shapely.LineString:
         """One path's LineString from its edge sequence (walking order), the first/last edges cut at offsets.
 
         Parameters
@@ -549,10 +610,18 @@ class PathMixin(NetworkBase):
             fw = np.empty(e.size, dtype=bool)
             fw[:-1] = shared_next == v[:-1]
             fw[-1] = shared_next[-1] == u[-1]
-        P = Paths(dist=np.zeros(1), source=np.zeros(1, dtype=np.int64), ptr=np.array([0, e.size]),
-                  flat_edges=e, flat_forward=fw,
-                  source_offset=np.array([(0.0 if fw[0] else self.length[e[0]]) if start_offset is None
-                                          else float(start_offset)]),
-                  target_offset=np.array([(self.length[e[-1]] if fw[-1] else 0.0) if end_offset is None
-                                          else float(end_offset)]), network=self)
+        P = Paths(
+            dist=np.zeros(1),
+            source=np.zeros(1, dtype=np.int64),
+            ptr=np.array([0, e.size]),
+            flat_edges=e,
+            flat_forward=fw,
+            source_offset=np.array(
+                [(0.0 if fw[0] else self.length[e[0]]) if start_offset is None else float(start_offset)]
+            ),
+            target_offset=np.array(
+                [(self.length[e[-1]] if fw[-1] else 0.0) if end_offset is None else float(end_offset)]
+            ),
+            network=self,
+        )
         return self._paths_geometry(P).iloc[0]

@@ -26,8 +26,9 @@ class QueryMixin(NetworkBase):
     """Distance queries of :class:`childspace.network.engine.WalkNetwork`."""
 
     # ------------------------------------------------------------------ queries
-    def _source_links(self, w: EdgeWeight, s: Snap, handicap: np.ndarray | None = None
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _source_links(
+        self, w: EdgeWeight, s: Snap, handicap: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Links from the attached points of ``s`` to their edge's ends: points ``pts``, end nodes ``(k, 2)``,
         costs ``(k, 2)`` (plus ``handicap`` per point) and which links exist (finite; one for a loop edge)."""
         pts = np.flatnonzero(s.ok)
@@ -38,7 +39,7 @@ class QueryMixin(NetworkBase):
         if handicap is not None:
             wu = wu + handicap
             wv = wv + handicap
-        if s.leg is not None:                   # access legs: the walk from the point to its snapped point
+        if s.leg is not None:  # access legs: the walk from the point to its snapped point
             wu = wu + s.leg[pts]
             wv = wv + s.leg[pts]
         loop = self.u[e] == self.v[e]
@@ -49,8 +50,9 @@ class QueryMixin(NetworkBase):
         keep[:, 1] &= ~loop
         return pts, cols, vals, keep
 
-    def _augmented(self, w: EdgeWeight, s: Snap, handicap: np.ndarray | None = None,
-                   virtual: np.ndarray | None = None) -> tuple[sp.csr_array, np.ndarray]:
+    def _augmented(
+        self, w: EdgeWeight, s: Snap, handicap: np.ndarray | None = None, virtual: np.ndarray | None = None
+    ) -> tuple[sp.csr_array, np.ndarray]:
         """CSR with virtual source nodes (rows n..n+k-1); returns it and the attached point ids ``pts``.
 
         By default there is one virtual node per attached point (``n + j`` is point ``pts[j]``). ``virtual``
@@ -73,7 +75,9 @@ class QueryMixin(NetworkBase):
         aug = sp.csr_array((data, indices, indptr), shape=(n + k, n + k))
         return aug, pts
 
-    def _target_dist(self, w: EdgeWeight, dist: np.ndarray, t: Snap, tp: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _target_dist(
+        self, w: EdgeWeight, dist: np.ndarray, t: Snap, tp: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
         """Distances of target points ``tp`` from node distances: (via-u, via-v) candidates."""
         e = t.edge[tp]
         f = t.frac[tp]
@@ -82,8 +86,9 @@ class QueryMixin(NetworkBase):
         dv = dist[self.v[e]] + w.piece(e, f, np.ones(f.size)) + leg
         return du, dv
 
-    def _same_edge(self, w: EdgeWeight, s: Snap, sp_pts: np.ndarray, t: Snap, tp: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
+    def _same_edge(
+        self, w: EdgeWeight, s: Snap, sp_pts: np.ndarray, t: Snap, tp: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """For target points: direct along-edge cost to the closest source point on the same edge, and its index
         (into ``sp_pts``; -1 if none)."""
         best = np.full(tp.size, np.inf)
@@ -131,8 +136,9 @@ class QueryMixin(NetworkBase):
             arg[sub] = np.where(better, j, cur_a)
         return best, arg
 
-    def _run(self, w: EdgeWeight, s: Snap, cutoff: float | None, handicap: np.ndarray | None = None
-             ) -> tuple[list[np.ndarray], np.ndarray]:
+    def _run(
+        self, w: EdgeWeight, s: Snap, cutoff: float | None, handicap: np.ndarray | None = None
+    ) -> tuple[list[np.ndarray], np.ndarray]:
         """One multi-source Dijkstra: [dist, predecessors, source node] over the augmented graph, and the
         attached source points (virtual node ``n + j`` is point ``pts[j]``); ``handicap`` per group."""
         hp = None if handicap is None else handicap[s.owner[s.ok]]
@@ -143,12 +149,19 @@ class QueryMixin(NetworkBase):
             none = np.full(n, -9999, dtype=np.int32)
             return [np.full(n, np.inf), none, none.copy()], pts
         # (scipy returns the ``sources`` array only together with the predecessors)
-        out = dijkstra(aug, directed=True, indices=n + np.arange(pts.size), min_only=True,
-                       return_predecessors=True, limit=limit)
+        out = dijkstra(
+            aug,
+            directed=True,
+            indices=n + np.arange(pts.size),
+            min_only=True,
+            return_predecessors=True,
+            limit=limit,
+        )
         return list(out), pts
 
-    def node_distances(self, sources: Snap, cutoff: float | None = None, weight: Any = None,
-                       handicap: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    def node_distances(
+        self, sources: Snap, cutoff: float | None = None, weight: Any = None, handicap: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Distance from every node to its nearest source (one Dijkstra for all sources).
 
         Parameters
@@ -183,19 +196,25 @@ class QueryMixin(NetworkBase):
         dist[~reach] = np.inf
         return dist, near
 
-    def _group_values(self, s: Snap, values: Any, name: str, default: float | None = None) -> np.ndarray | None:
+    def _group_values(
+        self, s: Snap, values: Any, name: str, default: float | None = None
+    ) -> np.ndarray | None:
         """One finite value >= 0 per group of ``s`` (a scalar is broadcast); None when not given."""
         if values is None:
             return None if default is None else np.full(s.n_groups, float(default))
         a = np.asarray(values, dtype=float)
         a = np.broadcast_to(a, (s.n_groups,)).astype(float) if a.ndim == 0 else a.reshape(-1)
         if a.size != s.n_groups:
-            raise NetworkError(f"{name} needs one value per source group ({s.n_groups}), got {a.size}",
-                               fix=f"give {name} in the order of sources.labels")
+            raise NetworkError(
+                f"{name} needs one value per source group ({s.n_groups}), got {a.size}",
+                fix=f"give {name} in the order of sources.labels",
+            )
         bad = np.isnan(a) | (a < 0)
         if bad.any():
-            raise NetworkError(f"{int(bad.sum())} {name} value(s) are negative or NaN (groups "
-                               f"{s.labels[bad][:5].tolist()})", fix=f"{name} must be >= 0")
+            raise NetworkError(
+                f"{int(bad.sum())} {name} value(s) are negative or NaN (groups {s.labels[bad][:5].tolist()})",
+                fix=f"{name} must be >= 0",
+            )
         return a
 
     def _target_parts(self, w: EdgeWeight, t: Snap) -> tuple[np.ndarray, ...]:
@@ -204,12 +223,22 @@ class QueryMixin(NetworkBase):
         e = t.edge[tp]
         f = t.frac[tp]
         leg = t.legs(tp)
-        return (tp, self.u[e], self.v[e], w.piece(e, np.zeros(f.size), f) + leg,
-                w.piece(e, f, np.ones(f.size)) + leg)
+        return (
+            tp,
+            self.u[e],
+            self.v[e],
+            w.piece(e, np.zeros(f.size), f) + leg,
+            w.piece(e, f, np.ones(f.size)) + leg,
+        )
 
-    def _nearest_points(self, w: EdgeWeight, sources: Snap, targets: Snap, cutoff: float | None,
-                        tparts: tuple[np.ndarray, ...] | None = None
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    def _nearest_points(
+        self,
+        w: EdgeWeight,
+        sources: Snap,
+        targets: Snap,
+        cutoff: float | None,
+        tparts: tuple[np.ndarray, ...] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
         (res, pts) = self._run(w, sources, cutoff)
         d = res[0]
         src = res[-1]
@@ -232,16 +261,24 @@ class QueryMixin(NetworkBase):
         src_pt = np.where(np.isfinite(best), src_pt, -1)
         return tp, best, choice, src_pt, pts, res
 
-    def _nearest_groups(self, sources: Snap, targets: Snap, tp: np.ndarray, best: np.ndarray, src_pt: np.ndarray,
-                        pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _nearest_groups(
+        self,
+        sources: Snap,
+        targets: Snap,
+        tp: np.ndarray,
+        best: np.ndarray,
+        src_pt: np.ndarray,
+        pts: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
         gbest, garg = _group_argmin(best, targets.owner[tp], targets.n_groups)
         source = np.full(targets.n_groups, -1, dtype=np.int64)
         hit = garg >= 0
         source[hit] = sources.owner[pts[src_pt[garg[hit]]]]
         return gbest, source
 
-    def nearest_many(self, sources: Sequence[Snap], targets: Snap, cutoff: Any = None, weight: Any = None
-                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+    def nearest_many(
+        self, sources: Sequence[Snap], targets: Snap, cutoff: Any = None, weight: Any = None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """:meth:`nearest` for several source sets and the same targets (e.g. one set per facility category).
 
         The targets' side (their edge ends and partial-edge costs) is computed once for all source sets, so this
@@ -265,8 +302,10 @@ class QueryMixin(NetworkBase):
             self._check_snap(s, "sources")
         cut = list(cutoff) if isinstance(cutoff, (list, tuple, np.ndarray)) else [cutoff] * len(sources)
         if len(cut) != len(sources):
-            raise NetworkError(f"cutoff has {len(cut)} values for {len(sources)} source sets",
-                               fix="give one cutoff, or one per source set")
+            raise NetworkError(
+                f"cutoff has {len(cut)} values for {len(sources)} source sets",
+                fix="give one cutoff, or one per source set",
+            )
         w = self._weight(weight)
         tparts = self._target_parts(w, targets)
         out = []
@@ -275,8 +314,9 @@ class QueryMixin(NetworkBase):
             out.append(self._nearest_groups(s, targets, tp, best, src_pt, pts))
         return out
 
-    def nearest(self, sources: Snap, targets: Snap, cutoff: float | None = None, weight: Any = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(
+        self, sources: Snap, targets: Snap, cutoff: float | None = None, weight: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Network distance from each target to its nearest source (exact for points on the same edge).
 
         Parameters
@@ -299,8 +339,14 @@ class QueryMixin(NetworkBase):
         tp, best, _, src_pt, pts, _ = self._nearest_points(w, sources, targets, cutoff)
         return self._nearest_groups(sources, targets, tp, best, src_pt, pts)
 
-    def distance_matrix(self, sources: Snap, targets: Snap, cutoff: float | None = None, weight: Any = None,
-                        memory_mb: float = DEFAULT_MEMORY_MB) -> np.ndarray:
+    def distance_matrix(
+        self,
+        sources: Snap,
+        targets: Snap,
+        cutoff: float | None = None,
+        weight: Any = None,
+        memory_mb: float = DEFAULT_MEMORY_MB,
+    ) -> np.ndarray:
         """Network cost between every source group and every target group.
 
         One Dijkstra call per chunk of sources (dense rows of ``n_nodes`` floats; chunks sized to
@@ -338,8 +384,11 @@ class QueryMixin(NetworkBase):
             if w.end_u is None:
                 dpart = _part(np.abs(sf_all[a:b, None] - tf[None, :]), twe[None, :])
             else:
-                dpart = w.piece(np.broadcast_to(te[None, :], same.shape), np.broadcast_to(
-                    sf_all[a:b, None], same.shape), np.broadcast_to(tf[None, :], same.shape))
+                dpart = w.piece(
+                    np.broadcast_to(te[None, :], same.shape),
+                    np.broadcast_to(sf_all[a:b, None], same.shape),
+                    np.broadcast_to(tf[None, :], same.shape),
+                )
             direct = np.where(same, dpart + sleg[a:b, None] + tleg[None, :], np.inf)
             m = np.minimum(m, direct)
             att[a:b] = m
@@ -348,8 +397,15 @@ class QueryMixin(NetworkBase):
         by_t = _group_min_columns(att, targets.owner[tp], targets.n_groups)  # (pts, Tg)
         return _group_min_columns(by_t.T, sources.owner[pts], sources.n_groups).T
 
-    def k_nearest(self, sources: Snap, targets: Snap, k: int, cutoff: float | None = None, weight: Any = None,
-                  memory_mb: float = DEFAULT_MEMORY_MB) -> tuple[np.ndarray, np.ndarray]:
+    def k_nearest(
+        self,
+        sources: Snap,
+        targets: Snap,
+        k: int,
+        cutoff: float | None = None,
+        weight: Any = None,
+        memory_mb: float = DEFAULT_MEMORY_MB,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest source groups of every target group (e.g. the 3 nearest kindergartens).
 
         Returns

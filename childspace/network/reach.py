@@ -19,8 +19,9 @@ from childspace.network.types import EdgeWeight, Snap
 class ReachMixin(NetworkBase):
     """Service-area searches of :class:`childspace.network.engine.WalkNetwork`."""
 
-    def reachable_edges(self, node_dist: np.ndarray, cutoff: float, weight: Any = None
-                        ) -> tuple[np.ndarray, np.ndarray]:
+    def reachable_edges(
+        self, node_dist: np.ndarray, cutoff: float, weight: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """How far along every edge one gets within ``cutoff`` from the ``u`` end and from the ``v`` end.
 
         Parameters
@@ -50,8 +51,9 @@ class ReachMixin(NetworkBase):
         rv = np.where(np.isnan(rv), np.where(cutoff - nd[self.v] >= 0, L, 0.0), rv)
         return ru, rv
 
-    def edge_pieces(self, node_dist: np.ndarray, cutoff: float, weight: Any = None,
-                    sources: Snap | None = None) -> gpd.GeoDataFrame:
+    def edge_pieces(
+        self, node_dist: np.ndarray, cutoff: float, weight: Any = None, sources: Snap | None = None
+    ) -> gpd.GeoDataFrame:
         """The walkable pieces of edges within ``cutoff`` (for service-area polygons).
 
         Returns
@@ -80,8 +82,9 @@ class ReachMixin(NetworkBase):
                     inc = self._inc = (ptr, order % self.n_edges, order < self.n_edges)
         return inc
 
-    def reach(self, sources: Snap, cutoff: Any, weight: Any = None, memory_mb: float = DEFAULT_MEMORY_MB
-              ) -> sp.csr_array:
+    def reach(
+        self, sources: Snap, cutoff: Any, weight: Any = None, memory_mb: float = DEFAULT_MEMORY_MB
+    ) -> sp.csr_array:
         """Bounded search from every source group separately: the cost to each node it reaches.
 
         One virtual node per group (linked to the ends of its points' edges) in one augmented graph; groups are
@@ -108,11 +111,13 @@ class ReachMixin(NetworkBase):
         w = self._weight(weight)
         cut = self._group_values(sources, cutoff, "cutoff")
         if cut is None or not np.isfinite(cut).all():
-            raise NetworkError("reach() needs a finite cutoff per source group",
-                               fix="use node_distances() for unbounded searches")
+            raise NetworkError(
+                "reach() needs a finite cutoff per source group",
+                fix="use node_distances() for unbounded searches",
+            )
         n, G = self.n_nodes, sources.n_groups
         owner = sources.owner[sources.ok]
-        gk = np.unique(owner)                     # groups with an attached point, one virtual node each
+        gk = np.unique(owner)  # groups with an attached point, one virtual node each
         slack = self._straight_line_slack(w)
         if slack is not None and gk.size:
             local = self._reach_local(w, sources, cut, slack, memory_mb)
@@ -123,8 +128,10 @@ class ReachMixin(NetworkBase):
         order = gk[np.argsort(cut[gk], kind="stable")]
         rows_, cols_, vals_ = [], [], []
         for a in range(0, order.size, chunk):
-            grp = order[a:a + chunk]
-            D = dijkstra(aug, directed=True, indices=n + np.searchsorted(gk, grp), limit=float(cut[grp].max()))
+            grp = order[a : a + chunk]
+            D = dijkstra(
+                aug, directed=True, indices=n + np.searchsorted(gk, grp), limit=float(cut[grp].max())
+            )
             r, c = np.nonzero(D[:, :n] <= cut[grp][:, None])
             rows_.append(grp[r])
             cols_.append(c)
@@ -155,8 +162,9 @@ class ReachMixin(NetworkBase):
         dv = np.hypot(coords[ptr[1:] - 1, 0] - self.x[self.v], coords[ptr[1:] - 1, 1] - self.y[self.v])
         return 2.0 * float(max(du.max(), dv.max())) + 1.0
 
-    def _reach_local(self, w: EdgeWeight, sources: Snap, cut: np.ndarray, slack: float, memory_mb: float
-                     ) -> sp.csr_array | None:
+    def _reach_local(
+        self, w: EdgeWeight, sources: Snap, cut: np.ndarray, slack: float, memory_mb: float
+    ) -> sp.csr_array | None:
         """:meth:`reach` on local subgraphs: the source groups are taken tile by tile, each tile's searches run
         on the nodes within straight-line reach of its groups (cutoff + ``slack`` around their points), which
         hold every path within the cutoff (a path costs at least its straight-line length; see
@@ -172,7 +180,7 @@ class ReachMixin(NetworkBase):
         hi = np.full((gk.size, 2), -np.inf)
         np.minimum.at(lo, gpos, pxy)
         np.maximum.at(hi, gpos, pxy)
-        r = cut[gk] * 1.005 + slack                               # straight-line reach of each group
+        r = cut[gk] * 1.005 + slack  # straight-line reach of each group
         tile = max(2.0 * float(r.max()), 100.0)
         nxy = np.c_[self.x, self.y]
         n0, n1 = nxy.min(axis=0), nxy.max(axis=0)
@@ -193,7 +201,7 @@ class ReachMixin(NetworkBase):
         tstart = np.flatnonzero(np.r_[True, (tk[1:] != tk[:-1]).any(axis=1)])
         base = w.csr
         remap = np.full(n, -1, dtype=np.int64)
-        pts_of = np.argsort(gpos, kind="stable")                  # attached points grouped by group position
+        pts_of = np.argsort(gpos, kind="stable")  # attached points grouped by group position
         pptr = np.searchsorted(gpos[pts_of], np.arange(gk.size + 1))
         rows_, cols_, vals_ = [], [], []
         for a, b in zip(tstart, np.r_[tstart[1:], gk.size]):
@@ -210,21 +218,28 @@ class ReachMixin(NetworkBase):
             sub = sub[(sx >= wlo[0]) & (sx <= whi[0]) & (sy >= wlo[1]) & (sy <= whi[1])]
             m = sub.size
             remap[sub] = np.arange(m)
-            eidx, erow = ragged_ranges(base.indptr[sub].astype(np.int64),
-                                        (base.indptr[sub + 1] - base.indptr[sub]).astype(np.int64))
+            eidx, erow = ragged_ranges(
+                base.indptr[sub].astype(np.int64), (base.indptr[sub + 1] - base.indptr[sub]).astype(np.int64)
+            )
             ecol = remap[base.indices[eidx]]
             inside = ecol >= 0
-            sub_csr = sp.csr_array((base.data[eidx][inside], ecol[inside].astype(base.indices.dtype),
-                                    np.r_[0, np.cumsum(np.bincount(erow[inside], minlength=m))]
-                                    .astype(base.indices.dtype)), shape=(m, m))
+            sub_csr = sp.csr_array(
+                (
+                    base.data[eidx][inside],
+                    ecol[inside].astype(base.indices.dtype),
+                    np.r_[0, np.cumsum(np.bincount(erow[inside], minlength=m))].astype(base.indices.dtype),
+                ),
+                shape=(m, m),
+            )
             rows_per = max(1, int(memory_mb * 2**20 // (8 * (m + gsel.size))))
             for a2 in range(0, gsel.size, rows_per):
-                grp = gsel[a2:a2 + rows_per]                    # group positions (into gk)
+                grp = gsel[a2 : a2 + rows_per]  # group positions (into gk)
                 pi, prow = ragged_ranges(pptr[grp], pptr[grp + 1] - pptr[grp])
                 pj = pts_of[pi]
                 lc = remap[cols[pj]]
-                aug = _with_virtual(sub_csr, prow, np.where(lc >= 0, lc, 0), vals[pj], keep[pj] & (lc >= 0),
-                                    grp.size)
+                aug = _with_virtual(
+                    sub_csr, prow, np.where(lc >= 0, lc, 0), vals[pj], keep[pj] & (lc >= 0), grp.size
+                )
                 lim = cut[gk[grp]]
                 D = dijkstra(aug, directed=True, indices=m + np.arange(grp.size), limit=float(lim.max()))
                 rr, cc = np.nonzero(D[:, :m] <= lim[:, None])
@@ -235,8 +250,9 @@ class ReachMixin(NetworkBase):
             remap[sub] = -1
         return _csr_from_parts(rows_, cols_, vals_, (G, n))
 
-    def reached_pieces(self, dist: Any, cutoff: Any, weight: Any = None, sources: Snap | None = None,
-                       handicap: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def reached_pieces(
+        self, dist: Any, cutoff: Any, weight: Any = None, sources: Snap | None = None, handicap: Any = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The pieces of edges within budget, as arrays (no geometry), for one or many rows of node costs.
 
         Parameters
@@ -277,12 +293,14 @@ class ReachMixin(NetworkBase):
             r_ent, n_ent = np.nonzero(np.isfinite(D))
             d_ent = D[r_ent, n_ent]
         if D.shape[1] != n:
-            raise NetworkError(f"dist needs {n} node columns, got {D.shape[1]}", fix="pass node costs of this network")
+            raise NetworkError(
+                f"dist needs {n} node columns, got {D.shape[1]}", fix="pass node costs of this network"
+            )
         cut = np.broadcast_to(np.asarray(cutoff, dtype=float), (R,))
         keep = d_ent <= cut[r_ent]
         r_ent, n_ent, rem = r_ent[keep], n_ent[keep], (cut[r_ent] - d_ent)[keep]
         with np.errstate(divide="ignore", invalid="ignore"):
-            mpc = np.where(w.values > 0, L / w.values, np.inf)          # metres per unit of cost
+            mpc = np.where(w.values > 0, L / w.values, np.inf)  # metres per unit of cost
         # every reached node's incident edges, with the metres reachable from that end
         ptr, inc_edge, is_u_all = self._incidence()
         idx, k = ragged_ranges(ptr[n_ent], ptr[n_ent + 1] - ptr[n_ent])
@@ -290,7 +308,7 @@ class ReachMixin(NetworkBase):
         row = r_ent[k]
         with np.errstate(invalid="ignore"):
             m = np.minimum(rem[k] * mpc[e], L[e])
-        m = np.where(np.isnan(m), L[e], m)                               # inf budget x zero cost
+        m = np.where(np.isnan(m), L[e], m)  # inf budget x zero cost
         key, inv = np.unique(row * E + e, return_inverse=True)
         ru = np.full(key.size, -1.0)
         rv = np.full(key.size, -1.0)
@@ -311,8 +329,10 @@ class ReachMixin(NetworkBase):
             g = sources.owner[p]
             srow = g if R == sources.n_groups and R > 1 else np.zeros(p.size, dtype=np.int64)
             if R not in (1, sources.n_groups):
-                raise NetworkError(f"dist has {R} rows for {sources.n_groups} source groups",
-                                   fix="pass one row per source group, or one row for all")
+                raise NetworkError(
+                    f"dist has {R} rows for {sources.n_groups} source groups",
+                    fix="pass one row per source group, or one row for all",
+                )
             h = self._group_values(sources, handicap, "handicap", default=0.0)
             assert h is not None  # a default is given
             se = sources.edge[p]
@@ -328,8 +348,12 @@ class ReachMixin(NetworkBase):
             edges.append(se[ok])
             st.append(a0[ok])
             en.append(b0[ok])
-        return (np.concatenate(rows).astype(np.int64), np.concatenate(edges).astype(np.int64),
-                np.concatenate(st), np.concatenate(en))
+        return (
+            np.concatenate(rows).astype(np.int64),
+            np.concatenate(edges).astype(np.int64),
+            np.concatenate(st),
+            np.concatenate(en),
+        )
 
     def sample_pieces(self, edge: Any, start: Any, end: Any, step: float) -> tuple[np.ndarray, np.ndarray]:
         """Points at most ``step`` metres apart along edge pieces, both ends and every vertex included.
@@ -355,7 +379,7 @@ class ReachMixin(NetworkBase):
             return np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
         ix = self._snap_index()
         _, vptr, _ = self._vertex_table()
-        sptr = vptr - np.arange(vptr.size)                      # segments of edge i: sptr[i]:sptr[i+1]
+        sptr = vptr - np.arange(vptr.size)  # segments of edge i: sptr[i]:sptr[i+1]
         sj, p = ragged_ranges(sptr[edge], sptr[edge + 1] - sptr[edge])
         c0, sl = ix["c0"][sj], ix["slen"][sj]
         lo = np.maximum(s0[p], c0)
@@ -370,8 +394,14 @@ class ReachMixin(NetworkBase):
         t = np.divide(along, ix["slen"][s_], out=np.zeros(i.size), where=ix["slen"][s_] > 0)
         return np.c_[ix["ax"][s_] + ix["dx"][s_] * t, ix["ay"][s_] + ix["dy"][s_] * t], p[q]
 
-    def pairs_within(self, sources: Snap, targets: Snap, cutoff: float, weight: Any = None,
-                     memory_mb: float = DEFAULT_MEMORY_MB) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def pairs_within(
+        self,
+        sources: Snap,
+        targets: Snap,
+        cutoff: float,
+        weight: Any = None,
+        memory_mb: float = DEFAULT_MEMORY_MB,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every (source group, target group) pair within ``cutoff``, with its cost (sparse distance matrix).
 
         Built on :meth:`reach` (one bounded search per source group); exact for points on the same edge.
@@ -386,14 +416,18 @@ class ReachMixin(NetworkBase):
         self._check_snap(targets, "targets")
         w = self._weight(weight)
         Rm = self.reach(sources, cutoff, weight=w, memory_mb=memory_mb)
-        Rt = Rm.T.tocsr()                                       # node -> (source group, cost)
+        Rt = Rm.T.tocsr()  # node -> (source group, cost)
         tp = np.flatnonzero(targets.ok)
         te, tf = targets.edge[tp], targets.frac[tp]
         cs, ct, cc = [], [], []
         tleg = targets.legs(tp)
-        for node, part in ((self.u[te], w.piece(te, np.zeros(tf.size), tf) + tleg),
-                           (self.v[te], w.piece(te, tf, np.ones(tf.size)) + tleg)):
-            idx, k = ragged_ranges(Rt.indptr[node].astype(np.int64), np.diff(Rt.indptr)[node].astype(np.int64))
+        for node, part in (
+            (self.u[te], w.piece(te, np.zeros(tf.size), tf) + tleg),
+            (self.v[te], w.piece(te, tf, np.ones(tf.size)) + tleg),
+        ):
+            idx, k = ragged_ranges(
+                Rt.indptr[node].astype(np.int64), np.diff(Rt.indptr)[node].astype(np.int64)
+            )
             cs.append(Rt.indices[idx].astype(np.int64))
             ct.append(k)
             cc.append(Rt.data[idx] + part[k])

@@ -27,8 +27,14 @@ _SNAP_CHUNK = 250_000
 class SnapMixin(NetworkBase):
     """Snapping methods of :class:`childspace.network.engine.WalkNetwork`."""
 
-    def snap(self, points: Any, max_distance: float = 150.0, group: Any = None, legs: bool = False,
-             barriers: Any = "network") -> Snap:
+    def snap(
+        self,
+        points: Any,
+        max_distance: float = 150.0,
+        group: Any = None,
+        legs: bool = False,
+        barriers: Any = "network",
+    ) -> Snap:
         """Attach points to the nearest point of the nearest walkable edge that is not across a barrier.
 
         The rule, in order:
@@ -81,8 +87,10 @@ class SnapMixin(NetworkBase):
         geom: np.ndarray | None
         if isinstance(points, (gpd.GeoDataFrame, gpd.GeoSeries)):
             if points.crs is None:
-                raise NetworkError("the points have no CRS, so they cannot be placed on the network",
-                                   fix="set it with .set_crs('EPSG:4326') (or load them through childspace.io)")
+                raise NetworkError(
+                    "the points have no CRS, so they cannot be placed on the network",
+                    fix="set it with .set_crs('EPSG:4326') (or load them through childspace.io)",
+                )
             gs = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
             geom = np.asarray(gs.array, dtype=object)
             ids = points.index.to_numpy()
@@ -92,8 +100,10 @@ class SnapMixin(NetworkBase):
         else:
             arr = np.asarray(points, dtype=float)
             if arr.ndim != 2 or arr.shape[1] != 2:
-                raise DataError(f"points must be (m, 2) coordinates in the network CRS, got shape {arr.shape}",
-                                fix="pass a GeoSeries/GeoDataFrame with a CRS, or an (m, 2) array of x, y metres")
+                raise DataError(
+                    f"points must be (m, 2) coordinates in the network CRS, got shape {arr.shape}",
+                    fix="pass a GeoSeries/GeoDataFrame with a CRS, or an (m, 2) array of x, y metres",
+                )
             geom = None  # coordinates only: no geometry objects needed
             ids = np.arange(arr.shape[0])
             pxy = arr
@@ -108,14 +118,18 @@ class SnapMixin(NetworkBase):
             notpt = (~empty) & (shapely.get_type_id(geom) != 0)
         if notpt.any():
             rows = ids[notpt][:5].tolist()
-            raise DataError(f"{int(notpt.sum())} geometries are not Points (ids {rows})",
-                            fix="pass points (use .representative_point() for areas, or their entrances)")
+            raise DataError(
+                f"{int(notpt.sum())} geometries are not Points (ids {rows})",
+                fix="pass points (use .representative_point() for areas, or their entrances)",
+            )
         if group is None:
             labels, owner = ids, np.arange(m, dtype=np.int64)
         else:
             gvals = np.asarray(group)
             if gvals.size != m:
-                raise DataError(f"group has {gvals.size} labels for {m} points", fix="give one label per point")
+                raise DataError(
+                    f"group has {gvals.size} labels for {m} points", fix="give one label per point"
+                )
             codes, uniq = pd.factorize(pd.Series(gvals), sort=False)
             owner = codes.astype(np.int64)
             labels = np.asarray(uniq)
@@ -144,14 +158,28 @@ class SnapMixin(NetworkBase):
             raise NetworkError(
                 f"none of the {m} points is within {max_distance:g} m of the walk network (nearest edge at "
                 f"{np.min(dist[good]):.0f} m)",
-                fix="check the points' CRS and datum (coords = \"gcj02\"/\"bd09\" for Amap/Baidu picks, crs= for "
-                    "projected files) and that the OSM extract covers their area; to snap farther in Python, pass "
-                    "max_distance= to WalkNetwork.snap (max_snap= to the coverage functions); a run configuration "
-                    "has no such setting, because points this far from every street are misplaced")
+                fix='check the points\' CRS and datum (coords = "gcj02"/"bd09" for Amap/Baidu picks, crs= for '
+                "projected files) and that the OSM extract covers their area; to snap farther in Python, pass "
+                "max_distance= to WalkNetwork.snap (max_snap= to the coverage functions); a run configuration "
+                "has no such setting, because points this far from every street are misplaced",
+            )
         leg = np.where(ok, dist, 0.0) if legs else None
-        out = Snap(edge=edge, offset=offset, frac=frac, distance=dist, ok=ok, xy=xy, ids=ids, owner=owner,
-                   labels=labels, max_distance=float(max_distance), crs=self.crs, n_network_edges=self.n_edges,
-                   leg=leg, across_barrier=int(across))
+        out = Snap(
+            edge=edge,
+            offset=offset,
+            frac=frac,
+            distance=dist,
+            ok=ok,
+            xy=xy,
+            ids=ids,
+            owner=owner,
+            labels=labels,
+            max_distance=float(max_distance),
+            crs=self.crs,
+            n_network_edges=self.n_edges,
+            leg=leg,
+            across_barrier=int(across),
+        )
         return out
 
     def walkable_edges(self) -> np.ndarray:
@@ -159,8 +187,11 @@ class SnapMixin(NetworkBase):
         mask: np.ndarray | None = getattr(self, "_walkmask", None)
         if mask is None:
             E = self.n_edges
-            col = (lambda c: self.edges[c].astype(object).to_numpy() if c in self.edges.columns
-                   else np.full(E, None, dtype=object))
+            col = lambda c: (
+                self.edges[c].astype(object).to_numpy()
+                if c in self.edges.columns
+                else np.full(E, None, dtype=object)
+            )
             hw, foot, acc, mroad = col("highway"), col("foot"), col("access"), col("motorroad")
             foot_ok = np.isin(foot, ["yes", "designated", "permissive"])
             bad = np.isin(hw, ["motorway", "motorway_link"]) & ~foot_ok
@@ -176,8 +207,9 @@ class SnapMixin(NetworkBase):
             return None
         if isinstance(barriers, str):
             if barriers != "network":
-                raise NetworkError(f"unknown barriers value {barriers!r}",
-                                   fix="pass 'network', None, or barrier geometries")
+                raise NetworkError(
+                    f"unknown barriers value {barriers!r}", fix="pass 'network', None, or barrier geometries"
+                )
             geoms = getattr(self, "barriers", None)
             if geoms is None or len(geoms) == 0:
                 return None
@@ -195,9 +227,17 @@ class SnapMixin(NetworkBase):
         g = g[~(shapely.is_missing(g) | shapely.is_empty(g))]
         return (shapely.STRtree(g), g) if g.size else None
 
-    def _avoid_barriers(self, btree: tuple[shapely.STRtree, np.ndarray], gxy: np.ndarray, good: np.ndarray,
-                        max_distance: float, edge: np.ndarray, dist: np.ndarray, offset: np.ndarray,
-                        xy: np.ndarray) -> int:
+    def _avoid_barriers(
+        self,
+        btree: tuple[shapely.STRtree, np.ndarray],
+        gxy: np.ndarray,
+        good: np.ndarray,
+        max_distance: float,
+        edge: np.ndarray,
+        dist: np.ndarray,
+        offset: np.ndarray,
+        xy: np.ndarray,
+    ) -> int:
         """Rule 3 of :meth:`snap`, in place on the rows ``good``: points whose leg crosses a barrier move to the
         nearest walkable edge within ``max_distance`` reachable without crossing. Returns how many points keep
         a leg across a barrier (no such edge)."""
@@ -253,18 +293,24 @@ class SnapMixin(NetworkBase):
         coords, vptr, cum = self._vertex_table()
         last = np.zeros(coords.shape[0], dtype=bool)
         last[vptr[1:] - 1] = True
-        a = np.flatnonzero(~last)                    # segment a -> a + 1 (both vertices of one edge)
+        a = np.flatnonzero(~last)  # segment a -> a + 1 (both vertices of one edge)
         seg_edge = np.repeat(np.arange(self.n_edges), np.diff(vptr) - 1)
-        sel = np.flatnonzero(self.walkable_edges()[seg_edge])   # only walkable edges' segments are listed
+        sel = np.flatnonzero(self.walkable_edges()[seg_edge])  # only walkable edges' segments are listed
         d = coords[a + 1] - coords[a]
         slen = np.hypot(d[:, 0], d[:, 1])
-        ll = slen ** 2
+        ll = slen**2
         lo = np.minimum(coords[a], coords[a + 1])
         hi = np.maximum(coords[a], coords[a + 1])
-        ix: dict[str, Any] = {"ax": coords[a, 0], "ay": coords[a, 1],
-                              "dx": np.ascontiguousarray(d[:, 0]), "dy": np.ascontiguousarray(d[:, 1]),
-                              "inv_ll": np.divide(1.0, ll, out=np.zeros_like(ll), where=ll > 0),
-                              "edge": seg_edge, "c0": cum[a], "slen": slen}
+        ix: dict[str, Any] = {
+            "ax": coords[a, 0],
+            "ay": coords[a, 1],
+            "dx": np.ascontiguousarray(d[:, 0]),
+            "dy": np.ascontiguousarray(d[:, 1]),
+            "inv_ll": np.divide(1.0, ll, out=np.zeros_like(ll), where=ll > 0),
+            "edge": seg_edge,
+            "c0": cum[a],
+            "slen": slen,
+        }
         lo, hi = lo[sel], hi[sel]
         if sel.size:
             origin = lo.min(axis=0)
@@ -272,7 +318,7 @@ class SnapMixin(NetworkBase):
             cell = max(float(np.sqrt(span[0] * span[1] / sel.size)), 1.0)
             for _ in range(4):
                 cell = max(cell, float(np.sqrt(span[0] * span[1] / _SNAP_MAX_CELLS)))
-                shape = (np.floor(span / cell).astype(np.int64) + 1)
+                shape = np.floor(span / cell).astype(np.int64) + 1
                 # a small margin so that floating-point rounding at cell borders never drops a segment
                 eps = 1e-7 * cell + 1e-9 * float(np.abs(origin).max())
                 c_lo = np.clip(np.floor((lo - eps - origin) / cell).astype(np.int64), 0, shape - 1)
@@ -316,7 +362,7 @@ class SnapMixin(NetworkBase):
             rel = (xy - ix["origin"]) / cell
             ci = np.floor(rel).astype(np.int64)
             frac = rel - ci
-            near = np.where(frac < 0.5, -1, 1)          # towards the nearest cell corner, per axis
+            near = np.where(frac < 0.5, -1, 1)  # towards the nearest cell corner, per axis
             todo = np.arange(m)
             for block in (2, 3):
                 if block == 2:
@@ -346,16 +392,26 @@ class SnapMixin(NetworkBase):
             edge[rest], best[rest], offset[rest], sxy[rest] = self._nearest_edge_strtree(xy[rest])
         return edge, best, offset, sxy
 
-    def _measure_cells(self, xy: np.ndarray, pts: np.ndarray, starts: np.ndarray, counts: np.ndarray,
-                       edge: np.ndarray, best: np.ndarray, offset: np.ndarray, sxy: np.ndarray) -> None:
+    def _measure_cells(
+        self,
+        xy: np.ndarray,
+        pts: np.ndarray,
+        starts: np.ndarray,
+        counts: np.ndarray,
+        edge: np.ndarray,
+        best: np.ndarray,
+        offset: np.ndarray,
+        sxy: np.ndarray,
+    ) -> None:
         """Nearest of the segments listed in the given grid cells (``starts``/``counts`` into the bucket grid,
         one row per point of ``pts``), written into ``edge``, ``best``, ``offset``, ``sxy`` at ``pts``."""
         ix = self._snap_index()
         k_ = starts.shape[1]
         per_pt = counts.sum(axis=1)
         # chunks of points bound the memory of the candidate arrays
-        bounds = np.searchsorted(np.cumsum(per_pt), np.arange(1, 1 + int(per_pt.sum()) // _SNAP_CHUNK)
-                                 * _SNAP_CHUNK)
+        bounds = np.searchsorted(
+            np.cumsum(per_pt), np.arange(1, 1 + int(per_pt.sum()) // _SNAP_CHUNK) * _SNAP_CHUNK
+        )
 
         def measure(lo_: int, hi_: int) -> None:
             pos, row = ragged_ranges(starts[lo_:hi_].ravel(), counts[lo_:hi_].ravel())

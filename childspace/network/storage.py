@@ -45,18 +45,27 @@ class StorageMixin(NetworkBase):
         from childspace._atomic import atomic_path
 
         path = Path(path)
-        meta = {"format": "childspace.WalkNetwork", "version": str(_FORMAT_VERSION),
-                "crs_wkt": self.crs.to_wkt(), "n_nodes": str(self.n_nodes), "n_edges": str(self.n_edges),
-                "dtypes_nodes": json.dumps({c: str(t) for c, t in self.nodes.dtypes.items()}),
-                "dtypes_edges": json.dumps({c: str(t) for c, t in self.edges.dtypes.items()})}
+        meta = {
+            "format": "childspace.WalkNetwork",
+            "version": str(_FORMAT_VERSION),
+            "crs_wkt": self.crs.to_wkt(),
+            "n_nodes": str(self.n_nodes),
+            "n_edges": str(self.n_edges),
+            "dtypes_nodes": json.dumps({c: str(t) for c, t in self.nodes.dtypes.items()}),
+            "dtypes_edges": json.dumps({c: str(t) for c, t in self.edges.dtypes.items()}),
+        }
         # written under a temporary name beside ``path`` and renamed into place: a failed save keeps the old file
         with atomic_path(path) as tmp:
             self.nodes.to_file(tmp, layer="nodes", driver="GPKG", engine="pyogrio")
             self.edges.to_file(tmp, layer="edges", driver="GPKG", engine="pyogrio")
             if self.beside_roads is not None and len(self.beside_roads):
                 self.beside_roads.to_file(tmp, layer="beside_roads", driver="GPKG", engine="pyogrio")
-            pyogrio.write_dataframe(pd.DataFrame({"key": list(meta), "value": list(meta.values())}), tmp,
-                                    layer=_META_LAYER, driver="GPKG")
+            pyogrio.write_dataframe(
+                pd.DataFrame({"key": list(meta), "value": list(meta.values())}),
+                tmp,
+                layer=_META_LAYER,
+                driver="GPKG",
+            )
         return path
 
     @classmethod
@@ -72,11 +81,16 @@ class StorageMixin(NetworkBase):
 
         path = Path(path)
         if not path.exists():
-            raise NetworkError("file not found", path=path, fix="save a network first with WalkNetwork.save()")
+            raise NetworkError(
+                "file not found", path=path, fix="save a network first with WalkNetwork.save()"
+            )
         layers = {name for name, _ in pyogrio.list_layers(path)}
         if not {"nodes", "edges", _META_LAYER} <= layers:
-            raise NetworkError(f"not a saved walk network (layers: {sorted(layers)})", path=path,
-                               fix="build the network with WalkNetwork.from_osm() and save() it")
+            raise NetworkError(
+                f"not a saved walk network (layers: {sorted(layers)})",
+                path=path,
+                fix="build the network with WalkNetwork.from_osm() and save() it",
+            )
         meta_df = pyogrio.read_dataframe(path, layer=_META_LAYER)
         meta = dict(zip(meta_df["key"], meta_df["value"]))
         crs = CRS.from_wkt(meta["crs_wkt"])
@@ -87,7 +101,12 @@ class StorageMixin(NetworkBase):
         for frame, key in ((nodes, "dtypes_nodes"), (edges, "dtypes_edges")):
             dtypes = json.loads(meta.get(key, "{}"))
             for c, t in dtypes.items():
-                if c in frame.columns and c != frame.geometry.name and t != "object" and str(frame[c].dtype) != t:
+                if (
+                    c in frame.columns
+                    and c != frame.geometry.name
+                    and t != "object"
+                    and str(frame[c].dtype) != t
+                ):
                     try:
                         frame[c] = frame[c].astype(t)
                     except (TypeError, ValueError):
@@ -95,11 +114,16 @@ class StorageMixin(NetworkBase):
         _as_object_none(nodes, skip=("osmid", "x", "y"))
         _as_object_none(edges, skip=("u", "v", "length"))
         if len(nodes) != int(meta["n_nodes"]) or len(edges) != int(meta["n_edges"]):
-            raise NetworkError("node/edge counts differ from the saved metadata", path=path,
-                               fix="the file was modified; rebuild and save the network again")
+            raise NetworkError(
+                "node/edge counts differ from the saved metadata",
+                path=path,
+                fix="the file was modified; rebuild and save the network again",
+            )
         roads = None
         if "beside_roads" in layers:
-            roads = gpd.read_file(path, layer="beside_roads", engine="pyogrio").set_crs(crs, allow_override=True)
+            roads = gpd.read_file(path, layer="beside_roads", engine="pyogrio").set_crs(
+                crs, allow_override=True
+            )
             _as_object_none(roads, skip=())
         return cls(nodes, edges, crs, beside_roads=roads)
 
@@ -116,8 +140,11 @@ class StorageMixin(NetworkBase):
         ncols = [c for c in self.nodes.columns if c not in ("osmid", self.nodes.geometry.name)]
         nrec = self.nodes[ncols].to_dict("records")
         G.add_nodes_from(zip(self.node_osmid.tolist(), nrec))
-        ecols = [c for c in self.edges.columns if c not in ("u", "v", "u_osmid", "v_osmid", "key",
-                                                            self.edges.geometry.name)]
+        ecols = [
+            c
+            for c in self.edges.columns
+            if c not in ("u", "v", "u_osmid", "v_osmid", "key", self.edges.geometry.name)
+        ]
         erec = self.edges[ecols].to_dict("records")
         keys = self.edges["key"].to_numpy() if "key" in self.edges.columns else np.zeros(self.n_edges, int)
         uo = self.node_osmid[self.u].tolist()

@@ -188,30 +188,53 @@ class Snap:
     def take(self, points: Any) -> Snap:
         """The attachment points ``points`` (positions or a boolean mask over :attr:`edge`) as a Snap of their
         own; its groups are the groups of those points, in order of first appearance."""
-        idx = np.arange(self.n_points)[np.asarray(points)] if np.asarray(points).dtype == bool else \
-            np.asarray(points, dtype=np.int64).reshape(-1)
+        idx = (
+            np.arange(self.n_points)[np.asarray(points)]
+            if np.asarray(points).dtype == bool
+            else np.asarray(points, dtype=np.int64).reshape(-1)
+        )
         codes, uniq = pd.factorize(self.owner[idx], sort=False)
-        return dataclasses.replace(self, edge=self.edge[idx], offset=self.offset[idx], frac=self.frac[idx],
-                                   distance=self.distance[idx], ok=self.ok[idx], xy=self.xy[idx], ids=self.ids[idx],
-                                   owner=codes.astype(np.int64), labels=self.labels[uniq],
-                                   leg=None if self.leg is None else self.leg[idx])
+        return dataclasses.replace(
+            self,
+            edge=self.edge[idx],
+            offset=self.offset[idx],
+            frac=self.frac[idx],
+            distance=self.distance[idx],
+            ok=self.ok[idx],
+            xy=self.xy[idx],
+            ids=self.ids[idx],
+            owner=codes.astype(np.int64),
+            labels=self.labels[uniq],
+            leg=None if self.leg is None else self.leg[idx],
+        )
 
     def unsnapped(self) -> pd.DataFrame:
         """The points that were not attached: ``id``, ``group``, ``distance_m`` (to the nearest edge), ``reason``."""
         bad = ~self.ok
         dist = self.distance[bad]
-        reason = np.where(np.isfinite(dist), f"farther than {self.max_distance:g} m from the walk network",
-                          "empty or missing geometry")
-        return pd.DataFrame({"id": self.ids[bad], "group": self.labels[self.owner[bad]], "distance_m": dist,
-                             "reason": reason})
+        reason = np.where(
+            np.isfinite(dist),
+            f"farther than {self.max_distance:g} m from the walk network",
+            "empty or missing geometry",
+        )
+        return pd.DataFrame(
+            {"id": self.ids[bad], "group": self.labels[self.owner[bad]], "distance_m": dist, "reason": reason}
+        )
 
     def summary(self) -> dict[str, Any]:
         """Counts for reporting: points, attached, not attached (with their ids), groups with no attached point."""
         g_ok = self.group_ok
-        return {"points": self.n_points, "attached": int(self.ok.sum()), "not_attached": int((~self.ok).sum()),
-                "ids_not_attached": self.ids[~self.ok].tolist(), "groups": self.n_groups,
-                "groups_not_attached": self.labels[~g_ok].tolist(), "max_distance_m": self.max_distance,
-                "across_barrier": self.across_barrier, "legs": self.leg is not None}
+        return {
+            "points": self.n_points,
+            "attached": int(self.ok.sum()),
+            "not_attached": int((~self.ok).sum()),
+            "ids_not_attached": self.ids[~self.ok].tolist(),
+            "groups": self.n_groups,
+            "groups_not_attached": self.labels[~g_ok].tolist(),
+            "max_distance_m": self.max_distance,
+            "across_barrier": self.across_barrier,
+            "legs": self.leg is not None,
+        }
 
 
 class PathSteps(NamedTuple):
@@ -277,7 +300,7 @@ class Paths:
 
     def edges(self, i: int) -> np.ndarray:
         """Edge indices (source -> target) of path ``i`` (empty when unreachable)."""
-        return self.flat_edges[self.ptr[i]:self.ptr[i + 1]]
+        return self.flat_edges[self.ptr[i] : self.ptr[i + 1]]
 
     def steps(self) -> PathSteps:
         """Per-step arrays of all paths: path index, edge, direction, and start/end along the edge (metres).

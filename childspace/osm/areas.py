@@ -29,7 +29,8 @@ Homes: residential buildings, else residential land
 A home is the representative point of a residential building: ``building`` = residential, apartments, house,
 detached, semidetached_house, terrace, dormitory, bungalow (anywhere), or ``building=yes`` inside
 ``landuse=residential`` or where no ``landuse=*`` is mapped at all (``unmapped_land``; never in industrial,
-commercial or other land); footprints under 20 m² (sheds, garages) are skipped. Its weight is its floor area: footprint (m², local metric CRS) x ``building:levels``;
+commercial or other land); footprints under 20 m² (sheds, garages) are skipped. Its weight is its floor area:
+footprint (m², local metric CRS) x ``building:levels``;
 where levels are not mapped, the median of the mapped levels of the extract is used (1 when none is mapped).
 ``landuse=residential`` areas that hold no residential building become points on a ``grid_m`` grid (the
 representative point for a small area), weighted by land area x ``landuse_far`` (an assumed floor-area ratio,
@@ -60,12 +61,26 @@ from childspace.inputs.area import AreaLike, area_polygon
 from childspace.inputs.projection import WGS84, local_crs
 from childspace.osm import _parse
 
-__all__ = ["RESIDENTIAL_BUILDINGS", "OsmAreas", "admin_units", "estimate_children", "read_areas",
-           "residential_homes"]
+__all__ = [
+    "RESIDENTIAL_BUILDINGS",
+    "OsmAreas",
+    "admin_units",
+    "estimate_children",
+    "read_areas",
+    "residential_homes",
+]
 
 #: ``building=*`` values that are homes wherever they are (``building=yes`` only inside residential land).
-RESIDENTIAL_BUILDINGS = ("residential", "apartments", "house", "detached", "semidetached_house", "terrace",
-                         "dormitory", "bungalow")
+RESIDENTIAL_BUILDINGS = (
+    "residential",
+    "apartments",
+    "house",
+    "detached",
+    "semidetached_house",
+    "terrace",
+    "dormitory",
+    "bungalow",
+)
 #: The estimate methods written in the ``estimate`` column.
 METHODS = {
     "floor_area": "按建筑面积分配（估算）dasymetric by floor area (estimate)",
@@ -77,10 +92,10 @@ METHODS = {
 class OsmAreas:
     """Areas read from one file: admin boundaries, buildings and residential land (EPSG:4326)."""
 
-    admin: gpd.GeoDataFrame        # osm_id, name, admin_level, population, geometry
-    admin_missing: pd.DataFrame    # relations that could not be assembled: osm_id, name, admin_level
-    buildings: gpd.GeoDataFrame    # osm_id, building, levels, geometry
-    landuse: gpd.GeoDataFrame      # osm_id, landuse, geometry (every landuse=* area)
+    admin: gpd.GeoDataFrame  # osm_id, name, admin_level, population, geometry
+    admin_missing: pd.DataFrame  # relations that could not be assembled: osm_id, name, admin_level
+    buildings: gpd.GeoDataFrame  # osm_id, building, levels, geometry
+    landuse: gpd.GeoDataFrame  # osm_id, landuse, geometry (every landuse=* area)
 
 
 def _num(v: Any) -> float:
@@ -119,7 +134,7 @@ def read_areas(source: str | Path) -> OsmAreas:
             oid = f"osm/{'way' if obj.from_way() else 'relation'}/{obj.orig_id()}"
             try:
                 wkb = factory.create_multipolygon(obj)
-            except RuntimeError:   # broken rings: osmium could not build it
+            except RuntimeError:  # broken rings: osmium could not build it
                 continue
             if tags.get("boundary") == "administrative" and tags.get("admin_level"):
                 adm["osm_id"].append(oid)
@@ -143,7 +158,7 @@ def read_areas(source: str | Path) -> OsmAreas:
     def frame(d: dict[str, list]) -> gpd.GeoDataFrame:
         g = shapely.make_valid(shapely.from_wkb(np.asarray(d.pop("wkb"), dtype=object)))
         g = np.asarray(g, dtype=object)
-        if len(g):   # make_valid can return collections: keep their polygonal part
+        if len(g):  # make_valid can return collections: keep their polygonal part
             coll = shapely.get_type_id(g) == 7
             for i in np.flatnonzero(coll):
                 parts = [q for q in shapely.get_parts(g[i]) if shapely.get_type_id(q) in (3, 6)]
@@ -164,8 +179,12 @@ def _areas(source: str | Path | OsmAreas) -> OsmAreas:
     return source if isinstance(source, OsmAreas) else read_areas(source)
 
 
-def admin_units(source: str | Path | OsmAreas, admin_level: int | str = "auto", level: str = "township",
-                area: AreaLike | None = None) -> gpd.GeoDataFrame:
+def admin_units(
+    source: str | Path | OsmAreas,
+    admin_level: int | str = "auto",
+    level: str = "township",
+    area: AreaLike | None = None,
+) -> gpd.GeoDataFrame:
     """Boundaries (canonical layer) from ``boundary=administrative`` areas of one ``admin_level``.
 
     Parameters
@@ -188,8 +207,11 @@ def admin_units(source: str | Path | OsmAreas, admin_level: int | str = "auto", 
         edge), as a list of dicts (``osm_id``, ``name``, ``admin_level``), ``attrs["admin_level"]``: the level used.
     """
     if level not in ("township", "community"):
-        raise DataError(f"level must be 'township' or 'community', got {level!r}", feature="admin units",
-                        fix="say which childspace level the OSM boundaries are")
+        raise DataError(
+            f"level must be 'township' or 'community', got {level!r}",
+            feature="admin units",
+            fix="say which childspace level the OSM boundaries are",
+        )
     a = _areas(source)
     adm = a.admin
     if area is not None and len(adm):
@@ -198,7 +220,7 @@ def admin_units(source: str | Path | OsmAreas, admin_level: int | str = "auto", 
     if admin_level == "auto":
         cand = adm[adm["admin_level"].between(6, 10)]
         lv = float("nan")
-        if len(cand):   # the finest level covering at least half of what the best-covering level covers
+        if len(cand):  # the finest level covering at least half of what the best-covering level covers
             crs = local_crs(*np.asarray(cand.unary_union.centroid.coords[0]))
             cover = cand.to_crs(crs).dissolve("admin_level").area.sort_index(ascending=False)
             lv = float(cover.index[np.argmax(cover.to_numpy() >= 0.5 * cover.max())])
@@ -206,17 +228,24 @@ def admin_units(source: str | Path | OsmAreas, admin_level: int | str = "auto", 
         try:
             lv = float(admin_level)
         except (TypeError, ValueError):
-            raise DataError(f"admin_level = {admin_level!r} is not a number", feature="admin units",
-                            fix='give an OSM admin_level such as 8 (China: township/street) or "auto"') from None
+            raise DataError(
+                f"admin_level = {admin_level!r} is not a number",
+                feature="admin units",
+                fix='give an OSM admin_level such as 8 (China: township/street) or "auto"',
+            ) from None
     units = adm[adm["admin_level"] == lv]
-    out = gpd.GeoDataFrame({
-        "unit_id": units["osm_id"].to_numpy(dtype=object),
-        "name": units["name"].fillna(units["osm_id"]).to_numpy(dtype=object),
-        "level": level,
-        "admin_level": units["admin_level"].to_numpy(),
-        "population": units["population"].to_numpy(dtype=float),
-        "source": "osm",
-    }, geometry=units.geometry.values, crs=WGS84)
+    out = gpd.GeoDataFrame(
+        {
+            "unit_id": units["osm_id"].to_numpy(dtype=object),
+            "name": units["name"].fillna(units["osm_id"]).to_numpy(dtype=object),
+            "level": level,
+            "admin_level": units["admin_level"].to_numpy(),
+            "population": units["population"].to_numpy(dtype=float),
+            "source": "osm",
+        },
+        geometry=units.geometry.values,
+        crs=WGS84,
+    )
     out = out.drop_duplicates("unit_id").reset_index(drop=True)
     miss = a.admin_missing
     # records, not a DataFrame: pandas compares attrs when frames are joined, and DataFrames cannot be compared
@@ -225,9 +254,14 @@ def admin_units(source: str | Path | OsmAreas, admin_level: int | str = "auto", 
     return out
 
 
-def residential_homes(source: str | Path | OsmAreas, area: AreaLike | None = None, grid_m: float = 100.0,
-                      landuse_far: float = 1.0, unmapped_land: bool = True,
-                      min_footprint_m2: float = 20.0) -> gpd.GeoDataFrame:
+def residential_homes(
+    source: str | Path | OsmAreas,
+    area: AreaLike | None = None,
+    grid_m: float = 100.0,
+    landuse_far: float = 1.0,
+    unmapped_land: bool = True,
+    min_footprint_m2: float = 20.0,
+) -> gpd.GeoDataFrame:
     """Homes from residential buildings, else from residential land (rules in the module docstring).
 
     Parameters
@@ -259,8 +293,11 @@ def residential_homes(source: str | Path | OsmAreas, area: AreaLike | None = Non
     pts_all = np.concatenate([np.asarray(b.geometry.values), np.asarray(lu.geometry.values)])
     if len(pts_all) == 0:
         return _empty_homes()
-    c = shapely.get_coordinates(shapely.centroid(pts_all)).mean(axis=0) if poly is None \
+    c = (
+        shapely.get_coordinates(shapely.centroid(pts_all)).mean(axis=0)
+        if poly is None
         else np.array([poly.centroid.x, poly.centroid.y])
+    )
     crs = local_crs(float(c[0]), float(c[1]))
     bm = np.asarray(b.to_crs(crs).geometry.values) if len(b) else np.zeros(0, dtype=object)
     lm = np.asarray(lu.to_crs(crs).geometry.values) if len(lu) else np.zeros(0, dtype=object)
@@ -286,9 +323,16 @@ def residential_homes(source: str | Path | OsmAreas, area: AreaLike | None = Non
     fill = float(np.median(levels[mapped])) if mapped.any() else 1.0
     lv = np.where(mapped, levels, fill)
     hb = bm[keep]
-    rows = pd.DataFrame({"origin_id": b["osm_id"].to_numpy(dtype=object)[keep], "kind": "building",
-                         "building": btag[keep], "levels": lv, "levels_assumed": ~mapped,
-                         "floor_m2": shapely.area(hb) * lv})
+    rows = pd.DataFrame(
+        {
+            "origin_id": b["osm_id"].to_numpy(dtype=object)[keep],
+            "kind": "building",
+            "building": btag[keep],
+            "levels": lv,
+            "levels_assumed": ~mapped,
+            "floor_m2": shapely.area(hb) * lv,
+        }
+    )
     geoms = [shapely.point_on_surface(hb)]
     frames = [rows]
     # residential land with no residential building inside: grid points
@@ -304,10 +348,18 @@ def residential_homes(source: str | Path | OsmAreas, area: AreaLike | None = Non
             land = shapely.area(lm[empty])
             k = np.arange(gi.size) - np.r_[0, np.cumsum(n)[:-1]][gi]
             ids = lu["osm_id"].to_numpy(dtype=object)[empty][gi]
-            frames.append(pd.DataFrame({
-                "origin_id": np.where(n[gi] > 1, ids + "#" + k.astype(str), ids), "kind": "landuse",
-                "building": None, "levels": np.nan, "levels_assumed": True,
-                "floor_m2": land[gi] * landuse_far / n[gi]}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "origin_id": np.where(n[gi] > 1, ids + "#" + k.astype(str), ids),
+                        "kind": "landuse",
+                        "building": None,
+                        "levels": np.nan,
+                        "levels_assumed": True,
+                        "floor_m2": land[gi] * landuse_far / n[gi],
+                    }
+                )
+            )
             geoms.append(gp)
     df = pd.concat(frames, ignore_index=True)
     g = gpd.GeoSeries(np.concatenate(geoms), crs=crs).to_crs(WGS84)
@@ -319,7 +371,8 @@ def residential_homes(source: str | Path | OsmAreas, area: AreaLike | None = Non
         f"homes: residential buildings ({', '.join(RESIDENTIAL_BUILDINGS)}; building=yes inside "
         f"landuse=residential{' or outside any landuse' if unmapped_land else ''}; footprint >= "
         f"{min_footprint_m2:g} m2), floor area = footprint x building:levels (unmapped levels: {fill:g}); "
-        f"landuse=residential without buildings: points every {grid_m:g} m, floor area = land x {landuse_far:g}")
+        f"landuse=residential without buildings: points every {grid_m:g} m, floor area = land x {landuse_far:g}"
+    )
     return out
 
 
@@ -328,7 +381,7 @@ def _grid_points(polys: np.ndarray, grid_m: float) -> tuple[np.ndarray, np.ndarr
     returns the points and the polygon index of each."""
     pts: list[np.ndarray] = []
     idx: list[np.ndarray] = []
-    for i, pg in enumerate(polys):   # one small grid per residential area, vectorised within
+    for i, pg in enumerate(polys):  # one small grid per residential area, vectorised within
         x0, y0, x1, y1 = pg.bounds
         xs = np.arange(x0 + grid_m / 2, x1, grid_m)
         ys = np.arange(y0 + grid_m / 2, y1, grid_m)
@@ -348,14 +401,20 @@ def _grid_points(polys: np.ndarray, grid_m: float) -> tuple[np.ndarray, np.ndarr
 
 
 def _empty_homes() -> gpd.GeoDataFrame:
-    out = gpd.GeoDataFrame({"origin_id": [], "kind": [], "building": [], "levels": [], "levels_assumed": [],
-                            "floor_m2": []}, geometry=gpd.GeoSeries([], crs=WGS84).values, crs=WGS84)
+    out = gpd.GeoDataFrame(
+        {"origin_id": [], "kind": [], "building": [], "levels": [], "levels_assumed": [], "floor_m2": []},
+        geometry=gpd.GeoSeries([], crs=WGS84).values,
+        crs=WGS84,
+    )
     out.attrs["method"] = "no residential building or land in the extract"
     return out
 
 
-def estimate_children(homes: gpd.GeoDataFrame, units: gpd.GeoDataFrame | None = None,
-                      totals: float | dict[str, float] | pd.Series | None = None) -> gpd.GeoDataFrame:
+def estimate_children(
+    homes: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame | None = None,
+    totals: float | dict[str, float] | pd.Series | None = None,
+) -> gpd.GeoDataFrame:
     """Children per home, shared from unit totals in proportion to floor area (dasymetric estimate).
 
     Parameters
@@ -380,22 +439,31 @@ def estimate_children(homes: gpd.GeoDataFrame, units: gpd.GeoDataFrame | None = 
     unit = np.full(len(out), None, dtype=object)
     if units is not None and len(units) and len(out):
         u = units.to_crs(WGS84)
-        hi, ui = shapely.STRtree(np.asarray(u.geometry.values)).query(np.asarray(out.geometry.values),
-                                                                        predicate="within")
-        first = pd.Series(ui, index=hi).groupby(level=0).min()   # overlapping units: the first listed
+        hi, ui = shapely.STRtree(np.asarray(u.geometry.values)).query(
+            np.asarray(out.geometry.values), predicate="within"
+        )
+        first = pd.Series(ui, index=hi).groupby(level=0).min()  # overlapping units: the first listed
         unit[first.index.to_numpy()] = u["unit_id"].to_numpy(dtype=object)[first.to_numpy()]
     out["unit_id"] = unit
     by_unit: dict[Any, float] | None = None
-    if totals is None and units is not None and "children" in units.columns \
-            and pd.to_numeric(units["children"], errors="coerce").notna().any():
-        totals = pd.Series(pd.to_numeric(units["children"], errors="coerce").to_numpy(),
-                           index=units["unit_id"].to_numpy())
+    if (
+        totals is None
+        and units is not None
+        and "children" in units.columns
+        and pd.to_numeric(units["children"], errors="coerce").notna().any()
+    ):
+        totals = pd.Series(
+            pd.to_numeric(units["children"], errors="coerce").to_numpy(), index=units["unit_id"].to_numpy()
+        )
     if totals is None:
         warnings.warn(
             f"{len(out)} homes estimated from OSM without child counts: each home weighs its floor area "
             "(the total equals the number of homes), so percentages hold but counts are not children — give "
             "the children per unit (a 'children' column in the boundaries, or [from_osm] children = {...} in "
-            "the run config)", ChildspaceWarning, stacklevel=2)
+            "the run config)",
+            ChildspaceWarning,
+            stacklevel=2,
+        )
         s = floor.sum()
         out["children"] = floor * (len(out) / s) if s > 0 else 0.0
         out["estimate"] = METHODS["relative"]
@@ -406,16 +474,21 @@ def estimate_children(homes: gpd.GeoDataFrame, units: gpd.GeoDataFrame | None = 
         out["children"] = floor * (float(cast(float, totals)) / s) if s > 0 else 0.0
     else:
         tot = pd.Series(totals, dtype=float)
-        if units is not None and len(units):   # keys may be names: map them to ids
+        if units is not None and len(units):  # keys may be names: map them to ids
             name_to_id = dict(zip(units["name"].astype(str), units["unit_id"].astype(str)))
-            tot.index = [k if k in set(units["unit_id"].astype(str)) else name_to_id.get(str(k), k)
-                         for k in tot.index.astype(str)]
+            tot.index = [
+                k if k in set(units["unit_id"].astype(str)) else name_to_id.get(str(k), k)
+                for k in tot.index.astype(str)
+            ]
             unknown = [k for k in tot.index if k not in set(units["unit_id"].astype(str))]
             if unknown:
-                raise DataError(f"child totals given for units that are not in the boundaries: {unknown[:5]}",
-                                feature="[from_osm] children",
-                                fix="use the unit names or ids of the boundaries (" +
-                                ", ".join(units["name"].astype(str).head(8)) + ", ...)")
+                raise DataError(
+                    f"child totals given for units that are not in the boundaries: {unknown[:5]}",
+                    feature="[from_osm] children",
+                    fix="use the unit names or ids of the boundaries ("
+                    + ", ".join(units["name"].astype(str).head(8))
+                    + ", ...)",
+                )
         by_unit = tot.to_dict()
         key = pd.Series(unit, dtype=object).astype(str).to_numpy()
         share = pd.Series(floor).groupby(key).transform("sum").to_numpy()
@@ -425,8 +498,12 @@ def estimate_children(homes: gpd.GeoDataFrame, units: gpd.GeoDataFrame | None = 
         out["children"] = ch
         empty = [k for k, v in by_unit.items() if v > 0 and k not in set(key)]
         if empty:
-            warnings.warn(f"{len(empty)} units have children but no home mapped in OSM (e.g. {empty[0]}); "
-                          "their children are not counted", ChildspaceWarning, stacklevel=2)
+            warnings.warn(
+                f"{len(empty)} units have children but no home mapped in OSM (e.g. {empty[0]}); "
+                "their children are not counted",
+                ChildspaceWarning,
+                stacklevel=2,
+            )
     out["estimate"] = METHODS["floor_area"]
     out.attrs["method"] = homes.attrs.get("method", "") + "; children: unit totals shared by floor area"
     return out

@@ -101,8 +101,11 @@ def school_name_patterns(extra: dict[str, Any] | None = None) -> dict[str, re.Pa
             try:
                 re.compile(pat)
             except re.error as exc:
-                raise DataError(f"school name pattern {pat!r} ({level}) is not a regular expression ({exc})",
-                                feature="[schools] name_patterns", fix="escape special characters with \\") from None
+                raise DataError(
+                    f"school name pattern {pat!r} ({level}) is not a regular expression ({exc})",
+                    feature="[schools] name_patterns",
+                    fix="escape special characters with \\",
+                ) from None
         out[level] = re.compile("|".join(f"(?:{q})" for q in pats) if pats else r"(?!x)x", re.IGNORECASE)
     return out
 
@@ -119,7 +122,9 @@ def _patterns(p: dict[str, re.Pattern[str]] | None) -> dict[str, re.Pattern[str]
     return _DEFAULT_PATTERNS
 
 
-def _school_levels(tags: dict[str, str], patterns: dict[str, re.Pattern[str]] | None = None) -> set[str] | None:
+def _school_levels(
+    tags: dict[str, str], patterns: dict[str, re.Pattern[str]] | None = None
+) -> set[str] | None:
     """Categories of an ``amenity=school`` object: empty set when its level is unknown, None when it is
     neither primary nor middle (upper secondary or vocational by its tags or name)."""
     isced = tags.get("isced:level")
@@ -162,8 +167,9 @@ def _school_levels(tags: dict[str, str], patterns: dict[str, re.Pattern[str]] | 
     return out
 
 
-def classify_tags(tags: dict[str, str], patterns: dict[str, re.Pattern[str]] | None = None
-                  ) -> list[tuple[str, str | None]]:
+def classify_tags(
+    tags: dict[str, str], patterns: dict[str, re.Pattern[str]] | None = None
+) -> list[tuple[str, str | None]]:
     """Canonical categories of an OSM object, with a subtype, from its tags (rules in the module docstring).
 
     Parameters
@@ -232,7 +238,7 @@ def _keep(tags: dict[str, str]) -> bool:
 #: Reasons an OSM facility is left out, as written in the ``reason`` column of ``attrs["left_out"]``.
 LEFT_OUT = {
     "upper_school": "高中/职业学校，非小学初中 upper secondary or vocational school, not primary or middle "
-                    "(isced:level or name)",
+    "(isced:level or name)",
     "no_geometry": "几何不完整（数据范围外）incomplete geometry (members outside the extract)",
     "inside_area": "与其所在的同类设施面重复 the same facility as the area it lies in",
     "outside_area": "在研究范围外 outside the study area",
@@ -240,8 +246,11 @@ LEFT_OUT = {
 
 
 def facilities_from_osm(
-    source: str | Path | AreaLike, area: AreaLike | None = None, buffer_m: float = 0.0,
-    cache_folder: str | Path | None = None, school_names: dict[str, Any] | None = None,
+    source: str | Path | AreaLike,
+    area: AreaLike | None = None,
+    buffer_m: float = 0.0,
+    cache_folder: str | Path | None = None,
+    school_names: dict[str, Any] | None = None,
 ) -> gpd.GeoDataFrame:
     """Child-friendly facilities from an OSM file (or, when ``source`` is an area, from an Overpass download).
 
@@ -290,8 +299,9 @@ def facilities_from_osm(
         from childspace.osm import overpass
 
         path = overpass.download(source, buffer_m, "facilities", cache_folder=cache_folder)
-        return facilities_from_osm(path, area=source if area is None else area, buffer_m=buffer_m,
-                                   school_names=school_names)
+        return facilities_from_osm(
+            path, area=source if area is None else area, buffer_m=buffer_m, school_names=school_names
+        )
     pats = school_name_patterns(school_names) if school_names else None
     p = _osm_reader.check_osm_path(source)
     raw = _osm_reader.read_features(p, lambda t: bool(classify_tags(t, pats)), CANDIDATE_KEYS)
@@ -308,7 +318,10 @@ def facilities_from_osm(
             f"(e.g. {', '.join(str(n) for n in unk['name'].fillna(unk['osm_id']).head(3))}); set their level "
             "with isced:level in OSM, list them in your facility register with 类型 小学/初中 (your register "
             "wins over OSM), or add name patterns in the run config: [schools] name_patterns = "
-            "{ primary = [\"...\"], middle = [\"...\"] }", ChildspaceWarning, stacklevel=2)
+            '{ primary = ["..."], middle = ["..."] }',
+            ChildspaceWarning,
+            stacklevel=2,
+        )
     return out
 
 
@@ -331,12 +344,16 @@ def _assemble(
         base = f"osm/{kind}/{oid}"
         nm = tg.get("name") or tg.get("name:zh")
         if g is None or shapely.is_empty(g):
-            left.extend({"osm_id": base, "name": nm, "category": c, "reason": LEFT_OUT["no_geometry"]}
-                        for c, _ in cats)
+            left.extend(
+                {"osm_id": base, "name": nm, "category": c, "reason": LEFT_OUT["no_geometry"]}
+                for c, _ in cats
+            )
             continue
         for cat, sub in cats:
             if cat == "upper_school":
-                left.append({"osm_id": base, "name": nm, "category": "school", "reason": LEFT_OUT["upper_school"]})
+                left.append(
+                    {"osm_id": base, "name": nm, "category": "school", "reason": LEFT_OUT["upper_school"]}
+                )
                 continue
             fid = base if len(cats) == 1 else f"{base}#{cat}"
             cap = tg.get("capacity")
@@ -378,8 +395,9 @@ def _assemble(
     if not rows:
         out = gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=WGS84)
         out.attrs["unclassified"] = []
-        out.attrs["left_out"] = pd.DataFrame(left, columns=left_cols).drop_duplicates(["osm_id", "reason"]) \
-            .to_dict("records")
+        out.attrs["left_out"] = (
+            pd.DataFrame(left, columns=left_cols).drop_duplicates(["osm_id", "reason"]).to_dict("records")
+        )
         return out
     df = pd.DataFrame(rows)
     shapes = np.asarray(row_geom, dtype=object)
@@ -422,19 +440,29 @@ def _assemble(
         )
         drop = np.unique(np.flatnonzero(is_pt)[pi_[same]])
         gone = out.iloc[drop]
-        left.extend({"osm_id": o, "name": n, "category": c, "reason": LEFT_OUT["inside_area"]}
-                    for o, n, c in zip(gone["osm_id"], gone["name"], gone["category"]))
+        left.extend(
+            {"osm_id": o, "name": n, "category": c, "reason": LEFT_OUT["inside_area"]}
+            for o, n, c in zip(gone["osm_id"], gone["name"], gone["category"])
+        )
         out = out.drop(index=out.index[drop])
     if area is not None:
         a = area_polygon(area, buffer_m)
         inside = shapely.contains_xy(a, out.geometry.x.to_numpy(), out.geometry.y.to_numpy())
         gone = out[~inside]
-        left.extend({"osm_id": o, "name": n, "category": c, "reason": LEFT_OUT["outside_area"]}
-                    for o, n, c in zip(gone["osm_id"], gone["name"], gone["category"]))
+        left.extend(
+            {"osm_id": o, "name": n, "category": c, "reason": LEFT_OUT["outside_area"]}
+            for o, n, c in zip(gone["osm_id"], gone["name"], gone["category"])
+        )
         out = out[inside]
     unk = out[out["subtype"] == UNKNOWN_LEVEL].drop_duplicates("osm_id")
-    unclassified = pd.DataFrame({"osm_id": unk["osm_id"].to_numpy(), "name": unk["name"].to_numpy(),
-                                 "lon": unk.geometry.x.to_numpy(), "lat": unk.geometry.y.to_numpy()})
+    unclassified = pd.DataFrame(
+        {
+            "osm_id": unk["osm_id"].to_numpy(),
+            "name": unk["name"].to_numpy(),
+            "lon": unk.geometry.x.to_numpy(),
+            "lat": unk.geometry.y.to_numpy(),
+        }
+    )
     out = out[cols + ["geometry"]].reset_index(drop=True)
     # attrs hold records, not DataFrames: pandas compares attrs when frames are joined (DataFrames cannot be)
     out.attrs["unclassified"] = unclassified.to_dict("records")
@@ -444,8 +472,9 @@ def _assemble(
     return out
 
 
-def osm_report(osm: gpd.GeoDataFrame, duplicates: pd.DataFrame | None = None,
-               merged: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
+def osm_report(
+    osm: gpd.GeoDataFrame, duplicates: pd.DataFrame | None = None, merged: gpd.GeoDataFrame | None = None
+) -> pd.DataFrame:
     """What became of the OSM facilities of a run: found, classified, merged, left out and why, per category.
 
     Parameters
@@ -465,23 +494,45 @@ def osm_report(osm: gpd.GeoDataFrame, duplicates: pd.DataFrame | None = None,
         the user's facilities, dropped), ``added`` (in the run), ``reasons`` (why left out, with counts).
     """
     kept = osm.groupby("category").size() if len(osm) else pd.Series(dtype=int)
-    unk = osm.loc[osm["subtype"] == UNKNOWN_LEVEL].groupby("category").size() if len(osm) else pd.Series(dtype=int)
+    unk = (
+        osm.loc[osm["subtype"] == UNKNOWN_LEVEL].groupby("category").size()
+        if len(osm)
+        else pd.Series(dtype=int)
+    )
     left = pd.DataFrame(osm.attrs.get("left_out", []), columns=["osm_id", "name", "category", "reason"])
     lo = left.groupby("category").size() if len(left) else pd.Series(dtype=int)
-    why = (left.groupby("category")["reason"].apply(lambda r: "; ".join(f"{k} ×{v}" for k, v in
-                                                                         r.value_counts().items()))
-           if len(left) else pd.Series(dtype=object))
-    dup = duplicates.groupby("category").size() if duplicates is not None and len(duplicates) \
+    why = (
+        left.groupby("category")["reason"].apply(
+            lambda r: "; ".join(f"{k} ×{v}" for k, v in r.value_counts().items())
+        )
+        if len(left)
+        else pd.Series(dtype=object)
+    )
+    dup = (
+        duplicates.groupby("category").size()
+        if duplicates is not None and len(duplicates)
         else pd.Series(dtype=int)
+    )
     cats = sorted(set(kept.index) | set(lo.index) | set(dup.index))
     rows = []
     for c in cats:
         k, m = int(kept.get(c, 0)), int(dup.get(c, 0))
-        rows.append({"category": c, "label": category_label(c) if c != "school" else "学校 school",
-                     "found": k + int(lo.get(c, 0)), "level_unknown": int(unk.get(c, 0)),
-                     "left_out": int(lo.get(c, 0)), "merged": m, "added": k - m, "reasons": why.get(c, "")})
-    return pd.DataFrame(rows, columns=["category", "label", "found", "level_unknown", "left_out", "merged",
-                                       "added", "reasons"])
+        rows.append(
+            {
+                "category": c,
+                "label": category_label(c) if c != "school" else "学校 school",
+                "found": k + int(lo.get(c, 0)),
+                "level_unknown": int(unk.get(c, 0)),
+                "left_out": int(lo.get(c, 0)),
+                "merged": m,
+                "added": k - m,
+                "reasons": why.get(c, ""),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["category", "label", "found", "level_unknown", "left_out", "merged", "added", "reasons"],
+    )
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -37,8 +37,9 @@ OVERPASS_URL = "https://overpass-api.de/api/interpreter"
 MARGIN_M = 100.0
 
 
-def query(area: Any, buffer_m: float = 500.0, what: Literal["walk", "facilities"] = "walk",
-          timeout_s: int = 180) -> str:
+def query(
+    area: Any, buffer_m: float = 500.0, what: Literal["walk", "facilities"] = "walk", timeout_s: int = 180
+) -> str:
     """The Overpass QL query for ``what`` over the bounding box of ``area`` buffered by ``buffer_m`` + 100 m.
 
     Parameters
@@ -56,13 +57,22 @@ def query(area: Any, buffer_m: float = 500.0, what: Literal["walk", "facilities"
     head = f"[out:xml][timeout:{int(timeout_s)}][bbox:{s:.7f},{w:.7f},{n:.7f},{e:.7f}];"
     if what == "walk":
         body = 'way["highway"];'
-    else:   # the keys the facility reader looks at (a name only for mother-and-baby rooms)
-        body = "".join(f'nwr["{k}"];' for k in CANDIDATE_KEYS if k != "name") + f'nwr["name"~"{MB_NAME.pattern}"];'
+    else:  # the keys the facility reader looks at (a name only for mother-and-baby rooms)
+        body = (
+            "".join(f'nwr["{k}"];' for k in CANDIDATE_KEYS if k != "name")
+            + f'nwr["name"~"{MB_NAME.pattern}"];'
+        )
     return f"{head}({body});(._;>;);out body;"
 
 
-def download(area: Any, buffer_m: float = 500.0, what: Literal["walk", "facilities"] = "walk",
-             cache_folder: str | Path | None = None, url: str = OVERPASS_URL, timeout_s: int = 180) -> Path:
+def download(
+    area: Any,
+    buffer_m: float = 500.0,
+    what: Literal["walk", "facilities"] = "walk",
+    cache_folder: str | Path | None = None,
+    url: str = OVERPASS_URL,
+    timeout_s: int = 180,
+) -> Path:
     """Download OSM XML for ``area`` from Overpass into ``cache_folder`` (or return the cached file).
 
     Parameters
@@ -88,12 +98,16 @@ def download(area: Any, buffer_m: float = 500.0, what: Literal["walk", "faciliti
     import requests
 
     q = query(area, buffer_m, what, timeout_s)
-    folder = Path(cache_folder) if cache_folder is not None else Path.home() / ".cache" / "childspace" / "overpass"
+    folder = (
+        Path(cache_folder) if cache_folder is not None else Path.home() / ".cache" / "childspace" / "overpass"
+    )
     path = folder / f"{what}-{hashlib.sha1(f'{url}|{q}'.encode()).hexdigest()[:16]}.osm"
     if path.exists() and path.stat().st_size > 0:
         return path
-    fix = ("check the internet connection or try another Overpass server (url=...), or download an extract "
-           "(e.g. from download.geofabrik.de) and read it with read_osm()")
+    fix = (
+        "check the internet connection or try another Overpass server (url=...), or download an extract "
+        "(e.g. from download.geofabrik.de) and read it with read_osm()"
+    )
     try:
         resp = requests.post(url, data={"data": q}, timeout=timeout_s + 30)
     except requests.RequestException as err:
@@ -106,8 +120,10 @@ def download(area: Any, buffer_m: float = 500.0, what: Literal["walk", "faciliti
         raise NetworkError(f"Overpass server sent no OSM data ({head[:120]!r})", fix=fix)
     ends = content[:4096] + content[-4096:]
     if b"<remark>" in ends and b"runtime error" in ends:
-        raise NetworkError("Overpass query failed on the server (runtime error: timeout or memory)",
-                           fix="try a smaller area, later, or another server (url=...)")
+        raise NetworkError(
+            "Overpass query failed on the server (runtime error: timeout or memory)",
+            fix="try a smaller area, later, or another server (url=...)",
+        )
     with atomic_path(path, make_dirs=True) as tmp:
         tmp.write_bytes(content)
     return path

@@ -136,6 +136,7 @@ NODE_TAGS: dict[str, str] = {
     "crossing_markings": "crossing:markings",
 }
 
+
 # ----------------------------------------------------------------------------------------------------
 # reading
 # ----------------------------------------------------------------------------------------------------
@@ -200,6 +201,7 @@ def read_osm(
     way_keys = list(
         dict.fromkeys(list(EDGE_TAGS.values()) + list(EDGE_EXTRA_TAGS.values()) + list(RULE_KEYS))
     )
+
     def read(bbox: tuple[float, float, float, float] | None):
         return _osm_reader.read_ways_and_nodes(
             p,
@@ -219,8 +221,9 @@ def read_osm(
             path=p,
             fix="check that the extract covers a built-up area and contains highway=* ways",
         )
-    return _build_tables(p, ways, tagged, poly, box, full_read=lambda: read(None)[0], beside_roads=beside_roads,
-                         trunk=trunk)
+    return _build_tables(
+        p, ways, tagged, poly, box, full_read=lambda: read(None)[0], beside_roads=beside_roads, trunk=trunk
+    )
 
 
 def _outside(p: Path, poly: BaseGeometry, box: tuple[float, float, float, float], what: str) -> NetworkError:
@@ -352,8 +355,11 @@ def _build_tables(
     if tag_graph.size:
         is_graph |= np.isin(refs, tag_graph)
 
-    roads = _dropped_roads(drop_way, refs, lon, lat, way_idx, piece, ways, tags_df, dropped_kind) \
-        if beside_roads else None
+    roads = (
+        _dropped_roads(drop_way, refs, lon, lat, way_idx, piece, ways, tags_df, dropped_kind)
+        if beside_roads
+        else None
+    )
     # drop the refs of dropped roads now (their nodes already counted)
     keep_ref = ~drop_way[way_idx]
     refs, lon, lat, way_idx, piece, is_graph = (
@@ -436,8 +442,12 @@ def _closed_roads(tags_df: dict[str, np.ndarray], trunk: Literal["keep", "sidewa
     cand = np.fromiter((h in CLOSED_CANDIDATES for h in hw), dtype=bool, count=n)
     if not cand.any():
         return np.zeros(n, dtype=bool)
-    maybe = cand & (np.isin(tags_df["foot"], ["no", "use_sidepath"]) | (tags_df["motorroad"] == "yes")
-                    | np.isin(hw, ["motorway", "motorway_link"]) | np.isin(hw, list(TRUNKS)))
+    maybe = cand & (
+        np.isin(tags_df["foot"], ["no", "use_sidepath"])
+        | (tags_df["motorroad"] == "yes")
+        | np.isin(hw, ["motorway", "motorway_link"])
+        | np.isin(hw, list(TRUNKS))
+    )
     out = np.zeros(n, dtype=bool)
     for i in np.flatnonzero(maybe):
         tags = {k: tags_df[k][i] for k in RULE_KEYS if tags_df[k][i] is not None}
@@ -445,15 +455,23 @@ def _closed_roads(tags_df: dict[str, np.ndarray], trunk: Literal["keep", "sidewa
     return out
 
 
-def _dropped_roads(drop_way: np.ndarray, refs: np.ndarray, lon: np.ndarray, lat: np.ndarray, way_idx: np.ndarray,
-                   piece: np.ndarray, ways: Any, tags_df: dict[str, np.ndarray],
-                   kind: np.ndarray | None = None) -> gpd.GeoDataFrame:
+def _dropped_roads(
+    drop_way: np.ndarray,
+    refs: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    way_idx: np.ndarray,
+    piece: np.ndarray,
+    ways: Any,
+    tags_df: dict[str, np.ndarray],
+    kind: np.ndarray | None = None,
+) -> gpd.GeoDataFrame:
     """The roads not walked as lines with their tags (one per way piece); ``dropped`` says why: ``separate``
     (sidewalks mapped as separate ways) or ``closed`` (closed to pedestrians)."""
     sel = np.flatnonzero(drop_way[way_idx])
     pid = piece[sel]
     same = pid[1:] == pid[:-1]
-    keep = np.zeros(sel.size, dtype=bool)             # refs of pieces with at least two refs
+    keep = np.zeros(sel.size, dtype=bool)  # refs of pieces with at least two refs
     keep[:-1] |= same
     keep[1:] |= same
     sel, pid = sel[keep], pid[keep]
@@ -716,6 +734,7 @@ def graph_from_overpass(
     """
     from childspace.osm import overpass
 
-    path = overpass.download(area, buffer_m, "walk", cache_folder=cache_folder,
-                             url=url or overpass.OVERPASS_URL)
+    path = overpass.download(
+        area, buffer_m, "walk", cache_folder=cache_folder, url=url or overpass.OVERPASS_URL
+    )
     return read_osm(path, area=area, buffer_m=buffer_m, trunk=trunk, beside_roads=beside_roads)

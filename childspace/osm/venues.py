@@ -26,7 +26,17 @@ from childspace.osm import _parse
 
 __all__ = ["venue_kind", "venues_from_osm"]
 
-_KEYS = ("shop", "amenity", "healthcare", "railway", "public_transport", "leisure", "tourism", "aeroway", "building")
+_KEYS = (
+    "shop",
+    "amenity",
+    "healthcare",
+    "railway",
+    "public_transport",
+    "leisure",
+    "tourism",
+    "aeroway",
+    "building",
+)
 
 
 def venue_kind(tags: dict[str, str]) -> str | None:
@@ -36,8 +46,12 @@ def venue_kind(tags: dict[str, str]) -> str | None:
         return "mall"
     if amenity == "hospital" or tags.get("healthcare") == "hospital":
         return "hospital"
-    if (tags.get("railway") == "station" or tags.get("public_transport") == "station"
-            or amenity in ("bus_station", "ferry_terminal") or tags.get("aeroway") == "terminal"):
+    if (
+        tags.get("railway") == "station"
+        or tags.get("public_transport") == "station"
+        or amenity in ("bus_station", "ferry_terminal")
+        or tags.get("aeroway") == "terminal"
+    ):
         return "station"
     if leisure == "park":
         return "park"
@@ -72,13 +86,23 @@ def venues_from_osm(path: str | Path, area: Any = None) -> gpd.GeoDataFrame:
     geoms = shapely.from_wkb(np.array([g for g in raw.geoms], dtype=object))
     ok = ~shapely.is_missing(geoms)
     kinds = np.array([venue_kind(t) for t in raw.tags], dtype=object)
-    gdf = gpd.GeoDataFrame({
-        "venue_id": [f"osm:{k}/{i}" for k, i in zip(raw.kinds, raw.ids)],
-        "name": [t.get("name") or t.get("name:zh") for t in raw.tags],
-        "kind": kinds,
-        "levels": pd.to_numeric(pd.Series([t.get("building:levels") for t in raw.tags]), errors="coerce"),
-        "is_building": [("building" in t) or venue_kind(t) not in ("park",) for t in raw.tags],
-    }, geometry=geoms, crs=WGS84).loc[ok].reset_index(drop=True)
+    gdf = (
+        gpd.GeoDataFrame(
+            {
+                "venue_id": [f"osm:{k}/{i}" for k, i in zip(raw.kinds, raw.ids)],
+                "name": [t.get("name") or t.get("name:zh") for t in raw.tags],
+                "kind": kinds,
+                "levels": pd.to_numeric(
+                    pd.Series([t.get("building:levels") for t in raw.tags]), errors="coerce"
+                ),
+                "is_building": [("building" in t) or venue_kind(t) not in ("park",) for t in raw.tags],
+            },
+            geometry=geoms,
+            crs=WGS84,
+        )
+        .loc[ok]
+        .reset_index(drop=True)
+    )
     if area is not None:
         shape = shapely.union_all(area.to_crs(WGS84).geometry.values) if hasattr(area, "geometry") else area
         gdf = gdf.loc[shapely.intersects(shape, gdf.geometry.values)].reset_index(drop=True)
@@ -90,15 +114,34 @@ def venues_from_osm(path: str | Path, area: Any = None) -> gpd.GeoDataFrame:
     building = gdf["is_building"].to_numpy(dtype=bool) & (gdf["kind"].to_numpy() != "park")
     with_levels = building & np.isfinite(levels) & (levels >= 1)
     floor = np.where(with_levels, foot * np.where(with_levels, levels, 1.0), foot)
-    basis = np.where(~poly, "无面积（点） no area (point)",
-                     np.where(gdf["kind"].to_numpy() == "park", "用地面积 site area (OSM polygon)",
-                              np.where(with_levels, "占地×层数 footprint × building:levels (OSM)",
-                                       "占地面积（层数未知，下限） footprint, levels unknown (lower bound)")))
+    basis = np.where(
+        ~poly,
+        "无面积（点） no area (point)",
+        np.where(
+            gdf["kind"].to_numpy() == "park",
+            "用地面积 site area (OSM polygon)",
+            np.where(
+                with_levels,
+                "占地×层数 footprint × building:levels (OSM)",
+                "占地面积（层数未知，下限） footprint, levels unknown (lower bound)",
+            ),
+        ),
+    )
     footprint = np.full(len(gdf), None, dtype=object)
     footprint[poly] = shapely.to_wkb(gdf.geometry.values[poly])
     pts = gdf.geometry.values.copy()
     pts[poly] = shapely.point_on_surface(pts[poly])
-    out = gpd.GeoDataFrame({"venue_id": gdf["venue_id"], "name": gdf["name"], "kind": gdf["kind"],
-                            "floor_area_m2": floor, "area_basis": basis, "source": "osm", "footprint": footprint},
-                           geometry=pts, crs=WGS84)
+    out = gpd.GeoDataFrame(
+        {
+            "venue_id": gdf["venue_id"],
+            "name": gdf["name"],
+            "kind": gdf["kind"],
+            "floor_area_m2": floor,
+            "area_basis": basis,
+            "source": "osm",
+            "footprint": footprint,
+        },
+        geometry=pts,
+        crs=WGS84,
+    )
     return out

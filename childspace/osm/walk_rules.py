@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-__all__ = ["CLOSED_CANDIDATES", "ROAD_CLASSES", "RULE_KEYS", "SIDEWALK_COVER_SHARE", "SIDEWALK_SEARCH_M", "TRUNKS", "has_separate_sidewalks", "is_closed_road", "is_walkable"]
+__all__ = [
+    "CLOSED_CANDIDATES",
+    "ROAD_CLASSES",
+    "RULE_KEYS",
+    "SIDEWALK_COVER_SHARE",
+    "SIDEWALK_SEARCH_M",
+    "TRUNKS",
+    "has_separate_sidewalks",
+    "is_closed_road",
+    "is_walkable",
+]
 
 
 _WALK_HIGHWAYS = frozenset(
@@ -107,9 +117,23 @@ def is_walkable(tags: dict[str, str], trunk: Literal["keep", "sidewalk"] = "keep
 
 
 #: Motor-road classes whose ways closed to walkers are still read: their at-grade crossings are rated
-CLOSED_CANDIDATES = frozenset({"motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
-                                "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified",
-                                "residential", "road"})
+CLOSED_CANDIDATES = frozenset(
+    {
+        "motorway",
+        "motorway_link",
+        "trunk",
+        "trunk_link",
+        "primary",
+        "primary_link",
+        "secondary",
+        "secondary_link",
+        "tertiary",
+        "tertiary_link",
+        "unclassified",
+        "residential",
+        "road",
+    }
+)
 
 
 def is_closed_road(tags: dict[str, str], trunk: Literal["keep", "sidewalk"] = "keep") -> bool:
@@ -120,9 +144,12 @@ def is_closed_road(tags: dict[str, str], trunk: Literal["keep", "sidewalk"] = "k
     hw = tags.get("highway")
     if hw not in CLOSED_CANDIDATES or tags.get("area") == "yes" or is_walkable(tags, trunk):
         return False
-    return (tags.get("foot") in ("no", "use_sidepath") or tags.get("motorroad") == "yes"
-            or hw in ("motorway", "motorway_link")
-            or (hw in TRUNKS and tags.get("sidewalk") in ("no", "none")))
+    return (
+        tags.get("foot") in ("no", "use_sidepath")
+        or tags.get("motorroad") == "yes"
+        or hw in ("motorway", "motorway_link")
+        or (hw in TRUNKS and tags.get("sidewalk") in ("no", "none"))
+    )
 
 
 def has_separate_sidewalks(tags: dict[str, Any]) -> bool:

@@ -86,8 +86,15 @@ def _furniture(fig: Figure, info: AtlasInfo, page: int) -> None:
     """Footer: 制图单位, 日期, 数据来源, 示意图 disclaimer, page number (the CRS note is written by the figure)."""
     date = info.date or _dt.date.today().isoformat()
     srcs = "；".join([*info.sources, OSM_CREDIT])
-    fig.text(0.98, 0.062, f"制图单位 Made by: {info.agency}    日期 Date: {date}    第 {page} 页 Page {page}",
-             ha="right", va="bottom", fontsize=8, color="#333333")
+    fig.text(
+        0.98,
+        0.062,
+        f"制图单位 Made by: {info.agency}    日期 Date: {date}    第 {page} 页 Page {page}",
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color="#333333",
+    )
     fig.text(0.98, 0.045, f"数据来源 Sources: {srcs}", ha="right", va="bottom", fontsize=7, color="#333333")
     fig.text(0.98, 0.028, info.disclaimer, ha="right", va="bottom", fontsize=7, color="#7a0000")
 
@@ -98,9 +105,14 @@ def _to_paper(fig: Figure, paper: str) -> Figure:
     return fig
 
 
-def _pilot_page(ps: gpd.GeoDataFrame, i: int, catchments: gpd.GeoDataFrame | None,
-                boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame | None,
-                synthetic: bool) -> Figure:
+def _pilot_page(
+    ps: gpd.GeoDataFrame,
+    i: int,
+    catchments: gpd.GeoDataFrame | None,
+    boundaries: gpd.GeoDataFrame | None,
+    facilities: gpd.GeoDataFrame | None,
+    synthetic: bool,
+) -> Figure:
     """One pilot unit: its map (unit, catchment, facilities nearby) and its checklist."""
     row = ps.iloc[i]
     crs = _crs_for(ps)
@@ -123,28 +135,55 @@ def _pilot_page(ps: gpd.GeoDataFrame, i: int, catchments: gpd.GeoDataFrame | Non
         handles.append(Patch(facecolor="#deebf7", edgecolor="#555555", ls="--", label="服务范围 Catchment"))
     poly = one.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
     if poly.any():
-        one.plot(ax=ax, color=colour, alpha=0.5, edgecolor="black", hatch=STATUS_MARKERS[st][1], linewidth=1.5,
-                 zorder=4)
+        one.plot(
+            ax=ax,
+            color=colour,
+            alpha=0.5,
+            edgecolor="black",
+            hatch=STATUS_MARKERS[st][1],
+            linewidth=1.5,
+            zorder=4,
+        )
     else:
-        ax.scatter(one.geometry.x, one.geometry.y, s=160, c=colour, marker=STATUS_MARKERS[st][0],
-                   edgecolors="black", linewidths=1.5, zorder=6)
-    handles.append(Patch(facecolor=colour, edgecolor="black", hatch=STATUS_MARKERS[st][1],
-                         label=f"{sym} {zh} {en}"))
+        ax.scatter(
+            one.geometry.x,
+            one.geometry.y,
+            s=160,
+            c=colour,
+            marker=STATUS_MARKERS[st][0],
+            edgecolors="black",
+            linewidths=1.5,
+            zorder=6,
+        )
+    handles.append(
+        Patch(facecolor=colour, edgecolor="black", hatch=STATUS_MARKERS[st][1], label=f"{sym} {zh} {en}")
+    )
     if fac is not None and len(fac):
         minx, miny, maxx, maxy = area.total_bounds
         pad = max(maxx - minx, maxy - miny) * 0.3 + 200
-        near = fac.cx[minx - pad:maxx + pad, miny - pad:maxy + pad]
+        near = fac.cx[minx - pad : maxx + pad, miny - pad : maxy + pad]
         for key in pd.unique(near["category"].astype(str)) if "category" in near.columns else []:
             sub = near[near["category"].astype(str) == key]
             col = CATEGORY_COLOURS.get(key, "#555555")
-            ax.scatter(sub.geometry.x, sub.geometry.y, s=45, c=col, edgecolors="white", linewidths=1.0, zorder=7)
-            handles.append(Line2D([], [], marker="o", ls="", color=col, markeredgecolor="white",
-                                  label=element_label(key)))
+            ax.scatter(
+                sub.geometry.x, sub.geometry.y, s=45, c=col, edgecolors="white", linewidths=1.0, zorder=7
+            )
+            handles.append(
+                Line2D(
+                    [], [], marker="o", ls="", color=col, markeredgecolor="white", label=element_label(key)
+                )
+            )
     _fix_extent(ax, area, pad=0.25)
     title = f"{row['pilot_id']} {row['name']}"
     _decorate(fig, ax, title, synthetic, [], crs)
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.58, 0.42), fontsize=9, frameon=True,
-               title="图例 Legend")
+    fig.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(0.58, 0.42),
+        fontsize=9,
+        frameon=True,
+        title="图例 Legend",
+    )
     # the checklist
     lines = [f"状态 Status: {status_text(st)}", ""]
     meta = []
@@ -160,17 +199,37 @@ def _pilot_page(ps: gpd.GeoDataFrame, i: int, catchments: gpd.GeoDataFrame | Non
         lines.append(f"  {'✓' if has else '×'} {element_label(c)}{dist}")
     lines += ["", "判定规则 Rule:"] + [f"  {t}" for t in STATUS_RULE]
     if "reasons" in ps.columns and pd.notna(row.get("reasons")) and str(row["reasons"]).strip():
-        lines += ["", "原因 Reasons:"] + [f"  {r.strip()}" for r in str(row["reasons"]).split(";") if r.strip()]
-    fig.text(0.58, 0.86, "\n".join(lines), ha="left", va="top", fontsize=10, linespacing=1.5,
-             bbox=dict(boxstyle="round,pad=0.6", facecolor="#fafbfc", edgecolor="#cccccc"))
+        lines += ["", "原因 Reasons:"] + [
+            f"  {r.strip()}" for r in str(row["reasons"]).split(";") if r.strip()
+        ]
+    fig.text(
+        0.58,
+        0.86,
+        "\n".join(lines),
+        ha="left",
+        va="top",
+        fontsize=10,
+        linespacing=1.5,
+        bbox=dict(boxstyle="round,pad=0.6", facecolor="#fafbfc", edgecolor="#cccccc"),
+    )
     return fig
 
 
-def write_atlas(path: str | Path, *, boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame | None = None,
-                facilities: gpd.GeoDataFrame | None = None, service_areas: gpd.GeoDataFrame | None = None,
-                categories: Sequence[str] | None = None, pilots_status: gpd.GeoDataFrame | None = None,
-                catchments: gpd.GeoDataFrame | None = None, townships: gpd.GeoDataFrame | None = None,
-                info: AtlasInfo | None = None, paper: str = "A3", dpi: int = 300) -> Path:
+def write_atlas(
+    path: str | Path,
+    *,
+    boundaries: gpd.GeoDataFrame,
+    unit_coverage: pd.DataFrame | None = None,
+    facilities: gpd.GeoDataFrame | None = None,
+    service_areas: gpd.GeoDataFrame | None = None,
+    categories: Sequence[str] | None = None,
+    pilots_status: gpd.GeoDataFrame | None = None,
+    catchments: gpd.GeoDataFrame | None = None,
+    townships: gpd.GeoDataFrame | None = None,
+    info: AtlasInfo | None = None,
+    paper: str = "A3",
+    dpi: int = 300,
+) -> Path:
     """Write the print atlas as one PDF.
 
     Parameters
@@ -205,33 +264,64 @@ def write_atlas(path: str | Path, *, boundaries: gpd.GeoDataFrame, unit_coverage
         raise DataError(f"unknown paper size {paper!r}", fix=f"use one of {sorted(PAPER_SIZES)}")
     info = info or AtlasInfo()
     uc = pd.DataFrame(unit_coverage) if unit_coverage is not None else None
-    cats = (list(categories) if categories is not None else
-            ([str(c) for c in pd.unique(uc["category"].dropna())] if uc is not None and "category" in uc.columns
-             else []))
+    cats = (
+        list(categories)
+        if categories is not None
+        else (
+            [str(c) for c in pd.unique(uc["category"].dropna())]
+            if uc is not None and "category" in uc.columns
+            else []
+        )
+    )
     figs: list[Figure] = []
     if uc is not None and len(uc) and cats:
-        figs.append(plot_overview(boundaries, uc, townships=townships, small_multiples=True, categories=cats,
-                                  title=info.title, synthetic=info.synthetic))
+        figs.append(
+            plot_overview(
+                boundaries,
+                uc,
+                townships=townships,
+                small_multiples=True,
+                categories=cats,
+                title=info.title,
+                synthetic=info.synthetic,
+            )
+        )
     for cat in cats:
         if facilities is None or "category" not in facilities.columns:
             break
         f = facilities[facilities["category"].astype(str) == cat]
         if not len(f):
             continue
-        sa = (service_areas[service_areas["category"].astype(str) == cat]
-              if service_areas is not None and "category" in service_areas.columns else None)
-        figs.append(plot_coverage(boundaries, f, sa, None, None, cat, unit_coverage=uc, synthetic=info.synthetic))
+        sa = (
+            service_areas[service_areas["category"].astype(str) == cat]
+            if service_areas is not None and "category" in service_areas.columns
+            else None
+        )
+        figs.append(
+            plot_coverage(boundaries, f, sa, None, None, cat, unit_coverage=uc, synthetic=info.synthetic)
+        )
     if pilots_status is not None and len(pilots_status):
         with _style():
-            order = np.lexsort((pilots_status["pilot_id"].astype(str).to_numpy(),
-                                pilots_status["batch"].to_numpy() if "batch" in pilots_status.columns
-                                else np.zeros(len(pilots_status))))
+            order = np.lexsort(
+                (
+                    pilots_status["pilot_id"].astype(str).to_numpy(),
+                    pilots_status["batch"].to_numpy()
+                    if "batch" in pilots_status.columns
+                    else np.zeros(len(pilots_status)),
+                )
+            )
             for i in order:
-                figs.append(_pilot_page(pilots_status, int(i), catchments, boundaries, facilities, info.synthetic))
+                figs.append(
+                    _pilot_page(pilots_status, int(i), catchments, boundaries, facilities, info.synthetic)
+                )
     if not figs:
-        raise DataError("nothing to put in the atlas", fix="pass unit_coverage and facilities, or pilots_status")
+        raise DataError(
+            "nothing to put in the atlas", fix="pass unit_coverage and facilities, or pilots_status"
+        )
     with atomic_path(path) as tmp, _style(), rc_context({"pdf.fonttype": 42}):
-        with PdfPages(tmp, metadata={"Title": info.title, "Creator": "childspace", "Subject": info.disclaimer}) as pdf:
+        with PdfPages(
+            tmp, metadata={"Title": info.title, "Creator": "childspace", "Subject": info.disclaimer}
+        ) as pdf:
             for n, fig in enumerate(figs, start=1):
                 _to_paper(fig, paper)
                 _furniture(fig, info, n)

@@ -71,19 +71,48 @@ def only_category(table: pd.DataFrame, caller: str, holds: str) -> str:
     """The one category in ``table["category"]``; a ChildspaceError naming ``caller`` when there are several/none."""
     cats = table["category"].dropna().unique() if "category" in table.columns else []
     if len(cats) != 1:
-        raise ChildspaceError(f"{caller} needs a category when {holds} several",
-                              fix=f"pass category= one of {sorted(map(str, cats))}")
+        raise ChildspaceError(
+            f"{caller} needs a category when {holds} several",
+            fix=f"pass category= one of {sorted(map(str, cats))}",
+        )
     return str(cats[0])
+
 
 #: CJK families tried in order (Simplified Chinese faces first)
 CJK_FAMILIES: tuple[str, ...] = (
-    "Noto Sans CJK SC", "Source Han Sans SC", "Source Han Sans CN", "Noto Sans SC", "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", "SimHei", "Heiti SC", "STHeiti", "Hiragino Sans GB",
-    "Noto Sans CJK JP", "Noto Sans CJK TC", "Source Han Sans", "Sarasa Gothic SC", "Droid Sans Fallback",
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "Noto Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "SimHei",
+    "Heiti SC",
+    "STHeiti",
+    "Hiragino Sans GB",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK TC",
+    "Source Han Sans",
+    "Sarasa Gothic SC",
+    "Droid Sans Fallback",
     "Arial Unicode MS",
 )
-_FILE_HINTS = ("notosanscjk", "sourcehansans", "notosanssc", "wqy", "msyh", "simhei", "pingfang", "droidsansfallback",
-               "sarasa", "hiragino", "stheiti", "arialuni")
+_FILE_HINTS = (
+    "notosanscjk",
+    "sourcehansans",
+    "notosanssc",
+    "wqy",
+    "msyh",
+    "simhei",
+    "pingfang",
+    "droidsansfallback",
+    "sarasa",
+    "hiragino",
+    "stheiti",
+    "arialuni",
+)
 
 #: the font shipped with the package: a subset of Noto Sans CJK SC (SIL OFL 1.1; see childspace/fonts/README.md)
 BUNDLED_FAMILY = "Childspace Sans CJK SC"
@@ -146,7 +175,8 @@ def cjk_font_stack() -> tuple[str, ...]:
             "no font with Chinese characters was found for the static maps (the font bundled in "
             f"{BUNDLED_FONT_DIR} is missing too)",
             fix="reinstall childspace, or install a CJK font: Debian/Ubuntu `sudo apt install fonts-noto-cjk`; "
-                "then delete matplotlib's font cache (~/.cache/matplotlib) and retry")
+            "then delete matplotlib's font cache (~/.cache/matplotlib) and retry",
+        )
     return tuple(dict.fromkeys([*fams, "DejaVu Sans"]))
 
 
@@ -170,9 +200,16 @@ def _style() -> Iterator[None]:
     # font.family is the list itself: matplotlib falls back from one family to the next only within that list
     # (the generic "sans-serif" resolves to a single font)
     stack = list(cjk_font_stack())
-    with rc_context({"font.family": stack, "font.sans-serif": stack,
-                     "axes.unicode_minus": False, "font.size": 10, "hatch.linewidth": 0.6,
-                     "hatch.color": "#7f0000"}):
+    with rc_context(
+        {
+            "font.family": stack,
+            "font.sans-serif": stack,
+            "axes.unicode_minus": False,
+            "font.size": 10,
+            "hatch.linewidth": 0.6,
+            "hatch.color": "#7f0000",
+        }
+    ):
         yield
 
 
@@ -193,10 +230,10 @@ def nice_scale_length(width_m: float, fraction: float = 0.2) -> float:
     """
     target = max(float(width_m) * fraction, 1e-9)
     k = np.floor(np.log10(target))
-    best = 10.0 ** k
+    best = 10.0**k
     for m in (1.0, 2.0, 5.0, 10.0):
-        if m * 10.0 ** k <= target:
-            best = m * 10.0 ** k
+        if m * 10.0**k <= target:
+            best = m * 10.0**k
     return float(best)
 
 
@@ -222,27 +259,66 @@ def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Seque
     bx, by = x0 + 0.04 * width, y0 + 0.04 * height
     h = 0.012 * height
     ax.add_patch(Rectangle((bx, by), length / 2, h, facecolor="black", edgecolor="black", zorder=20))
-    ax.add_patch(Rectangle((bx + length / 2, by), length / 2, h, facecolor="white", edgecolor="black", zorder=20))
+    ax.add_patch(
+        Rectangle((bx + length / 2, by), length / 2, h, facecolor="white", edgecolor="black", zorder=20)
+    )
     halo = [patheffects.withStroke(linewidth=3, foreground="white")]
     ax.text(bx, by + 1.8 * h, "0", ha="center", va="bottom", fontsize=9, zorder=21, path_effects=halo)
-    ax.text(bx + length, by + 1.8 * h, _scale_label(length), ha="center", va="bottom", fontsize=9, zorder=21,
-            path_effects=halo)
+    ax.text(
+        bx + length,
+        by + 1.8 * h,
+        _scale_label(length),
+        ha="center",
+        va="bottom",
+        fontsize=9,
+        zorder=21,
+        path_effects=halo,
+    )
     # north arrow, upper right (grid north of the projected CRS)
-    ax.annotate("", xy=(0.95, 0.95), xytext=(0.95, 0.86), xycoords="axes fraction",
-                arrowprops=dict(facecolor="black", edgecolor="black", width=5, headwidth=14, headlength=12),
-                zorder=21)
-    ax.text(0.95, 0.965, "N 北", transform=ax.transAxes, ha="center", va="bottom", fontsize=12,
-            fontweight="bold", zorder=21, path_effects=halo)
+    ax.annotate(
+        "",
+        xy=(0.95, 0.95),
+        xytext=(0.95, 0.86),
+        xycoords="axes fraction",
+        arrowprops=dict(facecolor="black", edgecolor="black", width=5, headwidth=14, headlength=12),
+        zorder=21,
+    )
+    ax.text(
+        0.95,
+        0.965,
+        "N 北",
+        transform=ax.transAxes,
+        ha="center",
+        va="bottom",
+        fontsize=12,
+        fontweight="bold",
+        zorder=21,
+        path_effects=halo,
+    )
     fig.suptitle(title, fontsize=15, fontweight="bold", x=0.02, ha="left", y=0.975)
     note = f"坐标系 CRS: {crs.name} (EPSG:{crs.to_epsg()})"
     if synthetic:
-        fig.text(0.02, 0.925, _SYNTHETIC_NOTE, fontsize=11, fontweight="bold", color="#7a5200",
-                 bbox=dict(boxstyle="round,pad=0.3", facecolor="#fff3cd", edgecolor="#e0b84d"))
+        fig.text(
+            0.02,
+            0.925,
+            _SYNTHETIC_NOTE,
+            fontsize=11,
+            fontweight="bold",
+            color="#7a5200",
+            bbox=dict(boxstyle="round,pad=0.3", facecolor="#fff3cd", edgecolor="#e0b84d"),
+        )
     fig.text(0.02, 0.015, note, fontsize=8, color="#555555")
     if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=True, fontsize=9,
-                  title="图例 Legend", title_fontsize=10, borderaxespad=0.0)
-
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            frameon=True,
+            fontsize=9,
+            title="图例 Legend",
+            title_fontsize=10,
+            borderaxespad=0.0,
+        )
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -252,8 +328,24 @@ def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Seque
 #: candidate positions of a point label, in order of preference: (dx, dy) signs of the offset from the marker
 _POINT_SLOTS = np.array([(1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)], dtype=float)
 #: candidate shifts of an area label, in units of its own half width / half height
-_AREA_SLOTS = np.array([(0, 0), (0, 1.1), (0, -1.1), (0.6, 1.1), (-0.6, 1.1), (0.6, -1.1), (-0.6, -1.1),
-                        (0, 2.2), (0, -2.2), (1.1, 0), (-1.1, 0), (0, 3.3), (0, -3.3)], dtype=float)
+_AREA_SLOTS = np.array(
+    [
+        (0, 0),
+        (0, 1.1),
+        (0, -1.1),
+        (0.6, 1.1),
+        (-0.6, 1.1),
+        (0.6, -1.1),
+        (-0.6, -1.1),
+        (0, 2.2),
+        (0, -2.2),
+        (1.1, 0),
+        (-1.1, 0),
+        (0, 3.3),
+        (0, -3.3),
+    ],
+    dtype=float,
+)
 
 
 class _Labels:
@@ -271,16 +363,35 @@ class _Labels:
         self.obstacles: list[np.ndarray] = []
         self.left_out: list[str] = []
 
-    def add(self, x: Sequence[float], y: Sequence[float], texts: Sequence[str], *, priority: float = 0.0,
-            kind: str = "point", marker_pt: float = 4.0, short: Sequence[str | None] | None = None,
-            **text_kw) -> None:
+    def add(
+        self,
+        x: Sequence[float],
+        y: Sequence[float],
+        texts: Sequence[str],
+        *,
+        priority: float = 0.0,
+        kind: str = "point",
+        marker_pt: float = 4.0,
+        short: Sequence[str | None] | None = None,
+        **text_kw,
+    ) -> None:
         """Queue labels at data coordinates (metres); ``marker_pt``: radius of the marker (points) to clear."""
         xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         shorts = list(short) if short is not None else [None] * len(xs)
         for xi, yi, t, sh in zip(xs, ys, texts, shorts):
             if np.isfinite(xi) and np.isfinite(yi) and str(t):
-                self.rows.append({"x": xi, "y": yi, "text": str(t), "short": sh, "priority": float(priority),
-                                  "kind": kind, "marker_pt": float(marker_pt), "kw": text_kw})
+                self.rows.append(
+                    {
+                        "x": xi,
+                        "y": yi,
+                        "text": str(t),
+                        "short": sh,
+                        "priority": float(priority),
+                        "kind": kind,
+                        "marker_pt": float(marker_pt),
+                        "kw": text_kw,
+                    }
+                )
 
     def avoid(self, x: Sequence[float], y: Sequence[float], radius_pt: float | Sequence[float]) -> None:
         """Markers (data coordinates, radius in points) that labels must not cover."""
@@ -306,7 +417,7 @@ class _Labels:
         else:
             boxes = np.zeros((0, 4))
         placed = np.zeros((len(self.rows) + len(boxes), 4))
-        placed[:len(boxes)] = boxes
+        placed[: len(boxes)] = boxes
         n = len(boxes)
         order = sorted(range(len(self.rows)), key=lambda i: -self.rows[i]["priority"])
         halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
@@ -325,8 +436,16 @@ class _Labels:
                 if not text:
                     continue
                 kw = {"zorder": 16, **row["kw"], "fontsize": fs}
-                art = ax.text(row["x"], row["y"], text, ha="center", va="center", path_effects=halo,
-                              gid="cs-label", **kw)
+                art = ax.text(
+                    row["x"],
+                    row["y"],
+                    text,
+                    ha="center",
+                    va="center",
+                    path_effects=halo,
+                    gid="cs-label",
+                    **kw,
+                )
                 bb = art.get_window_extent(renderer)
                 hw, hh = bb.width / 2 + 1.0, bb.height / 2 + 1.0
                 if row["kind"] == "point":
@@ -337,11 +456,19 @@ class _Labels:
                 else:
                     cand = ax_xy + _AREA_SLOTS * np.array([hw, hh])
                 c = np.column_stack([cand[:, 0] - hw, cand[:, 1] - hh, cand[:, 0] + hw, cand[:, 1] + hh])
-                inside = ((c[:, 0] >= frame.x0) & (c[:, 2] <= frame.x1) & (c[:, 1] >= frame.y0)
-                          & (c[:, 3] <= frame.y1))
+                inside = (
+                    (c[:, 0] >= frame.x0)
+                    & (c[:, 2] <= frame.x1)
+                    & (c[:, 1] >= frame.y0)
+                    & (c[:, 3] <= frame.y1)
+                )
                 p = placed[:n]
-                hit = ((c[:, None, 0] < p[None, :, 2]) & (c[:, None, 2] > p[None, :, 0])
-                       & (c[:, None, 1] < p[None, :, 3]) & (c[:, None, 3] > p[None, :, 1])).any(axis=1)
+                hit = (
+                    (c[:, None, 0] < p[None, :, 2])
+                    & (c[:, None, 2] > p[None, :, 0])
+                    & (c[:, None, 1] < p[None, :, 3])
+                    & (c[:, None, 3] > p[None, :, 1])
+                ).any(axis=1)
                 free = np.flatnonzero(inside & ~hit)
                 if not len(free):
                     art.remove()
@@ -365,8 +492,14 @@ class _Labels:
 
 def _note_left_out(fig: Figure, n: int) -> None:
     if n:
-        fig.text(0.98, 0.015, f"另有 {n} 个标注因空间不足未显示 {n} labels not shown (no room)", fontsize=8,
-                 color="#555555", ha="right")
+        fig.text(
+            0.98,
+            0.015,
+            f"另有 {n} 个标注因空间不足未显示 {n} labels not shown (no room)",
+            fontsize=8,
+            color="#555555",
+            ha="right",
+        )
 
 
 def _new_figure() -> tuple[Figure, Axes]:
@@ -384,11 +517,17 @@ def _metric(gdf: gpd.GeoDataFrame | None, crs: CRS, what: str) -> gpd.GeoDataFra
     if gdf is None:
         return None
     if not isinstance(gdf, gpd.GeoDataFrame):
-        raise DataError(f"{what} must be a GeoDataFrame, got {type(gdf).__name__}", feature=what,
-                        fix=f"pass {what} as a GeoDataFrame")
+        raise DataError(
+            f"{what} must be a GeoDataFrame, got {type(gdf).__name__}",
+            feature=what,
+            fix=f"pass {what} as a GeoDataFrame",
+        )
     if gdf.crs is None:
-        raise DataError(f"{what} has no CRS", feature=what,
-                        fix="load it through childspace.inputs.loaders or set its CRS with .set_crs()")
+        raise DataError(
+            f"{what} has no CRS",
+            feature=what,
+            fix="load it through childspace.inputs.loaders or set its CRS with .set_crs()",
+        )
     out = gdf.to_crs(crs)
     return out[~(out.geometry.isna() | out.geometry.is_empty)]
 
@@ -397,19 +536,29 @@ def _crs_for(*layers: gpd.GeoDataFrame | None) -> CRS:
     for g in layers:
         if g is not None and len(g):
             if g.crs is None:
-                raise DataError("a layer has no CRS", fix="load it through childspace.inputs.loaders or set its CRS")
+                raise DataError(
+                    "a layer has no CRS", fix="load it through childspace.inputs.loaders or set its CRS"
+                )
             return local_crs_for(g)
     raise DataError("nothing to draw: every layer given is empty", fix="check the inputs of the figure")
 
 
-def _draw_boundaries(ax, b: gpd.GeoDataFrame | None, handles: list, label_limit: int = 60,
-                     outline: Sequence[str] = ("community", "township"), labels: _Labels | None = None) -> None:
+def _draw_boundaries(
+    ax,
+    b: gpd.GeoDataFrame | None,
+    handles: list,
+    label_limit: int = 60,
+    outline: Sequence[str] = ("community", "township"),
+    labels: _Labels | None = None,
+) -> None:
     if b is None or not len(b):
         return
     level = b["level"].astype(str).to_numpy() if "level" in b.columns else np.array(["community"] * len(b))
     halo = [patheffects.withStroke(linewidth=3, foreground="white")]
-    for lev, colour, lw, ls, lab in (("community", "#777777", 0.7, "--", "村社区边界 Community boundary"),
-                                     ("township", "#222222", 1.8, "-", "乡镇街道边界 Township boundary")):
+    for lev, colour, lw, ls, lab in (
+        ("community", "#777777", 0.7, "--", "村社区边界 Community boundary"),
+        ("township", "#222222", 1.8, "-", "乡镇街道边界 Township boundary"),
+    ):
         sub = b[level == lev]
         if not len(sub):
             continue
@@ -420,13 +569,29 @@ def _draw_boundaries(ax, b: gpd.GeoDataFrame | None, handles: list, label_limit:
         if "name" in sub.columns and len(sub) <= label_limit and show_labels:
             pts = sub.geometry.representative_point()
             if labels is not None:  # placed later, clear of markers and other labels
-                labels.add(pts.x, pts.y, sub["name"].astype(str).tolist(), kind="area",
-                           priority=3.0 if lev == "township" else 1.0, fontsize=10 if lev == "township" else 8,
-                           fontweight="bold" if lev == "township" else "normal", zorder=15)
+                labels.add(
+                    pts.x,
+                    pts.y,
+                    sub["name"].astype(str).tolist(),
+                    kind="area",
+                    priority=3.0 if lev == "township" else 1.0,
+                    fontsize=10 if lev == "township" else 8,
+                    fontweight="bold" if lev == "township" else "normal",
+                    zorder=15,
+                )
                 continue
             for x, y, t in zip(pts.x, pts.y, sub["name"].astype(str)):
-                ax.text(x, y, t, ha="center", va="center", fontsize=10 if lev == "township" else 8,
-                        fontweight="bold" if lev == "township" else "normal", zorder=15, path_effects=halo)
+                ax.text(
+                    x,
+                    y,
+                    t,
+                    ha="center",
+                    va="center",
+                    fontsize=10 if lev == "township" else 8,
+                    fontweight="bold" if lev == "township" else "normal",
+                    zorder=15,
+                    path_effects=halo,
+                )
 
 
 def _fix_extent(ax, *layers: gpd.GeoDataFrame | None, pad: float = 0.04) -> None:
@@ -439,12 +604,22 @@ def _fix_extent(ax, *layers: gpd.GeoDataFrame | None, pad: float = 0.04) -> None
 
 # ----------------------------------------------------------------------------------------------------
 
-def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame,
-                  service_areas: gpd.GeoDataFrame | None = None, access: gpd.GeoDataFrame | None = None,
-                  gaps: gpd.GeoDataFrame | None = None, category: str | None = None, *,
-                  unit_coverage: pd.DataFrame | None = None, target_pct: float | None = None,
-                  max_points: int = 500, hex_size: float | None = None,
-                  title: str | None = None, synthetic: bool = False) -> Figure:
+
+def plot_coverage(
+    boundaries: gpd.GeoDataFrame | None,
+    facilities: gpd.GeoDataFrame,
+    service_areas: gpd.GeoDataFrame | None = None,
+    access: gpd.GeoDataFrame | None = None,
+    gaps: gpd.GeoDataFrame | None = None,
+    category: str | None = None,
+    *,
+    unit_coverage: pd.DataFrame | None = None,
+    target_pct: float | None = None,
+    max_points: int = 500,
+    hex_size: float | None = None,
+    title: str | None = None,
+    synthetic: bool = False,
+) -> Figure:
     """Static coverage map of one category (mirrors :func:`childspace.outputs.maps.coverage_map`).
 
     With ``unit_coverage`` the communities are shaded by walking coverage in the classes of the target
@@ -484,75 +659,163 @@ def plot_coverage(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFr
                 n_unc = 0
                 if access is not None and f"covered_walk_{category}" in access.columns:
                     n_unc = int((~access[f"covered_walk_{category}"].fillna(False).astype(bool)).sum())
-                g.plot(ax=ax, column="children_uncovered", cmap="Purples", alpha=0.55, edgecolor=UNCOVERED_RAMP[3],
-                       linewidth=0.6, zorder=2, legend=n_unc <= max_points,
-                       legend_kwds={"label": "缺口未覆盖儿童 Gap: children uncovered", "shrink": 0.45,
-                                    "location": "bottom", "pad": 0.02, "aspect": 30})
-                handles.append(Patch(facecolor=UNCOVERED_RAMP[2], edgecolor=UNCOVERED_RAMP[3], label="覆盖缺口 Coverage gap"))
+                g.plot(
+                    ax=ax,
+                    column="children_uncovered",
+                    cmap="Purples",
+                    alpha=0.55,
+                    edgecolor=UNCOVERED_RAMP[3],
+                    linewidth=0.6,
+                    zorder=2,
+                    legend=n_unc <= max_points,
+                    legend_kwds={
+                        "label": "缺口未覆盖儿童 Gap: children uncovered",
+                        "shrink": 0.45,
+                        "location": "bottom",
+                        "pad": 0.02,
+                        "aspect": 30,
+                    },
+                )
+                handles.append(
+                    Patch(
+                        facecolor=UNCOVERED_RAMP[2],
+                        edgecolor=UNCOVERED_RAMP[3],
+                        label="覆盖缺口 Coverage gap",
+                    )
+                )
         if service_areas is not None and len(service_areas):
             sa = _metric(service_areas, crs, "service_areas")
             if "category" in sa.columns:
                 sa = sa[sa["category"].astype(str) == category]
-            meth = sa["method"].astype(str).to_numpy() if "method" in sa.columns else np.array(["walk"] * len(sa))
+            meth = (
+                sa["method"].astype(str).to_numpy()
+                if "method" in sa.columns
+                else np.array(["walk"] * len(sa))
+            )
             r = pd.to_numeric(sa["radius_m"], errors="coerce").max() if "radius_m" in sa.columns else np.nan
             rt = f"（{r:,.0f} 米 m）" if np.isfinite(r) else ""
             if (meth == "line").any():
                 sa[meth == "line"].boundary.plot(ax=ax, color=colour, linewidth=1.0, linestyle="--", zorder=3)
-                handles.append(Line2D([], [], color=colour, ls="--", label=f"直线服务区{rt} Straight-line area"))
-            if (meth == "walk").any() and unit_coverage is not None:   # outline only over the choropleth
+                handles.append(
+                    Line2D([], [], color=colour, ls="--", label=f"直线服务区{rt} Straight-line area")
+                )
+            if (meth == "walk").any() and unit_coverage is not None:  # outline only over the choropleth
                 sa[meth == "walk"].boundary.plot(ax=ax, color=colour, linewidth=1.2, zorder=3)
                 handles.append(Line2D([], [], color=colour, lw=1.2, label=f"步行服务区{rt} Walking area"))
             elif (meth == "walk").any():
-                sa[meth == "walk"].plot(ax=ax, color=colour, alpha=0.25, edgecolor=colour, linewidth=0.8,
-                                        zorder=3)
-                handles.append(Patch(facecolor=colour, alpha=0.35, edgecolor=colour,
-                                     label=f"步行服务区{rt} Walking area"))
+                sa[meth == "walk"].plot(
+                    ax=ax, color=colour, alpha=0.25, edgecolor=colour, linewidth=0.8, zorder=3
+                )
+                handles.append(
+                    Patch(
+                        facecolor=colour, alpha=0.35, edgecolor=colour, label=f"步行服务区{rt} Walking area"
+                    )
+                )
         labels = _Labels()
         _draw_boundaries(ax, b, handles, labels=labels)
         # with the choropleth the figure answers "which communities fall short"; the homes stay in the HTML map
         if access is not None and len(access) and unit_coverage is None:
             acc = _metric(access, crs, "access")
-            col = next((c for c in (f"covered_walk_{category}", f"covered_line_{category}") if c in acc.columns),
-                       None)
+            col = next(
+                (c for c in (f"covered_walk_{category}", f"covered_line_{category}") if c in acc.columns),
+                None,
+            )
             if col is None:
-                raise DataError(f"access lacks covered_walk_{category} / covered_line_{category}",
-                                feature="access", fix=f"run coverage.origin_access for category {category!r}")
+                raise DataError(
+                    f"access lacks covered_walk_{category} / covered_line_{category}",
+                    feature="access",
+                    fix=f"run coverage.origin_access for category {category!r}",
+                )
             unc = acc[~acc[col].fillna(False).astype(bool).to_numpy()]
             if len(unc) > max_points:
-                kids = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)),
-                                     errors="coerce").fillna(0).to_numpy()
+                kids = (
+                    pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)), errors="coerce")
+                    .fillna(0)
+                    .to_numpy()
+                )
                 size = hex_size if hex_size is not None else auto_hex_size(acc)
                 hx = hex_totals(unc, kids, size).to_crs(crs)
                 hx = hx[hx["total"].to_numpy() > 0]
                 if len(hx):
-                    hx.plot(ax=ax, column="total", cmap="Purples", alpha=0.75, edgecolor="#3f007d", linewidth=0.3,
-                            zorder=7, legend=True,
-                            legend_kwds={"label": f"每{size:g}米六边形未覆盖儿童 Children uncovered per {size:g} m "
-                                                  "hexagon", "orientation": "horizontal", "location": "bottom",
-                                         "pad": 0.02, "aspect": 30, "shrink": 0.6})
-                    handles.append(Patch(facecolor="#9e9ac8", edgecolor="#3f007d",
-                                         label=f"未覆盖儿童（{size:g}米六边形） Children uncovered ({size:g} m hexagons)"))
+                    hx.plot(
+                        ax=ax,
+                        column="total",
+                        cmap="Purples",
+                        alpha=0.75,
+                        edgecolor="#3f007d",
+                        linewidth=0.3,
+                        zorder=7,
+                        legend=True,
+                        legend_kwds={
+                            "label": f"每{size:g}米六边形未覆盖儿童 Children uncovered per {size:g} m "
+                            "hexagon",
+                            "orientation": "horizontal",
+                            "location": "bottom",
+                            "pad": 0.02,
+                            "aspect": 30,
+                            "shrink": 0.6,
+                        },
+                    )
+                    handles.append(
+                        Patch(
+                            facecolor="#9e9ac8",
+                            edgecolor="#3f007d",
+                            label=f"未覆盖儿童（{size:g}米六边形） Children uncovered ({size:g} m hexagons)",
+                        )
+                    )
             elif len(unc):
-                kids = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)),
-                                     errors="coerce").fillna(0).to_numpy()
-                ax.scatter(unc.geometry.x, unc.geometry.y, s=6 + 6 * kids, c=UNCOVERED_RAMP[3], edgecolors="white",
-                           linewidths=0.4, zorder=8)
-                handles.append(Line2D([], [], marker="o", ls="", color=UNCOVERED_RAMP[3], markeredgecolor="white",
-                                      label="未覆盖住户（大小=儿童数） Uncovered homes (size = children)"))
+                kids = (
+                    pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)), errors="coerce")
+                    .fillna(0)
+                    .to_numpy()
+                )
+                ax.scatter(
+                    unc.geometry.x,
+                    unc.geometry.y,
+                    s=6 + 6 * kids,
+                    c=UNCOVERED_RAMP[3],
+                    edgecolors="white",
+                    linewidths=0.4,
+                    zorder=8,
+                )
+                handles.append(
+                    Line2D(
+                        [],
+                        [],
+                        marker="o",
+                        ls="",
+                        color=UNCOVERED_RAMP[3],
+                        markeredgecolor="white",
+                        label="未覆盖住户（大小=儿童数） Uncovered homes (size = children)",
+                    )
+                )
         if len(fac):
-            ax.scatter(fac.geometry.x, fac.geometry.y, s=90, c=colour, edgecolors="white", linewidths=1.5,
-                       zorder=10)
+            ax.scatter(
+                fac.geometry.x, fac.geometry.y, s=90, c=colour, edgecolors="white", linewidths=1.5, zorder=10
+            )
             labels.avoid(fac.geometry.x, fac.geometry.y, np.sqrt(90) / 2 + 1.5)
-            handles.insert(0, Line2D([], [], marker="o", ls="", markersize=9, color=colour,
-                                     markeredgecolor="white", label=f"{clabel}（{len(fac)}）"))
+            handles.insert(
+                0,
+                Line2D(
+                    [],
+                    [],
+                    marker="o",
+                    ls="",
+                    markersize=9,
+                    color=colour,
+                    markeredgecolor="white",
+                    label=f"{clabel}（{len(fac)}）",
+                ),
+            )
         _fix_extent(ax, b, fac)
         _decorate(fig, ax, title or f"{zh}服务覆盖 {en} service coverage", synthetic, handles, crs)
         _note_left_out(fig, labels.place(ax))
     return fig
 
 
-def _coverage_choropleth(ax, b: gpd.GeoDataFrame, uc: pd.DataFrame, category: str,
-                         target_pct: float | None) -> list:
+def _coverage_choropleth(
+    ax, b: gpd.GeoDataFrame, uc: pd.DataFrame, category: str, target_pct: float | None
+) -> list:
     """Communities shaded by walking coverage of ``category`` in the target's classes; returns legend handles."""
     if "category" in uc.columns:
         uc = uc[uc["category"].astype(str) == category]
@@ -564,21 +827,36 @@ def _coverage_choropleth(ax, b: gpd.GeoDataFrame, uc: pd.DataFrame, category: st
     u = uc[["unit_id", "pct_walk"]].assign(unit_id=uc["unit_id"].astype(str)).drop_duplicates("unit_id")
     j = units.merge(u, on="unit_id", how="left")
     vals = pd.to_numeric(j["pct_walk"], errors="coerce").to_numpy(dtype=float)
-    j.plot(ax=ax, color=coverage_colours(vals, target_pct), edgecolor="#777777", linewidth=0.4, zorder=1.5,
-           alpha=0.85)
+    j.plot(
+        ax=ax,
+        color=coverage_colours(vals, target_pct),
+        edgecolor="#777777",
+        linewidth=0.4,
+        zorder=1.5,
+        alpha=0.85,
+    )
     classes = coverage_classes(target_pct)
     idx = coverage_class_index(vals, target_pct)
     for i, c in enumerate(classes):
         if c.hatch and (idx == i).any():
-            j[idx == i].plot(ax=ax, facecolor="none", edgecolor="#5a2a00", hatch=c.hatch, linewidth=0.0, zorder=1.6)
-    return ([Patch(facecolor=c.colour, edgecolor="#444444", hatch=c.hatch, label=f"步行覆盖率 {c.label}")
-             for c in reversed(classes)]
-            + [Patch(facecolor=NO_DATA_COLOUR, edgecolor="#444444", label="无数据（无儿童） No data (no children)")])
+            j[idx == i].plot(
+                ax=ax, facecolor="none", edgecolor="#5a2a00", hatch=c.hatch, linewidth=0.0, zorder=1.6
+            )
+    return [
+        Patch(facecolor=c.colour, edgecolor="#444444", hatch=c.hatch, label=f"步行覆盖率 {c.label}")
+        for c in reversed(classes)
+    ] + [Patch(facecolor=NO_DATA_COLOUR, edgecolor="#444444", label="无数据（无儿童） No data (no children)")]
 
 
-def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | None = None, *,
-                boundaries: gpd.GeoDataFrame | None = None, title: str | None = None,
-                synthetic: bool = False, label: bool = True) -> Figure:
+def plot_pilots(
+    pilots_status: gpd.GeoDataFrame,
+    catchments: gpd.GeoDataFrame | None = None,
+    *,
+    boundaries: gpd.GeoDataFrame | None = None,
+    title: str | None = None,
+    synthetic: bool = False,
+    label: bool = True,
+) -> Figure:
     """Static map of pilot units coloured by status (mirrors :func:`childspace.outputs.maps.pilot_map`).
 
     Batches are told apart by marker shape (2022 ● circle, 2023 ■ square; others ◆); key projects have a black
@@ -591,12 +869,18 @@ def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | 
     crs = _crs_for(pilots_status, boundaries)
     ps = _metric(pilots_status, crs, "pilots_status")
     if "status" not in ps.columns:
-        raise DataError("pilots_status lacks the column 'status'", feature="pilots_status",
-                        fix="pass the output of childspace.analysis.pilots.pilot_status")
+        raise DataError(
+            "pilots_status lacks the column 'status'",
+            feature="pilots_status",
+            fix="pass the output of childspace.analysis.pilots.pilot_status",
+        )
     bad = sorted(set(ps["status"].astype(str)) - set(STATUS_LABELS))
     if bad:
-        raise DataError(f"unknown pilot status values {bad}", feature="pilots_status.status",
-                        fix=f"status must be one of {list(STATUS_LABELS)}")
+        raise DataError(
+            f"unknown pilot status values {bad}",
+            feature="pilots_status.status",
+            fix=f"status must be one of {list(STATUS_LABELS)}",
+        )
     b = _metric(boundaries, crs, "boundaries")
     with _style():
         fig, ax = _new_figure()
@@ -609,17 +893,27 @@ def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | 
         _draw_boundaries(ax, b, handles, labels=labels)
         status = ps["status"].astype(str).to_numpy()
         colours = np.array([STATUS_LABELS[s][2] for s in status])
-        key = (ps["key_project"].fillna(False).astype(bool).to_numpy() if "key_project" in ps.columns
-               else np.zeros(len(ps), dtype=bool))
+        key = (
+            ps["key_project"].fillna(False).astype(bool).to_numpy()
+            if "key_project" in ps.columns
+            else np.zeros(len(ps), dtype=bool)
+        )
         poly = ps.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
         if poly.any():
-            ps[poly].plot(ax=ax, color=colours[poly], alpha=0.55, edgecolor=np.where(key[poly], "black", "#333333"),
-                          linewidth=np.where(key[poly], 2.0, 0.8), zorder=5)
-            for st_, (_mk, hatch) in STATUS_MARKERS.items():   # the status without colour: a hatch per status
+            ps[poly].plot(
+                ax=ax,
+                color=colours[poly],
+                alpha=0.55,
+                edgecolor=np.where(key[poly], "black", "#333333"),
+                linewidth=np.where(key[poly], 2.0, 0.8),
+                zorder=5,
+            )
+            for st_, (_mk, hatch) in STATUS_MARKERS.items():  # the status without colour: a hatch per status
                 sel_ = poly & (status == st_)
                 if sel_.any() and hatch:
-                    ps[sel_].plot(ax=ax, facecolor="none", edgecolor="#222222", hatch=hatch, linewidth=0.0,
-                                  zorder=5.5)
+                    ps[sel_].plot(
+                        ax=ax, facecolor="none", edgecolor="#222222", hatch=hatch, linewidth=0.0, zorder=5.5
+                    )
         pts = ps[~poly]
         batch = ps["batch"].to_numpy() if "batch" in ps.columns else np.zeros(len(ps))
         markers = {2022: "o", 2023: "s"}
@@ -627,19 +921,41 @@ def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | 
             sel = (~poly) & (batch == bval)
             if sel.any():
                 sub = ps[sel]
-                ax.scatter(sub.geometry.x, sub.geometry.y, s=np.where(key[sel], 110, 70), c=colours[sel],
-                           marker=markers.get(int(bval) if np.isfinite(float(bval)) else 0, "D"),
-                           edgecolors=np.where(key[sel], "black", "white").tolist(),
-                           linewidths=np.where(key[sel], 2.0, 1.0).tolist(), zorder=9)
-                for st_, over in (("partly", "."), ("gap", "x")):   # the status without colour
+                ax.scatter(
+                    sub.geometry.x,
+                    sub.geometry.y,
+                    s=np.where(key[sel], 110, 70),
+                    c=colours[sel],
+                    marker=markers.get(int(bval) if np.isfinite(float(bval)) else 0, "D"),
+                    edgecolors=np.where(key[sel], "black", "white").tolist(),
+                    linewidths=np.where(key[sel], 2.0, 1.0).tolist(),
+                    zorder=9,
+                )
+                for st_, over in (("partly", "."), ("gap", "x")):  # the status without colour
                     sel2 = sel & (status == st_)
                     if sel2.any():
-                        ax.scatter(ps[sel2].geometry.x, ps[sel2].geometry.y, s=28, c="black" if st_ == "partly"
-                                   else "white", marker=over, linewidths=1.6, zorder=9.5)
+                        ax.scatter(
+                            ps[sel2].geometry.x,
+                            ps[sel2].geometry.y,
+                            s=28,
+                            c="black" if st_ == "partly" else "white",
+                            marker=over,
+                            linewidths=1.6,
+                            zorder=9.5,
+                        )
             mk = markers.get(int(bval), "D")
             n = int((batch == bval).sum())
-            handles.append(Line2D([], [], marker=mk, ls="", color="#888888", markersize=8,
-                                  label=f"{bval}年试点（{n}个） Pilots {bval} ({n})"))
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker=mk,
+                    ls="",
+                    color="#888888",
+                    markersize=8,
+                    label=f"{bval}年试点（{n}个） Pilots {bval} ({n})",
+                )
+            )
         rp = ps.geometry.representative_point()
         mpt = np.where(key, np.sqrt(110) / 2 + 2.0, np.sqrt(70) / 2 + 1.0)
         labels.avoid(rp.x[~poly], rp.y[~poly], mpt[~poly])
@@ -649,17 +965,44 @@ def plot_pilots(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | 
             short = [t.rsplit("-", 1)[-1] if "-" in t else None for t in ids]
             for sel, prio in ((key, 2.5), (~key, 2.0)):
                 if sel.any():
-                    labels.add(rp.x[sel], rp.y[sel], ids[sel].tolist(), priority=prio, kind="point",
-                               marker_pt=float(mpt.max()) if (~poly[sel]).any() else 2.0,
-                               short=[sh for sh, k in zip(short, sel) if k], fontsize=6.5, zorder=12)
+                    labels.add(
+                        rp.x[sel],
+                        rp.y[sel],
+                        ids[sel].tolist(),
+                        priority=prio,
+                        kind="point",
+                        marker_pt=float(mpt.max()) if (~poly[sel]).any() else 2.0,
+                        short=[sh for sh, k in zip(short, sel) if k],
+                        fontsize=6.5,
+                        zorder=12,
+                    )
         for k_, (zh, en, col, sym) in STATUS_LABELS.items():
-            handles.append(Patch(facecolor=col, edgecolor="#333333", hatch=STATUS_MARKERS[k_][1],
-                                 label=f"{sym} {zh} {en}（{int((status == k_).sum())}）"))
-        handles.append(Line2D([], [], marker="o", ls="", color="white", markeredgecolor="black",
-                              markeredgewidth=2, markersize=9, label="黑圈 = 重点项目 Black ring = key project"))
+            handles.append(
+                Patch(
+                    facecolor=col,
+                    edgecolor="#333333",
+                    hatch=STATUS_MARKERS[k_][1],
+                    label=f"{sym} {zh} {en}（{int((status == k_).sum())}）",
+                )
+            )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                ls="",
+                color="white",
+                markeredgecolor="black",
+                markeredgewidth=2,
+                markersize=9,
+                label="黑圈 = 重点项目 Black ring = key project",
+            )
+        )
         del pts
         _fix_extent(ax, ps, b, _metric(catchments, crs, "catchments") if catchments is not None else None)
-        _decorate(fig, ax, title or "儿童友好试点单元评估 Child-friendly pilot units", synthetic, handles, crs)
+        _decorate(
+            fig, ax, title or "儿童友好试点单元评估 Child-friendly pilot units", synthetic, handles, crs
+        )
         _note_left_out(fig, labels.place(ax))
     return fig
 
@@ -683,4 +1026,3 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     with atomic_path(path) as tmp, _style():
         fig.savefig(tmp, dpi=dpi, format=fmt, facecolor="white", bbox_inches="tight", pad_inches=0.25)
     return path
-

@@ -42,28 +42,37 @@ __all__ = ["plot_overview"]
 
 def _coverage_handles(target: float | None) -> list:
     """Legend patches of the coverage classes (highest first, below-target classes hatched) and "no data"."""
-    return ([Patch(facecolor=c.colour, edgecolor="#444444", hatch=c.hatch, label=c.label)
-             for c in reversed(coverage_classes(target))]
-            + [Patch(facecolor=NO_DATA_COLOUR, edgecolor="#444444", label="无数据 No data")])
+    return [
+        Patch(facecolor=c.colour, edgecolor="#444444", hatch=c.hatch, label=c.label)
+        for c in reversed(coverage_classes(target))
+    ] + [Patch(facecolor=NO_DATA_COLOUR, edgecolor="#444444", label="无数据 No data")]
 
 
 def _target(uc: pd.DataFrame) -> float | None:
-    t = pd.to_numeric(uc["target_pct"], errors="coerce").dropna() if "target_pct" in uc.columns else pd.Series([])
+    t = (
+        pd.to_numeric(uc["target_pct"], errors="coerce").dropna()
+        if "target_pct" in uc.columns
+        else pd.Series([])
+    )
     return float(t.iloc[0]) if len(t) else None
 
 
-def _hatch_classes(ax, sub: gpd.GeoDataFrame, vals: np.ndarray, target: float | None, zorder: float = 3) -> None:
+def _hatch_classes(
+    ax, sub: gpd.GeoDataFrame, vals: np.ndarray, target: float | None, zorder: float = 3
+) -> None:
     """Hatch each unit by its class (the cue without colour: below-target classes hatched)."""
     idx = coverage_class_index(vals, target)
     for i, c in enumerate(coverage_classes(target)):
         sel = idx == i
         if sel.any() and c.hatch:
-            sub[sel].plot(ax=ax, facecolor="none", edgecolor="#5a2a00", hatch=c.hatch, linewidth=0.0,
-                          zorder=zorder)
+            sub[sel].plot(
+                ax=ax, facecolor="none", edgecolor="#5a2a00", hatch=c.hatch, linewidth=0.0, zorder=zorder
+            )
 
 
-def _overview_fill(sub: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None,
-                   value: str, target: float | None = None) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
+def _overview_fill(
+    sub: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None, value: str, target: float | None = None
+) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
     """Units left-joined with the ``value`` (and ``below_target``) of one category, the values and their fill
     colours (:func:`childspace.outputs.style.coverage_classes` of the target)."""
     if category is not None and "category" in uc.columns:
@@ -76,9 +85,18 @@ def _overview_fill(sub: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None
     return sub, vals, coverage_colours(vals, target)
 
 
-def _overview_small_multiples(b: gpd.GeoDataFrame, sub: gpd.GeoDataFrame, uc: pd.DataFrame, cats: Sequence[str | None],
-                              townships: gpd.GeoDataFrame | None, value: str, vlabel: str, title: str | None,
-                              synthetic: bool, crs: CRS) -> Figure:
+def _overview_small_multiples(
+    b: gpd.GeoDataFrame,
+    sub: gpd.GeoDataFrame,
+    uc: pd.DataFrame,
+    cats: Sequence[str | None],
+    townships: gpd.GeoDataFrame | None,
+    value: str,
+    vlabel: str,
+    title: str | None,
+    synthetic: bool,
+    crs: CRS,
+) -> Figure:
     n = len(cats)
     ncols = min(3, n) if n <= 6 else 4
     nrows = int(np.ceil(n / ncols))
@@ -101,14 +119,16 @@ def _overview_small_multiples(b: gpd.GeoDataFrame, sub: gpd.GeoDataFrame, uc: pd
         _hatch_classes(ax, s2, vals, _target(uc))
         if townships is not None and len(townships):
             townships.boundary.plot(ax=ax, color="#111111", linewidth=1.4, zorder=5)
-        tot = (uc[uc["category"].astype(str) == cat] if "category" in uc.columns else uc)
+        tot = uc[uc["category"].astype(str) == cat] if "category" in uc.columns else uc
         share = ""
         if {"children", "children_covered_walk"} <= set(tot.columns) and value == "pct_walk":
             ch = pd.to_numeric(tot["children"], errors="coerce").sum()
             cv = pd.to_numeric(tot["children_covered_walk"], errors="coerce").sum()
             share = f"（全部 {100 * cv / ch:.0f}% overall）" if ch else ""
         # a fixed title position (y given): matplotlib's automatic placement lifts some titles above others
-        ax.set_title(f"{category_label(cat) if cat else ''}{share}", fontsize=11, fontweight="bold", y=1.0, pad=6.0)
+        ax.set_title(
+            f"{category_label(cat) if cat else ''}{share}", fontsize=11, fontweight="bold", y=1.0, pad=6.0
+        )
         ax.set_xlim(minx, maxx)
         ax.set_ylim(miny, maxy)
         ax.set_aspect("equal")
@@ -118,33 +138,97 @@ def _overview_small_multiples(b: gpd.GeoDataFrame, sub: gpd.GeoDataFrame, uc: pd
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     length = nice_scale_length(x1 - x0, 0.3)
-    ax.add_patch(Rectangle((x0, y0 - 0.04 * (y1 - y0)), length, 0.015 * (y1 - y0), facecolor="black",
-                           clip_on=False, zorder=20))
-    ax.text(x0 + length, y0 - 0.02 * (y1 - y0), _scale_label(length), fontsize=8, va="bottom", ha="left",
-            path_effects=halo, clip_on=False)
-    axes[0].annotate("N 北", xy=(0.97, 0.97), xytext=(0.97, 0.80), xycoords="axes fraction", ha="center",
-                     fontsize=9, fontweight="bold", arrowprops=dict(facecolor="black", width=3, headwidth=9,
-                                                                    headlength=8), zorder=21)
+    ax.add_patch(
+        Rectangle(
+            (x0, y0 - 0.04 * (y1 - y0)),
+            length,
+            0.015 * (y1 - y0),
+            facecolor="black",
+            clip_on=False,
+            zorder=20,
+        )
+    )
+    ax.text(
+        x0 + length,
+        y0 - 0.02 * (y1 - y0),
+        _scale_label(length),
+        fontsize=8,
+        va="bottom",
+        ha="left",
+        path_effects=halo,
+        clip_on=False,
+    )
+    axes[0].annotate(
+        "N 北",
+        xy=(0.97, 0.97),
+        xytext=(0.97, 0.80),
+        xycoords="axes fraction",
+        ha="center",
+        fontsize=9,
+        fontweight="bold",
+        arrowprops=dict(facecolor="black", width=3, headwidth=9, headlength=8),
+        zorder=21,
+    )
     handles = _coverage_handles(_target(uc))
     if townships is not None and len(townships):
         handles.append(Line2D([], [], color="#111111", lw=1.6, label="乡镇街道边界 Township boundary"))
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=9, frameon=False,
-               title=f"{vlabel} %", title_fontsize=10, bbox_to_anchor=(0.5, 0.0))
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=min(len(handles), 4),
+        fontsize=9,
+        frameon=False,
+        title=f"{vlabel} %",
+        title_fontsize=10,
+        bbox_to_anchor=(0.5, 0.0),
+    )
     vz, ve = vlabel.split(" ", 1)
-    fig.suptitle(title or f"各类设施{vz} {ve} by category", fontsize=15, fontweight="bold", x=0.01, ha="left",
-                 y=0.995, va="top")
+    fig.suptitle(
+        title or f"各类设施{vz} {ve} by category",
+        fontsize=15,
+        fontweight="bold",
+        x=0.01,
+        ha="left",
+        y=0.995,
+        va="top",
+    )
     if synthetic:
-        fig.text(0.99, 0.995, _SYNTHETIC_NOTE, fontsize=10, fontweight="bold", color="#7a5200", ha="right", va="top",
-                 bbox=dict(boxstyle="round,pad=0.3", facecolor="#fff3cd", edgecolor="#e0b84d"))
-    fig.text(0.99, 0.003, f"坐标系 CRS: {crs.name} (EPSG:{crs.to_epsg()})", fontsize=7, color="#555555",
-             ha="right", va="bottom")
+        fig.text(
+            0.99,
+            0.995,
+            _SYNTHETIC_NOTE,
+            fontsize=10,
+            fontweight="bold",
+            color="#7a5200",
+            ha="right",
+            va="top",
+            bbox=dict(boxstyle="round,pad=0.3", facecolor="#fff3cd", edgecolor="#e0b84d"),
+        )
+    fig.text(
+        0.99,
+        0.003,
+        f"坐标系 CRS: {crs.name} (EPSG:{crs.to_epsg()})",
+        fontsize=7,
+        color="#555555",
+        ha="right",
+        va="bottom",
+    )
     return fig
 
 
-def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, category: str | None = None, *,
-                  value: str = "pct_walk", level: str | None = None, townships: gpd.GeoDataFrame | None = None,
-                  small_multiples: bool = False, categories: Sequence[str] | None = None,
-                  title: str | None = None, synthetic: bool = False) -> Figure:
+def plot_overview(
+    boundaries: gpd.GeoDataFrame,
+    unit_coverage: pd.DataFrame,
+    category: str | None = None,
+    *,
+    value: str = "pct_walk",
+    level: str | None = None,
+    townships: gpd.GeoDataFrame | None = None,
+    small_multiples: bool = False,
+    categories: Sequence[str] | None = None,
+    title: str | None = None,
+    synthetic: bool = False,
+) -> Figure:
     """Choropleth of coverage % per unit (mirrors :func:`childspace.outputs.maps.overview_map`).
 
     Parameters
@@ -170,13 +254,21 @@ def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cat
     uc = pd.DataFrame(unit_coverage)
     for col in ("unit_id", value):
         if col not in uc.columns:
-            raise DataError(f"unit_coverage lacks the column {col!r}", feature="unit_coverage",
-                            fix="pass the output of childspace.analysis.coverage.unit_coverage")
+            raise DataError(
+                f"unit_coverage lacks the column {col!r}",
+                feature="unit_coverage",
+                fix="pass the output of childspace.analysis.coverage.unit_coverage",
+            )
     vlabel = VALUE_LABELS.get(value, value)
     t = _metric(townships, crs, "townships")
     if small_multiples:
-        cats = (list(categories) if categories is not None else
-                ([str(c) for c in pd.unique(uc["category"].dropna())] if "category" in uc.columns else [None]))
+        cats = (
+            list(categories)
+            if categories is not None
+            else (
+                [str(c) for c in pd.unique(uc["category"].dropna())] if "category" in uc.columns else [None]
+            )
+        )
         lev0 = b["level"].astype(str) if "level" in b.columns else pd.Series("community", index=b.index)
         lvl = level or ("community" if (lev0 == "community").any() else "township")
         sub0 = b[lev0.to_numpy() == lvl].copy()
@@ -209,8 +301,16 @@ def plot_overview(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cat
             rp = sub.geometry.representative_point()
             halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
             for x, y, t_, v in zip(rp.x, rp.y, sub["name"].astype(str), vals):
-                ax.text(x, y, f"{t_}\n{v:.0f}%" if np.isfinite(v) else f"{t_}\n—", ha="center", va="center",
-                        fontsize=9, zorder=14, path_effects=halo)
+                ax.text(
+                    x,
+                    y,
+                    f"{t_}\n{v:.0f}%" if np.isfinite(v) else f"{t_}\n—",
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    zorder=14,
+                    path_effects=halo,
+                )
         _fix_extent(ax, b, t)
         cz, ce = (clabel.split(" ", 1) + [""])[:2] if clabel else ("", "")
         vz, ve = vlabel.split(" ", 1)

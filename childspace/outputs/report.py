@@ -129,8 +129,10 @@ def _table_html(df: pd.DataFrame, max_rows: int = 300) -> str:
     table = bilingual_headers(table)
     note = ""
     if len(table) > max_rows:
-        note = (f"<p>仅显示前 {max_rows} 行，共 {len(table)} 行；完整表格见 Excel 工作簿。 "
-                f"First {max_rows} of {len(table)} rows shown; see the Excel workbook for all.</p>")
+        note = (
+            f"<p>仅显示前 {max_rows} 行，共 {len(table)} 行；完整表格见 Excel 工作簿。 "
+            f"First {max_rows} of {len(table)} rows shown; see the Excel workbook for all.</p>"
+        )
         table = table.head(max_rows)
     head = "".join(f"<th>{_esc(c)}</th>" for c in table.columns)
     rows = []
@@ -161,8 +163,10 @@ def _pilot_sections(pilots_status: pd.DataFrame) -> str:
     required = ["pilot_id", "name", "status"]
     missing = [c for c in required if c not in pilots_status.columns]
     if missing:
-        raise DataError(f"pilot status table lacks columns {missing}",
-                        fix="pass the output of childspace.analysis.pilots.pilot_status")
+        raise DataError(
+            f"pilot status table lacks columns {missing}",
+            fix="pass the output of childspace.analysis.pilots.pilot_status",
+        )
     df = pd.DataFrame(pilots_status).copy()
     sort_cols = [c for c in ("batch", "pilot_id") if c in df.columns]
     df = df.sort_values(sort_cols, kind="stable") if sort_cols else df
@@ -182,16 +186,29 @@ def _pilot_sections(pilots_status: pd.DataFrame) -> str:
             kind = str(r.get("kind", "") or "")
             kzh, ken = KIND_LABELS.get(kind, (kind, ""))
             kp = r.get("key_project", False)
-            key = " ★ 重点项目 Key project" if (kp is not None and kp is not pd.NA and not (
-                isinstance(kp, float) and np.isnan(kp)) and bool(kp)) else ""
-            town = f" · {_esc(r['township'])}" if r.get("township") not in (None, "") and not (
-                isinstance(r.get("township"), float) and np.isnan(r["township"])) else ""
+            key = (
+                " ★ 重点项目 Key project"
+                if (
+                    kp is not None
+                    and kp is not pd.NA
+                    and not (isinstance(kp, float) and np.isnan(kp))
+                    and bool(kp)
+                )
+                else ""
+            )
+            town = (
+                f" · {_esc(r['township'])}"
+                if r.get("township") not in (None, "")
+                and not (isinstance(r.get("township"), float) and np.isnan(r["township"]))
+                else ""
+            )
             reasons = _esc(r.get("reasons", "")) or "—"
             parts.append(
                 f'<div class="pilot {cls}" id="pilot-{_esc(r["pilot_id"])}" data-status="{_esc(st)}">'
                 f'<b>{_esc(r["pilot_id"])} {_esc(r["name"])}</b> <span class="status {cls}">{_esc(label)}</span>'
-                f"{_esc(key)}<div class=\"meta\">批次 Batch {_esc(r.get('batch', ''))} · 类型 Kind {kzh} {ken}"
-                f"{town}</div><div>原因 Reasons: {reasons}</div></div>")
+                f'{_esc(key)}<div class="meta">批次 Batch {_esc(r.get("batch", ""))} · 类型 Kind {kzh} {ken}'
+                f"{town}</div><div>原因 Reasons: {reasons}</div></div>"
+            )
     return "".join(parts)
 
 
@@ -211,18 +228,27 @@ def community_matrix(unit_coverage: pd.DataFrame, value: str = "pct_walk") -> pd
     if "name" in df.columns:
         out["name"] = out["unit_id"].map(df.drop_duplicates("unit_id").set_index("unit_id")["name"])
     if "children" in df.columns:
-        out["children"] = out["unit_id"].map(pd.to_numeric(df["children"], errors="coerce").groupby(df["unit_id"])
-                                             .max()).round().astype("Int64")
+        out["children"] = (
+            out["unit_id"]
+            .map(pd.to_numeric(df["children"], errors="coerce").groupby(df["unit_id"]).max())
+            .round()
+            .astype("Int64")
+        )
     for c in cats:
         out[c] = out["unit_id"].map(piv[c]) if c in piv.columns else np.nan
     if "below_target" in df.columns:
-        nb = df.assign(b=df["below_target"].astype("boolean").fillna(False).astype(int)).groupby("unit_id")["b"].sum()
+        nb = (
+            df.assign(b=df["below_target"].astype("boolean").fillna(False).astype(int))
+            .groupby("unit_id")["b"]
+            .sum()
+        )
         out["n_below"] = out["unit_id"].map(nb).astype("Int64")
     return out
 
 
-def _matrix_html(coverage: pd.DataFrame, unit_header: str, value: str = "pct_walk",
-                 sort_worst: bool = False) -> str:
+def _matrix_html(
+    coverage: pd.DataFrame, unit_header: str, value: str = "pct_walk", sort_worst: bool = False
+) -> str:
     """Units × categories table of coverage %: cells coloured by the target's classes, ▼ below target."""
     need = ["unit_id", "category", value]
     missing = [c for c in need if c not in coverage.columns]
@@ -234,19 +260,29 @@ def _matrix_html(coverage: pd.DataFrame, unit_header: str, value: str = "pct_wal
         target = float(pd.to_numeric(df["target_pct"], errors="coerce").dropna().iloc[0])
     mat = community_matrix(df, value)
     cats = [c for c in mat.columns if c not in ("unit_id", "name", "children", "n_below")]
-    below = (df.assign(unit_id=df["unit_id"].astype(str))
-             .pivot_table(index="unit_id", columns="category", values="below_target", aggfunc="first")
-             if "below_target" in df.columns else None)
+    below = (
+        df.assign(unit_id=df["unit_id"].astype(str)).pivot_table(
+            index="unit_id", columns="category", values="below_target", aggfunc="first"
+        )
+        if "below_target" in df.columns
+        else None
+    )
     if sort_worst and "n_below" in mat.columns:
         mat = mat.sort_values(["n_below", "unit_id"], ascending=[False, True], kind="stable")
-    head = (f"<tr><th>{_esc(unit_header)}</th>" + ("<th>儿童数 Children</th>" if "children" in mat.columns else "")
-            + "".join(f"<th>{_esc(category_label(c))}</th>" for c in cats)
-            + ("<th>低于目标的类别 Categories below target</th>" if "n_below" in mat.columns else "") + "</tr>")
+    head = (
+        f"<tr><th>{_esc(unit_header)}</th>"
+        + ("<th>儿童数 Children</th>" if "children" in mat.columns else "")
+        + "".join(f"<th>{_esc(category_label(c))}</th>" for c in cats)
+        + ("<th>低于目标的类别 Categories below target</th>" if "n_below" in mat.columns else "")
+        + "</tr>"
+    )
     rows = []
     for r in mat.to_dict("records"):
         uid = str(r["unit_id"])
-        cells = [f"<td><b>{_esc(r.get('name', uid))}</b><br><span style='color:#666;font-size:12px'>{_esc(uid)}"
-                 "</span></td>"]
+        cells = [
+            f"<td><b>{_esc(r.get('name', uid))}</b><br><span style='color:#666;font-size:12px'>{_esc(uid)}"
+            "</span></td>"
+        ]
         if "children" in mat.columns:
             k = r.get("children")
             cells.append(f'<td class="num">{"" if k is None or k is pd.NA else f"{int(k):,}"}</td>')
@@ -262,18 +298,26 @@ def _matrix_html(coverage: pd.DataFrame, unit_header: str, value: str = "pct_wal
                 bt = not coverage_classes(target)[int(coverage_class_index([v], target)[0])].meets
             mark = " ▼" if bt else ""
             ci = int(coverage_class_index([v], target)[0])
-            cells.append(f'<td class="num cov c{ci}" data-below="{int(bt)}" '
-                         f'style="background:{coverage_colours([v], target)[0]}">{v:.0f}%{mark}</td>')
+            cells.append(
+                f'<td class="num cov c{ci}" data-below="{int(bt)}" '
+                f'style="background:{coverage_colours([v], target)[0]}">{v:.0f}%{mark}</td>'
+            )
         if "n_below" in mat.columns:
             nb = r.get("n_below")
             cells.append(f'<td class="num">{"" if nb is None or nb is pd.NA else int(nb)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    legend = ("".join(f'<span class="sw" style="background:{c.colour}"></span>{_esc(c.label)} '
-                      for c in reversed(coverage_classes(target)))
-              + f'<span class="sw" style="background:{NO_DATA_COLOUR}"></span>无数据 No data'
-              + " &nbsp; ▼ = 低于目标 below target")
-    return (f'<p class="legend">{legend}</p><div class="scroll"><table class="matrix">'
-            f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>")
+    legend = (
+        "".join(
+            f'<span class="sw" style="background:{c.colour}"></span>{_esc(c.label)} '
+            for c in reversed(coverage_classes(target))
+        )
+        + f'<span class="sw" style="background:{NO_DATA_COLOUR}"></span>无数据 No data'
+        + " &nbsp; ▼ = 低于目标 below target"
+    )
+    return (
+        f'<p class="legend">{legend}</p><div class="scroll"><table class="matrix">'
+        f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def township_table_html(township_coverage: pd.DataFrame, value: str = "pct_walk") -> str:
@@ -294,16 +338,24 @@ def township_table_html(township_coverage: pd.DataFrame, value: str = "pct_walk"
     return _matrix_html(township_coverage, "乡镇街道 Township", value)
 
 
-def _key_figures(unit_coverage: pd.DataFrame | None, pilots_status: pd.DataFrame | None,
-                 hazards: pd.DataFrame | None, school_zones: pd.DataFrame | None) -> list[tuple[str, str]]:
+def _key_figures(
+    unit_coverage: pd.DataFrame | None,
+    pilots_status: pd.DataFrame | None,
+    hazards: pd.DataFrame | None,
+    school_zones: pd.DataFrame | None,
+) -> list[tuple[str, str]]:
     """(value, label) of the few numbers a planner reads first."""
     out: list[tuple[str, str]] = []
     if unit_coverage is not None and len(unit_coverage) and "below_target" in unit_coverage.columns:
         uc = pd.DataFrame(unit_coverage)
         b = uc["below_target"].astype("boolean").fillna(False)
         units = uc.loc[b.to_numpy(), "unit_id"].astype(str).nunique()
-        out.append((f"{units} / {uc['unit_id'].astype(str).nunique()}",
-                    "个单元至少一类低于目标 units below target in at least one category"))
+        out.append(
+            (
+                f"{units} / {uc['unit_id'].astype(str).nunique()}",
+                "个单元至少一类低于目标 units below target in at least one category",
+            )
+        )
         if {"children", "children_covered_walk", "category"} <= set(uc.columns):
             g = uc.groupby("category")[["children", "children_covered_walk"]].sum(numeric_only=True)
             pct = (100 * g["children_covered_walk"] / g["children"].where(g["children"] > 0)).dropna()
@@ -312,7 +364,9 @@ def _key_figures(unit_coverage: pd.DataFrame | None, pilots_status: pd.DataFrame
                 out.append((f"{pct.min():.0f}%", f"覆盖最低：{category_label(worst)} lowest coverage"))
     if pilots_status is not None and len(pilots_status) and "status" in pilots_status.columns:
         st = pilots_status["status"].astype(str)
-        out.append((f"{int((st == 'meets').sum())} / {len(st)}", "个试点单元达标 pilot units meet the checklist"))
+        out.append(
+            (f"{int((st == 'meets').sum())} / {len(st)}", "个试点单元达标 pilot units meet the checklist")
+        )
     if hazards is not None and len(hazards):
         out.append((f"{len(hazards)}", "处通学隐患 hazards on routes to school"))
     if school_zones is not None and len(school_zones) and "compliant" in school_zones.columns:
@@ -321,8 +375,11 @@ def _key_figures(unit_coverage: pd.DataFrame | None, pilots_status: pd.DataFrame
     return out
 
 
-def method_html(standards: Standards | None = None, categories: Sequence[str] | None = None,
-                target_pct: float | None = None) -> str:
+def method_html(
+    standards: Standards | None = None,
+    categories: Sequence[str] | None = None,
+    target_pct: float | None = None,
+) -> str:
     """The method section: what is measured, the target, and each category's radius with its basis."""
     st = standards or default_standards()
     target = float(target_pct) if target_pct is not None else float(st.target_pct)
@@ -333,23 +390,29 @@ def method_html(standards: Standards | None = None, categories: Sequence[str] | 
             cat = st[c]
         except (DataError, KeyError):  # a category unknown to these standards: left out of the method
             continue
-        rows.append(f"<tr><td>{_esc(cat.zh)} {_esc(cat.en)}</td><td class='num'>{cat.radius_m:g}</td>"
-                    f"<td>{_esc(cat.basis)}</td></tr>")
-    circles = "".join(f"<li>{_esc(lc.zh)} {_esc(lc.en)}: {lc.radius_m:g} 米 m — {_esc(lc.basis)}</li>"
-                      for lc in st.life_circles.values())
+        rows.append(
+            f"<tr><td>{_esc(cat.zh)} {_esc(cat.en)}</td><td class='num'>{cat.radius_m:g}</td>"
+            f"<td>{_esc(cat.basis)}</td></tr>"
+        )
+    circles = "".join(
+        f"<li>{_esc(lc.zh)} {_esc(lc.en)}: {lc.radius_m:g} 米 m — {_esc(lc.basis)}</li>"
+        for lc in st.life_circles.values()
+    )
     rules = "".join(f"<li>{_esc(t)}</li>" for t in STATUS_RULE)
-    return ("<p>覆盖率 = 步行服务半径内（沿 OpenStreetMap 步行网络）的儿童占该单元儿童总数的比例；直线距离作对照。"
-            f"各类设施以 <b>{target:g}%</b> 为目标（GB 55014-2021：公园服务半径覆盖率应大于 80%），低于目标即为缺口。 "
-            "Coverage = share of a unit's children within the walking radius along the OpenStreetMap network "
-            f"(straight-line distance for comparison); the target is <b>{target:g}%</b> for every category "
-            "(GB 55014-2021: park service-radius coverage above 80 %); below it is a gap.</p>"
-            "<table class='method'><thead><tr><th>设施类型 Category</th><th>服务半径(米) Radius (m)</th>"
-            f"<th>依据 Basis</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-            f"<h3>生活圈 Life circles</h3><ul>{circles}</ul>"
-            f"<h3>试点单元判定 Pilot-unit status</h3><ul>{rules}</ul>"
-            "<h3>校园周边 School zones</h3><p>GA/T 1215-2014：校门150米范围内道路限速30 km/h，校门50米内有人行横道。 "
-            "Roads within 150 m of a school gate limited to 30 km/h; a marked crossing within 50 m of the gate.</p>"
-            f"<p>数据来源 Sources: {_esc(OSM_CREDIT)}。</p>")
+    return (
+        "<p>覆盖率 = 步行服务半径内（沿 OpenStreetMap 步行网络）的儿童占该单元儿童总数的比例；直线距离作对照。"
+        f"各类设施以 <b>{target:g}%</b> 为目标（GB 55014-2021：公园服务半径覆盖率应大于 80%），低于目标即为缺口。 "
+        "Coverage = share of a unit's children within the walking radius along the OpenStreetMap network "
+        f"(straight-line distance for comparison); the target is <b>{target:g}%</b> for every category "
+        "(GB 55014-2021: park service-radius coverage above 80 %); below it is a gap.</p>"
+        "<table class='method'><thead><tr><th>设施类型 Category</th><th>服务半径(米) Radius (m)</th>"
+        f"<th>依据 Basis</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<h3>生活圈 Life circles</h3><ul>{circles}</ul>"
+        f"<h3>试点单元判定 Pilot-unit status</h3><ul>{rules}</ul>"
+        "<h3>校园周边 School zones</h3><p>GA/T 1215-2014：校门150米范围内道路限速30 km/h，校门50米内有人行横道。 "
+        "Roads within 150 m of a school gate limited to 30 km/h; a marked crossing within 50 m of the gate.</p>"
+        f"<p>数据来源 Sources: {_esc(OSM_CREDIT)}。</p>"
+    )
 
 
 def school_zone_table_html(school_zones: pd.DataFrame) -> str:
@@ -370,20 +433,39 @@ def school_zone_table_html(school_zones: pd.DataFrame) -> str:
     need = ["school_id", "speed_ok", "crossing_ok"]
     missing = [c for c in need if c not in school_zones.columns]
     if missing:
-        raise DataError(f"school-zone table lacks columns {missing}",
-                        fix="pass the output of childspace.analysis.safety.school_zones")
+        raise DataError(
+            f"school-zone table lacks columns {missing}",
+            fix="pass the output of childspace.analysis.safety.school_zones",
+        )
     df = pd.DataFrame(school_zones).drop(columns=["geometry"], errors="ignore").reset_index(drop=True)
 
     def flag(col: str, default: bool) -> np.ndarray:
-        return (df[col].astype("boolean").fillna(default).to_numpy(dtype=bool) if col in df.columns
-                else np.full(len(df), default))
+        return (
+            df[col].astype("boolean").fillna(default).to_numpy(dtype=bool)
+            if col in df.columns
+            else np.full(len(df), default)
+        )
 
     speed, cross = flag("speed_ok", True), flag("crossing_ok", False)
     comp = flag("compliant", False) if "compliant" in df.columns else speed & cross
     fails = (~speed).astype(int) + (~cross).astype(int)
     order = np.lexsort((df["school_id"].astype(str).to_numpy(), -fails))
-    cols = [c for c in ("school_id", "name", "category", "compliant", "speed_ok", "max_speed_kmh",
-                        "crossing_ok", "crossing_m", "zone_road_m", "finding") if c in df.columns or c == "compliant"]
+    cols = [
+        c
+        for c in (
+            "school_id",
+            "name",
+            "category",
+            "compliant",
+            "speed_ok",
+            "max_speed_kmh",
+            "crossing_ok",
+            "crossing_m",
+            "zone_road_m",
+            "finding",
+        )
+        if c in df.columns or c == "compliant"
+    ]
     head = "".join(f"<th>{_esc(column_label(c))}</th>" for c in cols)
     rows = []
     for i in order:
@@ -404,27 +486,36 @@ def school_zone_table_html(school_zones: pd.DataFrame) -> str:
                 cells.append(f"<td>{_esc(df.at[i, c])}</td>")
         rows.append(f'<tr data-school="{_esc(df.at[i, "school_id"])}">' + "".join(cells) + "</tr>")
     n = len(df)
-    summary = (f"<p>{int(comp.sum())} / {n} 所学校符合 GA/T 1215-2014 校园周边要求（限速与人行横道）；"
-               f"{int((~speed).sum())} 所限速不符合，{int((~cross).sum())} 所人行横道不符合。 "
-               f"{int(comp.sum())} of {n} schools meet GA/T 1215-2014 around the gate (speed limit and marked "
-               f"crossing); {int((~speed).sum())} fail the speed limit, {int((~cross).sum())} the crossing.</p>")
-    return (f'{summary}<div class="scroll"><table class="zones"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></div>")
+    summary = (
+        f"<p>{int(comp.sum())} / {n} 所学校符合 GA/T 1215-2014 校园周边要求（限速与人行横道）；"
+        f"{int((~speed).sum())} 所限速不符合，{int((~cross).sum())} 所人行横道不符合。 "
+        f"{int(comp.sum())} of {n} schools meet GA/T 1215-2014 around the gate (speed limit and marked "
+        f"crossing); {int((~speed).sum())} fail the speed limit, {int((~cross).sum())} the crossing.</p>"
+    )
+    return (
+        f'{summary}<div class="scroll"><table class="zones"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
-def html_report(path: str | Path, title: str, summary: Sequence[str] | str | None = None,
-                maps: Mapping[str, str | Path] | None = None,
-                pngs: Mapping[str, str | Path] | None = None,
-                tables: Mapping[str, pd.DataFrame] | None = None,
-                pilots_status: pd.DataFrame | None = None, *,
-                township_coverage: pd.DataFrame | None = None,
-                community_coverage: pd.DataFrame | None = None,
-                school_zones: pd.DataFrame | None = None,
-                hazards: pd.DataFrame | None = None,
-                standards: Standards | None = None,
-                categories: Sequence[str] | None = None,
-                synthetic: bool = False,
-                embed_maps: bool = True) -> Path:
+def html_report(
+    path: str | Path,
+    title: str,
+    summary: Sequence[str] | str | None = None,
+    maps: Mapping[str, str | Path] | None = None,
+    pngs: Mapping[str, str | Path] | None = None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    pilots_status: pd.DataFrame | None = None,
+    *,
+    township_coverage: pd.DataFrame | None = None,
+    community_coverage: pd.DataFrame | None = None,
+    school_zones: pd.DataFrame | None = None,
+    hazards: pd.DataFrame | None = None,
+    standards: Standards | None = None,
+    categories: Sequence[str] | None = None,
+    synthetic: bool = False,
+    embed_maps: bool = True,
+) -> Path:
     """Write one HTML page: key figures first, the matrices, the maps and figures, the tables, the method.
 
     Order: key figures (units below target, lowest coverage, pilot units meeting the checklist, hazards, school
@@ -488,62 +579,114 @@ def html_report(path: str | Path, title: str, summary: Sequence[str] | str | Non
     if categories is None and cov_any is not None and "category" in cov_any.columns:
         categories = [str(c) for c in pd.unique(cov_any["category"].dropna())]
     body: list[str] = []
-    syn = ('<div class="synthetic">示例数据（虚构） Synthetic sample data — 非真实情况 not real conditions</div>'
-           if synthetic else "")
+    syn = (
+        '<div class="synthetic">示例数据（虚构） Synthetic sample data — 非真实情况 not real conditions</div>'
+        if synthetic
+        else ""
+    )
     body.append(f"<header><h1>{_esc(title)}</h1>{syn}</header><main>")
-    sections: list[tuple[str, str, str]] = []   # (id, heading, html)
+    sections: list[tuple[str, str, str]] = []  # (id, heading, html)
     keys = _key_figures(cov_any, pilots_status, hazards, school_zones)
     if keys:
-        sections.append(("key", "关键数字 Key figures", '<div class="keys">' + "".join(
-            f'<div class="key"><div class="v">{_esc(v)}</div><div class="l">{_esc(lab)}</div></div>'
-            for v, lab in keys) + "</div>"))
+        sections.append(
+            (
+                "key",
+                "关键数字 Key figures",
+                '<div class="keys">'
+                + "".join(
+                    f'<div class="key"><div class="v">{_esc(v)}</div><div class="l">{_esc(lab)}</div></div>'
+                    for v, lab in keys
+                )
+                + "</div>",
+            )
+        )
     if summary:
         items = [summary] if isinstance(summary, str) else list(summary)
-        sections.append(("summary", "发现摘要 Summary of gaps",
-                         '<ul class="summary">' + "".join(f"<li>{_esc(x)}</li>" for x in items) + "</ul>"))
+        sections.append(
+            (
+                "summary",
+                "发现摘要 Summary of gaps",
+                '<ul class="summary">' + "".join(f"<li>{_esc(x)}</li>" for x in items) + "</ul>",
+            )
+        )
     if community_coverage is not None and len(community_coverage):
-        sections.append(("communities", "村社区 × 设施类型 Communities × categories",
-                         "<p>步行服务半径内儿童所占比例，低于目标的单元在前。 Share of children within walking reach; "
-                         "units with the most categories below target first.</p>"
-                         + _matrix_html(community_coverage, "村社区 Community", sort_worst=True)))
+        sections.append(
+            (
+                "communities",
+                "村社区 × 设施类型 Communities × categories",
+                "<p>步行服务半径内儿童所占比例，低于目标的单元在前。 Share of children within walking reach; "
+                "units with the most categories below target first.</p>"
+                + _matrix_html(community_coverage, "村社区 Community", sort_worst=True),
+            )
+        )
     if township_coverage is not None and len(township_coverage):
-        sections.append(("townships", "乡镇街道覆盖 Coverage by township",
-                         "<p>步行服务半径内儿童所占比例 Share of children within walking reach, by category.</p>"
-                         + township_table_html(township_coverage)))
+        sections.append(
+            (
+                "townships",
+                "乡镇街道覆盖 Coverage by township",
+                "<p>步行服务半径内儿童所占比例 Share of children within walking reach, by category.</p>"
+                + township_table_html(township_coverage),
+            )
+        )
     if pilots_status is not None:
         sections.append(("pilots", "试点单元 Pilot units", _pilot_sections(pilots_status)))
     if school_zones is not None:
-        sections.append(("school-zones", "校园周边道路 School zones",
-                         "<p>GA/T 1215-2014：校门150米范围内道路限速30 km/h，校门50米内有人行横道。 Roads within 150 m "
-                         "of a school gate limited to 30 km/h; a marked crossing within 50 m of the gate.</p>"
-                         + school_zone_table_html(school_zones)))
+        sections.append(
+            (
+                "school-zones",
+                "校园周边道路 School zones",
+                "<p>GA/T 1215-2014：校门150米范围内道路限速30 km/h，校门50米内有人行横道。 Roads within 150 m "
+                "of a school gate limited to 30 km/h; a marked crossing within 50 m of the gate.</p>"
+                + school_zone_table_html(school_zones),
+            )
+        )
     if maps:
         parts = []
         for caption, p in maps.items():
             rel = _esc(_rel(p, base))
-            parts.append(f'<h3>{_esc(caption)}</h3><p class="noprint"><a href="{rel}" target="_blank">'
-                         "在新窗口打开 Open full screen</a></p>")
+            parts.append(
+                f'<h3>{_esc(caption)}</h3><p class="noprint"><a href="{rel}" target="_blank">'
+                "在新窗口打开 Open full screen</a></p>"
+            )
             if embed_maps:
                 parts.append(f'<iframe src="{rel}" title="{_esc(caption)}" loading="lazy"></iframe>')
         sections.append(("maps", "交互地图 Interactive maps", "".join(parts)))
     if pngs:
-        sections.append(("figures", "静态地图 Static maps", "".join(
-            f'<h3>{_esc(c)}</h3><img class="fig" src="{_esc(_rel(p, base))}" alt="{_esc(c)}">'
-            for c, p in pngs.items())))
+        sections.append(
+            (
+                "figures",
+                "静态地图 Static maps",
+                "".join(
+                    f'<h3>{_esc(c)}</h3><img class="fig" src="{_esc(_rel(p, base))}" alt="{_esc(c)}">'
+                    for c, p in pngs.items()
+                ),
+            )
+        )
     if tables:
-        sections.append(("tables", "表格 Tables", "".join(f"<h3>{_esc(c)}</h3>{_table_html(df)}"
-                                                          for c, df in tables.items())))
+        sections.append(
+            (
+                "tables",
+                "表格 Tables",
+                "".join(f"<h3>{_esc(c)}</h3>{_table_html(df)}" for c, df in tables.items()),
+            )
+        )
     sections.append(("method", "方法与标准 Method and standards", method_html(standards, categories, target)))
-    toc = ('<section id="toc"><h2>目录 Contents</h2><ul>'
-           + "".join(f'<li><a href="#{i}">{_esc(h)}</a></li>' for i, h, _x in sections) + "</ul></section>")
+    toc = (
+        '<section id="toc"><h2>目录 Contents</h2><ul>'
+        + "".join(f'<li><a href="#{i}">{_esc(h)}</a></li>' for i, h, _x in sections)
+        + "</ul></section>"
+    )
     body.append(toc)
     for i, h, x in sections:
         body.append(f'<section id="{i}"><h2>{_esc(h)}</h2>{x}</section>')
     body.append("</main>")
-    page = ("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{_esc(title)}</title><style>{_REPORT_CSS}</style></head><body>"
-            + "\n".join(body) + "</body></html>\n")
+    page = (
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_esc(title)}</title><style>{_REPORT_CSS}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return path

@@ -72,8 +72,9 @@ SYNTHETIC_NOTE = "示例数据（虚构） Synthetic sample data"
 # ----------------------------------------------------------------------------------------------------
 
 #: canonical category -> (中文, English), from the default standards (``childspace/config/standards.toml``)
-CATEGORY_LABELS: dict[str, tuple[str, str]] = {key: (cat.zh, cat.en) for key, cat in
-                                                default_standards().categories.items()}
+CATEGORY_LABELS: dict[str, tuple[str, str]] = {
+    key: (cat.zh, cat.en) for key, cat in default_standards().categories.items()
+}
 
 #: checklist elements of the pilot analysis that are not categories -> (中文, English)
 ELEMENT_LABELS: dict[str, tuple[str, str]] = {"park_playground": ("公园或儿童游戏场地", "Park or playground")}
@@ -149,27 +150,58 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
 }
 
 #: boundary level -> (中文, English)
-LEVEL_LABELS: dict[str, tuple[str, str]] = {"township": ("乡镇街道", "Township"),
-                                            "community": ("村社区", "Community")}
+LEVEL_LABELS: dict[str, tuple[str, str]] = {
+    "township": ("乡镇街道", "Township"),
+    "community": ("村社区", "Community"),
+}
 
 #: hazard type -> (中文, English)
-HAZARD_TYPE_LABELS: dict[str, tuple[str, str]] = {"segment": ("路段", "Segment"), "crossing": ("过街点", "Crossing")}
+HAZARD_TYPE_LABELS: dict[str, tuple[str, str]] = {
+    "segment": ("路段", "Segment"),
+    "crossing": ("过街点", "Crossing"),
+}
 
 #: OSM ``highway`` values planners meet -> 中文 (Chinese popups never show the raw tag value alone)
 HIGHWAY_LABELS: dict[str, str] = {
-    "motorway": "高速公路", "motorway_link": "高速匝道", "trunk": "快速路/国道", "trunk_link": "快速路匝道",
-    "primary": "主干路", "primary_link": "主干路匝道", "secondary": "次干路", "secondary_link": "次干路匝道",
-    "tertiary": "支路（三级）", "tertiary_link": "支路匝道", "unclassified": "乡村道路", "residential": "居住区道路",
-    "living_street": "生活街道", "service": "内部道路", "pedestrian": "步行街", "footway": "人行道/步道",
-    "path": "小路", "steps": "台阶", "cycleway": "自行车道", "track": "机耕路", "road": "道路（未分级）",
-    "corridor": "室内通道", "bridleway": "马道", "crossing": "过街", "sidewalk": "人行道",
+    "motorway": "高速公路",
+    "motorway_link": "高速匝道",
+    "trunk": "快速路/国道",
+    "trunk_link": "快速路匝道",
+    "primary": "主干路",
+    "primary_link": "主干路匝道",
+    "secondary": "次干路",
+    "secondary_link": "次干路匝道",
+    "tertiary": "支路（三级）",
+    "tertiary_link": "支路匝道",
+    "unclassified": "乡村道路",
+    "residential": "居住区道路",
+    "living_street": "生活街道",
+    "service": "内部道路",
+    "pedestrian": "步行街",
+    "footway": "人行道/步道",
+    "path": "小路",
+    "steps": "台阶",
+    "cycleway": "自行车道",
+    "track": "机耕路",
+    "road": "道路（未分级）",
+    "corridor": "室内通道",
+    "bridleway": "马道",
+    "crossing": "过街",
+    "sidewalk": "人行道",
 }
 
 #: OSM ``crossing`` values / crossing controls -> 中文
 CROSSING_LABELS: dict[str, str] = {
-    "traffic_signals": "信号灯控制", "signals": "信号灯控制", "marked": "标线人行横道", "zebra": "斑马线",
-    "uncontrolled": "无信号人行横道", "unmarked": "无标线过街", "no": "禁止过街", "island": "有安全岛",
-    "informal": "非正式过街", "unknown": "未知",
+    "traffic_signals": "信号灯控制",
+    "signals": "信号灯控制",
+    "marked": "标线人行横道",
+    "zebra": "斑马线",
+    "uncontrolled": "无信号人行横道",
+    "unmarked": "无标线过街",
+    "no": "禁止过街",
+    "island": "有安全岛",
+    "informal": "非正式过街",
+    "unknown": "未知",
 }
 
 
@@ -230,7 +262,7 @@ LIFE_CIRCLE_CLASSES: dict[int, tuple[str, str]] = {
 #: default coverage target (per cent), ``target_pct`` of the default standards
 DEFAULT_TARGET_PCT: float = float(default_standards().target_pct)
 
-_BELOW_COLOURS = ("#a63603", "#e6550d", "#fd8d3c", "#fdd0a2")   # far below -> just below the target
+_BELOW_COLOURS = ("#a63603", "#e6550d", "#fd8d3c", "#fdd0a2")  # far below -> just below the target
 _MEETS_COLOUR = "#2171b5"
 
 
@@ -262,14 +294,25 @@ def coverage_classes(target_pct: float | None = None) -> list[CoverageClass]:
     """
     t = DEFAULT_TARGET_PCT if target_pct is None else float(target_pct)
     if not (0 < t <= 100):
-        raise DataError(f"coverage target {t} is not a percentage in (0, 100]", feature="target_pct",
-                        fix="set target_pct between 1 and 100 in the standards")
+        raise DataError(
+            f"coverage target {t} is not a percentage in (0, 100]",
+            feature="target_pct",
+            fix="set target_pct between 1 and 100 in the standards",
+        )
     bounds = [0.0, t / 4, t / 2, 3 * t / 4, t]
     out = []
     for i in range(4):
         lo, hi = bounds[i], bounds[i + 1]
-        out.append(CoverageClass(lo, hi, _BELOW_COLOURS[i], "///" if i < 2 else "..",
-                                 f"{lo:.0f}–{hi:.0f}% 低于目标 below target", False))
+        out.append(
+            CoverageClass(
+                lo,
+                hi,
+                _BELOW_COLOURS[i],
+                "///" if i < 2 else "..",
+                f"{lo:.0f}–{hi:.0f}% 低于目标 below target",
+                False,
+            )
+        )
     out.append(CoverageClass(t, float("inf"), _MEETS_COLOUR, "", f"≥{t:.0f}% 达到目标 meets target", True))
     return out
 
@@ -293,9 +336,11 @@ def coverage_colours(values: object, target_pct: float | None = None) -> np.ndar
 
 
 #: analysis value column -> bilingual label (coverage choropleths)
-VALUE_LABELS: dict[str, str] = {"pct_walk": "步行覆盖率 Walking coverage",
-                                "pct_line": "直线覆盖率 Straight-line coverage",
-                                "area_pct_walk": "步行覆盖面积比 Area covered on foot"}
+VALUE_LABELS: dict[str, str] = {
+    "pct_walk": "步行覆盖率 Walking coverage",
+    "pct_line": "直线覆盖率 Straight-line coverage",
+    "area_pct_walk": "步行覆盖面积比 Area covered on foot",
+}
 
 # ----------------------------------------------------------------------------------------------------
 # column headers and sheet names
@@ -443,7 +488,7 @@ def column_label(column: str) -> str:
         return COLUMN_LABELS[column]
     for prefix, label in _PREFIX_LABELS:
         if column.startswith(prefix):
-            names = _known_element(column[len(prefix):])
+            names = _known_element(column[len(prefix) :])
             if names is not None:
                 zh, en = names
                 lab_zh, lab_en = label.split(" ", 1)

@@ -106,8 +106,22 @@ class WorkbookAbout:
 # values planners read
 # ----------------------------------------------------------------------------------------------------
 
-_INT_HINTS = ("children", "n_", "rank", "batch", "capacity", "population", "routes", "schools_n", "points",
-              "unsafe_crossings", "worst_level", "max_level", "level_", "lc")
+_INT_HINTS = (
+    "children",
+    "n_",
+    "rank",
+    "batch",
+    "capacity",
+    "population",
+    "routes",
+    "schools_n",
+    "points",
+    "unsafe_crossings",
+    "worst_level",
+    "max_level",
+    "level_",
+    "lc",
+)
 
 
 def _pct_kind(column: str) -> str | None:
@@ -129,15 +143,26 @@ def _digits(column: str) -> int:
         return 2
     if column in ("lon", "lat"):
         return 6
-    return 0 if (column.endswith("_m") or column.endswith("_m2") or column.startswith("dist_")
-                 or column.startswith("children") or column.endswith("_kmh")) else 2
+    return (
+        0
+        if (
+            column.endswith("_m")
+            or column.endswith("_m2")
+            or column.startswith("dist_")
+            or column.startswith("children")
+            or column.endswith("_kmh")
+        )
+        else 2
+    )
 
 
 def _plain_table(df: pd.DataFrame, name: str) -> pd.DataFrame:
     """Drop geometry-typed columns (a table never carries geometry); lists become '; '-joined text."""
     if not isinstance(df, pd.DataFrame):
-        raise DataError(f"table {name!r} is a {type(df).__name__}, not a DataFrame",
-                        fix="pass pandas DataFrames / GeoDataFrames as the tables")
+        raise DataError(
+            f"table {name!r} is a {type(df).__name__}, not a DataFrame",
+            fix="pass pandas DataFrames / GeoDataFrames as the tables",
+        )
     out = pd.DataFrame(df).copy()
     geom_cols = [c for c in out.columns if str(out[c].dtype) == "geometry"]
     out = out.drop(columns=geom_cols)
@@ -145,7 +170,9 @@ def _plain_table(df: pd.DataFrame, name: str) -> pd.DataFrame:
         if out[c].dtype == object:
             sample = out[c].dropna()
             if len(sample) and sample.map(lambda v: isinstance(v, (list, tuple, set))).any():
-                out[c] = out[c].map(lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple, set)) else v)
+                out[c] = out[c].map(
+                    lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple, set)) else v
+                )
     return pd.DataFrame(out)
 
 
@@ -170,15 +197,18 @@ def _round_numbers(table: pd.DataFrame) -> pd.DataFrame:
 
 def _translate(col: str, s: pd.Series) -> pd.Series:
     """Codes in a column -> 中文 first words (category, status, kind, verdict, level, type, road class, yes/no)."""
+
     def mapped(fn):
         return s.map(lambda v: fn(v) if isinstance(v, str) else v)
 
     if col == "category":
+
         def cat(v: str) -> str:
             try:
                 return element_label(v)
             except ChildspaceError:
                 return v
+
         return mapped(cat)
     if col == "status":
         return mapped(lambda v: status_text(v) if v in STATUS_LABELS else v)
@@ -195,6 +225,7 @@ def _translate(col: str, s: pd.Series) -> pd.Series:
     if col in ("crossing_type", "control"):
         return mapped(lambda v: f"{CROSSING_LABELS[v]} {v}" if v in CROSSING_LABELS else v)
     if col in ("lc5_missing", "lc10_missing", "lc15_missing", "missing"):
+
         def many(v: str) -> str:
             parts = [p.strip() for p in v.split(";") if p.strip()]
             out = []
@@ -204,11 +235,18 @@ def _translate(col: str, s: pd.Series) -> pd.Series:
                 except ChildspaceError:
                     out.append(p)
             return "、".join(out)
+
         return mapped(many)
-    if pd.api.types.is_bool_dtype(s) or (s.dtype == object and len(s.dropna())
-                                         and s.dropna().map(lambda v: isinstance(v, (bool, np.bool_))).all()):
-        return s.map(lambda v: "是 Yes" if v is True or v is np.True_ else
-                     ("否 No" if v is False or v is np.False_ else v))
+    if pd.api.types.is_bool_dtype(s) or (
+        s.dtype == object
+        and len(s.dropna())
+        and s.dropna().map(lambda v: isinstance(v, (bool, np.bool_))).all()
+    ):
+        return s.map(
+            lambda v: (
+                "是 Yes" if v is True or v is np.True_ else ("否 No" if v is False or v is np.False_ else v)
+            )
+        )
     return s
 
 
@@ -262,17 +300,27 @@ def hazard_table(hazards: Any, schools: pd.DataFrame | None = None) -> pd.DataFr
             names = {str(i): str(n) for i, n in zip(schools[idc], schools["name"]) if pd.notna(n)}
     if "schools" in out.columns:
         out["school_names"] = out["schools"].map(
-            lambda v: "、".join(names.get(x.strip(), x.strip()) for x in str(v).replace(",", ";").split(";")
-                               if x.strip()) if pd.notna(v) else None)
+            lambda v: (
+                "、".join(
+                    names.get(x.strip(), x.strip()) for x in str(v).replace(",", ";").split(";") if x.strip()
+                )
+                if pd.notna(v)
+                else None
+            )
+        )
     if "name" in out.columns or "type" in out.columns:
         street = out["name"] if "name" in out.columns else pd.Series(None, index=out.index)
         kind = out["type"] if "type" in out.columns else pd.Series("", index=out.index)
         out["place"] = [
             f"{s if isinstance(s, str) and s.strip() else '无名道路'}"
             f"{'的过街点' if k == 'crossing' else ('路段' if k == 'segment' else '')}"
-            for s, k in zip(street, kind)]
-    first = [c for c in ("rank", "hazard_id", "place", "lon", "lat", "level", "children", "school_names",
-                         "reason") if c in out.columns]
+            for s, k in zip(street, kind)
+        ]
+    first = [
+        c
+        for c in ("rank", "hazard_id", "place", "lon", "lat", "level", "children", "school_names", "reason")
+        if c in out.columns
+    ]
     out = out[first + [c for c in out.columns if c not in first]]
     return out.sort_values("rank", kind="stable") if "rank" in out.columns else out
 
@@ -280,6 +328,7 @@ def hazard_table(hazards: Any, schools: pd.DataFrame | None = None) -> pd.DataFr
 # ----------------------------------------------------------------------------------------------------
 # Excel
 # ----------------------------------------------------------------------------------------------------
+
 
 def _display_width(text: str) -> int:
     # CJK characters take about two Latin character widths in Excel
@@ -321,21 +370,37 @@ def _about_rows(about: WorkbookAbout, target: float) -> list[tuple[str, str]]:
     date = about.date or _dt.date.today().isoformat()
     rows: list[tuple[str, str]] = [
         ("项目 Project", about.title or "—"),
-        ("数据性质 Data", "示例数据（虚构），非真实情况 Synthetic sample data, not real conditions" if about.synthetic
-         else "真实数据（见数据来源） Real data (see sources)"),
+        (
+            "数据性质 Data",
+            "示例数据（虚构），非真实情况 Synthetic sample data, not real conditions"
+            if about.synthetic
+            else "真实数据（见数据来源） Real data (see sources)",
+        ),
         ("日期 Date", date),
-        ("方法 Method",
-         "按步行网络（OpenStreetMap 道路）计算每处住户到最近设施的步行距离与直线距离；服务半径内的儿童占比即覆盖率，"
-         "低于目标即为缺口。 Walking distance along the OpenStreetMap network (and straight-line distance) from "
-         "every home to the nearest facility; the share of children within the service radius is the coverage; "
-         "below the target is a gap."),
-        ("覆盖目标 Target", f"{target:g}%（GB 55014-2021 公园服务半径覆盖率 > 80%，统一用于各类设施） "
-                          f"{target:g}% (GB 55014-2021 park service-radius coverage > 80 %, applied to every "
-                          "category)"),
-        ("试点判定 Pilot status", "✓ 达标：检查项全部具备；△ 部分达标：至少一半具备；× 缺口：不足一半具备 "
-                                "Meets: every element; Partly: at least half; Gap: fewer than half"),
-        ("坐标系 CRS", about.crs or "距离在当地 CGCS2000 高斯-克吕格投影中计算；经纬度为 WGS84 Distances in the local "
-                                 "CGCS2000 Gauss-Krüger zone; longitude/latitude in WGS84"),
+        (
+            "方法 Method",
+            "按步行网络（OpenStreetMap 道路）计算每处住户到最近设施的步行距离与直线距离；服务半径内的儿童占比即覆盖率，"
+            "低于目标即为缺口。 Walking distance along the OpenStreetMap network (and straight-line distance) from "
+            "every home to the nearest facility; the share of children within the service radius is the coverage; "
+            "below the target is a gap.",
+        ),
+        (
+            "覆盖目标 Target",
+            f"{target:g}%（GB 55014-2021 公园服务半径覆盖率 > 80%，统一用于各类设施） "
+            f"{target:g}% (GB 55014-2021 park service-radius coverage > 80 %, applied to every "
+            "category)",
+        ),
+        (
+            "试点判定 Pilot status",
+            "✓ 达标：检查项全部具备；△ 部分达标：至少一半具备；× 缺口：不足一半具备 "
+            "Meets: every element; Partly: at least half; Gap: fewer than half",
+        ),
+        (
+            "坐标系 CRS",
+            about.crs
+            or "距离在当地 CGCS2000 高斯-克吕格投影中计算；经纬度为 WGS84 Distances in the local "
+            "CGCS2000 Gauss-Krüger zone; longitude/latitude in WGS84",
+        ),
     ]
     cats = list(about.categories) if about.categories else list(st.categories)
     for c in cats:
@@ -343,17 +408,31 @@ def _about_rows(about: WorkbookAbout, target: float) -> list[tuple[str, str]]:
             cat = st[c]
         except ChildspaceError:
             continue
-        rows.append((f"标准 Standard: {cat.zh} {cat.en}", f"服务半径 {cat.radius_m:g} 米 radius {cat.radius_m:g} m — "
-                                                         f"{cat.basis}"))
+        rows.append(
+            (
+                f"标准 Standard: {cat.zh} {cat.en}",
+                f"服务半径 {cat.radius_m:g} 米 radius {cat.radius_m:g} m — {cat.basis}",
+            )
+        )
     srcs = list(about.sources) + [OSM_CREDIT]
     rows.append(("数据来源 Sources", "；".join(srcs)))
-    rows.append(("说明 Note", "各表格中以 =、+、-、@ 开头的文字前加 ' 作为文本显示。 Text beginning with =, +, -, @ is "
-                            "shown as text."))
+    rows.append(
+        (
+            "说明 Note",
+            "各表格中以 =、+、-、@ 开头的文字前加 ' 作为文本显示。 Text beginning with =, +, -, @ is "
+            "shown as text.",
+        )
+    )
     return rows
 
 
-def write_excel(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, about: WorkbookAbout | None = None,
-                target_pct: float | None = None) -> Path:
+def write_excel(
+    path: str | Path,
+    sheets: Mapping[str, pd.DataFrame],
+    *,
+    about: WorkbookAbout | None = None,
+    target_pct: float | None = None,
+) -> Path:
     """Write the planner's workbook: an explanation sheet, then one sheet per table.
 
     Parameters
@@ -382,8 +461,11 @@ def write_excel(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, about: 
 
     path = Path(path)
     if not sheets:
-        raise DataError("no tables to write", path=path,
-                        fix="the run produced no table: give the run origins or child counts per community")
+        raise DataError(
+            "no tables to write",
+            path=path,
+            fix="the run produced no table: give the run origins or child counts per community",
+        )
     wb = Workbook()
     wb.remove(wb.active)
     used: set[str] = set()
@@ -427,7 +509,10 @@ def write_excel(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, about: 
                     cell.data_type = "s"
         n = len(table) + 1
         target = default_target
-        if "target_pct" in raw_table.columns and pd.to_numeric(raw_table["target_pct"], errors="coerce").notna().any():
+        if (
+            "target_pct" in raw_table.columns
+            and pd.to_numeric(raw_table["target_pct"], errors="coerce").notna().any()
+        ):
             target = float(pd.to_numeric(raw_table["target_pct"], errors="coerce").dropna().iloc[0])
         for j, col in enumerate(table.columns, start=1):
             letter = get_column_letter(j)
@@ -439,10 +524,13 @@ def write_excel(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, about: 
                     cell.number_format = fmt
                 if kind == "pct100" and str(col) != "target_pct" and n > 1:
                     rng = f"{letter}2:{letter}{n}"
-                    ws.conditional_formatting.add(rng, CellIsRule(operator="lessThan", formula=[f"{target:g}"],
-                                                                  fill=below_fill))
-                    ws.conditional_formatting.add(rng, CellIsRule(operator="greaterThanOrEqual",
-                                                                  formula=[f"{target:g}"], fill=meets_fill))
+                    ws.conditional_formatting.add(
+                        rng, CellIsRule(operator="lessThan", formula=[f"{target:g}"], fill=below_fill)
+                    )
+                    ws.conditional_formatting.add(
+                        rng,
+                        CellIsRule(operator="greaterThanOrEqual", formula=[f"{target:g}"], fill=meets_fill),
+                    )
             elif numeric and pd.api.types.is_float_dtype(table[col]):
                 d = _digits(str(col))
                 for cell in ws[letter][1:]:
@@ -452,11 +540,15 @@ def write_excel(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, about: 
                     cell.number_format = "#,##0" if str(col) not in ("batch", "rank") else "0"
             if str(col) in ("status", "verdict", "compliant") and n > 1:
                 rng = f"{letter}2:{letter}{n}"
-                for word, fill in (("×", PatternFill("solid", fgColor="F4C7D6")),
-                                   ("△", PatternFill("solid", fgColor="FDE2C4")),
-                                   ("✓", meets_fill), ("否", PatternFill("solid", fgColor="F4C7D6"))):
-                    ws.conditional_formatting.add(rng, FormulaRule(formula=[f'LEFT({letter}2,1)="{word}"'],
-                                                                   fill=fill))
+                for word, fill in (
+                    ("×", PatternFill("solid", fgColor="F4C7D6")),
+                    ("△", PatternFill("solid", fgColor="FDE2C4")),
+                    ("✓", meets_fill),
+                    ("否", PatternFill("solid", fgColor="F4C7D6")),
+                ):
+                    ws.conditional_formatting.add(
+                        rng, FormulaRule(formula=[f'LEFT({letter}2,1)="{word}"'], fill=fill)
+                    )
             texts = [str(v) for v in table[col].head(500).tolist() if v is not None and v is not pd.NA]
             width = max([_display_width(headers[j - 1]) // 2 + 2] + [_display_width(t) + 2 for t in texts])
             ws.column_dimensions[letter].width = float(min(max(width, 8), 60))
@@ -473,8 +565,10 @@ def write_excel(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, about: 
 # CSV
 # ----------------------------------------------------------------------------------------------------
 
-def write_csv_tables(directory: str | Path, tables: Mapping[str, pd.DataFrame], *,
-                     bilingual: bool = False) -> dict[str, Path]:
+
+def write_csv_tables(
+    directory: str | Path, tables: Mapping[str, pd.DataFrame], *, bilingual: bool = False
+) -> dict[str, Path]:
     """Write each table as ``<directory>/<name>.csv`` in UTF-8 with BOM (Excel opens Chinese correctly).
 
     Parameters
@@ -495,20 +589,26 @@ def write_csv_tables(directory: str | Path, tables: Mapping[str, pd.DataFrame], 
     """
     directory = Path(directory)
     if not directory.is_dir():
-        raise ChildspaceError("the output folder does not exist", path=directory,
-                              fix="create the folder first or choose another output folder")
+        raise ChildspaceError(
+            "the output folder does not exist",
+            path=directory,
+            fix="create the folder first or choose another output folder",
+        )
     written: dict[str, Path] = {}
     for stem, df in tables.items():
         safe = "".join("_" if ch in '<>:"/\\|?*' else ch for ch in str(stem)).strip() or "table"
         table = _plain_table(df, stem)
         for c in table.columns:
-            if not (pd.api.types.is_numeric_dtype(table[c]) or pd.api.types.is_datetime64_any_dtype(table[c])):
+            if not (
+                pd.api.types.is_numeric_dtype(table[c]) or pd.api.types.is_datetime64_any_dtype(table[c])
+            ):
                 table[c] = table[c].map(safe_text)
         if bilingual:
             table = bilingual_headers(_round_numbers(table))
         target = directory / f"{safe}.csv"
         with atomic_path(target) as tmp:
-            table.to_csv(tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+            table.to_csv(
+                tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n"
+            )
         written[str(stem)] = target
     return written
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-Key = tuple[object, ...]   # ("facilities", 1, "coords"): table names, array indices (0-based), key names
+Key = tuple[object, ...]  # ("facilities", 1, "coords"): table names, array indices (0-based), key names
 
 _BARE = r"[A-Za-z0-9_\-]+"
 _QUOTED = r'"(?:[^"\\]|\\.)*"|\'[^\']*\''
@@ -47,11 +47,11 @@ def key_lines(text: str) -> dict[Key, int]:
     lines: dict[Key, int] = {}
     counts: dict[tuple[object, ...], int] = {}
     table: tuple[object, ...] = ()
-    depth = 0            # open brackets of a multi-line array
+    depth = 0  # open brackets of a multi-line array
     in_multi: str | None = None
     for no, raw in enumerate(text.splitlines(), start=1):
         line = raw
-        if in_multi:     # inside a multi-line string
+        if in_multi:  # inside a multi-line string
             if in_multi in line:
                 line = line.split(in_multi, 1)[1]
                 in_multi = None

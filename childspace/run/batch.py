@@ -81,8 +81,8 @@ class ProvinceConfig:
     outputs: Path
     source: Path
     maps: bool = True
-    counties: list[County] = field(default_factory=list)          # mode (b)
-    layer: dict[str, Any] | None = None                            # mode (a): [counties]
+    counties: list[County] = field(default_factory=list)  # mode (b)
+    layer: dict[str, Any] | None = None  # mode (a): [counties]
     cluster: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,8 +90,11 @@ def _path(base: Path, value: Any, where: str, cfg: Path) -> Path:
     p = Path(str(value))
     p = p if p.is_absolute() else base / p
     if not p.exists():
-        raise DataError(f"{where}: file not found: {p}", path=cfg,
-                        fix="check the path (relative paths are relative to the province config)")
+        raise DataError(
+            f"{where}: file not found: {p}",
+            path=cfg,
+            fix="check the path (relative paths are relative to the province config)",
+        )
     return p
 
 
@@ -109,38 +112,58 @@ def load_province(path: str | Path, outputs: str | Path | None = None) -> Provin
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"not a valid TOML file ({exc})", path=path,
-                        fix="see 'childspace batch --help' for the layout") from None
+        raise DataError(
+            f"not a valid TOML file ({exc})", path=path, fix="see 'childspace batch --help' for the layout"
+        ) from None
     base = path.resolve().parent
     prov = raw.get("province", {})
     unknown = set(raw) - {"province", "counties", "county", "cluster"}
     if unknown:
-        raise DataError(f"unknown section(s) {sorted(unknown)}", path=path,
-                        fix="use [province], [counties] or [[county]], and [cluster]")
+        raise DataError(
+            f"unknown section(s) {sorted(unknown)}",
+            path=path,
+            fix="use [province], [counties] or [[county]], and [cluster]",
+        )
     if ("counties" in raw) == ("county" in raw):
-        raise DataError("name the counties either with [counties] (one boundary layer) or with [[county]] "
-                        "entries (one run config each)", path=path, fix="keep exactly one of the two")
+        raise DataError(
+            "name the counties either with [counties] (one boundary layer) or with [[county]] "
+            "entries (one run config each)",
+            path=path,
+            fix="keep exactly one of the two",
+        )
     out = Path(outputs) if outputs is not None else base / prov.get("outputs", "province_outputs")
-    pc = ProvinceConfig(name=str(prov.get("name", path.stem)), outputs=out, source=path,
-                        maps=bool(prov.get("maps", True)), cluster=dict(raw.get("cluster", {})))
+    pc = ProvinceConfig(
+        name=str(prov.get("name", path.stem)),
+        outputs=out,
+        source=path,
+        maps=bool(prov.get("maps", True)),
+        cluster=dict(raw.get("cluster", {})),
+    )
     if "county" in raw:
         seen: set[str] = set()
         for i, e in enumerate(raw["county"]):
             if "config" not in e:
-                raise DataError(f"[[county]] #{i + 1} has no 'config'", path=path,
-                                fix='add config = "my_county.toml"')
+                raise DataError(
+                    f"[[county]] #{i + 1} has no 'config'", path=path, fix='add config = "my_county.toml"'
+                )
             cid = str(e.get("id", Path(e["config"]).stem))
             if cid in seen:
-                raise DataError(f"county id {cid!r} appears twice", path=path, fix="give each county its own id")
+                raise DataError(
+                    f"county id {cid!r} appears twice", path=path, fix="give each county its own id"
+                )
             seen.add(cid)
-            pc.counties.append(County(cid, str(e.get("name", cid)),
-                                      _path(base, e["config"], f"[[county]] {cid}", path)))
+            pc.counties.append(
+                County(cid, str(e.get("name", cid)), _path(base, e["config"], f"[[county]] {cid}", path))
+            )
     else:
         layer = dict(raw["counties"])
         for key in ("path", "template"):
             if key not in layer:
-                raise DataError(f"[counties] has no {key!r}", path=path,
-                                fix='[counties] needs path = "counties.gpkg" and template = "county.toml"')
+                raise DataError(
+                    f"[counties] has no {key!r}",
+                    path=path,
+                    fix='[counties] needs path = "counties.gpkg" and template = "county.toml"',
+                )
             layer[key] = _path(base, layer[key], f"[counties] {key}", path)
         if "osm" in layer:
             layer["osm"] = _path(base, layer["osm"], "[counties] osm", path)
@@ -161,8 +184,11 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{ " + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)} = {_toml_value(x)}"
-                                for k, x in v.items()) + " }"
+        return (
+            "{ "
+            + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)} = {_toml_value(x)}" for k, x in v.items())
+            + " }"
+        )
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
@@ -184,11 +210,16 @@ def _toml(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, src: Path) -> str | None:
+def _pick(
+    columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str, src: Path
+) -> str | None:
     if wanted:
         if wanted not in columns:
-            raise DataError(f"[counties] {what} column {wanted!r} not in the county layer (columns: {columns})",
-                            path=src, fix=f"name one of its columns as the county {what}")
+            raise DataError(
+                f"[counties] {what} column {wanted!r} not in the county layer (columns: {columns})",
+                path=src,
+                fix=f"name one of its columns as the county {what}",
+            )
         return wanted
     low = {c.lower(): c for c in columns}
     return next((low[c] for c in candidates if c in low), None)
@@ -208,12 +239,18 @@ def county_layer(pc: ProvinceConfig) -> Any:
     idc = _pick(cols, lay.get("id"), ("code", "编码", "id", "county_id", "adcode"), "id", src)
     nmc = _pick(cols, lay.get("name"), ("name", "名称", "county_name"), "name", src)
     ids = g[idc].astype(str) if idc else [f"county{i + 1:03d}" for i in range(len(g))]
-    out = gpd.GeoDataFrame({"county_id": ids, "county_name": g[nmc].astype(str) if nmc else ids},
-                           geometry=g.geometry.to_numpy(), crs="EPSG:4326")
+    out = gpd.GeoDataFrame(
+        {"county_id": ids, "county_name": g[nmc].astype(str) if nmc else ids},
+        geometry=g.geometry.to_numpy(),
+        crs="EPSG:4326",
+    )
     dup = out["county_id"].duplicated()
     if dup.any():
-        raise DataError(f"county ids repeat: {sorted(set(out.loc[dup, 'county_id']))}", path=src,
-                        fix="give each county its own id (the [counties] id column)")
+        raise DataError(
+            f"county ids repeat: {sorted(set(out.loc[dup, 'county_id']))}",
+            path=src,
+            fix="give each county its own id (the [counties] id column)",
+        )
     return out
 
 
@@ -257,8 +294,10 @@ def prepare(pc: ProvinceConfig, progress: Progress = _quiet) -> list[County]:
     work = pc.outputs / "work"
     done = work / "split.json"
     if done.exists() and json.loads(done.read_text(encoding="utf-8")).get("fingerprint") == stamp:
-        return [County(r.county_id, r.county_name, work / r.county_id / "county.toml")
-                for r in counties.itertuples()]
+        return [
+            County(r.county_id, r.county_name, work / r.county_id / "county.toml")
+            for r in counties.itertuples()
+        ]
     progress(f"分县准备 Splitting the province inputs into {len(counties)} counties")
     inp = pipeline.load_inputs(tpl)
     tasks = []
@@ -273,22 +312,25 @@ def prepare(pc: ProvinceConfig, progress: Progress = _quiet) -> list[County]:
         if comms is not None:
             parent = comms.get("parent_id")
             if towns is not None and parent is not None and parent.isin(inp.townships["unit_id"]).all():
-                comms = comms[parent.isin(towns["unit_id"])]      # communities follow their township
+                comms = comms[parent.isin(towns["unit_id"])]  # communities follow their township
             else:
                 comms = _within(comms, r.geometry, 0.0)
         for level, part in (("township", towns), ("community", comms)):
             if part is not None and len(part):
                 kept_units.append(part)
                 bounds[level] = {"path": str(_write(part, d / f"{level}.gpkg"))}
-        if not bounds:    # no units inside: the county itself is the one unit
+        if not bounds:  # no units inside: the county itself is the one unit
             import geopandas as gpd
 
-            one = gpd.GeoDataFrame({"unit_id": [r.county_id], "name": [r.county_name], "level": ["township"]},
-                                   geometry=[r.geometry], crs="EPSG:4326")
+            one = gpd.GeoDataFrame(
+                {"unit_id": [r.county_id], "name": [r.county_name], "level": ["township"]},
+                geometry=[r.geometry],
+                crs="EPSG:4326",
+            )
             bounds["township"] = {"path": str(_write(one, d / "township.gpkg"))}
         doc["boundaries"] = bounds
         # homes and pilots follow their unit (a unit belongs to the county holding its representative point)
-        area = _union(kept_units[-1:]) if kept_units else r.geometry   # the finest level
+        area = _union(kept_units[-1:]) if kept_units else r.geometry  # the finest level
         if inp.facilities is not None:
             f = _within(inp.facilities, area, buffer_m)
             doc["facilities"] = [{"path": str(_write(f, d / "facilities.gpkg"))}] if len(f) else []
@@ -322,7 +364,9 @@ def _input_paths(raw: dict[str, Any], base: Path) -> list[Path]:
     out = []
     for sec in INPUT_SECTIONS:
         v = raw.get(sec)
-        entries = v.values() if sec == "boundaries" and isinstance(v, dict) else (v if isinstance(v, list) else [v])
+        entries = (
+            v.values() if sec == "boundaries" and isinstance(v, dict) else (v if isinstance(v, list) else [v])
+        )
         for e in entries:
             if isinstance(e, dict) and "path" in e:
                 p = Path(e["path"])
@@ -367,8 +411,11 @@ def is_complete(outputs: Path, county: County, maps: bool) -> bool:
         fp = county_fingerprint(county.config, maps)
     except (OSError, ValueError, tomllib.TOMLDecodeError):
         return False
-    return (st.get("status") == "ok" and st.get("fingerprint") == fp
-            and all(Path(p).exists() for p in st.get("files", {}).values()))
+    return (
+        st.get("status") == "ok"
+        and st.get("fingerprint") == fp
+        and all(Path(p).exists() for p in st.get("files", {}).values())
+    )
 
 
 def _write_status(outputs: Path, status: dict[str, Any]) -> None:
@@ -385,20 +432,28 @@ def run_county(county: County, outputs: Path, maps: bool = True) -> dict[str, An
     from childspace.run import pipeline
 
     t, c = time.perf_counter(), time.process_time()
-    status: dict[str, Any] = {"county_id": county.id, "name": county.name, "config": str(county.config),
-                              "worker": os.getpid()}
+    status: dict[str, Any] = {
+        "county_id": county.id,
+        "name": county.name,
+        "config": str(county.config),
+        "worker": os.getpid(),
+    }
     try:
         status["fingerprint"] = county_fingerprint(county.config, maps)
         cfg = pipeline.load_config(county.config, outputs=Path(outputs) / "counties" / county.id)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             written = pipeline.run_all(cfg, maps=maps)
-        status.update(status="ok", message="", warnings=len(caught),
-                      files={k: str(v) for k, v in written.items()})
+        status.update(
+            status="ok", message="", warnings=len(caught), files={k: str(v) for k, v in written.items()}
+        )
     except ChildspaceError as exc:
         status.update(status="failed", message=str(exc), files={})
-    status.update(wall_s=round(time.perf_counter() - t, 2), cpu_s=round(time.process_time() - c, 2),
-                  worker_peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+    status.update(
+        wall_s=round(time.perf_counter() - t, 2),
+        cpu_s=round(time.process_time() - c, 2),
+        worker_peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    )
     _write_status(outputs, status)
     return status
 
@@ -410,8 +465,10 @@ def _dask() -> Any:
     try:
         import dask.distributed as dd
     except ImportError:
-        raise ChildspaceError("childspace batch needs Dask distributed, which is not installed. Install it with: "
-                              "pip install \"childspace[batch]\" (or pip install \"dask[distributed]\")") from None
+        raise ChildspaceError(
+            "childspace batch needs Dask distributed, which is not installed. Install it with: "
+            'pip install "childspace[batch]" (or pip install "dask[distributed]")'
+        ) from None
     return dd
 
 
@@ -428,8 +485,13 @@ class BatchResult:
         return [s["county_id"] for s in self.statuses if s.get("status") != "ok"]
 
 
-def run_batch(pc: ProvinceConfig, scheduler: str | None = None, workers: int | None = None,
-              progress: Progress = _quiet, bar: bool = False) -> BatchResult:
+def run_batch(
+    pc: ProvinceConfig,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: Progress = _quiet,
+    bar: bool = False,
+) -> BatchResult:
     """Run every county of ``pc`` not already complete, then merge the province tables and map."""
     dd = _dask()
     counties = prepare(pc, progress)
@@ -447,14 +509,22 @@ def run_batch(pc: ProvinceConfig, scheduler: str | None = None, workers: int | N
             progress(f"Dask scheduler {address}: {len(todo)} counties")
         else:
             n = int(workers or cl.get("workers", 2))
-            cluster = dd.LocalCluster(n_workers=n, threads_per_worker=int(cl.get("threads_per_worker", 1)),
-                                      processes=bool(cl.get("processes", True)),
-                                      memory_limit=cl.get("memory_limit", "auto"), dashboard_address=None)
+            cluster = dd.LocalCluster(
+                n_workers=n,
+                threads_per_worker=int(cl.get("threads_per_worker", 1)),
+                processes=bool(cl.get("processes", True)),
+                memory_limit=cl.get("memory_limit", "auto"),
+                dashboard_address=None,
+            )
             client = dd.Client(cluster)
             progress(f"Dask LocalCluster, {n} workers: {len(todo)} counties")
         try:
-            futs = {client.submit(run_county, c, pc.outputs, pc.maps, key=f"county-{c.id}", retries=retries,
-                                  pure=False): c for c in todo}
+            futs = {
+                client.submit(
+                    run_county, c, pc.outputs, pc.maps, key=f"county-{c.id}", retries=retries, pure=False
+                ): c
+                for c in todo
+            }
             it = dd.as_completed(futs)
             if bar:
                 from tqdm.auto import tqdm
@@ -468,8 +538,14 @@ def run_batch(pc: ProvinceConfig, scheduler: str | None = None, workers: int | N
                 try:
                     st = f.result()
                 except Exception as exc:  # noqa: BLE001 - the task crashed after its retries
-                    st = {"county_id": c.id, "name": c.name, "config": str(c.config), "status": "failed",
-                          "message": f"{type(exc).__name__}: {exc} (after {retries} retries)", "files": {}}
+                    st = {
+                        "county_id": c.id,
+                        "name": c.name,
+                        "config": str(c.config),
+                        "status": "failed",
+                        "message": f"{type(exc).__name__}: {exc} (after {retries} retries)",
+                        "files": {},
+                    }
                     _write_status(pc.outputs, st)
                 statuses[c.id] = st
                 tail = f"{st.get('wall_s', 0):.0f} s" if st["status"] == "ok" else st["message"][:200]
@@ -520,22 +596,42 @@ def province_tables(statuses: list[dict[str, Any]]) -> tuple[Any, Any]:
     rows, cov = [], []
     for st in statuses:
         files = st.get("files", {})
-        row = {"county_id": st["county_id"], "name": st.get("name", ""), "status": st.get("status"),
-               "message": st.get("message", ""), "wall_s": st.get("wall_s"), "cpu_s": st.get("cpu_s"),
-               "worker_peak_rss_mb": st.get("worker_peak_rss_mb")}
-        level, tc = next(((lv, files[k]) for lv, k in (("community", "csv:community_coverage"),
-                                                         ("township", "csv:township_coverage"))
-                          if files.get(k) and Path(files[k]).exists()), (None, None))
+        row = {
+            "county_id": st["county_id"],
+            "name": st.get("name", ""),
+            "status": st.get("status"),
+            "message": st.get("message", ""),
+            "wall_s": st.get("wall_s"),
+            "cpu_s": st.get("cpu_s"),
+            "worker_peak_rss_mb": st.get("worker_peak_rss_mb"),
+        }
+        level, tc = next(
+            (
+                (lv, files[k])
+                for lv, k in (("community", "csv:community_coverage"), ("township", "csv:township_coverage"))
+                if files.get(k) and Path(files[k]).exists()
+            ),
+            (None, None),
+        )
         if st.get("status") == "ok" and tc:
             t = _read_table(tc)
-            g = t.groupby("category", sort=False)[["children", "children_covered_walk",
-                                                  "children_covered_line"]].sum()
+            g = t.groupby("category", sort=False)[
+                ["children", "children_covered_walk", "children_covered_line"]
+            ].sum()
             below = t.groupby("category", sort=False)["below_target"].sum()
             for cat, r in g.iterrows():
-                cov.append({"county_id": st["county_id"], "name": st.get("name", ""), "category": cat,
-                            "children": r["children"], "children_covered_walk": r["children_covered_walk"],
-                            "children_covered_line": r["children_covered_line"], "unit_level": level,
-                            "units_below_target": int(below[cat])})
+                cov.append(
+                    {
+                        "county_id": st["county_id"],
+                        "name": st.get("name", ""),
+                        "category": cat,
+                        "children": r["children"],
+                        "children_covered_walk": r["children_covered_walk"],
+                        "children_covered_line": r["children_covered_line"],
+                        "unit_level": level,
+                        "units_below_target": int(below[cat]),
+                    }
+                )
             row["units"] = int(t["unit_id"].nunique())
             row["unit_level"] = level
             row["children"] = float(g["children"].iloc[0]) if len(g) else 0.0
@@ -550,23 +646,42 @@ def province_tables(statuses: list[dict[str, Any]]) -> tuple[Any, Any]:
                 row[c] = float(s[c].sum()) if c in s else None
         rows.append(row)
     counties = pd.DataFrame(rows)
-    coverage = pd.DataFrame(cov, columns=["county_id", "name", "category", "children", "children_covered_walk",
-                                          "children_covered_line", "unit_level", "units_below_target"])
+    coverage = pd.DataFrame(
+        cov,
+        columns=[
+            "county_id",
+            "name",
+            "category",
+            "children",
+            "children_covered_walk",
+            "children_covered_line",
+            "unit_level",
+            "units_below_target",
+        ],
+    )
     if len(coverage):
-        tot = coverage.groupby("category", sort=False)[["children", "children_covered_walk",
-                                                        "children_covered_line",
-                                                        "units_below_target"]].sum().reset_index()
+        tot = (
+            coverage.groupby("category", sort=False)[
+                ["children", "children_covered_walk", "children_covered_line", "units_below_target"]
+            ]
+            .sum()
+            .reset_index()
+        )
         tot.insert(0, "county_id", "province")
         tot.insert(1, "name", "全省合计 Province")
         coverage = pd.concat([coverage, tot], ignore_index=True)
-        coverage["pct_walk"] = 100.0 * coverage["children_covered_walk"] / coverage["children"].where(
-            coverage["children"] > 0)
-        coverage["pct_line"] = 100.0 * coverage["children_covered_line"] / coverage["children"].where(
-            coverage["children"] > 0)
+        coverage["pct_walk"] = (
+            100.0 * coverage["children_covered_walk"] / coverage["children"].where(coverage["children"] > 0)
+        )
+        coverage["pct_line"] = (
+            100.0 * coverage["children_covered_line"] / coverage["children"].where(coverage["children"] > 0)
+        )
     return counties, coverage
 
 
-def merge_province(pc: ProvinceConfig, statuses: list[dict[str, Any]], counties: list[County]) -> dict[str, Path]:
+def merge_province(
+    pc: ProvinceConfig, statuses: list[dict[str, Any]], counties: list[County]
+) -> dict[str, Path]:
     """Write ``province/counties.csv``, ``province/coverage.csv``, ``province/province.xlsx`` and
     ``province/overview.html`` (counties coloured by the share of children within walking reach)."""
     from childspace.outputs import report
@@ -575,7 +690,9 @@ def merge_province(pc: ProvinceConfig, statuses: list[dict[str, Any]], counties:
     out.mkdir(parents=True, exist_ok=True)
     tab_c, tab_v = province_tables(statuses)
     written = dict(report.write_csv_tables(out, {"counties": tab_c, "coverage": tab_v}))
-    written["excel"] = report.write_excel(out / "province.xlsx", {"县市 Counties": tab_c, "覆盖 Coverage": tab_v})
+    written["excel"] = report.write_excel(
+        out / "province.xlsx", {"县市 Counties": tab_c, "覆盖 Coverage": tab_v}
+    )
     written["overview"] = _overview_map(pc, statuses, tab_v, out / "overview.html")
     return written
 
@@ -606,22 +723,33 @@ def _overview_map(pc: ProvinceConfig, statuses: list[dict[str, Any]], coverage: 
         return "#1a9850" if pct >= 80 else "#fee08b" if pct >= 50 else "#d73027"
 
     for i, cat in enumerate(cats or [None]):
-        fg = folium.FeatureGroup(name=f"{cat or 'status'}: 步行覆盖 % children within walking reach",
-                                 show=i == 0)
+        fg = folium.FeatureGroup(
+            name=f"{cat or 'status'}: 步行覆盖 % children within walking reach", show=i == 0
+        )
         part = cov[cov["category"] == cat].set_index("county_id") if cat else None
         for r in g.itertuples():
             pct = float(part["pct_walk"].get(r.county_id, float("nan"))) if part is not None else None
-            tip = (f"{names.get(r.county_id, '')} ({r.county_id}): {state.get(r.county_id)}"
-                   + (f"; {cat}: {pct:.0f}%" if pct is not None and not math.isnan(pct) else ""))
+            tip = f"{names.get(r.county_id, '')} ({r.county_id}): {state.get(r.county_id)}" + (
+                f"; {cat}: {pct:.0f}%" if pct is not None and not math.isnan(pct) else ""
+            )
             fill = colour(pct) if state.get(r.county_id) == "ok" else "#000000"
-            folium.GeoJson(r.geometry.__geo_interface__, tooltip=tip,
-                           style_function=lambda _f, c=fill: {
-                               "fillColor": c, "color": "#333333", "weight": 1, "fillOpacity": 0.6}).add_to(fg)
+            folium.GeoJson(
+                r.geometry.__geo_interface__,
+                tooltip=tip,
+                style_function=lambda _f, c=fill: {
+                    "fillColor": c,
+                    "color": "#333333",
+                    "weight": 1,
+                    "fillOpacity": 0.6,
+                },
+            ).add_to(fg)
         fg.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    title = (f"<div style='position:fixed;top:8px;left:50px;z-index:1000;background:white;padding:4px 8px'>"
-             f"<b>{pc.name}</b>：各县步行服务覆盖 Children within walking reach per county "
-             f"(绿 ≥80%，黄 50–80%，红 &lt;50%，黑 运行失败 failed)</div>")
+    title = (
+        f"<div style='position:fixed;top:8px;left:50px;z-index:1000;background:white;padding:4px 8px'>"
+        f"<b>{pc.name}</b>：各县步行服务覆盖 Children within walking reach per county "
+        f"(绿 ≥80%，黄 50–80%，红 &lt;50%，黑 运行失败 failed)</div>"
+    )
     m.get_root().html.add_child(folium.Element(title))
     with atomic_path(path, make_dirs=True) as tmp:
         m.save(str(tmp))
@@ -638,6 +766,8 @@ def cli(args: Any, progress: Progress = _quiet) -> dict[str, Path]:
     progress(f"{ok}/{len(res.statuses)} counties ok ({len(res.skipped)} skipped as complete)")
     if res.failed:
         lines = [f"{s['county_id']}: {s.get('message', '')}" for s in res.statuses if s.get("status") != "ok"]
-        raise ChildspaceError(f"{len(res.failed)} counties failed (province tables written without them; fix "
-                              "and run the same command again to redo only these):\n  " + "\n  ".join(lines))
+        raise ChildspaceError(
+            f"{len(res.failed)} counties failed (province tables written without them; fix "
+            "and run the same command again to redo only these):\n  " + "\n  ".join(lines)
+        )
     return res.files

@@ -61,8 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, help_: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_, description=help_, epilog=EXAMPLES[name],
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+        return sub.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            epilog=EXAMPLES[name],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
 
     d = add("demo", "Run the whole chain on the bundled synthetic sample (示例数据全流程).")
     d.add_argument("--outputs", type=Path, default=Path("outputs"), help="output folder (default: ./outputs)")
@@ -70,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--wait", action="store_true", help=WAIT_HELP)
 
     r = add("report", "Run the whole chain on your own files described in a config (全流程分析与报告).")
-    r.add_argument("--config", type=Path, required=True, help="run configuration (TOML), see childspace/data/sample.toml")
+    r.add_argument(
+        "--config", type=Path, required=True, help="run configuration (TOML), see childspace/data/sample.toml"
+    )
     r.add_argument("--outputs", type=Path, help="output folder (default: the config's [project] outputs)")
     r.add_argument("--no-maps", action="store_true", help="skip HTML/PNG maps and the HTML report")
     r.add_argument("--wait", action="store_true", help=WAIT_HELP)
@@ -80,28 +87,42 @@ def _parser() -> argparse.ArgumentParser:
 
     cv = add("coverage", "Service-radius coverage and gaps (服务半径覆盖与缺口).")
     cv.add_argument("--config", type=Path, required=True, help="run configuration (TOML)")
-    cv.add_argument("--category", action="append", help="canonical category (repeatable); default: the config's")
+    cv.add_argument(
+        "--category", action="append", help="canonical category (repeatable); default: the config's"
+    )
     cv.add_argument("--radius", type=float, help="walking radius in metres, overriding the standard")
     cv.add_argument("--outputs", type=Path, help="output folder")
     cv.add_argument("--wait", action="store_true", help=WAIT_HELP)
 
     rt = add("routes", "Safe routes to school, hazards and walksheds (儿童安全通学路径).")
     rt.add_argument("--config", type=Path, required=True, help="run configuration (TOML)")
-    rt.add_argument("--max-level", type=int, choices=(1, 2, 3, 4),
-                    help="highest stress level (1-4) a route may reach to count as safe; drives the verdicts, "
-                         "walksheds and hazards (default: the config's [analysis] safe_max_level, else 2)")
+    rt.add_argument(
+        "--max-level",
+        type=int,
+        choices=(1, 2, 3, 4),
+        help="highest stress level (1-4) a route may reach to count as safe; drives the verdicts, "
+        "walksheds and hazards (default: the config's [analysis] safe_max_level, else 2)",
+    )
     rt.add_argument("--outputs", type=Path, help="output folder")
     rt.add_argument("--wait", action="store_true", help=WAIT_HELP)
 
     from childspace.run.scenario import add_command as _scenario_command  # childspace scenario
+
     _scenario_command(sub, WAIT_HELP)
 
     n = add("network", "Build the walk network from an OSM extract and save it (构建步行路网).")
     n.add_argument("--osm", type=Path, required=True, help=".osm, .osm.bz2 or .osm.pbf file")
-    n.add_argument("--area", type=Path, help="boundary file whose extent is the study area (default: whole file)")
-    n.add_argument("--level", choices=["township", "community"],
-                   help="level of the --area units when their names carry no 街道/镇/乡/社区/村 suffix")
-    n.add_argument("--buffer", type=float, default=500.0, help="metres kept outside the study area (default 500)")
+    n.add_argument(
+        "--area", type=Path, help="boundary file whose extent is the study area (default: whole file)"
+    )
+    n.add_argument(
+        "--level",
+        choices=["township", "community"],
+        help="level of the --area units when their names carry no 街道/镇/乡/社区/村 suffix",
+    )
+    n.add_argument(
+        "--buffer", type=float, default=500.0, help="metres kept outside the study area (default 500)"
+    )
     n.add_argument("--out", type=Path, required=True, help="GeoPackage to write")
     b = add("batch", "Run many counties as tasks on Dask and merge province tables (多县批量运行).")
     b.add_argument("--config", type=Path, required=True, help="province configuration (TOML)")
@@ -114,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _version() -> str:
     from childspace import __version__
+
     return __version__
 
 
@@ -124,12 +146,12 @@ def _safe_console() -> None:
         if reconfigure is not None:
             try:
                 reconfigure(errors="replace")
-            except (ValueError, OSError):   # pragma: no cover - a stream that cannot be reconfigured
+            except (ValueError, OSError):  # pragma: no cover - a stream that cannot be reconfigured
                 pass
 
 
 def _progress(msg: str) -> None:
-    print(f"· {msg}", flush=True)   # a bullet that GBK (cp936) consoles can show
+    print(f"· {msg}", flush=True)  # a bullet that GBK (cp936) consoles can show
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -193,11 +215,13 @@ def _run(args: argparse.Namespace, pipeline: Any) -> int:
 
             written = command(args, pipeline, _progress)
         elif args.command == "network":
-            out = pipeline.build_network_file(args.osm, args.out, area=args.area, buffer_m=args.buffer,
-                                              progress=_progress, level=args.level)
+            out = pipeline.build_network_file(
+                args.osm, args.out, area=args.area, buffer_m=args.buffer, progress=_progress, level=args.level
+            )
             written = {"network": out}
         elif args.command == "batch":
             from childspace.run import batch
+
             written = batch.cli(args, progress=_progress)
         else:  # pragma: no cover - argparse restricts the choices
             raise AssertionError(args.command)

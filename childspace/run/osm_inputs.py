@@ -23,16 +23,28 @@ from childspace._errors import ChildspaceWarning, DataError
 
 __all__ = ["FROM_OSM_KEYS", "homes_from_osm", "units_from_osm"]
 
-FROM_OSM_KEYS = ("units", "homes", "admin_level", "level", "community_admin_level", "children", "grid_m",
-                 "landuse_far", "unmapped_land")
+FROM_OSM_KEYS = (
+    "units",
+    "homes",
+    "admin_level",
+    "level",
+    "community_admin_level",
+    "children",
+    "grid_m",
+    "landuse_far",
+    "unmapped_land",
+)
 
 
 def _opts(cfg: Any) -> dict[str, Any]:
     opts = dict(getattr(cfg, "from_osm", None) or {})
     unknown = set(opts) - set(FROM_OSM_KEYS)
     if unknown:
-        raise DataError(f"[from_osm] has unknown settings {sorted(unknown)}", path=getattr(cfg, "source", None),
-                        fix=f"use {', '.join(FROM_OSM_KEYS)}")
+        raise DataError(
+            f"[from_osm] has unknown settings {sorted(unknown)}",
+            path=getattr(cfg, "source", None),
+            fix=f"use {', '.join(FROM_OSM_KEYS)}",
+        )
     return opts
 
 
@@ -42,7 +54,7 @@ def _areas(cfg: Any, inp: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=2)
-def _read(path: str, mtime: int, size: int) -> Any:   # one read for units and homes of a run
+def _read(path: str, mtime: int, size: int) -> Any:  # one read for units and homes of a run
     from childspace.osm import areas
 
     return areas.read_areas(path)
@@ -70,32 +82,58 @@ def units_from_osm(cfg: Any, inp: Any, progress: Any) -> None:
             geom = shapely.box(*box)
         elif homes is not None and len(homes):
             geom = shapely.convex_hull(shapely.union_all(homes.geometry.values))
-            geom = gpd.GeoSeries([geom], crs=WGS84).to_crs(gpd.GeoSeries([geom], crs=WGS84).estimate_utm_crs()) \
-                .buffer(300).to_crs(WGS84).iloc[0]
+            geom = (
+                gpd.GeoSeries([geom], crs=WGS84)
+                .to_crs(gpd.GeoSeries([geom], crs=WGS84).estimate_utm_crs())
+                .buffer(300)
+                .to_crs(WGS84)
+                .iloc[0]
+            )
         else:
-            raise DataError("the extract holds no boundary, no header bounding box and no residential building",
-                            path=cfg.osm, fix="give [boundaries.township] (a boundary file) in the run config")
-        units = gpd.GeoDataFrame({"unit_id": ["extract"], "name": [f"OSM 数据范围 extract {cfg.osm.name}"],
-                                  "level": [level], "source": ["osm"]}, geometry=[geom], crs=WGS84)
+            raise DataError(
+                "the extract holds no boundary, no header bounding box and no residential building",
+                path=cfg.osm,
+                fix="give [boundaries.township] (a boundary file) in the run config",
+            )
+        units = gpd.GeoDataFrame(
+            {
+                "unit_id": ["extract"],
+                "name": [f"OSM 数据范围 extract {cfg.osm.name}"],
+                "level": [level],
+                "source": ["osm"],
+            },
+            geometry=[geom],
+            crs=WGS84,
+        )
         warnings.warn(
             f"{cfg.osm.name}: no complete boundary=administrative area of admin_level "
             f"{opts.get('admin_level', 'auto')} ({0 if lost is None else len(lost)} cut by the extract's edge): the "
             "whole extract is one unit — give a boundary file ([boundaries.township]) or another "
-            "[from_osm] admin_level", ChildspaceWarning, stacklevel=2)
+            "[from_osm] admin_level",
+            ChildspaceWarning,
+            stacklevel=2,
+        )
     else:
         warnings.warn(
             f"{len(units)} 个单元边界取自 OSM — {len(units)} units from OSM boundary=administrative admin_level "
             f"{units.attrs.get('admin_level')} ({', '.join(units['name'].astype(str).head(4))}"
             f"{', ...' if len(units) > 4 else ''}); {0 if lost is None else len(lost)} of that level cut by the "
-            "extract's edge are left out", ChildspaceWarning, stacklevel=2)
+            "extract's edge are left out",
+            ChildspaceWarning,
+            stacklevel=2,
+        )
     progress(f"单元边界取自 OSM Units from OSM: {len(units)} ({level})")
     setattr(inp, "townships" if level == "township" else "communities", units)
     if opts.get("community_admin_level") is not None and level == "township":
         com = areas.admin_units(a, opts["community_admin_level"], level="community")
         if len(com):
             com["parent_id"] = None
-            hit = gpd.sjoin(gpd.GeoDataFrame(geometry=com.representative_point(), crs=WGS84), units[["unit_id",
-                            "geometry"]], predicate="within", how="left")
+            hit = gpd.sjoin(
+                gpd.GeoDataFrame(geometry=com.representative_point(), crs=WGS84),
+                units[["unit_id", "geometry"]],
+                predicate="within",
+                how="left",
+            )
             com["parent_id"] = hit.groupby(level=0)["unit_id"].first().reindex(com.index).to_numpy()
             inp.communities = com
             progress(f"  communities from OSM: {len(com)}")
@@ -113,26 +151,55 @@ def homes_from_osm(cfg: Any, inp: Any, progress: Any) -> None:
         return
     units = inp.communities if inp.communities is not None else inp.townships
     a = _areas(cfg, inp)
-    homes = areas.residential_homes(a, area=inp.study_area, grid_m=float(opts.get("grid_m", 100.0)),
-                                    landuse_far=float(opts.get("landuse_far", 1.0)),
-                                    unmapped_land=bool(opts.get("unmapped_land", True)))
+    homes = areas.residential_homes(
+        a,
+        area=inp.study_area,
+        grid_m=float(opts.get("grid_m", 100.0)),
+        landuse_far=float(opts.get("landuse_far", 1.0)),
+        unmapped_land=bool(opts.get("unmapped_land", True)),
+    )
     if len(homes) == 0:
-        inp.osm_homes_note = (f"the OSM extract {cfg.osm.name} maps no residential building or land in the study "
-                              "area, so no homes could be estimated from it")
-        warnings.warn(f"{cfg.osm.name}: no residential building or land mapped in the study area: no homes, "
-                      "no coverage — give an [origins] file", ChildspaceWarning, stacklevel=2)
+        inp.osm_homes_note = (
+            f"the OSM extract {cfg.osm.name} maps no residential building or land in the study "
+            "area, so no homes could be estimated from it"
+        )
+        warnings.warn(
+            f"{cfg.osm.name}: no residential building or land mapped in the study area: no homes, "
+            "no coverage — give an [origins] file",
+            ChildspaceWarning,
+            stacklevel=2,
+        )
         return
     totals = opts.get("children")
-    if totals is None and units is inp.communities and inp.townships is not None \
-            and "children" in inp.townships.columns:
+    if (
+        totals is None
+        and units is inp.communities
+        and inp.townships is not None
+        and "children" in inp.townships.columns
+    ):
         units = inp.townships
     est = areas.estimate_children(homes, units, totals=totals)
-    keep = ["origin_id", "children", "unit_id", "estimate", "kind", "building", "levels", "levels_assumed",
-            "floor_m2", "geometry"]
+    keep = [
+        "origin_id",
+        "children",
+        "unit_id",
+        "estimate",
+        "kind",
+        "building",
+        "levels",
+        "levels_assumed",
+        "floor_m2",
+        "geometry",
+    ]
     inp.origins = est[keep]
     inp.origins.attrs["method"] = est.attrs.get("method", "")
     warnings.warn(
         f"{len(est)} 个居住点为 OSM 估算 — {len(est)} homes estimated from OSM ({est['estimate'].iloc[0]}); "
-        "give an [origins] file for real counts", ChildspaceWarning, stacklevel=2)
-    progress(f"居住点取自 OSM（估算）Homes estimated from OSM: {len(est):,} "
-             f"({int((est['kind'] == 'building').sum()):,} buildings), {est['children'].sum():,.0f} children")
+        "give an [origins] file for real counts",
+        ChildspaceWarning,
+        stacklevel=2,
+    )
+    progress(
+        f"居住点取自 OSM（估算）Homes estimated from OSM: {len(est):,} "
+        f"({int((est['kind'] == 'building').sum()):,} buildings), {est['children'].sum():,.0f} children"
+    )

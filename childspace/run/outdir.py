@@ -35,8 +35,16 @@ from childspace._errors import ChildspaceError
 
 MANIFEST = "run.json"
 #: What childspace writes at the top of an output folder (outputs of versions without a manifest are recognised).
-KNOWN_OUTPUTS = ("childspace.gpkg", "childspace.xlsx", "report.html", "maps", "figures", "tables", MANIFEST,
-                 "scenario")   # childspace scenario: OUTPUTS/scenario/NAME/
+KNOWN_OUTPUTS = (
+    "childspace.gpkg",
+    "childspace.xlsx",
+    "report.html",
+    "maps",
+    "figures",
+    "tables",
+    MANIFEST,
+    "scenario",
+)  # childspace scenario: OUTPUTS/scenario/NAME/
 # leftovers of childspace._atomic.atomic_path: ".<stem>.<8 random chars><suffix>" (+ SQLite side files)
 _TEMP = re.compile(r"^\.[^.].*\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?(-journal|-wal|-shm)?$")
 MB = 1024 * 1024
@@ -93,45 +101,66 @@ def check_output_folder(out: Path, need_bytes: int = 0) -> str:
     out = Path(out)
     pkg = Path(__file__).resolve().parents[1]
     if Path(os.path.abspath(out)).resolve().is_relative_to(pkg):
-        raise ChildspaceError("the output folder is inside the childspace package", path=out,
-                              fix="give another folder with --outputs (or [project] outputs in the config)")
+        raise ChildspaceError(
+            "the output folder is inside the childspace package",
+            path=out,
+            fix="give another folder with --outputs (or [project] outputs in the config)",
+        )
     if out.exists() and not out.is_dir():
-        raise ChildspaceError("the output path is a file, not a folder", path=out,
-                              fix="give a folder for --outputs (it is created when missing)")
+        raise ChildspaceError(
+            "the output path is a file, not a folder",
+            path=out,
+            fix="give a folder for --outputs (it is created when missing)",
+        )
     anc = out if out.exists() else out.parent
     while not anc.exists():
         anc = anc.parent
     if not anc.is_dir():
-        raise ChildspaceError(f"cannot create the output folder: {anc} is a file", path=out,
-                              fix="choose another output folder")
+        raise ChildspaceError(
+            f"cannot create the output folder: {anc} is a file", path=out, fix="choose another output folder"
+        )
     if not out.exists():
         why = _probe_write(anc)
         if why:
-            raise ChildspaceError(f"cannot create the output folder: {anc} is not writable ({why})", path=out,
-                                  fix="choose an output folder you can write to (--outputs)")
+            raise ChildspaceError(
+                f"cannot create the output folder: {anc} is not writable ({why})",
+                path=out,
+                fix="choose an output folder you can write to (--outputs)",
+            )
     else:
         why = _probe_write(out)
         if why:
-            raise ChildspaceError(f"the output folder is not writable ({why})", path=out,
-                                  fix="choose an output folder you can write to (--outputs), or change its "
-                                      "permissions")
+            raise ChildspaceError(
+                f"the output folder is not writable ({why})",
+                path=out,
+                fix="choose an output folder you can write to (--outputs), or change its permissions",
+            )
         if out.parent.exists():
             why = _probe_write(out.parent)
             if why:
-                raise ChildspaceError(f"the folder holding the outputs ({out.parent}) is not writable ({why}); a run "
-                                      "writes its new outputs beside the old ones first", path=out,
-                                      fix="choose an output folder inside a folder you can write to")
+                raise ChildspaceError(
+                    f"the folder holding the outputs ({out.parent}) is not writable ({why}); a run "
+                    "writes its new outputs beside the old ones first",
+                    path=out,
+                    fix="choose an output folder inside a folder you can write to",
+                )
         foreign = _foreign(out)
         if foreign:
             more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
-            raise ChildspaceError(f"the output folder holds files that a childspace run did not write "
-                                  f"({', '.join(foreign[:3])}{more}); a run replaces the whole folder", path=out,
-                                  fix="give an empty or new folder for --outputs (or move those files)")
+            raise ChildspaceError(
+                f"the output folder holds files that a childspace run did not write "
+                f"({', '.join(foreign[:3])}{more}); a run replaces the whole folder",
+                path=out,
+                fix="give an empty or new folder for --outputs (or move those files)",
+            )
     free = shutil.disk_usage(anc).free
     if free < need_bytes:
-        raise ChildspaceError(f"only {free / MB:,.0f} MB free on the disk of the output folder; this run needs "
-                              f"about {need_bytes / MB:,.0f} MB", path=out,
-                              fix="free some disk space or choose an output folder on another disk")
+        raise ChildspaceError(
+            f"only {free / MB:,.0f} MB free on the disk of the output folder; this run needs "
+            f"about {need_bytes / MB:,.0f} MB",
+            path=out,
+            fix="free some disk space or choose an output folder on another disk",
+        )
     return f"{out} ({'exists' if out.exists() else 'will be created'}, writable, {free / MB:,.0f} MB free)"
 
 
@@ -147,7 +176,7 @@ def check_inputs_readable(paths: Iterable[tuple[str, Path]]) -> int:
     for section, p in paths:
         p = Path(p)
         try:
-            if p.is_dir():      # e.g. a File Geodatabase folder
+            if p.is_dir():  # e.g. a File Geodatabase folder
                 os.listdir(p)
                 total += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
             else:
@@ -155,10 +184,15 @@ def check_inputs_readable(paths: Iterable[tuple[str, Path]]) -> int:
                     fh.read(1)
                 total += p.stat().st_size
         except FileNotFoundError:
-            raise ChildspaceError(f"{section}: file not found", path=p, fix="check the path in the config") from None
+            raise ChildspaceError(
+                f"{section}: file not found", path=p, fix="check the path in the config"
+            ) from None
         except OSError as exc:
-            raise ChildspaceError(f"{section}: cannot read the file ({exc.strerror or exc})", path=p,
-                                  fix="check the file's permissions, or close the program that holds it") from None
+            raise ChildspaceError(
+                f"{section}: cannot read the file ({exc.strerror or exc})",
+                path=p,
+                fix="check the file's permissions, or close the program that holds it",
+            ) from None
     return total
 
 
@@ -218,12 +252,15 @@ def locked(out: Path, wait: bool = False, progress: Callable[[str], None] | None
     while True:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            fh = open(lp, "a+b")   # noqa: SIM115 - held open for the lifetime of the lock
+            fh = open(lp, "a+b")  # noqa: SIM115 - held open for the lifetime of the lock
         except OSError as exc:
-            raise ChildspaceError(f"cannot create the lock file beside the output folder ({exc.strerror or exc})",
-                                  path=lp, fix="choose an output folder inside a folder you can write to") from None
+            raise ChildspaceError(
+                f"cannot create the lock file beside the output folder ({exc.strerror or exc})",
+                path=lp,
+                fix="choose an output folder inside a folder you can write to",
+            ) from None
         if _try_lock(fh):
-            try:   # the file may have been removed by the run that held it just before we locked it
+            try:  # the file may have been removed by the run that held it just before we locked it
                 same = os.name == "nt" or os.path.samestat(os.fstat(fh.fileno()), os.stat(lp))
             except FileNotFoundError:
                 same = False
@@ -235,9 +272,11 @@ def locked(out: Path, wait: bool = False, progress: Callable[[str], None] | None
         holder = fh.read(200).decode("utf-8", "replace").strip()
         fh.close()
         if not wait:
-            raise ChildspaceError(f"another childspace run is writing to this output folder ({holder or 'running'})",
-                                  path=out, fix="wait for it to finish, run again with --wait, or choose another "
-                                                "folder with --outputs")
+            raise ChildspaceError(
+                f"another childspace run is writing to this output folder ({holder or 'running'})",
+                path=out,
+                fix="wait for it to finish, run again with --wait, or choose another folder with --outputs",
+            )
         if not told and progress is not None:
             progress(f"等待另一运行结束 Waiting for the other run writing {out} ({holder})")
             told = True
@@ -256,7 +295,7 @@ def locked(out: Path, wait: bool = False, progress: Callable[[str], None] | None
             _held.pop(out, None)
         if os.name != "nt":
             try:
-                os.unlink(lp)     # while still locked: a waiting run re-checks that it locked the live file
+                os.unlink(lp)  # while still locked: a waiting run re-checks that it locked the live file
             except OSError:
                 pass
         fh.close()
@@ -346,8 +385,12 @@ def _manifest(stage: Path, info: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def staged(out: Path, info: dict[str, Any] | None = None, wait: bool = False,
-           progress: Callable[[str], None] | None = None) -> Iterator[Path]:
+def staged(
+    out: Path,
+    info: dict[str, Any] | None = None,
+    wait: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Iterator[Path]:
     """Yield an empty staging folder for the outputs of ``out``; swap it in when the block completes.
 
     On an exception (Ctrl+C included) the staging folder is deleted and ``out`` is left as it was.
@@ -369,19 +412,24 @@ def staged(out: Path, info: dict[str, Any] | None = None, wait: bool = False,
             try:
                 if out.exists():
                     os.replace(out, prev)
-            except OSError as exc:   # Windows: a file of the old outputs is open (Excel, QGIS)
+            except OSError as exc:  # Windows: a file of the old outputs is open (Excel, QGIS)
                 shutil.rmtree(stage, ignore_errors=True)
-                raise ChildspaceError(f"the old outputs could not be replaced ({exc.strerror or exc}); they are "
-                                      "left as they were", path=out,
-                                      fix="close the files of this folder open in Excel, QGIS or a browser and "
-                                          "run again") from None
+                raise ChildspaceError(
+                    f"the old outputs could not be replaced ({exc.strerror or exc}); they are "
+                    "left as they were",
+                    path=out,
+                    fix="close the files of this folder open in Excel, QGIS or a browser and run again",
+                ) from None
             try:
                 os.replace(stage, out)
             except OSError as exc:
                 if prev.exists() and not out.exists():
                     os.replace(prev, out)
                 shutil.rmtree(stage, ignore_errors=True)
-                raise ChildspaceError(f"the new outputs could not be moved into place ({exc.strerror or exc}); the "
-                                      "old ones are left as they were", path=out,
-                                      fix="check the folder's permissions and run again") from None
+                raise ChildspaceError(
+                    f"the new outputs could not be moved into place ({exc.strerror or exc}); the "
+                    "old ones are left as they were",
+                    path=out,
+                    fix="check the folder's permissions and run again",
+                ) from None
         shutil.rmtree(prev, ignore_errors=True)

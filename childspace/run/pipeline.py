@@ -84,7 +84,7 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
             inp.communities = io.load_boundaries(e.path, level="community", **e.loader_options())
     from childspace.run import osm_inputs
 
-    osm_inputs.units_from_osm(cfg, inp, progress)   # no boundary files: units from the extract
+    osm_inputs.units_from_osm(cfg, inp, progress)  # no boundary files: units from the extract
     units = [b for b in (inp.townships, inp.communities) if b is not None]
     if units:
         import shapely
@@ -94,8 +94,14 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
     for e in cfg.facilities:
         progress(f"设施 Facilities: {e.path.name} (coords={e.coords})")
         with _input_context(e):
-            f = io.load_facilities(e.path, **e.loader_options(), category=e.category, study_area=inp.study_area,
-                                   standards=std, strict=e.strict)
+            f = io.load_facilities(
+                e.path,
+                **e.loader_options(),
+                category=e.category,
+                study_area=inp.study_area,
+                standards=std,
+                strict=e.strict,
+            )
         parts.append(f)
     if parts:  # one layer; ids found in several files are prefixed with the file's name, with a warning
         inp.facilities = io.combine_facilities(parts, [e.path for e in cfg.facilities])
@@ -108,18 +114,27 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
         e = cfg.origins
         progress(f"儿童居住点 Origins: {e.path.name}")
         with _input_context(e):
-            inp.origins = io.load_origins(e.path, **e.loader_options(), study_area=inp.study_area, strict=e.strict)
+            inp.origins = io.load_origins(
+                e.path, **e.loader_options(), study_area=inp.study_area, strict=e.strict
+            )
     else:
         counted = [u for u in (inp.communities, inp.townships) if u is not None and "children" in u]
         if counted:
             c = counted[0]
-            progress(f"无居住点文件：以{'社区' if c is inp.communities else '乡镇'}中心点和儿童数代替 No origins file: "
-                     f"{'community' if c is inp.communities else 'township'} centroids weighted by children")
-            inp.origins = gpd.GeoDataFrame({"origin_id": c["unit_id"].astype(str),
-                                            "children": c["children"].fillna(0).astype(int),
-                                            "unit_id": c["unit_id"]},
-                                           geometry=c.geometry.representative_point(), crs=c.crs)
-    osm_inputs.homes_from_osm(cfg, inp, progress)   # no homes and no child counts: estimated from the extract
+            progress(
+                f"无居住点文件：以{'社区' if c is inp.communities else '乡镇'}中心点和儿童数代替 No origins file: "
+                f"{'community' if c is inp.communities else 'township'} centroids weighted by children"
+            )
+            inp.origins = gpd.GeoDataFrame(
+                {
+                    "origin_id": c["unit_id"].astype(str),
+                    "children": c["children"].fillna(0).astype(int),
+                    "unit_id": c["unit_id"],
+                },
+                geometry=c.geometry.representative_point(),
+                crs=c.crs,
+            )
+    osm_inputs.homes_from_osm(cfg, inp, progress)  # no homes and no child counts: estimated from the extract
     for name in ("townships", "communities", "facilities", "pilots", "origins"):
         g = getattr(inp, name)
         if g is not None:
@@ -134,8 +149,12 @@ def _input_context(e: InputSpec) -> Iterator[None]:
         yield
     except DataError as exc:
         if e.section and e.section not in exc.message:
-            raise DataError(f"{exc.message} (input {e.section} of the config)", path=exc.path, feature=exc.feature,
-                            fix=exc.fix) from None
+            raise DataError(
+                f"{exc.message} (input {e.section} of the config)",
+                path=exc.path,
+                feature=exc.feature,
+                fix=exc.fix,
+            ) from None
         raise
 
 
@@ -161,20 +180,25 @@ def _origins_context(cfg: RunConfig, inp: Inputs) -> Iterator[None]:
         yield
     except NetworkError as exc:
         msg = exc.message
-        if msg.startswith("origins (homes)"):   # from the coverage functions
+        if msg.startswith("origins (homes)"):  # from the coverage functions
             msg = msg.replace("origins (homes)", f"origins ({_origins_source(cfg, inp)})", 1)
             raise NetworkError(msg, path=cfg.source, fix=exc.fix) from None
         m = re.match(r"none of the (\d+) points", msg)
         if m is None:
             raise
         n_origins = len(inp.origins) if inp.origins is not None else -1
-        what = (f"origins ({_origins_source(cfg, inp)})" if int(m.group(1)) == n_origins
-                else "schools (primary and middle, from [[facilities]] and OSM)")
-        raise NetworkError(f"{what}: {msg}", path=cfg.source,
-                           fix="check their coordinates (coords = \"gcj02\"/\"bd09\" for Amap/Baidu picks, crs= for "
-                               "projected files) and that the OSM extract covers their area; if they are right, "
-                               f"raise the tolerance: {SNAP_SETTING}, e.g. max_snap_m = {2 * cfg.max_snap_m:g}"
-                           ) from None
+        what = (
+            f"origins ({_origins_source(cfg, inp)})"
+            if int(m.group(1)) == n_origins
+            else "schools (primary and middle, from [[facilities]] and OSM)"
+        )
+        raise NetworkError(
+            f"{what}: {msg}",
+            path=cfg.source,
+            fix='check their coordinates (coords = "gcj02"/"bd09" for Amap/Baidu picks, crs= for '
+            "projected files) and that the OSM extract covers their area; if they are right, "
+            f"raise the tolerance: {SNAP_SETTING}, e.g. max_snap_m = {2 * cfg.max_snap_m:g}",
+        ) from None
 
 
 def require_origins(cfg: RunConfig, inputs: Inputs) -> None:
@@ -187,17 +211,32 @@ def require_origins(cfg: RunConfig, inputs: Inputs) -> None:
     """
     if inputs.origins is not None:
         return
-    have = [s if lvl in cfg.boundaries else f"{lvl} units from OSM"
-            for s, lvl, g in (("[boundaries.community]", "community", inputs.communities),
-                              ("[boundaries.township]", "township", inputs.townships)) if g is not None]
+    have = [
+        s if lvl in cfg.boundaries else f"{lvl} units from OSM"
+        for s, lvl, g in (
+            ("[boundaries.community]", "community", inputs.communities),
+            ("[boundaries.township]", "township", inputs.townships),
+        )
+        if g is not None
+    ]
     osm = inputs.osm_homes_note or "no homes estimated from the OSM extract"
-    fix = 'add [origins] path = "homes.gpkg" (points with a children column), or a children/儿童数 column to the ' \
-          'community boundaries'
+    fix = (
+        'add [origins] path = "homes.gpkg" (points with a children column), or a children/儿童数 column to the '
+        "community boundaries"
+    )
     if "homes = false" in osm:
         fix += ", or remove homes = false from [from_osm] (homes estimated from the extract's residential buildings)"
-    raise DataError("no children to count: there is no [origins] file and "
-                    + (f"the boundaries ({', '.join(have)}) have no children (儿童数) column" if have
-                       else "no boundaries with child counts") + f"; {osm}", path=cfg.source, fix=fix)
+    raise DataError(
+        "no children to count: there is no [origins] file and "
+        + (
+            f"the boundaries ({', '.join(have)}) have no children (儿童数) column"
+            if have
+            else "no boundaries with child counts"
+        )
+        + f"; {osm}",
+        path=cfg.source,
+        fix=fix,
+    )
 
 
 def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
@@ -213,12 +252,14 @@ def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
             continue
         extra = ""
         if name == "facilities":
-            extra = " — " + ", ".join(f"{k} {v}" for k, v in g["category"].value_counts().sort_index().items())
+            extra = " — " + ", ".join(
+                f"{k} {v}" for k, v in g["category"].value_counts().sort_index().items()
+            )
         if name == "pilots":
             extra = " — " + ", ".join(f"{k}: {v}" for k, v in g["batch"].value_counts().sort_index().items())
         if name == "origins":
             extra = f" — {int(g['children'].sum())} children"
-            if g.attrs.get("method"):   # homes estimated from the OSM extract ([from_osm])
+            if g.attrs.get("method"):  # homes estimated from the OSM extract ([from_osm])
                 extra += f" (估算 estimated from {cfg.osm.name}: {g.attrs['method']})"
         lines.append(f"  {name}: {len(g)} features{extra}")
         rep = inp.reports.get(name)
@@ -237,8 +278,10 @@ def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
         chk = register.check_units(g, reg, level=level)
         matched = int((chk["status"] == "ok").sum()) if "status" in chk else 0
         if matched == 0:
-            lines.append(f"  register: none of the {name} matches the Yueqing register (another city, or "
-                         "synthetic data) — not checked")
+            lines.append(
+                f"  register: none of the {name} matches the Yueqing register (another city, or "
+                "synthetic data) — not checked"
+            )
         else:
             counts = chk["status"].value_counts().to_dict()
             lines.append(f"  register ({level}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -262,8 +305,9 @@ def _radii(cfg: RunConfig) -> Any:
     return cfg.resolved_standards()
 
 
-def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
-                 progress: Progress = _quiet) -> Results:
+def run_analyses(
+    cfg: RunConfig, coverage: bool = True, routes: bool = True, progress: Progress = _quiet
+) -> Results:
     """Load, build the network and run the analyses of ``cfg``; returns the frames (writes nothing)."""
     import warnings
 
@@ -299,12 +343,16 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
         elif len(osm_fac):
             fac, dups = features.merge_facilities(fac, osm_fac)
             res.tables["osm_duplicates"] = dups
-            progress(f"  {len(osm_fac)} found in OSM, {len(dups)} duplicates of yours removed, "
-                     f"{int((fac['source'] == 'osm').sum())} added")
-    if osm_fac is not None:   # found, classified, merged, left out and why
+            progress(
+                f"  {len(osm_fac)} found in OSM, {len(dups)} duplicates of yours removed, "
+                f"{int((fac['source'] == 'osm').sum())} added"
+            )
+    if osm_fac is not None:  # found, classified, merged, left out and why
         rep = res.tables["osm_facilities"] = features.osm_report(osm_fac, res.tables.get("osm_duplicates"))
-        progress(f"  OSM: {int(rep['found'].sum())} found, {int(rep['level_unknown'].sum())} schools of unknown "
-                 f"level, {int(rep['merged'].sum())} merged, {int(rep['left_out'].sum())} left out")
+        progress(
+            f"  OSM: {int(rep['found'].sum())} found, {int(rep['level_unknown'].sum())} schools of unknown "
+            f"level, {int(rep['merged'].sum())} merged, {int(rep['left_out'].sum())} left out"
+        )
     inp.facilities = fac
     res.layers["facilities"] = fac
     radii = _radii(cfg)
@@ -312,22 +360,29 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
 
     if coverage and fac is not None and inp.origins is not None:
         progress("服务覆盖 Coverage: distances from every home to the nearest facility of each category")
-        snap = cfg.max_snap_m   # [network] max_snap_m: how far from a street a home or facility may lie
+        snap = cfg.max_snap_m  # [network] max_snap_m: how far from a street a home or facility may lie
         with _origins_context(cfg, inp):
-            access = cov.origin_access(inp.origins, fac, net, categories=categories, radii=radii, max_snap=snap)
+            access = cov.origin_access(
+                inp.origins, fac, net, categories=categories, radii=radii, max_snap=snap
+            )
         res.layers["access"] = access
-        if inp.origins.attrs.get("method"):   # estimated homes: the method goes with the layer
+        if inp.origins.attrs.get("method"):  # estimated homes: the method goes with the layer
             access.attrs["method"] = inp.origins.attrs["method"]
         progress("服务范围 Service areas (walking and straight-line)")
-        sa_walk = cov.service_areas(fac, net, radii=radii, method="walk", categories=categories, max_snap=snap)
+        sa_walk = cov.service_areas(
+            fac, net, radii=radii, method="walk", categories=categories, max_snap=snap
+        )
         sa_line = cov.service_areas(fac, None, radii=radii, method="line", categories=categories)
-        res.layers["service_areas"] = gpd.GeoDataFrame(pd.concat([sa_walk, sa_line], ignore_index=True),
-                                                       geometry="geometry", crs=sa_walk.crs)
-        d_walk = cov.dissolve_service_areas(sa_walk, net, radii=radii, method="walk", categories=categories,
-                                            max_snap=snap)
+        res.layers["service_areas"] = gpd.GeoDataFrame(
+            pd.concat([sa_walk, sa_line], ignore_index=True), geometry="geometry", crs=sa_walk.crs
+        )
+        d_walk = cov.dissolve_service_areas(
+            sa_walk, net, radii=radii, method="walk", categories=categories, max_snap=snap
+        )
         d_line = cov.dissolve_service_areas(sa_line, None, radii=radii, method="line", categories=categories)
-        res.layers["service_areas_dissolved"] = gpd.GeoDataFrame(pd.concat([d_walk, d_line], ignore_index=True),
-                                                                 geometry="geometry", crs=d_walk.crs)
+        res.layers["service_areas_dissolved"] = gpd.GeoDataFrame(
+            pd.concat([d_walk, d_line], ignore_index=True), geometry="geometry", crs=d_walk.crs
+        )
         gap_parts = []
         for level, units in (("township", inp.townships), ("community", inp.communities)):
             if units is None:
@@ -338,18 +393,27 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
             res.tables[f"{level}_life_circles"] = cov.life_circles(uc, radii)
             if level == "community" or inp.communities is None:
                 gap_parts.append(cov.gaps(units, access, d_walk, categories))
-        if inp.townships is not None:   # count standards: e.g. a children's home in every township
+        if inp.townships is not None:  # count standards: e.g. a children's home in every township
             res.tables["township_minimums"] = cov.facilities_per_unit(inp.townships, fac, radii)
         if gap_parts:
-            res.layers["gaps"] = gpd.GeoDataFrame(pd.concat(gap_parts, ignore_index=True), geometry="geometry",
-                                                  crs=gap_parts[0].crs)
+            res.layers["gaps"] = gpd.GeoDataFrame(
+                pd.concat(gap_parts, ignore_index=True), geometry="geometry", crs=gap_parts[0].crs
+            )
         if inp.pilots is not None:
             progress("试点单元 Pilot units: catchments, checklist and status")
-            res.layers["pilot_catchments"] = pil.pilot_catchments(inp.pilots, net, radius=cfg.pilot_radius_m,
-                                                                  max_snap=snap)
-            res.layers["pilots"] = pil.pilot_status(inp.pilots, fac, inp.origins, net, radii=radii,
-                                                    target_pct=cfg.target_pct, categories=categories,
-                                                    max_snap=snap)
+            res.layers["pilot_catchments"] = pil.pilot_catchments(
+                inp.pilots, net, radius=cfg.pilot_radius_m, max_snap=snap
+            )
+            res.layers["pilots"] = pil.pilot_status(
+                inp.pilots,
+                fac,
+                inp.origins,
+                net,
+                radii=radii,
+                target_pct=cfg.target_pct,
+                categories=categories,
+                max_snap=snap,
+            )
     if routes and fac is not None and inp.origins is not None:
         from childspace.analysis import routes as rt
         from childspace.analysis import safety
@@ -359,37 +423,49 @@ def run_analyses(cfg: RunConfig, coverage: bool = True, routes: bool = True,
             progress("通学路径 Routes to school: stress of every street and crossing")
             stress = safety.network_stress(net, profile=cfg.safety_profile)
             res.stress = stress
-            progress(f"  安全配置 Safety profile: {stress.profile} (默认值用于未标注的道路 defaults for untagged roads)")
-            progress(f"  routes from {len(inp.origins):,} homes to {len(schools)} schools (shortest and safest)")
-            lvl = cfg.safe_max_level   # None: by the child's age (config/safety.toml [verdict.safe_max_level])
+            progress(
+                f"  安全配置 Safety profile: {stress.profile} (默认值用于未标注的道路 defaults for untagged roads)"
+            )
+            progress(
+                f"  routes from {len(inp.origins):,} homes to {len(schools)} schools (shortest and safest)"
+            )
+            lvl = cfg.safe_max_level  # None: by the child's age (config/safety.toml [verdict.safe_max_level])
             with _origins_context(cfg, inp):
-                r = rt.school_routes(net, inp.origins, schools, stress=stress, safe_max_level=lvl,
-                                     max_snap=cfg.max_snap_m)
+                r = rt.school_routes(
+                    net, inp.origins, schools, stress=stress, safe_max_level=lvl, max_snap=cfg.max_snap_m
+                )
             res.layers["routes"] = r
             res.tables["schools"] = rt.school_summary(r, schools)
-            res.tables["routes"] = rt.routes_table(r)   # one row per home and school category, no geometry
-            res.layers["hazards"] = rt.hazards(r, net, stress, rank_by=cfg.hazards_rank_by, schools=schools,
-                                               safe_max_level=lvl)
+            res.tables["routes"] = rt.routes_table(r)  # one row per home and school category, no geometry
+            res.layers["hazards"] = rt.hazards(
+                r, net, stress, rank_by=cfg.hazards_rank_by, schools=schools, safe_max_level=lvl
+            )
             progress("  school walksheds: plain and safe-only")
-            res.layers["walksheds"] = rt.walksheds(net, schools, stress, safe_max_level=lvl,
-                                                   max_snap=cfg.max_snap_m)
+            res.layers["walksheds"] = rt.walksheds(
+                net, schools, stress, safe_max_level=lvl, max_snap=cfg.max_snap_m
+            )
             res.layers["schools"] = schools
         zone_schools = fac[fac["category"].isin(["kindergarten", "primary_school", "middle_school"])]
         if len(zone_schools):
             progress("校园周边 School zones (GA/T 1215-2014: 30 km/h within 150 m, crossing within 50 m)")
-            zones, zone_roads = safety.school_zones(net, zone_schools, stress=stress if len(schools) else None,
-                                                    return_segments=True)
+            zones, zone_roads = safety.school_zones(
+                net, zone_schools, stress=stress if len(schools) else None, return_segments=True
+            )
             res.layers["school_zones"] = zones
             res.layers["school_zone_roads"] = zone_roads
             from childspace.inputs.projection import in_china
+
             pts = zone_schools.to_crs("EPSG:4326").geometry
-            if not in_china(float(pts.x.mean()), float(pts.y.mean())):   # a Chinese standard: say so abroad
-                zones.attrs["note"] = ("校园周边按中国标准 GA/T 1215-2014 评估，此地不在中国，仅供参考 — school zones judged by the "
-                                       "Chinese standard GA/T 1215-2014 (30 km/h within 150 m of a gate, a marked "
-                                       "crossing within 50 m); this area is outside China: for reference only, "
-                                       "check the local rules")
+            if not in_china(float(pts.x.mean()), float(pts.y.mean())):  # a Chinese standard: say so abroad
+                zones.attrs["note"] = (
+                    "校园周边按中国标准 GA/T 1215-2014 评估，此地不在中国，仅供参考 — school zones judged by the "
+                    "Chinese standard GA/T 1215-2014 (30 km/h within 150 m of a gate, a marked "
+                    "crossing within 50 m); this area is outside China: for reference only, "
+                    "check the local rules"
+                )
                 progress(f"  {zones.attrs['note']}")
     from childspace.run.plan_step import add_indicators  # the action plan's targets, measured
+
     add_indicators(cfg, res, progress)
     res.summary = summarise(res, cfg)
     return res
@@ -409,7 +485,10 @@ def _report_line(r: Any) -> str:
         if key == "ids":
             ids = [i for i in (v if isinstance(v, (list, tuple)) else s.split(";")) if str(i).strip()]
             if len(ids) > CHECK_MAX_IDS:
-                s = "; ".join(str(i).strip() for i in ids[:CHECK_MAX_IDS]) + f" … (+{len(ids) - CHECK_MAX_IDS} more)"
+                s = (
+                    "; ".join(str(i).strip() for i in ids[:CHECK_MAX_IDS])
+                    + f" … (+{len(ids) - CHECK_MAX_IDS} more)"
+                )
             else:
                 s = "; ".join(str(i).strip() for i in ids)
         parts.append(s)
@@ -426,7 +505,7 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
     out: list[str] = []
     uc = res.tables.get("community_coverage")
     unit_zh, unit_en = "社区", "communities"
-    if uc is None or not len(uc):   # units from a township file or from OSM only
+    if uc is None or not len(uc):  # units from a township file or from OSM only
         uc = res.tables.get("township_coverage")
         unit_zh, unit_en = "乡镇街道", "townships"
     if uc is not None and len(uc):
@@ -435,9 +514,11 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
             tot = part["children"].sum()
             cov_ = part["children_covered_walk"].sum()
             pct = 100.0 * cov_ / tot if tot else float("nan")
-            out.append(f"{category_label(cat)}：步行 {pct:.0f}% 的儿童在服务半径内，{len(below)} 个{unit_zh}低于 "
-                       f"{cfg.target_pct:g}% — {pct:.0f}% of children within walking reach; {len(below)} "
-                       f"{unit_en} below target")
+            out.append(
+                f"{category_label(cat)}：步行 {pct:.0f}% 的儿童在服务半径内，{len(below)} 个{unit_zh}低于 "
+                f"{cfg.target_pct:g}% — {pct:.0f}% of children within walking reach; {len(below)} "
+                f"{unit_en} below target"
+            )
     mins = res.tables.get("township_minimums")
     if mins is not None and len(mins):
         out.extend(mins.loc[~mins["meets"], "finding"].tolist())
@@ -445,28 +526,41 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
     if ps is not None and len(ps):
         for batch, part in ps.groupby("batch"):
             c = part["status"].value_counts()
-            out.append(f"{batch} 年试点 {len(part)} 个：达标 {c.get('meets', 0)}，部分达标 {c.get('partly', 0)}，"
-                       f"缺口 {c.get('gap', 0)} — batch {batch}: {len(part)} units, {c.get('meets', 0)} meet, "
-                       f"{c.get('partly', 0)} partly, {c.get('gap', 0)} with gaps")
+            out.append(
+                f"{batch} 年试点 {len(part)} 个：达标 {c.get('meets', 0)}，部分达标 {c.get('partly', 0)}，"
+                f"缺口 {c.get('gap', 0)} — batch {batch}: {len(part)} units, {c.get('meets', 0)} meet, "
+                f"{c.get('partly', 0)} partly, {c.get('gap', 0)} with gaps"
+            )
     sch = res.tables.get("schools")
     if sch is not None and len(sch):
         for cat, part in sch.groupby("category", sort=False):
-            safe, caution, unsafe, none_ = (round(float(part[c].sum())) for c in (   # estimates: fractions
-                "children_safe", "children_caution", "children_unsafe", "children_unreachable"))
-            out.append(f"{category_label(cat).split(' ')[0]}通学路径：{safe} 名儿童有安全路径，{caution} 名需注意，{unsafe} 名不安全，"
-                       f"{none_} 名无可达路径 — routes to the nearest {cat.replace('_', ' ')}: {safe} children safe, "
-                       f"{caution} caution, {unsafe} unsafe, {none_} unreachable")
+            safe, caution, unsafe, none_ = (
+                round(float(part[c].sum()))
+                for c in (  # estimates: fractions
+                    "children_safe",
+                    "children_caution",
+                    "children_unsafe",
+                    "children_unreachable",
+                )
+            )
+            out.append(
+                f"{category_label(cat).split(' ')[0]}通学路径：{safe} 名儿童有安全路径，{caution} 名需注意，{unsafe} 名不安全，"
+                f"{none_} 名无可达路径 — routes to the nearest {cat.replace('_', ' ')}: {safe} children safe, "
+                f"{caution} caution, {unsafe} unsafe, {none_} unreachable"
+            )
     zs = res.layers.get("school_zones")
     if zs is not None and len(zs):
-        out.append(f"校园周边（GA/T 1215-2014）：{int(zs['compliant'].sum())}/{len(zs)} 所学校/幼儿园达标，"
-                   f"{int((~zs['speed_ok']).sum())} 所周边道路限速高于30km/h，{int((~zs['crossing_ok']).sum())} 所校门"
-                   f"50米内无人行横道 — school zones: {int(zs['compliant'].sum())} of {len(zs)} comply; "
-                   f"{int((~zs['speed_ok']).sum())} with zone roads over 30 km/h, {int((~zs['crossing_ok']).sum())} "
-                   f"without a marked crossing within 50 m of the gate")
+        out.append(
+            f"校园周边（GA/T 1215-2014）：{int(zs['compliant'].sum())}/{len(zs)} 所学校/幼儿园达标，"
+            f"{int((~zs['speed_ok']).sum())} 所周边道路限速高于30km/h，{int((~zs['crossing_ok']).sum())} 所校门"
+            f"50米内无人行横道 — school zones: {int(zs['compliant'].sum())} of {len(zs)} comply; "
+            f"{int((~zs['speed_ok']).sum())} with zone roads over 30 km/h, {int((~zs['crossing_ok']).sum())} "
+            f"without a marked crossing within 50 m of the gate"
+        )
         if zs.attrs.get("note"):
             out.append(zs.attrs["note"])
     r = res.layers.get("routes")
-    if r is not None and len(r):   # the profile used and how much of the verdicts rests on assumed tags
+    if r is not None and len(r):  # the profile used and how much of the verdicts rests on assumed tags
         from childspace.analysis.route_tables import assumption_summary
 
         prof = r.attrs.get("safety_profile") or "?"
@@ -474,18 +568,25 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
         ks = [k for k in ("kindergarten", "primary_school", "middle_school") if k in smax]
         zh = "，".join(f"{category_label(k).split(' ')[0]} ≤{smax[k]} 级" for k in ks)
         en = ", ".join(f"{k.replace('_', ' ')} <= {smax[k]}" for k in ks)
-        out.append(f"通学路径安全配置：{prof}（未标注的车速、车道、人行道取此配置的默认值）；可独自步行的最高压力等级：{zh} — "
-                   f"route safety profile: {prof} (defaults for untagged speeds, lanes and sidewalks); "
-                   f"safe to walk alone up to stress level: {en}")
-        for line in assumption_summary(r):   # "primary_school：…" → "小学：…" (Chinese first)
+        out.append(
+            f"通学路径安全配置：{prof}（未标注的车速、车道、人行道取此配置的默认值）；可独自步行的最高压力等级：{zh} — "
+            f"route safety profile: {prof} (defaults for untagged speeds, lanes and sidewalks); "
+            f"safe to walk alone up to stress level: {en}"
+        )
+        for line in assumption_summary(r):  # "primary_school：…" → "小学：…" (Chinese first)
             cat, sep, rest = line.partition("：")
-            out.append(f"{category_label(cat).split(' ')[0]}通学{sep}{rest}" if sep and cat in std.categories
-                       else line)
+            out.append(
+                f"{category_label(cat).split(' ')[0]}通学{sep}{rest}"
+                if sep and cat in std.categories
+                else line
+            )
     hz = res.layers.get("hazards")
     if hz is not None and len(hz):
         top = hz.sort_values("rank").iloc[0]
         name = top["name"] if isinstance(top["name"], str) and top["name"] else "（无名道路 unnamed）"
-        out.append(f"首要隐患 Top hazard: {name} — {top['reason']} ({round(float(top['children']))} 名儿童 children)")
+        out.append(
+            f"首要隐患 Top hazard: {name} — {top['reason']} ({round(float(top['children']))} 名儿童 children)"
+        )
     return out
 
 
@@ -506,12 +607,13 @@ def _for_file(df: Any) -> Any:
         if col == geom_name:
             continue
         s = out[col]
-        if pd.api.types.is_float_dtype(s.dtype):   # "no facility reachable" is an empty cell, not inf
+        if pd.api.types.is_float_dtype(s.dtype):  # "no facility reachable" is an empty cell, not inf
             out[col] = s.where(np.isfinite(s.to_numpy(dtype=float)))
             continue
         if isinstance(s.dtype, gpd.array.GeometryDtype):
             out[col] = s.to_wkt()
         elif s.dtype == object:
+
             def conv(v: Any) -> Any:
                 if isinstance(v, (list, tuple, set, np.ndarray)):
                     return "; ".join(str(x) for x in v)
@@ -522,6 +624,7 @@ def _for_file(df: Any) -> Any:
                 if isinstance(v, dict):
                     return str(v)
                 return v
+
             out[col] = s.map(conv)
     return out
 
@@ -532,13 +635,14 @@ def write_geopackage(path: Path, layers: dict[str, Any]) -> Path:
         for name, gdf in layers.items():
             if gdf is None or len(gdf) == 0:
                 continue
-            meta = {"method": gdf.attrs["method"]} if gdf.attrs.get("method") else None   # estimates say how
+            meta = {"method": gdf.attrs["method"]} if gdf.attrs.get("method") else None  # estimates say how
             _for_file(gdf.to_crs("EPSG:4326")).to_file(tmp, layer=name, driver="GPKG", layer_metadata=meta)
     return path
 
 
-def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Progress = _quiet,
-                  wait: bool = False) -> dict[str, Path]:
+def write_outputs(
+    res: Results, cfg: RunConfig, maps: bool = True, progress: Progress = _quiet, wait: bool = False
+) -> dict[str, Path]:
     """Write the GeoPackage, CSV tables, Excel workbook and (with ``maps``) HTML/PNG maps and the HTML report.
 
     The files are written into a staging folder beside ``cfg.outputs`` and swapped in, with a ``run.json``
@@ -553,15 +657,24 @@ def write_outputs(res: Results, cfg: RunConfig, maps: bool = True, progress: Pro
 
 
 def _manifest_info(cfg: RunConfig, maps: bool) -> dict[str, Any]:
-    return {"name": cfg.name, "config": str(cfg.source) if cfg.source else None,
-            "config_sha256": cfg.source_sha256, "maps": maps,
-            "settings": {"safe_max_level": cfg.safe_max_level, "radius_override": cfg.radius_override,
-                         "categories": cfg.categories, "safety_profile": str(cfg.safety_profile),
-                         "max_snap_m": cfg.max_snap_m}}
+    return {
+        "name": cfg.name,
+        "config": str(cfg.source) if cfg.source else None,
+        "config_sha256": cfg.source_sha256,
+        "maps": maps,
+        "settings": {
+            "safe_max_level": cfg.safe_max_level,
+            "radius_override": cfg.radius_override,
+            "categories": cfg.categories,
+            "safety_profile": str(cfg.safety_profile),
+            "max_snap_m": cfg.max_snap_m,
+        },
+    }
 
 
-def _write_files(res: Results, cfg: RunConfig, out: Path, maps: bool = True,
-                 progress: Progress = _quiet) -> dict[str, Path]:
+def _write_files(
+    res: Results, cfg: RunConfig, out: Path, maps: bool = True, progress: Progress = _quiet
+) -> dict[str, Path]:
     """Write every output file under ``out`` (the staging folder)."""
     import pandas as pd
 
@@ -577,9 +690,12 @@ def _write_files(res: Results, cfg: RunConfig, out: Path, maps: bool = True,
     written["geopackage"] = write_geopackage(out / "childspace.gpkg", layers)
 
     tables: dict[str, pd.DataFrame] = {}
-    for key, sheet in (("township_coverage", "township_coverage"), ("community_coverage", "community_coverage"),
-                       ("township_life_circles", "township_life_circles"),
-                       ("community_life_circles", "community_life_circles")):
+    for key, sheet in (
+        ("township_coverage", "township_coverage"),
+        ("community_coverage", "community_coverage"),
+        ("township_life_circles", "township_life_circles"),
+        ("community_life_circles", "community_life_circles"),
+    ):
         if key in res.tables:
             tables[sheet] = res.tables[key]
     if "pilots" in res.layers:
@@ -605,17 +721,23 @@ def _write_files(res: Results, cfg: RunConfig, out: Path, maps: bool = True,
     (out / "tables").mkdir(exist_ok=True)
     for name, p in report.write_csv_tables(out / "tables", tables, bilingual=True).items():
         written[f"csv:{name}"] = p
-    about = report.WorkbookAbout(title=cfg.name, synthetic=cfg.synthetic, categories=cfg.categories,
-                                 sources=[e.path.name for e in cfg.facilities])
-    written["excel"] = report.write_excel(out / "childspace.xlsx",
-                                          {report.SHEET_NAMES.get(k, k): v for k, v in tables.items()}, about=about)
+    about = report.WorkbookAbout(
+        title=cfg.name,
+        synthetic=cfg.synthetic,
+        categories=cfg.categories,
+        sources=[e.path.name for e in cfg.facilities],
+    )
+    written["excel"] = report.write_excel(
+        out / "childspace.xlsx", {report.SHEET_NAMES.get(k, k): v for k, v in tables.items()}, about=about
+    )
     if maps:
         written.update(_write_maps(res, cfg, out, tables, progress))
     return written
 
 
-def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
-                progress: Progress) -> dict[str, Path]:
+def _write_maps(
+    res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any], progress: Progress
+) -> dict[str, Path]:
     import warnings
     from functools import partial
 
@@ -633,9 +755,11 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
     syn = cfg.synthetic
     bounds = inp.communities if inp.communities is not None else inp.townships
     from childspace.analysis.streets import school_zone_rules, stress_frames
-    base = maps.Basemap(streets=res.network.edges if res.network is not None else None,
-                        tianditu_key=cfg.tianditu_key)
-    tiles = cfg.basemaps   # opt-in tile layers ([maps] basemaps); none: offline
+
+    base = maps.Basemap(
+        streets=res.network.edges if res.network is not None else None, tianditu_key=cfg.tianditu_key
+    )
+    tiles = cfg.basemaps  # opt-in tile layers ([maps] basemaps); none: offline
     html_maps: dict[str, Path] = {}
     pngs: dict[str, Path] = {}
 
@@ -644,7 +768,9 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
         try:
             return make()
         except Exception as exc:  # noqa: BLE001
-            warnings.warn(f"{what} was not written: {type(exc).__name__}: {exc}", ChildspaceWarning, stacklevel=3)
+            warnings.warn(
+                f"{what} was not written: {type(exc).__name__}: {exc}", ChildspaceWarning, stacklevel=3
+            )
             return None
 
     def png(key: str, fig: Callable[[], Any]) -> Path:
@@ -671,12 +797,30 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
     if "access" in res.layers:
         uc = res.tables.get("community_coverage", res.tables.get("township_coverage"))
         present = [c for c in cfg.categories if (uc["category"] == c).any()]
-        both("overview", "总览 Overview",
-             partial(maps.overview_map, bounds, uc, townships=inp.townships, categories=present,
-                     life_circles=res.tables.get("community_life_circles"), synthetic=syn, base=base,
-                     basemaps=tiles),
-             partial(figures_overview.plot_overview, bounds, uc, townships=inp.townships, small_multiples=True,
-                     categories=present, synthetic=syn))
+        both(
+            "overview",
+            "总览 Overview",
+            partial(
+                maps.overview_map,
+                bounds,
+                uc,
+                townships=inp.townships,
+                categories=present,
+                life_circles=res.tables.get("community_life_circles"),
+                synthetic=syn,
+                base=base,
+                basemaps=tiles,
+            ),
+            partial(
+                figures_overview.plot_overview,
+                bounds,
+                uc,
+                townships=inp.townships,
+                small_multiples=True,
+                categories=present,
+                synthetic=syn,
+            ),
+        )
         for cat in cfg.categories:
             if fac is None or not (fac["category"] == cat).any():
                 continue
@@ -686,52 +830,132 @@ def _write_maps(res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any],
             g = res.layers.get("gaps")
             g = g[g["category"] == cat] if g is not None else None
             cap = cfg.resolved_standards().label(cat)
-            both(f"coverage_{cat}", cap,
-                 partial(maps.coverage_map, bounds, f, sa, res.layers["access"], g, cat, synthetic=syn, base=base,
-                         unit_coverage=uc, basemaps=tiles),
-                 partial(plot.plot_coverage, bounds, f, sa, res.layers["access"], g, cat, synthetic=syn,
-                         unit_coverage=uc))
+            both(
+                f"coverage_{cat}",
+                cap,
+                partial(
+                    maps.coverage_map,
+                    bounds,
+                    f,
+                    sa,
+                    res.layers["access"],
+                    g,
+                    cat,
+                    synthetic=syn,
+                    base=base,
+                    unit_coverage=uc,
+                    basemaps=tiles,
+                ),
+                partial(
+                    plot.plot_coverage,
+                    bounds,
+                    f,
+                    sa,
+                    res.layers["access"],
+                    g,
+                    cat,
+                    synthetic=syn,
+                    unit_coverage=uc,
+                ),
+            )
     if "pilots" in res.layers:
-        both("pilots", "试点单元 Pilot units",
-             partial(maps.pilot_map, res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
-                     synthetic=syn, base=base, basemaps=tiles),
-             partial(plot.plot_pilots, res.layers["pilots"], res.layers.get("pilot_catchments"), boundaries=bounds,
-                     synthetic=syn))
+        both(
+            "pilots",
+            "试点单元 Pilot units",
+            partial(
+                maps.pilot_map,
+                res.layers["pilots"],
+                res.layers.get("pilot_catchments"),
+                boundaries=bounds,
+                synthetic=syn,
+                base=base,
+                basemaps=tiles,
+            ),
+            partial(
+                plot.plot_pilots,
+                res.layers["pilots"],
+                res.layers.get("pilot_catchments"),
+                boundaries=bounds,
+                synthetic=syn,
+            ),
+        )
     if "routes" in res.layers:
-        edges_stress, crossings = guarded("street stress of the routes maps",
-                                          partial(stress_frames, res.network, res.stress)) or (None, None)
+        edges_stress, crossings = guarded(
+            "street stress of the routes maps", partial(stress_frames, res.network, res.stress)
+        ) or (None, None)
         zones = res.layers.get("school_zones")
-        if zones is not None and fac is not None and "entrances" in fac.columns:   # gates, where mapped
+        if zones is not None and fac is not None and "entrances" in fac.columns:  # gates, where mapped
             gates = fac[["facility_id", "entrances"]].rename(columns={"facility_id": "school_id"})
             zones = zones.merge(gates, on="school_id", how="left")
-        both("routes", "通学路径 Routes to school",
-             partial(maps.routes_map, res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
-                     res.layers.get("schools"), boundaries=bounds, synthetic=syn,
-                     network_stress=edges_stress, crossings=crossings, school_zones=zones,
-                     zone_roads=res.layers.get("school_zone_roads"), base=base, basemaps=tiles,
-                     zone_rules=school_zone_rules()),
-             partial(figures_routes.plot_routes, res.layers["routes"], res.layers.get("hazards"), res.layers.get("walksheds"),
-                     res.layers.get("schools"), boundaries=bounds, synthetic=syn,
-                     network_stress=edges_stress, school_zones=zones,
-                     zone_roads=res.layers.get("school_zone_roads")))
+        both(
+            "routes",
+            "通学路径 Routes to school",
+            partial(
+                maps.routes_map,
+                res.layers["routes"],
+                res.layers.get("hazards"),
+                res.layers.get("walksheds"),
+                res.layers.get("schools"),
+                boundaries=bounds,
+                synthetic=syn,
+                network_stress=edges_stress,
+                crossings=crossings,
+                school_zones=zones,
+                zone_roads=res.layers.get("school_zone_roads"),
+                base=base,
+                basemaps=tiles,
+                zone_rules=school_zone_rules(),
+            ),
+            partial(
+                figures_routes.plot_routes,
+                res.layers["routes"],
+                res.layers.get("hazards"),
+                res.layers.get("walksheds"),
+                res.layers.get("schools"),
+                boundaries=bounds,
+                synthetic=syn,
+                network_stress=edges_stress,
+                school_zones=zones,
+                zone_roads=res.layers.get("school_zone_roads"),
+            ),
+        )
     if "access" in res.layers or "pilots" in res.layers:
         from childspace.outputs import atlas
 
         progress("图集 Print atlas (PDF)")
-        p_atlas = guarded("print atlas atlas.pdf", partial(
-            atlas.write_atlas, out / "atlas.pdf", boundaries=bounds, unit_coverage=res.tables.get("community_coverage"),
-            facilities=fac, service_areas=res.layers.get("service_areas"), categories=cfg.categories,
-            pilots_status=res.layers.get("pilots"), catchments=res.layers.get("pilot_catchments"),
-            townships=inp.townships, info=atlas.AtlasInfo(title=f"儿童友好空间分析图集 Child-friendly space atlas — "
-                                                               f"{cfg.name}", synthetic=syn)))
+        p_atlas = guarded(
+            "print atlas atlas.pdf",
+            partial(
+                atlas.write_atlas,
+                out / "atlas.pdf",
+                boundaries=bounds,
+                unit_coverage=res.tables.get("community_coverage"),
+                facilities=fac,
+                service_areas=res.layers.get("service_areas"),
+                categories=cfg.categories,
+                pilots_status=res.layers.get("pilots"),
+                catchments=res.layers.get("pilot_catchments"),
+                townships=inp.townships,
+                info=atlas.AtlasInfo(
+                    title=f"儿童友好空间分析图集 Child-friendly space atlas — {cfg.name}", synthetic=syn
+                ),
+            ),
+        )
         if p_atlas is not None:
             written["atlas"] = p_atlas
     progress("报告 HTML report")
     written["report"] = report.html_report(
-        out / "report.html", f"儿童友好空间分析报告 Child-friendly city analysis — {cfg.name}",
-        summary=res.summary, maps=html_maps, pngs=pngs, tables=tables,
-        pilots_status=res.layers.get("pilots"), synthetic=syn, school_zones=res.layers.get("school_zones"),
-        categories=cfg.categories)
+        out / "report.html",
+        f"儿童友好空间分析报告 Child-friendly city analysis — {cfg.name}",
+        summary=res.summary,
+        maps=html_maps,
+        pngs=pngs,
+        tables=tables,
+        pilots_status=res.layers.get("pilots"),
+        synthetic=syn,
+        school_zones=res.layers.get("school_zones"),
+        categories=cfg.categories,
+    )
     return written
 
 
@@ -746,11 +970,19 @@ def preflight(cfg: RunConfig) -> str:
         One line naming the file or folder and the fix.
     """
     size = outdir.check_inputs_readable((section, spec.path) for section, spec in cfg.inputs())
-    return outdir.check_output_folder(Path(cfg.outputs), need_bytes=outdir.needed_bytes(size, Path(cfg.outputs)))
+    return outdir.check_output_folder(
+        Path(cfg.outputs), need_bytes=outdir.needed_bytes(size, Path(cfg.outputs))
+    )
 
 
-def run_all(cfg: RunConfig, maps: bool = True, coverage: bool = True, routes: bool = True,
-            progress: Progress = _quiet, wait: bool = False) -> dict[str, Path]:
+def run_all(
+    cfg: RunConfig,
+    maps: bool = True,
+    coverage: bool = True,
+    routes: bool = True,
+    progress: Progress = _quiet,
+    wait: bool = False,
+) -> dict[str, Path]:
     """Run the whole chain on ``cfg`` and write its outputs; returns the files written.
 
     The output folder is locked for the whole run (a second run into it stops, or waits with ``wait``) and
@@ -764,8 +996,14 @@ def run_all(cfg: RunConfig, maps: bool = True, coverage: bool = True, routes: bo
         return write_outputs(res, cfg, maps=maps, progress=progress)
 
 
-def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m: float = 500.0,
-                       progress: Progress = _quiet, level: str | None = None) -> Path:
+def build_network_file(
+    osm: Path,
+    out: Path,
+    area: Path | None = None,
+    buffer_m: float = 500.0,
+    progress: Progress = _quiet,
+    level: str | None = None,
+) -> Path:
     """Parse an OSM extract (clipped to the extent of a boundary file) and save the walk network (GeoPackage)."""
     from childspace.inputs import loaders as io
     from childspace.network import WalkNetwork
@@ -775,7 +1013,7 @@ def build_network_file(osm: Path, out: Path, area: Path | None = None, buffer_m:
     if area is not None:
         import shapely
 
-        b = io.load_boundaries(area, level=level)   # level: names without 街道/镇/乡/社区/村 (other countries)
+        b = io.load_boundaries(area, level=level)  # level: names without 街道/镇/乡/社区/村 (other countries)
         poly = shapely.union_all(b.geometry.to_numpy())
     progress(f"读取 Reading {osm}")
     nodes, edges, roads = read_osm(osm, area=poly, buffer_m=buffer_m, beside_roads=True)

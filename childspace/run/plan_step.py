@@ -21,7 +21,7 @@ from childspace._errors import DataError
 
 
 def _section(cfg: Any, name: str) -> dict[str, Any]:
-    if hasattr(cfg, name):     # a RunConfig: the section as parsed and checked by childspace.run.config
+    if hasattr(cfg, name):  # a RunConfig: the section as parsed and checked by childspace.run.config
         return dict(getattr(cfg, name) or {})
     src = getattr(cfg, "source", None)
     if src is None or not Path(src).exists():
@@ -33,8 +33,11 @@ def _path(cfg: Any, entry: dict[str, Any], where: str) -> Path:
     p = Path(entry["path"])
     p = p if p.is_absolute() else Path(cfg.source).resolve().parent / p
     if not p.exists():
-        raise DataError(f"[{where}] file not found: {p}", path=cfg.source,
-                        fix="check the path (relative paths are relative to the config file)")
+        raise DataError(
+            f"[{where}] file not found: {p}",
+            path=cfg.source,
+            fix="check the path (relative paths are relative to the config file)",
+        )
     return p
 
 
@@ -46,27 +49,34 @@ def add_indicators(cfg: Any, res: Any, progress: Any = lambda _: None) -> None:
     from childspace.analysis import venues as vn
     from childspace.analysis.indicators import plan_indicators
     from childspace.inputs.plan import load_plan
+    from childspace.inputs.projection import in_china
     from childspace.inputs.venues import load_venues
     from childspace.osm.venues import venues_from_osm
-
-    from childspace.inputs.projection import in_china
 
     inp = res.inputs
     plan_cfg = _section(cfg, "plan")
     area = inp.study_area if inp.study_area is not None else getattr(res.network, "nodes", None)
     if "path" not in plan_cfg and area is not None:
         w, s, e, n = area.to_crs("EPSG:4326").total_bounds if hasattr(area, "to_crs") else area.bounds
-        if not in_china((w + e) / 2, (s + n) / 2):   # the default plan is a Chinese city's: not applied abroad
-            progress("行动计划指标：数据不在中国，未指定 [plan]，跳过 Plan indicators skipped: outside China and no [plan]")
+        if not in_china((w + e) / 2, (s + n) / 2):  # the default plan is a Chinese city's: not applied abroad
+            progress(
+                "行动计划指标：数据不在中国，未指定 [plan]，跳过 Plan indicators skipped: outside China and no [plan]"
+            )
             return
     plan = load_plan(_path(cfg, plan_cfg, "plan") if "path" in plan_cfg else None)
     progress(f"行动计划指标 Plan indicators: {plan.zh}")
     ven_cfg = _section(cfg, "venues")
     register = None
     if "path" in ven_cfg:
-        register = load_venues(_path(cfg, ven_cfg, "venues"), coords=ven_cfg.get("coords", "wgs84"),
-                               columns=ven_cfg.get("columns"), sheet=ven_cfg.get("sheet"),
-                               layer=ven_cfg.get("layer"), crs=ven_cfg.get("crs"), study_area=inp.study_area)
+        register = load_venues(
+            _path(cfg, ven_cfg, "venues"),
+            coords=ven_cfg.get("coords", "wgs84"),
+            columns=ven_cfg.get("columns"),
+            sheet=ven_cfg.get("sheet"),
+            layer=ven_cfg.get("layer"),
+            crs=ven_cfg.get("crs"),
+            study_area=inp.study_area,
+        )
     osm = None
     if ven_cfg.get("osm", register is None) and getattr(cfg, "osm", None) is not None:
         osm = venues_from_osm(cfg.osm, area=inp.study_area)
@@ -79,8 +89,10 @@ def add_indicators(cfg: Any, res: Any, progress: Any = lambda _: None) -> None:
         res.layers["venues"] = check
         missing = vn.missing_rooms(check)
         res.layers["venues_missing_room"] = missing
-        res.tables["venues_missing_room"] = pd.DataFrame(missing.drop(columns=["geometry", "footprint"],
-                                                                      errors="ignore"))
+        res.tables["venues_missing_room"] = pd.DataFrame(
+            missing.drop(columns=["geometry", "footprint"], errors="ignore")
+        )
     pilots = res.layers.get("pilots", inp.pilots)
-    res.tables["indicators"] = plan_indicators(inp.townships, fac, plan=plan, communities=inp.communities,
-                                               pilots=pilots, venues=check)
+    res.tables["indicators"] = plan_indicators(
+        inp.townships, fac, plan=plan, communities=inp.communities, pilots=pilots, venues=check
+    )

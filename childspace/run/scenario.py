@@ -56,21 +56,29 @@ def parse_add(text: str, standards: Any = None) -> dict[str, Any]:
     std = standards or default_standards()
     parts = _SEP.split(str(text).strip())
     if len(parts) < 3 or len(parts) > 4 or not parts[0]:
-        raise ChildspaceError(f'--add "{text}": expected CATEGORY,LON,LAT with an optional NAME ({len(parts)} '
-                              "part(s) given)", fix=f"write it as {ADD_FORMAT}")
+        raise ChildspaceError(
+            f'--add "{text}": expected CATEGORY,LON,LAT with an optional NAME ({len(parts)} part(s) given)',
+            fix=f"write it as {ADD_FORMAT}",
+        )
     nums = []
     for what, v in (("LON", parts[1]), ("LAT", parts[2])):
         try:
             nums.append(float(v))
         except ValueError:
-            raise ChildspaceError(f'--add "{text}": {what} "{v}" is not a number', fix=f"write it as {ADD_FORMAT}"
-                                  ) from None
+            raise ChildspaceError(
+                f'--add "{text}": {what} "{v}" is not a number', fix=f"write it as {ADD_FORMAT}"
+            ) from None
     try:
         cat = std.canonical(parts[0])
     except DataError as exc:
         raise ChildspaceError(f'--add "{text}": {exc.message}', fix=exc.fix) from None
-    return {"category": cat, "lon": nums[0], "lat": nums[1], "name": parts[3] if len(parts) == 4 else None,
-            "label": parts[0]}
+    return {
+        "category": cat,
+        "lon": nums[0],
+        "lat": nums[1],
+        "name": parts[3] if len(parts) == 4 else None,
+        "label": parts[0],
+    }
 
 
 def parse_suggest(text: str, standards: Any = None) -> tuple[str, int]:
@@ -84,21 +92,26 @@ def parse_suggest(text: str, standards: Any = None) -> tuple[str, int]:
         if k < 1:
             raise ValueError
     except ValueError:
-        raise ChildspaceError(f'--suggest "{text}": N "{n}" is not a whole number of sites ≥ 1',
-                              fix='write it as --suggest "幼儿园:2" (two sites) or --suggest kindergarten') from None
+        raise ChildspaceError(
+            f'--suggest "{text}": N "{n}" is not a whole number of sites ≥ 1',
+            fix='write it as --suggest "幼儿园:2" (two sites) or --suggest kindergarten',
+        ) from None
     try:
         return std.canonical(label.strip()), k
     except DataError as exc:
         raise ChildspaceError(f'--suggest "{text}": {exc.message}', fix=exc.fix) from None
 
 
-def folder_name(name: str | None, adds: Sequence[dict], removes: Sequence[str],
-                suggests: Sequence[tuple[str, int]]) -> str:
+def folder_name(
+    name: str | None, adds: Sequence[dict], removes: Sequence[str], suggests: Sequence[tuple[str, int]]
+) -> str:
     """The scenario's folder under ``<outputs>/scenario/``: ``name``, else made from the change."""
     if name:
         bad = set('<>:"/\\|?*') & set(name)
         if bad or name.strip() in ("", ".", "..") or name.startswith("."):
-            raise ChildspaceError(f'--name "{name}" cannot be a folder name', fix="use letters, digits, - and _")
+            raise ChildspaceError(
+                f'--name "{name}" cannot be a folder name', fix="use letters, digits, - and _"
+            )
         return name.strip()
     parts = []
     cats = list(dict.fromkeys(a["category"] for a in adds))
@@ -144,9 +157,14 @@ def _units(inp: Any) -> Any:
     return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=parts[0].crs)
 
 
-def run_scenario(cfg: RunConfig, add: Sequence[dict] = (), remove: Sequence[str] = (),
-                 suggest: Sequence[tuple[str, int]] = (), coords: str = "wgs84",
-                 progress: Progress = _quiet) -> ScenarioRun:
+def run_scenario(
+    cfg: RunConfig,
+    add: Sequence[dict] = (),
+    remove: Sequence[str] = (),
+    suggest: Sequence[tuple[str, int]] = (),
+    coords: str = "wgs84",
+    progress: Progress = _quiet,
+) -> ScenarioRun:
     """Compute the scenario (writes nothing).
 
     Parameters
@@ -172,18 +190,32 @@ def run_scenario(cfg: RunConfig, add: Sequence[dict] = (), remove: Sequence[str]
     from childspace.run import pipeline
 
     if not (add or remove or suggest):
-        raise ChildspaceError("no change given", fix='add --add "幼儿园,120.98,28.12", --remove FACILITY_ID or '
-                                                     "--suggest kindergarten[:N]")
+        raise ChildspaceError(
+            "no change given",
+            fix='add --add "幼儿园,120.98,28.12", --remove FACILITY_ID or --suggest kindergarten[:N]',
+        )
     std = cfg.resolved_standards()
     res = pipeline.run_analyses(cfg, coverage=True, routes=False, progress=progress)
     inp, net = res.inputs, res.network
     fac = res.layers.get("facilities")
     if fac is None or "access" not in res.layers:
-        raise DataError("the run has no facilities or no coverage to compare", path=cfg.source,
-                        fix="give [[facilities]] files and [origins] (or child counts) in the config")
+        raise DataError(
+            "the run has no facilities or no coverage to compare",
+            path=cfg.source,
+            fix="give [[facilities]] files and [origins] (or child counts) in the config",
+        )
     progress("情景 Scenario: 变更设施 applying the changes")
-    sites = sc.new_sites(list(add), coords=coords, standards=std, study_area=inp.study_area,
-                         taken_ids=fac["facility_id"].astype(str)) if add else None
+    sites = (
+        sc.new_sites(
+            list(add),
+            coords=coords,
+            standards=std,
+            study_area=inp.study_area,
+            taken_ids=fac["facility_id"].astype(str),
+        )
+        if add
+        else None
+    )
     suggested = []
     for cat, n in suggest:
         radius = float(pd.Series(category_radii(cat, None, std)).max())
@@ -192,15 +224,22 @@ def run_scenario(cfg: RunConfig, add: Sequence[dict] = (), remove: Sequence[str]
         if not len(s):
             progress(f"  no {cat} site to suggest: every child with a street is already within {radius:g} m")
             continue
-        s = s.assign(category=cat, name=[f"建议选址{int(k)} Suggested {cat.replace('_', ' ')} {int(k)}"
-                                         for k in s["rank"]])
+        s = s.assign(
+            category=cat,
+            name=[f"建议选址{int(k)} Suggested {cat.replace('_', ' ')} {int(k)}" for k in s["rank"]],
+        )
         suggested.append(s)
     parts = [p for p in (sites, *[s[["category", "name", "geometry"]] for s in suggested]) if p is not None]
     added = None
     if parts:
-        allp = gpd.GeoDataFrame(pd.concat([p[["category", "name", "geometry"]] for p in parts], ignore_index=True),
-                                geometry="geometry", crs="EPSG:4326")
-        added = sc.new_sites(allp, standards=std, study_area=inp.study_area, taken_ids=fac["facility_id"].astype(str))
+        allp = gpd.GeoDataFrame(
+            pd.concat([p[["category", "name", "geometry"]] for p in parts], ignore_index=True),
+            geometry="geometry",
+            crs="EPSG:4326",
+        )
+        added = sc.new_sites(
+            allp, standards=std, study_area=inp.study_area, taken_ids=fac["facility_id"].astype(str)
+        )
     change = sc.apply_changes(fac, add=added, remove=list(remove), standards=std)
     cats = change.categories
     radii = std
@@ -208,7 +247,7 @@ def run_scenario(cfg: RunConfig, add: Sequence[dict] = (), remove: Sequence[str]
 
     acc0 = res.layers["access"]
     missing = [c for c in cats if f"covered_walk_{c}" not in acc0.columns]
-    if missing:   # a category the run does not analyse: its "before" is computed here too
+    if missing:  # a category the run does not analyse: its "before" is computed here too
         acc0 = sc.update_access(acc0, inp.origins, fac, net, missing, radii=radii)
     acc1 = sc.update_access(acc0, inp.origins, change.facilities, net, cats, radii=radii)
 
@@ -218,8 +257,9 @@ def run_scenario(cfg: RunConfig, add: Sequence[dict] = (), remove: Sequence[str]
         if units is None:
             continue
         if missing:
-            uc0 = pd.concat([uc0, cov.unit_coverage(units, acc0, missing, target_pct=cfg.target_pct)],
-                            ignore_index=True)
+            uc0 = pd.concat(
+                [uc0, cov.unit_coverage(units, acc0, missing, target_pct=cfg.target_pct)], ignore_index=True
+            )
         uc1.append(cov.unit_coverage(units, acc1, cats, target_pct=cfg.target_pct))
     uc1 = pd.concat(uc1, ignore_index=True)
 
@@ -230,8 +270,15 @@ def run_scenario(cfg: RunConfig, add: Sequence[dict] = (), remove: Sequence[str]
         p1 = p0
         if set(cats) & elem_cats:
             progress("  试点单元 Pilot status after the change")
-            p1 = pil.pilot_status(inp.pilots, change.facilities, inp.origins, net, radii=radii,
-                                  target_pct=cfg.target_pct, categories=list(cfg.categories))
+            p1 = pil.pilot_status(
+                inp.pilots,
+                change.facilities,
+                inp.origins,
+                net,
+                radii=radii,
+                target_pct=cfg.target_pct,
+                categories=list(cfg.categories),
+            )
 
     r0 = r1 = None
     school_cats = [c for c in cats if c in SCHOOL_CATEGORIES]
@@ -244,9 +291,16 @@ def run_scenario(cfg: RunConfig, add: Sequence[dict] = (), remove: Sequence[str]
 
         def routes_for(f: Any) -> Any:
             sch = f[f["category"].isin(school_cats)]
-            return rt.school_routes(net, inp.origins, sch, stress=stress, categories=school_cats,
-                                    safe_max_level=cfg.safe_max_level, geometry=False,
-                                    verdict_range=False)
+            return rt.school_routes(
+                net,
+                inp.origins,
+                sch,
+                stress=stress,
+                categories=school_cats,
+                safe_max_level=cfg.safe_max_level,
+                geometry=False,
+                verdict_range=False,
+            )
 
         r0, r1 = routes_for(fac), routes_for(change.facilities)
 
@@ -254,8 +308,15 @@ def run_scenario(cfg: RunConfig, add: Sequence[dict] = (), remove: Sequence[str]
     after = sc.State(coverage=uc1, access=acc1, pilots=p1, routes=r1)
     comp = sc.compare(before, after, units=_units(inp), categories=cats)
     lines = sc.describe(comp, change, standards=std)
-    out = ScenarioRun(base=res, change=change, before=before, after=after, comparison=comp, lines=lines,
-                      suggested=pd.concat(suggested, ignore_index=True) if suggested else None)
+    out = ScenarioRun(
+        base=res,
+        change=change,
+        before=before,
+        after=after,
+        comparison=comp,
+        lines=lines,
+        suggested=pd.concat(suggested, ignore_index=True) if suggested else None,
+    )
     return out
 
 
@@ -263,32 +324,60 @@ def run_scenario(cfg: RunConfig, add: Sequence[dict] = (), remove: Sequence[str]
 # writing
 # ---------------------------------------------------------------------------------------------------------------
 _HEADERS = {
-    "level": "层级 Level", "unit_id": "单元编号 Unit ID", "name": "名称 Name", "category": "设施类型 Category",
-    "children": "儿童数 Children", "covered_before": "变更前覆盖儿童 Covered before",
-    "covered_after": "变更后覆盖儿童 Covered after", "newly_covered": "新增覆盖儿童 Newly covered",
-    "no_longer_covered": "不再覆盖儿童 No longer covered", "pct_before": "变更前覆盖率% Coverage before %",
-    "pct_after": "变更后覆盖率% Coverage after %", "target_pct": "目标% Target %",
-    "below_before": "变更前低于目标 Below target before", "below_after": "变更后低于目标 Below target after",
-    "target_change": "达标变化 Change against target", "pilot_id": "试点编号 Pilot ID", "kind": "类型 Kind",
-    "batch": "批次 Batch", "status_zh_before": "变更前状态 Status before", "status_zh_after": "变更后状态 Status after",
-    "n_present_before": "变更前具备要素 Elements before", "n_present_after": "变更后具备要素 Elements after",
-    "reasons_after": "变更后缺项 Missing after", "origin_id": "住户编号 Home ID",
-    "school_before": "变更前学校 School before", "school_after": "变更后学校 School after",
-    "verdict_before": "变更前评价 Verdict before", "verdict_after": "变更后评价 Verdict after",
-    "length_before_m": "变更前路程(米) Length before (m)", "length_after_m": "变更后路程(米) Length after (m)",
-    "units_level": "单元层级 Unit level", "units_reaching_target": "达标单元 Units reaching target",
-    "units_falling_below": "降至目标以下单元 Units falling below", "units_below_before": "变更前低于目标单元 Units below before",
+    "level": "层级 Level",
+    "unit_id": "单元编号 Unit ID",
+    "name": "名称 Name",
+    "category": "设施类型 Category",
+    "children": "儿童数 Children",
+    "covered_before": "变更前覆盖儿童 Covered before",
+    "covered_after": "变更后覆盖儿童 Covered after",
+    "newly_covered": "新增覆盖儿童 Newly covered",
+    "no_longer_covered": "不再覆盖儿童 No longer covered",
+    "pct_before": "变更前覆盖率% Coverage before %",
+    "pct_after": "变更后覆盖率% Coverage after %",
+    "target_pct": "目标% Target %",
+    "below_before": "变更前低于目标 Below target before",
+    "below_after": "变更后低于目标 Below target after",
+    "target_change": "达标变化 Change against target",
+    "pilot_id": "试点编号 Pilot ID",
+    "kind": "类型 Kind",
+    "batch": "批次 Batch",
+    "status_zh_before": "变更前状态 Status before",
+    "status_zh_after": "变更后状态 Status after",
+    "n_present_before": "变更前具备要素 Elements before",
+    "n_present_after": "变更后具备要素 Elements after",
+    "reasons_after": "变更后缺项 Missing after",
+    "origin_id": "住户编号 Home ID",
+    "school_before": "变更前学校 School before",
+    "school_after": "变更后学校 School after",
+    "verdict_before": "变更前评价 Verdict before",
+    "verdict_after": "变更后评价 Verdict after",
+    "length_before_m": "变更前路程(米) Length before (m)",
+    "length_after_m": "变更后路程(米) Length after (m)",
+    "units_level": "单元层级 Unit level",
+    "units_reaching_target": "达标单元 Units reaching target",
+    "units_falling_below": "降至目标以下单元 Units falling below",
+    "units_below_before": "变更前低于目标单元 Units below before",
     "units_below_after": "变更后低于目标单元 Units below after",
     "children_verdict_changed": "路径评价改变儿童 Children whose verdict changes",
     "children_safe_before": "变更前安全路径儿童 Children safe before",
     "children_safe_after": "变更后安全路径儿童 Children safe after",
     "children_school_changed": "改走他校儿童 Children going to another school",
-    "change": "变更 Change", "facility_id": "设施编号 Facility ID", "lon": "经度 Lon (WGS84)",
-    "lat": "纬度 Lat (WGS84)", "children_new_suggested": "选址估算新增覆盖 Children newly covered (siting estimate)",
+    "change": "变更 Change",
+    "facility_id": "设施编号 Facility ID",
+    "lon": "经度 Lon (WGS84)",
+    "lat": "纬度 Lat (WGS84)",
+    "children_new_suggested": "选址估算新增覆盖 Children newly covered (siting estimate)",
 }
 _LEVELS = {"community": "社区 community", "township": "乡镇街道 township"}
-_VERDICTS = {"safe": "安全 safe", "caution": "注意 caution", "unsafe": "不安全 unsafe",
-             "unreachable": "不可达 unreachable", "nan": "—", "None": "—"}
+_VERDICTS = {
+    "safe": "安全 safe",
+    "caution": "注意 caution",
+    "unsafe": "不安全 unsafe",
+    "unreachable": "不可达 unreachable",
+    "nan": "—",
+    "None": "—",
+}
 
 
 def tables(run: ScenarioRun, cfg: RunConfig) -> dict[str, Any]:
@@ -329,21 +418,36 @@ def tables(run: ScenarioRun, cfg: RunConfig) -> dict[str, Any]:
     site_rows = []
     for what, g in (("新增 added", ch.added), ("撤除 removed", ch.removed)):
         if len(g):
-            site_rows.append(pd.DataFrame({"change": what, "facility_id": g["facility_id"].astype(str).to_numpy(),
-                                           "name": g["name"].to_numpy(), "category": cat_label(g["category"]).to_numpy(),
-                                           "lon": g.geometry.x.round(6).to_numpy(),
-                                           "lat": g.geometry.y.round(6).to_numpy()}))
+            site_rows.append(
+                pd.DataFrame(
+                    {
+                        "change": what,
+                        "facility_id": g["facility_id"].astype(str).to_numpy(),
+                        "name": g["name"].to_numpy(),
+                        "category": cat_label(g["category"]).to_numpy(),
+                        "lon": g.geometry.x.round(6).to_numpy(),
+                        "lat": g.geometry.y.round(6).to_numpy(),
+                    }
+                )
+            )
     sites = pd.concat(site_rows, ignore_index=True) if site_rows else pd.DataFrame(columns=["change"])
     if run.suggested is not None and len(sites):
         est = dict(zip(run.suggested.geometry.x.round(6), run.suggested["children_new"]))
-        sites["children_new_suggested"] = [est.get(x, np.nan) if c.startswith("新增") else np.nan
-                                           for x, c in zip(sites["lon"], sites["change"])]
+        sites["children_new_suggested"] = [
+            est.get(x, np.nan) if c.startswith("新增") else np.nan
+            for x, c in zip(sites["lon"], sites["change"])
+        ]
     out = {"summary": s, "units": u, "pilots_changed": p, "routes_changed": r, "sites": sites}
     return {k: v.rename(columns=_HEADERS) for k, v in out.items()}
 
 
-SHEETS = {"summary": "汇总 Summary", "units": "单元前后对比 Units before-after", "pilots_changed": "试点状态变化 Pilots",
-          "routes_changed": "通学评价变化 Routes", "sites": "变更设施 Sites"}
+SHEETS = {
+    "summary": "汇总 Summary",
+    "units": "单元前后对比 Units before-after",
+    "pilots_changed": "试点状态变化 Pilots",
+    "routes_changed": "通学评价变化 Routes",
+    "sites": "变更设施 Sites",
+}
 
 
 def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> Any:
@@ -365,8 +469,10 @@ def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> Any:
     sa = cov.service_areas(fac, res.network, radii=std, method="walk", categories=[cat]) if len(fac) else None
     zh, en = std[cat].zh, std[cat].en
     row = run.comparison.summary.set_index("category").loc[cat]
-    title = (f"{zh}情景：变更后服务覆盖（新增覆盖 {row['newly_covered']:,.0f} 名儿童） {en} scenario: coverage after the "
-             f"change ({row['newly_covered']:,.0f} children newly covered)")
+    title = (
+        f"{zh}情景：变更后服务覆盖（新增覆盖 {row['newly_covered']:,.0f} 名儿童） {en} scenario: coverage after the "
+        f"change ({row['newly_covered']:,.0f} children newly covered)"
+    )
     # opens on the communities shaded by coverage after the change against the target (the run's map style);
     # the homes newly covered, the service area before and the changed sites are drawn over it
     uc = run.after.coverage
@@ -377,56 +483,82 @@ def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> Any:
     if "unit_coverage" in params:
         kw.update(unit_coverage=uc, target_pct=cfg.target_pct)
     if "base" in params and hasattr(maps, "Basemap"):
-        kw.update(base=maps.Basemap(streets=res.network.edges, tianditu_key=getattr(cfg, "tianditu_key", None)),
-                  basemaps=tuple(getattr(cfg, "basemaps", ()) or ()))
+        kw.update(
+            base=maps.Basemap(streets=res.network.edges, tianditu_key=getattr(cfg, "tianditu_key", None)),
+            basemaps=tuple(getattr(cfg, "basemaps", ()) or ()),
+        )
     m = maps.coverage_map(bounds, fac, sa, run.after.access, None, cat, **kw)
     before = res.layers.get("service_areas_dissolved")
     if before is not None:
         b = before[(before["category"] == cat) & (before["method"] == "walk")].to_crs("EPSG:4326")
         if len(b):
-            folium.GeoJson(b[["geometry"]].to_json(), name="变更前步行服务区 Walking service area before",
-                           style_function=lambda _: {"color": "#333333", "weight": 2, "dashArray": "6 5",
-                                                     "fill": False},
-                           tooltip=f"变更前步行服务区 Walking service area before ({zh} {en})").add_to(m)
+            folium.GeoJson(
+                b[["geometry"]].to_json(),
+                name="变更前步行服务区 Walking service area before",
+                style_function=lambda _: {"color": "#333333", "weight": 2, "dashArray": "6 5", "fill": False},
+                tooltip=f"变更前步行服务区 Walking service area before ({zh} {en})",
+            ).add_to(m)
     acc0, acc1 = run.before.access, run.after.access
     col = f"covered_walk_{cat}"
     gained = acc1[acc1[col].to_numpy(dtype=bool) & ~acc0[col].to_numpy(dtype=bool)].to_crs("EPSG:4326")
     lost = acc1[acc0[col].to_numpy(dtype=bool) & ~acc1[col].to_numpy(dtype=bool)].to_crs("EPSG:4326")
-    for g, colour, zh_, en_ in ((gained, "#1a9850", "新增覆盖住户", "Homes newly covered"),
-                                (lost, "#7b3294", "不再覆盖住户", "Homes no longer covered")):
+    for g, colour, zh_, en_ in (
+        (gained, "#1a9850", "新增覆盖住户", "Homes newly covered"),
+        (lost, "#7b3294", "不再覆盖住户", "Homes no longer covered"),
+    ):
         if not len(g):
             continue
         fg = folium.FeatureGroup(name=f"{zh_}（{int(g['children'].sum())} 名儿童） {en_}", show=True)
         for x, y, k, oid in zip(g.geometry.x, g.geometry.y, g["children"], g["origin_id"]):
-            folium.CircleMarker((y, x), radius=float(min(3 + 1.5 * k ** 0.5, 12)), color="#ffffff", weight=1,
-                                fill=True, fill_color=colour, fill_opacity=0.9,
-                                tooltip=f"{zh_} {en_}: {oid}, {int(k)} 名儿童 children").add_to(fg)
+            folium.CircleMarker(
+                (y, x),
+                radius=float(min(3 + 1.5 * k**0.5, 12)),
+                color="#ffffff",
+                weight=1,
+                fill=True,
+                fill_color=colour,
+                fill_opacity=0.9,
+                tooltip=f"{zh_} {en_}: {oid}, {int(k)} 名儿童 children",
+            ).add_to(fg)
         fg.add_to(m)
-    for g, sym, colour, zh_, en_ in ((ch.added[ch.added["category"] == cat], "★", "#d7191c", "新增设施", "Added"),
-                                     (ch.removed[ch.removed["category"] == cat], "✕", "#404040", "撤除设施",
-                                      "Removed")):
+    for g, sym, colour, zh_, en_ in (
+        (ch.added[ch.added["category"] == cat], "★", "#d7191c", "新增设施", "Added"),
+        (ch.removed[ch.removed["category"] == cat], "✕", "#404040", "撤除设施", "Removed"),
+    ):
         if not len(g):
             continue
         fg = folium.FeatureGroup(name=f"{zh_} {en_} ({len(g)})", show=True)
         for x, y, fid, name in zip(g.geometry.x, g.geometry.y, g["facility_id"], g["name"]):
-            html = (f'<div style="font-size:26px;line-height:26px;color:{colour};text-shadow:0 0 3px #fff,0 0 3px '
-                    f'#fff;transform:translate(-8px,-14px)">{sym}</div>')
-            folium.Marker((y, x), icon=folium.DivIcon(html=html), tooltip=f"{zh_} {en_}: {fid} {name}").add_to(fg)
+            html = (
+                f'<div style="font-size:26px;line-height:26px;color:{colour};text-shadow:0 0 3px #fff,0 0 3px '
+                f'#fff;transform:translate(-8px,-14px)">{sym}</div>'
+            )
+            folium.Marker(
+                (y, x), icon=folium.DivIcon(html=html), tooltip=f"{zh_} {en_}: {fid} {name}"
+            ).add_to(fg)
         fg.add_to(m)
-    legend = ('<div style="position:fixed;bottom:40px;left:10px;z-index:9999;background:#fff;padding:6px 9px;'
-              'border:1px solid #999;border-radius:4px;font-size:12px;line-height:18px">'
-              '<b>情景 Scenario</b><br><span style="color:#d7191c;font-size:16px">★</span> 新增设施 Added site<br>'
-              '<span style="color:#404040;font-size:16px">✕</span> 撤除设施 Removed site<br>'
-              '<span style="color:#1a9850;font-size:16px">●</span> 新增覆盖住户 Homes newly covered<br>'
-              '<span style="color:#7b3294;font-size:16px">●</span> 不再覆盖住户 Homes no longer covered<br>'
-              '<span style="display:inline-block;width:18px;border-top:2px dashed #333;vertical-align:middle"></span>'
-              ' 变更前步行服务区 Walking service area before</div>')
+    legend = (
+        '<div style="position:fixed;bottom:40px;left:10px;z-index:9999;background:#fff;padding:6px 9px;'
+        'border:1px solid #999;border-radius:4px;font-size:12px;line-height:18px">'
+        '<b>情景 Scenario</b><br><span style="color:#d7191c;font-size:16px">★</span> 新增设施 Added site<br>'
+        '<span style="color:#404040;font-size:16px">✕</span> 撤除设施 Removed site<br>'
+        '<span style="color:#1a9850;font-size:16px">●</span> 新增覆盖住户 Homes newly covered<br>'
+        '<span style="color:#7b3294;font-size:16px">●</span> 不再覆盖住户 Homes no longer covered<br>'
+        '<span style="display:inline-block;width:18px;border-top:2px dashed #333;vertical-align:middle"></span>'
+        " 变更前步行服务区 Walking service area before</div>"
+    )
     m.get_root().html.add_child(folium.Element(legend))
     return m
 
 
-def write_scenario(run: ScenarioRun, cfg: RunConfig, name: str, maps: bool = True, progress: Progress = _quiet,
-                   wait: bool = False) -> dict[str, Path]:
+def write_scenario(
+    run: ScenarioRun,
+    cfg: RunConfig,
+    name: str,
+    maps: bool = True,
+    progress: Progress = _quiet,
+    wait: bool = False,
+) -> dict[str, Path]:
     """Write the scenario under ``<cfg.outputs>/scenario/<name>/`` (staged, swapped in whole)."""
     import warnings
 
@@ -437,31 +569,53 @@ def write_scenario(run: ScenarioRun, cfg: RunConfig, name: str, maps: bool = Tru
     out = Path(os.path.abspath(cfg.outputs))
     folder = out / FOLDER / name
     progress(f"写出 Writing {folder}")
-    info = {"kind": "scenario", "name": name, "run": cfg.name, "config": str(cfg.source) if cfg.source else None,
-            "config_sha256": cfg.source_sha256, "maps": maps,
-            "added": [{"facility_id": str(r.facility_id), "category": r.category, "name": str(r.name),
-                       "lon": round(float(r.geometry.x), 7), "lat": round(float(r.geometry.y), 7)}
-                      for r in run.change.added.itertuples()],
-            "removed": [str(x) for x in run.change.removed["facility_id"]]}
+    info = {
+        "kind": "scenario",
+        "name": name,
+        "run": cfg.name,
+        "config": str(cfg.source) if cfg.source else None,
+        "config_sha256": cfg.source_sha256,
+        "maps": maps,
+        "added": [
+            {
+                "facility_id": str(r.facility_id),
+                "category": r.category,
+                "name": str(r.name),
+                "lon": round(float(r.geometry.x), 7),
+                "lat": round(float(r.geometry.y), 7),
+            }
+            for r in run.change.added.itertuples()
+        ],
+        "removed": [str(x) for x in run.change.removed["facility_id"]],
+    }
     written: dict[str, Path] = {}
     (out / FOLDER).mkdir(parents=True, exist_ok=True)
-    with outdir.locked(out, wait=wait, progress=progress), \
-            outdir.staged(folder, info=info, wait=wait, progress=progress) as stage:
+    with (
+        outdir.locked(out, wait=wait, progress=progress),
+        outdir.staged(folder, info=info, wait=wait, progress=progress) as stage,
+    ):
         (stage / "summary.txt").write_text("\n".join(run.lines) + "\n", encoding="utf-8")
         written["summary"] = stage / "summary.txt"
         tabs = tables(run, cfg)
         (stage / "tables").mkdir()
         for k, p in report.write_csv_tables(stage / "tables", tabs).items():
             written[f"csv:{k}"] = p
-        written["excel"] = report.write_excel(stage / "scenario.xlsx", {SHEETS[k]: v for k, v in tabs.items()})
+        written["excel"] = report.write_excel(
+            stage / "scenario.xlsx", {SHEETS[k]: v for k, v in tabs.items()}
+        )
         if maps:
             (stage / "maps").mkdir()
             for cat in run.change.categories:
                 try:
-                    written[f"map:{cat}"] = mp.save_map(_map(run, cfg, cat), stage / "maps" / f"scenario_{cat}.html")
+                    written[f"map:{cat}"] = mp.save_map(
+                        _map(run, cfg, cat), stage / "maps" / f"scenario_{cat}.html"
+                    )
                 except Exception as exc:  # noqa: BLE001 - one failing map is a warning; the tables are written
-                    warnings.warn(f"maps/scenario_{cat}.html was not written: {type(exc).__name__}: {exc}",
-                                  ChildspaceWarning, stacklevel=2)
+                    warnings.warn(
+                        f"maps/scenario_{cat}.html was not written: {type(exc).__name__}: {exc}",
+                        ChildspaceWarning,
+                        stacklevel=2,
+                    )
     return {k: folder / p.relative_to(stage) for k, p in written.items()}
 
 
@@ -483,18 +637,42 @@ def add_command(sub: Any, wait_help: str) -> Any:
     import argparse
 
     help_ = "Before/after figures for facilities added or removed (新增/撤除设施情景对比)."
-    sc = sub.add_parser("scenario", help=help_, description=help_, epilog=EXAMPLES,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sc = sub.add_parser(
+        "scenario",
+        help=help_,
+        description=help_,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sc.add_argument("--config", type=Path, required=True, help="run configuration (TOML)")
-    sc.add_argument("--add", action="append", default=[], metavar="CATEGORY,LON,LAT[,NAME]",
-                    help='a new facility, e.g. "幼儿园,120.98,28.12" (category in Chinese or English; repeatable)')
-    sc.add_argument("--coords", default="wgs84", choices=["wgs84", "gcj02", "bd09"],
-                    help="datum of the --add coordinates: wgs84 (default; GPS, 天地图, CGCS2000), gcj02 (picked on "
-                         "Amap 高德), bd09 (Baidu 百度)")
-    sc.add_argument("--remove", action="append", default=[], metavar="FACILITY_ID",
-                    help="facility_id of a facility to remove (repeatable)")
-    sc.add_argument("--suggest", action="append", default=[], metavar="CATEGORY[:N]",
-                    help="add the N sites (default 1) that maximal-coverage siting proposes for the category")
+    sc.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="CATEGORY,LON,LAT[,NAME]",
+        help='a new facility, e.g. "幼儿园,120.98,28.12" (category in Chinese or English; repeatable)',
+    )
+    sc.add_argument(
+        "--coords",
+        default="wgs84",
+        choices=["wgs84", "gcj02", "bd09"],
+        help="datum of the --add coordinates: wgs84 (default; GPS, 天地图, CGCS2000), gcj02 (picked on "
+        "Amap 高德), bd09 (Baidu 百度)",
+    )
+    sc.add_argument(
+        "--remove",
+        action="append",
+        default=[],
+        metavar="FACILITY_ID",
+        help="facility_id of a facility to remove (repeatable)",
+    )
+    sc.add_argument(
+        "--suggest",
+        action="append",
+        default=[],
+        metavar="CATEGORY[:N]",
+        help="add the N sites (default 1) that maximal-coverage siting proposes for the category",
+    )
     sc.add_argument("--name", help="folder under OUTPUTS/scenario/ (default: made from the change)")
     sc.add_argument("--outputs", type=Path, help="output folder of the run (default: the config's)")
     sc.add_argument("--no-maps", action="store_true", help="skip the map")

@@ -38,8 +38,10 @@ from childspace.outputs.style import SYNTHETIC_NOTE
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 
-_FONT_STACK = ('"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",'
-               '"WenQuanYi Micro Hei","SimHei",sans-serif')
+_FONT_STACK = (
+    '"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",'
+    '"WenQuanYi Micro Hei","SimHei",sans-serif'
+)
 
 _PAGE_CSS = f"""
 html,body{{margin:0;padding:0;height:100%;}}
@@ -127,8 +129,11 @@ def _leaflet_assets() -> tuple[str, str]:
         js = (_STATIC / "leaflet.js").read_text(encoding="utf-8")
         css = (_STATIC / "leaflet.css").read_text(encoding="utf-8")
     except OSError as exc:
-        raise ChildspaceError("the bundled Leaflet files are missing", path=_STATIC,
-                              fix="reinstall childspace (its static/ folder ships leaflet.js and leaflet.css)") from exc
+        raise ChildspaceError(
+            "the bundled Leaflet files are missing",
+            path=_STATIC,
+            fix="reinstall childspace (its static/ folder ships leaflet.js and leaflet.css)",
+        ) from exc
     js = re.sub(r"//# sourceMappingURL=\S+\s*$", "", js).replace("</script", "<\\/script")
 
     def _img(match: re.Match) -> str:
@@ -163,8 +168,10 @@ class _SelfContainedMap(folium.Map):
         self.default_css = []
         js, css = _leaflet_assets()
         header = _page(self).header
-        header.add_child(Element('<meta name="viewport" content="width=device-width, initial-scale=1.0">'),
-                         name="cs_viewport")
+        header.add_child(
+            Element('<meta name="viewport" content="width=device-width, initial-scale=1.0">'),
+            name="cs_viewport",
+        )
         header.add_child(Element(f"<script>{_ERROR_JS}</script>"), name="cs_errors")
         header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
         header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="cs_css")
@@ -223,8 +230,17 @@ class GeoLayer(Layer):
         """
     )
 
-    def __init__(self, data_json: str, name: str, show: bool = True, overlay: bool = True,
-                 pane: str | None = None, pane_z: int = 350, interactive: bool = True, control: bool = True):
+    def __init__(
+        self,
+        data_json: str,
+        name: str,
+        show: bool = True,
+        overlay: bool = True,
+        pane: str | None = None,
+        pane_z: int = 350,
+        interactive: bool = True,
+        control: bool = True,
+    ):
         super().__init__(name=name, overlay=overlay, control=control, show=show)
         self._name = "GeoLayer"
         self.interactive = bool(interactive)
@@ -268,6 +284,7 @@ class BlankBase(Layer):
 # helpers
 # ----------------------------------------------------------------------------------------------------
 
+
 def esc(values: Iterable[Any]) -> list[str]:
     out = []
     for v in values:
@@ -300,11 +317,16 @@ def popup_html(title: Sequence[str] | None, rows: Sequence[tuple[str, Sequence[s
 
 def to_wgs84(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
     if not isinstance(gdf, gpd.GeoDataFrame):
-        raise DataError(f"{what} must be a GeoDataFrame, got {type(gdf).__name__}",
-                        fix=f"pass {what} as a GeoDataFrame (e.g. from childspace.io)")
+        raise DataError(
+            f"{what} must be a GeoDataFrame, got {type(gdf).__name__}",
+            fix=f"pass {what} as a GeoDataFrame (e.g. from childspace.io)",
+        )
     if gdf.crs is None:
-        raise DataError(f"{what} has no CRS", feature=what,
-                        fix="load it through childspace.inputs.loaders or set its CRS with .set_crs()")
+        raise DataError(
+            f"{what} has no CRS",
+            feature=what,
+            fix="load it through childspace.inputs.loaders or set its CRS with .set_crs()",
+        )
     out = gdf.to_crs(4326) if gdf.crs.to_epsg() != 4326 else gdf
     out = out[~(out.geometry.isna() | out.geometry.is_empty)]
     return out
@@ -313,8 +335,11 @@ def to_wgs84(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
 def require(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise DataError(f"{what} lacks the columns {missing} (has {list(df.columns)})", feature=what,
-                        fix=f"pass the output of the analysis that produces {what} (see docs/architecture.md)")
+        raise DataError(
+            f"{what} lacks the columns {missing} (has {list(df.columns)})",
+            feature=what,
+            fix=f"pass the output of the analysis that produces {what} (see docs/architecture.md)",
+        )
 
 
 def features_json(geoms: gpd.GeoSeries, props: Sequence[dict], datum: str = "wgs84") -> str:
@@ -333,8 +358,10 @@ def features_json(geoms: gpd.GeoSeries, props: Sequence[dict], datum: str = "wgs
         arr = shapely.transform(arr, shift)
     arr = shapely.transform(arr, lambda c: np.round(c, 6))
     gj = shapely.to_geojson(arr)
-    feats = [f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p, ensure_ascii=False)}}}'
-             for g, p in zip(gj, props)]
+    feats = [
+        f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p, ensure_ascii=False)}}}'
+        for g, p in zip(gj, props)
+    ]
     text = '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
     return text.replace("</", "<\\/")
 
@@ -344,10 +371,20 @@ def map_datum(m: folium.Map) -> str:
     return str(getattr(m, "cs_datum", "wgs84"))
 
 
-def add_layer(m: folium.Map, gdf: gpd.GeoDataFrame, styles: Sequence[dict], popups: Sequence[str] | None,
-              tooltips: Sequence[str] | None, name: str, show: bool = True, overlay: bool = True,
-              pane: str | None = None, pane_z: int = 350, interactive: bool = True,
-              control: bool = True) -> GeoLayer:
+def add_layer(
+    m: folium.Map,
+    gdf: gpd.GeoDataFrame,
+    styles: Sequence[dict],
+    popups: Sequence[str] | None,
+    tooltips: Sequence[str] | None,
+    name: str,
+    show: bool = True,
+    overlay: bool = True,
+    pane: str | None = None,
+    pane_z: int = 350,
+    interactive: bool = True,
+    control: bool = True,
+) -> GeoLayer:
     """Add one GeoJSON layer, a style (and optional popup/tooltip) per feature; ``show`` = on when it opens."""
     n = len(gdf)
     props = []
@@ -358,14 +395,29 @@ def add_layer(m: folium.Map, gdf: gpd.GeoDataFrame, styles: Sequence[dict], popu
         if tooltips is not None:
             p["_t"] = tooltips[i]
         props.append(p)
-    layer = GeoLayer(features_json(gdf.geometry, props, map_datum(m)), name=name, show=show, overlay=overlay,
-                     pane=pane, pane_z=pane_z, interactive=interactive, control=control)
+    layer = GeoLayer(
+        features_json(gdf.geometry, props, map_datum(m)),
+        name=name,
+        show=show,
+        overlay=overlay,
+        pane=pane,
+        pane_z=pane_z,
+        interactive=interactive,
+        control=control,
+    )
     layer.add_to(m)
     return layer
 
 
-def add_labels(m: folium.Map, gdf: gpd.GeoDataFrame, labels: Sequence[str], name: str, show: bool = True,
-               raw_html: bool = False, control: bool = True) -> None:
+def add_labels(
+    m: folium.Map,
+    gdf: gpd.GeoDataFrame,
+    labels: Sequence[str],
+    name: str,
+    show: bool = True,
+    raw_html: bool = False,
+    control: bool = True,
+) -> None:
     """Text labels at a point on each geometry (``raw_html``: labels are already HTML)."""
     pts = gpd.GeoSeries(shapely.point_on_surface(np.asarray(gdf.geometry.values, dtype=object)), crs=gdf.crs)
     props = [{"_label": t if raw_html else f"<span>{html.escape(str(t))}</span>"} for t in labels]
@@ -383,18 +435,22 @@ LegendItem = tuple[str, str, str]
 
 def legend_html(sections: Sequence[tuple[str, Sequence[LegendItem]]]) -> str:
     """The legend box: sections of (heading, items); see :data:`LegendItem`."""
-    parts = ["<div class='cs-legend' id='cs-legend'><div class='toggle' title='点击收起/展开 Click to fold' "
-             "onclick=\"var b=document.getElementById('cs-legend-body');"
-             "b.style.display=(b.style.display==='none')?'':'none';\">图例 Legend ▾</div>"
-             "<div id='cs-legend-body'>"]
+    parts = [
+        "<div class='cs-legend' id='cs-legend'><div class='toggle' title='点击收起/展开 Click to fold' "
+        "onclick=\"var b=document.getElementById('cs-legend-body');"
+        "b.style.display=(b.style.display==='none')?'':'none';\">图例 Legend ▾</div>"
+        "<div id='cs-legend-body'>"
+    ]
     shown = [sec for sec in sections if not any(m in sec[0] for m in _OFF_MARKS)]
     hidden = [sec for sec in sections if any(m in sec[0] for m in _OFF_MARKS)]
     for group, secs in (("shown", shown), ("hidden", hidden)):
         if not secs:
             continue
         if group == "hidden":
-            parts.append("<details id='cs-legend-more'><summary>其他图层（勾选后显示） Other layers (tick to show)"
-                         "</summary>")
+            parts.append(
+                "<details id='cs-legend-more'><summary>其他图层（勾选后显示） Other layers (tick to show)"
+                "</summary>"
+            )
         for heading, items in secs:
             for mark in _OFF_MARKS:
                 heading = heading.replace(mark, "")
@@ -405,7 +461,9 @@ def legend_html(sections: Sequence[tuple[str, Sequence[LegendItem]]]) -> str:
                 elif kind == "dot":
                     sw = f"<span class='dot' style='background:{colour};'></span>"
                 elif kind == "dash":
-                    sw = f"<span class='ln' style='border-top-color:{colour};border-top-style:dashed;'></span>"
+                    sw = (
+                        f"<span class='ln' style='border-top-color:{colour};border-top-style:dashed;'></span>"
+                    )
                 elif kind.startswith("sym:"):
                     sw = f"<span class='sym' style='color:{colour};'>{html.escape(kind[4:])}</span>"
                 else:
@@ -417,9 +475,15 @@ def legend_html(sections: Sequence[tuple[str, Sequence[LegendItem]]]) -> str:
     return "".join(parts)
 
 
-def new_map(bounds_gdfs: Sequence[gpd.GeoDataFrame | None], title: str, subtitle: str | None,
-            synthetic: bool, basemaps: Sequence[str] = (), tiles_overlay: bool = False,
-            base: Basemap | None = None) -> folium.Map:
+def new_map(
+    bounds_gdfs: Sequence[gpd.GeoDataFrame | None],
+    title: str,
+    subtitle: str | None,
+    synthetic: bool,
+    basemaps: Sequence[str] = (),
+    tiles_overlay: bool = False,
+    base: Basemap | None = None,
+) -> folium.Map:
     """A map fitted to the layers given, with its title box, scale bar and base map.
 
     The base map is offline first: the vector layers of ``base`` (streets by class, water, green space) drawn
@@ -438,29 +502,49 @@ def new_map(bounds_gdfs: Sequence[gpd.GeoDataFrame | None], title: str, subtitle
     if datum == "gcj02":
         from childspace.inputs.datum import wgs84_to_gcj02
 
-        (minx, maxx), (miny, maxy) = (np.asarray(v, dtype=float) for v in
-                                      wgs84_to_gcj02(np.array([minx, maxx]), np.array([miny, maxy])))
-    m = _SelfContainedMap(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=13, tiles=None,
-                          control_scale=False, prefer_canvas=False, zoom_snap=0.25)
+        (minx, maxx), (miny, maxy) = (
+            np.asarray(v, dtype=float) for v in wgs84_to_gcj02(np.array([minx, maxx]), np.array([miny, maxy]))
+        )
+    m = _SelfContainedMap(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=13,
+        tiles=None,
+        control_scale=False,
+        prefer_canvas=False,
+        zoom_snap=0.25,
+    )
     m.cs_datum = datum
     _MetricScale().add_to(m)
     _page(m).title = title
     add_tiles(m, sources, base, tiles_overlay)
     if not tiles_overlay:
-        BlankBase("无瓦片底图 No tiles" if sources else "离线底图 Offline base map", show=not sources).add_to(m)
+        BlankBase("无瓦片底图 No tiles" if sources else "离线底图 Offline base map", show=not sources).add_to(
+            m
+        )
     for frame, styles, name, z, listed in vector_base_layers(base, bbox84):
-        add_layer(m, frame, styles, None, None, name, pane=f"csBase{z}", pane_z=z, interactive=False, control=listed)
+        add_layer(
+            m, frame, styles, None, None, name, pane=f"csBase{z}", pane_z=z, interactive=False, control=listed
+        )
     # keep the data clear of the title (top left) and of the legend (right-hand side)
-    m.fit_bounds([[float(miny), float(minx)], [float(maxy), float(maxx)]], padding_top_left=(20, 90),
-                 padding_bottom_right=(330, 20))
+    m.fit_bounds(
+        [[float(miny), float(minx)], [float(maxy), float(maxx)]],
+        padding_top_left=(20, 90),
+        padding_bottom_right=(330, 20),
+    )
     sub = f"<div class='s'>{html.escape(subtitle)}</div>" if subtitle else ""
     syn = f"<div class='syn'>{html.escape(SYNTHETIC_NOTE)}</div>" if synthetic else ""
-    _page(m).html.add_child(Element(
-        f"<div class='cs-title' id='cs-title'><div class='t'>{html.escape(title)}</div>{sub}{syn}</div>"))
+    _page(m).html.add_child(
+        Element(
+            f"<div class='cs-title' id='cs-title'><div class='t'>{html.escape(title)}</div>{sub}{syn}</div>"
+        )
+    )
     if sources:
-        _page(m).html.add_child(Element(
-            "<div class='cs-notice' id='cs-tile-notice'>瓦片底图无法加载（离线或网络受限），仅显示数据图层。 "
-            "Basemap tiles failed to load (offline?); the data layers are complete.</div>"))
+        _page(m).html.add_child(
+            Element(
+                "<div class='cs-notice' id='cs-tile-notice'>瓦片底图无法加载（离线或网络受限），仅显示数据图层。 "
+                "Basemap tiles failed to load (offline?); the data layers are complete.</div>"
+            )
+        )
         TileNotice().add_to(m)
     return m
 
@@ -502,9 +586,13 @@ def finish(m: folium.Map, legend: Sequence[tuple[str, Sequence[LegendItem]]]) ->
     return m
 
 
-def boundary_layers(m: folium.Map, boundaries: gpd.GeoDataFrame | None, labels: bool = True,
-                     label_limit: int = 80,
-                     outline: Sequence[str] = ("community", "township")) -> list[tuple[str, str, str]]:
+def boundary_layers(
+    m: folium.Map,
+    boundaries: gpd.GeoDataFrame | None,
+    labels: bool = True,
+    label_limit: int = 80,
+    outline: Sequence[str] = ("community", "township"),
+) -> list[tuple[str, str, str]]:
     """Township and community outlines (+ name labels); returns legend items."""
     if boundaries is None or not len(boundaries):
         return []
@@ -512,8 +600,10 @@ def boundary_layers(m: folium.Map, boundaries: gpd.GeoDataFrame | None, labels: 
     require(b, ["unit_id", "name"], "boundaries")
     level = b["level"] if "level" in b.columns else pd.Series("community", index=b.index)
     items = []
-    for lev, colour, weight, lname in (("community", "#777777", 1.0, "村社区边界 Community boundaries"),
-                                       ("township", "#222222", 2.5, "乡镇街道边界 Township boundaries")):
+    for lev, colour, weight, lname in (
+        ("community", "#777777", 1.0, "村社区边界 Community boundaries"),
+        ("township", "#222222", 2.5, "乡镇街道边界 Township boundaries"),
+    ):
         sub = b[level.to_numpy() == lev]
         if not len(sub):
             continue
@@ -525,9 +615,13 @@ def boundary_layers(m: folium.Map, boundaries: gpd.GeoDataFrame | None, labels: 
             add_layer(m, sub, [style] * len(sub), None, tips, lname)
             items.append(("dash" if lev == "community" else "line", colour, lname))
         if labels and len(sub) <= label_limit:
-            add_labels(m, sub, sub["name"].astype(str).tolist(),
-                       "乡镇街道名称 Township names" if lev == "township" else "村社区名称 Community names",
-                       show=(lev == "township") or not (level == "township").any())
+            add_labels(
+                m,
+                sub,
+                sub["name"].astype(str).tolist(),
+                "乡镇街道名称 Township names" if lev == "township" else "村社区名称 Community names",
+                show=(lev == "township") or not (level == "township").any(),
+            )
     return items
 
 
@@ -557,26 +651,43 @@ def bool_col(df: pd.DataFrame, col: str, default: bool) -> np.ndarray:
     return df[col].astype("boolean").fillna(default).to_numpy(dtype=bool)
 
 
-def township_outlines(m: folium.Map, townships: gpd.GeoDataFrame | None,
-                       show_names: bool = True) -> list[tuple[str, str, str]]:
+def township_outlines(
+    m: folium.Map, townships: gpd.GeoDataFrame | None, show_names: bool = True
+) -> list[tuple[str, str, str]]:
     """Township boundaries drawn over everything (thick, dark, with a white casing) and their names."""
     if townships is None or not len(townships):
         return []
     t = to_wgs84(townships, "townships")
     require(t, ["unit_id", "name"], "townships")
     tips = [f"{n}（{u}）" for n, u in zip(esc(t["name"]), esc(t["unit_id"]))]
-    add_layer(m, t, [{"color": "#ffffff", "weight": 6, "fill": False, "opacity": 0.9}] * len(t), None, None,
-               "乡镇街道边界（底衬） Township boundaries (casing)", pane="csTop", pane_z=450).control = False
-    add_layer(m, t, [{"color": "#111111", "weight": 3, "fill": False, "opacity": 1.0}] * len(t), None, tips,
-               f"乡镇街道边界（{len(t)}） Township boundaries ({len(t)})", pane="csTop", pane_z=450)
+    add_layer(
+        m,
+        t,
+        [{"color": "#ffffff", "weight": 6, "fill": False, "opacity": 0.9}] * len(t),
+        None,
+        None,
+        "乡镇街道边界（底衬） Township boundaries (casing)",
+        pane="csTop",
+        pane_z=450,
+    ).control = False
+    add_layer(
+        m,
+        t,
+        [{"color": "#111111", "weight": 3, "fill": False, "opacity": 1.0}] * len(t),
+        None,
+        tips,
+        f"乡镇街道边界（{len(t)}） Township boundaries ({len(t)})",
+        pane="csTop",
+        pane_z=450,
+    )
     if len(t) <= 80:
         add_labels(m, t, t["name"].astype(str).tolist(), "乡镇街道名称 Township names", show=show_names)
     return [("line", "#111111", "乡镇街道边界 Township boundaries")]
 
 
-
-_EXTERNAL = re.compile(r"""<(script|link)\b[^>]*?\b(?:src|href)\s*=\s*["']((?:https?:)?//[^"']+)["'][^>]*>""",
-                       re.IGNORECASE)
+_EXTERNAL = re.compile(
+    r"""<(script|link)\b[^>]*?\b(?:src|href)\s*=\s*["']((?:https?:)?//[^"']+)["'][^>]*>""", re.IGNORECASE
+)
 
 
 def render_html(m: folium.Map) -> str:
@@ -599,7 +710,8 @@ def render_html(m: folium.Map) -> str:
         raise ChildspaceError(
             "the map needs files from the internet: " + ", ".join(needs),
             fix="build maps with childspace.outputs.maps functions only (CircleMarkers/GeoJSON layers), without folium "
-                "plugins or folium.Marker icons")
+            "plugins or folium.Marker icons",
+        )
     idx = text.rfind("</html>")
     return text[:idx] + _READY_JS + text[idx:] if idx >= 0 else text + _READY_JS
 

@@ -48,18 +48,30 @@ __all__ = ["coverage_map"]
 def _only_category(table: pd.DataFrame) -> str:
     cats = table["category"].dropna().unique() if "category" in table.columns else []
     if len(cats) != 1:
-        raise ChildspaceError("coverage_map needs a category when facilities hold several",
-                              fix=f"pass category= one of {sorted(map(str, cats))}")
+        raise ChildspaceError(
+            "coverage_map needs a category when facilities hold several",
+            fix=f"pass category= one of {sorted(map(str, cats))}",
+        )
     return str(cats[0])
 
 
-def coverage_map(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame,
-                 service_areas: gpd.GeoDataFrame | None = None, access: gpd.GeoDataFrame | None = None,
-                 gaps: gpd.GeoDataFrame | None = None, category: str | None = None, *,
-                 unit_coverage: pd.DataFrame | None = None, target_pct: float | None = None,
-                 max_points: int = 500, hex_size: float | None = None,
-                 title: str | None = None, synthetic: bool = False,
-                 basemaps: Sequence[str] = (), base: Basemap | None = None) -> folium.Map:
+def coverage_map(
+    boundaries: gpd.GeoDataFrame | None,
+    facilities: gpd.GeoDataFrame,
+    service_areas: gpd.GeoDataFrame | None = None,
+    access: gpd.GeoDataFrame | None = None,
+    gaps: gpd.GeoDataFrame | None = None,
+    category: str | None = None,
+    *,
+    unit_coverage: pd.DataFrame | None = None,
+    target_pct: float | None = None,
+    max_points: int = 500,
+    hex_size: float | None = None,
+    title: str | None = None,
+    synthetic: bool = False,
+    basemaps: Sequence[str] = (),
+    base: Basemap | None = None,
+) -> folium.Map:
     """Map of one facility category. It opens on the question "which communities fall short of the target?".
 
     Shown when it opens: the communities shaded by walking coverage in classes tied to the target (with
@@ -121,27 +133,46 @@ def coverage_map(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFra
         layers_for_bounds.append(to_wgs84(boundaries, "boundaries"))
     choro = unit_coverage is not None and boundaries is not None and len(unit_coverage)
     target = target_of(pd.DataFrame(unit_coverage), target_pct) if choro else target_pct
-    sub = (f"步行覆盖率，目标 {target or 80:g}%（其余图层在右上角） Walking coverage against the "
-           f"{target or 80:g}% target (more layers top right)" if choro else None)
-    m = new_map(layers_for_bounds, title or f"{cz}服务覆盖 {ce} service coverage", sub, synthetic, basemaps,
-                base=base)
+    sub = (
+        f"步行覆盖率，目标 {target or 80:g}%（其余图层在右上角） Walking coverage against the "
+        f"{target or 80:g}% target (more layers top right)"
+        if choro
+        else None
+    )
+    m = new_map(
+        layers_for_bounds, title or f"{cz}服务覆盖 {ce} service coverage", sub, synthetic, basemaps, base=base
+    )
     legend: list[tuple[str, list[LegendItem]]] = []
 
     if choro:
         b = to_wgs84(boundaries, "boundaries")
-        level = b["level"].astype(str).to_numpy() if "level" in b.columns else np.array(["community"] * len(b))
+        level = (
+            b["level"].astype(str).to_numpy() if "level" in b.columns else np.array(["community"] * len(b))
+        )
         units = b[level == ("community" if (level == "community").any() else "township")]
         uc = pd.DataFrame(unit_coverage)
         j = join_coverage(units, uc, category, "pct_walk")
         vals, below, styles = choropleth_styles(j, "pct_walk", target)
         vlabel = VALUE_LABELS["pct_walk"]
-        pops = popup_html([f"{n} · {clabel}" for n in esc(j["name"])],
-                          coverage_rows(j, vals, "pct_walk", vlabel, below, target))
-        tips = [f"{n}: {v}{' ▼ 低于目标 below target' if bt else ''}" for n, v, bt in
-                zip(esc(j["name"]), fmt_num(pd.Series(vals), 1, "%"), below)]
-        add_layer(m, j, styles, pops, tips,
-                  f"步行覆盖率（{int(below.sum())}/{len(j)} 低于目标） Walking coverage ({int(below.sum())}/{len(j)} "
-                  "below target)", pane="csChoro", pane_z=350)
+        pops = popup_html(
+            [f"{n} · {clabel}" for n in esc(j["name"])],
+            coverage_rows(j, vals, "pct_walk", vlabel, below, target),
+        )
+        tips = [
+            f"{n}: {v}{' ▼ 低于目标 below target' if bt else ''}"
+            for n, v, bt in zip(esc(j["name"]), fmt_num(pd.Series(vals), 1, "%"), below)
+        ]
+        add_layer(
+            m,
+            j,
+            styles,
+            pops,
+            tips,
+            f"步行覆盖率（{int(below.sum())}/{len(j)} 低于目标） Walking coverage ({int(below.sum())}/{len(j)} "
+            "below target)",
+            pane="csChoro",
+            pane_z=350,
+        )
         legend.append((vlabel, coverage_legend(target)))
 
     # gap polygons (purples: children not covered), shown when there is no choropleth
@@ -152,9 +183,18 @@ def coverage_map(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFra
             kids = pd.to_numeric(g["children_uncovered"], errors="coerce").fillna(0).to_numpy()
             edges = nice_breaks(kids, 4)
             cls = np.clip(np.searchsorted(edges[1:-1], kids, side="right"), 0, 3)
-            styles = [{"color": UNCOVERED_RAMP[3], "weight": 1.2, "fillColor": UNCOVERED_RAMP[c],
-                       "fillOpacity": 0.6} for c in cls]
-            name_col = "unit_name" if "unit_name" in g.columns else ("unit_id" if "unit_id" in g.columns else None)
+            styles = [
+                {
+                    "color": UNCOVERED_RAMP[3],
+                    "weight": 1.2,
+                    "fillColor": UNCOVERED_RAMP[c],
+                    "fillOpacity": 0.6,
+                }
+                for c in cls
+            ]
+            name_col = (
+                "unit_name" if "unit_name" in g.columns else ("unit_id" if "unit_id" in g.columns else None)
+            )
             names = esc(g[name_col]) if name_col else ["—"] * len(g)
             rows = [("未覆盖儿童 Children uncovered", fmt_num(g["children_uncovered"]))]
             if "area_m2" in g.columns:
@@ -162,10 +202,17 @@ def coverage_map(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFra
             if "rank" in g.columns:
                 rows.append(("排序 Rank", fmt_num(g["rank"])))
             pops = popup_html([f"缺口 Gap: {n}" for n in names], rows)
-            tips = [f"缺口 Gap: {n} · {k} 名儿童 children" for n, k in zip(names, fmt_num(g["children_uncovered"]))]
+            tips = [
+                f"缺口 Gap: {n} · {k} 名儿童 children"
+                for n, k in zip(names, fmt_num(g["children_uncovered"]))
+            ]
             add_layer(m, g, styles, pops, tips, "覆盖缺口（按儿童数） Gaps (by children)", show=not choro)
-            legend.append(("覆盖缺口：未覆盖儿童" + (OFF_MARK if choro else "") + " Gaps: children uncovered",
-                           [("fill", UNCOVERED_RAMP[i], f"{edges[i]:,.0f}–{edges[i + 1]:,.0f}") for i in range(4)]))
+            legend.append(
+                (
+                    "覆盖缺口：未覆盖儿童" + (OFF_MARK if choro else "") + " Gaps: children uncovered",
+                    [("fill", UNCOVERED_RAMP[i], f"{edges[i]:,.0f}–{edges[i + 1]:,.0f}") for i in range(4)],
+                )
+            )
 
     # service areas, one layer per method, in the category's own colour (off at first when the map has a
     # choropleth: they answer "where is it reachable", not "where is the gap")
@@ -174,18 +221,34 @@ def coverage_map(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFra
         method = sa["method"].astype(str) if "method" in sa.columns else pd.Series("walk", index=sa.index)
         items: list[LegendItem] = []
         for meth, zh, en, style in (
-                ("line", "直线服务区", "Straight-line service area",
-                 {"color": colour, "weight": 1.5, "dashArray": "6 4", "fill": False}),
-                ("walk", "步行服务区", "Walking service area",
-                 {"color": colour, "weight": 1.2, "fillColor": colour, "fillOpacity": 0.25})):
+            (
+                "line",
+                "直线服务区",
+                "Straight-line service area",
+                {"color": colour, "weight": 1.5, "dashArray": "6 4", "fill": False},
+            ),
+            (
+                "walk",
+                "步行服务区",
+                "Walking service area",
+                {"color": colour, "weight": 1.2, "fillColor": colour, "fillOpacity": 0.25},
+            ),
+        ):
             part = sa[method.to_numpy() == meth]
             if not len(part):
                 continue
             r = pd.to_numeric(part["radius_m"], errors="coerce") if "radius_m" in part.columns else None
             rtxt = f"（{r.max():,.0f} 米 m）" if r is not None and r.notna().any() else ""
             name = f"{zh}{rtxt} {en}"
-            names = (esc(part["facility_id"].map(dict(zip(fac["facility_id"], fac["name"]))).fillna(
-                part["facility_id"])) if "facility_id" in part.columns else [clabel] * len(part))
+            names = (
+                esc(
+                    part["facility_id"]
+                    .map(dict(zip(fac["facility_id"], fac["name"])))
+                    .fillna(part["facility_id"])
+                )
+                if "facility_id" in part.columns
+                else [clabel] * len(part)
+            )
             tips = [f"{zh} {en}: {i}" for i in names]
             add_layer(m, part, [style] * len(part), None, tips, name, show=(meth == "walk" and not choro))
             items.append(("fill" if meth == "walk" else "dash", colour, name))
@@ -202,33 +265,56 @@ def coverage_map(boundaries: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFra
     # facilities on top
     if len(fac):
         rows = [("类型 Category", [clabel] * len(fac))]
-        for col, lab in (("capacity", "容量 Capacity"), ("address", "地址 Address"), ("source", "来源 Source")):
+        for col, lab in (
+            ("capacity", "容量 Capacity"),
+            ("address", "地址 Address"),
+            ("source", "来源 Source"),
+        ):
             if col in fac.columns:
                 rows.append((lab, fmt_num(fac[col]) if col == "capacity" else esc(fac[col])))
         rows.append(("编号 ID", esc(fac["facility_id"])))
         pops = popup_html(esc(fac["name"]), rows)
         style = {"radius": 7, "color": "#ffffff", "weight": 2.5, "fillColor": colour, "fillOpacity": 1.0}
-        add_layer(m, fac, [style] * len(fac), pops, [f"{n}（{clabel}）" for n in esc(fac["name"])],
-                  f"{cz}（{len(fac)}） {ce} ({len(fac)})")
+        add_layer(
+            m,
+            fac,
+            [style] * len(fac),
+            pops,
+            [f"{n}（{clabel}）" for n in esc(fac["name"])],
+            f"{cz}（{len(fac)}） {ce} ({len(fac)})",
+        )
         legend.insert(0, ("设施 Facilities", [("dot", colour, clabel)]))
     return finish(m, legend)
 
 
-def _uncovered_layers(m: folium.Map, access: gpd.GeoDataFrame, category: str, clabel: str, max_points: int,
-                      hex_size: float | None) -> list[tuple[str, list[LegendItem]]]:
+def _uncovered_layers(
+    m: folium.Map,
+    access: gpd.GeoDataFrame,
+    category: str,
+    clabel: str,
+    max_points: int,
+    hex_size: float | None,
+) -> list[tuple[str, list[LegendItem]]]:
     """Children not covered: hexagon totals (many homes) and the homes themselves, off at first."""
     legend: list[tuple[str, list[LegendItem]]] = []
     acc = to_wgs84(access, "access")
-    col = next((c for c in (f"covered_walk_{category}", f"covered_line_{category}") if c in acc.columns), None)
+    col = next(
+        (c for c in (f"covered_walk_{category}", f"covered_line_{category}") if c in acc.columns), None
+    )
     if col is None:
-        raise DataError(f"access lacks covered_walk_{category} / covered_line_{category}", feature="access",
-                        fix=f"run coverage.origin_access for category {category!r}")
+        raise DataError(
+            f"access lacks covered_walk_{category} / covered_line_{category}",
+            feature="access",
+            fix=f"run coverage.origin_access for category {category!r}",
+        )
     unc = acc[~acc[col].fillna(False).astype(bool).to_numpy()]
     aggregate = len(unc) > max_points
     basis = "步行" if col.startswith("covered_walk") else "直线"
     en_basis = "on foot" if basis == "步行" else "straight line"
     if aggregate:
-        kids_all = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)), errors="coerce").fillna(0)
+        kids_all = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)), errors="coerce").fillna(
+            0
+        )
         size = hex_size if hex_size is not None else auto_hex_size(acc)
         hx = hex_totals(unc, kids_all.to_numpy(), size)
         hx = to_wgs84(hx[hx["total"].to_numpy() > 0], "hexagons")
@@ -236,23 +322,51 @@ def _uncovered_layers(m: folium.Map, access: gpd.GeoDataFrame, category: str, cl
             tot = hx["total"].to_numpy(dtype=float)
             edges_ = nice_breaks(tot, 4)
             cls = np.clip(np.searchsorted(edges_[1:-1], tot, side="right"), 0, 3)
-            styles = [{"color": UNCOVERED_RAMP[3], "weight": 0.6, "fillColor": UNCOVERED_RAMP[c],
-                       "fillOpacity": 0.75} for c in cls]
-            pops = popup_html(["未覆盖儿童 Children uncovered"] * len(hx),
-                              [("儿童数 Children", fmt_num(hx["total"])),
-                               ("住户数 Homes", fmt_num(hx["points"])),
-                               ("格网 Cell", [f"六边形 {size:g} 米 hexagon {size:g} m"] * len(hx))])
-            tips = [f"未覆盖（{basis}） Uncovered ({en_basis}): {k} 名儿童 children" for k in fmt_num(hx["total"])]
+            styles = [
+                {
+                    "color": UNCOVERED_RAMP[3],
+                    "weight": 0.6,
+                    "fillColor": UNCOVERED_RAMP[c],
+                    "fillOpacity": 0.75,
+                }
+                for c in cls
+            ]
+            pops = popup_html(
+                ["未覆盖儿童 Children uncovered"] * len(hx),
+                [
+                    ("儿童数 Children", fmt_num(hx["total"])),
+                    ("住户数 Homes", fmt_num(hx["points"])),
+                    ("格网 Cell", [f"六边形 {size:g} 米 hexagon {size:g} m"] * len(hx)),
+                ],
+            )
+            tips = [
+                f"未覆盖（{basis}） Uncovered ({en_basis}): {k} 名儿童 children" for k in fmt_num(hx["total"])
+            ]
             hname = f"未覆盖儿童（{basis}，每{size:g}米六边形） Children uncovered ({en_basis}, {size:g} m hexagons)"
             add_layer(m, hx, styles, pops, tips, hname, show=False)
-            legend.append((f"未覆盖儿童/六边形（{basis}）{OFF_MARK} Children uncovered per hexagon",
-                           [("fill", UNCOVERED_RAMP[i], f"{edges_[i]:,.0f}–{edges_[i + 1]:,.0f}") for i in range(4)]))
+            legend.append(
+                (
+                    f"未覆盖儿童/六边形（{basis}）{OFF_MARK} Children uncovered per hexagon",
+                    [("fill", UNCOVERED_RAMP[i], f"{edges_[i]:,.0f}–{edges_[i + 1]:,.0f}") for i in range(4)],
+                )
+            )
     if len(unc):
         kids = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)), errors="coerce").fillna(0)
-        radius = (np.clip(1.5 + 0.6 * np.sqrt(kids.to_numpy()), 2, 5) if aggregate
-                  else np.clip(2.5 + 1.6 * np.sqrt(kids.to_numpy()), 3, 14))
-        styles = [{"radius": float(r), "color": "#ffffff", "weight": 0.6 if aggregate else 1,
-                   "fillColor": UNCOVERED_RAMP[3], "fillOpacity": 0.85} for r in radius]
+        radius = (
+            np.clip(1.5 + 0.6 * np.sqrt(kids.to_numpy()), 2, 5)
+            if aggregate
+            else np.clip(2.5 + 1.6 * np.sqrt(kids.to_numpy()), 3, 14)
+        )
+        styles = [
+            {
+                "radius": float(r),
+                "color": "#ffffff",
+                "weight": 0.6 if aggregate else 1,
+                "fillColor": UNCOVERED_RAMP[3],
+                "fillOpacity": 0.85,
+            }
+            for r in radius
+        ]
         rows = [("儿童数 Children", fmt_num(kids))]
         dcol = f"dist_walk_{category}"
         if dcol in unc.columns:
@@ -265,5 +379,10 @@ def _uncovered_layers(m: folium.Map, access: gpd.GeoDataFrame, category: str, cl
         tips = [f"未覆盖 Uncovered: {k} 名儿童 children" for k in fmt_num(kids)]
         lname = f"未覆盖住户（{basis}） Uncovered homes ({en_basis})"
         add_layer(m, unc, styles, pops, tips, lname, show=False)
-        legend.append(("住户" + OFF_MARK + " Homes", [("dot", UNCOVERED_RAMP[3], f"{lname}，大小=儿童数 size = children")]))
+        legend.append(
+            (
+                "住户" + OFF_MARK + " Homes",
+                [("dot", UNCOVERED_RAMP[3], f"{lname}，大小=儿童数 size = children")],
+            )
+        )
     return legend

@@ -11,7 +11,7 @@ import pandas as pd
 
 from childspace._errors import ChildspaceError, DataError
 from childspace.outputs.maps._choropleth import (
-        choropleth_styles,
+    choropleth_styles,
     coverage_legend,
     coverage_rows,
     join_coverage,
@@ -38,11 +38,21 @@ from childspace.outputs.style import VALUE_LABELS, category_label, split_label
 __all__ = ["overview_map"]
 
 
-def overview_map(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, category: str | None = None, *,
-                 townships: gpd.GeoDataFrame | None = None, life_circles: pd.DataFrame | None = None,
-                 categories: Sequence[str] | None = None, value: str = "pct_walk", title: str | None = None,
-                 synthetic: bool = False, basemaps: Sequence[str] = (), base: Basemap | None = None,
-                 target_pct: float | None = None) -> folium.Map:
+def overview_map(
+    boundaries: gpd.GeoDataFrame,
+    unit_coverage: pd.DataFrame,
+    category: str | None = None,
+    *,
+    townships: gpd.GeoDataFrame | None = None,
+    life_circles: pd.DataFrame | None = None,
+    categories: Sequence[str] | None = None,
+    value: str = "pct_walk",
+    title: str | None = None,
+    synthetic: bool = False,
+    basemaps: Sequence[str] = (),
+    base: Basemap | None = None,
+    target_pct: float | None = None,
+) -> folium.Map:
     """Coverage per unit as choropleths: one category, or every category as a radio-switched layer.
 
     Parameters
@@ -80,15 +90,21 @@ def overview_map(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cate
     require(unit_coverage, ["unit_id", value], "unit_coverage")
     uc = pd.DataFrame(unit_coverage)
     target = target_of(uc, target_pct)
-    present_cats = ([str(c) for c in pd.unique(uc["category"].dropna())] if "category" in uc.columns else [])
+    present_cats = [str(c) for c in pd.unique(uc["category"].dropna())] if "category" in uc.columns else []
     if category is not None and present_cats and category not in present_cats:
-        raise DataError(f"unit_coverage has no rows for category {category!r}", feature="unit_coverage",
-                        fix=f"pass category= one of {present_cats}")
+        raise DataError(
+            f"unit_coverage has no rows for category {category!r}",
+            feature="unit_coverage",
+            fix=f"pass category= one of {present_cats}",
+        )
     if categories is not None:
         unknown = [c for c in categories if c not in present_cats]
         if unknown:
-            raise DataError(f"unit_coverage has no rows for categories {unknown}", feature="unit_coverage",
-                            fix=f"choose among {present_cats}")
+            raise DataError(
+                f"unit_coverage has no rows for categories {unknown}",
+                feature="unit_coverage",
+                fix=f"choose among {present_cats}",
+            )
     multi = category is None and (len(present_cats) > 1 or life_circles is not None)
     if not multi:
         if category is None and len(present_cats) == 1:
@@ -99,9 +115,16 @@ def overview_map(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cate
     vz, ve = split_label(vlabel)
     tlabel = f"{target:g}%" if target is not None else "80%"
     frames = [b] + ([to_wgs84(townships, "townships")] if townships is not None and len(townships) else [])
-    m = new_map(frames, title or "儿童服务设施覆盖缺口 Where coverage falls short of the target",
-                f"{vz}，目标 {tlabel}；每次显示一类（右上角切换） {ve} against the {tlabel} target, one category "
-                "at a time (switch top right)", synthetic, basemaps, tiles_overlay=True, base=base)
+    m = new_map(
+        frames,
+        title or "儿童服务设施覆盖缺口 Where coverage falls short of the target",
+        f"{vz}，目标 {tlabel}；每次显示一类（右上角切换） {ve} against the {tlabel} target, one category "
+        "at a time (switch top right)",
+        synthetic,
+        basemaps,
+        tiles_overlay=True,
+        base=base,
+    )
     level = b["level"].astype(str).to_numpy() if "level" in b.columns else np.array(["community"] * len(b))
     shade_level = "community" if (level == "community").any() else "township"
     units = b[level == shade_level]
@@ -111,19 +134,33 @@ def overview_map(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cate
         vals, below, styles = choropleth_styles(j, value, target)
         clabel = category_label(cat)
         cz, ce = split_label(clabel)
-        pops = popup_html([f"{n} · {clabel}" for n in esc(j["name"])],
-                          coverage_rows(j, vals, value, vlabel, below, target))
-        tips = [f"{n} · {cz}: {v}{' ▼' if bt else ''}" for n, v, bt in
-                zip(esc(j["name"]), fmt_num(pd.Series(vals), 1, "%"), below)]
+        pops = popup_html(
+            [f"{n} · {clabel}" for n in esc(j["name"])], coverage_rows(j, vals, value, vlabel, below, target)
+        )
+        tips = [
+            f"{n} · {cz}: {v}{' ▼' if bt else ''}"
+            for n, v, bt in zip(esc(j["name"]), fmt_num(pd.Series(vals), 1, "%"), below)
+        ]
         n_below = int(below.sum())
-        add_layer(m, j, styles, pops, tips,
-                  f"{cz}（{n_below}/{len(j)} 低于目标） {ce} ({n_below}/{len(j)} below target)",
-                  show=(i == 0), overlay=False, pane="csChoro", pane_z=350)
+        add_layer(
+            m,
+            j,
+            styles,
+            pops,
+            tips,
+            f"{cz}（{n_below}/{len(j)} 低于目标） {ce} ({n_below}/{len(j)} below target)",
+            show=(i == 0),
+            overlay=False,
+            pane="csChoro",
+            pane_z=350,
+        )
     legend: list[tuple[str, list[LegendItem]]] = [
-        (f"{vz}（{lv_zh}） {ve} ({lv_en})", coverage_legend(target))]
+        (f"{vz}（{lv_zh}） {ve} ({lv_en})", coverage_legend(target))
+    ]
     if life_circles is not None:
-        items = life_circle_layer(m, units, life_circles, "生活圈完整度 Life-circle completeness",
-                                  show=False, overlay=False)
+        items = life_circle_layer(
+            m, units, life_circles, "生活圈完整度 Life-circle completeness", show=False, overlay=False
+        )
         legend.append(("生活圈完整度（切换后显示） Life circles complete", items))
     BlankBase("不着色 No shading", show=False).add_to(m)
     b_items = boundary_layers(m, b, labels=True, outline=("township",))
@@ -133,14 +170,25 @@ def overview_map(boundaries: gpd.GeoDataFrame, unit_coverage: pd.DataFrame, cate
     return finish(m, legend)
 
 
-def _overview_single(b: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None,
-                     townships: gpd.GeoDataFrame | None, value: str, title: str | None, synthetic: bool,
-                     basemaps: Sequence[str], base: Basemap | None, target: float | None) -> folium.Map:
+def _overview_single(
+    b: gpd.GeoDataFrame,
+    uc: pd.DataFrame,
+    category: str | None,
+    townships: gpd.GeoDataFrame | None,
+    value: str,
+    title: str | None,
+    synthetic: bool,
+    basemaps: Sequence[str],
+    base: Basemap | None,
+    target: float | None,
+) -> folium.Map:
     """One category: a choropleth layer per level present (communities shown)."""
     if "category" in uc.columns and category is None:
         cats = uc["category"].dropna().unique()
-        raise ChildspaceError("overview_map needs a category when unit_coverage holds several",
-                              fix=f"pass category= one of {sorted(map(str, cats))}")
+        raise ChildspaceError(
+            "overview_map needs a category when unit_coverage holds several",
+            fix=f"pass category= one of {sorted(map(str, cats))}",
+        )
     clabel = category_label(category) if category else ""
     cz, ce = split_label(clabel)
     vlabel = VALUE_LABELS.get(value, value)
@@ -153,14 +201,20 @@ def _overview_single(b: gpd.GeoDataFrame, uc: pd.DataFrame, category: str | None
     for lv in present:
         sub = j[level == lv]
         vals, below, styles = choropleth_styles(sub, value, target)
-        pops = popup_html([f"{n} {clabel}" for n in esc(sub["name"])],
-                          coverage_rows(sub, vals, value, vlabel, below, target))
-        tips = [f"{n}: {v}{' ▼' if bt else ''}" for n, v, bt in
-                zip(esc(sub["name"]), fmt_num(pd.Series(vals), 1, "%"), below)]
+        pops = popup_html(
+            [f"{n} {clabel}" for n in esc(sub["name"])],
+            coverage_rows(sub, vals, value, vlabel, below, target),
+        )
+        tips = [
+            f"{n}: {v}{' ▼' if bt else ''}"
+            for n, v, bt in zip(esc(sub["name"]), fmt_num(pd.Series(vals), 1, "%"), below)
+        ]
         n_below = int(below.sum())
-        lname = (f"乡镇街道覆盖率（{n_below}/{len(sub)} 低于目标） Township coverage ({n_below} below target)"
-                 if lv == "township" else
-                 f"村社区覆盖率（{n_below}/{len(sub)} 低于目标） Community coverage ({n_below} below target)")
+        lname = (
+            f"乡镇街道覆盖率（{n_below}/{len(sub)} 低于目标） Township coverage ({n_below} below target)"
+            if lv == "township"
+            else f"村社区覆盖率（{n_below}/{len(sub)} 低于目标） Community coverage ({n_below} below target)"
+        )
         show = lv == "community" or len(present) == 1
         add_layer(m, sub, styles, pops, tips, lname, show=show, pane="csChoro", pane_z=350)
     items = boundary_layers(m, b, outline=("township",))

@@ -36,12 +36,16 @@ def _status_columns(ps: pd.DataFrame) -> list[str]:
 def _pilot_popups(ps: pd.DataFrame) -> list[str]:
     n = len(ps)
     status = ps["status"].astype(str).to_numpy()
-    st_txt = [f"<b style='color:{STATUS_LABELS[s][2] if s in STATUS_LABELS else '#555'}'>{status_text(s)}</b>"
-              for s in status]
+    st_txt = [
+        f"<b style='color:{STATUS_LABELS[s][2] if s in STATUS_LABELS else '#555'}'>{status_text(s)}</b>"
+        for s in status
+    ]
     kinds = ps["kind"].astype(str).to_numpy() if "kind" in ps.columns else np.array([""] * n)
-    rows = [("批次 Batch", esc(ps["batch"]) if "batch" in ps.columns else ["—"] * n),
-            ("类型 Kind", [" ".join(KIND_LABELS.get(k, (k, ""))) for k in kinds]),
-            ("状态 Status", st_txt)]
+    rows = [
+        ("批次 Batch", esc(ps["batch"]) if "batch" in ps.columns else ["—"] * n),
+        ("类型 Kind", [" ".join(KIND_LABELS.get(k, (k, ""))) for k in kinds]),
+        ("状态 Status", st_txt),
+    ]
     if "township" in ps.columns:
         rows.append(("所属镇街 Township", esc(ps["township"])))
     if "key_project" in ps.columns:
@@ -50,9 +54,16 @@ def _pilot_popups(ps: pd.DataFrame) -> list[str]:
     for cat in _status_columns(ps):
         has = ps[f"has_{cat}"].fillna(False).astype(bool).to_numpy()
         dist = fmt_num(ps[f"dist_{cat}"], 0, " m") if f"dist_{cat}" in ps.columns else [""] * n
-        rows.append((element_label(cat),
-                     [("<b style='color:#2166ac'>✓</b> " if h else "<b style='color:#9e0142'>×</b> ")
-                      + (d if d != "—" else "") for h, d in zip(has, dist)]))
+        rows.append(
+            (
+                element_label(cat),
+                [
+                    ("<b style='color:#2166ac'>✓</b> " if h else "<b style='color:#9e0142'>×</b> ")
+                    + (d if d != "—" else "")
+                    for h, d in zip(has, dist)
+                ],
+            )
+        )
     if "reasons" in ps.columns:
         rows.append(("原因 Reasons", esc(ps["reasons"])))
     if "notes" in ps.columns:
@@ -61,9 +72,16 @@ def _pilot_popups(ps: pd.DataFrame) -> list[str]:
     return popup_html(esc(ps["name"]), rows)
 
 
-def pilot_map(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | None = None, *,
-              boundaries: gpd.GeoDataFrame | None = None, title: str | None = None, synthetic: bool = False,
-              basemaps: Sequence[str] = (), base: Basemap | None = None) -> folium.Map:
+def pilot_map(
+    pilots_status: gpd.GeoDataFrame,
+    catchments: gpd.GeoDataFrame | None = None,
+    *,
+    boundaries: gpd.GeoDataFrame | None = None,
+    title: str | None = None,
+    synthetic: bool = False,
+    basemaps: Sequence[str] = (),
+    base: Basemap | None = None,
+) -> folium.Map:
     """Map of the pilot units (试点单元) coloured by status, one layer per batch.
 
     Parameters
@@ -90,35 +108,70 @@ def pilot_map(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | No
     require(ps, ["pilot_id", "name", "status"], "pilots_status")
     bad = sorted(set(ps["status"].astype(str)) - set(STATUS_LABELS))
     if bad:
-        raise DataError(f"unknown pilot status values {bad}", feature="pilots_status.status",
-                        fix=f"status must be one of {list(STATUS_LABELS)}")
-    m = new_map([ps] + ([to_wgs84(boundaries, "boundaries")] if boundaries is not None else []),
-                 title or "儿童友好试点单元评估 Child-friendly pilot units", None, synthetic, basemaps, base=base)
+        raise DataError(
+            f"unknown pilot status values {bad}",
+            feature="pilots_status.status",
+            fix=f"status must be one of {list(STATUS_LABELS)}",
+        )
+    m = new_map(
+        [ps] + ([to_wgs84(boundaries, "boundaries")] if boundaries is not None else []),
+        title or "儿童友好试点单元评估 Child-friendly pilot units",
+        None,
+        synthetic,
+        basemaps,
+        base=base,
+    )
     legend: list[tuple[str, list[LegendItem]]] = []
     items = boundary_layers(m, boundaries, label_limit=40)
     if catchments is not None and len(catchments):
         c = to_wgs84(catchments, "catchments")
-        style = {"color": "#555555", "weight": 1.2, "dashArray": "5 4", "fillColor": "#9ecae1", "fillOpacity": 0.08}
-        tips = [f"服务范围 Catchment: {i}" for i in (esc(c["pilot_id"]) if "pilot_id" in c.columns
-                                                     else ["—"] * len(c))]
+        style = {
+            "color": "#555555",
+            "weight": 1.2,
+            "dashArray": "5 4",
+            "fillColor": "#9ecae1",
+            "fillOpacity": 0.08,
+        }
+        tips = [
+            f"服务范围 Catchment: {i}"
+            for i in (esc(c["pilot_id"]) if "pilot_id" in c.columns else ["—"] * len(c))
+        ]
         add_layer(m, c, [style] * len(c), None, tips, "试点服务范围 Pilot catchments", show=False)
         items.append(("dash", "#555555", "试点服务范围 Pilot catchments"))
     pops = _pilot_popups(ps)
     status = ps["status"].astype(str).to_numpy()
-    key = (ps["key_project"].fillna(False).astype(bool).to_numpy() if "key_project" in ps.columns
-           else np.zeros(len(ps), dtype=bool))
+    key = (
+        ps["key_project"].fillna(False).astype(bool).to_numpy()
+        if "key_project" in ps.columns
+        else np.zeros(len(ps), dtype=bool)
+    )
     poly = ps.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
     styles = []
     for s, k, p in zip(status, key, poly):
         colour = STATUS_LABELS[s][2]
         if p:
-            styles.append({"color": "#000000" if k else colour, "weight": 3 if k else 2, "fillColor": colour,
-                           "fillOpacity": 0.45})
+            styles.append(
+                {
+                    "color": "#000000" if k else colour,
+                    "weight": 3 if k else 2,
+                    "fillColor": colour,
+                    "fillOpacity": 0.45,
+                }
+            )
         else:
-            styles.append({"radius": 10 if k else 8, "color": "#000000" if k else "#ffffff",
-                           "weight": 3 if k else 2, "fillColor": colour, "fillOpacity": 0.95})
-    tips = [f"{'★ ' if k else ''}{n} · {STATUS_LABELS[s][0]} {STATUS_LABELS[s][1]}"
-            for n, s, k in zip(esc(ps["name"]), status, key)]
+            styles.append(
+                {
+                    "radius": 10 if k else 8,
+                    "color": "#000000" if k else "#ffffff",
+                    "weight": 3 if k else 2,
+                    "fillColor": colour,
+                    "fillOpacity": 0.95,
+                }
+            )
+    tips = [
+        f"{'★ ' if k else ''}{n} · {STATUS_LABELS[s][0]} {STATUS_LABELS[s][1]}"
+        for n, s, k in zip(esc(ps["name"]), status, key)
+    ]
     batches = ps["batch"] if "batch" in ps.columns else pd.Series(0, index=ps.index)
     bvals = batches.to_numpy()
     for b in sorted(pd.unique(bvals)):
@@ -131,17 +184,33 @@ def pilot_map(pilots_status: gpd.GeoDataFrame, catchments: gpd.GeoDataFrame | No
     add_labels(m, ps, sym, "状态符号 Status symbols", raw_html=True, control=False)
     if key.any():
         kp = ps[key]
-        add_labels(m, kp, ["<span class='star'>★</span>"] * len(kp), f"重点项目 ★ Key projects ({len(kp)})",
-                   raw_html=True)
+        add_labels(
+            m,
+            kp,
+            ["<span class='star'>★</span>"] * len(kp),
+            f"重点项目 ★ Key projects ({len(kp)})",
+            raw_html=True,
+        )
     counts = pd.Series(status).value_counts()
-    legend.append(("试点状态 Pilot status", [(f"sym:{sy}", col, f"{zh} {en}（{int(counts.get(k_, 0))}）")
-                                          for k_, (zh, en, col, sy) in STATUS_LABELS.items()]))
+    legend.append(
+        (
+            "试点状态 Pilot status",
+            [
+                (f"sym:{sy}", col, f"{zh} {en}（{int(counts.get(k_, 0))}）")
+                for k_, (zh, en, col, sy) in STATUS_LABELS.items()
+            ],
+        )
+    )
     legend.append(("判定规则 Rule", [("sym:", "#333", t) for t in STATUS_RULE]))
-    legend.append(("标记 Marks", [("sym:★", "#000000", "黑色外圈/★ = 重点项目 Black ring/★ = key project"),
-                                ("fill", "#cccccc", "面 = 社区试点，点 = 其他 Polygon = community, point = other")]))
+    legend.append(
+        (
+            "标记 Marks",
+            [
+                ("sym:★", "#000000", "黑色外圈/★ = 重点项目 Black ring/★ = key project"),
+                ("fill", "#cccccc", "面 = 社区试点，点 = 其他 Polygon = community, point = other"),
+            ],
+        )
+    )
     if items:
         legend.append(("边界 Boundaries", items))
     return finish(m, legend)
-
-
-

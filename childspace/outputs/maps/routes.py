@@ -64,18 +64,27 @@ def _edge_use_layer(m: folium.Map, use: gpd.GeoDataFrame, kind: str, show: bool)
     kids = u["children"].to_numpy(dtype=float)
     kmax = float(kids.max()) if len(kids) else 1.0
     width = 2.0 + 12.0 * np.sqrt(kids / max(kmax, 1.0))
-    lev = (pd.to_numeric(u["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
-           if "level" in u.columns else np.full(len(u), 4))
+    lev = (
+        pd.to_numeric(u["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
+        if "level" in u.columns
+        else np.full(len(u), 4)
+    )
     order = np.argsort(kids, kind="stable")  # busiest drawn last (on top)
     u = u.iloc[order]
     width, lev, kids = width[order], lev[order], kids[order]
-    styles = [{"color": STRESS_LABELS[lv][2], "weight": float(w), "opacity": 0.85, "lineCap": "butt"}
-              for lv, w in zip(lev, width)]
+    styles = [
+        {"color": STRESS_LABELS[lv][2], "weight": float(w), "opacity": 0.85, "lineCap": "butt"}
+        for lv, w in zip(lev, width)
+    ]
     names = esc(u["name"]) if "name" in u.columns else ["—"] * len(u)
     hw = [highway_label(v) for v in u["highway"]] if "highway" in u.columns else ["—"] * len(u)
-    rows = [("道路等级 Road class", hw), ("通行儿童 Children on this street", fmt_num(pd.Series(kids))),
-            ("路线数 Routes", fmt_num(u["routes"])), ("学校数 Schools", fmt_num(u["schools"])),
-            ("压力等级 Stress level", _stress_text(lev))]
+    rows = [
+        ("道路等级 Road class", hw),
+        ("通行儿童 Children on this street", fmt_num(pd.Series(kids))),
+        ("路线数 Routes", fmt_num(u["routes"])),
+        ("学校数 Schools", fmt_num(u["schools"])),
+        ("压力等级 Stress level", _stress_text(lev)),
+    ]
     if "reason" in u.columns:
         rows.append(("原因 Reason", esc(u["reason"])))
     zh, en = ("最安全路线", "safest routes") if kind == "safest" else ("最短路线", "shortest routes")
@@ -99,36 +108,63 @@ def _zone_popups(z: gpd.GeoDataFrame, limit: float, cross_m: float) -> list[str]
     ms = fmt_num(z["max_speed_kmh"], 0, " km/h") if "max_speed_kmh" in z.columns else ["—"] * n
     cd = fmt_num(z["crossing_m"], 0, " m") if "crossing_m" in z.columns else ["—"] * n
     ctype = {"marked": "标线人行横道 marked", "signals": "信号灯 signals"}
-    ct = ([ctype.get(str(v), "—") if v is not None and pd.notna(v) else "—" for v in z["crossing_type"]]
-          if "crossing_type" in z.columns else ["—"] * n)
+    ct = (
+        [ctype.get(str(v), "—") if v is not None and pd.notna(v) else "—" for v in z["crossing_type"]]
+        if "crossing_type" in z.columns
+        else ["—"] * n
+    )
 
     def mark(ok: bool) -> str:
-        return ("<span style='color:#1a9641'>✓ 符合 meets</span>" if ok
-                else "<span style='color:#d7191c'>× 不符合 fails</span>")
+        return (
+            "<span style='color:#1a9641'>✓ 符合 meets</span>"
+            if ok
+            else "<span style='color:#d7191c'>× 不符合 fails</span>"
+        )
 
     rows: list[tuple[str, list[str]]] = [
         ("学校编号 School ID", esc(z["school_id"])),
-        ("结论 Result", [f"<b style='color:{ZONE_STATUS_LABELS[s][2]}'>{status_text(s, ZONE_STATUS_LABELS)}</b>"
-                         for s in status]),
-        (f"限速≤{limit:g} km/h Speed ≤ {limit:g} km/h", [f"{mark(o)} · 最高 max {m}" for o, m in zip(sp_ok, ms)]),
-        (f"{cross_m:g}米内人行横道 Crossing within {cross_m:g} m",
-         [f"{mark(o)} · {d} · {t}" for o, d, t in zip(cr_ok, cd, ct)]),
+        (
+            "结论 Result",
+            [
+                f"<b style='color:{ZONE_STATUS_LABELS[s][2]}'>{status_text(s, ZONE_STATUS_LABELS)}</b>"
+                for s in status
+            ],
+        ),
+        (
+            f"限速≤{limit:g} km/h Speed ≤ {limit:g} km/h",
+            [f"{mark(o)} · 最高 max {m}" for o, m in zip(sp_ok, ms)],
+        ),
+        (
+            f"{cross_m:g}米内人行横道 Crossing within {cross_m:g} m",
+            [f"{mark(o)} · {d} · {t}" for o, d, t in zip(cr_ok, cd, ct)],
+        ),
     ]
     if "category" in z.columns:
-        rows.insert(1, ("类型 Category", [category_label(str(c)) if isinstance(c, str) else "—"
-                                         for c in z["category"]]))
+        rows.insert(
+            1,
+            ("类型 Category", [category_label(str(c)) if isinstance(c, str) else "—" for c in z["category"]]),
+        )
     if "zone_road_m" in z.columns:
         rows.append(("范围内道路 Zone roads (m)", fmt_num(z["zone_road_m"], 0)))
     if "share_speed_assumed" in z.columns:
-        rows.append(("假定限速占比 Speed assumed", fmt_num(pd.to_numeric(z["share_speed_assumed"],
-                                                                         errors="coerce") * 100, 0, "%")))
+        rows.append(
+            (
+                "假定限速占比 Speed assumed",
+                fmt_num(pd.to_numeric(z["share_speed_assumed"], errors="coerce") * 100, 0, "%"),
+            )
+        )
     if "finding" in z.columns:
         rows.append(("发现 Findings", [v.replace(" | ", "<br>") for v in esc(z["finding"])]))
     return popup_html([f"{nm} · 校园周边 School zone" for nm in names], rows)
 
 
-def _school_zone_base(m: folium.Map, school_zones: gpd.GeoDataFrame | None, zone_roads: gpd.GeoDataFrame | None,
-                      schools: gpd.GeoDataFrame | None, rules: tuple[float, float, float]) -> list[LegendItem]:
+def _school_zone_base(
+    m: folium.Map,
+    school_zones: gpd.GeoDataFrame | None,
+    zone_roads: gpd.GeoDataFrame | None,
+    schools: gpd.GeoDataFrame | None,
+    rules: tuple[float, float, float],
+) -> list[LegendItem]:
     """Zone circles (under the routes) and zone roads (narrow lines over the routes); returns legend items."""
     radius, limit, _cross = rules
     items: list[tuple[str, str, str]] = []
@@ -137,25 +173,52 @@ def _school_zone_base(m: folium.Map, school_zones: gpd.GeoDataFrame | None, zone
         require(z, ["school_id", "speed_ok", "crossing_ok"], "school_zones")
         circ = school_zone_circles(z, schools, radius)
         status = zone_status(z)
-        styles = [{"color": ZONE_STATUS_LABELS[s][2], "weight": 2.0, "dashArray": "5 4",
-                   "fillColor": ZONE_STATUS_LABELS[s][2], "fillOpacity": 0.06} for s in status]
+        styles = [
+            {
+                "color": ZONE_STATUS_LABELS[s][2],
+                "weight": 2.0,
+                "dashArray": "5 4",
+                "fillColor": ZONE_STATUS_LABELS[s][2],
+                "fillOpacity": 0.06,
+            }
+            for s in status
+        ]
         names = esc(z["name"]) if "name" in z.columns else esc(z["school_id"])
         tips = [f"{nm} · 校门{radius:g}米范围 {radius:g} m around the gate" for nm in names]
-        add_layer(m, circ, styles, None, tips,
-                  f"校园周边{radius:g}米范围（{len(circ)}） School zones {radius:g} m ({len(circ)})", show=False)
-        items.append(("dash", "#555555", f"校门{radius:g}米范围（GA/T 1215-2014） {radius:g} m around the gate"))
+        add_layer(
+            m,
+            circ,
+            styles,
+            None,
+            tips,
+            f"校园周边{radius:g}米范围（{len(circ)}） School zones {radius:g} m ({len(circ)})",
+            show=False,
+        )
+        items.append(
+            ("dash", "#555555", f"校门{radius:g}米范围（GA/T 1215-2014） {radius:g} m around the gate")
+        )
     if zone_roads is not None and len(zone_roads):
         zr = to_wgs84(zone_roads, "zone_roads")
         over = bool_col(zr, "over_limit", False)
         assumed = bool_col(zr, "speed_assumed", False)
         order = np.argsort(over, kind="stable")  # roads over the limit drawn last, on top
         zr, over, assumed = zr.iloc[order], over[order], assumed[order]
-        styles = [{"color": ZONE_ROAD_COLOURS[bool(o)], "weight": 4.0, "opacity": 0.95, "lineCap": "butt",
-                   **({"dashArray": "10 5"} if a else {})} for o, a in zip(over, assumed)]
+        styles = [
+            {
+                "color": ZONE_ROAD_COLOURS[bool(o)],
+                "weight": 4.0,
+                "opacity": 0.95,
+                "lineCap": "butt",
+                **({"dashArray": "10 5"} if a else {}),
+            }
+            for o, a in zip(over, assumed)
+        ]
         names = esc(zr["name"]) if "name" in zr.columns else ["—"] * len(zr)
         sp = fmt_num(zr["maxspeed_kmh"], 0, " km/h") if "maxspeed_kmh" in zr.columns else ["—"] * len(zr)
-        rows = [("限速 Speed limit", [f"{v}（假定 assumed）" if a else v for v, a in zip(sp, assumed)]),
-                (f"高于{limit:g} km/h Over {limit:g} km/h", ["是 Yes" if o else "否 No" for o in over])]
+        rows = [
+            ("限速 Speed limit", [f"{v}（假定 assumed）" if a else v for v, a in zip(sp, assumed)]),
+            (f"高于{limit:g} km/h Over {limit:g} km/h", ["是 Yes" if o else "否 No" for o in over]),
+        ]
         for col, lab in (("school_id", "学校 School"), ("highway", "道路等级 Road class")):
             if col in zr.columns:
                 rows.append((lab, [highway_label(v) for v in zr[col]] if col == "highway" else esc(zr[col])))
@@ -164,17 +227,27 @@ def _school_zone_base(m: folium.Map, school_zones: gpd.GeoDataFrame | None, zone
         pops = popup_html([f"校园周边道路 School-zone road: {nm}" for nm in names], rows)
         tips = [f"{nm} · {v}" for nm, v in zip(names, sp)]
         n_over = int(over.sum())
-        add_layer(m, zr, styles, pops, tips,
-                   f"校园周边道路（{len(zr)}段，{n_over}段超{limit:g}） School-zone roads ({len(zr)}, {n_over} over "
-                   f"{limit:g} km/h)", show=False)
-        items += [("line", ZONE_ROAD_COLOURS[True], f"限速高于{limit:g} km/h Over {limit:g} km/h"),
-                  ("line", ZONE_ROAD_COLOURS[False], f"限速≤{limit:g} km/h At most {limit:g} km/h"),
-                  ("dash", "#555555", "虚线=限速按道路等级假定 Dashed = speed assumed from road class")]
+        add_layer(
+            m,
+            zr,
+            styles,
+            pops,
+            tips,
+            f"校园周边道路（{len(zr)}段，{n_over}段超{limit:g}） School-zone roads ({len(zr)}, {n_over} over "
+            f"{limit:g} km/h)",
+            show=False,
+        )
+        items += [
+            ("line", ZONE_ROAD_COLOURS[True], f"限速高于{limit:g} km/h Over {limit:g} km/h"),
+            ("line", ZONE_ROAD_COLOURS[False], f"限速≤{limit:g} km/h At most {limit:g} km/h"),
+            ("dash", "#555555", "虚线=限速按道路等级假定 Dashed = speed assumed from road class"),
+        ]
     return items
 
 
-def _school_zone_markers(m: folium.Map, school_zones: gpd.GeoDataFrame | None,
-                         rules: tuple[float, float, float]) -> list[LegendItem]:
+def _school_zone_markers(
+    m: folium.Map, school_zones: gpd.GeoDataFrame | None, rules: tuple[float, float, float]
+) -> list[LegendItem]:
     """School markers (rings) coloured by the zone result, popup = the findings; returns legend items."""
     if school_zones is None or not len(school_zones):
         return []
@@ -183,22 +256,44 @@ def _school_zone_markers(m: folium.Map, school_zones: gpd.GeoDataFrame | None,
     status = zone_status(z)
     styles = [{"radius": 13, "color": ZONE_STATUS_LABELS[s][2], "weight": 4, "fill": False} for s in status]
     names = esc(z["name"]) if "name" in z.columns else esc(z["school_id"])
-    tips = [f"{nm} · 校园周边 School zone: {status_text(s, ZONE_STATUS_LABELS)}" for nm, s in zip(names, status)]
+    tips = [
+        f"{nm} · 校园周边 School zone: {status_text(s, ZONE_STATUS_LABELS)}" for nm, s in zip(names, status)
+    ]
     n_ok = int((status == "compliant").sum())
-    add_layer(m, z, styles, _zone_popups(z, limit, cross_m), tips,
-              f"校园周边检查（{n_ok}/{len(z)} 符合） School-zone check ({n_ok}/{len(z)} compliant)", show=False)
+    add_layer(
+        m,
+        z,
+        styles,
+        _zone_popups(z, limit, cross_m),
+        tips,
+        f"校园周边检查（{n_ok}/{len(z)} 符合） School-zone check ({n_ok}/{len(z)} compliant)",
+        show=False,
+    )
     counts = pd.Series(status).value_counts()
-    return [(f"sym:{sy}", col, f"{zh} {en}（{int(counts.get(k, 0))}）")
-            for k, (zh, en, col, sy) in ZONE_STATUS_LABELS.items()]
+    return [
+        (f"sym:{sy}", col, f"{zh} {en}（{int(counts.get(k, 0))}）")
+        for k, (zh, en, col, sy) in ZONE_STATUS_LABELS.items()
+    ]
 
 
-def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None,
-               walksheds: gpd.GeoDataFrame | None = None, schools: gpd.GeoDataFrame | None = None, *,
-               boundaries: gpd.GeoDataFrame | None = None, network_stress: gpd.GeoDataFrame | None = None,
-               crossings: gpd.GeoDataFrame | None = None, school_zones: gpd.GeoDataFrame | None = None,
-               zone_roads: gpd.GeoDataFrame | None = None, max_route_lines: int = 1500, title: str | None = None,
-               synthetic: bool = False, basemaps: Sequence[str] = (), base: Basemap | None = None,
-               zone_rules: Mapping[str, float] | None = None) -> folium.Map:
+def routes_map(
+    routes: gpd.GeoDataFrame,
+    hazards: gpd.GeoDataFrame | None = None,
+    walksheds: gpd.GeoDataFrame | None = None,
+    schools: gpd.GeoDataFrame | None = None,
+    *,
+    boundaries: gpd.GeoDataFrame | None = None,
+    network_stress: gpd.GeoDataFrame | None = None,
+    crossings: gpd.GeoDataFrame | None = None,
+    school_zones: gpd.GeoDataFrame | None = None,
+    zone_roads: gpd.GeoDataFrame | None = None,
+    max_route_lines: int = 1500,
+    title: str | None = None,
+    synthetic: bool = False,
+    basemaps: Sequence[str] = (),
+    base: Basemap | None = None,
+    zone_rules: Mapping[str, float] | None = None,
+) -> folium.Map:
     """Safe routes to school: children per street, street and crossing stress, hazards, walksheds.
 
     Parameters
@@ -254,9 +349,15 @@ def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None
     for extra in (walksheds, schools, boundaries, school_zones):
         if extra is not None and len(extra):
             frames.append(to_wgs84(extra, "layer"))
-    m = new_map(frames, title or "上学路线安全评估 Safe routes to school",
-                "儿童上学走的街道与沿途隐患（其余图层在右上角） Streets children walk to school and the hazards on "
-                "the way (more layers top right)", synthetic, basemaps, base=base)
+    m = new_map(
+        frames,
+        title or "上学路线安全评估 Safe routes to school",
+        "儿童上学走的街道与沿途隐患（其余图层在右上角） Streets children walk to school and the hazards on "
+        "the way (more layers top right)",
+        synthetic,
+        basemaps,
+        base=base,
+    )
     legend: list[tuple[str, list[LegendItem]]] = []
     b_items = boundary_layers(m, boundaries, label_limit=40)
     school_names = _school_names(schools, school_zones, r)
@@ -270,12 +371,19 @@ def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None
     zone_items = _school_zone_base(m, school_zones, None, schools, rules)
 
     level = pd.to_numeric(r["worst_level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
-    kids = (pd.to_numeric(r["children"], errors="coerce").fillna(0).to_numpy() if "children" in r.columns
-            else np.zeros(len(r)))
+    kids = (
+        pd.to_numeric(r["children"], errors="coerce").fillna(0).to_numpy()
+        if "children" in r.columns
+        else np.zeros(len(r))
+    )
     kinds = r["route"].astype(str).to_numpy() if "route" in r.columns else np.array(["safest"] * len(r))
     aggregated = False
-    if (network_stress is not None and len(network_stress) and "childspace_routes" in routes.attrs
-            and "route_key" in routes.columns):
+    if (
+        network_stress is not None
+        and len(network_stress)
+        and "childspace_routes" in routes.attrs
+        and "route_key" in routes.columns
+    ):
         kmax = 0.0
         for kind in ("safest", "shortest"):
             if not (kinds == kind).any():
@@ -286,16 +394,31 @@ def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None
                 kmax = k_ if not aggregated else kmax  # the legend describes the first (shown) layer
                 aggregated = True
         if aggregated:
-            legend.insert(0, ("通学儿童流量（最安全路线） Children per street (safest routes)",
-                              [("line", "#555555", f"线宽=走该街道的儿童数（最多 {kmax:,.0f}） Width = children "
-                                                   f"(max {kmax:,.0f})")]
-                              + [("line", col, f"{zh} {en}") for _lv, (zh, en, col) in STRESS_LABELS.items()]))
+            legend.insert(
+                0,
+                (
+                    "通学儿童流量（最安全路线） Children per street (safest routes)",
+                    [
+                        (
+                            "line",
+                            "#555555",
+                            f"线宽=走该街道的儿童数（最多 {kmax:,.0f}） Width = children (max {kmax:,.0f})",
+                        )
+                    ]
+                    + [("line", col, f"{zh} {en}") for _lv, (zh, en, col) in STRESS_LABELS.items()],
+                ),
+            )
     drawn = _route_lines(m, r, level, kids, kinds, school_names, aggregated, max_route_lines)
     if drawn:
-        legend.append(("单条路线：颜色=最差压力等级" + ("" if not aggregated else OFF)
-                       + " Single routes: colour = worst level",
-                       [("line", col, f"{zh} {en}") for _lv, (zh, en, col) in STRESS_LABELS.items()]
-                       + [("dash", "#555555", "虚线=最短路线，线宽=儿童数 Dotted = shortest, width = children")]))
+        legend.append(
+            (
+                "单条路线：颜色=最差压力等级"
+                + ("" if not aggregated else OFF)
+                + " Single routes: colour = worst level",
+                [("line", col, f"{zh} {en}") for _lv, (zh, en, col) in STRESS_LABELS.items()]
+                + [("dash", "#555555", "虚线=最短路线，线宽=儿童数 Dotted = shortest, width = children")],
+            )
+        )
     zone_items += _school_zone_base(m, None, zone_roads, None, rules)
     if hazards is not None and len(hazards):
         legend.insert(0 if not aggregated else 1, _hazard_layer(m, hazards, school_names))
@@ -309,36 +432,58 @@ def routes_map(routes: gpd.GeoDataFrame, hazards: gpd.GeoDataFrame | None = None
     return finish(m, legend)
 
 
-def _school_names(schools: gpd.GeoDataFrame | None, school_zones: gpd.GeoDataFrame | None,
-                  routes: gpd.GeoDataFrame) -> dict[str, str]:
+def _school_names(
+    schools: gpd.GeoDataFrame | None, school_zones: gpd.GeoDataFrame | None, routes: gpd.GeoDataFrame
+) -> dict[str, str]:
     """school id -> name, from the schools, the zone table or the routes (names instead of codes in popups)."""
     names: dict[str, str] = {}
-    for df, idc in ((school_zones, "school_id"), (routes, "school_id"), (schools, "facility_id"),
-                    (schools, "school_id")):
+    for df, idc in (
+        (school_zones, "school_id"),
+        (routes, "school_id"),
+        (schools, "facility_id"),
+        (schools, "school_id"),
+    ):
         if df is not None and len(df) and idc in df.columns:
-            ncol = "school_name" if "school_name" in df.columns else ("name" if "name" in df.columns else None)
+            ncol = (
+                "school_name" if "school_name" in df.columns else ("name" if "name" in df.columns else None)
+            )
             if ncol is not None and df is not routes or ncol == "school_name":
-                names.update({str(i): str(n) for i, n in zip(df[idc], df[ncol]) if n is not None and pd.notna(n)})
+                names.update(
+                    {str(i): str(n) for i, n in zip(df[idc], df[ncol]) if n is not None and pd.notna(n)}
+                )
     return names
 
 
-def _walkshed_layers(m: folium.Map, walksheds: gpd.GeoDataFrame,
-                     school_names: dict[str, str]) -> list[tuple[str, list[LegendItem]]]:
+def _walkshed_layers(
+    m: folium.Map, walksheds: gpd.GeoDataFrame, school_names: dict[str, str]
+) -> list[tuple[str, list[LegendItem]]]:
     w = to_wgs84(walksheds, "walksheds")
     require(w, ["kind"], "walksheds")
     items: list[LegendItem] = []
     for kind, zh, en, style in (
-            ("plain", "普通步行范围", "Plain walkshed",
-             {"color": "#666666", "weight": 1.5, "dashArray": "6 4", "fill": False}),
-            ("safe", "安全步行范围", "Safe walkshed",
-             {"color": "#2166ac", "weight": 1.5, "fillColor": "#2166ac", "fillOpacity": 0.15})):
+        (
+            "plain",
+            "普通步行范围",
+            "Plain walkshed",
+            {"color": "#666666", "weight": 1.5, "dashArray": "6 4", "fill": False},
+        ),
+        (
+            "safe",
+            "安全步行范围",
+            "Safe walkshed",
+            {"color": "#2166ac", "weight": 1.5, "fillColor": "#2166ac", "fillOpacity": 0.15},
+        ),
+    ):
         sub = w[w["kind"].astype(str).to_numpy() == kind]
         if not len(sub):
             continue
         sid = sub["school_id"].astype(str) if "school_id" in sub.columns else pd.Series("—", index=sub.index)
         rows = [("学校 School", esc(sid.map(school_names).fillna(sid)))]
-        for col, lab, d in (("radius_m", "半径 Radius (m)", 0), ("max_level", "最高压力等级 Max level", 0),
-                            ("area_m2", "面积 Area (ha)", 1)):
+        for col, lab, d in (
+            ("radius_m", "半径 Radius (m)", 0),
+            ("max_level", "最高压力等级 Max level", 0),
+            ("area_m2", "面积 Area (ha)", 1),
+        ):
             if col in sub.columns:
                 vals = sub[col] / 1e4 if col == "area_m2" else sub[col]
                 rows.append((lab, fmt_num(vals, d)))
@@ -360,14 +505,29 @@ def _stress_layer(m: folium.Map, network_stress: gpd.GeoDataFrame) -> list[tuple
     if "reason" in ns.columns:
         rows.append(("原因 Reason", esc(ns["reason"])))
     if "assumed" in ns.columns:
-        rows.append(("推定标签 Assumed tags", ["是 Yes" if a else "否 No"
-                                               for a in ns["assumed"].fillna(False).astype(bool)]))
+        rows.append(
+            (
+                "推定标签 Assumed tags",
+                ["是 Yes" if a else "否 No" for a in ns["assumed"].fillna(False).astype(bool)],
+            )
+        )
     tips = [f"{n} · {STRESS_LABELS[lv][0]}" for n, lv in zip(nnames, nl)]
     counts = np.bincount(nl, minlength=5)
-    add_layer(m, ns, styles, popup_html([f"街道 Street: {n}" for n in nnames], rows), tips,
-              f"街道压力等级（全路网 {len(ns)} 段） Street stress (all {len(ns)} segments)", show=False)
-    return [("街道压力等级" + OFF + " Street stress level",
-             [("line", col, f"{zh} {en}（{counts[lv]}）") for lv, (zh, en, col) in STRESS_LABELS.items()])]
+    add_layer(
+        m,
+        ns,
+        styles,
+        popup_html([f"街道 Street: {n}" for n in nnames], rows),
+        tips,
+        f"街道压力等级（全路网 {len(ns)} 段） Street stress (all {len(ns)} segments)",
+        show=False,
+    )
+    return [
+        (
+            "街道压力等级" + OFF + " Street stress level",
+            [("line", col, f"{zh} {en}（{counts[lv]}）") for lv, (zh, en, col) in STRESS_LABELS.items()],
+        )
+    ]
 
 
 def _crossing_layer(m: folium.Map, crossings: gpd.GeoDataFrame) -> list[tuple[str, list[LegendItem]]]:
@@ -376,30 +536,64 @@ def _crossing_layer(m: folium.Map, crossings: gpd.GeoDataFrame) -> list[tuple[st
     cl = pd.to_numeric(cx["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
     order = np.argsort(cl, kind="stable")
     cx, cl = cx.iloc[order], cl[order]
-    styles = [{"radius": 2.5 if lv <= 2 else 4.0, "color": "#222222", "weight": 0.6,
-               "fillColor": STRESS_LABELS[lv][2], "fillOpacity": 1.0} for lv in cl]
+    styles = [
+        {
+            "radius": 2.5 if lv <= 2 else 4.0,
+            "color": "#222222",
+            "weight": 0.6,
+            "fillColor": STRESS_LABELS[lv][2],
+            "fillOpacity": 1.0,
+        }
+        for lv in cl
+    ]
     rows = [("过街压力等级 Crossing level", _stress_text(cl))]
     if "control" in cx.columns:
-        rows.append(("过街方式 Control", [f"{CROSSING_LABELS.get(str(v), '其他')} {v}" if v is not None and pd.notna(v)
-                                         else "—" for v in cx["control"]]))
+        rows.append(
+            (
+                "过街方式 Control",
+                [
+                    f"{CROSSING_LABELS.get(str(v), '其他')} {v}" if v is not None and pd.notna(v) else "—"
+                    for v in cx["control"]
+                ],
+            )
+        )
     if "reason" in cx.columns:
         rows.append(("原因 Reason", esc(cx["reason"])))
     pops = popup_html(["过街点 Crossing"] * len(cx), rows)
     tips = [f"过街 Crossing · {STRESS_LABELS[lv][0]}" for lv in cl]
-    add_layer(m, cx, styles, pops, tips, f"过街点压力等级（{len(cx)}） Crossing stress ({len(cx)})", show=False)
-    return [("过街点（小圆点）" + OFF + " Crossings (small dots)",
-             [("dot", STRESS_LABELS[lv][2], f"{zh} {en}") for lv, (zh, en, _c) in STRESS_LABELS.items()])]
+    add_layer(
+        m, cx, styles, pops, tips, f"过街点压力等级（{len(cx)}） Crossing stress ({len(cx)})", show=False
+    )
+    return [
+        (
+            "过街点（小圆点）" + OFF + " Crossings (small dots)",
+            [("dot", STRESS_LABELS[lv][2], f"{zh} {en}") for lv, (zh, en, _c) in STRESS_LABELS.items()],
+        )
+    ]
 
 
-def _route_lines(m: folium.Map, r: gpd.GeoDataFrame, level: np.ndarray, kids: np.ndarray, kinds: np.ndarray,
-                 school_names: dict[str, str], aggregated: bool, max_route_lines: int) -> bool:
+def _route_lines(
+    m: folium.Map,
+    r: gpd.GeoDataFrame,
+    level: np.ndarray,
+    kids: np.ndarray,
+    kinds: np.ndarray,
+    school_names: dict[str, str],
+    aggregated: bool,
+    max_route_lines: int,
+) -> bool:
     weight = np.clip(2.0 + np.sqrt(kids) * 0.8, 2.5, 9.0)
     sid = r["school_id"].astype(str)
-    rows = [("学校 School", esc(sid.map(school_names).fillna(sid))),
-            ("儿童数 Children", fmt_num(pd.Series(kids))),
-            ("最差压力等级 Worst level", _stress_text(level))]
-    for col, lab, d in (("length_m", "长度 Length (m)", 0), ("detour_ratio", "绕行系数 Detour ratio", 2),
-                        ("unsafe_crossings", "不安全过街 Unsafe crossings", 0)):
+    rows = [
+        ("学校 School", esc(sid.map(school_names).fillna(sid))),
+        ("儿童数 Children", fmt_num(pd.Series(kids))),
+        ("最差压力等级 Worst level", _stress_text(level)),
+    ]
+    for col, lab, d in (
+        ("length_m", "长度 Length (m)", 0),
+        ("detour_ratio", "绕行系数 Detour ratio", 2),
+        ("unsafe_crossings", "不安全过街 Unsafe crossings", 0),
+    ):
         if col in r.columns:
             rows.append((lab, fmt_num(r[col], d)))
     if "verdict" in r.columns:
@@ -409,29 +603,51 @@ def _route_lines(m: folium.Map, r: gpd.GeoDataFrame, level: np.ndarray, kids: np
         sh = r[shares].apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy() * 100
         rows.append(("各级占比 Share by level 1/2/3/4", [" / ".join(f"{x:.0f}%" for x in row) for row in sh]))
     if "assumed_share" in r.columns:
-        rows.append(("推定标签占比 Share on assumed tags",
-                     fmt_num(pd.to_numeric(r["assumed_share"], errors="coerce") * 100, 0, "%")))
+        rows.append(
+            (
+                "推定标签占比 Share on assumed tags",
+                fmt_num(pd.to_numeric(r["assumed_share"], errors="coerce") * 100, 0, "%"),
+            )
+        )
     rows.append(("起点 Origin", esc(r["origin_id"]) if "origin_id" in r.columns else ["—"] * len(r)))
-    pops = popup_html([("最安全路线 Safest route" if k == "safest" else "最短路线 Shortest route") for k in kinds],
-                      rows)
-    styles = [{"color": STRESS_LABELS[lv][2], "weight": float(wt), "opacity": 0.9,
-               **({"dashArray": "2 6"} if k == "shortest" else {})} for lv, wt, k in zip(level, weight, kinds)]
+    pops = popup_html(
+        [("最安全路线 Safest route" if k == "safest" else "最短路线 Shortest route") for k in kinds], rows
+    )
+    styles = [
+        {
+            "color": STRESS_LABELS[lv][2],
+            "weight": float(wt),
+            "opacity": 0.9,
+            **({"dashArray": "2 6"} if k == "shortest" else {}),
+        }
+        for lv, wt, k in zip(level, weight, kinds)
+    ]
     tips = [f"{STRESS_LABELS[lv][0]} · {n}" for lv, n in zip(level, esc(sid.map(school_names).fillna(sid)))]
     order = np.argsort(level, kind="stable")  # worst drawn last, on top
     drawn = False
-    for kind, zh, en, show in (("shortest", "最短路线", "Shortest routes", False),
-                               ("safest", "最安全路线", "Safest routes", True)):
+    for kind, zh, en, show in (
+        ("shortest", "最短路线", "Shortest routes", False),
+        ("safest", "最安全路线", "Safest routes", True),
+    ):
         sel = order[kinds[order] == kind]
         if not len(sel) or (aggregated and len(sel) > max_route_lines):
             continue
-        add_layer(m, r.iloc[sel], [styles[i] for i in sel], [pops[i] for i in sel], [tips[i] for i in sel],
-                  f"{zh}（{len(sel)}） {en} ({len(sel)})", show=show and not aggregated)
+        add_layer(
+            m,
+            r.iloc[sel],
+            [styles[i] for i in sel],
+            [pops[i] for i in sel],
+            [tips[i] for i in sel],
+            f"{zh}（{len(sel)}） {en} ({len(sel)})",
+            show=show and not aggregated,
+        )
         drawn = True
     return drawn
 
 
-def _hazard_layer(m: folium.Map, hazards: gpd.GeoDataFrame,
-                  school_names: dict[str, str]) -> tuple[str, list[LegendItem]]:
+def _hazard_layer(
+    m: folium.Map, hazards: gpd.GeoDataFrame, school_names: dict[str, str]
+) -> tuple[str, list[LegendItem]]:
     """Hazards numbered by rank (the same numbers as the tables and figures), coloured by level."""
     h = to_wgs84(hazards, "hazards")
     require(h, ["level"], "hazards")
@@ -441,65 +657,125 @@ def _hazard_layer(m: folium.Map, hazards: gpd.GeoDataFrame,
     styles: list[dict[str, Any]] = []
     for lv, k, pt in zip(hl, hk, is_pt):
         if pt:
-            styles.append({"radius": float(np.clip(6 + 1.0 * np.sqrt(k), 7, 20)), "color": "#000000",
-                           "weight": 2, "fillColor": STRESS_LABELS[lv][2], "fillOpacity": 0.95})
+            styles.append(
+                {
+                    "radius": float(np.clip(6 + 1.0 * np.sqrt(k), 7, 20)),
+                    "color": "#000000",
+                    "weight": 2,
+                    "fillColor": STRESS_LABELS[lv][2],
+                    "fillOpacity": 0.95,
+                }
+            )
         else:
-            styles.append({"color": "#000000", "weight": float(np.clip(6 + 0.8 * np.sqrt(k), 7, 15)),
-                           "opacity": 0.9, "dashArray": "1 0"})
+            styles.append(
+                {
+                    "color": "#000000",
+                    "weight": float(np.clip(6 + 0.8 * np.sqrt(k), 7, 15)),
+                    "opacity": 0.9,
+                    "dashArray": "1 0",
+                }
+            )
     types = h["type"].astype(str).to_numpy() if "type" in h.columns else np.array(["crossing"] * len(h))
-    rank = (pd.to_numeric(h["rank"], errors="coerce").to_numpy() if "rank" in h.columns
-            else np.arange(1, len(h) + 1, dtype=float))
+    rank = (
+        pd.to_numeric(h["rank"], errors="coerce").to_numpy()
+        if "rank" in h.columns
+        else np.arange(1, len(h) + 1, dtype=float)
+    )
     num = [f"{int(v)}" if np.isfinite(v) else "" for v in rank]
-    rows = [("类型 Type", [" ".join(HAZARD_TYPE_LABELS.get(t, (t, ""))) for t in types]),
-            ("压力等级 Level", _stress_text(hl)),
-            ("受影响儿童 Children affected", fmt_num(pd.Series(hk)))]
+    rows = [
+        ("类型 Type", [" ".join(HAZARD_TYPE_LABELS.get(t, (t, ""))) for t in types]),
+        ("压力等级 Level", _stress_text(hl)),
+        ("受影响儿童 Children affected", fmt_num(pd.Series(hk))),
+    ]
     if "schools" in h.columns:
+
         def named(v: object) -> str:
-            ids = [x.strip() for x in str(v).replace(",", ";").split(";") if x.strip()] if v is not None else []
+            ids = (
+                [x.strip() for x in str(v).replace(",", ";").split(";") if x.strip()] if v is not None else []
+            )
             return "、".join(school_names.get(x, x) for x in ids) or "—"
+
         rows.append(("涉及学校 Schools", esc([named(v) for v in h["schools"]])))
     if "reason" in h.columns:
         rows.append(("原因 Reason", esc(h["reason"])))
     names = esc(h["name"]) if "name" in h.columns else ["—"] * len(h)
-    pops = popup_html([f"隐患 Hazard {n_}：{nm if nm != '—' else '无名道路 unnamed'}" for n_, nm in zip(num, names)],
-                      rows)
-    tips = [f"隐患 {n_} Hazard: {nm} · {k} 名儿童 children" for n_, nm, k in zip(num, names, fmt_num(pd.Series(hk)))]
+    pops = popup_html(
+        [f"隐患 Hazard {n_}：{nm if nm != '—' else '无名道路 unnamed'}" for n_, nm in zip(num, names)], rows
+    )
+    tips = [
+        f"隐患 {n_} Hazard: {nm} · {k} 名儿童 children"
+        for n_, nm, k in zip(num, names, fmt_num(pd.Series(hk)))
+    ]
     # segments: a black casing under a coloured line, so a hazard segment differs from a street by shape too
     seg = ~is_pt
     if seg.any():
-        inner = [{"color": STRESS_LABELS[lv][2], "weight": max(styles[i]["weight"] - 4, 3), "opacity": 1.0}
-                 for i, lv in zip(np.flatnonzero(seg), hl[seg])]
-        add_layer(m, h[seg], [styles[i] for i in np.flatnonzero(seg)], None, None, "隐患路段底衬 Hazard casing",
-                  control=False)
-        add_layer(m, h[seg], inner, [pops[i] for i in np.flatnonzero(seg)], [tips[i] for i in np.flatnonzero(seg)],
-                  f"隐患路段（{int(seg.sum())}） Hazard segments ({int(seg.sum())})")
+        inner = [
+            {"color": STRESS_LABELS[lv][2], "weight": max(styles[i]["weight"] - 4, 3), "opacity": 1.0}
+            for i, lv in zip(np.flatnonzero(seg), hl[seg])
+        ]
+        add_layer(
+            m,
+            h[seg],
+            [styles[i] for i in np.flatnonzero(seg)],
+            None,
+            None,
+            "隐患路段底衬 Hazard casing",
+            control=False,
+        )
+        add_layer(
+            m,
+            h[seg],
+            inner,
+            [pops[i] for i in np.flatnonzero(seg)],
+            [tips[i] for i in np.flatnonzero(seg)],
+            f"隐患路段（{int(seg.sum())}） Hazard segments ({int(seg.sum())})",
+        )
     if is_pt.any():
         sel = np.flatnonzero(is_pt)
-        add_layer(m, h[is_pt], [styles[i] for i in sel], [pops[i] for i in sel], [tips[i] for i in sel],
-                  f"隐患过街点（{int(is_pt.sum())}） Hazard crossings ({int(is_pt.sum())})")
-    add_labels(m, h, [f"<span class='hz'>{n_}</span>" for n_ in num], "隐患编号 Hazard numbers", raw_html=True)
+        add_layer(
+            m,
+            h[is_pt],
+            [styles[i] for i in sel],
+            [pops[i] for i in sel],
+            [tips[i] for i in sel],
+            f"隐患过街点（{int(is_pt.sum())}） Hazard crossings ({int(is_pt.sum())})",
+        )
+    add_labels(
+        m, h, [f"<span class='hz'>{n_}</span>" for n_ in num], "隐患编号 Hazard numbers", raw_html=True
+    )
     present = sorted(set(hl.tolist()))
-    items: list[LegendItem] = [("dot", STRESS_LABELS[lv][2], f"过街点 {STRESS_LABELS[lv][0]} Crossing, "
-                                                              f"{STRESS_LABELS[lv][1]}") for lv in present]
-    items += [("line", "#000000", "路段：黑边粗线 Segment: thick line with black casing"),
-              ("sym:#", "#000000", "编号=排序（表格同号） Number = rank (as in the tables)"),
-              ("sym:", "#000000", "大小=受影响儿童 Size = children affected")]
+    items: list[LegendItem] = [
+        ("dot", STRESS_LABELS[lv][2], f"过街点 {STRESS_LABELS[lv][0]} Crossing, {STRESS_LABELS[lv][1]}")
+        for lv in present
+    ]
+    items += [
+        ("line", "#000000", "路段：黑边粗线 Segment: thick line with black casing"),
+        ("sym:#", "#000000", "编号=排序（表格同号） Number = rank (as in the tables)"),
+        ("sym:", "#000000", "大小=受影响儿童 Size = children affected"),
+    ]
     return (f"隐患点（{len(h)}） Hazards ({len(h)})", items)
 
 
-def _school_layer(m: folium.Map, schools: gpd.GeoDataFrame,
-                  school_zones: gpd.GeoDataFrame | None) -> tuple[str, list[LegendItem]]:
+def _school_layer(
+    m: folium.Map, schools: gpd.GeoDataFrame, school_zones: gpd.GeoDataFrame | None
+) -> tuple[str, list[LegendItem]]:
     s = to_wgs84(schools, "schools")
     sname = esc(s["name"]) if "name" in s.columns else ["—"] * len(s)
     idc = "facility_id" if "facility_id" in s.columns else ("school_id" if "school_id" in s.columns else None)
     sid = s[idc].astype(str) if idc else pd.Series("—", index=s.index)
     rows: list[tuple[str, list[str]]] = []
     if "category" in s.columns:
-        rows.append(("类型 Category", [category_label(str(c)) if isinstance(c, str) else "—" for c in s["category"]]))
+        rows.append(
+            ("类型 Category", [category_label(str(c)) if isinstance(c, str) else "—" for c in s["category"]])
+        )
     if school_zones is not None and len(school_zones) and "school_id" in school_zones.columns:
         st = dict(zip(school_zones["school_id"].astype(str), zone_status(school_zones)))
-        rows.append(("校园周边 School zone", [status_text(st[i], ZONE_STATUS_LABELS) if i in st else "—"
-                                              for i in sid]))
+        rows.append(
+            (
+                "校园周边 School zone",
+                [status_text(st[i], ZONE_STATUS_LABELS) if i in st else "—" for i in sid],
+            )
+        )
     if "address" in s.columns:
         rows.append(("地址 Address", esc(s["address"])))
     rows.append(("编号 ID", esc(sid)))
@@ -507,6 +783,13 @@ def _school_layer(m: folium.Map, schools: gpd.GeoDataFrame,
     pops = popup_html(sname, rows)
     add_layer(m, s, [style] * len(s), pops, sname, f"学校（{len(s)}） Schools ({len(s)})")
     if len(s) <= 60:
-        add_labels(m, s.set_geometry(s.geometry.translate(0, 0.0004)), [nm for nm in s["name"].astype(str)]
-                   if "name" in s.columns else sname, "学校名称 School names")
-    return ("学校 Schools", [("dot", "#000000", "学校（点击看校园周边检查） School (click for the zone check)")])
+        add_labels(
+            m,
+            s.set_geometry(s.geometry.translate(0, 0.0004)),
+            [nm for nm in s["name"].astype(str)] if "name" in s.columns else sname,
+            "学校名称 School names",
+        )
+    return (
+        "学校 Schools",
+        [("dot", "#000000", "学校（点击看校园周边检查） School (click for the zone check)")],
+    )
