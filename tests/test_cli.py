@@ -271,3 +271,22 @@ def test_network_command_rejects_a_file_that_is_not_osm(tmp_path):
         str(tmp_path / "x.gpkg"),
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr and "not an OSM file" in r.stderr
+
+
+@pytest.mark.parametrize("command", ["report", "routes"])
+def test_max_level_reaches_the_run_config(command, monkeypatch):
+    """`--max-level` on report and routes sets the one safe level the verdicts, walksheds and hazards use."""
+    from childspace.run import pipeline
+
+    seen = {}
+
+    def fake_run_all(cfg, **kw):
+        seen["level"] = cfg.safe_max_level
+        return {}
+
+    monkeypatch.setattr(pipeline, "run_all", fake_run_all)
+    cfg = str(ROOT / "childspace" / "data" / "sample.toml")
+    assert main([command, "--config", cfg, "--max-level", "3"]) == 0
+    assert seen["level"] == 3
+    assert main([command, "--config", cfg]) == 0
+    assert seen["level"] != 3  # the config's per-age table

@@ -17,8 +17,8 @@ def test_snap_too_far_says_how_to_set_the_distance():
     with pytest.raises(
         NetworkError,
         match=r"none of the 1 points is within 150 m.*fix: .*coords = \"gcj02\".*"
-        r"pass max_distance= to WalkNetwork\.snap .*a run configuration has no "
-        r"such setting",
+        r"pass max_distance= to WalkNetwork\.snap .*in a run configuration "
+        r"\[network\] max_snap_m",
     ):
         net.snap(far)
     assert net.snap(far, max_distance=1e8).ok.all()  # the Python fix works

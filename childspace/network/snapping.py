@@ -160,8 +160,8 @@ class SnapMixin(NetworkBase):
                 f"{np.min(dist[good]):.0f} m)",
                 fix='check the points\' CRS and datum (coords = "gcj02"/"bd09" for Amap/Baidu picks, crs= for '
                 "projected files) and that the OSM extract covers their area; to snap farther in Python, pass "
-                "max_distance= to WalkNetwork.snap (max_snap= to the coverage functions); a run configuration "
-                "has no such setting, because points this far from every street are misplaced",
+                "max_distance= to WalkNetwork.snap (max_snap= to the coverage functions); in a run configuration "
+                "[network] max_snap_m (points this far from every street are usually misplaced)",
             )
         leg = np.where(ok, dist, 0.0) if legs else None
         out = Snap(

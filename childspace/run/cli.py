@@ -60,6 +60,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"childspace {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
+    MAX_LEVEL: dict[str, Any] = dict(
+        type=int,
+        choices=(1, 2, 3, 4),
+        help="highest stress level (1-4) a route may reach to count as safe, for every school category; drives "
+        "the verdicts, walksheds and hazards (default: the config's [analysis] safe_max_level, else by age: "
+        "kindergarten and primary 1, middle school 2)",
+    )
+
     def add(name: str, help_: str) -> argparse.ArgumentParser:
         return sub.add_parser(
             name,
@@ -80,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--outputs", type=Path, help="output folder (default: the config's [project] outputs)")
     r.add_argument("--no-maps", action="store_true", help="skip HTML/PNG maps and the HTML report")
+    r.add_argument("--max-level", **MAX_LEVEL)
     r.add_argument("--wait", action="store_true", help=WAIT_HELP)
 
     c = add("check", "Load and validate the inputs of a config (数据检查).")
@@ -96,13 +105,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rt = add("routes", "Safe routes to school, hazards and walksheds (儿童安全通学路径).")
     rt.add_argument("--config", type=Path, required=True, help="run configuration (TOML)")
-    rt.add_argument(
-        "--max-level",
-        type=int,
-        choices=(1, 2, 3, 4),
-        help="highest stress level (1-4) a route may reach to count as safe; drives the verdicts, "
-        "walksheds and hazards (default: the config's [analysis] safe_max_level, else 2)",
-    )
+    rt.add_argument("--max-level", **MAX_LEVEL)
     rt.add_argument("--outputs", type=Path, help="output folder")
     rt.add_argument("--wait", action="store_true", help=WAIT_HELP)
 
@@ -192,6 +195,8 @@ def _run(args: argparse.Namespace, pipeline: Any) -> int:
             written = pipeline.run_all(cfg, maps=not args.no_maps, progress=_progress, wait=args.wait)
         elif args.command == "report":
             cfg = pipeline.load_config(args.config, outputs=args.outputs)
+            if args.max_level:
+                cfg.safe_max_level = int(args.max_level)
             written = pipeline.run_all(cfg, maps=not args.no_maps, progress=_progress, wait=args.wait)
         elif args.command == "check":
             cfg = pipeline.load_config(args.config)
