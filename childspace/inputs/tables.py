@@ -581,3 +581,24 @@ def validate_report(gdf: pd.DataFrame) -> pd.DataFrame:
     """
     issues = gdf.attrs.get("issues", [])
     return pd.DataFrame(issues, columns=["check", "count", "ids", "message", "file"])
+
+
+def _finish(gdf: gpd.GeoDataFrame, canonical: Sequence[str], info: dict, layer_name: str) -> gpd.GeoDataFrame:
+    """Canonical columns first, then the file's other columns, then geometry; attrs set."""
+    gdf = gdf.drop(columns=[c for c in (_ROW,) if c in gdf.columns])
+    geom = gdf.geometry.name
+    extra = [c for c in gdf.columns if c not in canonical and c != geom]
+    out = gdf[[c for c in canonical if c in gdf.columns] + extra + [geom]]
+    if geom != "geometry":
+        out = out.rename_geometry("geometry")
+    out = out.reset_index(drop=True)
+    out.attrs = {
+        "source": str(info["path"]),
+        "layer": layer_name,
+        "encoding": info.get("encoding"),
+        "issues": list(info["issues"]),
+        "excluded": gdf.attrs.get("excluded", ""),
+        "n_excluded": int(gdf.attrs.get("n_excluded", 0)),
+        "generated_ids": bool(info.get("generated_ids", False)),
+    }
+    return out

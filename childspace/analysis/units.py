@@ -1,0 +1,509 @@
+"""Per-unit figures of the coverage analysis: coverage per unit (:func:`unit_coverage`), facility counts against a
+minimum (:func:`facilities_per_unit`), life circles (:func:`life_circles`), the uncovered origins
+(:func:`uncovered_origins`) and the uncovered parts of each unit (:func:`gaps`).
+
+They read the per-origin table of :func:`childspace.analysis.coverage.origin_access`; all public names are also
+importable from :mod:`childspace.analysis.coverage`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from childspace._errors import DataError
+from childspace.analysis._coverage_base import (
+    _assign_units,
+    _default_standards,
+    _is_standards,
+    _label,
+    _require,
+    _target_pct,
+    _warn,
+)
+from childspace.inputs.projection import WGS84, local_crs_for
+
+__all__ = ["facilities_per_unit", "gaps", "life_circles", "uncovered_origins", "unit_coverage"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# per-unit figures
+# ---------------------------------------------------------------------------------------------------------------
+def _grouped_weighted_quantile(
+    group: np.ndarray, values: np.ndarray, weights: np.ndarray, q: float, n_groups: int
+) -> np.ndarray:
+    """Per group: the smallest value whose cumulative weight reaches ``q`` of the group's total (NaN if none)."""
+    out = np.full(n_groups, np.nan)
+    keep = (weights > 0) & ~np.isnan(values)
+    if not keep.any():
+        return out
+    g, v, w = group[keep], values[keep], weights[keep]
+    order = np.lexsort((v, g))
+    g, v, w = g[order], v[order], w[order]
+    cum = np.cumsum(w)
+    starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+    ends = np.r_[starts[1:], len(g)]
+    before = np.r_[0.0, cum][starts]
+    total = cum[ends - 1] - before
+    need = before + q * total
+    gid = np.repeat(np.arange(len(starts)), ends - starts)
+    reached = cum >= np.repeat(need, ends - starts) - 1e-9
+    first = np.full(len(starts), -1)
+    pos = np.flatnonzero(reached)
+    gp = gid[pos]
+    firsts = np.r_[True, gp[1:] != gp[:-1]]
+    first[gp[firsts]] = pos[firsts]
+    out[g[starts]] = v[first]
+    return out
+
+
+def unit_coverage(
+    units: gpd.GeoDataFrame,
+    access: gpd.GeoDataFrame,
+    categories: Iterable[str] | str | None = None,
+    target_pct: float | Mapping[str, float] | None = 80.0,
+    service_areas: gpd.GeoDataFrame | None = None,
+) -> pd.DataFrame:
+    """Coverage figures per unit (township, community, pilot catchment) and category.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        ``unit_id``, ``name``, ``level`` (optional), (Multi)Polygon geometry, any CRS.
+    access : GeoDataFrame
+        Output of :func:`origin_access`. Origins are assigned to units by point-in-polygon; an origin may belong
+        to units of several levels (township and community). Origins inside no unit are counted in
+        ``attrs["origins_outside"]`` and a warning; the rest is computed.
+    categories : str or iterable, optional
+        Default: the categories of ``access`` (``access.attrs["categories"]`` or the ``dist_line_*`` columns).
+    target_pct : float or mapping, optional
+        Target share of children covered (percent); a mapping per category; None: each category's standard.
+    service_areas : GeoDataFrame, optional
+        Dissolved service areas (:func:`dissolve_service_areas`); the walking ones (else the straight-line ones)
+        give ``area_pct_walk``; without them it is NaN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit and category: ``unit_id``, ``name``, ``level``, ``category``, ``radius_m`` (largest
+        radius of the category), ``children``, ``children_covered_walk``, ``pct_walk``,
+        ``children_covered_line``, ``pct_line``, ``area_pct_walk``, ``median_walk_m``, ``p90_walk_m``
+        (children-weighted over the children with a network; NaN when more than half / a tenth of them cannot
+        reach a facility, never ``inf``),
+        ``detour_ratio`` (children-weighted median of walking / straight-line distance over origins with a finite
+        walking distance), ``below_target`` (bool, on ``pct_walk``, or ``pct_line`` when walking was not
+        computed; False for units without children), ``target_pct``, ``children_no_network`` and
+        ``homes_no_network`` (origins in a part of the network without a facility of the category, see
+        :func:`origin_access`: left out of ``pct_walk`` and the walking quantiles and counted here), ``note``. A
+        unit without children has NaN percentages and the note "无儿童 no children"; a unit with homes in such a
+        part says how many ("… homes in a part of the network with no …: the extract may be clipped").
+    """
+    _require(units, "units", ["unit_id", "name"], "polygon")
+    if not isinstance(access, gpd.GeoDataFrame):
+        raise DataError(
+            "access must be the GeoDataFrame returned by origin_access()",
+            fix="run coverage.origin_access(origins, facilities, network) first",
+        )
+    if categories is None:
+        cats = list(
+            access.attrs.get("categories")
+            or [c[len("dist_line_") :] for c in access.columns if c.startswith("dist_line_")]
+        )
+    else:
+        cats = [categories] if isinstance(categories, str) else list(categories)
+    for cat in cats:
+        miss = [
+            c
+            for c in (f"dist_walk_{cat}", f"dist_line_{cat}", f"covered_walk_{cat}", f"covered_line_{cat}")
+            if c not in access.columns
+        ]
+        if miss:
+            raise DataError(
+                f"access has no figures for category {cat!r} (missing {', '.join(miss)})",
+                fix=f"run origin_access(..., categories=[..., '{cat}'])",
+            )
+    std = _default_standards()
+    crs = local_crs_for(units)
+    um = units.to_crs(crs)
+    pairs, outside = _assign_units(access, um)
+    if outside:
+        _warn(
+            f"{outside} of {len(access)} origins lie inside no unit and are left out of the unit figures "
+            "(they stay in the origin table); check the unit boundaries cover the origins"
+        )
+    o = pairs["_o"].to_numpy()
+    u = pairs["_u"].to_numpy()
+    nu = len(um)
+    children = pd.to_numeric(access["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")[o]
+    kids = np.bincount(u, weights=children, minlength=nu)
+    area = um.geometry.area.to_numpy()
+    radii_attr = access.attrs.get("radii", {})
+    level = um["level"].to_numpy() if "level" in um.columns else np.full(nu, None)
+    sa = None
+    if service_areas is not None and len(service_areas):
+        sa = service_areas.to_crs(crs)
+    frames = []
+    for cat in cats:
+        dw = access[f"dist_walk_{cat}"].to_numpy(dtype="float64")[o]
+        dl = access[f"dist_line_{cat}"].to_numpy(dtype="float64")[o]
+        walk = not np.all(np.isnan(access[f"dist_walk_{cat}"].to_numpy(dtype="float64")))
+        cw = np.bincount(
+            u, weights=children * access[f"covered_walk_{cat}"].to_numpy(dtype=bool)[o], minlength=nu
+        )
+        nn_col = f"no_network_{cat}"
+        nn = (
+            access[nn_col].to_numpy(dtype=bool)[o]
+            if nn_col in access.columns
+            else np.zeros(o.size, dtype=bool)
+        )
+        kids_nn = np.bincount(u, weights=children * nn, minlength=nu)
+        homes_nn = np.bincount(u, weights=nn.astype(float), minlength=nu).astype(np.int64)
+        kids_w = kids - kids_nn  # the walking percentage's base: children with a network
+        cl = np.bincount(
+            u, weights=children * access[f"covered_line_{cat}"].to_numpy(dtype=bool)[o], minlength=nu
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pw = np.where(kids_w > 0, 100.0 * cw / kids_w, np.nan) if walk else np.full(nu, np.nan)
+            pl = np.where(kids > 0, 100.0 * cl / kids, np.nan)
+            ratio = np.where(np.isfinite(dw) & (dl > 0), dw / dl, np.nan)
+        # quantiles over the children with a network; a quantile that falls on unreachable children is NaN
+        # (never inf in a table), the counts say why
+        keep = ~nn
+        med = _grouped_weighted_quantile(u[keep], dw[keep], children[keep], 0.5, nu)
+        p90 = _grouped_weighted_quantile(u[keep], dw[keep], children[keep], 0.9, nu)
+        med = np.where(np.isfinite(med), med, np.nan)
+        p90 = np.where(np.isfinite(p90), p90, np.nan)
+        det = _grouped_weighted_quantile(u, ratio, children, 0.5, nu)
+        apct = np.full(nu, np.nan)
+        if sa is not None:
+            sel = sa[sa["category"].astype(str) == cat]
+            if "method" in sel.columns and (sel["method"] == "walk").any():
+                sel = sel[sel["method"] == "walk"]
+            if len(sel):
+                geom = shapely.union_all(np.asarray(sel.geometry.values, dtype=object))
+                inter = shapely.area(shapely.intersection(np.asarray(um.geometry.values, dtype=object), geom))
+                apct = np.where(area > 0, 100.0 * inter / area, np.nan)
+        tgt = _target_pct(cat, target_pct, std)
+        basis = pw if walk else pl
+        r = radii_attr.get(cat)
+        r = float(max(r)) if isinstance(r, (list, tuple)) else (float(r) if r is not None else np.nan)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unit_id": um["unit_id"].astype(str).to_numpy(),
+                    "name": um["name"].to_numpy(),
+                    "level": level,
+                    "category": cat,
+                    "radius_m": r,
+                    "children": kids,
+                    "children_covered_walk": cw if walk else np.nan,
+                    "pct_walk": pw,
+                    "children_covered_line": cl,
+                    "pct_line": pl,
+                    "area_pct_walk": apct,
+                    "median_walk_m": med if walk else np.nan,
+                    "p90_walk_m": p90 if walk else np.nan,
+                    "detour_ratio": det,
+                    "below_target": np.nan_to_num(basis, nan=np.inf) < tgt,
+                    "target_pct": tgt,
+                    "children_no_network": kids_nn,
+                    "homes_no_network": homes_nn,
+                    "note": np.where(
+                        kids <= 0,
+                        "无儿童 no children",
+                        np.where(
+                            homes_nn > 0,
+                            [
+                                f"{h} 处住宅所在路网片段没有{_label(cat).split(' ')[0]}（路网数据可能被裁剪） {h} homes "
+                                f"in a part of the network with no {cat.replace('_', ' ')}: the extract may be clipped"
+                                for h in homes_nn
+                            ],
+                            "",
+                        ),
+                    ),
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    out.attrs.update({"origins_outside": outside, "origins": len(access), "metric_crs": crs.to_string()})
+    return out
+
+
+def facilities_per_unit(
+    units: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    standards: Any = None,
+    categories: Iterable[str] | str | None = None,
+) -> pd.DataFrame:
+    """Count the facilities of each category inside each unit, against a minimum per township.
+
+    Some standards are a count, not a radius: the action plan wants a children's home (儿童之家) in every
+    township (``min_per_township`` in ``config/standards.toml``). Facilities are assigned to units by
+    point-in-polygon (vectorised spatial join).
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        Canonical boundaries (``unit_id``, ``name``), any CRS.
+    facilities : GeoDataFrame
+        Canonical facilities (``category``), any CRS.
+    standards : Standards, optional
+        Default: :func:`childspace.inputs.standards.default_standards`.
+    categories : str or iterable, optional
+        Default: the categories with a ``min_per_township``.
+
+    Returns
+    -------
+    DataFrame
+        One row per unit and category: ``unit_id``, ``name``, ``category``, ``count``, ``min_required``
+        (NaN when the category has no minimum), ``meets`` (bool; True when there is no minimum), ``finding``
+        (bilingual, empty when met).
+    """
+    std = standards if _is_standards(standards) else _default_standards()
+    if categories is None:
+        cats = [c for c, spec in std.categories.items() if getattr(spec, "min_per_township", None)]
+    else:
+        cats = [categories] if isinstance(categories, str) else list(categories)
+    u = units[["unit_id", "name", "geometry"]].reset_index(drop=True)
+    f = facilities[facilities["category"].isin(cats)][["category", "geometry"]].to_crs(u.crs)
+    joined = gpd.sjoin(f, u, predicate="within", how="inner")
+    counts = joined.groupby(["unit_id", "category"]).size()
+    idx = pd.MultiIndex.from_product([u["unit_id"], cats], names=["unit_id", "category"])
+    out = counts.reindex(idx, fill_value=0).rename("count").reset_index()
+    out = out.merge(u[["unit_id", "name"]], on="unit_id", how="left")
+    minimum = {c: getattr(std.categories[c], "min_per_township", None) for c in cats}
+    out["min_required"] = out["category"].map(minimum).astype(float)
+    out["meets"] = out["min_required"].isna() | (out["count"] >= out["min_required"])
+    labels = {c: _label(c) for c in cats}
+
+    def finding(row: pd.Series) -> str:
+        if row["meets"]:
+            return ""
+        zh, _, en = labels[row["category"]].partition(" ")
+        return (
+            f"{row['name']}缺{zh}（{int(row['count'])}处，至少{int(row['min_required'])}处） "
+            f"{row['name']}: {int(row['count'])} {en.lower() or row['category']}(s), at least "
+            f"{int(row['min_required'])} required"
+        )
+
+    out["finding"] = out.apply(finding, axis=1) if len(out) else pd.Series(dtype=str)
+    return out[["unit_id", "name", "category", "count", "min_required", "meets", "finding"]]
+
+
+def life_circles(unit_coverage_df: pd.DataFrame, standards: Any = None) -> pd.DataFrame:
+    """Which categories each unit lacks in its 5-, 10- and 15-minute life circles (生活圈).
+
+    A category belongs to the life circle given by the standards (``life_circle`` of each category: e.g.
+    kindergarten and playground 5 min, primary school 10 min, middle school 15 min). A category is *present* in a
+    unit's life circle when at least its target share of the unit's children (``target_pct``) is covered by
+    walking (``pct_walk``; ``pct_line`` when walking was not computed). A unit without children cannot be judged:
+    its lists stay empty and ``lc*_complete`` is NaN. Each circle is judged on its own categories only.
+
+    Parameters
+    ----------
+    unit_coverage_df : DataFrame
+        Output of :func:`unit_coverage`.
+    standards : Standards, optional
+        Default: the bundled standards.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id``, ``name``, and for N in 5, 10, 15: ``lcN_missing`` (bilingual labels, Chinese first, joined
+        with "; "), ``lcN_complete`` (bool, NaN when the unit has no children or no category of that circle was
+        evaluated).
+    """
+    std = standards if standards is not None else _default_standards()
+    df = unit_coverage_df
+    need = ["unit_id", "category", "pct_walk", "pct_line", "target_pct", "children"]
+    miss = [c for c in need if c not in df.columns]
+    if miss:
+        raise DataError(
+            f"unit coverage table lacks {', '.join(miss)}", fix="pass the output of unit_coverage()"
+        )
+    minutes = sorted(std.life_circles) if std is not None and std.life_circles else [5, 10, 15]
+
+    def circle(cat: str) -> int | None:
+        if std is not None and cat in std.categories:
+            return int(std.categories[cat].life_circle)
+        return None
+
+    d = df.copy()
+    d["_lc"] = d["category"].map(circle)
+    pct = d["pct_walk"].where(d["pct_walk"].notna(), d["pct_line"])
+    d["_present"] = pct >= d["target_pct"]
+    d["_label"] = d["category"].map(lambda c: std.label(c) if std is not None and c in std.categories else c)
+    rows = []
+    names = d.drop_duplicates("unit_id").set_index("unit_id")["name"] if "name" in d.columns else None
+    for uid, part in d.groupby("unit_id", sort=False):
+        row: dict[str, Any] = {"unit_id": uid, "name": names.get(uid) if names is not None else None}
+        has_kids = bool(part["children"].max() > 0)
+        for mnt in minutes:
+            sub = part[part["_lc"] == mnt]
+            lacking = sub.loc[~sub["_present"], "_label"].tolist() if has_kids else []
+            row[f"lc{mnt}_missing"] = "; ".join(lacking)
+            row[f"lc{mnt}_complete"] = (len(lacking) == 0) if (has_kids and len(sub)) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def uncovered_origins(
+    access: gpd.GeoDataFrame, categories: Iterable[str] | str | None = None, method: str = "walk"
+) -> gpd.GeoDataFrame:
+    """Origins not covered by a category (one row per origin and category), most children first.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``origin_id``, ``children``, ``category``, ``distance_m`` (to the nearest facility, ``inf`` when
+        unreachable), geometry (the origins' CRS).
+    """
+    cats = (
+        list(
+            access.attrs.get("categories")
+            or [c[len("dist_line_") :] for c in access.columns if c.startswith("dist_line_")]
+        )
+        if categories is None
+        else ([categories] if isinstance(categories, str) else list(categories))
+    )
+    parts = []
+    for cat in cats:
+        flag = access[f"covered_{method}_{cat}"].to_numpy(dtype=bool)
+        sub = access.loc[~flag, ["origin_id", "children", access.geometry.name]].copy()
+        sub["category"] = cat
+        sub["distance_m"] = access.loc[~flag, f"dist_{method}_{cat}"].to_numpy(dtype="float64")
+        parts.append(sub)
+    if not parts:
+        return gpd.GeoDataFrame(
+            columns=["origin_id", "children", "category", "distance_m", "geometry"],
+            geometry="geometry",
+            crs=access.crs,
+        )
+    out = pd.concat(parts, ignore_index=True).sort_values(
+        ["children", "distance_m"], ascending=[False, False]
+    )
+    return gpd.GeoDataFrame(out.reset_index(drop=True), geometry=access.geometry.name, crs=access.crs)
+
+
+def gaps(
+    units: gpd.GeoDataFrame,
+    access: gpd.GeoDataFrame,
+    service_areas_dissolved: gpd.GeoDataFrame,
+    categories: Iterable[str] | str | None = None,
+    min_area_m2: float = 1.0,
+) -> gpd.GeoDataFrame:
+    """The parts of each unit outside the walking service area of each category, ranked by children affected.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        ``unit_id``, ``name``, (Multi)Polygon.
+    access : GeoDataFrame
+        Output of :func:`origin_access`.
+    service_areas_dissolved : GeoDataFrame
+        Output of :func:`dissolve_service_areas` (walking areas preferred; straight-line used when a category
+        has no walking area).
+    categories : str or iterable, optional
+        Default: the categories of ``access``.
+    min_area_m2 : float
+        Gap pieces smaller than this (slivers along the buffer edges) are dropped.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``unit_id``, ``unit_name``, ``category``, ``category_label``, ``children_uncovered`` (children of the
+        uncovered origins, by walking, lying inside the gap polygon), ``area_m2``, ``rank`` (1 = most children,
+        then largest area), geometry (valid (Multi)Polygons, EPSG:4326). Units fully covered have no row.
+        ``attrs["uncovered_origins_total"]``: uncovered children per category over all units.
+    """
+    _require(units, "units", ["unit_id", "name"], "polygon")
+    cats = (
+        list(
+            access.attrs.get("categories")
+            or [c[len("dist_line_") :] for c in access.columns if c.startswith("dist_line_")]
+        )
+        if categories is None
+        else ([categories] if isinstance(categories, str) else list(categories))
+    )
+    crs = local_crs_for(units)
+    um = units.to_crs(crs)
+    ugeom = shapely.make_valid(np.asarray(um.geometry.values, dtype=object))
+    sa = service_areas_dissolved.to_crs(crs) if service_areas_dissolved is not None else None
+    ogeom = np.asarray(access.geometry.to_crs(crs).values, dtype=object)
+    kids = pd.to_numeric(access["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")
+    rows = []
+    totals = {}
+    for cat in cats:
+        area_geom = shapely.Polygon()
+        if sa is not None:
+            sel = sa[sa["category"].astype(str) == cat]
+            if "method" in sel.columns and (sel["method"] == "walk").any():
+                sel = sel[sel["method"] == "walk"]
+            if len(sel):
+                area_geom = shapely.union_all(np.asarray(sel.geometry.values, dtype=object))
+        walk = not np.all(np.isnan(access[f"dist_walk_{cat}"].to_numpy(dtype="float64")))
+        covered = access[f"covered_{'walk' if walk else 'line'}_{cat}"].to_numpy(dtype=bool)
+        totals[cat] = float(kids[~covered].sum())
+        diff = shapely.make_valid(shapely.difference(ugeom, area_geom))
+        diff = _polygonal(diff, min_area_m2)
+        unc = np.flatnonzero(~covered & (kids > 0))
+        tree = shapely.STRtree(ogeom[unc])
+        inside = tree.query(diff, predicate="intersects")  # (gap index, origin index)
+        per = (
+            np.bincount(inside[0], weights=kids[unc][inside[1]], minlength=len(diff))
+            if inside.size
+            else np.zeros(len(diff))
+        )
+        for i in range(len(diff)):  # one row per unit: bounded by the number of units
+            if diff[i] is None or shapely.is_empty(diff[i]):
+                continue
+            rows.append(
+                {
+                    "unit_id": str(um["unit_id"].iloc[i]),
+                    "unit_name": um["name"].iloc[i],
+                    "category": cat,
+                    "category_label": _label(cat),
+                    "children_uncovered": float(per[i]),
+                    "area_m2": float(shapely.area(diff[i])),
+                    "geometry": diff[i],
+                }
+            )
+    cols = [
+        "unit_id",
+        "unit_name",
+        "category",
+        "category_label",
+        "children_uncovered",
+        "area_m2",
+        "rank",
+        "geometry",
+    ]
+    if not rows:
+        out = gpd.GeoDataFrame(columns=cols, geometry="geometry", crs=WGS84)
+    else:
+        df = pd.DataFrame(rows).sort_values(["children_uncovered", "area_m2"], ascending=[False, False])
+        df["rank"] = np.arange(1, len(df) + 1)
+        out = gpd.GeoDataFrame(df[cols].reset_index(drop=True), geometry="geometry", crs=crs).to_crs(WGS84)
+    out.attrs["uncovered_origins_total"] = totals
+    return out
+
+
+def _polygonal(geoms: np.ndarray, min_area: float) -> np.ndarray:
+    """Keep only polygon parts of at least ``min_area`` (drops lines/points from overlay, slivers)."""
+    out = np.empty(len(geoms), dtype=object)
+    parts, idx = shapely.get_parts(geoms, return_index=True)
+    if len(parts):
+        # polygons from collections
+        sub, sidx = shapely.get_parts(parts, return_index=True)
+        poly = shapely.get_type_id(sub) == 3
+        keep = poly & (shapely.area(sub) >= min_area)
+        owner = idx[sidx]
+        for i in range(len(geoms)):
+            sel = sub[keep & (owner == i)]
+            out[i] = (shapely.MultiPolygon(list(sel)) if len(sel) > 1 else sel[0]) if len(sel) else None
+    return out
