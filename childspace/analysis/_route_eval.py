@@ -1,0 +1,286 @@
+"""Evaluation of walking routes for :mod:`childspace.analysis.routes`: paths joined, compared and cut, each
+path measured exactly, route lines built.
+
+:func:`_evaluate` measures every path of a :class:`childspace.network.Paths` object at once with array operations:
+the metres walked at each stress level (partial first and last edges included), the path's cost under an edge
+weight, the worst edge and the crossing at each node passed (each distinct turn evaluated once,
+:func:`_crossings`), and the share resting on assumed tags. :class:`_RouteData` keeps the edge and crossing
+sequences of the routes in ``routes.attrs``; :func:`_drop_keys`, :func:`_drop_keys_multi` and :func:`_copy_keys`
+edit those sequences by route key. :func:`_geometry` draws route lines from the vertex table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from childspace.analysis.safety import Stress
+from childspace.inputs.projection import WGS84
+from childspace.network import Paths
+from childspace.network.arrays import ragged_ranges
+
+
+class _RouteData:
+    """Edge/crossing sequences of routes, keyed by ``route_key`` (kept in ``routes.attrs``; shared, not copied)."""
+
+    def __init__(
+        self,
+        edge_key: np.ndarray,
+        edge: np.ndarray,
+        cross_key: np.ndarray,
+        cross_node: np.ndarray,
+        cross_edge: np.ndarray,
+        cross_level: np.ndarray,
+        n_edges: int,
+    ):
+        self.edge_key, self.edge = edge_key, edge
+        self.cross_key, self.cross_node = cross_key, cross_node
+        self.cross_edge, self.cross_level = cross_edge, cross_level
+        self.n_edges = n_edges
+
+    def __deepcopy__(self, memo: dict) -> _RouteData:
+        return self
+
+    def edges_of(self, key: int) -> np.ndarray:
+        """Edge indices (walking order school -> origin) of route ``key``."""
+        return self.edge[self.edge_key == key]
+
+    def nodes_of(self, key: int) -> np.ndarray:
+        """Nodes passed (crossing points evaluated) of route ``key``."""
+        return self.cross_node[self.cross_key == key]
+
+
+@dataclasses.dataclass
+class _Eval:
+    """Per-path evaluation of a Paths object (all arrays per path unless flat_*)."""
+
+    reach: np.ndarray
+    length: np.ndarray
+    cost: np.ndarray
+    shares: np.ndarray  # (g, 4)
+    assumed: np.ndarray
+    worst_edge: np.ndarray
+    worst_cross: np.ndarray
+    n_unsafe: np.ndarray
+    n_cross: np.ndarray
+    flat_path: np.ndarray
+    flat_edge: np.ndarray
+    cross_path: np.ndarray
+    cross_node: np.ndarray
+    cross_edge: np.ndarray
+    cross_level: np.ndarray
+    paths: Any
+    n_assumed_cross: np.ndarray | None = None
+    alt_worst: list | None = None  # worst level per path under each alternative stress model
+
+
+def _concat_paths(network: Any, parts: list[tuple[np.ndarray, Any]], n_o: int) -> tuple[np.ndarray, Any]:
+    """One Paths object from several (origin positions, Paths) parts, rows in ascending origin order."""
+
+    if len(parts) == 1:
+        oi, P = parts[0]
+        if np.all(np.diff(oi) > 0):
+            return oi, P
+    oi = np.concatenate([p[0] for p in parts])
+    order = np.argsort(oi, kind="stable")
+    counts = np.concatenate([np.diff(p[1].ptr) for p in parts])
+    starts = np.concatenate(
+        [
+            p[1].ptr[:-1] + off
+            for p, off in zip(parts, np.cumsum([0] + [p[1].flat_edges.size for p in parts])[:-1])
+        ]
+    )
+    flat_e = np.concatenate([p[1].flat_edges for p in parts])
+    flat_f = np.concatenate([p[1].flat_forward for p in parts])
+    idx, _ = ragged_ranges(starts[order], counts[order])
+    ptr = np.zeros(oi.size + 1, dtype=np.int64)
+    np.cumsum(counts[order], out=ptr[1:])
+    cat = lambda name: np.concatenate([getattr(p[1], name) for p in parts])[order]
+    return oi[order], Paths(
+        dist=cat("dist"),
+        source=cat("source"),
+        ptr=ptr,
+        flat_edges=flat_e[idx],
+        flat_forward=flat_f[idx],
+        source_offset=cat("source_offset"),
+        target_offset=cat("target_offset"),
+        network=network,
+    )
+
+
+def _same_paths(P: Any, Q: Any, q_rows: np.ndarray) -> np.ndarray:
+    """Per path of ``P``: True when it is the same walk as path ``q_rows[i]`` of ``Q`` (edges, directions,
+    offsets)."""
+    cp = np.diff(P.ptr)
+    cq = np.diff(Q.ptr)[q_rows]
+    same = (
+        (cp == cq)
+        & (P.source_offset == Q.source_offset[q_rows])
+        & (P.target_offset == Q.target_offset[q_rows])
+    )
+    rows = np.flatnonzero(same & (cp > 0))
+    ip, owner = ragged_ranges(P.ptr[:-1][rows], cp[rows])
+    iq, _ = ragged_ranges(Q.ptr[:-1][q_rows[rows]], cp[rows])
+    diff = (P.flat_edges[ip] != Q.flat_edges[iq]) | (P.flat_forward[ip] != Q.flat_forward[iq])
+    bad = np.bincount(owner[diff], minlength=rows.size) > 0
+    same[rows[bad]] = False
+    return same & (cp > 0)
+
+
+def _take_paths(network: Any, P: Any, rows: np.ndarray) -> Any:
+    """The paths ``rows`` of ``P`` as a Paths object of their own."""
+
+    counts = np.diff(P.ptr)[rows]
+    idx, _ = ragged_ranges(P.ptr[:-1][rows], counts)
+    ptr = np.zeros(rows.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return Paths(
+        dist=P.dist[rows],
+        source=P.source[rows],
+        ptr=ptr,
+        flat_edges=P.flat_edges[idx],
+        flat_forward=P.flat_forward[idx],
+        source_offset=P.source_offset[rows],
+        target_offset=P.target_offset[rows],
+        network=network,
+    )
+
+
+def _crossings(
+    network: Any, stress: Stress, node: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Crossing level and crossed edge for (node, enter edge, leave edge) triples, each distinct triple
+    evaluated once (routes of one school share most of their turns)."""
+    if node.size == 0:
+        return np.zeros(0, dtype=np.int8), np.zeros(0, dtype=np.int64)
+    E = np.int64(network.n_edges)
+    key = (a.astype(np.int64) * E + b.astype(np.int64)) * 2 + (node == network.v[a])
+    inv, uk = pd.factorize(key)  # hash-based: no sort of millions of keys
+    first = np.empty(uk.size, dtype=np.int64)
+    first[inv] = np.arange(inv.size)  # one occurrence of each distinct triple
+    lv, ce = stress._crossing(node[first], a[first], b[first])
+    return lv[inv], ce[inv]
+
+
+def _evaluate(
+    network: Any, stress: Stress, P: Any, weight: Any, unsafe_level: int, alt: Sequence[Stress] = ()
+) -> _Eval:
+    """Exact evaluation of every path of ``P`` (edges walked, partial ends, crossings at interior nodes);
+    ``cost`` is each path's cost under ``weight`` (an EdgeWeight) by the engine's rules."""
+    G = len(P)
+    counts = np.diff(P.ptr)
+    st = P.steps()
+    path_of, e, fw, last = st.path, st.edge, st.forward, st.last
+    walked = np.abs(st.end - st.start)
+    reach = np.isfinite(P.dist) & (counts > 0)
+    length = np.bincount(path_of, weights=walked, minlength=G)
+    cost = network.path_costs(P, weight)
+    level = stress.edge_level[e].astype(np.int64)
+    shares = np.bincount(path_of * 5 + level, weights=walked, minlength=G * 5).reshape(G, 5)[:, 1:]
+    assumed_e = stress.edges["assumed"].to_numpy(dtype=bool)[e]
+    assumed = np.bincount(path_of, weights=walked * assumed_e, minlength=G)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(length[:, None] > 0, shares / length[:, None], np.where(level.size, 0.0, 0.0))
+        assumed = np.where(length > 0, assumed / length, 0.0)
+    # a zero-length path (origin at the school) still has the level of its edge
+    worst_edge = np.zeros(G, dtype=np.int64)
+    np.maximum.at(worst_edge, path_of, level)
+    # crossings at interior nodes: between consecutive edges of a path
+    pair = np.flatnonzero(~last)
+    a, b = e[pair], e[pair + 1]
+    node = np.where(fw[pair], network.v[a], network.u[a])
+    c_level, c_edge = _crossings(network, stress, node, a, b)
+    c_level = c_level.astype(np.int64)
+    c_path = path_of[pair]
+    has = c_edge >= 0
+    worst_cross = np.zeros(G, dtype=np.int64)
+    np.maximum.at(worst_cross, c_path[has], c_level[has])
+    n_unsafe = np.bincount(c_path[has & (c_level >= unsafe_level)], minlength=G)
+    n_cross = np.bincount(c_path[has], minlength=G)
+    # crossings whose rating rests on an assumed tag (speed, lanes, crossing type of the crossed road)
+    inc = stress.incidence
+    m_e = np.int64(network.n_edges)
+    ikey = inc["node"].to_numpy(dtype=np.int64) * m_e + inc["edge"].to_numpy(dtype=np.int64)
+    iass = inc["assumed"].to_numpy(dtype=bool)
+    pos = pd.Index(ikey).get_indexer(node[has].astype(np.int64) * m_e + c_edge[has].astype(np.int64))
+    c_ass = np.where(pos >= 0, iass[np.maximum(pos, 0)], False)
+    n_ass_c = np.bincount(c_path[has][c_ass], minlength=G)
+    # assumed share: assumed edge metres plus each assumed crossing as `crossing_equiv_m` metres, over the route
+    eq = float(stress.config.get("verdict", {}).get("crossing_equiv_m", 15.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tot = length + eq * n_cross
+        assumed = np.where(tot > 0, (assumed * length + eq * n_ass_c) / tot, 0.0)
+    # the same walks under the alternative (optimistic, pessimistic) defaults: worst level of each
+    alt_worst = []
+    for alt_st in alt:
+        w = np.zeros(G, dtype=np.int64)
+        np.maximum.at(w, path_of, alt_st.edge_level[e].astype(np.int64))
+        lv, _ = _crossings(network, alt_st, node, a, b)
+        np.maximum.at(w, c_path, lv.astype(np.int64))
+        alt_worst.append(w)
+    return _Eval(
+        n_assumed_cross=n_ass_c,
+        alt_worst=alt_worst,
+        reach=reach,
+        length=np.where(reach, length, np.nan),
+        cost=np.where(reach, cost, np.inf),
+        shares=shares,
+        assumed=assumed,
+        worst_edge=worst_edge,
+        worst_cross=worst_cross,
+        n_unsafe=n_unsafe,
+        n_cross=n_cross,
+        flat_path=path_of,
+        flat_edge=e,
+        cross_path=c_path[has],
+        cross_node=node[has],
+        cross_edge=c_edge[has],
+        cross_level=c_level[has].astype(np.int8),
+        paths=P,
+    )
+
+
+def _geometry(network: Any, P: Any) -> np.ndarray:
+    """Route LineStrings origin -> school in EPSG:4326 from paths read school -> origin (vectorised: vertex
+    table, partial first/last edges cut by interpolation, one coordinate transformation, one linestrings call).
+    A route of zero length (the home is at the school's snap point) has no line: None, not an invalid
+    two-identical-point LineString."""
+    g = np.asarray(P.geometry(reverse=True, crs=WGS84).array, dtype=object)
+    present = ~shapely.is_missing(g)
+    bad = np.zeros(g.size, dtype=bool)
+    bad[present] = ~shapely.is_valid(g[present]) & (shapely.length(g[present]) == 0)
+    g[bad] = None
+    return g
+
+
+def _drop_keys(keys: np.ndarray, vals: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    m = ~np.isin(keys, drop)
+    return keys[m], vals[m]
+
+
+def _drop_keys_multi(keys: np.ndarray, vals: tuple, drop: np.ndarray) -> tuple[np.ndarray, tuple]:
+    m = ~np.isin(keys, drop)
+    return keys[m], tuple(v[m] for v in vals)
+
+
+def _copy_keys(
+    fk_e: list, fe: list, src: np.ndarray, dst: np.ndarray, fk_c: list, fn: list, fce: list, fcl: list
+) -> None:
+    """Append the edge/crossing sequences of routes ``src`` again under keys ``dst`` (vectorised)."""
+    order = np.argsort(src)
+    s_sorted, d_sorted = src[order], dst[order]
+    ke = np.concatenate(fk_e)
+    m = np.isin(ke, src)
+    fk_e.append(d_sorted[np.searchsorted(s_sorted, ke[m])])
+    fe.append(np.concatenate(fe)[m])
+    kc = np.concatenate(fk_c)
+    m = np.isin(kc, src)
+    fk_c.append(d_sorted[np.searchsorted(s_sorted, kc[m])])
+    fn.append(np.concatenate(fn)[m])
+    fce.append(np.concatenate(fce)[m])
+    fcl.append(np.concatenate(fcl)[m])

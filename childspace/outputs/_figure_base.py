@@ -1,0 +1,418 @@
+"""Map furniture shared by the static maps (地图要素): scale bar, north arrow, title, legend, label placement.
+
+The helpers the figures of :mod:`childspace.outputs.figures`, :mod:`childspace.outputs.figures_routes`,
+:mod:`childspace.outputs.figures_overview` and :mod:`childspace.outputs.atlas` are drawn with: a new figure, layers
+brought to the local metric CRS, boundaries and their names, the extent, the scale bar of a round length, the
+arrow to grid north, the bilingual title and legend (:func:`_decorate`), and the greedy placement of labels clear
+of markers and of each other (:class:`_Labels`). Fonts and the drawing style are in
+:mod:`childspace.outputs.figures` (:func:`childspace.outputs.figures._style`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import overload
+
+import geopandas as gpd
+import numpy as np
+from matplotlib import patheffects
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from pyproj import CRS
+
+from childspace._errors import DataError
+from childspace.inputs.projection import local_crs_for
+
+_SYNTHETIC_NOTE = "示例数据（虚构） Synthetic sample data"
+
+
+def nice_scale_length(width_m: float, fraction: float = 0.2) -> float:
+    """A round scale-bar length (1, 2 or 5 × 10^k metres) not longer than ``fraction`` of ``width_m``.
+
+    Parameters
+    ----------
+    width_m : float
+        Width of the map extent in metres.
+    fraction : float, default 0.2
+        Largest share of the width the bar may take.
+
+    Returns
+    -------
+    float
+        Length in metres, e.g. ``nice_scale_length(4300)`` → 500.0.
+    """
+    target = max(float(width_m) * fraction, 1e-9)
+    k = np.floor(np.log10(target))
+    best = 10.0**k
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * 10.0**k <= target:
+            best = m * 10.0**k
+    return float(best)
+
+
+def _scale_label(length_m: float) -> str:
+    if length_m >= 1000:
+        km = length_m / 1000
+        return f"{km:g} 公里 km"
+    return f"{length_m:g} 米 m"
+
+
+def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Sequence, crs: CRS) -> None:
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    width, height = x1 - x0, y1 - y0
+    # fit the figure height to the extent's shape so no large empty band is left (6-12 inches)
+    fw = fig.get_size_inches()[0]
+    pos = ax.get_position()
+    fig.set_size_inches(fw, float(np.clip(fw * pos.width * height / width / pos.height, 6.0, 12.0)))
+    # scale bar: two alternating halves, lower left
+    length = nice_scale_length(width)
+    bx, by = x0 + 0.04 * width, y0 + 0.04 * height
+    h = 0.012 * height
+    ax.add_patch(Rectangle((bx, by), length / 2, h, facecolor="black", edgecolor="black", zorder=20))
+    ax.add_patch(
+        Rectangle((bx + length / 2, by), length / 2, h, facecolor="white", edgecolor="black", zorder=20)
+    )
+    halo = [patheffects.withStroke(linewidth=3, foreground="white")]
+    ax.text(bx, by + 1.8 * h, "0", ha="center", va="bottom", fontsize=9, zorder=21, path_effects=halo)
+    ax.text(
+        bx + length,
+        by + 1.8 * h,
+        _scale_label(length),
+        ha="center",
+        va="bottom",
+        fontsize=9,
+        zorder=21,
+        path_effects=halo,
+    )
+    # north arrow, upper right (grid north of the projected CRS)
+    ax.annotate(
+        "",
+        xy=(0.95, 0.95),
+        xytext=(0.95, 0.86),
+        xycoords="axes fraction",
+        arrowprops=dict(facecolor="black", edgecolor="black", width=5, headwidth=14, headlength=12),
+        zorder=21,
+    )
+    ax.text(
+        0.95,
+        0.965,
+        "N 北",
+        transform=ax.transAxes,
+        ha="center",
+        va="bottom",
+        fontsize=12,
+        fontweight="bold",
+        zorder=21,
+        path_effects=halo,
+    )
+    fig.suptitle(title, fontsize=15, fontweight="bold", x=0.02, ha="left", y=0.975)
+    note = f"坐标系 CRS: {crs.name} (EPSG:{crs.to_epsg()})"
+    if synthetic:
+        fig.text(
+            0.02,
+            0.925,
+            _SYNTHETIC_NOTE,
+            fontsize=11,
+            fontweight="bold",
+            color="#7a5200",
+            bbox=dict(boxstyle="round,pad=0.3", facecolor="#fff3cd", edgecolor="#e0b84d"),
+        )
+    fig.text(0.02, 0.015, note, fontsize=8, color="#555555")
+    if handles:
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            frameon=True,
+            fontsize=9,
+            title="图例 Legend",
+            title_fontsize=10,
+            borderaxespad=0.0,
+        )
+
+
+# ----------------------------------------------------------------------------------------------------
+# label placement
+# ----------------------------------------------------------------------------------------------------
+
+#: candidate positions of a point label, in order of preference: (dx, dy) signs of the offset from the marker
+_POINT_SLOTS = np.array([(1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)], dtype=float)
+#: candidate shifts of an area label, in units of its own half width / half height
+_AREA_SLOTS = np.array(
+    [
+        (0, 0),
+        (0, 1.1),
+        (0, -1.1),
+        (0.6, 1.1),
+        (-0.6, 1.1),
+        (0.6, -1.1),
+        (-0.6, -1.1),
+        (0, 2.2),
+        (0, -2.2),
+        (1.1, 0),
+        (-1.1, 0),
+        (0, 3.3),
+        (0, -3.3),
+    ],
+    dtype=float,
+)
+
+
+class _Labels:
+    """Labels collected while a map is drawn and placed once its size and extent are final.
+
+    Greedy, deterministic placement: labels are taken by priority (then in the order added); each tries a few
+    positions (point labels: around the marker, then farther out with a leader line; area labels: the centre,
+    then small shifts) and takes the first whose box overlaps no label placed before, no marker and stays inside
+    the axes. A label that fits nowhere is tried in its short form (if given), else left out and counted. The
+    boxes are compared in display units with array operations.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self.obstacles: list[np.ndarray] = []
+        self.left_out: list[str] = []
+
+    def add(
+        self,
+        x: Sequence[float],
+        y: Sequence[float],
+        texts: Sequence[str],
+        *,
+        priority: float = 0.0,
+        kind: str = "point",
+        marker_pt: float = 4.0,
+        short: Sequence[str | None] | None = None,
+        **text_kw,
+    ) -> None:
+        """Queue labels at data coordinates (metres); ``marker_pt``: radius of the marker (points) to clear."""
+        xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        shorts = list(short) if short is not None else [None] * len(xs)
+        for xi, yi, t, sh in zip(xs, ys, texts, shorts):
+            if np.isfinite(xi) and np.isfinite(yi) and str(t):
+                self.rows.append(
+                    {
+                        "x": xi,
+                        "y": yi,
+                        "text": str(t),
+                        "short": sh,
+                        "priority": float(priority),
+                        "kind": kind,
+                        "marker_pt": float(marker_pt),
+                        "kw": text_kw,
+                    }
+                )
+
+    def avoid(self, x: Sequence[float], y: Sequence[float], radius_pt: float | Sequence[float]) -> None:
+        """Markers (data coordinates, radius in points) that labels must not cover."""
+        xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        r = np.broadcast_to(np.asarray(radius_pt, dtype=float), xs.shape)
+        self.obstacles.append(np.stack([xs, ys, r], axis=1) if len(xs) else np.zeros((0, 3)))
+
+    def place(self, ax) -> int:
+        """Draw the labels that fit; returns the number left out."""
+        if not self.rows:
+            return 0
+        fig = ax.figure
+        renderer = fig.canvas.get_renderer()
+        ax.apply_aspect()
+        to_px = ax.transData
+        px_per_pt = fig.dpi / 72.0
+        frame = ax.get_window_extent(renderer)
+        obs = np.concatenate(self.obstacles) if self.obstacles else np.zeros((0, 3))
+        if len(obs):
+            oxy = to_px.transform(obs[:, :2])
+            orad = obs[:, 2] * px_per_pt
+            boxes = np.column_stack([oxy[:, 0] - orad, oxy[:, 1] - orad, oxy[:, 0] + orad, oxy[:, 1] + orad])
+        else:
+            boxes = np.zeros((0, 4))
+        placed = np.zeros((len(self.rows) + len(boxes), 4))
+        placed[: len(boxes)] = boxes
+        n = len(boxes)
+        order = sorted(range(len(self.rows)), key=lambda i: -self.rows[i]["priority"])
+        halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+        gap = 2.0 * px_per_pt
+        left_out = 0
+        for i in order:
+            row = self.rows[i]
+            ax_xy = to_px.transform([[row["x"], row["y"]]])[0]
+            done = False
+            size = float(row["kw"].get("fontsize", 8))
+            # the label, then its short form, then (area labels) the label in a smaller font
+            variants = [(row["text"], size), (row["short"], size)]
+            if row["kind"] == "area":
+                variants.append((row["text"], 0.8 * size))
+            for text, fs in variants:
+                if not text:
+                    continue
+                kw = {"zorder": 16, **row["kw"], "fontsize": fs}
+                art = ax.text(
+                    row["x"],
+                    row["y"],
+                    text,
+                    ha="center",
+                    va="center",
+                    path_effects=halo,
+                    gid="cs-label",
+                    **kw,
+                )
+                bb = art.get_window_extent(renderer)
+                hw, hh = bb.width / 2 + 1.0, bb.height / 2 + 1.0
+                if row["kind"] == "point":
+                    r = row["marker_pt"] * px_per_pt + gap
+                    near = ax_xy + _POINT_SLOTS * np.array([r + hw, r + hh])
+                    far = ax_xy + _POINT_SLOTS * np.array([2.5 * r + hw, 2.5 * r + hh])
+                    cand = np.concatenate([near, far])
+                else:
+                    cand = ax_xy + _AREA_SLOTS * np.array([hw, hh])
+                c = np.column_stack([cand[:, 0] - hw, cand[:, 1] - hh, cand[:, 0] + hw, cand[:, 1] + hh])
+                inside = (
+                    (c[:, 0] >= frame.x0)
+                    & (c[:, 2] <= frame.x1)
+                    & (c[:, 1] >= frame.y0)
+                    & (c[:, 3] <= frame.y1)
+                )
+                p = placed[:n]
+                hit = (
+                    (c[:, None, 0] < p[None, :, 2])
+                    & (c[:, None, 2] > p[None, :, 0])
+                    & (c[:, None, 1] < p[None, :, 3])
+                    & (c[:, None, 3] > p[None, :, 1])
+                ).any(axis=1)
+                free = np.flatnonzero(inside & ~hit)
+                if not len(free):
+                    art.remove()
+                    continue
+                k = int(free[0])
+                xy = to_px.inverted().transform([cand[k]])[0]
+                art.set_position((float(xy[0]), float(xy[1])))
+                placed[n] = c[k]
+                n += 1
+                if row["kind"] == "point" and k >= len(_POINT_SLOTS):  # far ring: a leader line to the marker
+                    edge = np.clip(ax_xy, c[k, :2], c[k, 2:])
+                    ends = to_px.inverted().transform([ax_xy, edge])
+                    ax.plot(ends[:, 0], ends[:, 1], color="#555555", lw=0.6, zorder=15, gid="cs-leader")
+                done = True
+                break
+            if not done:
+                left_out += 1
+                self.left_out.append(row["text"])
+        return left_out
+
+
+def _note_left_out(fig: Figure, n: int) -> None:
+    if n:
+        fig.text(
+            0.98,
+            0.015,
+            f"另有 {n} 个标注因空间不足未显示 {n} labels not shown (no room)",
+            fontsize=8,
+            color="#555555",
+            ha="right",
+        )
+
+
+def _new_figure() -> tuple[Figure, Axes]:
+    fig = Figure(figsize=(12, 8.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.02, 0.05, 0.68, 0.84))
+    return fig, ax
+
+
+@overload
+def _metric(gdf: None, crs: CRS, what: str) -> None: ...
+@overload
+def _metric(gdf: gpd.GeoDataFrame, crs: CRS, what: str) -> gpd.GeoDataFrame: ...
+def _metric(gdf: gpd.GeoDataFrame | None, crs: CRS, what: str) -> gpd.GeoDataFrame | None:
+    if gdf is None:
+        return None
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise DataError(
+            f"{what} must be a GeoDataFrame, got {type(gdf).__name__}",
+            feature=what,
+            fix=f"pass {what} as a GeoDataFrame",
+        )
+    if gdf.crs is None:
+        raise DataError(
+            f"{what} has no CRS",
+            feature=what,
+            fix="load it through childspace.inputs.loaders or set its CRS with .set_crs()",
+        )
+    out = gdf.to_crs(crs)
+    return out[~(out.geometry.isna() | out.geometry.is_empty)]
+
+
+def _crs_for(*layers: gpd.GeoDataFrame | None) -> CRS:
+    for g in layers:
+        if g is not None and len(g):
+            if g.crs is None:
+                raise DataError(
+                    "a layer has no CRS", fix="load it through childspace.inputs.loaders or set its CRS"
+                )
+            return local_crs_for(g)
+    raise DataError("nothing to draw: every layer given is empty", fix="check the inputs of the figure")
+
+
+def _draw_boundaries(
+    ax,
+    b: gpd.GeoDataFrame | None,
+    handles: list,
+    label_limit: int = 60,
+    outline: Sequence[str] = ("community", "township"),
+    labels: _Labels | None = None,
+) -> None:
+    if b is None or not len(b):
+        return
+    level = b["level"].astype(str).to_numpy() if "level" in b.columns else np.array(["community"] * len(b))
+    halo = [patheffects.withStroke(linewidth=3, foreground="white")]
+    for lev, colour, lw, ls, lab in (
+        ("community", "#777777", 0.7, "--", "村社区边界 Community boundary"),
+        ("township", "#222222", 1.8, "-", "乡镇街道边界 Township boundary"),
+    ):
+        sub = b[level == lev]
+        if not len(sub):
+            continue
+        if lev in outline:
+            sub.boundary.plot(ax=ax, color=colour, linewidth=lw, linestyle=ls, zorder=6)
+            handles.append(Line2D([], [], color=colour, lw=lw + 0.5, ls=ls, label=lab))
+        show_labels = lev == "township" or not (level == "township").any()
+        if "name" in sub.columns and len(sub) <= label_limit and show_labels:
+            pts = sub.geometry.representative_point()
+            if labels is not None:  # placed later, clear of markers and other labels
+                labels.add(
+                    pts.x,
+                    pts.y,
+                    sub["name"].astype(str).tolist(),
+                    kind="area",
+                    priority=3.0 if lev == "township" else 1.0,
+                    fontsize=10 if lev == "township" else 8,
+                    fontweight="bold" if lev == "township" else "normal",
+                    zorder=15,
+                )
+                continue
+            for x, y, t in zip(pts.x, pts.y, sub["name"].astype(str)):
+                ax.text(
+                    x,
+                    y,
+                    t,
+                    ha="center",
+                    va="center",
+                    fontsize=10 if lev == "township" else 8,
+                    fontweight="bold" if lev == "township" else "normal",
+                    zorder=15,
+                    path_effects=halo,
+                )
+
+
+def _fix_extent(ax, *layers: gpd.GeoDataFrame | None, pad: float = 0.04) -> None:
+    b = np.array([g.total_bounds for g in layers if g is not None and len(g)])
+    minx, miny, maxx, maxy = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+    dx, dy = (maxx - minx) or 100.0, (maxy - miny) or 100.0
+    ax.set_xlim(minx - pad * dx, maxx + pad * dx)
+    ax.set_ylim(miny - (pad + 0.08) * dy, maxy + (pad + 0.06) * dy)  # room for scale bar and arrow
