@@ -13,6 +13,7 @@ import pandas as pd
 import pyogrio
 import pytest
 
+from childspace.outputs.workbook import read_csv_table
 from childspace.run.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,13 +158,14 @@ def test_demo_workbook_and_report(demo):
 
 def test_demo_prints_the_safety_profile_and_the_assumptions(demo):
     out, r = demo
-    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("• ")]
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("· ")]
     prof = [ln for ln in lines if "route safety profile: china" in ln]  # the sample lies in Yueqing
     assert len(prof) == 1 and "小学 ≤1 级" in prof[0] and "middle school <= 2" in prof[0]
     ass = {ln.split("：")[0]: ln for ln in lines if "rest on assumed tags" in ln}
-    assert set(ass) == {"• 小学通学", "• 初中通学"}
-    routes = pd.read_csv(out / "tables" / "routes.csv", encoding="utf-8-sig", dtype={"origin_id": str})
-    for cat, key in (("primary_school", "• 小学通学"), ("middle_school", "• 初中通学")):
+    assert set(ass) == {"· 小学通学", "· 初中通学"}
+    routes = read_csv_table(out / "tables" / "routes.csv")
+    routes["origin_id"] = routes["origin_id"].astype(str)
+    for cat, key in (("primary_school", "· 小学通学"), ("middle_school", "· 初中通学")):
         part = routes[(routes["category"] == cat) & (routes["verdict"] != "unreachable")]
         safe = part.loc[part["verdict"] == "safe", "children"].sum()
         worst = part.loc[part["verdict_worst"] == "safe", "children"].sum()
@@ -199,7 +201,7 @@ def test_routes_max_level_changes_the_verdicts(tmp_path):
     def routes_at(level: str) -> pd.DataFrame:
         r = run_cli("routes", "--config", sample, "--max-level", level, "--outputs", str(tmp_path / level))
         assert r.returncode == 0, r.stderr[-2000:]
-        return pd.read_csv(tmp_path / level / "tables" / "routes.csv", encoding="utf-8-sig")
+        return read_csv_table(tmp_path / level / "tables" / "routes.csv")
 
     r1, r3 = routes_at("1"), routes_at("3")
     assert (r3.loc[r3["worst_level"] == 3, "verdict"] == "safe").all() and (r3["worst_level"] == 3).any()

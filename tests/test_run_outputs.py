@@ -320,7 +320,9 @@ def test_a_run_killed_while_writing_leaves_the_old_or_the_complete_folder(tmp_pa
     before = _state(out)
     assert before in ("old", "new"), before
     if sig == signal.SIGTERM:
-        assert code in (0, 143)  # 0: the signal came after the swap was done
+        # 0 or -15: the signal came after the swap was done (-15: during interpreter exit, after the handler
+        # was restored); 143: handled like Ctrl+C
+        assert code in (0, 143) or (code == -signal.SIGTERM and before == "new"), (code, before)
         leftovers = {q.name for q in tmp_path.iterdir()} - {"out"}
         assert leftovers == set(), leftovers  # SIGTERM like Ctrl+C: staging and lock removed
     with outdir.locked(out):  # what the next run does first

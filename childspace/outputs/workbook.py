@@ -31,6 +31,7 @@ from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
 from childspace.inputs.standards import Standards, default_standards
 from childspace.outputs.style import (
+    COLUMN_LABELS,
     CROSSING_LABELS,
     HAZARD_TYPE_LABELS,
     KIND_LABELS,
@@ -45,6 +46,7 @@ from childspace.outputs.style import (
 
 __all__ = [
     "FORMULA_PREFIXES",
+    "read_csv_table",
     "WorkbookAbout",
     "bilingual_headers",
     "display_table",
@@ -612,3 +614,10 @@ def write_csv_tables(
             )
         written[str(stem)] = target
     return written
+
+
+def read_csv_table(path: str | Path) -> pd.DataFrame:
+    """A CSV table written by :func:`write_csv_tables`, with its machine column names again (the files carry
+    bilingual headers, :func:`childspace.outputs.style.column_label`); the values are as written."""
+    back = {label: col for col, label in COLUMN_LABELS.items()}
+    return pd.read_csv(path, encoding="utf-8-sig").rename(columns=lambda c: back.get(c, c))

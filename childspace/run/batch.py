@@ -580,13 +580,9 @@ def _county_polygon(files: dict[str, str]) -> Any:
 
 def _read_table(path: str | Path) -> Any:
     """A county's CSV table with its machine column names (the files carry bilingual headers)."""
-    import pandas as pd
+    from childspace.outputs.workbook import read_csv_table
 
-    from childspace.outputs.style import COLUMN_LABELS
-
-    back = {label: col for col, label in COLUMN_LABELS.items()}
-    t = pd.read_csv(path, encoding="utf-8-sig")
-    return t.rename(columns=lambda c: back.get(c, c))
+    return read_csv_table(path)
 
 
 def province_tables(statuses: list[dict[str, Any]]) -> tuple[Any, Any]:
