@@ -312,37 +312,32 @@ def _write_maps(
         if zones is not None and fac is not None and "entrances" in fac.columns:  # gates, where mapped
             gates = fac[["facility_id", "entrances"]].rename(columns={"facility_id": "school_id"})
             zones = zones.merge(gates, on="school_id", how="left")
+        layers = (
+            res.layers["routes"],
+            res.layers.get("hazards"),
+            res.layers.get("walksheds"),
+            res.layers.get("schools"),
+        )
+        shared = dict(
+            boundaries=bounds,
+            synthetic=syn,
+            network_stress=edges_stress,
+            school_zones=zones,
+            zone_roads=res.layers.get("school_zone_roads"),
+        )
         both(
             "routes",
             "通学路径 Routes to school",
             partial(
                 maps.routes_map,
-                res.layers["routes"],
-                res.layers.get("hazards"),
-                res.layers.get("walksheds"),
-                res.layers.get("schools"),
-                boundaries=bounds,
-                synthetic=syn,
-                network_stress=edges_stress,
+                *layers,
+                **shared,
                 crossings=crossings,
-                school_zones=zones,
-                zone_roads=res.layers.get("school_zone_roads"),
                 base=base,
                 basemaps=tiles,
                 zone_rules=school_zone_rules(),
             ),
-            partial(
-                figures_routes.plot_routes,
-                res.layers["routes"],
-                res.layers.get("hazards"),
-                res.layers.get("walksheds"),
-                res.layers.get("schools"),
-                boundaries=bounds,
-                synthetic=syn,
-                network_stress=edges_stress,
-                school_zones=zones,
-                zone_roads=res.layers.get("school_zone_roads"),
-            ),
+            partial(figures_routes.plot_routes, *layers, **shared),
         )
     if "access" in res.layers or "pilots" in res.layers:
         from childspace.outputs import atlas
