@@ -896,3 +896,16 @@ def test_lazy_caches_are_built_once_under_threads():
         np.testing.assert_array_equal(s.edge, ref.edge)
         np.testing.assert_array_equal(s.offset, ref.offset)
     assert net._snapidx is not None and net._vcoords is not None
+
+
+def test_pickle_round_trip_answers_the_same(square):
+    """A network sent to a Dask worker (pickled) answers queries as the original, lazy indexes rebuilt."""
+    import pickle
+
+    pts = xy((10, 3), (95, 60))
+    src = square.snap(pts)  # fills the lazy snapping index before pickling
+    back = pickle.loads(pickle.dumps(square))
+    d0, n0 = square.node_distances(src)
+    d1, n1 = back.node_distances(back.snap(pts))
+    np.testing.assert_allclose(d1, d0)
+    assert n1.tolist() == n0.tolist()

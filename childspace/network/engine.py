@@ -143,6 +143,16 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         """Symmetric CSR of edge lengths (metres), minimum over parallel edges."""
         return self._length_weight.csr
 
+    def __getstate__(self) -> dict[str, Any]:
+        # pickled for Dask workers and caches: the lock is per process; lazy indexes are rebuilt on demand
+        state = self.__dict__.copy()
+        del state["_lazy_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lazy_lock = threading.RLock()
+
     def __repr__(self) -> str:
         return (
             f"WalkNetwork({self.n_nodes} nodes, {self.n_edges} edges, {self.length.sum() / 1000:.1f} km, "
