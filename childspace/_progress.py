@@ -27,7 +27,15 @@ _active: _StageBar | None = None  # the stage shown now (one at a time: stages r
 
 
 def _in_notebook() -> bool:
-    return "ipykernel" in sys.modules
+    """True inside a running Jupyter kernel (not merely when ipykernel was imported somewhere)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # pragma: no cover - an IPython without get_ipython
+        return False
+    return shell is not None and hasattr(shell, "kernel")
 
 
 def bars_wanted(file: IO[str] | None = None) -> bool:

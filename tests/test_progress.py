@@ -36,6 +36,7 @@ def test_without_a_bar_track_is_the_identity_and_nothing_is_drawn():
 
 
 def test_bars_follow_the_environment(monkeypatch):
+    monkeypatch.setattr(_progress, "_in_notebook", lambda: False)  # as in a script, whatever ran before
     monkeypatch.setenv("CHILDSPACE_PROGRESS", "0")
     assert not _progress.bars_wanted(io.StringIO())
     monkeypatch.setenv("CHILDSPACE_PROGRESS", "1")
