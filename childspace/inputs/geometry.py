@@ -8,7 +8,8 @@ Internal module of :mod:`childspace.inputs.loaders` (which re-exports :func:`exc
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -16,8 +17,10 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
 
 from childspace._errors import DataError
+from childspace._types import CRSLike
 from childspace.inputs import _validate as V
 from childspace.inputs.datum import normalise_datum, to_wgs84
 from childspace.inputs.projection import WGS84, local_crs_for, to_metric
@@ -43,7 +46,7 @@ def _degrees_contradicted(x: np.ndarray, y: np.ndarray, file_crs: Any) -> bool:
     return bool(ok.any()) and bool(((np.abs(x[ok]) > 180) | (np.abs(y[ok]) > 90)).any())
 
 
-def datum_of(coords: Any, path: Any) -> str:
+def datum_of(coords: str, path: str | Path | None) -> str:
     """``coords`` as ``"wgs84" | "gcj02" | "bd09"``; an unknown name is a DataError naming the file."""
     return normalise_datum(coords, path=path)
 
@@ -125,10 +128,10 @@ def _points_from_table(
     info: dict,
     columns: Mapping[str, str] | None,
     coords: str,
-    crs: Any,
+    crs: CRSLike | None,
     name_col: str | None,
     missing_rows: str = "error",
-) -> tuple[gpd.GeoDataFrame, list[str]]:
+) -> tuple[gpd.GeoDataFrame, list[Hashable]]:
     """Build points (EPSG:4326) from lon/lat (or x/y) columns, or one column of "lon,lat" pairs; returns the
     layer and the columns consumed.
 
@@ -279,7 +282,7 @@ def _points_from_table(
 def _layer_to_wgs84(
     gdf: gpd.GeoDataFrame,
     info: dict,
-    crs: Any,
+    crs: CRSLike | None,
     coords: str,
     name_col: str | None,
     missing_rows: str = "error",
@@ -321,16 +324,16 @@ def _layer_to_wgs84(
 def _load_points_or_layer(
     path: Source,
     *,
-    layer: Any,
-    sheet: Any,
+    layer: str | int | None,
+    sheet: str | int | None,
     encoding: str | None,
-    crs: Any,
+    crs: CRSLike | None,
     coords: str,
     columns: Mapping[str, str] | None,
     name_hint: str | None = "name",
     missing_rows: str = "error",
     max_rows: int | None = None,
-) -> tuple[gpd.GeoDataFrame, dict, list[str]]:
+) -> tuple[gpd.GeoDataFrame, dict, list[Hashable]]:
     datum_of(
         coords, path if not isinstance(path, pd.DataFrame) else None
     )  # a wrong name fails before reading
@@ -341,7 +344,7 @@ def _load_points_or_layer(
     is_layer = isinstance(df, gpd.GeoDataFrame) and df.geometry.notna().any()
     if is_layer:
         gdf = _layer_to_wgs84(df, info, crs, coords, name_col, missing_rows)
-        used: list[str] = []
+        used: list[Hashable] = []
     else:
         if isinstance(df, gpd.GeoDataFrame):
             df = pd.DataFrame(df.drop(columns=df.geometry.name))
@@ -474,7 +477,7 @@ def _to_points(
     return out, area, footprint
 
 
-def _study_area_union(study_area: Any) -> Any:
+def _study_area_union(study_area: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None) -> BaseGeometry:
     if isinstance(study_area, (gpd.GeoDataFrame, gpd.GeoSeries)):
         s = study_area.geometry if isinstance(study_area, gpd.GeoDataFrame) else study_area
         if s.crs is None:
@@ -491,7 +494,11 @@ def _study_area_union(study_area: Any) -> Any:
 
 
 def _apply_study_area(
-    gdf: gpd.GeoDataFrame, study_area: Any, info: dict, id_col: str, what: str
+    gdf: gpd.GeoDataFrame,
+    study_area: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None,
+    info: dict,
+    id_col: str,
+    what: str,
 ) -> gpd.GeoDataFrame:
     if study_area is None:
         return gdf

@@ -35,8 +35,10 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from shapely.geometry.base import BaseGeometry
 
 from childspace._errors import DataError
+from childspace._types import CRSLike
 from childspace.inputs import _validate as V
 from childspace.inputs.attributes import read_attributes
 from childspace.inputs.geometry import (
@@ -134,7 +136,7 @@ def load_boundaries(
     path: Source,
     level: str | None = None,
     layer: str | int | None = None,
-    crs: Any = None,
+    crs: CRSLike | None = None,
     encoding: str | None = None,
     columns: Mapping[str, str] | None = None,
     sheet: str | int | None = None,
@@ -271,12 +273,12 @@ def load_boundaries(
 def load_facilities(
     path: Source,
     layer: str | int | None = None,
-    crs: Any = None,
+    crs: CRSLike | None = None,
     coords: str = "wgs84",
     encoding: str | None = None,
     columns: Mapping[str, str] | None = None,
     category: str | None = None,
-    study_area: Any = None,
+    study_area: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None = None,
     sheet: str | int | None = None,
     standards: Standards | None = None,
     strict: bool = False,
@@ -431,11 +433,11 @@ def load_facilities(
 def load_origins(
     path: Source,
     layer: str | int | None = None,
-    crs: Any = None,
+    crs: CRSLike | None = None,
     coords: str = "wgs84",
     encoding: str | None = None,
     columns: Mapping[str, str] | None = None,
-    study_area: Any = None,
+    study_area: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None = None,
     sheet: str | int | None = None,
     strict: bool = False,
     max_rows: int | None = None,
@@ -514,7 +516,7 @@ def load_origins(
 
 
 def combine_facilities(
-    layers: Sequence[gpd.GeoDataFrame], files: Sequence[Any] | None = None
+    layers: Sequence[gpd.GeoDataFrame], files: Sequence[str | Path | None] | None = None
 ) -> gpd.GeoDataFrame:
     """Put facilities loaded from several files into one layer, keeping every file's repairs and exclusions.
 

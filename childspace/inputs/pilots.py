@@ -16,6 +16,7 @@ import pandas as pd
 import shapely
 
 from childspace._errors import DataError
+from childspace._types import CRSLike
 from childspace.inputs import _validate as V
 from childspace.inputs.geometry import _load_points_or_layer, _to_points
 from childspace.inputs.projection import WGS84
@@ -64,7 +65,7 @@ def load_pilots(
     boundaries: gpd.GeoDataFrame | None = None,
     coords: str = "wgs84",
     layer: str | int | None = None,
-    crs: Any = None,
+    crs: CRSLike | None = None,
     encoding: str | None = None,
     columns: Mapping[str, str] | None = None,
     sheet: str | int | None = None,

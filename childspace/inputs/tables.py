@@ -10,7 +10,7 @@ import csv
 import io as _io
 import re
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -555,7 +555,9 @@ def _norm_code(value: Any) -> str | None:
     return text
 
 
-def _assemble(gdf: gpd.GeoDataFrame, mapping: Mapping[str, Any], consumed: Sequence[str]) -> gpd.GeoDataFrame:
+def _assemble(
+    gdf: gpd.GeoDataFrame, mapping: Mapping[str, Any], consumed: Sequence[Hashable]
+) -> gpd.GeoDataFrame:
     """Rename mapped input columns to canonical names; other input columns keep their names (suffixed
     ``_input`` when they would clash with a canonical name)."""
     rename = {src: canon for canon, src in mapping.items()}

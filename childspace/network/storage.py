@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 
 import geopandas as gpd
 import numpy as np
@@ -15,6 +15,9 @@ from pyproj import CRS
 from childspace._errors import NetworkError
 from childspace.network._base import NetworkBase
 from childspace.network._helpers import _as_object_none
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 _FORMAT_VERSION = 1
 _META_LAYER = "childspace_meta"
@@ -127,7 +130,7 @@ class StorageMixin(NetworkBase):
             _as_object_none(roads, skip=())
         return cls(nodes, edges, crs, beside_roads=roads)
 
-    def to_networkx(self) -> Any:
+    def to_networkx(self) -> nx.MultiDiGraph:
         """An osmnx-compatible ``networkx.MultiDiGraph`` (both directions per edge), in the network CRS.
 
         Nodes are keyed by OSM id with attributes ``x``, ``y`` (metres) and tags; edges carry ``length``,

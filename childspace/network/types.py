@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -13,7 +13,13 @@ import pandas as pd
 import scipy.sparse as sp
 from pyproj import CRS
 
+from childspace._types import CRSLike
 from childspace.network._helpers import _part
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from childspace.network.paths import PathMixin
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,7 +191,7 @@ class Snap:
         out[self.owner[self.ok]] = True
         return out
 
-    def take(self, points: Any) -> Snap:
+    def take(self, points: ArrayLike) -> Snap:
         """The attachment points ``points`` (positions or a boolean mask over :attr:`edge`) as a Snap of their
         own; its groups are the groups of those points, in order of first appearance."""
         idx = (
@@ -293,7 +299,7 @@ class Paths:
     flat_forward: np.ndarray
     source_offset: np.ndarray
     target_offset: np.ndarray
-    network: Any = field(repr=False)  # the WalkNetwork the paths belong to
+    network: PathMixin = field(repr=False)  # the WalkNetwork the paths belong to (its path methods)
 
     def __len__(self) -> int:
         return int(self.dist.size)
@@ -326,7 +332,7 @@ class Paths:
         """Walked length of each path in metres (partial first/last edges counted partially)."""
         return self.network._paths_length(self)
 
-    def geometry(self, reverse: bool = False, crs: Any = None) -> gpd.GeoSeries:
+    def geometry(self, reverse: bool = False, crs: CRSLike | None = None) -> gpd.GeoSeries:
         """Path LineStrings; None when unreachable.
 
         Parameters

@@ -51,7 +51,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
@@ -527,7 +527,7 @@ def run_batch(
             }
             it = dd.as_completed(futs)
             if bar:
-                from tqdm.auto import tqdm
+                from tqdm.auto import tqdm  # type: ignore[import-untyped]  # tqdm ships no types
 
                 it = tqdm(it, total=len(futs), desc="counties", unit="county")
             say = progress
@@ -696,6 +696,7 @@ def merge_province(
 def _overview_map(pc: ProvinceConfig, statuses: list[dict[str, Any]], coverage: Any, path: Path) -> Path:
     import folium
     import geopandas as gpd
+    from branca.element import Figure
 
     polys = {st["county_id"]: _county_polygon(st.get("files", {})) for st in statuses}
     if pc.layer is not None:
@@ -746,7 +747,7 @@ def _overview_map(pc: ProvinceConfig, statuses: list[dict[str, Any]], coverage: 
         f"<b>{pc.name}</b>：各县步行服务覆盖 Children within walking reach per county "
         f"(绿 ≥80%，黄 50–80%，红 &lt;50%，黑 运行失败 failed)</div>"
     )
-    m.get_root().html.add_child(folium.Element(title))
+    cast(Figure, m.get_root()).html.add_child(folium.Element(title))
     with atomic_path(path, make_dirs=True) as tmp:
         m.save(str(tmp))
     return path

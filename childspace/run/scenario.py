@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from childspace._errors import ChildspaceError, DataError
 from childspace.run import outdir
@@ -455,6 +455,7 @@ def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> Any:
     import inspect
 
     import folium
+    from branca.element import Figure
 
     from childspace.analysis import coverage as cov
     from childspace.outputs import maps
@@ -547,7 +548,7 @@ def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> Any:
         '<span style="display:inline-block;width:18px;border-top:2px dashed #333;vertical-align:middle"></span>'
         " 变更前步行服务区 Walking service area before</div>"
     )
-    m.get_root().html.add_child(folium.Element(legend))
+    cast(Figure, m.get_root()).html.add_child(folium.Element(legend))
     return m
 
 
