@@ -27,12 +27,46 @@ def _modules() -> dict[str, Path]:
     return out
 
 
-def _imports(name: str, path: Path, known: set[str]) -> set[str]:
-    """childspace modules imported by ``name`` (a ``from X import y`` counts as X.y when X.y is a module)."""
+def _is_type_checking(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``): imports for annotations only, never run."""
+    if not isinstance(node, ast.If):
+        return False
+    t = node.test
+    return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
+        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING"
+    )
+
+
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of ``tree`` except those inside ``if TYPE_CHECKING:`` blocks (their ``else`` is kept)."""
+    out: list[ast.AST] = []
+    todo: list[ast.AST] = [tree]
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        if _is_type_checking(node):
+            assert isinstance(node, ast.If)
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _imports(name: str, path: Path, known: set[str], typing_only: bool = False) -> set[str]:
+    """childspace modules imported by ``name`` (a ``from X import y`` counts as X.y when X.y is a module).
+
+    Imports under ``if TYPE_CHECKING:`` are left out: they name types for annotations and never run, so they
+    may point upward (an analysis result typed by the engine's classes is not a dependency on them at run
+    time). ``typing_only=True`` gives those instead.
+    """
     tree = ast.parse(path.read_text(encoding="utf-8"))
     pkg = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(tree):
+    nodes = _runtime_nodes(tree)
+    if typing_only:
+        ids = {id(n) for n in nodes}
+        nodes = [n for n in ast.walk(tree) if id(n) not in ids]
+    for node in nodes:
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("childspace"))
         elif isinstance(node, ast.ImportFrom):

@@ -13,13 +13,14 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 import shapely
 
 from childspace._errors import DataError
+from childspace.network import WalkNetwork
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 DEFAULT_PATH = CONFIG_DIR / "safety.toml"
@@ -28,7 +29,13 @@ PROFILES = ("china", "generic")
 #: Variants of a profile: the typical defaults and the two ends of the verdict range.
 VARIANTS = ("typical", "optimistic", "pessimistic")
 
-ProfileLike = str | Path | Mapping[str, Any] | None
+#: a safety profile: a name ("china", "generic", "generic:AT", "auto"), a TOML file or its parsed tables
+ProfileLike: TypeAlias = str | Path | Mapping[str, Any] | None
+#: the safety rules: a TOML file in the layout of ``config/safety.toml``, its parsed tables (or a resolved config),
+#: or None for the bundled rules
+ConfigLike: TypeAlias = str | Path | Mapping[str, Any] | None
+#: a walk network, or its (nodes, edges) tables as read by ``childspace.osm.reader.read_osm``
+NetworkTables: TypeAlias = WalkNetwork | tuple[pd.DataFrame, pd.DataFrame]
 
 #: Coarse outline of mainland China with Hainan (lon, lat degrees), for choosing the profile automatically: it
 #: leaves out Mongolia, the Korean peninsula, Japan and Taiwan. Hong Kong and Macao fall inside (their own traffic
@@ -135,7 +142,7 @@ def _read_toml(path: Path, what: str) -> dict:
         raise DataError(f"not valid TOML ({exc})", path=path, fix="correct the TOML syntax") from exc
 
 
-def _base_config(config: str | Path | Mapping[str, Any] | None) -> dict:
+def _base_config(config: ConfigLike) -> dict:
     with open(DEFAULT_PATH, "rb") as fh:
         base = tomllib.load(fh)
     if config is None:
@@ -227,7 +234,7 @@ def _apply_profile(base: dict, prof: dict, variant: str) -> dict:
 
 
 def load_config(
-    config: str | Path | Mapping[str, Any] | None = None,
+    config: ConfigLike = None,
     profile: ProfileLike = None,
     variant: str = "typical",
 ) -> dict:
@@ -260,9 +267,7 @@ def load_config(
     return cfg
 
 
-def _cfg(
-    config: str | Path | Mapping[str, Any] | None, profile: ProfileLike = None, variant: str | None = None
-) -> dict:
+def _cfg(config: ConfigLike, profile: ProfileLike = None, variant: str | None = None) -> dict:
     """A resolved config (computed once; a resolved config is returned as is unless a profile/variant is asked)."""
     if isinstance(config, Mapping) and config.get("_resolved") and profile is None and variant is None:
         return config  # type: ignore[return-value]
@@ -277,7 +282,7 @@ def _cfg(
     return cfg
 
 
-def _lonlat_of(data: Any) -> tuple[np.ndarray, np.ndarray] | None:
+def _lonlat_of(data: NetworkTables | pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     """Sample lon/lat (degrees) of nodes/edges tables or a network, or None when they carry no location."""
     import geopandas as gpd
     from pyproj import CRS
@@ -321,7 +326,7 @@ def _country_from_tags(edges: Any) -> str | None:
 
 
 def resolve_profile(
-    profile: ProfileLike, data: Any = None, config: Any = None
+    profile: ProfileLike, data: NetworkTables | pd.DataFrame | None = None, config: ConfigLike = None
 ) -> str | Path | Mapping[str, Any]:
     """The profile to use for ``data``: ``profile`` itself, or for ``None``/``"auto"`` (and a config whose
     ``[profile].default`` is "auto") "china" when most of the data lies in China, else "generic" (with the

@@ -23,6 +23,7 @@ from childspace._errors import ChildspaceWarning, DataError
 from childspace.analysis._safety_config import (
     _CONTROL_TAG_COLUMNS,
     _EDGE_TAG_COLUMNS,
+    ConfigLike,
     _cfg,
     _dedupe,
     _isin,
@@ -243,7 +244,10 @@ def _signals_nearby(
 
 
 def crossing_incidence(
-    nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd.DataFrame | None = None, config: Any = None
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    edge_levels: pd.DataFrame | None = None,
+    config: ConfigLike = None,
 ) -> pd.DataFrame:
     """Crossing level of every (node, road edge) pair: what it takes to cross that road at that node.
 
@@ -598,7 +602,7 @@ def _crossed_roads(
 
 
 def node_crossing_stress(
-    nodes: pd.DataFrame, edges: pd.DataFrame, config: Any = None, incidence: pd.DataFrame | None = None
+    nodes: pd.DataFrame, edges: pd.DataFrame, config: ConfigLike = None, incidence: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """Worst crossing at each node: the most stressful road at the node with the node's crossing control.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -22,6 +21,8 @@ from pyproj import CRS
 from childspace._errors import ChildspaceWarning
 from childspace.analysis._safety_config import (
     _EDGE_TAG_COLUMNS,
+    ConfigLike,
+    ProfileLike,
     _cfg,
     _dedupe,
     _isin,
@@ -131,9 +132,9 @@ def edge_contexts(
 
 def edge_stress(
     edges: pd.DataFrame,
-    config: str | Path | Any = None,
+    config: ConfigLike = None,
     beside_roads: gpd.GeoDataFrame | None = None,
-    profile: Any = None,
+    profile: ProfileLike = None,
 ) -> pd.DataFrame:
     """Level of traffic stress of walking along each edge.
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 import geopandas as gpd
@@ -14,7 +13,15 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from childspace.analysis._safety_config import _cfg, _keys, profile_name, resolve_profile
+from childspace.analysis._safety_config import (
+    ConfigLike,
+    NetworkTables,
+    ProfileLike,
+    _cfg,
+    _keys,
+    profile_name,
+    resolve_profile,
+)
 from childspace.analysis._safety_crossings import (
     _node_positions,
     _unconnected_crossing_ways,
@@ -145,7 +152,7 @@ class Stress:
         return self._crossing(node, enter_edge, leave_edge)[1]
 
 
-def _tables(network: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _tables(network: NetworkTables) -> tuple[pd.DataFrame, pd.DataFrame]:
     if isinstance(network, tuple):
         nodes, edges = network
     else:
@@ -197,9 +204,9 @@ def _end_bearings(
 
 
 def network_stress(
-    network: Any,
-    config: str | Path | Mapping[str, Any] | None = None,
-    profile: Any = None,
+    network: NetworkTables,
+    config: ConfigLike = None,
+    profile: ProfileLike = None,
     variant: str | None = None,
 ) -> Stress:
     """Edge and crossing stress of a whole walk network.
@@ -346,9 +353,9 @@ class RoutingCost:
 
 
 def routing_cost(
-    network: Any,
+    network: NetworkTables,
     stress: Stress | None = None,
-    config: str | Path | Mapping[str, Any] | None = None,
+    config: ConfigLike = None,
     length: np.ndarray | None = None,
 ) -> RoutingCost:
     """Search weights for the "safest acceptable route".

@@ -36,16 +36,17 @@ Verdicts (:func:`verdict`, :func:`safe_max_levels`)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from childspace._errors import DataError
 from childspace.analysis._safety_config import (
     DEFAULT_PATH,
     PROFILES,
     VARIANTS,
+    ConfigLike,
     _cfg,
     load_config,
     load_profile,
@@ -95,7 +96,7 @@ __all__ = [
 SafeMaxLevel = int | Mapping[str, int] | None
 
 
-def safe_max_levels(safe_max_level: SafeMaxLevel = None, config: Any = None) -> dict[str, int]:
+def safe_max_levels(safe_max_level: SafeMaxLevel = None, config: ConfigLike = None) -> dict[str, int]:
     """The highest level a child may walk alone, per school category (``"default"`` for other categories).
 
     Parameters
@@ -130,9 +131,9 @@ def safe_max_levels(safe_max_level: SafeMaxLevel = None, config: Any = None) -> 
 
 def verdict(
     level: np.ndarray | pd.Series,
-    config: Any = None,
+    config: ConfigLike = None,
     safe_max_level: SafeMaxLevel = None,
-    category: Any = None,
+    category: str | ArrayLike | None = None,
 ) -> np.ndarray:
     """Verdict per route from its worst level: ``safe`` (a child may walk it alone: worst level at most the
     category's safe maximum, :func:`safe_max_levels`), ``caution`` (up to ``[verdict].caution_max``: with care /
