@@ -47,16 +47,16 @@ from childspace.analysis._safety_config import (
     PROFILES,
     VARIANTS,
     ConfigLike,
-    _cfg,
     load_config,
     load_profile,
     parse_lanes,
     parse_maxspeed,
     profile_name,
     resolve_profile,
+    resolved_config,
 )
 from childspace.analysis._safety_crossings import CONTROL_NAMES, crossing_incidence, node_crossing_stress
-from childspace.analysis._safety_edges import _edge_stress_rows, edge_stress
+from childspace.analysis._safety_edges import edge_stress, edge_stress_rows
 from childspace.analysis._safety_network import (
     MAX_ANGULAR_DEGREE,
     RoutingCost,
@@ -89,9 +89,14 @@ __all__ = [
     "safe_max_levels",
     "school_zones",
     "verdict",
-    "_cfg",
-    "_edge_stress_rows",
+    "resolved_config",
+    "edge_stress_rows",
 ]
+
+#: the former private names, still imported by analysis.routes, analysis.route_tables and tests/test_safety.py;
+#: use ``resolved_config`` and ``edge_stress_rows``
+_cfg = resolved_config
+_edge_stress_rows = edge_stress_rows
 
 SafeMaxLevel = int | Mapping[str, int] | None
 
@@ -111,7 +116,7 @@ def safe_max_levels(safe_max_level: SafeMaxLevel = None, config: ConfigLike = No
     dict
         category -> level (1-4), with a ``"default"`` entry.
     """
-    base = {str(k): int(v) for k, v in _cfg(config)["verdict"]["safe_max_level"].items()}
+    base = {str(k): int(v) for k, v in resolved_config(config)["verdict"]["safe_max_level"].items()}
     base.setdefault("default", 1)
     if safe_max_level is None:
         out = base
@@ -149,7 +154,7 @@ def verdict(
     category : str or array-like, optional
         School category per route (or one for all); None: the ``"default"`` maximum.
     """
-    cfg = _cfg(config)
+    cfg = resolved_config(config)
     lv = np.asarray(pd.to_numeric(pd.Series(level), errors="coerce").fillna(0), dtype=float)
     smax = safe_max_levels(safe_max_level, cfg)
     if category is None:
