@@ -41,7 +41,7 @@ from scipy.sparse.csgraph import connected_components
 from childspace._errors import NetworkError
 from childspace._types import CRSLike
 from childspace.inputs.projection import local_crs_for
-from childspace.network._helpers import _as_object_none
+from childspace.network._helpers import as_object_none
 from childspace.network.paths import PathMixin
 from childspace.network.queries import QueryMixin
 from childspace.network.reach import ReachMixin
@@ -328,8 +328,8 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
             data[c] = edges[c].to_numpy()
         data["length"] = shapely.length(geom)
         edges_out = gpd.GeoDataFrame(data, geometry=geom, crs=metric)
-        _as_object_none(nodes_out, skip=("osmid", "x", "y"))
-        _as_object_none(edges_out, skip=("u", "v", "length"))
+        as_object_none(nodes_out, skip=("osmid", "x", "y"))
+        as_object_none(edges_out, skip=("u", "v", "length"))
         roads = None
         if beside_roads is not None and len(beside_roads):
             if beside_roads.crs is None:
@@ -339,7 +339,7 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
                     fix="pass the third table of read_osm(..., beside_roads=True)",
                 )
             roads = beside_roads.to_crs(metric).reset_index(drop=True)
-            _as_object_none(roads, skip=())
+            as_object_none(roads, skip=())
         return cls(nodes_out, edges_out, metric, beside_roads=roads)
 
     @classmethod

@@ -13,7 +13,7 @@ from pyproj import CRS
 from childspace._errors import DataError, NetworkError
 from childspace._parallel import map_threads
 from childspace.network._base import NetworkBase
-from childspace.network._helpers import _transform_points
+from childspace.network._helpers import transform_points
 from childspace.network.arrays import ragged_ranges
 from childspace.network.types import Snap
 
@@ -99,7 +99,7 @@ class SnapMixin(NetworkBase):
             ids = points.index.to_numpy()
             src_crs = CRS.from_user_input(gs.crs)
             if not src_crs.equals(self.crs):
-                pxy = _transform_points(geom, src_crs, self.crs)
+                pxy = transform_points(geom, src_crs, self.crs)
         else:
             arr = np.asarray(points, dtype=float)
             if arr.ndim != 2 or arr.shape[1] != 2:

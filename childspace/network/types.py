@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from pyproj import CRS
 
 from childspace._types import CRSLike
-from childspace.network._helpers import _part
+from childspace.network._helpers import part_cost
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -57,11 +57,11 @@ class EdgeWeight:
         lo, hi = np.minimum(a, b), np.maximum(a, b)
         frac = hi - lo
         if self.end_u is None or self.end_v is None:  # set together (WalkNetwork.edge_weights)
-            return _part(frac, self.values[edge])
+            return part_cost(frac, self.values[edge])
         eu, ev = self.end_u[edge], self.end_v[edge]
         with np.errstate(invalid="ignore"):
             along = self.values[edge] - eu - ev
-            cost = _part(frac, along) + np.where(lo <= 0.0, eu, 0.0) + np.where(hi >= 1.0, ev, 0.0)
+            cost = part_cost(frac, along) + np.where(lo <= 0.0, eu, 0.0) + np.where(hi >= 1.0, ev, 0.0)
         return np.where(frac == 0, 0.0, cost)
 
     def entry_keys(self) -> np.ndarray:

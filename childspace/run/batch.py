@@ -48,13 +48,13 @@ import math
 import os
 import time
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
+from childspace.run.results import Progress, quiet
 
 if TYPE_CHECKING:
     import argparse
@@ -63,12 +63,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from shapely.geometry.base import BaseGeometry
 
-Progress = Callable[[str], None]
 INPUT_SECTIONS = ("boundaries", "facilities", "pilots", "origins")
-
-
-def _quiet(_: str) -> None:
-    return None
 
 
 @dataclass
@@ -281,7 +276,7 @@ def _fingerprint(paths: list[Path], extra: str = "") -> str:
     return h.hexdigest()[:16]
 
 
-def prepare(pc: ProvinceConfig, progress: Progress = _quiet) -> list[County]:
+def prepare(pc: ProvinceConfig, progress: Progress = quiet) -> list[County]:
     """The county tasks. Mode (a): split the template's province-wide inputs into ``work/<id>/`` (canonical
     GeoPackages, read with childspace's loaders once) and write one run config per county; skipped when the
     split of the same inputs is already there."""
@@ -502,7 +497,7 @@ def run_batch(
     pc: ProvinceConfig,
     scheduler: str | None = None,
     workers: int | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     bar: bool = False,
 ) -> BatchResult:
     """Run every county of ``pc`` not already complete, then merge the province tables and map."""
@@ -768,7 +763,7 @@ def _overview_map(
     return path
 
 
-def cli(args: argparse.Namespace, progress: Progress = _quiet) -> dict[str, Path]:
+def cli(args: argparse.Namespace, progress: Progress = quiet) -> dict[str, Path]:
     """``childspace batch``: run the province and return the province files (an error when a county failed)."""
     pc = load_province(args.config, outputs=args.outputs)
     if args.no_maps:

@@ -14,11 +14,19 @@ if TYPE_CHECKING:
     from childspace.analysis.safety import Stress
     from childspace.network import WalkNetwork
 
+#: a run's progress callback: one line of text per step
 Progress = Callable[[str], None]
 
+__all__ = ["Inputs", "Progress", "Results", "quiet"]
 
-def _quiet(_: str) -> None:
+
+def quiet(_: str) -> None:
+    """The progress callback that says nothing (the default of every step)."""
     return None
+
+
+#: the former private name, still imported by run.pipeline and run.writing; use ``quiet``
+_quiet = quiet
 
 
 @dataclass

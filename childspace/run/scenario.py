@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 from childspace._errors import ChildspaceError, DataError
 from childspace.run import outdir
 from childspace.run.config import RunConfig
-from childspace.run.results import Progress
+from childspace.run.results import Progress, quiet
 
 if TYPE_CHECKING:
     import argparse
@@ -42,10 +42,6 @@ if TYPE_CHECKING:
 
 SCHOOL_CATEGORIES = ("primary_school", "middle_school")
 FOLDER = "scenario"
-
-
-def _quiet(_: str) -> None:
-    return None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -175,7 +171,7 @@ def run_scenario(
     remove: Sequence[str] = (),
     suggest: Sequence[tuple[str, int]] = (),
     coords: str = "wgs84",
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> ScenarioRun:
     """Compute the scenario (writes nothing).
 
@@ -570,7 +566,7 @@ def write_scenario(
     cfg: RunConfig,
     name: str,
     maps: bool = True,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     wait: bool = False,
 ) -> dict[str, Path]:
     """Write the scenario under ``<cfg.outputs>/scenario/<name>/`` (staged, swapped in whole)."""
