@@ -18,5 +18,6 @@ Below them: ``_errors`` (exceptions and warnings), ``_atomic`` (atomic file writ
 __version__ = "0.1.0"
 
 from childspace._errors import ChildspaceError, ChildspaceWarning, DataError, NetworkError
+from childspace._progress import StageBars
 
-__all__ = ["ChildspaceError", "ChildspaceWarning", "DataError", "NetworkError", "__version__"]
+__all__ = ["ChildspaceError", "ChildspaceWarning", "DataError", "NetworkError", "StageBars", "__version__"]

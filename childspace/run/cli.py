@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from childspace._errors import ChildspaceError, ChildspaceWarning
+from childspace._progress import StageBars
+from childspace._progress import write as progress_write
 
 EXAMPLES = {
     "demo": """examples:
@@ -158,7 +160,7 @@ def _progress(msg: str) -> None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"  ! {message}", file=sys.stderr, flush=True)
+    progress_write(f"  ! {message}", file=sys.stderr)  # above the stage's bar, if one is shown
 
 
 class _Stopped(KeyboardInterrupt):
@@ -189,18 +191,19 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, pipeline: Any) -> int:
     warnings.showwarning = _show_warning
     warnings.simplefilter("always", ChildspaceWarning)
+    progress = StageBars(printer=_progress)  # a bar under each stage that runs for more than 2 s (terminals)
     try:
         if args.command == "demo":
             cfg = pipeline.sample_config(outputs=args.outputs)
-            written = pipeline.run_all(cfg, maps=not args.no_maps, progress=_progress, wait=args.wait)
+            written = pipeline.run_all(cfg, maps=not args.no_maps, progress=progress, wait=args.wait)
         elif args.command == "report":
             cfg = pipeline.load_config(args.config, outputs=args.outputs)
             if args.max_level:
                 cfg.safe_max_level = int(args.max_level)
-            written = pipeline.run_all(cfg, maps=not args.no_maps, progress=_progress, wait=args.wait)
+            written = pipeline.run_all(cfg, maps=not args.no_maps, progress=progress, wait=args.wait)
         elif args.command == "check":
             cfg = pipeline.load_config(args.config)
-            summary = pipeline.check_inputs(cfg, progress=_progress)
+            summary = pipeline.check_inputs(cfg, progress=progress)
             print(summary)
             return 0
         elif args.command == "coverage":
@@ -209,25 +212,25 @@ def _run(args: argparse.Namespace, pipeline: Any) -> int:
                 cfg.categories = list(args.category)
             if args.radius:
                 cfg.radius_override = float(args.radius)
-            written = pipeline.run_all(cfg, maps=False, routes=False, progress=_progress, wait=args.wait)
+            written = pipeline.run_all(cfg, maps=False, routes=False, progress=progress, wait=args.wait)
         elif args.command == "routes":
             cfg = pipeline.load_config(args.config, outputs=args.outputs)
             if args.max_level:
                 cfg.safe_max_level = int(args.max_level)
-            written = pipeline.run_all(cfg, maps=False, coverage=False, progress=_progress, wait=args.wait)
+            written = pipeline.run_all(cfg, maps=False, coverage=False, progress=progress, wait=args.wait)
         elif args.command == "scenario":
             from childspace.run.scenario import command
 
-            written = command(args, pipeline, _progress)
+            written = command(args, pipeline, progress)
         elif args.command == "network":
             out = pipeline.build_network_file(
-                args.osm, args.out, area=args.area, buffer_m=args.buffer, progress=_progress, level=args.level
+                args.osm, args.out, area=args.area, buffer_m=args.buffer, progress=progress, level=args.level
             )
             written = {"network": out}
         elif args.command == "batch":
             from childspace.run import batch
 
-            written = batch.cli(args, progress=_progress)
+            written = batch.cli(args, progress=progress)
         else:  # pragma: no cover - argparse restricts the choices
             raise AssertionError(args.command)
     except ChildspaceError as exc:
@@ -239,6 +242,8 @@ def _run(args: argparse.Namespace, pipeline: Any) -> int:
     except KeyboardInterrupt:
         print("childspace: interrupted; the output folder was left as it was", file=sys.stderr)
         return 130
+    finally:
+        progress.close()
     print("\n输出文件 Outputs:")
     for name, path in written.items():
         print(f"  {name}: {path}")
