@@ -535,7 +535,7 @@ def run_batch(
             }
             it = dd.as_completed(futs)
             if bar:
-                from tqdm.auto import tqdm  # type: ignore[import-untyped]  # tqdm ships no types
+                from tqdm.auto import tqdm
 
                 it = tqdm(it, total=len(futs), desc="counties", unit="county")
             say = progress
