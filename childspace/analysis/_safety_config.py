@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -425,7 +425,7 @@ def _norm(col: pd.Series) -> pd.Series:
     return pd.Series(vals, index=col.index, dtype="string")
 
 
-def isin_once(s: pd.Series, values: Any) -> pd.Series:
+def isin_once(s: pd.Series, values: Iterable[str]) -> pd.Series:
     """``s.isin(values)`` evaluated once per distinct value (False for missing)."""
     codes, uniq = pd.factorize(s, use_na_sentinel=True)
     hit = np.append(np.isin(np.asarray(uniq, dtype=object), list(values)), False)

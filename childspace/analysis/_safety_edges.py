@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -19,6 +18,7 @@ import shapely
 from pyproj import CRS
 
 from childspace._errors import ChildspaceWarning
+from childspace._types import CRSLike
 from childspace.analysis._safety_config import (
     EDGE_TAG_COLUMNS,
     ConfigLike,
@@ -73,7 +73,7 @@ def _metric_crs(gdf: gpd.GeoDataFrame) -> tuple[CRS, CRS | None]:
     return crs, None
 
 
-def metric_lines(geom: np.ndarray, crs: Any, metric: CRS | None) -> np.ndarray:
+def metric_lines(geom: np.ndarray, crs: CRSLike, metric: CRS | None) -> np.ndarray:
     """Line geometries from ``crs`` to ``metric`` (unchanged when ``metric`` is None)."""
     if metric is None:
         return geom

@@ -488,7 +488,9 @@ def read_table_or_layer(
     return df, info
 
 
-def describe_mask_rows(df: pd.DataFrame, mask: np.ndarray, info: dict, name_col: str | None = None) -> str:
+def describe_mask_rows(
+    df: pd.DataFrame, mask: np.ndarray, info: dict, name_col: Hashable | None = None
+) -> str:
     sub = df.loc[np.asarray(mask)]
     names = sub[name_col].tolist() if name_col and name_col in sub.columns else None
     return V.describe_rows(sub[ROW_COLUMN].tolist(), names).replace("row", info.get("row_word", "row"), 1)
@@ -501,10 +503,10 @@ def map_columns(
     info: dict,
     columns: Mapping[str, str] | None,
     skip: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> dict[str, Hashable]:
     """canonical -> input column for each wanted canonical column found (a column serves one canonical only)."""
-    found: dict[str, Any] = {}
-    taken = set(skip) | {ROW_COLUMN}
+    found: dict[str, Hashable] = {}
+    taken: set[Hashable] = set(skip) | {ROW_COLUMN}
     if isinstance(df, gpd.GeoDataFrame):
         taken.add(df.geometry.name)
     for canon in wanted:
@@ -536,7 +538,12 @@ def map_columns(
 
 
 def make_ids(
-    df: pd.DataFrame, col: Any, prefix: str, info: dict, name_col: Any = None, label: Any = None
+    df: pd.DataFrame,
+    col: Hashable | None,
+    prefix: str,
+    info: dict,
+    name_col: Hashable | None = None,
+    label: str | None = None,
 ) -> pd.Series:
     n = len(df)
     if col is None:
@@ -562,7 +569,7 @@ def make_ids(
     return ids.astype(object)
 
 
-def normalise_code(value: Any) -> str | None:
+def normalise_code(value: object) -> str | None:
     """A division code as digits; a 9-digit township code is padded to the 12-digit form (``…000``)."""
     text = V.clean_str(value)
     if text is None:
@@ -573,7 +580,7 @@ def normalise_code(value: Any) -> str | None:
 
 
 def assemble_layer(
-    gdf: gpd.GeoDataFrame, mapping: Mapping[str, Any], consumed: Sequence[Hashable]
+    gdf: gpd.GeoDataFrame, mapping: Mapping[str, Hashable], consumed: Sequence[Hashable]
 ) -> gpd.GeoDataFrame:
     """Rename mapped input columns to canonical names; other input columns keep their names (suffixed
     ``_input`` when they would clash with a canonical name)."""
