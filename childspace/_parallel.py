@@ -12,9 +12,10 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 _local = threading.local()
 _lock = threading.Lock()
@@ -52,16 +53,20 @@ def _shared_pool() -> ThreadPoolExecutor:
     return _pool
 
 
-def map_threads(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def map_threads(fn: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
     """``[fn(x) for x in items]`` on the shared threads, results in order (serial for one item, on a one-core
     machine, or when called from a pool thread)."""
-    items = list(items)
-    if len(items) <= 1 or n_workers() <= 1 or getattr(_local, "worker", False):
-        return [fn(x) for x in items]
-    return list(_shared_pool().map(fn, items))
+    todo = list(items)
+    if len(todo) <= 1 or n_workers() <= 1 or getattr(_local, "worker", False):
+        return [fn(x) for x in todo]
+    return list(_shared_pool().map(fn, todo))
 
 
-def map_split(fn: Callable[[np.ndarray], Any], values: np.ndarray, per_worker: int = 4) -> np.ndarray:
+def map_split(fn: Callable[[np.ndarray], ArrayLike], values: np.ndarray, per_worker: int = 4) -> np.ndarray:
     """``fn`` (vectorised over an array) applied to ``values`` in parts on the shared threads, as one array."""
     parts = np.array_split(np.arange(len(values)), n_workers() * per_worker) if len(values) >= 4 else []
     if len(parts) <= 1:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import geopandas as gpd
 
@@ -12,7 +11,7 @@ from childspace._errors import DataError
 __all__ = ["require_layer"]
 
 
-def require_layer(gdf: Any, what: str, columns: Sequence[str]) -> None:
+def require_layer(gdf: object, what: str, columns: Sequence[str]) -> None:
     """``gdf`` is a GeoDataFrame with a CRS, the ``columns`` and a unique first column, else a DataError."""
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise DataError(

@@ -11,15 +11,43 @@ from __future__ import annotations
 import copy
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 import shapely
 
 from childspace._errors import DataError
+from childspace.network import WalkNetwork
+
+__all__ = [
+    "CONFIG_DIR",
+    "CONTROL_TAG_COLUMNS",
+    "ConfigLike",
+    "DEFAULT_PATH",
+    "EDGE_TAG_COLUMNS",
+    "NetworkTables",
+    "PROFILES",
+    "ProfileLike",
+    "VARIANTS",
+    "class_defaults",
+    "distinct_rows",
+    "in_china",
+    "isin_once",
+    "load_config",
+    "load_profile",
+    "parse_lanes",
+    "parse_maxspeed",
+    "profile_name",
+    "resolve_profile",
+    "resolved_config",
+    "road_keys",
+    "sidewalk_state",
+    "split_label",
+    "tag_values",
+]
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 DEFAULT_PATH = CONFIG_DIR / "safety.toml"
@@ -28,7 +56,13 @@ PROFILES = ("china", "generic")
 #: Variants of a profile: the typical defaults and the two ends of the verdict range.
 VARIANTS = ("typical", "optimistic", "pessimistic")
 
-ProfileLike = str | Path | Mapping[str, Any] | None
+#: a safety profile: a name ("china", "generic", "generic:AT", "auto"), a TOML file or its parsed tables
+ProfileLike: TypeAlias = str | Path | Mapping[str, Any] | None
+#: the safety rules: a TOML file in the layout of ``config/safety.toml``, its parsed tables (or a resolved config),
+#: or None for the bundled rules
+ConfigLike: TypeAlias = str | Path | Mapping[str, Any] | None
+#: a walk network, or its (nodes, edges) tables as read by ``childspace.osm.reader.read_osm``
+NetworkTables: TypeAlias = WalkNetwork | tuple[pd.DataFrame, pd.DataFrame]
 
 #: Coarse outline of mainland China with Hainan (lon, lat degrees), for choosing the profile automatically: it
 #: leaves out Mongolia, the Korean peninsula, Japan and Taiwan. Hong Kong and Macao fall inside (their own traffic
@@ -135,7 +169,7 @@ def _read_toml(path: Path, what: str) -> dict:
         raise DataError(f"not valid TOML ({exc})", path=path, fix="correct the TOML syntax") from exc
 
 
-def _base_config(config: str | Path | Mapping[str, Any] | None) -> dict:
+def _base_config(config: ConfigLike) -> dict:
     with open(DEFAULT_PATH, "rb") as fh:
         base = tomllib.load(fh)
     if config is None:
@@ -227,7 +261,7 @@ def _apply_profile(base: dict, prof: dict, variant: str) -> dict:
 
 
 def load_config(
-    config: str | Path | Mapping[str, Any] | None = None,
+    config: ConfigLike = None,
     profile: ProfileLike = None,
     variant: str = "typical",
 ) -> dict:
@@ -260,9 +294,7 @@ def load_config(
     return cfg
 
 
-def _cfg(
-    config: str | Path | Mapping[str, Any] | None, profile: ProfileLike = None, variant: str | None = None
-) -> dict:
+def resolved_config(config: ConfigLike, profile: ProfileLike = None, variant: str | None = None) -> dict:
     """A resolved config (computed once; a resolved config is returned as is unless a profile/variant is asked)."""
     if isinstance(config, Mapping) and config.get("_resolved") and profile is None and variant is None:
         return config  # type: ignore[return-value]
@@ -277,7 +309,7 @@ def _cfg(
     return cfg
 
 
-def _lonlat_of(data: Any) -> tuple[np.ndarray, np.ndarray] | None:
+def _lonlat_of(data: NetworkTables | pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     """Sample lon/lat (degrees) of nodes/edges tables or a network, or None when they carry no location."""
     import geopandas as gpd
     from pyproj import CRS
@@ -321,7 +353,7 @@ def _country_from_tags(edges: Any) -> str | None:
 
 
 def resolve_profile(
-    profile: ProfileLike, data: Any = None, config: Any = None
+    profile: ProfileLike, data: NetworkTables | pd.DataFrame | None = None, config: ConfigLike = None
 ) -> str | Path | Mapping[str, Any]:
     """The profile to use for ``data``: ``profile`` itself, or for ``None``/``"auto"`` (and a config whose
     ``[profile].default`` is "auto") "china" when most of the data lies in China, else "generic" (with the
@@ -368,7 +400,7 @@ def class_defaults(cfg: Mapping[str, Any], cls: str, context: str) -> dict:
     return d
 
 
-def _split_label(label: str) -> tuple[str, str]:
+def split_label(label: str) -> tuple[str, str]:
     zh, _, en = str(label).partition(" ")
     return zh, en
 
@@ -376,7 +408,7 @@ def _split_label(label: str) -> tuple[str, str]:
 # ----------------------------------------------------------------------------------------------------------------
 # Tag parsing (vectorised)
 # ----------------------------------------------------------------------------------------------------------------
-def _tag(df: pd.DataFrame, *names: str) -> pd.Series:
+def tag_values(df: pd.DataFrame, *names: str) -> pd.Series:
     """A tag column as lower-case stripped strings (<NA> when missing); the first existing alias wins."""
     for name in names:
         if name in df.columns:
@@ -393,14 +425,14 @@ def _norm(col: pd.Series) -> pd.Series:
     return pd.Series(vals, index=col.index, dtype="string")
 
 
-def _isin(s: pd.Series, values: Any) -> pd.Series:
+def isin_once(s: pd.Series, values: Iterable[str]) -> pd.Series:
     """``s.isin(values)`` evaluated once per distinct value (False for missing)."""
     codes, uniq = pd.factorize(s, use_na_sentinel=True)
     hit = np.append(np.isin(np.asarray(uniq, dtype=object), list(values)), False)
     return pd.Series(hit[codes], index=s.index)
 
 
-def _keys(edges: pd.DataFrame) -> np.ndarray:
+def road_keys(edges: pd.DataFrame) -> np.ndarray:
     """Integer road identity per edge: the street name when present, else the way id."""
     m = len(edges)
     if "name" in edges.columns:
@@ -479,21 +511,21 @@ def parse_lanes(values: pd.Series | list) -> pd.Series:
     return pd.Series(np.append(out, np.nan)[codes], index=full.index, dtype=float)
 
 
-def _sidewalk_state(edges: pd.DataFrame, cfg: dict) -> pd.Series:
+def sidewalk_state(edges: pd.DataFrame, cfg: dict) -> pd.Series:
     """'present' / 'none' / 'separate' / <NA> from sidewalk, sidewalk:both/left/right."""
     sw = cfg["sidewalk"]
     present, separate, none = set(sw["present"]), set(sw["separate"]), set(sw["none"])
-    main = _tag(edges, "sidewalk")
+    main = tag_values(edges, "sidewalk")
     state = pd.Series(pd.NA, index=edges.index, dtype="string")
-    state = state.mask(_isin(main, present), "present").mask(_isin(main, separate), "separate")
-    state = state.mask(_isin(main, none), "none")
-    both = _tag(edges, "sidewalk_both", "sidewalk:both")
-    left = _tag(edges, "sidewalk_left", "sidewalk:left")
-    right = _tag(edges, "sidewalk_right", "sidewalk:right")
+    state = state.mask(isin_once(main, present), "present").mask(isin_once(main, separate), "separate")
+    state = state.mask(isin_once(main, none), "none")
+    both = tag_values(edges, "sidewalk_both", "sidewalk:both")
+    left = tag_values(edges, "sidewalk_left", "sidewalk:left")
+    right = tag_values(edges, "sidewalk_right", "sidewalk:right")
     yes = {"yes"} | present
-    side_present = _isin(both, yes) | _isin(left, yes) | _isin(right, yes)
-    side_sep = _isin(both, separate) | _isin(left, separate) | _isin(right, separate)
-    side_none = _isin(both, none) | (_isin(left, none) & _isin(right, none))
+    side_present = isin_once(both, yes) | isin_once(left, yes) | isin_once(right, yes)
+    side_sep = isin_once(both, separate) | isin_once(left, separate) | isin_once(right, separate)
+    side_none = isin_once(both, none) | (isin_once(left, none) & isin_once(right, none))
     todo = state.isna()
     state = state.mask(todo & side_none, "none")
     state = state.mask(todo & side_sep, "separate")
@@ -502,7 +534,7 @@ def _sidewalk_state(edges: pd.DataFrame, cfg: dict) -> pd.Series:
 
 
 #: Tag columns that decide the walking-along level of an edge (aliases included; ``_context`` is computed).
-_EDGE_TAG_COLUMNS = (
+EDGE_TAG_COLUMNS = (
     "highway",
     "footway",
     "cycleway",
@@ -522,7 +554,7 @@ _EDGE_TAG_COLUMNS = (
     "_context",
 )
 #: Tag columns that decide the crossing control of a node or way.
-_CONTROL_TAG_COLUMNS = (
+CONTROL_TAG_COLUMNS = (
     "highway",
     "crossing",
     "crossing_ref",
@@ -536,7 +568,7 @@ _CONTROL_TAG_COLUMNS = (
 )
 
 
-def _dedupe(df: pd.DataFrame, columns: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:
+def distinct_rows(df: pd.DataFrame, columns: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:
     """Distinct combinations of ``columns`` (those present) and the code of each row's combination.
 
     Tag tables repeat a few hundred combinations over hundreds of thousands of rows; rules are evaluated once
@@ -560,3 +592,7 @@ def _dedupe(df: pd.DataFrame, columns: tuple[str, ...]) -> tuple[pd.DataFrame, n
     codes = codes.astype(np.int64)
     _, first = np.unique(codes, return_index=True)
     return df[present].iloc[first], codes
+
+
+#: the former private name, still imported by analysis.school_zones; use ``resolved_config``
+_cfg = resolved_config

@@ -21,40 +21,52 @@ from pyproj import CRS
 
 from childspace._errors import ChildspaceWarning, DataError
 from childspace.analysis._safety_config import (
-    _CONTROL_TAG_COLUMNS,
-    _EDGE_TAG_COLUMNS,
-    _cfg,
-    _dedupe,
-    _isin,
-    _keys,
-    _split_label,
-    _tag,
+    CONTROL_TAG_COLUMNS,
+    EDGE_TAG_COLUMNS,
+    ConfigLike,
+    distinct_rows,
+    isin_once,
+    resolved_config,
+    road_keys,
+    split_label,
+    tag_values,
 )
-from childspace.analysis._safety_edges import _edge_stress_rows, _metric_lines, edge_contexts, edge_stress
+from childspace.analysis._safety_edges import edge_contexts, edge_stress, edge_stress_rows, metric_lines
+
+__all__ = [
+    "CONTROL_CODES",
+    "CONTROL_NAMES",
+    "closed_road_crossings",
+    "control_codes",
+    "crossing_incidence",
+    "node_crossing_stress",
+    "node_positions",
+    "unconnected_crossing_ways",
+]
 
 #: Crossing control codes (higher = more protective).
 CONTROL_NAMES = {1: "unmarked", 2: "marked", 3: "signals"}
-_CONTROL_CODES = {v: k for k, v in CONTROL_NAMES.items()}
+CONTROL_CODES = {v: k for k, v in CONTROL_NAMES.items()}
 _CONTROL_ZH = {1: "无标线穿越", 2: "斑马线穿越", 3: "信号灯控制穿越"}
 _CONTROL_EN = {1: "Unmarked crossing of", 2: "Zebra crossing of", 3: "Signalised crossing of"}
 
 
-def _control_codes(df: pd.DataFrame, cfg: dict, node: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def control_codes(df: pd.DataFrame, cfg: dict, node: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Control code per row (3 signals, 2 marked, 1 unmarked, 0 unknown type, -1 nothing mapped), island flag,
     and whether the row is a mapped crossing at all (evaluated once per distinct tag combination)."""
-    uniq, codes = _dedupe(df, _CONTROL_TAG_COLUMNS)
+    uniq, codes = distinct_rows(df, CONTROL_TAG_COLUMNS)
     code, island, mapped = _control_codes_rows(uniq, cfg, node)
     return code[codes], island[codes], mapped[codes]
 
 
 def _control_codes_rows(df: pd.DataFrame, cfg: dict, node: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     c = cfg["crossing"]["control"]
-    hw = _tag(df, "highway")
-    crossing = _tag(df, "crossing")
-    ref = _tag(df, "crossing_ref", "crossing:ref")
-    markings = _tag(df, "crossing_markings", "crossing:markings")
-    signals_tag = _tag(df, "crossing_signals", "crossing:signals")
-    island_tag = _tag(df, "crossing_island", "crossing:island")
+    hw = tag_values(df, "highway")
+    crossing = tag_values(df, "crossing")
+    ref = tag_values(df, "crossing_ref", "crossing:ref")
+    markings = tag_values(df, "crossing_markings", "crossing:markings")
+    signals_tag = tag_values(df, "crossing_signals", "crossing:signals")
+    island_tag = tag_values(df, "crossing_island", "crossing:island")
     n = len(df)
     code = np.full(n, -1, dtype=np.int8)
     mapped = (
@@ -64,21 +76,25 @@ def _control_codes_rows(df: pd.DataFrame, cfg: dict, node: bool) -> tuple[np.nda
         | markings.notna().fillna(False).to_numpy(dtype=bool)
     )
     code[mapped] = 0
-    code[(_isin(crossing, c["unmarked"]) | (markings == "no")).fillna(False).to_numpy(dtype=bool)] = 1
+    code[(isin_once(crossing, c["unmarked"]) | (markings == "no")).fillna(False).to_numpy(dtype=bool)] = 1
     code[
-        (_isin(crossing, c["marked"]) | _isin(ref, c["marked_ref"]) | _isin(markings, c["marked_markings"]))
+        (
+            isin_once(crossing, c["marked"])
+            | isin_once(ref, c["marked_ref"])
+            | isin_once(markings, c["marked_markings"])
+        )
         .fillna(False)
         .to_numpy(dtype=bool)
     ] = 2
-    sig = _isin(crossing, c["signals"]) | (signals_tag == "yes")
+    sig = isin_once(crossing, c["signals"]) | (signals_tag == "yes")
     if node:
-        sig = sig | _isin(hw, c["signals_highway"])
+        sig = sig | isin_once(hw, c["signals_highway"])
     code[sig.fillna(False).to_numpy(dtype=bool)] = 3
     island = (island_tag == "yes") | (crossing == "island")
     return code, island.fillna(False).to_numpy(dtype=bool), mapped | sig.fillna(False).to_numpy(dtype=bool)
 
 
-def _node_positions(nodes: pd.DataFrame, edges: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def node_positions(nodes: pd.DataFrame, edges: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     index = pd.Index(nodes.index)
     u = index.get_indexer(pd.Index(edges["u"]))
     v = index.get_indexer(pd.Index(edges["v"]))
@@ -125,7 +141,7 @@ def _crossing_levels(
     level = np.zeros(n, dtype=np.int16)
     rule_used = np.full(n, -1, dtype=np.int32)
     for i, rule in enumerate(cfg.get("crossing_rules", [])):
-        m = (level == 0) & np.isin(control, [_CONTROL_CODES[c] for c in rule["control"]])
+        m = (level == 0) & np.isin(control, [CONTROL_CODES[c] for c in rule["control"]])
         with np.errstate(invalid="ignore"):
             if "speed_min" in rule:
                 m &= speed >= float(rule["speed_min"])
@@ -137,7 +153,7 @@ def _crossing_levels(
                 m &= lanes <= float(rule["lanes_max"])
         level[m] = int(rule["level"])
         rule_used[m] = i
-    for name, code in _CONTROL_CODES.items():
+    for name, code in CONTROL_CODES.items():
         m = (level == 0) & (control == code)
         level[m] = int(cfg["crossing"]["default"][name])
     c = cfg["crossing"]["control"]
@@ -189,10 +205,10 @@ def _crossing_reason(
             "lg": z if long_ is None else np.asarray(long_, dtype=bool),
         }
     )
-    uniq, codes = _dedupe(df, tuple(df.columns))
+    uniq, codes = distinct_rows(df, tuple(df.columns))
     out = []
     for c, i, sp_, ln, lab, sa, la, cn, lg in uniq.itertuples(index=False, name=None):
-        zh, en = _split_label(lab)
+        zh, en = split_label(lab)
         sp_zh = f"限速未标注（假定{sp_}km/h）" if sa else f"{sp_}km/h"
         sp_en = f"speed not mapped: assumed {sp_} km/h" if sa else f"{sp_} km/h"
         ln_zh = f"车道数未标注（假定{ln}车道）" if la else f"{ln}车道"
@@ -243,7 +259,10 @@ def _signals_nearby(
 
 
 def crossing_incidence(
-    nodes: pd.DataFrame, edges: pd.DataFrame, edge_levels: pd.DataFrame | None = None, config: Any = None
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    edge_levels: pd.DataFrame | None = None,
+    config: ConfigLike = None,
 ) -> pd.DataFrame:
     """Crossing level of every (node, road edge) pair: what it takes to cross that road at that node.
 
@@ -265,11 +284,11 @@ def crossing_incidence(
         ``long_crossing_m`` without a refuge island), ``signals_inferred`` (bool), ``closed_road`` (False here;
         True on the rows of :func:`closed_road_crossings`).
     """
-    cfg = _cfg(config)
+    cfg = resolved_config(config)
     es = edge_stress(edges, cfg) if edge_levels is None else edge_levels
-    u, v = _node_positions(nodes, edges)
-    ncode, nisland, _ = _control_codes(nodes, cfg, node=True)
-    ecode, eisland, _ = _control_codes(edges, cfg, node=False)
+    u, v = node_positions(nodes, edges)
+    ncode, nisland, _ = control_codes(nodes, cfg, node=True)
+    ecode, eisland, _ = control_codes(edges, cfg, node=False)
     is_cw = es["crossing_way"].fillna(False).to_numpy(dtype=bool)
     # control from crossing ways at each node: the least protective definite value, else unknown (0)
     n = len(nodes)
@@ -284,7 +303,7 @@ def crossing_incidence(
     control = np.where(ncode >= 1, ncode, np.where(way_def < 99, way_def, -1)).astype(np.int16)
     unknown = (control < 1) & ((ncode == 0) | way_unknown)
     raw = np.where(unknown, 0, control)  # 0: a crossing of unknown type; -1: nothing mapped
-    default_unknown = _CONTROL_CODES[cfg["crossing"]["control"]["unknown"]]
+    default_unknown = CONTROL_CODES[cfg["crossing"]["control"]["unknown"]]
     control = np.where(unknown, default_unknown, np.where(control < 1, 1, control))
     island = nisland | way_island
 
@@ -297,7 +316,7 @@ def crossing_incidence(
     node_pos, edge_pos = pair["n"].to_numpy(dtype=np.int64), pair["e"].to_numpy(dtype=np.int64)
     speed = es["maxspeed_kmh"].to_numpy()[edge_pos]
     lanes = es["lanes"].to_numpy()[edge_pos]
-    road_key = _keys(edges)[edge_pos]
+    road_key = road_keys(edges)[edge_pos]
     ctrl = control[node_pos].astype(np.int64)
     sig_near = _signals_nearby(nodes, node_pos, road_key, raw, cfg)
     ctrl = np.where(sig_near, 3, ctrl)
@@ -388,7 +407,7 @@ def closed_road_crossings(
     ni, vi = tree.query(shapely.points(xy), predicate="dwithin", distance=tolerance_m)
     if ni.size == 0:
         return empty
-    u, v = _node_positions(nodes, edges)
+    u, v = node_positions(nodes, edges)
     first_edge = np.full(len(nodes), -1, dtype=np.int64)
     m = np.arange(len(edges))
     first_edge[v[::-1]] = m[::-1]
@@ -416,7 +435,7 @@ def closed_road_crossings(
         if "highway" in roads.columns
         else np.full(node.size, None, dtype=object)
     )
-    zh, en = _split_label(cfg["closed_road"]["label"])
+    zh, en = split_label(cfg["closed_road"]["label"])
     lvl = int(cfg["closed_road"]["level"])
     reason = np.array(
         [
@@ -448,7 +467,7 @@ def closed_road_crossings(
     return out
 
 
-def _unconnected_crossing_ways(
+def unconnected_crossing_ways(
     nodes: pd.DataFrame,
     edges: pd.DataFrame,
     es: pd.DataFrame,
@@ -464,7 +483,7 @@ def _unconnected_crossing_ways(
     tells whether it meets a road, so the pieces between a kerb and the sidewalk of a crossing whose middle
     meets the road are not rated again (the crossing is rated once, at the road node).
     """
-    u, v = _node_positions(nodes, edges)
+    u, v = node_positions(nodes, edges)
     has_road = np.zeros(len(nodes), dtype=bool)
     has_road[inc["node"].to_numpy()] = True
     is_cw = es["crossing_way"].fillna(False).to_numpy(dtype=bool)
@@ -485,9 +504,9 @@ def _unconnected_crossing_ways(
                 "assumed_tags": np.array([], dtype=object),
             }
         )
-    ecode, eisland, _ = _control_codes(edges.iloc[idx], cfg, node=False)
+    ecode, eisland, _ = control_codes(edges.iloc[idx], cfg, node=False)
     unknown = ecode < 1
-    default_unknown = _CONTROL_CODES[cfg["crossing"]["control"]["unknown"]]
+    default_unknown = CONTROL_CODES[cfg["crossing"]["control"]["unknown"]]
     ctrl = np.where(ecode >= 1, ecode, default_unknown)
     speed = np.full(len(idx), np.nan)
     lanes = np.full(len(idx), np.nan)
@@ -512,11 +531,11 @@ def _unconnected_crossing_ways(
             continue
         rows = np.flatnonzero(todo)[hit]
         if rated is None:
-            cols = [c for c in _EDGE_TAG_COLUMNS if c in roads.columns and not c.startswith("sidewalk")]
+            cols = [c for c in EDGE_TAG_COLUMNS if c in roads.columns and not c.startswith("sidewalk")]
             rt = pd.DataFrame(roads[cols].iloc[crossed[hit]].to_numpy(dtype=object), columns=cols)
             rt["_context"] = edge_contexts(roads.iloc[crossed[hit]], cfg)[0]
-            uniq, codes = _dedupe(rt, tuple(rt.columns))
-            rated_rows = _edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq))).iloc[codes]
+            uniq, codes = distinct_rows(rt, tuple(rt.columns))
+            rated_rows = edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq))).iloc[codes]
         else:
             rated_rows = rated.iloc[crossed[hit]]
         speed[rows] = rated_rows["maxspeed_kmh"].to_numpy(dtype=float)
@@ -587,7 +606,7 @@ def _crossed_roads(
         from childspace.inputs.projection import local_crs_for
 
         metric = local_crs_for(edges)
-    geom = _metric_lines(np.asarray(edges.geometry.array, dtype=object)[idx], crs, metric)
+    geom = metric_lines(np.asarray(edges.geometry.array, dtype=object)[idx], crs, metric)
     rg = np.asarray(roads.to_crs(metric if metric is not None else crs).geometry.array, dtype=object)
     ok = ~(shapely.is_missing(geom) | shapely.is_empty(geom))
     if not ok.any():
@@ -598,7 +617,7 @@ def _crossed_roads(
 
 
 def node_crossing_stress(
-    nodes: pd.DataFrame, edges: pd.DataFrame, config: Any = None, incidence: pd.DataFrame | None = None
+    nodes: pd.DataFrame, edges: pd.DataFrame, config: ConfigLike = None, incidence: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """Worst crossing at each node: the most stressful road at the node with the node's crossing control.
 
@@ -617,7 +636,7 @@ def node_crossing_stress(
         (road edges at the node), ``road_edge`` (label of the worst road edge), ``island``, ``assumed``,
         ``assumed_tags``, ``reason``.
     """
-    cfg = _cfg(config)
+    cfg = resolved_config(config)
     inc = crossing_incidence(nodes, edges, None, cfg) if incidence is None else incidence
     inc = inc.sort_values(["node", "level"], ascending=[True, False], kind="stable")
     first = inc.drop_duplicates("node", keep="first").set_index("node")
@@ -634,3 +653,9 @@ def node_crossing_stress(
     out["assumed_tags"] = first["assumed_tags"].reindex(pos).fillna("").to_numpy(dtype=object)
     out["reason"] = first["reason"].reindex(pos).fillna("").to_numpy(dtype=object)
     return out
+
+
+#: the former private names, still imported by analysis.school_zones and tests/test_safety_rules.py; use
+#: ``CONTROL_CODES`` and ``control_codes``
+_CONTROL_CODES = CONTROL_CODES
+_control_codes = control_codes

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -20,18 +18,28 @@ import shapely
 from pyproj import CRS
 
 from childspace._errors import ChildspaceWarning
+from childspace._types import CRSLike
 from childspace.analysis._safety_config import (
-    _EDGE_TAG_COLUMNS,
-    _cfg,
-    _dedupe,
-    _isin,
-    _sidewalk_state,
-    _split_label,
-    _tag,
+    EDGE_TAG_COLUMNS,
+    ConfigLike,
+    ProfileLike,
     class_defaults,
+    distinct_rows,
+    isin_once,
     parse_lanes,
     parse_maxspeed,
+    resolved_config,
+    sidewalk_state,
+    split_label,
+    tag_values,
 )
+
+__all__ = [
+    "edge_contexts",
+    "edge_stress",
+    "edge_stress_rows",
+    "metric_lines",
+]
 
 _SIDEWALK_ZH = {"present": "有人行道", "none": "无人行道", "separate": "人行道独立绘制", "": ""}
 _SIDEWALK_EN = {
@@ -65,7 +73,7 @@ def _metric_crs(gdf: gpd.GeoDataFrame) -> tuple[CRS, CRS | None]:
     return crs, None
 
 
-def _metric_lines(geom: np.ndarray, crs: Any, metric: CRS | None) -> np.ndarray:
+def metric_lines(geom: np.ndarray, crs: CRSLike, metric: CRS | None) -> np.ndarray:
     """Line geometries from ``crs`` to ``metric`` (unchanged when ``metric`` is None)."""
     if metric is None:
         return geom
@@ -87,7 +95,7 @@ def edge_contexts(
     rural = np.zeros(n + n_x, dtype=bool)
     if isinstance(edges, gpd.GeoDataFrame) and edges.crs is not None and n and "cell_m" in ctx_cfg:
         crs, metric = _metric_crs(edges)
-        g = _metric_lines(np.asarray(edges.geometry.array, dtype=object), crs, metric)
+        g = metric_lines(np.asarray(edges.geometry.array, dtype=object), crs, metric)
         ok = ~(shapely.is_missing(g) | shapely.is_empty(g))
         mids = np.full((n, 2), np.nan)
         mids[ok] = shapely.get_coordinates(shapely.line_interpolate_point(g[ok], 0.5, normalized=True))
@@ -131,9 +139,9 @@ def edge_contexts(
 
 def edge_stress(
     edges: pd.DataFrame,
-    config: str | Path | Any = None,
+    config: ConfigLike = None,
     beside_roads: gpd.GeoDataFrame | None = None,
-    profile: Any = None,
+    profile: ProfileLike = None,
 ) -> pd.DataFrame:
     """Level of traffic stress of walking along each edge.
 
@@ -163,11 +171,11 @@ def edge_stress(
         road's carriageway and the way, m; NaN otherwise). Ways are rated from roads beside them only when
         ``edges`` is a GeoDataFrame with a CRS.
     """
-    cfg = _cfg(config, profile)
+    cfg = resolved_config(config, profile)
     ctx, ctx_x = edge_contexts(edges, cfg, beside_roads)
     work = edges.assign(_context=ctx) if len(edges) else edges.assign(_context=pd.Series([], dtype=object))
-    uniq, codes = _dedupe(work, _EDGE_TAG_COLUMNS)
-    res = _edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq)))
+    uniq, codes = distinct_rows(work, EDGE_TAG_COLUMNS)
+    res = edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq)))
     out = res.iloc[codes]
     out.index = edges.index
     out["inferred_sidewalk"] = np.zeros(len(out), dtype=bool)
@@ -184,7 +192,7 @@ def _grade(df: pd.DataFrame) -> np.ndarray:
     out = np.zeros(len(df), dtype=np.int8)
     for col, val in (("bridge", 1), ("tunnel", -1)):
         if col in df.columns:
-            s = _tag(df, col)
+            s = tag_values(df, col)
             out[(s.notna() & (s != "no")).to_numpy(dtype=bool)] = val
     return out
 
@@ -207,11 +215,11 @@ def _rate_from_roads_beside(
     road = es["road"].to_numpy(dtype=bool)
     geom = np.asarray(edges.geometry.array, dtype=object)
     usable = ~(shapely.is_missing(geom) | shapely.is_empty(geom))
-    hw = _tag(edges, "highway")
+    hw = tag_values(edges, "highway")
     is_sw = (group == "sidewalk_way") & usable
     infer = (
         (group == "path")
-        & _isin(hw, rule.get("infer_paths", [])).to_numpy(dtype=bool)
+        & isin_once(hw, rule.get("infer_paths", [])).to_numpy(dtype=bool)
         & usable
         & ~es["crossing_way"].to_numpy(dtype=bool)
     )
@@ -221,9 +229,9 @@ def _rate_from_roads_beside(
     if w_idx.size == 0 or (road_idx.size == 0 and extra is None):
         return es
     crs, metric = _metric_crs(edges)
-    w_g = _metric_lines(geom[w_idx], crs, metric)
-    rd_g = _metric_lines(geom[road_idx], crs, metric)
-    tags = [c for c in _EDGE_TAG_COLUMNS if c in edges.columns and not c.startswith("sidewalk")]
+    w_g = metric_lines(geom[w_idx], crs, metric)
+    rd_g = metric_lines(geom[road_idx], crs, metric)
+    tags = [c for c in EDGE_TAG_COLUMNS if c in edges.columns and not c.startswith("sidewalk")]
     road_tags = pd.DataFrame(edges[tags].iloc[road_idx].to_numpy(dtype=object), columns=tags)
     road_tags["_context"] = ctx[road_idx]
     grade_r = _grade(edges.iloc[road_idx])
@@ -264,8 +272,8 @@ def _rate_from_roads_beside(
     # walking along the road beside, with a sidewalk: the road's tags with sidewalk=yes through the same rules
     beside = road_tags.iloc[rsel].reset_index(drop=True)
     beside["sidewalk"] = "yes"
-    uniq, codes = _dedupe(beside, tuple(beside.columns))
-    along = _edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq))).iloc[codes]
+    uniq, codes = distinct_rows(beside, tuple(beside.columns))
+    along = edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq))).iloc[codes]
     lanes = along["lanes"].to_numpy(dtype=float)
     buffer = dsel - lanes * float(rule["lane_width_m"]) / 2.0
     buffered = buffer >= float(rule["buffer_min_m"])
@@ -276,8 +284,8 @@ def _rate_from_roads_beside(
         sw_row, 1, es["level"].to_numpy(dtype=np.int16)[rows]
     )  # a path's own conditions still count
     level = np.maximum(level, own)
-    zh_lab, en_lab = _split_label(cfg["sidewalk_way"]["label"])
-    zh_p, en_p = _split_label(cfg["classes"]["path"]["label"])
+    zh_lab, en_lab = split_label(cfg["sidewalk_way"]["label"])
+    zh_p, en_p = split_label(cfg["classes"]["path"]["label"])
     head = np.where(
         sw_row,
         f"{zh_lab}（{en_lab}）紧邻 beside: ",
@@ -315,14 +323,14 @@ def _rate_from_roads_beside(
     return es
 
 
-def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.DataFrame:
+def edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.DataFrame:
     """:func:`edge_stress` on distinct tag combinations (``counts``: edges per row, for warnings)."""
     idx = edges.index
     n = len(edges)
-    hw = _tag(edges, "highway")
-    footway = _tag(edges, "footway")
-    cycleway = _tag(edges, "cycleway")
-    crossing_tag = _tag(edges, "crossing")
+    hw = tag_values(edges, "highway")
+    footway = tag_values(edges, "footway")
+    cycleway = tag_values(edges, "cycleway")
+    crossing_tag = tag_values(edges, "crossing")
     context = (
         edges["_context"].fillna("urban").to_numpy(dtype=object)
         if "_context" in edges.columns
@@ -338,7 +346,7 @@ def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.
     lvl = {k: np.full(n, 0, dtype=np.int16) for k in ("none", "present", "separate")}
     label = pd.Series(cfg["classes_other"]["label"], index=idx, dtype=object)
     for key, c in cfg["classes"].items():
-        m = _isin(hw, c["highway"]).fillna(False).to_numpy(dtype=bool)
+        m = isin_once(hw, c["highway"]).fillna(False).to_numpy(dtype=bool)
         if not m.any():
             continue
         group[m] = key
@@ -359,13 +367,13 @@ def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.
             base_level[m] = int(c["level"])
 
     is_crossing_way = (
-        _isin(footway, cfg["crossing_way"]["footway"])
+        isin_once(footway, cfg["crossing_way"]["footway"])
         | (cycleway == "crossing")
         | (hw == "crossing")
         | crossing_tag.notna()
     ).fillna(False).to_numpy(dtype=bool) & ~is_road
     is_sidewalk_way = (
-        _isin(footway, cfg["sidewalk_way"]["footway"]).fillna(False).to_numpy(dtype=bool)
+        isin_once(footway, cfg["sidewalk_way"]["footway"]).fillna(False).to_numpy(dtype=bool)
         & ~is_road
         & ~is_crossing_way
     )
@@ -377,7 +385,7 @@ def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.
     label[is_sidewalk_way] = cfg["sidewalk_way"]["label"]
 
     # parsed tags
-    raw_speed = _tag(edges, "maxspeed")
+    raw_speed = tag_values(edges, "maxspeed")
     speed = parse_maxspeed(raw_speed, cfg).to_numpy()
     unparsed = raw_speed.notna().to_numpy() & np.isnan(speed)
     if unparsed.any():
@@ -388,8 +396,10 @@ def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.
             ChildspaceWarning,
             stacklevel=3,
         )
-    lanes = parse_lanes(_tag(edges, "lanes")).to_numpy()
-    oneway = _isin(_tag(edges, "oneway"), ["yes", "true", "1", "-1"]).fillna(False).to_numpy(dtype=bool)
+    lanes = parse_lanes(tag_values(edges, "lanes")).to_numpy()
+    oneway = (
+        isin_once(tag_values(edges, "oneway"), ["yes", "true", "1", "-1"]).fillna(False).to_numpy(dtype=bool)
+    )
     speed_assumed = is_road & np.isnan(speed)
     lanes_assumed = is_road & np.isnan(lanes)
     lanes_default = np.where(oneway, np.ceil(d_lanes / 2.0), d_lanes)
@@ -398,7 +408,7 @@ def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.
     speed = np.where(is_road, speed, np.nan)
     lanes = np.where(is_road, lanes, np.nan)
 
-    sw = _sidewalk_state(edges, cfg)
+    sw = sidewalk_state(edges, cfg)
     sw_assumed = is_road & sw.isna().to_numpy()
     sw_arr = np.where(sw.isna().to_numpy(), d_sidewalk, sw.to_numpy(dtype=object))
     sw_arr = np.where(is_road, np.where(pd.isna(sw_arr), "none", sw_arr), "").astype(object)
@@ -407,9 +417,11 @@ def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.
         m = is_road & (sw_arr == k)
         level[m] = lvl[k][m]
 
-    lit = _tag(edges, "lit").fillna("missing").to_numpy(dtype=object)
-    surface = _tag(edges, "surface")
-    unpaved = _isin(surface, cfg["sidewalk"].get("unpaved_surfaces", [])).fillna(False).to_numpy(dtype=bool)
+    lit = tag_values(edges, "lit").fillna("missing").to_numpy(dtype=object)
+    surface = tag_values(edges, "surface")
+    unpaved = (
+        isin_once(surface, cfg["sidewalk"].get("unpaved_surfaces", [])).fillna(False).to_numpy(dtype=bool)
+    )
     lit_assumed = np.zeros(n, dtype=bool)
     hw_arr = hw.fillna("").to_numpy(dtype=object)
 
@@ -474,7 +486,7 @@ def _edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.
     assumed = (assumed_tags != "").to_numpy()
 
     # reasons, Chinese first; an assumed value is named as such, never stated as a fact
-    split = {x: _split_label(x) for x in pd.unique(label)}
+    split = {x: split_label(x) for x in pd.unique(label)}
     zh = label.map({k: v[0] for k, v in split.items()})
     en = label.map({k: v[1] for k, v in split.items()})
     sw_s = pd.Series(sw_arr, index=idx)

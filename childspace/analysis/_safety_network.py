@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 import geopandas as gpd
@@ -14,15 +13,31 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from childspace.analysis._safety_config import _cfg, _keys, profile_name, resolve_profile
+from childspace.analysis._safety_config import (
+    ConfigLike,
+    NetworkTables,
+    ProfileLike,
+    profile_name,
+    resolve_profile,
+    resolved_config,
+    road_keys,
+)
 from childspace.analysis._safety_crossings import (
-    _node_positions,
-    _unconnected_crossing_ways,
     closed_road_crossings,
     crossing_incidence,
     node_crossing_stress,
+    node_positions,
+    unconnected_crossing_ways,
 )
 from childspace.analysis._safety_edges import edge_stress
+
+__all__ = [
+    "MAX_ANGULAR_DEGREE",
+    "RoutingCost",
+    "Stress",
+    "network_stress",
+    "routing_cost",
+]
 
 # ----------------------------------------------------------------------------------------------------------------
 # Network-level model
@@ -145,7 +160,7 @@ class Stress:
         return self._crossing(node, enter_edge, leave_edge)[1]
 
 
-def _tables(network: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _tables(network: NetworkTables) -> tuple[pd.DataFrame, pd.DataFrame]:
     if isinstance(network, tuple):
         nodes, edges = network
     else:
@@ -197,9 +212,9 @@ def _end_bearings(
 
 
 def network_stress(
-    network: Any,
-    config: str | Path | Mapping[str, Any] | None = None,
-    profile: Any = None,
+    network: NetworkTables,
+    config: ConfigLike = None,
+    profile: ProfileLike = None,
     variant: str | None = None,
 ) -> Stress:
     """Edge and crossing stress of a whole walk network.
@@ -228,12 +243,12 @@ def network_stress(
         profile = resolve_profile("auto" if resolved else None, network, config)
     elif isinstance(profile, str) and profile.lower() == "auto":
         profile = resolve_profile(profile, network, config)
-    cfg = _cfg(config, profile, variant)
+    cfg = resolved_config(config, profile, variant)
     nodes, edges = _tables(network)
     roads = getattr(network, "beside_roads", None)
     es = edge_stress(edges, cfg, beside_roads=roads)
     inc = crossing_incidence(nodes, edges, es, cfg)
-    un = _unconnected_crossing_ways(nodes, edges, es, inc, cfg, beside_roads=roads)
+    un = unconnected_crossing_ways(nodes, edges, es, inc, cfg, beside_roads=roads)
     if len(un):
         es = es.copy()
         rows = es.index[un["edge"].to_numpy()]
@@ -284,7 +299,7 @@ def network_stress(
     top_edge[inc["node"].to_numpy()[keep], rank[keep]] = inc["edge"].to_numpy()[keep]
     top_level[inc["node"].to_numpy()[keep], rank[keep]] = inc["level"].to_numpy()[keep]
     # the edges around each node in angular order, with the level of crossing each of them there
-    u, v = _node_positions(nodes, edges)
+    u, v = node_positions(nodes, edges)
     au, av = _end_bearings(nodes, edges, u, v)
     e_all = np.arange(m)
     r_node = np.concatenate([u, v])
@@ -346,9 +361,9 @@ class RoutingCost:
 
 
 def routing_cost(
-    network: Any,
+    network: NetworkTables,
     stress: Stress | None = None,
-    config: str | Path | Mapping[str, Any] | None = None,
+    config: ConfigLike = None,
     length: np.ndarray | None = None,
 ) -> RoutingCost:
     """Search weights for the "safest acceptable route".
@@ -372,7 +387,7 @@ def routing_cost(
         a junction costs the side streets only. Exact route evaluation happens afterwards.
     """
     stress = network_stress(network, config) if stress is None else stress
-    cfg = stress.config if config is None else _cfg(config)
+    cfg = stress.config if config is None else resolved_config(config)
     nodes, edges = _tables(network)
     if length is None:
         length = np.asarray(getattr(network, "length", edges["length"].to_numpy()), dtype=float)
@@ -395,10 +410,10 @@ def routing_cost(
     lvl2 = np.zeros(n, dtype=np.int64)
     lvl2[second["node"].to_numpy()] = second["level"].to_numpy()
     # each edge's own road identity (edges without motor traffic: a key of their own)
-    u, v = _node_positions(nodes, edges)
+    u, v = node_positions(nodes, edges)
     m = len(edges)
     is_road = stress.edges["road"].to_numpy(dtype=bool)
-    own = np.where(is_road, _keys(edges), -1 - np.arange(m, dtype=np.int64))
+    own = np.where(is_road, road_keys(edges), -1 - np.arange(m, dtype=np.int64))
     pen_u = 0.5 * cp[np.where(own == key1[u], lvl2[u], lvl1[u])]
     pen_v = 0.5 * cp[np.where(own == key1[v], lvl2[v], lvl1[v])]
     return RoutingCost(cost=along + pen_u + pen_v, along=along, pen_u=pen_u, pen_v=pen_v, factor=factor)

@@ -36,8 +36,11 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
+from childspace._errors import DataError
+from childspace._types import CRSLike
 from childspace.inputs.loaders import footprints
 from childspace.inputs.projection import WGS84
+from childspace.network import WalkNetwork
 
 __all__ = [
     "ENTRY_TOLERANCE_M",
@@ -54,7 +57,7 @@ ENTRY_TOLERANCE_M = 10.0
 ENTRY_STEP_M = 25.0
 
 
-def facility_outlines(facilities: gpd.GeoDataFrame, crs: Any) -> np.ndarray:
+def facility_outlines(facilities: gpd.GeoDataFrame, crs: CRSLike) -> np.ndarray:
     """The polygon outline of every facility in ``crs`` (object array, None for point facilities)."""
     fp = footprints(facilities)
     out = np.full(len(facilities), None, dtype=object)
@@ -67,7 +70,7 @@ def facility_outlines(facilities: gpd.GeoDataFrame, crs: Any) -> np.ndarray:
     return out
 
 
-def facility_entrances(facilities: gpd.GeoDataFrame, crs: Any) -> tuple[np.ndarray, np.ndarray]:
+def facility_entrances(facilities: gpd.GeoDataFrame, crs: CRSLike) -> tuple[np.ndarray, np.ndarray]:
     """Mapped entrances: (k, 2) metric xy and the facility row of each."""
     if "entrances" not in facilities.columns:
         return np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
@@ -83,7 +86,10 @@ def facility_entrances(facilities: gpd.GeoDataFrame, crs: Any) -> tuple[np.ndarr
 
 
 def facility_access_points(
-    facilities: gpd.GeoDataFrame, network: Any = None, crs: Any = None, tolerance_m: float = ENTRY_TOLERANCE_M
+    facilities: gpd.GeoDataFrame,
+    network: WalkNetwork | None = None,
+    crs: CRSLike | None = None,
+    tolerance_m: float = ENTRY_TOLERANCE_M,
 ) -> dict[str, Any]:
     """The access points of every facility (rules in the module docstring), in the metric ``crs``.
 
@@ -106,7 +112,13 @@ def facility_access_points(
         one), ``kind`` (k,) ``point``/``entrance``/``boundary``, ``outline`` (object array per facility: the
         metric polygon or None), ``counts`` (facilities entered by each rule).
     """
-    crs = CRS.from_user_input(crs if crs is not None else network.crs)
+    if crs is None:
+        if network is None:
+            raise DataError(
+                "facility_access_points needs a metric crs or a network", fix="pass crs= or network="
+            )
+        crs = network.crs
+    crs = CRS.from_user_input(crs)
     n = len(facilities)
     pts = shapely.get_coordinates(np.asarray(facilities.to_crs(crs).geometry.array, dtype=object)).reshape(
         -1, 2
@@ -164,7 +176,7 @@ def facility_access_points(
     return {"xy": xy[order], "owner": owner[order], "kind": kind[order], "outline": outline, "counts": counts}
 
 
-def facility_shapes(facilities: gpd.GeoDataFrame, crs: Any) -> tuple[np.ndarray, np.ndarray]:
+def facility_shapes(facilities: gpd.GeoDataFrame, crs: CRSLike) -> tuple[np.ndarray, np.ndarray]:
     """Per facility the shape its straight-line distance is measured to, in ``crs``: the outline when it has
     one, else its point together with its mapped entrances (a MultiPoint), else its point; and the outlines.
 

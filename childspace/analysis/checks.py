@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from childspace._types import CRSLike
 from childspace.inputs import datum
 from childspace.inputs.projection import local_crs_for, transformer
+from childspace.network import WalkNetwork
 
 #: street test: a group is suspect when its median distance to the nearest street is at least this (m) ...
 SUSPECT_MEDIAN_M = 120.0
@@ -29,7 +31,7 @@ PAIR_SEARCH_M = 2000.0
 SHIFT_TOLERANCE = 0.3
 
 
-def _street_distance(network: Any, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def _street_distance(network: WalkNetwork, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326")
     return network.snap(pts, max_distance=np.inf).distance
 
@@ -56,7 +58,9 @@ def _distinctive(name: str, words: tuple[str, ...]) -> str:
     return name
 
 
-def _pairs(part: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, crs: Any, min_score: float) -> pd.DataFrame:
+def _pairs(
+    part: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, crs: CRSLike, min_score: float
+) -> pd.DataFrame:
     """Mutual best pairs of a point of ``part`` and a reference point, by name, within the search distance."""
     import difflib
 
@@ -101,7 +105,7 @@ def _pairs(part: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, crs: Any, min_sc
     return df.sort_values(["b", "score"], ascending=[True, False]).drop_duplicates("b")
 
 
-def _shift_m(lon: np.ndarray, lat: np.ndarray, to: str, crs: Any) -> np.ndarray:
+def _shift_m(lon: np.ndarray, lat: np.ndarray, to: str, crs: CRSLike) -> np.ndarray:
     """The displacement (m, local CRS) that ``to`` applies to WGS84 points."""
     t = transformer("EPSG:4326", crs)
     x0, y0 = t.transform(lon, lat)
@@ -111,7 +115,7 @@ def _shift_m(lon: np.ndarray, lat: np.ndarray, to: str, crs: Any) -> np.ndarray:
 
 def datum_check(
     facilities: gpd.GeoDataFrame,
-    network: Any = None,
+    network: WalkNetwork | None = None,
     reference: gpd.GeoDataFrame | None = None,
     by: str | None = "source_file",
     min_points: int = 3,

@@ -36,26 +36,27 @@ Verdicts (:func:`verdict`, :func:`safe_max_levels`)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from childspace._errors import DataError
 from childspace.analysis._safety_config import (
     DEFAULT_PATH,
     PROFILES,
     VARIANTS,
-    _cfg,
+    ConfigLike,
     load_config,
     load_profile,
     parse_lanes,
     parse_maxspeed,
     profile_name,
     resolve_profile,
+    resolved_config,
 )
 from childspace.analysis._safety_crossings import CONTROL_NAMES, crossing_incidence, node_crossing_stress
-from childspace.analysis._safety_edges import _edge_stress_rows, edge_stress
+from childspace.analysis._safety_edges import edge_stress, edge_stress_rows
 from childspace.analysis._safety_network import (
     MAX_ANGULAR_DEGREE,
     RoutingCost,
@@ -88,14 +89,19 @@ __all__ = [
     "safe_max_levels",
     "school_zones",
     "verdict",
-    "_cfg",
-    "_edge_stress_rows",
+    "resolved_config",
+    "edge_stress_rows",
 ]
+
+#: the former private names, still imported by analysis.routes, analysis.route_tables and tests/test_safety.py;
+#: use ``resolved_config`` and ``edge_stress_rows``
+_cfg = resolved_config
+_edge_stress_rows = edge_stress_rows
 
 SafeMaxLevel = int | Mapping[str, int] | None
 
 
-def safe_max_levels(safe_max_level: SafeMaxLevel = None, config: Any = None) -> dict[str, int]:
+def safe_max_levels(safe_max_level: SafeMaxLevel = None, config: ConfigLike = None) -> dict[str, int]:
     """The highest level a child may walk alone, per school category (``"default"`` for other categories).
 
     Parameters
@@ -110,7 +116,7 @@ def safe_max_levels(safe_max_level: SafeMaxLevel = None, config: Any = None) -> 
     dict
         category -> level (1-4), with a ``"default"`` entry.
     """
-    base = {str(k): int(v) for k, v in _cfg(config)["verdict"]["safe_max_level"].items()}
+    base = {str(k): int(v) for k, v in resolved_config(config)["verdict"]["safe_max_level"].items()}
     base.setdefault("default", 1)
     if safe_max_level is None:
         out = base
@@ -130,9 +136,9 @@ def safe_max_levels(safe_max_level: SafeMaxLevel = None, config: Any = None) -> 
 
 def verdict(
     level: np.ndarray | pd.Series,
-    config: Any = None,
+    config: ConfigLike = None,
     safe_max_level: SafeMaxLevel = None,
-    category: Any = None,
+    category: str | ArrayLike | None = None,
 ) -> np.ndarray:
     """Verdict per route from its worst level: ``safe`` (a child may walk it alone: worst level at most the
     category's safe maximum, :func:`safe_max_levels`), ``caution`` (up to ``[verdict].caution_max``: with care /
@@ -148,7 +154,7 @@ def verdict(
     category : str or array-like, optional
         School category per route (or one for all); None: the ``"default"`` maximum.
     """
-    cfg = _cfg(config)
+    cfg = resolved_config(config)
     lv = np.asarray(pd.to_numeric(pd.Series(level), errors="coerce").fillna(0), dtype=float)
     smax = safe_max_levels(safe_max_level, cfg)
     if category is None:

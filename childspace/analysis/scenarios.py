@@ -23,12 +23,13 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeAlias
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from childspace._errors import DataError
 from childspace.analysis._coverage_base import ACCESS_LEGS, MAX_SNAP_M, RadiiLike, _assign_units
@@ -36,6 +37,7 @@ from childspace.analysis.coverage import origin_access
 from childspace.inputs.datum import normalise_datum, to_wgs84
 from childspace.inputs.projection import WGS84, local_crs_for
 from childspace.inputs.standards import Standards, default_standards
+from childspace.network import WalkNetwork
 
 __all__ = [
     "Change",
@@ -79,7 +81,12 @@ class Change:
     categories: list[str] = field(default_factory=list)
 
 
-def _site_rows(sites: Any) -> list[dict]:
+#: new sites: a GeoDataFrame (``category``, Point), or ``(category, lon, lat[, name])`` tuples or mappings with
+#: those keys (one mapping alone is one site)
+Sites: TypeAlias = gpd.GeoDataFrame | Mapping[str, object] | Sequence[Mapping[str, object] | Sequence[object]]
+
+
+def _site_rows(sites: Mapping[str, object] | Sequence[Mapping[str, object] | Sequence[object]]) -> list[dict]:
     if isinstance(sites, Mapping):
         sites = [sites]
     rows = []
@@ -97,7 +104,7 @@ def _site_rows(sites: Any) -> list[dict]:
     return rows
 
 
-def _area_geometry(study_area: Any) -> Any:
+def _area_geometry(study_area: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None) -> BaseGeometry | None:
     if study_area is None:
         return None
     if isinstance(study_area, (gpd.GeoDataFrame, gpd.GeoSeries)):
@@ -106,11 +113,11 @@ def _area_geometry(study_area: Any) -> Any:
 
 
 def new_sites(
-    sites: Any,
+    sites: Sites,
     *,
     coords: str = "wgs84",
     standards: Standards | None = None,
-    study_area: Any = None,
+    study_area: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None = None,
     taken_ids: Iterable[str] = (),
     id_prefix: str = "NEW",
 ) -> gpd.GeoDataFrame:
@@ -236,12 +243,12 @@ def new_sites(
 
 def apply_changes(
     facilities: gpd.GeoDataFrame,
-    add: Any = None,
+    add: Sites | None = None,
     remove: Iterable[str] | None = None,
     *,
     coords: str = "wgs84",
     standards: Standards | None = None,
-    study_area: Any = None,
+    study_area: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None = None,
 ) -> Change:
     """The facilities after adding ``add`` and removing the ids ``remove``.
 
@@ -304,7 +311,7 @@ def update_access(
     access: gpd.GeoDataFrame,
     origins: gpd.GeoDataFrame,
     facilities: gpd.GeoDataFrame,
-    network: Any,
+    network: WalkNetwork,
     categories: Iterable[str],
     radii: RadiiLike = None,
     max_snap: float = MAX_SNAP_M,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -22,10 +21,10 @@ from childspace.analysis._coverage_base import (
     _snap,
 )
 from childspace.inputs.projection import WGS84, local_crs_for
-from childspace.network import Snap
+from childspace.network import Snap, WalkNetwork
 
 
-def _nearest(network: Any, fgeoms: gpd.GeoSeries, opts: Snap, cutoff: float | None, max_snap: float):
+def _nearest(network: WalkNetwork, fgeoms: gpd.GeoSeries, opts: Snap, cutoff: float | None, max_snap: float):
     """Walking distance (m) from every origin to the nearest of ``fgeoms`` and its position (-1: none)."""
     fs = _snap(network, fgeoms, max_snap, legs=opts.leg is not None)
     d, s = network.nearest(fs, opts, cutoff=cutoff)
@@ -38,7 +37,7 @@ def _nearest(network: Any, fgeoms: gpd.GeoSeries, opts: Snap, cutoff: float | No
 # capacity-aware accessibility and siting
 # ---------------------------------------------------------------------------------------------------------------
 def _pairs_within(
-    network: Any, src: gpd.GeoSeries, tgt: Snap, radius: float, max_snap: float
+    network: WalkNetwork, src: gpd.GeoSeries, tgt: Snap, radius: float, max_snap: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Snap]:
     """(source position, target position, metres) for every pair within ``radius`` by walking (sparse)."""
     sp_ = _snap(network, src, max_snap, allow_none=True, legs=tgt.leg is not None)
@@ -71,7 +70,7 @@ class SfcaResult:
 def two_step_fca(
     origins: gpd.GeoDataFrame,
     facilities: gpd.GeoDataFrame,
-    network: Any,
+    network: WalkNetwork,
     radius: float,
     capacity_col: str = "capacity",
     units: gpd.GeoDataFrame | None = None,
@@ -164,7 +163,7 @@ def two_step_fca(
 def suggest_sites(
     candidates: gpd.GeoDataFrame | None,
     origins: gpd.GeoDataFrame,
-    network: Any,
+    network: WalkNetwork,
     radius: float,
     p: int = 1,
     facilities: gpd.GeoDataFrame | None = None,

@@ -4,6 +4,7 @@
 CRS), ``standards`` (categories, radii and their basis), ``register`` (official administrative register).
 """
 
+from childspace._types import CRSLike
 from childspace.inputs.loaders import load_boundaries, load_facilities, load_origins, load_pilots
 
-__all__ = ["load_boundaries", "load_facilities", "load_origins", "load_pilots"]
+__all__ = ["CRSLike", "load_boundaries", "load_facilities", "load_origins", "load_pilots"]

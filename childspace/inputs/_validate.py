@@ -9,9 +9,9 @@ import re
 import struct
 import unicodedata
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -153,18 +153,22 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def norm_key(name: Any) -> str:
+#: a column label (``find_column`` returns one of the labels it is given, with their type)
+_Label = TypeVar("_Label", bound=Hashable)
+
+
+def norm_key(name: object) -> str:
     """Normalise a column name for matching: NFKC, lower case, no whitespace, ``-`` kept, ``_`` kept."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(name))).lower()
 
 
 def find_column(
-    columns: Iterable[Any],
+    columns: Iterable[_Label],
     canonical: str,
     explicit: Mapping[str, str] | None = None,
     aliases: Mapping[str, Sequence[str]] | None = None,
-    exclude: Iterable[Any] = (),
-) -> Any | None:
+    exclude: Iterable[Hashable] = (),
+) -> _Label | None:
     """The input column holding ``canonical``, or None.
 
     ``explicit`` (the user's ``columns=`` mapping, canonical -> input name) wins over the aliases.
@@ -172,13 +176,14 @@ def find_column(
     cols = [c for c in columns if c not in set(exclude)]
     if explicit and canonical in explicit:
         want = explicit[canonical]
-        if want in cols:
-            return want
+        for c in cols:
+            if c == want:
+                return c
         for c in cols:
             if norm_key(c) == norm_key(want):
                 return c
         return None
-    lookup: dict[str, Any] = {}
+    lookup: dict[str, _Label] = {}
     for c in cols:
         lookup.setdefault(norm_key(c), c)
     for alias in (aliases or ALIASES)[canonical]:
@@ -239,7 +244,7 @@ def _cjk_share(text: str, codec: str) -> float:
     return hits / len(cjk)
 
 
-def decode_text(raw: bytes, path: Any = None) -> tuple[str, str]:
+def decode_text(raw: bytes, path: str | Path | None = None) -> tuple[str, str]:
     """Decode the bytes of a text file: BOMs first, then strict UTF-8, then GB18030 (a superset of GBK/GB2312)
     or Big5, whichever reads as common Chinese characters.
 
@@ -377,7 +382,9 @@ def _cpg_codec(declared: str) -> str | None:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def guess_crs(x: np.ndarray, y: np.ndarray, path: Any, lead: str = "the file has no CRS and") -> str:
+def guess_crs(
+    x: np.ndarray, y: np.ndarray, path: str | Path | None, lead: str = "the file has no CRS and"
+) -> str:
     """Infer a CRS for coordinates read without one, or raise a DataError explaining what they look like.
 
     Only lon/lat degrees are inferred (EPSG:4326); projected coordinates are ambiguous (Gauss-Krueger zone,
@@ -434,7 +441,7 @@ def guess_crs(x: np.ndarray, y: np.ndarray, path: Any, lead: str = "the file has
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def is_blank(value: Any) -> bool:
+def is_blank(value: object) -> bool:
     """True for None, NaN and whitespace-only strings."""
     if value is None:
         return True
@@ -445,7 +452,7 @@ def is_blank(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def clean_str(value: Any) -> str | None:
+def clean_str(value: object) -> str | None:
     """A cell as a clean string (``1.0`` -> ``"1"``, NFKC, stripped), None when blank."""
     if is_blank(value):
         return None
@@ -553,7 +560,7 @@ def split_pair(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return a, b, bad
 
 
-def find_pair_column(df: pd.DataFrame, exclude: Iterable[Any] = ()) -> Any | None:
+def find_pair_column(df: pd.DataFrame, exclude: Iterable[Hashable] = ()) -> Hashable | None:
     """A column holding "lon,lat" pairs: most of its (first 200) non-blank cells are a pair of numbers; a column
     named like one (:data:`PAIR_NAMES`) comes first."""
     skip = set(exclude)
@@ -586,7 +593,7 @@ _TRUE = {"是", "yes", "y", "true", "t", "1", "✓", "√", "✔", "对", "有",
 _FALSE = {"否", "no", "n", "false", "f", "0", "×", "✗", "无", "不是", "-", ""}
 
 
-def parse_bool(value: Any) -> bool | None:
+def parse_bool(value: object) -> bool | None:
     """``是/否``, ``yes/no``, ``1/0``, ``✓``/blank -> True/False; None when not understood."""
     if is_blank(value):
         return False
@@ -615,7 +622,7 @@ _CN_DIGITS = {
 }
 
 
-def parse_batch(value: Any, batch_years: Mapping[int, int]) -> int | None:
+def parse_batch(value: object, batch_years: Mapping[int, int]) -> int | None:
     """A pilot batch as a year: ``2022``, ``"2022年"``, ``"2022年度"``; ``"第一批"``/``"第1批"``/``1`` via
     ``batch_years`` (1 -> 2022, 2 -> 2023 by default). None when not understood."""
     text = clean_str(value)
@@ -637,7 +644,7 @@ def parse_batch(value: Any, batch_years: Mapping[int, int]) -> int | None:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def describe_rows(rows: Sequence[Any], names: Sequence[Any] | None = None, limit: int = 10) -> str:
+def describe_rows(rows: Sequence[object], names: Sequence[object] | None = None, limit: int = 10) -> str:
     """``"rows 3 (阳光幼儿园), 7 (...)"``, at most ``limit`` shown and the rest counted."""
     items = []
     for i, r in enumerate(rows[:limit]):
@@ -650,7 +657,7 @@ def describe_rows(rows: Sequence[Any], names: Sequence[Any] | None = None, limit
     return f"{word} " + ", ".join(items) + more
 
 
-def setting(name: str, value: Any) -> str:
+def setting(name: str, value: object) -> str:
     """How a planner sets a loader option, for a message's fix: in Python and in a run configuration.
 
     >>> setting("crs", "EPSG:4549")
@@ -668,15 +675,20 @@ def setting(name: str, value: Any) -> str:
 
 
 def log_issue(
-    issues: list[dict], check: str, message: str, ids: Sequence[Any] = (), warn: bool = True, path: Any = None
+    issues: list[dict],
+    check: str,
+    message: str,
+    ids: Sequence[object] = (),
+    warn: bool = True,
+    path: str | Path | None = None,
 ) -> None:
     """Record a handled problem (and emit it as a ChildspaceWarning)."""
-    ids = [str(i) for i in ids]
+    labels = [str(i) for i in ids]
     issues.append(
         {
             "check": check,
-            "count": len(ids),
-            "ids": "; ".join(ids),
+            "count": len(labels),
+            "ids": "; ".join(labels),
             "message": message,
             "file": None if path is None else str(path),
         }

@@ -30,6 +30,7 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -129,7 +130,7 @@ def _blank(v: Any) -> bool:
     )
 
 
-def parse_number(value: Any) -> float | None:
+def parse_number(value: object) -> float | None:
     """``"5,000㎡"``, ``"1.2万"``, ``"3000人次"``, ``12000`` -> float; NaN when blank; None when not a number."""
     if _blank(value):
         return np.nan
@@ -147,7 +148,7 @@ def parse_number(value: Any) -> float | None:
         return None
 
 
-def parse_ownership(value: Any) -> tuple[str | None, bool | None, bool]:
+def parse_ownership(value: object) -> tuple[str | None, bool | None, bool]:
     """``(ownership, inclusive, understood)`` of a 性质 cell: 公办 -> public, 民办 -> private, 普惠 -> inclusive."""
     if _blank(value):
         return None, None, True
@@ -178,7 +179,7 @@ def _parse_flag(value: Any, yes: Sequence[str], no: Sequence[str]) -> tuple[bool
     return None, False
 
 
-def parse_grade(value: Any) -> str | None:
+def parse_grade(value: object) -> str | None:
     """A quality grade: ``"浙江省一级幼儿园"``/``"省1级"``/``"一级"`` -> ``"省一级"``; ``"准办"`` -> ``"未定级"``.
 
     Bare 一级/二级/三级 are read as the provincial grades (Zhejiang grades kindergartens at the provincial level).
@@ -254,7 +255,7 @@ def _report(issues: list[dict] | None, path: Any, check: str, message: str, ids:
 def read_attributes(
     df: pd.DataFrame,
     issues: list[dict] | None = None,
-    path: Any = None,
+    path: str | Path | None = None,
     columns: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Find, rename and normalise the attribute columns of a facility table (see the module docstring).

@@ -15,9 +15,11 @@ Points outside mainland China are returned unchanged for GCJ-02 (as the official
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from childspace._errors import DataError
 
@@ -28,11 +30,11 @@ _X_PI = np.pi * 3000.0 / 180.0
 DATUMS = ("wgs84", "gcj02", "bd09")
 
 
-def _out_of_china(lon, lat):
+def _out_of_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return (lon < 72.004) | (lon > 137.8347) | (lat < 0.8293) | (lat > 55.8271)
 
 
-def _transform_lat(x, y):
+def _transform_lat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     ret = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
     ret += (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
     ret += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
@@ -40,7 +42,7 @@ def _transform_lat(x, y):
     return ret
 
 
-def _transform_lon(x, y):
+def _transform_lon(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     ret = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
     ret += (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
     ret += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
@@ -48,11 +50,11 @@ def _transform_lon(x, y):
     return ret
 
 
-def _as_arrays(lon, lat):
+def _as_arrays(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64")
 
 
-def wgs84_to_gcj02(lon, lat):
+def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """WGS84 -> GCJ-02 (degrees). Returns ``(lon, lat)`` arrays (scalars give 0-d arrays)."""
     lon, lat = _as_arrays(lon, lat)
     dlat = _transform_lat(lon - 105.0, lat - 35.0)
@@ -66,7 +68,7 @@ def wgs84_to_gcj02(lon, lat):
     return np.where(out, lon, lon + dlon), np.where(out, lat, lat + dlat)
 
 
-def gcj02_to_bd09(lon, lat):
+def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 -> BD-09 (degrees)."""
     lon, lat = _as_arrays(lon, lat)
     z = np.sqrt(lon * lon + lat * lat) + 0.00002 * np.sin(lat * _X_PI)
@@ -74,7 +76,7 @@ def gcj02_to_bd09(lon, lat):
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def bd09_to_gcj02(lon, lat):
+def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """BD-09 -> GCJ-02 (degrees); Baidu's published inverse, exact to ~1e-7 degrees, refined by iteration."""
     lon, lat = _as_arrays(lon, lat)
     x = lon - 0.0065
@@ -85,39 +87,47 @@ def bd09_to_gcj02(lon, lat):
     return _refine(gcj02_to_bd09, lon, lat, glon, glat)
 
 
-def _refine(forward, tlon, tlat, lon, lat, tol=1e-10, max_iter=30):
+def _refine(
+    forward: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    tlon: np.ndarray,
+    tlat: np.ndarray,
+    lon: ArrayLike,
+    lat: ArrayLike,
+    tol: float = 1e-10,
+    max_iter: int = 30,
+) -> tuple[np.ndarray, np.ndarray]:
     """Fixed-point iteration: find (lon, lat) with forward(lon, lat) == (tlon, tlat)."""
-    lon = np.array(lon, dtype="float64")
-    lat = np.array(lat, dtype="float64")
+    x = np.array(lon, dtype="float64")
+    y = np.array(lat, dtype="float64")
     for _ in range(max_iter):
-        flon, flat = forward(lon, lat)
-        dlon, dlat = flon - tlon, flat - tlat
-        lon = lon - dlon
-        lat = lat - dlat
+        fx, fy = forward(x, y)
+        dx, dy = fx - tlon, fy - tlat
+        x = x - dx
+        y = y - dy
         # NaN inputs (empty cells) must not keep the loop going: test convergence on finite values only
-        done = ~np.isfinite(dlon) | ~np.isfinite(dlat) | ((np.abs(dlon) < tol) & (np.abs(dlat) < tol))
+        done = ~np.isfinite(dx) | ~np.isfinite(dy) | ((np.abs(dx) < tol) & (np.abs(dy) < tol))
         if np.all(done):
             break
-    return lon, lat
+    return x, y
 
 
-def gcj02_to_wgs84(lon, lat):
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 -> WGS84 (degrees), iterated to below 1e-10 degrees of round-trip error."""
     lon, lat = _as_arrays(lon, lat)
     return _refine(wgs84_to_gcj02, lon, lat, lon, lat)
 
 
-def bd09_to_wgs84(lon, lat):
+def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """BD-09 -> WGS84 (degrees)."""
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 
 
-def wgs84_to_bd09(lon, lat):
+def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """WGS84 -> BD-09 (degrees)."""
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
-def to_wgs84(lon, lat, datum: str):
+def to_wgs84(lon: ArrayLike, lat: ArrayLike, datum: str) -> tuple[np.ndarray, np.ndarray]:
     """Convert from ``datum`` (``"wgs84"``, ``"gcj02"`` or ``"bd09"``) to WGS84."""
     datum = normalise_datum(datum)
     if datum == "wgs84":
@@ -128,7 +138,7 @@ def to_wgs84(lon, lat, datum: str):
     return bd09_to_wgs84(lon, lat)
 
 
-def from_wgs84(lon, lat, datum: str):
+def from_wgs84(lon: ArrayLike, lat: ArrayLike, datum: str) -> tuple[np.ndarray, np.ndarray]:
     """Convert from WGS84 to ``datum``."""
     datum = normalise_datum(datum)
     if datum == "wgs84":

@@ -8,7 +8,8 @@ Internal module of :mod:`childspace.inputs.loaders` (which re-exports :func:`exc
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -16,14 +17,29 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
 
 from childspace._errors import DataError
+from childspace._types import CRSLike
 from childspace.inputs import _validate as V
 from childspace.inputs.datum import normalise_datum, to_wgs84
 from childspace.inputs.projection import WGS84, local_crs_for, to_metric
-from childspace.inputs.tables import _ROW, Source, _rows, read_table_or_layer
+from childspace.inputs.tables import ROW_COLUMN, Source, describe_mask_rows, read_table_or_layer
 
-_POLY_TYPES = {"Polygon", "MultiPolygon"}
+__all__ = [
+    "MIN_POLYGON_AREA_M2",
+    "MIN_POLYGON_WIDTH_M",
+    "POLYGON_TYPES",
+    "apply_study_area",
+    "datum_of",
+    "excluded_rows",
+    "footprints",
+    "load_points_or_layer",
+    "repair_geometries",
+    "to_points",
+]
+
+POLYGON_TYPES = {"Polygon", "MultiPolygon"}
 
 
 def _is_geographic(crs: Any) -> bool:
@@ -43,7 +59,7 @@ def _degrees_contradicted(x: np.ndarray, y: np.ndarray, file_crs: Any) -> bool:
     return bool(ok.any()) and bool(((np.abs(x[ok]) > 180) | (np.abs(y[ok]) > 90)).any())
 
 
-def datum_of(coords: Any, path: Any) -> str:
+def datum_of(coords: str, path: str | Path | None) -> str:
     """``coords`` as ``"wgs84" | "gcj02" | "bd09"``; an unknown name is a DataError naming the file."""
     return normalise_datum(coords, path=path)
 
@@ -112,7 +128,7 @@ def _datum_per_row(df: pd.DataFrame, coords: str, datum_col: str | None, info: d
         except ValueError:
             bad = (values == value).to_numpy()
             raise DataError(
-                f"unknown coordinate system {value!r} in column {datum_col!r} at {_rows(df, bad, info)}",
+                f"unknown coordinate system {value!r} in column {datum_col!r} at {describe_mask_rows(df, bad, info)}",
                 path=info["path"],
                 fix="use WGS84, GCJ-02 (高德/腾讯) or BD-09 (百度), or leave the cell empty",
             ) from None
@@ -125,10 +141,10 @@ def _points_from_table(
     info: dict,
     columns: Mapping[str, str] | None,
     coords: str,
-    crs: Any,
+    crs: CRSLike | None,
     name_col: str | None,
     missing_rows: str = "error",
-) -> tuple[gpd.GeoDataFrame, list[str]]:
+) -> tuple[gpd.GeoDataFrame, list[Hashable]]:
     """Build points (EPSG:4326) from lon/lat (or x/y) columns, or one column of "lon,lat" pairs; returns the
     layer and the columns consumed.
 
@@ -140,12 +156,12 @@ def _points_from_table(
     lat_col = V.find_column(df.columns, "lat", columns, exclude=[lon_col])
     pair_col = None
     if lon_col is None or lat_col is None:
-        pair_col = V.find_pair_column(df, exclude=[_ROW])
+        pair_col = V.find_pair_column(df, exclude=[ROW_COLUMN])
     if pair_col is not None:
         x, y, bad = V.split_pair(df[pair_col])
         if bad.any():
             raise DataError(
-                f'column {pair_col!r} holds "lon,lat" pairs, but not at {_rows(df, bad, info, name_col)}',
+                f'column {pair_col!r} holds "lon,lat" pairs, but not at {describe_mask_rows(df, bad, info, name_col)}',
                 path=path,
                 fix="write each cell as longitude,latitude (e.g. 120.9612,28.1203), or leave it empty",
             )
@@ -157,7 +173,7 @@ def _points_from_table(
             warn=False,
         )
     elif lon_col is None or lat_col is None:
-        found = [c for c in df.columns if c != _ROW]
+        found = [c for c in df.columns if c != ROW_COLUMN]
         which = "longitude" if lon_col is None else "latitude"
         header = ""
         if any(str(c).startswith("column_") for c in found):
@@ -179,14 +195,14 @@ def _points_from_table(
         bad = badx | bady
         if bad.any():
             raise DataError(
-                f"coordinates that are not numbers at {_rows(df, bad, info, name_col)}",
+                f"coordinates that are not numbers at {describe_mask_rows(df, bad, info, name_col)}",
                 path=path,
                 fix="write decimal degrees (e.g. 120.9612) or degrees-minutes-seconds "
                 "(120°57'40\"E) in the lon/lat columns",
             )
     missing = ~(np.isfinite(x) & np.isfinite(y))
     if missing.any() and missing_rows != "keep":
-        where = _rows(df, missing, info, name_col)
+        where = describe_mask_rows(df, missing, info, name_col)
         if missing_rows == "error" or missing.sum() * 2 > len(df):
             raise DataError(
                 f"empty coordinates at {where}"
@@ -206,7 +222,7 @@ def _points_from_table(
             f"{n} {'row' if n == 1 else 'rows'} without coordinates "
             f"left out: {where}; fill them in to include them (to refuse such a file instead: "
             f"{V.setting('strict', True)})",
-            ids=df.loc[missing, _ROW].tolist(),
+            ids=df.loc[missing, ROW_COLUMN].tolist(),
             path=path,
         )
         df, x, y = df.loc[~missing].reset_index(drop=True), x[~missing], y[~missing]
@@ -222,18 +238,18 @@ def _points_from_table(
         swap = ~missing & (((np.abs(y) > 90) & (np.abs(x) <= 90)) | (_in_china(y, x) & ~_in_china(x, y)))
         if swap.any():
             x[swap], y[swap] = y[swap].copy(), x[swap].copy()
-            ids = df.loc[swap, _ROW].tolist()
+            ids = df.loc[swap, ROW_COLUMN].tolist()
             V.log_issue(
                 info["issues"],
                 "swapped_lonlat",
-                f"longitude and latitude swapped at {_rows(df, swap, info, name_col)}; swapped back",
+                f"longitude and latitude swapped at {describe_mask_rows(df, swap, info, name_col)}; swapped back",
                 ids=ids,
                 path=path,
             )
         out = ~missing & ((np.abs(x) > 180) | (np.abs(y) > 90))
         if out.any():
             raise DataError(
-                f"coordinates out of range (|lon| > 180 or |lat| > 90) at {_rows(df, out, info, name_col)}",
+                f"coordinates out of range (|lon| > 180 or |lat| > 90) at {describe_mask_rows(df, out, info, name_col)}",
                 path=path,
                 fix="correct the coordinates",
             )
@@ -279,7 +295,7 @@ def _points_from_table(
 def _layer_to_wgs84(
     gdf: gpd.GeoDataFrame,
     info: dict,
-    crs: Any,
+    crs: CRSLike | None,
     coords: str,
     name_col: str | None,
     missing_rows: str = "error",
@@ -288,7 +304,7 @@ def _layer_to_wgs84(
     geom = gdf.geometry
     missing = (geom.isna() | geom.is_empty).to_numpy()
     if missing.any() and missing_rows != "keep":
-        where = _rows(gdf, missing, info, name_col)
+        where = describe_mask_rows(gdf, missing, info, name_col)
         if missing_rows == "error" or missing.sum() * 2 > len(gdf):
             raise DataError(f"empty geometry at {where}", path=path, fix="draw these features or delete them")
         n = int(missing.sum())
@@ -298,7 +314,7 @@ def _layer_to_wgs84(
             f"{n} {'feature' if n == 1 else 'features'} without "
             f"geometry left out: {where}; draw them to include them (to refuse such a file instead: "
             f"{V.setting('strict', True)})",
-            ids=gdf.loc[missing, _ROW].tolist(),
+            ids=gdf.loc[missing, ROW_COLUMN].tolist(),
             path=path,
         )
         gdf = gdf.loc[~missing].reset_index(drop=True)
@@ -318,19 +334,19 @@ def _layer_to_wgs84(
     return out
 
 
-def _load_points_or_layer(
+def load_points_or_layer(
     path: Source,
     *,
-    layer: Any,
-    sheet: Any,
+    layer: str | int | None,
+    sheet: str | int | None,
     encoding: str | None,
-    crs: Any,
+    crs: CRSLike | None,
     coords: str,
     columns: Mapping[str, str] | None,
     name_hint: str | None = "name",
     missing_rows: str = "error",
     max_rows: int | None = None,
-) -> tuple[gpd.GeoDataFrame, dict, list[str]]:
+) -> tuple[gpd.GeoDataFrame, dict, list[Hashable]]:
     datum_of(
         coords, path if not isinstance(path, pd.DataFrame) else None
     )  # a wrong name fails before reading
@@ -341,7 +357,7 @@ def _load_points_or_layer(
     is_layer = isinstance(df, gpd.GeoDataFrame) and df.geometry.notna().any()
     if is_layer:
         gdf = _layer_to_wgs84(df, info, crs, coords, name_col, missing_rows)
-        used: list[str] = []
+        used: list[Hashable] = []
     else:
         if isinstance(df, gpd.GeoDataFrame):
             df = pd.DataFrame(df.drop(columns=df.geometry.name))
@@ -355,7 +371,7 @@ MIN_POLYGON_AREA_M2 = 1.0
 MIN_POLYGON_WIDTH_M = 0.5
 
 
-def _repair(
+def repair_geometries(
     gdf: gpd.GeoDataFrame,
     info: dict,
     ids: pd.Series,
@@ -389,7 +405,7 @@ def _repair(
             width[is_poly] = 2.0 * area[is_poly] / np.maximum(metric.length.to_numpy(), 1e-9)
         zero = was_poly & (~is_poly | (area < MIN_POLYGON_AREA_M2) | (width < MIN_POLYGON_WIDTH_M))
     if zero.any():
-        where = _rows(gdf, zero, info, name_col)
+        where = describe_mask_rows(gdf, zero, info, name_col)
         if zero_area == "error":
             raise DataError(
                 f"{'a polygon' if zero.sum() == 1 else f'{int(zero.sum())} polygons'} without area (a "
@@ -423,13 +439,13 @@ def _repair(
 
 def _polygonal_part(g: Any) -> Any:
     """The polygons of a make_valid result (a collection may also hold lines/points), as one (Multi)Polygon."""
-    if g.geom_type in _POLY_TYPES:
+    if g.geom_type in POLYGON_TYPES:
         return g
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in _POLY_TYPES]
+    parts = [p for p in shapely.get_parts(g) if p.geom_type in POLYGON_TYPES]
     return shapely.union_all(parts) if parts else g
 
 
-def _to_points(
+def to_points(
     gdf: gpd.GeoDataFrame, info: dict, ids: pd.Series, what: str
 ) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
     """Reduce non-point geometries to representative points; returns (layer, area_ha, footprint WKB)."""
@@ -474,7 +490,7 @@ def _to_points(
     return out, area, footprint
 
 
-def _study_area_union(study_area: Any) -> Any:
+def _study_area_union(study_area: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None) -> BaseGeometry:
     if isinstance(study_area, (gpd.GeoDataFrame, gpd.GeoSeries)):
         s = study_area.geometry if isinstance(study_area, gpd.GeoDataFrame) else study_area
         if s.crs is None:
@@ -490,8 +506,12 @@ def _study_area_union(study_area: Any) -> Any:
     )
 
 
-def _apply_study_area(
-    gdf: gpd.GeoDataFrame, study_area: Any, info: dict, id_col: str, what: str
+def apply_study_area(
+    gdf: gpd.GeoDataFrame,
+    study_area: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None,
+    info: dict,
+    id_col: str,
+    what: str,
 ) -> gpd.GeoDataFrame:
     if study_area is None:
         return gdf
@@ -511,7 +531,9 @@ def _apply_study_area(
             ids=ids,
             path=info["path"],
         )
-    kept.attrs["excluded"] = _records(excluded.drop(columns=[_ROW], errors="ignore")) if out.any() else ""
+    kept.attrs["excluded"] = (
+        _records(excluded.drop(columns=[ROW_COLUMN], errors="ignore")) if out.any() else ""
+    )
     kept.attrs["n_excluded"] = int(out.sum())
     return kept
 

@@ -35,31 +35,33 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from shapely.geometry.base import BaseGeometry
 
 from childspace._errors import DataError
+from childspace._types import CRSLike
 from childspace.inputs import _validate as V
 from childspace.inputs.attributes import read_attributes
 from childspace.inputs.geometry import (
-    _POLY_TYPES,
-    _apply_study_area,
-    _load_points_or_layer,
-    _repair,
-    _to_points,
+    POLYGON_TYPES,
+    apply_study_area,
     excluded_rows,
     footprints,
+    load_points_or_layer,
+    repair_geometries,
+    to_points,
 )
 from childspace.inputs.pilots import PILOT_KINDS, load_pilots
 from childspace.inputs.projection import WGS84
 from childspace.inputs.standards import Standards, default_standards
 from childspace.inputs.tables import (
-    _ROW,
+    ROW_COLUMN,
     Source,
-    _assemble,
-    _finish,
-    _ids,
-    _map_columns,
-    _norm_code,
-    _rows,
+    assemble_layer,
+    describe_mask_rows,
+    finish_layer,
+    make_ids,
+    map_columns,
+    normalise_code,
     read_table_or_layer,
     validate_report,
 )
@@ -122,7 +124,7 @@ def _blank_children(units: gpd.GeoDataFrame, info: dict, column: Any) -> None:
         info["issues"],
         "children_blank",
         f"{n} of {total} units have no child count in column {column!r} "
-        f"(blank, not 0): {_rows(units, blank, info, 'name')}; they count 0 children where counts are "
+        f"(blank, not 0): {describe_mask_rows(units, blank, info, 'name')}; they count 0 children where counts are "
         f"used ({known:,.0f} children counted in the others){estimate} -> fill in the counts (0 where "
         "there are none)",
         ids=units.loc[blank, "unit_id"].tolist(),
@@ -134,7 +136,7 @@ def load_boundaries(
     path: Source,
     level: str | None = None,
     layer: str | int | None = None,
-    crs: Any = None,
+    crs: CRSLike | None = None,
     encoding: str | None = None,
     columns: Mapping[str, str] | None = None,
     sheet: str | int | None = None,
@@ -173,7 +175,7 @@ def load_boundaries(
         Invalid polygons are repaired (make_valid) with a warning; a polygon without area, or a unit without
         geometry, is an error naming it.
     """
-    gdf, info, used = _load_points_or_layer(
+    gdf, info, used = load_points_or_layer(
         path,
         layer=layer,
         sheet=sheet,
@@ -184,34 +186,38 @@ def load_boundaries(
         max_rows=max_rows,
     )
     path_ = info["path"]
-    mapping = _map_columns(
+    mapping = map_columns(
         gdf, ["name", "code", "id", "parent_id", "population", "children", "level"], ["name"], info, columns
     )
     name_col = mapping["name"]
     types = gdf.geometry.geom_type.to_numpy()
-    nonpoly = ~np.isin(types, list(_POLY_TYPES))
+    nonpoly = ~np.isin(types, list(POLYGON_TYPES))
     if nonpoly.any():
         kinds = sorted(set(types[nonpoly].astype(str)))
         raise DataError(
-            f"boundaries must be polygons; found {'/'.join(kinds)} at {_rows(gdf, nonpoly, info, name_col)}",
+            f"boundaries must be polygons; found {'/'.join(kinds)} at {describe_mask_rows(gdf, nonpoly, info, name_col)}",
             path=path_,
             fix="use the polygon layer of the administrative units",
         )
-    out = _assemble(gdf, mapping, used)
+    out = assemble_layer(gdf, mapping, used)
     out["name"] = out["name"].map(V.clean_str)
     blank = out["name"].isna().to_numpy()
     if blank.any():
-        raise DataError(f"empty name at {_rows(out, blank, info)}", path=path_, fix="fill in the unit names")
+        raise DataError(
+            f"empty name at {describe_mask_rows(out, blank, info)}", path=path_, fix="fill in the unit names"
+        )
     if "code" in out.columns:
-        out["code"] = out["code"].map(_norm_code).astype(object)
+        out["code"] = out["code"].map(normalise_code).astype(object)
     if "parent_id" in out.columns:
-        out["parent_id"] = out["parent_id"].map(_norm_code).astype(object)
+        out["parent_id"] = out["parent_id"].map(normalise_code).astype(object)
     id_src = (
         "code"
         if "code" in out.columns and out["code"].notna().all()
         else ("id" if "id" in out.columns else None)
     )
-    out["unit_id"] = _ids(out, id_src, "U", info, "name", label=repr(mapping.get(id_src)) if id_src else None)
+    out["unit_id"] = make_ids(
+        out, id_src, "U", info, "name", label=repr(mapping.get(id_src)) if id_src else None
+    )
     if "id" in out.columns and id_src != "id":
         out = out.rename(columns={"id": "id_input"})
     elif "id" in out.columns:
@@ -222,7 +228,7 @@ def load_boundaries(
             if bad.any() or (num < 0).any():
                 bad = bad | (num < 0)
                 raise DataError(
-                    f"{col} is not a number ≥ 0 at {_rows(out, bad, info, 'name')}",
+                    f"{col} is not a number ≥ 0 at {describe_mask_rows(out, bad, info, 'name')}",
                     path=path_,
                     fix=f"write whole numbers in the {mapping[col]!r} column",
                 )
@@ -258,25 +264,25 @@ def load_boundaries(
             lv = lv.fillna(by_name)
         if lv.isna().any():
             raise DataError(
-                f"cannot tell township from community at {_rows(out, lv.isna().to_numpy(), info, 'name')}",
+                f"cannot tell township from community at {describe_mask_rows(out, lv.isna().to_numpy(), info, 'name')}",
                 path=path_,
                 fix="pass level='township' or level='community'",
             )
         out["level"] = lv.astype(object)
-    out = _repair(out, info, out["unit_id"], polygonal=True, name_col="name", zero_area="error")
+    out = repair_geometries(out, info, out["unit_id"], polygonal=True, name_col="name", zero_area="error")
     canonical = ["unit_id", "name", "level", "parent_id", "code", "population", "children"]
-    return _finish(out, canonical, info, "boundaries")
+    return finish_layer(out, canonical, info, "boundaries")
 
 
 def load_facilities(
     path: Source,
     layer: str | int | None = None,
-    crs: Any = None,
+    crs: CRSLike | None = None,
     coords: str = "wgs84",
     encoding: str | None = None,
     columns: Mapping[str, str] | None = None,
     category: str | None = None,
-    study_area: Any = None,
+    study_area: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None = None,
     sheet: str | int | None = None,
     standards: Standards | None = None,
     strict: bool = False,
@@ -324,7 +330,7 @@ def load_facilities(
         :func:`footprints`). Other input columns are kept.
     """
     std = standards or default_standards()
-    gdf, info, used = _load_points_or_layer(
+    gdf, info, used = load_points_or_layer(
         path,
         layer=layer,
         sheet=sheet,
@@ -337,19 +343,21 @@ def load_facilities(
     )
     path_ = info["path"]
     required = ["name"] if category is not None else ["name", "category"]
-    mapping = _map_columns(
+    mapping = map_columns(
         gdf,
         ["id", "name", "category", "address", "capacity", "area_ha", "subtype", "source"],
         required,
         info,
         columns,
     )
-    out = _assemble(gdf, mapping, used)
+    out = assemble_layer(gdf, mapping, used)
     out["name"] = out["name"].map(V.clean_str)
     blank = out["name"].isna().to_numpy()
     if blank.any():
         raise DataError(
-            f"empty name at {_rows(out, blank, info)}", path=path_, fix="fill in the facility names"
+            f"empty name at {describe_mask_rows(out, blank, info)}",
+            path=path_,
+            fix="fill in the facility names",
         )
     if category is not None:
         canon = std.canonical(category)
@@ -366,7 +374,7 @@ def load_facilities(
         blank = labels.isna().to_numpy()
         if blank.any():
             raise DataError(
-                f"empty category at {_rows(out, blank, info, 'name')}",
+                f"empty category at {describe_mask_rows(out, blank, info, 'name')}",
                 path=path_,
                 fix="fill in the category (类型) of these rows, or pass category=",
             )
@@ -377,12 +385,14 @@ def load_facilities(
             except DataError as exc:
                 bad = (labels == lab).to_numpy()
                 raise DataError(
-                    f"{exc.message} (at {_rows(out, bad, info, 'name')})", path=path_, fix=exc.fix
+                    f"{exc.message} (at {describe_mask_rows(out, bad, info, 'name')})",
+                    path=path_,
+                    fix=exc.fix,
                 ) from None
         if "subtype" not in out.columns:
             out["subtype"] = labels
         out["category"] = labels.map(lookup)
-    out["facility_id"] = _ids(
+    out["facility_id"] = make_ids(
         out, "id" if "id" in out.columns else None, "F", info, "name", label=repr(mapping.get("id"))
     )
     info["generated_ids"] = "id" not in out.columns
@@ -394,7 +404,7 @@ def load_facilities(
         num, bad = V.to_number(out["capacity"])
         if bad.any():
             raise DataError(
-                f"capacity is not a number at {_rows(out, bad, info, 'name')}",
+                f"capacity is not a number at {describe_mask_rows(out, bad, info, 'name')}",
                 path=path_,
                 fix=f"write numbers in the {mapping['capacity']!r} column",
             )
@@ -404,8 +414,8 @@ def load_facilities(
     out = read_attributes(
         out, info["issues"], path_, columns
     )  # places, ownership, 普惠, grade, 示范型, venue size
-    out = _repair(out, info, out["facility_id"], polygonal=True, name_col="name", zero_area="point")
-    out, area, footprint = _to_points(out, info, out["facility_id"], "facilities")
+    out = repair_geometries(out, info, out["facility_id"], polygonal=True, name_col="name", zero_area="point")
+    out, area, footprint = to_points(out, info, out["facility_id"], "facilities")
     if not np.all(np.isnan(area)) or "area_ha" in out.columns:
         given = V.to_number(out["area_ha"])[0] if "area_ha" in out.columns else np.full(len(out), np.nan)
         computed = ~np.isnan(area)
@@ -423,19 +433,19 @@ def load_facilities(
         out["area_ha"] = np.where(computed, area, given)
     if any(v is not None for v in footprint):
         out["footprint"] = footprint
-    out = _apply_study_area(out, study_area, info, "facility_id", "facilities")
+    out = apply_study_area(out, study_area, info, "facility_id", "facilities")
     canonical = ["facility_id", "name", "category", "subtype", "source", "capacity", "address", "area_ha"]
-    return _finish(out, canonical, info, "facilities")
+    return finish_layer(out, canonical, info, "facilities")
 
 
 def load_origins(
     path: Source,
     layer: str | int | None = None,
-    crs: Any = None,
+    crs: CRSLike | None = None,
     coords: str = "wgs84",
     encoding: str | None = None,
     columns: Mapping[str, str] | None = None,
-    study_area: Any = None,
+    study_area: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None = None,
     sheet: str | int | None = None,
     strict: bool = False,
     max_rows: int | None = None,
@@ -456,7 +466,7 @@ def load_origins(
         EPSG:4326 points; ``origin_id`` (str; generated ``O0001``... when absent), ``children`` (int64 ≥ 0;
         fractional counts are rounded with a warning), optional ``unit_id``.
     """
-    gdf, info, used = _load_points_or_layer(
+    gdf, info, used = load_points_or_layer(
         path,
         layer=layer,
         sheet=sheet,
@@ -471,24 +481,26 @@ def load_origins(
     path_ = info["path"]
     aliases_id = ("origin_id", "id", "编号", "序号")
     found_id = V.find_column(gdf.columns, "id", columns, aliases={"id": aliases_id})
-    mapping = _map_columns(
+    mapping = map_columns(
         gdf, ["children", "unit_id"], ["children"], info, columns, skip=[found_id] if found_id else []
     )
     if found_id is not None:
         mapping = {"id": found_id, **mapping}
-    out = _assemble(gdf, mapping, used)
+    out = assemble_layer(gdf, mapping, used)
     num, bad = V.to_number(out["children"])
     nan = ~np.isfinite(num) & ~bad
     if bad.any() or nan.any():
         raise DataError(
-            f"children is empty or not a number at {_rows(out, bad | nan, info)}",
+            f"children is empty or not a number at {describe_mask_rows(out, bad | nan, info)}",
             path=path_,
             fix=f"write the number of children (0 if none) in the {mapping['children']!r} column",
         )
     neg = num < 0
     if neg.any():
         raise DataError(
-            f"negative number of children at {_rows(out, neg, info)}", path=path_, fix="children must be ≥ 0"
+            f"negative number of children at {describe_mask_rows(out, neg, info)}",
+            path=path_,
+            fix="children must be ≥ 0",
         )
     frac = num != np.round(num)
     if frac.any():
@@ -497,24 +509,24 @@ def load_origins(
             "children_rounded",
             f"{int(frac.sum())} fractional children counts rounded "
             f"to whole children (total {num.sum():.1f} -> {np.round(num).sum():.0f})",
-            ids=out.loc[frac, _ROW].tolist(),
+            ids=out.loc[frac, ROW_COLUMN].tolist(),
             path=path_,
         )
     out["children"] = np.round(num).astype("int64")
-    out["origin_id"] = _ids(
+    out["origin_id"] = make_ids(
         out, "id" if "id" in out.columns else None, "O", info, label=repr(mapping.get("id"))
     )
     if "id" in out.columns:
         out = out.drop(columns="id")
     if "unit_id" in out.columns:
-        out["unit_id"] = out["unit_id"].map(_norm_code).astype(object)
-    out, _, _ = _to_points(out, info, out["origin_id"], "origins")
-    out = _apply_study_area(out, study_area, info, "origin_id", "origins")
-    return _finish(out, ["origin_id", "children", "unit_id"], info, "origins")
+        out["unit_id"] = out["unit_id"].map(normalise_code).astype(object)
+    out, _, _ = to_points(out, info, out["origin_id"], "origins")
+    out = apply_study_area(out, study_area, info, "origin_id", "origins")
+    return finish_layer(out, ["origin_id", "children", "unit_id"], info, "origins")
 
 
 def combine_facilities(
-    layers: Sequence[gpd.GeoDataFrame], files: Sequence[Any] | None = None
+    layers: Sequence[gpd.GeoDataFrame], files: Sequence[str | Path | None] | None = None
 ) -> gpd.GeoDataFrame:
     """Put facilities loaded from several files into one layer, keeping every file's repairs and exclusions.
 

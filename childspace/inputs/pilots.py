@@ -16,11 +16,20 @@ import pandas as pd
 import shapely
 
 from childspace._errors import DataError
+from childspace._types import CRSLike
 from childspace.inputs import _validate as V
-from childspace.inputs.geometry import _load_points_or_layer, _to_points
+from childspace.inputs.geometry import load_points_or_layer, to_points
 from childspace.inputs.projection import WGS84
 from childspace.inputs.register import normalise_unit_name
-from childspace.inputs.tables import Source, _assemble, _finish, _ids, _map_columns, _norm_code, _rows
+from childspace.inputs.tables import (
+    Source,
+    assemble_layer,
+    describe_mask_rows,
+    finish_layer,
+    make_ids,
+    map_columns,
+    normalise_code,
+)
 
 __all__ = ["PILOT_KINDS", "load_pilots"]
 
@@ -64,7 +73,7 @@ def load_pilots(
     boundaries: gpd.GeoDataFrame | None = None,
     coords: str = "wgs84",
     layer: str | int | None = None,
-    crs: Any = None,
+    crs: CRSLike | None = None,
     encoding: str | None = None,
     columns: Mapping[str, str] | None = None,
     sheet: str | int | None = None,
@@ -97,7 +106,7 @@ def load_pilots(
         otherwise.
     """
     years = dict(batch_years or _BATCH_YEARS)
-    gdf, info, used = _load_points_or_layer(
+    gdf, info, used = load_points_or_layer(
         path,
         layer=layer,
         sheet=sheet,
@@ -109,25 +118,27 @@ def load_pilots(
         max_rows=max_rows,
     )
     path_ = info["path"]
-    mapping = _map_columns(
+    mapping = map_columns(
         gdf,
         ["id", "name", "batch", "kind", "township", "code", "key_project", "notes"],
         ["name", "batch", "kind"],
         info,
         columns,
     )
-    out = _assemble(gdf, mapping, used)
+    out = assemble_layer(gdf, mapping, used)
     out["name"] = out["name"].map(V.clean_str)
     blank = out["name"].isna().to_numpy()
     if blank.any():
-        raise DataError(f"empty name at {_rows(out, blank, info)}", path=path_, fix="fill in the pilot names")
+        raise DataError(
+            f"empty name at {describe_mask_rows(out, blank, info)}", path=path_, fix="fill in the pilot names"
+        )
     kinds = out["kind"].map(_pilot_kind)
     bad = kinds.isna().to_numpy()
     if bad.any():
         labels = sorted(set(out.loc[bad, "kind"].map(lambda v: str(V.clean_str(v)))))
         known = "; ".join(f"{k}: {'/'.join(v)}" for k, v in _KIND_LABELS.items())
         raise DataError(
-            f"unknown pilot type {', '.join(labels)} at {_rows(out, bad, info, 'name')}; known: {known}",
+            f"unknown pilot type {', '.join(labels)} at {describe_mask_rows(out, bad, info, 'name')}; known: {known}",
             path=path_,
             fix="use one of the known types in the 类型 column",
         )
@@ -138,7 +149,7 @@ def load_pilots(
     if bad.any():
         raise DataError(
             f"batch not understood ({', '.join(sorted(set(map(str, out.loc[bad, 'batch']))))}) at "
-            f"{_rows(out, bad, info, 'name')}",
+            f"{describe_mask_rows(out, bad, info, 'name')}",
             path=path_,
             fix="write the year (2022) or 第一批/第二批 (batch_years= maps numbers to years)",
         )
@@ -148,7 +159,7 @@ def load_pilots(
         bad = kp.isna().to_numpy()
         if bad.any():
             raise DataError(
-                f"key project flag not understood at {_rows(out, bad, info, 'name')}",
+                f"key project flag not understood at {describe_mask_rows(out, bad, info, 'name')}",
                 path=path_,
                 fix="write 是/否, yes/no, 1/0 or ✓",
             )
@@ -159,8 +170,8 @@ def load_pilots(
         if col in out.columns:
             out[col] = out[col].map(V.clean_str).astype(object)
     if "code" in out.columns:
-        out["code"] = out["code"].map(_norm_code).astype(object)
-    out["pilot_id"] = _ids(
+        out["code"] = out["code"].map(normalise_code).astype(object)
+    out["pilot_id"] = make_ids(
         out, "id" if "id" in out.columns else None, "P", info, "name", label=repr(mapping.get("id"))
     )
     if "id" in out.columns:
@@ -184,7 +195,7 @@ def load_pilots(
             by_code: dict[str, int] = {}
             for col in ("code", "unit_id"):
                 if col in b.columns:
-                    for i, v in enumerate(b[col].map(_norm_code)):
+                    for i, v in enumerate(b[col].map(normalise_code)):
                         if v is not None:
                             by_code.setdefault(v, i)
             by_name: dict[str, list[int]] = {}
@@ -223,7 +234,7 @@ def load_pilots(
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
         raise DataError(
-            f"no location for {_rows(out, missing, info, 'name')}: empty coordinates"
+            f"no location for {describe_mask_rows(out, missing, info, 'name')}: empty coordinates"
             + (" and no matching community boundary" if community[missing].any() else ""),
             path=path_,
             fix="fill in lon/lat, or the community code with boundaries=",
@@ -231,7 +242,7 @@ def load_pilots(
     out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=WGS84))
     nonpoint = ~community & (shapely.get_type_id(geoms) != 0)
     if nonpoint.any():
-        sub, _, _ = _to_points(out.loc[nonpoint], info, out.loc[nonpoint, "pilot_id"], "non-community pilots")
+        sub, _, _ = to_points(out.loc[nonpoint], info, out.loc[nonpoint, "pilot_id"], "non-community pilots")
         geoms[nonpoint] = sub.geometry.values
         out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=WGS84))
     canonical = [
@@ -246,4 +257,4 @@ def load_pilots(
         "notes",
         "kind_input",
     ]
-    return _finish(out, canonical, info, "pilots")
+    return finish_layer(out, canonical, info, "pilots")

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import ArrayLike
+
 from childspace._errors import DataError
 
 DEFAULT_PLAN = Path(__file__).resolve().parents[1] / "config" / "plan_yueqing.toml"
@@ -67,14 +70,12 @@ class VenueRule:
     daily_visitors: float | None = None
     inclusive: bool = False
 
-    def applies(self, area: Any, visitors: Any) -> Any:
+    def applies(self, area: ArrayLike, visitors: ArrayLike) -> np.ndarray:
         """Boolean array: the rule applies (NaN never passes a threshold)."""
-        import numpy as np
-
-        area = np.asarray(area, dtype=float)
-        visitors = np.asarray(visitors, dtype=float)
-        out = np.zeros(np.broadcast(area, visitors).shape, dtype=bool)
-        for value, limit in ((area, self.floor_area_m2), (visitors, self.daily_visitors)):
+        a = np.asarray(area, dtype=float)
+        v = np.asarray(visitors, dtype=float)
+        out = np.zeros(np.broadcast(a, v).shape, dtype=bool)
+        for value, limit in ((a, self.floor_area_m2), (v, self.daily_visitors)):
             if limit is not None:
                 out |= (value >= limit) if self.inclusive else (value > limit)
         return out

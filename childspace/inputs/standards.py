@@ -42,7 +42,7 @@ _SPLIT = re.compile(r"\s*[/／、,，;；|｜]\s*")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
-def normalise_label(label: Any) -> str:
+def normalise_label(label: object) -> str:
     """Normalise a label for matching: NFKC (full-width to half-width), lower case, single spaces, no quotes.
 
     ``"ＫＩＮＤＥＲＧＡＲＴＥＮ "``, ``"Kindergarten"`` and ``"kindergarten"`` all give ``"kindergarten"``;
@@ -174,7 +174,7 @@ class Standards:
         """All labels, grouped by category (for error messages)."""
         return [f"{c.name}: {'/'.join(dict.fromkeys([c.zh, *c.labels]))}" for c in self.categories.values()]
 
-    def canonical(self, label: Any) -> str:
+    def canonical(self, label: object) -> str:
         """The canonical category of ``label`` (see :func:`canonical_category`)."""
         if label is None or (isinstance(label, float) and np.isnan(label)):
             raise DataError("empty category label", fix="fill in the category (类型) column")
@@ -394,7 +394,7 @@ def default_standards() -> Standards:
     return _DEFAULT
 
 
-def canonical_category(label: Any, standards: Standards | None = None) -> str:
+def canonical_category(label: object, standards: Standards | None = None) -> str:
     """Map a category label onto its canonical key.
 
     Matching ignores case, surrounding/repeated whitespace and full-width vs half-width forms; combined labels

@@ -10,7 +10,7 @@ import csv
 import io as _io
 import re
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -22,7 +22,24 @@ import pyogrio
 from childspace._errors import DataError
 from childspace.inputs import _validate as V
 
-_ROW = "__row__"
+__all__ = [
+    "MAX_ROWS",
+    "MAX_TEXT_BYTES",
+    "MAX_XLSX_RATIO",
+    "MAX_XLSX_UNCOMPRESSED",
+    "ROW_COLUMN",
+    "Source",
+    "assemble_layer",
+    "describe_mask_rows",
+    "finish_layer",
+    "make_ids",
+    "map_columns",
+    "normalise_code",
+    "read_table_or_layer",
+    "validate_report",
+]
+
+ROW_COLUMN = "__row__"
 
 Source: TypeAlias = str | Path | pd.DataFrame
 
@@ -88,9 +105,9 @@ def _frame_from_rows(raw: pd.DataFrame, first_line: int) -> tuple[pd.DataFrame, 
     start = h + 2 if two else h + 1
     df = raw.iloc[start:].copy()
     df.columns = names
-    df[_ROW] = np.arange(start, start + len(df)) + first_line
+    df[ROW_COLUMN] = np.arange(start, start + len(df)) + first_line
     blank = np.ones(len(df), dtype=bool)
-    for col in df.columns.drop(_ROW):
+    for col in df.columns.drop(ROW_COLUMN):
         cell = df[col].astype("string")
         blank &= (cell.isna() | cell.str.strip().eq("")).fillna(True).to_numpy(dtype=bool)
     df = df.loc[~blank].reset_index(drop=True)
@@ -388,7 +405,7 @@ def read_table_or_layer(
     limit = MAX_ROWS if max_rows is None else int(max_rows)
     if isinstance(path, pd.DataFrame):
         df = path.copy()
-        df[_ROW] = np.arange(1, len(df) + 1)
+        df[ROW_COLUMN] = np.arange(1, len(df) + 1)
         kind = "layer" if isinstance(path, gpd.GeoDataFrame) else "table"
         return df, {"path": "<DataFrame>", "kind": kind, "encoding": None, "row_word": "row", "issues": []}
     p = _check_path(path)
@@ -457,37 +474,39 @@ def read_table_or_layer(
                 ) from None
             raise _layer_error(p, exc) from None
         info.update(kind="layer", encoding=encoding, row_word="feature")
-        df[_ROW] = np.arange(1, len(df) + 1)
+        df[ROW_COLUMN] = np.arange(1, len(df) + 1)
         return df, info
     if two:
         V.log_issue(
             info["issues"],
             "header",
             f"the column names span two rows ({h + 1} and {h + 2}, merged "
-            f"cells); read as {[c for c in df.columns if c != _ROW]}",
+            f"cells); read as {[c for c in df.columns if c != ROW_COLUMN]}",
             path=p,
             warn=False,
         )
     return df, info
 
 
-def _rows(df: pd.DataFrame, mask: np.ndarray, info: dict, name_col: str | None = None) -> str:
+def describe_mask_rows(
+    df: pd.DataFrame, mask: np.ndarray, info: dict, name_col: Hashable | None = None
+) -> str:
     sub = df.loc[np.asarray(mask)]
     names = sub[name_col].tolist() if name_col and name_col in sub.columns else None
-    return V.describe_rows(sub[_ROW].tolist(), names).replace("row", info.get("row_word", "row"), 1)
+    return V.describe_rows(sub[ROW_COLUMN].tolist(), names).replace("row", info.get("row_word", "row"), 1)
 
 
-def _map_columns(
+def map_columns(
     df: pd.DataFrame,
     wanted: Sequence[str],
     required: Sequence[str],
     info: dict,
     columns: Mapping[str, str] | None,
     skip: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> dict[str, Hashable]:
     """canonical -> input column for each wanted canonical column found (a column serves one canonical only)."""
-    found: dict[str, Any] = {}
-    taken = set(skip) | {_ROW}
+    found: dict[str, Hashable] = {}
+    taken: set[Hashable] = set(skip) | {ROW_COLUMN}
     if isinstance(df, gpd.GeoDataFrame):
         taken.add(df.geometry.name)
     for canon in wanted:
@@ -502,13 +521,13 @@ def _map_columns(
             if k in wanted:
                 raise DataError(
                     f"columns={{{k!r}: {columns[k]!r}}}: no such column; found columns "
-                    f"{[c for c in df.columns if c not in (_ROW, 'geometry')]}",
+                    f"{[c for c in df.columns if c not in (ROW_COLUMN, 'geometry')]}",
                     path=info["path"],
                     fix="give the column name exactly as in the file",
                 )
     for canon in required:
         if canon not in found:
-            present = [c for c in df.columns if c not in (_ROW, "geometry")]
+            present = [c for c in df.columns if c not in (ROW_COLUMN, "geometry")]
             raise DataError(
                 f"missing required column {canon!r}; found columns {present}; accepted names: "
                 f"{V.accepted(canon)}",
@@ -518,8 +537,13 @@ def _map_columns(
     return found
 
 
-def _ids(
-    df: pd.DataFrame, col: Any, prefix: str, info: dict, name_col: Any = None, label: Any = None
+def make_ids(
+    df: pd.DataFrame,
+    col: Hashable | None,
+    prefix: str,
+    info: dict,
+    name_col: Hashable | None = None,
+    label: str | None = None,
 ) -> pd.Series:
     n = len(df)
     if col is None:
@@ -530,7 +554,7 @@ def _ids(
     blank = ids.isna().to_numpy()
     if blank.any():
         raise DataError(
-            f"empty id in column {shown} at {_rows(df, blank, info, name_col)}",
+            f"empty id in column {shown} at {describe_mask_rows(df, blank, info, name_col)}",
             path=info["path"],
             fix="fill in the ids, or remove the column to have ids generated",
         )
@@ -538,14 +562,14 @@ def _ids(
     if dup.any():
         values = sorted(set(ids[dup]))
         raise DataError(
-            f"duplicate ids in column {shown}: {', '.join(values[:10])} at {_rows(df, dup, info, name_col)}",
+            f"duplicate ids in column {shown}: {', '.join(values[:10])} at {describe_mask_rows(df, dup, info, name_col)}",
             path=info["path"],
             fix="make the ids unique",
         )
     return ids.astype(object)
 
 
-def _norm_code(value: Any) -> str | None:
+def normalise_code(value: object) -> str | None:
     """A division code as digits; a 9-digit township code is padded to the 12-digit form (``…000``)."""
     text = V.clean_str(value)
     if text is None:
@@ -555,7 +579,9 @@ def _norm_code(value: Any) -> str | None:
     return text
 
 
-def _assemble(gdf: gpd.GeoDataFrame, mapping: Mapping[str, Any], consumed: Sequence[str]) -> gpd.GeoDataFrame:
+def assemble_layer(
+    gdf: gpd.GeoDataFrame, mapping: Mapping[str, Hashable], consumed: Sequence[Hashable]
+) -> gpd.GeoDataFrame:
     """Rename mapped input columns to canonical names; other input columns keep their names (suffixed
     ``_input`` when they would clash with a canonical name)."""
     rename = {src: canon for canon, src in mapping.items()}
@@ -583,9 +609,11 @@ def validate_report(gdf: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(issues, columns=["check", "count", "ids", "message", "file"])
 
 
-def _finish(gdf: gpd.GeoDataFrame, canonical: Sequence[str], info: dict, layer_name: str) -> gpd.GeoDataFrame:
+def finish_layer(
+    gdf: gpd.GeoDataFrame, canonical: Sequence[str], info: dict, layer_name: str
+) -> gpd.GeoDataFrame:
     """Canonical columns first, then the file's other columns, then geometry; attrs set."""
-    gdf = gdf.drop(columns=[c for c in (_ROW,) if c in gdf.columns])
+    gdf = gdf.drop(columns=[c for c in (ROW_COLUMN,) if c in gdf.columns])
     geom = gdf.geometry.name
     extra = [c for c in gdf.columns if c not in canonical and c != geom]
     out = gdf[[c for c in canonical if c in gdf.columns] + extra + [geom]]

@@ -9,10 +9,13 @@ the 类型 column into venue kinds (:data:`VENUE_KINDS`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
+from shapely.geometry.base import BaseGeometry
 
+from childspace._types import CRSLike
 from childspace.inputs.standards import Category, Standards
 
 __all__ = ["VENUE_KINDS", "load_venues", "venue_kinds"]
@@ -108,16 +111,16 @@ def venue_kinds() -> Standards:
 
 
 def load_venues(
-    path: Any,
+    path: str | Path | pd.DataFrame,
     *,
     coords: str = "wgs84",
     kind: str | None = None,
     columns: Mapping[str, str] | None = None,
-    crs: Any = None,
-    layer: Any = None,
-    sheet: Any = None,
+    crs: CRSLike | None = None,
+    layer: str | int | None = None,
+    sheet: str | int | None = None,
     encoding: str | None = None,
-    study_area: Any = None,
+    study_area: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a register of public venues (points, or polygons whose footprint is kept).
 

@@ -18,7 +18,9 @@ from pyproj import CRS
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
+    from numpy.typing import ArrayLike
 
+    from childspace._types import CRSLike
     from childspace.network.types import EdgeWeight, Snap
 
 
@@ -55,7 +57,7 @@ class NetworkBase:
             self,
             nodes: gpd.GeoDataFrame,
             edges: gpd.GeoDataFrame,
-            crs: Any,
+            crs: CRSLike,
             beside_roads: gpd.GeoDataFrame | None = None,
         ) -> None: ...
 
@@ -68,7 +70,7 @@ class NetworkBase:
         @property
         def csr(self) -> sp.csr_array: ...
 
-        def _weight(self, weight: Any) -> EdgeWeight: ...
+        def _weight(self, weight: EdgeWeight | ArrayLike | None) -> EdgeWeight: ...
 
         def _check_snap(self, s: Snap, what: str) -> None: ...
 
@@ -106,7 +108,7 @@ class NetworkBase:
         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]: ...
 
         def _group_values(
-            self, s: Snap, values: Any, name: str, default: float | None = None
+            self, s: Snap, values: ArrayLike | None, name: str, default: float | None = None
         ) -> np.ndarray | None: ...
 
         def substrings(self, edge: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray: ...

@@ -13,6 +13,17 @@ from pyproj import CRS
 
 from childspace.inputs.projection import transformer
 
+__all__ = [
+    "DEFAULT_MEMORY_MB",
+    "as_object_none",
+    "csr_from_parts",
+    "group_argmin",
+    "group_min_columns",
+    "part_cost",
+    "transform_points",
+    "with_virtual",
+]
+
 #: default memory budget (MiB) for dense per-source distance rows in ``distance_matrix`` / ``k_nearest``
 DEFAULT_MEMORY_MB = 256
 
@@ -20,7 +31,7 @@ DEFAULT_MEMORY_MB = 256
 # ----------------------------------------------------------------------------------------------------------------
 # small array helpers
 # ----------------------------------------------------------------------------------------------------------------
-def _group_argmin(values: np.ndarray, owner: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+def group_argmin(values: np.ndarray, owner: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
     """Per group: the minimum of ``values`` and the position (into ``values``) achieving it (-1 if none/inf)."""
     best = np.full(n_groups, np.inf)
     arg = np.full(n_groups, -1, dtype=np.int64)
@@ -42,7 +53,7 @@ def _group_argmin(values: np.ndarray, owner: np.ndarray, n_groups: int) -> tuple
     return best, arg
 
 
-def _group_min_columns(mat: np.ndarray, owner: np.ndarray, n_groups: int) -> np.ndarray:
+def group_min_columns(mat: np.ndarray, owner: np.ndarray, n_groups: int) -> np.ndarray:
     """Reduce the columns of ``mat`` (r, c) to (r, n_groups) by minimum over columns sharing an owner."""
     out = np.full((mat.shape[0], n_groups), np.inf)
     if mat.shape[1] == 0:
@@ -54,13 +65,13 @@ def _group_min_columns(mat: np.ndarray, owner: np.ndarray, n_groups: int) -> np.
     return out
 
 
-def _part(frac: np.ndarray, w: np.ndarray) -> np.ndarray:
+def part_cost(frac: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Cost of a fraction of edges: ``frac * w``, with 0 for a zero fraction even on impassable (inf) edges."""
     with np.errstate(invalid="ignore"):
         return np.where(frac == 0, 0.0, frac * w)
 
 
-def _csr_from_parts(
+def csr_from_parts(
     rows: list[np.ndarray], cols: list[np.ndarray], vals: list[np.ndarray], shape: tuple[int, int]
 ) -> sp.csr_array:
     """A CSR array from (row, col, value) triples given in parts (no duplicates), entries sorted in each row."""
@@ -73,7 +84,7 @@ def _csr_from_parts(
     return sp.csr_array((v[o], c[o], indptr), shape=shape)
 
 
-def _with_virtual(
+def with_virtual(
     base: sp.csr_array, virtual: np.ndarray, cols: np.ndarray, vals: np.ndarray, keep: np.ndarray, k: int
 ) -> sp.csr_array:
     """``base`` (m x m) plus ``k`` virtual nodes (rows m..m+k-1): point j links to the nodes ``cols[j]`` at
@@ -97,7 +108,7 @@ def _with_virtual(
     )
 
 
-def _transform_points(geom: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
+def transform_points(geom: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
     """(m, 2) coordinates of point geometries transformed from ``src`` to ``dst`` (NaN for empty points);
     pyproj on the coordinate arrays, no geometry objects made."""
     out = np.full((geom.size, 2), np.nan)
@@ -109,7 +120,7 @@ def _transform_points(geom: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
     return out
 
 
-def _as_object_none(df: pd.DataFrame, skip: Sequence[str]) -> pd.DataFrame:
+def as_object_none(df: pd.DataFrame, skip: Sequence[str]) -> pd.DataFrame:
     """Text columns as object dtype with ``None`` for missing values (stable through GeoPackage round trips)."""
     gname = df.geometry.name if isinstance(df, gpd.GeoDataFrame) else None
     for col in df.columns:
@@ -120,3 +131,11 @@ def _as_object_none(df: pd.DataFrame, skip: Sequence[str]) -> pd.DataFrame:
             obj = s.astype(object)
             df[col] = obj.where(obj.notna(), None)
     return df
+
+
+#: the former private names, still imported by network.paths, network.queries and network.reach
+_group_argmin = group_argmin
+_group_min_columns = group_min_columns
+_part = part_cost
+_csr_from_parts = csr_from_parts
+_with_virtual = with_virtual

@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -39,14 +39,21 @@ from pyproj import CRS
 from scipy.sparse.csgraph import connected_components
 
 from childspace._errors import NetworkError
+from childspace._types import CRSLike
 from childspace.inputs.projection import local_crs_for
-from childspace.network._helpers import _as_object_none
+from childspace.network._helpers import as_object_none
 from childspace.network.paths import PathMixin
 from childspace.network.queries import QueryMixin
 from childspace.network.reach import ReachMixin
 from childspace.network.snapping import SnapMixin
 from childspace.network.storage import StorageMixin
 from childspace.network.types import EdgeWeight, Paths, PathSteps, Snap
+
+if TYPE_CHECKING:
+    import networkx as nx
+    from numpy.typing import ArrayLike
+
+    from childspace.inputs.area import AreaLike
 
 __all__ = ["EdgeWeight", "PathSteps", "Paths", "Snap", "WalkNetwork"]
 
@@ -79,7 +86,7 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         self,
         nodes: gpd.GeoDataFrame,
         edges: gpd.GeoDataFrame,
-        crs: Any,
+        crs: CRSLike,
         beside_roads: gpd.GeoDataFrame | None = None,
     ):
         """Wrap frames that are already metric and positional (use the ``from_*`` constructors instead)."""
@@ -164,7 +171,7 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         cls,
         nodes: gpd.GeoDataFrame,
         edges: gpd.GeoDataFrame,
-        crs: Any = None,
+        crs: CRSLike | None = None,
         beside_roads: gpd.GeoDataFrame | None = None,
     ) -> WalkNetwork:
         """Build the engine from the walk-network tables of ``osm.read_osm``.
@@ -321,8 +328,8 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
             data[c] = edges[c].to_numpy()
         data["length"] = shapely.length(geom)
         edges_out = gpd.GeoDataFrame(data, geometry=geom, crs=metric)
-        _as_object_none(nodes_out, skip=("osmid", "x", "y"))
-        _as_object_none(edges_out, skip=("u", "v", "length"))
+        as_object_none(nodes_out, skip=("osmid", "x", "y"))
+        as_object_none(edges_out, skip=("u", "v", "length"))
         roads = None
         if beside_roads is not None and len(beside_roads):
             if beside_roads.crs is None:
@@ -332,12 +339,12 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
                     fix="pass the third table of read_osm(..., beside_roads=True)",
                 )
             roads = beside_roads.to_crs(metric).reset_index(drop=True)
-            _as_object_none(roads, skip=())
+            as_object_none(roads, skip=())
         return cls(nodes_out, edges_out, metric, beside_roads=roads)
 
     @classmethod
     def from_osm(
-        cls, path: str | Path, area: Any = None, buffer_m: float = 500, crs: Any = None
+        cls, path: str | Path, area: AreaLike | None = None, buffer_m: float = 500, crs: CRSLike | None = None
     ) -> WalkNetwork:
         """Read an OSM file with :func:`childspace.osm.reader.read_osm` and build the engine (see :meth:`from_frames`)."""
         from childspace.osm.reader import (
@@ -348,7 +355,7 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         return cls.from_frames(nodes, edges, crs=crs, beside_roads=roads)
 
     @classmethod
-    def from_networkx(cls, G: Any, crs: Any = None) -> WalkNetwork:
+    def from_networkx(cls, G: nx.MultiDiGraph, crs: CRSLike | None = None) -> WalkNetwork:
         """Build the engine from an osmnx graph (MultiDiGraph with ``x``, ``y`` node attributes, ``graph['crs']``).
 
         Directed edge pairs (u->v and v->u of the same way and length) are merged into one undirected edge.
@@ -400,7 +407,9 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         csr = sp.csr_array((data, cols, indptr), shape=(n, n))
         return EdgeWeight(values=values, csr=csr, entry_edge=eid)
 
-    def edge_weights(self, values: Any, end_u: Any = None, end_v: Any = None) -> EdgeWeight:
+    def edge_weights(
+        self, values: ArrayLike, end_u: ArrayLike | None = None, end_v: ArrayLike | None = None
+    ) -> EdgeWeight:
         """A custom weight usable by every query (``weight=``).
 
         Parameters
@@ -462,7 +471,7 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
             w = dataclasses.replace(w, end_u=ends[0], end_v=ends[1], _keys=[])
         return w
 
-    def _weight(self, weight: Any) -> EdgeWeight:
+    def _weight(self, weight: EdgeWeight | ArrayLike | None) -> EdgeWeight:
         if weight is None:
             return self._length_weight
         if isinstance(weight, EdgeWeight):

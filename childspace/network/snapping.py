@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -13,9 +13,12 @@ from pyproj import CRS
 from childspace._errors import DataError, NetworkError
 from childspace._parallel import map_threads
 from childspace.network._base import NetworkBase
-from childspace.network._helpers import _transform_points
+from childspace.network._helpers import transform_points
 from childspace.network.arrays import ragged_ranges
 from childspace.network.types import Snap
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 #: snapping index: a bucket grid over edge segments (see ``SnapMixin._snap_index``): target number of grid
 #: entries sharing a typical segment's cell, largest number of cells, and candidates measured per chunk
@@ -29,11 +32,11 @@ class SnapMixin(NetworkBase):
 
     def snap(
         self,
-        points: Any,
+        points: gpd.GeoDataFrame | gpd.GeoSeries | ArrayLike,
         max_distance: float = 150.0,
-        group: Any = None,
+        group: ArrayLike | None = None,
         legs: bool = False,
-        barriers: Any = "network",
+        barriers: str | gpd.GeoSeries | gpd.GeoDataFrame | ArrayLike | None = "network",
     ) -> Snap:
         """Attach points to the nearest point of the nearest walkable edge that is not across a barrier.
 
@@ -96,7 +99,7 @@ class SnapMixin(NetworkBase):
             ids = points.index.to_numpy()
             src_crs = CRS.from_user_input(gs.crs)
             if not src_crs.equals(self.crs):
-                pxy = _transform_points(geom, src_crs, self.crs)
+                pxy = transform_points(geom, src_crs, self.crs)
         else:
             arr = np.asarray(points, dtype=float)
             if arr.ndim != 2 or arr.shape[1] != 2:
@@ -201,7 +204,9 @@ class SnapMixin(NetworkBase):
             mask = self._walkmask = ~bad
         return mask
 
-    def _barrier_tree(self, barriers: Any) -> tuple[shapely.STRtree, np.ndarray] | None:
+    def _barrier_tree(
+        self, barriers: str | gpd.GeoSeries | gpd.GeoDataFrame | ArrayLike | None
+    ) -> tuple[shapely.STRtree, np.ndarray] | None:
         """R-tree over the barrier geometries of :meth:`snap` (``"network"``: :attr:`barriers`, cached)."""
         if barriers is None:
             return None

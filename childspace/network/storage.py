@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 
 import geopandas as gpd
 import numpy as np
@@ -14,7 +14,10 @@ from pyproj import CRS
 
 from childspace._errors import NetworkError
 from childspace.network._base import NetworkBase
-from childspace.network._helpers import _as_object_none
+from childspace.network._helpers import as_object_none
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 _FORMAT_VERSION = 1
 _META_LAYER = "childspace_meta"
@@ -111,8 +114,8 @@ class StorageMixin(NetworkBase):
                         frame[c] = frame[c].astype(t)
                     except (TypeError, ValueError):
                         pass
-        _as_object_none(nodes, skip=("osmid", "x", "y"))
-        _as_object_none(edges, skip=("u", "v", "length"))
+        as_object_none(nodes, skip=("osmid", "x", "y"))
+        as_object_none(edges, skip=("u", "v", "length"))
         if len(nodes) != int(meta["n_nodes"]) or len(edges) != int(meta["n_edges"]):
             raise NetworkError(
                 "node/edge counts differ from the saved metadata",
@@ -124,10 +127,10 @@ class StorageMixin(NetworkBase):
             roads = gpd.read_file(path, layer="beside_roads", engine="pyogrio").set_crs(
                 crs, allow_override=True
             )
-            _as_object_none(roads, skip=())
+            as_object_none(roads, skip=())
         return cls(nodes, edges, crs, beside_roads=roads)
 
-    def to_networkx(self) -> Any:
+    def to_networkx(self) -> nx.MultiDiGraph:
         """An osmnx-compatible ``networkx.MultiDiGraph`` (both directions per edge), in the network CRS.
 
         Nodes are keyed by OSM id with attributes ``x``, ``y`` (metres) and tags; edges carry ``length``,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -13,7 +13,13 @@ import pandas as pd
 import scipy.sparse as sp
 from pyproj import CRS
 
-from childspace.network._helpers import _part
+from childspace._types import CRSLike
+from childspace.network._helpers import part_cost
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from childspace.network.paths import PathMixin
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,11 +57,11 @@ class EdgeWeight:
         lo, hi = np.minimum(a, b), np.maximum(a, b)
         frac = hi - lo
         if self.end_u is None or self.end_v is None:  # set together (WalkNetwork.edge_weights)
-            return _part(frac, self.values[edge])
+            return part_cost(frac, self.values[edge])
         eu, ev = self.end_u[edge], self.end_v[edge]
         with np.errstate(invalid="ignore"):
             along = self.values[edge] - eu - ev
-            cost = _part(frac, along) + np.where(lo <= 0.0, eu, 0.0) + np.where(hi >= 1.0, ev, 0.0)
+            cost = part_cost(frac, along) + np.where(lo <= 0.0, eu, 0.0) + np.where(hi >= 1.0, ev, 0.0)
         return np.where(frac == 0, 0.0, cost)
 
     def entry_keys(self) -> np.ndarray:
@@ -185,7 +191,7 @@ class Snap:
         out[self.owner[self.ok]] = True
         return out
 
-    def take(self, points: Any) -> Snap:
+    def take(self, points: ArrayLike) -> Snap:
         """The attachment points ``points`` (positions or a boolean mask over :attr:`edge`) as a Snap of their
         own; its groups are the groups of those points, in order of first appearance."""
         idx = (
@@ -293,7 +299,7 @@ class Paths:
     flat_forward: np.ndarray
     source_offset: np.ndarray
     target_offset: np.ndarray
-    network: Any = field(repr=False)  # the WalkNetwork the paths belong to
+    network: PathMixin = field(repr=False)  # the WalkNetwork the paths belong to (its path methods)
 
     def __len__(self) -> int:
         return int(self.dist.size)
@@ -326,7 +332,7 @@ class Paths:
         """Walked length of each path in metres (partial first/last edges counted partially)."""
         return self.network._paths_length(self)
 
-    def geometry(self, reverse: bool = False, crs: Any = None) -> gpd.GeoSeries:
+    def geometry(self, reverse: bool = False, crs: CRSLike | None = None) -> gpd.GeoSeries:
         """Path LineStrings; None when unreachable.
 
         Parameters

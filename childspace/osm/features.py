@@ -45,8 +45,9 @@ import difflib
 import re
 import unicodedata
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -84,7 +85,12 @@ _NAME_KEYS = ("name", "name:zh", "name:en", "name:de", "official_name")
 UNKNOWN_LEVEL = "school_unknown_level"
 
 
-def school_name_patterns(extra: dict[str, Any] | None = None) -> dict[str, re.Pattern[str]]:
+#: extra name patterns of school levels (``[schools] name_patterns`` of a run configuration): level -> a pattern,
+#: a list of patterns, or language -> pattern(s)
+SchoolNamePatterns: TypeAlias = Mapping[str, str | Sequence[str] | Mapping[str, str | Sequence[str]]]
+
+
+def school_name_patterns(extra: SchoolNamePatterns | None = None) -> dict[str, re.Pattern[str]]:
     """The name patterns of school levels: ``config/school_levels.toml`` plus ``extra`` (same layout:
     level -> list of patterns, or level -> language -> list), compiled case-insensitively."""
     import tomllib
@@ -250,7 +256,7 @@ def facilities_from_osm(
     area: AreaLike | None = None,
     buffer_m: float = 0.0,
     cache_folder: str | Path | None = None,
-    school_names: dict[str, Any] | None = None,
+    school_names: SchoolNamePatterns | None = None,
 ) -> gpd.GeoDataFrame:
     """Child-friendly facilities from an OSM file (or, when ``source`` is an area, from an Overpass download).
 
@@ -542,7 +548,7 @@ _ADMIN_PREFIX = re.compile(r"^(浙江省)?(温州市)?(乐清市)?")
 _PUNCT = re.compile(r"[\s\-_·•,，.。、()（）\[\]【】\"'“”‘’/]+")
 
 
-def normalise_name(name: Any) -> str:
+def normalise_name(name: object) -> str:
     """Name normalised for comparison: NFKC (full-width -> half-width), lower case, no spaces/punctuation,
     without a leading 浙江省/温州市/乐清市."""
     if name is None or (isinstance(name, float) and np.isnan(name)):
@@ -552,7 +558,7 @@ def normalise_name(name: Any) -> str:
     return _ADMIN_PREFIX.sub("", s)
 
 
-def name_score(a: Any, b: Any) -> float:
+def name_score(a: object, b: object) -> float:
     """Similarity of two names in [0, 1].
 
     difflib ratio of the normalised names; 1.0 when one contains the other (at least 2 characters); 0.0 when

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from childspace._atomic import atomic_path
 from childspace._errors import NetworkError
-from childspace.inputs.area import area_polygon
+from childspace.inputs.area import AreaLike, area_polygon
 from childspace.osm._tags import CANDIDATE_KEYS, MB_NAME
 
 __all__ = ["OVERPASS_URL", "download", "query"]
@@ -38,7 +38,10 @@ MARGIN_M = 100.0
 
 
 def query(
-    area: Any, buffer_m: float = 500.0, what: Literal["walk", "facilities"] = "walk", timeout_s: int = 180
+    area: AreaLike,
+    buffer_m: float = 500.0,
+    what: Literal["walk", "facilities"] = "walk",
+    timeout_s: int = 180,
 ) -> str:
     """The Overpass QL query for ``what`` over the bounding box of ``area`` buffered by ``buffer_m`` + 100 m.
 
@@ -66,7 +69,7 @@ def query(
 
 
 def download(
-    area: Any,
+    area: AreaLike,
     buffer_m: float = 500.0,
     what: Literal["walk", "facilities"] = "walk",
     cache_folder: str | Path | None = None,

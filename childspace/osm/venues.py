@@ -14,13 +14,13 @@ area is the footprint times ``building:levels`` when tagged, else the footprint 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from childspace.inputs.area import AreaLike, area_polygon
 from childspace.inputs.projection import WGS84, local_crs_for
 from childspace.osm import _parse
 
@@ -62,14 +62,14 @@ def venue_kind(tags: dict[str, str]) -> str | None:
     return None
 
 
-def venues_from_osm(path: str | Path, area: Any = None) -> gpd.GeoDataFrame:
+def venues_from_osm(path: str | Path, area: AreaLike | None = None) -> gpd.GeoDataFrame:
     """Public venues of an OSM file, with their footprint and size.
 
     Parameters
     ----------
     path : str or Path
         .osm / .osm.pbf file.
-    area : shapely geometry (lon/lat) or GeoDataFrame, optional
+    area : shapely geometry (lon/lat), GeoDataFrame/GeoSeries or bbox tuple (west, south, east, north), optional
         Keep venues whose point lies inside it.
 
     Returns
@@ -104,7 +104,7 @@ def venues_from_osm(path: str | Path, area: Any = None) -> gpd.GeoDataFrame:
         .reset_index(drop=True)
     )
     if area is not None:
-        shape = shapely.union_all(area.to_crs(WGS84).geometry.values) if hasattr(area, "geometry") else area
+        shape = area_polygon(area)
         gdf = gdf.loc[shapely.intersects(shape, gdf.geometry.values)].reset_index(drop=True)
     poly = np.isin(shapely.get_type_id(gdf.geometry.values), [3, 6])
     foot = np.full(len(gdf), np.nan)

@@ -48,20 +48,22 @@ import math
 import os
 import time
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
+from childspace.run.results import Progress, quiet
 
-Progress = Callable[[str], None]
+if TYPE_CHECKING:
+    import argparse
+
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry.base import BaseGeometry
+
 INPUT_SECTIONS = ("boundaries", "facilities", "pilots", "origins")
-
-
-def _quiet(_: str) -> None:
-    return None
 
 
 @dataclass
@@ -225,7 +227,7 @@ def _pick(
     return next((low[c] for c in candidates if c in low), None)
 
 
-def county_layer(pc: ProvinceConfig) -> Any:
+def county_layer(pc: ProvinceConfig) -> gpd.GeoDataFrame:
     """The county polygons (EPSG:4326) with ``county_id`` and ``county_name``."""
     import geopandas as gpd
 
@@ -254,7 +256,7 @@ def county_layer(pc: ProvinceConfig) -> Any:
     return out
 
 
-def _within(gdf: Any, poly: Any, buffer_m: float) -> Any:
+def _within(gdf: gpd.GeoDataFrame, poly: BaseGeometry, buffer_m: float) -> gpd.GeoDataFrame:
     """Features of ``gdf`` (EPSG:4326) whose representative point is in ``poly`` buffered by ``buffer_m``."""
     import geopandas as gpd
     import shapely
@@ -274,7 +276,7 @@ def _fingerprint(paths: list[Path], extra: str = "") -> str:
     return h.hexdigest()[:16]
 
 
-def prepare(pc: ProvinceConfig, progress: Progress = _quiet) -> list[County]:
+def prepare(pc: ProvinceConfig, progress: Progress = quiet) -> list[County]:
     """The county tasks. Mode (a): split the template's province-wide inputs into ``work/<id>/`` (canonical
     GeoPackages, read with childspace's loaders once) and write one run config per county; skipped when the
     split of the same inputs is already there."""
@@ -307,11 +309,17 @@ def prepare(pc: ProvinceConfig, progress: Progress = _quiet) -> list[County]:
         doc: dict[str, Any] = {"project": {"name": r.county_name, "synthetic": bool(tpl.synthetic)}}
         bounds: dict[str, Any] = {}
         kept_units = []
-        towns = _within(inp.townships, r.geometry, 0.0) if inp.townships is not None else None
+        all_towns = inp.townships
+        towns = _within(all_towns, r.geometry, 0.0) if all_towns is not None else None
         comms = inp.communities
         if comms is not None:
             parent = comms.get("parent_id")
-            if towns is not None and parent is not None and parent.isin(inp.townships["unit_id"]).all():
+            if (
+                all_towns is not None
+                and towns is not None
+                and parent is not None
+                and parent.isin(all_towns["unit_id"]).all()
+            ):
                 comms = comms[parent.isin(towns["unit_id"])]  # communities follow their township
             else:
                 comms = _within(comms, r.geometry, 0.0)
@@ -354,7 +362,7 @@ def prepare(pc: ProvinceConfig, progress: Progress = _quiet) -> list[County]:
     return tasks
 
 
-def _union(frames: list[Any]) -> Any:
+def _union(frames: list[gpd.GeoDataFrame]) -> BaseGeometry:
     import shapely
 
     return shapely.union_all([g for f in frames for g in f.geometry.to_numpy()])
@@ -374,7 +382,7 @@ def _input_paths(raw: dict[str, Any], base: Path) -> list[Path]:
     return out
 
 
-def _write(gdf: Any, path: Path) -> Path:
+def _write(gdf: gpd.GeoDataFrame, path: Path) -> Path:
     from childspace.run.pipeline import _for_file
 
     with atomic_path(path, make_dirs=True) as tmp:
@@ -489,7 +497,7 @@ def run_batch(
     pc: ProvinceConfig,
     scheduler: str | None = None,
     workers: int | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     bar: bool = False,
 ) -> BatchResult:
     """Run every county of ``pc`` not already complete, then merge the province tables and map."""
@@ -532,7 +540,7 @@ def run_batch(
                 it = tqdm(it, total=len(futs), desc="counties", unit="county")
             say = progress
             if bar:
-                say = it.write  # type: ignore[attr-defined]
+                say = it.write
             for f in it:
                 c = futs[f]
                 try:
@@ -562,7 +570,7 @@ def run_batch(
     return BatchResult(ordered, skipped, files)
 
 
-def _county_polygon(files: dict[str, str]) -> Any:
+def _county_polygon(files: dict[str, str]) -> BaseGeometry | None:
     import geopandas as gpd
     import pyogrio
     import shapely
@@ -578,14 +586,14 @@ def _county_polygon(files: dict[str, str]) -> Any:
     return None
 
 
-def _read_table(path: str | Path) -> Any:
+def _read_table(path: str | Path) -> pd.DataFrame:
     """A county's CSV table with its machine column names (the files carry bilingual headers)."""
     from childspace.outputs.workbook import read_csv_table
 
     return read_csv_table(path)
 
 
-def province_tables(statuses: list[dict[str, Any]]) -> tuple[Any, Any]:
+def province_tables(statuses: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-county summary and per-county, per-category coverage (children within walking reach)."""
     import pandas as pd
 
@@ -693,9 +701,12 @@ def merge_province(
     return written
 
 
-def _overview_map(pc: ProvinceConfig, statuses: list[dict[str, Any]], coverage: Any, path: Path) -> Path:
+def _overview_map(
+    pc: ProvinceConfig, statuses: list[dict[str, Any]], coverage: pd.DataFrame, path: Path
+) -> Path:
     import folium
     import geopandas as gpd
+    from branca.element import Figure
 
     polys = {st["county_id"]: _county_polygon(st.get("files", {})) for st in statuses}
     if pc.layer is not None:
@@ -746,13 +757,13 @@ def _overview_map(pc: ProvinceConfig, statuses: list[dict[str, Any]], coverage: 
         f"<b>{pc.name}</b>：各县步行服务覆盖 Children within walking reach per county "
         f"(绿 ≥80%，黄 50–80%，红 &lt;50%，黑 运行失败 failed)</div>"
     )
-    m.get_root().html.add_child(folium.Element(title))
+    cast(Figure, m.get_root()).html.add_child(folium.Element(title))
     with atomic_path(path, make_dirs=True) as tmp:
         m.save(str(tmp))
     return path
 
 
-def cli(args: Any, progress: Progress = _quiet) -> dict[str, Path]:
+def cli(args: argparse.Namespace, progress: Progress = quiet) -> dict[str, Path]:
     """``childspace batch``: run the province and return the province files (an error when a county failed)."""
     pc = load_province(args.config, outputs=args.outputs)
     if args.no_maps:

@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from childspace._errors import ChildspaceWarning, DataError
 from childspace.run._config_checks import (  # noqa: F401  (re-exported: the schema's field lists lived here)
@@ -32,6 +32,10 @@ from childspace.run._config_checks import (  # noqa: F401  (re-exported: the sch
     _standards,
 )
 from childspace.run.inputspec import LOADER_OPTIONS, InputSpec
+
+if TYPE_CHECKING:
+    from childspace.inputs.standards import Standards
+    from childspace.osm.features import SchoolNamePatterns
 
 
 def _package_dir(name: str) -> Path:
@@ -101,7 +105,7 @@ class RunConfig:
     basemaps: tuple[str, ...] = ()  # [maps] basemaps: opt-in tile layers ("osm", "tianditu", "amap")
     tianditu_key: str | None = None  # [maps] tianditu_key: the planner's 天地图 key
     from_osm: dict[str, Any] | None = None  # [from_osm]: units and homes from the extract (run/osm_inputs.py)
-    school_names: dict[str, Any] | None = None  # [schools] name_patterns: levels of OSM schools by name
+    school_names: SchoolNamePatterns | None = None  # [schools] name_patterns: levels of OSM schools by name
 
     def inputs(self) -> list[tuple[str, InputSpec]]:
         """Every input file: (section, spec), the OSM extract included."""
@@ -121,7 +125,7 @@ class RunConfig:
         out.append(("[osm]", InputSpec(path=self.osm, section="[osm]")))
         return out
 
-    def resolved_standards(self) -> Any:
+    def resolved_standards(self) -> Standards:
         """The standards of the run: the defaults merged with ``[standards]`` (and ``--radius``)."""
         from childspace.inputs.standards import load_standards
 

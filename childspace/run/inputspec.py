@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 #: Options every input file accepts; each is passed on to its loader (``childspace.inputs.loaders``).
 LOADER_OPTIONS = ("path", "layer", "sheet", "crs", "coords", "encoding", "columns")
+
+
+class LoaderOptions(TypedDict):
+    """The keyword arguments :meth:`InputSpec.loader_options` gives every loader."""
+
+    layer: str | int | None
+    sheet: str | int | None
+    crs: str | int | None
+    coords: str
+    encoding: str | None
+    columns: dict[str, str] | None
+    max_rows: int | None
 
 
 @dataclass
@@ -46,7 +58,7 @@ class InputSpec:
     strict: bool = False
     section: str = ""
 
-    def loader_options(self) -> dict[str, Any]:
+    def loader_options(self) -> LoaderOptions:
         """Keyword arguments every loader takes (``strict``, for facilities and origins, and ``category`` apart)."""
         return {
             "layer": self.layer,

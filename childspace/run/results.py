@@ -4,26 +4,43 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry.base import BaseGeometry
+
+    from childspace.analysis.safety import Stress
+    from childspace.network import WalkNetwork
+
+#: a run's progress callback: one line of text per step
 Progress = Callable[[str], None]
 
+__all__ = ["Inputs", "Progress", "Results", "quiet"]
 
-def _quiet(_: str) -> None:
+
+def quiet(_: str) -> None:
+    """The progress callback that says nothing (the default of every step)."""
     return None
+
+
+#: the former private name, still imported by run.pipeline and run.writing; use ``quiet``
+_quiet = quiet
 
 
 @dataclass
 class Inputs:
     """The loaded, validated inputs of a run (canonical layers, EPSG:4326)."""
 
-    townships: Any = None
-    communities: Any = None
-    facilities: Any = None
-    pilots: Any = None
-    origins: Any = None
-    study_area: Any = None
-    reports: dict[str, Any] = field(default_factory=dict)
+    townships: gpd.GeoDataFrame | None = None
+    communities: gpd.GeoDataFrame | None = None
+    facilities: gpd.GeoDataFrame | None = None
+    pilots: gpd.GeoDataFrame | None = None
+    origins: gpd.GeoDataFrame | None = None
+    study_area: BaseGeometry | None = None  # the union of the boundaries (EPSG:4326)
+    #: per input, the loader's report of what was repaired or excluded (``inputs.validate_report``)
+    reports: dict[str, pd.DataFrame] = field(default_factory=dict)
     #: why no homes were estimated from the OSM extract (``[from_osm] homes = false``, nothing residential
     #: mapped), for the "no children to count" message; None when they were, or were not needed
     osm_homes_note: str | None = None
@@ -34,8 +51,8 @@ class Results:
     """Everything a run computes; the frames are the library functions' outputs, unchanged."""
 
     inputs: Inputs
-    network: Any = None
-    tables: dict[str, Any] = field(default_factory=dict)
-    layers: dict[str, Any] = field(default_factory=dict)
+    network: WalkNetwork | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     summary: list[str] = field(default_factory=list)
-    stress: Any = None
+    stress: Stress | None = None

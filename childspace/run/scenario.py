@@ -18,22 +18,30 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, cast
 
 from childspace._errors import ChildspaceError, DataError
 from childspace.run import outdir
 from childspace.run.config import RunConfig
+from childspace.run.results import Progress, quiet
 
-Progress = Callable[[str], None]
+if TYPE_CHECKING:
+    import argparse
+
+    import folium
+    import geopandas as gpd
+    import pandas as pd
+
+    from childspace.analysis.scenarios import Change, Comparison, State
+    from childspace.inputs.standards import Standards
+    from childspace.run.results import Inputs, Results
+
 SCHOOL_CATEGORIES = ("primary_school", "middle_school")
 FOLDER = "scenario"
-
-
-def _quiet(_: str) -> None:
-    return None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -43,7 +51,7 @@ _SEP = re.compile(r"\s*[,，]\s*")
 ADD_FORMAT = '"CATEGORY,LON,LAT[,NAME]", e.g. --add "幼儿园,120.98,28.12" or --add "kindergarten,120.98,28.12,新建示例幼儿园"'
 
 
-def parse_add(text: str, standards: Any = None) -> dict[str, Any]:
+def parse_add(text: str, standards: Standards | None = None) -> dict[str, Any]:
     """One ``--add`` value: ``"幼儿园,120.98,28.12[,名称]"`` -> ``{category, lon, lat, name}``.
 
     Raises
@@ -81,7 +89,7 @@ def parse_add(text: str, standards: Any = None) -> dict[str, Any]:
     }
 
 
-def parse_suggest(text: str, standards: Any = None) -> tuple[str, int]:
+def parse_suggest(text: str, standards: Standards | None = None) -> tuple[str, int]:
     """One ``--suggest`` value: ``"幼儿园"`` or ``"kindergarten:3"`` -> ``(category, n)``."""
     from childspace.inputs.standards import default_standards
 
@@ -131,17 +139,17 @@ def folder_name(
 class ScenarioRun:
     """A computed scenario: the run as it is (``base``), the change, both states and their comparison."""
 
-    base: Any
-    change: Any
-    before: Any
-    after: Any
-    comparison: Any
+    base: Results
+    change: Change
+    before: State
+    after: State
+    comparison: Comparison
     lines: list[str]
-    suggested: Any = None
-    maps: dict[str, Any] = field(default_factory=dict)
+    suggested: gpd.GeoDataFrame | None = None  # the sites proposed by ``--suggest`` (maximal coverage)
+    maps: dict[str, Path] = field(default_factory=dict)
 
 
-def _coverage_rows(res: Any, cats: list[str]) -> Any:
+def _coverage_rows(res: Results, cats: list[str]) -> pd.DataFrame:
     import pandas as pd
 
     parts = [res.tables[k] for k in ("township_coverage", "community_coverage") if k in res.tables]
@@ -149,7 +157,7 @@ def _coverage_rows(res: Any, cats: list[str]) -> Any:
     return uc[uc["category"].isin(cats)].reset_index(drop=True)
 
 
-def _units(inp: Any) -> Any:
+def _units(inp: Inputs) -> gpd.GeoDataFrame:
     import geopandas as gpd
     import pandas as pd
 
@@ -163,7 +171,7 @@ def run_scenario(
     remove: Sequence[str] = (),
     suggest: Sequence[tuple[str, int]] = (),
     coords: str = "wgs84",
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> ScenarioRun:
     """Compute the scenario (writes nothing).
 
@@ -198,7 +206,7 @@ def run_scenario(
     res = pipeline.run_analyses(cfg, coverage=True, routes=False, progress=progress)
     inp, net = res.inputs, res.network
     fac = res.layers.get("facilities")
-    if fac is None or "access" not in res.layers:
+    if fac is None or net is None or "access" not in res.layers:
         raise DataError(
             "the run has no facilities or no coverage to compare",
             path=cfg.source,
@@ -380,7 +388,7 @@ _VERDICTS = {
 }
 
 
-def tables(run: ScenarioRun, cfg: RunConfig) -> dict[str, Any]:
+def tables(run: ScenarioRun, cfg: RunConfig) -> dict[str, pd.DataFrame]:
     """The written tables (bilingual headers, codes translated, rounded), by file stem."""
     import numpy as np
     import pandas as pd
@@ -388,10 +396,10 @@ def tables(run: ScenarioRun, cfg: RunConfig) -> dict[str, Any]:
     std = cfg.resolved_standards()
     comp, ch = run.comparison, run.change
 
-    def cat_label(s: Any) -> Any:
+    def cat_label(s: pd.Series) -> pd.Series:
         return s.map(lambda c: std.label(c) if c in std.categories else c)
 
-    def yes(s: Any) -> Any:
+    def yes(s: pd.Series) -> pd.Series:
         return s.map({True: "是 yes", False: "否 no"})
 
     u = comp.units.copy()
@@ -450,23 +458,26 @@ SHEETS = {
 }
 
 
-def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> Any:
+def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> folium.Map:
     """Coverage of ``cat`` after the change, with the change marked (drawn through outputs.maps.coverage_map)."""
     import inspect
 
     import folium
+    from branca.element import Figure
 
     from childspace.analysis import coverage as cov
     from childspace.outputs import maps
 
     std = cfg.resolved_standards()
     res, ch = run.base, run.change
-    inp = res.inputs
+    inp, net = res.inputs, res.network
+    acc0, acc1 = run.before.access, run.after.access
+    assert net is not None and acc0 is not None and acc1 is not None  # run_scenario computed them
     bounds = inp.communities if inp.communities is not None else inp.townships
     fac = ch.facilities[ch.facilities["category"] == cat].copy()
     new = fac["scenario"] == "added"
     fac.loc[new, "name"] = "【新增 New】" + fac.loc[new, "name"].astype(str)
-    sa = cov.service_areas(fac, res.network, radii=std, method="walk", categories=[cat]) if len(fac) else None
+    sa = cov.service_areas(fac, net, radii=std, method="walk", categories=[cat]) if len(fac) else None
     zh, en = std[cat].zh, std[cat].en
     row = run.comparison.summary.set_index("category").loc[cat]
     title = (
@@ -484,10 +495,10 @@ def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> Any:
         kw.update(unit_coverage=uc, target_pct=cfg.target_pct)
     if "base" in params and hasattr(maps, "Basemap"):
         kw.update(
-            base=maps.Basemap(streets=res.network.edges, tianditu_key=getattr(cfg, "tianditu_key", None)),
+            base=maps.Basemap(streets=net.edges, tianditu_key=getattr(cfg, "tianditu_key", None)),
             basemaps=tuple(getattr(cfg, "basemaps", ()) or ()),
         )
-    m = maps.coverage_map(bounds, fac, sa, run.after.access, None, cat, **kw)
+    m = maps.coverage_map(bounds, fac, sa, acc1, None, cat, **kw)
     before = res.layers.get("service_areas_dissolved")
     if before is not None:
         b = before[(before["category"] == cat) & (before["method"] == "walk")].to_crs("EPSG:4326")
@@ -498,7 +509,6 @@ def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> Any:
                 style_function=lambda _: {"color": "#333333", "weight": 2, "dashArray": "6 5", "fill": False},
                 tooltip=f"变更前步行服务区 Walking service area before ({zh} {en})",
             ).add_to(m)
-    acc0, acc1 = run.before.access, run.after.access
     col = f"covered_walk_{cat}"
     gained = acc1[acc1[col].to_numpy(dtype=bool) & ~acc0[col].to_numpy(dtype=bool)].to_crs("EPSG:4326")
     lost = acc1[acc0[col].to_numpy(dtype=bool) & ~acc1[col].to_numpy(dtype=bool)].to_crs("EPSG:4326")
@@ -547,7 +557,7 @@ def _map(run: ScenarioRun, cfg: RunConfig, cat: str) -> Any:
         '<span style="display:inline-block;width:18px;border-top:2px dashed #333;vertical-align:middle"></span>'
         " 变更前步行服务区 Walking service area before</div>"
     )
-    m.get_root().html.add_child(folium.Element(legend))
+    cast(Figure, m.get_root()).html.add_child(folium.Element(legend))
     return m
 
 
@@ -556,7 +566,7 @@ def write_scenario(
     cfg: RunConfig,
     name: str,
     maps: bool = True,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     wait: bool = False,
 ) -> dict[str, Path]:
     """Write the scenario under ``<cfg.outputs>/scenario/<name>/`` (staged, swapped in whole)."""
@@ -632,7 +642,9 @@ covered per unit and category before and after, units reaching or falling below 
 change status, homes whose route-to-school verdict changes, the sites) and maps/scenario_CATEGORY.html."""
 
 
-def add_command(sub: Any, wait_help: str) -> Any:
+def add_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], wait_help: str
+) -> argparse.ArgumentParser:
     """Add the ``scenario`` subcommand to the CLI's subparsers."""
     import argparse
 
@@ -680,7 +692,7 @@ def add_command(sub: Any, wait_help: str) -> Any:
     return sc
 
 
-def command(args: Any, pipeline: Any, progress: Progress) -> dict[str, Path]:
+def command(args: argparse.Namespace, pipeline: ModuleType, progress: Progress) -> dict[str, Path]:
     """``childspace scenario``: check the arguments first, compute, print the summary, write."""
     cfg = pipeline.load_config(args.config, outputs=args.outputs)
     std = cfg.resolved_standards()
