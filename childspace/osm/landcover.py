@@ -196,7 +196,9 @@ def read_landcover(
                 polys["osm_id"].append(f"osm/{'way' if obj.from_way() else 'relation'}/{obj.orig_id()}")
                 polys["kind"].append(kind)
                 t = obj.tags
-                polys["tag"].append(t.get("landuse") or t.get("leisure") or t.get("water") or t.get("natural"))
+                polys["tag"].append(
+                    t.get("landuse") or t.get("leisure") or t.get("water") or t.get("natural")
+                )
                 polys["wkb"].append(wkb)
             elif isinstance(obj, osmium.osm.Way):
                 hw, ww = obj.tags.get("highway"), obj.tags.get("waterway")
@@ -333,9 +335,8 @@ def dissolve(gdf: gpd.GeoDataFrame | None, by: str | None = None) -> gpd.GeoData
     out_k, out_g = [], []
     for k in pd.unique(keys):
         g = geoms[keys == k]
-        if shapely.get_type_id(g[0]) in (1, 5):
-            parts = shapely.get_parts(g)
-            out_g.append(shapely.multilinestrings(parts))
+        if shapely.get_type_id(g[0]) in (1, 5):  # lines: joined where they meet (fewer repeated vertices)
+            out_g.append(shapely.line_merge(shapely.multilinestrings(shapely.get_parts(g))))
         else:
             out_g.append(shapely.union_all(g, grid_size=1e-5))
         out_k.append(k)
