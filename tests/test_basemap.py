@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import re
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from _browser import distinct_colours, dump_dom, screenshot
+from _browser import dump_dom, screenshot
 from conftest import realdata, sample_file
 
 from childspace.osm.landcover import dissolve, read_landcover
@@ -150,26 +151,39 @@ def test_web_font_is_embedded_and_covers_the_map_characters(andorra):
     assert webfont.embed_font(text) == text  # embedded once
 
 
-def test_chinese_text_renders_as_glyphs_without_a_system_font(tmp_path):
-    """Two different hanzi give two different images with the embedded font; missing glyphs (tofu) would be the
-    same empty box."""
+def _glyph_shots(tmp_path, css: str) -> tuple[np.ndarray, np.ndarray]:
+    import matplotlib.image as mpimg
+
     shots = []
     for ch in ("安", "城"):
-        css = webfont.font_face_css({ch}).replace(
-            "local(", "xlocal("
-        )  # the embedded font, never a system one
-        css = re.sub(r'xlocal\("[^"]*"\),', "", css)
-        page = tmp_path / f"{ord(ch)}.html"
+        page = tmp_path / f"{ord(ch)}-{len(css)}.html"
         page.write_text(
             f"<html><head><meta charset='utf-8'><style>{css}</style></head><body style='margin:0;background:#fff'>"
             f"<div class='cs-title' style='font-size:120px;line-height:1'>{ch}{ch}</div></body></html>",
             encoding="utf-8",
         )
-        shots.append(screenshot(page, tmp_path / f"{ord(ch)}.png", size=(300, 160)))
-    import matplotlib.image as mpimg
-
+        shots.append(screenshot(page, tmp_path / f"{ord(ch)}-{len(css)}.png", size=(300, 160)))
     a, b = (np.asarray(mpimg.imread(str(s)))[..., :3] for s in shots)
-    assert distinct_colours(shots[0]) > 4
+    return a, b
+
+
+def test_chinese_text_renders_as_glyphs_without_a_system_font(tmp_path, monkeypatch):
+    """With no Chinese font on the system (fontconfig given only matplotlib's Latin DejaVu fonts), two different
+    hanzi give two different images with the embedded font; without it both are the same empty box (tofu)."""
+    import matplotlib
+
+    latin = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    conf = tmp_path / "fonts.conf"
+    conf.write_text(
+        "<?xml version='1.0'?><!DOCTYPE fontconfig SYSTEM 'fonts.dtd'><fontconfig>"
+        f"<dir>{latin}</dir><cachedir>{tmp_path / 'fc-cache'}</cachedir></fontconfig>",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FONTCONFIG_FILE", str(conf))
+    a, b = _glyph_shots(tmp_path, "")
+    assert np.abs(a - b).sum() < 1e-6  # no font: the same box for both
+    a, b = _glyph_shots(tmp_path, webfont.font_face_css({"安", "城"}))
+    assert (a.sum(axis=2) < 1.5).sum() > 500  # dark strokes drawn
     assert np.abs(a - b).sum() > 50  # different glyphs, not two identical boxes
 
 

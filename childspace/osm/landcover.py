@@ -299,7 +299,8 @@ def _only(g: np.ndarray, types: tuple[int, int]) -> np.ndarray:
     for i in np.flatnonzero(tid == 7):
         parts = [q for q in shapely.get_parts(g[i]) if shapely.get_type_id(q) in types]
         g[i] = shapely.union_all(parts) if parts else None
-    return np.where(np.isin(tid, (*types, 7)), g, None)
+    g[~np.isin(tid, (*types, 7))] = None
+    return g
 
 
 def _extent(*arrays: np.ndarray) -> shapely.Geometry | None:

@@ -458,7 +458,7 @@ def draw_basemap(ax: Any, base: Basemap | None, crs: Any, labels: bool = True, m
     w = metric(base.waterways)
     if w is not None:
         lines(w, [(BASE_COLOURS["waterways"][0], 2.0)] * len(w), 0.36, "cs-base-waterways")
-    for key, z in (("roads", 0.37), ("streets", 0.38)):
+    for key, zl in (("roads", 0.37), ("streets", 0.38)):
         g = metric(getattr(base, key))
         if g is None:
             continue
@@ -469,7 +469,7 @@ def draw_basemap(ax: Any, base: Basemap | None, crs: Any, labels: bool = True, m
             if len(g) > _MAX_BASE_SEGMENTS
             else np.ones(len(g), bool)
         )
-        lines(g[keep], [(col, wd) for (c, wd, col), k in zip(st, keep) if k], z, f"cs-base-{key}")
+        lines(g[keep], [(col, wd) for (c, wd, col), k in zip(st, keep) if k], zl, f"cs-base-{key}")
     p = metric(base.places)
     if labels and p is not None and "label" in p.columns:
         from matplotlib import patheffects

@@ -56,7 +56,7 @@ def page_characters(text: str) -> set[str]:
 
 @functools.lru_cache(maxsize=1)
 def _cmap() -> frozenset[int]:
-    from fontTools.ttLib import TTFont
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 
     with TTFont(str(_FONT), lazy=True) as f:
         return frozenset(f.getBestCmap())
@@ -64,7 +64,7 @@ def _cmap() -> frozenset[int]:
 
 @functools.lru_cache(maxsize=16)
 def _subset_woff(codepoints: tuple[int, ...]) -> bytes:
-    from fontTools import subset
+    from fontTools import subset  # type: ignore[import-untyped]
     from fontTools.ttLib import TTFont
 
     opts = subset.Options()
