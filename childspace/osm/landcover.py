@@ -20,9 +20,9 @@ places         ``place=city/town/suburb/quarter/village/neighbourhood`` nodes; t
                (``name:zh-Hans``, ``name:zh-CN``, ``name:zh``, then ``name``)
 =============  =======================================================================================
 
-Everything is clipped to the study area plus ``buffer_m``, simplified (``tolerance_m``, in the local metric CRS),
-areas under ``min_area_m2`` dropped and coordinates rounded to 1e-5 degrees (about 1 m), so a county's base map
-stays small in a web map. The sea is not drawn (coastline assembly is not done).
+Everything is clipped to the study area plus ``buffer_m``, simplified (``tolerance_m``, in the local metric CRS,
+coarser when the layers exceed ``max_vertices``), areas under ``min_area_m2`` dropped and coordinates rounded to
+1e-5 degrees (about 1 m), so a county's base map stays small in a web map. The sea is not drawn (coastline assembly is not done).
 """
 
 from __future__ import annotations
@@ -148,6 +148,7 @@ def read_landcover(
     buffer_m: float = 500.0,
     tolerance_m: float = 4.0,
     min_area_m2: float = 400.0,
+    max_vertices: int | None = 30_000,
 ) -> OsmLandcover:
     """Water, green space, built-up land, major roads and place names of an OSM file, in one pass.
 
@@ -163,6 +164,9 @@ def read_landcover(
         Douglas-Peucker tolerance of the simplification, metres.
     min_area_m2 : float
         Areas smaller than this (m², after clipping) are dropped: they are invisible at a county's scale.
+    max_vertices : int or None
+        Vertex budget of the areas (30,000 with the lines of a county keep a web map's base map under about
+        1 MB): while it is exceeded their tolerance is doubled (at most three times). None: no budget.
 
     Returns
     -------
@@ -245,31 +249,37 @@ def read_landcover(
         clip = shapely.simplify(gpd.GeoSeries([poly], crs=WGS84).to_crs(crs).iloc[0], 10.0)
         shapely.prepare(clip)
 
-    def prepare(geoms: np.ndarray, d: dict[str, list], polygons: bool) -> gpd.GeoDataFrame:
+    def project(geoms: np.ndarray, d: dict[str, list], polygons: bool) -> tuple[pd.DataFrame, np.ndarray]:
+        """Kept rows and their geometries in the metric CRS, clipped (box test first, then the exact clip)."""
         frame = gpd.GeoDataFrame(d, geometry=gpd.GeoSeries(geoms, crs=WGS84).values, crs=WGS84)
-        if not len(frame):
-            return frame
-        if clip is not None:  # cheap box test first, then the exact clip of what is left
+        if clip is not None and len(frame):
             frame = frame.iloc[frame.sindex.query(poly, predicate="intersects")]
-        m = frame.to_crs(crs)
+        m = frame.to_crs(crs) if len(frame) else frame
         g = np.asarray(m.geometry.values, dtype=object)
-        if polygons:
+        if polygons and len(g):
             g = shapely.make_valid(g)
-        if clip is not None:
+        if clip is not None and len(g):
             cut = np.flatnonzero(~shapely.contains(clip, g))
             g[cut] = shapely.intersection(g[cut], clip)
-        g = shapely.simplify(g, tolerance_m, preserve_topology=polygons)
-        g = _only(g, (3, 6) if polygons else (1, 5))
+        return pd.DataFrame(m.drop(columns="geometry")), g
+
+    def simplified(attrs: pd.DataFrame, g: np.ndarray, tol: float, polygons: bool) -> gpd.GeoDataFrame:
+        g = _only(shapely.simplify(g, tol, preserve_topology=polygons), (3, 6) if polygons else (1, 5))
         keep = ~shapely.is_empty(g) & ~shapely.is_missing(g)
         if polygons:
             keep &= shapely.area(g) >= min_area_m2
-        out = gpd.GeoDataFrame(m[keep].drop(columns="geometry"), geometry=g[keep], crs=crs).to_crs(WGS84)
+        out = gpd.GeoDataFrame(attrs[keep], geometry=g[keep], crs=crs).to_crs(WGS84)
         r = shapely.transform(np.asarray(out.geometry.values, dtype=object), lambda c: np.round(c, 5))
         out = out.set_geometry(gpd.GeoSeries(r, crs=WGS84).values)
         return out[~out.geometry.is_empty].reset_index(drop=True)
 
-    pf = prepare(g_poly, polys, True)
-    lf = prepare(g_line, lines, False)
+    lf = simplified(*project(g_line, lines, False), tolerance_m, False)
+    pa, pg = project(g_poly, polys, True)
+    for _ in range(4):  # a coarser simplification while the areas exceed the vertex budget
+        pf = simplified(pa, pg, tolerance_m, True)
+        if max_vertices is None or shapely.get_num_coordinates(pf.geometry.values).sum() <= max_vertices:
+            break
+        tolerance_m *= 2.0
     places = gpd.GeoDataFrame(pl, geometry=gpd.GeoSeries(pts, crs=WGS84).values, crs=WGS84)
     if poly is not None and len(places):
         places = places[shapely.contains_xy(poly, shapely.get_x(pts), shapely.get_y(pts))]
@@ -326,8 +336,9 @@ def _empty() -> OsmLandcover:
 
 
 def dissolve(gdf: gpd.GeoDataFrame | None, by: str | None = None) -> gpd.GeoDataFrame | None:
-    """One feature per value of ``by`` (all in one when None): polygons unioned (on the 1e-5 degree grid, so
-    overlaps do not punch holes when drawn), lines collected; a web map then carries a few features, not thousands.
+    """One feature per value of ``by`` (all in one when None): polygons unioned (so overlaps do not punch holes
+    when drawn with the even-odd rule), lines joined; a web map then carries a few features, not thousands.
+    Coordinates stay rounded to 1e-5 degrees.
     """
     if gdf is None or not len(gdf):
         return gdf
@@ -339,6 +350,7 @@ def dissolve(gdf: gpd.GeoDataFrame | None, by: str | None = None) -> gpd.GeoData
         if shapely.get_type_id(g[0]) in (1, 5):  # lines: joined where they meet (fewer repeated vertices)
             out_g.append(shapely.line_merge(shapely.multilinestrings(shapely.get_parts(g))))
         else:
-            out_g.append(shapely.union_all(g, grid_size=1e-5))
+            u = shapely.union_all(g)  # (no grid snapping: three times slower, and the inputs are rounded)
+            out_g.append(shapely.transform(u, lambda c: np.round(c, 5)))
         out_k.append(k)
     return gpd.GeoDataFrame({by or "layer": out_k}, geometry=out_g, crs=gdf.crs)
