@@ -19,6 +19,8 @@ import io
 import re
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["FONT_FAMILY", "embed_font", "font_face_css", "page_characters"]
 
 #: the family name of the embedded font in the page's CSS
@@ -29,18 +31,37 @@ _LOCAL = ("Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang
 _SELECTORS = ".leaflet-container,.cs-title,.cs-legend,.cs-notice,.cs-label>span,.cs-place>span,.cs-pop"
 _ESCAPES = re.compile(r"\\u([0-9a-fA-F]{4})|&#(\d+);|&#[xX]([0-9a-fA-F]+);")
 _MARK = "<style id='cs-webfont'>"
+_BLOCK = 1 << 24  # characters per block of page_characters
+_ASCII = bytes(range(128))
 
 
 def page_characters(text: str) -> set[str]:
     """The non-ASCII characters a page shows: written out, as JSON ``\\uXXXX`` escapes (surrogate pairs joined)
-    or as HTML character references."""
-    chars = {c for c in set(text) if ord(c) > 127}
+    or as HTML character references.
+
+    Linear and in blocks (a county's routes map is several hundred MB): the ASCII bytes of each block are dropped
+    in C (``bytes.translate``) and the rest counted by code point (``numpy.bincount``).
+    """
+    seen = np.zeros(0x110000, dtype=bool)
+    for i in range(0, len(text), _BLOCK):
+        rest = text[i : i + _BLOCK].encode("utf-8", "surrogatepass").translate(None, _ASCII)
+        if rest:
+            cps = np.frombuffer(
+                rest.decode("utf-8", "surrogatepass").encode("utf-32-le", "surrogatepass"), "<u4"
+            )
+            seen |= np.bincount(cps, minlength=0x110000)[:0x110000] > 0
+    chars = {chr(c) for c in np.flatnonzero(seen) if not 0xD800 <= c < 0xE000}
     units: list[int] = []
-    for m in _ESCAPES.finditer(text):
-        if m.group(1):
-            units.append(int(m.group(1), 16))
-        else:
-            chars.add(chr(int(m.group(2) or m.group(3), 16 if m.group(3) else 10)))
+    for lead in ("\\u", "&#"):  # escapes are few: found by str.find (C), parsed one by one
+        pos = text.find(lead)
+        while pos >= 0:
+            m = _ESCAPES.match(text, pos)
+            if m is not None:
+                if m.group(1):
+                    units.append(int(m.group(1), 16))
+                else:
+                    chars.add(chr(int(m.group(2) or m.group(3), 16 if m.group(3) else 10)))
+            pos = text.find(lead, pos + 2)
     i = 0
     while i < len(units):  # \ud83d\ude00 -> one character
         u = units[i]
