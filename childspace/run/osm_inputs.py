@@ -21,7 +21,7 @@ from typing import Any
 
 from childspace._errors import ChildspaceWarning, DataError
 
-__all__ = ["FROM_OSM_KEYS", "homes_from_osm", "units_from_osm"]
+__all__ = ["FROM_OSM_KEYS", "basemap_from_osm", "homes_from_osm", "units_from_osm"]
 
 FROM_OSM_KEYS = (
     "units",
@@ -203,3 +203,39 @@ def homes_from_osm(cfg: Any, inp: Any, progress: Any) -> None:
         f"居住点取自 OSM（估算）Homes estimated from OSM: {len(est):,} "
         f"({int((est['kind'] == 'building').sum()):,} buildings), {est['children'].sum():,.0f} children"
     )
+
+
+def basemap_from_osm(cfg: Any, inp: Any, buffer_m: float | None = None) -> dict[str, Any]:
+    """The offline base map's layers read from the run's OSM extract (keyword arguments of
+    :class:`childspace.outputs.maps.Basemap`): built-up land, green space and water (one feature each), rivers,
+    major roads (one feature per class) and place names, clipped to the study area plus ``buffer_m`` (default:
+    the network's buffer, at least 500 m).
+
+    A file that cannot be read gives a warning and no layers: the maps are still written, with the streets only.
+    """
+    from childspace._errors import ChildspaceError
+    from childspace.osm.landcover import dissolve, read_landcover
+
+    osm = getattr(cfg, "osm", None)
+    if osm is None:
+        return {}
+    buf = float(buffer_m if buffer_m is not None else max(float(getattr(cfg, "buffer_m", 0.0) or 0.0), 500.0))
+    try:
+        lc = read_landcover(osm, area=getattr(inp, "study_area", None), buffer_m=buf)
+    except (ChildspaceError, RuntimeError, ValueError) as exc:
+        warnings.warn(
+            f"{getattr(osm, 'name', osm)}: the base map could not be read from the extract ({exc}); the maps show "
+            "the streets only",
+            ChildspaceWarning,
+            stacklevel=2,
+        )
+        return {}
+    return {
+        "built": dissolve(lc.built),
+        "green": dissolve(lc.green),
+        "water": dissolve(lc.water),
+        "waterways": dissolve(lc.waterways),
+        "roads": dissolve(lc.roads, by="highway"),
+        "places": lc.places,
+        "attribution": "底图数据 Base map data &copy; OpenStreetMap contributors",
+    }

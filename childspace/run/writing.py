@@ -180,9 +180,12 @@ def _write_maps(
     syn = cfg.synthetic
     bounds = inp.communities if inp.communities is not None else inp.townships
     from childspace.analysis.streets import school_zone_rules, stress_frames
+    from childspace.run.osm_inputs import basemap_from_osm
 
     base = maps.Basemap(
-        streets=res.network.edges if res.network is not None else None, tianditu_key=cfg.tianditu_key
+        streets=res.network.edges if res.network is not None else None,
+        tianditu_key=cfg.tianditu_key,
+        **basemap_from_osm(cfg, inp),  # water, green space, built-up land, major roads, place names
     )
     tiles = cfg.basemaps  # opt-in tile layers ([maps] basemaps); none: offline
     html_maps: dict[str, Path] = {}

@@ -30,10 +30,12 @@ from childspace.outputs.maps.basemap import (
     TILE_SOURCES,
     Basemap,
     TileNotice,
+    add_base_labels,
     add_tiles,
     check_tiles,
     vector_base_layers,
 )
+from childspace.outputs.maps.webfont import embed_font
 from childspace.outputs.style import SYNTHETIC_NOTE
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -525,6 +527,7 @@ def new_map(
         add_layer(
             m, frame, styles, None, None, name, pane=f"csBase{z}", pane_z=z, interactive=False, control=listed
         )
+    add_base_labels(m, base, bbox84)
     # keep the data clear of the title (top left) and of the legend (right-hand side)
     m.fit_bounds(
         [[float(miny), float(minx)], [float(maxy), float(maxx)]],
@@ -699,7 +702,7 @@ def render_html(m: folium.Map) -> str:
         When an element added to the map needs a script or stylesheet from the internet (e.g. folium plugins or
         ``folium.Marker`` icons); the map would not work offline.
     """
-    text = m.get_root().render()
+    text = embed_font(m.get_root().render(), also=_READY_JS)  # Chinese without a system CJK font
     needs = sorted({u for _t, u in _EXTERNAL.findall(text)})
     # elements whose libraries folium would load from a CDN (dropped here): awesome-markers icons, jQuery
     if "L.AwesomeMarkers" in text:

@@ -1,9 +1,11 @@
 """Base maps (底图): offline first, drawn from the data the run has; tiles only when asked for.
 
 By default a map requests nothing from the network: the base map is a light vector layer drawn from the run's own
-data (the walk network's streets by class, and water and green space when the run passes them), under the
-analysis layers. Tiles are opt-in (``basemaps=("tianditu",)`` …, :data:`TILE_SOURCES`); when they fail to load
-the page says so.
+data under the analysis layers: built-up land, green space, water, rivers, major roads and place names read from
+the OSM extract (:func:`childspace.osm.landcover.read_landcover`), and the walk network's streets by class.
+Place names are shown by rank as the map zooms in (cities and towns always, villages and neighbourhoods from
+zoom 13-14). :func:`draw_basemap` draws the same layers on a matplotlib axes. Tiles are opt-in
+(``basemaps=("tianditu",)`` …, :data:`TILE_SOURCES`); when they fail to load the page says so.
 
 Datums: 天地图 Tianditu tiles are CGCS2000, which agrees with WGS84 to well under a metre, so the data need no
 shift. Amap (高德) tiles are drawn in GCJ-02 (about 500 m off WGS84 in Yueqing): a map offering Amap tiles draws
@@ -13,15 +15,17 @@ be combined with a WGS84/CGCS2000 tile source.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from branca.element import MacroElement
+from folium.map import Layer
 from folium.template import Template
 
 from childspace._errors import ChildspaceError
@@ -35,8 +39,10 @@ __all__ = [
     "Basemap",
     "TileNotice",
     "TileSource",
+    "add_base_labels",
     "add_tiles",
     "check_tiles",
+    "draw_basemap",
     "vector_base_layers",
 ]
 
@@ -114,16 +120,32 @@ class Basemap:
     streets : GeoDataFrame, optional
         Street lines with a ``highway`` column (e.g. ``WalkNetwork.edges``), any CRS: drawn grey, wider for major
         roads. With more than 40,000 segments in view only residential roads and above are kept.
-    water, green : GeoDataFrame, optional
-        Water and green-space polygons (e.g. from the OSM extract), drawn light blue / light green.
+    water, green, built : GeoDataFrame, optional
+        Water, green-space and built-up polygons (e.g. from the OSM extract), drawn light blue / light green /
+        light grey.
+    waterways : GeoDataFrame, optional
+        River and canal lines, drawn light blue.
+    roads : GeoDataFrame, optional
+        Major roads with a ``highway`` column (from the extract: motorways too, which no walk network holds),
+        drawn under ``streets`` in the same style.
+    places : GeoDataFrame, optional
+        Place-name points with ``label`` (the name shown, Chinese first) and ``rank`` (1 city … 5 neighbourhood)
+        columns; ``name`` (the local name) is added in small type when it differs from ``label``.
     tianditu_key : str, optional
         The planner's 天地图 key (``[maps] tianditu_key`` of the run config); needed for ``"tianditu"`` tiles.
+    attribution : str, optional
+        Credit shown on the map for the base-map data (e.g. "© OpenStreetMap contributors").
     """
 
     streets: gpd.GeoDataFrame | None = None
     water: gpd.GeoDataFrame | None = None
     green: gpd.GeoDataFrame | None = None
     tianditu_key: str | None = None
+    built: gpd.GeoDataFrame | None = None
+    waterways: gpd.GeoDataFrame | None = None
+    roads: gpd.GeoDataFrame | None = None
+    places: gpd.GeoDataFrame | None = None
+    attribution: str | None = None
 
 
 def check_tiles(basemaps: str | Iterable[str] | None, base: Basemap | None) -> list[str]:
@@ -184,34 +206,27 @@ def _clip(gdf: gpd.GeoDataFrame | None, bbox: tuple[float, float, float, float])
     return g[~(g.geometry.isna() | g.geometry.is_empty)]
 
 
-def vector_base_layers(
-    base: Basemap | None, bbox: tuple[float, float, float, float]
-) -> list[tuple[gpd.GeoDataFrame, list[dict], str, int, bool]]:
-    """The offline base map as layers to draw under every data layer: (frame in EPSG:4326, one style per feature,
-    name, pane z-index, listed in the layer control); water and green space first, then streets by class."""
-    out: list[tuple[gpd.GeoDataFrame, list[dict], str, int, bool]] = []
-    if base is None:
-        return out
-    for gdf, colour, name in (
-        (base.water, "#cfe3f3", "水系 Water"),
-        (base.green, "#e3efd9", "绿地 Green space"),
-    ):
-        g = _clip(gdf, bbox)
-        if g is not None and len(g):
-            g = g[g.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()]
-            g = g.set_geometry(shapely.simplify(np.asarray(g.geometry.values, dtype=object), 2e-5))
-            out.append(
-                (g, [{"stroke": False, "fillColor": colour, "fillOpacity": 1.0}] * len(g), name, 250, False)
-            )
-    s = _clip(base.streets, bbox)
-    if s is None or not len(s):
-        return out
+#: fills and lines of the offline base map: layer -> (colour, pane z-index)
+BASE_COLOURS = {
+    "built": ("#ebe7e1", 244),
+    "green": ("#dcebd0", 248),
+    "water": ("#c4dcf0", 250),
+    "waterways": ("#a7c8e6", 252),
+}
+_FILL_NAMES = {"built": "建成区 Built-up area", "green": "绿地 Green space", "water": "水系 Water"}
+
+
+def _street_layer(
+    s: gpd.GeoDataFrame, simplify_deg: float
+) -> tuple[gpd.GeoDataFrame, list[dict], np.ndarray] | None:
     hw = s["highway"].astype(str).to_numpy() if "highway" in s.columns else np.full(len(s), "road")
     cls = np.array([STREET_CLASSES.get(h, _PATH_STYLE)[0] for h in hw])
     if len(s) > _MAX_BASE_SEGMENTS:
         keep = cls != "path"
         s, hw, cls = s[keep], hw[keep], cls[keep]
-    geoms = shapely.simplify(np.asarray(s.geometry.values, dtype=object), 1e-5)
+    if not len(s):
+        return None
+    geoms = shapely.simplify(np.asarray(s.geometry.values, dtype=object), simplify_deg)
     s = gpd.GeoDataFrame({"cls": cls}, geometry=geoms, crs=4326)
     order = np.argsort(pd.Categorical(cls, ["path", "minor", "medium", "major"]).codes, kind="stable")
     s, hw = s.iloc[order], hw[order]
@@ -219,8 +234,265 @@ def vector_base_layers(
     for h in hw:
         _c, w, col = STREET_CLASSES.get(h, _PATH_STYLE)
         styles.append({"color": col, "weight": w, "opacity": 0.9, "lineCap": "round"})
-    out.append((s, styles, "离线底图：道路 Offline base map: streets", 260, True))
+    return s, styles, hw
+
+
+def vector_base_layers(
+    base: Basemap | None, bbox: tuple[float, float, float, float]
+) -> list[tuple[gpd.GeoDataFrame, list[dict], str, int, bool]]:
+    """The offline base map as layers to draw under every data layer: (frame in EPSG:4326, one style per feature,
+    name, pane z-index, listed in the layer control); built-up land, green space, water and rivers first, then
+    the extract's major roads and the streets by class. Place names: :func:`add_base_labels`."""
+    out: list[tuple[gpd.GeoDataFrame, list[dict], str, int, bool]] = []
+    if base is None:
+        return out
+    for key in ("built", "green", "water"):
+        g = _clip(getattr(base, key), bbox)
+        colour, z = BASE_COLOURS[key]
+        if g is not None and len(g):
+            g = g[g.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()]
+            g = g.set_geometry(shapely.simplify(np.asarray(g.geometry.values, dtype=object), 2e-5))
+            out.append(
+                (
+                    g,
+                    [{"stroke": False, "fillColor": colour, "fillOpacity": 1.0}] * len(g),
+                    _FILL_NAMES[key],
+                    z,
+                    False,
+                )
+            )
+    w = _clip(base.waterways, bbox)
+    if w is not None and len(w):
+        colour, z = BASE_COLOURS["waterways"]
+        w = w.set_geometry(shapely.simplify(np.asarray(w.geometry.values, dtype=object), 1e-5))
+        out.append((w, [{"color": colour, "weight": 2.0, "opacity": 1.0}] * len(w), "河流 Rivers", z, False))
+    r = _clip(base.roads, bbox)
+    if r is not None and len(r):
+        made = _street_layer(r, 1e-5)
+        if made is not None:
+            out.append((made[0], made[1], "主要道路 Major roads", 256, False))
+    s = _clip(base.streets, bbox)
+    if s is None or not len(s):
+        return out
+    made = _street_layer(s, 1e-5)
+    if made is not None:
+        out.append((made[0], made[1], "离线底图：道路 Offline base map: streets", 260, True))
     return out
+
+
+#: place-name ranks shown from each zoom level (lower zooms show only the most important)
+_RANK_AT_ZOOM = ((14, 5), (13, 4), (12, 3), (0, 2))
+
+
+class PlaceLabels(Layer):
+    """Place names of the offline base map: text on a halo, not clickable, more of them as the map zooms in."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <style>
+        .cs-place{pointer-events:none;}
+        .cs-place>span{position:absolute;transform:translate(-50%,-50%);white-space:nowrap;color:#5a5a5a;
+          font-size:12px;text-align:center;line-height:1.1;
+          text-shadow:-1px -1px 0 #fff,1px -1px 0 #fff,-1px 1px 0 #fff,1px 1px 0 #fff,0 0 3px #fff;}
+        .cs-place.r1>span{font-size:16px;font-weight:bold;color:#444;}
+        .cs-place.r2>span{font-size:14px;font-weight:bold;color:#4a4a4a;}
+        .cs-place.r5>span{font-size:11px;}
+        .cs-place small{display:block;font-size:10px;font-weight:normal;}
+        [data-cs-rank="2"] .cs-place.r3,[data-cs-rank="2"] .cs-place.r4,[data-cs-rank="2"] .cs-place.r5,
+        [data-cs-rank="3"] .cs-place.r4,[data-cs-rank="3"] .cs-place.r5,[data-cs-rank="4"] .cs-place.r5
+        {display:none;}
+        </style>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            if (!map.getPane('csPlaces')) {
+                var p = map.createPane('csPlaces');
+                p.style.zIndex = 390;
+                p.style.pointerEvents = 'none';
+            }
+            function rank() {
+                var z = map.getZoom(), r = 2, t = {{ this.ranks|tojson }};
+                for (var i = 0; i < t.length; i++) { if (z >= t[i][0]) { r = t[i][1]; break; } }
+                map.getContainer().setAttribute('data-cs-rank', String(r));
+            }
+            map.on('zoomend', rank);
+            map.whenReady(rank);
+            {%- if this.attribution %}
+            if (map.attributionControl) { map.attributionControl.addAttribution({{ this.attribution|tojson }}); }
+            {%- endif %}
+        })({{ this._parent.get_name() }});
+        var {{ this.get_name() }} = L.layerGroup({{ this.points|tojson }}.map(function (p) {
+            return L.marker([p[1], p[0]], {pane: 'csPlaces', interactive: false, keyboard: false,
+                icon: L.divIcon({className: 'cs-place r' + p[2], html: p[3], iconSize: null})});
+        }));
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, points: list[list], name: str, attribution: str | None, show: bool = True):
+        super().__init__(name=name, overlay=True, control=bool(points), show=show)
+        self._name = "PlaceLabels"
+        self.points = points
+        self.ranks = [list(t) for t in _RANK_AT_ZOOM]
+        self.attribution = attribution
+
+
+def add_base_labels(m: folium.Map, base: Basemap | None, bbox: tuple[float, float, float, float]) -> None:
+    """Add the place names of ``base`` (and the credit for the base-map data) to a map made by ``new_map``."""
+    if base is None or (base.places is None and not base.attribution):
+        return
+    g = _clip(base.places, bbox)
+    points: list[list] = []
+    if g is not None and len(g):
+        g = g[g.geometry.geom_type == "Point"]
+        label = (
+            g["label"].astype(str) if "label" in g.columns else g.get("name", pd.Series("", index=g.index))
+        )
+        rank = g["rank"].fillna(4).astype(int) if "rank" in g.columns else pd.Series(3, index=g.index)
+        local = g["name"].astype(str) if "name" in g.columns else label
+        x, y = shapely.get_x(g.geometry.values), shapely.get_y(g.geometry.values)
+        if getattr(m, "cs_datum", "wgs84") == "gcj02":
+            from childspace.inputs.datum import wgs84_to_gcj02
+
+            x, y = (np.asarray(v, dtype=float) for v in wgs84_to_gcj02(x, y))
+        order = np.argsort(rank.to_numpy(), kind="stable")[::-1]  # the most important last: drawn on top
+        for i in order:
+            t, n = str(label.iloc[i]), str(local.iloc[i])
+            extra = f"<small>{html.escape(n)}</small>" if n and n not in ("nan", "None", t) else ""
+            points.append(
+                [
+                    round(float(x[i]), 5),
+                    round(float(y[i]), 5),
+                    int(rank.iloc[i]),
+                    f"<span>{html.escape(t)}{extra}</span>",
+                ]
+            )
+    PlaceLabels(points, "地名 Place names", base.attribution).add_to(m)
+
+
+def _polygon_path(geoms: np.ndarray) -> Any:
+    """One compound matplotlib Path of all rings (exteriors counter-clockwise, holes clockwise: filled with the
+    non-zero rule, holes stay open)."""
+    from matplotlib.path import Path as MplPath
+
+    polys = shapely.orient_polygons(shapely.get_parts(geoms))
+    rings = np.concatenate([shapely.get_exterior_ring(polys), *_interiors(polys)])
+    rings = rings[~shapely.is_empty(rings)]
+    xy, idx = shapely.get_coordinates(rings, return_index=True)
+    if not len(xy):
+        return None
+    codes = np.full(len(xy), MplPath.LINETO, dtype=np.uint8)
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    ends = np.r_[starts[1:], len(xy)] - 1
+    codes[starts] = MplPath.MOVETO
+    codes[ends] = MplPath.CLOSEPOLY
+    return MplPath(xy, codes)
+
+
+def _interiors(polys: np.ndarray) -> list[np.ndarray]:
+    n = shapely.get_num_interior_rings(polys)
+    out = []
+    for k in range(int(n.max()) if len(n) else 0):
+        has = n > k
+        out.append(shapely.get_interior_ring(polys[has], k))
+    return out
+
+
+def draw_basemap(ax: Any, base: Basemap | None, crs: Any, labels: bool = True, max_labels: int = 40) -> None:
+    """Draw the offline base map on a matplotlib axes, under everything else (zorder below 1).
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        The figure's map axes, in ``crs``.
+    base : Basemap or None
+        The layers (as for the HTML maps): built-up land, green space, water, rivers, major roads, streets and
+        place names; None draws nothing.
+    crs : CRS or anything pyproj accepts
+        The axes' (metric) CRS.
+    labels : bool
+        Write the place names of rank 1-3 (cities, towns, suburbs), most important first, at most ``max_labels``.
+    """
+    if base is None:
+        return
+    from matplotlib.collections import LineCollection
+    from matplotlib.patches import PathPatch
+
+    def metric(g: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+        if g is None or not len(g) or g.crs is None:
+            return None
+        g = g.to_crs(crs)
+        return g[~(g.geometry.isna() | g.geometry.is_empty)]
+
+    for key in ("built", "green", "water"):
+        g = metric(getattr(base, key))
+        if g is None:
+            continue
+        polys = np.asarray(g.geometry.values, dtype=object)
+        polys = polys[np.isin(shapely.get_type_id(polys), (3, 6))]
+        path = _polygon_path(polys) if len(polys) else None
+        if path is not None:
+            colour, z = BASE_COLOURS[key]
+            ax.add_patch(
+                PathPatch(
+                    path, facecolor=colour, edgecolor="none", zorder=0.1 + z / 1000, gid=f"cs-base-{key}"
+                )
+            )
+
+    def lines(g: gpd.GeoDataFrame | None, styles: list[tuple[str, float]], z: float, gid: str) -> None:
+        if g is None:
+            return
+        geoms = np.asarray(g.geometry.values, dtype=object)
+        parts, owner = shapely.get_parts(geoms, return_index=True)
+        xy, idx = shapely.get_coordinates(parts, return_index=True)
+        if not len(xy):
+            return
+        segs = np.split(xy, np.flatnonzero(np.diff(idx)) + 1)
+        colours = [styles[i][0] for i in owner]
+        widths = [styles[i][1] * 0.5 for i in owner]
+        ax.add_collection(
+            LineCollection(segs, colors=colours, linewidths=widths, zorder=z, gid=gid, capstyle="round")
+        )
+
+    w = metric(base.waterways)
+    if w is not None:
+        lines(w, [(BASE_COLOURS["waterways"][0], 2.0)] * len(w), 0.36, "cs-base-waterways")
+    for key, zl in (("roads", 0.37), ("streets", 0.38)):
+        g = metric(getattr(base, key))
+        if g is None:
+            continue
+        hw = g["highway"].astype(str).to_numpy() if "highway" in g.columns else np.full(len(g), "road")
+        st = [STREET_CLASSES.get(h, _PATH_STYLE) for h in hw]
+        keep = (
+            np.array([c != "path" for c, _w, _col in st])
+            if len(g) > _MAX_BASE_SEGMENTS
+            else np.ones(len(g), bool)
+        )
+        lines(g[keep], [(col, wd) for (c, wd, col), k in zip(st, keep) if k], zl, f"cs-base-{key}")
+    p = metric(base.places)
+    if labels and p is not None and "label" in p.columns:
+        from matplotlib import patheffects
+
+        rank = p["rank"].fillna(4).astype(int).to_numpy() if "rank" in p.columns else np.full(len(p), 3)
+        order = np.argsort(rank, kind="stable")
+        order = order[rank[order] <= 3][:max_labels]
+        halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+        x, y = shapely.get_x(p.geometry.values), shapely.get_y(p.geometry.values)
+        for i in order:  # a few dozen names at most
+            ax.text(
+                x[i],
+                y[i],
+                str(p["label"].iloc[i]),
+                fontsize={1: 11, 2: 9.5}.get(int(rank[i]), 8),
+                color="#666666",
+                ha="center",
+                va="center",
+                zorder=0.9,
+                path_effects=halo,
+                clip_on=True,
+                gid="cs-base-place",
+            )
 
 
 class TileNotice(MacroElement):
