@@ -136,7 +136,7 @@ def test_report_first_page_is_key_figures_then_plan_targets(case, tmp_path):
     targets = re.findall(r'<tr data-target="([^"]+)" data-status="([^"]+)"', plan)
     assert [t for t, _ in targets] == list(load_plan().targets)
     assert dict(targets)["new_public_kindergarten_places"] == "missing"
-    assert "missing data: places of public kindergartens" in plan
+    assert "missing data: 开办年份 (opening year)" in plan
     assert "到2025年，每千人口拥有3岁以下婴幼儿托位数达到4.5个" in plan  # the plan's wording
     assert "分乡镇（街道） By township" in plan and plan.count("<tr><td><b>") == 2
     key = text[text.index('id="key"') : text.index('id="plan"')]
@@ -225,7 +225,7 @@ def test_venues_figure_and_atlas_pages(case, tmp_path):
         ).stdout
 
     p1, p2, p3 = page(1), page(2), page(3)
-    assert "目标与现状" in p1 and "missing data: places of public kindergartens" in p1 and "≥ 4.5" in p1
+    assert "目标与现状" in p1 and "missing data: 开办年份 (opening year)" in p1 and "≥ 4.5" in p1
     assert "一镇" in p2 and "二镇" in p2
     # (names on the map are drawn with a halo, as paths: pdftotext does not see them; the figure test does)
     assert "应建未建 Must have a room, none found（1）" in p3 and "5,000 m" in p3 and "制图单位" in p3
