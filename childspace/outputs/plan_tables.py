@@ -9,6 +9,7 @@ on or "missing data: ..."); :func:`township_matrix` gives townships x indicators
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -211,23 +212,30 @@ def indicators_html(indicators: pd.DataFrame, plan_title: str | None = None) -> 
     return out
 
 
-def rule_lines(rules: object) -> list[str]:
+def rule_lines(rules: Any) -> list[str]:
     """One bilingual line per mother-and-baby-room rule, with its thresholds (for map legends).
 
     ``rules``: :attr:`childspace.inputs.plan.Plan.venue_rules` (objects or dicts with ``zh``, ``floor_area_m2``,
     ``daily_visitors``, ``inclusive``).
     """
     out = []
-    items = rules.values() if isinstance(rules, dict) else list(rules or [])  # type: ignore[call-overload]
+    items = list(rules.values()) if isinstance(rules, dict) else list(rules or [])
     for r in items:
-        get = r.get if isinstance(r, dict) else lambda k, _r=r: getattr(_r, k, None)
-        op = "≥" if get("inclusive") else ">"
+        spec: dict[str, Any] = (
+            dict(r)
+            if isinstance(r, dict)
+            else {
+                k: getattr(r, k, None) for k in ("id", "zh", "floor_area_m2", "daily_visitors", "inclusive")
+            }
+        )
+        op = "≥" if spec.get("inclusive") else ">"
         zh, en = [], []
-        if get("floor_area_m2") is not None:
-            zh.append(f"建筑面积 {op} {float(get('floor_area_m2')):,.0f} m²")
-            en.append(f"floor area {op} {float(get('floor_area_m2')):,.0f} m²")
-        if get("daily_visitors") is not None:
-            zh.append(f"日均客流 {op} {float(get('daily_visitors')):,.0f} 人次")
-            en.append(f"{op} {float(get('daily_visitors')):,.0f} visitors a day")
-        out.append(f"{get('zh') or get('id')}：{'或'.join(zh)} ({' or '.join(en)})")
+        area, visitors = spec.get("floor_area_m2"), spec.get("daily_visitors")
+        if area is not None:
+            zh.append(f"建筑面积 {op} {float(area):,.0f} m²")
+            en.append(f"floor area {op} {float(area):,.0f} m²")
+        if visitors is not None:
+            zh.append(f"日均客流 {op} {float(visitors):,.0f} 人次")
+            en.append(f"{op} {float(visitors):,.0f} visitors a day")
+        out.append(f"{spec.get('zh') or spec.get('id')}：{'或'.join(zh)} ({' or '.join(en)})")
     return out
