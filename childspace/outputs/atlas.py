@@ -219,6 +219,10 @@ def _pilot_page(
     return fig
 
 
+#: characters a line does not start with (closing brackets and punctuation stay on the line before)
+_NO_LINE_START = frozenset("）)]】」』，,。.、；;：:！!？?%")
+
+
 def _wrap(text: str, units: float) -> list[str]:
     """Lines of at most ``units`` (a CJK character counts 2, others 1), broken at spaces where possible."""
     lines: list[str] = []
@@ -226,7 +230,7 @@ def _wrap(text: str, units: float) -> list[str]:
         line, width = "", 0.0
         for ch in para:
             w = 2.0 if ord(ch) > 0x2E80 else 1.0
-            if width + w > units and line:
+            if width + w > units and line and ch not in _NO_LINE_START:
                 cut = line.rfind(" ")
                 if 0 < cut > len(line) - 20 and ord(ch) <= 0x2E80:  # break Latin text at the last space
                     lines.append(line[:cut])
@@ -286,10 +290,12 @@ def _indicator_pages(indicators: pd.DataFrame, info: AtlasInfo, paper: str) -> l
     y -= line_h * 1.6
     fig.add_artist(Line2D([0.03, 0.98], [y + line_h * 0.4] * 2, color="#1f4e79", lw=1.2))
     for r in rows.to_dict("records"):
-        note = r["basis"] + ("\n" + r["missing"] if r["missing"] else "")
-        cells = {**r, "note": note.strip()}
+        cells = {**r, "note": r["basis"]}
         wrapped = {k: _wrap(str(cells[k]), w / unit) for _h, k, _x, w in _PLAN_COLUMNS}
-        n = max(len(v) for v in wrapped.values())
+        if not r["basis"]:
+            wrapped["note"] = []
+        missing = _wrap(r["missing"], _PLAN_COLUMNS[-1][3] / unit) if r["missing"] else []
+        n = max(max(len(v) for v in wrapped.values()), len(wrapped["note"]) + len(missing))
         zh, en, colour, sym = PLAN_STATUS[r["status"]]
         for _h, k, x, _w in _PLAN_COLUMNS:
             kw: dict = {"fontsize": fs, "va": "top", "linespacing": 1.35}
@@ -301,9 +307,10 @@ def _indicator_pages(indicators: pd.DataFrame, info: AtlasInfo, paper: str) -> l
                     fontweight="bold",
                     bbox=dict(boxstyle="round,pad=0.25", fc=colour, ec=colour),
                 )
-            if k == "note" and r["missing"]:
-                kw.update(color="#5a0000")
             fig.text(x, y, "\n".join(wrapped[k]), **kw)
+            if k == "note" and missing:  # what is missing, in dark red below the data used
+                y_m = y - line_h * len(wrapped[k])
+                fig.text(x, y_m, "\n".join(missing), **{**kw, "color": "#7a0000", "fontweight": "bold"})
         y -= line_h * n + line_h * 0.8
         fig.add_artist(Line2D([0.03, 0.98], [y + line_h * 0.4] * 2, color="#cccccc", lw=0.6))
     fig.text(
