@@ -229,3 +229,20 @@ def test_venues_figure_and_atlas_pages(case, tmp_path):
     assert "一镇" in p2 and "二镇" in p2
     # (names on the map are drawn with a halo, as paths: pdftotext does not see them; the figure test does)
     assert "应建未建 Must have a room, none found（1）" in p3 and "5,000 m" in p3 and "制图单位" in p3
+
+
+def test_sample_run_sheet_of_venues_without_a_room(sample_run):
+    sheet = sample_run.tables["venues_missing_room"]
+    assert sorted(sheet["name"]) == ["示例丙镇文体中心", "示例乙街道购物中心", "示例汽车客运站"]
+    by_name = sheet.set_index("name")["rule_thresholds"]
+    # 5,600 m² (Zhejiang only), 12,000 visitors a day (national only), 23,000 m² (both)
+    assert by_name["示例丙镇文体中心"].startswith("浙江省（2017）：建筑面积 ≥ 5,000 m²")
+    assert by_name["示例汽车客运站"].startswith(
+        "国家标准（2016）：建筑面积 > 10,000 m²或日均客流 > 10,000 人次"
+    )
+    assert "国家标准" in by_name["示例乙街道购物中心"] and "浙江省" in by_name["示例乙街道购物中心"]
+    assert sample_run.layers["venues"].attrs["max_distance_m"] == 100.0
+    ind = sample_run.tables["indicators"]
+    city = ind[ind["level"] == "city"].set_index("target_id")
+    assert city.at["new_public_kindergarten_places", "value"] == 720  # KG07, KG09, KG13: 240 places each
+    assert city["value"].notna().all()  # every target of the plan has a value on the sample
