@@ -1002,6 +1002,28 @@ KG_ATTRIBUTES = {  # id: (办园性质, 是否普惠, 办园等级)
     "KG17": ("民办", "是", "省二级"),
     "KG19": ("公办", "是", "省一级"),
 }
+# 开办年份 (opening year) of the kindergartens, as registers write it: the plan's "5,400 new public places" counts
+# the places of public kindergartens opened in 2022 or later (here KG07, KG09, KG13: 240 + 240 + 240 = 720);
+# KG08 and KG16 are new but private, KG17's year is not reported
+KG_OPENED = {
+    "KG01": "2009",
+    "KG02": "2013",
+    "KG03": "2012",
+    "KG04": "2017",
+    "KG05": "2016",
+    "KG06": "2010",
+    "KG07": "2022年9月",
+    "KG08": "2023年9月",
+    "KG09": "2023",
+    "KG10": "2014",
+    "KG11": "2015",
+    "KG12": "2019",
+    "KG13": "2024-09",
+    "KG14": "2020",
+    "KG15": "2018",
+    "KG16": "2024",
+    "KG19": "2011",
+}
 DEMONSTRATION_HOMES = {"CH01", "CH06"}  # 示范型儿童之家 (none in 示例丙镇, which has no children's home)
 # infant-care register (托育机构, 0-3): id, name, 类型, wanted local xy, 托位数 (None: not reported), 性质
 INFANT_CARE = [
@@ -1214,6 +1236,7 @@ def make_sample(seed: int = SEED) -> Sample:
     all_facilities["示范型"] = all_facilities["编号"].map(
         lambda f: ("是" if f in DEMONSTRATION_HOMES else "否") if f.startswith("CH") else ""
     )
+    all_facilities["开办年份"] = all_facilities["编号"].map(lambda f: KG_OPENED.get(f, ""))
     # the three facility files are complementary: 母婴室 only in the Amap (GCJ-02) sheet, parks only as polygons
     in_csv = ~all_facilities["类型"].isin(["母婴室", "公园", "口袋公园"])
     facilities = all_facilities[in_csv].reset_index(drop=True)

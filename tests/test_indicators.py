@@ -254,7 +254,9 @@ def test_sample_has_a_value_or_missing_data_for_every_target():
     assert _pick(t, "pilots_2022")["value"] == 17 and _pick(t, "pilots_2023")["value"] == 31
     assert sorted(missing_rooms(chk)["name"]) == ["示例丙镇文体中心", "示例乙街道购物中心", "示例汽车客运站"]
     assert _pick(t, "mother_baby_rooms")["value"] == pytest.approx(600 / 9, abs=0.01)
-    assert _pick(t, "new_public_kindergarten_places")["status"] == STATUS_MISSING
+    # 开办年份 of the sample: public kindergartens opened since 2022 are KG07, KG09, KG13 (240 places each)
+    new = _pick(t, "new_public_kindergarten_places")
+    assert new["value"] == 720 and new["status"] == STATUS_NOT_MET and new["missing"] == ""
 
 
 def test_osm_venues_of_the_sample_with_footprint_area():
@@ -275,3 +277,49 @@ def test_osm_venues_of_the_sample_with_footprint_area():
     assert (
         set(points["name"]) == {"示例第一人民医院", "示例市图书馆"} and points["floor_area_m2"].isna().all()
     )
+
+
+def test_new_public_kindergarten_places_from_opening_years():
+    def kg(x, cap, own, year):
+        return ("kindergarten", x, cap, {"ownership": own, "opened_year": year})
+
+    fac = _fac(
+        [
+            kg(121.001, 240, "public", 2022.0),  # counted
+            kg(121.002, 180, "public", 2023.0),  # counted
+            kg(121.003, 300, "public", 2019.0),  # before the plan
+            kg(121.011, 200, "private", 2023.0),  # new but private
+            kg(121.012, 150, "public", np.nan),  # public, year unknown: left out, said
+        ]
+    )
+    r = _pick(plan_indicators(_towns(), fac), "new_public_kindergarten_places")
+    assert r["value"] == 420 and r["gap"] == 5400 - 420 and r["status"] == STATUS_NOT_MET
+    assert r["basis"].startswith("2 所公办幼儿园 2022 年及以后开办")
+    assert "开办年份 unknown for 1 public kindergartens" in r["missing"] and "lower bound" in r["missing"]
+    # no opening year at all: missing data, no value
+    none = _pick(
+        plan_indicators(_towns(), _fac([("kindergarten", 121.001, 240, {})])),
+        "new_public_kindergarten_places",
+    )
+    assert none["status"] == STATUS_MISSING and np.isnan(none["value"])
+    assert none["missing"].startswith("missing data: 开办年份 (opening year)")
+
+
+def test_opening_year_read_by_the_loader_in_chinese_and_english(tmp_path):
+    from childspace.inputs import load_facilities
+
+    rows = (
+        "名称,类型,经度,纬度,学位数,办园性质,{col}\n"
+        "甲园,幼儿园,120.97,28.12,240,公办,{a}\n乙园,幼儿园,120.98,28.12,180,民办,{b}\n"
+    )
+    for col, a, b in (("开园时间", "2023年9月", "2010"), ("opened_year", "2024-09", "")):
+        p = tmp_path / f"{col}.csv"
+        p.write_text(rows.format(col=col, a=a, b=b), encoding="utf-8")
+        f = load_facilities(p)
+        assert f["opened_year"].iloc[0] in (2023.0, 2024.0)
+        assert f["opened_year"].iloc[1] == 2010.0 or np.isnan(f["opened_year"].iloc[1])
+    bad = tmp_path / "bad.csv"
+    bad.write_text(rows.format(col="开办年份", a="老园", b="2015"), encoding="utf-8")
+    with pytest.warns(Warning, match="not understood as a year"):
+        f = load_facilities(bad)
+    assert np.isnan(f["opened_year"].iloc[0]) and f["opened_year"].iloc[1] == 2015.0

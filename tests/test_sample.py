@@ -200,7 +200,8 @@ def test_facilities_csv():
         "是否普惠",
         "办园等级",
         "示范型",
-    ]  # the last four: plan indicators
+        "开办年份",
+    ]  # the last five: plan indicators
     assert f["编号"].is_unique
     counts = Counter(f["类型"])
     for typ in ("幼儿园", "小学", "初中", "儿童游戏场地", "儿童之家", "图书馆", "医院"):

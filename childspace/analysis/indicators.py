@@ -365,17 +365,48 @@ def _kindergarten_share(ctx: _Context, t: Target, which: str) -> list[dict]:
 
 
 def _new_public_places(ctx: _Context, t: Target) -> list[dict]:
-    since = t.params.get("since", "")
-    return [
-        _row(
-            t,
-            CITY,
-            CITY,
-            ctx.plan.city or "全市 city",
-            missing=f"places of public kindergartens opened since {since} (新增公办学位: 开办年份 and 学位数 of "
-            "each new public kindergarten, or the education bureau's count); not in the inputs",
+    """Places of the public kindergartens opened in the plan's first year (``since``) or later, for the city."""
+    since = float(t.params.get("since", 0) or 0)
+    name = ctx.plan.city or "全市 city"
+    kg = ctx.of("kindergarten", -1)
+    if not len(kg):
+        return [_row(t, CITY, CITY, name, missing="no kindergartens (幼儿园) in the inputs")]
+    year = _numbers(kg, "opened_year")
+    if not np.isfinite(year).any():
+        return [
+            _row(
+                t,
+                CITY,
+                CITY,
+                name,
+                missing=f"开办年份 (opening year) of the kindergartens, to count the places of public kindergartens "
+                f"opened since {since:g} (新增公办学位; or the education bureau's count); not in the inputs",
+            )
+        ]
+    own = kg["ownership"].to_numpy(dtype=object) if "ownership" in kg.columns else np.full(len(kg), None)
+    public = own == "public"
+    new = np.isfinite(year) & (year >= since)
+    cap = _numbers(kg, "capacity")
+    sel = public & new
+    places = float(np.nansum(cap[sel]))
+    basis = (
+        f"{int(sel.sum())} 所公办幼儿园 {since:g} 年及以后开办 public kindergartens opened in {since:g} or later, "
+        f"{places:,.0f} 学位 places (开办年份 known for {int(np.isfinite(year).sum())} of {len(kg)} kindergartens)"
+    )
+    gaps = []
+    if (sel & ~np.isfinite(cap)).any():
+        gaps.append(f"学位数 (places) unknown for {int((sel & ~np.isfinite(cap)).sum())} of them")
+    if (public & ~np.isfinite(year)).any():
+        gaps.append(f"开办年份 unknown for {int((public & ~np.isfinite(year)).sum())} public kindergartens")
+    unknown_own = np.array([o is None or (isinstance(o, float) and np.isnan(o)) for o in own], dtype=bool)
+    if (new & unknown_own).any():
+        gaps.append(
+            f"办园性质 (ownership) unknown for {int((new & unknown_own).sum())} opened since {since:g}"
         )
-    ]
+    r = _row(t, CITY, CITY, name, places, basis)
+    if gaps:
+        r["missing"] = "missing data: " + "; ".join(gaps) + " (not counted: the value is a lower bound)"
+    return [r]
 
 
 def _pilot_batch(ctx: _Context, t: Target) -> list[dict]:
@@ -465,7 +496,9 @@ def plan_indicators(
         Township polygons (``unit_id``, ``name``, optional ``population``).
     facilities : GeoDataFrame or None
         Canonical facilities with the attributes of :mod:`childspace.inputs.attributes` (``capacity``,
-        ``ownership``, ``inclusive``, ``grade``, ``demonstration``) where the registers give them.
+        ``ownership``, ``inclusive``, ``grade``, ``demonstration``, ``opened_year``) where the registers give
+        them. New public kindergarten places: the places of the public kindergartens whose ``opened_year`` is
+        the target's ``since`` or later.
     plan : Plan, optional
         Default: Yueqing's plan (``childspace/config/plan_yueqing.toml``).
     communities : GeoDataFrame, optional

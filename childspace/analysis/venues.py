@@ -60,7 +60,8 @@ def mother_baby_room_check(
     GeoDataFrame
         The venues (EPSG:4326 points) with ``required`` (bool), ``rules`` (ids of the rules that apply, ``"; "``),
         ``rule_label`` (中文), ``has_room`` (bool), ``nearest_room`` (name), ``room_distance_m`` (metres, NaN when
-        no room within reach), ``status`` (:data:`STATUS`).
+        no room within reach), ``status`` (:data:`STATUS`); ``attrs["rules"]`` (the rules' thresholds) and
+        ``attrs["max_distance_m"]`` say what the check used.
     """
     out = venues.to_crs(WGS84).copy()
     n = len(out)
@@ -105,6 +106,18 @@ def mother_baby_room_check(
     unknown = np.isnan(area) & np.isnan(visitors)
     status = np.where(required, np.where(has, "ok", "missing"), np.where(unknown, "unknown", "not_required"))
     out["status"] = [STATUS[s] for s in status]
+    # what the check used, for the legends of maps and sheets (plain values: they survive copies and pickles)
+    out.attrs["rules"] = {
+        k: {
+            "id": r.id,
+            "zh": r.zh,
+            "floor_area_m2": r.floor_area_m2,
+            "daily_visitors": r.daily_visitors,
+            "inclusive": r.inclusive,
+        }
+        for k, r in rules.items()
+    }
+    out.attrs["max_distance_m"] = float(max_distance_m)
     return out
 
 

@@ -19,6 +19,7 @@ column              accepted input names (examples)            values
 ``demonstration``   示范型, 是否示范, 示范                        True (示范型) / False / None
 ``floor_area_m2``   建筑面积, 建筑面积(㎡), 面积(平方米)           square metres (``"1.2万"`` = 12,000)
 ``daily_visitors``  日均客流, 日均客流量, 日客流量                 visitors a day (``"1.5万人次"`` = 15,000)
+``opened_year``     开办年份, 开园时间, 建成年份, opened_year      year (float): ``2023``, ``"2023年9月"``, ``"2023-09"``
 ==================  =========================================  =================================================
 
 A 性质 value such as ``"民办普惠"`` gives both the ownership and, when the file has no 普惠 column, ``inclusive``.
@@ -45,6 +46,7 @@ __all__ = [
     "parse_grade",
     "parse_number",
     "parse_ownership",
+    "parse_year",
     "read_attributes",
 ]
 
@@ -107,6 +109,23 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "日客流(人次)",
         "客流量(人/日)",
     ),
+    "opened_year": (
+        "opened_year",
+        "year_opened",
+        "opened",
+        "开办年份",
+        "开办时间",
+        "开办日期",
+        "开园年份",
+        "开园时间",
+        "建园年份",
+        "办园年份",
+        "建成年份",
+        "投用年份",
+        "投入使用年份",
+        "成立年份",
+        "成立时间",
+    ),
 }
 
 #: quality grades of kindergartens (Zhejiang: 省一级/省二级/省三级 by the provincial assessment), best first
@@ -146,6 +165,27 @@ def parse_number(value: object) -> float | None:
         return float(text) * mult
     except ValueError:
         return None
+
+
+def parse_year(value: object) -> float | None:
+    """``2023``, ``"2023年"``, ``"2023年9月"``, ``"2023-09-01"``, a date -> 2023.0; NaN when blank; None when not a
+    year between 1900 and 2100."""
+    if _blank(value):
+        return np.nan
+    if hasattr(value, "year") and not isinstance(value, (int, float, str)):  # date, datetime, Timestamp
+        year = float(value.year)
+    elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        year = float(value)
+        if not year.is_integer():
+            return None
+    else:
+        m = re.fullmatch(
+            r"(\d{4})(?:年|[-/.]\d{1,2}(?:[-/.]\d{1,2})?|年\d{1,2}月(?:\d{1,2}日)?)?(?:\s.*)?", _key(value)
+        )
+        if not m:
+            return None
+        year = float(m.group(1))
+    return year if 1900 <= year <= 2100 else None
 
 
 def parse_ownership(value: object) -> tuple[str | None, bool | None, bool]:
@@ -210,13 +250,14 @@ def parse_grade(value: object) -> str | None:
 def _map_unique(raw: pd.Series, fn: Any) -> pd.Series:
     """``fn`` applied once per distinct value (registers repeat a few labels), as an object Series."""
     keys = raw.map(lambda v: None if _blank(v) else v)
-    table = {v: fn(v) for v in pd.unique(keys.dropna())}
-    out = keys.map(table).astype(object)
-    isblank = keys.isna().to_numpy()
-    if isblank.any():
-        blank = fn(None)
-        out[isblank] = pd.Series([blank] * int(isblank.sum()), index=out.index[isblank], dtype=object)
-    return out
+    codes, uniques = pd.factorize(keys, use_na_sentinel=True)
+    # one result per distinct value, the blank one last (code -1); kept as objects, so a None result ("not
+    # understood") stays None and is not turned into NaN by a dict lookup
+    results = np.empty(len(uniques) + 1, dtype=object)
+    for k, v in enumerate(uniques):
+        results[k] = fn(v)
+    results[-1] = fn(None)
+    return pd.Series(results[codes], index=raw.index, dtype=object)
 
 
 def _none(s: pd.Series) -> pd.Series:
@@ -313,7 +354,12 @@ def read_attributes(
 
     for canon, col in found.items():
         raw = out[col]
-        if canon in ("capacity", "floor_area_m2", "daily_visitors"):
+        if canon == "opened_year":
+            parsed = _map_unique(raw, parse_year)
+            nok = parsed.map(lambda v: v is None).to_numpy(dtype=bool)
+            bad(canon, nok, raw, "a year (e.g. 2023, 2023年9月)")
+            new = pd.to_numeric(parsed.where(~nok, np.nan), errors="coerce").astype("float64")
+        elif canon in ("capacity", "floor_area_m2", "daily_visitors"):
             parsed = _map_unique(raw, parse_number)
             nok = parsed.map(lambda v: v is None).to_numpy(dtype=bool)
             bad(canon, nok, raw, "a number")

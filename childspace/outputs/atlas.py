@@ -1,8 +1,10 @@
 """The print atlas (图集, PDF): one file a planner hands in, no browser needed.
 
 Pages (A3 or A4 landscape, fonts embedded as TrueType): an overview of coverage by community against the target,
-one page per category (the community classes, facilities, walking service areas), and one page per pilot unit (a
-map of the unit and its catchment, the checklist ✓/× with distances, the status rule, the reasons). Every page
+the action plan's targets vs current values (city, then townships), the venues that must have a mother-and-baby
+room and have none, one page per category (the community classes, facilities, walking service areas), and one
+page per pilot unit (a map of the unit and its catchment, the checklist ✓/× with distances, the status rule, the
+reasons). Every page
 carries the map furniture of Chinese practice: title, legend, north arrow, scale bar, 制图单位 (mapping unit),
 日期 (date), 数据来源 (sources, with "© OpenStreetMap contributors"), 坐标系 (CRS) and a 示意图 disclaimer
 (configurable, :class:`AtlasInfo`).
@@ -37,6 +39,8 @@ from childspace.outputs.figures import (
     plot_coverage,
 )
 from childspace.outputs.figures_overview import plot_overview
+from childspace.outputs.figures_venues import plot_venues
+from childspace.outputs.plan_tables import PLAN_STATUS, city_rows, township_matrix
 from childspace.outputs.style import (
     CATEGORY_COLOURS,
     KIND_LABELS,
@@ -215,6 +219,157 @@ def _pilot_page(
     return fig
 
 
+#: characters a line does not start with (closing brackets and punctuation stay on the line before)
+_NO_LINE_START = frozenset("）)]】」』，,。.、；;：:！!？?%")
+
+
+def _wrap(text: str, units: float) -> list[str]:
+    """Lines of at most ``units`` (a CJK character counts 2, others 1), broken at spaces where possible."""
+    lines: list[str] = []
+    for para in str(text).split("\n"):
+        line, width = "", 0.0
+        for ch in para:
+            w = 2.0 if ord(ch) > 0x2E80 else 1.0
+            if width + w > units and line and ch not in _NO_LINE_START:
+                cut = line.rfind(" ")
+                if 0 < cut > len(line) - 20 and ord(ch) <= 0x2E80:  # break Latin text at the last space
+                    lines.append(line[:cut])
+                    line = line[cut + 1 :]
+                    width = sum(2.0 if ord(c) > 0x2E80 else 1.0 for c in line)
+                else:
+                    lines.append(line)
+                    line, width = "", 0.0
+            line += ch
+            width += w
+        lines.append(line)
+    return lines
+
+
+#: the plan table's columns: (heading, key, left x, width), as fractions of the page width
+_PLAN_COLUMNS = (
+    ("指标 Indicator", "indicator", 0.03, 0.19),
+    ("规划原文 Plan wording", "wording", 0.225, 0.15),
+    ("目标 Target", "target", 0.38, 0.12),
+    ("现状 Current", "value", 0.505, 0.055),
+    ("差距 Gap", "gap", 0.565, 0.045),
+    ("状态 Status", "status_text", 0.615, 0.075),
+    ("数据依据 / 缺少的数据 Data used / missing", "note", 0.695, 0.285),
+)
+
+
+def _table_page(title: str, synthetic: bool, paper: str) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure(figsize=PAPER_SIZES[paper], dpi=100)
+    FigureCanvasAgg(fig)
+    fig.suptitle(title, fontsize=16, fontweight="bold", x=0.03, ha="left", y=0.965)
+    if synthetic:
+        fig.text(
+            0.03,
+            0.925,
+            "示例数据（虚构） Synthetic sample data",
+            fontsize=11,
+            fontweight="bold",
+            color="#7a5200",
+            bbox=dict(boxstyle="round,pad=0.3", facecolor="#fff3cd", edgecolor="#e0b84d"),
+        )
+    return fig
+
+
+def _indicator_pages(indicators: pd.DataFrame, info: AtlasInfo, paper: str) -> list[Figure]:
+    """The plan's targets vs current values for the city (one line per target), then townships x indicators."""
+    rows = city_rows(indicators)
+    fs = 9.0 if paper == "A3" else 7.0
+    scale = PAPER_SIZES[paper][0]  # page width in inches
+    unit = fs / 72 / scale * 0.55  # width of one Latin character as a fraction of the page
+    line_h = fs * 1.45 / 72 / PAPER_SIZES[paper][1]
+    fig = _table_page("行动计划指标：目标与现状 Plan targets: target vs current", info.synthetic, paper)
+    y = 0.88
+    for head, _k, x, _w in _PLAN_COLUMNS:
+        fig.text(x, y, head, fontsize=fs + 1, fontweight="bold", va="top", color="#1f4e79")
+    y -= line_h * 1.6
+    fig.add_artist(Line2D([0.03, 0.98], [y + line_h * 0.4] * 2, color="#1f4e79", lw=1.2))
+    for r in rows.to_dict("records"):
+        cells = {**r, "note": r["basis"]}
+        wrapped = {k: _wrap(str(cells[k]), w / unit) for _h, k, _x, w in _PLAN_COLUMNS}
+        if not r["basis"]:
+            wrapped["note"] = []
+        missing = _wrap(r["missing"], _PLAN_COLUMNS[-1][3] / unit) if r["missing"] else []
+        n = max(max(len(v) for v in wrapped.values()), len(wrapped["note"]) + len(missing))
+        zh, en, colour, sym = PLAN_STATUS[r["status"]]
+        for _h, k, x, _w in _PLAN_COLUMNS:
+            kw: dict = {"fontsize": fs, "va": "top", "linespacing": 1.35}
+            if k == "value":
+                kw.update(fontsize=fs + 2, fontweight="bold", color="#1f4e79")
+            if k == "status_text":
+                kw.update(
+                    color="white",
+                    fontweight="bold",
+                    bbox=dict(boxstyle="round,pad=0.25", fc=colour, ec=colour),
+                )
+            fig.text(x, y, "\n".join(wrapped[k]), **kw)
+            if k == "note" and missing:  # what is missing, in dark red below the data used
+                y_m = y - line_h * len(wrapped[k])
+                fig.text(x, y_m, "\n".join(missing), **{**kw, "color": "#7a0000", "fontweight": "bold"})
+        y -= line_h * n + line_h * 0.8
+        fig.add_artist(Line2D([0.03, 0.98], [y + line_h * 0.4] * 2, color="#cccccc", lw=0.6))
+    fig.text(
+        0.03,
+        max(y - line_h, 0.1),
+        "✓ 达标 met · × 未达标 not met · ? 缺数据 missing data（写明需补充的数据 says what to add）。"
+        "来源见工作簿“规划指标”表 Sources: workbook sheet “规划指标 Plan indicators”.",
+        fontsize=fs,
+        va="top",
+        color="#333333",
+    )
+    pages = [fig]
+    val, st, labels = township_matrix(indicators)
+    per_page = 28 if paper == "A3" else 20
+    for start in range(0, len(val), per_page):
+        part = val.iloc[start : start + per_page]
+        fig = _table_page("行动计划指标：分乡镇（街道） Plan targets by township", info.synthetic, paper)
+        ncol = len(labels)
+        x0, width = 0.18, 0.80 / max(ncol, 1)
+        y = 0.88
+        fig.text(0.03, y, "乡镇街道 Township", fontsize=fs + 1, fontweight="bold", va="top", color="#1f4e79")
+        for j, lab in enumerate(labels):
+            fig.text(
+                x0 + j * width,
+                y,
+                "\n".join(_wrap(lab, width / unit - 2)),
+                fontsize=fs,
+                fontweight="bold",
+                va="top",
+                color="#1f4e79",
+                linespacing=1.3,
+            )
+        heads = max(len(_wrap(lab, width / unit - 2)) for lab in labels) if labels else 1
+        y -= line_h * (heads + 0.8)
+        fig.add_artist(Line2D([0.03, 0.98], [y + line_h * 0.4] * 2, color="#1f4e79", lw=1.2))
+        for name in part.index:
+            fig.text(0.03, y, str(name), fontsize=fs + 1, va="top")
+            for j, t in enumerate(part.columns):
+                k = str(st.at[name, t]) if pd.notna(st.at[name, t]) else "missing"
+                k = k if k in PLAN_STATUS else "missing"
+                zh, en, colour, sym = PLAN_STATUS[k]
+                v = part.at[name, t]
+                txt = f"{sym} {float(v):,.2f}".rstrip("0").rstrip(".") if pd.notna(v) else f"{sym} {zh}"
+                fig.text(x0 + j * width, y, txt, fontsize=fs + 1, va="top", color=colour, fontweight="bold")
+            y -= line_h * 1.7
+            fig.add_artist(Line2D([0.03, 0.98], [y + line_h * 0.5] * 2, color="#dddddd", lw=0.5))
+        fig.text(
+            0.03,
+            max(y - line_h, 0.1),
+            "✓ 达标 met · × 未达标 not met · ? 缺数据 missing data；“有/无”类指标的乡镇目标为至少 1 个 "
+            "(count targets: at least one per township).",
+            fontsize=fs,
+            va="top",
+            color="#333333",
+        )
+        pages.append(fig)
+    return pages
+
+
 def write_atlas(
     path: str | Path,
     *,
@@ -226,6 +381,8 @@ def write_atlas(
     pilots_status: gpd.GeoDataFrame | None = None,
     catchments: gpd.GeoDataFrame | None = None,
     townships: gpd.GeoDataFrame | None = None,
+    indicators: pd.DataFrame | None = None,
+    venues: gpd.GeoDataFrame | None = None,
     info: AtlasInfo | None = None,
     paper: str = "A3",
     dpi: int = 300,
@@ -248,6 +405,12 @@ def write_atlas(
         ``pilots.pilot_status`` and ``pilots.pilot_catchments``: one page per pilot unit.
     townships : GeoDataFrame, optional
         Township outlines on the overview.
+    indicators : DataFrame, optional
+        :func:`childspace.analysis.indicators.plan_indicators`: pages of the plan's targets vs current values
+        (the city, then townships x indicators), after the overview.
+    venues : GeoDataFrame, optional
+        :func:`childspace.analysis.venues.mother_baby_room_check`: a page mapping the venues that must have a
+        mother-and-baby room and have none (rules' thresholds in the legend; rooms from ``facilities``).
     info : AtlasInfo, optional
         Title, 制图单位, date, sources, disclaimer, synthetic note.
     paper : {"A3", "A4"}, default "A3"
@@ -286,6 +449,16 @@ def write_atlas(
                 synthetic=info.synthetic,
             )
         )
+    if indicators is not None and len(indicators):
+        with _style():
+            figs += _indicator_pages(indicators, info, paper)
+    if venues is not None and len(venues):
+        rooms = (
+            facilities[facilities["category"].astype(str) == "mother_baby_room"]
+            if facilities is not None and "category" in facilities.columns
+            else None
+        )
+        figs.append(plot_venues(venues, rooms, boundaries=boundaries, synthetic=info.synthetic))
     for cat in cats:
         if facilities is None or "category" not in facilities.columns:
             break

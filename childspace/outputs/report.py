@@ -18,6 +18,7 @@ import pandas as pd
 from childspace._atomic import atomic_path
 from childspace._errors import DataError
 from childspace.inputs.standards import Standards, default_standards
+from childspace.outputs import plan_tables
 from childspace.outputs.style import (
     CATEGORY_LABELS,
     COLUMN_LABELS,
@@ -100,6 +101,10 @@ p.legend .sw{display:inline-block;width:16px;height:11px;border:1px solid #555;m
 .key .v{font-size:26px;font-weight:bold;color:#1f4e79}
 .key .l{font-size:13px;color:#444}
 table.method td:first-child{white-space:nowrap;font-weight:bold}
+table.plan td.big{font-size:17px;font-weight:bold;color:#1f4e79;white-space:nowrap}
+table.plan td.note{font-size:12px;color:#444;max-width:360px}
+table.plan b.missing{color:#7a0000}
+table.plan-towns td.pm{white-space:nowrap}
 @media print{
  @page{size:A4 landscape;margin:12mm}
  body{background:#fff;font-size:11pt}
@@ -110,6 +115,7 @@ table.method td:first-child{white-space:nowrap;font-weight:bold}
  tr,.pilot,.key,img.fig{break-inside:avoid}
  .scroll{max-height:none;overflow:visible}
  iframe,.noprint,#toc{display:none}
+ section#plan{break-after:page}
  img.fig{max-height:170mm;border:none}
  th{background:#ddebf7 !important;-webkit-print-color-adjust:exact;print-color-adjust:exact}
  td.cov,.status{-webkit-print-color-adjust:exact;print-color-adjust:exact}
@@ -149,6 +155,16 @@ def _table_html(df: pd.DataFrame, max_rows: int = 300) -> str:
                 cells.append(f"<td>{_esc(v)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f'{note}<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+
+
+def _countermeasures_first(hazards: pd.DataFrame) -> pd.DataFrame:
+    """The hazards table with ``countermeasures`` and ``countermeasure_basis`` (when present) after ``reason``."""
+    extra = [c for c in ("countermeasures", "countermeasure_basis") if c in hazards.columns]
+    if not extra:
+        return hazards
+    cols = [c for c in hazards.columns if c not in extra]
+    at = cols.index("reason") + 1 if "reason" in cols else len(cols)
+    return hazards[cols[:at] + extra + cols[at:]]
 
 
 def _rel(target: str | Path, base: Path) -> str:
@@ -515,14 +531,16 @@ def html_report(
     categories: Sequence[str] | None = None,
     synthetic: bool = False,
     embed_maps: bool = True,
+    indicators: pd.DataFrame | None = None,
 ) -> Path:
     """Write one HTML page: key figures first, the matrices, the maps and figures, the tables, the method.
 
-    Order: key figures (units below target, lowest coverage, pilot units meeting the checklist, hazards, school
-    zones), the summary of gaps, the community × category matrix (worst first), townships, pilot units, school
-    zones, maps (embedded; they request nothing from the network), figures, tables, and the method (each
-    category's radius and its basis from the standards, the target, the pilot rule). Prints on A4 landscape
-    (print CSS: no frames, tables unbroken).
+    Order: key figures (plan targets met, units below target, lowest coverage, pilot units meeting the
+    checklist, hazards, school zones), the plan's targets vs current values (first page), the summary of gaps,
+    the community × category matrix (worst first), townships, pilot units, school zones, maps (embedded; they
+    request nothing from the network), figures, tables, and the method (each category's radius and its basis
+    from the standards, the target, the pilot rule). Prints on A4 landscape (print CSS: no frames, tables
+    unbroken; the first page holds the key figures and the plan's targets).
 
     Parameters
     ----------
@@ -557,6 +575,10 @@ def html_report(
         Say on the page that the data are the synthetic sample (示例数据（虚构）).
     embed_maps : bool, default True
         Show maps in iframes; False gives links only.
+    indicators : DataFrame, optional
+        :func:`childspace.analysis.indicators.plan_indicators`: the first page after the key figures, target vs
+        current for every target of the plan (a value or "missing data: ..."), then townships x indicators.
+        Default: the table named ``"indicators"`` in ``tables``.
 
     Returns
     -------
@@ -572,6 +594,10 @@ def html_report(
         community_coverage = tables.get("community_coverage")
     if hazards is None:
         hazards = tables.get("hazards")
+    if indicators is None:
+        indicators = tables.get("indicators")
+    if "hazards" in tables:
+        tables["hazards"] = _countermeasures_first(tables["hazards"])
     cov_any = community_coverage if community_coverage is not None else township_coverage
     target = None
     if cov_any is not None and "target_pct" in cov_any.columns and cov_any["target_pct"].notna().any():
@@ -587,6 +613,9 @@ def html_report(
     body.append(f"<header><h1>{_esc(title)}</h1>{syn}</header><main>")
     sections: list[tuple[str, str, str]] = []  # (id, heading, html)
     keys = _key_figures(cov_any, pilots_status, hazards, school_zones)
+    plan_key = plan_tables.key_figure(indicators) if indicators is not None and len(indicators) else None
+    if plan_key is not None:
+        keys.insert(0, plan_key)
     if keys:
         sections.append(
             (
@@ -598,6 +627,15 @@ def html_report(
                     for v, lab in keys
                 )
                 + "</div>",
+            )
+        )
+    if plan_key is not None:
+        assert indicators is not None
+        sections.append(
+            (
+                "plan",
+                "行动计划指标：目标与现状 Plan targets: target vs current",
+                plan_tables.indicators_html(indicators),
             )
         )
     if summary:
@@ -676,9 +714,13 @@ def html_report(
         + "".join(f'<li><a href="#{i}">{_esc(h)}</a></li>' for i, h, _x in sections)
         + "</ul></section>"
     )
-    body.append(toc)
-    for i, h, x in sections:
-        body.append(f'<section id="{i}"><h2>{_esc(h)}</h2>{x}</section>')
+    first = [k for k, (i, _h, _x) in enumerate(sections) if i in ("key", "plan")]
+    n_first = first[-1] + 1 if first else 0
+    for k, (i, h, x) in enumerate(sections):
+        if k == n_first:
+            body.append(toc)
+        cls = ' class="first-page"' if k < n_first else ""
+        body.append(f'<section id="{i}"{cls}><h2>{_esc(h)}</h2>{x}</section>')
     body.append("</main>")
     page = (
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'

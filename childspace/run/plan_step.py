@@ -43,7 +43,8 @@ def _path(cfg: Any, entry: dict[str, Any], where: str) -> Path:
 
 def add_indicators(cfg: Any, res: Any, progress: Any = lambda _: None) -> None:
     """Measure the plan's targets on a run's results: ``res.tables["indicators"]``, ``res.layers["venues"]``
-    (every venue checked) and ``res.layers["venues_missing_room"]`` / ``res.tables["venues_missing_room"]``."""
+    (every venue checked) and ``res.layers["venues_missing_room"]`` / ``res.tables["venues_missing_room"]`` (with
+    ``rule_thresholds``: the thresholds of the rules that apply, in words)."""
     import pandas as pd
 
     from childspace.analysis import venues as vn
@@ -52,6 +53,7 @@ def add_indicators(cfg: Any, res: Any, progress: Any = lambda _: None) -> None:
     from childspace.inputs.projection import in_china
     from childspace.inputs.venues import load_venues
     from childspace.osm.venues import venues_from_osm
+    from childspace.outputs.plan_tables import rule_lines
 
     inp = res.inputs
     plan_cfg = _section(cfg, "plan")
@@ -89,9 +91,13 @@ def add_indicators(cfg: Any, res: Any, progress: Any = lambda _: None) -> None:
         res.layers["venues"] = check
         missing = vn.missing_rooms(check)
         res.layers["venues_missing_room"] = missing
-        res.tables["venues_missing_room"] = pd.DataFrame(
-            missing.drop(columns=["geometry", "footprint"], errors="ignore")
-        )
+        sheet = pd.DataFrame(missing.drop(columns=["geometry", "footprint"], errors="ignore"))
+        # the thresholds that make each venue need a room, in words (the sheet is read without the map legend)
+        words = dict(zip(plan.venue_rules, rule_lines(plan.venue_rules)))
+        sheet["rule_thresholds"] = [
+            "; ".join(words[r] for r in str(ids).split("; ") if r in words) for ids in sheet["rules"]
+        ]
+        res.tables["venues_missing_room"] = sheet
     pilots = res.layers.get("pilots", inp.pilots)
     res.tables["indicators"] = plan_indicators(
         inp.townships, fac, plan=plan, communities=inp.communities, pilots=pilots, venues=check

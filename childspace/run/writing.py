@@ -307,6 +307,19 @@ def _write_maps(
                 synthetic=syn,
             ),
         )
+    if "venues" in res.layers and len(res.layers["venues"]):  # venues that must have a mother-and-baby room
+        from childspace.outputs import figures_venues
+        from childspace.outputs.maps import venues as venue_maps
+
+        rooms = fac[fac["category"] == "mother_baby_room"] if fac is not None else None
+        vkw: dict[str, Any] = dict(boundaries=bounds, synthetic=syn)
+        v = res.layers["venues"]
+        both(
+            "venues",
+            "应建母婴室的公共场所 Venues that must have a mother-and-baby room",
+            partial(venue_maps.venues_map, v, rooms, **vkw, base=base, basemaps=tiles),
+            partial(figures_venues.plot_venues, v, rooms, **vkw),
+        )
     if "routes" in res.layers:
         edges_stress, crossings = guarded(
             "street stress of the routes maps", partial(stress_frames, res.network, res.stress)
@@ -359,6 +372,8 @@ def _write_maps(
                 pilots_status=res.layers.get("pilots"),
                 catchments=res.layers.get("pilot_catchments"),
                 townships=inp.townships,
+                indicators=res.tables.get("indicators"),
+                venues=res.layers.get("venues"),
                 info=atlas.AtlasInfo(
                     title=f"儿童友好空间分析图集 Child-friendly space atlas — {cfg.name}", synthetic=syn
                 ),
