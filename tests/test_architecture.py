@@ -284,6 +284,15 @@ ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str], set[str]] = {
         "_note_left_out",
         "_style",
     },
+    ("outputs.figures_venues", "outputs._figure_base"): {
+        "_crs_for",
+        "_decorate",
+        "_draw_boundaries",
+        "_fix_extent",
+        "_metric",
+        "_new_figure",
+    },
+    ("outputs.figures_venues", "outputs.figures"): {"_style"},
     ("run.batch", "run.pipeline"): {"_for_file"},
     ("run.config", "run._config_checks"): {
         "_Checker",
