@@ -38,6 +38,8 @@ MANIFEST = "run.json"
 #: What childspace writes at the top of an output folder (outputs of versions without a manifest are recognised).
 KNOWN_OUTPUTS = (
     "childspace.gpkg",
+    "childspace_cgcs2000.gpkg",
+    "childspace_local.gpkg",
     "childspace.xlsx",
     "report.html",
     "maps",
