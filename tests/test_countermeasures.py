@@ -145,8 +145,8 @@ def test_rules_on_hand_written_facts():
     assert out.loc[3, "countermeasure_rules"] == "site_check"
     assert out.loc[3, "countermeasures"] == "现场核查 — check on site"
     # 30 km/h in a school zone is already the limit; 40 km/h is not
-    assert "school_zone_speed" not in out.loc[4, "countermeasure_rules"]
-    assert out.loc[5, "countermeasure_rules"] == "buffer_fast; school_zone_speed"
+    assert out.loc[4, "countermeasure_rules"] == "buffer_traffic"  # not school_zone_speed: 30 km/h already
+    assert out.loc[5, "countermeasure_rules"] == "buffer_traffic; school_zone_speed"
     assert out.loc[5, "countermeasure_basis"].count("[") >= 2
 
 

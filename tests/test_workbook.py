@@ -221,6 +221,9 @@ def test_hazards_sheet_and_csv_carry_countermeasures_and_children_per_school_lev
     head = [c.value for c in ws[1]]
     assert "整改措施建议 Countermeasures" in head and "措施依据 Basis of the countermeasures" in head
     assert "小学路线经过的儿童 Children (primary-school routes)" in head
+    assert (
+        "压力等级 Stress level" in head and "层级 Level" not in head
+    )  # a hazard's level is its stress level
     rows = [dict(zip(head, [c.value for c in r])) for r in ws.iter_rows(min_row=2)]
     top = next(r for r in rows if r["隐患编号 Hazard ID"].startswith("C"))
     assert top["整改措施建议 Countermeasures"].startswith(
@@ -231,5 +234,5 @@ def test_hazards_sheet_and_csv_carry_countermeasures_and_children_per_school_lev
     assert top["位于校园周边150米内 In a school zone (150 m)"] == "是 Yes"
     csvp = workbook.write_csv_tables(tmp_path, {"hazards": t}, bilingual=True)["hazards"]
     back = workbook.read_csv_table(csvp)
-    assert {"countermeasures", "countermeasure_basis", "children_middle_school"} <= set(back.columns)
+    assert {"countermeasures", "countermeasure_basis", "children_middle_school", "level"} <= set(back.columns)
     assert back["countermeasures"].str.contains("护学岗").any()

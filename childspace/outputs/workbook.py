@@ -279,9 +279,17 @@ HAZARD_LABELS: dict[str, str] = {
 }
 
 
+#: ``level`` of a hazards table is the stress level, not the boundary level (乡镇/社区) of other tables
+STRESS_LEVEL_LABEL = "压力等级 Stress level"
+
+
 def _headers(columns: list[str]) -> list[str]:
     """Bilingual headers (outputs.style's, plus :data:`HAZARD_LABELS`); repeated headers get the raw name."""
-    new = [HAZARD_LABELS.get(c) or header_labels([c])[0] for c in columns]
+    hazards = "hazard_id" in columns
+    new = [
+        STRESS_LEVEL_LABEL if hazards and c == "level" else (HAZARD_LABELS.get(c) or header_labels([c])[0])
+        for c in columns
+    ]
     seen: set[str] = set()
     for i, c in enumerate(new):
         if c in seen:
@@ -661,5 +669,8 @@ def write_csv_tables(
 def read_csv_table(path: str | Path) -> pd.DataFrame:
     """A CSV table written by :func:`write_csv_tables`, with its machine column names again (the files carry
     bilingual headers, :func:`childspace.outputs.style.column_label`); the values are as written."""
-    back = {label: col for col, label in {**COLUMN_LABELS, **HAZARD_LABELS}.items()}
+    back = {
+        label: col for col, label in {**COLUMN_LABELS, **HAZARD_LABELS, "level": STRESS_LEVEL_LABEL}.items()
+    }
+    back[COLUMN_LABELS["level"]] = "level"
     return pd.read_csv(path, encoding="utf-8-sig").rename(columns=lambda c: back.get(c, c))
