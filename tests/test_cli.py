@@ -122,6 +122,12 @@ def test_demo_runs_end_to_end(demo):
     assert not list(out.rglob(".*.tmp")) and not list(out.glob(".childspace.*"))  # no temporary files left
 
 
+def _pilots(out):
+    """The pilot units of the GeoPackage (points and areas are two layers: one geometry type per layer)."""
+    parts = [gpd.read_file(out / "childspace.gpkg", layer=f"pilots_{k}") for k in ("point", "area")]
+    return pd.concat(parts, ignore_index=True)
+
+
 def test_demo_geopackage_layers(demo):
     out, _ = demo
     layers = {name for name, _ in pyogrio.list_layers(out / "childspace.gpkg")}
@@ -132,12 +138,15 @@ def test_demo_geopackage_layers(demo):
         "access",
         "service_areas",
         "gaps",
-        "pilots",
+        "pilots_point",
+        "pilots_area",
         "routes",
-        "hazards",
+        "hazards_point",
+        "hazards_line",
         "walksheds",
+        "street_stress",
     } <= layers
-    pilots = gpd.read_file(out / "childspace.gpkg", layer="pilots")
+    pilots = _pilots(out)
     assert len(pilots) == 48
     assert set(pilots["status"]) <= {"meets", "partly", "gap"}
     assert (pilots["batch"] == 2022).sum() == 17 and (pilots["batch"] == 2023).sum() == 31
@@ -150,7 +159,7 @@ def test_demo_workbook_and_report(demo):
     wb = openpyxl.load_workbook(out / "childspace.xlsx", read_only=True)
     assert len(wb.sheetnames) >= 5
     html = (out / "report.html").read_text(encoding="utf-8")
-    pilots = gpd.read_file(out / "childspace.gpkg", layer="pilots")
+    pilots = _pilots(out)
     for pid in pilots["pilot_id"]:
         assert pid in html
     assert "示例数据" in html  # the synthetic sample says so

@@ -194,7 +194,8 @@ def test_every_output_file_opens(run):
     name, cfg, res, written, warns = run
     gpkg = written["geopackage"]
     layers = [lyr for lyr, _ in pyogrio.list_layers(gpkg)]
-    assert {"townships", "facilities", "access", "routes", "hazards"} <= set(layers)
+    assert {"townships", "facilities", "access", "routes", "street_stress"} <= set(layers)
+    assert any(lyr.startswith("hazards_") for lyr in layers)  # hazards_point / hazards_line: one type each
     for lyr in layers:
         g = pyogrio.read_dataframe(gpkg, layer=lyr)
         assert len(g), lyr

@@ -427,3 +427,56 @@ def test_old_outputs_that_cannot_be_moved_are_left_as_they_were(tmp_path, monkey
     ):
         (stage / "report.html").write_text("new", encoding="utf-8")
     assert _state(out) == "old" and sorted(q.name for q in tmp_path.iterdir()) == ["out"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# scenarios (childspace scenario: OUTPUTS/scenario/NAME/) survive a new run into the same folder
+# ---------------------------------------------------------------------------------------------------------------
+def _fake_scenario(out: Path, name: str) -> Path:
+    d = out / "scenario" / name
+    (d / "tables").mkdir(parents=True)
+    (d / "summary.txt").write_text(f"情景 {name}", encoding="utf-8")
+    (d / "tables" / "before_after.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (d / "run.json").write_text(json.dumps({"kind": "scenario", "files": []}), encoding="utf-8")
+    return d
+
+
+def test_a_new_run_keeps_the_scenarios_of_earlier_runs(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    _fake_old_run(out)
+    _fake_scenario(out, "add_幼儿园_120.98_28.12")
+    _fake_scenario(out, "without_KG03")
+    with outdir.staged(out, info={"marker": "new"}) as stage:
+        (stage / "report.html").write_text("<html>new</html>", encoding="utf-8")
+    assert (out / "report.html").read_text(encoding="utf-8") == "<html>new</html>"
+    assert not (out / "maps").exists()  # the old run's own files are replaced
+    for name in ("add_幼儿园_120.98_28.12", "without_KG03"):
+        assert (out / "scenario" / name / "summary.txt").read_text(encoding="utf-8") == f"情景 {name}"
+        assert (out / "scenario" / name / "tables" / "before_after.csv").is_file()
+    man = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert man["kept"] == ["scenario/add_幼儿园_120.98_28.12", "scenario/without_KG03"]
+    assert not any(f["path"].startswith("scenario/") for f in man["files"])  # not this run's files
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["out"]
+    # the folder is still one a run may replace (the scenarios are known outputs), and a second run keeps them too
+    with outdir.staged(out, info={"marker": "newer"}) as stage:
+        (stage / "report.html").write_text("<html>newer</html>", encoding="utf-8")
+    assert (out / "scenario" / "without_KG03" / "summary.txt").is_file()
+
+
+def test_a_run_stopped_between_the_swap_and_moving_the_scenarios_loses_none(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    _fake_old_run(out)
+    _fake_scenario(out, "s1")
+    prev = outdir.previous_path(out)
+    os.replace(out, prev)  # both renames done, killed before the scenarios were moved over
+    out.mkdir()
+    (out / "report.html").write_text("<html>new</html>", encoding="utf-8")
+    (out / "run.json").write_text(
+        json.dumps({"files": [{"path": "report.html", "bytes": 16}]}), encoding="utf-8"
+    )
+    done = outdir.recover(out)
+    assert (out / "scenario" / "s1" / "summary.txt").read_text(encoding="utf-8") == "情景 s1"
+    assert not prev.exists()
+    assert any("kept scenario" in d for d in done)

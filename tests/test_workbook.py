@@ -12,6 +12,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from test_countermeasures import two_level_case
 
 from childspace.outputs import workbook
 from childspace.outputs.style import coverage_classes
@@ -198,3 +199,40 @@ def test_hazard_table_has_place_coordinates_and_school_names():
         28.12, abs=1e-6
     )
     assert 120.97 <= t["lon"].iloc[1] <= 120.98
+
+
+@pytest.fixture(scope="module")
+def hazard_case():
+    return two_level_case()
+
+
+def test_hazards_sheet_and_csv_carry_countermeasures_and_children_per_school_level(hazard_case, tmp_path):
+    from childspace.analysis.routes import hazards
+
+    net, stress, schools, routes = hazard_case
+    hz = hazards(routes, net, stress, schools=schools)
+    t = workbook.hazard_table(hz, schools)
+    cols = list(t.columns)
+    assert cols.index("reason") + 1 == cols.index("countermeasures")
+    assert cols.index("countermeasures") + 1 == cols.index("countermeasure_basis")
+    assert cols.index("children") + 1 == cols.index("children_primary_school")
+    p = workbook.write_excel(tmp_path / "w.xlsx", {"隐患点 Hazards": t})
+    ws = openpyxl.load_workbook(p)["隐患点 Hazards"]
+    head = [c.value for c in ws[1]]
+    assert "整改措施建议 Countermeasures" in head and "措施依据 Basis of the countermeasures" in head
+    assert "小学路线经过的儿童 Children (primary-school routes)" in head
+    assert (
+        "压力等级 Stress level" in head and "层级 Level" not in head
+    )  # a hazard's level is its stress level
+    rows = [dict(zip(head, [c.value for c in r])) for r in ws.iter_rows(min_row=2)]
+    top = next(r for r in rows if r["隐患编号 Hazard ID"].startswith("C"))
+    assert top["整改措施建议 Countermeasures"].startswith(
+        "信号灯；安全岛；施划人行横道线；学校周边限速30；护学岗 — "
+    )
+    assert top["措施依据 Basis of the countermeasures"].startswith("[signal_multilane]")
+    assert top["儿童数 Children"] == 2 and top["初中路线经过的儿童 Children (middle-school routes)"] == 2
+    assert top["位于校园周边150米内 In a school zone (150 m)"] == "是 Yes"
+    csvp = workbook.write_csv_tables(tmp_path, {"hazards": t}, bilingual=True)["hazards"]
+    back = workbook.read_csv_table(csvp)
+    assert {"countermeasures", "countermeasure_basis", "children_middle_school", "level"} <= set(back.columns)
+    assert back["countermeasures"].str.contains("护学岗").any()

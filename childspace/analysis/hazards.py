@@ -4,6 +4,8 @@ ranked by the children whose route uses them."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -14,6 +16,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from childspace._errors import DataError
+from childspace.analysis.countermeasures import FACTS, suggest
 from childspace.analysis.safety import Stress, network_stress, safe_max_levels
 from childspace.inputs.projection import WGS84
 
@@ -33,6 +36,7 @@ def hazards(
     rank_by: str = "children",
     safe_max_level: int | Mapping[str, int] | None = None,
     schools: gpd.GeoDataFrame | None = None,
+    countermeasure_rules: str | Path | Mapping[str, Any] | None = None,
 ) -> gpd.GeoDataFrame:
     """Road segments and crossings at level >= ``min_level`` ranked by the children whose route uses them.
 
@@ -63,17 +67,26 @@ def hazards(
         When given, a hazard is anything above the safe maximum of the route's school category
         (:func:`childspace.analysis.safety.safe_max_levels`), instead of ``min_level``.
     schools : GeoDataFrame, optional
-        ``facility_id``, ``name``: the ``schools`` column names schools by name (an unnamed school by its id;
-        without ``schools`` the ids are used).
+        ``facility_id``, ``name``, Point geometry: the ``schools`` column names schools by name (an unnamed
+        school by its id; without ``schools`` the ids are used); a hazard within ``[school_zone] radius_m`` of
+        safety.toml (150 m, GA/T 1215-2014) of one of them is in a school zone (``school_zone``).
+    countermeasure_rules : path, mapping or None
+        The countermeasures table (default ``childspace/config/countermeasures.toml``,
+        :mod:`childspace.analysis.countermeasures`).
 
     Returns
     -------
     GeoDataFrame (EPSG:4326)
-        ``hazard_id``, ``type`` (``segment``/``crossing``), ``level``, ``children`` (each child once per hazard),
-        ``routes``, ``schools`` ("; "-joined school names), ``name`` (street), ``reason`` (bilingual), ``rank``
-        (1 = first by ``rank_by``), ``edge`` (for a segment: its longest piece) or ``node`` (network positions),
-        ``pieces`` (network edges in the hazard), ``length_m``, geometry (LineString/MultiLineString for
-        segments, Point for crossings).
+        ``hazard_id``, ``type`` (``segment``/``crossing``), ``level``, ``children`` (the children of the homes
+        whose routes pass: each home once per hazard, however many of its routes — to its primary school and to
+        its middle school — pass there), ``children_<category>`` per school category routed (e.g.
+        ``children_primary_school``: the children of the homes whose route to that kind of school passes; these
+        may add up to more than ``children``), ``routes`` (home × school-category routes passing), ``schools``
+        ("; "-joined school names), ``name`` (street), ``reason`` (bilingual), ``countermeasures`` (中文 first,
+        then English) and ``countermeasure_basis`` (the rule ids and their sources), ``rank`` (1 = first by
+        ``rank_by``), ``school_zone`` (bool), ``edge`` (for a segment: its longest piece) or ``node`` (network
+        positions), ``pieces`` (network edges in the hazard), ``length_m``, ``countermeasure_rules`` (rule ids),
+        geometry (LineString/MultiLineString for segments, Point for crossings).
 
     Notes
     -----
@@ -111,6 +124,10 @@ def hazards(
     s = routes[(routes["route"] == route) & (routes["verdict"] != "unreachable")]
     key_children = pd.Series(s["children"].to_numpy(dtype=float), index=s["route_key"].to_numpy())
     key_school = pd.Series(_school_names(s, schools), index=s["route_key"].to_numpy())
+    key_origin = pd.Series(s["origin_id"].astype(str).to_numpy(dtype=object), index=s["route_key"].to_numpy())
+    key_cat = pd.Series(s["category"].astype(str).to_numpy(dtype=object), index=s["route_key"].to_numpy())
+    cats = sorted(pd.unique(key_cat.to_numpy()).tolist(), key=lambda c: (_LEVEL_ORDER.get(c, 9), c))
+    tally = _Tally(key_children, key_school, key_origin, key_cat, cats)
     if safe_max_level is not None:
         smax = safe_max_levels(safe_max_level, stress.config)
         key_min = pd.Series(
@@ -132,15 +149,7 @@ def hazards(
         grp = _street_groups(network, he, lev[he])
         seg["group"] = grp[np.searchsorted(he, seg["edge"].to_numpy())]
         per = seg.drop_duplicates(["group", "key"])  # a child walking 3 pieces of a street counts once
-        per = per.assign(
-            children=key_children.reindex(per["key"]).to_numpy(),
-            school=key_school.reindex(per["key"]).to_numpy(),
-        )
-        g = per.groupby("group").agg(
-            children=("children", "sum"),
-            routes=("key", "size"),
-            schools=("school", lambda x: "; ".join(sorted(set(x)))),
-        )
+        g = tally(per, "group")
         L = network.length
         order = np.lexsort((-L[he], grp))  # the longest piece represents the group
         first = order[np.r_[True, grp[order][1:] != grp[order][:-1]]]
@@ -164,6 +173,7 @@ def hazards(
                     "type": "segment",
                     "level": lev[rep_e].astype(int),
                     "children": g["children"].to_numpy(),
+                    **{f"children_{c}": g[f"children_{c}"].to_numpy() for c in cats},
                     "routes": g["routes"].to_numpy(),
                     "schools": g["schools"].to_numpy(),
                     "name": names,
@@ -173,6 +183,7 @@ def hazards(
                     "pieces": np.bincount(grp)[gid],
                     "length_m": np.bincount(grp, weights=L[he])[gid],
                     "geometry": lines,
+                    **_edge_facts(stress, rep_e),
                 }
             )
         )
@@ -190,18 +201,17 @@ def hazards(
             }
         )
         cr = cr.sort_values("level", ascending=False, kind="stable").drop_duplicates(["key", "node"])
-        cr["children"] = key_children.reindex(cr["key"]).to_numpy()
-        cr["school"] = key_school.reindex(cr["key"]).to_numpy()
         worst = cr.drop_duplicates("node")[["node", "edge", "level"]].set_index("node")
-        g = cr.groupby("node").agg(
-            children=("children", "sum"),
-            routes=("key", "size"),
-            schools=("school", lambda x: "; ".join(sorted(set(x)))),
-        )
+        g = tally(cr, "node")
         nodes = g.index.to_numpy()
         w = worst.loc[nodes]
-        inc = stress.incidence.set_index(["node", "edge"])["reason"]
-        reason = inc.reindex(pd.MultiIndex.from_arrays([nodes, w["edge"].to_numpy()])).to_numpy(dtype=object)
+        inc = (
+            stress.incidence.sort_values("level", ascending=False, kind="stable")
+            .drop_duplicates(["node", "edge"])
+            .set_index(["node", "edge"])
+            .reindex(pd.MultiIndex.from_arrays([nodes, w["edge"].to_numpy()]))
+        )
+        reason = inc["reason"].to_numpy(dtype=object)
         names = (
             network.edges["name"].to_numpy(dtype=object)[w["edge"].to_numpy()]
             if "name" in network.edges.columns
@@ -213,6 +223,7 @@ def hazards(
                     "type": "crossing",
                     "level": w["level"].to_numpy(),
                     "children": g["children"].to_numpy(),
+                    **{f"children_{c}": g[f"children_{c}"].to_numpy() for c in cats},
                     "routes": g["routes"].to_numpy(),
                     "schools": g["schools"].to_numpy(),
                     "name": names,
@@ -222,6 +233,7 @@ def hazards(
                     "pieces": 1,
                     "length_m": 0.0,
                     "geometry": shapely.points(network.x[nodes], network.y[nodes]),
+                    **_crossing_facts(stress, inc, w["edge"].to_numpy()),
                 }
             )
         )
@@ -230,15 +242,20 @@ def hazards(
         "type",
         "level",
         "children",
+        *[f"children_{c}" for c in cats],
         "routes",
         "schools",
         "name",
         "reason",
+        "countermeasures",
+        "countermeasure_basis",
         "rank",
+        "school_zone",
         "edge",
         "node",
         "pieces",
         "length_m",
+        "countermeasure_rules",
     ]
     if not rows:
         return gpd.GeoDataFrame(
@@ -253,6 +270,9 @@ def hazards(
     )
     if top is not None:
         df = df.head(int(top))
+    df["school_zone"] = _in_school_zone(df["geometry"].to_numpy(), schools, network.crs, stress.config)
+    facts = df.rename(columns={f"f_{c}": c for c in FACTS})
+    df = df.join(suggest(facts, countermeasure_rules))
     geo = gpd.GeoSeries(df.pop("geometry").to_numpy(), crs=network.crs).to_crs(WGS84)
     return gpd.GeoDataFrame(df[cols], geometry=geo.values, crs=WGS84)
 
@@ -299,3 +319,110 @@ def _street_groups(
     G = sp.csr_array((np.ones(int(same.sum())), (i[same], j[same])), shape=(n, n))
     _, lab = connected_components(G, directed=False)
     return pd.factorize(lab)[0].astype(np.int64)
+
+
+#: school categories in the order their columns are listed
+_LEVEL_ORDER = {"kindergarten": 0, "primary_school": 1, "middle_school": 2}
+
+
+@dataclass
+class _Tally:
+    """Children, routes and schools per hazard from (hazard, route key) pairs: a home counts once per hazard."""
+
+    children: pd.Series  # route key -> the home's children
+    school: pd.Series  # route key -> school name
+    origin: pd.Series  # route key -> origin id
+    category: pd.Series  # route key -> school category
+    cats: list[str]
+
+    def __call__(self, pairs: pd.DataFrame, by: str) -> pd.DataFrame:
+        k = pairs["key"].to_numpy()
+        per = pd.DataFrame(
+            {
+                "by": pairs[by].to_numpy(),
+                "key": k,
+                "children": self.children.reindex(k).to_numpy(),
+                "school": self.school.reindex(k).to_numpy(),
+                "origin": self.origin.reindex(k).to_numpy(),
+                "category": self.category.reindex(k).to_numpy(),
+            }
+        )
+        g = per.groupby("by").agg(
+            routes=("key", "size"), schools=("school", lambda x: "; ".join(sorted(set(x))))
+        )
+        homes = per.drop_duplicates(["by", "origin"])  # a home's children once, whatever school they walk to
+        g["children"] = homes.groupby("by")["children"].sum().reindex(g.index).to_numpy()
+        by_cat = per.groupby(["by", "category"])["children"].sum().unstack(fill_value=0.0)
+        for c in self.cats:
+            g[f"children_{c}"] = (
+                by_cat[c].reindex(g.index, fill_value=0.0).to_numpy() if c in by_cat.columns else 0.0
+            )
+        return g
+
+
+def _edge_facts(stress: Stress, e: np.ndarray) -> dict[str, Any]:
+    """Countermeasure facts (``f_`` columns) of segment hazards from their representative edges; a sidewalk way
+    rated from the road beside it has a sidewalk present and, where that road is a walk edge, its speed and
+    lanes."""
+    se = stress.edges
+    e = np.asarray(e, dtype=np.int64)
+    n = e.size
+
+    def pos(name: str) -> np.ndarray:
+        return se[name].to_numpy(dtype=np.int64)[e] if name in se.columns else np.full(n, -1, dtype=np.int64)
+
+    road = se["road"].to_numpy(dtype=bool)[e] if "road" in se.columns else np.ones(n, dtype=bool)
+    beside, beside_other = pos("beside"), pos("beside_road")
+    along = ~road & ((beside >= 0) | (beside_other >= 0))
+    src = np.where(~road & (beside >= 0), beside, e)  # the road whose traffic the walker is beside
+
+    def col(name: str, at: np.ndarray) -> Any:
+        return se[name].to_numpy(dtype=object)[at] if name in se.columns else None
+
+    sidewalk = col("sidewalk", e)
+    if sidewalk is not None:
+        sidewalk = np.where(along, "present", sidewalk)
+    return {
+        "f_control": None,
+        "f_island": None,
+        "f_long_no_refuge": None,
+        "f_lanes": col("lanes", src),
+        "f_maxspeed_kmh": col("maxspeed_kmh", src),
+        "f_sidewalk": sidewalk,
+        "f_road": road,
+        "f_road_class": col("group", e),
+    }
+
+
+def _crossing_facts(stress: Stress, inc: pd.DataFrame, e: np.ndarray) -> dict[str, Any]:
+    """Countermeasure facts of crossing hazards from the incidence rows of the worst crossing at each node."""
+
+    def col(name: str) -> Any:
+        return inc[name].to_numpy(dtype=object) if name in inc.columns else None
+
+    grp = stress.edges["group"].to_numpy(dtype=object) if "group" in stress.edges.columns else None
+    return {
+        "f_control": col("control"),
+        "f_island": col("island"),
+        "f_long_no_refuge": col("long_no_refuge"),
+        "f_lanes": col("lanes"),
+        "f_maxspeed_kmh": col("maxspeed_kmh"),
+        "f_sidewalk": None,
+        "f_road": True,
+        "f_road_class": grp[e] if grp is not None else None,
+    }
+
+
+def _in_school_zone(
+    geoms: np.ndarray, schools: gpd.GeoDataFrame | None, crs: Any, config: dict
+) -> np.ndarray:
+    """Hazards (metric geometries) within the school-zone radius (safety.toml ``[school_zone] radius_m``,
+    GA/T 1215-2014 3.2: 150 m) of a school point."""
+    out = np.zeros(len(geoms), dtype=bool)
+    if schools is None or len(schools) == 0 or len(geoms) == 0:
+        return out
+    radius = float(config.get("school_zone", {}).get("radius_m", 150.0))
+    pts = np.asarray(schools.to_crs(crs).geometry.array, dtype=object)
+    hit, _ = shapely.STRtree(pts).query(np.asarray(geoms, dtype=object), predicate="dwithin", distance=radius)
+    out[np.unique(hit)] = True
+    return out

@@ -46,6 +46,7 @@ from childspace.outputs.style import (
 
 __all__ = [
     "FORMULA_PREFIXES",
+    "HAZARD_LABELS",
     "read_csv_table",
     "WorkbookAbout",
     "bilingual_headers",
@@ -263,10 +264,44 @@ def display_table(df: pd.DataFrame, name: str = "table") -> pd.DataFrame:
     return _round_numbers(table)
 
 
+#: headers of the hazards' countermeasure and per-school-level columns (the shared ones are in outputs.style)
+HAZARD_LABELS: dict[str, str] = {
+    "countermeasures": "整改措施建议 Countermeasures",
+    "countermeasure_basis": "措施依据 Basis of the countermeasures",
+    "countermeasure_rules": "措施规则编号 Countermeasure rules",
+    "school_zone": "位于校园周边150米内 In a school zone (150 m)",
+    "children_kindergarten": "幼儿园路线经过的儿童 Children (kindergarten routes)",
+    "children_primary_school": "小学路线经过的儿童 Children (primary-school routes)",
+    "children_middle_school": "初中路线经过的儿童 Children (middle-school routes)",
+    "routes": "路线数 Routes",
+    "pieces": "路段数 Pieces",
+    "node": "节点序号 Node",
+}
+
+
+#: ``level`` of a hazards table is the stress level, not the boundary level (乡镇/社区) of other tables
+STRESS_LEVEL_LABEL = "压力等级 Stress level"
+
+
+def _headers(columns: list[str]) -> list[str]:
+    """Bilingual headers (outputs.style's, plus :data:`HAZARD_LABELS`); repeated headers get the raw name."""
+    hazards = "hazard_id" in columns
+    new = [
+        STRESS_LEVEL_LABEL if hazards and c == "level" else (HAZARD_LABELS.get(c) or header_labels([c])[0])
+        for c in columns
+    ]
+    seen: set[str] = set()
+    for i, c in enumerate(new):
+        if c in seen:
+            new[i] = f"{c} ({columns[i]})"
+        seen.add(new[i])
+    return new
+
+
 def bilingual_headers(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` with bilingual headers; duplicate headers after translation get the raw name appended."""
     out = df.copy()
-    out.columns = header_labels([str(c) for c in df.columns])
+    out.columns = _headers([str(c) for c in df.columns])
     return out
 
 
@@ -286,7 +321,8 @@ def hazard_table(hazards: Any, schools: pd.DataFrame | None = None) -> pd.DataFr
     -------
     DataFrame
         Sorted by rank, with ``place`` (street name and type in 中文), ``lon``/``lat`` (WGS84, a point on the
-        hazard) and ``school_names`` added; the geometry dropped.
+        hazard) and ``school_names`` added, the countermeasures and their basis after the reason; the geometry
+        dropped.
     """
     import geopandas as gpd
 
@@ -318,9 +354,23 @@ def hazard_table(hazards: Any, schools: pd.DataFrame | None = None) -> pd.DataFr
             f"{'的过街点' if k == 'crossing' else ('路段' if k == 'segment' else '')}"
             for s, k in zip(street, kind)
         ]
+    per_level = [c for c in out.columns if str(c).startswith("children_")]
     first = [
         c
-        for c in ("rank", "hazard_id", "place", "lon", "lat", "level", "children", "school_names", "reason")
+        for c in (
+            "rank",
+            "hazard_id",
+            "place",
+            "lon",
+            "lat",
+            "level",
+            "children",
+            *per_level,
+            "school_names",
+            "reason",
+            "countermeasures",
+            "countermeasure_basis",
+        )
         if c in out.columns
     ]
     out = out[first + [c for c in out.columns if c not in first]]
@@ -495,7 +545,7 @@ def write_excel(
         raw_table = _plain_table(df, raw_name)
         table = display_table(raw_table, raw_name)
         ws = wb.create_sheet(_sheet_name(raw_name, used))
-        headers = header_labels([str(c) for c in table.columns])
+        headers = _headers([str(c) for c in table.columns])
         ws.append(headers)
         for cell in ws[1]:
             cell.font = Font(bold=True)
@@ -619,5 +669,8 @@ def write_csv_tables(
 def read_csv_table(path: str | Path) -> pd.DataFrame:
     """A CSV table written by :func:`write_csv_tables`, with its machine column names again (the files carry
     bilingual headers, :func:`childspace.outputs.style.column_label`); the values are as written."""
-    back = {label: col for col, label in COLUMN_LABELS.items()}
+    back = {
+        label: col for col, label in {**COLUMN_LABELS, **HAZARD_LABELS, "level": STRESS_LEVEL_LABEL}.items()
+    }
+    back[COLUMN_LABELS["level"]] = "level"
     return pd.read_csv(path, encoding="utf-8-sig").rename(columns=lambda c: back.get(c, c))

@@ -5,7 +5,8 @@ A run writes every file into a staging folder next to the output folder (``.NAME
 old folder aside as ``.NAME.childspace-previous``, the new one into place; the old one is then deleted). So:
 
 - a folder is either the previous run's or the new run's, complete, never a mix (a ``--no-maps`` run leaves no
-  older maps next to its new tables);
+  older maps next to its new tables); only the scenarios that ``childspace scenario`` wrote under
+  ``scenario/`` are carried over into the new folder (:data:`KEPT`, listed under ``kept`` in ``run.json``);
 - a run that is stopped (Ctrl+C, SIGTERM, an error, a crash, SIGKILL) leaves the output folder as it was; what it
   left beside it is removed (or, for a swap cut between its two renames, finished) when the next run starts;
 - a lock file (``.NAME.childspace.lock``, locked with the operating system's file lock, so a killed run never
@@ -37,6 +38,8 @@ MANIFEST = "run.json"
 #: What childspace writes at the top of an output folder (outputs of versions without a manifest are recognised).
 KNOWN_OUTPUTS = (
     "childspace.gpkg",
+    "childspace_cgcs2000.gpkg",
+    "childspace_local.gpkg",
     "childspace.xlsx",
     "report.html",
     "maps",
@@ -45,6 +48,9 @@ KNOWN_OUTPUTS = (
     MANIFEST,
     "scenario",
 )  # childspace scenario: OUTPUTS/scenario/NAME/
+#: folders written by other commands into an output folder, kept when a new run replaces it (moved from the old
+#: folder into the new one after the swap): ``childspace scenario`` writes OUTPUTS/scenario/NAME/
+KEPT = ("scenario",)
 # leftovers of childspace._atomic.atomic_path: ".<stem>.<8 random chars><suffix>" (+ SQLite side files)
 _TEMP = re.compile(r"^\.[^.].*\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?(-journal|-wal|-shm)?$")
 MB = 1024 * 1024
@@ -328,6 +334,7 @@ def recover(out: Path) -> list[str]:
             done.append(f"removed the incomplete outputs of an interrupted run ({stage.name})")
     if prev.exists():
         if out.exists():
+            done += _carry_kept(prev, out)  # a run stopped between its swap and moving the scenarios over
             shutil.rmtree(prev, ignore_errors=True)
             done.append(f"removed the outputs replaced by the last run ({prev.name})")
         else:
@@ -341,6 +348,39 @@ def recover(out: Path) -> list[str]:
                         p.unlink(missing_ok=True)
                         done.append(f"removed the temporary file {p.name}")
     return done
+
+
+def _carry_kept(old: Path, new: Path) -> list[str]:
+    """Move the :data:`KEPT` folders' entries (e.g. each scenario) from the replaced outputs ``old`` into the new
+    outputs ``new`` where ``new`` has no entry of that name (renames within one parent folder: no copy)."""
+    done: list[str] = []
+    for name in KEPT:
+        src = old / name
+        if not src.is_dir():
+            continue
+        dst = new / name
+        if not dst.exists():
+            os.replace(src, dst)
+            done.append(f"kept {name}/ of the earlier outputs")
+            continue
+        if not dst.is_dir():
+            continue
+        for entry in sorted(src.iterdir()):
+            if not (dst / entry.name).exists():
+                os.replace(entry, dst / entry.name)
+                done.append(f"kept {name}/{entry.name} of the earlier outputs")
+    return done
+
+
+def kept_entries(out: Path) -> list[str]:
+    """The :data:`KEPT` entries of output folder ``out`` a new run will keep (``scenario/NAME``)."""
+    return sorted(
+        f"{name}/{p.name}"
+        for name in KEPT
+        if (Path(out) / name).is_dir()
+        for p in (Path(out) / name).iterdir()
+        if not p.name.startswith(".")
+    )
 
 
 _critical = threading.local()
@@ -393,7 +433,10 @@ def staged(
 ) -> Iterator[Path]:
     """Yield an empty staging folder for the outputs of ``out``; swap it in when the block completes.
 
-    On an exception (Ctrl+C included) the staging folder is deleted and ``out`` is left as it was.
+    On an exception (Ctrl+C included) the staging folder is deleted and ``out`` is left as it was. The
+    :data:`KEPT` folders of the old outputs (the scenarios of ``childspace scenario``) are moved into the new
+    ones after the swap, unless the new outputs have their own of that name; the manifest lists them under
+    ``kept``. (A run stopped between the swap and that move: the next run's :func:`recover` finishes it.)
     """
     out = Path(os.path.abspath(out))
     with locked(out, wait=wait, progress=progress):
@@ -403,7 +446,8 @@ def staged(
         stage.mkdir(parents=True)
         try:
             yield stage
-            man = _manifest(stage, info or {})
+            kept = [k for k in kept_entries(out) if not (stage / k).exists()]
+            man = _manifest(stage, {**(info or {}), **({"kept": kept} if kept else {})})
             (stage / MANIFEST).write_text(json.dumps(man, ensure_ascii=False, indent=1), encoding="utf-8")
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
@@ -432,4 +476,6 @@ def staged(
                     path=out,
                     fix="check the folder's permissions and run again",
                 ) from None
+            if prev.exists():
+                _carry_kept(prev, out)
         shutil.rmtree(prev, ignore_errors=True)

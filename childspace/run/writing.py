@@ -12,57 +12,72 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from childspace._atomic import atomic_path
 from childspace.run import outdir
 from childspace.run.config import RunConfig
 from childspace.run.results import Progress, Results, _quiet
 
 
 def _for_file(df: Any) -> Any:
-    """A copy whose non-geometry columns are plain scalars (lists joined, bytes/geometries as WKT/hex)."""
-    import geopandas as gpd
-    import numpy as np
-    import pandas as pd
-    from shapely.geometry.base import BaseGeometry
+    """A copy whose non-geometry columns are plain scalars (:func:`childspace.outputs.geopackage.plain_columns`)."""
+    from childspace.outputs.geopackage import plain_columns
 
-    out = df.copy()
-    out.attrs = {}
-    geom_name = out.geometry.name if isinstance(out, gpd.GeoDataFrame) else None
-    for col in out.columns:
-        if col == geom_name:
-            continue
-        s = out[col]
-        if pd.api.types.is_float_dtype(s.dtype):  # "no facility reachable" is an empty cell, not inf
-            out[col] = s.where(np.isfinite(s.to_numpy(dtype=float)))
-            continue
-        if isinstance(s.dtype, gpd.array.GeometryDtype):
-            out[col] = s.to_wkt()
-        elif s.dtype == object:
-
-            def conv(v: Any) -> Any:
-                if isinstance(v, (list, tuple, set, np.ndarray)):
-                    return "; ".join(str(x) for x in v)
-                if isinstance(v, bytes):
-                    return v.hex()
-                if isinstance(v, BaseGeometry):
-                    return v.wkt
-                if isinstance(v, dict):
-                    return str(v)
-                return v
-
-            out[col] = s.map(conv)
-    return out
+    return plain_columns(df)
 
 
-def write_geopackage(path: Path, layers: dict[str, Any]) -> Path:
-    """Write GeoDataFrames as layers of one GeoPackage (EPSG:4326), atomically."""
-    with atomic_path(path, make_dirs=True) as tmp:
-        for name, gdf in layers.items():
-            if gdf is None or len(gdf) == 0:
-                continue
-            meta = {"method": gdf.attrs["method"]} if gdf.attrs.get("method") else None  # estimates say how
-            _for_file(gdf.to_crs("EPSG:4326")).to_file(tmp, layer=name, driver="GPKG", layer_metadata=meta)
-    return path
+def write_geopackage(path: Path, layers: dict[str, Any], crs: Any = "EPSG:4326", **kw: Any) -> Path:
+    """Write GeoDataFrames as layers of one GeoPackage (one geometry type per layer, QGIS styles), atomically
+    (:func:`childspace.outputs.geopackage.write_geopackage`)."""
+    from childspace.outputs import geopackage
+
+    return geopackage.write_geopackage(path, layers, crs=crs, **kw)
+
+
+def _gpkg_layers(res: Results, cfg: RunConfig) -> dict[str, Any]:
+    """The layers of the GeoPackage: boundaries, every result layer, coverage by community (one column per
+    category) and, with the network, the street and crossing stress."""
+    import warnings
+
+    from childspace._errors import ChildspaceWarning
+    from childspace.outputs import geopackage
+
+    inp = res.inputs
+    layers: dict[str, Any] = {"townships": inp.townships, "communities": inp.communities}
+    cov = res.tables.get("community_coverage")
+    units = inp.communities
+    if cov is None:
+        cov, units = res.tables.get("township_coverage"), inp.townships
+    if cov is not None and units is not None and len(cov):
+        layers["community_coverage"] = geopackage.community_coverage_layer(
+            units, cov, cfg.categories, cfg.target_pct
+        )
+    layers.update(res.layers)
+    if inp.pilots is not None and "pilots" not in layers:
+        layers["pilots"] = inp.pilots
+    if inp.origins is not None and "access" not in layers:
+        layers["origins"] = inp.origins
+    if res.network is not None and res.stress is not None:
+        from childspace.analysis.streets import stress_frames
+
+        try:
+            layers.update(geopackage.street_stress_layers(*stress_frames(res.network, res.stress)))
+        except Exception as exc:  # noqa: BLE001 - the other layers are still written
+            warnings.warn(
+                f"the street-stress layers were not written: {type(exc).__name__}: {exc}",
+                ChildspaceWarning,
+                stacklevel=2,
+            )
+    return layers
+
+
+def _local_crs(res: Results) -> Any:
+    """The projected CRS of the local copy: the network's (the CGCS2000 Gauss–Krüger zone in China), else the
+    local zone of the study area."""
+    from childspace.inputs.projection import local_crs_for
+
+    if res.network is not None and getattr(res.network, "crs", None) is not None:
+        return res.network.crs
+    b = res.inputs.communities if res.inputs.communities is not None else res.inputs.townships
+    return local_crs_for(b) if b is not None and len(b) else None
 
 
 def write_outputs(
@@ -104,15 +119,19 @@ def _write_files(
     import pandas as pd
 
     from childspace.outputs import report
+    from childspace.outputs.geopackage import is_cgcs2000
 
     written: dict[str, Path] = {}
-    inp = res.inputs
-    layers = {"townships": inp.townships, "communities": inp.communities, **res.layers}
-    if inp.pilots is not None and "pilots" not in layers:
-        layers["pilots"] = inp.pilots
-    if inp.origins is not None and "access" not in layers:
-        layers["origins"] = inp.origins
-    written["geopackage"] = write_geopackage(out / "childspace.gpkg", layers)
+    progress("GIS 数据包 GeoPackage (EPSG:4326 and the local projected CRS, QGIS styles)")
+    layers = _gpkg_layers(res, cfg)
+    style = {"target_pct": cfg.target_pct, "categories": cfg.categories}
+    written["geopackage"] = write_geopackage(out / "childspace.gpkg", layers, **style)
+    local = _local_crs(res)
+    if (
+        local is not None
+    ):  # the planners' own CRS (CGCS2000 zone in China); elsewhere the network's projected CRS
+        stem = "childspace_cgcs2000" if is_cgcs2000(local) else "childspace_local"
+        written["geopackage_local"] = write_geopackage(out / f"{stem}.gpkg", layers, crs=local, **style)
 
     tables: dict[str, pd.DataFrame] = {}
     for key, sheet in (
