@@ -15,9 +15,11 @@ from typing import overload
 
 import geopandas as gpd
 import numpy as np
+import shapely
 from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
@@ -251,17 +253,8 @@ class _Labels:
             for text, fs in variants:
                 if not text:
                     continue
-                kw = {"zorder": 16, **row["kw"], "fontsize": fs}
-                art = ax.text(
-                    row["x"],
-                    row["y"],
-                    text,
-                    ha="center",
-                    va="center",
-                    path_effects=halo,
-                    gid="cs-label",
-                    **kw,
-                )
+                kw = {"zorder": 16, "path_effects": halo, **row["kw"], "fontsize": fs}
+                art = ax.text(row["x"], row["y"], text, ha="center", va="center", gid="cs-label", **kw)
                 bb = art.get_window_extent(renderer)
                 hw, hh = bb.width / 2 + 1.0, bb.height / 2 + 1.0
                 if row["kind"] == "point":
@@ -416,3 +409,30 @@ def _fix_extent(ax, *layers: gpd.GeoDataFrame | None, pad: float = 0.04) -> None
     dx, dy = (maxx - minx) or 100.0, (maxy - miny) or 100.0
     ax.set_xlim(minx - pad * dx, maxx + pad * dx)
     ax.set_ylim(miny - (pad + 0.08) * dy, maxy + (pad + 0.06) * dy)  # room for scale bar and arrow
+
+
+def line_collection(ax: Axes, geoms: gpd.GeoSeries | np.ndarray, **kw) -> LineCollection | None:
+    """Lines (and polygon outlines: pass ``.boundary``) as one matplotlib collection: one draw call per layer.
+
+    ``color`` and ``linewidth`` may be one value or one per geometry (multi-part geometries repeat theirs); the
+    vertices are read with array operations, never geometry by geometry.
+    """
+    arr = np.asarray(geoms.values if isinstance(geoms, gpd.GeoSeries) else geoms, dtype=object)
+    if not len(arr):
+        return None
+    parts, owner = shapely.get_parts(arr, return_index=True)
+    keep = np.isin(shapely.get_type_id(parts), (1, 2))  # LineString, LinearRing
+    parts, owner = parts[keep], owner[keep]
+    if not len(parts):
+        return None
+    xy, idx = shapely.get_coordinates(parts, return_index=True)
+    segs = np.split(xy, np.flatnonzero(np.diff(idx)) + 1)
+    for key in ("color", "colors", "linewidth", "linewidths"):
+        v = kw.get(key)
+        if v is not None and not isinstance(v, str) and np.ndim(v) and len(v) == len(arr):
+            kw[key] = np.asarray(v, dtype=object if key.startswith("color") else float)[owner]
+            if key.startswith("color"):
+                kw[key] = list(kw[key])
+    coll = LineCollection(segs, **kw)
+    ax.add_collection(coll, autolim=False)
+    return coll

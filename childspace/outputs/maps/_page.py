@@ -190,8 +190,9 @@ class _SelfContainedMap(folium.Map):
 
 
 class GeoLayer(Layer):
-    """A GeoJSON overlay whose features carry their own style (``_s``), popup (``_p``), tooltip (``_t``) and,
-    for label points, label text (``_label``); no jQuery, no per-feature Python objects in the page."""
+    """A GeoJSON overlay whose features carry the index of their style in the layer's style table (``_s``), a
+    popup (``_p``), a tooltip (``_t``) and, for label points, label text (``_label``); no jQuery, no per-feature
+    Python objects in the page."""
 
     _template = Template(
         """
@@ -201,6 +202,7 @@ class GeoLayer(Layer):
             {{ this._parent.get_name() }}.createPane({{ this.pane|tojson }}).style.zIndex = {{ this.pane_z }};
         }
         {%- endif %}
+        var {{ this.get_name() }}_s = {{ this.styles_json }};
         var {{ this.get_name() }} = L.geoJson({{ this.data_json }}, {
             {%- if this.pane %}
             pane: {{ this.pane|tojson }},
@@ -208,13 +210,13 @@ class GeoLayer(Layer):
             {%- if not this.interactive %}
             interactive: false, renderer: L.canvas({padding: 0.2{% if this.pane %}, pane: {{ this.pane|tojson }}{% endif %}}),
             {%- endif %}
-            style: function (f) { return f.properties._s || {}; },
+            style: function (f) { return {{ this.get_name() }}_s[f.properties._s] || {}; },
             pointToLayer: function (f, ll) {
                 if (f.properties._label !== undefined) {
                     return L.marker(ll, {interactive: false, keyboard: false,
                         icon: L.divIcon({className: 'cs-label', html: f.properties._label, iconSize: null})});
                 }
-                var o = Object.assign({}, f.properties._s || {});
+                var o = Object.assign({}, {{ this.get_name() }}_s[f.properties._s] || {});
                 {%- if this.pane %}
                 o.pane = {{ this.pane|tojson }};
                 {%- endif %}
@@ -240,11 +242,13 @@ class GeoLayer(Layer):
         pane_z: int = 350,
         interactive: bool = True,
         control: bool = True,
+        styles_json: str = "[]",
     ):
         super().__init__(name=name, overlay=overlay, control=control, show=show)
         self._name = "GeoLayer"
         self.interactive = bool(interactive)
         self.data_json = data_json
+        self.styles_json = styles_json
         self.pane = pane
         self.pane_z = int(pane_z)
 
@@ -342,12 +346,27 @@ def require(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
         )
 
 
-def features_json(geoms: gpd.GeoSeries, props: Sequence[dict], datum: str = "wgs84") -> str:
-    """A GeoJSON FeatureCollection text: geometries rounded to 1e-6 degrees (~0.1 m), properties as given.
+#: metres per degree of latitude (a tolerance in metres as degrees: slightly finer across longitudes)
+_M_PER_DEG = 111_320.0
+
+
+def simplify_wgs84(geoms: np.ndarray, tolerance_m: float) -> np.ndarray:
+    """Geometries in EPSG:4326 simplified to about ``tolerance_m`` metres (topology kept; points unchanged)."""
+    if tolerance_m <= 0 or not len(geoms):
+        return geoms
+    return np.asarray(shapely.simplify(geoms, tolerance_m / _M_PER_DEG, preserve_topology=True), dtype=object)
+
+
+def features_json(
+    geoms: gpd.GeoSeries | np.ndarray, props: Sequence[dict], datum: str = "wgs84", simplify_m: float = 0.0
+) -> str:
+    """A GeoJSON FeatureCollection text: geometries simplified to ``simplify_m`` metres (0: not simplified),
+    rounded to 1e-6 degrees (~0.1 m), properties as given.
 
     ``datum="gcj02"`` shifts the coordinates to GCJ-02 (for a map drawn over GCJ-02 tiles such as Amap's).
     """
-    arr = np.asarray(geoms.values, dtype=object)
+    arr = np.asarray(geoms.values if isinstance(geoms, gpd.GeoSeries) else geoms, dtype=object)
+    arr = simplify_wgs84(arr, simplify_m)
     if datum == "gcj02":
         from childspace.inputs.datum import wgs84_to_gcj02
 
@@ -371,6 +390,31 @@ def map_datum(m: folium.Map) -> str:
     return str(getattr(m, "cs_datum", "wgs84"))
 
 
+def _merge_by_style(geoms: np.ndarray, style_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lines (or polygons) of one style joined into one multi-geometry per style: a layer without popups or
+    tooltips costs one GeoJSON feature per style, not one per street."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    kinds = shapely.get_type_id(parts)
+    keys = np.unique(style_idx)
+    is_line = np.isin(kinds, (1, 2))  # LineString, LinearRing
+    is_poly = kinds == 3
+    out_g: list[Any] = []
+    out_s: list[int] = []
+    for k in keys:
+        sel = style_idx[owner] == k
+        if (sel & is_line).any():  # contiguous pieces joined: shared ends and the vertices between go
+            out_g.append(shapely.line_merge(shapely.multilinestrings(parts[sel & is_line])))
+            out_s.append(int(k))
+        if (sel & is_poly).any():
+            out_g.append(shapely.multipolygons(parts[sel & is_poly]))
+            out_s.append(int(k))
+        rest = sel & ~is_line & ~is_poly
+        if rest.any():  # points and anything else stay single features
+            out_g += list(parts[rest])
+            out_s += [int(k)] * int(rest.sum())
+    return np.asarray(out_g, dtype=object), np.asarray(out_s, dtype=np.int64)
+
+
 def add_layer(
     m: folium.Map,
     gdf: gpd.GeoDataFrame,
@@ -384,19 +428,48 @@ def add_layer(
     pane_z: int = 350,
     interactive: bool = True,
     control: bool = True,
+    simplify_m: float = 1.0,
+    merge: bool | None = None,
+    detail: np.ndarray | None = None,
 ) -> GeoLayer:
-    """Add one GeoJSON layer, a style (and optional popup/tooltip) per feature; ``show`` = on when it opens."""
+    """Add one GeoJSON layer, a style (and optional popup/tooltip) per feature; ``show`` = on when it opens.
+
+    The page carries each distinct style once (a table per layer); geometries are simplified to ``simplify_m``
+    metres and rounded to ~0.1 m. ``merge`` (default: when the features have neither popups nor tooltips and
+    there are more than 50) joins the lines and polygons of one style into one feature. ``detail`` (a boolean
+    per feature) keeps popups and tooltips on those features only; the others are merged by style and drawn
+    under them (a layer of a whole county's streets with popups on the few that matter).
+    """
     n = len(gdf)
+    keys = [json.dumps(st, sort_keys=True, ensure_ascii=False) for st in styles[:n]]
+    table: dict[str, int] = {}
+    idx = np.fromiter((table.setdefault(k, len(table)) for k in keys), dtype=np.int64, count=n)
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    if merge is None:
+        merge = popups is None and tooltips is None and n > 50
+    if detail is not None and n and not np.asarray(detail, dtype=bool).all():
+        keep = np.flatnonzero(np.asarray(detail, dtype=bool))
+        rest_g, rest_i = _merge_by_style(
+            geoms[~np.asarray(detail, dtype=bool)], idx[~np.asarray(detail, bool)]
+        )
+        geoms = np.concatenate([rest_g, geoms[keep]])
+        idx = np.concatenate([rest_i, idx[keep]])
+        none = [""] * len(rest_g)
+        popups = none + [popups[i] for i in keep] if popups is not None else None
+        tooltips = none + [tooltips[i] for i in keep] if tooltips is not None else None
+    elif merge and popups is None and tooltips is None and n:
+        geoms, idx = _merge_by_style(geoms, idx)
     props = []
-    for i in range(n):
-        p: dict[str, Any] = {"_s": styles[i]}
-        if popups is not None:
+    for i in range(len(geoms)):
+        p: dict[str, Any] = {"_s": int(idx[i])}
+        if popups is not None and popups[i]:
             p["_p"] = popups[i]
-        if tooltips is not None:
+        if tooltips is not None and tooltips[i]:
             p["_t"] = tooltips[i]
         props.append(p)
+    styles_json = json.dumps([json.loads(k) for k in table], ensure_ascii=False).replace("</", "<\\/")
     layer = GeoLayer(
-        features_json(gdf.geometry, props, map_datum(m)),
+        features_json(geoms, props, map_datum(m), simplify_m),
         name=name,
         show=show,
         overlay=overlay,
@@ -404,6 +477,7 @@ def add_layer(
         pane_z=pane_z,
         interactive=interactive,
         control=control,
+        styles_json=styles_json,
     )
     layer.add_to(m)
     return layer
@@ -612,7 +686,7 @@ def boundary_layers(
             style["dashArray"] = "4 3"
         if lev in outline:
             tips = [f"{n}（{u}）" for n, u in zip(esc(sub["name"]), esc(sub["unit_id"]))]
-            add_layer(m, sub, [style] * len(sub), None, tips, lname)
+            add_layer(m, sub, [style] * len(sub), None, tips, lname, simplify_m=5.0)
             items.append(("dash" if lev == "community" else "line", colour, lname))
         if labels and len(sub) <= label_limit:
             add_labels(
@@ -669,6 +743,7 @@ def township_outlines(
         "乡镇街道边界（底衬） Township boundaries (casing)",
         pane="csTop",
         pane_z=450,
+        simplify_m=5.0,
     ).control = False
     add_layer(
         m,
@@ -679,6 +754,7 @@ def township_outlines(
         f"乡镇街道边界（{len(t)}） Township boundaries ({len(t)})",
         pane="csTop",
         pane_z=450,
+        simplify_m=5.0,
     )
     if len(t) <= 80:
         add_labels(m, t, t["name"].astype(str).tolist(), "乡镇街道名称 Township names", show=show_names)
