@@ -319,10 +319,14 @@ def _new_figure() -> tuple[Figure, Axes]:
 
 
 @overload
-def _metric(gdf: None, crs: CRS, what: str) -> None: ...
+def _metric(gdf: None, crs: CRS, what: str, simplify_m: float = 0.0) -> None: ...
 @overload
-def _metric(gdf: gpd.GeoDataFrame, crs: CRS, what: str) -> gpd.GeoDataFrame: ...
-def _metric(gdf: gpd.GeoDataFrame | None, crs: CRS, what: str) -> gpd.GeoDataFrame | None:
+def _metric(gdf: gpd.GeoDataFrame, crs: CRS, what: str, simplify_m: float = 0.0) -> gpd.GeoDataFrame: ...
+def _metric(
+    gdf: gpd.GeoDataFrame | None, crs: CRS, what: str, simplify_m: float = 0.0
+) -> gpd.GeoDataFrame | None:
+    """``gdf`` in the figure's metric CRS, empty geometries dropped, simplified to ``simplify_m`` metres (a
+    figure at 150–300 dpi shows nothing finer than a few metres of a county)."""
     if gdf is None:
         return None
     if not isinstance(gdf, gpd.GeoDataFrame):
@@ -338,7 +342,15 @@ def _metric(gdf: gpd.GeoDataFrame | None, crs: CRS, what: str) -> gpd.GeoDataFra
             fix="load it through childspace.inputs.loaders or set its CRS with .set_crs()",
         )
     out = gdf.to_crs(crs)
-    return out[~(out.geometry.isna() | out.geometry.is_empty)]
+    out = out[~(out.geometry.isna() | out.geometry.is_empty)]
+    if simplify_m > 0 and len(out):
+        out = out.set_geometry(
+            shapely.simplify(
+                np.asarray(out.geometry.values, dtype=object), simplify_m, preserve_topology=True
+            ),
+            crs=out.crs,
+        )
+    return out
 
 
 def _crs_for(*layers: gpd.GeoDataFrame | None) -> CRS:
@@ -372,7 +384,7 @@ def _draw_boundaries(
         if not len(sub):
             continue
         if lev in outline:
-            sub.boundary.plot(ax=ax, color=colour, linewidth=lw, linestyle=ls, zorder=6)
+            line_collection(ax, sub.boundary, color=colour, linewidth=lw, linestyle=ls, zorder=6)
             handles.append(Line2D([], [], color=colour, lw=lw + 0.5, ls=ls, label=lab))
         show_labels = lev == "township" or not (level == "township").any()
         if "name" in sub.columns and len(sub) <= label_limit and show_labels:

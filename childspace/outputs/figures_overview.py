@@ -15,6 +15,7 @@ from matplotlib.patches import Patch, Rectangle
 from pyproj import CRS
 
 from childspace._errors import DataError
+from childspace.outputs._figure_base import line_collection
 from childspace.outputs.figures import (
     _SYNTHETIC_NOTE,
     _crs_for,
@@ -118,7 +119,7 @@ def _overview_small_multiples(
         s2.plot(ax=ax, color=fill, edgecolor="#666666", linewidth=0.4, zorder=2)
         _hatch_classes(ax, s2, vals, _target(uc))
         if townships is not None and len(townships):
-            townships.boundary.plot(ax=ax, color="#111111", linewidth=1.4, zorder=5)
+            line_collection(ax, townships.boundary, color="#111111", linewidth=1.4, zorder=5)
         tot = uc[uc["category"].astype(str) == cat] if "category" in uc.columns else uc
         share = ""
         if {"children", "children_covered_walk"} <= set(tot.columns) and value == "pct_walk":
@@ -250,7 +251,7 @@ def plot_overview(
     matplotlib.figure.Figure
     """
     crs = _crs_for(boundaries)
-    b = _metric(boundaries, crs, "boundaries")
+    b = _metric(boundaries, crs, "boundaries", simplify_m=5.0)
     uc = pd.DataFrame(unit_coverage)
     for col in ("unit_id", value):
         if col not in uc.columns:
@@ -260,7 +261,7 @@ def plot_overview(
                 fix="pass the output of childspace.analysis.coverage.unit_coverage",
             )
     vlabel = VALUE_LABELS.get(value, value)
-    t = _metric(townships, crs, "townships")
+    t = _metric(townships, crs, "townships", simplify_m=5.0)
     if small_multiples:
         cats = (
             list(categories)
@@ -294,8 +295,8 @@ def plot_overview(
         _hatch_classes(ax, sub, vals, target)
         _draw_boundaries(ax, b, handles, outline=("township",), label_limit=0 if level == "community" else 60)
         if t is not None and len(t):
-            t.boundary.plot(ax=ax, color="white", linewidth=4.5, zorder=7)
-            t.boundary.plot(ax=ax, color="#111111", linewidth=2.2, zorder=8)
+            line_collection(ax, t.boundary, color="white", linewidth=4.5, zorder=7)
+            line_collection(ax, t.boundary, color="#111111", linewidth=2.2, zorder=8)
             handles.append(Line2D([], [], color="#111111", lw=2.2, label="乡镇街道边界 Township boundary"))
         if len(sub) <= 40 and "name" in sub.columns and level == "community":
             rp = sub.geometry.representative_point()

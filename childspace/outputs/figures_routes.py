@@ -103,7 +103,7 @@ def plot_routes(
         if route == "both" or "route" not in routes.columns
         else routes[routes["route"].astype(str) == route]
     )
-    b = _metric(boundaries, crs, "boundaries")
+    b = _metric(boundaries, crs, "boundaries", simplify_m=5.0)
     with _style():
         fig, ax = _new_figure()
         handles: list = []
