@@ -613,7 +613,18 @@ def _layers(m) -> dict[str, dict]:
     """The GeoJSON of every data layer of a map, by its name in the layer list."""
     from childspace.outputs.maps._page import GeoLayer
 
-    return {c.layer_name: json.loads(c.data_json) for c in m._children.values() if isinstance(c, GeoLayer)}
+    out = {}
+    for c in m._children.values():
+        if isinstance(c, GeoLayer):
+            data, heads = json.loads(c.data_json), json.loads(c.heads_json)
+            for f in data["features"]:  # popups stored as [caption, values...] + the layer's row labels
+                v = f["properties"].get("_p")
+                if isinstance(v, list):
+                    cap = f"<caption>{v[0]}</caption>" if v[0] else ""
+                    rows = "".join(f"<tr><th>{h}</th><td>{x}</td></tr>" for h, x in zip(heads, v[1:]))
+                    f["properties"]["_p"] = f"<table class='cs-pop'>{cap}{rows}</table>"
+            out[c.layer_name] = data
+    return out
 
 
 def test_coverage_map_aggregates_many_homes(sample):

@@ -108,9 +108,7 @@ def test_many_route_lines_are_not_drawn(sample):
     layers = _layers(m)
     assert not any("Safest routes" in k for k in layers)  # 3 safest routes > 2
     assert "最短路线（1） Shortest routes (1)" in layers  # 1 shortest route <= 2
-    assert "Single routes not drawn (3 &gt; 2)" in maps.render_html(
-        m
-    ) or "Single routes not drawn (3 > 2)" in (maps.render_html(m))
+    assert "Single routes not drawn (safest 3 &gt; 2)" in maps.render_html(m)
 
 
 def test_large_network_stress_layers_keep_the_stressful_streets(sample):
@@ -184,3 +182,33 @@ def test_line_collection_one_artist_per_layer():
     assert len(coll.get_segments()) == 502  # the multi-line's two parts repeat its colour and width
     assert list(np.asarray(coll.get_linewidths())[-2:]) == [3.0, 3.0]
     assert np.allclose(coll.get_colors()[-1], (0, 0, 1, 1))
+
+
+def test_compact_popups_open_with_their_rows_in_browser(sample, tmp_path):
+    """Row labels stored once per layer: a popup opened in Chromium shows the same table as popup_html."""
+    from _browser import dump_dom, require_chromium
+    from branca.element import Element
+
+    from childspace.outputs.maps._page import popup_html
+
+    require_chromium()
+    lines = _grid_lines(30)
+    m = new_map([lines], "t", None, False)
+    pops = popup_html([f"街道 {i}" for i in range(30)], [("儿童 Children", [str(10 * i) for i in range(30)])])
+    layer = add_layer(m, lines, [{"color": "#000"}] * 30, pops, None, "streets")
+    assert json.loads(layer.heads_json) == ["儿童 Children"]
+    m.get_root().script.add_child(
+        Element(
+            "setTimeout(function () {"
+            f"{layer.get_name()}.getLayers()[7].openPopup();"
+            "document.documentElement.setAttribute('data-pop', "
+            "document.querySelector('.leaflet-popup-content').innerHTML);}, 300);"
+        )
+    )
+    dom = dump_dom(maps.save_map(m, tmp_path / "p.html"))
+    got = re.search(r'data-pop="([^"]*)"', dom).group(1)
+    assert (
+        "街道 7" in got
+        and "儿童 Children" in got
+        and "<td>70</td>" in got.replace("&lt;", "<").replace("&gt;", ">")
+    )

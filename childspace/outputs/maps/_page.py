@@ -203,6 +203,7 @@ class GeoLayer(Layer):
         }
         {%- endif %}
         var {{ this.get_name() }}_s = {{ this.styles_json }};
+        var {{ this.get_name() }}_h = {{ this.heads_json }};
         var {{ this.get_name() }} = L.geoJson({{ this.data_json }}, {
             {%- if this.pane %}
             pane: {{ this.pane|tojson }},
@@ -223,7 +224,16 @@ class GeoLayer(Layer):
                 return L.circleMarker(ll, o);
             },
             onEachFeature: function (f, layer) {
-                if (f.properties._p) { layer.bindPopup(f.properties._p, {maxWidth: 420, autoPanPaddingTopLeft: [20, 120],
+                var p = f.properties._p;
+                if (Array.isArray(p)) {  // [caption, value per row]: the row labels are the layer's (_h)
+                    var h = {{ this.get_name() }}_h, v = p;
+                    p = function () {
+                        var t = "<table class='cs-pop'>" + (v[0] ? "<caption>" + v[0] + "</caption>" : "");
+                        for (var i = 0; i < h.length; i++) { t += "<tr><th>" + h[i] + "</th><td>" + v[i + 1] + "</td></tr>"; }
+                        return t + "</table>";
+                    };
+                }
+                if (p) { layer.bindPopup(p, {maxWidth: 420, autoPanPaddingTopLeft: [20, 120],
                     autoPanPaddingBottomRight: [360, 30]}); }
                 if (f.properties._t) { layer.bindTooltip(f.properties._t, {sticky: true}); }
             }
@@ -243,12 +253,14 @@ class GeoLayer(Layer):
         interactive: bool = True,
         control: bool = True,
         styles_json: str = "[]",
+        heads_json: str = "[]",
     ):
         super().__init__(name=name, overlay=overlay, control=control, show=show)
         self._name = "GeoLayer"
         self.interactive = bool(interactive)
         self.data_json = data_json
         self.styles_json = styles_json
+        self.heads_json = heads_json
         self.pane = pane
         self.pane_z = int(pane_z)
 
@@ -351,10 +363,23 @@ _M_PER_DEG = 111_320.0
 
 
 def simplify_wgs84(geoms: np.ndarray, tolerance_m: float) -> np.ndarray:
-    """Geometries in EPSG:4326 simplified to about ``tolerance_m`` metres (topology kept; points unchanged)."""
+    """Geometries in EPSG:4326 simplified to about ``tolerance_m`` metres (points unchanged).
+
+    Polygons keep their topology (no ring crosses itself); lines are simplified by plain Douglas–Peucker, which
+    stays fast on the merged lines of a whole county.
+    """
     if tolerance_m <= 0 or not len(geoms):
         return geoms
-    return np.asarray(shapely.simplify(geoms, tolerance_m / _M_PER_DEG, preserve_topology=True), dtype=object)
+    tol = tolerance_m / _M_PER_DEG
+    out = np.asarray(geoms, dtype=object).copy()
+    kind = shapely.get_type_id(out)
+    line = np.isin(kind, (1, 2, 5))  # LineString, LinearRing, MultiLineString
+    poly = np.isin(kind, (3, 6))
+    if line.any():
+        out[line] = shapely.simplify(out[line], tol, preserve_topology=False)
+    if poly.any():
+        out[poly] = shapely.simplify(out[poly], tol, preserve_topology=True)
+    return out
 
 
 def features_json(
@@ -415,6 +440,35 @@ def _merge_by_style(geoms: np.ndarray, style_idx: np.ndarray) -> tuple[np.ndarra
     return np.asarray(out_g, dtype=object), np.asarray(out_s, dtype=np.int64)
 
 
+_POP = re.compile(
+    r"<table class='cs-pop'>(?:<caption>(.*?)</caption>)?((?:<tr><th>.*?</th><td>.*?</td></tr>)*)</table>",
+    re.S,
+)
+_ROW = re.compile(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", re.S)
+
+
+def _compact_popups(popups: Sequence[str]) -> tuple[list[Any], list[str]] | None:
+    """Popups of :func:`popup_html` that share their row labels as ([caption, value, ...] per feature, labels):
+    the page carries the labels once per layer, not once per feature. None when they do not share them."""
+    heads: list[str] | None = None
+    out: list[Any] = []
+    for p in popups:
+        if not p:
+            out.append("")
+            continue
+        mt = _POP.fullmatch(p)
+        if mt is None:
+            return None
+        rows = _ROW.findall(mt.group(2))
+        h = [r[0] for r in rows]
+        if heads is None:
+            heads = h
+        elif h != heads:
+            return None
+        out.append([mt.group(1) or ""] + [r[1] for r in rows])
+    return (out, heads) if heads is not None else None
+
+
 def add_layer(
     m: folium.Map,
     gdf: gpd.GeoDataFrame,
@@ -428,18 +482,21 @@ def add_layer(
     pane_z: int = 350,
     interactive: bool = True,
     control: bool = True,
-    simplify_m: float = 1.0,
+    simplify_m: float | None = None,
     merge: bool | None = None,
     detail: np.ndarray | None = None,
 ) -> GeoLayer:
     """Add one GeoJSON layer, a style (and optional popup/tooltip) per feature; ``show`` = on when it opens.
 
-    The page carries each distinct style once (a table per layer); geometries are simplified to ``simplify_m``
-    metres and rounded to ~0.1 m. ``merge`` (default: when the features have neither popups nor tooltips and
-    there are more than 50) joins the lines and polygons of one style into one feature. ``detail`` (a boolean
-    per feature) keeps popups and tooltips on those features only; the others are merged by style and drawn
-    under them (a layer of a whole county's streets with popups on the few that matter).
+    The page carries each distinct style once (a table per layer), and the row labels of popups made by
+    :func:`popup_html` once per layer; geometries are simplified to ``simplify_m`` metres (default 1,
+    non-interactive context layers 3) and rounded to ~0.1 m. ``merge`` (default: when the features have neither
+    popups nor tooltips and there are more than 50) joins the lines and polygons of one style into one feature.
+    ``detail`` (a boolean per feature) keeps popups and tooltips on those features only; the others are merged
+    by style and drawn under them (a layer of a whole county's streets with popups on the few that matter).
     """
+    if simplify_m is None:  # context layers (no clicks) are drawn coarser
+        simplify_m = 1.0 if interactive else 3.0
     n = len(gdf)
     keys = [json.dumps(st, sort_keys=True, ensure_ascii=False) for st in styles[:n]]
     table: dict[str, int] = {}
@@ -448,17 +505,23 @@ def add_layer(
     if merge is None:
         merge = popups is None and tooltips is None and n > 50
     if detail is not None and n and not np.asarray(detail, dtype=bool).all():
-        keep = np.flatnonzero(np.asarray(detail, dtype=bool))
-        rest_g, rest_i = _merge_by_style(
-            geoms[~np.asarray(detail, dtype=bool)], idx[~np.asarray(detail, bool)]
-        )
+        mask = np.asarray(detail, dtype=bool)
+        keep = np.flatnonzero(mask)
+        geoms = simplify_wgs84(geoms, simplify_m)  # piece by piece: simplifying a merged county is slow
+        simplify_m = 0.0
+        rest_g, rest_i = _merge_by_style(geoms[~mask], idx[~mask])
         geoms = np.concatenate([rest_g, geoms[keep]])
         idx = np.concatenate([rest_i, idx[keep]])
         none = [""] * len(rest_g)
         popups = none + [popups[i] for i in keep] if popups is not None else None
         tooltips = none + [tooltips[i] for i in keep] if tooltips is not None else None
     elif merge and popups is None and tooltips is None and n:
-        geoms, idx = _merge_by_style(geoms, idx)
+        geoms, idx = _merge_by_style(geoms, idx)  # simplified once merged (the joins go too)
+    heads: list[str] = []
+    if popups is not None and len(popups) > 20:
+        compact = _compact_popups(popups)
+        if compact is not None:
+            popups, heads = compact
     props = []
     for i in range(len(geoms)):
         p: dict[str, Any] = {"_s": int(idx[i])}
@@ -478,6 +541,7 @@ def add_layer(
         interactive=interactive,
         control=control,
         styles_json=styles_json,
+        heads_json=json.dumps(heads, ensure_ascii=False).replace("</", "<\\/"),
     )
     layer.add_to(m)
     return layer

@@ -650,10 +650,13 @@ def _route_lines(
     has_line = table.index.isin(lines.index)
     counts = {k: int((kinds == k).sum()) for k in ("safest", "shortest")}
     big = {k: n for k, n in counts.items() if n > max_route_lines}
+    kind_zh = {"safest": "最安全", "shortest": "最短"}
     note = (
-        f"单条路线未绘制（{'、'.join(f'{n:,}' for n in big.values())} 条，上限 {max_route_lines:,}），见通学儿童"
-        f"流量与路线表 Single routes not drawn ({', '.join(f'{n:,}' for n in big.values())} > "
-        f"{max_route_lines:,}): see children per street and the routes table"
+        "单条路线未绘制（"
+        + "，".join(f"{kind_zh[k]} {n:,} 条" for k, n in big.items())
+        + f"，上限 {max_route_lines:,}），见通学儿童流量与路线表 Single routes not drawn ("
+        + ", ".join(f"{k} {n:,}" for k, n in big.items())
+        + f" > {max_route_lines:,}): see children per street and the routes table"
         if big
         else ""
     )
