@@ -19,10 +19,11 @@ import shapely
 from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
+from matplotlib.path import Path
 from pyproj import CRS
 
 from childspace._errors import DataError
@@ -447,4 +448,46 @@ def line_collection(ax: Axes, geoms: gpd.GeoSeries | np.ndarray, **kw) -> LineCo
                 kw[key] = list(kw[key])
     coll = LineCollection(segs, **kw)
     ax.add_collection(coll, autolim=False)
+    return coll
+
+
+def polygon_collection(
+    ax: Axes,
+    geoms: gpd.GeoSeries | np.ndarray,
+    facecolor: str | Sequence[str] = "none",
+    **kw,
+) -> PathCollection | None:
+    """Polygons as one matplotlib collection with one compound path per fill colour (hatches are drawn once per
+    colour, not once per polygon); rings are read with array operations.
+
+    ``facecolor``: one colour or one per geometry; other keywords (``edgecolor``, ``linewidth``, ``hatch``,
+    ``alpha``, ``zorder``) apply to the whole layer.
+    """
+    arr = np.asarray(geoms.values if isinstance(geoms, gpd.GeoSeries) else geoms, dtype=object)
+    if not len(arr):
+        return None
+    fc = np.asarray([facecolor] * len(arr) if isinstance(facecolor, str) else list(facecolor), dtype=object)
+    parts, owner = shapely.get_parts(arr, return_index=True)
+    poly = shapely.get_type_id(parts) == 3
+    parts, owner = (
+        shapely.orient_polygons(parts[poly]),
+        owner[poly],
+    )  # exterior anticlockwise, holes clockwise
+    if not len(parts):
+        return None
+    rings, ring_owner = shapely.get_rings(parts, return_index=True)
+    xy, idx = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(xy), Path.LINETO, dtype=np.uint8)
+    first = np.r_[0, np.flatnonzero(np.diff(idx)) + 1]
+    codes[first] = Path.MOVETO
+    codes[np.r_[first[1:] - 1, len(xy) - 1]] = Path.CLOSEPOLY
+    colour_of_vertex = fc[owner[ring_owner[idx]]]
+    paths, colours = [], []
+    for colour in dict.fromkeys(fc[owner].tolist()):
+        sel = colour_of_vertex == colour
+        paths.append(Path(xy[sel], codes[sel]))
+        colours.append(colour)
+    coll = PathCollection(paths, facecolors=colours, **kw)
+    ax.add_collection(coll, autolim=True)
+    ax.autoscale_view()
     return coll

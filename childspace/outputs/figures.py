@@ -56,6 +56,7 @@ from childspace.outputs._figure_base import (
     _note_left_out,
     line_collection,
     nice_scale_length,
+    polygon_collection,
 )
 from childspace.outputs._figure_base import _scale_label as _scale_label
 from childspace.outputs.style import (
@@ -453,9 +454,10 @@ def _coverage_choropleth(
     u = uc[["unit_id", "pct_walk"]].assign(unit_id=uc["unit_id"].astype(str)).drop_duplicates("unit_id")
     j = units.merge(u, on="unit_id", how="left")
     vals = pd.to_numeric(j["pct_walk"], errors="coerce").to_numpy(dtype=float)
-    j.plot(
-        ax=ax,
-        color=coverage_colours(vals, target_pct),
+    polygon_collection(
+        ax,
+        j.geometry,
+        coverage_colours(vals, target_pct),
         edgecolor="#777777",
         linewidth=0.4,
         zorder=1.5,
@@ -465,8 +467,14 @@ def _coverage_choropleth(
     idx = coverage_class_index(vals, target_pct)
     for i, c in enumerate(classes):
         if c.hatch and (idx == i).any():
-            j[idx == i].plot(
-                ax=ax, facecolor="none", edgecolor="#5a2a00", hatch=c.hatch, linewidth=0.0, zorder=1.6
+            polygon_collection(
+                ax,
+                j.geometry[idx == i],
+                "none",
+                edgecolor="#5a2a00",
+                hatch=c.hatch,
+                linewidth=0.0,
+                zorder=1.6,
             )
     return [
         Patch(facecolor=c.colour, edgecolor="#444444", hatch=c.hatch, label=f"步行覆盖率 {c.label}")

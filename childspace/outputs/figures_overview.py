@@ -15,7 +15,7 @@ from matplotlib.patches import Patch, Rectangle
 from pyproj import CRS
 
 from childspace._errors import DataError
-from childspace.outputs._figure_base import line_collection
+from childspace.outputs._figure_base import line_collection, polygon_collection
 from childspace.outputs.figures import (
     _SYNTHETIC_NOTE,
     _crs_for,
@@ -66,8 +66,14 @@ def _hatch_classes(
     for i, c in enumerate(coverage_classes(target)):
         sel = idx == i
         if sel.any() and c.hatch:
-            sub[sel].plot(
-                ax=ax, facecolor="none", edgecolor="#5a2a00", hatch=c.hatch, linewidth=0.0, zorder=zorder
+            polygon_collection(
+                ax,
+                sub.geometry[sel],
+                "none",
+                edgecolor="#5a2a00",
+                hatch=c.hatch,
+                linewidth=0.0,
+                zorder=zorder,
             )
 
 
@@ -116,7 +122,7 @@ def _overview_small_multiples(
         ax = fig.add_axes((0.01 + c * 0.98 / ncols, top - (r + 1) * h, 0.98 / ncols - 0.01, h - 0.06))
         axes.append(ax)
         s2, vals, fill = _overview_fill(sub, uc, cat, value, _target(uc))
-        s2.plot(ax=ax, color=fill, edgecolor="#666666", linewidth=0.4, zorder=2)
+        polygon_collection(ax, s2.geometry, fill, edgecolor="#666666", linewidth=0.4, zorder=2)
         _hatch_classes(ax, s2, vals, _target(uc))
         if townships is not None and len(townships):
             line_collection(ax, townships.boundary, color="#111111", linewidth=1.4, zorder=5)
@@ -291,7 +297,7 @@ def plot_overview(
     with _style():
         fig, ax = _new_figure()
         handles: list = _coverage_handles(target)
-        sub.plot(ax=ax, color=fill, edgecolor="#555555", linewidth=0.6, zorder=2)
+        polygon_collection(ax, sub.geometry, fill, edgecolor="#555555", linewidth=0.6, zorder=2)
         _hatch_classes(ax, sub, vals, target)
         _draw_boundaries(ax, b, handles, outline=("township",), label_limit=0 if level == "community" else 60)
         if t is not None and len(t):

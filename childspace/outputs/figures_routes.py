@@ -315,7 +315,7 @@ def _draw_hazards(ax, h: gpd.GeoDataFrame, handles: list, labels: _Labels) -> gp
             linewidths=1,
             zorder=12,
         )
-    labels.avoid(rp.x, rp.y, np.where(is_pt, size_pt, 3.0))
+    labels.avoid(rp.x, rp.y, np.where(is_pt, size_pt, 3.0).tolist())
     rank = _hazard_numbers(h)
     ok = np.isfinite(rank)
     # the best-ranked numbers are placed first; each tries the slots around its marker, then farther out with a
@@ -369,7 +369,7 @@ def _hazard_list(fig: Figure, ax, h: gpd.GeoDataFrame, limit: int) -> None:
     order = np.argsort(np.where(np.isfinite(rank), rank, np.inf), kind="stable")[:limit]
     if not len(order):
         return
-    renderer = fig.canvas.get_renderer()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # (an Agg canvas: _new_figure)
     leg = ax.get_legend()
     fig_h = fig.bbox.height
     top = (leg.get_window_extent(renderer).y0 / fig_h - 0.02) if leg is not None else 0.6

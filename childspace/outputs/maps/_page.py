@@ -11,6 +11,7 @@ import functools
 import html
 import json
 import re
+import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -498,9 +499,17 @@ def add_layer(
     if simplify_m is None:  # context layers (no clicks) are drawn coarser
         simplify_m = 1.0 if interactive else 3.0
     n = len(gdf)
-    keys = [json.dumps(st, sort_keys=True, ensure_ascii=False) for st in styles[:n]]
-    table: dict[str, int] = {}
-    idx = np.fromiter((table.setdefault(k, len(table)) for k in keys), dtype=np.int64, count=n)
+    table: dict[tuple, int] = {}  # distinct styles, in the order first met (the drawing order)
+    first: list[dict] = []
+
+    def index(st: dict) -> int:
+        k = tuple(sorted(st.items()))
+        i = table.setdefault(k, len(table))
+        if i == len(first):
+            first.append(st)
+        return i
+
+    idx = np.fromiter((index(st) for st in styles[:n]), dtype=np.int64, count=n)
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     if merge is None:
         merge = popups is None and tooltips is None and n > 50
@@ -513,8 +522,8 @@ def add_layer(
         geoms = np.concatenate([rest_g, geoms[keep]])
         idx = np.concatenate([rest_i, idx[keep]])
         none = [""] * len(rest_g)
-        popups = none + [popups[i] for i in keep] if popups is not None else None
-        tooltips = none + [tooltips[i] for i in keep] if tooltips is not None else None
+        popups = none + [popups[int(i)] for i in keep] if popups is not None else None
+        tooltips = none + [tooltips[int(i)] for i in keep] if tooltips is not None else None
     elif merge and popups is None and tooltips is None and n:
         geoms, idx = _merge_by_style(geoms, idx)  # simplified once merged (the joins go too)
     heads: list[str] = []
@@ -530,7 +539,7 @@ def add_layer(
         if tooltips is not None and tooltips[i]:
             p["_t"] = tooltips[i]
         props.append(p)
-    styles_json = json.dumps([json.loads(k) for k in table], ensure_ascii=False).replace("</", "<\\/")
+    styles_json = json.dumps(first, ensure_ascii=False).replace("</", "<\\/")
     layer = GeoLayer(
         features_json(geoms, props, map_datum(m), simplify_m),
         name=name,
@@ -613,6 +622,33 @@ def legend_html(sections: Sequence[tuple[str, Sequence[LegendItem]]]) -> str:
     return "".join(parts)
 
 
+#: the offline base map of the last Basemap drawn, as page text per (extent, datum): the maps of one run share
+#: it instead of clipping, merging and encoding a county's streets once per map
+_BASE_CACHE: dict[str, Any] = {"ref": None, "layers": {}}
+
+
+def _base_layers(
+    base: Basemap | None, bbox: tuple[float, float, float, float], datum: str
+) -> list[tuple[str, str, str, int, bool]]:
+    """The vector base layers as (GeoJSON text, style table, name, pane z, listed), cached per Basemap."""
+    if base is None:
+        return []
+    ref = _BASE_CACHE["ref"]
+    if ref is None or ref() is not base:
+        _BASE_CACHE["ref"], _BASE_CACHE["layers"] = weakref.ref(base), {}
+    key = (tuple(round(v, 7) for v in bbox), datum, id(base.streets), id(base.water), id(base.green))
+    cached = _BASE_CACHE["layers"].get(key)
+    if cached is None:
+        probe = folium.Map(tiles=None)
+        probe.cs_datum = datum  # type: ignore[attr-defined]
+        cached = []
+        for frame, styles, name, z, listed in vector_base_layers(base, bbox):
+            layer = add_layer(probe, frame, styles, None, None, name, interactive=False)
+            cached.append((layer.data_json, layer.styles_json, name, z, listed))
+        _BASE_CACHE["layers"][key] = cached
+    return list(cached)
+
+
 def new_map(
     bounds_gdfs: Sequence[gpd.GeoDataFrame | None],
     title: str,
@@ -659,10 +695,16 @@ def new_map(
         BlankBase("无瓦片底图 No tiles" if sources else "离线底图 Offline base map", show=not sources).add_to(
             m
         )
-    for frame, styles, name, z, listed in vector_base_layers(base, bbox84):
-        add_layer(
-            m, frame, styles, None, None, name, pane=f"csBase{z}", pane_z=z, interactive=False, control=listed
-        )
+    for data_json, styles_json, name, z, listed in _base_layers(base, bbox84, datum):
+        GeoLayer(
+            data_json,
+            name=name,
+            pane=f"csBase{z}",
+            pane_z=z,
+            interactive=False,
+            control=listed,
+            styles_json=styles_json,
+        ).add_to(m)
     # keep the data clear of the title (top left) and of the legend (right-hand side)
     m.fit_bounds(
         [[float(miny), float(minx)], [float(maxy), float(maxx)]],

@@ -373,7 +373,9 @@ def _uncovered_layers(
         kids_all = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)), errors="coerce").fillna(
             0
         )
-        size = hex_size if hex_size is not None else auto_hex_size(acc)
+        # the size from the extent alone (reprojecting every home for its bounds is the cost on a county)
+        frame = gpd.GeoDataFrame(geometry=[shapely.box(*acc.total_bounds)], crs=acc.crs)
+        size = hex_size if hex_size is not None else auto_hex_size(frame)
         hx = hex_totals(unc, kids_all.to_numpy(), size)
         hx = hx[hx["total"].to_numpy() > 0]
         area = _study_area(boundaries, hx.crs)
