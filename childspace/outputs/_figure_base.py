@@ -454,7 +454,7 @@ def line_collection(ax: Axes, geoms: gpd.GeoSeries | np.ndarray, **kw) -> LineCo
 def polygon_collection(
     ax: Axes,
     geoms: gpd.GeoSeries | np.ndarray,
-    facecolor: str | Sequence[str] = "none",
+    facecolor: str | Sequence[str] | np.ndarray = "none",
     **kw,
 ) -> PathCollection | None:
     """Polygons as one matplotlib collection with one compound path per fill colour (hatches are drawn once per
