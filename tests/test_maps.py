@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -608,6 +609,24 @@ def test_hex_totals_sum_and_area():
     )
 
 
+def _layers(m) -> dict[str, dict]:
+    """The GeoJSON of every data layer of a map, by its name in the layer list."""
+    from childspace.outputs.maps._page import GeoLayer
+
+    out = {}
+    for c in m._children.values():
+        if isinstance(c, GeoLayer):
+            data, heads = json.loads(c.data_json), json.loads(c.heads_json)
+            for f in data["features"]:  # popups stored as [caption, values...] + the layer's row labels
+                v = f["properties"].get("_p")
+                if isinstance(v, list):
+                    cap = f"<caption>{v[0]}</caption>" if v[0] else ""
+                    rows = "".join(f"<tr><th>{h}</th><td>{x}</td></tr>" for h, x in zip(heads, v[1:]))
+                    f["properties"]["_p"] = f"<table class='cs-pop'>{cap}{rows}</table>"
+            out[c.layer_name] = data
+    return out
+
+
 def test_coverage_map_aggregates_many_homes(sample):
     s = sample
     m = maps.coverage_map(
@@ -621,18 +640,25 @@ def test_coverage_map_aggregates_many_homes(sample):
         hex_size=200,
         basemaps=(),
     )
-    text = maps.render_html(m)
-    assert "Children uncovered (on foot, 200 m hexagons)" in text
-    assert "Uncovered homes (on foot)" in text  # the dots stay, hidden at first
+    layers = _layers(m)
+    name = next(k for k in layers if "Children uncovered (on foot, 200 m hexagons)" in k)
+    assert not any("Uncovered homes" in k for k in layers)  # above max_points no home is drawn one by one
     # the hexagon popups carry the children summed per cell; all uncovered children are accounted for
     acc = s["access"]
     unc_kids = int(acc.loc[~acc["covered_walk_kindergarten"], "children"].sum())
-    hx = aggregate.hex_totals(
-        acc[~acc["covered_walk_kindergarten"]],
-        acc.loc[~acc["covered_walk_kindergarten"], "children"].to_numpy(),
-        200,
-    )
-    assert int(hx["total"].sum()) == unc_kids
+    feats = layers[name]["features"]
+    per_cell = [
+        int(re.search(r"儿童数 Children</th><td>([\d,]+)<", f["properties"]["_p"]).group(1).replace(",", ""))
+        for f in feats
+    ]
+    assert sum(per_cell) == unc_kids
+    # the cells are clipped to the study area: none reaches beyond the townships (0.1 m rounding aside)
+    area = shapely.union_all(s["boundaries"].to_crs(METRIC).geometry.values)
+    cells = gpd.GeoSeries([shapely.geometry.shape(f["geometry"]) for f in feats], crs=4326).to_crs(METRIC)
+    assert (cells.difference(area.buffer(6.0)).area < 1.0).all()
+    assert (
+        cells.area.sum() < aggregate.hex_totals(acc[~acc["covered_walk_kindergarten"]], None, 200).area.sum()
+    )  # some cells were cut at the boundary
 
 
 # ----------------------------------------------------------------------------------------------------

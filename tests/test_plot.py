@@ -163,7 +163,10 @@ def test_overview_small_multiples_and_townships(sample, tmp_path):
 
     from childspace.outputs.style import coverage_classes
 
-    assert len(faces) == 8 and np.allclose(faces[:, :3], to_rgb(coverage_classes(80)[2].colour), atol=1e-3)
+    assert np.allclose(faces[:, :3], to_rgb(coverage_classes(80)[2].colour), atol=1e-3)
+    # one compound path per fill colour (one draw per class), holding the 8 communities' rings
+    (path,) = panels[1].collections[0].get_paths()
+    assert len(faces) == 1 and int((path.codes == path.MOVETO).sum()) == 8
     png = plot.save_figure(fig, tmp_path / "multi.png")
     assert distinct_colours(png) > 50
     one = plot_overview(comms, sample["unit_coverage"], "kindergarten", townships=towns)

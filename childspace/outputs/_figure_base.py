@@ -15,12 +15,15 @@ from typing import overload
 
 import geopandas as gpd
 import numpy as np
+import shapely
 from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
+from matplotlib.path import Path
 from pyproj import CRS
 
 from childspace._errors import DataError
@@ -251,17 +254,8 @@ class _Labels:
             for text, fs in variants:
                 if not text:
                     continue
-                kw = {"zorder": 16, **row["kw"], "fontsize": fs}
-                art = ax.text(
-                    row["x"],
-                    row["y"],
-                    text,
-                    ha="center",
-                    va="center",
-                    path_effects=halo,
-                    gid="cs-label",
-                    **kw,
-                )
+                kw = {"zorder": 16, "path_effects": halo, **row["kw"], "fontsize": fs}
+                art = ax.text(row["x"], row["y"], text, ha="center", va="center", gid="cs-label", **kw)
                 bb = art.get_window_extent(renderer)
                 hw, hh = bb.width / 2 + 1.0, bb.height / 2 + 1.0
                 if row["kind"] == "point":
@@ -326,10 +320,14 @@ def _new_figure() -> tuple[Figure, Axes]:
 
 
 @overload
-def _metric(gdf: None, crs: CRS, what: str) -> None: ...
+def _metric(gdf: None, crs: CRS, what: str, simplify_m: float = 0.0) -> None: ...
 @overload
-def _metric(gdf: gpd.GeoDataFrame, crs: CRS, what: str) -> gpd.GeoDataFrame: ...
-def _metric(gdf: gpd.GeoDataFrame | None, crs: CRS, what: str) -> gpd.GeoDataFrame | None:
+def _metric(gdf: gpd.GeoDataFrame, crs: CRS, what: str, simplify_m: float = 0.0) -> gpd.GeoDataFrame: ...
+def _metric(
+    gdf: gpd.GeoDataFrame | None, crs: CRS, what: str, simplify_m: float = 0.0
+) -> gpd.GeoDataFrame | None:
+    """``gdf`` in the figure's metric CRS, empty geometries dropped, simplified to ``simplify_m`` metres (a
+    figure at 150–300 dpi shows nothing finer than a few metres of a county)."""
     if gdf is None:
         return None
     if not isinstance(gdf, gpd.GeoDataFrame):
@@ -345,7 +343,15 @@ def _metric(gdf: gpd.GeoDataFrame | None, crs: CRS, what: str) -> gpd.GeoDataFra
             fix="load it through childspace.inputs.loaders or set its CRS with .set_crs()",
         )
     out = gdf.to_crs(crs)
-    return out[~(out.geometry.isna() | out.geometry.is_empty)]
+    out = out[~(out.geometry.isna() | out.geometry.is_empty)]
+    if simplify_m > 0 and len(out):
+        out = out.set_geometry(
+            shapely.simplify(
+                np.asarray(out.geometry.values, dtype=object), simplify_m, preserve_topology=True
+            ),
+            crs=out.crs,
+        )
+    return out
 
 
 def _crs_for(*layers: gpd.GeoDataFrame | None) -> CRS:
@@ -379,7 +385,7 @@ def _draw_boundaries(
         if not len(sub):
             continue
         if lev in outline:
-            sub.boundary.plot(ax=ax, color=colour, linewidth=lw, linestyle=ls, zorder=6)
+            line_collection(ax, sub.boundary, color=colour, linewidth=lw, linestyle=ls, zorder=6)
             handles.append(Line2D([], [], color=colour, lw=lw + 0.5, ls=ls, label=lab))
         show_labels = lev == "township" or not (level == "township").any()
         if "name" in sub.columns and len(sub) <= label_limit and show_labels:
@@ -416,3 +422,72 @@ def _fix_extent(ax, *layers: gpd.GeoDataFrame | None, pad: float = 0.04) -> None
     dx, dy = (maxx - minx) or 100.0, (maxy - miny) or 100.0
     ax.set_xlim(minx - pad * dx, maxx + pad * dx)
     ax.set_ylim(miny - (pad + 0.08) * dy, maxy + (pad + 0.06) * dy)  # room for scale bar and arrow
+
+
+def line_collection(ax: Axes, geoms: gpd.GeoSeries | np.ndarray, **kw) -> LineCollection | None:
+    """Lines (and polygon outlines: pass ``.boundary``) as one matplotlib collection: one draw call per layer.
+
+    ``color`` and ``linewidth`` may be one value or one per geometry (multi-part geometries repeat theirs); the
+    vertices are read with array operations, never geometry by geometry.
+    """
+    arr = np.asarray(geoms.values if isinstance(geoms, gpd.GeoSeries) else geoms, dtype=object)
+    if not len(arr):
+        return None
+    parts, owner = shapely.get_parts(arr, return_index=True)
+    keep = np.isin(shapely.get_type_id(parts), (1, 2))  # LineString, LinearRing
+    parts, owner = parts[keep], owner[keep]
+    if not len(parts):
+        return None
+    xy, idx = shapely.get_coordinates(parts, return_index=True)
+    segs = np.split(xy, np.flatnonzero(np.diff(idx)) + 1)
+    for key in ("color", "colors", "linewidth", "linewidths"):
+        v = kw.get(key)
+        if v is not None and not isinstance(v, str) and np.ndim(v) and len(v) == len(arr):
+            kw[key] = np.asarray(v, dtype=object if key.startswith("color") else float)[owner]
+            if key.startswith("color"):
+                kw[key] = list(kw[key])
+    coll = LineCollection(segs, **kw)
+    ax.add_collection(coll, autolim=False)
+    return coll
+
+
+def polygon_collection(
+    ax: Axes,
+    geoms: gpd.GeoSeries | np.ndarray,
+    facecolor: str | Sequence[str] | np.ndarray = "none",
+    **kw,
+) -> PathCollection | None:
+    """Polygons as one matplotlib collection with one compound path per fill colour (hatches are drawn once per
+    colour, not once per polygon); rings are read with array operations.
+
+    ``facecolor``: one colour or one per geometry; other keywords (``edgecolor``, ``linewidth``, ``hatch``,
+    ``alpha``, ``zorder``) apply to the whole layer.
+    """
+    arr = np.asarray(geoms.values if isinstance(geoms, gpd.GeoSeries) else geoms, dtype=object)
+    if not len(arr):
+        return None
+    fc = np.asarray([facecolor] * len(arr) if isinstance(facecolor, str) else list(facecolor), dtype=object)
+    parts, owner = shapely.get_parts(arr, return_index=True)
+    poly = shapely.get_type_id(parts) == 3
+    parts, owner = (
+        shapely.orient_polygons(parts[poly]),
+        owner[poly],
+    )  # exterior anticlockwise, holes clockwise
+    if not len(parts):
+        return None
+    rings, ring_owner = shapely.get_rings(parts, return_index=True)
+    xy, idx = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(xy), Path.LINETO, dtype=np.uint8)
+    first = np.r_[0, np.flatnonzero(np.diff(idx)) + 1]
+    codes[first] = Path.MOVETO
+    codes[np.r_[first[1:] - 1, len(xy) - 1]] = Path.CLOSEPOLY
+    colour_of_vertex = fc[owner[ring_owner[idx]]]
+    paths, colours = [], []
+    for colour in dict.fromkeys(fc[owner].tolist()):
+        sel = colour_of_vertex == colour
+        paths.append(Path(xy[sel], codes[sel]))
+        colours.append(colour)
+    coll = PathCollection(paths, facecolors=colours, **kw)
+    ax.add_collection(coll, autolim=True)
+    ax.autoscale_view()
+    return coll

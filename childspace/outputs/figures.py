@@ -54,7 +54,9 @@ from childspace.outputs._figure_base import (
     _metric,
     _new_figure,
     _note_left_out,
+    line_collection,
     nice_scale_length,
+    polygon_collection,
 )
 from childspace.outputs._figure_base import _scale_label as _scale_label
 from childspace.outputs.style import (
@@ -261,7 +263,7 @@ def plot_coverage(
     if category is None:
         category = only_category(facilities, "plot_coverage", "facilities hold")
     crs = _crs_for(boundaries, facilities)
-    b = _metric(boundaries, crs, "boundaries")
+    b = _metric(boundaries, crs, "boundaries", simplify_m=5.0)
     fac = _metric(facilities, crs, "facilities")
     if "category" in fac.columns:
         fac = fac[fac["category"].astype(str) == category]
@@ -306,9 +308,10 @@ def plot_coverage(
                     )
                 )
         if service_areas is not None and len(service_areas):
-            sa = _metric(service_areas, crs, "service_areas")
+            sa = service_areas
             if "category" in sa.columns:
                 sa = sa[sa["category"].astype(str) == category]
+            sa = _metric(sa, crs, "service_areas", simplify_m=5.0)
             meth = (
                 sa["method"].astype(str).to_numpy()
                 if "method" in sa.columns
@@ -317,12 +320,14 @@ def plot_coverage(
             r = pd.to_numeric(sa["radius_m"], errors="coerce").max() if "radius_m" in sa.columns else np.nan
             rt = f"（{r:,.0f} 米 m）" if np.isfinite(r) else ""
             if (meth == "line").any():
-                sa[meth == "line"].boundary.plot(ax=ax, color=colour, linewidth=1.0, linestyle="--", zorder=3)
+                line_collection(
+                    ax, sa[meth == "line"].boundary, color=colour, linewidth=1.0, linestyle="--", zorder=3
+                )
                 handles.append(
                     Line2D([], [], color=colour, ls="--", label=f"直线服务区{rt} Straight-line area")
                 )
             if (meth == "walk").any() and unit_coverage is not None:  # outline only over the choropleth
-                sa[meth == "walk"].boundary.plot(ax=ax, color=colour, linewidth=1.2, zorder=3)
+                line_collection(ax, sa[meth == "walk"].boundary, color=colour, linewidth=1.2, zorder=3)
                 handles.append(Line2D([], [], color=colour, lw=1.2, label=f"步行服务区{rt} Walking area"))
             elif (meth == "walk").any():
                 sa[meth == "walk"].plot(
@@ -449,9 +454,10 @@ def _coverage_choropleth(
     u = uc[["unit_id", "pct_walk"]].assign(unit_id=uc["unit_id"].astype(str)).drop_duplicates("unit_id")
     j = units.merge(u, on="unit_id", how="left")
     vals = pd.to_numeric(j["pct_walk"], errors="coerce").to_numpy(dtype=float)
-    j.plot(
-        ax=ax,
-        color=coverage_colours(vals, target_pct),
+    polygon_collection(
+        ax,
+        j.geometry,
+        coverage_colours(vals, target_pct),
         edgecolor="#777777",
         linewidth=0.4,
         zorder=1.5,
@@ -461,8 +467,14 @@ def _coverage_choropleth(
     idx = coverage_class_index(vals, target_pct)
     for i, c in enumerate(classes):
         if c.hatch and (idx == i).any():
-            j[idx == i].plot(
-                ax=ax, facecolor="none", edgecolor="#5a2a00", hatch=c.hatch, linewidth=0.0, zorder=1.6
+            polygon_collection(
+                ax,
+                j.geometry[idx == i],
+                "none",
+                edgecolor="#5a2a00",
+                hatch=c.hatch,
+                linewidth=0.0,
+                zorder=1.6,
             )
     return [
         Patch(facecolor=c.colour, edgecolor="#444444", hatch=c.hatch, label=f"步行覆盖率 {c.label}")
@@ -503,7 +515,7 @@ def plot_pilots(
             feature="pilots_status.status",
             fix=f"status must be one of {list(STATUS_LABELS)}",
         )
-    b = _metric(boundaries, crs, "boundaries")
+    b = _metric(boundaries, crs, "boundaries", simplify_m=5.0)
     with _style():
         fig, ax = _new_figure()
         handles: list = []

@@ -15,6 +15,7 @@ from matplotlib.patches import Patch, Rectangle
 from pyproj import CRS
 
 from childspace._errors import DataError
+from childspace.outputs._figure_base import line_collection, polygon_collection
 from childspace.outputs.figures import (
     _SYNTHETIC_NOTE,
     _crs_for,
@@ -65,8 +66,14 @@ def _hatch_classes(
     for i, c in enumerate(coverage_classes(target)):
         sel = idx == i
         if sel.any() and c.hatch:
-            sub[sel].plot(
-                ax=ax, facecolor="none", edgecolor="#5a2a00", hatch=c.hatch, linewidth=0.0, zorder=zorder
+            polygon_collection(
+                ax,
+                sub.geometry[sel],
+                "none",
+                edgecolor="#5a2a00",
+                hatch=c.hatch,
+                linewidth=0.0,
+                zorder=zorder,
             )
 
 
@@ -115,10 +122,10 @@ def _overview_small_multiples(
         ax = fig.add_axes((0.01 + c * 0.98 / ncols, top - (r + 1) * h, 0.98 / ncols - 0.01, h - 0.06))
         axes.append(ax)
         s2, vals, fill = _overview_fill(sub, uc, cat, value, _target(uc))
-        s2.plot(ax=ax, color=fill, edgecolor="#666666", linewidth=0.4, zorder=2)
+        polygon_collection(ax, s2.geometry, fill, edgecolor="#666666", linewidth=0.4, zorder=2)
         _hatch_classes(ax, s2, vals, _target(uc))
         if townships is not None and len(townships):
-            townships.boundary.plot(ax=ax, color="#111111", linewidth=1.4, zorder=5)
+            line_collection(ax, townships.boundary, color="#111111", linewidth=1.4, zorder=5)
         tot = uc[uc["category"].astype(str) == cat] if "category" in uc.columns else uc
         share = ""
         if {"children", "children_covered_walk"} <= set(tot.columns) and value == "pct_walk":
@@ -250,7 +257,7 @@ def plot_overview(
     matplotlib.figure.Figure
     """
     crs = _crs_for(boundaries)
-    b = _metric(boundaries, crs, "boundaries")
+    b = _metric(boundaries, crs, "boundaries", simplify_m=5.0)
     uc = pd.DataFrame(unit_coverage)
     for col in ("unit_id", value):
         if col not in uc.columns:
@@ -260,7 +267,7 @@ def plot_overview(
                 fix="pass the output of childspace.analysis.coverage.unit_coverage",
             )
     vlabel = VALUE_LABELS.get(value, value)
-    t = _metric(townships, crs, "townships")
+    t = _metric(townships, crs, "townships", simplify_m=5.0)
     if small_multiples:
         cats = (
             list(categories)
@@ -290,12 +297,12 @@ def plot_overview(
     with _style():
         fig, ax = _new_figure()
         handles: list = _coverage_handles(target)
-        sub.plot(ax=ax, color=fill, edgecolor="#555555", linewidth=0.6, zorder=2)
+        polygon_collection(ax, sub.geometry, fill, edgecolor="#555555", linewidth=0.6, zorder=2)
         _hatch_classes(ax, sub, vals, target)
         _draw_boundaries(ax, b, handles, outline=("township",), label_limit=0 if level == "community" else 60)
         if t is not None and len(t):
-            t.boundary.plot(ax=ax, color="white", linewidth=4.5, zorder=7)
-            t.boundary.plot(ax=ax, color="#111111", linewidth=2.2, zorder=8)
+            line_collection(ax, t.boundary, color="white", linewidth=4.5, zorder=7)
+            line_collection(ax, t.boundary, color="#111111", linewidth=2.2, zorder=8)
             handles.append(Line2D([], [], color="#111111", lw=2.2, label="乡镇街道边界 Township boundary"))
         if len(sub) <= 40 and "name" in sub.columns and level == "community":
             rp = sub.geometry.representative_point()

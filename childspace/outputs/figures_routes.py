@@ -14,6 +14,8 @@ from pyproj import CRS
 
 from childspace._errors import ChildspaceError, DataError
 from childspace.analysis.streets import route_edge_use, school_zone_circles, school_zone_rules, zone_status
+from childspace.outputs._figure_base import line_collection
+from childspace.outputs._routes_common import line_routes
 from childspace.outputs.figures import (
     _crs_for,
     _decorate,
@@ -31,7 +33,7 @@ __all__ = ["plot_routes"]
 
 
 def plot_routes(
-    routes: gpd.GeoDataFrame,
+    routes: pd.DataFrame,
     hazards: gpd.GeoDataFrame | None = None,
     walksheds: gpd.GeoDataFrame | None = None,
     schools: gpd.GeoDataFrame | None = None,
@@ -41,28 +43,40 @@ def plot_routes(
     network_stress: gpd.GeoDataFrame | None = None,
     school_zones: gpd.GeoDataFrame | None = None,
     zone_roads: gpd.GeoDataFrame | None = None,
+    max_route_lines: int = 2000,
+    max_hazard_list: int = 10,
     title: str | None = None,
     synthetic: bool = False,
     zone_rules: Mapping[str, float] | None = None,
 ) -> Figure:
-    """Static map of routes to school by worst stress level (mirrors :func:`childspace.outputs.maps.routes_map`).
+    """Static map of routes to school (mirrors :func:`childspace.outputs.maps.routes_map`).
 
     Parameters
     ----------
+    routes : DataFrame or GeoDataFrame
+        ``routes.school_routes`` output (``school_id``, ``worst_level``, ``route``, ``children`` …), with a
+        LineString per route when the route geometry was kept, else home points or no geometry.
     route : {"safest", "shortest", "both"}, default "safest"
-        Which routes of ``routes.school_routes`` to draw (shortest ones dotted).
+        Which routes to draw (shortest ones dotted).
     network_stress : GeoDataFrame, optional
-        Network edges with ``level`` (:func:`childspace.outputs.maps.stress_frames`): the whole network is drawn thin by
-        street level and, for ``route`` "safest"/"shortest" with routes as returned by ``school_routes``, the
-        routes are summed per street (width = children, :func:`childspace.outputs.maps.route_edge_use`) instead of
-        drawing one line per route.
+        Network edges with ``level`` (:func:`childspace.analysis.streets.stress_frames`): the whole network is
+        drawn thin by street level and, for ``route`` "safest"/"shortest" with routes as returned by
+        ``school_routes``, the routes are summed per street (width = children,
+        :func:`childspace.analysis.streets.route_edge_use`) instead of one line per route.
     school_zones, zone_roads : GeoDataFrame, optional
         :func:`childspace.analysis.safety.school_zones` (``return_segments=True``) outputs: the 150 m circles around each
         gate (dashed, coloured by the result: green compliant, amber one requirement fails, red both), the zone
         roads (red = limit over 30 km/h, blue = at most 30 km/h, dashed = limit assumed) and a ring per school
         coloured by the result (GA/T 1215-2014).
-    Other parameters as in :func:`childspace.outputs.maps.routes_map`. School and community names are placed clear of
-    each other and of the markers; names that fit nowhere are left out and counted in a note.
+    max_route_lines : int, default 2000
+        Without the per-street sums, single route lines are drawn when the routes carry lines and there are at
+        most this many; otherwise a note says so (the figure grows with the streets, not with the homes).
+    max_hazard_list : int, default 10
+        The first hazards by rank are listed beside the map (number, street, level, children and, when the
+        hazards carry ``countermeasures``, the measure suggested).
+    Other parameters as in :func:`childspace.outputs.maps.routes_map`. Hazard numbers (the rank, as in the tables
+    and the HTML map), school and community names are placed clear of each other and of the markers (farther
+    out with a leader line when crowded); labels that fit nowhere are left out and counted in a note.
 
     Returns
     -------
@@ -70,17 +84,26 @@ def plot_routes(
     """
     if route not in ("safest", "shortest", "both"):
         raise ChildspaceError(f"unknown route choice {route!r}", fix='use "safest", "shortest" or "both"')
-    crs = _crs_for(routes, boundaries)
-    r = _metric(routes, crs, "routes")
-    if "worst_level" not in r.columns:
+    if not isinstance(routes, pd.DataFrame) or "worst_level" not in routes.columns:
         raise DataError(
             "routes lack the column 'worst_level'",
             feature="routes",
             fix="pass the output of childspace.analysis.routes.school_routes",
         )
-    if route != "both" and "route" in r.columns:
-        r = r[r["route"].astype(str) == route]
-    b = _metric(boundaries, crs, "boundaries")
+    lines = line_routes(routes)
+    crs = _crs_for(
+        *(
+            g
+            for g in (boundaries, walksheds, schools, hazards, school_zones, lines)
+            if g is not None and len(g)
+        )
+    )
+    table = (
+        routes
+        if route == "both" or "route" not in routes.columns
+        else routes[routes["route"].astype(str) == route]
+    )
+    b = _metric(boundaries, crs, "boundaries", simplify_m=5.0)
     with _style():
         fig, ax = _new_figure()
         handles: list = []
@@ -89,8 +112,8 @@ def plot_routes(
             kind = w["kind"].astype(str).to_numpy() if "kind" in w.columns else np.array(["plain"] * len(w))
             if (kind == "plain").any():
                 w[kind == "plain"].plot(ax=ax, color="#4a6fa5", alpha=0.10, linewidth=0, zorder=2)
-                w[kind == "plain"].boundary.plot(
-                    ax=ax, color="#4a6fa5", linewidth=1.2, linestyle="--", zorder=2
+                line_collection(
+                    ax, w[kind == "plain"].boundary, color="#4a6fa5", linewidth=1.2, linestyle="--", zorder=2
                 )
                 handles.append(
                     Patch(
@@ -107,31 +130,30 @@ def plot_routes(
         labels = _Labels()
         _draw_boundaries(ax, b, handles, labels=labels)
         zone_handles, zs = _draw_school_zones(ax, school_zones, zone_roads, schools, crs, zone_rules)
-        level = pd.to_numeric(r["worst_level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
-        kids = (
-            pd.to_numeric(r["children"], errors="coerce").fillna(0).to_numpy()
-            if "children" in r.columns
-            else np.zeros(len(r))
-        )
-        kinds = r["route"].astype(str).to_numpy() if "route" in r.columns else np.array(["safest"] * len(r))
         use = None
         if network_stress is not None and len(network_stress):
             ns = _metric(network_stress, crs, "network_stress")
             nl = pd.to_numeric(ns["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
-            ns.plot(ax=ax, color=[STRESS_LABELS[v][2] for v in nl], linewidth=0.8, alpha=0.8, zorder=4)
-            if route != "both" and "childspace_routes" in routes.attrs:
+            line_collection(
+                ax, ns.geometry, color=[STRESS_LABELS[v][2] for v in nl], linewidth=0.6, alpha=0.8, zorder=4
+            )
+            if route != "both" and "childspace_routes" in routes.attrs and "route_key" in routes.columns:
                 use = _metric(route_edge_use(routes, network_stress, route), crs, "edge use")
+        r = None
+        note = ""
         if use is not None and len(use):
             k = use["children"].to_numpy(dtype=float)
             kmax = max(float(k.max()), 1.0)
             ul = pd.to_numeric(use["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
             o = np.argsort(k, kind="stable")
-            use.iloc[o].plot(
-                ax=ax,
+            line_collection(
+                ax,
+                use.geometry.to_numpy()[o],
                 color=[STRESS_LABELS[v][2] for v in ul[o]],
                 linewidth=1.0 + 7.0 * np.sqrt(k[o] / kmax),
                 alpha=0.9,
                 zorder=7,
+                capstyle="butt",
             )
             for frac in (1.0, 0.25):
                 handles.append(
@@ -143,96 +165,50 @@ def plot_routes(
                         label=f"{kmax * frac:,.0f} 名儿童走此街道 children on the street",
                     )
                 )
-            r = r.iloc[0:0]
-            level, kids, kinds = level[:0], kids[:0], kinds[:0]
-        for lv in (1, 2, 3, 4):
-            for kd, ls in (("safest", "-"), ("shortest", ":")):
-                sel = (level == lv) & (kinds == kd)
-                if sel.any():
-                    r[sel].plot(
-                        ax=ax,
-                        color=STRESS_LABELS[lv][2],
-                        linewidth=np.clip(1.2 + 0.35 * np.sqrt(kids[sel]), 1.2, 5),
-                        linestyle=ls,
-                        zorder=6 + lv,
-                    )
+        elif lines is None:
+            note = (
+                "单条路线几何未保存；按街道汇总需路网 Route lines not kept; per-street sums need the network"
+            )
+        elif len(table) > max_route_lines:
+            note = (
+                f"单条路线未绘制（{len(table):,} 条 > {max_route_lines:,}） Single routes not drawn "
+                f"({len(table):,} > {max_route_lines:,})"
+            )
+        else:
+            r = _metric(lines.loc[lines.index.intersection(table.index)], crs, "routes")
+        if r is not None and len(r):
+            level = (
+                pd.to_numeric(r["worst_level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
+            )
+            kids = (
+                pd.to_numeric(r["children"], errors="coerce").fillna(0).to_numpy()
+                if "children" in r.columns
+                else np.zeros(len(r))
+            )
+            kinds = (
+                r["route"].astype(str).to_numpy() if "route" in r.columns else np.array(["safest"] * len(r))
+            )
+            for lv in (1, 2, 3, 4):
+                for kd, ls in (("safest", "-"), ("shortest", ":")):
+                    sel = (level == lv) & (kinds == kd)
+                    if sel.any():
+                        line_collection(
+                            ax,
+                            r.geometry.to_numpy()[sel],
+                            color=STRESS_LABELS[lv][2],
+                            linewidth=np.clip(1.2 + 0.35 * np.sqrt(kids[sel]), 1.2, 5),
+                            linestyle=ls,
+                            zorder=6 + lv,
+                        )
         for zh, en, col in STRESS_LABELS.values():
             handles.append(Line2D([], [], color=col, lw=3, label=f"{zh} {en}"))
-        if route == "both":
+        if route == "both" and r is not None:
             handles.append(
                 Line2D([], [], color="#555555", lw=2, ls=":", label="点线 = 最短路线 Dotted = shortest")
             )
+        hz = None
         if hazards is not None and len(hazards):
-            h = _metric(hazards, crs, "hazards")
-            hl = pd.to_numeric(h["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
-            hk = (
-                pd.to_numeric(h.get("children", pd.Series(0, index=h.index)), errors="coerce")
-                .fillna(0)
-                .to_numpy()
-            )
-            is_pt = h.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
-            if (~is_pt).any():
-                h[~is_pt].plot(
-                    ax=ax, color=[STRESS_LABELS[v][2] for v in hl[~is_pt]], linewidth=6, alpha=0.6, zorder=11
-                )
-            if is_pt.any():
-                hp = h[is_pt]
-                ax.scatter(
-                    hp.geometry.x,
-                    hp.geometry.y,
-                    s=30 + 8 * hk[is_pt],
-                    marker="^",
-                    c=[STRESS_LABELS[v][2] for v in hl[is_pt]],
-                    edgecolors="black",
-                    linewidths=1,
-                    zorder=12,
-                )
-                labels.avoid(hp.geometry.x, hp.geometry.y, np.sqrt(30 + 8 * hk[is_pt]) / 2)
-            # the hazard numbers of the map and the tables (rank)
-            rank = (
-                pd.to_numeric(h["rank"], errors="coerce").to_numpy()
-                if "rank" in h.columns
-                else np.arange(1, len(h) + 1, dtype=float)
-            )
-            rp = h.geometry.representative_point()
-            for x_, y_, k_ in zip(rp.x, rp.y, rank):
-                if np.isfinite(k_):
-                    ax.annotate(
-                        f"{int(k_)}",
-                        (x_, y_),
-                        xytext=(5, 5),
-                        textcoords="offset points",
-                        fontsize=7,
-                        color="white",
-                        fontweight="bold",
-                        zorder=12.5,
-                        bbox=dict(boxstyle="round,pad=0.15", facecolor="black", edgecolor="none"),
-                    )
-            for lv in sorted(set(hl.tolist())):
-                handles.append(
-                    Line2D(
-                        [],
-                        [],
-                        marker="^",
-                        ls="",
-                        color=STRESS_LABELS[lv][2],
-                        markeredgecolor="black",
-                        markersize=10,
-                        label=f"隐患 {STRESS_LABELS[lv][0]} Hazard, {STRESS_LABELS[lv][1]}",
-                    )
-                )
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    marker="^",
-                    ls="",
-                    color="white",
-                    markeredgecolor="black",
-                    markersize=10,
-                    label="大小=受影响儿童，编号=排序 Size = children, number = rank",
-                )
-            )
+            hz = _draw_hazards(ax, _metric(hazards, crs, "hazards"), handles, labels)
         if schools is not None and len(schools):
             s = _metric(schools, crs, "schools")
             ax.scatter(
@@ -272,6 +248,8 @@ def plot_routes(
             _zone_rings(ax, zs)
             labels.avoid(zs.geometry.x, zs.geometry.y, _ZONE_RING_PT)
         handles += zone_handles
+        if note:
+            handles.append(Line2D([], [], ls="", label=note))
         _fix_extent(
             ax,
             r,
@@ -280,6 +258,7 @@ def plot_routes(
             _metric(walksheds, crs, "walksheds") if walksheds is not None else None,
             _metric(schools, crs, "schools") if schools is not None else None,
             zs,
+            hz,
         )
         which = {
             "safest": "最安全路线 safest routes",
@@ -296,7 +275,132 @@ def plot_routes(
             crs,
         )
         _note_left_out(fig, labels.place(ax))
+        if hz is not None and max_hazard_list > 0:
+            _hazard_list(fig, ax, hz, max_hazard_list)
     return fig
+
+
+def _hazard_numbers(h: pd.DataFrame) -> np.ndarray:
+    """The hazard numbers of the tables and the HTML map: the rank (else the order given)."""
+    if "rank" in h.columns:
+        return pd.to_numeric(h["rank"], errors="coerce").to_numpy(dtype=float)
+    return np.arange(1, len(h) + 1, dtype=float)
+
+
+def _draw_hazards(ax, h: gpd.GeoDataFrame, handles: list, labels: _Labels) -> gpd.GeoDataFrame:
+    """Hazard segments and crossings by level (size = children); their numbers go to the label placer (first of
+    all labels, so they are the last to be left out). Returns the hazards in the figure's CRS."""
+    hl = pd.to_numeric(h["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
+    hk = pd.to_numeric(h.get("children", pd.Series(0, index=h.index)), errors="coerce").fillna(0).to_numpy()
+    size_pt = np.clip(4.0 + 0.8 * np.sqrt(hk), 4.0, 14.0)  # marker radius (points), as in the HTML map
+    is_pt = h.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
+    if (~is_pt).any():
+        line_collection(
+            ax,
+            h.geometry.to_numpy()[~is_pt],
+            color=[STRESS_LABELS[v][2] for v in hl[~is_pt]],
+            linewidth=6,
+            alpha=0.6,
+            zorder=11,
+        )
+    rp = h.geometry.representative_point()
+    if is_pt.any():
+        ax.scatter(
+            rp.x[is_pt],
+            rp.y[is_pt],
+            s=(2 * size_pt[is_pt]) ** 2,
+            marker="^",
+            c=[STRESS_LABELS[v][2] for v in hl[is_pt]],
+            edgecolors="black",
+            linewidths=1,
+            zorder=12,
+        )
+    labels.avoid(rp.x, rp.y, np.where(is_pt, size_pt, 3.0).tolist())
+    rank = _hazard_numbers(h)
+    ok = np.isfinite(rank)
+    # the best-ranked numbers are placed first; each tries the slots around its marker, then farther out with a
+    # leader line; none overlaps another label or a marker
+    order = np.argsort(np.where(ok, rank, np.inf), kind="stable")
+    for i in order[ok[order]]:
+        labels.add(
+            [rp.x.iloc[i]],
+            [rp.y.iloc[i]],
+            [f"{int(rank[i])}"],
+            priority=10.0 - 1e-6 * rank[i],
+            marker_pt=float(size_pt[i]) if is_pt[i] else 3.0,
+            fontsize=7,
+            color="white",
+            fontweight="bold",
+            zorder=16.5,
+            bbox=dict(boxstyle="round,pad=0.15", facecolor="black", edgecolor="none"),
+            path_effects=[],
+        )
+    for lv in sorted(set(hl.tolist())):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="^",
+                ls="",
+                color=STRESS_LABELS[lv][2],
+                markeredgecolor="black",
+                markersize=10,
+                label=f"隐患 {STRESS_LABELS[lv][0]} Hazard, {STRESS_LABELS[lv][1]}",
+            )
+        )
+    handles.append(
+        Line2D(
+            [],
+            [],
+            marker="^",
+            ls="",
+            color="white",
+            markeredgecolor="black",
+            markersize=10,
+            label="大小=受影响儿童，编号=排序（同表格） Size = children, number = rank (as in the tables)",
+        )
+    )
+    return h
+
+
+def _hazard_list(fig: Figure, ax, h: gpd.GeoDataFrame, limit: int) -> None:
+    """The first hazards by rank, listed under the legend: number, street, level, children, countermeasure."""
+    rank = _hazard_numbers(h)
+    order = np.argsort(np.where(np.isfinite(rank), rank, np.inf), kind="stable")[:limit]
+    if not len(order):
+        return
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # (an Agg canvas: _new_figure)
+    leg = ax.get_legend()
+    fig_h = fig.bbox.height
+    top = (leg.get_window_extent(renderer).y0 / fig_h - 0.02) if leg is not None else 0.6
+    x0 = ax.get_position().x1 + 0.01
+    if top < 0.12:
+        return
+    hl = pd.to_numeric(h["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
+    hk = pd.to_numeric(h.get("children", pd.Series(0, index=h.index)), errors="coerce").fillna(0).to_numpy()
+    names = h["name"].astype(str).to_numpy() if "name" in h.columns else np.array(["—"] * len(h))
+    measures = h["countermeasures"].to_numpy() if "countermeasures" in h.columns else None
+    lines = []
+    for i in order:
+        nm = names[i] if names[i] not in ("None", "nan", "") else "无名道路 unnamed"
+        row = f"{int(rank[i]) if np.isfinite(rank[i]) else '—'}  {nm} · {STRESS_LABELS[hl[i]][0]} · {hk[i]:,.0f} 名儿童"
+        if measures is not None and isinstance(measures[i], str) and measures[i].strip():
+            m_ = measures[i].strip().replace("\n", " ")
+            row += "\n     → " + (m_ if len(m_) <= 60 else m_[:58] + "…")
+        lines.append(row)
+    head = "隐患排序（前{n}） Hazards by rank (first {n})".format(n=len(order))
+    if measures is not None:
+        head += "，含建议措施 with countermeasures"
+    text = fig.text(x0, top, head, fontsize=9, fontweight="bold", va="top", ha="left")
+    bb = text.get_window_extent(renderer)
+    y = (bb.y0 - 2) / fig_h
+    for row in lines:
+        t = fig.text(x0, y, row, fontsize=7.5, va="top", ha="left", linespacing=1.25)
+        y1 = t.get_window_extent(renderer).y0 / fig_h
+        if y1 < 0.04:  # no room left: the table has the rest
+            t.remove()
+            break
+        y = y1 - 0.004
 
 
 _ZONE_RING_PT = 8.0  # radius (points) of the school-zone ring around a school marker

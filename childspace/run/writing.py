@@ -274,6 +274,9 @@ def _write_maps(
             f = fac[fac["category"] == cat]
             sa = res.layers["service_areas"]
             sa = sa[sa["category"] == cat]
+            dis = res.layers.get("service_areas_dissolved")
+            if dis is not None and len(sa) > 200:  # one merged area per method instead of one per facility
+                sa = dis[dis["category"] == cat]
             g = res.layers.get("gaps")
             g = g[g["category"] == cat] if g is not None else None
             cap = cfg.resolved_standards().label(cat)

@@ -185,7 +185,9 @@ def life_circle_layer(
         f"{n}: {k}/{int(a)} 生活圈完整 circles complete"
         for n, k, a in zip(esc(j["name"]), n_ok, judged.sum(axis=1))
     ]
-    add_layer(m, j, styles, pops, tips, name, show=show, overlay=overlay, pane="csChoro", pane_z=350)
+    add_layer(
+        m, j, styles, pops, tips, name, show=show, overlay=overlay, pane="csChoro", pane_z=350, simplify_m=5.0
+    )
     minutes = "/".join(re.findall(r"\d+", c)[0] for c in comp_cols)
     return [("fill", col, lab) for _k, (col, lab) in sorted(LIFE_CIRCLE_CLASSES.items(), reverse=True)] + [
         ("fill", NO_DATA_COLOUR, f"无法判断（无儿童） Not judged (no children) — {minutes} 分钟 min")

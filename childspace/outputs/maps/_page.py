@@ -11,6 +11,7 @@ import functools
 import html
 import json
 import re
+import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -192,8 +193,9 @@ class _SelfContainedMap(folium.Map):
 
 
 class GeoLayer(Layer):
-    """A GeoJSON overlay whose features carry their own style (``_s``), popup (``_p``), tooltip (``_t``) and,
-    for label points, label text (``_label``); no jQuery, no per-feature Python objects in the page."""
+    """A GeoJSON overlay whose features carry the index of their style in the layer's style table (``_s``), a
+    popup (``_p``), a tooltip (``_t``) and, for label points, label text (``_label``); no jQuery, no per-feature
+    Python objects in the page."""
 
     _template = Template(
         """
@@ -203,6 +205,8 @@ class GeoLayer(Layer):
             {{ this._parent.get_name() }}.createPane({{ this.pane|tojson }}).style.zIndex = {{ this.pane_z }};
         }
         {%- endif %}
+        var {{ this.get_name() }}_s = {{ this.styles_json }};
+        var {{ this.get_name() }}_h = {{ this.heads_json }};
         var {{ this.get_name() }} = L.geoJson({{ this.data_json }}, {
             {%- if this.pane %}
             pane: {{ this.pane|tojson }},
@@ -210,20 +214,29 @@ class GeoLayer(Layer):
             {%- if not this.interactive %}
             interactive: false, renderer: L.canvas({padding: 0.2{% if this.pane %}, pane: {{ this.pane|tojson }}{% endif %}}),
             {%- endif %}
-            style: function (f) { return f.properties._s || {}; },
+            style: function (f) { return {{ this.get_name() }}_s[f.properties._s] || {}; },
             pointToLayer: function (f, ll) {
                 if (f.properties._label !== undefined) {
                     return L.marker(ll, {interactive: false, keyboard: false,
                         icon: L.divIcon({className: 'cs-label', html: f.properties._label, iconSize: null})});
                 }
-                var o = Object.assign({}, f.properties._s || {});
+                var o = Object.assign({}, {{ this.get_name() }}_s[f.properties._s] || {});
                 {%- if this.pane %}
                 o.pane = {{ this.pane|tojson }};
                 {%- endif %}
                 return L.circleMarker(ll, o);
             },
             onEachFeature: function (f, layer) {
-                if (f.properties._p) { layer.bindPopup(f.properties._p, {maxWidth: 420, autoPanPaddingTopLeft: [20, 120],
+                var p = f.properties._p;
+                if (Array.isArray(p)) {  // [caption, value per row]: the row labels are the layer's (_h)
+                    var h = {{ this.get_name() }}_h, v = p;
+                    p = function () {
+                        var t = "<table class='cs-pop'>" + (v[0] ? "<caption>" + v[0] + "</caption>" : "");
+                        for (var i = 0; i < h.length; i++) { t += "<tr><th>" + h[i] + "</th><td>" + v[i + 1] + "</td></tr>"; }
+                        return t + "</table>";
+                    };
+                }
+                if (p) { layer.bindPopup(p, {maxWidth: 420, autoPanPaddingTopLeft: [20, 120],
                     autoPanPaddingBottomRight: [360, 30]}); }
                 if (f.properties._t) { layer.bindTooltip(f.properties._t, {sticky: true}); }
             }
@@ -242,11 +255,15 @@ class GeoLayer(Layer):
         pane_z: int = 350,
         interactive: bool = True,
         control: bool = True,
+        styles_json: str = "[]",
+        heads_json: str = "[]",
     ):
         super().__init__(name=name, overlay=overlay, control=control, show=show)
         self._name = "GeoLayer"
         self.interactive = bool(interactive)
         self.data_json = data_json
+        self.styles_json = styles_json
+        self.heads_json = heads_json
         self.pane = pane
         self.pane_z = int(pane_z)
 
@@ -344,12 +361,40 @@ def require(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
         )
 
 
-def features_json(geoms: gpd.GeoSeries, props: Sequence[dict], datum: str = "wgs84") -> str:
-    """A GeoJSON FeatureCollection text: geometries rounded to 1e-6 degrees (~0.1 m), properties as given.
+#: metres per degree of latitude (a tolerance in metres as degrees: slightly finer across longitudes)
+_M_PER_DEG = 111_320.0
+
+
+def simplify_wgs84(geoms: np.ndarray, tolerance_m: float) -> np.ndarray:
+    """Geometries in EPSG:4326 simplified to about ``tolerance_m`` metres (points unchanged).
+
+    Polygons keep their topology (no ring crosses itself); lines are simplified by plain Douglas–Peucker, which
+    stays fast on the merged lines of a whole county.
+    """
+    if tolerance_m <= 0 or not len(geoms):
+        return geoms
+    tol = tolerance_m / _M_PER_DEG
+    out = np.asarray(geoms, dtype=object).copy()
+    kind = shapely.get_type_id(out)
+    line = np.isin(kind, (1, 2, 5))  # LineString, LinearRing, MultiLineString
+    poly = np.isin(kind, (3, 6))
+    if line.any():
+        out[line] = shapely.simplify(out[line], tol, preserve_topology=False)
+    if poly.any():
+        out[poly] = shapely.simplify(out[poly], tol, preserve_topology=True)
+    return out
+
+
+def features_json(
+    geoms: gpd.GeoSeries | np.ndarray, props: Sequence[dict], datum: str = "wgs84", simplify_m: float = 0.0
+) -> str:
+    """A GeoJSON FeatureCollection text: geometries simplified to ``simplify_m`` metres (0: not simplified),
+    rounded to 1e-6 degrees (~0.1 m), properties as given.
 
     ``datum="gcj02"`` shifts the coordinates to GCJ-02 (for a map drawn over GCJ-02 tiles such as Amap's).
     """
-    arr = np.asarray(geoms.values, dtype=object)
+    arr = np.asarray(geoms.values if isinstance(geoms, gpd.GeoSeries) else geoms, dtype=object)
+    arr = simplify_wgs84(arr, simplify_m)
     if datum == "gcj02":
         from childspace.inputs.datum import wgs84_to_gcj02
 
@@ -373,6 +418,60 @@ def map_datum(m: folium.Map) -> str:
     return str(getattr(m, "cs_datum", "wgs84"))
 
 
+def _merge_by_style(geoms: np.ndarray, style_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lines (or polygons) of one style joined into one multi-geometry per style: a layer without popups or
+    tooltips costs one GeoJSON feature per style, not one per street."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    kinds = shapely.get_type_id(parts)
+    keys = np.unique(style_idx)
+    is_line = np.isin(kinds, (1, 2))  # LineString, LinearRing
+    is_poly = kinds == 3
+    out_g: list[Any] = []
+    out_s: list[int] = []
+    for k in keys:
+        sel = style_idx[owner] == k
+        if (sel & is_line).any():  # contiguous pieces joined: shared ends and the vertices between go
+            out_g.append(shapely.line_merge(shapely.multilinestrings(parts[sel & is_line])))
+            out_s.append(int(k))
+        if (sel & is_poly).any():
+            out_g.append(shapely.multipolygons(parts[sel & is_poly]))
+            out_s.append(int(k))
+        rest = sel & ~is_line & ~is_poly
+        if rest.any():  # points and anything else stay single features
+            out_g += list(parts[rest])
+            out_s += [int(k)] * int(rest.sum())
+    return np.asarray(out_g, dtype=object), np.asarray(out_s, dtype=np.int64)
+
+
+_POP = re.compile(
+    r"<table class='cs-pop'>(?:<caption>(.*?)</caption>)?((?:<tr><th>.*?</th><td>.*?</td></tr>)*)</table>",
+    re.S,
+)
+_ROW = re.compile(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", re.S)
+
+
+def _compact_popups(popups: Sequence[str]) -> tuple[list[Any], list[str]] | None:
+    """Popups of :func:`popup_html` that share their row labels as ([caption, value, ...] per feature, labels):
+    the page carries the labels once per layer, not once per feature. None when they do not share them."""
+    heads: list[str] | None = None
+    out: list[Any] = []
+    for p in popups:
+        if not p:
+            out.append("")
+            continue
+        mt = _POP.fullmatch(p)
+        if mt is None:
+            return None
+        rows = _ROW.findall(mt.group(2))
+        h = [r[0] for r in rows]
+        if heads is None:
+            heads = h
+        elif h != heads:
+            return None
+        out.append([mt.group(1) or ""] + [r[1] for r in rows])
+    return (out, heads) if heads is not None else None
+
+
 def add_layer(
     m: folium.Map,
     gdf: gpd.GeoDataFrame,
@@ -386,19 +485,65 @@ def add_layer(
     pane_z: int = 350,
     interactive: bool = True,
     control: bool = True,
+    simplify_m: float | None = None,
+    merge: bool | None = None,
+    detail: np.ndarray | None = None,
 ) -> GeoLayer:
-    """Add one GeoJSON layer, a style (and optional popup/tooltip) per feature; ``show`` = on when it opens."""
+    """Add one GeoJSON layer, a style (and optional popup/tooltip) per feature; ``show`` = on when it opens.
+
+    The page carries each distinct style once (a table per layer), and the row labels of popups made by
+    :func:`popup_html` once per layer; geometries are simplified to ``simplify_m`` metres (default 1,
+    non-interactive context layers 3) and rounded to ~0.1 m. ``merge`` (default: when the features have neither
+    popups nor tooltips and there are more than 50) joins the lines and polygons of one style into one feature.
+    ``detail`` (a boolean per feature) keeps popups and tooltips on those features only; the others are merged
+    by style and drawn under them (a layer of a whole county's streets with popups on the few that matter).
+    """
+    if simplify_m is None:  # context layers (no clicks) are drawn coarser
+        simplify_m = 1.0 if interactive else 3.0
     n = len(gdf)
+    table: dict[tuple, int] = {}  # distinct styles, in the order first met (the drawing order)
+    first: list[dict] = []
+
+    def index(st: dict) -> int:
+        k = tuple(sorted(st.items()))
+        i = table.setdefault(k, len(table))
+        if i == len(first):
+            first.append(st)
+        return i
+
+    idx = np.fromiter((index(st) for st in styles[:n]), dtype=np.int64, count=n)
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    if merge is None:
+        merge = popups is None and tooltips is None and n > 50
+    if detail is not None and n and not np.asarray(detail, dtype=bool).all():
+        mask = np.asarray(detail, dtype=bool)
+        keep = np.flatnonzero(mask)
+        geoms = simplify_wgs84(geoms, simplify_m)  # piece by piece: simplifying a merged county is slow
+        simplify_m = 0.0
+        rest_g, rest_i = _merge_by_style(geoms[~mask], idx[~mask])
+        geoms = np.concatenate([rest_g, geoms[keep]])
+        idx = np.concatenate([rest_i, idx[keep]])
+        none = [""] * len(rest_g)
+        popups = none + [popups[int(i)] for i in keep] if popups is not None else None
+        tooltips = none + [tooltips[int(i)] for i in keep] if tooltips is not None else None
+    elif merge and popups is None and tooltips is None and n:
+        geoms, idx = _merge_by_style(geoms, idx)  # simplified once merged (the joins go too)
+    heads: list[str] = []
+    if popups is not None and len(popups) > 20:
+        compact = _compact_popups(popups)
+        if compact is not None:
+            popups, heads = compact
     props = []
-    for i in range(n):
-        p: dict[str, Any] = {"_s": styles[i]}
-        if popups is not None:
+    for i in range(len(geoms)):
+        p: dict[str, Any] = {"_s": int(idx[i])}
+        if popups is not None and popups[i]:
             p["_p"] = popups[i]
-        if tooltips is not None:
+        if tooltips is not None and tooltips[i]:
             p["_t"] = tooltips[i]
         props.append(p)
+    styles_json = json.dumps(first, ensure_ascii=False).replace("</", "<\\/")
     layer = GeoLayer(
-        features_json(gdf.geometry, props, map_datum(m)),
+        features_json(geoms, props, map_datum(m), simplify_m),
         name=name,
         show=show,
         overlay=overlay,
@@ -406,6 +551,8 @@ def add_layer(
         pane_z=pane_z,
         interactive=interactive,
         control=control,
+        styles_json=styles_json,
+        heads_json=json.dumps(heads, ensure_ascii=False).replace("</", "<\\/"),
     )
     layer.add_to(m)
     return layer
@@ -477,6 +624,37 @@ def legend_html(sections: Sequence[tuple[str, Sequence[LegendItem]]]) -> str:
     return "".join(parts)
 
 
+#: the offline base map of the last Basemap drawn, as page text per (extent, datum): the maps of one run share
+#: it instead of clipping, merging and encoding a county's streets once per map
+_BASE_CACHE: dict[str, Any] = {"ref": None, "layers": {}}
+
+
+def _base_layers(
+    base: Basemap | None, bbox: tuple[float, float, float, float], datum: str
+) -> list[tuple[str, str, str, int, bool]]:
+    """The vector base layers as (GeoJSON text, style table, name, pane z, listed), cached per Basemap."""
+    if base is None:
+        return []
+    ref = _BASE_CACHE["ref"]
+    if ref is None or ref() is not base:
+        _BASE_CACHE["ref"], _BASE_CACHE["layers"] = weakref.ref(base), {}
+    key = (
+        tuple(round(v, 7) for v in bbox),
+        datum,
+        *(id(getattr(base, f)) for f in ("streets", "water", "green", "built", "waterways", "roads")),
+    )
+    cached = _BASE_CACHE["layers"].get(key)
+    if cached is None:
+        probe = folium.Map(tiles=None)
+        probe.cs_datum = datum  # type: ignore[attr-defined]
+        cached = []
+        for frame, styles, name, z, listed in vector_base_layers(base, bbox):
+            layer = add_layer(probe, frame, styles, None, None, name, interactive=False)
+            cached.append((layer.data_json, layer.styles_json, name, z, listed))
+        _BASE_CACHE["layers"][key] = cached
+    return list(cached)
+
+
 def new_map(
     bounds_gdfs: Sequence[gpd.GeoDataFrame | None],
     title: str,
@@ -523,10 +701,16 @@ def new_map(
         BlankBase("无瓦片底图 No tiles" if sources else "离线底图 Offline base map", show=not sources).add_to(
             m
         )
-    for frame, styles, name, z, listed in vector_base_layers(base, bbox84):
-        add_layer(
-            m, frame, styles, None, None, name, pane=f"csBase{z}", pane_z=z, interactive=False, control=listed
-        )
+    for data_json, styles_json, name, z, listed in _base_layers(base, bbox84, datum):
+        GeoLayer(
+            data_json,
+            name=name,
+            pane=f"csBase{z}",
+            pane_z=z,
+            interactive=False,
+            control=listed,
+            styles_json=styles_json,
+        ).add_to(m)
     add_base_labels(m, base, bbox84)
     # keep the data clear of the title (top left) and of the legend (right-hand side)
     m.fit_bounds(
@@ -615,7 +799,7 @@ def boundary_layers(
             style["dashArray"] = "4 3"
         if lev in outline:
             tips = [f"{n}（{u}）" for n, u in zip(esc(sub["name"]), esc(sub["unit_id"]))]
-            add_layer(m, sub, [style] * len(sub), None, tips, lname)
+            add_layer(m, sub, [style] * len(sub), None, tips, lname, simplify_m=5.0)
             items.append(("dash" if lev == "community" else "line", colour, lname))
         if labels and len(sub) <= label_limit:
             add_labels(
@@ -672,6 +856,7 @@ def township_outlines(
         "乡镇街道边界（底衬） Township boundaries (casing)",
         pane="csTop",
         pane_z=450,
+        simplify_m=5.0,
     ).control = False
     add_layer(
         m,
@@ -682,6 +867,7 @@ def township_outlines(
         f"乡镇街道边界（{len(t)}） Township boundaries ({len(t)})",
         pane="csTop",
         pane_z=450,
+        simplify_m=5.0,
     )
     if len(t) <= 80:
         add_labels(m, t, t["name"].astype(str).tolist(), "乡镇街道名称 Township names", show=show_names)

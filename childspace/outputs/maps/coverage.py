@@ -8,6 +8,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from childspace._errors import ChildspaceError, DataError
 from childspace.analysis.aggregate import auto_hex_size, hex_totals
@@ -67,6 +68,8 @@ def coverage_map(
     target_pct: float | None = None,
     max_points: int = 500,
     hex_size: float | None = None,
+    max_areas: int = 200,
+    simplify_m: float = 5.0,
     title: str | None = None,
     synthetic: bool = False,
     basemaps: Sequence[str] = (),
@@ -86,7 +89,8 @@ def coverage_map(
         Canonical facilities (``facility_id``, ``name``, ``category``); those of ``category`` are drawn.
     service_areas : GeoDataFrame, optional
         ``coverage.service_areas`` or ``coverage.dissolve_service_areas`` (``category``, ``method`` =
-        ``walk``/``line``, ``radius_m``): walking and straight-line areas, two layers (off at first).
+        ``walk``/``line``, ``radius_m``): walking and straight-line areas, two layers (off at first). More than
+        ``max_areas`` per-facility areas of a method are drawn as their union (one feature).
     access : GeoDataFrame, optional
         ``coverage.origin_access`` (``children``, ``covered_walk_<cat>`` / ``covered_line_<cat>``,
         ``dist_walk_<cat>``): homes not covered on foot (off at first), summed per hexagon above ``max_points``.
@@ -101,10 +105,15 @@ def coverage_map(
     target_pct : float, optional
         Coverage target in per cent; default the table's ``target_pct``, else the standards' (80).
     max_points : int, default 500
-        With more uncovered homes than this, the children uncovered are summed per hexagon.
+        With more uncovered homes than this, the children uncovered are summed per hexagon (clipped to the
+        boundaries) and the homes are not drawn one by one: the page grows with the area, not with the homes.
     hex_size : float, optional
         Hexagon circumradius in metres; default about 20 cells across the extent
         (:func:`childspace.analysis.aggregate.hex_totals`).
+    max_areas : int, default 200
+        Above this many per-facility service areas of a method, their union is drawn instead.
+    simplify_m : float, default 5
+        Polygons (communities, service areas) are simplified to this many metres in the page.
     title : str, optional
         Title box text; default "<category>服务覆盖 <category> service coverage".
     synthetic : bool, default False
@@ -172,6 +181,7 @@ def coverage_map(
             "below target)",
             pane="csChoro",
             pane_z=350,
+            simplify_m=simplify_m,
         )
         legend.append((vlabel, coverage_legend(target)))
 
@@ -206,7 +216,16 @@ def coverage_map(
                 f"缺口 Gap: {n} · {k} 名儿童 children"
                 for n, k in zip(names, fmt_num(g["children_uncovered"]))
             ]
-            add_layer(m, g, styles, pops, tips, "覆盖缺口（按儿童数） Gaps (by children)", show=not choro)
+            add_layer(
+                m,
+                g,
+                styles,
+                pops,
+                tips,
+                "覆盖缺口（按儿童数） Gaps (by children)",
+                show=not choro,
+                simplify_m=simplify_m,
+            )
             legend.append(
                 (
                     "覆盖缺口：未覆盖儿童" + (OFF_MARK if choro else "") + " Gaps: children uncovered",
@@ -240,17 +259,32 @@ def coverage_map(
             r = pd.to_numeric(part["radius_m"], errors="coerce") if "radius_m" in part.columns else None
             rtxt = f"（{r.max():,.0f} 米 m）" if r is not None and r.notna().any() else ""
             name = f"{zh}{rtxt} {en}"
-            names = (
-                esc(
-                    part["facility_id"]
-                    .map(dict(zip(fac["facility_id"], fac["name"])))
-                    .fillna(part["facility_id"])
+            if len(part) > max_areas:  # the union: one feature, however many facilities
+                n_fac = len(part)
+                part = _dissolved(part, simplify_m)
+                name = f"{zh}{rtxt}（{n_fac}处合并） {en} ({n_fac} merged)"
+                names = [f"{clabel}（{n_fac}处合并 {n_fac} merged）"] * len(part)
+            else:
+                names = (
+                    esc(
+                        part["facility_id"]
+                        .map(dict(zip(fac["facility_id"], fac["name"])))
+                        .fillna(part["facility_id"])
+                    )
+                    if "facility_id" in part.columns
+                    else [clabel] * len(part)
                 )
-                if "facility_id" in part.columns
-                else [clabel] * len(part)
-            )
             tips = [f"{zh} {en}: {i}" for i in names]
-            add_layer(m, part, [style] * len(part), None, tips, name, show=(meth == "walk" and not choro))
+            add_layer(
+                m,
+                part,
+                [style] * len(part),
+                None,
+                tips,
+                name,
+                show=(meth == "walk" and not choro),
+                simplify_m=simplify_m,
+            )
             items.append(("fill" if meth == "walk" else "dash", colour, name))
         if items:
             legend.append(("服务区" + (OFF_MARK if choro else "") + " Service areas", items))
@@ -260,7 +294,7 @@ def coverage_map(
         legend.append(("边界 Boundaries", items))
 
     if access is not None and len(access):
-        legend += _uncovered_layers(m, access, category, clabel, max_points, hex_size)
+        legend += _uncovered_layers(m, access, category, clabel, max_points, hex_size, boundaries)
 
     # facilities on top
     if len(fac):
@@ -287,6 +321,28 @@ def coverage_map(
     return finish(m, legend)
 
 
+def _dissolved(part: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFrame:
+    """The union of service areas (EPSG:4326), simplified first (the union of 200 detailed areas is the cost)."""
+    from childspace.outputs.maps._page import simplify_wgs84
+
+    geoms = simplify_wgs84(np.asarray(part.geometry.values, dtype=object), simplify_m)
+    row = {c: [part[c].iloc[0]] for c in ("category", "method") if c in part.columns}
+    if "radius_m" in part.columns:
+        row["radius_m"] = [pd.to_numeric(part["radius_m"], errors="coerce").max()]
+    return gpd.GeoDataFrame(row, geometry=[shapely.union_all(geoms)], crs=part.crs)
+
+
+def _study_area(boundaries: gpd.GeoDataFrame | None, crs: object) -> object | None:
+    """The union of the boundaries (townships if given, else communities) in ``crs``; None without any."""
+    if boundaries is None or not len(boundaries):
+        return None
+    b = boundaries
+    if "level" in b.columns and (b["level"].astype(str) == "township").any():
+        b = b[b["level"].astype(str).to_numpy() == "township"]
+    geoms = np.asarray(b.to_crs(crs).geometry.values, dtype=object)
+    return shapely.union_all(shapely.buffer(shapely.simplify(geoms, 5.0), 0.0))
+
+
 def _uncovered_layers(
     m: folium.Map,
     access: gpd.GeoDataFrame,
@@ -294,8 +350,10 @@ def _uncovered_layers(
     clabel: str,
     max_points: int,
     hex_size: float | None,
+    boundaries: gpd.GeoDataFrame | None = None,
 ) -> list[tuple[str, list[LegendItem]]]:
-    """Children not covered: hexagon totals (many homes) and the homes themselves, off at first."""
+    """Children not covered, off at first: hexagon totals clipped to the study area (more than ``max_points``
+    homes) or the homes themselves (fewer)."""
     legend: list[tuple[str, list[LegendItem]]] = []
     acc = to_wgs84(access, "access")
     col = next(
@@ -315,9 +373,15 @@ def _uncovered_layers(
         kids_all = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)), errors="coerce").fillna(
             0
         )
-        size = hex_size if hex_size is not None else auto_hex_size(acc)
+        # the size from the extent alone (reprojecting every home for its bounds is the cost on a county)
+        frame = gpd.GeoDataFrame(geometry=[shapely.box(*acc.total_bounds)], crs=acc.crs)
+        size = hex_size if hex_size is not None else auto_hex_size(frame)
         hx = hex_totals(unc, kids_all.to_numpy(), size)
-        hx = to_wgs84(hx[hx["total"].to_numpy() > 0], "hexagons")
+        hx = hx[hx["total"].to_numpy() > 0]
+        area = _study_area(boundaries, hx.crs)
+        if area is not None and len(hx):
+            hx = hx.set_geometry(shapely.intersection(np.asarray(hx.geometry.values, dtype=object), area))
+        hx = to_wgs84(hx, "hexagons")
         if len(hx):
             tot = hx["total"].to_numpy(dtype=float)
             edges_ = nice_breaks(tot, 4)
@@ -350,18 +414,14 @@ def _uncovered_layers(
                     [("fill", UNCOVERED_RAMP[i], f"{edges_[i]:,.0f}–{edges_[i + 1]:,.0f}") for i in range(4)],
                 )
             )
-    if len(unc):
+    if len(unc) and not aggregate:
         kids = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)), errors="coerce").fillna(0)
-        radius = (
-            np.clip(1.5 + 0.6 * np.sqrt(kids.to_numpy()), 2, 5)
-            if aggregate
-            else np.clip(2.5 + 1.6 * np.sqrt(kids.to_numpy()), 3, 14)
-        )
+        radius = np.clip(2.5 + 1.6 * np.sqrt(kids.to_numpy()), 3, 14)
         styles = [
             {
                 "radius": float(r),
                 "color": "#ffffff",
-                "weight": 0.6 if aggregate else 1,
+                "weight": 1,
                 "fillColor": UNCOVERED_RAMP[3],
                 "fillOpacity": 0.85,
             }

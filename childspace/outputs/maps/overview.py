@@ -153,6 +153,7 @@ def overview_map(
             overlay=False,
             pane="csChoro",
             pane_z=350,
+            simplify_m=5.0,
         )
     legend: list[tuple[str, list[LegendItem]]] = [
         (f"{vz}（{lv_zh}） {ve} ({lv_en})", coverage_legend(target))
@@ -216,7 +217,7 @@ def _overview_single(
             else f"村社区覆盖率（{n_below}/{len(sub)} 低于目标） Community coverage ({n_below} below target)"
         )
         show = lv == "community" or len(present) == 1
-        add_layer(m, sub, styles, pops, tips, lname, show=show, pane="csChoro", pane_z=350)
+        add_layer(m, sub, styles, pops, tips, lname, show=show, pane="csChoro", pane_z=350, simplify_m=5.0)
     items = boundary_layers(m, b, outline=("township",))
     items += township_outlines(m, townships)
     legend: list[tuple[str, list[LegendItem]]] = [(vlabel, coverage_legend(target))]

@@ -15,7 +15,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from childspace._errors import DataError
 from childspace.analysis.streets import route_edge_use, school_zone_circles, school_zone_rules, zone_status
+from childspace.outputs._routes_common import line_routes
 from childspace.outputs.maps._page import (
     OFF_MARK,
     LegendItem,
@@ -58,12 +60,18 @@ def _stress_text(levels: np.ndarray) -> list[str]:
     return [" ".join(STRESS_LABELS[int(v)][:2]) for v in levels]
 
 
-def _edge_use_layer(m: folium.Map, use: gpd.GeoDataFrame, kind: str, show: bool) -> tuple[str, float]:
-    """Streets used by routes: colour = street stress level, width = children (sqrt scale)."""
+def _edge_use_layer(
+    m: folium.Map, use: gpd.GeoDataFrame, kind: str, show: bool, max_features: int = 4000
+) -> tuple[str, float]:
+    """Streets used by routes: colour = street stress level, width = children (sqrt scale, in 1-px steps).
+
+    The ``max_features`` busiest streets keep a popup; the others are joined by style (one feature per width
+    and level), so the page grows with the streets, not with the homes.
+    """
     u = to_wgs84(use, "edge use")
     kids = u["children"].to_numpy(dtype=float)
     kmax = float(kids.max()) if len(kids) else 1.0
-    width = 2.0 + 12.0 * np.sqrt(kids / max(kmax, 1.0))
+    width = np.round(2.0 + 12.0 * np.sqrt(kids / max(kmax, 1.0)))
     lev = (
         pd.to_numeric(u["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
         if "level" in u.columns
@@ -91,7 +99,8 @@ def _edge_use_layer(m: folium.Map, use: gpd.GeoDataFrame, kind: str, show: bool)
     pops = popup_html([f"{n if n != '—' else '无名道路 unnamed street'} · {zh} {en}" for n in names], rows)
     tips = [f"{n}: {k} 名儿童 children" for n, k in zip(names, fmt_num(pd.Series(kids)))]
     name = f"通学儿童流量（{zh}） Children per street ({en})"
-    add_layer(m, u, styles, pops, tips, name, show=show)
+    detail = np.arange(len(u)) >= len(u) - max_features  # the busiest (drawn last) keep their popups
+    add_layer(m, u, styles, pops, tips, name, show=show, detail=detail)
     return name, kmax
 
 
@@ -287,7 +296,8 @@ def routes_map(
     crossings: gpd.GeoDataFrame | None = None,
     school_zones: gpd.GeoDataFrame | None = None,
     zone_roads: gpd.GeoDataFrame | None = None,
-    max_route_lines: int = 1500,
+    max_route_lines: int = 2000,
+    max_features: int = 4000,
     title: str | None = None,
     synthetic: bool = False,
     basemaps: Sequence[str] = (),
@@ -300,8 +310,10 @@ def routes_map(
     ----------
     routes : GeoDataFrame
         ``routes.school_routes``: ``origin_id``, ``school_id``, ``route`` (``shortest``/``safest``),
-        ``children``, ``length_m``, ``worst_level`` (1–4), ``verdict`` …, LineString geometry. Safest and shortest
-        routes are separate layers (shortest hidden at first); colour = worst stress level on the route.
+        ``children``, ``length_m``, ``worst_level`` (1–4), ``verdict`` …; a LineString per route when the
+        route geometry was kept, else the home point or no geometry (the routes are then drawn per street only).
+        Single routes (colour = worst stress level) are drawn only when they carry lines and there are at most
+        ``max_route_lines`` of a kind; otherwise the legend says why they are not.
     hazards : GeoDataFrame, optional
         ``routes.hazards``: ``hazard_id``, ``type`` (``segment``/``crossing``), ``level``, ``children``,
         ``name``, ``reason``, ``rank``; points sized and segments thickened by children affected.
@@ -329,9 +341,13 @@ def routes_map(
         The zone road segments (second frame of ``school_zones(..., return_segments=True)``: ``maxspeed_kmh``,
         ``over_limit``, ``speed_assumed``, ``length_m``): red = speed limit over 30 km/h, blue = at most 30 km/h,
         dashed = limit assumed from the road class.
-    max_route_lines : int, default 1500
-        With the per-street layer, individual route lines are added (hidden at first) only for up to this many
-        routes of a kind; more make the page heavy. Without it, every route is drawn.
+    max_route_lines : int, default 2000
+        Single route lines are drawn (hidden at first under the per-street layer) only for up to this many
+        routes of a kind; more make the page heavy (the per-street layer carries them).
+    max_features : int, default 4000
+        The per-street, street-stress and crossing layers keep a popup on at most this many features (the
+        busiest streets, the most stressful streets and crossings); the rest are drawn without one, and a
+        network larger than this shows only its stress-3–4 streets and crossings in those layers.
     zone_rules : mapping, optional
         ``radius_m``, ``speed_limit_kmh``, ``crossing_m`` of the school-zone check the tables were computed with
         (:func:`childspace.analysis.streets.school_zone_rules`, the default).
@@ -342,13 +358,22 @@ def routes_map(
     -------
     folium.Map
     """
-    r = to_wgs84(routes, "routes")
-    require(r, ["school_id", "worst_level"], "routes")
+    if not isinstance(routes, pd.DataFrame):
+        raise DataError(
+            f"routes must be a (Geo)DataFrame, got {type(routes).__name__}",
+            feature="routes",
+            fix="pass the output of childspace.analysis.routes.school_routes",
+        )
+    require(routes, ["school_id", "worst_level"], "routes")
     rules = _rules(zone_rules)
-    frames: list[gpd.GeoDataFrame | None] = [r]
-    for extra in (walksheds, schools, boundaries, school_zones):
+    lines = line_routes(routes)
+    frames: list[gpd.GeoDataFrame | None] = []
+    for extra in (walksheds, schools, boundaries, school_zones, hazards):
         if extra is not None and len(extra):
             frames.append(to_wgs84(extra, "layer"))
+    if not frames and lines is not None:
+        frames.append(to_wgs84(lines.iloc[:max_route_lines], "routes"))
+    r = routes
     m = new_map(
         frames,
         title or "上学路线安全评估 Safe routes to school",
@@ -365,9 +390,9 @@ def routes_map(
     if walksheds is not None and len(walksheds):
         legend += _walkshed_layers(m, walksheds, school_names)
     if network_stress is not None and len(network_stress):
-        legend += _stress_layer(m, network_stress)
+        legend += _stress_layer(m, network_stress, max_features)
     if crossings is not None and len(crossings):
-        legend += _crossing_layer(m, crossings)
+        legend += _crossing_layer(m, crossings, max_features)
     zone_items = _school_zone_base(m, school_zones, None, schools, rules)
 
     level = pd.to_numeric(r["worst_level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
@@ -390,7 +415,7 @@ def routes_map(
                 continue
             use = route_edge_use(routes, network_stress, kind)
             if len(use):
-                _name, k_ = _edge_use_layer(m, use, kind, show=(kind == "safest"))
+                _name, k_ = _edge_use_layer(m, use, kind, show=(kind == "safest"), max_features=max_features)
                 kmax = k_ if not aggregated else kmax  # the legend describes the first (shown) layer
                 aggregated = True
         if aggregated:
@@ -408,7 +433,9 @@ def routes_map(
                     + [("line", col, f"{zh} {en}") for _lv, (zh, en, col) in STRESS_LABELS.items()],
                 ),
             )
-    drawn = _route_lines(m, r, level, kids, kinds, school_names, aggregated, max_route_lines)
+    drawn, note = _route_lines(m, r, lines, level, kids, kinds, school_names, aggregated, max_route_lines)
+    if note:
+        legend.append(("单条路线 Single routes", [("sym:i", "#555555", note)]))
     if drawn:
         legend.append(
             (
@@ -478,7 +505,7 @@ def _walkshed_layers(
         if not len(sub):
             continue
         sid = sub["school_id"].astype(str) if "school_id" in sub.columns else pd.Series("—", index=sub.index)
-        rows = [("学校 School", esc(sid.map(school_names).fillna(sid)))]
+        rows = [("学校 School", esc([school_names.get(x, x) for x in sid]))]
         for col, lab, d in (
             ("radius_m", "半径 Radius (m)", 0),
             ("max_level", "最高压力等级 Max level", 0),
@@ -493,9 +520,23 @@ def _walkshed_layers(
     return [("步行范围" + OFF + " Walksheds", items)] if items else []
 
 
-def _stress_layer(m: folium.Map, network_stress: gpd.GeoDataFrame) -> list[tuple[str, list[LegendItem]]]:
+def _stress_layer(
+    m: folium.Map, network_stress: gpd.GeoDataFrame, max_features: int = 4000
+) -> list[tuple[str, list[LegendItem]]]:
+    """Every street by stress level; a network of more than ``max_features`` streets: levels 3–4 only, popups
+    on the most stressful ``max_features``."""
+    require(network_stress, ["level"], "network_stress")
+    n_all = len(network_stress)
+    lev_all = (
+        pd.to_numeric(network_stress["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
+    )
+    counts = np.bincount(lev_all, minlength=5)
+    big = n_all > max_features
+    if big:
+        keep = np.flatnonzero(lev_all >= 3)
+        keep = keep[np.argsort(lev_all[keep], kind="stable")]  # level 4 drawn last, on top
+        network_stress = network_stress.iloc[keep]
     ns = to_wgs84(network_stress, "network_stress")
-    require(ns, ["level"], "network_stress")
     nl = pd.to_numeric(ns["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
     styles = [{"color": STRESS_LABELS[lv][2], "weight": 2.0, "opacity": 0.75} for lv in nl]
     nnames = esc(ns["name"]) if "name" in ns.columns else ["—"] * len(ns)
@@ -512,15 +553,20 @@ def _stress_layer(m: folium.Map, network_stress: gpd.GeoDataFrame) -> list[tuple
             )
         )
     tips = [f"{n} · {STRESS_LABELS[lv][0]}" for n, lv in zip(nnames, nl)]
-    counts = np.bincount(nl, minlength=5)
+    name = (
+        f"街道压力等级3–4（全路网 {n_all:,} 段中 {len(ns):,} 段） Street stress 3–4 ({len(ns):,} of {n_all:,} segments)"
+        if big
+        else f"街道压力等级（全路网 {n_all} 段） Street stress (all {n_all} segments)"
+    )
     add_layer(
         m,
         ns,
         styles,
         popup_html([f"街道 Street: {n}" for n in nnames], rows),
         tips,
-        f"街道压力等级（全路网 {len(ns)} 段） Street stress (all {len(ns)} segments)",
+        name,
         show=False,
+        detail=np.arange(len(ns)) >= len(ns) - max_features,
     )
     return [
         (
@@ -530,12 +576,21 @@ def _stress_layer(m: folium.Map, network_stress: gpd.GeoDataFrame) -> list[tuple
     ]
 
 
-def _crossing_layer(m: folium.Map, crossings: gpd.GeoDataFrame) -> list[tuple[str, list[LegendItem]]]:
+def _crossing_layer(
+    m: folium.Map, crossings: gpd.GeoDataFrame, max_features: int = 4000
+) -> list[tuple[str, list[LegendItem]]]:
+    """Crossings by stress level; more than ``max_features``: levels 3–4 only, the rest counted in the name."""
+    require(crossings, ["level"], "crossings")
+    n_all = len(crossings)
+    if n_all > max_features:
+        lev_all = pd.to_numeric(crossings["level"], errors="coerce").fillna(4).clip(1, 4).to_numpy()
+        crossings = crossings[lev_all >= 3]
     cx = to_wgs84(crossings, "crossings")
-    require(cx, ["level"], "crossings")
     cl = pd.to_numeric(cx["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
     order = np.argsort(cl, kind="stable")
     cx, cl = cx.iloc[order], cl[order]
+    if len(cx) > max_features:  # the most stressful only
+        cx, cl = cx.iloc[len(cx) - max_features :], cl[len(cl) - max_features :]
     styles = [
         {
             "radius": 2.5 if lv <= 2 else 4.0,
@@ -561,9 +616,12 @@ def _crossing_layer(m: folium.Map, crossings: gpd.GeoDataFrame) -> list[tuple[st
         rows.append(("原因 Reason", esc(cx["reason"])))
     pops = popup_html(["过街点 Crossing"] * len(cx), rows)
     tips = [f"过街 Crossing · {STRESS_LABELS[lv][0]}" for lv in cl]
-    add_layer(
-        m, cx, styles, pops, tips, f"过街点压力等级（{len(cx)}） Crossing stress ({len(cx)})", show=False
+    name = (
+        f"过街点压力等级（{len(cx)}） Crossing stress ({len(cx)})"
+        if len(cx) == n_all
+        else f"过街点压力等级3–4（{n_all:,}处中{len(cx):,}处） Crossing stress 3–4 ({len(cx):,} of {n_all:,})"
     )
+    add_layer(m, cx, styles, pops, tips, name, show=False)
     return [
         (
             "过街点（小圆点）" + OFF + " Crossings (small dots)",
@@ -574,18 +632,44 @@ def _crossing_layer(m: folium.Map, crossings: gpd.GeoDataFrame) -> list[tuple[st
 
 def _route_lines(
     m: folium.Map,
-    r: gpd.GeoDataFrame,
+    table: pd.DataFrame,
+    lines: gpd.GeoDataFrame | None,
     level: np.ndarray,
     kids: np.ndarray,
     kinds: np.ndarray,
     school_names: dict[str, str],
     aggregated: bool,
     max_route_lines: int,
-) -> bool:
+) -> tuple[bool, str]:
+    """Single route lines, when the routes carry lines and are few; returns (drawn, note for the legend)."""
+    if lines is None:
+        return False, (
+            "单条路线几何未保存，按街道汇总显示；每户结论见路线表 Route lines not kept: shown per street; "
+            "each home's verdict is in the routes table"
+        )
+    has_line = table.index.isin(lines.index)
+    counts = {k: int((kinds == k).sum()) for k in ("safest", "shortest")}
+    big = {k: n for k, n in counts.items() if n > max_route_lines}
+    kind_zh = {"safest": "最安全", "shortest": "最短"}
+    note = (
+        "单条路线未绘制（"
+        + "，".join(f"{kind_zh[k]} {n:,} 条" for k, n in big.items())
+        + f"，上限 {max_route_lines:,}），见通学儿童流量与路线表 Single routes not drawn ("
+        + ", ".join(f"{k} {n:,}" for k, n in big.items())
+        + f" > {max_route_lines:,}): see children per street and the routes table"
+        if big
+        else ""
+    )
+    sel_all = np.flatnonzero(has_line & np.isin(kinds, [k for k in counts if k not in big]))
+    if not len(sel_all):
+        return False, note
+    r = to_wgs84(lines.loc[table.index[sel_all]], "routes")
+    keep = sel_all[np.isin(table.index[sel_all], r.index)]
+    level, kids, kinds = level[keep], kids[keep], kinds[keep]
     weight = np.clip(2.0 + np.sqrt(kids) * 0.8, 2.5, 9.0)
     sid = r["school_id"].astype(str)
     rows = [
-        ("学校 School", esc(sid.map(school_names).fillna(sid))),
+        ("学校 School", esc([school_names.get(x, x) for x in sid])),
         ("儿童数 Children", fmt_num(pd.Series(kids))),
         ("最差压力等级 Worst level", _stress_text(level)),
     ]
@@ -622,7 +706,9 @@ def _route_lines(
         }
         for lv, wt, k in zip(level, weight, kinds)
     ]
-    tips = [f"{STRESS_LABELS[lv][0]} · {n}" for lv, n in zip(level, esc(sid.map(school_names).fillna(sid)))]
+    tips = [
+        f"{STRESS_LABELS[lv][0]} · {n}" for lv, n in zip(level, esc([school_names.get(x, x) for x in sid]))
+    ]
     order = np.argsort(level, kind="stable")  # worst drawn last, on top
     drawn = False
     for kind, zh, en, show in (
@@ -630,7 +716,7 @@ def _route_lines(
         ("safest", "最安全路线", "Safest routes", True),
     ):
         sel = order[kinds[order] == kind]
-        if not len(sel) or (aggregated and len(sel) > max_route_lines):
+        if not len(sel):
             continue
         add_layer(
             m,
@@ -642,7 +728,7 @@ def _route_lines(
             show=show and not aggregated,
         )
         drawn = True
-    return drawn
+    return drawn, note
 
 
 def _hazard_layer(
@@ -698,6 +784,9 @@ def _hazard_layer(
         rows.append(("涉及学校 Schools", esc([named(v) for v in h["schools"]])))
     if "reason" in h.columns:
         rows.append(("原因 Reason", esc(h["reason"])))
+    for col, lab in (("countermeasures", "建议措施 Countermeasures"), ("countermeasure_basis", "依据 Basis")):
+        if col in h.columns:  # from the countermeasure rules, when the run has them
+            rows.append((lab, [v.replace("\n", "<br>").replace(" | ", "<br>") for v in esc(h[col])]))
     names = esc(h["name"]) if "name" in h.columns else ["—"] * len(h)
     pops = popup_html(
         [f"隐患 Hazard {n_}：{nm if nm != '—' else '无名道路 unnamed'}" for n_, nm in zip(num, names)], rows
