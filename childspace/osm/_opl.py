@@ -118,26 +118,24 @@ def stream_opl(
         proc.stderr.close()
 
 
-def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(s, s + c)`` for each start/count pair (vectorised)."""
-    counts = np.asarray(counts, dtype=np.int64)
-    total = int(counts.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    ends = np.cumsum(counts)
-    first = np.repeat(np.asarray(starts, dtype=np.int64) - (ends - counts), counts)
-    return first + np.arange(total, dtype=np.int64)
-
-
-def _gather(a: np.ndarray, start: np.ndarray, end: np.ndarray, lut: np.ndarray | None = None) -> bytes:
-    """The byte ranges ``a[start:end]``, each followed by a newline, translated through ``lut``."""
-    n = end - start
-    out = np.empty(int(n.sum()) + len(n), dtype=np.uint8)
-    stop = np.cumsum(n + 1) - 1
-    out[stop] = _NL
-    out[_ranges(stop - n, n)] = a[_ranges(start, n)]
+def _gather(
+    a: np.ndarray, start: np.ndarray, end: np.ndarray, lut: np.ndarray | None = None, drop: int | None = None
+) -> bytes:
+    """The disjoint, ordered byte ranges ``a[start:end]``, each followed by a newline, translated through
+    ``lut``, without the bytes ``drop``: one boolean mask over ``a`` built by ``np.repeat``, no index arrays."""
+    n = len(start)
+    bounds = np.empty(2 * n + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = 0, len(a)
+    bounds[1:-1:2] = start
+    bounds[2:-1:2] = end + 1  # the byte at ``end`` becomes the newline
+    flags = np.zeros(2 * n + 1, dtype=bool)
+    flags[1::2] = True
+    out = a[np.repeat(flags, np.diff(bounds))]
+    out[np.cumsum(end - start + 1) - 1] = _NL
     if lut is not None:
         out = lut[out]
+    if drop is not None:
+        out = out[out != drop]
     return out.tobytes()
 
 

@@ -125,6 +125,7 @@ def read_ways_and_nodes(
     bbox: tuple[float, float, float, float] | None = None,
     keep_outside: Sequence[str] = (),
     chunk_bytes: int = 16 * 2**20,
+    keep_keys: Sequence[str] | None = None,
 ) -> tuple[RawWays, RawNodes]:
     """Read ways (passing ``way_keep``) and tagged nodes from an OSM file.
 
@@ -133,7 +134,7 @@ def read_ways_and_nodes(
     path : str or Path
         .osm, .osm.bz2, .osm.gz or .osm.pbf file.
     way_keep : callable
-        Called with a dict of the way's values of ``way_keys`` (raw strings, absent keys left out); the way is
+        Called with a dict of the way's values of ``keep_keys`` (raw strings, absent keys left out); the way is
         kept when it returns True. It is called once per distinct combination of those values, so it must
         depend on nothing else.
     way_keys : sequence of str
@@ -151,6 +152,8 @@ def read_ways_and_nodes(
         sidewalks that the caller compares with roads inside the area).
     chunk_bytes : int
         Size of the blocks in which the selection is decoded (bounds the memory of the decoding).
+    keep_keys : sequence of str, optional
+        The keys ``way_keep`` reads (default ``way_keys``); they are decoded as well.
 
     Returns
     -------
@@ -158,15 +161,23 @@ def read_ways_and_nodes(
         Coordinates in degrees (EPSG:4326); NaN for node references missing from the file.
     """
     p = Path(path)
-    way_keys = list(dict.fromkeys(way_keys))
-    node_keys = list(node_keys)
-    dec = _BlockDecoder(way_keep, way_keys, node_keys, bbox, [_opl.opl_escape(s) for s in keep_outside])
+    out_keys = list(dict.fromkeys(way_keys))
+    rule_keys = list(dict.fromkeys(keep_keys if keep_keys is not None else out_keys))
+    dec = _BlockDecoder(
+        way_keep,
+        list(dict.fromkeys(out_keys + rule_keys)),
+        rule_keys,
+        list(node_keys),
+        bbox,
+        [_opl.opl_escape(s) for s in keep_outside],
+    )
     try:
-        for block in _opl.stream_opl(p, way_key_filter, node_keys, chunk_bytes):
+        for block in _opl.stream_opl(p, way_key_filter, list(node_keys), chunk_bytes):
             dec.add(block)
     except _opl.OplStreamError as err:
         raise _not_osm(p, err) from err
     ways, nodes = dec.result()
+    ways.tags = {k: ways.tags[k] for k in out_keys}
     missing = np.isnan(ways.lon)
     # A second pass can only find nodes that come after the ways in the file. When tagged nodes were seen and
     # all of them came before the first way, the file is sorted (nodes first, as .pbf extracts are) and the
@@ -184,11 +195,17 @@ class _BlockDecoder:
         self,
         way_keep: Callable[[dict[str, str]], bool],
         way_keys: list[str],
+        keep_keys: list[str],
         node_keys: list[str],
         bbox: tuple[float, float, float, float] | None,
         outside_marks: list[str],
     ) -> None:
-        self.way_keep, self.way_keys, self.node_keys = way_keep, way_keys, node_keys
+        self.way_keep, self.way_keys, self.keep_keys, self.node_keys = (
+            way_keep,
+            way_keys,
+            keep_keys,
+            node_keys,
+        )
         self.bbox, self.marks = bbox, [m.encode() for m in outside_marks]
         self.keep_cache: dict[tuple, bool] = {}
         self.unescape: dict[str, str] = {}
@@ -226,10 +243,9 @@ class _BlockDecoder:
         s1, s2 = sp[f], sp[f + 1]
         self.node_parts["ids"].append(_opl._read_ints(a, st + 1, s1))
         # "x<lon> y<lat>" -> "<lon>,<lat>"
-        xy = np.frombuffer(_opl._gather(a, s2 + 2, end, _opl._XY_LUT), dtype=np.uint8)
-        xy = xy[(xy != ord("x")) & (xy != ord("y"))]
+        xy = _opl._gather(a, s2 + 2, end, _opl._XY_LUT, drop=ord("y"))  # x2.5 y3.5 -> 2.5,3.5
         t = pd.read_csv(
-            io.BytesIO(xy.tobytes()),
+            io.BytesIO(xy),
             header=None,
             names=["x", "y"],
             dtype=np.float64,
@@ -280,22 +296,24 @@ class _BlockDecoder:
         """``way_keep`` per way, called once per distinct combination of the way-key values."""
         if n == 0:
             return np.zeros(0, dtype=bool)
-        codes = np.empty((n, len(self.way_keys)), dtype=np.int64)
+        group = np.zeros(n, dtype=np.int64)  # combination id, refined key by key
         uniq_vals = []
-        for j, k in enumerate(self.way_keys):
+        code_cols = []
+        for k in self.keep_keys:
             c, u = pd.factorize(cols[k], use_na_sentinel=True)
-            codes[:, j] = c
             uniq_vals.append(u)
-        combos, first, inv = np.unique(codes, axis=0, return_index=True, return_inverse=True)
-        res = np.empty(len(combos), dtype=bool)
-        for g, row in enumerate(combos):
-            key = tuple(None if c < 0 else uniq_vals[j][c] for j, c in enumerate(row))
+            code_cols.append(c)
+            group, _ = pd.factorize(group * (len(u) + 1) + (c + 1))
+        first = np.unique(group, return_index=True)[1]
+        res = np.empty(len(first), dtype=bool)
+        for g, i in enumerate(first):
+            key = tuple(None if c[i] < 0 else u[c[i]] for c, u in zip(code_cols, uniq_vals))
             hit = self.keep_cache.get(key)
             if hit is None:
-                tags = {k: v for k, v in zip(self.way_keys, key) if v is not None}
+                tags = {k: v for k, v in zip(self.keep_keys, key) if v is not None}
                 hit = self.keep_cache[key] = bool(self.way_keep(tags))
             res[g] = hit
-        return res[inv.reshape(-1)]
+        return res[group]
 
     def result(self) -> tuple[RawWays, RawNodes]:
         def cat(parts: list, dtype: type) -> np.ndarray:
@@ -334,10 +352,9 @@ def _node_lists(a: np.ndarray, start: np.ndarray, end: np.ndarray, total: int) -
     """Refs and coordinates of the OPL node lists ``a[start:end]`` (``n<ref>x<lon>y<lat>,...``), in bulk."""
     if total == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
-    text = np.frombuffer(_opl._gather(a, start, end, _opl._REFS_LUT), dtype=np.uint8)
-    text = text[text != ord("n")]
+    text = _opl._gather(a, start, end, _opl._REFS_LUT, drop=ord("n"))
     table = pd.read_csv(
-        io.BytesIO(text.tobytes()),
+        io.BytesIO(text),
         header=None,
         names=["ref", "lon", "lat"],
         dtype={"ref": np.int64, "lon": np.float64, "lat": np.float64},

@@ -211,6 +211,7 @@ def read_osm(
             bbox=bbox,
             # sidewalks beside a kept road may lie outside the area; the road test needs them
             keep_outside=("footway=sidewalk",),
+            keep_keys=RULE_KEYS,
         )
 
     # ways with no node in the area's bounding box are skipped while reading (before their tags are decoded)
@@ -241,7 +242,7 @@ def _outside(p: Path, poly: BaseGeometry, box: tuple[float, float, float, float]
 def _separate_sidewalks(tags: dict[str, np.ndarray]) -> np.ndarray:
     """Vectorised :func:`has_separate_sidewalks` over per-key object arrays of way tags."""
     hw = tags["highway"]
-    road = np.fromiter((h in ROAD_CLASSES for h in hw), dtype=bool, count=len(hw))
+    road = pd.Series(hw, dtype=object).isin(ROAD_CLASSES).to_numpy(bool)
     both = (tags["sidewalk"] == "separate") | (tags["sidewalk:both"] == "separate")
     sides = (tags["sidewalk:left"] == "separate") & (tags["sidewalk:right"] == "separate")
     return road & (both | sides)
@@ -439,7 +440,7 @@ def _closed_roads(tags_df: dict[str, np.ndarray], trunk: Literal["keep", "sidewa
     """Per way: read only for crossing checks (:func:`is_closed_road`), evaluated on the few candidates."""
     hw = tags_df["highway"]
     n = len(hw)
-    cand = np.fromiter((h in CLOSED_CANDIDATES for h in hw), dtype=bool, count=n)
+    cand = pd.Series(hw, dtype=object).isin(CLOSED_CANDIDATES).to_numpy(bool)
     if not cand.any():
         return np.zeros(n, dtype=bool)
     maybe = cand & (
