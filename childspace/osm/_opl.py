@@ -82,8 +82,9 @@ def opl_escape(s: str) -> str:
 
 def stream_opl(
     path: Path, way_key_filter: Sequence[str], node_keys: Sequence[str], chunk_bytes: int
-) -> Iterator[bytes]:
-    """Yield the OPL selection of ``path`` in blocks of whole lines (about ``chunk_bytes`` each)."""
+) -> Iterator[memoryview]:
+    """Yield the OPL selection of ``path`` in blocks of whole lines (about ``chunk_bytes`` each); each block
+    is a view of one reused buffer, valid until the next one is requested."""
     args = [
         sys.executable,
         "-c",
@@ -95,20 +96,32 @@ def stream_opl(
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     try:
-        rest = b""
+        buf = bytearray(chunk_bytes)
+        view = memoryview(buf)
+        filled = 0  # bytes of an incomplete last line carried to the front of the buffer
         while True:
-            data = proc.stdout.read(chunk_bytes)
-            if not data:
+            n = proc.stdout.readinto(view[filled:])
+            if not n:
                 break
-            buf = rest + data if rest else data
-            cut = buf.rfind(b"\n") + 1
-            rest = buf[cut:]
-            if cut:
-                yield buf[:cut]
+            filled += n
+            if filled < len(buf):
+                continue
+            cut = buf.rfind(b"\n", 0, filled) + 1
+            if cut == 0:  # a line longer than the buffer: a buffer twice as large
+                grown = bytearray(2 * len(buf))
+                grown[:filled] = buf[:filled]
+                buf, view = grown, memoryview(grown)
+                continue
+            yield view[:cut]
+            buf[: filled - cut] = buf[cut:filled]
+            filled -= cut
+        cut = buf.rfind(b"\n", 0, filled) + 1
+        if cut:
+            yield view[:cut]
         err = proc.stderr.read().decode("utf-8", "replace").strip()
         if proc.wait() != 0:
             raise OplStreamError(err.splitlines()[-1] if err else f"exit status {proc.returncode}")
-        if rest:  # pragma: no cover - defensive: the writer ends every line with a newline
+        if filled > cut:  # pragma: no cover - defensive: the writer ends every line with a newline
             raise OplStreamError("the OPL stream ended inside a line")
     finally:
         if proc.poll() is None:
@@ -118,19 +131,23 @@ def stream_opl(
         proc.stderr.close()
 
 
+def _region_mask(size: int, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Boolean mask of the disjoint, ordered ranges ``[start, end)`` over ``size`` bytes."""
+    bounds = np.empty(2 * len(start) + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = 0, size
+    bounds[1:-1:2] = start
+    bounds[2:-1:2] = end
+    flags = np.zeros(2 * len(start) + 1, dtype=bool)
+    flags[1::2] = True
+    return np.repeat(flags, np.diff(bounds))
+
+
 def _gather(
     a: np.ndarray, start: np.ndarray, end: np.ndarray, lut: np.ndarray | None = None, drop: int | None = None
 ) -> bytes:
     """The disjoint, ordered byte ranges ``a[start:end]``, each followed by a newline, translated through
     ``lut``, without the bytes ``drop``: one boolean mask over ``a`` built by ``np.repeat``, no index arrays."""
-    n = len(start)
-    bounds = np.empty(2 * n + 2, dtype=np.int64)
-    bounds[0], bounds[-1] = 0, len(a)
-    bounds[1:-1:2] = start
-    bounds[2:-1:2] = end + 1  # the byte at ``end`` becomes the newline
-    flags = np.zeros(2 * n + 1, dtype=bool)
-    flags[1::2] = True
-    out = a[np.repeat(flags, np.diff(bounds))]
+    out = a[_region_mask(len(a), start, end + 1)]  # the byte at ``end`` becomes the newline
     out[np.cumsum(end - start + 1) - 1] = _NL
     if lut is not None:
         out = lut[out]
@@ -152,9 +169,15 @@ def _read_ints(a: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
 
 
 def decode_tags(
-    a: np.ndarray, start: np.ndarray, end: np.ndarray, keys: Sequence[str], cache: dict[str, str]
+    a: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    keys: Sequence[str],
+    cache: dict[str, str],
+    commas: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Values of ``keys`` of each OPL tag field ``a[start:end]`` (without the ``T``), unescaped."""
+    """Values of ``keys`` of each OPL tag field ``a[start:end]`` (without the ``T``), unescaped; ``commas``:
+    the positions of the commas in ``a`` when already known."""
     n = len(start)
     cols = {k: np.full(n, None, dtype=object) for k in keys}
     nonempty = end > start
@@ -162,7 +185,8 @@ def decode_tags(
         return cols
     s, e = start[nonempty], end[nonempty]
     obj = np.flatnonzero(nonempty)
-    commas = np.flatnonzero(a == _COMMA)
+    if commas is None:
+        commas = np.flatnonzero(a == _COMMA)
     pairs = _count_in(commas, s, e) + 1
     text = _gather(a, s, e, _TAGS_LUT)
     t = pd.read_csv(

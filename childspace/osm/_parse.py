@@ -279,7 +279,7 @@ class _BlockDecoder:
                     inside = (hits >= t0[line] - 1) & (hits + len(m) <= t1[line])
                     cand[line[inside]] = True
         ci = np.flatnonzero(cand)
-        cols = _opl.decode_tags(a, t0[ci], t1[ci], self.way_keys, self.unescape)
+        cols = _opl.decode_tags(a, t0[ci], t1[ci], self.way_keys, self.unescape, commas)
         ok = self._keep(cols, len(ci))
         keep = ci[ok]
         starts = np.cumsum(counts) - counts
