@@ -26,6 +26,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -95,12 +96,13 @@ def stream_opl(
     ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
+    out = cast(io.BufferedReader, proc.stdout)
     try:
         buf = bytearray(chunk_bytes)
         view = memoryview(buf)
         filled = 0  # bytes of an incomplete last line carried to the front of the buffer
         while True:
-            n = proc.stdout.readinto(view[filled:])
+            n = out.readinto(view[filled:])
             if not n:
                 break
             filled += n

@@ -215,7 +215,7 @@ class _BlockDecoder:
         self.node_cols: dict[str, list[np.ndarray]] = {k: [] for k in node_keys}
         self.seen_way = self.node_before_way = self.node_after_way = False
 
-    def add(self, block: bytes) -> None:
+    def add(self, block: bytes | memoryview) -> None:
         a = np.frombuffer(block, dtype=np.uint8)
         nl = np.flatnonzero(a == _opl._NL)
         st = np.zeros(len(nl), dtype=np.int64)
