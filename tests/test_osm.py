@@ -612,9 +612,9 @@ def test_area_read_of_ways_first_file(tmp_path):
 
 def test_chunked_decoding_identical():
     from childspace.osm import _parse as _osm_reader
-    from childspace.osm.reader import EDGE_EXTRA_TAGS, EDGE_TAGS, NODE_TAGS
+    from childspace.osm.reader import EDGE_EXTRA_TAGS, EDGE_TAGS, NODE_TAGS, RULE_KEYS
 
-    keys = list(dict.fromkeys([*EDGE_TAGS.values(), *EDGE_EXTRA_TAGS.values()]))
+    keys = list(dict.fromkeys([*EDGE_TAGS.values(), *EDGE_EXTRA_TAGS.values(), *RULE_KEYS]))
     args = (helsinki(), lambda t: is_walkable(t), keys, list(NODE_TAGS.values()))
     a_w, a_n = _osm_reader.read_ways_and_nodes(*args)
     b_w, b_n = _osm_reader.read_ways_and_nodes(*args, chunk_bytes=50_000)  # many blocks, split mid-file

@@ -10,20 +10,18 @@ Reading strategy
 ----------------
 Pass 1 runs entirely inside libosmium (``osmium.apply`` with C++ handlers, no Python per object): a
 node-location cache attaches coordinates to the ways, key filters keep only ways with a ``highway`` tag and
-nodes with one of the requested keys, and a writer puts those into a temporary OPL text file (one object per
-line, node coordinates on the way lines). Python then decodes that file in blocks: the node lists of a block
-in one ``pandas.read_csv`` call (C parser), tags per way with two ``str.split`` calls, and only for ways that
-pass the optional bounding-box test, so a county read from a province file skips most of the decoding. Pass 2
-is run only for references whose node came after the way in the file (Overpass ``out; >; out skel;`` output)
-and reads just those node ids. The temporary file (roughly 5x the size of the selected part of a .pbf) is
-deleted on return.
+nodes with one of the requested keys, and a writer streams those as OPL text (one object per line, node
+coordinates on the way lines) through a pipe from a child process (:mod:`childspace.osm._opl`); no file is
+written. Python decodes the stream in blocks with numpy on the raw bytes: node lists and tag pairs of a block
+each in one ``pandas.read_csv`` call, tags only for ways that pass the optional bounding-box test (a county read
+from a province file skips most of the decoding), and the walkability callback once per distinct combination of
+tag values. Pass 2 is run only for references whose node came after the way in the file (Overpass ``out; >; out
+skel;`` output) and reads just those node ids.
 """
 
 from __future__ import annotations
 
 import io
-import re
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +34,7 @@ import osmium.io
 import pandas as pd
 
 from childspace._errors import DataError
+from childspace.osm import _opl
 
 #: File name endings pyosmium reads (format detected from the suffix).
 OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf", ".osc", ".osm.xml", ".xml")
@@ -117,10 +116,6 @@ def header_box(path: str | Path) -> tuple[float, float, float, float] | None:
     return (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat)
 
 
-def _tag_columns(keys: Sequence[str]) -> dict[str, list]:
-    return {k: [] for k in keys}
-
-
 def read_ways_and_nodes(
     path: str | Path,
     way_keep: Callable[[dict[str, str]], bool],
@@ -129,7 +124,8 @@ def read_ways_and_nodes(
     way_key_filter: Sequence[str] = ("highway",),
     bbox: tuple[float, float, float, float] | None = None,
     keep_outside: Sequence[str] = (),
-    chunk_bytes: int = 64 * 2**20,
+    chunk_bytes: int = 16 * 2**20,
+    keep_keys: Sequence[str] | None = None,
 ) -> tuple[RawWays, RawNodes]:
     """Read ways (passing ``way_keep``) and tagged nodes from an OSM file.
 
@@ -138,7 +134,9 @@ def read_ways_and_nodes(
     path : str or Path
         .osm, .osm.bz2, .osm.gz or .osm.pbf file.
     way_keep : callable
-        Called with a dict of the way's tags (raw strings); the way is kept when it returns True.
+        Called with a dict of the way's values of ``keep_keys`` (raw strings, absent keys left out); the way is
+        kept when it returns True. It is called once per distinct combination of those values, so it must
+        depend on nothing else.
     way_keys : sequence of str
         Tag keys stored per kept way (None when absent).
     node_keys : sequence of str
@@ -150,10 +148,12 @@ def read_ways_and_nodes(
         skipped before its tags are decoded (unless ``keep_outside`` says otherwise). Ways with a node missing
         from the file are never skipped here. The caller still applies its exact area test.
     keep_outside : sequence of str
-        ``"key=value"`` pairs: ways outside ``bbox`` carrying one of them are kept anyway (e.g. sidewalks that
-        the caller compares with roads inside the area).
+        ``"key=value"`` pairs: ways outside ``bbox`` whose tags contain one of them are kept anyway (e.g.
+        sidewalks that the caller compares with roads inside the area).
     chunk_bytes : int
-        Size of the blocks in which the intermediate file is decoded (bounds the memory of the decoding).
+        Size of the blocks in which the selection is decoded (bounds the memory of the decoding).
+    keep_keys : sequence of str, optional
+        The keys ``way_keep`` reads (default ``way_keys``); they are decoded as well.
 
     Returns
     -------
@@ -161,229 +161,212 @@ def read_ways_and_nodes(
         Coordinates in degrees (EPSG:4326); NaN for node references missing from the file.
     """
     p = Path(path)
-    way_keys = list(way_keys)
-    node_keys = list(node_keys)
-    parts_ids: list[np.ndarray] = []
-    parts_counts: list[np.ndarray] = []
-    parts_refs: list[np.ndarray] = []
-    parts_lon: list[np.ndarray] = []
-    parts_lat: list[np.ndarray] = []
-    way_cols: dict[str, list] = {k: [] for k in way_keys}
-    node_ids: list[int] = []
-    node_x: list[float] = []
-    node_y: list[float] = []
-    node_tags = _tag_columns(node_keys)
-    seen_way = False
-    node_before_way = False
-    node_after_way = False
-    outside_marks = tuple(_opl_escape(s) for s in keep_outside)
-
-    with tempfile.TemporaryDirectory(prefix="childspace_osm_") as tmp:
-        opl = Path(tmp) / "selected.opl"
-        _select_to_opl(p, opl, way_key_filter, node_keys)
-        with open(opl, encoding="utf-8") as f:
-            while True:
-                lines = f.readlines(chunk_bytes)
-                if not lines:
-                    break
-                node_lines = [ln for ln in lines if ln[0] == "n"]
-                if node_lines:
-                    first_way = _first_index(lines, "w")
-                    if seen_way or len(lines) - 1 - _first_index(lines[::-1], "n") > first_way:
-                        node_after_way = True
-                    if not seen_way and _first_index(lines, "n") < first_way:
-                        node_before_way = True
-                    for ln in node_lines:
-                        a, t, x, y = ln.split(" ")
-                        node_ids.append(int(a[1:]))
-                        node_x.append(float(x[1:]) if len(x) > 1 else np.nan)
-                        node_y.append(float(y[1:]) if len(y.strip()) > 1 else np.nan)
-                        tags = _opl_tags(t)
-                        for k in node_keys:
-                            v = tags.get(k)
-                            node_tags[k].append(_opl_unescape(v) if v is not None else None)
-                way_lines = [ln.split(" ") for ln in lines if ln[0] == "w"]
-                del lines, node_lines
-                if not way_lines:
-                    continue
-                seen_way = True
-                w_id, w_tags, w_nodes = zip(*way_lines)
-                del way_lines
-                counts, refs, lon, lat = _opl_node_lists(w_nodes)
-                del w_nodes
-                starts = np.zeros(len(counts), dtype=np.int64)
-                np.cumsum(counts[:-1], out=starts[1:])
-                cand = np.ones(len(counts), dtype=bool)
-                if bbox is not None and len(refs):
-                    w, s, e, n = bbox
-                    has_nan = np.isnan(lon)
-                    in_box = (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
-                    way_of = np.repeat(np.arange(len(counts)), counts)
-                    any_in = np.bincount(way_of[in_box], minlength=len(counts)) > 0
-                    any_nan = np.bincount(way_of[has_nan], minlength=len(counts)) > 0
-                    cand = any_in | any_nan
-                    if outside_marks:
-                        for i in np.flatnonzero(~cand):
-                            t = w_tags[i]
-                            if any(m in t for m in outside_marks):
-                                cand[i] = True
-                cand_idx = np.flatnonzero(cand)
-                dicts = [_opl_tags(w_tags[i]) for i in cand_idx]
-                ok = np.fromiter(map(way_keep, dicts), dtype=bool, count=len(dicts))
-                keep_idx = cand_idx[ok]
-                kept = [d for d, o in zip(dicts, ok) if o]
-                del dicts
-                for k in way_keys:
-                    way_cols[k].extend([d.get(k) for d in kept])
-                del kept
-                ids = np.fromiter((int(w_id[i][1:]) for i in keep_idx), dtype=np.int64, count=len(keep_idx))
-                sel = _ranges(starts[keep_idx], counts[keep_idx])
-                parts_ids.append(ids)
-                parts_counts.append(counts[keep_idx])
-                parts_refs.append(refs[sel])
-                parts_lon.append(lon[sel])
-                parts_lat.append(lat[sel])
-
-    # raw OPL strings -> tag values (unescaped once per distinct value)
-    tags_out: dict[str, np.ndarray] = {}
-    for k, col in way_cols.items():
-        arr = np.empty(len(col), dtype=object)
-        arr[:] = col
-        tags_out[k] = _unescape_column(arr)
-    del way_cols
-    counts = np.concatenate(parts_counts) if parts_counts else np.zeros(0, dtype=np.int64)
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    ways = RawWays(
-        ids=np.concatenate(parts_ids) if parts_ids else np.zeros(0, dtype=np.int64),
-        tags=tags_out,
-        offsets=offsets,
-        refs=np.concatenate(parts_refs) if parts_refs else np.zeros(0, dtype=np.int64),
-        lon=np.concatenate(parts_lon) if parts_lon else np.zeros(0),
-        lat=np.concatenate(parts_lat) if parts_lat else np.zeros(0),
+    out_keys = list(dict.fromkeys(way_keys))
+    rule_keys = list(dict.fromkeys(keep_keys if keep_keys is not None else out_keys))
+    dec = _BlockDecoder(
+        way_keep,
+        list(dict.fromkeys(out_keys + rule_keys)),
+        rule_keys,
+        list(node_keys),
+        bbox,
+        [_opl.opl_escape(s) for s in keep_outside],
     )
-    nodes = RawNodes(
-        ids=np.asarray(node_ids, dtype=np.int64),
-        lon=np.asarray(node_x, dtype=float),
-        lat=np.asarray(node_y, dtype=float),
-        tags=node_tags,
-    )
+    try:
+        for block in _opl.stream_opl(p, way_key_filter, list(node_keys), chunk_bytes):
+            dec.add(block)
+    except _opl.OplStreamError as err:
+        raise _not_osm(p, err) from err
+    ways, nodes = dec.result()
+    ways.tags = {k: ways.tags[k] for k in out_keys}
     missing = np.isnan(ways.lon)
     # A second pass can only find nodes that come after the ways in the file. When tagged nodes were seen and
     # all of them came before the first way, the file is sorted (nodes first, as .pbf extracts are) and the
     # missing nodes are simply not in the file (clipped extract).
-    sorted_file = node_before_way and not node_after_way
+    sorted_file = dec.node_before_way and not dec.node_after_way
     if missing.any() and not sorted_file:
         _fill_locations(p, ways, missing)
     return ways, nodes
 
 
-def _select_to_opl(p: Path, out: Path, way_key_filter: Sequence[str], node_keys: Sequence[str]) -> None:
-    """Copy the ways with one of ``way_key_filter`` (node locations attached) and the nodes with one of
-    ``node_keys`` from ``p`` to the OPL text file ``out``, entirely inside libosmium (no Python per object).
+class _BlockDecoder:
+    """Decodes OPL blocks (whole lines) into arrays; see :mod:`childspace.osm._opl` for the layout."""
 
-    OPL ("object per line", https://osmcode.org/opl-file-format/):
-    ``w<id> T<k>=<v>,... N n<ref>x<lon>y<lat>,...`` for ways (``x``/``y`` empty when the node location is
-    unknown) and ``n<id> T<tags> x<lon> y<lat>`` for nodes; space, comma, equals sign, percent sign and some
-    other characters in tags are escaped as ``%<hex>%``.
-    """
-    index = osmium.index.create_map("flex_mem")
-    locations = osmium.NodeLocationsForWays(index)
-    locations.ignore_errors()  # unknown locations are written empty and handled afterwards
-    # (WriteHandler takes an osmium.io.File too, although its stub names only str)
-    opl = osmium.io.File(str(out), "opl,add_metadata=false,locations_on_ways=true")
-    writer = osmium.WriteHandler(opl)  # type: ignore[arg-type]
-    way_filter = osmium.filter.KeyFilter(*way_key_filter)
-    way_filter.enable_for(osmium.osm.WAY)
-    node_filter = osmium.filter.KeyFilter(*node_keys)
-    node_filter.enable_for(osmium.osm.NODE)
-    try:
-        osmium.apply(
-            str(p),
-            locations,
-            osmium.filter.EntityFilter(osmium.osm.NODE | osmium.osm.WAY),
-            way_filter,
-            node_filter,
-            writer,
+    def __init__(
+        self,
+        way_keep: Callable[[dict[str, str]], bool],
+        way_keys: list[str],
+        keep_keys: list[str],
+        node_keys: list[str],
+        bbox: tuple[float, float, float, float] | None,
+        outside_marks: list[str],
+    ) -> None:
+        self.way_keep, self.way_keys, self.keep_keys, self.node_keys = (
+            way_keep,
+            way_keys,
+            keep_keys,
+            node_keys,
         )
-    except RuntimeError as err:
-        raise _not_osm(p, err) from err
-    finally:
-        writer.close()
+        self.bbox, self.marks = bbox, [m.encode() for m in outside_marks]
+        self.keep_cache: dict[tuple, bool] = {}
+        self.unescape: dict[str, str] = {}
+        self.parts: dict[str, list] = {k: [] for k in ("ids", "counts", "refs", "lon", "lat")}
+        self.way_cols: dict[str, list[np.ndarray]] = {k: [] for k in way_keys}
+        self.node_parts: dict[str, list] = {k: [] for k in ("ids", "lon", "lat")}
+        self.node_cols: dict[str, list[np.ndarray]] = {k: [] for k in node_keys}
+        self.seen_way = self.node_before_way = self.node_after_way = False
+
+    def add(self, block: bytes | memoryview) -> None:
+        a = np.frombuffer(block, dtype=np.uint8)
+        nl = np.flatnonzero(a == _opl._NL)
+        st = np.zeros(len(nl), dtype=np.int64)
+        st[1:] = nl[:-1] + 1
+        kind = a[st]
+        sp = np.flatnonzero(a == _opl._SP)
+        first_sp = np.searchsorted(sp, st)
+        is_w = kind == ord("w")
+        is_n = kind == ord("n")
+        if not (is_w | is_n).all():  # pragma: no cover - defensive: only nodes and ways are selected
+            raise _opl.OplStreamError("unexpected object in the OPL selection")
+        wi, ni = np.flatnonzero(is_w), np.flatnonzero(is_n)
+        if ni.size:
+            first_way = int(wi[0]) if wi.size else len(kind)
+            if self.seen_way or int(ni[-1]) > first_way:
+                self.node_after_way = True
+            if not self.seen_way and int(ni[0]) < first_way:
+                self.node_before_way = True
+            self._nodes(a, st[ni], sp, first_sp[ni], nl[ni])
+        if wi.size:
+            self.seen_way = True
+            self._ways(a, st[wi], sp, first_sp[wi], nl[wi])
+
+    def _nodes(self, a: np.ndarray, st: np.ndarray, sp: np.ndarray, f: np.ndarray, end: np.ndarray) -> None:
+        s1, s2 = sp[f], sp[f + 1]
+        self.node_parts["ids"].append(_opl._read_ints(a, st + 1, s1))
+        # "x<lon> y<lat>" -> "<lon>,<lat>"
+        xy = _opl._gather(a, s2 + 2, end, _opl._XY_LUT, drop=ord("y"))  # x2.5 y3.5 -> 2.5,3.5
+        t = pd.read_csv(
+            io.BytesIO(xy),
+            header=None,
+            names=["x", "y"],
+            dtype=np.float64,
+            engine="c",
+            skip_blank_lines=False,
+        )
+        self.node_parts["lon"].append(t["x"].to_numpy(np.float64))
+        self.node_parts["lat"].append(t["y"].to_numpy(np.float64))
+        cols = _opl.decode_tags(a, s1 + 2, s2, self.node_keys, self.unescape)
+        for k in self.node_keys:
+            self.node_cols[k].append(cols[k])
+
+    def _ways(self, a: np.ndarray, st: np.ndarray, sp: np.ndarray, f: np.ndarray, end: np.ndarray) -> None:
+        s1, s2 = sp[f], sp[f + 1]
+        t0, t1, n0 = s1 + 2, s2, s2 + 2  # tag field a[t0:t1], node list a[n0:end]
+        commas = np.flatnonzero(a == _opl._COMMA)
+        counts = np.where(end > n0, _opl._count_in(commas, n0, end) + 1, 0)
+        refs, lon, lat = _node_lists(a, n0, end, int(counts.sum()))
+        cand = np.ones(len(st), dtype=bool)
+        if self.bbox is not None and len(refs):
+            w, s, e, n = self.bbox
+            way_of = np.repeat(np.arange(len(counts)), counts)
+            in_box = (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
+            cand = (np.bincount(way_of[in_box], minlength=len(counts)) > 0) | (
+                np.bincount(way_of[np.isnan(lon)], minlength=len(counts)) > 0
+            )
+            for m in self.marks:  # kept outside the box: the mark anywhere in the way's (escaped) tag field
+                hits = _find_all(a, m)
+                if hits.size:
+                    line = np.searchsorted(st, hits, side="right") - 1
+                    inside = (hits >= t0[line] - 1) & (hits + len(m) <= t1[line])
+                    cand[line[inside]] = True
+        ci = np.flatnonzero(cand)
+        cols = _opl.decode_tags(a, t0[ci], t1[ci], self.way_keys, self.unescape, commas)
+        ok = self._keep(cols, len(ci))
+        keep = ci[ok]
+        starts = np.cumsum(counts) - counts
+        sel = _ranges(starts[keep], counts[keep])
+        self.parts["ids"].append(_opl._read_ints(a, st[keep] + 1, s1[keep]))
+        self.parts["counts"].append(counts[keep])
+        self.parts["refs"].append(refs[sel])
+        self.parts["lon"].append(lon[sel])
+        self.parts["lat"].append(lat[sel])
+        for k in self.way_keys:
+            self.way_cols[k].append(cols[k][ok])
+
+    def _keep(self, cols: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """``way_keep`` per way, called once per distinct combination of the way-key values."""
+        if n == 0:
+            return np.zeros(0, dtype=bool)
+        group = np.zeros(n, dtype=np.int64)  # combination id, refined key by key
+        uniq_vals = []
+        code_cols = []
+        for k in self.keep_keys:
+            c, u = pd.factorize(cols[k], use_na_sentinel=True)
+            uniq_vals.append(u)
+            code_cols.append(c)
+            group, _ = pd.factorize(group * (len(u) + 1) + (c + 1))
+        first = np.unique(group, return_index=True)[1]
+        res = np.empty(len(first), dtype=bool)
+        for g, i in enumerate(first):
+            key = tuple(None if c[i] < 0 else u[c[i]] for c, u in zip(code_cols, uniq_vals))
+            hit = self.keep_cache.get(key)
+            if hit is None:
+                tags = {k: v for k, v in zip(self.keep_keys, key) if v is not None}
+                hit = self.keep_cache[key] = bool(self.way_keep(tags))
+            res[g] = hit
+        return res[group]
+
+    def result(self) -> tuple[RawWays, RawNodes]:
+        def cat(parts: list, dtype: type) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+        counts = cat(self.parts["counts"], np.int64)
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        ways = RawWays(
+            ids=cat(self.parts["ids"], np.int64),
+            tags={k: cat(v, object) for k, v in self.way_cols.items()},
+            offsets=offsets,
+            refs=cat(self.parts["refs"], np.int64),
+            lon=cat(self.parts["lon"], np.float64),
+            lat=cat(self.parts["lat"], np.float64),
+        )
+        nodes = RawNodes(
+            ids=cat(self.node_parts["ids"], np.int64),
+            lon=cat(self.node_parts["lon"], np.float64),
+            lat=cat(self.node_parts["lat"], np.float64),
+            tags={k: cat(v, object).tolist() for k, v in self.node_cols.items()},
+        )
+        return ways, nodes
 
 
-_OPL_ESCAPE = re.compile(r"%([0-9a-fA-F]+)%")
+def _find_all(a: np.ndarray, pattern: bytes) -> np.ndarray:
+    """Start positions of ``pattern`` in the byte array ``a``."""
+    pat = np.frombuffer(pattern, dtype=np.uint8)
+    cand = np.flatnonzero(a[: len(a) - len(pat) + 1] == pat[0])
+    for i in range(1, len(pat)):
+        cand = cand[a[cand + i] == pat[i]]
+    return cand
 
 
-def _opl_unescape(s: str) -> str:
-    return _OPL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), s) if "%" in s else s
-
-
-def _opl_escape(s: str) -> str:
-    """OPL spelling of a plain ``key=value`` pair (escapes the characters OPL escapes in keys and values)."""
-    key, _, value = s.partition("=")
-
-    def esc(t: str) -> str:
-        return "".join(c if c.isalnum() or c in ":_-.;/" else f"%{ord(c):x}%" for c in t)
-
-    return f"{esc(key)}={esc(value)}"
-
-
-def _opl_tags(field: str) -> dict[str, str]:
-    """Tags of an OPL ``T`` field (``Tk=v,k2=v2``) as a dict; keys and values still OPL-escaped (values that
-    contain ``%`` must go through :func:`_opl_unescape`; plain words such as ``residential`` need nothing)."""
-    if len(field) <= 1:
-        return {}
-    return dict(kv.split("=", 1) for kv in field[1:].split(","))
-
-
-def _unescape_column(arr: np.ndarray) -> np.ndarray:
-    """Unescape the OPL-escaped strings of an object array (None kept), once per distinct escaped value."""
-    has = np.fromiter((v is not None and "%" in v for v in arr), dtype=bool, count=len(arr))
-    if has.any():
-        cache: dict[str, str] = {}
-        idx = np.flatnonzero(has)
-        arr[idx] = [cache[v] if v in cache else cache.setdefault(v, _opl_unescape(v)) for v in arr[idx]]
-    return arr
-
-
-def _first_index(lines: list[str], kind: str) -> int:
-    """Index of the first OPL line of an object kind ("n", "w"), len(lines) when there is none."""
-    for i, ln in enumerate(lines):
-        if ln[0] == kind:
-            return i
-    return len(lines)
-
-
-def _opl_node_lists(fields: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Decode OPL ``N`` fields (``Nn1x..y..,n2x..y..``) in bulk into counts, refs, lon and lat arrays."""
-    fields = [f.rstrip("\n") for f in fields]
-    counts = np.fromiter(
-        (f.count(",") + 1 if len(f) > 1 else 0 for f in fields), dtype=np.int64, count=len(fields)
-    )
-    total = int(counts.sum())
+def _node_lists(a: np.ndarray, start: np.ndarray, end: np.ndarray, total: int) -> tuple[np.ndarray, ...]:
+    """Refs and coordinates of the OPL node lists ``a[start:end]`` (``n<ref>x<lon>y<lat>,...``), in bulk."""
     if total == 0:
-        return counts, np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
-    # one CSV row per reference: "ref,lon,lat" (empty lon/lat when the location is unknown), parsed in C
-    text = ",".join(f[1:] for f in fields if len(f) > 1).translate(_OPL_TO_CSV)
+        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+    text = _opl._gather(a, start, end, _opl._REFS_LUT, drop=ord("n"))
     table = pd.read_csv(
-        io.StringIO(text),
+        io.BytesIO(text),
         header=None,
         names=["ref", "lon", "lat"],
         dtype={"ref": np.int64, "lon": np.float64, "lat": np.float64},
         engine="c",
     )
     if len(table) != total:  # pragma: no cover - defensive: the OPL writer changed its layout
-        raise RuntimeError(f"OPL node lists: {len(table)} references decoded, {total} expected")
+        raise _opl.OplStreamError(f"OPL node lists: {len(table)} references decoded, {total} expected")
     return (
-        counts,
         table["ref"].to_numpy(np.int64),
         table["lon"].to_numpy(np.float64),
         table["lat"].to_numpy(np.float64),
     )
-
-
-_OPL_TO_CSV = str.maketrans({",": "\n", "n": None, "x": ",", "y": ","})
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -211,6 +211,7 @@ def read_osm(
             bbox=bbox,
             # sidewalks beside a kept road may lie outside the area; the road test needs them
             keep_outside=("footway=sidewalk",),
+            keep_keys=RULE_KEYS,
         )
 
     # ways with no node in the area's bounding box are skipped while reading (before their tags are decoded)
@@ -241,7 +242,7 @@ def _outside(p: Path, poly: BaseGeometry, box: tuple[float, float, float, float]
 def _separate_sidewalks(tags: dict[str, np.ndarray]) -> np.ndarray:
     """Vectorised :func:`has_separate_sidewalks` over per-key object arrays of way tags."""
     hw = tags["highway"]
-    road = np.fromiter((h in ROAD_CLASSES for h in hw), dtype=bool, count=len(hw))
+    road = pd.Series(hw, dtype=object).isin(ROAD_CLASSES).to_numpy(bool)
     both = (tags["sidewalk"] == "separate") | (tags["sidewalk:both"] == "separate")
     sides = (tags["sidewalk:left"] == "separate") & (tags["sidewalk:right"] == "separate")
     return road & (both | sides)
@@ -344,8 +345,8 @@ def _build_tables(
     drop_way |= closed
 
     # -- graph nodes (counted over all walkable ways in the area, including dropped sidewalk=separate roads)
-    _, inv, use = np.unique(refs, return_inverse=True, return_counts=True)
-    is_graph = use[inv] >= 2
+    inv = pd.factorize(refs)[0]
+    is_graph = np.bincount(inv)[inv] >= 2
     piece_end = np.ones(len(refs), dtype=bool)
     piece_end[:-1] = piece[1:] != piece[:-1]
     piece_first = np.ones(len(refs), dtype=bool)
@@ -353,7 +354,7 @@ def _build_tables(
     is_graph |= piece_end | piece_first
     tag_graph = _tagged_graph_nodes(tagged)
     if tag_graph.size:
-        is_graph |= np.isin(refs, tag_graph)
+        is_graph |= pd.Series(refs).isin(tag_graph).to_numpy(bool)
 
     roads = (
         _dropped_roads(drop_way, refs, lon, lat, way_idx, piece, ways, tags_df, dropped_kind)
@@ -397,11 +398,11 @@ def _build_tables(
     v = refs[end]
     eway = way_idx[start]
     ok = ~((u == v) & (length <= 0.0))
-    u, v, eway, length, geoms = u[ok], v[ok], eway[ok], length[ok], geoms[ok]
+    u, v, eway, length, geoms, start, end = u[ok], v[ok], eway[ok], length[ok], geoms[ok], start[ok], end[ok]
 
     cols: dict[str, Any] = {"u": u, "v": v, "key": np.zeros(len(u), dtype=np.int64), "osmid": ways.ids[eway]}
     for col, key in {**EDGE_TAGS, **EDGE_EXTRA_TAGS}.items():
-        cols[col] = tags_df[key][eway]
+        cols[col] = _string_take(tags_df[key], eway)
     cols["length"] = length
     edges = gpd.GeoDataFrame(cols, geometry=geoms, crs=WGS84)
     lo = np.minimum(u, v)
@@ -411,21 +412,21 @@ def _build_tables(
     )
 
     # -- nodes table: graph nodes that are edge ends
-    ends = np.unique(np.concatenate([u, v]))
-    # coordinates: any occurrence of each end node
-    order = np.argsort(refs, kind="stable")
-    idx = order[np.searchsorted(refs[order], ends)]
+    # coordinates: any occurrence of each end node (a node has one location)
+    code, first = pd.factorize(np.concatenate([u, v]))
+    at = np.empty(len(first), dtype=np.int64)
+    at[code] = np.concatenate([start, end])
+    order = np.argsort(first)
+    ends, idx = first[order], at[order]
     nx_ = lon[idx]
     ny_ = lat[idx]
     ncols: dict[str, Any] = {"x": nx_, "y": ny_}
     tag_idx = _lookup(tagged.ids, ends)
     for col, key in NODE_TAGS.items():
-        vals = np.full(len(ends), None, dtype=object)
-        if tag_idx is not None:
-            hit = tag_idx >= 0
-            src = np.asarray(tagged.tags[key], dtype=object)
-            vals[hit] = src[tag_idx[hit]]
-        ncols[col] = vals
+        if tag_idx is None:
+            ncols[col] = np.full(len(ends), None, dtype=object)
+        else:
+            ncols[col] = _string_take(np.asarray(tagged.tags[key], dtype=object), tag_idx)
     nodes = gpd.GeoDataFrame(
         ncols,
         geometry=shapely.points(nx_, ny_),
@@ -435,11 +436,27 @@ def _build_tables(
     return (nodes, edges, roads) if beside_roads else (nodes, edges)
 
 
+def _string_take(values: np.ndarray, idx: np.ndarray) -> Any:
+    """``values[idx]`` (None where ``idx`` is -1) as the column pandas infers from such an object array of
+    strings and None: its string dtype when a value is present, else an object column of None. Inferring once
+    on ``values`` (one per way) and taking is cheaper than inferring on the longer result (one per edge)."""
+    arr = pd.Series(values, dtype=None, copy=False).array
+    if arr.dtype != object:
+        sub = arr.take(idx, allow_fill=True)
+        if not sub.isna().all():
+            return sub
+    out = np.full(len(idx), None, dtype=object)
+    hit = idx >= 0
+    if arr.dtype == object:
+        out[hit] = values[idx[hit]]
+    return out
+
+
 def _closed_roads(tags_df: dict[str, np.ndarray], trunk: Literal["keep", "sidewalk"] = "keep") -> np.ndarray:
     """Per way: read only for crossing checks (:func:`is_closed_road`), evaluated on the few candidates."""
     hw = tags_df["highway"]
     n = len(hw)
-    cand = np.fromiter((h in CLOSED_CANDIDATES for h in hw), dtype=bool, count=n)
+    cand = pd.Series(hw, dtype=object).isin(CLOSED_CANDIDATES).to_numpy(bool)
     if not cand.any():
         return np.zeros(n, dtype=bool)
     maybe = cand & (
