@@ -4,6 +4,8 @@ instead of the whole polygon (GEOS would otherwise read every vertex of the larg
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,10 @@ from childspace._parallel import map_split, map_threads
 PIECE_VERTICES = 1_000
 #: Deepest halving of a polygon's extent (2**12 strips per axis: far below any vertex spacing of real areas).
 MAX_DEPTH = 12
+#: Subdivided areas kept (:func:`subdivide`; the ten categories of a run, twice).
+CACHE_SIZE = 20
+_cache: dict[tuple[bytes, int], np.ndarray] = {}
+_cache_lock = threading.Lock()
 
 
 def _polygons(geoms: np.ndarray) -> np.ndarray:
@@ -33,6 +39,24 @@ def subdivide(geom: Any, max_vertices: int = PIECE_VERTICES) -> np.ndarray:
     """
     if geom is None or shapely.is_empty(geom):
         return np.zeros(0, dtype=object)
+    # the same area is overlaid with townships, communities and their gaps: cut once (keyed by its content)
+    key = (hashlib.blake2b(shapely.to_wkb(geom), digest_size=16).digest(), max_vertices)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    try:
+        out = _subdivide(geom, max_vertices)
+    except shapely.errors.GEOSException:  # an invalid outline (e.g. after reprojection): repaired first
+        out = _subdivide(shapely.make_valid(geom), max_vertices)
+    with _cache_lock:
+        _cache[key] = out
+        while len(_cache) > CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+    return out
+
+
+def _subdivide(geom: Any, max_vertices: int) -> np.ndarray:
     todo = _polygons(np.array([geom], dtype=object))
     out = []
     for _ in range(MAX_DEPTH):
@@ -81,22 +105,33 @@ def area_within(units: np.ndarray, pieces: np.ndarray) -> np.ndarray:
     return out
 
 
-def difference_each(units: np.ndarray, pieces: np.ndarray) -> np.ndarray:
-    """Each unit minus the pieces (non-overlapping polygons, :func:`subdivide`) that touch it: the pieces near a
-    unit are joined (``union_all``) and taken away from it. Same as ``shapely.difference(units, whole)``."""
+def difference_each(units: np.ndarray, pieces: np.ndarray, one_by_one: int = 8) -> np.ndarray:
+    """Each unit minus the pieces (non-overlapping polygons, :func:`subdivide`) that touch it. Same as
+    ``shapely.difference(units, whole)`` up to rounding.
+
+    A unit touched by at most ``one_by_one`` pieces loses them one after the other (the k-th piece of every such
+    unit at once); a larger unit loses their union (``union_all``), as repeated differences would rebuild its
+    growing outline each time.
+    """
     units = np.asarray(units, dtype=object)
+    out = units.copy()
     if not len(pieces) or not len(units):
-        return units.copy()
-    tree = shapely.STRtree(pieces)
-    ui, pi = tree.query(units, predicate="intersects")
+        return out
+    ui, pi = shapely.STRtree(pieces).query(units, predicate="intersects")
     order = np.argsort(ui, kind="stable")
     ui, pi = ui[order], pi[order]
     start = np.searchsorted(ui, np.arange(len(units) + 1))
-
-    def one(i: int) -> Any:
-        near = pieces[pi[start[i] : start[i + 1]]]
-        if not near.size:
-            return units[i]
-        return shapely.difference(units[i], near[0] if near.size == 1 else shapely.union_all(near))
-
-    return np.asarray(map_threads(one, range(len(units))) + [None], dtype=object)[:-1]
+    count = np.diff(start)
+    many = np.flatnonzero(count > one_by_one)
+    if many.size:
+        near = map_threads(lambda i: shapely.union_all(pieces[pi[start[i] : start[i + 1]]]), many.tolist())
+        out[many] = _pair_op(shapely.difference, units[many], np.asarray(near + [None], dtype=object)[:-1])
+    count[many] = 0
+    k = 0
+    while True:
+        sel = np.flatnonzero(count > k)
+        if not sel.size:
+            break
+        out[sel] = _pair_op(shapely.difference, out[sel], pieces[pi[start[sel] + k]])
+        k += 1
+    return out

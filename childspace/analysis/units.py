@@ -46,9 +46,13 @@ def _grouped_weighted_quantiles(
     if not keep.any():
         return outs
     g, v, w = group[keep], values[keep], weights[keep]
-    # by value, then (stable, a radix sort on integers) by group: the same order as lexsort((v, g))
-    order = np.argsort(v, kind="stable")
-    order = order[np.argsort(g[order], kind="stable")]
+    # by value, then (stable, a radix sort on integers) by group
+    # (ties in value may come in any order: they give the same value)
+    order = np.argsort(v)
+    gk = g[order]
+    if n_groups < 2**15:  # numpy's stable sort is a radix sort on 16-bit integers
+        gk = gk.astype(np.int16)
+    order = order[np.argsort(gk, kind="stable")]
     g, v, w = g[order], v[order], w[order]
     cum = np.cumsum(w)
     starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
@@ -460,6 +464,10 @@ def gaps(
     kids = pd.to_numeric(access["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")
     unit_ids = um["unit_id"].astype(str).to_numpy()
     unit_names = um["name"].to_numpy()
+    # origins with children and the units they lie in, once (a unit's gap lies inside the unit)
+    wk = np.flatnonzero(kids > 0)
+    po, pu = shapely.STRtree(ugeom).query(ogeom[wk], predicate="intersects")
+    po = wk[po]
     rows: list[pd.DataFrame] = []
     totals = {}
     for cat in cats:
@@ -476,14 +484,14 @@ def gaps(
         # the area cut into small pieces once: each unit loses the pieces near it only
         diff = shapely.make_valid(difference_each(ugeom, subdivide(area_geom)))
         diff = _polygonal(diff, min_area_m2)
-        unc = np.flatnonzero(~covered & (kids > 0))
-        tree = shapely.STRtree(ogeom[unc])
-        inside = tree.query(diff, predicate="intersects")  # (gap index, origin index)
-        per = (
-            np.bincount(inside[0], weights=kids[unc][inside[1]], minlength=len(diff))
-            if inside.size
-            else np.zeros(len(diff))
-        )
+        # the uncovered origins in each gap: tested against their own units' gaps only
+        m = ~covered[po]
+        o, u = po[m], pu[m]
+        m = ~shapely.is_missing(diff[u])
+        o, u = o[m], u[m]
+        shapely.prepare(diff)
+        hit = shapely.intersects(diff[u], ogeom[o])
+        per = np.bincount(u[hit], weights=kids[o[hit]], minlength=len(diff))
         has = np.flatnonzero(~shapely.is_missing(diff) & ~shapely.is_empty(diff))
         rows.append(
             pd.DataFrame(
@@ -523,10 +531,10 @@ def gaps(
 
 def _dissolved(areas: gpd.GeoDataFrame) -> Any:
     """One polygonal geometry of the service-area rows ``areas`` (a dissolved category is one row already: taken
-    as it is when valid, no union needed)."""
+    as it is, no union needed)."""
     geoms = np.asarray(areas.geometry.values, dtype=object)
     geoms = geoms[~shapely.is_missing(geoms)]
-    if len(geoms) == 1 and shapely.is_valid(geoms[0]):
+    if len(geoms) == 1:
         return geoms[0]
     return shapely.union_all(geoms) if len(geoms) else shapely.Polygon()
 
