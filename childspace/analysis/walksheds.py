@@ -46,10 +46,12 @@ def _default_radius(category: str) -> float:
 SEARCH_MEMORY_MB = 256.0
 
 
-def _turns(network: Any, stress: Stress) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every turn of the network: ``(s_in, s_out, edge_in, edge_out, level)`` for each ordered pair of distinct
-    edges meeting at a node (a loop edge meets itself only at its other end), with the crossing level of passing
-    the node from the first edge to the second.
+def _turns(
+    network: Any, stress: Stress, edge_ok: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every turn between edges with ``edge_ok``: ``(s_in, s_out, edge_in, edge_out, level)`` for each ordered
+    pair of distinct edges meeting at a node (a loop edge meets itself only at its other end), with the crossing
+    level of passing the node from the first edge to the second.
 
     States: ``2e`` walks edge ``e`` from ``u`` to ``v``, ``2e + 1`` from ``v`` to ``u``; a turn leads from a
     state arriving at the node to a state leaving it.
@@ -60,7 +62,7 @@ def _turns(network: Any, stress: Stress) -> tuple[np.ndarray, np.ndarray, np.nda
     rep = deg[node_of]
     i_idx = np.repeat(np.arange(inc_edge.size), rep)
     j_idx = ptr[node_of[i_idx]] + (np.arange(i_idx.size) - np.repeat(np.cumsum(rep) - rep, rep))
-    keep = inc_edge[i_idx] != inc_edge[j_idx]
+    keep = (inc_edge[i_idx] != inc_edge[j_idx]) & edge_ok[inc_edge[i_idx]] & edge_ok[inc_edge[j_idx]]
     i_idx, j_idx = i_idx[keep], j_idx[keep]
     ei, ej = inc_edge[i_idx], inc_edge[j_idx]
     level = stress.crossing_level(node_of[i_idx], ei, ej)
@@ -236,7 +238,7 @@ def walksheds(
         starts.append(s0[keep])
         ends.append(t0[keep])
         # safe: turn by turn, one edge graph per safe level
-        turns = _turns(network, stress)
+        turns = _turns(network, stress, stress.edge_level <= lvl[ok].max())
         for level in np.unique(lvl[ok]):
             sel = np.flatnonzero(lvl[ok] == level)
             r, e, s0, t0 = _safe_pieces(
