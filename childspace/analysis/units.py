@@ -369,7 +369,7 @@ def life_circles(unit_coverage_df: pd.DataFrame, standards: Any = None) -> pd.Da
     for mnt in minutes:
         in_circle = lc == mnt
         lacking = np.flatnonzero(in_circle & ~present & has_kids[pos])
-        missing = [[] for _ in range(len(units))]
+        missing: list[list[str]] = [[] for _ in range(len(units))]
         for i in lacking.tolist():  # rows below target: at most units x categories
             missing[pos[i]].append(labels[i])
         judged = has_kids & (np.bincount(pos[in_circle], minlength=len(units)) > 0)
