@@ -75,13 +75,13 @@ def category_radii(
                 fix="give radii={category: metres} with positive values",
             )
         return r if n is None else np.full(n, r)
-    std = radii if _is_standards(radii) else _default_standards()
+    std: Any = radii if _is_standards(radii) else _default_standards()
     if std is None or category not in getattr(std, "categories", {}):
         raise DataError(
             f"no radius known for category {category!r}",
             fix=f"pass radii={{'{category}': metres}} or add the category to the standards TOML",
         )
-    if n is None:
+    if facilities is None or n is None:
         return float(std.radius(category))
     area = (
         pd.to_numeric(facilities["area_ha"], errors="coerce").to_numpy(dtype="float64")

@@ -178,7 +178,7 @@ def origin_access(
     # origins are attached to the streets and the walking searches run on this one
     members_of = {cat: np.flatnonzero(fcat == cat) for cat in cats}
     radii_of = {
-        cat: category_radii(cat, facilities.iloc[members_of[cat]], radii)
+        cat: np.asarray(category_radii(cat, facilities.iloc[members_of[cat]], radii), dtype="float64")
         for cat in cats
         if len(members_of[cat])
     }
@@ -237,6 +237,7 @@ def origin_access(
     walk_keys: list[tuple[str, float | None]] = []
     walk_srcs: list[Snap] = []
     if network is not None and n:
+        assert fac_pts is not None  # attached above
         for cat in radii_of:
             members = members_of[cat]
             okm = fac_pts.group_ok[members]
@@ -255,14 +256,16 @@ def origin_access(
     walk_res = network.nearest_many(walk_srcs, org_pts, cutoff=[k[1] for k in walk_keys]) if walk_srcs else []
     # network parts: the component of every attached origin, to tell "no facility in this part of the network"
     # (a clipped extract, an island) from "too far"
-    org_comp = network.component[network.u[org_pts.edge]] if org_pts is not None else None
+    org_comp = (
+        network.component[network.u[org_pts.edge]] if org_pts is not None else np.zeros(0, dtype=np.int64)
+    )
     attrs["no_network_origins"] = {}
     attrs["no_network_children"] = {}
     kids_sorted = pd.to_numeric(origins["children"], errors="coerce").fillna(0).to_numpy(dtype=float)[perm]
     walk_of: dict[tuple[str, float | None], tuple[np.ndarray, np.ndarray]] = dict(zip(walk_keys, walk_res))
     cols: dict[str, Any] = {}
     # facility ids as Python objects once, with None at the end for "no facility" (index -1)
-    fid_obj = np.append(fid_all.astype(object), None)
+    fid_obj = np.concatenate([fid_all.astype(object), np.array([None], dtype=object)])
     for cat in cats:
         members = np.flatnonzero(fcat == cat)
         fid = fid_all[members]
@@ -285,6 +288,7 @@ def origin_access(
                 dist_line, fi, cov_line = line_jobs[cat].result()
                 near = members[fi]
             if network is not None and n:
+                assert fac_pts is not None and org_pts is not None  # attached above
                 okm = fac_pts.group_ok[members]
                 bad = int((~okm).sum())
                 attrs["unsnapped_facilities"][cat] = bad

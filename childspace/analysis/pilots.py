@@ -26,8 +26,9 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
-from childspace._errors import ChildspaceWarning, DataError
+from childspace._errors import ChildspaceWarning, DataError, NetworkError
 from childspace.analysis.coverage import (
     MAX_SNAP_M,
     _default_standards,
@@ -300,11 +301,18 @@ def pilot_status(
             geometry=sel.geometry.values[comm],
             crs=sel.crs,
         )
+        # only the origins inside a community pilot count in its coverage: the others are not searched
+        inner = _origins_within(origins, units)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ChildspaceWarning)
-            oacc = origin_access(
-                origins, facilities, network, categories=cats, radii=radii, max_snap=max_snap
-            )
+            try:
+                oacc = origin_access(
+                    inner, facilities, network, categories=cats, radii=radii, max_snap=max_snap
+                )
+            except NetworkError:  # none of them near a street: as with all origins
+                oacc = origin_access(
+                    origins, facilities, network, categories=cats, radii=radii, max_snap=max_snap
+                )
             uc = unit_coverage(units, oacc, categories=cats, target_pct=target_pct)
         ci = np.flatnonzero(comm)
         for k in keys:
@@ -368,3 +376,15 @@ def pilot_status(
     sel["reasons"] = reasons
     sel["rule"] = rule
     return sel
+
+
+def _origins_within(origins: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The origins within 1 m of one of ``units`` (a superset of those :func:`unit_coverage` assigns to them,
+    which decides); all origins when none is (the coverage then reports no children)."""
+    crs = local_crs_for(units)
+    polys = shapely.buffer(np.asarray(units.to_crs(crs).geometry.values, dtype=object), 1.0)
+    pts = np.asarray(origins.geometry.to_crs(crs).values, dtype=object)
+    idx, _ = shapely.STRtree(polys).query(pts, predicate="intersects")
+    if not idx.size:
+        return origins
+    return origins.iloc[np.unique(idx)]

@@ -26,6 +26,7 @@ from childspace.analysis._coverage_base import (
     _target_pct,
     _warn,
 )
+from childspace.analysis._overlay import area_within, difference_each, subdivide
 from childspace.inputs.projection import WGS84, local_crs_for
 
 __all__ = ["facilities_per_unit", "gaps", "life_circles", "uncovered_origins", "unit_coverage"]
@@ -34,32 +35,44 @@ __all__ = ["facilities_per_unit", "gaps", "life_circles", "uncovered_origins", "
 # ---------------------------------------------------------------------------------------------------------------
 # per-unit figures
 # ---------------------------------------------------------------------------------------------------------------
-def _grouped_weighted_quantile(
-    group: np.ndarray, values: np.ndarray, weights: np.ndarray, q: float, n_groups: int
-) -> np.ndarray:
-    """Per group: the smallest value whose cumulative weight reaches ``q`` of the group's total (NaN if none)."""
-    out = np.full(n_groups, np.nan)
+def _grouped_weighted_quantiles(
+    group: np.ndarray, values: np.ndarray, weights: np.ndarray, qs: Iterable[float], n_groups: int
+) -> list[np.ndarray]:
+    """Per group and per ``q`` of ``qs``: the smallest value whose cumulative weight reaches ``q`` of the group's
+    total (NaN if none). One sort serves every ``q``."""
+    qs = list(qs)
+    outs = [np.full(n_groups, np.nan) for _ in qs]
     keep = (weights > 0) & ~np.isnan(values)
     if not keep.any():
-        return out
+        return outs
     g, v, w = group[keep], values[keep], weights[keep]
-    order = np.lexsort((v, g))
+    # by value, then (stable, a radix sort on integers) by group
+    # (ties in value may come in any order: they give the same value)
+    order = np.argsort(v)
+    gk = g[order]
+    if n_groups < 2**15:  # numpy's stable sort is a radix sort on 16-bit integers
+        gk = gk.astype(np.int16)
+    order = order[np.argsort(gk, kind="stable")]
     g, v, w = g[order], v[order], w[order]
     cum = np.cumsum(w)
     starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
     ends = np.r_[starts[1:], len(g)]
     before = np.r_[0.0, cum][starts]
     total = cum[ends - 1] - before
-    need = before + q * total
-    gid = np.repeat(np.arange(len(starts)), ends - starts)
-    reached = cum >= np.repeat(need, ends - starts) - 1e-9
-    first = np.full(len(starts), -1)
-    pos = np.flatnonzero(reached)
-    gp = gid[pos]
-    firsts = np.r_[True, gp[1:] != gp[:-1]]
-    first[gp[firsts]] = pos[firsts]
-    out[g[starts]] = v[first]
-    return out
+    for q, out in zip(qs, outs):
+        need = before + q * total - 1e-9
+        # the first position of each group whose cumulative weight reaches the need (cum rises within a group)
+        first = np.searchsorted(cum, need, side="left")
+        first = np.minimum(np.maximum(first, starts), ends - 1)
+        out[g[starts]] = v[first]
+    return outs
+
+
+def _grouped_weighted_quantile(
+    group: np.ndarray, values: np.ndarray, weights: np.ndarray, q: float, n_groups: int
+) -> np.ndarray:
+    """Per group: the smallest value whose cumulative weight reaches ``q`` of the group's total (NaN if none)."""
+    return _grouped_weighted_quantiles(group, values, weights, [q], n_groups)[0]
 
 
 def unit_coverage(
@@ -142,6 +155,7 @@ def unit_coverage(
     children = pd.to_numeric(access["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")[o]
     kids = np.bincount(u, weights=children, minlength=nu)
     area = um.geometry.area.to_numpy()
+    ugeom = np.asarray(um.geometry.values, dtype=object)
     radii_attr = access.attrs.get("radii", {})
     level = um["level"].to_numpy() if "level" in um.columns else np.full(nu, None)
     sa = None
@@ -174,8 +188,7 @@ def unit_coverage(
         # quantiles over the children with a network; a quantile that falls on unreachable children is NaN
         # (never inf in a table), the counts say why
         keep = ~nn
-        med = _grouped_weighted_quantile(u[keep], dw[keep], children[keep], 0.5, nu)
-        p90 = _grouped_weighted_quantile(u[keep], dw[keep], children[keep], 0.9, nu)
+        med, p90 = _grouped_weighted_quantiles(u[keep], dw[keep], children[keep], (0.5, 0.9), nu)
         med = np.where(np.isfinite(med), med, np.nan)
         p90 = np.where(np.isfinite(p90), p90, np.nan)
         det = _grouped_weighted_quantile(u, ratio, children, 0.5, nu)
@@ -185,8 +198,8 @@ def unit_coverage(
             if "method" in sel.columns and (sel["method"] == "walk").any():
                 sel = sel[sel["method"] == "walk"]
             if len(sel):
-                geom = shapely.union_all(np.asarray(sel.geometry.values, dtype=object))
-                inter = shapely.area(shapely.intersection(np.asarray(um.geometry.values, dtype=object), geom))
+                # the area cut into small pieces once: each unit is overlaid with the pieces near it only
+                inter = area_within(ugeom, subdivide(_dissolved(sel)))
                 apct = np.where(area > 0, 100.0 * inter / area, np.nan)
         tgt = _target_pct(cat, target_pct, std)
         basis = pw if walk else pl
@@ -264,7 +277,7 @@ def facilities_per_unit(
         (NaN when the category has no minimum), ``meets`` (bool; True when there is no minimum), ``finding``
         (bilingual, empty when met).
     """
-    std = standards if _is_standards(standards) else _default_standards()
+    std: Any = standards if _is_standards(standards) else _default_standards()
     if categories is None:
         cats = [c for c, spec in std.categories.items() if getattr(spec, "min_per_township", None)]
     else:
@@ -338,18 +351,31 @@ def life_circles(unit_coverage_df: pd.DataFrame, standards: Any = None) -> pd.Da
     pct = d["pct_walk"].where(d["pct_walk"].notna(), d["pct_line"])
     d["_present"] = pct >= d["target_pct"]
     d["_label"] = d["category"].map(lambda c: std.label(c) if std is not None and c in std.categories else c)
-    rows = []
-    names = d.drop_duplicates("unit_id").set_index("unit_id")["name"] if "name" in d.columns else None
-    for uid, part in d.groupby("unit_id", sort=False):
-        row: dict[str, Any] = {"unit_id": uid, "name": names.get(uid) if names is not None else None}
-        has_kids = bool(part["children"].max() > 0)
-        for mnt in minutes:
-            sub = part[part["_lc"] == mnt]
-            lacking = sub.loc[~sub["_present"], "_label"].tolist() if has_kids else []
-            row[f"lc{mnt}_missing"] = "; ".join(lacking)
-            row[f"lc{mnt}_complete"] = (len(lacking) == 0) if (has_kids and len(sub)) else np.nan
-        rows.append(row)
-    return pd.DataFrame(rows)
+    # per unit (in order of first appearance), per circle: the labels of its categories below target, in table
+    # order; judged only for units with children and categories in the circle
+    pos, units = pd.factorize(d["unit_id"], sort=False)  # position of each row's unit in ``units``
+    _, first = np.unique(pos, return_index=True)
+    kids = np.full(len(units), -np.inf)
+    np.maximum.at(kids, pos, pd.to_numeric(d["children"], errors="coerce").fillna(0).to_numpy(dtype=float))
+    has_kids = kids > 0
+    out: dict[str, Any] = {"unit_id": list(units)}
+    if "name" in d.columns:
+        out["name"] = list(d["name"].to_numpy()[first])
+    else:
+        out["name"] = [None] * len(units)
+    lc = d["_lc"].to_numpy()
+    present = d["_present"].to_numpy(dtype=bool)
+    labels = d["_label"].to_numpy(dtype=object)
+    for mnt in minutes:
+        in_circle = lc == mnt
+        lacking = np.flatnonzero(in_circle & ~present & has_kids[pos])
+        missing: list[list[str]] = [[] for _ in range(len(units))]
+        for i in lacking.tolist():  # rows below target: at most units x categories
+            missing[pos[i]].append(labels[i])
+        judged = has_kids & (np.bincount(pos[in_circle], minlength=len(units)) > 0)
+        out[f"lc{mnt}_missing"] = ["; ".join(m) for m in missing]
+        out[f"lc{mnt}_complete"] = [(not m) if j else np.nan for m, j in zip(missing, judged)]
+    return pd.DataFrame(out)
 
 
 def uncovered_origins(
@@ -436,7 +462,13 @@ def gaps(
     sa = service_areas_dissolved.to_crs(crs) if service_areas_dissolved is not None else None
     ogeom = np.asarray(access.geometry.to_crs(crs).values, dtype=object)
     kids = pd.to_numeric(access["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")
-    rows = []
+    unit_ids = um["unit_id"].astype(str).to_numpy()
+    unit_names = um["name"].to_numpy()
+    # origins with children and the units they lie in, once (a unit's gap lies inside the unit)
+    wk = np.flatnonzero(kids > 0)
+    po, pu = shapely.STRtree(ugeom).query(ogeom[wk], predicate="intersects")
+    po = wk[po]
+    rows: list[pd.DataFrame] = []
     totals = {}
     for cat in cats:
         area_geom = shapely.Polygon()
@@ -445,34 +477,35 @@ def gaps(
             if "method" in sel.columns and (sel["method"] == "walk").any():
                 sel = sel[sel["method"] == "walk"]
             if len(sel):
-                area_geom = shapely.union_all(np.asarray(sel.geometry.values, dtype=object))
+                area_geom = _dissolved(sel)
         walk = not np.all(np.isnan(access[f"dist_walk_{cat}"].to_numpy(dtype="float64")))
         covered = access[f"covered_{'walk' if walk else 'line'}_{cat}"].to_numpy(dtype=bool)
         totals[cat] = float(kids[~covered].sum())
-        diff = shapely.make_valid(shapely.difference(ugeom, area_geom))
+        # the area cut into small pieces once: each unit loses the pieces near it only
+        diff = shapely.make_valid(difference_each(ugeom, subdivide(area_geom)))
         diff = _polygonal(diff, min_area_m2)
-        unc = np.flatnonzero(~covered & (kids > 0))
-        tree = shapely.STRtree(ogeom[unc])
-        inside = tree.query(diff, predicate="intersects")  # (gap index, origin index)
-        per = (
-            np.bincount(inside[0], weights=kids[unc][inside[1]], minlength=len(diff))
-            if inside.size
-            else np.zeros(len(diff))
-        )
-        for i in range(len(diff)):  # one row per unit: bounded by the number of units
-            if diff[i] is None or shapely.is_empty(diff[i]):
-                continue
-            rows.append(
+        # the uncovered origins in each gap: tested against their own units' gaps only
+        m = ~covered[po]
+        o, u = po[m], pu[m]
+        m = ~shapely.is_missing(diff[u])
+        o, u = o[m], u[m]
+        shapely.prepare(diff)
+        hit = shapely.intersects(diff[u], ogeom[o])
+        per = np.bincount(u[hit], weights=kids[o[hit]], minlength=len(diff))
+        has = np.flatnonzero(~shapely.is_missing(diff) & ~shapely.is_empty(diff))
+        rows.append(
+            pd.DataFrame(
                 {
-                    "unit_id": str(um["unit_id"].iloc[i]),
-                    "unit_name": um["name"].iloc[i],
+                    "unit_id": unit_ids[has],
+                    "unit_name": unit_names[has],
                     "category": cat,
                     "category_label": _label(cat),
-                    "children_uncovered": float(per[i]),
-                    "area_m2": float(shapely.area(diff[i])),
-                    "geometry": diff[i],
+                    "children_uncovered": per[has].astype(float),
+                    "area_m2": shapely.area(diff[has]),
+                    "geometry": diff[has],
                 }
             )
+        )
     cols = [
         "unit_id",
         "unit_name",
@@ -483,27 +516,47 @@ def gaps(
         "rank",
         "geometry",
     ]
+    rows = [r for r in rows if len(r)]
     if not rows:
         out = gpd.GeoDataFrame(columns=cols, geometry="geometry", crs=WGS84)
     else:
-        df = pd.DataFrame(rows).sort_values(["children_uncovered", "area_m2"], ascending=[False, False])
+        df = pd.concat(rows, ignore_index=True).sort_values(
+            ["children_uncovered", "area_m2"], ascending=[False, False]
+        )
         df["rank"] = np.arange(1, len(df) + 1)
         out = gpd.GeoDataFrame(df[cols].reset_index(drop=True), geometry="geometry", crs=crs).to_crs(WGS84)
     out.attrs["uncovered_origins_total"] = totals
     return out
 
 
+def _dissolved(areas: gpd.GeoDataFrame) -> Any:
+    """One polygonal geometry of the service-area rows ``areas`` (a dissolved category is one row already: taken
+    as it is, no union needed)."""
+    geoms = np.asarray(areas.geometry.values, dtype=object)
+    geoms = geoms[~shapely.is_missing(geoms)]
+    if len(geoms) == 1:
+        return geoms[0]
+    return shapely.union_all(geoms) if len(geoms) else shapely.Polygon()
+
+
 def _polygonal(geoms: np.ndarray, min_area: float) -> np.ndarray:
     """Keep only polygon parts of at least ``min_area`` (drops lines/points from overlay, slivers)."""
-    out = np.empty(len(geoms), dtype=object)
+    out = np.full(len(geoms), None, dtype=object)
     parts, idx = shapely.get_parts(geoms, return_index=True)
     if len(parts):
         # polygons from collections
         sub, sidx = shapely.get_parts(parts, return_index=True)
-        poly = shapely.get_type_id(sub) == 3
-        keep = poly & (shapely.area(sub) >= min_area)
-        owner = idx[sidx]
-        for i in range(len(geoms)):
-            sel = sub[keep & (owner == i)]
-            out[i] = (shapely.MultiPolygon(list(sel)) if len(sel) > 1 else sel[0]) if len(sel) else None
+        keep = (shapely.get_type_id(sub) == 3) & (shapely.area(sub) >= min_area)
+        sub, owner = sub[keep], idx[sidx][keep]
+        order = np.argsort(owner, kind="stable")
+        sub, owner = sub[order], owner[order]
+        present, start, count = np.unique(owner, return_index=True, return_counts=True)
+        one = count == 1
+        out[present[one]] = sub[start[one]]
+        many = ~one
+        if many.any():
+            sel = np.isin(owner, present[many])
+            out[present[many]] = shapely.multipolygons(
+                sub[sel], indices=np.searchsorted(present[many], owner[sel])
+            )
     return out
