@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -216,7 +217,7 @@ _held_guard = threading.Lock()
 
 def _try_lock(fh: Any) -> bool:
     try:
-        if os.name == "nt":
+        if sys.platform == "win32":
             import msvcrt
 
             fh.seek(0)
@@ -405,7 +406,7 @@ def _uninterrupted() -> Iterator[None]:
         for s, h in old.items():
             signal.signal(s, h)
         if pending:
-            h = old.get(pending[0])
+            h = old.get(signal.Signals(pending[0]))
             if callable(h):
                 h(pending[0], None)
             else:

@@ -243,6 +243,7 @@ def _write_maps(
     fac = res.layers.get("facilities")
     if "access" in res.layers:
         uc = res.tables.get("community_coverage", res.tables.get("township_coverage"))
+        assert uc is not None  # coverage ran: its unit tables exist
         present = [c for c in cfg.categories if (uc["category"] == c).any()]
         both(
             "overview",
@@ -356,7 +357,7 @@ def _write_maps(
             res.layers.get("walksheds"),
             res.layers.get("schools"),
         )
-        shared = dict(
+        shared: dict[str, Any] = dict(
             boundaries=bounds,
             synthetic=syn,
             network_stress=edges_stress,
