@@ -33,6 +33,7 @@ The path evaluation and the route-sequence helpers are in :mod:`childspace.analy
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -166,7 +167,8 @@ def school_routes(
     categories : str or sequence of str
         Canonical school categories to route to.
     max_distance : float, optional
-        Longest shortest route (metres); origins farther are ``unreachable``. Default: no limit.
+        Longest shortest walk (metres, access legs included); origins farther are ``unreachable``. Default: no
+        limit.
     config : path, mapping or None
         Safety config (:func:`childspace.analysis.safety.load_config`).
     stress : Stress, optional
@@ -174,7 +176,11 @@ def school_routes(
     max_snap : float
         Maximum distance (metres) from a point to the network for it to be attached.
     geometry : bool
-        Build route LineStrings (False: geometry is None; faster for very many origins).
+        Build one route LineString per row (origin -> school). False (a run's default, ``[analysis]
+        route_geometry = false``): no lines are built and every row's geometry is its origin's Point, so the
+        layer stays a usable point layer (verdict per home) whose size grows with the homes, not with the
+        routes' vertices; the edge and crossing sequences in ``attrs["childspace_routes"]`` are the same either
+        way (children per street, hazards and the tables use those, not the lines).
     profile : str, path, mapping or None
         Defaults profile for missing tags (:func:`childspace.analysis.safety.network_stress`; None: chosen from
         the data, "china" in China, "generic" elsewhere). Ignored when ``stress`` is given (its profile is used).
@@ -189,7 +195,9 @@ def school_routes(
     -------
     GeoDataFrame (EPSG:4326)
         Two rows per origin and category: ``origin_id``, ``school_id``, ``category``, ``route``
-        (``shortest``/``safest``), ``children``, ``length_m``, ``straight_m``, ``detour_ratio``,
+        (``shortest``/``safest``), ``children``, ``length_m`` (the walk: the access leg from the origin to its
+        snapped point on the street, the network route, the leg from the school's snapped point to the school;
+        never shorter than ``straight_m``), ``access_m`` (the two legs), ``straight_m``, ``detour_ratio``,
         ``worst_level`` (max of edges and crossings), ``worst_edge_level``, ``worst_crossing_level``,
         ``crossings``, ``unsafe_crossings`` (level >= 3), ``share_l1``..``share_l4`` (length shares),
         ``assumed_share`` (share of the route resting on assumed tags: edge metres with an assumed tag plus each
@@ -199,9 +207,11 @@ def school_routes(
         ``worst_level_worst``, ``verdict_best``, ``verdict_worst`` (the same walk under the profile's optimistic
         and pessimistic defaults), ``verdict_assumed`` (True when the verdict changes within that range: it rests
         on assumptions), ``over_detour``, ``min_stress_length_m``, ``assigned`` (school from the catchment
-        table), ``route_key``, geometry (origin -> school). ``routes.attrs["childspace_routes"]`` keeps the edge
-        and crossing sequences for :func:`hazards`; ``routes.attrs["safety_profile"]`` names the profile and
-        ``routes.attrs["safe_max_level"]`` the safe maxima used.
+        table), ``route_key``, geometry (origin -> school LineString; None for unreachable rows and routes of
+        zero length; with ``geometry=False`` the origin's Point on every row).
+        ``routes.attrs["childspace_routes"]`` keeps the edge and crossing sequences for :func:`hazards`;
+        ``routes.attrs["safety_profile"]`` names the profile and ``routes.attrs["safe_max_level"]`` the safe
+        maxima used.
     """
     require_layer(origins, "origins", ["origin_id", "children"])
     require_layer(schools, "schools", ["facility_id", "category"])
@@ -231,8 +241,13 @@ def school_routes(
             fix="fill the children column (0 when unknown)",
         )
     children = children.to_numpy(dtype=float)
-    o_snap = network.snap(om.geometry, max_distance=max_snap)
-    s_snap = network.snap(sm.geometry, max_distance=max_snap)
+    # access legs (straight, point -> its snapped point) count in the shortest searches, as in the coverage: the
+    # nearest school is the nearest on foot door to gate, and max_distance bounds the whole walk. The safest
+    # searches compare routes between the same two snapped points, so they run without them.
+    o_snap = network.snap(om.geometry, max_distance=max_snap, legs=True)
+    s_snap = network.snap(sm.geometry, max_distance=max_snap, legs=True)
+    o_nl = dataclasses.replace(o_snap, leg=None)
+    s_nl = dataclasses.replace(s_snap, leg=None)
     if (~s_snap.ok).any():
         bad = sm["facility_id"].to_numpy()[~s_snap.ok][:5].tolist()
         warnings.warn(
@@ -304,9 +319,9 @@ def school_routes(
         oi = np.flatnonzero(school_of >= 0)
         if oi.size:
             src = np.searchsorted(sidx, school_of[oi])
-            s_cat = s_snap.take(sidx)
+            s_cat = s_nl.take(sidx)
             parts = []
-            Pf = network.paths(s_cat, o_snap.take(oi), weight=w_safe)
+            Pf = network.paths(s_cat, o_nl.take(oi), weight=w_safe)
             own = Pf.source == src
             if own.any():
                 parts.append((oi[own], _take_paths(network, Pf, np.flatnonzero(own))))
@@ -318,7 +333,7 @@ def school_routes(
                 parts.append(
                     (
                         rest,
-                        network.paths_from(s_cat, o_snap.take(rest), src[~own], weight=w_safe, cutoff=bound),
+                        network.paths_from(s_cat, o_nl.take(rest), src[~own], weight=w_safe, cutoff=bound),
                     )
                 )
             oi_f, P = _concat_paths(network, parts, n_o)
@@ -363,6 +378,8 @@ def school_routes(
         is_geometry=geometry,
         assigned_to=assigned_to,
         fid_pos=fid_pos,
+        o_leg=_legs(o_snap),
+        s_leg=_legs(s_snap),
     )
     smax = safe_max_levels(safe_max_level, cfg)
     _set_verdicts(out, cfg, smax)
@@ -372,6 +389,20 @@ def school_routes(
     out.attrs["safety_profile"] = stress.profile
     out.attrs["safe_max_level"] = smax
     return out
+
+
+def _legs(snap: Any) -> np.ndarray:
+    """Access leg (straight metres from the point to its snapped point on the street) per group of a Snap; the
+    shortest of a group's attached points (one point per origin or school given as points)."""
+    out = np.full(snap.n_groups, np.inf)
+    ok = np.flatnonzero(snap.ok)
+    np.minimum.at(out, snap.owner[ok], snap.distance[ok])
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def _origin_points(om: gpd.GeoDataFrame) -> np.ndarray:
+    """The origins' points in EPSG:4326 (positional), for a routes layer without lines."""
+    return np.asarray(om.geometry.to_crs(WGS84).array, dtype=object)
 
 
 def _assemble(
@@ -390,6 +421,8 @@ def _assemble(
     is_geometry: bool,
     assigned_to: pd.Series,
     fid_pos: dict,
+    o_leg: np.ndarray,
+    s_leg: np.ndarray,
 ) -> gpd.GeoDataFrame:
     r = cfg["routing"]
     ratio, extra = float(r["max_detour_ratio"]), float(r["min_extra_m"])
@@ -522,6 +555,8 @@ def _assemble(
                 if build.size:
                     g[build] = _geometry(network, _take_paths(network, ev.paths, build))
         df["route_key"] = keys
+        df["_oi"] = oi
+        df["_sch"] = sch
         df["assigned"] = (a_pos_all[oi] == sch) & (sch >= 0)
         if kind == "shortest":
             prev = short_rows.get(cat)
@@ -559,6 +594,16 @@ def _assemble(
             ]
         )
         g = np.zeros(0, dtype=object)
+    if "_oi" in df.columns:
+        # the walk includes the access legs: home -> its snapped point, and the school's snapped point -> the
+        # school (straight, as walked off the street); the detour rule above compared the network parts, which
+        # the safest and the shortest route of one home share these legs with
+        oi_ = df["_oi"].to_numpy(dtype=np.int64)
+        sch_ = df["_sch"].to_numpy(dtype=np.int64)
+        leg = o_leg[oi_] + np.where(sch_ >= 0, s_leg[np.maximum(sch_, 0)], np.nan)
+        for c in ("length_m", "min_stress_length_m"):
+            df[c] = df[c].to_numpy(dtype=float) + leg
+        df["access_m"] = np.where(np.isfinite(df["length_m"].to_numpy(dtype=float)), leg, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         df["detour_ratio"] = np.where(
             df["straight_m"].to_numpy(dtype=float) > 0,
@@ -566,6 +611,8 @@ def _assemble(
             np.nan,
         )
     df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)  # set by category in school_routes
+    if not is_geometry and "_oi" in df.columns:  # no lines: each row's geometry is its origin's point
+        g = _origin_points(om)[df["_oi"].to_numpy(dtype=np.int64)]
     out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g, crs=WGS84).values, crs=WGS84)  # built in WGS84
     order = [
         "origin_id",
@@ -574,6 +621,7 @@ def _assemble(
         "route",
         "children",
         "length_m",
+        "access_m",
         "straight_m",
         "detour_ratio",
         "worst_level",
