@@ -179,7 +179,7 @@ def _evaluate(
     walked = np.abs(st.end - st.start)
     reach = np.isfinite(P.dist) & (counts > 0)
     length = np.bincount(path_of, weights=walked, minlength=G)
-    cost = network.path_costs(P, weight)
+    cost = network.path_costs(P, weight, steps=st)
     level = stress.edge_level[e].astype(np.int64)
     shares = np.bincount(path_of * 5 + level, weights=walked, minlength=G * 5).reshape(G, 5)[:, 1:]
     assumed_e = stress.edges["assumed"].to_numpy(dtype=bool)[e]

@@ -51,7 +51,6 @@ from childspace.analysis._route_eval import (
     _copy_keys,
     _drop_keys,
     _drop_keys_multi,
-    _Eval,
     _evaluate,
     _geometry,
     _RouteData,
@@ -79,6 +78,11 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------------------------
 # school routes
 # ----------------------------------------------------------------------------------------------------------------
+#: origins evaluated and assembled per chunk: the per-step arrays of their paths (~50 edges a route on a county's
+#: dense footways) stay within a few hundred MB; the searches run once per category for all origins
+_CHUNK = 50_000
+
+
 def _school_pos(assigned_to: pd.Series, fid: np.ndarray) -> np.ndarray:
     """Position (into the schools) of each origin's assigned school, -1 where none (vectorised lookup)."""
     vals = assigned_to.to_numpy(dtype=object)
@@ -269,11 +273,13 @@ def school_routes(
     sx = shapely.get_x(np.asarray(sm.geometry.array))
     sy = shapely.get_y(np.asarray(sm.geometry.array))
     fid = sm["facility_id"].astype(str).to_numpy(dtype=object)
-    fid_pos = {f: i for i, f in enumerate(fid)}
     cat_arr = sm["category"].astype(str).to_numpy(dtype=object)
 
-    blocks: list[dict] = []
+    o_leg, s_leg = _legs(o_snap), _legs(s_snap)
+    o_pts = None if geometry else _origin_points(om)
+    frames: list[gpd.GeoDataFrame] = []
     key0 = 0
+    n_o = len(om)
     for cat in cats:
         sidx = np.flatnonzero((cat_arr == cat) & s_snap.ok)
         if sidx.size == 0:
@@ -283,7 +289,6 @@ def school_routes(
                 stacklevel=2,
             )
             continue
-        n_o = len(om)
         school_of = np.full(n_o, -1, dtype=np.int64)
         is_assigned = np.zeros(n_o, dtype=bool)
         a_pos = _school_pos(assigned_to, fid)
@@ -303,19 +308,16 @@ def school_routes(
             P = network.paths_from(s_snap.take(sidx), o_snap.take(oa), src, cutoff=max_distance)
             parts.append((oa, P))
         oi_s, P_s = _concat_paths(network, parts, n_o)
-        sch = np.where(P_s.source >= 0, sidx[np.maximum(P_s.source, 0)], -1)
-        ev = _evaluate(network, stress, P_s, w_safe, unsafe_level, alt)
-        short_evals = [(oi_s, sch, ev)]
-        school_of[oi_s] = np.where(ev.reach, sch, -1)
-        short_len = np.full(n_o, np.nan)
-        short_len[oi_s] = ev.length
+        sch_s = np.where(P_s.source >= 0, sidx[np.maximum(P_s.source, 0)], -1)
+        reach_s = np.isfinite(P_s.dist) & (np.diff(P_s.ptr) > 0)
+        school_of[oi_s] = np.where(reach_s, sch_s, -1)
         # safest routes under the stress cost (end penalties undiluted on partial edges). First the least-stress
         # forest of all the category's schools (one search): where an origin's least-stress school is its own
         # school, that path is its least-stress route to it. The others get one tree per school (all on one
         # augmented graph), bounded by the stress cost of the worst shortest route it serves.
         short_cost = np.full(n_o, np.inf)
-        short_cost[oi_s] = np.where(ev.reach, ev.cost, np.inf)
-        safe_evals: list[tuple[np.ndarray, np.ndarray, _Eval]] = []
+        short_cost[oi_s] = np.where(reach_s, _path_costs(network, P_s, w_safe), np.inf)
+        oi_f, P_f = np.zeros(0, dtype=np.int64), None
         oi = np.flatnonzero(school_of >= 0)
         if oi.size:
             src = np.searchsorted(sidx, school_of[oi])
@@ -336,51 +338,74 @@ def school_routes(
                         network.paths_from(s_cat, o_nl.take(rest), src[~own], weight=w_safe, cutoff=bound),
                     )
                 )
-            oi_f, P = _concat_paths(network, parts, n_o)
-            ev = _evaluate(network, stress, P, w_safe, unsafe_level, alt)
-            safe_evals.append((oi_f, school_of[oi_f], ev))
-        # assemble rows
-        for kind, evs in (("shortest", short_evals), ("safest", safe_evals)):
-            for oi, sch, ev in evs:
-                blocks.append(dict(kind=kind, cat=cat, oi=oi, sch=sch, ev=ev, key0=key0))
-                key0 += len(oi)
-        # origins with no reachable school: unreachable rows for both kinds
-        unreach = np.flatnonzero(school_of < 0)
-        unreach_safe = unreach  # safest rows exist only for reachable origins
-        for kind in ("safest",):
-            if unreach_safe.size:
-                blocks.append(
-                    dict(
-                        kind=kind,
-                        cat=cat,
-                        oi=unreach_safe,
-                        sch=np.full(unreach_safe.size, -1),
-                        ev=None,
-                        key0=key0,
-                    )
+            del Pf
+            oi_f, P_f = _concat_paths(network, parts, n_o)
+        del parts
+        # evaluation and rows, one chunk of origins at a time: the per-step arrays of the paths stay bounded
+        unreach = np.flatnonzero(
+            school_of < 0
+        )  # safest rows for them: unreachable (their shortest rows say so)
+        for lo in range(0, n_o, _CHUNK):
+            hi = lo + _CHUNK
+            blocks: list[dict] = []
+            for kind, oi_k, P_k, sch_k in (
+                ("shortest", oi_s, P_s, sch_s),
+                ("safest", oi_f, P_f, None),
+            ):
+                rows = np.arange(np.searchsorted(oi_k, lo), np.searchsorted(oi_k, hi))
+                if rows.size == 0:
+                    continue
+                sub = P_k if rows.size == len(oi_k) else _take_paths(network, P_k, rows)
+                ev = _evaluate(network, stress, sub, w_safe, unsafe_level, alt)
+                sch = sch_k[rows] if sch_k is not None else school_of[oi_k[rows]]
+                blocks.append(dict(kind=kind, cat=cat, oi=oi_k[rows], sch=sch, ev=ev, key0=key0))
+                key0 += rows.size
+            u = unreach[(unreach >= lo) & (unreach < hi)]
+            if u.size:
+                blocks.append(dict(kind="safest", cat=cat, oi=u, sch=np.full(u.size, -1), ev=None, key0=key0))
+                key0 += u.size
+            frames.append(
+                _assemble(
+                    network,
+                    cfg,
+                    blocks,
+                    om,
+                    children,
+                    ox,
+                    oy,
+                    sx,
+                    sy,
+                    fid,
+                    is_geometry=geometry,
+                    assigned_to=assigned_to,
+                    o_leg=o_leg,
+                    s_leg=s_leg,
+                    o_pts=o_pts,
                 )
-                key0 += unreach_safe.size
-        blocks.append(dict(kind="_short_ref", cat=cat, short_len=short_len, short_evals=short_evals))
-
-    out = _assemble(
-        network,
-        stress,
-        cfg,
-        blocks,
-        om,
-        sm,
-        children,
-        ox,
-        oy,
-        sx,
-        sy,
-        fid,
-        is_geometry=geometry,
-        assigned_to=assigned_to,
-        fid_pos=fid_pos,
-        o_leg=_legs(o_snap),
-        s_leg=_legs(s_snap),
-    )
+            )
+            del blocks
+        del P_s, P_f
+    if not frames:  # no school of any category on the network: the empty layer
+        frames.append(
+            _assemble(
+                network,
+                cfg,
+                [],
+                om,
+                children,
+                ox,
+                oy,
+                sx,
+                sy,
+                fid,
+                geometry,
+                assigned_to,
+                o_leg,
+                s_leg,
+                o_pts,
+            )
+        )
+    out = _merge_frames(frames, network)
     smax = safe_max_levels(safe_max_level, cfg)
     _set_verdicts(out, cfg, smax)
     attrs = dict(out.attrs)
@@ -407,11 +432,9 @@ def _origin_points(om: gpd.GeoDataFrame) -> np.ndarray:
 
 def _assemble(
     network: Any,
-    stress: Stress,
     cfg: dict,
     blocks: list[dict],
     om: gpd.GeoDataFrame,
-    sm: gpd.GeoDataFrame,
     children: np.ndarray,
     ox: np.ndarray,
     oy: np.ndarray,
@@ -420,10 +443,12 @@ def _assemble(
     fid: np.ndarray,
     is_geometry: bool,
     assigned_to: pd.Series,
-    fid_pos: dict,
     o_leg: np.ndarray,
     s_leg: np.ndarray,
+    o_pts: np.ndarray | None,
 ) -> gpd.GeoDataFrame:
+    """Rows of one chunk of origins (its shortest and safest blocks of one category), unsorted, with the chunk's
+    edge and crossing sequences in ``attrs["childspace_routes"]`` (merged by :func:`_merge_frames`)."""
     r = cfg["routing"]
     ratio, extra = float(r["max_detour_ratio"]), float(r["min_extra_m"])
     frames = []
@@ -611,8 +636,8 @@ def _assemble(
             np.nan,
         )
     df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)  # set by category in school_routes
-    if not is_geometry and "_oi" in df.columns:  # no lines: each row's geometry is its origin's point
-        g = _origin_points(om)[df["_oi"].to_numpy(dtype=np.int64)]
+    if o_pts is not None and "_oi" in df.columns:  # no lines: each row's geometry is its origin's point
+        g = o_pts[df["_oi"].to_numpy(dtype=np.int64)]
     out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g, crs=WGS84).values, crs=WGS84)  # built in WGS84
     order = [
         "origin_id",
@@ -648,17 +673,52 @@ def _assemble(
         "geometry",
     ]
     out = out[[c for c in order if c in out.columns]]
-    out = out.sort_values(
-        ["category", "origin_id", "route"], ascending=[True, True, False], kind="stable"
-    ).reset_index(drop=True)
-    cat_ = lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64)
+    # sequences kept compact: int32 keys, edges and nodes (a county's routes pass ~50 edges each)
+    cat_ = lambda xs: np.concatenate(xs).astype(np.int32) if xs else np.zeros(0, dtype=np.int32)
     out.attrs["childspace_routes"] = _RouteData(
         cat_(fk_e),
         cat_(fe),
         cat_(fk_c),
         cat_(fn),
         cat_(fce),
-        cat_(fcl).astype(np.int8) if fcl else np.zeros(0, np.int8),
+        np.concatenate(fcl).astype(np.int8) if fcl else np.zeros(0, np.int8),
         network.n_edges,
     )
     return out
+
+
+def _merge_frames(frames: list[gpd.GeoDataFrame], network: Any) -> gpd.GeoDataFrame:
+    """The chunks' rows in one layer, sorted by category, origin and route (shortest first), with their edge and
+    crossing sequences joined."""
+    data = [f.attrs["childspace_routes"] for f in frames]
+    for f in frames:
+        f.attrs = {}
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frames.clear()
+    out = out.sort_values(
+        ["category", "origin_id", "route"], ascending=[True, True, False], kind="stable"
+    ).reset_index(drop=True)
+    out = gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
+    join = lambda name: np.concatenate([getattr(d, name) for d in data])
+    out.attrs["childspace_routes"] = _RouteData(
+        join("edge_key"),
+        join("edge"),
+        join("cross_key"),
+        join("cross_node"),
+        join("cross_edge"),
+        join("cross_level"),
+        network.n_edges,
+    )
+    return out
+
+
+def _path_costs(network: Any, P: Any, weight: Any) -> np.ndarray:
+    """``network.path_costs`` of many paths, a chunk of paths at a time (bounded per-step arrays)."""
+    if len(P) <= _CHUNK:
+        return network.path_costs(P, weight)
+    return np.concatenate(
+        [
+            network.path_costs(_take_paths(network, P, np.arange(lo, min(lo + _CHUNK, len(P)))), weight)
+            for lo in range(0, len(P), _CHUNK)
+        ]
+    )
