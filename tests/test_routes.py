@@ -504,3 +504,33 @@ def test_chunked_evaluation_equals_one_pass(monkeypatch):
 
     a, b = sequences(whole), sequences(parts)
     assert a == b and sum(len(e) for e, _ in a) > 1000
+
+
+def test_children_per_street_without_route_lines():
+    """Children per street come from the routes' edge sequences (no lines needed): equal to a count route by
+    route on the bundled sample."""
+    from childspace.analysis.streets import route_edge_use
+    from childspace.inputs.loaders import load_facilities, load_origins
+
+    for p in ("osm/sample.osm", "facilities/facilities.csv", "origins/homes.gpkg"):
+        sample_file(p)
+    net = WalkNetwork.from_osm(SAMPLE_OSM)
+    fac = load_facilities(SAMPLE_FAC)
+    schools = fac[fac["category"].isin(["primary_school", "middle_school"])]
+    routes = school_routes(net, load_origins(SAMPLE_HOMES), schools, geometry=False)
+    assert (routes.geometry.geom_type == "Point").all()
+    edges = net.edges.reset_index(drop=True)
+    use = route_edge_use(routes, edges, "safest")
+    data = routes.attrs["childspace_routes"]
+    exp = np.zeros(len(edges))
+    n_routes = np.zeros(len(edges), dtype=int)
+    ok = routes[(routes["route"] == "safest") & (routes["verdict"] != "unreachable")]
+    for key, kids in zip(ok["route_key"], ok["children"]):
+        for e in set(data.edges_of(int(key)).tolist()):
+            exp[e] += kids
+            n_routes[e] += 1
+    got = np.zeros(len(edges))
+    got[use.index.to_numpy()] = use["children"].to_numpy()
+    np.testing.assert_allclose(got, exp)
+    assert exp.sum() > 0 and len(use) == int((n_routes > 0).sum())
+    assert (use["routes"].to_numpy() == n_routes[use.index.to_numpy()]).all()

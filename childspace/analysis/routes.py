@@ -53,6 +53,7 @@ from childspace.analysis._route_eval import (
     _drop_keys_multi,
     _evaluate,
     _geometry,
+    _reuse_eval,
     _RouteData,
     _same_paths,
     _take_paths,
@@ -348,6 +349,7 @@ def school_routes(
         for lo in range(0, n_o, _CHUNK):
             hi = lo + _CHUNK
             blocks: list[dict] = []
+            sub_s: Any = None
             for kind, oi_k, P_k, sch_k in (
                 ("shortest", oi_s, P_s, sch_s),
                 ("safest", oi_f, P_f, None),
@@ -356,7 +358,19 @@ def school_routes(
                 if rows.size == 0:
                     continue
                 sub = P_k if rows.size == len(oi_k) else _take_paths(network, P_k, rows)
-                ev = _evaluate(network, stress, sub, w_safe, unsafe_level, alt)
+                if kind == "shortest":
+                    ev = ev_s = _evaluate(network, stress, sub, w_safe, unsafe_level, alt)
+                    sub_s, oi_sub_s = sub, oi_k[rows]
+                else:  # a safest route that walks the shortest route's path shares its evaluation
+                    rpos = np.searchsorted(oi_sub_s, oi_k[rows])
+                    same = _same_paths(sub, sub_s, rpos)
+                    diff = np.flatnonzero(~same)
+                    ev_d = (
+                        _evaluate(network, stress, _take_paths(network, sub, diff), w_safe, unsafe_level, alt)
+                        if diff.size
+                        else None
+                    )
+                    ev = _reuse_eval(ev_s, rpos, same, ev_d, sub)
                 sch = sch_k[rows] if sch_k is not None else school_of[oi_k[rows]]
                 blocks.append(dict(kind=kind, cat=cat, oi=oi_k[rows], sch=sch, ev=ev, key0=key0))
                 key0 += rows.size
@@ -408,9 +422,10 @@ def school_routes(
     out = _merge_frames(frames, network)
     smax = safe_max_levels(safe_max_level, cfg)
     _set_verdicts(out, cfg, smax)
-    attrs = dict(out.attrs)
-    out = out[[c for c in out.columns if c != "geometry"] + ["geometry"]]
-    out.attrs.update(attrs)
+    if out.columns[-1] != "geometry":
+        attrs = dict(out.attrs)
+        out = out[[c for c in out.columns if c != "geometry"] + ["geometry"]]
+        out.attrs.update(attrs)
     out.attrs["safety_profile"] = stress.profile
     out.attrs["safe_max_level"] = smax
     return out
@@ -636,6 +651,10 @@ def _assemble(
             np.nan,
         )
     df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)  # set by category in school_routes
+    # placeholders in their final place (set with the verdict): no reordering copy of the whole layer later
+    df["verdict_best"] = df["verdict"]
+    df["verdict_worst"] = df["verdict"]
+    df["verdict_assumed"] = False
     if o_pts is not None and "_oi" in df.columns:  # no lines: each row's geometry is its origin's point
         g = o_pts[df["_oi"].to_numpy(dtype=np.int64)]
     out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g, crs=WGS84).values, crs=WGS84)  # built in WGS84
@@ -698,8 +717,20 @@ def _merge_frames(frames: list[gpd.GeoDataFrame], network: Any) -> gpd.GeoDataFr
     out = out.sort_values(
         ["category", "origin_id", "route"], ascending=[True, True, False], kind="stable"
     ).reset_index(drop=True)
-    out = gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
-    join = lambda name: np.concatenate([getattr(d, name) for d in data])
+    if not isinstance(out, gpd.GeoDataFrame):
+        out = gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
+
+    def join(name: str) -> np.ndarray:  # one array, each chunk's part released once copied in
+        parts = [getattr(d, name) for d in data]
+        res = np.empty(sum(p.size for p in parts), dtype=parts[0].dtype)
+        pos = 0
+        for d, p in zip(data, parts):
+            res[pos : pos + p.size] = p
+            pos += p.size
+            setattr(d, name, None)
+        del parts
+        return res
+
     out.attrs["childspace_routes"] = _RouteData(
         join("edge_key"),
         join("edge"),
