@@ -33,6 +33,7 @@ The path evaluation and the route-sequence helpers are in :mod:`childspace.analy
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
@@ -398,6 +399,7 @@ def school_routes(
                 )
             )
             del blocks
+            _release_freed_memory()
         del P_s, P_f
     if not frames:  # no school of any category on the network: the empty layer
         frames.append(
@@ -429,6 +431,16 @@ def school_routes(
     out.attrs["safety_profile"] = stress.profile
     out.attrs["safe_max_level"] = smax
     return out
+
+
+def _release_freed_memory() -> None:
+    """Hand the heap pages freed by a chunk back to the system (glibc ``malloc_trim``): the chunks' arrays of
+    a few MB each are heap allocations, and without this the process keeps their pages as it grows the layer.
+    A no-op where the C library has no ``malloc_trim``."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _legs(snap: Any) -> np.ndarray:
