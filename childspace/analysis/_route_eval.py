@@ -179,7 +179,7 @@ def _evaluate(
     walked = np.abs(st.end - st.start)
     reach = np.isfinite(P.dist) & (counts > 0)
     length = np.bincount(path_of, weights=walked, minlength=G)
-    cost = network.path_costs(P, weight)
+    cost = network.path_costs(P, weight, steps=st)
     level = stress.edge_level[e].astype(np.int64)
     shares = np.bincount(path_of * 5 + level, weights=walked, minlength=G * 5).reshape(G, 5)[:, 1:]
     assumed_e = stress.edges["assumed"].to_numpy(dtype=bool)[e]
@@ -284,3 +284,55 @@ def _copy_keys(
     fn.append(np.concatenate(fn)[m])
     fce.append(np.concatenate(fce)[m])
     fcl.append(np.concatenate(fcl)[m])
+
+
+def _reuse_eval(ev_s: _Eval, rpos: np.ndarray, same: np.ndarray, ev_d: _Eval | None, P: Any) -> _Eval:
+    """Evaluation of paths ``P`` where the paths ``same`` are walks already evaluated in ``ev_s`` (at rows
+    ``rpos``: e.g. a safest route identical to the shortest one) and the others were evaluated in ``ev_d`` (in
+    order). Per-path values are copied, the flat sequences of the copied walks renumbered (order kept)."""
+    G = same.size
+    s_rows = np.flatnonzero(same)
+    d_rows = np.flatnonzero(~same)
+    take = rpos[s_rows]
+
+    def per(a_s: np.ndarray, a_d: np.ndarray | None) -> np.ndarray:
+        out = np.empty((G,) + a_s.shape[1:], dtype=a_s.dtype if a_d is None else np.result_type(a_s, a_d))
+        out[s_rows] = a_s[take]
+        if a_d is not None:
+            out[d_rows] = a_d
+        return out
+
+    new_of = np.full(len(ev_s.reach), -1, dtype=np.int64)
+    new_of[take] = s_rows  # one safest path per shortest path at most (one per origin)
+    m = new_of[ev_s.flat_path] >= 0
+    mc = new_of[ev_s.cross_path] >= 0
+
+    def flat(a_s: np.ndarray, a_d: np.ndarray | None, mask: np.ndarray) -> np.ndarray:
+        return a_s[mask] if a_d is None else np.concatenate([a_s[mask], a_d])
+
+    d = ev_d
+    alt = [
+        per(a, None if d is None or not d.alt_worst else d.alt_worst[k])
+        for k, a in enumerate(ev_s.alt_worst or [])
+    ]
+    assert ev_s.n_assumed_cross is not None
+    return _Eval(
+        reach=per(ev_s.reach, None if d is None else d.reach),
+        length=per(ev_s.length, None if d is None else d.length),
+        cost=per(ev_s.cost, None if d is None else d.cost),
+        shares=per(ev_s.shares, None if d is None else d.shares),
+        assumed=per(ev_s.assumed, None if d is None else d.assumed),
+        worst_edge=per(ev_s.worst_edge, None if d is None else d.worst_edge),
+        worst_cross=per(ev_s.worst_cross, None if d is None else d.worst_cross),
+        n_unsafe=per(ev_s.n_unsafe, None if d is None else d.n_unsafe),
+        n_cross=per(ev_s.n_cross, None if d is None else d.n_cross),
+        n_assumed_cross=per(ev_s.n_assumed_cross, None if d is None else d.n_assumed_cross),
+        alt_worst=alt,
+        flat_path=flat(new_of[ev_s.flat_path], None if d is None else d_rows[d.flat_path], m),
+        flat_edge=flat(ev_s.flat_edge, None if d is None else d.flat_edge, m),
+        cross_path=flat(new_of[ev_s.cross_path], None if d is None else d_rows[d.cross_path], mc),
+        cross_node=flat(ev_s.cross_node, None if d is None else d.cross_node, mc),
+        cross_edge=flat(ev_s.cross_edge, None if d is None else d.cross_edge, mc),
+        cross_level=flat(ev_s.cross_level, None if d is None else d.cross_level, mc),
+        paths=P,
+    )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import warnings
+import weakref
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -228,43 +230,34 @@ def _rate_from_roads_beside(
     extra = beside_roads if beside_roads is not None and len(beside_roads) else None
     if w_idx.size == 0 or (road_idx.size == 0 and extra is None):
         return es
-    crs, metric = _metric_crs(edges)
-    w_g = metric_lines(geom[w_idx], crs, metric)
-    rd_g = metric_lines(geom[road_idx], crs, metric)
     tags = [c for c in EDGE_TAG_COLUMNS if c in edges.columns and not c.startswith("sidewalk")]
     road_tags = pd.DataFrame(edges[tags].iloc[road_idx].to_numpy(dtype=object), columns=tags)
     road_tags["_context"] = ctx[road_idx]
-    grade_r = _grade(edges.iloc[road_idx])
     n_net = road_idx.size
     if extra is not None:  # roads not walked are candidates too (rows after the edges)
-        x_g = np.asarray(extra.to_crs(metric if metric is not None else crs).geometry.array, dtype=object)
-        rd_g = np.concatenate([rd_g, x_g])
         x_tags = pd.DataFrame(
             {c: extra[c].to_numpy(dtype=object) if c in extra.columns else None for c in tags}, columns=tags
         )
         x_tags["_context"] = ctx_x
         road_tags = pd.concat([road_tags, x_tags], ignore_index=True)
-        grade_r = np.concatenate([grade_r, _grade(extra)])
-    ok_r = ~(shapely.is_missing(rd_g) | shapely.is_empty(rd_g))
-    tree = shapely.STRtree(np.where(ok_r, rd_g, None))  # type: ignore[call-overload]
-    wi, ri = tree.query(w_g, predicate="dwithin", distance=search)
-    keep = _grade(edges.iloc[w_idx])[wi] == grade_r[ri]
-    wi, ri = wi[keep], ri[keep]
-    if wi.size == 0:
+    # which road each way runs beside is geometry only: the same for every profile and variant of one network
+    key = (
+        id(edges),
+        id(extra),
+        search,
+        hash(w_idx.tobytes()),
+        hash(road_idx.tobytes()),
+        hash(is_sw.tobytes()),
+    )
+    hit = _BESIDE_CACHE.get("last")
+    if hit is not None and hit[0] == key and hit[1]() is edges and (hit[2] is None or hit[2]() is extra):
+        wsel, rsel, dsel = hit[3]
+    else:
+        wsel, rsel, dsel = _beside_pairs(edges, geom, w_idx, road_idx, extra, is_sw, search)
+        x_ref = None if extra is None else weakref.ref(extra)
+        _BESIDE_CACHE["last"] = (key, weakref.ref(edges), x_ref, (wsel, rsel, dsel))
+    if wsel.size == 0:
         return es
-    # parallel: start, middle and end of the way within `search` of the road (sidewalk ways: any candidate)
-    pts = np.stack([shapely.line_interpolate_point(w_g, f, normalized=True) for f in (0.0, 0.5, 1.0)], axis=1)
-    d = np.stack([shapely.distance(pts[wi, k], rd_g[ri]) for k in range(3)], axis=1)
-    parallel = (d <= search + 1e-9).all(axis=1) | is_sw[w_idx][wi]
-    wi, ri, d = wi[parallel], ri[parallel], d[parallel]
-    if wi.size == 0:
-        return es
-    uniq_r, inv_r = np.unique(ri, return_inverse=True)
-    bands = shapely.buffer(rd_g[uniq_r], search, quad_segs=4)
-    overlap = shapely.length(shapely.intersection(w_g[wi], bands[inv_r]))
-    order = np.lexsort((-overlap, wi))
-    first = order[np.r_[True, wi[order][1:] != wi[order][:-1]]]
-    wsel, rsel, dsel = wi[first], ri[first], d[first].mean(axis=1)
     rows = w_idx[wsel]
     on_net = rsel < n_net
     rd_rows = np.where(on_net, road_idx[np.minimum(rsel, max(n_net - 1, 0))] if n_net else -1, -1)
@@ -321,6 +314,54 @@ def _rate_from_roads_beside(
         arr[rows] = vals
         es[col] = arr
     return es
+
+
+#: the last network's beside-road pairs (:func:`_beside_pairs`): the optimistic and pessimistic variants rated
+#: right after the typical model reuse them (held by weak references to the edge and road tables)
+_BESIDE_CACHE: dict[str, Any] = {}
+
+
+def _beside_pairs(
+    edges: gpd.GeoDataFrame,
+    geom: np.ndarray,
+    w_idx: np.ndarray,
+    road_idx: np.ndarray,
+    extra: gpd.GeoDataFrame | None,
+    is_sw: np.ndarray,
+    search: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The road beside each way of ``w_idx`` (positions into ``w_idx``, into the roads: network roads then
+    ``extra``, and the mean distance), by geometry alone."""
+    none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    crs, metric = _metric_crs(edges)
+    w_g = metric_lines(geom[w_idx], crs, metric)
+    rd_g = metric_lines(geom[road_idx], crs, metric)
+    grade_r = _grade(edges.iloc[road_idx])
+    if extra is not None:
+        x_g = np.asarray(extra.to_crs(metric if metric is not None else crs).geometry.array, dtype=object)
+        rd_g = np.concatenate([rd_g, x_g])
+        grade_r = np.concatenate([grade_r, _grade(extra)])
+    ok_r = ~(shapely.is_missing(rd_g) | shapely.is_empty(rd_g))
+    tree = shapely.STRtree(np.where(ok_r, rd_g, None))  # type: ignore[call-overload]
+    wi, ri = tree.query(w_g, predicate="dwithin", distance=search)
+    keep = _grade(edges.iloc[w_idx])[wi] == grade_r[ri]
+    wi, ri = wi[keep], ri[keep]
+    if wi.size == 0:
+        return none
+    # parallel: start, middle and end of the way within `search` of the road (sidewalk ways: any candidate)
+    pts = np.stack([shapely.line_interpolate_point(w_g, f, normalized=True) for f in (0.0, 0.5, 1.0)], axis=1)
+    d = np.stack([shapely.distance(pts[wi, k], rd_g[ri]) for k in range(3)], axis=1)
+    parallel = (d <= search + 1e-9).all(axis=1) | is_sw[w_idx][wi]
+    wi, ri, d = wi[parallel], ri[parallel], d[parallel]
+    if wi.size == 0:
+        return none
+    uniq_r, inv_r = np.unique(ri, return_inverse=True)
+    bands = shapely.buffer(rd_g[uniq_r], search, quad_segs=4)
+    overlap = shapely.length(shapely.intersection(w_g[wi], bands[inv_r]))
+    order = np.lexsort((-overlap, wi))
+    first = order[np.r_[True, wi[order][1:] != wi[order][:-1]]]
+    wsel, rsel, dsel = wi[first], ri[first], d[first].mean(axis=1)
+    return wsel, rsel, dsel
 
 
 def edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.DataFrame:

@@ -33,6 +33,8 @@ The path evaluation and the route-sequence helpers are in :mod:`childspace.analy
 
 from __future__ import annotations
 
+import ctypes
+import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -50,9 +52,9 @@ from childspace.analysis._route_eval import (
     _copy_keys,
     _drop_keys,
     _drop_keys_multi,
-    _Eval,
     _evaluate,
     _geometry,
+    _reuse_eval,
     _RouteData,
     _same_paths,
     _take_paths,
@@ -78,6 +80,11 @@ __all__ = [
 # ----------------------------------------------------------------------------------------------------------------
 # school routes
 # ----------------------------------------------------------------------------------------------------------------
+#: origins evaluated and assembled per chunk: the per-step arrays of their paths (~50 edges a route on a county's
+#: dense footways) stay within a few hundred MB; the searches run once per category for all origins
+_CHUNK = 50_000
+
+
 def _school_pos(assigned_to: pd.Series, fid: np.ndarray) -> np.ndarray:
     """Position (into the schools) of each origin's assigned school, -1 where none (vectorised lookup)."""
     vals = assigned_to.to_numpy(dtype=object)
@@ -166,7 +173,8 @@ def school_routes(
     categories : str or sequence of str
         Canonical school categories to route to.
     max_distance : float, optional
-        Longest shortest route (metres); origins farther are ``unreachable``. Default: no limit.
+        Longest shortest walk (metres, access legs included); origins farther are ``unreachable``. Default: no
+        limit.
     config : path, mapping or None
         Safety config (:func:`childspace.analysis.safety.load_config`).
     stress : Stress, optional
@@ -174,7 +182,11 @@ def school_routes(
     max_snap : float
         Maximum distance (metres) from a point to the network for it to be attached.
     geometry : bool
-        Build route LineStrings (False: geometry is None; faster for very many origins).
+        Build one route LineString per row (origin -> school). False (a run's default, ``[analysis]
+        route_geometry = false``): no lines are built and every row's geometry is its origin's Point, so the
+        layer stays a usable point layer (verdict per home) whose size grows with the homes, not with the
+        routes' vertices; the edge and crossing sequences in ``attrs["childspace_routes"]`` are the same either
+        way (children per street, hazards and the tables use those, not the lines).
     profile : str, path, mapping or None
         Defaults profile for missing tags (:func:`childspace.analysis.safety.network_stress`; None: chosen from
         the data, "china" in China, "generic" elsewhere). Ignored when ``stress`` is given (its profile is used).
@@ -189,7 +201,9 @@ def school_routes(
     -------
     GeoDataFrame (EPSG:4326)
         Two rows per origin and category: ``origin_id``, ``school_id``, ``category``, ``route``
-        (``shortest``/``safest``), ``children``, ``length_m``, ``straight_m``, ``detour_ratio``,
+        (``shortest``/``safest``), ``children``, ``length_m`` (the walk: the access leg from the origin to its
+        snapped point on the street, the network route, the leg from the school's snapped point to the school;
+        never shorter than ``straight_m``), ``access_m`` (the two legs), ``straight_m``, ``detour_ratio``,
         ``worst_level`` (max of edges and crossings), ``worst_edge_level``, ``worst_crossing_level``,
         ``crossings``, ``unsafe_crossings`` (level >= 3), ``share_l1``..``share_l4`` (length shares),
         ``assumed_share`` (share of the route resting on assumed tags: edge metres with an assumed tag plus each
@@ -199,9 +213,11 @@ def school_routes(
         ``worst_level_worst``, ``verdict_best``, ``verdict_worst`` (the same walk under the profile's optimistic
         and pessimistic defaults), ``verdict_assumed`` (True when the verdict changes within that range: it rests
         on assumptions), ``over_detour``, ``min_stress_length_m``, ``assigned`` (school from the catchment
-        table), ``route_key``, geometry (origin -> school). ``routes.attrs["childspace_routes"]`` keeps the edge
-        and crossing sequences for :func:`hazards`; ``routes.attrs["safety_profile"]`` names the profile and
-        ``routes.attrs["safe_max_level"]`` the safe maxima used.
+        table), ``route_key``, geometry (origin -> school LineString; None for unreachable rows and routes of
+        zero length; with ``geometry=False`` the origin's Point on every row).
+        ``routes.attrs["childspace_routes"]`` keeps the edge and crossing sequences for :func:`hazards`;
+        ``routes.attrs["safety_profile"]`` names the profile and ``routes.attrs["safe_max_level"]`` the safe
+        maxima used.
     """
     require_layer(origins, "origins", ["origin_id", "children"])
     require_layer(schools, "schools", ["facility_id", "category"])
@@ -231,8 +247,13 @@ def school_routes(
             fix="fill the children column (0 when unknown)",
         )
     children = children.to_numpy(dtype=float)
-    o_snap = network.snap(om.geometry, max_distance=max_snap)
-    s_snap = network.snap(sm.geometry, max_distance=max_snap)
+    # access legs (straight, point -> its snapped point) count in the shortest searches, as in the coverage: the
+    # nearest school is the nearest on foot door to gate, and max_distance bounds the whole walk. The safest
+    # searches compare routes between the same two snapped points, so they run without them.
+    o_snap = network.snap(om.geometry, max_distance=max_snap, legs=True)
+    s_snap = network.snap(sm.geometry, max_distance=max_snap, legs=True)
+    o_nl = dataclasses.replace(o_snap, leg=None)
+    s_nl = dataclasses.replace(s_snap, leg=None)
     if (~s_snap.ok).any():
         bad = sm["facility_id"].to_numpy()[~s_snap.ok][:5].tolist()
         warnings.warn(
@@ -254,11 +275,13 @@ def school_routes(
     sx = shapely.get_x(np.asarray(sm.geometry.array))
     sy = shapely.get_y(np.asarray(sm.geometry.array))
     fid = sm["facility_id"].astype(str).to_numpy(dtype=object)
-    fid_pos = {f: i for i, f in enumerate(fid)}
     cat_arr = sm["category"].astype(str).to_numpy(dtype=object)
 
-    blocks: list[dict] = []
+    o_leg, s_leg = _legs(o_snap), _legs(s_snap)
+    o_pts = None if geometry else _origin_points(om)
+    frames: list[gpd.GeoDataFrame] = []
     key0 = 0
+    n_o = len(om)
     for cat in cats:
         sidx = np.flatnonzero((cat_arr == cat) & s_snap.ok)
         if sidx.size == 0:
@@ -268,7 +291,6 @@ def school_routes(
                 stacklevel=2,
             )
             continue
-        n_o = len(om)
         school_of = np.full(n_o, -1, dtype=np.int64)
         is_assigned = np.zeros(n_o, dtype=bool)
         a_pos = _school_pos(assigned_to, fid)
@@ -288,25 +310,22 @@ def school_routes(
             P = network.paths_from(s_snap.take(sidx), o_snap.take(oa), src, cutoff=max_distance)
             parts.append((oa, P))
         oi_s, P_s = _concat_paths(network, parts, n_o)
-        sch = np.where(P_s.source >= 0, sidx[np.maximum(P_s.source, 0)], -1)
-        ev = _evaluate(network, stress, P_s, w_safe, unsafe_level, alt)
-        short_evals = [(oi_s, sch, ev)]
-        school_of[oi_s] = np.where(ev.reach, sch, -1)
-        short_len = np.full(n_o, np.nan)
-        short_len[oi_s] = ev.length
+        sch_s = np.where(P_s.source >= 0, sidx[np.maximum(P_s.source, 0)], -1)
+        reach_s = np.isfinite(P_s.dist) & (np.diff(P_s.ptr) > 0)
+        school_of[oi_s] = np.where(reach_s, sch_s, -1)
         # safest routes under the stress cost (end penalties undiluted on partial edges). First the least-stress
         # forest of all the category's schools (one search): where an origin's least-stress school is its own
         # school, that path is its least-stress route to it. The others get one tree per school (all on one
         # augmented graph), bounded by the stress cost of the worst shortest route it serves.
         short_cost = np.full(n_o, np.inf)
-        short_cost[oi_s] = np.where(ev.reach, ev.cost, np.inf)
-        safe_evals: list[tuple[np.ndarray, np.ndarray, _Eval]] = []
+        short_cost[oi_s] = np.where(reach_s, _path_costs(network, P_s, w_safe), np.inf)
+        oi_f, P_f = np.zeros(0, dtype=np.int64), None
         oi = np.flatnonzero(school_of >= 0)
         if oi.size:
             src = np.searchsorted(sidx, school_of[oi])
-            s_cat = s_snap.take(sidx)
+            s_cat = s_nl.take(sidx)
             parts = []
-            Pf = network.paths(s_cat, o_snap.take(oi), weight=w_safe)
+            Pf = network.paths(s_cat, o_nl.take(oi), weight=w_safe)
             own = Pf.source == src
             if own.any():
                 parts.append((oi[own], _take_paths(network, Pf, np.flatnonzero(own))))
@@ -318,69 +337,131 @@ def school_routes(
                 parts.append(
                     (
                         rest,
-                        network.paths_from(s_cat, o_snap.take(rest), src[~own], weight=w_safe, cutoff=bound),
+                        network.paths_from(s_cat, o_nl.take(rest), src[~own], weight=w_safe, cutoff=bound),
                     )
                 )
-            oi_f, P = _concat_paths(network, parts, n_o)
-            ev = _evaluate(network, stress, P, w_safe, unsafe_level, alt)
-            safe_evals.append((oi_f, school_of[oi_f], ev))
-        # assemble rows
-        for kind, evs in (("shortest", short_evals), ("safest", safe_evals)):
-            for oi, sch, ev in evs:
-                blocks.append(dict(kind=kind, cat=cat, oi=oi, sch=sch, ev=ev, key0=key0))
-                key0 += len(oi)
-        # origins with no reachable school: unreachable rows for both kinds
-        unreach = np.flatnonzero(school_of < 0)
-        unreach_safe = unreach  # safest rows exist only for reachable origins
-        for kind in ("safest",):
-            if unreach_safe.size:
-                blocks.append(
-                    dict(
-                        kind=kind,
-                        cat=cat,
-                        oi=unreach_safe,
-                        sch=np.full(unreach_safe.size, -1),
-                        ev=None,
-                        key0=key0,
+            del Pf
+            oi_f, P_f = _concat_paths(network, parts, n_o)
+        del parts
+        # evaluation and rows, one chunk of origins at a time: the per-step arrays of the paths stay bounded
+        unreach = np.flatnonzero(
+            school_of < 0
+        )  # safest rows for them: unreachable (their shortest rows say so)
+        for lo in range(0, n_o, _CHUNK):
+            hi = lo + _CHUNK
+            blocks: list[dict] = []
+            sub_s: Any = None
+            for kind, oi_k, P_k, sch_k in (
+                ("shortest", oi_s, P_s, sch_s),
+                ("safest", oi_f, P_f, None),
+            ):
+                rows = np.arange(np.searchsorted(oi_k, lo), np.searchsorted(oi_k, hi))
+                if rows.size == 0:
+                    continue
+                sub = P_k if rows.size == len(oi_k) else _take_paths(network, P_k, rows)
+                if kind == "shortest":
+                    ev = ev_s = _evaluate(network, stress, sub, w_safe, unsafe_level, alt)
+                    sub_s, oi_sub_s = sub, oi_k[rows]
+                else:  # a safest route that walks the shortest route's path shares its evaluation
+                    rpos = np.searchsorted(oi_sub_s, oi_k[rows])
+                    same = _same_paths(sub, sub_s, rpos)
+                    diff = np.flatnonzero(~same)
+                    ev_d = (
+                        _evaluate(network, stress, _take_paths(network, sub, diff), w_safe, unsafe_level, alt)
+                        if diff.size
+                        else None
                     )
+                    ev = _reuse_eval(ev_s, rpos, same, ev_d, sub)
+                sch = sch_k[rows] if sch_k is not None else school_of[oi_k[rows]]
+                blocks.append(dict(kind=kind, cat=cat, oi=oi_k[rows], sch=sch, ev=ev, key0=key0))
+                key0 += rows.size
+            u = unreach[(unreach >= lo) & (unreach < hi)]
+            if u.size:
+                blocks.append(dict(kind="safest", cat=cat, oi=u, sch=np.full(u.size, -1), ev=None, key0=key0))
+                key0 += u.size
+            frames.append(
+                _assemble(
+                    network,
+                    cfg,
+                    blocks,
+                    om,
+                    children,
+                    ox,
+                    oy,
+                    sx,
+                    sy,
+                    fid,
+                    is_geometry=geometry,
+                    assigned_to=assigned_to,
+                    o_leg=o_leg,
+                    s_leg=s_leg,
+                    o_pts=o_pts,
                 )
-                key0 += unreach_safe.size
-        blocks.append(dict(kind="_short_ref", cat=cat, short_len=short_len, short_evals=short_evals))
-
-    out = _assemble(
-        network,
-        stress,
-        cfg,
-        blocks,
-        om,
-        sm,
-        children,
-        ox,
-        oy,
-        sx,
-        sy,
-        fid,
-        is_geometry=geometry,
-        assigned_to=assigned_to,
-        fid_pos=fid_pos,
-    )
+            )
+            del blocks
+            _release_freed_memory()
+        del P_s, P_f
+    if not frames:  # no school of any category on the network: the empty layer
+        frames.append(
+            _assemble(
+                network,
+                cfg,
+                [],
+                om,
+                children,
+                ox,
+                oy,
+                sx,
+                sy,
+                fid,
+                geometry,
+                assigned_to,
+                o_leg,
+                s_leg,
+                o_pts,
+            )
+        )
+    out = _merge_frames(frames, network)
     smax = safe_max_levels(safe_max_level, cfg)
     _set_verdicts(out, cfg, smax)
-    attrs = dict(out.attrs)
-    out = out[[c for c in out.columns if c != "geometry"] + ["geometry"]]
-    out.attrs.update(attrs)
+    if out.columns[-1] != "geometry":
+        attrs = dict(out.attrs)
+        out = out[[c for c in out.columns if c != "geometry"] + ["geometry"]]
+        out.attrs.update(attrs)
     out.attrs["safety_profile"] = stress.profile
     out.attrs["safe_max_level"] = smax
     return out
 
 
+def _release_freed_memory() -> None:
+    """Hand the heap pages freed by a chunk back to the system (glibc ``malloc_trim``): the chunks' arrays of
+    a few MB each are heap allocations, and without this the process keeps their pages as it grows the layer.
+    A no-op where the C library has no ``malloc_trim``."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _legs(snap: Any) -> np.ndarray:
+    """Access leg (straight metres from the point to its snapped point on the street) per group of a Snap; the
+    shortest of a group's attached points (one point per origin or school given as points)."""
+    out = np.full(snap.n_groups, np.inf)
+    ok = np.flatnonzero(snap.ok)
+    np.minimum.at(out, snap.owner[ok], snap.distance[ok])
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def _origin_points(om: gpd.GeoDataFrame) -> np.ndarray:
+    """The origins' points in EPSG:4326 (positional), for a routes layer without lines."""
+    return np.asarray(om.geometry.to_crs(WGS84).array, dtype=object)
+
+
 def _assemble(
     network: Any,
-    stress: Stress,
     cfg: dict,
     blocks: list[dict],
     om: gpd.GeoDataFrame,
-    sm: gpd.GeoDataFrame,
     children: np.ndarray,
     ox: np.ndarray,
     oy: np.ndarray,
@@ -389,8 +470,12 @@ def _assemble(
     fid: np.ndarray,
     is_geometry: bool,
     assigned_to: pd.Series,
-    fid_pos: dict,
+    o_leg: np.ndarray,
+    s_leg: np.ndarray,
+    o_pts: np.ndarray | None,
 ) -> gpd.GeoDataFrame:
+    """Rows of one chunk of origins (its shortest and safest blocks of one category), unsorted, with the chunk's
+    edge and crossing sequences in ``attrs["childspace_routes"]`` (merged by :func:`_merge_frames`)."""
     r = cfg["routing"]
     ratio, extra = float(r["max_detour_ratio"]), float(r["min_extra_m"])
     frames = []
@@ -522,6 +607,8 @@ def _assemble(
                 if build.size:
                     g[build] = _geometry(network, _take_paths(network, ev.paths, build))
         df["route_key"] = keys
+        df["_oi"] = oi
+        df["_sch"] = sch
         df["assigned"] = (a_pos_all[oi] == sch) & (sch >= 0)
         if kind == "shortest":
             prev = short_rows.get(cat)
@@ -559,6 +646,16 @@ def _assemble(
             ]
         )
         g = np.zeros(0, dtype=object)
+    if "_oi" in df.columns:
+        # the walk includes the access legs: home -> its snapped point, and the school's snapped point -> the
+        # school (straight, as walked off the street); the detour rule above compared the network parts, which
+        # the safest and the shortest route of one home share these legs with
+        oi_ = df["_oi"].to_numpy(dtype=np.int64)
+        sch_ = df["_sch"].to_numpy(dtype=np.int64)
+        leg = o_leg[oi_] + np.where(sch_ >= 0, s_leg[np.maximum(sch_, 0)], np.nan)
+        for c in ("length_m", "min_stress_length_m"):
+            df[c] = df[c].to_numpy(dtype=float) + leg
+        df["access_m"] = np.where(np.isfinite(df["length_m"].to_numpy(dtype=float)), leg, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         df["detour_ratio"] = np.where(
             df["straight_m"].to_numpy(dtype=float) > 0,
@@ -566,6 +663,12 @@ def _assemble(
             np.nan,
         )
     df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)  # set by category in school_routes
+    # placeholders in their final place (set with the verdict): no reordering copy of the whole layer later
+    df["verdict_best"] = df["verdict"]
+    df["verdict_worst"] = df["verdict"]
+    df["verdict_assumed"] = False
+    if o_pts is not None and "_oi" in df.columns:  # no lines: each row's geometry is its origin's point
+        g = o_pts[df["_oi"].to_numpy(dtype=np.int64)]
     out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g, crs=WGS84).values, crs=WGS84)  # built in WGS84
     order = [
         "origin_id",
@@ -574,6 +677,7 @@ def _assemble(
         "route",
         "children",
         "length_m",
+        "access_m",
         "straight_m",
         "detour_ratio",
         "worst_level",
@@ -600,17 +704,64 @@ def _assemble(
         "geometry",
     ]
     out = out[[c for c in order if c in out.columns]]
-    out = out.sort_values(
-        ["category", "origin_id", "route"], ascending=[True, True, False], kind="stable"
-    ).reset_index(drop=True)
-    cat_ = lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64)
+    # sequences kept compact: int32 keys, edges and nodes (a county's routes pass ~50 edges each)
+    cat_ = lambda xs: np.concatenate(xs).astype(np.int32) if xs else np.zeros(0, dtype=np.int32)
     out.attrs["childspace_routes"] = _RouteData(
         cat_(fk_e),
         cat_(fe),
         cat_(fk_c),
         cat_(fn),
         cat_(fce),
-        cat_(fcl).astype(np.int8) if fcl else np.zeros(0, np.int8),
+        np.concatenate(fcl).astype(np.int8) if fcl else np.zeros(0, np.int8),
         network.n_edges,
     )
     return out
+
+
+def _merge_frames(frames: list[gpd.GeoDataFrame], network: Any) -> gpd.GeoDataFrame:
+    """The chunks' rows in one layer, sorted by category, origin and route (shortest first), with their edge and
+    crossing sequences joined."""
+    data = [f.attrs["childspace_routes"] for f in frames]
+    for f in frames:
+        f.attrs = {}
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frames.clear()
+    out = out.sort_values(
+        ["category", "origin_id", "route"], ascending=[True, True, False], kind="stable"
+    ).reset_index(drop=True)
+    if not isinstance(out, gpd.GeoDataFrame):
+        out = gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
+
+    def join(name: str) -> np.ndarray:  # one array, each chunk's part released once copied in
+        parts = [getattr(d, name) for d in data]
+        res = np.empty(sum(p.size for p in parts), dtype=parts[0].dtype)
+        pos = 0
+        for d, p in zip(data, parts):
+            res[pos : pos + p.size] = p
+            pos += p.size
+            setattr(d, name, None)
+        del parts
+        return res
+
+    out.attrs["childspace_routes"] = _RouteData(
+        join("edge_key"),
+        join("edge"),
+        join("cross_key"),
+        join("cross_node"),
+        join("cross_edge"),
+        join("cross_level"),
+        network.n_edges,
+    )
+    return out
+
+
+def _path_costs(network: Any, P: Any, weight: Any) -> np.ndarray:
+    """``network.path_costs`` of many paths, a chunk of paths at a time (bounded per-step arrays)."""
+    if len(P) <= _CHUNK:
+        return network.path_costs(P, weight)
+    return np.concatenate(
+        [
+            network.path_costs(_take_paths(network, P, np.arange(lo, min(lo + _CHUNK, len(P)))), weight)
+            for lo in range(0, len(P), _CHUNK)
+        ]
+    )

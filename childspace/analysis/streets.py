@@ -156,27 +156,26 @@ def route_edge_use(
     keys = routes["route_key"].to_numpy(dtype=np.int64)[sel]
     kids = pd.to_numeric(routes["children"], errors="coerce").fillna(0).to_numpy(dtype=float)[sel]
     school = pd.factorize(routes["school_id"].astype(str).to_numpy()[sel])[0]
-    order = np.argsort(keys)
-    keys, kids, school = keys[order], kids[order], school[order]
-    ek = np.asarray(data.edge_key, dtype=np.int64)
-    ee = np.asarray(data.edge, dtype=np.int64)
-    i = np.searchsorted(keys, ek)
-    ok = (
-        (i < len(keys)) & (keys[np.minimum(i, max(len(keys) - 1, 0))] == ek)
-        if len(keys)
-        else np.zeros(len(ek), bool)
-    )
-    pair = np.unique(np.stack([ek[ok], ee[ok]], axis=1), axis=0) if ok.any() else np.zeros((0, 2), np.int64)
-    idx = np.searchsorted(keys, pair[:, 0])
     n = len(edges)
-    children = np.bincount(pair[:, 1], weights=kids[idx], minlength=n)
-    n_routes = np.bincount(pair[:, 1], minlength=n)
-    sp = (
-        np.unique(np.stack([pair[:, 1], school[idx]], axis=1), axis=0)
-        if len(pair)
-        else np.zeros((0, 2), np.int64)
-    )
-    n_schools = np.bincount(sp[:, 0], minlength=n) if len(sp) else np.zeros(n, dtype=np.int64)
+    ek = np.asarray(data.edge_key)
+    ee = np.asarray(data.edge)
+    # per route key: selected, its children and school (tables over the key range: no sort of the sequences)
+    top = int(max(ek.max() if ek.size else -1, keys.max() if keys.size else -1)) + 1
+    chosen = np.zeros(top, dtype=bool)
+    chosen[keys] = True
+    kid_of = np.zeros(top)
+    kid_of[keys] = kids
+    school_of = np.zeros(top, dtype=np.int64)
+    school_of[keys] = school
+    ok = chosen[ek]
+    # each (route, edge) once: a route that passes an edge twice counts its children once there
+    pair = pd.unique(ek[ok].astype(np.int64) * n + ee[ok].astype(np.int64))
+    p_key, p_edge = pair // n, pair % n
+    children = np.bincount(p_edge, weights=kid_of[p_key], minlength=n)
+    n_routes = np.bincount(p_edge, minlength=n)
+    n_sch = int(school.max()) + 1 if school.size else 1
+    sp = pd.unique(p_edge * n_sch + school_of[p_key])
+    n_schools = np.bincount(sp // n_sch, minlength=n)
     out = edges.copy()
     out["children"] = children[pos]
     out["routes"] = n_routes[pos]

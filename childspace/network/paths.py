@@ -47,12 +47,14 @@ class PathMixin(NetworkBase):
         s_pt = pts[src_pt[sel]]
         t_edge = targets.edge[t_pt]
         entry = np.where(ch == 0, self.u[t_edge], self.v[t_edge])
+        predi = np.asarray(pred).astype(np.int64, copy=False)
+        # one forest: the edge into each node is looked up once per node, not once per path and hop
+        n = self.n_nodes
+        real = np.flatnonzero((predi[:n] >= 0) & (predi[:n] < n))
+        pe = np.full(n, -1, dtype=np.int64)
+        pe[real] = w.lookup(predi[real], real)
         chain = self._walk_chains(
-            w,
-            np.asarray(pred).astype(np.int64, copy=False),
-            np.zeros(hit.size, np.int64),
-            entry,
-            np.flatnonzero(ch != 2),
+            w, predi, np.zeros(hit.size, np.int64), entry, np.flatnonzero(ch != 2), pe=pe
         )
         return self._make_paths(sources, targets, hit, gbest, t_pt, ch, s_pt, chain)
 
@@ -243,13 +245,20 @@ class PathMixin(NetworkBase):
         return self._make_paths(sources, targets, hit, gbest, t_pt, ch, s_pt, chain)
 
     def _walk_chains(
-        self, w: EdgeWeight, pred: np.ndarray, base: np.ndarray, entry: np.ndarray, active: np.ndarray
+        self,
+        w: EdgeWeight,
+        pred: np.ndarray,
+        base: np.ndarray,
+        entry: np.ndarray,
+        active: np.ndarray,
+        pe: np.ndarray | None = None,
     ) -> tuple[np.ndarray, ...]:
         """Walk predecessors from ``entry`` nodes back to a virtual source node, one hop per step for all at once.
 
         ``pred`` is a flat predecessor array (several trees concatenated, tree ``k`` at ``base = k * N``) over
         the augmented graph (nodes >= ``n_nodes`` are virtual sources). Returns the chain records (target,
-        edge, walked u -> v, step) and the exit node (last real node before the source) of each target.
+        edge, walked u -> v, step) and the exit node (last real node before the source) of each target. ``pe``
+        (one tree only, ``base`` all 0): the edge from each real node's predecessor to it, precomputed.
         """
         n = self.n_nodes
         m = entry.size
@@ -269,7 +278,7 @@ class PathMixin(NetworkBase):
             a_r = active[is_real]
             if a_r.size:
                 pr = p[is_real]
-                e = w.lookup(pr, c[is_real])
+                e = w.lookup(pr, c[is_real]) if pe is None else pe[c[is_real]]
                 rec_t.append(a_r)
                 rec_e.append(e)
                 rec_f.append(self.u[e] == pr)
@@ -300,9 +309,7 @@ class PathMixin(NetworkBase):
         t_edge = targets.edge[t_pt]
         s_edge = sources.edge[s_pt]
         via = ch != 2
-        order = np.lexsort((-cs, ct))  # per target, source side first
-        ct, ce, cf = ct[order], ce[order], cf[order]
-        n_chain = np.bincount(ct, minlength=hit.size)
+        n_chain = np.bincount(ct, minlength=hit.size)  # steps per target: cs = 0 .. n_chain - 1 from its end
         # first edge: source's edge (walked from the source towards exit_node); last: target's edge
         s_loop = self.u[s_edge] == self.v[s_edge]
         s_frac = sources.frac[s_pt]
@@ -320,11 +327,10 @@ class PathMixin(NetworkBase):
         last = ptr_h[1:] - 1
         flat_e[last[via]] = t_edge[via]
         flat_f[last[via]] = tgt_fwd[via]
-        if ct.size:
-            chain_start = ptr_h[:-1][ct] + 1
-            rank = np.arange(ct.size) - np.repeat(np.cumsum(n_chain) - n_chain, n_chain)
-            flat_e[chain_start + rank] = ce
-            flat_f[chain_start + rank] = cf
+        if ct.size:  # the chain in walking order (source side first), placed without sorting
+            at = ptr_h[:-1][ct] + n_chain[ct] - cs
+            flat_e[at] = ce
+            flat_f[at] = cf
         s_off_h = sources.offset[s_pt].copy()
         t_off_h = targets.offset[t_pt].copy()
         # drop a first/last edge walked over zero metres (a point sitting at a node), so that paths list only
@@ -366,7 +372,7 @@ class PathMixin(NetworkBase):
             network=self,
         )
 
-    def path_costs(self, paths: Paths, weight: Any = None) -> np.ndarray:
+    def path_costs(self, paths: Paths, weight: Any = None, steps: Any = None) -> np.ndarray:
         """Cost of each path under a weight, by the rules of the searches.
 
         Whole edges cost their weight; the partial first and last edges cost their walked share
@@ -380,6 +386,8 @@ class PathMixin(NetworkBase):
             From :meth:`paths` / :meth:`paths_from` on this network.
         weight : EdgeWeight or array (n_edges,), optional
             Default: edge length (the result is then the walked length in metres).
+        steps : PathSteps, optional
+            ``paths.steps()`` when the caller already has it.
 
         Returns
         -------
@@ -389,7 +397,7 @@ class PathMixin(NetworkBase):
         w = self._weight(weight)
         G = len(paths)
         counts = np.diff(paths.ptr)
-        st = paths.steps()
+        st = paths.steps() if steps is None else steps
         e = st.edge
         ends = np.flatnonzero(st.first | st.last)
         Le, start, end = self.length[e[ends]], st.start[ends], st.end[ends]

@@ -77,6 +77,9 @@ class RunConfig:
     TOML file, see :func:`childspace.analysis.safety.load_profile`). ``max_snap_m`` is the farthest a home or
     facility may be from a street to be attached to it (metres). ``standards`` holds the ``[standards]`` overrides in the
     shape of ``childspace/config/standards.toml`` (``{"categories": {...}, "target_pct": ...}``).
+    ``route_geometry`` (``[analysis]``, default false) draws one line per home and school route in the ``routes``
+    layer; when off, that layer holds each home's point with its verdicts (children per street and the hazards
+    come from the routes' edge sequences either way).
     """
 
     name: str
@@ -96,6 +99,7 @@ class RunConfig:
     safety_profile: str | Path = "auto"
     max_snap_m: float = MAX_SNAP_M
     hazards_rank_by: str = "children"
+    route_geometry: bool = False
     standards: dict[str, Any] | None = None
     radius_override: float | None = None
     source: Path | None = None
@@ -237,6 +241,7 @@ ANALYSIS_KEYS = (
     "safe_max_level",
     "hazards_rank_by",
     "safety_profile",
+    "route_geometry",
 )
 
 
@@ -496,6 +501,7 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
         safety_profile=_safety_profile(ck, ana, base),
         max_snap_m=max_snap_m,
         hazards_rank_by=str(rank_by),
+        route_geometry=ck.boolean(ana, "route_geometry", ("analysis",), "[analysis]", False),
         standards=standards,
         source=path,
         source_sha256=hashlib.sha256(data).hexdigest(),

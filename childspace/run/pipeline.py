@@ -403,7 +403,13 @@ def run_analyses(
             lvl = cfg.safe_max_level  # None: by the child's age (config/safety.toml [verdict.safe_max_level])
             with _origins_context(cfg, inp):
                 r = rt.school_routes(
-                    net, inp.origins, schools, stress=stress, safe_max_level=lvl, max_snap=cfg.max_snap_m
+                    net,
+                    inp.origins,
+                    schools,
+                    stress=stress,
+                    safe_max_level=lvl,
+                    max_snap=cfg.max_snap_m,
+                    geometry=cfg.route_geometry,
                 )
             res.layers["routes"] = r
             res.tables["schools"] = rt.school_summary(r, schools)
