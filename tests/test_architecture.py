@@ -207,7 +207,6 @@ ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str], set[str]] = {
     ("analysis.pilots", "analysis.coverage"): {"_default_standards", "_require", "_target_pct"},
     ("analysis.route_tables", "analysis.safety"): {"_cfg"},
     ("analysis.routes", "analysis._route_eval"): {
-        "_Eval",
         "_RouteData",
         "_concat_paths",
         "_copy_keys",

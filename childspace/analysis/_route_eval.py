@@ -286,7 +286,7 @@ def _copy_keys(
     fcl.append(np.concatenate(fcl)[m])
 
 
-def _reuse_eval(ev_s: _Eval, rpos: np.ndarray, same: np.ndarray, ev_d: _Eval | None, P: Any) -> _Eval:
+def reuse_eval(ev_s: _Eval, rpos: np.ndarray, same: np.ndarray, ev_d: _Eval | None, P: Any) -> _Eval:
     """Evaluation of paths ``P`` where the paths ``same`` are walks already evaluated in ``ev_s`` (at rows
     ``rpos``: e.g. a safest route identical to the shortest one) and the others were evaluated in ``ev_d`` (in
     order). Per-path values are copied, the flat sequences of the copied walks renumbered (order kept)."""

@@ -55,8 +55,8 @@ BATCH_CELLS = 4_000_000
 BLOCK_CELLS = 16
 
 
-def _check_raster_args(engine: str, cell_m: float, street_width: float) -> None:
-    _choose_engine(engine, 0, 0)
+def check_raster_args(engine: str, cell_m: float, street_width: float) -> None:
+    choose_engine(engine, 0, 0)
     if not (np.isfinite(cell_m) and cell_m > 0):
         raise DataError(f"cell_m must be a positive number of metres, got {cell_m!r}", fix="e.g. cell_m=10")
     if not (np.isfinite(street_width) and street_width >= 0):
@@ -75,10 +75,10 @@ def _check_area_args(
             "walking service areas need a walk network",
             fix="pass network=WalkNetwork.from_osm(...) or use method='line'",
         )
-    _check_raster_args(engine, cell_m, street_width)
+    check_raster_args(engine, cell_m, street_width)
 
 
-def _choose_engine(engine: str, pieces: int, largest: int) -> str:
+def choose_engine(engine: str, pieces: int, largest: int) -> str:
     """The engine to use for ``pieces`` reachable pieces in all, ``largest`` of them in one area."""
     if engine not in ("auto", "vector", "raster"):
         raise DataError(f"unknown engine {engine!r}", fix="use engine='auto', 'vector' or 'raster'")
@@ -87,7 +87,7 @@ def _choose_engine(engine: str, pieces: int, largest: int) -> str:
     return engine
 
 
-def _fit_cell(cell: float, width: float) -> float:
+def fit_cell(cell: float, width: float) -> float:
     """The raster cell actually used: at most ``cell``, shrunk so that ``width`` is a whole number of cells plus
     a half (the traced outline then lies ``width`` from the street, not half a cell off)."""
     if width <= 0:
@@ -207,7 +207,7 @@ def _raster_areas(
     inside = (i >= 0) & (i < H) & (j >= 0) & (j < W)
     grid[row0[tile[inside]] + i[inside], col0[tile[inside]] + j[inside]] = 1
     # cells whose centre lies within ``width`` of a burnt cell's centre; the outline runs half-way between a
-    # served and an unserved cell centre, so with width / cell = k + 1/2 (see _fit_cell) it lies ``width``
+    # served and an unserved cell centre, so with width / cell = k + 1/2 (see fit_cell) it lies ``width``
     # from the street along the grid axes
     grid = _disk_dilate(grid, width / cell)
     pts, offs, outer = _filled_rings(grid)
@@ -240,7 +240,7 @@ def _raster_areas(
     return out
 
 
-def _raster_per_source(
+def raster_per_source(
     xy: np.ndarray,
     owner: np.ndarray,
     centre: np.ndarray,
@@ -493,7 +493,7 @@ def service_areas(
         row, edge, s0, t0 = network.reached_pieces(reach, radius[ok], sources=fsnap)
         fac = ok[row]
         largest = int(np.bincount(row).max()) if len(row) else 0
-        use = _choose_engine(engine, len(edge), largest)
+        use = choose_engine(engine, len(edge), largest)
         attrs.update({"engine": use, "pieces": len(edge), "largest_pieces": largest})
         if use == "vector":
             order = np.argsort(fac, kind="stable")
@@ -503,14 +503,14 @@ def service_areas(
                 ml = shapely.multilinestrings(lines, indices=np.searchsorted(present, fac[order]))
                 geoms[present] = _buffer(ml, street_width, quad_segs)
         else:
-            cell = attrs["cell_m"] = _fit_cell(float(cell_m), float(street_width))
+            cell = attrs["cell_m"] = fit_cell(float(cell_m), float(street_width))
             xy, piece = network.sample_pieces(edge, s0, t0, cell)
             # each window centred on the facility's point, reaching its radius beyond its farthest access point
             centre = _metric_xy(fm.geometry, crs)[ok]
             far = np.zeros(len(ok))
             att = fsnap.ok
             np.maximum.at(far, fsnap.owner[att], np.hypot(*(fsnap.xy[att] - centre[fsnap.owner[att]]).T))
-            geoms[ok] = _raster_per_source(
+            geoms[ok] = raster_per_source(
                 xy, row[piece], centre, radius[ok] + far, len(ok), cell, float(street_width)
             )
         # a polygon facility serves its own ground too
@@ -645,11 +645,11 @@ def dissolve_service_areas(
                 h = rmax - r[np.searchsorted(np.flatnonzero(m), idx)]
                 dist, _ = network.node_distances(fsnap, cutoff=rmax, handicap=h)
                 _, edge, s, t = network.reached_pieces(dist, rmax, sources=fsnap, handicap=h)
-                use = engines[cat] = _choose_engine(engine, len(edge), len(edge))
+                use = engines[cat] = choose_engine(engine, len(edge), len(edge))
                 if use == "vector":
                     geom = _union_lines(network.substrings(edge, s, t), street_width, quad_segs)
                 else:
-                    cell = _fit_cell(float(cell_m), float(street_width))
+                    cell = fit_cell(float(cell_m), float(street_width))
                     xy, _ = network.sample_pieces(edge, s, t, cell)
                     geom = _raster_dissolved(xy, cell, float(street_width))
             own = [g for g in outline_all[m] if g is not None] if outline_all is not None else []
@@ -662,7 +662,7 @@ def dissolve_service_areas(
             "radius_m": rmax,
             "n_facilities": nf,
             "area_m2": float(geom.area),
-            "geometry": _to_wgs84(np.array([geom], dtype=object), crs)[0],
+            "geometry": areas_to_wgs84(np.array([geom], dtype=object), crs)[0],
         }
 
     present = [c for c in cats if (fcat == c).any()]
@@ -703,13 +703,13 @@ def _dissolved_frame(rows: list[dict], crs: CRS | None) -> gpd.GeoDataFrame:
     df = pd.DataFrame(rows, columns=cols)
     geoms = np.asarray(df["geometry"].to_numpy(), dtype=object)
     if crs is not None:
-        geoms = _to_wgs84(geoms, crs)
+        geoms = areas_to_wgs84(geoms, crs)
     return gpd.GeoDataFrame(
         df.drop(columns="geometry"), geometry=gpd.GeoSeries(geoms, crs=WGS84).values, crs=WGS84
     )
 
 
-def _to_wgs84(geoms: np.ndarray, crs: CRS) -> np.ndarray:
+def areas_to_wgs84(geoms: np.ndarray, crs: CRS) -> np.ndarray:
     """Geometries from ``crs`` to EPSG:4326 (x = longitude), one geometry per thread task.
 
     The same coordinate transformation as ``GeoSeries.to_crs`` (pyproj, always_xy), applied with

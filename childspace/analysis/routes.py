@@ -54,10 +54,10 @@ from childspace.analysis._route_eval import (
     _drop_keys_multi,
     _evaluate,
     _geometry,
-    _reuse_eval,
     _RouteData,
     _same_paths,
     _take_paths,
+    reuse_eval,
 )
 from childspace.analysis.hazards import HAZARD_JOIN_M, hazards  # re-exported: routes is the public module
 from childspace.analysis.route_tables import _set_verdicts, assumption_summary, routes_table, school_summary
@@ -371,7 +371,7 @@ def school_routes(
                         if diff.size
                         else None
                     )
-                    ev = _reuse_eval(ev_s, rpos, same, ev_d, sub)
+                    ev = reuse_eval(ev_s, rpos, same, ev_d, sub)
                 sch = sch_k[rows] if sch_k is not None else school_of[oi_k[rows]]
                 blocks.append(dict(kind=kind, cat=cat, oi=oi_k[rows], sch=sch, ev=ev, key0=key0))
                 key0 += rows.size

@@ -17,11 +17,11 @@ from scipy.sparse.csgraph import dijkstra
 from childspace.analysis._common import require_layer
 from childspace.analysis.areas import (
     CELL_M,
-    _check_raster_args,
-    _choose_engine,
-    _fit_cell,
-    _raster_per_source,
-    _to_wgs84,
+    areas_to_wgs84,
+    check_raster_args,
+    choose_engine,
+    fit_cell,
+    raster_per_source,
 )
 from childspace.analysis.safety import Stress, network_stress, safe_max_levels
 from childspace.inputs.projection import WGS84
@@ -210,7 +210,7 @@ def walksheds(
         ``attrs["engine"]``: the engine used.
     """
     require_layer(schools, "schools", ["facility_id"])
-    _check_raster_args(engine, cell_m, buffer_m)
+    check_raster_args(engine, cell_m, buffer_m)
     stress = network_stress(network, config) if stress is None else stress
     sm = schools.to_crs(network.crs)
     n = len(sm)
@@ -262,7 +262,7 @@ def walksheds(
     m = 2 * ok.size  # sources: plain walksheds 0..k-1, safe ones k..2k-1 (k = attached schools)
     length = np.bincount(row, weights=np.abs(t0 - s0), minlength=m)
     largest = int(np.bincount(row, minlength=m).max()) if m else 0
-    use = _choose_engine(engine, len(edge), largest)
+    use = choose_engine(engine, len(edge), largest)
     poly = np.full(m, None, dtype=object)
     if m and use == "vector":
         order = np.argsort(row, kind="stable")
@@ -270,10 +270,10 @@ def walksheds(
         ml = shapely.multilinestrings(lines, indices=row[order])
         poly[:] = shapely.buffer(ml, buffer_m, quad_segs=4)
     elif m:
-        cell = _fit_cell(float(cell_m), float(buffer_m))
+        cell = fit_cell(float(cell_m), float(buffer_m))
         xy, piece = network.sample_pieces(edge, s0, t0, cell)
         centre = np.r_[snap.xy[ok], snap.xy[ok]]
-        poly[:] = _raster_per_source(xy, row[piece], centre, np.r_[R[ok], R[ok]], m, cell, float(buffer_m))
+        poly[:] = raster_per_source(xy, row[piece], centre, np.r_[R[ok], R[ok]], m, cell, float(buffer_m))
     geom = np.full(2 * n, None, dtype=object)
     length_m = np.zeros(2 * n)
     # output rows: school i plain at 2i, safe at 2i + 1
@@ -292,7 +292,7 @@ def walksheds(
         }
     )
     out = gpd.GeoDataFrame(
-        df, geometry=gpd.GeoSeries(_to_wgs84(geom, network.crs), crs=WGS84).values, crs=WGS84
+        df, geometry=gpd.GeoSeries(areas_to_wgs84(geom, network.crs), crs=WGS84).values, crs=WGS84
     )
     out.attrs["engine"] = use
     return out

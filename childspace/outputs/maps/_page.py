@@ -6,27 +6,31 @@ loaded from a CDN. Layers are given in EPSG:4326 (any input CRS is reprojected).
 
 from __future__ import annotations
 
-import base64
-import functools
 import html
 import json
 import re
 import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, Figure, MacroElement
-from folium.map import Layer
-from folium.template import Template
+from branca.element import Element
 
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
+from childspace.outputs.maps._elements import (
+    READY_JS,
+    BlankBase,
+    GeoLayer,
+    MetricScale,
+    SelfContainedMap,
+    page_of,
+)
 from childspace.outputs.maps.basemap import (
     TILE_SOURCES,
     Basemap,
@@ -38,266 +42,6 @@ from childspace.outputs.maps.basemap import (
 )
 from childspace.outputs.maps.webfont import embed_font
 from childspace.outputs.style import SYNTHETIC_NOTE
-
-_STATIC = Path(__file__).resolve().parent.parent / "static"
-
-_FONT_STACK = (
-    '"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",'
-    '"WenQuanYi Micro Hei","SimHei",sans-serif'
-)
-
-_PAGE_CSS = f"""
-html,body{{margin:0;padding:0;height:100%;}}
-.leaflet-container{{background:#ffffff;font-family:{_FONT_STACK};font-size:13px;}}
-.cs-title{{position:absolute;top:10px;left:60px;z-index:1000;background:rgba(255,255,255,.94);
-  padding:6px 12px;border:1px solid #888;border-radius:5px;box-shadow:0 1px 4px rgba(0,0,0,.3);
-  font-family:{_FONT_STACK};max-width:46%;}}
-.cs-title .t{{font-size:17px;font-weight:bold;color:#1f2d3d;}}
-.cs-title .s{{font-size:13px;color:#333;margin-top:2px;}}
-.cs-title .syn{{display:inline-block;margin-top:3px;font-size:13px;font-weight:bold;color:#7a5200;
-  background:#fff3cd;border:1px solid #e0b84d;border-radius:3px;padding:0 6px;}}
-.cs-legend{{position:absolute;bottom:28px;right:10px;z-index:1000;background:rgba(255,255,255,.95);
-  padding:6px 10px;border:1px solid #888;border-radius:5px;box-shadow:0 1px 4px rgba(0,0,0,.3);
-  font-family:{_FONT_STACK};font-size:13px;line-height:18px;max-height:calc(100% - 170px);overflow:auto;
-  max-width:340px;}}
-@media (max-height:800px),(max-width:1100px){{.cs-legend{{font-size:12px;line-height:15px;padding:4px 8px;}}
-  .cs-title .t{{font-size:15px;}} .cs-title{{max-width:60%;}}}}
-.cs-notice{{display:none;position:absolute;bottom:28px;left:50%;transform:translateX(-50%);z-index:1001;
-  background:#fff3cd;border:1px solid #e0b84d;border-radius:4px;padding:4px 10px;font-family:{_FONT_STACK};
-  font-size:13px;color:#5c3d00;}}
-.cs-legend .sym{{display:inline-block;width:18px;margin-right:6px;text-align:center;font-weight:bold;}}
-.cs-legend .h{{font-weight:bold;margin:4px 0 2px;}}
-.cs-legend .i{{white-space:normal;padding-left:26px;text-indent:-26px;}}
-.cs-legend details{{margin-top:4px;border-top:1px solid #ccc;}}
-.cs-legend summary{{cursor:pointer;font-weight:bold;color:#333;}}
-.cs-legend .sw{{display:inline-block;width:18px;height:12px;margin-right:6px;vertical-align:middle;
-  border:1px solid #555;}}
-.cs-legend .dot{{display:inline-block;width:11px;height:11px;border-radius:50%;margin:0 9px 0 3px;
-  vertical-align:middle;border:1px solid #333;}}
-.cs-legend .ln{{display:inline-block;width:20px;height:0;margin-right:6px;vertical-align:middle;
-  border-top-width:4px;border-top-style:solid;}}
-.cs-label{{background:none;border:none;width:0;height:0;pointer-events:none;}}
-.cs-label>span{{position:absolute;transform:translate(-50%,-50%);font-family:{_FONT_STACK};font-size:13px;
-  font-weight:bold;color:#222;white-space:nowrap;text-shadow:-1px -1px 0 #fff,1px -1px 0 #fff,-1px 1px 0 #fff,
-  1px 1px 0 #fff,0 0 3px #fff;}}
-.cs-label>span.sym{{font-size:15px;color:#fff;text-shadow:0 0 2px #000,0 0 2px #000;}}
-.cs-label>span.sym.partly{{color:#000;text-shadow:0 0 2px #fff,0 0 2px #fff;}}
-.cs-label>span.hz{{font-size:11px;color:#fff;background:#000;border-radius:3px;padding:0 3px;
-  text-shadow:none;transform:translate(6px,-18px);}}
-.cs-label>span.star{{transform:translate(2px,-22px);font-size:18px;color:#000;}}
-.cs-legend .toggle{{cursor:pointer;font-weight:bold;font-size:14px;border-bottom:1px solid #ccc;
-  margin-bottom:2px;user-select:none;}}
-.cs-pop{{border-collapse:collapse;font-size:12px;}}
-.cs-pop th{{text-align:left;padding:1px 8px 1px 0;color:#444;font-weight:normal;white-space:nowrap;
-  vertical-align:top;}}
-.cs-pop td{{padding:1px 0;font-weight:bold;}}
-.cs-pop caption{{text-align:left;font-size:14px;font-weight:bold;padding-bottom:4px;}}
-.leaflet-control-layers{{font-size:13px;max-height:calc(100vh - 200px);overflow:auto;}}
-.leaflet-control-scale-line{{font-size:13px;border-width:3px;border-color:#222;background:rgba(255,255,255,.85);}}
-#cs-js-errors{{display:none;}}
-"""
-
-# Collects script errors into a data attribute of <html> (and a visible box), so a broken map is noticed.
-_ERROR_JS = """
-window.__csErrors = [];
-window.onerror = function (msg, src, line, col) {
-  var text = String(msg) + ' @' + (src || '') + ':' + line + ':' + col;
-  window.__csErrors.push(text);
-  document.documentElement.setAttribute('data-js-errors', window.__csErrors.join(' | '));
-  return false;
-};
-"""
-
-_READY_JS = """
-<script>
-(function () {
-  var root = document.documentElement;
-  root.setAttribute('data-map-ready', '1');
-  if (window.__csErrors && window.__csErrors.length) {
-    var box = document.createElement('div');
-    box.id = 'cs-js-errors-visible';
-    box.style.cssText = 'position:absolute;top:60px;left:60px;z-index:2000;background:#fdd;border:1px solid #c00;padding:6px;';
-    box.textContent = '地图脚本出错 Map script error: ' + window.__csErrors.join(' | ');
-    document.body.appendChild(box);
-  }
-})();
-</script>
-"""
-
-
-@functools.lru_cache(maxsize=1)
-def _leaflet_assets() -> tuple[str, str]:
-    """(leaflet.js, leaflet.css) text with the CSS images inlined as data URIs."""
-    try:
-        js = (_STATIC / "leaflet.js").read_text(encoding="utf-8")
-        css = (_STATIC / "leaflet.css").read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ChildspaceError(
-            "the bundled Leaflet files are missing",
-            path=_STATIC,
-            fix="reinstall childspace (its static/ folder ships leaflet.js and leaflet.css)",
-        ) from exc
-    js = re.sub(r"//# sourceMappingURL=\S+\s*$", "", js).replace("</script", "<\\/script")
-
-    def _img(match: re.Match) -> str:
-        name = match.group(1)
-        p = _STATIC / f"leaflet-{name}"
-        if not p.exists():
-            return "url()"
-        return "url(data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii") + ")"
-
-    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)  # comments only (links to browser bug trackers)
-    css = re.sub(r"url\(images/([A-Za-z0-9_.-]+)\)", _img, css)
-    return js, css
-
-
-def _page(element: Element) -> Figure:
-    """The page (branca ``Figure``) an element belongs to (``get_root()`` is annotated as a plain Element)."""
-    return cast(Figure, element.get_root())
-
-
-class _SelfContainedMap(folium.Map):
-    """A folium.Map whose page carries Leaflet inline and loads no script or stylesheet from the network."""
-
-    #: the datum of the map's coordinates (set by ``new_map``)
-    cs_datum: str
-
-    default_js: list[tuple[str, str]] = []
-    default_css: list[tuple[str, str]] = []
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.default_js = []
-        self.default_css = []
-        js, css = _leaflet_assets()
-        header = _page(self).header
-        header.add_child(
-            Element('<meta name="viewport" content="width=device-width, initial-scale=1.0">'),
-            name="cs_viewport",
-        )
-        header.add_child(Element(f"<script>{_ERROR_JS}</script>"), name="cs_errors")
-        header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
-        header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="cs_css")
-        header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
-
-    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # (folium's Map.render returns None)
-        """Render with every layer control last, so layers added after the map was built (e.g.
-        ``folium.FeatureGroup(...).add_to(m)``) are defined before the control lists them."""
-        for key in [k for k, v in self._children.items() if isinstance(v, folium.LayerControl)]:
-            self._children.move_to_end(key)
-        if not any(isinstance(v, _ControlFolding) for v in self._children.values()):
-            _ControlFolding().add_to(self)
-        for key in [k for k, v in self._children.items() if isinstance(v, _ControlFolding)]:
-            self._children.move_to_end(key)
-        super().render(**kwargs)
-
-
-class GeoLayer(Layer):
-    """A GeoJSON overlay whose features carry the index of their style in the layer's style table (``_s``), a
-    popup (``_p``), a tooltip (``_t``) and, for label points, label text (``_label``); no jQuery, no per-feature
-    Python objects in the page."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        {%- if this.pane %}
-        if (!{{ this._parent.get_name() }}.getPane({{ this.pane|tojson }})) {
-            {{ this._parent.get_name() }}.createPane({{ this.pane|tojson }}).style.zIndex = {{ this.pane_z }};
-        }
-        {%- endif %}
-        var {{ this.get_name() }}_s = {{ this.styles_json }};
-        var {{ this.get_name() }}_h = {{ this.heads_json }};
-        var {{ this.get_name() }} = L.geoJson({{ this.data_json }}, {
-            {%- if this.pane %}
-            pane: {{ this.pane|tojson }},
-            {%- endif %}
-            {%- if not this.interactive %}
-            interactive: false, renderer: L.canvas({padding: 0.2{% if this.pane %}, pane: {{ this.pane|tojson }}{% endif %}}),
-            {%- endif %}
-            style: function (f) { return {{ this.get_name() }}_s[f.properties._s] || {}; },
-            pointToLayer: function (f, ll) {
-                if (f.properties._label !== undefined) {
-                    return L.marker(ll, {interactive: false, keyboard: false,
-                        icon: L.divIcon({className: 'cs-label', html: f.properties._label, iconSize: null})});
-                }
-                var o = Object.assign({}, {{ this.get_name() }}_s[f.properties._s] || {});
-                {%- if this.pane %}
-                o.pane = {{ this.pane|tojson }};
-                {%- endif %}
-                return L.circleMarker(ll, o);
-            },
-            onEachFeature: function (f, layer) {
-                var p = f.properties._p;
-                if (Array.isArray(p)) {  // [caption, value per row]: the row labels are the layer's (_h)
-                    var h = {{ this.get_name() }}_h, v = p;
-                    p = function () {
-                        var t = "<table class='cs-pop'>" + (v[0] ? "<caption>" + v[0] + "</caption>" : "");
-                        for (var i = 0; i < h.length; i++) { t += "<tr><th>" + h[i] + "</th><td>" + v[i + 1] + "</td></tr>"; }
-                        return t + "</table>";
-                    };
-                }
-                if (p) { layer.bindPopup(p, {maxWidth: 420, autoPanPaddingTopLeft: [20, 120],
-                    autoPanPaddingBottomRight: [360, 30]}); }
-                if (f.properties._t) { layer.bindTooltip(f.properties._t, {sticky: true}); }
-            }
-        });
-        {% endmacro %}
-        """
-    )
-
-    def __init__(
-        self,
-        data_json: str,
-        name: str,
-        show: bool = True,
-        overlay: bool = True,
-        pane: str | None = None,
-        pane_z: int = 350,
-        interactive: bool = True,
-        control: bool = True,
-        styles_json: str = "[]",
-        heads_json: str = "[]",
-    ):
-        super().__init__(name=name, overlay=overlay, control=control, show=show)
-        self._name = "GeoLayer"
-        self.interactive = bool(interactive)
-        self.data_json = data_json
-        self.styles_json = styles_json
-        self.heads_json = heads_json
-        self.pane = pane
-        self.pane_z = int(pane_z)
-
-
-class _MetricScale(MacroElement):
-    """Leaflet's scale bar (``L.control.scale``), metres/kilometres only."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        L.control.scale({imperial: false, metric: true, maxWidth: 200, position: 'bottomleft'})
-            .addTo({{ this._parent.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._name = "MetricScale"
-
-
-class BlankBase(Layer):
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.layerGroup();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, name: str, show: bool):
-        super().__init__(name=name, overlay=False, control=True, show=show)
-        self._name = "BlankBase"
-
 
 # ----------------------------------------------------------------------------------------------------
 # helpers
@@ -685,7 +429,7 @@ def new_map(
         (minx, maxx), (miny, maxy) = (
             np.asarray(v, dtype=float) for v in wgs84_to_gcj02(np.array([minx, maxx]), np.array([miny, maxy]))
         )
-    m = _SelfContainedMap(
+    m = SelfContainedMap(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         zoom_start=13,
         tiles=None,
@@ -694,8 +438,8 @@ def new_map(
         zoom_snap=0.25,
     )
     m.cs_datum = datum
-    _MetricScale().add_to(m)
-    _page(m).title = title
+    MetricScale().add_to(m)
+    page_of(m).title = title
     add_tiles(m, sources, base, tiles_overlay)
     if not tiles_overlay:
         BlankBase("无瓦片底图 No tiles" if sources else "离线底图 Offline base map", show=not sources).add_to(
@@ -720,13 +464,13 @@ def new_map(
     )
     sub = f"<div class='s'>{html.escape(subtitle)}</div>" if subtitle else ""
     syn = f"<div class='syn'>{html.escape(SYNTHETIC_NOTE)}</div>" if synthetic else ""
-    _page(m).html.add_child(
+    page_of(m).html.add_child(
         Element(
             f"<div class='cs-title' id='cs-title'><div class='t'>{html.escape(title)}</div>{sub}{syn}</div>"
         )
     )
     if sources:
-        _page(m).html.add_child(
+        page_of(m).html.add_child(
             Element(
                 "<div class='cs-notice' id='cs-tile-notice'>瓦片底图无法加载（离线或网络受限），仅显示数据图层。 "
                 "Basemap tiles failed to load (offline?); the data layers are complete.</div>"
@@ -736,38 +480,10 @@ def new_map(
     return m
 
 
-class _ControlFolding(MacroElement):
-    """Folds the layer list on small screens (and in the report's frames): a click on its icon opens it."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function () {
-            var small = window.innerWidth < 1100 || window.innerHeight < 700;
-            document.querySelectorAll('.leaflet-control-layers').forEach(function (c) {
-                var t = c.querySelector('.leaflet-control-layers-toggle');
-                if (t) { t.addEventListener('click', function (e) {
-                    e.preventDefault(); c.classList.toggle('leaflet-control-layers-expanded'); }); }
-                if (small) { c.classList.remove('leaflet-control-layers-expanded'); }
-            });
-            if (small && window.innerHeight < 520) {
-                var lb = document.getElementById('cs-legend-body');
-                if (lb) { lb.style.display = 'none'; }
-            }
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._name = "ControlFolding"
-
-
 def finish(m: folium.Map, legend: Sequence[tuple[str, Sequence[LegendItem]]]) -> folium.Map:
     """Add the legend and the layer control (folded on small screens) to a map built by :func:`new_map`."""
-    _page(m).html.add_child(Element(legend_html(legend)))
-    # the control is moved behind every other child when the page is rendered (_SelfContainedMap.render), so
+    page_of(m).html.add_child(Element(legend_html(legend)))
+    # the control is moved behind every other child when the page is rendered (SelfContainedMap.render), so
     # layers a user adds to the returned map appear in it too
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     return m
@@ -888,7 +604,7 @@ def render_html(m: folium.Map) -> str:
         When an element added to the map needs a script or stylesheet from the internet (e.g. folium plugins or
         ``folium.Marker`` icons); the map would not work offline.
     """
-    text = embed_font(m.get_root().render(), also=_READY_JS)  # Chinese without a system CJK font
+    text = embed_font(m.get_root().render(), also=READY_JS)  # Chinese without a system CJK font
     needs = sorted({u for _t, u in _EXTERNAL.findall(text)})
     # elements whose libraries folium would load from a CDN (dropped here): awesome-markers icons, jQuery
     if "L.AwesomeMarkers" in text:
@@ -902,7 +618,7 @@ def render_html(m: folium.Map) -> str:
             "plugins or folium.Marker icons",
         )
     idx = text.rfind("</html>")
-    return text[:idx] + _READY_JS + text[idx:] if idx >= 0 else text + _READY_JS
+    return text[:idx] + READY_JS + text[idx:] if idx >= 0 else text + READY_JS
 
 
 def save_map(m: folium.Map, path: str | Path) -> Path:

@@ -1,0 +1,308 @@
+"""The Leaflet page elements every map is made of: self-contained Leaflet, the vector layer with its style table
+and lazily built popups, the metric scale bar, the blank base layer, the page CSS and scripts.
+
+Leaflet 1.9.4 (BSD-2-Clause, ``childspace/outputs/static/LEAFLET_LICENSE``) is inlined into every page; nothing is
+loaded from a CDN.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import re
+from pathlib import Path
+from typing import Any, cast
+
+import folium
+from branca.element import Element, Figure, MacroElement
+from folium.map import Layer
+from folium.template import Template
+
+from childspace._errors import ChildspaceError
+
+_STATIC = Path(__file__).resolve().parent.parent / "static"
+
+_FONT_STACK = (
+    '"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",'
+    '"WenQuanYi Micro Hei","SimHei",sans-serif'
+)
+
+_PAGE_CSS = f"""
+html,body{{margin:0;padding:0;height:100%;}}
+.leaflet-container{{background:#ffffff;font-family:{_FONT_STACK};font-size:13px;}}
+.cs-title{{position:absolute;top:10px;left:60px;z-index:1000;background:rgba(255,255,255,.94);
+  padding:6px 12px;border:1px solid #888;border-radius:5px;box-shadow:0 1px 4px rgba(0,0,0,.3);
+  font-family:{_FONT_STACK};max-width:46%;}}
+.cs-title .t{{font-size:17px;font-weight:bold;color:#1f2d3d;}}
+.cs-title .s{{font-size:13px;color:#333;margin-top:2px;}}
+.cs-title .syn{{display:inline-block;margin-top:3px;font-size:13px;font-weight:bold;color:#7a5200;
+  background:#fff3cd;border:1px solid #e0b84d;border-radius:3px;padding:0 6px;}}
+.cs-legend{{position:absolute;bottom:28px;right:10px;z-index:1000;background:rgba(255,255,255,.95);
+  padding:6px 10px;border:1px solid #888;border-radius:5px;box-shadow:0 1px 4px rgba(0,0,0,.3);
+  font-family:{_FONT_STACK};font-size:13px;line-height:18px;max-height:calc(100% - 170px);overflow:auto;
+  max-width:340px;}}
+@media (max-height:800px),(max-width:1100px){{.cs-legend{{font-size:12px;line-height:15px;padding:4px 8px;}}
+  .cs-title .t{{font-size:15px;}} .cs-title{{max-width:60%;}}}}
+.cs-notice{{display:none;position:absolute;bottom:28px;left:50%;transform:translateX(-50%);z-index:1001;
+  background:#fff3cd;border:1px solid #e0b84d;border-radius:4px;padding:4px 10px;font-family:{_FONT_STACK};
+  font-size:13px;color:#5c3d00;}}
+.cs-legend .sym{{display:inline-block;width:18px;margin-right:6px;text-align:center;font-weight:bold;}}
+.cs-legend .h{{font-weight:bold;margin:4px 0 2px;}}
+.cs-legend .i{{white-space:normal;padding-left:26px;text-indent:-26px;}}
+.cs-legend details{{margin-top:4px;border-top:1px solid #ccc;}}
+.cs-legend summary{{cursor:pointer;font-weight:bold;color:#333;}}
+.cs-legend .sw{{display:inline-block;width:18px;height:12px;margin-right:6px;vertical-align:middle;
+  border:1px solid #555;}}
+.cs-legend .dot{{display:inline-block;width:11px;height:11px;border-radius:50%;margin:0 9px 0 3px;
+  vertical-align:middle;border:1px solid #333;}}
+.cs-legend .ln{{display:inline-block;width:20px;height:0;margin-right:6px;vertical-align:middle;
+  border-top-width:4px;border-top-style:solid;}}
+.cs-label{{background:none;border:none;width:0;height:0;pointer-events:none;}}
+.cs-label>span{{position:absolute;transform:translate(-50%,-50%);font-family:{_FONT_STACK};font-size:13px;
+  font-weight:bold;color:#222;white-space:nowrap;text-shadow:-1px -1px 0 #fff,1px -1px 0 #fff,-1px 1px 0 #fff,
+  1px 1px 0 #fff,0 0 3px #fff;}}
+.cs-label>span.sym{{font-size:15px;color:#fff;text-shadow:0 0 2px #000,0 0 2px #000;}}
+.cs-label>span.sym.partly{{color:#000;text-shadow:0 0 2px #fff,0 0 2px #fff;}}
+.cs-label>span.hz{{font-size:11px;color:#fff;background:#000;border-radius:3px;padding:0 3px;
+  text-shadow:none;transform:translate(6px,-18px);}}
+.cs-label>span.star{{transform:translate(2px,-22px);font-size:18px;color:#000;}}
+.cs-legend .toggle{{cursor:pointer;font-weight:bold;font-size:14px;border-bottom:1px solid #ccc;
+  margin-bottom:2px;user-select:none;}}
+.cs-pop{{border-collapse:collapse;font-size:12px;}}
+.cs-pop th{{text-align:left;padding:1px 8px 1px 0;color:#444;font-weight:normal;white-space:nowrap;
+  vertical-align:top;}}
+.cs-pop td{{padding:1px 0;font-weight:bold;}}
+.cs-pop caption{{text-align:left;font-size:14px;font-weight:bold;padding-bottom:4px;}}
+.leaflet-control-layers{{font-size:13px;max-height:calc(100vh - 200px);overflow:auto;}}
+.leaflet-control-scale-line{{font-size:13px;border-width:3px;border-color:#222;background:rgba(255,255,255,.85);}}
+#cs-js-errors{{display:none;}}
+"""
+
+# Collects script errors into a data attribute of <html> (and a visible box), so a broken map is noticed.
+_ERROR_JS = """
+window.__csErrors = [];
+window.onerror = function (msg, src, line, col) {
+  var text = String(msg) + ' @' + (src || '') + ':' + line + ':' + col;
+  window.__csErrors.push(text);
+  document.documentElement.setAttribute('data-js-errors', window.__csErrors.join(' | '));
+  return false;
+};
+"""
+
+READY_JS = """
+<script>
+(function () {
+  var root = document.documentElement;
+  root.setAttribute('data-map-ready', '1');
+  if (window.__csErrors && window.__csErrors.length) {
+    var box = document.createElement('div');
+    box.id = 'cs-js-errors-visible';
+    box.style.cssText = 'position:absolute;top:60px;left:60px;z-index:2000;background:#fdd;border:1px solid #c00;padding:6px;';
+    box.textContent = '地图脚本出错 Map script error: ' + window.__csErrors.join(' | ');
+    document.body.appendChild(box);
+  }
+})();
+</script>
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def _leaflet_assets() -> tuple[str, str]:
+    """(leaflet.js, leaflet.css) text with the CSS images inlined as data URIs."""
+    try:
+        js = (_STATIC / "leaflet.js").read_text(encoding="utf-8")
+        css = (_STATIC / "leaflet.css").read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ChildspaceError(
+            "the bundled Leaflet files are missing",
+            path=_STATIC,
+            fix="reinstall childspace (its static/ folder ships leaflet.js and leaflet.css)",
+        ) from exc
+    js = re.sub(r"//# sourceMappingURL=\S+\s*$", "", js).replace("</script", "<\\/script")
+
+    def _img(match: re.Match) -> str:
+        name = match.group(1)
+        p = _STATIC / f"leaflet-{name}"
+        if not p.exists():
+            return "url()"
+        return "url(data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii") + ")"
+
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)  # comments only (links to browser bug trackers)
+    css = re.sub(r"url\(images/([A-Za-z0-9_.-]+)\)", _img, css)
+    return js, css
+
+
+def page_of(element: Element) -> Figure:
+    """The page (branca ``Figure``) an element belongs to (``get_root()`` is annotated as a plain Element)."""
+    return cast(Figure, element.get_root())
+
+
+class SelfContainedMap(folium.Map):
+    """A folium.Map whose page carries Leaflet inline and loads no script or stylesheet from the network."""
+
+    #: the datum of the map's coordinates (set by ``new_map``)
+    cs_datum: str
+
+    default_js: list[tuple[str, str]] = []
+    default_css: list[tuple[str, str]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.default_js = []
+        self.default_css = []
+        js, css = _leaflet_assets()
+        header = page_of(self).header
+        header.add_child(
+            Element('<meta name="viewport" content="width=device-width, initial-scale=1.0">'),
+            name="cs_viewport",
+        )
+        header.add_child(Element(f"<script>{_ERROR_JS}</script>"), name="cs_errors")
+        header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
+        header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="cs_css")
+        header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
+
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # (folium's Map.render returns None)
+        """Render with every layer control last, so layers added after the map was built (e.g.
+        ``folium.FeatureGroup(...).add_to(m)``) are defined before the control lists them."""
+        for key in [k for k, v in self._children.items() if isinstance(v, folium.LayerControl)]:
+            self._children.move_to_end(key)
+        if not any(isinstance(v, ControlFolding) for v in self._children.values()):
+            ControlFolding().add_to(self)
+        for key in [k for k, v in self._children.items() if isinstance(v, ControlFolding)]:
+            self._children.move_to_end(key)
+        super().render(**kwargs)
+
+
+class GeoLayer(Layer):
+    """A GeoJSON overlay whose features carry the index of their style in the layer's style table (``_s``), a
+    popup (``_p``), a tooltip (``_t``) and, for label points, label text (``_label``); no jQuery, no per-feature
+    Python objects in the page."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {%- if this.pane %}
+        if (!{{ this._parent.get_name() }}.getPane({{ this.pane|tojson }})) {
+            {{ this._parent.get_name() }}.createPane({{ this.pane|tojson }}).style.zIndex = {{ this.pane_z }};
+        }
+        {%- endif %}
+        var {{ this.get_name() }}_s = {{ this.styles_json }};
+        var {{ this.get_name() }}_h = {{ this.heads_json }};
+        var {{ this.get_name() }} = L.geoJson({{ this.data_json }}, {
+            {%- if this.pane %}
+            pane: {{ this.pane|tojson }},
+            {%- endif %}
+            {%- if not this.interactive %}
+            interactive: false, renderer: L.canvas({padding: 0.2{% if this.pane %}, pane: {{ this.pane|tojson }}{% endif %}}),
+            {%- endif %}
+            style: function (f) { return {{ this.get_name() }}_s[f.properties._s] || {}; },
+            pointToLayer: function (f, ll) {
+                if (f.properties._label !== undefined) {
+                    return L.marker(ll, {interactive: false, keyboard: false,
+                        icon: L.divIcon({className: 'cs-label', html: f.properties._label, iconSize: null})});
+                }
+                var o = Object.assign({}, {{ this.get_name() }}_s[f.properties._s] || {});
+                {%- if this.pane %}
+                o.pane = {{ this.pane|tojson }};
+                {%- endif %}
+                return L.circleMarker(ll, o);
+            },
+            onEachFeature: function (f, layer) {
+                var p = f.properties._p;
+                if (Array.isArray(p)) {  // [caption, value per row]: the row labels are the layer's (_h)
+                    var h = {{ this.get_name() }}_h, v = p;
+                    p = function () {
+                        var t = "<table class='cs-pop'>" + (v[0] ? "<caption>" + v[0] + "</caption>" : "");
+                        for (var i = 0; i < h.length; i++) { t += "<tr><th>" + h[i] + "</th><td>" + v[i + 1] + "</td></tr>"; }
+                        return t + "</table>";
+                    };
+                }
+                if (p) { layer.bindPopup(p, {maxWidth: 420, autoPanPaddingTopLeft: [20, 120],
+                    autoPanPaddingBottomRight: [360, 30]}); }
+                if (f.properties._t) { layer.bindTooltip(f.properties._t, {sticky: true}); }
+            }
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        data_json: str,
+        name: str,
+        show: bool = True,
+        overlay: bool = True,
+        pane: str | None = None,
+        pane_z: int = 350,
+        interactive: bool = True,
+        control: bool = True,
+        styles_json: str = "[]",
+        heads_json: str = "[]",
+    ):
+        super().__init__(name=name, overlay=overlay, control=control, show=show)
+        self._name = "GeoLayer"
+        self.interactive = bool(interactive)
+        self.data_json = data_json
+        self.styles_json = styles_json
+        self.heads_json = heads_json
+        self.pane = pane
+        self.pane_z = int(pane_z)
+
+
+class MetricScale(MacroElement):
+    """Leaflet's scale bar (``L.control.scale``), metres/kilometres only."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, metric: true, maxWidth: 200, position: 'bottomleft'})
+            .addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"
+
+
+class BlankBase(Layer):
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.layerGroup();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, name: str, show: bool):
+        super().__init__(name=name, overlay=False, control=True, show=show)
+        self._name = "BlankBase"
+
+
+class ControlFolding(MacroElement):
+    """Folds the layer list on small screens (and in the report's frames): a click on its icon opens it."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var small = window.innerWidth < 1100 || window.innerHeight < 700;
+            document.querySelectorAll('.leaflet-control-layers').forEach(function (c) {
+                var t = c.querySelector('.leaflet-control-layers-toggle');
+                if (t) { t.addEventListener('click', function (e) {
+                    e.preventDefault(); c.classList.toggle('leaflet-control-layers-expanded'); }); }
+                if (small) { c.classList.remove('leaflet-control-layers-expanded'); }
+            });
+            if (small && window.innerHeight < 520) {
+                var lb = document.getElementById('cs-legend-body');
+                if (lb) { lb.style.display = 'none'; }
+            }
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "ControlFolding"
