@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 from conftest import HELSINKI, sample_file
+from shapely.geometry import LineString, Point
 
 from childspace._errors import DataError
 from childspace.analysis.routes import hazards, school_routes, school_summary, walksheds
@@ -534,3 +535,34 @@ def test_children_per_street_without_route_lines():
     np.testing.assert_allclose(got, exp)
     assert exp.sum() > 0 and len(use) == int((n_routes > 0).sum())
     assert (use["routes"].to_numpy() == n_routes[use.index.to_numpy()]).all()
+
+
+def test_routes_per_home_one_point_per_home_worst_verdict():
+    """The GeoPackage's routes layer without lines: one point per home, each category's figures, worst verdict."""
+    from childspace.analysis.route_tables import routes_per_home
+
+    rows = []
+    for home, (x, kids) in {"H1": (0.0, 2), "H2": (100.0, 1)}.items():
+        for cat, sid in (("primary_school", "P1"), ("middle_school", "M1")):
+            for kind, length in (("shortest", 300.0), ("safest", 360.0)):
+                verdict = "unsafe" if (home, cat) == ("H1", "middle_school") else "safe"
+                rows.append(
+                    dict(
+                        origin_id=home, category=cat, route=kind, school_id=sid, children=kids,
+                        length_m=length + x, straight_m=250.0, worst_level=3 if verdict == "unsafe" else 1,
+                        verdict=verdict, geometry=Point(x, 0.0),
+                    )
+                )  # fmt: skip
+    routes = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4549")
+    out = routes_per_home(routes).set_index("origin_id")
+    assert len(out) == 2 and out.crs == routes.crs
+    assert (
+        out.loc["H1", "primary_school_shortest_m"] == 300.0
+        and out.loc["H1", "primary_school_safest_m"] == 360.0
+    )
+    assert out.loc["H2", "middle_school_shortest_m"] == 400.0
+    assert out.loc["H1", "verdict"] == "unsafe" and out.loc["H2", "verdict"] == "safe"
+    assert out.loc["H1", "middle_school_worst_level"] == 3 and out.loc["H1", "children"] == 2
+    assert out.loc["H2"].geometry.equals(Point(100.0, 0.0))
+    lines = routes.set_geometry(gpd.GeoSeries([LineString([(0, 0), (1, 1)])] * len(routes), crs=routes.crs))
+    assert routes_per_home(lines) is lines  # lines (opt-in) stay one row per route

@@ -355,9 +355,13 @@ def _beside_pairs(
     wi, ri, d = wi[parallel], ri[parallel], d[parallel]
     if wi.size == 0:
         return none
-    uniq_r, inv_r = np.unique(ri, return_inverse=True)
-    bands = shapely.buffer(rd_g[uniq_r], search, quad_segs=4)
-    overlap = shapely.length(shapely.intersection(w_g[wi], bands[inv_r]))
+    # the overlap only decides between candidates: measured for the ways with more than one (most have one)
+    many = np.bincount(wi)[wi] > 1
+    overlap = np.zeros(wi.size)
+    if many.any():
+        uniq_r, inv_r = np.unique(ri[many], return_inverse=True)
+        bands = shapely.buffer(rd_g[uniq_r], search, quad_segs=4)
+        overlap[many] = shapely.length(shapely.intersection(w_g[wi[many]], bands[inv_r]))
     order = np.lexsort((-overlap, wi))
     first = order[np.r_[True, wi[order][1:] != wi[order][:-1]]]
     wsel, rsel, dsel = wi[first], ri[first], d[first].mean(axis=1)

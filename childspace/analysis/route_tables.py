@@ -15,7 +15,7 @@ import pandas as pd
 from childspace.analysis.safety import _cfg, safe_max_levels
 from childspace.analysis.safety import verdict as _verdict
 
-__all__ = ["assumption_summary", "routes_table", "school_summary"]
+__all__ = ["assumption_summary", "routes_per_home", "routes_table", "school_summary"]
 
 
 def _set_verdicts(routes: pd.DataFrame, cfg: dict, smax: dict) -> None:
@@ -232,6 +232,36 @@ def routes_table(
     out["safe_max_level"] = out["category"].map(lambda c: smax.get(c, smax.get("default"))) if smax else None
     out["profile"] = routes.attrs.get("safety_profile")
     return out
+
+
+#: verdicts from best to worst: a home's overall verdict is the worst of its school categories
+VERDICT_ORDER = ("safe", "caution", "unsafe", "unreachable")
+
+
+def routes_per_home(routes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One row per home (its point): for each school category the school, the shortest and safest walks, the
+    safest route's worst level and verdict; ``verdict`` is the worst of the categories' verdicts.
+
+    The GeoPackage layer of the routes when they carry no lines (the default): a county's 1.2 million route rows
+    (shortest and safest, two school categories) become one point per home with the same figures. Routes with
+    lines (``route_geometry = true``) are returned unchanged: one line per route.
+    """
+    if not len(routes) or not bool((routes.geom_type == "Point").all()):
+        return routes
+    table = routes_table(routes)
+    homes = routes.drop_duplicates("origin_id").set_index("origin_id")
+    out = pd.DataFrame(index=homes.index)
+    out["children"] = homes["children"]
+    rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
+    worst = pd.Series(-1, index=out.index)
+    for cat in sorted(table["category"].unique()):
+        sub = table[table["category"] == cat].set_index("origin_id")
+        for col in ("school_id", "shortest_m", "safest_m", "worst_level", "verdict"):
+            out[f"{cat}_{col}"] = sub[col].reindex(out.index)
+        r = sub["verdict"].map(rank).reindex(out.index).fillna(-1).astype(int)
+        worst = np.maximum(worst, r)
+    out["verdict"] = [VERDICT_ORDER[i] if i >= 0 else None for i in worst]
+    return gpd.GeoDataFrame(out.reset_index(), geometry=homes.geometry.to_numpy(), crs=routes.crs)
 
 
 def assumption_summary(

@@ -24,6 +24,11 @@ def _for_file(df: Any) -> Any:
     return plain_columns(df)
 
 
+#: tables longer than this go to their CSV file only; the workbook's sheet says where (a county's per-home
+#: routes table has ~600,000 rows: minutes to write with openpyxl, and no planner scrolls it)
+WORKBOOK_MAX_ROWS = 50_000
+
+
 def write_geopackage(path: Path, layers: dict[str, Any], crs: Any = "EPSG:4326", **kw: Any) -> Path:
     """Write GeoDataFrames as layers of one GeoPackage (one geometry type per layer, QGIS styles), atomically
     (:func:`childspace.outputs.geopackage.write_geopackage`)."""
@@ -51,6 +56,10 @@ def _gpkg_layers(res: Results, cfg: RunConfig) -> dict[str, Any]:
             units, cov, cfg.categories, cfg.target_pct
         )
     layers.update(res.layers)
+    if layers.get("routes") is not None:  # one point per home (routes without lines), not one row per route
+        from childspace.analysis.route_tables import routes_per_home
+
+        layers["routes"] = routes_per_home(layers["routes"])
     if inp.pilots is not None and "pilots" not in layers:
         layers["pilots"] = inp.pilots
     if inp.origins is not None and "access" not in layers:
@@ -171,9 +180,20 @@ def _write_files(
         categories=cfg.categories,
         sources=[e.path.name for e in cfg.facilities],
     )
-    written["excel"] = report.write_excel(
-        out / "childspace.xlsx", {report.SHEET_NAMES.get(k, k): v for k, v in tables.items()}, about=about
-    )
+    sheets = {}
+    for k, v in tables.items():  # a per-home table of a county is a CSV, not a sheet no one can scroll
+        if len(v) > WORKBOOK_MAX_ROWS:
+            v = pd.DataFrame(
+                {
+                    "说明 Note": [
+                        f"本表共 {len(v):,} 行，超过工作簿每表 {WORKBOOK_MAX_ROWS:,} 行的上限，完整表格见 "
+                        f"tables/{k}.csv — {len(v):,} rows, more than the workbook's {WORKBOOK_MAX_ROWS:,} per "
+                        f"sheet: the full table is tables/{k}.csv"
+                    ]
+                }
+            )
+        sheets[report.SHEET_NAMES.get(k, k)] = v
+    written["excel"] = report.write_excel(out / "childspace.xlsx", sheets, about=about)
     if maps:
         written.update(_write_maps(res, cfg, out, tables, progress))
     return written
