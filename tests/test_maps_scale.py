@@ -212,3 +212,29 @@ def test_compact_popups_open_with_their_rows_in_browser(sample, tmp_path):
         and "儿童 Children" in got
         and "<td>70</td>" in got.replace("&lt;", "<").replace("&gt;", ">")
     )
+
+
+def test_routes_map_keeps_the_busiest_streets_within_its_budget():
+    """A county's children-per-street layer: the busiest ``max_streets`` streets only, and the name says so."""
+    from childspace.outputs.maps.routes import _edge_use_layer
+
+    n = 300
+    use = gpd.GeoDataFrame(
+        {
+            "children": np.arange(n, dtype=float),
+            "level": np.full(n, 2),
+            "routes": np.ones(n),
+            "schools": np.ones(n),
+            "name": [f"街{i}" for i in range(n)],
+        },
+        geometry=[
+            shapely.LineString([(120.9 + i * 1e-4, 28.1), (120.9 + i * 1e-4, 28.1005)]) for i in range(n)
+        ],
+        crs="EPSG:4326",
+    )
+    m = new_map([use], "t", None, False)
+    name, kmax = _edge_use_layer(m, use, "safest", show=True, max_streets=50)
+    assert kmax == n - 1
+    assert "最繁忙的 50 段，共 300 段" in name and "the busiest 50 of 300" in name
+    html = m.get_root().render()
+    assert "街299" in html and "街250" in html and not re.search(r"街(1?\d{1,2}|2[0-4]\d)\b", html)

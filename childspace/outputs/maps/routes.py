@@ -57,12 +57,18 @@ def _rules(zone_rules: Mapping[str, float] | None) -> tuple[float, float, float]
 
 
 def _edge_use_layer(
-    m: folium.Map, use: gpd.GeoDataFrame, kind: str, show: bool, max_features: int = 4000
+    m: folium.Map,
+    use: gpd.GeoDataFrame,
+    kind: str,
+    show: bool,
+    max_features: int = 4000,
+    max_streets: int | None = None,
 ) -> tuple[str, float]:
     """Streets used by routes: colour = street stress level, width = children (sqrt scale, in 1-px steps).
 
     The ``max_features`` busiest streets keep a popup; the others are joined by style (one feature per width
-    and level), so the page grows with the streets, not with the homes.
+    and level), so the page grows with the streets, not with the homes. More than ``max_streets`` streets: the
+    busiest ``max_streets`` only (the layer's name says how many of how many).
     """
     u = to_wgs84(use, "edge use")
     kids = u["children"].to_numpy(dtype=float)
@@ -76,6 +82,14 @@ def _edge_use_layer(
     order = np.argsort(kids, kind="stable")  # busiest drawn last (on top)
     u = u.iloc[order]
     width, lev, kids = width[order], lev[order], kids[order]
+    n_all = len(u)
+    if max_streets is not None and n_all > max_streets:  # a county: the busiest streets (sorted last)
+        u, width, lev, kids = (
+            u.iloc[-max_streets:],
+            width[-max_streets:],
+            lev[-max_streets:],
+            kids[-max_streets:],
+        )
     styles = [
         {"color": STRESS_LABELS[lv][2], "weight": float(w), "opacity": 0.85, "lineCap": "butt"}
         for lv, w in zip(lev, width)
@@ -95,6 +109,11 @@ def _edge_use_layer(
     pops = popup_html([f"{n if n != '—' else '无名道路 unnamed street'} · {zh} {en}" for n in names], rows)
     tips = [f"{n}: {k} 名儿童 children" for n, k in zip(names, fmt_num(pd.Series(kids)))]
     name = f"通学儿童流量（{zh}） Children per street ({en})"
+    if n_all > len(u):
+        name = (
+            f"通学儿童流量（{zh}，最繁忙的 {len(u):,} 段，共 {n_all:,} 段） Children per street ({en}; "
+            f"the busiest {len(u):,} of {n_all:,})"
+        )
     detail = np.arange(len(u)) >= len(u) - max_features  # the busiest (drawn last) keep their popups
     add_layer(m, u, styles, pops, tips, name, show=show, detail=detail)
     return name, kmax
@@ -294,6 +313,7 @@ def routes_map(
     zone_roads: gpd.GeoDataFrame | None = None,
     max_route_lines: int = 2000,
     max_features: int = 4000,
+    max_streets: int = 12_000,
     title: str | None = None,
     synthetic: bool = False,
     basemaps: Sequence[str] = (),
@@ -340,6 +360,9 @@ def routes_map(
     max_route_lines : int, default 2000
         Single route lines are drawn (hidden at first under the per-street layer) only for up to this many
         routes of a kind; more make the page heavy (the per-street layer carries them).
+    max_streets : int, default 12,000
+        At most this many streets in the children-per-street layer of the safest routes (the busiest; half as
+        many for the shortest routes and for the stress-3–4 streets), so that a county's page stays a few MB.
     max_features : int, default 4000
         The per-street, street-stress and crossing layers keep a popup on at most this many features (the
         busiest streets, the most stressful streets and crossings); the rest are drawn without one, and a
@@ -386,7 +409,7 @@ def routes_map(
     if walksheds is not None and len(walksheds):
         legend += walkshed_layers(m, walksheds, school_names)
     if network_stress is not None and len(network_stress):
-        legend += stress_layer(m, network_stress, max_features)
+        legend += stress_layer(m, network_stress, max_features, max_streets=max_streets // 2)
     if crossings is not None and len(crossings):
         legend += crossing_layer(m, crossings, max_features)
     zone_items = _school_zone_base(m, school_zones, None, schools, rules)
@@ -411,7 +434,10 @@ def routes_map(
                 continue
             use = route_edge_use(routes, network_stress, kind)
             if len(use):
-                _name, k_ = _edge_use_layer(m, use, kind, show=(kind == "safest"), max_features=max_features)
+                budget = max_streets if kind == "safest" else max_streets // 2  # the shortest: off at first
+                _name, k_ = _edge_use_layer(
+                    m, use, kind, show=(kind == "safest"), max_features=max_features, max_streets=budget
+                )
                 kmax = k_ if not aggregated else kmax  # the legend describes the first (shown) layer
                 aggregated = True
         if aggregated:

@@ -71,7 +71,7 @@ def walkshed_layers(
 
 
 def stress_layer(
-    m: folium.Map, network_stress: gpd.GeoDataFrame, max_features: int = 4000
+    m: folium.Map, network_stress: gpd.GeoDataFrame, max_features: int = 4000, max_streets: int | None = None
 ) -> list[tuple[str, list[LegendItem]]]:
     """Every street by stress level; a network of more than ``max_features`` streets: levels 3–4 only, popups
     on the most stressful ``max_features``."""
@@ -85,6 +85,8 @@ def stress_layer(
     if big:
         keep = np.flatnonzero(lev_all >= 3)
         keep = keep[np.argsort(lev_all[keep], kind="stable")]  # level 4 drawn last, on top
+        if max_streets is not None and keep.size > max_streets:  # a county: level 4 first, then 3
+            keep = keep[-max_streets:]
         network_stress = network_stress.iloc[keep]
     ns = to_wgs84(network_stress, "network_stress")
     nl = pd.to_numeric(ns["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
