@@ -184,7 +184,12 @@ def instrument(st: Stages) -> None:
     except ImportError:
         pass
     st.wrap(pipeline, "summarise", "analysis: summary")
-    st.wrap(pipeline, "write_geopackage", "output: GeoPackage")
+    from childspace.outputs import atlas
+    from childspace.run import osm_inputs, writing
+
+    st.wrap(osm_inputs, "basemap_from_osm", "parse: offline base map from the extract")
+    st.wrap(writing, "write_geopackage", lambda a, k, o: f"output: GeoPackage {Path(a[0]).name}")
+    st.wrap(atlas, "write_atlas", "output: atlas.pdf")
     st.wrap(report, "write_csv_tables", "output: CSV tables")
     st.wrap(report, "write_excel", "output: Excel workbook")
     st.wrap(report, "html_report", "output: report.html")

@@ -49,7 +49,7 @@ def test_every_layer_has_one_geometry_type(run):
     for key in ("geopackage", "geopackage_local"):
         path = written[key]
         for name, gtype in pyogrio.list_layers(path):
-            if name == "layer_styles":
+            if name in ("layer_styles", "stress_reasons"):  # attribute tables
                 assert gtype is None
                 continue
             assert gtype in ("Point", "MultiLineString", "MultiPolygon"), (path.name, name, gtype)
@@ -80,7 +80,10 @@ def test_street_stress_layer_is_the_network_with_levels(run):
     assert len(st) == res.network.n_edges
     assert set(st["level"]) <= {1, 2, 3, 4} and st["level"].nunique() >= 3
     np.testing.assert_array_equal(st["level"].to_numpy(), res.stress.edge_level.astype(int))
-    assert st["reason"].str.len().gt(0).all()
+    reasons = pyogrio.read_dataframe(written["geopackage"], layer="stress_reasons").set_index("reason_id")
+    assert reasons["reason"].is_unique  # each text once; every street's number names one of them
+    assert st["reason_id"].isin(reasons.index).all()
+    assert reasons.loc[st["reason_id"], "reason"].str.len().gt(0).all()
     # simplified within 1 m: never more vertices than the network's edges, the same length within 0.5 %
     n_new = shapely.get_num_coordinates(st.geometry.to_numpy()).sum()
     n_old = shapely.get_num_coordinates(np.asarray(res.network.edges.geometry.array)).sum()
@@ -99,7 +102,7 @@ def test_the_local_copy_is_in_the_cgcs2000_zone_of_the_network(run):
     wgs = dict(pyogrio.list_layers(written["geopackage"]))
     assert dict(pyogrio.list_layers(local)) == wgs  # the same layers
     for name in wgs:
-        if name != "layer_styles":
+        if name not in ("layer_styles", "stress_reasons"):  # attribute tables have no CRS
             assert pyogrio.read_info(local, layer=name)["crs"] == "EPSG:4549", name
             assert pyogrio.read_info(written["geopackage"], layer=name)["crs"] == "EPSG:4326", name
     a = gpd.read_file(local, layer="communities")

@@ -30,6 +30,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 
 from childspace._atomic import atomic_path
@@ -208,7 +209,41 @@ def street_stress_layers(
     crossed: ``node``, ``level``, ``control``, ``reason``)."""
     e = edges.copy()
     e[e.geometry.name] = shapely.simplify(np.asarray(e.geometry.array, dtype=object), tolerance_m)
-    return {"street_stress": e, "crossing_stress": crossings}
+    out: dict[str, Any] = {"street_stress": e, "crossing_stress": crossings}
+    # the bilingual reasons repeat (a county: 275k streets, a few hundred distinct reasons, 2/3 of the layer's
+    # size): a reason number on each street and crossing, the texts once in the table ``stress_reasons``
+    texts = [f[c] for f in out.values() if "reason" in f.columns for c in ["reason"]]
+    if texts:
+        codes, uniq = pd.factorize(pd.concat(texts, ignore_index=True).fillna(""), sort=True)
+        start = 0
+        for key in ("street_stress", "crossing_stress"):
+            f = out[key]
+            if "reason" in f.columns:
+                f = f.copy()
+                f.insert(list(f.columns).index("reason"), "reason_id", codes[start : start + len(f)] + 1)
+                start += len(f)
+                out[key] = f.drop(columns="reason")
+        out["stress_reasons"] = pd.DataFrame({"reason_id": np.arange(1, len(uniq) + 1), "reason": uniq})
+    return out
+
+
+#: metre columns written as whole metres in the GeoPackage (SQLite stores a small integer in 2-3 bytes, a real
+#: in 8; a county's per-home layers hold millions of distances): names starting or ending like these
+_METRE_PREFIXES = ("dist_",)
+_METRE_SUFFIXES = ("_m", "length")
+
+
+def _whole_metres(df: pd.DataFrame) -> pd.DataFrame:
+    """Float metre columns (``dist_*``, ``*_m``, ``length``) rounded to whole metres (nullable integers)."""
+    for col in df.columns:
+        c = str(col)
+        if (c.startswith(_METRE_PREFIXES) or c.endswith(_METRE_SUFFIXES)) and pd.api.types.is_float_dtype(
+            df[col].dtype
+        ):
+            v = df[col].to_numpy(dtype=float)
+            if np.nanmax(np.abs(v), initial=0.0) < 2**31:
+                df[col] = pd.array(np.round(v), dtype="Float64").astype("Int64")
+    return df
 
 
 def is_cgcs2000(crs: Any) -> bool:
@@ -652,11 +687,14 @@ def write_geopackage(
     """
     path = Path(path)
     parts = single_geometry_layers(layers)
+    tables = {  # attribute tables without geometry (e.g. stress_reasons)
+        k: v for k, v in layers.items() if isinstance(v, pd.DataFrame) and not isinstance(v, gpd.GeoDataFrame)
+    }
     written: dict[str, list[LayerStyle]] = {}
     with atomic_path(path, make_dirs=True) as tmp:
         for name, gdf in parts.items():
             meta = {"method": gdf.attrs["method"]} if gdf.attrs.get("method") else None  # estimates say how
-            g = plain_columns(gdf.to_crs(crs))
+            g = _whole_metres(plain_columns(gdf.to_crs(crs)))
             fam = _family(g)
             g.to_file(
                 tmp,
@@ -667,6 +705,9 @@ def write_geopackage(
             )
             if styles:
                 written[name] = layer_styles(name, g, target_pct=target_pct, categories=categories)
+        for name, df in tables.items():
+            if len(df):
+                pyogrio.write_dataframe(plain_columns(df), tmp, layer=name, driver="GPKG")
         if styles and any(written.values()):
             _write_styles(tmp, written)
     return path
