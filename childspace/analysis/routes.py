@@ -46,6 +46,7 @@ import pandas as pd
 import shapely
 
 from childspace._errors import ChildspaceWarning, DataError
+from childspace._progress import track
 from childspace.analysis._common import require_layer
 from childspace.analysis._route_eval import (
     _concat_paths,
@@ -282,7 +283,7 @@ def school_routes(
     frames: list[gpd.GeoDataFrame] = []
     key0 = 0
     n_o = len(om)
-    for cat in cats:
+    for cat in track(cats, unit="school categories"):  # counted on a progress bar, when one is shown
         sidx = np.flatnonzero((cat_arr == cat) & s_snap.ok)
         if sidx.size == 0:
             warnings.warn(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from childspace._progress import track
 from childspace.run import outdir
 from childspace.run.config import RunConfig
 from childspace.run.results import Progress, Results, _quiet
@@ -289,7 +290,7 @@ def _write_maps(
                 synthetic=syn,
             ),
         )
-        for cat in cfg.categories:
+        for cat in track(cfg.categories, unit="categories"):  # counted on the stage's progress bar
             if fac is None or not (fac["category"] == cat).any():
                 continue
             f = fac[fac["category"] == cat]
