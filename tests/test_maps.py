@@ -818,3 +818,18 @@ def test_routes_map_school_zones_in_browser(sample, tmp_path):
         assert f'"color": "{colour}"' in text
     with pytest.raises(DataError, match="speed_ok"):
         maps.routes_map(sample["routes"], school_zones=zones.drop(columns="speed_ok"), basemaps=())
+
+
+def test_routes_map_numbers_the_first_hazards_and_keeps_the_rest_a_click_away(sample):
+    """Many hazards: the first MAP_HAZARD_LABELS numbers are on the map, the others in a layer that is off."""
+    from childspace.outputs.maps.routes import MAP_HAZARD_LABELS
+
+    hz = sample["hazards"]
+    many = pd.concat([hz] * (MAP_HAZARD_LABELS // len(hz) + 2), ignore_index=True)
+    many["rank"] = np.arange(1, len(many) + 1)
+    m = maps.routes_map(sample["routes"], many, schools=sample["schools"], basemaps=())
+    text = maps.render_html(m)
+    rest = len(many) - MAP_HAZARD_LABELS
+    assert f"Hazard numbers (top {MAP_HAZARD_LABELS})" in text
+    assert f"Other hazard numbers ({rest})" in text
+    assert text.count("class='hz'>") == len(many)  # every number exists once: shown, or one click away

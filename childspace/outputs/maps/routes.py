@@ -49,6 +49,9 @@ from childspace.outputs.style import (
 __all__ = ["routes_map"]
 
 OFF = OFF_MARK
+#: hazard numbers drawn when the map opens (by rank); the others are a layer one click away, every hazard keeps
+#: its number in its tooltip and popup
+MAP_HAZARD_LABELS = 30
 
 
 def _rules(zone_rules: Mapping[str, float] | None) -> tuple[float, float, float]:
@@ -705,9 +708,26 @@ def _hazard_layer(
             [tips[i] for i in sel],
             f"隐患过街点（{int(is_pt.sum())}） Hazard crossings ({int(is_pt.sum())})",
         )
-    add_labels(
-        m, h, [f"<span class='hz'>{n_}</span>" for n_ in num], "隐患编号 Hazard numbers", raw_html=True
-    )
+    hz_labels = [f"<span class='hz'>{n_}</span>" for n_ in num]
+    top = np.isfinite(rank) & (rank <= MAP_HAZARD_LABELS)
+    if top.all():
+        add_labels(m, h, hz_labels, "隐患编号 Hazard numbers", raw_html=True)
+    else:  # a county's 1,500 numbers would bury the map: the first ones shown, the others one click away
+        add_labels(
+            m,
+            h[top],
+            [hz_labels[i] for i in np.flatnonzero(top)],
+            f"隐患编号（前 {MAP_HAZARD_LABELS}） Hazard numbers (top {MAP_HAZARD_LABELS})",
+            raw_html=True,
+        )
+        add_labels(
+            m,
+            h[~top],
+            [hz_labels[i] for i in np.flatnonzero(~top)],
+            f"其余隐患编号（{int((~top).sum())}） Other hazard numbers ({int((~top).sum())})",
+            show=False,
+            raw_html=True,
+        )
     present = sorted(set(hl.tolist()))
     items: list[LegendItem] = [
         ("dot", STRESS_LABELS[lv][2], f"过街点 {STRESS_LABELS[lv][0]} Crossing, {STRESS_LABELS[lv][1]}")
