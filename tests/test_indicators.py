@@ -137,13 +137,21 @@ def test_venues_need_rooms_by_national_and_zhejiang_rules():
     x0, y0 = 121.005, 28.005
     venues = gpd.GeoDataFrame(
         {
-            "venue_id": ["big", "zj", "busy", "small", "unknown", "near"],
-            "name": ["大商场", "五千平米馆", "客运站", "小馆", "未知", "医院"],
-            "floor_area_m2": [20_000, 5_000, 3_000, 4_999, np.nan, 10_000],
-            "daily_visitors": [np.nan, np.nan, 10_001, 10_000, np.nan, np.nan],
+            "venue_id": ["big", "zj", "busy", "small", "unknown", "near", "quiet"],
+            "name": ["大商场", "五千平米馆", "客运站", "小馆", "未知", "医院", "五千客流馆"],
+            "floor_area_m2": [20_000, 5_000, 3_000, 4_999, np.nan, 10_000, 1_000],
+            "daily_visitors": [np.nan, np.nan, 10_001, 10_000, np.nan, np.nan, 5_000],
         },
         geometry=shapely.points(
-            [[x0, y0], [x0 + 0.002, y0], [x0 + 0.004, y0], [x0 + 0.006, y0], [x0 + 0.008, y0], [121.015, y0]]
+            [
+                [x0, y0],
+                [x0 + 0.002, y0],
+                [x0 + 0.004, y0],
+                [x0 + 0.006, y0],
+                [x0 + 0.008, y0],
+                [121.015, y0],
+                [x0 + 0.02, y0],
+            ]
         ),
         crs="EPSG:4326",
     )
@@ -154,20 +162,27 @@ def test_venues_need_rooms_by_national_and_zhejiang_rules():
         crs="EPSG:4326",
     )
     chk = mother_baby_room_check(venues, rooms, plan.venue_rules, max_distance_m=100)
-    assert chk["required"].tolist() == [True, True, True, False, False, True]
-    assert chk["rules"].tolist()[:3] == ["national_2016; zhejiang_2017", "zhejiang_2017", "national_2016"]
-    assert chk["has_room"].tolist() == [True, False, False, False, False, False]
+    # Zhejiang 2017: ≥ 5,000 m² or more than 5,000 visitors a day (10,000 visitors: not national, but Zhejiang);
+    # exactly 5,000 visitors on 1,000 m² is below both
+    assert chk["required"].tolist() == [True, True, True, True, False, True, False]
+    assert chk["rules"].tolist()[:4] == [
+        "national_2016; zhejiang_2017",
+        "zhejiang_2017",
+        "national_2016; zhejiang_2017_visitors",
+        "zhejiang_2017_visitors",
+    ]
+    assert chk["has_room"].tolist() == [True, False, False, False, False, False, False]
     assert (
         chk.loc[0, "room_distance_m"] == pytest.approx(50, abs=1) and chk.loc[0, "nearest_room"] == "母婴室A"
     )
-    assert missing_rooms(chk)["venue_id"].tolist() == ["zj", "busy", "near"]
+    assert missing_rooms(chk)["venue_id"].tolist() == ["zj", "busy", "small", "near"]
     # a longer reach finds the 医院's room; a footprint containing the room counts at distance 0
     assert mother_baby_room_check(venues, rooms, plan.venue_rules, max_distance_m=200)["has_room"].iloc[5]
     v2 = venues.iloc[[5]].assign(footprint=[shapely.to_wkb(shapely.box(121.014, 28.004, 121.016, 28.007))])
     inside = mother_baby_room_check(v2, rooms, plan.venue_rules, max_distance_m=0)
     assert inside["has_room"].iloc[0] and inside["room_distance_m"].iloc[0] == 0
     t = plan_indicators(_towns(), None, venues=chk)
-    assert _pick(t, "mother_baby_rooms")["value"] == pytest.approx(25.0)  # 1 of 4
+    assert _pick(t, "mother_baby_rooms")["value"] == pytest.approx(20.0)  # 1 of 5
     assert "unknown for 1" in _pick(t, "mother_baby_rooms")["missing"]
     assert _pick(t, "mother_baby_rooms", "t2")["value"] == 0
 

@@ -1,8 +1,8 @@
 """Mother-and-baby rooms (母婴室) in the public venues that must have one.
 
 A venue must have a room when a rule of the plan applies to it (national 2016 guidance: more than 10,000 m² of
-floor area or more than 10,000 visitors a day; Zhejiang 2017: at least 5,000 m²; see
-``childspace/config/plan_yueqing.toml``). A room counts for a venue when it lies inside the venue's footprint or
+floor area or more than 10,000 visitors a day; Zhejiang 2017: at least 5,000 m² or more than 5,000 visitors a
+day; see ``childspace/config/plan_yueqing.toml``). A room counts for a venue when it lies inside the venue's footprint or
 within ``max_distance_m`` of it (a register gives points: the room is in the building when it is close to it).
 Distances in metres in the local metric CRS.
 """
