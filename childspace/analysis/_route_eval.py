@@ -37,11 +37,18 @@ class _RouteData:
         cross_edge: np.ndarray,
         cross_level: np.ndarray,
         n_edges: int,
+        edge_once: np.ndarray | None = None,
     ):
         self.edge_key, self.edge = edge_key, edge
         self.cross_key, self.cross_node = cross_key, cross_node
         self.cross_edge, self.cross_level = cross_edge, cross_level
         self.n_edges = n_edges
+        #: per entry of ``edge``: True at the first time its route walks that edge (None: not known; the
+        #: sequences of :func:`school_routes` have it, so counting children per street needs no hashing)
+        self.edge_once = edge_once
+        #: per-street counts already made by :func:`childspace.analysis.streets.route_edge_use`, by route kind,
+        #: with the routes they were counted for (reused when asked again for the same routes)
+        self.use_cache: dict[str, tuple] = {}
 
     def __deepcopy__(self, memo: dict) -> _RouteData:
         return self
@@ -167,8 +174,115 @@ def _crossings(
     return lv[inv], ce[inv]
 
 
+class TurnTable:
+    """Every turn of the network evaluated once: the crossing (level, crossed edge, assumed tag) for each
+    (node, enter edge, leave edge) of a node's edge ring, under the stress model and its alternatives.
+
+    A route step's turn is found by array lookups (the ring position of each edge at each of its ends), not by
+    hashing the steps: ``turn = base[node] + pos(enter) * degree[node] + pos(leave)``. Turns at nodes whose
+    edges are not all in the ring (more than ``MAX_ANGULAR_DEGREE``) are left to :func:`_crossings`."""
+
+    def __init__(self, network: Any, stress: Stress, alt: Sequence[Stress] = ()):
+        ring, deg = stress.ring_edge, np.asarray(stress.degree, dtype=np.int64)
+        n, D = ring.shape
+        n_e = int(network.n_edges)
+        self.stress, self.alt = stress, list(alt)
+        self.deg = np.where((deg > 0) & (deg <= D), deg, 0)
+        self.base = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(self.deg**2, out=self.base[1:])
+        u, v = np.asarray(network.u, dtype=np.int64), np.asarray(network.v, dtype=np.int64)
+        # ring position of each edge at its u and v end: the first occurrence, as Stress._crossing finds it
+        self.pos_u = np.full(n_e, -1, dtype=np.int64)
+        self.pos_v = np.full(n_e, -1, dtype=np.int64)
+        for k in range(D - 1, -1, -1):
+            nodes = np.flatnonzero(self.deg > k)
+            e = ring[nodes, k].astype(np.int64)
+            real = (e >= 0) & (e < n_e)
+            nodes, e = nodes[real], e[real]
+            at_u = u[e] == nodes
+            self.pos_u[e[at_u]] = k
+            at_v = v[e] == nodes
+            self.pos_v[e[at_v]] = k
+        # all turns: node, enter = ring[i], leave = ring[j] for i, j < degree
+        t_node = np.repeat(np.arange(n), self.deg**2)
+        r = np.arange(int(self.base[-1])) - self.base[t_node]
+        d = self.deg[t_node]
+        ta = ring[t_node, r // np.maximum(d, 1)].astype(np.int64)
+        tb = ring[t_node, r % np.maximum(d, 1)].astype(np.int64)
+        lv, ce = stress._crossing(t_node, ta, tb)
+        self.level = lv.astype(np.int8)
+        self.edge = ce.astype(np.int64)
+        self.assumed = _assumed_crossing(network, stress, t_node, self.edge)
+        self.alt_level = [a._crossing(t_node, ta, tb)[0].astype(np.int8) for a in alt]
+
+    def lookup(self, network: Any, node: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Turn index of each (node, enter edge, leave edge) step; -1 where the ring does not hold it."""
+        u, v = network.u, network.v
+        ra = np.where(u[a] == node, self.pos_u[a], self.pos_v[a])
+        rb = np.where(u[b] == node, self.pos_u[b], self.pos_v[b])
+        ok = (ra >= 0) & (rb >= 0) & ((u[b] == node) | (v[b] == node)) & ((u[a] == node) | (v[a] == node))
+        d = self.deg[node]
+        return np.where(ok & (d > 0), self.base[node] + ra * d + rb, -1)
+
+
+def _assumed_crossing(network: Any, stress: Stress, node: np.ndarray, c_edge: np.ndarray) -> np.ndarray:
+    """Per crossing (node, crossed edge): True when its rating rests on an assumed tag (speed, lanes, crossing
+    type of the crossed road); False where nothing is crossed."""
+    inc = stress.incidence
+    m_e = np.int64(network.n_edges)
+    ikey = inc["node"].to_numpy(dtype=np.int64) * m_e + inc["edge"].to_numpy(dtype=np.int64)
+    iass = inc["assumed"].to_numpy(dtype=bool)
+    has = c_edge >= 0
+    out = np.zeros(node.size, dtype=bool)
+    pos = pd.Index(ikey).get_indexer(node[has].astype(np.int64) * m_e + c_edge[has].astype(np.int64))
+    out[has] = np.where(pos >= 0, iass[np.maximum(pos, 0)], False)
+    return out
+
+
+def _turns(
+    network: Any,
+    stress: Stress,
+    alt: Sequence[Stress],
+    turns: TurnTable | None,
+    node: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Crossing level, crossed edge, assumed flag and the alternatives' levels of each step's turn: from the
+    turn table where it holds the turn, else each distinct turn evaluated once (:func:`_crossings`)."""
+    if turns is None:
+        t = np.full(node.size, -1, dtype=np.int64)
+    else:
+        t = turns.lookup(network, node, a, b)
+    miss = np.flatnonzero(t < 0)
+    if turns is not None and miss.size == 0:
+        return turns.level[t], turns.edge[t], turns.assumed[t], [al[t] for al in turns.alt_level]
+    c_level = np.zeros(node.size, dtype=np.int8)
+    c_edge = np.full(node.size, -1, dtype=np.int64)
+    c_ass = np.zeros(node.size, dtype=bool)
+    alts = [np.zeros(node.size, dtype=np.int8) for _ in alt]
+    if turns is not None:
+        hit = np.flatnonzero(t >= 0)
+        th = t[hit]
+        c_level[hit], c_edge[hit], c_ass[hit] = turns.level[th], turns.edge[th], turns.assumed[th]
+        for k, al in enumerate(turns.alt_level):
+            alts[k][hit] = al[th]
+    lv, ce = _crossings(network, stress, node[miss], a[miss], b[miss])
+    c_level[miss], c_edge[miss] = lv, ce
+    c_ass[miss] = _assumed_crossing(network, stress, node[miss], ce)
+    for k, alt_st in enumerate(alt):
+        alts[k][miss] = _crossings(network, alt_st, node[miss], a[miss], b[miss])[0]
+    return c_level, c_edge, c_ass, alts
+
+
 def _evaluate(
-    network: Any, stress: Stress, P: Any, weight: Any, unsafe_level: int, alt: Sequence[Stress] = ()
+    network: Any,
+    stress: Stress,
+    P: Any,
+    weight: Any,
+    unsafe_level: int,
+    alt: Sequence[Stress] = (),
+    turns: TurnTable | None = None,
 ) -> _Eval:
     """Exact evaluation of every path of ``P`` (edges walked, partial ends, crossings at interior nodes);
     ``cost`` is each path's cost under ``weight`` (an EdgeWeight) by the engine's rules."""
@@ -194,7 +308,7 @@ def _evaluate(
     pair = np.flatnonzero(~last)
     a, b = e[pair], e[pair + 1]
     node = np.where(fw[pair], network.v[a], network.u[a])
-    c_level, c_edge = _crossings(network, stress, node, a, b)
+    c_level, c_edge, c_ass_all, alt_lv = _turns(network, stress, alt, turns, node, a, b)
     c_level = c_level.astype(np.int64)
     c_path = path_of[pair]
     has = c_edge >= 0
@@ -203,13 +317,7 @@ def _evaluate(
     n_unsafe = np.bincount(c_path[has & (c_level >= unsafe_level)], minlength=G)
     n_cross = np.bincount(c_path[has], minlength=G)
     # crossings whose rating rests on an assumed tag (speed, lanes, crossing type of the crossed road)
-    inc = stress.incidence
-    m_e = np.int64(network.n_edges)
-    ikey = inc["node"].to_numpy(dtype=np.int64) * m_e + inc["edge"].to_numpy(dtype=np.int64)
-    iass = inc["assumed"].to_numpy(dtype=bool)
-    pos = pd.Index(ikey).get_indexer(node[has].astype(np.int64) * m_e + c_edge[has].astype(np.int64))
-    c_ass = np.where(pos >= 0, iass[np.maximum(pos, 0)], False)
-    n_ass_c = np.bincount(c_path[has][c_ass], minlength=G)
+    n_ass_c = np.bincount(c_path[has & c_ass_all], minlength=G)
     # assumed share: assumed edge metres plus each assumed crossing as `crossing_equiv_m` metres, over the route
     eq = float(stress.config.get("verdict", {}).get("crossing_equiv_m", 15.0))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -217,10 +325,9 @@ def _evaluate(
         assumed = np.where(tot > 0, (assumed * length + eq * n_ass_c) / tot, 0.0)
     # the same walks under the alternative (optimistic, pessimistic) defaults: worst level of each
     alt_worst = []
-    for alt_st in alt:
+    for alt_st, lv in zip(alt, alt_lv):
         w = np.zeros(G, dtype=np.int64)
         np.maximum.at(w, path_of, alt_st.edge_level[e].astype(np.int64))
-        lv, _ = _crossings(network, alt_st, node, a, b)
         np.maximum.at(w, c_path, lv.astype(np.int64))
         alt_worst.append(w)
     return _Eval(
@@ -256,6 +363,34 @@ def _geometry(network: Any, P: Any) -> np.ndarray:
     bad[present] = ~shapely.is_valid(g[present]) & (shapely.length(g[present]) == 0)
     g[bad] = None
     return g
+
+
+def once_mask(edge_key: np.ndarray, edge: np.ndarray) -> np.ndarray:
+    """True at the first time each route walks an edge, for sequences where each route key is one contiguous
+    run in walking order, read from shortest-path trees (as :func:`_evaluate` gives them).
+
+    A tree path passes each node once, so its whole edges are distinct; only the partial first and last edges
+    (the school's and the home's edges) can repeat an edge of the route (e.g. a route leaving the home's edge
+    by one end and coming back to it by the other). So an entry repeats an earlier one when it is the first
+    edge again, or when it is the last edge and an interior entry walked that edge."""
+    n = edge_key.size
+    once = np.ones(n, dtype=bool)
+    if n == 0:
+        return once
+    start = np.flatnonzero(np.r_[True, edge_key[1:] != edge_key[:-1]])
+    end = np.r_[start[1:], n] - 1
+    length = end - start + 1
+    run = np.repeat(np.arange(start.size, dtype=np.int32 if start.size < 2**31 else np.int64), length)
+    first_e = np.repeat(edge[start], length)
+    once[1:] = ~((edge[1:] == first_e[1:]) & (run[1:] == run[:-1]))  # the first edge walked again
+    del first_e
+    last_e = np.repeat(edge[end], length)
+    idx = np.arange(n)
+    inner = (edge == last_e) & (idx > np.repeat(start, length)) & (idx < np.repeat(end, length))
+    del last_e, idx
+    again = np.bincount(run[inner], minlength=start.size) > 0
+    once[end[again]] = False
+    return once
 
 
 def _drop_keys(keys: np.ndarray, vals: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
