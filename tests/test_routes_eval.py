@@ -59,8 +59,17 @@ def test_turn_table_equals_rating_each_turn(helsinki_case):
     direct = _evaluate(net, stress, P, w, 3, alt)
     table = TurnTable(net, stress, alt)
     fast = _evaluate(net, stress, P, w, 3, alt, table)
-    # half the nodes left out of the table: those turns are rated where they occur, the rest looked up
-    table.deg[::2] = 0
+    st = P.steps()
+    pair = np.flatnonzero(~st.last)
+    a, b, fa = st.edge[pair], st.edge[pair + 1], st.forward[pair]
+    node = np.where(fa, net.v[a], net.u[a])
+    by_ends = table.lookup(net, node, a, b)
+    by_direction = table.lookup(net, node, a, b, fa, st.forward[pair + 1])
+    np.testing.assert_array_equal(by_ends, by_direction)
+    assert (by_ends >= 0).mean() > 0.99
+    assert table.rated.sum() < table.rated.size  # only the turns the routes take are rated
+    # half the edges left out of the table: those turns are rated where they occur, the rest looked up
+    table.enter[::2] = -1
     mixed = _evaluate(net, stress, P, w, 3, alt, table)
     assert direct.n_cross.sum() > 1000 and direct.n_assumed_cross.sum() > 0 and direct.alt_worst[1].max() == 4
     for ev in (fast, mixed):

@@ -175,18 +175,19 @@ def _crossings(
 
 
 class TurnTable:
-    """Every turn of the network evaluated once: the crossing (level, crossed edge, assumed tag) for each
+    """The turns of the network, each rated once: the crossing (level, crossed edge, assumed tag) for a
     (node, enter edge, leave edge) of a node's edge ring, under the stress model and its alternatives.
 
     A route step's turn is found by array lookups (the ring position of each edge at each of its ends), not by
-    hashing the steps: ``turn = base[node] + pos(enter) * degree[node] + pos(leave)``. Turns at nodes whose
-    edges are not all in the ring (more than ``MAX_ANGULAR_DEGREE``) are left to :func:`_crossings`."""
+    hashing the steps: ``turn = base[node] + pos(enter) * degree[node] + pos(leave)``. A turn is rated the
+    first time a route takes it (:meth:`rate`). Turns at nodes whose edges are not all in the ring (more than
+    ``MAX_ANGULAR_DEGREE``) are left to :func:`_crossings`."""
 
     def __init__(self, network: Any, stress: Stress, alt: Sequence[Stress] = ()):
         ring, deg = stress.ring_edge, np.asarray(stress.degree, dtype=np.int64)
         n, D = ring.shape
         n_e = int(network.n_edges)
-        self.stress, self.alt = stress, list(alt)
+        self.network, self.stress, self.alt = network, stress, list(alt)
         self.deg = np.where((deg > 0) & (deg <= D), deg, 0)
         self.base = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(self.deg**2, out=self.base[1:])
@@ -203,26 +204,70 @@ class TurnTable:
             self.pos_u[e[at_u]] = k
             at_v = v[e] == nodes
             self.pos_v[e[at_v]] = k
-        # all turns: node, enter = ring[i], leave = ring[j] for i, j < degree
-        t_node = np.repeat(np.arange(n), self.deg**2)
-        r = np.arange(int(self.base[-1])) - self.base[t_node]
-        d = self.deg[t_node]
-        ta = ring[t_node, r // np.maximum(d, 1)].astype(np.int64)
-        tb = ring[t_node, r % np.maximum(d, 1)].astype(np.int64)
-        lv, ce = stress._crossing(t_node, ta, tb)
-        self.level = lv.astype(np.int8)
-        self.edge = ce.astype(np.int64)
-        self.assumed = _assumed_crossing(network, stress, t_node, self.edge)
-        self.alt_level = [a._crossing(t_node, ta, tb)[0].astype(np.int8) for a in alt]
 
-    def lookup(self, network: Any, node: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Turn index of each (node, enter edge, leave edge) step; -1 where the ring does not hold it."""
-        u, v = network.u, network.v
-        ra = np.where(u[a] == node, self.pos_u[a], self.pos_v[a])
-        rb = np.where(u[b] == node, self.pos_u[b], self.pos_v[b])
-        ok = (ra >= 0) & (rb >= 0) & ((u[b] == node) | (v[b] == node)) & ((u[a] == node) | (v[a] == node))
+        # per edge and walking direction (column 1: u -> v): the turn offset of entering a node by it, the
+        # ring position of leaving a node by it, and the node it leaves
+        def enter(node: np.ndarray, pos: np.ndarray) -> np.ndarray:
+            return np.where((pos >= 0) & (self.deg[node] > 0), self.base[node] + pos * self.deg[node], -1)
+
+        self.enter = np.column_stack([enter(u, self.pos_u), enter(v, self.pos_v)])
+        self.leave = np.column_stack([self.pos_v, self.pos_u])
+        self.leave_node = np.column_stack([v, u])
+        n_t = int(self.base[-1])
+        self.rated = np.zeros(n_t, dtype=bool)
+        self.level = np.zeros(n_t, dtype=np.int8)
+        self.edge = np.full(n_t, -1, dtype=np.int64)
+        self.assumed = np.zeros(n_t, dtype=bool)
+        self.alt_level = [np.zeros(n_t, dtype=np.int8) for _ in alt]
+
+    def rate(self, t: np.ndarray) -> None:
+        """Rate the turns ``t`` (indices, -1 ignored) not rated yet: each distinct turn once."""
+        want = np.zeros(self.rated.size, dtype=bool)
+        want[t[t >= 0]] = True
+        new = np.flatnonzero(want & ~self.rated)
+        if new.size == 0:
+            return
+        node = np.searchsorted(self.base, new, side="right") - 1
+        r = new - self.base[node]
         d = self.deg[node]
-        return np.where(ok & (d > 0), self.base[node] + ra * d + rb, -1)
+        ring = self.stress.ring_edge
+        ta = ring[node, r // d].astype(np.int64)
+        tb = ring[node, r % d].astype(np.int64)
+        lv, ce = self.stress._crossing(node, ta, tb)
+        self.level[new] = lv
+        self.edge[new] = ce
+        self.assumed[new] = _assumed_crossing(self.network, self.stress, node, ce)
+        for al, a in zip(self.alt_level, self.alt):
+            al[new] = a._crossing(node, ta, tb)[0]
+        self.rated[new] = True
+
+    def lookup(
+        self,
+        network: Any,
+        node: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        fa: np.ndarray | None = None,
+        fb: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Turn index of each (node, enter edge, leave edge) step; -1 where the ring does not hold it. ``fa``,
+        ``fb``: the two edges walked u -> v (a path's steps: then ``a`` ends and ``b`` starts at ``node``, and
+        fewer lookups are needed; a step where ``b`` does not start at ``node`` is left to the caller)."""
+        if fa is None or fb is None:
+            u, v = network.u, network.v
+            ra = np.where(u[a] == node, self.pos_u[a], self.pos_v[a])
+            rb = np.where(u[b] == node, self.pos_u[b], self.pos_v[b])
+            ok = (u[b] == node) | (v[b] == node)
+            ok &= (u[a] == node) | (v[a] == node)
+            ok &= (ra >= 0) & (rb >= 0)
+            d = self.deg[node]
+            ok &= d > 0
+            return np.where(ok, self.base[node] + ra * d + rb, -1)
+        ia, ib = fa.astype(np.intp), fb.astype(np.intp)
+        ta = self.enter[a, ia]
+        rb = self.leave[b, ib]
+        ok = (ta >= 0) & (rb >= 0) & (self.leave_node[b, ib] == node)
+        return np.where(ok, ta + rb, -1)
 
 
 def _assumed_crossing(network: Any, stress: Stress, node: np.ndarray, c_edge: np.ndarray) -> np.ndarray:
@@ -247,13 +292,16 @@ def _turns(
     node: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
+    fa: np.ndarray | None = None,
+    fb: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
     """Crossing level, crossed edge, assumed flag and the alternatives' levels of each step's turn: from the
     turn table where it holds the turn, else each distinct turn evaluated once (:func:`_crossings`)."""
     if turns is None:
         t = np.full(node.size, -1, dtype=np.int64)
     else:
-        t = turns.lookup(network, node, a, b)
+        t = turns.lookup(network, node, a, b, fa, fb)
+        turns.rate(t)
     miss = np.flatnonzero(t < 0)
     if turns is not None and miss.size == 0:
         return turns.level[t], turns.edge[t], turns.assumed[t], [al[t] for al in turns.alt_level]
@@ -308,7 +356,9 @@ def _evaluate(
     pair = np.flatnonzero(~last)
     a, b = e[pair], e[pair + 1]
     node = np.where(fw[pair], network.v[a], network.u[a])
-    c_level, c_edge, c_ass_all, alt_lv = _turns(network, stress, alt, turns, node, a, b)
+    c_level, c_edge, c_ass_all, alt_lv = _turns(
+        network, stress, alt, turns, node, a, b, fw[pair], fw[pair + 1]
+    )
     c_level = c_level.astype(np.int64)
     c_path = path_of[pair]
     has = c_edge >= 0
@@ -374,32 +424,44 @@ def once_mask(edge_key: np.ndarray, edge: np.ndarray) -> np.ndarray:
     by one end and coming back to it by the other). So an entry repeats an earlier one when it is the first
     edge again, or when it is the last edge and an interior entry walked that edge."""
     n = edge_key.size
-    once = np.ones(n, dtype=bool)
     if n == 0:
-        return once
-    start = np.flatnonzero(np.r_[True, edge_key[1:] != edge_key[:-1]])
+        return np.ones(0, dtype=bool)
+    is_start = np.empty(n, dtype=bool)
+    is_start[0] = True
+    np.not_equal(edge_key[1:], edge_key[:-1], out=is_start[1:])
+    start = np.flatnonzero(is_start)
     end = np.r_[start[1:], n] - 1
     length = end - start + 1
-    run = np.repeat(np.arange(start.size, dtype=np.int32 if start.size < 2**31 else np.int64), length)
-    first_e = np.repeat(edge[start], length)
-    once[1:] = ~((edge[1:] == first_e[1:]) & (run[1:] == run[:-1]))  # the first edge walked again
-    del first_e
-    last_e = np.repeat(edge[end], length)
-    idx = np.arange(n)
-    inner = (edge == last_e) & (idx > np.repeat(start, length)) & (idx < np.repeat(end, length))
-    del last_e, idx
-    again = np.bincount(run[inner], minlength=start.size) > 0
-    once[end[again]] = False
+    once = edge != np.repeat(edge[start], length)  # the first edge walked again
+    once[start] = True
+    inner = edge == np.repeat(edge[end], length)  # an interior entry on the last edge
+    inner[start] = False
+    inner[end] = False
+    hit = np.flatnonzero(inner)
+    if hit.size:
+        once[end[np.searchsorted(start, hit, side="right") - 1]] = False
     return once
 
 
+def _key_flags(keys: np.ndarray, marked: np.ndarray) -> np.ndarray:
+    """Per entry of ``keys``: True when its key is among ``marked`` (a table over the key range: the keys of
+    a chunk are a contiguous range, so no sort or hash of the sequences)."""
+    if keys.size == 0 or marked.size == 0:
+        return np.zeros(keys.size, dtype=bool)
+    lo = int(min(keys.min(), marked.min()))
+    hi = int(max(keys.max(), marked.max()))
+    table = np.zeros(hi - lo + 1, dtype=bool)
+    table[marked - lo] = True
+    return table[keys - lo]
+
+
 def _drop_keys(keys: np.ndarray, vals: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    m = ~np.isin(keys, drop)
+    m = ~_key_flags(keys, drop)
     return keys[m], vals[m]
 
 
 def _drop_keys_multi(keys: np.ndarray, vals: tuple, drop: np.ndarray) -> tuple[np.ndarray, tuple]:
-    m = ~np.isin(keys, drop)
+    m = ~_key_flags(keys, drop)
     return keys[m], tuple(v[m] for v in vals)
 
 
@@ -410,11 +472,11 @@ def _copy_keys(
     order = np.argsort(src)
     s_sorted, d_sorted = src[order], dst[order]
     ke = np.concatenate(fk_e)
-    m = np.isin(ke, src)
+    m = _key_flags(ke, src)
     fk_e.append(d_sorted[np.searchsorted(s_sorted, ke[m])])
     fe.append(np.concatenate(fe)[m])
     kc = np.concatenate(fk_c)
-    m = np.isin(kc, src)
+    m = _key_flags(kc, src)
     fk_c.append(d_sorted[np.searchsorted(s_sorted, kc[m])])
     fn.append(np.concatenate(fn)[m])
     fce.append(np.concatenate(fce)[m])

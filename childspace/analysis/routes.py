@@ -734,9 +734,7 @@ def _merge_frames(frames: list[gpd.GeoDataFrame], network: Any) -> gpd.GeoDataFr
         f.attrs = {}
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     frames.clear()
-    out = out.sort_values(
-        ["category", "origin_id", "route"], ascending=[True, True, False], kind="stable"
-    ).reset_index(drop=True)
+    out = out.take(_row_order(out)).reset_index(drop=True)
     if not isinstance(out, gpd.GeoDataFrame):
         out = gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
 
@@ -762,6 +760,22 @@ def _merge_frames(frames: list[gpd.GeoDataFrame], network: Any) -> gpd.GeoDataFr
         edge_once=join("edge_once"),
     )
     return out
+
+
+def _row_order(df: pd.DataFrame) -> np.ndarray:
+    """Positions of the rows sorted by category, origin_id and route (shortest first), stable: each column
+    ranked once among its distinct values (a county's ~300k ids, not its ~1M rows, are compared), then one
+    integer lexsort."""
+    cols = [df[c].to_numpy() for c in ("category", "origin_id", "route")]
+    if any(pd.isna(c).any() for c in cols):  # missing values: as pandas sorts them (last)
+        return (
+            df[["category", "origin_id", "route"]]
+            .reset_index(drop=True)
+            .sort_values(["category", "origin_id", "route"], ascending=[True, True, False], kind="stable")
+            .index.to_numpy()
+        )
+    ranks = [pd.factorize(c, sort=True)[0] for c in cols]
+    return np.lexsort((-ranks[2], ranks[1], ranks[0]))
 
 
 def _path_costs(network: Any, P: Any, weight: Any) -> np.ndarray:
