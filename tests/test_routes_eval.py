@@ -129,3 +129,17 @@ def test_children_per_street_from_the_mask_equal_hashing(helsinki_case):
     doubled = streets.route_edge_use(more, edges, "safest")
     base = streets.route_edge_use(routes, edges, "safest")
     np.testing.assert_allclose(doubled["children"].to_numpy(), base["children"].to_numpy() * 2)
+
+
+def test_key_flag_tables_equal_isin():
+    from childspace.analysis._route_eval import _key_flags
+    from childspace.analysis.hazards import _chosen
+
+    rng = np.random.default_rng(5)
+    keys = rng.integers(40, 400, 5000)
+    marked = rng.choice(np.arange(0, 500), 120, replace=False)  # some outside the keys' range
+    exp = np.isin(keys, marked)
+    assert 0 < exp.sum() < keys.size
+    np.testing.assert_array_equal(_key_flags(keys, marked), exp)
+    np.testing.assert_array_equal(_chosen(keys.astype(np.int32), marked), exp)
+    assert _chosen(keys[:0], marked).size == 0 and not _key_flags(keys, marked[:0]).any()

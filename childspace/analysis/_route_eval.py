@@ -331,9 +331,11 @@ def _evaluate(
     unsafe_level: int,
     alt: Sequence[Stress] = (),
     turns: TurnTable | None = None,
+    costs: bool = True,
 ) -> _Eval:
     """Exact evaluation of every path of ``P`` (edges walked, partial ends, crossings at interior nodes);
-    ``cost`` is each path's cost under ``weight`` (an EdgeWeight) by the engine's rules."""
+    ``cost`` is each path's cost under ``weight`` (an EdgeWeight) by the engine's rules (NaN with
+    ``costs=False``). ``turns``: the network's :class:`TurnTable` (else each distinct turn is rated here)."""
     G = len(P)
     counts = np.diff(P.ptr)
     st = P.steps()
@@ -341,7 +343,8 @@ def _evaluate(
     walked = np.abs(st.end - st.start)
     reach = np.isfinite(P.dist) & (counts > 0)
     length = np.bincount(path_of, weights=walked, minlength=G)
-    cost = network.path_costs(P, weight, steps=st)
+    # the cost under ``weight`` (not needed for the routes' rows: their searches already compared costs)
+    cost = network.path_costs(P, weight, steps=st) if costs else np.full(G, np.nan)
     level = stress.edge_level[e].astype(np.int64)
     shares = np.bincount(path_of * 5 + level, weights=walked, minlength=G * 5).reshape(G, 5)[:, 1:]
     assumed_e = stress.edges["assumed"].to_numpy(dtype=bool)[e]

@@ -364,7 +364,7 @@ def school_routes(
                     continue
                 sub = P_k if rows.size == len(oi_k) else _take_paths(network, P_k, rows)
                 if kind == "shortest":
-                    ev = ev_s = _evaluate(network, stress, sub, w_safe, unsafe_level, alt, turns)
+                    ev = ev_s = _evaluate(network, stress, sub, w_safe, unsafe_level, alt, turns, costs=False)
                     sub_s, oi_sub_s = sub, oi_k[rows]
                 else:  # a safest route that walks the shortest route's path shares its evaluation
                     rpos = np.searchsorted(oi_sub_s, oi_k[rows])
@@ -372,7 +372,14 @@ def school_routes(
                     diff = np.flatnonzero(~same)
                     ev_d = (
                         _evaluate(
-                            network, stress, _take_paths(network, sub, diff), w_safe, unsafe_level, alt, turns
+                            network,
+                            stress,
+                            _take_paths(network, sub, diff),
+                            w_safe,
+                            unsafe_level,
+                            alt,
+                            turns,
+                            costs=False,
                         )
                         if diff.size
                         else None
