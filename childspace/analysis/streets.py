@@ -205,10 +205,10 @@ def _edge_counts(
         ok = chosen[ek]
         pair = pd.unique(ek[ok].astype(np.int64) * n + ee[ok].astype(np.int64))
         p_key, p_edge = pair // n, pair % n
-        children = np.bincount(p_edge, weights=kid_of[p_key], minlength=n)
-        n_routes = np.bincount(p_edge, minlength=n)
+        kids_e = np.bincount(p_edge, weights=kid_of[p_key], minlength=n)
+        routes_e = np.bincount(p_edge, minlength=n)
         sp = pd.unique(p_edge * n_sch + school_of[p_key])
-        return children, n_routes, np.bincount(sp // n_sch, minlength=n)
+        return kids_e, routes_e, np.bincount(sp // n_sch, minlength=n)
     # the sequences of school_routes say where a route walks an edge again: counted block by block
     children = np.zeros(n)
     n_routes = np.zeros(n, dtype=np.int64)
