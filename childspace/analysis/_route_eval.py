@@ -3,10 +3,13 @@ path measured exactly, route lines built.
 
 :func:`_evaluate` measures every path of a :class:`childspace.network.Paths` object at once with array operations:
 the metres walked at each stress level (partial first and last edges included), the path's cost under an edge
-weight, the worst edge and the crossing at each node passed (each distinct turn evaluated once,
-:func:`_crossings`), and the share resting on assumed tags. :class:`_RouteData` keeps the edge and crossing
-sequences of the routes in ``routes.attrs``; :func:`_drop_keys`, :func:`_drop_keys_multi` and :func:`_copy_keys`
-edit those sequences by route key. :func:`_geometry` draws route lines from the vertex table.
+weight, the worst edge and the crossing at each node passed (each turn of the network rated once, the first time
+a route takes it, and found again by array lookups: :class:`TurnTable`; turns it cannot hold by
+:func:`_crossings`), and the share resting on assumed tags. :func:`once_mask` marks where a route walks an edge
+for the first time (children per street count each route once per edge without hashing the sequences).
+:class:`_RouteData` keeps the edge and crossing sequences of the routes in ``routes.attrs``; :func:`_drop_keys`,
+:func:`_drop_keys_multi` and :func:`_copy_keys` edit those sequences by route key. :func:`_geometry` draws route
+lines from the vertex table.
 """
 
 from __future__ import annotations

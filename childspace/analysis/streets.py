@@ -127,7 +127,13 @@ def route_edge_use(
     GeoDataFrame (CRS of ``edges``)
         The edges used by at least one route, most children first: the columns of ``edges`` plus ``children``
         (sum over routes using the edge), ``routes`` (number of routes) and ``schools`` (number of schools).
-        Unreachable routes are left out.
+        Unreachable routes are left out; a route passing an edge twice counts once there.
+
+    Notes
+    -----
+    The counts are kept with the routes' sequences: a second call for the same routes, children and schools
+    (the map and the figure both draw them) reuses them. Sequences of :func:`school_routes` carry where each
+    route walks an edge for the first time, so they are counted in blocks of entries without hashing.
     """
     data = routes.attrs.get("childspace_routes")
     if data is None:
