@@ -3,10 +3,13 @@ path measured exactly, route lines built.
 
 :func:`_evaluate` measures every path of a :class:`childspace.network.Paths` object at once with array operations:
 the metres walked at each stress level (partial first and last edges included), the path's cost under an edge
-weight, the worst edge and the crossing at each node passed (each distinct turn evaluated once,
-:func:`_crossings`), and the share resting on assumed tags. :class:`_RouteData` keeps the edge and crossing
-sequences of the routes in ``routes.attrs``; :func:`_drop_keys`, :func:`_drop_keys_multi` and :func:`_copy_keys`
-edit those sequences by route key. :func:`_geometry` draws route lines from the vertex table.
+weight, the worst edge and the crossing at each node passed (each turn of the network rated once, the first time
+a route takes it, and found again by array lookups: :class:`TurnTable`; turns it cannot hold by
+:func:`_crossings`), and the share resting on assumed tags. :func:`once_mask` marks where a route walks an edge
+for the first time (children per street count each route once per edge without hashing the sequences).
+:class:`_RouteData` keeps the edge and crossing sequences of the routes in ``routes.attrs``; :func:`_drop_keys`,
+:func:`_drop_keys_multi` and :func:`_copy_keys` edit those sequences by route key. :func:`_geometry` draws route
+lines from the vertex table.
 """
 
 from __future__ import annotations
@@ -37,11 +40,18 @@ class _RouteData:
         cross_edge: np.ndarray,
         cross_level: np.ndarray,
         n_edges: int,
+        edge_once: np.ndarray | None = None,
     ):
         self.edge_key, self.edge = edge_key, edge
         self.cross_key, self.cross_node = cross_key, cross_node
         self.cross_edge, self.cross_level = cross_edge, cross_level
         self.n_edges = n_edges
+        #: per entry of ``edge``: True at the first time its route walks that edge (None: not known; the
+        #: sequences of :func:`school_routes` have it, so counting children per street needs no hashing)
+        self.edge_once = edge_once
+        #: per-street counts already made by :func:`childspace.analysis.streets.route_edge_use`, by route kind,
+        #: with the routes they were counted for (reused when asked again for the same routes)
+        self.use_cache: dict[str, tuple] = {}
 
     def __deepcopy__(self, memo: dict) -> _RouteData:
         return self
@@ -167,11 +177,168 @@ def _crossings(
     return lv[inv], ce[inv]
 
 
+class TurnTable:
+    """The turns of the network, each rated once: the crossing (level, crossed edge, assumed tag) for a
+    (node, enter edge, leave edge) of a node's edge ring, under the stress model and its alternatives.
+
+    A route step's turn is found by array lookups (the ring position of each edge at each of its ends), not by
+    hashing the steps: ``turn = base[node] + pos(enter) * degree[node] + pos(leave)``. A turn is rated the
+    first time a route takes it (:meth:`rate`). Turns at nodes whose edges are not all in the ring (more than
+    ``MAX_ANGULAR_DEGREE``) are left to :func:`_crossings`."""
+
+    def __init__(self, network: Any, stress: Stress, alt: Sequence[Stress] = ()):
+        ring, deg = stress.ring_edge, np.asarray(stress.degree, dtype=np.int64)
+        n, D = ring.shape
+        n_e = int(network.n_edges)
+        self.network, self.stress, self.alt = network, stress, list(alt)
+        self.deg = np.where((deg > 0) & (deg <= D), deg, 0)
+        self.base = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(self.deg**2, out=self.base[1:])
+        u, v = np.asarray(network.u, dtype=np.int64), np.asarray(network.v, dtype=np.int64)
+        # ring position of each edge at its u and v end: the first occurrence, as Stress._crossing finds it
+        self.pos_u = np.full(n_e, -1, dtype=np.int64)
+        self.pos_v = np.full(n_e, -1, dtype=np.int64)
+        for k in range(D - 1, -1, -1):
+            nodes = np.flatnonzero(self.deg > k)
+            e = ring[nodes, k].astype(np.int64)
+            real = (e >= 0) & (e < n_e)
+            nodes, e = nodes[real], e[real]
+            at_u = u[e] == nodes
+            self.pos_u[e[at_u]] = k
+            at_v = v[e] == nodes
+            self.pos_v[e[at_v]] = k
+
+        # per edge and walking direction (column 1: u -> v): the turn offset of entering a node by it, the
+        # ring position of leaving a node by it, and the node it leaves
+        def enter(node: np.ndarray, pos: np.ndarray) -> np.ndarray:
+            return np.where((pos >= 0) & (self.deg[node] > 0), self.base[node] + pos * self.deg[node], -1)
+
+        self.enter = np.column_stack([enter(u, self.pos_u), enter(v, self.pos_v)])
+        self.leave = np.column_stack([self.pos_v, self.pos_u])
+        self.leave_node = np.column_stack([v, u])
+        n_t = int(self.base[-1])
+        self.rated = np.zeros(n_t, dtype=bool)
+        self.level = np.zeros(n_t, dtype=np.int8)
+        self.edge = np.full(n_t, -1, dtype=np.int64)
+        self.assumed = np.zeros(n_t, dtype=bool)
+        self.alt_level = [np.zeros(n_t, dtype=np.int8) for _ in alt]
+
+    def rate(self, t: np.ndarray) -> None:
+        """Rate the turns ``t`` (indices, -1 ignored) not rated yet: each distinct turn once."""
+        want = np.zeros(self.rated.size, dtype=bool)
+        want[t[t >= 0]] = True
+        new = np.flatnonzero(want & ~self.rated)
+        if new.size == 0:
+            return
+        node = np.searchsorted(self.base, new, side="right") - 1
+        r = new - self.base[node]
+        d = self.deg[node]
+        ring = self.stress.ring_edge
+        ta = ring[node, r // d].astype(np.int64)
+        tb = ring[node, r % d].astype(np.int64)
+        lv, ce = self.stress._crossing(node, ta, tb)
+        self.level[new] = lv
+        self.edge[new] = ce
+        self.assumed[new] = _assumed_crossing(self.network, self.stress, node, ce)
+        for al, a in zip(self.alt_level, self.alt):
+            al[new] = a._crossing(node, ta, tb)[0]
+        self.rated[new] = True
+
+    def lookup(
+        self,
+        network: Any,
+        node: np.ndarray,
+        a: np.ndarray,
+        b: np.ndarray,
+        fa: np.ndarray | None = None,
+        fb: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Turn index of each (node, enter edge, leave edge) step; -1 where the ring does not hold it. ``fa``,
+        ``fb``: the two edges walked u -> v (a path's steps: then ``a`` ends and ``b`` starts at ``node``, and
+        fewer lookups are needed; a step where ``b`` does not start at ``node`` is left to the caller)."""
+        if fa is None or fb is None:
+            u, v = network.u, network.v
+            ra = np.where(u[a] == node, self.pos_u[a], self.pos_v[a])
+            rb = np.where(u[b] == node, self.pos_u[b], self.pos_v[b])
+            ok = (u[b] == node) | (v[b] == node)
+            ok &= (u[a] == node) | (v[a] == node)
+            ok &= (ra >= 0) & (rb >= 0)
+            d = self.deg[node]
+            ok &= d > 0
+            return np.where(ok, self.base[node] + ra * d + rb, -1)
+        ia, ib = fa.astype(np.intp), fb.astype(np.intp)
+        ta = self.enter[a, ia]
+        rb = self.leave[b, ib]
+        ok = (ta >= 0) & (rb >= 0) & (self.leave_node[b, ib] == node)
+        return np.where(ok, ta + rb, -1)
+
+
+def _assumed_crossing(network: Any, stress: Stress, node: np.ndarray, c_edge: np.ndarray) -> np.ndarray:
+    """Per crossing (node, crossed edge): True when its rating rests on an assumed tag (speed, lanes, crossing
+    type of the crossed road); False where nothing is crossed."""
+    inc = stress.incidence
+    m_e = np.int64(network.n_edges)
+    ikey = inc["node"].to_numpy(dtype=np.int64) * m_e + inc["edge"].to_numpy(dtype=np.int64)
+    iass = inc["assumed"].to_numpy(dtype=bool)
+    has = c_edge >= 0
+    out = np.zeros(node.size, dtype=bool)
+    pos = pd.Index(ikey).get_indexer(node[has].astype(np.int64) * m_e + c_edge[has].astype(np.int64))
+    out[has] = np.where(pos >= 0, iass[np.maximum(pos, 0)], False)
+    return out
+
+
+def _turns(
+    network: Any,
+    stress: Stress,
+    alt: Sequence[Stress],
+    turns: TurnTable | None,
+    node: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    fa: np.ndarray | None = None,
+    fb: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Crossing level, crossed edge, assumed flag and the alternatives' levels of each step's turn: from the
+    turn table where it holds the turn, else each distinct turn evaluated once (:func:`_crossings`)."""
+    if turns is None:
+        t = np.full(node.size, -1, dtype=np.int64)
+    else:
+        t = turns.lookup(network, node, a, b, fa, fb)
+        turns.rate(t)
+    miss = np.flatnonzero(t < 0)
+    if turns is not None and miss.size == 0:
+        return turns.level[t], turns.edge[t], turns.assumed[t], [al[t] for al in turns.alt_level]
+    c_level = np.zeros(node.size, dtype=np.int8)
+    c_edge = np.full(node.size, -1, dtype=np.int64)
+    c_ass = np.zeros(node.size, dtype=bool)
+    alts = [np.zeros(node.size, dtype=np.int8) for _ in alt]
+    if turns is not None:
+        hit = np.flatnonzero(t >= 0)
+        th = t[hit]
+        c_level[hit], c_edge[hit], c_ass[hit] = turns.level[th], turns.edge[th], turns.assumed[th]
+        for k, al in enumerate(turns.alt_level):
+            alts[k][hit] = al[th]
+    lv, ce = _crossings(network, stress, node[miss], a[miss], b[miss])
+    c_level[miss], c_edge[miss] = lv, ce
+    c_ass[miss] = _assumed_crossing(network, stress, node[miss], ce)
+    for k, alt_st in enumerate(alt):
+        alts[k][miss] = _crossings(network, alt_st, node[miss], a[miss], b[miss])[0]
+    return c_level, c_edge, c_ass, alts
+
+
 def _evaluate(
-    network: Any, stress: Stress, P: Any, weight: Any, unsafe_level: int, alt: Sequence[Stress] = ()
+    network: Any,
+    stress: Stress,
+    P: Any,
+    weight: Any,
+    unsafe_level: int,
+    alt: Sequence[Stress] = (),
+    turns: TurnTable | None = None,
+    costs: bool = True,
 ) -> _Eval:
     """Exact evaluation of every path of ``P`` (edges walked, partial ends, crossings at interior nodes);
-    ``cost`` is each path's cost under ``weight`` (an EdgeWeight) by the engine's rules."""
+    ``cost`` is each path's cost under ``weight`` (an EdgeWeight) by the engine's rules (NaN with
+    ``costs=False``). ``turns``: the network's :class:`TurnTable` (else each distinct turn is rated here)."""
     G = len(P)
     counts = np.diff(P.ptr)
     st = P.steps()
@@ -179,7 +346,8 @@ def _evaluate(
     walked = np.abs(st.end - st.start)
     reach = np.isfinite(P.dist) & (counts > 0)
     length = np.bincount(path_of, weights=walked, minlength=G)
-    cost = network.path_costs(P, weight, steps=st)
+    # the cost under ``weight`` (not needed for the routes' rows: their searches already compared costs)
+    cost = network.path_costs(P, weight, steps=st) if costs else np.full(G, np.nan)
     level = stress.edge_level[e].astype(np.int64)
     shares = np.bincount(path_of * 5 + level, weights=walked, minlength=G * 5).reshape(G, 5)[:, 1:]
     assumed_e = stress.edges["assumed"].to_numpy(dtype=bool)[e]
@@ -194,7 +362,9 @@ def _evaluate(
     pair = np.flatnonzero(~last)
     a, b = e[pair], e[pair + 1]
     node = np.where(fw[pair], network.v[a], network.u[a])
-    c_level, c_edge = _crossings(network, stress, node, a, b)
+    c_level, c_edge, c_ass_all, alt_lv = _turns(
+        network, stress, alt, turns, node, a, b, fw[pair], fw[pair + 1]
+    )
     c_level = c_level.astype(np.int64)
     c_path = path_of[pair]
     has = c_edge >= 0
@@ -203,13 +373,7 @@ def _evaluate(
     n_unsafe = np.bincount(c_path[has & (c_level >= unsafe_level)], minlength=G)
     n_cross = np.bincount(c_path[has], minlength=G)
     # crossings whose rating rests on an assumed tag (speed, lanes, crossing type of the crossed road)
-    inc = stress.incidence
-    m_e = np.int64(network.n_edges)
-    ikey = inc["node"].to_numpy(dtype=np.int64) * m_e + inc["edge"].to_numpy(dtype=np.int64)
-    iass = inc["assumed"].to_numpy(dtype=bool)
-    pos = pd.Index(ikey).get_indexer(node[has].astype(np.int64) * m_e + c_edge[has].astype(np.int64))
-    c_ass = np.where(pos >= 0, iass[np.maximum(pos, 0)], False)
-    n_ass_c = np.bincount(c_path[has][c_ass], minlength=G)
+    n_ass_c = np.bincount(c_path[has & c_ass_all], minlength=G)
     # assumed share: assumed edge metres plus each assumed crossing as `crossing_equiv_m` metres, over the route
     eq = float(stress.config.get("verdict", {}).get("crossing_equiv_m", 15.0))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -217,10 +381,9 @@ def _evaluate(
         assumed = np.where(tot > 0, (assumed * length + eq * n_ass_c) / tot, 0.0)
     # the same walks under the alternative (optimistic, pessimistic) defaults: worst level of each
     alt_worst = []
-    for alt_st in alt:
+    for alt_st, lv in zip(alt, alt_lv):
         w = np.zeros(G, dtype=np.int64)
         np.maximum.at(w, path_of, alt_st.edge_level[e].astype(np.int64))
-        lv, _ = _crossings(network, alt_st, node, a, b)
         np.maximum.at(w, c_path, lv.astype(np.int64))
         alt_worst.append(w)
     return _Eval(
@@ -258,13 +421,53 @@ def _geometry(network: Any, P: Any) -> np.ndarray:
     return g
 
 
+def once_mask(edge_key: np.ndarray, edge: np.ndarray) -> np.ndarray:
+    """True at the first time each route walks an edge, for sequences where each route key is one contiguous
+    run in walking order, read from shortest-path trees (as :func:`_evaluate` gives them).
+
+    A tree path passes each node once, so its whole edges are distinct; only the partial first and last edges
+    (the school's and the home's edges) can repeat an edge of the route (e.g. a route leaving the home's edge
+    by one end and coming back to it by the other). So an entry repeats an earlier one when it is the first
+    edge again, or when it is the last edge and an interior entry walked that edge."""
+    n = edge_key.size
+    if n == 0:
+        return np.ones(0, dtype=bool)
+    is_start = np.empty(n, dtype=bool)
+    is_start[0] = True
+    np.not_equal(edge_key[1:], edge_key[:-1], out=is_start[1:])
+    start = np.flatnonzero(is_start)
+    end = np.r_[start[1:], n] - 1
+    length = end - start + 1
+    once = edge != np.repeat(edge[start], length)  # the first edge walked again
+    once[start] = True
+    inner = edge == np.repeat(edge[end], length)  # an interior entry on the last edge
+    inner[start] = False
+    inner[end] = False
+    hit = np.flatnonzero(inner)
+    if hit.size:
+        once[end[np.searchsorted(start, hit, side="right") - 1]] = False
+    return once
+
+
+def _key_flags(keys: np.ndarray, marked: np.ndarray) -> np.ndarray:
+    """Per entry of ``keys``: True when its key is among ``marked`` (a table over the key range: the keys of
+    a chunk are a contiguous range, so no sort or hash of the sequences)."""
+    if keys.size == 0 or marked.size == 0:
+        return np.zeros(keys.size, dtype=bool)
+    lo = int(min(keys.min(), marked.min()))
+    hi = int(max(keys.max(), marked.max()))
+    table = np.zeros(hi - lo + 1, dtype=bool)
+    table[marked - lo] = True
+    return table[keys - lo]
+
+
 def _drop_keys(keys: np.ndarray, vals: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    m = ~np.isin(keys, drop)
+    m = ~_key_flags(keys, drop)
     return keys[m], vals[m]
 
 
 def _drop_keys_multi(keys: np.ndarray, vals: tuple, drop: np.ndarray) -> tuple[np.ndarray, tuple]:
-    m = ~np.isin(keys, drop)
+    m = ~_key_flags(keys, drop)
     return keys[m], tuple(v[m] for v in vals)
 
 
@@ -275,11 +478,11 @@ def _copy_keys(
     order = np.argsort(src)
     s_sorted, d_sorted = src[order], dst[order]
     ke = np.concatenate(fk_e)
-    m = np.isin(ke, src)
+    m = _key_flags(ke, src)
     fk_e.append(d_sorted[np.searchsorted(s_sorted, ke[m])])
     fe.append(np.concatenate(fe)[m])
     kc = np.concatenate(fk_c)
-    m = np.isin(kc, src)
+    m = _key_flags(kc, src)
     fk_c.append(d_sorted[np.searchsorted(s_sorted, kc[m])])
     fn.append(np.concatenate(fn)[m])
     fce.append(np.concatenate(fce)[m])

@@ -140,7 +140,8 @@ def hazards(
     rows = []
     # segments: the pieces of one street at one level that touch form one hazard (one place to fix)
     lev = stress.edge_level
-    m = np.isin(data.edge_key, key_children.index.to_numpy()) & (lev[data.edge] >= min_level)
+    m = lev[data.edge] >= min_level
+    m[m] = _chosen(data.edge_key[m], key_children.index.to_numpy())
     if key_min is not None:
         m[m] = lev[data.edge[m]] >= key_min.reindex(data.edge_key[m]).to_numpy()
     if m.any():
@@ -188,7 +189,8 @@ def hazards(
             )
         )
     # crossings (per node; the worst crossing there among the routes using it)
-    m = np.isin(data.cross_key, key_children.index.to_numpy()) & (data.cross_level >= min_level)
+    m = data.cross_level >= min_level
+    m[m] = _chosen(data.cross_key[m], key_children.index.to_numpy())
     if key_min is not None:
         m[m] = data.cross_level[m] >= key_min.reindex(data.cross_key[m]).to_numpy()
     if m.any():
@@ -275,6 +277,19 @@ def hazards(
     df = df.join(suggest(facts, countermeasure_rules))
     geo = gpd.GeoSeries(df.pop("geometry").to_numpy(), crs=network.crs).to_crs(WGS84)
     return gpd.GeoDataFrame(df[cols], geometry=geo.values, crs=WGS84)
+
+
+def _chosen(keys: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Per entry of ``keys``: True when it is among the ``chosen`` route keys (``np.isin`` through a flag table
+    over the key range: no sort of millions of sequence entries)."""
+    if keys.size == 0 or chosen.size == 0:
+        return np.zeros(keys.size, dtype=bool)
+    keys = np.asarray(keys, dtype=np.int64)
+    chosen = np.asarray(chosen, dtype=np.int64)
+    lo = int(min(keys.min(), chosen.min()))
+    table = np.zeros(int(max(keys.max(), chosen.max())) - lo + 1, dtype=bool)
+    table[chosen - lo] = True
+    return table[keys - lo]
 
 
 #: Pieces of one street at one level closer than this (metres) are one hazard: both carriageways of a divided

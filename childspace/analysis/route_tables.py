@@ -20,10 +20,22 @@ __all__ = ["assumption_summary", "routes_per_home", "routes_table", "school_summ
 
 def _set_verdicts(routes: pd.DataFrame, cfg: dict, smax: dict) -> None:
     """Verdict, verdict range and the assumption flag of each route, by its category's safe maximum."""
-    cat = routes["category"].to_numpy(dtype=object)
-    routes["verdict"] = _verdict(routes["worst_level"].to_numpy(), cfg, smax, cat)
-    routes["verdict_best"] = _verdict(routes["worst_level_best"].to_numpy(), cfg, smax, cat)
-    routes["verdict_worst"] = _verdict(routes["worst_level_worst"].to_numpy(), cfg, smax, cat)
+    c_code, c_uniq = pd.factorize(routes["category"].to_numpy(dtype=object), use_na_sentinel=False)
+    for col, lcol in (
+        ("verdict", "worst_level"),
+        ("verdict_best", "worst_level_best"),
+        ("verdict_worst", "worst_level_worst"),
+    ):
+        # each distinct (category, level) decided once (a county has ~1M routes, a handful of pairs)
+        l_code, l_uniq = pd.factorize(routes[lcol].to_numpy(), use_na_sentinel=False)
+        k = np.asarray(l_uniq).size
+        table = _verdict(
+            np.tile(np.asarray(l_uniq), c_uniq.size),
+            cfg,
+            smax,
+            np.repeat(np.asarray(c_uniq, dtype=object), k),
+        )
+        routes[col] = table.reshape(c_uniq.size, k)[c_code, l_code] if table.size else table
     routes["verdict_assumed"] = routes["verdict_best"].to_numpy() != routes["verdict_worst"].to_numpy()
 
 

@@ -49,6 +49,7 @@ from childspace._errors import ChildspaceWarning, DataError
 from childspace._progress import track
 from childspace.analysis._common import require_layer
 from childspace.analysis._route_eval import (
+    TurnTable,
     _concat_paths,
     _copy_keys,
     _drop_keys,
@@ -58,6 +59,7 @@ from childspace.analysis._route_eval import (
     _RouteData,
     _same_paths,
     _take_paths,
+    once_mask,
     reuse_eval,
 )
 from childspace.analysis.hazards import HAZARD_JOIN_M, hazards  # re-exported: routes is the public module
@@ -233,6 +235,7 @@ def school_routes(
             alt = [network_stress(network, stress.config, variant=v) for v in ("optimistic", "pessimistic")]
     r = cfg["routing"]
     unsafe_level = int(r.get("unsafe_level", 3))
+    turns = TurnTable(network, stress, alt)  # every turn of the network rated once, for all the routes
     rc = routing_cost(network, stress, cfg)
     w_safe = network.edge_weights(rc.cost, end_u=rc.pen_u, end_v=rc.pen_v)
 
@@ -361,14 +364,23 @@ def school_routes(
                     continue
                 sub = P_k if rows.size == len(oi_k) else _take_paths(network, P_k, rows)
                 if kind == "shortest":
-                    ev = ev_s = _evaluate(network, stress, sub, w_safe, unsafe_level, alt)
+                    ev = ev_s = _evaluate(network, stress, sub, w_safe, unsafe_level, alt, turns, costs=False)
                     sub_s, oi_sub_s = sub, oi_k[rows]
                 else:  # a safest route that walks the shortest route's path shares its evaluation
                     rpos = np.searchsorted(oi_sub_s, oi_k[rows])
                     same = _same_paths(sub, sub_s, rpos)
                     diff = np.flatnonzero(~same)
                     ev_d = (
-                        _evaluate(network, stress, _take_paths(network, sub, diff), w_safe, unsafe_level, alt)
+                        _evaluate(
+                            network,
+                            stress,
+                            _take_paths(network, sub, diff),
+                            w_safe,
+                            unsafe_level,
+                            alt,
+                            turns,
+                            costs=False,
+                        )
                         if diff.size
                         else None
                     )
@@ -707,14 +719,16 @@ def _assemble(
     out = out[[c for c in order if c in out.columns]]
     # sequences kept compact: int32 keys, edges and nodes (a county's routes pass ~50 edges each)
     cat_ = lambda xs: np.concatenate(xs).astype(np.int32) if xs else np.zeros(0, dtype=np.int32)
+    edge_key, edge = cat_(fk_e), cat_(fe)
     out.attrs["childspace_routes"] = _RouteData(
-        cat_(fk_e),
-        cat_(fe),
+        edge_key,
+        edge,
         cat_(fk_c),
         cat_(fn),
         cat_(fce),
         np.concatenate(fcl).astype(np.int8) if fcl else np.zeros(0, np.int8),
         network.n_edges,
+        edge_once=once_mask(edge_key, edge),  # each route's sequence is one run, read from a tree
     )
     return out
 
@@ -727,9 +741,7 @@ def _merge_frames(frames: list[gpd.GeoDataFrame], network: Any) -> gpd.GeoDataFr
         f.attrs = {}
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     frames.clear()
-    out = out.sort_values(
-        ["category", "origin_id", "route"], ascending=[True, True, False], kind="stable"
-    ).reset_index(drop=True)
+    out = out.take(_row_order(out)).reset_index(drop=True)
     if not isinstance(out, gpd.GeoDataFrame):
         out = gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
 
@@ -752,8 +764,25 @@ def _merge_frames(frames: list[gpd.GeoDataFrame], network: Any) -> gpd.GeoDataFr
         join("cross_edge"),
         join("cross_level"),
         network.n_edges,
+        edge_once=join("edge_once"),
     )
     return out
+
+
+def _row_order(df: pd.DataFrame) -> np.ndarray:
+    """Positions of the rows sorted by category, origin_id and route (shortest first), stable: each column
+    ranked once among its distinct values (a county's ~300k ids, not its ~1M rows, are compared), then one
+    integer lexsort."""
+    cols = [df[c].to_numpy() for c in ("category", "origin_id", "route")]
+    if any(pd.isna(c).any() for c in cols):  # missing values: as pandas sorts them (last)
+        return (
+            df[["category", "origin_id", "route"]]
+            .reset_index(drop=True)
+            .sort_values(["category", "origin_id", "route"], ascending=[True, True, False], kind="stable")
+            .index.to_numpy()
+        )
+    ranks = [pd.factorize(c, sort=True)[0] for c in cols]
+    return np.lexsort((-ranks[2], ranks[1], ranks[0]))
 
 
 def _path_costs(network: Any, P: Any, weight: Any) -> np.ndarray:

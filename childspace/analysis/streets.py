@@ -127,7 +127,13 @@ def route_edge_use(
     GeoDataFrame (CRS of ``edges``)
         The edges used by at least one route, most children first: the columns of ``edges`` plus ``children``
         (sum over routes using the edge), ``routes`` (number of routes) and ``schools`` (number of schools).
-        Unreachable routes are left out.
+        Unreachable routes are left out; a route passing an edge twice counts once there.
+
+    Notes
+    -----
+    The counts are kept with the routes' sequences: a second call for the same routes, children and schools
+    (the map and the figure both draw them) reuses them. Sequences of :func:`school_routes` carry where each
+    route walks an edge for the first time, so they are counted in blocks of entries without hashing.
     """
     data = routes.attrs.get("childspace_routes")
     if data is None:
@@ -157,6 +163,37 @@ def route_edge_use(
     kids = pd.to_numeric(routes["children"], errors="coerce").fillna(0).to_numpy(dtype=float)[sel]
     school = pd.factorize(routes["school_id"].astype(str).to_numpy()[sel])[0]
     n = len(edges)
+    cache = getattr(data, "use_cache", None)
+    hit = None if cache is None else cache.get(route)
+    if (
+        hit is not None
+        and np.array_equal(hit[0], keys)
+        and np.array_equal(hit[1], kids)
+        and np.array_equal(hit[2], school)
+    ):
+        children, n_routes, n_schools = hit[3]
+    else:
+        children, n_routes, n_schools = _edge_counts(data, keys, kids, school, n)
+        if cache is not None:  # the map and the figure ask for the same counts: made once
+            cache[route] = (keys, kids, school, (children, n_routes, n_schools))
+    out = edges.copy()
+    out["children"] = children[pos]
+    out["routes"] = n_routes[pos]
+    out["schools"] = n_schools[pos]
+    out = out[out["routes"].to_numpy() > 0].sort_values("children", ascending=False, kind="stable")
+    return out
+
+
+#: sequence entries counted per block: the temporaries stay a few tens of MB however many routes there are
+_BLOCK = 4_000_000
+#: (edge, school) flags kept as one boolean table up to this many cells, else counted by hashing
+_MAX_FLAGS = 200_000_000
+
+
+def _edge_counts(
+    data: Any, keys: np.ndarray, kids: np.ndarray, school: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Children, routes and distinct schools per edge over the routes ``keys`` (each route once per edge)."""
     ek = np.asarray(data.edge_key)
     ee = np.asarray(data.edge)
     # per route key: selected, its children and school (tables over the key range: no sort of the sequences)
@@ -165,23 +202,42 @@ def route_edge_use(
     chosen[keys] = True
     kid_of = np.zeros(top)
     kid_of[keys] = kids
+    n_sch = int(school.max()) + 1 if school.size else 1
     school_of = np.zeros(top, dtype=np.int64)
     school_of[keys] = school
-    ok = chosen[ek]
-    # each (route, edge) once: a route that passes an edge twice counts its children once there
-    pair = pd.unique(ek[ok].astype(np.int64) * n + ee[ok].astype(np.int64))
-    p_key, p_edge = pair // n, pair % n
-    children = np.bincount(p_edge, weights=kid_of[p_key], minlength=n)
-    n_routes = np.bincount(p_edge, minlength=n)
-    n_sch = int(school.max()) + 1 if school.size else 1
-    sp = pd.unique(p_edge * n_sch + school_of[p_key])
-    n_schools = np.bincount(sp // n_sch, minlength=n)
-    out = edges.copy()
-    out["children"] = children[pos]
-    out["routes"] = n_routes[pos]
-    out["schools"] = n_schools[pos]
-    out = out[out["routes"].to_numpy() > 0].sort_values("children", ascending=False, kind="stable")
-    return out
+    once = getattr(data, "edge_once", None)
+    if once is None or once.size != ek.size:
+        # sequences of unknown make: each (route, edge) once by hashing the pairs
+        ok = chosen[ek]
+        pair = pd.unique(ek[ok].astype(np.int64) * n + ee[ok].astype(np.int64))
+        p_key, p_edge = pair // n, pair % n
+        kids_e = np.bincount(p_edge, weights=kid_of[p_key], minlength=n)
+        routes_e = np.bincount(p_edge, minlength=n)
+        sp = pd.unique(p_edge * n_sch + school_of[p_key])
+        return kids_e, routes_e, np.bincount(sp // n_sch, minlength=n)
+    # the sequences of school_routes say where a route walks an edge again: counted block by block
+    children = np.zeros(n)
+    n_routes = np.zeros(n, dtype=np.int64)
+    flags = np.zeros(n * n_sch, dtype=bool) if n * n_sch <= _MAX_FLAGS else None
+    sp_parts = []
+    for lo in range(0, ek.size, _BLOCK):
+        k = ek[lo : lo + _BLOCK]
+        m = chosen[k] & once[lo : lo + _BLOCK]
+        k = k[m]
+        e = ee[lo : lo + _BLOCK][m]
+        children += np.bincount(e, weights=kid_of[k], minlength=n)
+        n_routes += np.bincount(e, minlength=n)
+        cell = e.astype(np.int64) * n_sch + school_of[k]
+        if flags is not None:
+            flags[cell] = True
+        else:
+            sp_parts.append(pd.unique(cell))
+    if flags is not None:
+        n_schools = flags.reshape(n, n_sch).sum(axis=1)
+    else:
+        sp = pd.unique(np.concatenate(sp_parts)) if sp_parts else np.zeros(0, dtype=np.int64)
+        n_schools = np.bincount(sp // n_sch, minlength=n)
+    return children, n_routes, n_schools
 
 
 def _bool_col(df: pd.DataFrame, col: str, default: bool) -> np.ndarray:
