@@ -29,7 +29,7 @@ from pyproj import CRS
 
 from childspace._atomic import atomic_path
 from childspace._errors import DataError
-from childspace.outputs._figure_base import new_canvas
+from childspace.outputs._figure_base import new_canvas, polygon_collection
 from childspace.outputs.figures import (
     _crs_for,
     _decorate,
@@ -142,13 +142,16 @@ def _pilot_page(
     handles: list = []
     _draw_boundaries(ax, b.cx[x0:x1, y0:y1] if b is not None else None, handles, label_limit=0)
     if cat is not None and len(cat):
-        cat.plot(ax=ax, facecolor="#deebf7", edgecolor="#555555", linestyle="--", linewidth=1.0, zorder=2)
+        polygon_collection(
+            ax, cat.geometry, "#deebf7", edgecolor="#555555", linestyle="--", linewidth=1.0, zorder=2
+        )
         handles.append(Patch(facecolor="#deebf7", edgecolor="#555555", ls="--", label="服务范围 Catchment"))
     poly = one.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
     if poly.any():
-        one.plot(
-            ax=ax,
-            color=colour,
+        polygon_collection(
+            ax,
+            one.geometry,
+            colour,
             alpha=0.5,
             edgecolor="black",
             hatch=STATUS_MARKERS[st][1],
@@ -173,17 +176,34 @@ def _pilot_page(
         minx, miny, maxx, maxy = area.total_bounds
         pad = max(maxx - minx, maxy - miny) * 0.3 + 200
         near = fac.cx[minx - pad : maxx + pad, miny - pad : maxy + pad]
-        for key in pd.unique(near["category"].astype(str)) if "category" in near.columns else []:
-            sub = near[near["category"].astype(str) == key]
-            col = CATEGORY_COLOURS.get(key, "#555555")
+        if "category" in near.columns and len(near):
+            kinds = near["category"].astype(str).to_numpy()
+            keys = pd.unique(kinds)
+            # one marker layer, the categories in turn (as drawn one after another before)
+            order = np.argsort(pd.Categorical(kinds, categories=keys).codes, kind="stable")
+            cols = np.array([CATEGORY_COLOURS.get(k, "#555555") for k in keys], dtype=object)
+            codes = pd.Categorical(kinds, categories=keys).codes[order]
             ax.scatter(
-                sub.geometry.x, sub.geometry.y, s=45, c=col, edgecolors="white", linewidths=1.0, zorder=7
+                near.geometry.x.to_numpy()[order],
+                near.geometry.y.to_numpy()[order],
+                s=45,
+                c=list(cols[codes]),
+                edgecolors="white",
+                linewidths=1.0,
+                zorder=7,
             )
-            handles.append(
-                Line2D(
-                    [], [], marker="o", ls="", color=col, markeredgecolor="white", label=element_label(key)
+            for key, col in zip(keys, cols):
+                handles.append(
+                    Line2D(
+                        [],
+                        [],
+                        marker="o",
+                        ls="",
+                        color=col,
+                        markeredgecolor="white",
+                        label=element_label(key),
+                    )
                 )
-            )
     _fix_extent(ax, area, pad=0.25)  # (again: the collections above may have widened the limits)
     title = f"{row['pilot_id']} {row['name']}"
     _decorate(fig, ax, title, synthetic, [], crs)

@@ -681,5 +681,9 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "png"
     with atomic_path(path) as tmp, _style():
-        fig.savefig(tmp, dpi=dpi, format=fmt, facecolor="white", bbox_inches="tight", pad_inches=0.25)
+        # zlib level 3 instead of 6: the same pixels, encoded in about 60 % of the time, a file ~6 % larger
+        extra = {"pil_kwargs": {"compress_level": 3}} if fmt == "png" else {}
+        fig.savefig(
+            tmp, dpi=dpi, format=fmt, facecolor="white", bbox_inches="tight", pad_inches=0.25, **extra
+        )
     return path

@@ -360,8 +360,7 @@ def _hex_totals_shared(
     ``acc`` is ``access`` in EPSG:4326 (empty geometries dropped); ``sel`` a boolean per row of ``acc``;
     ``weights`` one value per selected home.
     """
-    unc = acc[sel]
-    crs = local_crs_for(unc)  # as hex_totals: the zone of the homes binned
+    crs = local_crs_for(acc.geometry[sel])  # as hex_totals: the zone of the homes binned
     ref = _HEX_CACHE["ref"]
     if ref is None or ref() is not access:
         _HEX_CACHE["ref"], _HEX_CACHE["cells"] = weakref.ref(access), {}
@@ -427,14 +426,19 @@ def _uncovered_layers(
             fix=f"run coverage.origin_access for category {category!r}",
         )
     covered = acc[col].fillna(False).astype(bool).to_numpy()
-    unc = acc[~covered]
-    aggregate = len(unc) > max_points
+    n_unc = int((~covered).sum())
+    aggregate = n_unc > max_points
+    # the homes themselves only when they are drawn (taking every column of a county's homes is the cost)
+    unc = acc[~covered] if not aggregate else acc.iloc[:0]
     basis = "步行" if col.startswith("covered_walk") else "直线"
     en_basis = "on foot" if basis == "步行" else "straight line"
     if aggregate:
-        kids_all = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)), errors="coerce").fillna(
-            0
-        )
+        kids_all = pd.to_numeric(
+            acc["children"][~covered]
+            if "children" in acc.columns
+            else pd.Series(1, index=acc.index[~covered]),
+            errors="coerce",
+        ).fillna(0)
         # the size from the extent alone (reprojecting every home for its bounds is the cost on a county)
         frame = gpd.GeoDataFrame(geometry=[shapely.box(*acc.total_bounds)], crs=acc.crs)
         size = hex_size if hex_size is not None else auto_hex_size(frame)
