@@ -163,3 +163,23 @@ def test_pdf_pages_use_the_bundled_font_first(sample, tmp_path):
     )
     data = path.read_bytes()
     assert b"ChildspaceSansCJKSC" in data  # the embedded face
+
+
+def test_simplify_areas_stays_valid_and_within_tolerance():
+    from childspace.outputs._simplify import simplify_areas
+
+    rng = np.random.default_rng(5)
+    # a staircase outline of raster cells (7.5 m), as the dissolved walking areas have, with a hole
+    steps = np.cumsum(rng.choice([0.0, 7.5], size=(400, 2)), axis=0)
+    ring = np.vstack([[0, 0], steps, [0, steps[-1, 1]], [0, 0]])
+    area = shapely.Polygon(ring).buffer(0)
+    hole = shapely.box(100, 100, 130, 130)
+    geoms = np.array([area.difference(hole), shapely.Point(1, 1)], dtype=object)
+    out = simplify_areas(geoms, 5.0)
+    assert shapely.is_valid(out[0]) and out[1].equals(geoms[1])
+    assert shapely.get_num_coordinates(out[0]) < shapely.get_num_coordinates(geoms[0])
+    assert shapely.hausdorff_distance(out[0], geoms[0]) <= 5.0 + 1e-9
+    assert out[0].area == pytest.approx(geoms[0].area, rel=0.02)
+    # a thin spike that plain Douglas–Peucker would cut into a self-touching ring: the result is still valid
+    bow = shapely.Polygon([(0, 0), (10, 0), (10, 10), (5, 0.5), (0, 10)])
+    assert shapely.is_valid(simplify_areas(np.array([bow], dtype=object), 2.0)[0])

@@ -60,6 +60,7 @@ from childspace.outputs._figure_base import (
     polygon_collection,
 )
 from childspace.outputs._figure_base import _scale_label as _scale_label
+from childspace.outputs._simplify import simplify_areas
 from childspace.outputs.style import (
     CATEGORY_COLOURS,
     CATEGORY_LABELS,
@@ -334,7 +335,10 @@ def plot_coverage(
             sa = service_areas
             if "category" in sa.columns:
                 sa = sa[sa["category"].astype(str) == category]
-            sa = _metric(sa, crs, "service_areas", simplify_m=5.0)
+            sa = _metric(sa, crs, "service_areas")
+            sa = sa.set_geometry(
+                simplify_areas(np.asarray(sa.geometry.values, dtype=object), 5.0), crs=sa.crs
+            )
             meth = (
                 sa["method"].astype(str).to_numpy()
                 if "method" in sa.columns

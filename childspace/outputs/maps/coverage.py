@@ -15,6 +15,7 @@ import shapely
 from childspace._errors import ChildspaceError, DataError
 from childspace.analysis.aggregate import auto_hex_size
 from childspace.inputs.projection import local_crs_for
+from childspace.outputs._simplify import simplify_areas
 from childspace.outputs.maps._choropleth import (
     choropleth_styles,
     coverage_legend,
@@ -23,6 +24,7 @@ from childspace.outputs.maps._choropleth import (
     target_of,
 )
 from childspace.outputs.maps._page import (
+    _M_PER_DEG,
     OFF_MARK,
     LegendItem,
     add_layer,
@@ -262,9 +264,19 @@ def coverage_map(
             r = pd.to_numeric(part["radius_m"], errors="coerce") if "radius_m" in part.columns else None
             rtxt = f"（{r.max():,.0f} 米 m）" if r is not None and r.notna().any() else ""
             name = f"{zh}{rtxt} {en}"
+            # areas simplified here (plain Douglas–Peucker where the result stays valid; the dissolved area of a
+            # county took seconds with topology preserved)
+            part = part.set_geometry(
+                simplify_areas(np.asarray(part.geometry.values, dtype=object), simplify_m / _M_PER_DEG),
+                crs=part.crs,
+            )
             if len(part) > max_areas:  # the union: one feature, however many facilities
                 n_fac = len(part)
-                part = _dissolved(part, simplify_m)
+                part = _dissolved(part, 0.0)  # (the pieces simplified above; the union once more)
+                part = part.set_geometry(
+                    simplify_areas(np.asarray(part.geometry.values, dtype=object), simplify_m / _M_PER_DEG),
+                    crs=part.crs,
+                )
                 name = f"{zh}{rtxt}（{n_fac}处合并） {en} ({n_fac} merged)"
                 names = [f"{clabel}（{n_fac}处合并 {n_fac} merged）"] * len(part)
             else:
@@ -286,7 +298,7 @@ def coverage_map(
                 tips,
                 name,
                 show=(meth == "walk" and not choro),
-                simplify_m=simplify_m,
+                simplify_m=0.0,
             )
             items.append(("fill" if meth == "walk" else "dash", colour, name))
         if items:
