@@ -36,9 +36,8 @@ def main() -> None:
 
     import matplotlib.pyplot as plt
 
-    from childspace.outputs import atlas, maps, report
+    from childspace.outputs import atlas, figures_overview, maps, report
     from childspace.outputs import figures as plot
-    from childspace.outputs import figures_overview
     from childspace.run.osm_inputs import basemap_from_osm
 
     with open(args.results, "rb") as f:
@@ -134,7 +133,7 @@ def main() -> None:
             p = out / "maps" / f"coverage_{cat}.html"
             timed(
                 f"coverage_{cat}.html",
-                lambda: maps.save_map(
+                lambda f=f, sa=sa, g=g, cat=cat, p=p: maps.save_map(
                     maps.coverage_map(
                         bounds,
                         f,
@@ -155,7 +154,7 @@ def main() -> None:
             q = out / "figures" / f"coverage_{cat}.png"
             timed(
                 f"coverage_{cat}.png",
-                lambda: png(
+                lambda f=f, sa=sa, g=g, cat=cat: png(
                     f"coverage_{cat}",
                     partial(
                         plot.plot_coverage,
