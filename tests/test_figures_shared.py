@@ -183,3 +183,18 @@ def test_simplify_areas_stays_valid_and_within_tolerance():
     # a thin spike that plain Douglas–Peucker would cut into a self-touching ring: the result is still valid
     bow = shapely.Polygon([(0, 0), (10, 0), (10, 10), (5, 0.5), (0, 10)])
     assert shapely.is_valid(simplify_areas(np.array([bow], dtype=object), 2.0)[0])
+
+
+def test_pilot_without_geometry_is_named_in_a_warning_and_gets_no_page(sample, tmp_path):
+    import re
+
+    from childspace._errors import ChildspaceWarning
+
+    s = sample
+    pilots = s["pilots"].head(3).copy()
+    pilots.loc[pilots.index[1], "geometry"] = None
+    with pytest.warns(ChildspaceWarning, match="1 of 3 pilot units have no geometry"):
+        path = atlas.write_atlas(
+            tmp_path / "p.pdf", boundaries=s["boundaries"], pilots_status=pilots, paper="A4"
+        )
+    assert len(re.findall(rb"/Type\s*/Page\b", path.read_bytes())) == 2

@@ -13,6 +13,7 @@ carries the map furniture of Chinese practice: title, legend, north arrow, scale
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from matplotlib.patches import Patch
 from pyproj import CRS
 
 from childspace._atomic import atomic_path
-from childspace._errors import DataError
+from childspace._errors import ChildspaceWarning, DataError
 from childspace.outputs._figure_base import new_canvas, polygon_collection
 from childspace.outputs.figures import (
     _crs_for,
@@ -535,6 +536,13 @@ def _pages(
     if pilots_status is not None and len(pilots_status):
         crs = _crs_for(pilots_status)
         ps = _metric(pilots_status, crs, "pilots_status")
+        if len(ps) < len(pilots_status):
+            warnings.warn(
+                f"{len(pilots_status) - len(ps)} of {len(pilots_status)} pilot units have no geometry and get no "
+                "atlas page; fix their location in the pilots file",
+                ChildspaceWarning,
+                stacklevel=3,
+            )
         ps_cat = _metric(catchments, crs, "catchments")
         b_m = _metric(boundaries, crs, "boundaries")
         fac_m = _metric(facilities, crs, "facilities")
