@@ -107,7 +107,8 @@ def require(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
 
 
 #: metres per degree of latitude (a tolerance in metres as degrees: slightly finer across longitudes)
-_M_PER_DEG = 111_320.0
+M_PER_DEG = 111_320.0
+_M_PER_DEG = M_PER_DEG
 
 
 def simplify_wgs84(geoms: np.ndarray, tolerance_m: float) -> np.ndarray:

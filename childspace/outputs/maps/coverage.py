@@ -24,7 +24,7 @@ from childspace.outputs.maps._choropleth import (
     target_of,
 )
 from childspace.outputs.maps._page import (
-    _M_PER_DEG,
+    M_PER_DEG,
     OFF_MARK,
     LegendItem,
     add_layer,
@@ -267,14 +267,14 @@ def coverage_map(
             # areas simplified here (plain Douglas–Peucker where the result stays valid; the dissolved area of a
             # county took seconds with topology preserved)
             part = part.set_geometry(
-                simplify_areas(np.asarray(part.geometry.values, dtype=object), simplify_m / _M_PER_DEG),
+                simplify_areas(np.asarray(part.geometry.values, dtype=object), simplify_m / M_PER_DEG),
                 crs=part.crs,
             )
             if len(part) > max_areas:  # the union: one feature, however many facilities
                 n_fac = len(part)
                 part = _dissolved(part, 0.0)  # (the pieces simplified above; the union once more)
                 part = part.set_geometry(
-                    simplify_areas(np.asarray(part.geometry.values, dtype=object), simplify_m / _M_PER_DEG),
+                    simplify_areas(np.asarray(part.geometry.values, dtype=object), simplify_m / M_PER_DEG),
                     crs=part.crs,
                 )
                 name = f"{zh}{rtxt}（{n_fac}处合并） {en} ({n_fac} merged)"
