@@ -312,9 +312,26 @@ def _note_left_out(fig: Figure, n: int) -> None:
         )
 
 
+class OffscreenCanvas(FigureCanvasAgg):
+    """An Agg canvas for figures that are only saved, never shown: ``draw_idle`` does nothing.
+
+    GeoPandas' ``GeoDataFrame.plot`` ends with ``canvas.draw_idle()``, which on a plain Agg canvas renders the
+    whole figure at once; a page with two GeoPandas layers was drawn three times (twice for nothing). The figure
+    is drawn once, when it is saved.
+    """
+
+    def draw_idle(self, *args, **kwargs) -> None:  # noqa: D102 - see the class
+        return None
+
+
+def new_canvas(fig: Figure) -> OffscreenCanvas:
+    """Attach an :class:`OffscreenCanvas` to ``fig`` (text sizes and label placement work; nothing is shown)."""
+    return OffscreenCanvas(fig)
+
+
 def _new_figure() -> tuple[Figure, Axes]:
     fig = Figure(figsize=(12, 8.5), dpi=100)
-    FigureCanvasAgg(fig)
+    new_canvas(fig)
     ax = fig.add_axes((0.02, 0.05, 0.68, 0.84))
     return fig, ax
 

@@ -13,6 +13,7 @@ carries the map furniture of Chinese practice: title, legend, north arrow, scale
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +26,11 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from pyproj import CRS
 
 from childspace._atomic import atomic_path
-from childspace._errors import DataError
+from childspace._errors import ChildspaceWarning, DataError
+from childspace.outputs._figure_base import new_canvas, polygon_collection
 from childspace.outputs.figures import (
     _crs_for,
     _decorate,
@@ -36,6 +39,7 @@ from childspace.outputs.figures import (
     _metric,
     _new_figure,
     _style,
+    bundled_font_first,
     plot_coverage,
 )
 from childspace.outputs.figures_overview import plot_overview
@@ -113,35 +117,42 @@ def _pilot_page(
     ps: gpd.GeoDataFrame,
     i: int,
     catchments: gpd.GeoDataFrame | None,
-    boundaries: gpd.GeoDataFrame | None,
-    facilities: gpd.GeoDataFrame | None,
+    b: gpd.GeoDataFrame | None,
+    fac: gpd.GeoDataFrame | None,
     synthetic: bool,
+    crs: CRS,
 ) -> Figure:
-    """One pilot unit: its map (unit, catchment, facilities nearby) and its checklist."""
+    """One pilot unit: its map (unit, catchment, facilities nearby) and its checklist.
+
+    ``ps`` (the pilots), ``catchments``, ``b`` (boundaries) and ``fac`` (facilities) are already in the local
+    metric ``crs`` (brought there once for all pages); only the boundaries in the page's extent are drawn.
+    """
     row = ps.iloc[i]
-    crs = _crs_for(ps)
-    one = _metric(ps.iloc[[i]], crs, "pilot")
+    one = ps.iloc[[i]]
     cat = None
     if catchments is not None and len(catchments) and "pilot_id" in catchments.columns:
         c = catchments[catchments["pilot_id"].astype(str) == str(row["pilot_id"])]
-        cat = _metric(c, crs, "catchment") if len(c) else None
+        cat = c if len(c) else None
     area = cat if cat is not None and len(cat) else one
-    b = _metric(boundaries, crs, "boundaries")
-    fac = _metric(facilities, crs, "facilities")
     st = str(row["status"])
     zh, en, colour, sym = STATUS_LABELS[st]
     fig, ax = _new_figure()
     ax.set_position((0.02, 0.08, 0.52, 0.8))
+    _fix_extent(ax, area, pad=0.25)  # the extent first: the boundaries outside it are left out of the page
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     handles: list = []
-    _draw_boundaries(ax, b, handles, label_limit=0)
+    _draw_boundaries(ax, b.cx[x0:x1, y0:y1] if b is not None else None, handles, label_limit=0)
     if cat is not None and len(cat):
-        cat.plot(ax=ax, facecolor="#deebf7", edgecolor="#555555", linestyle="--", linewidth=1.0, zorder=2)
+        polygon_collection(
+            ax, cat.geometry, "#deebf7", edgecolor="#555555", linestyle="--", linewidth=1.0, zorder=2
+        )
         handles.append(Patch(facecolor="#deebf7", edgecolor="#555555", ls="--", label="服务范围 Catchment"))
     poly = one.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
     if poly.any():
-        one.plot(
-            ax=ax,
-            color=colour,
+        polygon_collection(
+            ax,
+            one.geometry,
+            colour,
             alpha=0.5,
             edgecolor="black",
             hatch=STATUS_MARKERS[st][1],
@@ -166,18 +177,35 @@ def _pilot_page(
         minx, miny, maxx, maxy = area.total_bounds
         pad = max(maxx - minx, maxy - miny) * 0.3 + 200
         near = fac.cx[minx - pad : maxx + pad, miny - pad : maxy + pad]
-        for key in pd.unique(near["category"].astype(str)) if "category" in near.columns else []:
-            sub = near[near["category"].astype(str) == key]
-            col = CATEGORY_COLOURS.get(key, "#555555")
+        if "category" in near.columns and len(near):
+            kinds = near["category"].astype(str).to_numpy()
+            keys = pd.unique(kinds)
+            # one marker layer, the categories in turn (as drawn one after another before)
+            order = np.argsort(pd.Categorical(kinds, categories=keys).codes, kind="stable")
+            cols = np.array([CATEGORY_COLOURS.get(k, "#555555") for k in keys], dtype=object)
+            codes = pd.Categorical(kinds, categories=keys).codes[order]
             ax.scatter(
-                sub.geometry.x, sub.geometry.y, s=45, c=col, edgecolors="white", linewidths=1.0, zorder=7
+                near.geometry.x.to_numpy()[order],
+                near.geometry.y.to_numpy()[order],
+                s=45,
+                c=list(cols[codes]),
+                edgecolors="white",
+                linewidths=1.0,
+                zorder=7,
             )
-            handles.append(
-                Line2D(
-                    [], [], marker="o", ls="", color=col, markeredgecolor="white", label=element_label(key)
+            for key, col in zip(keys, cols):
+                handles.append(
+                    Line2D(
+                        [],
+                        [],
+                        marker="o",
+                        ls="",
+                        color=col,
+                        markeredgecolor="white",
+                        label=element_label(key),
+                    )
                 )
-            )
-    _fix_extent(ax, area, pad=0.25)
+    _fix_extent(ax, area, pad=0.25)  # (again: the collections above may have widened the limits)
     title = f"{row['pilot_id']} {row['name']}"
     _decorate(fig, ax, title, synthetic, [], crs)
     fig.legend(
@@ -258,10 +286,8 @@ _PLAN_COLUMNS = (
 
 
 def _table_page(title: str, synthetic: bool, paper: str) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     fig = Figure(figsize=PAPER_SIZES[paper], dpi=100)
-    FigureCanvasAgg(fig)
+    new_canvas(fig)
     fig.suptitle(title, fontsize=16, fontweight="bold", x=0.03, ha="left", y=0.965)
     if synthetic:
         fig.text(
@@ -436,6 +462,40 @@ def write_atlas(
             else []
         )
     )
+    with bundled_font_first():  # the PDF embeds the bundled font's glyphs (fast to subset)
+        figs = _pages(
+            boundaries,
+            uc,
+            facilities,
+            service_areas,
+            cats,
+            pilots_status,
+            catchments,
+            townships,
+            indicators,
+            venues,
+            info,
+            paper,
+        )
+        _save_pages(path, figs, info, paper, dpi)
+    return Path(path)
+
+
+def _pages(
+    boundaries: gpd.GeoDataFrame,
+    uc: pd.DataFrame | None,
+    facilities: gpd.GeoDataFrame | None,
+    service_areas: gpd.GeoDataFrame | None,
+    cats: list[str],
+    pilots_status: gpd.GeoDataFrame | None,
+    catchments: gpd.GeoDataFrame | None,
+    townships: gpd.GeoDataFrame | None,
+    indicators: pd.DataFrame | None,
+    venues: gpd.GeoDataFrame | None,
+    info: AtlasInfo,
+    paper: str,
+) -> list[Figure]:
+    """The atlas's pages, in order (see :func:`write_atlas`)."""
     figs: list[Figure] = []
     if uc is not None and len(uc) and cats:
         figs.append(
@@ -474,23 +534,35 @@ def write_atlas(
             plot_coverage(boundaries, f, sa, None, None, cat, unit_coverage=uc, synthetic=info.synthetic)
         )
     if pilots_status is not None and len(pilots_status):
+        crs = _crs_for(pilots_status)
+        ps = _metric(pilots_status, crs, "pilots_status")
+        if len(ps) < len(pilots_status):
+            warnings.warn(
+                f"{len(pilots_status) - len(ps)} of {len(pilots_status)} pilot units have no geometry and get no "
+                "atlas page; fix their location in the pilots file",
+                ChildspaceWarning,
+                stacklevel=3,
+            )
+        ps_cat = _metric(catchments, crs, "catchments")
+        b_m = _metric(boundaries, crs, "boundaries")
+        fac_m = _metric(facilities, crs, "facilities")
         with _style():
             order = np.lexsort(
                 (
-                    pilots_status["pilot_id"].astype(str).to_numpy(),
-                    pilots_status["batch"].to_numpy()
-                    if "batch" in pilots_status.columns
-                    else np.zeros(len(pilots_status)),
+                    ps["pilot_id"].astype(str).to_numpy(),
+                    ps["batch"].to_numpy() if "batch" in ps.columns else np.zeros(len(ps)),
                 )
             )
             for i in order:
-                figs.append(
-                    _pilot_page(pilots_status, int(i), catchments, boundaries, facilities, info.synthetic)
-                )
+                figs.append(_pilot_page(ps, int(i), ps_cat, b_m, fac_m, info.synthetic, crs))
     if not figs:
         raise DataError(
             "nothing to put in the atlas", fix="pass unit_coverage and facilities, or pilots_status"
         )
+    return figs
+
+
+def _save_pages(path: str | Path, figs: list[Figure], info: AtlasInfo, paper: str, dpi: int) -> None:
     with atomic_path(path) as tmp, _style(), rc_context({"pdf.fonttype": 42}):
         with PdfPages(
             tmp, metadata={"Title": info.title, "Creator": "childspace", "Subject": info.disclaimer}
@@ -499,4 +571,3 @@ def write_atlas(
                 _to_paper(fig, paper)
                 _furniture(fig, info, n)
                 pdf.savefig(fig, dpi=dpi)
-    return Path(path)

@@ -8,14 +8,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from matplotlib import patheffects
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from pyproj import CRS
 
 from childspace._errors import DataError
-from childspace.outputs._figure_base import line_collection, polygon_collection
+from childspace.outputs._figure_base import line_collection, new_canvas, polygon_collection
 from childspace.outputs.figures import (
     _SYNTHETIC_NOTE,
     _crs_for,
@@ -111,7 +110,7 @@ def _overview_small_multiples(
     aspect = (maxy - miny) / max(maxx - minx, 1.0)
     panel_w = 4.2
     fig = Figure(figsize=(panel_w * ncols, panel_w * aspect * nrows + 2.2), dpi=100)
-    FigureCanvasAgg(fig)
+    new_canvas(fig)
     top = 1.0 - 1.25 / fig.get_size_inches()[1]
     bottom = 0.9 / fig.get_size_inches()[1]
     halo = [patheffects.withStroke(linewidth=2, foreground="white")]

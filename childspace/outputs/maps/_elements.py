@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import re
 from pathlib import Path
 from typing import Any, cast
 
 import folium
+import numpy as np
 from branca.element import Element, Figure, MacroElement
 from folium.map import Layer
 from folium.template import Template
@@ -188,7 +190,25 @@ class GeoLayer(Layer):
         {%- endif %}
         var {{ this.get_name() }}_s = {{ this.styles_json }};
         var {{ this.get_name() }}_h = {{ this.heads_json }};
+        {%- if this.packed_json %}
+        var {{ this.get_name() }} = L.geoJson((function (d) {  // coordinates packed: see pack_geojson
+            function u(a) {
+                var o = new Array(a.length / 2), x = 0, y = 0;
+                for (var i = 0; i < a.length; i += 2) { x += a[i]; y += a[i + 1]; o[i / 2] = [x / 1e6, y / 1e6]; }
+                return o;
+            }
+            function g(t, c) {
+                if (t === "Point") { return [c[0] / 1e6, c[1] / 1e6]; }
+                if (t === "LineString" || t === "MultiPoint") { return u(c); }
+                if (t === "MultiPolygon") { return c.map(function (p) { return p.map(u); }); }
+                return c.map(u);
+            }
+            d.features.forEach(function (f) { f.geometry.coordinates = g(f.geometry.type, f.geometry.coordinates); });
+            return d;
+        })({{ this.packed_json }}), {
+        {%- else %}
         var {{ this.get_name() }} = L.geoJson({{ this.data_json }}, {
+        {%- endif %}
             {%- if this.pane %}
             pane: {{ this.pane|tojson }},
             {%- endif %}
@@ -238,15 +258,50 @@ class GeoLayer(Layer):
         control: bool = True,
         styles_json: str = "[]",
         heads_json: str = "[]",
+        packed_json: str | None = None,
     ):
         super().__init__(name=name, overlay=overlay, control=control, show=show)
         self._name = "GeoLayer"
+        self.packed_json = packed_json  # written into the page instead of data_json (see pack_geojson)
         self.interactive = bool(interactive)
         self.data_json = data_json
         self.styles_json = styles_json
         self.heads_json = heads_json
         self.pane = pane
         self.pane_z = int(pane_z)
+
+
+def _pack_coords(c: list, depth: int) -> list:
+    """Nested GeoJSON coordinates (``depth`` 0: a position; 1: a list of positions …) as millionths of a
+    degree, each list of positions flattened and delta-coded: ``[x0, y0, x1 - x0, y1 - y0, …]``."""
+    if depth == 0:
+        return [round(c[0] * 1e6), round(c[1] * 1e6)]
+    if depth == 1:
+        a = np.rint(np.asarray(c, dtype=float).reshape(-1, 2) * 1e6).astype(np.int64)
+        if len(a):
+            a[1:] = np.diff(a, axis=0)
+        return a.ravel().tolist()
+    return [_pack_coords(p, depth - 1) for p in c]
+
+
+#: nesting depth of the coordinates of each GeoJSON geometry type
+_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}
+
+
+def pack_geojson(data_json: str) -> str | None:
+    """A FeatureCollection of :func:`childspace.outputs.maps._page.features_json` with its coordinates packed
+    for the page: integers in millionths of a degree (the 1e-6 degrees the coordinates are rounded to, so the
+    map draws exactly the same points), delta-coded along each line or ring. A county's streets take about a
+    third of the text. Unpacked in the browser by :class:`GeoLayer`; None when a geometry cannot be packed
+    (e.g. a GeometryCollection) and the layer is written as plain GeoJSON."""
+    data = json.loads(data_json)
+    for f in data.get("features", []):
+        g = f.get("geometry") or {}
+        depth = _DEPTH.get(g.get("type", ""))
+        if depth is None:
+            return None
+        g["coordinates"] = _pack_coords(g["coordinates"], depth)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
 
 class MetricScale(MacroElement):

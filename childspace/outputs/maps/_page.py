@@ -29,6 +29,7 @@ from childspace.outputs.maps._elements import (
     GeoLayer,
     MetricScale,
     SelfContainedMap,
+    pack_geojson,
     page_of,
 )
 from childspace.outputs.maps.basemap import (
@@ -106,7 +107,8 @@ def require(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
 
 
 #: metres per degree of latitude (a tolerance in metres as degrees: slightly finer across longitudes)
-_M_PER_DEG = 111_320.0
+M_PER_DEG = 111_320.0
+_M_PER_DEG = M_PER_DEG
 
 
 def simplify_wgs84(geoms: np.ndarray, tolerance_m: float) -> np.ndarray:
@@ -375,8 +377,9 @@ _BASE_CACHE: dict[str, Any] = {"ref": None, "layers": {}}
 
 def _base_layers(
     base: Basemap | None, bbox: tuple[float, float, float, float], datum: str
-) -> list[tuple[str, str, str, int, bool]]:
-    """The vector base layers as (GeoJSON text, style table, name, pane z, listed), cached per Basemap."""
+) -> list[tuple[str, str, str, int, bool, str | None]]:
+    """The vector base layers as (GeoJSON text, style table, name, pane z, listed, packed GeoJSON text for the
+    page), cached per Basemap."""
     if base is None:
         return []
     ref = _BASE_CACHE["ref"]
@@ -394,7 +397,9 @@ def _base_layers(
         cached = []
         for frame, styles, name, z, listed in vector_base_layers(base, bbox):
             layer = add_layer(probe, frame, styles, None, None, name, interactive=False)
-            cached.append((layer.data_json, layer.styles_json, name, z, listed))
+            cached.append(
+                (layer.data_json, layer.styles_json, name, z, listed, pack_geojson(layer.data_json))
+            )
         _BASE_CACHE["layers"][key] = cached
     return list(cached)
 
@@ -445,7 +450,7 @@ def new_map(
         BlankBase("无瓦片底图 No tiles" if sources else "离线底图 Offline base map", show=not sources).add_to(
             m
         )
-    for data_json, styles_json, name, z, listed in _base_layers(base, bbox84, datum):
+    for data_json, styles_json, name, z, listed, packed in _base_layers(base, bbox84, datum):
         GeoLayer(
             data_json,
             name=name,
@@ -454,6 +459,7 @@ def new_map(
             interactive=False,
             control=listed,
             styles_json=styles_json,
+            packed_json=packed,
         ).add_to(m)
     add_base_labels(m, base, bbox84)
     # keep the data clear of the title (top left) and of the legend (right-hand side)

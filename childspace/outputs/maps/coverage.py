@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -11,7 +13,9 @@ import pandas as pd
 import shapely
 
 from childspace._errors import ChildspaceError, DataError
-from childspace.analysis.aggregate import auto_hex_size, hex_totals
+from childspace.analysis.aggregate import auto_hex_size
+from childspace.inputs.projection import local_crs_for
+from childspace.outputs._simplify import simplify_areas
 from childspace.outputs.maps._choropleth import (
     choropleth_styles,
     coverage_legend,
@@ -20,6 +24,7 @@ from childspace.outputs.maps._choropleth import (
     target_of,
 )
 from childspace.outputs.maps._page import (
+    M_PER_DEG,
     OFF_MARK,
     LegendItem,
     add_layer,
@@ -259,9 +264,19 @@ def coverage_map(
             r = pd.to_numeric(part["radius_m"], errors="coerce") if "radius_m" in part.columns else None
             rtxt = f"（{r.max():,.0f} 米 m）" if r is not None and r.notna().any() else ""
             name = f"{zh}{rtxt} {en}"
+            # areas simplified here (plain Douglas–Peucker where the result stays valid; the dissolved area of a
+            # county took seconds with topology preserved)
+            part = part.set_geometry(
+                simplify_areas(np.asarray(part.geometry.values, dtype=object), simplify_m / M_PER_DEG),
+                crs=part.crs,
+            )
             if len(part) > max_areas:  # the union: one feature, however many facilities
                 n_fac = len(part)
-                part = _dissolved(part, simplify_m)
+                part = _dissolved(part, 0.0)  # (the pieces simplified above; the union once more)
+                part = part.set_geometry(
+                    simplify_areas(np.asarray(part.geometry.values, dtype=object), simplify_m / M_PER_DEG),
+                    crs=part.crs,
+                )
                 name = f"{zh}{rtxt}（{n_fac}处合并） {en} ({n_fac} merged)"
                 names = [f"{clabel}（{n_fac}处合并 {n_fac} merged）"] * len(part)
             else:
@@ -283,7 +298,7 @@ def coverage_map(
                 tips,
                 name,
                 show=(meth == "walk" and not choro),
-                simplify_m=simplify_m,
+                simplify_m=0.0,
             )
             items.append(("fill" if meth == "walk" else "dash", colour, name))
         if items:
@@ -343,6 +358,63 @@ def _study_area(boundaries: gpd.GeoDataFrame | None, crs: object) -> object | No
     return shapely.union_all(shapely.buffer(shapely.simplify(geoms, 5.0), 0.0))
 
 
+#: the hexagon of every home of the last ``access`` frame drawn, per (CRS, size): the coverage maps of one run
+#: (one per category) bin the same homes; each map then only sums its uncovered children per cell
+_HEX_CACHE: dict[str, Any] = {"ref": None, "cells": {}}
+
+
+def _hex_totals_shared(
+    access: gpd.GeoDataFrame, acc: gpd.GeoDataFrame, sel: np.ndarray, weights: np.ndarray, size: float
+) -> gpd.GeoDataFrame:
+    """``hex_totals(acc[sel], weights, size)`` (:func:`childspace.analysis.aggregate.hex_totals`: same cells,
+    same order, same sums), with the homes' cells computed once per ``access`` frame and reused by every map.
+
+    ``acc`` is ``access`` in EPSG:4326 (empty geometries dropped); ``sel`` a boolean per row of ``acc``;
+    ``weights`` one value per selected home.
+    """
+    crs = local_crs_for(acc.geometry[sel])  # as hex_totals: the zone of the homes binned
+    ref = _HEX_CACHE["ref"]
+    if ref is None or ref() is not access:
+        _HEX_CACHE["ref"], _HEX_CACHE["cells"] = weakref.ref(access), {}
+    key = (crs.to_wkt(), float(size), len(acc))
+    got = _HEX_CACHE["cells"].get(key)
+    if got is None:
+        pts = acc.geometry.to_crs(crs)
+        got = _hex_cells(pts.x.to_numpy(dtype=float), pts.y.to_numpy(dtype=float), size)
+        _HEX_CACHE["cells"][key] = got
+    cells, inv = got
+    w = np.asarray(pd.to_numeric(pd.Series(np.asarray(weights)), errors="coerce").fillna(0), dtype=float)
+    total = np.bincount(inv[sel], weights=w, minlength=len(cells))
+    count = np.bincount(inv[sel], minlength=len(cells))
+    present = count > 0
+    cells, total, count = cells[present], total[present], count[present]
+    s3 = np.sqrt(3.0)
+    cx = size * s3 * (cells[:, 0] + cells[:, 1] / 2.0)
+    cy = size * 1.5 * cells[:, 1]
+    ang = np.deg2rad(30.0 + 60.0 * np.arange(7))
+    ring = np.stack(
+        [cx[:, None] + size * np.cos(ang)[None, :], cy[:, None] + size * np.sin(ang)[None, :]], axis=2
+    )
+    return gpd.GeoDataFrame({"total": total, "points": count}, geometry=shapely.polygons(ring), crs=crs)
+
+
+def _hex_cells(x: np.ndarray, y: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pointy-top hexagon (axial q, r) of each point, as :func:`childspace.analysis.aggregate.hex_totals`
+    bins them: the distinct cells (sorted) and the cell index of each point."""
+    s3 = np.sqrt(3.0)
+    qf = (s3 / 3.0 * x - y / 3.0) / size
+    rf = (2.0 / 3.0 * y) / size
+    sf = -qf - rf
+    q, r, s_ = np.round(qf), np.round(rf), np.round(sf)
+    dq, dr, ds = np.abs(q - qf), np.abs(r - rf), np.abs(s_ - sf)
+    fix_q = (dq > dr) & (dq > ds)
+    fix_r = ~fix_q & (dr > ds)
+    q = np.where(fix_q, -r - s_, q)
+    r = np.where(fix_r, -q - s_, r)
+    cells, inv = np.unique(np.stack([q, r], axis=1), axis=0, return_inverse=True)
+    return cells, inv.ravel()
+
+
 def _uncovered_layers(
     m: folium.Map,
     access: gpd.GeoDataFrame,
@@ -365,18 +437,24 @@ def _uncovered_layers(
             feature="access",
             fix=f"run coverage.origin_access for category {category!r}",
         )
-    unc = acc[~acc[col].fillna(False).astype(bool).to_numpy()]
-    aggregate = len(unc) > max_points
+    covered = acc[col].fillna(False).astype(bool).to_numpy()
+    n_unc = int((~covered).sum())
+    aggregate = n_unc > max_points
+    # the homes themselves only when they are drawn (taking every column of a county's homes is the cost)
+    unc = acc[~covered] if not aggregate else acc.iloc[:0]
     basis = "步行" if col.startswith("covered_walk") else "直线"
     en_basis = "on foot" if basis == "步行" else "straight line"
     if aggregate:
-        kids_all = pd.to_numeric(unc.get("children", pd.Series(1, index=unc.index)), errors="coerce").fillna(
-            0
-        )
+        kids_all = pd.to_numeric(
+            acc["children"][~covered]
+            if "children" in acc.columns
+            else pd.Series(1, index=acc.index[~covered]),
+            errors="coerce",
+        ).fillna(0)
         # the size from the extent alone (reprojecting every home for its bounds is the cost on a county)
         frame = gpd.GeoDataFrame(geometry=[shapely.box(*acc.total_bounds)], crs=acc.crs)
         size = hex_size if hex_size is not None else auto_hex_size(frame)
-        hx = hex_totals(unc, kids_all.to_numpy(), size)
+        hx = _hex_totals_shared(access, acc, ~covered, kids_all.to_numpy(), size)
         hx = hx[hx["total"].to_numpy() > 0]
         area = _study_area(boundaries, hx.crs)
         if area is not None and len(hx):
