@@ -2,8 +2,8 @@
 
 Opens on the venues that must have a room (by the plan's rules: national 2016 guidance, floor area or daily
 visitors over 10,000; Zhejiang 2017, floor area of 5,000 m² or more, or over 5,000 visitors a day) and have none
-within the configured distance; the venues that have one, the venues below the thresholds or of unknown size, and the rooms are one click away.
-The legend states every rule's thresholds and the distance.
+within the configured distance; the venues that have one, the venues below the thresholds or of unknown size,
+and the rooms are one click away. The legend states every rule's thresholds and the distance.
 """
 
 from __future__ import annotations
