@@ -7,6 +7,7 @@ and single routes are one click away in the layer list.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import folium
@@ -33,6 +34,7 @@ from childspace.outputs.maps._page import (
 )
 from childspace.outputs.maps.basemap import Basemap
 from childspace.outputs.maps.routes_hazards import MAP_HAZARD_LABELS, hazard_layer
+from childspace.outputs.maps.routes_lean import Lean, group_lines, lean_frame, lean_settings
 from childspace.outputs.maps.routes_network import crossing_layer, stress_layer, stress_text, walkshed_layers
 from childspace.outputs.maps.routes_zones import school_zone_base, school_zone_markers
 from childspace.outputs.style import (
@@ -61,59 +63,79 @@ def _edge_use_layer(
     show: bool,
     max_features: int = 4000,
     max_streets: int | None = None,
+    lean: Lean | None = None,
 ) -> tuple[str, float]:
     """Streets used by routes: colour = street stress level, width = children (sqrt scale, in 1-px steps).
 
     The ``max_features`` busiest streets keep a popup; the others are joined by style (one feature per width
     and level), so the page grows with the streets, not with the homes. More than ``max_streets`` streets: the
-    busiest ``max_streets`` only (the layer's name says how many of how many).
+    busiest ``max_streets`` only (the layer's name says how many of how many). A lean map (:mod:`routes_lean`)
+    joins the pieces of one street run that carry the same children, routes and level into one feature, keeps
+    popups on the ``lean.street_popups`` busiest runs and draws simplified, rounded lines.
     """
+    lean = lean or Lean(on=False)
     u = to_wgs84(use, "edge use")
     kids = u["children"].to_numpy(dtype=float)
     kmax = float(kids.max()) if len(kids) else 1.0
+    order = np.argsort(kids, kind="stable")  # busiest drawn last (on top)
+    u = u.iloc[order]
+    n_all = len(u)
+    if max_streets is not None and n_all > max_streets:  # a county: the busiest streets (sorted last)
+        u = u.iloc[-max_streets:]
+    n_kept = len(u)
+    if lean.on and len(u):
+        u = lean_frame(u, lean.line_m, lean.digits)
+        busy = u.iloc[::-1]  # busiest first
+        runs = group_lines(
+            busy.iloc[:max_features], ["name", "highway", "level", "reason", "children", "routes", "schools"]
+        )
+        n_pop = lean.street_popups if kind == "safest" else max(lean.street_popups // 4, 1)
+        top, rest = runs.iloc[:n_pop], pd.concat([runs.iloc[n_pop:], busy.iloc[max_features:]])
+        u = pd.concat([rest.iloc[::-1], top.iloc[::-1]])  # busiest last
+        detail = np.arange(len(u)) >= len(rest)
+    else:
+        detail = np.arange(len(u)) >= len(u) - max_features  # the busiest (drawn last) keep their popups
+    kids = u["children"].to_numpy(dtype=float)
     width = np.round(2.0 + 12.0 * np.sqrt(kids / max(kmax, 1.0)))
     lev = (
         pd.to_numeric(u["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
         if "level" in u.columns
         else np.full(len(u), 4)
     )
-    order = np.argsort(kids, kind="stable")  # busiest drawn last (on top)
-    u = u.iloc[order]
-    width, lev, kids = width[order], lev[order], kids[order]
-    n_all = len(u)
-    if max_streets is not None and n_all > max_streets:  # a county: the busiest streets (sorted last)
-        u, width, lev, kids = (
-            u.iloc[-max_streets:],
-            width[-max_streets:],
-            lev[-max_streets:],
-            kids[-max_streets:],
-        )
     styles = [
         {"color": STRESS_LABELS[lv][2], "weight": float(w), "opacity": 0.85, "lineCap": "butt"}
         for lv, w in zip(lev, width)
     ]
-    names = esc(u["name"]) if "name" in u.columns else ["—"] * len(u)
-    hw = [highway_label(v) for v in u["highway"]] if "highway" in u.columns else ["—"] * len(u)
+    d = u[detail]  # popups and tooltips are written for these only
+    names = esc(d["name"]) if "name" in d.columns else ["—"] * len(d)
+    hw = [highway_label(v) for v in d["highway"]] if "highway" in d.columns else ["—"] * len(d)
+    dk = pd.Series(kids[detail])
     rows = [
         ("道路等级 Road class", hw),
-        ("通行儿童 Children on this street", fmt_num(pd.Series(kids))),
-        ("路线数 Routes", fmt_num(u["routes"])),
-        ("学校数 Schools", fmt_num(u["schools"])),
-        ("压力等级 Stress level", stress_text(lev)),
+        ("通行儿童 Children on this street", fmt_num(dk)),
+        ("路线数 Routes", fmt_num(d["routes"])),
+        ("学校数 Schools", fmt_num(d["schools"])),
+        ("压力等级 Stress level", stress_text(lev[detail])),
     ]
-    if "reason" in u.columns:
-        rows.append(("原因 Reason", esc(u["reason"])))
+    if "reason" in d.columns:
+        rows.append(("原因 Reason", esc(d["reason"])))
     zh, en = ("最安全路线", "safest routes") if kind == "safest" else ("最短路线", "shortest routes")
-    pops = popup_html([f"{n if n != '—' else '无名道路 unnamed street'} · {zh} {en}" for n in names], rows)
-    tips = [f"{n}: {k} 名儿童 children" for n, k in zip(names, fmt_num(pd.Series(kids)))]
+    pops = [""] * len(u)
+    tips = [""] * len(u)
+    at = np.flatnonzero(detail)
+    for i, p_, t_ in zip(
+        at,
+        popup_html([f"{n if n != '—' else '无名道路 unnamed street'} · {zh} {en}" for n in names], rows),
+        [f"{n}: {k} 名儿童 children" for n, k in zip(names, fmt_num(dk))],
+    ):
+        pops[i], tips[i] = p_, t_
     name = f"通学儿童流量（{zh}） Children per street ({en})"
-    if n_all > len(u):
+    if n_all > n_kept:
         name = (
-            f"通学儿童流量（{zh}，最繁忙的 {len(u):,} 段，共 {n_all:,} 段） Children per street ({en}; "
-            f"the busiest {len(u):,} of {n_all:,})"
+            f"通学儿童流量（{zh}，最繁忙的 {n_kept:,} 段，共 {n_all:,} 段） Children per street ({en}; "
+            f"the busiest {n_kept:,} of {n_all:,})"
         )
-    detail = np.arange(len(u)) >= len(u) - max_features  # the busiest (drawn last) keep their popups
-    add_layer(m, u, styles, pops, tips, name, show=show, detail=detail)
+    add_layer(m, u, styles, pops, tips, name, show=show, detail=detail, simplify_m=0.0 if lean.on else None)
     return name, kmax
 
 
@@ -210,6 +232,13 @@ def routes_map(
     if not frames and lines is not None:
         frames.append(to_wgs84(lines.iloc[:max_route_lines], "routes"))
     r = routes
+    lean = lean_settings(
+        max(len(f) if f is not None else 0 for f in (network_stress, crossings, zone_roads)), max_features
+    )
+    if lean.on and base is not None and base.streets is not None:
+        # a county: the base map keeps its major roads, water, green and built-up land; the streets children
+        # walk are the map's own layer (every network street under them would be most of the page)
+        base = dataclasses.replace(base, streets=None)
     m = new_map(
         frames,
         title or "上学路线安全评估 Safe routes to school",
@@ -224,12 +253,12 @@ def routes_map(
     school_names = _school_names(schools, school_zones, r)
 
     if walksheds is not None and len(walksheds):
-        legend += walkshed_layers(m, walksheds, school_names)
+        legend += walkshed_layers(m, walksheds, school_names, lean)
     if network_stress is not None and len(network_stress):
-        legend += stress_layer(m, network_stress, max_features, max_streets=max_streets // 2)
+        legend += stress_layer(m, network_stress, max_features, max_streets=max_streets // 2, lean=lean)
     if crossings is not None and len(crossings):
-        legend += crossing_layer(m, crossings, max_features)
-    zone_items = school_zone_base(m, school_zones, None, schools, rules)
+        legend += crossing_layer(m, crossings, max_features, lean=lean)
+    zone_items = school_zone_base(m, school_zones, None, schools, rules, lean)
 
     level = pd.to_numeric(r["worst_level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
     kids = (
@@ -251,9 +280,16 @@ def routes_map(
                 continue
             use = route_edge_use(routes, network_stress, kind)
             if len(use):
-                budget = max_streets if kind == "safest" else max_streets // 2  # the shortest: off at first
+                # the shortest: off at first, half as many streets (a quarter on a lean map)
+                budget = max_streets if kind == "safest" else max_streets // (4 if lean.on else 2)
                 _name, k_ = _edge_use_layer(
-                    m, use, kind, show=(kind == "safest"), max_features=max_features, max_streets=budget
+                    m,
+                    use,
+                    kind,
+                    show=(kind == "safest"),
+                    max_features=max_features,
+                    max_streets=budget,
+                    lean=lean,
                 )
                 kmax = k_ if not aggregated else kmax  # the legend describes the first (shown) layer
                 aggregated = True
@@ -285,9 +321,9 @@ def routes_map(
                 + [("dash", "#555555", "虚线=最短路线，线宽=儿童数 Dotted = shortest, width = children")],
             )
         )
-    zone_items += school_zone_base(m, None, zone_roads, None, rules)
+    zone_items += school_zone_base(m, None, zone_roads, None, rules, lean)
     if hazards is not None and len(hazards):
-        legend.insert(0 if not aggregated else 1, hazard_layer(m, hazards, school_names))
+        legend.insert(0 if not aggregated else 1, hazard_layer(m, hazards, school_names, lean))
     if schools is not None and len(schools):
         legend.append(_school_layer(m, schools, school_zones))
     zone_items = school_zone_markers(m, school_zones, rules) + zone_items
@@ -295,7 +331,37 @@ def routes_map(
         legend.append(("校园周边（GA/T 1215-2014）" + OFF + " School zones", zone_items))
     if b_items:
         legend.append(("边界 Boundaries", b_items))
+    if lean.on:
+        legend.append(_lean_note(lean, hazards))
     return finish(m, legend)
+
+
+def _lean_note(lean: Lean, hazards: gpd.GeoDataFrame | None) -> tuple[str, list[LegendItem]]:
+    """What a lean map leaves to the workbook and the GeoPackage (shown in the legend)."""
+    n_hz = len(hazards) if hazards is not None else 0
+    items: list[LegendItem] = [
+        (
+            "sym:i",
+            "#555555",
+            f"点击查看详情：最繁忙的 {lean.street_popups:,} 段街道、前 {min(lean.hazard_popups, n_hz):,} 个隐患、"
+            f"超速最长的 {lean.zone_road_popups:,} 段校园周边道路；其余悬停显示名称 Click for details: the "
+            f"{lean.street_popups:,} busiest streets, the top {min(lean.hazard_popups, n_hz):,} hazards, the "
+            f"{lean.zone_road_popups:,} longest zone roads over the limit; the others show their name on hover",
+        ),
+        (
+            "sym:i",
+            "#555555",
+            "全部明细见工作簿（隐患、校园周边表）与 GeoPackage（street_stress、crossing_stress、hazards_*、"
+            "school_zone_roads 图层） Every item in full: the workbook (hazards, school zones) and the GeoPackage",
+        ),
+        (
+            "sym:i",
+            "#555555",
+            f"线形简化约 {lean.line_m:g} 米，坐标精确到约 1 米；底图只画主要道路 Lines simplified to "
+            f"~{lean.line_m:g} m, coordinates to ~1 m; base map: major roads only",
+        ),
+    ]
+    return ("县域地图精简说明 A county-size map", items)
 
 
 def _school_names(

@@ -19,6 +19,7 @@ from childspace.outputs.maps._page import (
     require,
     to_wgs84,
 )
+from childspace.outputs.maps.routes_lean import Lean, lean_frame
 from childspace.outputs.maps.routes_network import stress_text
 from childspace.outputs.style import HAZARD_TYPE_LABELS, STRESS_LABELS
 
@@ -28,11 +29,17 @@ MAP_HAZARD_LABELS = 30
 
 
 def hazard_layer(
-    m: folium.Map, hazards: gpd.GeoDataFrame, school_names: dict[str, str]
+    m: folium.Map, hazards: gpd.GeoDataFrame, school_names: dict[str, str], lean: Lean | None = None
 ) -> tuple[str, list[LegendItem]]:
-    """Hazards numbered by rank (the same numbers as the tables and figures), coloured by level."""
+    """Hazards numbered by rank (the same numbers as the tables and figures), coloured by level.
+
+    On a lean map the first ``lean.hazard_popups`` by rank keep their popup (reason, countermeasures, basis);
+    the others a tooltip (number, street, children), their details being in the workbook's hazards table."""
+    lean = lean or Lean(on=False)
     h = to_wgs84(hazards, "hazards")
     require(h, ["level"], "hazards")
+    if lean.on:
+        h = lean_frame(h, lean.line_m, lean.digits)
     hl = pd.to_numeric(h["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
     hk = pd.to_numeric(h.get("children", pd.Series(0, index=h.index)), errors="coerce").fillna(0).to_numpy()
     is_pt = h.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
@@ -64,6 +71,9 @@ def hazard_layer(
         else np.arange(1, len(h) + 1, dtype=float)
     )
     num = [f"{int(v)}" if np.isfinite(v) else "" for v in rank]
+    full = (
+        np.isfinite(rank) & (rank <= lean.hazard_popups) if lean.on else np.ones(len(h), dtype=bool)
+    )  # popups written for these
     rows = [
         ("类型 Type", [" ".join(HAZARD_TYPE_LABELS.get(t, (t, ""))) for t in types]),
         ("压力等级 Level", stress_text(hl)),
@@ -84,9 +94,10 @@ def hazard_layer(
         if col in h.columns:  # from the countermeasure rules, when the run has them
             rows.append((lab, [v.replace("\n", "<br>").replace(" | ", "<br>") for v in esc(h[col])]))
     names = esc(h["name"]) if "name" in h.columns else ["—"] * len(h)
-    pops = popup_html(
+    made = popup_html(
         [f"隐患 Hazard {n_}：{nm if nm != '—' else '无名道路 unnamed'}" for n_, nm in zip(num, names)], rows
     )
+    pops = [p_ if f_ else "" for p_, f_ in zip(made, full)]
     tips = [
         f"隐患 {n_} Hazard: {nm} · {k} 名儿童 children"
         for n_, nm, k in zip(num, names, fmt_num(pd.Series(hk)))
@@ -98,6 +109,7 @@ def hazard_layer(
             {"color": STRESS_LABELS[lv][2], "weight": max(styles[i]["weight"] - 4, 3), "opacity": 1.0}
             for i, lv in zip(np.flatnonzero(seg), hl[seg])
         ]
+        simplify = 0.0 if lean.on else None
         add_layer(
             m,
             h[seg],
@@ -106,6 +118,7 @@ def hazard_layer(
             None,
             "隐患路段底衬 Hazard casing",
             control=False,
+            simplify_m=simplify,
         )
         add_layer(
             m,
@@ -114,6 +127,7 @@ def hazard_layer(
             [pops[i] for i in np.flatnonzero(seg)],
             [tips[i] for i in np.flatnonzero(seg)],
             f"隐患路段（{int(seg.sum())}） Hazard segments ({int(seg.sum())})",
+            simplify_m=simplify,
         )
     if is_pt.any():
         sel = np.flatnonzero(is_pt)

@@ -18,7 +18,7 @@ import shapely
 
 from childspace.outputs.maps._page import simplify_wgs84
 
-__all__ = ["Lean", "group_lines", "group_points", "lean_frame", "lean_settings"]
+__all__ = ["Lean", "drop_small_holes", "group_lines", "group_points", "lean_frame", "lean_settings"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class Lean:
     line_m: float = 1.0
     #: tolerance of the walksheds and zone circles (m): their edge is a 100 m-scale boundary, not a kerb
     area_m: float = 5.0
+    #: holes of a walkshed smaller than this are filled (m²): 1 ha, a city block
+    min_hole_m2: float = 0.0
     #: decimals of the coordinates written (5: ~1.1 m; 6: ~0.1 m)
     digits: int = 6
     #: popups kept on the busiest street runs of the children-per-street layer (safest; shortest: a quarter)
@@ -47,11 +49,12 @@ def lean_settings(n_streets: int, max_features: int) -> Lean:
     return Lean(
         on=True,
         line_m=3.0,
-        area_m=10.0,
+        area_m=15.0,
+        min_hole_m2=10_000.0,
         digits=5,
         street_popups=max(min(1000, max_features // 4), 1),
         hazard_popups=max(min(300, max_features // 10), 1),
-        zone_road_popups=max(min(1000, max_features // 4), 1),
+        zone_road_popups=max(min(500, max_features // 8), 1),
     )
 
 
@@ -130,3 +133,36 @@ def group_points(gdf: gpd.GeoDataFrame, keys: Sequence[str]) -> gpd.GeoDataFrame
     out["count"] = np.bincount(code, minlength=len(first))
     pts = _collect(shapely.multipoints, np.asarray(gdf.geometry.values, dtype=object), code, len(first))
     return out.set_geometry(gpd.GeoSeries(pts, index=out.index, crs=gdf.crs))
+
+
+def drop_small_holes(gdf: gpd.GeoDataFrame, min_area_m2: float) -> gpd.GeoDataFrame:
+    """Polygons (EPSG:4326) without their holes smaller than ``min_area_m2`` (a block inside a walkshed that no
+    street enters is part of the walkshed's area for a reader, not a gap in it); other geometries unchanged."""
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    is_poly = np.isin(shapely.get_type_id(geoms), (3, 6))
+    if not is_poly.any() or min_area_m2 <= 0:
+        return gdf
+    polys, owner = shapely.get_parts(geoms[is_poly], return_index=True)
+    n_int = shapely.get_num_interior_rings(polys)
+    total = int(n_int.sum())
+    if not total:
+        return gdf
+    poly_of = np.repeat(np.arange(len(polys)), n_int)
+    ring_no = np.arange(total) - np.repeat(np.cumsum(n_int) - n_int, n_int)
+    holes = shapely.get_interior_ring(polys[poly_of], ring_no)
+    lat = shapely.get_coordinates(shapely.centroid(polys[poly_of]))[:, 1]
+    m2 = shapely.area(shapely.polygons(holes)) * _M2_PER_DEG2 * np.cos(np.radians(lat))
+    keep = m2 >= min_area_m2
+    rings = np.concatenate([shapely.get_exterior_ring(polys), holes[keep]])
+    idx = np.concatenate([np.arange(len(polys)), poly_of[keep]])
+    order = np.argsort(idx, kind="stable")  # shell first, then the holes kept, per polygon
+    rebuilt = shapely.polygons(rings[order], indices=idx[order])
+    multi = shapely.multipolygons(rebuilt, indices=owner)
+    single = shapely.get_num_geometries(multi) == 1
+    out = geoms.copy()
+    out[is_poly] = np.where(single, shapely.get_geometry(multi, 0), multi)
+    return gdf.set_geometry(gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs))
+
+
+#: square metres per square degree at the equator (times cos(latitude) elsewhere)
+_M2_PER_DEG2 = 111_320.0**2

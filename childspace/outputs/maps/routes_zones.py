@@ -19,6 +19,7 @@ from childspace.outputs.maps._page import (
     require,
     to_wgs84,
 )
+from childspace.outputs.maps.routes_lean import Lean, group_lines, lean_frame
 from childspace.outputs.style import (
     ZONE_ROAD_COLOURS,
     ZONE_STATUS_LABELS,
@@ -93,14 +94,22 @@ def school_zone_base(
     zone_roads: gpd.GeoDataFrame | None,
     schools: gpd.GeoDataFrame | None,
     rules: tuple[float, float, float],
+    lean: Lean | None = None,
 ) -> list[LegendItem]:
-    """Zone circles (under the routes) and zone roads (narrow lines over the routes); returns legend items."""
+    """Zone circles (under the routes) and zone roads (narrow lines over the routes); returns legend items.
+
+    A lean map joins the pieces of one road in one school's zone over the limit into one feature (popups on
+    the ``lean.zone_road_popups`` longest), and draws the others, each piece once, without popups."""
+    lean = lean or Lean(on=False)
+    simplify = 0.0 if lean.on else None
     radius, limit, _cross = rules
     items: list[tuple[str, str, str]] = []
     if school_zones is not None and len(school_zones):
         z = to_wgs84(school_zones, "school_zones")
         require(z, ["school_id", "speed_ok", "crossing_ok"], "school_zones")
         circ = school_zone_circles(z, schools, radius)
+        if lean.on:
+            circ = lean_frame(to_wgs84(circ, "school zone circles"), lean.area_m / 2, lean.digits)
         status = zone_status(z)
         styles = [
             {
@@ -113,7 +122,10 @@ def school_zone_base(
             for s in status
         ]
         names = esc(z["name"]) if "name" in z.columns else esc(z["school_id"])
-        tips = [f"{nm} · 校门{radius:g}米范围 {radius:g} m around the gate" for nm in names]
+        # a lean map: the circles joined per colour (the ring of each school names it and has its popup)
+        tips = (
+            None if lean.on else [f"{nm} · 校门{radius:g}米范围 {radius:g} m around the gate" for nm in names]
+        )
         add_layer(
             m,
             circ,
@@ -122,6 +134,7 @@ def school_zone_base(
             tips,
             f"校园周边{radius:g}米范围（{len(circ)}） School zones {radius:g} m ({len(circ)})",
             show=False,
+            simplify_m=simplify,
         )
         items.append(
             ("dash", "#555555", f"校门{radius:g}米范围（GA/T 1215-2014） {radius:g} m around the gate")
@@ -129,6 +142,13 @@ def school_zone_base(
     if zone_roads is not None and len(zone_roads):
         zr = to_wgs84(zone_roads, "zone_roads")
         over = bool_col(zr, "over_limit", False)
+        n_pieces, n_over = len(zr), int(over.sum())
+        # a county's ~40,000 zone-road pieces: popups on the last 4,000 (those over the limit first), the
+        # others joined by style
+        n_detail = 4000
+        if lean.on:
+            zr, n_detail = _lean_zone_roads(zr, over, lean)
+            over = bool_col(zr, "over_limit", False)
         assumed = bool_col(zr, "speed_assumed", False)
         order = np.argsort(over, kind="stable")  # roads over the limit drawn last, on top
         zr, over, assumed = zr.iloc[order], over[order], assumed[order]
@@ -155,26 +175,56 @@ def school_zone_base(
             rows.append(("范围内长度 Length in zone (m)", fmt_num(zr["length_m"], 0)))
         pops = popup_html([f"校园周边道路 School-zone road: {nm}" for nm in names], rows)
         tips = [f"{nm} · {v}" for nm, v in zip(names, sp)]
-        n_over = int(over.sum())
         add_layer(
             m,
             zr,
             styles,
             pops,
             tips,
-            f"校园周边道路（{len(zr)}段，{n_over}段超{limit:g}） School-zone roads ({len(zr)}, {n_over} over "
+            f"校园周边道路（{n_pieces}段，{n_over}段超{limit:g}） School-zone roads ({n_pieces}, {n_over} over "
             f"{limit:g} km/h)",
             show=False,
-            # a county's ~40,000 zone-road pieces: popups on the last 4,000 (those over the limit first), the
-            # others joined by style
-            detail=np.arange(len(zr)) >= len(zr) - 4000,
+            detail=np.arange(len(zr)) >= len(zr) - n_detail,
+            simplify_m=simplify,
         )
         items += [
             ("line", ZONE_ROAD_COLOURS[True], f"限速高于{limit:g} km/h Over {limit:g} km/h"),
-            ("line", ZONE_ROAD_COLOURS[False], f"限速≤{limit:g} km/h At most {limit:g} km/h"),
+            (
+                "line",
+                ZONE_ROAD_COLOURS[False],
+                f"限速≤{limit:g} km/h At most {limit:g} km/h"
+                + (
+                    "（县域图不画，见 GeoPackage not drawn on a county map: see the GeoPackage）"
+                    if lean.on
+                    else ""
+                ),
+            ),
             ("dash", "#555555", "虚线=限速按道路等级假定 Dashed = speed assumed from road class"),
         ]
     return items
+
+
+def _lean_zone_roads(zr: gpd.GeoDataFrame, over: np.ndarray, lean: Lean) -> tuple[gpd.GeoDataFrame, int]:
+    """Zone roads of a lean map: each road over the limit in one school's zone as one run (length summed; the
+    longest ``lean.zone_road_popups`` runs last, with popups), the other runs over the limit joined per style,
+    each piece once; the roads within the limit are left to the GeoPackage (school_zone_roads). Returns the
+    frame and how many of its last rows keep a popup."""
+    zr = lean_frame(zr, lean.line_m, lean.digits)
+    runs = group_lines(
+        zr[over],
+        ["school_id", "name", "highway", "maxspeed_kmh", "speed_assumed", "over_limit"],
+        ["length_m"],
+    )
+    if "length_m" in runs.columns:
+        runs = runs.sort_values("length_m", ascending=False, kind="stable")
+    top = runs.iloc[: lean.zone_road_popups]
+    rest = [
+        group_lines(g, ["over_limit", "speed_assumed"])
+        for g in (runs.iloc[lean.zone_road_popups :],)
+        if len(g)
+    ]
+    out = pd.concat([*rest, top.iloc[::-1]]) if rest else top.iloc[::-1]
+    return out, len(top)
 
 
 def school_zone_markers(
