@@ -8,6 +8,7 @@ import re
 import warnings
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 from shapely.geometry import LineString, Point, Polygon
@@ -69,8 +70,17 @@ def test_lean_map_is_smaller_and_says_what_it_left_out(run):
     a, b = full.get_root().render(), lean.get_root().render()
     assert len(b.encode()) < 0.8 * len(a.encode())
     assert "县域地图精简说明 A county-size map" in b and "GeoPackage" in b
-    # coordinates of the lean map carry at most 5 decimals
-    assert not re.search(r"\[\d+\.\d{6,},", b.split("县域地图精简说明")[0][-200_000:])
+    # the coordinates of the children-per-street layer carry at most 5 decimals (~1 m)
+    lay = _layer(_layers(lean), "通学儿童流量（最安全路线")
+    xy = np.concatenate(
+        [shapely.get_coordinates(shapely.geometry.shape(f["geometry"])) for f in lay["features"]]
+    )
+    assert np.allclose(xy, np.round(xy, 5), rtol=0, atol=1e-9)
+    full_lay = _layer(_layers(full), "通学儿童流量（最安全路线")
+    xy6 = np.concatenate(
+        [shapely.get_coordinates(shapely.geometry.shape(f["geometry"])) for f in full_lay["features"]]
+    )
+    assert not np.allclose(xy6, np.round(xy6, 5), rtol=0, atol=1e-9)  # the default map keeps ~0.1 m
 
 
 def test_lean_children_per_street_keeps_every_street_of_its_budget_and_the_busiest_numbers(run):
@@ -172,3 +182,26 @@ def test_drop_small_holes_fills_blocks_and_keeps_large_gaps():
     out = drop_small_holes(g.to_crs(4326), 10_000).to_crs(METRIC)
     assert len(out.geometry.iloc[0].interiors) == 1
     assert out.area.iloc[0] == pytest.approx(1_000_000 - 40_000, rel=1e-3)
+
+
+def test_routes_png_draws_each_street_class_as_one_path_with_every_vertex(run):
+    from matplotlib.collections import PathCollection
+
+    from childspace.outputs.figures_routes import plot_routes
+
+    res, edges, _c, _full, _lean = run
+    fig = plot_routes(res.layers["routes"], network_stress=edges, boundaries=res.inputs.communities)
+    try:
+        ax = fig.axes[0]
+        colls = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_zorder() == 4]
+        assert len(colls) == 1
+        paths = colls[0].get_paths()
+        levels = sorted(set(edges["level"].astype(int)))
+        assert len(paths) == len(levels)  # one path per stress level present
+        n_vertices = sum(len(p.vertices) for p in paths)
+        parts = shapely.get_parts(np.asarray(edges.geometry.values, dtype=object))
+        assert n_vertices == int(shapely.get_num_coordinates(parts).sum())  # every street, every vertex
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
