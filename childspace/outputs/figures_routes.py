@@ -186,8 +186,9 @@ def plot_routes(
                 ns.geometry,
                 nl,
                 {lv: (STRESS_LABELS[lv][2], 0.6, "-") for lv in STRESS_LABELS},
-                # one path per level: crossing strokes no longer add up, so a dense network would fill in
-                alpha=0.45,
+                # one path per level: overlapping strokes no longer add up, so a county's dense network (more
+                # streets than pixels across) is drawn lighter, or it would fill in; a town's as before
+                alpha=0.8 if len(ns) <= 20_000 else 0.45,
                 zorder=4,
             )
             if route != "both" and "childspace_routes" in routes.attrs and "route_key" in routes.columns:
