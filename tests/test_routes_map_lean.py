@@ -205,3 +205,32 @@ def test_routes_png_draws_each_street_class_as_one_path_with_every_vertex(run):
         import matplotlib.pyplot as plt
 
         plt.close(fig)
+
+
+def test_lean_map_opens_and_every_layer_shows_without_script_errors(run, tmp_path):
+    """In headless Chromium: every layer of the lean sample map switched on (the crossings as multi-points, the
+    joined street runs, the zone roads over the limit among them); no script error, the lines drawn."""
+    from _browser import dump_dom, require_chromium
+    from branca.element import Element
+
+    require_chromium()
+    _res, _e, _c, _full, lean = run
+    lean.get_root().script.add_child(
+        Element(
+            "setTimeout(function () {"
+            "document.documentElement.setAttribute('data-paths0',"
+            " String(document.querySelectorAll('path.leaflet-interactive').length));"
+            "document.querySelectorAll('.leaflet-control-layers-overlays input[type=checkbox]')"
+            ".forEach(function (c) { if (!c.checked) { c.click(); } });"
+            "var n = 0;"
+            "document.querySelectorAll('path.leaflet-interactive').forEach(function () { n += 1; });"
+            "document.documentElement.setAttribute('data-paths', String(n));"
+            "}, 300);"
+        )
+    )
+    dom = dump_dom(maps.save_map(lean, tmp_path / "lean.html"), budget_ms=4000)
+    root = re.search(r"<html[^>]*>", dom).group(0)
+    assert 'data-map-ready="1"' in root and "data-js-errors" not in root, root[:500]
+    before = int(re.search(r'data-paths0="(\d+)"', root).group(1))
+    after = int(re.search(r'data-paths="(\d+)"', root).group(1))
+    assert after > before > 0  # the layers that were off drew their features

@@ -205,7 +205,13 @@ def routes_map(
     max_features : int, default 4000
         The per-street, street-stress and crossing layers keep a popup on at most this many features (the
         busiest streets, the most stressful streets and crossings); the rest are drawn without one, and a
-        network larger than this shows only its stress-3–4 streets and crossings in those layers.
+        network larger than this shows only its stress-3–4 streets and crossings in those layers. Such a map is
+        *lean* (:mod:`childspace.outputs.maps.routes_lean`, so a county's page stays under 5 MB): pieces of one
+        street run joined (one popup each, on the 1,000 busiest runs), crossings of one kind as one multi-point,
+        full popups on the first 300 hazards by rank (a tooltip on every one), zone roads over the limit only,
+        walksheds without block-sized holes, lines simplified to 3 m (walksheds 15 m), coordinates to ~1 m, the
+        base map without its whole-network streets; the legend says what is left to the workbook and the
+        GeoPackage.
     zone_rules : mapping, optional
         ``radius_m``, ``speed_limit_kmh``, ``crossing_m`` of the school-zone check the tables were computed with
         (:func:`childspace.analysis.streets.school_zone_rules`, the default).
