@@ -197,7 +197,7 @@ def crossing_layer(
         )
     if "reason" in cx.columns:
         rows.append(("原因 Reason", esc(cx["reason"])))
-    if "count" in cx.columns:  # lean: one feature per kind
+    if lean.on and "count" in cx.columns:  # lean: one feature per kind
         rows.append(("同类过街点 Crossings of this kind", fmt_num(cx["count"])))
     pops = popup_html(["过街点 Crossing"] * len(cx), rows)
     tips = [f"过街 Crossing · {STRESS_LABELS[lv][0]}" for lv in cl]
