@@ -7,9 +7,12 @@ from collections.abc import Mapping
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.path import Path
 from pyproj import CRS
 
 from childspace._errors import ChildspaceError, DataError
@@ -30,6 +33,50 @@ from childspace.outputs.figures import (
 from childspace.outputs.style import STRESS_LABELS, ZONE_ROAD_COLOURS, ZONE_STATUS_LABELS
 
 __all__ = ["plot_routes"]
+
+#: hazard numbers offered to the label placer (the best-ranked first); a county's 1,500 numbers do not fit on a
+#: page and measuring each took most of the figure's time; the list beside the map and the tables have them all
+MAX_HAZARD_LABELS = 150
+
+
+def _line_paths(
+    ax,
+    geoms: gpd.GeoSeries | np.ndarray,
+    cls: np.ndarray,
+    styles: Mapping[int, tuple[str, float, str]],
+    **kw,
+) -> PathCollection | None:
+    """Lines drawn as one compound path per class: ``cls`` (an int per geometry; drawn in increasing order,
+    so the last class is on top) -> (colour, line width, line style). A whole county's streets are a few paths
+    (one draw call) instead of one path per street; vertices are read with array operations."""
+    arr = np.asarray(geoms.values if isinstance(geoms, gpd.GeoSeries) else geoms, dtype=object)
+    if not len(arr):
+        return None
+    parts, owner = shapely.get_parts(arr, return_index=True)
+    keep = np.isin(shapely.get_type_id(parts), (1, 2))  # LineString, LinearRing
+    parts, pc = parts[keep], np.asarray(cls)[owner[keep]]
+    if not len(parts):
+        return None
+    o = np.argsort(pc, kind="stable")
+    parts, pc = parts[o], pc[o]
+    xy, idx = shapely.get_coordinates(parts, return_index=True)
+    codes = np.full(len(xy), Path.LINETO, dtype=np.uint8)
+    codes[np.r_[0, np.flatnonzero(np.diff(idx)) + 1]] = Path.MOVETO
+    ccls = pc[idx]
+    keys, starts = np.unique(ccls, return_index=True)
+    ends = np.r_[starts[1:], len(xy)]
+    paths = [Path(xy[a:b], codes[a:b]) for a, b in zip(starts, ends)]
+    st = [styles[int(k)] for k in keys]
+    coll = PathCollection(
+        paths,
+        facecolors="none",
+        edgecolors=[c for c, _w, _l in st],
+        linewidths=[w for _c, w, _l in st],
+        linestyles=[ls for _c, _w, ls in st],
+        **kw,
+    )
+    ax.add_collection(coll, autolim=False)
+    return coll
 
 
 def plot_routes(
@@ -134,8 +181,15 @@ def plot_routes(
         if network_stress is not None and len(network_stress):
             ns = _metric(network_stress, crs, "network_stress")
             nl = pd.to_numeric(ns["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
-            line_collection(
-                ax, ns.geometry, color=[STRESS_LABELS[v][2] for v in nl], linewidth=0.6, alpha=0.8, zorder=4
+            _line_paths(
+                ax,
+                ns.geometry,
+                nl,
+                {lv: (STRESS_LABELS[lv][2], 0.6, "-") for lv in STRESS_LABELS},
+                # one path per level: overlapping strokes no longer add up, so a county's dense network (more
+                # streets than pixels across) is drawn lighter, or it would fill in; a town's as before
+                alpha=0.8 if len(ns) <= 20_000 else 0.45,
+                zorder=4,
             )
             if route != "both" and "childspace_routes" in routes.attrs and "route_key" in routes.columns:
                 use = _metric(route_edge_use(routes, network_stress, route), crs, "edge use")
@@ -145,12 +199,17 @@ def plot_routes(
             k = use["children"].to_numpy(dtype=float)
             kmax = max(float(k.max()), 1.0)
             ul = pd.to_numeric(use["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
-            o = np.argsort(k, kind="stable")
-            line_collection(
+            # width in 0.25-pt steps; one path per (width, level), the widest (busiest) drawn last
+            step = np.round((7.0 * np.sqrt(k / kmax)) / 0.25).astype(int)
+            ucls = step * 8 + ul
+            _line_paths(
                 ax,
-                use.geometry.to_numpy()[o],
-                color=[STRESS_LABELS[v][2] for v in ul[o]],
-                linewidth=1.0 + 7.0 * np.sqrt(k[o] / kmax),
+                use.geometry,
+                ucls,
+                {
+                    int(c): (STRESS_LABELS[int(c) % 8][2], 1.0 + 0.25 * (int(c) // 8), "-")
+                    for c in np.unique(ucls)
+                },
                 alpha=0.9,
                 zorder=7,
                 capstyle="butt",
@@ -274,7 +333,11 @@ def plot_routes(
             handles,
             crs,
         )
-        _note_left_out(fig, labels.place(ax))
+        # hazard numbers past MAX_HAZARD_LABELS are not offered to the placer: counted with those left out
+        n_unoffered = (
+            max(int(np.isfinite(_hazard_numbers(hz)).sum()) - MAX_HAZARD_LABELS, 0) if hz is not None else 0
+        )
+        _note_left_out(fig, labels.place(ax) + n_unoffered)
         if hz is not None and max_hazard_list > 0:
             _hazard_list(fig, ax, hz, max_hazard_list)
     return fig
@@ -321,7 +384,7 @@ def _draw_hazards(ax, h: gpd.GeoDataFrame, handles: list, labels: _Labels) -> gp
     # the best-ranked numbers are placed first; each tries the slots around its marker, then farther out with a
     # leader line; none overlaps another label or a marker
     order = np.argsort(np.where(ok, rank, np.inf), kind="stable")
-    for i in order[ok[order]]:
+    for i in order[ok[order]][:MAX_HAZARD_LABELS]:
         labels.add(
             [rp.x.iloc[i]],
             [rp.y.iloc[i]],
@@ -423,8 +486,13 @@ def _draw_school_zones(
         zs = _metric(school_zones, crs, "school_zones")
         status = zone_status(zs)
         circ = school_zone_circles(school_zones, schools, radius).to_crs(crs)
-        circ.boundary.plot(
-            ax=ax, color=[ZONE_STATUS_LABELS[v][2] for v in status], linewidth=1.0, linestyle="--", zorder=5
+        keys = list(ZONE_STATUS_LABELS)
+        _line_paths(
+            ax,
+            circ.boundary,
+            np.array([keys.index(v) for v in status], dtype=int),
+            {i: (ZONE_STATUS_LABELS[k][2], 1.0, "--") for i, k in enumerate(keys)},
+            zorder=5,
         )
         handles.append(
             Line2D(
@@ -463,11 +531,18 @@ def _draw_school_zones(
             if "speed_assumed" in zr.columns
             else np.zeros(len(zr), dtype=bool)
         )
-        for o in (False, True):
-            for a, ls in ((False, "-"), (True, "--")):
-                sel = (over == o) & (assumed == a)
-                if sel.any():
-                    zr[sel].plot(ax=ax, color=ZONE_ROAD_COLOURS[o], linewidth=2.2, linestyle=ls, zorder=9)
+        # over the limit drawn last (on top); dashed = limit assumed
+        _line_paths(
+            ax,
+            zr.geometry,
+            over.astype(int) * 2 + assumed.astype(int),
+            {
+                o * 2 + a: (ZONE_ROAD_COLOURS[bool(o)], 2.2, "--" if a else "-")
+                for o in (0, 1)
+                for a in (0, 1)
+            },
+            zorder=9,
+        )
         handles.append(
             Line2D(
                 [],

@@ -7,8 +7,8 @@ and single routes are one click away in the layer list.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import folium
 import geopandas as gpd
@@ -16,14 +16,13 @@ import numpy as np
 import pandas as pd
 
 from childspace._errors import DataError
-from childspace.analysis.streets import route_edge_use, school_zone_circles, school_zone_rules, zone_status
+from childspace.analysis.streets import route_edge_use, school_zone_rules, zone_status
 from childspace.outputs._routes_common import line_routes
 from childspace.outputs.maps._page import (
     OFF_MARK,
     LegendItem,
     add_labels,
     add_layer,
-    bool_col,
     boundary_layers,
     esc,
     finish,
@@ -34,24 +33,22 @@ from childspace.outputs.maps._page import (
     to_wgs84,
 )
 from childspace.outputs.maps.basemap import Basemap
+from childspace.outputs.maps.routes_hazards import MAP_HAZARD_LABELS, hazard_layer
+from childspace.outputs.maps.routes_lean import Lean, group_lines, lean_frame, lean_settings
 from childspace.outputs.maps.routes_network import crossing_layer, stress_layer, stress_text, walkshed_layers
+from childspace.outputs.maps.routes_zones import school_zone_base, school_zone_markers
 from childspace.outputs.style import (
-    HAZARD_TYPE_LABELS,
     STRESS_LABELS,
     VERDICT_LABELS,
-    ZONE_ROAD_COLOURS,
     ZONE_STATUS_LABELS,
     category_label,
     highway_label,
     status_text,
 )
 
-__all__ = ["routes_map"]
+__all__ = ["MAP_HAZARD_LABELS", "routes_map"]
 
 OFF = OFF_MARK
-#: hazard numbers drawn when the map opens (by rank); the others are a layer one click away, every hazard keeps
-#: its number in its tooltip and popup
-MAP_HAZARD_LABELS = 30
 
 
 def _rules(zone_rules: Mapping[str, float] | None) -> tuple[float, float, float]:
@@ -66,244 +63,80 @@ def _edge_use_layer(
     show: bool,
     max_features: int = 4000,
     max_streets: int | None = None,
+    lean: Lean | None = None,
 ) -> tuple[str, float]:
     """Streets used by routes: colour = street stress level, width = children (sqrt scale, in 1-px steps).
 
     The ``max_features`` busiest streets keep a popup; the others are joined by style (one feature per width
     and level), so the page grows with the streets, not with the homes. More than ``max_streets`` streets: the
-    busiest ``max_streets`` only (the layer's name says how many of how many).
+    busiest ``max_streets`` only (the layer's name says how many of how many). A lean map (:mod:`routes_lean`)
+    joins the pieces of one street run that carry the same children, routes and level into one feature, keeps
+    popups on the ``lean.street_popups`` busiest runs and draws simplified, rounded lines.
     """
+    lean = lean or Lean(on=False)
     u = to_wgs84(use, "edge use")
     kids = u["children"].to_numpy(dtype=float)
     kmax = float(kids.max()) if len(kids) else 1.0
+    order = np.argsort(kids, kind="stable")  # busiest drawn last (on top)
+    u = u.iloc[order]
+    n_all = len(u)
+    if max_streets is not None and n_all > max_streets:  # a county: the busiest streets (sorted last)
+        u = u.iloc[-max_streets:]
+    n_kept = len(u)
+    if lean.on and len(u):
+        u = lean_frame(u, lean.line_m, lean.digits)
+        busy = u.iloc[::-1]  # busiest first
+        runs = group_lines(
+            busy.iloc[:max_features], ["name", "highway", "level", "reason", "children", "routes", "schools"]
+        )
+        n_pop = lean.street_popups if kind == "safest" else max(lean.street_popups // 4, 1)
+        top, rest = runs.iloc[:n_pop], pd.concat([runs.iloc[n_pop:], busy.iloc[max_features:]])
+        u = pd.concat([rest.iloc[::-1], top.iloc[::-1]])  # busiest last
+        detail = np.arange(len(u)) >= len(rest)
+    else:
+        detail = np.arange(len(u)) >= len(u) - max_features  # the busiest (drawn last) keep their popups
+    kids = u["children"].to_numpy(dtype=float)
     width = np.round(2.0 + 12.0 * np.sqrt(kids / max(kmax, 1.0)))
     lev = (
         pd.to_numeric(u["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
         if "level" in u.columns
         else np.full(len(u), 4)
     )
-    order = np.argsort(kids, kind="stable")  # busiest drawn last (on top)
-    u = u.iloc[order]
-    width, lev, kids = width[order], lev[order], kids[order]
-    n_all = len(u)
-    if max_streets is not None and n_all > max_streets:  # a county: the busiest streets (sorted last)
-        u, width, lev, kids = (
-            u.iloc[-max_streets:],
-            width[-max_streets:],
-            lev[-max_streets:],
-            kids[-max_streets:],
-        )
     styles = [
         {"color": STRESS_LABELS[lv][2], "weight": float(w), "opacity": 0.85, "lineCap": "butt"}
         for lv, w in zip(lev, width)
     ]
-    names = esc(u["name"]) if "name" in u.columns else ["—"] * len(u)
-    hw = [highway_label(v) for v in u["highway"]] if "highway" in u.columns else ["—"] * len(u)
+    d = u[detail]  # popups and tooltips are written for these only
+    names = esc(d["name"]) if "name" in d.columns else ["—"] * len(d)
+    hw = [highway_label(v) for v in d["highway"]] if "highway" in d.columns else ["—"] * len(d)
+    dk = pd.Series(kids[detail])
     rows = [
         ("道路等级 Road class", hw),
-        ("通行儿童 Children on this street", fmt_num(pd.Series(kids))),
-        ("路线数 Routes", fmt_num(u["routes"])),
-        ("学校数 Schools", fmt_num(u["schools"])),
-        ("压力等级 Stress level", stress_text(lev)),
+        ("通行儿童 Children on this street", fmt_num(dk)),
+        ("路线数 Routes", fmt_num(d["routes"])),
+        ("学校数 Schools", fmt_num(d["schools"])),
+        ("压力等级 Stress level", stress_text(lev[detail])),
     ]
-    if "reason" in u.columns:
-        rows.append(("原因 Reason", esc(u["reason"])))
+    if "reason" in d.columns:
+        rows.append(("原因 Reason", esc(d["reason"])))
     zh, en = ("最安全路线", "safest routes") if kind == "safest" else ("最短路线", "shortest routes")
-    pops = popup_html([f"{n if n != '—' else '无名道路 unnamed street'} · {zh} {en}" for n in names], rows)
-    tips = [f"{n}: {k} 名儿童 children" for n, k in zip(names, fmt_num(pd.Series(kids)))]
+    pops = [""] * len(u)
+    tips = [""] * len(u)
+    at = np.flatnonzero(detail)
+    for i, p_, t_ in zip(
+        at,
+        popup_html([f"{n if n != '—' else '无名道路 unnamed street'} · {zh} {en}" for n in names], rows),
+        [f"{n}: {k} 名儿童 children" for n, k in zip(names, fmt_num(dk))],
+    ):
+        pops[i], tips[i] = p_, t_
     name = f"通学儿童流量（{zh}） Children per street ({en})"
-    if n_all > len(u):
+    if n_all > n_kept:
         name = (
-            f"通学儿童流量（{zh}，最繁忙的 {len(u):,} 段，共 {n_all:,} 段） Children per street ({en}; "
-            f"the busiest {len(u):,} of {n_all:,})"
+            f"通学儿童流量（{zh}，最繁忙的 {n_kept:,} 段，共 {n_all:,} 段） Children per street ({en}; "
+            f"the busiest {n_kept:,} of {n_all:,})"
         )
-    detail = np.arange(len(u)) >= len(u) - max_features  # the busiest (drawn last) keep their popups
-    add_layer(m, u, styles, pops, tips, name, show=show, detail=detail)
+    add_layer(m, u, styles, pops, tips, name, show=show, detail=detail, simplify_m=0.0 if lean.on else None)
     return name, kmax
-
-
-# ----------------------------------------------------------------------------------------------------
-# school zones (GA/T 1215-2014)
-
-
-def _zone_popups(z: gpd.GeoDataFrame, limit: float, cross_m: float) -> list[str]:
-    n = len(z)
-    status = zone_status(z)
-    names = esc(z["name"]) if "name" in z.columns else esc(z["school_id"])
-    sp_ok = bool_col(z, "speed_ok", True)
-    cr_ok = bool_col(z, "crossing_ok", False)
-    ms = fmt_num(z["max_speed_kmh"], 0, " km/h") if "max_speed_kmh" in z.columns else ["—"] * n
-    cd = fmt_num(z["crossing_m"], 0, " m") if "crossing_m" in z.columns else ["—"] * n
-    ctype = {"marked": "标线人行横道 marked", "signals": "信号灯 signals"}
-    ct = (
-        [ctype.get(str(v), "—") if v is not None and pd.notna(v) else "—" for v in z["crossing_type"]]
-        if "crossing_type" in z.columns
-        else ["—"] * n
-    )
-
-    def mark(ok: bool) -> str:
-        return (
-            "<span style='color:#1a9641'>✓ 符合 meets</span>"
-            if ok
-            else "<span style='color:#d7191c'>× 不符合 fails</span>"
-        )
-
-    rows: list[tuple[str, list[str]]] = [
-        ("学校编号 School ID", esc(z["school_id"])),
-        (
-            "结论 Result",
-            [
-                f"<b style='color:{ZONE_STATUS_LABELS[s][2]}'>{status_text(s, ZONE_STATUS_LABELS)}</b>"
-                for s in status
-            ],
-        ),
-        (
-            f"限速≤{limit:g} km/h Speed ≤ {limit:g} km/h",
-            [f"{mark(o)} · 最高 max {m}" for o, m in zip(sp_ok, ms)],
-        ),
-        (
-            f"{cross_m:g}米内人行横道 Crossing within {cross_m:g} m",
-            [f"{mark(o)} · {d} · {t}" for o, d, t in zip(cr_ok, cd, ct)],
-        ),
-    ]
-    if "category" in z.columns:
-        rows.insert(
-            1,
-            ("类型 Category", [category_label(str(c)) if isinstance(c, str) else "—" for c in z["category"]]),
-        )
-    if "zone_road_m" in z.columns:
-        rows.append(("范围内道路 Zone roads (m)", fmt_num(z["zone_road_m"], 0)))
-    if "share_speed_assumed" in z.columns:
-        rows.append(
-            (
-                "假定限速占比 Speed assumed",
-                fmt_num(pd.to_numeric(z["share_speed_assumed"], errors="coerce") * 100, 0, "%"),
-            )
-        )
-    if "finding" in z.columns:
-        rows.append(("发现 Findings", [v.replace(" | ", "<br>") for v in esc(z["finding"])]))
-    return popup_html([f"{nm} · 校园周边 School zone" for nm in names], rows)
-
-
-def _school_zone_base(
-    m: folium.Map,
-    school_zones: gpd.GeoDataFrame | None,
-    zone_roads: gpd.GeoDataFrame | None,
-    schools: gpd.GeoDataFrame | None,
-    rules: tuple[float, float, float],
-) -> list[LegendItem]:
-    """Zone circles (under the routes) and zone roads (narrow lines over the routes); returns legend items."""
-    radius, limit, _cross = rules
-    items: list[tuple[str, str, str]] = []
-    if school_zones is not None and len(school_zones):
-        z = to_wgs84(school_zones, "school_zones")
-        require(z, ["school_id", "speed_ok", "crossing_ok"], "school_zones")
-        circ = school_zone_circles(z, schools, radius)
-        status = zone_status(z)
-        styles = [
-            {
-                "color": ZONE_STATUS_LABELS[s][2],
-                "weight": 2.0,
-                "dashArray": "5 4",
-                "fillColor": ZONE_STATUS_LABELS[s][2],
-                "fillOpacity": 0.06,
-            }
-            for s in status
-        ]
-        names = esc(z["name"]) if "name" in z.columns else esc(z["school_id"])
-        tips = [f"{nm} · 校门{radius:g}米范围 {radius:g} m around the gate" for nm in names]
-        add_layer(
-            m,
-            circ,
-            styles,
-            None,
-            tips,
-            f"校园周边{radius:g}米范围（{len(circ)}） School zones {radius:g} m ({len(circ)})",
-            show=False,
-        )
-        items.append(
-            ("dash", "#555555", f"校门{radius:g}米范围（GA/T 1215-2014） {radius:g} m around the gate")
-        )
-    if zone_roads is not None and len(zone_roads):
-        zr = to_wgs84(zone_roads, "zone_roads")
-        over = bool_col(zr, "over_limit", False)
-        assumed = bool_col(zr, "speed_assumed", False)
-        order = np.argsort(over, kind="stable")  # roads over the limit drawn last, on top
-        zr, over, assumed = zr.iloc[order], over[order], assumed[order]
-        styles = [
-            {
-                "color": ZONE_ROAD_COLOURS[bool(o)],
-                "weight": 4.0,
-                "opacity": 0.95,
-                "lineCap": "butt",
-                **({"dashArray": "10 5"} if a else {}),
-            }
-            for o, a in zip(over, assumed)
-        ]
-        names = esc(zr["name"]) if "name" in zr.columns else ["—"] * len(zr)
-        sp = fmt_num(zr["maxspeed_kmh"], 0, " km/h") if "maxspeed_kmh" in zr.columns else ["—"] * len(zr)
-        rows = [
-            ("限速 Speed limit", [f"{v}（假定 assumed）" if a else v for v, a in zip(sp, assumed)]),
-            (f"高于{limit:g} km/h Over {limit:g} km/h", ["是 Yes" if o else "否 No" for o in over]),
-        ]
-        for col, lab in (("school_id", "学校 School"), ("highway", "道路等级 Road class")):
-            if col in zr.columns:
-                rows.append((lab, [highway_label(v) for v in zr[col]] if col == "highway" else esc(zr[col])))
-        if "length_m" in zr.columns:
-            rows.append(("范围内长度 Length in zone (m)", fmt_num(zr["length_m"], 0)))
-        pops = popup_html([f"校园周边道路 School-zone road: {nm}" for nm in names], rows)
-        tips = [f"{nm} · {v}" for nm, v in zip(names, sp)]
-        n_over = int(over.sum())
-        add_layer(
-            m,
-            zr,
-            styles,
-            pops,
-            tips,
-            f"校园周边道路（{len(zr)}段，{n_over}段超{limit:g}） School-zone roads ({len(zr)}, {n_over} over "
-            f"{limit:g} km/h)",
-            show=False,
-            # a county's ~40,000 zone-road pieces: popups on the last 4,000 (those over the limit first), the
-            # others joined by style
-            detail=np.arange(len(zr)) >= len(zr) - 4000,
-        )
-        items += [
-            ("line", ZONE_ROAD_COLOURS[True], f"限速高于{limit:g} km/h Over {limit:g} km/h"),
-            ("line", ZONE_ROAD_COLOURS[False], f"限速≤{limit:g} km/h At most {limit:g} km/h"),
-            ("dash", "#555555", "虚线=限速按道路等级假定 Dashed = speed assumed from road class"),
-        ]
-    return items
-
-
-def _school_zone_markers(
-    m: folium.Map, school_zones: gpd.GeoDataFrame | None, rules: tuple[float, float, float]
-) -> list[LegendItem]:
-    """School markers (rings) coloured by the zone result, popup = the findings; returns legend items."""
-    if school_zones is None or not len(school_zones):
-        return []
-    _radius, limit, cross_m = rules
-    z = to_wgs84(school_zones, "school_zones")
-    status = zone_status(z)
-    styles = [{"radius": 13, "color": ZONE_STATUS_LABELS[s][2], "weight": 4, "fill": False} for s in status]
-    names = esc(z["name"]) if "name" in z.columns else esc(z["school_id"])
-    tips = [
-        f"{nm} · 校园周边 School zone: {status_text(s, ZONE_STATUS_LABELS)}" for nm, s in zip(names, status)
-    ]
-    n_ok = int((status == "compliant").sum())
-    add_layer(
-        m,
-        z,
-        styles,
-        _zone_popups(z, limit, cross_m),
-        tips,
-        f"校园周边检查（{n_ok}/{len(z)} 符合） School-zone check ({n_ok}/{len(z)} compliant)",
-        show=False,
-    )
-    counts = pd.Series(status).value_counts()
-    return [
-        (f"sym:{sy}", col, f"{zh} {en}（{int(counts.get(k, 0))}）")
-        for k, (zh, en, col, sy) in ZONE_STATUS_LABELS.items()
-    ]
 
 
 def routes_map(
@@ -372,7 +205,13 @@ def routes_map(
     max_features : int, default 4000
         The per-street, street-stress and crossing layers keep a popup on at most this many features (the
         busiest streets, the most stressful streets and crossings); the rest are drawn without one, and a
-        network larger than this shows only its stress-3–4 streets and crossings in those layers.
+        network larger than this shows only its stress-3–4 streets and crossings in those layers. Such a map is
+        *lean* (:mod:`childspace.outputs.maps.routes_lean`, so a county's page stays under 5 MB): pieces of one
+        street run joined (one popup each, on the 1,000 busiest runs), crossings of one kind as one multi-point,
+        full popups on the first 300 hazards by rank (a tooltip on every one), zone roads over the limit only,
+        walksheds without block-sized holes, lines simplified to 3 m (walksheds 15 m), coordinates to ~1 m, the
+        base map without its whole-network streets; the legend says what is left to the workbook and the
+        GeoPackage.
     zone_rules : mapping, optional
         ``radius_m``, ``speed_limit_kmh``, ``crossing_m`` of the school-zone check the tables were computed with
         (:func:`childspace.analysis.streets.school_zone_rules`, the default).
@@ -399,6 +238,13 @@ def routes_map(
     if not frames and lines is not None:
         frames.append(to_wgs84(lines.iloc[:max_route_lines], "routes"))
     r = routes
+    lean = lean_settings(
+        max(len(f) if f is not None else 0 for f in (network_stress, crossings, zone_roads)), max_features
+    )
+    if lean.on and base is not None and base.streets is not None:
+        # a county: the base map keeps its major roads, water, green and built-up land; the streets children
+        # walk are the map's own layer (every network street under them would be most of the page)
+        base = dataclasses.replace(base, streets=None)
     m = new_map(
         frames,
         title or "上学路线安全评估 Safe routes to school",
@@ -413,12 +259,12 @@ def routes_map(
     school_names = _school_names(schools, school_zones, r)
 
     if walksheds is not None and len(walksheds):
-        legend += walkshed_layers(m, walksheds, school_names)
+        legend += walkshed_layers(m, walksheds, school_names, lean)
     if network_stress is not None and len(network_stress):
-        legend += stress_layer(m, network_stress, max_features, max_streets=max_streets // 2)
+        legend += stress_layer(m, network_stress, max_features, max_streets=max_streets // 2, lean=lean)
     if crossings is not None and len(crossings):
-        legend += crossing_layer(m, crossings, max_features)
-    zone_items = _school_zone_base(m, school_zones, None, schools, rules)
+        legend += crossing_layer(m, crossings, max_features, lean=lean)
+    zone_items = school_zone_base(m, school_zones, None, schools, rules, lean)
 
     level = pd.to_numeric(r["worst_level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
     kids = (
@@ -440,9 +286,16 @@ def routes_map(
                 continue
             use = route_edge_use(routes, network_stress, kind)
             if len(use):
-                budget = max_streets if kind == "safest" else max_streets // 2  # the shortest: off at first
+                # the shortest: off at first, half as many streets (a quarter on a lean map)
+                budget = max_streets if kind == "safest" else max_streets // (4 if lean.on else 2)
                 _name, k_ = _edge_use_layer(
-                    m, use, kind, show=(kind == "safest"), max_features=max_features, max_streets=budget
+                    m,
+                    use,
+                    kind,
+                    show=(kind == "safest"),
+                    max_features=max_features,
+                    max_streets=budget,
+                    lean=lean,
                 )
                 kmax = k_ if not aggregated else kmax  # the legend describes the first (shown) layer
                 aggregated = True
@@ -474,17 +327,47 @@ def routes_map(
                 + [("dash", "#555555", "虚线=最短路线，线宽=儿童数 Dotted = shortest, width = children")],
             )
         )
-    zone_items += _school_zone_base(m, None, zone_roads, None, rules)
+    zone_items += school_zone_base(m, None, zone_roads, None, rules, lean)
     if hazards is not None and len(hazards):
-        legend.insert(0 if not aggregated else 1, _hazard_layer(m, hazards, school_names))
+        legend.insert(0 if not aggregated else 1, hazard_layer(m, hazards, school_names, lean))
     if schools is not None and len(schools):
         legend.append(_school_layer(m, schools, school_zones))
-    zone_items = _school_zone_markers(m, school_zones, rules) + zone_items
+    zone_items = school_zone_markers(m, school_zones, rules) + zone_items
     if zone_items:
         legend.append(("校园周边（GA/T 1215-2014）" + OFF + " School zones", zone_items))
     if b_items:
         legend.append(("边界 Boundaries", b_items))
+    if lean.on:
+        legend.append(_lean_note(lean, hazards))
     return finish(m, legend)
+
+
+def _lean_note(lean: Lean, hazards: gpd.GeoDataFrame | None) -> tuple[str, list[LegendItem]]:
+    """What a lean map leaves to the workbook and the GeoPackage (shown in the legend)."""
+    n_hz = len(hazards) if hazards is not None else 0
+    items: list[LegendItem] = [
+        (
+            "sym:i",
+            "#555555",
+            f"点击查看详情：最繁忙的 {lean.street_popups:,} 段街道、前 {min(lean.hazard_popups, n_hz):,} 个隐患、"
+            f"超速最长的 {lean.zone_road_popups:,} 段校园周边道路；其余悬停显示名称 Click for details: the "
+            f"{lean.street_popups:,} busiest streets, the top {min(lean.hazard_popups, n_hz):,} hazards, the "
+            f"{lean.zone_road_popups:,} longest zone roads over the limit; the others show their name on hover",
+        ),
+        (
+            "sym:i",
+            "#555555",
+            "全部明细见工作簿（隐患、校园周边表）与 GeoPackage（street_stress、crossing_stress、hazards_*、"
+            "school_zone_roads 图层） Every item in full: the workbook (hazards, school zones) and the GeoPackage",
+        ),
+        (
+            "sym:i",
+            "#555555",
+            f"线形简化约 {lean.line_m:g} 米，坐标精确到约 1 米；底图只画主要道路 Lines simplified to "
+            f"~{lean.line_m:g} m, coordinates to ~1 m; base map: major roads only",
+        ),
+    ]
+    return ("县域地图精简说明 A county-size map", items)
 
 
 def _school_names(
@@ -608,137 +491,6 @@ def _route_lines(
         )
         drawn = True
     return drawn, note
-
-
-def _hazard_layer(
-    m: folium.Map, hazards: gpd.GeoDataFrame, school_names: dict[str, str]
-) -> tuple[str, list[LegendItem]]:
-    """Hazards numbered by rank (the same numbers as the tables and figures), coloured by level."""
-    h = to_wgs84(hazards, "hazards")
-    require(h, ["level"], "hazards")
-    hl = pd.to_numeric(h["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
-    hk = pd.to_numeric(h.get("children", pd.Series(0, index=h.index)), errors="coerce").fillna(0).to_numpy()
-    is_pt = h.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
-    styles: list[dict[str, Any]] = []
-    for lv, k, pt in zip(hl, hk, is_pt):
-        if pt:
-            styles.append(
-                {
-                    "radius": float(np.clip(6 + 1.0 * np.sqrt(k), 7, 20)),
-                    "color": "#000000",
-                    "weight": 2,
-                    "fillColor": STRESS_LABELS[lv][2],
-                    "fillOpacity": 0.95,
-                }
-            )
-        else:
-            styles.append(
-                {
-                    "color": "#000000",
-                    "weight": float(np.clip(6 + 0.8 * np.sqrt(k), 7, 15)),
-                    "opacity": 0.9,
-                    "dashArray": "1 0",
-                }
-            )
-    types = h["type"].astype(str).to_numpy() if "type" in h.columns else np.array(["crossing"] * len(h))
-    rank = (
-        pd.to_numeric(h["rank"], errors="coerce").to_numpy()
-        if "rank" in h.columns
-        else np.arange(1, len(h) + 1, dtype=float)
-    )
-    num = [f"{int(v)}" if np.isfinite(v) else "" for v in rank]
-    rows = [
-        ("类型 Type", [" ".join(HAZARD_TYPE_LABELS.get(t, (t, ""))) for t in types]),
-        ("压力等级 Level", stress_text(hl)),
-        ("受影响儿童 Children affected", fmt_num(pd.Series(hk))),
-    ]
-    if "schools" in h.columns:
-
-        def named(v: object) -> str:
-            ids = (
-                [x.strip() for x in str(v).replace(",", ";").split(";") if x.strip()] if v is not None else []
-            )
-            return "、".join(school_names.get(x, x) for x in ids) or "—"
-
-        rows.append(("涉及学校 Schools", esc([named(v) for v in h["schools"]])))
-    if "reason" in h.columns:
-        rows.append(("原因 Reason", esc(h["reason"])))
-    for col, lab in (("countermeasures", "建议措施 Countermeasures"), ("countermeasure_basis", "依据 Basis")):
-        if col in h.columns:  # from the countermeasure rules, when the run has them
-            rows.append((lab, [v.replace("\n", "<br>").replace(" | ", "<br>") for v in esc(h[col])]))
-    names = esc(h["name"]) if "name" in h.columns else ["—"] * len(h)
-    pops = popup_html(
-        [f"隐患 Hazard {n_}：{nm if nm != '—' else '无名道路 unnamed'}" for n_, nm in zip(num, names)], rows
-    )
-    tips = [
-        f"隐患 {n_} Hazard: {nm} · {k} 名儿童 children"
-        for n_, nm, k in zip(num, names, fmt_num(pd.Series(hk)))
-    ]
-    # segments: a black casing under a coloured line, so a hazard segment differs from a street by shape too
-    seg = ~is_pt
-    if seg.any():
-        inner = [
-            {"color": STRESS_LABELS[lv][2], "weight": max(styles[i]["weight"] - 4, 3), "opacity": 1.0}
-            for i, lv in zip(np.flatnonzero(seg), hl[seg])
-        ]
-        add_layer(
-            m,
-            h[seg],
-            [styles[i] for i in np.flatnonzero(seg)],
-            None,
-            None,
-            "隐患路段底衬 Hazard casing",
-            control=False,
-        )
-        add_layer(
-            m,
-            h[seg],
-            inner,
-            [pops[i] for i in np.flatnonzero(seg)],
-            [tips[i] for i in np.flatnonzero(seg)],
-            f"隐患路段（{int(seg.sum())}） Hazard segments ({int(seg.sum())})",
-        )
-    if is_pt.any():
-        sel = np.flatnonzero(is_pt)
-        add_layer(
-            m,
-            h[is_pt],
-            [styles[i] for i in sel],
-            [pops[i] for i in sel],
-            [tips[i] for i in sel],
-            f"隐患过街点（{int(is_pt.sum())}） Hazard crossings ({int(is_pt.sum())})",
-        )
-    hz_labels = [f"<span class='hz'>{n_}</span>" for n_ in num]
-    top = np.isfinite(rank) & (rank <= MAP_HAZARD_LABELS)
-    if top.all():
-        add_labels(m, h, hz_labels, "隐患编号 Hazard numbers", raw_html=True)
-    else:  # a county's 1,500 numbers would bury the map: the first ones shown, the others one click away
-        add_labels(
-            m,
-            h[top],
-            [hz_labels[i] for i in np.flatnonzero(top)],
-            f"隐患编号（前 {MAP_HAZARD_LABELS}） Hazard numbers (top {MAP_HAZARD_LABELS})",
-            raw_html=True,
-        )
-        add_labels(
-            m,
-            h[~top],
-            [hz_labels[i] for i in np.flatnonzero(~top)],
-            f"其余隐患编号（{int((~top).sum())}） Other hazard numbers ({int((~top).sum())})",
-            show=False,
-            raw_html=True,
-        )
-    present = sorted(set(hl.tolist()))
-    items: list[LegendItem] = [
-        ("dot", STRESS_LABELS[lv][2], f"过街点 {STRESS_LABELS[lv][0]} Crossing, {STRESS_LABELS[lv][1]}")
-        for lv in present
-    ]
-    items += [
-        ("line", "#000000", "路段：黑边粗线 Segment: thick line with black casing"),
-        ("sym:#", "#000000", "编号=排序（表格同号） Number = rank (as in the tables)"),
-        ("sym:", "#000000", "大小=受影响儿童 Size = children affected"),
-    ]
-    return (f"隐患点（{len(h)}） Hazards ({len(h)})", items)
 
 
 def _school_layer(

@@ -18,6 +18,7 @@ from childspace.outputs.maps._page import (
     require,
     to_wgs84,
 )
+from childspace.outputs.maps.routes_lean import Lean, drop_small_holes, group_lines, group_points, lean_frame
 from childspace.outputs.style import (
     CROSSING_LABELS,
     STRESS_LABELS,
@@ -32,10 +33,13 @@ def stress_text(levels: np.ndarray) -> list[str]:
 
 
 def walkshed_layers(
-    m: folium.Map, walksheds: gpd.GeoDataFrame, school_names: dict[str, str]
+    m: folium.Map, walksheds: gpd.GeoDataFrame, school_names: dict[str, str], lean: Lean | None = None
 ) -> list[tuple[str, list[LegendItem]]]:
+    lean = lean or Lean(on=False)
     w = to_wgs84(walksheds, "walksheds")
     require(w, ["kind"], "walksheds")
+    if lean.on:  # a walkshed's edge at the scale of a block, not of a kerb; blocks inside it are not holes
+        w = lean_frame(drop_small_holes(w, lean.min_hole_m2), lean.area_m, lean.digits)
     items: list[LegendItem] = []
     for kind, zh, en, style in (
         (
@@ -65,16 +69,31 @@ def walkshed_layers(
                 vals = sub[col] / 1e4 if col == "area_m2" else sub[col]
                 rows.append((lab, fmt_num(vals, d)))
         pops = popup_html([f"{zh} {en}"] * len(sub), rows)
-        add_layer(m, sub, [style] * len(sub), pops, None, f"{zh} {en}", show=False)
+        add_layer(
+            m,
+            sub,
+            [style] * len(sub),
+            pops,
+            None,
+            f"{zh} {en}",
+            show=False,
+            simplify_m=0.0 if lean.on else None,
+        )
         items.append(("fill" if kind == "safe" else "dash", str(style["color"]), f"{zh} {en}"))
     return [("步行范围" + OFF + " Walksheds", items)] if items else []
 
 
 def stress_layer(
-    m: folium.Map, network_stress: gpd.GeoDataFrame, max_features: int = 4000, max_streets: int | None = None
+    m: folium.Map,
+    network_stress: gpd.GeoDataFrame,
+    max_features: int = 4000,
+    max_streets: int | None = None,
+    lean: Lean | None = None,
 ) -> list[tuple[str, list[LegendItem]]]:
     """Every street by stress level; a network of more than ``max_features`` streets: levels 3–4 only, popups
-    on the most stressful ``max_features``."""
+    on the most stressful ``max_features``. A lean map joins the pieces of one street of equal level and reason
+    into one feature (one popup instead of one per piece)."""
+    lean = lean or Lean(on=False)
     require(network_stress, ["level"], "network_stress")
     n_all = len(network_stress)
     lev_all = (
@@ -89,6 +108,11 @@ def stress_layer(
             keep = keep[-max_streets:]
         network_stress = network_stress.iloc[keep]
     ns = to_wgs84(network_stress, "network_stress")
+    n_drawn = len(ns)
+    if lean.on:
+        ns = group_lines(
+            lean_frame(ns, lean.line_m, lean.digits), ["name", "highway", "level", "reason", "assumed"]
+        )
     nl = pd.to_numeric(ns["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
     styles = [{"color": STRESS_LABELS[lv][2], "weight": 2.0, "opacity": 0.75} for lv in nl]
     nnames = esc(ns["name"]) if "name" in ns.columns else ["—"] * len(ns)
@@ -106,7 +130,7 @@ def stress_layer(
         )
     tips = [f"{n} · {STRESS_LABELS[lv][0]}" for n, lv in zip(nnames, nl)]
     name = (
-        f"街道压力等级3–4（全路网 {n_all:,} 段中 {len(ns):,} 段） Street stress 3–4 ({len(ns):,} of {n_all:,} segments)"
+        f"街道压力等级3–4（全路网 {n_all:,} 段中 {n_drawn:,} 段） Street stress 3–4 ({n_drawn:,} of {n_all:,} segments)"
         if big
         else f"街道压力等级（全路网 {n_all} 段） Street stress (all {n_all} segments)"
     )
@@ -119,6 +143,7 @@ def stress_layer(
         name,
         show=False,
         detail=np.arange(len(ns)) >= len(ns) - max_features,
+        simplify_m=0.0 if lean.on else None,
     )
     return [
         (
@@ -129,9 +154,11 @@ def stress_layer(
 
 
 def crossing_layer(
-    m: folium.Map, crossings: gpd.GeoDataFrame, max_features: int = 4000
+    m: folium.Map, crossings: gpd.GeoDataFrame, max_features: int = 4000, lean: Lean | None = None
 ) -> list[tuple[str, list[LegendItem]]]:
-    """Crossings by stress level; more than ``max_features``: levels 3–4 only, the rest counted in the name."""
+    """Crossings by stress level; more than ``max_features``: levels 3–4 only, the rest counted in the name.
+    A lean map draws the crossings of one level, control and reason as one multi-point with one popup."""
+    lean = lean or Lean(on=False)
     require(crossings, ["level"], "crossings")
     n_all = len(crossings)
     if n_all > max_features:
@@ -143,6 +170,10 @@ def crossing_layer(
     cx, cl = cx.iloc[order], cl[order]
     if len(cx) > max_features:  # the most stressful only
         cx, cl = cx.iloc[len(cx) - max_features :], cl[len(cl) - max_features :]
+    n_drawn = len(cx)
+    if lean.on and len(cx):
+        cx = group_points(lean_frame(cx, 0.0, lean.digits), ["level", "control", "reason"])
+        cl = pd.to_numeric(cx["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
     styles = [
         {
             "radius": 2.5 if lv <= 2 else 4.0,
@@ -166,12 +197,14 @@ def crossing_layer(
         )
     if "reason" in cx.columns:
         rows.append(("原因 Reason", esc(cx["reason"])))
+    if lean.on and "count" in cx.columns:  # lean: one feature per kind
+        rows.append(("同类过街点 Crossings of this kind", fmt_num(cx["count"])))
     pops = popup_html(["过街点 Crossing"] * len(cx), rows)
     tips = [f"过街 Crossing · {STRESS_LABELS[lv][0]}" for lv in cl]
     name = (
-        f"过街点压力等级（{len(cx)}） Crossing stress ({len(cx)})"
-        if len(cx) == n_all
-        else f"过街点压力等级3–4（{n_all:,}处中{len(cx):,}处） Crossing stress 3–4 ({len(cx):,} of {n_all:,})"
+        f"过街点压力等级（{n_drawn}） Crossing stress ({n_drawn})"
+        if n_drawn == n_all
+        else f"过街点压力等级3–4（{n_all:,}处中{n_drawn:,}处） Crossing stress 3–4 ({n_drawn:,} of {n_all:,})"
     )
     add_layer(m, cx, styles, pops, tips, name, show=False)
     return [
