@@ -299,13 +299,13 @@ def _service_areas(
                 pcode = fcode[fac]
                 porder = np.argsort(pcode, kind="stable")
                 pb = np.searchsorted(pcode[porder], np.arange(len(fcats) + 1))
-                present = [c for c in range(len(fcats)) if pb[c + 1] > pb[c]]
+                codes = [c for c in range(len(fcats)) if pb[c + 1] > pb[c]]
 
                 def one(c: int) -> Any:
                     sel = porder[pb[c] : pb[c + 1]]
                     return raster_pieces_dissolved(sampler, sel, edge, s0, t0, cell, float(street_width))
 
-                raster_union = {str(fcats[c]): g for c, g in zip(present, map_threads(one, present))}
+                raster_union = {str(fcats[c]): g for c, g in zip(codes, map_threads(one, codes))}
         # a polygon facility serves its own ground too
         outl = ap["outline"]
         has = np.flatnonzero(np.array([g is not None for g in outl], dtype=bool))
