@@ -124,7 +124,8 @@ def service_areas(
       shrunk slightly so that ``street_width`` is a whole number of cells plus a half). With the default 7.5 m
       cells the areas on the bundled sample and the hand-checked grid agree with the vector ones within about
       4 % and their intersection over union is at least 0.9 (10 m cells: about 0.89 for 300 m areas); land
-      across a river stays excluded (a street must reach it).
+      across a river stays excluded (a street must reach it). Every window's cells lie on one lattice (cell
+      centres at multiples of the cell), the one :func:`service_areas_dissolved` traces the dissolved areas on.
     * ``"auto"`` (default): vector below ``VECTOR_MAX_PIECES`` (5,000) reachable pieces in all and
       ``VECTOR_MAX_UNION`` (500) in one facility's area, raster otherwise (the vector cost grows with how much the
       pieces' buffers overlap: dense footway networks are slow).
