@@ -222,3 +222,16 @@ def test_pilot_status_with_the_runs_access_table_is_the_same(sample):  # noqa: F
     assert (a["rule"] == "coverage").sum() == 2
     pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b2))
     pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(c))
+
+
+def test_one_pass_without_any_area_gives_the_empty_dissolve():
+    net = grid_network()
+    # farther than max_snap from every street: no walking area at all
+    fac = points([(50, 5000)], facility_id=["K9"], category=["kindergarten"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        both, dis = cv.service_areas_dissolved(fac, net, engine="raster")
+        ref = cv.dissolve_service_areas(fac, net, engine="raster")
+    assert both.geometry.isna().all() and both.attrs["unsnapped"] == 1
+    pd.testing.assert_frame_equal(pd.DataFrame(dis), pd.DataFrame(ref))
+    assert dis["n_facilities"].tolist() == [0] and dis["area_m2"].tolist() == [0.0]

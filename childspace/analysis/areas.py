@@ -331,6 +331,21 @@ def _service_areas(
     out.attrs.update(attrs)
     if not dissolve:
         return out, None
+    polygons = len(out) and out.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).any()
+    if not polygons:  # no area at all: from the facilities (an empty area per category)
+        return out, dissolve_service_areas(
+            facilities,
+            network,
+            radii,
+            method,
+            street_width,
+            categories,
+            max_snap,
+            quad_segs,
+            engine,
+            cell_m,
+            legs,
+        )
     if raster_union is None:  # vector or straight-line areas: their polygons unioned
         return out, dissolve_service_areas(out, method=method)
     return out, _dissolved_from(out, raster_union, crs)
