@@ -21,6 +21,13 @@ MAX_DEPTH = 12
 CACHE_SIZE = 20
 _cache: dict[tuple[bytes, int], np.ndarray] = {}
 _cache_lock = threading.Lock()
+_diff_cache: dict[tuple[bytes, bytes], np.ndarray] = {}
+
+
+def _digest(geoms: Any) -> bytes:
+    return hashlib.blake2b(
+        b"".join(shapely.to_wkb(np.atleast_1d(np.asarray(geoms, dtype=object)))), digest_size=16
+    ).digest()
 
 
 def _polygons(geoms: np.ndarray) -> np.ndarray:
@@ -135,3 +142,29 @@ def difference_each(units: np.ndarray, pieces: np.ndarray, one_by_one: int = 8) 
         out[sel] = _pair_op(shapely.difference, out[sel], pieces[pi[start[sel] + k]])
         k += 1
     return out
+
+
+def outside_parts(units: np.ndarray, geom: Any) -> np.ndarray:
+    """``difference_each(units, subdivide(geom))``: each unit minus the area ``geom``, remembered for the same
+    units and area (a run asks for the communities' coverage areas, then for their gaps, with the same dissolved
+    areas: the overlay is done once)."""
+    units = np.asarray(units, dtype=object)
+    key = (_digest(units), _digest(geom) if geom is not None else b"")
+    with _cache_lock:
+        hit = _diff_cache.get(key)
+    if hit is not None:
+        return hit.copy()
+    out = difference_each(units, subdivide(geom))
+    with _cache_lock:
+        _diff_cache[key] = out
+        while len(_diff_cache) > CACHE_SIZE:
+            _diff_cache.pop(next(iter(_diff_cache)))
+    return out.copy()
+
+
+def cached_outside_parts(units: np.ndarray, geom: Any) -> np.ndarray | None:
+    """The result of :func:`outside_parts` for these units and area when it was computed already, else None."""
+    key = (_digest(np.asarray(units, dtype=object)), _digest(geom) if geom is not None else b"")
+    with _cache_lock:
+        hit = _diff_cache.get(key)
+    return None if hit is None else hit.copy()

@@ -75,6 +75,7 @@ from childspace.analysis.areas import (  # noqa: F401  (re-exported, also the co
     _raster_dissolved,
     dissolve_service_areas,
     service_areas,
+    service_areas_dissolved,
 )
 from childspace.analysis.siting import SfcaResult, suggest_sites, two_step_fca
 from childspace.analysis.units import (
@@ -95,6 +96,7 @@ __all__ = [
     "life_circles",
     "origin_access",
     "service_areas",
+    "service_areas_dissolved",
     "suggest_sites",
     "two_step_fca",
     "uncovered_origins",

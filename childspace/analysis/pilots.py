@@ -197,6 +197,7 @@ def pilot_status(
     batch: int | Iterable[int] | None = None,
     max_snap: float = MAX_SNAP_M,
     categories: Iterable[str] | None = None,
+    access: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Checklist of child-friendly elements within reach of each pilot, and its status.
 
@@ -237,6 +238,11 @@ def pilot_status(
         The run's categories (``[analysis] categories``): elements are judged only on these (an element none of
         whose categories is analysed is left off the checklist; ``park_playground`` with only ``park`` is judged
         on parks).
+    access : GeoDataFrame, optional
+        The run's :func:`origin_access` table of ``origins`` (one row per origin, in their order) with the same
+        facilities, network, radii and ``max_snap``: the community pilots' origins are taken from it instead of
+        being searched again (each origin's figures do not depend on the other origins). Ignored when it lacks
+        a category or does not match ``origins`` row for row.
 
     Returns
     -------
@@ -305,9 +311,18 @@ def pilot_status(
         inner = _origins_within(origins, units)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ChildspaceWarning)
+            if _reusable(access, origins, cats):
+                assert access is not None
+                oacc = access.iloc[origins.index.get_indexer(inner.index)]
+            else:
+                oacc = None
             try:
-                oacc = origin_access(
-                    inner, facilities, network, categories=cats, radii=radii, max_snap=max_snap
+                oacc = (
+                    oacc
+                    if oacc is not None
+                    else origin_access(
+                        inner, facilities, network, categories=cats, radii=radii, max_snap=max_snap
+                    )
                 )
             except NetworkError:  # none of them near a street: as with all origins
                 oacc = origin_access(
@@ -388,3 +403,16 @@ def _origins_within(origins: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> gpd.G
     if not idx.size:
         return origins
     return origins.iloc[np.unique(idx)]
+
+
+def _reusable(access: gpd.GeoDataFrame | None, origins: gpd.GeoDataFrame, cats: list[str]) -> bool:
+    """Whether ``access`` is an origin table of ``origins`` (row for row) with figures for every category."""
+    if access is None or len(access) != len(origins) or not origins.index.is_unique:
+        return False
+    if "origin_id" in access.columns and "origin_id" in origins.columns:
+        if not np.array_equal(
+            access["origin_id"].astype(str).to_numpy(), origins["origin_id"].astype(str).to_numpy()
+        ):
+            return False
+    need = [f"{k}_{m}_{c}" for c in cats for k in ("dist", "covered") for m in ("walk", "line")]
+    return all(c in access.columns for c in need)

@@ -26,7 +26,7 @@ from childspace.analysis._coverage_base import (
     _target_pct,
     _warn,
 )
-from childspace.analysis._overlay import area_within, difference_each, subdivide
+from childspace.analysis._overlay import area_within, cached_outside_parts, outside_parts, subdivide
 from childspace.inputs.projection import WGS84, local_crs_for
 
 __all__ = ["facilities_per_unit", "gaps", "life_circles", "uncovered_origins", "unit_coverage"]
@@ -198,8 +198,14 @@ def unit_coverage(
             if "method" in sel.columns and (sel["method"] == "walk").any():
                 sel = sel[sel["method"] == "walk"]
             if len(sel):
-                # the area cut into small pieces once: each unit is overlaid with the pieces near it only
-                inter = area_within(ugeom, subdivide(_dissolved(sel)))
+                # the area cut into small pieces once: each unit is overlaid with the pieces near it only; when
+                # the gaps of these units were drawn already (:func:`gaps`), the covered area is what they left
+                geom = _dissolved(sel)
+                parts = cached_outside_parts(ugeom, geom)
+                if parts is None:
+                    inter = area_within(ugeom, subdivide(geom))
+                else:
+                    inter = np.maximum(area - np.nan_to_num(shapely.area(parts), nan=0.0), 0.0)
                 apct = np.where(area > 0, 100.0 * inter / area, np.nan)
         tgt = _target_pct(cat, target_pct, std)
         basis = pw if walk else pl
@@ -458,7 +464,10 @@ def gaps(
     )
     crs = local_crs_for(units)
     um = units.to_crs(crs)
-    ugeom = shapely.make_valid(np.asarray(um.geometry.values, dtype=object))
+    ugeom = np.asarray(um.geometry.values, dtype=object)
+    ugeom = np.where(
+        shapely.is_valid(ugeom), ugeom, shapely.make_valid(ugeom)
+    )  # (as unit_coverage's when valid)
     sa = service_areas_dissolved.to_crs(crs) if service_areas_dissolved is not None else None
     ogeom = np.asarray(access.geometry.to_crs(crs).values, dtype=object)
     kids = pd.to_numeric(access["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")
@@ -482,7 +491,7 @@ def gaps(
         covered = access[f"covered_{'walk' if walk else 'line'}_{cat}"].to_numpy(dtype=bool)
         totals[cat] = float(kids[~covered].sum())
         # the area cut into small pieces once: each unit loses the pieces near it only
-        diff = shapely.make_valid(difference_each(ugeom, subdivide(area_geom)))
+        diff = shapely.make_valid(outside_parts(ugeom, area_geom))
         diff = _polygonal(diff, min_area_m2)
         # the uncovered origins in each gap: tested against their own units' gaps only
         m = ~covered[po]

@@ -284,6 +284,9 @@ class ReachMixin(NetworkBase):
         n, E, L = self.n_nodes, self.n_edges, self.length
         if sp.issparse(dist):
             D = sp.csr_array(dist)
+            if not D.has_canonical_format:  # (duplicate entries are summed, as scipy does)
+                D = D.copy()
+                D.sum_duplicates()
             R = D.shape[0]
             r_ent = np.repeat(np.arange(R), np.diff(D.indptr))
             n_ent, d_ent = D.indices.astype(np.int64), np.asarray(D.data, dtype=float)
@@ -301,20 +304,30 @@ class ReachMixin(NetworkBase):
         r_ent, n_ent, rem = r_ent[keep], n_ent[keep], (cut[r_ent] - d_ent)[keep]
         with np.errstate(divide="ignore", invalid="ignore"):
             mpc = np.where(w.values > 0, L / w.values, np.inf)  # metres per unit of cost
-        # every reached node's incident edges, with the metres reachable from that end
+        # every reached node's incident edges; each (row, edge) is taken once: at its u end when u is reached,
+        # else at its v end; the budget left at the other end is looked up among the row's reached nodes
+        # (entries sorted by row and node: row-major CSR and np.nonzero give them so)
         ptr, inc_edge, is_u_all = self._incidence()
         idx, k = ragged_ranges(ptr[n_ent], ptr[n_ent + 1] - ptr[n_ent])
         e, at_u = inc_edge[idx], is_u_all[idx]
         row = r_ent[k]
+        ekey = r_ent * n + n_ent
+        other = row * n + np.where(at_u, self.v[e], self.u[e])
+        pos = np.minimum(np.searchsorted(ekey, other), max(ekey.size - 1, 0))
+        found = ekey[pos] == other if ekey.size else np.zeros(other.size, dtype=bool)
+        take = at_u | ~found
+        e, at_u, row, k, pos, found = e[take], at_u[take], row[take], k[take], pos[take], found[take]
+        Le = L[e]
         with np.errstate(invalid="ignore"):
-            m = np.minimum(rem[k] * mpc[e], L[e])
-        m = np.where(np.isnan(m), L[e], m)  # inf budget x zero cost
-        key, inv = np.unique(row * E + e, return_inverse=True)
-        ru = np.full(key.size, -1.0)
-        rv = np.full(key.size, -1.0)
-        ru[inv[at_u]] = m[at_u]
-        rv[inv[~at_u]] = m[~at_u]
-        prow, pe = key // E, key % E
+            m = np.minimum(rem[k] * mpc[e], Le)
+            mo = np.where(found, np.minimum(rem[pos] * mpc[e], Le), -1.0)
+        m = np.where(np.isnan(m), Le, m)  # inf budget x zero cost
+        mo = np.where(np.isnan(mo), Le, mo)
+        # in (row, edge) order
+        o = np.argsort(row * E + e)
+        prow, pe, at_u, m, mo = row[o], e[o], at_u[o], m[o], mo[o]
+        ru = np.where(at_u, m, mo)
+        rv = np.where(at_u, mo, m)
         Lp = L[pe]
         whole = (ru >= Lp) | (rv >= Lp) | ((ru >= 0) & (rv >= 0) & (ru + rv >= Lp))
         pu = ~whole & (ru > 0)
@@ -341,8 +354,10 @@ class ReachMixin(NetworkBase):
             b = np.where(np.isnan(b), L[se], b)
             a0 = np.clip(sources.offset[p] - b, 0, L[se])
             b0 = np.clip(sources.offset[p] + b, 0, L[se])
-            wkey = prow[whole] * E + pe[whole]
-            on_whole = np.isin(srow * E + se, wkey)
+            wkey = prow[whole] * E + pe[whole]  # sorted
+            skey = srow * E + se
+            wpos = np.minimum(np.searchsorted(wkey, skey), max(wkey.size - 1, 0))
+            on_whole = wkey[wpos] == skey if wkey.size else np.zeros(skey.size, dtype=bool)
             ok = (b >= 0) & (b0 > a0) & ~on_whole
             rows.append(srow[ok])
             edges.append(se[ok])

@@ -340,15 +340,12 @@ def run_analyses(
         if inp.origins.attrs.get("method"):  # estimated homes: the method goes with the layer
             access.attrs["method"] = inp.origins.attrs["method"]
         progress("服务范围 Service areas (walking and straight-line)")
-        sa_walk = cov.service_areas(
+        sa_walk, d_walk = cov.service_areas_dissolved(
             fac, net, radii=radii, method="walk", categories=categories, max_snap=snap
         )
         sa_line = cov.service_areas(fac, None, radii=radii, method="line", categories=categories)
         res.layers["service_areas"] = gpd.GeoDataFrame(
             pd.concat([sa_walk, sa_line], ignore_index=True), geometry="geometry", crs=sa_walk.crs
-        )
-        d_walk = cov.dissolve_service_areas(
-            sa_walk, net, radii=radii, method="walk", categories=categories, max_snap=snap
         )
         d_line = cov.dissolve_service_areas(sa_line, None, radii=radii, method="line", categories=categories)
         res.layers["service_areas_dissolved"] = gpd.GeoDataFrame(
@@ -359,11 +356,11 @@ def run_analyses(
             if units is None:
                 continue
             progress(f"单元覆盖 Coverage per {level}")
+            if level == "community" or inp.communities is None:  # (first: unit_coverage reuses its overlay)
+                gap_parts.append(cov.gaps(units, access, d_walk, categories))
             uc = cov.unit_coverage(units, access, categories, target_pct=cfg.target_pct, service_areas=d_walk)
             res.tables[f"{level}_coverage"] = uc
             res.tables[f"{level}_life_circles"] = cov.life_circles(uc, radii)
-            if level == "community" or inp.communities is None:
-                gap_parts.append(cov.gaps(units, access, d_walk, categories))
         if inp.townships is not None:  # count standards: e.g. a children's home in every township
             res.tables["township_minimums"] = cov.facilities_per_unit(inp.townships, fac, radii)
         if gap_parts:
@@ -384,6 +381,7 @@ def run_analyses(
                 target_pct=cfg.target_pct,
                 categories=categories,
                 max_snap=snap,
+                access=access,
             )
     if routes and fac is not None and inp.origins is not None:
         from childspace.analysis import routes as rt
