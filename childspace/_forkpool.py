@@ -128,6 +128,7 @@ def _measured(task: Task, record_warnings: bool) -> TaskResult:
 # ---------------------------------------------------------------------------------------------------------------
 _tasks: Sequence[Task] = ()  # the tasks of the pool being started: inherited by its forked processes
 _parent = 0
+_release: tuple[str, ...] = ()  # files whose inherited descriptors the workers close (a lock of this process)
 
 
 def _child_init() -> None:
@@ -143,6 +144,25 @@ def _child_init() -> None:
         pass
     if os.getppid() != _parent:  # the parent died before the line above
         os._exit(1)
+    _close_inherited(_release)
+
+
+def _close_inherited(paths: Sequence[str]) -> None:
+    """Close this process's copies of the descriptors open on ``paths``: a lock taken with flock by the parent is
+    shared with its forked children, and must end with the parent, not with the last child."""
+    if not paths:
+        return
+    wanted = {os.path.realpath(p) for p in paths}
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:  # pragma: no cover - not Linux
+        return
+    for fd in fds:
+        try:
+            if os.path.realpath(os.readlink(f"/proc/self/fd/{fd}")) in wanted:
+                os.close(int(fd))
+        except (OSError, ValueError):
+            pass
 
 
 def _child_run(i: int) -> TaskResult:
@@ -166,13 +186,15 @@ def run_tasks(
     tasks: Sequence[Task],
     workers: int = 1,
     done: Callable[[TaskResult], None] | None = None,
+    release: Sequence[str | os.PathLike[str]] = (),
 ) -> list[TaskResult]:
     """Run ``tasks``; returns their results in the tasks' order.
 
     ``workers`` > 1 on a machine that can fork (:func:`can_fork`): that many forked processes, the heaviest
     tasks first; else one after another in this process. ``done`` is called here after each task (in the order
     they end). A task's exception is raised here (with the parallel path, after the other processes were
-    ended); its warnings are raised here when it ends.
+    ended); its warnings are raised here when it ends. ``release``: files this process holds open (a lock)
+    whose descriptors the workers close as they start, so that the lock ends with this process.
     """
     workers = max(1, min(int(workers), len(tasks)))
     if workers == 1 or not can_fork():
@@ -183,14 +205,14 @@ def run_tasks(
             if done is not None:
                 done(r)
         return out
-    return _run_forked(tasks, workers, done)
+    return _run_forked(tasks, workers, done, tuple(os.fspath(p) for p in release))
 
 
 def _run_forked(
-    tasks: Sequence[Task], workers: int, done: Callable[[TaskResult], None] | None
+    tasks: Sequence[Task], workers: int, done: Callable[[TaskResult], None] | None, release: tuple[str, ...]
 ) -> list[TaskResult]:
-    global _tasks, _parent
-    _tasks, _parent = tasks, os.getpid()
+    global _tasks, _parent, _release
+    _tasks, _parent, _release = tasks, os.getpid(), release
     order = sorted(range(len(tasks)), key=lambda i: -tasks[i].weight)  # heaviest first (stable)
     results: list[TaskResult | None] = [None] * len(tasks)
     registry: dict[Any, Any] = {}
@@ -217,7 +239,7 @@ def _run_forked(
         raise
     finally:
         gc.unfreeze()
-        _tasks = ()
+        _tasks, _release = (), ()
     if failed is not None:
         _end(ex)
         raise failed

@@ -210,3 +210,28 @@ def test_workers_from_the_config(tmp_path):
     mine.write_text("[run]\nworker = 2\n\n" + text, encoding="utf-8")
     with pytest.raises(ChildspaceError, match="unknown key 'worker' in \\[run\\].*did you mean 'workers'"):
         pipeline.load_config(mine)
+
+
+def _holds(path: str) -> bool:
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.path.realpath(os.readlink(f"/proc/self/fd/{fd}")) == path:
+                return True
+        except OSError:  # the descriptor of the listing itself, closed by now
+            pass
+    return False
+
+
+@forks
+def test_the_workers_do_not_keep_the_output_folder_s_lock(tmp_path):
+    """A run killed while writing must free its folder for the next run at once, not when its last worker ends."""
+    from functools import partial
+
+    from childspace.run import outdir
+
+    out = tmp_path / "out"
+    lock = os.path.realpath(outdir.lock_path(out))
+    with outdir.locked(out):
+        assert _holds(lock)  # this process holds it
+        got = run_tasks([Task(str(i), partial(_holds, lock)) for i in range(2)], workers=2, release=[lock])
+    assert [r.value for r in got] == [False, False]

@@ -266,7 +266,10 @@ def _write_files(
         + f") on {min(n, len(tasks))} process{'es' if min(n, len(tasks)) > 1 else ''}"
     )
     tick = counter(len(tasks), unit="files")
-    results = run_tasks(tasks, workers=n, done=lambda r: tick())
+    lock = outdir.lock_path(
+        Path(os.path.abspath(cfg.outputs))
+    )  # ends with this process, not with its workers
+    results = run_tasks(tasks, workers=n, done=lambda r: tick(), release=[lock])
     if task_stats is not None:
         task_stats.extend(results)
     written: dict[str, Path] = {}
