@@ -4,8 +4,8 @@ A task is a function without arguments that writes its files and returns what it
 on ``workers`` processes forked from this one: they inherit everything already computed (no pickling of the
 results going in), and send back only their small return value, the warnings they raised and their own
 measurements (wall s, CPU s, peak RSS). Elsewhere (macOS and Windows start processes by spawning, which would
-have to pickle every input), inside a daemonic process (a Dask worker) or with ``workers=1`` the tasks run
-serially here, exactly as a plain loop would.
+have to pickle every input), from a thread other than the main one, inside a daemonic process (a Dask worker) or
+with ``workers=1`` the tasks run serially here, exactly as a plain loop would.
 
 Each task's warnings are raised again in this process when it ends; a task that fails stops the others (their
 processes are ended) and its exception is raised here, as it would have been in a serial run. The results come
@@ -20,6 +20,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -67,11 +68,15 @@ def default_workers() -> int:
 
 
 def can_fork() -> bool:
-    """True where tasks may run on forked processes: Linux, and not inside a daemonic process."""
+    """True where tasks may run on forked processes: Linux, from the main thread (a fork copies only the thread
+    that makes it: another thread's locks would stay held in the child, and two runs in threads of one process,
+    as a Dask LocalCluster of threads runs counties, would share the pool's task list), and not inside a
+    daemonic process (a Dask worker process)."""
     return (
         sys.platform.startswith("linux")
         and "fork" in multiprocessing.get_all_start_methods()
         and not multiprocessing.current_process().daemon
+        and threading.current_thread() is threading.main_thread()
     )
 
 

@@ -235,3 +235,16 @@ def test_the_workers_do_not_keep_the_output_folder_s_lock(tmp_path):
         assert _holds(lock)  # this process holds it
         got = run_tasks([Task(str(i), partial(_holds, lock)) for i in range(2)], workers=2, release=[lock])
     assert [r.value for r in got] == [False, False]
+
+
+def test_tasks_started_from_another_thread_run_here():
+    """Counties run in threads of one process (a Dask LocalCluster of threads): their tasks are not forked."""
+    import threading
+
+    got: list = []
+    t = threading.Thread(
+        target=lambda: got.extend(run_tasks([Task(str(i), os.getpid) for i in range(3)], workers=2))
+    )
+    t.start()
+    t.join()
+    assert [r.value for r in got] == [os.getpid()] * 3
