@@ -174,6 +174,22 @@ class StageBars:
         self.close()
 
 
+def counter(total: int | None, unit: str = "") -> Callable[[], None]:
+    """Count ``total`` items on the open stage's bar; returns the function that counts one more (a no-op when
+    no bar is open). For work whose items end elsewhere (tasks on other processes), where :func:`track` cannot
+    wrap a loop."""
+    with _lock:
+        bar = _active
+        if bar is not None:
+            bar.total, bar.unit, bar.n = total, unit, 0
+
+    def one_more() -> None:
+        if bar is not None:
+            bar.n += 1  # drawn by the ticker thread every half second
+
+    return one_more
+
+
 def track(items: Iterable[T], total: int | None = None, unit: str = "") -> Iterator[T]:
     """Yield ``items``, counting them on the open stage's bar (a no-op when no bar is open)."""
     if total is None:
@@ -181,14 +197,22 @@ def track(items: Iterable[T], total: int | None = None, unit: str = "") -> Itera
             total = len(items)  # type: ignore[arg-type]
         except TypeError:
             total = None
-    with _lock:
-        bar = _active
-        if bar is not None:
-            bar.total, bar.unit, bar.n = total, unit, 0
+    one_more = counter(total, unit)
     for item in items:
         yield item
-        if bar is not None:
-            bar.n += 1  # drawn by the ticker thread every half second
+        one_more()
+
+
+def _forget_bar() -> None:
+    """In a forked child the parent's bar and ticker are not ours: no bar, a fresh lock (the parent's may have
+    been held by its ticker thread at the fork)."""
+    global _active, _lock
+    _active = None
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_bar)
 
 
 def write(text: str, file: IO[str] | None = None) -> None:

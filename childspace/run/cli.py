@@ -53,6 +53,11 @@ pip install "childspace[batch]". The province config is described in childspace/
 WAIT_HELP = "when another run is writing the same output folder, wait for it (default: stop with a message)"
 
 
+WORKERS_HELP = (
+    "processes writing the outputs (default: the config's [run] workers, else 2; 1: one after another)"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="childspace",
@@ -83,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--outputs", type=Path, default=Path("outputs"), help="output folder (default: ./outputs)")
     d.add_argument("--no-maps", action="store_true", help="skip HTML/PNG maps and the HTML report")
     d.add_argument("--wait", action="store_true", help=WAIT_HELP)
+    d.add_argument("--workers", type=int, help=WORKERS_HELP)
 
     r = add("report", "Run the whole chain on your own files described in a config (全流程分析与报告).")
     r.add_argument(
@@ -92,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-maps", action="store_true", help="skip HTML/PNG maps and the HTML report")
     r.add_argument("--max-level", **MAX_LEVEL)
     r.add_argument("--wait", action="store_true", help=WAIT_HELP)
+    r.add_argument("--workers", type=int, help=WORKERS_HELP)
 
     c = add("check", "Load and validate the inputs of a config (数据检查).")
     c.add_argument("--config", type=Path, required=True, help="run configuration (TOML)")
@@ -195,12 +202,16 @@ def _run(args: argparse.Namespace, pipeline: Any) -> int:
     try:
         if args.command == "demo":
             cfg = pipeline.sample_config(outputs=args.outputs)
-            written = pipeline.run_all(cfg, maps=not args.no_maps, progress=progress, wait=args.wait)
+            written = pipeline.run_all(
+                cfg, maps=not args.no_maps, progress=progress, wait=args.wait, workers=args.workers
+            )
         elif args.command == "report":
             cfg = pipeline.load_config(args.config, outputs=args.outputs)
             if args.max_level:
                 cfg.safe_max_level = int(args.max_level)
-            written = pipeline.run_all(cfg, maps=not args.no_maps, progress=progress, wait=args.wait)
+            written = pipeline.run_all(
+                cfg, maps=not args.no_maps, progress=progress, wait=args.wait, workers=args.workers
+            )
         elif args.command == "check":
             cfg = pipeline.load_config(args.config)
             summary = pipeline.check_inputs(cfg, progress=progress)

@@ -110,6 +110,9 @@ class RunConfig:
     tianditu_key: str | None = None  # [maps] tianditu_key: the planner's 天地图 key
     from_osm: dict[str, Any] | None = None  # [from_osm]: units and homes from the extract (run/osm_inputs.py)
     school_names: SchoolNamePatterns | None = None  # [schools] name_patterns: levels of OSM schools by name
+    workers: int | None = (
+        None  # [run] workers: processes writing the outputs (None: two, one on a 1-CPU machine)
+    )
 
     def inputs(self) -> list[tuple[str, InputSpec]]:
         """Every input file: (section, spec), the OSM extract included."""
@@ -225,7 +228,9 @@ SECTIONS = (
     "from_osm",
     "schools",
     "maps",
+    "run",
 )
+RUN_KEYS = ("workers",)
 MAPS_KEYS = ("basemaps", "tianditu_key")
 TILE_NAMES = ("osm", "tianditu", "amap")
 SCHOOLS_KEYS = ("name_patterns",)
@@ -397,6 +402,7 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
             fix='write name_patterns = { primary_school = "小学|Primary" }',
         )
 
+    workers = _workers(ck, raw)
     maps_t = ck.table(raw.get("maps", {}), ("maps",), "[maps]", '[maps] basemaps = ["tianditu"]')
     ck.known(maps_t, MAPS_KEYS, ("maps",), "[maps]")
     basemaps = maps_t.get("basemaps", [])
@@ -511,7 +517,24 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
         tianditu_key=tianditu_key,
         from_osm=dict(from_osm) or None,
         school_names=dict(name_patterns) if name_patterns else None,
+        workers=workers,
     )
+
+
+def _workers(ck: _Checker, raw: dict[str, Any]) -> int | None:
+    """``[run] workers``: how many processes write the outputs (1: one after another, as before)."""
+    run_t = ck.table(raw.get("run", {}), ("run",), "[run]", "[run] workers = 2")
+    ck.known(run_t, RUN_KEYS, ("run",), "[run]")
+    if "workers" not in run_t:
+        return None
+    v = run_t["workers"]
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        ck.fail(
+            f"[run] workers must be a whole number ≥ 1, got {v!r}{{line}}",
+            ("run", "workers"),
+            fix="write workers = 2 (1: write the outputs one after another)",
+        )
+    return int(v)
 
 
 def sample_config(outputs: str | Path | None = None) -> RunConfig:

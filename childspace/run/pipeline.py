@@ -591,18 +591,22 @@ def run_all(
     routes: bool = True,
     progress: Progress = _quiet,
     wait: bool = False,
+    workers: int | None = None,
+    task_stats: list[Any] | None = None,
 ) -> dict[str, Path]:
     """Run the whole chain on ``cfg`` and write its outputs; returns the files written.
 
     The output folder is locked for the whole run (a second run into it stops, or waits with ``wait``) and
-    checked before the analyses start (:func:`preflight`).
+    checked before the analyses start (:func:`preflight`). ``workers``: processes writing the outputs (default
+    the config's ``[run] workers``, else two; 1 writes them one after another); ``task_stats`` receives each
+    output task's measurements (:func:`childspace.run.writing.write_outputs`).
     """
     preflight(cfg)
     with outdir.locked(Path(cfg.outputs), wait=wait, progress=progress):
         res = run_analyses(cfg, coverage=coverage, routes=routes, progress=progress)
         for line in res.summary:
             progress(line)
-        return write_outputs(res, cfg, maps=maps, progress=progress)
+        return write_outputs(res, cfg, maps=maps, progress=progress, workers=workers, task_stats=task_stats)
 
 
 def build_network_file(

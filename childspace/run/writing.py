@@ -8,11 +8,11 @@ calls it and re-exports :func:`write_outputs` and :func:`write_geopackage`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from childspace._progress import track
+from childspace._forkpool import Task, TaskResult, can_fork, default_workers, run_tasks
+from childspace._progress import counter
 from childspace.run import outdir
 from childspace.run.config import RunConfig
 from childspace.run.results import Progress, Results, _quiet
@@ -91,19 +91,39 @@ def _local_crs(res: Results) -> Any:
 
 
 def write_outputs(
-    res: Results, cfg: RunConfig, maps: bool = True, progress: Progress = _quiet, wait: bool = False
+    res: Results,
+    cfg: RunConfig,
+    maps: bool = True,
+    progress: Progress = _quiet,
+    wait: bool = False,
+    workers: int | None = None,
+    task_stats: list[TaskResult] | None = None,
 ) -> dict[str, Path]:
     """Write the GeoPackage, CSV tables, Excel workbook and (with ``maps``) HTML/PNG maps and the HTML report.
 
     The files are written into a staging folder beside ``cfg.outputs`` and swapped in, with a ``run.json``
     manifest, when all are written (see :mod:`childspace.run.outdir`): the output folder holds one complete run.
     ``wait``: wait for another run writing the same folder instead of stopping with an error.
+
+    The files are independent tasks (each GeoPackage, the CSV tables, the workbook, each map with its PNG, the
+    atlas), run on ``workers`` processes (default ``cfg.workers``, else two, or one on a one-CPU machine; see
+    :mod:`childspace._forkpool`); the HTML report, which links them, is written last. ``task_stats``, when
+    given, receives each task's measurements (wall s, CPU s, peak RSS of the process that ran it).
     """
     out = Path(os.path.abspath(cfg.outputs))
     progress(f"写出 Writing {out}")
+    n = resolve_workers(cfg, workers)
     with outdir.staged(out, info=_manifest_info(cfg, maps), wait=wait, progress=progress) as stage:
-        written = _write_files(res, cfg, stage, maps=maps, progress=progress)
+        written = _write_files(
+            res, cfg, stage, maps=maps, progress=progress, workers=n, task_stats=task_stats
+        )
     return {k: out / p.relative_to(stage) for k, p in written.items()}
+
+
+def resolve_workers(cfg: RunConfig, workers: int | None = None) -> int:
+    """Processes for the output tasks: ``workers``, else ``[run] workers`` of the config, else the default."""
+    n = workers if workers is not None else getattr(cfg, "workers", None)
+    return max(1, int(n)) if n else default_workers()
 
 
 def _manifest_info(cfg: RunConfig, maps: bool) -> dict[str, Any]:
@@ -122,26 +142,11 @@ def _manifest_info(cfg: RunConfig, maps: bool) -> dict[str, Any]:
     }
 
 
-def _write_files(
-    res: Results, cfg: RunConfig, out: Path, maps: bool = True, progress: Progress = _quiet
-) -> dict[str, Path]:
-    """Write every output file under ``out`` (the staging folder)."""
+def _tables(res: Results) -> dict[str, Any]:
+    """The tables of the CSV files, the workbook and the report (plain columns)."""
     import pandas as pd
 
     from childspace.outputs import report
-    from childspace.outputs.geopackage import is_cgcs2000
-
-    written: dict[str, Path] = {}
-    progress("GIS 数据包 GeoPackage (EPSG:4326 and the local projected CRS, QGIS styles)")
-    layers = _gpkg_layers(res, cfg)
-    style = {"target_pct": cfg.target_pct, "categories": cfg.categories}
-    written["geopackage"] = write_geopackage(out / "childspace.gpkg", layers, **style)
-    local = _local_crs(res)
-    if (
-        local is not None
-    ):  # the planners' own CRS (CGCS2000 zone in China); elsewhere the network's projected CRS
-        stem = "childspace_cgcs2000" if is_cgcs2000(local) else "childspace_local"
-        written["geopackage_local"] = write_geopackage(out / f"{stem}.gpkg", layers, crs=local, **style)
 
     tables: dict[str, pd.DataFrame] = {}
     for key, sheet in (
@@ -171,10 +176,21 @@ def _write_files(
     tables.update({k: res.tables[k] for k in ("indicators", "venues_missing_room") if k in res.tables})
     if "osm_facilities" in res.tables:
         tables["osm_facilities"] = res.tables["osm_facilities"]
-    tables = {k: _for_file(v) for k, v in tables.items()}
+    return {k: _for_file(v) for k, v in tables.items()}
+
+
+def _write_csv(out: Path, tables: dict[str, Any]) -> dict[str, Path]:
+    from childspace.outputs import report
+
     (out / "tables").mkdir(exist_ok=True)
-    for name, p in report.write_csv_tables(out / "tables", tables, bilingual=True).items():
-        written[f"csv:{name}"] = p
+    return {f"csv:{k}": p for k, p in report.write_csv_tables(out / "tables", tables, bilingual=True).items()}
+
+
+def _write_workbook(cfg: RunConfig, out: Path, tables: dict[str, Any]) -> dict[str, Path]:
+    import pandas as pd
+
+    from childspace.outputs import report
+
     about = report.WorkbookAbout(
         title=cfg.name,
         synthetic=cfg.synthetic,
@@ -194,248 +210,74 @@ def _write_files(
                 }
             )
         sheets[report.SHEET_NAMES.get(k, k)] = v
-    written["excel"] = report.write_excel(out / "childspace.xlsx", sheets, about=about)
-    if maps:
-        written.update(_write_maps(res, cfg, out, tables, progress))
-    return written
+    return {"excel": report.write_excel(out / "childspace.xlsx", sheets, about=about)}
 
 
-def _write_maps(
-    res: Results, cfg: RunConfig, out: Path, tables: dict[str, Any], progress: Progress
+def _write_files(
+    res: Results,
+    cfg: RunConfig,
+    out: Path,
+    maps: bool = True,
+    progress: Progress = _quiet,
+    workers: int = 1,
+    task_stats: list[TaskResult] | None = None,
 ) -> dict[str, Path]:
-    import warnings
-    from functools import partial
+    """Write every output file under ``out`` (the staging folder): the independent tasks, then the report."""
+    from childspace.outputs.geopackage import is_cgcs2000
 
-    import matplotlib
+    progress("GIS 数据包 GeoPackage (EPSG:4326 and the local projected CRS, QGIS styles)")
+    layers = _gpkg_layers(res, cfg)
+    style = {"target_pct": cfg.target_pct, "categories": cfg.categories}
+    tasks = [
+        Task(
+            "childspace.gpkg",
+            lambda: {"geopackage": write_geopackage(out / "childspace.gpkg", layers, **style)},
+            weight=20,
+        )
+    ]
+    local = _local_crs(res)
+    if (
+        local is not None
+    ):  # the planners' own CRS (CGCS2000 zone in China); elsewhere the network's projected CRS
+        stem = "childspace_cgcs2000" if is_cgcs2000(local) else "childspace_local"
+        tasks.append(
+            Task(
+                f"{stem}.gpkg",
+                lambda: {
+                    "geopackage_local": write_geopackage(out / f"{stem}.gpkg", layers, crs=local, **style)
+                },
+                weight=20,
+            )
+        )
+    tables = _tables(res)
+    tasks.append(Task("tables/*.csv", lambda: _write_csv(out, tables), weight=6))
+    tasks.append(Task("childspace.xlsx", lambda: _write_workbook(cfg, out, tables), weight=4))
+    captions: dict[str, str] = {}
+    if maps:
+        from childspace.run import writing_maps
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from childspace._errors import ChildspaceWarning
-    from childspace.outputs import figures as plot
-    from childspace.outputs import figures_overview, figures_routes, maps, report
-
+        progress("地图 Maps (HTML and PNG)")
+        map_tasks, captions = writing_maps.map_tasks(res, cfg, out)
+        tasks += map_tasks
+    n = workers if can_fork() else 1
+    progress(
+        f"写出 {len(tasks)} 项 Writing {len(tasks)} outputs (GeoPackages, tables"
+        + (", maps, atlas" if maps else "")
+        + f") on {min(n, len(tasks))} process{'es' if min(n, len(tasks)) > 1 else ''}"
+    )
+    tick = counter(len(tasks), unit="files")
+    lock = outdir.lock_path(
+        Path(os.path.abspath(cfg.outputs))
+    )  # ends with this process, not with its workers
+    results = run_tasks(tasks, workers=n, done=lambda r: tick(), release=[lock])
+    if task_stats is not None:
+        task_stats.extend(results)
     written: dict[str, Path] = {}
-    inp = res.inputs
-    syn = cfg.synthetic
-    bounds = inp.communities if inp.communities is not None else inp.townships
-    from childspace.analysis.streets import school_zone_rules, stress_frames
-    from childspace.run.osm_inputs import basemap_from_osm
+    for r in results:  # in the tasks' order, whatever order they ended in
+        written.update(r.value or {})
+    if maps:
+        from childspace.run import writing_maps
 
-    base = maps.Basemap(
-        streets=res.network.edges if res.network is not None else None,
-        tianditu_key=cfg.tianditu_key,
-        **basemap_from_osm(cfg, inp),  # water, green space, built-up land, major roads, place names
-    )
-    tiles = cfg.basemaps  # opt-in tile layers ([maps] basemaps); none: offline
-    html_maps: dict[str, Path] = {}
-    pngs: dict[str, Path] = {}
-
-    def guarded(what: str, make: Callable[[], Any]) -> Any:
-        # one failing map or figure is a warning naming it; the other maps, the report and the tables are written
-        try:
-            return make()
-        except Exception as exc:  # noqa: BLE001
-            warnings.warn(
-                f"{what} was not written: {type(exc).__name__}: {exc}", ChildspaceWarning, stacklevel=3
-            )
-            return None
-
-    def png(key: str, fig: Callable[[], Any]) -> Path:
-        f = fig()
-        try:
-            return plot.save_figure(f, out / "figures" / f"{key}.png")
-        finally:
-            plt.close(f)
-
-    def both(key: str, caption: str, fmap: Callable[[], Any], fig: Callable[[], Any]) -> None:
-        p = guarded(f"map maps/{key}.html", lambda: maps.save_map(fmap(), out / "maps" / f"{key}.html"))
-        if p is not None:
-            html_maps[caption] = p
-            written[f"map:{key}"] = p
-        q = guarded(f"figure figures/{key}.png", lambda: png(key, fig))
-        if q is not None:
-            pngs[caption] = q
-            written[f"png:{key}"] = q
-
-    progress("地图 Maps (HTML and PNG)")
-    (out / "maps").mkdir(exist_ok=True)
-    (out / "figures").mkdir(exist_ok=True)
-    fac = res.layers.get("facilities")
-    if "access" in res.layers:
-        uc = res.tables.get("community_coverage", res.tables.get("township_coverage"))
-        assert uc is not None  # coverage ran: its unit tables exist
-        present = [c for c in cfg.categories if (uc["category"] == c).any()]
-        both(
-            "overview",
-            "总览 Overview",
-            partial(
-                maps.overview_map,
-                bounds,
-                uc,
-                townships=inp.townships,
-                categories=present,
-                life_circles=res.tables.get("community_life_circles"),
-                synthetic=syn,
-                base=base,
-                basemaps=tiles,
-            ),
-            partial(
-                figures_overview.plot_overview,
-                bounds,
-                uc,
-                townships=inp.townships,
-                small_multiples=True,
-                categories=present,
-                synthetic=syn,
-            ),
-        )
-        for cat in track(cfg.categories, unit="categories"):  # counted on the stage's progress bar
-            if fac is None or not (fac["category"] == cat).any():
-                continue
-            f = fac[fac["category"] == cat]
-            sa = res.layers["service_areas"]
-            sa = sa[sa["category"] == cat]
-            dis = res.layers.get("service_areas_dissolved")
-            if dis is not None and len(sa) > 200:  # one merged area per method instead of one per facility
-                sa = dis[dis["category"] == cat]
-            g = res.layers.get("gaps")
-            g = g[g["category"] == cat] if g is not None else None
-            cap = cfg.resolved_standards().label(cat)
-            both(
-                f"coverage_{cat}",
-                cap,
-                partial(
-                    maps.coverage_map,
-                    bounds,
-                    f,
-                    sa,
-                    res.layers["access"],
-                    g,
-                    cat,
-                    synthetic=syn,
-                    base=base,
-                    unit_coverage=uc,
-                    basemaps=tiles,
-                ),
-                partial(
-                    plot.plot_coverage,
-                    bounds,
-                    f,
-                    sa,
-                    res.layers["access"],
-                    g,
-                    cat,
-                    synthetic=syn,
-                    unit_coverage=uc,
-                ),
-            )
-    if "pilots" in res.layers:
-        both(
-            "pilots",
-            "试点单元 Pilot units",
-            partial(
-                maps.pilot_map,
-                res.layers["pilots"],
-                res.layers.get("pilot_catchments"),
-                boundaries=bounds,
-                synthetic=syn,
-                base=base,
-                basemaps=tiles,
-            ),
-            partial(
-                plot.plot_pilots,
-                res.layers["pilots"],
-                res.layers.get("pilot_catchments"),
-                boundaries=bounds,
-                synthetic=syn,
-            ),
-        )
-    if "venues" in res.layers and len(res.layers["venues"]):  # venues that must have a mother-and-baby room
-        from childspace.outputs import figures_venues
-        from childspace.outputs.maps import venues as venue_maps
-
-        rooms = fac[fac["category"] == "mother_baby_room"] if fac is not None else None
-        vkw: dict[str, Any] = dict(boundaries=bounds, synthetic=syn)
-        v = res.layers["venues"]
-        both(
-            "venues",
-            "应建母婴室的公共场所 Venues that must have a mother-and-baby room",
-            partial(venue_maps.venues_map, v, rooms, **vkw, base=base, basemaps=tiles),
-            partial(figures_venues.plot_venues, v, rooms, **vkw),
-        )
-    if "routes" in res.layers:
-        edges_stress, crossings = guarded(
-            "street stress of the routes maps", partial(stress_frames, res.network, res.stress)
-        ) or (None, None)
-        zones = res.layers.get("school_zones")
-        if zones is not None and fac is not None and "entrances" in fac.columns:  # gates, where mapped
-            gates = fac[["facility_id", "entrances"]].rename(columns={"facility_id": "school_id"})
-            zones = zones.merge(gates, on="school_id", how="left")
-        layers = (
-            res.layers["routes"],
-            res.layers.get("hazards"),
-            res.layers.get("walksheds"),
-            res.layers.get("schools"),
-        )
-        shared: dict[str, Any] = dict(
-            boundaries=bounds,
-            synthetic=syn,
-            network_stress=edges_stress,
-            school_zones=zones,
-            zone_roads=res.layers.get("school_zone_roads"),
-        )
-        both(
-            "routes",
-            "通学路径 Routes to school",
-            partial(
-                maps.routes_map,
-                *layers,
-                **shared,
-                crossings=crossings,
-                base=base,
-                basemaps=tiles,
-                zone_rules=school_zone_rules(),
-            ),
-            partial(figures_routes.plot_routes, *layers, **shared),
-        )
-    if "access" in res.layers or "pilots" in res.layers:
-        from childspace.outputs import atlas
-
-        progress("图集 Print atlas (PDF)")
-        p_atlas = guarded(
-            "print atlas atlas.pdf",
-            partial(
-                atlas.write_atlas,
-                out / "atlas.pdf",
-                boundaries=bounds,
-                unit_coverage=res.tables.get("community_coverage"),
-                facilities=fac,
-                service_areas=res.layers.get("service_areas"),
-                categories=cfg.categories,
-                pilots_status=res.layers.get("pilots"),
-                catchments=res.layers.get("pilot_catchments"),
-                townships=inp.townships,
-                indicators=res.tables.get("indicators"),
-                venues=res.layers.get("venues"),
-                info=atlas.AtlasInfo(
-                    title=f"儿童友好空间分析图集 Child-friendly space atlas — {cfg.name}", synthetic=syn
-                ),
-            ),
-        )
-        if p_atlas is not None:
-            written["atlas"] = p_atlas
-    progress("报告 HTML report")
-    written["report"] = report.html_report(
-        out / "report.html",
-        f"儿童友好空间分析报告 Child-friendly city analysis — {cfg.name}",
-        summary=res.summary,
-        maps=html_maps,
-        pngs=pngs,
-        tables=tables,
-        pilots_status=res.layers.get("pilots"),
-        synthetic=syn,
-        school_zones=res.layers.get("school_zones"),
-        categories=cfg.categories,
-    )
+        progress("报告 HTML report")
+        written["report"] = writing_maps.write_report(res, cfg, out, tables, written, captions)
     return written
