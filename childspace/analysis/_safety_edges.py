@@ -35,6 +35,11 @@ from childspace.analysis._safety_config import (
     split_label,
     tag_values,
 )
+from childspace.analysis._safety_geom import (
+    Segments,
+    pair_segments,
+    within_length,
+)
 
 __all__ = [
     "edge_contexts",
@@ -342,30 +347,94 @@ def _beside_pairs(
         rd_g = np.concatenate([rd_g, x_g])
         grade_r = np.concatenate([grade_r, _grade(extra)])
     ok_r = ~(shapely.is_missing(rd_g) | shapely.is_empty(rd_g))
-    tree = shapely.STRtree(np.where(ok_r, rd_g, None))  # type: ignore[call-overload]
-    wi, ri = tree.query(w_g, predicate="dwithin", distance=search)
+    rd_g = np.where(ok_r, rd_g, None)
+    tree = shapely.STRtree(rd_g)  # type: ignore[call-overload]
+    # candidates: the roads within `search` of the way. The boxes around the ways give the pairs in the order of
+    # the tree's dwithin query; the distance measured on the segments decides all but the pairs at ~`search`
+    bnd = shapely.bounds(w_g)
+    wi, ri = tree.query(
+        shapely.box(bnd[:, 0] - search, bnd[:, 1] - search, bnd[:, 2] + search, bnd[:, 3] + search)
+    )
     keep = _grade(edges.iloc[w_idx])[wi] == grade_r[ri]
     wi, ri = wi[keep], ri[keep]
+    near = shapely.dwithin(w_g[wi], rd_g[ri], search)
+    wi, ri = wi[near], ri[near]
     if wi.size == 0:
         return none
     # parallel: start, middle and end of the way within `search` of the road (sidewalk ways: any candidate)
     pts = np.stack([shapely.line_interpolate_point(w_g, f, normalized=True) for f in (0.0, 0.5, 1.0)], axis=1)
-    d = np.stack([shapely.distance(pts[wi, k], rd_g[ri]) for k in range(3)], axis=1)
-    parallel = (d <= search + 1e-9).all(axis=1) | is_sw[w_idx][wi]
-    wi, ri, d = wi[parallel], ri[parallel], d[parallel]
+    parallel = is_sw[w_idx][wi]
+    test = np.flatnonzero(~parallel)
+    if test.size:
+        d = np.stack([shapely.distance(pts[wi[test], j], rd_g[ri[test]]) for j in range(3)], axis=1)
+        parallel[test] = (d <= search + 1e-9).all(axis=1)
+    wi, ri = wi[parallel], ri[parallel]
     if wi.size == 0:
         return none
-    # the overlap only decides between candidates: measured for the ways with more than one (most have one)
-    many = np.bincount(wi)[wi] > 1
-    overlap = np.zeros(wi.size)
-    if many.any():
-        uniq_r, inv_r = np.unique(ri[many], return_inverse=True)
-        bands = shapely.buffer(rd_g[uniq_r], search, quad_segs=4)
-        overlap[many] = shapely.length(shapely.intersection(w_g[wi[many]], bands[inv_r]))
+    overlap = _overlap_rank(w_g, rd_g, wi, ri, search)
     order = np.lexsort((-overlap, wi))
     first = order[np.r_[True, wi[order][1:] != wi[order][:-1]]]
-    wsel, rsel, dsel = wi[first], ri[first], d[first].mean(axis=1)
+    wsel, rsel = wi[first], ri[first]
+    dsel = np.stack([shapely.distance(pts[wsel, j], rd_g[rsel]) for j in range(3)], axis=1).mean(axis=1)
     return wsel, rsel, dsel
+
+
+#: a road's band (``shapely.buffer`` with ``quad_segs=4``) holds every point within ``_BAND_IN`` x its radius of
+#: the road's segments and within ``_BAND_ENDS`` x it of the road's vertices: its sides are the segments offset by
+#: the radius, its arcs around the vertices chords of at most 1.5 x 22.5 degrees (cos 16.9 deg = 0.957), and the
+#: line is simplified by 1 % of the radius before buffering (GEOS BufferInputLineSimplifier). None of the band
+#: is beyond ``_BAND_OUT`` x the radius.
+_BAND_IN = 0.98
+_BAND_ENDS = 0.94
+_BAND_OUT = 1.05
+#: lengths closer than this (m) are not told apart by the bounds
+_TOL = 1e-6
+
+
+def _overlap_rank(
+    w_g: np.ndarray, rd_g: np.ndarray, wi: np.ndarray, ri: np.ndarray, search: float
+) -> np.ndarray:
+    """Per pair, a figure whose order within each way is that of the length of way inside the road's band
+    (``shapely.buffer(road, search, quad_segs=4)``): the band's overlap only decides between candidates.
+
+    Ways with one candidate get 0. For the others the length of way within ``_BAND_IN`` and within
+    ``_BAND_OUT`` x ``search`` of the road (on the segments, in numpy) bound the overlap: a way lying wholly
+    within the inner reach has the overlap of its whole length (``shapely.length``, what the intersection
+    measures then); a candidate whose upper bound is below another's lower bound cannot win (-1); only the
+    remaining ones get the exact intersection with the band.
+    """
+    overlap = np.zeros(wi.size)
+    many = np.flatnonzero(np.bincount(wi)[wi] > 1)  # most ways have one candidate
+    if many.size == 0:
+        return overlap
+    ws, rs = Segments(w_g), Segments(rd_g)
+    wm, rm = wi[many], ri[many]
+    k, wseg, rseg = pair_segments(wm, rm, ws, rs)
+    c, d = rs.a[rseg], rs.b[rseg]
+    length = shapely.length(w_g)
+    seg_sum = np.bincount(
+        np.repeat(np.arange(ws.count.size), ws.count), np.hypot(*(ws.b - ws.a).T), ws.count.size
+    )
+    low = within_length(many.size, k, wseg, ws, c, d, search * _BAND_IN, search * _BAND_ENDS)
+    full = low >= seg_sum[wm] - _TOL
+    high = seg_sum[wm].copy()
+    part = np.flatnonzero(~full)
+    if part.size:
+        sel = np.flatnonzero(~full[k])
+        high[part] = within_length(
+            part.size, np.searchsorted(part, k[sel]), wseg[sel], ws, c[sel], d[sel], search * _BAND_OUT
+        )
+    best = np.zeros(w_g.size)
+    np.maximum.at(best, wm, np.where(full, seg_sum[wm], low))
+    alive = high + _TOL >= best[wm]
+    exact = alive & ~full & (np.bincount(wm[alive], minlength=w_g.size)[wm] > 1)
+    overlap[many] = np.where(full, length[wm], np.where(alive, 0.0, -1.0))
+    if exact.any():
+        m_ex = many[exact]
+        uniq_r, inv_r = np.unique(ri[m_ex], return_inverse=True)
+        bands = shapely.buffer(rd_g[uniq_r], search, quad_segs=4)
+        overlap[m_ex] = shapely.length(shapely.intersection(w_g[wi[m_ex]], bands[inv_r]))
+    return overlap
 
 
 def edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.DataFrame:
