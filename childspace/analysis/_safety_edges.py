@@ -36,9 +36,8 @@ from childspace.analysis._safety_config import (
     tag_values,
 )
 from childspace.analysis._safety_geom import (
+    SegmentPairs,
     Segments,
-    pair_segments,
-    within_length,
 )
 
 __all__ = [
@@ -357,26 +356,46 @@ def _beside_pairs(
     )
     keep = _grade(edges.iloc[w_idx])[wi] == grade_r[ri]
     wi, ri = wi[keep], ri[keep]
-    near = shapely.dwithin(w_g[wi], rd_g[ri], search)
-    wi, ri = wi[near], ri[near]
-    if wi.size == 0:
-        return none
-    # parallel: start, middle and end of the way within `search` of the road (sidewalk ways: any candidate)
-    pts = np.stack([shapely.line_interpolate_point(w_g, f, normalized=True) for f in (0.0, 0.5, 1.0)], axis=1)
-    parallel = is_sw[w_idx][wi]
-    test = np.flatnonzero(~parallel)
-    if test.size:
-        d = np.stack([shapely.distance(pts[wi[test], j], rd_g[ri[test]]) for j in range(3)], axis=1)
-        parallel[test] = (d <= search + 1e-9).all(axis=1)
-    wi, ri = wi[parallel], ri[parallel]
+    # within `search`: sidewalk ways, any such candidate; other ways, only roads parallel to them: start, end
+    # and middle of the way within `search` of the road (tested in that order, each on the pairs left). A way
+    # with a point within `search` of the road is within it, so dwithin is left to the pairs that need it
+    sw_pair = is_sw[w_idx][wi]
+    keep = sw_pair.copy()
+    d = np.full((wi.size, 3), np.nan)
+    pts = np.empty((w_g.size, 3), dtype=object)
+    pts[:, 0], pts[:, 2] = shapely.get_point(w_g, 0), shapely.get_point(w_g, -1)  # = line_interpolate_point
+    alive = np.flatnonzero(~sw_pair)
+    for j in (0, 2, 1):
+        if j == 1:
+            _midpoints(w_g, pts, wi[alive])
+        d[alive, j] = shapely.distance(pts[wi[alive], j], rd_g[ri[alive]])
+        alive = alive[d[alive, j] <= search + 1e-9]
+    keep[alive] = True
+    check = np.flatnonzero(keep)
+    check = check[~sw_pair[check] & (np.fmin.reduce(d[check], axis=1) <= search)]  # within for sure
+    unsure = np.setdiff1d(np.flatnonzero(keep), check, assume_unique=True)
+    keep[unsure] = shapely.dwithin(w_g[wi[unsure]], rd_g[ri[unsure]], search)
+    wi, ri, d, sw_pair = wi[keep], ri[keep], d[keep], sw_pair[keep]
     if wi.size == 0:
         return none
     overlap = _overlap_rank(w_g, rd_g, wi, ri, search)
     order = np.lexsort((-overlap, wi))
     first = order[np.r_[True, wi[order][1:] != wi[order][:-1]]]
-    wsel, rsel = wi[first], ri[first]
-    dsel = np.stack([shapely.distance(pts[wsel, j], rd_g[rsel]) for j in range(3)], axis=1).mean(axis=1)
+    wsel, rsel, d = wi[first], ri[first], d[first]
+    sw_sel = np.flatnonzero(sw_pair[first])  # sidewalk ways: their distances not measured yet
+    if sw_sel.size:
+        _midpoints(w_g, pts, wsel[sw_sel])
+        for j in range(3):
+            d[sw_sel, j] = shapely.distance(pts[wsel[sw_sel], j], rd_g[rsel[sw_sel]])
+    dsel = d.mean(axis=1)
     return wsel, rsel, dsel
+
+
+def _midpoints(w_g: np.ndarray, pts: np.ndarray, ways: np.ndarray) -> None:
+    """Fill ``pts[ways, 1]`` with the middle (by length) of each line that has none yet."""
+    todo = np.unique(ways)
+    todo = todo[shapely.is_missing(pts[todo, 1])]
+    pts[todo, 1] = shapely.line_interpolate_point(w_g[todo], 0.5, normalized=True)
 
 
 #: a road's band (``shapely.buffer`` with ``quad_segs=4``) holds every point within ``_BAND_IN`` x its radius of
@@ -407,26 +426,28 @@ def _overlap_rank(
     many = np.flatnonzero(np.bincount(wi)[wi] > 1)  # most ways have one candidate
     if many.size == 0:
         return overlap
-    ws, rs = Segments(w_g), Segments(rd_g)
-    wm, rm = wi[many], ri[many]
-    k, wseg, rseg = pair_segments(wm, rm, ws, rs)
-    c, d = rs.a[rseg], rs.b[rseg]
-    length = shapely.length(w_g)
-    seg_sum = np.bincount(
-        np.repeat(np.arange(ws.count.size), ws.count), np.hypot(*(ws.b - ws.a).T), ws.count.size
-    )
-    low = within_length(many.size, k, wseg, ws, c, d, search * _BAND_IN, search * _BAND_ENDS)
-    full = low >= seg_sum[wm] - _TOL
-    high = seg_sum[wm].copy()
+    ws = Segments(w_g)
+    wm = wi[many]
+    sp = SegmentPairs(wm, ri[many], ws, Segments(rd_g))
+    total = ws.total[wm]
+    low = sp.within_length(search * _BAND_ENDS)  # the plain capsule first: most ways lie wholly inside
+    full = low >= total - _TOL
+    high = total.copy()
     part = np.flatnonzero(~full)
     if part.size:
-        sel = np.flatnonzero(~full[k])
-        high[part] = within_length(
-            part.size, np.searchsorted(part, k[sel]), wseg[sel], ws, c[sel], d[sel], search * _BAND_OUT
-        )
+        sub = sp.subset(part)
+        low[part] = np.maximum(low[part], sub.within_length(search * _BAND_IN, search * _BAND_ENDS))
+        full[part] = low[part] >= total[part] - _TOL
+        high[part] = sub.within_length(search * _BAND_OUT)
+    length = shapely.length(w_g)
     best = np.zeros(w_g.size)
-    np.maximum.at(best, wm, np.where(full, seg_sum[wm], low))
+    np.maximum.at(best, wm, low)
     alive = high + _TOL >= best[wm]
+    # a way's first candidate (in query order, the tie-break) wholly inside wins over all after it: none can
+    # have more than the whole length
+    first_full = np.full(w_g.size, many.size)
+    np.minimum.at(first_full, wm, np.where(full, np.arange(many.size), many.size))
+    alive &= np.arange(many.size) <= first_full[wm]
     exact = alive & ~full & (np.bincount(wm[alive], minlength=w_g.size)[wm] > 1)
     overlap[many] = np.where(full, length[wm], np.where(alive, 0.0, -1.0))
     if exact.any():
