@@ -119,16 +119,14 @@ def edge_contexts(
         # centred on the edge, not a fixed grid that cuts a town in two)
         own = good.copy()
         own[n:] = False
-        counts = (
-            pd.Series(1, index=pd.MultiIndex.from_arrays([ij[own, 0], ij[own, 1]]))
-            .groupby(level=[0, 1])
-            .sum()
-        )
+        cells, counts = np.unique(_cell_key(ij[own, 0], ij[own, 1]), return_counts=True)
         window = np.zeros(n + n_x)
         for di in (-1, 0, 1):
             for dj in (-1, 0, 1):
-                idx = pd.MultiIndex.from_arrays([ij[:, 0] + di, ij[:, 1] + dj])
-                window += counts.reindex(idx).fillna(0).to_numpy()
+                key = _cell_key(ij[:, 0] + di, ij[:, 1] + dj)
+                pos = np.minimum(np.searchsorted(cells, key), max(cells.size - 1, 0))
+                hit = cells[pos] == key if cells.size else np.zeros(key.size, dtype=bool)
+                window += np.where(hit, counts[pos] if cells.size else 0, 0)
         rural |= good & (window < float(ctx_cfg.get("urban_min_edges", 0)))
     for pat_key, col in (("rural_ref", "ref"), ("rural_name", "name")):
         pat = ctx_cfg.get(pat_key)
@@ -141,6 +139,11 @@ def edge_contexts(
                 rural[lo : lo + len(df)] |= hit
     out = np.where(rural, "rural", "urban").astype(object)
     return out[:n], out[n:]
+
+
+def _cell_key(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """One int64 per grid cell (i, j): cells of a few million metres either way are distinct."""
+    return (i.astype(np.int64) + (1 << 31)) * (1 << 32) + (j.astype(np.int64) + (1 << 31))
 
 
 def edge_stress(
@@ -363,7 +366,10 @@ def _beside_pairs(
     keep = sw_pair.copy()
     d = np.full((wi.size, 3), np.nan)
     pts = np.empty((w_g.size, 3), dtype=object)
-    pts[:, 0], pts[:, 2] = shapely.get_point(w_g, 0), shapely.get_point(w_g, -1)  # = line_interpolate_point
+    xy, owner = shapely.get_coordinates(w_g, return_index=True)  # ends: = line_interpolate_point at 0 and 1
+    at = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    pts[owner[at], 0] = shapely.points(xy[at])
+    pts[owner[np.r_[at[1:] - 1, owner.size - 1]], 2] = shapely.points(xy[np.r_[at[1:] - 1, owner.size - 1]])
     alive = np.flatnonzero(~sw_pair)
     for j in (0, 2, 1):
         if j == 1:
