@@ -368,14 +368,27 @@ def _beside_pairs(
     pts = np.empty((w_g.size, 3), dtype=object)
     xy, owner = shapely.get_coordinates(w_g, return_index=True)  # ends: = line_interpolate_point at 0 and 1
     at = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    pts[owner[at], 0] = shapely.points(xy[at])
-    pts[owner[np.r_[at[1:] - 1, owner.size - 1]], 2] = shapely.points(xy[np.r_[at[1:] - 1, owner.size - 1]])
+    last = np.r_[at[1:] - 1, owner.size - 1]
+    ends = np.full((w_g.size, 2, 2), np.nan)
+    ends[owner[at], 0], ends[owner[last], 1] = xy[at], xy[last]
     alive = np.flatnonzero(~sw_pair)
+    # ends outside the road's box widened by `search` are too far (no distance needed)
+    rb = shapely.bounds(rd_g)[ri[alive]]
+    lim = search + 1e-9
+    for e in (0, 1):
+        ex, ey = ends[wi[alive], e, 0], ends[wi[alive], e, 1]
+        near = (
+            (ex >= rb[:, 0] - lim) & (ex <= rb[:, 2] + lim) & (ey >= rb[:, 1] - lim) & (ey <= rb[:, 3] + lim)
+        )
+        alive, rb = alive[near], rb[near]
+    todo = np.unique(wi[alive])
+    pts[todo, 0] = shapely.points(ends[todo, 0])
+    pts[todo, 2] = shapely.points(ends[todo, 1])
     for j in (0, 2, 1):
         if j == 1:
             _midpoints(w_g, pts, wi[alive])
         d[alive, j] = shapely.distance(pts[wi[alive], j], rd_g[ri[alive]])
-        alive = alive[d[alive, j] <= search + 1e-9]
+        alive = alive[d[alive, j] <= lim]
     keep[alive] = True
     check = np.flatnonzero(keep)
     check = check[~sw_pair[check] & (np.fmin.reduce(d[check], axis=1) <= search)]  # within for sure
@@ -390,6 +403,9 @@ def _beside_pairs(
     wsel, rsel, d = wi[first], ri[first], d[first]
     sw_sel = np.flatnonzero(sw_pair[first])  # sidewalk ways: their distances not measured yet
     if sw_sel.size:
+        todo = np.unique(wsel[sw_sel])
+        pts[todo, 0] = shapely.points(ends[todo, 0])
+        pts[todo, 2] = shapely.points(ends[todo, 1])
         _midpoints(w_g, pts, wsel[sw_sel])
         for j in range(3):
             d[sw_sel, j] = shapely.distance(pts[wsel[sw_sel], j], rd_g[rsel[sw_sel]])
@@ -439,7 +455,10 @@ def _overlap_rank(
     low = sp.within_length(search * _BAND_ENDS)  # the plain capsule first: most ways lie wholly inside
     full = low >= total - _TOL
     high = total.copy()
-    part = np.flatnonzero(~full)
+    idx = np.arange(many.size)
+    first_full = np.full(w_g.size, many.size)
+    np.minimum.at(first_full, wm, np.where(full, idx, many.size))
+    part = np.flatnonzero(~full & (idx < first_full[wm]))  # those after a way's first whole one cannot win
     if part.size:
         sub = sp.subset(part)
         low[part] = np.maximum(low[part], sub.within_length(search * _BAND_IN, search * _BAND_ENDS))
@@ -451,9 +470,9 @@ def _overlap_rank(
     alive = high + _TOL >= best[wm]
     # a way's first candidate (in query order, the tie-break) wholly inside wins over all after it: none can
     # have more than the whole length
-    first_full = np.full(w_g.size, many.size)
-    np.minimum.at(first_full, wm, np.where(full, np.arange(many.size), many.size))
-    alive &= np.arange(many.size) <= first_full[wm]
+    first_full[:] = many.size
+    np.minimum.at(first_full, wm, np.where(full, idx, many.size))
+    alive &= idx <= first_full[wm]
     exact = alive & ~full & (np.bincount(wm[alive], minlength=w_g.size)[wm] > 1)
     overlap[many] = np.where(full, length[wm], np.where(alive, 0.0, -1.0))
     if exact.any():
