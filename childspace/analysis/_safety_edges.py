@@ -448,9 +448,21 @@ def _overlap_rank(
     many = np.flatnonzero(np.bincount(wi)[wi] > 1)  # most ways have one candidate
     if many.size == 0:
         return overlap
-    ws = Segments(w_g)
+    ws, rs = Segments(w_g), Segments(rd_g)
+    length = shapely.length(w_g)
+    # each way's first candidate (pairs are in query order, the tie-break) wins when wholly inside its band
+    head = many[np.r_[True, wi[many][1:] != wi[many][:-1]]]
+    whole = SegmentPairs(wi[head], ri[head], ws, rs).within_length(search * _BAND_ENDS)
+    whole = head[whole >= ws.total[wi[head]] - _TOL]
+    overlap[many] = -1.0
+    overlap[whole] = length[wi[whole]]
+    done = np.zeros(w_g.size, dtype=bool)
+    done[wi[whole]] = True
+    many = many[~done[wi[many]]]
+    if many.size == 0:
+        return overlap
     wm = wi[many]
-    sp = SegmentPairs(wm, ri[many], ws, Segments(rd_g))
+    sp = SegmentPairs(wm, ri[many], ws, rs)
     total = ws.total[wm]
     low = sp.within_length(search * _BAND_ENDS)  # the plain capsule first: most ways lie wholly inside
     full = low >= total - _TOL
@@ -464,7 +476,6 @@ def _overlap_rank(
         low[part] = np.maximum(low[part], sub.within_length(search * _BAND_IN, search * _BAND_ENDS))
         full[part] = low[part] >= total[part] - _TOL
         high[part] = sub.within_length(search * _BAND_OUT)
-    length = shapely.length(w_g)
     best = np.zeros(w_g.size)
     np.maximum.at(best, wm, low)
     alive = high + _TOL >= best[wm]
