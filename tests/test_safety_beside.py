@@ -95,7 +95,9 @@ def test_within_length_on_hand_checked_lines():
     rs = Segments(np.array([road], dtype=object))
     sp = SegmentPairs(np.arange(5), np.zeros(5, dtype=np.int64), ws, rs)
     got = sp.within_length(15.0)
-    np.testing.assert_allclose(got, [80.0, 30.0, 5.0, 0.0, 20.0 + np.sqrt(15.0**2 - 10.0**2) - 5.0], atol=1e-9)
+    np.testing.assert_allclose(
+        got, [80.0, 30.0, 5.0, 0.0, 20.0 + np.sqrt(15.0**2 - 10.0**2) - 5.0], atol=1e-9
+    )
     # vertices counted only within 10 m: the end of the road, 10 m beyond it, no longer reaches the 3rd way
     assert sp.within_length(15.0, 10.0)[2] == pytest.approx(0.0)
     assert sp.within_length(15.0, 10.0)[0] == pytest.approx(80.0)

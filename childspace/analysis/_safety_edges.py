@@ -349,8 +349,8 @@ def _beside_pairs(
         rd_g = np.concatenate([rd_g, x_g])
         grade_r = np.concatenate([grade_r, _grade(extra)])
     ok_r = ~(shapely.is_missing(rd_g) | shapely.is_empty(rd_g))
-    rd_g = np.where(ok_r, rd_g, None)
-    tree = shapely.STRtree(rd_g)  # type: ignore[call-overload]
+    rd_g = np.where(ok_r, rd_g, None)  # type: ignore[call-overload]
+    tree = shapely.STRtree(rd_g)
     # candidates: the roads within `search` of the way. The boxes around the ways give the pairs in the order of
     # the tree's dwithin query; the distance measured on the segments decides all but the pairs at ~`search`
     bnd = shapely.bounds(w_g)
