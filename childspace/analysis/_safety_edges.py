@@ -351,8 +351,8 @@ def _beside_pairs(
     ok_r = ~(shapely.is_missing(rd_g) | shapely.is_empty(rd_g))
     rd_g = np.where(ok_r, rd_g, None)  # type: ignore[call-overload]
     tree = shapely.STRtree(rd_g)
-    # candidates: the roads within `search` of the way. The boxes around the ways give the pairs in the order of
-    # the tree's dwithin query; the distance measured on the segments decides all but the pairs at ~`search`
+    # candidates: the roads whose box meets the way's box widened by `search`, in the order of the tree's dwithin
+    # query (the order that breaks ties below), at the way's grade
     bnd = shapely.bounds(w_g)
     wi, ri = tree.query(
         shapely.box(bnd[:, 0] - search, bnd[:, 1] - search, bnd[:, 2] + search, bnd[:, 3] + search)
@@ -438,11 +438,12 @@ def _overlap_rank(
     """Per pair, a figure whose order within each way is that of the length of way inside the road's band
     (``shapely.buffer(road, search, quad_segs=4)``): the band's overlap only decides between candidates.
 
-    Ways with one candidate get 0. For the others the length of way within ``_BAND_IN`` and within
-    ``_BAND_OUT`` x ``search`` of the road (on the segments, in numpy) bound the overlap: a way lying wholly
-    within the inner reach has the overlap of its whole length (``shapely.length``, what the intersection
-    measures then); a candidate whose upper bound is below another's lower bound cannot win (-1); only the
-    remaining ones get the exact intersection with the band.
+    Ways with one candidate get 0. For the others the length of way within ``_BAND_IN``/``_BAND_ENDS`` and
+    within ``_BAND_OUT`` x ``search`` of the road (on the segments, in numpy) bound the overlap: a way lying
+    wholly within the inner reach has the overlap of its whole length (``shapely.length``, what the
+    intersection measures then) and wins over every candidate after it in query order; a candidate whose upper
+    bound is below another's lower bound cannot win (-1); only the remaining ones get the exact intersection
+    with the band.
     """
     overlap = np.zeros(wi.size)
     many = np.flatnonzero(np.bincount(wi)[wi] > 1)  # most ways have one candidate
