@@ -343,7 +343,8 @@ def _beside_pairs(
     crs, metric = _metric_crs(edges)
     w_g = metric_lines(geom[w_idx], crs, metric)
     rd_g = metric_lines(geom[road_idx], crs, metric)
-    grade_r = _grade(edges.iloc[road_idx])
+    grade = _grade(edges)  # per row: one pass over the table, not over two row subsets
+    grade_r = grade[road_idx]
     if extra is not None:
         x_g = np.asarray(extra.to_crs(metric if metric is not None else crs).geometry.array, dtype=object)
         rd_g = np.concatenate([rd_g, x_g])
@@ -357,7 +358,7 @@ def _beside_pairs(
     wi, ri = tree.query(
         shapely.box(bnd[:, 0] - search, bnd[:, 1] - search, bnd[:, 2] + search, bnd[:, 3] + search)
     )
-    keep = _grade(edges.iloc[w_idx])[wi] == grade_r[ri]
+    keep = grade[w_idx][wi] == grade_r[ri]
     wi, ri = wi[keep], ri[keep]
     # within `search`: sidewalk ways, any such candidate; other ways, only roads parallel to them: start, end
     # and middle of the way within `search` of the road (tested in that order, each on the pairs left). A way
