@@ -35,6 +35,10 @@ from childspace.analysis._safety_config import (
     split_label,
     tag_values,
 )
+from childspace.analysis._safety_geom import (
+    SegmentPairs,
+    Segments,
+)
 
 __all__ = [
     "edge_contexts",
@@ -115,16 +119,14 @@ def edge_contexts(
         # centred on the edge, not a fixed grid that cuts a town in two)
         own = good.copy()
         own[n:] = False
-        counts = (
-            pd.Series(1, index=pd.MultiIndex.from_arrays([ij[own, 0], ij[own, 1]]))
-            .groupby(level=[0, 1])
-            .sum()
-        )
+        cells, counts = np.unique(_cell_key(ij[own, 0], ij[own, 1]), return_counts=True)
         window = np.zeros(n + n_x)
         for di in (-1, 0, 1):
             for dj in (-1, 0, 1):
-                idx = pd.MultiIndex.from_arrays([ij[:, 0] + di, ij[:, 1] + dj])
-                window += counts.reindex(idx).fillna(0).to_numpy()
+                key = _cell_key(ij[:, 0] + di, ij[:, 1] + dj)
+                pos = np.minimum(np.searchsorted(cells, key), max(cells.size - 1, 0))
+                hit = cells[pos] == key if cells.size else np.zeros(key.size, dtype=bool)
+                window += np.where(hit, counts[pos] if cells.size else 0, 0)
         rural |= good & (window < float(ctx_cfg.get("urban_min_edges", 0)))
     for pat_key, col in (("rural_ref", "ref"), ("rural_name", "name")):
         pat = ctx_cfg.get(pat_key)
@@ -137,6 +139,11 @@ def edge_contexts(
                 rural[lo : lo + len(df)] |= hit
     out = np.where(rural, "rural", "urban").astype(object)
     return out[:n], out[n:]
+
+
+def _cell_key(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """One int64 per grid cell (i, j): cells of a few million metres either way are distinct."""
+    return (i.astype(np.int64) + (1 << 31)) * (1 << 32) + (j.astype(np.int64) + (1 << 31))
 
 
 def edge_stress(
@@ -336,36 +343,157 @@ def _beside_pairs(
     crs, metric = _metric_crs(edges)
     w_g = metric_lines(geom[w_idx], crs, metric)
     rd_g = metric_lines(geom[road_idx], crs, metric)
-    grade_r = _grade(edges.iloc[road_idx])
+    grade = _grade(edges)  # per row: one pass over the table, not over two row subsets
+    grade_r = grade[road_idx]
     if extra is not None:
         x_g = np.asarray(extra.to_crs(metric if metric is not None else crs).geometry.array, dtype=object)
         rd_g = np.concatenate([rd_g, x_g])
         grade_r = np.concatenate([grade_r, _grade(extra)])
     ok_r = ~(shapely.is_missing(rd_g) | shapely.is_empty(rd_g))
-    tree = shapely.STRtree(np.where(ok_r, rd_g, None))  # type: ignore[call-overload]
-    wi, ri = tree.query(w_g, predicate="dwithin", distance=search)
-    keep = _grade(edges.iloc[w_idx])[wi] == grade_r[ri]
+    rd_g = np.where(ok_r, rd_g, None)  # type: ignore[call-overload]
+    tree = shapely.STRtree(rd_g)
+    # candidates: the roads whose box meets the way's box widened by `search`, in the order of the tree's dwithin
+    # query (the order that breaks ties below), at the way's grade
+    bnd = shapely.bounds(w_g)
+    wi, ri = tree.query(
+        shapely.box(bnd[:, 0] - search, bnd[:, 1] - search, bnd[:, 2] + search, bnd[:, 3] + search)
+    )
+    keep = grade[w_idx][wi] == grade_r[ri]
     wi, ri = wi[keep], ri[keep]
+    # within `search`: sidewalk ways, any such candidate; other ways, only roads parallel to them: start, end
+    # and middle of the way within `search` of the road (tested in that order, each on the pairs left). A way
+    # with a point within `search` of the road is within it, so dwithin is left to the pairs that need it
+    sw_pair = is_sw[w_idx][wi]
+    keep = sw_pair.copy()
+    d = np.full((wi.size, 3), np.nan)
+    pts = np.empty((w_g.size, 3), dtype=object)
+    xy, owner = shapely.get_coordinates(w_g, return_index=True)  # ends: = line_interpolate_point at 0 and 1
+    at = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    last = np.r_[at[1:] - 1, owner.size - 1]
+    ends = np.full((w_g.size, 2, 2), np.nan)
+    ends[owner[at], 0], ends[owner[last], 1] = xy[at], xy[last]
+    alive = np.flatnonzero(~sw_pair)
+    # ends outside the road's box widened by `search` are too far (no distance needed)
+    rb = shapely.bounds(rd_g)[ri[alive]]
+    lim = search + 1e-9
+    for e in (0, 1):
+        ex, ey = ends[wi[alive], e, 0], ends[wi[alive], e, 1]
+        near = (
+            (ex >= rb[:, 0] - lim) & (ex <= rb[:, 2] + lim) & (ey >= rb[:, 1] - lim) & (ey <= rb[:, 3] + lim)
+        )
+        alive, rb = alive[near], rb[near]
+    todo = np.unique(wi[alive])
+    pts[todo, 0] = shapely.points(ends[todo, 0])
+    pts[todo, 2] = shapely.points(ends[todo, 1])
+    for j in (0, 2, 1):
+        if j == 1:
+            _midpoints(w_g, pts, wi[alive])
+        d[alive, j] = shapely.distance(pts[wi[alive], j], rd_g[ri[alive]])
+        alive = alive[d[alive, j] <= lim]
+    keep[alive] = True
+    check = np.flatnonzero(keep)
+    check = check[~sw_pair[check] & (np.fmin.reduce(d[check], axis=1) <= search)]  # within for sure
+    unsure = np.setdiff1d(np.flatnonzero(keep), check, assume_unique=True)
+    keep[unsure] = shapely.dwithin(w_g[wi[unsure]], rd_g[ri[unsure]], search)
+    wi, ri, d, sw_pair = wi[keep], ri[keep], d[keep], sw_pair[keep]
     if wi.size == 0:
         return none
-    # parallel: start, middle and end of the way within `search` of the road (sidewalk ways: any candidate)
-    pts = np.stack([shapely.line_interpolate_point(w_g, f, normalized=True) for f in (0.0, 0.5, 1.0)], axis=1)
-    d = np.stack([shapely.distance(pts[wi, k], rd_g[ri]) for k in range(3)], axis=1)
-    parallel = (d <= search + 1e-9).all(axis=1) | is_sw[w_idx][wi]
-    wi, ri, d = wi[parallel], ri[parallel], d[parallel]
-    if wi.size == 0:
-        return none
-    # the overlap only decides between candidates: measured for the ways with more than one (most have one)
-    many = np.bincount(wi)[wi] > 1
-    overlap = np.zeros(wi.size)
-    if many.any():
-        uniq_r, inv_r = np.unique(ri[many], return_inverse=True)
-        bands = shapely.buffer(rd_g[uniq_r], search, quad_segs=4)
-        overlap[many] = shapely.length(shapely.intersection(w_g[wi[many]], bands[inv_r]))
+    overlap = _overlap_rank(w_g, rd_g, wi, ri, search)
     order = np.lexsort((-overlap, wi))
     first = order[np.r_[True, wi[order][1:] != wi[order][:-1]]]
-    wsel, rsel, dsel = wi[first], ri[first], d[first].mean(axis=1)
+    wsel, rsel, d = wi[first], ri[first], d[first]
+    sw_sel = np.flatnonzero(sw_pair[first])  # sidewalk ways: their distances not measured yet
+    if sw_sel.size:
+        todo = np.unique(wsel[sw_sel])
+        pts[todo, 0] = shapely.points(ends[todo, 0])
+        pts[todo, 2] = shapely.points(ends[todo, 1])
+        _midpoints(w_g, pts, wsel[sw_sel])
+        for j in range(3):
+            d[sw_sel, j] = shapely.distance(pts[wsel[sw_sel], j], rd_g[rsel[sw_sel]])
+    dsel = d.mean(axis=1)
     return wsel, rsel, dsel
+
+
+def _midpoints(w_g: np.ndarray, pts: np.ndarray, ways: np.ndarray) -> None:
+    """Fill ``pts[ways, 1]`` with the middle (by length) of each line that has none yet."""
+    todo = np.unique(ways)
+    todo = todo[shapely.is_missing(pts[todo, 1])]
+    pts[todo, 1] = shapely.line_interpolate_point(w_g[todo], 0.5, normalized=True)
+
+
+#: a road's band (``shapely.buffer`` with ``quad_segs=4``) holds every point within ``_BAND_IN`` x its radius of
+#: the road's segments and within ``_BAND_ENDS`` x it of the road's vertices: its sides are the segments offset by
+#: the radius, its arcs around the vertices chords of at most 1.5 x 22.5 degrees (cos 16.9 deg = 0.957), and the
+#: line is simplified by 1 % of the radius before buffering (GEOS BufferInputLineSimplifier). None of the band
+#: is beyond ``_BAND_OUT`` x the radius.
+_BAND_IN = 0.98
+_BAND_ENDS = 0.94
+_BAND_OUT = 1.05
+#: lengths closer than this (m) are not told apart by the bounds
+_TOL = 1e-6
+
+
+def _overlap_rank(
+    w_g: np.ndarray, rd_g: np.ndarray, wi: np.ndarray, ri: np.ndarray, search: float
+) -> np.ndarray:
+    """Per pair, a figure whose order within each way is that of the length of way inside the road's band
+    (``shapely.buffer(road, search, quad_segs=4)``): the band's overlap only decides between candidates.
+
+    Ways with one candidate get 0. For the others the length of way within ``_BAND_IN``/``_BAND_ENDS`` and
+    within ``_BAND_OUT`` x ``search`` of the road (on the segments, in numpy) bound the overlap: a way lying
+    wholly within the inner reach has the overlap of its whole length (``shapely.length``, what the
+    intersection measures then) and wins over every candidate after it in query order; a candidate whose upper
+    bound is below another's lower bound cannot win (-1); only the remaining ones get the exact intersection
+    with the band.
+    """
+    overlap = np.zeros(wi.size)
+    many = np.flatnonzero(np.bincount(wi)[wi] > 1)  # most ways have one candidate
+    if many.size == 0:
+        return overlap
+    ws, rs = Segments(w_g), Segments(rd_g)
+    length = shapely.length(w_g)
+    # each way's first candidate (pairs are in query order, the tie-break) wins when wholly inside its band
+    head = many[np.r_[True, wi[many][1:] != wi[many][:-1]]]
+    whole = SegmentPairs(wi[head], ri[head], ws, rs).within_length(search * _BAND_ENDS)
+    whole = head[whole >= ws.total[wi[head]] - _TOL]
+    overlap[many] = -1.0
+    overlap[whole] = length[wi[whole]]
+    done = np.zeros(w_g.size, dtype=bool)
+    done[wi[whole]] = True
+    many = many[~done[wi[many]]]
+    if many.size == 0:
+        return overlap
+    wm = wi[many]
+    sp = SegmentPairs(wm, ri[many], ws, rs)
+    total = ws.total[wm]
+    low = sp.within_length(search * _BAND_ENDS)  # the plain capsule first: most ways lie wholly inside
+    full = low >= total - _TOL
+    high = total.copy()
+    idx = np.arange(many.size)
+    first_full = np.full(w_g.size, many.size)
+    np.minimum.at(first_full, wm, np.where(full, idx, many.size))
+    part = np.flatnonzero(~full & (idx < first_full[wm]))  # those after a way's first whole one cannot win
+    if part.size:
+        sub = sp.subset(part)
+        low[part] = np.maximum(low[part], sub.within_length(search * _BAND_IN, search * _BAND_ENDS))
+        full[part] = low[part] >= total[part] - _TOL
+        high[part] = sub.within_length(search * _BAND_OUT)
+    best = np.zeros(w_g.size)
+    np.maximum.at(best, wm, low)
+    alive = high + _TOL >= best[wm]
+    # a way's first candidate (in query order, the tie-break) wholly inside wins over all after it: none can
+    # have more than the whole length
+    first_full[:] = many.size
+    np.minimum.at(first_full, wm, np.where(full, idx, many.size))
+    alive &= idx <= first_full[wm]
+    exact = alive & ~full & (np.bincount(wm[alive], minlength=w_g.size)[wm] > 1)
+    overlap[many] = np.where(full, length[wm], np.where(alive, 0.0, -1.0))
+    if exact.any():
+        m_ex = many[exact]
+        uniq_r, inv_r = np.unique(ri[m_ex], return_inverse=True)
+        bands = shapely.buffer(rd_g[uniq_r], search, quad_segs=4)
+        overlap[m_ex] = shapely.length(shapely.intersection(w_g[wi[m_ex]], bands[inv_r]))
+    return overlap
 
 
 def edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.DataFrame:
