@@ -48,11 +48,13 @@ from childspace.outputs.style import (
 
 __all__ = [
     "ALWAYS_SPLIT",
+    "GpkgLayers",
     "LayerStyle",
     "community_coverage_layer",
     "is_cgcs2000",
     "layer_styles",
     "plain_columns",
+    "prepare_layers",
     "qml",
     "single_geometry_layers",
     "street_stress_layers",
@@ -656,6 +658,113 @@ def _write_styles(path: Path, styles: Mapping[str, Sequence[LayerStyle]]) -> Non
         con.close()
 
 
+class GpkgLayers(dict):  # type: ignore[type-arg]
+    """Layers already made ready for the file by :func:`prepare_layers` (split by geometry family, plain and
+    compact columns): :func:`write_geopackage` writes them as they are, so the two GeoPackages of a run share
+    that work."""
+
+
+def _compact(df: pd.DataFrame) -> pd.DataFrame:
+    """Whole metres (:func:`_whole_metres`), then integer columns in the smallest of int16/int32 that holds them
+    (GDAL writes them as SMALLINT/MEDIUMINT fields; SQLite stores every integer in as few bytes as its value
+    needs, so the file size is the same, but the writer converts less)."""
+    df = _whole_metres(df)
+    for col in df.columns:
+        s = df[col]
+        if isinstance(s.dtype, gpd.array.GeometryDtype) or pd.api.types.is_bool_dtype(s.dtype):
+            continue
+        if pd.api.types.is_integer_dtype(s.dtype) and len(s):
+            lo, hi = s.min(), s.max()
+            if pd.isna(lo):
+                continue
+            nullable = isinstance(s.dtype, pd.api.extensions.ExtensionDtype)
+            if -(2**15) < lo and hi < 2**15:
+                df[col] = s.astype("Int16" if nullable else np.int16)
+            elif -(2**31) < lo and hi < 2**31:
+                df[col] = s.astype("Int32" if nullable else np.int32)
+    return df
+
+
+def _no_network_is_recomputable(df: pd.DataFrame) -> list[str]:
+    """The ``no_network_<category>`` columns of a per-home coverage layer that say exactly what an empty
+    ``dist_walk_<category>`` says (no facility of the category reachable on the network): left out of the file."""
+    drop = []
+    for col in df.columns:
+        c = str(col)
+        if c.startswith("no_network_") and f"dist_walk_{c[len('no_network_') :]}" in df.columns:
+            flag = df[col].fillna(False).astype(bool).to_numpy()
+            empty = df[f"dist_walk_{c[len('no_network_') :]}"].isna().to_numpy()
+            if np.array_equal(flag, empty):
+                drop.append(col)
+    return drop
+
+
+def prepare_layers(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame | None]) -> GpkgLayers:
+    """The layers as :func:`write_geopackage` writes them, independent of the file's CRS: split by geometry
+    family (:func:`single_geometry_layers`), plain columns (:func:`plain_columns`), metres as whole metres and
+    integers compact (:func:`_compact`); per-home ``no_network_<category>`` flags that repeat an empty
+    ``dist_walk_<category>`` left out. Attribute tables (DataFrames without geometry) are kept, plain."""
+    if isinstance(layers, GpkgLayers):
+        return layers
+    out = GpkgLayers()
+    for name, gdf in single_geometry_layers(layers).items():
+        meta = gdf.attrs.get("method")
+        g = _compact(plain_columns(gdf))
+        drop = _no_network_is_recomputable(g)
+        if drop:
+            g = g.drop(columns=drop)
+        if meta:
+            g.attrs["method"] = meta
+        out[name] = g
+    for name, df in layers.items():  # attribute tables without geometry (e.g. stress_reasons)
+        if isinstance(df, pd.DataFrame) and not isinstance(df, gpd.GeoDataFrame) and len(df):
+            out[name] = _compact(plain_columns(df))
+    return out
+
+
+def _use_arrow() -> bool:
+    """Whether pyogrio can write through Arrow (pyarrow installed, GDAL >= 3.8): several times faster for wide
+    layers; otherwise the feature-by-feature writer."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return tuple(pyogrio.__gdal_version__[:2]) >= (3, 8)
+
+
+def _write_layer(tmp: Path, name: str, g: gpd.GeoDataFrame | pd.DataFrame, meta: Any) -> None:
+    kw: dict[str, Any] = {"layer": name, "driver": "GPKG", "layer_metadata": meta}
+    if isinstance(g, gpd.GeoDataFrame):
+        fam = _family(g)
+        kw["promote_to_multi"] = None if fam == "point" else True
+        if fam != "point":  # the Arrow writer does not promote: make single parts multi here
+            g = _as_multi(g)
+            kw["promote_to_multi"] = None
+    if _use_arrow():
+        try:
+            pyogrio.write_dataframe(g, tmp, use_arrow=True, **kw)
+            return
+        except Exception:  # noqa: BLE001 - a column the Arrow path does not take: the feature writer (which
+            pass  # replaces a layer left half written)
+    pyogrio.write_dataframe(g, tmp, **kw)
+
+
+def _as_multi(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Single lines/polygons as one-part multi geometries (what ``promote_to_multi`` does), vectorised."""
+    arr = np.asarray(g.geometry.array, dtype=object)
+    tid = shapely.get_type_id(arr)
+    single = (tid == 1) | (tid == 3) | (tid == 2)
+    if not single.any():
+        return g
+    out = arr.copy()
+    idx = np.flatnonzero(single)
+    make = shapely.multipolygons if (tid[idx] == 3).any() else shapely.multilinestrings
+    out[idx] = make(arr[idx], indices=np.arange(len(idx)))
+    g = g.copy()
+    g[g.geometry.name] = gpd.GeoSeries(out, index=g.index, crs=g.crs)
+    return g
+
+
 def write_geopackage(
     path: str | Path,
     layers: Mapping[str, gpd.GeoDataFrame | None],
@@ -671,9 +780,10 @@ def write_geopackage(
     path : str or Path
         The ``.gpkg`` file.
     layers : mapping
-        Layer name -> GeoDataFrame (any CRS; ``None`` and empty layers are skipped). Layers mixing geometry
-        families are split (:func:`single_geometry_layers`); a layer's ``attrs["method"]`` (how an estimate was
-        made) is written as its metadata.
+        Layer name -> GeoDataFrame (any CRS; ``None`` and empty layers are skipped), or the result of
+        :func:`prepare_layers` (shared by several files). Layers mixing geometry families are split
+        (:func:`single_geometry_layers`); a layer's ``attrs["method"]`` (how an estimate was made) is written as
+        its metadata; DataFrames without geometry are written as attribute tables.
     crs : CRS-like
         CRS of every layer in the file (default WGS84; e.g. the network's CGCS2000 zone for the local copy).
     styles : bool
@@ -686,28 +796,20 @@ def write_geopackage(
     Path
     """
     path = Path(path)
-    parts = single_geometry_layers(layers)
-    tables = {  # attribute tables without geometry (e.g. stress_reasons)
-        k: v for k, v in layers.items() if isinstance(v, pd.DataFrame) and not isinstance(v, gpd.GeoDataFrame)
-    }
+    ready = prepare_layers(layers)
     written: dict[str, list[LayerStyle]] = {}
     with atomic_path(path, make_dirs=True) as tmp:
-        for name, gdf in parts.items():
-            meta = {"method": gdf.attrs["method"]} if gdf.attrs.get("method") else None  # estimates say how
-            g = _whole_metres(plain_columns(gdf.to_crs(crs)))
-            fam = _family(g)
-            g.to_file(
-                tmp,
-                layer=name,
-                driver="GPKG",
-                layer_metadata=meta,
-                promote_to_multi=None if fam == "point" else True,
-            )
+        for name, g in ready.items():
+            if not isinstance(g, gpd.GeoDataFrame):
+                continue
+            meta = {"method": g.attrs["method"]} if g.attrs.get("method") else None  # estimates say how
+            g = g.to_crs(crs)
+            _write_layer(tmp, name, g, meta)
             if styles:
                 written[name] = layer_styles(name, g, target_pct=target_pct, categories=categories)
-        for name, df in tables.items():
-            if len(df):
-                pyogrio.write_dataframe(plain_columns(df), tmp, layer=name, driver="GPKG")
+        for name, df in ready.items():
+            if not isinstance(df, gpd.GeoDataFrame):
+                _write_layer(tmp, name, df, None)
         if styles and any(written.values()):
             _write_styles(tmp, written)
     return path
