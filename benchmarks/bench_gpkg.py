@@ -75,7 +75,7 @@ def main() -> None:
                 "wall_s": round(time.perf_counter() - w, 2),
                 "cpu_s": round(time.process_time() - c, 2),
                 "peak_rss_gb": round(peak.peak / 1e9, 2),
-                "mb": round(_size(path if path is not None else r) / 1e6, 1) if (path or r) else None,
+                "mb": None if path == "" else round(_size(path if path is not None else r) / 1e6, 1),
             }
         )
         print(rows[-1], flush=True)
@@ -89,14 +89,7 @@ def main() -> None:
         "childspace_local.gpkg",
         lambda: writing.write_geopackage(out / "childspace_local.gpkg", layers, crs=local, **style),
     )
-    both = getattr(writing, "write_geopackages", None)
-    if both is not None:
-        stage(
-            "both GeoPackages (shared reprojection)",
-            lambda: both(out / "both", layers, res, **style),
-            path=out / "both",
-        )
-    del layers
+    layers.clear()
     # the tables as _write_files collects them (CSV + workbook)
     tables: dict[str, pd.DataFrame] = {}
     for key in ("township_coverage", "community_coverage", "township_life_circles", "community_life_circles"):
