@@ -661,7 +661,57 @@ def _write_styles(path: Path, styles: Mapping[str, Sequence[LayerStyle]]) -> Non
 class GpkgLayers(dict):  # type: ignore[type-arg]
     """Layers already made ready for the file by :func:`prepare_layers` (split by geometry family, plain and
     compact columns): :func:`write_geopackage` writes them as they are, so the two GeoPackages of a run share
-    that work."""
+    that work. ``views``: layers written as SQL views of another layer (name -> base layer, columns, the frame
+    the view shows, for its styles)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.views: dict[str, tuple[str, list[str], gpd.GeoDataFrame]] = {}
+
+
+def _routes_as_view(ready: GpkgLayers) -> None:
+    """The per-home ``routes`` points as a view of the ``access`` layer, when they are the same homes.
+
+    A county's two per-home layers hold the same 300,000 points twice (geometry, spatial index, ``origin_id``,
+    ``children``): the route columns go into ``access`` (one row per home already) and ``routes`` becomes an
+    SQL view of its home points with the route columns, registered as a feature layer as the GeoPackage
+    standard allows (OGC 12-128r18, 2.1.6 "Contents": a view's rows are features when listed in
+    ``gpkg_contents`` and ``gpkg_geometry_columns``); QGIS and GDAL open it as a layer, read-only. Left as a
+    layer of its own when the homes differ (routes from some homes only, route lines)."""
+    acc, rts = ready.get("access"), ready.get("routes")
+    if not isinstance(acc, gpd.GeoDataFrame) or not isinstance(rts, gpd.GeoDataFrame):
+        return
+    if "origin_id" not in acc.columns or "origin_id" not in rts.columns or len(acc) != len(rts):
+        return
+    if _family(rts) != "point" or acc.crs is None or rts.crs is None or not acc.crs.equals(rts.crs):
+        return
+    ida, idr = acc["origin_id"].astype(str), rts["origin_id"].astype(str)
+    if not (ida.is_unique and idr.is_unique and set(ida) == set(idr)):
+        return
+    r = rts.set_index(idr.to_numpy()).reindex(ida.to_numpy())
+    ga, gr = np.asarray(acc.geometry.array, dtype=object), np.asarray(r.geometry.array, dtype=object)
+    tol = 1e-9 if acc.crs.is_geographic else 1e-4  # the same home: ~0.1 mm (both went through a projection)
+    if not bool(shapely.equals_exact(ga, gr, tolerance=tol).all()):
+        return
+    shared = [c for c in rts.columns if c in acc.columns and c != rts.geometry.name]
+    for c in shared:  # the same figure in both (e.g. children): the view shows the access column
+        if c != "origin_id" and not np.array_equal(
+            pd.to_numeric(acc[c], errors="coerce").to_numpy(dtype=float),
+            pd.to_numeric(r[c], errors="coerce").to_numpy(dtype=float),
+            equal_nan=True,
+        ):
+            return
+    extra = [c for c in rts.columns if c not in acc.columns and c != rts.geometry.name]
+    merged = acc.copy()
+    for c in extra:
+        merged[c] = (
+            r[c].to_numpy() if not isinstance(r[c].dtype, pd.api.extensions.ExtensionDtype) else r[c].array
+        )
+    merged.attrs = dict(acc.attrs)
+    ready["access"] = merged
+    cols = [c for c in rts.columns if c != rts.geometry.name]
+    ready.views["routes"] = ("access", cols, rts.iloc[:1])
+    del ready["routes"]
 
 
 def _compact(df: pd.DataFrame) -> pd.DataFrame:
@@ -719,7 +769,43 @@ def prepare_layers(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame | None])
     for name, df in layers.items():  # attribute tables without geometry (e.g. stress_reasons)
         if isinstance(df, pd.DataFrame) and not isinstance(df, gpd.GeoDataFrame) and len(df):
             out[name] = _compact(plain_columns(df))
+    _routes_as_view(out)
     return out
+
+
+def _q(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _write_views(path: Path, views: Mapping[str, tuple[str, list[str], Any]]) -> None:
+    """Create each view (its base layer's feature id and geometry, then the columns) and register it as a
+    feature layer in ``gpkg_contents`` / ``gpkg_geometry_columns`` with the base layer's extent and CRS."""
+    con = sqlite3.connect(path)
+    try:
+        for name, (base, cols, _frame) in views.items():
+            geom, gtype, srs, z, m = con.execute(
+                "SELECT column_name, geometry_type_name, srs_id, z, m FROM gpkg_geometry_columns "
+                "WHERE table_name = ?",
+                (base,),
+            ).fetchone()
+            fid = [r[1] for r in con.execute(f"PRAGMA table_info({_q(base)})") if r[5] == 1][0]
+            sel = ", ".join(_q(c) for c in [fid, geom, *cols])
+            con.execute(f"CREATE VIEW {_q(name)} AS SELECT {sel} FROM {_q(base)}")
+            con.execute(
+                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, "
+                "min_x, min_y, max_x, max_y, srs_id) SELECT ?, 'features', ?, ?, "
+                "strftime('%Y-%m-%dT%H:%M:%fZ','now'), min_x, min_y, max_x, max_y, srs_id "
+                "FROM gpkg_contents WHERE table_name = ?",
+                (name, name, f"view of {base}", base),
+            )
+            con.execute(
+                "INSERT INTO gpkg_geometry_columns (table_name, column_name, geometry_type_name, srs_id, z, m) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (name, geom, gtype, srs, z, m),
+            )
+        con.commit()
+    finally:
+        con.close()
 
 
 def _use_arrow() -> bool:
@@ -732,8 +818,17 @@ def _use_arrow() -> bool:
     return tuple(pyogrio.__gdal_version__[:2]) >= (3, 8)
 
 
+#: per-home point layers written without a spatial index (R-tree) above this many rows: a county's 300,000 homes
+#: take 17 MB of index in each file for a layer QGIS draws whole; QGIS builds the index on request (layer
+#: properties → Source → Create spatial index)
+NO_INDEX_LAYERS = ("access",)
+NO_INDEX_MIN_ROWS = 100_000
+
+
 def _write_layer(tmp: Path, name: str, g: gpd.GeoDataFrame | pd.DataFrame, meta: Any) -> None:
     kw: dict[str, Any] = {"layer": name, "driver": "GPKG", "layer_metadata": meta}
+    if name in NO_INDEX_LAYERS and len(g) >= NO_INDEX_MIN_ROWS:
+        kw["layer_options"] = {"SPATIAL_INDEX": "NO"}
     if isinstance(g, gpd.GeoDataFrame):
         fam = _family(g)
         kw["promote_to_multi"] = None if fam == "point" else True
@@ -810,6 +905,12 @@ def write_geopackage(
         for name, df in ready.items():
             if not isinstance(df, gpd.GeoDataFrame):
                 _write_layer(tmp, name, df, None)
+        views = {k: v for k, v in ready.views.items() if v[0] in ready}
+        if views:
+            _write_views(tmp, views)
+            if styles:
+                for name, (_base, _cols, frame) in views.items():
+                    written[name] = layer_styles(name, frame, target_pct=target_pct, categories=categories)
         if styles and any(written.values()):
             _write_styles(tmp, written)
     return path
