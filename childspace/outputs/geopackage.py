@@ -16,14 +16,21 @@
   EPSG:4549 for 120°E, in which Chinese planning data are delivered and where QGIS measures in metres).
 
 Styles use the colours and labels of :mod:`childspace.outputs.style`, as the HTML maps and PNG figures do.
+
+Compact at county scale (300,000 homes): the layers are made ready once for both files
+(:func:`prepare_layers`: split, plain columns, distances in whole metres, compact integers) and only reprojected
+per file; the per-home ``routes`` points are an SQL view of the ``access`` layer when they are the same homes
+(the route columns are stored in ``access``; QGIS opens ``routes`` as a styled, read-only layer); the per-home
+``no_network_<category>`` flags are left out where they repeat an empty ``dist_walk_<category>`` (no facility
+reachable on the network); ``access`` above 100,000 rows has no spatial index (:data:`NO_INDEX_LAYERS`). Layers
+are written through Arrow when pyarrow is installed (several times faster for wide layers), else feature by
+feature.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,60 +41,33 @@ import pyogrio
 import shapely
 
 from childspace._atomic import atomic_path
-from childspace.outputs.style import (
-    CATEGORY_COLOURS,
-    HAZARD_TYPE_LABELS,
-    STATUS_LABELS,
-    STRESS_LABELS,
-    UNCOVERED_RAMP,
-    VERDICT_LABELS,
-    category_label,
-    column_label,
-    coverage_classes,
+from childspace.outputs.gpkg_styles import (
+    FAMILY,
+    LayerStyle,
+    geometry_family,
+    layer_styles,
+    qml,
+    write_styles,
 )
+from childspace.outputs.style import coverage_classes
 
 __all__ = [
     "ALWAYS_SPLIT",
+    "GpkgLayers",
     "LayerStyle",
     "community_coverage_layer",
     "is_cgcs2000",
     "layer_styles",
     "plain_columns",
+    "prepare_layers",
     "qml",
     "single_geometry_layers",
     "street_stress_layers",
     "write_geopackage",
 ]
 
-#: geometry type -> family (the suffix of a split layer)
-_FAMILY = {
-    "Point": "point",
-    "MultiPoint": "point",
-    "LineString": "line",
-    "MultiLineString": "line",
-    "LinearRing": "line",
-    "Polygon": "area",
-    "MultiPolygon": "area",
-}
 #: layers always written split by family (their layer names do not depend on what the data hold)
 ALWAYS_SPLIT: dict[str, tuple[str, ...]] = {"pilots": ("point", "area"), "hazards": ("point", "line")}
-
-#: headers of columns outputs.style does not name (the hazards' countermeasures, per-level children, stress)
-_EXTRA_ALIASES = {
-    "countermeasures": "整改措施建议 Countermeasures",
-    "countermeasure_basis": "措施依据 Basis of the countermeasures",
-    "countermeasure_rules": "措施规则编号 Countermeasure rules",
-    "school_zone": "位于校园周边 In a school zone",
-    "children_primary_school": "小学路线经过的儿童 Children (primary-school routes)",
-    "children_middle_school": "初中路线经过的儿童 Children (middle-school routes)",
-    "children_kindergarten": "幼儿园路线经过的儿童 Children (kindergarten routes)",
-    "routes": "路线数 Routes",
-    "assumed": "含推定标签 Rests on assumed tags",
-    "length": "长度(米) Length (m)",
-    "control": "过街控制 Crossing control",
-    "n_below_target": "低于目标的类型数 Categories below target",
-    "min_pct_walk": "最低步行覆盖率 Lowest walking coverage %",
-}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -138,7 +118,7 @@ def single_geometry_layers(layers: Mapping[str, gpd.GeoDataFrame | None]) -> dic
     for name, gdf in layers.items():
         if gdf is None or len(gdf) == 0 or not isinstance(gdf, gpd.GeoDataFrame):
             continue
-        fam = pd.Series(gdf.geom_type, index=gdf.index).map(_FAMILY)
+        fam = pd.Series(gdf.geom_type, index=gdf.index).map(FAMILY)
         present = [f for f in ("point", "line", "area") if (fam == f).any()]
         if len(present) == 0 or (name not in ALWAYS_SPLIT and len(present) == 1):  # no geometry: kept as is
             out[name] = gdf
@@ -255,405 +235,206 @@ def is_cgcs2000(crs: Any) -> bool:
     return bool(g is not None and (g.to_epsg() == 4490 or ("2000" in g.name and "China" in g.name)))
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# QGIS styles (QML)
-# ---------------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class LayerStyle:
-    """One row of the ``layer_styles`` table: style name, QML document, whether QGIS applies it on open."""
+class GpkgLayers(dict):
+    """Layers already made ready for the file by :func:`prepare_layers` (split by geometry family, plain and
+    compact columns): :func:`write_geopackage` writes them as they are, so the two GeoPackages of a run share
+    that work. ``views``: layers written as SQL views of another layer (name -> base layer, columns, the frame
+    the view shows, for its styles)."""
 
-    name: str
-    qml: str
-    default: bool = True
-    description: str = ""
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.views: dict[str, tuple[str, list[str], gpd.GeoDataFrame]] = {}
 
 
-def _rgba(colour: str, alpha: int = 255) -> str:
-    h = colour.lstrip("#")
-    return f"{int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha}"
+def _routes_as_view(ready: GpkgLayers) -> None:
+    """The per-home ``routes`` points as a view of the ``access`` layer, when they are the same homes.
 
-
-def _options(parent: ET.Element, props: Mapping[str, str]) -> None:
-    """Symbol-layer properties in both forms QGIS reads: ``<Option type="Map">`` (3.26+) and ``<prop>``."""
-    opt = ET.SubElement(parent, "Option", type="Map")
-    for k, v in props.items():
-        ET.SubElement(opt, "Option", name=k, value=str(v), type="QString")
-    for k, v in props.items():
-        ET.SubElement(parent, "prop", k=k, v=str(v))
-
-
-def _symbol(kind: str, name: str, colour: str, **kw: Any) -> ET.Element:
-    """A QGIS symbol: ``kind`` "marker" (shape, size), "line" (width) or "fill" (outline, hatch)."""
-    sym = ET.Element("symbol", type=kind, name=name, alpha="1", clip_to_extent="1", force_rhr="0")
-    if kind == "marker":
-        lay = ET.SubElement(
-            sym, "layer", attrib={"class": "SimpleMarker", "enabled": "1", "pass": "0", "locked": "0"}
+    A county's two per-home layers hold the same 300,000 points twice (geometry, spatial index, ``origin_id``,
+    ``children``): the route columns go into ``access`` (one row per home already) and ``routes`` becomes an
+    SQL view of its home points with the route columns, registered as a feature layer as the GeoPackage
+    standard allows (OGC 12-128r18, 2.1.6 "Contents": a view's rows are features when listed in
+    ``gpkg_contents`` and ``gpkg_geometry_columns``); QGIS and GDAL open it as a layer, read-only. Left as a
+    layer of its own when the homes differ (routes from some homes only, route lines)."""
+    acc, rts = ready.get("access"), ready.get("routes")
+    if not isinstance(acc, gpd.GeoDataFrame) or not isinstance(rts, gpd.GeoDataFrame):
+        return
+    if "origin_id" not in acc.columns or "origin_id" not in rts.columns or len(acc) != len(rts):
+        return
+    if geometry_family(rts) != "point" or acc.crs is None or rts.crs is None or not acc.crs.equals(rts.crs):
+        return
+    ida, idr = acc["origin_id"].astype(str), rts["origin_id"].astype(str)
+    if not (ida.is_unique and idr.is_unique and set(ida) == set(idr)):
+        return
+    r = rts.set_index(idr.to_numpy()).reindex(ida.to_numpy())
+    ga, gr = np.asarray(acc.geometry.array, dtype=object), np.asarray(r.geometry.array, dtype=object)
+    tol = 1e-9 if acc.crs.is_geographic else 1e-4  # the same home: ~0.1 mm (both went through a projection)
+    if not bool(shapely.equals_exact(ga, gr, tolerance=tol).all()):
+        return
+    shared = [c for c in rts.columns if c in acc.columns and c != rts.geometry.name]
+    for c in shared:  # the same figure in both (e.g. children): the view shows the access column
+        if c != "origin_id" and not np.array_equal(
+            pd.to_numeric(acc[c], errors="coerce").to_numpy(dtype=float),
+            pd.to_numeric(r[c], errors="coerce").to_numpy(dtype=float),
+            equal_nan=True,
+        ):
+            return
+    extra = [c for c in rts.columns if c not in acc.columns and c != rts.geometry.name]
+    merged = acc.copy()
+    for c in extra:
+        merged[c] = (
+            r[c].to_numpy() if not isinstance(r[c].dtype, pd.api.extensions.ExtensionDtype) else r[c].array
         )
-        _options(
-            lay,
-            {
-                "name": kw.get("shape", "circle"),
-                "color": _rgba(colour),
-                "outline_color": _rgba(kw.get("outline", "#ffffff")),
-                "outline_width": "0.3",
-                "outline_width_unit": "MM",
-                "size": str(kw.get("size", 2.4)),
-                "size_unit": "MM",
-            },
-        )
-    elif kind == "line":
-        lay = ET.SubElement(
-            sym, "layer", attrib={"class": "SimpleLine", "enabled": "1", "pass": "0", "locked": "0"}
-        )
-        _options(
-            lay,
-            {
-                "line_color": _rgba(colour),
-                "line_width": str(kw.get("width", 0.6)),
-                "line_width_unit": "MM",
-                "capstyle": "round",
-                "joinstyle": "round",
-                "line_style": kw.get("line_style", "solid"),
-            },
-        )
-    else:
-        lay = ET.SubElement(
-            sym, "layer", attrib={"class": "SimpleFill", "enabled": "1", "pass": "0", "locked": "0"}
-        )
-        _options(
-            lay,
-            {
-                "color": _rgba(colour, int(kw.get("alpha", 200))),
-                "style": "solid",
-                "outline_color": _rgba(kw.get("outline", "#636363")),
-                "outline_width": "0.2",
-                "outline_width_unit": "MM",
-                "outline_style": "solid",
-            },
-        )
-        if kw.get("hatch"):  # the second cue besides colour (as the hatches of the PNG figures)
-            lay2 = ET.SubElement(
-                sym, "layer", attrib={"class": "SimpleFill", "enabled": "1", "pass": "0", "locked": "0"}
-            )
-            _options(
-                lay2,
-                {
-                    "color": "60,60,60,255",
-                    "style": kw["hatch"],
-                    "outline_style": "no",
-                    "outline_color": "0,0,0,0",
-                    "outline_width": "0",
-                },
-            )
-    return sym
+    merged.attrs = dict(acc.attrs)
+    ready["access"] = merged
+    cols = [c for c in rts.columns if c != rts.geometry.name]
+    ready.views["routes"] = ("access", cols, rts.iloc[:1])
+    del ready["routes"]
 
 
-def _categorized(attr: str, classes: Sequence[tuple[Any, str, ET.Element]]) -> ET.Element:
-    r = ET.Element(
-        "renderer-v2",
-        type="categorizedSymbol",
-        attr=attr,
-        symbollevels="0",
-        enableorderby="0",
-        forceraster="0",
-    )
-    cats = ET.SubElement(r, "categories")
-    syms = ET.SubElement(r, "symbols")
-    for i, (value, label, sym) in enumerate(classes):
-        ET.SubElement(cats, "category", value=str(value), label=label, symbol=str(i), render="true")
-        sym.set("name", str(i))
-        syms.append(sym)
-    return r
-
-
-def _graduated(attr: str, ranges: Sequence[tuple[float, float, str, ET.Element]]) -> ET.Element:
-    r = ET.Element(
-        "renderer-v2",
-        type="graduatedSymbol",
-        attr=attr,
-        graduatedMethod="GraduatedColor",
-        symbollevels="0",
-        enableorderby="0",
-        forceraster="0",
-    )
-    rs = ET.SubElement(r, "ranges")
-    syms = ET.SubElement(r, "symbols")
-    for i, (lo, hi, label, sym) in enumerate(ranges):
-        ET.SubElement(
-            rs,
-            "range",
-            lower=repr(float(lo)),
-            upper=repr(float(hi)),
-            label=label,
-            symbol=str(i),
-            render="true",
-        )
-        sym.set("name", str(i))
-        syms.append(sym)
-    ET.SubElement(r, "mode", name="manual")
-    return r
-
-
-def _single(sym: ET.Element) -> ET.Element:
-    r = ET.Element("renderer-v2", type="singleSymbol", symbollevels="0", enableorderby="0", forceraster="0")
-    syms = ET.SubElement(r, "symbols")
-    sym.set("name", "0")
-    syms.append(sym)
-    return r
-
-
-def _labeling(field: str, kind: str) -> ET.Element:
-    """Labels of ``field`` (e.g. the hazard's rank number) in bold with a white halo."""
-    lab = ET.Element("labeling", type="simple")
-    st = ET.SubElement(lab, "settings", calloutType="simple")
-    ts = ET.SubElement(
-        st,
-        "text-style",
-        fieldName=field,
-        isExpression="0",
-        fontSize="9",
-        fontSizeUnit="Point",
-        fontWeight="75",
-        fontFamily="Noto Sans CJK SC",
-        textColor="0,0,0,255",
-        textOpacity="1",
-        namedStyle="Bold",
-    )
-    ET.SubElement(
-        ts, "text-buffer", bufferDraw="1", bufferSize="1", bufferSizeUnits="MM", bufferColor="255,255,255,255"
-    )
-    ET.SubElement(st, "placement", placement="0" if kind == "point" else "2", dist="1", distUnits="MM")
-    ET.SubElement(st, "rendering", obstacle="1", displayAll="1", drawLabels="1")
-    return lab
-
-
-def _alias(col: str) -> str:
-    return _EXTRA_ALIASES.get(col) or column_label(col)
-
-
-def qml(renderer: ET.Element, columns: Sequence[str] = (), labeling: ET.Element | None = None) -> str:
-    """A QGIS layer style document (QML) with a renderer, optional labels, and bilingual field aliases."""
-    root = ET.Element(
-        "qgis",
-        version="3.22.0",
-        styleCategories="Symbology|Labeling|Fields",
-        labelsEnabled="1" if labeling is not None else "0",
-    )
-    root.append(renderer)
-    if labeling is not None:
-        root.append(labeling)
-    if columns:
-        al = ET.SubElement(root, "aliases")
-        for i, c in enumerate(columns):
-            a = _alias(str(c))
-            if a != c:
-                ET.SubElement(al, "alias", field=str(c), index=str(i), name=a)
-    ET.indent(root)
-    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(
-        root, encoding="unicode"
-    )
-
-
-_SHAPES = {
-    "meets": "circle",
-    "partly": "square",
-    "gap": "cross2",
-}  # as outputs.style.STATUS_MARKERS (o, s, X)
-
-
-def _family(gdf: gpd.GeoDataFrame) -> str:
-    fam = pd.Series(gdf.geom_type).map(_FAMILY).dropna()
-    return str(fam.iloc[0]) if len(fam) else "point"
-
-
-def _kind(family: str) -> str:
-    return {"point": "marker", "line": "line", "area": "fill"}[family]
-
-
-def layer_styles(
-    name: str,
-    gdf: gpd.GeoDataFrame,
-    target_pct: float | None = None,
-    categories: Sequence[str] | None = None,
-) -> list[LayerStyle]:
-    """The QGIS styles of one layer (the first is applied on open), or none for a layer without one.
-
-    Styled: ``community_coverage`` (categories below the target; one extra style per category by the coverage
-    classes), ``street_stress`` / ``crossing_stress`` (level 1–4), ``hazards_*`` (level, labelled with the rank),
-    ``routes`` (verdict; lines, or the home points when the routes carry no line), ``pilots_*`` (status, a shape
-    per status), ``facilities`` (category), ``gaps`` (children not covered).
-    """
-    base = name.rsplit("_", 1)[0] if name.rsplit("_", 1)[-1] in ("point", "line", "area") else name
-    fam = _family(gdf)
-    kind = _kind(fam)
-    cols = [c for c in gdf.columns if c != gdf.geometry.name]
-    out: list[LayerStyle] = []
-    if base == "community_coverage":
-        classes = coverage_classes(target_pct)
-        t = classes[-1].lower
-        below = ["#fdd0a2", "#fd8d3c", "#a63603"]
-        rng = [
-            (
-                -0.5,
-                0.5,
-                f"0 类低于{t:.0f}%目标（全部达标） all categories meet the target",
-                _symbol("fill", "", classes[-1].colour),
-            ),
-            (
-                0.5,
-                2.5,
-                "1–2 类低于目标 1–2 categories below the target",
-                _symbol("fill", "", below[0], hatch="b_diagonal"),
-            ),
-            (
-                2.5,
-                4.5,
-                "3–4 类低于目标 3–4 categories below",
-                _symbol("fill", "", below[1], hatch="b_diagonal"),
-            ),
-            (
-                4.5,
-                99.0,
-                "5 类及以上低于目标 5 or more below",
-                _symbol("fill", "", below[2], hatch="b_diagonal"),
-            ),
-        ]
-        out.append(
-            LayerStyle(
-                "低于目标的类型数 Categories below the target",
-                qml(_graduated("n_below_target", rng), cols),
-                True,
-                f"coverage on foot against the {t:.0f}% target, by community",
-            )
-        )
-        for c in categories or [c[len("pct_walk_") :] for c in cols if str(c).startswith("pct_walk_")]:
-            col = f"pct_walk_{c}"
-            if col not in cols:
+def _compact(df: pd.DataFrame) -> pd.DataFrame:
+    """Whole metres (:func:`_whole_metres`), then integer columns in the smallest of int16/int32 that holds them
+    (GDAL writes them as SMALLINT/MEDIUMINT fields; SQLite stores every integer in as few bytes as its value
+    needs, so the file size is the same, but the writer converts less)."""
+    df = _whole_metres(df)
+    for col in df.columns:
+        s = df[col]
+        if isinstance(s.dtype, gpd.array.GeometryDtype) or pd.api.types.is_bool_dtype(s.dtype):
+            continue
+        if pd.api.types.is_integer_dtype(s.dtype) and len(s):
+            lo, hi = s.min(), s.max()
+            if pd.isna(lo):
                 continue
-            rr = []
-            for k in (
-                classes
-            ):  # QGIS ranges include both ends, the first match wins; the classes are [lower, upper)
-                hi = k.upper if np.isfinite(k.upper) else 100000.0
-                rr.append(
-                    (
-                        k.lower,
-                        hi if k.meets else hi - 1e-6,
-                        k.label,
-                        _symbol("fill", "", k.colour, hatch="" if k.meets else "b_diagonal"),
-                    )
-                )
-            out.append(
-                LayerStyle(
-                    f"{category_label(c)} 步行覆盖率 walking coverage",
-                    qml(_graduated(col, rr), cols),
-                    False,
-                    f"walking coverage of {c} against the {t:.0f}% target",
-                )
-            )
-    elif base in ("street_stress", "crossing_stress"):
-        cl: list[tuple[Any, str, ET.Element]] = [
-            (lv, f"{zh} {en}", _symbol(kind, "", colour, width=0.3 + 0.3 * lv, size=1.2 + 0.6 * lv))
-            for lv, (zh, en, colour) in STRESS_LABELS.items()
-        ]
-        out.append(LayerStyle("压力等级 Stress level", qml(_categorized("level", cl), cols)))
-    elif base == "hazards":
-        cl = [
-            (
-                lv,
-                f"{zh} {en}",
-                _symbol(kind, "", colour, width=1.6, size=4.0, shape="triangle", outline="#000000"),
-            )
-            for lv, (zh, en, colour) in STRESS_LABELS.items()
-            if lv >= 2
-        ]
-        t_zh, t_en = HAZARD_TYPE_LABELS["crossing" if fam == "point" else "segment"]
-        out.append(
-            LayerStyle(
-                f"隐患{t_zh}（按排序编号） Hazards ({t_en.lower()}s) numbered by rank",
-                qml(_categorized("level", cl), cols, _labeling("rank", fam)),
-            )
-        )
-    elif base == "routes" and "verdict" in cols:
-        cl = [
-            (
-                v,
-                f"{sym} {zh} {en}",
-                _symbol(kind, "", colour, width=0.5, size=1.6, shape=_SHAPES.get(s, "circle")),
-            )
-            for (v, (zh, en, colour, sym)), s in zip(VERDICT_LABELS.items(), ("meets", "partly", "gap"))
-        ]
-        cl.append(("unreachable", "不可达 Unreachable", _symbol(kind, "", "#969696", width=0.4, size=1.4)))
-        out.append(LayerStyle("路线评价 Route verdict", qml(_categorized("verdict", cl), cols)))
-    elif base == "pilots" and "status" in cols:
-        cl = [
-            (
-                s,
-                f"{sym} {zh} {en}",
-                _symbol(
-                    kind, "", colour, size=3.2, shape=_SHAPES[s], hatch="" if s == "meets" else "b_diagonal"
-                ),
-            )
-            for s, (zh, en, colour, sym) in STATUS_LABELS.items()
-        ]
-        out.append(
-            LayerStyle(
-                "试点单元状态 Pilot status", qml(_categorized("status", cl), cols, _labeling("name", fam))
-            )
-        )
-    elif base == "facilities" and "category" in cols:
-        cl = [
-            (c, category_label(c), _symbol(kind, "", colour, size=2.6))
-            for c, colour in CATEGORY_COLOURS.items()
-            if (gdf["category"] == c).any()
-        ]
-        out.append(LayerStyle("设施类型 Facility category", qml(_categorized("category", cl), cols)))
-    elif base == "gaps" and kind == "fill":
-        out.append(
-            LayerStyle(
-                "未覆盖区域 Gaps", qml(_single(_symbol("fill", "", UNCOVERED_RAMP[2], alpha=150)), cols)
-            )
-        )
+            nullable = isinstance(s.dtype, pd.api.extensions.ExtensionDtype)
+            if -(2**15) < lo and hi < 2**15:
+                df[col] = s.astype("Int16" if nullable else np.int16)
+            elif -(2**31) < lo and hi < 2**31:
+                df[col] = s.astype("Int32" if nullable else np.int32)
+    return df
+
+
+def _no_network_is_recomputable(df: pd.DataFrame) -> list[str]:
+    """The ``no_network_<category>`` columns of a per-home coverage layer that say exactly what an empty
+    ``dist_walk_<category>`` says (no facility of the category reachable on the network): left out of the file."""
+    drop = []
+    for col in df.columns:
+        c = str(col)
+        if c.startswith("no_network_") and f"dist_walk_{c[len('no_network_') :]}" in df.columns:
+            flag = df[col].fillna(False).astype(bool).to_numpy()
+            empty = df[f"dist_walk_{c[len('no_network_') :]}"].isna().to_numpy()
+            if np.array_equal(flag, empty):
+                drop.append(col)
+    return drop
+
+
+def prepare_layers(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame | None]) -> GpkgLayers:
+    """The layers as :func:`write_geopackage` writes them, independent of the file's CRS: split by geometry
+    family (:func:`single_geometry_layers`), plain columns (:func:`plain_columns`), metres as whole metres and
+    integers compact (:func:`_compact`); per-home ``no_network_<category>`` flags that repeat an empty
+    ``dist_walk_<category>`` left out. Attribute tables (DataFrames without geometry) are kept, plain."""
+    if isinstance(layers, GpkgLayers):
+        return layers
+    out = GpkgLayers()
+    for name, gdf in single_geometry_layers(layers).items():
+        meta = gdf.attrs.get("method")
+        g = _compact(plain_columns(gdf))
+        drop = _no_network_is_recomputable(g)
+        if drop:
+            g = g.drop(columns=drop)
+        if meta:
+            g.attrs["method"] = meta
+        out[name] = g
+    for name, df in layers.items():  # attribute tables without geometry (e.g. stress_reasons)
+        if isinstance(df, pd.DataFrame) and not isinstance(df, gpd.GeoDataFrame) and len(df):
+            out[name] = _compact(plain_columns(df))
+    _routes_as_view(out)
     return out
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# writing
-# ---------------------------------------------------------------------------------------------------------------
-_STYLES_TABLE = """
-CREATE TABLE IF NOT EXISTS layer_styles (
-  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
-  f_table_catalog TEXT(256), f_table_schema TEXT(256), f_table_name TEXT(256), f_geometry_column TEXT(256),
-  styleName TEXT(30), styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN, description TEXT, owner TEXT(30),
-  ui TEXT(30), update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
-)"""
+def _q(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
 
 
-def _write_styles(path: Path, styles: Mapping[str, Sequence[LayerStyle]]) -> None:
-    """Add the ``layer_styles`` table (as QGIS writes it, registered in ``gpkg_contents`` as attributes)."""
+def _write_views(path: Path, views: Mapping[str, tuple[str, list[str], Any]]) -> None:
+    """Create each view (its base layer's feature id and geometry, then the columns) and register it as a
+    feature layer in ``gpkg_contents`` / ``gpkg_geometry_columns`` with the base layer's extent and CRS."""
     con = sqlite3.connect(path)
     try:
-        geom = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall())
-        con.execute(_STYLES_TABLE)
-        con.execute(
-            "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, last_change) "
-            "VALUES ('layer_styles', 'attributes', 'layer_styles', 'QGIS layer styles', "
-            "strftime('%Y-%m-%dT%H:%M:%fZ','now'))"
-        )
-        rows = [
-            ("", "", layer, geom.get(layer, "geom"), s.name, s.qml, "", int(s.default), s.description, "", "")
-            for layer, ss in styles.items()
-            if layer in geom
-            for s in ss
-        ]
-        con.executemany(
-            "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
-            "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
+        for name, (base, cols, _frame) in views.items():
+            geom, gtype, srs, z, m = con.execute(
+                "SELECT column_name, geometry_type_name, srs_id, z, m FROM gpkg_geometry_columns "
+                "WHERE table_name = ?",
+                (base,),
+            ).fetchone()
+            fid = [r[1] for r in con.execute(f"PRAGMA table_info({_q(base)})") if r[5] == 1][0]
+            sel = ", ".join(_q(c) for c in [fid, geom, *cols])
+            con.execute(f"CREATE VIEW {_q(name)} AS SELECT {sel} FROM {_q(base)}")
+            con.execute(
+                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, "
+                "min_x, min_y, max_x, max_y, srs_id) SELECT ?, 'features', ?, ?, "
+                "strftime('%Y-%m-%dT%H:%M:%fZ','now'), min_x, min_y, max_x, max_y, srs_id "
+                "FROM gpkg_contents WHERE table_name = ?",
+                (name, name, f"view of {base}", base),
+            )
+            con.execute(
+                "INSERT INTO gpkg_geometry_columns (table_name, column_name, geometry_type_name, srs_id, z, m) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (name, geom, gtype, srs, z, m),
+            )
         con.commit()
     finally:
         con.close()
+
+
+def _use_arrow() -> bool:
+    """Whether pyogrio can write through Arrow (pyarrow installed, GDAL >= 3.8): several times faster for wide
+    layers; otherwise the feature-by-feature writer."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is None:
+        return False
+    return tuple(pyogrio.__gdal_version__[:2]) >= (3, 8)
+
+
+#: per-home point layers written without a spatial index (R-tree) above this many rows: a county's 300,000 homes
+#: take 17 MB of index in each file for a layer QGIS draws whole; QGIS builds the index on request (layer
+#: properties → Source → Create spatial index)
+NO_INDEX_LAYERS = ("access",)
+NO_INDEX_MIN_ROWS = 100_000
+
+
+def _write_layer(tmp: Path, name: str, g: gpd.GeoDataFrame | pd.DataFrame, meta: Any) -> None:
+    kw: dict[str, Any] = {"layer": name, "driver": "GPKG", "layer_metadata": meta}
+    if name in NO_INDEX_LAYERS and len(g) >= NO_INDEX_MIN_ROWS:
+        kw["layer_options"] = {"SPATIAL_INDEX": "NO"}
+    if isinstance(g, gpd.GeoDataFrame):
+        fam = geometry_family(g)
+        kw["promote_to_multi"] = None if fam == "point" else True
+        if fam != "point":  # the Arrow writer does not promote: make single parts multi here
+            g = _as_multi(g)
+            kw["promote_to_multi"] = None
+    if _use_arrow():
+        try:
+            pyogrio.write_dataframe(g, tmp, use_arrow=True, **kw)
+            return
+        except Exception:  # noqa: BLE001 - a column the Arrow path does not take: the feature writer (which
+            pass  # replaces a layer left half written)
+    pyogrio.write_dataframe(g, tmp, **kw)
+
+
+def _as_multi(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Single lines/polygons as one-part multi geometries (what ``promote_to_multi`` does), vectorised."""
+    arr = np.asarray(g.geometry.array, dtype=object)
+    tid = shapely.get_type_id(arr)
+    single = (tid == 1) | (tid == 3) | (tid == 2)
+    if not single.any():
+        return g
+    out = arr.copy()
+    idx = np.flatnonzero(single)
+    make = shapely.multipolygons if (tid[idx] == 3).any() else shapely.multilinestrings
+    out[idx] = make(arr[idx], indices=np.arange(len(idx)))
+    g = g.copy()
+    g[g.geometry.name] = gpd.GeoSeries(out, index=g.index, crs=g.crs)
+    return g
 
 
 def write_geopackage(
@@ -671,9 +452,10 @@ def write_geopackage(
     path : str or Path
         The ``.gpkg`` file.
     layers : mapping
-        Layer name -> GeoDataFrame (any CRS; ``None`` and empty layers are skipped). Layers mixing geometry
-        families are split (:func:`single_geometry_layers`); a layer's ``attrs["method"]`` (how an estimate was
-        made) is written as its metadata.
+        Layer name -> GeoDataFrame (any CRS; ``None`` and empty layers are skipped), or the result of
+        :func:`prepare_layers` (shared by several files). Layers mixing geometry families are split
+        (:func:`single_geometry_layers`); a layer's ``attrs["method"]`` (how an estimate was made) is written as
+        its metadata; DataFrames without geometry are written as attribute tables.
     crs : CRS-like
         CRS of every layer in the file (default WGS84; e.g. the network's CGCS2000 zone for the local copy).
     styles : bool
@@ -686,28 +468,26 @@ def write_geopackage(
     Path
     """
     path = Path(path)
-    parts = single_geometry_layers(layers)
-    tables = {  # attribute tables without geometry (e.g. stress_reasons)
-        k: v for k, v in layers.items() if isinstance(v, pd.DataFrame) and not isinstance(v, gpd.GeoDataFrame)
-    }
+    ready = prepare_layers(layers)
     written: dict[str, list[LayerStyle]] = {}
     with atomic_path(path, make_dirs=True) as tmp:
-        for name, gdf in parts.items():
-            meta = {"method": gdf.attrs["method"]} if gdf.attrs.get("method") else None  # estimates say how
-            g = _whole_metres(plain_columns(gdf.to_crs(crs)))
-            fam = _family(g)
-            g.to_file(
-                tmp,
-                layer=name,
-                driver="GPKG",
-                layer_metadata=meta,
-                promote_to_multi=None if fam == "point" else True,
-            )
+        for name, g in ready.items():
+            if not isinstance(g, gpd.GeoDataFrame):
+                continue
+            meta = {"method": g.attrs["method"]} if g.attrs.get("method") else None  # estimates say how
+            g = g.to_crs(crs)
+            _write_layer(tmp, name, g, meta)
             if styles:
                 written[name] = layer_styles(name, g, target_pct=target_pct, categories=categories)
-        for name, df in tables.items():
-            if len(df):
-                pyogrio.write_dataframe(plain_columns(df), tmp, layer=name, driver="GPKG")
+        for name, df in ready.items():
+            if not isinstance(df, gpd.GeoDataFrame):
+                _write_layer(tmp, name, df, None)
+        views = {k: v for k, v in ready.views.items() if v[0] in ready}
+        if views:
+            _write_views(tmp, views)
+            if styles:
+                for name, (_base, _cols, frame) in views.items():
+                    written[name] = layer_styles(name, frame, target_pct=target_pct, categories=categories)
         if styles and any(written.values()):
-            _write_styles(tmp, written)
+            write_styles(tmp, written)
     return path

@@ -170,13 +170,28 @@ def _plain_table(df: pd.DataFrame, name: str) -> pd.DataFrame:
     geom_cols = [c for c in out.columns if str(out[c].dtype) == "geometry"]
     out = out.drop(columns=geom_cols)
     for c in out.columns:
-        if out[c].dtype == object:
-            sample = out[c].dropna()
-            if len(sample) and sample.map(lambda v: isinstance(v, (list, tuple, set))).any():
-                out[c] = out[c].map(
-                    lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple, set)) else v
-                )
+        if out[c].dtype == object and _distinct_values_match(
+            out[c], lambda v: isinstance(v, (list, tuple, set))
+        ):
+            out[c] = out[c].map(lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple, set)) else v)
     return pd.DataFrame(out)
+
+
+def _distinct_values_match(s: pd.Series, test: Any) -> bool:
+    """Whether ``test`` holds for a value of the column, looking at each distinct value once (a county's tables
+    repeat a few hundred texts over 600,000 rows); unhashable values (lists, sets) are tested one by one."""
+    try:
+        values = pd.unique(s.to_numpy(dtype=object))
+    except TypeError:
+        values = s.to_numpy(dtype=object)
+    return any(test(v) for v in values)
+
+
+def _safe_column(s: pd.Series) -> pd.Series:
+    """:func:`safe_text` on a text column, touching it only when a value would start a formula."""
+    if _distinct_values_match(s, lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES)):
+        return s.map(safe_text)
+    return s
 
 
 def _round_numbers(table: pd.DataFrame) -> pd.DataFrame:
@@ -654,7 +669,7 @@ def write_csv_tables(
             if not (
                 pd.api.types.is_numeric_dtype(table[c]) or pd.api.types.is_datetime64_any_dtype(table[c])
             ):
-                table[c] = table[c].map(safe_text)
+                table[c] = _safe_column(table[c])
         if bilingual:
             table = bilingual_headers(_round_numbers(table))
         target = directory / f"{safe}.csv"

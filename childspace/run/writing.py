@@ -40,7 +40,8 @@ def write_geopackage(path: Path, layers: dict[str, Any], crs: Any = "EPSG:4326",
 
 def _gpkg_layers(res: Results, cfg: RunConfig) -> dict[str, Any]:
     """The layers of the GeoPackage: boundaries, every result layer, coverage by community (one column per
-    category) and, with the network, the street and crossing stress."""
+    category) and, with the network, the street and crossing stress; made ready for the file once
+    (:func:`childspace.outputs.geopackage.prepare_layers`), so the two GeoPackages share that work."""
     import warnings
 
     from childspace._errors import ChildspaceWarning
@@ -76,7 +77,7 @@ def _gpkg_layers(res: Results, cfg: RunConfig) -> dict[str, Any]:
                 ChildspaceWarning,
                 stacklevel=2,
             )
-    return layers
+    return geopackage.prepare_layers(layers)
 
 
 def _local_crs(res: Results) -> Any:
