@@ -213,6 +213,9 @@ def instrument(st: Stages) -> None:
         cov, "service_areas", lambda a, k, o: f"analysis: service_areas ({_arg(a, k, 3, 'method', 'walk')})"
     )
     st.wrap(
+        cov, "service_areas_dissolved", "analysis: service_areas_dissolved (walk, per facility + dissolved)"
+    )
+    st.wrap(
         cov,
         "dissolve_service_areas",
         lambda a, k, o: f"analysis: dissolve_service_areas ({_arg(a, k, 3, 'method', 'walk')})",
