@@ -197,12 +197,7 @@ def raster_per_source(
     order = np.argsort(owner, kind="stable")
     xy, owner = xy[order], owner[order]
     bounds = np.searchsorted(owner, np.arange(n + 1))
-    batches = []
-    for hw in np.unique(half):
-        members = np.flatnonzero(half == hw)
-        side = int(2 * hw + 1)
-        per = max(1, max_cells // (side * side))
-        batches += [(members[a : a + per], int(hw)) for a in range(0, len(members), per)]
+    batches = _window_batches(half, max_cells)
 
     def trace(batch: tuple[np.ndarray, int]) -> np.ndarray:
         mem, hw = batch
@@ -380,12 +375,7 @@ def raster_pieces_per_source(
     order = np.argsort(owner, kind="stable")
     bounds = np.searchsorted(owner[order], np.arange(n + 1))
     origin0 = _lattice(centre, cell)
-    batches = []
-    for hw in np.unique(half):
-        members = np.flatnonzero(half == hw)
-        side = int(2 * hw + 1)
-        per = max(1, max_cells // (side * side))
-        batches += [(members[a : a + per], int(hw)) for a in range(0, len(members), per)]
+    batches = _window_batches(half, max_cells)
 
     def trace(batch: tuple[np.ndarray, int]) -> np.ndarray:
         mem, hw = batch
@@ -418,3 +408,14 @@ def raster_pieces_dissolved(
     rep = rep[rep >= 0]
     xy, _ = sampler.sample(np.r_[rep, pieces[~w]], edge, start, end)
     return raster_dissolved(xy, cell, width)
+
+
+def _window_batches(half: np.ndarray, max_cells: int) -> list[tuple[np.ndarray, int]]:
+    """Owners grouped by their window's half-size (cells), in batches of at most ``max_cells`` raster cells."""
+    batches = []
+    for hw in np.unique(half):
+        members = np.flatnonzero(half == hw)
+        side = int(2 * hw + 1)
+        per = max(1, max_cells // (side * side))
+        batches += [(members[a : a + per], int(hw)) for a in range(0, len(members), per)]
+    return batches
