@@ -10,7 +10,7 @@ import shapely
 from childspace._errors import ChildspaceError
 from childspace.inputs.projection import local_crs_for
 
-__all__ = ["auto_hex_size", "hex_totals"]
+__all__ = ["auto_hex_size", "hex_cells", "hex_polygons", "hex_totals"]
 
 
 def hex_totals(
@@ -42,6 +42,16 @@ def hex_totals(
         if weights is None
         else np.asarray(pd.to_numeric(pd.Series(np.asarray(weights)), errors="coerce").fillna(0), dtype=float)
     )
+    cells, inv = hex_cells(x, y, size_m)
+    total = np.bincount(inv, weights=w, minlength=len(cells))
+    count = np.bincount(inv, minlength=len(cells))
+    polys = hex_polygons(cells, size_m)
+    return gpd.GeoDataFrame({"total": total, "points": count}, geometry=polys, crs=crs)
+
+
+def hex_cells(x: np.ndarray, y: np.ndarray, size_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pointy-top hexagon (axial q, r) of each point (metric x, y; ``size_m`` = circumradius): the distinct
+    cells, sorted, and the cell index of each point."""
     s3 = np.sqrt(3.0)
     # axial coordinates of pointy-top hexagons, then cube rounding (standard hexagon-grid arithmetic)
     qf = (s3 / 3.0 * x - y / 3.0) / size_m
@@ -54,17 +64,19 @@ def hex_totals(
     q = np.where(fix_q, -r - s_, q)
     r = np.where(fix_r, -q - s_, r)
     cells, inv = np.unique(np.stack([q, r], axis=1), axis=0, return_inverse=True)
-    inv = inv.ravel()
-    total = np.bincount(inv, weights=w, minlength=len(cells))
-    count = np.bincount(inv, minlength=len(cells))
+    return cells, inv.ravel()
+
+
+def hex_polygons(cells: np.ndarray, size_m: float) -> np.ndarray:
+    """The hexagon polygons of axial ``cells`` (from :func:`hex_cells`), in the same metric CRS."""
+    s3 = np.sqrt(3.0)
     cx = size_m * s3 * (cells[:, 0] + cells[:, 1] / 2.0)
     cy = size_m * 1.5 * cells[:, 1]
     ang = np.deg2rad(30.0 + 60.0 * np.arange(7))
     ring = np.stack(
         [cx[:, None] + size_m * np.cos(ang)[None, :], cy[:, None] + size_m * np.sin(ang)[None, :]], axis=2
     )
-    polys = shapely.polygons(ring)
-    return gpd.GeoDataFrame({"total": total, "points": count}, geometry=polys, crs=crs)
+    return np.asarray(shapely.polygons(ring))
 
 
 def auto_hex_size(gdf: gpd.GeoDataFrame) -> float:

@@ -13,7 +13,7 @@ import pandas as pd
 import shapely
 
 from childspace._errors import ChildspaceError, DataError
-from childspace.analysis.aggregate import auto_hex_size
+from childspace.analysis.aggregate import auto_hex_size, hex_cells, hex_polygons
 from childspace.inputs.projection import local_crs_for
 from childspace.outputs._simplify import simplify_areas
 from childspace.outputs.maps._choropleth import (
@@ -380,7 +380,7 @@ def _hex_totals_shared(
     got = _HEX_CACHE["cells"].get(key)
     if got is None:
         pts = acc.geometry.to_crs(crs)
-        got = _hex_cells(pts.x.to_numpy(dtype=float), pts.y.to_numpy(dtype=float), size)
+        got = hex_cells(pts.x.to_numpy(dtype=float), pts.y.to_numpy(dtype=float), size)
         _HEX_CACHE["cells"][key] = got
     cells, inv = got
     w = np.asarray(pd.to_numeric(pd.Series(np.asarray(weights)), errors="coerce").fillna(0), dtype=float)
@@ -388,31 +388,7 @@ def _hex_totals_shared(
     count = np.bincount(inv[sel], minlength=len(cells))
     present = count > 0
     cells, total, count = cells[present], total[present], count[present]
-    s3 = np.sqrt(3.0)
-    cx = size * s3 * (cells[:, 0] + cells[:, 1] / 2.0)
-    cy = size * 1.5 * cells[:, 1]
-    ang = np.deg2rad(30.0 + 60.0 * np.arange(7))
-    ring = np.stack(
-        [cx[:, None] + size * np.cos(ang)[None, :], cy[:, None] + size * np.sin(ang)[None, :]], axis=2
-    )
-    return gpd.GeoDataFrame({"total": total, "points": count}, geometry=shapely.polygons(ring), crs=crs)
-
-
-def _hex_cells(x: np.ndarray, y: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
-    """The pointy-top hexagon (axial q, r) of each point, as :func:`childspace.analysis.aggregate.hex_totals`
-    bins them: the distinct cells (sorted) and the cell index of each point."""
-    s3 = np.sqrt(3.0)
-    qf = (s3 / 3.0 * x - y / 3.0) / size
-    rf = (2.0 / 3.0 * y) / size
-    sf = -qf - rf
-    q, r, s_ = np.round(qf), np.round(rf), np.round(sf)
-    dq, dr, ds = np.abs(q - qf), np.abs(r - rf), np.abs(s_ - sf)
-    fix_q = (dq > dr) & (dq > ds)
-    fix_r = ~fix_q & (dr > ds)
-    q = np.where(fix_q, -r - s_, q)
-    r = np.where(fix_r, -q - s_, r)
-    cells, inv = np.unique(np.stack([q, r], axis=1), axis=0, return_inverse=True)
-    return cells, inv.ravel()
+    return gpd.GeoDataFrame({"total": total, "points": count}, geometry=hex_polygons(cells, size), crs=crs)
 
 
 def _uncovered_layers(
