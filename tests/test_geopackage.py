@@ -247,3 +247,22 @@ def test_the_workbook_of_the_run_shows_the_countermeasures(run):
         "整改措施建议 Countermeasures" in csv.columns
         and "措施依据 Basis of the countermeasures" in csv.columns
     )
+
+
+def test_every_facility_category_of_the_layer_is_drawn_in_qgis(run):
+    """A categorized QGIS style draws only the values it lists: each category in the facilities layer has a class
+    (the sample's infant-care centres were left out once), and a category of the user's own gets one too."""
+    cfg, res, written = run
+    st = _styles(written["geopackage"]).set_index(["f_table_name", "useAsDefault"])
+    rend = ET.fromstring(st.loc[("facilities", 1), "styleQML"]).find("renderer-v2")
+    assert rend.get("attr") == "category"
+    assert set(res.layers["facilities"]["category"]) <= {c.get("value") for c in rend.iter("category")}
+    assert "infant_care" in set(res.layers["facilities"]["category"])
+    fac = gpd.GeoDataFrame(
+        {"category": ["park", "youth_centre", "park"]},
+        geometry=gpd.points_from_xy([0, 1, 2], [0, 1, 2]),
+        crs="EPSG:4326",
+    )
+    (style,) = gp.layer_styles("facilities", fac)
+    cats = [c.get("value") for c in ET.fromstring(style.qml).iter("category")]
+    assert cats == ["park", "youth_centre"]

@@ -373,6 +373,7 @@ def load_standards(path: str | Path | None = None, overrides: Mapping[str, Any] 
         Radii in metres.
     """
     raw = _read_toml(DEFAULT_PATH)
+    defaults = set(raw.get("categories", {}))
     sources = [str(DEFAULT_PATH)]
     if path is not None:
         raw = _merge(raw, _read_toml(Path(path)))
@@ -380,10 +381,18 @@ def load_standards(path: str | Path | None = None, overrides: Mapping[str, Any] 
     if overrides:
         raw = _merge(raw, overrides)
         sources.append("overrides")
-    return _build(raw, tuple(sources))
+    std = _build(raw, tuple(sources))
+    for key, cat in std.categories.items():  # a city's own category: its name for the maps and tables
+        if key not in defaults:
+            _ADDED[key] = cat
+    return std
 
 
 _DEFAULT: Standards | None = None
+
+#: categories a loaded standards file or config added to the defaults (``[standards.categories.X]``), so that
+#: :func:`category_label` names them in maps, tables and the atlas, which are drawn with the default standards
+_ADDED: dict[str, Category] = {}
 
 
 def default_standards() -> Standards:
@@ -409,6 +418,19 @@ def canonical_category(label: object, standards: Standards | None = None) -> str
     return (standards or default_standards()).canonical(label)
 
 
+def category_names(category: str) -> tuple[str, str] | None:
+    """(Chinese, English) name of a default category or of one a loaded standards file or config added, else
+    None."""
+    cat = default_standards().categories.get(category) or _ADDED.get(category)
+    return (cat.zh, cat.en) if cat is not None else None
+
+
 def category_label(category: str, standards: Standards | None = None) -> str:
-    """Bilingual label of a category, Chinese first: ``category_label("kindergarten") == "幼儿园 Kindergarten"``."""
+    """Bilingual label of a category, Chinese first: ``category_label("kindergarten") == "幼儿园 Kindergarten"``.
+
+    Without ``standards``, a category added by a loaded standards file or run config (``[standards.categories.X]``
+    with ``zh`` and ``en``) is named by its own labels.
+    """
+    if standards is None and category in _ADDED and category not in default_standards().categories:
+        return _ADDED[category].label
     return (standards or default_standards()).label(category)

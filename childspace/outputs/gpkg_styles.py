@@ -17,9 +17,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from childspace._errors import DataError
 from childspace.outputs.style import (
     CATEGORY_COLOURS,
     HAZARD_TYPE_LABELS,
+    OTHER_CATEGORY_COLOUR,
     STATUS_LABELS,
     STRESS_LABELS,
     UNCOVERED_RAMP,
@@ -266,6 +268,14 @@ _SHAPES = {
 }  # as outputs.style.STATUS_MARKERS (o, s, X)
 
 
+def _category_name(category: str) -> str:
+    """The bilingual label of a standard category; a category from the user's own standards file keeps its key."""
+    try:
+        return category_label(category)
+    except DataError:
+        return category
+
+
 def geometry_family(gdf: gpd.GeoDataFrame) -> str:
     fam = pd.Series(gdf.geom_type).map(FAMILY).dropna()
     return str(fam.iloc[0]) if len(fam) else "point"
@@ -350,7 +360,7 @@ def layer_styles(
                 )
             out.append(
                 LayerStyle(
-                    f"{category_label(c)} 步行覆盖率 walking coverage",
+                    f"{_category_name(c)} 步行覆盖率 walking coverage",
                     qml(_graduated(col, rr), cols),
                     False,
                     f"walking coverage of {c} against the {t:.0f}% target",
@@ -407,10 +417,17 @@ def layer_styles(
             )
         )
     elif base == "facilities" and "category" in cols:
+        # every category in the layer gets a class (one left out would not be drawn in QGIS): the house
+        # colours in their order first, then any other category (a user's own) in a neutral grey
+        present = set(gdf["category"].dropna().astype(str))
+        known = [c for c in CATEGORY_COLOURS if c in present]
         cl = [
-            (c, category_label(c), _symbol(kind, "", colour, size=2.6))
-            for c, colour in CATEGORY_COLOURS.items()
-            if (gdf["category"] == c).any()
+            (
+                c,
+                _category_name(c),
+                _symbol(kind, "", CATEGORY_COLOURS.get(c, OTHER_CATEGORY_COLOUR), size=2.6),
+            )
+            for c in known + sorted(present - set(known))
         ]
         out.append(LayerStyle("设施类型 Facility category", qml(_categorized("category", cl), cols)))
     elif base == "gaps" and kind == "fill":

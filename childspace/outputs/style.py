@@ -21,11 +21,12 @@ service areas = the category's own colour (a hue no other layer of the map uses)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from childspace._errors import DataError
-from childspace.inputs.standards import category_label, default_standards
+from childspace.inputs.standards import category_label, category_names, default_standards
 
 __all__ = [
     "CATEGORY_COLOURS",
@@ -71,10 +72,31 @@ SYNTHETIC_NOTE = "示例数据（虚构） Synthetic sample data"
 # words
 # ----------------------------------------------------------------------------------------------------
 
+
 #: canonical category -> (中文, English), from the default standards (``childspace/config/standards.toml``)
-CATEGORY_LABELS: dict[str, tuple[str, str]] = {
-    key: (cat.zh, cat.en) for key, cat in default_standards().categories.items()
-}
+class _CategoryNames(dict[str, tuple[str, str]]):
+    """(zh, en) per category: the default ones, and those a run's standards added (``[standards.categories.X]``),
+    looked up when asked."""
+
+    def __missing__(self, key: str) -> tuple[str, str]:
+        names = category_names(key)
+        if names is None:
+            raise KeyError(key)
+        return names
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or (isinstance(key, str) and category_names(key) is not None)
+
+
+CATEGORY_LABELS: dict[str, tuple[str, str]] = _CategoryNames(
+    {key: (cat.zh, cat.en) for key, cat in default_standards().categories.items()}
+)
 
 #: checklist elements of the pilot analysis that are not categories -> (中文, English)
 ELEMENT_LABELS: dict[str, tuple[str, str]] = {"park_playground": ("公园或儿童游戏场地", "Park or playground")}
@@ -230,6 +252,7 @@ def status_text(status: str, labels: dict[str, tuple[str, str, str, str]] | None
 #: one colour per canonical category (facility markers, service areas): hues not used by the coverage classes
 #: (oranges/blue) nor by the uncovered-children family (purples)
 CATEGORY_COLOURS: dict[str, str] = {
+    "infant_care": "#cc3311",
     "kindergarten": "#ee3377",
     "primary_school": "#0077bb",
     "middle_school": "#009988",
@@ -240,6 +263,9 @@ CATEGORY_COLOURS: dict[str, str] = {
     "library": "#666633",
     "hospital": "#33bbee",
 }
+
+#: a facility category of the user's own, not one of the above
+OTHER_CATEGORY_COLOUR = "#555555"
 
 #: children not covered (hexagons, homes) and gap areas: purples, light to dark
 UNCOVERED_RAMP: tuple[str, ...] = ("#efedf5", "#bcbddc", "#807dba", "#54278f")
