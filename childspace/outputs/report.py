@@ -23,6 +23,7 @@ from childspace.outputs.style import (
     CATEGORY_LABELS,
     COLUMN_LABELS,
     KIND_LABELS,
+    LEVEL_LABELS,
     NO_DATA_COLOUR,
     SHEET_NAMES,
     STATUS_LABELS,
@@ -129,17 +130,62 @@ def _esc(v) -> str:
     return html.escape(str(v))
 
 
+def _display_head(df: pd.DataFrame, n: int) -> pd.DataFrame:
+    """``display_table(df).head(n)`` without translating and rounding every row of a long table (a county's
+    per-home tables have 600,000 rows; the report shows 300).
+
+    A column's treatment depends on all its values: a float column is shown as whole numbers only when every
+    finite value is whole, a ``level`` column is translated when any value is a boundary level, an object column
+    reads 是/否 only when every value is a bool. So the first ``n`` rows are displayed together with, from the
+    rest, the rows that decide these (the first finite value, the first value that is not whole, and the first
+    row of each distinct value of the other columns), and those rows are dropped again.
+    """
+    if len(df) <= n:
+        return display_table(df, "table")
+    extra: set[int] = set()
+    for j in range(df.shape[1]):
+        s = df.iloc[n:, j]
+        if str(s.dtype) == "geometry" or pd.api.types.is_bool_dtype(s):
+            continue
+        if pd.api.types.is_float_dtype(s):
+            v = s.to_numpy(dtype=float, na_value=np.nan)
+            fin = np.isfinite(v)
+            for mask in (fin, fin & (np.mod(np.where(fin, v, 0.0), 1) != 0)):
+                extra.update(np.flatnonzero(mask)[:1].tolist())
+            continue
+        tests = []
+        if s.dtype == object:  # 是/否 only when every value is a bool
+            tests.append(lambda v: not isinstance(v, (bool, np.bool_)))
+        if str(df.columns[j]) == "level":  # translated when any value is a boundary level
+            tests.append(lambda v: v in LEVEL_LABELS)
+        if not tests:
+            continue
+        try:
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        except TypeError:  # unhashable values (lists): every row as it is
+            return display_table(df, "table").head(n)
+        at = np.flatnonzero(codes >= 0)[
+            np.unique(codes[codes >= 0], return_index=True)[1]
+        ]  # first row per value
+        for (
+            test
+        ) in tests:  # values are numbered in the order they first occur: the first match is the earliest
+            hit = next((i for i, v in enumerate(uniques) if test(v)), None)
+            if hit is not None:
+                extra.add(int(at[hit]))
+    rows = np.concatenate([np.arange(n), n + np.asarray(sorted(extra), dtype=np.int64)])
+    return display_table(df.iloc[rows], "table").head(n)
+
+
 def _table_html(df: pd.DataFrame, max_rows: int = 300) -> str:
     # values planners read: categories, statuses, kinds and yes/no in both languages, numbers rounded
-    table = display_table(df, "table")
-    table = bilingual_headers(table)
+    table = bilingual_headers(_display_head(df, max_rows))
     note = ""
-    if len(table) > max_rows:
+    if len(df) > max_rows:
         note = (
-            f"<p>仅显示前 {max_rows} 行，共 {len(table)} 行；完整表格见 Excel 工作簿。 "
-            f"First {max_rows} of {len(table)} rows shown; see the Excel workbook for all.</p>"
+            f"<p>仅显示前 {max_rows} 行，共 {len(df)} 行；完整表格见 Excel 工作簿。 "
+            f"First {max_rows} of {len(df)} rows shown; see the Excel workbook for all.</p>"
         )
-        table = table.head(max_rows)
     head = "".join(f"<th>{_esc(c)}</th>" for c in table.columns)
     rows = []
     for raw_row in table.itertuples(index=False):

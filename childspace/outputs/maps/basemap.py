@@ -199,6 +199,10 @@ def add_tiles(m: folium.Map, keys: list[str], base: Basemap | None, overlay: boo
 def _clip(gdf: gpd.GeoDataFrame | None, bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame | None:
     if gdf is None or not len(gdf) or gdf.crs is None:
         return None
+    if (
+        gdf.crs.to_epsg() != 4326
+    ):  # only the columns the base map draws are carried (a county's network: 275k rows)
+        gdf = gdf[[c for c in ("highway", "label", "rank", "name") if c in gdf.columns] + [gdf.geometry.name]]
     g = gdf.to_crs(4326) if gdf.crs.to_epsg() != 4326 else gdf
     minx, miny, maxx, maxy = bbox
     dx, dy = (maxx - minx) * 0.15 + 0.002, (maxy - miny) * 0.15 + 0.002
@@ -220,20 +224,25 @@ def _street_layer(
     s: gpd.GeoDataFrame, simplify_deg: float
 ) -> tuple[gpd.GeoDataFrame, list[dict], np.ndarray] | None:
     hw = s["highway"].astype(str).to_numpy() if "highway" in s.columns else np.full(len(s), "road")
-    cls = np.array([STREET_CLASSES.get(h, _PATH_STYLE)[0] for h in hw])
+    kinds, code = np.unique(hw, return_inverse=True)  # a county's streets: a few dozen distinct classes
+    look = [STREET_CLASSES.get(str(h), _PATH_STYLE) for h in kinds]
+    cls = (
+        np.array([c for c, _w, _col in look], dtype=object)[code].astype(str)
+        if len(hw)
+        else np.array([], str)
+    )
     if len(s) > _MAX_BASE_SEGMENTS:
         keep = cls != "path"
-        s, hw, cls = s[keep], hw[keep], cls[keep]
+        s, hw, cls, code = s[keep], hw[keep], cls[keep], code[keep]
     if not len(s):
         return None
     geoms = shapely.simplify(np.asarray(s.geometry.values, dtype=object), simplify_deg)
     s = gpd.GeoDataFrame({"cls": cls}, geometry=geoms, crs=4326)
     order = np.argsort(pd.Categorical(cls, ["path", "minor", "medium", "major"]).codes, kind="stable")
-    s, hw = s.iloc[order], hw[order]
-    styles = []
-    for h in hw:
-        _c, w, col = STREET_CLASSES.get(h, _PATH_STYLE)
-        styles.append({"color": col, "weight": w, "opacity": 0.9, "lineCap": "round"})
+    s, hw, code = s.iloc[order], hw[order], code[order]
+    # one style dict per class of road, shared by its streets (add_layer writes each distinct style once)
+    per_kind = [{"color": col, "weight": w, "opacity": 0.9, "lineCap": "round"} for _c, w, col in look]
+    styles = [per_kind[i] for i in code.tolist()]
     return s, styles, hw
 
 

@@ -74,14 +74,15 @@ def _edge_use_layer(
     popups on the ``lean.street_popups`` busiest runs and draws simplified, rounded lines.
     """
     lean = lean or Lean(on=False)
-    u = to_wgs84(use, "edge use")
+    g = use.geometry
+    u = use[~(g.isna() | g.is_empty).to_numpy()]  # as to_wgs84 drops them, before the busiest are picked
     kids = u["children"].to_numpy(dtype=float)
     kmax = float(kids.max()) if len(kids) else 1.0
     order = np.argsort(kids, kind="stable")  # busiest drawn last (on top)
-    u = u.iloc[order]
     n_all = len(u)
     if max_streets is not None and n_all > max_streets:  # a county: the busiest streets (sorted last)
-        u = u.iloc[-max_streets:]
+        order = order[-max_streets:]
+    u = to_wgs84(u.iloc[order], "edge use")  # only the streets drawn are reprojected
     n_kept = len(u)
     if lean.on and len(u):
         u = lean_frame(u, lean.line_m, lean.digits)

@@ -1,0 +1,87 @@
+"""How a map page is written (issue 16): layer scripts go into the page as text, the shared style table, the
+offline base map's streets by class."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import LineString, Point
+from test_maps import METRIC, _origin
+
+from childspace.outputs import maps
+from childspace.outputs.maps._page import add_layer, new_map, render_html
+from childspace.outputs.maps.basemap import STREET_CLASSES, _street_layer
+
+
+def _points(n: int) -> gpd.GeoDataFrame:
+    x0, y0 = _origin()
+    return gpd.GeoDataFrame(
+        {"v": np.arange(n)}, geometry=[Point(x0 + 30 * i, y0) for i in range(n)], crs=METRIC
+    ).to_crs(4326)
+
+
+def test_layer_text_with_template_syntax_is_written_as_it_is():
+    """Popups and tooltips are the planner's data: text that looks like Jinja template syntax ({{ }}, {% %})
+    is written into the page unchanged, not run as a template (the page's scripts are text, not templates)."""
+    pts = _points(3)
+    m = new_map([pts], "t", None, False)
+    tips = ["a {{ 1 + 1 }} b", "c {% if x %} d", "e {# f"]
+    add_layer(m, pts, [{"radius": 4}] * 3, None, tips, "points")
+    text = render_html(m)
+    for t in tips:
+        assert json.dumps(t, ensure_ascii=False) in text
+    assert "a 2 b" not in text
+
+
+def test_one_style_object_per_class_is_written_once_per_distinct_style():
+    """Layers give one style dict per feature, often the same object repeated: each distinct style is written
+    once and every feature points at it (equal dicts that are different objects share the entry too)."""
+    pts = _points(6)
+    m = new_map([pts], "t", None, False)
+    red, blue = {"color": "red", "radius": 3}, {"color": "blue", "radius": 3}
+    styles = [red, blue, red, {"radius": 3, "color": "blue"}, red, dict(red)]
+    layer = add_layer(m, pts, styles, None, ["x"] * 6, "points")
+    table = json.loads(layer.styles_json)
+    assert table == [red, blue]
+    idx = [f["properties"]["_s"] for f in json.loads(layer.data_json)["features"]]
+    assert idx == [0, 1, 0, 1, 0, 0]
+
+
+def test_street_layer_styles_and_order_by_class():
+    """The offline base map's streets: minor first, major last (drawn on top), each with its class's style;
+    paths dropped only above 40,000 segments."""
+    x0, y0 = _origin()
+    hw = ["primary", "footway", "residential", "secondary", "residential", "weird", "primary"]
+    s = gpd.GeoDataFrame(
+        {"highway": hw},
+        geometry=[LineString([(x0, y0 + 20 * i), (x0 + 100, y0 + 20 * i)]) for i in range(len(hw))],
+        crs=METRIC,
+    ).to_crs(4326)
+    frame, styles, kinds = _street_layer(s, 1e-5)
+    assert list(kinds) == [
+        "footway",
+        "weird",
+        "residential",
+        "residential",
+        "secondary",
+        "primary",
+        "primary",
+    ]
+    assert list(frame["cls"]) == ["path", "path", "minor", "minor", "medium", "major", "major"]
+    for h, st in zip(kinds, styles):
+        _c, w, col = STREET_CLASSES.get(h, ("path", 0.6, "#c8c8c8"))
+        assert st == {"color": col, "weight": w, "opacity": 0.9, "lineCap": "round"}
+
+
+@pytest.mark.parametrize("n", [2, 120])
+def test_page_scripts_appear_once(n):
+    pts = _points(n)
+    m = new_map([pts], "t", None, False, base=maps.Basemap(streets=None))
+    layer = add_layer(m, pts, [{"radius": 4}] * n, None, [f"p{i}" for i in range(n)], "pts")
+    text = render_html(m)
+    assert text.count(f"var {layer.get_name()} = L.geoJson(") == 1
+    assert text.count("Leaflet 1.9.4") >= 1 and len(re.findall(r"<script>", text)) >= 2
