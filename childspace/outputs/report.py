@@ -338,9 +338,22 @@ def _matrix_html(
         + ("<th>低于目标的类别 Categories below target</th>" if "n_below" in mat.columns else "")
         + "</tr>"
     )
+    # classes, colours and below-target flags per column at once (a county: 500 units x 10 categories)
+    classes = coverage_classes(target)
+    uids = [str(u) for u in mat["unit_id"]]
+    bl = below.reindex(index=uids) if below is not None else None
+    per_cat = {}
+    for c in cats:
+        vals = np.array([float(v) if v is not None and pd.notna(v) else np.nan for v in mat[c]], dtype=float)
+        flags = (
+            bl[c].to_numpy(dtype=object)
+            if bl is not None and c in bl.columns
+            else np.full(len(mat), None, object)
+        )
+        per_cat[c] = (vals, coverage_class_index(vals, target), coverage_colours(vals, target), flags)
     rows = []
-    for r in mat.to_dict("records"):
-        uid = str(r["unit_id"])
+    for i, r in enumerate(mat.to_dict("records")):
+        uid = uids[i]
         cells = [
             f"<td><b>{_esc(r.get('name', uid))}</b><br><span style='color:#666;font-size:12px'>{_esc(uid)}"
             "</span></td>"
@@ -349,20 +362,16 @@ def _matrix_html(
             k = r.get("children")
             cells.append(f'<td class="num">{"" if k is None or k is pd.NA else f"{int(k):,}"}</td>')
         for c in cats:
-            v = r.get(c)
-            v = float(v) if v is not None and pd.notna(v) else np.nan
+            vals, cidx, colours, flags = per_cat[c]
+            v = vals[i]
             if not np.isfinite(v):
                 cells.append(f'<td class="num cov" style="background:{NO_DATA_COLOUR}">—</td>')
                 continue
-            if below is not None and uid in below.index and c in below.columns and pd.notna(below.at[uid, c]):
-                bt = bool(below.at[uid, c])
-            else:
-                bt = not coverage_classes(target)[int(coverage_class_index([v], target)[0])].meets
+            ci = int(cidx[i])
+            bt = bool(flags[i]) if pd.notna(flags[i]) else not classes[ci].meets
             mark = " ▼" if bt else ""
-            ci = int(coverage_class_index([v], target)[0])
             cells.append(
-                f'<td class="num cov c{ci}" data-below="{int(bt)}" '
-                f'style="background:{coverage_colours([v], target)[0]}">{v:.0f}%{mark}</td>'
+                f'<td class="num cov c{ci}" data-below="{int(bt)}" style="background:{colours[i]}">{v:.0f}%{mark}</td>'
             )
         if "n_below" in mat.columns:
             nb = r.get("n_below")
@@ -529,6 +538,14 @@ def school_zone_table_html(school_zones: pd.DataFrame) -> str:
         if c in df.columns or c == "compliant"
     ]
     head = "".join(f"<th>{_esc(column_label(c))}</th>" for c in cols)
+    # each column read once (a county: 550 schools x 10 columns)
+    raw = {c: df[c].to_numpy(dtype=object) for c in cols if c in df.columns}
+    num = {
+        c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        for c in ("max_speed_kmh", "crossing_m", "zone_road_m")
+        if c in cols
+    }
+    ids = df["school_id"].to_numpy(dtype=object)
     rows = []
     for i in order:
         cells = []
@@ -537,16 +554,16 @@ def school_zone_table_html(school_zones: pd.DataFrame) -> str:
                 ok = bool({"compliant": comp, "speed_ok": speed, "crossing_ok": cross}[c][i])
                 cells.append(f'<td class="{"ok" if ok else "fail"}">{"✓ 是 Yes" if ok else "× 否 No"}</td>')
             elif c == "category":
-                v = df.at[i, c]
+                v = raw[c][i]
                 cells.append(f"<td>{_esc(category_label(v) if isinstance(v, str) else v)}</td>")
-            elif c in ("max_speed_kmh", "crossing_m", "zone_road_m"):
-                v = pd.to_numeric(pd.Series([df.at[i, c]]), errors="coerce").iloc[0]
+            elif c in num:
+                v = num[c][i]
                 cells.append(f'<td class="num">{"—" if not np.isfinite(v) else f"{v:,.0f}"}</td>')
             elif c == "finding":
-                cells.append(f"<td>{_esc(df.at[i, c]).replace(' | ', '<br>')}</td>")
+                cells.append(f"<td>{_esc(raw[c][i]).replace(' | ', '<br>')}</td>")
             else:
-                cells.append(f"<td>{_esc(df.at[i, c])}</td>")
-        rows.append(f'<tr data-school="{_esc(df.at[i, "school_id"])}">' + "".join(cells) + "</tr>")
+                cells.append(f"<td>{_esc(raw[c][i])}</td>")
+        rows.append(f'<tr data-school="{_esc(ids[i])}">' + "".join(cells) + "</tr>")
     n = len(df)
     summary = (
         f"<p>{int(comp.sum())} / {n} 所学校符合 GA/T 1215-2014 校园周边要求（限速与人行横道）；"
