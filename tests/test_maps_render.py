@@ -85,3 +85,25 @@ def test_page_scripts_appear_once(n):
     text = render_html(m)
     assert text.count(f"var {layer.get_name()} = L.geoJson(") == 1
     assert text.count("Leaflet 1.9.4") >= 1 and len(re.findall(r"<script>", text)) >= 2
+
+
+def test_routes_map_and_figure_share_the_children_per_street(sample_run):
+    """The routes map and the routes figure draw the same children per street: computed once for the same routes
+    and network, equal to route_edge_use, recomputed for other routes."""
+    import pandas as pd
+
+    from childspace.analysis.streets import route_edge_use, stress_frames
+    from childspace.outputs._routes_common import edge_use
+
+    edges, _crossings = stress_frames(sample_run.network, sample_run.stress)
+    routes = sample_run.layers["routes"]
+    first = edge_use(routes, edges, "safest")
+    pd.testing.assert_frame_equal(pd.DataFrame(first), pd.DataFrame(route_edge_use(routes, edges, "safest")))
+    short = edge_use(routes, edges, "shortest")
+    assert edge_use(routes, edges, "safest") is first and edge_use(routes, edges, "shortest") is short
+    fewer = routes[routes["children"].to_numpy() > 0].copy()
+    fewer.attrs = routes.attrs
+    fewer = fewer.iloc[: len(fewer) // 2]
+    other = edge_use(fewer, edges, "safest")
+    assert other is not first
+    assert other["children"].sum() < first["children"].sum()

@@ -223,8 +223,14 @@ _FILL_NAMES = {"built": "建成区 Built-up area", "green": "绿地 Green space"
 def _street_layer(
     s: gpd.GeoDataFrame, simplify_deg: float
 ) -> tuple[gpd.GeoDataFrame, list[dict], np.ndarray] | None:
-    hw = s["highway"].astype(str).to_numpy() if "highway" in s.columns else np.full(len(s), "road")
-    kinds, code = np.unique(hw, return_inverse=True)  # a county's streets: a few dozen distinct classes
+    try:  # a county's streets: a few dozen distinct classes, each looked up once
+        col = s["highway"] if "highway" in s.columns else pd.Series(["road"] * len(s))
+        code, uniq = pd.factorize(col, use_na_sentinel=False)  # a missing class: a path, as before
+        kinds = np.array([str(u) for u in uniq], dtype=object)
+        code = np.asarray(code, dtype=np.int64)
+    except TypeError:  # unhashable values (lists)
+        kinds, code = np.unique(s["highway"].astype(str).to_numpy(), return_inverse=True)
+    hw = kinds[code] if len(code) else np.array([], dtype=object)
     look = [STREET_CLASSES.get(str(h), _PATH_STYLE) for h in kinds]
     cls = (
         np.array([c for c, _w, _col in look], dtype=object)[code].astype(str)

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from childspace._errors import DataError
-from childspace.analysis.streets import route_edge_use, school_zone_rules, zone_status
-from childspace.outputs._routes_common import line_routes
+from childspace.analysis.streets import school_zone_rules, zone_status
+from childspace.outputs._routes_common import edge_use, line_routes
 from childspace.outputs.maps._page import (
     OFF_MARK,
     LegendItem,
@@ -285,7 +285,7 @@ def routes_map(
         for kind in ("safest", "shortest"):
             if not (kinds == kind).any():
                 continue
-            use = route_edge_use(routes, network_stress, kind)
+            use = edge_use(routes, network_stress, kind)
             if len(use):
                 # the shortest: off at first, half as many streets (a quarter on a lean map)
                 budget = max_streets if kind == "safest" else max_streets // (4 if lean.on else 2)
