@@ -131,8 +131,15 @@ def simplify_wgs84(geoms: np.ndarray, tolerance_m: float) -> np.ndarray:
     return out
 
 
-def _geojson_texts(arr: np.ndarray, datum: str, simplify_m: float) -> np.ndarray:
-    """The GeoJSON text of each geometry: simplified, shifted to ``datum``, rounded to 1e-6 degrees."""
+def features_json(
+    geoms: gpd.GeoSeries | np.ndarray, props: Sequence[dict], datum: str = "wgs84", simplify_m: float = 0.0
+) -> str:
+    """A GeoJSON FeatureCollection text: geometries simplified to ``simplify_m`` metres (0: not simplified),
+    rounded to 1e-6 degrees (~0.1 m), properties as given.
+
+    ``datum="gcj02"`` shifts the coordinates to GCJ-02 (for a map drawn over GCJ-02 tiles such as Amap's).
+    """
+    arr = np.asarray(geoms.values if isinstance(geoms, gpd.GeoSeries) else geoms, dtype=object)
     arr = simplify_wgs84(arr, simplify_m)
     if datum == "gcj02":
         from childspace.inputs.datum import wgs84_to_gcj02
@@ -143,45 +150,7 @@ def _geojson_texts(arr: np.ndarray, datum: str, simplify_m: float) -> np.ndarray
 
         arr = shapely.transform(arr, shift)
     arr = shapely.transform(arr, lambda c: np.round(c, 6))
-    return np.asarray(shapely.to_geojson(arr), dtype=object)
-
-
-#: GeoJSON text of geometries already written, per (WKB, datum, tolerance): the maps of one run draw the same
-#: unit boundaries (the choropleth of each of the ten coverage maps and of the overview) and many of the same
-#: hexagons; each is simplified and written once. Every step is per geometry, so the text is the same.
-_TEXTS: dict[tuple[bytes, str, float], str] = {}
-_TEXTS_MAX = 200_000  # entries kept at most (then the memo starts again)
-_TEXTS_LAYER_MAX = 20_000  # larger layers (merged streets are few features; per-home points are not repeated)
-
-
-def _geometry_texts(arr: np.ndarray, datum: str, simplify_m: float) -> np.ndarray:
-    """:func:`_geojson_texts`, through the memo for layers of at most ``_TEXTS_LAYER_MAX`` geometries."""
-    if not len(arr) or len(arr) > _TEXTS_LAYER_MAX:
-        return _geojson_texts(arr, datum, simplify_m)
-    wkb = shapely.to_wkb(arr)
-    out = np.array([_TEXTS.get((w, datum, simplify_m)) if w is not None else None for w in wkb], dtype=object)
-    miss = np.array([i for i, o in enumerate(out) if o is None], dtype=np.int64)
-    if len(miss):
-        made = _geojson_texts(arr[miss], datum, simplify_m)
-        out[miss] = made
-        if len(_TEXTS) + len(miss) > _TEXTS_MAX:
-            _TEXTS.clear()
-        for i, t in zip(miss.tolist(), made):
-            if wkb[i] is not None and t is not None:
-                _TEXTS[(wkb[i], datum, simplify_m)] = t
-    return out
-
-
-def features_json(
-    geoms: gpd.GeoSeries | np.ndarray, props: Sequence[dict], datum: str = "wgs84", simplify_m: float = 0.0
-) -> str:
-    """A GeoJSON FeatureCollection text: geometries simplified to ``simplify_m`` metres (0: not simplified),
-    rounded to 1e-6 degrees (~0.1 m), properties as given.
-
-    ``datum="gcj02"`` shifts the coordinates to GCJ-02 (for a map drawn over GCJ-02 tiles such as Amap's).
-    """
-    arr = np.asarray(geoms.values if isinstance(geoms, gpd.GeoSeries) else geoms, dtype=object)
-    gj = _geometry_texts(arr, datum, simplify_m)
+    gj = shapely.to_geojson(arr)
     feats = [
         f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p, ensure_ascii=False)}}}'
         for g, p in zip(gj, props)
