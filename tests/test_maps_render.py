@@ -107,3 +107,28 @@ def test_routes_map_and_figure_share_the_children_per_street(sample_run):
     other = edge_use(fewer, edges, "safest")
     assert other is not first
     assert other["children"].sum() < first["children"].sum()
+
+
+@pytest.mark.parametrize("n_roads", [30, 80])
+def test_streets_in_view_without_reprojecting_paths(monkeypatch, n_roads):
+    """Above the segment budget the base map drops paths: reprojecting the roads alone keeps the same streets
+    as clipping everything and dropping the paths; under it (few roads in view) the paths stay."""
+    from childspace.outputs.maps import basemap
+
+    monkeypatch.setattr(basemap, "_MAX_BASE_SEGMENTS", 50)
+    x0, y0 = _origin()
+    hw = ["footway"] * 60 + ["residential"] * n_roads + ["primary"] * 5
+    rng = np.random.default_rng(1)
+    xs = rng.uniform(0, 3000, len(hw))
+    s = gpd.GeoDataFrame(
+        {"highway": hw, "other": np.arange(len(hw))},
+        geometry=[LineString([(x0 + x, y0 + 10 * i), (x0 + x + 40, y0 + 10 * i)]) for i, x in enumerate(xs)],
+        crs=METRIC,
+    )
+    bbox = tuple(s.to_crs(4326).total_bounds)
+    got = basemap._street_layer(basemap._clip_streets(s, bbox), 1e-5)
+    want = basemap._street_layer(basemap._clip(s, bbox), 1e-5)
+    assert got is not None and want is not None
+    assert sorted(got[0].geometry.to_wkt()) == sorted(want[0].geometry.to_wkt())
+    assert sorted(map(str, got[2])) == sorted(map(str, want[2]))
+    assert "footway" not in set(got[2])  # 95 or 145 segments in view: over the budget of 50, paths dropped

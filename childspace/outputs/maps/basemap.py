@@ -210,6 +210,22 @@ def _clip(gdf: gpd.GeoDataFrame | None, bbox: tuple[float, float, float, float])
     return g[~(g.geometry.isna() | g.geometry.is_empty)]
 
 
+def _clip_streets(
+    streets: gpd.GeoDataFrame | None, bbox: tuple[float, float, float, float]
+) -> gpd.GeoDataFrame | None:
+    """:func:`_clip` of the streets, reprojecting the footways and other paths only when they are drawn: with
+    more than ``_MAX_BASE_SEGMENTS`` streets in view they are not (:func:`_street_layer`), and on a county
+    the roads alone exceed it (106k of 275k segments), so the paths are never reprojected."""
+    if streets is None or len(streets) <= _MAX_BASE_SEGMENTS or "highway" not in streets.columns:
+        return _clip(streets, bbox)
+    code, uniq = pd.factorize(streets["highway"], use_na_sentinel=False)
+    path = np.array([STREET_CLASSES.get(str(u), _PATH_STYLE)[0] == "path" for u in uniq], dtype=bool)
+    roads = _clip(streets[~path[np.asarray(code, dtype=np.int64)]], bbox)
+    if roads is not None and len(roads) > _MAX_BASE_SEGMENTS:
+        return roads  # the same streets as the whole clip keeps (in the roads' own index order)
+    return _clip(streets, bbox)
+
+
 #: fills and lines of the offline base map: layer -> (colour, pane z-index)
 BASE_COLOURS = {
     "built": ("#ebe7e1", 244),
@@ -286,7 +302,7 @@ def vector_base_layers(
         made = _street_layer(r, 1e-5)
         if made is not None:
             out.append((made[0], made[1], "主要道路 Major roads", 256, False))
-    s = _clip(base.streets, bbox)
+    s = _clip_streets(base.streets, bbox)
     if s is None or not len(s):
         return out
     made = _street_layer(s, 1e-5)
