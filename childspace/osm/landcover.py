@@ -190,7 +190,9 @@ def read_landcover(
         fp.with_filter(_tag_filter())
         # of the ways only major roads and rivers are read as lines (areas are assembled before the filters: the
         # landuse ways still make their areas), so the ways of every built-up and green area stay in C++
-        fp.with_filter(osmium.filter.KeyFilter("highway", "waterway").enable_for(osmium.osm.WAY))
+        lines_only = osmium.filter.KeyFilter("highway", "waterway")
+        lines_only.enable_for(osmium.osm.WAY)
+        fp.with_filter(lines_only)
         for obj in fp:
             if isinstance(obj, osmium.osm.Area):
                 kind = _area_kind(obj.tags)

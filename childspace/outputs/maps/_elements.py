@@ -289,14 +289,14 @@ class GeoLayer(Layer):
         self.pane = pane
         self.pane_z = int(pane_z)
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # (folium's Layer.render returns None)
         """As folium's ``Layer.render``, with the layer's script put into the page as text (:class:`RawElement`)
         instead of being compiled once more as a template."""
+        parent = self._parent
+        assert parent is not None, "a layer is rendered as part of a map"
         if self.show:
             self.add_child(
-                ElementAddToElement(
-                    element_name=self.get_name(), element_parent_name=self._parent.get_name()
-                ),
+                ElementAddToElement(element_name=self.get_name(), element_parent_name=parent.get_name()),
                 name=self.get_name() + "_add",
             )
         script = self._template.module.__dict__["script"]
