@@ -280,3 +280,43 @@ def test_report_key_figures_matrix_method_print(sample, tmp_path):
     assert "@media print" in text and "size:A4 landscape" in text
     # no count shows as "977.0"
     assert not re.search(r">\d+\.0<", text)
+
+
+def test_long_table_shows_its_first_rows_as_the_whole_table_would(tmp_path):
+    """The report shows 300 rows of a long table without translating every row: the first rows must read as
+    they do when the whole table is translated and rounded (columns whose treatment depends on later rows)."""
+    import numpy as np
+
+    from childspace.outputs.workbook import bilingual_headers, display_table
+
+    n = 1_000
+    rng = np.random.default_rng(3)
+    whole = np.round(rng.uniform(0, 50, n))
+    half = whole.copy()
+    half[700] = 2.5  # one value that is not whole, after the rows shown: the column keeps its decimal
+    flags = np.array([True, False] * (n // 2), dtype=object)
+    mixed = flags.copy()
+    mixed[900] = "unknown"  # an object column with one text value after the rows shown: no 是/否
+    level = np.array(["x"] * n, dtype=object)
+    level[650] = "township"  # a boundary level after the rows shown: the column is translated
+    df = pd.DataFrame(
+        {
+            "category": rng.choice(["park", "playground", "kindergarten"], n),
+            "status": rng.choice(["met", "partly", "gap"], n),
+            "whole": whole,
+            "half": half,
+            "nan_first": np.r_[np.full(400, np.nan), whole[400:]],
+            "flags": flags,
+            "mixed": mixed,
+            "level": level,
+            "count": rng.integers(0, 1000, n),
+            "name": [f"路 {i}" for i in range(n)],
+        }
+    )
+    full = bilingual_headers(display_table(df, "table")).head(300)
+    fast = bilingual_headers(report._display_head(df, 300))
+    pd.testing.assert_frame_equal(fast, full)
+    assert str(fast.iloc[:, 3].dtype) != "Int64"  # "half": shown with its decimal, as the whole table is
+    assert str(fast.iloc[:, 2].dtype) == "Int64"  # "whole": whole numbers
+    html_fast = report._table_html(df)
+    assert html_fast.count("<tr>") == 301 and "First 300 of 1000 rows" in html_fast

@@ -188,6 +188,11 @@ def read_landcover(
         # the key filter first: it rejects most objects faster than the (key, value) filter
         fp = osmium.FileProcessor(str(p)).with_areas().with_filter(osmium.filter.KeyFilter(*_KEYS))
         fp.with_filter(_tag_filter())
+        # of the ways only major roads and rivers are read as lines (areas are assembled before the filters: the
+        # landuse ways still make their areas), so the ways of every built-up and green area stay in C++
+        lines_only = osmium.filter.KeyFilter("highway", "waterway")
+        lines_only.enable_for(osmium.osm.WAY)
+        fp.with_filter(lines_only)
         for obj in fp:
             if isinstance(obj, osmium.osm.Area):
                 kind = _area_kind(obj.tags)

@@ -16,9 +16,9 @@ from matplotlib.path import Path
 from pyproj import CRS
 
 from childspace._errors import ChildspaceError, DataError
-from childspace.analysis.streets import route_edge_use, school_zone_circles, school_zone_rules, zone_status
+from childspace.analysis.streets import school_zone_circles, school_zone_rules, zone_status
 from childspace.outputs._figure_base import line_collection
-from childspace.outputs._routes_common import line_routes
+from childspace.outputs._routes_common import edge_use, line_routes
 from childspace.outputs.figures import (
     _crs_for,
     _decorate,
@@ -192,7 +192,7 @@ def plot_routes(
                 zorder=4,
             )
             if route != "both" and "childspace_routes" in routes.attrs and "route_key" in routes.columns:
-                use = _metric(route_edge_use(routes, network_stress, route), crs, "edge use")
+                use = _metric(edge_use(routes, network_stress, route), crs, "edge use")
         r = None
         note = ""
         if use is not None and len(use):

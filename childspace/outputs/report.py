@@ -23,6 +23,7 @@ from childspace.outputs.style import (
     CATEGORY_LABELS,
     COLUMN_LABELS,
     KIND_LABELS,
+    LEVEL_LABELS,
     NO_DATA_COLOUR,
     SHEET_NAMES,
     STATUS_LABELS,
@@ -129,17 +130,62 @@ def _esc(v) -> str:
     return html.escape(str(v))
 
 
+def _display_head(df: pd.DataFrame, n: int) -> pd.DataFrame:
+    """``display_table(df).head(n)`` without translating and rounding every row of a long table (a county's
+    per-home tables have 600,000 rows; the report shows 300).
+
+    A column's treatment depends on all its values: a float column is shown as whole numbers only when every
+    finite value is whole, a ``level`` column is translated when any value is a boundary level, an object column
+    reads 是/否 only when every value is a bool. So the first ``n`` rows are displayed together with, from the
+    rest, the rows that decide these (the first finite value, the first value that is not whole, and the first
+    row of each distinct value of the other columns), and those rows are dropped again.
+    """
+    if len(df) <= n:
+        return display_table(df, "table")
+    extra: set[int] = set()
+    for j in range(df.shape[1]):
+        s = df.iloc[n:, j]
+        if str(s.dtype) == "geometry" or pd.api.types.is_bool_dtype(s):
+            continue
+        if pd.api.types.is_float_dtype(s):
+            v = s.to_numpy(dtype=float, na_value=np.nan)
+            fin = np.isfinite(v)
+            for mask in (fin, fin & (np.mod(np.where(fin, v, 0.0), 1) != 0)):
+                extra.update(np.flatnonzero(mask)[:1].tolist())
+            continue
+        tests = []
+        if s.dtype == object:  # 是/否 only when every value is a bool
+            tests.append(lambda v: not isinstance(v, (bool, np.bool_)))
+        if str(df.columns[j]) == "level":  # translated when any value is a boundary level
+            tests.append(lambda v: v in LEVEL_LABELS)
+        if not tests:
+            continue
+        try:
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        except TypeError:  # unhashable values (lists): every row as it is
+            return display_table(df, "table").head(n)
+        at = np.flatnonzero(codes >= 0)[
+            np.unique(codes[codes >= 0], return_index=True)[1]
+        ]  # first row per value
+        for (
+            test
+        ) in tests:  # values are numbered in the order they first occur: the first match is the earliest
+            hit = next((i for i, v in enumerate(uniques) if test(v)), None)
+            if hit is not None:
+                extra.add(int(at[hit]))
+    rows = np.concatenate([np.arange(n), n + np.asarray(sorted(extra), dtype=np.int64)])
+    return display_table(df.iloc[rows], "table").head(n)
+
+
 def _table_html(df: pd.DataFrame, max_rows: int = 300) -> str:
     # values planners read: categories, statuses, kinds and yes/no in both languages, numbers rounded
-    table = display_table(df, "table")
-    table = bilingual_headers(table)
+    table = bilingual_headers(_display_head(df, max_rows))
     note = ""
-    if len(table) > max_rows:
+    if len(df) > max_rows:
         note = (
-            f"<p>仅显示前 {max_rows} 行，共 {len(table)} 行；完整表格见 Excel 工作簿。 "
-            f"First {max_rows} of {len(table)} rows shown; see the Excel workbook for all.</p>"
+            f"<p>仅显示前 {max_rows} 行，共 {len(df)} 行；完整表格见 Excel 工作簿。 "
+            f"First {max_rows} of {len(df)} rows shown; see the Excel workbook for all.</p>"
         )
-        table = table.head(max_rows)
     head = "".join(f"<th>{_esc(c)}</th>" for c in table.columns)
     rows = []
     for raw_row in table.itertuples(index=False):
@@ -292,9 +338,22 @@ def _matrix_html(
         + ("<th>低于目标的类别 Categories below target</th>" if "n_below" in mat.columns else "")
         + "</tr>"
     )
+    # classes, colours and below-target flags per column at once (a county: 500 units x 10 categories)
+    classes = coverage_classes(target)
+    uids = [str(u) for u in mat["unit_id"]]
+    bl = below.reindex(index=uids) if below is not None else None
+    per_cat = {}
+    for c in cats:
+        vals = np.array([float(v) if v is not None and pd.notna(v) else np.nan for v in mat[c]], dtype=float)
+        flags = (
+            bl[c].to_numpy(dtype=object)
+            if bl is not None and c in bl.columns
+            else np.full(len(mat), None, object)
+        )
+        per_cat[c] = (vals, coverage_class_index(vals, target), coverage_colours(vals, target), flags)
     rows = []
-    for r in mat.to_dict("records"):
-        uid = str(r["unit_id"])
+    for i, r in enumerate(mat.to_dict("records")):
+        uid = uids[i]
         cells = [
             f"<td><b>{_esc(r.get('name', uid))}</b><br><span style='color:#666;font-size:12px'>{_esc(uid)}"
             "</span></td>"
@@ -303,20 +362,16 @@ def _matrix_html(
             k = r.get("children")
             cells.append(f'<td class="num">{"" if k is None or k is pd.NA else f"{int(k):,}"}</td>')
         for c in cats:
-            v = r.get(c)
-            v = float(v) if v is not None and pd.notna(v) else np.nan
+            vals, cidx, colours, flags = per_cat[c]
+            v = vals[i]
             if not np.isfinite(v):
                 cells.append(f'<td class="num cov" style="background:{NO_DATA_COLOUR}">—</td>')
                 continue
-            if below is not None and uid in below.index and c in below.columns and pd.notna(below.at[uid, c]):
-                bt = bool(below.at[uid, c])
-            else:
-                bt = not coverage_classes(target)[int(coverage_class_index([v], target)[0])].meets
+            ci = int(cidx[i])
+            bt = bool(flags[i]) if pd.notna(flags[i]) else not classes[ci].meets
             mark = " ▼" if bt else ""
-            ci = int(coverage_class_index([v], target)[0])
             cells.append(
-                f'<td class="num cov c{ci}" data-below="{int(bt)}" '
-                f'style="background:{coverage_colours([v], target)[0]}">{v:.0f}%{mark}</td>'
+                f'<td class="num cov c{ci}" data-below="{int(bt)}" style="background:{colours[i]}">{v:.0f}%{mark}</td>'
             )
         if "n_below" in mat.columns:
             nb = r.get("n_below")
@@ -483,6 +538,14 @@ def school_zone_table_html(school_zones: pd.DataFrame) -> str:
         if c in df.columns or c == "compliant"
     ]
     head = "".join(f"<th>{_esc(column_label(c))}</th>" for c in cols)
+    # each column read once (a county: 550 schools x 10 columns)
+    raw = {c: df[c].to_numpy(dtype=object) for c in cols if c in df.columns}
+    num = {
+        c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        for c in ("max_speed_kmh", "crossing_m", "zone_road_m")
+        if c in cols
+    }
+    ids = df["school_id"].to_numpy(dtype=object)
     rows = []
     for i in order:
         cells = []
@@ -491,16 +554,16 @@ def school_zone_table_html(school_zones: pd.DataFrame) -> str:
                 ok = bool({"compliant": comp, "speed_ok": speed, "crossing_ok": cross}[c][i])
                 cells.append(f'<td class="{"ok" if ok else "fail"}">{"✓ 是 Yes" if ok else "× 否 No"}</td>')
             elif c == "category":
-                v = df.at[i, c]
+                v = raw[c][i]
                 cells.append(f"<td>{_esc(category_label(v) if isinstance(v, str) else v)}</td>")
-            elif c in ("max_speed_kmh", "crossing_m", "zone_road_m"):
-                v = pd.to_numeric(pd.Series([df.at[i, c]]), errors="coerce").iloc[0]
+            elif c in num:
+                v = num[c][i]
                 cells.append(f'<td class="num">{"—" if not np.isfinite(v) else f"{v:,.0f}"}</td>')
             elif c == "finding":
-                cells.append(f"<td>{_esc(df.at[i, c]).replace(' | ', '<br>')}</td>")
+                cells.append(f"<td>{_esc(raw[c][i]).replace(' | ', '<br>')}</td>")
             else:
-                cells.append(f"<td>{_esc(df.at[i, c])}</td>")
-        rows.append(f'<tr data-school="{_esc(df.at[i, "school_id"])}">' + "".join(cells) + "</tr>")
+                cells.append(f"<td>{_esc(raw[c][i])}</td>")
+        rows.append(f'<tr data-school="{_esc(ids[i])}">' + "".join(cells) + "</tr>")
     n = len(df)
     summary = (
         f"<p>{int(comp.sum())} / {n} 所学校符合 GA/T 1215-2014 校园周边要求（限速与人行横道）；"

@@ -17,6 +17,7 @@ from typing import Any, cast
 import folium
 import numpy as np
 from branca.element import Element, Figure, MacroElement
+from folium.elements import ElementAddToElement
 from folium.map import Layer
 from folium.template import Template
 
@@ -134,6 +135,24 @@ def _leaflet_assets() -> tuple[str, str]:
     return js, css
 
 
+class RawElement(Element):
+    """Text put into the page as it is.
+
+    branca's ``Element(text)`` compiles ``text`` as a Jinja template and renders it: for a layer's script that is
+    megabytes of GeoJSON run through Jinja's lexer (most of the time a county map took to render). The text
+    comes out as Jinja would give it for text without template syntax: line breaks normalised to ``\\n`` and one
+    trailing line break dropped.
+    """
+
+    def __init__(self, text: str):
+        super().__init__()
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        self._text = text[:-1] if text.endswith("\n") else text
+
+    def render(self, **kwargs: Any) -> str:
+        return self._text
+
+
 def page_of(element: Element) -> Figure:
     """The page (branca ``Figure``) an element belongs to (``get_root()`` is annotated as a plain Element)."""
     return cast(Figure, element.get_root())
@@ -158,10 +177,10 @@ class SelfContainedMap(folium.Map):
             Element('<meta name="viewport" content="width=device-width, initial-scale=1.0">'),
             name="cs_viewport",
         )
-        header.add_child(Element(f"<script>{_ERROR_JS}</script>"), name="cs_errors")
-        header.add_child(Element(f"<style>{css}</style>"), name="leaflet_css_inline")
-        header.add_child(Element(f"<style>{_PAGE_CSS}</style>"), name="cs_css")
-        header.add_child(Element(f"<script>{js}</script>"), name="leaflet_js_inline")
+        header.add_child(RawElement(f"<script>{_ERROR_JS}</script>"), name="cs_errors")
+        header.add_child(RawElement(f"<style>{css}</style>"), name="leaflet_css_inline")
+        header.add_child(RawElement(f"<style>{_PAGE_CSS}</style>"), name="cs_css")
+        header.add_child(RawElement(f"<script>{js}</script>"), name="leaflet_js_inline")
 
     def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # (folium's Map.render returns None)
         """Render with every layer control last, so layers added after the map was built (e.g.
@@ -269,6 +288,21 @@ class GeoLayer(Layer):
         self.heads_json = heads_json
         self.pane = pane
         self.pane_z = int(pane_z)
+
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # (folium's Layer.render returns None)
+        """As folium's ``Layer.render``, with the layer's script put into the page as text (:class:`RawElement`)
+        instead of being compiled once more as a template."""
+        parent = self._parent
+        assert parent is not None, "a layer is rendered as part of a map"
+        if self.show:
+            self.add_child(
+                ElementAddToElement(element_name=self.get_name(), element_parent_name=parent.get_name()),
+                name=self.get_name() + "_add",
+            )
+        script = self._template.module.__dict__["script"]
+        page_of(self).script.add_child(RawElement(script(self, kwargs)), name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
 
 
 def _pack_coords(c: list, depth: int) -> list:

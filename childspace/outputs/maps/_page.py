@@ -249,12 +249,17 @@ def add_layer(
     n = len(gdf)
     table: dict[tuple, int] = {}  # distinct styles, in the order first met (the drawing order)
     first: list[dict] = []
+    seen: dict[int, int] = {}  # the index of each style object met (layers repeat one dict per class)
 
     def index(st: dict) -> int:
+        i = seen.get(id(st))
+        if i is not None:
+            return i
         k = tuple(sorted(st.items()))
         i = table.setdefault(k, len(table))
         if i == len(first):
             first.append(st)
+        seen[id(st)] = i
         return i
 
     idx = np.fromiter((index(st) for st in styles[:n]), dtype=np.int64, count=n)

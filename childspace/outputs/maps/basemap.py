@@ -199,11 +199,31 @@ def add_tiles(m: folium.Map, keys: list[str], base: Basemap | None, overlay: boo
 def _clip(gdf: gpd.GeoDataFrame | None, bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame | None:
     if gdf is None or not len(gdf) or gdf.crs is None:
         return None
+    if (
+        gdf.crs.to_epsg() != 4326
+    ):  # only the columns the base map draws are carried (a county's network: 275k rows)
+        gdf = gdf[[c for c in ("highway", "label", "rank", "name") if c in gdf.columns] + [gdf.geometry.name]]
     g = gdf.to_crs(4326) if gdf.crs.to_epsg() != 4326 else gdf
     minx, miny, maxx, maxy = bbox
     dx, dy = (maxx - minx) * 0.15 + 0.002, (maxy - miny) * 0.15 + 0.002
     g = g.iloc[g.sindex.query(shapely.box(minx - dx, miny - dy, maxx + dx, maxy + dy))]
     return g[~(g.geometry.isna() | g.geometry.is_empty)]
+
+
+def _clip_streets(
+    streets: gpd.GeoDataFrame | None, bbox: tuple[float, float, float, float]
+) -> gpd.GeoDataFrame | None:
+    """:func:`_clip` of the streets, reprojecting the footways and other paths only when they are drawn: with
+    more than ``_MAX_BASE_SEGMENTS`` streets in view they are not (:func:`_street_layer`), and on a county
+    the roads alone exceed it (106k of 275k segments), so the paths are never reprojected."""
+    if streets is None or len(streets) <= _MAX_BASE_SEGMENTS or "highway" not in streets.columns:
+        return _clip(streets, bbox)
+    code, uniq = pd.factorize(streets["highway"], use_na_sentinel=False)
+    path = np.array([STREET_CLASSES.get(str(u), _PATH_STYLE)[0] == "path" for u in uniq], dtype=bool)
+    roads = _clip(streets[~path[np.asarray(code, dtype=np.int64)]], bbox)
+    if roads is not None and len(roads) > _MAX_BASE_SEGMENTS:
+        return roads  # the same streets as the whole clip keeps (in the roads' own index order)
+    return _clip(streets, bbox)
 
 
 #: fills and lines of the offline base map: layer -> (colour, pane z-index)
@@ -219,21 +239,32 @@ _FILL_NAMES = {"built": "建成区 Built-up area", "green": "绿地 Green space"
 def _street_layer(
     s: gpd.GeoDataFrame, simplify_deg: float
 ) -> tuple[gpd.GeoDataFrame, list[dict], np.ndarray] | None:
-    hw = s["highway"].astype(str).to_numpy() if "highway" in s.columns else np.full(len(s), "road")
-    cls = np.array([STREET_CLASSES.get(h, _PATH_STYLE)[0] for h in hw])
+    try:  # a county's streets: a few dozen distinct classes, each looked up once
+        col = s["highway"] if "highway" in s.columns else pd.Series(["road"] * len(s))
+        code, uniq = pd.factorize(col, use_na_sentinel=False)  # a missing class: a path, as before
+        kinds = np.array([str(u) for u in uniq], dtype=object)
+        code = np.asarray(code, dtype=np.int64)
+    except TypeError:  # unhashable values (lists)
+        kinds, code = np.unique(s["highway"].astype(str).to_numpy(), return_inverse=True)
+    hw = kinds[code] if len(code) else np.array([], dtype=object)
+    look = [STREET_CLASSES.get(str(h), _PATH_STYLE) for h in kinds]
+    cls = (
+        np.array([c for c, _w, _col in look], dtype=object)[code].astype(str)
+        if len(hw)
+        else np.array([], str)
+    )
     if len(s) > _MAX_BASE_SEGMENTS:
         keep = cls != "path"
-        s, hw, cls = s[keep], hw[keep], cls[keep]
+        s, hw, cls, code = s[keep], hw[keep], cls[keep], code[keep]
     if not len(s):
         return None
     geoms = shapely.simplify(np.asarray(s.geometry.values, dtype=object), simplify_deg)
     s = gpd.GeoDataFrame({"cls": cls}, geometry=geoms, crs=4326)
     order = np.argsort(pd.Categorical(cls, ["path", "minor", "medium", "major"]).codes, kind="stable")
-    s, hw = s.iloc[order], hw[order]
-    styles = []
-    for h in hw:
-        _c, w, col = STREET_CLASSES.get(h, _PATH_STYLE)
-        styles.append({"color": col, "weight": w, "opacity": 0.9, "lineCap": "round"})
+    s, hw, code = s.iloc[order], hw[order], code[order]
+    # one style dict per class of road, shared by its streets (add_layer writes each distinct style once)
+    per_kind = [{"color": col, "weight": w, "opacity": 0.9, "lineCap": "round"} for _c, w, col in look]
+    styles = [per_kind[i] for i in code.tolist()]
     return s, styles, hw
 
 
@@ -271,7 +302,7 @@ def vector_base_layers(
         made = _street_layer(r, 1e-5)
         if made is not None:
             out.append((made[0], made[1], "主要道路 Major roads", 256, False))
-    s = _clip(base.streets, bbox)
+    s = _clip_streets(base.streets, bbox)
     if s is None or not len(s):
         return out
     made = _street_layer(s, 1e-5)

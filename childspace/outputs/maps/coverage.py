@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 
 from childspace._errors import ChildspaceError, DataError
 from childspace.analysis.aggregate import auto_hex_size, hex_cells, hex_polygons
@@ -347,10 +348,25 @@ def _dissolved(part: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(row, geometry=[shapely.union_all(geoms)], crs=part.crs)
 
 
+#: the study area of the last boundaries drawn, per CRS: the ten coverage maps of a run clip to the same area
+_AREA_CACHE: dict[str, Any] = {"ref": None, "areas": {}}
+
+
 def _study_area(boundaries: gpd.GeoDataFrame | None, crs: object) -> object | None:
-    """The union of the boundaries (townships if given, else communities) in ``crs``; None without any."""
+    """The union of the boundaries (townships if given, else communities) in ``crs``; None without any.
+    Kept per boundaries frame and CRS (the maps of one run share it)."""
     if boundaries is None or not len(boundaries):
         return None
+    ref = _AREA_CACHE["ref"]
+    if ref is None or ref() is not boundaries:
+        _AREA_CACHE["ref"], _AREA_CACHE["areas"] = weakref.ref(boundaries), {}
+    key = (CRS.from_user_input(crs).to_wkt(), len(boundaries))
+    if key not in _AREA_CACHE["areas"]:
+        _AREA_CACHE["areas"][key] = _union_of(boundaries, crs)
+    return _AREA_CACHE["areas"][key]
+
+
+def _union_of(boundaries: gpd.GeoDataFrame, crs: object) -> object:
     b = boundaries
     if "level" in b.columns and (b["level"].astype(str) == "township").any():
         b = b[b["level"].astype(str).to_numpy() == "township"]
@@ -391,6 +407,17 @@ def _hex_totals_shared(
     return gpd.GeoDataFrame({"total": total, "points": count}, geometry=hex_polygons(cells, size), crs=crs)
 
 
+def _shared_bounds(access: gpd.GeoDataFrame, acc: gpd.GeoDataFrame) -> tuple[float, ...]:
+    """``acc.total_bounds`` (``acc``: ``access`` in EPSG:4326), kept with the homes' cells of ``access``."""
+    ref = _HEX_CACHE["ref"]
+    if ref is None or ref() is not access:
+        _HEX_CACHE["ref"], _HEX_CACHE["cells"] = weakref.ref(access), {}
+    key = ("bounds", len(acc))
+    if key not in _HEX_CACHE["cells"]:
+        _HEX_CACHE["cells"][key] = tuple(float(v) for v in acc.total_bounds)
+    return _HEX_CACHE["cells"][key]
+
+
 def _uncovered_layers(
     m: folium.Map,
     access: gpd.GeoDataFrame,
@@ -428,7 +455,7 @@ def _uncovered_layers(
             errors="coerce",
         ).fillna(0)
         # the size from the extent alone (reprojecting every home for its bounds is the cost on a county)
-        frame = gpd.GeoDataFrame(geometry=[shapely.box(*acc.total_bounds)], crs=acc.crs)
+        frame = gpd.GeoDataFrame(geometry=[shapely.box(*_shared_bounds(access, acc))], crs=acc.crs)
         size = hex_size if hex_size is not None else auto_hex_size(frame)
         hx = _hex_totals_shared(access, acc, ~covered, kids_all.to_numpy(), size)
         hx = hx[hx["total"].to_numpy() > 0]

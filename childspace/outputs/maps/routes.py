@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from childspace._errors import DataError
-from childspace.analysis.streets import route_edge_use, school_zone_rules, zone_status
-from childspace.outputs._routes_common import line_routes
+from childspace.analysis.streets import school_zone_rules, zone_status
+from childspace.outputs._routes_common import edge_use, line_routes
 from childspace.outputs.maps._page import (
     OFF_MARK,
     LegendItem,
@@ -74,14 +74,15 @@ def _edge_use_layer(
     popups on the ``lean.street_popups`` busiest runs and draws simplified, rounded lines.
     """
     lean = lean or Lean(on=False)
-    u = to_wgs84(use, "edge use")
+    g = use.geometry
+    u = use[~(g.isna() | g.is_empty).to_numpy()]  # as to_wgs84 drops them, before the busiest are picked
     kids = u["children"].to_numpy(dtype=float)
     kmax = float(kids.max()) if len(kids) else 1.0
     order = np.argsort(kids, kind="stable")  # busiest drawn last (on top)
-    u = u.iloc[order]
     n_all = len(u)
     if max_streets is not None and n_all > max_streets:  # a county: the busiest streets (sorted last)
-        u = u.iloc[-max_streets:]
+        order = order[-max_streets:]
+    u = to_wgs84(u.iloc[order], "edge use")  # only the streets drawn are reprojected
     n_kept = len(u)
     if lean.on and len(u):
         u = lean_frame(u, lean.line_m, lean.digits)
@@ -284,7 +285,7 @@ def routes_map(
         for kind in ("safest", "shortest"):
             if not (kinds == kind).any():
                 continue
-            use = route_edge_use(routes, network_stress, kind)
+            use = edge_use(routes, network_stress, kind)
             if len(use):
                 # the shortest: off at first, half as many streets (a quarter on a lean map)
                 budget = max_streets if kind == "safest" else max_streets // (4 if lean.on else 2)

@@ -83,6 +83,14 @@ def _cmap() -> frozenset[int]:
         return frozenset(f.getBestCmap())
 
 
+@functools.lru_cache(maxsize=1)
+def _glyph_order() -> tuple[str, ...]:
+    from fontTools.ttLib import TTFont
+
+    with TTFont(str(_FONT), lazy=True) as f:
+        return tuple(f.getGlyphOrder())
+
+
 @functools.lru_cache(maxsize=16)
 def _subset_woff(codepoints: tuple[int, ...]) -> bytes:
     from fontTools import subset  # type: ignore[import-untyped]
@@ -95,7 +103,9 @@ def _subset_woff(codepoints: tuple[int, ...]) -> bytes:
     opts.glyph_names = False
     opts.name_IDs = [0, 1, 2, 3, 4, 5, 6, 13, 14]  # copyright, family, version, licence and its URL (OFL)
     opts.notdef_outline = True
-    font = TTFont(str(_FONT), lazy=True)  # only the glyphs kept are decompiled
+    # only the glyphs kept are decompiled; the font's own date is kept (the same page gives the same bytes)
+    font = TTFont(str(_FONT), lazy=True, recalcTimestamp=False)
+    font.setGlyphOrder(list(_glyph_order()))  # (named from the cmap once per process, not once per page)
     sub = subset.Subsetter(opts)
     sub.populate(unicodes=codepoints)
     sub.subset(font)

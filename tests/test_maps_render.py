@@ -1,0 +1,134 @@
+"""How a map page is written (issue 16): layer scripts go into the page as text, the shared style table, the
+offline base map's streets by class."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import LineString, Point
+from test_maps import METRIC, _origin
+
+from childspace.outputs import maps
+from childspace.outputs.maps._page import add_layer, new_map, render_html
+from childspace.outputs.maps.basemap import STREET_CLASSES, _street_layer
+
+
+def _points(n: int) -> gpd.GeoDataFrame:
+    x0, y0 = _origin()
+    return gpd.GeoDataFrame(
+        {"v": np.arange(n)}, geometry=[Point(x0 + 30 * i, y0) for i in range(n)], crs=METRIC
+    ).to_crs(4326)
+
+
+def test_layer_text_with_template_syntax_is_written_as_it_is():
+    """Popups and tooltips are the planner's data: text that looks like Jinja template syntax ({{ }}, {% %})
+    is written into the page unchanged, not run as a template (the page's scripts are text, not templates)."""
+    pts = _points(3)
+    m = new_map([pts], "t", None, False)
+    tips = ["a {{ 1 + 1 }} b", "c {% if x %} d", "e {# f"]
+    add_layer(m, pts, [{"radius": 4}] * 3, None, tips, "points")
+    text = render_html(m)
+    for t in tips:
+        assert json.dumps(t, ensure_ascii=False) in text
+    assert "a 2 b" not in text
+
+
+def test_one_style_object_per_class_is_written_once_per_distinct_style():
+    """Layers give one style dict per feature, often the same object repeated: each distinct style is written
+    once and every feature points at it (equal dicts that are different objects share the entry too)."""
+    pts = _points(6)
+    m = new_map([pts], "t", None, False)
+    red, blue = {"color": "red", "radius": 3}, {"color": "blue", "radius": 3}
+    styles = [red, blue, red, {"radius": 3, "color": "blue"}, red, dict(red)]
+    layer = add_layer(m, pts, styles, None, ["x"] * 6, "points")
+    table = json.loads(layer.styles_json)
+    assert table == [red, blue]
+    idx = [f["properties"]["_s"] for f in json.loads(layer.data_json)["features"]]
+    assert idx == [0, 1, 0, 1, 0, 0]
+
+
+def test_street_layer_styles_and_order_by_class():
+    """The offline base map's streets: minor first, major last (drawn on top), each with its class's style;
+    paths dropped only above 40,000 segments."""
+    x0, y0 = _origin()
+    hw = ["primary", "footway", "residential", "secondary", "residential", "weird", "primary"]
+    s = gpd.GeoDataFrame(
+        {"highway": hw},
+        geometry=[LineString([(x0, y0 + 20 * i), (x0 + 100, y0 + 20 * i)]) for i in range(len(hw))],
+        crs=METRIC,
+    ).to_crs(4326)
+    frame, styles, kinds = _street_layer(s, 1e-5)
+    assert list(kinds) == [
+        "footway",
+        "weird",
+        "residential",
+        "residential",
+        "secondary",
+        "primary",
+        "primary",
+    ]
+    assert list(frame["cls"]) == ["path", "path", "minor", "minor", "medium", "major", "major"]
+    for h, st in zip(kinds, styles):
+        _c, w, col = STREET_CLASSES.get(h, ("path", 0.6, "#c8c8c8"))
+        assert st == {"color": col, "weight": w, "opacity": 0.9, "lineCap": "round"}
+
+
+@pytest.mark.parametrize("n", [2, 120])
+def test_page_scripts_appear_once(n):
+    pts = _points(n)
+    m = new_map([pts], "t", None, False, base=maps.Basemap(streets=None))
+    layer = add_layer(m, pts, [{"radius": 4}] * n, None, [f"p{i}" for i in range(n)], "pts")
+    text = render_html(m)
+    assert text.count(f"var {layer.get_name()} = L.geoJson(") == 1
+    assert text.count("Leaflet 1.9.4") >= 1 and len(re.findall(r"<script>", text)) >= 2
+
+
+def test_routes_map_and_figure_share_the_children_per_street(sample_run):
+    """The routes map and the routes figure draw the same children per street: computed once for the same routes
+    and network, equal to route_edge_use, recomputed for other routes."""
+    import pandas as pd
+
+    from childspace.analysis.streets import route_edge_use, stress_frames
+    from childspace.outputs._routes_common import edge_use
+
+    edges, _crossings = stress_frames(sample_run.network, sample_run.stress)
+    routes = sample_run.layers["routes"]
+    first = edge_use(routes, edges, "safest")
+    pd.testing.assert_frame_equal(pd.DataFrame(first), pd.DataFrame(route_edge_use(routes, edges, "safest")))
+    short = edge_use(routes, edges, "shortest")
+    assert edge_use(routes, edges, "safest") is first and edge_use(routes, edges, "shortest") is short
+    fewer = routes[routes["children"].to_numpy() > 0].copy()
+    fewer.attrs = routes.attrs
+    fewer = fewer.iloc[: len(fewer) // 2]
+    other = edge_use(fewer, edges, "safest")
+    assert other is not first
+    assert other["children"].sum() < first["children"].sum()
+
+
+@pytest.mark.parametrize("n_roads", [30, 80])
+def test_streets_in_view_without_reprojecting_paths(monkeypatch, n_roads):
+    """Above the segment budget the base map drops paths: reprojecting the roads alone keeps the same streets
+    as clipping everything and dropping the paths; under it (few roads in view) the paths stay."""
+    from childspace.outputs.maps import basemap
+
+    monkeypatch.setattr(basemap, "_MAX_BASE_SEGMENTS", 50)
+    x0, y0 = _origin()
+    hw = ["footway"] * 60 + ["residential"] * n_roads + ["primary"] * 5
+    rng = np.random.default_rng(1)
+    xs = rng.uniform(0, 3000, len(hw))
+    s = gpd.GeoDataFrame(
+        {"highway": hw, "other": np.arange(len(hw))},
+        geometry=[LineString([(x0 + x, y0 + 10 * i), (x0 + x + 40, y0 + 10 * i)]) for i, x in enumerate(xs)],
+        crs=METRIC,
+    )
+    bbox = tuple(s.to_crs(4326).total_bounds)
+    got = basemap._street_layer(basemap._clip_streets(s, bbox), 1e-5)
+    want = basemap._street_layer(basemap._clip(s, bbox), 1e-5)
+    assert got is not None and want is not None
+    assert sorted(got[0].geometry.to_wkt()) == sorted(want[0].geometry.to_wkt())
+    assert sorted(map(str, got[2])) == sorted(map(str, want[2]))
+    assert "footway" not in set(got[2])  # 95 or 145 segments in view: over the budget of 50, paths dropped
