@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from childspace.analysis._route_eval import TurnTable, _turns
+from childspace.analysis._route_eval import TurnTable, _take_paths, _turns
 from childspace.analysis.safety import Stress
 from childspace.network.arrays import ragged_ranges
 
@@ -144,6 +144,10 @@ class TreeRoutes:
             isum[nodes] = isum[p] + iadd[nodes]
             imx[nodes] = np.maximum(imx[p], imax[nodes])
         self.levels = levels
+        self.reached, self.dropped = reached, dropped
+        self.s_off = np.full(n, np.nan)
+        self.s_off[X] = s_off
+        self._eq: dict[int, np.ndarray] = {}
         self.par, self.in_edge, self.in_fw, self.incl, self.has = par, in_edge, in_fw, incl, has
         self.node_f, self.node_i, self.node_m = fsum, isum, imx
         # per target group
@@ -262,6 +266,58 @@ class TreeRoutes:
         self.row_of[hit] = np.arange(m)
 
     # ------------------------------------------------------------------------------------------------------
+    def same_nodes(self, other: TreeRoutes) -> np.ndarray:
+        """Per node: True when its path from the root is the same walk in this forest and in ``other`` (same
+        edges, directions and start on the source's edge)."""
+        got = self._eq.get(id(other))
+        if got is not None:
+            return got
+        X = self.levels[0]
+        o = other
+        eq = np.zeros(self.par.size, dtype=bool)
+        eq[X] = (
+            o.reached[X]
+            & (o.par[X] < 0)
+            & (o.in_edge[X] == self.in_edge[X])
+            & (o.in_fw[X] == self.in_fw[X])
+            & (o.dropped[X] == self.dropped[X])
+            & (self.dropped[X] | (o.s_off[X] == self.s_off[X]))
+        )
+        for nodes in self.levels[1:]:
+            p = self.par[nodes]
+            eq[nodes] = eq[p] & (o.par[nodes] == p) & (o.in_edge[nodes] == self.in_edge[nodes])
+        self._eq = {id(other): eq}
+        return eq
+
+    def same_routes(
+        self, groups: np.ndarray, other: TreeRoutes, o_groups: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Whether the routes of target groups ``groups`` here walk the same paths as those of ``o_groups`` in
+        ``other`` (the same targets), decided on the forests where both enter their last edge from a node below
+        the root: (decided, same). The others (a route along the source's edge, or from the root node itself)
+        are left to a comparison of the paths."""
+        r, q = self.row_of[groups], other.row_of[o_groups]
+        ok = (r >= 0) & (q >= 0)
+        r, q = np.maximum(r, 0), np.maximum(q, 0)
+        x, y = self.forest.entry[r], other.forest.entry[q]
+        ok &= self.via[r] & other.via[q] & (self.par[x] >= 0) & (other.par[y] >= 0)
+        same = (
+            (x == y)
+            & (self.forest.choice[r] == other.forest.choice[q])
+            & (self.t_edge[r] == other.t_edge[q])
+            & (self.incl_last[r] == other.incl_last[q])
+            & (
+                self.forest.targets.offset[self.forest.t_pt[r]]
+                == other.forest.targets.offset[other.forest.t_pt[q]]
+            )
+        )
+        same &= self.same_nodes(other)[x]
+        return ok, same & ok
+
+    def paths_of(self, groups: np.ndarray) -> Any:
+        """The paths of target groups ``groups`` (read from the forest)."""
+        return self.forest.paths(groups)
+
     def counts(self, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Entries of the edge and crossing sequences of the routes of target groups ``groups``."""
         r = self.row_of[groups]
@@ -343,3 +399,298 @@ def _depth_levels(par: np.ndarray, roots: np.ndarray) -> list[np.ndarray]:
         cur = order[idx]
         levels.append(cur)
     return levels
+
+
+# --------------------------------------------------------------------------------------------------------------
+# routes of several parts (forests, paths read step by step) in origin order, and their sequences
+# --------------------------------------------------------------------------------------------------------------
+class _PathRoutes:
+    """Routes read step by step (:class:`childspace.network.Paths`, e.g. from ``paths_from``): measured a chunk
+    at a time by :func:`_evaluate`."""
+
+    def __init__(self, P: Any):
+        self.P = P
+        self.source = P.source
+        self.reach = np.isfinite(P.dist) & (np.diff(P.ptr) > 0)
+
+    def paths_of(self, groups: np.ndarray) -> Any:
+        return _take_paths(self.P.network, self.P, groups)
+
+    def costs(self, network: Any, weight: Any) -> np.ndarray:
+        """Each path's cost under ``weight`` (a chunk of paths at a time: bounded per-step arrays)."""
+        P = self.P
+        if len(P) <= _CHUNK:
+            return network.path_costs(P, weight)
+        return np.concatenate(
+            [
+                network.path_costs(_take_paths(network, P, np.arange(lo, min(lo + _CHUNK, len(P)))), weight)
+                for lo in range(0, len(P), _CHUNK)
+            ]
+        )
+
+
+def _tree_costs(self: TreeRoutes, network: Any, weight: Any) -> np.ndarray:
+    assert self.cost is not None, "the forest was measured without a cost weight"
+    return self.cost
+
+
+TreeRoutes.costs = _tree_costs  # type: ignore[attr-defined]
+TreeRoutes.source = property(lambda self: self.forest.source)  # type: ignore[attr-defined]
+
+#: paths read step by step are measured this many at a time (their per-step arrays stay bounded)
+_CHUNK = 50_000
+
+
+class _FlatSeq:
+    """The sequences of routes measured step by step (an :class:`_Eval`'s flat arrays), for :class:`_SeqStore`."""
+
+    def __init__(self, ev: Any):
+        G = len(ev.reach)
+        self.ev = ev
+        self.ne = np.bincount(ev.flat_path, minlength=G)
+        self.nc = np.bincount(ev.cross_path, minlength=G)
+
+    def counts(self, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.ne[groups], self.nc[groups]
+
+    def fill(
+        self,
+        groups: np.ndarray,
+        off_e: np.ndarray,
+        off_c: np.ndarray,
+        edge: np.ndarray,
+        c_node: np.ndarray,
+        c_edge: np.ndarray,
+        c_level: np.ndarray,
+    ) -> None:
+        ev = self.ev
+        G = len(ev.reach)
+        for path, offs, cnt, cols in (
+            (ev.flat_path, off_e, self.ne, ((edge, ev.flat_edge),)),
+            (
+                ev.cross_path,
+                off_c,
+                self.nc,
+                ((c_node, ev.cross_node), (c_edge, ev.cross_edge), (c_level, ev.cross_level)),
+            ),
+        ):
+            at = np.full(G, -1, dtype=np.int64)
+            at[groups] = offs
+            start = np.zeros(G, dtype=np.int64)
+            np.cumsum(cnt[:-1], out=start[1:])
+            sel = np.flatnonzero(at[path] >= 0)
+            pos = at[path[sel]] + sel - start[path[sel]]
+            for out, vals in cols:
+                out[pos] = vals[sel]
+
+
+class _RowsEval:
+    """Per-route measures of one chunk's routes of one kind (origin order), with where their sequences are:
+    ``seq`` lists (positions among the rows, source object, its rows)."""
+
+    def __init__(self, **kw: Any):
+        self.__dict__.update(kw)
+
+
+_FIELDS = (
+    "reach",
+    "length",
+    "shares",
+    "assumed",
+    "worst_edge",
+    "worst_cross",
+    "n_cross",
+    "n_unsafe",
+    "n_assumed_cross",
+)
+
+
+def _chunk_eval(
+    network: Any,
+    stress: Stress,
+    parts: list[tuple[np.ndarray, Any, np.ndarray]],
+    lo: int,
+    hi: int,
+    weight: Any,
+    unsafe_level: int,
+    alt: Sequence[Stress],
+    turns: TurnTable | None,
+    geometry: bool,
+) -> tuple[np.ndarray, _RowsEval] | None:
+    """The routes of origins ``lo <= origin < hi`` from the parts (origins ascending, source, its rows): their
+    measures in origin order, the sources of their sequences and (``geometry``) their paths."""
+    from childspace.analysis._route_eval import _concat_paths, _evaluate
+
+    oi_l, vals, seq, paths = [], [], [], []
+    n = 0
+    for oi_p, R, g_p in parts:
+        a, b = np.searchsorted(oi_p, lo), np.searchsorted(oi_p, hi)
+        if b <= a:
+            continue
+        oi, g = oi_p[a:b], g_p[a:b]
+        if isinstance(R, _PathRoutes):
+            sub = R.P if g.size == len(R.P) else _take_paths(network, R.P, g)
+            ev = _evaluate(network, stress, sub, weight, unsafe_level, alt, turns, costs=False)
+            src: Any = _FlatSeq(ev)
+            rows = np.arange(g.size)
+            vals.append([getattr(ev, f) for f in _FIELDS] + list(ev.alt_worst or []))
+            if geometry:
+                paths.append(sub)
+        else:
+            src, rows = R, g
+            vals.append([getattr(R, f)[g] for f in _FIELDS] + [w[g] for w in R.alt_worst])
+            if geometry:
+                paths.append(R.forest.paths(g))
+        oi_l.append(oi)
+        seq.append((n + np.arange(g.size), src, rows))
+        n += g.size
+    if not oi_l:
+        return None
+    oi_all = np.concatenate(oi_l)
+    order = np.argsort(oi_all, kind="stable")
+    inv = np.empty(order.size, dtype=np.int64)
+    inv[order] = np.arange(order.size)
+    cols = [np.concatenate([v[i] for v in vals])[order] for i in range(len(vals[0]))]
+    kw = dict(zip(_FIELDS, cols))
+    P = None
+    if geometry:
+        P = _concat_paths(network, [(p_, P_) for p_, P_ in zip([s_[0] for s_ in seq], paths)], n)[1]
+        P = _take_paths(network, P, order) if not np.array_equal(order, np.arange(n)) else P
+    return oi_all[order], _RowsEval(
+        **kw,
+        alt_worst=cols[len(_FIELDS) :],
+        paths=P,
+        seq=[(inv[pos], src, rows) for pos, src, rows in seq],
+    )
+
+
+def _sources_of(
+    parts: list[tuple[np.ndarray, Any, np.ndarray]], lo: int, hi: int, sidx: np.ndarray
+) -> np.ndarray:
+    """The school (position among the schools) each route of origins ``lo <= origin < hi`` was searched from,
+    -1 where none, in origin order."""
+    oi_l, sch = [], []
+    for oi_p, R, g_p in parts:
+        a, b = np.searchsorted(oi_p, lo), np.searchsorted(oi_p, hi)
+        src = R.source[g_p[a:b]]
+        oi_l.append(oi_p[a:b])
+        sch.append(np.where(src >= 0, sidx[np.maximum(src, 0)], -1))
+    order = np.argsort(np.concatenate(oi_l), kind="stable")
+    return np.concatenate(sch)[order]
+
+
+class _SeqStore:
+    """Where the edge and crossing sequences of each route key come from (a forest or a chunk's step-by-step
+    evaluation, and the route's row there); read into one set of arrays, in route-key order, at the end."""
+
+    def __init__(self, n_origins: int):
+        self.n_o = n_origins
+        self.parts: list[tuple[np.ndarray, Any, np.ndarray]] = []  # (keys, source, rows)
+        #: per key part: its place in a chunk's sequences (0 shortest, 1 safest walking the shortest path, 2
+        #: other safest, 3 safest reported as the shortest), as the chunks have always laid them out
+        self.place: list[np.ndarray] = []
+        self.short: dict[str, tuple[list, np.ndarray, np.ndarray]] = {}  # per category: shortest per origin
+
+    def add(
+        self,
+        cat: str,
+        kind: str,
+        keys: np.ndarray,
+        oi: np.ndarray,
+        keep: np.ndarray,
+        seq: list,
+        same: np.ndarray | None = None,
+    ) -> None:
+        if kind == "shortest":
+            objs, o_obj, o_row = self.short.setdefault(
+                cat, ([], np.full(self.n_o, -1, dtype=np.int64), np.full(self.n_o, -1, dtype=np.int64))
+            )
+        for pos, src, rows in seq:
+            k = keep[pos]
+            self.parts.append((keys[pos[k]], src, rows[k]))
+            place = np.zeros(int(k.sum()), dtype=np.int8)
+            if kind != "shortest":
+                place[:] = 2 if same is None else np.where(same[pos[k]], 1, 2)
+            self.place.append(place)
+            if kind == "shortest":
+                objs.append(src)
+                o_obj[oi[pos[k]]] = len(objs) - 1
+                o_row[oi[pos[k]]] = rows[k]
+
+    def copy_shortest(self, cat: str, keys: np.ndarray, oi: np.ndarray) -> None:
+        """Routes ``keys`` walk the shortest route of their origins ``oi`` (its sequences, under their keys)."""
+        objs, o_obj, o_row = self.short[cat]
+        ob, rw = o_obj[oi], o_row[oi]
+        for j in np.unique(ob[ob >= 0]):
+            m = ob == j
+            self.parts.append((keys[m], objs[j], rw[m]))
+            self.place.append(np.full(int(m.sum()), 3, dtype=np.int8))
+
+    def route_data(self, n_keys: int, n_edges: int, chunk_of_key: np.ndarray) -> Any:
+        from childspace.analysis._route_eval import _RouteData, once_mask
+
+        ne = np.zeros(n_keys, dtype=np.int64)
+        nc = np.zeros(n_keys, dtype=np.int64)
+        place = np.zeros(n_keys, dtype=np.int8)
+        for (keys, src, rows), pl in zip(self.parts, self.place):
+            ne[keys], nc[keys] = src.counts(rows)
+            place[keys] = pl
+        # the routes in the chunks' order: per chunk its shortest routes, the safest ones walking the same path,
+        # the other safest ones, then those reported as the shortest (each group by route key)
+        order = np.lexsort((place, chunk_of_key))
+        pe = np.zeros(n_keys + 1, dtype=np.int64)
+        pe[order] = np.cumsum(ne[order]) - ne[order]
+        pe[-1] = ne.sum()
+        pc = np.zeros(n_keys + 1, dtype=np.int64)
+        pc[order] = np.cumsum(nc[order]) - nc[order]
+        pc[-1] = nc.sum()
+        edge = np.empty(int(pe[-1]), dtype=np.int32)
+        c_node = np.empty(int(pc[-1]), dtype=np.int32)
+        c_edge = np.empty(int(pc[-1]), dtype=np.int32)
+        c_level = np.empty(int(pc[-1]), dtype=np.int8)
+        for keys, src, rows in self.parts:
+            src.fill(rows, pe[keys], pc[keys], edge, c_node, c_edge, c_level)
+        self.parts.clear()
+        self.place.clear()
+        self.short.clear()
+        edge_key = np.repeat(order.astype(np.int32), ne[order])
+        cross_key = np.repeat(order.astype(np.int32), nc[order])
+        return _RouteData(
+            edge_key, edge, cross_key, c_node, c_edge, c_level, n_edges, edge_once=once_mask(edge_key, edge)
+        )
+
+
+def _same_as_shortest(
+    network: Any,
+    s_parts: list[tuple[np.ndarray, Any, np.ndarray]],
+    f_parts: list[tuple[np.ndarray, Any, np.ndarray]],
+    n_o: int,
+) -> np.ndarray:
+    """Per origin: True when its safest route walks the same path as its shortest route (on the forests where
+    both are forest routes, else by comparing the paths a chunk at a time)."""
+    from childspace.analysis._route_eval import _same_paths
+
+    same = np.zeros(n_o, dtype=bool)
+    s_obj = np.full(n_o, -1, dtype=np.int64)
+    s_grp = np.full(n_o, -1, dtype=np.int64)
+    for j, (oi_p, _R, g) in enumerate(s_parts):
+        s_obj[oi_p] = j
+        s_grp[oi_p] = g
+    for oi_p, R, g in f_parts:
+        for j, (_oi, S, _g) in enumerate(s_parts):
+            m = s_obj[oi_p] == j
+            if not m.any():
+                continue
+            o, gf = oi_p[m], g[m]
+            gs = s_grp[o]
+            if isinstance(R, TreeRoutes) and isinstance(S, TreeRoutes):
+                done, res = R.same_routes(gf, S, gs)
+                same[o[done]] = res[done]
+                slow = np.flatnonzero(~done)
+            else:
+                slow = np.arange(o.size)
+            for lo in range(0, slow.size, _CHUNK):
+                k = slow[lo : lo + _CHUNK]
+                Pf, Ps = R.paths_of(gf[k]), S.paths_of(gs[k])
+                same[o[k]] = _same_paths(Pf, Ps, np.arange(k.size))
+    return same

@@ -51,16 +51,17 @@ from childspace.analysis._common import require_layer
 from childspace.analysis._route_eval import (
     TurnTable,
     _concat_paths,
-    _copy_keys,
-    _drop_keys,
-    _drop_keys_multi,
-    _evaluate,
     _geometry,
-    _RouteData,
     _same_paths,
     _take_paths,
-    once_mask,
-    reuse_eval,
+)
+from childspace.analysis._route_tree import (
+    TreeRoutes,
+    _chunk_eval,
+    _PathRoutes,
+    _same_as_shortest,
+    _SeqStore,
+    _sources_of,
 )
 from childspace.analysis.hazards import HAZARD_JOIN_M, hazards  # re-exported: routes is the public module
 from childspace.analysis.route_tables import _set_verdicts, assumption_summary, routes_table, school_summary
@@ -286,6 +287,8 @@ def school_routes(
     frames: list[gpd.GeoDataFrame] = []
     key0 = 0
     n_o = len(om)
+    seqs = _SeqStore(n_o)
+    chunk_start: list[int] = []
     for cat in track(cats, unit="school categories"):  # counted on a progress bar, when one is shown
         sidx = np.flatnonzero((cat_arr == cat) & s_snap.ok)
         if sidx.size == 0:
@@ -301,93 +304,66 @@ def school_routes(
         a_ok = a_pos >= 0
         a_ok[a_ok] = np.isin(a_pos[a_ok], sidx)
         is_assigned[a_ok] = True
-        # shortest routes: the nearest school (one multi-source search: the schools' shortest-path forest) and
-        # the assigned school (one tree per assigned school, all on one augmented graph)
-        parts: list[tuple[np.ndarray, Any]] = []
+        # shortest routes: the nearest school (one multi-source search: the schools' shortest-path forest, the
+        # routes measured on it) and the assigned school (one tree per assigned school, all on one augmented
+        # graph: those paths are read and measured step by step)
+        s_parts: list[tuple[np.ndarray, Any, np.ndarray]] = []
         free = np.flatnonzero(~is_assigned)
         if free.size:
-            P = network.paths(s_snap.take(sidx), o_snap.take(free), cutoff=max_distance)
-            parts.append((free, P))
+            Fs = network.forest(s_snap.take(sidx), o_snap.take(free), cutoff=max_distance)
+            Ts = TreeRoutes(network, Fs, stress, alt, turns, unsafe_level, weight=w_safe)
+            s_parts.append((free, Ts, np.arange(free.size)))
+            del Fs
         oa = np.flatnonzero(is_assigned)
         if oa.size:
             src = np.searchsorted(sidx, a_pos[oa])
             P = network.paths_from(s_snap.take(sidx), o_snap.take(oa), src, cutoff=max_distance)
-            parts.append((oa, P))
-        oi_s, P_s = _concat_paths(network, parts, n_o)
-        sch_s = np.where(P_s.source >= 0, sidx[np.maximum(P_s.source, 0)], -1)
-        reach_s = np.isfinite(P_s.dist) & (np.diff(P_s.ptr) > 0)
-        school_of[oi_s] = np.where(reach_s, sch_s, -1)
+            s_parts.append((oa, _PathRoutes(P), np.arange(oa.size)))
+        short_cost = np.full(n_o, np.inf)
+        for oi_p, R, _g in s_parts:
+            src_p = R.source
+            reach_p = R.reach
+            school_of[oi_p] = np.where(reach_p & (src_p >= 0), sidx[np.maximum(src_p, 0)], -1)
+            short_cost[oi_p] = np.where(reach_p, R.costs(network, w_safe), np.inf)
         # safest routes under the stress cost (end penalties undiluted on partial edges). First the least-stress
         # forest of all the category's schools (one search): where an origin's least-stress school is its own
         # school, that path is its least-stress route to it. The others get one tree per school (all on one
         # augmented graph), bounded by the stress cost of the worst shortest route it serves.
-        short_cost = np.full(n_o, np.inf)
-        short_cost[oi_s] = np.where(reach_s, _path_costs(network, P_s, w_safe), np.inf)
-        oi_f, P_f = np.zeros(0, dtype=np.int64), None
+        f_parts: list[tuple[np.ndarray, Any, np.ndarray]] = []
         oi = np.flatnonzero(school_of >= 0)
         if oi.size:
             src = np.searchsorted(sidx, school_of[oi])
             s_cat = s_nl.take(sidx)
-            parts = []
-            Pf = network.paths(s_cat, o_nl.take(oi), weight=w_safe)
-            own = Pf.source == src
+            Ff = network.forest(s_cat, o_nl.take(oi), weight=w_safe)
+            own = Ff.source == src
             if own.any():
-                parts.append((oi[own], _take_paths(network, Pf, np.flatnonzero(own))))
+                Tf = TreeRoutes(network, Ff, stress, alt, turns, unsafe_level)
+                f_parts.append((oi[own], Tf, np.flatnonzero(own)))
             if (~own).any():
                 rest = oi[~own]
                 bound = np.zeros(sidx.size)
                 np.maximum.at(bound, src[~own], short_cost[rest])
                 bound = bound * (1 + 1e-9) + 1e-6
-                parts.append(
-                    (
-                        rest,
-                        network.paths_from(s_cat, o_nl.take(rest), src[~own], weight=w_safe, cutoff=bound),
-                    )
-                )
-            del Pf
-            oi_f, P_f = _concat_paths(network, parts, n_o)
-        del parts
-        # evaluation and rows, one chunk of origins at a time: the per-step arrays of the paths stay bounded
+                P = network.paths_from(s_cat, o_nl.take(rest), src[~own], weight=w_safe, cutoff=bound)
+                f_parts.append((rest, _PathRoutes(P), np.arange(rest.size)))
+            del Ff
+        same = _same_as_shortest(network, s_parts, f_parts, n_o)  # (only orders the sequences as before)
+        # rows, one chunk of origins at a time (routes read step by step are measured per chunk)
         unreach = np.flatnonzero(
             school_of < 0
         )  # safest rows for them: unreachable (their shortest rows say so)
         for lo in range(0, n_o, _CHUNK):
             hi = lo + _CHUNK
             blocks: list[dict] = []
-            sub_s: Any = None
-            for kind, oi_k, P_k, sch_k in (
-                ("shortest", oi_s, P_s, sch_s),
-                ("safest", oi_f, P_f, None),
-            ):
-                rows = np.arange(np.searchsorted(oi_k, lo), np.searchsorted(oi_k, hi))
-                if rows.size == 0:
+            chunk_start.append(key0)
+            for kind, parts in (("shortest", s_parts), ("safest", f_parts)):
+                got = _chunk_eval(network, stress, parts, lo, hi, w_safe, unsafe_level, alt, turns, geometry)
+                if got is None:
                     continue
-                sub = P_k if rows.size == len(oi_k) else _take_paths(network, P_k, rows)
-                if kind == "shortest":
-                    ev = ev_s = _evaluate(network, stress, sub, w_safe, unsafe_level, alt, turns, costs=False)
-                    sub_s, oi_sub_s = sub, oi_k[rows]
-                else:  # a safest route that walks the shortest route's path shares its evaluation
-                    rpos = np.searchsorted(oi_sub_s, oi_k[rows])
-                    same = _same_paths(sub, sub_s, rpos)
-                    diff = np.flatnonzero(~same)
-                    ev_d = (
-                        _evaluate(
-                            network,
-                            stress,
-                            _take_paths(network, sub, diff),
-                            w_safe,
-                            unsafe_level,
-                            alt,
-                            turns,
-                            costs=False,
-                        )
-                        if diff.size
-                        else None
-                    )
-                    ev = reuse_eval(ev_s, rpos, same, ev_d, sub)
-                sch = sch_k[rows] if sch_k is not None else school_of[oi_k[rows]]
-                blocks.append(dict(kind=kind, cat=cat, oi=oi_k[rows], sch=sch, ev=ev, key0=key0))
-                key0 += rows.size
+                oi_c, ev = got
+                sch = school_of[oi_c] if kind == "safest" else _sources_of(parts, lo, hi, sidx)
+                blocks.append(dict(kind=kind, cat=cat, oi=oi_c, sch=sch, ev=ev, key0=key0, same=same[oi_c]))
+                key0 += oi_c.size
             u = unreach[(unreach >= lo) & (unreach < hi)]
             if u.size:
                 blocks.append(dict(kind="safest", cat=cat, oi=u, sch=np.full(u.size, -1), ev=None, key0=key0))
@@ -409,11 +385,12 @@ def school_routes(
                     o_leg=o_leg,
                     s_leg=s_leg,
                     o_pts=o_pts,
+                    seqs=seqs,
                 )
             )
             del blocks
             _release_freed_memory()
-        del P_s, P_f
+        del s_parts, f_parts
     if not frames:  # no school of any category on the network: the empty layer
         frames.append(
             _assemble(
@@ -434,7 +411,10 @@ def school_routes(
                 o_pts,
             )
         )
-    out = _merge_frames(frames, network)
+    out = _merge_frames(frames)
+    chunk_of_key = np.searchsorted(np.asarray(chunk_start, dtype=np.int64), np.arange(key0), side="right") - 1
+    out.attrs["childspace_routes"] = seqs.route_data(key0, network.n_edges, chunk_of_key)
+    del seqs
     smax = safe_max_levels(safe_max_level, cfg)
     _set_verdicts(out, cfg, smax)
     if out.columns[-1] != "geometry":
@@ -486,17 +466,15 @@ def _assemble(
     o_leg: np.ndarray,
     s_leg: np.ndarray,
     o_pts: np.ndarray | None,
+    seqs: _SeqStore | None = None,
 ) -> gpd.GeoDataFrame:
-    """Rows of one chunk of origins (its shortest and safest blocks of one category), unsorted, with the chunk's
-    edge and crossing sequences in ``attrs["childspace_routes"]`` (merged by :func:`_merge_frames`)."""
+    """Rows of one chunk of origins (its shortest and safest blocks of one category), unsorted; where each
+    route's edge and crossing sequences come from is noted in ``seqs`` (read once all rows are made)."""
     r = cfg["routing"]
     ratio, extra = float(r["max_detour_ratio"]), float(r["min_extra_m"])
     frames = []
     geoms = []
-    fk_e, fe, fk_c, fn, fce, fcl = [], [], [], [], [], []
     oid = om["origin_id"].to_numpy(dtype=object)
-    copies_src: list[np.ndarray] = []
-    copies_dst: list[np.ndarray] = []
     a_pos_all = _school_pos(assigned_to, fid)
     n_o = len(om)
     # per category: row of each origin among the shortest rows, and the route key of that row (for fallbacks)
@@ -575,15 +553,7 @@ def _assemble(
                 g = np.where(reach, _geometry(network, ev.paths), None)  # type: ignore[call-overload]
             else:  # safest: built below, only where it differs from the shortest route
                 g = np.full(k, None, dtype=object)
-            # flats
-            fsel = reach[ev.flat_path]
-            fk_e.append(keys[ev.flat_path[fsel]])
-            fe.append(ev.flat_edge[fsel])
-            csel = reach[ev.cross_path]
-            fk_c.append(keys[ev.cross_path[csel]])
-            fn.append(ev.cross_node[csel])
-            fce.append(ev.cross_edge[csel])
-            fcl.append(ev.cross_level[csel])
+            over = np.zeros(k, dtype=bool)
             if kind == "safest":
                 ref = short_rows[cat]
                 rpos = short_pos[cat][oi]
@@ -604,14 +574,10 @@ def _assemble(
                             col[io] = ref[c].to_numpy()[rpos[io]]
                             df[c] = col
                     df.loc[over, "over_detour"] = True
-                    # route sequences: drop the least-stress ones, reuse the shortest ones
-                    over_keys = keys[over]
-                    fk_e[-1], fe[-1] = _drop_keys(fk_e[-1], fe[-1], over_keys)
-                    fk_c[-1], (fn[-1], fce[-1], fcl[-1]) = _drop_keys_multi(
-                        fk_c[-1], (fn[-1], fce[-1], fcl[-1]), over_keys
-                    )
-                    copies_src.append(short_key[cat][oi[over]])
-                    copies_dst.append(over_keys)
+            if seqs is not None:  # the route sequences: their own, or the shortest route's reported instead
+                seqs.add(cat, kind, keys, oi, reach & ~over, ev.seq, b.get("same"))
+                if over.any():
+                    seqs.copy_shortest(cat, keys[over], oi[over])
             if kind == "safest" and is_geometry and ev is not None:
                 # the same path as the shortest route (or the shortest route reported instead): share its line
                 same = over | (reach & _same_paths(ev.paths, short_P[cat], rpos))
@@ -627,7 +593,7 @@ def _assemble(
             prev = short_rows.get(cat)
             short_rows[cat] = df if prev is None else pd.concat([prev, df], ignore_index=True)
             short_g[cat] = g if prev is None else np.concatenate([short_g[cat], g])
-            if ev is not None:
+            if ev is not None and is_geometry:
                 short_P[cat] = (
                     ev.paths
                     if prev is None
@@ -639,8 +605,6 @@ def _assemble(
                 )
         frames.append(df)
         geoms.append(g)
-    if copies_src:
-        _copy_keys(fk_e, fe, np.concatenate(copies_src), np.concatenate(copies_dst), fk_c, fn, fce, fcl)
     if frames:
         df = pd.concat(frames, ignore_index=True)
         g = np.concatenate(geoms)
@@ -717,55 +681,16 @@ def _assemble(
         "geometry",
     ]
     out = out[[c for c in order if c in out.columns]]
-    # sequences kept compact: int32 keys, edges and nodes (a county's routes pass ~50 edges each)
-    cat_ = lambda xs: np.concatenate(xs).astype(np.int32) if xs else np.zeros(0, dtype=np.int32)
-    edge_key, edge = cat_(fk_e), cat_(fe)
-    out.attrs["childspace_routes"] = _RouteData(
-        edge_key,
-        edge,
-        cat_(fk_c),
-        cat_(fn),
-        cat_(fce),
-        np.concatenate(fcl).astype(np.int8) if fcl else np.zeros(0, np.int8),
-        network.n_edges,
-        edge_once=once_mask(edge_key, edge),  # each route's sequence is one run, read from a tree
-    )
     return out
 
 
-def _merge_frames(frames: list[gpd.GeoDataFrame], network: Any) -> gpd.GeoDataFrame:
-    """The chunks' rows in one layer, sorted by category, origin and route (shortest first), with their edge and
-    crossing sequences joined."""
-    data = [f.attrs["childspace_routes"] for f in frames]
-    for f in frames:
-        f.attrs = {}
+def _merge_frames(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    """The chunks' rows in one layer, sorted by category, origin and route (shortest first)."""
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     frames.clear()
     out = out.take(_row_order(out)).reset_index(drop=True)
     if not isinstance(out, gpd.GeoDataFrame):
         out = gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
-
-    def join(name: str) -> np.ndarray:  # one array, each chunk's part released once copied in
-        parts = [getattr(d, name) for d in data]
-        res = np.empty(sum(p.size for p in parts), dtype=parts[0].dtype)
-        pos = 0
-        for d, p in zip(data, parts):
-            res[pos : pos + p.size] = p
-            pos += p.size
-            setattr(d, name, None)
-        del parts
-        return res
-
-    out.attrs["childspace_routes"] = _RouteData(
-        join("edge_key"),
-        join("edge"),
-        join("cross_key"),
-        join("cross_node"),
-        join("cross_edge"),
-        join("cross_level"),
-        network.n_edges,
-        edge_once=join("edge_once"),
-    )
     return out
 
 
@@ -783,15 +708,3 @@ def _row_order(df: pd.DataFrame) -> np.ndarray:
         )
     ranks = [pd.factorize(c, sort=True)[0] for c in cols]
     return np.lexsort((-ranks[2], ranks[1], ranks[0]))
-
-
-def _path_costs(network: Any, P: Any, weight: Any) -> np.ndarray:
-    """``network.path_costs`` of many paths, a chunk of paths at a time (bounded per-step arrays)."""
-    if len(P) <= _CHUNK:
-        return network.path_costs(P, weight)
-    return np.concatenate(
-        [
-            network.path_costs(_take_paths(network, P, np.arange(lo, min(lo + _CHUNK, len(P)))), weight)
-            for lo in range(0, len(P), _CHUNK)
-        ]
-    )
