@@ -289,7 +289,9 @@ def school_routes(
     n_o = len(om)
     seqs = _SeqStore(n_o)
     chunk_start: list[int] = []
-    for cat in track(cats, unit="school categories"):  # counted on a progress bar, when one is shown
+    for ci, cat in enumerate(
+        track(cats, unit="school categories")
+    ):  # counted on a progress bar, when one is shown
         sidx = np.flatnonzero((cat_arr == cat) & s_snap.ok)
         if sidx.size == 0:
             warnings.warn(
@@ -362,11 +364,17 @@ def school_routes(
                     continue
                 oi_c, ev = got
                 sch = school_of[oi_c] if kind == "safest" else _sources_of(parts, lo, hi, sidx)
-                blocks.append(dict(kind=kind, cat=cat, oi=oi_c, sch=sch, ev=ev, key0=key0, same=same[oi_c]))
+                blocks.append(
+                    dict(kind=kind, cat=cat, cat_code=ci, oi=oi_c, sch=sch, ev=ev, key0=key0, same=same[oi_c])
+                )
                 key0 += oi_c.size
             u = unreach[(unreach >= lo) & (unreach < hi)]
             if u.size:
-                blocks.append(dict(kind="safest", cat=cat, oi=u, sch=np.full(u.size, -1), ev=None, key0=key0))
+                blocks.append(
+                    dict(
+                        kind="safest", cat=cat, cat_code=ci, oi=u, sch=np.full(u.size, -1), ev=None, key0=key0
+                    )
+                )
                 key0 += u.size
             frames.append(
                 _assemble(
@@ -411,7 +419,7 @@ def school_routes(
                 o_pts,
             )
         )
-    out = _merge_frames(frames)
+    out = _merge_frames(frames, cfg, om["origin_id"].to_numpy(dtype=object), fid, cats)
     chunk_of_key = np.searchsorted(np.asarray(chunk_start, dtype=np.int64), np.arange(key0), side="right") - 1
     out.attrs["childspace_routes"] = seqs.route_data(key0, network.n_edges, chunk_of_key)
     del seqs
@@ -474,7 +482,6 @@ def _assemble(
     ratio, extra = float(r["max_detour_ratio"]), float(r["min_extra_m"])
     frames = []
     geoms = []
-    oid = om["origin_id"].to_numpy(dtype=object)
     a_pos_all = _school_pos(assigned_to, fid)
     n_o = len(om)
     # per category: row of each origin among the shortest rows, and the route key of that row (for fallbacks)
@@ -497,15 +504,8 @@ def _assemble(
         oi, sch, ev, cat = b["oi"], np.asarray(b["sch"]), b["ev"], b["cat"]
         k = len(oi)
         keys = b["key0"] + np.arange(k)
-        df = pd.DataFrame(
-            {
-                "origin_id": oid[oi],
-                "school_id": np.where(sch >= 0, fid[np.maximum(sch, 0)], None),
-                "category": cat,
-                "route": kind,
-                "children": children[oi],
-            }
-        )
+        # (origin, school, category and route are written as text once, in the merged layer)
+        df = pd.DataFrame({"children": children[oi]})
         straight = np.where(
             sch >= 0, np.hypot(ox[oi] - sx[np.maximum(sch, 0)], oy[oi] - sy[np.maximum(sch, 0)]), np.nan
         )
@@ -589,6 +589,8 @@ def _assemble(
         df["_oi"] = oi
         df["_sch"] = sch
         df["assigned"] = (a_pos_all[oi] == sch) & (sch >= 0)
+        df["_kind"] = np.int8(0 if kind == "shortest" else 1)
+        df["_cat"] = np.int64(b["cat_code"])
         if kind == "shortest":
             prev = short_rows.get(cat)
             short_rows[cat] = df if prev is None else pd.concat([prev, df], ignore_index=True)
@@ -639,72 +641,95 @@ def _assemble(
             df["length_m"].to_numpy(dtype=float) / df["straight_m"].to_numpy(dtype=float),
             np.nan,
         )
-    df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)  # set by category in school_routes
-    # placeholders in their final place (set with the verdict): no reordering copy of the whole layer later
-    df["verdict_best"] = df["verdict"]
-    df["verdict_worst"] = df["verdict"]
-    df["verdict_assumed"] = False
     if o_pts is not None and "_oi" in df.columns:  # no lines: each row's geometry is its origin's point
         g = o_pts[df["_oi"].to_numpy(dtype=np.int64)]
-    out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g, crs=WGS84).values, crs=WGS84)  # built in WGS84
-    order = [
-        "origin_id",
-        "school_id",
-        "category",
-        "route",
-        "children",
-        "length_m",
-        "access_m",
-        "straight_m",
-        "detour_ratio",
-        "worst_level",
-        "worst_edge_level",
-        "worst_crossing_level",
-        "crossings",
-        "unsafe_crossings",
-        "share_l1",
-        "share_l2",
-        "share_l3",
-        "share_l4",
-        "assumed_share",
-        "assumed_crossings",
-        "verdict",
-        "worst_level_best",
-        "worst_level_worst",
-        "verdict_best",
-        "verdict_worst",
-        "verdict_assumed",
-        "over_detour",
-        "min_stress_length_m",
-        "assigned",
-        "route_key",
-        "geometry",
-    ]
-    out = out[[c for c in order if c in out.columns]]
-    return out
+    return df, g
 
 
-def _merge_frames(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
-    """The chunks' rows in one layer, sorted by category, origin and route (shortest first)."""
-    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+_ORDER = [
+    "origin_id",
+    "school_id",
+    "category",
+    "route",
+    "children",
+    "length_m",
+    "access_m",
+    "straight_m",
+    "detour_ratio",
+    "worst_level",
+    "worst_edge_level",
+    "worst_crossing_level",
+    "crossings",
+    "unsafe_crossings",
+    "share_l1",
+    "share_l2",
+    "share_l3",
+    "share_l4",
+    "assumed_share",
+    "assumed_crossings",
+    "verdict",
+    "worst_level_best",
+    "worst_level_worst",
+    "verdict_best",
+    "verdict_worst",
+    "verdict_assumed",
+    "over_detour",
+    "min_stress_length_m",
+    "assigned",
+    "route_key",
+    "geometry",
+]
+
+
+def _merge_frames(
+    frames: list[tuple[pd.DataFrame, np.ndarray]],
+    cfg: dict,
+    oid: np.ndarray,
+    fid: np.ndarray,
+    cats: list[str],
+) -> gpd.GeoDataFrame:
+    """The chunks' rows in one layer, sorted by category, origin and route (shortest first): the numeric
+    columns joined and put in order once, the text columns written once in that order."""
+    dfs = [f[0] for f in frames if "_oi" in f[0].columns]
+    if not dfs:  # no routes at all: the empty layer, columns as always
+        df, g = frames[0]
+        df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)
+        df["verdict_best"] = df["verdict"]
+        df["verdict_worst"] = df["verdict"]
+        df["verdict_assumed"] = False
+        out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g, crs=WGS84).values, crs=WGS84)
+        return out[[c for c in _ORDER if c in out.columns]]
+    g = np.concatenate([f[1] for f in frames if "_oi" in f[0].columns])
+    df = pd.concat(dfs, ignore_index=True) if len(dfs) > 1 else dfs[0]
     frames.clear()
-    out = out.take(_row_order(out)).reset_index(drop=True)
-    if not isinstance(out, gpd.GeoDataFrame):
-        out = gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
-    return out
-
-
-def _row_order(df: pd.DataFrame) -> np.ndarray:
-    """Positions of the rows sorted by category, origin_id and route (shortest first), stable: each column
-    ranked once among its distinct values (a county's ~300k ids, not its ~1M rows, are compared), then one
-    integer lexsort."""
-    cols = [df[c].to_numpy() for c in ("category", "origin_id", "route")]
-    if any(pd.isna(c).any() for c in cols):  # missing values: as pandas sorts them (last)
-        return (
-            df[["category", "origin_id", "route"]]
-            .reset_index(drop=True)
-            .sort_values(["category", "origin_id", "route"], ascending=[True, True, False], kind="stable")
+    oi = df["_oi"].to_numpy(dtype=np.int64)
+    sch = df["_sch"].to_numpy(dtype=np.int64)
+    kind = df["_kind"].to_numpy()
+    cat_arr = np.asarray(cats, dtype=object)[df["_cat"].to_numpy(dtype=np.int64)]
+    texts = {
+        "origin_id": None,
+        "school_id": np.where(sch >= 0, fid[np.maximum(sch, 0)], None),
+        "category": cat_arr,
+        "route": np.where(kind == 0, "shortest", "safest").astype(object),
+    }
+    o_ids = oid[oi]
+    if pd.isna(oid).any():  # missing ids: sorted as pandas sorts them (last)
+        order = (
+            pd.DataFrame({"c": cat_arr, "o": o_ids, "r": texts["route"]})
+            .sort_values(["c", "o", "r"], ascending=[True, True, False], kind="stable")
             .index.to_numpy()
         )
-    ranks = [pd.factorize(c, sort=True)[0] for c in cols]
-    return np.lexsort((-ranks[2], ranks[1], ranks[0]))
+    else:  # each id ranked once among the origins (a county's ~300k ids, not its ~1M rows)
+        o_rank = pd.factorize(oid, sort=True)[0][oi]
+        c_rank = pd.factorize(cat_arr, sort=True)[0]
+        order = np.lexsort((kind, o_rank, c_rank))  # "shortest" before "safest"
+    texts["origin_id"] = o_ids
+    df = df.take(order).reset_index(drop=True)
+    for c, vals in texts.items():
+        df[c] = vals[order]
+    df["verdict"] = None  # placeholders in their final place (set with the verdict)
+    df["verdict_best"] = None
+    df["verdict_worst"] = None
+    df["verdict_assumed"] = False
+    df = df[[c for c in _ORDER if c in df.columns]]
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g[order], crs=WGS84).values, crs=WGS84)
