@@ -293,14 +293,16 @@ class TreeRoutes:
         self, groups: np.ndarray, other: TreeRoutes, o_groups: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Whether the routes of target groups ``groups`` here walk the same paths as those of ``o_groups`` in
-        ``other`` (the same targets), decided on the forests where both enter their last edge from a node below
-        the root: (decided, same). The others (a route along the source's edge, or from the root node itself)
-        are left to a comparison of the paths."""
+        ``other`` (the same targets), decided on the forests where both walk part of their last edge, entered
+        from a node below the root: (decided, same). The others (a route along the source's edge, from the root
+        node itself, or ending at a node) are left to a comparison of the paths."""
         r, q = self.row_of[groups], other.row_of[o_groups]
         ok = (r >= 0) & (q >= 0)
         r, q = np.maximum(r, 0), np.maximum(q, 0)
         x, y = self.forest.entry[r], other.forest.entry[q]
         ok &= self.via[r] & other.via[q] & (self.par[x] >= 0) & (other.par[y] >= 0)
+        # a last edge walked over zero metres is not in the path: the same walk may then enter it elsewhere
+        ok &= self.incl_last[r] & other.incl_last[q]
         same = (
             (x == y)
             & (self.forest.choice[r] == other.forest.choice[q])

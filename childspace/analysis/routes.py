@@ -591,6 +591,7 @@ def _assemble(
         df["assigned"] = (a_pos_all[oi] == sch) & (sch >= 0)
         df["_kind"] = np.int8(0 if kind == "shortest" else 1)
         df["_cat"] = np.int64(b["cat_code"])
+        df["_none"] = bool((sch < 0).all())  # a block without schools (its school_id column: object)
         if kind == "shortest":
             prev = short_rows.get(cat)
             short_rows[cat] = df if prev is None else pd.concat([prev, df], ignore_index=True)
@@ -724,9 +725,13 @@ def _merge_frames(
         c_rank = pd.factorize(cat_arr, sort=True)[0]
         order = np.lexsort((kind, o_rank, c_rank))  # "shortest" before "safest"
     texts["origin_id"] = o_ids
+    # school_id is text, or object where some block of rows had no school at all (as the layer always had it)
+    sid_object = bool(df["_none"].any())
+    if sid_object:  # missing: None in the blocks without schools, NaN (text missing) in the others
+        texts["school_id"][(sch < 0) & ~df["_none"].to_numpy(dtype=bool)] = np.nan
     df = df.take(order).reset_index(drop=True)
     for c, vals in texts.items():
-        df[c] = vals[order]
+        df[c] = pd.Series(vals[order], dtype=object) if c == "school_id" and sid_object else vals[order]
     df["verdict"] = None  # placeholders in their final place (set with the verdict)
     df["verdict_best"] = None
     df["verdict_worst"] = None
