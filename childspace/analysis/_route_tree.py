@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from childspace.analysis._route_eval import TurnTable, _take_paths, _turns
 from childspace.analysis.safety import Stress
@@ -144,6 +145,14 @@ class TreeRoutes:
             isum[nodes] = isum[p] + iadd[nodes]
             imx[nodes] = np.maximum(imx[p], imax[nodes])
         self.levels = levels
+        ex = np.full(n, -1, dtype=np.int64)  # the exit node (below the root) of each node's path
+        ex[X] = X
+        for nodes in levels[1:]:
+            ex[nodes] = ex[par[nodes]]
+        self.ex = ex
+        # a tree edge that is the path's first edge again (the source's edge walked back): counted once
+        exs = np.maximum(ex, 0)
+        self.skip = (par >= 0) & (ex >= 0) & incl[exs] & (in_edge == in_edge[exs])
         self.reached, self.dropped = reached, dropped
         self.s_off = np.full(n, np.nan)
         self.s_off[X] = s_off
@@ -179,6 +188,10 @@ class TreeRoutes:
         self.x_level[cx] = xl
         self.x_node = np.where(via, x, -1)
         self.t_edge, self.incl_last, self.via = te, incl_last, via
+        # the last edge is the route's first walk of it unless an earlier entry walked it (only the entry
+        # node's own edge or the source's edge can be that edge)
+        ex_x = np.maximum(ex[x], 0)
+        self.last_once = ~(incl[x] & (in_edge[x] == te)) & ~(incl[ex_x] & (in_edge[ex_x] == te))
         # route values: the entry node's (via) or nothing (direct), then the last edge, then the entry crossing
         base_f = np.where(via[:, None], fsum[x], 0.0)
         base_i = np.where(via[:, None], isum[x], 0)
@@ -316,6 +329,99 @@ class TreeRoutes:
         same &= self.same_nodes(other)[x]
         return ok, same & ok
 
+    def edge_use(
+        self, groups: np.ndarray, kids: np.ndarray, school: np.ndarray
+    ) -> tuple[np.ndarray, ...] | None:
+        """Children per edge of the routes of target groups ``groups`` (each route once per edge): the routes'
+        children summed over each subtree, from the leaves up, plus their last edges. Returns edges, children,
+        routes and the school of each (edge, subtree) or last edge; None when a subtree mixes schools."""
+        r = self.row_of[groups]
+        ok = r >= 0
+        r, kids, school = r[ok], kids[ok], school[ok]
+        n = self.par.size
+        via = self.via[r]
+        x = self.x_node[r[via]]
+        sk = np.bincount(x, weights=kids[via], minlength=n)
+        sc = np.bincount(x, minlength=n).astype(float)
+        hi = np.full(n, -1, dtype=np.int64)
+        lo = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        np.maximum.at(hi, x, school[via])
+        np.minimum.at(lo, x, school[via])
+        par = self.par
+        for nodes in reversed(self.levels[1:]):
+            p = par[nodes]
+            np.add.at(sk, p, sk[nodes])
+            np.add.at(sc, p, sc[nodes])
+            np.maximum.at(hi, p, hi[nodes])
+            np.minimum.at(lo, p, lo[nodes])
+        y = np.flatnonzero((sc > 0) & self.incl & ~self.skip)
+        if (hi[y] != lo[y]).any():
+            return None
+        last = np.flatnonzero(~via | (self.incl_last[r] & self.last_once[r]))
+        return (
+            np.concatenate([self.in_edge[y], self.t_edge[r[last]]]),
+            np.concatenate([sk[y], kids[last]]),
+            np.concatenate([sc[y], np.ones(last.size)]),
+            np.concatenate([hi[y], school[last]]),
+        )
+
+    def hazard_entries(
+        self, groups: np.ndarray, edge_ok: np.ndarray, min_level: int
+    ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        """Entries of the routes of target groups ``groups`` on edges with ``edge_ok`` (route index, place in
+        its sequence, edge) and crossings of level >= ``min_level`` (route index, place, node, crossed edge,
+        level): the routes' paths read through the nearest such ancestors only."""
+        n = self.par.size
+        par, ni = self.par, self.node_i
+        hz = self.incl & (self.in_edge >= 0) & edge_ok[np.maximum(self.in_edge, 0)]
+        hc = self.has & (self.c_level >= min_level)
+        up_e = np.full(
+            n, -1, dtype=np.int64
+        )  # nearest ancestor (strictly above) with such an edge / crossing
+        up_c = np.full(n, -1, dtype=np.int64)
+        for nodes in self.levels[1:]:
+            p = par[nodes]
+            up_e[nodes] = np.where(hz[p], p, up_e[p])
+            up_c[nodes] = np.where(hc[p], p, up_c[p])
+        r = self.row_of[groups]
+        idx = np.flatnonzero(r >= 0)
+        r = r[idx]
+        via = self.via[r]
+        vi, x = idx[via], self.x_node[r[via]]
+        out_e: list[list[np.ndarray]] = [[], [], []]
+        cur, who = np.where(hz[x], x, up_e[x]), vi
+        while cur.size:
+            k = cur >= 0
+            cur, who = cur[k], who[k]
+            out_e[0].append(who)
+            out_e[1].append(ni[cur, 3] - 1)
+            out_e[2].append(self.in_edge[cur])
+            cur = up_e[cur]
+        te = self.t_edge[r]
+        last = (~via | self.incl_last[r]) & edge_ok[te]
+        out_e[0].append(idx[last])
+        out_e[1].append(np.where(via[last], ni[self.x_node[r[last]], 3], 0))
+        out_e[2].append(te[last])
+        out_c: list[list[np.ndarray]] = [[], [], [], [], []]
+        cur, who = np.where(hc[x], x, up_c[x]), vi
+        while cur.size:
+            k = cur >= 0
+            cur, who = cur[k], who[k]
+            out_c[0].append(who)
+            out_c[1].append(ni[cur, 4] - 1)
+            out_c[2].append(par[cur])
+            out_c[3].append(self.c_edge[cur])
+            out_c[4].append(self.c_level[cur])
+            cur = up_c[cur]
+        rv = r[via]
+        xs = self.x_has[rv] & (self.x_level[rv] >= min_level)
+        out_c[0].append(vi[xs])
+        out_c[1].append(ni[x[xs], 4])
+        out_c[2].append(x[xs])
+        out_c[3].append(self.x_edge[rv[xs]])
+        out_c[4].append(self.x_level[rv[xs]])
+        return tuple(np.concatenate(a) for a in out_e), tuple(np.concatenate(a) for a in out_c)
+
     def paths_of(self, groups: np.ndarray) -> Any:
         """The paths of target groups ``groups`` (read from the forest)."""
         return self.forest.paths(groups)
@@ -406,7 +512,7 @@ def _depth_levels(par: np.ndarray, roots: np.ndarray) -> list[np.ndarray]:
 # --------------------------------------------------------------------------------------------------------------
 # routes of several parts (forests, paths read step by step) in origin order, and their sequences
 # --------------------------------------------------------------------------------------------------------------
-class _PathRoutes:
+class PathRoutes:
     """Routes read step by step (:class:`childspace.network.Paths`, e.g. from ``paths_from``): measured a chunk
     at a time by :func:`_evaluate`."""
 
@@ -444,7 +550,7 @@ _CHUNK = 50_000
 
 
 class _FlatSeq:
-    """The sequences of routes measured step by step (an :class:`_Eval`'s flat arrays), for :class:`_SeqStore`."""
+    """The sequences of routes measured step by step (an :class:`_Eval`'s flat arrays), for :class:`SeqStore`."""
 
     def __init__(self, ev: Any):
         G = len(ev.reach)
@@ -454,6 +560,42 @@ class _FlatSeq:
 
     def counts(self, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.ne[groups], self.nc[groups]
+
+    def _pick(self, path: np.ndarray, cnt: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Entries of the routes ``groups``: entry positions, route index (into ``groups``), place in the route."""
+        G = cnt.size
+        at = np.full(G, -1, dtype=np.int64)
+        at[groups] = np.arange(groups.size)
+        start = np.zeros(G, dtype=np.int64)
+        np.cumsum(cnt[:-1], out=start[1:])
+        sel = np.flatnonzero(at[path] >= 0)
+        return sel, at[path[sel]], sel - start[path[sel]]
+
+    def edge_use(self, groups: np.ndarray, kids: np.ndarray, school: np.ndarray) -> tuple[np.ndarray, ...]:
+        from childspace.analysis._route_eval import once_mask
+
+        ev = self.ev
+        sel, i, _ = self._pick(ev.flat_path, self.ne, groups)
+        once = once_mask(ev.flat_path[sel], ev.flat_edge[sel])
+        sel, i = sel[once], i[once]
+        return ev.flat_edge[sel], kids[i], np.ones(sel.size), school[i]
+
+    def hazard_entries(
+        self, groups: np.ndarray, edge_ok: np.ndarray, min_level: int
+    ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        ev = self.ev
+        sel, i, w = self._pick(ev.flat_path, self.ne, groups)
+        k = edge_ok[ev.flat_edge[sel]]
+        sel_c, ic, wc = self._pick(ev.cross_path, self.nc, groups)
+        kc = ev.cross_level[sel_c] >= min_level
+        sel_c = sel_c[kc]
+        return (i[k], w[k], ev.flat_edge[sel[k]]), (
+            ic[kc],
+            wc[kc],
+            ev.cross_node[sel_c],
+            ev.cross_edge[sel_c],
+            ev.cross_level[sel_c],
+        )
 
     def fill(
         self,
@@ -507,7 +649,7 @@ _FIELDS = (
 )
 
 
-def _chunk_eval(
+def chunk_eval(
     network: Any,
     stress: Stress,
     parts: list[tuple[np.ndarray, Any, np.ndarray]],
@@ -530,7 +672,7 @@ def _chunk_eval(
         if b <= a:
             continue
         oi, g = oi_p[a:b], g_p[a:b]
-        if isinstance(R, _PathRoutes):
+        if isinstance(R, PathRoutes):
             sub = R.P if g.size == len(R.P) else _take_paths(network, R.P, g)
             ev = _evaluate(network, stress, sub, weight, unsafe_level, alt, turns, costs=False)
             src: Any = _FlatSeq(ev)
@@ -566,7 +708,7 @@ def _chunk_eval(
     )
 
 
-def _sources_of(
+def sources_of(
     parts: list[tuple[np.ndarray, Any, np.ndarray]], lo: int, hi: int, sidx: np.ndarray
 ) -> np.ndarray:
     """The school (position among the schools) each route of origins ``lo <= origin < hi`` was searched from,
@@ -581,7 +723,7 @@ def _sources_of(
     return np.concatenate(sch)[order]
 
 
-class _SeqStore:
+class SeqStore:
     """Where the edge and crossing sequences of each route key come from (a forest or a chunk's step-by-step
     evaluation, and the route's row there); read into one set of arrays, in route-key order, at the end."""
 
@@ -629,8 +771,15 @@ class _SeqStore:
             self.place.append(np.full(int(m.sum()), 3, dtype=np.int8))
 
     def route_data(self, n_keys: int, n_edges: int, chunk_of_key: np.ndarray) -> Any:
-        from childspace.analysis._route_eval import _RouteData, once_mask
+        """The routes' sequences, unread (:class:`childspace.analysis._route_eval._RouteData`)."""
+        from childspace.analysis._route_eval import _RouteData
 
+        self.n_keys, self.chunk_of_key = n_keys, chunk_of_key
+        return _RouteData(n_edges=n_edges, source=self)
+
+    def _layout(self) -> tuple[np.ndarray, ...]:
+        """Entries per key and where each key's entries start (edges, crossings), keys in the chunks' order."""
+        n_keys, chunk_of_key = self.n_keys, self.chunk_of_key
         ne = np.zeros(n_keys, dtype=np.int64)
         nc = np.zeros(n_keys, dtype=np.int64)
         place = np.zeros(n_keys, dtype=np.int8)
@@ -646,6 +795,14 @@ class _SeqStore:
         pc = np.zeros(n_keys + 1, dtype=np.int64)
         pc[order] = np.cumsum(nc[order]) - nc[order]
         pc[-1] = nc.sum()
+        return ne, nc, pe, pc, order
+
+    def read(self) -> tuple[np.ndarray, ...]:
+        """The sequences as arrays: edge keys, edges, crossing keys, nodes, crossed edges, levels, and where each
+        route walks an edge for the first time."""
+        from childspace.analysis._route_eval import once_mask
+
+        ne, nc, pe, pc, order = self._layout()
         edge = np.empty(int(pe[-1]), dtype=np.int32)
         c_node = np.empty(int(pc[-1]), dtype=np.int32)
         c_edge = np.empty(int(pc[-1]), dtype=np.int32)
@@ -657,12 +814,80 @@ class _SeqStore:
         self.short.clear()
         edge_key = np.repeat(order.astype(np.int32), ne[order])
         cross_key = np.repeat(order.astype(np.int32), nc[order])
-        return _RouteData(
-            edge_key, edge, cross_key, c_node, c_edge, c_level, n_edges, edge_once=once_mask(edge_key, edge)
+        return edge_key, edge, cross_key, c_node, c_edge, c_level, once_mask(edge_key, edge)
+
+    def edge_counts(
+        self, keys: np.ndarray, kids: np.ndarray, school: np.ndarray, n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Children, routes and distinct schools per edge over the routes ``keys``, each route once per edge,
+        summed on the forests (subtree sums); None when the children are not whole numbers (their sums would
+        then depend on the order of addition) or a forest's subtree mixes schools."""
+        kids = np.asarray(kids, dtype=float)
+        if kids.size and (not np.array_equal(kids, np.floor(kids)) or np.abs(kids).sum() >= 2.0**52):
+            return None
+        top = self.n_keys
+        chosen = np.zeros(top, dtype=bool)
+        chosen[keys] = True
+        kid_of = np.zeros(top)
+        kid_of[keys] = kids
+        school_of = np.zeros(top, dtype=np.int64)
+        school_of[keys] = school
+        n_sch = int(school.max()) + 1 if school.size else 1
+        children = np.zeros(n)
+        n_routes = np.zeros(n)
+        cells = []
+        for pkeys, src, rows in self.parts:
+            m = chosen[pkeys]
+            if not m.any():
+                continue
+            k = pkeys[m]
+            got = src.edge_use(rows[m], kid_of[k], school_of[k])
+            if got is None:
+                return None
+            e, w, c, sc = got
+            children += np.bincount(e, weights=w, minlength=n)
+            n_routes += np.bincount(e, weights=c, minlength=n)
+            cells.append(e.astype(np.int64) * n_sch + sc)
+        cell = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
+        if n * n_sch <= 200_000_000:
+            flags = np.zeros(n * n_sch, dtype=bool)
+            flags[cell] = True
+            n_schools = flags.reshape(n, n_sch).sum(axis=1)
+        else:
+            n_schools = np.bincount(pd.unique(cell) // n_sch, minlength=n)
+        return children, np.rint(n_routes).astype(np.int64), n_schools
+
+    def hazard_entries(self, edge_ok: np.ndarray, min_level: int) -> tuple[np.ndarray, ...]:
+        """Entries on edges with ``edge_ok`` and crossings of level >= ``min_level``, in the order of the
+        sequences :meth:`read` gives (keys, edges; keys, nodes, crossed edges, levels)."""
+        ne, nc, pe, pc, order = self._layout()
+        E: list[list[np.ndarray]] = [[], [], []]
+        C: list[list[np.ndarray]] = [[], [], [], [], []]
+        for keys, src, rows in self.parts:
+            (ie, we, e), (ic, wc, cn, ce, cl) = src.hazard_entries(rows, edge_ok, min_level)
+            E[0].append(pe[keys[ie]] + we)
+            E[1].append(keys[ie])
+            E[2].append(e)
+            C[0].append(pc[keys[ic]] + wc)
+            for j, a in enumerate((keys[ic], cn, ce, cl)):
+                C[1 + j].append(a)
+
+        def cat(xs: list[np.ndarray], dt: Any) -> np.ndarray:
+            return np.concatenate(xs).astype(dt, copy=False) if xs else np.zeros(0, dtype=dt)
+
+        oe = np.argsort(cat(E[0], np.int64), kind="stable")
+        oc = np.argsort(cat(C[0], np.int64), kind="stable")
+        return (
+            cat(E[1], np.int32)[oe],
+            cat(E[2], np.int32)[oe],
+            cat(C[1], np.int32)[oc],
+            cat(C[2], np.int32)[oc],
+            cat(C[3], np.int32)[oc],
+            cat(C[4], np.int8)[oc],
         )
 
 
-def _same_as_shortest(
+def same_as_shortest(
     network: Any,
     s_parts: list[tuple[np.ndarray, Any, np.ndarray]],
     f_parts: list[tuple[np.ndarray, Any, np.ndarray]],

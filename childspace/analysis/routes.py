@@ -52,16 +52,17 @@ from childspace.analysis._route_eval import (
     TurnTable,
     _concat_paths,
     _geometry,
+    _RouteData,  # noqa: F401  (re-exported: the type of the routes' sequences)
     _same_paths,
     _take_paths,
 )
 from childspace.analysis._route_tree import (
+    PathRoutes,
+    SeqStore,
     TreeRoutes,
-    _chunk_eval,
-    _PathRoutes,
-    _same_as_shortest,
-    _SeqStore,
-    _sources_of,
+    chunk_eval,
+    same_as_shortest,
+    sources_of,
 )
 from childspace.analysis.hazards import HAZARD_JOIN_M, hazards  # re-exported: routes is the public module
 from childspace.analysis.route_tables import _set_verdicts, assumption_summary, routes_table, school_summary
@@ -287,7 +288,7 @@ def school_routes(
     frames: list[gpd.GeoDataFrame] = []
     key0 = 0
     n_o = len(om)
-    seqs = _SeqStore(n_o)
+    seqs = SeqStore(n_o)
     chunk_start: list[int] = []
     for ci, cat in enumerate(
         track(cats, unit="school categories")
@@ -320,7 +321,7 @@ def school_routes(
         if oa.size:
             src = np.searchsorted(sidx, a_pos[oa])
             P = network.paths_from(s_snap.take(sidx), o_snap.take(oa), src, cutoff=max_distance)
-            s_parts.append((oa, _PathRoutes(P), np.arange(oa.size)))
+            s_parts.append((oa, PathRoutes(P), np.arange(oa.size)))
         short_cost = np.full(n_o, np.inf)
         for oi_p, R, _g in s_parts:
             src_p = R.source
@@ -347,9 +348,9 @@ def school_routes(
                 np.maximum.at(bound, src[~own], short_cost[rest])
                 bound = bound * (1 + 1e-9) + 1e-6
                 P = network.paths_from(s_cat, o_nl.take(rest), src[~own], weight=w_safe, cutoff=bound)
-                f_parts.append((rest, _PathRoutes(P), np.arange(rest.size)))
+                f_parts.append((rest, PathRoutes(P), np.arange(rest.size)))
             del Ff
-        same = _same_as_shortest(network, s_parts, f_parts, n_o)  # (only orders the sequences as before)
+        same = same_as_shortest(network, s_parts, f_parts, n_o)  # (only orders the sequences as before)
         # rows, one chunk of origins at a time (routes read step by step are measured per chunk)
         unreach = np.flatnonzero(
             school_of < 0
@@ -359,11 +360,11 @@ def school_routes(
             blocks: list[dict] = []
             chunk_start.append(key0)
             for kind, parts in (("shortest", s_parts), ("safest", f_parts)):
-                got = _chunk_eval(network, stress, parts, lo, hi, w_safe, unsafe_level, alt, turns, geometry)
+                got = chunk_eval(network, stress, parts, lo, hi, w_safe, unsafe_level, alt, turns, geometry)
                 if got is None:
                     continue
                 oi_c, ev = got
-                sch = school_of[oi_c] if kind == "safest" else _sources_of(parts, lo, hi, sidx)
+                sch = school_of[oi_c] if kind == "safest" else sources_of(parts, lo, hi, sidx)
                 blocks.append(
                     dict(kind=kind, cat=cat, cat_code=ci, oi=oi_c, sch=sch, ev=ev, key0=key0, same=same[oi_c])
                 )
@@ -474,7 +475,7 @@ def _assemble(
     o_leg: np.ndarray,
     s_leg: np.ndarray,
     o_pts: np.ndarray | None,
-    seqs: _SeqStore | None = None,
+    seqs: SeqStore | None = None,
 ) -> gpd.GeoDataFrame:
     """Rows of one chunk of origins (its shortest and safest blocks of one category), unsorted; where each
     route's edge and crossing sequences come from is noted in ``seqs`` (read once all rows are made)."""
