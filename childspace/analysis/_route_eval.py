@@ -117,6 +117,13 @@ class _RouteData:
         self._read()
         return self.__dict__
 
+    def __setstate__(self, state: dict) -> None:
+        if "_arrays" not in state:  # pickled by an earlier version: the arrays as attributes
+            state = dict(state)
+            state["_arrays"] = {k: state.pop(k, None) for k in self._NAMES}
+            state["source"] = None
+        self.__dict__.update(state)
+
     def __deepcopy__(self, memo: dict) -> _RouteData:
         return self
 
