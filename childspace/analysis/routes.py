@@ -476,44 +476,36 @@ def _assemble(
     s_leg: np.ndarray,
     o_pts: np.ndarray | None,
     seqs: SeqStore | None = None,
-) -> gpd.GeoDataFrame:
-    """Rows of one chunk of origins (its shortest and safest blocks of one category), unsorted; where each
-    route's edge and crossing sequences come from is noted in ``seqs`` (read once all rows are made)."""
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Columns (arrays) and geometries of the rows of one chunk of origins (its shortest and safest blocks of one
+    category), unsorted; where each route's edge and crossing sequences come from is noted in ``seqs`` (read
+    when asked for). Origin, school, category and route are written as text once, in the merged layer."""
     r = cfg["routing"]
     ratio, extra = float(r["max_detour_ratio"]), float(r["min_extra_m"])
-    frames = []
+    parts: list[dict[str, np.ndarray]] = []
     geoms = []
     a_pos_all = _school_pos(assigned_to, fid)
     n_o = len(om)
-    # per category: row of each origin among the shortest rows, and the route key of that row (for fallbacks)
+    # per category: row of each origin among the shortest rows (for the safest routes reported as shortest)
     short_pos: dict[str, np.ndarray] = {}
-    short_key: dict[str, np.ndarray] = {}
     for b in blocks:
         if b["kind"] == "shortest":
             sp_ = short_pos.setdefault(b["cat"], np.full(n_o, -1, dtype=np.int64))
-            sk = short_key.setdefault(b["cat"], np.full(n_o, -1, dtype=np.int64))
             base = int((sp_ >= 0).sum())
             sp_[b["oi"]] = base + np.arange(len(b["oi"]))
-            sk[b["oi"]] = b["key0"] + np.arange(len(b["oi"]))
-    short_rows: dict[str, pd.DataFrame] = {}
+    short_rows: dict[str, dict[str, np.ndarray]] = {}
     short_g: dict[str, np.ndarray] = {}
     short_P: dict[str, Any] = {}
     for b in blocks:
         kind = b["kind"]
-        if kind == "_short_ref":
-            continue
         oi, sch, ev, cat = b["oi"], np.asarray(b["sch"]), b["ev"], b["cat"]
         k = len(oi)
         keys = b["key0"] + np.arange(k)
-        # (origin, school, category and route are written as text once, in the merged layer)
-        df = pd.DataFrame({"children": children[oi]})
-        straight = np.where(
-            sch >= 0, np.hypot(ox[oi] - sx[np.maximum(sch, 0)], oy[oi] - sy[np.maximum(sch, 0)]), np.nan
-        )
+        d: dict[str, np.ndarray] = {"children": children[oi]}
         if ev is None:
-            reach = np.zeros(k, dtype=bool)
-            df["length_m"] = np.nan
-            df["straight_m"] = np.nan
+            nan = np.full(k, np.nan)
+            zero = np.zeros(k, dtype=np.int64)
+            d.update(length_m=nan, straight_m=nan)
             for c in (
                 "worst_level",
                 "worst_edge_level",
@@ -521,35 +513,38 @@ def _assemble(
                 "crossings",
                 "unsafe_crossings",
             ):
-                df[c] = 0
+                d[c] = zero
             for lv in range(1, 5):
-                df[f"share_l{lv}"] = np.nan
-            df["assumed_share"] = np.nan
-            df["assumed_crossings"] = 0
-            df["worst_level_best"] = 0
-            df["worst_level_worst"] = 0
-            df["over_detour"] = False
-            df["min_stress_length_m"] = np.nan
+                d[f"share_l{lv}"] = nan
+            d.update(
+                assumed_share=nan,
+                assumed_crossings=zero,
+                worst_level_best=zero,
+                worst_level_worst=zero,
+                over_detour=np.zeros(k, dtype=bool),
+                min_stress_length_m=nan,
+            )
             g = np.full(k, None, dtype=object)
         else:
             reach = ev.reach & (sch >= 0)
-            df["length_m"] = np.where(reach, ev.length, np.nan)
-            df["straight_m"] = np.where(reach, straight, np.nan)
-            df["worst_edge_level"] = np.where(reach, ev.worst_edge, 0)
-            df["worst_crossing_level"] = np.where(reach, ev.worst_cross, 0)
-            df["worst_level"] = np.maximum(df["worst_edge_level"], df["worst_crossing_level"])
-            df["crossings"] = np.where(reach, ev.n_cross, 0)
-            df["unsafe_crossings"] = np.where(reach, ev.n_unsafe, 0)
+            s0 = np.maximum(sch, 0)
+            straight = np.where(sch >= 0, np.hypot(ox[oi] - sx[s0], oy[oi] - sy[s0]), np.nan)
+            d["length_m"] = np.where(reach, ev.length, np.nan)
+            d["straight_m"] = np.where(reach, straight, np.nan)
+            d["worst_edge_level"] = np.where(reach, ev.worst_edge, 0)
+            d["worst_crossing_level"] = np.where(reach, ev.worst_cross, 0)
+            wl = d["worst_level"] = np.maximum(d["worst_edge_level"], d["worst_crossing_level"])
+            d["crossings"] = np.where(reach, ev.n_cross, 0)
+            d["unsafe_crossings"] = np.where(reach, ev.n_unsafe, 0)
             for lv in range(1, 5):
-                df[f"share_l{lv}"] = np.where(reach, ev.shares[:, lv - 1], np.nan)
-            df["assumed_share"] = np.where(reach, ev.assumed, np.nan)
-            df["assumed_crossings"] = np.where(reach, ev.n_assumed_cross, 0)
-            wl = df["worst_level"].to_numpy()
+                d[f"share_l{lv}"] = np.where(reach, ev.shares[:, lv - 1], np.nan)
+            d["assumed_share"] = np.where(reach, ev.assumed, np.nan)
+            d["assumed_crossings"] = np.where(reach, ev.n_assumed_cross, 0)
             alts = ev.alt_worst or [wl, wl]
-            df["worst_level_best"] = np.where(reach, np.minimum(np.minimum(alts[0], alts[1]), wl), 0)
-            df["worst_level_worst"] = np.where(reach, np.maximum(np.maximum(alts[0], alts[1]), wl), 0)
-            df["over_detour"] = False
-            df["min_stress_length_m"] = np.nan
+            d["worst_level_best"] = np.where(reach, np.minimum(np.minimum(alts[0], alts[1]), wl), 0)
+            d["worst_level_worst"] = np.where(reach, np.maximum(np.maximum(alts[0], alts[1]), wl), 0)
+            d["over_detour"] = np.zeros(k, dtype=bool)
+            d["min_stress_length_m"] = np.full(k, np.nan)
             if is_geometry and kind == "shortest":
                 g = np.where(reach, _geometry(network, ev.paths), None)  # type: ignore[call-overload]
             else:  # safest: built below, only where it differs from the shortest route
@@ -558,94 +553,70 @@ def _assemble(
             if kind == "safest":
                 ref = short_rows[cat]
                 rpos = short_pos[cat][oi]
-                s_len = ref["length_m"].to_numpy(dtype=float)[rpos]
+                s_len = ref["length_m"][rpos]
                 limit = np.maximum(ratio * s_len, s_len + extra)
-                over = reach & (df["length_m"].to_numpy() > limit + 1e-9)
+                over = reach & (d["length_m"] > limit + 1e-9)
                 if over.any():
-                    df["min_stress_length_m"] = np.where(over, df["length_m"], np.nan)
-                    cols = [
-                        c
-                        for c in ref.columns
-                        if c not in ("route", "min_stress_length_m", "over_detour", "route_key")
-                    ]
+                    d["min_stress_length_m"] = np.where(over, d["length_m"], np.nan)
                     io = np.flatnonzero(over)
-                    for c in cols:
-                        if c in df.columns:
-                            col = df[c].to_numpy().copy()
-                            col[io] = ref[c].to_numpy()[rpos[io]]
-                            df[c] = col
-                    df.loc[over, "over_detour"] = True
+                    for c in list(d):  # the shortest route's figures, reported as the safest acceptable one
+                        if c not in ("min_stress_length_m", "over_detour") and c in ref:
+                            col = d[c].copy()
+                            col[io] = ref[c][rpos[io]]
+                            d[c] = col
+                    d["over_detour"] = over.copy()
             if seqs is not None:  # the route sequences: their own, or the shortest route's reported instead
                 seqs.add(cat, kind, keys, oi, reach & ~over, ev.seq, b.get("same"))
                 if over.any():
                     seqs.copy_shortest(cat, keys[over], oi[over])
-            if kind == "safest" and is_geometry and ev is not None:
+            if kind == "safest" and is_geometry:
                 # the same path as the shortest route (or the shortest route reported instead): share its line
                 same = over | (reach & _same_paths(ev.paths, short_P[cat], rpos))
                 g[same] = short_g[cat][rpos[same]]
                 build = np.flatnonzero(reach & ~same)
                 if build.size:
                     g[build] = _geometry(network, _take_paths(network, ev.paths, build))
-        df["route_key"] = keys
-        df["_oi"] = oi
-        df["_sch"] = sch
-        df["assigned"] = (a_pos_all[oi] == sch) & (sch >= 0)
-        df["_kind"] = np.int8(0 if kind == "shortest" else 1)
-        df["_cat"] = np.int64(b["cat_code"])
-        df["_none"] = bool((sch < 0).all())  # a block without schools (its school_id column: object)
+        d["route_key"] = keys
+        d["_oi"] = oi
+        d["_sch"] = sch
+        d["assigned"] = (a_pos_all[oi] == sch) & (sch >= 0)
+        d["_kind"] = np.full(k, 0 if kind == "shortest" else 1, dtype=np.int8)
+        d["_cat"] = np.full(k, b["cat_code"], dtype=np.int64)
+        d["_none"] = np.full(k, bool((sch < 0).all()))  # a block without schools (school_id: object)
         if kind == "shortest":
             prev = short_rows.get(cat)
-            short_rows[cat] = df if prev is None else pd.concat([prev, df], ignore_index=True)
+            short_rows[cat] = d if prev is None else {c: np.concatenate([prev[c], d[c]]) for c in d}
             short_g[cat] = g if prev is None else np.concatenate([short_g[cat], g])
             if ev is not None and is_geometry:
+                n_prev = 0 if prev is None else len(prev["_oi"])
                 short_P[cat] = (
                     ev.paths
                     if prev is None
                     else _concat_paths(
                         network,
-                        [(np.arange(len(prev)), short_P[cat]), (len(prev) + np.arange(k), ev.paths)],
-                        len(prev) + k,
+                        [(np.arange(n_prev), short_P[cat]), (n_prev + np.arange(k), ev.paths)],
+                        n_prev + k,
                     )[1]
                 )
-        frames.append(df)
+        parts.append(d)
         geoms.append(g)
-    if frames:
-        df = pd.concat(frames, ignore_index=True)
-        g = np.concatenate(geoms)
-    else:
-        df = pd.DataFrame(
-            columns=[
-                "origin_id",
-                "school_id",
-                "category",
-                "route",
-                "children",
-                "length_m",
-                "straight_m",
-                "worst_level",
-                "route_key",
-            ]
-        )
-        g = np.zeros(0, dtype=object)
-    if "_oi" in df.columns:
-        # the walk includes the access legs: home -> its snapped point, and the school's snapped point -> the
-        # school (straight, as walked off the street); the detour rule above compared the network parts, which
-        # the safest and the shortest route of one home share these legs with
-        oi_ = df["_oi"].to_numpy(dtype=np.int64)
-        sch_ = df["_sch"].to_numpy(dtype=np.int64)
-        leg = o_leg[oi_] + np.where(sch_ >= 0, s_leg[np.maximum(sch_, 0)], np.nan)
-        for c in ("length_m", "min_stress_length_m"):
-            df[c] = df[c].to_numpy(dtype=float) + leg
-        df["access_m"] = np.where(np.isfinite(df["length_m"].to_numpy(dtype=float)), leg, np.nan)
+    if not parts:
+        return {}, np.zeros(0, dtype=object)
+    cols = {c: np.concatenate([p_[c] for p_ in parts]) for c in parts[0]}
+    g = np.concatenate(geoms)
+    # the walk includes the access legs: home -> its snapped point, and the school's snapped point -> the school
+    # (straight, as walked off the street); the detour rule above compared the network parts, which the safest
+    # and the shortest route of one home share these legs with
+    oi_, sch_ = cols["_oi"], cols["_sch"]
+    leg = o_leg[oi_] + np.where(sch_ >= 0, s_leg[np.maximum(sch_, 0)], np.nan)
+    for c in ("length_m", "min_stress_length_m"):
+        cols[c] = cols[c] + leg
+    cols["access_m"] = np.where(np.isfinite(cols["length_m"]), leg, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        df["detour_ratio"] = np.where(
-            df["straight_m"].to_numpy(dtype=float) > 0,
-            df["length_m"].to_numpy(dtype=float) / df["straight_m"].to_numpy(dtype=float),
-            np.nan,
-        )
-    if o_pts is not None and "_oi" in df.columns:  # no lines: each row's geometry is its origin's point
-        g = o_pts[df["_oi"].to_numpy(dtype=np.int64)]
-    return df, g
+        cols["detour_ratio"] = np.where(cols["straight_m"] > 0, cols["length_m"] / cols["straight_m"], np.nan)
+    if o_pts is not None:  # no lines: each row's geometry is its origin's point
+        g = o_pts[oi_]
+    return cols, g
 
 
 _ORDER = [
@@ -684,58 +655,74 @@ _ORDER = [
 
 
 def _merge_frames(
-    frames: list[tuple[pd.DataFrame, np.ndarray]],
+    frames: list[tuple[dict[str, np.ndarray], np.ndarray]],
     cfg: dict,
     oid: np.ndarray,
     fid: np.ndarray,
     cats: list[str],
 ) -> gpd.GeoDataFrame:
-    """The chunks' rows in one layer, sorted by category, origin and route (shortest first): the numeric
-    columns joined and put in order once, the text columns written once in that order."""
-    dfs = [f[0] for f in frames if "_oi" in f[0].columns]
-    if not dfs:  # no routes at all: the empty layer, columns as always
-        df, g = frames[0]
+    """The chunks' rows in one layer, sorted by category, origin and route (shortest first): the columns joined
+    and put in order once, the text columns taken from their distinct values in that order."""
+    frames = [f for f in frames if f[0]]
+    if not frames:  # no routes at all: the empty layer, columns as always
+        names = ["origin_id", "school_id", "category", "route", "children", "length_m", "straight_m"]
+        df = pd.DataFrame(columns=names + ["worst_level", "route_key"])
+        df["detour_ratio"] = np.zeros(0)
         df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)
         df["verdict_best"] = df["verdict"]
         df["verdict_worst"] = df["verdict"]
         df["verdict_assumed"] = False
-        out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g, crs=WGS84).values, crs=WGS84)
+        out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries([], crs=WGS84).values, crs=WGS84)
         return out[[c for c in _ORDER if c in out.columns]]
-    g = np.concatenate([f[1] for f in frames if "_oi" in f[0].columns])
-    df = pd.concat(dfs, ignore_index=True) if len(dfs) > 1 else dfs[0]
+    cols = {c: np.concatenate([f[0][c] for f in frames]) for c in frames[0][0]}
+    g = np.concatenate([f[1] for f in frames])
     frames.clear()
-    oi = df["_oi"].to_numpy(dtype=np.int64)
-    sch = df["_sch"].to_numpy(dtype=np.int64)
-    kind = df["_kind"].to_numpy()
-    cat_arr = np.asarray(cats, dtype=object)[df["_cat"].to_numpy(dtype=np.int64)]
-    texts = {
-        "origin_id": None,
-        "school_id": np.where(sch >= 0, fid[np.maximum(sch, 0)], None),
-        "category": cat_arr,
-        "route": np.where(kind == 0, "shortest", "safest").astype(object),
-    }
-    o_ids = oid[oi]
+    oi, sch, kind = cols["_oi"], cols["_sch"], cols["_kind"]
+    cat_code = cols["_cat"]
+    cat_arr = np.asarray(cats, dtype=object)
     if pd.isna(oid).any():  # missing ids: sorted as pandas sorts them (last)
         order = (
-            pd.DataFrame({"c": cat_arr, "o": o_ids, "r": texts["route"]})
+            pd.DataFrame(
+                {"c": cat_arr[cat_code], "o": oid[oi], "r": np.where(kind == 0, "shortest", "safest")}
+            )
             .sort_values(["c", "o", "r"], ascending=[True, True, False], kind="stable")
             .index.to_numpy()
         )
     else:  # each id ranked once among the origins (a county's ~300k ids, not its ~1M rows)
         o_rank = pd.factorize(oid, sort=True)[0][oi]
-        c_rank = pd.factorize(cat_arr, sort=True)[0]
+        c_rank = pd.factorize(cat_arr, sort=True)[0][cat_code]
         order = np.lexsort((kind, o_rank, c_rank))  # "shortest" before "safest"
-    texts["origin_id"] = o_ids
-    # school_id is text, or object where some block of rows had no school at all (as the layer always had it)
-    sid_object = bool(df["_none"].any())
-    if sid_object:  # missing: None in the blocks without schools, NaN (text missing) in the others
-        texts["school_id"][(sch < 0) & ~df["_none"].to_numpy(dtype=bool)] = np.nan
-    df = df.take(order).reset_index(drop=True)
-    for c, vals in texts.items():
-        df[c] = pd.Series(vals[order], dtype=object) if c == "school_id" and sid_object else vals[order]
-    df["verdict"] = None  # placeholders in their final place (set with the verdict)
-    df["verdict_best"] = None
-    df["verdict_worst"] = None
-    df["verdict_assumed"] = False
-    df = df[[c for c in _ORDER if c in df.columns]]
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g[order], crs=WGS84).values, crs=WGS84)
+    oi, sch, kind, cat_code = oi[order], sch[order], kind[order], cat_code[order]
+    none = cols["_none"][order]
+    data: dict[str, Any] = {
+        "origin_id": _texts(oid, oi),
+        "school_id": None,
+        "category": _texts(cat_arr, cat_code),
+        "route": _texts(np.array(["shortest", "safest"], dtype=object), kind.astype(np.int64)),
+    }
+    # school_id is text, or object where some block of rows had no school at all (as the layer always had it):
+    # missing is then None in the blocks without schools and NaN in the others
+    if none.any():
+        sid = np.where(sch >= 0, fid[np.maximum(sch, 0)], None)
+        sid[(sch < 0) & ~none] = np.nan
+        data["school_id"] = pd.Series(sid, dtype=object)
+    else:
+        data["school_id"] = _texts(fid, sch)
+    for c in _ORDER[4:-1]:
+        if c in ("verdict", "verdict_best", "verdict_worst"):
+            data[c] = np.full(order.size, None, dtype=object)  # set with the verdict
+        elif c == "verdict_assumed":
+            data[c] = np.zeros(order.size, dtype=bool)
+        else:
+            data[c] = cols.pop(c)[order]
+    return gpd.GeoDataFrame(pd.DataFrame(data), geometry=gpd.GeoSeries(g[order], crs=WGS84).values, crs=WGS84)
+
+
+def _texts(values: np.ndarray, codes: np.ndarray) -> Any:
+    """``values[codes]`` (-1: missing) as a text column, taken from the distinct values (not made per row) when
+    they are all text; else the object array, as the layer always had it."""
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return pd.array(values, dtype="str").take(codes, allow_fill=True)
+    out = np.asarray(values, dtype=object)[np.maximum(codes, 0)]
+    out[codes < 0] = None
+    return out
