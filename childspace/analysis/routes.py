@@ -663,7 +663,7 @@ def _merge_frames(
 ) -> gpd.GeoDataFrame:
     """The chunks' rows in one layer, sorted by category, origin and route (shortest first): the columns joined
     and put in order once, the text columns taken from their distinct values in that order."""
-    frames = [f for f in frames if f[0]]
+    frames[:] = [f for f in frames if f[0]]  # (the caller's list: each chunk freed once joined)
     if not frames:  # no routes at all: the empty layer, columns as always
         names = ["origin_id", "school_id", "category", "route", "children", "length_m", "straight_m"]
         df = pd.DataFrame(columns=names + ["worst_level", "route_key"])
@@ -674,9 +674,10 @@ def _merge_frames(
         df["verdict_assumed"] = False
         out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries([], crs=WGS84).values, crs=WGS84)
         return out[[c for c in _ORDER if c in out.columns]]
-    cols = {c: np.concatenate([f[0][c] for f in frames]) for c in frames[0][0]}
+    cols = {
+        c: np.concatenate([f[0].pop(c) for f in frames]) for c in ("_oi", "_sch", "_kind", "_cat", "_none")
+    }
     g = np.concatenate([f[1] for f in frames])
-    frames.clear()
     oi, sch, kind = cols["_oi"], cols["_sch"], cols["_kind"]
     cat_code = cols["_cat"]
     cat_arr = np.asarray(cats, dtype=object)
@@ -708,14 +709,27 @@ def _merge_frames(
         data["school_id"] = pd.Series(sid, dtype=object)
     else:
         data["school_id"] = _texts(fid, sch)
+    # the other columns: each chunk's values put in their place (no joined copy), the chunk then freed
+    place = np.empty(order.size, dtype=np.int64)
+    place[order] = np.arange(order.size)
     for c in _ORDER[4:-1]:
         if c in ("verdict", "verdict_best", "verdict_worst"):
             data[c] = np.full(order.size, None, dtype=object)  # set with the verdict
         elif c == "verdict_assumed":
             data[c] = np.zeros(order.size, dtype=bool)
         else:
-            data[c] = cols.pop(c)[order]
-    return gpd.GeoDataFrame(pd.DataFrame(data), geometry=gpd.GeoSeries(g[order], crs=WGS84).values, crs=WGS84)
+            vals = [f[0].pop(c) for f in frames]
+            col = np.empty(order.size, dtype=np.result_type(*vals))
+            lo = 0
+            for v in vals:
+                col[place[lo : lo + v.size]] = v
+                lo += v.size
+            data[c] = col
+            del vals
+    frames.clear()
+    df = pd.DataFrame(data, copy=False)  # the columns as they are (no consolidating copy of the layer)
+    del data
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g[order], crs=WGS84).values, crs=WGS84)
 
 
 def _texts(values: np.ndarray, codes: np.ndarray) -> Any:
