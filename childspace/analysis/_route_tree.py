@@ -159,6 +159,8 @@ class TreeRoutes:
         self._eq: dict[int, np.ndarray] = {}
         self.par, self.in_edge, self.in_fw, self.incl, self.has = par, in_edge, in_fw, incl, has
         self.node_f, self.node_i, self.node_m = fsum, isum, imx
+        #: per node: the sequence entries up to it (edges, crossings kept)
+        self.depth = np.ascontiguousarray(isum[:, 3:5])
         # per target group
         G = F.targets.n_groups
         hit, ch = F.hit, F.choice
@@ -279,6 +281,32 @@ class TreeRoutes:
         self.row_of[hit] = np.arange(m)
 
     # ------------------------------------------------------------------------------------------------------
+    def release(self) -> None:
+        """Drop what only the rows needed (per-route measures, per-node sums, the forest's search arrays): the
+        routes' sequences stay readable."""
+        for name in (
+            "length",
+            "shares",
+            "assumed",
+            "worst_edge",
+            "worst_cross",
+            "n_cross",
+            "n_unsafe",
+            "n_assumed_cross",
+            "alt_worst",
+            "cost",
+            "node_f",
+            "node_m",
+            "s_off",
+            "dropped",
+            "reached",
+            "in_fw",
+            "_eq",
+        ):
+            setattr(self, name, None)
+        self.node_i = None
+        self.forest = None
+
     def same_nodes(self, other: TreeRoutes) -> np.ndarray:
         """Per node: True when its path from the root is the same walk in this forest and in ``other`` (same
         edges, directions and start on the source's edge)."""
@@ -372,7 +400,7 @@ class TreeRoutes:
         its sequence, edge) and crossings of level >= ``min_level`` (route index, place, node, crossed edge,
         level): the routes' paths read through the nearest such ancestors only."""
         n = self.par.size
-        par, ni = self.par, self.node_i
+        par, ni = self.par, self.depth
         hz = self.incl & (self.in_edge >= 0) & edge_ok[np.maximum(self.in_edge, 0)]
         hc = self.has & (self.c_level >= min_level)
         up_e = np.full(
@@ -394,13 +422,13 @@ class TreeRoutes:
             k = cur >= 0
             cur, who = cur[k], who[k]
             out_e[0].append(who)
-            out_e[1].append(ni[cur, 3] - 1)
+            out_e[1].append(ni[cur, 0] - 1)
             out_e[2].append(self.in_edge[cur])
             cur = up_e[cur]
         te = self.t_edge[r]
         last = (~via | self.incl_last[r]) & edge_ok[te]
         out_e[0].append(idx[last])
-        out_e[1].append(np.where(via[last], ni[self.x_node[r[last]], 3], 0))
+        out_e[1].append(np.where(via[last], ni[self.x_node[r[last]], 0], 0))
         out_e[2].append(te[last])
         out_c: list[list[np.ndarray]] = [[], [], [], [], []]
         cur, who = np.where(hc[x], x, up_c[x]), vi
@@ -408,7 +436,7 @@ class TreeRoutes:
             k = cur >= 0
             cur, who = cur[k], who[k]
             out_c[0].append(who)
-            out_c[1].append(ni[cur, 4] - 1)
+            out_c[1].append(ni[cur, 1] - 1)
             out_c[2].append(par[cur])
             out_c[3].append(self.c_edge[cur])
             out_c[4].append(self.c_level[cur])
@@ -416,7 +444,7 @@ class TreeRoutes:
         rv = r[via]
         xs = self.x_has[rv] & (self.x_level[rv] >= min_level)
         out_c[0].append(vi[xs])
-        out_c[1].append(ni[x[xs], 4])
+        out_c[1].append(ni[x[xs], 1])
         out_c[2].append(x[xs])
         out_c[3].append(self.x_edge[rv[xs]])
         out_c[4].append(self.x_level[rv[xs]])
@@ -449,7 +477,7 @@ class TreeRoutes:
         r = self.row_of[groups]
         ok = r >= 0
         r, off_e, off_c = r[ok], off_e[ok], off_c[ok]
-        ni = self.node_i
+        ni = self.depth
         via = self.via[r]
         # direct routes: their one edge
         d = ~via
@@ -458,9 +486,9 @@ class TreeRoutes:
         vr = np.flatnonzero(via)
         x = self.x_node[r[vr]]
         le = vr[self.incl_last[r[vr]]]
-        edge[off_e[le] + ni[self.x_node[r[le]], 3]] = self.t_edge[r[le]]
+        edge[off_e[le] + ni[self.x_node[r[le]], 0]] = self.t_edge[r[le]]
         xc = vr[self.x_has[r[vr]]]
-        at = off_c[xc] + ni[self.x_node[r[xc]], 4]
+        at = off_c[xc] + ni[self.x_node[r[xc]], 1]
         c_node[at] = self.x_node[r[xc]]
         c_edge[at] = self.x_edge[r[xc]]
         c_level[at] = self.x_level[r[xc]]
@@ -470,10 +498,10 @@ class TreeRoutes:
         par, in_edge, incl, has = self.par, self.in_edge, self.incl, self.has
         while cur.size:
             k = incl[cur]
-            edge[oe[k] + ni[cur[k], 3] - 1] = in_edge[cur[k]]
+            edge[oe[k] + ni[cur[k], 0] - 1] = in_edge[cur[k]]
             k = has[cur]
             c = cur[k]
-            at = oc[k] + ni[c, 4] - 1
+            at = oc[k] + ni[c, 1] - 1
             c_node[at] = par[c]
             c_edge[at] = self.c_edge[c]
             c_level[at] = self.c_level[c]

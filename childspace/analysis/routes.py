@@ -399,6 +399,9 @@ def school_routes(
             )
             del blocks
             _release_freed_memory()
+        for _oi, R, _g in s_parts + f_parts:  # keep only what reads the routes' sequences
+            if isinstance(R, TreeRoutes):
+                R.release()
         del s_parts, f_parts
     if not frames:  # no school of any category on the network: the empty layer
         frames.append(
@@ -727,9 +730,9 @@ def _merge_frames(
             data[c] = col
             del vals
     frames.clear()
-    df = pd.DataFrame(data, copy=False)  # the columns as they are (no consolidating copy of the layer)
-    del data
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g[order], crs=WGS84).values, crs=WGS84)
+    data["geometry"] = gpd.GeoSeries(g[order], crs=WGS84).values
+    # the columns as they are: no consolidating copy of the layer (~0.5 GB and ~1 s for a county)
+    return gpd.GeoDataFrame(data, geometry="geometry", crs=WGS84, copy=False)
 
 
 def _texts(values: np.ndarray, codes: np.ndarray) -> Any:
