@@ -302,10 +302,10 @@ class TreeRoutes:
             "reached",
             "in_fw",
             "_eq",
+            "node_i",
+            "forest",
         ):
             setattr(self, name, None)
-        self.node_i = None
-        self.forest = None
 
     def same_nodes(self, other: TreeRoutes) -> np.ndarray:
         """Per node: True when its path from the root is the same walk in this forest and in ``other`` (same

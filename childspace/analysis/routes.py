@@ -707,7 +707,8 @@ def _merge_frames(
     # school_id is text, or object where some block of rows had no school at all (as the layer always had it):
     # missing is then None in the blocks without schools and NaN in the others
     if none.any():
-        sid = np.where(sch >= 0, fid[np.maximum(sch, 0)], None)
+        sid = np.asarray(fid, dtype=object)[np.maximum(sch, 0)]
+        sid[sch < 0] = None
         sid[(sch < 0) & ~none] = np.nan
         data["school_id"] = pd.Series(sid, dtype=object)
     else:
