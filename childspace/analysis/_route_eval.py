@@ -15,6 +15,7 @@ lines from the vertex table.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,8 @@ from childspace.analysis.safety import Stress
 from childspace.inputs.projection import WGS84
 from childspace.network import Paths
 from childspace.network.arrays import ragged_ranges
+
+_READ_LOCK = threading.Lock()
 
 
 class _RouteData:
@@ -80,8 +83,10 @@ class _RouteData:
 
     def _read(self) -> dict[str, Any]:
         if self._arrays is None:
-            self._arrays = dict(zip(self._NAMES, self.source.read()))
-            self.source = None
+            with _READ_LOCK:  # (outputs drawn in threads may ask at once: read once)
+                if self._arrays is None:
+                    self._arrays = dict(zip(self._NAMES, self.source.read()))
+                    self.source = None
         return self._arrays
 
     @property
@@ -92,16 +97,18 @@ class _RouteData:
     def edge_counts(self, keys: np.ndarray, kids: np.ndarray, school: np.ndarray, n: int) -> Any:
         """Children, routes and distinct schools per edge over the routes ``keys`` (each route once per edge),
         made on the forests while the sequences are unread; None when they cannot be (then count the arrays)."""
-        if self._arrays is not None:
+        src = self.source
+        if src is None:
             return None
-        return self.source.edge_counts(keys, kids, school, n)
+        return src.edge_counts(keys, kids, school, n)
 
     def hazard_entries(self, edge_ok: np.ndarray, min_cross_level: int) -> tuple[np.ndarray, ...]:
         """The entries on edges with ``edge_ok`` (keys, edges) and the crossings of level >= ``min_cross_level``
         (keys, nodes, crossed edges, levels), in the order of the full sequences."""
-        if self._arrays is None:
-            return self.source.hazard_entries(edge_ok, min_cross_level)
-        a = self._arrays
+        src = self.source
+        if src is not None:
+            return src.hazard_entries(edge_ok, min_cross_level)
+        a = self._read()
         m = edge_ok[a["edge"]]
         mc = a["cross_level"] >= min_cross_level
         return (
