@@ -213,14 +213,14 @@ ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str], set[str]] = {
         "_same_paths",
         "_take_paths",
     },
-    ("analysis._route_tree", "analysis._route_eval"): {
+    ("analysis._route_seqs", "analysis._route_eval"): {
         "_RouteData",
         "_concat_paths",
         "_evaluate",
         "_same_paths",
         "_take_paths",
-        "_turns",
     },
+    ("analysis._route_tree", "analysis._route_eval"): {"_turns"},
     ("analysis.routes", "analysis.route_tables"): {"_set_verdicts"},
     ("analysis.routes", "analysis.safety"): {"_cfg"},
     ("analysis.scenarios", "analysis._coverage_base"): {"_assign_units"},

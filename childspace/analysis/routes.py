@@ -56,14 +56,8 @@ from childspace.analysis._route_eval import (
     _same_paths,
     _take_paths,
 )
-from childspace.analysis._route_tree import (
-    PathRoutes,
-    SeqStore,
-    TreeRoutes,
-    chunk_eval,
-    same_as_shortest,
-    sources_of,
-)
+from childspace.analysis._route_seqs import PathRoutes, SeqStore, chunk_eval, same_as_shortest, sources_of
+from childspace.analysis._route_tree import TreeRoutes
 from childspace.analysis.hazards import HAZARD_JOIN_M, hazards  # re-exported: routes is the public module
 from childspace.analysis.route_tables import _set_verdicts, assumption_summary, routes_table, school_summary
 from childspace.analysis.safety import Stress, _cfg, network_stress, routing_cost, safe_max_levels
