@@ -59,6 +59,16 @@ class _FlatSeq:
 
     def __init__(self, ev: Any):
         G = len(ev.reach)
+        # only the flat sequences are kept (not the paths or the per-route measures)
+        ev = _RowsEval(
+            reach=ev.reach,
+            flat_path=ev.flat_path,
+            flat_edge=ev.flat_edge,
+            cross_path=ev.cross_path,
+            cross_node=ev.cross_node,
+            cross_edge=ev.cross_edge,
+            cross_level=ev.cross_level,
+        )
         self.ev = ev
         self.ne = np.bincount(ev.flat_path, minlength=G)
         self.nc = np.bincount(ev.cross_path, minlength=G)

@@ -314,8 +314,9 @@ def school_routes(
         oa = np.flatnonzero(is_assigned)
         if oa.size:
             src = np.searchsorted(sidx, a_pos[oa])
-            P = network.paths_from(s_snap.take(sidx), o_snap.take(oa), src, cutoff=max_distance)
-            s_parts.append((oa, PathRoutes(P), np.arange(oa.size)))
+            P_ = network.paths_from(s_snap.take(sidx), o_snap.take(oa), src, cutoff=max_distance)
+            s_parts.append((oa, PathRoutes(P_), np.arange(oa.size)))
+            del P_
         short_cost = np.full(n_o, np.inf)
         for oi_p, R, _g in s_parts:
             src_p = R.source
@@ -341,8 +342,9 @@ def school_routes(
                 bound = np.zeros(sidx.size)
                 np.maximum.at(bound, src[~own], short_cost[rest])
                 bound = bound * (1 + 1e-9) + 1e-6
-                P = network.paths_from(s_cat, o_nl.take(rest), src[~own], weight=w_safe, cutoff=bound)
-                f_parts.append((rest, PathRoutes(P), np.arange(rest.size)))
+                P_ = network.paths_from(s_cat, o_nl.take(rest), src[~own], weight=w_safe, cutoff=bound)
+                f_parts.append((rest, PathRoutes(P_), np.arange(rest.size)))
+                del P_
             del Ff
         same = same_as_shortest(network, s_parts, f_parts, n_o)  # (only orders the sequences as before)
         # rows, one chunk of origins at a time (routes read step by step are measured per chunk)
@@ -417,7 +419,11 @@ def school_routes(
                 o_pts,
             )
         )
-    out = _merge_frames(frames, cfg, om["origin_id"].to_numpy(dtype=object), fid, cats)
+    oid = om["origin_id"].to_numpy(dtype=object)
+    # the searches and measures are done: their tables (the variant models, the turn table, the snaps) go
+    # before the layer is built
+    del turns, alt, rc, w_safe, o_snap, s_snap, o_nl, s_nl, om, o_pts
+    out = _merge_frames(frames, cfg, oid, fid, cats)
     chunk_of_key = np.searchsorted(np.asarray(chunk_start, dtype=np.int64), np.arange(key0), side="right") - 1
     out.attrs["childspace_routes"] = seqs.route_data(key0, network.n_edges, chunk_of_key)
     del seqs
