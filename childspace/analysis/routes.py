@@ -25,10 +25,13 @@ forest of its schools), those of origins assigned to a school by a catchment tab
 routes use the stress weight with each edge's crossing penalties as end costs (paid in full on the partial first
 and last edges, not diluted by the share walked). One least-stress forest of all the category's schools settles
 every origin whose least-stress school is its own school; the others get one tree per school, bounded by the
-stress cost of the worst shortest route it serves. Paths are read from the predecessor arrays for all origins at
-once, evaluated with array operations (each distinct crossing turn once), and drawn from the vertex table with one
-coordinate transformation; a safest route identical to the shortest shares its line.
-The path evaluation and the route-sequence helpers are in :mod:`childspace.analysis._route_eval`.
+stress cost of the worst shortest route it serves. Routes in a forest are measured on it, once per node
+(:mod:`childspace.analysis._route_tree`: sums and maxima accumulated from the roots, the route its entry node plus
+its last partial edge); routes from per-school trees are read and measured step by step with array operations
+(:mod:`childspace.analysis._route_eval`, each distinct crossing turn once). The routes' edge and crossing sequences
+are read only when asked for (:mod:`childspace.analysis._route_seqs`); children per street and hazards are made
+without them. Route lines (``geometry=True``) are drawn from the vertex table with one coordinate transformation;
+a safest route identical to the shortest shares its line.
 """
 
 from __future__ import annotations
