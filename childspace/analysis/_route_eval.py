@@ -15,6 +15,7 @@ lines from the vertex table.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,31 +28,108 @@ from childspace.inputs.projection import WGS84
 from childspace.network import Paths
 from childspace.network.arrays import ragged_ranges
 
+_READ_LOCK = threading.Lock()
+
 
 class _RouteData:
-    """Edge/crossing sequences of routes, keyed by ``route_key`` (kept in ``routes.attrs``; shared, not copied)."""
+    """Edge/crossing sequences of routes, keyed by ``route_key`` (kept in ``routes.attrs``; shared, not copied).
+
+    :func:`childspace.analysis.routes.school_routes` gives them unread (``source``): the arrays are read from the
+    routes' shortest-path forests the first time one is asked for, while children per street
+    (:meth:`edge_counts`) and the hazards' entries (:meth:`hazard_entries`) are made from the forests without
+    them.
+    """
+
+    _NAMES = ("edge_key", "edge", "cross_key", "cross_node", "cross_edge", "cross_level", "edge_once")
+    edge_key: np.ndarray
+    edge: np.ndarray
+    cross_key: np.ndarray
+    cross_node: np.ndarray
+    cross_edge: np.ndarray
+    cross_level: np.ndarray
+    edge_once: np.ndarray | None
 
     def __init__(
         self,
-        edge_key: np.ndarray,
-        edge: np.ndarray,
-        cross_key: np.ndarray,
-        cross_node: np.ndarray,
-        cross_edge: np.ndarray,
-        cross_level: np.ndarray,
-        n_edges: int,
+        edge_key: np.ndarray | None = None,
+        edge: np.ndarray | None = None,
+        cross_key: np.ndarray | None = None,
+        cross_node: np.ndarray | None = None,
+        cross_edge: np.ndarray | None = None,
+        cross_level: np.ndarray | None = None,
+        n_edges: int = 0,
         edge_once: np.ndarray | None = None,
+        source: Any = None,
     ):
-        self.edge_key, self.edge = edge_key, edge
-        self.cross_key, self.cross_node = cross_key, cross_node
-        self.cross_edge, self.cross_level = cross_edge, cross_level
+        self._arrays: dict[str, Any] | None = None
+        #: where the sequences are read from when first asked for (None: given as arrays)
+        self.source = source
+        if source is None:
+            self._arrays = dict(
+                edge_key=edge_key,
+                edge=edge,
+                cross_key=cross_key,
+                cross_node=cross_node,
+                cross_edge=cross_edge,
+                cross_level=cross_level,
+                # per entry of ``edge``: True at the first time its route walks that edge (None: not known; the
+                # sequences of :func:`school_routes` have it, so counting children per street needs no hashing)
+                edge_once=edge_once,
+            )
         self.n_edges = n_edges
-        #: per entry of ``edge``: True at the first time its route walks that edge (None: not known; the
-        #: sequences of :func:`school_routes` have it, so counting children per street needs no hashing)
-        self.edge_once = edge_once
         #: per-street counts already made by :func:`childspace.analysis.streets.route_edge_use`, by route kind,
         #: with the routes they were counted for (reused when asked again for the same routes)
         self.use_cache: dict[str, tuple] = {}
+
+    def _read(self) -> dict[str, Any]:
+        if self._arrays is None:
+            with _READ_LOCK:  # (outputs drawn in threads may ask at once: read once)
+                if self._arrays is None:
+                    self._arrays = dict(zip(self._NAMES, self.source.read()))
+                    self.source = None
+        return self._arrays
+
+    @property
+    def unread(self) -> bool:
+        """True while the sequences have not been read into arrays."""
+        return self._arrays is None
+
+    def edge_counts(self, keys: np.ndarray, kids: np.ndarray, school: np.ndarray, n: int) -> Any:
+        """Children, routes and distinct schools per edge over the routes ``keys`` (each route once per edge),
+        made on the forests while the sequences are unread; None when they cannot be (then count the arrays)."""
+        src = self.source
+        if src is None:
+            return None
+        return src.edge_counts(keys, kids, school, n)
+
+    def hazard_entries(self, edge_ok: np.ndarray, min_cross_level: int) -> tuple[np.ndarray, ...]:
+        """The entries on edges with ``edge_ok`` (keys, edges) and the crossings of level >= ``min_cross_level``
+        (keys, nodes, crossed edges, levels), in the order of the full sequences."""
+        src = self.source
+        if src is not None:
+            return src.hazard_entries(edge_ok, min_cross_level)
+        a = self._read()
+        m = edge_ok[a["edge"]]
+        mc = a["cross_level"] >= min_cross_level
+        return (
+            a["edge_key"][m],
+            a["edge"][m],
+            a["cross_key"][mc],
+            a["cross_node"][mc],
+            a["cross_edge"][mc],
+            a["cross_level"][mc],
+        )
+
+    def __getstate__(self) -> dict:
+        self._read()
+        return self.__dict__
+
+    def __setstate__(self, state: dict) -> None:
+        if "_arrays" not in state:  # pickled by an earlier version: the arrays as attributes
+            state = dict(state)
+            state["_arrays"] = {k: state.pop(k, None) for k in self._NAMES}
+            state["source"] = None
+        self.__dict__.update(state)
 
     def __deepcopy__(self, memo: dict) -> _RouteData:
         return self
@@ -63,6 +141,20 @@ class _RouteData:
     def nodes_of(self, key: int) -> np.ndarray:
         """Nodes passed (crossing points evaluated) of route ``key``."""
         return self.cross_node[self.cross_key == key]
+
+
+def _seq_property(name: str) -> property:
+    def get(self: _RouteData) -> Any:
+        return self._read()[name]
+
+    def put(self: _RouteData, value: Any) -> None:
+        self._read()[name] = value
+
+    return property(get, put)
+
+
+for _name in _RouteData._NAMES:
+    setattr(_RouteData, _name, _seq_property(_name))
 
 
 @dataclasses.dataclass

@@ -140,12 +140,13 @@ def hazards(
     rows = []
     # segments: the pieces of one street at one level that touch form one hazard (one place to fix)
     lev = stress.edge_level
-    m = lev[data.edge] >= min_level
-    m[m] = _chosen(data.edge_key[m], key_children.index.to_numpy())
+    # the sequences' entries at or above the level (in sequence order; routes' forests read only there)
+    e_key, e_edge, c_key, c_node, c_edge, c_level = _entries(data, lev >= min_level, min_level)
+    m = _chosen(e_key, key_children.index.to_numpy())
     if key_min is not None:
-        m[m] = lev[data.edge[m]] >= key_min.reindex(data.edge_key[m]).to_numpy()
+        m[m] = lev[e_edge[m]] >= key_min.reindex(e_key[m]).to_numpy()
     if m.any():
-        seg = pd.DataFrame({"key": data.edge_key[m], "edge": data.edge[m]}).drop_duplicates()
+        seg = pd.DataFrame({"key": e_key[m], "edge": e_edge[m]}).drop_duplicates()
         he = np.unique(seg["edge"].to_numpy())
         grp = _street_groups(network, he, lev[he])
         seg["group"] = grp[np.searchsorted(he, seg["edge"].to_numpy())]
@@ -189,17 +190,16 @@ def hazards(
             )
         )
     # crossings (per node; the worst crossing there among the routes using it)
-    m = data.cross_level >= min_level
-    m[m] = _chosen(data.cross_key[m], key_children.index.to_numpy())
+    m = _chosen(c_key, key_children.index.to_numpy())
     if key_min is not None:
-        m[m] = data.cross_level[m] >= key_min.reindex(data.cross_key[m]).to_numpy()
+        m[m] = c_level[m] >= key_min.reindex(c_key[m]).to_numpy()
     if m.any():
         cr = pd.DataFrame(
             {
-                "key": data.cross_key[m],
-                "node": data.cross_node[m],
-                "edge": data.cross_edge[m],
-                "level": data.cross_level[m].astype(int),
+                "key": c_key[m],
+                "node": c_node[m],
+                "edge": c_edge[m],
+                "level": c_level[m].astype(int),
             }
         )
         cr = cr.sort_values("level", ascending=False, kind="stable").drop_duplicates(["key", "node"])
@@ -277,6 +277,23 @@ def hazards(
     df = df.join(suggest(facts, countermeasure_rules))
     geo = gpd.GeoSeries(df.pop("geometry").to_numpy(), crs=network.crs).to_crs(WGS84)
     return gpd.GeoDataFrame(df[cols], geometry=geo.values, crs=WGS84)
+
+
+def _entries(data: Any, edge_ok: np.ndarray, min_level: int) -> tuple[np.ndarray, ...]:
+    """Sequence entries on the edges ``edge_ok`` (keys, edges) and crossings of level >= ``min_level`` (keys,
+    nodes, crossed edges, levels), in sequence order."""
+    if hasattr(data, "hazard_entries"):
+        return data.hazard_entries(edge_ok, min_level)
+    m = edge_ok[data.edge]
+    mc = data.cross_level >= min_level
+    return (
+        data.edge_key[m],
+        data.edge[m],
+        data.cross_key[mc],
+        data.cross_node[mc],
+        data.cross_edge[mc],
+        data.cross_level[mc],
+    )
 
 
 def _chosen(keys: np.ndarray, chosen: np.ndarray) -> np.ndarray:

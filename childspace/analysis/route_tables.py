@@ -35,7 +35,14 @@ def _set_verdicts(routes: pd.DataFrame, cfg: dict, smax: dict) -> None:
             smax,
             np.repeat(np.asarray(c_uniq, dtype=object), k),
         )
-        routes[col] = table.reshape(c_uniq.size, k)[c_code, l_code] if table.size else table
+        if not table.size:
+            routes[col] = table
+        elif (
+            pd.api.types.infer_dtype(table, skipna=False) == "string"
+        ):  # taken from the table, not made per row
+            routes[col] = pd.array(table, dtype="str").take(c_code * k + l_code)
+        else:
+            routes[col] = table.reshape(c_uniq.size, k)[c_code, l_code]
     routes["verdict_assumed"] = routes["verdict_best"].to_numpy() != routes["verdict_worst"].to_numpy()
 
 

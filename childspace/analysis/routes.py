@@ -25,10 +25,13 @@ forest of its schools), those of origins assigned to a school by a catchment tab
 routes use the stress weight with each edge's crossing penalties as end costs (paid in full on the partial first
 and last edges, not diluted by the share walked). One least-stress forest of all the category's schools settles
 every origin whose least-stress school is its own school; the others get one tree per school, bounded by the
-stress cost of the worst shortest route it serves. Paths are read from the predecessor arrays for all origins at
-once, evaluated with array operations (each distinct crossing turn once), and drawn from the vertex table with one
-coordinate transformation; a safest route identical to the shortest shares its line.
-The path evaluation and the route-sequence helpers are in :mod:`childspace.analysis._route_eval`.
+stress cost of the worst shortest route it serves. Routes in a forest are measured on it, once per node
+(:mod:`childspace.analysis._route_tree`: sums and maxima accumulated from the roots, the route its entry node plus
+its last partial edge); routes from per-school trees are read and measured step by step with array operations
+(:mod:`childspace.analysis._route_eval`, each distinct crossing turn once). The routes' edge and crossing sequences
+are read only when asked for (:mod:`childspace.analysis._route_seqs`); children per street and hazards are made
+without them. Route lines (``geometry=True``) are drawn from the vertex table with one coordinate transformation;
+a safest route identical to the shortest shares its line.
 """
 
 from __future__ import annotations
@@ -51,17 +54,13 @@ from childspace.analysis._common import require_layer
 from childspace.analysis._route_eval import (
     TurnTable,
     _concat_paths,
-    _copy_keys,
-    _drop_keys,
-    _drop_keys_multi,
-    _evaluate,
     _geometry,
-    _RouteData,
+    _RouteData,  # noqa: F401  (re-exported: the type of the routes' sequences)
     _same_paths,
     _take_paths,
-    once_mask,
-    reuse_eval,
 )
+from childspace.analysis._route_seqs import PathRoutes, SeqStore, chunk_eval, same_as_shortest, sources_of
+from childspace.analysis._route_tree import TreeRoutes
 from childspace.analysis.hazards import HAZARD_JOIN_M, hazards  # re-exported: routes is the public module
 from childspace.analysis.route_tables import _set_verdicts, assumption_summary, routes_table, school_summary
 from childspace.analysis.safety import Stress, _cfg, network_stress, routing_cost, safe_max_levels
@@ -286,7 +285,11 @@ def school_routes(
     frames: list[gpd.GeoDataFrame] = []
     key0 = 0
     n_o = len(om)
-    for cat in track(cats, unit="school categories"):  # counted on a progress bar, when one is shown
+    seqs = SeqStore(n_o)
+    chunk_start: list[int] = []
+    for ci, cat in enumerate(
+        track(cats, unit="school categories")
+    ):  # counted on a progress bar, when one is shown
         sidx = np.flatnonzero((cat_arr == cat) & s_snap.ok)
         if sidx.size == 0:
             warnings.warn(
@@ -301,96 +304,77 @@ def school_routes(
         a_ok = a_pos >= 0
         a_ok[a_ok] = np.isin(a_pos[a_ok], sidx)
         is_assigned[a_ok] = True
-        # shortest routes: the nearest school (one multi-source search: the schools' shortest-path forest) and
-        # the assigned school (one tree per assigned school, all on one augmented graph)
-        parts: list[tuple[np.ndarray, Any]] = []
+        # shortest routes: the nearest school (one multi-source search: the schools' shortest-path forest, the
+        # routes measured on it) and the assigned school (one tree per assigned school, all on one augmented
+        # graph: those paths are read and measured step by step)
+        s_parts: list[tuple[np.ndarray, Any, np.ndarray]] = []
         free = np.flatnonzero(~is_assigned)
         if free.size:
-            P = network.paths(s_snap.take(sidx), o_snap.take(free), cutoff=max_distance)
-            parts.append((free, P))
+            Fs = network.forest(s_snap.take(sidx), o_snap.take(free), cutoff=max_distance)
+            Ts = TreeRoutes(network, Fs, stress, alt, turns, unsafe_level, weight=w_safe)
+            s_parts.append((free, Ts, np.arange(free.size)))
+            del Fs
         oa = np.flatnonzero(is_assigned)
         if oa.size:
             src = np.searchsorted(sidx, a_pos[oa])
-            P = network.paths_from(s_snap.take(sidx), o_snap.take(oa), src, cutoff=max_distance)
-            parts.append((oa, P))
-        oi_s, P_s = _concat_paths(network, parts, n_o)
-        sch_s = np.where(P_s.source >= 0, sidx[np.maximum(P_s.source, 0)], -1)
-        reach_s = np.isfinite(P_s.dist) & (np.diff(P_s.ptr) > 0)
-        school_of[oi_s] = np.where(reach_s, sch_s, -1)
+            P_ = network.paths_from(s_snap.take(sidx), o_snap.take(oa), src, cutoff=max_distance)
+            s_parts.append((oa, PathRoutes(P_), np.arange(oa.size)))
+            del P_
+        short_cost = np.full(n_o, np.inf)
+        for oi_p, R, _g in s_parts:
+            src_p = R.source
+            reach_p = R.reach
+            school_of[oi_p] = np.where(reach_p & (src_p >= 0), sidx[np.maximum(src_p, 0)], -1)
+            short_cost[oi_p] = np.where(reach_p, R.costs(network, w_safe), np.inf)
         # safest routes under the stress cost (end penalties undiluted on partial edges). First the least-stress
         # forest of all the category's schools (one search): where an origin's least-stress school is its own
         # school, that path is its least-stress route to it. The others get one tree per school (all on one
         # augmented graph), bounded by the stress cost of the worst shortest route it serves.
-        short_cost = np.full(n_o, np.inf)
-        short_cost[oi_s] = np.where(reach_s, _path_costs(network, P_s, w_safe), np.inf)
-        oi_f, P_f = np.zeros(0, dtype=np.int64), None
+        f_parts: list[tuple[np.ndarray, Any, np.ndarray]] = []
         oi = np.flatnonzero(school_of >= 0)
         if oi.size:
             src = np.searchsorted(sidx, school_of[oi])
             s_cat = s_nl.take(sidx)
-            parts = []
-            Pf = network.paths(s_cat, o_nl.take(oi), weight=w_safe)
-            own = Pf.source == src
+            Ff = network.forest(s_cat, o_nl.take(oi), weight=w_safe)
+            own = Ff.source == src
             if own.any():
-                parts.append((oi[own], _take_paths(network, Pf, np.flatnonzero(own))))
+                Tf = TreeRoutes(network, Ff, stress, alt, turns, unsafe_level)
+                f_parts.append((oi[own], Tf, np.flatnonzero(own)))
             if (~own).any():
                 rest = oi[~own]
                 bound = np.zeros(sidx.size)
                 np.maximum.at(bound, src[~own], short_cost[rest])
                 bound = bound * (1 + 1e-9) + 1e-6
-                parts.append(
-                    (
-                        rest,
-                        network.paths_from(s_cat, o_nl.take(rest), src[~own], weight=w_safe, cutoff=bound),
-                    )
-                )
-            del Pf
-            oi_f, P_f = _concat_paths(network, parts, n_o)
-        del parts
-        # evaluation and rows, one chunk of origins at a time: the per-step arrays of the paths stay bounded
+                P_ = network.paths_from(s_cat, o_nl.take(rest), src[~own], weight=w_safe, cutoff=bound)
+                f_parts.append((rest, PathRoutes(P_), np.arange(rest.size)))
+                del P_
+            del Ff
+        same = same_as_shortest(network, s_parts, f_parts, n_o)  # (only orders the sequences as before)
+        # rows, one chunk of origins at a time (routes read step by step are measured per chunk)
         unreach = np.flatnonzero(
             school_of < 0
         )  # safest rows for them: unreachable (their shortest rows say so)
         for lo in range(0, n_o, _CHUNK):
             hi = lo + _CHUNK
             blocks: list[dict] = []
-            sub_s: Any = None
-            for kind, oi_k, P_k, sch_k in (
-                ("shortest", oi_s, P_s, sch_s),
-                ("safest", oi_f, P_f, None),
-            ):
-                rows = np.arange(np.searchsorted(oi_k, lo), np.searchsorted(oi_k, hi))
-                if rows.size == 0:
+            chunk_start.append(key0)
+            for kind, parts in (("shortest", s_parts), ("safest", f_parts)):
+                got = chunk_eval(network, stress, parts, lo, hi, w_safe, unsafe_level, alt, turns, geometry)
+                if got is None:
                     continue
-                sub = P_k if rows.size == len(oi_k) else _take_paths(network, P_k, rows)
-                if kind == "shortest":
-                    ev = ev_s = _evaluate(network, stress, sub, w_safe, unsafe_level, alt, turns, costs=False)
-                    sub_s, oi_sub_s = sub, oi_k[rows]
-                else:  # a safest route that walks the shortest route's path shares its evaluation
-                    rpos = np.searchsorted(oi_sub_s, oi_k[rows])
-                    same = _same_paths(sub, sub_s, rpos)
-                    diff = np.flatnonzero(~same)
-                    ev_d = (
-                        _evaluate(
-                            network,
-                            stress,
-                            _take_paths(network, sub, diff),
-                            w_safe,
-                            unsafe_level,
-                            alt,
-                            turns,
-                            costs=False,
-                        )
-                        if diff.size
-                        else None
-                    )
-                    ev = reuse_eval(ev_s, rpos, same, ev_d, sub)
-                sch = sch_k[rows] if sch_k is not None else school_of[oi_k[rows]]
-                blocks.append(dict(kind=kind, cat=cat, oi=oi_k[rows], sch=sch, ev=ev, key0=key0))
-                key0 += rows.size
+                oi_c, ev = got
+                sch = school_of[oi_c] if kind == "safest" else sources_of(parts, lo, hi, sidx)
+                blocks.append(
+                    dict(kind=kind, cat=cat, cat_code=ci, oi=oi_c, sch=sch, ev=ev, key0=key0, same=same[oi_c])
+                )
+                key0 += oi_c.size
             u = unreach[(unreach >= lo) & (unreach < hi)]
             if u.size:
-                blocks.append(dict(kind="safest", cat=cat, oi=u, sch=np.full(u.size, -1), ev=None, key0=key0))
+                blocks.append(
+                    dict(
+                        kind="safest", cat=cat, cat_code=ci, oi=u, sch=np.full(u.size, -1), ev=None, key0=key0
+                    )
+                )
                 key0 += u.size
             frames.append(
                 _assemble(
@@ -409,11 +393,15 @@ def school_routes(
                     o_leg=o_leg,
                     s_leg=s_leg,
                     o_pts=o_pts,
+                    seqs=seqs,
                 )
             )
             del blocks
             _release_freed_memory()
-        del P_s, P_f
+        for _oi, R, _g in s_parts + f_parts:  # keep only what reads the routes' sequences
+            if isinstance(R, TreeRoutes):
+                R.release()
+        del s_parts, f_parts
     if not frames:  # no school of any category on the network: the empty layer
         frames.append(
             _assemble(
@@ -434,7 +422,14 @@ def school_routes(
                 o_pts,
             )
         )
-    out = _merge_frames(frames, network)
+    oid = om["origin_id"].to_numpy(dtype=object)
+    # the searches and measures are done: their tables (the variant models, the turn table, the snaps) go
+    # before the layer is built
+    del turns, alt, rc, w_safe, o_snap, s_snap, o_nl, s_nl, om, o_pts
+    out = _merge_frames(frames, cfg, oid, fid, cats)
+    chunk_of_key = np.searchsorted(np.asarray(chunk_start, dtype=np.int64), np.arange(key0), side="right") - 1
+    out.attrs["childspace_routes"] = seqs.route_data(key0, network.n_edges, chunk_of_key)
+    del seqs
     smax = safe_max_levels(safe_max_level, cfg)
     _set_verdicts(out, cfg, smax)
     if out.columns[-1] != "geometry":
@@ -486,55 +481,37 @@ def _assemble(
     o_leg: np.ndarray,
     s_leg: np.ndarray,
     o_pts: np.ndarray | None,
-) -> gpd.GeoDataFrame:
-    """Rows of one chunk of origins (its shortest and safest blocks of one category), unsorted, with the chunk's
-    edge and crossing sequences in ``attrs["childspace_routes"]`` (merged by :func:`_merge_frames`)."""
+    seqs: SeqStore | None = None,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Columns (arrays) and geometries of the rows of one chunk of origins (its shortest and safest blocks of one
+    category), unsorted; where each route's edge and crossing sequences come from is noted in ``seqs`` (read
+    when asked for). Origin, school, category and route are written as text once, in the merged layer."""
     r = cfg["routing"]
     ratio, extra = float(r["max_detour_ratio"]), float(r["min_extra_m"])
-    frames = []
+    parts: list[dict[str, np.ndarray]] = []
     geoms = []
-    fk_e, fe, fk_c, fn, fce, fcl = [], [], [], [], [], []
-    oid = om["origin_id"].to_numpy(dtype=object)
-    copies_src: list[np.ndarray] = []
-    copies_dst: list[np.ndarray] = []
     a_pos_all = _school_pos(assigned_to, fid)
     n_o = len(om)
-    # per category: row of each origin among the shortest rows, and the route key of that row (for fallbacks)
+    # per category: row of each origin among the shortest rows (for the safest routes reported as shortest)
     short_pos: dict[str, np.ndarray] = {}
-    short_key: dict[str, np.ndarray] = {}
     for b in blocks:
         if b["kind"] == "shortest":
             sp_ = short_pos.setdefault(b["cat"], np.full(n_o, -1, dtype=np.int64))
-            sk = short_key.setdefault(b["cat"], np.full(n_o, -1, dtype=np.int64))
             base = int((sp_ >= 0).sum())
             sp_[b["oi"]] = base + np.arange(len(b["oi"]))
-            sk[b["oi"]] = b["key0"] + np.arange(len(b["oi"]))
-    short_rows: dict[str, pd.DataFrame] = {}
+    short_rows: dict[str, dict[str, np.ndarray]] = {}
     short_g: dict[str, np.ndarray] = {}
     short_P: dict[str, Any] = {}
     for b in blocks:
         kind = b["kind"]
-        if kind == "_short_ref":
-            continue
         oi, sch, ev, cat = b["oi"], np.asarray(b["sch"]), b["ev"], b["cat"]
         k = len(oi)
         keys = b["key0"] + np.arange(k)
-        df = pd.DataFrame(
-            {
-                "origin_id": oid[oi],
-                "school_id": np.where(sch >= 0, fid[np.maximum(sch, 0)], None),
-                "category": cat,
-                "route": kind,
-                "children": children[oi],
-            }
-        )
-        straight = np.where(
-            sch >= 0, np.hypot(ox[oi] - sx[np.maximum(sch, 0)], oy[oi] - sy[np.maximum(sch, 0)]), np.nan
-        )
+        d: dict[str, np.ndarray] = {"children": children[oi]}
         if ev is None:
-            reach = np.zeros(k, dtype=bool)
-            df["length_m"] = np.nan
-            df["straight_m"] = np.nan
+            nan = np.full(k, np.nan)
+            zero = np.zeros(k, dtype=np.int64)
+            d.update(length_m=nan, straight_m=nan)
             for c in (
                 "worst_level",
                 "worst_edge_level",
@@ -542,256 +519,231 @@ def _assemble(
                 "crossings",
                 "unsafe_crossings",
             ):
-                df[c] = 0
+                d[c] = zero
             for lv in range(1, 5):
-                df[f"share_l{lv}"] = np.nan
-            df["assumed_share"] = np.nan
-            df["assumed_crossings"] = 0
-            df["worst_level_best"] = 0
-            df["worst_level_worst"] = 0
-            df["over_detour"] = False
-            df["min_stress_length_m"] = np.nan
+                d[f"share_l{lv}"] = nan
+            d.update(
+                assumed_share=nan,
+                assumed_crossings=zero,
+                worst_level_best=zero,
+                worst_level_worst=zero,
+                over_detour=np.zeros(k, dtype=bool),
+                min_stress_length_m=nan,
+            )
             g = np.full(k, None, dtype=object)
         else:
             reach = ev.reach & (sch >= 0)
-            df["length_m"] = np.where(reach, ev.length, np.nan)
-            df["straight_m"] = np.where(reach, straight, np.nan)
-            df["worst_edge_level"] = np.where(reach, ev.worst_edge, 0)
-            df["worst_crossing_level"] = np.where(reach, ev.worst_cross, 0)
-            df["worst_level"] = np.maximum(df["worst_edge_level"], df["worst_crossing_level"])
-            df["crossings"] = np.where(reach, ev.n_cross, 0)
-            df["unsafe_crossings"] = np.where(reach, ev.n_unsafe, 0)
+            s0 = np.maximum(sch, 0)
+            straight = np.where(sch >= 0, np.hypot(ox[oi] - sx[s0], oy[oi] - sy[s0]), np.nan)
+            d["length_m"] = np.where(reach, ev.length, np.nan)
+            d["straight_m"] = np.where(reach, straight, np.nan)
+            d["worst_edge_level"] = np.where(reach, ev.worst_edge, 0)
+            d["worst_crossing_level"] = np.where(reach, ev.worst_cross, 0)
+            wl = d["worst_level"] = np.maximum(d["worst_edge_level"], d["worst_crossing_level"])
+            d["crossings"] = np.where(reach, ev.n_cross, 0)
+            d["unsafe_crossings"] = np.where(reach, ev.n_unsafe, 0)
             for lv in range(1, 5):
-                df[f"share_l{lv}"] = np.where(reach, ev.shares[:, lv - 1], np.nan)
-            df["assumed_share"] = np.where(reach, ev.assumed, np.nan)
-            df["assumed_crossings"] = np.where(reach, ev.n_assumed_cross, 0)
-            wl = df["worst_level"].to_numpy()
+                d[f"share_l{lv}"] = np.where(reach, ev.shares[:, lv - 1], np.nan)
+            d["assumed_share"] = np.where(reach, ev.assumed, np.nan)
+            d["assumed_crossings"] = np.where(reach, ev.n_assumed_cross, 0)
             alts = ev.alt_worst or [wl, wl]
-            df["worst_level_best"] = np.where(reach, np.minimum(np.minimum(alts[0], alts[1]), wl), 0)
-            df["worst_level_worst"] = np.where(reach, np.maximum(np.maximum(alts[0], alts[1]), wl), 0)
-            df["over_detour"] = False
-            df["min_stress_length_m"] = np.nan
+            d["worst_level_best"] = np.where(reach, np.minimum(np.minimum(alts[0], alts[1]), wl), 0)
+            d["worst_level_worst"] = np.where(reach, np.maximum(np.maximum(alts[0], alts[1]), wl), 0)
+            d["over_detour"] = np.zeros(k, dtype=bool)
+            d["min_stress_length_m"] = np.full(k, np.nan)
             if is_geometry and kind == "shortest":
                 g = np.where(reach, _geometry(network, ev.paths), None)  # type: ignore[call-overload]
             else:  # safest: built below, only where it differs from the shortest route
                 g = np.full(k, None, dtype=object)
-            # flats
-            fsel = reach[ev.flat_path]
-            fk_e.append(keys[ev.flat_path[fsel]])
-            fe.append(ev.flat_edge[fsel])
-            csel = reach[ev.cross_path]
-            fk_c.append(keys[ev.cross_path[csel]])
-            fn.append(ev.cross_node[csel])
-            fce.append(ev.cross_edge[csel])
-            fcl.append(ev.cross_level[csel])
+            over = np.zeros(k, dtype=bool)
             if kind == "safest":
                 ref = short_rows[cat]
                 rpos = short_pos[cat][oi]
-                s_len = ref["length_m"].to_numpy(dtype=float)[rpos]
+                s_len = ref["length_m"][rpos]
                 limit = np.maximum(ratio * s_len, s_len + extra)
-                over = reach & (df["length_m"].to_numpy() > limit + 1e-9)
+                over = reach & (d["length_m"] > limit + 1e-9)
                 if over.any():
-                    df["min_stress_length_m"] = np.where(over, df["length_m"], np.nan)
-                    cols = [
-                        c
-                        for c in ref.columns
-                        if c not in ("route", "min_stress_length_m", "over_detour", "route_key")
-                    ]
+                    d["min_stress_length_m"] = np.where(over, d["length_m"], np.nan)
                     io = np.flatnonzero(over)
-                    for c in cols:
-                        if c in df.columns:
-                            col = df[c].to_numpy().copy()
-                            col[io] = ref[c].to_numpy()[rpos[io]]
-                            df[c] = col
-                    df.loc[over, "over_detour"] = True
-                    # route sequences: drop the least-stress ones, reuse the shortest ones
-                    over_keys = keys[over]
-                    fk_e[-1], fe[-1] = _drop_keys(fk_e[-1], fe[-1], over_keys)
-                    fk_c[-1], (fn[-1], fce[-1], fcl[-1]) = _drop_keys_multi(
-                        fk_c[-1], (fn[-1], fce[-1], fcl[-1]), over_keys
-                    )
-                    copies_src.append(short_key[cat][oi[over]])
-                    copies_dst.append(over_keys)
-            if kind == "safest" and is_geometry and ev is not None:
+                    for c in list(d):  # the shortest route's figures, reported as the safest acceptable one
+                        if c not in ("min_stress_length_m", "over_detour") and c in ref:
+                            col = d[c].copy()
+                            col[io] = ref[c][rpos[io]]
+                            d[c] = col
+                    d["over_detour"] = over.copy()
+            if seqs is not None:  # the route sequences: their own, or the shortest route's reported instead
+                seqs.add(cat, kind, keys, oi, reach & ~over, ev.seq, b.get("same"))
+                if over.any():
+                    seqs.copy_shortest(cat, keys[over], oi[over])
+            if kind == "safest" and is_geometry:
                 # the same path as the shortest route (or the shortest route reported instead): share its line
                 same = over | (reach & _same_paths(ev.paths, short_P[cat], rpos))
                 g[same] = short_g[cat][rpos[same]]
                 build = np.flatnonzero(reach & ~same)
                 if build.size:
                     g[build] = _geometry(network, _take_paths(network, ev.paths, build))
-        df["route_key"] = keys
-        df["_oi"] = oi
-        df["_sch"] = sch
-        df["assigned"] = (a_pos_all[oi] == sch) & (sch >= 0)
+        d["route_key"] = keys
+        d["_oi"] = oi
+        d["_sch"] = sch
+        d["assigned"] = (a_pos_all[oi] == sch) & (sch >= 0)
+        d["_kind"] = np.full(k, 0 if kind == "shortest" else 1, dtype=np.int8)
+        d["_cat"] = np.full(k, b["cat_code"], dtype=np.int64)
+        d["_none"] = np.full(k, bool((sch < 0).all()))  # a block without schools (school_id: object)
         if kind == "shortest":
             prev = short_rows.get(cat)
-            short_rows[cat] = df if prev is None else pd.concat([prev, df], ignore_index=True)
+            short_rows[cat] = d if prev is None else {c: np.concatenate([prev[c], d[c]]) for c in d}
             short_g[cat] = g if prev is None else np.concatenate([short_g[cat], g])
-            if ev is not None:
+            if ev is not None and is_geometry:
+                n_prev = 0 if prev is None else len(prev["_oi"])
                 short_P[cat] = (
                     ev.paths
                     if prev is None
                     else _concat_paths(
                         network,
-                        [(np.arange(len(prev)), short_P[cat]), (len(prev) + np.arange(k), ev.paths)],
-                        len(prev) + k,
+                        [(np.arange(n_prev), short_P[cat]), (n_prev + np.arange(k), ev.paths)],
+                        n_prev + k,
                     )[1]
                 )
-        frames.append(df)
+        parts.append(d)
         geoms.append(g)
-    if copies_src:
-        _copy_keys(fk_e, fe, np.concatenate(copies_src), np.concatenate(copies_dst), fk_c, fn, fce, fcl)
-    if frames:
-        df = pd.concat(frames, ignore_index=True)
-        g = np.concatenate(geoms)
-    else:
-        df = pd.DataFrame(
-            columns=[
-                "origin_id",
-                "school_id",
-                "category",
-                "route",
-                "children",
-                "length_m",
-                "straight_m",
-                "worst_level",
-                "route_key",
-            ]
-        )
-        g = np.zeros(0, dtype=object)
-    if "_oi" in df.columns:
-        # the walk includes the access legs: home -> its snapped point, and the school's snapped point -> the
-        # school (straight, as walked off the street); the detour rule above compared the network parts, which
-        # the safest and the shortest route of one home share these legs with
-        oi_ = df["_oi"].to_numpy(dtype=np.int64)
-        sch_ = df["_sch"].to_numpy(dtype=np.int64)
-        leg = o_leg[oi_] + np.where(sch_ >= 0, s_leg[np.maximum(sch_, 0)], np.nan)
-        for c in ("length_m", "min_stress_length_m"):
-            df[c] = df[c].to_numpy(dtype=float) + leg
-        df["access_m"] = np.where(np.isfinite(df["length_m"].to_numpy(dtype=float)), leg, np.nan)
+    if not parts:
+        return {}, np.zeros(0, dtype=object)
+    cols = {c: np.concatenate([p_[c] for p_ in parts]) for c in parts[0]}
+    g = np.concatenate(geoms)
+    # the walk includes the access legs: home -> its snapped point, and the school's snapped point -> the school
+    # (straight, as walked off the street); the detour rule above compared the network parts, which the safest
+    # and the shortest route of one home share these legs with
+    oi_, sch_ = cols["_oi"], cols["_sch"]
+    leg = o_leg[oi_] + np.where(sch_ >= 0, s_leg[np.maximum(sch_, 0)], np.nan)
+    for c in ("length_m", "min_stress_length_m"):
+        cols[c] = cols[c] + leg
+    cols["access_m"] = np.where(np.isfinite(cols["length_m"]), leg, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        df["detour_ratio"] = np.where(
-            df["straight_m"].to_numpy(dtype=float) > 0,
-            df["length_m"].to_numpy(dtype=float) / df["straight_m"].to_numpy(dtype=float),
-            np.nan,
-        )
-    df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)  # set by category in school_routes
-    # placeholders in their final place (set with the verdict): no reordering copy of the whole layer later
-    df["verdict_best"] = df["verdict"]
-    df["verdict_worst"] = df["verdict"]
-    df["verdict_assumed"] = False
-    if o_pts is not None and "_oi" in df.columns:  # no lines: each row's geometry is its origin's point
-        g = o_pts[df["_oi"].to_numpy(dtype=np.int64)]
-    out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(g, crs=WGS84).values, crs=WGS84)  # built in WGS84
-    order = [
-        "origin_id",
-        "school_id",
-        "category",
-        "route",
-        "children",
-        "length_m",
-        "access_m",
-        "straight_m",
-        "detour_ratio",
-        "worst_level",
-        "worst_edge_level",
-        "worst_crossing_level",
-        "crossings",
-        "unsafe_crossings",
-        "share_l1",
-        "share_l2",
-        "share_l3",
-        "share_l4",
-        "assumed_share",
-        "assumed_crossings",
-        "verdict",
-        "worst_level_best",
-        "worst_level_worst",
-        "verdict_best",
-        "verdict_worst",
-        "verdict_assumed",
-        "over_detour",
-        "min_stress_length_m",
-        "assigned",
-        "route_key",
-        "geometry",
-    ]
-    out = out[[c for c in order if c in out.columns]]
-    # sequences kept compact: int32 keys, edges and nodes (a county's routes pass ~50 edges each)
-    cat_ = lambda xs: np.concatenate(xs).astype(np.int32) if xs else np.zeros(0, dtype=np.int32)
-    edge_key, edge = cat_(fk_e), cat_(fe)
-    out.attrs["childspace_routes"] = _RouteData(
-        edge_key,
-        edge,
-        cat_(fk_c),
-        cat_(fn),
-        cat_(fce),
-        np.concatenate(fcl).astype(np.int8) if fcl else np.zeros(0, np.int8),
-        network.n_edges,
-        edge_once=once_mask(edge_key, edge),  # each route's sequence is one run, read from a tree
-    )
-    return out
+        cols["detour_ratio"] = np.where(cols["straight_m"] > 0, cols["length_m"] / cols["straight_m"], np.nan)
+    if o_pts is not None:  # no lines: each row's geometry is its origin's point
+        g = o_pts[oi_]
+    return cols, g
 
 
-def _merge_frames(frames: list[gpd.GeoDataFrame], network: Any) -> gpd.GeoDataFrame:
-    """The chunks' rows in one layer, sorted by category, origin and route (shortest first), with their edge and
-    crossing sequences joined."""
-    data = [f.attrs["childspace_routes"] for f in frames]
-    for f in frames:
-        f.attrs = {}
-    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    frames.clear()
-    out = out.take(_row_order(out)).reset_index(drop=True)
-    if not isinstance(out, gpd.GeoDataFrame):
-        out = gpd.GeoDataFrame(out, geometry="geometry", crs=WGS84)
+_ORDER = [
+    "origin_id",
+    "school_id",
+    "category",
+    "route",
+    "children",
+    "length_m",
+    "access_m",
+    "straight_m",
+    "detour_ratio",
+    "worst_level",
+    "worst_edge_level",
+    "worst_crossing_level",
+    "crossings",
+    "unsafe_crossings",
+    "share_l1",
+    "share_l2",
+    "share_l3",
+    "share_l4",
+    "assumed_share",
+    "assumed_crossings",
+    "verdict",
+    "worst_level_best",
+    "worst_level_worst",
+    "verdict_best",
+    "verdict_worst",
+    "verdict_assumed",
+    "over_detour",
+    "min_stress_length_m",
+    "assigned",
+    "route_key",
+    "geometry",
+]
 
-    def join(name: str) -> np.ndarray:  # one array, each chunk's part released once copied in
-        parts = [getattr(d, name) for d in data]
-        res = np.empty(sum(p.size for p in parts), dtype=parts[0].dtype)
-        pos = 0
-        for d, p in zip(data, parts):
-            res[pos : pos + p.size] = p
-            pos += p.size
-            setattr(d, name, None)
-        del parts
-        return res
 
-    out.attrs["childspace_routes"] = _RouteData(
-        join("edge_key"),
-        join("edge"),
-        join("cross_key"),
-        join("cross_node"),
-        join("cross_edge"),
-        join("cross_level"),
-        network.n_edges,
-        edge_once=join("edge_once"),
-    )
-    return out
-
-
-def _row_order(df: pd.DataFrame) -> np.ndarray:
-    """Positions of the rows sorted by category, origin_id and route (shortest first), stable: each column
-    ranked once among its distinct values (a county's ~300k ids, not its ~1M rows, are compared), then one
-    integer lexsort."""
-    cols = [df[c].to_numpy() for c in ("category", "origin_id", "route")]
-    if any(pd.isna(c).any() for c in cols):  # missing values: as pandas sorts them (last)
-        return (
-            df[["category", "origin_id", "route"]]
-            .reset_index(drop=True)
-            .sort_values(["category", "origin_id", "route"], ascending=[True, True, False], kind="stable")
+def _merge_frames(
+    frames: list[tuple[dict[str, np.ndarray], np.ndarray]],
+    cfg: dict,
+    oid: np.ndarray,
+    fid: np.ndarray,
+    cats: list[str],
+) -> gpd.GeoDataFrame:
+    """The chunks' rows in one layer, sorted by category, origin and route (shortest first): the columns joined
+    and put in order once, the text columns taken from their distinct values in that order."""
+    frames[:] = [f for f in frames if f[0]]  # (the caller's list: each chunk freed once joined)
+    if not frames:  # no routes at all: the empty layer, columns as always
+        names = ["origin_id", "school_id", "category", "route", "children", "length_m", "straight_m"]
+        df = pd.DataFrame(columns=names + ["worst_level", "route_key"])
+        df["detour_ratio"] = np.zeros(0)
+        df["verdict"] = _verdict(df["worst_level"].to_numpy(), cfg)
+        df["verdict_best"] = df["verdict"]
+        df["verdict_worst"] = df["verdict"]
+        df["verdict_assumed"] = False
+        out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries([], crs=WGS84).values, crs=WGS84)
+        return out[[c for c in _ORDER if c in out.columns]]
+    cols = {
+        c: np.concatenate([f[0].pop(c) for f in frames]) for c in ("_oi", "_sch", "_kind", "_cat", "_none")
+    }
+    g = np.concatenate([f[1] for f in frames])
+    oi, sch, kind = cols["_oi"], cols["_sch"], cols["_kind"]
+    cat_code = cols["_cat"]
+    cat_arr = np.asarray(cats, dtype=object)
+    if pd.isna(oid).any():  # missing ids: sorted as pandas sorts them (last)
+        order = (
+            pd.DataFrame(
+                {"c": cat_arr[cat_code], "o": oid[oi], "r": np.where(kind == 0, "shortest", "safest")}
+            )
+            .sort_values(["c", "o", "r"], ascending=[True, True, False], kind="stable")
             .index.to_numpy()
         )
-    ranks = [pd.factorize(c, sort=True)[0] for c in cols]
-    return np.lexsort((-ranks[2], ranks[1], ranks[0]))
+    else:  # each id ranked once among the origins (a county's ~300k ids, not its ~1M rows)
+        o_rank = pd.factorize(oid, sort=True)[0][oi]
+        c_rank = pd.factorize(cat_arr, sort=True)[0][cat_code]
+        order = np.lexsort((kind, o_rank, c_rank))  # "shortest" before "safest"
+    oi, sch, kind, cat_code = oi[order], sch[order], kind[order], cat_code[order]
+    none = cols["_none"][order]
+    data: dict[str, Any] = {
+        "origin_id": _texts(oid, oi),
+        "school_id": None,
+        "category": _texts(cat_arr, cat_code),
+        "route": _texts(np.array(["shortest", "safest"], dtype=object), kind.astype(np.int64)),
+    }
+    # school_id is text, or object where some block of rows had no school at all (as the layer always had it):
+    # missing is then None in the blocks without schools and NaN in the others
+    if none.any():
+        sid = np.asarray(fid, dtype=object)[np.maximum(sch, 0)]
+        sid[sch < 0] = None
+        sid[(sch < 0) & ~none] = np.nan
+        data["school_id"] = pd.Series(sid, dtype=object)
+    else:
+        data["school_id"] = _texts(fid, sch)
+    # the other columns: each chunk's values put in their place (no joined copy), the chunk then freed
+    place = np.empty(order.size, dtype=np.int64)
+    place[order] = np.arange(order.size)
+    for c in _ORDER[4:-1]:
+        if c in ("verdict", "verdict_best", "verdict_worst"):
+            data[c] = np.full(order.size, None, dtype=object)  # set with the verdict
+        elif c == "verdict_assumed":
+            data[c] = np.zeros(order.size, dtype=bool)
+        else:
+            vals = [f[0].pop(c) for f in frames]
+            col = np.empty(order.size, dtype=np.result_type(*vals))
+            lo = 0
+            for v in vals:
+                col[place[lo : lo + v.size]] = v
+                lo += v.size
+            data[c] = col
+            del vals
+    frames.clear()
+    data["geometry"] = gpd.GeoSeries(g[order], crs=WGS84).values
+    # the columns as they are: no consolidating copy of the layer (~0.5 GB and ~1 s for a county)
+    return gpd.GeoDataFrame(data, geometry="geometry", crs=WGS84, copy=False)
 
 
-def _path_costs(network: Any, P: Any, weight: Any) -> np.ndarray:
-    """``network.path_costs`` of many paths, a chunk of paths at a time (bounded per-step arrays)."""
-    if len(P) <= _CHUNK:
-        return network.path_costs(P, weight)
-    return np.concatenate(
-        [
-            network.path_costs(_take_paths(network, P, np.arange(lo, min(lo + _CHUNK, len(P)))), weight)
-            for lo in range(0, len(P), _CHUNK)
-        ]
-    )
+def _texts(values: np.ndarray, codes: np.ndarray) -> Any:
+    """``values[codes]`` (-1: missing) as a text column, taken from the distinct values (not made per row) when
+    they are all text; else the object array, as the layer always had it."""
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return pd.array(values, dtype="str").take(codes, allow_fill=True)
+    out = np.asarray(values, dtype=object)[np.maximum(codes, 0)]
+    out[codes < 0] = None
+    return out

@@ -194,6 +194,11 @@ def _edge_counts(
     data: Any, keys: np.ndarray, kids: np.ndarray, school: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Children, routes and distinct schools per edge over the routes ``keys`` (each route once per edge)."""
+    on_trees = getattr(data, "edge_counts", None)
+    if on_trees is not None:  # sequences not read yet: summed on the routes' shortest-path forests
+        got = on_trees(keys, kids, school, n)
+        if got is not None:
+            return got
     ek = np.asarray(data.edge_key)
     ee = np.asarray(data.edge)
     # per route key: selected, its children and school (tables over the key range: no sort of the sequences)

@@ -33,11 +33,19 @@ class PathMixin(NetworkBase):
         Paths
             Edge indices in walking order source -> target, with the partial first and last edges.
         """
+        return self.forest(sources, targets, weight, cutoff).paths()
+
+    def forest(self, sources: Snap, targets: Snap, weight: Any = None, cutoff: float | None = None) -> Forest:
+        """The shortest-path forest of all sources and where each target group enters it, paths not yet read.
+
+        :meth:`Forest.paths` reads the paths (as :meth:`paths` returns them); measures that add up along a path
+        can instead be accumulated once per node of the forest (``childspace.analysis._route_tree``).
+        """
         self._check_snap(sources, "sources")
         self._check_snap(targets, "targets")
         w = self._weight(weight)
         tp, best, choice, src_pt, pts, res = self._nearest_points(w, sources, targets, cutoff)
-        _, pred, _ = res
+        _, pred, src = res
         G = targets.n_groups
         gbest, garg = _group_argmin(best, targets.owner[tp], G)
         hit = np.flatnonzero(garg >= 0)
@@ -53,10 +61,22 @@ class PathMixin(NetworkBase):
         real = np.flatnonzero((predi[:n] >= 0) & (predi[:n] < n))
         pe = np.full(n, -1, dtype=np.int64)
         pe[real] = w.lookup(predi[real], real)
-        chain = self._walk_chains(
-            w, predi, np.zeros(hit.size, np.int64), entry, np.flatnonzero(ch != 2), pe=pe
+        return Forest(
+            network=self,
+            w=w,
+            sources=sources,
+            targets=targets,
+            pred=predi,
+            pe=pe,
+            root=np.asarray(src).astype(np.int64, copy=False)[:n] - n,
+            pts=pts,
+            hit=hit,
+            gbest=gbest,
+            t_pt=t_pt,
+            choice=ch,
+            s_pt=s_pt,
+            entry=entry,
         )
-        return self._make_paths(sources, targets, hit, gbest, t_pt, ch, s_pt, chain)
 
     def paths_from(
         self,
@@ -633,3 +653,89 @@ class PathMixin(NetworkBase):
             network=self,
         )
         return self._paths_geometry(P).iloc[0]
+
+
+class Forest:
+    """A shortest-path forest of source points (one multi-source search) and the targets' entry into it.
+
+    Attributes: ``pred`` (predecessor of each node of the augmented graph; a node whose predecessor is a virtual
+    node ``n + j`` starts at source point ``pts[j]``), ``pe`` (the edge from each real node's real predecessor,
+    -1 otherwise), ``root`` (per real node the virtual node index ``j`` of its tree; negative when unreached),
+    and per reached target group ``hit``: the chosen target point ``t_pt``, ``choice`` (0 entered at ``u``, 1 at
+    ``v``, 2 along a shared edge from the source), source point ``s_pt`` and the ``entry`` node.
+    """
+
+    def __init__(self, **kw: Any):
+        self.network: PathMixin = kw["network"]
+        self.w: EdgeWeight = kw["w"]
+        self.sources: Snap = kw["sources"]
+        self.targets: Snap = kw["targets"]
+        self.pred: np.ndarray = kw["pred"]
+        self.pe: np.ndarray = kw["pe"]
+        self.root: np.ndarray = kw["root"]
+        self.pts: np.ndarray = kw["pts"]
+        self.hit: np.ndarray = kw["hit"]
+        self.gbest: np.ndarray = kw["gbest"]
+        self.t_pt: np.ndarray = kw["t_pt"]
+        self.choice: np.ndarray = kw["choice"]
+        self.s_pt: np.ndarray = kw["s_pt"]
+        self.entry: np.ndarray = kw["entry"]
+
+    @property
+    def source(self) -> np.ndarray:
+        """Source group of each target group (-1 where unreached), as ``Paths.source``."""
+        out = np.full(self.targets.n_groups, -1, dtype=np.int64)
+        out[self.hit] = self.sources.owner[self.s_pt]
+        return out
+
+    def paths(self, rows: np.ndarray | None = None) -> Paths:
+        """The paths of all target groups (or of the target groups ``rows``, in that order) read from the
+        forest, as :meth:`PathMixin.paths` returns them."""
+        net = self.network
+        hit, gbest, t_pt, ch, s_pt, entry = (
+            self.hit,
+            self.gbest,
+            self.t_pt,
+            self.choice,
+            self.s_pt,
+            self.entry,
+        )
+        targets = self.targets
+        if rows is not None:
+            rows = np.asarray(rows, dtype=np.int64)
+            pos = np.full(targets.n_groups, -1, dtype=np.int64)
+            pos[hit] = np.arange(hit.size)
+            p = pos[rows]
+            k = np.flatnonzero(p >= 0)
+            hit, t_pt, ch, s_pt, entry = k, t_pt[p[k]], ch[p[k]], s_pt[p[k]], entry[p[k]]
+            gbest = gbest[rows]
+            return net._make_paths(
+                self.sources,
+                _GroupCount(rows.size, self.targets),  # type: ignore[arg-type]
+                hit,
+                gbest,
+                t_pt,
+                ch,
+                s_pt,
+                net._walk_chains(
+                    self.w,
+                    self.pred,
+                    np.zeros(hit.size, np.int64),
+                    entry,
+                    np.flatnonzero(ch != 2),
+                    pe=self.pe,
+                ),
+            )
+        chain = net._walk_chains(
+            self.w, self.pred, np.zeros(hit.size, np.int64), entry, np.flatnonzero(ch != 2), pe=self.pe
+        )
+        return net._make_paths(self.sources, targets, hit, gbest, t_pt, ch, s_pt, chain)
+
+
+class _GroupCount:
+    """A target Snap seen with another number of groups (paths of a subset of the target groups: the chosen
+    points still index the full Snap's point arrays)."""
+
+    def __init__(self, n_groups: int, snap: Snap):
+        self.n_groups = n_groups
+        self.edge, self.offset = snap.edge, snap.offset
