@@ -22,9 +22,11 @@ from childspace.analysis._coverage_base import (
     _default_standards,
     _is_standards,
     _label,
+    _metric_xy,
     _require,
     _target_pct,
     _warn,
+    points_in_polygons,
 )
 from childspace.analysis._overlay import area_within, cached_outside_parts, outside_parts, subdivide
 from childspace.inputs.projection import WGS84, local_crs_for
@@ -469,13 +471,19 @@ def gaps(
         shapely.is_valid(ugeom), ugeom, shapely.make_valid(ugeom)
     )  # (as unit_coverage's when valid)
     sa = service_areas_dissolved.to_crs(crs) if service_areas_dissolved is not None else None
-    ogeom = np.asarray(access.geometry.to_crs(crs).values, dtype=object)
+    g = np.asarray(access.geometry.values, dtype=object)
+    plain = bool(len(g)) and bool((shapely.get_type_id(g) == 0).all()) and not shapely.is_empty(g).any()
+    oxy = _metric_xy(access.geometry, crs) if plain else None
+    ogeom = None if plain else np.asarray(access.geometry.to_crs(crs).values, dtype=object)
     kids = pd.to_numeric(access["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")
     unit_ids = um["unit_id"].astype(str).to_numpy()
     unit_names = um["name"].to_numpy()
     # origins with children and the units they lie in, once (a unit's gap lies inside the unit)
     wk = np.flatnonzero(kids > 0)
-    po, pu = shapely.STRtree(ugeom).query(ogeom[wk], predicate="intersects")
+    if oxy is not None:  # (sorted by origin: the sums below add in the same order either way)
+        po, pu = points_in_polygons(oxy[wk], ugeom, "intersects")
+    else:
+        po, pu = shapely.STRtree(ugeom).query(ogeom[wk], predicate="intersects")
     po = wk[po]
     rows: list[pd.DataFrame] = []
     totals = {}
@@ -499,7 +507,10 @@ def gaps(
         m = ~shapely.is_missing(diff[u])
         o, u = o[m], u[m]
         shapely.prepare(diff)
-        hit = shapely.intersects(diff[u], ogeom[o])
+        if oxy is not None:
+            hit = shapely.intersects_xy(diff[u], oxy[o, 0], oxy[o, 1])
+        else:
+            hit = shapely.intersects(diff[u], ogeom[o])
         per = np.bincount(u[hit], weights=kids[o[hit]], minlength=len(diff))
         has = np.flatnonzero(~shapely.is_missing(diff) & ~shapely.is_empty(diff))
         rows.append(
