@@ -78,3 +78,32 @@ def test_metric_xy_memory_follows_the_coordinates():
     got = cb._metric_xy(moved, crs)
     np.testing.assert_array_equal(got, shapely.get_coordinates(np.asarray(moved.to_crs(crs).values)))
     assert not np.array_equal(got[5], again[5])
+
+
+def test_quantiles_from_origin_order_equal_own_sort():
+    """Weighted medians and p90 per unit read through the origins' remembered order (``_pair_order``) equal
+    those of a sort of the pairs, with ties, unreachable (inf), missing (NaN) and zero-weight origins, and
+    origins in two units."""
+    from childspace.analysis import units as U
+
+    rng = np.random.default_rng(4)
+    n = 5000
+    vals = np.round(rng.gamma(2.0, 300.0, n), -1)  # many ties
+    vals[rng.random(n) < 0.05] = np.inf
+    vals[rng.random(n) < 0.05] = np.nan
+    o = np.sort(np.r_[np.arange(n), rng.choice(n, 800, replace=False)])  # some origins in two units
+    u = rng.integers(0, 40, o.size)
+    w = rng.integers(0, 4, o.size).astype(float)
+    ref = U._grouped_weighted_quantiles(u, vals[o], w, (0.5, 0.9), 40)
+    for _ in range(2):  # the second time from the remembered order
+        got = U._grouped_weighted_quantiles(u, vals[o], w, (0.5, 0.9), 40, order=U._pair_order(vals, o))
+        for a, b in zip(got, ref):
+            np.testing.assert_array_equal(a, b)
+    # a plain reading of the rule for one unit
+    k = 7
+    m = (u == k) & (w > 0) & ~np.isnan(vals[o])
+    v, ww = vals[o][m], w[m]
+    s = np.argsort(v, kind="stable")
+    cum = np.cumsum(ww[s])
+    assert ref[0][k] == v[s][np.searchsorted(cum, 0.5 * cum[-1] - 1e-9)]
+    assert U._pair_order(vals, o[::-1]) is None  # unsorted pairs: the caller sorts them itself
