@@ -522,6 +522,7 @@ def gaps(
     if oxy is not None:  # (sorted by origin: the sums below add in the same order either way)
         po, pu = points_in_polygons(oxy[wk], ugeom, "intersects")
     else:
+        assert ogeom is not None
         po, pu = shapely.STRtree(ugeom).query(ogeom[wk], predicate="intersects")
     po = wk[po]
     rows: list[pd.DataFrame] = []
@@ -549,6 +550,7 @@ def gaps(
         if oxy is not None:
             hit = shapely.intersects_xy(diff[u], oxy[o, 0], oxy[o, 1])
         else:
+            assert ogeom is not None
             hit = shapely.intersects(diff[u], ogeom[o])
         per = np.bincount(u[hit], weights=kids[o[hit]], minlength=len(diff))
         has = np.flatnonzero(~shapely.is_missing(diff) & ~shapely.is_empty(diff))
