@@ -275,13 +275,17 @@ def _metric_xy(geoms: gpd.GeoSeries, crs: CRS) -> np.ndarray:
     return out
 
 
-def _metric_points(geoms: gpd.GeoSeries, crs: CRS) -> np.ndarray:
+def metric_points(geoms: gpd.GeoSeries, crs: CRS) -> np.ndarray:
     """The points ``geoms`` in ``crs`` as shapely geometries (:func:`_metric_xy`; missing or empty geometries
     through geopandas)."""
     xy = shapely.get_coordinates(np.asarray(geoms.values, dtype=object))
     if len(xy) != len(geoms) or not (shapely.get_type_id(np.asarray(geoms.values, dtype=object)) == 0).all():
         return np.asarray(geoms.to_crs(crs).values, dtype=object)
     return shapely.points(_metric_xy(geoms, crs))
+
+
+#: public name of :func:`_metric_xy` for the other coverage modules
+metric_xy = _metric_xy
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -23,10 +23,10 @@ from childspace.analysis._coverage_base import (
     _default_standards,
     _is_standards,
     _label,
-    _metric_xy,
     _require,
     _target_pct,
     _warn,
+    metric_xy,
     points_in_polygons,
 )
 from childspace.analysis._overlay import area_within, cached_outside_parts, outside_parts, subdivide
@@ -512,7 +512,7 @@ def gaps(
     sa = service_areas_dissolved.to_crs(crs) if service_areas_dissolved is not None else None
     g = np.asarray(access.geometry.values, dtype=object)
     plain = bool(len(g)) and bool((shapely.get_type_id(g) == 0).all()) and not shapely.is_empty(g).any()
-    oxy = _metric_xy(access.geometry, crs) if plain else None
+    oxy = metric_xy(access.geometry, crs) if plain else None
     ogeom = None if plain else np.asarray(access.geometry.to_crs(crs).values, dtype=object)
     kids = pd.to_numeric(access["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")
     unit_ids = um["unit_id"].astype(str).to_numpy()
