@@ -909,3 +909,25 @@ def test_pickle_round_trip_answers_the_same(square):
     d1, n1 = back.node_distances(back.snap(pts))
     np.testing.assert_allclose(d1, d0)
     assert n1.tolist() == n0.tolist()
+
+
+def test_from_frames_text_columns_are_objects_with_none():
+    """Tag columns reach the engine's tables as object arrays with None for missing values, cell for cell the
+    input's values (the sample's OSM tables: text read as Arrow strings)."""
+    from childspace.osm.reader import read_osm
+
+    sample_file("osm/sample.osm")
+    nodes, edges = read_osm(ROOT / "childspace" / "data" / "osm" / "sample.osm")
+    net = WalkNetwork.from_frames(nodes, edges)
+    text = [
+        c for c in edges.columns if c not in ("u", "v", "length", "geometry") and edges[c].dtype != "int64"
+    ]
+    assert any(pd.api.types.is_string_dtype(edges[c].dtype) for c in text) and edges[text].isna().any().any()
+    for c in text:
+        got = net.edges[c]
+        assert got.dtype == object, c
+        ref = edges[c].astype(object)
+        ref = ref.where(ref.notna(), None).to_numpy()
+        assert all((a is None and b is None) or a == b for a, b in zip(got.to_numpy(), ref)), c
+    for c in [c for c in nodes.columns if c != "geometry" and nodes[c].dtype != "float64"]:
+        assert net.nodes[c].dtype == object and not net.nodes[c].map(lambda v: isinstance(v, float)).any(), c

@@ -121,3 +121,42 @@ def test_overlay_of_units_with_a_subdivided_area():
     assert (shapely.area(shapely.symmetric_difference(gaps, ref)) < 1e-6).all()
     # the same area again comes from the cache
     assert ov.subdivide(area, max_vertices=50) is pieces
+
+
+def test_safe_pieces_in_windows_equal_whole_network_search():
+    """The turn-aware searches run tile by tile on the states within straight-line reach give the pieces of the
+    searches on the whole edge graph, in the same order (Krems: windows much smaller than the extract)."""
+    krems = Path("/work/shared/realdata/krems.osm.gz")
+    if not krems.exists():
+        pytest.skip("real extract not available")
+    net = WalkNetwork.from_osm(krems)
+    stress = network_stress(net)
+    rng = np.random.default_rng(11)
+    pick = rng.choice(net.n_edges, 40, replace=False)
+    pts = shapely.line_interpolate_point(np.asarray(net.edges.geometry.array)[pick], 0.4, normalized=True)
+    snap = net.snap(gpd.GeoSeries(pts, crs=net.crs))
+    ok = np.flatnonzero(snap.ok)
+    radius = np.where(np.arange(ok.size) % 2 == 0, 150.0, 300.0)
+    turns = ws._turns(net, stress, stress.edge_level <= 2)
+    tiles = ws._source_tiles(net, snap.xy[ok], radius)
+    assert tiles is not None and len(tiles) > 3  # the windowed path is the one tested
+    for level in (1, 2):
+        args = (net, turns, stress.edge_level <= level, level, snap.edge[ok], snap.offset[ok], radius)
+        whole = ws._safe_pieces(*args, memory_mb=0.5)  # several chunks on the whole network
+        windows = ws._safe_pieces(*args, memory_mb=0.5, xy0=snap.xy[ok])
+        assert len(whole[0]) > 100
+        for a, b in zip(whole, windows):
+            np.testing.assert_array_equal(a, b)
+    # with every edge and crossing allowed the turn-aware search reaches what the plain search reaches: the same
+    # length of street per source (pieces from both ends of an edge that do not meet included)
+    every = np.ones(net.n_edges, dtype=bool)
+    r, e, s0, t0 = ws._safe_pieces(
+        net, ws._turns(net, stress, every), every, 9, snap.edge[ok], snap.offset[ok], radius, xy0=snap.xy[ok]
+    )
+    r2, e2, a2, b2 = net.reached_pieces(net.reach(snap.take(ok), radius), radius)
+    own = e2 == snap.edge[ok][r2]
+    np.testing.assert_allclose(
+        np.bincount(r, weights=t0 - s0, minlength=ok.size),
+        np.bincount(r2[~own], weights=(b2 - a2)[~own], minlength=ok.size),
+        rtol=1e-12,
+    )

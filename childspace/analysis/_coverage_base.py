@@ -4,6 +4,7 @@ facilities (with their access points and legs) to the walk network."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -246,16 +247,45 @@ def _points_of(snap: Snap, groups: np.ndarray) -> np.ndarray:
     return np.isin(snap.owner, groups)
 
 
+#: Point coordinates reprojected lately (:func:`_metric_xy`): a run projects the same 300k homes for the coverage,
+#: the gaps, both unit levels and the pilots; each entry keeps its source coordinates, so a hit is exact.
+_XY_CACHE: list[tuple[np.ndarray, CRS, CRS, np.ndarray]] = []
+_XY_CACHE_SIZE = 4
+_xy_lock = threading.Lock()
+
+
 def _metric_xy(geoms: gpd.GeoSeries, crs: CRS) -> np.ndarray:
     """(m, 2) coordinates of points in ``crs`` (pyproj on the coordinate arrays; no geometry objects made)."""
     xy = shapely.get_coordinates(np.asarray(geoms.values, dtype=object))
     if len(xy) != len(geoms):  # empty points have no coordinates: let geopandas handle the general case
         return shapely.get_coordinates(np.asarray(geoms.to_crs(crs).values, dtype=object))
-    src = CRS.from_user_input(geoms.crs)
-    if src.equals(crs):
+    src, dst = CRS.from_user_input(geoms.crs), CRS.from_user_input(crs)
+    if src.equals(dst):
         return xy
-    x, y = transformer(src, crs).transform(xy[:, 0], xy[:, 1])
-    return np.c_[x, y]
+    with _xy_lock:
+        for sxy, s_crs, d_crs, out in _XY_CACHE:
+            if sxy.shape == xy.shape and s_crs == src and d_crs == dst and np.array_equal(sxy, xy):
+                return out.copy()
+    x, y = transformer(src, dst).transform(xy[:, 0], xy[:, 1])
+    out = np.c_[x, y]
+    if len(xy) >= 10_000:  # (small layers are cheap to project again)
+        with _xy_lock:
+            _XY_CACHE.insert(0, (xy, src, dst, out.copy()))
+            del _XY_CACHE[_XY_CACHE_SIZE:]
+    return out
+
+
+def metric_points(geoms: gpd.GeoSeries, crs: CRS) -> np.ndarray:
+    """The points ``geoms`` in ``crs`` as shapely geometries (:func:`_metric_xy`; missing or empty geometries
+    through geopandas)."""
+    xy = shapely.get_coordinates(np.asarray(geoms.values, dtype=object))
+    if len(xy) != len(geoms) or not (shapely.get_type_id(np.asarray(geoms.values, dtype=object)) == 0).all():
+        return np.asarray(geoms.to_crs(crs).values, dtype=object)
+    return shapely.points(_metric_xy(geoms, crs))
+
+
+#: public name of :func:`_metric_xy` for the other coverage modules
+metric_xy = _metric_xy
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -278,12 +308,49 @@ def _radius_classes(r: np.ndarray) -> list[tuple[float, np.ndarray]]:
     return [(float(x), np.flatnonzero(r == x)) for x in np.unique(r)]
 
 
+def points_in_polygons(
+    xy: np.ndarray, polys: np.ndarray, predicate: str = "within"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(point, polygon) position pairs, sorted by point then polygon, of the points ``xy`` (m, 2) lying in
+    ``polys``: ``"within"`` their interior (as ``STRtree(polys).query(points, predicate="within")``) or
+    ``"intersects"`` them (boundary included). The points are never made into geometries: each polygon tests
+    the coordinates inside its bounding box (found on the points sorted by x) with
+    ``shapely.contains_xy`` / ``intersects_xy`` on the prepared polygon."""
+    test = {"within": shapely.contains_xy, "intersects": shapely.intersects_xy}[predicate]
+    xy = np.asarray(xy, dtype="float64").reshape(-1, 2)
+    polys = np.asarray(polys, dtype=object)
+    ok = ~(shapely.is_missing(polys) | shapely.is_empty(polys))
+    if not len(xy) or not ok.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    by_x = np.argsort(xy[:, 0], kind="stable")
+    xs, ys = xy[by_x, 0], xy[by_x, 1]
+    box = shapely.bounds(polys)
+    shapely.prepare(polys[ok])
+    pts_, polys_ = [], []
+    for k in np.flatnonzero(ok):  # (one vectorised test per polygon: units, not points)
+        a = np.searchsorted(xs, box[k, 0], side="left")
+        b = np.searchsorted(xs, box[k, 2], side="right")
+        cand = np.arange(a, b)[(ys[a:b] >= box[k, 1]) & (ys[a:b] <= box[k, 3])]
+        hit = cand[test(polys[k], xs[cand], ys[cand])]
+        pts_.append(by_x[hit])
+        polys_.append(np.full(hit.size, k, dtype=np.int64))
+    p, q = np.concatenate(pts_).astype(np.int64), np.concatenate(polys_)
+    order = np.lexsort((q, p))
+    return p[order], q[order]
+
+
 def _assign_units(access: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> tuple[pd.DataFrame, int]:
-    """(origin position, unit position) pairs by point-in-polygon; and the number of origins in no unit."""
-    pts = gpd.GeoDataFrame(
-        {"_o": np.arange(len(access))}, geometry=access.geometry.to_crs(units.crs).values, crs=units.crs
-    )
-    polys = gpd.GeoDataFrame({"_u": np.arange(len(units))}, geometry=units.geometry.values, crs=units.crs)
-    j = gpd.sjoin(pts, polys, how="inner", predicate="within")[["_o", "_u"]]
-    outside = len(access) - j["_o"].nunique()
-    return j.reset_index(drop=True), int(outside)
+    """(origin position, unit position) pairs by point-in-polygon, sorted by origin then unit (as
+    ``geopandas.sjoin(..., predicate="within")`` gives them); and the number of origins in no unit."""
+    g = np.asarray(access.geometry.values, dtype=object)
+    ugeom = np.asarray(units.geometry.values, dtype=object)
+    if len(g) and (shapely.get_type_id(g) == 0).all() and not shapely.is_empty(g).any():
+        o, u = points_in_polygons(_metric_xy(access.geometry, CRS.from_user_input(units.crs)), ugeom)
+    else:  # missing or empty points, other geometries: through GEOS
+        pts = np.asarray(access.geometry.to_crs(units.crs).values, dtype=object)
+        o, u = shapely.STRtree(ugeom).query(pts, predicate="within")
+        order = np.lexsort((u, o))
+        o, u = o[order], u[order]
+    j = pd.DataFrame({"_o": o.astype(np.int64), "_u": u.astype(np.int64)})
+    outside = len(access) - int(np.count_nonzero(np.bincount(o, minlength=len(access))))
+    return j, int(outside)

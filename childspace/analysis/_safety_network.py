@@ -112,6 +112,17 @@ class Stress:
         which = np.full(q, -1, dtype=np.int64)
         if q == 0:
             return level, which
+        # at a node with at most three ring entries the walker passes on the side with no edge between the two
+        # (or on either, both empty): nothing crossed; only the other turns need the angular rule
+        few = (a >= 0) & (b >= 0) & (self.degree[node] <= 3) & (self.degree[node] > 0)
+        if few.any():
+            r3 = self.ring_edge[node[few], :3]
+            done = np.zeros(q, dtype=bool)
+            done[few] = (r3 == a[few, None]).any(axis=1) & (r3 == b[few, None]).any(axis=1)
+            if done.any():
+                rest = np.flatnonzero(~done)
+                level[rest], which[rest] = self._crossing(node[rest], a[rest], b[rest])
+                return level, which
         D = self.ring_edge.shape[1]
         ring = self.ring_edge[node]  # (q, D)
         lv = self.ring_level[node].astype(np.int16)

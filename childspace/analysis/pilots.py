@@ -29,6 +29,7 @@ import pandas as pd
 import shapely
 
 from childspace._errors import ChildspaceWarning, DataError, NetworkError
+from childspace.analysis._coverage_base import metric_points
 from childspace.analysis.coverage import (
     MAX_SNAP_M,
     _default_standards,
@@ -398,7 +399,7 @@ def _origins_within(origins: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> gpd.G
     which decides); all origins when none is (the coverage then reports no children)."""
     crs = local_crs_for(units)
     polys = shapely.buffer(np.asarray(units.to_crs(crs).geometry.values, dtype=object), 1.0)
-    pts = np.asarray(origins.geometry.to_crs(crs).values, dtype=object)
+    pts = metric_points(origins.geometry, crs)
     idx, _ = shapely.STRtree(polys).query(pts, predicate="intersects")
     if not idx.size:
         return origins

@@ -8,6 +8,7 @@ importable from :mod:`childspace.analysis.coverage`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -25,9 +26,12 @@ from childspace.analysis._coverage_base import (
     _require,
     _target_pct,
     _warn,
+    metric_xy,
+    points_in_polygons,
 )
 from childspace.analysis._overlay import area_within, cached_outside_parts, outside_parts, subdivide
 from childspace.inputs.projection import WGS84, local_crs_for
+from childspace.network.arrays import ragged_ranges
 
 __all__ = ["facilities_per_unit", "gaps", "life_circles", "uncovered_origins", "unit_coverage"]
 
@@ -36,24 +40,30 @@ __all__ = ["facilities_per_unit", "gaps", "life_circles", "uncovered_origins", "
 # per-unit figures
 # ---------------------------------------------------------------------------------------------------------------
 def _grouped_weighted_quantiles(
-    group: np.ndarray, values: np.ndarray, weights: np.ndarray, qs: Iterable[float], n_groups: int
+    group: np.ndarray,
+    values: np.ndarray,
+    weights: np.ndarray,
+    qs: Iterable[float],
+    n_groups: int,
+    order: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """Per group and per ``q`` of ``qs``: the smallest value whose cumulative weight reaches ``q`` of the group's
-    total (NaN if none). One sort serves every ``q``."""
+    total (NaN if none). One sort serves every ``q``; ``order``: the positions sorted by value when known
+    (:func:`_pair_order`)."""
     qs = list(qs)
     outs = [np.full(n_groups, np.nan) for _ in qs]
     keep = (weights > 0) & ~np.isnan(values)
     if not keep.any():
         return outs
-    g, v, w = group[keep], values[keep], weights[keep]
     # by value, then (stable, a radix sort on integers) by group
     # (ties in value may come in any order: they give the same value)
-    order = np.argsort(v)
-    gk = g[order]
+    order = np.argsort(np.where(keep, values, np.inf)) if order is None else order
+    order = order[keep[order]]
+    gk = group[order]
     if n_groups < 2**15:  # numpy's stable sort is a radix sort on 16-bit integers
         gk = gk.astype(np.int16)
     order = order[np.argsort(gk, kind="stable")]
-    g, v, w = g[order], v[order], w[order]
+    g, v, w = group[order], values[order], weights[order]
     cum = np.cumsum(w)
     starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
     ends = np.r_[starts[1:], len(g)]
@@ -66,6 +76,31 @@ def _grouped_weighted_quantiles(
         first = np.minimum(np.maximum(first, starts), ends - 1)
         out[g[starts]] = v[first]
     return outs
+
+
+#: Origin orders by value (:func:`_pair_order`), by the values' digest: both unit levels of a run sort the same
+#: distances and detour ratios.
+_ORDER_CACHE: dict[bytes, np.ndarray] = {}
+_ORDER_CACHE_SIZE = 24
+
+
+def _pair_order(origin_values: np.ndarray, o: np.ndarray) -> np.ndarray | None:
+    """Positions of the (origin, unit) pairs sorted by their origin's value, from one sort of the origins'
+    values (remembered); ``o``: the pairs' origins, non-decreasing. None when ``o`` is not sorted."""
+    if o.size > 1 and (o[1:] < o[:-1]).any():
+        return None
+    vals = np.ascontiguousarray(origin_values, dtype="float64")
+    key = hashlib.blake2b(vals.tobytes(), digest_size=16).digest()
+    go = _ORDER_CACHE.get(key)
+    if go is None:
+        go = np.argsort(vals).astype(np.int64 if len(vals) >= 2**31 else np.int32)
+        _ORDER_CACHE[key] = go
+        while len(_ORDER_CACHE) > _ORDER_CACHE_SIZE:
+            _ORDER_CACHE.pop(next(iter(_ORDER_CACHE)))
+    count = np.bincount(o, minlength=len(vals))
+    start = np.cumsum(count) - count
+    idx, _ = ragged_ranges(start[go], count[go])
+    return idx
 
 
 def _grouped_weighted_quantile(
@@ -188,10 +223,16 @@ def unit_coverage(
         # quantiles over the children with a network; a quantile that falls on unreachable children is NaN
         # (never inf in a table), the counts say why
         keep = ~nn
-        med, p90 = _grouped_weighted_quantiles(u[keep], dw[keep], children[keep], (0.5, 0.9), nu)
+        dw_o = access[f"dist_walk_{cat}"].to_numpy(dtype="float64")
+        med, p90 = _grouped_weighted_quantiles(
+            u, dw, children * keep, (0.5, 0.9), nu, order=_pair_order(dw_o, o)
+        )
         med = np.where(np.isfinite(med), med, np.nan)
         p90 = np.where(np.isfinite(p90), p90, np.nan)
-        det = _grouped_weighted_quantile(u, ratio, children, 0.5, nu)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dl_o = access[f"dist_line_{cat}"].to_numpy(dtype="float64")
+            ratio_o = np.where(np.isfinite(dw_o) & (dl_o > 0), dw_o / dl_o, np.nan)
+        det = _grouped_weighted_quantiles(u, ratio, children, (0.5,), nu, order=_pair_order(ratio_o, o))[0]
         apct = np.full(nu, np.nan)
         if sa is not None:
             sel = sa[sa["category"].astype(str) == cat]
@@ -469,13 +510,20 @@ def gaps(
         shapely.is_valid(ugeom), ugeom, shapely.make_valid(ugeom)
     )  # (as unit_coverage's when valid)
     sa = service_areas_dissolved.to_crs(crs) if service_areas_dissolved is not None else None
-    ogeom = np.asarray(access.geometry.to_crs(crs).values, dtype=object)
+    g = np.asarray(access.geometry.values, dtype=object)
+    plain = bool(len(g)) and bool((shapely.get_type_id(g) == 0).all()) and not shapely.is_empty(g).any()
+    oxy = metric_xy(access.geometry, crs) if plain else None
+    ogeom = None if plain else np.asarray(access.geometry.to_crs(crs).values, dtype=object)
     kids = pd.to_numeric(access["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")
     unit_ids = um["unit_id"].astype(str).to_numpy()
     unit_names = um["name"].to_numpy()
     # origins with children and the units they lie in, once (a unit's gap lies inside the unit)
     wk = np.flatnonzero(kids > 0)
-    po, pu = shapely.STRtree(ugeom).query(ogeom[wk], predicate="intersects")
+    if oxy is not None:  # (sorted by origin: the sums below add in the same order either way)
+        po, pu = points_in_polygons(oxy[wk], ugeom, "intersects")
+    else:
+        assert ogeom is not None
+        po, pu = shapely.STRtree(ugeom).query(ogeom[wk], predicate="intersects")
     po = wk[po]
     rows: list[pd.DataFrame] = []
     totals = {}
@@ -499,7 +547,11 @@ def gaps(
         m = ~shapely.is_missing(diff[u])
         o, u = o[m], u[m]
         shapely.prepare(diff)
-        hit = shapely.intersects(diff[u], ogeom[o])
+        if oxy is not None:
+            hit = shapely.intersects_xy(diff[u], oxy[o, 0], oxy[o, 1])
+        else:
+            assert ogeom is not None
+            hit = shapely.intersects(diff[u], ogeom[o])
         per = np.bincount(u[hit], weights=kids[o[hit]], minlength=len(diff))
         has = np.flatnonzero(~shapely.is_missing(diff) & ~shapely.is_empty(diff))
         rows.append(

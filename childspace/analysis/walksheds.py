@@ -80,6 +80,7 @@ def _safe_pieces(
     offset0: np.ndarray,
     radius: np.ndarray,
     memory_mb: float = SEARCH_MEMORY_MB,
+    xy0: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Reachable street pieces of sources on ``edge0`` at ``offset0`` within ``radius`` (one per source), walking
     only edges with ``edge_ok`` and passing nodes only where the crossing (given the two edges used) is at most
@@ -88,6 +89,11 @@ def _safe_pieces(
 
     A state's cost is the distance walked when starting along its edge, so a search bounded by the radius finds
     every edge entered within it. The sources' own edges are left out (their stretch is added by the caller).
+
+    With the sources' points ``xy0`` (network CRS) the searches run tile by tile on the states that start within
+    straight-line reach of the tile's sources (a walk is never shorter than the straight line, up to the slack
+    of :meth:`WalkNetwork._straight_line_slack`): the same pieces, in the same order, with dense rows over a
+    window's states instead of the whole network's.
 
     Returns ``row, edge, start, end`` as :meth:`WalkNetwork.reached_pieces` (row: the source).
     """
@@ -103,13 +109,28 @@ def _safe_pieces(
     ptr = np.zeros(S + 1, dtype=np.int64)
     np.cumsum(np.bincount(a, minlength=S), out=ptr[1:])
     n = len(edge0)
-    chunk = max(1, int(memory_mb * 2**20 // (8 * (S + n))))
-    src_order = np.argsort(radius, kind="stable")
-    rows_, edges_, st_, en_ = [], [], [], []
-    for k0 in range(0, n, chunk):
-        grp = src_order[k0 : k0 + chunk]
+    z = np.zeros(0)
+    if n == 0:
+        return z.astype(np.int64), z.astype(np.int64), z, z
+
+    def search(grp: np.ndarray, states: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sources ``grp`` searched on the states ``states`` (sorted; None: all): (source, state, metres left)
+        of every state started with budget left."""
         k = grp.size
         e0, off = edge0[grp], offset0[grp]
+        if states is None:
+            m, indptr0, cols, vals = S, ptr, b, c
+            loc = None
+        else:
+            m = states.size
+            loc = np.full(S, -1, dtype=np.int64)
+            loc[states] = np.arange(m)
+            idx, q = ragged_ranges(ptr[states], ptr[states + 1] - ptr[states])
+            lb = loc[b[idx]]
+            inside = lb >= 0
+            indptr0 = np.zeros(m + 1, dtype=np.int64)
+            np.cumsum(np.bincount(q[inside], minlength=m), out=indptr0[1:])
+            cols, vals = lb[inside], c[idx][inside]
         # from the point: arriving at v of its edge costs L - offset, at u the offset; the turns out of those
         # two arrivals are the virtual state's links (the cost of the state left is the distance to the node)
         arr = np.c_[2 * e0, 2 * e0 + 1].ravel()
@@ -117,44 +138,98 @@ def _safe_pieces(
         vrow = np.repeat(np.arange(k), 2)
         idx, q = ragged_ranges(ptr[arr], ptr[arr + 1] - ptr[arr])
         lr, lc, lv = vrow[q], b[idx], np.maximum(cost0[q], 1e-9)
+        if loc is not None:
+            lc = loc[lc]
+            keep = lc >= 0
+            lr, lc, lv = lr[keep], lc[keep], lv[keep]
         o = np.lexsort((lv, lc, lr))  # the cheapest link per (source, state): a loop edge gives two
         lr, lc, lv = lr[o], lc[o], lv[o]
         first = np.r_[True, (lr[1:] != lr[:-1]) | (lc[1:] != lc[:-1])] if lr.size else lr == 0
         lr, lc, lv = lr[first], lc[first], lv[first]
-        indptr = np.r_[ptr, ptr[-1] + np.cumsum(np.bincount(lr, minlength=k))]
-        G = sp.csr_array((np.r_[c, lv], np.r_[b, lc], indptr), shape=(S + k, S + k))
+        indptr = np.r_[indptr0, indptr0[-1] + np.cumsum(np.bincount(lr, minlength=k))]
+        G = sp.csr_array((np.r_[vals, lv], np.r_[cols, lc], indptr), shape=(m + k, m + k))
         Rk = radius[grp]
-        D = dijkstra(G, directed=True, indices=S + np.arange(k), limit=float(Rk.max()))
-        r, s = np.nonzero(D[:, :S] < Rk[:, None])  # states started with budget left
-        amount = np.minimum(Rk[r] - D[r, s], L[s // 2])
+        D = dijkstra(G, directed=True, indices=m + np.arange(k), limit=float(Rk.max()))
+        r, st = np.nonzero(D[:, :m] < Rk[:, None])  # states started with budget left
+        left = Rk[r] - D[r, st]
         del D
-        e = s // 2
-        own = e == e0[r]
-        r, s, e, amount = r[~own], s[~own], e[~own], amount[~own]
-        fwd = s % 2 == 0  # from the u end
-        key, inv = np.unique(r * E + e, return_inverse=True)
-        ru = np.zeros(key.size)
-        rv = np.zeros(key.size)
-        ru[inv[fwd]] = amount[fwd]
-        rv[inv[~fwd]] = amount[~fwd]
-        prow, pe = key // E, key % E
-        Lp = L[pe]
-        whole = ru + rv >= Lp
-        pu = ~whole & (ru > 0)
-        pv = ~whole & (rv > 0)
-        rows_ += [grp[prow[whole]], grp[prow[pu]], grp[prow[pv]]]
-        edges_ += [pe[whole], pe[pu], pe[pv]]
-        st_ += [np.zeros(int(whole.sum())), np.zeros(int(pu.sum())), (Lp - rv)[pv]]
-        en_ += [Lp[whole], ru[pu], Lp[pv]]
-    if not rows_:
-        z = np.zeros(0)
-        return z.astype(np.int64), z.astype(np.int64), z, z
-    return (
-        np.concatenate(rows_).astype(np.int64),
-        np.concatenate(edges_).astype(np.int64),
-        np.concatenate(st_),
-        np.concatenate(en_),
-    )
+        return grp[r], (st if states is None else states[st]), left
+
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    chunk = max(1, int(memory_mb * 2**20 // (8 * (S + n))))
+    src_order = np.argsort(radius, kind="stable")
+    tiles = _source_tiles(network, xy0, radius) if xy0 is not None else None
+    if tiles is None:
+        for k0 in range(0, n, chunk):
+            found.append(search(src_order[k0 : k0 + chunk], None))
+    else:
+        start_node = np.c_[network.u, network.v].ravel()  # the node where each state starts
+        by_x = np.argsort(network.x[start_node], kind="stable")
+        sx, sy = network.x[start_node][by_x], network.y[start_node][by_x]
+        for grp, (wlo, whi) in tiles:
+            i0, i1 = np.searchsorted(sx, wlo[0], side="left"), np.searchsorted(sx, whi[0], side="right")
+            states = np.sort(by_x[i0:i1][(sy[i0:i1] >= wlo[1]) & (sy[i0:i1] <= whi[1])])
+            per = max(1, int(memory_mb * 2**20 // (8 * (states.size + grp.size))))
+            grp = grp[np.argsort(radius[grp], kind="stable")]
+            for k0 in range(0, grp.size, per):
+                found.append(search(grp[k0 : k0 + per], states))
+    r = np.concatenate([f[0] for f in found])
+    s = np.concatenate([f[1] for f in found])
+    amount = np.minimum(np.concatenate([f[2] for f in found]), L[s // 2])
+    e = s // 2
+    own = e == edge0[r]
+    r, s, e, amount = r[~own], s[~own], e[~own], amount[~own]
+    fwd = s % 2 == 0  # from the u end
+    key, inv = np.unique(r * E + e, return_inverse=True)
+    ru = np.zeros(key.size)
+    rv = np.zeros(key.size)
+    ru[inv[fwd]] = amount[fwd]
+    rv[inv[~fwd]] = amount[~fwd]
+    prow, pe = key // E, key % E
+    Lp = L[pe]
+    whole = ru + rv >= Lp
+    pu = ~whole & (ru > 0)
+    pv = ~whole & (rv > 0)
+    # a piece from each end when the two do not meet
+    sel = np.r_[np.flatnonzero(whole), np.flatnonzero(pu), np.flatnonzero(pv)]
+    kind = np.repeat(np.arange(3), [int(whole.sum()), int(pu.sum()), int(pv.sum())])
+    prow, pe, ru, rv, Lp = prow[sel], pe[sel], ru[sel], rv[sel], Lp[sel]
+    # in the order of searches on the whole network in chunks by radius: per chunk whole edges, then pieces
+    # from the u end, then from the v end, each by (the source's rank, edge)
+    rank = np.empty(n, dtype=np.int64)
+    rank[src_order] = np.arange(n)
+    pr = rank[prow]
+    o = np.lexsort((pe, pr, kind, pr // chunk))
+    prow, pe, kind, ru, rv, Lp = prow[o], pe[o], kind[o], ru[o], rv[o], Lp[o]
+    start = np.where(kind == 2, Lp - rv, 0.0)
+    end = np.where(kind == 1, ru, Lp)
+    return prow.astype(np.int64), pe.astype(np.int64), start, end
+
+
+def _source_tiles(
+    network: Any, xy: np.ndarray, radius: np.ndarray
+) -> list[tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]] | None:
+    """The sources grouped by square tiles, with the window of nodes each tile's searches need (the sources'
+    points plus their straight-line reach); None when the windows would not be much smaller than the network
+    or walks may be shorter than straight lines (as :meth:`WalkNetwork.reach` decides)."""
+    slack = network._straight_line_slack(network._weight(None))
+    if slack is None or not len(xy):
+        return None
+    r = np.asarray(radius, dtype=float) * 1.005 + slack
+    tile = max(2.0 * float(r.max()), 100.0)
+    nxy = np.c_[network.x, network.y]
+    n0, n1 = nxy.min(axis=0), nxy.max(axis=0)
+    if (tile + 2 * float(r.max())) ** 2 > 0.25 * float(np.prod(np.maximum(n1 - n0, 1.0))):
+        return None
+    tkey = np.floor((xy - n0) / tile).astype(np.int64)
+    order = np.lexsort((tkey[:, 1], tkey[:, 0]))
+    tk = tkey[order]
+    cut = np.flatnonzero(np.r_[True, (tk[1:] != tk[:-1]).any(axis=1), True])
+    out = []
+    for a, b in zip(cut[:-1], cut[1:]):
+        g = order[a:b]
+        out.append((g, ((xy[g] - r[g, None]).min(axis=0), (xy[g] + r[g, None]).max(axis=0))))
+    return out
 
 
 def walksheds(
@@ -243,7 +318,14 @@ def walksheds(
         for level in np.unique(lvl[ok]):
             sel = np.flatnonzero(lvl[ok] == level)
             r, e, s0, t0 = _safe_pieces(
-                network, turns, stress.edge_level <= level, int(level), e0[sel], off[sel], R[ok][sel]
+                network,
+                turns,
+                stress.edge_level <= level,
+                int(level),
+                e0[sel],
+                off[sel],
+                R[ok][sel],
+                xy0=snap.xy[ok][sel],
             )
             rows.append(ok.size + sel[r])
             edges.append(e)

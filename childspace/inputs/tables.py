@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io as _io
 import re
+import unicodedata
 import zipfile
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
@@ -550,7 +551,7 @@ def make_ids(
         width = max(4, len(str(n)))
         return pd.Series([f"{prefix}{i:0{width}d}" for i in range(1, n + 1)], index=df.index, dtype=object)
     shown = label if label else repr(col)
-    ids = df[col].map(V.clean_str)
+    ids = _clean_ids(df[col])
     blank = ids.isna().to_numpy()
     if blank.any():
         raise DataError(
@@ -567,6 +568,18 @@ def make_ids(
             fix="make the ids unique",
         )
     return ids.astype(object)
+
+
+def _clean_ids(values: pd.Series) -> pd.Series:
+    """``values.map(V.clean_str)`` (object dtype); a column of strings only is cleaned without the per-cell type
+    checks (300k home ids: 0.5 -> 0.1 s)."""
+    obj = values.to_numpy(dtype=object)
+    if len(obj) < 1000 or not all(type(v) is str for v in obj):
+        return values.map(V.clean_str).astype(object)
+    norm = unicodedata.normalize
+    return pd.Series(
+        [norm("NFKC", v).strip() if v.strip() else None for v in obj], index=values.index, dtype=object
+    )
 
 
 def normalise_code(value: object) -> str | None:

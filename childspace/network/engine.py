@@ -232,8 +232,12 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
                 fix="pass a metric CRS, or None to choose the local Gauss-Krueger/UTM zone",
             )
 
-        n_geo = nodes.to_crs(metric) if not CRS.from_user_input(nodes.crs).equals(metric) else nodes
-        pts = np.asarray(n_geo.geometry.array, dtype=object)
+        n_geo = (
+            nodes.geometry.to_crs(metric)
+            if not CRS.from_user_input(nodes.crs).equals(metric)
+            else nodes.geometry
+        )
+        pts = np.asarray(n_geo.array, dtype=object)
         if shapely.is_missing(pts).any() or shapely.is_empty(pts).any():
             bad = nodes.index[shapely.is_missing(pts) | shapely.is_empty(pts)][:5].tolist()
             raise NetworkError(
@@ -247,7 +251,7 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
                 "osmid": nodes.index.to_numpy(),
                 "x": nx_,
                 "y": ny_,
-                **{c: nodes[c].to_numpy() for c in node_cols},
+                **{c: _column(nodes[c]) for c in node_cols},
             },
             geometry=pts,
             crs=metric,
@@ -279,8 +283,12 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
                     feature="edges",
                     fix="set it with edges.set_crs('EPSG:4326')",
                 )
-            e_geo = edges.to_crs(metric) if not CRS.from_user_input(edges.crs).equals(metric) else edges
-            geom = np.asarray(e_geo.geometry.array, dtype=object).copy()
+            e_geo = (
+                edges.geometry.to_crs(metric)
+                if not CRS.from_user_input(edges.crs).equals(metric)
+                else edges.geometry
+            )
+            geom = np.asarray(e_geo.array, dtype=object).copy()
             gname = edges.geometry.name
         else:
             geom = np.full(len(edges), None, dtype=object)
@@ -325,7 +333,7 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         for c in edge_cols:
             if c in ("u_osmid", "v_osmid"):
                 continue
-            data[c] = edges[c].to_numpy()
+            data[c] = _column(edges[c])
         data["length"] = shapely.length(geom)
         edges_out = gpd.GeoDataFrame(data, geometry=geom, crs=metric)
         as_object_none(nodes_out, skip=("osmid", "x", "y"))
@@ -540,3 +548,11 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
                 "component_nodes": size[bad],
             }
         )
+
+
+def _column(s: pd.Series) -> Any:
+    """A tag column for the engine's tables: text columns as object arrays (``as_object_none`` makes them so;
+    building them as text first would convert 275k values to Arrow strings and back), others as they are."""
+    if pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
+        return pd.Series(s.to_numpy(dtype=object), dtype=object, copy=False)  # (a Series: kept as objects)
+    return s.to_numpy()
