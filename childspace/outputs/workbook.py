@@ -30,6 +30,7 @@ import pandas as pd
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
 from childspace.inputs.standards import Standards, default_standards
+from childspace.outputs.csv_text import csv_bytes
 from childspace.outputs.style import (
     COLUMN_LABELS,
     CROSSING_LABELS,
@@ -189,6 +190,10 @@ def _distinct_values_match(s: pd.Series, test: Any) -> bool:
 
 def _safe_column(s: pd.Series) -> pd.Series:
     """:func:`safe_text` on a text column, touching it only when a value would start a formula."""
+    if isinstance(s.dtype, pd.StringDtype):  # text only: one vectorised test of the first characters
+        if bool(s.str.startswith(FORMULA_PREFIXES).fillna(False).any()):
+            return s.map(safe_text)
+        return s
     if _distinct_values_match(s, lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES)):
         return s.map(safe_text)
     return s
@@ -673,10 +678,16 @@ def write_csv_tables(
         if bilingual:
             table = bilingual_headers(_round_numbers(table))
         target = directory / f"{safe}.csv"
+        data = csv_bytes(
+            table
+        )  # pandas' bytes, built in Arrow; None for a kind of column it leaves to pandas
         with atomic_path(target) as tmp:
-            table.to_csv(
-                tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n"
-            )
+            if data is not None:
+                Path(tmp).write_bytes(data)
+            else:
+                table.to_csv(
+                    tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n"
+                )
         written[str(stem)] = target
     return written
 
