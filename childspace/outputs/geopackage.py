@@ -29,8 +29,9 @@ feature.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,13 @@ ALWAYS_SPLIT: dict[str, tuple[str, ...]] = {"pilots": ("point", "area"), "hazard
 # ---------------------------------------------------------------------------------------------------------------
 # layers
 # ---------------------------------------------------------------------------------------------------------------
+#: kinds of object columns (``pandas.api.types.infer_dtype``) whose values are already plain scalars: a
+#: county's per-home text columns are checked in C, not value by value
+_PLAIN_KINDS = frozenset(
+    {"string", "empty", "boolean", "integer", "floating", "mixed-integer-float", "decimal", "complex"}
+)
+
+
 def plain_columns(df: Any) -> Any:
     """A copy whose non-geometry columns are plain scalars (lists joined, bytes/geometries as WKT/hex, dicts as
     text, ±inf as empty), ready for a GeoPackage or CSV file."""
@@ -90,6 +98,8 @@ def plain_columns(df: Any) -> Any:
             continue
         if isinstance(s.dtype, gpd.array.GeometryDtype):
             out[col] = s.to_wkt()
+        elif s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in _PLAIN_KINDS:
+            out[col] = s.infer_objects()  # the dtype the value-by-value map below would give them
         elif s.dtype == object:
 
             def conv(v: Any) -> Any:
@@ -244,6 +254,8 @@ class GpkgLayers(dict):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.views: dict[str, tuple[str, list[str], gpd.GeoDataFrame]] = {}
+        #: the QGIS styles of each layer (they do not depend on the file's CRS), made by the first file
+        self.styles: dict[tuple[Any, ...], list[LayerStyle]] = {}
 
 
 def _routes_as_view(ready: GpkgLayers) -> None:
@@ -337,6 +349,8 @@ def prepare_layers(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame | None])
     for name, gdf in single_geometry_layers(layers).items():
         meta = gdf.attrs.get("method")
         g = _compact(plain_columns(gdf))
+        if geometry_family(g) != "point":  # single parts as multi once for both files (the writer does not)
+            g = _as_multi(g)
         drop = _no_network_is_recomputable(g)
         if drop:
             g = g.drop(columns=drop)
@@ -470,7 +484,14 @@ def write_geopackage(
     path = Path(path)
     ready = prepare_layers(layers)
     written: dict[str, list[LayerStyle]] = {}
-    with atomic_path(path, make_dirs=True) as tmp:
+    key = (target_pct, tuple(categories) if categories is not None else None)
+
+    def style(name: str, g: gpd.GeoDataFrame) -> list[LayerStyle]:
+        if (name, *key) not in ready.styles:
+            ready.styles[(name, *key)] = layer_styles(name, g, target_pct=target_pct, categories=categories)
+        return ready.styles[(name, *key)]
+
+    with atomic_path(path, make_dirs=True) as tmp, _fast_sqlite():
         for name, g in ready.items():
             if not isinstance(g, gpd.GeoDataFrame):
                 continue
@@ -478,7 +499,7 @@ def write_geopackage(
             g = g.to_crs(crs)
             _write_layer(tmp, name, g, meta)
             if styles:
-                written[name] = layer_styles(name, g, target_pct=target_pct, categories=categories)
+                written[name] = style(name, g)
         for name, df in ready.items():
             if not isinstance(df, gpd.GeoDataFrame):
                 _write_layer(tmp, name, df, None)
@@ -487,7 +508,22 @@ def write_geopackage(
             _write_views(tmp, views)
             if styles:
                 for name, (_base, _cols, frame) in views.items():
-                    written[name] = layer_styles(name, frame, target_pct=target_pct, categories=categories)
+                    written[name] = style(name, frame)
         if styles and any(written.values()):
             write_styles(tmp, written)
     return path
+
+
+@contextlib.contextmanager
+def _fast_sqlite() -> Iterator[None]:
+    """GDAL's SQLite writes without a rollback journal and without syncing each transaction to disk while the
+    GeoPackage is written: it is a temporary file, renamed into place only once complete (like every output
+    of a run, :func:`childspace._atomic.atomic_path`), so a crash leaves no half file either way. The previous
+    settings are restored."""
+    opts = {"OGR_SQLITE_JOURNAL": "OFF", "OGR_SQLITE_SYNCHRONOUS": "OFF"}
+    before = {k: pyogrio.get_gdal_config_option(k) for k in opts}
+    pyogrio.set_gdal_config_options(opts)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(before)
