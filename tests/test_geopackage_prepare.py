@@ -99,3 +99,42 @@ def test_both_files_share_the_prepared_layers_and_styles(tmp_path, monkeypatch):
         for p in (tmp_path / "a.gpkg", tmp_path / "b.gpkg")
     ]
     assert styles[0] == styles[1] and styles[0][0][0] == "street_stress"
+
+
+def _layers_of(path):
+    import sqlite3
+
+    out = {}
+    for name, _ in pyogrio.list_layers(path):
+        if name == "layer_styles":
+            continue
+        info = pyogrio.read_info(path, layer=name)
+        df = pyogrio.read_dataframe(path, layer=name, fid_as_index=True)
+        out[name] = (info["crs"], info["geometry_type"], list(info["fields"]), list(info["dtypes"]), df)
+    con = sqlite3.connect(path)
+    schema = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
+    return out, schema
+
+
+def test_shared_arrow_tables_write_what_pyogrio_writes(sample_run, sample_dir, tmp_path, monkeypatch):
+    """Both GeoPackages of the sample written from the Arrow attribute tables made once have the layers, field
+    types, values, geometries and table definitions that pyogrio's own Arrow writer gives."""
+    from childspace.run import pipeline, writing
+
+    cfg = pipeline.load_config(sample_dir / "sample.toml", outputs=tmp_path / "out")
+    layers = writing._gpkg_layers(sample_run, cfg)
+    local = writing._local_crs(sample_run)
+    writing.write_geopackage(tmp_path / "a.gpkg", layers)
+    writing.write_geopackage(tmp_path / "a_local.gpkg", layers, crs=local)
+    geo = [k for k, v in layers.items() if isinstance(v, gpd.GeoDataFrame)]
+    assert geo and all(layers.arrow.get(k) is not None for k in geo)  # every layer took the shared tables
+    monkeypatch.setattr(gp, "_write_shared_arrow", lambda *a, **k: False)
+    fresh = writing._gpkg_layers(sample_run, cfg)
+    writing.write_geopackage(tmp_path / "b.gpkg", fresh)
+    writing.write_geopackage(tmp_path / "b_local.gpkg", fresh, crs=local)
+    for x, y in (("a.gpkg", "b.gpkg"), ("a_local.gpkg", "b_local.gpkg")):
+        (la, sa), (lb, sb) = _layers_of(tmp_path / x), _layers_of(tmp_path / y)
+        assert sa == sb and la.keys() == lb.keys()
+        for name in la:
+            assert la[name][:4] == lb[name][:4], name
+            pd.testing.assert_frame_equal(la[name][4], lb[name][4], check_exact=True)
