@@ -29,8 +29,9 @@ feature.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,13 @@ ALWAYS_SPLIT: dict[str, tuple[str, ...]] = {"pilots": ("point", "area"), "hazard
 # ---------------------------------------------------------------------------------------------------------------
 # layers
 # ---------------------------------------------------------------------------------------------------------------
+#: kinds of object columns (``pandas.api.types.infer_dtype``) whose values are already plain scalars: a
+#: county's per-home text columns are checked in C, not value by value
+_PLAIN_KINDS = frozenset(
+    {"string", "empty", "boolean", "integer", "floating", "mixed-integer-float", "decimal", "complex"}
+)
+
+
 def plain_columns(df: Any) -> Any:
     """A copy whose non-geometry columns are plain scalars (lists joined, bytes/geometries as WKT/hex, dicts as
     text, ±inf as empty), ready for a GeoPackage or CSV file."""
@@ -90,6 +98,8 @@ def plain_columns(df: Any) -> Any:
             continue
         if isinstance(s.dtype, gpd.array.GeometryDtype):
             out[col] = s.to_wkt()
+        elif s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in _PLAIN_KINDS:
+            out[col] = s.infer_objects()  # the dtype the value-by-value map below would give them
         elif s.dtype == object:
 
             def conv(v: Any) -> Any:
@@ -244,6 +254,10 @@ class GpkgLayers(dict):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.views: dict[str, tuple[str, list[str], gpd.GeoDataFrame]] = {}
+        #: the QGIS styles of each layer (they do not depend on the file's CRS), made by the first file
+        self.styles: dict[tuple[Any, ...], list[LayerStyle]] = {}
+        #: each layer's attributes as an Arrow table (the same in every CRS), made by the first file
+        self.arrow: dict[str, Any] = {}
 
 
 def _routes_as_view(ready: GpkgLayers) -> None:
@@ -337,6 +351,8 @@ def prepare_layers(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame | None])
     for name, gdf in single_geometry_layers(layers).items():
         meta = gdf.attrs.get("method")
         g = _compact(plain_columns(gdf))
+        if geometry_family(g) != "point":  # single parts as multi once for both files (the writer does not)
+            g = _as_multi(g)
         drop = _no_network_is_recomputable(g)
         if drop:
             g = g.drop(columns=drop)
@@ -402,7 +418,15 @@ NO_INDEX_LAYERS = ("access",)
 NO_INDEX_MIN_ROWS = 100_000
 
 
-def _write_layer(tmp: Path, name: str, g: gpd.GeoDataFrame | pd.DataFrame, meta: Any) -> None:
+def _write_layer(
+    tmp: Path,
+    name: str,
+    g: gpd.GeoDataFrame | pd.DataFrame,
+    meta: Any,
+    shared: dict[str, Any] | None = None,
+) -> None:
+    """Write one layer. ``shared``: Arrow attribute tables by layer name, made by the first file that writes the
+    layer and used again by the next (:func:`_write_shared_arrow`)."""
     kw: dict[str, Any] = {"layer": name, "driver": "GPKG", "layer_metadata": meta}
     if name in NO_INDEX_LAYERS and len(g) >= NO_INDEX_MIN_ROWS:
         kw["layer_options"] = {"SPATIAL_INDEX": "NO"}
@@ -414,11 +438,106 @@ def _write_layer(tmp: Path, name: str, g: gpd.GeoDataFrame | pd.DataFrame, meta:
             kw["promote_to_multi"] = None
     if _use_arrow():
         try:
+            if (
+                shared is not None
+                and isinstance(g, gpd.GeoDataFrame)
+                and _write_shared_arrow(tmp, g, kw, shared)
+            ):
+                return
             pyogrio.write_dataframe(g, tmp, use_arrow=True, **kw)
             return
         except Exception:  # noqa: BLE001 - a column the Arrow path does not take: the feature writer (which
             pass  # replaces a layer left half written)
     pyogrio.write_dataframe(g, tmp, **kw)
+
+
+#: shapely type ids -> the names geopandas gives them (``geom_type``)
+_TYPE_NAMES = (
+    "Point",
+    "LineString",
+    "LinearRing",
+    "Polygon",
+    "MultiPoint",
+    "MultiLineString",
+    "MultiPolygon",
+    "GeometryCollection",
+)
+
+
+def _arrow_attributes(g: gpd.GeoDataFrame) -> tuple[Any, int, str] | None:
+    """The layer's attribute columns as an Arrow table, the geometry column's position and the layer's geometry
+    type, made as :func:`pyogrio.write_dataframe` makes them for its Arrow writer (text-like object columns as
+    they are, others Arrow cannot take as text, null-typed columns as text); ``None`` for what this does not
+    cover (several geometry types, mixed 2D/3D, dates, empty dictionaries): that layer goes through pyogrio."""
+    import pyarrow as pa
+
+    geom = g.geometry.name
+    arr = np.asarray(g.geometry.array, dtype=object)
+    present = ~shapely.is_missing(arr)
+    types = pd.unique(shapely.get_type_id(arr[present]))
+    if len(types) != 1 or int(types[0]) < 0:
+        return None
+    nonempty = present & ~shapely.is_empty(arr)
+    z = shapely.has_z(arr[nonempty])
+    if z.any() and not z.all():
+        return None
+    gtype = _TYPE_NAMES[int(types[0])]  # as geopandas names it (geom_type), as pyogrio passes it
+    gtype = gtype + " Z" if z.any() else gtype
+    df = pd.DataFrame(g.drop(columns=geom), copy=False)
+    for c, dtype in df.dtypes.items():
+        if dtype == "object":
+            kind = pd.api.types.infer_dtype(df[c])
+            if kind == "string":
+                continue
+            if kind == "datetime":
+                return None
+            try:
+                pa.Schema.from_pandas(df[[c]])
+            except pa.ArrowInvalid:
+                df[c] = df[c].astype("string")
+        elif isinstance(dtype, pd.DatetimeTZDtype):
+            return None
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_null(field.type):  # GDAL takes no null type: text
+            table = table.set_column(i, field.with_type(pa.string()), table[i].cast(pa.string()))
+        elif pa.types.is_dictionary(field.type) and pa.types.is_null(field.type.value_type):
+            return None
+    return table, list(g.columns).index(geom), gtype
+
+
+def _write_shared_arrow(tmp: Path, g: gpd.GeoDataFrame, kw: dict[str, Any], shared: dict[str, Any]) -> bool:
+    """Write a layer through GDAL's Arrow writer from its Arrow attribute table, made once for both files
+    (:func:`_arrow_attributes`), with this file's geometry (WKB in its CRS) put in; False when the layer is not
+    one this covers (nothing written)."""
+    import pyarrow as pa
+    from geopandas.array import to_wkb
+
+    name = kw["layer"]
+    if name not in shared:
+        shared[name] = _arrow_attributes(g)
+    if shared[name] is None:
+        return False
+    table, pos, gtype = shared[name]
+    if table.num_rows != len(g):
+        return False
+    geom = g.geometry.name
+    wkb = pa.array(to_wkb(g.geometry.values), type=pa.binary())
+    table = table.add_column(pos, pa.field(geom, pa.binary()), wkb)
+    epsg = g.crs.to_epsg() if g.crs else None
+    crs = f"EPSG:{epsg}" if epsg else (g.crs.to_wkt("WKT1_GDAL") if g.crs else None)
+    pyogrio.write_arrow(
+        table,
+        tmp,
+        layer=name,
+        driver="GPKG",
+        geometry_name=geom,
+        geometry_type=gtype,
+        crs=crs,
+        layer_metadata=kw.get("layer_metadata"),
+        layer_options=kw.get("layer_options"),
+    )
+    return True
 
 
 def _as_multi(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -470,15 +589,22 @@ def write_geopackage(
     path = Path(path)
     ready = prepare_layers(layers)
     written: dict[str, list[LayerStyle]] = {}
-    with atomic_path(path, make_dirs=True) as tmp:
+    key = (target_pct, tuple(categories) if categories is not None else None)
+
+    def style(name: str, g: gpd.GeoDataFrame) -> list[LayerStyle]:
+        if (name, *key) not in ready.styles:
+            ready.styles[(name, *key)] = layer_styles(name, g, target_pct=target_pct, categories=categories)
+        return ready.styles[(name, *key)]
+
+    with atomic_path(path, make_dirs=True) as tmp, _fast_sqlite():
         for name, g in ready.items():
             if not isinstance(g, gpd.GeoDataFrame):
                 continue
             meta = {"method": g.attrs["method"]} if g.attrs.get("method") else None  # estimates say how
             g = g.to_crs(crs)
-            _write_layer(tmp, name, g, meta)
+            _write_layer(tmp, name, g, meta, shared=ready.arrow)
             if styles:
-                written[name] = layer_styles(name, g, target_pct=target_pct, categories=categories)
+                written[name] = style(name, g)
         for name, df in ready.items():
             if not isinstance(df, gpd.GeoDataFrame):
                 _write_layer(tmp, name, df, None)
@@ -487,7 +613,22 @@ def write_geopackage(
             _write_views(tmp, views)
             if styles:
                 for name, (_base, _cols, frame) in views.items():
-                    written[name] = layer_styles(name, frame, target_pct=target_pct, categories=categories)
+                    written[name] = style(name, frame)
         if styles and any(written.values()):
             write_styles(tmp, written)
     return path
+
+
+@contextlib.contextmanager
+def _fast_sqlite() -> Iterator[None]:
+    """GDAL's SQLite writes without a rollback journal and without syncing each transaction to disk while the
+    GeoPackage is written: it is a temporary file, renamed into place only once complete (like every output
+    of a run, :func:`childspace._atomic.atomic_path`), so a crash leaves no half file either way. The previous
+    settings are restored."""
+    opts = {"OGR_SQLITE_JOURNAL": "OFF", "OGR_SQLITE_SYNCHRONOUS": "OFF"}
+    before = {k: pyogrio.get_gdal_config_option(k) for k in opts}
+    pyogrio.set_gdal_config_options(opts)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(before)

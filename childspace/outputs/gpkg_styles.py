@@ -15,7 +15,6 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 
 from childspace._errors import DataError
 from childspace.outputs.style import (
@@ -275,10 +274,17 @@ def _category_name(category: str) -> str:
     except DataError:
         return category
 
+#: shapely geometry type ids (``shapely.get_type_id``) -> family; -1 (missing) and 7 (collection) have none
+_FAMILY_BY_ID = {0: "point", 4: "point", 1: "line", 5: "line", 2: "line", 3: "area", 6: "area"}
+
 
 def geometry_family(gdf: gpd.GeoDataFrame) -> str:
-    fam = pd.Series(gdf.geom_type).map(FAMILY).dropna()
-    return str(fam.iloc[0]) if len(fam) else "point"
+    """The family (point, line, area) of the first geometry that has one; ``point`` when none has."""
+    import shapely
+
+    ids = shapely.get_type_id(np.asarray(gdf.geometry.array, dtype=object))
+    known = np.flatnonzero(np.isin(ids, list(_FAMILY_BY_ID)))
+    return _FAMILY_BY_ID[int(ids[known[0]])] if len(known) else "point"
 
 
 def _kind(family: str) -> str:

@@ -30,6 +30,7 @@ import pandas as pd
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
 from childspace.inputs.standards import Standards, default_standards
+from childspace.outputs.csv_text import csv_bytes
 from childspace.outputs.style import (
     COLUMN_LABELS,
     CROSSING_LABELS,
@@ -189,6 +190,10 @@ def _distinct_values_match(s: pd.Series, test: Any) -> bool:
 
 def _safe_column(s: pd.Series) -> pd.Series:
     """:func:`safe_text` on a text column, touching it only when a value would start a formula."""
+    if isinstance(s.dtype, pd.StringDtype):  # text only: one vectorised test of the first characters
+        if bool(s.str.startswith(FORMULA_PREFIXES).fillna(False).any()):
+            return s.map(safe_text)
+        return s
     if _distinct_values_match(s, lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES)):
         return s.map(safe_text)
     return s
@@ -216,8 +221,17 @@ def _round_numbers(table: pd.DataFrame) -> pd.DataFrame:
 def _translate(col: str, s: pd.Series) -> pd.Series:
     """Codes in a column -> 中文 first words (category, status, kind, verdict, level, type, road class, yes/no)."""
 
-    def mapped(fn):
-        return s.map(lambda v: fn(v) if isinstance(v, str) else v)
+    def mapped(fn):  # each distinct text translated once (a county's sheets repeat a few codes)
+        done: dict[str, Any] = {}
+
+        def one(v: Any) -> Any:
+            if not isinstance(v, str):
+                return v
+            if v not in done:
+                done[v] = fn(v)
+            return done[v]
+
+        return s.map(one)
 
     if col == "category":
 
@@ -521,10 +535,7 @@ def write_excel(
         The file written. Every sheet has an auto-filter, a frozen header row (and first column), bilingual
         headers and translated values; text that would start a formula is stored as text.
     """
-    from openpyxl import Workbook
-    from openpyxl.formatting.rule import CellIsRule, FormulaRule
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+    import xlsxwriter
 
     path = Path(path)
     if not sheets:
@@ -533,99 +544,134 @@ def write_excel(
             path=path,
             fix="the run produced no table: give the run origins or child counts per community",
         )
-    wb = Workbook()
-    wb.remove(wb.active)
     used: set[str] = set()
     default_target = float(target_pct) if target_pct is not None else float(default_standards().target_pct)
-    head_fill = PatternFill("solid", fgColor="DDEBF7")
-    below_fill = PatternFill("solid", fgColor="FDD0A2")
-    meets_fill = PatternFill("solid", fgColor="C6DBEF")
-    if about is not None:
-        ws = wb.create_sheet(_sheet_name("说明 About", used))
-        ws.append(["项目 Item", "内容 Content"])
-        for k, v in _about_rows(about, default_target):
-            ws.append([k, v])
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-            cell.fill = head_fill
-        ws.column_dimensions["A"].width = 34
-        ws.column_dimensions["B"].width = 120
-        for row in ws.iter_rows(min_row=2):
-            for cell in row:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"
-        ws.freeze_panes = "A2"
-    for raw_name, df in sheets.items():
-        raw_table = _plain_table(df, raw_name)
-        table = display_table(raw_table, raw_name)
-        ws = wb.create_sheet(_sheet_name(raw_name, used))
-        headers = _headers([str(c) for c in table.columns])
-        ws.append(headers)
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-            cell.fill = head_fill
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-        values = table.astype(object).where(table.notna(), None).to_numpy()
-        for row in values:
-            ws.append([_excel_value(v) for v in row])
-        # text is text: a value beginning with "=" is stored as a string, never a formula
-        for row in ws.iter_rows(min_row=2):
-            for cell in row:
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"
-        n = len(table) + 1
-        target = default_target
-        if (
-            "target_pct" in raw_table.columns
-            and pd.to_numeric(raw_table["target_pct"], errors="coerce").notna().any()
-        ):
-            target = float(pd.to_numeric(raw_table["target_pct"], errors="coerce").dropna().iloc[0])
-        for j, col in enumerate(table.columns, start=1):
-            letter = get_column_letter(j)
-            kind = _pct_kind(str(col))
-            numeric = pd.api.types.is_numeric_dtype(table[col]) and not pd.api.types.is_bool_dtype(table[col])
-            if kind is not None and numeric:
-                fmt = '0.0"%"' if kind == "pct100" else "0.0%"
-                for cell in ws[letter][1:]:
-                    cell.number_format = fmt
-                if kind == "pct100" and str(col) != "target_pct" and n > 1:
-                    rng = f"{letter}2:{letter}{n}"
-                    ws.conditional_formatting.add(
-                        rng, CellIsRule(operator="lessThan", formula=[f"{target:g}"], fill=below_fill)
-                    )
-                    ws.conditional_formatting.add(
-                        rng,
-                        CellIsRule(operator="greaterThanOrEqual", formula=[f"{target:g}"], fill=meets_fill),
-                    )
-            elif numeric and pd.api.types.is_float_dtype(table[col]):
-                d = _digits(str(col))
-                for cell in ws[letter][1:]:
-                    cell.number_format = "0" if d == 0 else "0." + "0" * d
-            elif numeric:
-                for cell in ws[letter][1:]:
-                    cell.number_format = "#,##0" if str(col) not in ("batch", "rank") else "0"
-            if str(col) in ("status", "verdict", "compliant") and n > 1:
-                rng = f"{letter}2:{letter}{n}"
-                for word, fill in (
-                    ("×", PatternFill("solid", fgColor="F4C7D6")),
-                    ("△", PatternFill("solid", fgColor="FDE2C4")),
-                    ("✓", meets_fill),
-                    ("否", PatternFill("solid", fgColor="F4C7D6")),
-                ):
-                    ws.conditional_formatting.add(
-                        rng, FormulaRule(formula=[f'LEFT({letter}2,1)="{word}"'], fill=fill)
-                    )
-            texts = [str(v) for v in table[col].head(500).tolist() if v is not None and v is not pd.NA]
-            width = max([_display_width(headers[j - 1]) // 2 + 2] + [_display_width(t) + 2 for t in texts])
-            ws.column_dimensions[letter].width = float(min(max(width, 8), 60))
-        ws.freeze_panes = "B2" if len(table.columns) > 3 else "A2"
-        ws.row_dimensions[1].height = 32
-        if len(table.columns):
-            ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{n}"
     with atomic_path(path) as tmp:
-        wb.save(tmp)
+        # text is text (never a formula or a link): every cell is written by its own type below
+        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False})
+        fmt = _Formats(wb)
+        if about is not None:
+            ws = wb.add_worksheet(_sheet_name("说明 About", used))
+            ws.write_row(0, 0, ["项目 Item", "内容 Content"], fmt.get(bold=True, fill=_HEAD_FILL))
+            wrap = fmt.get(text_wrap=True, valign="top")
+            for i, (k, v) in enumerate(_about_rows(about, default_target), start=1):
+                ws.write_string(i, 0, k, wrap)
+                ws.write_string(i, 1, v, wrap)
+            _set_width(ws, 0, 34)
+            _set_width(ws, 1, 120)
+            ws.freeze_panes(1, 0)
+        for raw_name, df in sheets.items():
+            _write_sheet(wb, fmt, _sheet_name(raw_name, used), _plain_table(df, raw_name), default_target)
+        wb.close()
     return path
+
+
+#: fills of the workbook (header; coverage below / meeting the target; status words)
+_HEAD_FILL = "DDEBF7"
+_BELOW_FILL = "FDD0A2"
+_MEETS_FILL = "C6DBEF"
+_STATUS_FILLS = (("×", "F4C7D6"), ("△", "FDE2C4"), ("✓", _MEETS_FILL), ("否", "F4C7D6"))
+
+
+class _Formats:
+    """The workbook's cell formats, each made once (xlsxwriter keeps one style per distinct format)."""
+
+    def __init__(self, wb: Any) -> None:
+        self.wb = wb
+        self.made: dict[tuple, Any] = {}
+
+    def get(self, fill: str | None = None, **props: Any) -> Any:
+        key = (fill, *sorted(props.items()))
+        if key not in self.made:
+            if fill is not None:  # solid fill: the colour as foreground (as before) and background (Excel's)
+                props.update(pattern=1, fg_color="#" + fill, bg_color="#" + fill)
+            self.made[key] = self.wb.add_format(props)
+        return self.made[key]
+
+
+def _set_width(ws: Any, col: int, width: float) -> None:
+    """A column ``width`` characters wide as stored in the file (xlsxwriter adds 5 px of padding to the width
+    it is given, at 7 px per character: given ``width - 5/7``, it stores ``width``)."""
+    ws.set_column(col, col, width - 5 / 7 if width >= 1 else width)
+
+
+def _number_format(col: str, s: pd.Series) -> str | None:
+    """The number format of a table column: per cent, decimals, thousands, or none (text)."""
+    kind = _pct_kind(col)
+    numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    if not numeric:
+        return None
+    if kind is not None:
+        return '0.0"%"' if kind == "pct100" else "0.0%"
+    if pd.api.types.is_float_dtype(s):
+        d = _digits(col)
+        return "0" if d == 0 else "0." + "0" * d
+    return "#,##0" if col not in ("batch", "rank") else "0"
+
+
+def _write_sheet(wb: Any, fmt: _Formats, name: str, raw_table: pd.DataFrame, default_target: float) -> None:
+    """One table sheet: bilingual headers, translated and rounded values, number formats, coverage and status
+    colours (conditional formatting), widths from the first 500 values, frozen header, filter."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    table = display_table(raw_table, name)
+    ws = wb.add_worksheet(name)
+    headers = _headers([str(c) for c in table.columns])
+    ws.write_row(0, 0, headers, fmt.get(bold=True, fill=_HEAD_FILL, text_wrap=True, valign="top"))
+    n = len(table) + 1
+    target = default_target
+    if (
+        "target_pct" in raw_table.columns
+        and pd.to_numeric(raw_table["target_pct"], errors="coerce").notna().any()
+    ):
+        target = float(pd.to_numeric(raw_table["target_pct"], errors="coerce").dropna().iloc[0])
+    for j, col in enumerate(table.columns):
+        s = table[col]
+        nf = _number_format(str(col), s)
+        cell_fmt = fmt.get(num_format=nf) if nf is not None else None
+        values = s.astype(object).where(s.notna(), None).to_numpy()
+        for i, v in enumerate(values, start=1):
+            x = _excel_value(v)
+            if x is None:
+                if cell_fmt is not None:  # an empty cell of a number column keeps the column's format
+                    ws.write_blank(i, j, None, cell_fmt)
+            elif isinstance(x, str):
+                if x:
+                    ws.write_string(i, j, x, cell_fmt)
+                elif cell_fmt is not None:  # an empty text is an empty cell, as openpyxl wrote it
+                    ws.write_blank(i, j, None, cell_fmt)
+            elif isinstance(x, bool):
+                ws.write_boolean(i, j, x, cell_fmt)
+            elif isinstance(x, (int, float)):
+                ws.write_number(i, j, x, cell_fmt)
+            else:  # a date
+                ws.write_datetime(i, j, x, cell_fmt or fmt.get(num_format="yyyy-mm-dd h:mm:ss"))
+        letter = xl_col_to_name(j)
+        rng = f"{letter}2:{letter}{n}"
+        if _pct_kind(str(col)) == "pct100" and nf is not None and str(col) != "target_pct" and n > 1:
+            for criteria, fill in (("<", _BELOW_FILL), (">=", _MEETS_FILL)):
+                ws.conditional_format(
+                    rng,
+                    {"type": "cell", "criteria": criteria, "value": f"{target:g}", "format": _dxf(wb, fill)},
+                )
+        if str(col) in ("status", "verdict", "compliant") and n > 1:
+            for word, fill in _STATUS_FILLS:
+                ws.conditional_format(
+                    rng,
+                    {"type": "formula", "criteria": f'=LEFT({letter}2,1)="{word}"', "format": _dxf(wb, fill)},
+                )
+        texts = {str(v) for v in s.head(500).tolist() if v is not None and v is not pd.NA}
+        width = max([_display_width(headers[j]) // 2 + 2] + [_display_width(t) + 2 for t in texts])
+        _set_width(ws, j, float(min(max(width, 8), 60)))
+    ws.freeze_panes(1, 1) if len(table.columns) > 3 else ws.freeze_panes(1, 0)
+    ws.set_row_pixels(0, 32 * 4 / 3)  # 32 points (set_row would round it to whole pixels: 32.25)
+    if len(table.columns):
+        ws.autofilter(0, 0, n - 1, len(table.columns) - 1)
+
+
+def _dxf(wb: Any, fill: str) -> Any:
+    """The fill of a conditional format (a differential format, one per rule as Excel writes them)."""
+    return wb.add_format({"pattern": 1, "fg_color": "#" + fill, "bg_color": "#" + fill})
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -673,10 +719,16 @@ def write_csv_tables(
         if bilingual:
             table = bilingual_headers(_round_numbers(table))
         target = directory / f"{safe}.csv"
+        data = csv_bytes(
+            table
+        )  # pandas' bytes, built in Arrow; None for a kind of column it leaves to pandas
         with atomic_path(target) as tmp:
-            table.to_csv(
-                tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n"
-            )
+            if data is not None:
+                Path(tmp).write_bytes(data)
+            else:
+                table.to_csv(
+                    tmp, index=False, encoding="utf-8-sig", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n"
+                )
         written[str(stem)] = target
     return written
 
