@@ -274,6 +274,7 @@ def _category_name(category: str) -> str:
     except DataError:
         return category
 
+
 #: shapely geometry type ids (``shapely.get_type_id``) -> family; -1 (missing) and 7 (collection) have none
 _FAMILY_BY_ID = {0: "point", 4: "point", 1: "line", 5: "line", 2: "line", 3: "area", 6: "area"}
 
