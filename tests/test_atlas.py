@@ -77,3 +77,23 @@ def test_atlas_a4_and_errors(sample, tmp_path):
         atlas.write_atlas(tmp_path / "x.pdf", boundaries=s["boundaries"], paper="A5")
     with pytest.raises(DataError, match="nothing"):
         atlas.write_atlas(tmp_path / "x.pdf", boundaries=s["boundaries"])
+
+
+def test_atlas_text_laid_out_once_writes_the_same_pdf(sample, tmp_path, monkeypatch):
+    """Pages saved with the atlas's shared text layouts are byte for byte those of matplotlib's own PdfPages.savefig."""
+    s = sample
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # the PDF's creation date, else the only difference
+    kw = dict(
+        boundaries=s["boundaries"],
+        unit_coverage=s["unit_coverage"],
+        facilities=s["facilities"],
+        service_areas=s["service_areas"],
+        pilots_status=s["pilots"].head(3),
+        catchments=s["catchments"],
+        info=atlas.AtlasInfo(date="2026-06-01", synthetic=True),
+    )
+    ours = atlas.write_atlas(tmp_path / "ours.pdf", **kw).read_bytes()
+    monkeypatch.setattr(atlas, "save_page", lambda pdf, fig, layouts, dpi: pdf.savefig(fig, dpi=dpi))
+    stock = atlas.write_atlas(tmp_path / "stock.pdf", **kw).read_bytes()
+    assert len(re.findall(rb"/Type\s*/Page\b", ours)) == 1 + 2 + 3
+    assert ours == stock

@@ -31,6 +31,7 @@ from pyproj import CRS
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceWarning, DataError
 from childspace.outputs._figure_base import new_canvas, polygon_collection
+from childspace.outputs.atlas_pdf import TextLayouts, save_page
 from childspace.outputs.figures import (
     _crs_for,
     _decorate,
@@ -567,7 +568,8 @@ def _save_pages(path: str | Path, figs: list[Figure], info: AtlasInfo, paper: st
         with PdfPages(
             tmp, metadata={"Title": info.title, "Creator": "childspace", "Subject": info.disclaimer}
         ) as pdf:
+            layouts = TextLayouts()  # each line of text laid out once for the whole atlas
             for n, fig in enumerate(figs, start=1):
                 _to_paper(fig, paper)
                 _furniture(fig, info, n)
-                pdf.savefig(fig, dpi=dpi)
+                save_page(pdf, fig, layouts, dpi)
