@@ -2,10 +2,10 @@
 
 matplotlib lays out a line of text twice for every page it is on (its size, then its glyphs as drawn), at about
 25–80 µs per character with the CJK font, and its cache of sizes lives only as long as one page. An atlas repeats
-most of its text on every page (the footer, the legend, the status rule, the checklist's headings; about 60 % of the
-characters of a county's 59 pages). :class:`AtlasCanvas` saves pages with a PDF renderer whose text sizes and (on
-matplotlib 3.11) glyph layouts are kept for the whole atlas: the same strings, fonts and positions are written,
-each string laid out once.
+most of its text on every page (the footer, the legend, the status rule, the checklist's headings: about 60 % of the
+characters of a county's 59 pages). :class:`AtlasCanvas` saves pages with a PDF renderer that keeps, for the whole
+atlas, each string's size and (on matplotlib 3.11) the operators that show it: the same strings, fonts, glyphs and
+positions are written, each string laid out once.
 """
 
 from __future__ import annotations
@@ -24,23 +24,29 @@ from childspace.outputs._figure_base import OffscreenCanvas
 
 __all__ = ["AtlasCanvas", "TextLayouts", "save_page"]
 
-#: glyph layouts are kept on the matplotlib releases whose PDF text drawing this module follows (3.11: libraqm
+#: the shown strings are kept on the matplotlib release whose PDF text drawing this module follows (3.11: libraqm
 #: layout items); elsewhere only the text sizes are kept and matplotlib draws the glyphs itself
-_LAYOUT_ITEMS = tuple(int(v) for v in mpl.__version__.split(".")[:2]) == (3, 11) and all(
-    hasattr(backend_pdf, name) for name in ("Op", "FontPath", "LoadFlags")
+_KEEP_SHOWN = tuple(int(v) for v in mpl.__version__.split(".")[:2]) == (3, 11) and all(
+    hasattr(backend_pdf, name) for name in ("Op", "FontPath", "LoadFlags", "_fill", "pdfRepr")
 )
 
 
 class TextLayouts:
-    """Text sizes and glyph layouts of one atlas, shared by its pages (keyed by string and font properties)."""
+    """Text sizes and shown strings of one atlas (one PDF file), shared by its pages.
+
+    Keyed by the string and its font properties (``FontProperties`` compare by their hash; matplotlib's own
+    metrics cache keys on them the same way).
+    """
 
     def __init__(self) -> None:
         self.sizes: dict[tuple, tuple[float, float, float]] = {}
-        self.glyphs: dict[tuple, list] = {}
+        #: the operators that show each string (font, glyph codes, kerning), as written into ``file``
+        self.shown: dict[tuple, bytes] = {}
+        self.file: Any = None
 
 
 class _Renderer(RendererPdf):
-    """matplotlib's PDF renderer, with the text sizes and glyph layouts of :class:`TextLayouts`."""
+    """matplotlib's PDF renderer, with the text sizes and shown strings of :class:`TextLayouts`."""
 
     def __init__(
         self, file: Any, image_dpi: float, height: float, width: float, layouts: TextLayouts
@@ -51,7 +57,6 @@ class _Renderer(RendererPdf):
     def get_text_width_height_descent(self, s, prop, ismath):  # noqa: D102 - RendererPdf's, kept per atlas
         if ismath:
             return super().get_text_width_height_descent(s, prop, ismath)
-        # FontProperties compare by their hash (matplotlib's own metrics cache keys on it the same way)
         key = (s, hash(prop))
         got = self._layouts.sizes.get(key)
         if got is None:
@@ -60,42 +65,48 @@ class _Renderer(RendererPdf):
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):  # noqa: D102
         if (
-            not _LAYOUT_ITEMS
+            not _KEEP_SHOWN
             or ismath
             or mpl.rcParams["pdf.use14corefonts"]
             or gc.get_url() is not None
             or (mtext is not None and (mtext.get_fontfeatures() or mtext.get_language()))
         ):
             return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
-        self._draw_laid_out(gc, x, y, s, prop, angle)
+        file = self.file
+        if self._layouts.file is None:
+            self._layouts.file = file
+        elif self._layouts.file is not file:
+            raise ValueError("the text layouts of an atlas belong to one PDF file")
+        Op = backend_pdf.Op
+        # as RendererPdf.draw_text: the colour, the position and angle as one matrix, then the string shown
+        self.check_gc(gc, gc._rgb)
+        key = (s, hash(prop), mpl.rcParams["pdf.fonttype"])
+        shown = self._layouts.shown.get(key)
+        if shown is None:
+            shown = self._layouts.shown[key] = self._show(s, prop)
+        file.output(Op.gsave)
+        a = math.radians(angle)
+        file.output(math.cos(a), math.sin(a), -math.sin(a), math.cos(a), x, y, Op.concat_matrix)
+        file.write(shown)
         return None
 
-    def _glyphs(self, s: str, prop) -> list:
-        key = (s, hash(prop))
-        items = self._layouts.glyphs.get(key)
-        if items is None:
-            font = self._get_font_ttf(prop)
-            # the layout items as matplotlib's ``_text_helpers.layout`` yields them (it also loads each glyph's
-            # outline, which the PDF renderer does not use: the glyphs are embedded from the font file)
-            items = self._layouts.glyphs[key] = [
-                (it.ft_object, it.char, it.glyph_index, it.x, it.y, it.prev_kern)
-                for it in font._layout(s, backend_pdf.LoadFlags.NO_HINTING)
-            ]
-        return items
-
-    def _draw_laid_out(self, gc, x, y, s, prop, angle) -> None:
-        """matplotlib 3.11's ``RendererPdf.draw_text`` for TrueType/Type 3 fonts, with the layout kept per atlas."""
+    def _show(self, s: str, prop) -> bytes:
+        """The bytes matplotlib 3.11's ``RendererPdf.draw_text`` writes for ``s`` from ``BT`` to ``Q`` (the fonts
+        are named and the glyphs tracked for embedding here, the first time the string is shown)."""
         Op, FontPath = backend_pdf.Op, backend_pdf.FontPath
-        self.check_gc(gc, gc._rgb)
         fontsize = prop.get_size_in_points()
         fonttype = mpl.rcParams["pdf.fonttype"]
-        items = self._glyphs(s, prop)
         file = self.file
+        font = self._get_font_ttf(prop)
+        ops: list[bytes] = []
+
+        def output(*data) -> None:  # PdfFile.output, into ``ops``
+            ops.append(backend_pdf._fill([backend_pdf.pdfRepr(d) for d in data]) + b"\n")
 
         def output_singlebyte_chunk(kerns_or_chars: list) -> None:
             if not kerns_or_chars:
                 return
-            file.output(
+            output(
                 [
                     (-1000 * next(group) / fontsize) if tp is float else self._encode_glyphs(group, fonttype)
                     for tp, group in itertools.groupby(kerns_or_chars, type)
@@ -104,34 +115,36 @@ class _Renderer(RendererPdf):
             )
             kerns_or_chars.clear()
 
-        file.output(Op.gsave)
-        a = math.radians(angle)
-        file.output(math.cos(a), math.sin(a), -math.sin(a), math.cos(a), x, y, Op.concat_matrix)
         chunk: list = []
         prev_font = None
-        prev_start_x = 0
-        file.output(Op.begin_text)
-        for ft_object, char, glyph_index, ix, iy, prev_kern in items:
-            subset, charcode = file._character_tracker.track_glyph(ft_object, char, glyph_index)
-            if (ft_object, subset) != prev_font:
+        prev_start_x = 0.0
+        output(Op.begin_text)
+        # the layout items of matplotlib's ``_text_helpers.layout``, which also loads each glyph's outline (the
+        # PDF renderer does not use it: the glyphs are embedded from the font file)
+        for item in font._layout(s, backend_pdf.LoadFlags.NO_HINTING):
+            subset, charcode = file._character_tracker.track_glyph(
+                item.ft_object, item.char, item.glyph_index
+            )
+            if (item.ft_object, subset) != prev_font:
                 output_singlebyte_chunk(chunk)
-                ft_name = file.fontName(FontPath(ft_object.fname, ft_object.face_index), subset)
-                file.output(ft_name, fontsize, Op.selectfont)
-                self._setup_textpos(ix, 0, 0, prev_start_x, 0, 0)
-                prev_font = (ft_object, subset)
-                prev_start_x = ix
-            if iy:
+                ft_name = file.fontName(FontPath(item.ft_object.fname, item.ft_object.face_index), subset)
+                output(ft_name, fontsize, Op.selectfont)
+                output(item.x - prev_start_x, 0, Op.textpos)  # RendererPdf._setup_textpos, unrotated
+                prev_font = (item.ft_object, subset)
+                prev_start_x = item.x
+            if item.y:
                 output_singlebyte_chunk(chunk)
-                file.output(iy, Op.textrise)
-            if prev_kern:
-                chunk.append(prev_kern)
+                output(item.y, Op.textrise)
+            if item.prev_kern:
+                chunk.append(item.prev_kern)
             chunk.append(charcode)
-            if iy:
+            if item.y:
                 output_singlebyte_chunk(chunk)
-                file.output(0, Op.textrise)
+                output(0, Op.textrise)
         output_singlebyte_chunk(chunk)
-        file.output(Op.end_text)
-        file.output(Op.grestore)
+        output(Op.end_text)
+        output(Op.grestore)
+        return b"".join(ops)
 
 
 class AtlasCanvas(OffscreenCanvas):
