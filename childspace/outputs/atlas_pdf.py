@@ -19,6 +19,7 @@ from matplotlib.backends import backend_pdf
 from matplotlib.backends.backend_mixed import MixedModeRenderer
 from matplotlib.backends.backend_pdf import PdfPages, RendererPdf
 from matplotlib.figure import Figure
+from matplotlib.font_manager import fontManager, get_font
 
 from childspace.outputs._figure_base import OffscreenCanvas
 
@@ -42,7 +43,25 @@ class TextLayouts:
         self.sizes: dict[tuple, tuple[float, float, float]] = {}
         #: the operators that show each string (font, glyph codes, kerning), as written into ``file``
         self.shown: dict[tuple, bytes] = {}
+        #: (ascent, descent, line gap) of each font, as matplotlib 3.11's ``Text._get_layout`` reads them at 72 dpi
+        self.heights: dict[int, tuple[float, float, float] | tuple[None, None, None]] = {}
         self.file: Any = None
+
+
+def _font_height_metrics(prop) -> tuple[float, float, float] | tuple[None, None, None]:
+    """The font's line metrics as matplotlib 3.11's ``Text._get_layout`` reads them (figure at 72 dpi, as pages
+    are printed to PDF)."""
+    font = get_font(fontManager._find_fonts_by_props(prop))
+    for table_name, gap_key, ascent_key, descent_key in (
+        ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+        ("hhea", "lineGap", "ascent", "descent"),
+    ):
+        table = font.get_sfnt_table(table_name)
+        if table is None:
+            continue
+        scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * 72 / 72
+        return table[ascent_key] * scale, -table[descent_key] * scale, table[gap_key] * scale
+    return None, None, None
 
 
 class _Renderer(RendererPdf):
@@ -61,6 +80,18 @@ class _Renderer(RendererPdf):
         got = self._layouts.sizes.get(key)
         if got is None:
             got = self._layouts.sizes[key] = super().get_text_width_height_descent(s, prop, ismath)
+        return got
+
+    def _get_font_height_metrics(self, prop):
+        # matplotlib 3.11's Text._get_layout asks this first and, for a TrueType font (None here), reads the font's
+        # line metrics itself for every text on every page: they are read once per font here, as it reads them
+        got = super()._get_font_height_metrics(prop)
+        if not _KEEP_SHOWN or got[0] is not None:
+            return got
+        key = hash(prop)
+        got = self._layouts.heights.get(key)
+        if got is None:
+            got = self._layouts.heights[key] = _font_height_metrics(prop)
         return got
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):  # noqa: D102
