@@ -51,7 +51,7 @@ class TextLayouts:
 def _font_height_metrics(prop) -> tuple[float, float, float] | tuple[None, None, None]:
     """The font's line metrics as matplotlib 3.11's ``Text._get_layout`` reads them (figure at 72 dpi, as pages
     are printed to PDF)."""
-    font = get_font(fontManager._find_fonts_by_props(prop))
+    font: Any = get_font(fontManager._find_fonts_by_props(prop))  # (the table names are typed literals)
     for table_name, gap_key, ascent_key, descent_key in (
         ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
         ("hhea", "lineGap", "ascent", "descent"),
