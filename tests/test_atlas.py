@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import zlib
 
 import pytest
 from test_maps import make_sample
 
 from childspace._errors import DataError
-from childspace.outputs import atlas
+from childspace.outputs import atlas, atlas_pdf
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def test_atlas_a4_and_errors(sample, tmp_path):
 
 
 def test_atlas_text_laid_out_once_writes_the_same_pdf(sample, tmp_path, monkeypatch):
-    """Pages saved with the atlas's shared text layouts are byte for byte those of matplotlib's own PdfPages.savefig."""
+    """Text laid out once per atlas: the pages are byte for byte those of matplotlib's own PdfPages.savefig."""
     s = sample
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # the PDF's creation date, else the only difference
     kw = dict(
@@ -92,8 +93,59 @@ def test_atlas_text_laid_out_once_writes_the_same_pdf(sample, tmp_path, monkeypa
         catchments=s["catchments"],
         info=atlas.AtlasInfo(date="2026-06-01", synthetic=True),
     )
+    # (outlines drawn as one path are compared in test_atlas_outlines_as_one_path)
+    monkeypatch.setattr(atlas_pdf, "_one_opaque_stroke", lambda *a: False)
     ours = atlas.write_atlas(tmp_path / "ours.pdf", **kw).read_bytes()
     monkeypatch.setattr(atlas, "save_page", lambda pdf, fig, layouts, dpi: pdf.savefig(fig, dpi=dpi))
     stock = atlas.write_atlas(tmp_path / "stock.pdf", **kw).read_bytes()
     assert len(re.findall(rb"/Type\s*/Page\b", ours)) == 1 + 2 + 3
     assert ours == stock
+
+
+def _content(pdf: bytes) -> bytes:
+    """The page content streams of a one-page PDF, decompressed."""
+    out = b""
+    for m in re.finditer(rb"stream\n(.*?)\nendstream", pdf, re.S):
+        try:
+            out += zlib.decompress(m.group(1))
+        except zlib.error:
+            continue
+    return out
+
+
+def test_atlas_outlines_as_one_path(tmp_path, monkeypatch):
+    """A stroked layer of one opaque style is written as one path with the same vertices; translucent or filled
+    layers are left as matplotlib writes them (one path per ring)."""
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.figure import Figure
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    rings = [[(0, 0), (1, 0), (1, 1), (0, 0)], [(2, 0), (3, 0.5), (2, 1)], [(0.5, 2), (2.5, 2.2)]]
+
+    def page(path, stock: bool, alpha: float = 1.0, filled: bool = False):
+        fig = Figure(figsize=(4, 3))
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_xlim(-1, 4)
+        ax.set_ylim(-1, 3)
+        ax.set_axis_off()
+        if filled:
+            ax.add_collection(PolyCollection(rings, facecolor="#deebf7", edgecolor="black"))
+        else:
+            ax.add_collection(LineCollection(rings, colors="#555555", linestyles="--", alpha=alpha))
+        with PdfPages(path) as pdf:
+            if stock:
+                pdf.savefig(fig)
+            else:
+                atlas_pdf.save_page(pdf, fig, atlas_pdf.TextLayouts(), 100)
+        return _content(path.read_bytes())
+
+    ours, stock = page(tmp_path / "a.pdf", False), page(tmp_path / "b.pdf", True)
+    # one stroke for the three rings (matplotlib: one per ring), the same moves and lines in the same order
+    assert len(re.findall(rb"^S$", stock, re.M)) == 3 and len(re.findall(rb"^S$", ours, re.M)) == 1
+    ops = rb"[-\d.]+ [-\d.]+ [ml]\b"
+    assert re.findall(ops, ours) == re.findall(ops, stock)
+    assert len(re.findall(ops, ours)) == 4 + (4 + 3 + 2)  # the figure's background, then the rings
+    # translucent lines (overlaps would darken) and filled rings (the fill rule) stay one path each
+    for kw in ({"alpha": 0.5}, {"filled": True}):
+        assert page(tmp_path / "c.pdf", False, **kw) == page(tmp_path / "d.pdf", True, **kw)
