@@ -149,3 +149,27 @@ def test_atlas_outlines_as_one_path(tmp_path, monkeypatch):
     # translucent lines (overlaps would darken) and filled rings (the fill rule) stay one path each
     for kw in ({"alpha": 0.5}, {"filled": True}):
         assert page(tmp_path / "c.pdf", False, **kw) == page(tmp_path / "d.pdf", True, **kw)
+
+
+def test_atlas_pilot_pages_on_one_figure(sample, tmp_path, monkeypatch):
+    """Pilot pages drawn again on one emptied figure are byte for byte the pages of a new figure each; the style
+    of the pages does not leak into matplotlib's settings afterwards."""
+    import matplotlib as mpl
+
+    s = sample
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    kw = dict(
+        boundaries=s["boundaries"],
+        facilities=s["facilities"],
+        pilots_status=s["pilots"].head(4),
+        catchments=s["catchments"],
+        info=atlas.AtlasInfo(date="2026-06-01", synthetic=True),
+    )
+    before = (mpl.rcParams["pdf.fonttype"], list(mpl.rcParams["font.family"]))
+    one = atlas.write_atlas(tmp_path / "one.pdf", **kw).read_bytes()
+    assert (mpl.rcParams["pdf.fonttype"], list(mpl.rcParams["font.family"])) == before
+    fresh = atlas._pilot_page
+    monkeypatch.setattr(atlas, "_pilot_page", lambda *a: fresh(*a[:7]))  # a new figure for every page
+    each = atlas.write_atlas(tmp_path / "each.pdf", **kw).read_bytes()
+    assert len(re.findall(rb"/Type\s*/Page\b", one)) == 4
+    assert one == each
