@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -514,7 +514,7 @@ def _pages(
     venues: gpd.GeoDataFrame | None,
     info: AtlasInfo,
     paper: str,
-) -> Iterator[Figure]:
+) -> Generator[Figure, None, None]:
     """The atlas's pages, in order (see :func:`write_atlas`), each built when the one before is saved (the pilot
     pages are one figure drawn again)."""
     if uc is not None and len(uc) and cats:
@@ -579,7 +579,9 @@ def _pages(
             yield fig
 
 
-def _save_pages(path: str | Path, figs: Iterator[Figure], info: AtlasInfo, paper: str, dpi: int) -> None:
+def _save_pages(
+    path: str | Path, figs: Generator[Figure, None, None], info: AtlasInfo, paper: str, dpi: int
+) -> None:
     first = next(figs, None)
     if first is None:
         raise DataError(
