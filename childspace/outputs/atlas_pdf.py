@@ -192,7 +192,7 @@ class _Renderer(RendererPdf):
         ops = backend_pdf.Op
         file.output(
             backend_pdf.Verbatim(
-                _path.convert_to_string(
+                _path.convert_to_string(  # type: ignore[attr-defined]  # (a C extension without stubs)
                     path,
                     transform,
                     clip,
