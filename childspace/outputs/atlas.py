@@ -587,7 +587,13 @@ def _save_pages(
         raise DataError(
             "nothing to put in the atlas", fix="pass unit_coverage and facilities, or pilots_status"
         )
-    with atomic_path(path) as tmp, _style(), rc_context({"pdf.fonttype": 42}), closing(figs):
+    # zlib level 4: a third of level 6's time for the county's 12 MB of page content, 7 % larger
+    with (
+        atomic_path(path) as tmp,
+        _style(),
+        rc_context({"pdf.fonttype": 42, "pdf.compression": 4}),
+        closing(figs),
+    ):
         with PdfPages(
             tmp, metadata={"Title": info.title, "Creator": "childspace", "Subject": info.disclaimer}
         ) as pdf:
