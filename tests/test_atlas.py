@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import zlib
 
+import numpy as np
 import pytest
 from test_maps import make_sample
 
 from childspace._errors import DataError
-from childspace.outputs import atlas
+from childspace.outputs import atlas, atlas_pdf
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +79,107 @@ def test_atlas_a4_and_errors(sample, tmp_path):
         atlas.write_atlas(tmp_path / "x.pdf", boundaries=s["boundaries"], paper="A5")
     with pytest.raises(DataError, match="nothing"):
         atlas.write_atlas(tmp_path / "x.pdf", boundaries=s["boundaries"])
+
+
+def test_atlas_text_laid_out_once_writes_the_same_pdf(sample, tmp_path, monkeypatch):
+    """Text laid out once per atlas: the pages are byte for byte those of matplotlib's own PdfPages.savefig."""
+    s = sample
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # the PDF's creation date, else the only difference
+    kw = dict(
+        boundaries=s["boundaries"],
+        unit_coverage=s["unit_coverage"],
+        facilities=s["facilities"],
+        service_areas=s["service_areas"],
+        pilots_status=s["pilots"].head(3),
+        catchments=s["catchments"],
+        info=atlas.AtlasInfo(date="2026-06-01", synthetic=True),
+    )
+    # (outlines drawn as one path are compared in test_atlas_outlines_as_one_path)
+    monkeypatch.setattr(atlas_pdf, "_one_opaque_stroke", lambda *a: False)
+    monkeypatch.setattr(atlas_pdf, "_DECIMALS", 6)  # (matplotlib's; 2 are compared there too)
+    ours = atlas.write_atlas(tmp_path / "ours.pdf", **kw).read_bytes()
+    monkeypatch.setattr(atlas, "save_page", lambda pdf, fig, layouts, dpi: pdf.savefig(fig, dpi=dpi))
+    stock = atlas.write_atlas(tmp_path / "stock.pdf", **kw).read_bytes()
+    assert len(re.findall(rb"/Type\s*/Page\b", ours)) == 1 + 2 + 3
+    assert ours == stock
+
+
+def _content(pdf: bytes) -> bytes:
+    """The page content streams of a one-page PDF, decompressed."""
+    out = b""
+    for m in re.finditer(rb"stream\n(.*?)\nendstream", pdf, re.S):
+        try:
+            out += zlib.decompress(m.group(1))
+        except zlib.error:
+            continue
+    return out
+
+
+def test_atlas_outlines_as_one_path(tmp_path, monkeypatch):
+    """A stroked layer of one opaque style is written as one path with the same vertices (to 1/100 point);
+    translucent or filled layers are left as matplotlib writes them (one path per ring)."""
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.figure import Figure
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    rings = [[(0, 0), (1, 0), (1, 1), (0, 0)], [(2, 0), (3, 0.5), (2, 1)], [(0.5, 2), (2.5, 2 + 1 / 7)]]
+
+    def page(path, stock: bool, alpha: float = 1.0, filled: bool = False):
+        fig = Figure(figsize=(4, 3))
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_xlim(-1, 4)
+        ax.set_ylim(-1, 3)
+        ax.set_axis_off()
+        if filled:
+            ax.add_collection(PolyCollection(rings, facecolor="#deebf7", edgecolor="black"))
+        else:
+            ax.add_collection(LineCollection(rings, colors="#555555", linestyles="--", alpha=alpha))
+        with PdfPages(path) as pdf:
+            if stock:
+                pdf.savefig(fig)
+            else:
+                atlas_pdf.save_page(pdf, fig, atlas_pdf.TextLayouts(), 100)
+        return _content(path.read_bytes())
+
+    ours, stock = page(tmp_path / "a.pdf", False), page(tmp_path / "b.pdf", True)
+    # one stroke for the three rings (matplotlib: one per ring), the same moves and lines in the same order
+    assert len(re.findall(rb"^S$", stock, re.M)) == 3 and len(re.findall(rb"^S$", ours, re.M)) == 1
+    ops = rb"([-\d.]+) ([-\d.]+) ([ml])\b"
+    a, b = re.findall(ops, ours), re.findall(ops, stock)
+    assert len(a) == len(b) == 4 + (4 + 3 + 2)  # the figure's background, then the rings
+    assert [t[2] for t in a] == [t[2] for t in b]
+    xy_a = np.array([[float(t[0]), float(t[1])] for t in a])
+    xy_b = np.array([[float(t[0]), float(t[1])] for t in b])
+    assert (
+        np.abs(xy_a - xy_b).max() <= 0.005 and np.abs(xy_a - xy_b).max() > 0
+    )  # (2 + 1/7: 169.71 vs 169.714286)
+    assert all(len(v.split(b".")[-1]) <= 2 for t in a for v in t[:2] if b"." in v)
+    # translucent lines (overlaps would darken) and filled rings (the fill rule) stay one path each
+    monkeypatch.setattr(atlas_pdf, "_DECIMALS", 6)
+    for kw in ({"alpha": 0.5}, {"filled": True}):
+        assert page(tmp_path / "c.pdf", False, **kw) == page(tmp_path / "d.pdf", True, **kw)
+
+
+def test_atlas_pilot_pages_on_one_figure(sample, tmp_path, monkeypatch):
+    """Pilot pages drawn again on one emptied figure are byte for byte the pages of a new figure each; the style
+    of the pages does not leak into matplotlib's settings afterwards."""
+    import matplotlib as mpl
+
+    s = sample
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    kw = dict(
+        boundaries=s["boundaries"],
+        facilities=s["facilities"],
+        pilots_status=s["pilots"].head(4),
+        catchments=s["catchments"],
+        info=atlas.AtlasInfo(date="2026-06-01", synthetic=True),
+    )
+    before = (mpl.rcParams["pdf.fonttype"], list(mpl.rcParams["font.family"]))
+    one = atlas.write_atlas(tmp_path / "one.pdf", **kw).read_bytes()
+    assert (mpl.rcParams["pdf.fonttype"], list(mpl.rcParams["font.family"])) == before
+    fresh = atlas._pilot_page
+    monkeypatch.setattr(atlas, "_pilot_page", lambda *a: fresh(*a[:7]))  # a new figure for every page
+    each = atlas.write_atlas(tmp_path / "each.pdf", **kw).read_bytes()
+    assert len(re.findall(rb"/Type\s*/Page\b", one)) == 4
+    assert one == each

@@ -1,0 +1,342 @@
+"""The atlas's PDF pages, with each line of text laid out once per atlas rather than once per page.
+
+matplotlib lays out a line of text twice for every page it is on (its size, then its glyphs as drawn), at about
+25–80 µs per character with the CJK font, and its cache of sizes lives only as long as one page. An atlas repeats
+most of its text on every page (the footer, the legend, the status rule, the checklist's headings: about 60 % of the
+characters of a county's 59 pages). :class:`AtlasCanvas` saves pages with a PDF renderer that keeps, for the whole
+atlas, each string's size and (on matplotlib 3.11) the operators that show it: the same strings, fonts, glyphs and
+positions are written, each string laid out once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib import _path
+from matplotlib.backends import backend_pdf
+from matplotlib.backends.backend_mixed import MixedModeRenderer
+from matplotlib.backends.backend_pdf import PdfPages, RendererPdf
+from matplotlib.figure import Figure
+from matplotlib.font_manager import fontManager, get_font
+from matplotlib.path import Path
+
+from childspace.outputs._figure_base import OffscreenCanvas
+
+__all__ = ["AtlasCanvas", "TextLayouts", "save_page"]
+
+#: the shown strings are kept on the matplotlib release whose PDF text drawing this module follows (3.11: libraqm
+#: layout items); elsewhere only the text sizes are kept and matplotlib draws the glyphs itself
+_KEEP_SHOWN = tuple(int(v) for v in mpl.__version__.split(".")[:2]) == (3, 11) and all(
+    hasattr(backend_pdf, name) for name in ("Op", "FontPath", "LoadFlags", "_fill", "pdfRepr")
+)
+
+#: decimals of the path coordinates written (points): 1/100 pt = 0.0035 mm
+_DECIMALS = 2
+
+
+class TextLayouts:
+    """Text sizes and shown strings of one atlas (one PDF file), shared by its pages.
+
+    Keyed by the string and its font properties (``FontProperties`` compare by their hash; matplotlib's own
+    metrics cache keys on them the same way).
+    """
+
+    def __init__(self) -> None:
+        self.sizes: dict[tuple, tuple[float, float, float]] = {}
+        #: the operators that show each string (font, glyph codes, kerning), as written into ``file``
+        self.shown: dict[tuple, bytes] = {}
+        #: (ascent, descent, line gap) of each font, as matplotlib 3.11's ``Text._get_layout`` reads them at 72 dpi
+        self.heights: dict[int, tuple[float, float, float] | tuple[None, None, None]] = {}
+        self.file: Any = None
+
+
+def _font_height_metrics(prop) -> tuple[float, float, float] | tuple[None, None, None]:
+    """The font's line metrics as matplotlib 3.11's ``Text._get_layout`` reads them (figure at 72 dpi, as pages
+    are printed to PDF)."""
+    font: Any = get_font(fontManager._find_fonts_by_props(prop))  # (the table names are typed literals)
+    for table_name, gap_key, ascent_key, descent_key in (
+        ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+        ("hhea", "lineGap", "ascent", "descent"),
+    ):
+        table = font.get_sfnt_table(table_name)
+        if table is None:
+            continue
+        scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * 72 / 72
+        return table[ascent_key] * scale, -table[descent_key] * scale, table[gap_key] * scale
+    return None, None, None
+
+
+def _one_opaque_stroke(
+    gc,
+    paths,
+    all_transforms,
+    offsets,
+    facecolors,
+    edgecolors,
+    linewidths,
+    linestyles,
+    antialiaseds,
+    urls,
+    hatchcolors,
+) -> bool:
+    """Whether a path collection is only stroked, in one opaque style, at one place: drawing its paths as one
+    compound path paints the same pixels (an opaque colour painted twice where lines overlap is the same colour;
+    filled layers are left alone: the fill rule would count overlapping rings of a compound path together)."""
+    if len(paths) < 2 or len(all_transforms) or len(offsets) > 1 or len(facecolors) or gc.get_hatch():
+        return False
+    if any(
+        len(v) > 1
+        for v in (
+            edgecolors,
+            linewidths,
+            linestyles,
+            antialiaseds,
+            [] if hatchcolors is None else hatchcolors,
+        )
+    ):
+        return False
+    if len(edgecolors) != 1 or any(u is not None for u in urls):
+        return False
+    alpha = gc.get_alpha() if gc.get_forced_alpha() else 1.0
+    return float(np.asarray(edgecolors)[0][3]) == 1.0 and alpha == 1.0
+
+
+class _Renderer(RendererPdf):
+    """matplotlib's PDF renderer, with the text sizes and shown strings of :class:`TextLayouts`."""
+
+    def __init__(
+        self, file: Any, image_dpi: float, height: float, width: float, layouts: TextLayouts
+    ) -> None:
+        super().__init__(file, image_dpi, height, width)
+        self._layouts = layouts
+
+    def get_text_width_height_descent(self, s, prop, ismath):  # noqa: D102 - RendererPdf's, kept per atlas
+        if ismath:
+            return super().get_text_width_height_descent(s, prop, ismath)
+        key = (s, hash(prop))
+        got = self._layouts.sizes.get(key)
+        if got is None:
+            got = self._layouts.sizes[key] = super().get_text_width_height_descent(s, prop, ismath)
+        return got
+
+    def draw_path_collection(  # noqa: D102 - RendererPdf's; a stroked-only layer of one style as one path
+        self,
+        gc,
+        master_transform,
+        paths,
+        all_transforms,
+        offsets,
+        offset_trans,
+        facecolors,
+        edgecolors,
+        linewidths,
+        linestyles,
+        antialiaseds,
+        urls,
+        offset_position,
+        *,
+        hatchcolors=None,
+    ):
+        if _one_opaque_stroke(
+            gc,
+            paths,
+            all_transforms,
+            offsets,
+            facecolors,
+            edgecolors,
+            linewidths,
+            linestyles,
+            antialiaseds,
+            urls,
+            hatchcolors,
+        ):
+            # the outlines of a layer (community boundaries, service areas) in one path: the same lines, dashes
+            # restart at each subpath as they did at each path (PDF 32000-1 8.4.3.6), drawn in one call instead
+            # of one per ring (matplotlib's per-path loop was a fifth of a coverage page)
+            paths = [Path.make_compound_path(*paths)]
+        return super().draw_path_collection(
+            gc,
+            master_transform,
+            paths,
+            all_transforms,
+            offsets,
+            offset_trans,
+            facecolors,
+            edgecolors,
+            linewidths,
+            linestyles,
+            antialiaseds,
+            urls,
+            offset_position,
+            hatchcolors=hatchcolors,
+        )
+
+    def draw_path(self, gc, path, transform, rgbFace=None):  # noqa: D102 - RendererPdf's, 2 decimals
+        codes = path.codes
+        if not _KEEP_SHOWN or (codes is not None and np.isin(codes, (Path.CURVE3, Path.CURVE4)).any()):
+            return super().draw_path(gc, path, transform, rgbFace)
+        # RendererPdf.draw_path and PdfFile.writePath with the coordinates of straight lines written to 1/100 point
+        # (0.0035 mm on paper; matplotlib writes 6 decimals): a third fewer bytes to compress and store for the
+        # coverage pages' outlines; curves (glyph outlines of haloed labels, markers) keep matplotlib's 6
+        self.check_gc(gc, rgbFace)
+        file = self.file
+        if rgbFace is None and gc.get_hatch_path() is None:
+            clip: tuple[float, float, float, float] | None = (0.0, 0.0, file.width * 72, file.height * 72)
+            simplify = path.should_simplify
+        else:
+            clip, simplify = None, False
+        ops = backend_pdf.Op
+        file.output(
+            backend_pdf.Verbatim(
+                _path.convert_to_string(  # type: ignore[attr-defined]  # (a C extension without stubs)
+                    path,
+                    transform,
+                    clip,
+                    simplify,
+                    gc.get_sketch_params(),
+                    _DECIMALS,
+                    [ops.moveto.value, ops.lineto.value, b"", ops.curveto.value, ops.closepath.value],
+                    True,
+                )
+            )
+        )
+        file.output(self.gc.paint())
+        return None
+
+    def _get_font_height_metrics(self, prop):
+        # matplotlib 3.11's Text._get_layout asks this first and, for a TrueType font (None here), reads the font's
+        # line metrics itself for every text on every page: they are read once per font here, as it reads them
+        got = super()._get_font_height_metrics(prop)
+        if not _KEEP_SHOWN or got[0] is not None:
+            return got
+        key = hash(prop)
+        got = self._layouts.heights.get(key)
+        if got is None:
+            got = self._layouts.heights[key] = _font_height_metrics(prop)
+        return got
+
+    def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):  # noqa: D102
+        if (
+            not _KEEP_SHOWN
+            or ismath
+            or mpl.rcParams["pdf.use14corefonts"]
+            or gc.get_url() is not None
+            or (mtext is not None and (mtext.get_fontfeatures() or mtext.get_language()))
+        ):
+            return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+        file = self.file
+        if self._layouts.file is None:
+            self._layouts.file = file
+        elif self._layouts.file is not file:
+            raise ValueError("the text layouts of an atlas belong to one PDF file")
+        Op = backend_pdf.Op
+        # as RendererPdf.draw_text: the colour, the position and angle as one matrix, then the string shown
+        self.check_gc(gc, gc._rgb)
+        key = (s, hash(prop), mpl.rcParams["pdf.fonttype"])
+        shown = self._layouts.shown.get(key)
+        if shown is None:
+            shown = self._layouts.shown[key] = self._show(s, prop)
+        file.output(Op.gsave)
+        a = math.radians(angle)
+        file.output(math.cos(a), math.sin(a), -math.sin(a), math.cos(a), x, y, Op.concat_matrix)
+        file.write(shown)
+        return None
+
+    def _show(self, s: str, prop) -> bytes:
+        """The bytes matplotlib 3.11's ``RendererPdf.draw_text`` writes for ``s`` from ``BT`` to ``Q`` (the fonts
+        are named and the glyphs tracked for embedding here, the first time the string is shown)."""
+        Op, FontPath = backend_pdf.Op, backend_pdf.FontPath
+        fontsize = prop.get_size_in_points()
+        fonttype = mpl.rcParams["pdf.fonttype"]
+        file = self.file
+        font = self._get_font_ttf(prop)
+        ops: list[bytes] = []
+
+        def output(*data) -> None:  # PdfFile.output, into ``ops``
+            ops.append(backend_pdf._fill([backend_pdf.pdfRepr(d) for d in data]) + b"\n")
+
+        def output_singlebyte_chunk(kerns_or_chars: list) -> None:
+            if not kerns_or_chars:
+                return
+            output(
+                [
+                    (-1000 * next(group) / fontsize) if tp is float else self._encode_glyphs(group, fonttype)
+                    for tp, group in itertools.groupby(kerns_or_chars, type)
+                ],
+                Op.showkern,
+            )
+            kerns_or_chars.clear()
+
+        chunk: list = []
+        prev_font = None
+        prev_start_x = 0.0
+        output(Op.begin_text)
+        # the layout items of matplotlib's ``_text_helpers.layout``, which also loads each glyph's outline (the
+        # PDF renderer does not use it: the glyphs are embedded from the font file)
+        for item in font._layout(s, backend_pdf.LoadFlags.NO_HINTING):
+            subset, charcode = file._character_tracker.track_glyph(
+                item.ft_object, item.char, item.glyph_index
+            )
+            if (item.ft_object, subset) != prev_font:
+                output_singlebyte_chunk(chunk)
+                ft_name = file.fontName(FontPath(item.ft_object.fname, item.ft_object.face_index), subset)
+                output(ft_name, fontsize, Op.selectfont)
+                output(item.x - prev_start_x, 0, Op.textpos)  # RendererPdf._setup_textpos, unrotated
+                prev_font = (item.ft_object, subset)
+                prev_start_x = item.x
+            if item.y:
+                output_singlebyte_chunk(chunk)
+                output(item.y, Op.textrise)
+            if item.prev_kern:
+                chunk.append(item.prev_kern)
+            chunk.append(charcode)
+            if item.y:
+                output_singlebyte_chunk(chunk)
+                output(0, Op.textrise)
+        output_singlebyte_chunk(chunk)
+        output(Op.end_text)
+        output(Op.grestore)
+        return b"".join(ops)
+
+
+class AtlasCanvas(OffscreenCanvas):
+    """An off-screen canvas that saves its figure as a page of a :class:`PdfPages` with shared text layouts."""
+
+    def __init__(self, figure: Figure, layouts: TextLayouts) -> None:
+        super().__init__(figure)
+        self.layouts = layouts
+
+    def print_pdf(self, filename, *, bbox_inches_restore=None, metadata=None, **_kw) -> None:
+        """One page into ``filename`` (a :class:`PdfPages`), as matplotlib's ``FigureCanvasPdf.print_pdf``."""
+        fig = self.figure
+        dpi = fig.dpi
+        fig.dpi = 72  # 72 PDF points to an inch (Figure.savefig restores the dpi)
+        width, height = fig.get_size_inches()
+        file = filename._ensure_file()
+        try:
+            file.newPage(width, height)
+            renderer = MixedModeRenderer(
+                fig,
+                width,
+                height,
+                dpi,
+                _Renderer(file, dpi, height, width, self.layouts),
+                bbox_inches_restore=bbox_inches_restore,
+            )
+            fig.draw(renderer)  # type: ignore[arg-type]  # MixedModeRenderer delegates to the PDF renderer
+            renderer.finalize()
+        finally:
+            file.endStream()
+
+
+def save_page(pdf: PdfPages, fig: Figure, layouts: TextLayouts, dpi: float) -> None:
+    """Append ``fig`` to ``pdf`` as one page, its text laid out with (and added to) ``layouts``."""
+    canvas = fig.canvas
+    if not isinstance(canvas, AtlasCanvas) or canvas.layouts is not layouts:
+        AtlasCanvas(fig, layouts)
+    # the figure's own canvas prints it (not PdfPages.savefig, which would switch to a plain PDF canvas)
+    fig.savefig(pdf, format="pdf", dpi=dpi)  # type: ignore[arg-type]  # our print_pdf takes PdfPages
