@@ -4,15 +4,17 @@ Input: the folder written by ``scripts/make_county.py`` (made here with ``--make
 :func:`childspace.run.pipeline.run_all` on the folder's ``county.toml``, exactly as ``childspace report`` runs it;
 each stage is timed by wrapping the public library function the pipeline calls (the pipeline has no stage hooks),
 counting only the outermost wrapped call (a function called inside another stage belongs to that stage). Per stage:
-wall s, CPU s (all threads of this process plus the worker processes that ended during the stage, from
-``RUSAGE_CHILDREN``), the highest RSS of this process sampled during the stage (every 20 ms), the highest memory of
+wall s, CPU s (all threads of this process), the highest RSS of this process sampled during the stage (every 20 ms), the highest memory of
 the whole process tree (the sum of the PSS of this process and its children, sampled every 0.25 s: pages shared by
 forked workers counted once) and, for writers, the size of what was written. Whatever the wrapped functions do not
 cover is the ``other`` row.
 
-The output files are written as tasks (:mod:`childspace._forkpool`) on ``--workers`` processes: their stage row is
-the whole of the tasks (the parent's wait, and the CPU of the workers), and a second table lists each task as
-measured in the process that ran it (wall s, CPU s, its peak RSS, pages shared with the parent included).
+The output files are written as tasks (:mod:`childspace._forkpool`) on ``--workers`` processes, the maps of the
+coverage already while the routes are computed: one row is this process's wait for the tasks still running when
+the analyses end (with one process: all the tasks, run there), one the CPU of the worker processes (from
+``RUSAGE_CHILDREN``; its wall is the span from the first task's start to the last one's end, beside the other
+rows), and a second table lists each task as measured in the process that ran it (when it started, wall s, CPU
+s, its peak RSS, pages shared with the parent included).
 
 In the same process, after the run, a reference for each heavy stage, so the ratio travels between machines:
 
@@ -131,13 +133,13 @@ class Stages:
                 return func(*args, **kwargs)
             stages.depth += 1
             stages.s.reset()
-            t, c, cc = time.perf_counter(), time.process_time(), children_cpu()
+            t, c = time.perf_counter(), time.process_time()
             try:
                 out = func(*args, **kwargs)
             finally:
                 stages.depth -= 1
             wall, rss = time.perf_counter() - t, stages.s.read()
-            cpu = time.process_time() - c + children_cpu() - cc
+            cpu = time.process_time() - c  # this process only: the workers' CPU is a row of its own
             if capture:
                 capture(stages.captured, args, kwargs, out)
             name = label(args, kwargs, out) if callable(label) else label
@@ -149,6 +151,7 @@ class Stages:
             else:
                 row = {
                     "stage": name,
+                    "end": time.perf_counter(),
                     "wall_s": wall,
                     "cpu_s": cpu,
                     "peak_rss_mb": rss / 2**20,
@@ -237,14 +240,21 @@ def instrument(st: Stages) -> None:
     from childspace.run import osm_inputs, writing
 
     st.wrap(osm_inputs, "basemap_from_osm", "parse: offline base map from the extract")
-    # the output tasks as a whole (on --workers processes); each task is measured where it ran (task_stats)
+    # the output tasks: this process's wait for those not ended when the analyses are (on one process: all of
+    # them, run here); each task is measured where it ran (task_stats), the workers' CPU is a row of its own
+    from childspace._forkpool import TaskPool
+
     st.wrap(
-        writing,
-        "run_tasks",
+        TaskPool,
+        "join",
         lambda a, k, o: (
-            f"output: {len(a[0])} tasks on {k.get('workers', 1)} process(es), all files but the report"
+            f"output: waiting for the tasks ({len(o)} on "
+            f"{a[0].workers if a[0].forked else 1} process(es)), all files but the report"
         ),
     )
+    st.wrap(writing, "_gpkg_layers", "output: GeoPackage layers (this process, before the tasks)")
+    st.wrap(writing, "_tables", "output: tables of the CSV, workbook and report (this process)")
+    st.wrap(rt, "routes_table", "analysis: routes_table")
     st.wrap(writing, "write_geopackage", lambda a, k, o: f"output: GeoPackage {Path(a[0]).name}")
     st.wrap(atlas, "write_atlas", "output: atlas.pdf")
     st.wrap(report, "write_csv_tables", "output: CSV tables")
@@ -362,6 +372,7 @@ def main() -> None:
     cfg = pipeline.load_config(cfg_path, outputs=args.outputs or args.data / "outputs")
     load0 = os.getloadavg()
     t0, c0, cc0 = time.perf_counter(), time.process_time(), children_cpu()
+    epoch0 = time.time()
     tasks: list = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -370,8 +381,24 @@ def main() -> None:
     load1 = os.getloadavg()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tree_peak = max(sampler.tree_run_peak, sampler.tree_pss()) / 2**20
+    analyses_end = max((r["end"] for r in st.rows if r["stage"].startswith("analysis:")), default=t0)
     covered_w = sum(r["wall_s"] for r in st.rows)
     covered_c = sum(r["cpu_s"] for r in st.rows)
+    workers_cpu = children_cpu() - cc0
+    if workers_cpu > 0.05:  # tasks on forked processes, beside the rows above (their wall overlaps them)
+        starts = [r.start for r in tasks]
+        span = max(r.start + r.wall_s for r in tasks) - min(starts) if tasks else 0.0
+        st.rows.append(
+            {
+                "stage": f"output: {len(tasks)} tasks on worker processes (CPU of the workers; wall: span)",
+                "wall_s": span,
+                "cpu_s": workers_cpu,
+                "peak_rss_mb": max((r.peak_rss_mb for r in tasks), default=float("nan")),
+                "tree_pss_mb": float("nan"),
+                "parallel": True,
+            }
+        )
+        covered_c += workers_cpu
     st.rows.append(
         {
             "stage": "other (pipeline glue, not wrapped)",
@@ -440,18 +467,22 @@ def main() -> None:
             "cpu_s": r.cpu_s,
             "peak_rss_mb": r.peak_rss_mb,
             "pid": r.pid,
+            "start_s": r.start - epoch0,
             "size_mb": sum(sizes.get(k, 0.0) for k in (r.value or {})),
         }
         for r in tasks
     ]
     if task_rows:
         print(
-            f"\noutput tasks, each measured in the process that ran it ({len({r['pid'] for r in task_rows})} processes):"
+            f"\noutput tasks, each measured in the process that ran it ({len({r['pid'] for r in task_rows})} "
+            "processes; start: s after the run's start; analyses ended at "
+            f"{analyses_end - t0:.1f} s):"
         )
+        print(f"  {'task':<60} {'start':>7} {'wall s':>7} {'CPU s':>7} {'RSS MB':>7} {'size MB':>8}")
         for r in task_rows:
             print(
-                f"  {r['task'][:60]:<60} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} {r['peak_rss_mb']:7.0f} "
-                f"{r['size_mb']:8.1f}  pid {r['pid']}"
+                f"  {r['task'][:60]:<60} {r['start_s']:7.1f} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} "
+                f"{r['peak_rss_mb']:7.0f} {r['size_mb']:8.1f}  pid {r['pid']}"
             )
     gpkg = sizes.get("geopackage", float("nan"))
     html = {k: v for k, v in sizes.items() if k.startswith("map:")}

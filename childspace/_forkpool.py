@@ -321,6 +321,7 @@ class TaskPool:
             # this process's while they run (a full collection here would touch, and copy, them all)
             gc.freeze()
             self._frozen = True
+            _trim_heap()  # the free pages of this process's heap are not handed down to the worker
             global _parent, _release
             _parent, _release = os.getpid(), self.release
             rd, wr = self._ctx.Pipe(duplex=False)
@@ -381,6 +382,16 @@ class TaskPool:
                 return None
             self._next.value = pos + 1
         return self._order[pos]
+
+
+def _trim_heap() -> None:
+    """Give the free memory of the C heap back to the system (glibc's ``malloc_trim``; elsewhere nothing)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
 
 
 @dataclass

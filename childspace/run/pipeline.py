@@ -615,9 +615,11 @@ def run_all(
     """Run the whole chain on ``cfg`` and write its outputs; returns the files written.
 
     The output folder is locked for the whole run (a second run into it stops, or waits with ``wait``) and
-    checked before the analyses start (:func:`preflight`). ``workers``: processes writing the outputs (default
-    the config's ``[run] workers``, else two; 1 writes them one after another); ``task_stats`` receives each
-    output task's measurements (:func:`childspace.run.writing.write_outputs`).
+    checked before the analyses start (:func:`preflight`). ``workers``: processes for the run (default the
+    config's ``[run] workers``, else two; 1 computes, then writes the outputs one after another): with two, the
+    maps of the coverage and the atlas are written on another process while this one computes the routes
+    (:class:`childspace.run.writing.OutputRun`), the other files on two once the analyses end; ``task_stats``
+    receives each output task's measurements (:func:`childspace.run.writing.write_outputs`).
     """
     from childspace.run.writing import OutputRun
 
