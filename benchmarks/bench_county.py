@@ -4,10 +4,10 @@ Input: the folder written by ``scripts/make_county.py`` (made here with ``--make
 :func:`childspace.run.pipeline.run_all` on the folder's ``county.toml``, exactly as ``childspace report`` runs it;
 each stage is timed by wrapping the public library function the pipeline calls (the pipeline has no stage hooks),
 counting only the outermost wrapped call (a function called inside another stage belongs to that stage). Per stage:
-wall s, CPU s (all threads of this process), the highest RSS of this process sampled during the stage (every 20 ms), the highest memory of
-the whole process tree (the sum of the PSS of this process and its children, sampled every 0.25 s: pages shared by
-forked workers counted once) and, for writers, the size of what was written. Whatever the wrapped functions do not
-cover is the ``other`` row.
+wall s, CPU s (all threads of this process but the sampling ones), the highest RSS of this process sampled during
+the stage (every 20 ms), the highest memory of the whole process tree (the sum of the PSS of this process and its
+children, sampled every 0.25 s: pages shared by forked workers counted once) and, for writers, the size of what
+was written. Whatever the wrapped functions do not cover is the ``other`` row.
 
 The output files are written as tasks (:mod:`childspace._forkpool`) on ``--workers`` processes, the maps of the
 coverage already while the routes are computed: one row is this process's wait for the tasks still running when
@@ -64,6 +64,9 @@ class Sampler:
         self.tree_run_peak = 0
         self.dt = dt
         self.tree_dt = tree_dt
+        #: CPU seconds of the sampling threads themselves (reading /proc/PID/smaps of 4 GB processes costs),
+        #: taken out of the stages' CPU so that the figures do not grow with the wall time
+        self.own_cpu = [0.0, 0.0]
         self._stop = threading.Event()
         for target in (self._run, self._run_tree):
             threading.Thread(target=target, daemon=True).start()
@@ -71,6 +74,7 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, self.proc.memory_info().rss)
+            self.own_cpu[0] = time.thread_time()
             time.sleep(self.dt)
 
     def tree_pss(self) -> int:
@@ -87,7 +91,12 @@ class Sampler:
             v = self.tree_pss()
             self.tree_peak = max(self.tree_peak, v)
             self.tree_run_peak = max(self.tree_run_peak, v)
+            self.own_cpu[1] = time.thread_time()
             time.sleep(self.tree_dt)
+
+    def cpu(self) -> float:
+        """CPU seconds of this process, without those of the sampling threads."""
+        return time.process_time() - sum(self.own_cpu)
 
     def reset(self) -> None:
         self.peak = self.proc.memory_info().rss
@@ -133,13 +142,13 @@ class Stages:
                 return func(*args, **kwargs)
             stages.depth += 1
             stages.s.reset()
-            t, c = time.perf_counter(), time.process_time()
+            t, c = time.perf_counter(), stages.s.cpu()
             try:
                 out = func(*args, **kwargs)
             finally:
                 stages.depth -= 1
             wall, rss = time.perf_counter() - t, stages.s.read()
-            cpu = time.process_time() - c  # this process only: the workers' CPU is a row of its own
+            cpu = stages.s.cpu() - c  # this process only: the workers' CPU is a row of its own
             if capture:
                 capture(stages.captured, args, kwargs, out)
             name = label(args, kwargs, out) if callable(label) else label
@@ -371,13 +380,14 @@ def main() -> None:
     instrument(st)
     cfg = pipeline.load_config(cfg_path, outputs=args.outputs or args.data / "outputs")
     load0 = os.getloadavg()
-    t0, c0, cc0 = time.perf_counter(), time.process_time(), children_cpu()
+    t0, c0, cc0 = time.perf_counter(), sampler.cpu(), children_cpu()
     epoch0 = time.time()
     tasks: list = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         written = pipeline.run_all(cfg, maps=not args.no_maps, workers=args.workers, task_stats=tasks)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0 + children_cpu() - cc0
+    wall, cpu = time.perf_counter() - t0, sampler.cpu() - c0 + children_cpu() - cc0
+    sampling_cpu = sum(sampler.own_cpu)
     load1 = os.getloadavg()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tree_peak = max(sampler.tree_run_peak, sampler.tree_pss()) / 2**20
@@ -429,7 +439,10 @@ def main() -> None:
         f"homes {len(c['origins']) if 'origins' in c else 0:,}; "
         f"facilities {len(c['facilities']) if 'facilities' in c else 0:,}"
     )
-    print(f"CPUs {os.cpu_count()}; load average at start {load0[0]:.1f}, at end {load1[0]:.1f}")
+    print(
+        f"CPUs {os.cpu_count()}; load average at start {load0[0]:.1f}, at end {load1[0]:.1f}; the memory "
+        f"sampling threads' own {sampling_cpu:.1f} CPU s are left out of the figures"
+    )
     hdr = (
         f"{'stage':<58} {'wall s':>7} {'CPU s':>7} {'RSS MB':>7} {'tree MB':>7} {'size MB':>8}  "
         "reference (wall / CPU s)  ratio"
