@@ -261,6 +261,7 @@ def instrument(st: Stages) -> None:
             f"{a[0].workers if a[0].forked else 1} process(es)), all files but the report"
         ),
     )
+    st.wrap(TaskPool, "wait_for", "output: waiting for the maps (the report links them)")
     st.wrap(writing, "_gpkg_layers", "output: GeoPackage layers (this process, before the tasks)")
     st.wrap(writing, "_tables", "output: tables of the CSV, workbook and report (this process)")
     st.wrap(rt, "routes_table", "analysis: routes_table")

@@ -271,14 +271,30 @@ class TaskPool:
         self._collect(timeout=0)
         self._start(slots=self.workers - 1)
 
-    def join(self) -> list[TaskResult]:
-        """Run or wait for every task submitted; their results in the order submitted."""
+    def wait_for(self, names: set[str] | frozenset[str]) -> None:
+        """Run or wait until the tasks named ``names`` have ended (the others go on meanwhile; on one process,
+        the tasks submitted before them run first)."""
+        want = {i for i, t in enumerate(self._given) if t.name in names}
         if not self.forked:
             for i in self._order:
+                if not want - set(self._results):
+                    return
                 if i not in self._results:
                     r = self._results[i] = _measured(self._given[i], record_warnings=False)
                     if self.done is not None:
                         self.done(r)
+            return
+        while want - set(self._results):
+            self._start(slots=self.workers)
+            if not self._running:  # pragma: no cover - a task taken by a worker that died before saying so
+                lost = [self._given[i].name for i in range(len(self._given)) if i not in self._results]
+                raise RuntimeError(f"output tasks lost by their worker processes: {', '.join(lost)}")
+            self._collect(timeout=None)
+
+    def join(self) -> list[TaskResult]:
+        """Run or wait for every task submitted; their results in the order submitted."""
+        if not self.forked:
+            self.wait_for({t.name for t in self._given})
             return [self._results[i] for i in range(len(self._given))]
         while len(self._results) < len(self._given):
             self._start(slots=self.workers)

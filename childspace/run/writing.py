@@ -377,6 +377,17 @@ def _write_files(
     for _ in pool.results():  # ended before this stage
         tick()
     pool.done = lambda r: tick()
+    report = None
+    if maps:  # the report links the maps and figures: written once they are, beside the GeoPackages
+        from childspace.run import writing_maps
+
+        pool.wait_for({t.name for t in map_list})
+        by_name = {r.name: r for r in pool.results()}
+        drawn: dict[str, Path] = {}
+        for t in map_list:
+            drawn.update(by_name[t.name].value or {})
+        progress("报告 HTML report")
+        report = writing_maps.write_report(res, cfg, out, tables, drawn, captions)
     by_name = {r.name: r for r in pool.join()}
     results = [by_name[t.name] for t in tasks]  # in the tasks' order, whatever order they ended in
     if task_stats is not None:
@@ -384,9 +395,6 @@ def _write_files(
     written: dict[str, Path] = {}
     for r in results:
         written.update(r.value or {})
-    if maps:
-        from childspace.run import writing_maps
-
-        progress("报告 HTML report")
-        written["report"] = writing_maps.write_report(res, cfg, out, tables, written, captions)
+    if report is not None:
+        written["report"] = report
     return written
