@@ -353,8 +353,9 @@ class TaskPool:
         if not self._running:
             return
         ready = wait_any(list(self._running), timeout=timeout)
-        for conn in ready:
-            w = self._running[conn]
+        for key in ready:
+            w = self._running[key]
+            conn = w.conn
             while True:
                 try:
                     if not conn.poll():
@@ -367,6 +368,7 @@ class TaskPool:
                     w.task = i
                     continue
                 w.task = None
+                assert isinstance(r, TaskResult)
                 self._results[i] = r
                 _reraise_warnings(r, self._registry)
                 if r.error is not None:
