@@ -261,7 +261,15 @@ def instrument(st: Stages) -> None:
             f"{a[0].workers if a[0].forked else 1} process(es)), all files but the report"
         ),
     )
-    st.wrap(TaskPool, "wait_for", "output: waiting for the maps (the report links them)")
+    st.wrap(
+        TaskPool,
+        "wait_for",
+        lambda a, k, o: (
+            "output: waiting for the maps (the report links them)"
+            if a[0].forked
+            else "output: the tasks, here one after another (all files but the report)"
+        ),
+    )
     st.wrap(writing, "_gpkg_layers", "output: GeoPackage layers (this process, before the tasks)")
     st.wrap(writing, "_tables", "output: tables of the CSV, workbook and report (this process)")
     st.wrap(rt, "routes_table", "analysis: routes_table")
@@ -396,15 +404,16 @@ def main() -> None:
     covered_w = sum(r["wall_s"] for r in st.rows)
     covered_c = sum(r["cpu_s"] for r in st.rows)
     workers_cpu = children_cpu() - cc0
-    if workers_cpu > 0.05:  # tasks on forked processes, beside the rows above (their wall overlaps them)
-        starts = [r.start for r in tasks]
-        span = max(r.start + r.wall_s for r in tasks) - min(starts) if tasks else 0.0
+    forked = [r for r in tasks if r.pid != os.getpid()]
+    if forked:  # tasks on forked processes, beside the rows above (their wall overlaps them)
+        starts = [r.start for r in forked]
+        span = max(r.start + r.wall_s for r in forked) - min(starts)
         st.rows.append(
             {
-                "stage": f"output: {len(tasks)} tasks on worker processes (CPU of the workers; wall: span)",
+                "stage": f"output: {len(forked)} tasks on worker processes (CPU of the workers; wall: span)",
                 "wall_s": span,
                 "cpu_s": workers_cpu,
-                "peak_rss_mb": max((r.peak_rss_mb for r in tasks), default=float("nan")),
+                "peak_rss_mb": max(r.peak_rss_mb for r in forked),
                 "tree_pss_mb": float("nan"),
                 "parallel": True,
             }
