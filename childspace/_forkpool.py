@@ -247,7 +247,6 @@ class TaskPool:
         self._running: dict[Any, _Worker] = {}  # by the worker's result connection
         self._registry: dict[Any, Any] = {}
         self._frozen = False
-        self._failed: BaseException | None = None
         if self.forked:
             ctx = multiprocessing.get_context("fork")
             self._ctx = ctx
