@@ -4,15 +4,17 @@ Input: the folder written by ``scripts/make_county.py`` (made here with ``--make
 :func:`childspace.run.pipeline.run_all` on the folder's ``county.toml``, exactly as ``childspace report`` runs it;
 each stage is timed by wrapping the public library function the pipeline calls (the pipeline has no stage hooks),
 counting only the outermost wrapped call (a function called inside another stage belongs to that stage). Per stage:
-wall s, CPU s (all threads of this process plus the worker processes that ended during the stage, from
-``RUSAGE_CHILDREN``), the highest RSS of this process sampled during the stage (every 20 ms), the highest memory of
-the whole process tree (the sum of the PSS of this process and its children, sampled every 0.25 s: pages shared by
-forked workers counted once) and, for writers, the size of what was written. Whatever the wrapped functions do not
-cover is the ``other`` row.
+wall s, CPU s (all threads of this process but the sampling ones), the highest RSS of this process sampled during
+the stage (every 20 ms), the highest memory of the whole process tree (the sum of the PSS of this process and its
+children, sampled every 0.25 s: pages shared by forked workers counted once) and, for writers, the size of what
+was written. Whatever the wrapped functions do not cover is the ``other`` row.
 
-The output files are written as tasks (:mod:`childspace._forkpool`) on ``--workers`` processes: their stage row is
-the whole of the tasks (the parent's wait, and the CPU of the workers), and a second table lists each task as
-measured in the process that ran it (wall s, CPU s, its peak RSS, pages shared with the parent included).
+The output files are written as tasks (:mod:`childspace._forkpool`) on ``--workers`` processes, the maps of the
+coverage already while the routes are computed: one row is this process's wait for the tasks still running when
+the analyses end (with one process: all the tasks, run there), one the CPU of the worker processes (from
+``RUSAGE_CHILDREN``; its wall is the span from the first task's start to the last one's end, beside the other
+rows), and a second table lists each task as measured in the process that ran it (when it started, wall s, CPU
+s, its peak RSS, pages shared with the parent included).
 
 In the same process, after the run, a reference for each heavy stage, so the ratio travels between machines:
 
@@ -62,6 +64,9 @@ class Sampler:
         self.tree_run_peak = 0
         self.dt = dt
         self.tree_dt = tree_dt
+        #: CPU seconds of the sampling threads themselves (reading /proc/PID/smaps of 4 GB processes costs),
+        #: taken out of the stages' CPU so that the figures do not grow with the wall time
+        self.own_cpu = [0.0, 0.0]
         self._stop = threading.Event()
         for target in (self._run, self._run_tree):
             threading.Thread(target=target, daemon=True).start()
@@ -69,6 +74,7 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, self.proc.memory_info().rss)
+            self.own_cpu[0] = time.thread_time()
             time.sleep(self.dt)
 
     def tree_pss(self) -> int:
@@ -85,7 +91,12 @@ class Sampler:
             v = self.tree_pss()
             self.tree_peak = max(self.tree_peak, v)
             self.tree_run_peak = max(self.tree_run_peak, v)
+            self.own_cpu[1] = time.thread_time()
             time.sleep(self.tree_dt)
+
+    def cpu(self) -> float:
+        """CPU seconds of this process, without those of the sampling threads."""
+        return time.process_time() - sum(self.own_cpu)
 
     def reset(self) -> None:
         self.peak = self.proc.memory_info().rss
@@ -131,13 +142,13 @@ class Stages:
                 return func(*args, **kwargs)
             stages.depth += 1
             stages.s.reset()
-            t, c, cc = time.perf_counter(), time.process_time(), children_cpu()
+            t, c = time.perf_counter(), stages.s.cpu()
             try:
                 out = func(*args, **kwargs)
             finally:
                 stages.depth -= 1
             wall, rss = time.perf_counter() - t, stages.s.read()
-            cpu = time.process_time() - c + children_cpu() - cc
+            cpu = stages.s.cpu() - c  # this process only: the workers' CPU is a row of its own
             if capture:
                 capture(stages.captured, args, kwargs, out)
             name = label(args, kwargs, out) if callable(label) else label
@@ -149,6 +160,7 @@ class Stages:
             else:
                 row = {
                     "stage": name,
+                    "end": time.perf_counter(),
                     "wall_s": wall,
                     "cpu_s": cpu,
                     "peak_rss_mb": rss / 2**20,
@@ -237,14 +249,30 @@ def instrument(st: Stages) -> None:
     from childspace.run import osm_inputs, writing
 
     st.wrap(osm_inputs, "basemap_from_osm", "parse: offline base map from the extract")
-    # the output tasks as a whole (on --workers processes); each task is measured where it ran (task_stats)
+    # the output tasks: this process's wait for those not ended when the analyses are (on one process: all of
+    # them, run here); each task is measured where it ran (task_stats), the workers' CPU is a row of its own
+    from childspace._forkpool import TaskPool
+
     st.wrap(
-        writing,
-        "run_tasks",
+        TaskPool,
+        "join",
         lambda a, k, o: (
-            f"output: {len(a[0])} tasks on {k.get('workers', 1)} process(es), all files but the report"
+            f"output: waiting for the tasks ({len(o)} on "
+            f"{a[0].workers if a[0].forked else 1} process(es)), all files but the report"
         ),
     )
+    st.wrap(
+        TaskPool,
+        "wait_for",
+        lambda a, k, o: (
+            "output: waiting for the maps (the report links them)"
+            if a[0].forked
+            else "output: the tasks, here one after another (all files but the report)"
+        ),
+    )
+    st.wrap(writing, "_gpkg_layers", "output: GeoPackage layers (this process, before the tasks)")
+    st.wrap(writing, "_tables", "output: tables of the CSV, workbook and report (this process)")
+    st.wrap(rt, "routes_table", "analysis: routes_table")
     st.wrap(writing, "write_geopackage", lambda a, k, o: f"output: GeoPackage {Path(a[0]).name}")
     st.wrap(atlas, "write_atlas", "output: atlas.pdf")
     st.wrap(report, "write_csv_tables", "output: CSV tables")
@@ -361,17 +389,36 @@ def main() -> None:
     instrument(st)
     cfg = pipeline.load_config(cfg_path, outputs=args.outputs or args.data / "outputs")
     load0 = os.getloadavg()
-    t0, c0, cc0 = time.perf_counter(), time.process_time(), children_cpu()
+    t0, c0, cc0 = time.perf_counter(), sampler.cpu(), children_cpu()
+    epoch0 = time.time()
     tasks: list = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         written = pipeline.run_all(cfg, maps=not args.no_maps, workers=args.workers, task_stats=tasks)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0 + children_cpu() - cc0
+    wall, cpu = time.perf_counter() - t0, sampler.cpu() - c0 + children_cpu() - cc0
+    sampling_cpu = sum(sampler.own_cpu)
     load1 = os.getloadavg()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tree_peak = max(sampler.tree_run_peak, sampler.tree_pss()) / 2**20
+    analyses_end = max((r["end"] for r in st.rows if r["stage"].startswith("analysis:")), default=t0)
     covered_w = sum(r["wall_s"] for r in st.rows)
     covered_c = sum(r["cpu_s"] for r in st.rows)
+    workers_cpu = children_cpu() - cc0
+    forked = [r for r in tasks if r.pid != os.getpid()]
+    if forked:  # tasks on forked processes, beside the rows above (their wall overlaps them)
+        starts = [r.start for r in forked]
+        span = max(r.start + r.wall_s for r in forked) - min(starts)
+        st.rows.append(
+            {
+                "stage": f"output: {len(forked)} tasks on worker processes (CPU of the workers; wall: span)",
+                "wall_s": span,
+                "cpu_s": workers_cpu,
+                "peak_rss_mb": max(r.peak_rss_mb for r in forked),
+                "tree_pss_mb": float("nan"),
+                "parallel": True,
+            }
+        )
+        covered_c += workers_cpu
     st.rows.append(
         {
             "stage": "other (pipeline glue, not wrapped)",
@@ -402,7 +449,10 @@ def main() -> None:
         f"homes {len(c['origins']) if 'origins' in c else 0:,}; "
         f"facilities {len(c['facilities']) if 'facilities' in c else 0:,}"
     )
-    print(f"CPUs {os.cpu_count()}; load average at start {load0[0]:.1f}, at end {load1[0]:.1f}")
+    print(
+        f"CPUs {os.cpu_count()}; load average at start {load0[0]:.1f}, at end {load1[0]:.1f}; the memory "
+        f"sampling threads' own {sampling_cpu:.1f} CPU s are left out of the figures"
+    )
     hdr = (
         f"{'stage':<58} {'wall s':>7} {'CPU s':>7} {'RSS MB':>7} {'tree MB':>7} {'size MB':>8}  "
         "reference (wall / CPU s)  ratio"
@@ -440,18 +490,22 @@ def main() -> None:
             "cpu_s": r.cpu_s,
             "peak_rss_mb": r.peak_rss_mb,
             "pid": r.pid,
+            "start_s": r.start - epoch0,
             "size_mb": sum(sizes.get(k, 0.0) for k in (r.value or {})),
         }
         for r in tasks
     ]
     if task_rows:
         print(
-            f"\noutput tasks, each measured in the process that ran it ({len({r['pid'] for r in task_rows})} processes):"
+            f"\noutput tasks, each measured in the process that ran it ({len({r['pid'] for r in task_rows})} "
+            "processes; start: s after the run's start; analyses ended at "
+            f"{analyses_end - t0:.1f} s):"
         )
+        print(f"  {'task':<60} {'start':>7} {'wall s':>7} {'CPU s':>7} {'RSS MB':>7} {'size MB':>8}")
         for r in task_rows:
             print(
-                f"  {r['task'][:60]:<60} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} {r['peak_rss_mb']:7.0f} "
-                f"{r['size_mb']:8.1f}  pid {r['pid']}"
+                f"  {r['task'][:60]:<60} {r['start_s']:7.1f} {r['wall_s']:7.2f} {r['cpu_s']:7.2f} "
+                f"{r['peak_rss_mb']:7.0f} {r['size_mb']:8.1f}  pid {r['pid']}"
             )
     gpkg = sizes.get("geopackage", float("nan"))
     html = {k: v for k, v in sizes.items() if k.startswith("map:")}

@@ -10,6 +10,10 @@ with ``workers=1`` the tasks run serially here, exactly as a plain loop would.
 Each task's warnings are raised again in this process when it ends; a task that fails stops the others (their
 processes are ended) and its exception is raised here, as it would have been in a serial run. The results come
 back in the tasks' order, whatever order they finished in.
+
+:class:`TaskPool` takes tasks as they become ready (e.g. the maps of the coverage while the routes are still
+being computed): a worker forked then inherits the results of that moment, runs the tasks it knows and ends;
+this process counts as one of the ``workers`` while it computes.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +53,8 @@ class TaskResult:
     #: the highest resident memory of the process while the task ran (MB; pages shared with the parent count)
     peak_rss_mb: float = float("nan")
     pid: int = 0
+    #: when the task started (seconds since the epoch)
+    start: float = 0.0
     warnings: list[tuple[str, type[Warning], str, int]] = field(default_factory=list)
     error: BaseException | None = None
 
@@ -110,7 +115,7 @@ def _peak_rss_mb() -> float:
 
 def _measured(task: Task, record_warnings: bool) -> TaskResult:
     _reset_peak()
-    res = TaskResult(task.name, pid=os.getpid())
+    res = TaskResult(task.name, pid=os.getpid(), start=time.time())
     t, c = time.perf_counter(), time.process_time()
     try:
         if record_warnings:
@@ -131,8 +136,7 @@ def _measured(task: Task, record_warnings: bool) -> TaskResult:
 # ---------------------------------------------------------------------------------------------------------------
 # the worker processes
 # ---------------------------------------------------------------------------------------------------------------
-_tasks: Sequence[Task] = ()  # the tasks of the pool being started: inherited by its forked processes
-_parent = 0
+_parent = 0  # the process that forked the workers
 _release: tuple[str, ...] = ()  # files whose inherited descriptors the workers close (a lock of this process)
 
 
@@ -170,11 +174,11 @@ def _close_inherited(paths: Sequence[str]) -> None:
             pass
 
 
-def _child_run(i: int) -> TaskResult:
+def _child_run(task: Task) -> TaskResult:
     try:
-        return _measured(_tasks[i], record_warnings=True)
+        return _measured(task, record_warnings=True)
     except BaseException as exc:  # noqa: BLE001 - sent to the parent, which raises it
-        res = TaskResult(_tasks[i].name, pid=os.getpid(), error=exc)
+        res = TaskResult(task.name, pid=os.getpid(), error=exc)
         try:
             pickle.dumps(exc)
         except Exception:  # noqa: BLE001 - an exception that cannot cross processes: its type and text do
@@ -201,63 +205,228 @@ def run_tasks(
     ended); its warnings are raised here when it ends. ``release``: files this process holds open (a lock)
     whose descriptors the workers close as they start, so that the lock ends with this process.
     """
-    workers = max(1, min(int(workers), len(tasks)))
-    if workers == 1 or not can_fork():
-        out = []
-        for t in tasks:
-            r = _measured(t, record_warnings=False)
-            out.append(r)
-            if done is not None:
-                done(r)
-        return out
-    return _run_forked(tasks, workers, done, tuple(os.fspath(p) for p in release))
+    with TaskPool(min(max(1, int(workers)), max(1, len(tasks))), done=done, release=release) as pool:
+        pool.submit(tasks)
+        return pool.join()
 
 
-def _run_forked(
-    tasks: Sequence[Task], workers: int, done: Callable[[TaskResult], None] | None, release: tuple[str, ...]
-) -> list[TaskResult]:
-    global _tasks, _parent, _release
-    _tasks, _parent, _release = tasks, os.getpid(), release
-    order = sorted(range(len(tasks)), key=lambda i: -tasks[i].weight)  # heaviest first (stable)
-    results: list[TaskResult | None] = [None] * len(tasks)
-    registry: dict[Any, Any] = {}
-    gc.collect()
-    gc.freeze()  # the children's collector leaves the inherited objects alone (their pages stay shared)
-    ex = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_child_init)
-    failed: BaseException | None = None
-    try:
-        pending: dict[Future[TaskResult], int] = {ex.submit(_child_run, i): i for i in order}
-        while pending and failed is None:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in sorted(finished, key=lambda f: pending[f]):
-                i = pending.pop(fut)
-                r = fut.result()  # a process that died (killed, out of memory) raises BrokenProcessPool
-                results[i] = r
-                _reraise_warnings(r, registry)
-                if r.error is not None:
-                    failed = r.error
+# ---------------------------------------------------------------------------------------------------------------
+# the pool: tasks given as they become ready, while this process goes on computing
+# ---------------------------------------------------------------------------------------------------------------
+class TaskPool:
+    """Run tasks on forked processes as they become ready, while this process goes on with other work.
+
+    ``submit(tasks)`` adds tasks whose inputs are computed; ``poll()`` (cheap: call it between steps) collects
+    what ended, raises a failed task's error and starts processes for waiting tasks; ``join()`` waits for every
+    task and returns the results in the order they were submitted. While this process is computing (between
+    ``submit``/``poll`` and ``join``) it counts as one of the ``workers`` processes: on two CPUs one task runs
+    beside it, two once it only waits. A process forked before some tasks were submitted does not know them
+    (it inherited the state of that moment): it ends when none of the tasks it knows is left, and a new process
+    is forked for the others. The workers take the tasks in the order given to them, the heaviest of each
+    ``submit`` first.
+
+    With ``workers=1``, or where :func:`can_fork` is False, nothing runs before ``join``, which runs the tasks
+    one after another here, in the order submitted (warnings raised as they come, exactly as a plain loop).
+    Use it as a context manager: leaving the block (an error, Ctrl+C) ends the workers still running, so that
+    nothing more is written.
+    """
+
+    def __init__(
+        self,
+        workers: int = 1,
+        done: Callable[[TaskResult], None] | None = None,
+        release: Sequence[str | os.PathLike[str]] = (),
+    ) -> None:
+        self.workers = max(1, int(workers))
+        self.forked = self.workers > 1 and can_fork()
+        self.done = done
+        self.release = tuple(os.fspath(p) for p in release)
+        self._given: list[Task] = []  # in the order submitted
+        self._order: list[int] = []  # the order the workers take them (indices into _given)
+        self._results: dict[int, TaskResult] = {}
+        self._running: dict[Any, _Worker] = {}  # by the worker's result connection
+        self._registry: dict[Any, Any] = {}
+        self._frozen = False
+        if self.forked:
+            ctx = multiprocessing.get_context("fork")
+            self._ctx = ctx
+            self._next = ctx.RawValue("q", 0)  # in shared memory: the next position of _order to take
+            self._lock = ctx.Lock()
+
+    # -- the parent's side ----------------------------------------------------------------------------------
+    def submit(self, tasks: Sequence[Task]) -> None:
+        """Add ``tasks`` (their inputs are computed); on forked processes they may start at once."""
+        first = len(self._given)
+        self._given.extend(tasks)
+        idx = range(first, len(self._given))
+        self._order.extend(sorted(idx, key=lambda i: -self._given[i].weight) if self.forked else idx)
+        self.poll()
+
+    def poll(self) -> None:
+        """Collect the tasks that ended (their warnings raised here, a failure raised here); start processes
+        for waiting tasks, leaving one CPU to this process."""
+        if not self.forked:
+            return
+        self._collect(timeout=0)
+        self._start(slots=self.workers - 1)
+
+    def wait_for(self, names: set[str] | frozenset[str]) -> None:
+        """Run or wait until the tasks named ``names`` have ended (the others go on meanwhile; on one process,
+        the tasks submitted before them run first)."""
+        want = {i for i, t in enumerate(self._given) if t.name in names}
+        if not self.forked:
+            for i in self._order:
+                if not want - set(self._results):
+                    return
+                if i not in self._results:
+                    r = self._results[i] = _measured(self._given[i], record_warnings=False)
+                    if self.done is not None:
+                        self.done(r)
+            return
+        while want - set(self._results):
+            self._start(slots=self.workers)
+            if not self._running:  # pragma: no cover - a task taken by a worker that died before saying so
+                lost = [self._given[i].name for i in range(len(self._given)) if i not in self._results]
+                raise RuntimeError(f"output tasks lost by their worker processes: {', '.join(lost)}")
+            self._collect(timeout=None)
+
+    def join(self) -> list[TaskResult]:
+        """Run or wait for every task submitted; their results in the order submitted."""
+        if not self.forked:
+            self.wait_for({t.name for t in self._given})
+            return [self._results[i] for i in range(len(self._given))]
+        while len(self._results) < len(self._given):
+            self._start(slots=self.workers)
+            if not self._running:  # pragma: no cover - a task taken by a worker that died before saying so
+                lost = [self._given[i].name for i in range(len(self._given)) if i not in self._results]
+                raise RuntimeError(f"output tasks lost by their worker processes: {', '.join(lost)}")
+            self._collect(timeout=None)
+        for w in list(self._running.values()):  # ending: nothing left for them to take
+            w.proc.join()  # joined: their CPU time counts in RUSAGE_CHILDREN
+            w.conn.close()
+        self._running.clear()
+        self._unfreeze()
+        return [self._results[i] for i in range(len(self._given))]
+
+    def results(self) -> list[TaskResult]:
+        """The results of the tasks ended so far (in the order submitted)."""
+        return [self._results[i] for i in sorted(self._results)]
+
+    def close(self) -> None:
+        """End every worker still running (nothing more is written) and let the collector go on as before."""
+        for w in list(self._running.values()):
+            if w.proc.is_alive():
+                w.proc.terminate()
+        for w in list(self._running.values()):
+            w.proc.join(timeout=10)
+            w.conn.close()
+        self._running.clear()
+        self._unfreeze()
+
+    def __enter__(self) -> TaskPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self, slots: int) -> None:
+        """Fork workers while fewer than ``slots`` run and some task is not taken yet."""
+        while len(self._running) < slots and self._next.value < len(self._order):
+            # the workers' collector leaves the inherited objects alone (their pages stay shared), and so does
+            # this process's while they run (a full collection here would touch, and copy, them all)
+            gc.freeze()
+            self._frozen = True
+            _trim_heap()  # the free pages of this process's heap are not handed down to the worker
+            global _parent, _release
+            _parent, _release = os.getpid(), self.release
+            rd, wr = self._ctx.Pipe(duplex=False)
+            p = self._ctx.Process(target=_worker_main, args=(self, len(self._order), wr))
+            p.start()
+            wr.close()
+            self._running[rd] = _Worker(p, rd)
+
+    def _collect(self, timeout: float | None) -> None:
+        """Read what the workers sent (waiting up to ``timeout`` s for something, None: until something comes)."""
+        from multiprocessing.connection import wait as wait_any
+
+        if not self._running:
+            return
+        ready = wait_any(list(self._running), timeout=timeout)
+        for key in ready:
+            w = self._running[key]
+            conn = w.conn
+            while True:
+                try:
+                    if not conn.poll():
+                        break
+                    kind, i, r = conn.recv()
+                except (EOFError, OSError):  # the worker ended (its last message was read before)
+                    self._ended(w)
                     break
-                if done is not None:
-                    done(r)
-    except BaseException:
-        _end(ex)
-        raise
+                if kind == "start":
+                    w.task = i
+                    continue
+                w.task = None
+                assert isinstance(r, TaskResult)
+                self._results[i] = r
+                _reraise_warnings(r, self._registry)
+                if r.error is not None:
+                    self.close()
+                    raise r.error
+                if self.done is not None:
+                    self.done(r)
+
+    def _ended(self, w: _Worker) -> None:
+        w.proc.join()
+        w.conn.close()
+        del self._running[w.conn]
+        if w.task is not None:  # killed (out of memory?) while running a task
+            name = self._given[w.task].name
+            code = w.proc.exitcode
+            self.close()
+            raise RuntimeError(f"the process writing {name} ended unexpectedly (exit code {code})")
+
+    def _unfreeze(self) -> None:
+        if self._frozen and not self._running:
+            gc.unfreeze()
+            self._frozen = False
+
+    # -- a worker's side ------------------------------------------------------------------------------------
+    def _take(self, known: int) -> int | None:
+        with self._lock:
+            pos = self._next.value
+            if pos >= known:
+                return None
+            self._next.value = pos + 1
+        return self._order[pos]
+
+
+def _trim_heap() -> None:
+    """Give the free memory of the C heap back to the system (glibc's ``malloc_trim``; elsewhere nothing)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+
+
+@dataclass
+class _Worker:
+    proc: Any
+    conn: Any
+    task: int | None = None
+
+
+def _worker_main(pool: TaskPool, known: int, conn: Any) -> None:
+    """A worker: take the next task it knows, run it, send its result; end when none is left or one failed."""
+    _child_init()
+    try:
+        while (i := pool._take(known)) is not None:
+            conn.send(("start", i, None))
+            r = _child_run(pool._given[i])
+            conn.send(("done", i, r))
+            if r.error is not None:
+                break
     finally:
-        gc.unfreeze()
-        _tasks, _release = (), ()
-    if failed is not None:
-        _end(ex)
-        raise failed
-    ex.shutdown(wait=True)  # the processes are joined: their CPU time counts in RUSAGE_CHILDREN
-    return [r for r in results if r is not None]
-
-
-def _end(ex: ProcessPoolExecutor) -> None:
-    """Stop every worker now (a task failed, or Ctrl+C): nothing more is written into the staging folder."""
-    procs = list((getattr(ex, "_processes", None) or {}).values())
-    for p in procs:
-        if p.is_alive():
-            p.terminate()
-    for p in procs:
-        p.join(timeout=10)
-    ex.shutdown(wait=False, cancel_futures=True)
+        conn.close()

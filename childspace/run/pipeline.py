@@ -7,7 +7,7 @@ library functions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -277,9 +277,18 @@ def _radii(cfg: RunConfig) -> Any:
 
 
 def run_analyses(
-    cfg: RunConfig, coverage: bool = True, routes: bool = True, progress: Progress = _quiet
+    cfg: RunConfig,
+    coverage: bool = True,
+    routes: bool = True,
+    progress: Progress = _quiet,
+    ready: Callable[[Results], None] | None = None,
 ) -> Results:
-    """Load, build the network and run the analyses of ``cfg``; returns the frames (writes nothing)."""
+    """Load, build the network and run the analyses of ``cfg``; returns the frames (writes nothing).
+
+    ``ready``: called once the coverage (service areas, unit tables, gaps, pilots) and the plan's indicators
+    are computed, before the routes, with those results (a :class:`Results` whose frames are the final ones;
+    the outputs that read only them can be written meanwhile, :class:`childspace.run.writing.OutputRun`).
+    """
     import warnings
 
     import geopandas as gpd
@@ -383,6 +392,13 @@ def run_analyses(
                 max_snap=snap,
                 access=access,
             )
+    from childspace.run.plan_step import add_indicators  # the action plan's targets, measured
+
+    early = None
+    if ready is not None:  # the plan's indicators read no route: measured now, with the coverage
+        early = Results(inputs=inp, network=net, tables=dict(res.tables), layers=dict(res.layers))
+        add_indicators(cfg, early, progress)
+        ready(early)
     if routes and fac is not None and inp.origins is not None:
         from childspace.analysis import routes as rt
         from childspace.analysis import safety
@@ -439,9 +455,11 @@ def run_analyses(
                     "check the local rules"
                 )
                 progress(f"  {zones.attrs['note']}")
-    from childspace.run.plan_step import add_indicators  # the action plan's targets, measured
-
-    add_indicators(cfg, res, progress)
+    if early is None:
+        add_indicators(cfg, res, progress)
+    else:  # the frames the indicators added, in the place they would have had (the GeoPackage's layer order)
+        res.layers.update({k: v for k, v in early.layers.items() if k not in res.layers})
+        res.tables.update({k: v for k, v in early.tables.items() if k not in res.tables})
     res.summary = summarise(res, cfg)
     return res
 
@@ -597,16 +615,22 @@ def run_all(
     """Run the whole chain on ``cfg`` and write its outputs; returns the files written.
 
     The output folder is locked for the whole run (a second run into it stops, or waits with ``wait``) and
-    checked before the analyses start (:func:`preflight`). ``workers``: processes writing the outputs (default
-    the config's ``[run] workers``, else two; 1 writes them one after another); ``task_stats`` receives each
-    output task's measurements (:func:`childspace.run.writing.write_outputs`).
+    checked before the analyses start (:func:`preflight`). ``workers``: processes for the run (default the
+    config's ``[run] workers``, else two; 1 computes, then writes the outputs one after another): with two, the
+    maps of the coverage and the atlas are written on another process while this one computes the routes
+    (:class:`childspace.run.writing.OutputRun`), the other files on two once the analyses end; ``task_stats``
+    receives each output task's measurements (:func:`childspace.run.writing.write_outputs`).
     """
+    from childspace.run.writing import OutputRun
+
     preflight(cfg)
     with outdir.locked(Path(cfg.outputs), wait=wait, progress=progress):
-        res = run_analyses(cfg, coverage=coverage, routes=routes, progress=progress)
-        for line in res.summary:
-            progress(line)
-        return write_outputs(res, cfg, maps=maps, progress=progress, workers=workers, task_stats=task_stats)
+        # the maps of the coverage are written on another process while this one computes the routes
+        with OutputRun(cfg, maps=maps, progress=progress, workers=workers, task_stats=task_stats) as w:
+            res = run_analyses(cfg, coverage=coverage, routes=routes, progress=w.progress, ready=w.ready)
+            for line in res.summary:
+                progress(line)
+            return w.finish(res)
 
 
 def build_network_file(

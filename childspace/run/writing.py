@@ -8,10 +8,11 @@ calls it and re-exports :func:`write_outputs` and :func:`write_geopackage`.
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from childspace._forkpool import Task, TaskResult, can_fork, default_workers, run_tasks
+from childspace._forkpool import Task, TaskPool, TaskResult, can_fork, default_workers
 from childspace._progress import counter
 from childspace.run import outdir
 from childspace.run.config import RunConfig
@@ -110,15 +111,107 @@ def write_outputs(
     atlas), run on ``workers`` processes (default ``cfg.workers``, else two, or one on a one-CPU machine; see
     :mod:`childspace._forkpool`); the HTML report, which links them, is written last. ``task_stats``, when
     given, receives each task's measurements (wall s, CPU s, peak RSS of the process that ran it).
+    :class:`OutputRun` does the same while the analyses are still running (``childspace report``).
     """
-    out = Path(os.path.abspath(cfg.outputs))
-    progress(f"写出 Writing {out}")
-    n = resolve_workers(cfg, workers)
-    with outdir.staged(out, info=_manifest_info(cfg, maps), wait=wait, progress=progress) as stage:
+    with OutputRun(
+        cfg, maps=maps, progress=progress, wait=wait, workers=workers, task_stats=task_stats
+    ) as run:
+        return run.finish(res)
+
+
+class OutputRun:
+    """A run's outputs, started while its analyses go on: the maps of the coverage are written on another
+    process while this one computes the routes, the other files once everything is computed.
+
+    Use::
+
+        with OutputRun(cfg, workers=2) as w:
+            res = run_analyses(cfg, progress=w.progress, ready=w.ready)
+            written = w.finish(res)
+
+    Entering it takes the output folder's staging folder (:func:`childspace.run.outdir.staged`); leaving it
+    with an error (an analysis or a task failed, Ctrl+C) ends the worker processes and deletes the staging
+    folder: the output folder is left as it was. ``progress`` (pass it to the analyses) also collects the
+    tasks that ended between two steps, raising a failed one's error at once. On one process (``workers=1``,
+    or where tasks cannot run on forked processes) every file is written in :meth:`finish`, as before.
+    """
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        maps: bool = True,
+        progress: Progress = _quiet,
+        wait: bool = False,
+        workers: int | None = None,
+        task_stats: list[TaskResult] | None = None,
+    ) -> None:
+        self.cfg, self.maps, self._progress, self.wait = cfg, maps, progress, wait
+        self.out = Path(os.path.abspath(cfg.outputs))
+        self.workers = resolve_workers(cfg, workers)
+        self.task_stats = task_stats
+        self._stack = ExitStack()
+        self.stage = self.out
+        self.pool = TaskPool(1)
+        self._started: set[str] = set()  # the tasks given to the pool before finish (by name)
+        self._base: Any = None
+
+    def __enter__(self) -> OutputRun:
+        with ExitStack() as stack:
+            self.stage = stack.enter_context(
+                outdir.staged(
+                    self.out,
+                    info=_manifest_info(self.cfg, self.maps),
+                    wait=self.wait,
+                    progress=self._progress,
+                )
+            )
+            lock = outdir.lock_path(self.out)  # ends with this process, not with its workers
+            n = self.workers if can_fork() else 1
+            self.pool = stack.enter_context(TaskPool(n, release=[lock]))
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._stack.__exit__(*exc)
+
+    def progress(self, msg: str) -> None:
+        """The analyses' progress callback: collects the tasks that ended (a failure is raised here), then says
+        ``msg``."""
+        self.pool.poll()
+        self._progress(msg)
+
+    def ready(self, res: Results) -> None:
+        """The coverage is computed (``res``: its results, the routes not yet): its maps, the pilots' and venues'
+        maps and the atlas start on another process (only when the outputs run on more than one)."""
+        if not (self.maps and self.pool.forked):
+            return
+        from childspace.run import writing_maps
+
+        self._base = writing_maps.basemap(res, self.cfg)
+        tasks, _ = writing_maps.map_tasks(res, self.cfg, self.stage, base=self._base)
+        if tasks:
+            self._progress(
+                f"地图 Maps: {len(tasks)} 项在分析的同时写出 {len(tasks)} maps written while the analyses go on"
+            )
+            self.pool.submit(tasks)
+            self._started = {t.name for t in tasks}
+
+    def finish(self, res: Results) -> dict[str, Path]:
+        """Write the other files of ``res`` (the whole run's results), wait for every task, write the report;
+        returns the files (their paths in the output folder, where they are once the block ends)."""
+        self._progress(f"写出 Writing {self.out}")
         written = _write_files(
-            res, cfg, stage, maps=maps, progress=progress, workers=n, task_stats=task_stats
+            res,
+            self.cfg,
+            self.stage,
+            maps=self.maps,
+            progress=self._progress,
+            pool=self.pool,
+            started=self._started,
+            base=self._base,
+            task_stats=self.task_stats,
         )
-    return {k: out / p.relative_to(stage) for k, p in written.items()}
+        return {k: self.out / p.relative_to(self.stage) for k, p in written.items()}
 
 
 def resolve_workers(cfg: RunConfig, workers: int | None = None) -> int:
@@ -222,10 +315,29 @@ def _write_files(
     progress: Progress = _quiet,
     workers: int = 1,
     task_stats: list[TaskResult] | None = None,
+    pool: TaskPool | None = None,
+    started: set[str] | frozenset[str] = frozenset(),
+    base: Any = None,
 ) -> dict[str, Path]:
-    """Write every output file under ``out`` (the staging folder): the independent tasks, then the report."""
+    """Write every output file under ``out`` (the staging folder): the independent tasks, then the report.
+
+    ``pool``: the pool of the run (its tasks named in ``started`` were given to it before, on the results of
+    the coverage), else one of ``workers`` processes; ``base``: the maps' base map, when made before."""
     from childspace.outputs.geopackage import is_cgcs2000
 
+    if pool is None:
+        lock = outdir.lock_path(Path(os.path.abspath(cfg.outputs)))  # ends with this process, not its workers
+        with TaskPool(workers if can_fork() else 1, release=[lock]) as own:
+            return _write_files(res, cfg, out, maps, progress, task_stats=task_stats, pool=own, base=base)
+    captions: dict[str, str] = {}
+    map_list: list[Task] = []
+    if maps:
+        from childspace.run import writing_maps
+
+        progress("地图 Maps (HTML and PNG)")
+        map_list, captions = writing_maps.map_tasks(res, cfg, out, base=base)
+        if pool.forked:  # the routes map starts now, while this process makes the GeoPackages' layers
+            pool.submit([t for t in map_list if t.name not in started])
     progress("GIS 数据包 GeoPackage (EPSG:4326 and the local projected CRS, QGIS styles)")
     layers = _gpkg_layers(res, cfg)
     style = {"target_pct": cfg.target_pct, "categories": cfg.categories}
@@ -253,32 +365,36 @@ def _write_files(
     tables = _tables(res)
     tasks.append(Task("tables/*.csv", lambda: _write_csv(out, tables), weight=6))
     tasks.append(Task("childspace.xlsx", lambda: _write_workbook(cfg, out, tables), weight=4))
-    captions: dict[str, str] = {}
-    if maps:
-        from childspace.run import writing_maps
-
-        progress("地图 Maps (HTML and PNG)")
-        map_tasks, captions = writing_maps.map_tasks(res, cfg, out)
-        tasks += map_tasks
-    n = workers if can_fork() else 1
+    pool.submit(tasks if pool.forked else tasks + map_list)  # one process: in this order, as a plain loop
+    tasks += map_list
+    n = pool.workers if pool.forked else 1
     progress(
         f"写出 {len(tasks)} 项 Writing {len(tasks)} outputs (GeoPackages, tables"
         + (", maps, atlas" if maps else "")
         + f") on {min(n, len(tasks))} process{'es' if min(n, len(tasks)) > 1 else ''}"
     )
     tick = counter(len(tasks), unit="files")
-    lock = outdir.lock_path(
-        Path(os.path.abspath(cfg.outputs))
-    )  # ends with this process, not with its workers
-    results = run_tasks(tasks, workers=n, done=lambda r: tick(), release=[lock])
+    for _ in pool.results():  # ended before this stage
+        tick()
+    pool.done = lambda r: tick()
+    report = None
+    if maps:  # the report links the maps and figures: written once they are, beside the GeoPackages
+        from childspace.run import writing_maps
+
+        pool.wait_for({t.name for t in map_list})
+        by_name = {r.name: r for r in pool.results()}
+        drawn: dict[str, Path] = {}
+        for t in map_list:
+            drawn.update(by_name[t.name].value or {})
+        progress("报告 HTML report")
+        report = writing_maps.write_report(res, cfg, out, tables, drawn, captions)
+    by_name = {r.name: r for r in pool.join()}
+    results = [by_name[t.name] for t in tasks]  # in the tasks' order, whatever order they ended in
     if task_stats is not None:
         task_stats.extend(results)
     written: dict[str, Path] = {}
-    for r in results:  # in the tasks' order, whatever order they ended in
+    for r in results:
         written.update(r.value or {})
-    if maps:
-        from childspace.run import writing_maps
-
-        progress("报告 HTML report")
-        written["report"] = writing_maps.write_report(res, cfg, out, tables, written, captions)
+    if report is not None:
+        written["report"] = report
     return written

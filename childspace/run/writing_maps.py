@@ -61,8 +61,26 @@ def _both(out: Path, key: str, fmap: Callable[[], Any], fig: Callable[[], Any]) 
     return written
 
 
-def map_tasks(res: Results, cfg: RunConfig, out: Path) -> tuple[list[Task], dict[str, str]]:
-    """The map tasks of ``res`` (writing under ``out``) and the report caption of each map's key."""
+def basemap(res: Results, cfg: RunConfig) -> Any:
+    """The offline base map every map shares: the network's streets, and water, green space, built-up land,
+    major roads and place names from the extract."""
+    from childspace.outputs import maps
+    from childspace.run.osm_inputs import basemap_from_osm
+
+    return maps.Basemap(
+        streets=res.network.edges if res.network is not None else None,
+        tianditu_key=cfg.tianditu_key,
+        **basemap_from_osm(cfg, res.inputs),  # water, green space, built-up land, major roads, place names
+    )
+
+
+def map_tasks(res: Results, cfg: RunConfig, out: Path, base: Any = None) -> tuple[list[Task], dict[str, str]]:
+    """The map tasks of ``res`` (writing under ``out``) and the report caption of each map's key.
+
+    ``base``: the offline base map (:func:`basemap`), when made before. The tasks are those ``res`` has the
+    layers for: on the results of the coverage alone (the routes not computed yet) every map but the routes
+    map, each the same as it is on the whole run's results.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,13 +94,9 @@ def map_tasks(res: Results, cfg: RunConfig, out: Path) -> tuple[list[Task], dict
     syn = cfg.synthetic
     bounds = inp.communities if inp.communities is not None else inp.townships
     from childspace.analysis.streets import school_zone_rules, stress_frames
-    from childspace.run.osm_inputs import basemap_from_osm
 
-    base = maps.Basemap(
-        streets=res.network.edges if res.network is not None else None,
-        tianditu_key=cfg.tianditu_key,
-        **basemap_from_osm(cfg, inp),  # water, green space, built-up land, major roads, place names
-    )
+    if base is None:
+        base = basemap(res, cfg)
     tiles = cfg.basemaps  # opt-in tile layers ([maps] basemaps); none: offline
     (out / "maps").mkdir(exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)

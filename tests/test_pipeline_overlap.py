@@ -1,0 +1,153 @@
+"""`childspace report` writes the coverage maps while it computes the routes: the same files as one after another,
+at most two processes at once, and a task that fails meanwhile stops the run with its error, leaving nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+from test_writing_tasks import _content, _most_at_once
+
+from childspace import _forkpool
+from childspace._errors import ChildspaceError
+
+forks = pytest.mark.skipif(not _forkpool.can_fork(), reason="tasks run on forked processes on Linux only")
+
+CATEGORIES = ["kindergarten", "primary_school"]  # fewer maps: a shorter test
+
+
+def _config(tmp: Path) -> object:
+    from childspace.run import pipeline
+
+    return dataclasses.replace(pipeline.sample_config(), categories=CATEGORIES, outputs=tmp / "out")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """``run_all`` on the sample with one process and with two; when each progress message came."""
+    from childspace.run import pipeline
+
+    got = {}
+    for n in (1, 2):
+        cfg = _config(tmp_path_factory.mktemp(f"run{n}"))
+        said: list[tuple[float, str]] = []
+        stats: list = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            written = pipeline.run_all(
+                cfg, workers=n, task_stats=stats, progress=lambda m, said=said: said.append((time.time(), m))
+            )
+        got[n] = (Path(cfg.outputs), written, stats, said)
+    return got
+
+
+def test_the_run_writes_the_same_files_on_two_processes_as_on_one(runs):
+    (d1, w1, s1, _), (d2, w2, s2, _) = runs[1], runs[2]
+    assert list(w1) == list(w2)  # the same keys in the same order (the report links them in that order)
+    files = sorted(p.relative_to(d1) for p in d1.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(d2) for p in d2.rglob("*") if p.is_file())
+    assert {"childspace.gpkg", "maps/routes.html", "maps/coverage_kindergarten.html", "atlas.pdf"} <= {
+        str(f) for f in files
+    }
+    for f in files:
+        assert _content(d1 / f) == _content(d2 / f), f
+    for d in (d1, d2):  # the manifest lists every file once, and nothing else is left beside the folder
+        man = json.loads((d / "run.json").read_text(encoding="utf-8"))
+        assert sorted(f["path"] for f in man["files"]) == sorted(
+            str(f) for f in files if str(f) != "run.json"
+        )
+        assert sorted(p.name for p in d.parent.iterdir()) == ["out"]
+    assert [r.name for r in s1] == [r.name for r in s2]  # measured in the same (the tasks') order
+
+
+@forks
+def test_the_coverage_maps_start_while_the_routes_are_computed(runs):
+    _, _, stats, said = runs[2]
+    msgs = [m for _, m in said]
+    i = next(i for i, m in enumerate(msgs) if m.startswith("地图 Maps: "))
+    assert i < next(i for i, m in enumerate(msgs) if m.startswith("通学路径 Routes to school"))
+    # every map that reads only the coverage (and the plan's indicators): overview, one per category, the
+    # pilots, the venues, the atlas; not the routes map
+    maps = {r.name for r in stats if r.name.startswith("maps/") and "routes" not in r.name} | {"atlas.pdf"}
+    assert msgs[i].startswith(f"地图 Maps: {len(maps)} 项") and len(maps) == 1 + len(CATEGORIES) + 3
+    writing = next(t for t, m in said if m.startswith("写出 Writing"))
+    early = {r.name for r in stats if r.start < writing}
+    assert early and early <= maps  # the heaviest (the atlas) at least, started before the routes ended
+    assert os.getpid() not in {r.pid for r in stats}
+    # while this process computed, one task at a time beside it
+    assert _most_at_once([r for r in stats if r.start + r.wall_s < writing]) <= 1
+
+
+def test_one_process_writes_nothing_before_the_analyses_end(runs):
+    _, _, stats, said = runs[1]
+    writing = next(t for t, m in said if m.startswith("写出 Writing"))
+    assert stats and min(r.start for r in stats) >= writing
+    assert {r.pid for r in stats} == {os.getpid()}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_map_task_that_fails_during_the_routes_stops_the_run(tmp_path, monkeypatch, workers):
+    """The failure comes while the routes are computed (two processes) or at the end (one): the same one-line
+    error either way, no output folder, no staging folder, no lock; the analyses after it are not run."""
+    from childspace.analysis import routes as rt
+    from childspace.run import pipeline, writing_maps
+
+    def broken(what, make):  # any map, figure or the atlas: an error, not the usual warning
+        raise ChildspaceError(f"{what} cannot be written", path="/data/out", fix="free some disk")
+
+    slow_routes, walksheds = rt.school_routes, rt.walksheds
+    calls: list[str] = []
+
+    def slow(*a, **k):  # long enough for the failure to come while this runs
+        time.sleep(5)
+        return slow_routes(*a, **k)
+
+    def counted(*a, **k):
+        calls.append("walksheds")
+        return walksheds(*a, **k)
+
+    monkeypatch.setattr(writing_maps, "_guarded", broken)  # inherited by the forked processes
+    monkeypatch.setattr(rt, "school_routes", slow)
+    monkeypatch.setattr(rt, "walksheds", counted)
+    cfg = _config(tmp_path)
+    with pytest.raises(ChildspaceError) as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipeline.run_all(cfg, workers=workers)
+    first = "print atlas atlas.pdf" if workers == 2 else "map maps/overview.html"  # the first task each runs
+    assert str(e.value) == f"/data/out: {first} cannot be written -> fix: free some disk"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing half-written, no lock
+    if workers == 2 and _forkpool.can_fork():
+        assert calls == []  # stopped before the walksheds: the error came during the routes
+    else:
+        assert calls == ["walksheds"]  # one process: every analysis first, then the maps
+
+
+@forks
+def test_a_worker_that_dies_is_an_error_naming_its_task(tmp_path):
+    from childspace._forkpool import Task, TaskPool
+
+    with pytest.raises(RuntimeError, match="the process writing dies ended unexpectedly"):
+        with TaskPool(2) as pool:
+            pool.submit([Task("dies", lambda: os._exit(3)), Task("fine", lambda: 1)])
+            pool.join()
+
+
+@forks
+def test_a_worker_forked_early_runs_only_what_it_knew(tmp_path):
+    """Tasks given later run on a process forked after them: each sees the state of its own fork."""
+    from childspace._forkpool import Task, TaskPool
+
+    state = {"phase": "coverage"}
+    with TaskPool(2) as pool:
+        pool.submit([Task("early", lambda: (state["phase"], os.getpid()))])
+        state["phase"] = "routes"  # computed after the first worker was forked
+        pool.submit([Task("late", lambda: (state["phase"], os.getpid()))])
+        got = pool.join()
+    assert [r.value[0] for r in got] == ["coverage", "routes"]
+    assert got[0].value[1] != got[1].value[1]
