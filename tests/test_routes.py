@@ -564,5 +564,9 @@ def test_routes_per_home_one_point_per_home_worst_verdict():
     assert out.loc["H1", "verdict"] == "unsafe" and out.loc["H2", "verdict"] == "safe"
     assert out.loc["H1", "middle_school_worst_level"] == 3 and out.loc["H1", "children"] == 2
     assert out.loc["H2"].geometry.equals(Point(100.0, 0.0))
+    from childspace.analysis.route_tables import routes_table
+
+    kept = routes_per_home(routes, table=routes_table(routes))  # the run's own table, not made again
+    pd.testing.assert_frame_equal(kept.set_index("origin_id"), out, check_exact=True)
     lines = routes.set_geometry(gpd.GeoSeries([LineString([(0, 0), (1, 1)])] * len(routes), crs=routes.crs))
     assert routes_per_home(lines) is lines  # lines (opt-in) stay one row per route

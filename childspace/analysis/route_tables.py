@@ -257,17 +257,19 @@ def routes_table(
 VERDICT_ORDER = ("safe", "caution", "unsafe", "unreachable")
 
 
-def routes_per_home(routes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def routes_per_home(routes: gpd.GeoDataFrame, table: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
     """One row per home (its point): for each school category the school, the shortest and safest walks, the
     safest route's worst level and verdict; ``verdict`` is the worst of the categories' verdicts.
 
     The GeoPackage layer of the routes when they carry no lines (the default): a county's 1.2 million route rows
     (shortest and safest, two school categories) become one point per home with the same figures. Routes with
-    lines (``route_geometry = true``) are returned unchanged: one line per route.
+    lines (``route_geometry = true``) are returned unchanged: one line per route. ``table``: the
+    :func:`routes_table` of these routes when already made (a run keeps it), so it is not made again.
     """
     if not len(routes) or not bool((routes.geom_type == "Point").all()):
         return routes
-    table = routes_table(routes)
+    if table is None:
+        table = routes_table(routes)
     homes = routes.drop_duplicates("origin_id").set_index("origin_id")
     out = pd.DataFrame(index=homes.index)
     out["children"] = homes["children"]
@@ -279,7 +281,8 @@ def routes_per_home(routes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             out[f"{cat}_{col}"] = sub[col].reindex(out.index)
         r = sub["verdict"].map(rank).reindex(out.index).fillna(-1).astype(int)
         worst = np.maximum(worst, r)
-    out["verdict"] = [VERDICT_ORDER[i] if i >= 0 else None for i in worst]
+    names = np.array([*VERDICT_ORDER, None], dtype=object)  # -1 (no category reached): None
+    out["verdict"] = names[worst.to_numpy()]
     return gpd.GeoDataFrame(out.reset_index(), geometry=homes.geometry.to_numpy(), crs=routes.crs)
 
 

@@ -62,7 +62,7 @@ def _gpkg_layers(res: Results, cfg: RunConfig) -> dict[str, Any]:
     if layers.get("routes") is not None:  # one point per home (routes without lines), not one row per route
         from childspace.analysis.route_tables import routes_per_home
 
-        layers["routes"] = routes_per_home(layers["routes"])
+        layers["routes"] = routes_per_home(layers["routes"], table=res.tables.get("routes"))
     if inp.pilots is not None and "pilots" not in layers:
         layers["pilots"] = inp.pilots
     if inp.origins is not None and "access" not in layers:
