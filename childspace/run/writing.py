@@ -27,7 +27,7 @@ def _for_file(df: Any) -> Any:
 
 
 #: tables longer than this go to their CSV file only; the workbook's sheet says where (a county's per-home
-#: routes table has ~600,000 rows: minutes to write with openpyxl, and no planner scrolls it)
+#: routes table has ~600,000 rows: slow to write cell by cell, and no planner scrolls it)
 WORKBOOK_MAX_ROWS = 50_000
 
 
