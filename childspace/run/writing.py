@@ -187,7 +187,7 @@ class OutputRun:
             return
         from childspace.run import writing_maps
 
-        self._base = writing_maps.DeferredBasemap(res, self.cfg)  # read by the maps' worker, not here
+        self._base = writing_maps.basemap(res, self.cfg)
         tasks, _ = writing_maps.map_tasks(res, self.cfg, self.stage, base=self._base)
         if tasks:
             self._progress(

@@ -51,8 +51,6 @@ def _both(out: Path, key: str, fmap: Callable[[], Any], fig: Callable[[], Any]) 
     """Write maps/KEY.html and figures/KEY.png; returns those written."""
     from childspace.outputs import maps
 
-    if isinstance(fmap, partial) and isinstance(fmap.keywords.get("base"), DeferredBasemap):
-        fmap = partial(fmap.func, *fmap.args, **{**fmap.keywords, "base": fmap.keywords["base"].get()})
     written: dict[str, Path] = {}
     p = _guarded(f"map maps/{key}.html", lambda: maps.save_map(fmap(), out / "maps" / f"{key}.html"))
     if p is not None:
@@ -76,27 +74,12 @@ def basemap(res: Results, cfg: RunConfig) -> Any:
     )
 
 
-class DeferredBasemap:
-    """The offline base map (:func:`basemap`), made by the first map that draws it in each process: on forked
-    workers the extract is read there, beside the analyses, not on the process that runs them."""
-
-    def __init__(self, res: Results, cfg: RunConfig):
-        self._res, self._cfg = res, cfg
-        self._base: Any = None
-
-    def get(self) -> Any:
-        if self._base is None:
-            self._base = basemap(self._res, self._cfg)
-        return self._base
-
-
 def map_tasks(res: Results, cfg: RunConfig, out: Path, base: Any = None) -> tuple[list[Task], dict[str, str]]:
     """The map tasks of ``res`` (writing under ``out``) and the report caption of each map's key.
 
-    ``base``: the offline base map (:func:`basemap` or a :class:`DeferredBasemap`; default: one made by the
-    first map drawn in each process). The tasks are those ``res`` has the layers for: on the results of the
-    coverage alone (the routes not computed yet) every map but the routes map, each the same as it is on the
-    whole run's results.
+    ``base``: the offline base map (:func:`basemap`), when made before. The tasks are those ``res`` has the
+    layers for: on the results of the coverage alone (the routes not computed yet) every map but the routes
+    map, each the same as it is on the whole run's results.
     """
     import matplotlib
 
@@ -113,7 +96,7 @@ def map_tasks(res: Results, cfg: RunConfig, out: Path, base: Any = None) -> tupl
     from childspace.analysis.streets import school_zone_rules, stress_frames
 
     if base is None:
-        base = DeferredBasemap(res, cfg)
+        base = basemap(res, cfg)
     tiles = cfg.basemaps  # opt-in tile layers ([maps] basemaps); none: offline
     (out / "maps").mkdir(exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
