@@ -480,3 +480,24 @@ def test_a_run_stopped_between_the_swap_and_moving_the_scenarios_loses_none(tmp_
     assert (out / "scenario" / "s1" / "summary.txt").read_text(encoding="utf-8") == "情景 s1"
     assert not prev.exists()
     assert any("kept scenario" in d for d in done)
+
+
+def test_placeholder_files_do_not_stop_a_run_and_are_kept(tmp_path):
+    # a fresh clone's outputs/.gitkeep, or the file managers' own files, are not a planner's files
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in (".gitkeep", ".DS_Store", "Thumbs.db"):
+        (out / name).write_bytes(b"")
+    assert "exists, writable" in outdir.check_output_folder(out)
+    with outdir.staged(out, info={"marker": "new"}) as stage:
+        (stage / "report.html").write_text("<html>new</html>", encoding="utf-8")
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".DS_Store",
+        ".gitkeep",
+        "Thumbs.db",
+        "report.html",
+        "run.json",
+    ]
+    (out / "notes.docx").write_text("my notes", encoding="utf-8")  # a planner's file still stops it
+    with pytest.raises(ChildspaceError, match=r"did not write \(notes\.docx\)"):
+        outdir.check_output_folder(out)

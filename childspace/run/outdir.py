@@ -52,6 +52,9 @@ KNOWN_OUTPUTS = (
 #: folders written by other commands into an output folder, kept when a new run replaces it (moved from the old
 #: folder into the new one after the swap): ``childspace scenario`` writes OUTPUTS/scenario/NAME/
 KEPT = ("scenario",)
+#: files that no planner writes but a folder may hold: placeholders of version control and the file managers'
+#: own (macOS Finder, Windows Explorer); they do not stop a run and are moved into the new outputs
+PLACEHOLDERS = (".gitkeep", ".keep", ".DS_Store", "Thumbs.db", "desktop.ini")
 # leftovers of childspace._atomic.atomic_path: ".<stem>.<8 random chars><suffix>" (+ SQLite side files)
 _TEMP = re.compile(r"^\.[^.].*\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?(-journal|-wal|-shm)?$")
 MB = 1024 * 1024
@@ -93,6 +96,7 @@ def _foreign(out: Path) -> list[str]:
             allowed |= {str(f["path"]).split("/", 1)[0] for f in files}
         except (ValueError, KeyError, TypeError, OSError):
             pass
+    allowed |= set(PLACEHOLDERS)
     return sorted(p.name for p in out.iterdir() if p.name not in allowed and not _TEMP.match(p.name))
 
 
@@ -352,9 +356,13 @@ def recover(out: Path) -> list[str]:
 
 
 def _carry_kept(old: Path, new: Path) -> list[str]:
-    """Move the :data:`KEPT` folders' entries (e.g. each scenario) from the replaced outputs ``old`` into the new
-    outputs ``new`` where ``new`` has no entry of that name (renames within one parent folder: no copy)."""
+    """Move the :data:`KEPT` folders' entries (e.g. each scenario) and the :data:`PLACEHOLDERS` from the replaced
+    outputs ``old`` into the new outputs ``new`` where ``new`` has no entry of that name (renames within one
+    parent folder: no copy)."""
     done: list[str] = []
+    for name in PLACEHOLDERS:
+        if (old / name).is_file() and not (new / name).exists():
+            os.replace(old / name, new / name)
     for name in KEPT:
         src = old / name
         if not src.is_dir():
