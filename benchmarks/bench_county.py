@@ -6,8 +6,13 @@ each stage is timed by wrapping the public library function the pipeline calls (
 counting only the outermost wrapped call (a function called inside another stage belongs to that stage). Per stage:
 wall s, CPU s (all threads of this process but the sampling ones), the highest RSS of this process sampled during
 the stage (every 20 ms), the highest memory of the whole process tree (the sum of the PSS of this process and its
-children, sampled every 0.25 s: pages shared by forked workers counted once) and, for writers, the size of what
-was written. Whatever the wrapped functions do not cover is the ``other`` row.
+children, sampled every 0.5 s: pages shared by forked workers counted once; reading the PSS of GB-sized processes
+costs the kernel CPU that the run would otherwise have) and, for writers, the size of what was written. Whatever
+the wrapped functions do not cover is the ``other`` row.
+
+The routes are computed on another process beside the coverage (:meth:`childspace.run.writing.OutputRun.beside`):
+their stages are measured there (RSS of that process; no tree figure) and listed with ``[other process]``; their
+wall overlaps this process's rows, and their CPU is part of the workers' row, not added twice.
 
 The output files are written as tasks (:mod:`childspace._forkpool`) on ``--workers`` processes, the maps of the
 coverage already while the routes are computed: one row is this process's wait for the tasks still running when
@@ -50,6 +55,8 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+#: where the process computing the routes beside the coverage leaves its stage rows
+OTHER_ROWS = Path(f"/tmp/bench_county_other_rows.{os.getpid()}.json")
 
 
 class Sampler:
@@ -57,7 +64,7 @@ class Sampler:
     memory of the process tree (the sum of the PSS of this process and its children, every ``tree_dt`` s; a
     page shared by forked processes counts once, split between them)."""
 
-    def __init__(self, dt: float = 0.02, tree_dt: float = 0.25):
+    def __init__(self, dt: float = 0.02, tree_dt: float | None = 0.5):
         self.proc = psutil.Process()
         self.peak = 0
         self.tree_peak = 0
@@ -68,7 +75,7 @@ class Sampler:
         #: taken out of the stages' CPU so that the figures do not grow with the wall time
         self.own_cpu = [0.0, 0.0]
         self._stop = threading.Event()
-        for target in (self._run, self._run_tree):
+        for target in (self._run, self._run_tree) if tree_dt else (self._run,):
             threading.Thread(target=target, daemon=True).start()
 
     def _run(self) -> None:
@@ -245,6 +252,28 @@ def instrument(st: Stages) -> None:
     except ImportError:
         pass
     st.wrap(pipeline, "summarise", "analysis: summary")
+    if hasattr(
+        pipeline, "_routes_apart"
+    ):  # the routes on another process: its stages come back through a file
+        orig_apart = pipeline._routes_apart
+
+        def apart(*a, **k):
+            st.s = Sampler(
+                tree_dt=None
+            )  # this (forked) process's own memory; the parent's threads are not here
+            first = len(st.rows)
+            try:
+                return orig_apart(*a, **k)
+            finally:
+                rows = [
+                    dict(r, stage=f"[other process] {r['stage']}", parallel=True) for r in st.rows[first:]
+                ]
+                for r in rows:
+                    r["tree_pss_mb"] = float("nan")
+                st.s.stop()
+                OTHER_ROWS.write_text(json.dumps(rows), encoding="utf-8")
+
+        pipeline._routes_apart = apart
     from childspace.outputs import atlas
     from childspace.run import osm_inputs, writing
 
@@ -265,7 +294,9 @@ def instrument(st: Stages) -> None:
         TaskPool,
         "wait_for",
         lambda a, k, o: (
-            "output: waiting for the maps (the report links them)"
+            "analysis: waiting for the routes (computed on the other process; maps meanwhile)"
+            if any(str(n).startswith("analyses") for n in _arg(a, k, 1, "names", ()))
+            else "output: waiting for the maps (the report links them)"
             if a[0].forked
             else "output: the tasks, here one after another (all files but the report)"
         ),
@@ -396,13 +427,18 @@ def main() -> None:
         warnings.simplefilter("always")
         written = pipeline.run_all(cfg, maps=not args.no_maps, workers=args.workers, task_stats=tasks)
     wall, cpu = time.perf_counter() - t0, sampler.cpu() - c0 + children_cpu() - cc0
+    if OTHER_ROWS.exists():  # the stages of the routes computed on another process (their CPU: workers' row)
+        other = json.loads(OTHER_ROWS.read_text(encoding="utf-8"))
+        OTHER_ROWS.unlink()
+        st.rows.extend(other)
+        st.rows.sort(key=lambda r: r.get("end", float("inf")))
     sampling_cpu = sum(sampler.own_cpu)
     load1 = os.getloadavg()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     tree_peak = max(sampler.tree_run_peak, sampler.tree_pss()) / 2**20
     analyses_end = max((r["end"] for r in st.rows if r["stage"].startswith("analysis:")), default=t0)
-    covered_w = sum(r["wall_s"] for r in st.rows)
-    covered_c = sum(r["cpu_s"] for r in st.rows)
+    covered_w = sum(r["wall_s"] for r in st.rows if not r.get("parallel"))
+    covered_c = sum(r["cpu_s"] for r in st.rows if not r.get("parallel"))
     workers_cpu = children_cpu() - cc0
     forked = [r for r in tasks if r.pid != os.getpid()]
     if forked:  # tasks on forked processes, beside the rows above (their wall overlaps them)
@@ -410,7 +446,7 @@ def main() -> None:
         span = max(r.start + r.wall_s for r in forked) - min(starts)
         st.rows.append(
             {
-                "stage": f"output: {len(forked)} tasks on worker processes (CPU of the workers; wall: span)",
+                "stage": f"{len(forked)} tasks on worker processes (CPU of the workers; wall: span)",
                 "wall_s": span,
                 "cpu_s": workers_cpu,
                 "peak_rss_mb": max(r.peak_rss_mb for r in forked),
@@ -491,7 +527,7 @@ def main() -> None:
             "peak_rss_mb": r.peak_rss_mb,
             "pid": r.pid,
             "start_s": r.start - epoch0,
-            "size_mb": sum(sizes.get(k, 0.0) for k in (r.value or {})),
+            "size_mb": sum(sizes.get(k, 0.0) for k in (r.value if isinstance(r.value, dict) else {})),
         }
         for r in tasks
     ]

@@ -80,8 +80,28 @@ class _RouteData:
         #: per-street counts already made by :func:`childspace.analysis.streets.route_edge_use`, by route kind,
         #: with the routes they were counted for (reused when asked again for the same routes)
         self.use_cache: dict[str, tuple] = {}
+        #: True for a copy made by :meth:`detached` (no sequences, only ``use_cache``)
+        self._detached = False
+
+    def detached(self) -> _RouteData:
+        """The same routes without their sequences: only the per-street counts already made (``use_cache``) are
+        kept, for a process that has the routes' frames but not their forests (asking for anything else raises
+        :class:`childspace._errors.DataError`)."""
+        d = _RouteData(n_edges=self.n_edges)
+        d._arrays, d.use_cache, d._detached = None, dict(self.use_cache), True
+        return d
 
     def _read(self) -> dict[str, Any]:
+        if getattr(self, "_detached", False):
+            from childspace._errors import DataError
+
+            raise DataError(
+                "the routes' edge sequences were left in the process that computed them; only the children "
+                "per street counted there came with the routes",
+                feature="routes",
+                fix="count what is needed (streets.route_edge_use) before detach_route_sequences, or pass the "
+                "routes as school_routes returned them",
+            )
         if self._arrays is None:
             with _READ_LOCK:  # (outputs drawn in threads may ask at once: read once)
                 if self._arrays is None:
@@ -121,7 +141,8 @@ class _RouteData:
         )
 
     def __getstate__(self) -> dict:
-        self._read()
+        if not getattr(self, "_detached", False):
+            self._read()
         return self.__dict__
 
     def __setstate__(self, state: dict) -> None:

@@ -18,7 +18,14 @@ import shapely
 from childspace._errors import ChildspaceError, DataError
 from childspace.inputs.projection import local_crs_for
 
-__all__ = ["route_edge_use", "school_zone_circles", "school_zone_rules", "stress_frames", "zone_status"]
+__all__ = [
+    "detach_route_sequences",
+    "route_edge_use",
+    "school_zone_circles",
+    "school_zone_rules",
+    "stress_frames",
+    "zone_status",
+]
 
 
 def _require(df: pd.DataFrame, cols: list[str], what: str) -> None:
@@ -181,6 +188,29 @@ def route_edge_use(
     out["routes"] = n_routes[pos]
     out["schools"] = n_schools[pos]
     out = out[out["routes"].to_numpy() > 0].sort_values("children", ascending=False, kind="stable")
+    return out
+
+
+def detach_route_sequences(routes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The routes without their edge sequences, with the children per street of both route kinds counted.
+
+    :func:`childspace.analysis.routes.school_routes` keeps each route's edges on its shortest-path forests
+    (``attrs["childspace_routes"]``); pickled, they are read into arrays of tens of millions of entries for a
+    county. To send the routes to another process, count what the maps draw from them first, the children per
+    street of the safest and of the shortest routes (:func:`route_edge_use`), and leave the forests: the copy
+    returned (columns shared, not copied) answers :func:`route_edge_use` for the same routes from those counts.
+    Call it after :func:`childspace.analysis.routes.hazards`, which reads the sequences too.
+    """
+    data = routes.attrs.get("childspace_routes")
+    if data is None or not hasattr(data, "detached"):
+        return routes
+    positions = pd.DataFrame(index=pd.RangeIndex(int(data.n_edges)))  # the network's edges, by position
+    kinds = set(routes["route"].astype(str).unique()) if "route" in routes.columns else set()
+    for kind in ("safest", "shortest"):
+        if kind in kinds:
+            route_edge_use(routes, positions, kind)  # kept in the sequences' per-street counts
+    out = routes.copy(deep=False)
+    out.attrs = {**routes.attrs, "childspace_routes": data.detached()}
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -276,18 +277,114 @@ def _radii(cfg: RunConfig) -> Any:
     return cfg.resolved_standards()
 
 
+@dataclass
+class RouteResults:
+    """What :func:`route_analyses` adds to a run's :class:`Results`."""
+
+    stress: Any = None
+    layers: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, Any] = field(default_factory=dict)
+    #: the progress lines said while they were computed on another process (said again by the run)
+    messages: list[str] = field(default_factory=list)
+
+
+def _routes_apart(cfg: RunConfig, inp: Inputs, net: Any, fac: Any) -> RouteResults:
+    """:func:`route_analyses` on another process: its progress lines kept for the run to say, and the routes'
+    edge sequences (the shortest-path forests, hundreds of MB, that only the children per street of the maps
+    still read) replaced by those counts, so that what goes back to the run is the frames."""
+    lines: list[str] = []
+    part = route_analyses(cfg, inp, net, fac, lines.append)
+    part.messages = lines
+    r = part.layers.get("routes")
+    if r is not None:
+        from childspace.analysis.streets import detach_route_sequences
+
+        part.layers["routes"] = detach_route_sequences(r)
+    return part
+
+
+def route_analyses(
+    cfg: RunConfig, inp: Inputs, net: Any, fac: Any, progress: Progress = _quiet
+) -> RouteResults:
+    """The analyses of the routes to school and the school zones of a run (they read no coverage result).
+
+    Returns the street stress, the layers (routes, hazards, walksheds, schools, school zones) and the tables
+    (schools, routes) in the order the run adds them. :func:`run_analyses` runs them beside the coverage, on
+    another process, when it is given one (``beside``).
+    """
+    out = RouteResults()
+    if fac is None or inp.origins is None:
+        return out
+    from childspace.analysis import routes as rt
+    from childspace.analysis import safety
+
+    schools = fac[fac["category"].isin(["primary_school", "middle_school"])]
+    stress = None
+    if len(schools):
+        progress("通学路径 Routes to school: stress of every street and crossing")
+        stress = out.stress = safety.network_stress(net, profile=cfg.safety_profile)
+        progress(
+            f"  安全配置 Safety profile: {stress.profile} (默认值用于未标注的道路 defaults for untagged roads)"
+        )
+        progress(f"  routes from {len(inp.origins):,} homes to {len(schools)} schools (shortest and safest)")
+        lvl = cfg.safe_max_level  # None: by the child's age (config/safety.toml [verdict.safe_max_level])
+        with _origins_context(cfg, inp):
+            r = rt.school_routes(
+                net,
+                inp.origins,
+                schools,
+                stress=stress,
+                safe_max_level=lvl,
+                max_snap=cfg.max_snap_m,
+                geometry=cfg.route_geometry,
+            )
+        out.layers["routes"] = r
+        out.tables["schools"] = rt.school_summary(r, schools)
+        out.tables["routes"] = rt.routes_table(r)  # one row per home and school category, no geometry
+        out.layers["hazards"] = rt.hazards(
+            r, net, stress, rank_by=cfg.hazards_rank_by, schools=schools, safe_max_level=lvl
+        )
+        progress("  school walksheds: plain and safe-only")
+        out.layers["walksheds"] = rt.walksheds(
+            net, schools, stress, safe_max_level=lvl, max_snap=cfg.max_snap_m
+        )
+        out.layers["schools"] = schools
+    zone_schools = fac[fac["category"].isin(["kindergarten", "primary_school", "middle_school"])]
+    if len(zone_schools):
+        progress("校园周边 School zones (GA/T 1215-2014: 30 km/h within 150 m, crossing within 50 m)")
+        zones, zone_roads = safety.school_zones(net, zone_schools, stress=stress, return_segments=True)
+        out.layers["school_zones"] = zones
+        out.layers["school_zone_roads"] = zone_roads
+        from childspace.inputs.projection import in_china
+
+        pts = zone_schools.to_crs("EPSG:4326").geometry
+        if not in_china(float(pts.x.mean()), float(pts.y.mean())):  # a Chinese standard: say so abroad
+            zones.attrs["note"] = (
+                "校园周边按中国标准 GA/T 1215-2014 评估，此地不在中国，仅供参考 — school zones judged by the "
+                "Chinese standard GA/T 1215-2014 (30 km/h within 150 m of a gate, a marked "
+                "crossing within 50 m); this area is outside China: for reference only, "
+                "check the local rules"
+            )
+            progress(f"  {zones.attrs['note']}")
+    return out
+
+
 def run_analyses(
     cfg: RunConfig,
     coverage: bool = True,
     routes: bool = True,
     progress: Progress = _quiet,
     ready: Callable[[Results], None] | None = None,
+    beside: Callable[[Callable[[], RouteResults], str], Callable[[], RouteResults] | None] | None = None,
 ) -> Results:
     """Load, build the network and run the analyses of ``cfg``; returns the frames (writes nothing).
 
     ``ready``: called once the coverage (service areas, unit tables, gaps, pilots) and the plan's indicators
     are computed, before the routes, with those results (a :class:`Results` whose frames are the final ones;
     the outputs that read only them can be written meanwhile, :class:`childspace.run.writing.OutputRun`).
+    ``beside``: runs a function on another process while this one goes on, and returns a function that waits
+    for its result (:meth:`childspace.run.writing.OutputRun.beside`): the routes (:func:`route_analyses`, which
+    read no coverage result) are then computed there while the coverage is computed here.
     """
     import warnings
 
@@ -335,6 +432,12 @@ def run_analyses(
         )
     inp.facilities = fac
     res.layers["facilities"] = fac
+    part: RouteResults | None = None
+    pending: Callable[[], RouteResults] | None = None
+    if routes and beside is not None and fac is not None and inp.origins is not None:
+        pending = beside(lambda: _routes_apart(cfg, inp, net, fac), "analyses: routes to school")
+        if pending is not None:
+            progress("通学路径 Routes to school: computed on another process beside the coverage")
     radii = _radii(cfg)
     categories = list(cfg.categories)
 
@@ -399,62 +502,17 @@ def run_analyses(
         early = Results(inputs=inp, network=net, tables=dict(res.tables), layers=dict(res.layers))
         add_indicators(cfg, early, progress)
         ready(early)
-    if routes and fac is not None and inp.origins is not None:
-        from childspace.analysis import routes as rt
-        from childspace.analysis import safety
-
-        schools = fac[fac["category"].isin(["primary_school", "middle_school"])]
-        if len(schools):
-            progress("通学路径 Routes to school: stress of every street and crossing")
-            stress = safety.network_stress(net, profile=cfg.safety_profile)
-            res.stress = stress
-            progress(
-                f"  安全配置 Safety profile: {stress.profile} (默认值用于未标注的道路 defaults for untagged roads)"
-            )
-            progress(
-                f"  routes from {len(inp.origins):,} homes to {len(schools)} schools (shortest and safest)"
-            )
-            lvl = cfg.safe_max_level  # None: by the child's age (config/safety.toml [verdict.safe_max_level])
-            with _origins_context(cfg, inp):
-                r = rt.school_routes(
-                    net,
-                    inp.origins,
-                    schools,
-                    stress=stress,
-                    safe_max_level=lvl,
-                    max_snap=cfg.max_snap_m,
-                    geometry=cfg.route_geometry,
-                )
-            res.layers["routes"] = r
-            res.tables["schools"] = rt.school_summary(r, schools)
-            res.tables["routes"] = rt.routes_table(r)  # one row per home and school category, no geometry
-            res.layers["hazards"] = rt.hazards(
-                r, net, stress, rank_by=cfg.hazards_rank_by, schools=schools, safe_max_level=lvl
-            )
-            progress("  school walksheds: plain and safe-only")
-            res.layers["walksheds"] = rt.walksheds(
-                net, schools, stress, safe_max_level=lvl, max_snap=cfg.max_snap_m
-            )
-            res.layers["schools"] = schools
-        zone_schools = fac[fac["category"].isin(["kindergarten", "primary_school", "middle_school"])]
-        if len(zone_schools):
-            progress("校园周边 School zones (GA/T 1215-2014: 30 km/h within 150 m, crossing within 50 m)")
-            zones, zone_roads = safety.school_zones(
-                net, zone_schools, stress=stress if len(schools) else None, return_segments=True
-            )
-            res.layers["school_zones"] = zones
-            res.layers["school_zone_roads"] = zone_roads
-            from childspace.inputs.projection import in_china
-
-            pts = zone_schools.to_crs("EPSG:4326").geometry
-            if not in_china(float(pts.x.mean()), float(pts.y.mean())):  # a Chinese standard: say so abroad
-                zones.attrs["note"] = (
-                    "校园周边按中国标准 GA/T 1215-2014 评估，此地不在中国，仅供参考 — school zones judged by the "
-                    "Chinese standard GA/T 1215-2014 (30 km/h within 150 m of a gate, a marked "
-                    "crossing within 50 m); this area is outside China: for reference only, "
-                    "check the local rules"
-                )
-                progress(f"  {zones.attrs['note']}")
+    if routes and pending is not None:  # computed beside the coverage: their results, in the run's order
+        progress("通学路径 Routes to school: waiting for the other process")
+        part = pending()
+        for line in part.messages:  # what the other process said, in its order
+            progress(line)
+    elif routes:
+        part = route_analyses(cfg, inp, net, fac, progress)
+    if part is not None:
+        res.stress = part.stress
+        res.layers.update(part.layers)
+        res.tables.update(part.tables)
     if early is None:
         add_indicators(cfg, res, progress)
     else:  # the frames the indicators added, in the place they would have had (the GeoPackage's layer order)
@@ -627,7 +685,9 @@ def run_all(
     with outdir.locked(Path(cfg.outputs), wait=wait, progress=progress):
         # the maps of the coverage are written on another process while this one computes the routes
         with OutputRun(cfg, maps=maps, progress=progress, workers=workers, task_stats=task_stats) as w:
-            res = run_analyses(cfg, coverage=coverage, routes=routes, progress=w.progress, ready=w.ready)
+            res = run_analyses(
+                cfg, coverage=coverage, routes=routes, progress=w.progress, ready=w.ready, beside=w.beside
+            )
             for line in res.summary:
                 progress(line)
             return w.finish(res)

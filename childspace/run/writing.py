@@ -8,6 +8,9 @@ calls it and re-exports :func:`write_outputs` and :func:`write_geopackage`.
 from __future__ import annotations
 
 import os
+import pickle
+import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -126,7 +129,7 @@ class OutputRun:
     Use::
 
         with OutputRun(cfg, workers=2) as w:
-            res = run_analyses(cfg, progress=w.progress, ready=w.ready)
+            res = run_analyses(cfg, progress=w.progress, ready=w.ready, beside=w.beside)
             written = w.finish(res)
 
     Entering it takes the output folder's staging folder (:func:`childspace.run.outdir.staged`); leaving it
@@ -154,6 +157,8 @@ class OutputRun:
         self.pool = TaskPool(1)
         self._started: set[str] = set()  # the tasks given to the pool before finish (by name)
         self._base: Any = None
+        self._beside: list[str] = []  # the analyses given to the pool (:meth:`beside`), by task name
+        self._beside_stats: list[TaskResult] = []
 
     def __enter__(self) -> OutputRun:
         with ExitStack() as stack:
@@ -196,6 +201,41 @@ class OutputRun:
             self.pool.submit(tasks)
             self._started = {t.name for t in tasks}
 
+    def beside(self, fn: Callable[[], Any], name: str = "analyses") -> Callable[[], Any] | None:
+        """Start ``fn`` on another process now (when the outputs run on more than one); returns a function that
+        waits for its value and returns it, or None on one process (then compute it here, in order).
+
+        The value goes back through a pickle file in the staging folder (read, then deleted), not through the
+        pipe, so that neither process holds it twice; the task's warnings are raised here and its error is
+        raised here as soon as it is known (at the next ``progress``)."""
+        if not self.pool.forked:
+            return None
+        name = f"{name} ({len(self._beside) + 1})" if name in self._beside else name
+        stage = self.stage
+
+        def run() -> str:
+            value = fn()
+            fd, path = tempfile.mkstemp(prefix=".beside.", suffix=".pickle", dir=stage)
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            return path
+
+        self.pool.submit([Task(name, run, weight=1000)])
+        self._beside.append(name)
+
+        def wait() -> Any:
+            self.pool.wait_for({name})
+            r = next(x for x in self.pool.results() if x.name == name)
+            self._beside_stats.append(r)
+            path = Path(r.value)
+            try:
+                with open(path, "rb") as f:
+                    return pickle.load(f)
+            finally:
+                path.unlink(missing_ok=True)
+
+        return wait
+
     def finish(self, res: Results) -> dict[str, Path]:
         """Write the other files of ``res`` (the whole run's results), wait for every task, write the report;
         returns the files (their paths in the output folder, where they are once the block ends)."""
@@ -211,6 +251,8 @@ class OutputRun:
             base=self._base,
             task_stats=self.task_stats,
         )
+        if self.task_stats is not None:  # the analyses computed on another process (:meth:`beside`), first
+            self.task_stats[:0] = self._beside_stats
         return {k: self.out / p.relative_to(self.stage) for k, p in written.items()}
 
 
