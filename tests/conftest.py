@@ -131,3 +131,39 @@ def helsinki_network():
     from childspace.network import WalkNetwork
 
     return WalkNetwork.from_osm(HELSINKI)
+
+
+def route_case(net, pts, n_primary: int, n_middle: int, rng):
+    """Schools and homes on a walk network for the route tests: the first ``n_primary + n_middle`` points (in the
+    network's CRS) are primary then middle schools, the others homes with 0-3 children drawn from ``rng``; with
+    the network's street stress and its optimistic and pessimistic variants.
+
+    Returns ``(net, homes, schools, stress, [optimistic, pessimistic])``."""
+    import warnings
+
+    import geopandas as gpd
+
+    from childspace._errors import ChildspaceWarning
+    from childspace.analysis.safety import network_stress
+
+    pts = gpd.GeoSeries(pts, crs=net.crs).to_crs("EPSG:4326")
+    k = n_primary + n_middle
+    schools = gpd.GeoDataFrame(
+        {
+            "facility_id": [f"s{i}" for i in range(k)],
+            "category": ["primary_school"] * n_primary + ["middle_school"] * n_middle,
+        },
+        geometry=pts[:k].values,
+        crs="EPSG:4326",
+    )
+    n = len(pts) - k
+    homes = gpd.GeoDataFrame(
+        {"origin_id": [f"h{i}" for i in range(n)], "children": rng.integers(0, 4, n)},
+        geometry=pts[k:].values,
+        crs="EPSG:4326",
+    )
+    stress = network_stress(net)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        alt = [network_stress(net, stress.config, variant=v) for v in ("optimistic", "pessimistic")]
+    return net, homes, schools, stress, alt

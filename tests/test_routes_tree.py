@@ -4,20 +4,17 @@ children per street summed on the forests and the hazards' entries read from the
 
 from __future__ import annotations
 
-import warnings
-
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import route_case
 
-from childspace._errors import ChildspaceWarning
 from childspace.analysis import streets
 from childspace.analysis._route_eval import TurnTable, _evaluate
 from childspace.analysis._route_tree import TreeRoutes
 from childspace.analysis.routes import hazards, school_routes
-from childspace.analysis.safety import network_stress, routing_cost
+from childspace.analysis.safety import routing_cost
 
 
 @pytest.fixture(scope="module")
@@ -34,25 +31,7 @@ def case(helsinki_network):
     pts[:2] = at_node[:2]
     pts[8:400] = at_node[8:400]
     pts[400:430] = shapely.line_interpolate_point(np.repeat(g[2:5], 10), rng.random(30), normalized=True)
-    pts = gpd.GeoSeries(pts, crs=net.crs).to_crs("EPSG:4326")
-    schools = gpd.GeoDataFrame(
-        {
-            "facility_id": [f"s{i}" for i in range(8)],
-            "category": ["primary_school"] * 5 + ["middle_school"] * 3,
-        },
-        geometry=pts[:8].values,
-        crs="EPSG:4326",
-    )
-    homes = gpd.GeoDataFrame(
-        {"origin_id": [f"h{i}" for i in range(3000)], "children": rng.integers(0, 4, 3000)},
-        geometry=pts[8:].values,
-        crs="EPSG:4326",
-    )
-    stress = network_stress(net)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ChildspaceWarning)
-        alt = [network_stress(net, stress.config, variant=v) for v in ("optimistic", "pessimistic")]
-    return net, homes, schools, stress, alt
+    return route_case(net, pts, 5, 3, rng)
 
 
 def test_forest_routes_equal_the_step_by_step_evaluation(case):
