@@ -42,3 +42,40 @@ def test_detached_routes_say_what_they_lack(sample_run):
     if len(other) < len(back):
         with pytest.raises(DataError, match="edge sequences were left"):
             route_edge_use(other, stress_frames(net, stress)[0], "safest")
+
+
+def test_route_results_cross_processes_unchanged(sample_run):
+    """What the process computing the routes sends back: every layer the same, column by column and geometry by
+    geometry (points as coordinates, others as WKB), with its attributes, CRS and index."""
+    import geopandas as gpd
+    import shapely
+
+    from childspace.run.pipeline import RouteResults
+
+    layers = {
+        k: sample_run.layers[k]
+        for k in ("routes", "hazards", "walksheds", "schools", "school_zones", "school_zone_roads")
+    }
+    holes = layers["hazards"].copy()  # a missing and an empty geometry are kept as they are
+    holes.loc[holes.index[:2], "geometry"] = [None, shapely.Point()]
+    layers["with_missing"] = holes
+    part = RouteResults(
+        stress=sample_run.stress, layers=layers, tables={"schools": sample_run.tables["schools"]}
+    )
+    back = pickle.loads(pickle.dumps(part))
+    assert list(back.layers) == list(layers)
+    for k, g in layers.items():
+        got = back.layers[k]
+        assert isinstance(got, gpd.GeoDataFrame) and got.geometry.name == g.geometry.name, k
+        assert list(got.columns) == list(g.columns) and got.crs == g.crs, k
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(got.drop(columns=g.geometry.name)),
+            pd.DataFrame(g.drop(columns=g.geometry.name)),
+            check_exact=True,
+        )
+        a, b = got.geometry.to_numpy(), g.geometry.to_numpy()
+        assert (shapely.to_wkb(a) == shapely.to_wkb(b)).all(), k
+        assert set(got.attrs) == set(g.attrs), k
+    assert back.layers["routes"].attrs["safety_profile"] == layers["routes"].attrs["safety_profile"]
+    pd.testing.assert_frame_equal(back.tables["schools"], sample_run.tables["schools"], check_exact=True)
+    pd.testing.assert_frame_equal(back.stress.edges, sample_run.stress.edges, check_exact=True)

@@ -287,6 +287,71 @@ class RouteResults:
     #: the progress lines said while they were computed on another process (said again by the run)
     messages: list[str] = field(default_factory=list)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with each layer's geometry as one array (:func:`_pack`): a county's 1.2 million route
+        points pickled one shapely object at a time took seconds each way."""
+        state = dict(self.__dict__)
+        state["layers"] = {k: _pack(v) for k, v in self.layers.items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        state["layers"] = {k: _unpack(v) for k, v in state["layers"].items()}
+        self.__dict__.update(state)
+
+
+@dataclass
+class _Packed:
+    """A GeoDataFrame for pickling: its other columns, and its geometry as coordinates (points) or WKB."""
+
+    frame: Any
+    name: str
+    position: int
+    kind: str
+    geometry: Any
+    crs: Any
+    attrs: dict[str, Any]
+
+
+def _pack(g: Any) -> Any:
+    """``g`` as a :class:`_Packed` when it is a GeoDataFrame (else as it is): every value kept exactly (points'
+    float coordinates, other geometries and missing ones as WKB)."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    if not isinstance(g, gpd.GeoDataFrame) or g._geometry_column_name not in g.columns:
+        return g
+    name = g.geometry.name
+    values = np.asarray(g.geometry.array, dtype=object)
+    if (
+        len(values)
+        and bool((shapely.get_type_id(values) == 0).all())
+        and not (shapely.is_empty(values).any() or shapely.has_z(values).any())
+    ):
+        kind, geom = "xy", shapely.get_coordinates(values)
+    else:
+        kind, geom = "wkb", shapely.to_wkb(values)
+    rest = pd.DataFrame(g.drop(columns=name), copy=False)
+    rest.attrs = {}
+    return _Packed(rest, name, list(g.columns).index(name), kind, geom, g.crs, dict(g.attrs))
+
+
+def _unpack(p: Any) -> Any:
+    """The GeoDataFrame of :func:`_pack`."""
+    import geopandas as gpd
+    import shapely
+
+    if not isinstance(p, _Packed):
+        return p
+    geom = shapely.points(p.geometry) if p.kind == "xy" else shapely.from_wkb(p.geometry)
+    df = p.frame
+    df.insert(p.position, p.name, gpd.GeoSeries(geom, index=df.index, crs=p.crs))
+    out = gpd.GeoDataFrame(df, geometry=p.name, crs=p.crs)
+    out.attrs = p.attrs
+    return out
+
 
 def _routes_apart(cfg: RunConfig, inp: Inputs, net: Any, fac: Any) -> RouteResults:
     """:func:`route_analyses` on another process: its progress lines kept for the run to say, and the routes'
