@@ -50,7 +50,9 @@ def _same(a, b):
         gy = shapely.to_wkb(np.asarray(y.geometry.values))
         assert list(gx) == list(gy), name
         pd.testing.assert_frame_equal(
-            pd.DataFrame(x.drop(columns="geometry")), pd.DataFrame(y.drop(columns="geometry")), check_exact=True
+            pd.DataFrame(x.drop(columns="geometry")),
+            pd.DataFrame(y.drop(columns="geometry")),
+            check_exact=True,
         )
 
 
