@@ -203,7 +203,8 @@ def decode_tags(
     )
     if len(t) != int(pairs.sum()):  # pragma: no cover - defensive: the OPL writer changed its layout
         raise OplStreamError(f"OPL tags: {len(t)} pairs decoded, {int(pairs.sum())} expected")
-    code = pd.Index(list(keys)).get_indexer(t["k"].to_numpy(object))
+    # an object Index: a string Index would first convert the block's million keys to Arrow strings
+    code = pd.Index(list(keys), dtype=object).get_indexer(t["k"].to_numpy(object))
     hit = np.flatnonzero(code >= 0)
     if hit.size == 0:
         return cols

@@ -179,14 +179,30 @@ def read_landcover(
     DataError
         Missing or unreadable file.
     """
+    with _parse.gc_paused():  # (thousands of geometries: see gc_paused)
+        return _read_landcover(source, area, buffer_m, tolerance_m, min_area_m2, max_vertices)
+
+
+def _read_landcover(
+    source: str | Path,
+    area: AreaLike | None,
+    buffer_m: float,
+    tolerance_m: float,
+    min_area_m2: float,
+    max_vertices: int | None,
+) -> OsmLandcover:
     p = _parse.check_osm_path(source)
     factory = osmium.geom.WKBFactory()
     polys: dict[str, list] = {"osm_id": [], "kind": [], "tag": [], "wkb": []}
     lines: dict[str, list] = {"osm_id": [], "kind": [], "tag": [], "wkb": []}
     pl: dict[str, list] = {"osm_id": [], "place": [], "name": [], "name_zh": [], "x": [], "y": []}
     try:
-        # the key filter first: it rejects most objects faster than the (key, value) filter
-        fp = osmium.FileProcessor(str(p)).with_areas().with_filter(osmium.filter.KeyFilter(*_KEYS))
+        # only the multipolygon relations with a base-map tag are assembled (the filters of with_areas act on the
+        # relations of the first pass): an area has its relation's tags, so the others would be dropped by the
+        # same filters below once assembled (boundaries, buildings, ...). The key filter first: it rejects most
+        # objects faster than the (key, value) filter.
+        fp = osmium.FileProcessor(str(p)).with_areas(osmium.filter.KeyFilter(*_KEYS), _tag_filter())
+        fp.with_filter(osmium.filter.KeyFilter(*_KEYS))
         fp.with_filter(_tag_filter())
         # of the ways only major roads and rivers are read as lines (areas are assembled before the filters: the
         # landuse ways still make their areas), so the ways of every built-up and green area stay in C++

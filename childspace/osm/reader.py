@@ -214,17 +214,25 @@ def read_osm(
             keep_keys=RULE_KEYS,
         )
 
-    # ways with no node in the area's bounding box are skipped while reading (before their tags are decoded)
-    ways, tagged = read(poly.bounds if poly is not None else None)
-    if len(ways.ids) == 0 and poly is None:
-        raise NetworkError(
-            "no walkable ways in the file",
-            path=p,
-            fix="check that the extract covers a built-up area and contains highway=* ways",
+    with _osm_reader.gc_paused():  # (hundreds of thousands of geometries: see gc_paused)
+        # ways with no node in the area's bounding box are skipped while reading (before their tags are decoded)
+        ways, tagged = read(poly.bounds if poly is not None else None)
+        if len(ways.ids) == 0 and poly is None:
+            raise NetworkError(
+                "no walkable ways in the file",
+                path=p,
+                fix="check that the extract covers a built-up area and contains highway=* ways",
+            )
+        return _build_tables(
+            p,
+            ways,
+            tagged,
+            poly,
+            box,
+            full_read=lambda: read(None)[0],
+            beside_roads=beside_roads,
+            trunk=trunk,
         )
-    return _build_tables(
-        p, ways, tagged, poly, box, full_read=lambda: read(None)[0], beside_roads=beside_roads, trunk=trunk
-    )
 
 
 def _outside(p: Path, poly: BaseGeometry, box: tuple[float, float, float, float], what: str) -> NetworkError:

@@ -214,7 +214,8 @@ def basemap_from_osm(cfg: Any, inp: Any, buffer_m: float | None = None) -> dict[
     A file that cannot be read gives a warning and no layers: the maps are still written, with the streets only.
     """
     from childspace._errors import ChildspaceError
-    from childspace.osm.landcover import dissolve, read_landcover
+    from childspace.osm._parse import gc_paused
+    from childspace.osm.landcover import read_landcover
 
     osm = getattr(cfg, "osm", None)
     if osm is None:
@@ -230,6 +231,13 @@ def basemap_from_osm(cfg: Any, inp: Any, buffer_m: float | None = None) -> dict[
             stacklevel=2,
         )
         return {}
+    with gc_paused():  # (the unions make many geometries: see gc_paused)
+        return _basemap_layers(lc)
+
+
+def _basemap_layers(lc: Any) -> dict[str, Any]:
+    from childspace.osm.landcover import dissolve
+
     return {
         "built": dissolve(lc.built),
         "green": dissolve(lc.green),
