@@ -325,7 +325,7 @@ def points_in_polygons(
     ok = ~(shapely.is_missing(polys) | shapely.is_empty(polys))
     if not len(xy) or not ok.any():
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    by_x = np.argsort(xy[:, 0], kind="stable")
+    by_x = _x_order(xy)
     xs, ys = xy[by_x, 0], xy[by_x, 1]
     box = shapely.bounds(polys)
     shapely.prepare(polys[ok])
@@ -338,8 +338,33 @@ def points_in_polygons(
         pts_.append(by_x[hit])
         polys_.append(np.full(hit.size, k, dtype=np.int64))
     p, q = np.concatenate(pts_).astype(np.int64), np.concatenate(polys_)
-    order = np.lexsort((q, p))
+    # each (point, polygon) pair comes once: one sort of a combined key gives the order of
+    # ``np.lexsort((q, p))`` (0.02 s against 0.11 s for a county's 300k homes)
+    order = np.argsort(p * len(polys) + q)
     return p[order], q[order]
+
+
+#: Orders of point sets by x (:func:`_x_order`), by their coordinates' digest: a run assigns the same homes to the
+#: townships, the communities, their gaps and the pilots.
+_X_ORDER: dict[bytes, np.ndarray] = {}
+_X_ORDER_SIZE = 4
+
+
+def _x_order(xy: np.ndarray) -> np.ndarray:
+    """``np.argsort(xy[:, 0], kind="stable")``, remembered for the last few point sets (keyed by the digest of
+    their coordinates: a hit is the same points)."""
+    if len(xy) < 10_000:  # (small sets are cheap to sort again)
+        return np.argsort(xy[:, 0], kind="stable")
+    key = hashlib.blake2b(np.ascontiguousarray(xy).tobytes(), digest_size=16).digest()
+    with _xy_lock:
+        hit = _X_ORDER.get(key)
+    if hit is None:
+        hit = np.argsort(xy[:, 0], kind="stable")
+        with _xy_lock:
+            _X_ORDER[key] = hit
+            while len(_X_ORDER) > _X_ORDER_SIZE:
+                _X_ORDER.pop(next(iter(_X_ORDER)))
+    return hit
 
 
 def _assign_units(access: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> tuple[pd.DataFrame, int]:

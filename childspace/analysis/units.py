@@ -100,7 +100,10 @@ def _pair_order(origin_values: np.ndarray, o: np.ndarray) -> np.ndarray | None:
             _ORDER_CACHE.pop(next(iter(_ORDER_CACHE)))
     count = np.bincount(o, minlength=len(vals))
     start = np.cumsum(count) - count
-    idx, _ = ragged_ranges(start[go], count[go])
+    cg = count[go]
+    if cg.size and cg.max() <= 1:  # each origin in one unit at most (a level's units do not overlap)
+        return start[go[cg == 1]]
+    idx, _ = ragged_ranges(start[go], cg)
     return idx
 
 
