@@ -4,6 +4,7 @@ facilities (with their access points and legs) to the walk network."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import threading
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -131,15 +132,17 @@ def _require(gdf: Any, what: str, columns: Sequence[str], geom: str | None = Non
             f"{what} lack column(s) {', '.join(missing)}; columns are {list(gdf.columns)}",
             fix=f"load {what} with childspace.inputs.loaders (canonical columns)",
         )
-    bad = gdf.geometry.isna() | gdf.geometry.is_empty
+    # (on GEOS type ids: geopandas' geom_type makes a string per feature, 0.07 s for a county's 300k homes)
+    g = np.asarray(gdf.geometry.values, dtype=object)
+    bad = shapely.is_missing(g) | shapely.is_empty(g)
     if geom is not None:
-        kinds = gdf.geometry.geom_type
+        kinds = shapely.get_type_id(g)
         if geom == "point":
-            bad |= ~kinds.isin(["Point"])
+            bad |= kinds != 0  # Point
         else:
-            bad |= ~kinds.isin(["Polygon", "MultiPolygon"])
+            bad |= (kinds != 3) & (kinds != 6)  # Polygon, MultiPolygon
     if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
+        i = int(np.flatnonzero(bad)[0])
         ident = _row_name(gdf, i)
         raise DataError(
             f"{what}: {int(bad.sum())} feature(s) with a missing or non-{geom or 'valid'} geometry",
@@ -322,7 +325,7 @@ def points_in_polygons(
     ok = ~(shapely.is_missing(polys) | shapely.is_empty(polys))
     if not len(xy) or not ok.any():
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    by_x = np.argsort(xy[:, 0], kind="stable")
+    by_x = _x_order(xy)
     xs, ys = xy[by_x, 0], xy[by_x, 1]
     box = shapely.bounds(polys)
     shapely.prepare(polys[ok])
@@ -335,8 +338,33 @@ def points_in_polygons(
         pts_.append(by_x[hit])
         polys_.append(np.full(hit.size, k, dtype=np.int64))
     p, q = np.concatenate(pts_).astype(np.int64), np.concatenate(polys_)
-    order = np.lexsort((q, p))
+    # each (point, polygon) pair comes once: one sort of a combined key gives the order of
+    # ``np.lexsort((q, p))`` (0.02 s against 0.11 s for a county's 300k homes)
+    order = np.argsort(p * len(polys) + q)
     return p[order], q[order]
+
+
+#: Orders of point sets by x (:func:`_x_order`), by their coordinates' digest: a run assigns the same homes to the
+#: townships, the communities, their gaps and the pilots.
+_X_ORDER: dict[bytes, np.ndarray] = {}
+_X_ORDER_SIZE = 4
+
+
+def _x_order(xy: np.ndarray) -> np.ndarray:
+    """``np.argsort(xy[:, 0], kind="stable")``, remembered for the last few point sets (keyed by the digest of
+    their coordinates: a hit is the same points)."""
+    if len(xy) < 10_000:  # (small sets are cheap to sort again)
+        return np.argsort(xy[:, 0], kind="stable")
+    key = hashlib.blake2b(np.ascontiguousarray(xy).tobytes(), digest_size=16).digest()
+    with _xy_lock:
+        hit = _X_ORDER.get(key)
+    if hit is None:
+        hit = np.argsort(xy[:, 0], kind="stable")
+        with _xy_lock:
+            _X_ORDER[key] = hit
+            while len(_X_ORDER) > _X_ORDER_SIZE:
+                _X_ORDER.pop(next(iter(_X_ORDER)))
+    return hit
 
 
 def _assign_units(access: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> tuple[pd.DataFrame, int]:
@@ -354,3 +382,46 @@ def _assign_units(access: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> tuple[pd
     j = pd.DataFrame({"_o": o.astype(np.int64), "_u": u.astype(np.int64)})
     outside = len(access) - int(np.count_nonzero(np.bincount(o, minlength=len(access))))
     return j, int(outside)
+
+
+#: Geometries reprojected lately (:func:`to_crs_cached`), by (WKB digest, source CRS, target CRS): a run projects
+#: the ten dissolved walking areas of a county (~360k vertices) to the local CRS four times (their areas, the
+#: townships' and communities' covered areas and the gaps), 0.15 s each.
+_GEOM_CACHE: dict[tuple[bytes, str, str], Any] = {}
+_GEOM_CACHE_SIZE = 40
+_geom_lock = threading.Lock()
+
+
+def to_crs_cached(frame: gpd.GeoDataFrame | gpd.GeoSeries, crs: Any) -> Any:
+    """``frame.to_crs(crs)``, each geometry projected once per process (keyed by its WKB and both CRSs, so a hit
+    is the same geometry; pyproj transforms point by point, so projecting a geometry alone or with others gives
+    the same coordinates). Missing geometries stay missing; the frame is not changed."""
+    geo = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
+    src, dst = CRS.from_user_input(geo.crs), CRS.from_user_input(crs)
+    vals = np.asarray(geo.values, dtype=object)
+    if src.equals(dst) or not len(vals):
+        return frame.to_crs(dst)
+    s, d = src.to_wkt(), dst.to_wkt()
+    miss = shapely.is_missing(vals)
+    keys: list[tuple[bytes, str, str] | None] = [None] * len(vals)
+    for j in np.flatnonzero(~miss).tolist():
+        keys[j] = (hashlib.blake2b(shapely.to_wkb(vals[j]), digest_size=16).digest(), s, d)
+    out = np.full(len(vals), None, dtype=object)
+    with _geom_lock:
+        for j, k in enumerate(keys):
+            if k is not None and k in _GEOM_CACHE:
+                out[j] = _GEOM_CACHE[k]
+    todo = np.flatnonzero(~miss & shapely.is_missing(out))
+    if todo.size:
+        out[todo] = gpd.GeoSeries(vals[todo], crs=src).to_crs(dst).values
+        with _geom_lock:
+            for j in todo.tolist():
+                _GEOM_CACHE[keys[j]] = out[j]  # type: ignore[index]
+            while len(_GEOM_CACHE) > _GEOM_CACHE_SIZE:
+                _GEOM_CACHE.pop(next(iter(_GEOM_CACHE)))
+    series = gpd.GeoSeries(out, index=geo.index, crs=dst, name=geo.name)
+    if isinstance(frame, gpd.GeoSeries):
+        return series
+    res = frame.copy()
+    res[frame.geometry.name] = series
+    return res

@@ -27,6 +27,7 @@ from childspace.analysis._coverage_base import (
     _snap_facilities,
     _warn,
     category_radii,
+    to_crs_cached,
 )
 from childspace.analysis._raster import (  # noqa: F401  (re-exported: walksheds and coverage use them)
     BATCH_CELLS,
@@ -371,7 +372,8 @@ def _dissolved_from(areas: gpd.GeoDataFrame, union: dict[str, Any], crs: CRS) ->
             }
         )
     geoms = gpd.GeoSeries([r["geometry"] for r in rows], crs=WGS84)
-    area = geoms.to_crs(local).area.to_numpy() if rows else np.zeros(0)
+    # (projected once: the unit figures and the gaps project the same areas to the same local CRS)
+    area = to_crs_cached(geoms, local).area.to_numpy() if rows else np.zeros(0)
     for r, a in zip(rows, area):
         r["area_m2"] = float(a)
     return _dissolved_frame(rows, None)

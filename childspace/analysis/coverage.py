@@ -352,7 +352,7 @@ def origin_access(
         cols[k] = np.empty_like(v)
         cols[k][perm] = v
         if k.startswith("nearest_"):
-            cols[k] = fid_obj[cols[k]]
+            cols[k] = _id_column(fid_obj, cols[k])
     out = pd.concat(
         [
             origins.drop(columns=[c for c in cols if c in origins.columns]),
@@ -363,3 +363,16 @@ def origin_access(
     out = gpd.GeoDataFrame(out, geometry=origins.geometry.name, crs=origins.crs)
     out.attrs.update(attrs)
     return out
+
+
+def _id_column(ids: np.ndarray, pos: np.ndarray) -> Any:
+    """``ids[pos]`` (``pos`` -1: the last entry, None) as the column pandas makes of it, built from the few ids
+    used: pandas converts an object column of strings to its string dtype one Python string at a time (0.4 s
+    for the ten ``nearest_<cat>`` columns of 300k homes); the ids used are converted once and gathered. The
+    dtype is inferred from the same set of values, so it is the one of ``DataFrame({...: ids[pos]})``."""
+    pos = np.where(pos < 0, len(ids) - 1, pos)
+    used = np.flatnonzero(np.bincount(pos, minlength=len(ids)))
+    small = pd.DataFrame({"id": ids[used]})["id"].array
+    at = np.zeros(len(ids), dtype=np.int64)
+    at[used] = np.arange(len(used))
+    return small.take(at[pos])

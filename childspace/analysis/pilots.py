@@ -29,7 +29,7 @@ import pandas as pd
 import shapely
 
 from childspace._errors import ChildspaceWarning, DataError, NetworkError
-from childspace.analysis._coverage_base import metric_points
+from childspace.analysis._coverage_base import metric_points, metric_xy, points_in_polygons
 from childspace.analysis.coverage import (
     MAX_SNAP_M,
     _default_standards,
@@ -399,8 +399,13 @@ def _origins_within(origins: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> gpd.G
     which decides); all origins when none is (the coverage then reports no children)."""
     crs = local_crs_for(units)
     polys = shapely.buffer(np.asarray(units.to_crs(crs).geometry.values, dtype=object), 1.0)
-    pts = metric_points(origins.geometry, crs)
-    idx, _ = shapely.STRtree(polys).query(pts, predicate="intersects")
+    g = np.asarray(origins.geometry.values, dtype=object)
+    if len(g) and (shapely.get_type_id(g) == 0).all() and not shapely.is_empty(g).any():
+        # plain points: tested on their coordinates (the same predicate; no 300k point geometries made)
+        idx, _ = points_in_polygons(metric_xy(origins.geometry, crs), polys, "intersects")
+    else:
+        pts = metric_points(origins.geometry, crs)
+        idx, _ = shapely.STRtree(polys).query(pts, predicate="intersects")
     if not idx.size:
         return origins
     return origins.iloc[np.unique(idx)]

@@ -28,6 +28,7 @@ from childspace.analysis._coverage_base import (
     _warn,
     metric_xy,
     points_in_polygons,
+    to_crs_cached,
 )
 from childspace.analysis._overlay import area_within, cached_outside_parts, outside_parts, subdivide
 from childspace.inputs.projection import WGS84, local_crs_for
@@ -99,7 +100,10 @@ def _pair_order(origin_values: np.ndarray, o: np.ndarray) -> np.ndarray | None:
             _ORDER_CACHE.pop(next(iter(_ORDER_CACHE)))
     count = np.bincount(o, minlength=len(vals))
     start = np.cumsum(count) - count
-    idx, _ = ragged_ranges(start[go], count[go])
+    cg = count[go]
+    if cg.size and cg.max() <= 1:  # each origin in one unit at most (a level's units do not overlap)
+        return start[go[cg == 1]]
+    idx, _ = ragged_ranges(start[go], cg)
     return idx
 
 
@@ -195,7 +199,7 @@ def unit_coverage(
     level = um["level"].to_numpy() if "level" in um.columns else np.full(nu, None)
     sa = None
     if service_areas is not None and len(service_areas):
-        sa = service_areas.to_crs(crs)
+        sa = to_crs_cached(service_areas, crs)  # (the same areas as the gaps' and the other level's)
     frames = []
     for cat in cats:
         dw = access[f"dist_walk_{cat}"].to_numpy(dtype="float64")[o]
@@ -509,7 +513,7 @@ def gaps(
     ugeom = np.where(
         shapely.is_valid(ugeom), ugeom, shapely.make_valid(ugeom)
     )  # (as unit_coverage's when valid)
-    sa = service_areas_dissolved.to_crs(crs) if service_areas_dissolved is not None else None
+    sa = to_crs_cached(service_areas_dissolved, crs) if service_areas_dissolved is not None else None
     g = np.asarray(access.geometry.values, dtype=object)
     plain = bool(len(g)) and bool((shapely.get_type_id(g) == 0).all()) and not shapely.is_empty(g).any()
     oxy = metric_xy(access.geometry, crs) if plain else None
