@@ -16,9 +16,9 @@ from matplotlib.path import Path
 from pyproj import CRS
 
 from childspace._errors import ChildspaceError, DataError
-from childspace.analysis.streets import school_zone_circles, school_zone_rules, zone_status
+from childspace.analysis.streets import school_zone_rules, zone_status
 from childspace.outputs._figure_base import line_collection
-from childspace.outputs._routes_common import edge_use, line_routes
+from childspace.outputs._routes_common import edge_use, line_routes, zone_circles
 from childspace.outputs.figures import (
     _crs_for,
     _decorate,
@@ -52,9 +52,13 @@ def _line_paths(
     arr = np.asarray(geoms.values if isinstance(geoms, gpd.GeoSeries) else geoms, dtype=object)
     if not len(arr):
         return None
-    parts, owner = shapely.get_parts(arr, return_index=True)
-    keep = np.isin(shapely.get_type_id(parts), (1, 2))  # LineString, LinearRing
-    parts, pc = parts[keep], np.asarray(cls)[owner[keep]]
+    tid = shapely.get_type_id(arr)
+    if np.isin(tid, (1, 2)).all():  # single lines (a network's streets): no parts to take apart or copy
+        parts, pc = arr, np.asarray(cls)
+    else:
+        parts, owner = shapely.get_parts(arr, return_index=True)
+        keep = np.isin(shapely.get_type_id(parts), (1, 2))  # LineString, LinearRing
+        parts, pc = parts[keep], np.asarray(cls)[owner[keep]]
     if not len(parts):
         return None
     o = np.argsort(pc, kind="stable")
@@ -145,11 +149,6 @@ def plot_routes(
             if g is not None and len(g)
         )
     )
-    table = (
-        routes
-        if route == "both" or "route" not in routes.columns
-        else routes[routes["route"].astype(str) == route]
-    )
     b = _metric(boundaries, crs, "boundaries", simplify_m=5.0)
     with _style():
         fig, ax = _new_figure()
@@ -228,7 +227,7 @@ def plot_routes(
             note = (
                 "单条路线几何未保存；按街道汇总需路网 Route lines not kept; per-street sums need the network"
             )
-        elif len(table) > max_route_lines:
+        elif len(table := _of_kind(routes, route)) > max_route_lines:
             note = (
                 f"单条路线未绘制（{len(table):,} 条 > {max_route_lines:,}） Single routes not drawn "
                 f"({len(table):,} > {max_route_lines:,})"
@@ -341,6 +340,14 @@ def plot_routes(
         if hz is not None and max_hazard_list > 0:
             _hazard_list(fig, ax, hz, max_hazard_list)
     return fig
+
+
+def _of_kind(routes: pd.DataFrame, route: str) -> pd.DataFrame:
+    """The routes of the kind drawn (all for "both"): selected only when single routes may be drawn, a county's
+    1.2 million rows of every column are not copied for a per-street figure."""
+    if route == "both" or "route" not in routes.columns:
+        return routes
+    return routes[routes["route"].astype(str) == route]
 
 
 def _hazard_numbers(h: pd.DataFrame) -> np.ndarray:
@@ -485,7 +492,7 @@ def _draw_school_zones(
     if school_zones is not None and len(school_zones):
         zs = _metric(school_zones, crs, "school_zones")
         status = zone_status(zs)
-        circ = school_zone_circles(school_zones, schools, radius).to_crs(crs)
+        circ = zone_circles(school_zones, schools, radius).to_crs(crs)
         keys = list(ZONE_STATUS_LABELS)
         _line_paths(
             ax,
