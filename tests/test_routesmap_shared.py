@@ -93,3 +93,35 @@ def test_line_paths_of_single_lines_are_those_of_the_general_way():
     assert len(fast) == len(slow) == 4
     for (v1, c1), (v2, c2) in zip(fast, slow):
         assert np.array_equal(v1, v2) and np.array_equal(c1, c2)
+
+
+def test_polygon_patches_are_the_paths_of_geoseries_plot():
+    from shapely.geometry import MultiPolygon, Polygon
+
+    from childspace.outputs.figures_routes import _polygon_patches
+
+    hole = [(2, 2), (2, 3), (3, 3), (3, 2)]
+    geoms = gpd.GeoSeries(
+        [
+            Polygon(
+                [(0, 0), (10, 0), (10, 10), (0, 10)], [hole, [(5, 5), (6, 5), (6, 6)]]
+            ),  # clockwise holes
+            MultiPolygon([Polygon([(20, 0), (20, 5), (25, 5)]), Polygon([(30, 0), (31, 0), (31, 1)])]),
+            None,
+            Polygon(),
+            Polygon([(0, 20), (0, 25), (5, 25), (5, 20)]),
+        ],
+        crs="EPSG:32651",
+    )
+    plain, fast = Figure(), Figure()
+    ax1, ax2 = plain.add_subplot(), fast.add_subplot()
+    geoms.plot(ax=ax1, color="#4a6fa5", alpha=0.1, linewidth=0)
+    _polygon_patches(ax2, geoms, facecolor="#4a6fa5", alpha=0.1, linewidth=0)
+    p1, p2 = ax1.collections[0].get_paths(), ax2.collections[0].get_paths()
+    assert len(p1) == len(p2) == 3
+    for a, b in zip(p1, p2):
+        assert np.array_equal(a.vertices, b.vertices) and np.array_equal(a.codes, b.codes)
+    c1, c2 = ax1.collections[0], ax2.collections[0]
+    assert np.array_equal(c1.get_facecolor(), c2.get_facecolor()) and c1.get_alpha() == c2.get_alpha()
+    assert ax1.get_xlabel() == ax2.get_xlabel() and ax1.get_aspect() == ax2.get_aspect()
+    assert ax1.get_xlim() == ax2.get_xlim() and ax1.get_ylim() == ax2.get_ylim()

@@ -8,10 +8,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from matplotlib.collections import PathCollection
+from matplotlib.collections import PatchCollection, PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, PathPatch
 from matplotlib.path import Path
 from pyproj import CRS
 
@@ -81,6 +81,54 @@ def _line_paths(
     )
     ax.add_collection(coll, autolim=False)
     return coll
+
+
+def _polygon_patches(ax, geoms: gpd.GeoSeries, **kw) -> PatchCollection | None:
+    """Polygons drawn as ``GeoSeries.plot`` draws them (normalised; one compound path per (multi)polygon, holes
+    as inner rings, in one collection: the same paths, so the same pixels), with the rings read by array
+    operations instead of ring by ring in Python, and without the draw of the whole figure that ends
+    ``GeoSeries.plot`` (its pixels were thrown away: the figure is drawn again when saved)."""
+    arr = shapely.normalize(np.asarray(geoms.values, dtype=object))
+    arr = arr[~(shapely.is_missing(arr) | shapely.is_empty(arr))]
+    tid = shapely.get_type_id(arr)
+    if (tid == 7).any():  # geometry collections: taken apart the way GeoSeries.plot does it
+        geoms.plot(ax=ax, color=kw.pop("facecolor"), **kw)
+        return None
+    arr = arr[np.isin(tid, (3, 6))]  # Polygon, MultiPolygon
+    if not len(arr):
+        return None
+    parts, part_of = shapely.get_parts(arr, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)  # per part: the shell, then its holes
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(xy), Path.LINETO, dtype=Path.code_type)
+    first = np.r_[0, np.flatnonzero(np.diff(ring_of)) + 1]
+    codes[np.r_[first[1:], len(xy)] - 1] = Path.CLOSEPOLY  # as Path(ring, closed=True)
+    codes[first] = Path.MOVETO
+    geom_of = part_of[ring_part[ring_of]]
+    cuts = np.r_[0, np.flatnonzero(np.diff(geom_of)) + 1, len(xy)]
+    patches = [PathPatch(Path(xy[i:j], codes[i:j])) for i, j in zip(cuts[:-1], cuts[1:])]
+    coll = PatchCollection(patches, **kw)
+    ax.add_collection(coll, autolim=True)
+    ax.autoscale_view()
+    ax.set_aspect("equal")  # as GeoSeries.plot does in a projected CRS
+    _axis_labels(ax, geoms.crs)
+    return coll
+
+
+def _axis_labels(ax, crs: CRS | None) -> None:
+    """The axis labels ``GeoSeries.plot`` sets from the CRS (e.g. "Easting [metre]"; not drawn: the axes are
+    off, but the figure's state stays that of the plain call)."""
+    if crs:
+        x_label = f"{crs.axis_info[0].name} [{crs.axis_info[0].unit_name}]"
+        y_label = f"{crs.axis_info[1].name} [{crs.axis_info[1].unit_name}]"
+        if crs.axis_info[0].direction == "north":
+            x_label, y_label = y_label, x_label
+    else:
+        x_label, y_label = "x", "y"
+    if ax.get_xlabel() == "":
+        ax.set_xlabel(x_label, fontsize="small")
+    if ax.get_ylabel() == "":
+        ax.set_ylabel(y_label, fontsize="small")
 
 
 def plot_routes(
@@ -157,7 +205,9 @@ def plot_routes(
             w = _metric(walksheds, crs, "walksheds")
             kind = w["kind"].astype(str).to_numpy() if "kind" in w.columns else np.array(["plain"] * len(w))
             if (kind == "plain").any():
-                w[kind == "plain"].plot(ax=ax, color="#4a6fa5", alpha=0.10, linewidth=0, zorder=2)
+                _polygon_patches(
+                    ax, w.geometry[kind == "plain"], facecolor="#4a6fa5", alpha=0.10, linewidth=0, zorder=2
+                )
                 line_collection(
                     ax, w[kind == "plain"].boundary, color="#4a6fa5", linewidth=1.2, linestyle="--", zorder=2
                 )
@@ -167,8 +217,14 @@ def plot_routes(
                     )
                 )
             if (kind == "safe").any():
-                w[kind == "safe"].plot(
-                    ax=ax, color="#1a9641", alpha=0.22, edgecolor="#1a9641", linewidth=1, zorder=3
+                _polygon_patches(
+                    ax,
+                    w.geometry[kind == "safe"],
+                    facecolor="#1a9641",
+                    alpha=0.22,
+                    edgecolor="#1a9641",
+                    linewidth=1,
+                    zorder=3,
                 )
                 handles.append(
                     Patch(facecolor="#a9d8b3", edgecolor="#1a9641", label="安全步行范围 Safe walkshed")
