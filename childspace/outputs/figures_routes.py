@@ -8,17 +8,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from matplotlib.collections import PathCollection
+from matplotlib.collections import PatchCollection, PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, PathPatch
 from matplotlib.path import Path
 from pyproj import CRS
 
 from childspace._errors import ChildspaceError, DataError
-from childspace.analysis.streets import school_zone_circles, school_zone_rules, zone_status
+from childspace.analysis.streets import school_zone_rules, zone_status
 from childspace.outputs._figure_base import line_collection
-from childspace.outputs._routes_common import edge_use, line_routes
+from childspace.outputs._routes_common import edge_use, line_routes, zone_circles
 from childspace.outputs.figures import (
     _crs_for,
     _decorate,
@@ -52,9 +52,13 @@ def _line_paths(
     arr = np.asarray(geoms.values if isinstance(geoms, gpd.GeoSeries) else geoms, dtype=object)
     if not len(arr):
         return None
-    parts, owner = shapely.get_parts(arr, return_index=True)
-    keep = np.isin(shapely.get_type_id(parts), (1, 2))  # LineString, LinearRing
-    parts, pc = parts[keep], np.asarray(cls)[owner[keep]]
+    tid = shapely.get_type_id(arr)
+    if np.isin(tid, (1, 2)).all():  # single lines (a network's streets): no parts to take apart or copy
+        parts, pc = arr, np.asarray(cls)
+    else:
+        parts, owner = shapely.get_parts(arr, return_index=True)
+        keep = np.isin(shapely.get_type_id(parts), (1, 2))  # LineString, LinearRing
+        parts, pc = parts[keep], np.asarray(cls)[owner[keep]]
     if not len(parts):
         return None
     o = np.argsort(pc, kind="stable")
@@ -77,6 +81,54 @@ def _line_paths(
     )
     ax.add_collection(coll, autolim=False)
     return coll
+
+
+def _polygon_patches(ax, geoms: gpd.GeoSeries, **kw) -> PatchCollection | None:
+    """Polygons drawn as ``GeoSeries.plot`` draws them (normalised; one compound path per (multi)polygon, holes
+    as inner rings, in one collection: the same paths, so the same pixels), with the rings read by array
+    operations instead of ring by ring in Python, and without the draw of the whole figure that ends
+    ``GeoSeries.plot`` (its pixels were thrown away: the figure is drawn again when saved)."""
+    arr = shapely.normalize(np.asarray(geoms.values, dtype=object))
+    arr = arr[~(shapely.is_missing(arr) | shapely.is_empty(arr))]
+    tid = shapely.get_type_id(arr)
+    if (tid == 7).any():  # geometry collections: taken apart the way GeoSeries.plot does it
+        geoms.plot(ax=ax, color=kw.pop("facecolor"), **kw)
+        return None
+    arr = arr[np.isin(tid, (3, 6))]  # Polygon, MultiPolygon
+    if not len(arr):
+        return None
+    parts, part_of = shapely.get_parts(arr, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)  # per part: the shell, then its holes
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(xy), Path.LINETO, dtype=Path.code_type)
+    first = np.r_[0, np.flatnonzero(np.diff(ring_of)) + 1]
+    codes[np.r_[first[1:], len(xy)] - 1] = Path.CLOSEPOLY  # as Path(ring, closed=True)
+    codes[first] = Path.MOVETO
+    geom_of = part_of[ring_part[ring_of]]
+    cuts = np.r_[0, np.flatnonzero(np.diff(geom_of)) + 1, len(xy)]
+    patches = [PathPatch(Path(xy[i:j], codes[i:j])) for i, j in zip(cuts[:-1], cuts[1:])]
+    coll = PatchCollection(patches, **kw)
+    ax.add_collection(coll, autolim=True)
+    ax.autoscale_view()
+    ax.set_aspect("equal")  # as GeoSeries.plot does in a projected CRS
+    _axis_labels(ax, geoms.crs)
+    return coll
+
+
+def _axis_labels(ax, crs: CRS | None) -> None:
+    """The axis labels ``GeoSeries.plot`` sets from the CRS (e.g. "Easting [metre]"; not drawn: the axes are
+    off, but the figure's state stays that of the plain call)."""
+    if crs:
+        x_label = f"{crs.axis_info[0].name} [{crs.axis_info[0].unit_name}]"
+        y_label = f"{crs.axis_info[1].name} [{crs.axis_info[1].unit_name}]"
+        if crs.axis_info[0].direction == "north":
+            x_label, y_label = y_label, x_label
+    else:
+        x_label, y_label = "x", "y"
+    if ax.get_xlabel() == "":
+        ax.set_xlabel(x_label, fontsize="small")
+    if ax.get_ylabel() == "":
+        ax.set_ylabel(y_label, fontsize="small")
 
 
 def plot_routes(
@@ -145,11 +197,6 @@ def plot_routes(
             if g is not None and len(g)
         )
     )
-    table = (
-        routes
-        if route == "both" or "route" not in routes.columns
-        else routes[routes["route"].astype(str) == route]
-    )
     b = _metric(boundaries, crs, "boundaries", simplify_m=5.0)
     with _style():
         fig, ax = _new_figure()
@@ -158,7 +205,9 @@ def plot_routes(
             w = _metric(walksheds, crs, "walksheds")
             kind = w["kind"].astype(str).to_numpy() if "kind" in w.columns else np.array(["plain"] * len(w))
             if (kind == "plain").any():
-                w[kind == "plain"].plot(ax=ax, color="#4a6fa5", alpha=0.10, linewidth=0, zorder=2)
+                _polygon_patches(
+                    ax, w.geometry[kind == "plain"], facecolor="#4a6fa5", alpha=0.10, linewidth=0, zorder=2
+                )
                 line_collection(
                     ax, w[kind == "plain"].boundary, color="#4a6fa5", linewidth=1.2, linestyle="--", zorder=2
                 )
@@ -168,8 +217,14 @@ def plot_routes(
                     )
                 )
             if (kind == "safe").any():
-                w[kind == "safe"].plot(
-                    ax=ax, color="#1a9641", alpha=0.22, edgecolor="#1a9641", linewidth=1, zorder=3
+                _polygon_patches(
+                    ax,
+                    w.geometry[kind == "safe"],
+                    facecolor="#1a9641",
+                    alpha=0.22,
+                    edgecolor="#1a9641",
+                    linewidth=1,
+                    zorder=3,
                 )
                 handles.append(
                     Patch(facecolor="#a9d8b3", edgecolor="#1a9641", label="安全步行范围 Safe walkshed")
@@ -228,7 +283,7 @@ def plot_routes(
             note = (
                 "单条路线几何未保存；按街道汇总需路网 Route lines not kept; per-street sums need the network"
             )
-        elif len(table) > max_route_lines:
+        elif len(table := _of_kind(routes, route)) > max_route_lines:
             note = (
                 f"单条路线未绘制（{len(table):,} 条 > {max_route_lines:,}） Single routes not drawn "
                 f"({len(table):,} > {max_route_lines:,})"
@@ -341,6 +396,14 @@ def plot_routes(
         if hz is not None and max_hazard_list > 0:
             _hazard_list(fig, ax, hz, max_hazard_list)
     return fig
+
+
+def _of_kind(routes: pd.DataFrame, route: str) -> pd.DataFrame:
+    """The routes of the kind drawn (all for "both"): selected only when single routes may be drawn, a county's
+    1.2 million rows of every column are not copied for a per-street figure."""
+    if route == "both" or "route" not in routes.columns:
+        return routes
+    return routes[routes["route"].astype(str) == route]
 
 
 def _hazard_numbers(h: pd.DataFrame) -> np.ndarray:
@@ -485,7 +548,7 @@ def _draw_school_zones(
     if school_zones is not None and len(school_zones):
         zs = _metric(school_zones, crs, "school_zones")
         status = zone_status(zs)
-        circ = school_zone_circles(school_zones, schools, radius).to_crs(crs)
+        circ = zone_circles(school_zones, schools, radius).to_crs(crs)
         keys = list(ZONE_STATUS_LABELS)
         _line_paths(
             ax,

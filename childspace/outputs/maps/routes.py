@@ -75,14 +75,16 @@ def _edge_use_layer(
     """
     lean = lean or Lean(on=False)
     g = use.geometry
-    u = use[~(g.isna() | g.is_empty).to_numpy()]  # as to_wgs84 drops them, before the busiest are picked
-    kids = u["children"].to_numpy(dtype=float)
+    # positions of the streets with a line (to_wgs84 drops the others), before the busiest are picked: the
+    # rows drawn are taken from ``use`` once
+    valid = np.flatnonzero(~(g.isna() | g.is_empty).to_numpy())
+    kids = use["children"].to_numpy(dtype=float)[valid]
     kmax = float(kids.max()) if len(kids) else 1.0
     order = np.argsort(kids, kind="stable")  # busiest drawn last (on top)
-    n_all = len(u)
+    n_all = len(valid)
     if max_streets is not None and n_all > max_streets:  # a county: the busiest streets (sorted last)
         order = order[-max_streets:]
-    u = to_wgs84(u.iloc[order], "edge use")  # only the streets drawn are reprojected
+    u = to_wgs84(use.iloc[valid[order]], "edge use")  # only the streets drawn are reprojected
     n_kept = len(u)
     if lean.on and len(u):
         u = lean_frame(u, lean.line_m, lean.digits)

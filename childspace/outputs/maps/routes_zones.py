@@ -8,7 +8,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from childspace.analysis.streets import school_zone_circles, zone_status
+from childspace.analysis.streets import zone_status
+from childspace.outputs._routes_common import zone_circles
 from childspace.outputs.maps._page import (
     LegendItem,
     add_layer,
@@ -107,7 +108,8 @@ def school_zone_base(
     if school_zones is not None and len(school_zones):
         z = to_wgs84(school_zones, "school_zones")
         require(z, ["school_id", "speed_ok", "crossing_ok"], "school_zones")
-        circ = school_zone_circles(z, schools, radius)
+        # the table as given when no row was dropped (the figure asks for the same circles: made once)
+        circ = zone_circles(school_zones if len(z) == len(school_zones) else z, schools, radius)
         if lean.on:
             circ = lean_frame(to_wgs84(circ, "school zone circles"), lean.area_m / 2, lean.digits)
         status = zone_status(z)
@@ -209,9 +211,9 @@ def _lean_zone_roads(zr: gpd.GeoDataFrame, over: np.ndarray, lean: Lean) -> tupl
     longest ``lean.zone_road_popups`` runs last, with popups), the other runs over the limit joined per style,
     each piece once; the roads within the limit are left to the GeoPackage (school_zone_roads). Returns the
     frame and how many of its last rows keep a popup."""
-    zr = lean_frame(zr, lean.line_m, lean.digits)
+    # only the roads over the limit are drawn: the others (most of a county's) are not simplified for nothing
     runs = group_lines(
-        zr[over],
+        lean_frame(zr[over], lean.line_m, lean.digits),
         ["school_id", "name", "highway", "maxspeed_kmh", "speed_assumed", "over_limit"],
         ["length_m"],
     )
