@@ -62,6 +62,7 @@ from childspace.analysis._safety_network import (
     RoutingCost,
     Stress,
     network_stress,
+    network_stress_variants,
     routing_cost,
 )
 from childspace.analysis.school_zones import school_zones
@@ -80,6 +81,7 @@ __all__ = [
     "load_config",
     "load_profile",
     "network_stress",
+    "network_stress_variants",
     "node_crossing_stress",
     "parse_lanes",
     "parse_maxspeed",
