@@ -417,14 +417,19 @@ def incidence_levels(parts: IncidenceParts, es: pd.DataFrame, cfg: dict) -> tupl
     is_unknown = p.unknown[node_pos] & ~sig_near
     level, _ = _crossing_levels(ctrl, isl, speed, lanes, cfg)
     # assumed tags: from the edge's own (per distinct value) and the node's unknown crossing type
-    tcodes, tuniq = pd.factorize(pd.Series(es["assumed_tags"].to_numpy(dtype=object)).fillna(""))
+    tags_e = es["assumed_tags"].iloc[edge_pos]  # the pairs' edges only, factorized on the column's own array
+    tcodes, tuniq = pd.factorize(
+        tags_e.fillna("") if tags_e.dtype == "str" else tags_e.astype(object).fillna("")
+    )
     tu = pd.Series(np.asarray(tuniq, dtype=object)).astype(str)
     bits = (
         tu.str.contains("highway", regex=False).to_numpy(dtype=np.int64)
         + 2 * tu.str.contains("maxspeed", regex=False).to_numpy(dtype=np.int64)
         + 4 * tu.str.contains("lanes", regex=False).to_numpy(dtype=np.int64)
     )
-    combo = bits[tcodes[edge_pos]] + 8 * (is_unknown | sig_near).astype(np.int64)
+    combo = (bits[tcodes] if tcodes.size else np.zeros(0, dtype=np.int64)) + 8 * (
+        is_unknown | sig_near
+    ).astype(np.int64)
     names = np.array(
         [
             "; ".join(t for b, t in zip((1, 2, 4, 8), ("highway", "maxspeed", "lanes", "crossing")) if c & b)
@@ -434,7 +439,9 @@ def incidence_levels(parts: IncidenceParts, es: pd.DataFrame, cfg: dict) -> tupl
     )
     ctrl_names = np.array([CONTROL_NAMES.get(i, "") for i in range(4)], dtype=object)
     uz, ue = (_CONTROL_ZH[default_unknown].replace("穿越", ""), CONTROL_NAMES[default_unknown])
-    note = np.where(sig_near, _NOTE_SIGNALS, np.where(is_unknown, _NOTE_ASSUMED.format(zh=uz, en=ue), ""))
+    # the note per pair as a take of three texts (a fixed-width numpy text array of every pair would be large)
+    notes = np.array(["", _NOTE_ASSUMED.format(zh=uz, en=ue), _NOTE_SIGNALS], dtype=object)
+    note = notes[np.where(sig_near, 2, np.where(is_unknown, 1, 0))]
     long_ = _long_crossing(isl, lanes, cfg)
     r_uniq, r_codes = _crossing_reason_codes(
         ctrl, isl, speed, lanes, p.labels, (combo & 2) > 0, (combo & 4) > 0, note, long_
@@ -794,11 +801,23 @@ def node_crossing_stress(
     """
     cfg = resolved_config(config)
     inc = crossing_incidence(nodes, edges, None, cfg) if incidence is None else incidence
+    n = len(nodes)
+    pos = np.arange(n)
+    node = inc["node"].to_numpy()
+    level = inc["level"].to_numpy()
+    texts = all(inc[c].dtype == "str" for c in ("control", "assumed_tags", "reason"))
+    if (
+        len(inc)
+        and texts
+        and np.issubdtype(node.dtype, np.integer)
+        and np.issubdtype(level.dtype, np.integer)
+        and node.min() >= 0
+        and node.max() < n
+    ):
+        return _node_crossings_fast(nodes.index, inc, node, level, n)
     inc = inc.sort_values(["node", "level"], ascending=[True, False], kind="stable")
     first = inc.drop_duplicates("node", keep="first").set_index("node")
     counts = inc.groupby("node").size()
-    n = len(nodes)
-    pos = np.arange(n)
     out = pd.DataFrame(index=nodes.index)
     out["level"] = first["level"].reindex(pos).fillna(0).astype(np.int8).to_numpy()
     out["control"] = first["control"].reindex(pos).to_numpy(dtype=object)
@@ -808,6 +827,36 @@ def node_crossing_stress(
     out["assumed"] = first["assumed"].reindex(pos).fillna(False).astype(bool).to_numpy()
     out["assumed_tags"] = first["assumed_tags"].reindex(pos).fillna("").to_numpy(dtype=object)
     out["reason"] = first["reason"].reindex(pos).fillna("").to_numpy(dtype=object)
+    return out
+
+
+def _node_crossings_fast(
+    index: pd.Index, inc: pd.DataFrame, node: np.ndarray, level: np.ndarray, n: int
+) -> pd.DataFrame:
+    """:func:`node_crossing_stress` for an incidence table of integer node positions and levels and ``str``
+    texts: the first row per node by a stable numpy sort, each column taken per node with the same reindexing
+    as the general path (same dtypes and fills), the texts kept as ``str`` arrays instead of object arrays that
+    the frame would convert back."""
+    o = np.lexsort((-level.astype(np.int64), node))  # stable: ties keep the table's order
+    ns = node[o]
+    fi = o[np.r_[True, ns[1:] != ns[:-1]]]
+    fnode = node[fi]
+    pos = np.arange(n)
+
+    def first(col: str) -> pd.Series:
+        return inc[col].iloc[fi].set_axis(fnode).reindex(pos)
+
+    out = pd.DataFrame(index=index)
+    lv = np.zeros(n, dtype=np.int8)
+    lv[fnode] = level[fi]
+    out["level"] = lv
+    out["control"] = first("control").array
+    out["n_roads"] = np.bincount(node, minlength=n).astype(np.int32)
+    out["road_edge"] = first("edge_id").to_numpy(dtype=object)
+    out["island"] = first("island").fillna(False).astype(bool).to_numpy()
+    out["assumed"] = first("assumed").fillna(False).astype(bool).to_numpy()
+    out["assumed_tags"] = first("assumed_tags").fillna("").array
+    out["reason"] = first("reason").fillna("").array
     return out
 
 

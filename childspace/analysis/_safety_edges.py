@@ -636,8 +636,8 @@ def edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.D
         m = isin_once(hw, c["highway"]).fillna(False).to_numpy(dtype=bool)
         if not m.any():
             continue
-        group[m] = key
-        label[m] = c.get("label", key)
+        group.loc[m] = key
+        label.loc[m] = c.get("label", key)
         if c.get("road", False):
             is_road[m] = True
             for ctx in ("urban", "rural"):
@@ -666,10 +666,10 @@ def edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.D
     )
     base_level[is_crossing_way] = int(cfg["crossing_way"]["level"])
     base_level[is_sidewalk_way] = int(cfg["sidewalk_way"]["level"])
-    group[is_crossing_way] = "crossing_way"
-    group[is_sidewalk_way] = "sidewalk_way"
-    label[is_crossing_way] = cfg["crossing_way"]["label"]
-    label[is_sidewalk_way] = cfg["sidewalk_way"]["label"]
+    group.loc[is_crossing_way] = "crossing_way"
+    group.loc[is_sidewalk_way] = "sidewalk_way"
+    label.loc[is_crossing_way] = cfg["crossing_way"]["label"]
+    label.loc[is_sidewalk_way] = cfg["sidewalk_way"]["label"]
 
     # parsed tags
     raw_speed = tag_values(edges, "maxspeed")
@@ -752,8 +752,8 @@ def edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.D
         changed = m & ((new != level) | ("level" in rule))
         level = np.where(m, new, level)
         if changed.any():
-            zh_mod[changed] = zh_mod[changed] + "；" + rule.get("zh", rule.get("name", ""))
-            en_mod[changed] = en_mod[changed] + "; " + rule.get("en", rule.get("name", ""))
+            zh_mod.loc[changed] = zh_mod.loc[changed] + "；" + rule.get("zh", rule.get("name", ""))
+            en_mod.loc[changed] = en_mod.loc[changed] + "; " + rule.get("en", rule.get("name", ""))
     level = np.clip(level, 1, 4)
 
     # assumptions
