@@ -139,11 +139,21 @@ def edge_contexts(
             continue
         for lo, df in ((0, edges), (n, extra)):
             if df is not None and col in df.columns and len(df):
-                s = df[col].astype("string")
-                hit = s.str.contains(re.compile(pat), na=False).to_numpy(dtype=bool)
-                rural[lo : lo + len(df)] |= hit
+                rural[lo : lo + len(df)] |= _matches(df[col], re.compile(pat))
     out = np.where(rural, "rural", "urban").astype(object)
     return out[:n], out[n:]
+
+
+def _matches(col: pd.Series, pat: re.Pattern) -> np.ndarray:
+    """Whether each value (as text) contains ``pat``; False where missing. Tested once per distinct value: a
+    few thousand names and refs repeat over the edges."""
+    try:
+        codes, uniq = pd.factorize(col, use_na_sentinel=True)
+    except TypeError:  # unhashable values (lists): each row on its own
+        return col.astype("string").str.contains(pat, na=False).to_numpy(dtype=bool)
+    u = pd.Series(np.asarray(uniq, dtype=object)).astype("string")
+    hit = u.str.contains(pat, na=False).to_numpy(dtype=bool)
+    return np.append(hit, False)[codes]
 
 
 def _cell_key(i: np.ndarray, j: np.ndarray) -> np.ndarray:
