@@ -43,7 +43,6 @@ __all__ = [
     "crossing_incidence",
     "incidence_levels",
     "incidence_parts",
-    "node_crossing_stress",
     "node_positions",
     "unconnected_crossing_ways",
 ]
@@ -776,87 +775,6 @@ def _crossed_roads(
         return out
     pairs = shapely.STRtree(rg).query_nearest(geom[ok], max_distance=tolerance_m, all_matches=False)
     out[np.flatnonzero(ok)[pairs[0]]] = pairs[1]
-    return out
-
-
-def node_crossing_stress(
-    nodes: pd.DataFrame, edges: pd.DataFrame, config: ConfigLike = None, incidence: pd.DataFrame | None = None
-) -> pd.DataFrame:
-    """Worst crossing at each node: the most stressful road at the node with the node's crossing control.
-
-    Parameters
-    ----------
-    nodes, edges : DataFrame
-        Walk-network tables.
-    config : path, mapping or None
-    incidence : DataFrame, optional
-        Output of :func:`crossing_incidence` (computed when omitted).
-
-    Returns
-    -------
-    DataFrame
-        Index as ``nodes``: ``level`` (0 where no road meets the node, else 1-4), ``control``, ``n_roads``
-        (road edges at the node), ``road_edge`` (label of the worst road edge), ``island``, ``assumed``,
-        ``assumed_tags``, ``reason``.
-    """
-    cfg = resolved_config(config)
-    inc = crossing_incidence(nodes, edges, None, cfg) if incidence is None else incidence
-    n = len(nodes)
-    pos = np.arange(n)
-    node = inc["node"].to_numpy()
-    level = inc["level"].to_numpy()
-    texts = all(inc[c].dtype == "str" for c in ("control", "assumed_tags", "reason"))
-    if (
-        len(inc)
-        and texts
-        and np.issubdtype(node.dtype, np.integer)
-        and np.issubdtype(level.dtype, np.integer)
-        and node.min() >= 0
-        and node.max() < n
-    ):
-        return _node_crossings_fast(nodes.index, inc, node, level, n)
-    inc = inc.sort_values(["node", "level"], ascending=[True, False], kind="stable")
-    first = inc.drop_duplicates("node", keep="first").set_index("node")
-    counts = inc.groupby("node").size()
-    out = pd.DataFrame(index=nodes.index)
-    out["level"] = first["level"].reindex(pos).fillna(0).astype(np.int8).to_numpy()
-    out["control"] = first["control"].reindex(pos).to_numpy(dtype=object)
-    out["n_roads"] = counts.reindex(pos).fillna(0).astype(np.int32).to_numpy()
-    out["road_edge"] = first["edge_id"].reindex(pos).to_numpy(dtype=object)
-    out["island"] = first["island"].reindex(pos).fillna(False).astype(bool).to_numpy()
-    out["assumed"] = first["assumed"].reindex(pos).fillna(False).astype(bool).to_numpy()
-    out["assumed_tags"] = first["assumed_tags"].reindex(pos).fillna("").to_numpy(dtype=object)
-    out["reason"] = first["reason"].reindex(pos).fillna("").to_numpy(dtype=object)
-    return out
-
-
-def _node_crossings_fast(
-    index: pd.Index, inc: pd.DataFrame, node: np.ndarray, level: np.ndarray, n: int
-) -> pd.DataFrame:
-    """:func:`node_crossing_stress` for an incidence table of integer node positions and levels and ``str``
-    texts: the first row per node by a stable numpy sort, each column taken per node with the same reindexing
-    as the general path (same dtypes and fills), the texts kept as ``str`` arrays instead of object arrays that
-    the frame would convert back."""
-    o = np.lexsort((-level.astype(np.int64), node))  # stable: ties keep the table's order
-    ns = node[o]
-    fi = o[np.r_[True, ns[1:] != ns[:-1]]]
-    fnode = node[fi]
-    pos = np.arange(n)
-
-    def first(col: str) -> pd.Series:
-        return inc[col].iloc[fi].set_axis(fnode).reindex(pos)
-
-    out = pd.DataFrame(index=index)
-    lv = np.zeros(n, dtype=np.int8)
-    lv[fnode] = level[fi]
-    out["level"] = lv
-    out["control"] = first("control").array
-    out["n_roads"] = np.bincount(node, minlength=n).astype(np.int32)
-    out["road_edge"] = first("edge_id").to_numpy(dtype=object)
-    out["island"] = first("island").fillna(False).astype(bool).to_numpy()
-    out["assumed"] = first("assumed").fillna(False).astype(bool).to_numpy()
-    out["assumed_tags"] = first("assumed_tags").fillna("").array
-    out["reason"] = first("reason").fillna("").array
     return out
 
 

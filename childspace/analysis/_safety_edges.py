@@ -36,10 +36,7 @@ from childspace.analysis._safety_config import (
     split_label,
     tag_values,
 )
-from childspace.analysis._safety_geom import (
-    SegmentPairs,
-    Segments,
-)
+from childspace.analysis._safety_geom import BAND_ENDS, BAND_IN, BAND_OUT, overlap_rank
 
 __all__ = [
     "BesideParts",
@@ -447,6 +444,9 @@ def _apply_beside(
     return np.asarray(reason, dtype=object), r_codes, tags_a, code
 
 
+#: the band's bounds (:func:`childspace.analysis._safety_geom.overlap_rank`), under their former names
+_BAND_IN, _BAND_ENDS, _BAND_OUT = BAND_IN, BAND_ENDS, BAND_OUT
+
 #: the last network's beside-road pairs (:func:`_beside_pairs`): the optimistic and pessimistic variants rated
 #: right after the typical model reuse them (held by weak references to the edge and road tables)
 _BESIDE_CACHE: dict[str, Any] = {}
@@ -522,7 +522,7 @@ def _beside_pairs(
     wi, ri, d, sw_pair = wi[keep], ri[keep], d[keep], sw_pair[keep]
     if wi.size == 0:
         return none
-    overlap = _overlap_rank(w_g, rd_g, wi, ri, search)
+    overlap = overlap_rank(w_g, rd_g, wi, ri, search)
     order = np.lexsort((-overlap, wi))
     first = order[np.r_[True, wi[order][1:] != wi[order][:-1]]]
     wsel, rsel, d = wi[first], ri[first], d[first]
@@ -543,81 +543,6 @@ def _midpoints(w_g: np.ndarray, pts: np.ndarray, ways: np.ndarray) -> None:
     todo = np.unique(ways)
     todo = todo[shapely.is_missing(pts[todo, 1])]
     pts[todo, 1] = shapely.line_interpolate_point(w_g[todo], 0.5, normalized=True)
-
-
-#: a road's band (``shapely.buffer`` with ``quad_segs=4``) holds every point within ``_BAND_IN`` x its radius of
-#: the road's segments and within ``_BAND_ENDS`` x it of the road's vertices: its sides are the segments offset by
-#: the radius, its arcs around the vertices chords of at most 1.5 x 22.5 degrees (cos 16.9 deg = 0.957), and the
-#: line is simplified by 1 % of the radius before buffering (GEOS BufferInputLineSimplifier). None of the band
-#: is beyond ``_BAND_OUT`` x the radius.
-_BAND_IN = 0.98
-_BAND_ENDS = 0.94
-_BAND_OUT = 1.05
-#: lengths closer than this (m) are not told apart by the bounds
-_TOL = 1e-6
-
-
-def _overlap_rank(
-    w_g: np.ndarray, rd_g: np.ndarray, wi: np.ndarray, ri: np.ndarray, search: float
-) -> np.ndarray:
-    """Per pair, a figure whose order within each way is that of the length of way inside the road's band
-    (``shapely.buffer(road, search, quad_segs=4)``): the band's overlap only decides between candidates.
-
-    Ways with one candidate get 0. For the others the length of way within ``_BAND_IN``/``_BAND_ENDS`` and
-    within ``_BAND_OUT`` x ``search`` of the road (on the segments, in numpy) bound the overlap: a way lying
-    wholly within the inner reach has the overlap of its whole length (``shapely.length``, what the
-    intersection measures then) and wins over every candidate after it in query order; a candidate whose upper
-    bound is below another's lower bound cannot win (-1); only the remaining ones get the exact intersection
-    with the band.
-    """
-    overlap = np.zeros(wi.size)
-    many = np.flatnonzero(np.bincount(wi)[wi] > 1)  # most ways have one candidate
-    if many.size == 0:
-        return overlap
-    ws, rs = Segments(w_g), Segments(rd_g)
-    length = shapely.length(w_g)
-    # each way's first candidate (pairs are in query order, the tie-break) wins when wholly inside its band
-    head = many[np.r_[True, wi[many][1:] != wi[many][:-1]]]
-    whole = SegmentPairs(wi[head], ri[head], ws, rs).within_length(search * _BAND_ENDS)
-    whole = head[whole >= ws.total[wi[head]] - _TOL]
-    overlap[many] = -1.0
-    overlap[whole] = length[wi[whole]]
-    done = np.zeros(w_g.size, dtype=bool)
-    done[wi[whole]] = True
-    many = many[~done[wi[many]]]
-    if many.size == 0:
-        return overlap
-    wm = wi[many]
-    sp = SegmentPairs(wm, ri[many], ws, rs)
-    total = ws.total[wm]
-    low = sp.within_length(search * _BAND_ENDS)  # the plain capsule first: most ways lie wholly inside
-    full = low >= total - _TOL
-    high = total.copy()
-    idx = np.arange(many.size)
-    first_full = np.full(w_g.size, many.size)
-    np.minimum.at(first_full, wm, np.where(full, idx, many.size))
-    part = np.flatnonzero(~full & (idx < first_full[wm]))  # those after a way's first whole one cannot win
-    if part.size:
-        sub = sp.subset(part)
-        low[part] = np.maximum(low[part], sub.within_length(search * _BAND_IN, search * _BAND_ENDS))
-        full[part] = low[part] >= total[part] - _TOL
-        high[part] = sub.within_length(search * _BAND_OUT)
-    best = np.zeros(w_g.size)
-    np.maximum.at(best, wm, low)
-    alive = high + _TOL >= best[wm]
-    # a way's first candidate (in query order, the tie-break) wholly inside wins over all after it: none can
-    # have more than the whole length
-    first_full[:] = many.size
-    np.minimum.at(first_full, wm, np.where(full, idx, many.size))
-    alive &= idx <= first_full[wm]
-    exact = alive & ~full & (np.bincount(wm[alive], minlength=w_g.size)[wm] > 1)
-    overlap[many] = np.where(full, length[wm], np.where(alive, 0.0, -1.0))
-    if exact.any():
-        m_ex = many[exact]
-        uniq_r, inv_r = np.unique(ri[m_ex], return_inverse=True)
-        bands = shapely.buffer(rd_g[uniq_r], search, quad_segs=4)
-        overlap[m_ex] = shapely.length(shapely.intersection(w_g[wi[m_ex]], bands[inv_r]))
-    return overlap
 
 
 def edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.DataFrame:
