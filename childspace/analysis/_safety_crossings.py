@@ -11,6 +11,7 @@ refuge are flagged. Roads closed to pedestrians but met at grade by a walk way a
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -38,8 +39,10 @@ __all__ = [
     "CONTROL_NAMES",
     "closed_road_crossings",
     "control_codes",
+    "IncidenceParts",
     "crossing_incidence",
-    "node_crossing_stress",
+    "incidence_levels",
+    "incidence_parts",
     "node_positions",
     "unconnected_crossing_ways",
 ]
@@ -188,6 +191,24 @@ def _crossing_reason(
 ) -> np.ndarray:
     """Bilingual reason per row (computed once per distinct combination). Assumed values are said to be assumed
     ("crossing of a primary road, speed not mapped: assumed 60 km/h")."""
+    uniq, codes = _crossing_reason_codes(
+        control, island, speed, lanes, label, speed_assumed, lanes_assumed, control_note, long_
+    )
+    return uniq[codes] if len(uniq) else np.zeros(0, dtype=object)
+
+
+def _crossing_reason_codes(
+    control: np.ndarray,
+    island: np.ndarray,
+    speed: np.ndarray,
+    lanes: np.ndarray,
+    label: np.ndarray,
+    speed_assumed: np.ndarray | None = None,
+    lanes_assumed: np.ndarray | None = None,
+    control_note: np.ndarray | None = None,
+    long_: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_crossing_reason` as its distinct texts and the code of each row's text."""
     k = len(control)
     z = np.zeros(k, dtype=bool)
     df = pd.DataFrame(
@@ -220,7 +241,7 @@ def _crossing_reason(
             f"{_CONTROL_EN.get(int(c), '')} a {en} ({sp_en}, {ln_en}){cn_en}"
             f"{' (refuge island)' if i else ''}{' (long crossing without refuge)' if lg else ''}"
         )
-    return np.asarray(out, dtype=object)[codes] if len(out) else np.zeros(0, dtype=object)
+    return np.asarray(out, dtype=object), codes
 
 
 _NOTE_ASSUMED = "（类型未标注，假定为{zh}）| (type not mapped: assumed {en})"
@@ -286,10 +307,51 @@ def crossing_incidence(
     """
     cfg = resolved_config(config)
     es = edge_stress(edges, cfg) if edge_levels is None else edge_levels
+    parts = incidence_parts(
+        nodes,
+        edges,
+        es["crossing_way"].fillna(False).to_numpy(dtype=bool),
+        es["road"].fillna(False).to_numpy(dtype=bool),
+        es["group"].to_numpy(dtype=object),
+        cfg,
+    )
+    return incidence_levels(parts, es, cfg)[0]
+
+
+@dataclass
+class IncidenceParts:
+    """What :func:`crossing_incidence` derives from the network and the config's class and control tables
+    alone (the same for every variant of a profile): the (node, road edge) pairs in their first-seen order,
+    each node's mapped control (before the unknown type takes the variant's default) and the pairs' road keys,
+    islands, signals nearby and class labels."""
+
+    u: np.ndarray
+    v: np.ndarray
+    control: np.ndarray
+    unknown: np.ndarray
+    node_pos: np.ndarray
+    edge_pos: np.ndarray
+    node_id: np.ndarray
+    edge_id: np.ndarray
+    road_key: np.ndarray
+    sig_near: np.ndarray
+    island: np.ndarray
+    labels: np.ndarray
+
+
+def incidence_parts(
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    is_cw: np.ndarray,
+    road: np.ndarray,
+    group: np.ndarray,
+    cfg: dict,
+) -> IncidenceParts:
+    """The variant-independent parts of :func:`crossing_incidence` (``is_cw``, ``road``, ``group``: per edge,
+    from :func:`edge_stress`)."""
     u, v = node_positions(nodes, edges)
     ncode, nisland, _ = control_codes(nodes, cfg, node=True)
     ecode, eisland, _ = control_codes(edges, cfg, node=False)
-    is_cw = es["crossing_way"].fillna(False).to_numpy(dtype=bool)
     # control from crossing ways at each node: the least protective definite value, else unknown (0)
     n = len(nodes)
     way_def = np.full(n, 99, dtype=np.int16)
@@ -303,38 +365,70 @@ def crossing_incidence(
     control = np.where(ncode >= 1, ncode, np.where(way_def < 99, way_def, -1)).astype(np.int16)
     unknown = (control < 1) & ((ncode == 0) | way_unknown)
     raw = np.where(unknown, 0, control)  # 0: a crossing of unknown type; -1: nothing mapped
-    default_unknown = CONTROL_CODES[cfg["crossing"]["control"]["unknown"]]
-    control = np.where(unknown, default_unknown, np.where(control < 1, 1, control))
     island = nisland | way_island
 
-    road = es["road"].fillna(False).to_numpy(dtype=bool)
     eidx = np.flatnonzero(road)
     node_pos = np.concatenate([u[eidx], v[eidx]])
     edge_pos = np.concatenate([eidx, eidx])
     # a way that loops back to its own node meets it twice: one (node, edge) row
     pair = pd.DataFrame({"n": node_pos, "e": edge_pos}).drop_duplicates()
     node_pos, edge_pos = pair["n"].to_numpy(dtype=np.int64), pair["e"].to_numpy(dtype=np.int64)
-    speed = es["maxspeed_kmh"].to_numpy()[edge_pos]
-    lanes = es["lanes"].to_numpy()[edge_pos]
     road_key = road_keys(edges)[edge_pos]
-    ctrl = control[node_pos].astype(np.int64)
     sig_near = _signals_nearby(nodes, node_pos, road_key, raw, cfg)
-    ctrl = np.where(sig_near, 3, ctrl)
-    is_unknown = unknown[node_pos] & ~sig_near
-    isl = island[node_pos]
-    level, _ = _crossing_levels(ctrl, isl, speed, lanes, cfg)
-    groups = es["group"].to_numpy(dtype=object)[edge_pos]
+    groups = np.asarray(group, dtype=object)[edge_pos]
     glab = {g: cfg["classes"].get(g, cfg["classes_other"]).get("label", g) for g in pd.unique(groups)}
     labels = pd.Series(groups).map(glab).to_numpy(dtype=object)
+    return IncidenceParts(
+        u=u,
+        v=v,
+        control=control,
+        unknown=unknown,
+        node_pos=node_pos,
+        edge_pos=edge_pos,
+        node_id=np.asarray(nodes.index)[node_pos],
+        edge_id=np.asarray(edges.index)[edge_pos],
+        road_key=road_key,
+        sig_near=sig_near,
+        island=island[node_pos],
+        labels=labels,
+    )
+
+
+def _text_column(uniq: np.ndarray, codes: np.ndarray) -> Any:
+    """``uniq[codes]`` as pandas' ``str`` array (what a DataFrame makes of an object array of texts), converted
+    once per distinct text; an empty one stays an object array, as the DataFrame would keep it."""
+    if codes.size == 0:
+        return np.asarray(uniq, dtype=object)[codes]
+    return pd.array(np.asarray(uniq, dtype=object), dtype="str").take(codes)
+
+
+def incidence_levels(parts: IncidenceParts, es: pd.DataFrame, cfg: dict) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`crossing_incidence` from its variant-independent ``parts``, the edge levels ``es`` and ``cfg``;
+    also the level of each pair in the parts' order."""
+    p = parts
+    node_pos, edge_pos, sig_near, isl = p.node_pos, p.edge_pos, p.sig_near, p.island
+    default_unknown = CONTROL_CODES[cfg["crossing"]["control"]["unknown"]]
+    control = np.where(p.unknown, default_unknown, np.where(p.control < 1, 1, p.control))
+    speed = es["maxspeed_kmh"].to_numpy()[edge_pos]
+    lanes = es["lanes"].to_numpy()[edge_pos]
+    ctrl = control[node_pos].astype(np.int64)
+    ctrl = np.where(sig_near, 3, ctrl)
+    is_unknown = p.unknown[node_pos] & ~sig_near
+    level, _ = _crossing_levels(ctrl, isl, speed, lanes, cfg)
     # assumed tags: from the edge's own (per distinct value) and the node's unknown crossing type
-    tcodes, tuniq = pd.factorize(pd.Series(es["assumed_tags"].to_numpy(dtype=object)).fillna(""))
+    tags_e = es["assumed_tags"].iloc[edge_pos]  # the pairs' edges only, factorized on the column's own array
+    tcodes, tuniq = pd.factorize(
+        tags_e.fillna("") if tags_e.dtype == "str" else tags_e.astype(object).fillna("")
+    )
     tu = pd.Series(np.asarray(tuniq, dtype=object)).astype(str)
     bits = (
         tu.str.contains("highway", regex=False).to_numpy(dtype=np.int64)
         + 2 * tu.str.contains("maxspeed", regex=False).to_numpy(dtype=np.int64)
         + 4 * tu.str.contains("lanes", regex=False).to_numpy(dtype=np.int64)
     )
-    combo = bits[tcodes[edge_pos]] + 8 * (is_unknown | sig_near).astype(np.int64)
+    combo = (bits[tcodes] if tcodes.size else np.zeros(0, dtype=np.int64)) + 8 * (
+        is_unknown | sig_near
+    ).astype(np.int64)
     names = np.array(
         [
             "; ".join(t for b, t in zip((1, 2, 4, 8), ("highway", "maxspeed", "lanes", "crossing")) if c & b)
@@ -342,35 +436,38 @@ def crossing_incidence(
         ],
         dtype=object,
     )
-    assumed_tags = names[combo]
     ctrl_names = np.array([CONTROL_NAMES.get(i, "") for i in range(4)], dtype=object)
     uz, ue = (_CONTROL_ZH[default_unknown].replace("穿越", ""), CONTROL_NAMES[default_unknown])
-    note = np.where(sig_near, _NOTE_SIGNALS, np.where(is_unknown, _NOTE_ASSUMED.format(zh=uz, en=ue), ""))
+    # the note per pair as a take of three texts (a fixed-width numpy text array of every pair would be large)
+    notes = np.array(["", _NOTE_ASSUMED.format(zh=uz, en=ue), _NOTE_SIGNALS], dtype=object)
+    note = notes[np.where(sig_near, 2, np.where(is_unknown, 1, 0))]
     long_ = _long_crossing(isl, lanes, cfg)
+    r_uniq, r_codes = _crossing_reason_codes(
+        ctrl, isl, speed, lanes, p.labels, (combo & 2) > 0, (combo & 4) > 0, note, long_
+    )
+    # the rows in their final order (node, worst level first, edge) before the frame is built
+    o = np.lexsort((edge_pos, -level.astype(np.int64), node_pos))
     out = pd.DataFrame(
         {
-            "node": node_pos,
-            "edge": edge_pos,
-            "node_id": np.asarray(nodes.index)[node_pos],
-            "edge_id": np.asarray(edges.index)[edge_pos],
-            "level": level,
-            "control": ctrl_names[ctrl],
-            "island": isl,
-            "maxspeed_kmh": speed,
-            "lanes": lanes,
-            "assumed": combo > 0,
-            "assumed_tags": assumed_tags,
-            "reason": _crossing_reason(
-                ctrl, isl, speed, lanes, labels, (combo & 2) > 0, (combo & 4) > 0, note, long_
-            ),
-            "road_key": road_key,
-            "long_no_refuge": long_,
-            "signals_inferred": sig_near,
+            "node": node_pos[o],
+            "edge": edge_pos[o],
+            "node_id": p.node_id[o],
+            "edge_id": p.edge_id[o],
+            "level": level[o],
+            "control": _text_column(ctrl_names, ctrl[o]),
+            "island": isl[o],
+            "maxspeed_kmh": speed[o],
+            "lanes": lanes[o],
+            "assumed": combo[o] > 0,
+            "assumed_tags": _text_column(names, combo[o]),
+            "reason": _text_column(r_uniq, r_codes[o]),
+            "road_key": p.road_key[o],
+            "long_no_refuge": long_[o],
+            "signals_inferred": sig_near[o],
             "closed_road": np.zeros(node_pos.size, dtype=bool),
         }
     )
-    order = np.lexsort((edge_pos, -level.astype(np.int64), node_pos))
-    return out.iloc[order].reset_index(drop=True)
+    return out, level
 
 
 def closed_road_crossings(
@@ -389,24 +486,39 @@ def closed_road_crossings(
     road leaving the node, radians), ``level`` (``[closed_road].level``), ``reason``, ``road_row``, ``edge`` (a
     walk edge at the node, for reporting).
     """
+    out, message = closed_crossing_rows(nodes, edges, roads, cfg, tolerance_m)
+    if message:
+        warnings.warn(message, ChildspaceWarning, stacklevel=3)
+    return out
+
+
+def closed_crossing_rows(
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    roads: gpd.GeoDataFrame | None,
+    cfg: dict,
+    tolerance_m: float = 0.5,
+) -> tuple[pd.DataFrame, str | None]:
+    """:func:`closed_road_crossings` and its warning's text (None: nothing to warn), so that the rows can be
+    shared by the variants of a model while each model still warns."""
     cols = ["node", "angle", "level", "reason", "road_row", "edge", "name"]
     empty = pd.DataFrame({c: [] for c in cols})
     if roads is None or not len(roads) or "dropped" not in roads.columns or roads.crs is None:
-        return empty
+        return empty, None
     closed = np.flatnonzero((roads["dropped"].astype(str) == "closed").to_numpy())
     if closed.size == 0:
-        return empty
+        return empty, None
     xy, crs = _node_xy(nodes)
     if crs is None or not np.isfinite(xy).all():
-        return empty
+        return empty, None
     rg = np.asarray(roads.iloc[closed].to_crs(crs).geometry.array, dtype=object)
     coords, li = shapely.get_coordinates(rg, return_index=True)
     if coords.size == 0:
-        return empty
+        return empty, None
     tree = shapely.STRtree(shapely.points(coords))
     ni, vi = tree.query(shapely.points(xy), predicate="dwithin", distance=tolerance_m)
     if ni.size == 0:
-        return empty
+        return empty, None
     u, v = node_positions(nodes, edges)
     first_edge = np.full(len(nodes), -1, dtype=np.int64)
     m = np.arange(len(edges))
@@ -457,14 +569,13 @@ def closed_road_crossings(
         }
     )
     out = out.drop_duplicates(["node", "road_row", "angle"]).reset_index(drop=True)
+    message = None
     if len(out):
-        warnings.warn(
+        message = (
             f"{out['node'].nunique()} walk nodes meet a road closed to pedestrians at grade (foot=no, "
-            f"motorroad=yes or a trunk without sidewalk): rated as level-{lvl} crossings",
-            ChildspaceWarning,
-            stacklevel=3,
+            f"motorroad=yes or a trunk without sidewalk): rated as level-{lvl} crossings"
         )
-    return out
+    return out, message
 
 
 def unconnected_crossing_ways(
@@ -483,10 +594,45 @@ def unconnected_crossing_ways(
     tells whether it meets a road, so the pieces between a kerb and the sidewalk of a crossing whose middle
     meets the road are not rated again (the crossing is rated once, at the road node).
     """
+    parts = unconnected_parts(
+        nodes,
+        edges,
+        es["crossing_way"].fillna(False).to_numpy(dtype=bool),
+        es["road"].to_numpy(dtype=bool),
+        inc["node"].to_numpy(),
+        cfg,
+        beside_roads,
+    )
+    return unconnected_levels(parts, es, cfg)
+
+
+@dataclass
+class UnconnectedParts:
+    """What :func:`unconnected_crossing_ways` derives from geometry and tags alone (the same for every variant
+    of a profile): the crossing-way edges ``idx`` that meet no road, their control codes and islands, and per
+    source of roads the ways that cross one (``rows``, positions in ``idx``) with the walked road edge crossed
+    (``edge``) or the crossed roads' tags as distinct rows (``uniq``, ``codes``)."""
+
+    idx: np.ndarray
+    ecode: np.ndarray
+    eisland: np.ndarray
+    sources: list[tuple[np.ndarray, np.ndarray | None, pd.DataFrame | None, np.ndarray | None]]
+
+
+def unconnected_parts(
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    is_cw: np.ndarray,
+    road: np.ndarray,
+    inc_nodes: np.ndarray,
+    cfg: dict,
+    beside_roads: gpd.GeoDataFrame | None = None,
+) -> UnconnectedParts:
+    """The variant-independent parts of :func:`unconnected_crossing_ways` (``is_cw`` and ``road`` per edge from
+    :func:`edge_stress`, ``inc_nodes`` the nodes of :func:`crossing_incidence`)."""
     u, v = node_positions(nodes, edges)
     has_road = np.zeros(len(nodes), dtype=bool)
-    has_road[inc["node"].to_numpy()] = True
-    is_cw = es["crossing_way"].fillna(False).to_numpy(dtype=bool)
+    has_road[inc_nodes] = True
     meets = has_road[u] | has_road[v]
     if "osmid" in edges.columns and is_cw.any():
         way = pd.Series(edges["osmid"].to_numpy(dtype=object)[is_cw])
@@ -494,6 +640,40 @@ def unconnected_crossing_ways(
         meets[np.flatnonzero(is_cw)] = way_meets.to_numpy(dtype=bool)
     cw = is_cw & ~meets
     idx = np.flatnonzero(cw)
+    sources: list[tuple[np.ndarray, np.ndarray | None, pd.DataFrame | None, np.ndarray | None]] = []
+    if len(idx) == 0:
+        return UnconnectedParts(idx, np.zeros(0, dtype=np.int8), np.zeros(0, dtype=bool), sources)
+    ecode, eisland, _ = control_codes(edges.iloc[idx], cfg, node=False)
+    found = np.zeros(len(idx), dtype=bool)
+    # the walked road edges it crosses, then the roads not walked
+    road_rows = np.flatnonzero(road)
+    src_sets: list[tuple[Any, bool]] = [(edges.iloc[road_rows] if len(road_rows) else None, True)]
+    if beside_roads is not None and len(beside_roads):
+        src_sets.append((beside_roads, False))
+    for roads, walked in src_sets:
+        todo = ~found
+        if roads is None or not todo.any():
+            continue
+        crossed = _crossed_roads(edges, idx[todo], roads)
+        hit = crossed >= 0
+        if not hit.any():
+            continue
+        rows = np.flatnonzero(todo)[hit]
+        if walked:
+            sources.append((rows, road_rows[crossed[hit]], None, None))
+        else:
+            cols = [c for c in EDGE_TAG_COLUMNS if c in roads.columns and not c.startswith("sidewalk")]
+            rt = pd.DataFrame(roads[cols].iloc[crossed[hit]].to_numpy(dtype=object), columns=cols)
+            rt["_context"] = edge_contexts(roads.iloc[crossed[hit]], cfg)[0]
+            uniq, codes = distinct_rows(rt, tuple(rt.columns))
+            sources.append((rows, None, uniq, codes))
+        found[rows] = True
+    return UnconnectedParts(idx, ecode, eisland, sources)
+
+
+def unconnected_levels(parts: UnconnectedParts, es: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """:func:`unconnected_crossing_ways` from its variant-independent ``parts``, the edge levels and ``cfg``."""
+    idx = parts.idx
     if len(idx) == 0:
         return pd.DataFrame(
             {
@@ -504,7 +684,7 @@ def unconnected_crossing_ways(
                 "assumed_tags": np.array([], dtype=object),
             }
         )
-    ecode, eisland, _ = control_codes(edges.iloc[idx], cfg, node=False)
+    ecode, eisland = parts.ecode, parts.eisland
     unknown = ecode < 1
     default_unknown = CONTROL_CODES[cfg["crossing"]["control"]["unknown"]]
     ctrl = np.where(ecode >= 1, ecode, default_unknown)
@@ -514,30 +694,12 @@ def unconnected_crossing_ways(
     sa = np.zeros(len(idx), dtype=bool)
     la = np.zeros(len(idx), dtype=bool)
     found = np.zeros(len(idx), dtype=bool)
-    # the walked road edges it crosses, then the roads not walked
-    road_rows = np.flatnonzero(es["road"].to_numpy(dtype=bool))
-    src_sets = [
-        (edges.iloc[road_rows] if len(road_rows) else None, es.iloc[road_rows] if len(road_rows) else None)
-    ]
-    if beside_roads is not None and len(beside_roads):
-        src_sets.append((beside_roads, None))
-    for roads, rated in src_sets:
-        todo = ~found
-        if roads is None or not todo.any():
-            continue
-        crossed = _crossed_roads(edges, idx[todo], roads)
-        hit = crossed >= 0
-        if not hit.any():
-            continue
-        rows = np.flatnonzero(todo)[hit]
-        if rated is None:
-            cols = [c for c in EDGE_TAG_COLUMNS if c in roads.columns and not c.startswith("sidewalk")]
-            rt = pd.DataFrame(roads[cols].iloc[crossed[hit]].to_numpy(dtype=object), columns=cols)
-            rt["_context"] = edge_contexts(roads.iloc[crossed[hit]], cfg)[0]
-            uniq, codes = distinct_rows(rt, tuple(rt.columns))
-            rated_rows = edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq))).iloc[codes]
+    for rows, edge_rows, uniq, codes in parts.sources:
+        if edge_rows is not None:
+            rated_rows = es.iloc[edge_rows]
         else:
-            rated_rows = rated.iloc[crossed[hit]]
+            assert uniq is not None and codes is not None
+            rated_rows = edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq))).iloc[codes]
         speed[rows] = rated_rows["maxspeed_kmh"].to_numpy(dtype=float)
         lanes[rows] = rated_rows["lanes"].to_numpy(dtype=float)
         at = pd.Series(rated_rows["assumed_tags"].to_numpy(dtype=object)).fillna("").astype(str)
@@ -613,45 +775,6 @@ def _crossed_roads(
         return out
     pairs = shapely.STRtree(rg).query_nearest(geom[ok], max_distance=tolerance_m, all_matches=False)
     out[np.flatnonzero(ok)[pairs[0]]] = pairs[1]
-    return out
-
-
-def node_crossing_stress(
-    nodes: pd.DataFrame, edges: pd.DataFrame, config: ConfigLike = None, incidence: pd.DataFrame | None = None
-) -> pd.DataFrame:
-    """Worst crossing at each node: the most stressful road at the node with the node's crossing control.
-
-    Parameters
-    ----------
-    nodes, edges : DataFrame
-        Walk-network tables.
-    config : path, mapping or None
-    incidence : DataFrame, optional
-        Output of :func:`crossing_incidence` (computed when omitted).
-
-    Returns
-    -------
-    DataFrame
-        Index as ``nodes``: ``level`` (0 where no road meets the node, else 1-4), ``control``, ``n_roads``
-        (road edges at the node), ``road_edge`` (label of the worst road edge), ``island``, ``assumed``,
-        ``assumed_tags``, ``reason``.
-    """
-    cfg = resolved_config(config)
-    inc = crossing_incidence(nodes, edges, None, cfg) if incidence is None else incidence
-    inc = inc.sort_values(["node", "level"], ascending=[True, False], kind="stable")
-    first = inc.drop_duplicates("node", keep="first").set_index("node")
-    counts = inc.groupby("node").size()
-    n = len(nodes)
-    pos = np.arange(n)
-    out = pd.DataFrame(index=nodes.index)
-    out["level"] = first["level"].reindex(pos).fillna(0).astype(np.int8).to_numpy()
-    out["control"] = first["control"].reindex(pos).to_numpy(dtype=object)
-    out["n_roads"] = counts.reindex(pos).fillna(0).astype(np.int32).to_numpy()
-    out["road_edge"] = first["edge_id"].reindex(pos).to_numpy(dtype=object)
-    out["island"] = first["island"].reindex(pos).fillna(False).astype(bool).to_numpy()
-    out["assumed"] = first["assumed"].reindex(pos).fillna(False).astype(bool).to_numpy()
-    out["assumed_tags"] = first["assumed_tags"].reindex(pos).fillna("").to_numpy(dtype=object)
-    out["reason"] = first["reason"].reindex(pos).fillna("").to_numpy(dtype=object)
     return out
 
 

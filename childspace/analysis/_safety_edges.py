@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import warnings
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -35,13 +36,14 @@ from childspace.analysis._safety_config import (
     split_label,
     tag_values,
 )
-from childspace.analysis._safety_geom import (
-    SegmentPairs,
-    Segments,
-)
+from childspace.analysis._safety_geom import BAND_ENDS, BAND_IN, BAND_OUT, overlap_rank
 
 __all__ = [
+    "BesideParts",
+    "EdgeParts",
     "edge_contexts",
+    "edge_levels",
+    "edge_parts",
     "edge_stress",
     "edge_stress_rows",
     "metric_lines",
@@ -134,11 +136,21 @@ def edge_contexts(
             continue
         for lo, df in ((0, edges), (n, extra)):
             if df is not None and col in df.columns and len(df):
-                s = df[col].astype("string")
-                hit = s.str.contains(re.compile(pat), na=False).to_numpy(dtype=bool)
-                rural[lo : lo + len(df)] |= hit
+                rural[lo : lo + len(df)] |= _matches(df[col], re.compile(pat))
     out = np.where(rural, "rural", "urban").astype(object)
     return out[:n], out[n:]
+
+
+def _matches(col: pd.Series, pat: re.Pattern) -> np.ndarray:
+    """Whether each value (as text) contains ``pat``; False where missing. Tested once per distinct value: a
+    few thousand names and refs repeat over the edges."""
+    try:
+        codes, uniq = pd.factorize(col, use_na_sentinel=True)
+    except TypeError:  # unhashable values (lists): each row on its own
+        return col.astype("string").str.contains(pat, na=False).to_numpy(dtype=bool)
+    u = pd.Series(np.asarray(uniq, dtype=object)).astype("string")
+    hit = u.str.contains(pat, na=False).to_numpy(dtype=bool)
+    return np.append(hit, False)[codes]
 
 
 def _cell_key(i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -181,18 +193,111 @@ def edge_stress(
         ``edges`` is a GeoDataFrame with a CRS.
     """
     cfg = resolved_config(config, profile)
+    parts, rows = edge_parts(edges, cfg, beside_roads)
+    return edge_levels(parts, cfg, rows)
+
+
+@dataclass
+class BesideParts:
+    """The ways rated from the road beside them, by geometry and tags alone (the same for every variant of a
+    profile): ``rows`` (positional edges), the road edge or road of ``beside_roads`` beside each (-1 for the
+    other kind), the mean distance ``dist`` (m), ``sidewalk`` (a sidewalk way, not a path), and the road's tags
+    with ``sidewalk=yes`` as distinct rows (``uniq``, ``codes``, ``counts``)."""
+
+    rows: np.ndarray
+    road_row: np.ndarray
+    extra_row: np.ndarray
+    dist: np.ndarray
+    sidewalk: np.ndarray
+    uniq: pd.DataFrame
+    codes: np.ndarray
+    counts: np.ndarray
+
+
+@dataclass
+class EdgeParts:
+    """What :func:`edge_stress` derives from the network and the config's class tables alone.
+
+    A profile's variants change default speeds, lanes, sidewalks, contexts and the unknown crossing type only:
+    the contexts, the distinct tag combinations, each edge's class flags and the road beside each sidewalk way
+    are computed once and shared by the typical model and both variants (:func:`edge_levels`).
+    """
+
+    index: pd.Index
+    uniq: pd.DataFrame
+    codes: np.ndarray
+    counts: np.ndarray
+    ctx: np.ndarray
+    ctx_x: np.ndarray
+    group: np.ndarray
+    road: np.ndarray
+    crossing_way: np.ndarray
+    beside: BesideParts | None
+
+
+def edge_parts(
+    edges: pd.DataFrame, cfg: dict, beside_roads: gpd.GeoDataFrame | None = None
+) -> tuple[EdgeParts, pd.DataFrame]:
+    """The variant-independent parts of :func:`edge_stress` for ``edges``, and the rated distinct rows under
+    ``cfg`` itself (so that the first model computed from them does not rate them twice)."""
     ctx, ctx_x = edge_contexts(edges, cfg, beside_roads)
-    work = edges.assign(_context=ctx) if len(edges) else edges.assign(_context=pd.Series([], dtype=object))
+    if len(edges):  # the tag columns only: assigning to ``edges`` would copy its geometry too
+        work = pd.DataFrame({c: edges[c] for c in EDGE_TAG_COLUMNS if c in edges.columns}, index=edges.index)
+        work["_context"] = ctx
+    else:
+        work = edges.assign(_context=pd.Series([], dtype=object))
     uniq, codes = distinct_rows(work, EDGE_TAG_COLUMNS)
-    res = edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq)))
-    out = res.iloc[codes]
-    out.index = edges.index
-    out["inferred_sidewalk"] = np.zeros(len(out), dtype=bool)
-    out["beside"] = np.full(len(out), -1, dtype=np.int64)
-    out["beside_road"] = np.full(len(out), -1, dtype=np.int64)
-    out["buffer_m"] = np.full(len(out), np.nan)
+    counts = np.bincount(codes, minlength=len(uniq))
+    rows = edge_stress_rows(uniq, cfg, counts)
+    group = rows["group"].to_numpy(dtype=object)[codes]
+    road = rows["road"].to_numpy(dtype=bool)[codes]
+    crossing_way = rows["crossing_way"].to_numpy(dtype=bool)[codes]
+    beside = None
     if isinstance(edges, gpd.GeoDataFrame) and edges.crs is not None and len(edges):
-        out = _rate_from_roads_beside(edges, out, cfg, beside_roads, ctx, ctx_x)
+        beside = _beside_parts(edges, group, road, crossing_way, cfg, beside_roads, ctx, ctx_x)
+    parts = EdgeParts(
+        index=edges.index,
+        uniq=uniq,
+        codes=codes,
+        counts=counts,
+        ctx=ctx,
+        ctx_x=ctx_x,
+        group=group,
+        road=road,
+        crossing_way=crossing_way,
+        beside=beside,
+    )
+    return parts, rows
+
+
+def edge_levels(parts: EdgeParts, cfg: dict, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`edge_stress` from its variant-independent ``parts`` under ``cfg`` (``rows``: the distinct rows
+    already rated under ``cfg``). Columns are expanded from the distinct rows with numpy takes, the text columns
+    converted once per distinct text."""
+    rows = edge_stress_rows(parts.uniq, cfg, parts.counts) if rows is None else rows
+    codes = parts.codes
+    n = codes.size
+    cols = {c: rows[c].to_numpy()[codes] for c in rows.columns}
+    cols["inferred_sidewalk"] = np.zeros(n, dtype=bool)
+    cols["beside"] = np.full(n, -1, dtype=np.int64)
+    cols["beside_road"] = np.full(n, -1, dtype=np.int64)
+    cols["buffer_m"] = np.full(n, np.nan)
+    bp = parts.beside
+    text: dict[str, Any] = {}
+    if bp is not None:
+        # the rows rated from a road beside: their texts after the distinct rows' own
+        r_uniq, r_codes, t_uniq, t_codes = _apply_beside(cols, bp, cfg)
+        for col, extra, sub in (("reason", r_uniq, r_codes), ("assumed_tags", t_uniq, t_codes)):
+            own = rows[col].to_numpy(dtype=object)
+            full = codes.copy()
+            full[bp.rows] = own.size + sub
+            text[col] = pd.array(np.concatenate([own, extra]), dtype="str").take(full)
+    # Series of the arrays' own dtypes: object text stays object (no inference of pandas' str dtype), as the
+    # distinct rows had it; the texts of ways rated from a road beside are str, as column assignment made them
+    out = pd.DataFrame(
+        {c: text[c] if c in text else pd.Series(a, dtype=a.dtype, copy=False) for c, a in cols.items()}
+    )
+    out.index = parts.index
     return out
 
 
@@ -206,22 +311,23 @@ def _grade(df: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _rate_from_roads_beside(
+def _beside_parts(
     edges: gpd.GeoDataFrame,
-    es: pd.DataFrame,
+    group: np.ndarray,
+    road: np.ndarray,
+    crossing_way: np.ndarray,
     cfg: dict,
     beside_roads: gpd.GeoDataFrame | None,
     ctx: np.ndarray,
     ctx_x: np.ndarray,
-) -> pd.DataFrame:
-    """Rate ``footway=sidewalk`` ways and paths parallel to a road from the road beside them
-    (``[sidewalk_way.from_road]`` in the config; the rule is described there)."""
+) -> BesideParts | None:
+    """Which ``footway=sidewalk`` ways and paths parallel to a road are rated from the road beside them
+    (``[sidewalk_way.from_road]`` in the config; the rule is described there), and that road's tags; None when
+    no way is."""
     rule = cfg["sidewalk_way"].get("from_road")
     if not rule:
-        return es
+        return None
     search = float(rule["search_m"])
-    group = es["group"].to_numpy(dtype=object)
-    road = es["road"].to_numpy(dtype=bool)
     geom = np.asarray(edges.geometry.array, dtype=object)
     usable = ~(shapely.is_missing(geom) | shapely.is_empty(geom))
     hw = tag_values(edges, "highway")
@@ -230,13 +336,13 @@ def _rate_from_roads_beside(
         (group == "path")
         & isin_once(hw, rule.get("infer_paths", [])).to_numpy(dtype=bool)
         & usable
-        & ~es["crossing_way"].to_numpy(dtype=bool)
+        & ~crossing_way
     )
     w_idx = np.flatnonzero(is_sw | infer)
     road_idx = np.flatnonzero(road & usable)
     extra = beside_roads if beside_roads is not None and len(beside_roads) else None
     if w_idx.size == 0 or (road_idx.size == 0 and extra is None):
-        return es
+        return None
     tags = [c for c in EDGE_TAG_COLUMNS if c in edges.columns and not c.startswith("sidewalk")]
     road_tags = pd.DataFrame(edges[tags].iloc[road_idx].to_numpy(dtype=object), columns=tags)
     road_tags["_context"] = ctx[road_idx]
@@ -264,7 +370,7 @@ def _rate_from_roads_beside(
         x_ref = None if extra is None else weakref.ref(extra)
         _BESIDE_CACHE["last"] = (key, weakref.ref(edges), x_ref, (wsel, rsel, dsel))
     if wsel.size == 0:
-        return es
+        return None
     rows = w_idx[wsel]
     on_net = rsel < n_net
     rd_rows = np.where(on_net, road_idx[np.minimum(rsel, max(n_net - 1, 0))] if n_net else -1, -1)
@@ -273,27 +379,51 @@ def _rate_from_roads_beside(
     beside = road_tags.iloc[rsel].reset_index(drop=True)
     beside["sidewalk"] = "yes"
     uniq, codes = distinct_rows(beside, tuple(beside.columns))
-    along = edge_stress_rows(uniq, cfg, np.bincount(codes, minlength=len(uniq))).iloc[codes]
-    lanes = along["lanes"].to_numpy(dtype=float)
-    buffer = dsel - lanes * float(rule["lane_width_m"]) / 2.0
+    return BesideParts(
+        rows=rows,
+        road_row=rd_rows.astype(np.int64),
+        extra_row=x_rows.astype(np.int64),
+        dist=dsel,
+        sidewalk=is_sw[rows],
+        uniq=uniq,
+        codes=codes,
+        counts=np.bincount(codes, minlength=len(uniq)),
+    )
+
+
+def _apply_beside(
+    cols: dict[str, np.ndarray], bp: BesideParts, cfg: dict
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rate the ways of ``bp`` from the road beside them under ``cfg``: their columns in ``cols`` (positional
+    arrays) are set in place, but for ``reason`` and ``assumed_tags``, returned as distinct texts and the code
+    of each way's text (texts are built once per distinct road rating, side and buffer)."""
+    rule = cfg["sidewalk_way"]["from_road"]
+    rows = bp.rows
+    along = edge_stress_rows(bp.uniq, cfg, bp.counts)
+    code = bp.codes
+    lanes = along["lanes"].to_numpy(dtype=float)[code]
+    buffer = bp.dist - lanes * float(rule["lane_width_m"]) / 2.0
     buffered = buffer >= float(rule["buffer_min_m"])
-    level = along["level"].to_numpy(dtype=np.int16)
+    level = along["level"].to_numpy(dtype=np.int16)[code]
     level = np.where(buffered, np.maximum(level - int(rule["buffer_reduction"]), 1), level)
-    sw_row = is_sw[rows]
-    own = np.where(
-        sw_row, 1, es["level"].to_numpy(dtype=np.int16)[rows]
-    )  # a path's own conditions still count
+    sw_row = bp.sidewalk
+    own = np.where(sw_row, 1, cols["level"][rows].astype(np.int16))  # a path's own conditions still count
     level = np.maximum(level, own)
+    # the reason of a way depends on its road's rating, its kind and its buffer (whole metres) only
+    b_int = np.round(np.maximum(buffer, 0.0)).astype(int)
+    combo = ((code.astype(np.int64) * 2 + sw_row) * 2 + buffered) * (int(b_int.max()) + 1) + b_int
+    _, first, r_codes = np.unique(combo, return_index=True, return_inverse=True)
+    r_codes = r_codes.reshape(-1)
     zh_lab, en_lab = split_label(cfg["sidewalk_way"]["label"])
     zh_p, en_p = split_label(cfg["classes"]["path"]["label"])
     head = np.where(
-        sw_row,
+        sw_row[first],
         f"{zh_lab}（{en_lab}）紧邻 beside: ",
         f"{zh_p}，推断为人行道（inferred sidewalk: {en_p} parallel to a road）紧邻 beside: ",
     )
-    b_txt = pd.Series(np.round(np.maximum(buffer, 0.0)).astype(int).astype(str))
+    b_txt = pd.Series(b_int[first].astype(str), dtype=object)
     note = np.where(
-        buffered,
+        buffered[first],
         "；隔离约"
         + b_txt
         + "m，降"
@@ -303,25 +433,19 @@ def _rate_from_roads_beside(
         + " m: level lowered",
         "；无隔离 no buffer",
     ).astype(object)
-    reason = head.astype(object) + along["reason"].to_numpy(dtype=object) + note
+    reason = head.astype(object) + along["reason"].to_numpy(dtype=object)[code[first]] + note
     tags_a = along["assumed_tags"].to_numpy(dtype=object)
-    cols = {
-        "level": level.astype(np.int8),
-        "reason": reason,
-        "assumed_tags": tags_a,
-        "assumed": tags_a != "",
-        "beside": rd_rows.astype(np.int64),
-        "beside_road": x_rows.astype(np.int64),
-        "buffer_m": buffer,
-        "inferred_sidewalk": ~sw_row,
-    }
-    es = es.copy()
-    for col, vals in cols.items():
-        arr = es[col].to_numpy(copy=True)
-        arr[rows] = vals
-        es[col] = arr
-    return es
+    cols["level"][rows] = level.astype(np.int8)
+    cols["assumed"][rows] = tags_a[code] != ""
+    cols["beside"][rows] = bp.road_row
+    cols["beside_road"][rows] = bp.extra_row
+    cols["buffer_m"][rows] = buffer
+    cols["inferred_sidewalk"][rows] = ~sw_row
+    return np.asarray(reason, dtype=object), r_codes, tags_a, code
 
+
+#: the band's bounds (:func:`childspace.analysis._safety_geom.overlap_rank`), under their former names
+_BAND_IN, _BAND_ENDS, _BAND_OUT = BAND_IN, BAND_ENDS, BAND_OUT
 
 #: the last network's beside-road pairs (:func:`_beside_pairs`): the optimistic and pessimistic variants rated
 #: right after the typical model reuse them (held by weak references to the edge and road tables)
@@ -398,7 +522,7 @@ def _beside_pairs(
     wi, ri, d, sw_pair = wi[keep], ri[keep], d[keep], sw_pair[keep]
     if wi.size == 0:
         return none
-    overlap = _overlap_rank(w_g, rd_g, wi, ri, search)
+    overlap = overlap_rank(w_g, rd_g, wi, ri, search)
     order = np.lexsort((-overlap, wi))
     first = order[np.r_[True, wi[order][1:] != wi[order][:-1]]]
     wsel, rsel, d = wi[first], ri[first], d[first]
@@ -419,81 +543,6 @@ def _midpoints(w_g: np.ndarray, pts: np.ndarray, ways: np.ndarray) -> None:
     todo = np.unique(ways)
     todo = todo[shapely.is_missing(pts[todo, 1])]
     pts[todo, 1] = shapely.line_interpolate_point(w_g[todo], 0.5, normalized=True)
-
-
-#: a road's band (``shapely.buffer`` with ``quad_segs=4``) holds every point within ``_BAND_IN`` x its radius of
-#: the road's segments and within ``_BAND_ENDS`` x it of the road's vertices: its sides are the segments offset by
-#: the radius, its arcs around the vertices chords of at most 1.5 x 22.5 degrees (cos 16.9 deg = 0.957), and the
-#: line is simplified by 1 % of the radius before buffering (GEOS BufferInputLineSimplifier). None of the band
-#: is beyond ``_BAND_OUT`` x the radius.
-_BAND_IN = 0.98
-_BAND_ENDS = 0.94
-_BAND_OUT = 1.05
-#: lengths closer than this (m) are not told apart by the bounds
-_TOL = 1e-6
-
-
-def _overlap_rank(
-    w_g: np.ndarray, rd_g: np.ndarray, wi: np.ndarray, ri: np.ndarray, search: float
-) -> np.ndarray:
-    """Per pair, a figure whose order within each way is that of the length of way inside the road's band
-    (``shapely.buffer(road, search, quad_segs=4)``): the band's overlap only decides between candidates.
-
-    Ways with one candidate get 0. For the others the length of way within ``_BAND_IN``/``_BAND_ENDS`` and
-    within ``_BAND_OUT`` x ``search`` of the road (on the segments, in numpy) bound the overlap: a way lying
-    wholly within the inner reach has the overlap of its whole length (``shapely.length``, what the
-    intersection measures then) and wins over every candidate after it in query order; a candidate whose upper
-    bound is below another's lower bound cannot win (-1); only the remaining ones get the exact intersection
-    with the band.
-    """
-    overlap = np.zeros(wi.size)
-    many = np.flatnonzero(np.bincount(wi)[wi] > 1)  # most ways have one candidate
-    if many.size == 0:
-        return overlap
-    ws, rs = Segments(w_g), Segments(rd_g)
-    length = shapely.length(w_g)
-    # each way's first candidate (pairs are in query order, the tie-break) wins when wholly inside its band
-    head = many[np.r_[True, wi[many][1:] != wi[many][:-1]]]
-    whole = SegmentPairs(wi[head], ri[head], ws, rs).within_length(search * _BAND_ENDS)
-    whole = head[whole >= ws.total[wi[head]] - _TOL]
-    overlap[many] = -1.0
-    overlap[whole] = length[wi[whole]]
-    done = np.zeros(w_g.size, dtype=bool)
-    done[wi[whole]] = True
-    many = many[~done[wi[many]]]
-    if many.size == 0:
-        return overlap
-    wm = wi[many]
-    sp = SegmentPairs(wm, ri[many], ws, rs)
-    total = ws.total[wm]
-    low = sp.within_length(search * _BAND_ENDS)  # the plain capsule first: most ways lie wholly inside
-    full = low >= total - _TOL
-    high = total.copy()
-    idx = np.arange(many.size)
-    first_full = np.full(w_g.size, many.size)
-    np.minimum.at(first_full, wm, np.where(full, idx, many.size))
-    part = np.flatnonzero(~full & (idx < first_full[wm]))  # those after a way's first whole one cannot win
-    if part.size:
-        sub = sp.subset(part)
-        low[part] = np.maximum(low[part], sub.within_length(search * _BAND_IN, search * _BAND_ENDS))
-        full[part] = low[part] >= total[part] - _TOL
-        high[part] = sub.within_length(search * _BAND_OUT)
-    best = np.zeros(w_g.size)
-    np.maximum.at(best, wm, low)
-    alive = high + _TOL >= best[wm]
-    # a way's first candidate (in query order, the tie-break) wholly inside wins over all after it: none can
-    # have more than the whole length
-    first_full[:] = many.size
-    np.minimum.at(first_full, wm, np.where(full, idx, many.size))
-    alive &= idx <= first_full[wm]
-    exact = alive & ~full & (np.bincount(wm[alive], minlength=w_g.size)[wm] > 1)
-    overlap[many] = np.where(full, length[wm], np.where(alive, 0.0, -1.0))
-    if exact.any():
-        m_ex = many[exact]
-        uniq_r, inv_r = np.unique(ri[m_ex], return_inverse=True)
-        bands = shapely.buffer(rd_g[uniq_r], search, quad_segs=4)
-        overlap[m_ex] = shapely.length(shapely.intersection(w_g[wi[m_ex]], bands[inv_r]))
-    return overlap
 
 
 def edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.DataFrame:
@@ -522,8 +571,8 @@ def edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.D
         m = isin_once(hw, c["highway"]).fillna(False).to_numpy(dtype=bool)
         if not m.any():
             continue
-        group[m] = key
-        label[m] = c.get("label", key)
+        group.loc[m] = key
+        label.loc[m] = c.get("label", key)
         if c.get("road", False):
             is_road[m] = True
             for ctx in ("urban", "rural"):
@@ -552,10 +601,10 @@ def edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.D
     )
     base_level[is_crossing_way] = int(cfg["crossing_way"]["level"])
     base_level[is_sidewalk_way] = int(cfg["sidewalk_way"]["level"])
-    group[is_crossing_way] = "crossing_way"
-    group[is_sidewalk_way] = "sidewalk_way"
-    label[is_crossing_way] = cfg["crossing_way"]["label"]
-    label[is_sidewalk_way] = cfg["sidewalk_way"]["label"]
+    group.loc[is_crossing_way] = "crossing_way"
+    group.loc[is_sidewalk_way] = "sidewalk_way"
+    label.loc[is_crossing_way] = cfg["crossing_way"]["label"]
+    label.loc[is_sidewalk_way] = cfg["sidewalk_way"]["label"]
 
     # parsed tags
     raw_speed = tag_values(edges, "maxspeed")
@@ -638,8 +687,8 @@ def edge_stress_rows(edges: pd.DataFrame, cfg: dict, counts: np.ndarray) -> pd.D
         changed = m & ((new != level) | ("level" in rule))
         level = np.where(m, new, level)
         if changed.any():
-            zh_mod[changed] = zh_mod[changed] + "；" + rule.get("zh", rule.get("name", ""))
-            en_mod[changed] = en_mod[changed] + "; " + rule.get("en", rule.get("name", ""))
+            zh_mod.loc[changed] = zh_mod.loc[changed] + "；" + rule.get("zh", rule.get("name", ""))
+            en_mod.loc[changed] = en_mod.loc[changed] + "; " + rule.get("en", rule.get("name", ""))
     level = np.clip(level, 1, 4)
 
     # assumptions

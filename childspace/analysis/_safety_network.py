@@ -3,7 +3,9 @@ levels per (node, road), the angular ring of edges at each node, and the routing
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+import weakref
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -13,7 +15,9 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from childspace._errors import ChildspaceWarning
 from childspace.analysis._safety_config import (
+    VARIANTS,
     ConfigLike,
     NetworkTables,
     ProfileLike,
@@ -23,19 +27,25 @@ from childspace.analysis._safety_config import (
     road_keys,
 )
 from childspace.analysis._safety_crossings import (
-    closed_road_crossings,
+    IncidenceParts,
+    UnconnectedParts,
+    closed_crossing_rows,
     crossing_incidence,
-    node_crossing_stress,
+    incidence_levels,
+    incidence_parts,
     node_positions,
-    unconnected_crossing_ways,
+    unconnected_levels,
+    unconnected_parts,
 )
-from childspace.analysis._safety_edges import edge_stress
+from childspace.analysis._safety_edges import EdgeParts, edge_levels, edge_parts
 
 __all__ = [
     "MAX_ANGULAR_DEGREE",
     "RoutingCost",
     "Stress",
     "network_stress",
+    "network_stress_variants",
+    "node_crossing_stress",
     "routing_cost",
 ]
 
@@ -81,6 +91,14 @@ class Stress:
     #: ring entries >= n_edges are crossings of roads closed to pedestrians: entry n_edges + j reports walk edge
     #: ``virtual_edge[j]`` as the edge crossed (its incidence row carries the closed road's reason)
     virtual_edge: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    #: the variant-independent parts it was computed from (:func:`network_stress_variants` reuses them); not
+    #: pickled, and None on a model read back or built otherwise
+    parts: NetworkParts | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["parts"] = None
+        return state
 
     @property
     def profile(self) -> str:
@@ -222,6 +240,20 @@ def _end_bearings(
     return au, av
 
 
+def _model_config(
+    network: NetworkTables, config: ConfigLike, profile: ProfileLike, variant: str | None
+) -> dict:
+    """The resolved config of one model: the profile decided by the data when it is "auto"."""
+    resolved = isinstance(config, Mapping) and config.get("_resolved")
+    if profile is None and (
+        not resolved or cast(Mapping[str, Any], config)["profile"].get("_spec") == "auto"
+    ):
+        profile = resolve_profile("auto" if resolved else None, network, config)
+    elif isinstance(profile, str) and profile.lower() == "auto":
+        profile = resolve_profile(profile, network, config)
+    return resolved_config(config, profile, variant)
+
+
 def network_stress(
     network: NetworkTables,
     config: ConfigLike = None,
@@ -245,32 +277,122 @@ def network_stress(
     Returns
     -------
     Stress
-        ``Stress.profile`` names the profile used.
+        ``Stress.profile`` names the profile used. The other variants of the same profile are cheaper from
+        :func:`network_stress_variants` given this one (``like=``): they share what does not depend on the
+        variant.
     """
-    resolved = isinstance(config, Mapping) and config.get("_resolved")
-    if profile is None and (
-        not resolved or cast(Mapping[str, Any], config)["profile"].get("_spec") == "auto"
-    ):
-        profile = resolve_profile("auto" if resolved else None, network, config)
-    elif isinstance(profile, str) and profile.lower() == "auto":
-        profile = resolve_profile(profile, network, config)
-    cfg = resolved_config(config, profile, variant)
+    cfg = _model_config(network, config, profile, variant)
     nodes, edges = _tables(network)
     roads = getattr(network, "beside_roads", None)
-    es = edge_stress(edges, cfg, beside_roads=roads)
-    inc = crossing_incidence(nodes, edges, es, cfg)
-    un = unconnected_crossing_ways(nodes, edges, es, inc, cfg, beside_roads=roads)
-    if len(un):
-        es = es.copy()
-        rows = es.index[un["edge"].to_numpy()]
-        es.loc[rows, "level"] = np.maximum(es.loc[rows, "level"].to_numpy(), un["level"].to_numpy())
-        es.loc[rows, "reason"] = un["reason"].to_numpy()
-        old = es.loc[rows, "assumed_tags"].fillna("").astype(str).to_numpy()
-        new = un["assumed_tags"].to_numpy(dtype=object)
-        es.loc[rows, "assumed_tags"] = np.where(old == "", new, np.where(new == "", old, old + "; " + new))
-        es.loc[rows, "assumed"] = es.loc[rows, "assumed_tags"].astype(str).to_numpy() != ""
+    parts, rows = _network_parts(nodes, edges, roads, cfg)
+    return _stress_from_parts(parts, nodes, edges, cfg, rows)
+
+
+def network_stress_variants(
+    network: NetworkTables,
+    config: ConfigLike = None,
+    profile: ProfileLike = None,
+    variants: Iterable[str] = VARIANTS,
+    like: Stress | None = None,
+) -> dict[str, Stress]:
+    """:func:`network_stress` under several variants of one profile, each as ``network_stress(network, config,
+    profile, variant=v)`` would give it.
+
+    The variants differ in default speeds, lanes, sidewalks, contexts and the unknown crossing type only: the
+    contexts, distinct tag combinations, sidewalk-road pairs, crossing pairs and controls, closed-road crossings
+    and the angular ring order at each node are computed once (or taken from ``like``, a :func:`network_stress`
+    of the same network and profile computed in this process) and only the levels and reasons per variant.
+
+    Parameters
+    ----------
+    network, config, profile
+        As for :func:`network_stress`.
+    variants : iterable of str
+        ``"typical"``, ``"optimistic"``, ``"pessimistic"``.
+    like : Stress, optional
+        A model of ``network`` whose variant-independent parts are reused when they match (same tables, same
+        config apart from the variant); otherwise they are computed once here.
+
+    Returns
+    -------
+    dict
+        variant -> Stress, in the order asked.
+    """
+    nodes, edges = _tables(network)
+    roads = getattr(network, "beside_roads", None)
+    parts = like.parts if like is not None else None
+    out = {}
+    for v in variants:
+        cfg = _model_config(network, config, profile, v)
+        if parts is not None and parts.serves(nodes, edges, roads, cfg):
+            out[v] = _stress_from_parts(parts, nodes, edges, cfg)
+        else:
+            parts, rows = _network_parts(nodes, edges, roads, cfg)
+            out[v] = _stress_from_parts(parts, nodes, edges, cfg, rows)
+    return out
+
+
+def _parts_key(cfg: Mapping[str, Any]) -> str:
+    """The config without what a profile's variant sets (``_apply_profile``): equal keys, equal network parts."""
+    prof = {k: v for k, v in cfg["profile"].items() if k not in ("defaults", "variant", "forced_context")}
+    crossing = dict(cfg["crossing"])
+    crossing["control"] = {k: v for k, v in crossing["control"].items() if k != "unknown"}
+    cway = {k: v for k, v in cfg.get("crossing_way", {}).items() if k != "unknown_road_level"}
+    rest = {k: v for k, v in cfg.items() if k not in ("profile", "crossing", "crossing_way", "_base")}
+    return repr((rest, prof, crossing, cway))
+
+
+@dataclass
+class NetworkParts:
+    """Everything :func:`network_stress` derives from the network and the config apart from the profile's
+    variant (see :func:`network_stress_variants`). Held by weak references to the tables it was computed on."""
+
+    key: str
+    refs: tuple[Any, Any, Any]
+    edges: EdgeParts
+    inc: IncidenceParts
+    un: UnconnectedParts
+    closed_message: str | None
+    closed_rows: pd.DataFrame | None
+    virtual_edge: np.ndarray
+    ring_edge: np.ndarray
+    degree: np.ndarray
+    slot_node: np.ndarray
+    slot_pos: np.ndarray
+    slot_pair: np.ndarray
+    slot_closed: np.ndarray
+    pair_closed: np.ndarray
+    closed_level: int
+
+    def serves(self, nodes: pd.DataFrame, edges: pd.DataFrame, roads: Any, cfg: Mapping[str, Any]) -> bool:
+        """Whether these parts are those of these tables under ``cfg`` (any variant)."""
+        alive = [r() if r is not None else None for r in self.refs]
+        return (
+            alive[0] is nodes
+            and alive[1] is edges
+            and (alive[2] is roads or (roads is None and self.refs[2] is None))
+            and self.key == _parts_key(cfg)
+        )
+
+
+def _ref(obj: Any) -> Any:
+    return None if obj is None else weakref.ref(obj)
+
+
+def _network_parts(
+    nodes: pd.DataFrame, edges: pd.DataFrame, roads: gpd.GeoDataFrame | None, cfg: dict
+) -> tuple[NetworkParts, pd.DataFrame]:
+    """The variant-independent parts of the model of a network under ``cfg``, and its distinct edge rows rated
+    under ``cfg``."""
+    ep, rows = edge_parts(edges, cfg, roads)
+    ip = incidence_parts(nodes, edges, ep.crossing_way, ep.road, ep.group, cfg)
+    up = unconnected_parts(nodes, edges, ep.crossing_way, ep.road, ip.node_pos, cfg, beside_roads=roads)
     m = len(edges)
-    closed = closed_road_crossings(nodes, edges, roads, cfg)
+    n = len(nodes)
+    closed, message = closed_crossing_rows(nodes, edges, roads, cfg)
+    cr = None
+    pair_closed = np.zeros(ip.node_pos.size, dtype=bool)
+    closed_level = int(cfg["closed_road"]["level"])
     if len(closed):  # incidence rows for reporting (worst first per node), not used for the ring levels
         cr = pd.DataFrame(
             {
@@ -293,6 +415,86 @@ def network_stress(
             }
         )
         cr = cr.drop_duplicates(["node", "edge"])
+        # a pair that a closed road's row shares: that row replaces it when worse (the ring then reads 0 there)
+        ckey = cr["node"].to_numpy(dtype=np.int64) * m + cr["edge"].to_numpy(dtype=np.int64)
+        pair_closed = np.isin(ip.node_pos * m + ip.edge_pos, ckey)
+    # the edges around each node in angular order; each ring slot's level comes from its crossing pair
+    u, v = ip.u, ip.v
+    au, av = _end_bearings(nodes, edges, u, v)
+    e_all = np.arange(m)
+    r_node = np.concatenate([u, v])
+    r_edge = np.concatenate([e_all, e_all])
+    r_ang = np.concatenate([au, av])
+    key = r_node.astype(np.int64) * m + r_edge
+    pkey = ip.node_pos * m + ip.edge_pos
+    porder = np.argsort(pkey, kind="stable")
+    r_pair = np.full(key.size, -1, dtype=np.int64)
+    if pkey.size:
+        sk = pkey[porder]
+        at = np.minimum(np.searchsorted(sk, key), sk.size - 1)
+        hit = sk[at] == key
+        r_pair[hit] = porder[at[hit]]
+    r_closed = np.zeros(r_node.size, dtype=bool)
+    virtual_edge = np.zeros(0, dtype=np.int64)
+    if len(closed):  # the closed roads leaving each node, as ring entries n_edges + j
+        j = np.arange(len(closed))
+        r_node = np.concatenate([r_node, closed["node"].to_numpy(dtype=np.int64)])
+        r_edge = np.concatenate([r_edge, m + j])
+        r_ang = np.concatenate([r_ang, closed["angle"].to_numpy(dtype=float)])
+        r_pair = np.concatenate([r_pair, np.full(len(closed), -1, dtype=np.int64)])
+        r_closed = np.concatenate([r_closed, np.ones(len(closed), dtype=bool)])
+        virtual_edge = closed["edge"].to_numpy(dtype=np.int64)
+        closed_level = int(closed["level"].to_numpy(dtype=np.int8)[0])
+    order = np.lexsort((r_ang, r_node))
+    r_node, r_edge, r_pair, r_closed = r_node[order], r_edge[order], r_pair[order], r_closed[order]
+    degree = np.bincount(r_node, minlength=n).astype(np.int64)
+    start = np.concatenate([[0], np.cumsum(degree)[:-1]])
+    pos = np.arange(r_node.size) - start[r_node]
+    D = MAX_ANGULAR_DEGREE
+    ring_edge = np.full((n, D), -1, dtype=np.int64)
+    ok = pos < D
+    ring_edge[r_node[ok], pos[ok]] = r_edge[ok]
+    parts = NetworkParts(
+        key=_parts_key(cfg),
+        refs=(_ref(nodes), _ref(edges), _ref(roads)),
+        edges=ep,
+        inc=ip,
+        un=up,
+        closed_message=message,
+        closed_rows=cr,
+        virtual_edge=virtual_edge,
+        ring_edge=ring_edge,
+        degree=degree,
+        slot_node=r_node[ok],
+        slot_pos=pos[ok],
+        slot_pair=r_pair[ok].astype(np.int64),
+        slot_closed=r_closed[ok],
+        pair_closed=pair_closed,
+        closed_level=closed_level,
+    )
+    return parts, rows
+
+
+def _stress_from_parts(
+    parts: NetworkParts, nodes: pd.DataFrame, edges: pd.DataFrame, cfg: dict, rows: pd.DataFrame | None = None
+) -> Stress:
+    """The model under ``cfg`` from the network's variant-independent ``parts``."""
+    es = edge_levels(parts.edges, cfg, rows)
+    inc, pair_level = incidence_levels(parts.inc, es, cfg)
+    un = unconnected_levels(parts.un, es, cfg)
+    if len(un):
+        es = es.copy()
+        rows_ = es.index[un["edge"].to_numpy()]
+        es.loc[rows_, "level"] = np.maximum(es.loc[rows_, "level"].to_numpy(), un["level"].to_numpy())
+        es.loc[rows_, "reason"] = un["reason"].to_numpy()
+        old = es.loc[rows_, "assumed_tags"].fillna("").astype(str).to_numpy()
+        new = un["assumed_tags"].to_numpy(dtype=object)
+        es.loc[rows_, "assumed_tags"] = np.where(old == "", new, np.where(new == "", old, old + "; " + new))
+        es.loc[rows_, "assumed"] = es.loc[rows_, "assumed_tags"].astype(str).to_numpy() != ""
+    if parts.closed_message:
+        warnings.warn(parts.closed_message, ChildspaceWarning, stacklevel=3)
+    cr = parts.closed_rows
+    if cr is not None:
         inc = pd.concat([inc, cr], ignore_index=True)
         inc = inc.iloc[
             np.lexsort(
@@ -305,54 +507,126 @@ def network_stress(
     k = 3
     top_edge = np.full((n, k), -1, dtype=np.int64)
     top_level = np.zeros((n, k), dtype=np.int8)
-    rank = inc.groupby("node").cumcount().to_numpy()
+    i_node = inc["node"].to_numpy()
+    rank = _rank_within(i_node)
     keep = rank < k
-    top_edge[inc["node"].to_numpy()[keep], rank[keep]] = inc["edge"].to_numpy()[keep]
-    top_level[inc["node"].to_numpy()[keep], rank[keep]] = inc["level"].to_numpy()[keep]
-    # the edges around each node in angular order, with the level of crossing each of them there
-    u, v = node_positions(nodes, edges)
-    au, av = _end_bearings(nodes, edges, u, v)
-    e_all = np.arange(m)
-    r_node = np.concatenate([u, v])
-    r_edge = np.concatenate([e_all, e_all])
-    r_ang = np.concatenate([au, av])
-    key = r_node.astype(np.int64) * m + r_edge
-    real = ~inc["closed_road"].to_numpy(dtype=bool)
-    ikey = inc["node"].to_numpy()[real].astype(np.int64) * m + inc["edge"].to_numpy()[real]
-    lvl_map = pd.Series(inc["level"].to_numpy()[real], index=ikey)
-    lvl_map = lvl_map[~lvl_map.index.duplicated()]
-    r_lvl = lvl_map.reindex(key).fillna(0).to_numpy().astype(np.int8)
-    virtual_edge = np.zeros(0, dtype=np.int64)
-    if len(closed):  # the closed roads leaving each node, as ring entries n_edges + j
-        j = np.arange(len(closed))
-        r_node = np.concatenate([r_node, closed["node"].to_numpy(dtype=np.int64)])
-        r_edge = np.concatenate([r_edge, m + j])
-        r_ang = np.concatenate([r_ang, closed["angle"].to_numpy(dtype=float)])
-        r_lvl = np.concatenate([r_lvl, closed["level"].to_numpy(dtype=np.int8)])
-        virtual_edge = closed["edge"].to_numpy(dtype=np.int64)
-    order = np.lexsort((r_ang, r_node))
-    r_node, r_edge, r_lvl = r_node[order], r_edge[order], r_lvl[order]
-    degree = np.bincount(r_node, minlength=n).astype(np.int64)
-    start = np.concatenate([[0], np.cumsum(degree)[:-1]])
-    pos = np.arange(r_node.size) - start[r_node]
-    D = MAX_ANGULAR_DEGREE
-    ring_edge = np.full((n, D), -1, dtype=np.int64)
-    ring_level = np.zeros((n, D), dtype=np.int8)
-    ok = pos < D
-    ring_edge[r_node[ok], pos[ok]] = r_edge[ok]
-    ring_level[r_node[ok], pos[ok]] = r_lvl[ok]
+    top_edge[i_node[keep], rank[keep]] = inc["edge"].to_numpy()[keep]
+    top_level[i_node[keep], rank[keep]] = inc["level"].to_numpy()[keep]
+    # the level of crossing each ring entry at its node: its pair's (0 where a worse closed road's row took the
+    # pair's place, and for edges without motor traffic), the closed road's for the closed roads
+    pl = np.where(parts.pair_closed & (parts.closed_level > pair_level), 0, pair_level).astype(np.int8)
+    sp = parts.slot_pair
+    slot_level = np.where(sp >= 0, pl[np.maximum(sp, 0)] if pl.size else 0, 0).astype(np.int8)
+    slot_level[parts.slot_closed] = parts.closed_level
+    ring_level = np.zeros(parts.ring_edge.shape, dtype=np.int8)
+    ring_level[parts.slot_node, parts.slot_pos] = slot_level
     return Stress(
         edges=es,
         nodes=nc,
         incidence=inc,
-        ring_edge=ring_edge,
+        ring_edge=parts.ring_edge.copy(),
         ring_level=ring_level,
-        degree=degree,
+        degree=parts.degree.copy(),
         top_edge=top_edge,
         top_level=top_level,
         config=cfg,
-        virtual_edge=virtual_edge,
+        virtual_edge=parts.virtual_edge.copy(),
+        parts=parts,
     )
+
+
+def _rank_within(key: np.ndarray) -> np.ndarray:
+    """Per row, how many earlier rows have the same key (``groupby(key).cumcount()``)."""
+    if key.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    o = np.argsort(key, kind="stable")
+    ks = key[o]
+    first = np.r_[True, ks[1:] != ks[:-1]]
+    run_start = np.maximum.accumulate(np.where(first, np.arange(ks.size), 0))
+    rank = np.empty(key.size, dtype=np.int64)
+    rank[o] = np.arange(ks.size) - run_start
+    return rank
+
+
+def node_crossing_stress(
+    nodes: pd.DataFrame, edges: pd.DataFrame, config: ConfigLike = None, incidence: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Worst crossing at each node: the most stressful road at the node with the node's crossing control.
+
+    Parameters
+    ----------
+    nodes, edges : DataFrame
+        Walk-network tables.
+    config : path, mapping or None
+    incidence : DataFrame, optional
+        Output of :func:`crossing_incidence` (computed when omitted).
+
+    Returns
+    -------
+    DataFrame
+        Index as ``nodes``: ``level`` (0 where no road meets the node, else 1-4), ``control``, ``n_roads``
+        (road edges at the node), ``road_edge`` (label of the worst road edge), ``island``, ``assumed``,
+        ``assumed_tags``, ``reason``.
+    """
+    cfg = resolved_config(config)
+    inc = crossing_incidence(nodes, edges, None, cfg) if incidence is None else incidence
+    n = len(nodes)
+    pos = np.arange(n)
+    node = inc["node"].to_numpy()
+    level = inc["level"].to_numpy()
+    texts = all(inc[c].dtype == "str" for c in ("control", "assumed_tags", "reason"))
+    if (
+        len(inc)
+        and texts
+        and np.issubdtype(node.dtype, np.integer)
+        and np.issubdtype(level.dtype, np.integer)
+        and node.min() >= 0
+        and node.max() < n
+    ):
+        return _node_crossings_fast(nodes.index, inc, node, level, n)
+    inc = inc.sort_values(["node", "level"], ascending=[True, False], kind="stable")
+    first = inc.drop_duplicates("node", keep="first").set_index("node")
+    counts = inc.groupby("node").size()
+    out = pd.DataFrame(index=nodes.index)
+    out["level"] = first["level"].reindex(pos).fillna(0).astype(np.int8).to_numpy()
+    out["control"] = first["control"].reindex(pos).to_numpy(dtype=object)
+    out["n_roads"] = counts.reindex(pos).fillna(0).astype(np.int32).to_numpy()
+    out["road_edge"] = first["edge_id"].reindex(pos).to_numpy(dtype=object)
+    out["island"] = first["island"].reindex(pos).fillna(False).astype(bool).to_numpy()
+    out["assumed"] = first["assumed"].reindex(pos).fillna(False).astype(bool).to_numpy()
+    out["assumed_tags"] = first["assumed_tags"].reindex(pos).fillna("").to_numpy(dtype=object)
+    out["reason"] = first["reason"].reindex(pos).fillna("").to_numpy(dtype=object)
+    return out
+
+
+def _node_crossings_fast(
+    index: pd.Index, inc: pd.DataFrame, node: np.ndarray, level: np.ndarray, n: int
+) -> pd.DataFrame:
+    """:func:`node_crossing_stress` for an incidence table of integer node positions and levels and ``str``
+    texts: the first row per node by a stable numpy sort, each column taken per node with the same reindexing
+    as the general path (same dtypes and fills), the texts kept as ``str`` arrays instead of object arrays that
+    the frame would convert back."""
+    o = np.lexsort((-level.astype(np.int64), node))  # stable: ties keep the table's order
+    ns = node[o]
+    fi = o[np.r_[True, ns[1:] != ns[:-1]]]
+    fnode = node[fi]
+    pos = np.arange(n)
+
+    def first(col: str) -> pd.Series:
+        return inc[col].iloc[fi].set_axis(fnode).reindex(pos)
+
+    out = pd.DataFrame(index=index)
+    lv = np.zeros(n, dtype=np.int8)
+    lv[fnode] = level[fi]
+    out["level"] = lv
+    out["control"] = first("control").array
+    out["n_roads"] = np.bincount(node, minlength=n).astype(np.int32)
+    out["road_edge"] = first("edge_id").to_numpy(dtype=object)
+    out["island"] = first("island").fillna(False).astype(bool).to_numpy()
+    out["assumed"] = first("assumed").fillna(False).astype(bool).to_numpy()
+    out["assumed_tags"] = first("assumed_tags").fillna("").array
+    out["reason"] = first("reason").fillna("").array
+    return out
 
 
 @dataclass

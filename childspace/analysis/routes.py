@@ -63,7 +63,14 @@ from childspace.analysis._route_seqs import PathRoutes, SeqStore, chunk_eval, sa
 from childspace.analysis._route_tree import TreeRoutes
 from childspace.analysis.hazards import HAZARD_JOIN_M, hazards  # re-exported: routes is the public module
 from childspace.analysis.route_tables import _set_verdicts, assumption_summary, routes_table, school_summary
-from childspace.analysis.safety import Stress, _cfg, network_stress, routing_cost, safe_max_levels
+from childspace.analysis.safety import (
+    Stress,
+    _cfg,
+    network_stress,
+    network_stress_variants,
+    routing_cost,
+    safe_max_levels,
+)
 from childspace.analysis.safety import verdict as _verdict
 from childspace.analysis.walksheds import walksheds  # re-exported
 from childspace.inputs.projection import WGS84
@@ -231,7 +238,10 @@ def school_routes(
     if verdict_range:  # the same network under the variants (their warnings repeat the typical model's)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ChildspaceWarning)
-            alt = [network_stress(network, stress.config, variant=v) for v in ("optimistic", "pessimistic")]
+            variants = ("optimistic", "pessimistic")  # sharing what does not depend on the variant
+            alt = list(
+                network_stress_variants(network, stress.config, variants=variants, like=stress).values()
+            )
     r = cfg["routing"]
     unsafe_level = int(r.get("unsafe_level", 3))
     turns = TurnTable(network, stress, alt)  # every turn of the network rated once, for all the routes

@@ -55,13 +55,15 @@ from childspace.analysis._safety_config import (
     resolve_profile,
     resolved_config,
 )
-from childspace.analysis._safety_crossings import CONTROL_NAMES, crossing_incidence, node_crossing_stress
+from childspace.analysis._safety_crossings import CONTROL_NAMES, crossing_incidence
 from childspace.analysis._safety_edges import edge_stress, edge_stress_rows
 from childspace.analysis._safety_network import (
     MAX_ANGULAR_DEGREE,
     RoutingCost,
     Stress,
     network_stress,
+    network_stress_variants,
+    node_crossing_stress,
     routing_cost,
 )
 from childspace.analysis.school_zones import school_zones
@@ -80,6 +82,7 @@ __all__ = [
     "load_config",
     "load_profile",
     "network_stress",
+    "network_stress_variants",
     "node_crossing_stress",
     "parse_lanes",
     "parse_maxspeed",
