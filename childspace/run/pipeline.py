@@ -403,6 +403,7 @@ def route_analyses(
                 max_snap=cfg.max_snap_m,
                 geometry=cfg.route_geometry,
             )
+        stress.parts = None  # (what the variants shared with it: ~70 MB on a county, not needed any more)
         out.layers["routes"] = r
         out.tables["schools"] = rt.school_summary(r, schools)
         out.tables["routes"] = rt.routes_table(r)  # one row per home and school category, no geometry
