@@ -117,6 +117,11 @@ def plain_columns(df: Any) -> Any:
     return out
 
 
+_FAMILIES = ("point", "line", "area")
+#: shapely type id + 1 (-1 missing, 0 Point, ... 7 GeometryCollection) -> index in _FAMILIES, -1 for none
+_FAMILY_CODE = np.array([-1, 0, 1, 1, 2, 0, 1, 2, -1], dtype=np.int8)
+
+
 def single_geometry_layers(layers: Mapping[str, gpd.GeoDataFrame | None]) -> dict[str, gpd.GeoDataFrame]:
     """The layers with one geometry family each (point, line, area).
 
@@ -128,8 +133,20 @@ def single_geometry_layers(layers: Mapping[str, gpd.GeoDataFrame | None]) -> dic
     for name, gdf in layers.items():
         if gdf is None or len(gdf) == 0 or not isinstance(gdf, gpd.GeoDataFrame):
             continue
+        code = _FAMILY_CODE[shapely.get_type_id(np.asarray(gdf.geometry.array, dtype=object)) + 1]
+        if (code >= 0).all():  # every row of a family (the usual case): split on the type ids, no type names
+            present = [f for i, f in enumerate(_FAMILIES) if (code == i).any()]
+            if name not in ALWAYS_SPLIT and len(present) == 1:
+                out[name] = gdf
+                continue
+            for i, f in enumerate(_FAMILIES):
+                if f in present:
+                    part = gdf[code == i]
+                    part.attrs = dict(gdf.attrs)
+                    out[f"{name}_{f}"] = part
+            continue
         fam = pd.Series(gdf.geom_type, index=gdf.index).map(FAMILY)
-        present = [f for f in ("point", "line", "area") if (fam == f).any()]
+        present = [f for f in _FAMILIES if (fam == f).any()]
         if len(present) == 0 or (name not in ALWAYS_SPLIT and len(present) == 1):  # no geometry: kept as is
             out[name] = gdf
             continue
@@ -260,6 +277,11 @@ class GpkgLayers(dict):
         self.arrow: dict[str, Any] = {}
 
 
+def _same_values(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two columns hold the same values in the same order (same dtype; missing where the other is)."""
+    return len(a) == len(b) and a.dtype == b.dtype and bool(a.array.equals(b.array))
+
+
 def _routes_as_view(ready: GpkgLayers) -> None:
     """The per-home ``routes`` points as a view of the ``access`` layer, when they are the same homes.
 
@@ -276,10 +298,15 @@ def _routes_as_view(ready: GpkgLayers) -> None:
         return
     if geometry_family(rts) != "point" or acc.crs is None or rts.crs is None or not acc.crs.equals(rts.crs):
         return
-    ida, idr = acc["origin_id"].astype(str), rts["origin_id"].astype(str)
-    if not (ida.is_unique and idr.is_unique and set(ida) == set(idr)):
-        return
-    r = rts.set_index(idr.to_numpy()).reindex(ida.to_numpy())
+    if _same_values(acc["origin_id"], rts["origin_id"]):  # the homes in the same order (as the run makes
+        if not acc["origin_id"].is_unique:  # them): no text copies, no sets, no reindexing of 300,000 rows
+            return
+        r = rts
+    else:
+        ida, idr = acc["origin_id"].astype(str), rts["origin_id"].astype(str)
+        if not (ida.is_unique and idr.is_unique and set(ida) == set(idr)):
+            return
+        r = rts.set_index(idr.to_numpy()).reindex(ida.to_numpy())
     ga, gr = np.asarray(acc.geometry.array, dtype=object), np.asarray(r.geometry.array, dtype=object)
     tol = 1e-9 if acc.crs.is_geographic else 1e-4  # the same home: ~0.1 mm (both went through a projection)
     if not bool(shapely.equals_exact(ga, gr, tolerance=tol).all()):
@@ -293,7 +320,7 @@ def _routes_as_view(ready: GpkgLayers) -> None:
         ):
             return
     extra = [c for c in rts.columns if c not in acc.columns and c != rts.geometry.name]
-    merged = acc.copy()
+    merged = acc.copy(deep=False)  # copy-on-write: the new columns do not touch ``acc``
     for c in extra:
         merged[c] = (
             r[c].to_numpy() if not isinstance(r[c].dtype, pd.api.extensions.ExtensionDtype) else r[c].array
