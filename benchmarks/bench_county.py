@@ -402,6 +402,13 @@ def main() -> None:
     ap.add_argument("--no-maps", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON")
     ap.add_argument(
+        "--tree-every",
+        type=float,
+        default=0.5,
+        help="seconds between samples of the process tree's PSS (default 0.5; each sample makes the kernel walk "
+        "every process's page tables, CPU that two cores share with the run)",
+    )
+    ap.add_argument(
         "--workers", type=int, help="processes writing the outputs (default: the config's, else 2; 1: serial)"
     )
     args = ap.parse_args()
@@ -415,7 +422,7 @@ def main() -> None:
 
     from childspace.run import pipeline
 
-    sampler = Sampler()
+    sampler = Sampler(tree_dt=args.tree_every)
     st = Stages(sampler)
     instrument(st)
     cfg = pipeline.load_config(cfg_path, outputs=args.outputs or args.data / "outputs")
