@@ -31,6 +31,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+#: tasks one forked pool can take (their taken flags live in a fixed block of shared memory)
+MAX_TASKS = 4096
+
 
 @dataclass
 class Task:
@@ -222,8 +225,9 @@ class TaskPool:
     ``submit``/``poll`` and ``join``) it counts as one of the ``workers`` processes: on two CPUs one task runs
     beside it, two once it only waits. A process forked before some tasks were submitted does not know them
     (it inherited the state of that moment): it ends when none of the tasks it knows is left, and a new process
-    is forked for the others. The workers take the tasks in the order given to them, the heaviest of each
-    ``submit`` first.
+    is forked for the others. A worker takes the heaviest task not yet taken among those it knows (the first
+    submitted of equal weight): a process forked late starts on the heaviest work of all, e.g. the routes map and
+    the GeoPackages once the routes are computed, while an earlier one finishes the lighter maps it knew.
 
     With ``workers=1``, or where :func:`can_fork` is False, nothing runs before ``join``, which runs the tasks
     one after another here, in the order submitted (warnings raised as they come, exactly as a plain loop).
@@ -242,7 +246,7 @@ class TaskPool:
         self.done = done
         self.release = tuple(os.fspath(p) for p in release)
         self._given: list[Task] = []  # in the order submitted
-        self._order: list[int] = []  # the order the workers take them (indices into _given)
+        self._order: list[int] = []  # the order they run in on one process (indices into _given)
         self._results: dict[int, TaskResult] = {}
         self._running: dict[Any, _Worker] = {}  # by the worker's result connection
         self._registry: dict[Any, Any] = {}
@@ -250,16 +254,19 @@ class TaskPool:
         if self.forked:
             ctx = multiprocessing.get_context("fork")
             self._ctx = ctx
-            self._next = ctx.RawValue("q", 0)  # in shared memory: the next position of _order to take
+            # in shared memory: which tasks were taken (by index into _given), and how many
+            self._taken = ctx.RawArray("b", MAX_TASKS)
+            self._n_taken = ctx.RawValue("q", 0)
             self._lock = ctx.Lock()
 
     # -- the parent's side ----------------------------------------------------------------------------------
     def submit(self, tasks: Sequence[Task]) -> None:
         """Add ``tasks`` (their inputs are computed); on forked processes they may start at once."""
         first = len(self._given)
+        if self.forked and first + len(tasks) > MAX_TASKS:
+            raise ValueError(f"at most {MAX_TASKS} tasks per pool on forked processes")
         self._given.extend(tasks)
-        idx = range(first, len(self._given))
-        self._order.extend(sorted(idx, key=lambda i: -self._given[i].weight) if self.forked else idx)
+        self._order.extend(range(first, len(self._given)))
         self.poll()
 
     def poll(self) -> None:
@@ -331,7 +338,7 @@ class TaskPool:
 
     def _start(self, slots: int) -> None:
         """Fork workers while fewer than ``slots`` run and some task is not taken yet."""
-        while len(self._running) < slots and self._next.value < len(self._order):
+        while len(self._running) < slots and self._n_taken.value < len(self._given):
             # the workers' collector leaves the inherited objects alone (their pages stay shared), and so does
             # this process's while they run (a full collection here would touch, and copy, them all)
             gc.freeze()
@@ -340,7 +347,7 @@ class TaskPool:
             global _parent, _release
             _parent, _release = os.getpid(), self.release
             rd, wr = self._ctx.Pipe(duplex=False)
-            p = self._ctx.Process(target=_worker_main, args=(self, len(self._order), wr))
+            p = self._ctx.Process(target=_worker_main, args=(self, len(self._given), wr))
             p.start()
             wr.close()
             self._running[rd] = _Worker(p, rd)
@@ -393,12 +400,16 @@ class TaskPool:
 
     # -- a worker's side ------------------------------------------------------------------------------------
     def _take(self, known: int) -> int | None:
+        """The heaviest task not taken yet among the first ``known`` (those this worker inherited), marked taken;
+        None when none is left."""
         with self._lock:
-            pos = self._next.value
-            if pos >= known:
+            free = [i for i in range(known) if not self._taken[i]]
+            if not free:
                 return None
-            self._next.value = pos + 1
-        return self._order[pos]
+            i = min(free, key=lambda j: (-self._given[j].weight, j))
+            self._taken[i] = 1
+            self._n_taken.value += 1
+        return i
 
 
 def _trim_heap() -> None:
