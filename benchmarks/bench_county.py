@@ -4,10 +4,11 @@ Input: the folder written by ``scripts/make_county.py`` (made here with ``--make
 :func:`childspace.run.pipeline.run_all` on the folder's ``county.toml``, exactly as ``childspace report`` runs it;
 each stage is timed by wrapping the public library function the pipeline calls (the pipeline has no stage hooks),
 counting only the outermost wrapped call (a function called inside another stage belongs to that stage). Per stage:
-wall s, CPU s (all threads of this process but the sampling ones), the highest RSS of this process sampled during
-the stage (every 20 ms), the highest memory of the whole process tree (the sum of the PSS of this process and its
-children, sampled every 0.5 s: pages shared by forked workers counted once; reading the PSS of GB-sized processes
-costs the kernel CPU that the run would otherwise have) and, for writers, the size of what was written. Whatever
+wall s, CPU s (all threads of this process but the sampling ones), the highest RSS of this process during the
+stage (the kernel's high-water mark ``VmHWM``, reset at each stage's start: nothing polls it), the highest memory
+of the whole process tree (the sum of the PSS of this process and its children, sampled every second: pages
+shared by forked workers counted once; reading the PSS of GB-sized processes costs the kernel CPU that the run
+would otherwise have) and, for writers, the size of what was written. Whatever
 the wrapped functions do not cover is the ``other`` row.
 
 The routes are computed on another process beside the coverage (:meth:`childspace.run.writing.OutputRun.beside`):
@@ -59,14 +60,35 @@ ROOT = Path(__file__).resolve().parents[1]
 OTHER_ROWS = Path(f"/tmp/bench_county_other_rows.{os.getpid()}.json")
 
 
-class Sampler:
-    """Highest RSS of this process since the last ``reset`` (sampled by a thread every ``dt`` s), and the highest
-    memory of the process tree (the sum of the PSS of this process and its children, every ``tree_dt`` s; a
-    page shared by forked processes counts once, split between them)."""
+def _hwm() -> int:
+    """The highest RSS of this process since its start or the last reset (Linux ``VmHWM``), in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
-    def __init__(self, dt: float = 0.02, tree_dt: float | None = 0.5):
+
+def _reset_hwm() -> bool:
+    """Start a new ``VmHWM`` window (``/proc/self/clear_refs`` 5); False where that cannot be done."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class Sampler:
+    """Highest RSS of this process since the last ``reset`` (the kernel's high-water mark, reset at each stage;
+    where it cannot be reset, sampled by a thread every ``dt`` s), and the highest memory of the process tree
+    (the sum of the PSS of this process and its children, every ``tree_dt`` s; a page shared by forked
+    processes counts once, split between them)."""
+
+    def __init__(self, dt: float = 0.02, tree_dt: float | None = 1.0):
         self.proc = psutil.Process()
         self.peak = 0
+        self.run_peak = 0  # the highest RSS of the whole run (the kernel's mark is reset at each stage)
         self.tree_peak = 0
         self.tree_run_peak = 0
         self.dt = dt
@@ -75,7 +97,11 @@ class Sampler:
         #: taken out of the stages' CPU so that the figures do not grow with the wall time
         self.own_cpu = [0.0, 0.0]
         self._stop = threading.Event()
-        for target in (self._run, self._run_tree) if tree_dt else (self._run,):
+        self.kernel_peak = _reset_hwm()
+        threads = [] if self.kernel_peak else [self._run]
+        if tree_dt:
+            threads.append(self._run_tree)
+        for target in threads:
             threading.Thread(target=target, daemon=True).start()
 
     def _run(self) -> None:
@@ -106,11 +132,21 @@ class Sampler:
         return time.process_time() - sum(self.own_cpu)
 
     def reset(self) -> None:
-        self.peak = self.proc.memory_info().rss
         self.tree_peak = 0
+        if self.kernel_peak:
+            self.run_peak = max(self.run_peak, _hwm())
+            _reset_hwm()
+            return
+        self.peak = self.proc.memory_info().rss
 
     def read(self) -> int:
-        return max(self.peak, self.proc.memory_info().rss)
+        if self.kernel_peak:
+            v = _hwm()
+            self.run_peak = max(self.run_peak, v)
+            return v
+        v = max(self.peak, self.proc.memory_info().rss)
+        self.run_peak = max(self.run_peak, v)
+        return v
 
     def read_tree(self) -> int:
         return max(self.tree_peak, self.tree_pss())
@@ -252,15 +288,13 @@ def instrument(st: Stages) -> None:
     except ImportError:
         pass
     st.wrap(pipeline, "summarise", "analysis: summary")
-    if hasattr(
-        pipeline, "_routes_apart"
-    ):  # the routes on another process: its stages come back through a file
+    # the routes computed on another process: their stages come back through a file
+    if hasattr(pipeline, "_routes_apart"):
         orig_apart = pipeline._routes_apart
 
         def apart(*a, **k):
-            st.s = Sampler(
-                tree_dt=None
-            )  # this (forked) process's own memory; the parent's threads are not here
+            # this (forked) process's own memory, its own CPU (the parent's sampling threads are not here)
+            st.s = Sampler(tree_dt=None)
             first = len(st.rows)
             try:
                 return orig_apart(*a, **k)
@@ -404,8 +438,8 @@ def main() -> None:
     ap.add_argument(
         "--tree-every",
         type=float,
-        default=0.5,
-        help="seconds between samples of the process tree's PSS (default 0.5; each sample makes the kernel walk "
+        default=1.0,
+        help="seconds between samples of the process tree's PSS (default 1; each sample makes the kernel walk "
         "every process's page tables, CPU that two cores share with the run)",
     )
     ap.add_argument(
@@ -441,7 +475,10 @@ def main() -> None:
         st.rows.sort(key=lambda r: r.get("end", float("inf")))
     sampling_cpu = sum(sampler.own_cpu)
     load1 = os.getloadavg()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = (
+        max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, sampler.run_peak, sampler.read())
+        / 2**20
+    )
     tree_peak = max(sampler.tree_run_peak, sampler.tree_pss()) / 2**20
     analyses_end = max((r["end"] for r in st.rows if r["stage"].startswith("analysis:")), default=t0)
     covered_w = sum(r["wall_s"] for r in st.rows if not r.get("parallel"))
