@@ -479,6 +479,8 @@ def main() -> None:
         max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, sampler.run_peak, sampler.read())
         / 2**20
     )
+    # tasks run here (one process) reset the kernel's mark for their own measurement: their peaks count too
+    peak = max([peak, *(r.peak_rss_mb for r in tasks if r.pid == os.getpid())])
     tree_peak = max(sampler.tree_run_peak, sampler.tree_pss()) / 2**20
     analyses_end = max((r["end"] for r in st.rows if r["stage"].startswith("analysis:")), default=t0)
     covered_w = sum(r["wall_s"] for r in st.rows if not r.get("parallel"))
