@@ -81,11 +81,9 @@ def test_atlas_a4_and_errors(sample, tmp_path):
         atlas.write_atlas(tmp_path / "x.pdf", boundaries=s["boundaries"])
 
 
-def test_atlas_text_laid_out_once_writes_the_same_pdf(sample, tmp_path, monkeypatch):
-    """Text laid out once per atlas: the pages are byte for byte those of matplotlib's own PdfPages.savefig."""
-    s = sample
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # the PDF's creation date, else the only difference
-    kw = dict(
+def three_pilot_atlas(s: dict) -> dict:
+    """The arguments of :func:`atlas.write_atlas` for the sample of :func:`test_maps.make_sample`, three pilots."""
+    return dict(
         boundaries=s["boundaries"],
         unit_coverage=s["unit_coverage"],
         facilities=s["facilities"],
@@ -94,6 +92,13 @@ def test_atlas_text_laid_out_once_writes_the_same_pdf(sample, tmp_path, monkeypa
         catchments=s["catchments"],
         info=atlas.AtlasInfo(date="2026-06-01", synthetic=True),
     )
+
+
+def test_atlas_text_laid_out_once_writes_the_same_pdf(sample, tmp_path, monkeypatch):
+    """Text laid out once per atlas: the pages are byte for byte those of matplotlib's own PdfPages.savefig."""
+    s = sample
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # the PDF's creation date, else the only difference
+    kw = three_pilot_atlas(s)
     # (outlines drawn as one path are compared in test_atlas_outlines_as_one_path)
     monkeypatch.setattr(atlas_pdf, "_one_opaque_stroke", lambda *a: False)
     monkeypatch.setattr(atlas_pdf, "_DECIMALS", 6)  # (matplotlib's; 2 are compared there too)

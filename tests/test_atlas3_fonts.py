@@ -7,6 +7,7 @@ import pytest
 from matplotlib import rc_context
 from matplotlib.backends.backend_pdf import RendererPdf
 from matplotlib.font_manager import FontProperties
+from test_atlas import three_pilot_atlas
 from test_maps import make_sample
 
 from childspace.outputs import atlas, atlas_pdf
@@ -58,16 +59,7 @@ def test_atlas_bytes_the_same_with_the_fonts_from_their_files(tmp_path, monkeypa
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # the PDF's creation date
 
     def write(name: str):
-        return atlas.write_atlas(
-            tmp_path / name,
-            boundaries=s["boundaries"],
-            unit_coverage=s["unit_coverage"],
-            facilities=s["facilities"],
-            service_areas=s["service_areas"],
-            pilots_status=s["pilots"].head(3),
-            catchments=s["catchments"],
-            info=atlas.AtlasInfo(date="2026-06-01", synthetic=True),
-        ).read_bytes()
+        return atlas.write_atlas(tmp_path / name, **three_pilot_atlas(s)).read_bytes()
 
     with rc_context():
         from_memory = write("memory.pdf")
