@@ -666,6 +666,26 @@ def test_snap_matches_rtree_nearest_edge(seed):
     np.testing.assert_allclose(shapely.get_coordinates(on), s.xy, atol=1e-5)
 
 
+def test_snap_grid_certifies_points_several_cells_from_a_street(monkeypatch):
+    # homes tens of metres from a street, where the grid's cells are a few metres: the wider blocks of cells
+    # (up to 17 x 17) give the exact nearest edge without the R-tree; only points farther go through it
+    net, rng = _random_net(7)
+    cell = net._snap_index()["cell"]
+    pts = rng.uniform(0, 2000, (4000, 2)) + [X0, Y0]
+    edge0, dist0, _, _ = net._nearest_edge_strtree(pts)
+    fallback = []
+    strtree = WalkNetwork._nearest_edge_strtree
+    monkeypatch.setattr(
+        WalkNetwork, "_nearest_edge_strtree", lambda self, q: fallback.append(len(q)) or strtree(self, q)
+    )
+    edge, dist, _, _ = net._nearest_edge(pts)
+    np.testing.assert_allclose(dist, dist0, atol=1e-6)
+    assert (edge == edge0).mean() > 0.9  # others only in ties at a shared node (see above)
+    far = (dist0 > 2 * cell) & (dist0 < 7 * cell)  # beyond the 3 x 3 block, within the 17 x 17 one
+    assert far.sum() > 100
+    assert sum(fallback) <= ((dist0 >= 7 * cell) | ~np.isfinite(dist0)).sum()
+
+
 def test_snap_take_keeps_groups(line):
     s = line.snap(xy((10, 5), (20, 5), (250, 0)), group=["a", "b", "a"])
     t = s.take([2, 1])

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 _SNAP_CELL_LOAD = 2.5
 _SNAP_MAX_CELLS = 20_000_000
 _SNAP_CHUNK = 250_000
+#: blocks of grid cells measured in turn for the points still uncertain (2: the 2 x 2 cells nearest to the point;
+#: odd b: the b x b cells around it, at least (b - 1) / 2 cells of guard); the rest go through the R-tree
+_SNAP_BLOCKS = (2, 3, 5, 9, 17)
 
 
 class SnapMixin(NetworkBase):
@@ -350,8 +353,10 @@ class SnapMixin(NetworkBase):
         when the best distance is below the distance from the point to the border of that block (a closer
         segment would have its nearest point inside the block, so it would be listed there). A first pass
         measures the 2 x 2 cells nearest to the point (its own cell and the three beside its nearest corner:
-        at least half a cell of guard), a second the 3 x 3 cells around it for the points left uncertain (at
-        least one cell); the rest (far from every street, or outside the grid) go through an R-tree nearest
+        at least half a cell of guard), the next ones the 3 x 3, 5 x 5, 9 x 9 and 17 x 17 cells around it for the
+        points left uncertain (at least 1, 2, 4 and 8 cells: homes tens of metres from a street, in a grid sized
+        for the street density, stay out of the slow path); the rest (far from every street, or outside the
+        grid) go through an R-tree nearest
         query (:meth:`_nearest_edge_strtree`), so the result is always the nearest point of the nearest edge.
         Among segments at exactly the same distance the one listed first in the network wins, whatever the pass.
         """
@@ -368,25 +373,33 @@ class SnapMixin(NetworkBase):
             ci = np.floor(rel).astype(np.int64)
             frac = rel - ci
             near = np.where(frac < 0.5, -1, 1)  # towards the nearest cell corner, per axis
-            todo = np.arange(m)
-            for block in (2, 3):
+            # points in the order of their cells: the lookups into the grid then walk it nearly in memory order
+            # (a county's grid has millions of cells; gathers at random places in it cost more than the measuring)
+            todo = np.argsort(
+                np.clip(ci[:, 0], 0, shape[0]) * (shape[1] + 1) + np.clip(ci[:, 1], 0, shape[1])
+            )
+            for block in _SNAP_BLOCKS:
                 if block == 2:
                     steps = [(0, 0), (1, 0), (0, 1), (1, 1)]
                     guard = np.maximum(frac[todo], 1.0 - frac[todo]).min(axis=1) * cell
                     sign = near[todo]
                 else:
-                    steps = [(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)]
-                    guard = (1.0 + np.minimum(frac[todo], 1.0 - frac[todo]).min(axis=1)) * cell
+                    r = block // 2
+                    steps = [(i, j) for i in range(-r, r + 1) for j in range(-r, r + 1)]
+                    guard = (r + np.minimum(frac[todo], 1.0 - frac[todo]).min(axis=1)) * cell
                     sign = np.ones((todo.size, 2), dtype=np.int64)
-                k_ = len(steps)
-                starts = np.zeros((todo.size, k_), dtype=np.int64)
-                counts = np.zeros((todo.size, k_), dtype=np.int64)
-                for k, (oi, oj) in enumerate(steps):
-                    gi, gj = ci[todo, 0] + oi * sign[:, 0], ci[todo, 1] + oj * sign[:, 1]
-                    inside = (gi >= 0) & (gi < shape[0]) & (gj >= 0) & (gj < shape[1])
-                    c = np.where(inside, gi * shape[1] + gj, 0)
-                    starts[:, k] = indptr[c]
-                    counts[:, k] = np.where(inside, indptr[c + 1] - indptr[c], 0)
+                st = np.array(steps, dtype=np.int64)
+                # one (points, cells) table per axis: whole-array operations, row by row in memory
+                gi = ci[todo, 0, None] + st[None, :, 0] * sign[:, 0, None]
+                gj = ci[todo, 1, None] + st[None, :, 1] * sign[:, 1, None]
+                inside = (gi >= 0) & (gi < shape[0]) & (gj >= 0) & (gj < shape[1])
+                c = np.where(inside, gi * shape[1] + gj, 0)
+                del gi, gj
+                starts = indptr[c]
+                counts = indptr[c + 1]
+                counts -= starts
+                counts[~inside] = 0
+                del c, inside
                 self._measure_cells(xy, todo, starts, counts, edge, best, offset, sxy)
                 certain[todo] = best[todo] < guard * (1.0 - 1e-9)
                 todo = todo[~certain[todo]]
