@@ -79,3 +79,9 @@ def test_route_results_cross_processes_unchanged(sample_run):
     assert back.layers["routes"].attrs["safety_profile"] == layers["routes"].attrs["safety_profile"]
     pd.testing.assert_frame_equal(back.tables["schools"], sample_run.tables["schools"], check_exact=True)
     pd.testing.assert_frame_equal(back.stress.edges, sample_run.stress.edges, check_exact=True)
+    # the routes' rows share their home's point (one object per home, once per school category): they travel as
+    # the distinct points and share them again
+    pts = layers["routes"].geometry.to_numpy()
+    assert len({id(p) for p in pts}) < len(pts)
+    got = back.layers["routes"].geometry.to_numpy()
+    assert len({id(p) for p in got}) == len({id(p) for p in pts})

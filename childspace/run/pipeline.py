@@ -315,7 +315,8 @@ class _Packed:
 
 def _pack(g: Any) -> Any:
     """``g`` as a :class:`_Packed` when it is a GeoDataFrame (else as it is): every value kept exactly (points'
-    float coordinates, other geometries and missing ones as WKB)."""
+    float coordinates, other geometries and missing ones as WKB; rows sharing one point object share it again
+    after :func:`_unpack`)."""
     import geopandas as gpd
     import numpy as np
     import pandas as pd
@@ -330,7 +331,14 @@ def _pack(g: Any) -> Any:
         and bool((shapely.get_type_id(values) == 0).all())
         and not (shapely.is_empty(values).any() or shapely.has_z(values).any())
     ):
-        kind, geom = "xy", shapely.get_coordinates(values)
+        # rows sharing one point object (a routes layer without lines: each home's point once per school
+        # category) travel as the distinct points and where each row takes its own
+        ids = np.fromiter(map(id, values), dtype=np.int64, count=len(values))
+        _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        if len(first) < 0.75 * len(values):
+            kind, geom = "xy-shared", (shapely.get_coordinates(values[first]), inverse)
+        else:
+            kind, geom = "xy", shapely.get_coordinates(values)
     else:
         kind, geom = "wkb", shapely.to_wkb(values)
     rest = pd.DataFrame(g.drop(columns=name), copy=False)
@@ -345,7 +353,11 @@ def _unpack(p: Any) -> Any:
 
     if not isinstance(p, _Packed):
         return p
-    geom = shapely.points(p.geometry) if p.kind == "xy" else shapely.from_wkb(p.geometry)
+    if p.kind == "xy-shared":
+        xy, inverse = p.geometry
+        geom = shapely.points(xy)[inverse]
+    else:
+        geom = shapely.points(p.geometry) if p.kind == "xy" else shapely.from_wkb(p.geometry)
     df = p.frame
     df.insert(p.position, p.name, gpd.GeoSeries(geom, index=df.index, crs=p.crs))
     out = gpd.GeoDataFrame(df, geometry=p.name, crs=p.crs)
