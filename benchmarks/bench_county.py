@@ -253,6 +253,8 @@ def instrument(st: Stages) -> None:
 
     st.wrap(pipeline, "load_inputs", "load inputs (boundaries, facilities, pilots, homes)")
     st.wrap(reader, "read_osm", "parse: read_osm (PBF -> nodes, edges)")
+    if hasattr(pipeline, "origins_ready"):  # the origins file read on another process meanwhile
+        st.wrap(pipeline, "origins_ready", "load inputs: the origins (read on another process)")
     st.wrap(WalkNetwork, "from_frames", "network: WalkNetwork.from_frames", capture=cap_net)
     st.wrap(features, "facilities_from_osm", "parse: OSM facilities")
     for mod, names in (

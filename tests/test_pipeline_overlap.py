@@ -163,3 +163,40 @@ def test_a_worker_forked_early_runs_only_what_it_knew(tmp_path):
         got = pool.join()
     assert [r.value[0] for r in got] == ["coverage", "routes"]
     assert got[0].value[1] != got[1].value[1]
+
+
+@forks
+def test_the_origins_file_is_read_beside_the_osm_extract(runs):
+    """With two processes the origins (a county's 300k homes) are read on the other one while this one reads
+    the OSM extract; with one they are read in turn. The files written are the same (first test)."""
+    _, _, stats, said = runs[2]
+    read = next(r for r in stats if r.name == "analyses: origins (read beside the OSM extract)")
+    assert read.pid != os.getpid() and read.error is None
+    # submitted before the extract is read (its process may start a moment later on a busy machine)
+    msgs = [m for _, m in said]
+    assert msgs.index("儿童居住点 Origins: homes.gpkg") < next(
+        i for i, m in enumerate(msgs) if m.startswith("步行路网 Walk network")
+    )
+    assert not any(r.name.startswith("analyses: origins") for r in runs[1][2])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_bad_origins_file_read_beside_stops_the_run_with_its_own_error(tmp_path, workers):
+    """An origins file with a negative child count: the same one-line error naming the file, read here or on
+    the other process, and nothing written."""
+    import geopandas as gpd
+
+    from childspace.run import pipeline
+
+    cfg = _config(tmp_path)
+    bad = tmp_path / "homes.gpkg"
+    homes = gpd.read_file(cfg.origins.path)
+    homes.loc[3, "children"] = -2
+    homes.to_file(bad)
+    cfg = dataclasses.replace(cfg, origins=dataclasses.replace(cfg.origins, path=bad))
+    with pytest.raises(ChildspaceError) as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipeline.run_all(cfg, workers=workers)
+    assert str(e.value).startswith(str(bad)) and "negative number of children" in str(e.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["homes.gpkg"]

@@ -7,9 +7,9 @@ library functions.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,15 @@ from childspace.run.config import (  # noqa: F401  (re-exported: the run config 
     load_config,
     sample_config,
 )
-from childspace.run.results import Inputs, Progress, Results, _quiet  # noqa: F401  (re-exported)
+from childspace.run.results import (  # noqa: F401  (re-exported)
+    Inputs,
+    Progress,
+    Results,
+    RouteResults,
+    _quiet,
+    pack_frame,
+    unpack_frame,
+)
 from childspace.run.writing import (  # noqa: F401  (re-exported: the writing used to live here)
     _for_file,
     write_geopackage,
@@ -35,8 +43,17 @@ from childspace.run.writing import (  # noqa: F401  (re-exported: the writing us
 # ---------------------------------------------------------------------------------------------------------------
 # the chain
 # ---------------------------------------------------------------------------------------------------------------
-def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
-    """Load and validate every input file of ``cfg`` (no network, no analysis)."""
+def load_inputs(
+    cfg: RunConfig,
+    progress: Progress = _quiet,
+    beside: Callable[[Callable[[], Any], str], Callable[[], Any] | None] | None = None,
+) -> Inputs:
+    """Load and validate every input file of ``cfg`` (no network, no analysis).
+
+    ``beside`` (as in :func:`run_analyses`): the origins file (often the largest: a county's 300k homes) is read
+    on another process while this one goes on with the other files and the OSM extract; :func:`origins_ready`
+    waits for it (its errors and warnings are raised here, as when read here).
+    """
     import geopandas as gpd
     import pandas as pd
 
@@ -85,10 +102,14 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
     if cfg.origins:
         e = cfg.origins
         progress(f"儿童居住点 Origins: {e.path.name}")
-        with _input_context(e):
-            inp.origins = io.load_origins(
-                e.path, **e.loader_options(), study_area=inp.study_area, strict=e.strict
-            )
+        load = functools.partial(_load_origins, e, inp.study_area)
+        inp.origins_pending = (
+            beside(lambda: pack_frame(load()), "analyses: origins (read beside the OSM extract)")
+            if beside
+            else None
+        )
+        if inp.origins_pending is None:
+            inp.origins = load()
     else:
         counted = [u for u in (inp.communities, inp.townships) if u is not None and "children" in u]
         if counted:
@@ -106,11 +127,30 @@ def load_inputs(cfg: RunConfig, progress: Progress = _quiet) -> Inputs:
                 geometry=c.geometry.representative_point(),
                 crs=c.crs,
             )
-    osm_inputs.homes_from_osm(cfg, inp, progress)  # no homes and no child counts: estimated from the extract
+    if inp.origins_pending is None:  # no homes and no child counts: estimated from the extract
+        osm_inputs.homes_from_osm(cfg, inp, progress)
     for name in ("townships", "communities", "facilities", "pilots", "origins"):
         g = getattr(inp, name)
         if g is not None:
             inp.reports[name] = io.validate_report(g)
+    return inp
+
+
+def _load_origins(e: InputSpec, study_area: Any) -> Any:
+    from childspace.inputs import loaders as io
+
+    with _input_context(e):
+        return io.load_origins(e.path, **e.loader_options(), study_area=study_area, strict=e.strict)
+
+
+def origins_ready(inp: Inputs) -> Inputs:
+    """``inp`` with its origins, once read on the other process (:func:`load_inputs` with ``beside``)."""
+    if inp.origins_pending is not None:
+        from childspace.inputs import loaders as io
+
+        wait, inp.origins_pending = inp.origins_pending, None
+        inp.origins = unpack_frame(wait())
+        inp.reports["origins"] = io.validate_report(inp.origins)
     return inp
 
 
@@ -181,7 +221,7 @@ def require_origins(cfg: RunConfig, inputs: Inputs) -> None:
     DataError
         Naming the config and the two ways to give them.
     """
-    if inputs.origins is not None:
+    if inputs.origins is not None or inputs.origins_pending is not None:
         return
     have = [
         s if lvl in cfg.boundaries else f"{lvl} units from OSM"
@@ -275,94 +315,6 @@ def build_network(cfg: RunConfig, inputs: Inputs, progress: Progress = _quiet) -
 def _radii(cfg: RunConfig) -> Any:
     """The standards of the run: defaults, the config's [standards] table, then a CLI --radius override."""
     return cfg.resolved_standards()
-
-
-@dataclass
-class RouteResults:
-    """What :func:`route_analyses` adds to a run's :class:`Results`."""
-
-    stress: Any = None
-    layers: dict[str, Any] = field(default_factory=dict)
-    tables: dict[str, Any] = field(default_factory=dict)
-    #: the progress lines said while they were computed on another process (said again by the run)
-    messages: list[str] = field(default_factory=list)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled with each layer's geometry as one array (:func:`_pack`): a county's 1.2 million route
-        points pickled one shapely object at a time took seconds each way."""
-        state = dict(self.__dict__)
-        state["layers"] = {k: _pack(v) for k, v in self.layers.items()}
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        state["layers"] = {k: _unpack(v) for k, v in state["layers"].items()}
-        self.__dict__.update(state)
-
-
-@dataclass
-class _Packed:
-    """A GeoDataFrame for pickling: its other columns, and its geometry as coordinates (points) or WKB."""
-
-    frame: Any
-    name: str
-    position: int
-    kind: str
-    geometry: Any
-    crs: Any
-    attrs: dict[str, Any]
-
-
-def _pack(g: Any) -> Any:
-    """``g`` as a :class:`_Packed` when it is a GeoDataFrame (else as it is): every value kept exactly (points'
-    float coordinates, other geometries and missing ones as WKB; rows sharing one point object share it again
-    after :func:`_unpack`)."""
-    import geopandas as gpd
-    import numpy as np
-    import pandas as pd
-    import shapely
-
-    if not isinstance(g, gpd.GeoDataFrame) or g._geometry_column_name not in g.columns:
-        return g
-    name = g.geometry.name
-    values = np.asarray(g.geometry.array, dtype=object)
-    if (
-        len(values)
-        and bool((shapely.get_type_id(values) == 0).all())
-        and not (shapely.is_empty(values).any() or shapely.has_z(values).any())
-    ):
-        # rows sharing one point object (a routes layer without lines: each home's point once per school
-        # category) travel as the distinct points and where each row takes its own
-        ids = np.fromiter(map(id, values), dtype=np.int64, count=len(values))
-        _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-        if len(first) < 0.75 * len(values):
-            kind, geom = "xy-shared", (shapely.get_coordinates(values[first]), inverse)
-        else:
-            kind, geom = "xy", shapely.get_coordinates(values)
-    else:
-        kind, geom = "wkb", shapely.to_wkb(values)
-    rest = pd.DataFrame(g.drop(columns=name), copy=False)
-    rest.attrs = {}
-    return _Packed(rest, name, list(g.columns).index(name), kind, geom, g.crs, dict(g.attrs))
-
-
-def _unpack(p: Any) -> Any:
-    """The GeoDataFrame of :func:`_pack`."""
-    import geopandas as gpd
-    import shapely
-
-    if not isinstance(p, _Packed):
-        return p
-    if p.kind == "xy-shared":
-        xy, inverse = p.geometry
-        geom = shapely.points(xy)[inverse]
-    else:
-        geom = shapely.points(p.geometry) if p.kind == "xy" else shapely.from_wkb(p.geometry)
-    df = p.frame
-    df.insert(p.position, p.name, gpd.GeoSeries(geom, index=df.index, crs=p.crs))
-    out = gpd.GeoDataFrame(df, geometry=p.name, crs=p.crs)
-    out.attrs = p.attrs
-    return out
 
 
 def _routes_apart(cfg: RunConfig, inp: Inputs, net: Any, fac: Any) -> RouteResults:
@@ -475,11 +427,12 @@ def run_analyses(
     from childspace.analysis import pilots as pil
     from childspace.osm import features
 
-    inp = load_inputs(cfg, progress)
+    inp = load_inputs(cfg, progress, beside=beside)
     if coverage or routes:
         require_origins(cfg, inp)
     res = Results(inputs=inp)
     net = res.network = build_network(cfg, inp, progress)
+    origins_ready(inp)
 
     fac = inp.facilities
     osm_fac = None
