@@ -172,6 +172,26 @@ def test_every_output_table_keeps_hostile_names_as_text(hostile_run):
     assert {"schools", "school_zones"} <= seen_csv, seen_csv
 
 
+def test_every_header_a_planner_reads_is_in_chinese_first(hostile_run):
+    """Every column of every sheet and CSV table has a Chinese header (中文 first, English after), none left
+    as the machine name (children_no_network, verdict_best, the datum check's columns ...)."""
+    import re
+
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    wb = openpyxl.load_workbook(hostile_run / "childspace.xlsx", read_only=True)
+    heads = {
+        ws.title: [c for c in next(ws.iter_rows(max_row=1, values_only=True)) if c] for ws in wb.worksheets
+    }
+    for p in sorted((hostile_run / "tables").glob("*.csv")):
+        with open(p, encoding="utf-8-sig", newline="") as f:
+            heads[p.name] = next(csv.reader(f))
+    assert len(heads) > 10 and {"学校 Schools", "坐标检查 Datum check", "routes.csv"} <= set(heads)
+    english_only = {k: [c for c in v if not cjk.search(str(c))] for k, v in heads.items()}
+    assert not {k: v for k, v in english_only.items() if v}
+    for k, v in heads.items():  # Chinese first
+        assert all(cjk.match(str(c)) or str(c)[0].isdigit() for c in v), (k, v)
+
+
 def test_hazard_table_has_place_coordinates_and_school_names():
     import geopandas as gpd
     from shapely.geometry import LineString, Point
