@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from childspace.outputs.maps.basemap import (
     add_base_labels,
     add_tiles,
     check_tiles,
+    per_base,
     vector_base_layers,
 )
 from childspace.outputs.maps.webfont import embed_font
@@ -400,9 +400,9 @@ def legend_html(sections: Sequence[tuple[str, Sequence[LegendItem]]]) -> str:
     return "".join(parts)
 
 
-#: the offline base map of the last Basemap drawn, as page text per (extent, datum): the maps of one run share
-#: it instead of clipping, merging and encoding a county's streets once per map
-_BASE_CACHE: dict[str, Any] = {"ref": None, "layers": {}}
+#: the offline base map of each Basemap drawn, as page text per (extent, datum): the maps of one run share it
+#: instead of clipping, merging and encoding a county's streets once per map
+_BASE_CACHE: dict[int, tuple[Any, dict]] = {}
 
 
 def _base_layers(
@@ -412,15 +412,13 @@ def _base_layers(
     page), cached per Basemap."""
     if base is None:
         return []
-    ref = _BASE_CACHE["ref"]
-    if ref is None or ref() is not base:
-        _BASE_CACHE["ref"], _BASE_CACHE["layers"] = weakref.ref(base), {}
+    layers = per_base(_BASE_CACHE, base)
     key = (
         tuple(round(v, 7) for v in bbox),
         datum,
         *(id(getattr(base, f)) for f in ("streets", "water", "green", "built", "waterways", "roads")),
     )
-    cached = _BASE_CACHE["layers"].get(key)
+    cached = layers.get(key)
     if cached is None:
         probe = folium.Map(tiles=None)
         probe.cs_datum = datum  # type: ignore[attr-defined]
@@ -428,7 +426,7 @@ def _base_layers(
         for frame, styles, name, z, listed in vector_base_layers(base, bbox):
             layer = add_layer(probe, frame, styles, None, None, name, interactive=False, packed=True)
             cached.append((layer.data_json, layer.styles_json, name, z, listed, layer.packed_json))
-        _BASE_CACHE["layers"][key] = cached
+        layers[key] = cached
     return list(cached)
 
 

@@ -370,9 +370,23 @@ class PlaceLabels(Layer):
         self.attribution = attribution
 
 
-#: the place names of the last Basemap drawn, per (extent, datum): the maps of one process share them instead of
+def per_base(cache: dict[int, tuple[Any, dict]], base: Basemap) -> dict:
+    """The entries ``cache`` keeps for ``base`` (made empty the first time): per Basemap object alive, so that a
+    map drawn over a derived base (the routes map's, without the network's streets) does not drop what the
+    maps over the run's base share. Entries of bases no longer alive are dropped."""
+    got = cache.get(id(base))
+    if got is not None and got[0]() is base:
+        return got[1]
+    for k in [k for k, (ref, _) in cache.items() if ref() is None]:
+        del cache[k]
+    entries: dict = {}
+    cache[id(base)] = (weakref.ref(base), entries)
+    return entries
+
+
+#: the place names of each Basemap drawn, per (extent, datum): the maps of one process share them instead of
 #: clipping, reprojecting and escaping the extract's places once per map
-_LABEL_CACHE: dict[str, Any] = {"ref": None, "points": {}}
+_LABEL_CACHE: dict[int, tuple[Any, dict]] = {}
 
 
 def add_base_labels(m: folium.Map, base: Basemap | None, bbox: tuple[float, float, float, float]) -> None:
@@ -380,13 +394,11 @@ def add_base_labels(m: folium.Map, base: Basemap | None, bbox: tuple[float, floa
     if base is None or (base.places is None and not base.attribution):
         return
     datum = str(getattr(m, "cs_datum", "wgs84"))
-    ref = _LABEL_CACHE["ref"]
-    if ref is None or ref() is not base:
-        _LABEL_CACHE["ref"], _LABEL_CACHE["points"] = weakref.ref(base), {}
+    cache = per_base(_LABEL_CACHE, base)
     key = (tuple(round(v, 7) for v in bbox), datum, id(base.places))
-    points = _LABEL_CACHE["points"].get(key)
+    points = cache.get(key)
     if points is None:
-        points = _LABEL_CACHE["points"][key] = _label_points(base, bbox, datum)
+        points = cache[key] = _label_points(base, bbox, datum)
     PlaceLabels([list(p) for p in points], "地名 Place names", base.attribution).add_to(m)
 
 
