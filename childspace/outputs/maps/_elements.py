@@ -338,6 +338,65 @@ def pack_geojson(data_json: str) -> str | None:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
 
+#: GeoJSON type names by shapely type id (the types :func:`pack_features` writes)
+_TYPE_NAMES = {
+    0: "Point",
+    1: "LineString",
+    3: "Polygon",
+    4: "MultiPoint",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+}
+
+
+def pack_features(geoms: np.ndarray, props: list[dict]) -> str | None:
+    """The text :func:`pack_geojson` gives for the FeatureCollection of ``geoms`` (already rounded to 1e-6
+    degrees, as :func:`childspace.outputs.maps._page.features_json` writes them) and ``props``, made from the
+    coordinate arrays instead of writing the GeoJSON text, parsing it back and packing every line in Python: a
+    county's base map (2.6 MB of GeoJSON, 40,000 street lines) was parsed and packed list by list for every map
+    process (~1.2 CPU s). None for geometries it does not write (empty, 3D, collections, rings): the caller
+    packs the GeoJSON text then."""
+    import shapely
+
+    arr = np.asarray(geoms, dtype=object)
+    if len(arr) != len(props):
+        return None
+    kind = shapely.get_type_id(arr)
+    if not np.isin(kind, list(_TYPE_NAMES)).all() or shapely.is_empty(arr).any() or shapely.has_z(arr).any():
+        return None
+    texts: list[str] = [""] * len(arr)
+    for k in np.unique(kind):
+        pos = np.flatnonzero(kind == k)
+        _, coords, offsets = shapely.to_ragged_array(arr[pos])
+        ints = np.rint(coords * 1e6).astype(np.int64)
+        if k == 0:  # a point: not delta-coded
+            nums = ints.ravel().tolist()
+            for j, p in enumerate(pos.tolist()):
+                texts[p] = f"[{nums[2 * j]},{nums[2 * j + 1]}]"
+            continue
+        starts = np.asarray(offsets[0], dtype=np.int64)  # the innermost lists (lines, rings, a multipoint)
+        delta = ints.copy()
+        delta[1:] -= ints[:-1]
+        delta[starts[:-1]] = ints[starts[:-1]]  # each list starts with its absolute position
+        nums = list(map(str, delta.ravel().tolist()))
+        level = [
+            "[" + ",".join(nums[2 * a : 2 * b]) + "]"
+            for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())
+        ]
+        for off in offsets[1:]:  # rings into polygons, lines into multilines, polygons into multipolygons
+            o = np.asarray(off, dtype=np.int64).tolist()
+            level = ["[" + ",".join(level[a:b]) + "]" for a, b in zip(o[:-1], o[1:])]
+        for j, p in enumerate(pos.tolist()):
+            texts[p] = level[j]
+    name = [_TYPE_NAMES[int(k)] for k in kind.tolist()]
+    feats = [
+        f'{{"type":"Feature","geometry":{{"type":"{t}","coordinates":{c}}},'
+        f'"properties":{json.dumps(p, ensure_ascii=False, separators=(",", ":"))}}}'
+        for t, c, p in zip(name, texts, props)
+    ]
+    return ('{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}").replace("</", "<\\/")
+
+
 class MetricScale(MacroElement):
     """Leaflet's scale bar (``L.control.scale``), metres/kilometres only."""
 

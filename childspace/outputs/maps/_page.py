@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element
 
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
@@ -28,7 +26,9 @@ from childspace.outputs.maps._elements import (
     BlankBase,
     GeoLayer,
     MetricScale,
+    RawElement,
     SelfContainedMap,
+    pack_features,
     pack_geojson,
     page_of,
 )
@@ -39,6 +39,7 @@ from childspace.outputs.maps.basemap import (
     add_base_labels,
     add_tiles,
     check_tiles,
+    per_base,
     vector_base_layers,
 )
 from childspace.outputs.maps.webfont import embed_font
@@ -131,14 +132,11 @@ def simplify_wgs84(geoms: np.ndarray, tolerance_m: float) -> np.ndarray:
     return out
 
 
-def features_json(
-    geoms: gpd.GeoSeries | np.ndarray, props: Sequence[dict], datum: str = "wgs84", simplify_m: float = 0.0
-) -> str:
-    """A GeoJSON FeatureCollection text: geometries simplified to ``simplify_m`` metres (0: not simplified),
-    rounded to 1e-6 degrees (~0.1 m), properties as given.
-
-    ``datum="gcj02"`` shifts the coordinates to GCJ-02 (for a map drawn over GCJ-02 tiles such as Amap's).
-    """
+def ready_geoms(
+    geoms: gpd.GeoSeries | np.ndarray, datum: str = "wgs84", simplify_m: float = 0.0
+) -> np.ndarray:
+    """The geometries as :func:`features_json` writes them: simplified to ``simplify_m`` metres, shifted to
+    GCJ-02 for ``datum="gcj02"``, rounded to 1e-6 degrees."""
     arr = np.asarray(geoms.values if isinstance(geoms, gpd.GeoSeries) else geoms, dtype=object)
     arr = simplify_wgs84(arr, simplify_m)
     if datum == "gcj02":
@@ -149,8 +147,24 @@ def features_json(
             return np.stack([np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)], axis=1)
 
         arr = shapely.transform(arr, shift)
-    arr = shapely.transform(arr, lambda c: np.round(c, 6))
-    gj = shapely.to_geojson(arr)
+    return shapely.transform(arr, lambda c: np.round(c, 6))
+
+
+def features_json(
+    geoms: gpd.GeoSeries | np.ndarray,
+    props: Sequence[dict],
+    datum: str = "wgs84",
+    simplify_m: float = 0.0,
+    ready: bool = False,
+) -> str:
+    """A GeoJSON FeatureCollection text: geometries simplified to ``simplify_m`` metres (0: not simplified),
+    rounded to 1e-6 degrees (~0.1 m), properties as given.
+
+    ``datum="gcj02"`` shifts the coordinates to GCJ-02 (for a map drawn over GCJ-02 tiles such as Amap's).
+    ``ready``: the geometries come from :func:`ready_geoms` (written as they are).
+    """
+    arr = geoms if ready else ready_geoms(geoms, datum, simplify_m)
+    gj = shapely.to_geojson(np.asarray(arr, dtype=object))
     feats = [
         f'{{"type":"Feature","geometry":{g},"properties":{json.dumps(p, ensure_ascii=False)}}}'
         for g, p in zip(gj, props)
@@ -234,6 +248,7 @@ def add_layer(
     simplify_m: float | None = None,
     merge: bool | None = None,
     detail: np.ndarray | None = None,
+    packed: bool = False,
 ) -> GeoLayer:
     """Add one GeoJSON layer, a style (and optional popup/tooltip) per feature; ``show`` = on when it opens.
 
@@ -243,6 +258,8 @@ def add_layer(
     popups nor tooltips and there are more than 50) joins the lines and polygons of one style into one feature.
     ``detail`` (a boolean per feature) keeps popups and tooltips on those features only; the others are merged
     by style and drawn under them (a layer of a whole county's streets with popups on the few that matter).
+    ``packed``: the layer also gets its coordinates packed for the page (``packed_json``, see
+    :func:`childspace.outputs.maps._elements.pack_geojson`).
     """
     if simplify_m is None:  # context layers (no clicks) are drawn coarser
         simplify_m = 1.0 if interactive else 3.0
@@ -293,8 +310,15 @@ def add_layer(
             p["_t"] = tooltips[i]
         props.append(p)
     styles_json = json.dumps(first, ensure_ascii=False).replace("</", "<\\/")
+    ready = ready_geoms(geoms, map_datum(m), simplify_m)
+    data_json = features_json(ready, props, ready=True)
+    packed_json = None
+    if packed:
+        packed_json = pack_features(ready, props)
+        if packed_json is None:  # geometries the array packer does not write
+            packed_json = pack_geojson(data_json)
     layer = GeoLayer(
-        features_json(geoms, props, map_datum(m), simplify_m),
+        data_json,
         name=name,
         show=show,
         overlay=overlay,
@@ -304,6 +328,7 @@ def add_layer(
         control=control,
         styles_json=styles_json,
         heads_json=json.dumps(heads, ensure_ascii=False).replace("</", "<\\/"),
+        packed_json=packed_json,
     )
     layer.add_to(m)
     return layer
@@ -375,9 +400,9 @@ def legend_html(sections: Sequence[tuple[str, Sequence[LegendItem]]]) -> str:
     return "".join(parts)
 
 
-#: the offline base map of the last Basemap drawn, as page text per (extent, datum): the maps of one run share
-#: it instead of clipping, merging and encoding a county's streets once per map
-_BASE_CACHE: dict[str, Any] = {"ref": None, "layers": {}}
+#: the offline base map of each Basemap drawn, as page text per (extent, datum): the maps of one run share it
+#: instead of clipping, merging and encoding a county's streets once per map
+_BASE_CACHE: dict[int, tuple[Any, dict]] = {}
 
 
 def _base_layers(
@@ -387,25 +412,21 @@ def _base_layers(
     page), cached per Basemap."""
     if base is None:
         return []
-    ref = _BASE_CACHE["ref"]
-    if ref is None or ref() is not base:
-        _BASE_CACHE["ref"], _BASE_CACHE["layers"] = weakref.ref(base), {}
+    layers = per_base(_BASE_CACHE, base)
     key = (
         tuple(round(v, 7) for v in bbox),
         datum,
         *(id(getattr(base, f)) for f in ("streets", "water", "green", "built", "waterways", "roads")),
     )
-    cached = _BASE_CACHE["layers"].get(key)
+    cached = layers.get(key)
     if cached is None:
         probe = folium.Map(tiles=None)
         probe.cs_datum = datum  # type: ignore[attr-defined]
         cached = []
         for frame, styles, name, z, listed in vector_base_layers(base, bbox):
-            layer = add_layer(probe, frame, styles, None, None, name, interactive=False)
-            cached.append(
-                (layer.data_json, layer.styles_json, name, z, listed, pack_geojson(layer.data_json))
-            )
-        _BASE_CACHE["layers"][key] = cached
+            layer = add_layer(probe, frame, styles, None, None, name, interactive=False, packed=True)
+            cached.append((layer.data_json, layer.styles_json, name, z, listed, layer.packed_json))
+        layers[key] = cached
     return list(cached)
 
 
@@ -475,14 +496,14 @@ def new_map(
     )
     sub = f"<div class='s'>{html.escape(subtitle)}</div>" if subtitle else ""
     syn = f"<div class='syn'>{html.escape(SYNTHETIC_NOTE)}</div>" if synthetic else ""
-    page_of(m).html.add_child(
-        Element(
+    page_of(m).html.add_child(  # (as text: not compiled as a template, see RawElement)
+        RawElement(
             f"<div class='cs-title' id='cs-title'><div class='t'>{html.escape(title)}</div>{sub}{syn}</div>"
         )
     )
     if sources:
         page_of(m).html.add_child(
-            Element(
+            RawElement(
                 "<div class='cs-notice' id='cs-tile-notice'>瓦片底图无法加载（离线或网络受限），仅显示数据图层。 "
                 "Basemap tiles failed to load (offline?); the data layers are complete.</div>"
             )
@@ -493,7 +514,7 @@ def new_map(
 
 def finish(m: folium.Map, legend: Sequence[tuple[str, Sequence[LegendItem]]]) -> folium.Map:
     """Add the legend and the layer control (folded on small screens) to a map built by :func:`new_map`."""
-    page_of(m).html.add_child(Element(legend_html(legend)))
+    page_of(m).html.add_child(RawElement(legend_html(legend)))
     # the control is moved behind every other child when the page is rendered (SelfContainedMap.render), so
     # layers a user adds to the returned map appear in it too
     folium.LayerControl(collapsed=False, position="topright").add_to(m)

@@ -16,6 +16,7 @@ be combined with a WGS84/CGCS2000 tile source.
 from __future__ import annotations
 
 import html
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -369,10 +370,40 @@ class PlaceLabels(Layer):
         self.attribution = attribution
 
 
+def per_base(cache: dict[int, tuple[Any, dict]], base: Basemap) -> dict:
+    """The entries ``cache`` keeps for ``base`` (made empty the first time): per Basemap object alive, so that a
+    map drawn over a derived base (the routes map's, without the network's streets) does not drop what the
+    maps over the run's base share. Entries of bases no longer alive are dropped."""
+    got = cache.get(id(base))
+    if got is not None and got[0]() is base:
+        return got[1]
+    for k in [k for k, (ref, _) in cache.items() if ref() is None]:
+        del cache[k]
+    entries: dict = {}
+    cache[id(base)] = (weakref.ref(base), entries)
+    return entries
+
+
+#: the place names of each Basemap drawn, per (extent, datum): the maps of one process share them instead of
+#: clipping, reprojecting and escaping the extract's places once per map
+_LABEL_CACHE: dict[int, tuple[Any, dict]] = {}
+
+
 def add_base_labels(m: folium.Map, base: Basemap | None, bbox: tuple[float, float, float, float]) -> None:
     """Add the place names of ``base`` (and the credit for the base-map data) to a map made by ``new_map``."""
     if base is None or (base.places is None and not base.attribution):
         return
+    datum = str(getattr(m, "cs_datum", "wgs84"))
+    cache = per_base(_LABEL_CACHE, base)
+    key = (tuple(round(v, 7) for v in bbox), datum, id(base.places))
+    points = cache.get(key)
+    if points is None:
+        points = cache[key] = _label_points(base, bbox, datum)
+    PlaceLabels([list(p) for p in points], "地名 Place names", base.attribution).add_to(m)
+
+
+def _label_points(base: Basemap, bbox: tuple[float, float, float, float], datum: str) -> list[list]:
+    """The place names of ``base`` in ``bbox`` as [lon, lat, rank, label HTML], the most important last."""
     g = _clip(base.places, bbox)
     points: list[list] = []
     if g is not None and len(g):
@@ -383,7 +414,7 @@ def add_base_labels(m: folium.Map, base: Basemap | None, bbox: tuple[float, floa
         rank = g["rank"].fillna(4).astype(int) if "rank" in g.columns else pd.Series(3, index=g.index)
         local = g["name"].astype(str) if "name" in g.columns else label
         x, y = shapely.get_x(g.geometry.values), shapely.get_y(g.geometry.values)
-        if getattr(m, "cs_datum", "wgs84") == "gcj02":
+        if datum == "gcj02":
             from childspace.inputs.datum import wgs84_to_gcj02
 
             x, y = (np.asarray(v, dtype=float) for v in wgs84_to_gcj02(x, y))
@@ -399,7 +430,7 @@ def add_base_labels(m: folium.Map, base: Basemap | None, bbox: tuple[float, floa
                     f"<span>{html.escape(t)}{extra}</span>",
                 ]
             )
-    PlaceLabels(points, "地名 Place names", base.attribution).add_to(m)
+    return points
 
 
 def _polygon_path(geoms: np.ndarray) -> Any:
