@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import matplotlib
+import numpy as np
 import pytest
 
 matplotlib.use("Agg")
@@ -91,3 +92,29 @@ def test_forked_child_starts_with_no_fonts():
     assert fb._FONTS and fb._SIZES
     fb._forget_text()
     assert not fb._FONTS and not fb._SIZES and not fb._LAYOUTS
+
+
+def test_png_written_unfiltered_has_matplotlibs_pixels_and_chunks(tmp_path, monkeypatch):
+    """``OffscreenCanvas.print_png`` (``write_png``): the pixels, resolution and ``Software`` text of matplotlib's
+    own PNG (written through Pillow) of the same figure, across several row blocks."""
+    from PIL import Image
+
+    monkeypatch.setattr(fb, "_PNG_ROWS", 37)  # blocks of rows that do not divide the height
+    with plot._style():
+        fig = _figure()
+        ours = tmp_path / "ours.png"
+        theirs = tmp_path / "theirs.png"
+        plot.save_figure(fig, ours)
+        fig.savefig(
+            theirs,
+            dpi=150,
+            facecolor="white",
+            bbox_inches="tight",
+            pad_inches=0.25,
+            pil_kwargs={"compress_level": 3},  # (with pil_kwargs, matplotlib's encoder)
+        )
+    a, b = Image.open(ours), Image.open(theirs)
+    assert a.mode == b.mode == "RGBA" and a.size == b.size
+    assert a.info == b.info  # dpi and Software
+    assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert ours.read_bytes() != theirs.read_bytes()  # (the other encoder was used)
