@@ -1,7 +1,7 @@
 """The shortcuts of the routes layer give exactly what the plain ways gave: the origins' ranks from Arrow equal
 ``pd.factorize(sort=True)``'s codes, the verdicts and the assumption flag compared by table entry equal the
-row-by-row columns, and the per-path sums and maxima accumulated in depth order equal the level loop over the
-node arrays bit for bit."""
+row-by-row columns, and the hazards' school names and per-category levels looked up per distinct value equal
+the row-by-row lookups."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from childspace.analysis._route_tree import _accumulate, _depth_levels
 from childspace.analysis.route_tables import _set_verdicts
 from childspace.analysis.routes import _ranks
 from childspace.analysis.safety import resolved_config, safe_max_levels
@@ -84,63 +83,6 @@ def test_verdicts_equal_the_row_by_row_columns(cat_dtype, n):
     _set_verdicts(got, cfg, smax)
     _old_set_verdicts(want, cfg, smax)
     pd.testing.assert_frame_equal(got, want, check_exact=True)
-
-
-def _plain_accumulate(levels, par, fsum, isum, imx, ex):
-    """The level loop over the node arrays (the way the forests were accumulated before)."""
-    X = levels[0]
-    fsum[X] = 0.0 + fsum[X]
-    for nodes in levels[1:]:
-        p = par[nodes]
-        fsum[nodes] = fsum[p] + fsum[nodes]
-        isum[nodes] = isum[p] + isum[nodes]
-        imx[nodes] = np.maximum(imx[p], imx[nodes])
-    ex[X] = X
-    for nodes in levels[1:]:
-        ex[nodes] = ex[par[nodes]]
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_depth_order_accumulation_is_the_level_loop_bit_for_bit(seed):
-    rng = np.random.default_rng(seed)
-    n = 20_000
-    # a random forest: each node's parent an earlier node of a random order, some roots, some nodes unreached
-    perm = rng.permutation(n)
-    par = np.full(n, -1, dtype=np.int64)
-    for i in range(1, n):
-        if rng.random() < 0.97:
-            par[perm[i]] = perm[rng.integers(max(0, i - 50), i)]
-    unreached = perm[rng.random(n) < 0.05]
-    roots = np.setdiff1d(perm[np.isin(par[perm], -1)], unreached)
-    keep = np.zeros(n, dtype=bool)
-    for nodes in _depth_levels(par, roots):
-        keep[nodes] = True
-    par2 = np.where(keep, par, -1)  # (children of unreached nodes are not in the forest)
-    levels = _depth_levels(par2, roots)
-    fadd = rng.random((n, 7)) * 10.0 ** rng.integers(-3, 4, (n, 7))  # sums whose order of addition shows
-    iadd = rng.integers(0, 3, (n, 5))
-    imax = rng.integers(0, 5, (n, 4))
-    got = [fadd.copy(), iadd.copy(), imax.copy(), np.full(n, -1, dtype=np.int64)]
-    want = [fadd.copy(), iadd.copy(), imax.copy(), np.full(n, -1, dtype=np.int64)]
-    _accumulate(levels, par2, *got)
-    _plain_accumulate(levels, par2, *want)
-    for g, w in zip(got, want):
-        assert g.dtype == w.dtype
-        assert np.array_equal(g, w)
-    assert got[0].tobytes() == want[0].tobytes()
-
-
-def test_accumulation_of_an_empty_forest():
-    par = np.full(4, -1, dtype=np.int64)
-    levels = _depth_levels(par, np.zeros(0, dtype=np.int64))
-    f, i, m, ex = (
-        np.ones((4, 7)),
-        np.ones((4, 5), dtype=np.int64),
-        np.ones((4, 4), dtype=np.int64),
-        np.full(4, -1),
-    )
-    _accumulate(levels, par, f, i, m, ex)
-    assert (f == 1).all() and (ex == -1).all()
 
 
 def _old_school_names(routes, schools):

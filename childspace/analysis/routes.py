@@ -754,8 +754,9 @@ def _merge_frames(
 def _ranks(ids: np.ndarray) -> np.ndarray:
     """Each id's rank among the distinct ids in sorted order (equal ids, equal ranks): the codes of
     ``pd.factorize(ids, sort=True)``. Text ids are ranked by Arrow on their UTF-8 bytes, whose order is the
-    code points' order that Python's string comparison uses (~0.5 CPU s less than sorting 300k Python strings
-    of a county); other ids (numbers, mixed, text that UTF-8 cannot encode) are factorised as before."""
+    code points' order that Python's string comparison uses (a county's 300k ids: 0.05 CPU s instead of 0.17
+    for sorting the Python strings); other ids (numbers, mixed, text UTF-8 cannot encode) are factorised as
+    before."""
     if pd.api.types.infer_dtype(ids, skipna=False) == "string":
         try:
             arr = pa.array(ids, type=pa.string())
