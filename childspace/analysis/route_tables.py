@@ -92,7 +92,20 @@ def school_summary(
         routes' assumed share), ``safe_max_level``, ``profile``.
     """
     routes = _reverdict(routes, safe_max_level, config)
-    s = routes[routes["route"] == "safest"]
+    # the safest rows with the columns read here only (not the layer's geometry and the rest)
+    used = (
+        "school_id",
+        "category",
+        "verdict",
+        "children",
+        "verdict_assumed",
+        "verdict_best",
+        "verdict_worst",
+        "assumed_share",
+        "over_detour",
+    )
+    rows = pd.DataFrame({c: routes[c] for c in routes.columns if c in used})
+    s = rows[(routes["route"] == "safest").to_numpy()]
     cnt = pd.crosstab(
         [s["school_id"].fillna("—"), s["category"]], s["verdict"], values=s["children"], aggfunc="sum"
     ).fillna(0)
