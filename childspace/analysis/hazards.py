@@ -121,7 +121,11 @@ def hazards(
             feature="hazards",
             fix="rank the hazards by the children affected or by their level",
         )
-    s = routes[(routes["route"] == route) & (routes["verdict"] != "unreachable")]
+    # the routes counted, with the columns read here only (not the layer's geometry and other columns)
+    used = [c for c in ("route_key", "children", "school_id", "origin_id", "category") if c in routes.columns]
+    s = pd.DataFrame({c: routes[c] for c in used})[
+        ((routes["route"] == route) & (routes["verdict"] != "unreachable")).to_numpy()
+    ]
     key_children = pd.Series(s["children"].to_numpy(dtype=float), index=s["route_key"].to_numpy())
     key_school = pd.Series(_school_names(s, schools), index=s["route_key"].to_numpy())
     key_origin = pd.Series(s["origin_id"].astype(str).to_numpy(dtype=object), index=s["route_key"].to_numpy())
@@ -131,7 +135,7 @@ def hazards(
     if safe_max_level is not None:
         smax = safe_max_levels(safe_max_level, stress.config)
         key_min = pd.Series(
-            s["category"].map(lambda c: smax.get(c, smax["default"]) + 1).to_numpy(dtype=np.int64),
+            _per_value(s["category"], lambda c: smax.get(c, smax["default"]) + 1).to_numpy(dtype=np.int64),
             index=s["route_key"].to_numpy(),
         )
         min_level = int(key_min.min()) if len(key_min) else min_level
@@ -314,9 +318,26 @@ def _chosen(keys: np.ndarray, chosen: np.ndarray) -> np.ndarray:
 HAZARD_JOIN_M = 100.0
 
 
+def _per_value(col: pd.Series, func: Any) -> pd.Series:
+    """``col.map(func)`` (positional), ``func`` called once per distinct value instead of once per row (a
+    county's 600k routes, two categories)."""
+    codes, uniq = pd.factorize(col.array, use_na_sentinel=False)
+    return pd.Series(pd.Series(uniq, dtype=col.dtype).map(func).array.take(codes))
+
+
 def _school_names(routes: pd.DataFrame, schools: gpd.GeoDataFrame | None) -> np.ndarray:
     """The name of each route's school (its id when unnamed or when ``schools`` is not given)."""
-    ids = routes["school_id"].astype(str).to_numpy(dtype=object)
+    sid = routes["school_id"]
+    if isinstance(sid.dtype, pd.StringDtype) and len(sid):
+        # text ids (one kind of missing value): each distinct school named once, then taken for the rows
+        codes, uniq = pd.factorize(sid.array, use_na_sentinel=False)
+        return _names_of(pd.Series(uniq, dtype=sid.dtype), schools)[codes]
+    return _names_of(sid, schools)
+
+
+def _names_of(sid: pd.Series, schools: gpd.GeoDataFrame | None) -> np.ndarray:
+    """:func:`_school_names` of the school ids ``sid``, one per row."""
+    ids = sid.astype(str).to_numpy(dtype=object)
     if schools is None or "name" not in schools.columns:
         return ids
     nm = pd.Series(

@@ -19,14 +19,20 @@ __all__ = ["assumption_summary", "routes_per_home", "routes_table", "school_summ
 
 
 def _set_verdicts(routes: pd.DataFrame, cfg: dict, smax: dict) -> None:
-    """Verdict, verdict range and the assumption flag of each route, by its category's safe maximum."""
-    c_code, c_uniq = pd.factorize(routes["category"].to_numpy(dtype=object), use_na_sentinel=False)
+    """Verdict, verdict range and the assumption flag of each route, by its category's safe maximum.
+
+    Each distinct (category, level) is decided once and the rows take their text from that small table (a
+    county has ~1M routes, a handful of pairs): the category is factorised on its own array (text columns: no
+    per-row conversion to Python strings) and the assumption flag compares the two small tables' entries by
+    code, not the two text columns row by row (a county's 1.2M routes: 0.13 CPU s instead of 0.57).
+    """
+    c_code, c_uniq = pd.factorize(routes["category"].array, use_na_sentinel=False)
+    picked: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # text column: its table and each row's entry
     for col, lcol in (
         ("verdict", "worst_level"),
         ("verdict_best", "worst_level_best"),
         ("verdict_worst", "worst_level_worst"),
     ):
-        # each distinct (category, level) decided once (a county has ~1M routes, a handful of pairs)
         l_code, l_uniq = pd.factorize(routes[lcol].to_numpy(), use_na_sentinel=False)
         k = np.asarray(l_uniq).size
         table = _verdict(
@@ -40,10 +46,17 @@ def _set_verdicts(routes: pd.DataFrame, cfg: dict, smax: dict) -> None:
         elif (
             pd.api.types.infer_dtype(table, skipna=False) == "string"
         ):  # taken from the table, not made per row
-            routes[col] = pd.array(table, dtype="str").take(c_code * k + l_code)
+            pos = c_code * k + l_code
+            routes[col] = pd.array(table, dtype="str").take(pos)
+            picked[col] = (np.asarray(table, dtype=object), pos)
         else:
             routes[col] = table.reshape(c_uniq.size, k)[c_code, l_code]
-    routes["verdict_assumed"] = routes["verdict_best"].to_numpy() != routes["verdict_worst"].to_numpy()
+    if "verdict_best" in picked and "verdict_worst" in picked:
+        (tb, pb), (tw, pw) = picked["verdict_best"], picked["verdict_worst"]
+        differs = tb[:, None] != tw[None, :]  # every pair of the two tables' entries compared once
+        routes["verdict_assumed"] = differs[pb, pw]
+    else:
+        routes["verdict_assumed"] = routes["verdict_best"].to_numpy() != routes["verdict_worst"].to_numpy()
 
 
 def school_summary(
@@ -79,7 +92,20 @@ def school_summary(
         routes' assumed share), ``safe_max_level``, ``profile``.
     """
     routes = _reverdict(routes, safe_max_level, config)
-    s = routes[routes["route"] == "safest"]
+    # the safest rows with the columns read here only (not the layer's geometry and the rest)
+    used = (
+        "school_id",
+        "category",
+        "verdict",
+        "children",
+        "verdict_assumed",
+        "verdict_best",
+        "verdict_worst",
+        "assumed_share",
+        "over_detour",
+    )
+    rows = pd.DataFrame({c: routes[c] for c in routes.columns if c in used})
+    s = rows[(routes["route"] == "safest").to_numpy()]
     cnt = pd.crosstab(
         [s["school_id"].fillna("—"), s["category"]], s["verdict"], values=s["children"], aggfunc="sum"
     ).fillna(0)
@@ -222,8 +248,21 @@ def routes_table(
     """
     routes = _reverdict(routes, safe_max_level, config)
     key = ["origin_id", "category"]
-    safe = routes[routes["route"] == "safest"].set_index(key)
-    short = routes[routes["route"] == "shortest"].set_index(key)["length_m"]
+    extra = (
+        "verdict_best",
+        "verdict_worst",
+        "verdict_assumed",
+        "assumed_share",
+        "assumed_crossings",
+        "crossings",
+        "unsafe_crossings",
+        "over_detour",
+    )
+    # the columns read, not the layer's geometry and the rest, taken for the two kinds of rows
+    used = key + ["route", "school_id", "children", "length_m", "straight_m", "worst_level", "verdict"]
+    rows = pd.DataFrame({c: routes[c] for c in routes.columns if c in used or c in extra})
+    safe = rows[rows["route"] == "safest"].set_index(key)
+    short = rows[rows["route"] == "shortest"].set_index(key)["length_m"]
     out = pd.DataFrame(
         {
             "school_id": safe["school_id"],
@@ -235,20 +274,16 @@ def routes_table(
             "verdict": safe["verdict"],
         }
     )
-    for c in (
-        "verdict_best",
-        "verdict_worst",
-        "verdict_assumed",
-        "assumed_share",
-        "assumed_crossings",
-        "crossings",
-        "unsafe_crossings",
-        "over_detour",
-    ):
+    for c in extra:
         out[c] = safe[c] if c in safe.columns else None
     smax = routes.attrs.get("safe_max_level") or {}
     out = out.reset_index()
-    out["safe_max_level"] = out["category"].map(lambda c: smax.get(c, smax.get("default"))) if smax else None
+    if smax:  # each category looked up once (not per row), then taken for the rows
+        codes, cats = pd.factorize(out["category"].array, use_na_sentinel=False)
+        per_cat = pd.Series(cats, dtype=out["category"].dtype).map(lambda c: smax.get(c, smax.get("default")))
+        out["safe_max_level"] = per_cat.take(codes).array
+    else:
+        out["safe_max_level"] = None
     out["profile"] = routes.attrs.get("safety_profile")
     return out
 

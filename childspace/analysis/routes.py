@@ -46,6 +46,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from childspace._errors import ChildspaceWarning, DataError
@@ -706,7 +708,7 @@ def _merge_frames(
             .index.to_numpy()
         )
     else:  # each id ranked once among the origins (a county's ~300k ids, not its ~1M rows)
-        o_rank = pd.factorize(oid, sort=True)[0][oi]
+        o_rank = _ranks(oid)[oi]
         c_rank = pd.factorize(cat_arr, sort=True)[0][cat_code]
         order = np.lexsort((kind, o_rank, c_rank))  # "shortest" before "safest"
     oi, sch, kind, cat_code = oi[order], sch[order], kind[order], cat_code[order]
@@ -747,6 +749,23 @@ def _merge_frames(
     data["geometry"] = gpd.GeoSeries(g[order], crs=WGS84).values
     # the columns as they are: no consolidating copy of the layer (~0.5 GB and ~1 s for a county)
     return gpd.GeoDataFrame(data, geometry="geometry", crs=WGS84, copy=False)
+
+
+def _ranks(ids: np.ndarray) -> np.ndarray:
+    """Each id's rank among the distinct ids in sorted order (equal ids, equal ranks): the codes of
+    ``pd.factorize(ids, sort=True)``. Text ids are ranked by Arrow on their UTF-8 bytes, whose order is the
+    code points' order that Python's string comparison uses (a county's 300k ids: 0.05 CPU s instead of 0.17
+    for sorting the Python strings); other ids (numbers, mixed, text UTF-8 cannot encode) are factorised as
+    before."""
+    if pd.api.types.infer_dtype(ids, skipna=False) == "string":
+        try:
+            arr = pa.array(ids, type=pa.string())
+        except (pa.ArrowException, UnicodeError):
+            pass
+        else:
+            rank = pc.rank(arr, sort_keys="ascending", tiebreaker="dense")
+            return rank.to_numpy().astype(np.int64) - 1
+    return pd.factorize(ids, sort=True)[0]
 
 
 def _texts(values: np.ndarray, codes: np.ndarray) -> Any:
