@@ -232,12 +232,11 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
                 fix="pass a metric CRS, or None to choose the local Gauss-Krueger/UTM zone",
             )
 
-        n_geo = (
-            nodes.geometry.to_crs(metric)
+        pts = (
+            _to_metric(nodes.geometry, metric)
             if not CRS.from_user_input(nodes.crs).equals(metric)
-            else nodes.geometry
+            else np.asarray(nodes.geometry.array, dtype=object)
         )
-        pts = np.asarray(n_geo.array, dtype=object)
         if shapely.is_missing(pts).any() or shapely.is_empty(pts).any():
             bad = nodes.index[shapely.is_missing(pts) | shapely.is_empty(pts)][:5].tolist()
             raise NetworkError(
@@ -283,12 +282,11 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
                     feature="edges",
                     fix="set it with edges.set_crs('EPSG:4326')",
                 )
-            e_geo = (
-                edges.geometry.to_crs(metric)
+            geom = (
+                _to_metric(edges.geometry, metric)
                 if not CRS.from_user_input(edges.crs).equals(metric)
-                else edges.geometry
+                else np.asarray(edges.geometry.array, dtype=object).copy()
             )
-            geom = np.asarray(e_geo.array, dtype=object).copy()
             gname = edges.geometry.name
         else:
             geom = np.full(len(edges), None, dtype=object)
@@ -548,6 +546,35 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
                 "component_nodes": size[bad],
             }
         )
+
+
+def _to_metric(geo: gpd.GeoSeries, metric: CRS) -> np.ndarray:
+    """``geo.to_crs(metric)`` as a new object array of geometries.
+
+    geopandas writes the transformed coordinates back with ``shapely.set_coordinates`` into copies of the
+    geometries (about 1 CPU s of the county's 1.0 M edge vertices); a column of 2-D points or 2-D lines only is
+    rebuilt from the coordinate array in one ``shapely.points`` / ``shapely.linestrings`` call instead, with the
+    transformer geopandas builds (``Transformer.from_crs(src, dst, always_xy=True)``), so the coordinates are the
+    same to the bit. Anything else (missing, empty, 3-D or mixed geometries) goes through geopandas.
+    """
+    from pyproj import Transformer
+
+    arr = np.asarray(geo.array, dtype=object)
+    src = CRS.from_user_input(geo.crs)
+    types = shapely.get_type_id(arr)
+    kind = int(types[0]) if len(arr) else -1
+    if (
+        kind in (0, 1)
+        and not src.is_exact_same(metric)
+        and bool((types == kind).all())
+        and not bool(shapely.has_z(arr).any())
+        and not bool(shapely.is_empty(arr).any())
+    ):
+        coords, idx = shapely.get_coordinates(arr, return_index=True)
+        x, y = Transformer.from_crs(src, metric, always_xy=True).transform(coords[:, 0], coords[:, 1])
+        xy = np.column_stack([x, y])
+        return shapely.points(xy) if kind == 0 else shapely.linestrings(xy, indices=idx)
+    return np.asarray(geo.to_crs(metric).array, dtype=object).copy()
 
 
 def _column(s: pd.Series) -> Any:
