@@ -509,7 +509,9 @@ def _read_arrow_layer(p: Path, meta: dict[str, Any], kwargs: dict[str, Any]) -> 
     """
     dtypes = meta.get("dtypes")
     fields = meta.get("fields")
-    if dtypes is None or fields is None or not all(str(d) in _ARROW_FIELD_DTYPES for d in dtypes):
+    if "encoding" in kwargs or dtypes is None or fields is None:
+        return None
+    if not all(str(d) in _ARROW_FIELD_DTYPES for d in dtypes):
         return None
     try:
         df = gpd.read_file(p, engine="pyogrio", use_arrow=True, **kwargs)
