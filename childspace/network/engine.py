@@ -26,6 +26,7 @@ entry back to the edge that achieves it, so paths map back to edge rows, also un
 from __future__ import annotations
 
 import dataclasses
+import gc
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -198,6 +199,26 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         NetworkError
             Empty tables, no CRS, duplicate node ids, or edges whose ``u``/``v`` are not in ``nodes``.
         """
+        # the cyclic collector paused: building ~500k point and line geometries (tracked objects) triggers a young
+        # collection every 700 of them and older ones that walk every tracked object of the process (the inputs'
+        # and the extract's geometries); nothing built here makes a reference cycle
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            return cls._from_frames(nodes, edges, crs, beside_roads)
+        finally:
+            if was:
+                gc.enable()
+
+    @classmethod
+    def _from_frames(
+        cls,
+        nodes: gpd.GeoDataFrame,
+        edges: gpd.GeoDataFrame,
+        crs: CRSLike | None,
+        beside_roads: gpd.GeoDataFrame | None,
+    ) -> WalkNetwork:
+        """:meth:`from_frames` with the collector paused."""
         if nodes is None or edges is None or len(nodes) == 0 or len(edges) == 0:
             raise NetworkError(
                 f"the walk network is empty ({0 if nodes is None else len(nodes)} nodes, "
@@ -232,12 +253,11 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
                 fix="pass a metric CRS, or None to choose the local Gauss-Krueger/UTM zone",
             )
 
-        n_geo = (
-            nodes.geometry.to_crs(metric)
+        pts = (
+            _to_metric(nodes.geometry, metric)
             if not CRS.from_user_input(nodes.crs).equals(metric)
-            else nodes.geometry
+            else np.asarray(nodes.geometry.array, dtype=object)
         )
-        pts = np.asarray(n_geo.array, dtype=object)
         if shapely.is_missing(pts).any() or shapely.is_empty(pts).any():
             bad = nodes.index[shapely.is_missing(pts) | shapely.is_empty(pts)][:5].tolist()
             raise NetworkError(
@@ -283,12 +303,11 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
                     feature="edges",
                     fix="set it with edges.set_crs('EPSG:4326')",
                 )
-            e_geo = (
-                edges.geometry.to_crs(metric)
+            geom = (
+                _to_metric(edges.geometry, metric)
                 if not CRS.from_user_input(edges.crs).equals(metric)
-                else edges.geometry
+                else np.asarray(edges.geometry.array, dtype=object).copy()
             )
-            geom = np.asarray(e_geo.array, dtype=object).copy()
             gname = edges.geometry.name
         else:
             geom = np.full(len(edges), None, dtype=object)
@@ -336,8 +355,10 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
             data[c] = _column(edges[c])
         data["length"] = shapely.length(geom)
         edges_out = gpd.GeoDataFrame(data, geometry=geom, crs=metric)
-        as_object_none(nodes_out, skip=("osmid", "x", "y"))
-        as_object_none(edges_out, skip=("u", "v", "length"))
+        # (the text columns made by _column are already object arrays with None)
+        as_object_none(nodes_out, skip=("osmid", "x", "y", *(c for c in node_cols if _is_text(nodes[c]))))
+        made = (c for c in edge_cols if c not in ("u_osmid", "v_osmid") and _is_text(edges[c]))
+        as_object_none(edges_out, skip=("u", "v", "length", *made))
         roads = None
         if beside_roads is not None and len(beside_roads):
             if beside_roads.crs is None:
@@ -550,9 +571,50 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         )
 
 
+def _to_metric(geo: gpd.GeoSeries, metric: CRS) -> np.ndarray:
+    """``geo.to_crs(metric)`` as a new object array of geometries.
+
+    geopandas writes the transformed coordinates back with ``shapely.set_coordinates`` into copies of the
+    geometries (about 1 CPU s of the county's 1.0 M edge vertices); a column of 2-D points or 2-D lines only is
+    rebuilt from the coordinate array in one ``shapely.points`` / ``shapely.linestrings`` call instead, with the
+    transformer geopandas builds (``Transformer.from_crs(src, dst, always_xy=True)``), so the coordinates are the
+    same to the bit. Anything else (missing, empty, 3-D or mixed geometries) goes through geopandas.
+    """
+    from pyproj import Transformer
+
+    arr = np.asarray(geo.array, dtype=object)
+    src = CRS.from_user_input(geo.crs)
+    types = shapely.get_type_id(arr)
+    kind = int(types[0]) if len(arr) else -1
+    if (
+        kind in (0, 1)
+        and not src.is_exact_same(metric)
+        and bool((types == kind).all())
+        and not bool(shapely.has_z(arr).any())
+        and not bool(shapely.is_empty(arr).any())
+    ):
+        coords, idx = shapely.get_coordinates(arr, return_index=True)
+        x, y = Transformer.from_crs(src, metric, always_xy=True).transform(coords[:, 0], coords[:, 1])
+        xy = np.column_stack([x, y])
+        return shapely.points(xy) if kind == 0 else shapely.linestrings(xy, indices=idx)
+    return np.asarray(geo.to_crs(metric).array, dtype=object).copy()
+
+
 def _column(s: pd.Series) -> Any:
-    """A tag column for the engine's tables: text columns as object arrays (``as_object_none`` makes them so;
-    building them as text first would convert 275k values to Arrow strings and back), others as they are."""
+    """A tag column for the engine's tables: text columns as object arrays with None for a missing value (what
+    ``as_object_none`` makes of them, done here from the Arrow null mask instead of a per-cell ``notna`` and a
+    second column assignment; building them as text first would convert 275k values to Arrow strings and back),
+    others as they are."""
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage in ("pyarrow", "pyarrow_numpy"):
+        return pd.Series(s.to_numpy(dtype=object, na_value=None), dtype=object, copy=False)
     if pd.api.types.is_string_dtype(s.dtype) or s.dtype == object:
-        return pd.Series(s.to_numpy(dtype=object), dtype=object, copy=False)  # (a Series: kept as objects)
+        obj = np.array(s.to_numpy(dtype=object), dtype=object)
+        na = pd.isna(obj)
+        if na.any():
+            obj[na] = None
+        return pd.Series(obj, dtype=object, copy=False)  # (a Series: kept as objects)
     return s.to_numpy()
+
+
+def _is_text(s: pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(s.dtype) or s.dtype == object

@@ -196,15 +196,20 @@ def decode_tags(
         sep=" ",
         header=None,
         names=["k", "v"],
-        dtype=object,
+        # the keys as categories: the parser hashes them in C and makes one Python string per distinct key (a
+        # few hundred) instead of one per pair (the county's 1.5 M pairs: 0.58 -> 0.23 CPU s with the lookup)
+        dtype={"k": "category", "v": object},
         quoting=csv.QUOTE_NONE,
         na_filter=False,
         engine="c",
     )
     if len(t) != int(pairs.sum()):  # pragma: no cover - defensive: the OPL writer changed its layout
         raise OplStreamError(f"OPL tags: {len(t)} pairs decoded, {int(pairs.sum())} expected")
-    # an object Index: a string Index would first convert the block's million keys to Arrow strings
-    code = pd.Index(list(keys), dtype=object).get_indexer(t["k"].to_numpy(object))
+    # the wanted keys looked up per distinct key (an object Index: a string Index would convert to Arrow
+    # strings first), then read per pair through the category codes
+    kcat = t["k"].array
+    per_cat = pd.Index(list(keys), dtype=object).get_indexer(np.asarray(kcat.categories, dtype=object))
+    code = np.append(per_cat, -1)[np.asarray(kcat.codes)]
     hit = np.flatnonzero(code >= 0)
     if hit.size == 0:
         return cols
