@@ -3,6 +3,7 @@ width and outlined (marching squares), per source in small windows or dissolved 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,17 @@ def fit_cell(cell: float, width: float) -> float:
     if k + 0.5 < width / cell - 1e-9:
         k += 1
     return float(width / (k + 0.5))
+
+
+def _col_min(xy: np.ndarray) -> np.ndarray:
+    """``xy.min(axis=0)`` of (n, 2) points, column by column: numpy reduces a C-ordered (n, 2) array along axis 0
+    two values at a time (0.32 s for 8M points against 0.03 s for the two columns; the same values)."""
+    return np.array([xy[:, 0].min(), xy[:, 1].min()])
+
+
+def _col_max(xy: np.ndarray) -> np.ndarray:
+    """``xy.max(axis=0)`` of (n, 2) points, column by column (see :func:`_col_min`)."""
+    return np.array([xy[:, 0].max(), xy[:, 1].max()])
 
 
 def _disk_dilate(grid: np.ndarray, radius_cells: float) -> np.ndarray:
@@ -84,6 +96,44 @@ def _drop_collinear(xy: np.ndarray, ring: np.ndarray) -> np.ndarray:
     return keep
 
 
+#: Coordinate grids of :func:`_filled_rings` kept for reuse, by width: (tall x grid, tall y grid), each C-ordered
+#: ``(rows, width)`` float64 holding the column / row number of every cell (the mosaics of one window size share
+#: their width).
+_GRIDS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_GRIDS_LOCK = threading.Lock()
+#: Largest grid (cells) whose coordinates are kept, and the most widths kept (2 x 8 bytes per cell each).
+GRID_KEEP_CELLS = BATCH_CELLS
+GRID_KEEP = 4
+
+
+def _index_grids(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)``: C-ordered ``(h, w)`` float64 grids of the column and row number of each cell. contourpy takes
+    its coordinates as C-ordered double arrays and copies any other array (a broadcast view included) on every
+    call: a third of its time on a mosaic. The grids of a width are kept (their first ``h`` rows are a C-ordered
+    view), so the per-source mosaics of one window size, traced again and again, are not copied each time."""
+    if h * w > GRID_KEEP_CELLS:
+        return (
+            np.broadcast_to(np.arange(w, dtype=np.float64), (h, w)),
+            np.broadcast_to(np.arange(h, dtype=np.float64)[:, None], (h, w)),
+        )
+    with _GRIDS_LOCK:
+        hit = _GRIDS.get(w)
+    if hit is None or hit[0].shape[0] < h:
+        rows = max(h, GRID_KEEP_CELLS // max(w, 1)) if hit is not None else h
+        x = np.empty((rows, w), dtype=np.float64)
+        x[:] = np.arange(w, dtype=np.float64)
+        y = np.empty((rows, w), dtype=np.float64)
+        y[:] = np.arange(rows, dtype=np.float64)[:, None]
+        x.flags.writeable = y.flags.writeable = False  # (shared between threads)
+        hit = (x, y)
+        with _GRIDS_LOCK:
+            _GRIDS.pop(w, None)
+            _GRIDS[w] = hit
+            while len(_GRIDS) > GRID_KEEP:
+                _GRIDS.pop(next(iter(_GRIDS)))
+    return hit[0][:h], hit[1][:h]
+
+
 def _filled_rings(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Outline of the set cells of a 0/1 grid: contourpy (marching squares, level 0.5, no corner masking).
 
@@ -95,9 +145,10 @@ def _filled_rings(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     import contourpy
 
     h, w = grid.shape
+    x, y = _index_grids(h, w)
     gen = contourpy.SerialContourGenerator(
-        np.broadcast_to(np.arange(w, dtype=np.float64), (h, w)),
-        np.broadcast_to(np.arange(h, dtype=np.float64)[:, None], (h, w)),
+        x,
+        y,
         grid.astype(np.float64),
         None,  # type: ignore[arg-type]  # (no mask; the stub does not allow None)
         corner_mask=False,
@@ -226,7 +277,7 @@ def raster_dissolved(xy: np.ndarray, cell: float, width: float, max_cells: int =
     from scipy import ndimage
 
     margin = int(np.ceil(width / cell)) + 2
-    lo = np.floor(xy.min(axis=0) / cell) * cell - margin * cell  # grid origin (a cell centre)
+    lo = np.floor(_col_min(xy) / cell) * cell - margin * cell  # grid origin (a cell centre)
     J = np.floor((xy[:, 0] - lo[0]) / cell + 0.5).astype(np.int64)
     ii = np.floor((xy[:, 1] - lo[1]) / cell + 0.5).astype(np.int64)
     block = max(BLOCK_CELLS, 2 * int(np.floor(width / cell + 1e-9)) + 2)
@@ -293,8 +344,8 @@ def _raster_strips(xy: np.ndarray, cell: float, width: float, max_cells: int = M
     """Like :func:`raster_dissolved` for one large cluster: its grid cut into strips of at most ``max_cells``
     cells, each traced with an overlap, clipped to its own rows, then unioned."""
     margin = int(np.ceil(width / cell)) + 2
-    lo = np.floor(xy.min(axis=0) / cell) * cell - margin * cell
-    hi = np.ceil(xy.max(axis=0) / cell) * cell + margin * cell
+    lo = np.floor(_col_min(xy) / cell) * cell - margin * cell
+    hi = np.ceil(_col_max(xy) / cell) * cell + margin * cell
     W = int(round((hi[0] - lo[0]) / cell)) + 1
     H = int(round((hi[1] - lo[1]) / cell)) + 1
     rows_per = max(1, max_cells // W - 2 * margin)
