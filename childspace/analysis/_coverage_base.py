@@ -386,6 +386,15 @@ def _assign_units(access: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> tuple[pd
     return j, int(outside)
 
 
+def without_attrs(frame: pd.DataFrame) -> pd.DataFrame:
+    """A shallow copy of ``frame`` (the same column arrays) without its ``attrs``: pandas deep-copies a frame's
+    ``attrs`` into every column taken from it (~1.5 ms for an origin table's, which names its facilities' access
+    points: 0.45 s for the ~300 columns the per-unit figures and the gaps read on a county)."""
+    out = frame.copy(deep=False)
+    out.attrs = {}
+    return out
+
+
 #: Geometries reprojected lately (:func:`to_crs_cached`), by (WKB digest, source CRS, target CRS): a run projects
 #: the ten dissolved walking areas of a county (~360k vertices) to the local CRS four times (their areas, the
 #: townships' and communities' covered areas and the gaps), 0.15 s each.
