@@ -1,10 +1,9 @@
-"""The coverage stages' shortcuts give what the plain operations give: contourpy's coordinate grids kept per
-width, extents of (n, 2) points column by column, the origin table's columns without its attrs, a unit level's
-pair starts computed once, and the pilots' check of the origin table."""
+"""The coverage stages' shortcuts give what the plain operations give: extents of (n, 2) points column by column,
+the origin table's columns without its attrs, a unit level's pair starts computed once, and the pilots' check of
+the origin table."""
 
 from __future__ import annotations
 
-import contourpy
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -15,50 +14,6 @@ from childspace.analysis import _raster as R
 from childspace.analysis import units as U
 from childspace.analysis._coverage_base import without_attrs
 from childspace.analysis.pilots import _reusable
-
-
-def _plain_rings(grid: np.ndarray) -> list[np.ndarray]:
-    """contourpy on broadcast coordinate views (what ``_filled_rings`` passed before its grids were kept)."""
-    h, w = grid.shape
-    gen = contourpy.SerialContourGenerator(
-        np.broadcast_to(np.arange(w, dtype=np.float64), (h, w)),
-        np.broadcast_to(np.arange(h, dtype=np.float64)[:, None], (h, w)),
-        grid.astype(np.float64),
-        None,  # type: ignore[arg-type]
-        corner_mask=False,
-        line_type=contourpy.LineType.SeparateCode,
-        fill_type=contourpy.FillType.ChunkCombinedOffsetOffset,
-        quad_as_tri=False,
-        z_interp=contourpy.ZInterp.Linear,
-    )
-    return [a[0] for a in gen.filled(0.5, 1.5)]
-
-
-def test_filled_rings_with_kept_grids_equal_broadcast_views(monkeypatch: pytest.MonkeyPatch) -> None:
-    rng = np.random.default_rng(7)
-    R._GRIDS.clear()
-    monkeypatch.setattr(R, "GRID_KEEP", 2)
-    # one width at growing and shrinking heights (the kept grid grows, then serves views), other widths (the
-    # oldest dropped), and a grid above the kept size (broadcast views, as before)
-    shapes = [(40, 60), (90, 60), (30, 60), (50, 45), (70, 33), (40, 60), (200, 60)]
-    monkeypatch.setattr(R, "GRID_KEEP_CELLS", 10_000)
-    for h, w in shapes:
-        grid = (rng.random((h, w)) < 0.3).astype(np.uint8)
-        grid = R._disk_dilate(grid, 1.5)
-        grid[0, :] = grid[-1, :] = 0
-        grid[:, 0] = grid[:, -1] = 0
-        got = R._filled_rings(grid)
-        want = _plain_rings(grid)
-        for a, b in zip(got, want):
-            assert a.dtype == b.dtype and np.array_equal(a, b)
-        x, y = R._index_grids(h, w)
-        assert x.shape == y.shape == (h, w)
-        assert np.array_equal(x, np.broadcast_to(np.arange(w, dtype=np.float64), (h, w)))
-        assert np.array_equal(y, np.broadcast_to(np.arange(h, dtype=np.float64)[:, None], (h, w)))
-        if h * w <= R.GRID_KEEP_CELLS:
-            assert x.flags["C_CONTIGUOUS"] and y.flags["C_CONTIGUOUS"] and not x.flags["WRITEABLE"]
-    assert len(R._GRIDS) <= 2
-    R._GRIDS.clear()
 
 
 def test_column_extents_equal_axis_reductions() -> None:

@@ -3,7 +3,6 @@ width and outlined (marching squares), per source in small windows or dissolved 
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -96,44 +95,6 @@ def _drop_collinear(xy: np.ndarray, ring: np.ndarray) -> np.ndarray:
     return keep
 
 
-#: Coordinate grids of :func:`_filled_rings` kept for reuse, by width: (tall x grid, tall y grid), each C-ordered
-#: ``(rows, width)`` float64 holding the column / row number of every cell (the mosaics of one window size share
-#: their width).
-_GRIDS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-_GRIDS_LOCK = threading.Lock()
-#: Largest grid (cells) whose coordinates are kept, and the most widths kept (2 x 8 bytes per cell each).
-GRID_KEEP_CELLS = BATCH_CELLS
-GRID_KEEP = 4
-
-
-def _index_grids(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(x, y)``: C-ordered ``(h, w)`` float64 grids of the column and row number of each cell. contourpy takes
-    its coordinates as C-ordered double arrays and copies any other array (a broadcast view included) on every
-    call: a third of its time on a mosaic. The grids of a width are kept (their first ``h`` rows are a C-ordered
-    view), so the per-source mosaics of one window size, traced again and again, are not copied each time."""
-    if h * w > GRID_KEEP_CELLS:
-        return (
-            np.broadcast_to(np.arange(w, dtype=np.float64), (h, w)),
-            np.broadcast_to(np.arange(h, dtype=np.float64)[:, None], (h, w)),
-        )
-    with _GRIDS_LOCK:
-        hit = _GRIDS.get(w)
-    if hit is None or hit[0].shape[0] < h:
-        rows = max(h, GRID_KEEP_CELLS // max(w, 1)) if hit is not None else h
-        x = np.empty((rows, w), dtype=np.float64)
-        x[:] = np.arange(w, dtype=np.float64)
-        y = np.empty((rows, w), dtype=np.float64)
-        y[:] = np.arange(rows, dtype=np.float64)[:, None]
-        x.flags.writeable = y.flags.writeable = False  # (shared between threads)
-        hit = (x, y)
-        with _GRIDS_LOCK:
-            _GRIDS.pop(w, None)
-            _GRIDS[w] = hit
-            while len(_GRIDS) > GRID_KEEP:
-                _GRIDS.pop(next(iter(_GRIDS)))
-    return hit[0][:h], hit[1][:h]
-
-
 def _filled_rings(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Outline of the set cells of a 0/1 grid: contourpy (marching squares, level 0.5, no corner masking).
 
@@ -145,10 +106,9 @@ def _filled_rings(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     import contourpy
 
     h, w = grid.shape
-    x, y = _index_grids(h, w)
     gen = contourpy.SerialContourGenerator(
-        x,
-        y,
+        np.broadcast_to(np.arange(w, dtype=np.float64), (h, w)),
+        np.broadcast_to(np.arange(h, dtype=np.float64)[:, None], (h, w)),
         grid.astype(np.float64),
         None,  # type: ignore[arg-type]  # (no mask; the stub does not allow None)
         corner_mask=False,
