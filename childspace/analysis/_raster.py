@@ -34,6 +34,17 @@ def fit_cell(cell: float, width: float) -> float:
     return float(width / (k + 0.5))
 
 
+def _col_min(xy: np.ndarray) -> np.ndarray:
+    """``xy.min(axis=0)`` of (n, 2) points, column by column: numpy reduces a C-ordered (n, 2) array along axis 0
+    two values at a time (0.32 s for 8M points against 0.03 s for the two columns; the same values)."""
+    return np.array([xy[:, 0].min(), xy[:, 1].min()])
+
+
+def _col_max(xy: np.ndarray) -> np.ndarray:
+    """``xy.max(axis=0)`` of (n, 2) points, column by column (see :func:`_col_min`)."""
+    return np.array([xy[:, 0].max(), xy[:, 1].max()])
+
+
 def _disk_dilate(grid: np.ndarray, radius_cells: float) -> np.ndarray:
     """Binary dilation of a 0/1 uint8 grid by a disk (cells whose centre lies within ``radius_cells`` of a set
     cell's centre): horizontal runs first, then one shifted OR per row of the disk."""
@@ -226,7 +237,7 @@ def raster_dissolved(xy: np.ndarray, cell: float, width: float, max_cells: int =
     from scipy import ndimage
 
     margin = int(np.ceil(width / cell)) + 2
-    lo = np.floor(xy.min(axis=0) / cell) * cell - margin * cell  # grid origin (a cell centre)
+    lo = np.floor(_col_min(xy) / cell) * cell - margin * cell  # grid origin (a cell centre)
     J = np.floor((xy[:, 0] - lo[0]) / cell + 0.5).astype(np.int64)
     ii = np.floor((xy[:, 1] - lo[1]) / cell + 0.5).astype(np.int64)
     block = max(BLOCK_CELLS, 2 * int(np.floor(width / cell + 1e-9)) + 2)
@@ -293,8 +304,8 @@ def _raster_strips(xy: np.ndarray, cell: float, width: float, max_cells: int = M
     """Like :func:`raster_dissolved` for one large cluster: its grid cut into strips of at most ``max_cells``
     cells, each traced with an overlap, clipped to its own rows, then unioned."""
     margin = int(np.ceil(width / cell)) + 2
-    lo = np.floor(xy.min(axis=0) / cell) * cell - margin * cell
-    hi = np.ceil(xy.max(axis=0) / cell) * cell + margin * cell
+    lo = np.floor(_col_min(xy) / cell) * cell - margin * cell
+    hi = np.ceil(_col_max(xy) / cell) * cell + margin * cell
     W = int(round((hi[0] - lo[0]) / cell)) + 1
     H = int(round((hi[1] - lo[1]) / cell)) + 1
     rows_per = max(1, max_cells // W - 2 * margin)

