@@ -11,17 +11,17 @@ import pytest
 import shapely
 from conftest import realdata, sample_file
 
-from childspace.osm import _parse
+from childspace import _gcpause
 from childspace.osm.landcover import read_landcover
 from childspace.osm.reader import read_osm
 
 
 def test_gc_paused_restores_the_collector():
     assert gc.isenabled()
-    with _parse.gc_paused():
+    with _gcpause.gc_paused():
         assert not gc.isenabled()
     assert gc.isenabled()
-    with pytest.raises(ValueError), _parse.gc_paused():
+    with pytest.raises(ValueError), _gcpause.gc_paused():
         raise ValueError("boom")
     assert gc.isenabled()  # also after an error
 
@@ -29,7 +29,7 @@ def test_gc_paused_restores_the_collector():
 def test_gc_paused_leaves_a_disabled_collector_disabled():
     gc.disable()
     try:
-        with _parse.gc_paused():
+        with _gcpause.gc_paused():
             assert not gc.isenabled()
         assert not gc.isenabled()
     finally:

@@ -26,11 +26,9 @@ The input files and objects are never modified.
 
 from __future__ import annotations
 
-import gc
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
 from childspace._errors import DataError
+from childspace._gcpause import gc_paused
 from childspace._types import CRSLike
 from childspace.inputs import _validate as V
 from childspace.inputs.attributes import read_attributes
@@ -472,7 +471,7 @@ def load_origins(
     # young collection every 700 of them and older ones that walk every tracked object (0.25-0.5 CPU s of the
     # county's loading); nothing built here makes a reference cycle. (A with block, not a wrapper function: the
     # warnings keep pointing at the caller.)
-    with _gc_paused():
+    with gc_paused():
         gdf, info, used = load_points_or_layer(
             path,
             layer=layer,
@@ -607,15 +606,3 @@ def combine_facilities(
         "n_excluded": int(sum(int(g.attrs.get("n_excluded", 0)) for g in layers)),
     }
     return fac
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused for the block (restored after it, also on an error)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()

@@ -26,7 +26,6 @@ entry back to the edge that achieves it, so paths map back to edge rows, also un
 from __future__ import annotations
 
 import dataclasses
-import gc
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +39,7 @@ from pyproj import CRS
 from scipy.sparse.csgraph import connected_components
 
 from childspace._errors import NetworkError
+from childspace._gcpause import gc_paused
 from childspace._types import CRSLike
 from childspace.inputs.projection import local_crs_for
 from childspace.network._helpers import as_object_none
@@ -202,13 +202,8 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         # the cyclic collector paused: building ~500k point and line geometries (tracked objects) triggers a young
         # collection every 700 of them and older ones that walk every tracked object of the process (the inputs'
         # and the extract's geometries); nothing built here makes a reference cycle
-        was = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():
             return cls._from_frames(nodes, edges, crs, beside_roads)
-        finally:
-            if was:
-                gc.enable()
 
     @classmethod
     def _from_frames(

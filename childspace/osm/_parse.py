@@ -21,10 +21,8 @@ skel;`` output) and reads just those node ids.
 
 from __future__ import annotations
 
-import gc
 import io
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +34,7 @@ import osmium.io
 import pandas as pd
 
 from childspace._errors import DataError
+from childspace._gcpause import gc_paused  # noqa: F401  (re-exported: it used to live here)
 from childspace.osm import _opl
 
 #: File name endings pyosmium reads (format detected from the suffix).
@@ -66,25 +65,6 @@ class RawNodes:
     lon: np.ndarray
     lat: np.ndarray
     tags: dict[str, list] = field(default_factory=dict)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused for the block (restored after it, also on an error).
-
-    Shapely geometries are objects the collector tracks: building a county's 300,000 edge lines, or the base
-    map's thousands of areas, triggers a young-generation collection every 700 of them and repeated older ones
-    that walk every tracked object of the process; that was 14 % of the CPU time of ``read_osm`` and of
-    ``read_landcover`` on the county benchmark (py-spy). The blocks paused make no reference cycles, so nothing
-    is left for the collector to find later than it would have.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def check_osm_path(path: str | Path) -> Path:

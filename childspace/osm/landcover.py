@@ -37,6 +37,7 @@ import osmium.filter
 import pandas as pd
 import shapely
 
+from childspace._gcpause import gc_paused
 from childspace.inputs.area import AreaLike, area_polygon
 from childspace.inputs.projection import WGS84, local_crs
 from childspace.osm import _parse
@@ -179,7 +180,7 @@ def read_landcover(
     DataError
         Missing or unreadable file.
     """
-    with _parse.gc_paused():  # (thousands of geometries: see gc_paused)
+    with gc_paused():  # (thousands of geometries: see gc_paused)
         return _read_landcover(source, area, buffer_m, tolerance_m, min_area_m2, max_vertices)
 
 

@@ -80,6 +80,7 @@ from pyproj import CRS, Geod
 from shapely.geometry.base import BaseGeometry
 
 from childspace._errors import ChildspaceWarning, DataError, NetworkError
+from childspace._gcpause import gc_paused
 from childspace.inputs.area import AreaLike, area_polygon
 from childspace.inputs.projection import WGS84, local_crs
 from childspace.osm import _parse as _osm_reader
@@ -214,7 +215,7 @@ def read_osm(
             keep_keys=RULE_KEYS,
         )
 
-    with _osm_reader.gc_paused():  # (hundreds of thousands of geometries: see gc_paused)
+    with gc_paused():  # (hundreds of thousands of geometries: see gc_paused)
         # ways with no node in the area's bounding box are skipped while reading (before their tags are decoded)
         ways, tagged = read(poly.bounds if poly is not None else None)
         if len(ways.ids) == 0 and poly is None:

@@ -214,7 +214,7 @@ def basemap_from_osm(cfg: Any, inp: Any, buffer_m: float | None = None) -> dict[
     A file that cannot be read gives a warning and no layers: the maps are still written, with the streets only.
     """
     from childspace._errors import ChildspaceError
-    from childspace.osm._parse import gc_paused
+    from childspace._gcpause import gc_paused
     from childspace.osm.landcover import read_landcover
 
     osm = getattr(cfg, "osm", None)

@@ -15,6 +15,7 @@ from typing import Any
 
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceError, DataError
+from childspace._gcpause import gc_paused
 from childspace.run import outdir
 from childspace.run.config import (  # noqa: F401  (re-exported: the run config used to live here)
     DEFAULT_CATEGORIES,
@@ -427,12 +428,13 @@ def run_analyses(
     from childspace.analysis import pilots as pil
     from childspace.osm import features
 
-    inp = load_inputs(cfg, progress, beside=beside)
-    if coverage or routes:
-        require_origins(cfg, inp)
-    res = Results(inputs=inp)
-    net = res.network = build_network(cfg, inp, progress)
-    origins_ready(inp)
+    with gc_paused():  # inputs and the network: hundreds of thousands of geometries, no reference cycles
+        inp = load_inputs(cfg, progress, beside=beside)
+        if coverage or routes:
+            require_origins(cfg, inp)
+        res = Results(inputs=inp)
+        net = res.network = build_network(cfg, inp, progress)
+        origins_ready(inp)
 
     fac = inp.facilities
     osm_fac = None
