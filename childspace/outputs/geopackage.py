@@ -209,10 +209,9 @@ def community_coverage_layer(
 
 
 def _simplified(geoms: np.ndarray, tolerance: float) -> np.ndarray:
-    """``shapely.simplify`` of the lines that have a vertex to drop: a single line of two points is its own
-    simplification (both simplifiers GEOS has keep a line's two ends), and most of a county's streets are
-    (210,499 of 275,739): only the others go through GEOS (1.1 -> 0.45 CPU s), the result the same geometry
-    for geometry (``tests/test_gpkg4_speedups.py`` and the county's streets, WKB compared)."""
+    """``shapely.simplify`` of the lines with a vertex to drop: a single line of two points is its own
+    simplification (GEOS keeps a line's ends), as 210,499 of a county's 275,739 streets are (1.1 -> 0.45 CPU s;
+    the same WKB on the county and in ``tests/test_gpkg4_speedups.py``)."""
     out = geoms.copy()
     more = shapely.get_num_coordinates(geoms) > 2
     if not bool(more.all()):
@@ -643,15 +642,12 @@ _HEAD_WKB = np.dtype([("order", "u1"), ("type", "<u4"), ("n", "<u4")])
 
 
 def _lines_wkb(g: gpd.GeoDataFrame, crs: Any) -> tuple[Any, Any] | None:
-    """A multi-line layer's WKB in ``crs`` and that CRS, built from its coordinate arrays and its lines' point
-    counts, as :func:`_points_wkb` does for points: a county's 276,000 streets (for the WGS84 file) and 42,000
-    school-zone roads (for the local one) are not made into new GEOS lines (``to_crs``) and then WKB one by one
-    (1.4 -> 0.35 CPU s for the streets). The bytes are the ones shapely's ``to_wkb`` writes for a 2D
-    MultiLineString (little-endian: byte order, type 5 and the number of lines; per line byte order, type 2 and
-    the number of points; then the x, y doubles), the coordinates the ones ``to_crs`` gives (the same pyproj
-    transformer on the same arrays). ``None`` for anything else (other or mixed types, missing or empty
-    geometries or lines, Z, no CRS, over 2 GiB of WKB): those go through ``to_crs``. Polygons are left to
-    ``to_crs`` too: built so, they took as long as through GEOS (their rings are GEOS objects to count)."""
+    """A multi-line layer's WKB in ``crs`` and that CRS, built from its coordinates and its lines' point counts
+    as :func:`_points_wkb` does for points: the county's 276,000 streets are not made into new GEOS lines
+    (``to_crs``) and WKB one by one (1.4 -> 0.35 CPU s). The bytes are shapely's ``to_wkb`` of a 2D
+    MultiLineString (little-endian; byte order, type 5, number of lines; per line byte order, type 2, number of
+    points, the x, y doubles). ``None`` for anything else (other or mixed types, missing or empty geometries,
+    Z, no CRS, over 2 GiB): those go through ``to_crs``. Polygons too: built so, they took as long."""
     import pyarrow as pa
     from pyproj import CRS
 
@@ -672,8 +668,7 @@ def _lines_wkb(g: gpd.GeoDataFrame, crs: Any) -> tuple[Any, Any] | None:
     n = len(arr)
     if len(npts) != int(nparts.sum()) or (npts == 0).any():
         return None
-    # byte positions: each geometry's header after the headers and lines of those before it; each line's
-    # header after its geometry's header and the lines before it (9 bytes of header, 16 per point)
+    # byte positions of the headers (9 bytes each; 16 per point): geometries', then each line's
     line_end = np.concatenate(([0], np.cumsum(9 + 16 * npts)))
     geom_pos = 9 * np.arange(n + 1) + line_end[np.concatenate(([0], np.cumsum(nparts)))]
     line_pos = 9 * (np.repeat(np.arange(n), nparts) + 1) + line_end[:-1]
@@ -788,11 +783,9 @@ def _fast_sqlite() -> Iterator[None]:
     created with 64 KiB pages (SQLite's largest; its default is 4 KiB): a county's 300,000-row layers are
     inserted with 16x fewer page allocations and B-tree splits (~10% less CPU in GDAL's inserts on the county;
     the file 0.1 MB smaller); the content and what readers see are the same (the page size is a property of the SQLite
-    file, https://www.sqlite.org/pragma.html#pragma_page_size). SpatiaLite is not loaded into GDAL's SQLite
-    connections (``SPATIALITE_LOAD=NO``, read by GDAL's SQLite drivers when they open a file): a GeoPackage needs
-    none of its SQL functions (GDAL registers its own ``ST_*`` functions for the R-trees), and each layer is a
-    new connection; the county's two files take ~2 CPU s less (15.0 -> 12.7), their tables the same row for
-    row. The previous settings are restored."""
+    file, https://www.sqlite.org/pragma.html#pragma_page_size). No SpatiaLite in GDAL's connections (one per
+    layer; a GeoPackage uses none of its functions): the county's two files 15.0 -> 12.7 CPU s, their tables
+    the same row for row. The previous settings are restored."""
     opts = {
         "OGR_SQLITE_JOURNAL": "OFF",
         "OGR_SQLITE_SYNCHRONOUS": "OFF",
