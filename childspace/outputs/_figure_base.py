@@ -319,7 +319,7 @@ def _note_left_out(fig: Figure, n: int) -> None:
         )
 
 
-class _FontBytes(io.BytesIO):
+class FontBytes(io.BytesIO):
     """A font file's bytes, read once per process (FreeType reads them as it would read the file)."""
 
     def __init__(self, path: str) -> None:
@@ -373,29 +373,35 @@ def _memory_font(key: tuple) -> ft2font.FT2Font:
     font = _FONTS.get(key)
     if font is None:
         paths, kerning, last_resort, _thread = key
-        (first, first_index), *rest = paths
-        fallback = [
-            ft2font.FT2Font(_FontBytes(path), face_index=index, _kerning_factor=kerning)
-            for path, index in rest
-        ]
-        last_path = os.path.realpath(mpl.get_data_path() + "/fonts/ttf/LastResortHE-Regular.ttf")
-        try:
-            last_index = paths.index((last_path, 0))
-        except ValueError:
-            last_index = -1
-            if last_resort:
-                fallback.append(
-                    ft2font.FT2Font(_FontBytes(last_path), _kerning_factor=kerning, _warn_if_used=True)
-                )
-                last_index = len(fallback)
-        font = ft2font.FT2Font(
-            _FontBytes(first), face_index=first_index, _fallback_list=fallback, _kerning_factor=kerning
-        )
-        if last_index == 0:
-            font.set_charmap(0)
-        elif last_index > 0:
-            fallback[last_index - 1].set_charmap(0)
-        _FONTS[key] = font
+        font = _FONTS[key] = memory_font(paths, kerning, last_resort)
+    return font
+
+
+def memory_font(paths: Sequence[tuple[str, int]], kerning: float, last_resort: bool) -> ft2font.FT2Font:
+    """A font with its fallbacks, as ``font_manager._get_font`` (3.11) makes it, from the files' bytes in memory
+    (:class:`FontBytes`): ``paths`` are the (file, face index) pairs of ``_find_fonts_by_props``, ``kerning``
+    and ``last_resort`` the rcParams ``text.kerning_factor`` and ``font.enable_last_resort``."""
+    (first, first_index), *rest = paths
+    fallback = [
+        ft2font.FT2Font(FontBytes(path), face_index=index, _kerning_factor=kerning) for path, index in rest
+    ]
+    last_path = os.path.realpath(mpl.get_data_path() + "/fonts/ttf/LastResortHE-Regular.ttf")
+    try:
+        last_index = list(paths).index((last_path, 0))
+    except ValueError:
+        last_index = -1
+        if last_resort:
+            fallback.append(
+                ft2font.FT2Font(FontBytes(last_path), _kerning_factor=kerning, _warn_if_used=True)
+            )
+            last_index = len(fallback)
+    font = ft2font.FT2Font(
+        FontBytes(first), face_index=first_index, _fallback_list=fallback, _kerning_factor=kerning
+    )
+    if last_index == 0:
+        font.set_charmap(0)
+    elif last_index > 0:
+        fallback[last_index - 1].set_charmap(0)
     return font
 
 

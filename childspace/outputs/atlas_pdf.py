@@ -10,7 +10,6 @@ positions are written, each string laid out once.
 
 from __future__ import annotations
 
-import io
 import itertools
 import math
 import os
@@ -26,7 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import fontManager, get_font
 from matplotlib.path import Path
 
-from childspace.outputs._figure_base import OffscreenCanvas
+from childspace.outputs._figure_base import FontBytes, OffscreenCanvas, memory_font
 
 __all__ = ["AtlasCanvas", "TextLayouts", "save_page"]
 
@@ -58,15 +57,6 @@ class TextLayouts:
         self.fonts: dict[tuple, ft2font.FT2Font] = {}
 
 
-class _FontBytes(io.BytesIO):
-    """A font file's bytes; ``path`` is the file (an ``FT2Font`` read from this names it as its ``fname``)."""
-
-    def __init__(self, path: str) -> None:
-        with open(path, "rb") as f:
-            super().__init__(f.read())
-        self.path = path
-
-
 class _Face(NamedTuple):
     """The font file and face a glyph came from, as matplotlib's ``CharacterTracker.track_glyph`` reads them."""
 
@@ -77,7 +67,7 @@ class _Face(NamedTuple):
 def _face(ft_object: Any) -> _Face:
     """The file and face of an ``FT2Font`` made by :func:`_memory_font` (or one opened from its file)."""
     fname = ft_object.fname
-    return _Face(fname.path if isinstance(fname, _FontBytes) else fname, ft_object.face_index)
+    return _Face(fname.path if isinstance(fname, FontBytes) else fname, ft_object.face_index)
 
 
 def _memory_font(prop, layouts: TextLayouts) -> ft2font.FT2Font:
@@ -99,28 +89,7 @@ def _memory_font(prop, layouts: TextLayouts) -> ft2font.FT2Font:
     key = (paths, kerning, last_resort)
     font = layouts.fonts.get(key)
     if font is None:
-        (first, first_index), *rest = paths
-        fallback = [
-            ft2font.FT2Font(_FontBytes(path), face_index=index, _kerning_factor=kerning)
-            for path, index in rest
-        ]
-        last_path = os.path.realpath(mpl.get_data_path() + "/fonts/ttf/LastResortHE-Regular.ttf")
-        try:
-            last_index = paths.index((last_path, 0))
-        except ValueError:
-            last_index = -1
-            if last_resort:
-                fallback.append(
-                    ft2font.FT2Font(_FontBytes(last_path), _kerning_factor=kerning, _warn_if_used=True)
-                )
-                last_index = len(fallback)
-        font = ft2font.FT2Font(
-            _FontBytes(first), face_index=first_index, _fallback_list=fallback, _kerning_factor=kerning
-        )
-        if last_index == 0:
-            font.set_charmap(0)
-        elif last_index > 0:
-            fallback[last_index - 1].set_charmap(0)
+        font = memory_font(paths, kerning, last_resort)
         layouts.fonts[key] = font
     font.clear()
     font.set_size(prop.get_size_in_points(), 72)
