@@ -377,7 +377,7 @@ def _memory_font(key: tuple) -> ft2font.FT2Font:
     return font
 
 
-def memory_font(paths: Sequence[tuple[str, int]], kerning: float, last_resort: bool) -> ft2font.FT2Font:
+def memory_font(paths: Sequence[tuple[str, int]], kerning: int | None, last_resort: bool) -> ft2font.FT2Font:
     """A font with its fallbacks, as ``font_manager._get_font`` (3.11) makes it, from the files' bytes in memory
     (:class:`FontBytes`): ``paths`` are the (file, face index) pairs of ``_find_fonts_by_props``, ``kerning``
     and ``last_resort`` the rcParams ``text.kerning_factor`` and ``font.enable_last_resort``."""
