@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 
 import pandas as pd
 import pytest
 from _browser import distinct_colours, dump_dom, require_chromium, screenshot
+from fontTools.ttLib import TTFont
 from test_maps import make_sample
 
 from childspace._errors import ChildspaceError, DataError
@@ -146,6 +149,16 @@ def test_html_report_lists_every_pilot(sample, tmp_path):
     assert 'src="maps/overview.html"' in text and 'src="figures/overview.png"' in text
     assert "示例数据（虚构）" in text and summary[0] in text
     assert text.count("★ 重点项目 Key project") == 5
+    # the bundled font's subset of every Chinese character the page shows, first for its whole text: the report
+    # reads on a machine with no CJK font (a fresh office PC, a headless browser)
+    from childspace.outputs.maps import webfont
+
+    css = re.search(r"<style id='cs-webfont'>(.*?)</style>", text).group(1)
+    assert "url(data:font/woff;base64," in css and f'body{{font-family:"{webfont.FONT_FAMILY}"' in css
+    woff = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", css).group(1))
+    held = set(TTFont(io.BytesIO(woff)).getBestCmap())
+    shown = {ord(c) for c in webfont.page_characters(text) if "\u4e00" <= c <= "\u9fff"}
+    assert len(shown) > 100 and shown <= held
     with pytest.raises(DataError, match="status"):
         report.html_report(tmp_path / "r2.html", "t", pilots_status=s["pilots"].drop(columns="status"))
 

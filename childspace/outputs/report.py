@@ -19,6 +19,7 @@ from childspace._atomic import atomic_path
 from childspace._errors import DataError
 from childspace.inputs.standards import Standards, default_standards
 from childspace.outputs import plan_tables
+from childspace.outputs.maps.webfont import embed_font
 from childspace.outputs.style import (
     CATEGORY_LABELS,
     COLUMN_LABELS,
@@ -792,6 +793,8 @@ def html_report(
         + "\n".join(body)
         + "</body></html>\n"
     )
+    # the bundled font's subset of the page's characters: Chinese text reads on a machine without a CJK font
+    page = embed_font(page, selectors="body")
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return path

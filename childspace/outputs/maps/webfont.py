@@ -115,9 +115,9 @@ def _subset_woff(codepoints: tuple[int, ...]) -> bytes:
     return buf.getvalue()
 
 
-def font_face_css(chars: set[str] | str) -> str:
-    """The ``@font-face`` rule (and the rule that puts the family first) for a font holding ``chars``; empty
-    when the bundled font holds none of them or is missing."""
+def font_face_css(chars: set[str] | str, selectors: str = _SELECTORS) -> str:
+    """The ``@font-face`` rule (and the rule that puts the family first for ``selectors``: a map's elements by
+    default) for a font holding ``chars``; empty when the bundled font holds none of them or is missing."""
     if not _FONT.exists():
         return ""
     have = _cmap()
@@ -129,7 +129,7 @@ def font_face_css(chars: set[str] | str) -> str:
     return (
         f'@font-face{{font-family:"{FONT_FAMILY}";font-weight:400;font-style:normal;font-display:block;'
         f'src:{local},url(data:font/woff;base64,{data}) format("woff");}}'
-        f'{_SELECTORS}{{font-family:"{FONT_FAMILY}",{_STACK};}}'
+        f'{selectors}{{font-family:"{FONT_FAMILY}",{_STACK};}}'
     )
 
 
@@ -138,12 +138,13 @@ _STACK = (
 )
 
 
-def embed_font(text: str, also: str = "") -> str:
+def embed_font(text: str, also: str = "", selectors: str = _SELECTORS) -> str:
     """``text`` (a complete HTML page) with the font subset of its characters (and of ``also``: text the page
-    will get later, e.g. a script appended to it) embedded before ``</head>``."""
+    will get later, e.g. a script appended to it) embedded before ``</head>``, first for the elements
+    ``selectors`` (a map's by default; ``"body"`` for a whole page of text)."""
     if _MARK in text:
         return text
-    css = font_face_css(page_characters(text) | page_characters(also))
+    css = font_face_css(page_characters(text) | page_characters(also), selectors)
     if not css:
         return text
     idx = text.find("</head>")
