@@ -686,6 +686,26 @@ def test_snap_grid_certifies_points_several_cells_from_a_street(monkeypatch):
     assert sum(fallback) <= ((dist0 >= 7 * cell) | ~np.isfinite(dist0)).sum()
 
 
+def test_a_point_at_a_node_snaps_exactly_to_the_end_of_its_edge(monkeypatch):
+    # a home exactly at a node where streets meet: its offset is exactly 0 or the edge's length (not 1e-15 m
+    # short of it, which made a route walk "0 m" of that edge and take its stress level), on the grid and on the
+    # R-tree path alike
+    net, _ = _random_net(3)
+    used = np.unique(np.r_[net.u, net.v])  # nodes some street reaches
+    xy = np.c_[net.x[used], net.y[used]]
+    for path in ("grid", "rtree"):
+        if path == "rtree":
+            monkeypatch.setattr(WalkNetwork, "_nearest_edge", WalkNetwork._nearest_edge_strtree)
+        s = net.snap(xy, max_distance=np.inf)
+        length = net.length[s.edge]
+        assert (s.distance < 1e-6).all(), path
+        at_end = (s.offset == 0.0) | (s.offset == length)
+        assert at_end.all(), (
+            path,
+            np.abs(s.offset - np.where(s.offset > length / 2, length, 0))[~at_end].max(),
+        )
+
+
 def test_snap_take_keeps_groups(line):
     s = line.snap(xy((10, 5), (20, 5), (250, 0)), group=["a", "b", "a"])
     t = s.take([2, 1])

@@ -28,6 +28,8 @@ _SNAP_CHUNK = 250_000
 #: blocks of grid cells measured in turn for the points still uncertain (2: the 2 x 2 cells nearest to the point;
 #: odd b: the b x b cells around it, at least (b - 1) / 2 cells of guard); the rest go through the R-tree
 _SNAP_BLOCKS = (2, 3, 5, 9, 17)
+#: offsets this close to an edge's end (m) are its end exactly (floating-point rounding, not a distance)
+_SNAP_END_M = 1e-9
 
 
 class SnapMixin(NetworkBase):
@@ -408,6 +410,13 @@ class SnapMixin(NetworkBase):
         rest = np.flatnonzero(~certain)
         if rest.size:
             edge[rest], best[rest], offset[rest], sxy[rest] = self._nearest_edge_strtree(xy[rest])
+        # a point whose nearest point is an edge's end node sits exactly at it: the sums of segment lengths (or
+        # GEOS's line_locate_point) can leave it 1e-15 m short, and a route to a home at a node would then walk
+        # "0 m" of that edge and take its stress level (a tie between the edges meeting there decided which)
+        length = self.length[edge]
+        at_end = offset >= length - _SNAP_END_M
+        offset[at_end] = length[at_end]
+        offset[offset <= _SNAP_END_M] = 0.0
         return edge, best, offset, sxy
 
     def _measure_cells(
