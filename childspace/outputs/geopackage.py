@@ -607,6 +607,15 @@ def _transformer(src: Any, dst: Any) -> Any:
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
+def _plain_2d(g: Any, type_id: int) -> np.ndarray | None:
+    """``g``'s geometries if all are non-empty 2D of shapely type ``type_id`` with a CRS (written from coordinates)."""
+    if not isinstance(g, gpd.GeoDataFrame) or g.crs is None or len(g) == 0 or _use_arrow() is False:
+        return None
+    arr = np.asarray(g.geometry.array, dtype=object)
+    kind_ok = bool((shapely.get_type_id(arr) == type_id).all())
+    return arr if kind_ok and not (shapely.is_empty(arr).any() or shapely.has_z(arr).any()) else None
+
+
 def _points_wkb(g: gpd.GeoDataFrame, crs: Any) -> tuple[Any, Any] | None:
     """A point layer's WKB in ``crs`` and that CRS, built from its coordinate arrays: a county's 300,000 homes
     and 84,000 crossings, twice, are not made into new GEOS points (``to_crs``) and then WKB one by one. The
@@ -616,14 +625,8 @@ def _points_wkb(g: gpd.GeoDataFrame, crs: Any) -> tuple[Any, Any] | None:
     import pyarrow as pa
     from pyproj import CRS
 
-    if not isinstance(g, gpd.GeoDataFrame) or g.crs is None or len(g) == 0 or _use_arrow() is False:
-        return None
-    arr = np.asarray(g.geometry.array, dtype=object)
-    if (
-        not bool((shapely.get_type_id(arr) == 0).all())
-        or shapely.is_empty(arr).any()
-        or shapely.has_z(arr).any()
-    ):
+    arr = _plain_2d(g, 0)
+    if arr is None:
         return None
     to = CRS.from_user_input(crs)
     xy = shapely.get_coordinates(arr)
@@ -651,14 +654,8 @@ def _lines_wkb(g: gpd.GeoDataFrame, crs: Any) -> tuple[Any, Any] | None:
     import pyarrow as pa
     from pyproj import CRS
 
-    if not isinstance(g, gpd.GeoDataFrame) or g.crs is None or len(g) == 0 or _use_arrow() is False:
-        return None
-    arr = np.asarray(g.geometry.array, dtype=object)
-    if (
-        not bool((shapely.get_type_id(arr) == 5).all())
-        or shapely.is_empty(arr).any()
-        or shapely.has_z(arr).any()
-    ):
+    arr = _plain_2d(g, 5)
+    if arr is None:
         return None
     nparts = shapely.get_num_geometries(arr)
     if bool((nparts == 1).all()):  # one line each (single lines made multi): no GEOS parts needed
