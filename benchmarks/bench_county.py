@@ -330,7 +330,9 @@ def instrument(st: Stages) -> None:
         TaskPool,
         "wait_for",
         lambda a, k, o: (
-            "analysis: waiting for the routes (computed on the other process; maps meanwhile)"
+            "analysis: waiting for the base map (read on another process)"
+            if any("base map" in str(n) for n in _arg(a, k, 1, "names", ()))
+            else "analysis: waiting for the routes (computed on the other process; maps meanwhile)"
             if any(str(n).startswith("analyses") for n in _arg(a, k, 1, "names", ()))
             else "output: waiting for the maps (the report links them)"
             if a[0].forked

@@ -277,6 +277,13 @@ class TaskPool:
         self._collect(timeout=0)
         self._start(slots=self.workers - 1)
 
+    def start_now(self) -> None:
+        """Start a process for the waiting tasks even while this one computes (one more than :meth:`poll`
+        would: for short work beside this process's single-threaded stretches)."""
+        if self.forked:
+            self._collect(timeout=0)
+            self._start(slots=self.workers)
+
     def wait_for(self, names: set[str] | frozenset[str]) -> None:
         """Run or wait until the tasks named ``names`` have ended (the others go on meanwhile; on one process,
         the tasks submitted before them run first)."""

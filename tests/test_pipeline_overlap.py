@@ -180,6 +180,31 @@ def test_the_origins_file_is_read_beside_the_osm_extract(runs):
     assert not any(r.name.startswith("analyses: origins") for r in runs[1][2])
 
 
+@forks
+def test_the_base_map_is_read_beside_the_network_and_the_maps_are_the_same(runs):
+    """With two processes the maps' base map (a second pass over the extract) is read on another process while
+    this one builds the network; the maps are those of one process (first test), whose base map is read here."""
+    _, _, stats, said = runs[2]
+    read = next(r for r in stats if r.name == "analyses: base map (read beside the network)")
+    assert read.pid != os.getpid() and read.error is None
+    assert read.value  # the pickle it sent back (read and deleted by this process)
+    assert not Path(read.value).exists()
+    network = next(t for t, m in said if m.startswith("步行路网 Walk network"))
+    assert (
+        read.start < next(t for t, m in said if m.startswith("服务覆盖 Coverage"))
+        and read.start <= network + 5
+    )
+    maps_said = next(t for t, m in said if m.startswith("地图 Maps: "))
+    assert read.start + read.wall_s <= maps_said + 0.5  # waited for before the maps start
+    assert not any("base map" in r.name for r in runs[1][2])  # one process: read here, no task
+    # the base map read there is drawn (its attribution is that of the extract's layers), as on one process
+    for n in (1, 2):
+        assert "Base map data \\u0026copy; OpenStreetMap" in (
+            runs[n][0] / "maps" / "overview.html"
+        ).read_text("utf-8")
+    assert _content(runs[1][0] / "maps" / "overview.html") == _content(runs[2][0] / "maps" / "overview.html")
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_bad_origins_file_read_beside_stops_the_run_with_its_own_error(tmp_path, workers):
     """An origins file with a negative child count: the same one-line error naming the file, read here or on

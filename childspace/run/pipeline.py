@@ -407,6 +407,7 @@ def run_analyses(
     progress: Progress = _quiet,
     ready: Callable[[Results], None] | None = None,
     beside: Callable[[Callable[[], RouteResults], str], Callable[[], RouteResults] | None] | None = None,
+    loaded: Callable[[Inputs], None] | None = None,
 ) -> Results:
     """Load, build the network and run the analyses of ``cfg``; returns the frames (writes nothing).
 
@@ -415,7 +416,9 @@ def run_analyses(
     the outputs that read only them can be written meanwhile, :class:`childspace.run.writing.OutputRun`).
     ``beside``: runs a function on another process while this one goes on, and returns a function that waits
     for its result (:meth:`childspace.run.writing.OutputRun.beside`): the routes (:func:`route_analyses`, which
-    read no coverage result) are then computed there while the coverage is computed here.
+    read no coverage result) are then computed there while the coverage is computed here. ``loaded``: called
+    with the inputs once they are read (the study area known), before the network is built (e.g. to read the
+    maps' base map from the extract on another process meanwhile, :meth:`~childspace.run.writing.OutputRun.loaded`).
     """
     import warnings
 
@@ -432,6 +435,8 @@ def run_analyses(
         inp = load_inputs(cfg, progress, beside=beside)
         if coverage or routes:
             require_origins(cfg, inp)
+        if loaded is not None:
+            loaded(inp)
         res = Results(inputs=inp)
         net = res.network = build_network(cfg, inp, progress)
         origins_ready(inp)
@@ -719,7 +724,13 @@ def run_all(
         # the maps of the coverage are written on another process while this one computes the routes
         with OutputRun(cfg, maps=maps, progress=progress, workers=workers, task_stats=task_stats) as w:
             res = run_analyses(
-                cfg, coverage=coverage, routes=routes, progress=w.progress, ready=w.ready, beside=w.beside
+                cfg,
+                coverage=coverage,
+                routes=routes,
+                progress=w.progress,
+                ready=w.ready,
+                beside=w.beside,
+                loaded=w.loaded,
             )
             for line in res.summary:
                 progress(line)

@@ -157,6 +157,7 @@ class OutputRun:
         self.pool = TaskPool(1)
         self._started: set[str] = set()  # the tasks given to the pool before finish (by name)
         self._base: Any = None
+        self._base_layers: Callable[[], Any] | None = None  # waits for the base map read on another process
         self._beside: list[str] = []  # the analyses given to the pool (:meth:`beside`), by task name
         self._beside_stats: list[TaskResult] = []
 
@@ -185,6 +186,19 @@ class OutputRun:
         self.pool.poll()
         self._progress(msg)
 
+    def loaded(self, inp: Any) -> None:
+        """The inputs are read (the study area known): the maps' base map (a second pass over the OSM extract,
+        :func:`childspace.run.osm_inputs.basemap_from_osm`) is read on another process now, while this one
+        builds the network and computes the coverage (only when the maps are written on more than one)."""
+        if not (self.maps and self.pool.forked and getattr(self.cfg, "osm", None) is not None):
+            return
+        from childspace.run.osm_inputs import basemap_from_osm
+
+        cfg = self.cfg
+        self._base_layers = self.beside(
+            lambda: basemap_from_osm(cfg, inp), "analyses: base map (read beside the network)"
+        )
+
     def ready(self, res: Results) -> None:
         """The coverage is computed (``res``: its results, the routes not yet): its maps, the pilots' and venues'
         maps and the atlas start on another process (only when the outputs run on more than one)."""
@@ -192,7 +206,8 @@ class OutputRun:
             return
         from childspace.run import writing_maps
 
-        self._base = writing_maps.basemap(res, self.cfg)
+        layers = self._base_layers() if self._base_layers is not None else None
+        self._base = writing_maps.basemap(res, self.cfg, layers=layers)
         tasks, _ = writing_maps.map_tasks(res, self.cfg, self.stage, base=self._base)
         if tasks:
             self._progress(
@@ -201,9 +216,16 @@ class OutputRun:
             self.pool.submit(tasks)
             self._started = {t.name for t in tasks}
 
-    def beside(self, fn: Callable[[], Any], name: str = "analyses") -> Callable[[], Any] | None:
-        """Start ``fn`` on another process now (when the outputs run on more than one); returns a function that
+    def beside(
+        self, fn: Callable[[], Any], name: str = "analyses", now: bool = True
+    ) -> Callable[[], Any] | None:
+        """Start ``fn`` on another process (when the outputs run on more than one); returns a function that
         waits for its value and returns it, or None on one process (then compute it here, in order).
+
+        ``now`` (default): it starts at once, on a process of its own even when another task already runs
+        beside this one (the analyses computed beside are on the run's critical path: e.g. the routes, while
+        the base map is still being read); False: when a process is free (one runs beside this one while it
+        computes).
 
         The value goes back through a pickle file in the staging folder (read, then deleted), not through the
         pipe, so that neither process holds it twice; the task's warnings are raised here and its error is
@@ -221,6 +243,8 @@ class OutputRun:
             return path
 
         self.pool.submit([Task(name, run, weight=1000)])
+        if now:
+            self.pool.start_now()
         self._beside.append(name)
 
         def wait() -> Any:

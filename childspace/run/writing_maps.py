@@ -61,16 +61,19 @@ def _both(out: Path, key: str, fmap: Callable[[], Any], fig: Callable[[], Any]) 
     return written
 
 
-def basemap(res: Results, cfg: RunConfig) -> Any:
+def basemap(res: Results, cfg: RunConfig, layers: dict[str, Any] | None = None) -> Any:
     """The offline base map every map shares: the network's streets, and water, green space, built-up land,
-    major roads and place names from the extract."""
+    major roads and place names from the extract (``layers``: those read before,
+    :func:`childspace.run.osm_inputs.basemap_from_osm`; None: read now)."""
     from childspace.outputs import maps
     from childspace.run.osm_inputs import basemap_from_osm
 
+    if layers is None:  # water, green space, built-up land, major roads, place names
+        layers = basemap_from_osm(cfg, res.inputs)
     return maps.Basemap(
         streets=res.network.edges if res.network is not None else None,
         tianditu_key=cfg.tianditu_key,
-        **basemap_from_osm(cfg, res.inputs),  # water, green space, built-up land, major roads, place names
+        **layers,
     )
 
 
