@@ -132,3 +132,68 @@ def test_streets_in_view_without_reprojecting_paths(monkeypatch, n_roads):
     assert sorted(got[0].geometry.to_wkt()) == sorted(want[0].geometry.to_wkt())
     assert sorted(map(str, got[2])) == sorted(map(str, want[2]))
     assert "footway" not in set(got[2])  # 95 or 145 segments in view: over the budget of 50, paths dropped
+
+
+def test_a_layer_off_at_first_is_built_when_switched_on(tmp_path):
+    """A layer that is off when the page opens carries its data as a JSON element, parsed only when the layer
+    is switched on (half of a county's routes map is such layers): in the browser it holds no features until
+    then, and all of them, with their popups, after; a shown layer is built at once."""
+    from _browser import dump_dom
+
+    pts = _points(40)
+    lines = gpd.GeoDataFrame(
+        {"v": np.arange(30)},
+        geometry=[LineString([(p.x, p.y), (p.x + 1e-4, p.y + 1e-4)]) for p in pts.geometry[:30]],
+        crs=4326,
+    )
+    m = new_map([pts], "t", None, False, base=maps.Basemap(streets=None))
+    shown = add_layer(m, pts, [{"radius": 4}] * 40, [f"p{i}" for i in range(40)], None, "shown")
+    hidden = add_layer(
+        m, pts, [{"radius": 5, "color": "red"}] * 40, [f"h{i}" for i in range(40)], None, "off", show=False
+    )
+    packed = add_layer(
+        m,
+        lines,
+        [{"color": "blue"}] * 30,
+        [f"l{i}" for i in range(30)],
+        None,
+        "off2",
+        show=False,
+        packed=True,
+    )
+    text = render_html(m)
+    for layer in (hidden, packed):
+        assert layer.lazy and f'<script type="application/json" id="{layer.get_name()}_data">' in text
+        assert text.count(f"var {layer.get_name()} = L.geoJson(null, ") == 1
+    assert not shown.lazy and f"{shown.get_name()}_data" not in text
+    probe = f"""<script>window.addEventListener('load', function () {{ setTimeout(function () {{
+        var h = {hidden.get_name()}, k = {packed.get_name()}, s = {shown.get_name()}, map = {m.get_name()};
+        var out = {{shown: s.getLayers().length, before: h.getLayers().length + k.getLayers().length,
+                    on: map.hasLayer(h)}};
+        map.addLayer(h); map.addLayer(k);
+        out.after = [h.getLayers().length, k.getLayers().length];
+        out.popup = h.getLayers()[7].getPopup() ? 1 : 0;
+        var ll = k.getLayers()[3].getLatLngs();
+        out.line = [ll[0].lng, ll[0].lat, ll[1].lng, ll[1].lat];
+        map.removeLayer(h); map.addLayer(h); out.again = h.getLayers().length;
+        document.body.setAttribute('data-probe', JSON.stringify(out));
+    }}, 50); }});</script></body>"""
+    path = tmp_path / "lazy.html"
+    path.write_text(text.replace("</body>", probe, 1), encoding="utf-8")
+    dom = dump_dom(path)
+    got = json.loads(re.search(r"data-probe=\"([^\"]+)\"", dom).group(1).replace("&quot;", '"'))
+    assert got["shown"] == 40 and got["before"] == 0 and got["on"] is False
+    assert got["after"] == [40, 30] and got["popup"] == 1 and got["again"] == 40  # built once
+    p = lines.geometry.iloc[3].coords
+    assert got["line"] == pytest.approx([p[0][0], p[0][1], p[1][0], p[1][1]], abs=2e-6)
+
+
+def test_a_layer_off_at_first_with_values_json_cannot_read_is_built_at_once():
+    """NaN or Infinity in a layer's text (JavaScript reads them, JSON.parse does not): built when the page
+    opens, as before."""
+    from childspace.outputs.maps._elements import GeoLayer
+
+    ok = GeoLayer('{"type":"FeatureCollection","features":[]}', name="a", show=False)
+    bad = GeoLayer('{"type":"FeatureCollection","features":[{"properties":{"v":NaN}}]}', name="b", show=False)
+    assert ok.lazy and not bad.lazy
+    assert not GeoLayer('{"type":"FeatureCollection","features":[]}', name="d", show=True).lazy

@@ -194,10 +194,20 @@ class SelfContainedMap(folium.Map):
         super().render(**kwargs)
 
 
+#: a NaN or Infinity value in a layer's text (JavaScript reads them, JSON.parse does not): such a layer is built
+#: when the page opens, as a shown one
+_STRICT_JSON_RE = re.compile(r"[:,\[]\s*-?(?:NaN|Infinity)\b")
+
+
 class GeoLayer(Layer):
     """A GeoJSON overlay whose features carry the index of their style in the layer's style table (``_s``), a
     popup (``_p``), a tooltip (``_t``) and, for label points, label text (``_label``); no jQuery, no per-feature
-    Python objects in the page."""
+    Python objects in the page.
+
+    A layer that is off when the page opens (``show=False``) is built when it is first switched on: its data
+    is a ``<script type="application/json">`` element of the page, which the browser neither parses nor turns
+    into map objects before then (half of a county's routes map is such layers: walksheds, school zones, the
+    other hazards; the page opens in about half the time)."""
 
     _template = Template(
         """
@@ -210,7 +220,7 @@ class GeoLayer(Layer):
         var {{ this.get_name() }}_s = {{ this.styles_json }};
         var {{ this.get_name() }}_h = {{ this.heads_json }};
         {%- if this.packed_json %}
-        var {{ this.get_name() }} = L.geoJson((function (d) {  // coordinates packed: see pack_geojson
+        function {{ this.get_name() }}_u(d) {  // coordinates packed: see pack_geojson
             function u(a) {
                 var o = new Array(a.length / 2), x = 0, y = 0;
                 for (var i = 0; i < a.length; i += 2) { x += a[i]; y += a[i + 1]; o[i / 2] = [x / 1e6, y / 1e6]; }
@@ -224,10 +234,9 @@ class GeoLayer(Layer):
             }
             d.features.forEach(function (f) { f.geometry.coordinates = g(f.geometry.type, f.geometry.coordinates); });
             return d;
-        })({{ this.packed_json }}), {
-        {%- else %}
-        var {{ this.get_name() }} = L.geoJson({{ this.data_json }}, {
+        }
         {%- endif %}
+        var {{ this.get_name() }}_o = {
             {%- if this.pane %}
             pane: {{ this.pane|tojson }},
             {%- endif %}
@@ -260,7 +269,16 @@ class GeoLayer(Layer):
                     autoPanPaddingBottomRight: [360, 30]}); }
                 if (f.properties._t) { layer.bindTooltip(f.properties._t, {sticky: true}); }
             }
+        };
+        {%- if this.lazy %}
+        var {{ this.get_name() }} = L.geoJson(null, {{ this.get_name() }}_o);
+        {{ this.get_name() }}.once('add', function () {  // built when first switched on
+            var d = JSON.parse(document.getElementById({{ (this.get_name() ~ '_data')|tojson }}).textContent);
+            {{ this.get_name() }}.addData({% if this.packed_json %}{{ this.get_name() }}_u(d){% else %}d{% endif %});
         });
+        {%- else %}
+        var {{ this.get_name() }} = L.geoJson({% if this.packed_json %}{{ this.get_name() }}_u({{ this.packed_json }}){% else %}{{ this.data_json }}{% endif %}, {{ this.get_name() }}_o);
+        {%- endif %}
         {% endmacro %}
         """
     )
@@ -289,6 +307,17 @@ class GeoLayer(Layer):
         self.pane = pane
         self.pane_z = int(pane_z)
 
+    @property
+    def lazy(self) -> bool:
+        """Off when the page opens and its text is strict JSON (no NaN or Infinity, which JavaScript reads and
+        JSON.parse does not): built when first switched on."""
+        return not self.show and _STRICT_JSON_RE.search(self.page_json) is None
+
+    @property
+    def page_json(self) -> str:
+        """The layer's data as the page carries it (packed where it is)."""
+        return self.packed_json or self.data_json
+
     def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # (folium's Layer.render returns None)
         """As folium's ``Layer.render``, with the layer's script put into the page as text (:class:`RawElement`)
         instead of being compiled once more as a template."""
@@ -300,7 +329,14 @@ class GeoLayer(Layer):
                 name=self.get_name() + "_add",
             )
         script = self._template.module.__dict__["script"]
-        page_of(self).script.add_child(RawElement(script(self, kwargs)), name=self.get_name())
+        page = page_of(self)
+        if self.lazy:  # the data as a JSON element of the page, parsed when the layer is switched on
+            text = self.page_json.replace("<!--", "\\u003c!--")  # (only "</" ends it, and this may confuse it)
+            page.html.add_child(
+                RawElement(f'<script type="application/json" id="{self.get_name()}_data">{text}</script>'),
+                name=self.get_name() + "_data",
+            )
+        page.script.add_child(RawElement(script(self, kwargs)), name=self.get_name())
         for element in self._children.values():
             element.render(**kwargs)
 
