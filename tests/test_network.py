@@ -971,3 +971,36 @@ def test_from_frames_text_columns_are_objects_with_none():
         assert all((a is None and b is None) or a == b for a, b in zip(got.to_numpy(), ref)), c
     for c in [c for c in nodes.columns if c != "geometry" and nodes[c].dtype != "float64"]:
         assert net.nodes[c].dtype == object and not net.nodes[c].map(lambda v: isinstance(v, float)).any(), c
+
+
+def test_a_large_point_set_is_snapped_once_in_any_order():
+    """The homes are snapped by the coverage (in a spatial order) and by the routes (in the file's order, on a
+    process forked later): the second snap of the same points reuses the first, in whatever order, and gives
+    exactly what snapping afresh gives; another tolerance, or a pickled network, snaps afresh."""
+    import pickle
+
+    net, _ = _random_net(7, n_pts=300, extent=3000.0)
+    rng = np.random.default_rng(3)
+    x0, y0 = net.x.min(), net.y.min()
+    pts = rng.uniform(-200, 3200, size=(12_000, 2)) + [
+        x0,
+        y0,
+    ]  # some beyond the network: not attached at 60 m
+    perm = rng.permutation(len(pts))
+    fresh = [net.snap(p, max_distance=60.0, legs=True) for p in (pts, pts[perm])]
+    net.__dict__.pop("_snap_memo_d", None)
+    calls = []
+    real = net._nearest_edge
+    net._nearest_edge = lambda xy: calls.append(len(xy)) or real(xy)  # type: ignore[method-assign]
+    net.remember_snap(pts, 60.0)
+    got = [net.snap(p, max_distance=60.0, legs=True) for p in (pts[perm], pts)]
+    assert calls == [len(pts)]  # snapped once
+    for a, b in zip(got, fresh[::-1]):
+        for f in ("edge", "offset", "frac", "distance", "ok", "xy", "ids", "owner", "labels", "leg"):
+            assert np.array_equal(getattr(a, f), getattr(b, f)), f
+        assert 0 < a.ok.sum() < len(pts)
+    other = net.snap(pts, max_distance=30.0)
+    assert calls == [len(pts)] * 2 and (other.ok.sum() < got[1].ok.sum())
+    del net._nearest_edge
+    copy = pickle.loads(pickle.dumps(net))
+    assert "_snap_memo_d" not in copy.__dict__  # remembered by this process only

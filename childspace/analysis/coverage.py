@@ -104,6 +104,17 @@ __all__ = [
 ]
 
 
+def remember_origins(origins: gpd.GeoDataFrame, network: Any, max_snap: float = MAX_SNAP_M) -> None:
+    """Snap the origins to ``network`` now, as :func:`origin_access` does, and have the network remember it
+    (:meth:`~childspace.network.WalkNetwork.remember_snap`): :func:`origin_access` and the routes
+    (:func:`childspace.analysis.routes.school_routes`, also on a process forked after this call) reuse it
+    instead of snapping the same homes again."""
+    if network is None or not len(origins):
+        return
+    xy = _metric_xy(origins.geometry, network.crs)
+    network.remember_snap(xy[_spatial_order(xy)], max_snap)
+
+
 def origin_access(
     origins: gpd.GeoDataFrame,
     facilities: gpd.GeoDataFrame,

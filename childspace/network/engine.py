@@ -155,6 +155,7 @@ class WalkNetwork(SnapMixin, QueryMixin, PathMixin, ReachMixin, StorageMixin):
         # pickled for Dask workers and caches: the lock is per process; lazy indexes are rebuilt on demand
         state = self.__dict__.copy()
         del state["_lazy_lock"]
+        state.pop("_snap_memo_d", None)  # (snaps remembered by this process: see SnapMixin._memo_key)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -153,12 +153,24 @@ class SnapMixin(NetworkBase):
             gxy = pxy[good]
         fin = np.isfinite(gxy).all(axis=1)
         good, gxy = good[fin], gxy[fin]
-        if good.size:
-            edge[good], dist[good], offset[good], xy[good] = self._nearest_edge(gxy)
-        across = 0
-        btree = self._barrier_tree(barriers)
-        if btree is not None and good.size:
-            across = self._avoid_barriers(btree, gxy, good, max_distance, edge, dist, offset, xy)
+        memo = self._memo_key(gxy, max_distance, barriers)
+        hit = self._snap_memo.get(memo[0]) if memo is not None else None
+        if (
+            memo is not None and hit is not None
+        ):  # these points snapped before (e.g. the homes: coverage, routes)
+            at = good[memo[1]]  # the remembered values are in the points' sorted order
+            edge[at], dist[at], offset[at], xy[at] = hit[:4]
+            across = hit[4]
+        else:
+            if good.size:
+                edge[good], dist[good], offset[good], xy[good] = self._nearest_edge(gxy)
+            across = 0
+            btree = self._barrier_tree(barriers)
+            if btree is not None and good.size:
+                across = self._avoid_barriers(btree, gxy, good, max_distance, edge, dist, offset, xy)
+            if memo is not None:
+                at = good[memo[1]]
+                self._remember(memo[0], (edge[at], dist[at], offset[at], xy[at], across))
         elen = self.length[edge]
         frac = np.divide(offset, elen, out=np.zeros(m), where=elen > 0)
         ok = dist <= max_distance
@@ -189,6 +201,54 @@ class SnapMixin(NetworkBase):
             across_barrier=int(across),
         )
         return out
+
+    #: point sets of at least this many points have their snap remembered (:meth:`_memo_key`)
+    _SNAP_MEMO_MIN = 10_000
+    #: snaps remembered per network (the latest)
+    _SNAP_MEMO_SIZE = 2
+
+    @property
+    def _snap_memo(self) -> dict[bytes, tuple[Any, ...]]:
+        memo: dict[bytes, tuple[Any, ...]] | None = self.__dict__.get("_snap_memo_d")
+        if memo is None:
+            memo = self.__dict__["_snap_memo_d"] = {}
+        return memo
+
+    def _memo_key(
+        self, gxy: np.ndarray, max_distance: float, barriers: Any
+    ) -> tuple[bytes, np.ndarray] | None:
+        """The key under which the snap of a large point set is remembered, and the order that sorts the points:
+        a digest of the sorted coordinates (exact bytes: the same points in any order), of the tolerance and of
+        the barriers (the network's own or none; other barrier sets are not remembered). A county's 300k homes
+        are snapped by the coverage (in a spatial order) and by the routes (in the file's order, on another
+        process forked after :meth:`remember_snap`): once, not twice. Each point's snap depends on that point
+        alone, so the order does not change it."""
+        if gxy.shape[0] < self._SNAP_MEMO_MIN or not (barriers is None or isinstance(barriers, str)):
+            return None
+        import hashlib
+
+        order = np.lexsort((gxy[:, 1], gxy[:, 0]))
+        h = hashlib.blake2b(digest_size=20)
+        h.update(np.ascontiguousarray(gxy[order], dtype=float).tobytes())
+        h.update(repr((float(max_distance), barriers)).encode())
+        return h.digest(), order
+
+    def _remember(self, key: bytes, value: tuple[Any, ...]) -> None:
+        memo = self._snap_memo
+        memo[key] = value
+        while len(memo) > self._SNAP_MEMO_SIZE:
+            del memo[next(iter(memo))]
+
+    def remember_snap(
+        self, points: gpd.GeoDataFrame | gpd.GeoSeries | ArrayLike, max_distance: float
+    ) -> None:
+        """Snap ``points`` now and remember it (as :meth:`snap` remembers any large point set): the next
+        :meth:`snap` of the same points and tolerance, here or in a process forked after this call, reuses it.
+        Errors are left for that call to raise."""
+        try:
+            self.snap(points, max_distance=max_distance)
+        except (NetworkError, DataError):
+            pass
 
     def walkable_edges(self) -> np.ndarray:
         """Per edge: True when points may be snapped to it (rule 1 of :meth:`snap`), from the edge tags."""

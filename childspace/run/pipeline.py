@@ -473,6 +473,9 @@ def run_analyses(
     part: RouteResults | None = None
     pending: Callable[[], RouteResults] | None = None
     if routes and beside is not None and fac is not None and inp.origins is not None:
+        if coverage:  # the homes snapped once, here: the coverage below and the routes there reuse it
+            with _origins_context(cfg, inp):
+                cov.remember_origins(inp.origins, net, cfg.max_snap_m)
         pending = beside(lambda: _routes_apart(cfg, inp, net, fac), "analyses: routes to school")
         if pending is not None:
             progress("通学路径 Routes to school: computed on another process beside the coverage")
