@@ -85,3 +85,21 @@ def test_route_results_cross_processes_unchanged(sample_run):
     assert len({id(p) for p in pts}) < len(pts)
     got = back.layers["routes"].geometry.to_numpy()
     assert len({id(p) for p in got}) == len({id(p) for p in pts})
+
+
+def test_school_codes_as_text_match_the_conversion():
+    """The schools of the routes are told apart by their ids as text: ids that are text already are coded as
+    they are, other values (numbers, None, NaN) as their text, exactly as converting them all first."""
+    import numpy as np
+    import pandas as pd
+
+    from childspace.analysis.streets import _codes_as_text
+
+    cases = [
+        np.array(["s2", "s1", "s2", "s3", "s1"], dtype=object),
+        np.array(["s2", None, "s2", np.nan, "None", "nan"], dtype=object),
+        np.array([1, "1", 2, 2.0, "2"], dtype=object),
+        np.array([], dtype=object),
+    ]
+    for v in cases:
+        assert np.array_equal(_codes_as_text(v), pd.factorize(v.astype(str))[0]), v

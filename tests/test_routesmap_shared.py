@@ -125,3 +125,24 @@ def test_polygon_patches_are_the_paths_of_geoseries_plot():
     assert np.array_equal(c1.get_facecolor(), c2.get_facecolor()) and c1.get_alpha() == c2.get_alpha()
     assert ax1.get_xlabel() == ax2.get_xlabel() and ax1.get_aspect() == ax2.get_aspect()
     assert ax1.get_xlim() == ax2.get_xlim() and ax1.get_ylim() == ax2.get_ylim()
+
+
+def test_stress_frames_carry_the_stress_text_as_text(sample_run):
+    """The street and crossing layers take the stress's reasons and controls as they are (text columns are not
+    turned into objects and back): the same values, row for row, as text."""
+    import pandas as pd
+
+    from childspace.analysis.streets import stress_frames
+
+    res = sample_run
+    edges, crossings = stress_frames(res.network, res.stress)
+    se, sn = res.stress.edges, res.stress.nodes
+    assert list(edges["reason"].astype(object)) == list(se["reason"].astype(object))
+    at = crossings["node"].to_numpy()
+    assert list(crossings["control"].astype(object)) == list(sn["control"].astype(object).to_numpy()[at])
+    assert list(crossings["reason"].astype(object)) == list(sn["reason"].astype(object).to_numpy()[at])
+    for frame, name in ((edges, "reason"), (crossings, "control"), (crossings, "reason")):
+        assert isinstance(frame[name].dtype, pd.StringDtype) or frame[name].dtype == object
+    assert list(edges["name"].astype(object).fillna("")) == list(
+        res.network.edges["name"].astype(object).fillna("")
+    )
