@@ -94,6 +94,33 @@ def test_street_stress_layer_is_the_network_with_levels(run):
     assert len(cr) == int((res.stress.nodes["level"] > 0).sum())
 
 
+def test_street_stress_layer_counts_the_children_walking_each_street(run):
+    """Each street carries the children walking it to school on the safest and on the shortest routes (0: no
+    route): the counts of route_edge_use, street by street; the streets walked most are on the routes."""
+    from childspace.analysis.streets import route_edge_use, stress_frames
+
+    cfg, res, written = run
+    st = gpd.read_file(written["geopackage"], layer="street_stress")
+    cols = list(st.columns)
+    assert cols.index("children_safest") == cols.index("level") + 1 < cols.index("children_shortest")
+    edges, _ = stress_frames(res.network, res.stress)
+    for kind in ("safest", "shortest"):
+        use = route_edge_use(res.layers["routes"], edges, kind)
+        want = np.zeros(len(edges), dtype=np.int64)
+        want[use["edge"].to_numpy()] = np.rint(use["children"].to_numpy()).astype(np.int64)
+        got = st[f"children_{kind}"].to_numpy()
+        np.testing.assert_array_equal(got, want)
+        assert got.max() > 0 and (got == 0).sum() > 0  # some streets walked by many, some by none
+    local = gpd.read_file(written["geopackage_local"], layer="street_stress")
+    np.testing.assert_array_equal(local["children_safest"].to_numpy(), st["children_safest"].to_numpy())
+    # the QGIS alias of the column is Chinese first
+    with sqlite3.connect(written["geopackage"]) as con:
+        qml = con.execute("SELECT styleQML FROM layer_styles WHERE f_table_name='street_stress'").fetchone()[
+            0
+        ]
+    assert "最安全路线上的通学儿童" in qml
+
+
 def test_the_local_copy_is_in_the_cgcs2000_zone_of_the_network(run):
     cfg, res, written = run
     local = written["geopackage_local"]

@@ -85,7 +85,9 @@ def stress_frames(network: Any, stress: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoD
         if name not in df.columns:
             return np.full(n, None, dtype=object)
         c = df[name]
-        if isinstance(c.dtype, pd.StringDtype):  # text already: as it is (to objects and back cost ~0.3 s each)
+        if isinstance(
+            c.dtype, pd.StringDtype
+        ):  # text already: as it is (to objects and back cost ~0.3 s each)
             return c.array
         return c.to_numpy(dtype=object)
 
@@ -193,6 +195,17 @@ def route_edge_use(
     out["routes"] = n_routes[pos]
     out["schools"] = n_schools[pos]
     out = out[out["routes"].to_numpy() > 0].sort_values("children", ascending=False, kind="stable")
+    return out
+
+
+def children_per_edge(routes: gpd.GeoDataFrame, n_edges: int, route: str = "safest") -> np.ndarray:
+    """Children walking along each network edge (by position, ``n_edges`` of them) on the routes of one kind:
+    :func:`route_edge_use` as one whole number per edge, 0 where no route walks (for a column of every street,
+    e.g. the GeoPackage's street layer)."""
+    positions = pd.DataFrame(index=pd.RangeIndex(int(n_edges)))  # the network's edges, by position
+    use = route_edge_use(routes, positions, route)
+    out = np.zeros(int(n_edges), dtype=np.int64)
+    out[use.index.to_numpy()] = np.rint(use["children"].to_numpy(dtype=float)).astype(np.int64)
     return out
 
 

@@ -224,8 +224,9 @@ def street_stress_layers(
     edges: gpd.GeoDataFrame, crossings: gpd.GeoDataFrame, tolerance_m: float = 1.0
 ) -> dict[str, gpd.GeoDataFrame]:
     """The street-stress layers from :func:`childspace.analysis.streets.stress_frames` (metric CRS):
-    ``street_stress`` (every network edge: ``edge``, ``name``, ``highway``, ``level`` 1–4, ``reason``, ``assumed``,
-    ``length``; lines simplified within ``tolerance_m`` metres) and ``crossing_stress`` (nodes where a road is
+    ``street_stress`` (every network edge: ``edge``, ``name``, ``highway``, ``level`` 1–4, the children walking it
+    to school when given (``children_safest``, ``children_shortest``), ``reason``, ``assumed``, ``length``; lines
+    simplified within ``tolerance_m`` metres) and ``crossing_stress`` (nodes where a road is
     crossed: ``node``, ``level``, ``control``, ``reason``)."""
     e = edges.copy()
     e[e.geometry.name] = _simplified(np.asarray(e.geometry.array, dtype=object), tolerance_m)

@@ -385,6 +385,8 @@ COLUMN_LABELS: dict[str, str] = {
     "category_zh": "设施类型（中文） Category (Chinese)",
     "radius_m": "服务半径(米) Radius (m)",
     "children": "儿童数 Children",
+    "children_safest": "最安全路线上的通学儿童 Children walking here (safest routes)",
+    "children_shortest": "最短路线上的通学儿童 Children walking here (shortest routes)",
     "children_covered_walk": "步行覆盖儿童 Children covered (walk)",
     "pct_walk": "步行覆盖率 Coverage walk %",
     "children_covered_line": "直线覆盖儿童 Children covered (straight line)",

@@ -74,7 +74,9 @@ def _gpkg_layers(res: Results, cfg: RunConfig) -> dict[str, Any]:
         from childspace.analysis.streets import stress_frames
 
         try:
-            layers.update(geopackage.street_stress_layers(*stress_frames(res.network, res.stress)))
+            edges, crossings = stress_frames(res.network, res.stress)
+            edges = _children_per_street(edges, res.layers.get("routes"))
+            layers.update(geopackage.street_stress_layers(edges, crossings))
         except Exception as exc:  # noqa: BLE001 - the other layers are still written
             warnings.warn(
                 f"the street-stress layers were not written: {type(exc).__name__}: {exc}",
@@ -82,6 +84,23 @@ def _gpkg_layers(res: Results, cfg: RunConfig) -> dict[str, Any]:
                 stacklevel=2,
             )
     return geopackage.prepare_layers(layers)
+
+
+def _children_per_street(edges: Any, routes: Any) -> Any:
+    """``edges`` (:func:`childspace.analysis.streets.stress_frames`) with the children walking each street on the
+    safest and on the shortest routes to school (``children_safest``, ``children_shortest``; 0: none), when
+    the routes carry their edge sequences: the street layer then answers "how many children walk here"."""
+    if routes is None or routes.attrs.get("childspace_routes") is None or "route" not in routes.columns:
+        return edges
+    from childspace.analysis.streets import children_per_edge
+
+    kinds = set(routes["route"].astype(str).unique())
+    out = edges.copy(deep=False)
+    at = list(out.columns).index("level")  # beside the street's stress
+    for kind in ("shortest", "safest"):
+        if kind in kinds:
+            out.insert(at + 1, f"children_{kind}", children_per_edge(routes, len(edges), kind)[out["edge"]])
+    return out
 
 
 def _local_crs(res: Results) -> Any:
