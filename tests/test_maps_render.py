@@ -197,3 +197,35 @@ def test_a_layer_off_at_first_with_values_json_cannot_read_is_built_at_once():
     bad = GeoLayer('{"type":"FeatureCollection","features":[{"properties":{"v":NaN}}]}', name="b", show=False)
     assert ok.lazy and not bad.lazy
     assert not GeoLayer('{"type":"FeatureCollection","features":[]}', name="d", show=True).lazy
+
+
+def test_the_view_is_fitted_before_any_layer_is_drawn(tmp_path):
+    """The map is fitted to its data at once, before its first layer is added: drawn after the layers, the fit
+    animated the zoom and drew every layer a second time when the animation ended (a county's routes map
+    showed its first frame about a second later)."""
+    from _browser import dump_dom
+
+    pts = _points(40)
+    m = new_map([pts], "t", None, False, base=maps.Basemap(streets=None))
+    shown = add_layer(m, pts, [{"radius": 4}] * 40, [f"p{i}" for i in range(40)], None, "shown")
+    text = render_html(m)
+    fit = text.index(f"{m.get_name()}.fitBounds(")
+    assert '"animate": false' in text[fit : fit + 400]
+    assert fit < text.index(f"var {shown.get_name()} = L.geoJson(")
+    hook = """<script>window.__ev = []; L.Map.addInitHook(function () {
+        this.on('layeradd zoomstart zoomend moveend', function (e) { window.__ev.push(e.type); }); });</script>"""
+    probe = f"""<script>window.addEventListener('load', function () {{ setTimeout(function () {{
+        var map = {m.get_name()}, s = {shown.get_name()}, ev = window.__ev;
+        var first = ev.indexOf('layeradd');
+        var out = {{ev: ev.slice(first), zoom: map.getZoom(), features: s.getLayers().length,
+            popups: s.getLayers().filter(function (l) {{ return !!l.getPopup(); }}).length,
+            fits: map.getBounds().contains(s.getBounds())}};
+        document.body.setAttribute('data-probe', JSON.stringify(out));
+    }}, 400); }});</script></body>"""
+    path = tmp_path / "fit.html"
+    text = text.replace("<body>", "<body>" + hook, 1).replace("</body>", probe, 1)
+    path.write_text(text, encoding="utf-8")
+    got = json.loads(re.search(r"data-probe=\"([^\"]+)\"", dump_dom(path)).group(1).replace("&quot;", '"'))
+    assert "zoomstart" not in got["ev"] and "zoomend" not in got["ev"] and "moveend" not in got["ev"]
+    assert got["zoom"] != 13 and got["fits"]  # fitted (the map opens at zoom 13 before the fit)
+    assert got["features"] == 40 and got["popups"] == 40

@@ -18,7 +18,7 @@ import folium
 import numpy as np
 from branca.element import Element, Figure, MacroElement
 from folium.elements import ElementAddToElement
-from folium.map import Layer
+from folium.map import FitBounds, Layer
 from folium.template import Template
 
 from childspace._errors import ChildspaceError
@@ -183,8 +183,10 @@ class SelfContainedMap(folium.Map):
         header.add_child(RawElement(f"<script>{js}</script>"), name="leaflet_js_inline")
 
     def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # (folium's Map.render returns None)
-        """Render with every layer control last, so layers added after the map was built (e.g.
+        """Render with the view fitted first (:class:`FitFirst`) and every layer control last, so layers added after the map was built (e.g.
         ``folium.FeatureGroup(...).add_to(m)``) are defined before the control lists them."""
+        for key in [k for k, v in self._children.items() if isinstance(v, FitFirst)]:
+            self._children.move_to_end(key, last=False)
         for key in [k for k, v in self._children.items() if isinstance(v, folium.LayerControl)]:
             self._children.move_to_end(key)
         if not any(isinstance(v, ControlFolding) for v in self._children.values()):
@@ -192,6 +194,19 @@ class SelfContainedMap(folium.Map):
         for key in [k for k, v in self._children.items() if isinstance(v, ControlFolding)]:
             self._children.move_to_end(key)
         super().render(**kwargs)
+
+
+class FitFirst(FitBounds):
+    """folium's ``FitBounds``, set at once (no zoom animation) and put in the page before any layer
+    (:meth:`SelfContainedMap.render`).
+
+    Fitted after the layers were added, the map drew every layer at its opening zoom, animated to the fitted
+    one and, when the animation's timer ended (250 ms on), drew every layer again: on a county's routes map,
+    about a second before the first frame."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.options["animate"] = False
 
 
 #: a NaN or Infinity value in a layer's text (JavaScript reads them, JSON.parse does not): such a layer is built

@@ -24,6 +24,7 @@ from childspace._errors import ChildspaceError, DataError
 from childspace.outputs.maps._elements import (
     READY_JS,
     BlankBase,
+    FitFirst,
     GeoLayer,
     MetricScale,
     RawElement,
@@ -488,12 +489,13 @@ def new_map(
             packed_json=packed,
         ).add_to(m)
     add_base_labels(m, base, bbox84)
-    # keep the data clear of the title (top left) and of the legend (right-hand side)
-    m.fit_bounds(
+    # keep the data clear of the title (top left) and of the legend (right-hand side); fitted before any layer
+    # is drawn (see FitFirst)
+    FitFirst(
         [[float(miny), float(minx)], [float(maxy), float(maxx)]],
         padding_top_left=(20, 90),
         padding_bottom_right=(330, 20),
-    )
+    ).add_to(m)
     sub = f"<div class='s'>{html.escape(subtitle)}</div>" if subtitle else ""
     syn = f"<div class='syn'>{html.escape(SYNTHETIC_NOTE)}</div>" if synthetic else ""
     page_of(m).html.add_child(  # (as text: not compiled as a template, see RawElement)
