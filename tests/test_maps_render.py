@@ -197,3 +197,128 @@ def test_a_layer_off_at_first_with_values_json_cannot_read_is_built_at_once():
     bad = GeoLayer('{"type":"FeatureCollection","features":[{"properties":{"v":NaN}}]}', name="b", show=False)
     assert ok.lazy and not bad.lazy
     assert not GeoLayer('{"type":"FeatureCollection","features":[]}', name="d", show=True).lazy
+
+
+def test_the_view_is_fitted_before_any_layer_is_drawn(tmp_path):
+    """The map is fitted to its data at once, before its first layer is added: drawn after the layers, the fit
+    animated the zoom and drew every layer a second time when the animation ended (a county's routes map
+    showed its first frame about a second later)."""
+    from _browser import dump_dom
+
+    pts = _points(40)
+    m = new_map([pts], "t", None, False, base=maps.Basemap(streets=None))
+    shown = add_layer(m, pts, [{"radius": 4}] * 40, [f"p{i}" for i in range(40)], None, "shown")
+    text = render_html(m)
+    fit = text.index(f"{m.get_name()}.fitBounds(")
+    assert '"animate": false' in text[fit : fit + 400]
+    assert fit < text.index(f"var {shown.get_name()} = L.geoJson(")
+    hook = """<script>window.__ev = []; L.Map.addInitHook(function () {
+        this.on('layeradd zoomstart zoomend moveend', function (e) { window.__ev.push(e.type); }); });</script>"""
+    probe = f"""<script>window.addEventListener('load', function () {{ setTimeout(function () {{
+        var map = {m.get_name()}, s = {shown.get_name()}, ev = window.__ev;
+        var first = ev.indexOf('layeradd');
+        var out = {{ev: ev.slice(first), zoom: map.getZoom(), features: s.getLayers().length,
+            popups: s.getLayers().filter(function (l) {{ return !!l.getPopup(); }}).length,
+            fits: map.getBounds().contains(s.getBounds())}};
+        document.body.setAttribute('data-probe', JSON.stringify(out));
+    }}, 400); }});</script></body>"""
+    path = tmp_path / "fit.html"
+    text = text.replace("<body>", "<body>" + hook, 1).replace("</body>", probe, 1)
+    path.write_text(text, encoding="utf-8")
+    got = json.loads(re.search(r"data-probe=\"([^\"]+)\"", dump_dom(path)).group(1).replace("&quot;", '"'))
+    assert "zoomstart" not in got["ev"] and "zoomend" not in got["ev"] and "moveend" not in got["ev"]
+    assert got["zoom"] != 13 and got["fits"]  # fitted (the map opens at zoom 13 before the fit)
+    assert got["features"] == 40 and got["popups"] == 40
+
+
+def test_a_canvas_map_keeps_its_popups_tooltips_and_outline_only_hits(tmp_path):
+    """A map drawn on a canvas (the routes map: thousands of clickable streets): no SVG path per feature, and
+    every shown layer still holds all its features with their popups and tooltips; a click on a street opens
+    its popup, one on a school its own; an outline-only polygon (community boundaries) shows its tooltip on its
+    outline, not anywhere inside it (as an SVG path does)."""
+    from _browser import dump_dom
+    from shapely.geometry import Polygon
+
+    x0, y0 = _origin()
+    lines = gpd.GeoDataFrame(
+        {"v": np.arange(10)},
+        geometry=[LineString([(x0 + 100 * i, y0 + 600), (x0 + 100 * i, y0 + 900)]) for i in range(10)],
+        crs=METRIC,
+    ).to_crs(4326)
+    pts = gpd.GeoDataFrame(
+        {"v": np.arange(10)}, geometry=[Point(x0 + 100 * i, y0) for i in range(10)], crs=METRIC
+    ).to_crs(4326)
+    area = gpd.GeoDataFrame(
+        {"v": [0]},
+        geometry=[Polygon([(x0 + 1500, y0), (x0 + 2500, y0), (x0 + 2500, y0 + 900), (x0 + 1500, y0 + 900)])],
+        crs=METRIC,
+    ).to_crs(4326)
+    m = new_map([lines, pts, area], "t", None, False, base=maps.Basemap(streets=None), canvas=True)
+    a = add_layer(m, area, [{"color": "#777", "weight": 2, "fill": False}], None, ["area"], "area")
+    ln = add_layer(
+        m,
+        lines,
+        [{"color": "#2166ac", "weight": 6}] * 10,
+        [f"l{i}" for i in range(10)],
+        [f"t{i}" for i in range(10)],
+        "lines",
+    )
+    pt = add_layer(m, pts, [{"radius": 6, "fillOpacity": 1}] * 10, [f"p{i}" for i in range(10)], None, "pts")
+    # lines shorter than a pixel: a dot of their width with round caps (as SVG draws them), none with dashes
+    short = gpd.GeoDataFrame(
+        {"v": [0, 1]},
+        geometry=[LineString([(x0 + dx, y0 + 300), (x0 + dx + 0.05, y0 + 300)]) for dx in (300, 700)],
+        crs=METRIC,
+    ).to_crs(4326)
+    dots = add_layer(
+        m,
+        short,
+        [{"color": "#ff0000", "weight": 8}, {"color": "#ff0000", "weight": 8, "dashArray": "1 0"}],
+        ["d0", "d1"],
+        None,
+        "dots",
+    )
+    probe = f"""<script>window.addEventListener('load', function () {{
+        var map = {m.get_name()}, A = {a.get_name()}, L1 = {ln.get_name()}, P = {pt.get_name()};
+        var cv = document.querySelector('.leaflet-overlay-pane canvas'), out = {{}};
+        function at(ll, type) {{
+            var p = map.latLngToContainerPoint(ll), r = map.getContainer().getBoundingClientRect();
+            cv.dispatchEvent(new MouseEvent(type, {{clientX: r.left + p.x, clientY: r.top + p.y, bubbles: true}}));
+        }}
+        function count(g, what) {{ return g.getLayers().filter(function (l) {{ return !!l[what](); }}).length; }}
+        out.svg = document.querySelectorAll('path.leaflet-interactive').length;
+        out.dots = {dots.get_name()}.getLayers().map(function (l) {{
+            var b = l._renderer._bounds, q = map.latLngToLayerPoint(l.getCenter()), r = window.devicePixelRatio || 1;
+            var x = Math.round((q.x - b.min.x) * r), y = Math.round((q.y - b.min.y) * r);
+            var px = cv.getContext('2d').getImageData(x, y, 1, 1).data;
+            return px[0] > 200 && px[1] < 80 && px[3] > 200;
+        }});
+        out.canvas = !!cv;
+        out.n = [A.getLayers().length, L1.getLayers().length, P.getLayers().length];
+        out.popups = [count(L1, 'getPopup'), count(P, 'getPopup')];
+        out.tooltips = [count(A, 'getTooltip'), count(L1, 'getTooltip')];
+        at(L1.getLayers()[4].getCenter(), 'click');
+        out.clicked = map._popup && map.hasLayer(map._popup) ? map._popup.getContent() : null;
+        map.closePopup();
+        at(P.getLayers()[7].getLatLng(), 'click');
+        out.clickedPoint = map._popup && map.hasLayer(map._popup) ? map._popup.getContent() : null;
+        map.closePopup();
+        var poly = A.getLayers()[0], b = poly.getBounds();
+        at(b.getCenter(), 'mousemove');
+        setTimeout(function () {{
+            out.inside = poly.isTooltipOpen();
+            at(L.latLng(b.getCenter().lat, b.getWest()), 'mousemove');
+            setTimeout(function () {{
+                out.edge = poly.isTooltipOpen();
+                document.body.setAttribute('data-probe', JSON.stringify(out));
+            }}, 60);
+        }}, 60);
+    }});</script></body>"""
+    path = tmp_path / "canvas.html"
+    path.write_text(render_html(m).replace("</body>", probe, 1), encoding="utf-8")
+    got = json.loads(re.search(r"data-probe=\"([^\"]+)\"", dump_dom(path)).group(1).replace("&quot;", '"'))
+    assert got["svg"] == 0 and got["canvas"]
+    assert got["n"] == [1, 10, 10] and got["popups"] == [10, 10] and got["tooltips"] == [1, 10]
+    assert got["clicked"] == "l4" and got["clickedPoint"] == "p7"
+    assert got["inside"] is False and got["edge"] is True
+    assert got["dots"] == [True, False]

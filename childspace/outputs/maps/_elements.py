@@ -18,7 +18,7 @@ import folium
 import numpy as np
 from branca.element import Element, Figure, MacroElement
 from folium.elements import ElementAddToElement
-from folium.map import Layer
+from folium.map import FitBounds, Layer
 from folium.template import Template
 
 from childspace._errors import ChildspaceError
@@ -90,6 +90,35 @@ window.onerror = function (msg, src, line, col) {
   document.documentElement.setAttribute('data-js-errors', window.__csErrors.join(' | '));
   return false;
 };
+"""
+
+# Clickable layers drawn on a canvas (``new_map(canvas=True)``) as they were drawn as SVG paths:
+# - Leaflet finds a polygon under the mouse anywhere inside it, filled or not; one drawn as an outline only
+#   (``fill: false``, e.g. community boundaries) is found on its outline, as an SVG path is;
+# - a line shorter than a pixel at the zoom shown (its ends rounded to one pixel) is a dot of its width, as SVG
+#   draws it with its round caps (a canvas draws nothing for a line of no length: short hazards vanished);
+#   not with butt caps or dashes, with which SVG draws nothing either. Only clickable layers: the base map's
+#   context layers were always drawn on a canvas.
+_CANVAS_JS = """
+L.Polygon.include({_containsPoint: (function (inside) {
+  return function (p) {
+    return this.options.fill ? inside.call(this, p) : L.Polyline.prototype._containsPoint.call(this, p, true);
+  };
+})(L.Polygon.prototype._containsPoint)});
+L.Canvas.include({_updatePoly: (function (draw) {
+  return function (layer, closed) {
+    var parts = layer._parts;
+    var o = layer.options;
+    if (!closed && o.interactive !== false && o.lineCap !== 'butt' && !o.dashArray && this._drawing) {
+      for (var i = 0; i < parts.length; i++) {
+        var q = parts[i], a = q[0], k = 1;
+        while (k < q.length && q[k].x === a.x && q[k].y === a.y) { k++; }
+        if (k === q.length) { q.push(L.point(a.x + 0.01, a.y)); }
+      }
+    }
+    return draw.call(this, layer, closed);
+  };
+})(L.Canvas.prototype._updatePoly)});
 """
 
 READY_JS = """
@@ -181,10 +210,13 @@ class SelfContainedMap(folium.Map):
         header.add_child(RawElement(f"<style>{css}</style>"), name="leaflet_css_inline")
         header.add_child(RawElement(f"<style>{_PAGE_CSS}</style>"), name="cs_css")
         header.add_child(RawElement(f"<script>{js}</script>"), name="leaflet_js_inline")
+        header.add_child(RawElement(f"<script>{_CANVAS_JS}</script>"), name="cs_canvas")
 
     def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # (folium's Map.render returns None)
-        """Render with every layer control last, so layers added after the map was built (e.g.
+        """Render with the view fitted first (:class:`FitFirst`) and every layer control last, so layers added after the map was built (e.g.
         ``folium.FeatureGroup(...).add_to(m)``) are defined before the control lists them."""
+        for key in [k for k, v in self._children.items() if isinstance(v, FitFirst)]:
+            self._children.move_to_end(key, last=False)
         for key in [k for k, v in self._children.items() if isinstance(v, folium.LayerControl)]:
             self._children.move_to_end(key)
         if not any(isinstance(v, ControlFolding) for v in self._children.values()):
@@ -192,6 +224,19 @@ class SelfContainedMap(folium.Map):
         for key in [k for k, v in self._children.items() if isinstance(v, ControlFolding)]:
             self._children.move_to_end(key)
         super().render(**kwargs)
+
+
+class FitFirst(FitBounds):
+    """folium's ``FitBounds``, set at once (no zoom animation) and put in the page before any layer
+    (:meth:`SelfContainedMap.render`).
+
+    Fitted after the layers were added, the map drew every layer at its opening zoom, animated to the fitted
+    one and, when the animation's timer ended (250 ms on), drew every layer again: on a county's routes map,
+    about a second before the first frame."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.options["animate"] = False
 
 
 #: a NaN or Infinity value in a layer's text (JavaScript reads them, JSON.parse does not): such a layer is built

@@ -24,6 +24,7 @@ from childspace._errors import ChildspaceError, DataError
 from childspace.outputs.maps._elements import (
     READY_JS,
     BlankBase,
+    FitFirst,
     GeoLayer,
     MetricScale,
     RawElement,
@@ -438,8 +439,14 @@ def new_map(
     basemaps: Sequence[str] = (),
     tiles_overlay: bool = False,
     base: Basemap | None = None,
+    canvas: bool = False,
 ) -> folium.Map:
     """A map fitted to the layers given, with its title box, scale bar and base map.
+
+    ``canvas``: the data layers are drawn on one canvas per pane instead of as SVG paths (they keep their
+    popups and tooltips): a map of a few thousand clickable streets opens faster, as there are no DOM elements
+    to style and lay out for each feature. For maps whose clickable layers share one pane: a canvas takes the
+    clicks over its whole pane, so layers in a pane under it would not get theirs.
 
     The base map is offline first: the vector layers of ``base`` (streets by class, water, green space) drawn
     light under the data; tiles only when ``basemaps`` names them (:data:`TILE_SOURCES`), with a notice on the
@@ -465,7 +472,7 @@ def new_map(
         zoom_start=13,
         tiles=None,
         control_scale=False,
-        prefer_canvas=False,
+        prefer_canvas=canvas,
         zoom_snap=0.25,
     )
     m.cs_datum = datum
@@ -488,12 +495,13 @@ def new_map(
             packed_json=packed,
         ).add_to(m)
     add_base_labels(m, base, bbox84)
-    # keep the data clear of the title (top left) and of the legend (right-hand side)
-    m.fit_bounds(
+    # keep the data clear of the title (top left) and of the legend (right-hand side); fitted before any layer
+    # is drawn (see FitFirst)
+    FitFirst(
         [[float(miny), float(minx)], [float(maxy), float(maxx)]],
         padding_top_left=(20, 90),
         padding_bottom_right=(330, 20),
-    )
+    ).add_to(m)
     sub = f"<div class='s'>{html.escape(subtitle)}</div>" if subtitle else ""
     syn = f"<div class='syn'>{html.escape(SYNTHETIC_NOTE)}</div>" if synthetic else ""
     page_of(m).html.add_child(  # (as text: not compiled as a template, see RawElement)

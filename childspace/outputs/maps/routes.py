@@ -256,6 +256,7 @@ def routes_map(
         synthetic,
         basemaps,
         base=base,
+        canvas=True,  # thousands of clickable streets and hazards, all in the overlay pane
     )
     legend: list[tuple[str, list[LegendItem]]] = []
     b_items = boundary_layers(m, boundaries, label_limit=40)
