@@ -188,3 +188,20 @@ def test_atlas_pilot_pages_on_one_figure(sample, tmp_path, monkeypatch):
     each = atlas.write_atlas(tmp_path / "each.pdf", **kw).read_bytes()
     assert len(re.findall(rb"/Type\s*/Page\b", one)) == 4
     assert one == each
+
+
+def test_atlas_embeds_each_font_once(sample, tmp_path):
+    """Latin and Chinese text of one font come from one embedded subset of it (matplotlib numbered the glyphs of
+    a PDF in subsets of 256 while ``ps.fonttype`` was 3, embedding each font twice)."""
+    import matplotlib as mpl
+
+    before = mpl.rcParams["ps.fonttype"]
+    data = atlas.write_atlas(tmp_path / "a.pdf", **three_pilot_atlas(sample)).read_bytes()
+    assert mpl.rcParams["ps.fonttype"] == before
+    names = [m.split(b"+", 1)[1] for m in re.findall(rb"/FontName\s*/([\w+-]+)", data)]
+    assert len(names) == len(re.findall(rb"/FontFile2", data)) >= 2  # regular and bold
+    assert len(set(names)) == len(names), names
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler) not installed: the page texts are not checked")
+    text = subprocess.run(["pdftotext", str(tmp_path / "a.pdf"), "-"], capture_output=True, text=True).stdout
+    assert "制图单位 Made by" in text and "检查项 Checklist" in text

@@ -67,3 +67,24 @@ def test_atlas_bytes_the_same_with_the_fonts_from_their_files(tmp_path, monkeypa
     with rc_context():
         from_files = write("files.pdf")
     assert from_memory == from_files
+
+
+def test_memory_font_found_once_per_properties_and_settings(monkeypatch):
+    """The files of a font are looked up once per atlas for the same properties and font settings, and again when
+    a setting that changes which files match does."""
+    layouts = atlas_pdf.TextLayouts()
+    calls = []
+    find = atlas_pdf.fontManager._find_fonts_by_props
+    monkeypatch.setattr(
+        atlas_pdf.fontManager, "_find_fonts_by_props", lambda prop: calls.append(prop) or find(prop)
+    )
+    with bundled_font_first(), _style():
+        a = atlas_pdf._memory_font(FontProperties(size=10.0, weight="bold"), layouts)
+        b = atlas_pdf._memory_font(FontProperties(size=10.0, weight="bold"), layouts)
+        assert a is b and len(calls) == 1
+        a.set_text("制图单位", 0.0, flags=NO_HINTING)
+        assert a.get_width_height()[0] > 0
+        with rc_context({"font.family": ["DejaVu Sans"], "font.sans-serif": ["DejaVu Sans"]}):
+            c = atlas_pdf._memory_font(FontProperties(size=10.0, weight="bold"), layouts)
+        assert len(calls) == 2 and c is not a
+        assert "DejaVu" in c.family_name and "DejaVu" not in a.family_name

@@ -591,7 +591,10 @@ def _save_pages(
     with (
         atomic_path(path) as tmp,
         _style(),
-        rc_context({"pdf.fonttype": 42, "pdf.compression": 4}),
+        # ps.fonttype 42: matplotlib's PDF file numbers its glyphs in subsets of the size of the *PostScript* font
+        # type (256 for its default 3), so each TrueType font of the atlas was embedded twice (its Latin glyphs and
+        # its CJK ones apart), each subset of the font file costing a parse of it; one subset per font at 42
+        rc_context({"pdf.fonttype": 42, "ps.fonttype": 42, "pdf.compression": 4}),
         closing(figs),
     ):
         with PdfPages(

@@ -55,6 +55,8 @@ class TextLayouts:
         self.file: Any = None
         #: the fonts the strings are measured and laid out with, read from memory (:func:`_memory_font`)
         self.fonts: dict[tuple, ft2font.FT2Font] = {}
+        #: the same fonts, by the font properties and rcParams they were found for
+        self.fonts_found: dict[tuple, ft2font.FT2Font] = {}
 
 
 class _Face(NamedTuple):
@@ -70,6 +72,26 @@ def _face(ft_object: Any) -> _Face:
     return _Face(fname.path if isinstance(fname, FontBytes) else fname, ft_object.face_index)
 
 
+#: the rcParams ``FontManager.findfont`` (3.11) finds a font's files with, besides the font properties
+_FONT_RC = (
+    "family",
+    "style",
+    "variant",
+    "weight",
+    "stretch",
+    "size",
+    "serif",
+    "sans-serif",
+    "cursive",
+    "fantasy",
+    "monospace",
+)
+
+
+def _rc_key(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _memory_font(prop, layouts: TextLayouts) -> ft2font.FT2Font:
     """The font (with its fallbacks) matplotlib 3.11's ``RendererPDFPSBase._get_font_ttf`` gives for ``prop``, its
     files read into memory once per atlas, cleared and sized as that method does.
@@ -79,18 +101,25 @@ def _memory_font(prop, layouts: TextLayouts) -> ft2font.FT2Font:
     bytes are read in about 40 % of the time. The font, the fallback order and the Last Resort font are those of
     ``font_manager._get_font`` (3.11).
     """
-    font_path = backend_pdf.FontPath  # (3.11: a file path with a face index)
-    paths = tuple(
-        (os.path.realpath(f.path), f.face_index) if isinstance(f, font_path) else (os.path.realpath(f), 0)
-        for f in fontManager._find_fonts_by_props(prop)
-    )
     kerning = mpl.rcParams["text.kerning_factor"]
     last_resort = mpl.rcParams["font.enable_last_resort"]
-    key = (paths, kerning, last_resort)
-    font = layouts.fonts.get(key)
+    # the files found for ``prop`` depend on it and on the rcParams ``FontManager.findfont`` reads: looked up once
+    # per atlas for each (finding them and resolving their links cost as much as the layout of a short string)
+    params: Any = mpl.rcParams  # (indexed by names built here)
+    found = (hash(prop), *(_rc_key(params[f"font.{k}"]) for k in _FONT_RC), kerning, last_resort)
+    font = layouts.fonts_found.get(found)
     if font is None:
-        font = memory_font(paths, kerning, last_resort)
-        layouts.fonts[key] = font
+        font_path = backend_pdf.FontPath  # (3.11: a file path with a face index)
+        paths = tuple(
+            (os.path.realpath(f.path), f.face_index) if isinstance(f, font_path) else (os.path.realpath(f), 0)
+            for f in fontManager._find_fonts_by_props(prop)
+        )
+        key = (paths, kerning, last_resort)
+        font = layouts.fonts.get(key)
+        if font is None:
+            font = memory_font(paths, kerning, last_resort)
+            layouts.fonts[key] = font
+        layouts.fonts_found[found] = font
     font.clear()
     font.set_size(prop.get_size_in_points(), 72)
     return font
