@@ -205,3 +205,42 @@ def test_atlas_embeds_each_font_once(sample, tmp_path):
         pytest.skip("pdftotext (poppler) not installed: the page texts are not checked")
     text = subprocess.run(["pdftotext", str(tmp_path / "a.pdf"), "-"], capture_output=True, text=True).stdout
     assert "制图单位 Made by" in text and "检查项 Checklist" in text
+
+
+def test_atlas_text_layouts_kept_per_atlas(sample, tmp_path, monkeypatch):
+    """Each text is laid out once per atlas (by matplotlib's ``Text._get_layout``): the pages are byte for byte
+    those laid out anew every time, and a figure drawn by another renderer gets matplotlib's own layout."""
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    if not atlas_pdf._KEEP_SHOWN:
+        pytest.skip("text layouts are kept on matplotlib 3.11 only")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    kw = three_pilot_atlas(sample)
+    atlas_pdf._keep_text_layouts()
+    assert Text._get_layout is atlas_pdf._atlas_text_layout
+    calls = {"all": 0, "laid out": 0}
+    original, kept = atlas_pdf._text_layout, atlas_pdf._atlas_text_layout
+
+    def counted_original(text, renderer):
+        calls["laid out"] += 1
+        return original(text, renderer)
+
+    def counted_kept(text, renderer):
+        calls["all"] += 1
+        return kept(text, renderer)
+
+    monkeypatch.setattr(atlas_pdf, "_text_layout", counted_original)
+    monkeypatch.setattr(Text, "_get_layout", counted_kept)
+    once = atlas.write_atlas(tmp_path / "once.pdf", **kw).read_bytes()
+    assert 0 < calls["laid out"] < calls["all"] / 2
+    monkeypatch.setattr(Text, "_get_layout", original)
+    every_time = atlas.write_atlas(tmp_path / "every.pdf", **kw).read_bytes()
+    assert once == every_time
+    monkeypatch.setattr(Text, "_get_layout", kept)
+    fig = Figure(figsize=(3, 2), dpi=100)
+    atlas.new_canvas(fig)
+    t = fig.text(0.1, 0.5, "Made by\nline two", fontsize=12, ha="center")
+    renderer = fig.canvas.get_renderer()
+    a, b = kept(t, renderer), original(t, renderer)
+    assert (a[0].bounds, a[1], a[2]) == (b[0].bounds, b[1], b[2])

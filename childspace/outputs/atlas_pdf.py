@@ -24,6 +24,8 @@ from matplotlib.backends.backend_pdf import PdfPages, RendererPdf
 from matplotlib.figure import Figure
 from matplotlib.font_manager import fontManager, get_font
 from matplotlib.path import Path
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 from childspace.outputs._figure_base import FontBytes, OffscreenCanvas, memory_font
 
@@ -53,6 +55,8 @@ class TextLayouts:
         #: (ascent, descent, line gap) of each font, as matplotlib 3.11's ``Text._get_layout`` reads them at 72 dpi
         self.heights: dict[int, tuple[float, float, float] | tuple[None, None, None]] = {}
         self.file: Any = None
+        #: the layout of each text (``Text._get_layout``: its box and lines), by the text and what it depends on
+        self.text_boxes: dict[tuple, tuple] = {}
         #: the fonts the strings are measured and laid out with, read from memory (:func:`_memory_font`)
         self.fonts: dict[tuple, ft2font.FT2Font] = {}
         #: the same fonts, by the font properties and rcParams they were found for
@@ -381,6 +385,46 @@ class _Renderer(RendererPdf):
         return b"".join(ops)
 
 
+_text_layout = getattr(Text, "_get_layout")  # noqa: B009 - (private, not in the stubs)
+
+
+def _atlas_text_layout(text: Text, renderer) -> tuple:
+    """``Text._get_layout`` (3.11), kept per atlas for the pages' renderers (:class:`_Renderer`).
+
+    A text is laid out up to three times a page (its legend's box measured, then drawn; its own box; its lines),
+    and most of them are on every page: the result is a function of the text, its font, alignment, spacing,
+    rotation and the figure's dpi, with the sizes of the strings (kept per atlas too) and the font's line metrics.
+    Other renderers (the Agg canvases of the figures, a rasterized part of a page) get matplotlib's own.
+    """
+    layouts = getattr(getattr(renderer, "_renderer", renderer), "_layouts", None)
+    if not isinstance(layouts, TextLayouts) or text.get_wrap() or text.get_usetex():
+        return _text_layout(text, renderer)
+    key = (
+        text.get_text(),
+        hash(text.get_fontproperties()),
+        text._linespacing,  # type: ignore[attr-defined]  # (private in the stubs)
+        text.get_rotation(),
+        text.get_horizontalalignment(),
+        text.get_verticalalignment(),
+        text._get_multialignment(),  # type: ignore[attr-defined]
+        text.get_rotation_mode(),
+        text.get_parse_math(),
+        text.get_figure(root=True).dpi,  # type: ignore[union-attr]  # (a text being drawn is on a figure)
+    )
+    got = layouts.text_boxes.get(key)
+    if got is None:
+        got = layouts.text_boxes[key] = _text_layout(text, renderer)
+    bbox, lines, box = got
+    return Bbox(bbox.get_points().copy()), list(lines), box  # (a fresh box: callers may move it)
+
+
+def _keep_text_layouts() -> None:
+    """Text layouts kept per atlas from now on in this process (:func:`_atlas_text_layout`; the same layouts
+    for any other renderer)."""
+    if _KEEP_SHOWN and getattr(Text, "_get_layout") is _text_layout:  # noqa: B009
+        setattr(Text, "_get_layout", _atlas_text_layout)  # noqa: B010
+
+
 class AtlasCanvas(OffscreenCanvas):
     """An off-screen canvas that saves its figure as a page of a :class:`PdfPages` with shared text layouts."""
 
@@ -395,6 +439,7 @@ class AtlasCanvas(OffscreenCanvas):
         fig.dpi = 72  # 72 PDF points to an inch (Figure.savefig restores the dpi)
         width, height = fig.get_size_inches()
         file = filename._ensure_file()
+        _keep_text_layouts()
         try:
             file.newPage(width, height)
             renderer = MixedModeRenderer(
