@@ -247,8 +247,6 @@ ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str], set[str]] = {
     ("outputs.atlas", "outputs.figures"): {
         "_crs_for",
         "_decorate",
-        "_draw_boundaries",
-        "_fix_extent",
         "_metric",
         "_new_figure",
         "_style",

@@ -184,7 +184,7 @@ def test_atlas_pilot_pages_on_one_figure(sample, tmp_path, monkeypatch):
     one = atlas.write_atlas(tmp_path / "one.pdf", **kw).read_bytes()
     assert (mpl.rcParams["pdf.fonttype"], list(mpl.rcParams["font.family"])) == before
     fresh = atlas._pilot_page
-    monkeypatch.setattr(atlas, "_pilot_page", lambda *a: fresh(*a[:7]))  # a new figure for every page
+    monkeypatch.setattr(atlas, "_pilot_page", lambda *a: fresh(*a[:5]))  # a new figure for every page
     each = atlas.write_atlas(tmp_path / "each.pdf", **kw).read_bytes()
     assert len(re.findall(rb"/Type\s*/Page\b", one)) == 4
     assert one == each
@@ -244,3 +244,30 @@ def test_atlas_text_layouts_kept_per_atlas(sample, tmp_path, monkeypatch):
     renderer = fig.canvas.get_renderer()
     a, b = kept(t, renderer), original(t, renderer)
     assert (a[0].bounds, a[1], a[2]) == (b[0].bounds, b[1], b[2])
+
+
+def test_pilot_layers_answer_what_cx_answers(sample):
+    """The pilot pages take the boundaries and facilities around a unit from arrays read once: the same rows, in
+    the same order, as ``GeoDataFrame.cx`` gives; each pilot's catchment by its id."""
+    from childspace.outputs.figures import _crs_for, _metric
+
+    s = sample
+    crs = _crs_for(s["pilots"])
+    b = _metric(s["boundaries"], crs, "boundaries")
+    fac = _metric(s["facilities"], crs, "facilities")
+    cat = _metric(s["catchments"], crs, "catchments")
+    layers = atlas._PilotLayers(cat, b, fac)
+    minx, miny, maxx, maxy = b.total_bounds
+    w, h = maxx - minx, maxy - miny
+    boxes = [(minx + w * a, miny + h * a, minx + w * (a + 0.3), miny + h * (a + 0.4)) for a in (0, 0.35, 0.7)]
+    boxes += [(minx - 10 * w, miny - 10 * h, minx - 9 * w, miny - 9 * h), (minx, miny, maxx, maxy)]
+    for x0, y0, x1, y1 in boxes:
+        for gdf, tree in ((b, layers.b_tree), (fac, layers.fac_tree)):
+            want = gdf.reset_index(drop=True).cx[x0:x1, y0:y1].index.to_numpy()
+            assert np.array_equal(atlas._in_box(tree, x0, y0, x1, y1), want)
+    assert any(len(atlas._in_box(layers.fac_tree, *box)) for box in boxes[:3])
+    assert layers.catchments is not None
+    for pid, geoms in layers.catchments.items():
+        assert list(geoms) == list(cat.geometry[cat["pilot_id"].astype(str) == pid])
+    one = np.asarray(b.geometry.values[:3], dtype=object)
+    assert np.array_equal(atlas._total_bounds(one), b.iloc[:3].total_bounds)

@@ -602,6 +602,29 @@ def _crs_for(*layers: gpd.GeoDataFrame | None) -> CRS:
     raise DataError("nothing to draw: every layer given is empty", fix="check the inputs of the figure")
 
 
+#: the boundary levels as they are outlined: level, colour, line width, line style, legend label
+_BOUNDARY_STYLES = (
+    ("community", "#777777", 0.7, "--", "村社区边界 Community boundary"),
+    ("township", "#222222", 1.8, "-", "乡镇街道边界 Township boundary"),
+)
+
+
+def boundary_levels(b: gpd.GeoDataFrame) -> np.ndarray:
+    """The level of each boundary (``level`` as text; all communities without the column)."""
+    return b["level"].astype(str).to_numpy() if "level" in b.columns else np.array(["community"] * len(b))
+
+
+def draw_outlines(ax: Axes, level: np.ndarray, outlines: np.ndarray, handles: list) -> None:
+    """The outlines of boundaries (``outlines``: their ``.boundary``; ``level``: :func:`boundary_levels`) as
+    :func:`_draw_boundaries` draws them, each level drawn with its legend entry, without names."""
+    for lev, colour, lw, ls, lab in _BOUNDARY_STYLES:
+        sel = level == lev
+        if not sel.any():
+            continue
+        line_collection(ax, outlines[sel], color=colour, linewidth=lw, linestyle=ls, zorder=6)
+        handles.append(Line2D([], [], color=colour, lw=lw + 0.5, ls=ls, label=lab))
+
+
 def _draw_boundaries(
     ax,
     b: gpd.GeoDataFrame | None,
@@ -612,12 +635,9 @@ def _draw_boundaries(
 ) -> None:
     if b is None or not len(b):
         return
-    level = b["level"].astype(str).to_numpy() if "level" in b.columns else np.array(["community"] * len(b))
+    level = boundary_levels(b)
     halo = [patheffects.withStroke(linewidth=3, foreground="white")]
-    for lev, colour, lw, ls, lab in (
-        ("community", "#777777", 0.7, "--", "村社区边界 Community boundary"),
-        ("township", "#222222", 1.8, "-", "乡镇街道边界 Township boundary"),
-    ):
+    for lev, colour, lw, ls, lab in _BOUNDARY_STYLES:
         sub = b[level == lev]
         if not len(sub):
             continue
@@ -655,7 +675,12 @@ def _draw_boundaries(
 
 def _fix_extent(ax, *layers: gpd.GeoDataFrame | None, pad: float = 0.04) -> None:
     b = np.array([g.total_bounds for g in layers if g is not None and len(g)])
-    minx, miny, maxx, maxy = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+    set_extent(ax, (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()), pad=pad)
+
+
+def set_extent(ax, bounds: Sequence[float] | np.ndarray, pad: float = 0.04) -> None:
+    """The map's extent around ``bounds`` (minx, miny, maxx, maxy), as :func:`_fix_extent` sets it."""
+    minx, miny, maxx, maxy = bounds
     dx, dy = (maxx - minx) or 100.0, (maxy - miny) or 100.0
     ax.set_xlim(minx - pad * dx, maxx + pad * dx)
     ax.set_ylim(miny - (pad + 0.08) * dy, maxy + (pad + 0.06) * dy)  # room for scale bar and arrow

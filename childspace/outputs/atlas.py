@@ -23,6 +23,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_pdf import PdfPages
@@ -33,13 +34,17 @@ from pyproj import CRS
 
 from childspace._atomic import atomic_path
 from childspace._errors import ChildspaceWarning, DataError
-from childspace.outputs._figure_base import new_canvas, polygon_collection
+from childspace.outputs._figure_base import (
+    boundary_levels,
+    draw_outlines,
+    new_canvas,
+    polygon_collection,
+    set_extent,
+)
 from childspace.outputs.atlas_pdf import TextLayouts, save_page
 from childspace.outputs.figures import (
     _crs_for,
     _decorate,
-    _draw_boundaries,
-    _fix_extent,
     _metric,
     _new_figure,
     _style,
@@ -117,48 +122,89 @@ def _to_paper(fig: Figure, paper: str) -> Figure:
     return fig
 
 
+class _PilotLayers:
+    """The layers of the pilot pages (already in the pages' metric CRS), read into arrays once for all pages: each
+    page takes its unit's catchment and the boundaries and facilities around it from these.
+
+    ``catchments`` by pilot id (as text); the boundaries' levels and outlines (``.boundary``); the facilities'
+    coordinates and categories; a spatial index of each, answering what ``GeoDataFrame.cx`` answers (the rows
+    whose geometry intersects a box, in their order).
+    """
+
+    def __init__(
+        self,
+        catchments: gpd.GeoDataFrame | None,
+        b: gpd.GeoDataFrame | None,
+        fac: gpd.GeoDataFrame | None,
+    ) -> None:
+        self.catchments: dict[str, np.ndarray] | None = None
+        if catchments is not None and len(catchments) and "pilot_id" in catchments.columns:
+            ids = catchments["pilot_id"].astype(str).to_numpy()
+            geoms = np.asarray(catchments.geometry.values, dtype=object)
+            self.catchments = {k: geoms[ids == k] for k in dict.fromkeys(ids.tolist())}
+        self.b_level: np.ndarray | None = None
+        if b is not None:
+            b_geoms = np.asarray(b.geometry.values, dtype=object)
+            self.b_tree = shapely.STRtree(b_geoms)
+            self.b_level = boundary_levels(b)
+            self.b_outline = shapely.boundary(b_geoms)
+        self.fac_kind: np.ndarray | None = None
+        if fac is not None and len(fac) and "category" in fac.columns:
+            f_geoms = np.asarray(fac.geometry.values, dtype=object)
+            self.fac_tree = shapely.STRtree(f_geoms)
+            self.fac_kind = fac["category"].astype(str).to_numpy()
+            self.fac_point = shapely.get_type_id(f_geoms) == 0
+            self.fac_x, self.fac_y = shapely.get_x(f_geoms), shapely.get_y(f_geoms)
+
+
+def _in_box(tree: shapely.STRtree, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    """The positions of the geometries of ``tree`` that intersect the box, in order (``GeoDataFrame.cx``)."""
+    return np.sort(tree.query(shapely.box(x0, y0, x1, y1), predicate="intersects"))
+
+
+def _total_bounds(geoms: np.ndarray) -> np.ndarray:
+    """``GeoSeries.total_bounds`` of ``geoms``."""
+    b = shapely.bounds(geoms)
+    return np.array((np.nanmin(b[:, 0]), np.nanmin(b[:, 1]), np.nanmax(b[:, 2]), np.nanmax(b[:, 3])))
+
+
 def _pilot_page(
     ps: gpd.GeoDataFrame,
     i: int,
-    catchments: gpd.GeoDataFrame | None,
-    b: gpd.GeoDataFrame | None,
-    fac: gpd.GeoDataFrame | None,
+    layers: _PilotLayers,
     synthetic: bool,
     crs: CRS,
     page: tuple[Figure, Axes] | None = None,
 ) -> Figure:
     """One pilot unit: its map (unit, catchment, facilities nearby) and its checklist.
 
-    ``ps`` (the pilots), ``catchments``, ``b`` (boundaries) and ``fac`` (facilities) are already in the local
-    metric ``crs`` (brought there once for all pages); only the boundaries in the page's extent are drawn.
+    ``ps`` (the pilots) and ``layers`` (catchments, boundaries, facilities) are already in the local metric
+    ``crs`` (brought there once for all pages); only the boundaries in the page's extent are drawn.
     ``page``: the figure and map axes of the previous pilot page, saved and emptied (:func:`_empty_page`), drawn
     on again (a new figure otherwise).
     """
     row = ps.iloc[i]
-    one = ps.iloc[[i]]
-    cat = None
-    if catchments is not None and len(catchments) and "pilot_id" in catchments.columns:
-        c = catchments[catchments["pilot_id"].astype(str) == str(row["pilot_id"])]
-        cat = c if len(c) else None
-    area = cat if cat is not None and len(cat) else one
+    one = np.asarray(ps.geometry.values[i : i + 1], dtype=object)
+    cat = layers.catchments.get(str(row["pilot_id"])) if layers.catchments is not None else None
+    area = cat if cat is not None else one
+    area_bounds = _total_bounds(area)
     st = str(row["status"])
     zh, en, colour, sym = STATUS_LABELS[st]
     fig, ax = page if page is not None else _new_figure()
     ax.set_position((0.02, 0.08, 0.52, 0.8))
-    _fix_extent(ax, area, pad=0.25)  # the extent first: the boundaries outside it are left out of the page
+    set_extent(ax, area_bounds, pad=0.25)  # the extent first: the boundaries outside it are left out of the page
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     handles: list = []
-    _draw_boundaries(ax, b.cx[x0:x1, y0:y1] if b is not None else None, handles, label_limit=0)
-    if cat is not None and len(cat):
-        polygon_collection(
-            ax, cat.geometry, "#deebf7", edgecolor="#555555", linestyle="--", linewidth=1.0, zorder=2
-        )
+    if layers.b_level is not None:
+        near_b = _in_box(layers.b_tree, x0, y0, x1, y1)
+        draw_outlines(ax, layers.b_level[near_b], layers.b_outline[near_b], handles)
+    if cat is not None:
+        polygon_collection(ax, cat, "#deebf7", edgecolor="#555555", linestyle="--", linewidth=1.0, zorder=2)
         handles.append(Patch(facecolor="#deebf7", edgecolor="#555555", ls="--", label="服务范围 Catchment"))
-    poly = one.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
-    if poly.any():
+    if np.isin(shapely.get_type_id(one), (3, 6)).any():  # Polygon, MultiPolygon
         polygon_collection(
             ax,
-            one.geometry,
+            one,
             colour,
             alpha=0.5,
             edgecolor="black",
@@ -168,8 +214,8 @@ def _pilot_page(
         )
     else:
         ax.scatter(
-            one.geometry.x,
-            one.geometry.y,
+            shapely.get_x(one),
+            shapely.get_y(one),
             s=160,
             c=colour,
             marker=STATUS_MARKERS[st][0],
@@ -180,22 +226,25 @@ def _pilot_page(
     handles.append(
         Patch(facecolor=colour, edgecolor="black", hatch=STATUS_MARKERS[st][1], label=f"{sym} {zh} {en}")
     )
-    if fac is not None and len(fac):
-        minx, miny, maxx, maxy = area.total_bounds
+    if layers.fac_kind is not None:
+        minx, miny, maxx, maxy = area_bounds
         pad = max(maxx - minx, maxy - miny) * 0.3 + 200
-        near = fac.cx[minx - pad : maxx + pad, miny - pad : maxy + pad]
-        if "category" in near.columns and len(near):
-            kinds = near["category"].astype(str).to_numpy()
-            keys = pd.unique(kinds)
+        near = _in_box(layers.fac_tree, minx - pad, miny - pad, maxx + pad, maxy + pad)
+        if len(near):
+            if not layers.fac_point[near].all():
+                raise ValueError("x attribute access only provided for Point geometries")  # (as GeoSeries.x)
+            kinds = layers.fac_kind[near]
+            keys = list(dict.fromkeys(kinds.tolist()))  # (in order of appearance, as pd.unique)
+            code_of = {k: n for n, k in enumerate(keys)}
             # one marker layer, the categories in turn (as drawn one after another before)
-            order = np.argsort(pd.Categorical(kinds, categories=keys).codes, kind="stable")
+            codes = np.array([code_of[k] for k in kinds.tolist()])
+            order = np.argsort(codes, kind="stable")
             cols = np.array([CATEGORY_COLOURS.get(k, "#555555") for k in keys], dtype=object)
-            codes = pd.Categorical(kinds, categories=keys).codes[order]
             ax.scatter(
-                near.geometry.x.to_numpy()[order],
-                near.geometry.y.to_numpy()[order],
+                layers.fac_x[near][order],
+                layers.fac_y[near][order],
                 s=45,
-                c=list(cols[codes]),
+                c=list(cols[codes[order]]),
                 edgecolors="white",
                 linewidths=1.0,
                 zorder=7,
@@ -212,7 +261,7 @@ def _pilot_page(
                         label=element_label(key),
                     )
                 )
-    _fix_extent(ax, area, pad=0.25)  # (again: the collections above may have widened the limits)
+    set_extent(ax, area_bounds, pad=0.25)  # (again: the collections above may have widened the limits)
     title = f"{row['pilot_id']} {row['name']}"
     _decorate(fig, ax, title, synthetic, [], crs)
     fig.legend(
@@ -560,9 +609,11 @@ def _pages(
                 ChildspaceWarning,
                 stacklevel=3,
             )
-        ps_cat = _metric(catchments, crs, "catchments")
-        b_m = _metric(boundaries, crs, "boundaries")
-        fac_m = _metric(facilities, crs, "facilities")
+        layers = _PilotLayers(
+            _metric(catchments, crs, "catchments"),
+            _metric(boundaries, crs, "boundaries"),
+            _metric(facilities, crs, "facilities"),
+        )
         order = np.lexsort(
             (
                 ps["pilot_id"].astype(str).to_numpy(),
@@ -574,7 +625,7 @@ def _pages(
             if page is not None:
                 _empty_page(*page)
             with _style():  # (not held across the yield: the caller's style contexts nest around it)
-                fig = _pilot_page(ps, int(i), ps_cat, b_m, fac_m, info.synthetic, crs, page)
+                fig = _pilot_page(ps, int(i), layers, info.synthetic, crs, page)
             page = (fig, fig.axes[0])
             yield fig
 
