@@ -271,3 +271,21 @@ def test_pilot_layers_answer_what_cx_answers(sample):
         assert list(geoms) == list(cat.geometry[cat["pilot_id"].astype(str) == pid])
     one = np.asarray(b.geometry.values[:3], dtype=object)
     assert np.array_equal(atlas._total_bounds(one), b.iloc[:3].total_bounds)
+
+
+def test_metric_layers_kept_within_the_atlas(sample):
+    """Within ``metric_layers_kept`` a layer is brought to a CRS once (the same result for the same layer, CRS and
+    simplification); another layer, CRS or simplification gets its own, and nothing is kept outside the block."""
+    from childspace.outputs import _figure_base as fb
+
+    b = sample["boundaries"]
+    crs = fb._crs_for(b)
+    with fb.metric_layers_kept():
+        one = fb._metric(b, crs, "boundaries", simplify_m=5.0)
+        assert fb._metric(b, crs, "boundaries", simplify_m=5.0) is one
+        plain = fb._metric(b, crs, "boundaries")
+        assert plain is not one and len(plain) == len(one)
+        other = fb._metric(b.copy(), crs, "boundaries", simplify_m=5.0)
+        assert other is not one and other.geom_equals(one).all()
+    assert fb._metric(b, crs, "boundaries", simplify_m=5.0) is not one
+    assert fb._metric(b, crs, "boundaries", simplify_m=5.0).geom_equals(one).all()

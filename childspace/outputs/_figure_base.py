@@ -10,12 +10,14 @@ of markers and of each other (:class:`_Labels`). Fonts and the drawing style are
 
 from __future__ import annotations
 
+import contextvars
 import io
 import os
 import struct
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, overload
 
 import geopandas as gpd
@@ -556,6 +558,23 @@ def _new_figure() -> tuple[Figure, Axes]:
     return fig, ax
 
 
+#: layers already brought to a metric CRS, kept while :func:`metric_layers_kept` is in force: (id of the layer,
+#: simplification) -> [(layer, CRS, result)]
+_METRIC_KEPT: contextvars.ContextVar[dict | None] = contextvars.ContextVar("cs_metric_kept", default=None)
+
+
+@contextmanager
+def metric_layers_kept() -> Iterator[None]:
+    """Within this block :func:`_metric` brings each layer to a CRS once (the atlas's category pages draw the same
+    boundaries and facilities ten times over); the layers must not change meanwhile, nor their results be changed
+    in place (the figures copy what they change)."""
+    token = _METRIC_KEPT.set({})
+    try:
+        yield
+    finally:
+        _METRIC_KEPT.reset(token)
+
+
 @overload
 def _metric(gdf: None, crs: CRS, what: str, simplify_m: float = 0.0) -> None: ...
 @overload
@@ -579,6 +598,11 @@ def _metric(
             feature=what,
             fix="load it through childspace.inputs.loaders or set its CRS with .set_crs()",
         )
+    kept = _METRIC_KEPT.get()
+    if kept is not None:
+        for layer, layer_crs, result in kept.get((id(gdf), simplify_m), ()):
+            if layer is gdf and (layer_crs is crs or layer_crs == crs):
+                return result
     out = gdf.to_crs(crs)
     out = out[~(out.geometry.isna() | out.geometry.is_empty)]
     if simplify_m > 0 and len(out):
@@ -588,6 +612,8 @@ def _metric(
             ),
             crs=out.crs,
         )
+    if kept is not None:
+        kept.setdefault((id(gdf), simplify_m), []).append((gdf, crs, out))
     return out
 
 

@@ -37,6 +37,7 @@ from childspace._errors import ChildspaceWarning, DataError
 from childspace.outputs._figure_base import (
     boundary_levels,
     draw_outlines,
+    metric_layers_kept,
     new_canvas,
     polygon_collection,
     set_extent,
@@ -531,7 +532,8 @@ def write_atlas(
             else []
         )
     )
-    with bundled_font_first():  # the PDF embeds the bundled font's glyphs (fast to subset)
+    # the PDF embeds the bundled font's glyphs (fast to subset); each layer brought to a page's CRS once
+    with bundled_font_first(), metric_layers_kept():
         figs = _pages(
             boundaries,
             uc,
