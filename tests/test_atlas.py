@@ -289,3 +289,26 @@ def test_metric_layers_kept_within_the_atlas(sample):
         assert other is not one and other.geom_equals(one).all()
     assert fb._metric(b, crs, "boundaries", simplify_m=5.0) is not one
     assert fb._metric(b, crs, "boundaries", simplify_m=5.0).geom_equals(one).all()
+
+
+def test_pilot_legends_built_once_per_entries(sample, tmp_path, monkeypatch):
+    """A pilot page whose legend has the entries of an earlier page's shows that legend again (built once); the
+    pages are those of a new legend each (compared with new figures in test_atlas_pilot_pages_on_one_figure)."""
+    from matplotlib.figure import Figure
+
+    built: list[tuple] = []
+    legend = Figure.legend
+
+    def counted(fig, *a, **kw):
+        built.append(tuple(h.get_label() for h in kw["handles"]))
+        return legend(fig, *a, **kw)
+
+    monkeypatch.setattr(Figure, "legend", counted)
+    s = sample
+    pilots = s["pilots"].head(6)
+    path = atlas.write_atlas(
+        tmp_path / "a.pdf", boundaries=s["boundaries"], facilities=s["facilities"], pilots_status=pilots
+    )
+    data = path.read_bytes()
+    assert len(re.findall(rb"/Type\s*/Page\b", data)) == 6
+    assert len(built) == len(set(built)) and 1 <= len(built) < 6

@@ -28,6 +28,7 @@ from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from pyproj import CRS
@@ -156,6 +157,8 @@ class _PilotLayers:
             self.fac_kind = fac["category"].astype(str).to_numpy()
             self.fac_point = shapely.get_type_id(f_geoms) == 0
             self.fac_x, self.fac_y = shapely.get_x(f_geoms), shapely.get_y(f_geoms)
+        #: the pages' legends, by their figure and entries (:func:`_pilot_page`)
+        self.legends: dict[tuple, Legend] = {}
 
 
 def _in_box(tree: shapely.STRtree, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
@@ -265,14 +268,23 @@ def _pilot_page(
     set_extent(ax, area_bounds, pad=0.25)  # (again: the collections above may have widened the limits)
     title = f"{row['pilot_id']} {row['name']}"
     _decorate(fig, ax, title, synthetic, [], crs)
-    fig.legend(
-        handles=handles,
-        loc="upper left",
-        bbox_to_anchor=(0.58, 0.42),
-        fontsize=9,
-        frameon=True,
-        title="图例 Legend",
-    )
+    # a legend of the same entries as an earlier page's (on this figure) is that legend again, built once
+    key = (id(fig), *(h.get_label() for h in handles))
+    leg = layers.legends.get(key)
+    if leg is None or leg.get_figure(root=False) not in (None, fig):
+        layers.legends[key] = fig.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(0.58, 0.42),
+            fontsize=9,
+            frameon=True,
+            title="图例 Legend",
+        )
+    else:  # (as Figure.legend adds a new one)
+        leg.set_figure(fig)
+        fig.legends.append(leg)
+        setattr(leg, "_remove_method", fig.legends.remove)  # noqa: B010 - (private, not in the stubs)
+        fig.stale = True
     # the checklist
     lines = [f"状态 Status: {status_text(st)}", ""]
     meta = []
