@@ -233,11 +233,10 @@ def detach_route_sequences(routes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     data = routes.attrs.get("childspace_routes")
     if data is None or not hasattr(data, "detached"):
         return routes
-    positions = pd.DataFrame(index=pd.RangeIndex(int(data.n_edges)))  # the network's edges, by position
     kinds = set(routes["route"].astype(str).unique()) if "route" in routes.columns else set()
     for kind in ("safest", "shortest"):
         if kind in kinds:
-            route_edge_use(routes, positions, kind)  # kept in the sequences' per-street counts
+            children_per_edge(routes, int(data.n_edges), kind)  # kept in the sequences' per-street counts
     out = routes.copy(deep=False)
     out.attrs = {**routes.attrs, "childspace_routes": data.detached()}
     return out
