@@ -8,13 +8,13 @@ calls it and re-exports :func:`write_outputs` and :func:`write_geopackage`.
 from __future__ import annotations
 
 import os
-import pickle
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from childspace import _handoff as handoff
 from childspace._forkpool import Task, TaskPool, TaskResult, can_fork, default_workers
 from childspace._progress import counter
 from childspace.run import outdir
@@ -246,9 +246,10 @@ class OutputRun:
         the base map is still being read); False: when a process is free (one runs beside this one while it
         computes).
 
-        The value goes back through a pickle file in the staging folder (read, then deleted), not through the
-        pipe, so that neither process holds it twice; the task's warnings are raised here and its error is
-        raised here as soon as it is known (at the next ``progress``)."""
+        The value goes back through a file in the staging folder (:mod:`childspace._handoff`: its arrays are
+        mapped, not read, then the file is deleted), not through the pipe, so that neither process holds it
+        twice; the task's warnings are raised here and its error is raised here as soon as it is known (at the
+        next ``progress``)."""
         if not self.pool.forked:
             return None
         name = f"{name} ({len(self._beside) + 1})" if name in self._beside else name
@@ -256,9 +257,9 @@ class OutputRun:
 
         def run() -> str:
             value = fn()
-            fd, path = tempfile.mkstemp(prefix=".beside.", suffix=".pickle", dir=stage)
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            fd, path = tempfile.mkstemp(prefix=".beside.", suffix=".handoff", dir=stage)
+            os.close(fd)
+            handoff.dump(value, path)
             return path
 
         self.pool.submit([Task(name, run, weight=1000)])
@@ -272,8 +273,7 @@ class OutputRun:
             self._beside_stats.append(r)
             path = Path(r.value)
             try:
-                with open(path, "rb") as f:
-                    return pickle.load(f)
+                return handoff.load(path)
             finally:
                 path.unlink(missing_ok=True)
 

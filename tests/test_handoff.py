@@ -1,0 +1,78 @@
+"""The hand-off file of a value computed on another process: exact round trip, buffers mapped, not copied."""
+
+from __future__ import annotations
+
+import hashlib
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from childspace import _handoff
+from childspace.run.results import RouteResults
+
+
+def _frame(n: int = 50_000) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(7)
+    return gpd.GeoDataFrame(
+        {
+            "origin_id": pd.array([f"h{i}" for i in range(n)], dtype="str"),
+            "school_id": np.array([f"s{i % 13}" if i % 5 else None for i in range(n)], dtype=object),
+            "length_m": rng.uniform(0, 3000, n),
+            "worst_level": rng.integers(1, 5, n),
+            "assigned": rng.random(n) < 0.5,
+        },
+        geometry=shapely.points(rng.uniform(0, 1000, (n, 2))),
+        crs="EPSG:4549",
+    )
+
+
+def test_round_trip_is_exact_and_arrays_are_views_of_the_file(tmp_path):
+    g = _frame()
+    strided = np.arange(40_000, dtype=np.float64)[::2]  # not contiguous: pickled in band, still exact
+    value = RouteResults(layers={"routes": g}, tables={"t": pd.DataFrame(g.drop(columns="geometry"))})
+    value.messages = ["路线 routes"]
+    path = tmp_path / "x.handoff"
+    _handoff.dump({"r": value, "strided": strided, "big": np.ones((300, 200))}, path)
+
+    back = _handoff.load(path)
+    path.unlink()  # the mapping outlives the file's name
+    r = back["r"]
+    pd.testing.assert_frame_equal(r.layers["routes"], g)
+    pd.testing.assert_frame_equal(r.tables["t"], value.tables["t"])
+    assert r.layers["routes"].crs == g.crs
+    assert r.messages == ["路线 routes"]
+    np.testing.assert_array_equal(back["strided"], strided)
+
+    big = back["big"]
+    assert big.shape == (300, 200) and big.flags.c_contiguous
+    # the large array is not an allocation of its own: it is backed by the mapped file (its base is a buffer)
+    assert not big.flags.owndata and big.base is not None
+    assert big.flags.writeable
+    big[0, 0] = 5.0  # copy-on-write: this process's page only
+    assert big[0, 0] == 5.0 and big[0, 1] == 1.0
+
+
+def test_writing_to_a_loaded_array_leaves_the_file_unchanged(tmp_path):
+    path = tmp_path / "y.handoff"
+    _handoff.dump(np.arange(100_000, dtype=np.int64), path)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    a = _handoff.load(path)
+    a[:] = -1
+    del a
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    np.testing.assert_array_equal(_handoff.load(path), np.arange(100_000))
+
+
+def test_a_truncated_or_foreign_file_is_refused_with_its_name(tmp_path):
+    path = tmp_path / "z.handoff"
+    _handoff.dump(np.arange(10_000), path)
+    data = path.read_bytes()
+    path.write_bytes(data[:-8])
+    with pytest.raises(ValueError, match="z.handoff: not a complete hand-off file"):
+        _handoff.load(path)
+    path.write_bytes(b"short")
+    with pytest.raises(ValueError, match="z.handoff: not a hand-off file"):
+        _handoff.load(path)
