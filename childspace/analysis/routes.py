@@ -600,7 +600,6 @@ def _assemble(
         d["assigned"] = (a_pos_all[oi] == sch) & (sch >= 0)
         d["_kind"] = np.full(k, 0 if kind == "shortest" else 1, dtype=np.int8)
         d["_cat"] = np.full(k, b["cat_code"], dtype=np.int64)
-        d["_none"] = np.full(k, bool((sch < 0).all()))  # a block without schools (school_id: object)
         if kind == "shortest":
             prev = short_rows.get(cat)
             short_rows[cat] = d if prev is None else {c: np.concatenate([prev[c], d[c]]) for c in d}
@@ -693,7 +692,7 @@ def _merge_frames(
         out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries([], crs=WGS84).values, crs=WGS84)
         return out[[c for c in _ORDER if c in out.columns]]
     cols = {
-        c: np.concatenate([f[0].pop(c) for f in frames]) for c in ("_oi", "_sch", "_kind", "_cat", "_none")
+        c: np.concatenate([f[0].pop(c) for f in frames]) for c in ("_oi", "_sch", "_kind", "_cat")
     }
     g = np.concatenate([f[1] for f in frames])
     oi, sch, kind = cols["_oi"], cols["_sch"], cols["_kind"]
@@ -712,22 +711,14 @@ def _merge_frames(
         c_rank = pd.factorize(cat_arr, sort=True)[0][cat_code]
         order = np.lexsort((kind, o_rank, c_rank))  # "shortest" before "safest"
     oi, sch, kind, cat_code = oi[order], sch[order], kind[order], cat_code[order]
-    none = cols["_none"][order]
     data: dict[str, Any] = {
         "origin_id": _texts(oid, oi),
         "school_id": None,
         "category": _texts(cat_arr, cat_code),
         "route": _texts(np.array(["shortest", "safest"], dtype=object), kind.astype(np.int64)),
     }
-    # school_id is text, or object where some block of rows had no school at all (as the layer always had it):
-    # missing is then None in the blocks without schools and NaN in the others
-    if none.any():
-        sid = np.asarray(fid, dtype=object)[np.maximum(sch, 0)]
-        sid[sch < 0] = None
-        sid[(sch < 0) & ~none] = np.nan
-        data["school_id"] = pd.Series(sid, dtype=object)
-    else:
-        data["school_id"] = _texts(fid, sch)
+    # school_id is text (missing where a row has no school), as the other id columns
+    data["school_id"] = _texts(fid, sch)
     # the other columns: each chunk's values put in their place (no joined copy), the chunk then freed
     place = np.empty(order.size, dtype=np.int64)
     place[order] = np.arange(order.size)
