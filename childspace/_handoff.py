@@ -6,10 +6,12 @@ the way back: from the file into the reading process's memory, then into each ar
 1.2 s of CPU and 170,000 page faults in the waiting process, on the run's critical path.
 
 Here the value is pickled with protocol 5 and its large contiguous buffers (numpy arrays, Arrow buffers) are
-written out of band, after the pickle stream, each at an aligned offset (PEP 574). The reader maps the file
-copy-on-write (``MAP_PRIVATE``) and gives pickle those slices of the mapping: the arrays are views of the
-file's pages in the page cache, writable (a page written is copied for this process only, the file is not
-changed), and nothing is read until it is used. The file may be deleted as soon as it is mapped.
+written out of band, after the pickle stream, each at an offset that is a multiple of the page size (PEP 574).
+The reader maps each buffer on its own, copy-on-write (``MAP_PRIVATE``), and gives pickle those mappings: the
+arrays are views of the file's pages in the page cache, writable (a page written is copied for this process
+only, the file is not changed), nothing is read until it is used, and an array's pages are unmapped when it is
+freed (one mapping of the whole file would keep every page it touched until the last array went). The file
+may be deleted as soon as it is loaded.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 __all__ = ["dump", "load"]
 
 _MAGIC = b"CSHANDOFF1\0\0\0\0\0\0"  # 16 bytes
-_ALIGN = 64  # every buffer starts at a multiple of this (any dtype's alignment, a cache line)
+_ALIGN = mmap.ALLOCATIONGRANULARITY  # every buffer starts at a multiple of this (a mapping's offset must)
 _HEAD = struct.Struct("<16sQQQ")  # magic, pickle length, number of buffers, offset of the buffer table
 _ENTRY = struct.Struct("<QQ")  # offset, length of one buffer
 
@@ -57,22 +59,23 @@ def dump(value: Any, path: str | os.PathLike[str]) -> None:
 
 
 def load(path: str | os.PathLike[str]) -> Any:
-    """The value :func:`dump` wrote to ``path``; its out-of-band buffers are copy-on-write views of the file.
-
-    The mapping lives as long as an array made from it; the file itself can be deleted once this returns.
-    """
+    """The value :func:`dump` wrote to ``path``; its out-of-band buffers are copy-on-write mappings of the file,
+    one per buffer (each lives as long as an array made from it; the file's name can be deleted at once)."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        if size < _HEAD.size:
+        head = f.read(_HEAD.size)
+        if len(head) < _HEAD.size:
             raise ValueError(f"{Path(path)}: not a hand-off file (only {size} bytes)")
-        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
-    magic, n, nbuf, table_at = _HEAD.unpack_from(mm, 0)
-    if magic != _MAGIC or table_at + nbuf * _ENTRY.size != size:
-        mm.close()
-        raise ValueError(f"{Path(path)}: not a complete hand-off file")
-    whole = memoryview(mm)
-    buffers = [
-        whole[off : off + length]
-        for off, length in (_ENTRY.unpack_from(mm, table_at + i * _ENTRY.size) for i in range(nbuf))
-    ]
-    return pickle.loads(whole[_HEAD.size : _HEAD.size + n], buffers=buffers)
+        magic, n, nbuf, table_at = _HEAD.unpack(head)
+        if magic != _MAGIC or table_at + nbuf * _ENTRY.size != size:
+            raise ValueError(f"{Path(path)}: not a complete hand-off file")
+        data = f.read(n)
+        f.seek(table_at)
+        table = f.read(nbuf * _ENTRY.size)
+        buffers = []
+        for i in range(nbuf):
+            off, length = _ENTRY.unpack_from(table, i * _ENTRY.size)
+            buffers.append(
+                mmap.mmap(f.fileno(), length, access=mmap.ACCESS_COPY, offset=off) if length else bytearray()
+            )
+    return pickle.loads(data, buffers=buffers)

@@ -76,3 +76,19 @@ def test_a_truncated_or_foreign_file_is_refused_with_its_name(tmp_path):
     path.write_bytes(b"short")
     with pytest.raises(ValueError, match="z.handoff: not a hand-off file"):
         _handoff.load(path)
+
+
+def test_each_buffer_is_mapped_on_its_own_and_unmapped_when_its_array_goes(tmp_path):
+    path = tmp_path / "w.handoff"
+    _handoff.dump({"a": np.arange(200_000.0), "b": np.ones(300_000), "empty": np.zeros(0)}, path)
+
+    def mappings() -> int:
+        with open("/proc/self/maps") as f:
+            return sum(str(path) in line for line in f)
+
+    v = _handoff.load(path)
+    assert v["empty"].shape == (0,)
+    assert mappings() == 2
+    del v["a"]
+    assert mappings() == 1  # a's pages are given back while b is still used
+    np.testing.assert_array_equal(v["b"], np.ones(300_000))
