@@ -691,9 +691,7 @@ def _merge_frames(
         df["verdict_assumed"] = False
         out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries([], crs=WGS84).values, crs=WGS84)
         return out[[c for c in _ORDER if c in out.columns]]
-    cols = {
-        c: np.concatenate([f[0].pop(c) for f in frames]) for c in ("_oi", "_sch", "_kind", "_cat")
-    }
+    cols = {c: np.concatenate([f[0].pop(c) for f in frames]) for c in ("_oi", "_sch", "_kind", "_cat")}
     g = np.concatenate([f[1] for f in frames])
     oi, sch, kind = cols["_oi"], cols["_sch"], cols["_kind"]
     cat_code = cols["_cat"]
