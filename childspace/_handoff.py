@@ -58,9 +58,38 @@ def dump(value: Any, path: str | os.PathLike[str]) -> None:
         v.release()
 
 
-def load(path: str | os.PathLike[str]) -> Any:
+#: file systems whose files are mapped (elsewhere, e.g. NFS or SMB, where a file deleted while mapped lingers as
+#: a hidden file in its folder, or FUSE, where mapping may fail, the buffers are read into memory)
+LOCAL_FS = frozenset(
+    {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "ramfs", "overlay", "zfs", "f2fs", "jfs"}
+)
+
+
+def _fs_type(path: str | os.PathLike[str]) -> str | None:
+    """The type of the file system holding ``path`` (Linux ``/proc/self/mounts``; None where unknown)."""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as f:
+            mounts = [line.split()[1:3] for line in f if len(line.split()) > 2]
+    except OSError:
+        return None
+    real = os.path.realpath(path)
+    best, kind = "", None
+    for point, fs in mounts:
+        point = point.replace("\\040", " ")
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fs
+    return kind
+
+
+def load(path: str | os.PathLike[str], mapped: bool | None = None) -> Any:
     """The value :func:`dump` wrote to ``path``; its out-of-band buffers are copy-on-write mappings of the file,
-    one per buffer (each lives as long as an array made from it; the file's name can be deleted at once)."""
+    one per buffer (each lives as long as an array made from it; the file's name can be deleted at once).
+
+    ``mapped``: None (default) maps the buffers where the file is on a local file system (:data:`LOCAL_FS`) and
+    reads them into memory elsewhere; False always reads them; True always maps them."""
+    if mapped is None:
+        mapped = _fs_type(path) in LOCAL_FS
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         head = f.read(_HEAD.size)
@@ -72,10 +101,19 @@ def load(path: str | os.PathLike[str]) -> Any:
         data = f.read(n)
         f.seek(table_at)
         table = f.read(nbuf * _ENTRY.size)
-        buffers = []
+        buffers: list[Any] = []
         for i in range(nbuf):
             off, length = _ENTRY.unpack_from(table, i * _ENTRY.size)
-            buffers.append(
-                mmap.mmap(f.fileno(), length, access=mmap.ACCESS_COPY, offset=off) if length else bytearray()
-            )
+            buf: Any = None
+            if mapped and length:
+                try:
+                    buf = mmap.mmap(f.fileno(), length, access=mmap.ACCESS_COPY, offset=off)
+                except (OSError, ValueError):  # a file system that cannot map: read, from here on
+                    mapped = False
+            if buf is None:
+                buf = bytearray(length)
+                f.seek(off)
+                if f.readinto(buf) != length:
+                    raise ValueError(f"{Path(path)}: not a complete hand-off file")
+            buffers.append(buf)
     return pickle.loads(data, buffers=buffers)

@@ -86,9 +86,41 @@ def test_each_buffer_is_mapped_on_its_own_and_unmapped_when_its_array_goes(tmp_p
         with open("/proc/self/maps") as f:
             return sum(str(path) in line for line in f)
 
-    v = _handoff.load(path)
+    v = _handoff.load(path, mapped=True)
     assert v["empty"].shape == (0,)
     assert mappings() == 2
     del v["a"]
     assert mappings() == 1  # a's pages are given back while b is still used
     np.testing.assert_array_equal(v["b"], np.ones(300_000))
+
+
+def test_read_instead_of_mapped_gives_the_same_value_and_owns_its_memory(tmp_path):
+    path = tmp_path / "r.handoff"
+    g = _frame(5_000)
+    _handoff.dump({"g": g, "a": np.arange(70_000.0)}, path)
+    v = _handoff.load(path, mapped=False)
+    path.unlink()
+    pd.testing.assert_frame_equal(v["g"], g)
+    np.testing.assert_array_equal(v["a"], np.arange(70_000.0))
+    with open("/proc/self/maps") as f:
+        assert not any(str(path) in line for line in f)
+    v["a"][0] = -1.0  # writable (a bytearray of its own)
+    assert v["a"][0] == -1.0
+
+
+def test_the_file_system_decides_whether_buffers_are_mapped(tmp_path, monkeypatch):
+    assert _handoff._fs_type(tmp_path) is not None
+    path = tmp_path / "m.handoff"
+    _handoff.dump(np.arange(100_000.0), path)
+
+    def mapped() -> bool:
+        with open("/proc/self/maps") as f:
+            return any(str(path) in line for line in f)
+
+    monkeypatch.setattr(_handoff, "_fs_type", lambda p: "nfs4")  # a network share: read, not mapped
+    a = _handoff.load(path)
+    assert not mapped() and a.flags.owndata is False and float(a[-1]) == 99_999.0
+    del a
+    monkeypatch.setattr(_handoff, "_fs_type", lambda p: "ext4")
+    b = _handoff.load(path)
+    assert mapped() and float(b[-1]) == 99_999.0
