@@ -10,8 +10,9 @@ written out of band, after the pickle stream, each at an offset that is a multip
 The reader maps each buffer on its own, copy-on-write (``MAP_PRIVATE``), and gives pickle those mappings: the
 arrays are views of the file's pages in the page cache, writable (a page written is copied for this process
 only, the file is not changed), nothing is read until it is used, and an array's pages are unmapped when it is
-freed (one mapping of the whole file would keep every page it touched until the last array went). The file
-may be deleted as soon as it is loaded.
+freed (one mapping of the whole file would keep every page it touched until the last array went). Buffers
+under 64 KiB stay in the pickle stream. On a file system that is not local (NFS, SMB, FUSE: :data:`LOCAL_FS`)
+the buffers are read into memory instead. The file may be deleted as soon as it is loaded.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ __all__ = ["dump", "load"]
 
 _MAGIC = b"CSHANDOFF1\0\0\0\0\0\0"  # 16 bytes
 _ALIGN = mmap.ALLOCATIONGRANULARITY  # every buffer starts at a multiple of this (a mapping's offset must)
+#: smaller buffers stay in the pickle stream (a page of padding and a mapping each would cost more than a copy)
+MIN_OUT_OF_BAND = 1 << 16
 _HEAD = struct.Struct("<16sQQQ")  # magic, pickle length, number of buffers, offset of the buffer table
 _ENTRY = struct.Struct("<QQ")  # offset, length of one buffer
 
@@ -34,7 +37,15 @@ _ENTRY = struct.Struct("<QQ")  # offset, length of one buffer
 def dump(value: Any, path: str | os.PathLike[str]) -> None:
     """Write ``value`` to ``path``: the pickle stream, then each out-of-band buffer aligned, then their table."""
     bufs: list[pickle.PickleBuffer] = []
-    data = pickle.dumps(value, protocol=5, buffer_callback=bufs.append)
+
+    def out_of_band(b: pickle.PickleBuffer) -> bool:  # False: out of band, True: in the stream
+        with b.raw() as v:
+            if v.nbytes < MIN_OUT_OF_BAND:
+                return True
+        bufs.append(b)
+        return False
+
+    data = pickle.dumps(value, protocol=5, buffer_callback=out_of_band)
     views = [b.raw() for b in bufs]  # raw(): a contiguous byte view (numpy gives only contiguous buffers)
     table: list[tuple[int, int]] = []
     with open(path, "wb") as f:

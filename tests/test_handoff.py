@@ -124,3 +124,14 @@ def test_the_file_system_decides_whether_buffers_are_mapped(tmp_path, monkeypatc
     monkeypatch.setattr(_handoff, "_fs_type", lambda p: "ext4")
     b = _handoff.load(path)
     assert mapped() and float(b[-1]) == 99_999.0
+
+
+def test_small_buffers_stay_in_the_stream(tmp_path):
+    path = tmp_path / "s.handoff"
+    small = {i: np.full(100, float(i)) for i in range(2_000)}  # 800 bytes each: in band, no page of padding
+    _handoff.dump({"small": small, "big": np.arange(50_000.0)}, path)
+    assert path.stat().st_size < 2_000 * 1_000 + 400_000 + 2 * 4096 + 1_000
+    v = _handoff.load(path, mapped=True)
+    assert all(float(v["small"][i][-1]) == i for i in range(2_000))
+    with open("/proc/self/maps") as f:
+        assert sum(str(path) in line for line in f) == 1  # the big array only
