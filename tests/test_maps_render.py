@@ -287,6 +287,10 @@ def test_a_canvas_map_keeps_its_popups_tooltips_and_outline_only_hits(tmp_path):
         }}
         function count(g, what) {{ return g.getLayers().filter(function (l) {{ return !!l[what](); }}).length; }}
         out.svg = document.querySelectorAll('path.leaflet-interactive').length;
+        // the canvas draws on the next animation frame, which may come after 'load' (e.g. on a busy machine):
+        // the pending draw is made now, so the pixels read are those the page shows
+        var R = {dots.get_name()}.getLayers()[0]._renderer;
+        if (R._redrawRequest) {{ L.Util.cancelAnimFrame(R._redrawRequest); R._redraw(); }}
         out.dots = {dots.get_name()}.getLayers().map(function (l) {{
             var b = l._renderer._bounds, q = map.latLngToLayerPoint(l.getCenter()), r = window.devicePixelRatio || 1;
             var x = Math.round((q.x - b.min.x) * r), y = Math.round((q.y - b.min.y) * r);
