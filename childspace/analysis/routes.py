@@ -711,12 +711,10 @@ def _merge_frames(
     oi, sch, kind, cat_code = oi[order], sch[order], kind[order], cat_code[order]
     data: dict[str, Any] = {
         "origin_id": _texts(oid, oi),
-        "school_id": None,
+        "school_id": _texts(fid, sch),  # text, missing where a row has no school (as the other id columns)
         "category": _texts(cat_arr, cat_code),
         "route": _texts(np.array(["shortest", "safest"], dtype=object), kind.astype(np.int64)),
     }
-    # school_id is text (missing where a row has no school), as the other id columns
-    data["school_id"] = _texts(fid, sch)
     # the other columns: each chunk's values put in their place (no joined copy), the chunk then freed
     place = np.empty(order.size, dtype=np.int64)
     place[order] = np.arange(order.size)
