@@ -3,7 +3,11 @@
 Goals (issue "Service-radius coverage and gaps"):
 * county scale: 200k nodes, 500k origins, 2,000 facilities, all categories (origin access + dissolved walking
   service areas) < 5 s;
-* 2,000 per-facility walking service-area polygons < 10 s.
+* 2,000 per-facility walking service-area polygons < 10 s;
+* the county case within 3x of a same-run reference: raw scipy on the same network and points (cKDTree snap of
+  origins and facilities to the nearest node, one ``csgraph.dijkstra(min_only=True)`` per category on the
+  network's own CSR; ``bench_county.ref_coverage``), timed before and after the childspace calls in the same
+  process (the better of the two counts), so the ratio travels between machines where seconds do not.
 
 Usage: ``python benchmarks/bench_coverage.py [--nodes 200000] [--origins 500000] [--facilities 2000]
 [--engine auto|vector|raster]``.
@@ -32,6 +36,7 @@ import warnings
 import geopandas as gpd
 import numpy as np
 import shapely
+from bench_county import ref_coverage
 from pyproj import Transformer
 
 from childspace.analysis import coverage as cv
@@ -107,11 +112,15 @@ def main() -> None:
         res = fn()
         return res, time.perf_counter() - t, time.process_time() - c
 
+    cats_present = sorted(set(cats))
+    ref_before = ref_coverage(net, origins, facilities, cats_present)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         acc, t_acc, c_acc = timed(lambda: cv.origin_access(origins, facilities, net))
         dis, t_dis, c_dis = timed(lambda: cv.dissolve_service_areas(facilities, net, engine=args.engine))
         sa, t_sa, c_sa = timed(lambda: cv.service_areas(facilities, net, engine=args.engine))
+    ref_after = ref_coverage(net, origins, facilities, cats_present)
+    ref_w, ref_c = min(ref_before[0], ref_after[0]), min(ref_before[1], ref_after[1])
     rows.append(("origin_access, all categories (walk + line)", t_acc, c_acc, None))
     rows.append(("dissolve_service_areas, all categories (walk)", t_dis, c_dis, None))
     rows.append(("county total: access + dissolved areas", t_acc + t_dis, c_acc + c_dis, 5.0))
@@ -121,10 +130,22 @@ def main() -> None:
         f"facilities, {len(set(cats))} categories; engine={args.engine} (dissolved: {dis.attrs.get('engine')}; "
         f"per facility: {sa.attrs.get('engine')}, {sa.attrs.get('pieces', 0):,} pieces)"
     )
-    print(f"{'step':55s} {'wall s':>8s} {'CPU s':>8s} {'goal':>6s}  verdict (on wall time)")
+    print(f"{'step':55s} {'wall s':>8s} {'CPU s':>8s} {'goal':>6s}  verdict (on wall time)  x reference")
     for name, sec, cpu, goal in rows:
         verdict = "" if goal is None else ("met" if sec < goal else "MISSED")
-        print(f"{name:55s} {sec:8.2f} {cpu:8.2f} {'' if goal is None else f'<{goal:g}':>6s}  {verdict}")
+        print(
+            f"{name:55s} {sec:8.2f} {cpu:8.2f} {'' if goal is None else f'<{goal:g}':>6s}  {verdict:22s} "
+            f"{sec / ref_w:5.2f}x"
+        )
+    ratio = (t_acc + t_dis) / ref_w
+    print(
+        f"{'reference: raw scipy, KD-tree snap + dijkstra min_only':55s} {ref_w:8.2f} {ref_c:8.2f} "
+        f"(before {ref_before[0]:.2f} s, after {ref_after[0]:.2f} s)"
+    )
+    print(
+        f"county total / reference: {ratio:.2f}x wall, {(c_acc + c_dis) / ref_c:.2f}x CPU; goal <= 3x: "
+        f"{'met' if ratio <= 3 else 'MISSED'}"
+    )
     print(
         f"(load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores; "
         "CPU s counts both cores)"
