@@ -144,3 +144,43 @@ def test_amap_tiles_shift_every_overlay_to_gcj02(sample):
     assert str(round(x, 6)) in plain
     assert str(round(gx, 6)) in shifted and str(round(x, 6)) not in shifted
     assert abs(gx - x) > 0.003  # about 500 m in Yueqing
+
+
+# Records where the layer list and the legend stand once the page's scripts ran (appended to a saved map).
+_BOXES_JS = """<script>window.addEventListener('load', function () {
+  var c = document.querySelector('.leaflet-control-layers'), l = document.getElementById('cs-legend');
+  var cr = c.getBoundingClientRect(), lr = l.getBoundingClientRect();
+  document.documentElement.setAttribute('data-boxes', [cr.top, cr.bottom, lr.top, lr.bottom,
+    c.classList.contains('leaflet-control-layers-expanded') ? 1 : 0].join(','));
+});</script>"""
+
+
+@pytest.mark.parametrize("n_layers", [3, 24])
+def test_the_open_layer_list_never_covers_the_legend(tmp_path, n_layers):
+    """A long layer list (a routes map has ~20 layers) reached down over the legend's top on a 1400 x 900
+    screen: it is folded then; a short one stays open above the legend."""
+    require_chromium()
+    import folium
+    from shapely.geometry import box
+
+    area = gpd.GeoDataFrame(geometry=[box(120.95, 28.10, 121.00, 28.14)], crs=4326)
+    m = maps._page.new_map([area], "图层很多的地图 Many layers", None, synthetic=True)
+    for i in range(n_layers):
+        folium.FeatureGroup(name=f"图层 {i} Layer {i} with a rather long name").add_to(m)
+    legend = [
+        (f"分组 {j} Group {j}", [("fill", "#2166ac", f"类别 {k} Class {k}") for k in range(5)])
+        for j in range(4)
+    ]
+    path = maps.save_map(maps._page.finish(m, legend), tmp_path / "m.html")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("</body>", _BOXES_JS + "</body>"), encoding="utf-8"
+    )
+    dom = dump_dom(path, size=(1400, 900))
+    ctop, cbottom, ltop, lbottom, expanded = map(
+        float, re.search(r'data-boxes="([^"]+)"', dom).group(1).split(",")
+    )
+    assert lbottom - ltop > 300  # the legend has its room (four groups of five rows)
+    if n_layers == 3:
+        assert expanded == 1 and cbottom < ltop
+    else:
+        assert expanded == 0 and cbottom - ctop < 60  # only the layers icon

@@ -510,7 +510,9 @@ class BlankBase(Layer):
 
 
 class ControlFolding(MacroElement):
-    """Folds the layer list on small screens (and in the report's frames): a click on its icon opens it."""
+    """Folds the layer list on small screens (and in the report's frames), and wherever the open list would
+    reach down over the legend (both stand on the right-hand side: a long list of layers covered the legend's
+    top on a 1400 x 900 screen); a click on its icon opens it."""
 
     _template = Template(
         """
@@ -523,6 +525,11 @@ class ControlFolding(MacroElement):
                     e.preventDefault(); c.classList.toggle('leaflet-control-layers-expanded'); }); }
                 if (small) { c.classList.remove('leaflet-control-layers-expanded'); }
             });
+            var legend = document.getElementById('cs-legend');
+            var open = document.querySelector('.leaflet-control-layers-expanded');
+            if (legend && open && legend.getBoundingClientRect().top < open.getBoundingClientRect().bottom + 6) {
+                open.classList.remove('leaflet-control-layers-expanded');
+            }
             if (small && window.innerHeight < 520) {
                 var lb = document.getElementById('cs-legend-body');
                 if (lb) { lb.style.display = 'none'; }
