@@ -158,6 +158,11 @@ def test_a_worker_forked_early_runs_only_what_it_knew(tmp_path):
     state = {"phase": "coverage"}
     with TaskPool(2) as pool:
         pool.submit([Task("early", lambda: (state["phase"], os.getpid()))])
+        # the first worker has taken its task (on a loaded machine it may start only after the second is forked,
+        # which would then take the first task too: any worker may run any task it knows)
+        deadline = time.monotonic() + 60
+        while pool._n_taken.value < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
         state["phase"] = "routes"  # computed after the first worker was forked
         pool.submit([Task("late", lambda: (state["phase"], os.getpid()))])
         got = pool.join()
