@@ -75,18 +75,8 @@ def _select(pilots: gpd.GeoDataFrame, batch: int | Iterable[int] | None) -> gpd.
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
             f"unknown pilot kind {pilots['kind'].iloc[i]!r}",
-            feature=f"row {i} (pilot_id={pilots['pilot_id'].iloc[i]})",
+            feature=f"pilot {pilots['pilot_id'].iloc[i]} ({pilots['name'].iloc[i]})",
             fix="use community, school, hospital, park, venue, street or enterprise",
-        )
-    comm = (kinds == "community").to_numpy()
-    poly = pilots.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
-    wrong = comm & ~poly
-    if wrong.any():
-        i = int(np.flatnonzero(wrong)[0])
-        raise DataError(
-            "a community pilot needs its community polygon",
-            feature=f"row {i} (pilot_id={pilots['pilot_id'].iloc[i]})",
-            fix="give the community code (社区编码) so the loader attaches the community boundary",
         )
     if batch is None:
         return pilots
@@ -109,9 +99,10 @@ def pilot_catchments(
     """The area each pilot serves.
 
     Community pilots use their community polygon. Point-like pilots (school, hospital, park, venue, street,
-    enterprise) use the walking service area of the pilot point within ``radius`` (streets reachable within
-    ``radius`` m, buffered by ``street_width`` m; see :func:`childspace.analysis.coverage.service_areas`), or a circle of
-    ``radius`` when no network is given or the point is farther than ``max_snap`` from any street.
+    enterprise, and a community pilot left a point because no boundary matched it) use the walking service area
+    of the pilot point within ``radius`` (streets reachable within ``radius`` m, buffered by ``street_width`` m;
+    see :func:`childspace.analysis.coverage.service_areas`), or a circle of ``radius`` when no network is given or
+    the point is farther than ``max_snap`` from any street (those are named in a warning).
 
     Parameters
     ----------
@@ -134,7 +125,7 @@ def pilot_catchments(
     sel = _select(pilots, batch)
     pw = sel.to_crs(WGS84)
     geoms = np.asarray(pw.geometry.values, dtype=object).copy()
-    method = np.where(pw["kind"].astype(str) == "community", "polygon", "line").astype(object)
+    method = np.where(_on_polygon(pw), "polygon", "line").astype(object)
     rad = np.where(method == "polygon", np.nan, float(radius))
     pt = np.flatnonzero(method != "polygon")
     if len(pt):
@@ -161,9 +152,13 @@ def pilot_catchments(
             geoms[pt[ok]] = walk.geometry.values[ok]
             method[pt[ok]] = "walk"
             if (~ok).any():
+                off = pt[~ok]
+                who = ", ".join(f"{pw['pilot_id'].iat[i]} {pw['name'].iat[i]}" for i in off[:20].tolist())
                 warnings.warn(
-                    f"{int((~ok).sum())} point pilots are farther than {max_snap:g} m from any street; "
-                    "their catchment is a straight-line circle",
+                    f"{len(off)} point pilots are farther than {max_snap:g} m from any street ({who}"
+                    f"{' …' if len(off) > 20 else ''}): their catchment is a straight-line circle and their "
+                    "checklist finds nothing within walking reach — check their 经度/纬度, or that the OSM "
+                    "extract maps the streets there",
                     ChildspaceWarning,
                     stacklevel=2,
                 )
@@ -181,6 +176,13 @@ def pilot_catchments(
     )
     out["area_m2"] = out.to_crs(local_crs_for(out)).geometry.area.to_numpy() if len(out) else []
     return out
+
+
+def _on_polygon(pilots: gpd.GeoDataFrame) -> np.ndarray:
+    """The community pilots that have their community polygon (assessed on it); a community pilot left a point
+    (no boundary matched its code or name: the loader says which and why) is assessed as a point."""
+    poly = pilots.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    return (pilots["kind"].astype(str) == "community").to_numpy() & poly
 
 
 def _fmt_m(d: float) -> str:
@@ -211,6 +213,8 @@ def pilot_status(
       from a point inside its polygon (said in ``notes_rule``);
     * point pilot: an element is present when the nearest facility of its categories is within the category
       radius by walking from the pilot point (straight line without a network); ``dist_<key>`` is that distance.
+      A community pilot without its polygon (no boundary matched its code or name; the loader warned) is judged
+      so from its point, with ``rule`` "nearest (community without its polygon)".
 
     Status: ``meets`` (达标) when every element is present, ``partly`` (部分达标) when at least half are, ``gap``
     (缺口) otherwise. The same checklist is applied to every kind of pilot; a hospital or enterprise pilot would
@@ -274,7 +278,7 @@ def pilot_status(
     std = radii if hasattr(radii, "categories") else _default_standards()
     n = len(sel)
     geom_pt = sel.geometry.copy()
-    comm = (sel["kind"].astype(str) == "community").to_numpy()
+    comm = _on_polygon(sel)
     if comm.any():
         metric = sel.to_crs(local_crs_for(sel))
         geom_pt = metric.geometry.representative_point().to_crs(sel.crs)
@@ -293,6 +297,9 @@ def pilot_status(
     dist = {k: np.full(n, np.inf) for k in keys}
     detail: dict[str, list[str | tuple[str, str]]] = {k: [""] * n for k in keys}
     rule = np.where(comm, "coverage", "nearest").astype(object)
+    rule[(sel["kind"].astype(str) == "community").to_numpy() & ~comm] = (
+        "nearest (community without its polygon)"
+    )
     for k in keys:
         for c in elem[k][0]:
             d = acc[f"dist_{m}_{c}"].to_numpy(dtype="float64")

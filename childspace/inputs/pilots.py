@@ -7,7 +7,9 @@ file handling (encodings, CRS, datum, study area, issues) is the loaders' and is
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -18,10 +20,11 @@ import shapely
 from childspace._errors import DataError
 from childspace._types import CRSLike
 from childspace.inputs import _validate as V
-from childspace.inputs.geometry import load_points_or_layer, to_points
-from childspace.inputs.projection import WGS84
-from childspace.inputs.register import normalise_unit_name
+from childspace.inputs.geometry import _records, load_points_or_layer, to_points
+from childspace.inputs.projection import WGS84, local_crs
+from childspace.inputs.register import closest, normalise_unit_name
 from childspace.inputs.tables import (
+    ROW_COLUMN,
     Source,
     assemble_layer,
     describe_mask_rows,
@@ -31,7 +34,7 @@ from childspace.inputs.tables import (
     normalise_code,
 )
 
-__all__ = ["PILOT_KINDS", "load_pilots"]
+__all__ = ["MAX_OUTSIDE_M", "PILOT_KINDS", "load_pilots"]
 
 PILOT_KINDS = ("community", "school", "hospital", "park", "venue", "street", "enterprise")
 #: Pilot kind labels; the first block is matched exactly, then a label containing one of the Chinese words is
@@ -46,6 +49,14 @@ _KIND_LABELS: dict[str, tuple[str, ...]] = {
     "enterprise": ("企业", "公司", "enterprise", "company"),
 }
 _BATCH_YEARS = {1: 2022, 2: 2023, 3: 2024, 4: 2025}
+
+#: A pilot point farther than this (m) outside the study area is not assessed: the walk network of a run reaches
+#: 500 m beyond the study area (``[network] buffer_m``'s default), so beyond it the pilot has no street to be
+#: reached by and its checklist could only read "none reachable" (缺口): a coordinate typo is not a gap.
+MAX_OUTSIDE_M = 500.0
+
+#: A part of a name in brackets (after NFKC: （） -> (), ［］ -> []): "示例社区（试点）" is the community 示例社区.
+_BRACKETS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|〔[^〔〕]*〕")
 
 
 def _pilot_kind(value: Any) -> str | None:
@@ -79,6 +90,8 @@ def load_pilots(
     sheet: str | int | None = None,
     batch_years: Mapping[int, int] | None = None,
     max_rows: int | None = None,
+    study_area: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry | None = None,
+    max_outside_m: float = MAX_OUTSIDE_M,
 ) -> gpd.GeoDataFrame:
     """Read the pilot units (试点单元) of the child-friendly programme.
 
@@ -88,14 +101,24 @@ def load_pilots(
         Excel/CSV with 名称, 批次, 类型 and lon/lat (or a GIS layer); optional 编号, 所属镇街, 社区编码, 重点项目, 备注.
     boundaries : GeoDataFrame, optional
         Community boundaries (from :func:`load_boundaries`): a community pilot takes its unit's polygon, matched
-        by code (社区编码 vs ``code``/``unit_id``) or else by exact name. Without it community pilots stay points
-        (with a warning).
+        by code (社区编码 vs ``code``/``unit_id``), else by name (as written, then without a suffix such as
+        社区/村, then also without a part in brackets: ``"示例社区（试点）"``). A code and a name naming two
+        different boundaries are warned about (the code decides), as is a code missing from the boundaries. A
+        community pilot matching no boundary keeps its point and is assessed as a point (a warning names its
+        row and why); without coordinates it is an error. Without ``boundaries`` every community pilot stays a
+        point (with a warning).
     coords : {"wgs84", "gcj02", "bd09"} or alias
         Datum of the lon/lat columns.
     layer, crs, encoding, columns, sheet, max_rows : optional
         As in :func:`load_facilities`.
     batch_years : mapping, optional
         Batch number -> year for labels like ``"第一批"``; default ``{1: 2022, 2: 2023, 3: 2024, 4: 2025}``.
+    study_area : GeoDataFrame, GeoSeries or shapely geometry (lon/lat), optional
+        The study area (default: ``boundaries``). A pilot point farther than ``max_outside_m`` outside it (a
+        typo in 经度/纬度) is not assessed: left out of the result, named in a warning with its row and
+        distance, and listed in ``attrs["excluded"]``.
+    max_outside_m : float
+        Metres; default :data:`MAX_OUTSIDE_M` (how far a run's walk network reaches beyond the study area).
 
     Returns
     -------
@@ -180,64 +203,31 @@ def load_pilots(
 
     community = (out["kind"] == "community").to_numpy()
     geoms = out.geometry.values.copy()
+    why: dict[int, str] = {}
     if community.any():
         if boundaries is None:
             V.log_issue(
                 info["issues"],
                 "pilot_polygon",
-                f"{int(community.sum())} community pilots kept as points: "
-                "pass boundaries= (community polygons) to give them their unit's polygon",
+                f"{int(community.sum())} community pilots have no community boundaries to take their polygon "
+                "from: each is assessed as a point from its lon/lat (the nearest facility of each element "
+                "within its radius) instead of on the children living in the community; pass boundaries= "
+                "(community polygons; [boundaries.community] in a run configuration)",
                 ids=out.loc[community, "pilot_id"].tolist(),
                 path=path_,
             )
         else:
-            b = boundaries.to_crs(WGS84) if boundaries.crs is not None else boundaries
-            by_code: dict[str, int] = {}
-            for col in ("code", "unit_id"):
-                if col in b.columns:
-                    for i, v in enumerate(b[col].map(normalise_code)):
-                        if v is not None:
-                            by_code.setdefault(v, i)
-            by_name: dict[str, list[int]] = {}
-            by_short: dict[str, list[int]] = {}
-            for i, v in enumerate(b["name"]):
-                by_name.setdefault(V.norm_key(v), []).append(i)
-                by_short.setdefault(normalise_unit_name(v), []).append(i)
-            unmatched = []
-            codes: list[Any] = out["code"].tolist() if "code" in out.columns else [None] * len(out)
-            for pos in np.flatnonzero(community):
-                hit = by_code.get(codes[pos]) if codes[pos] else None
-                if hit is None:
-                    cands = (
-                        by_name.get(V.norm_key(out["name"].iat[pos]))
-                        or by_short.get(normalise_unit_name(out["name"].iat[pos]))
-                        or []
-                    )
-                    hit = cands[0] if len(cands) == 1 else None
-                if hit is None:
-                    unmatched.append(pos)
-                    continue
-                geoms[pos] = b.geometry.iat[hit]
-                out.iat[pos, out.columns.get_loc("unit_id")] = (
-                    b["unit_id"].iat[hit] if "unit_id" in b.columns else None
-                )
-            if unmatched:
-                ids = out["pilot_id"].iloc[unmatched].tolist()
-                V.log_issue(
-                    info["issues"],
-                    "pilot_polygon",
-                    f"{len(unmatched)} community pilots match no boundary "
-                    f"by code or name and stay points (ids: {', '.join(map(str, ids[:20]))})",
-                    ids=ids,
-                    path=path_,
-                )
+            why = _attach_communities(out, community, geoms, boundaries, info)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
+        detail = "; ".join(
+            f"{_who(out, pos, info)}: {why[pos]}" for pos in np.flatnonzero(missing) if pos in why
+        )
         raise DataError(
             f"no location for {describe_mask_rows(out, missing, info, 'name')}: empty coordinates"
-            + (" and no matching community boundary" if community[missing].any() else ""),
+            + (f" and no community boundary ({detail})" if detail else ""),
             path=path_,
-            fix="fill in lon/lat, or the community code with boundaries=",
+            fix="fill in lon/lat (经度/纬度), or for a community pilot its 社区编码 as in the community boundaries",
         )
     out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=WGS84))
     nonpoint = ~community & (shapely.get_type_id(geoms) != 0)
@@ -245,6 +235,9 @@ def load_pilots(
         sub, _, _ = to_points(out.loc[nonpoint], info, out.loc[nonpoint, "pilot_id"], "non-community pilots")
         geoms[nonpoint] = sub.geometry.values
         out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=WGS84))
+    area = study_area if study_area is not None else boundaries
+    if area is not None:
+        out = _keep_out_far_pilots(out, area, info, max_outside_m)
     canonical = [
         "pilot_id",
         "name",
@@ -258,3 +251,238 @@ def load_pilots(
         "kind_input",
     ]
     return finish_layer(out, canonical, info, "pilots")
+
+
+def _name_keys(name: object) -> tuple[str, str, str]:
+    """A name's matching keys, strictest first: as written (NFKC, no spaces, lower case), without one
+    administrative suffix (社区/村/…), and that without any part in brackets."""
+    text = unicodedata.normalize("NFKC", "" if name is None else str(name))
+    return V.norm_key(text), normalise_unit_name(text), normalise_unit_name(_BRACKETS.sub("", text))
+
+
+def _who(out: gpd.GeoDataFrame, pos: int, info: dict) -> str:
+    """``"row 3 (示例晨光社区, SD2022-02)"``: the pilot's row as the planner counts it in the file, its name, id."""
+    word = info.get("row_word", "row")
+    return f"{word} {out[ROW_COLUMN].iat[pos]} ({out['name'].iat[pos]}, {out['pilot_id'].iat[pos]})"
+
+
+def _attach_communities(
+    out: gpd.GeoDataFrame, community: np.ndarray, geoms: np.ndarray, boundaries: gpd.GeoDataFrame, info: dict
+) -> dict[int, str]:
+    """Give each community pilot its community's polygon (in ``geoms``) and ``unit_id`` (in ``out``).
+
+    A pilot is matched by its code (社区编码 against the boundaries' ``code``/``unit_id``), else by its name
+    (as written, then without a suffix such as 社区/村, then also without a part in brackets). A code and a name
+    that point at two different boundaries, or a code missing from the boundaries, are warned about (row, both
+    candidates, the one used, the fix). Returns, by position, why each community pilot matched no boundary;
+    those pilots keep their point (and are assessed as points, said in a warning) or, without one, fail later.
+    """
+    path_ = info["path"]
+    b = boundaries.to_crs(WGS84) if boundaries.crs is not None else boundaries
+    src = b.attrs.get("source")
+    fname = Path(str(src)).name if src and src != "<DataFrame>" else "the community boundaries"
+    names = [V.clean_str(v) or "" for v in b["name"]]
+    shown: list[str | None] = [None] * len(b)  # the code shown for a boundary: its code, else its unit id
+    by_code: dict[str, int] = {}
+    for col in ("code", "unit_id"):  # codes first: a unit id equal to another unit's code loses
+        if col in b.columns:
+            for i, v in enumerate(b[col].map(normalise_code)):
+                if v is not None:
+                    by_code.setdefault(v, i)
+                    shown[i] = shown[i] or v
+    tiers: list[dict[str, list[int]]] = [{}, {}, {}]
+    for i, v in enumerate(names):
+        for t, key in enumerate(_name_keys(v)):
+            if key:
+                tiers[t].setdefault(key, []).append(i)
+
+    def label(i: int) -> str:
+        return f"{names[i]} ({shown[i]})" if shown[i] else names[i]
+
+    def by_name(name: object) -> tuple[list[int], int]:
+        for t, key in enumerate(_name_keys(name)):
+            hits = tiers[t].get(key) if key else None
+            if hits:
+                return hits, t
+        return [], -1
+
+    def closest_names(name: object) -> str:
+        keys = {_name_keys(v)[2]: i for i, v in reversed(list(enumerate(names)))}
+        near = closest(_name_keys(name)[2], list(keys), cutoff=0.6)
+        return ", ".join(label(keys[k]) for k in near) or "none alike"
+
+    def lies_in(pos: int) -> str:
+        pt = out.geometry.iat[pos]
+        if pt is None or pt.is_empty or shapely.get_type_id(pt) != 0:
+            return ""
+        inside = [int(i) for i in b.sindex.query(pt, predicate="within")]
+        return f"; its lon/lat lie in {label(inside[0])}" if inside else ""
+
+    def closest_codes(code: str) -> str:
+        near = closest(code, list(by_code), cutoff=0.6)
+        return ", ".join(f"{k} {names[by_code[k]]}" for k in near) or "none alike"
+
+    codes: list[Any] = out["code"].tolist() if "code" in out.columns else [None] * len(out)
+    hit_of: dict[int, int] = {}
+    why: dict[int, tuple[str, str]] = {}  # position -> (reason, fix)
+    notes: list[tuple[int, str, bool]] = []  # (position, message, warn)
+    conflicts: list[tuple[int, int, list[int]]] = []
+    for pos in np.flatnonzero(community).tolist():
+        name, code = out["name"].iat[pos], (None if V.is_blank(codes[pos]) else str(codes[pos]))
+        hits, tier = by_name(name)
+        if code:
+            ci = by_code.get(code)
+            if ci is not None:
+                hit_of[pos] = ci
+                if hits and ci not in hits:
+                    conflicts.append((pos, ci, hits))
+            elif len(hits) == 1:
+                hit_of[pos] = hits[0]
+                notes.append(
+                    (
+                        pos,
+                        f"社区编码 {code} was not found in the community file {fname} (closest codes: "
+                        f"{closest_codes(code)}); matched by its name to {label(hits[0])} instead — fix: correct "
+                        f"its 社区编码 to {shown[hits[0]]}",
+                        True,
+                    )
+                )
+            else:
+                same = (
+                    f"its name is shared by {len(hits)} boundaries ({', '.join(label(i) for i in hits)})"
+                    if hits
+                    else f"its name matches no boundary either (closest names: {closest_names(name)})"
+                )
+                why[pos] = (
+                    f"社区编码 {code} was not found in the community file {fname} (closest codes: "
+                    f"{closest_codes(code)}) and {same}",
+                    f"correct its 社区编码, or add the community to {fname}",
+                )
+        elif len(hits) == 1:
+            hit_of[pos] = hits[0]
+            if tier == 2:
+                notes.append(
+                    (pos, f"matched by its name without the part in brackets to {label(hits[0])}", False)
+                )
+        elif hits:
+            why[pos] = (
+                f"it has no 社区编码 and {len(hits)} boundaries in {fname} are named {names[hits[0]]} (codes "
+                f"{', '.join(str(shown[i]) for i in hits)}){lies_in(pos)}",
+                f"fill in its 社区编码 (one of {', '.join(str(shown[i]) for i in hits)})",
+            )
+        else:
+            why[pos] = (
+                f"it has no 社区编码 and its name matches no boundary in {fname} (closest names: "
+                f"{closest_names(name)})",
+                f"fill in its 社区编码, or write its name as in {fname}",
+            )
+    unit_col = out.columns.get_loc("unit_id")
+    for pos, i in hit_of.items():
+        geoms[pos] = b.geometry.iat[i]
+        out.iat[pos, unit_col] = b["unit_id"].iat[i] if "unit_id" in b.columns else None
+    pilots_of: dict[int, list[int]] = {}
+    for pos, i in hit_of.items():
+        pilots_of.setdefault(i, []).append(pos)
+    for pos, ci, hits in conflicts:
+        code = str(codes[pos])
+        n = hits[0] if len(hits) == 1 else None
+        named = label(n) if n is not None else " or ".join(label(i) for i in hits)
+        where = lies_in(pos)
+        also = [p for p in pilots_of.get(ci, []) if p != pos]
+        same_unit = (
+            f" — the community of {'; '.join(_who(out, p, info) for p in also)} as well" if also else ""
+        )
+        right = f"correct its 社区编码 to {shown[n]}" if n is not None else "correct its 社区编码"
+        other = names[n] if n is not None else "one of the named ones"
+        notes.append(
+            (
+                pos,
+                f"社区编码 {code} is {label(ci)} in {fname}, but its name is that of {named}{where}: assessed as "
+                f"{names[ci]} (the code decides){same_unit} — fix: if the pilot is {other}, "
+                f"{right}; if it is {names[ci]}, correct its name",
+                True,
+            )
+        )
+    for pos, msg, warn in sorted(notes):
+        V.log_issue(
+            info["issues"],
+            "pilot_community",
+            f"{_who(out, pos, info)}: {msg}",
+            ids=[out["pilot_id"].iat[pos]],
+            warn=warn,
+            path=path_,
+        )
+    for pos, (reason, fix) in why.items():
+        g = geoms[pos]
+        if g is None or shapely.is_empty(g):
+            continue  # no location at all: the error below says why
+        kept = (
+            "keeps the polygon given in the pilot file"
+            if shapely.get_type_id(g) in (3, 6)
+            else "is assessed as a point from its lon/lat (the nearest facility of each element within its "
+            "radius) instead of on the children living in the community"
+        )
+        V.log_issue(
+            info["issues"],
+            "pilot_polygon",
+            f"{_who(out, pos, info)}: community pilot without its community boundary: {reason}; it {kept} — "
+            f"fix: {fix}",
+            ids=[out["pilot_id"].iat[pos]],
+            path=path_,
+        )
+    return {pos: reason for pos, (reason, _) in why.items()}
+
+
+def _keep_out_far_pilots(
+    out: gpd.GeoDataFrame, area: Any, info: dict, max_outside_m: float
+) -> gpd.GeoDataFrame:
+    """The pilots without those whose point lies farther than ``max_outside_m`` outside ``area`` (GeoDataFrame,
+    GeoSeries or a lon/lat geometry): each is named in a warning (row, name, id, distance) as not assessed,
+    and listed in ``attrs["excluded"]``. A polygon pilot (a community) is kept."""
+    if isinstance(area, (gpd.GeoDataFrame, gpd.GeoSeries)):
+        if area.crs is None:
+            raise DataError(
+                "study_area has no CRS", fix="set one with .set_crs() or load it with load_boundaries"
+            )
+        polys = np.asarray(area.to_crs(WGS84).geometry.values, dtype=object)
+    elif isinstance(area, shapely.Geometry):
+        polys = np.asarray([area], dtype=object)
+    else:
+        raise DataError(
+            f"study_area must be a GeoDataFrame, GeoSeries or shapely geometry, got {type(area).__name__}",
+            fix="pass the boundaries layer",
+        )
+    polys = polys[~(shapely.is_missing(polys) | shapely.is_empty(polys))]
+    geoms = np.asarray(out.geometry.values, dtype=object)
+    pts = np.flatnonzero(shapely.get_type_id(geoms) == 0)
+    if not len(polys) or not len(pts):
+        return out
+    minx, miny, maxx, maxy = shapely.total_bounds(polys)
+    crs = local_crs((minx + maxx) / 2.0, (miny + maxy) / 2.0)
+    metric = gpd.GeoSeries(polys, crs=WGS84).to_crs(crs).values
+    where = gpd.GeoSeries(geoms[pts], crs=WGS84).to_crs(crs).values
+    tree = shapely.STRtree(np.asarray(metric, dtype=object))
+    _, dist = tree.query_nearest(np.asarray(where, dtype=object), return_distance=True, all_matches=False)
+    far = dist > max_outside_m
+    if not far.any():
+        return out
+    drop = pts[far]
+    for pos, d in zip(drop.tolist(), dist[far].tolist()):
+        x, y = geoms[pos].x, geoms[pos].y
+        V.log_issue(
+            info["issues"],
+            "pilot_outside",
+            f"{_who(out, pos, info)}: {d / 1000:,.1f} km outside the study area (lon {x:.5f}, lat {y:.5f}; "
+            f"more than {max_outside_m:g} m): not assessed — neither 达标 nor 缺口, left out of the pilot "
+            "results — fix: check its 经度/纬度 (a typo? swapped? picked on Amap/Baidu without coords = "
+            '"gcj02"/"bd09"?)',
+            ids=[out["pilot_id"].iat[pos]],
+            path=info["path"],
+        )
+    mask = np.zeros(len(out), dtype=bool)
+    mask[drop] = True
+    excluded = out.loc[mask].assign(reason="outside the study area: not assessed")
+    kept = out.loc[~mask].copy()
+    kept.attrs["excluded"] = _records(excluded.drop(columns=[ROW_COLUMN], errors="ignore"))
+    kept.attrs["n_excluded"] = int(mask.sum())
+    return kept

@@ -106,9 +106,12 @@ def _norm_code(code: object, width: int) -> str:
     return text
 
 
-def _closest(key: str, candidates: list[str], n: int = 3, cutoff: float = 0.4) -> list[str]:
-    """The ``n`` candidates most similar to ``key`` (difflib ratio, ties broken by a shared first character: a
-    typo in a Chinese name is rarely in its first character)."""
+def closest(key: str, candidates: list[str], n: int = 3, cutoff: float = 0.4) -> list[str]:
+    """The ``n`` candidates most similar to ``key``, most similar first (difflib ratio, plus a bonus for a
+    shared beginning: a typo in a Chinese name is rarely in its first character, nor in a code's county prefix).
+
+    For a name, compare reduced forms (:func:`normalise_unit_name`); for a division code, the digits.
+    """
     scored = []
     for cand in candidates:
         ratio = difflib.SequenceMatcher(None, key, cand).ratio()
@@ -243,7 +246,7 @@ def check_units(
                 }
             )
         else:
-            close = _closest(normalise_unit_name(name), list(reg_keys))
+            close = closest(normalise_unit_name(name), list(reg_keys))
             extra.append(
                 rec
                 | {

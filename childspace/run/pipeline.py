@@ -252,6 +252,35 @@ def require_origins(cfg: RunConfig, inputs: Inputs) -> None:
     )
 
 
+def _pilot_plan(pilots: Any) -> str:
+    """What the report will do with the pilots, said by `check` before any analysis: how many are assessed on
+    their community polygon, how many as points (community pilots among them, which no boundary matched), and
+    which are not assessed (kept out by the loader: outside the study area)."""
+    from childspace.inputs.geometry import excluded_rows
+
+    kind = pilots["kind"].astype(str).to_numpy()
+    poly = pilots.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    comm = kind == "community"
+    parts = [f"{int((comm & poly).sum())} communities on their polygon (children covered)"]
+    lost = comm & ~poly
+    if lost.any():
+        ids = pilots.loc[lost, "pilot_id"].astype(str).tolist()
+        parts.append(
+            f"{len(ids)} communities as points, no boundary matched ({', '.join(ids[:CHECK_MAX_IDS])}"
+            f"{' …' if len(ids) > CHECK_MAX_IDS else ''})"
+        )
+    parts.append(f"{int((~comm).sum())} other pilots as points (nearest facility)")
+    text = "    评估 assessed: " + "; ".join(parts)
+    out = excluded_rows(pilots)
+    if len(out) and "pilot_id" in out.columns:
+        ids = out["pilot_id"].astype(str).tolist()
+        text += (
+            f"; 未评估 not assessed: {len(ids)} outside the study area ({', '.join(ids[:CHECK_MAX_IDS])}"
+            f"{' …' if len(ids) > CHECK_MAX_IDS else ''})"
+        )
+    return text
+
+
 def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
     """Load every input and return a readable summary (counts, repairs, exclusions, register check)."""
     from childspace.inputs import register
@@ -279,6 +308,8 @@ def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
         if rep is not None and len(rep):
             for _, r in rep.iterrows():
                 lines.append(f"    - {_report_line(r)}")
+        if name == "pilots":
+            lines.append(_pilot_plan(g))
     try:
         lines.append(f"  outputs: {preflight(cfg)}")
     except ChildspaceError as exc:
