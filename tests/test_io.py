@@ -496,8 +496,8 @@ def pilot_table():
             "类型": ["社区", "学校", "村社区", "图书馆", "儿童友好村"],
             "所属镇街": ["城东街道"] * 5,
             "社区编码": ["330382001001", None, None, None, None],
-            "经度": [120.965, 120.9705, 120.975, 120.98, 121.5],
-            "纬度": [28.115, 28.1288, 28.115, 28.12, 28.5],
+            "经度": [120.965, 120.9705, 120.975, 120.98, 120.985],
+            "纬度": [28.115, 28.1188, 28.115, 28.12, 28.115],
             "重点项目": ["是", "否", "✓", None, "0"],
             "备注": ["示例", None, None, None, None],
         }
@@ -523,8 +523,16 @@ def test_pilots_with_boundaries(tmp_path):
     assert pl.geometry.iloc[0].equals(bounds.geometry.iloc[0])  # by code
     assert pl.geometry.iloc[2].equals(bounds.geometry.iloc[1])  # by exact name
     assert pl["unit_id"].tolist()[:3] == ["330382001001", None, "330382001002"]
-    assert pl.geom_type.iloc[4] == "Point"  # 示例村 matches no boundary
-    assert any("1 community pilots match no boundary" in m and "P5" in m for m in msgs)
+    assert pl.geom_type.iloc[4] == "Point"  # 示例村 matches no boundary: assessed as a point, said by its row
+    assert any(
+        m.endswith(
+            "row 6 (示例村, P5): community pilot without its community boundary: it has no 社区编码 and its name "
+            "matches no boundary in c.gpkg (closest names: none alike); it is assessed as a point from its lon/lat "
+            "(the nearest facility of each element within its radius) instead of on the children living in the "
+            "community — fix: fill in its 社区编码, or write its name as in c.gpkg"
+        )
+        for m in msgs
+    ), msgs
     assert pl.crs.to_epsg() == 4326
 
 
@@ -533,7 +541,9 @@ def test_pilots_without_boundaries_and_errors(tmp_path):
     pilot_table().to_csv(p, index=False)
     pl, msgs = caught(load_pilots, p)
     assert (pl.geom_type == "Point").all()
-    assert any("3 community pilots kept as points" in m for m in msgs)
+    assert any(
+        "3 community pilots have no community boundaries" in m and "assessed as a point" in m for m in msgs
+    )
     pilot_table().assign(类型=["社区", "学校", "火星基地", "社区", "社区"]).to_csv(p, index=False)
     with pytest.raises(
         DataError, match=r"unknown pilot type 火星基地 at line 4 \(东山南社区\); known: community"

@@ -20,7 +20,7 @@ import shapely
 from childspace._errors import DataError
 from childspace._types import CRSLike
 from childspace.inputs import _validate as V
-from childspace.inputs.geometry import _records, load_points_or_layer, to_points
+from childspace.inputs.geometry import load_points_or_layer, to_points
 from childspace.inputs.projection import WGS84, local_crs
 from childspace.inputs.register import closest, normalise_unit_name
 from childspace.inputs.tables import (
@@ -221,7 +221,7 @@ def load_pilots(
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
         detail = "; ".join(
-            f"{_who(out, pos, info)}: {why[pos]}" for pos in np.flatnonzero(missing) if pos in why
+            f"{_who(out, pos, info)}: {why[pos]}" for pos in np.flatnonzero(missing).tolist() if pos in why
         )
         raise DataError(
             f"no location for {describe_mask_rows(out, missing, info, 'name')}: empty coordinates"
@@ -483,6 +483,9 @@ def _keep_out_far_pilots(
     mask[drop] = True
     excluded = out.loc[mask].assign(reason="outside the study area: not assessed")
     kept = out.loc[~mask].copy()
-    kept.attrs["excluded"] = _records(excluded.drop(columns=[ROW_COLUMN], errors="ignore"))
+    # as the other loaders keep rows out (a GeoJSON string, read by excluded_rows)
+    kept.attrs["excluded"] = excluded.drop(columns=[ROW_COLUMN], errors="ignore").to_json(
+        drop_id=True, na="null", ensure_ascii=False
+    )
     kept.attrs["n_excluded"] = int(mask.sum())
     return kept
