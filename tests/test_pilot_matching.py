@@ -252,3 +252,16 @@ def test_check_and_run_agree_on_the_register_with_all_three_mistakes(tmp_path, r
     assert st.loc["SD2022-02", "rule"] == "nearest (community without its polygon)"
     assert st.loc["SD2022-01", "unit_id"] == CUIZHU and st.loc["SD2022-01", "rule"] == "coverage"
     assert st["status"].isin(["meets", "partly", "gap"]).all()
+
+
+def test_study_area_given_or_not_taken_from_osm_villages(tmp_path, register, communities):
+    t = register.copy()
+    t.loc[8, "经度"] = "121.5"
+    p = _write(tmp_path, t)
+    # villages taken from OSM often cover only part of the area: not the study area unless it is given
+    osm = communities.assign(source="osm")
+    pilots, msgs = _load(p, boundaries=osm)
+    assert "SD2022-09" in set(pilots["pilot_id"]) and not [m for m in msgs if "outside the study area" in m]
+    pilots, msgs = _load(p, boundaries=osm, study_area=shapely.union_all(communities.geometry.values))
+    assert "SD2022-09" not in set(pilots["pilot_id"])
+    _one(msgs, "row 10 (示例乙街道实验小学, SD2022-09): 49.1 km outside the study area")

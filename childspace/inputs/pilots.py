@@ -114,7 +114,8 @@ def load_pilots(
     batch_years : mapping, optional
         Batch number -> year for labels like ``"第一批"``; default ``{1: 2022, 2: 2023, 3: 2024, 4: 2025}``.
     study_area : GeoDataFrame, GeoSeries or shapely geometry (lon/lat), optional
-        The study area (default: ``boundaries``). A pilot point farther than ``max_outside_m`` outside it (a
+        The study area (default: ``boundaries`` read from a file; not units taken from OSM, whose villages often
+        cover only part of the area). A pilot point farther than ``max_outside_m`` outside it (a
         typo in 经度/纬度) is not assessed: left out of the result, named in a warning with its row and
         distance, and listed in ``attrs["excluded"]``.
     max_outside_m : float
@@ -235,7 +236,9 @@ def load_pilots(
         sub, _, _ = to_points(out.loc[nonpoint], info, out.loc[nonpoint, "pilot_id"], "non-community pilots")
         geoms[nonpoint] = sub.geometry.values
         out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=WGS84))
-    area = study_area if study_area is not None else boundaries
+    area = study_area
+    if area is None and boundaries is not None and not _from_osm(boundaries):
+        area = boundaries  # a boundary file covers the study area; OSM's villages are often only some of them
     if area is not None:
         out = _keep_out_far_pilots(out, area, info, max_outside_m)
     canonical = [
@@ -258,6 +261,13 @@ def _name_keys(name: object) -> tuple[str, str, str]:
     administrative suffix (社区/村/…), and that without any part in brackets."""
     text = unicodedata.normalize("NFKC", "" if name is None else str(name))
     return V.norm_key(text), normalise_unit_name(text), normalise_unit_name(_BRACKETS.sub("", text))
+
+
+def _from_osm(units: gpd.GeoDataFrame) -> bool:
+    """Whether ``units`` were taken from OpenStreetMap (``source`` "osm") rather than read from a file."""
+    return (
+        "source" in units.columns and bool(len(units)) and bool((units["source"].astype(str) == "osm").all())
+    )
 
 
 def _who(out: gpd.GeoDataFrame, pos: int, info: dict) -> str:
