@@ -297,9 +297,9 @@ def _attach_communities(
     for col in ("code", "unit_id"):  # codes first: a unit id equal to another unit's code loses
         if col in b.columns:
             for i, v in enumerate(b[col].map(normalise_code)):
-                if v is not None:
-                    by_code.setdefault(v, i)
-                    shown[i] = shown[i] or v
+                if not V.is_blank(v):
+                    by_code.setdefault(str(v), i)
+                    shown[i] = shown[i] or str(v)
     tiers: list[dict[str, list[int]]] = [{}, {}, {}]
     for i, v in enumerate(names):
         for t, key in enumerate(_name_keys(v)):
