@@ -99,7 +99,12 @@ def load_inputs(
         e = cfg.pilots
         progress(f"试点单元 Pilot units: {e.path.name}")
         with _input_context(e):
-            inp.pilots = io.load_pilots(e.path, boundaries=inp.communities, **e.loader_options())
+            # pilots far outside the boundary files' area are named and left out (a typo in 经度); units taken
+            # from OSM often cover only part of the area, so without boundary files the loader decides
+            area = inp.study_area if cfg.boundaries else None
+            inp.pilots = io.load_pilots(
+                e.path, boundaries=inp.communities, study_area=area, **e.loader_options()
+            )
     if cfg.origins:
         e = cfg.origins
         progress(f"儿童居住点 Origins: {e.path.name}")
