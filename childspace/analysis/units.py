@@ -164,15 +164,24 @@ def unit_coverage(
         One row per unit and category: ``unit_id``, ``name``, ``level``, ``category``, ``radius_m`` (largest
         radius of the category), ``children``, ``children_covered_walk``, ``pct_walk``,
         ``children_covered_line``, ``pct_line``, ``area_pct_walk``, ``median_walk_m``, ``p90_walk_m``
-        (children-weighted over the children with a network; NaN when more than half / a tenth of them cannot
-        reach a facility, never ``inf``),
+        (children-weighted over all the unit's children; NaN when more than half / a tenth of them cannot
+        reach a facility on foot, never ``inf``),
         ``detour_ratio`` (children-weighted median of walking / straight-line distance over origins with a finite
         walking distance), ``below_target`` (bool, on ``pct_walk``, or ``pct_line`` when walking was not
         computed; False for units without children), ``target_pct``, ``children_no_network`` and
         ``homes_no_network`` (origins in a part of the network without a facility of the category, see
-        :func:`origin_access`: left out of ``pct_walk`` and the walking quantiles and counted here), ``note``. A
-        unit without children has NaN percentages and the note "无儿童 no children"; a unit with homes in such a
-        part says how many ("… homes in a part of the network with no …: the extract may be clipped").
+        :func:`origin_access`), ``note``.
+
+        Both percentages have the same base, all the unit's children: ``pct_walk = children_covered_walk /
+        children`` and ``pct_line = children_covered_line / children``. A child whose home cannot reach a
+        facility on foot (farther than ``max_snap`` from any street, or on a part of the network without a
+        facility of the category) is a child not covered on foot: counted in ``children`` and not in
+        ``children_covered_walk``; those in a part without the facility are also counted in
+        ``children_no_network``. As walking is never shorter than the straight line, ``children_covered_walk <=
+        children_covered_line`` and ``pct_walk <= pct_line`` on every row. A unit with children of which none
+        is covered has 0 % and is below its target; only a unit without children has NaN percentages and the
+        note "无儿童 no children". A unit with homes in a part of the network without the facility says how many
+        ("… homes in a part of the network with no …: not reachable on foot, the extract may be clipped").
     """
     _require(units, "units", ["unit_id", "name"], "polygon")
     if not isinstance(access, gpd.GeoDataFrame):
@@ -233,22 +242,21 @@ def unit_coverage(
         nn = oc[nn_col].to_numpy(dtype=bool)[o] if nn_col in access.columns else np.zeros(o.size, dtype=bool)
         kids_nn = np.bincount(u, weights=children * nn, minlength=nu)
         homes_nn = np.bincount(u, weights=nn.astype(float), minlength=nu).astype(np.int64)
-        kids_w = kids - kids_nn  # the walking percentage's base: children with a network
         cl = np.bincount(
             u, weights=children * oc[f"covered_line_{cat}"].to_numpy(dtype=bool)[o], minlength=nu
         )
         with np.errstate(invalid="ignore", divide="ignore"):
-            pw = np.where(kids_w > 0, 100.0 * cw / kids_w, np.nan) if walk else np.full(nu, np.nan)
+            # one base for both: every child of the unit (one not reaching the network is not covered on foot)
+            pw = np.where(kids > 0, 100.0 * cw / kids, np.nan) if walk else np.full(nu, np.nan)
             pl = np.where(kids > 0, 100.0 * cl / kids, np.nan)
             ratio = np.where(np.isfinite(dw) & (dl > 0), dw / dl, np.nan)
-        # quantiles over the children with a network; a quantile that falls on unreachable children is NaN
-        # (never inf in a table), the counts say why
-        keep = ~nn
+        # quantiles over all the children (unreachable ones at inf); a quantile that falls on unreachable
+        # children is NaN (never inf in a table), the counts say why
         dw_o = oc[f"dist_walk_{cat}"].to_numpy(dtype="float64")
         med, p90 = _grouped_weighted_quantiles(
             u,
             dw,
-            children * keep,
+            children,
             (0.5, 0.9),
             nu,
             order=None if starts is None else _pair_order(dw_o, o, starts),
@@ -307,8 +315,9 @@ def unit_coverage(
                         np.where(
                             homes_nn > 0,
                             [
-                                f"{h} 处住宅所在路网片段没有{_label(cat).split(' ')[0]}（路网数据可能被裁剪） {h} homes "
-                                f"in a part of the network with no {cat.replace('_', ' ')}: the extract may be clipped"
+                                f"{h} 处住宅所在路网片段没有{_label(cat).split(' ')[0]}，步行不可达（路网数据可能被"
+                                f"裁剪） {h} homes in a part of the network with no {cat.replace('_', ' ')}: not "
+                                "reachable on foot, the extract may be clipped"
                                 for h in homes_nn
                             ],
                             "",
