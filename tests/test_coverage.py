@@ -573,6 +573,7 @@ def test_network_parts_counted_apart():
     assert acc.attrs["no_network_origins"] == {"primary_school": 2}
     # W1 50 m, W2 100 + 100 + 50 = 250 m: both within 500 m
     units = boxes(W=(-50, -50, 250, 150), E=(550, -50, 750, 150), ALL=(-50, -50, 750, 150))
+    units.loc[units["unit_id"] == "ALL", "level"] = "township"  # (overlapping units of one level count once)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChildspaceWarning)
         uc = cv.unit_coverage(units, acc).set_index("unit_id")

@@ -56,8 +56,13 @@ def _points(xy, **cols) -> gpd.GeoDataFrame:
 
 
 def _boxes(**units) -> gpd.GeoDataFrame:
+    """Square units; "ALL" is a township, the others communities (units of one level must not overlap)."""
     return gpd.GeoDataFrame(
-        {"unit_id": list(units), "name": [f"单元{i}" for i in units], "level": "community"},
+        {
+            "unit_id": list(units),
+            "name": [f"单元{i}" for i in units],
+            "level": ["township" if i == "ALL" else "community" for i in units],
+        },
         geometry=[shapely.box(X0 + a, Y0 + b, X0 + c, Y0 + d) for a, b, c, d in units.values()],
         crs=M,
     ).to_crs(4326)

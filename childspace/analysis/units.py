@@ -27,6 +27,9 @@ from childspace.analysis._coverage_base import (
     _target_pct,
     _warn,
     metric_xy,
+    one_unit_each,
+    overlap_message,
+    point_xy,
     points_in_polygons,
     to_crs_cached,
     without_attrs,
@@ -148,7 +151,13 @@ def unit_coverage(
         ``unit_id``, ``name``, ``level`` (optional), (Multi)Polygon geometry, any CRS.
     access : GeoDataFrame
         Output of :func:`origin_access`. Origins are assigned to units by point-in-polygon; an origin may belong
-        to units of several levels (township and community). Origins inside no unit are counted in
+        to units of several levels (township and community). Units of one level (``level``; all one level
+        without it) should not overlap: an origin inside several of them counts in one only, the one it lies
+        deepest inside (largest distance to the unit's outline; on a tie the first in ``units``' order), so the
+        units' children add up to the total; a ``ChildspaceWarning`` names the overlapping pairs, the area they
+        share and the homes and children in both, and ``attrs["overlaps"]`` lists them
+        (:func:`childspace.analysis._coverage_base.one_unit_each`). Pilot units (``level`` "pilot") are judged
+        each on its own and keep every origin inside them. Origins inside no unit are counted in
         ``attrs["origins_outside"]`` and a warning; the rest is computed.
     categories : str or iterable, optional
         Default: the categories of ``access`` (``access.attrs["categories"]`` or the ``dist_line_*`` columns).
@@ -212,6 +221,9 @@ def unit_coverage(
     crs = local_crs_for(units)
     um = units.to_crs(crs)
     pairs, outside = _assign_units(oc, um)
+    overlaps = pairs.attrs.get("overlaps")
+    if overlaps is not None and len(overlaps):
+        _warn(overlap_message(overlaps))
     if outside:
         _warn(
             f"{outside} of {len(access)} origins lie inside no unit and are left out of the unit figures "
@@ -327,7 +339,14 @@ def unit_coverage(
             )
         )
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    out.attrs.update({"origins_outside": outside, "origins": len(access), "metric_crs": crs.to_string()})
+    out.attrs.update(
+        {
+            "origins_outside": outside,
+            "origins": len(access),
+            "metric_crs": crs.to_string(),
+            "overlaps": overlaps if overlaps is not None else pd.DataFrame(),
+        }
+    )
     return out
 
 
@@ -527,8 +546,10 @@ def gaps(
     -------
     GeoDataFrame
         ``unit_id``, ``unit_name``, ``category``, ``category_label``, ``children_uncovered`` (children of the
-        uncovered origins, by walking, lying inside the gap polygon), ``area_m2``, ``rank`` (1 = most children,
-        then largest area), geometry (valid (Multi)Polygons, EPSG:4326). Units fully covered have no row.
+        uncovered origins, by walking, lying inside the gap polygon; an origin in two overlapping units of one
+        level, or on their shared edge, counts in one of them, by :func:`unit_coverage`'s rule), ``area_m2``,
+        ``rank`` (1 = most children, then largest area), geometry (valid (Multi)Polygons, EPSG:4326). Units
+        fully covered have no row.
         ``attrs["uncovered_origins_total"]``: uncovered children per category over all units.
     """
     _require(units, "units", ["unit_id", "name"], "polygon")
@@ -562,7 +583,14 @@ def gaps(
     else:
         assert ogeom is not None
         po, pu = shapely.STRtree(ugeom).query(ogeom[wk], predicate="intersects")
+        by = np.lexsort((pu, po))
+        po, pu = po[by], pu[by]
     po = wk[po]
+    # a home in two units of one level (overlapping outlines, or on a shared edge) counts in one of them, the one
+    # unit_coverage counts it in (:func:`one_unit_each`)
+    pxy = oxy if oxy is not None else point_xy(ogeom)
+    keep, _ = one_unit_each(po, pu, pxy, um, geoms=ugeom)
+    po, pu = po[keep], pu[keep]
     rows: list[pd.DataFrame] = []
     totals = {}
     for cat in cats:
