@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 from conftest import sample_file
@@ -74,7 +75,7 @@ def test_each_home_counts_in_one_unit(access):
     kids = uc.set_index("unit_id")["children"]
     assert kids["A"] == 3 + 5 and kids["B"] == 4 + 2  # (each home once: was 12 and 11)
     assert kids["A"] + kids["B"] == kids["T"] == 14
-    ov = uc.attrs["overlaps"]
+    ov = pd.DataFrame(uc.attrs["overlaps"])
     assert len(ov) == 1
     r = ov.iloc[0]
     assert (r["unit_id_a"], r["unit_id_b"], r["level"]) == ("A", "B", "community")
@@ -144,7 +145,7 @@ def test_sample_with_an_overlapping_community():
     # the communities add up to the townships and to the homes (3,605 before: 128 children counted twice)
     assert tc["children"].sum() == pytest.approx(total) == 3477
     assert cc["children"].sum() == pytest.approx(total)
-    ov = cc.attrs["overlaps"]
+    ov = pd.DataFrame(cc.attrs["overlaps"])
     assert set(ov["name_a"]) | set(ov["name_b"]) >= {"示例青松社区", "示例翠竹社区", "示例梅园社区"}
     assert ov["children"].sum() == pytest.approx(128) and (ov["overlap_m2"] > 1e5).all()
     msg = [w for w in warns if "overlap" in w]

@@ -491,9 +491,11 @@ def one_unit_each(
     return keep, agg[[*cols, "children", "homes_to_a", "homes_to_b"]]
 
 
-def overlap_message(overlaps: pd.DataFrame, what: str = "units", most: int = 5) -> str:
+def overlap_message(overlaps: pd.DataFrame | list[dict], what: str = "units", most: int = 5) -> str:
     """A warning naming the overlapping units of :func:`one_unit_each` (the ``most`` with the most children
-    first), the area they share and the homes and children in both, with the rule applied and the fix."""
+    first; a frame or its records), the area they share and the homes and children in both, with the rule
+    applied and the fix."""
+    overlaps = pd.DataFrame(overlaps)
     n_pairs = len(overlaps)
     parts = []
     for r in overlaps.head(most).itertuples():
@@ -530,7 +532,8 @@ def _assign_units(access: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> tuple[pd
     ``geopandas.sjoin(..., predicate="within")`` gives them); and the number of origins in no unit.
 
     An origin inside several units of one level (overlapping boundaries) is kept in one of them
-    (:func:`one_unit_each`): the pairs' ``attrs["overlaps"]`` lists the units that overlap (empty when none).
+    (:func:`one_unit_each`): the pairs' ``attrs["overlaps"]`` lists the units that overlap, as records (dicts:
+    a frame in ``attrs`` would break pandas' concat, which compares them; empty when none).
     ``units`` are in a metric CRS."""
     g = np.asarray(access.geometry.values, dtype=object)
     ugeom = np.asarray(units.geometry.values, dtype=object)
@@ -552,7 +555,7 @@ def _assign_units(access: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> tuple[pd
     if not keep.all():
         o, u = o[keep], u[keep]
     j = pd.DataFrame({"_o": o.astype(np.int64), "_u": u.astype(np.int64)})
-    j.attrs["overlaps"] = overlaps
+    j.attrs["overlaps"] = overlaps.to_dict("records")
     outside = len(access) - int(np.count_nonzero(np.bincount(o, minlength=len(access))))
     return j, int(outside)
 

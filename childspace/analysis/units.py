@@ -155,8 +155,8 @@ def unit_coverage(
         without it) should not overlap: an origin inside several of them counts in one only, the one it lies
         deepest inside (largest distance to the unit's outline; on a tie the first in ``units``' order), so the
         units' children add up to the total; a ``ChildspaceWarning`` names the overlapping pairs, the area they
-        share and the homes and children in both, and ``attrs["overlaps"]`` lists them
-        (:func:`childspace.analysis._coverage_base.one_unit_each`). Pilot units (``level`` "pilot") are judged
+        share and the homes and children in both, and ``attrs["overlaps"]`` lists them (records of
+        :func:`childspace.analysis._coverage_base.one_unit_each`'s table). Pilot units (``level`` "pilot") are judged
         each on its own and keep every origin inside them. Origins inside no unit are counted in
         ``attrs["origins_outside"]`` and a warning; the rest is computed.
     categories : str or iterable, optional
@@ -221,8 +221,8 @@ def unit_coverage(
     crs = local_crs_for(units)
     um = units.to_crs(crs)
     pairs, outside = _assign_units(oc, um)
-    overlaps = pairs.attrs.get("overlaps")
-    if overlaps is not None and len(overlaps):
+    overlaps = pairs.attrs.get("overlaps") or []
+    if overlaps:
         _warn(overlap_message(overlaps))
     if outside:
         _warn(
@@ -344,7 +344,7 @@ def unit_coverage(
             "origins_outside": outside,
             "origins": len(access),
             "metric_crs": crs.to_string(),
-            "overlaps": overlaps if overlaps is not None else pd.DataFrame(),
+            "overlaps": overlaps,
         }
     )
     return out
