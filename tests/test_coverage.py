@@ -216,8 +216,10 @@ def test_unit_coverage_hand_figures(units, access, facilities, net):
     assert k.loc["A", "p90_walk_m"] == pytest.approx(350, abs=1e-3)
     assert k.loc["A", "detour_ratio"] == pytest.approx(1.4, abs=1e-6)  # O2: 350 / 250 holds 20 of 35
     assert bool(k.loc["A", "below_target"])
-    # B (east bank) is a part of the network with no kindergarten: its homes are counted apart, not as 0 %
-    assert np.isnan(k.loc["B", "pct_walk"]) and k.loc["B", "pct_line"] == pytest.approx(100 * 30 / 38)
+    # B (east bank) is a part of the network with no kindergarten: its children cannot walk to one, 0 % on
+    # foot (the straight line crosses the river) and below target; the count says why
+    assert k.loc["B", "pct_walk"] == 0.0 and k.loc["B", "pct_line"] == pytest.approx(100 * 30 / 38)
+    assert bool(k.loc["B", "below_target"])
     assert k.loc["B", "children_no_network"] == 38 and k.loc["B", "homes_no_network"] == 2
     assert np.isnan(k.loc["B", "median_walk_m"]) and np.isnan(k.loc["B", "detour_ratio"])
     # unit C has no children: NaN and a note, no error
@@ -556,7 +558,8 @@ def test_raster_outlines_are_valid_without_repair(width):
 
 def test_network_parts_counted_apart():
     """Two parts of the network (a clipped extract): the west part has the only school; homes on the east part
-    are counted in children_no_network and left out of the percentage; no inf in the table; one warning."""
+    are counted in children_no_network and as not covered on foot (in the percentage's base); no inf in the
+    table; one warning."""
     net = grid_network(banks=((0, 100, 200), (600, 700)), rows=(0, 100))
     homes = points(
         [(50, 0), (150, 100), (650, 0), (700, 50)],
@@ -570,14 +573,20 @@ def test_network_parts_counted_apart():
     assert acc.attrs["no_network_origins"] == {"primary_school": 2}
     # W1 50 m, W2 100 + 100 + 50 = 250 m: both within 500 m
     units = boxes(W=(-50, -50, 250, 150), E=(550, -50, 750, 150), ALL=(-50, -50, 750, 150))
+    units.loc[units["unit_id"] == "ALL", "level"] = "township"  # (overlapping units of one level count once)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChildspaceWarning)
         uc = cv.unit_coverage(units, acc).set_index("unit_id")
     assert uc.loc["W", "pct_walk"] == 100.0 and uc.loc["W", "children_no_network"] == 0
-    assert uc.loc["ALL", "pct_walk"] == 100.0 and uc.loc["ALL", "children_no_network"] == 12
+    # 30 of the 42 children on foot: the east part's 12 are not covered
+    assert (
+        uc.loc["ALL", "pct_walk"] == pytest.approx(100 * 30 / 42)
+        and uc.loc["ALL", "children_no_network"] == 12
+    )
     assert uc.loc["ALL", "children"] == 42 and uc.loc["ALL", "homes_no_network"] == 2
     assert "2 homes in a part of the network with no primary school" in uc.loc["ALL", "note"]
-    assert np.isnan(uc.loc["E", "pct_walk"]) and np.isnan(uc.loc["E", "median_walk_m"])
+    assert uc.loc["E", "pct_walk"] == 0.0 and bool(uc.loc["E", "below_target"])
+    assert np.isnan(uc.loc["E", "median_walk_m"])
     assert uc.loc["E", "children_no_network"] == 12 and uc.loc["E", "pct_line"] == 0.0
     num = uc.select_dtypes("number").to_numpy(dtype=float)
     assert not np.isinf(num).any()

@@ -112,11 +112,12 @@ def test_report_runs_with_only_the_extract(run):
     assert "access" in res.layers and "routes" in res.layers and "hazards" in res.layers
     cov = res.tables["township_coverage"]
     pct = cov["pct_walk"]
-    # a unit whose homes all lie in network parts without the facility has no percentage, only the count
-    apart = (
-        pct.isna() & (cov["children_no_network"] > 0) & (cov["children_no_network"] >= cov["children"] - 1e-9)
-    )
-    assert (pct.between(0, 100) | apart).all(), cov.loc[~(pct.between(0, 100) | apart)]
+    # every unit with children has a percentage (children not connected to the network are not covered on
+    # foot), never above the straight line's on the same base
+    has = cov["children"] > 0
+    assert pct[has].between(0, 100).all(), cov.loc[has & ~pct.between(0, 100)]
+    assert (pct[has] <= cov.loc[has, "pct_line"] + 1e-9).all()
+    assert (cov["children_covered_walk"] <= cov["children_covered_line"] + 1e-9).all()
 
 
 def test_units_from_osm_by_extract(run):

@@ -369,19 +369,193 @@ def _x_order(xy: np.ndarray) -> np.ndarray:
     return hit
 
 
+#: Units of this level are judged each on its own (a pilot's catchment may overlap another's): a home in two of
+#: them counts in both. A home in two units of any other level counts in one (:func:`one_unit_each`).
+OVERLAP_ALLOWED_LEVELS = frozenset({"pilot"})
+
+
+def one_unit_each(
+    o: np.ndarray,
+    u: np.ndarray,
+    xy: np.ndarray,
+    units: gpd.GeoDataFrame,
+    weights: np.ndarray | None = None,
+    geoms: np.ndarray | None = None,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Which (origin, unit) pairs to keep so that every origin counts in one unit of each level.
+
+    Units of one level (``units["level"]``; all one level without the column) should not overlap; where they do,
+    an origin lying in several of them is kept in the one it lies deepest inside (the largest distance from the
+    origin to the unit's outline, to the millimetre), and on a tie (a home on a shared edge) in the first of
+    them in the units' order. The rule depends on the geometry only, not on the file's order: a sliver where two neighbours'
+    outlines overlap is split along its middle. Units of the levels in :data:`OVERLAP_ALLOWED_LEVELS` keep every
+    pair.
+
+    Parameters
+    ----------
+    o, u : numpy.ndarray
+        The pairs' origin and unit positions, sorted by origin.
+    xy : numpy.ndarray
+        (m, 2) origin coordinates in the units' CRS (metres).
+    units : GeoDataFrame
+        The units (``level`` optional, ``unit_id``, ``name``), in a metric CRS.
+    weights : numpy.ndarray, optional
+        Children per origin, for the overlap report.
+    geoms : numpy.ndarray, optional
+        The units' geometries to use instead of ``units.geometry`` (e.g. made valid).
+
+    Returns
+    -------
+    keep : numpy.ndarray
+        Boolean mask of the pairs to keep.
+    overlaps : pandas.DataFrame
+        One row per pair of units of a level that hold the same origins: ``level``, ``unit_a``, ``unit_b``
+        (positions), ``unit_id_a``, ``name_a``, ``unit_id_b``, ``name_b``, ``overlap_m2`` (area of their common
+        part), ``homes`` and ``children`` (in both: they would have been counted twice), ``homes_to_a`` and
+        ``homes_to_b`` (of them, counted in ``unit_a`` / ``unit_b``; with three units overlapping, some go to
+        the third), most children first; empty when no origin lies in two units of a level.
+    """
+    o = np.asarray(o, dtype=np.int64)
+    u = np.asarray(u, dtype=np.int64)
+    keep = np.ones(o.size, dtype=bool)
+    cols = ["level", "unit_a", "unit_b", "unit_id_a", "name_a", "unit_id_b", "name_b", "overlap_m2", "homes"]
+    empty = pd.DataFrame({c: [] for c in [*cols, "children", "homes_to_a", "homes_to_b"]})
+    if o.size < 2 or not (o[1:] == o[:-1]).any():  # (the common case: each origin in one unit at most)
+        return keep, empty
+    lv = (
+        units["level"].astype(object).where(units["level"].notna(), "").astype(str).to_numpy()
+        if "level" in units.columns
+        else np.full(len(units), "", dtype=object)
+    )
+    lcode, lnames = pd.factorize(lv)
+    allowed = np.isin(np.asarray(lnames, dtype=object), list(OVERLAP_ALLOWED_LEVELS))
+    key = o * max(len(lnames), 1) + lcode[u]
+    order = np.argsort(key, kind="stable")  # (by origin and level, then unit: the pairs' own order)
+    ks = key[order]
+    first = np.r_[True, ks[1:] != ks[:-1]]
+    gid = np.cumsum(first) - 1
+    size = np.bincount(gid)[gid]
+    multi = (size > 1) & ~allowed[lcode[u[order]]]
+    if not multi.any():
+        return keep, empty
+    sel = order[multi]  # pairs of origins in several units of one level, grouped, units in order
+    g = gid[multi]
+    geoms = np.asarray(units.geometry.values if geoms is None else geoms, dtype=object)
+    # (to the millimetre: a home on the middle line of a strip is a tie, whatever the reprojection's last digits)
+    depth = np.round(shapely.distance(shapely.boundary(geoms[u[sel]]), shapely.points(xy[o[sel]])), 3)
+    # per group: the deepest, then the first unit (stable sort on the depth, descending, within each group)
+    pick = np.lexsort((np.arange(sel.size), -depth, g))
+    lead = np.r_[True, g[pick][1:] != g[pick][:-1]]
+    chosen = np.zeros(sel.size, dtype=bool)
+    chosen[pick[lead]] = True
+    keep[sel[~chosen]] = False
+    # the pairs of units that share origins, with the homes and children they would have counted twice
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    ends = np.r_[starts[1:], g.size]
+    a_l, b_l, org, to_a, to_b = [], [], [], [], []
+    for s0, e0 in zip(starts.tolist(), ends.tolist()):  # (origins in overlaps only: a few per sliver)
+        us, ch = u[sel[s0:e0]], chosen[s0:e0]
+        for i in range(us.size):
+            for j in range(i + 1, us.size):
+                a_l.append(us[i])
+                b_l.append(us[j])
+                org.append(o[sel[s0]])
+                to_a.append(bool(ch[i]))
+                to_b.append(bool(ch[j]))
+    pr = pd.DataFrame({"unit_a": a_l, "unit_b": b_l, "_o": org, "_to_a": to_a, "_to_b": to_b})
+    w = np.ones(len(xy)) if weights is None else np.asarray(weights, dtype="float64")
+    pr["_w"] = w[pr["_o"].to_numpy()]
+    agg = (
+        pr.groupby(["unit_a", "unit_b"], sort=True)
+        .agg(
+            homes=("_o", "size"),
+            children=("_w", "sum"),
+            homes_to_a=("_to_a", "sum"),
+            homes_to_b=("_to_b", "sum"),
+        )
+        .reset_index()
+    )
+    ua, ub = agg["unit_a"].to_numpy(), agg["unit_b"].to_numpy()
+    ga, gb = geoms[ua], geoms[ub]
+    ga = np.where(shapely.is_valid(ga), ga, shapely.make_valid(ga))
+    gb = np.where(shapely.is_valid(gb), gb, shapely.make_valid(gb))
+    ids = units["unit_id"].astype(str).to_numpy() if "unit_id" in units.columns else np.arange(len(units))
+    names = units["name"].astype(str).to_numpy() if "name" in units.columns else ids
+    agg.insert(0, "level", lv[ua])
+    agg["unit_id_a"], agg["name_a"] = ids[ua], names[ua]
+    agg["unit_id_b"], agg["name_b"] = ids[ub], names[ub]
+    agg["overlap_m2"] = shapely.area(shapely.intersection(ga, gb))
+    agg["homes_to_a"] = agg["homes_to_a"].astype(np.int64)
+    agg["homes_to_b"] = agg["homes_to_b"].astype(np.int64)
+    agg = agg.sort_values(["children", "homes"], ascending=False, kind="stable").reset_index(drop=True)
+    return keep, agg[[*cols, "children", "homes_to_a", "homes_to_b"]]
+
+
+def overlap_message(overlaps: pd.DataFrame | list[dict], what: str = "units", most: int = 5) -> str:
+    """A warning naming the overlapping units of :func:`one_unit_each` (the ``most`` with the most children
+    first; a frame or its records), the area they share and the homes and children in both, with the rule
+    applied and the fix."""
+    overlaps = pd.DataFrame(overlaps)
+    n_pairs = len(overlaps)
+    parts = []
+    for r in overlaps.head(most).itertuples():
+        lvl = f"{r.level} " if r.level else ""
+        parts.append(
+            f"{lvl}{r.name_a} ({r.unit_id_a}) / {r.name_b} ({r.unit_id_b}): {r.overlap_m2 / 1e4:,.2f} ha in "
+            f"common, {r.homes} homes ({r.children:,.0f} children) in both, {r.homes_to_a} counted in "
+            f"{r.name_a}, {r.homes_to_b} in {r.name_b}"
+        )
+    more = f"; and {n_pairs - most} more pairs" if n_pairs > most else ""
+    return (
+        f"单元边界重叠 overlapping {what}: {n_pairs} pair(s) of units of one level overlap, so their homes would "
+        f"be counted twice ({int(overlaps['homes'].sum())} homes, {overlaps['children'].sum():,.0f} children); "
+        "each such home is counted in one unit only, the one it lies deepest inside (farthest from the unit's "
+        "outline), so the units' children add up to the total: "
+        + "; ".join(parts)
+        + more
+        + ". Fix the boundary file so that units of one level do not overlap (e.g. QGIS's Topology Checker, "
+        "rule 'must not overlap', then Snap geometries to layer)"
+    )
+
+
+def point_xy(geoms: np.ndarray) -> np.ndarray:
+    """(m, 2) coordinates of geometries (their centroid when not points), NaN for missing or empty ones."""
+    geoms = np.asarray(geoms, dtype=object)
+    xy = np.full((len(geoms), 2), np.nan)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    xy[ok] = shapely.get_coordinates(shapely.centroid(geoms[ok]))
+    return xy
+
+
 def _assign_units(access: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> tuple[pd.DataFrame, int]:
     """(origin position, unit position) pairs by point-in-polygon, sorted by origin then unit (as
-    ``geopandas.sjoin(..., predicate="within")`` gives them); and the number of origins in no unit."""
+    ``geopandas.sjoin(..., predicate="within")`` gives them); and the number of origins in no unit.
+
+    An origin inside several units of one level (overlapping boundaries) is kept in one of them
+    (:func:`one_unit_each`): the pairs' ``attrs["overlaps"]`` lists the units that overlap, as records (dicts:
+    a frame in ``attrs`` would break pandas' concat, which compares them; empty when none).
+    ``units`` are in a metric CRS."""
     g = np.asarray(access.geometry.values, dtype=object)
     ugeom = np.asarray(units.geometry.values, dtype=object)
     if len(g) and (shapely.get_type_id(g) == 0).all() and not shapely.is_empty(g).any():
-        o, u = points_in_polygons(_metric_xy(access.geometry, CRS.from_user_input(units.crs)), ugeom)
+        xy = _metric_xy(access.geometry, CRS.from_user_input(units.crs))
+        o, u = points_in_polygons(xy, ugeom)
     else:  # missing or empty points, other geometries: through GEOS
         pts = np.asarray(access.geometry.to_crs(units.crs).values, dtype=object)
         o, u = shapely.STRtree(ugeom).query(pts, predicate="within")
         order = np.lexsort((u, o))
         o, u = o[order], u[order]
+        xy = point_xy(pts)
+    kids = (
+        pd.to_numeric(access["children"], errors="coerce").fillna(0).to_numpy(dtype="float64")
+        if "children" in access.columns
+        else None
+    )
+    keep, overlaps = one_unit_each(o, u, xy, units, kids)
+    if not keep.all():
+        o, u = o[keep], u[keep]
     j = pd.DataFrame({"_o": o.astype(np.int64), "_u": u.astype(np.int64)})
+    j.attrs["overlaps"] = overlaps.to_dict("records")
     outside = len(access) - int(np.count_nonzero(np.bincount(o, minlength=len(access))))
     return j, int(outside)
 

@@ -12,7 +12,9 @@ Two distances are computed for every origin (where children live) and facility c
   ``legs=False`` leaves the legs out for comparison. Points farther than ``max_snap`` from any street are not
   attached, get an infinite walking distance and are counted in the result's ``attrs`` and a warning. Origins on
   a part of the network that holds no facility of the category (a clipped extract, an island) are flagged
-  (``no_network_<cat>``) and counted apart in the unit figures (``children_no_network``), not as 0 %.
+  (``no_network_<cat>``) and counted in the unit figures (``children_no_network``). Both are children not
+  covered on foot: they stay in the base of every walking percentage, which is all children, as the
+  straight-line one's (so walking coverage is never above straight-line coverage).
 
 A point is *covered* by a category when its distance to the nearest facility is at most the category's radius
 (``childspace.standards``; parks: 300 m below 0.5 ha, 500 m from 0.5 ha, by the facility's ``area_ha``). Where
@@ -159,7 +161,7 @@ def origin_access(
         (facility_id of the nearest facility by walking, else straight line; None when there is none) and
         ``no_network_<cat>`` (bool: the origin is attached to a part of the network, a connected component,
         that holds no facility of the category: its walking distance is ``inf`` because the network is cut,
-        e.g. a clipped extract or an island; counted in ``attrs["no_network_origins"]`` /
+        e.g. a clipped extract or an island; not covered on foot; counted in ``attrs["no_network_origins"]`` /
         ``attrs["no_network_children"]`` and a ``ChildspaceWarning``).
         ``attrs`` holds ``metric_crs``, ``categories``, ``walk`` (bool), ``radii`` (m per category, list for
         size-dependent radii), ``unsnapped_origins``, ``unsnapped_facilities`` (per category),
@@ -352,8 +354,8 @@ def origin_access(
     if parts:
         _warn(
             "origins in a part of the network with no facility of the category (the OSM extract may be "
-            "clipped, or the part is an island); they are left out of the walking percentages and counted "
-            "in children_no_network: "
+            "clipped, or the part is an island): they cannot reach one on foot and count as not covered on "
+            "foot (children_no_network in the unit tables; extend the OSM area if the extract is clipped): "
             + ", ".join(
                 f"{k} homes ({attrs['no_network_children'][c]} children) with no {c}"
                 for c, k in parts.items()

@@ -27,6 +27,9 @@ from childspace.analysis._coverage_base import (
     _target_pct,
     _warn,
     metric_xy,
+    one_unit_each,
+    overlap_message,
+    point_xy,
     points_in_polygons,
     to_crs_cached,
     without_attrs,
@@ -148,7 +151,13 @@ def unit_coverage(
         ``unit_id``, ``name``, ``level`` (optional), (Multi)Polygon geometry, any CRS.
     access : GeoDataFrame
         Output of :func:`origin_access`. Origins are assigned to units by point-in-polygon; an origin may belong
-        to units of several levels (township and community). Origins inside no unit are counted in
+        to units of several levels (township and community). Units of one level (``level``; all one level
+        without it) should not overlap: an origin inside several of them counts in one only, the one it lies
+        deepest inside (largest distance to the unit's outline; on a tie the first in ``units``' order), so the
+        units' children add up to the total; a ``ChildspaceWarning`` names the overlapping pairs, the area they
+        share and the homes and children in both, and ``attrs["overlaps"]`` lists them (records of
+        :func:`childspace.analysis._coverage_base.one_unit_each`'s table). Pilot units (``level`` "pilot") are judged
+        each on its own and keep every origin inside them. Origins inside no unit are counted in
         ``attrs["origins_outside"]`` and a warning; the rest is computed.
     categories : str or iterable, optional
         Default: the categories of ``access`` (``access.attrs["categories"]`` or the ``dist_line_*`` columns).
@@ -164,15 +173,24 @@ def unit_coverage(
         One row per unit and category: ``unit_id``, ``name``, ``level``, ``category``, ``radius_m`` (largest
         radius of the category), ``children``, ``children_covered_walk``, ``pct_walk``,
         ``children_covered_line``, ``pct_line``, ``area_pct_walk``, ``median_walk_m``, ``p90_walk_m``
-        (children-weighted over the children with a network; NaN when more than half / a tenth of them cannot
-        reach a facility, never ``inf``),
+        (children-weighted over all the unit's children; NaN when more than half / a tenth of them cannot
+        reach a facility on foot, never ``inf``),
         ``detour_ratio`` (children-weighted median of walking / straight-line distance over origins with a finite
         walking distance), ``below_target`` (bool, on ``pct_walk``, or ``pct_line`` when walking was not
         computed; False for units without children), ``target_pct``, ``children_no_network`` and
         ``homes_no_network`` (origins in a part of the network without a facility of the category, see
-        :func:`origin_access`: left out of ``pct_walk`` and the walking quantiles and counted here), ``note``. A
-        unit without children has NaN percentages and the note "无儿童 no children"; a unit with homes in such a
-        part says how many ("… homes in a part of the network with no …: the extract may be clipped").
+        :func:`origin_access`), ``note``.
+
+        Both percentages have the same base, all the unit's children: ``pct_walk = children_covered_walk /
+        children`` and ``pct_line = children_covered_line / children``. A child whose home cannot reach a
+        facility on foot (farther than ``max_snap`` from any street, or on a part of the network without a
+        facility of the category) is a child not covered on foot: counted in ``children`` and not in
+        ``children_covered_walk``; those in a part without the facility are also counted in
+        ``children_no_network``. As walking is never shorter than the straight line, ``children_covered_walk <=
+        children_covered_line`` and ``pct_walk <= pct_line`` on every row. A unit with children of which none
+        is covered has 0 % and is below its target; only a unit without children has NaN percentages and the
+        note "无儿童 no children". A unit with homes in a part of the network without the facility says how many
+        ("… homes in a part of the network with no …: not reachable on foot, the extract may be clipped").
     """
     _require(units, "units", ["unit_id", "name"], "polygon")
     if not isinstance(access, gpd.GeoDataFrame):
@@ -203,6 +221,9 @@ def unit_coverage(
     crs = local_crs_for(units)
     um = units.to_crs(crs)
     pairs, outside = _assign_units(oc, um)
+    overlaps = pairs.attrs.get("overlaps") or []
+    if overlaps:
+        _warn(overlap_message(overlaps))
     if outside:
         _warn(
             f"{outside} of {len(access)} origins lie inside no unit and are left out of the unit figures "
@@ -233,22 +254,21 @@ def unit_coverage(
         nn = oc[nn_col].to_numpy(dtype=bool)[o] if nn_col in access.columns else np.zeros(o.size, dtype=bool)
         kids_nn = np.bincount(u, weights=children * nn, minlength=nu)
         homes_nn = np.bincount(u, weights=nn.astype(float), minlength=nu).astype(np.int64)
-        kids_w = kids - kids_nn  # the walking percentage's base: children with a network
         cl = np.bincount(
             u, weights=children * oc[f"covered_line_{cat}"].to_numpy(dtype=bool)[o], minlength=nu
         )
         with np.errstate(invalid="ignore", divide="ignore"):
-            pw = np.where(kids_w > 0, 100.0 * cw / kids_w, np.nan) if walk else np.full(nu, np.nan)
+            # one base for both: every child of the unit (one not reaching the network is not covered on foot)
+            pw = np.where(kids > 0, 100.0 * cw / kids, np.nan) if walk else np.full(nu, np.nan)
             pl = np.where(kids > 0, 100.0 * cl / kids, np.nan)
             ratio = np.where(np.isfinite(dw) & (dl > 0), dw / dl, np.nan)
-        # quantiles over the children with a network; a quantile that falls on unreachable children is NaN
-        # (never inf in a table), the counts say why
-        keep = ~nn
+        # quantiles over all the children (unreachable ones at inf); a quantile that falls on unreachable
+        # children is NaN (never inf in a table), the counts say why
         dw_o = oc[f"dist_walk_{cat}"].to_numpy(dtype="float64")
         med, p90 = _grouped_weighted_quantiles(
             u,
             dw,
-            children * keep,
+            children,
             (0.5, 0.9),
             nu,
             order=None if starts is None else _pair_order(dw_o, o, starts),
@@ -307,8 +327,9 @@ def unit_coverage(
                         np.where(
                             homes_nn > 0,
                             [
-                                f"{h} 处住宅所在路网片段没有{_label(cat).split(' ')[0]}（路网数据可能被裁剪） {h} homes "
-                                f"in a part of the network with no {cat.replace('_', ' ')}: the extract may be clipped"
+                                f"{h} 处住宅所在路网片段没有{_label(cat).split(' ')[0]}，步行不可达（路网数据可能被"
+                                f"裁剪） {h} homes in a part of the network with no {cat.replace('_', ' ')}: not "
+                                "reachable on foot, the extract may be clipped"
                                 for h in homes_nn
                             ],
                             "",
@@ -318,7 +339,14 @@ def unit_coverage(
             )
         )
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    out.attrs.update({"origins_outside": outside, "origins": len(access), "metric_crs": crs.to_string()})
+    out.attrs.update(
+        {
+            "origins_outside": outside,
+            "origins": len(access),
+            "metric_crs": crs.to_string(),
+            "overlaps": overlaps,
+        }
+    )
     return out
 
 
@@ -518,8 +546,10 @@ def gaps(
     -------
     GeoDataFrame
         ``unit_id``, ``unit_name``, ``category``, ``category_label``, ``children_uncovered`` (children of the
-        uncovered origins, by walking, lying inside the gap polygon), ``area_m2``, ``rank`` (1 = most children,
-        then largest area), geometry (valid (Multi)Polygons, EPSG:4326). Units fully covered have no row.
+        uncovered origins, by walking, lying inside the gap polygon; an origin in two overlapping units of one
+        level, or on their shared edge, counts in one of them, by :func:`unit_coverage`'s rule), ``area_m2``,
+        ``rank`` (1 = most children, then largest area), geometry (valid (Multi)Polygons, EPSG:4326). Units
+        fully covered have no row.
         ``attrs["uncovered_origins_total"]``: uncovered children per category over all units.
     """
     _require(units, "units", ["unit_id", "name"], "polygon")
@@ -553,7 +583,14 @@ def gaps(
     else:
         assert ogeom is not None
         po, pu = shapely.STRtree(ugeom).query(ogeom[wk], predicate="intersects")
+        by = np.lexsort((pu, po))
+        po, pu = po[by], pu[by]
     po = wk[po]
+    # a home in two units of one level (overlapping outlines, or on a shared edge) counts in one of them, the one
+    # unit_coverage counts it in (:func:`one_unit_each`)
+    pxy = oxy if oxy is not None else point_xy(ogeom)
+    keep, _ = one_unit_each(po, pu, pxy, um, geoms=ugeom)
+    po, pu = po[keep], pu[keep]
     rows: list[pd.DataFrame] = []
     totals = {}
     for cat in cats:

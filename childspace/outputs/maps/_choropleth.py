@@ -46,7 +46,9 @@ def coverage_legend(target: float | None) -> list[LegendItem]:
 def coverage_rows(
     sub: pd.DataFrame, vals: np.ndarray, value: str, vlabel: str, below: np.ndarray, target: float | None
 ) -> list[tuple[str, list[str]]]:
-    """Popup rows of a coverage choropleth (names, not codes, first)."""
+    """Popup rows of a coverage choropleth (names, not codes, first). Children not connected to the network
+    are among the children and not among those covered on foot (``unit_coverage``): a unit with children and
+    none covered is 0 %, "no data" is only a unit without children."""
     cls = coverage_classes(target)
     idx = coverage_class_index(vals, target)
     rows = [
@@ -56,6 +58,7 @@ def coverage_rows(
     for col, lab, d in (
         ("children", "儿童数 Children", 0),
         ("children_covered_walk", "步行覆盖儿童 Covered on foot", 0),
+        ("children_no_network", "路网不连通儿童（未覆盖） Not connected to the network (not covered)", 0),
         ("pct_line", "直线覆盖率 Straight-line %", 1),
         ("median_walk_m", "步行距离中位数 Median walk (m)", 0),
         ("radius_m", "服务半径 Radius (m)", 0),
@@ -88,6 +91,7 @@ def join_coverage(
             value,
             "children",
             "children_covered_walk",
+            "children_no_network",
             "pct_walk",
             "pct_line",
             "median_walk_m",
