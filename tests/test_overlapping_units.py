@@ -150,3 +150,35 @@ def test_sample_with_an_overlapping_community():
     assert ov["children"].sum() == pytest.approx(128) and (ov["overlap_m2"] > 1e5).all()
     msg = [w for w in warns if "overlap" in w]
     assert len(msg) == 1 and "示例青松社区" in msg[0] and "128 children" in msg[0]
+
+
+def test_check_names_overlapping_boundaries_before_any_home_is_counted(tmp_path):
+    """``childspace check`` says which communities overlap (from the boundaries alone); touching neighbours and
+    the untouched sample say nothing."""
+    import shutil
+
+    from conftest import SAMPLE
+
+    from childspace.analysis.units import overlapping_units
+    from childspace.run import pipeline
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("outputs"))
+    cfg = pipeline.load_config(data / "sample.toml")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        assert "pair(s) overlap" not in pipeline.check_inputs(cfg)
+    raw = gpd.read_file(data / "boundaries/communities.shp", encoding="GBK")
+    assert overlapping_units(io.load_boundaries(raw, level="community")).empty  # neighbours only touch
+    raw.loc[0, "geometry"] = raw.geometry[0].buffer(300)
+    for f in (data / "boundaries").glob("communities.*"):
+        f.unlink()
+    raw.to_file(data / "boundaries/communities.shp", encoding="GBK")
+    ov = overlapping_units(io.load_boundaries(raw, level="community"))
+    assert {"示例翠竹社区", "示例梅园社区"} <= set(ov["name_a"]) | set(ov["name_b"])
+    assert (ov["overlap_m2"] > 1e4).all() and (ov["share"] <= 1).all() and len(ov) == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        text = pipeline.check_inputs(cfg)
+    line = next(x for x in text.splitlines() if "pair(s) overlap" in x)
+    assert line.strip().startswith(f"! communities: {len(ov)} pair(s) overlap") and "示例青松社区" in line

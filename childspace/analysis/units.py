@@ -687,3 +687,47 @@ def _polygonal(geoms: np.ndarray, min_area: float) -> np.ndarray:
                 sub[sel], indices=np.searchsorted(present[many], owner[sel])
             )
     return out
+
+
+def overlapping_units(
+    units: gpd.GeoDataFrame, min_m2: float = 100.0, min_share: float = 0.01
+) -> pd.DataFrame:
+    """Pairs of units of one level whose areas overlap, from the boundaries alone (what ``childspace check``
+    says before any home is counted; :func:`unit_coverage` then counts each home in one of them).
+
+    A pair is listed when the area in common is at least ``min_m2`` square metres and ``min_share`` of the
+    smaller unit: digitising slivers along a shared edge (a few square metres) are not overlaps a planner fixes.
+
+    Returns
+    -------
+    DataFrame
+        ``unit_id_a``, ``name_a``, ``unit_id_b``, ``name_b``, ``overlap_m2`` and ``share`` (of the smaller
+        unit), the largest overlap first; empty when none.
+    """
+    cols = ["unit_id_a", "name_a", "unit_id_b", "name_b", "overlap_m2", "share"]
+    if units is None or len(units) < 2:
+        return pd.DataFrame(columns=cols)
+    g = units.to_crs(local_crs_for(units)) if units.crs is not None and units.crs.is_geographic else units
+    geoms = shapely.make_valid(g.geometry.to_numpy())
+    a, b = g.sindex.query(geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if not len(a):
+        return pd.DataFrame(columns=cols)
+    inter = shapely.area(shapely.intersection(geoms[a], geoms[b]))
+    smaller = np.minimum(shapely.area(geoms[a]), shapely.area(geoms[b]))
+    share = np.divide(inter, smaller, out=np.zeros_like(inter), where=smaller > 0)
+    sel = (inter >= min_m2) & (share >= min_share)
+    ids = g["unit_id"].astype(str).to_numpy() if "unit_id" in g else np.arange(len(g)).astype(str)
+    names = g["name"].astype(str).to_numpy() if "name" in g else ids
+    out = pd.DataFrame(
+        {
+            "unit_id_a": ids[a[sel]],
+            "name_a": names[a[sel]],
+            "unit_id_b": ids[b[sel]],
+            "name_b": names[b[sel]],
+            "overlap_m2": inter[sel],
+            "share": share[sel],
+        }
+    )
+    return out.sort_values("overlap_m2", ascending=False, ignore_index=True)

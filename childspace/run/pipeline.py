@@ -319,6 +319,22 @@ def check_inputs(cfg: RunConfig, progress: Progress = _quiet) -> str:
         lines.append(f"  outputs: {preflight(cfg)}")
     except ChildspaceError as exc:
         lines.append(f"  outputs: ! {exc}")
+    from childspace.analysis.units import overlapping_units
+
+    for name in ("townships", "communities"):
+        g = getattr(inp, name)
+        ov = overlapping_units(g) if g is not None else None
+        if ov is not None and len(ov):
+            pairs = "; ".join(
+                f"{r.name_a} ({r.unit_id_a}) / {r.name_b} ({r.unit_id_b}): {r.overlap_m2 / 1e4:,.2f} ha, "
+                f"{r.share:.0%} of the smaller"
+                for r in ov.head(5).itertuples()
+            )
+            more = f"; and {len(ov) - 5} more" if len(ov) > 5 else ""
+            lines.append(
+                f"  ! {name}: {len(ov)} pair(s) overlap — {pairs}{more}. A home in two of them is counted in "
+                "the one it lies deepest inside; fix the boundary file (QGIS Topology Checker, 'must not overlap')"
+            )
     reg = register.load_register()
     for name, level in (("townships", "township"), ("communities", "community")):
         g = getattr(inp, name)
