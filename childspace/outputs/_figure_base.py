@@ -72,6 +72,23 @@ def _scale_label(length_m: float) -> str:
     return f"{length_m:g} 米 m"
 
 
+#: gid of the map furniture drawn in a map's axes (scale bar, north arrow): labels are placed clear of it
+FURNITURE = "cs-furniture"
+
+
+def unique_handles(handles: Sequence) -> list:
+    """Legend handles without repeated labels (the first of each kept): a layer drawn in two steps, e.g. the
+    township outlines of the boundaries and of the township layer, is one legend entry."""
+    seen: set[str] = set()
+    out = []
+    for h in handles:
+        label = str(h.get_label())
+        if label not in seen:
+            seen.add(label)
+            out.append(h)
+    return out
+
+
 def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Sequence, crs: CRS) -> None:
     ax.set_aspect("equal")
     ax.set_axis_off()
@@ -86,12 +103,33 @@ def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Seque
     length = nice_scale_length(width)
     bx, by = x0 + 0.04 * width, y0 + 0.04 * height
     h = 0.012 * height
-    ax.add_patch(Rectangle((bx, by), length / 2, h, facecolor="black", edgecolor="black", zorder=20))
+    # (the scale bar and the north arrow carry the gid FURNITURE: labels placed later keep clear of them)
     ax.add_patch(
-        Rectangle((bx + length / 2, by), length / 2, h, facecolor="white", edgecolor="black", zorder=20)
+        Rectangle((bx, by), length / 2, h, facecolor="black", edgecolor="black", zorder=20, gid=FURNITURE)
+    )
+    ax.add_patch(
+        Rectangle(
+            (bx + length / 2, by),
+            length / 2,
+            h,
+            facecolor="white",
+            edgecolor="black",
+            zorder=20,
+            gid=FURNITURE,
+        )
     )
     halo = [patheffects.withStroke(linewidth=3, foreground="white")]
-    ax.text(bx, by + 1.8 * h, "0", ha="center", va="bottom", fontsize=9, zorder=21, path_effects=halo)
+    ax.text(
+        bx,
+        by + 1.8 * h,
+        "0",
+        ha="center",
+        va="bottom",
+        fontsize=9,
+        zorder=21,
+        path_effects=halo,
+        gid=FURNITURE,
+    )
     ax.text(
         bx + length,
         by + 1.8 * h,
@@ -101,6 +139,7 @@ def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Seque
         fontsize=9,
         zorder=21,
         path_effects=halo,
+        gid=FURNITURE,
     )
     # north arrow, upper right (grid north of the projected CRS)
     ax.annotate(
@@ -110,6 +149,7 @@ def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Seque
         xycoords="axes fraction",
         arrowprops=dict(facecolor="black", edgecolor="black", width=5, headwidth=14, headlength=12),
         zorder=21,
+        gid=FURNITURE,
     )
     ax.text(
         0.95,
@@ -122,6 +162,7 @@ def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Seque
         fontweight="bold",
         zorder=21,
         path_effects=halo,
+        gid=FURNITURE,
     )
     fig.suptitle(title, fontsize=15, fontweight="bold", x=0.02, ha="left", y=0.975)
     note = f"坐标系 CRS: {crs.name} (EPSG:{crs.to_epsg()})"
@@ -136,6 +177,7 @@ def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Seque
             bbox=dict(boxstyle="round,pad=0.3", facecolor="#fff3cd", edgecolor="#e0b84d"),
         )
     fig.text(0.02, 0.015, note, fontsize=8, color="#555555")
+    handles = unique_handles(handles)
     if handles:
         ax.legend(
             handles=handles,
@@ -181,9 +223,10 @@ class _Labels:
 
     Greedy, deterministic placement: labels are taken by priority (then in the order added); each tries a few
     positions (point labels: around the marker, then farther out with a leader line; area labels: the centre,
-    then small shifts) and takes the first whose box overlaps no label placed before, no marker and stays inside
-    the axes. A label that fits nowhere is tried in its short form (if given), else left out and counted. The
-    boxes are compared in display units with array operations.
+    then small shifts) and takes the first whose box overlaps no label placed before, no marker, not the scale
+    bar or north arrow (artists with the gid :data:`FURNITURE`) and stays inside the axes. A label that fits
+    nowhere is tried in its short form (if given), else left out and counted. The boxes are compared in display
+    units with array operations.
     """
 
     def __init__(self) -> None:
@@ -244,6 +287,11 @@ class _Labels:
             boxes = np.column_stack([oxy[:, 0] - orad, oxy[:, 1] - orad, oxy[:, 0] + orad, oxy[:, 1] + orad])
         else:
             boxes = np.zeros((0, 4))
+        furniture = [
+            a.get_window_extent(renderer).extents for a in ax.get_children() if a.get_gid() == FURNITURE
+        ]
+        if furniture:  # the scale bar and the north arrow (see _decorate)
+            boxes = np.concatenate([boxes, np.asarray(furniture, dtype=float).reshape(-1, 4)])
         placed = np.zeros((len(self.rows) + len(boxes), 4))
         placed[: len(boxes)] = boxes
         n = len(boxes)
