@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from branca.element import MacroElement
+from folium.template import Template
 
 from childspace._errors import ChildspaceError, DataError
 from childspace.outputs.maps._choropleth import (
+    BELOW_EDGE,
     choropleth_styles,
     coverage_legend,
     coverage_rows,
@@ -18,6 +22,7 @@ from childspace.outputs.maps._choropleth import (
     life_circle_layer,
     target_of,
 )
+from childspace.outputs.maps._elements import GeoLayer
 from childspace.outputs.maps._page import (
     BlankBase,
     LegendItem,
@@ -115,6 +120,7 @@ def overview_map(
     vz, ve = split_label(vlabel)
     tlabel = f"{target:g}%" if target is not None else "80%"
     frames = [b] + ([to_wgs84(townships, "townships")] if townships is not None and len(townships) else [])
+    base = _places_not_named_as(base, b, townships)
     m = new_map(
         frames,
         title or "儿童服务设施覆盖缺口 Where coverage falls short of the target",
@@ -142,7 +148,7 @@ def overview_map(
             for n, v, bt in zip(esc(j["name"]), fmt_num(pd.Series(vals), 1, "%"), below)
         ]
         n_below = int(below.sum())
-        add_layer(
+        fill = add_layer(
             m,
             j,
             styles,
@@ -155,6 +161,8 @@ def overview_map(
             pane_z=350,
             simplify_m=5.0,
         )
+        if shade_level == "township":
+            _below_edges_on_top(m, j, below, fill)
     legend: list[tuple[str, list[LegendItem]]] = [
         (f"{vz}（{lv_zh}） {ve} ({lv_en})", coverage_legend(target))
     ]
@@ -164,10 +172,12 @@ def overview_map(
         )
         legend.append(("生活圈完整度（切换后显示） Life circles complete", items))
     BlankBase("不着色 No shading", show=False).add_to(m)
-    b_items = boundary_layers(m, b, labels=True, outline=("township",))
-    b_items += township_outlines(m, townships, show_names=len(units) > 80)
+    b_items = _outlines_and_names(
+        m, b, townships, township_names=shade_level == "township" or len(units) > 80
+    )
     if b_items:
         legend.append(("边界 Boundaries", b_items))
+    LabelDeclutter().add_to(m)
     return finish(m, legend)
 
 
@@ -195,6 +205,7 @@ def _overview_single(
     vlabel = VALUE_LABELS.get(value, value)
     vz, ve = split_label(vlabel)
     frames = [b] + ([to_wgs84(townships, "townships")] if townships is not None and len(townships) else [])
+    base = _places_not_named_as(base, b, townships)
     m = new_map(frames, title or f"{cz}{vz} {ce}: {ve}", None, synthetic, basemaps, base=base)
     j = join_coverage(b, uc, category, value)
     level = j["level"].astype(str).to_numpy() if "level" in j.columns else np.array(["community"] * len(j))
@@ -217,10 +228,168 @@ def _overview_single(
             else f"村社区覆盖率（{n_below}/{len(sub)} 低于目标） Community coverage ({n_below} below target)"
         )
         show = lv == "community" or len(present) == 1
-        add_layer(m, sub, styles, pops, tips, lname, show=show, pane="csChoro", pane_z=350, simplify_m=5.0)
-    items = boundary_layers(m, b, outline=("township",))
-    items += township_outlines(m, townships)
+        fill = add_layer(
+            m, sub, styles, pops, tips, lname, show=show, pane="csChoro", pane_z=350, simplify_m=5.0
+        )
+        if lv == "township":
+            _below_edges_on_top(m, sub, below, fill)
+    items = _outlines_and_names(m, b, townships, township_names=True)
     legend: list[tuple[str, list[LegendItem]]] = [(vlabel, coverage_legend(target))]
     if items:
         legend.append(("边界 Boundaries", items))
+    LabelDeclutter().add_to(m)
     return finish(m, legend)
+
+
+#: the pane of the below-target edges of township units: over the township outlines (pane ``csTop``, 450)
+BELOW_PANE = "csBelow"
+
+
+def _below_edges_on_top(m: folium.Map, units: gpd.GeoDataFrame, below: np.ndarray, fill: GeoLayer) -> None:
+    """The thick purple edge of the township units below the target, drawn again over the township outlines.
+
+    Shaded townships are the township outlines' own polygons: their edge, drawn with the fill (pane
+    ``csChoro``), lay exactly under the white-cased black outline and could not be seen. The edges are a layer of
+    their own in a pane above the outlines that lets clicks through to the fill below, shown and hidden with
+    ``fill`` (its category or level switched on or off)."""
+    sel = np.asarray(below, dtype=bool)
+    if not sel.any():
+        return
+    style = {"color": BELOW_EDGE, "weight": 3.0, "fill": False, "opacity": 1.0}
+    edge = add_layer(
+        m,
+        units[sel],
+        [style] * int(sel.sum()),
+        None,
+        None,
+        f"{fill.layer_name} — 低于目标 below target",
+        show=fill.show,
+        pane=BELOW_PANE,
+        pane_z=460,
+        interactive=False,
+        control=False,
+        simplify_m=5.0,
+    )
+    FollowLayer(fill, edge, BELOW_PANE).add_to(m)
+
+
+class FollowLayer(MacroElement):
+    """Show and hide one layer with another (a fill and its edges drawn in another pane); the pane ``pane``
+    lets clicks through (no pointer events) to the layers under it."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map, lead, follower) {
+            var pane = map.getPane({{ this.pane|tojson }});
+            if (pane) { pane.style.pointerEvents = 'none'; }
+            lead.on('add', function () { map.addLayer(follower); });
+            lead.on('remove', function () { map.removeLayer(follower); });
+        })({{ this._parent.get_name() }}, {{ this.lead.get_name() }}, {{ this.follower.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, lead: GeoLayer, follower: GeoLayer, pane: str):
+        super().__init__()
+        self._name = "FollowLayer"
+        self.lead = lead
+        self.follower = follower
+        self.pane = pane
+
+
+def _outlines_and_names(
+    m: folium.Map, b: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | None, township_names: bool
+) -> list[LegendItem]:
+    """The township outlines and the unit names, each drawn once; returns the legend items.
+
+    With a township layer, its outlines and names are the townships' (the boundaries' own township rows, the
+    same units, are neither outlined nor named again: they were listed twice in the legend and the layer list,
+    and named twice); the boundaries' communities are named (up to 80). The township names come first in the
+    page, so :class:`LabelDeclutter` keeps them where a community name would overlap one."""
+    if townships is None or not len(townships):
+        return boundary_layers(m, b, labels=True, outline=("township",))
+    items = township_outlines(m, townships, show_names=township_names)
+    level = b["level"].astype(str).to_numpy() if "level" in b.columns else np.array(["community"] * len(b))
+    rest = b[level != "township"]
+    if len(rest):
+        items += boundary_layers(m, rest, labels=True, outline=())
+    return list(dict.fromkeys(items))
+
+
+def _label_names(b: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | None) -> set[str]:
+    """The unit names the map writes (the same normalisation as :func:`_places_not_named_as` compares)."""
+    frames = [g for g in (b, townships) if g is not None and len(g) and "name" in g.columns]
+    return {n.strip().casefold() for g in frames for n in g["name"].dropna().astype(str) if n.strip()}
+
+
+def _places_not_named_as(
+    base: Basemap | None, b: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | None
+) -> Basemap | None:
+    """``base`` without the place names that repeat a unit's name (the place=town "Ordino" beside the label of
+    the parish Ordino, "摩纳哥 Monaco" beside the unit Monaco): the map names each unit once, with its label."""
+    if base is None or base.places is None or not len(base.places):
+        return base
+    names = _label_names(b, townships)
+    if not names:
+        return base
+    p = base.places
+    same = np.zeros(len(p), dtype=bool)
+    for col in ("label", "name"):
+        if col in p.columns:
+            same |= p[col].astype(str).str.strip().str.casefold().isin(names).to_numpy()
+    if not same.any():
+        return base
+    return dataclasses.replace(base, places=p[~same])
+
+
+class LabelDeclutter(MacroElement):
+    """Hide the labels that would overlap (or come within 4 pixels of) a label shown before them: unit names
+    first (in page order), then the base map's place names by rank (cities first). Run again after every zoom
+    and every layer switched, on the labels' boxes as the browser lays them out (a label is hidden, not moved,
+    and marked ``data-cs-hidden``; a place name the base map hides at that zoom takes no room)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var pending = null, GAP = 4;  // pixels kept between two labels
+            function rank(el) {
+                if (el.classList.contains('cs-label')) { return 0; }
+                var r = /(?:^|\\s)r(\\d)(?:\\s|$)/.exec(el.className);
+                return r ? 1 + Number(r[1]) : 9;
+            }
+            function run() {
+                pending = null;
+                var els = Array.prototype.slice.call(
+                    map.getContainer().querySelectorAll('.cs-label, .cs-place'));
+                var order = els.map(function (el, i) { el.style.visibility = ''; return [rank(el), i, el]; });
+                order.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
+                var kept = [];
+                order.forEach(function (o) {
+                    var box = (o[2].firstElementChild || o[2]).getBoundingClientRect();
+                    if (!box.width || !box.height) { return; }
+                    for (var k = 0; k < kept.length; k++) {
+                        var q = kept[k];
+                        if (box.left < q.right + GAP && box.right + GAP > q.left && box.top < q.bottom + GAP
+                            && box.bottom + GAP > q.top) {
+                            o[2].style.visibility = 'hidden';
+                            o[2].setAttribute('data-cs-hidden', 'overlap');
+                            return;
+                        }
+                    }
+                    o[2].removeAttribute('data-cs-hidden');
+                    kept.push(box);
+                });
+            }
+            function later() { if (pending === null) { pending = setTimeout(run, 0); } }
+            map.on('zoomend layeradd layerremove baselayerchange overlayadd overlayremove', later);
+            map.whenReady(later);
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "LabelDeclutter"
