@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import folium
@@ -120,7 +119,6 @@ def overview_map(
     vz, ve = split_label(vlabel)
     tlabel = f"{target:g}%" if target is not None else "80%"
     frames = [b] + ([to_wgs84(townships, "townships")] if townships is not None and len(townships) else [])
-    base = _places_not_named_as(base, b, townships)
     m = new_map(
         frames,
         title or "儿童服务设施覆盖缺口 Where coverage falls short of the target",
@@ -205,7 +203,6 @@ def _overview_single(
     vlabel = VALUE_LABELS.get(value, value)
     vz, ve = split_label(vlabel)
     frames = [b] + ([to_wgs84(townships, "townships")] if townships is not None and len(townships) else [])
-    base = _places_not_named_as(base, b, townships)
     m = new_map(frames, title or f"{cz}{vz} {ce}: {ve}", None, synthetic, basemaps, base=base)
     j = join_coverage(b, uc, category, value)
     level = j["level"].astype(str).to_numpy() if "level" in j.columns else np.array(["community"] * len(j))
@@ -317,37 +314,13 @@ def _outlines_and_names(
     return list(dict.fromkeys(items))
 
 
-def _label_names(b: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | None) -> set[str]:
-    """The unit names the map writes (the same normalisation as :func:`_places_not_named_as` compares)."""
-    frames = [g for g in (b, townships) if g is not None and len(g) and "name" in g.columns]
-    return {n.strip().casefold() for g in frames for n in g["name"].dropna().astype(str) if n.strip()}
-
-
-def _places_not_named_as(
-    base: Basemap | None, b: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | None
-) -> Basemap | None:
-    """``base`` without the place names that repeat a unit's name (the place=town "Ordino" beside the label of
-    the parish Ordino, "摩纳哥 Monaco" beside the unit Monaco): the map names each unit once, with its label."""
-    if base is None or base.places is None or not len(base.places):
-        return base
-    names = _label_names(b, townships)
-    if not names:
-        return base
-    p = base.places
-    same = np.zeros(len(p), dtype=bool)
-    for col in ("label", "name"):
-        if col in p.columns:
-            same |= p[col].astype(str).str.strip().str.casefold().isin(names).to_numpy()
-    if not same.any():
-        return base
-    return dataclasses.replace(base, places=p[~same])
-
-
 class LabelDeclutter(MacroElement):
-    """Hide the labels that would overlap (or come within 4 pixels of) a label shown before them: unit names
-    first (in page order), then the base map's place names by rank (cities first). Run again after every zoom
-    and every layer switched, on the labels' boxes as the browser lays them out (a label is hidden, not moved,
-    and marked ``data-cs-hidden``; a place name the base map hides at that zoom takes no room)."""
+    """Declutter the names on the map, in the browser, after every zoom and every layer switched: labels are
+    taken in order, unit names first (in page order), then the base map's place names by rank (cities first);
+    a label is hidden (not moved; marked ``data-cs-hidden``) when its box overlaps, or comes within 4 pixels
+    of, a label kept before it, and a place name also when it repeats a name already shown (the place=town
+    "Ordino" beside the label of the parish Ordino, "摩纳哥 Monaco" beside the unit Monaco). Units that share a
+    name are all named. A place name the base map hides at that zoom takes no room."""
 
     _template = Template(
         """
@@ -359,26 +332,40 @@ class LabelDeclutter(MacroElement):
                 var r = /(?:^|\\s)r(\\d)(?:\\s|$)/.exec(el.className);
                 return r ? 1 + Number(r[1]) : 9;
             }
+            function names(el) {  // the label's name, and the local name in small type under it
+                var span = el.firstElementChild || el, small = span.querySelector('small');
+                var all = span.textContent, out = [];
+                if (small) {
+                    out.push(small.textContent);
+                    all = all.slice(0, all.length - small.textContent.length);
+                }
+                out.push(all);
+                return out.map(function (n) { return n.trim().toLowerCase(); }).filter(Boolean);
+            }
             function run() {
                 pending = null;
                 var els = Array.prototype.slice.call(
                     map.getContainer().querySelectorAll('.cs-label, .cs-place'));
                 var order = els.map(function (el, i) { el.style.visibility = ''; return [rank(el), i, el]; });
                 order.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1]; });
-                var kept = [];
+                var kept = [], shown = {};
                 order.forEach(function (o) {
-                    var box = (o[2].firstElementChild || o[2]).getBoundingClientRect();
+                    var el = o[2], box = (el.firstElementChild || el).getBoundingClientRect();
                     if (!box.width || !box.height) { return; }
-                    for (var k = 0; k < kept.length; k++) {
+                    var ns = names(el), why = null;
+                    if (o[0] > 0 && ns.some(function (n) { return shown[n]; })) { why = 'name'; }
+                    for (var k = 0; why === null && k < kept.length; k++) {
                         var q = kept[k];
                         if (box.left < q.right + GAP && box.right + GAP > q.left && box.top < q.bottom + GAP
-                            && box.bottom + GAP > q.top) {
-                            o[2].style.visibility = 'hidden';
-                            o[2].setAttribute('data-cs-hidden', 'overlap');
-                            return;
-                        }
+                            && box.bottom + GAP > q.top) { why = 'overlap'; }
                     }
-                    o[2].removeAttribute('data-cs-hidden');
+                    if (why !== null) {
+                        el.style.visibility = 'hidden';
+                        el.setAttribute('data-cs-hidden', why);
+                        return;
+                    }
+                    el.removeAttribute('data-cs-hidden');
+                    ns.forEach(function (n) { shown[n] = true; });
                     kept.push(box);
                 });
             }
