@@ -72,21 +72,7 @@ def _scale_label(length_m: float) -> str:
     return f"{length_m:g} 米 m"
 
 
-#: gid of the map furniture drawn in a map's axes (scale bar, north arrow): labels are placed clear of it
-FURNITURE = "cs-furniture"
-
-
-def unique_handles(handles: Sequence) -> list:
-    """Legend handles without repeated labels (the first of each kept): a layer drawn in two steps, e.g. the
-    township outlines of the boundaries and of the township layer, is one legend entry."""
-    seen: set[str] = set()
-    out = []
-    for h in handles:
-        label = str(h.get_label())
-        if label not in seen:
-            seen.add(label)
-            out.append(h)
-    return out
+FURNITURE = "cs-furniture"  #: gid of the scale bar and north arrow of a map's axes: labels keep clear of them
 
 
 def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Sequence, crs: CRS) -> None:
@@ -103,33 +89,12 @@ def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Seque
     length = nice_scale_length(width)
     bx, by = x0 + 0.04 * width, y0 + 0.04 * height
     h = 0.012 * height
-    # (the scale bar and the north arrow carry the gid FURNITURE: labels placed later keep clear of them)
+    ax.add_patch(Rectangle((bx, by), length / 2, h, facecolor="black", edgecolor="black", zorder=20))
     ax.add_patch(
-        Rectangle((bx, by), length / 2, h, facecolor="black", edgecolor="black", zorder=20, gid=FURNITURE)
-    )
-    ax.add_patch(
-        Rectangle(
-            (bx + length / 2, by),
-            length / 2,
-            h,
-            facecolor="white",
-            edgecolor="black",
-            zorder=20,
-            gid=FURNITURE,
-        )
+        Rectangle((bx + length / 2, by), length / 2, h, facecolor="white", edgecolor="black", zorder=20)
     )
     halo = [patheffects.withStroke(linewidth=3, foreground="white")]
-    ax.text(
-        bx,
-        by + 1.8 * h,
-        "0",
-        ha="center",
-        va="bottom",
-        fontsize=9,
-        zorder=21,
-        path_effects=halo,
-        gid=FURNITURE,
-    )
+    ax.text(bx, by + 1.8 * h, "0", ha="center", va="bottom", fontsize=9, zorder=21, path_effects=halo)
     ax.text(
         bx + length,
         by + 1.8 * h,
@@ -139,7 +104,6 @@ def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Seque
         fontsize=9,
         zorder=21,
         path_effects=halo,
-        gid=FURNITURE,
     )
     # north arrow, upper right (grid north of the projected CRS)
     ax.annotate(
@@ -149,7 +113,6 @@ def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Seque
         xycoords="axes fraction",
         arrowprops=dict(facecolor="black", edgecolor="black", width=5, headwidth=14, headlength=12),
         zorder=21,
-        gid=FURNITURE,
     )
     ax.text(
         0.95,
@@ -162,8 +125,9 @@ def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Seque
         fontweight="bold",
         zorder=21,
         path_effects=halo,
-        gid=FURNITURE,
     )
+    for art in (*ax.patches[-2:], *ax.texts[-4:]):  # labels placed later keep clear of them
+        art.set_gid(FURNITURE)
     fig.suptitle(title, fontsize=15, fontweight="bold", x=0.02, ha="left", y=0.975)
     note = f"坐标系 CRS: {crs.name} (EPSG:{crs.to_epsg()})"
     if synthetic:
@@ -177,7 +141,8 @@ def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Seque
             bbox=dict(boxstyle="round,pad=0.3", facecolor="#fff3cd", edgecolor="#e0b84d"),
         )
     fig.text(0.02, 0.015, note, fontsize=8, color="#555555")
-    handles = unique_handles(handles)
+    labels = [str(h.get_label()) for h in handles]  # each label once (a layer drawn in two steps)
+    handles = [h for i, h in enumerate(handles) if labels.index(labels[i]) == i]
     if handles:
         ax.legend(
             handles=handles,
@@ -223,10 +188,9 @@ class _Labels:
 
     Greedy, deterministic placement: labels are taken by priority (then in the order added); each tries a few
     positions (point labels: around the marker, then farther out with a leader line; area labels: the centre,
-    then small shifts) and takes the first whose box overlaps no label placed before, no marker, not the scale
-    bar or north arrow (artists with the gid :data:`FURNITURE`) and stays inside the axes. A label that fits
-    nowhere is tried in its short form (if given), else left out and counted. The boxes are compared in display
-    units with array operations.
+    then small shifts) and takes the first whose box overlaps no label placed before, no marker, no scale bar or
+    north arrow (gid :data:`FURNITURE`) and stays inside the axes. A label that fits nowhere is tried in its short
+    form (if given), else left out and counted. The boxes are compared in display units with array operations.
     """
 
     def __init__(self) -> None:
@@ -287,11 +251,10 @@ class _Labels:
             boxes = np.column_stack([oxy[:, 0] - orad, oxy[:, 1] - orad, oxy[:, 0] + orad, oxy[:, 1] + orad])
         else:
             boxes = np.zeros((0, 4))
-        furniture = [
-            a.get_window_extent(renderer).extents for a in ax.get_children() if a.get_gid() == FURNITURE
-        ]
-        if furniture:  # the scale bar and the north arrow (see _decorate)
-            boxes = np.concatenate([boxes, np.asarray(furniture, dtype=float).reshape(-1, 4)])
+        ext = [a.get_window_extent(renderer).extents for a in ax.get_children() if a.get_gid() == FURNITURE]
+        boxes = np.concatenate(
+            [boxes, np.reshape(ext, (-1, 4))]
+        )  # the scale bar, the north arrow (_decorate)
         placed = np.zeros((len(self.rows) + len(boxes), 4))
         placed[: len(boxes)] = boxes
         n = len(boxes)
@@ -367,6 +330,9 @@ def _note_left_out(fig: Figure, n: int) -> None:
             color="#555555",
             ha="right",
         )
+
+
+Labels, note_left_out = _Labels, _note_left_out  # (public names of the label placement)
 
 
 class FontBytes(io.BytesIO):

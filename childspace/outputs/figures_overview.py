@@ -17,10 +17,11 @@ from pyproj import CRS
 
 from childspace._errors import DataError
 from childspace.outputs._figure_base import (
+    Labels,
     line_collection,
     new_canvas,
+    note_left_out,
     polygon_collection,
-    unique_handles,
 )
 from childspace.outputs.figures import (
     _SYNTHETIC_NOTE,
@@ -28,10 +29,8 @@ from childspace.outputs.figures import (
     _decorate,
     _draw_boundaries,
     _fix_extent,
-    _Labels,
     _metric,
     _new_figure,
-    _note_left_out,
     _scale_label,
     _style,
     nice_scale_length,
@@ -202,7 +201,7 @@ def _overview_small_multiples(
     if townships is not None and len(townships):
         handles.append(Line2D([], [], color="#111111", lw=1.6, label="乡镇街道边界 Township boundary"))
     fig.legend(
-        handles=unique_handles(handles),
+        handles=handles,
         loc="lower center",
         ncol=min(len(handles), 4),
         fontsize=9,
@@ -321,7 +320,7 @@ def plot_overview(
         handles: list = _coverage_handles(target)
         polygon_collection(ax, sub.geometry, fill, edgecolor="#555555", linewidth=0.6, zorder=2)
         _hatch_classes(ax, sub, vals, target)
-        labels = _Labels()
+        labels = Labels()
         if t is not None and len(
             t
         ):  # the township layer is the outline (the boundaries' townships not again)
@@ -343,12 +342,12 @@ def plot_overview(
         legend = ax.get_legend()  # (the coverage classes are always in it)
         if legend is not None:
             legend.set_title(f"{vlabel} %")
-        _note_left_out(fig, labels.place(ax))
+        note_left_out(fig, labels.place(ax))
     return fig
 
 
 def _unit_labels(
-    labels: _Labels,
+    labels: Labels,
     units: gpd.GeoDataFrame,
     texts: list[str],
     short: list[str] | None,
@@ -357,7 +356,7 @@ def _unit_labels(
     weight: str,
 ) -> None:
     """Queue one label per unit name, at a point inside its largest part: a unit of several rows (parts)
-    is named once; the labels are then placed clear of each other and of the map furniture (:class:`_Labels`)."""
+    is named once; the labels are then placed clear of each other and of the map furniture (:class:`Labels`)."""
     names = units["name"].astype(str).to_numpy()
     area = shapely.area(np.asarray(units.geometry.values, dtype=object))
     # the largest row of each name first; the others of that name are dropped
