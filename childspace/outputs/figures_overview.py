@@ -153,7 +153,7 @@ def _overview_small_multiples(
         ax.set_ylim(miny, maxy)
         ax.set_aspect("equal")
         ax.set_axis_off()
-    # scale bar on the last panel, north arrow on the first
+    # scale bar under the last panel
     ax = axes[-1]
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
@@ -168,18 +168,18 @@ def _overview_small_multiples(
             zorder=20,
         )
     )
-    ax.text(
-        x0 + length,
-        y0 - 0.02 * (y1 - y0),
+    ax.text(  # beside the bar, below the panel (not over its lower edge)
+        x0 + length + 0.01 * (x1 - x0),
+        y0 - 0.0325 * (y1 - y0),
         _scale_label(length),
         fontsize=8,
-        va="bottom",
+        va="center",
         ha="left",
         path_effects=halo,
         clip_on=False,
     )
     # the north arrow (grid north, the same in every panel) in the band above the panels, at its right-hand
-    # end: inside a panel it covered the map (Monaco's tip reaches the corner of the panel)
+    # end: inside a panel it would cover the map where it reaches the panel's corner (Monaco's tip does)
     x_arrow = 1.0 - 0.3 / fig_w
     fig.add_artist(
         Annotation(

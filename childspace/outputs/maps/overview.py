@@ -81,7 +81,8 @@ def overview_map(
         Order (and selection) of the categories in the radio group; default the table's order.
     value : str, default "pct_walk"
         Column shaded (``pct_walk``, ``pct_line`` or ``area_pct_walk``), in per cent 0–100. Classes: 0–20,
-        20–40, 40–60, 60–80, 80–100 %; units without figures are grey; units below target have a dark red edge.
+        20–40, 40–60, 60–80, 80–100 %; units without figures are grey; units below target have a thick purple
+        edge (over the township outlines when the units shaded are the townships).
     title, synthetic, basemaps, base, target_pct
         As in :func:`coverage_map`.
 
@@ -246,9 +247,9 @@ def _below_edges_on_top(m: folium.Map, units: gpd.GeoDataFrame, below: np.ndarra
     """The thick purple edge of the township units below the target, drawn again over the township outlines.
 
     Shaded townships are the township outlines' own polygons: their edge, drawn with the fill (pane
-    ``csChoro``), lay exactly under the white-cased black outline and could not be seen. The edges are a layer of
-    their own in a pane above the outlines that lets clicks through to the fill below, shown and hidden with
-    ``fill`` (its category or level switched on or off)."""
+    ``csChoro``), would lie exactly under the white-cased black outline, unseen. The edges are a layer of their
+    own in a pane above the outlines that lets clicks through to the fill below, shown and hidden with ``fill``
+    (its category or level switched on or off)."""
     sel = np.asarray(below, dtype=bool)
     if not sel.any():
         return
@@ -301,9 +302,10 @@ def _outlines_and_names(
     """The township outlines and the unit names, each drawn once; returns the legend items.
 
     With a township layer, its outlines and names are the townships' (the boundaries' own township rows, the
-    same units, are neither outlined nor named again: they were listed twice in the legend and the layer list,
-    and named twice); the boundaries' communities are named (up to 80). The township names come first in the
-    page, so :class:`LabelDeclutter` keeps them where a community name would overlap one."""
+    same units, are neither outlined nor named again: the legend and the layer list would list the township
+    boundaries twice, and each township would be named twice); the boundaries' communities are named (up to
+    80). The township names come first in the page, so :class:`LabelDeclutter` keeps them where a community
+    name would overlap one."""
     if townships is None or not len(townships):
         return boundary_layers(m, b, labels=True, outline=("township",))
     items = township_outlines(m, townships, show_names=township_names)
