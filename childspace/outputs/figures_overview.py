@@ -7,14 +7,22 @@ from collections.abc import Sequence
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.text import Annotation
 from pyproj import CRS
 
 from childspace._errors import DataError
-from childspace.outputs._figure_base import line_collection, new_canvas, polygon_collection
+from childspace.outputs._figure_base import (
+    Labels,
+    line_collection,
+    new_canvas,
+    note_left_out,
+    polygon_collection,
+)
 from childspace.outputs.figures import (
     _SYNTHETIC_NOTE,
     _crs_for,
@@ -38,6 +46,9 @@ from childspace.outputs.style import (
 )
 
 __all__ = ["plot_overview"]
+
+#: gid of the north arrow of the small multiples (drawn once, in the band above the panels)
+NORTH_ARROW = "cs-north-arrow"
 
 
 def _coverage_handles(target: float | None) -> list:
@@ -111,14 +122,17 @@ def _overview_small_multiples(
     panel_w = 4.2
     fig = Figure(figsize=(panel_w * ncols, panel_w * aspect * nrows + 2.2), dpi=100)
     new_canvas(fig)
-    top = 1.0 - 1.25 / fig.get_size_inches()[1]
-    bottom = 0.9 / fig.get_size_inches()[1]
+    fig_w, fig_h = fig.get_size_inches()
+    top = 1.0 - 1.25 / fig_h  # the band above: the title, the north arrow
+    bottom = 0.9 / fig_h  # the band below: the scale bar, the legend
     halo = [patheffects.withStroke(linewidth=2, foreground="white")]
     axes = []
     for i, cat in enumerate(cats):
         r, c = divmod(i, ncols)
         h = (top - bottom) / nrows
-        ax = fig.add_axes((0.01 + c * 0.98 / ncols, top - (r + 1) * h, 0.98 / ncols - 0.01, h - 0.06))
+        # 0.45 inch over each panel for its title (a fixed height: a share of the figure's is too little in a
+        # figure of one row)
+        ax = fig.add_axes((0.01 + c * 0.98 / ncols, top - (r + 1) * h, 0.98 / ncols - 0.01, h - 0.45 / fig_h))
         axes.append(ax)
         s2, vals, fill = _overview_fill(sub, uc, cat, value, _target(uc))
         polygon_collection(ax, s2.geometry, fill, edgecolor="#666666", linewidth=0.4, zorder=2)
@@ -139,7 +153,7 @@ def _overview_small_multiples(
         ax.set_ylim(miny, maxy)
         ax.set_aspect("equal")
         ax.set_axis_off()
-    # scale bar on the last panel, north arrow on the first
+    # scale bar under the last panel
     ax = axes[-1]
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
@@ -154,26 +168,34 @@ def _overview_small_multiples(
             zorder=20,
         )
     )
-    ax.text(
-        x0 + length,
-        y0 - 0.02 * (y1 - y0),
+    ax.text(  # beside the bar, below the panel (not over its lower edge)
+        x0 + length + 0.01 * (x1 - x0),
+        y0 - 0.0325 * (y1 - y0),
         _scale_label(length),
         fontsize=8,
-        va="bottom",
+        va="center",
         ha="left",
         path_effects=halo,
         clip_on=False,
     )
-    axes[0].annotate(
-        "N 北",
-        xy=(0.97, 0.97),
-        xytext=(0.97, 0.80),
-        xycoords="axes fraction",
-        ha="center",
-        fontsize=9,
-        fontweight="bold",
-        arrowprops=dict(facecolor="black", width=3, headwidth=9, headlength=8),
-        zorder=21,
+    # the north arrow (grid north, the same in every panel) in the band above the panels, at its right-hand
+    # end: inside a panel it would cover the map where it reaches the panel's corner (Monaco's tip does)
+    x_arrow = 1.0 - 0.3 / fig_w
+    fig.add_artist(
+        Annotation(
+            "N 北",
+            xy=(x_arrow, top + 0.78 / fig_h),
+            xytext=(x_arrow, top + 0.3 / fig_h),
+            xycoords="figure fraction",
+            textcoords="figure fraction",
+            ha="center",
+            va="top",
+            fontsize=9,
+            fontweight="bold",
+            arrowprops=dict(facecolor="black", width=3, headwidth=9, headlength=8),
+            zorder=21,
+            gid=NORTH_ARROW,
+        )
     )
     handles = _coverage_handles(_target(uc))
     if townships is not None and len(townships):
@@ -298,25 +320,21 @@ def plot_overview(
         handles: list = _coverage_handles(target)
         polygon_collection(ax, sub.geometry, fill, edgecolor="#555555", linewidth=0.6, zorder=2)
         _hatch_classes(ax, sub, vals, target)
-        _draw_boundaries(ax, b, handles, outline=("township",), label_limit=0 if level == "community" else 60)
-        if t is not None and len(t):
+        labels = Labels()
+        if t is not None and len(
+            t
+        ):  # the township layer is the outline (the boundaries' townships not again)
             line_collection(ax, t.boundary, color="white", linewidth=4.5, zorder=7)
             line_collection(ax, t.boundary, color="#111111", linewidth=2.2, zorder=8)
             handles.append(Line2D([], [], color="#111111", lw=2.2, label="乡镇街道边界 Township boundary"))
-        if len(sub) <= 40 and "name" in sub.columns and level == "community":
-            rp = sub.geometry.representative_point()
-            halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
-            for x, y, t_, v in zip(rp.x, rp.y, sub["name"].astype(str), vals):
-                ax.text(
-                    x,
-                    y,
-                    f"{t_}\n{v:.0f}%" if np.isfinite(v) else f"{t_}\n—",
-                    ha="center",
-                    va="center",
-                    fontsize=9,
-                    zorder=14,
-                    path_effects=halo,
-                )
+        else:
+            _draw_boundaries(ax, b, handles, outline=("township",), label_limit=0)
+        if level == "township" and "name" in sub.columns and len(sub) <= 60:
+            _unit_labels(labels, sub, sub["name"].astype(str).tolist(), None, 3.0, 10, "bold")
+        elif level == "community" and "name" in sub.columns and len(sub) <= 40:
+            names = sub["name"].astype(str).tolist()
+            shown = [f"{v:.0f}%" if np.isfinite(v) else "—" for v in vals]
+            _unit_labels(labels, sub, [f"{n}\n{v}" for n, v in zip(names, shown)], shown, 1.0, 9, "normal")
         _fix_extent(ax, b, t)
         cz, ce = (clabel.split(" ", 1) + [""])[:2] if clabel else ("", "")
         vz, ve = vlabel.split(" ", 1)
@@ -324,4 +342,35 @@ def plot_overview(
         legend = ax.get_legend()  # (the coverage classes are always in it)
         if legend is not None:
             legend.set_title(f"{vlabel} %")
+        note_left_out(fig, labels.place(ax))
     return fig
+
+
+def _unit_labels(
+    labels: Labels,
+    units: gpd.GeoDataFrame,
+    texts: list[str],
+    short: list[str] | None,
+    priority: float,
+    fontsize: float,
+    weight: str,
+) -> None:
+    """Queue one label per unit name, at a point inside its largest part: a unit of several rows (parts)
+    is named once; the labels are then placed clear of each other and of the map furniture (:class:`Labels`)."""
+    names = units["name"].astype(str).to_numpy()
+    area = shapely.area(np.asarray(units.geometry.values, dtype=object))
+    # the largest row of each name first; the others of that name are dropped
+    order = np.lexsort((-area, names))
+    keep = np.sort(order[np.r_[True, names[order][1:] != names[order][:-1]]]) if len(order) else order
+    pts = units.geometry.iloc[keep].representative_point()
+    labels.add(
+        pts.x,
+        pts.y,
+        [texts[i] for i in keep],
+        kind="area",
+        priority=priority,
+        short=[short[i] for i in keep] if short is not None else None,
+        fontsize=fontsize,
+        fontweight=weight,
+        zorder=15,
+    )
