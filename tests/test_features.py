@@ -367,3 +367,33 @@ def test_helsinki_school_building_is_found():
         "building=school"
     ).all()
     assert f["facility_id"].is_unique
+
+
+def test_the_run_says_the_osm_facilities_by_object(tmp_path):
+    """The run's one-line OSM summary counts OSM objects: Monaco's school of unknown level is one school (in
+    the primary and the middle school rows of the table), and the found total is that of the objects."""
+    import warnings
+
+    from conftest import realdata
+
+    from childspace.run import pipeline
+
+    osm = realdata("monaco.osm.gz")
+    cfg_path = tmp_path / "monaco.toml"
+    cfg_path.write_text(
+        f'[project]\nname = "monaco"\noutputs = "out"\n\n[network]\nosm = "{osm.as_posix()}"\n',
+        encoding="utf-8",
+    )
+    said: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = pipeline.run_analyses(pipeline.load_config(cfg_path), routes=False, progress=said.append)
+    rep = res.tables["osm_facilities"]
+    n = rep.attrs["objects"]
+    assert int(rep["level_unknown"].sum()) == 2 * n["level_unknown"] >= 2  # the rows count it per level
+    line = next(s for s in said if s.strip().startswith("OSM: "))
+    assert line.strip() == (
+        f"OSM: {n['found']} found, {n['level_unknown']} schools of unknown level, {n['merged']} merged, "
+        f"{n['left_out']} left out"
+    )
+    assert n["found"] < int(rep["found"].sum())

@@ -516,9 +516,12 @@ def run_analyses(
             )
     if osm_fac is not None:  # found, classified, merged, left out and why
         rep = res.tables["osm_facilities"] = features.osm_report(osm_fac, res.tables.get("osm_duplicates"))
-        progress(
-            f"  OSM: {int(rep['found'].sum())} found, {int(rep['level_unknown'].sum())} schools of unknown "
-            f"level, {int(rep['merged'].sum())} merged, {int(rep['left_out'].sum())} left out"
+        n = rep.attrs.get("objects") or {
+            k: int(rep[k].sum()) for k in ("found", "level_unknown", "merged", "left_out")
+        }
+        progress(  # by OSM object: a school of unknown level is in two categories' rows, counted once here
+            f"  OSM: {n['found']} found, {n['level_unknown']} schools of unknown level, {n['merged']} merged, "
+            f"{n['left_out']} left out"
         )
     inp.facilities = fac
     res.layers["facilities"] = fac
