@@ -136,10 +136,17 @@ def _node_xy(nodes: pd.DataFrame, edges: pd.DataFrame | None = None) -> tuple[np
 
 
 def _crossing_levels(
-    control: np.ndarray, island: np.ndarray, speed: np.ndarray, lanes: np.ndarray, cfg: dict
+    control: np.ndarray,
+    island: np.ndarray,
+    speed: np.ndarray,
+    lanes: np.ndarray,
+    cfg: dict,
+    group: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Crossing level per row from control code (1-3), island flag, speed (km/h), lanes. Returns level and
-    the index of the rule used (-1: the control's default)."""
+    """Crossing level per row from control code (1-3), island flag, speed (km/h), lanes and, when given, the
+    class key of the road crossed (``group``: the ``[[crossing_floors]]`` raise the level of a class, before a
+    refuge island lowers it). Returns level and the index of the rule used (-1: the control's default; -2 - i:
+    raised to floor i)."""
     n = len(control)
     level = np.zeros(n, dtype=np.int16)
     rule_used = np.full(n, -1, dtype=np.int32)
@@ -159,6 +166,15 @@ def _crossing_levels(
     for name, code in CONTROL_CODES.items():
         m = (level == 0) & (control == code)
         level[m] = int(cfg["crossing"]["default"][name])
+    if group is not None:
+        grp = np.asarray(group, dtype=object)
+        for i, fl in enumerate(cfg.get("crossing_floors", [])):
+            m = np.isin(control, [CONTROL_CODES[c] for c in fl["control"]]) & np.isin(
+                grp, list(fl["classes"])
+            )
+            m &= level < int(fl["min_level"])
+            level[m] = int(fl["min_level"])
+            rule_used[m] = -2 - i
     c = cfg["crossing"]["control"]
     red = int(c.get("island_reduction", 1))
     with np.errstate(invalid="ignore"):
@@ -250,6 +266,26 @@ _NOTE_SIGNALS = (
 )
 
 
+def _notes(base: np.ndarray, used: np.ndarray, cfg: dict, default_unknown: int) -> np.ndarray:
+    """The note of each crossing's reason ("zh|en"): its type's (0 none, 1 assumed, 2 signals nearby) and the
+    class floor that raised its level (``used`` <= -2, from :func:`_crossing_levels`), as a take of the few
+    distinct texts (a fixed-width numpy text array of every pair would be large)."""
+    uz, ue = (_CONTROL_ZH[default_unknown].replace("穿越", ""), CONTROL_NAMES[default_unknown])
+    kinds = ["", _NOTE_ASSUMED.format(zh=uz, en=ue), _NOTE_SIGNALS]
+    floors = [""] + [
+        f"（{fl.get('zh', fl.get('name', ''))}）| ({fl.get('en', fl.get('name', ''))})"
+        for fl in cfg.get("crossing_floors", [])
+    ]
+    texts = []
+    for k in kinds:
+        kz, _, ke = k.partition("|")
+        for f in floors:
+            fz, _, fe = f.partition("|")
+            texts.append(f"{kz}{fz}|{ke}{fe}" if (k or f) else "")
+    f_idx = np.where(used <= -2, -1 - used, 0)
+    return np.asarray(texts, dtype=object)[np.asarray(base, dtype=np.int64) * len(floors) + f_idx]
+
+
 def _signals_nearby(
     nodes: pd.DataFrame, node_pos: np.ndarray, road_key: np.ndarray, control_raw: np.ndarray, cfg: dict
 ) -> np.ndarray:
@@ -337,6 +373,7 @@ class IncidenceParts:
     sig_near: np.ndarray
     island: np.ndarray
     labels: np.ndarray
+    groups: np.ndarray
 
 
 def incidence_parts(
@@ -373,7 +410,11 @@ def incidence_parts(
     # a way that loops back to its own node meets it twice: one (node, edge) row
     pair = pd.DataFrame({"n": node_pos, "e": edge_pos}).drop_duplicates()
     node_pos, edge_pos = pair["n"].to_numpy(dtype=np.int64), pair["e"].to_numpy(dtype=np.int64)
-    road_key = road_keys(edges)[edge_pos]
+    keys = road_keys(edges)
+    crossed = _crossed_at(u, v, road, keys, (control >= 1) | unknown, n)
+    keep = crossed[node_pos]
+    node_pos, edge_pos = node_pos[keep], edge_pos[keep]
+    road_key = keys[edge_pos]
     sig_near = _signals_nearby(nodes, node_pos, road_key, raw, cfg)
     groups = np.asarray(group, dtype=object)[edge_pos]
     glab = {g: cfg["classes"].get(g, cfg["classes_other"]).get("label", g) for g in pd.unique(groups)}
@@ -391,7 +432,31 @@ def incidence_parts(
         sig_near=sig_near,
         island=island[node_pos],
         labels=labels,
+        groups=groups,
     )
+
+
+def _crossed_at(
+    u: np.ndarray, v: np.ndarray, road: np.ndarray, keys: np.ndarray, mapped: np.ndarray, n: int
+) -> np.ndarray:
+    """Per node: whether a road meeting it is crossed there.
+
+    A road is crossed where a walker comes from a way that is not that road: a node with a crossing mapped (node
+    tags, crossing ways), or a node of at least three edges among which one is not of the road (a walk path, or a
+    road of another name, else another way). A node that only joins pieces of one road (the same name; a road
+    split into two ways, a dual carriageway splitting), or where one way just continues into another (two
+    edges), is not a crossing of it: nothing crosses the road there.
+    """
+    m = u.size
+    # one entry per (node, edge): a loop meets its node once
+    ne = pd.DataFrame({"n": np.concatenate([u, v]), "e": np.r_[np.arange(m), np.arange(m)]}).drop_duplicates()
+    nn, ee = ne["n"].to_numpy(dtype=np.int64), ne["e"].to_numpy(dtype=np.int64)
+    degree = np.bincount(nn, minlength=n)
+    # the road identity of each edge at the node; a walk path is a way of its own (never the road crossed)
+    k = np.where(road[ee], keys[ee], -1 - ee)
+    nk = pd.DataFrame({"n": nn, "k": k}).drop_duplicates()
+    n_keys = np.bincount(nk["n"].to_numpy(dtype=np.int64), minlength=n)
+    return np.asarray(mapped, dtype=bool) | ((degree >= 3) & (n_keys >= 2))
 
 
 def _text_column(uniq: np.ndarray, codes: np.ndarray) -> Any:
@@ -414,7 +479,7 @@ def incidence_levels(parts: IncidenceParts, es: pd.DataFrame, cfg: dict) -> tupl
     ctrl = control[node_pos].astype(np.int64)
     ctrl = np.where(sig_near, 3, ctrl)
     is_unknown = p.unknown[node_pos] & ~sig_near
-    level, _ = _crossing_levels(ctrl, isl, speed, lanes, cfg)
+    level, used = _crossing_levels(ctrl, isl, speed, lanes, cfg, p.groups)
     # assumed tags: from the edge's own (per distinct value) and the node's unknown crossing type
     tags_e = es["assumed_tags"].iloc[edge_pos]  # the pairs' edges only, factorized on the column's own array
     tcodes, tuniq = pd.factorize(
@@ -437,10 +502,7 @@ def incidence_levels(parts: IncidenceParts, es: pd.DataFrame, cfg: dict) -> tupl
         dtype=object,
     )
     ctrl_names = np.array([CONTROL_NAMES.get(i, "") for i in range(4)], dtype=object)
-    uz, ue = (_CONTROL_ZH[default_unknown].replace("穿越", ""), CONTROL_NAMES[default_unknown])
-    # the note per pair as a take of three texts (a fixed-width numpy text array of every pair would be large)
-    notes = np.array(["", _NOTE_ASSUMED.format(zh=uz, en=ue), _NOTE_SIGNALS], dtype=object)
-    note = notes[np.where(sig_near, 2, np.where(is_unknown, 1, 0))]
+    note = _notes(np.where(sig_near, 2, np.where(is_unknown, 1, 0)), used, cfg, default_unknown)
     long_ = _long_crossing(isl, lanes, cfg)
     r_uniq, r_codes = _crossing_reason_codes(
         ctrl, isl, speed, lanes, p.labels, (combo & 2) > 0, (combo & 4) > 0, note, long_
@@ -627,9 +689,12 @@ def unconnected_parts(
     inc_nodes: np.ndarray,
     cfg: dict,
     beside_roads: gpd.GeoDataFrame | None = None,
+    beside_context: np.ndarray | None = None,
 ) -> UnconnectedParts:
     """The variant-independent parts of :func:`unconnected_crossing_ways` (``is_cw`` and ``road`` per edge from
-    :func:`edge_stress`, ``inc_nodes`` the nodes of :func:`crossing_incidence`)."""
+    :func:`edge_stress`, ``inc_nodes`` the nodes of :func:`crossing_incidence`; ``beside_context`` the context of
+    each road of ``beside_roads`` read with the network, :func:`edge_contexts`, else read from those roads
+    alone)."""
     u, v = node_positions(nodes, edges)
     has_road = np.zeros(len(nodes), dtype=bool)
     has_road[inc_nodes] = True
@@ -664,7 +729,11 @@ def unconnected_parts(
         else:
             cols = [c for c in EDGE_TAG_COLUMNS if c in roads.columns and not c.startswith("sidewalk")]
             rt = pd.DataFrame(roads[cols].iloc[crossed[hit]].to_numpy(dtype=object), columns=cols)
-            rt["_context"] = edge_contexts(roads.iloc[crossed[hit]], cfg)[0]
+            rt["_context"] = (
+                beside_context[crossed[hit]]
+                if beside_context is not None and len(beside_context) == len(roads)
+                else edge_contexts(roads.iloc[crossed[hit]], cfg)[0]
+            )
             uniq, codes = distinct_rows(rt, tuple(rt.columns))
             sources.append((rows, None, uniq, codes))
         found[rows] = True
@@ -691,6 +760,7 @@ def unconnected_levels(parts: UnconnectedParts, es: pd.DataFrame, cfg: dict) -> 
     speed = np.full(len(idx), np.nan)
     lanes = np.full(len(idx), np.nan)
     labels = np.full(len(idx), "", dtype=object)
+    groups = np.full(len(idx), "", dtype=object)
     sa = np.zeros(len(idx), dtype=bool)
     la = np.zeros(len(idx), dtype=bool)
     found = np.zeros(len(idx), dtype=bool)
@@ -705,18 +775,17 @@ def unconnected_levels(parts: UnconnectedParts, es: pd.DataFrame, cfg: dict) -> 
         at = pd.Series(rated_rows["assumed_tags"].to_numpy(dtype=object)).fillna("").astype(str)
         sa[rows] = at.str.contains("maxspeed", regex=False).to_numpy()
         la[rows] = at.str.contains("lanes", regex=False).to_numpy()
-        labels[rows] = [
-            cfg["classes"].get(g, cfg["classes_other"]).get("label", g)
-            for g in rated_rows["group"].to_numpy(dtype=object)
-        ]
+        groups[rows] = rated_rows["group"].to_numpy(dtype=object)
+        labels[rows] = [cfg["classes"].get(g, cfg["classes_other"]).get("label", g) for g in groups[rows]]
         found[rows] = True
     level = np.full(len(idx), int(cfg["crossing_way"].get("unknown_road_level", 3)), dtype=np.int8)
     reason = np.full(len(idx), "", dtype=object)
-    uz, ue = (_CONTROL_ZH[default_unknown].replace("穿越", ""), CONTROL_NAMES[default_unknown])
-    note = np.where(unknown, _NOTE_ASSUMED.format(zh=uz, en=ue), "")
     if found.any():
-        lv, _ = _crossing_levels(ctrl[found], eisland[found], speed[found], lanes[found], cfg)
+        lv, used = _crossing_levels(
+            ctrl[found], eisland[found], speed[found], lanes[found], cfg, groups[found]
+        )
         level[found] = lv
+        note = _notes(unknown[found].astype(np.int64), used, cfg, default_unknown)
         reason[found] = _crossing_reason(
             ctrl[found],
             eisland[found],
@@ -725,7 +794,7 @@ def unconnected_levels(parts: UnconnectedParts, es: pd.DataFrame, cfg: dict) -> 
             labels[found],
             sa[found],
             la[found],
-            note[found],
+            note,
         )
     nf = ~found
     if nf.any():

@@ -319,18 +319,20 @@ def _spread(
 
 
 def _extent_share(ij: np.ndarray, good: np.ndarray, mids: np.ndarray, cell: float) -> np.ndarray:
-    """Per row, the share of the 3 x 3 cells around its cell that lie inside the data's extent: cells whose centre
-    is within 0.75 cell of the convex hull of all midpoints (a row's own cell always is). An extract cut at a
-    border, or a city ending at the sea, has no data beyond; the density there is not that of empty land."""
+    """Per row, the share of the 3 x 3 cells around its cell that lie inside the data's extent: its own cell, and
+    the cells whose centre is within half a cell of the convex hull of all midpoints. An extract cut at a border,
+    or a city ending at the sea, has no data beyond; the density there is not that of empty land."""
     out = np.ones(good.size)
     if not good.any():
         return out
-    hull = shapely.buffer(shapely.convex_hull(shapely.multipoints(mids[good])), 0.75 * cell)
+    hull = shapely.buffer(shapely.convex_hull(shapely.multipoints(mids[good])), 0.5 * cell)
     off = np.array([(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1)])
     cand = (ij[good][:, None, :] + off[None, :, :]).reshape(-1, 2)
     uniq, inv = np.unique(cand, axis=0, return_inverse=True)
     inside = shapely.contains_xy(hull, (uniq[:, 0] + 0.5) * cell, (uniq[:, 1] + 0.5) * cell)
-    out[good] = inside[inv.reshape(-1)].reshape(-1, 9).sum(axis=1) / 9.0
+    win = inside[inv.reshape(-1)].reshape(-1, 9)
+    win[:, 4] = True  # the row's own cell
+    out[good] = win.sum(axis=1) / 9.0
     return out
 
 
