@@ -2,9 +2,11 @@
 
 Control at a node (signals, marked, unmarked; refuge island) from the node's tags, else from the crossing ways
 there; an untyped crossing within ``signals_near_m`` of a signal node on the same road reads as signalised
-(flagged). The level comes from ``[[crossing_rules]]`` on the crossed road's speed and lanes; a refuge island
-lowers it by at most one level and not below ``island_floor`` on fast or wide roads; long crossings without a
-refuge are flagged. Roads closed to pedestrians but met at grade by a walk way are crossings too
+(flagged). The level comes from ``[[crossing_rules]]`` on the crossed road's speed and lanes, raised by the
+``[[crossing_floors]]`` of its class (an unmarked crossing of a primary road is not a calm one at 30 km/h); a
+refuge island lowers it by at most one level and not below ``island_floor`` on fast or wide roads; long crossings
+without a refuge are flagged. A road is crossed at a node with a crossing mapped or with a way that is not of that
+road (:func:`_crossed_at`). Roads closed to pedestrians but met at grade by a walk way are crossings too
 (:func:`closed_road_crossings`).
 """
 
@@ -334,12 +336,13 @@ def crossing_incidence(
     Returns
     -------
     DataFrame
-        One row per (node, road edge) pair: ``node`` and ``edge`` (positions in ``nodes``/``edges``), ``node_id``,
-        ``edge_id`` (labels), ``level`` (1-4), ``control`` (``signals``/``marked``/``unmarked``), ``island``
-        (bool), ``maxspeed_kmh``, ``lanes``, ``assumed`` (bool), ``assumed_tags``, ``reason`` (bilingual),
-        ``road_key`` (int way identity: street name, else way id), ``long_no_refuge`` (bool: longer than
-        ``long_crossing_m`` without a refuge island), ``signals_inferred`` (bool), ``closed_road`` (False here;
-        True on the rows of :func:`closed_road_crossings`).
+        One row per (node, road edge) pair where the road is crossed (a crossing mapped at the node, or a way
+        there that is not of that road: a node joining two ways of one road is none): ``node`` and ``edge``
+        (positions in ``nodes``/``edges``), ``node_id``, ``edge_id`` (labels), ``level`` (1-4), ``control``
+        (``signals``/``marked``/``unmarked``), ``island`` (bool), ``maxspeed_kmh``, ``lanes``, ``assumed`` (bool),
+        ``assumed_tags``, ``reason`` (bilingual), ``road_key`` (int way identity: street name, else way id),
+        ``long_no_refuge`` (bool: longer than ``long_crossing_m`` without a refuge island), ``signals_inferred``
+        (bool), ``closed_road`` (False here; True on the rows of :func:`closed_road_crossings`).
     """
     cfg = resolved_config(config)
     es = edge_stress(edges, cfg) if edge_levels is None else edge_levels
