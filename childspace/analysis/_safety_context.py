@@ -14,6 +14,7 @@ from pyproj import CRS
 
 from childspace._types import CRSLike
 from childspace.analysis._safety_config import (
+    distinct_rows,
     isin_once,
     parse_maxspeed,
     road_keys,
@@ -92,12 +93,13 @@ def edge_contexts(
         if "urban_max_kmh" in ctx_cfg:
             tags = _context_tags(edges, extra)
             length = np.where(ok, shapely.length(np.where(ok, g, None)), 0.0)  # type: ignore[call-overload]
-            road, cls = _road_classes(tags, cfg)
+            flags = _tag_flags(tags, cfg, ctx_cfg)
+            rk = road_keys(tags)
             spread = _spread(g, ok, length, cell)
-            ev_rural, decided = _evidence_contexts(tags, length, road, ij, good, spread, cfg, ctx_cfg)
+            ev_rural, decided = _evidence_contexts(flags, rk, length, ij, good, spread, ctx_cfg)
             todo = good & ~decided
             rural = np.where(decided, ev_rural, dense_rural)
-            rural = _smooth_street(tags, length, road, cls, ij, good, spread, rural, todo)
+            rural = _smooth_street(rk, length, flags["road"], flags["cls"], ij, good, spread, rural, todo)
         else:
             rural |= dense_rural
     for pat_key, col in (("rural_ref", "ref"), ("rural_name", "name")):
@@ -144,44 +146,51 @@ def _context_tags(edges: pd.DataFrame, extra: pd.DataFrame | None) -> pd.DataFra
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
-def _road_classes(tags: pd.DataFrame, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Whether each row is a road (a class with ``road = true``) and its class key ("" for none)."""
-    hw = tag_values(tags, "highway")
-    road = np.zeros(len(tags), dtype=bool)
-    cls = np.full(len(tags), "", dtype=object)
+def _tag_flags(tags: pd.DataFrame, cfg: dict, ctx_cfg: dict) -> dict[str, np.ndarray]:
+    """Per row: ``road`` (a class with ``road = true``), ``cls`` (class key, "" for none), ``fast`` (a road signed
+    at or above ``rural_min_kmh``), ``signed`` (a road signed at or below ``urban_max_kmh``, lit or with sidewalks
+    mapped, not fast) and ``street`` (a road of ``urban_highways``, not fast); evaluated once per distinct tag
+    combination."""
+    uniq, codes = distinct_rows(tags, tuple(c for c in tags.columns if c not in ("name", "osmid")))
+    hw = tag_values(uniq, "highway")
+    road = np.zeros(len(uniq), dtype=bool)
+    cls = np.full(len(uniq), "", dtype=object)
     for key, c in cfg["classes"].items():
         m = isin_once(hw, c["highway"]).fillna(False).to_numpy(dtype=bool)
         cls[m] = key
         road[m] = bool(c.get("road", False))
-    return road, cls
+    with np.errstate(invalid="ignore"):
+        speed = parse_maxspeed(tag_values(uniq, "maxspeed"), cfg).to_numpy(dtype=float)
+        slow = speed <= float(ctx_cfg["urban_max_kmh"])
+        fast = road & (speed >= float(ctx_cfg.get("rural_min_kmh", np.inf)))
+    lit = (tag_values(uniq, "lit") == "yes").fillna(False).to_numpy(dtype=bool)
+    sw = sidewalk_state(uniq, cfg).isin(["present", "separate"]).fillna(False).to_numpy(dtype=bool)
+    street = isin_once(hw, ctx_cfg.get("urban_highways", [])).fillna(False).to_numpy(dtype=bool)
+    flags = {
+        "road": road,
+        "cls": cls,
+        "fast": fast,
+        "signed": road & ~fast & (slow | lit | sw),
+        "street": road & ~fast & street,
+    }
+    return {k: v[codes] for k, v in flags.items()}
 
 
 def _evidence_contexts(
-    tags: pd.DataFrame,
+    flags: dict[str, np.ndarray],
+    rk: np.ndarray,
     length: np.ndarray,
-    road: np.ndarray,
     ij: np.ndarray,
     good: np.ndarray,
     spread: tuple[np.ndarray, np.ndarray, np.ndarray],
-    cfg: dict,
     ctx_cfg: dict,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Steps 1-3 of :func:`edge_contexts`: rural per row and whether the tags decided it."""
-    with np.errstate(invalid="ignore"):
-        speed = parse_maxspeed(tag_values(tags, "maxspeed"), cfg).to_numpy(dtype=float)
-        slow = speed <= float(ctx_cfg["urban_max_kmh"])
-        fast = speed >= float(ctx_cfg.get("rural_min_kmh", np.inf))
-    lit = (tag_values(tags, "lit") == "yes").fillna(False).to_numpy(dtype=bool)
-    sw = sidewalk_state(tags, cfg).isin(["present", "separate"]).fillna(False).to_numpy(dtype=bool)
-    hw = tag_values(tags, "highway")
-    street = isin_once(hw, ctx_cfg.get("urban_highways", [])).fillna(False).to_numpy(dtype=bool)
-    own_rural = road & fast
-    signed_urban = road & ~fast & (slow | lit | sw)
-    area_urban = signed_urban | (road & ~fast & street)
-    rk = road_keys(tags)
-    u_same = _window_sum(ij, good, rk, length * signed_urban, spread)
+    """Steps 1-3 of :func:`edge_contexts` (``rk``: road keys): rural per row and whether the tags decided it."""
+    own_rural, signed = flags["fast"], flags["signed"]
+    u_same = _window_sum(ij, good, rk, length * signed, spread)
     r_same = _window_sum(ij, good, rk, length * own_rural, spread)
-    u_area = _window_sum(ij, good, np.zeros(len(tags), dtype=np.int64), length * area_urban, spread)
+    area_urban = signed | flags["street"]
+    u_area = _window_sum(ij, good, np.zeros(rk.size, dtype=np.int64), length * area_urban, spread)
     same = (u_same + r_same) > 0
     area = u_area >= float(ctx_cfg.get("urban_min_m", np.inf))
     rural = own_rural | (~own_rural & same & (r_same >= u_same))
@@ -190,7 +199,7 @@ def _evidence_contexts(
 
 
 def _smooth_street(
-    tags: pd.DataFrame,
+    rk: np.ndarray,
     length: np.ndarray,
     road: np.ndarray,
     cls: np.ndarray,
@@ -205,7 +214,7 @@ def _smooth_street(
     rows = todo & road
     if not rows.any():
         return rural
-    grp = pd.factorize(pd.MultiIndex.from_arrays([road_keys(tags), cls]))[0].astype(np.int64)
+    grp = pd.factorize(pd.MultiIndex.from_arrays([rk, cls]))[0].astype(np.int64)
     w = np.where(road, length, 0.0)
     vote_r = _window_sum(ij, good, grp, w * rural, spread)
     vote_t = _window_sum(ij, good, grp, w, spread)
@@ -279,7 +288,12 @@ def _extent_share(ij: np.ndarray, good: np.ndarray, mids: np.ndarray, cell: floa
     hull = shapely.buffer(shapely.convex_hull(shapely.multipoints(mids[good])), 0.5 * cell)
     off = np.array([(di, dj) for di in (-1, 0, 1) for dj in (-1, 0, 1)])
     cand = (ij[good][:, None, :] + off[None, :, :]).reshape(-1, 2)
-    uniq, inv = np.unique(cand, axis=0, return_inverse=True)
+    lo = cand.min(axis=0)
+    span = int(cand[:, 1].max() - lo[1]) + 1
+    key, first, inv = np.unique(
+        (cand[:, 0] - lo[0]) * span + (cand[:, 1] - lo[1]), return_index=True, return_inverse=True
+    )
+    uniq = cand[first]
     inside = shapely.contains_xy(hull, (uniq[:, 0] + 0.5) * cell, (uniq[:, 1] + 0.5) * cell)
     win = inside[inv.reshape(-1)].reshape(-1, 9)
     win[:, 4] = True  # the row's own cell
