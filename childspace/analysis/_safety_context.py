@@ -26,6 +26,7 @@ __all__ = ["edge_contexts", "metric_crs", "metric_lines"]
 
 
 def metric_crs(gdf: gpd.GeoDataFrame) -> tuple[CRS, CRS | None]:
+    """The table's CRS and the local metric CRS to measure in (None when the table's own CRS is projected)."""
     crs = CRS.from_user_input(gdf.crs)
     if crs.is_geographic:
         from childspace.inputs.projection import local_crs_for
@@ -245,9 +246,9 @@ def _window_sum(
         keep = weight[row] != 0
         src, s_ij = row[keep], p_ij[keep]
         s_w = weight[src] * share[keep]
-    if src.size == 0:
-        return out
     at = np.flatnonzero(good)
+    if src.size == 0 or at.size == 0:
+        return out
     lo = np.minimum(ij[at].min(axis=0), s_ij.min(axis=0)) - 1
     span = np.maximum(ij[at].max(axis=0), s_ij.max(axis=0)) - lo + 2
 
