@@ -173,7 +173,7 @@ def test_node_crossing(node_tags, road, way_tags, level, control):
     nc = node_crossing_stress(nodes, edges)
     assert nc.loc[10, "level"] == level
     assert nc.loc[10, "control"] == control
-    assert nc.loc[11, "level"] == 4 if road is ROAD60 else True  # a dead end of the road: crossing it there
+    assert nc.loc[11, "level"] == 0  # a dead end of the road: no way meets it there, nothing is crossed
     assert nc.loc[13, "level"] == 0  # footway end: no road
     if node_tags == {"highway": "crossing"}:
         assert nc.loc[10, "assumed"] and "crossing" in nc.loc[10, "assumed_tags"]

@@ -19,7 +19,7 @@ from childspace.analysis._safety_geom import SegmentPairs, Segments
 def _exact_pairs(edges, geom, w_idx, road_idx, extra, is_sw, search):
     """The pairing measured exactly for every candidate (the rule the fast path must reproduce)."""
     none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
-    crs, metric = se._metric_crs(edges)
+    crs, metric = se.metric_crs(edges)
     w_g = se.metric_lines(geom[w_idx], crs, metric)
     rd_g = se.metric_lines(geom[road_idx], crs, metric)
     grade_r = se._grade(edges.iloc[road_idx])

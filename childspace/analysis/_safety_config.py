@@ -24,6 +24,8 @@ from childspace.network import WalkNetwork
 
 __all__ = [
     "CONFIG_DIR",
+    "CONTROL_CODES",
+    "CONTROL_NAMES",
     "CONTROL_TAG_COLUMNS",
     "ConfigLike",
     "DEFAULT_PATH",
@@ -33,11 +35,13 @@ __all__ = [
     "ProfileLike",
     "VARIANTS",
     "class_defaults",
+    "control_codes",
     "distinct_rows",
     "in_china",
     "isin_once",
     "load_config",
     "load_profile",
+    "node_positions",
     "parse_lanes",
     "parse_maxspeed",
     "profile_name",
@@ -566,6 +570,69 @@ CONTROL_TAG_COLUMNS = (
     "crossing_island",
     "crossing:island",
 )
+
+
+#: Crossing control codes (higher = more protective).
+CONTROL_NAMES = {1: "unmarked", 2: "marked", 3: "signals"}
+CONTROL_CODES = {v: k for k, v in CONTROL_NAMES.items()}
+
+
+def control_codes(df: pd.DataFrame, cfg: dict, node: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Control code per row (3 signals, 2 marked, 1 unmarked, 0 unknown type, -1 nothing mapped), island flag,
+    and whether the row is a mapped crossing at all (evaluated once per distinct tag combination)."""
+    uniq, codes = distinct_rows(df, CONTROL_TAG_COLUMNS)
+    code, island, mapped = _control_codes_rows(uniq, cfg, node)
+    return code[codes], island[codes], mapped[codes]
+
+
+def _control_codes_rows(df: pd.DataFrame, cfg: dict, node: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    c = cfg["crossing"]["control"]
+    hw = tag_values(df, "highway")
+    crossing = tag_values(df, "crossing")
+    ref = tag_values(df, "crossing_ref", "crossing:ref")
+    markings = tag_values(df, "crossing_markings", "crossing:markings")
+    signals_tag = tag_values(df, "crossing_signals", "crossing:signals")
+    island_tag = tag_values(df, "crossing_island", "crossing:island")
+    n = len(df)
+    code = np.full(n, -1, dtype=np.int8)
+    mapped = (
+        (hw == "crossing").fillna(False).to_numpy(dtype=bool)
+        | crossing.notna().fillna(False).to_numpy(dtype=bool)
+        | ref.notna().fillna(False).to_numpy(dtype=bool)
+        | markings.notna().fillna(False).to_numpy(dtype=bool)
+    )
+    code[mapped] = 0
+    code[(isin_once(crossing, c["unmarked"]) | (markings == "no")).fillna(False).to_numpy(dtype=bool)] = 1
+    code[
+        (
+            isin_once(crossing, c["marked"])
+            | isin_once(ref, c["marked_ref"])
+            | isin_once(markings, c["marked_markings"])
+        )
+        .fillna(False)
+        .to_numpy(dtype=bool)
+    ] = 2
+    sig = isin_once(crossing, c["signals"]) | (signals_tag == "yes")
+    if node:
+        sig = sig | isin_once(hw, c["signals_highway"])
+    code[sig.fillna(False).to_numpy(dtype=bool)] = 3
+    island = (island_tag == "yes") | (crossing == "island")
+    return code, island.fillna(False).to_numpy(dtype=bool), mapped | sig.fillna(False).to_numpy(dtype=bool)
+
+
+def node_positions(nodes: pd.DataFrame, edges: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    index = pd.Index(nodes.index)
+    u = index.get_indexer(pd.Index(edges["u"]))
+    v = index.get_indexer(pd.Index(edges["v"]))
+    bad = (u < 0) | (v < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{int(bad.sum())} edges refer to nodes missing from the nodes table",
+            feature=f"edge row {i} (u={edges['u'].iloc[i]}, v={edges['v'].iloc[i]})",
+            fix="build nodes and edges with childspace.osm.reader.read_osm (or keep them together)",
+        )
+    return u, v
 
 
 def distinct_rows(df: pd.DataFrame, columns: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:

@@ -2,9 +2,11 @@
 
 Control at a node (signals, marked, unmarked; refuge island) from the node's tags, else from the crossing ways
 there; an untyped crossing within ``signals_near_m`` of a signal node on the same road reads as signalised
-(flagged). The level comes from ``[[crossing_rules]]`` on the crossed road's speed and lanes; a refuge island
-lowers it by at most one level and not below ``island_floor`` on fast or wide roads; long crossings without a
-refuge are flagged. Roads closed to pedestrians but met at grade by a walk way are crossings too
+(flagged). The level comes from ``[[crossing_rules]]`` on the crossed road's speed and lanes, raised by the
+``[[crossing_floors]]`` of its class (an unmarked crossing of a primary road is not a calm one at 30 km/h); a
+refuge island lowers it by at most one level and not below ``island_floor`` on fast or wide roads; long crossings
+without a refuge are flagged. A road is crossed at a node with a crossing mapped or with a way that is not of that
+road (:func:`_crossed_at`). Roads closed to pedestrians but met at grade by a walk way are crossings too
 (:func:`closed_road_crossings`).
 """
 
@@ -20,17 +22,18 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from childspace._errors import ChildspaceWarning, DataError
+from childspace._errors import ChildspaceWarning
 from childspace.analysis._safety_config import (
-    CONTROL_TAG_COLUMNS,
+    CONTROL_CODES,
+    CONTROL_NAMES,
     EDGE_TAG_COLUMNS,
     ConfigLike,
+    control_codes,
     distinct_rows,
-    isin_once,
+    node_positions,
     resolved_config,
     road_keys,
     split_label,
-    tag_values,
 )
 from childspace.analysis._safety_edges import edge_contexts, edge_stress, edge_stress_rows, metric_lines
 
@@ -47,69 +50,8 @@ __all__ = [
     "unconnected_crossing_ways",
 ]
 
-#: Crossing control codes (higher = more protective).
-CONTROL_NAMES = {1: "unmarked", 2: "marked", 3: "signals"}
-CONTROL_CODES = {v: k for k, v in CONTROL_NAMES.items()}
 _CONTROL_ZH = {1: "无标线穿越", 2: "斑马线穿越", 3: "信号灯控制穿越"}
 _CONTROL_EN = {1: "Unmarked crossing of", 2: "Zebra crossing of", 3: "Signalised crossing of"}
-
-
-def control_codes(df: pd.DataFrame, cfg: dict, node: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Control code per row (3 signals, 2 marked, 1 unmarked, 0 unknown type, -1 nothing mapped), island flag,
-    and whether the row is a mapped crossing at all (evaluated once per distinct tag combination)."""
-    uniq, codes = distinct_rows(df, CONTROL_TAG_COLUMNS)
-    code, island, mapped = _control_codes_rows(uniq, cfg, node)
-    return code[codes], island[codes], mapped[codes]
-
-
-def _control_codes_rows(df: pd.DataFrame, cfg: dict, node: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    c = cfg["crossing"]["control"]
-    hw = tag_values(df, "highway")
-    crossing = tag_values(df, "crossing")
-    ref = tag_values(df, "crossing_ref", "crossing:ref")
-    markings = tag_values(df, "crossing_markings", "crossing:markings")
-    signals_tag = tag_values(df, "crossing_signals", "crossing:signals")
-    island_tag = tag_values(df, "crossing_island", "crossing:island")
-    n = len(df)
-    code = np.full(n, -1, dtype=np.int8)
-    mapped = (
-        (hw == "crossing").fillna(False).to_numpy(dtype=bool)
-        | crossing.notna().fillna(False).to_numpy(dtype=bool)
-        | ref.notna().fillna(False).to_numpy(dtype=bool)
-        | markings.notna().fillna(False).to_numpy(dtype=bool)
-    )
-    code[mapped] = 0
-    code[(isin_once(crossing, c["unmarked"]) | (markings == "no")).fillna(False).to_numpy(dtype=bool)] = 1
-    code[
-        (
-            isin_once(crossing, c["marked"])
-            | isin_once(ref, c["marked_ref"])
-            | isin_once(markings, c["marked_markings"])
-        )
-        .fillna(False)
-        .to_numpy(dtype=bool)
-    ] = 2
-    sig = isin_once(crossing, c["signals"]) | (signals_tag == "yes")
-    if node:
-        sig = sig | isin_once(hw, c["signals_highway"])
-    code[sig.fillna(False).to_numpy(dtype=bool)] = 3
-    island = (island_tag == "yes") | (crossing == "island")
-    return code, island.fillna(False).to_numpy(dtype=bool), mapped | sig.fillna(False).to_numpy(dtype=bool)
-
-
-def node_positions(nodes: pd.DataFrame, edges: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    index = pd.Index(nodes.index)
-    u = index.get_indexer(pd.Index(edges["u"]))
-    v = index.get_indexer(pd.Index(edges["v"]))
-    bad = (u < 0) | (v < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"{int(bad.sum())} edges refer to nodes missing from the nodes table",
-            feature=f"edge row {i} (u={edges['u'].iloc[i]}, v={edges['v'].iloc[i]})",
-            fix="build nodes and edges with childspace.osm.reader.read_osm (or keep them together)",
-        )
-    return u, v
 
 
 def _node_xy(nodes: pd.DataFrame, edges: pd.DataFrame | None = None) -> tuple[np.ndarray, Any]:
@@ -136,10 +78,17 @@ def _node_xy(nodes: pd.DataFrame, edges: pd.DataFrame | None = None) -> tuple[np
 
 
 def _crossing_levels(
-    control: np.ndarray, island: np.ndarray, speed: np.ndarray, lanes: np.ndarray, cfg: dict
+    control: np.ndarray,
+    island: np.ndarray,
+    speed: np.ndarray,
+    lanes: np.ndarray,
+    cfg: dict,
+    group: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Crossing level per row from control code (1-3), island flag, speed (km/h), lanes. Returns level and
-    the index of the rule used (-1: the control's default)."""
+    """Crossing level per row from control code (1-3), island flag, speed (km/h), lanes and, when given, the
+    class key of the road crossed (``group``: the ``[[crossing_floors]]`` raise the level of a class, before a
+    refuge island lowers it). Returns level and the index of the rule used (-1: the control's default; -2 - i:
+    raised to floor i)."""
     n = len(control)
     level = np.zeros(n, dtype=np.int16)
     rule_used = np.full(n, -1, dtype=np.int32)
@@ -159,6 +108,15 @@ def _crossing_levels(
     for name, code in CONTROL_CODES.items():
         m = (level == 0) & (control == code)
         level[m] = int(cfg["crossing"]["default"][name])
+    if group is not None:
+        grp = np.asarray(group, dtype=object)
+        for i, fl in enumerate(cfg.get("crossing_floors", [])):
+            m = np.isin(control, [CONTROL_CODES[c] for c in fl["control"]]) & np.isin(
+                grp, list(fl["classes"])
+            )
+            m &= level < int(fl["min_level"])
+            level[m] = int(fl["min_level"])
+            rule_used[m] = -2 - i
     c = cfg["crossing"]["control"]
     red = int(c.get("island_reduction", 1))
     with np.errstate(invalid="ignore"):
@@ -250,6 +208,26 @@ _NOTE_SIGNALS = (
 )
 
 
+def _notes(base: np.ndarray, used: np.ndarray, cfg: dict, default_unknown: int) -> np.ndarray:
+    """The note of each crossing's reason ("zh|en"): its type's (0 none, 1 assumed, 2 signals nearby) and the
+    class floor that raised its level (``used`` <= -2, from :func:`_crossing_levels`), as a take of the few
+    distinct texts (a fixed-width numpy text array of every pair would be large)."""
+    uz, ue = (_CONTROL_ZH[default_unknown].replace("穿越", ""), CONTROL_NAMES[default_unknown])
+    kinds = ["", _NOTE_ASSUMED.format(zh=uz, en=ue), _NOTE_SIGNALS]
+    floors = [""] + [
+        f"（{fl.get('zh', fl.get('name', ''))}）| ({fl.get('en', fl.get('name', ''))})"
+        for fl in cfg.get("crossing_floors", [])
+    ]
+    texts = []
+    for k in kinds:
+        kz, _, ke = k.partition("|")
+        for f in floors:
+            fz, _, fe = f.partition("|")
+            texts.append(f"{kz}{fz}|{ke}{fe}" if (k or f) else "")
+    f_idx = np.where(used <= -2, -1 - used, 0)
+    return np.asarray(texts, dtype=object)[np.asarray(base, dtype=np.int64) * len(floors) + f_idx]
+
+
 def _signals_nearby(
     nodes: pd.DataFrame, node_pos: np.ndarray, road_key: np.ndarray, control_raw: np.ndarray, cfg: dict
 ) -> np.ndarray:
@@ -298,12 +276,13 @@ def crossing_incidence(
     Returns
     -------
     DataFrame
-        One row per (node, road edge) pair: ``node`` and ``edge`` (positions in ``nodes``/``edges``), ``node_id``,
-        ``edge_id`` (labels), ``level`` (1-4), ``control`` (``signals``/``marked``/``unmarked``), ``island``
-        (bool), ``maxspeed_kmh``, ``lanes``, ``assumed`` (bool), ``assumed_tags``, ``reason`` (bilingual),
-        ``road_key`` (int way identity: street name, else way id), ``long_no_refuge`` (bool: longer than
-        ``long_crossing_m`` without a refuge island), ``signals_inferred`` (bool), ``closed_road`` (False here;
-        True on the rows of :func:`closed_road_crossings`).
+        One row per (node, road edge) pair where the road is crossed (a crossing mapped at the node, or a way
+        there that is not of that road: a node joining two ways of one road is none): ``node`` and ``edge``
+        (positions in ``nodes``/``edges``), ``node_id``, ``edge_id`` (labels), ``level`` (1-4), ``control``
+        (``signals``/``marked``/``unmarked``), ``island`` (bool), ``maxspeed_kmh``, ``lanes``, ``assumed`` (bool),
+        ``assumed_tags``, ``reason`` (bilingual), ``road_key`` (int way identity: street name, else way id),
+        ``long_no_refuge`` (bool: longer than ``long_crossing_m`` without a refuge island), ``signals_inferred``
+        (bool), ``closed_road`` (False here; True on the rows of :func:`closed_road_crossings`).
     """
     cfg = resolved_config(config)
     es = edge_stress(edges, cfg) if edge_levels is None else edge_levels
@@ -337,6 +316,7 @@ class IncidenceParts:
     sig_near: np.ndarray
     island: np.ndarray
     labels: np.ndarray
+    groups: np.ndarray
 
 
 def incidence_parts(
@@ -373,7 +353,11 @@ def incidence_parts(
     # a way that loops back to its own node meets it twice: one (node, edge) row
     pair = pd.DataFrame({"n": node_pos, "e": edge_pos}).drop_duplicates()
     node_pos, edge_pos = pair["n"].to_numpy(dtype=np.int64), pair["e"].to_numpy(dtype=np.int64)
-    road_key = road_keys(edges)[edge_pos]
+    keys = road_keys(edges)
+    crossed = _crossed_at(u, v, road, keys, (control >= 1) | unknown, n)
+    keep = crossed[node_pos]
+    node_pos, edge_pos = node_pos[keep], edge_pos[keep]
+    road_key = keys[edge_pos]
     sig_near = _signals_nearby(nodes, node_pos, road_key, raw, cfg)
     groups = np.asarray(group, dtype=object)[edge_pos]
     glab = {g: cfg["classes"].get(g, cfg["classes_other"]).get("label", g) for g in pd.unique(groups)}
@@ -391,7 +375,31 @@ def incidence_parts(
         sig_near=sig_near,
         island=island[node_pos],
         labels=labels,
+        groups=groups,
     )
+
+
+def _crossed_at(
+    u: np.ndarray, v: np.ndarray, road: np.ndarray, keys: np.ndarray, mapped: np.ndarray, n: int
+) -> np.ndarray:
+    """Per node: whether a road meeting it is crossed there.
+
+    A road is crossed where a walker comes from a way that is not that road: a node with a crossing mapped (node
+    tags, crossing ways), or a node of at least three edges among which one is not of the road (a walk path, or a
+    road of another name, else another way). A node that only joins pieces of one road (the same name; a road
+    split into two ways, a dual carriageway splitting), or where one way just continues into another (two
+    edges), is not a crossing of it: nothing crosses the road there.
+    """
+    m = u.size
+    # one entry per (node, edge): a loop meets its node once
+    ne = pd.DataFrame({"n": np.concatenate([u, v]), "e": np.r_[np.arange(m), np.arange(m)]}).drop_duplicates()
+    nn, ee = ne["n"].to_numpy(dtype=np.int64), ne["e"].to_numpy(dtype=np.int64)
+    degree = np.bincount(nn, minlength=n)
+    # the road identity of each edge at the node; a walk path is a way of its own (never the road crossed)
+    k = np.where(road[ee], keys[ee], -1 - ee)
+    nk = pd.DataFrame({"n": nn, "k": k}).drop_duplicates()
+    n_keys = np.bincount(nk["n"].to_numpy(dtype=np.int64), minlength=n)
+    return np.asarray(mapped, dtype=bool) | ((degree >= 3) & (n_keys >= 2))
 
 
 def _text_column(uniq: np.ndarray, codes: np.ndarray) -> Any:
@@ -414,7 +422,7 @@ def incidence_levels(parts: IncidenceParts, es: pd.DataFrame, cfg: dict) -> tupl
     ctrl = control[node_pos].astype(np.int64)
     ctrl = np.where(sig_near, 3, ctrl)
     is_unknown = p.unknown[node_pos] & ~sig_near
-    level, _ = _crossing_levels(ctrl, isl, speed, lanes, cfg)
+    level, used = _crossing_levels(ctrl, isl, speed, lanes, cfg, p.groups)
     # assumed tags: from the edge's own (per distinct value) and the node's unknown crossing type
     tags_e = es["assumed_tags"].iloc[edge_pos]  # the pairs' edges only, factorized on the column's own array
     tcodes, tuniq = pd.factorize(
@@ -437,10 +445,7 @@ def incidence_levels(parts: IncidenceParts, es: pd.DataFrame, cfg: dict) -> tupl
         dtype=object,
     )
     ctrl_names = np.array([CONTROL_NAMES.get(i, "") for i in range(4)], dtype=object)
-    uz, ue = (_CONTROL_ZH[default_unknown].replace("穿越", ""), CONTROL_NAMES[default_unknown])
-    # the note per pair as a take of three texts (a fixed-width numpy text array of every pair would be large)
-    notes = np.array(["", _NOTE_ASSUMED.format(zh=uz, en=ue), _NOTE_SIGNALS], dtype=object)
-    note = notes[np.where(sig_near, 2, np.where(is_unknown, 1, 0))]
+    note = _notes(np.where(sig_near, 2, np.where(is_unknown, 1, 0)), used, cfg, default_unknown)
     long_ = _long_crossing(isl, lanes, cfg)
     r_uniq, r_codes = _crossing_reason_codes(
         ctrl, isl, speed, lanes, p.labels, (combo & 2) > 0, (combo & 4) > 0, note, long_
@@ -627,9 +632,12 @@ def unconnected_parts(
     inc_nodes: np.ndarray,
     cfg: dict,
     beside_roads: gpd.GeoDataFrame | None = None,
+    beside_context: np.ndarray | None = None,
 ) -> UnconnectedParts:
     """The variant-independent parts of :func:`unconnected_crossing_ways` (``is_cw`` and ``road`` per edge from
-    :func:`edge_stress`, ``inc_nodes`` the nodes of :func:`crossing_incidence`)."""
+    :func:`edge_stress`, ``inc_nodes`` the nodes of :func:`crossing_incidence`; ``beside_context`` the context of
+    each road of ``beside_roads`` read with the network, :func:`edge_contexts`, else read from those roads
+    alone)."""
     u, v = node_positions(nodes, edges)
     has_road = np.zeros(len(nodes), dtype=bool)
     has_road[inc_nodes] = True
@@ -664,7 +672,11 @@ def unconnected_parts(
         else:
             cols = [c for c in EDGE_TAG_COLUMNS if c in roads.columns and not c.startswith("sidewalk")]
             rt = pd.DataFrame(roads[cols].iloc[crossed[hit]].to_numpy(dtype=object), columns=cols)
-            rt["_context"] = edge_contexts(roads.iloc[crossed[hit]], cfg)[0]
+            rt["_context"] = (
+                beside_context[crossed[hit]]
+                if beside_context is not None and len(beside_context) == len(roads)
+                else edge_contexts(roads.iloc[crossed[hit]], cfg)[0]
+            )
             uniq, codes = distinct_rows(rt, tuple(rt.columns))
             sources.append((rows, None, uniq, codes))
         found[rows] = True
@@ -691,6 +703,7 @@ def unconnected_levels(parts: UnconnectedParts, es: pd.DataFrame, cfg: dict) -> 
     speed = np.full(len(idx), np.nan)
     lanes = np.full(len(idx), np.nan)
     labels = np.full(len(idx), "", dtype=object)
+    groups = np.full(len(idx), "", dtype=object)
     sa = np.zeros(len(idx), dtype=bool)
     la = np.zeros(len(idx), dtype=bool)
     found = np.zeros(len(idx), dtype=bool)
@@ -705,18 +718,17 @@ def unconnected_levels(parts: UnconnectedParts, es: pd.DataFrame, cfg: dict) -> 
         at = pd.Series(rated_rows["assumed_tags"].to_numpy(dtype=object)).fillna("").astype(str)
         sa[rows] = at.str.contains("maxspeed", regex=False).to_numpy()
         la[rows] = at.str.contains("lanes", regex=False).to_numpy()
-        labels[rows] = [
-            cfg["classes"].get(g, cfg["classes_other"]).get("label", g)
-            for g in rated_rows["group"].to_numpy(dtype=object)
-        ]
+        groups[rows] = rated_rows["group"].to_numpy(dtype=object)
+        labels[rows] = [cfg["classes"].get(g, cfg["classes_other"]).get("label", g) for g in groups[rows]]
         found[rows] = True
     level = np.full(len(idx), int(cfg["crossing_way"].get("unknown_road_level", 3)), dtype=np.int8)
     reason = np.full(len(idx), "", dtype=object)
-    uz, ue = (_CONTROL_ZH[default_unknown].replace("穿越", ""), CONTROL_NAMES[default_unknown])
-    note = np.where(unknown, _NOTE_ASSUMED.format(zh=uz, en=ue), "")
     if found.any():
-        lv, _ = _crossing_levels(ctrl[found], eisland[found], speed[found], lanes[found], cfg)
+        lv, used = _crossing_levels(
+            ctrl[found], eisland[found], speed[found], lanes[found], cfg, groups[found]
+        )
         level[found] = lv
+        note = _notes(unknown[found].astype(np.int64), used, cfg, default_unknown)
         reason[found] = _crossing_reason(
             ctrl[found],
             eisland[found],
@@ -725,7 +737,7 @@ def unconnected_levels(parts: UnconnectedParts, es: pd.DataFrame, cfg: dict) -> 
             labels[found],
             sa[found],
             la[found],
-            note[found],
+            note,
         )
     nf = ~found
     if nf.any():

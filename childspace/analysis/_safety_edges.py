@@ -8,7 +8,6 @@ Footway=sidewalk ways and paths parallel to a road take the road's context (``[s
 
 from __future__ import annotations
 
-import re
 import warnings
 import weakref
 from dataclasses import dataclass
@@ -18,10 +17,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
 
 from childspace._errors import ChildspaceWarning
-from childspace._types import CRSLike
 from childspace.analysis._safety_config import (
     EDGE_TAG_COLUMNS,
     ConfigLike,
@@ -36,6 +33,7 @@ from childspace.analysis._safety_config import (
     split_label,
     tag_values,
 )
+from childspace.analysis._safety_context import edge_contexts, metric_crs, metric_lines
 from childspace.analysis._safety_geom import BAND_ENDS, BAND_IN, BAND_OUT, overlap_rank
 
 __all__ = [
@@ -70,92 +68,6 @@ _EDGE_COLUMNS = [
     "crossing_way",
     "context",
 ]
-
-
-def _metric_crs(gdf: gpd.GeoDataFrame) -> tuple[CRS, CRS | None]:
-    crs = CRS.from_user_input(gdf.crs)
-    if crs.is_geographic:
-        from childspace.inputs.projection import local_crs_for
-
-        return crs, CRS.from_user_input(local_crs_for(gdf))
-    return crs, None
-
-
-def metric_lines(geom: np.ndarray, crs: CRSLike, metric: CRS | None) -> np.ndarray:
-    """Line geometries from ``crs`` to ``metric`` (unchanged when ``metric`` is None)."""
-    if metric is None:
-        return geom
-    return np.asarray(gpd.GeoSeries(geom, crs=crs).to_crs(metric).array, dtype=object)
-
-
-def edge_contexts(
-    edges: pd.DataFrame, cfg: dict, extra: gpd.GeoDataFrame | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """``urban``/``rural`` per edge (and per road of ``extra``) from the profile's ``[context]`` table.
-
-    Rural: a highway ref or name (profile's ``rural_ref``/``rural_name`` patterns), or a sparse network: fewer
-    than ``urban_min_edges`` edge midpoints in the ``cell_m`` grid cell (metric CRS). Urban otherwise, and always
-    when the edges carry no geometry.
-    """
-    ctx_cfg = cfg["profile"].get("context", {})
-    n = len(edges)
-    n_x = 0 if extra is None else len(extra)
-    rural = np.zeros(n + n_x, dtype=bool)
-    if isinstance(edges, gpd.GeoDataFrame) and edges.crs is not None and n and "cell_m" in ctx_cfg:
-        crs, metric = _metric_crs(edges)
-        g = metric_lines(np.asarray(edges.geometry.array, dtype=object), crs, metric)
-        ok = ~(shapely.is_missing(g) | shapely.is_empty(g))
-        mids = np.full((n, 2), np.nan)
-        mids[ok] = shapely.get_coordinates(shapely.line_interpolate_point(g[ok], 0.5, normalized=True))
-        if extra is not None and n_x:
-            xg = np.asarray(extra.to_crs(metric if metric is not None else crs).geometry.array, dtype=object)
-            xok = ~(shapely.is_missing(xg) | shapely.is_empty(xg))
-            xm = np.full((n_x, 2), np.nan)
-            xm[xok] = shapely.get_coordinates(shapely.line_interpolate_point(xg[xok], 0.5, normalized=True))
-            mids = np.vstack([mids, xm])
-        cell = float(ctx_cfg["cell_m"])
-        good = np.isfinite(mids).all(axis=1)
-        ij = np.zeros((n + n_x, 2), dtype=np.int64)
-        ij[good] = np.floor(mids[good] / cell).astype(np.int64)
-        # edges of the walk network per cell, summed over the 3 x 3 cells around each edge's own cell (a window
-        # centred on the edge, not a fixed grid that cuts a town in two)
-        own = good.copy()
-        own[n:] = False
-        cells, counts = np.unique(_cell_key(ij[own, 0], ij[own, 1]), return_counts=True)
-        window = np.zeros(n + n_x)
-        for di in (-1, 0, 1):
-            for dj in (-1, 0, 1):
-                key = _cell_key(ij[:, 0] + di, ij[:, 1] + dj)
-                pos = np.minimum(np.searchsorted(cells, key), max(cells.size - 1, 0))
-                hit = cells[pos] == key if cells.size else np.zeros(key.size, dtype=bool)
-                window += np.where(hit, counts[pos] if cells.size else 0, 0)
-        rural |= good & (window < float(ctx_cfg.get("urban_min_edges", 0)))
-    for pat_key, col in (("rural_ref", "ref"), ("rural_name", "name")):
-        pat = ctx_cfg.get(pat_key)
-        if not pat:
-            continue
-        for lo, df in ((0, edges), (n, extra)):
-            if df is not None and col in df.columns and len(df):
-                rural[lo : lo + len(df)] |= _matches(df[col], re.compile(pat))
-    out = np.where(rural, "rural", "urban").astype(object)
-    return out[:n], out[n:]
-
-
-def _matches(col: pd.Series, pat: re.Pattern) -> np.ndarray:
-    """Whether each value (as text) contains ``pat``; False where missing. Tested once per distinct value: a
-    few thousand names and refs repeat over the edges."""
-    try:
-        codes, uniq = pd.factorize(col, use_na_sentinel=True)
-    except TypeError:  # unhashable values (lists): each row on its own
-        return col.astype("string").str.contains(pat, na=False).to_numpy(dtype=bool)
-    u = pd.Series(np.asarray(uniq, dtype=object)).astype("string")
-    hit = u.str.contains(pat, na=False).to_numpy(dtype=bool)
-    return np.append(hit, False)[codes]
-
-
-def _cell_key(i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """One int64 per grid cell (i, j): cells of a few million metres either way are distinct."""
-    return (i.astype(np.int64) + (1 << 31)) * (1 << 32) + (j.astype(np.int64) + (1 << 31))
 
 
 def edge_stress(
@@ -464,7 +376,7 @@ def _beside_pairs(
     """The road beside each way of ``w_idx`` (positions into ``w_idx``, into the roads: network roads then
     ``extra``, and the mean distance), by geometry alone."""
     none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
-    crs, metric = _metric_crs(edges)
+    crs, metric = metric_crs(edges)
     w_g = metric_lines(geom[w_idx], crs, metric)
     rd_g = metric_lines(geom[road_idx], crs, metric)
     grade = _grade(edges)  # per row: one pass over the table, not over two row subsets

@@ -386,7 +386,9 @@ def _network_parts(
     under ``cfg``."""
     ep, rows = edge_parts(edges, cfg, roads)
     ip = incidence_parts(nodes, edges, ep.crossing_way, ep.road, ep.group, cfg)
-    up = unconnected_parts(nodes, edges, ep.crossing_way, ep.road, ip.node_pos, cfg, beside_roads=roads)
+    up = unconnected_parts(
+        nodes, edges, ep.crossing_way, ep.road, ip.node_pos, cfg, beside_roads=roads, beside_context=ep.ctx_x
+    )
     m = len(edges)
     n = len(nodes)
     closed, message = closed_crossing_rows(nodes, edges, roads, cfg)

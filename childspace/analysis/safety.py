@@ -12,16 +12,20 @@ give their verdict range (:mod:`childspace.analysis.routes`).
 
 Walking along an edge (:func:`edge_stress`)
     class level (highway class x sidewalk state), then ordered rules on speed (km/h), lanes, lighting and
-    surface; assumed values are named in the reason. Sidewalk ways and paths parallel to a road within ~15 m
-    take that road's context (the road with the longest overlap along the way; flagged ``inferred_sidewalk``).
+    surface; assumed values are named in the reason. Outside China the defaults of missing tags follow the
+    road's context, a built-up area read from the tags (speed limits along the street, lighting, sidewalks,
+    residential streets around) before the walk network's density. Sidewalk ways and paths parallel to a road
+    within ~15 m take that road's context (the road with the longest overlap along the way; flagged
+    ``inferred_sidewalk``).
 Crossings (:func:`crossing_incidence`)
-    rated per (node, road edge) pair from the crossed road's speed and lanes and the control at the node
-    (signals, marked, unmarked; refuge island). A route passing a node, entering by edge a and leaving by edge
-    b, goes round the node on one side: it crosses the edges lying angularly between a and b on that side, and
-    takes the side whose worst crossing is lower (:meth:`Stress.crossing_level`); at nodes with more than 8 edges
-    every road other than a and b is taken as crossed (conservative). Roads not walked (closed to pedestrians)
-    that a walk way meets at grade are crossings too, at level 4. Crossing ways that meet no road are rated as
-    a crossing of the road they cross geometrically.
+    rated per (node, road edge) pair from the crossed road's speed, lanes and class and the control at the node
+    (signals, marked, unmarked; refuge island), where the road is crossed: a node with a crossing mapped, or one
+    where a way that is not of that road meets it (not where two ways of one road join). A route passing a node,
+    entering by edge a and leaving by edge b, goes round the node on one side: it crosses the edges lying
+    angularly between a and b on that side, and takes the side whose worst crossing is lower
+    (:meth:`Stress.crossing_level`); at nodes with more than 8 edges every road other than a and b is taken as
+    crossed (conservative). Roads not walked (closed to pedestrians) that a walk way meets at grade are crossings
+    too, at level 4. Crossing ways that meet no road are rated as a crossing of the road they cross geometrically.
 School zones
     :func:`school_zones` checks GA/T 1215-2014 (:mod:`childspace.analysis.school_zones`).
 Routing cost
