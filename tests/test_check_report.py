@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from childspace.run.pipeline import CHECK_MAX_IDS, _report_line
+from childspace.run.checking import CHECK_MAX_IDS, _report_line
 
 
 def test_a_long_id_list_is_cut_with_a_count():

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from childspace._errors import ChildspaceWarning, DataError
-from childspace.run import pipeline
+from childspace.run import checking, pipeline
 from childspace.run._tomllines import key_lines
 from childspace.run.config import load_config
 
@@ -293,13 +293,13 @@ def test_no_origins_and_no_child_counts_fails_in_check(data, tmp_path):
         match=r"no children to count: there is no \[origins\] file and the boundaries "
         r"\(\[boundaries.township\]\) have no children",
     ):
-        pipeline.check_inputs(load_config(cfg))
+        checking.check_inputs(load_config(cfg))
 
 
 def test_check_prints_the_resolved_config(data):
     cfg = _edit(data, STANDARDS_HINT, "[standards]\nkindergarten = { radius_m = 250 }")
     _edit(data, 'path = "origins/homes.gpkg"', 'path = "origins/homes.gpkg"\nlayer = "homes"')
-    text = pipeline.check_inputs(load_config(cfg))
+    text = checking.check_inputs(load_config(cfg))
     assert f"[origins]: {data / 'origins' / 'homes.gpkg'} (layer='homes', coords='wgs84')" in text
     assert "[[facilities]] 2:" in text and "coords='gcj02'" in text
     assert "safe_max_level=kindergarten=1, primary_school=1, middle_school=2" in text

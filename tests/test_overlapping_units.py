@@ -160,14 +160,14 @@ def test_check_names_overlapping_boundaries_before_any_home_is_counted(tmp_path)
     from conftest import SAMPLE
 
     from childspace.analysis.units import overlapping_units
-    from childspace.run import pipeline
+    from childspace.run import checking, pipeline
 
     data = tmp_path / "data"
     shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("outputs"))
     cfg = pipeline.load_config(data / "sample.toml")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChildspaceWarning)
-        assert "pair(s) overlap" not in pipeline.check_inputs(cfg)
+        assert "pair(s) overlap" not in checking.check_inputs(cfg)
     raw = gpd.read_file(data / "boundaries/communities.shp", encoding="GBK")
     assert overlapping_units(io.load_boundaries(raw, level="community")).empty  # neighbours only touch
     raw.loc[0, "geometry"] = raw.geometry[0].buffer(300)
@@ -179,6 +179,6 @@ def test_check_names_overlapping_boundaries_before_any_home_is_counted(tmp_path)
     assert (ov["overlap_m2"] > 1e4).all() and (ov["share"] <= 1).all() and len(ov) == 3
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChildspaceWarning)
-        text = pipeline.check_inputs(cfg)
+        text = checking.check_inputs(cfg)
     line = next(x for x in text.splitlines() if "pair(s) overlap" in x)
     assert line.strip().startswith(f"! communities: {len(ov)} pair(s) overlap") and "示例青松社区" in line

@@ -215,7 +215,7 @@ def test_street_less_point_pilots_are_named():
 
 # ------------------------------------------------------------------ check says what the run then does
 def test_check_and_run_agree_on_the_register_with_all_three_mistakes(tmp_path, register):
-    from childspace.run import pipeline
+    from childspace.run import checking, pipeline
 
     data = tmp_path / "data"
     shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("outputs"))
@@ -227,7 +227,7 @@ def test_check_and_run_agree_on_the_register_with_all_three_mistakes(tmp_path, r
     cfg = pipeline.load_config(data / "sample.toml", outputs=tmp_path / "out")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChildspaceWarning)
-        text = pipeline.check_inputs(cfg)
+        text = checking.check_inputs(cfg)
     said = [
         "row 3 (示例晨光杜区, SD2022-02): community pilot without its community boundary",
         "row 2 (示例青松社区, SD2022-01): 社区编码 330382901002 is 示例翠竹社区",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from childspace._errors import ChildspaceError
-from childspace.run import outdir, pipeline
+from childspace.run import checking, outdir, pipeline
 from childspace.run.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -156,7 +156,7 @@ def test_unreadable_input_is_named(tmp_path):
 
 def test_check_reports_the_output_folder(tmp_path):
     cfg = pipeline.sample_config(outputs=tmp_path / "new")
-    text = pipeline.check_inputs(cfg)
+    text = checking.check_inputs(cfg)
     assert f"outputs: {tmp_path / 'new'} (will be created, writable," in text
 
 

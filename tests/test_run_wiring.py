@@ -12,7 +12,7 @@ from conftest import realdata
 
 from childspace import DataError, NetworkError
 from childspace._errors import ChildspaceWarning
-from childspace.run import pipeline
+from childspace.run import checking, pipeline
 from childspace.run.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +138,7 @@ def test_only_an_osm_extract_passes_check_with_estimated_homes(tmp_path):
     cfg = tmp_path / "only.toml"
     cfg.write_text(f'[osm]\npath = "{MONACO.as_posix()}"\n', encoding="utf-8")
     with pytest.warns(ChildspaceWarning, match="homes estimated from OSM"):
-        text = pipeline.check_inputs(load_config(cfg))
+        text = checking.check_inputs(load_config(cfg))
     line = next(ln for ln in text.splitlines() if ln.startswith("  origins:"))
     assert re.match(
         r"  origins: \d{3} features — \d+ children \(估算 estimated from monaco\.osm\.gz: homes: "
@@ -152,7 +152,7 @@ def test_no_homes_from_osm_and_no_counts_fails_check_in_one_line(tmp_path):
     cfg = tmp_path / "nohomes.toml"
     cfg.write_text(f'[osm]\npath = "{MONACO.as_posix()}"\n[from_osm]\nhomes = false\n', encoding="utf-8")
     with pytest.raises(DataError) as exc:
-        pipeline.check_inputs(load_config(cfg))
+        checking.check_inputs(load_config(cfg))
     text = str(exc.value)
     assert "\n" not in text
     assert (
@@ -194,4 +194,4 @@ def test_no_residential_mapping_says_so_in_the_check_error(data, tmp_path):
         match=r"have no children \(儿童数\) column; the OSM extract sample\.osm maps no "
         r"residential building or land in the study area",
     ):
-        pipeline.check_inputs(load_config(data / "sample.toml"))
+        checking.check_inputs(load_config(data / "sample.toml"))

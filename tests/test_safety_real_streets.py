@@ -134,6 +134,8 @@ def test_a_divided_road_splitting_into_two_carriageways_is_not_a_crossing():
         ("trunk", "unmarked", 3),
         ("secondary", "unmarked", 2),  # was 1
         ("primary", None, 3),  # a junction with nothing mapped reads as unmarked
+        ("primary", "marked", 2),  # was 1: a zebra without signals across through traffic, at 30 km/h
+        ("trunk", "marked", 2),
     ],
 )
 def test_an_unmarked_crossing_of_an_arterial_is_not_safe_alone_whatever_its_speed(highway, crossing, level):

@@ -588,7 +588,11 @@ def gaps(
     po = wk[po]
     # a home in two units of one level (overlapping outlines, or on a shared edge) counts in one of them, the one
     # unit_coverage counts it in (:func:`one_unit_each`)
-    pxy = oxy if oxy is not None else point_xy(ogeom)
+    if oxy is not None:
+        pxy = oxy
+    else:
+        assert ogeom is not None
+        pxy = point_xy(ogeom)
     keep, _ = one_unit_each(po, pu, pxy, um, geoms=ugeom)
     po, pu = po[keep], pu[keep]
     rows: list[pd.DataFrame] = []

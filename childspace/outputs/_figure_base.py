@@ -332,7 +332,8 @@ def _note_left_out(fig: Figure, n: int) -> None:
         )
 
 
-Labels, note_left_out = _Labels, _note_left_out  # (public names of the label placement)
+Labels = _Labels  # (public names of the label placement)
+note_left_out = _note_left_out
 
 
 class FontBytes(io.BytesIO):

@@ -213,8 +213,10 @@ def _run(args: argparse.Namespace, pipeline: Any) -> int:
                 cfg, maps=not args.no_maps, progress=progress, wait=args.wait, workers=args.workers
             )
         elif args.command == "check":
+            from childspace.run import checking
+
             cfg = pipeline.load_config(args.config)
-            summary = pipeline.check_inputs(cfg, progress=progress)
+            summary = checking.check_inputs(cfg, progress=progress)
             print(summary)
             return 0
         elif args.command == "coverage":
