@@ -4,11 +4,16 @@ a message that names the file, the cause and the fix in the planner's own terms 
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pytest
 
-from childspace._errors import DataError
+from childspace._errors import ChildspaceWarning, DataError
+from childspace.inputs import loaders
 from childspace.inputs.standards import load_standards
 from childspace.run.config import load_config
 
@@ -71,3 +76,71 @@ def test_target_pct_of_the_standards_is_the_runs_when_analysis_sets_none(data):
     run = load_config(cfg)
     assert run.target_pct == 90.0  # the value every category of the run is measured against
     assert "kindergarten 幼儿园: 300 m, target 90%" in "\n".join(run.describe())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. no child counted: every home 0 (a wrong column exported) or blank
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _homes(data: Path) -> gpd.GeoDataFrame:
+    return gpd.read_file(data / "origins" / "homes.gpkg")
+
+
+def test_homes_whose_children_are_all_zero_are_an_error_naming_the_column_and_the_likely_one(data):
+    h = _homes(data)
+    kids = h["children"].copy()
+    h["children"] = 0
+    h["常住0-17岁人口数"] = kids  # the right count, under a name no alias catches: it must be offered
+    p = data / "origins" / "homes_zero.gpkg"
+    h.to_file(p, layer="homes")
+    with pytest.raises(DataError) as err:
+        loaders.load_origins(p)
+    text = str(err.value)
+    assert str(p) in text
+    assert "the children column 'children' is 0 in all 2,470 rows" in text
+    assert "columns that look like child counts: ['常住0-17岁人口数']" in text
+    assert 'columns = { children = "常住0-17岁人口数" }' in text  # the config's syntax, not only Python's
+
+
+def test_homes_whose_children_are_all_blank_are_an_error(data):
+    h = _homes(data)
+    h["children"] = np.nan
+    p = data / "origins" / "homes_blank.gpkg"
+    h.to_file(p, layer="homes")
+    with pytest.raises(DataError, match=r"the children column 'children' is empty in all 2,470 rows"):
+        loaders.load_origins(p)
+
+
+def test_check_refuses_a_run_whose_homes_count_no_child(data):
+    from childspace.run import pipeline
+
+    h = _homes(data)
+    h["children"] = 0
+    (data / "origins" / "homes.gpkg").unlink()
+    h.to_file(data / "origins" / "homes.gpkg", layer="homes")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        with pytest.raises(DataError, match=r"is 0 in all 2,470 rows.*\(input \[origins\] of the config\)"):
+            pipeline.check_inputs(load_config(data / "sample.toml"))
+
+
+def test_a_unit_without_children_shows_a_dash_with_the_reason_never_nan_percent():
+    from childspace.outputs.report import township_table_html
+
+    uc = pd.DataFrame(
+        {
+            "unit_id": ["T1", "T2"],
+            "name": ["甲街道", "乙镇"],
+            "category": ["kindergarten", "kindergarten"],
+            "children": [120, 0],
+            "pct_walk": [55.0, np.nan],
+            "below_target": [True, False],
+            "target_pct": [80.0, 80.0],
+        }
+    )
+    html = township_table_html(uc)
+    assert "nan" not in html.lower()
+    assert "55%" in html
+    cell = html[html.index("乙镇") :]
+    assert "—" in cell and "无儿童 no children" in cell

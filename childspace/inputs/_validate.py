@@ -96,8 +96,19 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "儿童人数",
         "儿童",
         "儿童人口",
+        "儿童数量",
+        "0-17岁儿童数",
+        "0-17岁儿童人数",
         "0-17岁人口",
         "0-17岁儿童",
+        "0-17岁人数",
+        "0-17周岁儿童数",
+        "0-17周岁人口",
+        "0-17周岁儿童",
+        "0~17岁儿童数",
+        "0~17岁人口",
+        "0至17岁儿童数",
+        "0至17岁人口",
         "未成年人数",
         "未成年人口",
         "child",
@@ -196,6 +207,38 @@ def find_column(
 def accepted(canonical: str) -> str:
     """The accepted names of a canonical column, for messages."""
     return "/".join(ALIASES[canonical])
+
+
+#: Column names that look like a count of children (or of people), compared after :func:`norm_key`: offered in
+#: messages when the children column is missing or holds no count.
+_CHILDREN_LIKE = re.compile(r"儿童|少儿|未成年|child|kid|minor|0[-~至到–—]1[4-8]|人口|人数|pop")
+
+
+def child_count_columns(df: pd.DataFrame, exclude: Iterable[Hashable] = ()) -> list[Hashable]:
+    """Columns of ``df`` that may hold the number of children: named like a count of children or people
+    (儿童, 未成年, 0-17岁, 人口, children, pop, ...) and holding numbers, some of them above 0."""
+    skip = set(exclude) | {"geometry", "__row__"}
+    out = []
+    for c in df.columns:
+        if c in skip or not _CHILDREN_LIKE.search(norm_key(c)):
+            continue
+        num, bad = to_number(df[c])
+        if not bad.all() and np.nansum(np.where(num > 0, num, 0)) > 0:
+            out.append(c)
+    return out
+
+
+def column_setting(canonical: str, column: object = "<your column>") -> str:
+    """How a planner names the column of a canonical one, for a message's fix: in the run configuration and in
+    Python.
+
+    >>> column_setting("children", "儿童数")[:30]
+    'columns = { children = "儿童数" }'
+    """
+    return (
+        f'columns = {{ {canonical} = "{column}" }} in this file\'s block of the run configuration (.toml), or '
+        f"columns={{{canonical!r}: {str(column)!r}}} in Python"
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -186,8 +186,9 @@ def _points_from_table(
             f'lat = {V.accepted("lat")}, or one column of "lon,lat" pairs named '
             f"{'/'.join(V.PAIR_NAMES[:6])}{header}",
             path=path,
-            fix="rename the coordinate columns, or name them with columns={'lon': '<column>', "
-            "'lat': '<column>'} (a [facilities.columns] table in the run configuration)",
+            fix='rename the coordinate columns, or name them with columns = { lon = "<column>", lat = "<column>" } '
+            "in this file's block of the run configuration (.toml), or columns={'lon': '<column>', "
+            "'lat': '<column>'} in Python",
         )
     else:
         x, badx = V.to_number(df[lon_col], coordinate=True)

@@ -495,6 +495,8 @@ def load_origins(
         out = assemble_layer(gdf, mapping, used)
         num, bad = V.to_number(out["children"])
         nan = ~np.isfinite(num) & ~bad
+        if len(num) and (nan.all() or (np.nan_to_num(num, nan=0.0) == 0).all()) and not bad.any():
+            raise _no_child_counts(gdf, mapping["children"], nan.all(), len(num), path_)
         if bad.any() or nan.any():
             raise DataError(
                 f"children is empty or not a number at {describe_mask_rows(out, bad | nan, info)}",
@@ -529,6 +531,25 @@ def load_origins(
         out, _, _ = to_points(out, info, out["origin_id"], "origins")
         out = apply_study_area(out, study_area, info, "origin_id", "origins")
         return finish_layer(out, ["origin_id", "children", "unit_id"], info, "origins")
+
+
+def _no_child_counts(gdf: pd.DataFrame, column: Any, blank: bool, n: int, path: Any) -> DataError:
+    """The error for an origins file whose children column counts no child at all (every row 0 or blank): a
+    wrong column exported, or a template never filled in. Coverage of 0 children would be 0/0 everywhere."""
+    likely = V.child_count_columns(gdf, exclude=[column])
+    what = "is empty" if blank else "is 0"
+    where = (
+        f"; columns that look like child counts: {likely}"
+        if likely
+        else "; no other column looks like a child count"
+    )
+    return DataError(
+        f"the children column {column!r} {what} in all {n:,} rows: no child is counted (a wrong column "
+        f"exported, or counts not filled in){where}",
+        path=path,
+        fix="export the number of children (0-17) per home, or name the column that holds it: "
+        + V.column_setting("children", likely[0] if len(likely) == 1 else "<column>"),
+    )
 
 
 def combine_facilities(

@@ -558,7 +558,7 @@ def map_columns(
         for k in unknown:
             if k in wanted:
                 raise DataError(
-                    f"columns={{{k!r}: {columns[k]!r}}}: no such column; found columns "
+                    f'columns = {{ {k} = "{columns[k]}" }}: no such column; found columns '
                     f"{[c for c in df.columns if c not in (ROW_COLUMN, 'geometry')]}",
                     path=info["path"],
                     fix="give the column name exactly as in the file",
@@ -566,11 +566,18 @@ def map_columns(
     for canon in required:
         if canon not in found:
             present = [c for c in df.columns if c not in (ROW_COLUMN, "geometry")]
+            likely = (
+                [c for c in V.child_count_columns(df, exclude=taken) if c not in found.values()]
+                if canon == "children"
+                else []
+            )
+            hint = f"; columns that look like child counts: {likely}" if likely else ""
             raise DataError(
                 f"missing required column {canon!r}; found columns {present}; accepted names: "
-                f"{V.accepted(canon)}",
+                f"{V.accepted(canon)}{hint}",
                 path=info["path"],
-                fix=f"rename a column or pass columns={{{canon!r}: '<your column>'}}",
+                fix="rename the column, or name it with "
+                + V.column_setting(canon, likely[0] if len(likely) == 1 else "<your column>"),
             )
     return found
 

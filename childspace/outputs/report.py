@@ -366,7 +366,11 @@ def _matrix_html(
             vals, cidx, colours, flags = per_cat[c]
             v = vals[i]
             if not np.isfinite(v):
-                cells.append(f'<td class="num cov" style="background:{NO_DATA_COLOUR}">—</td>')
+                why = _no_value_reason(r.get("children"))
+                cells.append(
+                    f'<td class="num cov" style="background:{NO_DATA_COLOUR}" title="{why}">—'
+                    f'<br><span style="font-size:11px;font-weight:normal">{why}</span></td>'
+                )
                 continue
             ci = int(cidx[i])
             bt = bool(flags[i]) if pd.notna(flags[i]) else not classes[ci].meets
@@ -383,13 +387,21 @@ def _matrix_html(
             f'<span class="sw" style="background:{c.colour}"></span>{_esc(c.label)} '
             for c in reversed(coverage_classes(target))
         )
-        + f'<span class="sw" style="background:{NO_DATA_COLOUR}"></span>无数据 No data'
+        + f'<span class="sw" style="background:{NO_DATA_COLOUR}"></span>— 无儿童或无数据 no children or no data'
         + " &nbsp; ▼ = 低于目标 below target"
     )
     return (
         f'<p class="legend">{legend}</p><div class="scroll"><table class="matrix">'
         f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
+
+
+def _no_value_reason(children: object) -> str:
+    """Why a unit has no coverage % (shown under its "—"): no child counted in it (0 children: a share of
+    nothing), or no value computed."""
+    if children is not None and children is not pd.NA and pd.notna(children) and float(children) == 0:  # type: ignore[arg-type]
+        return "无儿童 no children"
+    return "无数据 no data"
 
 
 def township_table_html(township_coverage: pd.DataFrame, value: str = "pct_walk") -> str:
