@@ -144,3 +144,67 @@ def test_a_unit_without_children_shows_a_dash_with_the_reason_never_nan_percent(
     assert "55%" in html
     cell = html[html.index("乙镇") :]
     assert "—" in cell and "无儿童 no children" in cell
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3. X/Y exported in Web Mercator (web-map tools), not a Gauss-Krueger zone
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def web_mercator(data: Path) -> tuple[Path, gpd.GeoDataFrame]:
+    """facilities.csv with X/Y in Web Mercator metres instead of lon/lat, and the study area (communities)."""
+    f = pd.read_csv(data / "facilities" / "facilities.csv", dtype=str)
+    pts = gpd.GeoSeries(
+        gpd.points_from_xy(f["经度"].astype(float), f["纬度"].astype(float)), crs=4326
+    ).to_crs(3857)
+    f = f.drop(columns=["经度", "纬度"]).assign(X=pts.x.round(2), Y=pts.y.round(2))
+    p = data / "facilities" / "facilities_3857.csv"
+    f.to_csv(p, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        area = loaders.load_boundaries(data / "boundaries" / "communities.shp", level="community")
+    return p, area
+
+
+def test_web_mercator_xy_is_diagnosed_as_web_mercator_not_a_gauss_krueger_zone(web_mercator):
+    p, area = web_mercator
+    with pytest.raises(DataError) as err:
+        loaders.load_facilities(p, study_area=area)
+    text = str(err.value)
+    fix = text.split("-> fix:")[1]
+    assert "Web Mercator" in text and "in the study area" in text
+    assert (
+        'crs = "EPSG:3857"' in fix and "EPSG:4491" not in fix
+    )  # the zone-13 reading is not offered as the fix
+    assert (
+        "4,4" in text and "km from the study area" in text
+    )  # where zone 13 would put them: Tibet, not Yueqing
+
+
+def test_web_mercator_xy_without_a_study_area_names_both_readings_and_where_they_lead(web_mercator):
+    p, _ = web_mercator
+    with pytest.raises(DataError) as err:
+        loaders.load_facilities(p)
+    text = str(err.value)
+    assert "around 120.9" in text and "around 74.6" in text
+    assert 'crs = "EPSG:3857"' in text and 'crs = "EPSG:4491"' in text
+
+
+def test_a_gauss_krueger_crs_that_puts_every_point_far_away_is_refused_with_the_fitting_one(web_mercator):
+    p, area = web_mercator
+    with pytest.raises(DataError) as err:
+        loaders.load_facilities(p, crs="EPSG:4491", study_area=area)
+    text = str(err.value)
+    assert "crs='EPSG:4491' puts the points around 74.6" in text and "km from the study area" in text
+    assert 'crs = "EPSG:3857"' in text.split("-> fix:")[1]
+    f = loaders.load_facilities(p, crs="EPSG:3857", study_area=area)
+    assert len(f) == 65 and f.attrs["n_excluded"] == 0  # the fix it gives keeps every facility
+
+
+def test_baidu_mercator_metres_declared_as_bd09_lon_lat_are_named(web_mercator):
+    p, area = web_mercator
+    with pytest.raises(
+        DataError, match=r"declares Baidu lon/lat \(BD-09\), but .* Baidu Mercator \(BD09MC\)"
+    ):
+        loaders.load_facilities(p, coords="bd09", study_area=area)

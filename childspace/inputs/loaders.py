@@ -341,6 +341,7 @@ def load_facilities(
         columns=columns,
         max_rows=max_rows,
         missing_rows="error" if strict else "drop",
+        near=study_area,
     )
     path_ = info["path"]
     required = ["name"] if category is not None else ["name", "category"]
@@ -483,6 +484,7 @@ def load_origins(
             name_hint=None,
             max_rows=max_rows,
             missing_rows="error" if strict else "drop",
+            near=study_area,
         )
         path_ = info["path"]
         aliases_id = ("origin_id", "id", "编号", "序号")
