@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from childspace._errors import DataError
 from childspace._types import CRSLike
+from childspace.inputs import _crs
 from childspace.inputs import _validate as V
 from childspace.inputs.datum import normalise_datum, to_wgs84
 from childspace.inputs.projection import WGS84, local_crs_for, to_metric
@@ -109,14 +110,14 @@ def _resolve_crs(x: np.ndarray, y: np.ndarray, file_crs: Any, crs: Any, info: di
                 if suffix in ("geojson", "json")
                 else f"the file says its CRS is {CRS.from_user_input(file_crs).name} (lon/lat degrees), but"
             )
-            V.guess_crs(x, y, path, lead=lead, near=_near(info))  # raises, saying what they look like
+            _crs.guess_crs(x, y, path, lead=lead, near=_near(info))  # raises, saying what they look like
             raise DataError(
                 f"{lead} its coordinates are out of the lon/lat range",
                 path=path,
                 fix="give the CRS the data were made in: " + V.setting("crs", "EPSG:4549"),
             )
         return file_crs
-    guessed = V.guess_crs(x, y, path, near=_near(info))
+    guessed = _crs.guess_crs(x, y, path, near=_near(info))
     if warn:  # a lon/lat table is EPSG:4326 by nature; a GIS layer without CRS deserves a warning
         V.log_issue(
             info["issues"],
@@ -246,7 +247,7 @@ def _points_from_table(
     else:
         if crs is None and datum_of(coords, path) == "bd09":
             xs, ys = x[~missing], y[~missing]
-            if any(c == "EPSG:3857" for c, _ in V.crs_candidates(xs, ys)):
+            if any(c == "EPSG:3857" for c, _ in _crs.crs_candidates(xs, ys)):
                 raise DataError(
                     f"coords={coords!r} declares Baidu lon/lat (BD-09), but the coordinates (e.g. {xs[0]:.1f}, "
                     f"{ys[0]:.1f}) are metres in the range of Baidu Mercator (BD09MC), which childspace does not "
@@ -367,24 +368,24 @@ def _misfit(
     x: np.ndarray, y: np.ndarray, lon: np.ndarray, lat: np.ndarray, crs: Any, info: dict, label: str = ""
 ) -> None:
     """Refuse projected coordinates that the CRS given (or the file's) puts far from the study area while another
-    CRS their ranges allow (:func:`~childspace.inputs._validate.crs_candidates`) puts them in it: every row would
+    CRS their ranges allow (:func:`~childspace.inputs._crs.crs_candidates`) puts them in it: every row would
     be kept out as "outside the study area" (e.g. Web Mercator X/Y read as the 6-degree zone 13, 4,000 km west)."""
     near = _near(info)
     if near is None or len(x) == 0 or crs is None:
         return
-    d = V.distance_km(lon, lat, near)
-    if d <= 2 * V.FIT_KM:
+    d = _crs.distance_km(lon, lat, near)
+    if d <= 2 * _crs.FIT_KM:
         return
     given = CRS.from_user_input(crs)
-    others = [(c, w) for c, w in V.crs_candidates(x, y) if not CRS.from_user_input(c).equals(given)]
-    dist = V.crs_distances(x, y, others, near)
-    fits = [c for c in dist if dist[c] <= V.FIT_KM]
+    others = [(c, w) for c, w in _crs.crs_candidates(x, y) if not CRS.from_user_input(c).equals(given)]
+    dist = _crs.crs_distances(x, y, others, near)
+    fits = [c for c in dist if dist[c] <= _crs.FIT_KM]
     if len(fits) != 1:
         return
     code = fits[0]
     fix = V.setting("crs", code)
     if code == "EPSG:3857":
-        fix += V.BD09MC_NOTE
+        fix += _crs.BD09MC_NOTE
     raise DataError(
         f"{label or f'crs={crs!r}'} puts the points around {np.nanmedian(lon):.2f}E {np.nanmedian(lat):.2f}N, {d:,.0f} km "
         f"from the study area (every row would be left out); read as {dict(others)[code]} they fall in it",

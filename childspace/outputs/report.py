@@ -165,12 +165,9 @@ def _display_head(df: pd.DataFrame, n: int) -> pd.DataFrame:
             codes, uniques = pd.factorize(s, use_na_sentinel=True)
         except TypeError:  # unhashable values (lists): every row as it is
             return display_table(df, "table").head(n)
-        at = np.flatnonzero(codes >= 0)[
-            np.unique(codes[codes >= 0], return_index=True)[1]
-        ]  # first row per value
-        for (
-            test
-        ) in tests:  # values are numbered in the order they first occur: the first match is the earliest
+        # the first row of each value (numbered in the order they first occur: the first match is the earliest)
+        at = np.flatnonzero(codes >= 0)[np.unique(codes[codes >= 0], return_index=True)[1]]
+        for test in tests:
             hit = next((i for i, v in enumerate(uniques) if test(v)), None)
             if hit is not None:
                 extra.add(int(at[hit]))
@@ -251,12 +248,7 @@ def _pilot_sections(pilots_status: pd.DataFrame) -> str:
             kp = r.get("key_project", False)
             key = (
                 " ★ 重点项目 Key project"
-                if (
-                    kp is not None
-                    and kp is not pd.NA
-                    and not (isinstance(kp, float) and np.isnan(kp))
-                    and bool(kp)
-                )
+                if kp is not None and kp is not pd.NA and pd.notna(kp) and kp
                 else ""
             )
             town = (
@@ -366,10 +358,13 @@ def _matrix_html(
             vals, cidx, colours, flags = per_cat[c]
             v = vals[i]
             if not np.isfinite(v):
-                why = _no_value_reason(r.get("children"))
+                # why: no child counted in the unit (a share of nothing), or no value computed
+                k = r.get("children")
+                why = (
+                    "无儿童 no children" if k is not None and k is not pd.NA and k == 0 else "无数据 no data"
+                )
                 cells.append(
-                    f'<td class="num cov" style="background:{NO_DATA_COLOUR}" title="{why}">—'
-                    f'<br><span style="font-size:11px;font-weight:normal">{why}</span></td>'
+                    f'<td class="num cov" style="background:{NO_DATA_COLOUR}">—<br><small>{why}</small></td>'
                 )
                 continue
             ci = int(cidx[i])
@@ -394,14 +389,6 @@ def _matrix_html(
         f'<p class="legend">{legend}</p><div class="scroll"><table class="matrix">'
         f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
-
-
-def _no_value_reason(children: object) -> str:
-    """Why a unit has no coverage % (shown under its "—"): no child counted in it (0 children: a share of
-    nothing), or no value computed."""
-    if children is not None and children is not pd.NA and pd.notna(children) and float(children) == 0:  # type: ignore[arg-type]
-        return "无儿童 no children"
-    return "无数据 no data"
 
 
 def township_table_html(township_coverage: pd.DataFrame, value: str = "pct_walk") -> str:
