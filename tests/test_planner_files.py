@@ -208,3 +208,44 @@ def test_baidu_mercator_metres_declared_as_bd09_lon_lat_are_named(web_mercator):
         DataError, match=r"declares Baidu lon/lat \(BD-09\), but .* Baidu Mercator \(BD09MC\)"
     ):
         loaders.load_facilities(p, coords="bd09", study_area=area)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. Amap (GCJ-02) points loaded as WGS84: said when the files are read, not only in the report
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_check_says_a_file_was_picked_on_amap_when_it_sits_the_gcj02_shift_from_the_other_files(data):
+    from childspace.inputs.datum import wgs84_to_gcj02
+    from childspace.run import pipeline
+
+    p = data / "facilities" / "facilities.csv"
+    f = pd.read_csv(p, dtype=str)
+    lon, lat = wgs84_to_gcj02(f["经度"].astype(float).to_numpy(), f["纬度"].astype(float).to_numpy())
+    f["经度"], f["纬度"] = [f"{v:.7f}" for v in lon], [f"{v:.7f}" for v in lat]
+    f.to_csv(p, index=False)
+    with pytest.warns(ChildspaceWarning, match=r"facilities\.csv: 点位与其他文件") as rec:
+        text = pipeline.check_inputs(load_config(data / "sample.toml"))
+    line = next(ln for ln in text.splitlines() if "datum;" in ln)
+    assert "facilities.csv" in line and 'load them with coords = "gcj02"' in line
+    offset = float(line.split("sit a median ")[1].split(" m")[0])
+    assert 500 <= offset <= 580  # the GCJ-02 shift in the sample's area (Yueqing: about 540 m)
+    assert not [
+        w for w in rec if "mother_baby_rooms_amap.xlsx: 点位" in str(w.message)
+    ]  # the right file only
+
+
+def test_the_bundled_sample_has_no_datum_suspect():
+    from childspace.inputs.crosscheck import datum_cross_check
+
+    fac = loaders.combine_facilities(
+        [
+            loaders.load_facilities(SAMPLE / "facilities" / "facilities.csv"),
+            loaders.load_facilities(SAMPLE / "facilities" / "mother_baby_rooms_amap.xlsx", coords="gcj02"),
+            loaders.load_facilities(SAMPLE / "facilities" / "infant_care.csv", category="infant_care"),
+        ]
+    )
+    chk = datum_cross_check(fac)
+    assert (chk["pairs"] >= 2).any()  # the files do pair up, and agree
+    assert (chk["suspect"] == "").all()
+    assert not [i for i in fac.attrs["issues"] if i["check"] == "datum"]

@@ -42,6 +42,7 @@ from childspace._gcpause import gc_paused
 from childspace._types import CRSLike
 from childspace.inputs import _validate as V
 from childspace.inputs.attributes import read_attributes
+from childspace.inputs.crosscheck import datum_cross_check
 from childspace.inputs.geometry import (
     POLYGON_TYPES,
     apply_study_area,
@@ -571,8 +572,10 @@ def combine_facilities(
     GeoDataFrame
         EPSG:4326; the rows of all layers with ``source_file``. An id found in more than one file is made unique
         by prefixing the file's stem (``b:F01``), with a warning naming the files and the ids. ``attrs["issues"]``
-        holds every file's issues (and this one); ``attrs["excluded"]``/``["n_excluded"]`` every file's
-        exclusions.
+        holds every file's issues (and this one's: ids in several files; a file whose points sit the GCJ-02 or
+        BD-09 shift away from the same facilities in the other files, see
+        :func:`~childspace.inputs.crosscheck.datum_cross_check`); ``attrs["excluded"]``/``["n_excluded"]`` every
+        file's exclusions.
     """
     if not layers:
         raise DataError("no facility layers to combine", fix="load at least one facility file")
@@ -615,6 +618,12 @@ def combine_facilities(
                 ids=sorted(files_of),
                 path=", ".join(involved),
             )
+    # a file picked on Amap/Baidu and loaded as WGS84 sits the datum's shift away from the same facilities in
+    # the other files: said here, when the files are read (check), not only once OSM and the network are there
+    paths = dict(zip(names, files)) if files is not None else {}
+    chk = datum_cross_check(fac)
+    for r in chk[chk["suspect"] != ""].itertuples():
+        V.log_issue(issues, "datum", r.message, ids=[r.group], path=paths.get(r.group, r.group))
     feats = [
         f for g in layers if g.attrs.get("excluded") for f in json.loads(g.attrs["excluded"])["features"]
     ]
