@@ -249,3 +249,35 @@ def test_the_bundled_sample_has_no_datum_suspect():
     assert (chk["pairs"] >= 2).any()  # the files do pair up, and agree
     assert (chk["suspect"] == "").all()
     assert not [i for i in fac.attrs["issues"] if i["check"] == "datum"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. the planner's text is kept: full-width （）and ， are not turned into ASCII in the outputs
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_pilot_names_and_notes_keep_their_full_width_punctuation_and_still_match_their_boundaries(data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChildspaceWarning)
+        units = loaders.load_boundaries(data / "boundaries" / "communities.shp", level="community")
+        pilots = loaders.load_pilots(data / "pilots" / "pilot_units.xlsx", boundaries=units)
+    by_id = pilots.set_index("pilot_id")
+    assert by_id.at["SD2022-11", "name"] == "示例第一人民医院（儿科）"
+    assert by_id.at["SD2022-01", "notes"] == "西南片区，周边缺少儿童游戏场地和母婴室（示例）"
+    community = pilots[pilots["kind"] == "community"]
+    assert community["unit_id"].notna().all()  # matching still compares normalised names and codes
+
+
+def test_facility_names_keep_full_width_text_while_ids_compare_normalised(data):
+    p = data / "facilities" / "facilities.csv"
+    f = pd.read_csv(p, dtype=str)
+    f.loc[0, "名称"] = "示例甲街道中心幼儿园（南园）"
+    f.to_csv(p, index=False)
+    fac = loaders.load_facilities(p)
+    assert fac.loc[fac["facility_id"] == "KG01", "name"].item() == "示例甲街道中心幼儿园（南园）"
+    f.loc[1, "编号"] = (
+        "ＫＧ０１"  # the same id as KG01 typed with full-width characters: a key, compared normalised
+    )
+    f.to_csv(p, index=False)
+    with pytest.raises(DataError, match=r"duplicate ids .*KG01"):
+        loaders.load_facilities(p)

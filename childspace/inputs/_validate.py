@@ -437,12 +437,23 @@ def is_blank(value: object) -> bool:
 
 
 def clean_str(value: object) -> str | None:
-    """A cell as a clean string (``1.0`` -> ``"1"``, NFKC, stripped), None when blank."""
+    """A cell as text as the planner wrote it, stripped (``1.0`` -> ``"1"``), None when blank.
+
+    Names, addresses and notes keep their characters (full-width ``（）``, ``，`` stay): they are shown in the
+    outputs. Comparisons normalise on their own (:func:`norm_key`, :func:`key_str`).
+    """
     if is_blank(value):
         return None
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         value = int(value)
-    return unicodedata.normalize("NFKC", str(value)).strip()
+    return str(value).strip()
+
+
+def key_str(value: object) -> str | None:
+    """A cell as a key (an id, a code): :func:`clean_str` NFKC-normalised, so that ``"ＫＧ０１"`` and ``"KG01"``
+    are the same id; None when blank."""
+    text = clean_str(value)
+    return None if text is None else unicodedata.normalize("NFKC", text).strip()
 
 
 def to_number(values: pd.Series, coordinate: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -609,7 +620,7 @@ _CN_DIGITS = {
 def parse_batch(value: object, batch_years: Mapping[int, int]) -> int | None:
     """A pilot batch as a year: ``2022``, ``"2022年"``, ``"2022年度"``; ``"第一批"``/``"第1批"``/``1`` via
     ``batch_years`` (1 -> 2022, 2 -> 2023 by default). None when not understood."""
-    text = clean_str(value)
+    text = key_str(value)
     if text is None:
         return None
     m = re.search(r"(19|20)\d{2}", text)
