@@ -281,3 +281,95 @@ def test_facility_names_keep_full_width_text_while_ids_compare_normalised(data):
     f.to_csv(p, index=False)
     with pytest.raises(DataError, match=r"duplicate ids .*KG01"):
         loaders.load_facilities(p)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 6. messages: a first sheet of instructions, formulas without values, 0-17岁儿童数, duplicate unit names
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_a_workbook_whose_first_sheet_is_instructions_names_the_sheet_to_read(data):
+    f = pd.read_csv(data / "facilities" / "facilities.csv", dtype=str)
+    p = data / "facilities" / "facilities.xlsx"
+    with pd.ExcelWriter(p) as xw:
+        pd.DataFrame({"填表说明": ["1. 坐标为WGS84", "2. 类型按标准填写"]}).to_excel(
+            xw, sheet_name="说明", index=False
+        )
+        f.to_excel(xw, sheet_name="设施清单", index=False)
+    with pytest.raises(DataError) as err:
+        loaders.load_facilities(p)
+    text = str(err.value)
+    assert "the first sheet '说明'" in text and "'设施清单' (columns 编号, 名称, 类型, 经度, 纬度" in text
+    assert 'sheet = "设施清单"' in text.split("-> fix:")[1]
+    assert len(loaders.load_facilities(p, sheet="设施清单")) == 65  # the fix it gives reads the table
+
+
+def test_formulas_saved_without_values_are_named_as_such_not_as_empty_coordinates(data):
+    import openpyxl
+
+    f = pd.read_csv(data / "facilities" / "facilities.csv", dtype=str)
+    p = data / "facilities" / "facilities.xlsx"
+    f.to_excel(p, index=False)
+    wb = openpyxl.load_workbook(p)
+    ws = wb.active
+    assert ws["D1"].value == "经度"
+    for r in range(2, ws.max_row + 1):  # what a script writes: formulas, no computed values
+        ws.cell(r, 4).value = f"=ROUND({ws.cell(r, 4).value},7)"
+    wb.save(p)
+    with pytest.raises(DataError) as err:
+        loaders.load_facilities(p)
+    text = str(err.value)
+    assert "65 of the 65 data rows of '经度' (column D) are formulas without a computed value" in text
+    assert "open the file in Excel or WPS and save it" in text
+    assert "empty coordinates" not in text
+
+
+def test_a_few_formulas_without_values_are_a_warning_naming_their_cells(data):
+    import openpyxl
+
+    f = pd.read_csv(data / "facilities" / "facilities.csv", dtype=str)
+    p = data / "facilities" / "facilities.xlsx"
+    f.to_excel(p, index=False)
+    wb = openpyxl.load_workbook(p)
+    wb.active.cell(3, 6).value = '=CONCAT("乐清市", "示例路1号")'  # an address as a formula, row 3
+    wb.save(p)
+    with pytest.warns(
+        ChildspaceWarning, match=r"1 cells of '地址' \(column F\) are formulas without a computed"
+    ):
+        fac = loaders.load_facilities(p)
+    assert len(fac) == 65
+
+
+def test_a_children_column_named_0_17岁儿童数_is_recognised(data):
+    h = _homes(data)
+    p = data / "origins" / "homes.csv"
+    pd.DataFrame({"经度": h.geometry.x, "纬度": h.geometry.y, "0-17岁儿童数": h["children"]}).to_csv(
+        p, index=False
+    )
+    o = loaders.load_origins(p)
+    assert int(o["children"].sum()) == int(h["children"].sum())
+
+
+def test_an_unknown_children_column_is_named_with_the_config_syntax(data):
+    h = _homes(data)
+    p = data / "origins" / "homes.csv"
+    pd.DataFrame({"经度": h.geometry.x, "纬度": h.geometry.y, "常住0-17岁人口数": h["children"]}).to_csv(
+        p, index=False
+    )
+    with pytest.raises(DataError) as err:
+        loaders.load_origins(p)
+    text = str(err.value)
+    assert "columns that look like child counts: ['常住0-17岁人口数']" in text
+    assert 'columns = { children = "常住0-17岁人口数" }' in text.split("-> fix:")[1]
+
+
+def test_boundaries_with_a_duplicated_name_say_that_a_register_naming_units_cannot_tell_them_apart(
+    data, tmp_path
+):
+    c = gpd.read_file(data / "boundaries" / "communities.shp", encoding="GBK")
+    c.loc[1, "NAME"] = c.loc[0, "NAME"]
+    p = tmp_path / "communities.gpkg"
+    c.to_file(p)
+    with pytest.warns(ChildspaceWarning, match=r"2 units share 1 name: 示例青松社区 \(features 1, 2") as rec:
+        loaders.load_boundaries(p, level="community")
+    assert "cannot tell them apart" in str(rec[0].message) and "社区编码" in str(rec[0].message)

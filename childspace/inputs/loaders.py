@@ -134,6 +134,31 @@ def _blank_children(units: gpd.GeoDataFrame, info: dict, column: Any) -> None:
     )
 
 
+def _duplicate_names(units: gpd.GeoDataFrame, info: dict) -> None:
+    """Warn about units sharing a name (compared normalised): whatever names units without their codes (a pilot
+    register without 社区编码) cannot tell them apart, and matches none of them."""
+    key = units["name"].map(V.norm_key)
+    dup = key.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    groups = units.loc[dup].groupby(key[dup], sort=False)
+    shown = "; ".join(
+        f"{g['name'].iat[0]} ({describe_mask_rows(g, np.ones(len(g), bool), info)}, ids {', '.join(g['unit_id'])})"
+        for _, g in list(groups)[:5]
+    )
+    more = f" and {groups.ngroups - 5} more names" if groups.ngroups > 5 else ""
+    V.log_issue(
+        info["issues"],
+        "duplicate_names",
+        f"{int(dup.sum())} units share {groups.ngroups} {'name' if groups.ngroups == 1 else 'names'}: "
+        f"{shown}{more}; a file that names units without "
+        "their codes (a pilot register without 社区编码) cannot tell them apart and matches none of them -> "
+        "give such files the units' codes, or rename the units apart",
+        ids=units.loc[dup, "unit_id"].tolist(),
+        path=info["path"],
+    )
+
+
 def load_boundaries(
     path: Source,
     level: str | None = None,
@@ -220,6 +245,7 @@ def load_boundaries(
     out["unit_id"] = make_ids(
         out, id_src, "U", info, "name", label=repr(mapping.get(id_src)) if id_src else None
     )
+    _duplicate_names(out, info)
     if "id" in out.columns and id_src != "id":
         out = out.rename(columns={"id": "id_input"})
     elif "id" in out.columns:

@@ -22,6 +22,7 @@ import pyogrio
 
 from childspace._errors import DataError
 from childspace.inputs import _validate as V
+from childspace.inputs import _xlsx
 
 __all__ = [
     "MAX_ROWS",
@@ -236,8 +237,10 @@ def _check_xlsx_zip(p: Path) -> None:
         )
 
 
-def _read_xlsx(p: Path, sheet: str | int | None, max_rows: int) -> pd.DataFrame:
-    """The cells of one sheet (no header), streamed by openpyxl in read-only mode and stopped past ``max_rows``."""
+def _read_xlsx(p: Path, sheet: str | int | None, max_rows: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The cells of one sheet (no header), streamed by openpyxl in read-only mode and stopped past ``max_rows``,
+    and what :mod:`~childspace.inputs._xlsx` checks need: ``sheets`` (names), ``sheet`` (the one read),
+    ``given`` (whether the caller named it), ``xml`` (its part in the archive)."""
     import openpyxl
 
     _check_xlsx_zip(p)
@@ -251,6 +254,7 @@ def _read_xlsx(p: Path, sheet: str | int | None, max_rows: int) -> pd.DataFrame:
         ) from None
     try:
         names = wb.sheetnames
+        given = sheet is not None
         if sheet is None:
             sheet = 0
         if isinstance(sheet, int) and not isinstance(sheet, bool):
@@ -269,6 +273,8 @@ def _read_xlsx(p: Path, sheet: str | int | None, max_rows: int) -> pd.DataFrame:
                 path=p,
                 fix="give one of these names (or the sheet's number counted from 0)",
             )
+        meta = {"sheets": list(names), "sheet": ws.title, "given": given}
+        meta["xml"] = getattr(ws, "_worksheet_path", None)
         declared = ws.max_row if ws.max_row is not None else 0
         if declared > max_rows + 10:
             raise _too_many_rows(f"{declared:,}", max_rows, p)
@@ -299,7 +305,7 @@ def _read_xlsx(p: Path, sheet: str | int | None, max_rows: int) -> pd.DataFrame:
         for j, c in enumerate(r):
             if isinstance(c, str) and c.startswith("#") and c.rstrip("!?0/").upper() in _XL_ERRORS:
                 r[j] = None
-    return pd.DataFrame(data, dtype=object)
+    return pd.DataFrame(data, dtype=object), meta
 
 
 _XL_ERRORS = {"#N/A", "#DIV", "#VALUE", "#REF", "#NAME", "#NUM", "#NULL"}
@@ -421,7 +427,7 @@ def read_table_or_layer(
             with open(p, "rb") as fh:
                 head = fh.read(8)
             if head.startswith(b"PK\x03\x04"):
-                raw = _read_xlsx(p, sheet, limit)  # an .xlsx named .xls
+                raw, meta = _read_xlsx(p, sheet, limit)  # an .xlsx named .xls
             else:
                 raise DataError(
                     "old Excel .xls workbooks are not read"
@@ -430,9 +436,11 @@ def read_table_or_layer(
                     fix="open it in Excel/WPS and save it as .xlsx (Excel Workbook)",
                 )
         else:
-            raw = _read_xlsx(p, sheet, limit)
+            raw, meta = _read_xlsx(p, sheet, limit)
         df, h, two = _frame_from_rows(raw, first_line=1)
-        info.update(kind="table", row_word="row")
+        info.update(kind="table", row_word="row", sheet=meta["sheet"])
+        _xlsx.check_sheet(p, df, meta, _known_names())
+        _xlsx.check_formulas(p, raw, df, meta, info["issues"])
     else:
         if suffix == ".shp":
             _shapefile_parts(p)
