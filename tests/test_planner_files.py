@@ -373,3 +373,16 @@ def test_boundaries_with_a_duplicated_name_say_that_a_register_naming_units_cann
     with pytest.warns(ChildspaceWarning, match=r"2 units share 1 name: 示例青松社区 \(features 1, 2") as rec:
         loaders.load_boundaries(p, level="community")
     assert "cannot tell them apart" in str(rec[0].message) and "社区编码" in str(rec[0].message)
+
+
+def test_boundaries_whose_children_are_all_zero_warn_that_no_child_is_counted(data, tmp_path):
+    c = gpd.read_file(data / "boundaries" / "communities.shp", encoding="GBK")
+    c = c.rename(columns={"CHILDREN": "未成年人数量"})  # the counts, under a name no alias catches
+    c["儿童数"] = 0  # a template column never filled in
+    p = tmp_path / "communities.gpkg"
+    c.to_file(p)
+    with pytest.warns(ChildspaceWarning, match=r"the children column '儿童数' is 0 in every unit") as rec:
+        loaders.load_boundaries(p, level="community")
+    msg = next(str(w.message) for w in rec if "is 0 in every unit" in str(w.message))
+    assert "columns that look like child counts: ['未成年人数量']" in msg
+    assert 'columns = { children = "未成年人数量" }' in msg

@@ -209,14 +209,14 @@ def accepted(canonical: str) -> str:
     return "/".join(ALIASES[canonical])
 
 
-#: Column names that look like a count of children (or of people), compared after :func:`norm_key`: offered in
-#: messages when the children column is missing or holds no count.
-_CHILDREN_LIKE = re.compile(r"儿童|少儿|未成年|child|kid|minor|0[-~至到–—]1[4-8]|人口|人数|pop")
+#: Column names that look like a count of children, compared after :func:`norm_key`: offered in messages when the
+#: children column is missing or holds no count (a total population is not offered).
+_CHILDREN_LIKE = re.compile(r"儿童|少儿|未成年|child|kid|minor|0[-~至到–—]1[4-8]")
 
 
 def child_count_columns(df: pd.DataFrame, exclude: Iterable[Hashable] = ()) -> list[Hashable]:
-    """Columns of ``df`` that may hold the number of children: named like a count of children or people
-    (儿童, 未成年, 0-17岁, 人口, children, pop, ...) and holding numbers, some of them above 0."""
+    """Columns of ``df`` that may hold the number of children: named like a count of children (儿童, 未成年,
+    0-17岁, children, kids, ...) and holding numbers, some of them above 0."""
     skip = set(exclude) | {"geometry", "__row__"}
     out = []
     for c in df.columns:

@@ -263,6 +263,19 @@ def load_boundaries(
             out[col] = num
     if "children" in out.columns:
         _blank_children(out, info, mapping["children"])
+        kids = out["children"].to_numpy(dtype="float64")
+        if np.isfinite(kids).any() and np.nansum(kids) == 0:
+            likely = V.child_count_columns(gdf, exclude=[mapping["children"]])
+            V.log_issue(
+                info["issues"],
+                "children_zero",
+                f"the children column {mapping['children']!r} is 0 in every unit: where unit counts are used (no "
+                "[origins] file) no child is counted"
+                + (f"; columns that look like child counts: {likely}" if likely else "")
+                + " -> give the number of children (0-17) per unit, or name the column that holds it: "
+                + V.column_setting("children", likely[0] if len(likely) == 1 else "<column>"),
+                path=path_,
+            )
     # level
     if level is not None:
         if level not in ("township", "community"):
