@@ -1,4 +1,5 @@
-"""Ids read from a column of strings (the fast path of ``tables._clean_ids``) equal the per-cell ``clean_str``."""
+"""Ids read from a column of strings (the fast path of ``tables._clean_ids``) equal the per-cell ``key_str`` (ids
+are keys: NFKC-normalised)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ def _strings(n: int) -> list[str]:
 
 
 @pytest.mark.parametrize("dtype", [object, "str"])
-def test_clean_ids_equal_clean_str(dtype):
+def test_clean_ids_equal_key_str(dtype):
     s = pd.Series(_strings(3000), dtype=dtype, index=np.arange(3000) * 2)
     got = tables._clean_ids(s)
-    ref = s.map(V.clean_str).astype(object)
+    ref = s.map(V.key_str).astype(object)
     pd.testing.assert_series_equal(got, ref, check_exact=True)
     assert (
         got.str.startswith("H").sum() > 1000 and (got != s.astype(object)).sum() > 500
@@ -34,9 +35,9 @@ def test_clean_ids_blank_and_mixed():
     s = pd.Series(vals, dtype=object)
     got = tables._clean_ids(s)
     assert got[7] is None
-    pd.testing.assert_series_equal(got, s.map(V.clean_str).astype(object), check_exact=True)
+    pd.testing.assert_series_equal(got, s.map(V.key_str).astype(object), check_exact=True)
     mixed = pd.Series([*vals[:1500], 12.0, None], dtype=object)  # numbers and gaps: cell by cell
-    pd.testing.assert_series_equal(tables._clean_ids(mixed), mixed.map(V.clean_str).astype(object))
+    pd.testing.assert_series_equal(tables._clean_ids(mixed), mixed.map(V.key_str).astype(object))
     df = pd.DataFrame({"id": vals, "__row__": np.arange(len(vals)) + 2})
     with pytest.raises(DataError, match="empty id"):
         tables.make_ids(df, "id", "H", {"path": "homes.csv"})

@@ -96,8 +96,19 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "儿童人数",
         "儿童",
         "儿童人口",
+        "儿童数量",
+        "0-17岁儿童数",
+        "0-17岁儿童人数",
         "0-17岁人口",
         "0-17岁儿童",
+        "0-17岁人数",
+        "0-17周岁儿童数",
+        "0-17周岁人口",
+        "0-17周岁儿童",
+        "0~17岁儿童数",
+        "0~17岁人口",
+        "0至17岁儿童数",
+        "0至17岁人口",
         "未成年人数",
         "未成年人口",
         "child",
@@ -196,6 +207,38 @@ def find_column(
 def accepted(canonical: str) -> str:
     """The accepted names of a canonical column, for messages."""
     return "/".join(ALIASES[canonical])
+
+
+#: Column names that look like a count of children, compared after :func:`norm_key`: offered in messages when the
+#: children column is missing or holds no count (a total population is not offered).
+_CHILDREN_LIKE = re.compile(r"儿童|少儿|未成年|child|kid|minor|0[-~至到–—]1[4-8]")
+
+
+def child_count_columns(df: pd.DataFrame, exclude: Iterable[Hashable] = ()) -> list[Hashable]:
+    """Columns of ``df`` that may hold the number of children: named like a count of children (儿童, 未成年,
+    0-17岁, children, kids, ...) and holding numbers, some of them above 0."""
+    skip = set(exclude) | {"geometry", "__row__"}
+    out = []
+    for c in df.columns:
+        if c in skip or not _CHILDREN_LIKE.search(norm_key(c)):
+            continue
+        num, bad = to_number(df[c])
+        if not bad.all() and np.nansum(np.where(num > 0, num, 0)) > 0:
+            out.append(c)
+    return out
+
+
+def column_setting(canonical: str, column: object = "<your column>") -> str:
+    """How a planner names the column of a canonical one, for a message's fix: in the run configuration and in
+    Python.
+
+    >>> column_setting("children", "儿童数")[:30]
+    'columns = { children = "儿童数" }'
+    """
+    return (
+        f'columns = {{ {canonical} = "{column}" }} in this file\'s block of the run configuration (.toml), or '
+        f"columns={{{canonical!r}: {str(column)!r}}} in Python"
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -378,65 +421,6 @@ def _cpg_codec(declared: str) -> str | None:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# CRS guesses
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def guess_crs(
-    x: np.ndarray, y: np.ndarray, path: str | Path | None, lead: str = "the file has no CRS and"
-) -> str:
-    """Infer a CRS for coordinates read without one, or raise a DataError explaining what they look like.
-
-    Only lon/lat degrees are inferred (EPSG:4326); projected coordinates are ambiguous (Gauss-Krueger zone,
-    UTM, local grids) and need ``crs=``. ``lead`` starts the message (what is known of the file's CRS).
-    """
-    x = np.asarray(x, dtype="float64")
-    y = np.asarray(y, dtype="float64")
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    if len(x) == 0:
-        raise DataError("no coordinates to tell the CRS from", path=path, fix=setting("crs", "EPSG:4549"))
-    if np.all(np.abs(x) <= 180) and np.all(np.abs(y) <= 180):
-        return "EPSG:4326"
-    zone = np.floor(x / 1e6)
-    if np.all((x >= 13e6) & (x < 46e6)) and np.all(zone == zone[0]) and np.all((y > 1e6) & (y < 7e6)):
-        z = int(zone[0])
-        hint = ""
-        if 25 <= z <= 45:
-            hint = (
-                f" (CGCS2000 3-degree zone {z}, central meridian {z * 3}E, with the zone prefix: "
-                f"EPSG:{4513 + z - 25})"
-            )
-        elif 13 <= z <= 23:
-            hint = (
-                f" (CGCS2000 6-degree zone {z}, central meridian {z * 6 - 3}E, with the zone prefix: "
-                f"EPSG:{4491 + z - 13})"
-            )
-        code = (
-            f"EPSG:{4513 + z - 25}" if 25 <= z <= 45 else (f"EPSG:{4491 + z - 13}" if 13 <= z <= 23 else None)
-        )
-        raise DataError(
-            f"{lead} its eastings start with {z} (e.g. {x[0]:.1f}): they look like "
-            f"Gauss-Krueger coordinates with the zone number prefixed{hint}",
-            path=path,
-            fix=setting("crs", code) if code else "give the file's CRS: " + setting("crs", "EPSG:...."),
-        )
-    if np.all((x > 1e5) & (x < 1e6)) and np.all((y > 1e6) & (y < 7e6)):
-        raise DataError(
-            f"{lead} its coordinates (e.g. {x[0]:.1f}, {y[0]:.1f}) look like metres "
-            "in a Gauss-Krueger zone without prefix (Yueqing: CGCS2000 CM 120E, EPSG:4549) or UTM "
-            "(zone 51N, EPSG:32651)",
-            path=path,
-            fix=setting("crs", "EPSG:4549") + " (or the CRS the data were made in)",
-        )
-    raise DataError(
-        f"{lead} its coordinates (e.g. {x[0]:.6g}, {y[0]:.6g}) are not lon/lat degrees",
-        path=path,
-        fix="give the CRS the data were made in, e.g. " + setting("crs", "EPSG:4549"),
-    )
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # Value parsing
 # ----------------------------------------------------------------------------------------------------------------
 
@@ -453,12 +437,23 @@ def is_blank(value: object) -> bool:
 
 
 def clean_str(value: object) -> str | None:
-    """A cell as a clean string (``1.0`` -> ``"1"``, NFKC, stripped), None when blank."""
+    """A cell as text as the planner wrote it, stripped (``1.0`` -> ``"1"``), None when blank.
+
+    Names, addresses and notes keep their characters (full-width ``（）``, ``，`` stay): they are shown in the
+    outputs. Comparisons normalise on their own (:func:`norm_key`, :func:`key_str`).
+    """
     if is_blank(value):
         return None
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         value = int(value)
-    return unicodedata.normalize("NFKC", str(value)).strip()
+    return str(value).strip()
+
+
+def key_str(value: object) -> str | None:
+    """A cell as a key (an id, a code): :func:`clean_str` NFKC-normalised, so that ``"ＫＧ０１"`` and ``"KG01"``
+    are the same id; None when blank."""
+    text = clean_str(value)
+    return None if text is None else unicodedata.normalize("NFKC", text).strip()
 
 
 def to_number(values: pd.Series, coordinate: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -625,7 +620,7 @@ _CN_DIGITS = {
 def parse_batch(value: object, batch_years: Mapping[int, int]) -> int | None:
     """A pilot batch as a year: ``2022``, ``"2022年"``, ``"2022年度"``; ``"第一批"``/``"第1批"``/``1`` via
     ``batch_years`` (1 -> 2022, 2 -> 2023 by default). None when not understood."""
-    text = clean_str(value)
+    text = key_str(value)
     if text is None:
         return None
     m = re.search(r"(19|20)\d{2}", text)

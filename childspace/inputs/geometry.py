@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from childspace._errors import DataError
 from childspace._types import CRSLike
+from childspace.inputs import _crs
 from childspace.inputs import _validate as V
 from childspace.inputs.datum import normalise_datum, to_wgs84
 from childspace.inputs.projection import WGS84, local_crs_for, to_metric
@@ -64,6 +65,17 @@ def datum_of(coords: str, path: str | Path | None) -> str:
     return normalise_datum(coords, path=path)
 
 
+def _near(info: dict) -> BaseGeometry | None:
+    """The study area the loader was given (``info["near"]``) as one geometry (EPSG:4326), made once, or None:
+    what tells apart the CRSs coordinates may be in."""
+    area = info.get("near")
+    if area is None:
+        return None
+    if not isinstance(area, BaseGeometry):
+        area = info["near"] = _study_area_union(area)
+    return area
+
+
 def _resolve_crs(x: np.ndarray, y: np.ndarray, file_crs: Any, crs: Any, info: dict, warn: bool = True) -> Any:
     path = info["path"]
     if crs is not None:
@@ -98,14 +110,14 @@ def _resolve_crs(x: np.ndarray, y: np.ndarray, file_crs: Any, crs: Any, info: di
                 if suffix in ("geojson", "json")
                 else f"the file says its CRS is {CRS.from_user_input(file_crs).name} (lon/lat degrees), but"
             )
-            V.guess_crs(x, y, path, lead=lead)  # raises, saying what the coordinates look like
+            _crs.guess_crs(x, y, path, lead=lead, near=_near(info))  # raises, saying what they look like
             raise DataError(
                 f"{lead} its coordinates are out of the lon/lat range",
                 path=path,
                 fix="give the CRS the data were made in: " + V.setting("crs", "EPSG:4549"),
             )
         return file_crs
-    guessed = V.guess_crs(x, y, path)
+    guessed = _crs.guess_crs(x, y, path, near=_near(info))
     if warn:  # a lon/lat table is EPSG:4326 by nature; a GIS layer without CRS deserves a warning
         V.log_issue(
             info["issues"],
@@ -186,8 +198,9 @@ def _points_from_table(
             f'lat = {V.accepted("lat")}, or one column of "lon,lat" pairs named '
             f"{'/'.join(V.PAIR_NAMES[:6])}{header}",
             path=path,
-            fix="rename the coordinate columns, or name them with columns={'lon': '<column>', "
-            "'lat': '<column>'} (a [facilities.columns] table in the run configuration)",
+            fix='rename the coordinate columns, or name them with columns = { lon = "<column>", lat = "<column>" } '
+            "in this file's block of the run configuration (.toml), or columns={'lon': '<column>', "
+            "'lat': '<column>'} in Python",
         )
     else:
         x, badx = V.to_number(df[lon_col], coordinate=True)
@@ -232,6 +245,18 @@ def _points_from_table(
     if crs is None and degrees[~missing].mean() >= 0.5:
         crs_used: Any = CRS.from_epsg(4326)  # lon/lat columns; stray values are reported row by row below
     else:
+        if crs is None and datum_of(coords, path) == "bd09":
+            xs, ys = x[~missing], y[~missing]
+            if any(c == "EPSG:3857" for c, _ in _crs.crs_candidates(xs, ys)):
+                raise DataError(
+                    f"coords={coords!r} declares Baidu lon/lat (BD-09), but the coordinates (e.g. {xs[0]:.1f}, "
+                    f"{ys[0]:.1f}) are metres in the range of Baidu Mercator (BD09MC), which childspace does not "
+                    "read",
+                    path=path,
+                    fix="export Baidu lon/lat instead (Baidu APIs: coordtype/ret_coordtype bd09ll) and keep "
+                    'coords = "bd09"; if the metres come from another web-map tool (Web Mercator), remove coords '
+                    'and set crs = "EPSG:3857" in this file\'s block of the run configuration (.toml)',
+                )
         crs_used = _resolve_crs(x[~missing], y[~missing], None, crs, info, warn=False)
     x, y = x.copy(), y.copy()
     if _is_geographic(crs_used):
@@ -273,6 +298,7 @@ def _points_from_table(
         gs = gpd.GeoSeries(geoms, crs=crs_used).to_crs(WGS84)
         lon, lat = gs.x.to_numpy(), gs.y.to_numpy()
         ok = ~missing
+        _misfit(x[ok], y[ok], lon[ok], lat[ok], crs, info)
         if ok.any() and not _in_china(lon[ok], lat[ok]).any():
             alt = gpd.GeoSeries(shapely.points(y, x), crs=crs_used).to_crs(WGS84)
             if _in_china(alt.x.to_numpy()[ok], alt.y.to_numpy()[ok]).all():
@@ -323,6 +349,10 @@ def _layer_to_wgs84(
     xy = shapely.get_coordinates(geom.values[~missing][:1000])
     crs_used = _resolve_crs(xy[:, 0], xy[:, 1], gdf.crs, crs, info)
     out = gdf.set_crs(crs_used, allow_override=True).to_crs(WGS84)
+    if not _is_geographic(crs_used) and len(xy):
+        ll = shapely.get_coordinates(out.geometry.values[~missing][:1000])
+        label = "" if crs is not None else f"the file's CRS ({CRS.from_user_input(crs_used).name})"
+        _misfit(xy[:, 0], xy[:, 1], ll[:, 0], ll[:, 1], crs_used, info, label)
     d = datum_of(coords, path)
     if d != "wgs84":
 
@@ -332,6 +362,36 @@ def _layer_to_wgs84(
 
         out = out.set_geometry(shapely.transform(out.geometry.values, conv), crs=WGS84)
     return out
+
+
+def _misfit(
+    x: np.ndarray, y: np.ndarray, lon: np.ndarray, lat: np.ndarray, crs: Any, info: dict, label: str = ""
+) -> None:
+    """Refuse projected coordinates that the CRS given (or the file's) puts far from the study area while another
+    CRS their ranges allow (:func:`~childspace.inputs._crs.crs_candidates`) puts them in it: every row would
+    be kept out as "outside the study area" (e.g. Web Mercator X/Y read as the 6-degree zone 13, 4,000 km west)."""
+    near = _near(info)
+    if near is None or len(x) == 0 or crs is None:
+        return
+    d = _crs.distance_km(lon, lat, near)
+    if d <= 2 * _crs.FIT_KM:
+        return
+    given = CRS.from_user_input(crs)
+    others = [(c, w) for c, w in _crs.crs_candidates(x, y) if not CRS.from_user_input(c).equals(given)]
+    dist = _crs.crs_distances(x, y, others, near)
+    fits = [c for c in dist if dist[c] <= _crs.FIT_KM]
+    if len(fits) != 1:
+        return
+    code = fits[0]
+    fix = V.setting("crs", code)
+    if code == "EPSG:3857":
+        fix += _crs.BD09MC_NOTE
+    raise DataError(
+        f"{label or f'crs={crs!r}'} puts the points around {np.nanmedian(lon):.2f}E {np.nanmedian(lat):.2f}N, {d:,.0f} km "
+        f"from the study area (every row would be left out); read as {dict(others)[code]} they fall in it",
+        path=info["path"],
+        fix=fix,
+    )
 
 
 def load_points_or_layer(
@@ -346,11 +406,13 @@ def load_points_or_layer(
     name_hint: str | None = "name",
     missing_rows: str = "error",
     max_rows: int | None = None,
+    near: gpd.GeoDataFrame | gpd.GeoSeries | BaseGeometry | None = None,
 ) -> tuple[gpd.GeoDataFrame, dict, list[Hashable]]:
     datum_of(
         coords, path if not isinstance(path, pd.DataFrame) else None
     )  # a wrong name fails before reading
     df, info = read_table_or_layer(path, layer=layer, sheet=sheet, encoding=encoding, max_rows=max_rows)
+    info["near"] = near  # the study area, to tell apart the CRSs projected coordinates may be in
     if len(df) == 0:
         raise DataError("the layer has no rows", path=info["path"], fix="check the file, layer= or sheet=")
     name_col = V.find_column(df.columns, name_hint, columns) if name_hint else None

@@ -42,6 +42,7 @@ from childspace._gcpause import gc_paused
 from childspace._types import CRSLike
 from childspace.inputs import _validate as V
 from childspace.inputs.attributes import read_attributes
+from childspace.inputs.crosscheck import datum_cross_check
 from childspace.inputs.geometry import (
     POLYGON_TYPES,
     apply_study_area,
@@ -133,6 +134,31 @@ def _blank_children(units: gpd.GeoDataFrame, info: dict, column: Any) -> None:
     )
 
 
+def _duplicate_names(units: gpd.GeoDataFrame, info: dict) -> None:
+    """Warn about units sharing a name (compared normalised): whatever names units without their codes (a pilot
+    register without 社区编码) cannot tell them apart, and matches none of them."""
+    key = units["name"].map(V.norm_key)
+    dup = key.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    groups = units.loc[dup].groupby(key[dup], sort=False)
+    shown = "; ".join(
+        f"{g['name'].iat[0]} ({describe_mask_rows(g, np.ones(len(g), bool), info)}, ids {', '.join(g['unit_id'])})"
+        for _, g in list(groups)[:5]
+    )
+    more = f" and {groups.ngroups - 5} more names" if groups.ngroups > 5 else ""
+    V.log_issue(
+        info["issues"],
+        "duplicate_names",
+        f"{int(dup.sum())} units share {groups.ngroups} {'name' if groups.ngroups == 1 else 'names'}: "
+        f"{shown}{more}; a file that names units without "
+        "their codes (a pilot register without 社区编码) cannot tell them apart and matches none of them -> "
+        "give such files the units' codes, or rename the units apart",
+        ids=units.loc[dup, "unit_id"].tolist(),
+        path=info["path"],
+    )
+
+
 def load_boundaries(
     path: Source,
     level: str | None = None,
@@ -219,6 +245,7 @@ def load_boundaries(
     out["unit_id"] = make_ids(
         out, id_src, "U", info, "name", label=repr(mapping.get(id_src)) if id_src else None
     )
+    _duplicate_names(out, info)
     if "id" in out.columns and id_src != "id":
         out = out.rename(columns={"id": "id_input"})
     elif "id" in out.columns:
@@ -236,6 +263,19 @@ def load_boundaries(
             out[col] = num
     if "children" in out.columns:
         _blank_children(out, info, mapping["children"])
+        kids = out["children"].to_numpy(dtype="float64")
+        if np.isfinite(kids).any() and np.nansum(kids) == 0:
+            likely = V.child_count_columns(gdf, exclude=[mapping["children"]])
+            V.log_issue(
+                info["issues"],
+                "children_zero",
+                f"the children column {mapping['children']!r} is 0 in every unit: where unit counts are used (no "
+                "[origins] file) no child is counted"
+                + (f"; columns that look like child counts: {likely}" if likely else "")
+                + " -> give the number of children (0-17) per unit, or name the column that holds it: "
+                + V.column_setting("children", likely[0] if len(likely) == 1 else "<column>"),
+                path=path_,
+            )
     # level
     if level is not None:
         if level not in ("township", "community"):
@@ -341,6 +381,7 @@ def load_facilities(
         columns=columns,
         max_rows=max_rows,
         missing_rows="error" if strict else "drop",
+        near=study_area,
     )
     path_ = info["path"]
     required = ["name"] if category is not None else ["name", "category"]
@@ -483,6 +524,7 @@ def load_origins(
             name_hint=None,
             max_rows=max_rows,
             missing_rows="error" if strict else "drop",
+            near=study_area,
         )
         path_ = info["path"]
         aliases_id = ("origin_id", "id", "编号", "序号")
@@ -495,6 +537,8 @@ def load_origins(
         out = assemble_layer(gdf, mapping, used)
         num, bad = V.to_number(out["children"])
         nan = ~np.isfinite(num) & ~bad
+        if len(num) and (nan.all() or (np.nan_to_num(num, nan=0.0) == 0).all()) and not bad.any():
+            raise _no_child_counts(gdf, mapping["children"], nan.all(), len(num), path_)
         if bad.any() or nan.any():
             raise DataError(
                 f"children is empty or not a number at {describe_mask_rows(out, bad | nan, info)}",
@@ -531,6 +575,25 @@ def load_origins(
         return finish_layer(out, ["origin_id", "children", "unit_id"], info, "origins")
 
 
+def _no_child_counts(gdf: pd.DataFrame, column: Any, blank: bool, n: int, path: Any) -> DataError:
+    """The error for an origins file whose children column counts no child at all (every row 0 or blank): a
+    wrong column exported, or a template never filled in. Coverage of 0 children would be 0/0 everywhere."""
+    likely = V.child_count_columns(gdf, exclude=[column])
+    what = "is empty" if blank else "is 0"
+    where = (
+        f"; columns that look like child counts: {likely}"
+        if likely
+        else "; no other column looks like a child count"
+    )
+    return DataError(
+        f"the children column {column!r} {what} in all {n:,} rows: no child is counted (a wrong column "
+        f"exported, or counts not filled in){where}",
+        path=path,
+        fix="export the number of children (0-17) per home, or name the column that holds it: "
+        + V.column_setting("children", likely[0] if len(likely) == 1 else "<column>"),
+    )
+
+
 def combine_facilities(
     layers: Sequence[gpd.GeoDataFrame], files: Sequence[str | Path | None] | None = None
 ) -> gpd.GeoDataFrame:
@@ -548,8 +611,10 @@ def combine_facilities(
     GeoDataFrame
         EPSG:4326; the rows of all layers with ``source_file``. An id found in more than one file is made unique
         by prefixing the file's stem (``b:F01``), with a warning naming the files and the ids. ``attrs["issues"]``
-        holds every file's issues (and this one); ``attrs["excluded"]``/``["n_excluded"]`` every file's
-        exclusions.
+        holds every file's issues (and this one's: ids in several files; a file whose points sit the GCJ-02 or
+        BD-09 shift away from the same facilities in the other files, see
+        :func:`~childspace.inputs.crosscheck.datum_cross_check`); ``attrs["excluded"]``/``["n_excluded"]`` every
+        file's exclusions.
     """
     if not layers:
         raise DataError("no facility layers to combine", fix="load at least one facility file")
@@ -592,6 +657,12 @@ def combine_facilities(
                 ids=sorted(files_of),
                 path=", ".join(involved),
             )
+    # a file picked on Amap/Baidu and loaded as WGS84 sits the datum's shift away from the same facilities in
+    # the other files: said here, when the files are read (check), not only once OSM and the network are there
+    paths = dict(zip(names, files)) if files is not None else {}
+    chk = datum_cross_check(fac)
+    for r in chk[chk["suspect"] != ""].itertuples():
+        V.log_issue(issues, "datum", r.message, ids=[r.group], path=paths.get(r.group, r.group))
     feats = [
         f for g in layers if g.attrs.get("excluded") for f in json.loads(g.attrs["excluded"])["features"]
     ]

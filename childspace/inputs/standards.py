@@ -294,9 +294,29 @@ def _read_toml(path: Path) -> dict:
         raise DataError(f"not a valid TOML file ({exc})", path=path, fix="correct the TOML syntax") from None
 
 
+def _percent(value: Any, where: str, src: str | None) -> float:
+    """A ``target_pct`` as a percentage 0-100; a share (0 < value <= 1, e.g. 0.8 for 80 %) is refused rather
+    than read as 0.8 %, which would flag almost no unit as below target."""
+    v = float(value)
+    if 0 < v <= 1:
+        raise DataError(
+            f"{where}target_pct = {value!r} is a percentage: {v:g} means {v:g} % of the children, not "
+            f"{v * 100:g} %",
+            path=src,
+            fix=f"write target_pct = {v * 100:g} for {v * 100:g} % (a percentage from 1 to 100)",
+        )
+    if not 0 <= v <= 100:
+        raise DataError(
+            f"{where}target_pct must be a percentage from 0 to 100, got {value!r}",
+            path=src,
+            fix="give a percentage of children, e.g. target_pct = 80",
+        )
+    return v
+
+
 def _build(raw: dict, sources: tuple[str, ...]) -> Standards:
     src = sources[-1] if sources else None
-    target = float(raw.get("target_pct", 80.0))
+    target = _percent(raw.get("target_pct", 80.0), "", src)
     cats: dict[str, Category] = {}
     for name, spec in raw.get("categories", {}).items():
         missing = [k for k in ("zh", "en", "radius_m", "life_circle") if k not in spec]
@@ -321,7 +341,9 @@ def _build(raw: dict, sources: tuple[str, ...]) -> Standards:
             basis=str(spec.get("basis", "")),
             life_circle=int(spec["life_circle"]),
             labels=tuple(str(x) for x in spec.get("labels", ())),
-            target_pct=float(spec.get("target_pct", target)),
+            target_pct=_percent(spec["target_pct"], f"category {name!r}: ", src)
+            if "target_pct" in spec
+            else target,
             radius_large_m=float(spec["radius_large_m"]) if "radius_large_m" in spec else None,
             large_area_ha=float(spec["large_area_ha"]) if "large_area_ha" in spec else None,
             min_per_township=int(spec["min_per_township"]) if "min_per_township" in spec else None,

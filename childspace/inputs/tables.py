@@ -22,6 +22,7 @@ import pyogrio
 
 from childspace._errors import DataError
 from childspace.inputs import _validate as V
+from childspace.inputs import _xlsx
 
 __all__ = [
     "MAX_ROWS",
@@ -236,8 +237,10 @@ def _check_xlsx_zip(p: Path) -> None:
         )
 
 
-def _read_xlsx(p: Path, sheet: str | int | None, max_rows: int) -> pd.DataFrame:
-    """The cells of one sheet (no header), streamed by openpyxl in read-only mode and stopped past ``max_rows``."""
+def _read_xlsx(p: Path, sheet: str | int | None, max_rows: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The cells of one sheet (no header), streamed by openpyxl in read-only mode and stopped past ``max_rows``,
+    and what :mod:`~childspace.inputs._xlsx` checks need: ``sheets`` (names), ``sheet`` (the one read),
+    ``given`` (whether the caller named it), ``xml`` (its part in the archive)."""
     import openpyxl
 
     _check_xlsx_zip(p)
@@ -251,6 +254,7 @@ def _read_xlsx(p: Path, sheet: str | int | None, max_rows: int) -> pd.DataFrame:
         ) from None
     try:
         names = wb.sheetnames
+        given = sheet is not None
         if sheet is None:
             sheet = 0
         if isinstance(sheet, int) and not isinstance(sheet, bool):
@@ -269,6 +273,8 @@ def _read_xlsx(p: Path, sheet: str | int | None, max_rows: int) -> pd.DataFrame:
                 path=p,
                 fix="give one of these names (or the sheet's number counted from 0)",
             )
+        meta = {"sheets": list(names), "sheet": ws.title, "given": given}
+        meta["xml"] = getattr(ws, "_worksheet_path", None)
         declared = ws.max_row if ws.max_row is not None else 0
         if declared > max_rows + 10:
             raise _too_many_rows(f"{declared:,}", max_rows, p)
@@ -299,7 +305,7 @@ def _read_xlsx(p: Path, sheet: str | int | None, max_rows: int) -> pd.DataFrame:
         for j, c in enumerate(r):
             if isinstance(c, str) and c.startswith("#") and c.rstrip("!?0/").upper() in _XL_ERRORS:
                 r[j] = None
-    return pd.DataFrame(data, dtype=object)
+    return pd.DataFrame(data, dtype=object), meta
 
 
 _XL_ERRORS = {"#N/A", "#DIV", "#VALUE", "#REF", "#NAME", "#NUM", "#NULL"}
@@ -421,7 +427,7 @@ def read_table_or_layer(
             with open(p, "rb") as fh:
                 head = fh.read(8)
             if head.startswith(b"PK\x03\x04"):
-                raw = _read_xlsx(p, sheet, limit)  # an .xlsx named .xls
+                raw, meta = _read_xlsx(p, sheet, limit)  # an .xlsx named .xls
             else:
                 raise DataError(
                     "old Excel .xls workbooks are not read"
@@ -430,9 +436,11 @@ def read_table_or_layer(
                     fix="open it in Excel/WPS and save it as .xlsx (Excel Workbook)",
                 )
         else:
-            raw = _read_xlsx(p, sheet, limit)
+            raw, meta = _read_xlsx(p, sheet, limit)
         df, h, two = _frame_from_rows(raw, first_line=1)
-        info.update(kind="table", row_word="row")
+        info.update(kind="table", row_word="row", sheet=meta["sheet"])
+        _xlsx.check_sheet(p, df, meta, _known_names())
+        _xlsx.check_formulas(p, raw, df, meta, info["issues"])
     else:
         if suffix == ".shp":
             _shapefile_parts(p)
@@ -558,7 +566,7 @@ def map_columns(
         for k in unknown:
             if k in wanted:
                 raise DataError(
-                    f"columns={{{k!r}: {columns[k]!r}}}: no such column; found columns "
+                    f'columns = {{ {k} = "{columns[k]}" }}: no such column; found columns '
                     f"{[c for c in df.columns if c not in (ROW_COLUMN, 'geometry')]}",
                     path=info["path"],
                     fix="give the column name exactly as in the file",
@@ -566,11 +574,18 @@ def map_columns(
     for canon in required:
         if canon not in found:
             present = [c for c in df.columns if c not in (ROW_COLUMN, "geometry")]
+            likely = (
+                [c for c in V.child_count_columns(df, exclude=taken) if c not in found.values()]
+                if canon == "children"
+                else []
+            )
+            hint = f"; columns that look like child counts: {likely}" if likely else ""
             raise DataError(
                 f"missing required column {canon!r}; found columns {present}; accepted names: "
-                f"{V.accepted(canon)}",
+                f"{V.accepted(canon)}{hint}",
                 path=info["path"],
-                fix=f"rename a column or pass columns={{{canon!r}: '<your column>'}}",
+                fix="rename the column, or name it with "
+                + V.column_setting(canon, likely[0] if len(likely) == 1 else "<your column>"),
             )
     return found
 
@@ -608,11 +623,11 @@ def make_ids(
 
 
 def _clean_ids(values: pd.Series) -> pd.Series:
-    """``values.map(V.clean_str)`` (object dtype); a column of strings only is cleaned without the per-cell type
+    """``values.map(V.key_str)`` (object dtype); a column of strings only is cleaned without the per-cell type
     checks (300k home ids: 0.5 -> 0.1 s)."""
     obj = values.to_numpy(dtype=object)
     if len(obj) < 1000 or not all(type(v) is str for v in obj):
-        return values.map(V.clean_str).astype(object)
+        return values.map(V.key_str).astype(object)
     norm = unicodedata.normalize
     return pd.Series(
         [norm("NFKC", v).strip() if v.strip() else None for v in obj], index=values.index, dtype=object
@@ -621,7 +636,7 @@ def _clean_ids(values: pd.Series) -> pd.Series:
 
 def normalise_code(value: object) -> str | None:
     """A division code as digits; a 9-digit township code is padded to the 12-digit form (``…000``)."""
-    text = V.clean_str(value)
+    text = V.key_str(value)
     if text is None:
         return None
     if re.fullmatch(r"\d{9}", text):

@@ -165,12 +165,9 @@ def _display_head(df: pd.DataFrame, n: int) -> pd.DataFrame:
             codes, uniques = pd.factorize(s, use_na_sentinel=True)
         except TypeError:  # unhashable values (lists): every row as it is
             return display_table(df, "table").head(n)
-        at = np.flatnonzero(codes >= 0)[
-            np.unique(codes[codes >= 0], return_index=True)[1]
-        ]  # first row per value
-        for (
-            test
-        ) in tests:  # values are numbered in the order they first occur: the first match is the earliest
+        # the first row of each value (numbered in the order they first occur: the first match is the earliest)
+        at = np.flatnonzero(codes >= 0)[np.unique(codes[codes >= 0], return_index=True)[1]]
+        for test in tests:
             hit = next((i for i, v in enumerate(uniques) if test(v)), None)
             if hit is not None:
                 extra.add(int(at[hit]))
@@ -251,12 +248,7 @@ def _pilot_sections(pilots_status: pd.DataFrame) -> str:
             kp = r.get("key_project", False)
             key = (
                 " ★ 重点项目 Key project"
-                if (
-                    kp is not None
-                    and kp is not pd.NA
-                    and not (isinstance(kp, float) and np.isnan(kp))
-                    and bool(kp)
-                )
+                if kp is not None and kp is not pd.NA and pd.notna(kp) and kp
                 else ""
             )
             town = (
@@ -366,7 +358,14 @@ def _matrix_html(
             vals, cidx, colours, flags = per_cat[c]
             v = vals[i]
             if not np.isfinite(v):
-                cells.append(f'<td class="num cov" style="background:{NO_DATA_COLOUR}">—</td>')
+                # why: no child counted in the unit (a share of nothing), or no value computed
+                k = r.get("children")
+                why = (
+                    "无儿童 no children" if k is not None and k is not pd.NA and k == 0 else "无数据 no data"
+                )
+                cells.append(
+                    f'<td class="num cov" style="background:{NO_DATA_COLOUR}">—<br><small>{why}</small></td>'
+                )
                 continue
             ci = int(cidx[i])
             bt = bool(flags[i]) if pd.notna(flags[i]) else not classes[ci].meets
@@ -383,7 +382,7 @@ def _matrix_html(
             f'<span class="sw" style="background:{c.colour}"></span>{_esc(c.label)} '
             for c in reversed(coverage_classes(target))
         )
-        + f'<span class="sw" style="background:{NO_DATA_COLOUR}"></span>无数据 No data'
+        + f'<span class="sw" style="background:{NO_DATA_COLOUR}"></span>— 无儿童或无数据 no children or no data'
         + " &nbsp; ▼ = 低于目标 below target"
     )
     return (

@@ -83,6 +83,28 @@ class _Checker:
             self.fail(f"{where} {k} must be ≥ 0, got {v!r}{{line}}", (*key, k), fix="give a number ≥ 0")
         return float(v)
 
+    def percent(
+        self, table: Mapping[str, Any], k: str, key: Key, where: str, default: float, positive: bool = True
+    ) -> float:
+        """A percentage 0-100 (``target_pct``). A value in (0, 1] is refused: planners often write a share
+        (0.8 for 80 %), which read as a percentage would flag almost no unit as below target; an error costs one
+        edit, a silent reinterpretation could not be told from a real 1 % target."""
+        v = self.number(table, k, key, where, default, positive=positive)
+        if 0 < v <= 1:
+            self.fail(
+                f"{where} {k} = {table[k]!r} is a percentage: {table[k]!r} means {v:g} % of the children, "
+                f"not {v * 100:g} %{{line}}",
+                (*key, k),
+                fix=f"write {k} = {v * 100:g} for {v * 100:g} % (a percentage from 1 to 100, not a share 0-1)",
+            )
+        if v > 100:
+            self.fail(
+                f"{where} {k} must be ≤ 100 (a percentage of the children), got {table[k]!r}{{line}}",
+                (*key, k),
+                fix=f"give a percentage of children, e.g. {k} = 80",
+            )
+        return v
+
     def boolean(self, table: Mapping[str, Any], k: str, key: Key, where: str, default: bool) -> bool:
         v = table.get(k, default)
         if not isinstance(v, bool):
@@ -237,7 +259,7 @@ def _standards(ck: _Checker, raw: Any) -> dict[str, Any] | None:
     cats: dict[str, dict[str, Any]] = {}
     for k, v in raw.items():
         if k == "target_pct":
-            out["target_pct"] = ck.number(raw, k, ("standards",), "[standards]", 80.0, positive=True)
+            out["target_pct"] = ck.percent(raw, k, ("standards",), "[standards]", 80.0)
         elif k == "life_circles":
             circles = ck.table(v, ("standards", k), "[standards.life_circles]", "[standards.life_circles.5]")
             for m, spec in circles.items():
@@ -303,15 +325,10 @@ def _category(ck: _Checker, name: str, spec: Any, key: Key, known: Mapping[str, 
     for f in ("radius_m", "radius_large_m"):
         if f in spec:
             ck.number(spec, f, key, where, 300.0, positive=True)
-    for f in ("target_pct", "large_area_ha"):
-        if f in spec:
-            ck.number(spec, f, key, where, 80.0)
-    if "target_pct" in spec and spec["target_pct"] > 100:
-        ck.fail(
-            f"{where} target_pct must be ≤ 100, got {spec['target_pct']!r}{{line}}",
-            (*key, "target_pct"),
-            fix="give a percentage of children, e.g. 80",
-        )
+    if "large_area_ha" in spec:
+        ck.number(spec, "large_area_ha", key, where, 0.5)
+    if "target_pct" in spec:
+        ck.percent(spec, "target_pct", key, where, 80.0, positive=False)
     if "life_circle" in spec and spec["life_circle"] not in (5, 10, 15):
         ck.fail(
             f"{where} life_circle must be 5, 10 or 15, got {spec['life_circle']!r}{{line}}",

@@ -203,8 +203,14 @@ class RunConfig:
                 else ""
             )
             mark = "*" if c.name in changed else " "
+            unused = (
+                f" ([standards] {c.target_pct:g}% not used: the run applies [analysis] target_pct to every "
+                "category)"
+                if c.target_pct != self.target_pct
+                else ""
+            )
             lines.append(
-                f"   {mark}{c.name} {c.zh}: {c.radius_m:g} m{big}, target {c.target_pct:g}%"
+                f"   {mark}{c.name} {c.zh}: {c.radius_m:g} m{big}, target {self.target_pct:g}%{unused}"
                 + (f", at least {c.min_per_township} per township" if c.min_per_township else "")
             )
         return lines
@@ -500,7 +506,9 @@ def load_config(path: str | Path, outputs: str | Path | None = None) -> RunConfi
         synthetic=ck.boolean(proj, "synthetic", ("project",), "[project]", False),
         buffer_m=buffer_m,
         osm_facilities=osm_facilities,
-        target_pct=ck.number(ana, "target_pct", ("analysis",), "[analysis]", 80.0, positive=True),
+        # without [analysis] target_pct the standards' ([standards] target_pct, else 80) applies: the run passes
+        # this one value to every category
+        target_pct=ck.percent(ana, "target_pct", ("analysis",), "[analysis]", float(std.target_pct)),
         categories=list(categories),
         pilot_radius_m=ck.number(ana, "pilot_radius_m", ("analysis",), "[analysis]", 500.0, positive=True),
         safe_max_level=_safe_max_level(ck, ana, list(std.categories)),
