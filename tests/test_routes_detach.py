@@ -22,7 +22,9 @@ def test_detached_routes_carry_the_children_per_street(sample_run):
     # both kinds, all school categories (each home once) and each category on its own (the street layer's columns)
     cats = ("primary_school", "middle_school")
     assert set(routes["category"]) == set(cats)
-    assert set(data.use_cache) == {"safest", "shortest"} | {(k, c) for k in ("safest", "shortest") for c in cats}
+    assert set(data.use_cache) == {"safest", "shortest"} | {
+        (k, c) for k in ("safest", "shortest") for c in cats
+    }
     back = pickle.loads(pickle.dumps(detached))  # what the other process sends: the frame and the counts only
     assert back.attrs["childspace_routes"]._arrays is None and back.attrs["childspace_routes"].source is None
     pd.testing.assert_frame_equal(
