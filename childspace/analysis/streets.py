@@ -265,7 +265,8 @@ def _home_counts(data: Any, keys: np.ndarray, kids: np.ndarray, home: np.ndarray
     from the sequences' arrays."""
     n_home = int(home.max()) + 1 if home.size else 0
     kid_of = np.zeros(n_home)
-    kid_of[home[::-1]] = kids[::-1]  # (each home's first route)
+    first = np.unique(home, return_index=True)[1]  # each home's first route
+    kid_of[home[first]] = kids[first]
     children = np.zeros(n)
     for h0 in range(0, n_home, _HOME_BLOCK):
         m = (home >= h0) & (home < h0 + _HOME_BLOCK)

@@ -336,7 +336,7 @@ def plot_routes(
                 marker="o",
             )
             labels.avoid(s.geometry.x, s.geometry.y, np.sqrt(120) / 2 + 1.5)
-            lx, ly, lt = _school_labels(s) if "name" in s.columns else (None, None, [])
+            lx, ly, lt = _school_labels(s) if "name" in s.columns else ([], [], [])
             if 0 < len(lt) <= 60:
                 labels.add(
                     lx,
@@ -399,7 +399,7 @@ def plot_routes(
     return fig
 
 
-def _school_labels(s: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _school_labels(s: gpd.GeoDataFrame) -> tuple[list[float], list[float], list[str]]:
     """One label per school place: its name, or for an unnamed school "未命名学校 unnamed school (OSM node 123)"
     (:func:`childspace.outputs.style.feature_label`); a school listed once per category at the same point (a
     school with primary and middle grades) is labelled once."""
@@ -410,7 +410,7 @@ def _school_labels(s: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, list[st
     text = [feature_label(n, i, "school") for n, i in zip(names, base)]
     x, y = s.geometry.x.to_numpy(), s.geometry.y.to_numpy()
     keep = ~pd.DataFrame({"x": x, "y": y, "t": text}).duplicated().to_numpy()
-    return x[keep], y[keep], [t for t, k in zip(text, keep) if k]
+    return x[keep].tolist(), y[keep].tolist(), [t for t, k in zip(text, keep) if k]
 
 
 def _of_kind(routes: pd.DataFrame, route: str) -> pd.DataFrame:
