@@ -508,8 +508,9 @@ def test_chunked_evaluation_equals_one_pass(monkeypatch):
 
 
 def test_children_per_street_without_route_lines():
-    """Children per street come from the routes' edge sequences (no lines needed): equal to a count route by
-    route on the bundled sample."""
+    """Children per street come from the routes' edge sequences (no lines needed): equal to a count home by
+    home on the bundled sample (a home's children once on a street, whether one or both of its routes, to its
+    primary and to its middle school, walk it); the routes are counted route by route."""
     from childspace.analysis.streets import route_edge_use
     from childspace.inputs.loaders import load_facilities, load_origins
 
@@ -526,13 +527,20 @@ def test_children_per_street_without_route_lines():
     exp = np.zeros(len(edges))
     n_routes = np.zeros(len(edges), dtype=int)
     ok = routes[(routes["route"] == "safest") & (routes["verdict"] != "unreachable")]
-    for key, kids in zip(ok["route_key"], ok["children"]):
-        for e in set(data.edges_of(int(key)).tolist()):
-            exp[e] += kids
+    per_home: dict[str, set[int]] = {}
+    for key, home in zip(ok["route_key"], ok["origin_id"]):
+        walked = set(data.edges_of(int(key)).tolist())
+        per_home.setdefault(home, set()).update(walked)
+        for e in walked:
             n_routes[e] += 1
+    kids_of = dict(zip(ok["origin_id"], ok["children"]))
+    for home, walked in per_home.items():
+        for e in walked:
+            exp[e] += kids_of[home]
     got = np.zeros(len(edges))
     got[use.index.to_numpy()] = use["children"].to_numpy()
     np.testing.assert_allclose(got, exp)
+    assert got.max() <= routes.drop_duplicates("origin_id")["children"].sum()
     assert exp.sum() > 0 and len(use) == int((n_routes > 0).sum())
     assert (use["routes"].to_numpy() == n_routes[use.index.to_numpy()]).all()
 

@@ -19,7 +19,12 @@ def test_detached_routes_carry_the_children_per_street(sample_run):
     detached = detach_route_sequences(routes)
     data = detached.attrs["childspace_routes"]
     assert data is not routes.attrs["childspace_routes"] and data.n_edges == net.n_edges
-    assert set(data.use_cache) == {"safest", "shortest"}
+    # both kinds, all school categories (each home once) and each category on its own (the street layer's columns)
+    cats = ("primary_school", "middle_school")
+    assert set(routes["category"]) == set(cats)
+    assert set(data.use_cache) == {"safest", "shortest"} | {
+        (k, c) for k in ("safest", "shortest") for c in cats
+    }
     back = pickle.loads(pickle.dumps(detached))  # what the other process sends: the frame and the counts only
     assert back.attrs["childspace_routes"]._arrays is None and back.attrs["childspace_routes"].source is None
     pd.testing.assert_frame_equal(
@@ -28,9 +33,10 @@ def test_detached_routes_carry_the_children_per_street(sample_run):
         check_exact=True,
     )
     for kind in ("safest", "shortest"):
-        want = route_edge_use(routes, edges, kind)
-        assert len(want) and want["children"].sum() > 0
-        pd.testing.assert_frame_equal(route_edge_use(back, edges, kind), want, check_exact=True)
+        for cat in (None, *cats):
+            want = route_edge_use(routes, edges, kind, cat)
+            assert len(want) and want["children"].sum() > 0
+            pd.testing.assert_frame_equal(route_edge_use(back, edges, kind, cat), want, check_exact=True)
 
 
 def test_detached_routes_say_what_they_lack(sample_run):

@@ -122,6 +122,22 @@ class _RouteData:
             return None
         return src.edge_counts(keys, kids, school, n)
 
+    def edge_entries(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The edge entries of the routes ``keys`` (distinct route keys): the position of each entry's route in
+        ``keys`` and its edge, each route's entries in walking order. Read from the forests for those routes only
+        while the sequences are unread (the whole sequences are not read for it)."""
+        keys = np.asarray(keys, dtype=np.int64)
+        src = self.source
+        if src is not None:
+            return src.edge_entries(keys)
+        a = self._read()
+        ek = np.asarray(a["edge_key"])
+        top = int(max(ek.max() if ek.size else -1, keys.max() if keys.size else -1)) + 1
+        at = np.full(top, -1, dtype=np.int64)
+        at[keys] = np.arange(keys.size)
+        sel = np.flatnonzero(at[ek] >= 0)
+        return at[ek[sel]], np.asarray(a["edge"])[sel]
+
     def hazard_entries(self, edge_ok: np.ndarray, min_cross_level: int) -> tuple[np.ndarray, ...]:
         """The entries on edges with ``edge_ok`` (keys, edges) and the crossings of level >= ``min_cross_level``
         (keys, nodes, crossed edges, levels), in the order of the full sequences."""

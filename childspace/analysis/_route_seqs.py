@@ -372,6 +372,34 @@ class SeqStore:
             n_schools = np.bincount(pd.unique(cell) // n_sch, minlength=n)
         return children, np.rint(n_routes).astype(np.int64), n_schools
 
+    def edge_entries(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The edge entries of the routes ``keys`` only (position of the route in ``keys``, edge), read from
+        the forests and the step-by-step evaluations that hold them (the others are not read)."""
+        at = np.full(self.n_keys, -1, dtype=np.int64)
+        at[keys] = np.arange(keys.size)
+        out_k: list[np.ndarray] = []
+        out_e: list[np.ndarray] = []
+        for pkeys, src, rows in self.parts:
+            p = at[pkeys]
+            m = p >= 0
+            if not m.any():
+                continue
+            r, p = rows[m], p[m]
+            ne, nc = src.counts(r)
+            off_e = np.cumsum(ne) - ne
+            off_c = np.cumsum(nc) - nc
+            edge = np.empty(int(ne.sum()), dtype=np.int32)
+            nc_all = int(nc.sum())  # (the crossings are filled too, and dropped)
+            c_node = np.empty(nc_all, dtype=np.int32)
+            c_edge = np.empty(nc_all, dtype=np.int32)
+            c_level = np.empty(nc_all, dtype=np.int8)
+            src.fill(r, off_e, off_c, edge, c_node, c_edge, c_level)
+            out_k.append(np.repeat(p, ne))
+            out_e.append(edge)
+        if not out_k:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        return np.concatenate(out_k), np.concatenate(out_e)
+
     def hazard_entries(self, edge_ok: np.ndarray, min_level: int) -> tuple[np.ndarray, ...]:
         """Entries on edges with ``edge_ok`` and crossings of level >= ``min_level``, in the order of the
         sequences :meth:`read` gives (keys, edges; keys, nodes, crossed edges, levels)."""

@@ -19,7 +19,9 @@ from childspace._errors import ChildspaceError, DataError
 from childspace.inputs.projection import local_crs_for
 
 __all__ = [
+    "children_per_edge",
     "detach_route_sequences",
+    "route_categories",
     "route_edge_use",
     "school_zone_circles",
     "school_zone_rules",
@@ -123,9 +125,15 @@ def stress_frames(network: Any, stress: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoD
 
 
 def route_edge_use(
-    routes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, route: str = "safest"
+    routes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, route: str = "safest", category: str | None = None
 ) -> gpd.GeoDataFrame:
-    """Children walking along each street: the routes of one kind summed per network edge.
+    """Children walking along each street: the routes of one kind counted per network edge, each home once.
+
+    A route's ``children`` are its home's children (:func:`childspace.analysis.routes.school_routes` gives every
+    route of a home the home's whole count, for each school category: there is no split by age). So the children
+    of a home whose route to its primary school and route to its middle school both walk a street are counted
+    there once, not twice: the count on a street is never more than the children of the homes routed. With
+    ``category`` the routes to that kind of school only.
 
     Parameters
     ----------
@@ -135,19 +143,26 @@ def route_edge_use(
         The network edges in positional order (e.g. the first frame of :func:`stress_frames`; an ``edge`` column,
         if present, gives the positions).
     route : {"safest", "shortest"}, default "safest"
+    category : str, optional
+        A school category (e.g. ``"primary_school"``): only the routes to schools of that category. None: the
+        routes to every category routed.
 
     Returns
     -------
     GeoDataFrame (CRS of ``edges``)
         The edges used by at least one route, most children first: the columns of ``edges`` plus ``children``
-        (sum over routes using the edge), ``routes`` (number of routes) and ``schools`` (number of schools).
-        Unreachable routes are left out; a route passing an edge twice counts once there.
+        (the children of the homes whose routes walk the edge, each home once however many of its routes walk
+        it; routes without an ``origin_id`` column count as homes of their own), ``routes`` (number of routes:
+        a home's route to each school category is one) and ``schools`` (number of schools). Unreachable routes
+        are left out; a route passing an edge twice counts once there.
 
     Notes
     -----
     The counts are kept with the routes' sequences: a second call for the same routes, children and schools
     (the map and the figure both draw them) reuses them. Sequences of :func:`school_routes` carry where each
-    route walks an edge for the first time, so they are counted in blocks of entries without hashing.
+    route walks an edge for the first time, so they are counted in blocks of entries without hashing; where a
+    home has several routes (one per school category) its children are counted once per edge from the (home,
+    edge) pairs of its routes' entries, a block of homes at a time.
     """
     data = routes.attrs.get("childspace_routes")
     if data is None:
@@ -173,23 +188,34 @@ def route_edge_use(
     sel = (routes["route"].astype(str) == route).to_numpy().copy()
     if "verdict" in routes.columns:
         sel &= (routes["verdict"].astype(str) != "unreachable").to_numpy()
+    if category is not None:
+        _require(routes, ["category"], "routes")
+        sel &= (routes["category"].astype(str) == str(category)).to_numpy()
     keys = routes["route_key"].to_numpy(dtype=np.int64)[sel]
     kids = pd.to_numeric(routes["children"], errors="coerce").fillna(0).to_numpy(dtype=float)[sel]
-    school = _codes_as_text(routes["school_id"].to_numpy()[sel])
+    school = _selected_codes(routes["school_id"], sel)
+    home = (
+        _selected_codes(routes["origin_id"], sel) if "origin_id" in routes.columns else np.arange(keys.size)
+    )
     n = len(edges)
     cache = getattr(data, "use_cache", None)
-    hit = None if cache is None else cache.get(route)
+    slot = route if category is None else (route, str(category))
+    hit = None if cache is None else cache.get(slot)
     if (
         hit is not None
+        and len(hit) == 5
         and np.array_equal(hit[0], keys)
         and np.array_equal(hit[1], kids)
         and np.array_equal(hit[2], school)
+        and np.array_equal(hit[3], home)
     ):
-        children, n_routes, n_schools = hit[3]
+        children, n_routes, n_schools = hit[4]
     else:
         children, n_routes, n_schools = _edge_counts(data, keys, kids, school, n)
+        if home.size and np.bincount(home).max() > 1:  # homes with several routes: each home once per edge
+            children = _home_counts(data, keys, kids, home, n)
         if cache is not None:  # the map and the figure ask for the same counts: made once
-            cache[route] = (keys, kids, school, (children, n_routes, n_schools))
+            cache[slot] = (keys, kids, school, home, (children, n_routes, n_schools))
     out = edges.copy()
     out["children"] = children[pos]
     out["routes"] = n_routes[pos]
@@ -198,15 +224,70 @@ def route_edge_use(
     return out
 
 
-def children_per_edge(routes: gpd.GeoDataFrame, n_edges: int, route: str = "safest") -> np.ndarray:
-    """Children walking along each network edge (by position, ``n_edges`` of them) on the routes of one kind:
-    :func:`route_edge_use` as one whole number per edge, 0 where no route walks (for a column of every street,
-    e.g. the GeoPackage's street layer)."""
+def children_per_edge(
+    routes: gpd.GeoDataFrame, n_edges: int, route: str = "safest", category: str | None = None
+) -> np.ndarray:
+    """Children walking along each network edge (by position, ``n_edges`` of them) on the routes of one kind,
+    each home once (:func:`route_edge_use`; ``category``: the routes to that kind of school only), as one whole
+    number per edge, 0 where no route walks (for a column of every street, e.g. the GeoPackage's street
+    layer)."""
     positions = pd.DataFrame(index=pd.RangeIndex(int(n_edges)))  # the network's edges, by position
-    use = route_edge_use(routes, positions, route)
+    use = route_edge_use(routes, positions, route, category)
     out = np.zeros(int(n_edges), dtype=np.int64)
     out[use.index.to_numpy()] = np.rint(use["children"].to_numpy(dtype=float)).astype(np.int64)
     return out
+
+
+#: school categories in the order of the children's age (others after them, by name)
+_AGE_ORDER = {"kindergarten": 0, "primary_school": 1, "middle_school": 2}
+
+
+def route_categories(routes: pd.DataFrame) -> list[str]:
+    """The school categories of the routes, youngest children first (kindergarten, primary, middle school,
+    then any other by name): the order of per-category columns."""
+    if "category" not in routes.columns or not len(routes):
+        return []
+    cats = [str(c) for c in pd.unique(routes["category"].dropna().astype(str))]
+    return sorted(cats, key=lambda c: (_AGE_ORDER.get(c, len(_AGE_ORDER)), c))
+
+
+#: homes whose (home, edge) pairs are sorted at once: a county's 300,000 homes with two routes of ~50 edges each
+#: are counted in five blocks of ~6 M entries (~50 MB of pairs to sort each)
+_HOME_BLOCK = 65_536
+
+
+def _home_counts(data: Any, keys: np.ndarray, kids: np.ndarray, home: np.ndarray, n: int) -> np.ndarray:
+    """Children per edge over the routes ``keys`` of homes ``home`` (codes 0..), each home once per edge
+    whatever number of its routes walk it: the (home, edge) pairs of the routes' entries made distinct, a block
+    of homes at a time, and each pair adding its home's children (a home's first route gives them).
+
+    The pairs are sorted, so the sums come in the same order whether the entries are read from the forests or
+    from the sequences' arrays."""
+    n_home = int(home.max()) + 1 if home.size else 0
+    kid_of = np.zeros(n_home)
+    first = np.unique(home, return_index=True)[1]  # each home's first route
+    kid_of[home[first]] = kids[first]
+    children = np.zeros(n)
+    for h0 in range(0, n_home, _HOME_BLOCK):
+        m = (home >= h0) & (home < h0 + _HOME_BLOCK)
+        if not m.any():
+            continue
+        k_pos, e = data.edge_entries(keys[m])
+        pair = np.sort((home[m][k_pos] - h0).astype(np.int64) * n + e.astype(np.int64))
+        if pair.size:  # (a sort and a comparison: numpy's unique hashes, several times slower here)
+            pair = pair[np.r_[True, pair[1:] != pair[:-1]]]
+        children += np.bincount(pair % n, weights=kid_of[h0 + pair // n], minlength=n)
+    return children
+
+
+def _selected_codes(column: pd.Series, sel: np.ndarray) -> np.ndarray:
+    """:func:`_codes_as_text` of the rows ``sel`` of a column: a text column without missing values is coded
+    as it is (its selected rows only: not every row converted to Python strings first)."""
+    if isinstance(column.dtype, pd.StringDtype):
+        codes, _ = pd.factorize(column.array[sel])
+        if (codes >= 0).all():
+            return codes
+    return _codes_as_text(column.to_numpy()[sel])
 
 
 def _codes_as_text(values: np.ndarray) -> np.ndarray:
@@ -221,7 +302,8 @@ def _codes_as_text(values: np.ndarray) -> np.ndarray:
 
 
 def detach_route_sequences(routes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The routes without their edge sequences, with the children per street of both route kinds counted.
+    """The routes without their edge sequences, with the children per street of both route kinds counted (all
+    school categories, each home once, and, with several categories, each category on its own).
 
     :func:`childspace.analysis.routes.school_routes` keeps each route's edges on its shortest-path forests
     (``attrs["childspace_routes"]``); pickled, they are read into arrays of tens of millions of entries for a
@@ -234,9 +316,12 @@ def detach_route_sequences(routes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if data is None or not hasattr(data, "detached"):
         return routes
     kinds = set(routes["route"].astype(str).unique()) if "route" in routes.columns else set()
+    cats = route_categories(routes)
     for kind in ("safest", "shortest"):
         if kind in kinds:
             children_per_edge(routes, int(data.n_edges), kind)  # kept in the sequences' per-street counts
+            for c in cats if len(cats) > 1 else ():  # and per school category (the street layer's columns)
+                children_per_edge(routes, int(data.n_edges), kind, c)
     out = routes.copy(deep=False)
     out.attrs = {**routes.attrs, "childspace_routes": data.detached()}
     return out

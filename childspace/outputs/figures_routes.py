@@ -30,7 +30,7 @@ from childspace.outputs.figures import (
     _note_left_out,
     _style,
 )
-from childspace.outputs.style import STRESS_LABELS, ZONE_ROAD_COLOURS, ZONE_STATUS_LABELS
+from childspace.outputs.style import STRESS_LABELS, ZONE_ROAD_COLOURS, ZONE_STATUS_LABELS, feature_label
 
 __all__ = ["plot_routes"]
 
@@ -336,11 +336,12 @@ def plot_routes(
                 marker="o",
             )
             labels.avoid(s.geometry.x, s.geometry.y, np.sqrt(120) / 2 + 1.5)
-            if "name" in s.columns and len(s) <= 60:
+            lx, ly, lt = _school_labels(s) if "name" in s.columns else ([], [], [])
+            if 0 < len(lt) <= 60:
                 labels.add(
-                    s.geometry.x,
-                    s.geometry.y,
-                    s["name"].astype(str).tolist(),
+                    lx,
+                    ly,
+                    lt,
                     priority=3.0,
                     marker_pt=np.sqrt(120) / 2 + 1.5,
                     fontsize=9,
@@ -396,6 +397,20 @@ def plot_routes(
         if hz is not None and max_hazard_list > 0:
             _hazard_list(fig, ax, hz, max_hazard_list)
     return fig
+
+
+def _school_labels(s: gpd.GeoDataFrame) -> tuple[list[float], list[float], list[str]]:
+    """One label per school place: its name, or for an unnamed school "未命名学校 unnamed school (OSM node 123)"
+    (:func:`childspace.outputs.style.feature_label`); a school listed once per category at the same point (a
+    school with primary and middle grades) is labelled once."""
+    ids = s["facility_id"] if "facility_id" in s.columns else pd.Series([None] * len(s), index=s.index)
+    names = s["name"]
+    # an OSM school split per category ("osm/way/1#primary_school", "#middle_school") is one school
+    base = [str(i).split("#", 1)[0] if isinstance(i, str) else i for i in ids]
+    text = [feature_label(n, i, "school") for n, i in zip(names, base)]
+    x, y = s.geometry.x.to_numpy(), s.geometry.y.to_numpy()
+    keep = ~pd.DataFrame({"x": x, "y": y, "t": text}).duplicated().to_numpy()
+    return x[keep].tolist(), y[keep].tolist(), [t for t, k in zip(text, keep) if k]
 
 
 def _of_kind(routes: pd.DataFrame, route: str) -> pd.DataFrame:
@@ -490,7 +505,11 @@ def _draw_hazards(ax, h: gpd.GeoDataFrame, handles: list, labels: _Labels) -> gp
 
 
 def _hazard_list(fig: Figure, ax, h: gpd.GeoDataFrame, limit: int) -> None:
-    """The first hazards by rank, listed under the legend: number, street, level, children, countermeasure."""
+    """The first hazards by rank, listed under the legend: number, street, level, children, countermeasure.
+
+    As many as asked for (``limit``) and there are, as long as they fit above the bottom of the figure; the
+    title says how many are listed of how many (e.g. "first 5 of 37": the tables list them all). An unnamed
+    street is called so, with the hazard's id (:func:`childspace.outputs.style.feature_label`)."""
     rank = _hazard_numbers(h)
     order = np.argsort(np.where(np.isfinite(rank), rank, np.inf), kind="stable")[:limit]
     if not len(order):
@@ -504,29 +523,54 @@ def _hazard_list(fig: Figure, ax, h: gpd.GeoDataFrame, limit: int) -> None:
         return
     hl = pd.to_numeric(h["level"], errors="coerce").fillna(4).clip(1, 4).astype(int).to_numpy()
     hk = pd.to_numeric(h.get("children", pd.Series(0, index=h.index)), errors="coerce").fillna(0).to_numpy()
-    names = h["name"].astype(str).to_numpy() if "name" in h.columns else np.array(["—"] * len(h))
+    names = h["name"].to_numpy(dtype=object) if "name" in h.columns else np.full(len(h), None, dtype=object)
+    ids = h["hazard_id"].to_numpy(dtype=object) if "hazard_id" in h.columns else np.full(len(h), None, object)
+    kinds = h["type"].astype(str).to_numpy() if "type" in h.columns else np.full(len(h), "segment", object)
     measures = h["countermeasures"].to_numpy() if "countermeasures" in h.columns else None
     lines = []
     for i in order:
-        nm = names[i] if names[i] not in ("None", "nan", "") else "无名道路 unnamed"
+        nm = feature_label(names[i], ids[i], "crossing" if kinds[i] == "crossing" else "street")
         row = f"{int(rank[i]) if np.isfinite(rank[i]) else '—'}  {nm} · {STRESS_LABELS[hl[i]][0]} · {hk[i]:,.0f} 名儿童"
         if measures is not None and isinstance(measures[i], str) and measures[i].strip():
             m_ = measures[i].strip().replace("\n", " ")
             row += "\n     → " + (m_ if len(m_) <= 60 else m_[:58] + "…")
         lines.append(row)
-    head = "隐患排序（前{n}） Hazards by rank (first {n})".format(n=len(order))
-    if measures is not None:
-        head += "，含建议措施 with countermeasures"
-    text = fig.text(x0, top, head, fontsize=9, fontweight="bold", va="top", ha="left")
+    # the title first (its height places the rows), its text once the rows that fit are known
+    text = fig.text(
+        x0,
+        top,
+        _hazard_list_title(len(lines), len(h), measures is not None),
+        fontsize=9,
+        fontweight="bold",
+        va="top",
+        ha="left",
+    )
     bb = text.get_window_extent(renderer)
     y = (bb.y0 - 2) / fig_h
+    shown = 0
     for row in lines:
         t = fig.text(x0, y, row, fontsize=7.5, va="top", ha="left", linespacing=1.25)
         y1 = t.get_window_extent(renderer).y0 / fig_h
         if y1 < 0.04:  # no room left: the table has the rest
             t.remove()
             break
+        shown += 1
         y = y1 - 0.004
+    if not shown:
+        text.remove()
+        return
+    text.set_text(_hazard_list_title(shown, len(h), measures is not None))
+
+
+def _hazard_list_title(shown: int, total: int, measures: bool) -> str:
+    """ "隐患排序（前 5 处，共 37 处） Hazards by rank (first 5 of 37)"; all of them: "（共 3 处） (all 3)"."""
+    if shown >= total:
+        head = f"隐患排序（共{total}处） Hazards by rank (all {total})"
+    else:
+        head = f"隐患排序（前{shown}处，共{total}处，全部见表格） Hazards by rank (first {shown} of {total}; all in the tables)"
+    if measures:
+        head += "，含建议措施 with countermeasures"
+    return head
 
 
 _ZONE_RING_PT = 8.0  # radius (points) of the school-zone ring around a school marker

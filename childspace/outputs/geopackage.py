@@ -225,7 +225,8 @@ def street_stress_layers(
 ) -> dict[str, gpd.GeoDataFrame]:
     """The street-stress layers from :func:`childspace.analysis.streets.stress_frames` (metric CRS):
     ``street_stress`` (every network edge: ``edge``, ``name``, ``highway``, ``level`` 1–4, the children walking it
-    to school when given (``children_safest``, ``children_shortest``), ``reason``, ``assumed``, ``length``; lines
+    to school when given (``children_safest``, ``children_shortest``: each home once; per school category
+    ``children_safest_<category>``, ``children_shortest_<category>``), ``reason``, ``assumed``, ``length``; lines
     simplified within ``tolerance_m`` metres) and ``crossing_stress`` (nodes where a road is
     crossed: ``node``, ``level``, ``control``, ``reason``)."""
     e = edges.copy()

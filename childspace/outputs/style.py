@@ -20,10 +20,12 @@ service areas = the category's own colour (a hue no other layer of the map uses)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from childspace._errors import DataError
 from childspace.inputs.standards import category_label, category_names, default_standards
@@ -59,6 +61,7 @@ __all__ = [
     "coverage_classes",
     "coverage_colours",
     "element_label",
+    "feature_label",
     "header_labels",
     "highway_label",
     "split_label",
@@ -236,6 +239,40 @@ def highway_label(value: object) -> str:
     return f"{zh} {v}" if zh else f"其他 {v}"
 
 
+#: what an unnamed feature is called in labels and lists: kind -> (中文, English)
+UNNAMED_LABELS: dict[str, tuple[str, str]] = {
+    "school": ("未命名学校", "unnamed school"),
+    "street": ("无名道路", "unnamed street"),
+    "crossing": ("无名道路的过街点", "crossing on an unnamed street"),
+}
+
+
+def has_name(value: object) -> bool:
+    """Whether a name value is a real name: not missing (None, NaN, pd.NA), not blank, not the text a missing
+    value turns into (``"nan"``, ``"None"``, ``"<NA>"``)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and not np.isfinite(value)):
+        return False
+    return str(value).strip() not in ("", "nan", "NaN", "None", "<NA>")
+
+
+def feature_label(name: object, feature_id: object = None, kind: str = "school") -> str:
+    """The name of a feature for a label or a list; an unnamed one is said to be unnamed, with its id.
+
+    ``feature_label(None, "osm/node/529940889#primary_school")`` -> ``"未命名学校 unnamed school (OSM node
+    529940889)"``: an OSM id as the object a planner finds on openstreetmap.org, another id as it is, no id: the
+    words alone. ``kind``: a key of :data:`UNNAMED_LABELS` (``school``, ``street``, ``crossing``).
+    """
+    if has_name(name):
+        return str(name).strip()
+    zh, en = UNNAMED_LABELS.get(kind, ("未命名", f"unnamed {kind}"))
+    if not has_name(feature_id):
+        return f"{zh} {en}"
+    fid = str(feature_id).strip()
+    m = re.match(r"^osm/(node|way|relation)/(\d+)", fid)
+    ref = f"OSM {m.group(1)} {m.group(2)}" if m else fid
+    return f"{zh} {en} ({ref})"
+
+
 def status_text(status: str, labels: dict[str, tuple[str, str, str, str]] | None = None) -> str:
     """``"meets"`` -> ``"✓ 达标 Meets"`` (symbol, 中文, English); unknown values are returned unchanged."""
     labels = STATUS_LABELS if labels is None else labels
@@ -385,8 +422,10 @@ COLUMN_LABELS: dict[str, str] = {
     "category_zh": "设施类型（中文） Category (Chinese)",
     "radius_m": "服务半径(米) Radius (m)",
     "children": "儿童数 Children",
-    "children_safest": "最安全路线上的通学儿童 Children walking here (safest routes)",
-    "children_shortest": "最短路线上的通学儿童 Children walking here (shortest routes)",
+    "children_safest": "最安全路线上的通学儿童（各类学校，每户计一次） Children walking here (safest routes, all "
+    "schools, each home once)",
+    "children_shortest": "最短路线上的通学儿童（各类学校，每户计一次） Children walking here (shortest routes, all "
+    "schools, each home once)",
     "children_covered_walk": "步行覆盖儿童 Children covered (walk)",
     "pct_walk": "步行覆盖率 Coverage walk %",
     "children_covered_line": "直线覆盖儿童 Children covered (straight line)",
@@ -542,6 +581,8 @@ COLUMN_LABELS: dict[str, str] = {
 }
 
 _PREFIX_LABELS = [
+    ("children_safest_", "最安全路线上的通学儿童 Children walking here (safest routes)"),
+    ("children_shortest_", "最短路线上的通学儿童 Children walking here (shortest routes)"),
     ("dist_walk_", "步行距离(米) Walk distance (m)"),
     ("dist_line_", "直线距离(米) Straight-line distance (m)"),
     ("covered_walk_", "步行覆盖 Covered (walk)"),

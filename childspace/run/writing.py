@@ -89,17 +89,30 @@ def _gpkg_layers(res: Results, cfg: RunConfig) -> dict[str, Any]:
 def _children_per_street(edges: Any, routes: Any) -> Any:
     """``edges`` (:func:`childspace.analysis.streets.stress_frames`) with the children walking each street on the
     safest and on the shortest routes to school (``children_safest``, ``children_shortest``; 0: none), when
-    the routes carry their edge sequences: the street layer then answers "how many children walk here"."""
+    the routes carry their edge sequences: the street layer then answers "how many children walk here".
+
+    A home's children are counted once on a street, however many of its routes (to its primary and to its
+    middle school) walk it, so no street shows more children than live in the homes routed; with several school
+    categories, ``children_safest_<category>`` and ``children_shortest_<category>`` (e.g.
+    ``children_safest_primary_school``) give the children on the routes to each kind of school (these may add
+    up to more than ``children_safest``: the same children)."""
     if routes is None or routes.attrs.get("childspace_routes") is None or "route" not in routes.columns:
         return edges
-    from childspace.analysis.streets import children_per_edge
+    from childspace.analysis.streets import children_per_edge, route_categories
 
     kinds = set(routes["route"].astype(str).unique())
+    cats = route_categories(routes)
     out = edges.copy(deep=False)
-    at = list(out.columns).index("level")  # beside the street's stress
-    for kind in ("shortest", "safest"):
-        if kind in kinds:
-            out.insert(at + 1, f"children_{kind}", children_per_edge(routes, len(edges), kind)[out["edge"]])
+    at = list(out.columns).index("level") + 1  # beside the street's stress
+    pos = out["edge"].to_numpy()
+    for kind in ("safest", "shortest"):
+        if kind not in kinds:
+            continue
+        out.insert(at, f"children_{kind}", children_per_edge(routes, len(edges), kind)[pos])
+        at += 1
+        for c in cats if len(cats) > 1 else ():
+            out.insert(at, f"children_{kind}_{c}", children_per_edge(routes, len(edges), kind, c)[pos])
+            at += 1
     return out
 
 
@@ -340,8 +353,10 @@ def _tables(res: Results) -> dict[str, Any]:
         tables["pilot_units"] = pd.DataFrame(res.layers["pilots"].drop(columns="geometry"))
     if "schools" in res.tables:
         tables["schools"] = res.tables["schools"]
-    if "routes" in res.tables:
-        tables["routes"] = res.tables["routes"]
+    if "routes" in res.tables:  # whole children per home that add up to the school table's counts
+        from childspace.analysis.route_tables import whole_children
+
+        tables["routes"] = whole_children(res.tables["routes"])
     if "hazards" in res.layers:
         tables["hazards"] = report.hazard_table(res.layers["hazards"], res.layers.get("facilities"))
     if "school_zones" in res.layers:

@@ -42,6 +42,7 @@ from childspace.outputs.style import (
     VERDICT_LABELS,
     ZONE_STATUS_LABELS,
     category_label,
+    feature_label,
     highway_label,
     status_text,
 )
@@ -80,7 +81,9 @@ def _edge_use_layer(
     valid = np.flatnonzero(~(g.isna() | g.is_empty).to_numpy())
     kids = use["children"].to_numpy(dtype=float)[valid]
     kmax = float(kids.max()) if len(kids) else 1.0
-    order = np.argsort(kids, kind="stable")  # busiest drawn last (on top)
+    # busiest drawn last (on top); among streets with as many children, ``use``'s order (the busiest first, as
+    # route_edge_use sorts them), so the busiest ``max_streets`` are its first ones, ties included
+    order = np.argsort(-kids, kind="stable")[::-1]
     n_all = len(valid)
     if max_streets is not None and n_all > max_streets:  # a county: the busiest streets (sorted last)
         order = order[-max_streets:]
@@ -501,9 +504,16 @@ def _school_layer(
     m: folium.Map, schools: gpd.GeoDataFrame, school_zones: gpd.GeoDataFrame | None
 ) -> tuple[str, list[LegendItem]]:
     s = to_wgs84(schools, "schools")
-    sname = esc(s["name"]) if "name" in s.columns else ["—"] * len(s)
     idc = "facility_id" if "facility_id" in s.columns else ("school_id" if "school_id" in s.columns else None)
     sid = s[idc].astype(str) if idc else pd.Series("—", index=s.index)
+    # an unnamed school: "未命名学校 unnamed school (OSM node 123)", not "nan" (its OSM object, without the
+    # category the id carries when the school has several)
+    named = (
+        [feature_label(n, i.split("#", 1)[0] if idc else None, "school") for n, i in zip(s["name"], sid)]
+        if "name" in s.columns
+        else None
+    )
+    sname = esc(named) if named is not None else ["—"] * len(s)
     rows: list[tuple[str, list[str]]] = []
     if "category" in s.columns:
         rows.append(
@@ -527,7 +537,7 @@ def _school_layer(
         add_labels(
             m,
             s.set_geometry(s.geometry.translate(0, 0.0004)),
-            [nm for nm in s["name"].astype(str)] if "name" in s.columns else sname,
+            named if named is not None else sname,
             "学校名称 School names",
         )
     return (
