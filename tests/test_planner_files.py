@@ -386,3 +386,22 @@ def test_boundaries_whose_children_are_all_zero_warn_that_no_child_is_counted(da
     msg = next(str(w.message) for w in rec if "is 0 in every unit" in str(w.message))
     assert "columns that look like child counts: ['未成年人数量']" in msg
     assert 'columns = { children = "未成年人数量" }' in msg
+
+
+def test_the_run_summary_gives_no_share_where_no_child_is_counted(sample_run, sample_dir):
+    """A category whose units count no child (children 0 everywhere) is said without a share ('nan%' before);
+    the other categories keep theirs."""
+    import dataclasses
+
+    from childspace.run import pipeline
+
+    cfg = pipeline.load_config(sample_dir / "sample.toml")
+    uc = sample_run.tables["community_coverage"].copy()
+    first = uc["category"].iloc[0]
+    at = uc["category"] == first
+    uc.loc[at, ["children", "children_covered_walk"]] = 0.0
+    res = dataclasses.replace(sample_run, tables={**sample_run.tables, "community_coverage": uc})
+    lines = pipeline.summarise(res, cfg)
+    assert not any("nan" in s for s in lines)
+    assert sum("无儿童 no children counted in the communities" in s for s in lines) == 1
+    assert sum("% of children within walking reach" in s for s in lines) == uc["category"].nunique() - 1

@@ -540,7 +540,10 @@ def summarise(res: Results, cfg: RunConfig) -> list[str]:
             below = part[part["below_target"]]
             tot = part["children"].sum()
             cov_ = part["children_covered_walk"].sum()
-            pct = 100.0 * cov_ / tot if tot else float("nan")
+            if not tot > 0:  # no child in any unit: no share to give
+                out.append(f"{category_label(cat)}：— 无儿童 no children counted in the {unit_en}")
+                continue
+            pct = 100.0 * cov_ / tot
             out.append(
                 f"{category_label(cat)}：步行 {pct:.0f}% 的儿童在服务半径内，{len(below)} 个{unit_zh}低于 "
                 f"{cfg.target_pct:g}% — {pct:.0f}% of children within walking reach; {len(below)} "
