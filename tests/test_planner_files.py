@@ -113,7 +113,7 @@ def test_homes_whose_children_are_all_blank_are_an_error(data):
 
 
 def test_check_refuses_a_run_whose_homes_count_no_child(data):
-    from childspace.run import pipeline
+    from childspace.run import checking
 
     h = _homes(data)
     h["children"] = 0
@@ -122,7 +122,7 @@ def test_check_refuses_a_run_whose_homes_count_no_child(data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ChildspaceWarning)
         with pytest.raises(DataError, match=r"is 0 in all 2,470 rows.*\(input \[origins\] of the config\)"):
-            pipeline.check_inputs(load_config(data / "sample.toml"))
+            checking.check_inputs(load_config(data / "sample.toml"))
 
 
 def test_a_unit_without_children_shows_a_dash_with_the_reason_never_nan_percent():
@@ -217,7 +217,7 @@ def test_baidu_mercator_metres_declared_as_bd09_lon_lat_are_named(web_mercator):
 
 def test_check_says_a_file_was_picked_on_amap_when_it_sits_the_gcj02_shift_from_the_other_files(data):
     from childspace.inputs.datum import wgs84_to_gcj02
-    from childspace.run import pipeline
+    from childspace.run import checking, pipeline
 
     p = data / "facilities" / "facilities.csv"
     f = pd.read_csv(p, dtype=str)
@@ -225,7 +225,7 @@ def test_check_says_a_file_was_picked_on_amap_when_it_sits_the_gcj02_shift_from_
     f["经度"], f["纬度"] = [f"{v:.7f}" for v in lon], [f"{v:.7f}" for v in lat]
     f.to_csv(p, index=False)
     with pytest.warns(ChildspaceWarning, match=r"facilities\.csv: 点位与其他文件") as rec:
-        text = pipeline.check_inputs(load_config(data / "sample.toml"))
+        text = checking.check_inputs(load_config(data / "sample.toml"))
     line = next(ln for ln in text.splitlines() if "datum;" in ln)
     assert "facilities.csv" in line and 'load them with coords = "gcj02"' in line
     offset = float(line.split("sit a median ")[1].split(" m")[0])
@@ -233,6 +233,12 @@ def test_check_says_a_file_was_picked_on_amap_when_it_sits_the_gcj02_shift_from_
     assert not [
         w for w in rec if "mother_baby_rooms_amap.xlsx: 点位" in str(w.message)
     ]  # the right file only
+    # the run says it once (when the files are read), not again when the network is there
+    cfg = load_config(data / "sample.toml", outputs=data / "out")
+    with pytest.warns(ChildspaceWarning) as rec:
+        pipeline.run_analyses(cfg, routes=False)
+    said = [str(w.message) for w in rec if "load them with coords" in str(w.message)]
+    assert len(said) == 1 and "facilities.csv" in said[0]
 
 
 def test_the_bundled_sample_has_no_datum_suspect():

@@ -406,7 +406,9 @@ def run_analyses(
         # before merging: a file in GCJ-02/BD-09 read as WGS84 would not match its OSM twins
         chk = checks.datum_check(fac, net, reference=osm_fac)
         res.tables["datum_check"] = chk
-        for msg in chk.loc[chk["suspect"] != "", "message"]:
+        # a file already named when the files were read (the other files' twins) is not warned about twice
+        said = {i["ids"] for i in fac.attrs.get("issues") or [] if i.get("check") == "datum"}
+        for msg in chk.loc[(chk["suspect"] != "") & ~chk["group"].astype(str).isin(said), "message"]:
             warnings.warn(msg, ChildspaceWarning, stacklevel=2)
     if osm_fac is not None:
         if fac is None:
