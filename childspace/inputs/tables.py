@@ -466,16 +466,16 @@ def read_table_or_layer(
             info["encoding_basis"] = how
         if encoding is not None:
             kwargs["encoding"] = encoding
-        meta: dict[str, Any] = {}
+        layer_info: dict[str, Any] = {}
         try:
-            meta = pyogrio.read_info(p, layer=kwargs.get("layer"), force_feature_count=True)
-            n = meta["features"]
+            layer_info = pyogrio.read_info(p, layer=kwargs.get("layer"), force_feature_count=True)
+            n = layer_info["features"]
         except Exception:
             n = -1  # the read below reports the problem
         if n > limit:
             raise _too_many_rows(f"{n:,}", limit, p, "features")
         try:
-            df = _read_arrow_layer(p, meta, kwargs) if suffix == ".gpkg" else None
+            df = _read_arrow_layer(p, layer_info, kwargs) if suffix == ".gpkg" else None
             if df is None:
                 df = gpd.read_file(p, engine="pyogrio", **kwargs)
         except Exception as exc:
