@@ -145,7 +145,7 @@ def test_a_bracketed_note_in_the_name_still_finds_the_community(tmp_path, regist
     assert p.geometry["SD2022-02"].equals(communities.set_index("code").geometry[CHENGUANG])
     assert not msgs  # not doubtful: said in the check's list only
     note = [i["message"] for i in pilots.attrs["issues"] if i["check"] == "pilot_community"]
-    assert note == [f"row 3 (示例晨光社区(试点), SD2022-02): matched by its name without the part in brackets to "
+    assert note == [f"row 3 (示例晨光社区（试点）, SD2022-02): matched by its name without the part in brackets to "
                     f"示例晨光社区 ({CHENGUANG})"]  # fmt: skip
 
 
