@@ -367,6 +367,11 @@ def test_helsinki_school_building_is_found():
         "building=school"
     ).all()
     assert f["facility_id"].is_unique
+    # a school of higher education (sv högskola) is no primary or middle school: left out, with its reason
+    left = {r["name"]: r["reason"] for r in f.attrs["left_out"]}
+    assert "Svenska Social-och Kommunalhögskolan" in left
+    assert "Svenska Social-och Kommunalhögskolan" not in set(f["name"])
+    assert [r["name"] for r in f.attrs["unclassified"]] == ["Helsingin eurooppalainen koulu"]
 
 
 def test_the_run_says_the_osm_facilities_by_object(tmp_path):
