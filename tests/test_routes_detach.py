@@ -3,6 +3,7 @@ them, the same as counted on the sequences; anything else asked of the sequences
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import pandas as pd
@@ -37,6 +38,40 @@ def test_detached_routes_carry_the_children_per_street(sample_run):
             want = route_edge_use(routes, edges, kind, cat)
             assert len(want) and want["children"].sum() > 0
             pd.testing.assert_frame_equal(route_edge_use(back, edges, kind, cat), want, check_exact=True)
+
+
+def test_counted_on_forked_processes_the_same(sample_run, monkeypatch):
+    """A county's routes are counted on two forked processes (they inherit the sequences and send back the
+    counts): the counts are those counted here, one after another."""
+    from childspace import _forkpool
+    from childspace.analysis import streets
+
+    if not _forkpool.can_fork() or _forkpool.default_workers() < 2:
+        pytest.skip("forked processes need Linux and two CPUs")
+    routes, net, stress = sample_run.layers["routes"], sample_run.network, sample_run.stress
+    edges = stress_frames(net, stress)[0]
+    data = routes.attrs["childspace_routes"]
+    cats = ("primary_school", "middle_school")
+    data.use_cache.clear()
+    want = {
+        (k, c): route_edge_use(routes, edges, k, c) for k in ("safest", "shortest") for c in (None, *cats)
+    }
+    data.use_cache.clear()
+    pids = []
+    real = _forkpool.run_tasks
+
+    def spy(tasks, workers=1, **kw):
+        out = real(tasks, workers=workers, **kw)
+        pids.extend(r.pid for r in out)
+        return out
+
+    monkeypatch.setattr(streets, "_FORK_ROUTES", 0)
+    monkeypatch.setattr(_forkpool, "run_tasks", spy)
+    back = pickle.loads(pickle.dumps(detach_route_sequences(routes)))
+    assert len(pids) == 6 and os.getpid() not in pids  # counted on the other processes
+    for (k, c), w in want.items():
+        assert len(w) and w["children"].sum() > 0
+        pd.testing.assert_frame_equal(route_edge_use(back, edges, k, c), w, check_exact=True)
 
 
 def test_detached_routes_say_what_they_lack(sample_run):

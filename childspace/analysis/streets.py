@@ -8,6 +8,7 @@ GA/T 1215-2014). Nothing here draws.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import geopandas as gpd
@@ -184,6 +185,25 @@ def route_edge_use(
             feature="edges",
             fix="pass the edges of the network the routes were computed on",
         )
+    cache = getattr(data, "use_cache", None)
+    slot, entry = _use_entry(routes, data, route, category, len(edges), cache)
+    if cache is not None:  # the map and the figure ask for the same counts: made once
+        cache[slot] = entry
+    children, n_routes, n_schools = entry[4]
+    out = edges.copy()
+    out["children"] = children[pos]
+    out["routes"] = n_routes[pos]
+    out["schools"] = n_schools[pos]
+    out = out[out["routes"].to_numpy() > 0].sort_values("children", ascending=False, kind="stable")
+    return out
+
+
+def _use_entry(
+    routes: gpd.GeoDataFrame, data: Any, route: str, category: str | None, n: int, cache: Any = None
+) -> tuple[Any, tuple]:
+    """The cache slot of (route kind, category) and its entry: the selected routes' keys, children, school and
+    home codes, and the counts per edge (children, each home once; routes; schools), taken from ``cache`` when
+    it holds them for the same routes."""
     _require(routes, ["route", "route_key", "children", "school_id"], "routes")
     sel = (routes["route"].astype(str) == route).to_numpy().copy()
     if "verdict" in routes.columns:
@@ -197,8 +217,6 @@ def route_edge_use(
     home = (
         _selected_codes(routes["origin_id"], sel) if "origin_id" in routes.columns else np.arange(keys.size)
     )
-    n = len(edges)
-    cache = getattr(data, "use_cache", None)
     slot = route if category is None else (route, str(category))
     hit = None if cache is None else cache.get(slot)
     if (
@@ -209,19 +227,11 @@ def route_edge_use(
         and np.array_equal(hit[2], school)
         and np.array_equal(hit[3], home)
     ):
-        children, n_routes, n_schools = hit[4]
-    else:
-        children, n_routes, n_schools = _edge_counts(data, keys, kids, school, n)
-        if home.size and np.bincount(home).max() > 1:  # homes with several routes: each home once per edge
-            children = _home_counts(data, keys, kids, home, n)
-        if cache is not None:  # the map and the figure ask for the same counts: made once
-            cache[slot] = (keys, kids, school, home, (children, n_routes, n_schools))
-    out = edges.copy()
-    out["children"] = children[pos]
-    out["routes"] = n_routes[pos]
-    out["schools"] = n_schools[pos]
-    out = out[out["routes"].to_numpy() > 0].sort_values("children", ascending=False, kind="stable")
-    return out
+        return slot, hit
+    children, n_routes, n_schools = _edge_counts(data, keys, kids, school, n)
+    if home.size and np.bincount(home).max() > 1:  # homes with several routes: each home once per edge
+        children = _home_counts(data, keys, kids, home, n)
+    return slot, (keys, kids, school, home, (children, n_routes, n_schools))
 
 
 def children_per_edge(
@@ -315,17 +325,38 @@ def detach_route_sequences(routes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     data = routes.attrs.get("childspace_routes")
     if data is None or not hasattr(data, "detached"):
         return routes
+    from childspace._forkpool import Task, default_workers, run_tasks
+
     kinds = set(routes["route"].astype(str).unique()) if "route" in routes.columns else set()
     cats = route_categories(routes)
-    for kind in ("safest", "shortest"):
-        if kind in kinds:
-            children_per_edge(routes, int(data.n_edges), kind)  # kept in the sequences' per-street counts
-            for c in cats if len(cats) > 1 else ():  # and per school category (the street layer's columns)
-                children_per_edge(routes, int(data.n_edges), kind, c)
+    n = int(data.n_edges)
+    cache = getattr(data, "use_cache", None)
+    # the counts of each route kind (all categories, each home once: the heavy ones) and of each category (the
+    # street layer's columns); for a county's routes on two processes forked here (they inherit the sequences
+    # and send back the counts), while the run's other process is still busy with the coverage
+    slots = [
+        (kind, c)
+        for kind in ("safest", "shortest")
+        if kind in kinds
+        for c in [None, *(cats if len(cats) > 1 else [])]
+    ]
+    heavy = len(routes) >= _FORK_ROUTES
+    tasks = [
+        Task(f"children per street: {k} {c or 'all'}", functools.partial(_use_entry, routes, data, k, c, n, cache),
+             weight=1.0 if c is None else 0.2)
+        for k, c in slots
+    ]  # fmt: skip
+    for r in run_tasks(tasks, workers=default_workers() if heavy else 1):
+        slot, entry = r.value
+        if cache is not None:  # kept with the sequences' per-street counts
+            cache[slot] = entry
     out = routes.copy(deep=False)
     out.attrs = {**routes.attrs, "childspace_routes": data.detached()}
     return out
 
+
+#: routes from which :func:`detach_route_sequences` counts on forked processes (a county has ~1.2 M)
+_FORK_ROUTES = 200_000
 
 #: sequence entries counted per block: the temporaries stay a few tens of MB however many routes there are
 _BLOCK = 4_000_000
