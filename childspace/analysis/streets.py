@@ -262,8 +262,8 @@ def route_categories(routes: pd.DataFrame) -> list[str]:
 
 
 #: homes whose (home, edge) pairs are sorted at once: a county's 300,000 homes with two routes of ~50 edges each
-#: are counted in five blocks of ~6 M entries (~50 MB of pairs to sort each)
-_HOME_BLOCK = 65_536
+#: are counted in ten blocks of ~3 M entries (~25 MB of pairs to sort each; two such counts run at once)
+_HOME_BLOCK = 32_768
 
 
 def _home_counts(data: Any, keys: np.ndarray, kids: np.ndarray, home: np.ndarray, n: int) -> np.ndarray:
