@@ -7,7 +7,6 @@ GCJ-02, 1.1 km for BD-09), always in the same direction.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import geopandas as gpd
@@ -17,18 +16,22 @@ import shapely
 
 from childspace._types import CRSLike
 from childspace.inputs import datum
-from childspace.inputs.projection import local_crs_for, transformer
+from childspace.inputs.crosscheck import (
+    SHIFT_TOLERANCE,
+    distinctive_words,
+    name_pairs,
+)
+from childspace.inputs.crosscheck import datum_shift_m as _shift_m
+from childspace.inputs.projection import local_crs_for
 from childspace.network import WalkNetwork
 
 #: street test: a group is suspect when its median distance to the nearest street is at least this (m) ...
 SUSPECT_MEDIAN_M = 120.0
 #: ... and converting from a datum brings that median below this fraction of it
 IMPROVEMENT_RATIO = 0.35
-#: reference test: pairs of a file point and a reference point of the same category, with similar names,
-#: searched within this distance (m) ...
-PAIR_SEARCH_M = 2000.0
-#: ... whose offset matches the datum's shift within this fraction of the shift's length
-SHIFT_TOLERANCE = 0.3
+# reference test: pairs of a file point and a reference point of the same facility (same category and a similar
+# name, or the same venue) within PAIR_SEARCH_M, whose offset matches the datum's shift within SHIFT_TOLERANCE of
+# the shift's length (the pairing that the loader's cross-check of the files uses)
 
 
 def _street_distance(network: WalkNetwork, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -36,81 +39,11 @@ def _street_distance(network: WalkNetwork, lon: np.ndarray, lat: np.ndarray) -> 
     return network.snap(pts, max_distance=np.inf).distance
 
 
-#: words naming a room or department inside a venue, stripped before comparing names across categories
-_ROOM_WORDS = re.compile(r"(母婴室|母婴关爱室|哺乳室|第三卫生间|儿科|儿童保健科|门诊部?)$")
-
-
-def _venue(name: str) -> str:
-    """A normalised name without a trailing room/department word ("市图书馆母婴室" -> "市图书馆")."""
-    prev = None
-    while prev != name:
-        prev, name = name, _ROOM_WORDS.sub("", name)
-    return name
-
-
-_GENERIC_WORDS = ("游乐场", "儿童游戏场", "游戏场", "小区", "社区", "中心", "示例")
-
-
-def _distinctive(name: str, words: tuple[str, ...]) -> str:
-    """A normalised name without category and generic words: what tells one kindergarten from another."""
-    for w in words:
-        name = name.replace(w, "")
-    return name
-
-
 def _pairs(
     part: gpd.GeoDataFrame, reference: gpd.GeoDataFrame, crs: CRSLike, min_score: float
 ) -> pd.DataFrame:
     """Mutual best pairs of a point of ``part`` and a reference point, by name, within the search distance."""
-    import difflib
-
-    from childspace.inputs.standards import default_standards
-    from childspace.osm.features import normalise_name
-
-    labels = {
-        normalise_name(lab) for c in default_standards().categories.values() for lab in (*c.labels, c.zh)
-    }
-    words = tuple(
-        sorted((w for w in labels | set(_GENERIC_WORDS) if w and not w.isascii()), key=len, reverse=True)
-    )
-    a = part.to_crs(crs)
-    b = reference.to_crs(crs)
-    tree = shapely.STRtree(np.asarray(b.geometry.array, dtype=object))
-    ia, ib = tree.query(
-        np.asarray(a.geometry.array, dtype=object), predicate="dwithin", distance=PAIR_SEARCH_M
-    )
-    same = a["category"].to_numpy()[ia] == b["category"].to_numpy()[ib]
-    na = [normalise_name(x) for x in a["name"].to_numpy()]
-    nb = [normalise_name(x) for x in b["name"].to_numpy()]
-    da = [_distinctive(x, words) for x in na]
-    db = [_distinctive(x, words) for x in nb]
-    # same category and similar distinctive names (category words and shared generic words removed, so that
-    # "锦绣幼儿园" does not pair with "丙镇中心幼儿园"), or any category when the venues are the same once room
-    # words are stripped (a mother-and-baby room "市图书馆母婴室" inside the library "市图书馆")
-    score = np.array(
-        [
-            difflib.SequenceMatcher(None, da[i], db[j]).ratio() if da[i] and db[j] else 0.0
-            for i, j in zip(ia, ib)
-        ],
-        dtype=float,
-    )
-    venue = np.array(
-        [len(_venue(na[i])) >= 4 and _venue(na[i]) == _venue(nb[j]) for i, j in zip(ia, ib)], dtype=bool
-    )
-    score = np.where(venue, 1.0, np.where(same, score, 0.0))
-    keep = score >= min_score
-    df = pd.DataFrame({"a": ia[keep], "b": ib[keep], "score": score[keep]})
-    # mutual best: each file point's best reference, and each reference point's best file point
-    df = df.sort_values(["a", "score"], ascending=[True, False]).drop_duplicates("a")
-    return df.sort_values(["b", "score"], ascending=[True, False]).drop_duplicates("b")
-
-
-def _shift_m(lon: np.ndarray, lat: np.ndarray, to: str, crs: CRSLike) -> np.ndarray:
-    """The displacement (m, local CRS) that ``to`` applies to WGS84 points."""
-    t = transformer("EPSG:4326", crs)
-    x0, y0 = t.transform(lon, lat)
-    x1, y1 = t.transform(*datum.from_wgs84(lon, lat, to))
-    return np.column_stack([np.asarray(x1) - x0, np.asarray(y1) - y0])
+    return name_pairs(part.to_crs(crs), reference.to_crs(crs), min_score, distinctive_words())
 
 
 def datum_check(

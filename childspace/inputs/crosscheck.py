@@ -25,7 +25,15 @@ import shapely
 from childspace.inputs import datum
 from childspace.inputs.projection import local_crs_for, transformer
 
-__all__ = ["PAIR_SEARCH_M", "SHIFT_TOLERANCE", "datum_cross_check"]
+__all__ = [
+    "PAIR_SEARCH_M",
+    "SHIFT_TOLERANCE",
+    "datum_cross_check",
+    "datum_shift_m",
+    "distinctive_words",
+    "name_pairs",
+    "normalise_name",
+]
 
 #: pairs of a point and the same facility in another file are searched within this distance (m) ...
 PAIR_SEARCH_M = 2000.0
@@ -39,7 +47,7 @@ _ROOM_WORDS = re.compile(r"(母婴室|母婴关爱室|哺乳室|第三卫生间|
 _GENERIC_WORDS = ("游乐场", "儿童游戏场", "游戏场", "小区", "社区", "中心", "示例")
 
 
-def _norm(name: object) -> str:
+def normalise_name(name: object) -> str:
     """NFKC, lower case, no spaces or punctuation, without a leading 浙江省/温州市/乐清市."""
     if name is None or (isinstance(name, float) and np.isnan(name)):
         return ""
@@ -54,11 +62,13 @@ def _venue(name: str) -> str:
     return name
 
 
-def _words() -> tuple[str, ...]:
+def distinctive_words() -> tuple[str, ...]:
     """Category labels and generic words, longest first: removed to leave what tells one facility from another."""
     from childspace.inputs.standards import default_standards
 
-    labels = {_norm(lab) for c in default_standards().categories.values() for lab in (*c.labels, c.zh)}
+    labels = {
+        normalise_name(lab) for c in default_standards().categories.values() for lab in (*c.labels, c.zh)
+    }
     return tuple(
         sorted((w for w in labels | set(_GENERIC_WORDS) if w and not w.isascii()), key=len, reverse=True)
     )
@@ -70,7 +80,7 @@ def _distinctive(name: str, words: tuple[str, ...]) -> str:
     return name
 
 
-def _pairs(
+def name_pairs(
     a: gpd.GeoDataFrame, b: gpd.GeoDataFrame, min_score: float, words: tuple[str, ...]
 ) -> pd.DataFrame:
     """Mutual best pairs (positions ``a``, ``b``) of the same facility in ``a`` and ``b`` (metric CRS), within
@@ -80,8 +90,8 @@ def _pairs(
         np.asarray(a.geometry.array, dtype=object), predicate="dwithin", distance=PAIR_SEARCH_M
     )
     same = a["category"].to_numpy()[ia] == b["category"].to_numpy()[ib]
-    na = [_norm(x) for x in a["name"].to_numpy()]
-    nb = [_norm(x) for x in b["name"].to_numpy()]
+    na = [normalise_name(x) for x in a["name"].to_numpy()]
+    nb = [normalise_name(x) for x in b["name"].to_numpy()]
     da = [_distinctive(x, words) for x in na]
     db = [_distinctive(x, words) for x in nb]
     score = np.array(
@@ -101,7 +111,7 @@ def _pairs(
     return df.sort_values(["b", "score"], ascending=[True, False]).drop_duplicates("b")
 
 
-def _shift_m(lon: np.ndarray, lat: np.ndarray, to: str, crs: Any) -> np.ndarray:
+def datum_shift_m(lon: np.ndarray, lat: np.ndarray, to: str, crs: Any) -> np.ndarray:
     """The displacement (m, in ``crs``) that the datum ``to`` applies to WGS84 points."""
     t = transformer("EPSG:4326", crs)
     x0, y0 = t.transform(lon, lat)
@@ -153,14 +163,14 @@ def datum_cross_check(
     crs = local_crs_for(f)
     metric = f.to_crs(crs)
     keys = f[by].astype(str).to_numpy()
-    words = _words()
+    words = distinctive_words()
     rows = []
     for key in sorted(set(keys)):
         own = keys == key
         part, ref = metric[own], metric[~own]
         row: dict[str, Any] = dict.fromkeys(cols, np.nan)
         row.update(group=key, points=int(own.sum()), pairs=0, suspect="", references="", message="")
-        pairs = _pairs(part, ref, name_similarity, words) if len(ref) else pd.DataFrame()
+        pairs = name_pairs(part, ref, name_similarity, words) if len(ref) else pd.DataFrame()
         row["pairs"] = len(pairs)
         if len(pairs) >= min_pairs:
             a = shapely.get_coordinates(part.geometry.to_numpy()[pairs["a"].to_numpy()])
@@ -169,7 +179,7 @@ def datum_cross_check(
             row["pair_offset_m"] = float(np.median(np.hypot(*off.T)))
             blon, blat = shapely.get_coordinates(f[~own].geometry.to_numpy()[pairs["b"].to_numpy()]).T
             for to in ("gcj02", "bd09"):
-                shift = _shift_m(blon, blat, to, crs)
+                shift = datum_shift_m(blon, blat, to, crs)
                 miss = np.hypot(*(off - shift).T)
                 frac = miss / np.hypot(*shift.T)
                 if np.median(frac) <= SHIFT_TOLERANCE and (frac <= SHIFT_TOLERANCE).sum() >= min_pairs:

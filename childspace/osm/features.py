@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -61,6 +60,7 @@ import shapely
 
 from childspace._errors import ChildspaceWarning, DataError
 from childspace.inputs.area import AreaLike, area_polygon
+from childspace.inputs.crosscheck import normalise_name  # noqa: F401  (re-exported: it lived here)
 from childspace.inputs.projection import WGS84, local_crs, local_crs_for
 from childspace.inputs.standards import category_label
 from childspace.osm import _parse as _osm_reader
@@ -638,20 +638,6 @@ def osm_totals(osm: gpd.GeoDataFrame, duplicates: pd.DataFrame | None = None) ->
 # ----------------------------------------------------------------------------------------------------
 # merging with the user's facilities
 # ----------------------------------------------------------------------------------------------------
-_ADMIN_PREFIX = re.compile(r"^(浙江省)?(温州市)?(乐清市)?")
-_PUNCT = re.compile(r"[\s\-_·•,，.。、()（）\[\]【】\"'“”‘’/]+")
-
-
-def normalise_name(name: object) -> str:
-    """Name normalised for comparison: NFKC (full-width -> half-width), lower case, no spaces/punctuation,
-    without a leading 浙江省/温州市/乐清市."""
-    if name is None or (isinstance(name, float) and np.isnan(name)):
-        return ""
-    s = unicodedata.normalize("NFKC", str(name)).lower()
-    s = _PUNCT.sub("", s)
-    return _ADMIN_PREFIX.sub("", s)
-
-
 def name_score(a: object, b: object) -> float:
     """Similarity of two names in [0, 1].
 
