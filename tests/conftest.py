@@ -167,3 +167,21 @@ def route_case(net, pts, n_primary: int, n_middle: int, rng):
         warnings.simplefilter("ignore", ChildspaceWarning)
         alt = [network_stress(net, stress.config, variant=v) for v in ("optimistic", "pessimistic")]
     return net, homes, schools, stress, alt
+
+
+@pytest.fixture()
+def data(tmp_path: Path) -> Path:
+    """A copy of the bundled sample (its files and sample.toml) that a test may edit."""
+    import shutil
+
+    shutil.copytree(SAMPLE, tmp_path / "data", ignore=shutil.ignore_patterns("outputs"))
+    return tmp_path / "data"
+
+
+def edit_config(data: Path, old: str, new: str) -> Path:
+    """``data/sample.toml`` with its first ``old`` replaced by ``new`` (which must be there); its path."""
+    cfg = data / "sample.toml"
+    text = cfg.read_text(encoding="utf-8")
+    assert old in text, old
+    cfg.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return cfg

@@ -3,7 +3,6 @@ loader option reaches its loader; [standards] categories and safe_max_level work
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import warnings
@@ -12,6 +11,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
+from conftest import edit_config as _edit
 
 from childspace._errors import ChildspaceWarning, DataError
 from childspace.run import checking, pipeline
@@ -23,21 +23,6 @@ SAMPLE = ROOT / "childspace" / "data"
 STANDARDS_HINT = (
     "# [standards]               # override any radius, e.g.\n# kindergarten = { radius_m = 300 }"
 )
-
-
-@pytest.fixture()
-def data(tmp_path: Path) -> Path:
-    """A copy of the bundled sample whose sample.toml the test may edit."""
-    shutil.copytree(SAMPLE, tmp_path / "data")
-    return tmp_path / "data"
-
-
-def _edit(data: Path, old: str, new: str) -> Path:
-    cfg = data / "sample.toml"
-    text = cfg.read_text(encoding="utf-8")
-    assert old in text, old
-    cfg.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return cfg
 
 
 def _line_no(cfg: Path, needle: str) -> int:

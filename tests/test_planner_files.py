@@ -3,7 +3,6 @@ a message that names the file, the cause and the fix in the planner's own terms 
 
 from __future__ import annotations
 
-import shutil
 import warnings
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import edit_config as _edit
 
 from childspace._errors import ChildspaceWarning, DataError
 from childspace.inputs import loaders
@@ -19,21 +19,6 @@ from childspace.run.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "childspace" / "data"
-
-
-@pytest.fixture()
-def data(tmp_path: Path) -> Path:
-    """A copy of the bundled sample (its files and sample.toml) that the test may edit."""
-    shutil.copytree(SAMPLE, tmp_path / "data", ignore=shutil.ignore_patterns("outputs"))
-    return tmp_path / "data"
-
-
-def _edit(data: Path, old: str, new: str) -> Path:
-    cfg = data / "sample.toml"
-    text = cfg.read_text(encoding="utf-8")
-    assert old in text, old
-    cfg.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return cfg
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import edit_config as _set
 from conftest import realdata
 
 from childspace import DataError, NetworkError
@@ -17,21 +18,6 @@ from childspace.run.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "childspace" / "data"
-
-
-@pytest.fixture()
-def data(tmp_path) -> Path:
-    d = tmp_path / "data"
-    shutil.copytree(SAMPLE, d, ignore=shutil.ignore_patterns("outputs"))
-    return d
-
-
-def _set(data: Path, old: str, new: str) -> Path:
-    cfg = data / "sample.toml"
-    text = cfg.read_text(encoding="utf-8")
-    assert old in text, old
-    cfg.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return cfg
 
 
 PROFILE_LINE = 'safety_profile = "auto"'
